@@ -1,0 +1,213 @@
+//! Error types of the core. Every message names ids and enum values only,
+//! never a report's title, body, tearline or source.
+
+use thiserror::Error;
+
+use crate::policy::NotReleasable;
+use crate::types::{Classification, Party, ReportId, RequestId};
+
+/// A value given as text could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseError {
+    /// Not one of `kr|us|jp|KOR|USA|JPN`.
+    #[error("unknown party {0:?} (expected kr, us, jp or KOR, USA, JPN)")]
+    UnknownParty(String),
+    /// Not a known category.
+    #[error("unknown category {0:?} (expected nuclear, missile or other)")]
+    UnknownCategory(String),
+    /// Not a known classification.
+    #[error("unknown classification {0:?} (expected unclassified, confidential, secret or top_secret)")]
+    UnknownClassification(String),
+    /// An identifier that breaks the id rules.
+    #[error("invalid {what} {value:?}: {why}")]
+    BadId {
+        /// Which kind of id.
+        what: &'static str,
+        /// The offending value, truncated.
+        value: String,
+        /// The rule it breaks.
+        why: &'static str,
+    },
+}
+
+/// A local command (submit, approve, deny) was refused. Nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// A required text field is empty.
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    /// A text field is over its limit.
+    #[error("{field} is {len} bytes; the limit is {max}")]
+    TooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The releasable-to list has no recipient.
+    #[error("releasable-to must name at least one party other than the originator")]
+    NoRecipient,
+    /// A national report must be releasable to the hub it travels through.
+    #[error("a {party} report travels through the hub: releasable-to must include {hub}")]
+    MustIncludeHub {
+        /// The submitting party.
+        party: Party,
+        /// The hub.
+        hub: Party,
+    },
+    /// Above the ceiling of a link the report would cross.
+    #[error("{classification} is above the {ceiling} ceiling of the {hub}-{nation} link; pass it off-line")]
+    AboveCeiling {
+        /// The report's classification.
+        classification: Classification,
+        /// The link's ceiling.
+        ceiling: Classification,
+        /// The hub.
+        hub: Party,
+        /// The nation at the other end of the link.
+        nation: Party,
+    },
+    /// A correction names a report this party did not originate.
+    #[error("report {0} is not one of this party's reports")]
+    UnknownReport(ReportId),
+    /// A report id is already used.
+    #[error("report id {0} is already used")]
+    DuplicateReportId(ReportId),
+    /// A report id does not carry this party's prefix.
+    #[error("report id {id} must start with {prefix}-")]
+    BadReportIdPrefix {
+        /// The id.
+        id: ReportId,
+        /// The expected prefix.
+        prefix: &'static str,
+    },
+    /// No pending release request with this id.
+    #[error("no release request {0} awaits this party's decision")]
+    UnknownRequest(RequestId),
+    /// The request was already approved or denied.
+    #[error("release request {request} was already {decision}; a decision is final")]
+    AlreadyDecided {
+        /// The request.
+        request: RequestId,
+        /// `approved` or `denied`.
+        decision: &'static str,
+    },
+    /// The request expired and counts as denied.
+    #[error("release request {0} has expired and counts as denied")]
+    Expired(RequestId),
+    /// Tearline-only approval of a report that has no tearline.
+    #[error("report {0} has no tearline; approve in full or deny")]
+    NoTearline(ReportId),
+    /// A paging cursor that names no item.
+    #[error("--after {0:?} names no item in this list")]
+    UnknownCursor(String),
+    /// The hub makes no release decisions.
+    #[error("the hub does not decide releases; only originators do")]
+    HubCannotDecide,
+}
+
+/// Why an incoming message was refused. Sent back to the peer as a
+/// rejection notice (code and ids only) and reported as an event.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RejectReason {
+    /// The envelope's sender is not the party at the other end of the link.
+    #[error("envelope claims sender {claimed} but arrived on the link from {link}")]
+    ForgedSender {
+        /// The claimed sender.
+        claimed: Party,
+        /// The link it came in on.
+        link: Party,
+    },
+    /// This kind of message is never sent to this party on this link.
+    #[error("{kind} messages are not accepted from {link}")]
+    UnexpectedMessage {
+        /// The message kind.
+        kind: &'static str,
+        /// The link.
+        link: Party,
+    },
+    /// A report whose originator is not the party on the link it came from.
+    #[error("report {report} claims originator {claimed} but came from {link}")]
+    WrongOriginator {
+        /// The report.
+        report: ReportId,
+        /// The claimed originator.
+        claimed: Party,
+        /// The link.
+        link: Party,
+    },
+    /// A report id without its originator's prefix.
+    #[error("report id {0} does not carry its originator's prefix")]
+    BadReportId(ReportId),
+    /// Same id and revision, different content.
+    #[error("report {report} revision {revision} conflicts with the copy already held")]
+    Conflict {
+        /// The report.
+        report: ReportId,
+        /// The revision.
+        revision: u32,
+    },
+    /// The message refers to a report that is not known here.
+    #[error("unknown report {report} revision {revision}")]
+    UnknownReport {
+        /// The report.
+        report: ReportId,
+        /// The revision.
+        revision: u32,
+    },
+    /// The message refers to a request that is not known here.
+    #[error("unknown release request {0}")]
+    UnknownRequest(RequestId),
+    /// A decision or request whose fields do not match the request.
+    #[error("release request {0} does not match the report, revision or recipient it names")]
+    RequestMismatch(RequestId),
+    /// A decision from a party that did not originate the report.
+    #[error("only the originator may decide release request {0}")]
+    NotOriginator(RequestId),
+    /// A second, different decision on a decided request.
+    #[error("release request {0} is already decided")]
+    AlreadyDecided(RequestId),
+    /// The decision arrived after the request expired.
+    #[error("release request {0} expired before the decision arrived")]
+    Expired(RequestId),
+    /// Tearline-only approval of a report without a tearline.
+    #[error("report {0} has no tearline to release")]
+    NoTearline(ReportId),
+    /// A report that may not go to the party it was sent to.
+    #[error("report {report} may not go to {recipient}: {why}")]
+    NotReleasable {
+        /// The report.
+        report: ReportId,
+        /// The recipient.
+        recipient: Party,
+        /// The rule it breaks.
+        why: NotReleasable,
+    },
+    /// A report this party originated, sent back to it.
+    #[error("report {0} is this party's own")]
+    OwnReport(ReportId),
+}
+
+impl RejectReason {
+    /// A stable machine-readable code for the wire and for `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectReason::ForgedSender { .. } => "FORGED_SENDER",
+            RejectReason::UnexpectedMessage { .. } => "UNEXPECTED_MESSAGE",
+            RejectReason::WrongOriginator { .. } => "WRONG_ORIGINATOR",
+            RejectReason::BadReportId(_) => "BAD_REPORT_ID",
+            RejectReason::Conflict { .. } => "CONFLICT",
+            RejectReason::UnknownReport { .. } => "UNKNOWN_REPORT",
+            RejectReason::UnknownRequest(_) => "UNKNOWN_REQUEST",
+            RejectReason::RequestMismatch(_) => "REQUEST_MISMATCH",
+            RejectReason::NotOriginator(_) => "NOT_ORIGINATOR",
+            RejectReason::AlreadyDecided(_) => "ALREADY_DECIDED",
+            RejectReason::Expired(_) => "EXPIRED",
+            RejectReason::NoTearline(_) => "NO_TEARLINE",
+            RejectReason::NotReleasable { .. } => "NOT_RELEASABLE",
+            RejectReason::OwnReport(_) => "OWN_REPORT",
+        }
+    }
+}

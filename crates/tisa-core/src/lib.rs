@@ -1,0 +1,31 @@
+//! # tisa-core
+//!
+//! The rules of the 2014 Trilateral Information Sharing Arrangement as a
+//! pure state machine: no tokio, no NATS, no clock reads, no IO.
+//!
+//! - [`types`]: parties, categories, classifications, ids, time.
+//! - [`message`]: the messages parties exchange (domain types, not prost).
+//! - [`policy`]: the agreed policy and the release rules.
+//! - [`node`]: [`Node`], one party's state machine (`handle_*` in, `poll_*` out).
+//! - [`error`]: why a command or a message was refused.
+//!
+//! Everything that decides scope, consent, releasability and classification
+//! lives here, so it is tested here, fast and deterministically.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod error;
+pub mod message;
+pub mod node;
+pub mod policy;
+pub mod types;
+
+pub use error::{CommandError, ParseError, RejectReason};
+pub use message::*;
+pub use node::{
+    inbox_cursor, limits, Draft, Event, HubState, InboxEntry, Node, Page, PendingView, RecipientState, RevisionStatus,
+    SubmitNote, Submitted,
+};
+pub use policy::{NotReleasable, Policy};
+pub use types::*;

@@ -1,0 +1,245 @@
+//! The messages parties exchange, as domain types. The wire format
+//! (`proto/tisa/v1/*.proto`) mirrors these; the transport crate converts.
+
+use crate::types::{Category, Classification, MessageId, Party, PartySet, ReportId, RequestId, Sensitive, Timestamp};
+
+/// Protocol version carried in every envelope.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What identifies a report and decides where it may go. Carries no content,
+/// so it may be logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportHeader {
+    /// Identifier chosen by the originator, prefixed with its code (`KR-…`).
+    pub id: ReportId,
+    /// 1 for the first issue; a correction is a new revision of the same id
+    /// and needs its own approval.
+    pub revision: u32,
+    /// The party that wrote the report and alone may consent to its release.
+    pub originator: Party,
+    /// When the originator created this revision.
+    pub created_at: Timestamp,
+    /// What the report is about (decides trilateral scope).
+    pub category: Category,
+    /// Its classification (checked against each link's ceiling).
+    pub classification: Classification,
+    /// The parties it may ever reach. A limit, never consent.
+    pub releasable_to: PartySet,
+}
+
+/// A report's content. Never logged (see [`Sensitive`]).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Content {
+    /// Short title.
+    pub title: Sensitive,
+    /// Full text.
+    pub body: Sensitive,
+    /// Optional sanitised text written for wider release.
+    pub tearline: Option<Sensitive>,
+    /// Description of the source (protected like the body).
+    pub source: Sensitive,
+}
+
+/// An intelligence report: header plus content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// Routing and policy metadata.
+    pub header: ReportHeader,
+    /// The content.
+    pub content: Content,
+}
+
+/// The hub asks a report's originator to release one revision to one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseRequest {
+    /// Deterministic id, see [`RequestId::for_release`].
+    pub request_id: RequestId,
+    /// The report.
+    pub report_id: ReportId,
+    /// The revision.
+    pub revision: u32,
+    /// The third party it would go to.
+    pub recipient: Party,
+    /// When the hub opened the request.
+    pub requested_at: Timestamp,
+    /// After this instant the request counts as denied.
+    pub expires_at: Timestamp,
+}
+
+/// What the originator decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Release the whole report (title, body, tearline, source).
+    ApproveFull,
+    /// Release only the tearline text, never the body.
+    ApproveTearline,
+    /// Refuse, for good.
+    Deny {
+        /// The originator's reason (operational text, not report content).
+        reason: String,
+    },
+}
+
+impl Decision {
+    /// `approved`, `approved (tearline only)` or `denied`.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Decision::ApproveFull => "approved",
+            Decision::ApproveTearline => "approved (tearline only)",
+            Decision::Deny { .. } => "denied",
+        }
+    }
+    /// Whether this is an approval.
+    pub fn is_approval(&self) -> bool {
+        !matches!(self, Decision::Deny { .. })
+    }
+}
+
+/// The originator's answer to a release request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseDecision {
+    /// The request decided.
+    pub request_id: RequestId,
+    /// Must match the request's report.
+    pub report_id: ReportId,
+    /// Must match the request's revision.
+    pub revision: u32,
+    /// Must match the request's recipient.
+    pub recipient: Party,
+    /// The decision.
+    pub decision: Decision,
+    /// When the originator decided.
+    pub decided_at: Timestamp,
+}
+
+/// What a recipient is given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Released {
+    /// Everything (a full approval, or the hub's own bilateral report).
+    Full(Content),
+    /// Only the tearline text: no title, body or source.
+    Tearline(Sensitive),
+}
+
+/// On what basis a report reached its recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Basis {
+    /// A national report the originator approved for this recipient.
+    Trilateral,
+    /// The sender's own report over a bilateral link.
+    Bilateral,
+}
+
+/// A report delivered to a recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The report's header, unchanged from the originator's.
+    pub header: ReportHeader,
+    /// What is released.
+    pub released: Released,
+    /// Why it may be here.
+    pub basis: Basis,
+    /// For a trilateral release, the request that was approved.
+    pub request_id: Option<RequestId>,
+}
+
+/// Where a report stands, as the hub tells its originator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The hub holds the report.
+    Accepted,
+    /// The hub will not pass it to this recipient (and asks no one).
+    NotReleasable(crate::policy::NotReleasable),
+    /// The hub passed it to the recipient.
+    Forwarded {
+        /// Whether only the tearline went.
+        tearline_only: bool,
+    },
+    /// The hub recorded the originator's denial.
+    Denied,
+    /// The request expired at the hub: counts as denied.
+    Expired,
+}
+
+/// Hub → originator: progress of one of the originator's reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// The report.
+    pub report_id: ReportId,
+    /// The revision.
+    pub revision: u32,
+    /// The recipient concerned (`None` for [`Stage::Accepted`]).
+    pub recipient: Option<Party>,
+    /// What happened.
+    pub stage: Stage,
+}
+
+/// A refused message, sent back to its sender. Carries codes and ids, never content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// The refused envelope's message id.
+    pub refers_to: MessageId,
+    /// Stable code ([`crate::RejectReason::code`]).
+    pub code: String,
+    /// Human-readable reason, built from ids and enum values only.
+    pub detail: String,
+    /// The report concerned, if any.
+    pub report_id: Option<ReportId>,
+    /// The request concerned, if any.
+    pub request_id: Option<RequestId>,
+}
+
+/// Every message kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// Nation → hub: a new report or revision.
+    Report(Report),
+    /// Hub → originator: may I release this?
+    ReleaseRequest(ReleaseRequest),
+    /// Originator → hub: the answer.
+    ReleaseDecision(ReleaseDecision),
+    /// Hub → recipient: a released report.
+    Delivery(Delivery),
+    /// Hub → originator: progress of a report.
+    Progress(Progress),
+    /// Either way: a refused message.
+    Rejection(Rejection),
+}
+
+impl Payload {
+    /// Short name of the kind, also the last token of its NATS subject.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Report(_) => "report",
+            Payload::ReleaseRequest(_) => "request",
+            Payload::ReleaseDecision(_) => "decision",
+            Payload::Delivery(_) => "delivery",
+            Payload::Progress(_) => "progress",
+            Payload::Rejection(_) => "rejection",
+        }
+    }
+}
+
+/// Every message travels in an envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// Protocol version ([`PROTOCOL_VERSION`]).
+    pub version: u32,
+    /// Unique per sender.
+    pub message_id: MessageId,
+    /// Who sent it; must be the party at the other end of the link.
+    pub sender: Party,
+    /// When it was sent, by the sender's clock.
+    pub sent_at: Timestamp,
+    /// The message.
+    pub payload: Payload,
+}
+
+/// An output of the core: send `envelope` to `to` over their link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The peer (always the hub for a nation; a nation for the hub).
+    pub to: Party,
+    /// The message.
+    pub envelope: Envelope,
+}

@@ -1,0 +1,1066 @@
+//! The per-party state machine.
+//!
+//! One [`Node`] type plays either role: a nation (KR or JP: originates
+//! reports, decides releases, receives released reports) or the hub (US:
+//! holds national reports, asks originators for consent, forwards, and
+//! sends its own reports bilaterally).
+//!
+//! # Driving it
+//! Inputs: [`Node::handle_message`] (from the transport), [`Node::handle_timeout`]
+//! (when [`Node::poll_timeout`] is due), and the commands [`Node::submit`],
+//! [`Node::approve`], [`Node::deny`]. After **every** input, drain
+//! [`Node::poll_transmit`] until `None`, then [`Node::poll_event`] until
+//! `None`, then re-arm the timer from [`Node::poll_timeout`]. The core never
+//! reads a clock and never does IO.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use indexmap::IndexMap;
+
+use crate::error::{CommandError, RejectReason};
+use crate::message::*;
+use crate::policy::{NotReleasable, Policy};
+use crate::types::*;
+
+/// Size limits, in bytes, of a report's text fields (NATS's default maximum
+/// payload is 1 MiB; a report must fit with room for its envelope).
+pub mod limits {
+    /// Title.
+    pub const TITLE: usize = 256;
+    /// Body.
+    pub const BODY: usize = 256 * 1024;
+    /// Tearline.
+    pub const TEARLINE: usize = 64 * 1024;
+    /// Source description.
+    pub const SOURCE: usize = 1024;
+    /// A denial's reason.
+    pub const REASON: usize = 1024;
+    /// Largest page a query returns.
+    pub const PAGE: usize = 1000;
+}
+
+/// A report as the operator submits it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    /// What it is about.
+    pub category: Category,
+    /// Its classification.
+    pub classification: Classification,
+    /// Who may ever see it (a limit, not consent).
+    pub releasable_to: PartySet,
+    /// The content.
+    pub content: Content,
+    /// `Some(id)`: issue a new revision of this party's report `id`.
+    pub corrects: Option<ReportId>,
+}
+
+/// A note on a submission: a recipient in the releasable-to list that the
+/// report will not reach, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmitNote {
+    /// The recipient.
+    pub recipient: Party,
+    /// Why it will not go there.
+    pub why: NotReleasable,
+}
+
+/// Result of a successful submit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The new report's header (id and revision included).
+    pub header: ReportHeader,
+    /// Recipients it will not reach.
+    pub notes: Vec<SubmitNote>,
+}
+
+/// Where one revision of an own report stands with the hub.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HubState {
+    /// Sent; the hub has not confirmed yet.
+    Sent,
+    /// The hub holds it.
+    Accepted,
+    /// The hub refused it.
+    Rejected {
+        /// Rejection code.
+        code: String,
+        /// Rejection detail (ids only).
+        detail: String,
+    },
+    /// This party is the hub.
+    Own,
+}
+
+/// Where one revision of an own report stands with one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecipientState {
+    /// Waiting for the hub to ask for release.
+    Waiting,
+    /// The policy keeps it from this recipient.
+    NotReleasable(NotReleasable),
+    /// The hub asked; awaiting this party's decision.
+    Requested {
+        /// The request.
+        request_id: RequestId,
+        /// When it counts as denied.
+        expires_at: Timestamp,
+    },
+    /// Approved; the hub has not confirmed forwarding yet.
+    Approved {
+        /// Tearline only?
+        tearline_only: bool,
+    },
+    /// Denied (final).
+    Denied,
+    /// Expired (counts as denied).
+    Expired,
+    /// The hub forwarded it (or, for the hub's own report, sent it).
+    Delivered {
+        /// Tearline only?
+        tearline_only: bool,
+    },
+}
+
+impl RecipientState {
+    /// Stable machine-readable name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RecipientState::Waiting => "WAITING",
+            RecipientState::NotReleasable(_) => "NOT_RELEASABLE",
+            RecipientState::Requested { .. } => "RELEASE_REQUESTED",
+            RecipientState::Approved { .. } => "APPROVED",
+            RecipientState::Denied => "DENIED",
+            RecipientState::Expired => "EXPIRED",
+            RecipientState::Delivered { .. } => "DELIVERED",
+        }
+    }
+}
+
+/// Status of one revision of an own report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevisionStatus {
+    /// The revision's header.
+    pub header: ReportHeader,
+    /// Where it stands with the hub.
+    pub hub: HubState,
+    /// Where it stands with each recipient other than the hub.
+    pub recipients: BTreeMap<Party, RecipientState>,
+}
+
+/// A release request awaiting (or past) this party's decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingView {
+    /// The request.
+    pub request: ReleaseRequest,
+    /// The report's header.
+    pub header: ReportHeader,
+    /// The report's title (the operator's own report).
+    pub title: Sensitive,
+    /// Whether a tearline exists (so tearline-only approval is possible).
+    pub has_tearline: bool,
+}
+
+/// A report this party received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxEntry {
+    /// What arrived.
+    pub delivery: Delivery,
+    /// When it arrived, by this node's clock.
+    pub received_at: Timestamp,
+}
+
+/// A page of results: `next_after` is the cursor for the next page, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; `None` when this was the last.
+    pub next_after: Option<String>,
+}
+
+/// Something that happened, for logs, `tisa watch` and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// This party submitted a report (or revision).
+    Submitted {
+        /// Its header.
+        header: ReportHeader,
+    },
+    /// The hub now holds a national report.
+    ReportHeld {
+        /// Its header.
+        header: ReportHeader,
+    },
+    /// A release request was opened (hub) or received (originator).
+    ReleaseRequested {
+        /// The request.
+        request: ReleaseRequest,
+    },
+    /// A release decision was taken (originator) or recorded (hub).
+    Decided {
+        /// The decision.
+        decision: ReleaseDecision,
+    },
+    /// The hub sent a report to a nation (trilateral forward, or its own bilateral report).
+    Forwarded {
+        /// The report.
+        header: ReportHeader,
+        /// The recipient.
+        recipient: Party,
+        /// Basis.
+        basis: Basis,
+        /// Tearline only?
+        tearline_only: bool,
+    },
+    /// This party received a report.
+    Received {
+        /// Its header.
+        header: ReportHeader,
+        /// Basis.
+        basis: Basis,
+        /// Tearline only?
+        tearline_only: bool,
+        /// Its title, if released (for `watch`; never logged).
+        title: Option<Sensitive>,
+    },
+    /// The hub told this originator how its report stands.
+    Progress {
+        /// The progress.
+        progress: Progress,
+    },
+    /// A release request expired (counts as denied).
+    Expired {
+        /// The request.
+        request: ReleaseRequest,
+    },
+    /// This party refused an incoming message.
+    Rejected {
+        /// The link it came in on.
+        link: Party,
+        /// Its kind.
+        kind: &'static str,
+        /// Its message id.
+        message_id: MessageId,
+        /// Why.
+        reason: RejectReason,
+    },
+    /// A peer refused one of this party's messages.
+    RejectionReceived {
+        /// The peer.
+        link: Party,
+        /// The notice.
+        rejection: Rejection,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct OwnReport {
+    revisions: Vec<OwnRevision>,
+}
+
+#[derive(Clone, Debug)]
+struct OwnRevision {
+    report: Report,
+    hub: HubState,
+    recipients: BTreeMap<Party, RecipientState>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RequestState {
+    Open,
+    Decided(Decision),
+    Expired,
+}
+
+#[derive(Clone, Debug)]
+struct TrackedRequest {
+    request: ReleaseRequest,
+    state: RequestState,
+}
+
+/// The state machine of one party. See the module docs for how to drive it.
+#[derive(Debug)]
+pub struct Node {
+    party: Party,
+    policy: Policy,
+    instance: u64,
+    next_seq: u64,
+    /// Reports this party originated, by id, in submission order.
+    own: IndexMap<ReportId, OwnReport>,
+    /// Originator side: requests for this party's decision, in arrival order.
+    decisions: IndexMap<RequestId, TrackedRequest>,
+    /// Hub side: national reports held, by (id, revision).
+    held: HashMap<(ReportId, u32), Report>,
+    /// Hub side: release requests opened.
+    hub_requests: HashMap<RequestId, TrackedRequest>,
+    /// Reports received, by (id, revision), in arrival order.
+    inbox: IndexMap<(ReportId, u32), InboxEntry>,
+    /// Open requests' deadlines (either side).
+    deadlines: BTreeSet<(Timestamp, RequestId)>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Node {
+    /// A fresh node for `party` under `policy`. `instance` distinguishes this
+    /// run's message ids from other runs' (the shell passes a random value).
+    pub fn new(party: Party, policy: Policy, instance: u64) -> Node {
+        Node {
+            party,
+            policy,
+            instance,
+            next_seq: 0,
+            own: IndexMap::new(),
+            decisions: IndexMap::new(),
+            held: HashMap::new(),
+            hub_requests: HashMap::new(),
+            inbox: IndexMap::new(),
+            deadlines: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// This node's party.
+    pub fn party(&self) -> Party {
+        self.party
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    // ------------------------------------------------------------------
+    // Outputs
+    // ------------------------------------------------------------------
+
+    /// Next message to send. Drain until `None` after every input.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event. Drain until `None` after every input (after transmits).
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] must next be called, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    // ------------------------------------------------------------------
+    // Commands
+    // ------------------------------------------------------------------
+
+    /// Submits a new report (or, with `draft.corrects`, a new revision).
+    /// `id` is used for a new report and ignored for a correction; it must
+    /// carry this party's prefix (`KR-…`).
+    pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: Draft) -> Result<Submitted, CommandError> {
+        let Draft { category, classification, releasable_to, content, corrects } = draft;
+        check_text("title", &content.title, limits::TITLE, true)?;
+        check_text("body", &content.body, limits::BODY, true)?;
+        check_text("source", &content.source, limits::SOURCE, false)?;
+        if let Some(t) = &content.tearline {
+            check_text("tearline", t, limits::TEARLINE, true)?;
+        }
+        let mut rel = PartySet::EMPTY;
+        for p in releasable_to.iter().filter(|p| *p != self.party) {
+            rel.insert(p);
+        }
+        if rel.is_empty() {
+            return Err(CommandError::NoRecipient);
+        }
+        // Ceiling of every link the report crosses.
+        if self.party.is_hub() {
+            for p in rel.iter() {
+                self.check_link_ceiling(classification, p)?;
+            }
+        } else {
+            if !rel.contains(Party::HUB) {
+                return Err(CommandError::MustIncludeHub { party: self.party, hub: Party::HUB });
+            }
+            self.check_link_ceiling(classification, self.party)?;
+        }
+        let (id, revision) = match corrects {
+            Some(orig) => {
+                let own = self.own.get(&orig).ok_or_else(|| CommandError::UnknownReport(orig.clone()))?;
+                let next = own.revisions.len() as u32 + 1;
+                (orig, next)
+            }
+            None => {
+                if id.prefix_party() != Some(self.party) {
+                    return Err(CommandError::BadReportIdPrefix { id, prefix: self.party.code() });
+                }
+                if self.own.contains_key(&id) {
+                    return Err(CommandError::DuplicateReportId(id));
+                }
+                (id, 1)
+            }
+        };
+        let header = ReportHeader {
+            id: id.clone(),
+            revision,
+            originator: self.party,
+            created_at: now,
+            category,
+            classification,
+            releasable_to: rel,
+        };
+        let report = Report { header: header.clone(), content };
+
+        let mut notes = Vec::new();
+        let mut recipients = BTreeMap::new();
+        if self.party.is_hub() {
+            // The hub's own report goes bilaterally to each nation named.
+            for p in rel.iter() {
+                match self.policy.check_bilateral(&header, p) {
+                    Ok(()) => {
+                        let delivery = Delivery {
+                            header: header.clone(),
+                            released: Released::Full(report.content.clone()),
+                            basis: Basis::Bilateral,
+                            request_id: None,
+                        };
+                        self.send(now, p, Payload::Delivery(delivery));
+                        self.events.push_back(Event::Forwarded {
+                            header: header.clone(),
+                            recipient: p,
+                            basis: Basis::Bilateral,
+                            tearline_only: false,
+                        });
+                        recipients.insert(p, RecipientState::Delivered { tearline_only: false });
+                    }
+                    Err(why) => {
+                        notes.push(SubmitNote { recipient: p, why });
+                        recipients.insert(p, RecipientState::NotReleasable(why));
+                    }
+                }
+            }
+        } else {
+            if let Some(third) = self.party.other_nation() {
+                if rel.contains(third) {
+                    match self.policy.check_trilateral(&header, third) {
+                        Ok(()) => {
+                            recipients.insert(third, RecipientState::Waiting);
+                        }
+                        Err(why) => {
+                            notes.push(SubmitNote { recipient: third, why });
+                            recipients.insert(third, RecipientState::NotReleasable(why));
+                        }
+                    }
+                }
+            }
+            self.send(now, Party::HUB, Payload::Report(report.clone()));
+        }
+        let revision_state = OwnRevision {
+            report,
+            hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent },
+            recipients,
+        };
+        self.own.entry(id).or_insert_with(|| OwnReport { revisions: Vec::new() }).revisions.push(revision_state);
+        self.events.push_back(Event::Submitted { header: header.clone() });
+        Ok(Submitted { header, notes })
+    }
+
+    /// Approves release request `request_id`, in full or tearline only.
+    pub fn approve(&mut self, now: Timestamp, request_id: &RequestId, tearline_only: bool) -> Result<(), CommandError> {
+        let decision = if tearline_only { Decision::ApproveTearline } else { Decision::ApproveFull };
+        self.decide(now, request_id, decision)
+    }
+
+    /// Denies release request `request_id`, for good.
+    pub fn deny(&mut self, now: Timestamp, request_id: &RequestId, reason: &str) -> Result<(), CommandError> {
+        if reason.trim().is_empty() {
+            return Err(CommandError::Empty("reason"));
+        }
+        if reason.len() > limits::REASON {
+            return Err(CommandError::TooLong { field: "reason", len: reason.len(), max: limits::REASON });
+        }
+        self.decide(now, request_id, Decision::Deny { reason: reason.to_owned() })
+    }
+
+    fn decide(&mut self, now: Timestamp, request_id: &RequestId, decision: Decision) -> Result<(), CommandError> {
+        if self.party.is_hub() {
+            return Err(CommandError::HubCannotDecide);
+        }
+        self.expire_due(now);
+        let tracked = self.decisions.get(request_id).ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        match &tracked.state {
+            RequestState::Open => {}
+            RequestState::Expired => return Err(CommandError::Expired(request_id.clone())),
+            RequestState::Decided(d) => {
+                return Err(CommandError::AlreadyDecided {
+                    request: request_id.clone(),
+                    decision: if d.is_approval() { "approved" } else { "denied" },
+                })
+            }
+        }
+        let req = tracked.request.clone();
+        if decision == Decision::ApproveTearline {
+            let has = self.own_revision(&req.report_id, req.revision).is_some_and(|r| r.report.content.tearline.is_some());
+            if !has {
+                return Err(CommandError::NoTearline(req.report_id.clone()));
+            }
+        }
+        let msg = ReleaseDecision {
+            request_id: req.request_id.clone(),
+            report_id: req.report_id.clone(),
+            revision: req.revision,
+            recipient: req.recipient,
+            decision: decision.clone(),
+            decided_at: now,
+        };
+        if let Some(t) = self.decisions.get_mut(request_id) {
+            t.state = RequestState::Decided(decision.clone());
+        }
+        self.deadlines.remove(&(req.expires_at, req.request_id.clone()));
+        let state = match &decision {
+            Decision::ApproveFull => RecipientState::Approved { tearline_only: false },
+            Decision::ApproveTearline => RecipientState::Approved { tearline_only: true },
+            Decision::Deny { .. } => RecipientState::Denied,
+        };
+        self.set_recipient_state(&req.report_id, req.revision, req.recipient, state);
+        self.send(now, Party::HUB, Payload::ReleaseDecision(msg.clone()));
+        self.events.push_back(Event::Decided { decision: msg });
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------
+    // Inputs
+    // ------------------------------------------------------------------
+
+    /// A timer input: expires every open request whose deadline is `<= now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.expire_due(now);
+    }
+
+    /// A message that arrived on the link to `link` (the party the transport
+    /// authenticated as the other end: for a nation, always the hub).
+    pub fn handle_message(&mut self, now: Timestamp, link: Party, env: Envelope) {
+        self.expire_due(now);
+        let kind = env.payload.kind();
+        let message_id = env.message_id.clone();
+        let result = if link == self.party || (!self.party.is_hub() && link != Party::HUB) {
+            // No such link exists: a transport bug or a forged claim.
+            Err(RejectReason::UnexpectedMessage { kind, link })
+        } else if env.sender != link {
+            Err(RejectReason::ForgedSender { claimed: env.sender, link })
+        } else {
+            match env.payload {
+                Payload::Rejection(r) => {
+                    self.on_rejection(link, r);
+                    Ok(())
+                }
+                p if self.party.is_hub() => self.hub_input(now, link, p),
+                p => self.nation_input(now, p),
+            }
+        };
+        if let Err(reason) = result {
+            let (report_id, request_id) = reason_ids(&reason);
+            let rejection = Rejection {
+                refers_to: message_id.clone(),
+                code: reason.code().to_owned(),
+                detail: reason.to_string(),
+                report_id,
+                request_id,
+            };
+            // Never answer a rejection with a rejection, and never send to a
+            // link that does not exist.
+            if kind != "rejection" && link != self.party && (self.party.is_hub() || link == Party::HUB) {
+                self.send(now, link, Payload::Rejection(rejection));
+            }
+            self.events.push_back(Event::Rejected { link, kind, message_id, reason });
+        }
+    }
+
+    fn hub_input(&mut self, now: Timestamp, link: Party, payload: Payload) -> Result<(), RejectReason> {
+        match payload {
+            Payload::Report(r) => self.hub_on_report(now, link, r),
+            Payload::ReleaseDecision(d) => self.hub_on_decision(now, link, d),
+            other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link }),
+        }
+    }
+
+    fn nation_input(&mut self, now: Timestamp, payload: Payload) -> Result<(), RejectReason> {
+        match payload {
+            Payload::ReleaseRequest(r) => self.nation_on_request(now, r),
+            Payload::Delivery(d) => self.nation_on_delivery(now, d),
+            Payload::Progress(p) => self.nation_on_progress(p),
+            other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link: Party::HUB }),
+        }
+    }
+
+    fn hub_on_report(&mut self, now: Timestamp, link: Party, report: Report) -> Result<(), RejectReason> {
+        let h = &report.header;
+        if h.originator != link {
+            return Err(RejectReason::WrongOriginator { report: h.id.clone(), claimed: h.originator, link });
+        }
+        if h.id.prefix_party() != Some(h.originator) || h.revision == 0 {
+            return Err(RejectReason::BadReportId(h.id.clone()));
+        }
+        if !h.releasable_to.contains(Party::HUB) {
+            return Err(RejectReason::NotReleasable {
+                report: h.id.clone(),
+                recipient: Party::HUB,
+                why: NotReleasable::NotInReleasableTo,
+            });
+        }
+        let ceiling = self.policy.ceiling(link);
+        if h.classification > ceiling {
+            return Err(RejectReason::NotReleasable {
+                report: h.id.clone(),
+                recipient: Party::HUB,
+                why: NotReleasable::AboveCeiling { classification: h.classification, ceiling },
+            });
+        }
+        let key = (h.id.clone(), h.revision);
+        if let Some(existing) = self.held.get(&key) {
+            return if *existing == report {
+                Ok(()) // duplicate: idempotent
+            } else {
+                Err(RejectReason::Conflict { report: key.0, revision: key.1 })
+            };
+        }
+        let header = report.header.clone();
+        self.held.insert(key.clone(), report.clone());
+        self.inbox.insert(
+            key,
+            InboxEntry {
+                delivery: Delivery {
+                    header: header.clone(),
+                    released: Released::Full(report.content),
+                    basis: Basis::Bilateral,
+                    request_id: None,
+                },
+                received_at: now,
+            },
+        );
+        self.events.push_back(Event::ReportHeld { header: header.clone() });
+        self.send(
+            now,
+            link,
+            Payload::Progress(Progress { report_id: header.id.clone(), revision: header.revision, recipient: None, stage: Stage::Accepted }),
+        );
+        let Some(third) = link.other_nation() else { return Ok(()) };
+        if !header.releasable_to.contains(third) {
+            return Ok(()); // bilateral only: nothing to ask
+        }
+        if let Err(why) = self.policy.check_trilateral(&header, third) {
+            self.send(
+                now,
+                link,
+                Payload::Progress(Progress {
+                    report_id: header.id.clone(),
+                    revision: header.revision,
+                    recipient: Some(third),
+                    stage: Stage::NotReleasable(why),
+                }),
+            );
+            return Ok(());
+        }
+        let request = ReleaseRequest {
+            request_id: RequestId::for_release(&header.id, header.revision, third),
+            report_id: header.id.clone(),
+            revision: header.revision,
+            recipient: third,
+            requested_at: now,
+            expires_at: now.saturating_add(self.policy.request_expiry),
+        };
+        self.deadlines.insert((request.expires_at, request.request_id.clone()));
+        self.hub_requests
+            .insert(request.request_id.clone(), TrackedRequest { request: request.clone(), state: RequestState::Open });
+        self.send(now, link, Payload::ReleaseRequest(request.clone()));
+        self.events.push_back(Event::ReleaseRequested { request });
+        Ok(())
+    }
+
+    fn hub_on_decision(&mut self, now: Timestamp, link: Party, d: ReleaseDecision) -> Result<(), RejectReason> {
+        let rid = d.request_id.clone();
+        let tracked = self.hub_requests.get(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
+        let req = &tracked.request;
+        if req.report_id.prefix_party() != Some(link) {
+            return Err(RejectReason::NotOriginator(rid));
+        }
+        if req.report_id != d.report_id || req.revision != d.revision || req.recipient != d.recipient {
+            return Err(RejectReason::RequestMismatch(rid));
+        }
+        match &tracked.state {
+            RequestState::Open => {}
+            RequestState::Expired => return Err(RejectReason::Expired(rid)),
+            RequestState::Decided(prev) if *prev == d.decision => return Ok(()), // duplicate
+            RequestState::Decided(_) => return Err(RejectReason::AlreadyDecided(rid)),
+        }
+        let req = req.clone();
+        let key = (req.report_id.clone(), req.revision);
+        let report = self
+            .held
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
+        let stage = match &d.decision {
+            Decision::Deny { .. } => Stage::Denied,
+            approval => {
+                // Re-check every rule at the moment of forwarding.
+                self.policy.check_trilateral(&report.header, req.recipient).map_err(|why| {
+                    RejectReason::NotReleasable { report: key.0.clone(), recipient: req.recipient, why }
+                })?;
+                let tearline_only = *approval == Decision::ApproveTearline;
+                let released = if tearline_only {
+                    match &report.content.tearline {
+                        Some(t) => Released::Tearline(t.clone()),
+                        None => return Err(RejectReason::NoTearline(key.0.clone())),
+                    }
+                } else {
+                    Released::Full(report.content.clone())
+                };
+                let delivery = Delivery {
+                    header: report.header.clone(),
+                    released,
+                    basis: Basis::Trilateral,
+                    request_id: Some(rid.clone()),
+                };
+                self.send(now, req.recipient, Payload::Delivery(delivery));
+                self.events.push_back(Event::Forwarded {
+                    header: report.header.clone(),
+                    recipient: req.recipient,
+                    basis: Basis::Trilateral,
+                    tearline_only,
+                });
+                Stage::Forwarded { tearline_only }
+            }
+        };
+        if let Some(t) = self.hub_requests.get_mut(&rid) {
+            t.state = RequestState::Decided(d.decision.clone());
+        }
+        self.deadlines.remove(&(req.expires_at, rid));
+        self.send(
+            now,
+            link,
+            Payload::Progress(Progress { report_id: key.0, revision: key.1, recipient: Some(req.recipient), stage }),
+        );
+        self.events.push_back(Event::Decided { decision: d });
+        Ok(())
+    }
+
+    fn nation_on_request(&mut self, now: Timestamp, r: ReleaseRequest) -> Result<(), RejectReason> {
+        let rid = r.request_id.clone();
+        if let Some(existing) = self.decisions.get(&rid) {
+            return if existing.request == r { Ok(()) } else { Err(RejectReason::RequestMismatch(rid)) };
+        }
+        if rid != RequestId::for_release(&r.report_id, r.revision, r.recipient) {
+            return Err(RejectReason::RequestMismatch(rid));
+        }
+        let rev = self
+            .own_revision(&r.report_id, r.revision)
+            .ok_or_else(|| RejectReason::UnknownReport { report: r.report_id.clone(), revision: r.revision })?;
+        let header = rev.report.header.clone();
+        self.policy.check_trilateral(&header, r.recipient).map_err(|why| RejectReason::NotReleasable {
+            report: r.report_id.clone(),
+            recipient: r.recipient,
+            why,
+        })?;
+        let expired = r.expires_at <= now;
+        let state = if expired { RequestState::Expired } else { RequestState::Open };
+        self.decisions.insert(rid.clone(), TrackedRequest { request: r.clone(), state });
+        if expired {
+            self.set_recipient_state(&r.report_id, r.revision, r.recipient, RecipientState::Expired);
+            self.events.push_back(Event::Expired { request: r });
+        } else {
+            self.deadlines.insert((r.expires_at, rid.clone()));
+            self.set_recipient_state(
+                &r.report_id,
+                r.revision,
+                r.recipient,
+                RecipientState::Requested { request_id: rid, expires_at: r.expires_at },
+            );
+            self.events.push_back(Event::ReleaseRequested { request: r });
+        }
+        Ok(())
+    }
+
+    fn nation_on_delivery(&mut self, now: Timestamp, d: Delivery) -> Result<(), RejectReason> {
+        let h = &d.header;
+        if h.originator == self.party {
+            return Err(RejectReason::OwnReport(h.id.clone()));
+        }
+        if h.id.prefix_party() != Some(h.originator) || h.revision == 0 {
+            return Err(RejectReason::BadReportId(h.id.clone()));
+        }
+        let not_releasable = |why| RejectReason::NotReleasable { report: h.id.clone(), recipient: self.party, why };
+        match (h.originator.is_hub(), d.basis) {
+            (true, Basis::Bilateral) => {
+                self.policy.check_bilateral(h, self.party).map_err(not_releasable)?;
+                if d.request_id.is_some() || matches!(d.released, Released::Tearline(_)) {
+                    return Err(RejectReason::UnexpectedMessage { kind: "delivery", link: Party::HUB });
+                }
+            }
+            (false, Basis::Trilateral) => {
+                self.policy.check_trilateral(h, self.party).map_err(not_releasable)?;
+                let expected = RequestId::for_release(&h.id, h.revision, self.party);
+                if d.request_id.as_ref() != Some(&expected) {
+                    return Err(RejectReason::RequestMismatch(d.request_id.clone().unwrap_or(expected)));
+                }
+            }
+            _ => return Err(not_releasable(NotReleasable::NotAThirdParty)),
+        }
+        let key = (h.id.clone(), h.revision);
+        if let Some(existing) = self.inbox.get(&key) {
+            return if existing.delivery == d {
+                Ok(())
+            } else {
+                Err(RejectReason::Conflict { report: key.0, revision: key.1 })
+            };
+        }
+        let (tearline_only, title) = match &d.released {
+            Released::Full(c) => (false, Some(c.title.clone())),
+            Released::Tearline(_) => (true, None),
+        };
+        self.events.push_back(Event::Received { header: d.header.clone(), basis: d.basis, tearline_only, title });
+        self.inbox.insert(key, InboxEntry { delivery: d, received_at: now });
+        Ok(())
+    }
+
+    fn nation_on_progress(&mut self, p: Progress) -> Result<(), RejectReason> {
+        let unknown = || RejectReason::UnknownReport { report: p.report_id.clone(), revision: p.revision };
+        let Some(rev) = self.own_revision_mut(&p.report_id, p.revision) else { return Err(unknown()) };
+        match (&p.stage, p.recipient) {
+            (Stage::Accepted, None) => {
+                if rev.hub == HubState::Sent {
+                    rev.hub = HubState::Accepted;
+                }
+            }
+            (stage, Some(r)) if rev.recipients.contains_key(&r) => {
+                rev.hub = HubState::Accepted;
+                let next = match stage {
+                    Stage::NotReleasable(why) => RecipientState::NotReleasable(*why),
+                    Stage::Forwarded { tearline_only } => RecipientState::Delivered { tearline_only: *tearline_only },
+                    Stage::Denied => RecipientState::Denied,
+                    Stage::Expired => RecipientState::Expired,
+                    Stage::Accepted => return Err(unknown()),
+                };
+                rev.recipients.insert(r, next);
+                if *stage == Stage::Expired {
+                    let rid = RequestId::for_release(&p.report_id, p.revision, r);
+                    self.mark_expired(&rid);
+                }
+            }
+            _ => return Err(unknown()),
+        }
+        self.events.push_back(Event::Progress { progress: p });
+        Ok(())
+    }
+
+    fn on_rejection(&mut self, link: Party, r: Rejection) {
+        // If the hub refused one of our reports, record it on the report.
+        if let Some(id) = &r.report_id {
+            if let Some(own) = self.own.get_mut(id) {
+                for rev in own.revisions.iter_mut().filter(|rev| rev.hub == HubState::Sent) {
+                    rev.hub = HubState::Rejected { code: r.code.clone(), detail: r.detail.clone() };
+                }
+            }
+        }
+        self.events.push_back(Event::RejectionReceived { link, rejection: r });
+    }
+
+    // ------------------------------------------------------------------
+    // Queries (getters on &self)
+    // ------------------------------------------------------------------
+
+    /// Release requests still awaiting this party's decision, oldest first.
+    pub fn pending(&self, now: Timestamp, after: Option<&str>, limit: usize) -> Result<Page<PendingView>, CommandError> {
+        let open = self
+            .decisions
+            .iter()
+            .filter(|(_, t)| t.state == RequestState::Open && t.request.expires_at > now)
+            .filter_map(|(id, t)| {
+                let rev = self.own_revision(&t.request.report_id, t.request.revision)?;
+                Some((
+                    id.as_str().to_owned(),
+                    PendingView {
+                        request: t.request.clone(),
+                        header: rev.report.header.clone(),
+                        title: rev.report.content.title.clone(),
+                        has_tearline: rev.report.content.tearline.is_some(),
+                    },
+                ))
+            });
+        paginate(open, after, limit)
+    }
+
+    /// Reports this party received, in arrival order.
+    pub fn inbox(&self, after: Option<&str>, limit: usize) -> Result<Page<InboxEntry>, CommandError> {
+        let items = self.inbox.iter().map(|((id, rev), e)| (inbox_cursor(id, *rev), e.clone()));
+        paginate(items, after, limit)
+    }
+
+    /// Status of this party's own reports (every revision), in submission order.
+    pub fn status(&self, after: Option<&str>, limit: usize) -> Result<Page<RevisionStatus>, CommandError> {
+        let items = self
+            .own
+            .values()
+            .flat_map(|o| o.revisions.iter())
+            .map(|r| (inbox_cursor(&r.report.header.id, r.report.header.revision), revision_status(r)));
+        paginate(items, after, limit)
+    }
+
+    /// Status of every revision of one own report.
+    pub fn report_status(&self, id: &ReportId) -> Result<Vec<RevisionStatus>, CommandError> {
+        let own = self.own.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
+        Ok(own.revisions.iter().map(revision_status).collect())
+    }
+
+    // ------------------------------------------------------------------
+    // Helpers
+    // ------------------------------------------------------------------
+
+    fn check_link_ceiling(&self, classification: Classification, nation: Party) -> Result<(), CommandError> {
+        let ceiling = self.policy.ceiling(nation);
+        if classification > ceiling {
+            return Err(CommandError::AboveCeiling { classification, ceiling, hub: Party::HUB, nation });
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, now: Timestamp, to: Party, payload: Payload) {
+        self.next_seq += 1;
+        let raw = format!("{}.{:016x}.{}", self.party.code(), self.instance, self.next_seq);
+        // The format above always satisfies the id rules.
+        let Ok(message_id) = MessageId::new(raw) else { return };
+        let envelope = Envelope { version: PROTOCOL_VERSION, message_id, sender: self.party, sent_at: now, payload };
+        self.transmits.push_back(Transmit { to, envelope });
+    }
+
+    fn own_revision(&self, id: &ReportId, revision: u32) -> Option<&OwnRevision> {
+        let idx = usize::try_from(revision).ok()?.checked_sub(1)?;
+        self.own.get(id)?.revisions.get(idx)
+    }
+
+    fn own_revision_mut(&mut self, id: &ReportId, revision: u32) -> Option<&mut OwnRevision> {
+        let idx = usize::try_from(revision).ok()?.checked_sub(1)?;
+        self.own.get_mut(id)?.revisions.get_mut(idx)
+    }
+
+    fn set_recipient_state(&mut self, id: &ReportId, revision: u32, recipient: Party, state: RecipientState) {
+        if let Some(rev) = self.own_revision_mut(id, revision) {
+            rev.recipients.insert(recipient, state);
+        }
+    }
+
+    fn mark_expired(&mut self, rid: &RequestId) {
+        if let Some(t) = self.decisions.get_mut(rid) {
+            if t.state == RequestState::Open {
+                t.state = RequestState::Expired;
+                self.deadlines.remove(&(t.request.expires_at, rid.clone()));
+            }
+        }
+    }
+
+    fn expire_due(&mut self, now: Timestamp) {
+        while let Some((at, rid)) = self.deadlines.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.deadlines.remove(&(at, rid.clone()));
+            if self.party.is_hub() {
+                let Some(t) = self.hub_requests.get_mut(&rid) else { continue };
+                if t.state != RequestState::Open {
+                    continue;
+                }
+                t.state = RequestState::Expired;
+                let req = t.request.clone();
+                let originator = req.report_id.prefix_party().unwrap_or(Party::HUB);
+                if originator != Party::HUB {
+                    self.send(
+                        now,
+                        originator,
+                        Payload::Progress(Progress {
+                            report_id: req.report_id.clone(),
+                            revision: req.revision,
+                            recipient: Some(req.recipient),
+                            stage: Stage::Expired,
+                        }),
+                    );
+                }
+                self.events.push_back(Event::Expired { request: req });
+            } else {
+                let Some(t) = self.decisions.get_mut(&rid) else { continue };
+                if t.state != RequestState::Open {
+                    continue;
+                }
+                t.state = RequestState::Expired;
+                let req = t.request.clone();
+                self.set_recipient_state(&req.report_id, req.revision, req.recipient, RecipientState::Expired);
+                self.events.push_back(Event::Expired { request: req });
+            }
+        }
+    }
+}
+
+fn revision_status(r: &OwnRevision) -> RevisionStatus {
+    RevisionStatus { header: r.report.header.clone(), hub: r.hub.clone(), recipients: r.recipients.clone() }
+}
+
+/// Cursor of an inbox or status item: `ID.rREVISION`.
+pub fn inbox_cursor(id: &ReportId, revision: u32) -> String {
+    format!("{id}.r{revision}")
+}
+
+fn check_text(field: &'static str, s: &Sensitive, max: usize, required: bool) -> Result<(), CommandError> {
+    if required && s.expose().trim().is_empty() {
+        return Err(CommandError::Empty(field));
+    }
+    if s.len() > max {
+        return Err(CommandError::TooLong { field, len: s.len(), max });
+    }
+    Ok(())
+}
+
+fn paginate<T>(items: impl Iterator<Item = (String, T)>, after: Option<&str>, limit: usize) -> Result<Page<T>, CommandError> {
+    let limit = limit.clamp(1, limits::PAGE);
+    let mut items = items.peekable();
+    if let Some(cursor) = after {
+        loop {
+            match items.next() {
+                Some((key, _)) if key == cursor => break,
+                Some(_) => continue,
+                None => return Err(CommandError::UnknownCursor(cursor.chars().take(140).collect())),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut last = None;
+    while out.len() < limit {
+        match items.next() {
+            Some((key, item)) => {
+                last = Some(key);
+                out.push(item);
+            }
+            None => break,
+        }
+    }
+    let next_after = if items.peek().is_some() { last } else { None };
+    Ok(Page { items: out, next_after })
+}
+
+fn reason_ids(r: &RejectReason) -> (Option<ReportId>, Option<RequestId>) {
+    match r {
+        RejectReason::WrongOriginator { report, .. }
+        | RejectReason::Conflict { report, .. }
+        | RejectReason::UnknownReport { report, .. }
+        | RejectReason::NotReleasable { report, .. } => (Some(report.clone()), None),
+        RejectReason::BadReportId(id) | RejectReason::NoTearline(id) | RejectReason::OwnReport(id) => {
+            (Some(id.clone()), None)
+        }
+        RejectReason::UnknownRequest(r)
+        | RejectReason::RequestMismatch(r)
+        | RejectReason::NotOriginator(r)
+        | RejectReason::AlreadyDecided(r)
+        | RejectReason::Expired(r) => (None, Some(r.clone())),
+        RejectReason::ForgedSender { .. } | RejectReason::UnexpectedMessage { .. } => (None, None),
+    }
+}

@@ -1,0 +1,131 @@
+//! The agreed policy (the "follow-up consultations"): what may travel
+//! trilaterally, up to which classification, and how long a release request
+//! stays open. Data, not code: nodes receive it at start-up.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::message::ReportHeader;
+use crate::types::{Category, Classification, Party};
+
+/// The policy the core enforces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Categories that may travel to a third party through the hub.
+    pub scope: Vec<Category>,
+    /// Highest classification that may cross the hub–KR link (either way).
+    pub kr_ceiling: Classification,
+    /// Highest classification that may cross the hub–JP link (either way).
+    pub jp_ceiling: Classification,
+    /// How long a release request stays open before it counts as denied.
+    pub request_expiry: Duration,
+}
+
+impl Default for Policy {
+    /// The 2014 arrangement: NK nuclear and missile programmes only, SECRET
+    /// ceiling on both links, requests open for 24 hours.
+    fn default() -> Self {
+        Policy {
+            scope: vec![Category::NkNuclear, Category::NkMissile],
+            kr_ceiling: Classification::Secret,
+            jp_ceiling: Classification::Secret,
+            request_expiry: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Why a report may not go to a given recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotReleasable {
+    /// The category is outside the trilateral scope.
+    OutOfScope(Category),
+    /// The classification is above a link's ceiling.
+    AboveCeiling {
+        /// The report's classification.
+        classification: Classification,
+        /// The lowest ceiling on its path.
+        ceiling: Classification,
+    },
+    /// The releasable-to list does not name the recipient.
+    NotInReleasableTo,
+    /// The recipient is not a third party for this report.
+    NotAThirdParty,
+}
+
+impl NotReleasable {
+    /// A stable machine-readable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            NotReleasable::OutOfScope(_) => "OUT_OF_SCOPE",
+            NotReleasable::AboveCeiling { .. } => "ABOVE_CEILING",
+            NotReleasable::NotInReleasableTo => "NOT_IN_RELEASABLE_TO",
+            NotReleasable::NotAThirdParty => "NOT_A_THIRD_PARTY",
+        }
+    }
+}
+
+impl fmt::Display for NotReleasable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotReleasable::OutOfScope(c) => write!(f, "{c} is outside the trilateral scope"),
+            NotReleasable::AboveCeiling { classification, ceiling } => {
+                write!(f, "{classification} is above the {ceiling} ceiling")
+            }
+            NotReleasable::NotInReleasableTo => f.write_str("not in the releasable-to list"),
+            NotReleasable::NotAThirdParty => f.write_str("not a third party for this report"),
+        }
+    }
+}
+
+impl Policy {
+    /// Ceiling of the link between the hub and `nation` (the hub itself has
+    /// no link of its own: `TOP_SECRET`).
+    pub fn ceiling(&self, nation: Party) -> Classification {
+        match nation {
+            Party::Kr => self.kr_ceiling,
+            Party::Jp => self.jp_ceiling,
+            Party::Us => Classification::TopSecret,
+        }
+    }
+
+    /// Whether `category` may travel trilaterally.
+    pub fn in_scope(&self, category: Category) -> bool {
+        self.scope.contains(&category)
+    }
+
+    /// The trilateral rule, minus consent: may the hub pass this national
+    /// report on to `recipient` at all? Consent (an approval of exactly this
+    /// report, revision and recipient) is checked separately by the caller.
+    pub fn check_trilateral(&self, h: &ReportHeader, recipient: Party) -> Result<(), NotReleasable> {
+        if h.originator.is_hub() || recipient.is_hub() || recipient == h.originator {
+            return Err(NotReleasable::NotAThirdParty);
+        }
+        if !self.in_scope(h.category) {
+            return Err(NotReleasable::OutOfScope(h.category));
+        }
+        let ceiling = self.ceiling(h.originator).min(self.ceiling(recipient));
+        if h.classification > ceiling {
+            return Err(NotReleasable::AboveCeiling { classification: h.classification, ceiling });
+        }
+        if !h.releasable_to.contains(recipient) {
+            return Err(NotReleasable::NotInReleasableTo);
+        }
+        Ok(())
+    }
+
+    /// The bilateral rule for the hub's own reports: may the hub send this
+    /// report to `recipient` over their bilateral link?
+    pub fn check_bilateral(&self, h: &ReportHeader, recipient: Party) -> Result<(), NotReleasable> {
+        if !h.originator.is_hub() || recipient.is_hub() {
+            return Err(NotReleasable::NotAThirdParty);
+        }
+        let ceiling = self.ceiling(recipient);
+        if h.classification > ceiling {
+            return Err(NotReleasable::AboveCeiling { classification: h.classification, ceiling });
+        }
+        if !h.releasable_to.contains(recipient) {
+            return Err(NotReleasable::NotInReleasableTo);
+        }
+        Ok(())
+    }
+}
