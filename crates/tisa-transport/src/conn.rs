@@ -1,0 +1,287 @@
+//! NATS connections: the node's links and control subscription, and the
+//! operator's control client.
+
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, Event as NatsEvent};
+use bytes::Bytes;
+use futures::{stream, Stream, StreamExt};
+use tisa_core::{Envelope, Party, Transmit};
+use tracing::{debug, error, info, warn};
+
+use crate::control::{self, ControlReply, ControlRequest, ReplyView, WatchEvent};
+use crate::convert::{decode_envelope, encode_envelope};
+use crate::error::{DecodeError, TransportError};
+use crate::subjects;
+
+/// How long readiness probes may take before we call the broker unresponsive.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn options(name: &str) -> ConnectOptions {
+    let link = name.to_owned();
+    ConnectOptions::new()
+        .name(name)
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(3))
+        .event_callback(move |ev| {
+            let link = link.clone();
+            async move {
+                match ev {
+                    NatsEvent::Connected => info!(connection = %link, "connected to NATS"),
+                    NatsEvent::Disconnected => warn!(connection = %link, "disconnected from NATS; reconnecting"),
+                    NatsEvent::ServerError(e) => error!(connection = %link, error = %e, "NATS server error"),
+                    NatsEvent::SlowConsumer(sid) => warn!(connection = %link, sid, "slow consumer: messages dropped"),
+                    other => debug!(connection = %link, event = %other, "NATS event"),
+                }
+            }
+        })
+}
+
+/// Connects once (no retry): for the CLI, which should fail fast.
+pub async fn connect_once(url: &str, name: &str) -> Result<Client, TransportError> {
+    options(name).connect(url).await.map_err(|e| TransportError::Connect { url: url.to_owned(), reason: e.to_string() })
+}
+
+/// Connects, retrying with exponential backoff (100 ms … 5 s) until the
+/// broker answers. Logs every failed attempt; never gives up on its own
+/// (callers race it against shutdown).
+pub async fn connect_with_retry(url: &str, name: &str) -> Client {
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1u32;
+    loop {
+        match options(name).connect(url).await {
+            Ok(c) => return c,
+            Err(e) => {
+                warn!(connection = %name, %url, attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "NATS unreachable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// Proves that every subscription made on `client` so far is live on the
+/// server: subscribes to a fresh probe subject, publishes on it from the same
+/// connection and waits for the message. The server handles one connection's
+/// protocol in order, so once the probe arrives, earlier SUBs are in force.
+/// (`Client::flush` alone does not prove this.)
+pub async fn prove_ready(client: &Client, party: Party) -> Result<(), TransportError> {
+    let subject = subjects::probe(party, &client.new_inbox().replace(['_', '.'], ""));
+    let mut sub = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
+    let deadline = tokio::time::Instant::now() + PROBE_TIMEOUT;
+    let mut interval = Duration::from_millis(20);
+    loop {
+        client
+            .publish(subject.clone(), Bytes::from_static(b"probe"))
+            .await
+            .map_err(|e| TransportError::Publish { subject: subject.clone(), reason: e.to_string() })?;
+        match tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + interval), sub.next()).await {
+            Ok(Some(_)) => break,
+            Ok(None) => return Err(TransportError::NotReady(PROBE_TIMEOUT)),
+            Err(_) if tokio::time::Instant::now() >= deadline => return Err(TransportError::NotReady(PROBE_TIMEOUT)),
+            Err(_) => interval = (interval * 2).min(Duration::from_secs(1)),
+        }
+    }
+    let _ = sub.unsubscribe().await;
+    Ok(())
+}
+
+/// URLs of a node's connections.
+#[derive(Clone, Debug)]
+pub struct LinkUrls {
+    /// The party's own broker (control subjects, and the link for a nation).
+    pub own: String,
+    /// For the hub: the broker of the US–KR link.
+    pub kr: String,
+    /// For the hub: the broker of the US–JP link.
+    pub jp: String,
+}
+
+/// A message that arrived on a link, decoded or not.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The peer at the other end of the link.
+    pub link: Party,
+    /// The subject it came on.
+    pub subject: String,
+    /// The decoded envelope, or why it could not be decoded.
+    pub result: Result<Envelope, DecodeError>,
+}
+
+/// A control request from the operator's CLI, with where to answer.
+#[derive(Debug)]
+pub struct ControlCall {
+    /// The subject it came on.
+    pub subject: String,
+    /// Where to send the reply (absent if the caller wants none).
+    pub reply_to: Option<async_nats::Subject>,
+    /// The decoded request, or why it could not be decoded.
+    pub request: Result<ControlRequest, DecodeError>,
+}
+
+/// A node's connections: one per link, plus its own control connection.
+pub struct Links {
+    party: Party,
+    /// `(peer, client)` per link.
+    links: Vec<(Party, Client)>,
+    control: Client,
+}
+
+impl Links {
+    /// Connects every link (retrying until each broker answers).
+    pub async fn connect(party: Party, urls: &LinkUrls) -> Links {
+        let control = connect_with_retry(&urls.own, &format!("tisa-{}-control", party.lower())).await;
+        let mut links = Vec::new();
+        for (peer, _) in subjects::inbound(party) {
+            let url = match (party.is_hub(), peer) {
+                (true, Party::Kr) => &urls.kr,
+                (true, _) => &urls.jp,
+                (false, _) => &urls.own,
+            };
+            let name = format!("tisa-{}-link-{}", party.lower(), if party.is_hub() { peer.lower() } else { "us" });
+            links.push((peer, connect_with_retry(url, &name).await));
+        }
+        Links { party, links, control }
+    }
+
+    /// Subscribes to every inbound link subject and every control verb, and
+    /// proves the subscriptions live. Returns the merged inbound stream and
+    /// the control-call stream.
+    pub async fn subscribe(
+        &self,
+    ) -> Result<(impl Stream<Item = Inbound> + Unpin + Send + use<>, impl Stream<Item = ControlCall> + Unpin + Send + use<>), TransportError>
+    {
+        let mut inbound = Vec::new();
+        for ((peer, subject), (_, client)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
+            let sub = client
+                .subscribe(subject.clone())
+                .await
+                .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
+            inbound.push(sub.map(move |m| Inbound {
+                link: peer,
+                subject: m.subject.to_string(),
+                result: decode_envelope(&m.subject, &m.payload),
+            }));
+        }
+        let mut calls = Vec::new();
+        for verb in subjects::VERBS {
+            let subject = subjects::control(self.party, verb);
+            let sub = self
+                .control
+                .subscribe(subject.clone())
+                .await
+                .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
+            calls.push(sub.map(|m| ControlCall {
+                subject: m.subject.to_string(),
+                reply_to: m.reply.clone(),
+                request: control::decode_request(&m.subject, &m.payload),
+            }));
+        }
+        for (_, client) in &self.links {
+            prove_ready(client, self.party).await?;
+        }
+        prove_ready(&self.control, self.party).await?;
+        Ok((stream::select_all(inbound), stream::select_all(calls)))
+    }
+
+    /// Publishes a transmit on the link to its recipient.
+    pub async fn send(&self, t: &Transmit) -> Result<(), TransportError> {
+        let kind = t.envelope.payload.kind();
+        let subject = subjects::outbound(self.party, t.to, kind).ok_or_else(|| TransportError::Publish {
+            subject: format!("<{}→{}>", self.party, t.to),
+            reason: "no such link in the arrangement".to_owned(),
+        })?;
+        let client = self
+            .links
+            .iter()
+            .find(|(peer, _)| *peer == t.to)
+            .map(|(_, c)| c)
+            .ok_or_else(|| TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() })?;
+        client
+            .publish(subject.clone(), Bytes::from(encode_envelope(&t.envelope)))
+            .await
+            .map_err(|e| TransportError::Publish { subject, reason: e.to_string() })
+    }
+
+    /// Answers a control call.
+    pub async fn reply(&self, to: async_nats::Subject, reply: &ControlReply) -> Result<(), TransportError> {
+        self.control
+            .publish(to.clone(), Bytes::from(control::encode_reply(reply)))
+            .await
+            .map_err(|e| TransportError::Publish { subject: to.to_string(), reason: e.to_string() })
+    }
+
+    /// Publishes an event on `tisa.ctl.<party>.events`.
+    pub async fn publish_event(&self, ev: &WatchEvent) -> Result<(), TransportError> {
+        let subject = subjects::events(self.party);
+        self.control
+            .publish(subject.clone(), Bytes::from(control::encode_watch_event(ev)))
+            .await
+            .map_err(|e| TransportError::Publish { subject, reason: e.to_string() })
+    }
+
+    /// Whether every connection is currently up.
+    pub fn connected(&self) -> bool {
+        use async_nats::connection::State;
+        self.links.iter().map(|(_, c)| c).chain(std::iter::once(&self.control)).all(|c| c.connection_state() == State::Connected)
+    }
+
+    /// Flushes every connection (best effort, for shutdown).
+    pub async fn flush(&self) {
+        for c in self.links.iter().map(|(_, c)| c).chain(std::iter::once(&self.control)) {
+            let _ = c.flush().await;
+        }
+    }
+}
+
+/// An operator's client for its own node's control subjects.
+pub struct ControlClient {
+    client: Client,
+    party: Party,
+    url: String,
+    timeout: Duration,
+}
+
+impl ControlClient {
+    /// Connects to `url` to talk to `party`'s node.
+    pub async fn connect(url: &str, party: Party, timeout: Duration) -> Result<ControlClient, TransportError> {
+        let client = connect_once(url, &format!("tisa-{}-cli", party.lower())).await?;
+        Ok(ControlClient { client, party, url: url.to_owned(), timeout })
+    }
+
+    /// Sends a request and waits for the node's reply.
+    pub async fn call(&self, req: &ControlRequest) -> Result<ReplyView, TransportError> {
+        use async_nats::RequestErrorKind;
+        let subject = subjects::control(self.party, req.verb());
+        let fut = self.client.request(subject.clone(), Bytes::from(control::encode_request(req)));
+        let msg = match tokio::time::timeout(self.timeout, fut).await {
+            Err(_) => return Err(TransportError::Timeout { party: self.party, timeout: self.timeout }),
+            Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => {
+                return Err(TransportError::NoNode { party: self.party, lower: self.party.lower(), url: self.url.clone() })
+            }
+            Ok(Err(e)) if e.kind() == RequestErrorKind::TimedOut => {
+                return Err(TransportError::Timeout { party: self.party, timeout: self.timeout })
+            }
+            Ok(Err(e)) => return Err(TransportError::Request { subject, reason: e.to_string() }),
+            Ok(Ok(m)) => m,
+        };
+        Ok(control::decode_reply(&msg.payload)?)
+    }
+
+    /// Subscribes to the node's event stream; returns once the subscription
+    /// is proven live, so no event published afterwards is missed.
+    pub async fn watch(&self) -> Result<impl Stream<Item = Result<WatchEvent, DecodeError>> + Unpin + use<>, TransportError> {
+        let subject = subjects::events(self.party);
+        let sub = self
+            .client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| TransportError::Subscribe { subject, reason: e.to_string() })?;
+        prove_ready(&self.client, self.party).await?;
+        Ok(sub.map(|m| control::decode_watch_event(&m.payload)))
+    }
+}

@@ -1,0 +1,655 @@
+//! The control protocol between an operator's CLI and its own node, in
+//! domain terms, plus its wire encoding. Requests go to
+//! `tisa.ctl.<party>.<verb>`; the node's events go to `tisa.ctl.<party>.events`.
+
+use prost::Message;
+use tisa_core::{
+    Category, Classification, Content, Decision, Delivery, Draft, Event, InboxEntry, Page, Party, PendingView,
+    RecipientState, ReleaseRequest, Report, ReportHeader, ReportId, RequestId, RevisionStatus, Sensitive, Stage,
+    Submitted, Timestamp,
+};
+
+use crate::convert::*;
+use crate::error::DecodeError;
+use crate::proto;
+
+/// A page request. `limit` 0 means the default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Cursor: the previous page's `next_after`.
+    pub after: Option<String>,
+    /// Page size (default 100, at most 1000).
+    pub limit: usize,
+    /// For `status`: only this report.
+    pub report_id: Option<ReportId>,
+}
+
+/// Default page size.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// What the CLI asks its node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlRequest {
+    /// Submit a report or a correction.
+    Submit(Draft),
+    /// Release requests awaiting this party's decision.
+    Pending(ListQuery),
+    /// Approve or deny a release request.
+    Decide {
+        /// The request.
+        request_id: RequestId,
+        /// The decision.
+        decision: Decision,
+    },
+    /// Reports received.
+    Inbox(ListQuery),
+    /// Where this party's reports stand.
+    Status(ListQuery),
+    /// Liveness and counters.
+    Health,
+}
+
+impl ControlRequest {
+    /// The subject verb for this request.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            ControlRequest::Submit(_) => "submit",
+            ControlRequest::Pending(_) => "pending",
+            ControlRequest::Decide { .. } => "decide",
+            ControlRequest::Inbox(_) => "inbox",
+            ControlRequest::Status(_) => "status",
+            ControlRequest::Health => "health",
+        }
+    }
+}
+
+/// A node's health and counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    /// The node's party.
+    pub party: Party,
+    /// tisa version.
+    pub version: String,
+    /// Start time.
+    pub started_at: Timestamp,
+    /// The node's clock now.
+    pub now: Timestamp,
+    /// Undecodable messages dropped.
+    pub malformed: u64,
+    /// Messages the core refused.
+    pub rejected: u64,
+    /// Messages received on links.
+    pub received: u64,
+    /// Messages sent on links.
+    pub sent: u64,
+    /// Whether every connection is up.
+    pub connected: bool,
+}
+
+/// What the node answers (server side: core types).
+#[derive(Clone, Debug)]
+pub enum ControlReply {
+    /// Refused; nothing changed.
+    Error {
+        /// Stable code.
+        code: String,
+        /// One line.
+        message: String,
+    },
+    /// Submitted.
+    Submitted(Submitted),
+    /// Pending requests.
+    Pending(Page<PendingView>),
+    /// Decision sent.
+    Decided {
+        /// The request.
+        request_id: RequestId,
+        /// The decision.
+        decision: Decision,
+    },
+    /// Received reports.
+    Inbox(Page<InboxEntry>),
+    /// Own reports' status.
+    Status(Page<RevisionStatus>),
+    /// Health.
+    Health(Health),
+}
+
+/// A note from a submission, as the CLI sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteView {
+    /// The recipient it will not reach.
+    pub recipient: Party,
+    /// Code (`OUT_OF_SCOPE`, …).
+    pub code: String,
+    /// One line.
+    pub detail: String,
+}
+
+/// A pending request with the operator's own report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingItemView {
+    /// The request.
+    pub request: ReleaseRequest,
+    /// The report.
+    pub report: Report,
+}
+
+/// Where one revision stands with one recipient, as the CLI sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientView {
+    /// The recipient.
+    pub recipient: Party,
+    /// State code (`DELIVERED`, …).
+    pub state: String,
+    /// Detail (reason for NOT_RELEASABLE).
+    pub detail: String,
+    /// The request, if one was opened.
+    pub request_id: Option<String>,
+    /// When the request expires, if open.
+    pub expires_at: Option<Timestamp>,
+    /// Tearline only?
+    pub tearline_only: bool,
+}
+
+/// Status of one revision, as the CLI sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusView {
+    /// The header.
+    pub header: ReportHeader,
+    /// `SENT`, `ACCEPTED`, `REJECTED`, `OWN`.
+    pub hub: String,
+    /// Rejection detail, if any.
+    pub hub_detail: String,
+    /// Per recipient.
+    pub recipients: Vec<RecipientView>,
+}
+
+/// The node's answer, as the CLI decodes it.
+#[derive(Clone, Debug)]
+pub enum ReplyView {
+    /// Refused.
+    Error {
+        /// Code.
+        code: String,
+        /// One line.
+        message: String,
+    },
+    /// Submitted.
+    Submitted {
+        /// New report id.
+        report_id: String,
+        /// Revision.
+        revision: u32,
+        /// Recipients it will not reach.
+        notes: Vec<NoteView>,
+    },
+    /// Pending requests.
+    Pending(Vec<PendingItemView>, Option<String>),
+    /// Decision sent.
+    Decided {
+        /// The request.
+        request_id: String,
+        /// `approved`, `approved (tearline only)`, `denied`.
+        decision: &'static str,
+    },
+    /// Received reports.
+    Inbox(Vec<(Delivery, Timestamp)>, Option<String>),
+    /// Own reports.
+    Status(Vec<StatusView>, Option<String>),
+    /// Health.
+    Health(Health),
+}
+
+/// One event from `tisa.ctl.<party>.events`, as `watch` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchEvent {
+    /// `SUBMITTED`, `RECEIVED`, …
+    pub kind: String,
+    /// When, by the node's clock.
+    pub at: Timestamp,
+    /// The report, if any.
+    pub report_id: Option<String>,
+    /// Its revision (0 if none).
+    pub revision: u32,
+    /// The request, if any.
+    pub request_id: Option<String>,
+    /// Originator.
+    pub originator: Option<Party>,
+    /// Recipient.
+    pub recipient: Option<Party>,
+    /// Category.
+    pub category: Option<Category>,
+    /// Classification.
+    pub classification: Option<Classification>,
+    /// One line of ids and enum names.
+    pub detail: String,
+    /// Title of a received full release (shown by `watch`, never logged).
+    pub title: Option<Sensitive>,
+    /// Tearline only?
+    pub tearline_only: bool,
+}
+
+// ------------------------------------------------------------ requests
+
+/// Encodes a request (client side).
+pub fn encode_request(req: &ControlRequest) -> Vec<u8> {
+    use proto::control_request::Request as R;
+    let list = |q: &ListQuery| proto::ListRequest {
+        after: q.after.clone().unwrap_or_default(),
+        limit: u32::try_from(q.limit).unwrap_or(u32::MAX),
+        report_id: q.report_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+    };
+    let r = match req {
+        ControlRequest::Submit(d) => R::Submit(proto::SubmitRequest {
+            category: category_to(d.category),
+            classification: class_to(d.classification),
+            releasable_to: parties_to(d.releasable_to),
+            title: d.content.title.expose().to_owned(),
+            body: d.content.body.expose().to_owned(),
+            tearline: d.content.tearline.as_ref().map(|t| t.expose().to_owned()),
+            source_description: d.content.source.expose().to_owned(),
+            corrects: d.corrects.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }),
+        ControlRequest::Pending(q) => R::Pending(list(q)),
+        ControlRequest::Decide { request_id, decision } => R::Decide(proto::DecideRequest {
+            request_id: request_id.to_string(),
+            decision: decision_kind_to(decision),
+            reason: match decision {
+                Decision::Deny { reason } => reason.clone(),
+                _ => String::new(),
+            },
+        }),
+        ControlRequest::Inbox(q) => R::Inbox(list(q)),
+        ControlRequest::Status(q) => R::Status(list(q)),
+        ControlRequest::Health => R::Health(proto::HealthRequest {}),
+    };
+    proto::ControlRequest { request: Some(r) }.encode_to_vec()
+}
+
+/// Decodes a request received on `subject` (node side); the request kind must
+/// match the subject's verb.
+pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<ControlRequest, DecodeError> {
+    use proto::control_request::Request as R;
+    let p = proto::ControlRequest::decode(bytes)?;
+    let list = |q: proto::ListRequest| -> Result<ListQuery, DecodeError> {
+        Ok(ListQuery {
+            after: (!q.after.is_empty()).then_some(q.after),
+            limit: usize::try_from(q.limit).unwrap_or(usize::MAX),
+            report_id: if q.report_id.is_empty() { None } else { Some(report_id("report_id", q.report_id)?) },
+        })
+    };
+    let req = match p.request.ok_or(DecodeError::Missing("request"))? {
+        R::Submit(s) => ControlRequest::Submit(Draft {
+            category: category_from(s.category)?,
+            classification: class_from("classification", s.classification)?,
+            releasable_to: parties_from(&s.releasable_to)?,
+            content: Content {
+                title: Sensitive::new(s.title),
+                body: Sensitive::new(s.body),
+                tearline: s.tearline.map(Sensitive::new),
+                source: Sensitive::new(s.source_description),
+            },
+            corrects: if s.corrects.is_empty() { None } else { Some(report_id("corrects", s.corrects)?) },
+        }),
+        R::Pending(q) => ControlRequest::Pending(list(q)?),
+        R::Decide(d) => ControlRequest::Decide {
+            request_id: request_id("request_id", d.request_id)?,
+            decision: decision_from(d.decision, d.reason)?,
+        },
+        R::Inbox(q) => ControlRequest::Inbox(list(q)?),
+        R::Status(q) => ControlRequest::Status(list(q)?),
+        R::Health(_) => ControlRequest::Health,
+    };
+    let verb = crate::subjects::kind_of(subject);
+    if verb != req.verb() {
+        return Err(DecodeError::KindMismatch { subject: verb.to_owned(), payload: req.verb() });
+    }
+    Ok(req)
+}
+
+// ------------------------------------------------------------ replies
+
+fn cursor(c: &Option<String>) -> String {
+    c.clone().unwrap_or_default()
+}
+
+fn uncursor(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn request_to_proto(r: &ReleaseRequest) -> proto::ReleaseRequest {
+    proto::ReleaseRequest {
+        request_id: r.request_id.to_string(),
+        report_id: r.report_id.to_string(),
+        revision: r.revision,
+        recipient: party_to(r.recipient),
+        requested_at_ms: r.requested_at.as_millis(),
+        expires_at_ms: r.expires_at.as_millis(),
+    }
+}
+
+fn recipient_to_proto(p: Party, s: &RecipientState) -> proto::RecipientStatus {
+    let mut out = proto::RecipientStatus { recipient: party_to(p), state: s.code().to_owned(), ..Default::default() };
+    match s {
+        RecipientState::NotReleasable(why) => out.detail = why.to_string(),
+        RecipientState::Requested { request_id, expires_at } => {
+            out.request_id = request_id.to_string();
+            out.expires_at_ms = expires_at.as_millis();
+        }
+        RecipientState::Approved { tearline_only } | RecipientState::Delivered { tearline_only } => {
+            out.tearline_only = *tearline_only
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Encodes a reply (node side).
+pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
+    use proto::control_reply::Reply as R;
+    let r = match reply {
+        ControlReply::Error { code, message } => R::Error(proto::ErrorReply { code: code.clone(), message: message.clone() }),
+        ControlReply::Submitted(s) => R::Submitted(proto::SubmitReply {
+            report_id: s.header.id.to_string(),
+            revision: s.header.revision,
+            notes: s
+                .notes
+                .iter()
+                .map(|n| proto::SubmitNote { recipient: party_to(n.recipient), code: n.why.code().to_owned(), detail: n.why.to_string() })
+                .collect(),
+        }),
+        ControlReply::Pending(page) => R::Pending(proto::PendingList {
+            items: page
+                .items
+                .iter()
+                .map(|v| {
+                    let content = Content { title: v.title.clone(), ..Default::default() };
+                    let mut report = report_to_proto(&v.header, Some(&content), None);
+                    if v.has_tearline {
+                        report.tearline = Some(String::new());
+                    }
+                    proto::PendingItem { request: Some(request_to_proto(&v.request)), report: Some(report) }
+                })
+                .collect(),
+            next_after: cursor(&page.next_after),
+        }),
+        ControlReply::Decided { request_id, decision } => {
+            R::Decided(proto::DecideReply { request_id: request_id.to_string(), decision: decision_kind_to(decision) })
+        }
+        ControlReply::Inbox(page) => R::Inbox(proto::InboxList {
+            items: page
+                .items
+                .iter()
+                .map(|e| proto::InboxItem {
+                    delivery: Some(delivery_to_proto(&e.delivery)),
+                    received_at_ms: e.received_at.as_millis(),
+                })
+                .collect(),
+            next_after: cursor(&page.next_after),
+        }),
+        ControlReply::Status(page) => R::Status(proto::StatusList {
+            items: page
+                .items
+                .iter()
+                .map(|s| {
+                    let (hub, hub_detail) = match &s.hub {
+                        tisa_core::HubState::Sent => ("SENT", String::new()),
+                        tisa_core::HubState::Accepted => ("ACCEPTED", String::new()),
+                        tisa_core::HubState::Rejected { code, detail } => ("REJECTED", format!("{code}: {detail}")),
+                        tisa_core::HubState::Own => ("OWN", String::new()),
+                    };
+                    proto::ReportStatus {
+                        report: Some(report_to_proto(&s.header, None, None)),
+                        hub: hub.to_owned(),
+                        hub_detail,
+                        recipients: s.recipients.iter().map(|(p, st)| recipient_to_proto(*p, st)).collect(),
+                    }
+                })
+                .collect(),
+            next_after: cursor(&page.next_after),
+        }),
+        ControlReply::Health(h) => R::Health(proto::HealthReply {
+            party: party_to(h.party),
+            version: h.version.clone(),
+            started_at_ms: h.started_at.as_millis(),
+            now_ms: h.now.as_millis(),
+            malformed: h.malformed,
+            rejected: h.rejected,
+            received: h.received,
+            sent: h.sent,
+            connected: h.connected,
+        }),
+    };
+    proto::ControlReply { reply: Some(r) }.encode_to_vec()
+}
+
+/// Decodes a reply (client side).
+pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
+    use proto::control_reply::Reply as R;
+    let p = proto::ControlReply::decode(bytes)?;
+    Ok(match p.reply.ok_or(DecodeError::Missing("reply"))? {
+        R::Error(e) => ReplyView::Error { code: e.code, message: e.message },
+        R::Submitted(s) => ReplyView::Submitted {
+            report_id: s.report_id,
+            revision: s.revision,
+            notes: s
+                .notes
+                .into_iter()
+                .map(|n| Ok(NoteView { recipient: party_from("note.recipient", n.recipient)?, code: n.code, detail: n.detail }))
+                .collect::<Result<_, DecodeError>>()?,
+        },
+        R::Pending(l) => ReplyView::Pending(
+            l.items
+                .into_iter()
+                .map(|i| {
+                    let r = i.request.ok_or(DecodeError::Missing("pending.request"))?;
+                    let request = ReleaseRequest {
+                        request_id: request_id("request_id", r.request_id)?,
+                        report_id: report_id("report_id", r.report_id)?,
+                        revision: r.revision,
+                        recipient: party_from("recipient", r.recipient)?,
+                        requested_at: Timestamp(r.requested_at_ms),
+                        expires_at: Timestamp(r.expires_at_ms),
+                    };
+                    let report = report_from(i.report.ok_or(DecodeError::Missing("pending.report"))?)?;
+                    Ok(PendingItemView { request, report })
+                })
+                .collect::<Result<_, DecodeError>>()?,
+            uncursor(l.next_after),
+        ),
+        R::Decided(d) => ReplyView::Decided {
+            request_id: d.request_id,
+            decision: decision_from(d.decision, String::new())?.describe(),
+        },
+        R::Inbox(l) => ReplyView::Inbox(
+            l.items
+                .into_iter()
+                .map(|i| {
+                    let d = delivery_from(i.delivery.ok_or(DecodeError::Missing("inbox.delivery"))?)?;
+                    Ok((d, Timestamp(i.received_at_ms)))
+                })
+                .collect::<Result<_, DecodeError>>()?,
+            uncursor(l.next_after),
+        ),
+        R::Status(l) => ReplyView::Status(
+            l.items
+                .into_iter()
+                .map(|s| {
+                    let header = header_from(&s.report.ok_or(DecodeError::Missing("status.report"))?)?;
+                    let recipients = s
+                        .recipients
+                        .into_iter()
+                        .map(|r| {
+                            Ok(RecipientView {
+                                recipient: party_from("recipient", r.recipient)?,
+                                state: r.state,
+                                detail: r.detail,
+                                request_id: uncursor(r.request_id),
+                                expires_at: (r.expires_at_ms != 0).then_some(Timestamp(r.expires_at_ms)),
+                                tearline_only: r.tearline_only,
+                            })
+                        })
+                        .collect::<Result<_, DecodeError>>()?;
+                    Ok(StatusView { header, hub: s.hub, hub_detail: s.hub_detail, recipients })
+                })
+                .collect::<Result<_, DecodeError>>()?,
+            uncursor(l.next_after),
+        ),
+        R::Health(h) => ReplyView::Health(Health {
+            party: party_from("party", h.party)?,
+            version: h.version,
+            started_at: Timestamp(h.started_at_ms),
+            now: Timestamp(h.now_ms),
+            malformed: h.malformed,
+            rejected: h.rejected,
+            received: h.received,
+            sent: h.sent,
+            connected: h.connected,
+        }),
+    })
+}
+
+// ------------------------------------------------------------ events
+
+/// Describes a core event for `watch` (and, minus the title, for logs).
+pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
+    let mut w = WatchEvent {
+        kind: String::new(),
+        at,
+        report_id: None,
+        revision: 0,
+        request_id: None,
+        originator: None,
+        recipient: None,
+        category: None,
+        classification: None,
+        detail: String::new(),
+        title: None,
+        tearline_only: false,
+    };
+    let set_header = |w: &mut WatchEvent, h: &ReportHeader| {
+        w.report_id = Some(h.id.to_string());
+        w.revision = h.revision;
+        w.originator = Some(h.originator);
+        w.category = Some(h.category);
+        w.classification = Some(h.classification);
+    };
+    let set_request = |w: &mut WatchEvent, r: &ReleaseRequest| {
+        w.report_id = Some(r.report_id.to_string());
+        w.revision = r.revision;
+        w.request_id = Some(r.request_id.to_string());
+        w.recipient = Some(r.recipient);
+        w.originator = r.report_id.prefix_party();
+    };
+    match ev {
+        Event::Submitted { header } => {
+            w.kind = "SUBMITTED".into();
+            set_header(&mut w, header);
+            w.detail = format!("REL TO {}", header.releasable_to);
+        }
+        Event::ReportHeld { header } => {
+            w.kind = "REPORT_HELD".into();
+            set_header(&mut w, header);
+            w.detail = format!("REL TO {}", header.releasable_to);
+        }
+        Event::ReleaseRequested { request } => {
+            w.kind = "RELEASE_REQUESTED".into();
+            set_request(&mut w, request);
+            w.detail = format!("expires at {} ms", request.expires_at.as_millis());
+        }
+        Event::Decided { decision } => {
+            w.kind = "DECIDED".into();
+            w.report_id = Some(decision.report_id.to_string());
+            w.revision = decision.revision;
+            w.request_id = Some(decision.request_id.to_string());
+            w.recipient = Some(decision.recipient);
+            w.originator = decision.report_id.prefix_party();
+            w.tearline_only = decision.decision == Decision::ApproveTearline;
+            w.detail = decision.decision.describe().to_owned();
+        }
+        Event::Forwarded { header, recipient, basis, tearline_only } => {
+            w.kind = "FORWARDED".into();
+            set_header(&mut w, header);
+            w.recipient = Some(*recipient);
+            w.tearline_only = *tearline_only;
+            w.detail = format!("{basis:?}").to_lowercase();
+        }
+        Event::Received { header, basis, tearline_only, title } => {
+            w.kind = "RECEIVED".into();
+            set_header(&mut w, header);
+            w.tearline_only = *tearline_only;
+            w.title = title.clone();
+            w.detail = format!("{basis:?}").to_lowercase();
+        }
+        Event::Progress { progress } => {
+            w.kind = "PROGRESS".into();
+            w.report_id = Some(progress.report_id.to_string());
+            w.revision = progress.revision;
+            w.recipient = progress.recipient;
+            w.originator = progress.report_id.prefix_party();
+            w.detail = match &progress.stage {
+                Stage::Accepted => "accepted at hub".to_owned(),
+                Stage::NotReleasable(why) => format!("not releasable: {why}"),
+                Stage::Forwarded { tearline_only: true } => "forwarded (tearline only)".to_owned(),
+                Stage::Forwarded { tearline_only: false } => "forwarded".to_owned(),
+                Stage::Denied => "denied".to_owned(),
+                Stage::Expired => "expired (counts as denied)".to_owned(),
+            };
+        }
+        Event::Expired { request } => {
+            w.kind = "EXPIRED".into();
+            set_request(&mut w, request);
+            w.detail = "release request expired: counts as denied".into();
+        }
+        Event::Rejected { link, kind, message_id, reason } => {
+            w.kind = "REJECTED".into();
+            w.detail = format!("{} {kind} {message_id} from {link}: {reason}", reason.code());
+        }
+        Event::RejectionReceived { link, rejection } => {
+            w.kind = "REJECTION_RECEIVED".into();
+            w.report_id = rejection.report_id.as_ref().map(ToString::to_string);
+            w.request_id = rejection.request_id.as_ref().map(ToString::to_string);
+            w.detail = format!("{link} refused {}: {} {}", rejection.refers_to, rejection.code, rejection.detail);
+        }
+    }
+    w
+}
+
+/// Encodes a watch event for `tisa.ctl.<party>.events`.
+pub fn encode_watch_event(w: &WatchEvent) -> Vec<u8> {
+    proto::NodeEvent {
+        kind: w.kind.clone(),
+        at_ms: w.at.as_millis(),
+        report_id: w.report_id.clone().unwrap_or_default(),
+        revision: w.revision,
+        request_id: w.request_id.clone().unwrap_or_default(),
+        originator: w.originator.map(party_to).unwrap_or(0),
+        recipient: w.recipient.map(party_to).unwrap_or(0),
+        category: w.category.map(category_to).unwrap_or(0),
+        classification: w.classification.map(class_to).unwrap_or(0),
+        detail: w.detail.clone(),
+        title: w.title.as_ref().map(|t| t.expose().to_owned()).unwrap_or_default(),
+        tearline_only: w.tearline_only,
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a watch event.
+pub fn decode_watch_event(bytes: &[u8]) -> Result<WatchEvent, DecodeError> {
+    let e = proto::NodeEvent::decode(bytes)?;
+    Ok(WatchEvent {
+        kind: e.kind,
+        at: Timestamp(e.at_ms),
+        report_id: uncursor(e.report_id),
+        revision: e.revision,
+        request_id: uncursor(e.request_id),
+        originator: opt_party_from("originator", e.originator)?,
+        recipient: opt_party_from("recipient", e.recipient)?,
+        category: if e.category == 0 { None } else { Some(category_from(e.category)?) },
+        classification: if e.classification == 0 { None } else { Some(class_from("classification", e.classification)?) },
+        detail: e.detail,
+        title: (!e.title.is_empty()).then(|| Sensitive::new(e.title)),
+        tearline_only: e.tearline_only,
+    })
+}

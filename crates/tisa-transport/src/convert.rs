@@ -1,0 +1,370 @@
+//! prost ⇄ domain conversion: the only place that knows both.
+//!
+//! Decoding is strict: unspecified enums, bad ids and contradictory fields
+//! are errors, never defaults, so the core only ever sees well-formed input.
+
+use prost::Message;
+use tisa_core::{
+    Basis, Category, Classification, Content, Decision, Delivery, Envelope, MessageId, NotReleasable, Party, PartySet,
+    Payload, Progress, Rejection, ReleaseDecision, ReleaseRequest, Released, Report, ReportHeader, ReportId,
+    RequestId, Sensitive, Stage, Timestamp, PROTOCOL_VERSION,
+};
+
+use crate::error::DecodeError;
+use crate::proto;
+
+/// Encodes an envelope for the wire.
+pub fn encode_envelope(env: &Envelope) -> Vec<u8> {
+    envelope_to_proto(env).encode_to_vec()
+}
+
+/// Decodes an envelope received on `subject`; its payload kind must match the
+/// subject's last token.
+pub fn decode_envelope(subject: &str, bytes: &[u8]) -> Result<Envelope, DecodeError> {
+    let p = proto::Envelope::decode(bytes)?;
+    let env = envelope_from_proto(p)?;
+    let subject_kind = crate::subjects::kind_of(subject);
+    if subject_kind != env.payload.kind() {
+        return Err(DecodeError::KindMismatch { subject: subject_kind.to_owned(), payload: env.payload.kind() });
+    }
+    Ok(env)
+}
+
+// ---------------------------------------------------------------- enums
+
+pub(crate) fn party_to(p: Party) -> i32 {
+    (match p {
+        Party::Kr => proto::Party::Kr,
+        Party::Us => proto::Party::Us,
+        Party::Jp => proto::Party::Jp,
+    }) as i32
+}
+
+pub(crate) fn party_from(field: &'static str, v: i32) -> Result<Party, DecodeError> {
+    match proto::Party::try_from(v) {
+        Ok(proto::Party::Kr) => Ok(Party::Kr),
+        Ok(proto::Party::Us) => Ok(Party::Us),
+        Ok(proto::Party::Jp) => Ok(Party::Jp),
+        _ => Err(DecodeError::BadEnum { field, value: v }),
+    }
+}
+
+pub(crate) fn opt_party_from(field: &'static str, v: i32) -> Result<Option<Party>, DecodeError> {
+    if v == 0 {
+        Ok(None)
+    } else {
+        party_from(field, v).map(Some)
+    }
+}
+
+pub(crate) fn category_to(c: Category) -> i32 {
+    (match c {
+        Category::NkNuclear => proto::Category::NkNuclear,
+        Category::NkMissile => proto::Category::NkMissile,
+        Category::Other => proto::Category::Other,
+    }) as i32
+}
+
+pub(crate) fn category_from(v: i32) -> Result<Category, DecodeError> {
+    match proto::Category::try_from(v) {
+        Ok(proto::Category::NkNuclear) => Ok(Category::NkNuclear),
+        Ok(proto::Category::NkMissile) => Ok(Category::NkMissile),
+        Ok(proto::Category::Other) => Ok(Category::Other),
+        _ => Err(DecodeError::BadEnum { field: "category", value: v }),
+    }
+}
+
+pub(crate) fn class_to(c: Classification) -> i32 {
+    (match c {
+        Classification::Unclassified => proto::Classification::Unclassified,
+        Classification::Confidential => proto::Classification::Confidential,
+        Classification::Secret => proto::Classification::Secret,
+        Classification::TopSecret => proto::Classification::TopSecret,
+    }) as i32
+}
+
+pub(crate) fn class_from(field: &'static str, v: i32) -> Result<Classification, DecodeError> {
+    match proto::Classification::try_from(v) {
+        Ok(proto::Classification::Unclassified) => Ok(Classification::Unclassified),
+        Ok(proto::Classification::Confidential) => Ok(Classification::Confidential),
+        Ok(proto::Classification::Secret) => Ok(Classification::Secret),
+        Ok(proto::Classification::TopSecret) => Ok(Classification::TopSecret),
+        _ => Err(DecodeError::BadEnum { field, value: v }),
+    }
+}
+
+pub(crate) fn decision_kind_to(d: &Decision) -> i32 {
+    (match d {
+        Decision::ApproveFull => proto::DecisionKind::ApproveFull,
+        Decision::ApproveTearline => proto::DecisionKind::ApproveTearline,
+        Decision::Deny { .. } => proto::DecisionKind::Deny,
+    }) as i32
+}
+
+pub(crate) fn decision_from(v: i32, reason: String) -> Result<Decision, DecodeError> {
+    match proto::DecisionKind::try_from(v) {
+        Ok(proto::DecisionKind::ApproveFull) => Ok(Decision::ApproveFull),
+        Ok(proto::DecisionKind::ApproveTearline) => Ok(Decision::ApproveTearline),
+        Ok(proto::DecisionKind::Deny) => Ok(Decision::Deny { reason }),
+        _ => Err(DecodeError::BadEnum { field: "decision", value: v }),
+    }
+}
+
+pub(crate) fn parties_to(s: PartySet) -> Vec<i32> {
+    s.iter().map(party_to).collect()
+}
+
+pub(crate) fn parties_from(v: &[i32]) -> Result<PartySet, DecodeError> {
+    v.iter().map(|p| party_from("releasable_to", *p)).collect()
+}
+
+pub(crate) fn report_id(field: &'static str, s: String) -> Result<ReportId, DecodeError> {
+    ReportId::new(s).map_err(|source| DecodeError::BadId { field, source })
+}
+
+pub(crate) fn request_id(field: &'static str, s: String) -> Result<RequestId, DecodeError> {
+    RequestId::new(s).map_err(|source| DecodeError::BadId { field, source })
+}
+
+fn opt_report_id(field: &'static str, s: String) -> Result<Option<ReportId>, DecodeError> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        report_id(field, s).map(Some)
+    }
+}
+
+fn opt_request_id(field: &'static str, s: String) -> Result<Option<RequestId>, DecodeError> {
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        request_id(field, s).map(Some)
+    }
+}
+
+// ---------------------------------------------------------------- reports
+
+/// Header + content → wire report.
+pub(crate) fn report_to_proto(h: &ReportHeader, c: Option<&Content>, tearline: Option<&Sensitive>) -> proto::IntelligenceReport {
+    proto::IntelligenceReport {
+        id: h.id.to_string(),
+        revision: h.revision,
+        originator: party_to(h.originator),
+        created_at_ms: h.created_at.as_millis(),
+        category: category_to(h.category),
+        classification: class_to(h.classification),
+        releasable_to: parties_to(h.releasable_to),
+        title: c.map(|c| c.title.expose().to_owned()).unwrap_or_default(),
+        body: c.map(|c| c.body.expose().to_owned()).unwrap_or_default(),
+        tearline: tearline.or_else(|| c.and_then(|c| c.tearline.as_ref())).map(|t| t.expose().to_owned()),
+        source_description: c.map(|c| c.source.expose().to_owned()).unwrap_or_default(),
+    }
+}
+
+pub(crate) fn header_from(r: &proto::IntelligenceReport) -> Result<ReportHeader, DecodeError> {
+    if r.revision == 0 {
+        return Err(DecodeError::Missing("report.revision"));
+    }
+    Ok(ReportHeader {
+        id: report_id("report.id", r.id.clone())?,
+        revision: r.revision,
+        originator: party_from("report.originator", r.originator)?,
+        created_at: Timestamp(r.created_at_ms),
+        category: category_from(r.category)?,
+        classification: class_from("report.classification", r.classification)?,
+        releasable_to: parties_from(&r.releasable_to)?,
+    })
+}
+
+pub(crate) fn report_from(r: proto::IntelligenceReport) -> Result<Report, DecodeError> {
+    let header = header_from(&r)?;
+    let content = Content {
+        title: Sensitive::new(r.title),
+        body: Sensitive::new(r.body),
+        tearline: r.tearline.map(Sensitive::new),
+        source: Sensitive::new(r.source_description),
+    };
+    Ok(Report { header, content })
+}
+
+fn stage_parts(stage: &Stage) -> (proto::Stage, Option<NotReleasable>, bool) {
+    match stage {
+        Stage::Accepted => (proto::Stage::Accepted, None, false),
+        Stage::NotReleasable(w) => (proto::Stage::NotReleasable, Some(*w), false),
+        Stage::Forwarded { tearline_only } => (proto::Stage::Forwarded, None, *tearline_only),
+        Stage::Denied => (proto::Stage::Denied, None, false),
+        Stage::Expired => (proto::Stage::Expired, None, false),
+    }
+}
+
+fn not_releasable_from(p: &proto::Progress) -> Result<NotReleasable, DecodeError> {
+    match p.not_releasable_code.as_str() {
+        "OUT_OF_SCOPE" => Ok(NotReleasable::OutOfScope(category_from(p.category)?)),
+        "ABOVE_CEILING" => Ok(NotReleasable::AboveCeiling {
+            classification: class_from("progress.classification", p.classification)?,
+            ceiling: class_from("progress.ceiling", p.ceiling)?,
+        }),
+        "NOT_IN_RELEASABLE_TO" => Ok(NotReleasable::NotInReleasableTo),
+        "NOT_A_THIRD_PARTY" => Ok(NotReleasable::NotAThirdParty),
+        _ => Err(DecodeError::Missing("progress.not_releasable_code")),
+    }
+}
+
+// ---------------------------------------------------------------- envelope
+
+fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
+    use proto::envelope::Payload as P;
+    let payload = match &env.payload {
+        Payload::Report(r) => P::Report(report_to_proto(&r.header, Some(&r.content), None)),
+        Payload::ReleaseRequest(r) => P::ReleaseRequest(proto::ReleaseRequest {
+            request_id: r.request_id.to_string(),
+            report_id: r.report_id.to_string(),
+            revision: r.revision,
+            recipient: party_to(r.recipient),
+            requested_at_ms: r.requested_at.as_millis(),
+            expires_at_ms: r.expires_at.as_millis(),
+        }),
+        Payload::ReleaseDecision(d) => P::ReleaseDecision(proto::ReleaseDecision {
+            request_id: d.request_id.to_string(),
+            report_id: d.report_id.to_string(),
+            revision: d.revision,
+            recipient: party_to(d.recipient),
+            decision: decision_kind_to(&d.decision),
+            reason: match &d.decision {
+                Decision::Deny { reason } => reason.clone(),
+                _ => String::new(),
+            },
+            decided_at_ms: d.decided_at.as_millis(),
+        }),
+        Payload::Delivery(d) => P::Delivery(delivery_to_proto(d)),
+        Payload::Progress(p) => {
+            let (stage, why, tearline_only) = stage_parts(&p.stage);
+            let mut out = proto::Progress {
+                report_id: p.report_id.to_string(),
+                revision: p.revision,
+                recipient: p.recipient.map(party_to).unwrap_or(0),
+                stage: stage as i32,
+                tearline_only,
+                ..Default::default()
+            };
+            if let Some(w) = why {
+                out.not_releasable_code = w.code().to_owned();
+                match w {
+                    NotReleasable::OutOfScope(c) => out.category = category_to(c),
+                    NotReleasable::AboveCeiling { classification, ceiling } => {
+                        out.classification = class_to(classification);
+                        out.ceiling = class_to(ceiling);
+                    }
+                    _ => {}
+                }
+            }
+            P::Progress(out)
+        }
+        Payload::Rejection(r) => P::Rejection(proto::Rejection {
+            refers_to: r.refers_to.to_string(),
+            code: r.code.clone(),
+            detail: r.detail.clone(),
+            report_id: r.report_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            request_id: r.request_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }),
+    };
+    proto::Envelope {
+        version: env.version,
+        message_id: env.message_id.to_string(),
+        sender: party_to(env.sender),
+        sent_at_ms: env.sent_at.as_millis(),
+        payload: Some(payload),
+    }
+}
+
+pub(crate) fn delivery_to_proto(d: &Delivery) -> proto::Delivery {
+    let (report, tearline_only) = match &d.released {
+        Released::Full(c) => (report_to_proto(&d.header, Some(c), None), false),
+        Released::Tearline(t) => (report_to_proto(&d.header, None, Some(t)), true),
+    };
+    proto::Delivery {
+        report: Some(report),
+        basis: match d.basis {
+            Basis::Trilateral => proto::Basis::Trilateral,
+            Basis::Bilateral => proto::Basis::Bilateral,
+        } as i32,
+        request_id: d.request_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        tearline_only,
+    }
+}
+
+pub(crate) fn delivery_from(d: proto::Delivery) -> Result<Delivery, DecodeError> {
+    let r = d.report.ok_or(DecodeError::Missing("delivery.report"))?;
+    let header = header_from(&r)?;
+    let released = if d.tearline_only {
+        if !r.title.is_empty() || !r.body.is_empty() || !r.source_description.is_empty() {
+            return Err(DecodeError::Inconsistent("tearline-only delivery carries title, body or source"));
+        }
+        Released::Tearline(Sensitive::new(r.tearline.ok_or(DecodeError::Missing("delivery.report.tearline"))?))
+    } else {
+        Released::Full(report_from(r)?.content)
+    };
+    let basis = match proto::Basis::try_from(d.basis) {
+        Ok(proto::Basis::Trilateral) => Basis::Trilateral,
+        Ok(proto::Basis::Bilateral) => Basis::Bilateral,
+        _ => return Err(DecodeError::BadEnum { field: "delivery.basis", value: d.basis }),
+    };
+    Ok(Delivery { header, released, basis, request_id: opt_request_id("delivery.request_id", d.request_id)? })
+}
+
+fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, DecodeError> {
+    use proto::envelope::Payload as P;
+    if p.version != PROTOCOL_VERSION {
+        return Err(DecodeError::Version(p.version));
+    }
+    let payload = match p.payload.ok_or(DecodeError::Missing("envelope.payload"))? {
+        P::Report(r) => Payload::Report(report_from(r)?),
+        P::ReleaseRequest(r) => Payload::ReleaseRequest(ReleaseRequest {
+            request_id: request_id("release_request.request_id", r.request_id)?,
+            report_id: report_id("release_request.report_id", r.report_id)?,
+            revision: r.revision,
+            recipient: party_from("release_request.recipient", r.recipient)?,
+            requested_at: Timestamp(r.requested_at_ms),
+            expires_at: Timestamp(r.expires_at_ms),
+        }),
+        P::ReleaseDecision(d) => Payload::ReleaseDecision(ReleaseDecision {
+            request_id: request_id("release_decision.request_id", d.request_id)?,
+            report_id: report_id("release_decision.report_id", d.report_id)?,
+            revision: d.revision,
+            recipient: party_from("release_decision.recipient", d.recipient)?,
+            decision: decision_from(d.decision, d.reason)?,
+            decided_at: Timestamp(d.decided_at_ms),
+        }),
+        P::Delivery(d) => Payload::Delivery(delivery_from(d)?),
+        P::Progress(pr) => {
+            let stage = match proto::Stage::try_from(pr.stage) {
+                Ok(proto::Stage::Accepted) => Stage::Accepted,
+                Ok(proto::Stage::NotReleasable) => Stage::NotReleasable(not_releasable_from(&pr)?),
+                Ok(proto::Stage::Forwarded) => Stage::Forwarded { tearline_only: pr.tearline_only },
+                Ok(proto::Stage::Denied) => Stage::Denied,
+                Ok(proto::Stage::Expired) => Stage::Expired,
+                _ => return Err(DecodeError::BadEnum { field: "progress.stage", value: pr.stage }),
+            };
+            Payload::Progress(Progress {
+                report_id: report_id("progress.report_id", pr.report_id)?,
+                revision: pr.revision,
+                recipient: opt_party_from("progress.recipient", pr.recipient)?,
+                stage,
+            })
+        }
+        P::Rejection(r) => Payload::Rejection(Rejection {
+            refers_to: MessageId::new(r.refers_to).map_err(|source| DecodeError::BadId { field: "rejection.refers_to", source })?,
+            code: r.code.chars().take(64).collect(),
+            detail: r.detail.chars().take(512).collect(),
+            report_id: opt_report_id("rejection.report_id", r.report_id)?,
+            request_id: opt_request_id("rejection.request_id", r.request_id)?,
+        }),
+    };
+    Ok(Envelope {
+        version: p.version,
+        message_id: MessageId::new(p.message_id).map_err(|source| DecodeError::BadId { field: "envelope.message_id", source })?,
+        sender: party_from("envelope.sender", p.sender)?,
+        sent_at: Timestamp(p.sent_at_ms),
+        payload,
+    })
+}

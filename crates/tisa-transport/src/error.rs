@@ -1,0 +1,105 @@
+//! Transport errors.
+use thiserror::Error;
+
+/// A message from the wire could not become a domain message. The node logs
+/// it (subject, link, this reason — never the payload), counts it and drops it.
+#[derive(Debug, Error)]
+pub enum DecodeError {
+    /// Not valid protobuf for the expected message.
+    #[error("malformed protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    /// A required field is absent.
+    #[error("missing field {0}")]
+    Missing(&'static str),
+    /// An enum field is unspecified or out of range.
+    #[error("field {field} has invalid value {value}")]
+    BadEnum {
+        /// The field.
+        field: &'static str,
+        /// The raw value.
+        value: i32,
+    },
+    /// An identifier breaks the id rules.
+    #[error("field {field}: {source}")]
+    BadId {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        source: tisa_core::ParseError,
+    },
+    /// A protocol version this build does not speak.
+    #[error("unsupported protocol version {0}")]
+    Version(u32),
+    /// The payload's kind does not match the subject it came on.
+    #[error("payload kind {payload} does not match subject kind {subject}")]
+    KindMismatch {
+        /// Kind named by the subject.
+        subject: String,
+        /// Kind of the payload.
+        payload: &'static str,
+    },
+    /// Fields that contradict each other.
+    #[error("inconsistent message: {0}")]
+    Inconsistent(&'static str),
+}
+
+/// A NATS operation failed.
+#[derive(Debug, Error)]
+pub enum TransportError {
+    /// Could not connect.
+    #[error("cannot connect to NATS at {url}: {reason}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Could not subscribe.
+    #[error("cannot subscribe to {subject}: {reason}")]
+    Subscribe {
+        /// The subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// Could not publish.
+    #[error("cannot publish to {subject}: {reason}")]
+    Publish {
+        /// The subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// The subscriptions could not be proven live in time.
+    #[error("subscriptions not confirmed by the server within {0:?}")]
+    NotReady(std::time::Duration),
+    /// No node answers on the party's control subjects.
+    #[error("no tisa node for {party} is answering on {url} (is `tisa node --party {lower}` running?)")]
+    NoNode {
+        /// The party.
+        party: tisa_core::Party,
+        /// Its lower-case code.
+        lower: &'static str,
+        /// The NATS URL.
+        url: String,
+    },
+    /// The node did not answer in time.
+    #[error("the {party} node did not answer within {timeout:?}")]
+    Timeout {
+        /// The party.
+        party: tisa_core::Party,
+        /// The timeout.
+        timeout: std::time::Duration,
+    },
+    /// A request failed for another reason.
+    #[error("request to {subject} failed: {reason}")]
+    Request {
+        /// The subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// The reply could not be decoded.
+    #[error("unreadable reply from the node: {0}")]
+    Decode(#[from] DecodeError),
+}

@@ -1,0 +1,92 @@
+//! Every NATS subject tisa uses. ARCHITECTURE.md has the same table; the
+//! broker permissions of a deployment are generated from it.
+//!
+//! | subject                         | publisher | subscriber |
+//! |---------------------------------|-----------|------------|
+//! | `tisa.kr.up.<kind>`             | KR node   | US node    |
+//! | `tisa.kr.down.<kind>`           | US node   | KR node    |
+//! | `tisa.jp.up.<kind>`             | JP node   | US node    |
+//! | `tisa.jp.down.<kind>`           | US node   | JP node    |
+//! | `tisa.ctl.<party>.<verb>`       | party's CLI | party's node (replies to the CLI's inbox) |
+//! | `tisa.ctl.<party>.events`       | party's node | party's CLI (`watch`) |
+//! | `tisa.ctl.<party>.probe.<id>`   | party's node / CLI | itself (readiness probe) |
+//!
+//! `up` kinds: `report`, `decision`, `rejection`. `down` kinds: `request`,
+//! `delivery`, `progress`, `rejection`. There is no KR↔JP subject.
+
+use tisa_core::Party;
+
+/// Which way along a national link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Nation → hub.
+    Up,
+    /// Hub → nation.
+    Down,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// `tisa.<nation>.<dir>.<kind>`.
+pub fn data(nation: Party, dir: Direction, kind: &str) -> String {
+    format!("tisa.{}.{}.{kind}", nation.lower(), dir.as_str())
+}
+
+/// Wildcard for everything on one direction of one national link.
+pub fn data_all(nation: Party, dir: Direction) -> String {
+    format!("tisa.{}.{}.>", nation.lower(), dir.as_str())
+}
+
+/// Subject on which `from` sends a message of `kind` to `to`. `None` if no
+/// such link exists (KR↔JP, or a party to itself): there is no subject for it.
+pub fn outbound(from: Party, to: Party, kind: &str) -> Option<String> {
+    match (from.is_hub(), to.is_hub()) {
+        (false, true) => Some(data(from, Direction::Up, kind)),
+        (true, false) => Some(data(to, Direction::Down, kind)),
+        _ => None,
+    }
+}
+
+/// What `party`'s node subscribes to, per link: `(peer, subject)`.
+pub fn inbound(party: Party) -> Vec<(Party, String)> {
+    if party.is_hub() {
+        Party::NATIONS.iter().map(|n| (*n, data_all(*n, Direction::Up))).collect()
+    } else {
+        vec![(Party::HUB, data_all(party, Direction::Down))]
+    }
+}
+
+/// The last token of a subject (the message kind).
+pub fn kind_of(subject: &str) -> &str {
+    subject.rsplit('.').next().unwrap_or(subject)
+}
+
+/// Control verbs, one subject each.
+pub const VERBS: [&str; 6] = ["submit", "pending", "decide", "inbox", "status", "health"];
+
+/// `tisa.ctl.<party>.<verb>`.
+pub fn control(party: Party, verb: &str) -> String {
+    format!("tisa.ctl.{}.{verb}", party.lower())
+}
+
+/// `tisa.ctl.<party>.*`: what a node listens on for its operator.
+pub fn control_all(party: Party) -> String {
+    format!("tisa.ctl.{}.*", party.lower())
+}
+
+/// `tisa.ctl.<party>.events`.
+pub fn events(party: Party) -> String {
+    control(party, "events")
+}
+
+/// `tisa.ctl.<party>.probe.<id>`: a readiness probe on the party's own subjects.
+pub fn probe(party: Party, id: &str) -> String {
+    format!("tisa.ctl.{}.probe.{id}", party.lower())
+}
