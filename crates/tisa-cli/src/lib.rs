@@ -1,1 +1,321 @@
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! # tisa-cli
+//!
+//! The `tisa` command line: `tisa node` runs a party's node; `submit`,
+//! `pending`, `approve`, `deny`, `inbox`, `watch`, `status` and `health` talk
+//! to the operator's own node over its private control subjects; `demo`
+//! starts a broker and three nodes and plays the arrangement end to end.
+//!
+//! - [`natsd`]: finding/installing and running nats-server.
+//! - [`cluster`]: running `tisa node` processes (demo and tests).
+//! - `commands`: the operator commands and their text/JSON output.
+//! - `demo`: the scripted scenario.
+
+pub mod cluster;
+mod commands;
+mod demo;
+pub mod natsd;
+pub mod util;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tisa_core::{Category, Classification, Party, PartySet};
+
+pub use util::parse_duration;
+
+/// Default NATS URL when neither `--nats` nor `TISA_NATS_URL` is given.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tisa",
+    version,
+    about = "Controlled trilateral intelligence sharing (KR, US, JP) over NATS",
+    long_about = "tisa relays intelligence between South Korea, the United States and Japan under the rules of the \
+2014 Trilateral Information Sharing Arrangement: KR and JP never talk directly; only North Korean nuclear and \
+missile information travels trilaterally, through the US hub, and only after its originator approves each release.\n\n\
+Run `tisa demo` to see it work end to end.",
+    after_help = "Environment: TISA_NATS_URL (default for --nats), RUST_LOG (log filter), TISA_LOG_FORMAT=json, \
+TISA_NATS_SERVER (nats-server binary for the demo)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a party's node (an actor owning the rules, talking NATS).
+    Node(NodeArgs),
+    /// Submit a report to your own node (prints its id).
+    Submit(SubmitArgs),
+    /// List release requests awaiting your party's decision.
+    Pending(ListArgs),
+    /// Approve a release request (in full, or the tearline only).
+    Approve(ApproveArgs),
+    /// Deny a release request, for good.
+    Deny(DenyArgs),
+    /// List reports your party has received.
+    Inbox(ListArgs),
+    /// Stream what arrives and what happens to your party's reports.
+    Watch(WatchArgs),
+    /// Show where your party's reports stand.
+    Status(StatusArgs),
+    /// Check that your node answers, with its counters.
+    Health(Common),
+    /// Start a broker and the three nodes, and play the arrangement end to end.
+    Demo(DemoArgs),
+}
+
+/// Options shared by every operator command.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Your party: kr|us|jp (or KOR|USA|JPN).
+    #[arg(long, env = "TISA_PARTY")]
+    pub party: Party,
+    /// NATS URL of your party's broker.
+    #[arg(long, env = "TISA_NATS_URL", default_value = DEFAULT_NATS_URL)]
+    pub nats: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How long to wait for the node's answer (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Args, Debug)]
+struct NodeArgs {
+    /// This node's party: kr|us|jp (or KOR|USA|JPN).
+    #[arg(long, env = "TISA_PARTY")]
+    party: Party,
+    /// NATS URL of this party's own broker (control subjects; the link for KR/JP).
+    #[arg(long, env = "TISA_NATS_URL", default_value = DEFAULT_NATS_URL)]
+    nats: String,
+    /// US only: NATS URL of the US–KR link (default: --nats).
+    #[arg(long)]
+    kr_nats: Option<String>,
+    /// US only: NATS URL of the US–JP link (default: --nats).
+    #[arg(long)]
+    jp_nats: Option<String>,
+    /// Highest classification on both links (policy; default SECRET).
+    #[arg(long, default_value = "secret")]
+    ceiling: Classification,
+    /// Highest classification on the US–KR link (overrides --ceiling).
+    #[arg(long)]
+    kr_ceiling: Option<Classification>,
+    /// Highest classification on the US–JP link (overrides --ceiling).
+    #[arg(long)]
+    jp_ceiling: Option<Classification>,
+    /// How long a release request stays open before it counts as denied.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    request_expiry: Duration,
+}
+
+#[derive(Args, Debug)]
+struct SubmitArgs {
+    #[command(flatten)]
+    common: Common,
+    /// nuclear|missile|other (NK_NUCLEAR, NK_MISSILE, OTHER).
+    #[arg(long)]
+    category: Category,
+    /// unclassified|confidential|secret|top_secret.
+    #[arg(long)]
+    classification: Classification,
+    /// Parties it may ever reach, e.g. USA,JPN (a limit, never consent).
+    #[arg(long = "rel-to")]
+    rel_to: PartySet,
+    /// Title.
+    #[arg(long)]
+    title: String,
+    /// Body text (or use --body-file).
+    #[arg(long, conflicts_with = "body_file", required_unless_present = "body_file")]
+    body: Option<String>,
+    /// Read the body from a file (`-` for stdin).
+    #[arg(long)]
+    body_file: Option<std::path::PathBuf>,
+    /// Sanitised text that may be released on its own.
+    #[arg(long)]
+    tearline: Option<String>,
+    /// Source description (protected like the body).
+    #[arg(long, default_value = "")]
+    source: String,
+    /// Issue a new revision of this report of yours (needs its own approval).
+    #[arg(long)]
+    corrects: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    #[command(flatten)]
+    common: Common,
+    /// At most this many items (1–1000).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Continue after this cursor (the previous page's `next_after`).
+    #[arg(long)]
+    after: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ApproveArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The release request's id (see `tisa pending`).
+    request_id: String,
+    /// Release only the tearline text, never the body.
+    #[arg(long)]
+    tearline_only: bool,
+}
+
+#[derive(Args, Debug)]
+struct DenyArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The release request's id (see `tisa pending`).
+    request_id: String,
+    /// Why (kept with the decision; operational text, not report content).
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(Args, Debug)]
+struct WatchArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Exit after this many events.
+    #[arg(long)]
+    count: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+struct StatusArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Only this report (all its revisions).
+    report_id: Option<String>,
+    /// At most this many items (1–1000).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Continue after this cursor (the previous page's `next_after`).
+    #[arg(long)]
+    after: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Leave the broker and the three nodes running after the scenario (Ctrl-C stops them).
+    #[arg(long)]
+    keep_running: bool,
+}
+
+/// Entry point of the `tisa` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let is_node = matches!(cli.command, Command::Node(_));
+    util::init_tracing(if is_node { "info" } else { "warn" });
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Node(a) => run_node(a).await,
+        Command::Submit(a) => {
+            let body = match (&a.body, &a.body_file) {
+                (Some(b), _) => b.clone(),
+                (None, Some(p)) if p.as_os_str() == "-" => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                    s
+                }
+                (None, Some(p)) => {
+                    std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?
+                }
+                (None, None) => String::new(),
+            };
+            commands::submit(
+                &a.common,
+                commands::SubmitInput {
+                    category: a.category,
+                    classification: a.classification,
+                    rel_to: a.rel_to,
+                    title: a.title,
+                    body,
+                    tearline: a.tearline,
+                    source: a.source,
+                    corrects: a.corrects,
+                },
+            )
+            .await
+        }
+        Command::Pending(a) => commands::pending(&a.common, a.after, a.limit).await,
+        Command::Approve(a) => {
+            commands::decide(&a.common, &a.request_id, commands::Verdict::Approve { tearline_only: a.tearline_only })
+                .await
+        }
+        Command::Deny(a) => {
+            commands::decide(&a.common, &a.request_id, commands::Verdict::Deny { reason: a.reason }).await
+        }
+        Command::Inbox(a) => commands::inbox(&a.common, a.after, a.limit).await,
+        Command::Watch(a) => commands::watch(&a.common, a.count).await,
+        Command::Status(a) => commands::status(&a.common, a.report_id, a.after, a.limit).await,
+        Command::Health(c) => commands::health(&c).await,
+        Command::Demo(a) => demo::run(a.keep_running).await,
+    }
+}
+
+async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
+    use tisa_node::{spawn, NodeConfig};
+    use tisa_transport::LinkUrls;
+    if a.party != Party::HUB && (a.kr_nats.is_some() || a.jp_nats.is_some()) {
+        anyhow::bail!("--kr-nats/--jp-nats are for the US hub only; {} has one link: use --nats", a.party);
+    }
+    let policy = tisa_core::Policy {
+        kr_ceiling: a.kr_ceiling.unwrap_or(a.ceiling),
+        jp_ceiling: a.jp_ceiling.unwrap_or(a.ceiling),
+        request_expiry: a.request_expiry,
+        ..tisa_core::Policy::default()
+    };
+    let urls = LinkUrls {
+        kr: a.kr_nats.clone().unwrap_or_else(|| a.nats.clone()),
+        jp: a.jp_nats.clone().unwrap_or_else(|| a.nats.clone()),
+        own: a.nats,
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (_handle, task) = spawn(NodeConfig { party: a.party, urls, policy }, shutdown.clone(), Some(ready_tx));
+    let party = a.party;
+    tokio::spawn(async move {
+        if ready_rx.await.is_ok() {
+            // The one machine-readable line on stdout; logs go to stderr.
+            println!("{} party={}", cluster::READY_LINE, party.code());
+        }
+    });
+    let signals = util::shutdown_signal();
+    tokio::pin!(task);
+    tokio::select! {
+        r = &mut task => {
+            r??;
+            return Ok(ExitCode::SUCCESS);
+        }
+        s = signals => tracing::info!(signal = s, "shutting down"),
+    }
+    shutdown.cancel();
+    task.await??;
+    Ok(ExitCode::SUCCESS)
+}

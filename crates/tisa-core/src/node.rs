@@ -457,11 +457,8 @@ impl Node {
             }
             self.send(now, Party::HUB, Payload::Report(report.clone()));
         }
-        let revision_state = OwnRevision {
-            report,
-            hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent },
-            recipients,
-        };
+        let revision_state =
+            OwnRevision { report, hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent }, recipients };
         self.own.entry(id).or_insert_with(|| OwnReport { revisions: Vec::new() }).revisions.push(revision_state);
         self.events.push_back(Event::Submitted { header: header.clone() });
         Ok(Submitted { header, notes })
@@ -502,7 +499,8 @@ impl Node {
         }
         let req = tracked.request.clone();
         if decision == Decision::ApproveTearline {
-            let has = self.own_revision(&req.report_id, req.revision).is_some_and(|r| r.report.content.tearline.is_some());
+            let has =
+                self.own_revision(&req.report_id, req.revision).is_some_and(|r| r.report.content.tearline.is_some());
             if !has {
                 return Err(CommandError::NoTearline(req.report_id.clone()));
             }
@@ -644,7 +642,12 @@ impl Node {
         self.send(
             now,
             link,
-            Payload::Progress(Progress { report_id: header.id.clone(), revision: header.revision, recipient: None, stage: Stage::Accepted }),
+            Payload::Progress(Progress {
+                report_id: header.id.clone(),
+                revision: header.revision,
+                recipient: None,
+                stage: Stage::Accepted,
+            }),
         );
         let Some(third) = link.other_nation() else { return Ok(()) };
         if !header.releasable_to.contains(third) {
@@ -872,7 +875,12 @@ impl Node {
     // ------------------------------------------------------------------
 
     /// Release requests still awaiting this party's decision, oldest first.
-    pub fn pending(&self, now: Timestamp, after: Option<&str>, limit: usize) -> Result<Page<PendingView>, CommandError> {
+    pub fn pending(
+        &self,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<PendingView>, CommandError> {
         let open = self
             .decisions
             .iter()
@@ -1020,7 +1028,11 @@ fn check_text(field: &'static str, s: &Sensitive, max: usize, required: bool) ->
     Ok(())
 }
 
-fn paginate<T>(items: impl Iterator<Item = (String, T)>, after: Option<&str>, limit: usize) -> Result<Page<T>, CommandError> {
+fn paginate<T>(
+    items: impl Iterator<Item = (String, T)>,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<T>, CommandError> {
     let limit = limit.clamp(1, limits::PAGE);
     let mut items = items.peekable();
     if let Some(cursor) = after {

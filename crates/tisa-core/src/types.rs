@@ -151,10 +151,7 @@ impl FromStr for PartySet {
     type Err = ParseError;
     /// Parses a comma-separated list such as `USA,JPN` or `us,jp`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.split(',')
-            .filter(|t| !t.trim().is_empty())
-            .map(Party::from_str)
-            .collect()
+        s.split(',').filter(|t| !t.trim().is_empty()).map(Party::from_str).collect()
     }
 }
 
@@ -217,12 +214,8 @@ pub enum Classification {
 
 impl Classification {
     /// Every level, lowest first.
-    pub const ALL: [Classification; 4] = [
-        Classification::Unclassified,
-        Classification::Confidential,
-        Classification::Secret,
-        Classification::TopSecret,
-    ];
+    pub const ALL: [Classification; 4] =
+        [Classification::Unclassified, Classification::Confidential, Classification::Secret, Classification::TopSecret];
     /// Canonical name (`TOP_SECRET`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -389,10 +382,7 @@ fn validate_id(s: &str) -> Result<(), &'static str> {
     if s.len() > 128 {
         return Err("is longer than 128 characters");
     }
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    {
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
         return Err("may only contain A-Z, a-z, 0-9, '-', '_' and '.'");
     }
     Ok(())

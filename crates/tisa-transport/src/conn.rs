@@ -19,11 +19,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn options(name: &str) -> ConnectOptions {
     let link = name.to_owned();
-    ConnectOptions::new()
-        .name(name)
-        .max_reconnects(None)
-        .connection_timeout(Duration::from_secs(3))
-        .event_callback(move |ev| {
+    ConnectOptions::new().name(name).max_reconnects(None).connection_timeout(Duration::from_secs(3)).event_callback(
+        move |ev| {
             let link = link.clone();
             async move {
                 match ev {
@@ -34,7 +31,8 @@ fn options(name: &str) -> ConnectOptions {
                     other => debug!(connection = %link, event = %other, "NATS event"),
                 }
             }
-        })
+        },
+    )
 }
 
 /// Connects once (no retry): for the CLI, which should fail fast.
@@ -153,8 +151,10 @@ impl Links {
     /// the control-call stream.
     pub async fn subscribe(
         &self,
-    ) -> Result<(impl Stream<Item = Inbound> + Unpin + Send + use<>, impl Stream<Item = ControlCall> + Unpin + Send + use<>), TransportError>
-    {
+    ) -> Result<
+        (impl Stream<Item = Inbound> + Unpin + Send + use<>, impl Stream<Item = ControlCall> + Unpin + Send + use<>),
+        TransportError,
+    > {
         let mut inbound = Vec::new();
         for ((peer, subject), (_, client)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
             let sub = client
@@ -195,12 +195,9 @@ impl Links {
             subject: format!("<{}→{}>", self.party, t.to),
             reason: "no such link in the arrangement".to_owned(),
         })?;
-        let client = self
-            .links
-            .iter()
-            .find(|(peer, _)| *peer == t.to)
-            .map(|(_, c)| c)
-            .ok_or_else(|| TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() })?;
+        let client = self.links.iter().find(|(peer, _)| *peer == t.to).map(|(_, c)| c).ok_or_else(|| {
+            TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
+        })?;
         client
             .publish(subject.clone(), Bytes::from(encode_envelope(&t.envelope)))
             .await
@@ -227,7 +224,11 @@ impl Links {
     /// Whether every connection is currently up.
     pub fn connected(&self) -> bool {
         use async_nats::connection::State;
-        self.links.iter().map(|(_, c)| c).chain(std::iter::once(&self.control)).all(|c| c.connection_state() == State::Connected)
+        self.links
+            .iter()
+            .map(|(_, c)| c)
+            .chain(std::iter::once(&self.control))
+            .all(|c| c.connection_state() == State::Connected)
     }
 
     /// Flushes every connection (best effort, for shutdown).
@@ -261,7 +262,11 @@ impl ControlClient {
         let msg = match tokio::time::timeout(self.timeout, fut).await {
             Err(_) => return Err(TransportError::Timeout { party: self.party, timeout: self.timeout }),
             Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => {
-                return Err(TransportError::NoNode { party: self.party, lower: self.party.lower(), url: self.url.clone() })
+                return Err(TransportError::NoNode {
+                    party: self.party,
+                    lower: self.party.lower(),
+                    url: self.url.clone(),
+                })
             }
             Ok(Err(e)) if e.kind() == RequestErrorKind::TimedOut => {
                 return Err(TransportError::Timeout { party: self.party, timeout: self.timeout })
@@ -274,7 +279,9 @@ impl ControlClient {
 
     /// Subscribes to the node's event stream; returns once the subscription
     /// is proven live, so no event published afterwards is missed.
-    pub async fn watch(&self) -> Result<impl Stream<Item = Result<WatchEvent, DecodeError>> + Unpin + use<>, TransportError> {
+    pub async fn watch(
+        &self,
+    ) -> Result<impl Stream<Item = Result<WatchEvent, DecodeError>> + Unpin + use<>, TransportError> {
         let subject = subjects::events(self.party);
         let sub = self
             .client

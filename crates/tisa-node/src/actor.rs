@@ -1,0 +1,282 @@
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use tisa_core::{CommandError, Decision, Event, Node, Page, Party, Policy, ReportId, Timestamp};
+use tisa_transport::control::{watch_event, DEFAULT_LIMIT};
+use tisa_transport::{ControlCall, ControlReply, ControlRequest, Health, Inbound, LinkUrls, Links, TransportError};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, info_span, warn, Instrument};
+
+/// Everything a node needs to start.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Which party this node is.
+    pub party: Party,
+    /// Where its brokers are.
+    pub urls: LinkUrls,
+    /// The agreed policy.
+    pub policy: Policy,
+}
+
+/// Why a node stopped or a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Subscribing or proving readiness failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The actor is gone (shut down).
+    #[error("the node has shut down")]
+    Gone,
+}
+
+/// A cloneable handle to a running node. The node stops when the shutdown
+/// token is cancelled (not when handles drop, since NATS keeps it busy).
+#[derive(Clone, Debug)]
+pub struct NodeHandle {
+    tx: mpsc::Sender<(ControlRequest, oneshot::Sender<ControlReply>)>,
+}
+
+impl NodeHandle {
+    /// Runs a control request in the actor and returns its reply.
+    pub async fn call(&self, req: ControlRequest) -> Result<ControlReply, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send((req, tx)).await.map_err(|_| NodeError::Gone)?;
+        rx.await.map_err(|_| NodeError::Gone)
+    }
+}
+
+/// Starts a node: connects (retrying while the broker is unreachable),
+/// subscribes, proves readiness, logs `node ready`, then serves until
+/// `shutdown` is cancelled. `ready` is notified once the node is ready.
+pub fn spawn(
+    config: NodeConfig,
+    shutdown: CancellationToken,
+    ready: Option<oneshot::Sender<()>>,
+) -> (NodeHandle, JoinHandle<Result<(), NodeError>>) {
+    let (tx, rx) = mpsc::channel(64);
+    let span = info_span!("node", party = %config.party);
+    let task = tokio::spawn(run(config, shutdown, rx, ready).instrument(span));
+    (NodeHandle { tx }, task)
+}
+
+fn now() -> Timestamp {
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+#[derive(Default)]
+struct Counters {
+    malformed: u64,
+    rejected: u64,
+    received: u64,
+    sent: u64,
+}
+
+struct Actor {
+    core: Node,
+    links: Links,
+    started_at: Timestamp,
+    counters: Counters,
+}
+
+async fn run(
+    config: NodeConfig,
+    shutdown: CancellationToken,
+    mut rx: mpsc::Receiver<(ControlRequest, oneshot::Sender<ControlReply>)>,
+    ready: Option<oneshot::Sender<()>>,
+) -> Result<(), NodeError> {
+    let party = config.party;
+    info!(own = %config.urls.own, kr = %config.urls.kr, jp = %config.urls.jp, "starting");
+    let links = tokio::select! {
+        links = Links::connect(party, &config.urls) => links,
+        _ = shutdown.cancelled() => {
+            info!("shutdown requested before the broker answered");
+            return Ok(());
+        }
+    };
+    let (mut inbound, mut calls) = tokio::select! {
+        r = links.subscribe() => r?,
+        _ = shutdown.cancelled() => return Ok(()),
+    };
+    let instance: u64 = rand::random();
+    let mut actor = Actor {
+        core: Node::new(party, config.policy, instance),
+        links,
+        started_at: now(),
+        counters: Counters::default(),
+    };
+    info!(instance = format!("{instance:016x}"), "node ready");
+    if let Some(r) = ready {
+        let _ = r.send(());
+    }
+    loop {
+        let sleep = match actor.core.poll_timeout() {
+            Some(at) => Duration::from_millis(at.as_millis().saturating_sub(now().as_millis())),
+            None => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(msg) = inbound.next() => actor.on_inbound(msg).await,
+            Some(call) = calls.next() => actor.on_call(call).await,
+            Some((req, reply)) = rx.recv() => {
+                let r = actor.on_request(req);
+                let _ = reply.send(r);
+            }
+            _ = tokio::time::sleep(sleep) => actor.core.handle_timeout(now()),
+        }
+        actor.drain().await;
+    }
+    actor.links.flush().await;
+    info!("node stopped");
+    Ok(())
+}
+
+impl Actor {
+    async fn on_inbound(&mut self, msg: Inbound) {
+        self.counters.received += 1;
+        match msg.result {
+            Ok(env) => {
+                debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
+                self.core.handle_message(now(), msg.link, env);
+            }
+            Err(e) => {
+                self.counters.malformed += 1;
+                // Logged with subject and link, never the payload.
+                warn!(subject = %msg.subject, link = %msg.link, error = %e, malformed_total = self.counters.malformed, "dropped malformed message");
+                let w = tisa_transport::WatchEvent {
+                    kind: "MALFORMED".into(),
+                    at: now(),
+                    report_id: None,
+                    revision: 0,
+                    request_id: None,
+                    originator: None,
+                    recipient: None,
+                    category: None,
+                    classification: None,
+                    detail: format!("{} from {}: {e}", msg.subject, msg.link),
+                    title: None,
+                    tearline_only: false,
+                };
+                if let Err(e) = self.links.publish_event(&w).await {
+                    warn!(error = %e, "cannot publish event");
+                }
+            }
+        }
+    }
+
+    async fn on_call(&mut self, call: ControlCall) {
+        let reply = match call.request {
+            Ok(req) => self.on_request(req),
+            Err(e) => {
+                warn!(subject = %call.subject, error = %e, "bad control request");
+                ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() }
+            }
+        };
+        // Send the effects before the reply, so a caller that sees the reply
+        // can rely on the messages being on their way.
+        self.drain().await;
+        match call.reply_to {
+            Some(to) => {
+                if let Err(e) = self.links.reply(to, &reply).await {
+                    error!(error = %e, "cannot answer control request");
+                }
+            }
+            None => debug!(subject = %call.subject, "control request without reply subject"),
+        }
+    }
+
+    fn on_request(&mut self, req: ControlRequest) -> ControlReply {
+        let now = now();
+        let limit = |l: usize| if l == 0 { DEFAULT_LIMIT } else { l };
+        let result = match req {
+            ControlRequest::Submit(draft) => {
+                let raw = format!("{}-{}", self.core.party().code(), uuid::Uuid::now_v7().simple());
+                match ReportId::new(raw) {
+                    Ok(id) => self.core.submit(now, id, draft).map(ControlReply::Submitted),
+                    Err(e) => return ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() },
+                }
+            }
+            ControlRequest::Pending(q) => {
+                self.core.pending(now, q.after.as_deref(), limit(q.limit)).map(ControlReply::Pending)
+            }
+            ControlRequest::Decide { request_id, decision } => {
+                let r = match &decision {
+                    Decision::ApproveFull => self.core.approve(now, &request_id, false),
+                    Decision::ApproveTearline => self.core.approve(now, &request_id, true),
+                    Decision::Deny { reason } => self.core.deny(now, &request_id, reason),
+                };
+                r.map(|()| ControlReply::Decided { request_id, decision })
+            }
+            ControlRequest::Inbox(q) => self.core.inbox(q.after.as_deref(), limit(q.limit)).map(ControlReply::Inbox),
+            ControlRequest::Status(q) => match &q.report_id {
+                Some(id) => {
+                    self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))
+                }
+                None => self.core.status(q.after.as_deref(), limit(q.limit)).map(ControlReply::Status),
+            },
+            ControlRequest::Health => Ok(ControlReply::Health(Health {
+                party: self.core.party(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                started_at: self.started_at,
+                now,
+                malformed: self.counters.malformed,
+                rejected: self.counters.rejected,
+                received: self.counters.received,
+                sent: self.counters.sent,
+                connected: self.links.connected(),
+            })),
+        };
+        result.unwrap_or_else(|e| {
+            info!(code = command_code(&e), error = %e, "command refused");
+            ControlReply::Error { code: command_code(&e).into(), message: e.to_string() }
+        })
+    }
+
+    /// Drains the core's outputs: transmits first, then events.
+    async fn drain(&mut self) {
+        while let Some(t) = self.core.poll_transmit() {
+            let kind = t.envelope.payload.kind();
+            match self.links.send(&t).await {
+                Ok(()) => {
+                    self.counters.sent += 1;
+                    debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");
+                }
+                Err(e) => error!(to = %t.to, kind, message_id = %t.envelope.message_id, error = %e, "send failed"),
+            }
+        }
+        while let Some(ev) = self.core.poll_event() {
+            if matches!(ev, Event::Rejected { .. }) {
+                self.counters.rejected += 1;
+            }
+            let w = watch_event(&ev, now());
+            // Ids and enum names only; the title stays out of logs.
+            let report = w.report_id.as_deref().unwrap_or("-");
+            let request = w.request_id.as_deref().unwrap_or("-");
+            match &ev {
+                Event::Rejected { .. } | Event::RejectionReceived { .. } => {
+                    warn!(event = %w.kind, report, revision = w.revision, request, detail = %w.detail, "event")
+                }
+                _ => info!(event = %w.kind, report, revision = w.revision, request, detail = %w.detail, "event"),
+            }
+            if let Err(e) = self.links.publish_event(&w).await {
+                warn!(error = %e, "cannot publish event");
+            }
+        }
+    }
+}
+
+fn command_code(e: &CommandError) -> &'static str {
+    match e {
+        CommandError::UnknownReport(_) => "UNKNOWN_REPORT",
+        CommandError::UnknownRequest(_) => "UNKNOWN_REQUEST",
+        CommandError::AlreadyDecided { .. } => "ALREADY_DECIDED",
+        CommandError::Expired(_) => "EXPIRED",
+        CommandError::NoTearline(_) => "NO_TEARLINE",
+        CommandError::AboveCeiling { .. } => "ABOVE_CEILING",
+        CommandError::HubCannotDecide => "NOT_ORIGINATOR",
+        CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
+        _ => "INVALID",
+    }
+}
