@@ -367,9 +367,16 @@ impl RequestId {
     /// report can never open a second request.
     pub fn for_release(report: &ReportId, revision: u32, recipient: Party) -> RequestId {
         // A valid report id is at most 128 characters; the suffix is short,
-        // and the result only uses the id alphabet, so this cannot fail the
-        // length check by more than the suffix: we truncate the report part.
+        // and the result only uses the id alphabet.
         let suffix = format!(".r{revision}.{}", recipient.code());
+        if report.0.len() + suffix.len() <= 128 {
+            return RequestId(format!("{}{suffix}", report.0));
+        }
+        // Too long to keep whole: truncate the report part, but add a hash of
+        // the whole id, so that two long ids sharing a prefix (the
+        // originator's prefix is always kept) never share a request id.
+        let hash = report.0.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let suffix = format!(".h{hash:016x}{suffix}");
         let keep = 128usize.saturating_sub(suffix.len()).min(report.0.len());
         RequestId(format!("{}{suffix}", &report.0[..keep]))
     }
