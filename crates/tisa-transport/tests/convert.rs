@@ -1,0 +1,182 @@
+//! The edge is strict: every payload round-trips, and anything unspecified,
+//! contradictory or mislabelled is refused rather than defaulted.
+
+use prost::Message;
+use tisa_core::*;
+use tisa_transport::{decode_envelope, encode_envelope, proto, subjects, DecodeError};
+
+fn header() -> ReportHeader {
+    ReportHeader {
+        id: ReportId::new("KR-abc").unwrap(),
+        revision: 2,
+        originator: Party::Kr,
+        created_at: Timestamp(1_419_811_200_000),
+        category: Category::NkMissile,
+        classification: Classification::Secret,
+        releasable_to: "USA,JPN".parse().unwrap(),
+    }
+}
+
+fn content() -> Content {
+    Content {
+        title: Sensitive::new("t"),
+        body: Sensitive::new("b"),
+        tearline: Some(Sensitive::new("tl")),
+        source: Sensitive::new("s"),
+    }
+}
+
+fn env(payload: Payload) -> Envelope {
+    Envelope {
+        version: PROTOCOL_VERSION,
+        message_id: MessageId::new("US.1.1").unwrap(),
+        sender: Party::Us,
+        sent_at: Timestamp(5),
+        payload,
+    }
+}
+
+fn roundtrip(e: Envelope) {
+    let subject = format!("tisa.kr.down.{}", e.payload.kind());
+    let back = decode_envelope(&subject, &encode_envelope(&e)).unwrap();
+    assert_eq!(back, e);
+}
+
+#[test]
+fn every_payload_round_trips() {
+    let rid = RequestId::for_release(&header().id, 2, Party::Jp);
+    roundtrip(env(Payload::Report(Report { header: header(), content: content() })));
+    roundtrip(env(Payload::ReleaseRequest(ReleaseRequest {
+        request_id: rid.clone(),
+        report_id: header().id,
+        revision: 2,
+        recipient: Party::Jp,
+        requested_at: Timestamp(1),
+        expires_at: Timestamp(2),
+    })));
+    for decision in [Decision::ApproveFull, Decision::ApproveTearline, Decision::Deny { reason: "no".into() }] {
+        roundtrip(env(Payload::ReleaseDecision(ReleaseDecision {
+            request_id: rid.clone(),
+            report_id: header().id,
+            revision: 2,
+            recipient: Party::Jp,
+            decision,
+            decided_at: Timestamp(3),
+        })));
+    }
+    roundtrip(env(Payload::Delivery(Delivery {
+        header: header(),
+        released: Released::Full(content()),
+        basis: Basis::Trilateral,
+        request_id: Some(rid.clone()),
+    })));
+    roundtrip(env(Payload::Delivery(Delivery {
+        header: header(),
+        released: Released::Tearline(Sensitive::new("tl")),
+        basis: Basis::Trilateral,
+        request_id: Some(rid.clone()),
+    })));
+    for stage in [
+        Stage::Accepted,
+        Stage::NotReleasable(NotReleasable::OutOfScope(Category::Other)),
+        Stage::NotReleasable(NotReleasable::AboveCeiling {
+            classification: Classification::TopSecret,
+            ceiling: Classification::Secret,
+        }),
+        Stage::NotReleasable(NotReleasable::NotInReleasableTo),
+        Stage::Forwarded { tearline_only: true },
+        Stage::Denied,
+        Stage::Expired,
+    ] {
+        let recipient = if stage == Stage::Accepted { None } else { Some(Party::Jp) };
+        roundtrip(env(Payload::Progress(Progress { report_id: header().id, revision: 2, recipient, stage })));
+    }
+    roundtrip(env(Payload::Rejection(Rejection {
+        refers_to: MessageId::new("KR.1.9").unwrap(),
+        code: "CONFLICT".into(),
+        detail: "x".into(),
+        report_id: Some(header().id),
+        request_id: None,
+    })));
+}
+
+#[test]
+fn tearline_only_delivery_never_carries_the_body_on_the_wire() {
+    let e = env(Payload::Delivery(Delivery {
+        header: header(),
+        released: Released::Tearline(Sensitive::new("tl")),
+        basis: Basis::Trilateral,
+        request_id: None,
+    }));
+    let p = proto::Envelope::decode(encode_envelope(&e).as_slice()).unwrap();
+    let Some(proto::envelope::Payload::Delivery(d)) = p.payload else { panic!("not a delivery") };
+    let r = d.report.unwrap();
+    assert!(d.tearline_only);
+    assert!(r.title.is_empty() && r.body.is_empty() && r.source_description.is_empty());
+}
+
+#[test]
+fn tearline_only_delivery_with_a_body_is_refused() {
+    let e = env(Payload::Delivery(Delivery {
+        header: header(),
+        released: Released::Full(content()),
+        basis: Basis::Trilateral,
+        request_id: None,
+    }));
+    let mut p = proto::Envelope::decode(encode_envelope(&e).as_slice()).unwrap();
+    if let Some(proto::envelope::Payload::Delivery(d)) = p.payload.as_mut() {
+        d.tearline_only = true;
+    }
+    let err = decode_envelope("tisa.jp.down.delivery", &p.encode_to_vec()).unwrap_err();
+    assert!(matches!(err, DecodeError::Inconsistent(_)), "{err}");
+}
+
+#[test]
+fn garbage_truncation_and_mislabelled_kinds_are_refused() {
+    let e = env(Payload::Report(Report { header: header(), content: content() }));
+    let bytes = encode_envelope(&e);
+    assert!(decode_envelope("tisa.kr.up.report", b"\xff\xff\xff garbage").is_err());
+    assert!(decode_envelope("tisa.kr.up.report", &bytes[..bytes.len() / 2]).is_err());
+    let err = decode_envelope("tisa.kr.up.decision", &bytes).unwrap_err();
+    assert!(matches!(err, DecodeError::KindMismatch { .. }), "{err}");
+    assert!(decode_envelope("tisa.kr.up.report", &[]).is_err(), "an empty envelope has no payload");
+}
+
+#[test]
+fn unspecified_enums_and_bad_ids_are_refused() {
+    let e = env(Payload::Report(Report { header: header(), content: content() }));
+    let good = proto::Envelope::decode(encode_envelope(&e).as_slice()).unwrap();
+    let mutate = |f: &mut dyn FnMut(&mut proto::IntelligenceReport)| {
+        let mut p = good.clone();
+        if let Some(proto::envelope::Payload::Report(r)) = p.payload.as_mut() {
+            f(r);
+        }
+        decode_envelope("tisa.kr.up.report", &p.encode_to_vec())
+    };
+    assert!(mutate(&mut |r| r.category = 0).is_err());
+    assert!(mutate(&mut |r| r.classification = 99).is_err());
+    assert!(mutate(&mut |r| r.originator = 0).is_err());
+    assert!(mutate(&mut |r| r.releasable_to.push(0)).is_err());
+    assert!(mutate(&mut |r| r.id = "KR-bad id with spaces".into()).is_err());
+    assert!(mutate(&mut |r| r.revision = 0).is_err());
+    let mut p = good.clone();
+    p.version = 2;
+    assert!(matches!(decode_envelope("tisa.kr.up.report", &p.encode_to_vec()), Err(DecodeError::Version(2))));
+    let mut p = good;
+    p.sender = 0;
+    assert!(decode_envelope("tisa.kr.up.report", &p.encode_to_vec()).is_err());
+}
+
+#[test]
+fn there_is_no_subject_between_the_nations() {
+    for kind in ["report", "decision", "delivery", "request", "progress", "rejection"] {
+        assert_eq!(subjects::outbound(Party::Kr, Party::Jp, kind), None);
+        assert_eq!(subjects::outbound(Party::Jp, Party::Kr, kind), None);
+        assert_eq!(subjects::outbound(Party::Kr, Party::Kr, kind), None);
+    }
+    assert_eq!(subjects::outbound(Party::Kr, Party::Us, "report").as_deref(), Some("tisa.kr.up.report"));
+    assert_eq!(subjects::outbound(Party::Us, Party::Jp, "delivery").as_deref(), Some("tisa.jp.down.delivery"));
+    // A nation subscribes only to its own down subjects.
+    assert_eq!(subjects::inbound(Party::Kr), vec![(Party::Us, "tisa.kr.down.>".to_owned())]);
+    assert_eq!(subjects::inbound(Party::Jp), vec![(Party::Us, "tisa.jp.down.>".to_owned())]);
+}
