@@ -119,6 +119,8 @@ impl Drop for NodeProcess {
 pub struct Cluster {
     /// The broker.
     pub nats: NatsServer,
+    /// For a secured cluster: the `tisa broker config` output (configs, seeds).
+    pub broker_dir: Option<PathBuf>,
     /// KR, US, JP, in that order.
     pub nodes: Vec<NodeProcess>,
     /// Where node logs go.
@@ -146,7 +148,54 @@ impl Cluster {
         for n in &mut nodes {
             n.wait_ready(Duration::from_secs(30))?;
         }
-        Ok(Cluster { nats, nodes, dir, bin: bin.to_owned() })
+        Ok(Cluster { nats, broker_dir: None, nodes, dir, bin: bin.to_owned() })
+    }
+
+    /// Like [`Cluster::start`], but on the enforced topology: generates a
+    /// shared-mode broker config (`tisa broker config`), starts `nats_bin`
+    /// with it on a dynamic port, and starts each node with its own
+    /// credentials (`--config <p>-node.toml`).
+    pub fn start_secured(
+        bin: &Path,
+        nats_bin: &Path,
+        args: impl Fn(Party) -> Vec<String>,
+        envs: &[(String, String)],
+    ) -> Result<Cluster> {
+        let broker_dir = scratch_dir("broker")?;
+        let generated = crate::broker::generate(&broker_dir, crate::DEFAULT_NATS_URL)?;
+        let conf = generated.server_conf.to_string_lossy().into_owned();
+        let nats = NatsServer::start(nats_bin, &["-c", &conf])?;
+        let dir = broker_dir.clone();
+        let mut cluster = Cluster::start(
+            bin,
+            nats,
+            |p| {
+                let mut a = vec![
+                    "--config".to_owned(),
+                    dir.join(format!("{}-node.toml", p.lower())).to_string_lossy().into_owned(),
+                ];
+                a.extend(args(p));
+                a
+            },
+            envs,
+        )?;
+        cluster.broker_dir = Some(broker_dir);
+        Ok(cluster)
+    }
+
+    /// The operator CLI config of `party` (secured clusters only).
+    pub fn cli_config(&self, party: Party) -> Option<PathBuf> {
+        self.broker_dir.as_ref().map(|d| d.join(format!("{}-cli.toml", party.lower())))
+    }
+
+    /// Where and as whom `party`'s operator connects.
+    pub fn cli_endpoint(&self, party: Party) -> Result<tisa_transport::Endpoint> {
+        let mut ep = match self.cli_config(party) {
+            Some(path) => crate::config::load(&path)?.own,
+            None => tisa_transport::Endpoint::open(self.nats.url()),
+        };
+        ep.url = self.nats.url().to_owned();
+        Ok(ep)
     }
 
     /// The node of `party`.
@@ -163,6 +212,9 @@ impl Drop for Cluster {
         }
         if std::env::var_os("TISA_KEEP_LOGS").is_none() && !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        if let Some(d) = &self.broker_dir {
+            let _ = std::fs::remove_dir_all(d);
         }
     }
 }

@@ -13,7 +13,7 @@ use tisa_core::{
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
 
 use crate::util::utc;
-use crate::Common;
+use crate::Ctx;
 
 /// What `tisa submit` collected.
 pub struct SubmitInput {
@@ -33,8 +33,8 @@ pub enum Verdict {
     Deny { reason: String },
 }
 
-async fn call(c: &Common, req: ControlRequest) -> Result<ReplyView> {
-    let client = ControlClient::connect(&c.nats, c.party, c.timeout).await?;
+async fn call(c: &Ctx, req: ControlRequest) -> Result<ReplyView> {
+    let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
     match client.call(&req).await? {
         ReplyView::Error { code, message } => bail!("{message} [{code}]"),
         other => Ok(other),
@@ -61,7 +61,7 @@ fn unexpected(r: &ReplyView) -> anyhow::Error {
     anyhow::anyhow!("unexpected reply from the node: {r:?}")
 }
 
-pub async fn submit(c: &Common, input: SubmitInput) -> Result<ExitCode> {
+pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
     let corrects = input.corrects.map(ReportId::new).transpose()?;
     let draft = Draft {
         category: input.category,
@@ -95,7 +95,7 @@ pub async fn submit(c: &Common, input: SubmitInput) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn pending(c: &Common, after: Option<String>, limit: usize) -> Result<ExitCode> {
+pub async fn pending(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Pending(ListQuery { after, limit, report_id: None })).await?;
     let ReplyView::Pending(items, next) = reply else { return Err(unexpected(&reply)) };
     if c.json {
@@ -138,7 +138,7 @@ pub async fn pending(c: &Common, after: Option<String>, limit: usize) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn decide(c: &Common, request_id: &str, v: Verdict) -> Result<ExitCode> {
+pub async fn decide(c: &Ctx, request_id: &str, v: Verdict) -> Result<ExitCode> {
     let request_id = RequestId::new(request_id)?;
     let decision = match v {
         Verdict::Approve { tearline_only: true } => Decision::ApproveTearline,
@@ -178,7 +178,7 @@ pub(crate) fn delivery_json(d: &Delivery) -> Value {
     v
 }
 
-pub async fn inbox(c: &Common, after: Option<String>, limit: usize) -> Result<ExitCode> {
+pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Inbox(ListQuery { after, limit, report_id: None })).await?;
     let ReplyView::Inbox(items, next) = reply else { return Err(unexpected(&reply)) };
     if c.json {
@@ -267,8 +267,8 @@ pub(crate) fn watch_line(w: &WatchEvent) -> String {
     s
 }
 
-pub async fn watch(c: &Common, count: Option<usize>) -> Result<ExitCode> {
-    let client = ControlClient::connect(&c.nats, c.party, c.timeout).await?;
+pub async fn watch(c: &Ctx, count: Option<usize>) -> Result<ExitCode> {
+    let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
     // Fail early and clearly if the node is not there.
     client.call(&ControlRequest::Health).await?;
     let mut events = client.watch().await?;
@@ -295,7 +295,7 @@ pub async fn watch(c: &Common, count: Option<usize>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn status(c: &Common, report_id: Option<String>, after: Option<String>, limit: usize) -> Result<ExitCode> {
+pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let report_id = report_id.map(ReportId::new).transpose()?;
     let reply = call(c, ControlRequest::Status(ListQuery { after, limit, report_id })).await?;
     let ReplyView::Status(items, next) = reply else { return Err(unexpected(&reply)) };
@@ -355,7 +355,7 @@ pub async fn status(c: &Common, report_id: Option<String>, after: Option<String>
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn health(c: &Common) -> Result<ExitCode> {
+pub async fn health(c: &Ctx) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Health).await?;
     let ReplyView::Health(h) = reply else { return Err(unexpected(&reply)) };
     if c.json {

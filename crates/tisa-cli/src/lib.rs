@@ -10,8 +10,10 @@
 //! - `commands`: the operator commands and their text/JSON output.
 //! - `demo`: the scripted scenario.
 
+pub mod broker;
 pub mod cluster;
 mod commands;
+pub mod config;
 mod demo;
 pub mod natsd;
 pub mod util;
@@ -66,17 +68,42 @@ enum Command {
     Health(Common),
     /// Start a broker and the three nodes, and play the arrangement end to end.
     Demo(DemoArgs),
+    /// Broker deployment: generate a nats-server config that enforces the topology.
+    #[command(subcommand)]
+    Broker(BrokerCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BrokerCommand {
+    /// Write nats-server.conf plus per-party node/CLI configs and nkey seeds (mode 0600).
+    Config(BrokerConfigArgs),
+}
+
+#[derive(Args, Debug)]
+struct BrokerConfigArgs {
+    /// Output directory.
+    #[arg(long, default_value = "tisa-broker")]
+    out: std::path::PathBuf,
+    /// URL the nodes and CLIs will use to reach the broker (host and port also go into the server config).
+    #[arg(long, default_value = DEFAULT_NATS_URL)]
+    url: String,
+    /// Deployment mode: `shared` (one nats-server, three accounts).
+    #[arg(long, default_value = "shared")]
+    mode: String,
 }
 
 /// Options shared by every operator command.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Your party: kr|us|jp (or KOR|USA|JPN).
+    /// Your party: kr|us|jp (or KOR|USA|JPN); taken from --config if absent.
     #[arg(long, env = "TISA_PARTY")]
-    pub party: Party,
-    /// NATS URL of your party's broker.
-    #[arg(long, env = "TISA_NATS_URL", default_value = DEFAULT_NATS_URL)]
-    pub nats: String,
+    pub party: Option<Party>,
+    /// NATS URL of your party's broker [default: from --config, else nats://127.0.0.1:4222].
+    #[arg(long, env = "TISA_NATS_URL")]
+    pub nats: Option<String>,
+    /// Your CLI config file (URL and credentials), e.g. tisa-broker/kr-cli.toml.
+    #[arg(long, env = "TISA_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -87,12 +114,15 @@ pub struct Common {
 
 #[derive(Args, Debug)]
 struct NodeArgs {
-    /// This node's party: kr|us|jp (or KOR|USA|JPN).
+    /// This node's party: kr|us|jp (or KOR|USA|JPN); taken from --config if absent.
     #[arg(long, env = "TISA_PARTY")]
-    party: Party,
-    /// NATS URL of this party's own broker (control subjects; the link for KR/JP).
-    #[arg(long, env = "TISA_NATS_URL", default_value = DEFAULT_NATS_URL)]
-    nats: String,
+    party: Option<Party>,
+    /// Node config file (per link: URL and credentials), e.g. tisa-broker/kr-node.toml.
+    #[arg(long, env = "TISA_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// NATS URL of this party's own broker (control subjects; the link for KR/JP); overrides the config's URLs [default: nats://127.0.0.1:4222].
+    #[arg(long, env = "TISA_NATS_URL")]
+    nats: Option<String>,
     /// US only: NATS URL of the US–KR link (default: --nats).
     #[arg(long)]
     kr_nats: Option<String>,
@@ -232,6 +262,37 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// An operator command's resolved context.
+pub struct Ctx {
+    /// The party.
+    pub party: Party,
+    /// Its broker endpoint.
+    pub ep: tisa_transport::Endpoint,
+    /// JSON output?
+    pub json: bool,
+    /// Reply timeout.
+    pub timeout: Duration,
+}
+
+impl Common {
+    fn resolve(&self) -> anyhow::Result<Ctx> {
+        let cfg = self.config.as_deref().map(config::load).transpose()?;
+        let party = match (self.party, &cfg) {
+            (Some(p), Some(c)) if p != c.party => {
+                anyhow::bail!("--party {p} contradicts the config file's party {}", c.party)
+            }
+            (Some(p), _) => p,
+            (None, Some(c)) => c.party,
+            (None, None) => anyhow::bail!("which party? give --party kr|us|jp (or --config FILE)"),
+        };
+        let mut ep = cfg.map(|c| c.own).unwrap_or_else(|| tisa_transport::Endpoint::open(DEFAULT_NATS_URL));
+        if let Some(url) = &self.nats {
+            ep.url = url.clone();
+        }
+        Ok(Ctx { party, ep, json: self.json, timeout: self.timeout })
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Node(a) => run_node(a).await,
@@ -249,7 +310,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, None) => String::new(),
             };
             commands::submit(
-                &a.common,
+                &a.common.resolve()?,
                 commands::SubmitInput {
                     category: a.category,
                     classification: a.classification,
@@ -263,27 +324,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
-        Command::Pending(a) => commands::pending(&a.common, a.after, a.limit).await,
+        Command::Pending(a) => commands::pending(&a.common.resolve()?, a.after, a.limit).await,
         Command::Approve(a) => {
-            commands::decide(&a.common, &a.request_id, commands::Verdict::Approve { tearline_only: a.tearline_only })
-                .await
+            commands::decide(
+                &a.common.resolve()?,
+                &a.request_id,
+                commands::Verdict::Approve { tearline_only: a.tearline_only },
+            )
+            .await
         }
         Command::Deny(a) => {
-            commands::decide(&a.common, &a.request_id, commands::Verdict::Deny { reason: a.reason }).await
+            commands::decide(&a.common.resolve()?, &a.request_id, commands::Verdict::Deny { reason: a.reason }).await
         }
-        Command::Inbox(a) => commands::inbox(&a.common, a.after, a.limit).await,
-        Command::Watch(a) => commands::watch(&a.common, a.count).await,
-        Command::Status(a) => commands::status(&a.common, a.report_id, a.after, a.limit).await,
-        Command::Health(c) => commands::health(&c).await,
+        Command::Inbox(a) => commands::inbox(&a.common.resolve()?, a.after, a.limit).await,
+        Command::Watch(a) => commands::watch(&a.common.resolve()?, a.count).await,
+        Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
+        Command::Health(c) => commands::health(&c.resolve()?).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
+        Command::Broker(BrokerCommand::Config(a)) => {
+            if a.mode != "shared" {
+                anyhow::bail!(
+                    "--mode {}: only `shared` is implemented so far (one nats-server, three accounts)",
+                    a.mode
+                );
+            }
+            let g = broker::generate(&a.out, &a.url)?;
+            println!("wrote {}", g.server_conf.display());
+            for (p, role, path) in &g.configs {
+                println!("wrote {} ({p} {})", path.display(), role.as_str());
+            }
+            println!("start the broker: nats-server -c {}", g.server_conf.display());
+            println!("start a node:     tisa node --config {}", a.out.join("kr-node.toml").display());
+            println!("operator:         tisa pending --config {}", a.out.join("kr-cli.toml").display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     use tisa_node::{spawn, NodeConfig};
     use tisa_transport::LinkUrls;
-    if a.party != Party::HUB && (a.kr_nats.is_some() || a.jp_nats.is_some()) {
-        anyhow::bail!("--kr-nats/--jp-nats are for the US hub only; {} has one link: use --nats", a.party);
+    let cfg = a.config.as_deref().map(config::load).transpose()?;
+    let party = match (a.party, &cfg) {
+        (Some(p), Some(c)) if p != c.party => {
+            anyhow::bail!("--party {p} contradicts the config file's party {}", c.party)
+        }
+        (Some(p), _) => p,
+        (None, Some(c)) => c.party,
+        (None, None) => anyhow::bail!("which party? give --party kr|us|jp (or --config FILE)"),
+    };
+    if party != Party::HUB && (a.kr_nats.is_some() || a.jp_nats.is_some()) {
+        anyhow::bail!("--kr-nats/--jp-nats are for the US hub only; {party} has one link: use --nats");
     }
     let policy = tisa_core::Policy {
         kr_ceiling: a.kr_ceiling.unwrap_or(a.ceiling),
@@ -291,15 +382,25 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
         request_expiry: a.request_expiry,
         ..tisa_core::Policy::default()
     };
-    let urls = LinkUrls {
-        kr: a.kr_nats.clone().unwrap_or_else(|| a.nats.clone()),
-        jp: a.jp_nats.clone().unwrap_or_else(|| a.nats.clone()),
-        own: a.nats,
-    };
+    use tisa_transport::Endpoint;
+    let mut own = cfg.as_ref().map(|c| c.own.clone()).unwrap_or_else(|| Endpoint::open(DEFAULT_NATS_URL));
+    let mut kr = cfg.as_ref().and_then(|c| c.kr.clone()).unwrap_or_else(|| own.clone());
+    let mut jp = cfg.as_ref().and_then(|c| c.jp.clone()).unwrap_or_else(|| own.clone());
+    if let Some(url) = &a.nats {
+        own.url = url.clone();
+        kr.url = url.clone();
+        jp.url = url.clone();
+    }
+    if let Some(url) = a.kr_nats {
+        kr.url = url;
+    }
+    if let Some(url) = a.jp_nats {
+        jp.url = url;
+    }
+    let urls = LinkUrls { own, kr, jp };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let (_handle, task) = spawn(NodeConfig { party: a.party, urls, policy }, shutdown.clone(), Some(ready_tx));
-    let party = a.party;
+    let (_handle, task) = spawn(NodeConfig { party, urls, policy }, shutdown.clone(), Some(ready_tx));
     tokio::spawn(async move {
         if ready_rx.await.is_ok() {
             // The one machine-readable line on stdout; logs go to stderr.

@@ -375,7 +375,8 @@ impl RequestId {
         // Too long to keep whole: truncate the report part, but add a hash of
         // the whole id, so that two long ids sharing a prefix (the
         // originator's prefix is always kept) never share a request id.
-        let hash = report.0.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let hash =
+            report.0.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         let suffix = format!(".h{hash:016x}{suffix}");
         let keep = 128usize.saturating_sub(suffix.len()).min(report.0.len());
         RequestId(format!("{}{suffix}", &report.0[..keep]))

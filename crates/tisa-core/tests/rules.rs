@@ -237,7 +237,10 @@ fn deny_is_final() {
     let deny_env = sim.in_flight(KR, US).pop().expect("decision in flight");
     sim.drive();
     assert!(progress(&sim, KR).iter().any(|p| p.stage == Stage::Denied && p.recipient == Some(JP)));
-    assert!(sim.events(US).iter().any(|e| matches!(e, Event::Decided { decision } if matches!(decision.decision, Decision::Deny { .. }))));
+    assert!(sim
+        .events(US)
+        .iter()
+        .any(|e| matches!(e, Event::Decided { decision } if matches!(decision.decision, Decision::Deny { .. }))));
 
     // Locally: no second decision of any kind.
     let already = CommandError::AlreadyDecided { request: r.clone(), decision: "denied" };
@@ -252,7 +255,8 @@ fn deny_is_final() {
         .into_iter()
         .enumerate()
     {
-        let env = envelope(KR, &format!("KR.replay.{i}"), now, Payload::ReleaseDecision(decision("KR-0001", 1, JP, d, now)));
+        let env =
+            envelope(KR, &format!("KR.replay.{i}"), now, Payload::ReleaseDecision(decision("KR-0001", 1, JP, d, now)));
         let reason = expect_rejected(&mut sim, US, KR, env, "ALREADY_DECIDED");
         assert_eq!(reason, RejectReason::AlreadyDecided(r.clone()));
     }
@@ -317,7 +321,12 @@ fn expiry(policy: Policy) {
 
     // A decision that still reaches the hub is refused.
     let now = sim.now;
-    let env = envelope(KR, "KR.late.1", now, Payload::ReleaseDecision(decision("KR-0001", 1, JP, Decision::ApproveFull, now)));
+    let env = envelope(
+        KR,
+        "KR.late.1",
+        now,
+        Payload::ReleaseDecision(decision("KR-0001", 1, JP, Decision::ApproveFull, now)),
+    );
     assert_eq!(expect_rejected(&mut sim, US, KR, env, "EXPIRED"), RejectReason::Expired(r));
     sim.advance(DAY);
     sim.drive();
@@ -461,7 +470,12 @@ fn tearline_only_approval_of_a_report_without_tearline_is_refused() {
 
     // A hand-made tearline-only decision is refused by the hub too.
     let now = sim.now;
-    let env = envelope(KR, "KR.x.1", now, Payload::ReleaseDecision(decision("KR-0001", 1, JP, Decision::ApproveTearline, now)));
+    let env = envelope(
+        KR,
+        "KR.x.1",
+        now,
+        Payload::ReleaseDecision(decision("KR-0001", 1, JP, Decision::ApproveTearline, now)),
+    );
     assert_eq!(expect_rejected(&mut sim, US, KR, env, "NO_TEARLINE"), RejectReason::NoTearline(report_id("KR-0001")));
     sim.drive();
     assert_untouched(&sim, JP);
@@ -504,7 +518,8 @@ fn other_category_stays_with_the_hub() {
     let r = rid("KR-0001", 1, JP);
     assert_eq!(sim.approve(KR, &r, false), Err(CommandError::UnknownRequest(r.clone())));
     let now = sim.now;
-    let env = envelope(KR, "KR.x.1", now, Payload::ReleaseDecision(decision("KR-0001", 1, JP, Decision::ApproveFull, now)));
+    let env =
+        envelope(KR, "KR.x.1", now, Payload::ReleaseDecision(decision("KR-0001", 1, JP, Decision::ApproveFull, now)));
     expect_rejected(&mut sim, US, KR, env, "UNKNOWN_REQUEST");
     sim.advance(2 * DAY);
     sim.drive();
@@ -551,8 +566,14 @@ fn a_national_report_must_be_releasable_to_the_hub() {
     let mut sim = Sim::new();
     let e = CommandError::MustIncludeHub { party: KR, hub: US };
     assert_eq!(sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "JPN", "x")), Err(e));
-    assert_eq!(sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "KOR,JPN", "x")).unwrap_err(), CommandError::MustIncludeHub { party: KR, hub: US });
-    assert_eq!(sim.submit(JP, "JP-0001", draft(NkMissile, Secret, "KOR", "x")), Err(CommandError::MustIncludeHub { party: JP, hub: US }));
+    assert_eq!(
+        sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "KOR,JPN", "x")).unwrap_err(),
+        CommandError::MustIncludeHub { party: KR, hub: US }
+    );
+    assert_eq!(
+        sim.submit(JP, "JP-0001", draft(NkMissile, Secret, "KOR", "x")),
+        Err(CommandError::MustIncludeHub { party: JP, hub: US })
+    );
     assert_eq!(sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "KOR", "x")), Err(CommandError::NoRecipient));
     assert_eq!(sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "", "x")), Err(CommandError::NoRecipient));
     assert!(sim.log().is_empty() && sim.status(KR).is_empty() && sim.status(JP).is_empty());
@@ -567,9 +588,13 @@ fn a_national_report_must_be_releasable_to_the_hub() {
         classification: Secret,
         releasable_to: rel("JPN"),
     };
-    let env = envelope(KR, "KR.x.1", sim.now, Payload::Report(Report { header: h.clone(), content: content("x", true) }));
+    let env =
+        envelope(KR, "KR.x.1", sim.now, Payload::Report(Report { header: h.clone(), content: content("x", true) }));
     let reason = expect_rejected(&mut sim, US, KR, env, "NOT_RELEASABLE");
-    assert_eq!(reason, RejectReason::NotReleasable { report: h.id.clone(), recipient: US, why: NotReleasable::NotInReleasableTo });
+    assert_eq!(
+        reason,
+        RejectReason::NotReleasable { report: h.id.clone(), recipient: US, why: NotReleasable::NotInReleasableTo }
+    );
     h.releasable_to = PartySet::EMPTY;
     let env = envelope(KR, "KR.x.2", sim.now, Payload::Report(Report { header: h, content: content("x", true) }));
     expect_rejected(&mut sim, US, KR, env, "NOT_RELEASABLE");
@@ -682,7 +707,14 @@ fn approval_cannot_widen_releasable_to() {
     // A hand-made request for JP is refused by KR: nothing to approve.
     let env = envelope(US, "US.x.1", now, Payload::ReleaseRequest(request(JP)));
     let reason = expect_rejected(&mut sim, KR, US, env, "NOT_RELEASABLE");
-    assert_eq!(reason, RejectReason::NotReleasable { report: report_id("KR-0001"), recipient: JP, why: NotReleasable::NotInReleasableTo });
+    assert_eq!(
+        reason,
+        RejectReason::NotReleasable {
+            report: report_id("KR-0001"),
+            recipient: JP,
+            why: NotReleasable::NotInReleasableTo
+        }
+    );
     assert!(sim.pending(KR).is_empty());
     assert_eq!(sim.approve(KR, &r, false), Err(CommandError::UnknownRequest(r.clone())));
     // Requests for the hub or the originator itself are not third parties.
@@ -697,7 +729,8 @@ fn approval_cannot_widen_releasable_to() {
     expect_rejected(&mut sim, KR, US, envelope(US, "US.x.9", now, Payload::ReleaseRequest(bad)), "REQUEST_MISMATCH");
 
     // A hand-made approval for JP reaches a hub that never opened such a request.
-    let env = envelope(KR, "KR.x.1", now, Payload::ReleaseDecision(decision("KR-0001", 1, JP, Decision::ApproveFull, now)));
+    let env =
+        envelope(KR, "KR.x.1", now, Payload::ReleaseDecision(decision("KR-0001", 1, JP, Decision::ApproveFull, now)));
     assert_eq!(expect_rejected(&mut sim, US, KR, env, "UNKNOWN_REQUEST"), RejectReason::UnknownRequest(r.clone()));
 
     // And JP itself refuses a delivery the releasable-to list does not allow.
@@ -707,8 +740,16 @@ fn approval_cannot_widen_releasable_to() {
         basis: Basis::Trilateral,
         request_id: Some(r),
     };
-    let reason = expect_rejected(&mut sim, JP, US, envelope(US, "US.x.10", now, Payload::Delivery(delivery)), "NOT_RELEASABLE");
-    assert_eq!(reason, RejectReason::NotReleasable { report: report_id("KR-0001"), recipient: JP, why: NotReleasable::NotInReleasableTo });
+    let reason =
+        expect_rejected(&mut sim, JP, US, envelope(US, "US.x.10", now, Payload::Delivery(delivery)), "NOT_RELEASABLE");
+    assert_eq!(
+        reason,
+        RejectReason::NotReleasable {
+            report: report_id("KR-0001"),
+            recipient: JP,
+            why: NotReleasable::NotInReleasableTo
+        }
+    );
     assert!(sim.inbox(JP).is_empty());
     assert!(sim.received(JP).is_empty());
 }
@@ -732,9 +773,21 @@ fn a_nation_refuses_deliveries_that_break_scope_or_ceiling() {
         basis: Basis::Trilateral,
         request_id: Some(rid("KR-0001", 1, JP)),
     };
-    let r = expect_rejected(&mut sim, JP, US, envelope(US, "US.x.1", now, Payload::Delivery(deliver(header(Other, Secret)))), "NOT_RELEASABLE");
+    let r = expect_rejected(
+        &mut sim,
+        JP,
+        US,
+        envelope(US, "US.x.1", now, Payload::Delivery(deliver(header(Other, Secret)))),
+        "NOT_RELEASABLE",
+    );
     assert!(matches!(r, RejectReason::NotReleasable { why: NotReleasable::OutOfScope(Other), .. }));
-    let r = expect_rejected(&mut sim, JP, US, envelope(US, "US.x.2", now, Payload::Delivery(deliver(header(NkMissile, TopSecret)))), "NOT_RELEASABLE");
+    let r = expect_rejected(
+        &mut sim,
+        JP,
+        US,
+        envelope(US, "US.x.2", now, Payload::Delivery(deliver(header(NkMissile, TopSecret)))),
+        "NOT_RELEASABLE",
+    );
     assert!(matches!(r, RejectReason::NotReleasable { why: NotReleasable::AboveCeiling { .. }, .. }));
     assert!(sim.inbox(JP).is_empty());
 }
@@ -818,8 +871,14 @@ fn corrections_of_unknown_or_foreign_reports_are_refused() {
     let mut sim = Sim::new();
     sim.submit(JP, "JP-0001", draft(NkMissile, Secret, "USA,KOR", "j")).unwrap();
     sim.drive();
-    assert_eq!(sim.correct(KR, "KR-0404", draft(NkMissile, Secret, "USA,JPN", "x")), Err(CommandError::UnknownReport(report_id("KR-0404"))));
-    assert_eq!(sim.correct(KR, "JP-0001", draft(NkMissile, Secret, "USA,JPN", "x")), Err(CommandError::UnknownReport(report_id("JP-0001"))));
+    assert_eq!(
+        sim.correct(KR, "KR-0404", draft(NkMissile, Secret, "USA,JPN", "x")),
+        Err(CommandError::UnknownReport(report_id("KR-0404")))
+    );
+    assert_eq!(
+        sim.correct(KR, "JP-0001", draft(NkMissile, Secret, "USA,JPN", "x")),
+        Err(CommandError::UnknownReport(report_id("JP-0001")))
+    );
     assert!(sim.status(KR).is_empty());
     assert!(sim.sent(KR, US).is_empty());
 }
@@ -919,7 +978,10 @@ fn report_ids_carry_their_originators_prefix_and_are_unique() {
         sim.submit(JP, "KR-0001", draft(NkMissile, Secret, "USA", "x")),
         Err(CommandError::BadReportIdPrefix { id: report_id("KR-0001"), prefix: "JP" })
     );
-    assert!(matches!(sim.submit(KR, "KR", draft(NkMissile, Secret, "USA", "x")), Err(CommandError::BadReportIdPrefix { .. })));
+    assert!(matches!(
+        sim.submit(KR, "KR", draft(NkMissile, Secret, "USA", "x")),
+        Err(CommandError::BadReportIdPrefix { .. })
+    ));
     sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "USA", "x")).unwrap();
     assert_eq!(
         sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "USA", "y")),
@@ -993,9 +1055,8 @@ fn every_message_delivered_twice_is_idempotent() {
 fn replaying_the_whole_day_changes_nothing() {
     let mut sim = Sim::new();
     busy_day(&mut sim, Sim::drive);
-    let snapshot = |sim: &Sim| {
-        Party::ALL.map(|p| (sim.inbox(p), sim.status(p), sim.pending(p), sim.node(p).poll_timeout()))
-    };
+    let snapshot =
+        |sim: &Sim| Party::ALL.map(|p| (sim.inbox(p), sim.status(p), sim.pending(p), sim.node(p).poll_timeout()));
     let before = snapshot(&sim);
     let log: Vec<Sent> = sim.log().to_vec();
     assert!(log.len() > 20);
@@ -1026,9 +1087,15 @@ fn wrong_sender_for_the_link_is_forged() {
     let report = sim.sent(KR, US)[0].payload.clone();
     // JP's name on KR's link, KR's name on JP's link, the hub's name on a nation's link.
     let mut env = envelope(JP, "JP.x.1", now, report.clone());
-    assert_eq!(expect_rejected(&mut sim, US, KR, env.clone(), "FORGED_SENDER"), RejectReason::ForgedSender { claimed: JP, link: KR });
+    assert_eq!(
+        expect_rejected(&mut sim, US, KR, env.clone(), "FORGED_SENDER"),
+        RejectReason::ForgedSender { claimed: JP, link: KR }
+    );
     env.sender = KR;
-    assert_eq!(expect_rejected(&mut sim, US, JP, env.clone(), "FORGED_SENDER"), RejectReason::ForgedSender { claimed: KR, link: JP });
+    assert_eq!(
+        expect_rejected(&mut sim, US, JP, env.clone(), "FORGED_SENDER"),
+        RejectReason::ForgedSender { claimed: KR, link: JP }
+    );
     env.sender = US;
     expect_rejected(&mut sim, US, JP, env, "FORGED_SENDER");
     // At a nation: anything not signed by the hub on the hub's link.
@@ -1040,7 +1107,10 @@ fn wrong_sender_for_the_link_is_forged() {
     });
     for (i, sender) in [KR, JP].into_iter().enumerate() {
         let env = envelope(sender, &format!("X.x.{i}"), now, delivery.clone());
-        assert_eq!(expect_rejected(&mut sim, JP, US, env, "FORGED_SENDER"), RejectReason::ForgedSender { claimed: sender, link: US });
+        assert_eq!(
+            expect_rejected(&mut sim, JP, US, env, "FORGED_SENDER"),
+            RejectReason::ForgedSender { claimed: sender, link: US }
+        );
     }
     sim.drive();
     assert!(sim.inbox(JP).is_empty() && sim.received(JP).is_empty());
@@ -1154,9 +1224,21 @@ fn a_report_must_come_from_its_originator() {
     };
     let report = |h| Payload::Report(Report { header: h, content: content("f", true) });
     // KR passing off a report as JP's.
-    let r = expect_rejected(&mut sim, US, KR, envelope(KR, "KR.x.1", now, report(header("JP-0001", JP, 1))), "WRONG_ORIGINATOR");
+    let r = expect_rejected(
+        &mut sim,
+        US,
+        KR,
+        envelope(KR, "KR.x.1", now, report(header("JP-0001", JP, 1))),
+        "WRONG_ORIGINATOR",
+    );
     assert_eq!(r, RejectReason::WrongOriginator { report: report_id("JP-0001"), claimed: JP, link: KR });
-    expect_rejected(&mut sim, US, KR, envelope(KR, "KR.x.2", now, report(header("US-0001", US, 1))), "WRONG_ORIGINATOR");
+    expect_rejected(
+        &mut sim,
+        US,
+        KR,
+        envelope(KR, "KR.x.2", now, report(header("US-0001", US, 1))),
+        "WRONG_ORIGINATOR",
+    );
     // KR's own name on another prefix, or revision 0.
     expect_rejected(&mut sim, US, KR, envelope(KR, "KR.x.3", now, report(header("JP-0001", KR, 1))), "BAD_REPORT_ID");
     expect_rejected(&mut sim, US, KR, envelope(KR, "KR.x.4", now, report(header("KR-0001", KR, 0))), "BAD_REPORT_ID");
@@ -1237,17 +1319,73 @@ fn deliveries_on_the_wrong_basis_are_refused() {
     };
     let cases = [
         // A national report passed off as bilateral.
-        (Delivery { header: h("KR-0001", KR), released: Released::Full(content("a", true)), basis: Basis::Bilateral, request_id: None }, "NOT_RELEASABLE"),
+        (
+            Delivery {
+                header: h("KR-0001", KR),
+                released: Released::Full(content("a", true)),
+                basis: Basis::Bilateral,
+                request_id: None,
+            },
+            "NOT_RELEASABLE",
+        ),
         // The hub's report passed off as trilateral.
-        (Delivery { header: h("US-0001", US), released: Released::Full(content("a", true)), basis: Basis::Trilateral, request_id: Some(rid("US-0001", 1, JP)) }, "NOT_RELEASABLE"),
+        (
+            Delivery {
+                header: h("US-0001", US),
+                released: Released::Full(content("a", true)),
+                basis: Basis::Trilateral,
+                request_id: Some(rid("US-0001", 1, JP)),
+            },
+            "NOT_RELEASABLE",
+        ),
         // A bilateral delivery naming a request, or carrying a tearline only.
-        (Delivery { header: h("US-0001", US), released: Released::Full(content("a", true)), basis: Basis::Bilateral, request_id: Some(rid("US-0001", 1, JP)) }, "UNEXPECTED_MESSAGE"),
-        (Delivery { header: h("US-0001", US), released: Released::Tearline(Sensitive::new("t")), basis: Basis::Bilateral, request_id: None }, "UNEXPECTED_MESSAGE"),
+        (
+            Delivery {
+                header: h("US-0001", US),
+                released: Released::Full(content("a", true)),
+                basis: Basis::Bilateral,
+                request_id: Some(rid("US-0001", 1, JP)),
+            },
+            "UNEXPECTED_MESSAGE",
+        ),
+        (
+            Delivery {
+                header: h("US-0001", US),
+                released: Released::Tearline(Sensitive::new("t")),
+                basis: Basis::Bilateral,
+                request_id: None,
+            },
+            "UNEXPECTED_MESSAGE",
+        ),
         // A trilateral delivery without its request, or naming another.
-        (Delivery { header: h("KR-0001", KR), released: Released::Full(content("a", true)), basis: Basis::Trilateral, request_id: None }, "REQUEST_MISMATCH"),
-        (Delivery { header: h("KR-0001", KR), released: Released::Full(content("a", true)), basis: Basis::Trilateral, request_id: Some(rid("KR-0002", 1, JP)) }, "REQUEST_MISMATCH"),
+        (
+            Delivery {
+                header: h("KR-0001", KR),
+                released: Released::Full(content("a", true)),
+                basis: Basis::Trilateral,
+                request_id: None,
+            },
+            "REQUEST_MISMATCH",
+        ),
+        (
+            Delivery {
+                header: h("KR-0001", KR),
+                released: Released::Full(content("a", true)),
+                basis: Basis::Trilateral,
+                request_id: Some(rid("KR-0002", 1, JP)),
+            },
+            "REQUEST_MISMATCH",
+        ),
         // Bad ids.
-        (Delivery { header: h("JP-0001", KR), released: Released::Full(content("a", true)), basis: Basis::Trilateral, request_id: Some(rid("JP-0001", 1, JP)) }, "BAD_REPORT_ID"),
+        (
+            Delivery {
+                header: h("JP-0001", KR),
+                released: Released::Full(content("a", true)),
+                basis: Basis::Trilateral,
+                request_id: Some(rid("JP-0001", 1, JP)),
+            },
+            "BAD_REPORT_ID",
+        ),
     ];
     for (i, (d, code)) in cases.into_iter().enumerate() {
         expect_rejected(&mut sim, JP, US, envelope(US, &format!("US.x.{i}"), now, Payload::Delivery(d)), code);
@@ -1270,7 +1408,13 @@ fn progress_and_requests_for_unknown_reports_are_refused() {
         requested_at: now,
         expires_at: Sim::at(DAY),
     };
-    expect_rejected(&mut sim, KR, US, envelope(US, "US.x.2", now, Payload::ReleaseRequest(req.clone())), "UNKNOWN_REPORT");
+    expect_rejected(
+        &mut sim,
+        KR,
+        US,
+        envelope(US, "US.x.2", now, Payload::ReleaseRequest(req.clone())),
+        "UNKNOWN_REPORT",
+    );
     // KR's request sent to JP.
     kr_report_requested(&mut sim, "KR-0404", "a");
     expect_rejected(&mut sim, JP, US, envelope(US, "US.x.3", now, Payload::ReleaseRequest(req)), "UNKNOWN_REPORT");
@@ -1330,7 +1474,8 @@ fn pending_pages() {
     let rids: Vec<String> = (1..=5).map(|i| rid(&format!("KR-000{i}"), 1, JP).as_str().to_owned()).collect();
     let node = sim.node(KR);
     let now = sim.now;
-    let ids = |p: &Page<PendingView>| p.items.iter().map(|v| v.request.request_id.as_str().to_owned()).collect::<Vec<_>>();
+    let ids =
+        |p: &Page<PendingView>| p.items.iter().map(|v| v.request.request_id.as_str().to_owned()).collect::<Vec<_>>();
 
     let p1 = node.pending(now, None, 2).unwrap();
     assert_eq!(ids(&p1), rids[0..2]);
@@ -1390,7 +1535,9 @@ fn inbox_and_status_pages() {
 
     // Status: submission order by report, every revision.
     let kr = sim.node(KR);
-    let cur = |p: &Page<RevisionStatus>| p.items.iter().map(|s| inbox_cursor(&s.header.id, s.header.revision)).collect::<Vec<_>>();
+    let cur = |p: &Page<RevisionStatus>| {
+        p.items.iter().map(|s| inbox_cursor(&s.header.id, s.header.revision)).collect::<Vec<_>>()
+    };
     let s1 = kr.status(None, 2).unwrap();
     assert_eq!(cur(&s1), ["KR-0001.r1", "KR-0002.r1"]);
     assert_eq!(s1.next_after.as_deref(), Some("KR-0002.r1"));
@@ -1400,7 +1547,12 @@ fn inbox_and_status_pages() {
     assert_eq!(cur(&s3), ["KR-0004.r1"]);
     assert_eq!(s3.next_after, None);
     assert!(matches!(kr.status(Some("KR-0001"), 2), Err(CommandError::UnknownCursor(_))));
-    assert!(kr.status(None, 100).unwrap().items.iter().all(|s| s.recipients[&JP] == RecipientState::Delivered { tearline_only: false }));
+    assert!(kr
+        .status(None, 100)
+        .unwrap()
+        .items
+        .iter()
+        .all(|s| s.recipients[&JP] == RecipientState::Delivered { tearline_only: false }));
     let rs = kr.report_status(&report_id("KR-0002")).unwrap();
     assert_eq!(rs.iter().map(|s| s.header.revision).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(kr.report_status(&report_id("KR-0009")), Err(CommandError::UnknownReport(report_id("KR-0009"))));
@@ -1459,7 +1611,12 @@ fn debug_output_never_contains_report_content() {
     sim.inject(US, JP, envelope(KR, "KR.f.2", now, Payload::Report(r.clone())));
     r.header.originator = JP;
     sim.inject(US, KR, envelope(KR, "KR.f.3", now, Payload::Report(r.clone())));
-    let d = Delivery { header: r.header.clone(), released: Released::Full(r.content.clone()), basis: Basis::Bilateral, request_id: None };
+    let d = Delivery {
+        header: r.header.clone(),
+        released: Released::Full(r.content.clone()),
+        basis: Basis::Bilateral,
+        request_id: None,
+    };
     sim.inject(KR, US, envelope(US, "US.f.1", now, Payload::Delivery(d.clone())));
     sim.inject(JP, KR, envelope(KR, "KR.f.4", now, Payload::Delivery(d)));
     sim.drive();

@@ -88,7 +88,7 @@ async fn run(
     ready: Option<oneshot::Sender<()>>,
 ) -> Result<(), NodeError> {
     let party = config.party;
-    info!(own = %config.urls.own, kr = %config.urls.kr, jp = %config.urls.jp, "starting");
+    info!(own = %config.urls.own.url, kr = %config.urls.kr.url, jp = %config.urls.jp.url, authenticated = config.urls.own.nkey_seed.is_some(), "starting");
     let links = tokio::select! {
         links = Links::connect(party, &config.urls) => links,
         _ = shutdown.cancelled() => {

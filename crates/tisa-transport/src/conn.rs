@@ -17,37 +17,76 @@ use crate::subjects;
 /// How long readiness probes may take before we call the broker unresponsive.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn options(name: &str) -> ConnectOptions {
+/// Where and as whom to connect. Its `Debug` never shows the seed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    /// NATS URL.
+    pub url: String,
+    /// The user's nkey seed (`SU…`), if the broker requires authentication.
+    pub nkey_seed: Option<String>,
+    /// The user's private request/reply inbox prefix (e.g. `_INBOX_kr_cli`),
+    /// so no other user can read its replies.
+    pub inbox_prefix: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.url)
+            .field("nkey_seed", &self.nkey_seed.as_ref().map(|_| "<redacted>"))
+            .field("inbox_prefix", &self.inbox_prefix)
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// An unauthenticated endpoint.
+    pub fn open(url: impl Into<String>) -> Endpoint {
+        Endpoint { url: url.into(), ..Endpoint::default() }
+    }
+}
+
+fn options(name: &str, ep: &Endpoint) -> ConnectOptions {
     let link = name.to_owned();
-    ConnectOptions::new().name(name).max_reconnects(None).connection_timeout(Duration::from_secs(3)).event_callback(
-        move |ev| {
-            let link = link.clone();
-            async move {
-                match ev {
-                    NatsEvent::Connected => info!(connection = %link, "connected to NATS"),
-                    NatsEvent::Disconnected => warn!(connection = %link, "disconnected from NATS; reconnecting"),
-                    NatsEvent::ServerError(e) => error!(connection = %link, error = %e, "NATS server error"),
-                    NatsEvent::SlowConsumer(sid) => warn!(connection = %link, sid, "slow consumer: messages dropped"),
-                    other => debug!(connection = %link, event = %other, "NATS event"),
-                }
+    let mut opts = ConnectOptions::new();
+    if let Some(seed) = &ep.nkey_seed {
+        opts = opts.nkey(seed.clone());
+    }
+    if let Some(prefix) = &ep.inbox_prefix {
+        opts = opts.custom_inbox_prefix(prefix);
+    }
+    opts.name(name).max_reconnects(None).connection_timeout(Duration::from_secs(3)).event_callback(move |ev| {
+        let link = link.clone();
+        async move {
+            match ev {
+                NatsEvent::Connected => info!(connection = %link, "connected to NATS"),
+                NatsEvent::Disconnected => warn!(connection = %link, "disconnected from NATS; reconnecting"),
+                // Permission violations surface only here (async-nats 0.51).
+                NatsEvent::ServerError(e) => error!(connection = %link, error = %e, "NATS server error"),
+                NatsEvent::SlowConsumer(sid) => warn!(connection = %link, sid, "slow consumer: messages dropped"),
+                other => debug!(connection = %link, event = %other, "NATS event"),
             }
-        },
-    )
+        }
+    })
 }
 
 /// Connects once (no retry): for the CLI, which should fail fast.
-pub async fn connect_once(url: &str, name: &str) -> Result<Client, TransportError> {
-    options(name).connect(url).await.map_err(|e| TransportError::Connect { url: url.to_owned(), reason: e.to_string() })
+pub async fn connect_once(ep: &Endpoint, name: &str) -> Result<Client, TransportError> {
+    options(name, ep)
+        .connect(&ep.url)
+        .await
+        .map_err(|e| TransportError::Connect { url: ep.url.clone(), reason: e.to_string() })
 }
 
 /// Connects, retrying with exponential backoff (100 ms … 5 s) until the
 /// broker answers. Logs every failed attempt; never gives up on its own
 /// (callers race it against shutdown).
-pub async fn connect_with_retry(url: &str, name: &str) -> Client {
+pub async fn connect_with_retry(ep: &Endpoint, name: &str) -> Client {
+    let url = &ep.url;
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1u32;
     loop {
-        match options(name).connect(url).await {
+        match options(name, ep).connect(url).await {
             Ok(c) => return c,
             Err(e) => {
                 warn!(connection = %name, %url, attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "NATS unreachable; retrying");
@@ -88,15 +127,15 @@ pub async fn prove_ready(client: &Client, party: Party) -> Result<(), TransportE
     Ok(())
 }
 
-/// URLs of a node's connections.
+/// A node's connections: where and as whom.
 #[derive(Clone, Debug)]
 pub struct LinkUrls {
     /// The party's own broker (control subjects, and the link for a nation).
-    pub own: String,
+    pub own: Endpoint,
     /// For the hub: the broker of the US–KR link.
-    pub kr: String,
+    pub kr: Endpoint,
     /// For the hub: the broker of the US–JP link.
-    pub jp: String,
+    pub jp: Endpoint,
 }
 
 /// A message that arrived on a link, decoded or not.
@@ -249,9 +288,9 @@ pub struct ControlClient {
 
 impl ControlClient {
     /// Connects to `url` to talk to `party`'s node.
-    pub async fn connect(url: &str, party: Party, timeout: Duration) -> Result<ControlClient, TransportError> {
-        let client = connect_once(url, &format!("tisa-{}-cli", party.lower())).await?;
-        Ok(ControlClient { client, party, url: url.to_owned(), timeout })
+    pub async fn connect(ep: &Endpoint, party: Party, timeout: Duration) -> Result<ControlClient, TransportError> {
+        let client = connect_once(ep, &format!("tisa-{}-cli", party.lower())).await?;
+        Ok(ControlClient { client, party, url: ep.url.clone(), timeout })
     }
 
     /// Sends a request and waits for the node's reply.

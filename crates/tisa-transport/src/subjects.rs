@@ -90,3 +90,59 @@ pub fn events(party: Party) -> String {
 pub fn probe(party: Party, id: &str) -> String {
     format!("tisa.ctl.{}.probe.{id}", party.lower())
 }
+
+/// A NATS user of a deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The party's node.
+    Node,
+    /// The party's operator CLI.
+    Cli,
+}
+
+impl Role {
+    /// `node` or `cli`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Node => "node",
+            Role::Cli => "cli",
+        }
+    }
+}
+
+/// The private request/reply inbox prefix of `party`'s `role` user.
+pub fn inbox_prefix(party: Party, role: Role) -> String {
+    format!("_INBOX_{}_{}", party.lower(), role.as_str())
+}
+
+/// Broker permissions of `party`'s `role` user, derived from the subject
+/// table above: `(publish allow, subscribe allow)`. Nothing else is allowed.
+/// A node may also answer requests it receives (`allow_responses`).
+pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
+    let mut publish = Vec::new();
+    let mut subscribe = Vec::new();
+    let probe = format!("tisa.ctl.{}.probe.>", party.lower());
+    match role {
+        Role::Node => {
+            if party.is_hub() {
+                for n in Party::NATIONS {
+                    publish.push(data_all(n, Direction::Down));
+                    subscribe.push(data_all(n, Direction::Up));
+                }
+            } else {
+                publish.push(data_all(party, Direction::Up));
+                subscribe.push(data_all(party, Direction::Down));
+            }
+            publish.push(events(party));
+            subscribe.extend(VERBS.iter().map(|v| control(party, v)));
+        }
+        Role::Cli => {
+            publish.extend(VERBS.iter().map(|v| control(party, v)));
+            subscribe.push(events(party));
+        }
+    }
+    publish.push(probe.clone());
+    subscribe.push(probe);
+    subscribe.push(format!("{}.>", inbox_prefix(party, role)));
+    (publish, subscribe)
+}

@@ -177,12 +177,7 @@ impl Sim {
     /// Delivers the oldest in-flight envelope across all links (global send
     /// order). Returns whether there was one.
     pub fn step(&mut self) -> bool {
-        let next = self
-            .queues
-            .iter()
-            .filter_map(|(l, q)| q.front().map(|(s, _)| (*s, *l)))
-            .min()
-            .map(|(_, l)| l);
+        let next = self.queues.iter().filter_map(|(l, q)| q.front().map(|(s, _)| (*s, *l))).min().map(|(_, l)| l);
         match next {
             Some((from, to)) => self.step_link(from, to).is_some(),
             None => false,
@@ -193,17 +188,18 @@ impl Sim {
     /// second time and asserts that the duplicate produced no transmit, no
     /// inbox entry and no event (a repeated progress notice may be re-reported).
     pub fn step_twice(&mut self) -> bool {
-        let next = self
-            .queues
-            .iter()
-            .filter_map(|(l, q)| q.front().map(|(s, _)| (*s, *l)))
-            .min()
-            .map(|(_, l)| l);
+        let next = self.queues.iter().filter_map(|(l, q)| q.front().map(|(s, _)| (*s, *l))).min().map(|(_, l)| l);
         let Some((from, to)) = next else { return false };
         let env = self.step_link(from, to).expect("front exists");
         let (log, ev, inbox) = (self.log.len(), self.events(to).len(), self.inbox(to).len());
         self.inject(to, from, env.clone());
-        assert_eq!(self.log.len(), log, "duplicate {} to {to:?} produced a transmit: {:?}", env.payload.kind(), &self.log[log..]);
+        assert_eq!(
+            self.log.len(),
+            log,
+            "duplicate {} to {to:?} produced a transmit: {:?}",
+            env.payload.kind(),
+            &self.log[log..]
+        );
         let new_events: Vec<&Event> =
             self.events(to)[ev..].iter().filter(|e| !matches!(e, Event::Progress { .. })).collect();
         assert!(new_events.is_empty(), "duplicate {} to {to:?} produced events: {new_events:?}", env.payload.kind());
@@ -237,6 +233,12 @@ impl Sim {
     /// Number of envelopes in flight on every link.
     pub fn in_flight_total(&self) -> usize {
         self.queues.values().map(VecDeque::len).sum()
+    }
+
+    /// Takes the oldest in-flight envelope on `from -> to` off the wire
+    /// without delivering it (the caller delivers it with [`Sim::inject`]).
+    pub fn take_next(&mut self, from: Party, to: Party) -> Option<Envelope> {
+        self.queues.get_mut(&(from, to))?.pop_front().map(|(_, e)| e)
     }
 
     /// Drops everything in flight on `from -> to`.

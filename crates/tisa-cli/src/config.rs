@@ -1,0 +1,97 @@
+//! Node and CLI config files (TOML): per link, the broker URL and the
+//! credentials. `tisa broker config` writes them; `tisa node --config` and
+//! the operator commands' `--config` read them.
+//!
+//! ```toml
+//! party = "kr"
+//! [own]                        # the party's own broker (control; a nation's link)
+//! url = "nats://127.0.0.1:4222"
+//! nkey_seed_file = "kr-node.nk"   # relative to this file; mode 0600
+//! inbox_prefix = "_INBOX_kr_node"
+//! # The US hub's node config also has [kr] and [jp] sections: one per link.
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tisa_core::Party;
+use tisa_transport::Endpoint;
+
+/// One connection: where and as whom.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointFile {
+    /// NATS URL.
+    pub url: String,
+    /// File holding the user's nkey seed, relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nkey_seed_file: Option<PathBuf>,
+    /// The user's private inbox prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox_prefix: Option<String>,
+}
+
+/// A node's or an operator's config file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `kr`, `us` or `jp`.
+    pub party: String,
+    /// The party's own broker.
+    pub own: EndpointFile,
+    /// US hub only: the US–KR link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kr: Option<EndpointFile>,
+    /// US hub only: the US–JP link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jp: Option<EndpointFile>,
+}
+
+/// A loaded config: party and resolved endpoints (seeds read).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The party.
+    pub party: Party,
+    /// Own broker.
+    pub own: Endpoint,
+    /// US–KR link (hub).
+    pub kr: Option<Endpoint>,
+    /// US–JP link (hub).
+    pub jp: Option<Endpoint>,
+}
+
+/// Loads and validates a config file; errors name the file and, for syntax
+/// errors, the line and column.
+pub fn load(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+    let party: Party = file.party.parse().with_context(|| format!("invalid config {}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let endpoint = |ef: &EndpointFile| -> Result<Endpoint> {
+        let nkey_seed = match &ef.nkey_seed_file {
+            Some(f) => {
+                let p = base.join(f);
+                let seed =
+                    std::fs::read_to_string(&p).with_context(|| format!("cannot read nkey seed {}", p.display()))?;
+                let seed = seed.trim().to_owned();
+                if !seed.starts_with("SU") {
+                    bail!("{} does not hold a user nkey seed (SU…)", p.display());
+                }
+                Some(seed)
+            }
+            None => None,
+        };
+        Ok(Endpoint { url: ef.url.clone(), nkey_seed, inbox_prefix: ef.inbox_prefix.clone() })
+    };
+    if !party.is_hub() && (file.kr.is_some() || file.jp.is_some()) {
+        bail!("invalid config {}: [kr]/[jp] links are for the US hub only", path.display());
+    }
+    Ok(Config {
+        party,
+        own: endpoint(&file.own)?,
+        kr: file.kr.as_ref().map(endpoint).transpose()?,
+        jp: file.jp.as_ref().map(endpoint).transpose()?,
+    })
+}
