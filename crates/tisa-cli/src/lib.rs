@@ -10,6 +10,7 @@
 //! - `commands`: the operator commands and their text/JSON output.
 //! - `demo`: the scripted scenario.
 
+pub mod agreement;
 pub mod broker;
 pub mod cluster;
 mod commands;
@@ -71,6 +72,27 @@ enum Command {
     /// Broker deployment: generate a nats-server config that enforces the topology.
     #[command(subcommand)]
     Broker(BrokerCommand),
+    /// The agreement (versioned policy): validate a file, or show the effective policy.
+    #[command(subcommand)]
+    Agreement(AgreementCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AgreementCommand {
+    /// Validate an agreement file; errors name the line and column.
+    Check {
+        /// The agreement file (TOML).
+        file: std::path::PathBuf,
+    },
+    /// Print the effective policy (the built-in 2014 agreement unless --agreement is given).
+    Show {
+        /// An agreement file instead of the built-in one.
+        #[arg(long, env = "TISA_AGREEMENT")]
+        agreement: Option<std::path::PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -129,18 +151,21 @@ struct NodeArgs {
     /// US only: NATS URL of the US–JP link (default: --nats).
     #[arg(long)]
     jp_nats: Option<String>,
-    /// Highest classification on both links (policy; default SECRET).
-    #[arg(long, default_value = "secret")]
-    ceiling: Classification,
+    /// The agreement file (versioned policy) [default: the built-in 2014 agreement].
+    #[arg(long, env = "TISA_AGREEMENT")]
+    agreement: Option<std::path::PathBuf>,
+    /// Override: highest classification on both links.
+    #[arg(long)]
+    ceiling: Option<Classification>,
     /// Highest classification on the US–KR link (overrides --ceiling).
     #[arg(long)]
     kr_ceiling: Option<Classification>,
     /// Highest classification on the US–JP link (overrides --ceiling).
     #[arg(long)]
     jp_ceiling: Option<Classification>,
-    /// How long a release request stays open before it counts as denied.
-    #[arg(long, default_value = "24h", value_parser = parse_duration)]
-    request_expiry: Duration,
+    /// Override: how long a release request stays open before it counts as denied.
+    #[arg(long, value_parser = parse_duration)]
+    request_expiry: Option<Duration>,
 }
 
 #[derive(Args, Debug)]
@@ -341,6 +366,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
         Command::Health(c) => commands::health(&c.resolve()?).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
+        Command::Agreement(AgreementCommand::Check { file }) => {
+            let a = agreement::load(Some(&file))?;
+            println!("{}: valid agreement version {} ({} keys)", file.display(), a.policy.version, a.policy.keys.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agreement(AgreementCommand::Show { agreement: path, json }) => {
+            let a = agreement::load(path.as_deref())?;
+            let v = agreement::to_json(&a);
+            if json {
+                println!("{v}");
+            } else {
+                let p = &a.policy;
+                println!("agreement version {}: {}", p.version, a.name);
+                println!("hub:            USA (the only party on both links; no KOR-JPN link)");
+                println!("scope:          {}", p.scope.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
+                println!("USA-KOR link:   ceiling {}", p.kr_ceiling);
+                println!("USA-JPN link:   ceiling {}", p.jp_ceiling);
+                println!("request expiry: {}", util::human_duration(p.request_expiry));
+                println!("two-person rule: {}", if p.two_person_rule { "yes" } else { "no" });
+                println!("keys:           {}", p.keys.len());
+                for k in &p.keys {
+                    println!("  {} {} ({:?})", k.party, k.name, k.role);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Broker(BrokerCommand::Config(a)) => {
             if a.mode != "shared" {
                 anyhow::bail!(
@@ -376,12 +427,28 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     if party != Party::HUB && (a.kr_nats.is_some() || a.jp_nats.is_some()) {
         anyhow::bail!("--kr-nats/--jp-nats are for the US hub only; {party} has one link: use --nats");
     }
-    let policy = tisa_core::Policy {
-        kr_ceiling: a.kr_ceiling.unwrap_or(a.ceiling),
-        jp_ceiling: a.jp_ceiling.unwrap_or(a.ceiling),
-        request_expiry: a.request_expiry,
-        ..tisa_core::Policy::default()
-    };
+    let agreement = agreement::load(a.agreement.as_deref())?;
+    let mut policy = agreement.policy;
+    if let Some(c) = a.ceiling {
+        policy.kr_ceiling = c;
+        policy.jp_ceiling = c;
+    }
+    if let Some(c) = a.kr_ceiling {
+        policy.kr_ceiling = c;
+    }
+    if let Some(c) = a.jp_ceiling {
+        policy.jp_ceiling = c;
+    }
+    if let Some(e) = a.request_expiry {
+        policy.request_expiry = e;
+    }
+    tracing::info!(
+        agreement_version = policy.version,
+        kr_ceiling = %policy.kr_ceiling,
+        jp_ceiling = %policy.jp_ceiling,
+        request_expiry_s = policy.request_expiry.as_secs(),
+        "policy in force"
+    );
     use tisa_transport::Endpoint;
     let mut own = cfg.as_ref().map(|c| c.own.clone()).unwrap_or_else(|| Endpoint::open(DEFAULT_NATS_URL));
     let mut kr = cfg.as_ref().and_then(|c| c.kr.clone()).unwrap_or_else(|| own.clone());

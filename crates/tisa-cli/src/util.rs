@@ -19,6 +19,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(ms))
 }
 
+/// `24h`, `90s`, `1500ms`: the largest unit that divides evenly.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, n) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+        if ms >= n && ms % n == 0 {
+            return format!("{}{unit}", ms / n);
+        }
+    }
+    format!("{ms}ms")
+}
+
 /// Logs to stderr; `RUST_LOG` overrides `default` (`async_nats` stays at
 /// `warn` unless named); `TISA_LOG_FORMAT=json` for JSON lines.
 pub fn init_tracing(default: &str) {

@@ -27,5 +27,5 @@ pub use node::{
     inbox_cursor, limits, Draft, Event, HubState, InboxEntry, Node, Page, PendingView, RecipientState, RevisionStatus,
     SubmitNote, Submitted,
 };
-pub use policy::{NotReleasable, Policy};
+pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
 pub use types::*;

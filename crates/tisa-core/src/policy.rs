@@ -8,9 +8,33 @@ use std::time::Duration;
 use crate::message::ReportHeader;
 use crate::types::{Category, Classification, Party};
 
-/// The policy the core enforces.
+/// What a registered public key may sign for its party.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyRole {
+    /// The party's node: report manifests, receipts.
+    Node,
+    /// An operator who may approve or deny releases and issue standing grants.
+    Approver,
+}
+
+/// A public signing key registered in the agreement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEntry {
+    /// The party it signs for.
+    pub party: Party,
+    /// Its holder (`kr-node`, an operator's name).
+    pub name: String,
+    /// What it may sign.
+    pub role: KeyRole,
+    /// Ed25519 public key.
+    pub public: [u8; 32],
+}
+
+/// The policy the core enforces: the agreement in force.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
+    /// Version of the agreement this policy comes from.
+    pub version: u32,
     /// Categories that may travel to a third party through the hub.
     pub scope: Vec<Category>,
     /// Highest classification that may cross the hub–KR link (either way).
@@ -19,6 +43,10 @@ pub struct Policy {
     pub jp_ceiling: Classification,
     /// How long a release request stays open before it counts as denied.
     pub request_expiry: Duration,
+    /// Whether an approval must come from an operator other than the submitter.
+    pub two_person_rule: bool,
+    /// Registered public keys.
+    pub keys: Vec<KeyEntry>,
 }
 
 impl Default for Policy {
@@ -26,10 +54,13 @@ impl Default for Policy {
     /// ceiling on both links, requests open for 24 hours.
     fn default() -> Self {
         Policy {
+            version: 1,
             scope: vec![Category::NkNuclear, Category::NkMissile],
             kr_ceiling: Classification::Secret,
             jp_ceiling: Classification::Secret,
             request_expiry: Duration::from_secs(24 * 3600),
+            two_person_rule: false,
+            keys: Vec::new(),
         }
     }
 }
@@ -78,6 +109,11 @@ impl fmt::Display for NotReleasable {
 }
 
 impl Policy {
+    /// Keys registered for `party` in `role`.
+    pub fn keys_of(&self, party: Party, role: KeyRole) -> impl Iterator<Item = &KeyEntry> {
+        self.keys.iter().filter(move |k| k.party == party && k.role == role)
+    }
+
     /// Ceiling of the link between the hub and `nation` (the hub itself has
     /// no link of its own: `TOP_SECRET`).
     pub fn ceiling(&self, nation: Party) -> Classification {

@@ -1,0 +1,298 @@
+//! The agreement file (`agreement.toml`): the arrangement's policy as
+//! versioned data. [`DEFAULT`] reproduces the 2014 arrangement and is the
+//! built-in default. Errors point at the line (and column) at fault.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use serde::Deserialize;
+use tisa_core::{Category, Classification, KeyEntry, KeyRole, Party, Policy};
+use toml::Spanned;
+
+/// The built-in agreement: the 2014 arrangement (`agreement/default.toml`).
+pub const DEFAULT: &str = include_str!("../../../agreement/default.toml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    version: Spanned<i64>,
+    #[serde(default)]
+    name: String,
+    hub: Spanned<String>,
+    scope: Spanned<Vec<Spanned<String>>>,
+    request_expiry: Spanned<String>,
+    #[serde(default)]
+    two_person_rule: bool,
+    #[serde(default)]
+    link: Vec<Link>,
+    #[serde(default)]
+    key: Vec<Key>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Link {
+    parties: Spanned<Vec<Spanned<String>>>,
+    ceiling: Spanned<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    bilateral_agreement: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Key {
+    party: Spanned<String>,
+    name: Spanned<String>,
+    role: Spanned<String>,
+    public: Spanned<String>,
+}
+
+/// A validated agreement.
+#[derive(Clone, Debug)]
+pub struct Agreement {
+    /// Its name.
+    pub name: String,
+    /// The policy the core enforces.
+    pub policy: Policy,
+}
+
+/// An invalid agreement: where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}:{line}:{column}: {message}")]
+pub struct AgreementError {
+    /// File name (or `<built-in>`).
+    pub origin: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+struct Ctx<'a> {
+    origin: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> AgreementError {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        AgreementError { origin: self.origin.to_owned(), line, column, message: message.into() }
+    }
+
+    fn party(&self, s: &Spanned<String>) -> Result<Party, AgreementError> {
+        s.get_ref().parse().map_err(|e| self.err(s.span(), format!("{e}")))
+    }
+}
+
+/// Parses and validates an agreement. `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
+    let cx = Ctx { origin, text };
+    let file: File = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        cx.err(span, e.message().to_owned())
+    })?;
+    let version = u32::try_from(*file.version.get_ref())
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| cx.err(file.version.span(), "version must be a whole number ≥ 1"))?;
+    let hub = cx.party(&file.hub)?;
+    if hub != Party::HUB {
+        return Err(cx.err(file.hub.span(), format!("the hub must be USA (the arrangement's hub), not {hub}")));
+    }
+    let mut scope = Vec::new();
+    for c in file.scope.get_ref() {
+        let cat: Category = c.get_ref().parse().map_err(|e| cx.err(c.span(), format!("{e}")))?;
+        if cat == Category::Other {
+            return Err(cx.err(c.span(), "OTHER cannot be in the trilateral scope"));
+        }
+        if scope.contains(&cat) {
+            return Err(cx.err(c.span(), format!("{cat} is listed twice")));
+        }
+        scope.push(cat);
+    }
+    if scope.is_empty() {
+        return Err(cx.err(file.scope.span(), "scope must name at least one category"));
+    }
+    let request_expiry = crate::util::parse_duration(file.request_expiry.get_ref())
+        .map_err(|e| cx.err(file.request_expiry.span(), e))?;
+    if request_expiry.is_zero() {
+        return Err(cx.err(file.request_expiry.span(), "request_expiry must be longer than zero"));
+    }
+    let mut ceilings = [None, None]; // KR, JP
+    for link in &file.link {
+        let ps = link.parties.get_ref();
+        if ps.len() != 2 {
+            return Err(cx.err(link.parties.span(), "a link joins exactly two parties"));
+        }
+        let (a, b) = (cx.party(&ps[0])?, cx.party(&ps[1])?);
+        let nation = match (a.is_hub(), b.is_hub()) {
+            (true, false) => b,
+            (false, true) => a,
+            (true, true) => return Err(cx.err(link.parties.span(), "a link joins two different parties")),
+            (false, false) => {
+                return Err(cx.err(
+                    link.parties.span(),
+                    format!(
+                        "there is no {a}-{b} link in the arrangement: {a} and {b} share only through the hub (USA)"
+                    ),
+                ))
+            }
+        };
+        let ceiling: Classification =
+            link.ceiling.get_ref().parse().map_err(|e| cx.err(link.ceiling.span(), format!("{e}")))?;
+        let slot = &mut ceilings[usize::from(nation == Party::Jp)];
+        if slot.is_some() {
+            return Err(cx.err(link.parties.span(), format!("the USA-{nation} link is listed twice")));
+        }
+        *slot = Some(ceiling);
+    }
+    let [Some(kr_ceiling), Some(jp_ceiling)] = ceilings else {
+        let missing = if ceilings[0].is_none() { "USA-KOR" } else { "USA-JPN" };
+        return Err(cx.err(0..0, format!("the {missing} link is missing (add a [[link]] table)")));
+    };
+    let mut keys = Vec::new();
+    let mut seen = BTreeSet::new();
+    for k in &file.key {
+        let party = cx.party(&k.party)?;
+        let role = match k.role.get_ref().as_str() {
+            "node" => KeyRole::Node,
+            "approver" => KeyRole::Approver,
+            other => {
+                return Err(cx.err(k.role.span(), format!("unknown key role {other:?} (expected node or approver)")))
+            }
+        };
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(k.public.get_ref().trim())
+            .map_err(|e| cx.err(k.public.span(), format!("public key is not base64: {e}")))?;
+        let public: [u8; 32] =
+            raw.try_into().map_err(|_| cx.err(k.public.span(), "public key must be 32 bytes (ed25519)"))?;
+        if !seen.insert(public) {
+            return Err(cx.err(k.public.span(), "this public key is listed twice"));
+        }
+        let name = k.name.get_ref().trim().to_owned();
+        if name.is_empty() || name.len() > 64 {
+            return Err(cx.err(k.name.span(), "a key's name must be 1 to 64 characters"));
+        }
+        keys.push(KeyEntry { party, name, role, public });
+    }
+    Ok(Agreement {
+        name: file.name,
+        policy: Policy {
+            version,
+            scope,
+            kr_ceiling,
+            jp_ceiling,
+            request_expiry,
+            two_person_rule: file.two_person_rule,
+            keys,
+        },
+    })
+}
+
+/// Loads `path`, or the built-in agreement if `None`.
+pub fn load(path: Option<&Path>) -> Result<Agreement> {
+    match path {
+        None => Ok(parse(DEFAULT, "<built-in agreement>")?),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read agreement {}", p.display()))?;
+            Ok(parse(&text, &p.display().to_string())?)
+        }
+    }
+}
+
+/// The effective policy as JSON (`tisa agreement show --json`).
+pub fn to_json(a: &Agreement) -> serde_json::Value {
+    let p = &a.policy;
+    serde_json::json!({
+        "version": p.version,
+        "name": a.name,
+        "hub": Party::HUB.trigraph(),
+        "scope": p.scope.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        "links": [
+            {"parties": ["USA", "KOR"], "ceiling": p.kr_ceiling.as_str()},
+            {"parties": ["USA", "JPN"], "ceiling": p.jp_ceiling.as_str()},
+        ],
+        "request_expiry_ms": u64::try_from(p.request_expiry.as_millis()).unwrap_or(u64::MAX),
+        "two_person_rule": p.two_person_rule,
+        "keys": p.keys.iter().map(|k| serde_json::json!({
+            "party": k.party.trigraph(),
+            "name": k.name,
+            "role": match k.role { KeyRole::Node => "node", KeyRole::Approver => "approver" },
+            "public": base64::engine::general_purpose::STANDARD.encode(k.public),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_agreement_is_the_2014_arrangement() {
+        let a = parse(DEFAULT, "default").unwrap();
+        assert_eq!(a.policy, Policy::default());
+    }
+
+    fn err(text: &str) -> AgreementError {
+        parse(text, "f.toml").unwrap_err()
+    }
+
+    #[test]
+    fn a_kr_jp_link_is_refused_at_its_line() {
+        let text = DEFAULT.replace("parties = [\"US\", \"JP\"]", "parties = [\"KR\", \"JP\"]");
+        let e = err(&text);
+        let line = text.lines().position(|l| l.contains("[\"KR\", \"JP\"]")).unwrap() + 1;
+        assert_eq!(e.line, line, "{e}");
+        assert!(e.message.contains("no KOR-JPN link"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let text = DEFAULT.replace(
+            "ceiling = \"SECRET\"\nbilateral_agreement = \"US-Japan",
+            "ceiling = \"ULTRA\"\nbilateral_agreement = \"US-Japan",
+        );
+        let e = err(&text);
+        let line = text.lines().position(|l| l.contains("ULTRA")).unwrap() + 1;
+        assert_eq!((e.line, e.column), (line, 11), "{e}");
+        assert!(e.to_string().starts_with(&format!("f.toml:{line}:11: unknown classification")), "{e}");
+
+        let e =
+            err(&DEFAULT.replace("scope = [\"NK_NUCLEAR\", \"NK_MISSILE\"]", "scope = [\"NK_NUCLEAR\", \"OTHER\"]"));
+        assert!(e.message.contains("OTHER cannot be"), "{e}");
+        let e = err(&DEFAULT.replace("hub = \"US\"", "hub = \"JP\""));
+        assert!(e.message.contains("hub must be USA"), "{e}");
+        let e = err(&DEFAULT.replace("version = 1", "version = 0"));
+        assert!(e.message.contains("version"), "{e}");
+        let e = err(&DEFAULT.replace("request_expiry = \"24h\"", "request_expiry = \"soon\""));
+        assert!(e.message.contains("invalid duration"), "{e}");
+        let e = err(&format!("{DEFAULT}\nsurprise = 1\n"));
+        assert!(e.message.contains("unknown field"), "{e}");
+        assert_eq!(e.line, DEFAULT.lines().count() + 2, "{e}");
+        let e = err("version = 1\nhub = \"US\"\nscope = [\"NK_NUCLEAR\"]\nrequest_expiry = \"1h\"\n");
+        assert!(e.message.contains("link is missing"), "{e}");
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        let good = format!(
+            "{DEFAULT}\n[[key]]\nparty = \"KR\"\nname = \"kim\"\nrole = \"approver\"\npublic = \"{}\"\n",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+        );
+        let a = parse(&good, "f").unwrap();
+        assert_eq!(a.policy.keys.len(), 1);
+        assert_eq!(a.policy.keys[0].role, KeyRole::Approver);
+        let e = err(&good.replace("approver", "boss"));
+        assert!(e.message.contains("unknown key role"), "{e}");
+        let e = err(&format!("{DEFAULT}\n[[key]]\nparty = \"KR\"\nname = \"k\"\nrole = \"node\"\npublic = \"AAAA\"\n"));
+        assert!(e.message.contains("32 bytes"), "{e}");
+    }
+}
