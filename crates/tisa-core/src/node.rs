@@ -833,9 +833,9 @@ impl Node {
         let Some(rev) = self.own_revision_mut(&p.report_id, p.revision) else { return Err(unknown()) };
         match (&p.stage, p.recipient) {
             (Stage::Accepted, None) => {
-                if rev.hub == HubState::Sent {
-                    rev.hub = HubState::Accepted;
-                }
+                // The hub names this very revision: it holds it, whatever
+                // rejection notice naming the report came in before.
+                rev.hub = HubState::Accepted;
             }
             (stage, Some(r)) if rev.recipients.contains_key(&r) => {
                 rev.hub = HubState::Accepted;

@@ -281,7 +281,7 @@ impl Oracle {
             ));
         };
         let reached = self.decision_at_hub.get(&rk);
-        if !reached.is_some_and(|t| *t < expires) {
+        if reached.is_none_or(|t| *t >= expires) {
             return Err(format!(
                 "{at:?} received {key:?}, but the approval reached the hub at {reached:?}, expiry {expires:?}"
             ));
@@ -445,6 +445,7 @@ impl World {
         self.check()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn submit(
         &mut self,
         p: Party,
@@ -666,7 +667,7 @@ impl World {
                         classification: s.classification,
                         releasable_to: s.rel,
                     },
-                    released: if alt % 2 == 0 {
+                    released: if alt.is_multiple_of(2) {
                         Released::Full(s.content.clone())
                     } else {
                         Released::Tearline(s.content.tearline.clone().unwrap_or_default())
@@ -698,7 +699,7 @@ impl World {
                     releasable_to: s.rel,
                 };
                 // The other nation passes it off as its own, or relays it under its originator's name.
-                let (sender, link) = if alt % 2 == 0 {
+                let (sender, link) = if alt.is_multiple_of(2) {
                     header.originator = other;
                     (s.originator, s.originator)
                 } else {

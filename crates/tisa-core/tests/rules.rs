@@ -1168,7 +1168,8 @@ fn a_decision_that_does_not_match_its_request_is_refused() {
     sim.drive();
     let now = sim.now;
     let good = decision("KR-0001", 1, JP, Decision::ApproveFull, now);
-    let alter: [(&str, fn(&mut ReleaseDecision)); 6] = [
+    type Alter = fn(&mut ReleaseDecision);
+    let alter: [(&str, Alter); 6] = [
         ("report", |d| d.report_id = report_id("KR-0002")),
         ("revision", |d| d.revision = 2),
         ("revision0", |d| d.revision = 0),
@@ -1650,4 +1651,41 @@ fn debug_output_never_contains_report_content() {
     assert!(checked > 100);
     // The canaries are really there, for those they were released to.
     assert!(sim.inbox(JP).iter().any(|e| released_strings(&e.delivery.released).iter().any(|s| s.contains("CANARY"))));
+}
+
+// ----------------------------------------------------------------------
+// Status
+// ----------------------------------------------------------------------
+
+#[test]
+fn a_rejection_of_one_revision_does_not_stick_to_the_next() {
+    // KR's node is misconfigured with a TOP_SECRET ceiling: the hub refuses
+    // revision 1, but KR has already issued revision 2 at SECRET.
+    let kr = Policy { kr_ceiling: TopSecret, ..Policy::default() };
+    let mut sim = Sim::with_policies(kr, Policy::default(), Policy::default());
+    sim.submit(KR, "KR-0001", draft(NkMissile, TopSecret, "USA", "a")).unwrap();
+    sim.correct(KR, "KR-0001", draft(NkMissile, Secret, "USA", "b")).unwrap();
+    sim.drive();
+    assert!(!sim.has(US, "KR-0001", 1));
+    assert!(sim.has(US, "KR-0001", 2));
+    assert!(matches!(sim.hub_state(KR, "KR-0001", 1), HubState::Rejected { ref code, .. } if code == "NOT_RELEASABLE"));
+    assert_eq!(sim.hub_state(KR, "KR-0001", 2), HubState::Accepted, "the hub holds revision 2 and said so");
+}
+
+#[test]
+fn a_stale_rejection_notice_does_not_outrank_the_hubs_acceptance() {
+    let mut sim = Sim::new();
+    sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "USA", "a")).unwrap();
+    // Before the hub's answer arrives, a notice about another message naming the report.
+    let notice = Rejection {
+        refers_to: MessageId::new("KR.0.99").unwrap(),
+        code: "CONFLICT".into(),
+        detail: "report KR-0001 revision 7 conflicts with the copy already held".into(),
+        report_id: Some(report_id("KR-0001")),
+        request_id: None,
+    };
+    sim.inject(KR, US, envelope(US, "US.n.1", sim.now, Payload::Rejection(notice)));
+    sim.drive();
+    assert!(sim.has(US, "KR-0001", 1));
+    assert_eq!(sim.hub_state(KR, "KR-0001", 1), HubState::Accepted);
 }

@@ -82,7 +82,17 @@ impl Sim {
 
     /// Three nodes under `policy`, clock at [`T0`].
     pub fn with_policy(policy: Policy) -> Sim {
-        let nodes = Party::ALL.iter().map(|p| Node::new(*p, policy.clone(), 0x1000 + idx(*p) as u64)).collect();
+        Sim::with_policies(policy.clone(), policy.clone(), policy)
+    }
+
+    /// Three nodes that disagree on the policy (a misconfiguration), clock
+    /// at [`T0`]. `policy` is the hub's.
+    pub fn with_policies(kr: Policy, us: Policy, jp: Policy) -> Sim {
+        let policy = us.clone();
+        let nodes = [(KR, kr), (US, us), (JP, jp)]
+            .into_iter()
+            .map(|(p, pol)| Node::new(p, pol, 0x1000 + idx(p) as u64))
+            .collect();
         Sim {
             now: Timestamp(T0),
             policy,
@@ -130,6 +140,15 @@ impl Sim {
     pub fn submit(&mut self, p: Party, id: &str, draft: Draft) -> Result<Submitted, CommandError> {
         let id = ReportId::new(id).expect("test report ids are valid");
         let r = self.nodes[idx(p)].submit(self.now, id, draft);
+        if let Ok(s) = &r {
+            assert_eq!(
+                s.header.id.prefix_party(),
+                Some(p),
+                "{p:?} issued report id {} without its prefix",
+                s.header.id
+            );
+            assert_eq!(s.header.originator, p);
+        }
         self.flush(p);
         r
     }
