@@ -1,7 +1,7 @@
-//! `tisa broker config`: a nats-server configuration that enforces the
+//! `tisa broker config`: nats-server configurations that enforce the
 //! arrangement's topology in the broker itself, plus per-party credentials.
 //!
-//! Shared mode (one nats-server, three accounts):
+//! Shared mode (`--mode shared`: one nats-server, three accounts):
 //! - accounts `KR`, `US`, `JP`; a subject published in one account is
 //!   invisible in the others unless exported and imported;
 //! - the only exports/imports are the national links: KR exports
@@ -13,6 +13,27 @@
 //!   prefix, so no user can read another's replies;
 //! - users authenticate with nkeys: the server config holds only public
 //!   keys; each seed is written to its own file with mode 0600.
+//!
+//! Per-nation mode (`--mode per-nation`: one nats-server per party,
+//! `nats-kr.conf`, `nats-us.conf`, `nats-jp.conf`):
+//! - KR's server knows only KR's users (`kr-node`, `kr-cli`) and `us-link`,
+//!   the US hub's connection for the US–KR link (`Role::Link`: publish
+//!   `tisa.kr.down.>`, subscribe `tisa.kr.up.>`); JP's likewise. KR and JP
+//!   have no credentials on each other's server, so there is not even a
+//!   connection that could carry a KR↔JP message;
+//! - US's server holds `us-node` (control subjects only) and `us-cli`; the
+//!   hub's node config has one section per link (`[kr]`, `[jp]`) pointing at
+//!   the nations' servers with its `us-link` credentials.
+//!
+//! Both modes:
+//! - JetStream is enabled per account with limits (`jetstream { max_mem,
+//!   max_file, max_streams, max_consumers }`) and a `store_dir` per server.
+//!   No user is granted `$JS.API.>`, and JetStream APIs are never exported,
+//!   so no party reaches another's streams;
+//! - `--tls`: a CA and a server certificate (SANs `localhost`, `127.0.0.1`,
+//!   `nats-kr`, `nats-us`, `nats-jp`) are generated; every server requires
+//!   TLS of every client, and node/CLI configs get `tls://` URLs and
+//!   `tls_ca_file = "ca.pem"`.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -24,20 +45,137 @@ use tisa_transport::subjects::{self, Role};
 
 use crate::config::{ConfigFile, EndpointFile};
 
+/// Default URL of KR's server in per-nation mode.
+pub const DEFAULT_KR_URL: &str = "nats://127.0.0.1:4222";
+/// Default URL of US's server in per-nation mode.
+pub const DEFAULT_US_URL: &str = "nats://127.0.0.1:4223";
+/// Default URL of JP's server in per-nation mode.
+pub const DEFAULT_JP_URL: &str = "nats://127.0.0.1:4224";
+
+/// The names the generated server certificate is valid for.
+pub const TLS_NAMES: [&str; 5] = ["localhost", "127.0.0.1", "nats-kr", "nats-us", "nats-jp"];
+
+/// How the broker is deployed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One nats-server, three accounts.
+    Shared,
+    /// One nats-server per party.
+    PerNation,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Mode, String> {
+        match s {
+            "shared" => Ok(Mode::Shared),
+            "per-nation" => Ok(Mode::PerNation),
+            other => Err(format!("unknown mode {other:?} (use `shared` or `per-nation`)")),
+        }
+    }
+}
+
+/// JetStream limits of every account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsLimits {
+    /// Memory storage, nats-server size syntax (`64M`).
+    pub max_mem: String,
+    /// File storage, nats-server size syntax (`1G`).
+    pub max_file: String,
+    /// Streams.
+    pub max_streams: u32,
+    /// Consumers.
+    pub max_consumers: u32,
+}
+
+impl Default for JsLimits {
+    fn default() -> JsLimits {
+        JsLimits { max_mem: "64M".into(), max_file: "1G".into(), max_streams: 16, max_consumers: 64 }
+    }
+}
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Shared or per-nation.
+    pub mode: Mode,
+    /// Shared mode: the broker's URL (host and port also go into the server config).
+    pub url: String,
+    /// Per-nation mode: KR's server.
+    pub kr_url: String,
+    /// Per-nation mode: US's server.
+    pub us_url: String,
+    /// Per-nation mode: JP's server.
+    pub jp_url: String,
+    /// JetStream storage directory; default `<out>/jetstream`. Per-nation
+    /// mode appends `-<nation>` (each server needs its own).
+    pub store_dir: Option<PathBuf>,
+    /// JetStream limits of every account.
+    pub limits: JsLimits,
+    /// Generate a CA and a server certificate; require TLS of every client.
+    pub tls: bool,
+}
+
+impl Options {
+    /// Shared mode on `url`, default limits, no TLS.
+    pub fn shared(url: &str) -> Options {
+        Options {
+            mode: Mode::Shared,
+            url: url.to_owned(),
+            kr_url: DEFAULT_KR_URL.to_owned(),
+            us_url: DEFAULT_US_URL.to_owned(),
+            jp_url: DEFAULT_JP_URL.to_owned(),
+            store_dir: None,
+            limits: JsLimits::default(),
+            tls: false,
+        }
+    }
+
+    /// Per-nation mode on the default URLs, default limits, no TLS.
+    pub fn per_nation() -> Options {
+        Options { mode: Mode::PerNation, ..Options::shared(crate::DEFAULT_NATS_URL) }
+    }
+
+    fn nation_url(&self, party: Party) -> &str {
+        match party {
+            Party::Kr => &self.kr_url,
+            Party::Us => &self.us_url,
+            Party::Jp => &self.jp_url,
+        }
+    }
+}
+
 /// What `generate` wrote.
 #[derive(Debug)]
 pub struct Generated {
-    /// The nats-server config.
+    /// The first nats-server config (shared mode: the only one).
     pub server_conf: PathBuf,
-    /// `(party, role, config file)` for every user.
+    /// Every nats-server config: `(None, nats-server.conf)` in shared mode,
+    /// `(Some(party), nats-<p>.conf)` for KR, US, JP in per-nation mode.
+    pub servers: Vec<(Option<Party>, PathBuf)>,
+    /// `(party, role, config file)` for every node and CLI.
     pub configs: Vec<(Party, Role, PathBuf)>,
+    /// With `--tls`: the CA certificate clients must trust.
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl Generated {
+    /// The server config `party`'s users connect to.
+    pub fn server_of(&self, party: Party) -> &Path {
+        self.servers.iter().find(|(p, _)| p.is_none_or(|p| p == party)).map_or(&self.server_conf, |(_, f)| f)
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 fn quote_list(items: &[String]) -> String {
-    items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+    items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
 }
 
-fn write_secret(path: &Path, content: &str) -> Result<()> {
+/// Writes `content` to `path` with mode 0600 (owner only).
+pub fn write_secret(path: &Path, content: &str) -> Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -55,63 +193,189 @@ fn write_secret(path: &Path, content: &str) -> Result<()> {
     Ok(())
 }
 
+fn strip_scheme(url: &str) -> &str {
+    url.strip_prefix("nats://").or_else(|| url.strip_prefix("tls://")).unwrap_or(url)
+}
+
 fn host_port(url: &str) -> Result<(String, u16)> {
-    let rest = url.strip_prefix("nats://").unwrap_or(url);
+    let rest = strip_scheme(url);
     let (host, port) = rest.rsplit_once(':').with_context(|| format!("URL {url} has no port"))?;
     let port: u16 = port.trim_end_matches('/').parse().with_context(|| format!("URL {url} has a bad port"))?;
     Ok((host.to_owned(), port))
 }
 
-/// Writes the shared-mode deployment into `out`: `nats-server.conf` and, per
-/// party and role, `<p>-<role>.toml` plus `<p>-<role>.nk` (mode 0600).
-pub fn generate(out: &Path, url: &str) -> Result<Generated> {
+/// The URL clients use: `tls://` when TLS is required, else as given.
+fn client_url(url: &str, tls: bool) -> String {
+    if tls {
+        format!("tls://{}", strip_scheme(url))
+    } else {
+        url.to_owned()
+    }
+}
+
+/// Validates a nats-server size (`64M`, `1G`, `512MB`, `1048576`) and
+/// returns it normalised to upper case.
+pub fn parse_size(s: &str) -> std::result::Result<String, String> {
+    let t = s.trim().to_ascii_uppercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if num.is_empty() || num.parse::<u64>().is_err() {
+        return Err(format!("invalid size {s:?} (try 64M, 1G)"));
+    }
+    if !matches!(unit, "" | "K" | "KB" | "M" | "MB" | "G" | "GB" | "T" | "TB") {
+        return Err(format!("invalid size unit in {s:?} (use K, M, G or T)"));
+    }
+    Ok(t)
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    if p.is_absolute() {
+        Ok(p.to_owned())
+    } else {
+        Ok(std::env::current_dir().context("cannot read the current directory")?.join(p))
+    }
+}
+
+/// One NATS user of a generated server config.
+struct User {
+    /// `kr-node`, `us-link`, …: a comment in the server config; the seed file is `<seed_name>.nk`.
+    name: String,
+    seed_name: String,
+    publish: Vec<String>,
+    subscribe: Vec<String>,
+    allow_responses: bool,
+}
+
+/// Creates `user`'s nkey (seed to `<seed_name>.nk`, mode 0600) and appends
+/// its entry to `conf`.
+fn write_user(conf: &mut String, out: &Path, user: &User) -> Result<()> {
+    let kp = nkeys::KeyPair::new_user();
+    let seed = kp.seed().map_err(|e| anyhow::anyhow!("nkey generation failed: {e}"))?;
+    write_secret(&out.join(format!("{}.nk", user.seed_name)), &format!("{seed}\n"))?;
+    writeln!(conf, "      # {}", user.name)?;
+    writeln!(conf, "      {{ nkey: \"{}\", permissions: {{", kp.public_key())?;
+    writeln!(conf, "          publish: {{ allow: [{}] }}", quote_list(&user.publish))?;
+    writeln!(conf, "          subscribe: {{ allow: [{}] }}", quote_list(&user.subscribe))?;
+    if user.allow_responses {
+        writeln!(conf, "          allow_responses: true")?;
+    }
+    writeln!(conf, "      }} }}")?;
+    Ok(())
+}
+
+fn party_user(party: Party, role: Role, perms: (Vec<String>, Vec<String>)) -> User {
+    let name = format!("{}-{}", party.lower(), role.as_str());
+    User { seed_name: name.clone(), name, publish: perms.0, subscribe: perms.1, allow_responses: role == Role::Node }
+}
+
+fn write_js_limits(conf: &mut String, l: &JsLimits) -> Result<()> {
+    writeln!(
+        conf,
+        "    jetstream {{ max_mem: {}, max_file: {}, max_streams: {}, max_consumers: {} }}",
+        l.max_mem, l.max_file, l.max_streams, l.max_consumers
+    )?;
+    Ok(())
+}
+
+/// The server-wide part: listen address, name, JetStream store, TLS.
+fn write_server_header(
+    conf: &mut String,
+    mode: &str,
+    name: &str,
+    url: &str,
+    store_dir: &Path,
+    tls: Option<&TlsFiles>,
+) -> Result<()> {
     let (host, port) = host_port(url)?;
+    writeln!(conf, "# nats-server config generated by `tisa broker config --mode {mode}`.")?;
+    writeln!(conf, "# Per-user permissions from the subject table in ARCHITECTURE.md. No secrets in this file.")?;
+    writeln!(conf, "server_name: {}", quote(name))?;
+    writeln!(conf, "host: {}\nport: {port}\n", quote(&host))?;
+    writeln!(conf, "# JetStream: enabled per account below, with limits; no user may use $JS.API.")?;
+    writeln!(conf, "jetstream {{\n  store_dir: {}\n}}\n", quote(&store_dir.to_string_lossy()))?;
+    if let Some(t) = tls {
+        writeln!(conf, "# Every client connection must use TLS.")?;
+        writeln!(
+            conf,
+            "tls {{\n  cert_file: {}\n  key_file: {}\n  timeout: 2\n}}\n",
+            quote(&t.cert.to_string_lossy()),
+            quote(&t.key.to_string_lossy())
+        )?;
+    }
+    Ok(())
+}
+
+fn endpoint_file(url: &str, seed_name: &str, inbox: String, tls: bool) -> EndpointFile {
+    EndpointFile {
+        url: client_url(url, tls),
+        nkey_seed_file: Some(PathBuf::from(format!("{seed_name}.nk"))),
+        inbox_prefix: Some(inbox),
+        tls_ca_file: tls.then(|| PathBuf::from(CA_FILE)),
+    }
+}
+
+fn write_config(out: &Path, party: Party, role: Role, file: &ConfigFile) -> Result<PathBuf> {
+    let path = out.join(format!("{}-{}.toml", party.lower(), role.as_str()));
+    let text = format!(
+        "# tisa {} config for {} (generated by `tisa broker config`)\n{}",
+        role.as_str(),
+        party,
+        toml::to_string(file)?
+    );
+    write_secret(&path, &text)?;
+    Ok(path)
+}
+
+/// Writes the shared-mode deployment (default limits, no TLS) into `out`.
+/// See [`generate_with`].
+pub fn generate(out: &Path, url: &str) -> Result<Generated> {
+    generate_with(out, &Options::shared(url))
+}
+
+/// Writes a deployment into `out`: the nats-server config(s) (`nats-server.conf`,
+/// or `nats-kr.conf`, `nats-us.conf`, `nats-jp.conf`), per party and role
+/// `<p>-<role>.toml` plus the nkey seeds (`*.nk`, mode 0600), and with TLS
+/// `ca.pem`, `ca-key.pem`, `server.pem`, `server-key.pem` (keys mode 0600).
+pub fn generate_with(out: &Path, opts: &Options) -> Result<Generated> {
+    parse_size(&opts.limits.max_mem).map_err(anyhow::Error::msg)?;
+    parse_size(&opts.limits.max_file).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let abs_out = std::fs::canonicalize(out).with_context(|| format!("cannot resolve {}", out.display()))?;
+    let tls = if opts.tls { Some(generate_tls(&abs_out)?) } else { None };
+    let store_base = match &opts.store_dir {
+        Some(d) => absolute(d)?,
+        None => abs_out.join("jetstream"),
+    };
+    let g = match opts.mode {
+        Mode::Shared => generate_shared(out, opts, &store_base, tls.as_ref())?,
+        Mode::PerNation => generate_per_nation(out, opts, &store_base, tls.as_ref())?,
+    };
+    Ok(Generated { tls_ca: tls.map(|t| t.ca), ..g })
+}
+
+fn generate_shared(out: &Path, opts: &Options, store_dir: &Path, tls: Option<&TlsFiles>) -> Result<Generated> {
+    let url = &opts.url;
     let mut conf = String::new();
-    writeln!(conf, "# nats-server config generated by `tisa broker config --mode shared`.")?;
-    writeln!(conf, "# Three accounts; exports/imports only for the US-KR and US-JP links; per-user")?;
-    writeln!(conf, "# permissions from the subject table in ARCHITECTURE.md. No secrets in this file.")?;
-    writeln!(conf, "host: \"{host}\"\nport: {port}\n")?;
+    write_server_header(&mut conf, "shared", "tisa", url, store_dir, tls)?;
+    writeln!(conf, "# Three accounts; exports/imports only for the US-KR and US-JP links.")?;
     writeln!(conf, "accounts {{")?;
     let mut configs = Vec::new();
     for party in Party::ALL {
         writeln!(conf, "  {} {{", party.code())?;
+        write_js_limits(&mut conf, &opts.limits)?;
         writeln!(conf, "    users = [")?;
         for role in [Role::Node, Role::Cli] {
-            let kp = nkeys::KeyPair::new_user();
-            let seed = kp.seed().map_err(|e| anyhow::anyhow!("nkey generation failed: {e}"))?;
-            let name = format!("{}-{}", party.lower(), role.as_str());
-            let seed_file = format!("{name}.nk");
-            write_secret(&out.join(&seed_file), &format!("{seed}\n"))?;
-            let (publish, subscribe) = subjects::permissions(party, role);
-            writeln!(conf, "      # {name}")?;
-            writeln!(conf, "      {{ nkey: \"{}\", permissions: {{", kp.public_key())?;
-            writeln!(conf, "          publish: {{ allow: [{}] }}", quote_list(&publish))?;
-            writeln!(conf, "          subscribe: {{ allow: [{}] }}", quote_list(&subscribe))?;
-            if role == Role::Node {
-                writeln!(conf, "          allow_responses: true")?;
-            }
-            writeln!(conf, "      }} }}")?;
-            let ep = EndpointFile {
-                url: url.to_owned(),
-                nkey_seed_file: Some(PathBuf::from(&seed_file)),
-                inbox_prefix: Some(subjects::inbox_prefix(party, role)),
-            };
+            let user = party_user(party, role, subjects::permissions(party, role));
+            write_user(&mut conf, out, &user)?;
+            let ep = endpoint_file(url, &user.seed_name, subjects::inbox_prefix(party, role), tls.is_some());
             let file = ConfigFile {
                 party: party.lower().to_owned(),
                 own: ep.clone(),
                 kr: (party.is_hub() && role == Role::Node).then(|| ep.clone()),
                 jp: (party.is_hub() && role == Role::Node).then(|| ep.clone()),
+                key_file: None,
             };
-            let path = out.join(format!("{name}.toml"));
-            let text = format!(
-                "# tisa {} config for {} (generated by `tisa broker config`)\n{}",
-                role.as_str(),
-                party,
-                toml::to_string(&file)?
-            );
-            write_secret(&path, &text)?;
-            configs.push((party, role, path));
+            configs.push((party, role, write_config(out, party, role, &file)?));
         }
         writeln!(conf, "    ]")?;
         if party.is_hub() {
@@ -145,5 +409,142 @@ pub fn generate(out: &Path, url: &str) -> Result<Generated> {
     if configs.is_empty() {
         bail!("nothing generated");
     }
-    Ok(Generated { server_conf, configs })
+    Ok(Generated { servers: vec![(None, server_conf.clone())], server_conf, configs, tls_ca: None })
+}
+
+fn generate_per_nation(out: &Path, opts: &Options, store_base: &Path, tls: Option<&TlsFiles>) -> Result<Generated> {
+    let with_tls = tls.is_some();
+    let mut servers = Vec::new();
+    let mut configs = Vec::new();
+    for party in Party::ALL {
+        let url = opts.nation_url(party);
+        let mut store = store_base.as_os_str().to_owned();
+        store.push(format!("-{}", party.lower()));
+        let mut conf = String::new();
+        write_server_header(&mut conf, "per-nation", &format!("tisa-{}", party.lower()), url, Path::new(&store), tls)?;
+        writeln!(conf, "# {party}'s own server: {party}'s users only", party = party.code())?;
+        if party.is_hub() {
+            writeln!(conf, "# (the hub's links live on KR's and JP's servers).")?;
+        } else {
+            writeln!(
+                conf,
+                "# and the US hub's connection for the US-{} link. No other party has a user here.",
+                party.code()
+            )?;
+        }
+        writeln!(conf, "accounts {{\n  {} {{", party.code())?;
+        write_js_limits(&mut conf, &opts.limits)?;
+        writeln!(conf, "    users = [")?;
+        let node_perms = if party.is_hub() {
+            subjects::control_permissions(party, Role::Node)
+        } else {
+            subjects::permissions(party, Role::Node)
+        };
+        let node = party_user(party, Role::Node, node_perms);
+        write_user(&mut conf, out, &node)?;
+        let cli = party_user(party, Role::Cli, subjects::permissions(party, Role::Cli));
+        write_user(&mut conf, out, &cli)?;
+        if !party.is_hub() {
+            let (publish, subscribe) = subjects::permissions(party, Role::Link);
+            let link = User {
+                name: "us-link (the US hub's end of this link)".to_owned(),
+                seed_name: format!("us-link-{}", party.lower()),
+                publish,
+                subscribe,
+                allow_responses: false,
+            };
+            write_user(&mut conf, out, &link)?;
+        }
+        writeln!(conf, "    ]\n  }}\n}}")?;
+        let path = out.join(format!("nats-{}.conf", party.lower()));
+        std::fs::write(&path, conf).with_context(|| format!("cannot write {}", path.display()))?;
+        servers.push((Some(party), path));
+
+        let own = endpoint_file(url, &node.seed_name, subjects::inbox_prefix(party, Role::Node), with_tls);
+        let link = |n: Party| {
+            endpoint_file(
+                opts.nation_url(n),
+                &format!("us-link-{}", n.lower()),
+                subjects::inbox_prefix(n, Role::Link),
+                with_tls,
+            )
+        };
+        let node_file = ConfigFile {
+            party: party.lower().to_owned(),
+            own,
+            kr: party.is_hub().then(|| link(Party::Kr)),
+            jp: party.is_hub().then(|| link(Party::Jp)),
+            key_file: None,
+        };
+        configs.push((party, Role::Node, write_config(out, party, Role::Node, &node_file)?));
+        let cli_file = ConfigFile {
+            party: party.lower().to_owned(),
+            own: endpoint_file(url, &cli.seed_name, subjects::inbox_prefix(party, Role::Cli), with_tls),
+            kr: None,
+            jp: None,
+            key_file: None,
+        };
+        configs.push((party, Role::Cli, write_config(out, party, Role::Cli, &cli_file)?));
+    }
+    let server_conf = servers.first().map(|(_, p)| p.clone()).context("nothing generated")?;
+    Ok(Generated { server_conf, servers, configs, tls_ca: None })
+}
+
+/// The CA certificate's file name in the output directory (node/CLI configs
+/// refer to it relative to themselves).
+pub const CA_FILE: &str = "ca.pem";
+
+/// Where `generate_tls` wrote the TLS material.
+struct TlsFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// Generates a CA (`ca.pem`, `ca-key.pem`) and a server certificate signed
+/// by it (`server.pem`, `server-key.pem`) for [`TLS_NAMES`]. Keys mode 0600.
+fn generate_tls(out: &Path) -> Result<TlsFiles> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let tls_err = |e: rcgen::Error| anyhow::anyhow!("certificate generation failed: {e}");
+    // Validity: from the start of last year (no clock-skew surprises) for 10
+    // years (CA) and 5 years (server).
+    let year = 1970
+        + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+            / 31_556_952) as i32;
+    let not_before = rcgen::date_time_ymd(year - 1, 1, 1);
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.distinguished_name.push(DnType::OrganizationName, "tisa deployment");
+    ca_params.distinguished_name.push(DnType::CommonName, "tisa broker CA");
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.not_before = not_before;
+    ca_params.not_after = rcgen::date_time_ymd(year + 10, 1, 1);
+    let ca_key = KeyPair::generate().map_err(tls_err)?;
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(tls_err)?;
+    let ca_pem = ca_cert.pem();
+    let ca_key_pem = ca_key.serialize_pem();
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let names: Vec<String> = TLS_NAMES.iter().map(|s| s.to_string()).collect();
+    let mut params = CertificateParams::new(names).map_err(tls_err)?;
+    params.distinguished_name.push(DnType::OrganizationName, "tisa deployment");
+    params.distinguished_name.push(DnType::CommonName, "tisa nats-server");
+    params.use_authority_key_identifier_extension = true;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.not_before = not_before;
+    params.not_after = rcgen::date_time_ymd(year + 5, 1, 1);
+    let key = KeyPair::generate().map_err(tls_err)?;
+    let cert = params.signed_by(&key, &issuer).map_err(tls_err)?;
+
+    let files = TlsFiles { ca: out.join(CA_FILE), cert: out.join("server.pem"), key: out.join("server-key.pem") };
+    std::fs::write(&files.ca, ca_pem).with_context(|| format!("cannot write {}", files.ca.display()))?;
+    write_secret(&out.join("ca-key.pem"), &ca_key_pem)?;
+    std::fs::write(&files.cert, cert.pem()).with_context(|| format!("cannot write {}", files.cert.display()))?;
+    write_secret(&files.key, &key.serialize_pem())?;
+    Ok(files)
 }

@@ -117,8 +117,10 @@ impl Drop for NodeProcess {
 
 /// A nats-server plus the three node processes.
 pub struct Cluster {
-    /// The broker.
+    /// The broker (per-nation deployments: US's server).
     pub nats: NatsServer,
+    /// Per-nation deployments: KR's and JP's servers.
+    pub extra_nats: Vec<(Party, NatsServer)>,
     /// For a secured cluster: the `tisa broker config` output (configs, seeds).
     pub broker_dir: Option<PathBuf>,
     /// KR, US, JP, in that order.
@@ -131,7 +133,9 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts the three nodes against `nats`, each with `args(party)` added,
-    /// and waits until all are ready.
+    /// and waits until all are ready. Every cluster gets a fresh deployment
+    /// of keys (a node key and two approvers per party) and an agreement
+    /// registering them (the built-in policy plus those keys).
     pub fn start(
         bin: &Path,
         nats: NatsServer,
@@ -139,16 +143,42 @@ impl Cluster {
         envs: &[(String, String)],
     ) -> Result<Cluster> {
         let dir = scratch_dir("cluster")?;
+        let keys_dir = dir.join("keys");
+        let agreement = crate::keys::generate_deployment(&keys_dir, crate::agreement::DEFAULT)?;
         let mut nodes = Vec::new();
         for party in Party::ALL {
-            let mut a = vec!["--nats".to_owned(), nats.url().to_owned()];
+            let mut a = vec![
+                "--nats".to_owned(),
+                nats.url().to_owned(),
+                "--agreement".to_owned(),
+                agreement.to_string_lossy().into_owned(),
+                "--key".to_owned(),
+                keys_dir.join(format!("{}-node.key", party.lower())).to_string_lossy().into_owned(),
+            ];
             a.extend(args(party));
             nodes.push(NodeProcess::spawn(bin, party, &a, envs, &dir)?);
         }
         for n in &mut nodes {
             n.wait_ready(Duration::from_secs(30))?;
         }
-        Ok(Cluster { nats, broker_dir: None, nodes, dir, bin: bin.to_owned() })
+        Ok(Cluster { nats, broker_dir: None, nodes, dir, bin: bin.to_owned(), extra_nats: Vec::new() })
+    }
+
+    /// The agreement file the nodes run under.
+    pub fn agreement(&self) -> PathBuf {
+        self.dir.join("keys").join("agreement.toml")
+    }
+
+    /// An approver key file of `party` (`second`: a different operator, for
+    /// the two-person rule).
+    pub fn approver_key(&self, party: Party, second: bool) -> PathBuf {
+        let name = if second { "approver2" } else { "approver" };
+        self.dir.join("keys").join(format!("{}-{name}.key", party.lower()))
+    }
+
+    /// The node key file of `party`.
+    pub fn node_key(&self, party: Party) -> PathBuf {
+        self.dir.join("keys").join(format!("{}-node.key", party.lower()))
     }
 
     /// Like [`Cluster::start`], but on the enforced topology: generates a
@@ -194,7 +224,7 @@ impl Cluster {
             Some(path) => crate::config::load(&path)?.own,
             None => tisa_transport::Endpoint::open(self.nats.url()),
         };
-        ep.url = self.nats.url().to_owned();
+        ep.url = self.nats_of(party).url().to_owned();
         Ok(ep)
     }
 
@@ -202,6 +232,94 @@ impl Cluster {
     pub fn node(&mut self, party: Party) -> &mut NodeProcess {
         let i = Party::ALL.iter().position(|p| *p == party).unwrap_or(0);
         &mut self.nodes[i]
+    }
+
+    /// The server `party`'s node (own connection) and operator use: its own
+    /// server in a per-nation deployment, else the one broker.
+    pub fn nats_of(&self, party: Party) -> &NatsServer {
+        self.extra_nats.iter().find(|(p, _)| *p == party).map_or(&self.nats, |(_, s)| s)
+    }
+
+    /// Like [`Cluster::start_secured`], but one nats-server per party
+    /// (`tisa broker config --mode per-nation`): KR's and JP's nodes connect
+    /// only to their own server; the US node to its own (control) and, with
+    /// its `us-link` credentials, to KR's and JP's (the links).
+    pub fn start_per_nation(
+        bin: &Path,
+        nats_bin: &Path,
+        args: impl Fn(Party) -> Vec<String>,
+        envs: &[(String, String)],
+    ) -> Result<Cluster> {
+        Cluster::start_generated(bin, nats_bin, &crate::broker::Options::per_nation(), args, envs)
+    }
+
+    /// [`Cluster::start_per_nation`] with `--tls`: every server requires TLS,
+    /// every client trusts the generated CA.
+    pub fn start_per_nation_tls(
+        bin: &Path,
+        nats_bin: &Path,
+        args: impl Fn(Party) -> Vec<String>,
+        envs: &[(String, String)],
+    ) -> Result<Cluster> {
+        let opts = crate::broker::Options { tls: true, ..crate::broker::Options::per_nation() };
+        Cluster::start_generated(bin, nats_bin, &opts, args, envs)
+    }
+
+    /// Generates a deployment with `opts` (`tisa broker config`), starts one
+    /// `nats_bin` per generated server config on a dynamic port (the
+    /// command line's `-a 127.0.0.1 -p -1` override the config's host and
+    /// port), and starts each node with its own config, overriding only the
+    /// URLs with the real ports (`--nats`, and for the US `--kr-nats`,
+    /// `--jp-nats`); the credentials stay those of the config.
+    pub fn start_generated(
+        bin: &Path,
+        nats_bin: &Path,
+        opts: &crate::broker::Options,
+        args: impl Fn(Party) -> Vec<String>,
+        envs: &[(String, String)],
+    ) -> Result<Cluster> {
+        let broker_dir = scratch_dir("broker")?;
+        let generated = crate::broker::generate_with(&broker_dir, opts)?;
+        let mut servers = Vec::new();
+        for (p, conf) in &generated.servers {
+            let conf = conf.to_string_lossy().into_owned();
+            servers.push((*p, NatsServer::start(nats_bin, &["-c", &conf])?));
+        }
+        let hub = servers
+            .iter()
+            .position(|(p, _)| p.is_none_or(|p| p.is_hub()))
+            .context("no server for the hub was generated")?;
+        let (_, nats) = servers.remove(hub);
+        let extra_nats: Vec<(Party, NatsServer)> = servers.into_iter().filter_map(|(p, s)| Some((p?, s))).collect();
+        let url_of = |party: Party| -> String {
+            extra_nats.iter().find(|(p, _)| *p == party).map_or(nats.url(), |(_, s)| s.url()).to_owned()
+        };
+        let dir = scratch_dir("cluster")?;
+        let keys_dir = dir.join("keys");
+        let agreement = crate::keys::generate_deployment(&keys_dir, crate::agreement::DEFAULT)?;
+        let mut nodes = Vec::new();
+        for party in Party::ALL {
+            let config = broker_dir.join(format!("{}-node.toml", party.lower()));
+            let mut a = vec![
+                "--config".to_owned(),
+                config.to_string_lossy().into_owned(),
+                "--nats".to_owned(),
+                url_of(party),
+                "--agreement".to_owned(),
+                agreement.to_string_lossy().into_owned(),
+                "--key".to_owned(),
+                keys_dir.join(format!("{}-node.key", party.lower())).to_string_lossy().into_owned(),
+            ];
+            if party.is_hub() {
+                a.extend(["--kr-nats".to_owned(), url_of(Party::Kr), "--jp-nats".to_owned(), url_of(Party::Jp)]);
+            }
+            a.extend(args(party));
+            nodes.push(NodeProcess::spawn(bin, party, &a, envs, &dir)?);
+        }
+        for n in &mut nodes {
+            n.wait_ready(Duration::from_secs(30))?;
+        }
+        Ok(Cluster { nats, extra_nats, broker_dir: Some(broker_dir), nodes, dir, bin: bin.to_owned() })
     }
 }
 

@@ -74,6 +74,11 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
             source: Sensitive::new(input.source),
         },
         corrects,
+        // The submitter's name, for the two-person rule: the key file's, if given.
+        submitted_by: match &c.key {
+            Some(p) => crate::keys::load(p)?.identity.name().to_owned(),
+            None => String::new(),
+        },
     };
     let reply = call(c, ControlRequest::Submit(draft)).await?;
     let ReplyView::Submitted { report_id, revision, notes } = reply else { return Err(unexpected(&reply)) };
@@ -140,12 +145,14 @@ pub async fn pending(c: &Ctx, after: Option<String>, limit: usize) -> Result<Exi
 
 pub async fn decide(c: &Ctx, request_id: &str, v: Verdict) -> Result<ExitCode> {
     let request_id = RequestId::new(request_id)?;
+    let key = c.approver()?;
     let decision = match v {
         Verdict::Approve { tearline_only: true } => Decision::ApproveTearline,
         Verdict::Approve { tearline_only: false } => Decision::ApproveFull,
         Verdict::Deny { reason } => Decision::Deny { reason },
     };
-    let reply = call(c, ControlRequest::Decide { request_id, decision }).await?;
+    let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
+    let reply = sign_and_decide(&client, &key, request_id, decision).await?;
     let ReplyView::Decided { request_id, decision } = reply else { return Err(unexpected(&reply)) };
     if c.json {
         print_json(&json!({"request_id": request_id, "decision": decision}));
@@ -384,4 +391,141 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
         );
     }
     Ok(if h.connected { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn ask(client: &ControlClient, req: ControlRequest) -> Result<ReplyView> {
+    match client.call(&req).await? {
+        ReplyView::Error { code, message } => bail!("{message} [{code}]"),
+        other => Ok(other),
+    }
+}
+
+/// Decides a release request as the holder of `key`: the node prepares the
+/// decision document (it knows the report's manifest); we check that it says
+/// exactly what the operator asked, sign it here (the node never holds an
+/// approver's key), and send it back.
+pub(crate) async fn sign_and_decide(
+    client: &ControlClient,
+    key: &crate::keys::Key,
+    request_id: RequestId,
+    decision: Decision,
+) -> Result<ReplyView> {
+    let operator = key.identity.name().to_owned();
+    let draft = ControlRequest::Draft {
+        request_id: request_id.clone(),
+        decision: decision.clone(),
+        operator: operator.clone(),
+    };
+    let reply = ask(client, draft).await?;
+    let ReplyView::Draft(bytes) = reply else { return Err(unexpected(&reply)) };
+    let doc = tisa_core::sign::DecisionDoc::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("the node sent an invalid decision document: {e}"))?;
+    let (verdict, reason) = match &decision {
+        Decision::ApproveFull => (tisa_core::sign::Verdict::ApproveFull, String::new()),
+        Decision::ApproveTearline => (tisa_core::sign::Verdict::ApproveTearline, String::new()),
+        Decision::Deny { reason } => (tisa_core::sign::Verdict::Deny, reason.replace(['\n', '\r'], " ")),
+    };
+    if doc.request_id != request_id || doc.verdict != verdict || doc.operator != operator || doc.reason != reason {
+        bail!("the node's decision document does not match what you asked; nothing was signed");
+    }
+    ask(client, ControlRequest::Decide(key.identity.sign(bytes))).await
+}
+
+/// What `tisa standing grant` collected.
+pub struct GrantInput {
+    pub to: tisa_core::Party,
+    pub categories: Vec<Category>,
+    pub max: Classification,
+    pub tearline_only: bool,
+    pub expires_in: Option<std::time::Duration>,
+}
+
+fn now_ms() -> tisa_core::Timestamp {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    tisa_core::Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+fn grants_json(items: &[(tisa_core::Grant, bool)]) -> Value {
+    json!({"items": items.iter().map(|(g, revoked)| {
+        let d = &g.doc;
+        json!({
+            "grant_id": d.grant_id,
+            "originator": d.originator.trigraph(),
+            "recipient": d.recipient.trigraph(),
+            "categories": d.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "max_classification": d.max_classification.as_str(),
+            "tearline_only": d.tearline_only,
+            "issued_at_ms": d.issued_at.as_millis(),
+            "not_after_ms": d.not_after.map(|t| t.as_millis()),
+            "operator": d.operator,
+            "revoked": revoked,
+        })
+    }).collect::<Vec<_>>()})
+}
+
+fn print_grants(c: &Ctx, items: &[(tisa_core::Grant, bool)]) {
+    if c.json {
+        print_json(&grants_json(items));
+        return;
+    }
+    if items.is_empty() {
+        println!("no standing grants");
+    }
+    for (g, revoked) in items {
+        let d = &g.doc;
+        println!(
+            "{}  {} → {}  {} up to {}{}  by {}  issued {}{}{}",
+            d.grant_id,
+            d.originator,
+            d.recipient,
+            d.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+            d.max_classification,
+            if d.tearline_only { " (tearline only)" } else { "" },
+            d.operator,
+            utc(d.issued_at.as_millis()),
+            d.not_after.map(|t| format!("  lapses {}", utc(t.as_millis()))).unwrap_or_default(),
+            if *revoked { "  REVOKED" } else { "" },
+        );
+    }
+}
+
+pub async fn standing_grant(c: &Ctx, g: GrantInput) -> Result<ExitCode> {
+    let key = c.approver()?;
+    let now = now_ms();
+    let doc = tisa_core::sign::GrantDoc {
+        grant_id: format!("{}-G-{}", c.party.code(), &format!("{:032x}", rand::random::<u128>())[..16]),
+        originator: c.party,
+        recipient: g.to,
+        categories: g.categories,
+        max_classification: g.max,
+        tearline_only: g.tearline_only,
+        issued_at: now,
+        not_after: g.expires_in.map(|d| now.saturating_add(d)),
+        operator: key.identity.name().to_owned(),
+    };
+    let reply = call(c, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await?;
+    let ReplyView::Grants(items) = reply else { return Err(unexpected(&reply)) };
+    print_grants(c, &items);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn standing_revoke(c: &Ctx, grant_id: &str) -> Result<ExitCode> {
+    let key = c.approver()?;
+    let doc = tisa_core::sign::RevocationDoc {
+        grant_id: grant_id.to_owned(),
+        originator: c.party,
+        revoked_at: now_ms(),
+        operator: key.identity.name().to_owned(),
+    };
+    let reply = call(c, ControlRequest::Revoke(key.identity.sign(doc.to_bytes()))).await?;
+    let ReplyView::Grants(items) = reply else { return Err(unexpected(&reply)) };
+    print_grants(c, &items);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn standing_list(c: &Ctx) -> Result<ExitCode> {
+    let reply = call(c, ControlRequest::Grants(ListQuery::default())).await?;
+    let ReplyView::Grants(items) = reply else { return Err(unexpected(&reply)) };
+    print_grants(c, &items);
+    Ok(ExitCode::SUCCESS)
 }

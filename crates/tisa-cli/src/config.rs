@@ -8,6 +8,7 @@
 //! url = "nats://127.0.0.1:4222"
 //! nkey_seed_file = "kr-node.nk"   # relative to this file; mode 0600
 //! inbox_prefix = "_INBOX_kr_node"
+//! # tls_ca_file = "ca.pem"      # with `tisa broker config --tls`: trust this CA, require TLS
 //! # The US hub's node config also has [kr] and [jp] sections: one per link.
 //! ```
 
@@ -30,6 +31,10 @@ pub struct EndpointFile {
     /// The user's private inbox prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox_prefix: Option<String>,
+    /// CA certificate (PEM) that signed the broker's TLS certificate, relative
+    /// to the config file; when present the connection must use TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// A node's or an operator's config file.
@@ -46,6 +51,9 @@ pub struct ConfigFile {
     /// US hub only: the US–JP link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jp: Option<EndpointFile>,
+    /// Node configs: the node's signing key file, relative to this file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
 }
 
 /// A loaded config: party and resolved endpoints (seeds read).
@@ -59,6 +67,8 @@ pub struct Config {
     pub kr: Option<Endpoint>,
     /// US–JP link (hub).
     pub jp: Option<Endpoint>,
+    /// The signing key file, resolved against the config's directory.
+    pub key_file: Option<PathBuf>,
 }
 
 /// Loads and validates a config file; errors name the file and, for syntax
@@ -83,7 +93,17 @@ pub fn load(path: &Path) -> Result<Config> {
             }
             None => None,
         };
-        Ok(Endpoint { url: ef.url.clone(), nkey_seed, inbox_prefix: ef.inbox_prefix.clone() })
+        let tls_ca = match &ef.tls_ca_file {
+            Some(f) => {
+                let p = base.join(f);
+                if !p.is_file() {
+                    bail!("cannot read TLS CA certificate {} (tls_ca_file in {})", p.display(), path.display());
+                }
+                Some(p)
+            }
+            None => None,
+        };
+        Ok(Endpoint { url: ef.url.clone(), nkey_seed, inbox_prefix: ef.inbox_prefix.clone(), tls_ca })
     };
     if !party.is_hub() && (file.kr.is_some() || file.jp.is_some()) {
         bail!("invalid config {}: [kr]/[jp] links are for the US hub only", path.display());
@@ -93,5 +113,6 @@ pub fn load(path: &Path) -> Result<Config> {
         own: endpoint(&file.own)?,
         kr: file.kr.as_ref().map(endpoint).transpose()?,
         jp: file.jp.as_ref().map(endpoint).transpose()?,
+        key_file: file.key_file.as_ref().map(|k| base.join(k)),
     })
 }

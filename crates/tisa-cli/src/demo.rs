@@ -19,6 +19,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 struct Demo {
     started: Instant,
     clients: Vec<(Party, ControlClient)>,
+    approvers: Vec<(Party, crate::keys::Key)>,
 }
 
 impl Demo {
@@ -59,6 +60,7 @@ impl Demo {
                 source: Sensitive::new("demo"),
             },
             corrects: None,
+            submitted_by: String::new(),
         };
         let ReplyView::Submitted { report_id, notes, .. } = self.ask(p, ControlRequest::Submit(draft)).await? else {
             bail!("unexpected reply to submit")
@@ -87,7 +89,11 @@ impl Demo {
 
     async fn decide(&self, p: Party, request_id: &str, decision: Decision) -> Result<()> {
         let what = decision.describe();
-        self.ask(p, ControlRequest::Decide { request_id: request_id.parse()?, decision }).await?;
+        let key = self.approvers.iter().find(|(q, _)| *q == p).map(|(_, k)| k).context("no approver key")?;
+        match crate::commands::sign_and_decide(self.client(p), key, request_id.parse()?, decision).await? {
+            ReplyView::Decided { .. } => {}
+            other => bail!("unexpected reply {other:?}"),
+        }
         self.say(p.code(), format!("{what} {request_id}"));
         Ok(())
     }
@@ -164,7 +170,11 @@ pub async fn run(keep_running: bool) -> Result<ExitCode> {
     for p in Party::ALL {
         clients.push((p, ControlClient::connect(&cluster.cli_endpoint(p)?, p, Duration::from_secs(10)).await?));
     }
-    let d = Demo { started: Instant::now(), clients };
+    let mut approvers = Vec::new();
+    for p in Party::ALL {
+        approvers.push((p, crate::keys::load(&cluster.approver_key(p, false))?));
+    }
+    let d = Demo { started: Instant::now(), clients, approvers };
 
     println!("— 1. KR reports a missile launch; JP gets it only after KR approves");
     let launch = d

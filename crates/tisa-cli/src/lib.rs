@@ -16,6 +16,7 @@ pub mod cluster;
 mod commands;
 pub mod config;
 mod demo;
+pub mod keys;
 pub mod natsd;
 pub mod util;
 
@@ -75,6 +76,68 @@ enum Command {
     /// The agreement (versioned policy): validate a file, or show the effective policy.
     #[command(subcommand)]
     Agreement(AgreementCommand),
+    /// Signing keys: generate a node or operator (approver) key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Standing pre-approvals: grant, revoke, list (signed by your approver key).
+    #[command(subcommand)]
+    Standing(StandingCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Generate a key: the party's node key, or with --operator an approver key.
+    /// Writes the key file (mode 0600) and prints the [[key]] entry for the agreement.
+    Generate {
+        /// Whose key: kr|us|jp.
+        #[arg(long)]
+        party: Party,
+        /// An operator (approver) name; without it, the node's key.
+        #[arg(long)]
+        operator: Option<String>,
+        /// Directory for the key file.
+        #[arg(long, default_value = "tisa-keys")]
+        out: std::path::PathBuf,
+        /// Also append the [[key]] entry to this agreement file.
+        #[arg(long)]
+        append_to: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StandingCommand {
+    /// Pre-approve releases of your reports of these categories, up to a classification, to a recipient.
+    Grant(GrantArgs),
+    /// Revoke a standing grant (takes effect at the hub and at the recipient at once).
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        /// The grant's id (see `tisa standing list`).
+        grant_id: String,
+    },
+    /// List the standing grants your node knows.
+    List(Common),
+}
+
+#[derive(Args, Debug)]
+struct GrantArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The recipient (the other nation).
+    #[arg(long)]
+    to: Party,
+    /// Categories covered, e.g. missile or missile,nuclear.
+    #[arg(long, value_delimiter = ',', required = true)]
+    category: Vec<Category>,
+    /// Highest classification covered.
+    #[arg(long)]
+    max_classification: Classification,
+    /// Release only the tearline (reports without one are not covered).
+    #[arg(long)]
+    tearline_only: bool,
+    /// Lapse after this long (e.g. 30d); default: until revoked.
+    #[arg(long, value_parser = parse_duration)]
+    expires_in: Option<Duration>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,12 +169,39 @@ struct BrokerConfigArgs {
     /// Output directory.
     #[arg(long, default_value = "tisa-broker")]
     out: std::path::PathBuf,
-    /// URL the nodes and CLIs will use to reach the broker (host and port also go into the server config).
+    /// Shared mode: URL the nodes and CLIs will use to reach the broker (host and port also go into the server config).
     #[arg(long, default_value = DEFAULT_NATS_URL)]
     url: String,
-    /// Deployment mode: `shared` (one nats-server, three accounts).
+    /// Deployment mode: `shared` (one nats-server, three accounts) or `per-nation` (one nats-server per party).
     #[arg(long, default_value = "shared")]
-    mode: String,
+    mode: broker::Mode,
+    /// Per-nation mode: URL of KR's server (host and port also go into nats-kr.conf), e.g. nats://nats-kr:4222.
+    #[arg(long, default_value = broker::DEFAULT_KR_URL)]
+    kr_url: String,
+    /// Per-nation mode: URL of US's server.
+    #[arg(long, default_value = broker::DEFAULT_US_URL)]
+    us_url: String,
+    /// Per-nation mode: URL of JP's server.
+    #[arg(long, default_value = broker::DEFAULT_JP_URL)]
+    jp_url: String,
+    /// JetStream storage directory [default: <out>/jetstream; per-nation mode appends -<nation>].
+    #[arg(long)]
+    store_dir: Option<std::path::PathBuf>,
+    /// JetStream memory storage per account.
+    #[arg(long, default_value = "64M", value_parser = broker::parse_size)]
+    js_max_mem: String,
+    /// JetStream file storage per account.
+    #[arg(long, default_value = "1G", value_parser = broker::parse_size)]
+    js_max_file: String,
+    /// JetStream streams per account.
+    #[arg(long, default_value_t = 16)]
+    js_max_streams: u32,
+    /// JetStream consumers per account.
+    #[arg(long, default_value_t = 64)]
+    js_max_consumers: u32,
+    /// Generate a CA and a server certificate and require TLS of every client (tls:// URLs, tls_ca_file in the configs).
+    #[arg(long)]
+    tls: bool,
 }
 
 /// Options shared by every operator command.
@@ -126,6 +216,9 @@ pub struct Common {
     /// Your CLI config file (URL and credentials), e.g. tisa-broker/kr-cli.toml.
     #[arg(long, env = "TISA_CONFIG")]
     pub config: Option<std::path::PathBuf>,
+    /// Your signing key (approver key file from `tisa keys generate --operator`): signs decisions and grants.
+    #[arg(long, env = "TISA_KEY")]
+    pub key: Option<std::path::PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -142,6 +235,9 @@ struct NodeArgs {
     /// Node config file (per link: URL and credentials), e.g. tisa-broker/kr-node.toml.
     #[arg(long, env = "TISA_CONFIG")]
     config: Option<std::path::PathBuf>,
+    /// The node's signing key (`tisa keys generate --party P`), registered in the agreement.
+    #[arg(long, env = "TISA_NODE_KEY")]
+    key: Option<std::path::PathBuf>,
     /// NATS URL of this party's own broker (control subjects; the link for KR/JP); overrides the config's URLs [default: nats://127.0.0.1:4222].
     #[arg(long, env = "TISA_NATS_URL")]
     nats: Option<String>,
@@ -297,6 +393,25 @@ pub struct Ctx {
     pub json: bool,
     /// Reply timeout.
     pub timeout: Duration,
+    /// The operator's key file, if given.
+    pub key: Option<std::path::PathBuf>,
+}
+
+impl Ctx {
+    /// The operator's approver key (required for decisions and grants).
+    pub fn approver(&self) -> anyhow::Result<keys::Key> {
+        let path = self.key.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "this needs your approver key: --key FILE (or TISA_KEY); create one with `tisa keys generate --party {} --operator NAME`",
+                self.party.lower()
+            )
+        })?;
+        let key = keys::load(path)?;
+        if key.party != self.party || key.role != tisa_core::KeyRole::Approver {
+            anyhow::bail!("{} is not an approver key of {}", path.display(), self.party);
+        }
+        Ok(key)
+    }
 }
 
 impl Common {
@@ -314,7 +429,7 @@ impl Common {
         if let Some(url) = &self.nats {
             ep.url = url.clone();
         }
-        Ok(Ctx { party, ep, json: self.json, timeout: self.timeout })
+        Ok(Ctx { party, ep, json: self.json, timeout: self.timeout, key: self.key.clone() })
     }
 }
 
@@ -366,6 +481,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
         Command::Health(c) => commands::health(&c.resolve()?).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
+        Command::Keys(KeysCommand::Generate { party, operator, out, append_to }) => {
+            let (path, entry) = keys::generate(party, operator.as_deref(), &out)?;
+            if let Some(a) = &append_to {
+                use std::io::Write as _;
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(a)
+                    .map_err(|e| anyhow::anyhow!("cannot append to {}: {e}", a.display()))?;
+                f.write_all(entry.as_bytes())?;
+                agreement::load(Some(a))?;
+                eprintln!("appended the key to {}; bump its version and distribute it to every party", a.display());
+            }
+            eprintln!("wrote {} (secret, mode 0600); register its public key in the agreement:", path.display());
+            print!("{entry}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Standing(StandingCommand::Grant(g)) => {
+            commands::standing_grant(
+                &g.common.resolve()?,
+                commands::GrantInput {
+                    to: g.to,
+                    categories: g.category,
+                    max: g.max_classification,
+                    tearline_only: g.tearline_only,
+                    expires_in: g.expires_in,
+                },
+            )
+            .await
+        }
+        Command::Standing(StandingCommand::Revoke { common, grant_id }) => {
+            commands::standing_revoke(&common.resolve()?, &grant_id).await
+        }
+        Command::Standing(StandingCommand::List(common)) => commands::standing_list(&common.resolve()?).await,
         Command::Agreement(AgreementCommand::Check { file }) => {
             let a = agreement::load(Some(&file))?;
             println!("{}: valid agreement version {} ({} keys)", file.display(), a.policy.version, a.policy.keys.len());
@@ -393,18 +541,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Broker(BrokerCommand::Config(a)) => {
-            if a.mode != "shared" {
-                anyhow::bail!(
-                    "--mode {}: only `shared` is implemented so far (one nats-server, three accounts)",
-                    a.mode
-                );
+            let opts = broker::Options {
+                mode: a.mode,
+                url: a.url,
+                kr_url: a.kr_url,
+                us_url: a.us_url,
+                jp_url: a.jp_url,
+                store_dir: a.store_dir,
+                limits: broker::JsLimits {
+                    max_mem: a.js_max_mem,
+                    max_file: a.js_max_file,
+                    max_streams: a.js_max_streams,
+                    max_consumers: a.js_max_consumers,
+                },
+                tls: a.tls,
+            };
+            let g = broker::generate_with(&a.out, &opts)?;
+            for (_, conf) in &g.servers {
+                println!("wrote {}", conf.display());
             }
-            let g = broker::generate(&a.out, &a.url)?;
-            println!("wrote {}", g.server_conf.display());
             for (p, role, path) in &g.configs {
                 println!("wrote {} ({p} {})", path.display(), role.as_str());
             }
-            println!("start the broker: nats-server -c {}", g.server_conf.display());
+            if let Some(ca) = &g.tls_ca {
+                println!("wrote {} (CA; server.pem, server-key.pem and ca-key.pem beside it)", ca.display());
+            }
+            for (p, conf) in &g.servers {
+                let whose = p.map(|p| format!(" ({p})")).unwrap_or_default();
+                println!("start the broker{whose}: nats-server -c {}", conf.display());
+            }
             println!("start a node:     tisa node --config {}", a.out.join("kr-node.toml").display());
             println!("operator:         tisa pending --config {}", a.out.join("kr-cli.toml").display());
             Ok(ExitCode::SUCCESS)
@@ -428,6 +593,16 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--kr-nats/--jp-nats are for the US hub only; {party} has one link: use --nats");
     }
     let agreement = agreement::load(a.agreement.as_deref())?;
+    let key_path = a.key.clone().or_else(|| cfg.as_ref().and_then(|c| c.key_file.clone())).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no signing key: give --key FILE (create one with `tisa keys generate --party {}`)",
+            party.lower()
+        )
+    })?;
+    let key = keys::load(&key_path)?;
+    if key.party != party || key.role != tisa_core::KeyRole::Node {
+        anyhow::bail!("{} is not a node key of {party}", key_path.display());
+    }
     let mut policy = agreement.policy;
     if let Some(c) = a.ceiling {
         policy.kr_ceiling = c;
@@ -467,7 +642,8 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let urls = LinkUrls { own, kr, jp };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let (_handle, task) = spawn(NodeConfig { party, urls, policy }, shutdown.clone(), Some(ready_tx));
+    let (_handle, task) =
+        spawn(NodeConfig { party, urls, policy, identity: key.identity }, shutdown.clone(), Some(ready_tx));
     tokio::spawn(async move {
         if ready_rx.await.is_ok() {
             // The one machine-readable line on stdout; logs go to stderr.

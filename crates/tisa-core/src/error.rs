@@ -100,6 +100,29 @@ pub enum CommandError {
     /// Tearline-only approval of a report that has no tearline.
     #[error("report {0} has no tearline; approve in full or deny")]
     NoTearline(ReportId),
+    /// The node's own signing key is not registered in the agreement.
+    #[error("this node's key {0:?} is not registered in the agreement as a node key of this party")]
+    UnregisteredNodeKey(String),
+    /// A signed document from the operator did not verify.
+    #[error("cannot accept the signed {what}: {why}")]
+    Unverified {
+        /// What.
+        what: &'static str,
+        /// Why.
+        why: crate::sign::SigError,
+    },
+    /// The signed document does not match the request or report it names.
+    #[error("the signed decision does not match release request {0}")]
+    DecisionMismatch(RequestId),
+    /// Two-person rule: the approver submitted the report.
+    #[error("two-person rule: {0} submitted this report and may not also approve its release")]
+    SameOperator(String),
+    /// A grant that cannot be issued.
+    #[error("invalid grant: {0}")]
+    BadGrant(&'static str),
+    /// No such grant.
+    #[error("no grant {0} issued by this party")]
+    UnknownGrant(String),
     /// A paging cursor that names no item.
     #[error("--after {0:?} names no item in this list")]
     UnknownCursor(String),
@@ -188,6 +211,20 @@ pub enum RejectReason {
     /// A report this party originated, sent back to it.
     #[error("report {0} is this party's own")]
     OwnReport(ReportId),
+    /// A signature or signed document did not verify.
+    #[error("unverifiable {what}: {why}")]
+    Unverified {
+        /// What was being verified.
+        what: &'static str,
+        /// Why it failed.
+        why: crate::sign::SigError,
+    },
+    /// A trilateral delivery without the originator's consent.
+    #[error("report {0} carries no consent of its originator")]
+    NoConsent(ReportId),
+    /// Consent under a revoked or lapsed grant, or one that does not cover the report.
+    #[error("grant {0} is revoked, lapsed or does not cover this report")]
+    GrantNotValid(String),
 }
 
 impl RejectReason {
@@ -208,6 +245,9 @@ impl RejectReason {
             RejectReason::NoTearline(_) => "NO_TEARLINE",
             RejectReason::NotReleasable { .. } => "NOT_RELEASABLE",
             RejectReason::OwnReport(_) => "OWN_REPORT",
+            RejectReason::Unverified { .. } => "UNVERIFIED",
+            RejectReason::NoConsent(_) => "NO_CONSENT",
+            RejectReason::GrantNotValid(_) => "GRANT_NOT_VALID",
         }
     }
 }

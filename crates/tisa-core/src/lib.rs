@@ -19,13 +19,15 @@ pub mod error;
 pub mod message;
 pub mod node;
 pub mod policy;
+pub mod sign;
 pub mod types;
 
 pub use error::{CommandError, ParseError, RejectReason};
 pub use message::*;
 pub use node::{
-    inbox_cursor, limits, Draft, Event, HubState, InboxEntry, Node, Page, PendingView, RecipientState, RevisionStatus,
-    SubmitNote, Submitted,
+    inbox_cursor, limits, Draft, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState,
+    RevisionStatus, SubmitNote, Submitted,
 };
 pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
+pub use sign::{Identity, Signed};
 pub use types::*;

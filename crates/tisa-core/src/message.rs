@@ -1,6 +1,7 @@
 //! The messages parties exchange, as domain types. The wire format
 //! (`proto/tisa/v1/*.proto`) mirrors these; the transport crate converts.
 
+use crate::sign::{GrantDoc, RevocationDoc, Signed};
 use crate::types::{Category, Classification, MessageId, Party, PartySet, ReportId, RequestId, Sensitive, Timestamp};
 
 /// Protocol version carried in every envelope.
@@ -40,13 +41,16 @@ pub struct Content {
     pub source: Sensitive,
 }
 
-/// An intelligence report: header plus content.
+/// An intelligence report: header plus content, and the originator node's
+/// signature over its canonical manifest ([`crate::sign::Manifest`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     /// Routing and policy metadata.
     pub header: ReportHeader,
     /// The content.
     pub content: Content,
+    /// The signed manifest (covers the header and the content's hashes).
+    pub manifest: Signed,
 }
 
 /// The hub asks a report's originator to release one revision to one recipient.
@@ -95,7 +99,9 @@ impl Decision {
     }
 }
 
-/// The originator's answer to a release request.
+/// The originator's answer to a release request. On the wire only `signed`
+/// travels; the other fields are parsed from its canonical document
+/// ([`crate::sign::DecisionDoc`]), so they cannot disagree with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReleaseDecision {
     /// The request decided.
@@ -110,6 +116,40 @@ pub struct ReleaseDecision {
     pub decision: Decision,
     /// When the originator decided.
     pub decided_at: Timestamp,
+    /// The approver who decided.
+    pub operator: String,
+    /// SHA-256 of the report's manifest bytes.
+    pub manifest_sha256: [u8; 32],
+    /// The approver's signature over the decision document.
+    pub signed: Signed,
+}
+
+/// A standing pre-approval, signed by one of the originator's approvers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The parsed document.
+    pub doc: GrantDoc,
+    /// The signed bytes.
+    pub signed: Signed,
+}
+
+/// Withdrawal of a standing grant, signed by one of the originator's approvers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// The parsed document.
+    pub doc: RevocationDoc,
+    /// The signed bytes.
+    pub signed: Signed,
+}
+
+/// Why the hub may release a national report to a third party: the
+/// originator's consent, verifiable by the recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Consent {
+    /// A per-item approval of exactly this report, revision and recipient.
+    Decision(ReleaseDecision),
+    /// A standing pre-approval covering it.
+    Grant(Grant),
 }
 
 /// What a recipient is given.
@@ -139,8 +179,13 @@ pub struct Delivery {
     pub released: Released,
     /// Why it may be here.
     pub basis: Basis,
-    /// For a trilateral release, the request that was approved.
+    /// For a trilateral release, the request it answers (derived from the
+    /// report, revision and recipient).
     pub request_id: Option<RequestId>,
+    /// The originator node's signed manifest.
+    pub manifest: Signed,
+    /// For a trilateral release: the originator's signed consent.
+    pub consent: Option<Consent>,
 }
 
 /// Where a report stands, as the hub tells its originator.
@@ -204,6 +249,10 @@ pub enum Payload {
     Progress(Progress),
     /// Either way: a refused message.
     Rejection(Rejection),
+    /// Originator → hub: a standing pre-approval.
+    Grant(Grant),
+    /// Originator → hub, hub → recipient: a grant withdrawn.
+    Revocation(Revocation),
 }
 
 impl Payload {
@@ -216,6 +265,8 @@ impl Payload {
             Payload::Delivery(_) => "delivery",
             Payload::Progress(_) => "progress",
             Payload::Rejection(_) => "rejection",
+            Payload::Grant(_) => "grant",
+            Payload::Revocation(_) => "revocation",
         }
     }
 }

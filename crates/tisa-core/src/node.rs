@@ -19,7 +19,8 @@ use indexmap::IndexMap;
 
 use crate::error::{CommandError, RejectReason};
 use crate::message::*;
-use crate::policy::{NotReleasable, Policy};
+use crate::policy::{KeyRole, NotReleasable, Policy};
+use crate::sign::{self, DecisionDoc, GrantDoc, Identity, Manifest, RevocationDoc, Signed, Verdict};
 use crate::types::*;
 
 /// Size limits, in bytes, of a report's text fields (NATS's default maximum
@@ -52,6 +53,8 @@ pub struct Draft {
     pub content: Content,
     /// `Some(id)`: issue a new revision of this party's report `id`.
     pub corrects: Option<ReportId>,
+    /// The submitting operator's name (for the two-person rule), or empty.
+    pub submitted_by: String,
 }
 
 /// A note on a submission: a recipient in the releasable-to list that the
@@ -158,6 +161,17 @@ pub struct PendingView {
     pub title: Sensitive,
     /// Whether a tearline exists (so tearline-only approval is possible).
     pub has_tearline: bool,
+    /// The report's signed manifest (an approver signs its SHA-256).
+    pub manifest: Signed,
+}
+
+/// A standing grant as one node knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantView {
+    /// The grant.
+    pub grant: Grant,
+    /// Whether it has been revoked.
+    pub revoked: bool,
 }
 
 /// A report this party received.
@@ -283,6 +297,11 @@ struct TrackedRequest {
 pub struct Node {
     party: Party,
     policy: Policy,
+    identity: Identity,
+    /// Standing grants: issued (originator), held (hub).
+    grants: IndexMap<String, GrantView>,
+    /// Revoked grant ids (every role).
+    revoked: std::collections::HashSet<String>,
     instance: u64,
     next_seq: u64,
     /// Reports this party originated, by id, in submission order.
@@ -302,12 +321,22 @@ pub struct Node {
 }
 
 impl Node {
-    /// A fresh node for `party` under `policy`. `instance` distinguishes this
-    /// run's message ids from other runs' (the shell passes a random value).
-    pub fn new(party: Party, policy: Policy, instance: u64) -> Node {
-        Node {
+    /// A fresh node for `party` under `policy`, signing with `identity`
+    /// (which must be registered in the policy as a node key of `party`).
+    /// `instance` distinguishes this run's message ids from other runs' (the
+    /// shell passes a random value).
+    pub fn new(party: Party, policy: Policy, instance: u64, identity: Identity) -> Result<Node, CommandError> {
+        let registered =
+            policy.keys_of(party, KeyRole::Node).any(|k| k.name == identity.name() && k.public == identity.public());
+        if !registered {
+            return Err(CommandError::UnregisteredNodeKey(identity.name().to_owned()));
+        }
+        Ok(Node {
             party,
             policy,
+            identity,
+            grants: IndexMap::new(),
+            revoked: std::collections::HashSet::new(),
             instance,
             next_seq: 0,
             own: IndexMap::new(),
@@ -318,7 +347,7 @@ impl Node {
             deadlines: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-        }
+        })
     }
 
     /// This node's party.
@@ -361,7 +390,7 @@ impl Node {
     /// `id` is used for a new report and ignored for a correction; it must
     /// carry this party's prefix (`KR-…`).
     pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: Draft) -> Result<Submitted, CommandError> {
-        let Draft { category, classification, releasable_to, content, corrects } = draft;
+        let Draft { category, classification, releasable_to, content, corrects, submitted_by } = draft;
         check_text("title", &content.title, limits::TITLE, true)?;
         check_text("body", &content.body, limits::BODY, true)?;
         check_text("source", &content.source, limits::SOURCE, false)?;
@@ -411,7 +440,8 @@ impl Node {
             classification,
             releasable_to: rel,
         };
-        let report = Report { header: header.clone(), content };
+        let manifest = self.identity.sign(Manifest::of(&header, &content, &submitted_by).to_bytes());
+        let report = Report { header: header.clone(), content, manifest };
 
         let mut notes = Vec::new();
         let mut recipients = BTreeMap::new();
@@ -425,6 +455,8 @@ impl Node {
                             released: Released::Full(report.content.clone()),
                             basis: Basis::Bilateral,
                             request_id: None,
+                            manifest: report.manifest.clone(),
+                            consent: None,
                         };
                         self.send(now, p, Payload::Delivery(delivery));
                         self.events.push_back(Event::Forwarded {
@@ -464,32 +496,24 @@ impl Node {
         Ok(Submitted { header, notes })
     }
 
-    /// Approves release request `request_id`, in full or tearline only.
-    pub fn approve(&mut self, now: Timestamp, request_id: &RequestId, tearline_only: bool) -> Result<(), CommandError> {
-        let decision = if tearline_only { Decision::ApproveTearline } else { Decision::ApproveFull };
-        self.decide(now, request_id, decision)
-    }
-
-    /// Denies release request `request_id`, for good.
-    pub fn deny(&mut self, now: Timestamp, request_id: &RequestId, reason: &str) -> Result<(), CommandError> {
-        if reason.trim().is_empty() {
-            return Err(CommandError::Empty("reason"));
-        }
-        if reason.len() > limits::REASON {
-            return Err(CommandError::TooLong { field: "reason", len: reason.len(), max: limits::REASON });
-        }
-        self.decide(now, request_id, Decision::Deny { reason: reason.to_owned() })
-    }
-
-    fn decide(&mut self, now: Timestamp, request_id: &RequestId, decision: Decision) -> Result<(), CommandError> {
+    /// The decision document an approver signs to decide `request_id`
+    /// (for operators who sign outside the node: the CLI).
+    pub fn decision_doc(
+        &self,
+        now: Timestamp,
+        request_id: &RequestId,
+        verdict: Verdict,
+        reason: &str,
+        operator: &str,
+    ) -> Result<DecisionDoc, CommandError> {
         if self.party.is_hub() {
             return Err(CommandError::HubCannotDecide);
         }
-        self.expire_due(now);
         let tracked = self.decisions.get(request_id).ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        let req = &tracked.request;
         match &tracked.state {
-            RequestState::Open => {}
-            RequestState::Expired => return Err(CommandError::Expired(request_id.clone())),
+            RequestState::Open if req.expires_at > now => {}
+            RequestState::Open | RequestState::Expired => return Err(CommandError::Expired(request_id.clone())),
             RequestState::Decided(d) => {
                 return Err(CommandError::AlreadyDecided {
                     request: request_id.clone(),
@@ -497,23 +521,128 @@ impl Node {
                 })
             }
         }
-        let req = tracked.request.clone();
-        if decision == Decision::ApproveTearline {
-            let has =
-                self.own_revision(&req.report_id, req.revision).is_some_and(|r| r.report.content.tearline.is_some());
-            if !has {
-                return Err(CommandError::NoTearline(req.report_id.clone()));
+        if verdict == Verdict::Deny && reason.trim().is_empty() {
+            return Err(CommandError::Empty("reason"));
+        }
+        if reason.len() > limits::REASON {
+            return Err(CommandError::TooLong { field: "reason", len: reason.len(), max: limits::REASON });
+        }
+        let rev = self
+            .own_revision(&req.report_id, req.revision)
+            .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        Ok(DecisionDoc {
+            manifest_sha256: sign::sha256(&rev.report.manifest.bytes),
+            request_id: req.request_id.clone(),
+            report_id: req.report_id.clone(),
+            revision: req.revision,
+            recipient: req.recipient,
+            verdict,
+            reason: reason.to_owned(),
+            decided_at: now,
+            operator: operator.to_owned(),
+        })
+    }
+
+    /// Approves release request `request_id`, in full or tearline only,
+    /// signing the decision with `approver`'s key.
+    pub fn approve(
+        &mut self,
+        now: Timestamp,
+        request_id: &RequestId,
+        tearline_only: bool,
+        approver: &Identity,
+    ) -> Result<(), CommandError> {
+        let verdict = if tearline_only { Verdict::ApproveTearline } else { Verdict::ApproveFull };
+        let doc = self.decision_doc(now, request_id, verdict, "", approver.name())?;
+        self.decide(now, approver.sign(doc.to_bytes()))
+    }
+
+    /// Denies release request `request_id`, for good, signing with `approver`'s key.
+    pub fn deny(
+        &mut self,
+        now: Timestamp,
+        request_id: &RequestId,
+        reason: &str,
+        approver: &Identity,
+    ) -> Result<(), CommandError> {
+        if reason.trim().is_empty() {
+            return Err(CommandError::Empty("reason"));
+        }
+        if reason.len() > limits::REASON {
+            return Err(CommandError::TooLong { field: "reason", len: reason.len(), max: limits::REASON });
+        }
+        let doc = self.decision_doc(now, request_id, Verdict::Deny, reason, approver.name())?;
+        self.decide(now, approver.sign(doc.to_bytes()))
+    }
+
+    /// Takes a release decision signed by one of this party's approvers
+    /// (outside the node, e.g. by the operator's CLI) and sends it to the hub.
+    pub fn decide(&mut self, now: Timestamp, signed: Signed) -> Result<(), CommandError> {
+        if self.party.is_hub() {
+            return Err(CommandError::HubCannotDecide);
+        }
+        let unverified = |why| CommandError::Unverified { what: "decision", why };
+        sign::verify(&self.policy, self.party, KeyRole::Approver, &signed).map_err(unverified)?;
+        let doc = DecisionDoc::parse(&signed.bytes).map_err(unverified)?;
+        if doc.operator != signed.signer {
+            return Err(unverified(sign::SigError::Mismatch("operator")));
+        }
+        let request_id = doc.request_id.clone();
+        self.expire_due(now);
+        let tracked =
+            self.decisions.get(&request_id).ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        match &tracked.state {
+            RequestState::Open => {}
+            RequestState::Expired => return Err(CommandError::Expired(request_id)),
+            RequestState::Decided(d) => {
+                return Err(CommandError::AlreadyDecided {
+                    request: request_id,
+                    decision: if d.is_approval() { "approved" } else { "denied" },
+                })
             }
         }
+        let req = tracked.request.clone();
+        let rev = self
+            .own_revision(&req.report_id, req.revision)
+            .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        if doc.report_id != req.report_id
+            || doc.revision != req.revision
+            || doc.recipient != req.recipient
+            || doc.manifest_sha256 != sign::sha256(&rev.report.manifest.bytes)
+        {
+            return Err(CommandError::DecisionMismatch(request_id));
+        }
+        if self.policy.two_person_rule && doc.verdict != Verdict::Deny {
+            let submitter = Manifest::parse(&rev.report.manifest.bytes).map(|m| m.submitted_by).unwrap_or_default();
+            if submitter == doc.operator || submitter == "-" {
+                return Err(CommandError::SameOperator(submitter));
+            }
+        }
+        if doc.verdict == Verdict::ApproveTearline && rev.report.content.tearline.is_none() {
+            return Err(CommandError::NoTearline(req.report_id.clone()));
+        }
+        let decision = match doc.verdict {
+            Verdict::ApproveFull => Decision::ApproveFull,
+            Verdict::ApproveTearline => Decision::ApproveTearline,
+            Verdict::Deny => {
+                if doc.reason.trim().is_empty() {
+                    return Err(CommandError::Empty("reason"));
+                }
+                Decision::Deny { reason: doc.reason.clone() }
+            }
+        };
         let msg = ReleaseDecision {
             request_id: req.request_id.clone(),
             report_id: req.report_id.clone(),
             revision: req.revision,
             recipient: req.recipient,
             decision: decision.clone(),
-            decided_at: now,
+            decided_at: doc.decided_at,
+            operator: doc.operator.clone(),
+            manifest_sha256: doc.manifest_sha256,
+            signed,
         };
-        if let Some(t) = self.decisions.get_mut(request_id) {
+        if let Some(t) = self.decisions.get_mut(&request_id) {
             t.state = RequestState::Decided(decision.clone());
         }
         self.deadlines.remove(&(req.expires_at, req.request_id.clone()));
@@ -526,6 +655,60 @@ impl Node {
         self.send(now, Party::HUB, Payload::ReleaseDecision(msg.clone()));
         self.events.push_back(Event::Decided { decision: msg });
         Ok(())
+    }
+
+    /// Issues a standing grant signed by one of this party's approvers and
+    /// sends it to the hub.
+    pub fn grant(&mut self, now: Timestamp, signed: Signed) -> Result<GrantDoc, CommandError> {
+        let unverified = |why| CommandError::Unverified { what: "grant", why };
+        if self.party.is_hub() {
+            return Err(CommandError::BadGrant("the hub does not grant releases of national reports"));
+        }
+        sign::verify(&self.policy, self.party, KeyRole::Approver, &signed).map_err(unverified)?;
+        let doc = GrantDoc::parse(&signed.bytes).map_err(unverified)?;
+        if doc.operator != signed.signer {
+            return Err(unverified(sign::SigError::Mismatch("operator")));
+        }
+        if doc.originator != self.party {
+            return Err(CommandError::BadGrant("a grant's originator must be this party"));
+        }
+        if Some(doc.recipient) != self.party.other_nation() {
+            return Err(CommandError::BadGrant("a grant's recipient must be the other nation"));
+        }
+        if doc.categories.is_empty() || doc.categories.iter().any(|c| !self.policy.in_scope(*c)) {
+            return Err(CommandError::BadGrant("a grant covers only categories in the trilateral scope"));
+        }
+        if !doc.grant_id.starts_with(&format!("{}-", self.party.code())) {
+            return Err(CommandError::BadGrant("a grant id must start with this party's code"));
+        }
+        if self.grants.contains_key(&doc.grant_id) {
+            return Err(CommandError::BadGrant("this grant id is already used"));
+        }
+        let grant = Grant { doc: doc.clone(), signed };
+        self.grants.insert(doc.grant_id.clone(), GrantView { grant: grant.clone(), revoked: false });
+        self.send(now, Party::HUB, Payload::Grant(grant));
+        Ok(doc)
+    }
+
+    /// Revokes one of this party's standing grants (signed by an approver);
+    /// the hub stops using it and tells the recipient at once.
+    pub fn revoke(&mut self, now: Timestamp, signed: Signed) -> Result<RevocationDoc, CommandError> {
+        let unverified = |why| CommandError::Unverified { what: "revocation", why };
+        sign::verify(&self.policy, self.party, KeyRole::Approver, &signed).map_err(unverified)?;
+        let doc = RevocationDoc::parse(&signed.bytes).map_err(unverified)?;
+        if doc.operator != signed.signer || doc.originator != self.party {
+            return Err(unverified(sign::SigError::Mismatch("revocation")));
+        }
+        let g = self.grants.get_mut(&doc.grant_id).ok_or_else(|| CommandError::UnknownGrant(doc.grant_id.clone()))?;
+        g.revoked = true;
+        self.revoked.insert(doc.grant_id.clone());
+        self.send(now, Party::HUB, Payload::Revocation(Revocation { doc: doc.clone(), signed }));
+        Ok(doc)
+    }
+
+    /// Standing grants this node knows (issued, or held at the hub), oldest first.
+    pub fn grants(&self) -> Vec<GrantView> {
+        self.grants.values().cloned().collect()
     }
 
     // ------------------------------------------------------------------
@@ -580,6 +763,8 @@ impl Node {
         match payload {
             Payload::Report(r) => self.hub_on_report(now, link, r),
             Payload::ReleaseDecision(d) => self.hub_on_decision(now, link, d),
+            Payload::Grant(g) => self.hub_on_grant(link, g),
+            Payload::Revocation(r) => self.hub_on_revocation(now, link, r),
             other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link }),
         }
     }
@@ -589,6 +774,7 @@ impl Node {
             Payload::ReleaseRequest(r) => self.nation_on_request(now, r),
             Payload::Delivery(d) => self.nation_on_delivery(now, d),
             Payload::Progress(p) => self.nation_on_progress(p),
+            Payload::Revocation(r) => self.nation_on_revocation(r),
             other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link: Party::HUB }),
         }
     }
@@ -616,6 +802,7 @@ impl Node {
                 why: NotReleasable::AboveCeiling { classification: h.classification, ceiling },
             });
         }
+        self.verify_manifest(&report.manifest, h, Some(&report.content), None)?;
         let key = (h.id.clone(), h.revision);
         if let Some(existing) = self.held.get(&key) {
             return if *existing == report {
@@ -631,9 +818,11 @@ impl Node {
             InboxEntry {
                 delivery: Delivery {
                     header: header.clone(),
-                    released: Released::Full(report.content),
+                    released: Released::Full(report.content.clone()),
                     basis: Basis::Bilateral,
                     request_id: None,
+                    manifest: report.manifest.clone(),
+                    consent: None,
                 },
                 received_at: now,
             },
@@ -666,6 +855,17 @@ impl Node {
             );
             return Ok(());
         }
+        // A signed, unrevoked standing grant is consent given in advance.
+        let grant = self
+            .grants
+            .values()
+            .filter(|g| !g.revoked && g.grant.doc.covers(&header, third, now))
+            .find(|g| !g.grant.doc.tearline_only || report.content.tearline.is_some())
+            .map(|g| g.grant.clone());
+        if let Some(grant) = grant {
+            self.forward(now, &report, third, grant.doc.tearline_only, Consent::Grant(grant))?;
+            return Ok(());
+        }
         let request = ReleaseRequest {
             request_id: RequestId::for_release(&header.id, header.revision, third),
             report_id: header.id.clone(),
@@ -684,6 +884,8 @@ impl Node {
 
     fn hub_on_decision(&mut self, now: Timestamp, link: Party, d: ReleaseDecision) -> Result<(), RejectReason> {
         let rid = d.request_id.clone();
+        sign::verify(&self.policy, link, KeyRole::Approver, &d.signed)
+            .map_err(|why| RejectReason::Unverified { what: "decision", why })?;
         let tracked = self.hub_requests.get(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
         let req = &tracked.request;
         if req.report_id.prefix_party() != Some(link) {
@@ -705,49 +907,212 @@ impl Node {
             .get(&key)
             .cloned()
             .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
-        let stage = match &d.decision {
-            Decision::Deny { .. } => Stage::Denied,
-            approval => {
-                // Re-check every rule at the moment of forwarding.
-                self.policy.check_trilateral(&report.header, req.recipient).map_err(|why| {
-                    RejectReason::NotReleasable { report: key.0.clone(), recipient: req.recipient, why }
-                })?;
-                let tearline_only = *approval == Decision::ApproveTearline;
-                let released = if tearline_only {
-                    match &report.content.tearline {
-                        Some(t) => Released::Tearline(t.clone()),
-                        None => return Err(RejectReason::NoTearline(key.0.clone())),
-                    }
-                } else {
-                    Released::Full(report.content.clone())
-                };
-                let delivery = Delivery {
-                    header: report.header.clone(),
-                    released,
-                    basis: Basis::Trilateral,
-                    request_id: Some(rid.clone()),
-                };
-                self.send(now, req.recipient, Payload::Delivery(delivery));
-                self.events.push_back(Event::Forwarded {
-                    header: report.header.clone(),
-                    recipient: req.recipient,
-                    basis: Basis::Trilateral,
-                    tearline_only,
-                });
-                Stage::Forwarded { tearline_only }
-            }
-        };
+        if d.manifest_sha256 != sign::sha256(&report.manifest.bytes) {
+            return Err(RejectReason::Unverified { what: "decision", why: sign::SigError::Mismatch("manifest hash") });
+        }
+        let recipient = req.recipient;
+        if let Decision::Deny { .. } = &d.decision {
+            self.send(
+                now,
+                link,
+                Payload::Progress(Progress {
+                    report_id: key.0.clone(),
+                    revision: key.1,
+                    recipient: Some(recipient),
+                    stage: Stage::Denied,
+                }),
+            );
+        } else {
+            let tearline_only = d.decision == Decision::ApproveTearline;
+            self.forward(now, &report, recipient, tearline_only, Consent::Decision(d.clone()))?;
+        }
         if let Some(t) = self.hub_requests.get_mut(&rid) {
             t.state = RequestState::Decided(d.decision.clone());
         }
         self.deadlines.remove(&(req.expires_at, rid));
-        self.send(
-            now,
-            link,
-            Payload::Progress(Progress { report_id: key.0, revision: key.1, recipient: Some(req.recipient), stage }),
-        );
         self.events.push_back(Event::Decided { decision: d });
         Ok(())
+    }
+
+    /// Hub: sends `report` to `recipient` under `consent`, after re-checking
+    /// every rule, and tells the originator.
+    fn forward(
+        &mut self,
+        now: Timestamp,
+        report: &Report,
+        recipient: Party,
+        tearline_only: bool,
+        consent: Consent,
+    ) -> Result<(), RejectReason> {
+        let id = report.header.id.clone();
+        self.policy.check_trilateral(&report.header, recipient).map_err(|why| RejectReason::NotReleasable {
+            report: id.clone(),
+            recipient,
+            why,
+        })?;
+        let released = if tearline_only {
+            match &report.content.tearline {
+                Some(t) => Released::Tearline(t.clone()),
+                None => return Err(RejectReason::NoTearline(id)),
+            }
+        } else {
+            Released::Full(report.content.clone())
+        };
+        let delivery = Delivery {
+            header: report.header.clone(),
+            released,
+            basis: Basis::Trilateral,
+            request_id: Some(RequestId::for_release(&id, report.header.revision, recipient)),
+            manifest: report.manifest.clone(),
+            consent: Some(consent),
+        };
+        self.send(now, recipient, Payload::Delivery(delivery));
+        self.events.push_back(Event::Forwarded {
+            header: report.header.clone(),
+            recipient,
+            basis: Basis::Trilateral,
+            tearline_only,
+        });
+        self.send(
+            now,
+            report.header.originator,
+            Payload::Progress(Progress {
+                report_id: id,
+                revision: report.header.revision,
+                recipient: Some(recipient),
+                stage: Stage::Forwarded { tearline_only },
+            }),
+        );
+        Ok(())
+    }
+
+    fn hub_on_grant(&mut self, link: Party, g: Grant) -> Result<(), RejectReason> {
+        let bad = |why| RejectReason::Unverified { what: "grant", why };
+        sign::verify(&self.policy, link, KeyRole::Approver, &g.signed).map_err(bad)?;
+        if GrantDoc::parse(&g.signed.bytes).map_err(bad)? != g.doc
+            || g.doc.operator != g.signed.signer
+            || g.doc.originator != link
+            || Some(g.doc.recipient) != link.other_nation()
+        {
+            return Err(bad(sign::SigError::Mismatch("grant")));
+        }
+        if let Some(existing) = self.grants.get(&g.doc.grant_id) {
+            return if existing.grant == g { Ok(()) } else { Err(RejectReason::GrantNotValid(g.doc.grant_id.clone())) };
+        }
+        let revoked = self.revoked.contains(&g.doc.grant_id);
+        self.grants.insert(g.doc.grant_id.clone(), GrantView { grant: g, revoked });
+        Ok(())
+    }
+
+    fn hub_on_revocation(&mut self, now: Timestamp, link: Party, r: Revocation) -> Result<(), RejectReason> {
+        let bad = |why| RejectReason::Unverified { what: "revocation", why };
+        sign::verify(&self.policy, link, KeyRole::Approver, &r.signed).map_err(bad)?;
+        if RevocationDoc::parse(&r.signed.bytes).map_err(bad)? != r.doc
+            || r.doc.operator != r.signed.signer
+            || r.doc.originator != link
+        {
+            return Err(bad(sign::SigError::Mismatch("revocation")));
+        }
+        if !self.revoked.insert(r.doc.grant_id.clone()) {
+            return Ok(()); // duplicate
+        }
+        if let Some(g) = self.grants.get_mut(&r.doc.grant_id) {
+            g.revoked = true;
+        }
+        // The recipient learns at once, so it refuses anything still in flight under it.
+        if let Some(third) = link.other_nation() {
+            self.send(now, third, Payload::Revocation(r));
+        }
+        Ok(())
+    }
+
+    fn nation_on_revocation(&mut self, r: Revocation) -> Result<(), RejectReason> {
+        let originator = r.doc.originator;
+        if Some(originator) != self.party.other_nation() {
+            return Err(RejectReason::UnexpectedMessage { kind: "revocation", link: Party::HUB });
+        }
+        let bad = |why| RejectReason::Unverified { what: "revocation", why };
+        sign::verify(&self.policy, originator, KeyRole::Approver, &r.signed).map_err(bad)?;
+        if RevocationDoc::parse(&r.signed.bytes).map_err(bad)? != r.doc || r.doc.operator != r.signed.signer {
+            return Err(bad(sign::SigError::Mismatch("revocation")));
+        }
+        self.revoked.insert(r.doc.grant_id);
+        Ok(())
+    }
+
+    /// Verifies a signed manifest against the originator's node keys and
+    /// against what it came with.
+    fn verify_manifest(
+        &self,
+        manifest: &Signed,
+        header: &ReportHeader,
+        content: Option<&Content>,
+        tearline: Option<&Sensitive>,
+    ) -> Result<Manifest, RejectReason> {
+        let bad = |why| RejectReason::Unverified { what: "manifest", why };
+        sign::verify(&self.policy, header.originator, KeyRole::Node, manifest).map_err(bad)?;
+        let m = Manifest::parse(&manifest.bytes).map_err(bad)?;
+        if m.header != *header {
+            return Err(bad(sign::SigError::Mismatch("manifest header")));
+        }
+        if let Some(c) = content {
+            m.check_content(c).map_err(bad)?;
+        }
+        if let Some(t) = tearline {
+            m.check_tearline(t.expose()).map_err(bad)?;
+        }
+        Ok(m)
+    }
+
+    /// Recipient: verifies the originator's consent to this delivery.
+    fn verify_consent(&self, now: Timestamp, d: &Delivery) -> Result<(), RejectReason> {
+        let h = &d.header;
+        let tearline_only = matches!(d.released, Released::Tearline(_));
+        match &d.consent {
+            None => Err(RejectReason::NoConsent(h.id.clone())),
+            Some(Consent::Decision(dec)) => {
+                let bad = |why| RejectReason::Unverified { what: "decision", why };
+                sign::verify(&self.policy, h.originator, KeyRole::Approver, &dec.signed).map_err(bad)?;
+                let doc = DecisionDoc::parse(&dec.signed.bytes).map_err(bad)?;
+                let verdict_ok = match doc.verdict {
+                    Verdict::ApproveFull => !tearline_only,
+                    Verdict::ApproveTearline => tearline_only,
+                    Verdict::Deny => false,
+                };
+                if doc.manifest_sha256 != sign::sha256(&d.manifest.bytes)
+                    || doc.report_id != h.id
+                    || doc.revision != h.revision
+                    || doc.recipient != self.party
+                    || doc.request_id != RequestId::for_release(&h.id, h.revision, self.party)
+                    || doc.operator != dec.signed.signer
+                    || !verdict_ok
+                {
+                    return Err(bad(sign::SigError::Mismatch("decision")));
+                }
+                if self.policy.two_person_rule {
+                    let submitter = Manifest::parse(&d.manifest.bytes).map(|m| m.submitted_by).unwrap_or_default();
+                    if submitter == doc.operator || submitter == "-" {
+                        return Err(bad(sign::SigError::Mismatch("two-person rule")));
+                    }
+                }
+                Ok(())
+            }
+            Some(Consent::Grant(g)) => {
+                let bad = |why| RejectReason::Unverified { what: "grant", why };
+                sign::verify(&self.policy, h.originator, KeyRole::Approver, &g.signed).map_err(bad)?;
+                let doc = GrantDoc::parse(&g.signed.bytes).map_err(bad)?;
+                if doc.operator != g.signed.signer {
+                    return Err(bad(sign::SigError::Mismatch("grant")));
+                }
+                if self.revoked.contains(&doc.grant_id)
+                    || !doc.covers(h, self.party, now)
+                    || doc.tearline_only != tearline_only
+                {
+                    return Err(RejectReason::GrantNotValid(doc.grant_id));
+                }
+                Ok(())
+            }
+        }
     }
 
     fn nation_on_request(&mut self, now: Timestamp, r: ReleaseRequest) -> Result<(), RejectReason> {
@@ -798,7 +1163,7 @@ impl Node {
         match (h.originator.is_hub(), d.basis) {
             (true, Basis::Bilateral) => {
                 self.policy.check_bilateral(h, self.party).map_err(not_releasable)?;
-                if d.request_id.is_some() || matches!(d.released, Released::Tearline(_)) {
+                if d.request_id.is_some() || d.consent.is_some() || matches!(d.released, Released::Tearline(_)) {
                     return Err(RejectReason::UnexpectedMessage { kind: "delivery", link: Party::HUB });
                 }
             }
@@ -808,9 +1173,16 @@ impl Node {
                 if d.request_id.as_ref() != Some(&expected) {
                     return Err(RejectReason::RequestMismatch(d.request_id.clone().unwrap_or(expected)));
                 }
+                self.verify_consent(now, &d)?;
             }
             _ => return Err(not_releasable(NotReleasable::NotAThirdParty)),
         }
+        // The originator's own signature over what arrived: the hub cannot
+        // alter a report, nor forge one.
+        match &d.released {
+            Released::Full(c) => self.verify_manifest(&d.manifest, h, Some(c), None)?,
+            Released::Tearline(t) => self.verify_manifest(&d.manifest, h, None, Some(t))?,
+        };
         let key = (h.id.clone(), h.revision);
         if let Some(existing) = self.inbox.get(&key) {
             return if existing.delivery == d {
@@ -894,6 +1266,7 @@ impl Node {
                         header: rev.report.header.clone(),
                         title: rev.report.content.title.clone(),
                         has_tearline: rev.report.content.tearline.is_some(),
+                        manifest: rev.report.manifest.clone(),
                     },
                 ))
             });
@@ -1073,6 +1446,10 @@ fn reason_ids(r: &RejectReason) -> (Option<ReportId>, Option<RequestId>) {
         | RejectReason::NotOriginator(r)
         | RejectReason::AlreadyDecided(r)
         | RejectReason::Expired(r) => (None, Some(r.clone())),
-        RejectReason::ForgedSender { .. } | RejectReason::UnexpectedMessage { .. } => (None, None),
+        RejectReason::NoConsent(id) => (Some(id.clone()), None),
+        RejectReason::ForgedSender { .. }
+        | RejectReason::UnexpectedMessage { .. }
+        | RejectReason::Unverified { .. }
+        | RejectReason::GrantNotValid(_) => (None, None),
     }
 }

@@ -1,7 +1,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use tisa_core::{CommandError, Decision, Event, Node, Page, Party, Policy, ReportId, Timestamp};
+use tisa_core::{CommandError, Event, Identity, Node, Page, Party, Policy, ReportId, Timestamp};
 use tisa_transport::control::{watch_event, DEFAULT_LIMIT};
 use tisa_transport::{ControlCall, ControlReply, ControlRequest, Health, Inbound, LinkUrls, Links, TransportError};
 use tokio::sync::{mpsc, oneshot};
@@ -18,6 +18,8 @@ pub struct NodeConfig {
     pub urls: LinkUrls,
     /// The agreed policy.
     pub policy: Policy,
+    /// The node's signing key (registered in the agreement as its node key).
+    pub identity: Identity,
 }
 
 /// Why a node stopped or a call failed.
@@ -29,6 +31,9 @@ pub enum NodeError {
     /// The actor is gone (shut down).
     #[error("the node has shut down")]
     Gone,
+    /// The configuration is unusable (e.g. an unregistered key).
+    #[error("cannot start: {0}")]
+    Config(String),
 }
 
 /// A cloneable handle to a running node. The node stops when the shutdown
@@ -88,6 +93,10 @@ async fn run(
     ready: Option<oneshot::Sender<()>>,
 ) -> Result<(), NodeError> {
     let party = config.party;
+    // Refuse to start on a key the agreement does not know, before touching the network.
+    let instance: u64 = rand::random();
+    let core =
+        Node::new(party, config.policy, instance, config.identity).map_err(|e| NodeError::Config(e.to_string()))?;
     info!(own = %config.urls.own.url, kr = %config.urls.kr.url, jp = %config.urls.jp.url, authenticated = config.urls.own.nkey_seed.is_some(), "starting");
     let links = tokio::select! {
         links = Links::connect(party, &config.urls) => links,
@@ -100,13 +109,7 @@ async fn run(
         r = links.subscribe() => r?,
         _ = shutdown.cancelled() => return Ok(()),
     };
-    let instance: u64 = rand::random();
-    let mut actor = Actor {
-        core: Node::new(party, config.policy, instance),
-        links,
-        started_at: now(),
-        counters: Counters::default(),
-    };
+    let mut actor = Actor { core, links, started_at: now(), counters: Counters::default() };
     info!(instance = format!("{instance:016x}"), "node ready");
     if let Some(r) = ready {
         let _ = r.send(());
@@ -201,13 +204,33 @@ impl Actor {
             ControlRequest::Pending(q) => {
                 self.core.pending(now, q.after.as_deref(), limit(q.limit)).map(ControlReply::Pending)
             }
-            ControlRequest::Decide { request_id, decision } => {
-                let r = match &decision {
-                    Decision::ApproveFull => self.core.approve(now, &request_id, false),
-                    Decision::ApproveTearline => self.core.approve(now, &request_id, true),
-                    Decision::Deny { reason } => self.core.deny(now, &request_id, reason),
+            ControlRequest::Decide(signed) => match tisa_transport::convert::decision_from_signed(signed.clone()) {
+                Ok(d) => self
+                    .core
+                    .decide(now, signed)
+                    .map(|()| ControlReply::Decided { request_id: d.request_id, decision: d.decision }),
+                Err(e) => return ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() },
+            },
+            ControlRequest::Grant(signed) => self.core.grant(now, signed).map(|doc| {
+                ControlReply::Grants(
+                    self.core.grants().into_iter().filter(|g| g.grant.doc.grant_id == doc.grant_id).collect(),
+                )
+            }),
+            ControlRequest::Revoke(signed) => self.core.revoke(now, signed).map(|doc| {
+                ControlReply::Grants(
+                    self.core.grants().into_iter().filter(|g| g.grant.doc.grant_id == doc.grant_id).collect(),
+                )
+            }),
+            ControlRequest::Grants(_) => Ok(ControlReply::Grants(self.core.grants())),
+            ControlRequest::Draft { request_id, decision, operator } => {
+                let (verdict, reason) = match &decision {
+                    tisa_core::Decision::ApproveFull => (tisa_core::sign::Verdict::ApproveFull, ""),
+                    tisa_core::Decision::ApproveTearline => (tisa_core::sign::Verdict::ApproveTearline, ""),
+                    tisa_core::Decision::Deny { reason } => (tisa_core::sign::Verdict::Deny, reason.as_str()),
                 };
-                r.map(|()| ControlReply::Decided { request_id, decision })
+                self.core
+                    .decision_doc(now, &request_id, verdict, reason, &operator)
+                    .map(|doc| ControlReply::Draft(doc.to_bytes()))
             }
             ControlRequest::Inbox(q) => self.core.inbox(q.after.as_deref(), limit(q.limit)).map(ControlReply::Inbox),
             ControlRequest::Status(q) => match &q.report_id {
@@ -226,6 +249,7 @@ impl Actor {
                 received: self.counters.received,
                 sent: self.counters.sent,
                 connected: self.links.connected(),
+                agreement_version: self.core.policy().version,
             })),
         };
         result.unwrap_or_else(|e| {

@@ -27,6 +27,9 @@ pub struct Endpoint {
     /// The user's private request/reply inbox prefix (e.g. `_INBOX_kr_cli`),
     /// so no other user can read its replies.
     pub inbox_prefix: Option<String>,
+    /// A CA certificate (PEM) to trust for the broker's TLS certificate; when
+    /// set, the connection must use TLS.
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -35,6 +38,7 @@ impl std::fmt::Debug for Endpoint {
             .field("url", &self.url)
             .field("nkey_seed", &self.nkey_seed.as_ref().map(|_| "<redacted>"))
             .field("inbox_prefix", &self.inbox_prefix)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }
@@ -54,6 +58,9 @@ fn options(name: &str, ep: &Endpoint) -> ConnectOptions {
     }
     if let Some(prefix) = &ep.inbox_prefix {
         opts = opts.custom_inbox_prefix(prefix);
+    }
+    if let Some(ca) = &ep.tls_ca {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
     }
     opts.name(name).max_reconnects(None).connection_timeout(Duration::from_secs(3)).event_callback(move |ev| {
         let link = link.clone();

@@ -4,9 +4,9 @@
 
 use prost::Message;
 use tisa_core::{
-    Category, Classification, Content, Decision, Delivery, Draft, Event, InboxEntry, Page, Party, PendingView,
-    RecipientState, ReleaseRequest, Report, ReportHeader, ReportId, RequestId, RevisionStatus, Sensitive, Stage,
-    Submitted, Timestamp,
+    Category, Classification, Content, Decision, Delivery, Draft, Event, Grant, GrantView, InboxEntry, Page, Party,
+    PendingView, RecipientState, ReleaseRequest, Report, ReportHeader, ReportId, RequestId, RevisionStatus, Sensitive,
+    Signed, Stage, Submitted, Timestamp,
 };
 
 use crate::convert::*;
@@ -34,12 +34,23 @@ pub enum ControlRequest {
     Submit(Draft),
     /// Release requests awaiting this party's decision.
     Pending(ListQuery),
-    /// Approve or deny a release request.
-    Decide {
+    /// Approve or deny a release request: a decision document signed by
+    /// one of the party's approvers.
+    Decide(Signed),
+    /// Issue a standing grant (signed grant document).
+    Grant(Signed),
+    /// Revoke a standing grant (signed revocation document).
+    Revoke(Signed),
+    /// Standing grants this node knows.
+    Grants(ListQuery),
+    /// The decision document to sign for a pending request.
+    Draft {
         /// The request.
         request_id: RequestId,
         /// The decision.
         decision: Decision,
+        /// The approver (signing key's name).
+        operator: String,
     },
     /// Reports received.
     Inbox(ListQuery),
@@ -55,7 +66,11 @@ impl ControlRequest {
         match self {
             ControlRequest::Submit(_) => "submit",
             ControlRequest::Pending(_) => "pending",
-            ControlRequest::Decide { .. } => "decide",
+            ControlRequest::Decide(_) => "decide",
+            ControlRequest::Grant(_) => "grant",
+            ControlRequest::Revoke(_) => "revoke",
+            ControlRequest::Grants(_) => "grants",
+            ControlRequest::Draft { .. } => "draft",
             ControlRequest::Inbox(_) => "inbox",
             ControlRequest::Status(_) => "status",
             ControlRequest::Health => "health",
@@ -84,6 +99,8 @@ pub struct Health {
     pub sent: u64,
     /// Whether every connection is up.
     pub connected: bool,
+    /// Version of the agreement in force.
+    pub agreement_version: u32,
 }
 
 /// What the node answers (server side: core types).
@@ -113,6 +130,10 @@ pub enum ControlReply {
     Status(Page<RevisionStatus>),
     /// Health.
     Health(Health),
+    /// Standing grants (for `grant`/`revoke`: the one affected).
+    Grants(Vec<GrantView>),
+    /// A document to sign.
+    Draft(Vec<u8>),
 }
 
 /// A note from a submission, as the CLI sees it.
@@ -199,6 +220,10 @@ pub enum ReplyView {
     Status(Vec<StatusView>, Option<String>),
     /// Health.
     Health(Health),
+    /// Standing grants, with whether each is revoked.
+    Grants(Vec<(Grant, bool)>),
+    /// A document to sign.
+    Draft(Vec<u8>),
 }
 
 /// One event from `tisa.ctl.<party>.events`, as `watch` shows it.
@@ -250,15 +275,21 @@ pub fn encode_request(req: &ControlRequest) -> Vec<u8> {
             tearline: d.content.tearline.as_ref().map(|t| t.expose().to_owned()),
             source_description: d.content.source.expose().to_owned(),
             corrects: d.corrects.as_ref().map(ToString::to_string).unwrap_or_default(),
+            submitted_by: d.submitted_by.clone(),
         }),
         ControlRequest::Pending(q) => R::Pending(list(q)),
-        ControlRequest::Decide { request_id, decision } => R::Decide(proto::DecideRequest {
+        ControlRequest::Decide(s) => R::Decide(proto::DecideRequest { decision: Some(signed_to(s)) }),
+        ControlRequest::Grant(s) => R::Grant(signed_to(s)),
+        ControlRequest::Revoke(s) => R::Revoke(signed_to(s)),
+        ControlRequest::Grants(q) => R::Grants(list(q)),
+        ControlRequest::Draft { request_id, decision, operator } => R::Draft(proto::DraftRequest {
             request_id: request_id.to_string(),
             decision: decision_kind_to(decision),
             reason: match decision {
                 Decision::Deny { reason } => reason.clone(),
                 _ => String::new(),
             },
+            operator: operator.clone(),
         }),
         ControlRequest::Inbox(q) => R::Inbox(list(q)),
         ControlRequest::Status(q) => R::Status(list(q)),
@@ -291,11 +322,17 @@ pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<ControlRequest, Dec
                 source: Sensitive::new(s.source_description),
             },
             corrects: if s.corrects.is_empty() { None } else { Some(report_id("corrects", s.corrects)?) },
+            submitted_by: s.submitted_by,
         }),
         R::Pending(q) => ControlRequest::Pending(list(q)?),
-        R::Decide(d) => ControlRequest::Decide {
+        R::Decide(d) => ControlRequest::Decide(signed_from("decision", d.decision)?),
+        R::Grant(s) => ControlRequest::Grant(signed_from("grant", Some(s))?),
+        R::Revoke(s) => ControlRequest::Revoke(signed_from("revoke", Some(s))?),
+        R::Grants(q) => ControlRequest::Grants(list(q)?),
+        R::Draft(d) => ControlRequest::Draft {
             request_id: request_id("request_id", d.request_id)?,
             decision: decision_from(d.decision, d.reason)?,
+            operator: d.operator,
         },
         R::Inbox(q) => ControlRequest::Inbox(list(q)?),
         R::Status(q) => ControlRequest::Status(list(q)?),
@@ -371,7 +408,7 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
                 .iter()
                 .map(|v| {
                     let content = Content { title: v.title.clone(), ..Default::default() };
-                    let mut report = report_to_proto(&v.header, Some(&content), None);
+                    let mut report = report_to_proto(&v.header, Some(&content), None, Some(&v.manifest));
                     if v.has_tearline {
                         report.tearline = Some(String::new());
                     }
@@ -406,7 +443,7 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
                         tisa_core::HubState::Own => ("OWN", String::new()),
                     };
                     proto::ReportStatus {
-                        report: Some(report_to_proto(&s.header, None, None)),
+                        report: Some(report_to_proto(&s.header, None, None, None)),
                         hub: hub.to_owned(),
                         hub_detail,
                         recipients: s.recipients.iter().map(|(p, st)| recipient_to_proto(*p, st)).collect(),
@@ -425,6 +462,14 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
             received: h.received,
             sent: h.sent,
             connected: h.connected,
+            agreement_version: h.agreement_version,
+        }),
+        ControlReply::Draft(bytes) => R::Draft(bytes.clone()),
+        ControlReply::Grants(items) => R::Grants(proto::GrantList {
+            items: items
+                .iter()
+                .map(|g| proto::GrantItem { grant: Some(signed_to(&g.grant.signed)), revoked: g.revoked })
+                .collect(),
         }),
     };
     proto::ControlReply { reply: Some(r) }.encode_to_vec()
@@ -518,7 +563,15 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
             received: h.received,
             sent: h.sent,
             connected: h.connected,
+            agreement_version: h.agreement_version,
         }),
+        R::Draft(b) => ReplyView::Draft(b),
+        R::Grants(l) => ReplyView::Grants(
+            l.items
+                .into_iter()
+                .map(|i| Ok((grant_from_signed(signed_from("grant", i.grant)?)?, i.revoked)))
+                .collect::<Result<_, DecodeError>>()?,
+        ),
     })
 }
 

@@ -4,10 +4,11 @@
 //! are errors, never defaults, so the core only ever sees well-formed input.
 
 use prost::Message;
+use tisa_core::sign::{sha256, DecisionDoc, GrantDoc, RevocationDoc, Verdict};
 use tisa_core::{
-    Basis, Category, Classification, Content, Decision, Delivery, Envelope, MessageId, NotReleasable, Party, PartySet,
-    Payload, Progress, Rejection, ReleaseDecision, ReleaseRequest, Released, Report, ReportHeader, ReportId, RequestId,
-    Sensitive, Stage, Timestamp, PROTOCOL_VERSION,
+    Basis, Category, Classification, Consent, Content, Decision, Delivery, Envelope, Grant, MessageId, NotReleasable,
+    Party, PartySet, Payload, Progress, Rejection, ReleaseDecision, ReleaseRequest, Released, Report, ReportHeader,
+    ReportId, RequestId, Revocation, Sensitive, Signed, Stage, Timestamp, PROTOCOL_VERSION,
 };
 
 use crate::error::DecodeError;
@@ -142,6 +143,63 @@ fn opt_request_id(field: &'static str, s: String) -> Result<Option<RequestId>, D
     }
 }
 
+// ---------------------------------------------------------------- signatures
+
+pub(crate) fn signed_to(s: &Signed) -> proto::Signed {
+    proto::Signed { document: s.bytes.clone(), signer: s.signer.clone(), signature: s.signature.to_vec() }
+}
+
+pub(crate) fn signed_from(field: &'static str, s: Option<proto::Signed>) -> Result<Signed, DecodeError> {
+    let s = s.ok_or(DecodeError::Missing(field))?;
+    let signature: [u8; 64] =
+        s.signature.try_into().map_err(|_| DecodeError::Inconsistent("a signature must be 64 bytes"))?;
+    if s.document.len() > 4096 || s.signer.len() > 64 {
+        return Err(DecodeError::Inconsistent("signed document or signer name too long"));
+    }
+    Ok(Signed { bytes: s.document, signer: s.signer, signature })
+}
+
+/// A release decision from its signed document (fields come from the
+/// document, so they cannot disagree with what was signed).
+pub fn decision_from_signed(signed: Signed) -> Result<ReleaseDecision, DecodeError> {
+    let doc =
+        DecisionDoc::parse(&signed.bytes).map_err(|_| DecodeError::Inconsistent("malformed decision document"))?;
+    let decision = match doc.verdict {
+        Verdict::ApproveFull => Decision::ApproveFull,
+        Verdict::ApproveTearline => Decision::ApproveTearline,
+        Verdict::Deny => Decision::Deny { reason: doc.reason.clone() },
+    };
+    Ok(ReleaseDecision {
+        request_id: doc.request_id,
+        report_id: doc.report_id,
+        revision: doc.revision,
+        recipient: doc.recipient,
+        decision,
+        decided_at: doc.decided_at,
+        operator: doc.operator,
+        manifest_sha256: doc.manifest_sha256,
+        signed,
+    })
+}
+
+/// A grant from its signed document.
+pub fn grant_from_signed(signed: Signed) -> Result<Grant, DecodeError> {
+    let doc = GrantDoc::parse(&signed.bytes).map_err(|_| DecodeError::Inconsistent("malformed grant document"))?;
+    Ok(Grant { doc, signed })
+}
+
+/// A revocation from its signed document.
+pub fn revocation_from_signed(signed: Signed) -> Result<Revocation, DecodeError> {
+    let doc =
+        RevocationDoc::parse(&signed.bytes).map_err(|_| DecodeError::Inconsistent("malformed revocation document"))?;
+    Ok(Revocation { doc, signed })
+}
+
+/// SHA-256 of a signed manifest's bytes (what a decision names).
+pub fn manifest_digest(manifest: &Signed) -> [u8; 32] {
+    sha256(&manifest.bytes)
+}
+
 // ---------------------------------------------------------------- reports
 
 /// Header + content → wire report.
@@ -149,6 +207,7 @@ pub(crate) fn report_to_proto(
     h: &ReportHeader,
     c: Option<&Content>,
     tearline: Option<&Sensitive>,
+    manifest: Option<&Signed>,
 ) -> proto::IntelligenceReport {
     proto::IntelligenceReport {
         id: h.id.to_string(),
@@ -162,6 +221,7 @@ pub(crate) fn report_to_proto(
         body: c.map(|c| c.body.expose().to_owned()).unwrap_or_default(),
         tearline: tearline.or_else(|| c.and_then(|c| c.tearline.as_ref())).map(|t| t.expose().to_owned()),
         source_description: c.map(|c| c.source.expose().to_owned()).unwrap_or_default(),
+        manifest: manifest.map(signed_to),
     }
 }
 
@@ -182,13 +242,14 @@ pub(crate) fn header_from(r: &proto::IntelligenceReport) -> Result<ReportHeader,
 
 pub(crate) fn report_from(r: proto::IntelligenceReport) -> Result<Report, DecodeError> {
     let header = header_from(&r)?;
+    let manifest = signed_from("report.manifest", r.manifest)?;
     let content = Content {
         title: Sensitive::new(r.title),
         body: Sensitive::new(r.body),
         tearline: r.tearline.map(Sensitive::new),
         source: Sensitive::new(r.source_description),
     };
-    Ok(Report { header, content })
+    Ok(Report { header, content, manifest })
 }
 
 fn stage_parts(stage: &Stage) -> (proto::Stage, Option<NotReleasable>, bool) {
@@ -219,7 +280,7 @@ fn not_releasable_from(p: &proto::Progress) -> Result<NotReleasable, DecodeError
 fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
     use proto::envelope::Payload as P;
     let payload = match &env.payload {
-        Payload::Report(r) => P::Report(report_to_proto(&r.header, Some(&r.content), None)),
+        Payload::Report(r) => P::Report(report_to_proto(&r.header, Some(&r.content), None, Some(&r.manifest))),
         Payload::ReleaseRequest(r) => P::ReleaseRequest(proto::ReleaseRequest {
             request_id: r.request_id.to_string(),
             report_id: r.report_id.to_string(),
@@ -228,18 +289,11 @@ fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
             requested_at_ms: r.requested_at.as_millis(),
             expires_at_ms: r.expires_at.as_millis(),
         }),
-        Payload::ReleaseDecision(d) => P::ReleaseDecision(proto::ReleaseDecision {
-            request_id: d.request_id.to_string(),
-            report_id: d.report_id.to_string(),
-            revision: d.revision,
-            recipient: party_to(d.recipient),
-            decision: decision_kind_to(&d.decision),
-            reason: match &d.decision {
-                Decision::Deny { reason } => reason.clone(),
-                _ => String::new(),
-            },
-            decided_at_ms: d.decided_at.as_millis(),
-        }),
+        Payload::ReleaseDecision(d) => {
+            P::ReleaseDecision(proto::ReleaseDecision { signed: Some(signed_to(&d.signed)) })
+        }
+        Payload::Grant(g) => P::Grant(proto::Grant { signed: Some(signed_to(&g.signed)) }),
+        Payload::Revocation(r) => P::Revocation(proto::Revocation { signed: Some(signed_to(&r.signed)) }),
         Payload::Delivery(d) => P::Delivery(delivery_to_proto(d)),
         Payload::Progress(p) => {
             let (stage, why, tearline_only) = stage_parts(&p.stage);
@@ -282,10 +336,15 @@ fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
 }
 
 pub(crate) fn delivery_to_proto(d: &Delivery) -> proto::Delivery {
+    use proto::delivery::Consent as C;
     let (report, tearline_only) = match &d.released {
-        Released::Full(c) => (report_to_proto(&d.header, Some(c), None), false),
-        Released::Tearline(t) => (report_to_proto(&d.header, None, Some(t)), true),
+        Released::Full(c) => (report_to_proto(&d.header, Some(c), None, Some(&d.manifest)), false),
+        Released::Tearline(t) => (report_to_proto(&d.header, None, Some(t), Some(&d.manifest)), true),
     };
+    let consent = d.consent.as_ref().map(|c| match c {
+        Consent::Decision(dec) => C::Decision(signed_to(&dec.signed)),
+        Consent::Grant(g) => C::Grant(signed_to(&g.signed)),
+    });
     proto::Delivery {
         report: Some(report),
         basis: match d.basis {
@@ -294,26 +353,48 @@ pub(crate) fn delivery_to_proto(d: &Delivery) -> proto::Delivery {
         } as i32,
         request_id: d.request_id.as_ref().map(ToString::to_string).unwrap_or_default(),
         tearline_only,
+        consent,
     }
 }
 
 pub(crate) fn delivery_from(d: proto::Delivery) -> Result<Delivery, DecodeError> {
-    let r = d.report.ok_or(DecodeError::Missing("delivery.report"))?;
+    use proto::delivery::Consent as C;
+    let mut r = d.report.ok_or(DecodeError::Missing("delivery.report"))?;
     let header = header_from(&r)?;
+    let manifest = signed_from("delivery.report.manifest", r.manifest.take())?;
+    let consent = match d.consent {
+        None => None,
+        Some(C::Decision(s)) => {
+            Some(Consent::Decision(decision_from_signed(signed_from("delivery.decision", Some(s))?)?))
+        }
+        Some(C::Grant(s)) => Some(Consent::Grant(grant_from_signed(signed_from("delivery.grant", Some(s))?)?)),
+    };
     let released = if d.tearline_only {
         if !r.title.is_empty() || !r.body.is_empty() || !r.source_description.is_empty() {
             return Err(DecodeError::Inconsistent("tearline-only delivery carries title, body or source"));
         }
         Released::Tearline(Sensitive::new(r.tearline.ok_or(DecodeError::Missing("delivery.report.tearline"))?))
     } else {
-        Released::Full(report_from(r)?.content)
+        Released::Full(Content {
+            title: Sensitive::new(r.title),
+            body: Sensitive::new(r.body),
+            tearline: r.tearline.map(Sensitive::new),
+            source: Sensitive::new(r.source_description),
+        })
     };
     let basis = match proto::Basis::try_from(d.basis) {
         Ok(proto::Basis::Trilateral) => Basis::Trilateral,
         Ok(proto::Basis::Bilateral) => Basis::Bilateral,
         _ => return Err(DecodeError::BadEnum { field: "delivery.basis", value: d.basis }),
     };
-    Ok(Delivery { header, released, basis, request_id: opt_request_id("delivery.request_id", d.request_id)? })
+    Ok(Delivery {
+        header,
+        released,
+        basis,
+        request_id: opt_request_id("delivery.request_id", d.request_id)?,
+        manifest,
+        consent,
+    })
 }
 
 fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, DecodeError> {
@@ -331,14 +412,11 @@ fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, DecodeError> {
             requested_at: Timestamp(r.requested_at_ms),
             expires_at: Timestamp(r.expires_at_ms),
         }),
-        P::ReleaseDecision(d) => Payload::ReleaseDecision(ReleaseDecision {
-            request_id: request_id("release_decision.request_id", d.request_id)?,
-            report_id: report_id("release_decision.report_id", d.report_id)?,
-            revision: d.revision,
-            recipient: party_from("release_decision.recipient", d.recipient)?,
-            decision: decision_from(d.decision, d.reason)?,
-            decided_at: Timestamp(d.decided_at_ms),
-        }),
+        P::ReleaseDecision(d) => {
+            Payload::ReleaseDecision(decision_from_signed(signed_from("release_decision.signed", d.signed)?)?)
+        }
+        P::Grant(g) => Payload::Grant(grant_from_signed(signed_from("grant.signed", g.signed)?)?),
+        P::Revocation(r) => Payload::Revocation(revocation_from_signed(signed_from("revocation.signed", r.signed)?)?),
         P::Delivery(d) => Payload::Delivery(delivery_from(d)?),
         P::Progress(pr) => {
             let stage = match proto::Stage::try_from(pr.stage) {

@@ -11,8 +11,9 @@
 //! | `tisa.ctl.<party>.events`       | party's node | party's CLI (`watch`) |
 //! | `tisa.ctl.<party>.probe.<id>`   | party's node / CLI | itself (readiness probe) |
 //!
-//! `up` kinds: `report`, `decision`, `rejection`. `down` kinds: `request`,
-//! `delivery`, `progress`, `rejection`. There is no KR↔JP subject.
+//! `up` kinds: `report`, `decision`, `grant`, `revocation`, `rejection`.
+//! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `rejection`.
+//! There is no KR↔JP subject.
 
 use tisa_core::Party;
 
@@ -69,7 +70,8 @@ pub fn kind_of(subject: &str) -> &str {
 }
 
 /// Control verbs, one subject each.
-pub const VERBS: [&str; 6] = ["submit", "pending", "decide", "inbox", "status", "health"];
+pub const VERBS: [&str; 10] =
+    ["submit", "pending", "decide", "inbox", "status", "health", "grant", "revoke", "grants", "draft"];
 
 /// `tisa.ctl.<party>.<verb>`.
 pub fn control(party: Party, verb: &str) -> String {
@@ -98,30 +100,45 @@ pub enum Role {
     Node,
     /// The party's operator CLI.
     Cli,
+    /// Per-nation deployments only: the US hub's user on a nation's own
+    /// server, for the US end of that national link. `permissions(nation,
+    /// Role::Link)` names the nation whose server (and link) it is.
+    Link,
 }
 
 impl Role {
-    /// `node` or `cli`.
+    /// `node`, `cli` or `link`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Node => "node",
             Role::Cli => "cli",
+            Role::Link => "link",
         }
     }
 }
 
-/// The private request/reply inbox prefix of `party`'s `role` user.
+/// The private request/reply inbox prefix of `party`'s `role` user. For
+/// [`Role::Link`], `party` is the nation and the user is the hub's:
+/// `_INBOX_us_link_<nation>`.
 pub fn inbox_prefix(party: Party, role: Role) -> String {
-    format!("_INBOX_{}_{}", party.lower(), role.as_str())
+    match role {
+        Role::Link => format!("_INBOX_{}_link_{}", Party::HUB.lower(), party.lower()),
+        _ => format!("_INBOX_{}_{}", party.lower(), role.as_str()),
+    }
 }
 
 /// Broker permissions of `party`'s `role` user, derived from the subject
-/// table above: `(publish allow, subscribe allow)`. Nothing else is allowed.
+/// table above: `(publish allow, subscribe allow)`. Nothing else is allowed
+/// (in particular no `$JS.API.>`: no user reaches any JetStream API).
 /// A node may also answer requests it receives (`allow_responses`).
+///
+/// `Role::Node` here is a node whose links share its broker (shared mode,
+/// or a nation's node on its own server in per-nation mode). For the hub's
+/// users in per-nation mode see [`control_permissions`] (its own server) and
+/// `Role::Link` (its user on each nation's server).
 pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
     let mut publish = Vec::new();
     let mut subscribe = Vec::new();
-    let probe = format!("tisa.ctl.{}.probe.>", party.lower());
     match role {
         Role::Node => {
             if party.is_hub() {
@@ -133,6 +150,37 @@ pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
                 publish.push(data_all(party, Direction::Up));
                 subscribe.push(data_all(party, Direction::Down));
             }
+        }
+        Role::Link => {
+            // The hub's end of the US–`party` link, on `party`'s server: it
+            // speaks down to that nation and hears it up, and nothing else
+            // (no control subject of the nation's, no other nation).
+            publish.push(data_all(party, Direction::Down));
+            subscribe.push(data_all(party, Direction::Up));
+            let probe = format!("tisa.ctl.{}.probe.>", Party::HUB.lower());
+            publish.push(probe.clone());
+            subscribe.push(probe);
+            subscribe.push(format!("{}.>", inbox_prefix(party, role)));
+            return (publish, subscribe);
+        }
+        Role::Cli => {}
+    }
+    let (p, s) = control_permissions(party, role);
+    publish.extend(p);
+    subscribe.extend(s);
+    (publish, subscribe)
+}
+
+/// The part of [`permissions`] that never leaves the party: its control
+/// subjects, events, readiness probes and private inbox, without any link
+/// subject. This is all the hub's node (`Role::Node`) may do on the US's own
+/// server in per-nation mode, where its links live on the nations' servers.
+pub fn control_permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
+    let mut publish = Vec::new();
+    let mut subscribe = Vec::new();
+    let probe = format!("tisa.ctl.{}.probe.>", party.lower());
+    match role {
+        Role::Node => {
             publish.push(events(party));
             subscribe.extend(VERBS.iter().map(|v| control(party, v)));
         }
@@ -140,6 +188,7 @@ pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
             publish.extend(VERBS.iter().map(|v| control(party, v)));
             subscribe.push(events(party));
         }
+        Role::Link => return permissions(party, role),
     }
     publish.push(probe.clone());
     subscribe.push(probe);

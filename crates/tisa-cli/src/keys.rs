@@ -1,0 +1,131 @@
+//! Signing keys: generation, key files, and the agreement's `[[key]]` entries.
+//!
+//! A key file (TOML, mode 0600) holds a party, a name, a role and the
+//! ed25519 seed. The node signs report manifests with its `node` key; an
+//! operator signs release decisions, grants and revocations with an
+//! `approver` key, locally in the CLI — the node never holds approvers' keys.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use tisa_core::{Identity, KeyRole, Party};
+
+/// A key file's contents.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    party: String,
+    name: String,
+    role: String,
+    seed: String,
+}
+
+/// A loaded key.
+#[derive(Clone, Debug)]
+pub struct Key {
+    /// Whose.
+    pub party: Party,
+    /// Node or approver.
+    pub role: KeyRole,
+    /// The signing identity (name + secret).
+    pub identity: Identity,
+}
+
+fn role_str(r: KeyRole) -> &'static str {
+    match r {
+        KeyRole::Node => "node",
+        KeyRole::Approver => "approver",
+    }
+}
+
+/// Generates a key for `party`: its node key (`operator` = None, named
+/// `<p>-node`) or an approver key named `operator`. Writes `<out>/<name>.key`
+/// (mode 0600) and returns its path and the `[[key]]` agreement entry.
+pub fn generate(party: Party, operator: Option<&str>, out: &Path) -> Result<(PathBuf, String)> {
+    let (name, role) = match operator {
+        None => (format!("{}-node", party.lower()), KeyRole::Node),
+        Some(op) => {
+            if !tisa_core::sign::valid_name(op) {
+                bail!("operator name {op:?} must be 1-64 characters of A-Z a-z 0-9 . _ -");
+            }
+            (op.to_owned(), KeyRole::Approver)
+        }
+    };
+    let mut seed = [0u8; 32];
+    rand::fill(&mut seed);
+    let identity = Identity::from_seed(name.clone(), seed);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let file = KeyFile {
+        party: party.code().to_owned(),
+        name: name.clone(),
+        role: role_str(role).to_owned(),
+        seed: b64.encode(seed),
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let prefix = format!("{}-", party.lower());
+    let file_name = if name.starts_with(&prefix) { format!("{name}.key") } else { format!("{prefix}{name}.key") };
+    let path = out.join(file_name);
+    if path.exists() {
+        bail!("{} already exists; refusing to overwrite a key", path.display());
+    }
+    let text = format!(
+        "# tisa signing key ({} {} of {}). SECRET: keep it mode 0600.\n{}",
+        role_str(role),
+        name,
+        party,
+        toml::to_string(&file)?
+    );
+    crate::broker::write_secret(&path, &text)?;
+    let entry = agreement_entry(party, &name, role, &identity.public());
+    Ok((path, entry))
+}
+
+/// The `[[key]]` table registering a public key in the agreement.
+pub fn agreement_entry(party: Party, name: &str, role: KeyRole, public: &[u8; 32]) -> String {
+    format!(
+        "\n[[key]]\nparty = \"{}\"\nname = \"{}\"\nrole = \"{}\"\npublic = \"{}\"\n",
+        party.code(),
+        name,
+        role_str(role),
+        base64::engine::general_purpose::STANDARD.encode(public)
+    )
+}
+
+/// Loads a key file.
+pub fn load(path: &Path) -> Result<Key> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key {}", path.display()))?;
+    let f: KeyFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid key file {}: {e}", path.display()))?;
+    let party: Party = f.party.parse().with_context(|| format!("invalid key file {}", path.display()))?;
+    let role = match f.role.as_str() {
+        "node" => KeyRole::Node,
+        "approver" => KeyRole::Approver,
+        other => bail!("invalid key file {}: unknown role {other:?}", path.display()),
+    };
+    let seed: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(f.seed.trim())
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .with_context(|| format!("invalid key file {}: seed must be 32 bytes of base64", path.display()))?;
+    Ok(Key { party, role, identity: Identity::from_seed(f.name, seed) })
+}
+
+/// A deployment's worth of keys and the agreement registering them: a node
+/// key and one approver per party (`<p>-approver`, plus `<p>-approver2` so a
+/// two-person rule can be exercised). Returns the agreement's path.
+pub fn generate_deployment(dir: &Path, base_agreement: &str) -> Result<PathBuf> {
+    let mut agreement = base_agreement.to_owned();
+    for party in Party::ALL {
+        let (_, e) = generate(party, None, dir)?;
+        agreement.push_str(&e);
+        for op in ["approver", "approver2"] {
+            let (_, e) = generate(party, Some(&format!("{}-{op}", party.lower())), dir)?;
+            agreement.push_str(&e);
+        }
+    }
+    let path = dir.join("agreement.toml");
+    std::fs::write(&path, agreement).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::agreement::load(Some(&path))?;
+    Ok(path)
+}
