@@ -6,125 +6,26 @@
 //! only after a legitimate canary sent in the same test has arrived.
 
 mod common;
+mod secure;
 
-use std::path::Path;
 use std::time::Duration;
 
-use async_nats::{Client, ConnectOptions, Event};
 use bytes::Bytes;
-use common::{canary, ClusterPermit, BIN};
+use common::canary;
 use futures::StreamExt;
+use secure::*;
 use tisa_cli::cluster::Cluster;
 use tisa_core::*;
-use tisa_transport::{encode_envelope, ControlClient, ControlRequest, ListQuery, ReplyView};
-use tokio::sync::mpsc;
+use tisa_transport::{encode_envelope, ControlRequest, ListQuery, ReplyView};
 
-fn nats_bin() -> std::path::PathBuf {
-    tisa_cli::natsd::locate().unwrap_or_else(|| {
-        panic!("nats-server not found: run `{}` in the repository root", tisa_cli::natsd::install_command())
-    })
-}
-
-async fn start(secured: bool) -> (Cluster, ClusterPermit) {
-    tokio::task::spawn_blocking(move || {
-        let permit = ClusterPermit::acquire();
-        let c = if secured {
-            Cluster::start_secured(Path::new(BIN), &nats_bin(), |_| Vec::new(), &[])
-        } else {
-            Cluster::start(Path::new(BIN), tisa_cli::natsd::NatsServer::start_for_tests(), |_| Vec::new(), &[])
-        };
-        (c.unwrap_or_else(|e| panic!("cannot start cluster: {e:#}")), permit)
-    })
-    .await
-    .unwrap()
-}
-
-/// An attacker's raw connection with `party`'s node credentials (secured) or
-/// none (open). Server errors (permission violations) are collected.
-async fn attacker(c: &Cluster, party: Party) -> (Client, mpsc::UnboundedReceiver<String>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let mut opts = ConnectOptions::new().event_callback(move |ev| {
-        let tx = tx.clone();
-        async move {
-            if let Event::ServerError(e) = ev {
-                let _ = tx.send(e.to_string());
-            }
-        }
-    });
-    if let Some(dir) = &c.broker_dir {
-        let seed = std::fs::read_to_string(dir.join(format!("{}-node.nk", party.lower()))).unwrap();
-        opts = opts
-            .nkey(seed.trim().to_owned())
-            .custom_inbox_prefix(tisa_transport::subjects::inbox_prefix(party, tisa_transport::subjects::Role::Node));
-    }
-    (opts.connect(c.nats.url()).await.unwrap(), rx)
-}
-
-async fn client(c: &Cluster, p: Party) -> ControlClient {
-    ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(10)).await.unwrap()
-}
-
-async fn ask(c: &ControlClient, req: ControlRequest) -> ReplyView {
-    match c.call(&req).await.unwrap() {
-        ReplyView::Error { code, message } => panic!("refused: {code} {message}"),
-        r => r,
-    }
-}
-
-async fn inbox_ids(c: &ControlClient) -> Vec<String> {
-    let ReplyView::Inbox(items, _) =
-        ask(c, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
-    else {
-        panic!("not an inbox")
-    };
-    items.iter().map(|(d, _)| d.header.id.to_string()).collect()
-}
-
-/// A legitimate trilateral release from `from` to `to` (through US), waited
-/// for until `to` holds it. Returns the report id.
-async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
-    let (orig, recv) = (client(c, from).await, client(c, to).await);
-    let rel: PartySet = [Party::Us, to].into_iter().collect();
-    let draft = Draft {
-        category: Category::NkMissile,
-        classification: Classification::Secret,
-        releasable_to: rel,
-        content: Content { title: Sensitive::new(canary("legit")), body: Sensitive::new("b"), ..Default::default() },
-        corrects: None,
-    };
-    let ReplyView::Submitted { report_id, .. } = ask(&orig, ControlRequest::Submit(draft)).await else { panic!() };
-    let request_id = wait_async(|| async {
-        let ReplyView::Pending(items, _) = ask(&orig, ControlRequest::Pending(ListQuery::default())).await else {
-            return None;
-        };
-        items.into_iter().find(|i| i.request.report_id.as_str() == report_id).map(|i| i.request.request_id)
-    })
-    .await;
-    ask(&orig, ControlRequest::Decide { request_id, decision: Decision::ApproveFull }).await;
-    let id = report_id.clone();
-    wait_async(|| async { inbox_ids(&recv).await.contains(&id).then_some(()) }).await;
-    report_id
-}
-
-async fn wait_async<T, F, Fut>(mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + common::WAIT;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within {:?}", common::WAIT);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// A delivery of a made-up `attacker` report, addressed to `victim` as if the
-/// hub had released it, and with a matching request id: on an open broker
-/// the victim cannot tell it from a real one.
-fn forged_delivery(attacker: Party, victim: Party, title: &str) -> Vec<u8> {
+/// A delivery of a made-up `attacker` report, addressed to `victim` as if
+/// the hub had released it, signed with the attacker's own node and approver
+/// keys: the attacker party consents to its own report, but tries to skip
+/// the hub. On an open broker the victim cannot tell it from a real release.
+fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> Vec<u8> {
+    use tisa_core::sign::{sha256, DecisionDoc, Manifest, Verdict};
+    let node = tisa_cli::keys::load(&c.node_key(attacker)).unwrap().identity;
+    let approver = tisa_cli::keys::load(&c.approver_key(attacker, false)).unwrap().identity;
     let id = ReportId::new(format!("{}-forged{}", attacker.code(), std::process::id())).unwrap();
     let header = ReportHeader {
         id: id.clone(),
@@ -135,6 +36,20 @@ fn forged_delivery(attacker: Party, victim: Party, title: &str) -> Vec<u8> {
         classification: Classification::Secret,
         releasable_to: [Party::Us, victim].into_iter().collect(),
     };
+    let content = Content { title: Sensitive::new(title), body: Sensitive::new("x"), ..Default::default() };
+    let manifest = node.sign(Manifest::of(&header, &content, "").to_bytes());
+    let doc = DecisionDoc {
+        manifest_sha256: sha256(&manifest.bytes),
+        request_id: RequestId::for_release(&id, 1, victim),
+        report_id: id.clone(),
+        revision: 1,
+        recipient: victim,
+        verdict: Verdict::ApproveFull,
+        reason: String::new(),
+        decided_at: Timestamp(2),
+        operator: approver.name().to_owned(),
+    };
+    let decision = tisa_transport::convert::decision_from_signed(approver.sign(doc.to_bytes())).unwrap();
     encode_envelope(&Envelope {
         version: PROTOCOL_VERSION,
         message_id: MessageId::new("US.forged.1").unwrap(),
@@ -142,13 +57,11 @@ fn forged_delivery(attacker: Party, victim: Party, title: &str) -> Vec<u8> {
         sent_at: Timestamp(1),
         payload: Payload::Delivery(Delivery {
             header,
-            released: Released::Full(Content {
-                title: Sensitive::new(title),
-                body: Sensitive::new("x"),
-                ..Default::default()
-            }),
+            released: Released::Full(content),
             basis: Basis::Trilateral,
             request_id: Some(RequestId::for_release(&id, 1, victim)),
+            manifest,
+            consent: Some(Consent::Decision(decision)),
         }),
     })
 }
@@ -187,7 +100,7 @@ async fn attack(c: &Cluster, attacker_party: Party, victim: Party) -> (usize, Ve
         subs.push(conn.subscribe(s).await.unwrap());
     }
     let title = canary("forged");
-    let forged = Bytes::from(forged_delivery(attacker_party, victim, &title));
+    let forged = Bytes::from(forged_delivery(c, attacker_party, victim, &title));
     for s in victim_subjects(victim) {
         conn.publish(s, forged.clone()).await.unwrap();
     }

@@ -1,0 +1,139 @@
+//! Async helpers for tests against a cluster on the enforced topology:
+//! raw attacker connections with a party's credentials, in-process operator
+//! clients, and a legitimate release used as a canary.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, Event};
+use tisa_cli::cluster::Cluster;
+use tisa_core::*;
+use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+use tokio::sync::mpsc;
+
+use crate::common::{canary, ClusterPermit, BIN, WAIT};
+
+pub fn nats_bin() -> std::path::PathBuf {
+    tisa_cli::natsd::locate().unwrap_or_else(|| {
+        panic!("nats-server not found: run `{}` in the repository root", tisa_cli::natsd::install_command())
+    })
+}
+
+pub async fn start(secured: bool) -> (Cluster, ClusterPermit) {
+    tokio::task::spawn_blocking(move || {
+        let permit = ClusterPermit::acquire();
+        let c = if secured {
+            Cluster::start_secured(Path::new(BIN), &nats_bin(), |_| Vec::new(), &[])
+        } else {
+            Cluster::start(Path::new(BIN), tisa_cli::natsd::NatsServer::start_for_tests(), |_| Vec::new(), &[])
+        };
+        (c.unwrap_or_else(|e| panic!("cannot start cluster: {e:#}")), permit)
+    })
+    .await
+    .unwrap()
+}
+
+/// An attacker's raw connection with `party`'s node credentials (secured) or
+/// none (open). Server errors (permission violations) are collected.
+pub async fn attacker(c: &Cluster, party: Party) -> (Client, mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut opts = ConnectOptions::new().event_callback(move |ev| {
+        let tx = tx.clone();
+        async move {
+            if let Event::ServerError(e) = ev {
+                let _ = tx.send(e.to_string());
+            }
+        }
+    });
+    if let Some(dir) = &c.broker_dir {
+        let seed = std::fs::read_to_string(dir.join(format!("{}-node.nk", party.lower()))).unwrap();
+        opts = opts
+            .nkey(seed.trim().to_owned())
+            .custom_inbox_prefix(tisa_transport::subjects::inbox_prefix(party, tisa_transport::subjects::Role::Node));
+    }
+    (opts.connect(c.nats.url()).await.unwrap(), rx)
+}
+
+pub async fn client(c: &Cluster, p: Party) -> ControlClient {
+    ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(10)).await.unwrap()
+}
+
+pub async fn ask(c: &ControlClient, req: ControlRequest) -> ReplyView {
+    match c.call(&req).await.unwrap() {
+        ReplyView::Error { code, message } => panic!("refused: {code} {message}"),
+        r => r,
+    }
+}
+
+pub async fn inbox_ids(c: &ControlClient) -> Vec<String> {
+    let ReplyView::Inbox(items, _) =
+        ask(c, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
+    else {
+        panic!("not an inbox")
+    };
+    items.iter().map(|(d, _)| d.header.id.to_string()).collect()
+}
+
+/// A legitimate trilateral release from `from` to `to` (through US), waited
+/// for until `to` holds it. Returns the report id.
+pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
+    let (orig, recv) = (client(c, from).await, client(c, to).await);
+    let rel: PartySet = [Party::Us, to].into_iter().collect();
+    let draft = Draft {
+        category: Category::NkMissile,
+        classification: Classification::Secret,
+        releasable_to: rel,
+        content: Content { title: Sensitive::new(canary("legit")), body: Sensitive::new("b"), ..Default::default() },
+        corrects: None,
+        submitted_by: String::new(),
+    };
+    let ReplyView::Submitted { report_id, .. } = ask(&orig, ControlRequest::Submit(draft)).await else { panic!() };
+    let request_id = wait_async(|| async {
+        let ReplyView::Pending(items, _) = ask(&orig, ControlRequest::Pending(ListQuery::default())).await else {
+            return None;
+        };
+        items.into_iter().find(|i| i.request.report_id.as_str() == report_id).map(|i| i.request.request_id)
+    })
+    .await;
+    approve(c, &orig, from, request_id, Decision::ApproveFull).await;
+    let id = report_id.clone();
+    wait_async(|| async { inbox_ids(&recv).await.contains(&id).then_some(()) }).await;
+    report_id
+}
+
+/// Decides `request_id` as `party`'s first approver (signed in the test, as the CLI does).
+pub async fn approve(c: &Cluster, client: &ControlClient, party: Party, request_id: RequestId, decision: Decision) {
+    let key = tisa_cli::keys::load(&c.approver_key(party, false)).unwrap();
+    match tisa_cli::sign_and_decide(client, &key, request_id, decision).await.unwrap() {
+        ReplyView::Decided { .. } => {}
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+/// A counter from the node's health.
+pub async fn counter(c: &Cluster, party: Party, name: &str) -> u64 {
+    let ReplyView::Health(h) = ask(&client(c, party).await, ControlRequest::Health).await else { panic!() };
+    match name {
+        "rejected" => h.rejected,
+        "received" => h.received,
+        "malformed" => h.malformed,
+        _ => panic!("no counter {name}"),
+    }
+}
+
+pub async fn wait_async<T, F, Fut>(mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "condition not met within {:?}", WAIT);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
