@@ -1,0 +1,555 @@
+//! The other broker deployments `tisa broker config` generates: one
+//! nats-server per nation (`--mode per-nation`), TLS (`--tls`), and
+//! JetStream enabled per account with limits (both modes).
+//!
+//! Like `isolation.rs`, every negative test first shows its control: the
+//! same attempt succeeds on an open server (so the test can fail), and an
+//! absence is asserted only after a legitimate canary that travels the same
+//! path has arrived. Operators are driven with the real `tisa` binary and
+//! the generated CLI configs (`--config <p>-cli.toml`, `--nats` only to
+//! point at the dynamic port).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::{Client, ConnectOptions, Event};
+use bytes::Bytes;
+use common::{canary, wait_for, ClusterPermit, BIN, WAIT};
+use futures::StreamExt;
+use serde_json::Value;
+use tisa_cli::cluster::Cluster;
+use tisa_cli::natsd::NatsServer;
+use tisa_core::Party;
+use tisa_transport::subjects::{inbox_prefix, Role};
+
+fn nats_bin() -> PathBuf {
+    tisa_cli::natsd::locate().unwrap_or_else(|| {
+        panic!("nats-server not found: run `{}` in the repository root", tisa_cli::natsd::install_command())
+    })
+}
+
+/// A cluster plus its permit (field order: processes stop before the permit is freed).
+struct Running {
+    c: Cluster,
+    _permit: ClusterPermit,
+}
+
+impl std::ops::Deref for Running {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.c
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for n in &self.c.nodes {
+                eprintln!("---- {} ----\n{}", n.party, n.log_tail(30));
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Open,
+    Shared,
+    PerNation,
+    PerNationTls,
+}
+
+fn start(kind: Kind) -> Running {
+    let permit = ClusterPermit::acquire();
+    let (bin, nb) = (Path::new(BIN), nats_bin());
+    let c = match kind {
+        Kind::Open => Cluster::start(bin, NatsServer::start_for_tests(), |_| Vec::new(), &[]),
+        Kind::Shared => Cluster::start_secured(bin, &nb, |_| Vec::new(), &[]),
+        Kind::PerNation => Cluster::start_per_nation(bin, &nb, |_| Vec::new(), &[]),
+        Kind::PerNationTls => Cluster::start_per_nation_tls(bin, &nb, |_| Vec::new(), &[]),
+    };
+    Running { c: c.unwrap_or_else(|e| panic!("cannot start cluster: {e:#}")), _permit: permit }
+}
+
+// ------------------------------------------------------------ operator CLI
+
+/// Runs `tisa ARGS… --json` as `party`'s operator: with its generated CLI
+/// config on a secured cluster (only the URL overridden: dynamic port), or
+/// unauthenticated on an open one.
+fn cli_json(c: &Cluster, party: Party, args: &[&str]) -> Value {
+    let mut cmd = common::tisa_command(args);
+    cmd.arg("--json").args(["--nats", c.nats_of(party).url()]);
+    match c.cli_config(party) {
+        Some(cfg) => cmd.arg("--config").arg(cfg),
+        None => cmd.args(["--party", party.lower()]),
+    };
+    if args.first() == Some(&"approve") {
+        // Decisions are signed with the operator's approver key.
+        cmd.arg("--key").arg(c.approver_key(party, false));
+    }
+    let out: Output = cmd.output().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    assert!(
+        out.status.success(),
+        "`tisa {}` as {party} failed: {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("invalid JSON from `tisa {}`: {e}", args.join(" ")))
+}
+
+fn items(v: &Value) -> Vec<Value> {
+    v["items"].as_array().cloned().unwrap_or_else(|| panic!("no items in {v}"))
+}
+
+/// A full trilateral release `from` → US → `to`, driven by the operators:
+/// submit, wait for the release request, approve, wait until `to` holds it
+/// with the body intact. Returns the report id.
+fn release(c: &Cluster, from: Party, to: Party) -> String {
+    let rel = if to == Party::Jp { "USA,JPN" } else { "USA,KOR" };
+    let (title, body) = (canary("legit_title"), canary("legit_body"));
+    let v = cli_json(
+        c,
+        from,
+        &[
+            "submit",
+            "--category",
+            "missile",
+            "--classification",
+            "secret",
+            "--rel-to",
+            rel,
+            "--title",
+            &title,
+            "--body",
+            &body,
+        ],
+    );
+    let id = v["report_id"].as_str().unwrap_or_else(|| panic!("no report_id in {v}")).to_owned();
+    let rid = wait_for(&format!("{from} has a release request for {id}"), || {
+        items(&cli_json(c, from, &["pending", "--limit", "1000"]))
+            .into_iter()
+            .find(|i| i["report_id"] == id.as_str())
+            .and_then(|i| i["request_id"].as_str().map(str::to_owned))
+    });
+    let v = cli_json(c, from, &["approve", &rid]);
+    assert_eq!(v["decision"], "approved", "{v}");
+    let got = wait_for(&format!("{to}'s inbox holds {id}"), || {
+        items(&cli_json(c, to, &["inbox", "--limit", "1000"])).into_iter().find(|i| i["report_id"] == id.as_str())
+    });
+    assert_eq!(got["body"], body.as_str(), "{got}");
+    id
+}
+
+// --------------------------------------------------------------- raw NATS
+
+/// A raw NATS connection (an attacker's or an observer's) with its own
+/// runtime, collecting server errors (permission violations).
+struct Raw {
+    client: Client,
+    errors: Arc<Mutex<Vec<String>>>,
+    rt: tokio::runtime::Runtime,
+}
+
+/// Messages captured by [`Raw::capture`]: `(subject, payload)`.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<(String, Bytes)>>>);
+
+impl Capture {
+    fn all(&self) -> Vec<(String, Bytes)> {
+        self.0.lock().unwrap().clone()
+    }
+    fn contains(&self, needle: &str) -> bool {
+        self.all().iter().any(|(_, p)| String::from_utf8_lossy(p).contains(needle))
+    }
+    fn on(&self, subject_part: &str) -> usize {
+        self.all().iter().filter(|(s, _)| s.contains(subject_part)).count()
+    }
+    /// Messages on `subject_part` other than the reader's own (`own` marks their payload).
+    fn others_on(&self, subject_part: &str, own: &str) -> usize {
+        self.all().iter().filter(|(s, p)| s.contains(subject_part) && !String::from_utf8_lossy(p).contains(own)).count()
+    }
+}
+
+/// Credentials of a generated user: `(seed, inbox prefix)`.
+fn creds(c: &Cluster, seed_file: &str, party: Party, role: Role) -> (String, String) {
+    let dir = c.broker_dir.as_ref().expect("a secured cluster");
+    let seed = std::fs::read_to_string(dir.join(seed_file)).unwrap_or_else(|e| panic!("{seed_file}: {e}"));
+    (seed.trim().to_owned(), inbox_prefix(party, role))
+}
+
+impl Raw {
+    fn connect(url: &str, creds: Option<(String, String)>, ca: Option<&Path>) -> Result<Raw, String> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let errs = errors.clone();
+        let mut opts = ConnectOptions::new().connection_timeout(Duration::from_secs(5)).event_callback(move |ev| {
+            let errs = errs.clone();
+            async move {
+                if let Event::ServerError(e) = ev {
+                    errs.lock().unwrap().push(e.to_string());
+                }
+            }
+        });
+        if let Some((seed, inbox)) = creds {
+            opts = opts.nkey(seed).custom_inbox_prefix(inbox);
+        }
+        if let Some(ca) = ca {
+            opts = opts.add_root_certificates(ca.to_owned()).require_tls(true);
+        }
+        let client = rt.block_on(opts.connect(url)).map_err(|e| format!("{e} ({:?})", e.kind()))?;
+        Ok(Raw { client, errors, rt })
+    }
+
+    /// Everything this connection sent so far has been processed by the server.
+    fn sync(&self, party: Party) {
+        self.rt.block_on(tisa_transport::prove_ready(&self.client, party)).unwrap_or_else(|e| panic!("sync: {e}"));
+    }
+
+    fn capture(&self, subject: &str) -> Capture {
+        let mut sub = self.rt.block_on(self.client.subscribe(subject.to_owned())).unwrap();
+        let cap = Capture::default();
+        let store = cap.0.clone();
+        self.rt.spawn(async move {
+            while let Some(m) = sub.next().await {
+                store.lock().unwrap().push((m.subject.to_string(), m.payload));
+            }
+        });
+        cap
+    }
+
+    fn publish(&self, subject: &str, payload: &str) {
+        self.rt.block_on(self.client.publish(subject.to_owned(), Bytes::from(payload.to_owned()))).unwrap();
+    }
+
+    /// A request; `Ok(payload)` if anyone answered within 2 s.
+    fn request(&self, subject: &str) -> Result<String, String> {
+        self.requests(&[subject]).remove(0)
+    }
+
+    /// Several requests at once, each `Ok(payload)` if answered within 2 s.
+    fn requests(&self, subjects: &[&str]) -> Vec<Result<String, String>> {
+        let calls = subjects.iter().map(|s| {
+            let fut = self.client.request(s.to_string(), Bytes::new());
+            async move {
+                match tokio::time::timeout(Duration::from_secs(2), fut).await {
+                    Ok(Ok(m)) => Ok(String::from_utf8_lossy(&m.payload).into_owned()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("timed out".to_owned()),
+                }
+            }
+        });
+        self.rt.block_on(futures::future::join_all(calls))
+    }
+
+    fn flush(&self) {
+        self.rt.block_on(self.client.flush()).unwrap();
+    }
+
+    /// Waits (up to [`WAIT`]) until a server error containing `needle` arrived.
+    fn wait_error(&self, needle: &str) -> Vec<String> {
+        wait_for(&format!("a server error containing {needle:?}"), || {
+            let errs = self.errors.lock().unwrap().clone();
+            errs.iter().any(|e| e.to_lowercase().contains(needle)).then_some(errs)
+        })
+    }
+}
+
+// -------------------------------------------------------- (a) per-nation
+
+/// Three servers, and the arrangement still works end to end: KR → US → JP
+/// and JP → US → KR, each node on its own server, the hub on all three.
+#[test]
+fn per_nation_release_flows_across_three_servers() {
+    let c = start(Kind::PerNation);
+    let urls: Vec<&str> = Party::ALL.iter().map(|p| c.nats_of(*p).url()).collect();
+    assert!(urls[0] != urls[1] && urls[1] != urls[2] && urls[0] != urls[2], "one server per party: {urls:?}");
+    let dir = c.broker_dir.clone().unwrap();
+    for p in [Party::Kr, Party::Jp] {
+        let cfg = tisa_cli::config::load(&dir.join(format!("{}-node.toml", p.lower()))).unwrap();
+        assert!(cfg.kr.is_none() && cfg.jp.is_none(), "{p}'s node config has one link only");
+    }
+    let us = tisa_cli::config::load(&dir.join("us-node.toml")).unwrap();
+    assert!(us.kr.is_some() && us.jp.is_some(), "the hub's config has both links");
+    release(&c, Party::Kr, Party::Jp);
+    release(&c, Party::Jp, Party::Kr);
+}
+
+// --------------------------------------------------- (b) per-nation isolation
+
+/// What KR's node credentials try against JP: read everything, forge a
+/// delivery to JP. Returns (attacker's capture, JP-side observer's capture,
+/// the forged canary, the attacker's connection).
+fn attack_jp(c: &Cluster, attacker: Raw, observer: &Raw) -> (Vec<Capture>, Capture, String, Raw) {
+    let observed = observer.capture("tisa.jp.down.>");
+    observer.sync(Party::Jp);
+    let read: Vec<Capture> = [">", "tisa.>", "tisa.jp.>", "tisa.ctl.jp.>", "_INBOX.>", "_INBOX_jp_cli.>"]
+        .iter()
+        .map(|s| attacker.capture(s))
+        .collect();
+    attacker.flush();
+    let forged = canary("forged_delivery");
+    for s in ["tisa.jp.down.delivery", "tisa.jp.down.request", "tisa.ctl.jp.inbox", "tisa.ctl.jp.events"] {
+        attacker.publish(s, &forged);
+    }
+    attacker.flush();
+    // The canaries: legitimate releases towards JP and back.
+    release(c, Party::Kr, Party::Jp);
+    release(c, Party::Jp, Party::Kr);
+    assert!(observed.on("tisa.jp.down.delivery") >= 1, "the observer saw the legitimate delivery to JP");
+    (read, observed, forged, attacker)
+}
+
+#[test]
+fn per_nation_kr_credentials_reach_nothing_of_jp() {
+    // Control: on an open server, the same attempt reads JP's traffic and
+    // puts the forged delivery on JP's subject.
+    {
+        let c = start(Kind::Open);
+        let attacker = Raw::connect(c.nats.url(), None, None).unwrap();
+        let observer = Raw::connect(c.nats.url(), None, None).unwrap();
+        let (read, observed, forged, _a) = attack_jp(&c, attacker, &observer);
+        let n: usize = read.iter().map(|r| r.others_on(".jp.", &forged)).sum();
+        assert!(n > 0, "control: on an open server the attacker should read JP's traffic");
+        assert!(observed.contains(&forged), "control: on an open server the forgery should reach JP's subject");
+    }
+    // Per-nation: KR's node credentials, on KR's server (the only one they open).
+    let c = start(Kind::PerNation);
+    let kr = c.nats_of(Party::Kr).url().to_owned();
+    let jp = c.nats_of(Party::Jp).url().to_owned();
+    let attacker = Raw::connect(&kr, Some(creds(&c, "kr-node.nk", Party::Kr, Role::Node)), None).unwrap();
+    // The observer sits where JP's node does: JP's node credentials on JP's server.
+    let observer = Raw::connect(&jp, Some(creds(&c, "jp-node.nk", Party::Jp, Role::Node)), None).unwrap();
+    let (read, observed, forged, attacker) = attack_jp(&c, attacker, &observer);
+    let n: usize = read.iter().map(|r| r.others_on(".jp.", &forged) + r.on("_INBOX")).sum();
+    assert_eq!(n, 0, "KR credentials read {n} messages of JP's");
+    assert!(!observed.contains(&forged), "a forgery from KR credentials reached JP's subjects");
+    let errs = attacker.wait_error("permissions violation");
+    assert!(errs.iter().any(|e| e.contains("tisa.jp.down.delivery")), "refused explicitly: {errs:?}");
+
+    // KR's credentials (node and operator) on JP's and US's servers: refused
+    // at the door. Control: the same credentials are accepted by KR's server.
+    for (file, role) in [("kr-node.nk", Role::Node), ("kr-cli.nk", Role::Cli)] {
+        assert!(
+            Raw::connect(&kr, Some(creds(&c, file, Party::Kr, role)), None).is_ok(),
+            "control: {file} on KR's server"
+        );
+        for (victim, url) in [(Party::Jp, &jp), (Party::Us, &c.nats_of(Party::Us).url().to_owned())] {
+            let err = Raw::connect(url, Some(creds(&c, file, Party::Kr, role)), None)
+                .err()
+                .unwrap_or_else(|| panic!("{file} was accepted by {victim}'s server"));
+            assert!(err.to_lowercase().contains("authorization violation"), "{file} on {victim}'s server: {err}");
+        }
+    }
+    // Nor does the hub's KR-link credential open JP's server.
+    let err = Raw::connect(&jp, Some(creds(&c, "us-link-kr.nk", Party::Kr, Role::Link)), None)
+        .err()
+        .expect("us-link-kr accepted by JP's server");
+    assert!(err.to_lowercase().contains("authorization violation"), "{err}");
+}
+
+// --------------------------------------------------------------- (c) TLS
+
+/// Speaks plain-text NATS to `addr` (`host:port`): returns the server's
+/// INFO line and whether a `PING` got its `PONG`.
+fn plaintext_ping(url: &str) -> (String, bool) {
+    let addr = url.rsplit_once("://").map_or(url, |(_, a)| a);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    let mut chunk = [0u8; 4096];
+    while !buf.contains(&b'\n') && Instant::now() < deadline {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+    }
+    let info = String::from_utf8_lossy(&buf).lines().next().unwrap_or_default().to_owned();
+    let _ = s.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPING\r\n");
+    let mut reply = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !String::from_utf8_lossy(&reply).contains("PONG") {
+        match s.read(&mut chunk) {
+            Ok(0) => break, // closed by the server
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    (info, String::from_utf8_lossy(&reply).contains("PONG"))
+}
+
+#[test]
+fn tls_refuses_plaintext_and_carries_the_arrangement() {
+    // Control: an open server answers a plain-text PING.
+    {
+        let open = NatsServer::start_for_tests();
+        let (info, pong) = plaintext_ping(open.url());
+        assert!(info.starts_with("INFO"), "{info}");
+        assert!(pong, "control: a plain-text client gets PONG from an open server");
+    }
+    let c = start(Kind::PerNationTls);
+    let dir = c.broker_dir.clone().unwrap();
+    #[cfg(unix)]
+    for key in ["server-key.pem", "ca-key.pem"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(key)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{key} must be mode 0600");
+    }
+    let ca = dir.join("ca.pem");
+    for p in Party::ALL {
+        let url = c.nats_of(p).url();
+        assert!(url.starts_with("tls://"), "{p}'s server advertises TLS: {url}");
+        // Plain text: the server demands TLS and never answers.
+        let (info, pong) = plaintext_ping(url);
+        assert!(info.contains("\"tls_required\":true"), "{p}'s server must require TLS: {info}");
+        assert!(!pong, "{p}'s server answered a plain-text client");
+        // TLS with valid credentials but without the generated CA: refused too.
+        let who = creds(&c, &format!("{}-cli.nk", p.lower()), p, Role::Cli);
+        let err = Raw::connect(url, Some(who.clone()), None).err().expect("connected without trusting the CA");
+        assert!(!err.is_empty());
+        // With the CA: accepted.
+        Raw::connect(url, Some(who), Some(&ca)).unwrap_or_else(|e| panic!("TLS with the CA to {p}'s server: {e}"));
+    }
+    // The generated configs carry the CA and tls:// URLs.
+    for name in ["kr-node.toml", "us-node.toml", "jp-cli.toml"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(text.contains("tls_ca_file = \"ca.pem\"") && text.contains("url = \"tls://"), "{name}:\n{text}");
+    }
+    // The arrangement, over TLS only.
+    release(&c, Party::Kr, Party::Jp);
+    release(&c, Party::Jp, Party::Kr);
+}
+
+// ----------------------------------------------------------- (d) JetStream
+
+/// A nats-server's monitoring endpoint (started with `-m -1`), from its ports file.
+fn monitoring_url(s: &NatsServer) -> String {
+    let ports = std::fs::read_dir(s.dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))
+        .expect("ports file");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(ports.path()).unwrap()).unwrap();
+    v["monitoring"][0].as_str().expect("monitoring URL").to_owned()
+}
+
+fn http_get_json(url: &str) -> Value {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {url}: {e}\n{resp}"))
+}
+
+fn generate(out: &Path, args: &[&str]) {
+    let o = Command::new(BIN).args(["broker", "config", "--out"]).arg(out).args(args).output().unwrap();
+    assert!(o.status.success(), "tisa broker config {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The JetStream limits land in every account of every generated config,
+/// the store directories are absolute and per server, and nats-server
+/// 2.15.1 accepts the configs (no error or warning in its log) and applies
+/// the limits (its monitoring endpoint reports them per account).
+#[test]
+fn jetstream_limits_are_configured_and_accepted() {
+    let scratch = tisa_cli::natsd::scratch_dir("broker-js").unwrap();
+    let (shared, per_nation) = (scratch.join("shared"), scratch.join("per-nation"));
+    generate(&shared, &[]);
+    generate(
+        &per_nation,
+        &[
+            "--mode",
+            "per-nation",
+            "--js-max-mem",
+            "32M",
+            "--js-max-file",
+            "256M",
+            "--js-max-streams",
+            "4",
+            "--js-max-consumers",
+            "8",
+            "--tls",
+        ],
+    );
+    let defaults = "jetstream { max_mem: 64M, max_file: 1G, max_streams: 16, max_consumers: 64 }";
+    let custom = "jetstream { max_mem: 32M, max_file: 256M, max_streams: 4, max_consumers: 8 }";
+    let confs = [
+        (shared.join("nats-server.conf"), defaults, 3, shared.join("jetstream")),
+        (per_nation.join("nats-kr.conf"), custom, 1, per_nation.join("jetstream-kr")),
+        (per_nation.join("nats-us.conf"), custom, 1, per_nation.join("jetstream-us")),
+        (per_nation.join("nats-jp.conf"), custom, 1, per_nation.join("jetstream-jp")),
+    ];
+    for (conf, limits, accounts, store) in &confs {
+        let text = std::fs::read_to_string(conf).unwrap();
+        assert_eq!(text.matches(limits).count(), *accounts, "{}: {limits} per account:\n{text}", conf.display());
+        let store = std::fs::canonicalize(store.parent().unwrap()).unwrap().join(store.file_name().unwrap());
+        assert!(store.is_absolute());
+        assert!(text.contains(&format!("store_dir: \"{}\"", store.display())), "{}:\n{text}", conf.display());
+        assert!(!text.contains("\"$JS"), "no user is granted any JetStream API subject:\n{text}");
+    }
+    // The real server accepts them and applies the limits.
+    let _permit = ClusterPermit::acquire();
+    for (conf, _, accounts, _) in &confs {
+        let s = NatsServer::start(&nats_bin(), &["-c", &conf.to_string_lossy(), "-m", "-1"])
+            .unwrap_or_else(|e| panic!("nats-server refused {}: {e:#}", conf.display()));
+        let jsz = http_get_json(&format!("{}/jsz?accounts=true", monitoring_url(&s)));
+        let details = jsz["account_details"].as_array().unwrap_or_else(|| panic!("{jsz}"));
+        assert_eq!(details.len(), *accounts, "JetStream enabled in every account: {jsz}");
+        for a in details {
+            assert!(a["reserved_memory"].as_u64().unwrap_or(0) > 0, "{a}");
+            assert!(a["reserved_storage"].as_u64().unwrap_or(0) > 0, "{a}");
+        }
+        let log = std::fs::read_to_string(s.dir().join("nats-server.log")).unwrap();
+        assert!(log.contains("Starting JetStream"), "{log}");
+        let bad: Vec<&str> = log.lines().filter(|l| l.contains("[ERR]") || l.contains("[WRN]")).collect();
+        assert!(bad.is_empty(), "{}: nats-server complains:\n{}", conf.display(), bad.join("\n"));
+    }
+    drop(_permit);
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// No party reaches the JetStream API of another's account: with KR's
+/// operator (and node) credentials, `$JS.API.INFO` is refused by the broker
+/// and nobody answers, in the shared deployment (JP's and US's accounts on
+/// the same server) and in the per-nation one. Control: an open JetStream
+/// server answers the very same request.
+#[test]
+fn jetstream_api_is_closed_to_other_parties() {
+    {
+        let store = tisa_cli::natsd::scratch_dir("js-open").unwrap();
+        let open = NatsServer::start(&nats_bin(), &["-js", "-sd", &store.to_string_lossy()]).unwrap();
+        let raw = Raw::connect(open.url(), None, None).unwrap();
+        let answer = raw.request("$JS.API.INFO").expect("control: an open JetStream server answers $JS.API.INFO");
+        assert!(answer.contains("account_info_response"), "{answer}");
+        drop((raw, open));
+        let _ = std::fs::remove_dir_all(&store);
+    }
+    for kind in [Kind::Shared, Kind::PerNation] {
+        let c = start(kind);
+        let url = c.nats_of(Party::Kr).url().to_owned();
+        for (file, role) in [("kr-cli.nk", Role::Cli), ("kr-node.nk", Role::Node)] {
+            let raw = Raw::connect(&url, Some(creds(&c, file, Party::Kr, role)), None).unwrap();
+            let subjects = ["$JS.API.INFO", "$JS.API.STREAM.LIST", "$JS.API.STREAM.NAMES"];
+            for (subject, r) in subjects.iter().zip(raw.requests(&subjects)) {
+                assert!(r.is_err(), "{file} got a JetStream answer on {subject}: {r:?}");
+            }
+            let errs = raw.wait_error("permissions violation");
+            assert!(errs.iter().any(|e| e.contains("$JS.API.INFO")), "{errs:?}");
+        }
+        // The canary: the arrangement itself still works on this deployment.
+        release(&c, Party::Kr, Party::Jp);
+    }
+}
