@@ -404,7 +404,7 @@ async fn ask(client: &ControlClient, req: ControlRequest) -> Result<ReplyView> {
 /// decision document (it knows the report's manifest); we check that it says
 /// exactly what the operator asked, sign it here (the node never holds an
 /// approver's key), and send it back.
-pub(crate) async fn sign_and_decide(
+pub async fn sign_and_decide(
     client: &ControlClient,
     key: &crate::keys::Key,
     request_id: RequestId,

@@ -26,6 +26,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tisa_core::{Category, Classification, Party, PartySet};
 
+pub use commands::sign_and_decide;
 pub use util::parse_duration;
 
 /// Default NATS URL when neither `--nats` nor `TISA_NATS_URL` is given.
