@@ -43,6 +43,7 @@ fn draft(title: &str, tearline: Option<&str>) -> Draft {
         },
         corrects: None,
         submitted_by: String::new(),
+        source_key: None,
     }
 }
 

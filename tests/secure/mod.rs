@@ -87,6 +87,7 @@ pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
         content: Content { title: Sensitive::new(canary("legit")), body: Sensitive::new("b"), ..Default::default() },
         corrects: None,
         submitted_by: String::new(),
+        source_key: None,
     };
     let ReplyView::Submitted { report_id, .. } = ask(&orig, ControlRequest::Submit(draft)).await else { panic!() };
     let request_id = wait_async(|| async {

@@ -293,9 +293,13 @@ struct SubmitArgs {
     /// Source description (protected like the body).
     #[arg(long, default_value = "")]
     source: String,
-    /// Issue a new revision of this report of yours (needs its own approval).
+        /// Issue a new revision of this report of yours (needs its own approval).
     #[arg(long)]
     corrects: Option<String>,
+    /// Idempotency key from the source (e.g. usgs:us7000abcd): the same key with the
+    /// same content submits nothing; with new content it becomes a new revision.
+    #[arg(long)]
+    source_key: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -460,7 +464,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     body,
                     tearline: a.tearline,
                     source: a.source,
-                    corrects: a.corrects,
+                                        corrects: a.corrects,
+                    source_key: a.source_key,
                 },
             )
             .await

@@ -53,8 +53,13 @@ pub struct Draft {
     pub content: Content,
     /// `Some(id)`: issue a new revision of this party's report `id`.
     pub corrects: Option<ReportId>,
-    /// The submitting operator's name (for the two-person rule), or empty.
+        /// The submitting operator's name (for the two-person rule), or empty.
     pub submitted_by: String,
+    /// An idempotency key from the report's source (`usgs:<event id>`, a
+    /// CSV row's id, a webhook's id). A second submit with the same key and
+    /// the same content is a no-op; with different content it becomes a new
+    /// revision of the same report.
+    pub source_key: Option<String>,
 }
 
 /// A note on a submission: a recipient in the releasable-to list that the
@@ -74,6 +79,9 @@ pub struct Submitted {
     pub header: ReportHeader,
     /// Recipients it will not reach.
     pub notes: Vec<SubmitNote>,
+    /// The source key was already submitted with this very content: nothing
+    /// was sent, and `header` is the existing revision's.
+    pub duplicate: bool,
 }
 
 /// Where one revision of an own report stands with the hub.
@@ -300,8 +308,10 @@ pub struct Node {
     identity: Identity,
     /// Standing grants: issued (originator), held (hub).
     grants: IndexMap<String, GrantView>,
-    /// Revoked grant ids (every role).
+        /// Revoked grant ids (every role).
     revoked: std::collections::HashSet<String>,
+    /// Source keys of own reports (idempotent submits from feeds).
+    sources: HashMap<String, ReportId>,
     instance: u64,
     next_seq: u64,
     /// Reports this party originated, by id, in submission order.
@@ -336,7 +346,8 @@ impl Node {
             policy,
             identity,
             grants: IndexMap::new(),
-            revoked: std::collections::HashSet::new(),
+                        revoked: std::collections::HashSet::new(),
+            sources: HashMap::new(),
             instance,
             next_seq: 0,
             own: IndexMap::new(),
@@ -390,7 +401,23 @@ impl Node {
     /// `id` is used for a new report and ignored for a correction; it must
     /// carry this party's prefix (`KR-…`).
     pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: Draft) -> Result<Submitted, CommandError> {
-        let Draft { category, classification, releasable_to, content, corrects, submitted_by } = draft;
+                let Draft { category, classification, releasable_to, content, mut corrects, submitted_by, source_key } = draft;
+        if let Some(key) = &source_key {
+            if key.is_empty() || key.len() > 256 || key.chars().any(char::is_control) {
+                return Err(CommandError::BadSourceKey);
+            }
+            if let Some(existing) = self.sources.get(key).cloned() {
+                if let Some(latest) = self.own.get(&existing).and_then(|o| o.revisions.last()) {
+                    let h = &latest.report.header;
+                                        let rel: PartySet = releasable_to.iter().filter(|p| *p != self.party).collect();
+                    let same_rel = h.releasable_to == rel;
+                    if latest.report.content == content && h.category == category && h.classification == classification && same_rel {
+                        return Ok(Submitted { header: h.clone(), notes: Vec::new(), duplicate: true });
+                    }
+                }
+                corrects = Some(existing);
+            }
+        }
         check_text("title", &content.title, limits::TITLE, true)?;
         check_text("body", &content.body, limits::BODY, true)?;
         check_text("source", &content.source, limits::SOURCE, false)?;
@@ -492,8 +519,11 @@ impl Node {
         let revision_state =
             OwnRevision { report, hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent }, recipients };
         self.own.entry(id).or_insert_with(|| OwnReport { revisions: Vec::new() }).revisions.push(revision_state);
+        if let Some(key) = source_key {
+            self.sources.insert(key, header.id.clone());
+        }
         self.events.push_back(Event::Submitted { header: header.clone() });
-        Ok(Submitted { header, notes })
+        Ok(Submitted { header, notes, duplicate: false })
     }
 
     /// The decision document an approver signs to decide `request_id`
@@ -884,8 +914,28 @@ impl Node {
 
     fn hub_on_decision(&mut self, now: Timestamp, link: Party, d: ReleaseDecision) -> Result<(), RejectReason> {
         let rid = d.request_id.clone();
-        sign::verify(&self.policy, link, KeyRole::Approver, &d.signed)
-            .map_err(|why| RejectReason::Unverified { what: "decision", why })?;
+        let unverified = |why| RejectReason::Unverified { what: "decision", why };
+        sign::verify(&self.policy, link, KeyRole::Approver, &d.signed).map_err(unverified)?;
+        // Act only on what the approver signed: every field must be the signed document's.
+        let doc = DecisionDoc::parse(&d.signed.bytes).map_err(unverified)?;
+        let signed_decision = ReleaseDecision {
+            request_id: doc.request_id.clone(),
+            report_id: doc.report_id.clone(),
+            revision: doc.revision,
+            recipient: doc.recipient,
+            decision: match doc.verdict {
+                Verdict::ApproveFull => Decision::ApproveFull,
+                Verdict::ApproveTearline => Decision::ApproveTearline,
+                Verdict::Deny => Decision::Deny { reason: doc.reason.clone() },
+            },
+            decided_at: doc.decided_at,
+            operator: doc.operator.clone(),
+            manifest_sha256: doc.manifest_sha256,
+            signed: d.signed.clone(),
+        };
+        if signed_decision != d || doc.operator != d.signed.signer {
+            return Err(unverified(sign::SigError::Mismatch("decision")));
+        }
         let tracked = self.hub_requests.get(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
         let req = &tracked.request;
         if req.report_id.prefix_party() != Some(link) {
@@ -909,6 +959,13 @@ impl Node {
             .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
         if d.manifest_sha256 != sign::sha256(&report.manifest.bytes) {
             return Err(RejectReason::Unverified { what: "decision", why: sign::SigError::Mismatch("manifest hash") });
+        }
+        // The recipient would refuse it: do not forward it (nor count the request decided).
+        if self.policy.two_person_rule && d.decision.is_approval() {
+            let submitter = Manifest::parse(&report.manifest.bytes).map(|m| m.submitted_by).unwrap_or_default();
+            if submitter == d.operator || submitter == "-" {
+                return Err(unverified(sign::SigError::Mismatch("two-person rule")));
+            }
         }
         let recipient = req.recipient;
         if let Decision::Deny { .. } = &d.decision {
@@ -993,6 +1050,8 @@ impl Node {
             || g.doc.operator != g.signed.signer
             || g.doc.originator != link
             || Some(g.doc.recipient) != link.other_nation()
+            // Grant ids are one namespace at the hub: a party may use only its own prefix.
+            || !g.doc.grant_id.starts_with(&format!("{}-", link.code()))
         {
             return Err(bad(sign::SigError::Mismatch("grant")));
         }
@@ -1010,6 +1069,8 @@ impl Node {
         if RevocationDoc::parse(&r.signed.bytes).map_err(bad)? != r.doc
             || r.doc.operator != r.signed.signer
             || r.doc.originator != link
+            // Only the originator's own grants (see `hub_on_grant`).
+            || !r.doc.grant_id.starts_with(&format!("{}-", link.code()))
         {
             return Err(bad(sign::SigError::Mismatch("revocation")));
         }
@@ -1158,6 +1219,11 @@ impl Node {
         }
         if h.id.prefix_party() != Some(h.originator) || h.revision == 0 {
             return Err(RejectReason::BadReportId(h.id.clone()));
+        }
+        // An exact duplicate of what was accepted is absorbed, even if its
+        // grant has since been revoked or has lapsed.
+        if self.inbox.get(&(h.id.clone(), h.revision)).is_some_and(|e| e.delivery == d) {
+            return Ok(());
         }
         let not_releasable = |why| RejectReason::NotReleasable { report: h.id.clone(), recipient: self.party, why };
         match (h.originator.is_hub(), d.basis) {

@@ -513,12 +513,15 @@ impl GrantDoc {
         canonical(bytes, g, GrantDoc::to_bytes, K)
     }
 
-    /// Whether the grant covers `header` for `recipient` at `now`.
+    /// Whether the grant covers `header` for `recipient` at `now`. It releases
+    /// in advance: a report made before it was issued (perhaps one already
+    /// denied) is not covered.
     pub fn covers(&self, header: &ReportHeader, recipient: Party, now: Timestamp) -> bool {
         self.originator == header.originator
             && self.recipient == recipient
             && self.categories.contains(&header.category)
             && header.classification <= self.max_classification
+            && header.created_at >= self.issued_at
             && self.not_after.is_none_or(|t| now < t)
     }
 }

@@ -197,13 +197,15 @@ pub enum ReplyView {
         message: String,
     },
     /// Submitted.
-    Submitted {
+        Submitted {
         /// New report id.
         report_id: String,
         /// Revision.
         revision: u32,
         /// Recipients it will not reach.
         notes: Vec<NoteView>,
+        /// Already submitted with this content: nothing was sent.
+        duplicate: bool,
     },
     /// Pending requests.
     Pending(Vec<PendingItemView>, Option<String>),
@@ -275,7 +277,8 @@ pub fn encode_request(req: &ControlRequest) -> Vec<u8> {
             tearline: d.content.tearline.as_ref().map(|t| t.expose().to_owned()),
             source_description: d.content.source.expose().to_owned(),
             corrects: d.corrects.as_ref().map(ToString::to_string).unwrap_or_default(),
-            submitted_by: d.submitted_by.clone(),
+                        submitted_by: d.submitted_by.clone(),
+            source_key: d.source_key.clone().unwrap_or_default(),
         }),
         ControlRequest::Pending(q) => R::Pending(list(q)),
         ControlRequest::Decide(s) => R::Decide(proto::DecideRequest { decision: Some(signed_to(s)) }),
@@ -322,7 +325,8 @@ pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<ControlRequest, Dec
                 source: Sensitive::new(s.source_description),
             },
             corrects: if s.corrects.is_empty() { None } else { Some(report_id("corrects", s.corrects)?) },
-            submitted_by: s.submitted_by,
+                        submitted_by: s.submitted_by,
+            source_key: (!s.source_key.is_empty()).then_some(s.source_key),
         }),
         R::Pending(q) => ControlRequest::Pending(list(q)?),
         R::Decide(d) => ControlRequest::Decide(signed_from("decision", d.decision)?),
@@ -390,8 +394,9 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
             R::Error(proto::ErrorReply { code: code.clone(), message: message.clone() })
         }
         ControlReply::Submitted(s) => R::Submitted(proto::SubmitReply {
-            report_id: s.header.id.to_string(),
+                        report_id: s.header.id.to_string(),
             revision: s.header.revision,
+            duplicate: s.duplicate,
             notes: s
                 .notes
                 .iter()
@@ -481,9 +486,10 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
     let p = proto::ControlReply::decode(bytes)?;
     Ok(match p.reply.ok_or(DecodeError::Missing("reply"))? {
         R::Error(e) => ReplyView::Error { code: e.code, message: e.message },
-        R::Submitted(s) => ReplyView::Submitted {
+                R::Submitted(s) => ReplyView::Submitted {
             report_id: s.report_id,
             revision: s.revision,
+            duplicate: s.duplicate,
             notes: s
                 .notes
                 .into_iter()

@@ -6,6 +6,10 @@
 //! checked as it is drained: a node that addresses KR<->JP (or itself), or
 //! that puts another party's name in its envelope's sender, makes the
 //! harness panic.
+//!
+//! The deployment is fixed and deterministic: each party has a node key and
+//! two approver keys (see [`node_key`], [`approver`]), all registered in the
+//! policy every node runs with ([`with_keys`]).
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, VecDeque};
@@ -23,6 +27,79 @@ pub const SECOND: u64 = 1_000;
 pub const MINUTE: u64 = 60 * SECOND;
 pub const HOUR: u64 = 60 * MINUTE;
 pub const DAY: u64 = 24 * HOUR;
+
+// ----------------------------------------------------------------------
+// The deployment: keys
+// ----------------------------------------------------------------------
+
+/// Name of `p`'s node key.
+pub fn node_name(p: Party) -> &'static str {
+    match p {
+        Party::Kr => "kr-node",
+        Party::Us => "us-node",
+        Party::Jp => "jp-node",
+    }
+}
+
+/// Names of `p`'s two approvers.
+pub fn approver_names(p: Party) -> [&'static str; 2] {
+    match p {
+        Party::Kr => ["kim", "park"],
+        Party::Us => ["smith", "jones"],
+        Party::Jp => ["sato", "tanaka"],
+    }
+}
+
+/// A deterministic seed: party, role (0 node, 1 approver), index.
+fn seed(p: Party, role: u8, i: u8) -> [u8; 32] {
+    let mut s = [0x5a_u8; 32];
+    s[0] = idx(p) as u8;
+    s[1] = role;
+    s[2] = i;
+    s
+}
+
+/// `p`'s node key (signs `p`'s manifests).
+pub fn node_key(p: Party) -> Identity {
+    Identity::from_seed(node_name(p), seed(p, 0, 0))
+}
+
+/// `p`'s approver `i` (0 or 1).
+pub fn approver(p: Party, i: usize) -> Identity {
+    Identity::from_seed(approver_names(p)[i], seed(p, 1, i as u8))
+}
+
+/// A key that is registered nowhere, under any name (e.g. a stolen name).
+pub fn rogue(name: &str) -> Identity {
+    Identity::from_seed(name, [0xee; 32])
+}
+
+/// Every key of the deployment, as the agreement registers them.
+pub fn keys() -> Vec<KeyEntry> {
+    let mut out = Vec::new();
+    for p in Party::ALL {
+        let n = node_key(p);
+        out.push(KeyEntry { party: p, name: n.name().to_owned(), role: KeyRole::Node, public: n.public() });
+        for i in 0..2 {
+            let a = approver(p, i);
+            out.push(KeyEntry { party: p, name: a.name().to_owned(), role: KeyRole::Approver, public: a.public() });
+        }
+    }
+    out
+}
+
+/// `policy` with the deployment's keys registered (if it registers none).
+pub fn with_keys(mut policy: Policy) -> Policy {
+    if policy.keys.is_empty() {
+        policy.keys = keys();
+    }
+    policy
+}
+
+/// The default policy with the deployment's keys.
+pub fn default_policy() -> Policy {
+    with_keys(Policy::default())
+}
 
 /// The directed links that exist, in a fixed order.
 pub const LINKS: [(Party, Party); 4] = [(KR, US), (JP, US), (US, KR), (US, JP)];
@@ -87,11 +164,13 @@ impl Sim {
 
     /// Three nodes that disagree on the policy (a misconfiguration), clock
     /// at [`T0`]. `policy` is the hub's.
+    /// Every policy gets the deployment's keys unless it registers its own.
     pub fn with_policies(kr: Policy, us: Policy, jp: Policy) -> Sim {
+        let (kr, us, jp) = (with_keys(kr), with_keys(us), with_keys(jp));
         let policy = us.clone();
         let nodes = [(KR, kr), (US, us), (JP, jp)]
             .into_iter()
-            .map(|(p, pol)| Node::new(p, pol, 0x1000 + idx(p) as u64))
+            .map(|(p, pol)| Node::new(p, pol, 0x1000 + idx(p) as u64, node_key(p)).expect("the node key is registered"))
             .collect();
         Sim {
             now: Timestamp(T0),
@@ -159,16 +238,99 @@ impl Sim {
         self.submit(p, id, draft)
     }
 
-    /// `approve` at `p`, now.
+    /// `approve` at `p`, now, as `p`'s first approver.
     pub fn approve(&mut self, p: Party, rid: &RequestId, tearline_only: bool) -> Result<(), CommandError> {
-        let r = self.nodes[idx(p)].approve(self.now, rid, tearline_only);
+        self.approve_as(p, rid, tearline_only, &approver(p, 0))
+    }
+
+    /// `approve` at `p`, now, signed by `who`.
+    pub fn approve_as(
+        &mut self,
+        p: Party,
+        rid: &RequestId,
+        tearline_only: bool,
+        who: &Identity,
+    ) -> Result<(), CommandError> {
+        let r = self.nodes[idx(p)].approve(self.now, rid, tearline_only, who);
         self.flush(p);
         r
     }
 
-    /// `deny` at `p`, now.
+    /// `deny` at `p`, now, as `p`'s first approver.
     pub fn deny(&mut self, p: Party, rid: &RequestId, reason: &str) -> Result<(), CommandError> {
-        let r = self.nodes[idx(p)].deny(self.now, rid, reason);
+        self.deny_as(p, rid, reason, &approver(p, 0))
+    }
+
+    /// `deny` at `p`, now, signed by `who`.
+    pub fn deny_as(&mut self, p: Party, rid: &RequestId, reason: &str, who: &Identity) -> Result<(), CommandError> {
+        let r = self.nodes[idx(p)].deny(self.now, rid, reason, who);
+        self.flush(p);
+        r
+    }
+
+    /// `decide` at `p`, now: a decision document signed outside the node (the CLI's path).
+    pub fn decide(&mut self, p: Party, signed: Signed) -> Result<(), CommandError> {
+        let r = self.nodes[idx(p)].decide(self.now, signed);
+        self.flush(p);
+        r
+    }
+
+    /// A standing grant by `p`'s first approver, issued now: `id` to the
+    /// other nation, for `categories` up to `max`.
+    pub fn grant_doc(
+        &self,
+        p: Party,
+        id: &str,
+        categories: &[Category],
+        max: Classification,
+        tearline_only: bool,
+    ) -> GrantDoc {
+        GrantDoc {
+            grant_id: id.to_owned(),
+            originator: p,
+            recipient: p.other_nation().unwrap_or(Party::Jp),
+            categories: categories.to_vec(),
+            max_classification: max,
+            tearline_only,
+            issued_at: self.now,
+            not_after: None,
+            operator: approver_names(p)[0].to_owned(),
+        }
+    }
+
+    /// `grant` at `p`, now, of `doc` signed by `p`'s approver named in it
+    /// (or its first approver if it names someone else).
+    pub fn grant(&mut self, p: Party, doc: GrantDoc) -> Result<GrantDoc, CommandError> {
+        let who = (0..2).map(|i| approver(p, i)).find(|a| a.name() == doc.operator).unwrap_or_else(|| approver(p, 0));
+        self.grant_signed(p, who.sign(doc.to_bytes()))
+    }
+
+    /// `grant` at `p`, now, of an already signed document.
+    pub fn grant_signed(&mut self, p: Party, signed: Signed) -> Result<GrantDoc, CommandError> {
+        let r = self.nodes[idx(p)].grant(self.now, signed);
+        self.flush(p);
+        r
+    }
+
+    /// The revocation document of `p`'s grant `id`, now, by `p`'s first approver.
+    pub fn revocation_doc(&self, p: Party, id: &str) -> RevocationDoc {
+        RevocationDoc {
+            grant_id: id.to_owned(),
+            originator: p,
+            revoked_at: self.now,
+            operator: approver_names(p)[0].to_owned(),
+        }
+    }
+
+    /// `revoke` at `p`, now, of grant `id`, by `p`'s first approver.
+    pub fn revoke(&mut self, p: Party, id: &str) -> Result<RevocationDoc, CommandError> {
+        let doc = self.revocation_doc(p, id);
+        self.revoke_signed(p, approver(p, 0).sign(doc.to_bytes()))
+    }
+
+    /// `revoke` at `p`, now, of an already signed document.
+    pub fn revoke_signed(&mut self, p: Party, signed: Signed) -> Result<RevocationDoc, CommandError> {
+        let r = self.nodes[idx(p)].revoke(self.now, signed);
         self.flush(p);
         r
     }
@@ -393,6 +555,47 @@ impl Sim {
     pub fn has(&self, p: Party, id: &str, rev: u32) -> bool {
         self.inbox(p).iter().any(|e| e.delivery.header.id.as_str() == id && e.delivery.header.revision == rev)
     }
+
+    /// The report (with its signed manifest) its originator put on the wire
+    /// for revision `rev` of `id`.
+    pub fn report_sent(&self, id: &str, rev: u32) -> Report {
+        self.try_report_sent(id, rev).unwrap_or_else(|| panic!("no report {id} r{rev} was ever sent"))
+    }
+
+    /// Like [`Sim::report_sent`], if it was sent.
+    pub fn try_report_sent(&self, id: &str, rev: u32) -> Option<Report> {
+        self.log.iter().find_map(|s| match &s.transmit.envelope.payload {
+            Payload::Report(r) if r.header.id.as_str() == id && r.header.revision == rev => Some(r.clone()),
+            _ => None,
+        })
+    }
+
+    /// Every decision ever put on the wire for revision `rev` of `id`.
+    pub fn decisions_sent(&self, id: &str, rev: u32) -> Vec<ReleaseDecision> {
+        self.log
+            .iter()
+            .filter_map(|s| match &s.transmit.envelope.payload {
+                Payload::ReleaseDecision(d) if d.report_id.as_str() == id && d.revision == rev => Some(d.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every delivery the hub ever sent to `to`.
+    pub fn forwarded_to(&self, to: Party) -> Vec<Delivery> {
+        self.sent(US, to)
+            .into_iter()
+            .filter_map(|e| match &e.payload {
+                Payload::Delivery(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `p`'s standing grants, as it knows them.
+    pub fn grants(&self, p: Party) -> Vec<GrantView> {
+        self.node(p).grants()
+    }
 }
 
 /// Collects every page of a paginated query.
@@ -439,14 +642,25 @@ pub fn content(tag: &str, tearline: bool) -> Content {
     }
 }
 
+/// Who submits the test drafts: an operator who is no one's approver.
+pub const CLERK: &str = "duty-officer";
+
 /// A draft with canary content tagged `tag` and a tearline.
 pub fn draft(category: Category, classification: Classification, releasable_to: &str, tag: &str) -> Draft {
-    Draft { category, classification, releasable_to: rel(releasable_to), content: content(tag, true), corrects: None }
+    Draft {
+        category,
+        classification,
+        releasable_to: rel(releasable_to),
+        content: content(tag, true),
+        corrects: None,
+        submitted_by: CLERK.to_owned(),
+        source_key: None,
+    }
 }
 
 /// A draft without a tearline.
 pub fn draft_no_tearline(category: Category, classification: Classification, releasable_to: &str, tag: &str) -> Draft {
-    Draft { category, classification, releasable_to: rel(releasable_to), content: content(tag, false), corrects: None }
+    Draft { content: content(tag, false), ..draft(category, classification, releasable_to, tag) }
 }
 
 /// A hand-made envelope (for forged or replayed input).
@@ -487,4 +701,115 @@ pub fn released_strings(r: &Released) -> Vec<String> {
 /// A duration in ms.
 pub fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).expect("fits")
+}
+
+// ----------------------------------------------------------------------
+// Signed documents, built by hand (as an originator, or as a forger)
+// ----------------------------------------------------------------------
+
+pub use tisa_core::sign::{sha256, DecisionDoc, GrantDoc, Manifest, RevocationDoc, Verdict};
+
+/// The manifest of `header` + `content`, signed by `signer`.
+pub fn manifest(header: &ReportHeader, content: &Content, submitted_by: &str, signer: &Identity) -> Signed {
+    signer.sign(Manifest::of(header, content, submitted_by).to_bytes())
+}
+
+/// A report as `header.originator`'s node would send it (genuinely signed).
+pub fn signed_report(header: ReportHeader, content: Content) -> Report {
+    let manifest = manifest(&header, &content, CLERK, &node_key(header.originator));
+    Report { header, content, manifest }
+}
+
+/// The decision document on revision `rev` of `id` for `recipient`, about `manifest`.
+#[allow(clippy::too_many_arguments)]
+pub fn decision_doc(
+    manifest: &Signed,
+    id: &str,
+    rev: u32,
+    recipient: Party,
+    verdict: Verdict,
+    at: Timestamp,
+    operator: &str,
+) -> DecisionDoc {
+    DecisionDoc {
+        manifest_sha256: sha256(&manifest.bytes),
+        request_id: rid(id, rev, recipient),
+        report_id: report_id(id),
+        revision: rev,
+        recipient,
+        verdict,
+        reason: if verdict == Verdict::Deny { "no".to_owned() } else { String::new() },
+        decided_at: at,
+        operator: operator.to_owned(),
+    }
+}
+
+/// The domain decision of a verdict.
+pub fn decision_of(doc: &DecisionDoc) -> Decision {
+    match doc.verdict {
+        Verdict::ApproveFull => Decision::ApproveFull,
+        Verdict::ApproveTearline => Decision::ApproveTearline,
+        Verdict::Deny => Decision::Deny { reason: doc.reason.clone() },
+    }
+}
+
+/// A release decision whose fields are those of `signed`'s document (as the
+/// transport builds it from the wire, where only the signed bytes travel).
+pub fn release_decision(signed: Signed) -> ReleaseDecision {
+    let doc = DecisionDoc::parse(&signed.bytes).expect("a well-formed decision document");
+    ReleaseDecision {
+        request_id: doc.request_id.clone(),
+        report_id: doc.report_id.clone(),
+        revision: doc.revision,
+        recipient: doc.recipient,
+        decision: decision_of(&doc),
+        decided_at: doc.decided_at,
+        operator: doc.operator.clone(),
+        manifest_sha256: doc.manifest_sha256,
+        signed,
+    }
+}
+
+/// `doc`, signed by `signer`, as a release decision.
+pub fn signed_decision(doc: &DecisionDoc, signer: &Identity) -> ReleaseDecision {
+    release_decision(signer.sign(doc.to_bytes()))
+}
+
+/// A grant message: `doc` signed by `signer`.
+pub fn grant_msg(doc: &GrantDoc, signer: &Identity) -> Grant {
+    Grant { doc: doc.clone(), signed: signer.sign(doc.to_bytes()) }
+}
+
+/// A revocation message: `doc` signed by `signer`.
+pub fn revocation_msg(doc: &RevocationDoc, signer: &Identity) -> Revocation {
+    Revocation { doc: doc.clone(), signed: signer.sign(doc.to_bytes()) }
+}
+
+/// The hub's own `report`, delivered over a bilateral link.
+pub fn bilateral(report: &Report) -> Delivery {
+    Delivery {
+        header: report.header.clone(),
+        released: Released::Full(report.content.clone()),
+        basis: Basis::Bilateral,
+        request_id: None,
+        manifest: report.manifest.clone(),
+        consent: None,
+    }
+}
+
+/// A trilateral delivery of `report` to `to` as the hub would build it.
+pub fn trilateral(report: &Report, to: Party, tearline_only: bool, consent: Option<Consent>) -> Delivery {
+    let released = if tearline_only {
+        Released::Tearline(report.content.tearline.clone().unwrap_or_default())
+    } else {
+        Released::Full(report.content.clone())
+    };
+    Delivery {
+        header: report.header.clone(),
+        released,
+        basis: Basis::Trilateral,
+        request_id: Some(RequestId::for_release(&report.header.id, report.header.revision, to)),
+        manifest: report.manifest.clone(),
+        consent,
+    }
 }
