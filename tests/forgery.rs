@@ -121,7 +121,10 @@ async fn a_compromised_hub_cannot_forge_consent() {
     let r2 = next_report(&mut reports).await;
     let r3_id = submit(&kr, draft(&canary("r3_title"), Some("tearline three"))).await;
     let r3 = next_report(&mut reports).await;
-    assert_eq!((r1.header.id.as_str(), r2.header.id.as_str(), r3.header.id.as_str()), (&r1_id[..], &r2_id[..], &r3_id[..]));
+    assert_eq!(
+        (r1.header.id.as_str(), r2.header.id.as_str(), r3.header.id.as_str()),
+        (&r1_id[..], &r2_id[..], &r3_id[..])
+    );
     approve(&c, &kr, Party::Kr, pending_request(&kr, &r2_id).await, Decision::ApproveFull).await;
     approve(&c, &kr, Party::Kr, pending_request(&kr, &r3_id).await, Decision::ApproveTearline).await;
     let take_decision = |m: async_nats::Message| match decode_envelope(&m.subject, &m.payload).unwrap().payload {
@@ -142,7 +145,9 @@ async fn a_compromised_hub_cannot_forge_consent() {
     let r2b = next_report(&mut reports).await;
     assert_eq!(r2b.header.revision, 2);
     // A standing grant, then its revocation (which the hub passes on to JP).
-    let now = Timestamp(u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap());
+    let now = Timestamp(
+        u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap(),
+    );
     let gdoc = GrantDoc {
         grant_id: "KR-G-forgery".into(),
         originator: Party::Kr,
@@ -157,7 +162,12 @@ async fn a_compromised_hub_cannot_forge_consent() {
     ask(&kr, ControlRequest::Grant(kr_approver.sign(gdoc.to_bytes()))).await;
     let gm = tokio::time::timeout(common::WAIT, grants.next()).await.unwrap().unwrap();
     let Payload::Grant(grant) = decode_envelope(&gm.subject, &gm.payload).unwrap().payload else { panic!() };
-    let rdoc = RevocationDoc { grant_id: gdoc.grant_id.clone(), originator: Party::Kr, revoked_at: now, operator: kr_approver.name().to_owned() };
+    let rdoc = RevocationDoc {
+        grant_id: gdoc.grant_id.clone(),
+        originator: Party::Kr,
+        revoked_at: now,
+        operator: kr_approver.name().to_owned(),
+    };
     ask(&kr, ControlRequest::Revoke(kr_approver.sign(rdoc.to_bytes()))).await;
     // Wait for JP to hold R2 and R3 (legitimately): by then the revocation,
     // sent before R3's forward on the same ordered path... is not guaranteed;
@@ -187,13 +197,40 @@ async fn a_compromised_hub_cannot_forge_consent() {
     };
     let forgeries: Vec<(&str, Delivery)> = vec![
         ("no consent", delivery(&r1, false, None)),
-        ("decision signed by a US key claiming a KR approver", delivery(&r1, false, Some(Consent::Decision(decision_for(&us_approver, kr_approver.name(), &r1, Verdict::ApproveFull))))),
-        ("decision signed by the US approver", delivery(&r1, false, Some(Consent::Decision(decision_for(&us_approver, us_approver.name(), &r1, Verdict::ApproveFull))))),
-        ("decision signed by a JP approver", delivery(&r1, false, Some(Consent::Decision(decision_for(&jp_approver, jp_approver.name(), &r1, Verdict::ApproveFull))))),
-        ("decision signed by the US node key", delivery(&r1, false, Some(Consent::Decision(decision_for(&us_node, "kr-node", &r1, Verdict::ApproveFull))))),
+        (
+            "decision signed by a US key claiming a KR approver",
+            delivery(
+                &r1,
+                false,
+                Some(Consent::Decision(decision_for(&us_approver, kr_approver.name(), &r1, Verdict::ApproveFull))),
+            ),
+        ),
+        (
+            "decision signed by the US approver",
+            delivery(
+                &r1,
+                false,
+                Some(Consent::Decision(decision_for(&us_approver, us_approver.name(), &r1, Verdict::ApproveFull))),
+            ),
+        ),
+        (
+            "decision signed by a JP approver",
+            delivery(
+                &r1,
+                false,
+                Some(Consent::Decision(decision_for(&jp_approver, jp_approver.name(), &r1, Verdict::ApproveFull))),
+            ),
+        ),
+        (
+            "decision signed by the US node key",
+            delivery(&r1, false, Some(Consent::Decision(decision_for(&us_node, "kr-node", &r1, Verdict::ApproveFull)))),
+        ),
         ("R2's decision replayed for R1", delivery(&r1, false, Some(Consent::Decision(d2.clone())))),
         ("R2 r1's decision replayed for R2 r2", delivery(&r2b, false, Some(Consent::Decision(d2.clone())))),
-        ("R2 r1's decision with its revision field altered", delivery(&r2b, false, Some(Consent::Decision(replay_rev)))),
+        (
+            "R2 r1's decision with its revision field altered",
+            delivery(&r2b, false, Some(Consent::Decision(replay_rev))),
+        ),
         ("tearline-only approval used for a full release", delivery(&r3, false, Some(Consent::Decision(d3.clone())))),
         ("revoked grant", delivery(&r1, false, Some(Consent::Grant(grant.clone())))),
         ("tampered body", delivery(&tampered_body, false, Some(Consent::Decision(d2.clone())))),
@@ -207,7 +244,11 @@ async fn a_compromised_hub_cannot_forge_consent() {
     wait_async(|| async { (counter(&c, Party::Jp, "rejected").await >= rejected_before + n).then_some(()) }).await;
 
     // The control: the same channel, with consent KR's approver really signed.
-    let good = delivery(&r1, false, Some(Consent::Decision(decision_for(&kr_approver, kr_approver.name(), &r1, Verdict::ApproveFull))));
+    let good = delivery(
+        &r1,
+        false,
+        Some(Consent::Decision(decision_for(&kr_approver, kr_approver.name(), &r1, Verdict::ApproveFull))),
+    );
     hub.publish("tisa.jp.down.delivery", envelope(good, 999)).await.unwrap();
     hub.flush().await.unwrap();
     let r1c = r1_id.clone();
@@ -215,7 +256,11 @@ async fn a_compromised_hub_cannot_forge_consent() {
 
     // Every forgery was refused, and none is in JP's inbox.
     assert_eq!(counter(&c, Party::Jp, "rejected").await, rejected_before + n, "each forgery is rejected exactly once");
-    let ReplyView::Inbox(items, _) = ask(&jp, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await else { panic!() };
+    let ReplyView::Inbox(items, _) =
+        ask(&jp, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
+    else {
+        panic!()
+    };
     for (d, _) in &items {
         if let Released::Full(content) = &d.released {
             assert_ne!(content.body.expose(), "tampered body");

@@ -20,7 +20,12 @@ use tisa_transport::{ControlRequest, ListQuery, ReplyView};
 fn op(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Output {
     let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let cfg = c.cli_config(party).unwrap();
-    a.extend(["--config".into(), cfg.to_string_lossy().into_owned(), "--nats".into(), c.cli_endpoint(party).unwrap().url]);
+    a.extend([
+        "--config".into(),
+        cfg.to_string_lossy().into_owned(),
+        "--nats".into(),
+        c.cli_endpoint(party).unwrap().url,
+    ]);
     if key {
         a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
     }
@@ -41,7 +46,19 @@ fn submit(c: &Cluster, category: &str, title: &str) -> String {
         c,
         Party::Kr,
         false,
-        &["submit", "--category", category, "--classification", "secret", "--rel-to", "USA,JPN", "--title", title, "--body", "b"],
+        &[
+            "submit",
+            "--category",
+            category,
+            "--classification",
+            "secret",
+            "--rel-to",
+            "USA,JPN",
+            "--title",
+            title,
+            "--body",
+            "b",
+        ],
     );
     v["report_id"].as_str().unwrap().to_owned()
 }
@@ -51,7 +68,9 @@ async fn jp_holds(c: &Cluster, id: &str) -> bool {
 }
 
 async fn pending_for(c: &Cluster, id: &str) -> Option<String> {
-    let ReplyView::Pending(items, _) = ask(&client(c, Party::Kr).await, ControlRequest::Pending(ListQuery::default())).await else {
+    let ReplyView::Pending(items, _) =
+        ask(&client(c, Party::Kr).await, ControlRequest::Pending(ListQuery::default())).await
+    else {
         panic!()
     };
     items.into_iter().find(|i| i.request.report_id.as_str() == id).map(|i| i.request.request_id.to_string())
@@ -63,23 +82,43 @@ async fn grants_pre_approve_and_revocations_stop_at_once() {
 
     // Errors first: no key; a grant to the hub; a category outside the scope.
     let e = one_line_error(
-        &op(&c, Party::Kr, false, &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"]),
+        &op(
+            &c,
+            Party::Kr,
+            false,
+            &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"],
+        ),
         "grant without a key",
     );
     assert!(e.contains("approver key"), "{e}");
     let e = one_line_error(
-        &op(&c, Party::Kr, true, &["standing", "grant", "--to", "us", "--category", "missile", "--max-classification", "secret"]),
+        &op(
+            &c,
+            Party::Kr,
+            true,
+            &["standing", "grant", "--to", "us", "--category", "missile", "--max-classification", "secret"],
+        ),
         "grant to the hub",
     );
     assert!(e.contains("recipient must be the other nation"), "{e}");
     let e = one_line_error(
-        &op(&c, Party::Kr, true, &["standing", "grant", "--to", "jp", "--category", "other", "--max-classification", "secret"]),
+        &op(
+            &c,
+            Party::Kr,
+            true,
+            &["standing", "grant", "--to", "jp", "--category", "other", "--max-classification", "secret"],
+        ),
         "grant of OTHER",
     );
     assert!(e.contains("trilateral scope"), "{e}");
 
     // KR pre-approves NK_MISSILE up to SECRET for JP.
-    let g = op_json(&c, Party::Kr, true, &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"]);
+    let g = op_json(
+        &c,
+        Party::Kr,
+        true,
+        &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"],
+    );
     let grant_id = g["items"][0]["grant_id"].as_str().unwrap().to_owned();
     assert_eq!(g["items"][0]["revoked"], false);
 
@@ -105,7 +144,9 @@ async fn grants_pre_approve_and_revocations_stop_at_once() {
     let gid = &grant_id;
     let c_ref = &c;
     wait_async(|| async move {
-        let ReplyView::Grants(items) = ask(&client(c_ref, Party::Us).await, ControlRequest::Grants(ListQuery::default())).await else {
+        let ReplyView::Grants(items) =
+            ask(&client(c_ref, Party::Us).await, ControlRequest::Grants(ListQuery::default())).await
+        else {
             panic!()
         };
         items.iter().any(|(g, revoked)| g.doc.grant_id == *gid && *revoked).then_some(())

@@ -137,4 +137,3 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
-
