@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = [root.join("tisa/v1/tisa.proto"), root.join("tisa/v1/control.proto")];
+    let files = [root.join("tisa/v1/tisa.proto"), root.join("tisa/v1/control.proto"), root.join("tisa/v1/store.proto")];
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

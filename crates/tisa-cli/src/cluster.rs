@@ -20,6 +20,15 @@ pub struct NodeProcess {
     child: Option<Child>,
     stdout: PathBuf,
     stderr: PathBuf,
+    bin: PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    /// Readiness lines seen before the current process started.
+    ready_before: usize,
+}
+
+fn open_append(p: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).append(true).open(p)
 }
 
 impl NodeProcess {
@@ -33,23 +42,52 @@ impl NodeProcess {
     ) -> Result<NodeProcess> {
         let stdout = dir.join(format!("{}.out", party.lower()));
         let stderr = dir.join(format!("{}.log", party.lower()));
-        let child = Command::new(bin)
-            .args(["node", "--party", party.lower()])
-            .args(args)
-            .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        let mut n = NodeProcess {
+            party,
+            child: None,
+            stdout,
+            stderr,
+            bin: bin.to_owned(),
+            args: args.to_vec(),
+            envs: envs.to_vec(),
+            ready_before: 0,
+        };
+        n.start()?;
+        Ok(n)
+    }
+
+    fn start(&mut self) -> Result<()> {
+        self.ready_before = self.ready_count();
+        let child = Command::new(&self.bin)
+            .args(["node", "--party", self.party.lower()])
+            .args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout)?)
-            .stderr(std::fs::File::create(&stderr)?)
+            .stdout(open_append(&self.stdout)?)
+            .stderr(open_append(&self.stderr)?)
             .spawn()
-            .with_context(|| format!("spawning {} node", party))?;
-        Ok(NodeProcess { party, child: Some(child), stdout, stderr })
+            .with_context(|| format!("spawning {} node", self.party))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn ready_count(&self) -> usize {
+        std::fs::read_to_string(&self.stdout).map(|s| s.matches(READY_LINE).count()).unwrap_or(0)
+    }
+
+    /// Starts the node again with the same arguments (after `kill` or
+    /// `terminate`) and waits until the new process is ready.
+    pub fn restart(&mut self, timeout: Duration) -> Result<()> {
+        self.kill();
+        self.start()?;
+        self.wait_ready(timeout)
     }
 
     /// Waits (up to `timeout`) for the node's readiness line.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            if std::fs::read_to_string(&self.stdout).is_ok_and(|s| s.contains(READY_LINE)) {
+            if self.ready_count() > self.ready_before {
                 return Ok(());
             }
             if let Some(child) = self.child.as_mut() {
@@ -154,6 +192,8 @@ impl Cluster {
                 agreement.to_string_lossy().into_owned(),
                 "--key".to_owned(),
                 keys_dir.join(format!("{}-node.key", party.lower())).to_string_lossy().into_owned(),
+                "--data-dir".to_owned(),
+                dir.join(format!("{}-data", party.lower())).to_string_lossy().into_owned(),
             ];
             a.extend(args(party));
             nodes.push(NodeProcess::spawn(bin, party, &a, envs, &dir)?);
@@ -309,6 +349,8 @@ impl Cluster {
                 agreement.to_string_lossy().into_owned(),
                 "--key".to_owned(),
                 keys_dir.join(format!("{}-node.key", party.lower())).to_string_lossy().into_owned(),
+                "--data-dir".to_owned(),
+                dir.join(format!("{}-data", party.lower())).to_string_lossy().into_owned(),
             ];
             if party.is_hub() {
                 a.extend(["--kr-nats".to_owned(), url_of(Party::Kr), "--jp-nats".to_owned(), url_of(Party::Jp)]);

@@ -24,7 +24,7 @@ pub struct SubmitInput {
     pub body: String,
     pub tearline: Option<String>,
     pub source: String,
-        pub corrects: Option<String>,
+    pub corrects: Option<String>,
     pub source_key: Option<String>,
 }
 
@@ -78,12 +78,12 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
         // The submitter's name, for the two-person rule: the key file's, if given.
         submitted_by: match &c.key {
             Some(p) => crate::keys::load(p)?.identity.name().to_owned(),
-                        None => String::new(),
+            None => String::new(),
         },
         source_key: input.source_key,
     };
     let reply = call(c, ControlRequest::Submit(draft)).await?;
-        let ReplyView::Submitted { report_id, revision, notes, duplicate } = reply else { return Err(unexpected(&reply)) };
+    let ReplyView::Submitted { report_id, revision, notes, duplicate } = reply else { return Err(unexpected(&reply)) };
     if c.json {
         print_json(&json!({
             "report_id": report_id,
@@ -92,7 +92,7 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
             "notes": notes.iter().map(|n| json!({"recipient": n.recipient.trigraph(), "code": n.code, "detail": n.detail})).collect::<Vec<_>>(),
         }));
     } else {
-                println!("{report_id}");
+        println!("{report_id}");
         if duplicate {
             eprintln!("already submitted with this content (revision {revision}); nothing sent");
         } else if revision > 1 {

@@ -60,7 +60,7 @@ impl Demo {
                 source: Sensitive::new("demo"),
             },
             corrects: None,
-                        submitted_by: String::new(),
+            submitted_by: String::new(),
             source_key: None,
         };
         let ReplyView::Submitted { report_id, notes, .. } = self.ask(p, ControlRequest::Submit(draft)).await? else {

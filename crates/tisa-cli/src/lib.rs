@@ -9,6 +9,7 @@
 //! - [`cluster`]: running `tisa node` processes (demo and tests).
 //! - `commands`: the operator commands and their text/JSON output.
 //! - `demo`: the scripted scenario.
+//! - `feed`: `tisa feed usgs|cns-csv|jsonl|webhook`, sources submitting through the party's own node.
 
 pub mod agreement;
 pub mod broker;
@@ -16,6 +17,7 @@ pub mod cluster;
 mod commands;
 pub mod config;
 mod demo;
+mod feed;
 pub mod keys;
 pub mod natsd;
 pub mod util;
@@ -83,6 +85,9 @@ enum Command {
     /// Standing pre-approvals: grant, revoke, list (signed by your approver key).
     #[command(subcommand)]
     Standing(StandingCommand),
+    /// Feeds: plug real sources (USGS, CNS CSV, JSON Lines, webhook) into your own node.
+    #[command(subcommand)]
+    Feed(feed::FeedCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -239,6 +244,9 @@ struct NodeArgs {
     /// The node's signing key (`tisa keys generate --party P`), registered in the agreement.
     #[arg(long, env = "TISA_NODE_KEY")]
     key: Option<std::path::PathBuf>,
+    /// Where the node keeps its state (an fsync'd input log, replayed on start) [default: tisa-data/<party>].
+    #[arg(long, env = "TISA_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
     /// NATS URL of this party's own broker (control subjects; the link for KR/JP); overrides the config's URLs [default: nats://127.0.0.1:4222].
     #[arg(long, env = "TISA_NATS_URL")]
     nats: Option<String>,
@@ -293,7 +301,7 @@ struct SubmitArgs {
     /// Source description (protected like the body).
     #[arg(long, default_value = "")]
     source: String,
-        /// Issue a new revision of this report of yours (needs its own approval).
+    /// Issue a new revision of this report of yours (needs its own approval).
     #[arg(long)]
     corrects: Option<String>,
     /// Idempotency key from the source (e.g. usgs:us7000abcd): the same key with the
@@ -369,7 +377,8 @@ struct DemoArgs {
 /// Entry point of the `tisa` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let is_node = matches!(cli.command, Command::Node(_));
+    // Long-running services (the node, feeds) log at info by default.
+    let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_));
     util::init_tracing(if is_node { "info" } else { "warn" });
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
@@ -464,7 +473,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     body,
                     tearline: a.tearline,
                     source: a.source,
-                                        corrects: a.corrects,
+                    corrects: a.corrects,
                     source_key: a.source_key,
                 },
             )
@@ -487,6 +496,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
         Command::Health(c) => commands::health(&c.resolve()?).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
+        Command::Feed(f) => feed::run(f).await,
         Command::Keys(KeysCommand::Generate { party, operator, out, append_to }) => {
             let (path, entry) = keys::generate(party, operator.as_deref(), &out)?;
             if let Some(a) = &append_to {
@@ -606,6 +616,7 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let key = keys::load(&key_path)?;
+    let data_dir = a.data_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("tisa-data").join(party.lower()));
     if key.party != party || key.role != tisa_core::KeyRole::Node {
         anyhow::bail!("{} is not a node key of {party}", key_path.display());
     }
@@ -649,7 +660,7 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let (_handle, task) =
-        spawn(NodeConfig { party, urls, policy, identity: key.identity }, shutdown.clone(), Some(ready_tx));
+        spawn(NodeConfig { party, urls, policy, identity: key.identity, data_dir }, shutdown.clone(), Some(ready_tx));
     tokio::spawn(async move {
         if ready_rx.await.is_ok() {
             // The one machine-readable line on stdout; logs go to stderr.

@@ -123,7 +123,7 @@ pub enum CommandError {
     /// No such grant.
     #[error("no grant {0} issued by this party")]
     UnknownGrant(String),
-        /// A source key that is empty, too long or has control characters.
+    /// A source key that is empty, too long or has control characters.
     #[error("a source key must be 1 to 256 printable characters")]
     BadSourceKey,
     /// A paging cursor that names no item.

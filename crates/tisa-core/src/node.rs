@@ -53,7 +53,7 @@ pub struct Draft {
     pub content: Content,
     /// `Some(id)`: issue a new revision of this party's report `id`.
     pub corrects: Option<ReportId>,
-        /// The submitting operator's name (for the two-person rule), or empty.
+    /// The submitting operator's name (for the two-person rule), or empty.
     pub submitted_by: String,
     /// An idempotency key from the report's source (`usgs:<event id>`, a
     /// CSV row's id, a webhook's id). A second submit with the same key and
@@ -308,7 +308,7 @@ pub struct Node {
     identity: Identity,
     /// Standing grants: issued (originator), held (hub).
     grants: IndexMap<String, GrantView>,
-        /// Revoked grant ids (every role).
+    /// Revoked grant ids (every role).
     revoked: std::collections::HashSet<String>,
     /// Source keys of own reports (idempotent submits from feeds).
     sources: HashMap<String, ReportId>,
@@ -346,7 +346,7 @@ impl Node {
             policy,
             identity,
             grants: IndexMap::new(),
-                        revoked: std::collections::HashSet::new(),
+            revoked: std::collections::HashSet::new(),
             sources: HashMap::new(),
             instance,
             next_seq: 0,
@@ -401,7 +401,7 @@ impl Node {
     /// `id` is used for a new report and ignored for a correction; it must
     /// carry this party's prefix (`KR-…`).
     pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: Draft) -> Result<Submitted, CommandError> {
-                let Draft { category, classification, releasable_to, content, mut corrects, submitted_by, source_key } = draft;
+        let Draft { category, classification, releasable_to, content, mut corrects, submitted_by, source_key } = draft;
         if let Some(key) = &source_key {
             if key.is_empty() || key.len() > 256 || key.chars().any(char::is_control) {
                 return Err(CommandError::BadSourceKey);
@@ -409,9 +409,13 @@ impl Node {
             if let Some(existing) = self.sources.get(key).cloned() {
                 if let Some(latest) = self.own.get(&existing).and_then(|o| o.revisions.last()) {
                     let h = &latest.report.header;
-                                        let rel: PartySet = releasable_to.iter().filter(|p| *p != self.party).collect();
+                    let rel: PartySet = releasable_to.iter().filter(|p| *p != self.party).collect();
                     let same_rel = h.releasable_to == rel;
-                    if latest.report.content == content && h.category == category && h.classification == classification && same_rel {
+                    if latest.report.content == content
+                        && h.category == category
+                        && h.classification == classification
+                        && same_rel
+                    {
                         return Ok(Submitted { header: h.clone(), notes: Vec::new(), duplicate: true });
                     }
                 }

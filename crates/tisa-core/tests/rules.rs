@@ -298,8 +298,12 @@ fn deny_is_final() {
         .into_iter()
         .enumerate()
     {
-        let env =
-            envelope(KR, &format!("KR.replay.{i}"), now, Payload::ReleaseDecision(decision(&sim, "KR-0001", 1, JP, d, now)));
+        let env = envelope(
+            KR,
+            &format!("KR.replay.{i}"),
+            now,
+            Payload::ReleaseDecision(decision(&sim, "KR-0001", 1, JP, d, now)),
+        );
         let reason = expect_rejected(&mut sim, US, KR, env, "ALREADY_DECIDED");
         assert_eq!(reason, RejectReason::AlreadyDecided(r.clone()));
     }
@@ -561,8 +565,12 @@ fn other_category_stays_with_the_hub() {
     let r = rid("KR-0001", 1, JP);
     assert_eq!(sim.approve(KR, &r, false), Err(CommandError::UnknownRequest(r.clone())));
     let now = sim.now;
-    let env =
-        envelope(KR, "KR.x.1", now, Payload::ReleaseDecision(decision(&sim, "KR-0001", 1, JP, Decision::ApproveFull, now)));
+    let env = envelope(
+        KR,
+        "KR.x.1",
+        now,
+        Payload::ReleaseDecision(decision(&sim, "KR-0001", 1, JP, Decision::ApproveFull, now)),
+    );
     expect_rejected(&mut sim, US, KR, env, "UNKNOWN_REQUEST");
     sim.advance(2 * DAY);
     sim.drive();
@@ -631,8 +639,7 @@ fn a_national_report_must_be_releasable_to_the_hub() {
         classification: Secret,
         releasable_to: rel("JPN"),
     };
-    let env =
-        envelope(KR, "KR.x.1", sim.now, Payload::Report(signed_report(h.clone(), content("x", true))));
+    let env = envelope(KR, "KR.x.1", sim.now, Payload::Report(signed_report(h.clone(), content("x", true))));
     let reason = expect_rejected(&mut sim, US, KR, env, "NOT_RELEASABLE");
     assert_eq!(
         reason,
@@ -772,8 +779,12 @@ fn approval_cannot_widen_releasable_to() {
     expect_rejected(&mut sim, KR, US, envelope(US, "US.x.9", now, Payload::ReleaseRequest(bad)), "REQUEST_MISMATCH");
 
     // A hand-made approval for JP reaches a hub that never opened such a request.
-    let env =
-        envelope(KR, "KR.x.1", now, Payload::ReleaseDecision(decision(&sim, "KR-0001", 1, JP, Decision::ApproveFull, now)));
+    let env = envelope(
+        KR,
+        "KR.x.1",
+        now,
+        Payload::ReleaseDecision(decision(&sim, "KR-0001", 1, JP, Decision::ApproveFull, now)),
+    );
     assert_eq!(expect_rejected(&mut sim, US, KR, env, "UNKNOWN_REQUEST"), RejectReason::UnknownRequest(r.clone()));
 
     // And JP itself refuses a delivery the releasable-to list does not allow,
@@ -1213,7 +1224,8 @@ fn a_decision_from_the_wrong_nation_is_refused() {
     }
     // Signed by a KR approver but sent by JP: not a key of the party on the link.
     let d = decision(&sim, "KR-0001", 1, JP, Decision::ApproveFull, now);
-    let reason = expect_rejected(&mut sim, US, JP, envelope(JP, "JP.y.1", now, Payload::ReleaseDecision(d)), "UNVERIFIED");
+    let reason =
+        expect_rejected(&mut sim, US, JP, envelope(JP, "JP.y.1", now, Payload::ReleaseDecision(d)), "UNVERIFIED");
     assert!(matches!(reason, RejectReason::Unverified { what: "decision", .. }));
     sim.drive();
     assert!(sim.inbox(JP).is_empty());
@@ -1258,7 +1270,8 @@ fn a_decision_that_does_not_match_its_request_is_refused() {
         let mut doc = good_doc.clone();
         f(&mut doc);
         let mut d = good.clone();
-        (d.request_id, d.report_id, d.revision, d.recipient) = (doc.request_id, doc.report_id, doc.revision, doc.recipient);
+        (d.request_id, d.report_id, d.revision, d.recipient) =
+            (doc.request_id, doc.report_id, doc.revision, doc.recipient);
         let env = envelope(KR, &format!("KR.z.{i}"), now, Payload::ReleaseDecision(d));
         let reason = expect_rejected(&mut sim, US, KR, env, "UNVERIFIED");
         assert!(matches!(reason, RejectReason::Unverified { what: "decision", .. }), "{what}: {reason:?}");
@@ -1659,7 +1672,8 @@ fn debug_output_never_contains_report_content() {
     sim.inject(US, JP, envelope(KR, "KR.f.2", now, Payload::Report(r.clone())));
     // A compromised hub's tampered delivery to JP, with KR's genuine approval.
     let consent = kr_approval(&genuine.manifest, "KR-0001", 1, Verdict::ApproveFull, now);
-    let tampered = Delivery { released: Released::Full(r.content.clone()), ..trilateral(&genuine, JP, false, Some(consent)) };
+    let tampered =
+        Delivery { released: Released::Full(r.content.clone()), ..trilateral(&genuine, JP, false, Some(consent)) };
     sim.inject(JP, US, envelope(US, "US.f.0", now, Payload::Delivery(tampered)));
     r.header.originator = JP;
     sim.inject(US, KR, envelope(KR, "KR.f.3", now, Payload::Report(r.clone())));
@@ -1815,7 +1829,10 @@ fn the_hub_refuses_reports_whose_manifest_does_not_verify() {
         ("signed by JP's node", with_manifest(node_key(JP).sign(bytes.clone()))),
         ("signed by the hub's node", with_manifest(node_key(US).sign(bytes.clone()))),
         ("signed by an impostor kr-node", with_manifest(rogue("kr-node").sign(bytes.clone()))),
-        ("someone else's signature", with_manifest(Signed { signature: other.manifest.signature, ..r.manifest.clone() })),
+        (
+            "someone else's signature",
+            with_manifest(Signed { signature: other.manifest.signature, ..r.manifest.clone() }),
+        ),
         (
             "tampered manifest bytes",
             Report {
@@ -1915,10 +1932,7 @@ fn a_recipient_refuses_deliveries_whose_manifest_or_content_does_not_verify() {
                 ..delivered(m.clone(), Released::Full(c.clone()), &full)
             },
         ),
-        (
-            "another report's manifest",
-            delivered(other.manifest.clone(), Released::Full(other.content.clone()), &full),
-        ),
+        ("another report's manifest", delivered(other.manifest.clone(), Released::Full(other.content.clone()), &full)),
     ];
     for (i, (what, d)) in cases.into_iter().enumerate() {
         let env = envelope(US, &format!("US.m.{i}"), now, Payload::Delivery(d));
@@ -2002,12 +2016,20 @@ fn a_decision_signed_by_the_wrong_key_is_refused_by_the_recipient() {
             ("the hub's node key", with(doc("us-node"), &node_key(US)), "UNVERIFIED"),
             ("an impostor named kim", with(doc("kim"), &rogue("kim")), "UNVERIFIED"),
             ("park signing as kim", with(doc("kim"), &approver(KR, 1)), "UNVERIFIED"),
-            ("kim's signature over other bytes", trilateral(&r, JP, false, Some(Consent::Decision(tampered))), "UNVERIFIED"),
-            ("unsigned", {
-                let mut d = genuine.clone();
-                d.signed.signature = [0; 64];
-                trilateral(&r, JP, false, Some(Consent::Decision(d)))
-            }, "UNVERIFIED"),
+            (
+                "kim's signature over other bytes",
+                trilateral(&r, JP, false, Some(Consent::Decision(tampered))),
+                "UNVERIFIED",
+            ),
+            (
+                "unsigned",
+                {
+                    let mut d = genuine.clone();
+                    d.signed.signature = [0; 64];
+                    trilateral(&r, JP, false, Some(Consent::Decision(d)))
+                },
+                "UNVERIFIED",
+            ),
         ],
     );
     // The same document, signed by KR's approver, is consent (the recipient
@@ -2042,7 +2064,9 @@ fn a_decision_replayed_for_another_report_revision_or_recipient_is_refused() {
     let (r1, r2) = (sim.report_sent("KR-0001", 1), sim.report_sent("KR-0001", 2));
     let (kr2, kr3) = (sim.report_sent("KR-0002", 1), sim.report_sent("KR-0003", 1));
     let jp2 = sim.report_sent("JP-0002", 1);
-    let with = |r: &Report, tearline: bool, d: &ReleaseDecision| trilateral(r, JP, tearline, Some(Consent::Decision(d.clone())));
+    let with = |r: &Report, tearline: bool, d: &ReleaseDecision| {
+        trilateral(r, JP, tearline, Some(Consent::Decision(d.clone())))
+    };
     // KR's approver signs for other recipients (KR never asked to, but it is KR's signature).
     let for_recipient = |p: Party| {
         let mut doc = decision_doc(&kr2.manifest, "KR-0002", 1, p, Verdict::ApproveFull, now, "kim");
@@ -2298,7 +2322,11 @@ fn revoking_a_grant_stops_forwards_and_the_recipient_refuses_deliveries_under_it
     hub_forgeries_refused(
         &mut sim,
         JP,
-        vec![("KR-0003 under the revoked grant", trilateral(&r3, JP, false, Some(Consent::Grant(g))), "GRANT_NOT_VALID")],
+        vec![(
+            "KR-0003 under the revoked grant",
+            trilateral(&r3, JP, false, Some(Consent::Grant(g))),
+            "GRANT_NOT_VALID",
+        )],
     );
     // KR may still approve it item by item.
     sim.approve(KR, &rid("KR-0003", 1, JP), false).unwrap();
@@ -2337,7 +2365,10 @@ fn grants_that_cannot_be_issued_are_refused() {
     );
     assert!(sim.grant(KR, bad(|d| d.categories = vec![])).is_err());
     assert_eq!(sim.grant(KR, bad(|d| d.originator = JP)), bad_grant("a grant's originator must be this party"));
-    assert_eq!(sim.grant(KR, bad(|d| d.grant_id = "JP-G-1".into())), bad_grant("a grant id must start with this party's code"));
+    assert_eq!(
+        sim.grant(KR, bad(|d| d.grant_id = "JP-G-1".into())),
+        bad_grant("a grant id must start with this party's code")
+    );
     assert_eq!(
         sim.grant(US, sim.grant_doc(US, "US-G-1", &[NkMissile], Secret, false)),
         bad_grant("the hub does not grant releases of national reports")
@@ -2368,7 +2399,10 @@ fn grants_that_cannot_be_issued_are_refused() {
         assert!(matches!(sim.revoke_signed(KR, id.sign(doc.to_bytes())), Err(CommandError::Unverified { .. })));
     }
     let other = RevocationDoc { originator: JP, ..rev.clone() };
-    assert!(matches!(sim.revoke_signed(KR, approver(KR, 0).sign(other.to_bytes())), Err(CommandError::Unverified { .. })));
+    assert!(matches!(
+        sim.revoke_signed(KR, approver(KR, 0).sign(other.to_bytes())),
+        Err(CommandError::Unverified { .. })
+    ));
     assert!(!sim.grants(KR)[0].revoked);
     assert_eq!(sim.log().len(), 1, "only the valid grant was sent");
 }
@@ -2408,7 +2442,13 @@ fn the_hub_and_the_recipient_refuse_grants_and_revocations_that_do_not_verify() 
     let cases: Vec<(Party, Revocation)> = vec![
         (KR, revocation_msg(&RevocationDoc { operator: "sato".into(), ..rev.clone() }, &approver(JP, 0))),
         (KR, revocation_msg(&rev, &rogue("kim"))),
-        (KR, Revocation { doc: RevocationDoc { grant_id: "KR-G-2".into(), ..rev.clone() }, ..revocation_msg(&rev, &approver(KR, 0)) }),
+        (
+            KR,
+            Revocation {
+                doc: RevocationDoc { grant_id: "KR-G-2".into(), ..rev.clone() },
+                ..revocation_msg(&rev, &approver(KR, 0))
+            },
+        ),
         (JP, revocation_msg(&rev, &approver(KR, 0))),
     ];
     for (i, (link, r)) in cases.into_iter().enumerate() {
@@ -2417,7 +2457,15 @@ fn the_hub_and_the_recipient_refuse_grants_and_revocations_that_do_not_verify() 
         assert!(matches!(reason, RejectReason::Unverified { what: "revocation", .. }), "case {i}: {reason:?}");
     }
     // At JP: a revocation of KR's grant not signed by KR, or of JP's own.
-    let env = envelope(US, "US.r.1", now, Payload::Revocation(revocation_msg(&RevocationDoc { operator: "smith".into(), ..rev.clone() }, &approver(US, 0))));
+    let env = envelope(
+        US,
+        "US.r.1",
+        now,
+        Payload::Revocation(revocation_msg(
+            &RevocationDoc { operator: "smith".into(), ..rev.clone() },
+            &approver(US, 0),
+        )),
+    );
     expect_rejected(&mut sim, JP, US, env, "UNVERIFIED");
     let jp_rev = RevocationDoc { grant_id: "JP-G-1".into(), originator: JP, operator: "sato".into(), ..rev.clone() };
     let env = envelope(US, "US.r.2", now, Payload::Revocation(revocation_msg(&jp_rev, &approver(JP, 0))));
@@ -2436,12 +2484,23 @@ fn a_nation_cannot_revoke_or_preempt_the_other_nations_grants() {
     sim.grant(KR, sim.grant_doc(KR, "KR-G-1", &[NkMissile], Secret, false)).unwrap();
     sim.drive();
     // JP's approver revokes KR's grant, and pre-empts the ids of KR's next ones.
-    let jp = |grant_id: &str| RevocationDoc { grant_id: grant_id.into(), originator: JP, revoked_at: now, operator: "sato".into() };
+    let jp = |grant_id: &str| RevocationDoc {
+        grant_id: grant_id.into(),
+        originator: JP,
+        revoked_at: now,
+        operator: "sato".into(),
+    };
     for (i, id) in ["KR-G-1", "KR-G-2"].into_iter().enumerate() {
-        let env = envelope(JP, &format!("JP.r.{i}"), now, Payload::Revocation(revocation_msg(&jp(id), &approver(JP, 0))));
+        let env =
+            envelope(JP, &format!("JP.r.{i}"), now, Payload::Revocation(revocation_msg(&jp(id), &approver(JP, 0))));
         sim.inject(US, JP, env);
     }
-    let squat = GrantDoc { originator: JP, recipient: KR, operator: "sato".into(), ..sim.grant_doc(KR, "KR-G-3", &[NkNuclear], Secret, true) };
+    let squat = GrantDoc {
+        originator: JP,
+        recipient: KR,
+        operator: "sato".into(),
+        ..sim.grant_doc(KR, "KR-G-3", &[NkNuclear], Secret, true)
+    };
     sim.inject(US, JP, envelope(JP, "JP.g.1", now, Payload::Grant(grant_msg(&squat, &approver(JP, 0)))));
     sim.drive();
     assert_eq!(sim.rejected(US).len(), 3, "{:?}", sim.rejected(US));
@@ -2467,7 +2526,8 @@ fn a_grant_that_does_not_cover_the_report_is_no_consent() {
     let (r1, r2) = (sim.report_sent("KR-0001", 1), sim.report_sent("KR-0002", 1));
     let base = sim.grant_doc(KR, "KR-G-1", &[NkMissile], Secret, false);
     let kr = |d: GrantDoc| Some(Consent::Grant(grant_msg(&d, &approver(KR, 0))));
-    let nuclear_confidential = GrantDoc { categories: vec![NkNuclear], max_classification: Confidential, ..base.clone() };
+    let nuclear_confidential =
+        GrantDoc { categories: vec![NkNuclear], max_classification: Confidential, ..base.clone() };
     let lapsed = GrantDoc { not_after: Some(sim.now), ..base.clone() };
     let to_us = GrantDoc { recipient: US, ..base.clone() };
     hub_forgeries_refused(
@@ -2484,23 +2544,51 @@ fn a_grant_that_does_not_cover_the_report_is_no_consent() {
             ("for another recipient", trilateral(&r1, JP, false, kr(to_us)), "GRANT_NOT_VALID"),
             (
                 "JP's grant for KR's report",
-                trilateral(&r1, JP, false, Some(Consent::Grant(grant_msg(&GrantDoc { operator: "sato".into(), ..base.clone() }, &approver(JP, 0))))),
+                trilateral(
+                    &r1,
+                    JP,
+                    false,
+                    Some(Consent::Grant(grant_msg(
+                        &GrantDoc { operator: "sato".into(), ..base.clone() },
+                        &approver(JP, 0),
+                    ))),
+                ),
                 "UNVERIFIED",
             ),
             (
                 "signed by KR's node",
-                trilateral(&r1, JP, false, Some(Consent::Grant(grant_msg(&GrantDoc { operator: "kr-node".into(), ..base.clone() }, &node_key(KR))))),
+                trilateral(
+                    &r1,
+                    JP,
+                    false,
+                    Some(Consent::Grant(grant_msg(
+                        &GrantDoc { operator: "kr-node".into(), ..base.clone() },
+                        &node_key(KR),
+                    ))),
+                ),
                 "UNVERIFIED",
             ),
             (
                 "a doc that is not what was signed",
-                trilateral(&r1, JP, false, Some(Consent::Grant(Grant { doc: base.clone(), ..grant_msg(&nuclear_confidential, &approver(KR, 0)) }))),
+                trilateral(
+                    &r1,
+                    JP,
+                    false,
+                    Some(Consent::Grant(Grant {
+                        doc: base.clone(),
+                        ..grant_msg(&nuclear_confidential, &approver(KR, 0))
+                    })),
+                ),
                 "GRANT_NOT_VALID",
             ),
         ],
     );
     // The covering grant is consent (the positive control).
-    sim.inject(JP, US, envelope(US, "US.ok.1", sim.now, Payload::Delivery(trilateral(&r2, JP, false, kr(nuclear_confidential)))));
+    sim.inject(
+        JP,
+        US,
+        envelope(US, "US.ok.1", sim.now, Payload::Delivery(trilateral(&r2, JP, false, kr(nuclear_confidential)))),
+    );
     assert!(sim.has(JP, "KR-0002", 1));
     assert!(!sim.has(JP, "KR-0001", 1));
 }

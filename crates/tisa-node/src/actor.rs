@@ -1,7 +1,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use tisa_core::{CommandError, Event, Identity, Node, Page, Party, Policy, ReportId, Timestamp};
+use tisa_core::{CommandError, Event, Identity, Node, Page, Party, Policy, ReportId, Timestamp, Transmit};
+use tisa_transport::store::{Input, LoggedInput};
+
+use crate::store::{Store, StoreError};
 use tisa_transport::control::{watch_event, DEFAULT_LIMIT};
 use tisa_transport::{ControlCall, ControlReply, ControlRequest, Health, Inbound, LinkUrls, Links, TransportError};
 use tokio::sync::{mpsc, oneshot};
@@ -20,6 +23,8 @@ pub struct NodeConfig {
     pub policy: Policy,
     /// The node's signing key (registered in the agreement as its node key).
     pub identity: Identity,
+    /// Where the node keeps its state (an input log it replays on start).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// Why a node stopped or a call failed.
@@ -34,6 +39,9 @@ pub enum NodeError {
     /// The configuration is unusable (e.g. an unregistered key).
     #[error("cannot start: {0}")]
     Config(String),
+    /// The node's store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A cloneable handle to a running node. The node stops when the shutdown
@@ -82,8 +90,57 @@ struct Counters {
 struct Actor {
     core: Node,
     links: Links,
+    store: Store,
     started_at: Timestamp,
     counters: Counters,
+}
+
+/// Applies one state-changing input to the core. Used live (after the
+/// input is logged) and on replay. Commands return their result.
+fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlReply, CommandError>> {
+    let now = l.at;
+    match l.input {
+        Input::Inbound { link, envelope } => {
+            core.handle_message(now, link, envelope);
+            None
+        }
+        Input::Timeout => {
+            core.handle_timeout(now);
+            None
+        }
+        Input::Command { request, report_id } => Some(match request {
+            ControlRequest::Submit(draft) => match report_id {
+                Some(id) => core.submit(now, id, draft).map(ControlReply::Submitted),
+                None => Err(CommandError::Empty("report id")),
+            },
+            ControlRequest::Decide(signed) => match tisa_transport::convert::decision_from_signed(signed.clone()) {
+                Ok(d) => core
+                    .decide(now, signed)
+                    .map(|()| ControlReply::Decided { request_id: d.request_id, decision: d.decision }),
+                Err(_) => Err(CommandError::Empty("decision")),
+            },
+            ControlRequest::Grant(signed) => core.grant(now, signed).map(|doc| {
+                ControlReply::Grants(
+                    core.grants().into_iter().filter(|g| g.grant.doc.grant_id == doc.grant_id).collect(),
+                )
+            }),
+            ControlRequest::Revoke(signed) => core.revoke(now, signed).map(|doc| {
+                ControlReply::Grants(
+                    core.grants().into_iter().filter(|g| g.grant.doc.grant_id == doc.grant_id).collect(),
+                )
+            }),
+            // Queries are never logged.
+            _ => Err(CommandError::Empty("command")),
+        }),
+    }
+}
+
+/// Whether a control request changes state (and so is logged).
+fn changes_state(req: &ControlRequest) -> bool {
+    matches!(
+        req,
+        ControlRequest::Submit(_) | ControlRequest::Decide(_) | ControlRequest::Grant(_) | ControlRequest::Revoke(_)
+    )
 }
 
 async fn run(
@@ -94,9 +151,27 @@ async fn run(
 ) -> Result<(), NodeError> {
     let party = config.party;
     // Refuse to start on a key the agreement does not know, before touching the network.
-    let instance: u64 = rand::random();
-    let core =
+    let mut store = Store::open(&config.data_dir)?;
+    let instance = store.instance()?;
+    let mut core =
         Node::new(party, config.policy, instance, config.identity).map_err(|e| NodeError::Config(e.to_string()))?;
+    // Rebuild the state: replay every logged input into the core.
+    let inputs = store.inputs()?;
+    let replayed = inputs.len();
+    for l in inputs {
+        let _ = apply(&mut core, l);
+    }
+    let sent = store.sent()?;
+    let mut resend = Vec::new();
+    while let Some(t) = core.poll_transmit() {
+        if !sent.contains(t.envelope.message_id.as_str()) {
+            resend.push(t);
+        }
+    }
+    while core.poll_event().is_some() {}
+    if replayed > 0 {
+        info!(inputs = replayed, resend = resend.len(), data_dir = %config.data_dir.display(), "state restored from the input log");
+    }
     info!(own = %config.urls.own.url, kr = %config.urls.kr.url, jp = %config.urls.jp.url, authenticated = config.urls.own.nkey_seed.is_some(), "starting");
     let links = tokio::select! {
         links = Links::connect(party, &config.urls) => links,
@@ -109,7 +184,8 @@ async fn run(
         r = links.subscribe() => r?,
         _ = shutdown.cancelled() => return Ok(()),
     };
-    let mut actor = Actor { core, links, started_at: now(), counters: Counters::default() };
+    let mut actor = Actor { core, links, store, started_at: now(), counters: Counters::default() };
+    actor.send_all(resend).await;
     info!(instance = format!("{instance:016x}"), "node ready");
     if let Some(r) = ready {
         let _ = r.send(());
@@ -127,7 +203,7 @@ async fn run(
                 let r = actor.on_request(req);
                 let _ = reply.send(r);
             }
-            _ = tokio::time::sleep(sleep) => actor.core.handle_timeout(now()),
+                        _ = tokio::time::sleep(sleep) => actor.log_and_apply(Input::Timeout, now()).map(|_| ()).unwrap_or_else(|e| error!(error = %e, "cannot persist a timer input")),
         }
         actor.drain().await;
     }
@@ -137,12 +213,38 @@ async fn run(
 }
 
 impl Actor {
+    /// Publishes transmits, flushes, and records them as sent (so a restart
+    /// does not send them again; anything not recorded is re-sent).
+    async fn send_all(&mut self, out: Vec<Transmit>) {
+        if out.is_empty() {
+            return;
+        }
+        let mut sent = Vec::new();
+        for t in &out {
+            let kind = t.envelope.payload.kind();
+            match self.links.send(t).await {
+                Ok(()) => {
+                    self.counters.sent += 1;
+                    debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");
+                    sent.push(t.envelope.message_id.to_string());
+                }
+                Err(e) => error!(to = %t.to, kind, message_id = %t.envelope.message_id, error = %e, "send failed"),
+            }
+        }
+        self.links.flush().await;
+        if let Err(e) = self.store.mark_sent(&sent) {
+            warn!(error = %e, "cannot record sent messages; they will be re-sent after a restart");
+        }
+    }
+
     async fn on_inbound(&mut self, msg: Inbound) {
         self.counters.received += 1;
         match msg.result {
             Ok(env) => {
                 debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
-                self.core.handle_message(now(), msg.link, env);
+                if let Err(e) = self.log_and_apply(Input::Inbound { link: msg.link, envelope: env }, now()) {
+                    error!(subject = %msg.subject, link = %msg.link, error = %e, "cannot persist an inbound message; dropped");
+                }
             }
             Err(e) => {
                 self.counters.malformed += 1;
@@ -190,38 +292,61 @@ impl Actor {
         }
     }
 
+    /// Logs an input durably, then applies it.
+    fn log_and_apply(
+        &mut self,
+        input: Input,
+        at: Timestamp,
+    ) -> Result<Option<Result<ControlReply, CommandError>>, StoreError> {
+        let l = LoggedInput { at, input };
+        self.store.append(std::slice::from_ref(&l))?;
+        Ok(apply(&mut self.core, l))
+    }
+
     fn on_request(&mut self, req: ControlRequest) -> ControlReply {
         let now = now();
+        if changes_state(&req) {
+            let report_id = match &req {
+                ControlRequest::Submit(_) => {
+                    match ReportId::new(format!("{}-{}", self.core.party().code(), uuid::Uuid::now_v7().simple())) {
+                        Ok(id) => Some(id),
+                        Err(e) => return ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() },
+                    }
+                }
+                ControlRequest::Decide(signed) => {
+                    if let Err(e) = tisa_transport::convert::decision_from_signed(signed.clone()) {
+                        return ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() };
+                    }
+                    None
+                }
+                _ => None,
+            };
+            return match self.log_and_apply(Input::Command { request: req, report_id }, now) {
+                Err(e) => {
+                    error!(error = %e, "cannot persist a command; refused");
+                    ControlReply::Error { code: "STORAGE".into(), message: e.to_string() }
+                }
+                Ok(Some(Ok(reply))) => reply,
+                Ok(Some(Err(e))) => {
+                    info!(code = command_code(&e), error = %e, "command refused");
+                    ControlReply::Error { code: command_code(&e).into(), message: e.to_string() }
+                }
+                Ok(None) => ControlReply::Error { code: "INTERNAL".into(), message: "no result".into() },
+            };
+        }
         let limit = |l: usize| if l == 0 { DEFAULT_LIMIT } else { l };
         let result = match req {
-            ControlRequest::Submit(draft) => {
-                let raw = format!("{}-{}", self.core.party().code(), uuid::Uuid::now_v7().simple());
-                match ReportId::new(raw) {
-                    Ok(id) => self.core.submit(now, id, draft).map(ControlReply::Submitted),
-                    Err(e) => return ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() },
-                }
-            }
             ControlRequest::Pending(q) => {
                 self.core.pending(now, q.after.as_deref(), limit(q.limit)).map(ControlReply::Pending)
             }
-            ControlRequest::Decide(signed) => match tisa_transport::convert::decision_from_signed(signed.clone()) {
-                Ok(d) => self
-                    .core
-                    .decide(now, signed)
-                    .map(|()| ControlReply::Decided { request_id: d.request_id, decision: d.decision }),
-                Err(e) => return ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() },
-            },
-            ControlRequest::Grant(signed) => self.core.grant(now, signed).map(|doc| {
-                ControlReply::Grants(
-                    self.core.grants().into_iter().filter(|g| g.grant.doc.grant_id == doc.grant_id).collect(),
-                )
-            }),
-            ControlRequest::Revoke(signed) => self.core.revoke(now, signed).map(|doc| {
-                ControlReply::Grants(
-                    self.core.grants().into_iter().filter(|g| g.grant.doc.grant_id == doc.grant_id).collect(),
-                )
-            }),
             ControlRequest::Grants(_) => Ok(ControlReply::Grants(self.core.grants())),
+            ControlRequest::Submit(_)
+            | ControlRequest::Decide(_)
+            | ControlRequest::Grant(_)
+            | ControlRequest::Revoke(_) => {
+                // Handled above (logged, then applied).
+                return ControlReply::Error { code: "INTERNAL".into(), message: "unreachable".into() };
+            }
             ControlRequest::Draft { request_id, decision, operator } => {
                 let (verdict, reason) = match &decision {
                     tisa_core::Decision::ApproveFull => (tisa_core::sign::Verdict::ApproveFull, ""),
@@ -260,16 +385,11 @@ impl Actor {
 
     /// Drains the core's outputs: transmits first, then events.
     async fn drain(&mut self) {
+        let mut out = Vec::new();
         while let Some(t) = self.core.poll_transmit() {
-            let kind = t.envelope.payload.kind();
-            match self.links.send(&t).await {
-                Ok(()) => {
-                    self.counters.sent += 1;
-                    debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");
-                }
-                Err(e) => error!(to = %t.to, kind, message_id = %t.envelope.message_id, error = %e, "send failed"),
-            }
+            out.push(t);
         }
+        self.send_all(out).await;
         while let Some(ev) = self.core.poll_event() {
             if matches!(ev, Event::Rejected { .. }) {
                 self.counters.rejected += 1;

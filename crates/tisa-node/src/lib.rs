@@ -15,5 +15,6 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod actor;
+pub mod store;
 
 pub use actor::{spawn, NodeConfig, NodeError, NodeHandle};

@@ -197,7 +197,7 @@ pub enum ReplyView {
         message: String,
     },
     /// Submitted.
-        Submitted {
+    Submitted {
         /// New report id.
         report_id: String,
         /// Revision.
@@ -261,6 +261,10 @@ pub struct WatchEvent {
 
 /// Encodes a request (client side).
 pub fn encode_request(req: &ControlRequest) -> Vec<u8> {
+    request_to_proto(req).encode_to_vec()
+}
+
+pub(crate) fn request_to_proto(req: &ControlRequest) -> proto::ControlRequest {
     use proto::control_request::Request as R;
     let list = |q: &ListQuery| proto::ListRequest {
         after: q.after.clone().unwrap_or_default(),
@@ -277,7 +281,7 @@ pub fn encode_request(req: &ControlRequest) -> Vec<u8> {
             tearline: d.content.tearline.as_ref().map(|t| t.expose().to_owned()),
             source_description: d.content.source.expose().to_owned(),
             corrects: d.corrects.as_ref().map(ToString::to_string).unwrap_or_default(),
-                        submitted_by: d.submitted_by.clone(),
+            submitted_by: d.submitted_by.clone(),
             source_key: d.source_key.clone().unwrap_or_default(),
         }),
         ControlRequest::Pending(q) => R::Pending(list(q)),
@@ -298,14 +302,22 @@ pub fn encode_request(req: &ControlRequest) -> Vec<u8> {
         ControlRequest::Status(q) => R::Status(list(q)),
         ControlRequest::Health => R::Health(proto::HealthRequest {}),
     };
-    proto::ControlRequest { request: Some(r) }.encode_to_vec()
+    proto::ControlRequest { request: Some(r) }
 }
 
 /// Decodes a request received on `subject` (node side); the request kind must
 /// match the subject's verb.
 pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<ControlRequest, DecodeError> {
+    let req = request_from_proto(proto::ControlRequest::decode(bytes)?)?;
+    let verb = crate::subjects::kind_of(subject);
+    if verb != req.verb() {
+        return Err(DecodeError::KindMismatch { subject: verb.to_owned(), payload: req.verb() });
+    }
+    Ok(req)
+}
+
+pub(crate) fn request_from_proto(p: proto::ControlRequest) -> Result<ControlRequest, DecodeError> {
     use proto::control_request::Request as R;
-    let p = proto::ControlRequest::decode(bytes)?;
     let list = |q: proto::ListRequest| -> Result<ListQuery, DecodeError> {
         Ok(ListQuery {
             after: (!q.after.is_empty()).then_some(q.after),
@@ -325,7 +337,7 @@ pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<ControlRequest, Dec
                 source: Sensitive::new(s.source_description),
             },
             corrects: if s.corrects.is_empty() { None } else { Some(report_id("corrects", s.corrects)?) },
-                        submitted_by: s.submitted_by,
+            submitted_by: s.submitted_by,
             source_key: (!s.source_key.is_empty()).then_some(s.source_key),
         }),
         R::Pending(q) => ControlRequest::Pending(list(q)?),
@@ -342,10 +354,6 @@ pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<ControlRequest, Dec
         R::Status(q) => ControlRequest::Status(list(q)?),
         R::Health(_) => ControlRequest::Health,
     };
-    let verb = crate::subjects::kind_of(subject);
-    if verb != req.verb() {
-        return Err(DecodeError::KindMismatch { subject: verb.to_owned(), payload: req.verb() });
-    }
     Ok(req)
 }
 
@@ -359,7 +367,7 @@ fn uncursor(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-fn request_to_proto(r: &ReleaseRequest) -> proto::ReleaseRequest {
+fn release_request_to_proto(r: &ReleaseRequest) -> proto::ReleaseRequest {
     proto::ReleaseRequest {
         request_id: r.request_id.to_string(),
         report_id: r.report_id.to_string(),
@@ -394,7 +402,7 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
             R::Error(proto::ErrorReply { code: code.clone(), message: message.clone() })
         }
         ControlReply::Submitted(s) => R::Submitted(proto::SubmitReply {
-                        report_id: s.header.id.to_string(),
+            report_id: s.header.id.to_string(),
             revision: s.header.revision,
             duplicate: s.duplicate,
             notes: s
@@ -417,7 +425,7 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
                     if v.has_tearline {
                         report.tearline = Some(String::new());
                     }
-                    proto::PendingItem { request: Some(request_to_proto(&v.request)), report: Some(report) }
+                    proto::PendingItem { request: Some(release_request_to_proto(&v.request)), report: Some(report) }
                 })
                 .collect(),
             next_after: cursor(&page.next_after),
@@ -486,7 +494,7 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
     let p = proto::ControlReply::decode(bytes)?;
     Ok(match p.reply.ok_or(DecodeError::Missing("reply"))? {
         R::Error(e) => ReplyView::Error { code: e.code, message: e.message },
-                R::Submitted(s) => ReplyView::Submitted {
+        R::Submitted(s) => ReplyView::Submitted {
             report_id: s.report_id,
             revision: s.revision,
             duplicate: s.duplicate,

@@ -277,7 +277,7 @@ fn not_releasable_from(p: &proto::Progress) -> Result<NotReleasable, DecodeError
 
 // ---------------------------------------------------------------- envelope
 
-fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
+pub(crate) fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
     use proto::envelope::Payload as P;
     let payload = match &env.payload {
         Payload::Report(r) => P::Report(report_to_proto(&r.header, Some(&r.content), None, Some(&r.manifest))),
@@ -397,7 +397,7 @@ pub(crate) fn delivery_from(d: proto::Delivery) -> Result<Delivery, DecodeError>
     })
 }
 
-fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, DecodeError> {
+pub(crate) fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, DecodeError> {
     use proto::envelope::Payload as P;
     if p.version != PROTOCOL_VERSION {
         return Err(DecodeError::Version(p.version));

@@ -22,6 +22,7 @@ pub mod conn;
 pub mod control;
 pub mod convert;
 pub mod error;
+pub mod store;
 pub mod subjects;
 
 pub use conn::{connect_once, prove_ready, ControlCall, ControlClient, Endpoint, Inbound, LinkUrls, Links};

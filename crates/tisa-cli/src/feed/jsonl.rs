@@ -1,0 +1,214 @@
+//! `tisa feed jsonl [FILE|-] [--follow]`: generic ingestion, one report
+//! object a line, keyed `jsonl:<id>`.
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use tisa_core::{Classification, PartySet};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::{parse_generic, Defaults, FeedOptions, Sink, SubmitError, Tally};
+
+/// Longest line accepted (a report's body is at most 256 KiB).
+const MAX_LINE: usize = 1024 * 1024;
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Reads reports as JSON Lines — one JSON object a line — and submits each to your own node:\n\n  \
+{\"id\": \"2024-117\", \"category\": \"missile\", \"classification\": \"secret\", \"rel_to\": \"USA,JPN\",\n   \
+\"title\": \"…\", \"body\": \"…\", \"tearline\": \"…\", \"source\": \"…\"}\n\n\
+id (a string or an integer), category (nuclear|missile|other), title and body are required; classification \
+and rel_to (\"USA,JPN\" or [\"USA\",\"JPN\"]) may instead come from --classification / --rel-to; tearline and \
+source are optional; other fields are refused. Each report's idempotency key is `jsonl:<id>`: the same id \
+with the same content submits nothing, with new content it becomes a new revision. Bad lines are reported \
+with their line number and skipped. Without --follow, reads to the end and prints a summary (exit 1 if any \
+line was bad); with --follow, keeps reading what is appended to FILE (like tail -f) until interrupted.",
+    after_help = "Example: tisa feed jsonl --config tisa-broker/kr-cli.toml reports.jsonl\n\
+         Follow:   tisa feed jsonl --config tisa-broker/kr-cli.toml --follow /var/spool/tisa/reports.jsonl"
+)]
+pub struct JsonlArgs {
+    #[command(flatten)]
+    opts: FeedOptions,
+    /// The file, or `-` for stdin.
+    #[arg(default_value = "-")]
+    file: PathBuf,
+    /// Keep reading lines appended to FILE until interrupted (a truncated file is read again from the start).
+    #[arg(long, conflicts_with = "once")]
+    follow: bool,
+    /// Read to the end once and exit (the default without --follow).
+    #[arg(long)]
+    once: bool,
+    /// Classification for objects that have none.
+    #[arg(long)]
+    classification: Option<Classification>,
+    /// Releasable-to for objects that have none, e.g. USA,JPN.
+    #[arg(long = "rel-to")]
+    rel_to: Option<PartySet>,
+    /// With --follow: how often to look for new lines.
+    #[arg(long, default_value = "250ms", value_parser = crate::util::parse_duration)]
+    poll: Duration,
+}
+
+/// A line read (1-based number), or why it could not be.
+type Line = (u64, Result<String, String>);
+
+/// Where lines come from.
+enum Source {
+    Stdin(BufReader<std::io::Stdin>),
+    File(BufReader<std::fs::File>),
+}
+
+impl Source {
+    /// Appends to `buf` up to and including the next newline, reading at most `limit` bytes.
+    fn read_line_limited(&mut self, limit: usize, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        match self {
+            Source::Stdin(r) => r.take(limit as u64).read_until(b'\n', buf),
+            Source::File(r) => r.take(limit as u64).read_until(b'\n', buf),
+        }
+    }
+
+    /// A followed file that became shorter than what was read (truncated or
+    /// replaced in place) is read again from the start.
+    fn rewound(&mut self, path: &std::path::Path) -> bool {
+        let Source::File(r) = self else { return false };
+        match (std::fs::metadata(path), r.stream_position()) {
+            (Ok(meta), Ok(pos)) if meta.len() < pos => r.seek(SeekFrom::Start(0)).is_ok(),
+            _ => false,
+        }
+    }
+}
+
+/// Reads lines on a blocking thread (stdin or a file, following it if
+/// asked) and hands them over; the channel closes at the end.
+fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc::Sender<Line>) -> Result<()> {
+    let mut src = if file.as_os_str() == "-" {
+        Source::Stdin(BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+        Source::File(BufReader::new(f))
+    };
+    let following = follow && matches!(src, Source::File(_));
+    std::thread::spawn(move || {
+        let mut n = 0u64;
+        let mut buf = Vec::new();
+        loop {
+            let room = MAX_LINE + 1 - buf.len().min(MAX_LINE);
+            let got = match src.read_line_limited(room, &mut buf) {
+                Ok(k) => k,
+                Err(e) => {
+                    let _ = tx.blocking_send((n + 1, Err(format!("read error: {e}"))));
+                    return;
+                }
+            };
+            if got == 0 {
+                if following {
+                    // Nothing new (a partial line waits for its end).
+                    if src.rewound(&file) {
+                        warn!("{} was truncated; reading it again from the start", file.display());
+                        n = 0;
+                        buf.clear();
+                    }
+                    if tx.is_closed() {
+                        return;
+                    }
+                    std::thread::sleep(poll);
+                    continue;
+                }
+                if buf.is_empty() {
+                    return;
+                }
+                // The last line, without a newline: fall through.
+            }
+            let complete = buf.last() == Some(&b'\n');
+            if !complete && buf.len() > MAX_LINE {
+                n += 1;
+                let _ = tx.blocking_send((n, Err(format!("line longer than {MAX_LINE} bytes"))));
+                loop {
+                    let mut skip = Vec::new();
+                    match src.read_line_limited(64 * 1024, &mut skip) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if skip.last() == Some(&b'\n') => break,
+                        Ok(_) => {}
+                    }
+                }
+                buf.clear();
+                continue;
+            }
+            if !complete && got != 0 {
+                // Read more: the rest of the line, or the end.
+                continue;
+            }
+            n += 1;
+            let line = std::mem::take(&mut buf);
+            let text = String::from_utf8(line).map_err(|_| "not UTF-8".to_owned());
+            if tx.blocking_send((n, text)).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
+    let mut sink = Sink::new(&args.opts)?;
+    if !sink.dry_run() {
+        sink.connect().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let defaults = Defaults { classification: args.classification, rel_to: args.rel_to };
+    let (tx, mut rx) = mpsc::channel::<Line>(64);
+    let name = if args.file.as_os_str() == "-" { "stdin".to_owned() } else { args.file.display().to_string() };
+    spawn_reader(args.file.clone(), args.follow, args.poll, tx)?;
+    info!(file = %name, follow = args.follow, dry_run = sink.dry_run(), "reading JSON Lines");
+    let stop = crate::util::shutdown_signal();
+    tokio::pin!(stop);
+    let mut tally = Tally::default();
+    loop {
+        let (n, line) = tokio::select! {
+            l = rx.recv() => match l {
+                Some(l) => l,
+                None => break,
+            },
+            s = &mut stop => {
+                info!(signal = s, "stopping");
+                break;
+            }
+        };
+        let text = match line {
+            Ok(t) => t,
+            Err(why) => {
+                warn!("{name}: line {n}: bad line: {why}");
+                tally.bad += 1;
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        let item = match parse_generic(text.trim(), "jsonl", defaults) {
+            Ok(i) => i,
+            Err(why) => {
+                warn!("{name}: line {n}: bad line: {why}");
+                tally.bad += 1;
+                continue;
+            }
+        };
+        match sink.submit(&item).await {
+            Ok(o) => tally.add(&o),
+            Err(SubmitError::Refused(why)) => {
+                warn!(key = %item.key, "{name}: line {n}: not submitted: {why}");
+                tally.bad += 1;
+            }
+            Err(SubmitError::Node(e)) => {
+                eprintln!("jsonl: stopped at line {n}: {}", tally.summary(sink.dry_run()));
+                return Err(e.context(format!("stopped at line {n}")));
+            }
+        }
+    }
+    eprintln!("jsonl: {name}: {}", tally.summary(sink.dry_run()));
+    Ok(if tally.bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
