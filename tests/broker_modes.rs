@@ -498,7 +498,19 @@ fn jetstream_limits_are_configured_and_accepted() {
         let store = std::fs::canonicalize(store.parent().unwrap()).unwrap().join(store.file_name().unwrap());
         assert!(store.is_absolute());
         assert!(text.contains(&format!("store_dir: \"{}\"", store.display())), "{}:\n{text}", conf.display());
-        assert!(!text.contains("\"$JS"), "no user is granted any JetStream API subject:\n{text}");
+        // Only node users (and the hub's link users) may use JetStream, in
+        // their own account; operators' CLI users never.
+        for block in
+            text.split("# ").filter(|b| b.starts_with("kr-cli") || b.starts_with("us-cli") || b.starts_with("jp-cli"))
+        {
+            let user = block.split("} }").next().unwrap_or_default();
+            assert!(!user.contains("$JS"), "a CLI user may not use JetStream:\n{user}");
+        }
+        // (The US's own server in per-nation mode holds no link, so no stream.)
+        if !conf.ends_with("nats-us.conf") {
+            assert!(text.contains("\"$JS.API.>\""), "node users need JetStream in their own account:\n{text}");
+        }
+        assert!(text.contains("sync_interval: always"), "fsync before every acknowledgement by default:\n{text}");
     }
     // The real server accepts them and applies the limits.
     let _permit = ClusterPermit::acquire();
@@ -540,14 +552,23 @@ fn jetstream_api_is_closed_to_other_parties() {
     for kind in [Kind::Shared, Kind::PerNation] {
         let c = start(kind);
         let url = c.nats_of(Party::Kr).url().to_owned();
-        for (file, role) in [("kr-cli.nk", Role::Cli), ("kr-node.nk", Role::Node)] {
-            let raw = Raw::connect(&url, Some(creds(&c, file, Party::Kr, role)), None).unwrap();
-            let subjects = ["$JS.API.INFO", "$JS.API.STREAM.LIST", "$JS.API.STREAM.NAMES"];
-            for (subject, r) in subjects.iter().zip(raw.requests(&subjects)) {
-                assert!(r.is_err(), "{file} got a JetStream answer on {subject}: {r:?}");
-            }
-            let errs = raw.wait_error("permissions violation");
-            assert!(errs.iter().any(|e| e.contains("$JS.API.INFO")), "{errs:?}");
+        // KR's operators: no JetStream at all.
+        let raw = Raw::connect(&url, Some(creds(&c, "kr-cli.nk", Party::Kr, Role::Cli)), None).unwrap();
+        let subjects = ["$JS.API.INFO", "$JS.API.STREAM.LIST", "$JS.API.STREAM.NAMES"];
+        for (subject, r) in subjects.iter().zip(raw.requests(&subjects)) {
+            assert!(r.is_err(), "kr-cli got a JetStream answer on {subject}: {r:?}");
+        }
+        let errs = raw.wait_error("permissions violation");
+        assert!(errs.iter().any(|e| e.contains("$JS.API.INFO")), "{errs:?}");
+        // KR's node: JetStream of KR's own account (or KR's own server) only.
+        // JP's streams are never visible to it; in the shared deployment the
+        // hub's stream of KR's messages lives in the US account, out of reach.
+        let raw = Raw::connect(&url, Some(creds(&c, "kr-node.nk", Party::Kr, Role::Node)), None).unwrap();
+        let names = raw.request("$JS.API.STREAM.NAMES").expect("KR's node uses JetStream in its own account");
+        assert!(names.contains("TISA_KR_DOWN"), "KR keeps what it receives in its own account: {names}");
+        assert!(!names.contains("TISA_JP"), "KR's node sees a JP stream: {names}");
+        if matches!(kind, Kind::Shared) {
+            assert!(!names.contains("TISA_KR_UP"), "the hub's stream is in the US account: {names}");
         }
         // The canary: the arrangement itself still works on this deployment.
         release(&c, Party::Kr, Party::Jp);

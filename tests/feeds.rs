@@ -626,6 +626,24 @@ fn webhook_requires_the_token_and_valid_reports() {
     let err = p.kill();
     assert!(err.contains("status=401") && err.contains("status=413") && err.contains("status=202"), "{err}");
     assert!(!err.contains(TOKEN), "the token must never be logged:\n{err}");
+
+    // --once: exits after the first accepted report (not after a refused one).
+    let mut p = Proc::spawn(&[
+        "feed".into(),
+        "webhook".into(),
+        "--dry-run".into(),
+        "--once".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--token-file".into(),
+        tf.to_string_lossy().into_owned(),
+    ]);
+    let addr = p.listening();
+    assert_eq!(http(addr, "POST", "/reports", Some("Bearer nope"), &good).0, 401);
+    assert_eq!(http(addr, "POST", "/reports", Some(&bearer), &good).0, 202);
+    let (status, err) = p.exit();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("--once"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -635,13 +653,11 @@ fn webhook_requires_the_token_and_valid_reports() {
 /// credentials; with `key`, its first approver key).
 fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let cfg = c.cli_config(party).unwrap();
-    a.extend([
-        "--config".into(),
-        cfg.to_string_lossy().into_owned(),
-        "--nats".into(),
-        c.cli_endpoint(party).unwrap().url,
-    ]);
+    match c.cli_config(party) {
+        Some(cfg) => a.extend(["--config".into(), cfg.to_string_lossy().into_owned()]),
+        None => a.extend(["--party".into(), party.lower().to_owned()]),
+    }
+    a.extend(["--nats".into(), c.cli_endpoint(party).unwrap().url]);
     if key {
         a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
     }

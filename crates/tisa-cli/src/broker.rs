@@ -114,6 +114,10 @@ pub struct Options {
     pub limits: JsLimits,
     /// Generate a CA and a server certificate; require TLS of every client.
     pub tls: bool,
+    /// fsync JetStream before every acknowledgement (`sync_interval: always`);
+    /// `false` keeps nats-server's default (every 2 minutes): faster, but
+    /// acknowledged messages can be lost on a power failure.
+    pub fsync_always: bool,
 }
 
 impl Options {
@@ -127,6 +131,7 @@ impl Options {
             jp_url: DEFAULT_JP_URL.to_owned(),
             store_dir: None,
             limits: JsLimits::default(),
+            fsync_always: true,
             tls: false,
         }
     }
@@ -285,6 +290,7 @@ fn write_server_header(
     url: &str,
     store_dir: &Path,
     tls: Option<&TlsFiles>,
+    fsync_always: bool,
 ) -> Result<()> {
     let (mut host, port) = host_port(url)?;
     let mode = match mode {
@@ -303,8 +309,15 @@ fn write_server_header(
     writeln!(conf, "# Per-user permissions from the subject table in ARCHITECTURE.md. No secrets in this file.")?;
     writeln!(conf, "server_name: {}", quote(name))?;
     writeln!(conf, "host: {}\nport: {port}\n", quote(&host))?;
-    writeln!(conf, "# JetStream: enabled per account below, with limits; no user may use $JS.API.")?;
-    writeln!(conf, "jetstream {{\n  store_dir: {}\n}}\n", quote(&store_dir.to_string_lossy()))?;
+    writeln!(conf, "# JetStream: enabled per account below, with limits. Only node users may use")?;
+    writeln!(conf, "# $JS.API, and only within their own account. sync_interval: always fsyncs before")?;
+    writeln!(conf, "# every acknowledgement (the only setting that survives a power failure).")?;
+    writeln!(
+        conf,
+        "jetstream {{\n  store_dir: {}\n  sync_interval: {}\n}}\n",
+        quote(&store_dir.to_string_lossy()),
+        if fsync_always { "always" } else { "2m" }
+    )?;
     if let Some(t) = tls {
         writeln!(conf, "# Every client connection must use TLS.")?;
         writeln!(
@@ -368,7 +381,7 @@ pub fn generate_with(out: &Path, opts: &Options) -> Result<Generated> {
 fn generate_shared(out: &Path, opts: &Options, store_dir: &Path, tls: Option<&TlsFiles>) -> Result<Generated> {
     let url = &opts.url;
     let mut conf = String::new();
-    write_server_header(&mut conf, Mode::Shared, "tisa", url, store_dir, tls)?;
+    write_server_header(&mut conf, Mode::Shared, "tisa", url, store_dir, tls, opts.fsync_always)?;
     writeln!(conf, "# Three accounts; exports/imports only for the US-KR and US-JP links.")?;
     writeln!(conf, "accounts {{")?;
     let mut configs = Vec::new();
@@ -390,26 +403,31 @@ fn generate_shared(out: &Path, opts: &Options, store_dir: &Path, tls: Option<&Tl
             configs.push((party, role, write_config(out, party, role, &file)?));
         }
         writeln!(conf, "    ]")?;
+        // Each party keeps what it receives in its own account: the
+        // receiver's stream listens on its inbound subjects, which the
+        // receiver exports as a *service* to its one peer, so the sender's
+        // publish reaches the stream and the stream's acknowledgement (and
+        // Nats-Msg-Id dedupe) reaches the sender. Only US<->KR and US<->JP.
         if party.is_hub() {
             writeln!(conf, "    exports = [")?;
             for n in Party::NATIONS {
-                writeln!(conf, "      {{ stream: \"tisa.{}.down.>\", accounts: [{}] }}", n.lower(), n.code())?;
+                writeln!(conf, "      {{ service: \"tisa.{}.up.>\", accounts: [{}] }}", n.lower(), n.code())?;
             }
             writeln!(conf, "    ]\n    imports = [")?;
             for n in Party::NATIONS {
                 writeln!(
                     conf,
-                    "      {{ stream: {{ account: {}, subject: \"tisa.{}.up.>\" }} }}",
+                    "      {{ service: {{ account: {}, subject: \"tisa.{}.down.>\" }} }}",
                     n.code(),
                     n.lower()
                 )?;
             }
             writeln!(conf, "    ]")?;
         } else {
-            writeln!(conf, "    exports = [ {{ stream: \"tisa.{}.up.>\", accounts: [US] }} ]", party.lower())?;
+            writeln!(conf, "    exports = [ {{ service: \"tisa.{}.down.>\", accounts: [US] }} ]", party.lower())?;
             writeln!(
                 conf,
-                "    imports = [ {{ stream: {{ account: US, subject: \"tisa.{}.down.>\" }} }} ]",
+                "    imports = [ {{ service: {{ account: US, subject: \"tisa.{}.up.>\" }} }} ]",
                 party.lower()
             )?;
         }
@@ -434,7 +452,7 @@ fn generate_per_nation(out: &Path, opts: &Options, store_base: &Path, tls: Optio
         store.push(format!("-{}", party.lower()));
         let mut conf = String::new();
         let name = format!("tisa-{}", party.lower());
-        write_server_header(&mut conf, Mode::PerNation, &name, url, Path::new(&store), tls)?;
+        write_server_header(&mut conf, Mode::PerNation, &name, url, Path::new(&store), tls, opts.fsync_always)?;
         writeln!(conf, "# {party}'s own server: {party}'s users only", party = party.code())?;
         if party.is_hub() {
             writeln!(conf, "# (the hub's links live on KR's and JP's servers).")?;

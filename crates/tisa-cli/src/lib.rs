@@ -9,9 +9,11 @@
 //! - [`cluster`]: running `tisa node` processes (demo and tests).
 //! - `commands`: the operator commands and their text/JSON output.
 //! - `demo`: the scripted scenario.
+//! - `audit`: `tisa audit show|verify|export`, reading a node's hash-chained audit log.
 //! - `feed`: `tisa feed usgs|cns-csv|jsonl|webhook`, sources submitting through the party's own node.
 
 pub mod agreement;
+mod audit;
 pub mod broker;
 pub mod cluster;
 mod commands;
@@ -88,6 +90,9 @@ enum Command {
     /// Feeds: plug real sources (USGS, CNS CSV, JSON Lines, webhook) into your own node.
     #[command(subcommand)]
     Feed(feed::FeedCommand),
+    /// The node's audit log (hash-chained, signed heads): show, verify, export for an auditor.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,6 +213,10 @@ struct BrokerConfigArgs {
     /// Generate a CA and a server certificate and require TLS of every client (tls:// URLs, tls_ca_file in the configs).
     #[arg(long)]
     tls: bool,
+    /// Let JetStream acknowledge before it fsyncs (nats-server's default, every 2 minutes):
+    /// faster, but acknowledged messages can be lost on a power failure or OS crash.
+    #[arg(long)]
+    lazy_fsync: bool,
 }
 
 /// Options shared by every operator command.
@@ -497,6 +506,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Health(c) => commands::health(&c.resolve()?).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
         Command::Feed(f) => feed::run(f).await,
+        Command::Audit(c) => audit::run(c),
         Command::Keys(KeysCommand::Generate { party, operator, out, append_to }) => {
             let (path, entry) = keys::generate(party, operator.as_deref(), &out)?;
             if let Some(a) = &append_to {
@@ -571,6 +581,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_consumers: a.js_max_consumers,
                 },
                 tls: a.tls,
+                fsync_always: !a.lazy_fsync,
             };
             let g = broker::generate_with(&a.out, &opts)?;
             for (_, conf) in &g.servers {

@@ -90,11 +90,19 @@ impl NatsServer {
     pub fn start(bin: &Path, args: &[&str]) -> Result<NatsServer> {
         let dir = scratch_dir("nats")?;
         let log = dir.join("nats-server.log");
+        // JetStream, stored in the scratch directory (tisa's links are
+        // durable streams); a config file (`-c`) brings its own.
+        let js: Vec<std::ffi::OsString> = if args.contains(&"-c") {
+            Vec::new()
+        } else {
+            vec!["-js".into(), "-sd".into(), dir.join("jetstream").into_os_string()]
+        };
         let child = Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
             .arg(&dir)
             .arg("-l")
             .arg(&log)
+            .args(js)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

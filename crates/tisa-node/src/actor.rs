@@ -4,6 +4,7 @@ use futures::StreamExt;
 use tisa_core::{CommandError, Event, Identity, Node, Page, Party, Policy, ReportId, Timestamp, Transmit};
 use tisa_transport::store::{Input, LoggedInput};
 
+use crate::audit::{AuditLog, InputNote};
 use crate::store::{Store, StoreError};
 use tisa_transport::control::{watch_event, DEFAULT_LIMIT};
 use tisa_transport::{ControlCall, ControlReply, ControlRequest, Health, Inbound, LinkUrls, Links, TransportError};
@@ -87,10 +88,21 @@ struct Counters {
     sent: u64,
 }
 
+/// Where an inbound message came from (for log lines).
+struct Probe {
+    link: Party,
+    subject: String,
+}
+
 struct Actor {
     core: Node,
     links: Links,
     store: Store,
+    /// The audit trail (`audit.log`), and the events it has recorded that `drain` has not published yet.
+    audit: AuditLog,
+    audited: std::collections::VecDeque<Event>,
+    /// Messages the broker has not acknowledged yet; retried until it does.
+    outbox: Vec<Transmit>,
     started_at: Timestamp,
     counters: Counters,
 }
@@ -153,13 +165,21 @@ async fn run(
     // Refuse to start on a key the agreement does not know, before touching the network.
     let mut store = Store::open(&config.data_dir)?;
     let instance = store.instance()?;
+    let (mut audit, _) = AuditLog::open(&config.data_dir, party, config.identity.clone(), &store)
+        .map_err(|e| NodeError::Config(e.to_string()))?;
     let mut core =
         Node::new(party, config.policy, instance, config.identity).map_err(|e| NodeError::Config(e.to_string()))?;
     // Rebuild the state: replay every logged input into the core.
-    let inputs = store.inputs()?;
+    let inputs = store.inputs_with_seq()?;
     let replayed = inputs.len();
-    for l in inputs {
-        let _ = apply(&mut core, l);
+    for (seq, l) in inputs {
+        // The audit log writes only what it does not hold yet (crash between input and audit).
+        let note = audit.note(seq, &l);
+        let r = apply(&mut core, l);
+        let events: Vec<Event> = std::iter::from_fn(|| core.poll_event()).collect();
+        audit
+            .record(&mut store, note, !matches!(r, Some(Err(_))), &events)
+            .map_err(|e| NodeError::Config(e.to_string()))?;
     }
     let sent = store.sent()?;
     let mut resend = Vec::new();
@@ -184,12 +204,23 @@ async fn run(
         r = links.subscribe() => r?,
         _ = shutdown.cancelled() => return Ok(()),
     };
-    let mut actor = Actor { core, links, store, started_at: now(), counters: Counters::default() };
+    let mut actor = Actor {
+        core,
+        links,
+        store,
+        audit,
+        audited: Default::default(),
+        outbox: Vec::new(),
+        started_at: now(),
+        counters: Counters::default(),
+    };
     actor.send_all(resend).await;
     info!(instance = format!("{instance:016x}"), "node ready");
     if let Some(r) = ready {
         let _ = r.send(());
     }
+    let mut retry = tokio::time::interval(Duration::from_secs(2));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let sleep = match actor.core.poll_timeout() {
             Some(at) => Duration::from_millis(at.as_millis().saturating_sub(now().as_millis())),
@@ -203,11 +234,19 @@ async fn run(
                 let r = actor.on_request(req);
                 let _ = reply.send(r);
             }
-                        _ = tokio::time::sleep(sleep) => actor.log_and_apply(Input::Timeout, now()).map(|_| ()).unwrap_or_else(|e| error!(error = %e, "cannot persist a timer input")),
+                        _ = retry.tick(), if !actor.outbox.is_empty() => {
+                let again = std::mem::take(&mut actor.outbox);
+                info!(messages = again.len(), "retrying unacknowledged messages");
+                actor.send_all(again).await;
+            }
+            _ = tokio::time::sleep(sleep) => actor.log_and_apply(Input::Timeout, now()).map(|_| ()).unwrap_or_else(|e| error!(error = %e, "cannot persist a timer input")),
         }
         actor.drain().await;
     }
     actor.links.flush().await;
+    if let Err(e) = actor.audit.close(&mut actor.store) {
+        error!(error = %e, "cannot sign the audit log's head");
+    }
     info!("node stopped");
     Ok(())
 }
@@ -220,18 +259,20 @@ impl Actor {
             return;
         }
         let mut sent = Vec::new();
-        for t in &out {
+        for t in out {
             let kind = t.envelope.payload.kind();
-            match self.links.send(t).await {
+            match self.links.send(&t).await {
                 Ok(()) => {
                     self.counters.sent += 1;
                     debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");
                     sent.push(t.envelope.message_id.to_string());
                 }
-                Err(e) => error!(to = %t.to, kind, message_id = %t.envelope.message_id, error = %e, "send failed"),
+                Err(e) => {
+                    warn!(to = %t.to, kind, message_id = %t.envelope.message_id, error = %e, "not acknowledged yet; will retry");
+                    self.outbox.push(t);
+                }
             }
         }
-        self.links.flush().await;
         if let Err(e) = self.store.mark_sent(&sent) {
             warn!(error = %e, "cannot record sent messages; they will be re-sent after a restart");
         }
@@ -239,15 +280,27 @@ impl Actor {
 
     async fn on_inbound(&mut self, msg: Inbound) {
         self.counters.received += 1;
-        match msg.result {
+        let Inbound { link, subject, result, ack } = msg;
+        let msg = Probe { link, subject };
+        match result {
             Ok(env) => {
                 debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
-                if let Err(e) = self.log_and_apply(Input::Inbound { link: msg.link, envelope: env }, now()) {
-                    error!(subject = %msg.subject, link = %msg.link, error = %e, "cannot persist an inbound message; dropped");
+                match self.log_and_apply(Input::Inbound { link: msg.link, envelope: env }, now()) {
+                    // Committed: the broker may forget it.
+                    Ok(_) => {
+                        if let Err(e) = ack.ack().await {
+                            warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
+                        }
+                    }
+                    // Not committed: leave it unacknowledged, the broker redelivers it.
+                    Err(e) => {
+                        error!(subject = %msg.subject, link = %msg.link, error = %e, "cannot persist an inbound message; it will be redelivered")
+                    }
                 }
             }
             Err(e) => {
                 self.counters.malformed += 1;
+                self.audit.record_malformed(&mut self.store, &msg.subject, msg.link, &e);
                 // Logged with subject and link, never the payload.
                 warn!(subject = %msg.subject, link = %msg.link, error = %e, malformed_total = self.counters.malformed, "dropped malformed message");
                 let w = tisa_transport::WatchEvent {
@@ -266,6 +319,9 @@ impl Actor {
                 };
                 if let Err(e) = self.links.publish_event(&w).await {
                     warn!(error = %e, "cannot publish event");
+                }
+                if let Err(e) = ack.term().await {
+                    warn!(error = %e, "cannot terminate a malformed message");
                 }
             }
         }
@@ -299,8 +355,21 @@ impl Actor {
         at: Timestamp,
     ) -> Result<Option<Result<ControlReply, CommandError>>, StoreError> {
         let l = LoggedInput { at, input };
-        self.store.append(std::slice::from_ref(&l))?;
-        Ok(apply(&mut self.core, l))
+        let seq = self.store.append(std::slice::from_ref(&l))?;
+        let note = self.audit.note(seq, &l);
+        let r = apply(&mut self.core, l);
+        self.audit_input(note, &r);
+        Ok(r)
+    }
+
+    /// Records the events of the input just applied in the audit log, and
+    /// keeps them for `drain` to publish.
+    fn audit_input(&mut self, note: InputNote, r: &Option<Result<ControlReply, CommandError>>) {
+        let events: Vec<Event> = std::iter::from_fn(|| self.core.poll_event()).collect();
+        if let Err(e) = self.audit.record(&mut self.store, note, !matches!(r, Some(Err(_))), &events) {
+            error!(error = %e, "cannot write the audit log");
+        }
+        self.audited.extend(events);
     }
 
     fn on_request(&mut self, req: ControlRequest) -> ControlReply {
@@ -390,7 +459,7 @@ impl Actor {
             out.push(t);
         }
         self.send_all(out).await;
-        while let Some(ev) = self.core.poll_event() {
+        while let Some(ev) = self.audited.pop_front().or_else(|| self.core.poll_event()) {
             if matches!(ev, Event::Rejected { .. }) {
                 self.counters.rejected += 1;
             }

@@ -10,11 +10,15 @@
 //! The actor never decides anything: scope, consent, releasability and
 //! classification are the core's. It converts nothing either: the transport
 //! crate hands it domain types.
+//!
+//! Its state lives in [`store`] (the input log) and its audit trail in
+//! [`audit`] (`audit.log`, hash-chained, with signed heads).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod actor;
+pub mod audit;
 pub mod store;
 
 pub use actor::{spawn, NodeConfig, NodeError, NodeHandle};

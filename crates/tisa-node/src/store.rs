@@ -7,16 +7,24 @@
 //! messages with the same ids. So the node's state is rebuilt after a crash
 //! (even `kill -9`) by replaying the log into a fresh core; messages whose
 //! ids are not recorded as sent are sent again (receivers are idempotent).
+//!
+//! It also keeps the head (seq, hash) of the audit log ([`crate::audit`]),
+//! so that entries cut off the end of `audit.log` are detected.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, DatabaseError, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
 use tisa_transport::store::{decode_logged, encode_logged, LoggedInput};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const INPUTS: TableDefinition<u64, &[u8]> = TableDefinition::new("inputs");
 const SENT: TableDefinition<&str, ()> = TableDefinition::new("sent");
+/// `"head"` → the audit log's head: seq (8 bytes, big-endian) ‖ SHA-256 (32 bytes).
+const AUDIT: TableDefinition<&str, &[u8]> = TableDefinition::new("audit");
+
+/// The store's file name in the data directory.
+pub const FILE: &str = "node.redb";
 
 /// A storage failure. The node refuses the input that could not be stored.
 #[derive(Debug, thiserror::Error)]
@@ -40,16 +48,28 @@ impl Store {
 
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let path = dir.join("node.redb");
+        let path = dir.join(FILE);
         let fail = |e: &dyn std::fmt::Display| StoreError { path: path.clone(), reason: e.to_string() };
         std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-        let db = Database::create(&path).map_err(|e| fail(&e))?;
+        // A reader (`tisa audit verify` on a stopped node) holds the file
+        // for a moment: wait for it rather than fail the start.
+        let mut tries = 0;
+        let db = loop {
+            match Database::create(&path) {
+                Err(DatabaseError::DatabaseAlreadyOpen) if tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                r => break r.map_err(|e| fail(&e))?,
+            }
+        };
         let mut store = Store { db, path, next_seq: 0 };
         let w = store.db.begin_write().map_err(|e| store.err(e))?;
         {
             w.open_table(META).map_err(|e| store.err(e))?;
             w.open_table(INPUTS).map_err(|e| store.err(e))?;
             w.open_table(SENT).map_err(|e| store.err(e))?;
+            w.open_table(AUDIT).map_err(|e| store.err(e))?;
         }
         w.commit().map_err(|e| store.err(e))?;
         let r = store.db.begin_read().map_err(|e| store.err(e))?;
@@ -89,8 +109,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Appends inputs durably (one fsync'd transaction) before they are applied.
-    pub fn append(&mut self, inputs: &[LoggedInput]) -> Result<(), StoreError> {
+    /// Every logged input with its sequence number (0-based, the order of
+    /// the log), in order. Undecodable records are an error.
+    pub fn inputs_with_seq(&self) -> Result<Vec<(u64, LoggedInput)>, StoreError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(INPUTS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let input = decode_logged(v.value()).map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
+            out.push((k.value(), input));
+        }
+        Ok(out)
+    }
+
+    /// Appends inputs durably (one fsync'd transaction) before they are
+    /// applied. Returns the sequence number of the first (the others follow).
+    pub fn append(&mut self, inputs: &[LoggedInput]) -> Result<u64, StoreError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut t = w.open_table(INPUTS).map_err(|e| self.err(e))?;
@@ -99,8 +134,31 @@ impl Store {
             }
         }
         w.commit().map_err(|e| self.err(e))?;
+        let first = self.next_seq;
         self.next_seq += inputs.len() as u64;
+        Ok(first)
+    }
+
+    /// Records the audit log's head (its last entry's seq and hash).
+    /// `durable`: fsync'd now; otherwise it becomes durable with the next
+    /// durable commit (a crash can only make the recorded head lag the file,
+    /// never run ahead of it: the file is fsync'd first).
+    pub fn set_audit_head(&mut self, seq: u64, hash: &[u8; 32], durable: bool) -> Result<(), StoreError> {
+        let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
+        if !durable {
+            w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+        }
+        {
+            let mut t = w.open_table(AUDIT).map_err(|e| self.err(e))?;
+            t.insert("head", encode_head(seq, hash).as_slice()).map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// The audit log's head as last recorded, if any.
+    pub fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        read_head(&self.db).map_err(|e| self.err(e))
     }
 
     /// Records messages as handed to the broker.
@@ -140,4 +198,41 @@ impl Store {
     pub fn is_empty(&self) -> bool {
         self.next_seq == 0
     }
+}
+
+fn encode_head(seq: u64, hash: &[u8; 32]) -> Vec<u8> {
+    let mut v = seq.to_be_bytes().to_vec();
+    v.extend_from_slice(hash);
+    v
+}
+
+fn read_head(db: &impl ReadableDatabase) -> Result<Option<(u64, [u8; 32])>, String> {
+    let r = db.begin_read().map_err(|e| e.to_string())?;
+    let t = match r.open_table(AUDIT) {
+        Ok(t) => t,
+        // A store written before the audit log existed.
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let Some(v) = t.get("head").map_err(|e| e.to_string())? else { return Ok(None) };
+    let b = v.value();
+    match (b.get(..8).and_then(|s| <[u8; 8]>::try_from(s).ok()), b.get(8..).and_then(|s| <[u8; 32]>::try_from(s).ok()))
+    {
+        (Some(seq), Some(hash)) => Ok(Some((u64::from_be_bytes(seq), hash))),
+        _ => Err("malformed audit head record".into()),
+    }
+}
+
+/// Reads the audit head recorded in the store of data directory `dir`,
+/// read-only and without repairing anything. Fails while a node has the
+/// store open (redb allows one process at a time), or if the store needs
+/// recovery after a crash: callers then rely on the `audit.head` side file.
+pub fn read_audit_head(dir: &Path) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    let path = dir.join(FILE);
+    let fail = |e: &dyn std::fmt::Display| StoreError { path: path.clone(), reason: e.to_string() };
+    if !path.exists() {
+        return Err(fail(&"no such file"));
+    }
+    let db = ReadOnlyDatabase::open(&path).map_err(|e| fail(&e))?;
+    read_head(&db).map_err(|e| fail(&e))
 }

@@ -154,6 +154,58 @@ pub struct Inbound {
     pub subject: String,
     /// The decoded envelope, or why it could not be decoded.
     pub result: Result<Envelope, DecodeError>,
+    /// Acknowledges it to the broker: call only once the node has durably
+    /// committed its effect (an unacknowledged message is redelivered).
+    pub ack: Ack,
+}
+
+/// The broker's handle on one delivered message.
+pub struct Ack(Option<async_nats::jetstream::Message>);
+
+impl std::fmt::Debug for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ack")
+    }
+}
+
+impl Ack {
+    /// Acknowledges: the broker will not deliver it again.
+    pub async fn ack(self) -> Result<(), TransportError> {
+        match self.0 {
+            Some(m) => {
+                m.ack().await.map_err(|e| TransportError::Publish { subject: "ack".into(), reason: e.to_string() })
+            }
+            None => Ok(()),
+        }
+    }
+    /// Gives up on it for good (malformed input, already dead-lettered).
+    pub async fn term(self) -> Result<(), TransportError> {
+        match self.0 {
+            Some(m) => m
+                .ack_with(async_nats::jetstream::AckKind::Term)
+                .await
+                .map_err(|e| TransportError::Publish { subject: "term".into(), reason: e.to_string() }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How long the broker waits for an acknowledgement before redelivering.
+pub const ACK_WAIT: Duration = Duration::from_secs(5);
+/// How long a sender waits for the receiver's stream to acknowledge a publish.
+pub const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The stream holding what `receiver` receives on the link with `nation`:
+/// `TISA_KR_DOWN` (KR's), `TISA_KR_UP` (the hub's, from KR), …
+pub fn stream_name(nation: Party, dir: subjects::Direction) -> String {
+    format!(
+        "TISA_{}_{}",
+        nation.code(),
+        match dir {
+            subjects::Direction::Up => "UP",
+            subjects::Direction::Down => "DOWN",
+        }
+    )
 }
 
 /// A control request from the operator's CLI, with where to answer.
@@ -201,17 +253,65 @@ impl Links {
         (impl Stream<Item = Inbound> + Unpin + Send + use<>, impl Stream<Item = ControlCall> + Unpin + Send + use<>),
         TransportError,
     > {
+        use async_nats::jetstream::{self, consumer, stream as js_stream};
         let mut inbound = Vec::new();
         for ((peer, subject), (_, client)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
-            let sub = client
-                .subscribe(subject.clone())
+            // The receiver owns the stream of what it receives, in its own account.
+            let (nation, dir) = if self.party.is_hub() {
+                (peer, subjects::Direction::Up)
+            } else {
+                (self.party, subjects::Direction::Down)
+            };
+            let name = stream_name(nation, dir);
+            let fail = |e: &dyn std::fmt::Display| TransportError::Subscribe {
+                subject: subject.clone(),
+                reason: format!("stream {name}: {e}"),
+            };
+            let js = jetstream::new(client.clone());
+            let stream = js
+                .get_or_create_stream(js_stream::Config {
+                    name: name.clone(),
+                    subjects: vec![subject.clone()],
+                    storage: js_stream::StorageType::File,
+                    duplicate_window: Duration::from_secs(120),
+                    max_message_size: 1024 * 1024,
+                    ..Default::default()
+                })
                 .await
-                .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
-            inbound.push(sub.map(move |m| Inbound {
-                link: peer,
-                subject: m.subject.to_string(),
-                result: decode_envelope(&m.subject, &m.payload),
-            }));
+                .map_err(|e| fail(&e))?;
+            let durable = format!("{}-node", self.party.lower());
+            let consumer: consumer::PullConsumer = stream
+                .get_or_create_consumer(
+                    &durable,
+                    consumer::pull::Config {
+                        durable_name: Some(durable.clone()),
+                        ack_policy: consumer::AckPolicy::Explicit,
+                        ack_wait: ACK_WAIT,
+                        max_ack_pending: 10_000,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| fail(&e))?;
+            let messages = consumer.messages().await.map_err(|e| fail(&e))?;
+            inbound.push(
+                messages
+                    .filter_map(move |m| async move {
+                        match m {
+                            Ok(m) => Some(Inbound {
+                                link: peer,
+                                subject: m.subject.to_string(),
+                                result: decode_envelope(&m.subject, &m.payload),
+                                ack: Ack(Some(m)),
+                            }),
+                            Err(e) => {
+                                warn!(link = %peer, error = %e, "stream consumer error; continuing");
+                                None
+                            }
+                        }
+                    })
+                    .boxed(),
+            );
         }
         let mut calls = Vec::new();
         for verb in subjects::VERBS {
@@ -244,10 +344,20 @@ impl Links {
         let client = self.links.iter().find(|(peer, _)| *peer == t.to).map(|(_, c)| c).ok_or_else(|| {
             TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
         })?;
-        client
-            .publish(subject.clone(), Bytes::from(encode_envelope(&t.envelope)))
-            .await
-            .map_err(|e| TransportError::Publish { subject, reason: e.to_string() })
+        // Durable: the receiver's stream acknowledges (deduplicating by
+        // message id) before this returns.
+        let js = async_nats::jetstream::new(client.clone());
+        let msg = async_nats::jetstream::message::PublishMessage::build()
+            .payload(Bytes::from(encode_envelope(&t.envelope)))
+            .message_id(t.envelope.message_id.as_str());
+        let fail =
+            |e: &dyn std::fmt::Display| TransportError::Publish { subject: subject.clone(), reason: e.to_string() };
+        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| fail(&e))?;
+        match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(fail(&e)),
+            Err(_) => Err(fail(&"no acknowledgement from the receiver's stream in time")),
+        }
     }
 
     /// Answers a control call.

@@ -93,6 +93,10 @@ pub fn probe(party: Party, id: &str) -> String {
     format!("tisa.ctl.{}.probe.{id}", party.lower())
 }
 
+/// What a node may publish to use JetStream in its own account: the API
+/// (create its inbound stream and consumer, pull) and acknowledgements.
+pub const JETSTREAM: [&str; 2] = ["$JS.API.>", "$JS.ACK.>"];
+
 /// A NATS user of a deployment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -150,6 +154,9 @@ pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
                 publish.push(data_all(party, Direction::Up));
                 subscribe.push(data_all(party, Direction::Down));
             }
+            // JetStream within its own account only (accounts isolate the
+            // API): its inbound stream and consumer, and acknowledgements.
+            publish.extend(JETSTREAM.iter().map(|s| s.to_string()));
         }
         Role::Link => {
             // The hub's end of the US–`party` link, on `party`'s server: it
@@ -157,6 +164,7 @@ pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
             // (no control subject of the nation's, no other nation).
             publish.push(data_all(party, Direction::Down));
             subscribe.push(data_all(party, Direction::Up));
+            publish.extend(JETSTREAM.iter().map(|s| s.to_string()));
             let probe = format!("tisa.ctl.{}.probe.>", Party::HUB.lower());
             publish.push(probe.clone());
             subscribe.push(probe);

@@ -26,6 +26,25 @@ fn content() -> Content {
     }
 }
 
+fn manifest() -> Signed {
+    Identity::from_seed("kr-node", [1; 32]).sign(sign::Manifest::of(&header(), &content(), "kim").to_bytes())
+}
+
+fn decision(verdict: sign::Verdict) -> ReleaseDecision {
+    let doc = sign::DecisionDoc {
+        manifest_sha256: sign::sha256(&manifest().bytes),
+        request_id: RequestId::for_release(&header().id, 2, Party::Jp),
+        report_id: header().id,
+        revision: 2,
+        recipient: Party::Jp,
+        verdict,
+        reason: if verdict == sign::Verdict::Deny { "no".into() } else { String::new() },
+        decided_at: Timestamp(3),
+        operator: "kim".into(),
+    };
+    tisa_transport::convert::decision_from_signed(Identity::from_seed("kim", [2; 32]).sign(doc.to_bytes())).unwrap()
+}
+
 fn env(payload: Payload) -> Envelope {
     Envelope {
         version: PROTOCOL_VERSION,
@@ -45,7 +64,7 @@ fn roundtrip(e: Envelope) {
 #[test]
 fn every_payload_round_trips() {
     let rid = RequestId::for_release(&header().id, 2, Party::Jp);
-    roundtrip(env(Payload::Report(Report { header: header(), content: content() })));
+    roundtrip(env(Payload::Report(Report { header: header(), content: content(), manifest: manifest() })));
     roundtrip(env(Payload::ReleaseRequest(ReleaseRequest {
         request_id: rid.clone(),
         report_id: header().id,
@@ -54,27 +73,24 @@ fn every_payload_round_trips() {
         requested_at: Timestamp(1),
         expires_at: Timestamp(2),
     })));
-    for decision in [Decision::ApproveFull, Decision::ApproveTearline, Decision::Deny { reason: "no".into() }] {
-        roundtrip(env(Payload::ReleaseDecision(ReleaseDecision {
-            request_id: rid.clone(),
-            report_id: header().id,
-            revision: 2,
-            recipient: Party::Jp,
-            decision,
-            decided_at: Timestamp(3),
-        })));
+    for verdict in [sign::Verdict::ApproveFull, sign::Verdict::ApproveTearline, sign::Verdict::Deny] {
+        roundtrip(env(Payload::ReleaseDecision(decision(verdict))));
     }
     roundtrip(env(Payload::Delivery(Delivery {
         header: header(),
         released: Released::Full(content()),
         basis: Basis::Trilateral,
         request_id: Some(rid.clone()),
+        manifest: manifest(),
+        consent: Some(Consent::Decision(decision(sign::Verdict::ApproveFull))),
     })));
     roundtrip(env(Payload::Delivery(Delivery {
         header: header(),
         released: Released::Tearline(Sensitive::new("tl")),
         basis: Basis::Trilateral,
         request_id: Some(rid.clone()),
+        manifest: manifest(),
+        consent: Some(Consent::Decision(decision(sign::Verdict::ApproveFull))),
     })));
     for stage in [
         Stage::Accepted,
@@ -107,6 +123,8 @@ fn tearline_only_delivery_never_carries_the_body_on_the_wire() {
         released: Released::Tearline(Sensitive::new("tl")),
         basis: Basis::Trilateral,
         request_id: None,
+        manifest: manifest(),
+        consent: None,
     }));
     let p = proto::Envelope::decode(encode_envelope(&e).as_slice()).unwrap();
     let Some(proto::envelope::Payload::Delivery(d)) = p.payload else { panic!("not a delivery") };
@@ -122,6 +140,8 @@ fn tearline_only_delivery_with_a_body_is_refused() {
         released: Released::Full(content()),
         basis: Basis::Trilateral,
         request_id: None,
+        manifest: manifest(),
+        consent: None,
     }));
     let mut p = proto::Envelope::decode(encode_envelope(&e).as_slice()).unwrap();
     if let Some(proto::envelope::Payload::Delivery(d)) = p.payload.as_mut() {
@@ -133,7 +153,7 @@ fn tearline_only_delivery_with_a_body_is_refused() {
 
 #[test]
 fn garbage_truncation_and_mislabelled_kinds_are_refused() {
-    let e = env(Payload::Report(Report { header: header(), content: content() }));
+    let e = env(Payload::Report(Report { header: header(), content: content(), manifest: manifest() }));
     let bytes = encode_envelope(&e);
     assert!(decode_envelope("tisa.kr.up.report", b"\xff\xff\xff garbage").is_err());
     assert!(decode_envelope("tisa.kr.up.report", &bytes[..bytes.len() / 2]).is_err());
@@ -144,7 +164,7 @@ fn garbage_truncation_and_mislabelled_kinds_are_refused() {
 
 #[test]
 fn unspecified_enums_and_bad_ids_are_refused() {
-    let e = env(Payload::Report(Report { header: header(), content: content() }));
+    let e = env(Payload::Report(Report { header: header(), content: content(), manifest: manifest() }));
     let good = proto::Envelope::decode(encode_envelope(&e).as_slice()).unwrap();
     let mutate = |f: &mut dyn FnMut(&mut proto::IntelligenceReport)| {
         let mut p = good.clone();

@@ -251,6 +251,8 @@ impl std::fmt::Display for SubmitError {
     }
 }
 
+// One sink per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Mode {
     DryRun,
     Node { ctx: Ctx, client: Option<ControlClient>, submitted_by: String },

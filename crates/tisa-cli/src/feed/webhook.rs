@@ -31,7 +31,7 @@ paths and methods; 503 when the node does not answer (retry later). One request 
 go to the node one at a time, in arrival order. The token never appears in logs.\n\n\
 This is plain HTTP: listen on loopback, or put a TLS-terminating proxy in front.",
     after_help = "Example: tisa feed webhook --config tisa-broker/kr-cli.toml --listen 127.0.0.1:8787 --token-file /etc/tisa/webhook.token\n\
-         Then:    curl -H \"Authorization: Bearer $(cat /etc/tisa/webhook.token)\" --data @report.json http://127.0.0.1:8787/reports"
+         Then:    curl -H \"Authorization: Bearer $(cat /etc/tisa/webhook.token)\" --data-binary @report.json http://127.0.0.1:8787/reports"
 )]
 pub struct WebhookArgs {
     #[command(flatten)]
