@@ -239,7 +239,26 @@ pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether a watch event is about a live track (`report_id` is then the
+/// track id and `revision` its sequence number).
+fn is_track(w: &WatchEvent) -> bool {
+    w.kind == "TRACK" || w.kind == "TRACK_FORWARDED"
+}
+
 pub(crate) fn watch_json(w: &WatchEvent) -> Value {
+    if is_track(w) {
+        return json!({
+            "kind": w.kind,
+            "at_ms": w.at.as_millis(),
+            "track_id": w.report_id,
+            "seq": w.revision,
+            "originator": w.originator.map(|p| p.trigraph()),
+            "recipient": w.recipient.map(|p| p.trigraph()),
+            "category": w.category.map(|c| c.as_str()),
+            "classification": w.classification.map(|c| c.as_str()),
+            "detail": w.detail,
+        });
+    }
     json!({
         "kind": w.kind,
         "at_ms": w.at.as_millis(),
@@ -258,6 +277,21 @@ pub(crate) fn watch_json(w: &WatchEvent) -> Value {
 
 pub(crate) fn watch_line(w: &WatchEvent) -> String {
     let mut s = format!("{}  {:<18}", utc(w.at.as_millis()), w.kind);
+    if is_track(w) {
+        // TRACK: latest position, altitude, time since launch and predicted impact (in `detail`).
+        s.push_str(&format!(" {} #{}", w.report_id.as_deref().unwrap_or("-"), w.revision));
+        if let Some(o) = w.originator {
+            s.push_str(&format!(" from {o}"));
+        }
+        if let Some(r) = w.recipient {
+            s.push_str(&format!(" to {r}"));
+        }
+        if let Some(k) = w.classification {
+            s.push_str(&format!(" {k}"));
+        }
+        s.push_str(&format!(" — {}", w.detail));
+        return s;
+    }
     if let Some(r) = &w.report_id {
         s.push_str(&format!(" {r} r{}", w.revision));
     }
@@ -303,6 +337,61 @@ pub async fn watch(c: &Ctx, count: Option<usize>) -> Result<ExitCode> {
             },
             _ = crate::util::shutdown_signal() => break,
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tisa tracks`: the latest update of every track the node knows.
+pub async fn tracks(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
+    let reply = call(c, ControlRequest::Tracks(ListQuery { after, limit, report_id: None })).await?;
+    let ReplyView::Tracks(items, next) = reply else { return Err(unexpected(&reply)) };
+    let deg = |v: i32| f64::from(v) / 1e6;
+    if c.json {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(u, received)| {
+                let d = &u.doc;
+                json!({
+                    "track_id": d.track_id.as_str(),
+                    "seq": d.seq,
+                    "originator": d.originator.trigraph(),
+                    "classification": d.classification.as_str(),
+                    "releasable_to": d.releasable_to.iter().map(|p| p.trigraph()).collect::<Vec<_>>(),
+                    "launch": {"lat": deg(d.launch.lat_e6), "lon": deg(d.launch.lon_e6), "at_ms": d.launched_at.as_millis()},
+                    "position": {
+                        "lat": deg(d.position.lat_e6),
+                        "lon": deg(d.position.lon_e6),
+                        "alt_km": f64::from(d.altitude_m) / 1000.0,
+                        "at_ms": d.observed_at.as_millis(),
+                    },
+                    "since_launch_s": d.observed_at.saturating_since(d.launched_at).as_secs(),
+                    "impact": d.impact.map(|p| json!({"lat": deg(p.lat_e6), "lon": deg(p.lon_e6)})),
+                    "issued_at_ms": d.issued_at.as_millis(),
+                    "grant_id": u.consent.as_ref().map(|g| g.doc.grant_id.clone()),
+                    "received_at_ms": received.as_millis(),
+                })
+            })
+            .collect();
+        print_json(&json!({"items": items, "next_after": next}));
+    } else if items.is_empty() {
+        println!("{} knows no tracks", c.party);
+    } else {
+        for (u, _) in &items {
+            let d = &u.doc;
+            println!(
+                "{} #{}  from {} {}  launched {} at {}  {}",
+                d.track_id,
+                d.seq,
+                d.originator,
+                d.classification,
+                d.launch,
+                utc(d.launched_at.as_millis()),
+                tisa_transport::control::track_detail(u)
+            );
+        }
+    }
+    if let (false, Some(n)) = (c.json, &next) {
+        eprintln!("more: --after {n}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@
 //! - `demo`: the scripted scenario.
 //! - `audit`: `tisa audit show|verify|export`, reading a node's hash-chained audit log.
 //! - `feed`: `tisa feed usgs|cns-csv|jsonl|webhook`, sources submitting through the party's own node.
+//! - [`probe`]: `tisa probe URL`, whether a NATS server is reachable from here (name, TCP, `INFO`).
 
 pub mod agreement;
 mod audit;
@@ -22,6 +23,7 @@ mod demo;
 mod feed;
 pub mod keys;
 pub mod natsd;
+pub mod probe;
 pub mod util;
 
 use std::process::ExitCode;
@@ -69,10 +71,15 @@ enum Command {
     Inbox(ListArgs),
     /// Stream what arrives and what happens to your party's reports.
     Watch(WatchArgs),
+    /// Live missile-warning tracks your node knows: the latest update of each.
+    Tracks(ListArgs),
     /// Show where your party's reports stand.
     Status(StatusArgs),
     /// Check that your node answers, with its counters.
     Health(Common),
+    /// Check that a NATS server is reachable from here: resolve, connect, read its INFO line.
+    /// Exits 1 with the reason (name not resolvable, connection refused, timeout, …) if not.
+    Probe(ProbeArgs),
     /// Start a broker and the three nodes, and play the arrangement end to end.
     Demo(DemoArgs),
     /// Broker deployment: generate a nats-server config that enforces the topology.
@@ -377,6 +384,18 @@ struct StatusArgs {
 }
 
 #[derive(Args, Debug)]
+struct ProbeArgs {
+    /// The server, e.g. nats://nats-kr:4222 (port 4222 if absent).
+    url: String,
+    /// Give up after this long (resolution, connection and INFO together).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Print JSON (also when unreachable).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
 struct DemoArgs {
     /// Leave the broker and the three nodes running after the scenario (Ctrl-C stops them).
     #[arg(long)]
@@ -502,8 +521,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Inbox(a) => commands::inbox(&a.common.resolve()?, a.after, a.limit).await,
         Command::Watch(a) => commands::watch(&a.common.resolve()?, a.count).await,
+        Command::Tracks(a) => commands::tracks(&a.common.resolve()?, a.after, a.limit).await,
         Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
         Command::Health(c) => commands::health(&c.resolve()?).await,
+        Command::Probe(a) => probe::run(&a.url, a.timeout, a.json).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
         Command::Feed(f) => feed::run(f).await,
         Command::Audit(c) => audit::run(c),

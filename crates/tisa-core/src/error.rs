@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use crate::policy::NotReleasable;
-use crate::types::{Classification, Party, ReportId, RequestId};
+use crate::types::{Classification, Party, ReportId, RequestId, TrackId};
 
 /// A value given as text could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -132,6 +132,27 @@ pub enum CommandError {
     /// The hub makes no release decisions.
     #[error("the hub does not decide releases; only originators do")]
     HubCannotDecide,
+    /// A track id does not carry this party's prefix.
+    #[error("track id {id} must start with {prefix}-")]
+    BadTrackIdPrefix {
+        /// The id.
+        id: TrackId,
+        /// The expected prefix.
+        prefix: &'static str,
+    },
+    /// A track update that is not newer than the latest one of its track.
+    #[error("track {track} sequence {seq} is not newer than {latest}")]
+    StaleTrack {
+        /// The track.
+        track: TrackId,
+        /// The update's sequence number.
+        seq: u32,
+        /// The latest sequence number already issued.
+        latest: u32,
+    },
+    /// A track update with invalid fields.
+    #[error("invalid track update: {0}")]
+    BadTrack(&'static str),
 }
 
 /// Why an incoming message was refused. Sent back to the peer as a
@@ -228,6 +249,27 @@ pub enum RejectReason {
     /// Consent under a revoked or lapsed grant, or one that does not cover the report.
     #[error("grant {0} is revoked, lapsed or does not cover this report")]
     GrantNotValid(String),
+    /// A track update that may not go to the party it was sent to.
+    #[error("track {track} may not go to {recipient}: {why}")]
+    TrackNotReleasable {
+        /// The track.
+        track: TrackId,
+        /// The recipient.
+        recipient: Party,
+        /// The rule it breaks.
+        why: NotReleasable,
+    },
+    /// A track update whose id, originator or fields are inconsistent.
+    #[error("track {track}: {why}")]
+    BadTrack {
+        /// The track.
+        track: TrackId,
+        /// What is wrong (fixed text).
+        why: &'static str,
+    },
+    /// A trilateral track update without the originator's standing grant.
+    #[error("track {0} carries no standing grant of its originator")]
+    TrackNoConsent(TrackId),
 }
 
 impl RejectReason {
@@ -251,6 +293,9 @@ impl RejectReason {
             RejectReason::Unverified { .. } => "UNVERIFIED",
             RejectReason::NoConsent(_) => "NO_CONSENT",
             RejectReason::GrantNotValid(_) => "GRANT_NOT_VALID",
+            RejectReason::TrackNotReleasable { .. } => "NOT_RELEASABLE",
+            RejectReason::BadTrack { .. } => "BAD_TRACK",
+            RejectReason::TrackNoConsent(_) => "NO_CONSENT",
         }
     }
 }

@@ -26,8 +26,8 @@ pub use error::{CommandError, ParseError, RejectReason};
 pub use message::*;
 pub use node::{
     inbox_cursor, limits, Draft, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState,
-    RevisionStatus, SubmitNote, Submitted,
+    RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
 pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
-pub use sign::{Identity, Signed};
+pub use sign::{Identity, Signed, TrackDoc};
 pub use types::*;

@@ -1,7 +1,7 @@
 //! The messages parties exchange, as domain types. The wire format
 //! (`proto/tisa/v1/*.proto`) mirrors these; the transport crate converts.
 
-use crate::sign::{GrantDoc, RevocationDoc, Signed};
+use crate::sign::{GrantDoc, RevocationDoc, Signed, TrackDoc};
 use crate::types::{Category, Classification, MessageId, Party, PartySet, ReportId, RequestId, Sensitive, Timestamp};
 
 /// Protocol version carried in every envelope.
@@ -234,6 +234,47 @@ pub struct Rejection {
     pub request_id: Option<RequestId>,
 }
 
+/// A point on the earth, in millionths of a degree (WGS 84). Integers, so
+/// that a signed track document is canonical.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct GeoPoint {
+    /// Latitude, µ°, -90e6..=90e6.
+    pub lat_e6: i32,
+    /// Longitude, µ°, -180e6..=180e6.
+    pub lon_e6: i32,
+}
+
+impl GeoPoint {
+    /// Whether the coordinates are on the earth.
+    pub fn is_valid(self) -> bool {
+        self.lat_e6.abs() <= 90_000_000 && self.lon_e6.abs() <= 180_000_000
+    }
+}
+
+impl std::fmt::Display for GeoPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let deg = |v: i32| {
+            let sign = if v < 0 { "-" } else { "" };
+            let a = v.unsigned_abs();
+            format!("{sign}{}.{:06}", a / 1_000_000, a % 1_000_000)
+        };
+        write!(f, "{},{}", deg(self.lat_e6), deg(self.lon_e6))
+    }
+}
+
+/// One update of a live missile-warning track (always NK_MISSILE): the
+/// originator node's signed document, plus, for a trilateral forward, the
+/// originator's standing grant that allows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackUpdate {
+    /// The signed fields (parsed from `signed`).
+    pub doc: TrackDoc,
+    /// The originator node's signature over the canonical `tisa.v1.track` document.
+    pub signed: Signed,
+    /// Hub → third party only: the originator's standing grant covering it.
+    pub consent: Option<Grant>,
+}
+
 /// Every message kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
@@ -253,6 +294,8 @@ pub enum Payload {
     Grant(Grant),
     /// Originator → hub, hub → recipient: a grant withdrawn.
     Revocation(Revocation),
+    /// Originator → hub, hub → recipient: a live missile-warning track update.
+    Track(TrackUpdate),
 }
 
 impl Payload {
@@ -267,6 +310,7 @@ impl Payload {
             Payload::Rejection(_) => "rejection",
             Payload::Grant(_) => "grant",
             Payload::Revocation(_) => "revocation",
+            Payload::Track(_) => "track",
         }
     }
 }

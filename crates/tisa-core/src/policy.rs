@@ -149,6 +149,31 @@ impl Policy {
         Ok(())
     }
 
+    /// The trilateral rule for a live missile track (always NK_MISSILE),
+    /// minus consent: may the hub pass `originator`'s track on to `recipient`?
+    pub fn check_track(
+        &self,
+        originator: Party,
+        classification: Classification,
+        releasable_to: crate::types::PartySet,
+        recipient: Party,
+    ) -> Result<(), NotReleasable> {
+        if originator.is_hub() || recipient.is_hub() || recipient == originator {
+            return Err(NotReleasable::NotAThirdParty);
+        }
+        if !self.in_scope(Category::NkMissile) {
+            return Err(NotReleasable::OutOfScope(Category::NkMissile));
+        }
+        let ceiling = self.ceiling(originator).min(self.ceiling(recipient));
+        if classification > ceiling {
+            return Err(NotReleasable::AboveCeiling { classification, ceiling });
+        }
+        if !releasable_to.contains(recipient) {
+            return Err(NotReleasable::NotInReleasableTo);
+        }
+        Ok(())
+    }
+
     /// The bilateral rule for the hub's own reports: may the hub send this
     /// report to `recipient` over their bilateral link?
     pub fn check_bilateral(&self, h: &ReportHeader, recipient: Party) -> Result<(), NotReleasable> {

@@ -353,6 +353,21 @@ id_type!(
     "message id"
 );
 
+id_type!(
+    /// A live missile track's identifier, chosen by its originator and
+    /// prefixed with the originator's code (`KR-T-…`).
+    TrackId,
+    "track id"
+);
+
+impl TrackId {
+    /// The party whose code prefixes this id, if any.
+    pub fn prefix_party(&self) -> Option<Party> {
+        let (prefix, _) = self.0.split_once('-')?;
+        Party::ALL.into_iter().find(|p| p.code() == prefix)
+    }
+}
+
 impl ReportId {
     /// The party whose code prefixes this id, if any.
     pub fn prefix_party(&self) -> Option<Party> {

@@ -141,6 +141,7 @@ fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlReply, Command
                     core.grants().into_iter().filter(|g| g.grant.doc.grant_id == doc.grant_id).collect(),
                 )
             }),
+            ControlRequest::Track(draft) => core.track(now, draft).map(ControlReply::Track),
             // Queries are never logged.
             _ => Err(CommandError::Empty("command")),
         }),
@@ -151,7 +152,11 @@ fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlReply, Command
 fn changes_state(req: &ControlRequest) -> bool {
     matches!(
         req,
-        ControlRequest::Submit(_) | ControlRequest::Decide(_) | ControlRequest::Grant(_) | ControlRequest::Revoke(_)
+        ControlRequest::Submit(_)
+            | ControlRequest::Decide(_)
+            | ControlRequest::Grant(_)
+            | ControlRequest::Revoke(_)
+            | ControlRequest::Track(_)
     )
 }
 
@@ -165,7 +170,7 @@ async fn run(
     // Refuse to start on a key the agreement does not know, before touching the network.
     let mut store = Store::open(&config.data_dir)?;
     let instance = store.instance()?;
-    let (mut audit, _) = AuditLog::open(&config.data_dir, party, config.identity.clone(), &store)
+    let (mut audit, _) = AuditLog::open(&config.data_dir, party, config.identity.clone(), &mut store)
         .map_err(|e| NodeError::Config(e.to_string()))?;
     let mut core =
         Node::new(party, config.policy, instance, config.identity).map_err(|e| NodeError::Config(e.to_string()))?;
@@ -412,7 +417,8 @@ impl Actor {
             ControlRequest::Submit(_)
             | ControlRequest::Decide(_)
             | ControlRequest::Grant(_)
-            | ControlRequest::Revoke(_) => {
+            | ControlRequest::Revoke(_)
+            | ControlRequest::Track(_) => {
                 // Handled above (logged, then applied).
                 return ControlReply::Error { code: "INTERNAL".into(), message: "unreachable".into() };
             }
@@ -426,6 +432,7 @@ impl Actor {
                     .decision_doc(now, &request_id, verdict, reason, &operator)
                     .map(|doc| ControlReply::Draft(doc.to_bytes()))
             }
+            ControlRequest::Tracks(q) => self.core.tracks(q.after.as_deref(), limit(q.limit)).map(ControlReply::Tracks),
             ControlRequest::Inbox(q) => self.core.inbox(q.after.as_deref(), limit(q.limit)).map(ControlReply::Inbox),
             ControlRequest::Status(q) => match &q.report_id {
                 Some(id) => {
@@ -490,6 +497,7 @@ fn command_code(e: &CommandError) -> &'static str {
         CommandError::AboveCeiling { .. } => "ABOVE_CEILING",
         CommandError::HubCannotDecide => "NOT_ORIGINATOR",
         CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
+        CommandError::StaleTrack { .. } => "STALE_TRACK",
         _ => "INVALID",
     }
 }

@@ -266,7 +266,7 @@ impl AuditLog {
         dir: &Path,
         party: Party,
         identity: Identity,
-        store: &Store,
+        store: &mut Store,
     ) -> Result<(AuditLog, Option<u64>), AuditError> {
         let path = dir.join(LOG_FILE);
         let fail = |e: &dyn std::fmt::Display| AuditError { path: path.clone(), reason: e.to_string() };
@@ -364,6 +364,7 @@ impl AuditLog {
                 // and says where the previous one ended.
                 warn!(path = %path.display(), previous_seq = seq, "starting a new audit log; the previous one is not here");
                 log.append_head(format!("new log: the previous log ended at seq {seq} hash {}", hex(&hash)))
+                    .and_then(|()| log.sync(store, true))
                     .map_err(|e| fail(&e))?;
             }
         }
@@ -879,11 +880,27 @@ mod tests {
     use super::*;
     use tisa_core::{KeyEntry, MessageId, ReleaseRequest, ReportId, RequestId};
 
-    fn tmp(name: &str) -> PathBuf {
+    /// A scratch directory, removed on drop.
+    struct Tmp(PathBuf);
+
+    impl std::ops::Deref for Tmp {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tmp(name: &str) -> Tmp {
         let d =
             std::env::temp_dir().join(format!("tisa-audit-{name}-{}-{}", std::process::id(), rand::random::<u32>()));
         std::fs::create_dir_all(&d).unwrap();
-        d
+        Tmp(d)
     }
 
     fn identity() -> Identity {
@@ -917,7 +934,7 @@ mod tests {
     /// A log with `inputs` inputs of two events each.
     fn build(dir: &Path, inputs: u64) -> (AuditLog, Store) {
         let mut store = Store::open(dir).unwrap();
-        let (mut log, _) = AuditLog::open(dir, Party::Kr, identity(), &store).unwrap();
+        let (mut log, _) = AuditLog::open(dir, Party::Kr, identity(), &mut store).unwrap();
         for i in 0..inputs {
             let r = request(i as u32);
             let evs = [Event::ReleaseRequested { request: r.clone() }, Event::Expired { request: r }];
@@ -1013,7 +1030,7 @@ mod tests {
     #[test]
     fn cut_off_end_is_detected_with_the_recorded_head() {
         let dir = tmp("cut");
-        let (_log, store) = build(&dir, 5);
+        let (_log, mut store) = build(&dir, 5);
         let l = lines(&dir);
         let cut = l[..l.len() - 2].concat();
         // The chain itself is fine: only the recorded head shows the loss.
@@ -1024,8 +1041,33 @@ mod tests {
         // And the node refuses to write on over the evidence.
         drop(_log);
         std::fs::write(dir.join(LOG_FILE), &cut).unwrap();
-        let e = AuditLog::open(&dir, Party::Kr, identity(), &store).unwrap_err();
+        let e = AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap_err();
         assert!(e.to_string().contains("missing at its end"), "{e}");
+    }
+
+    #[test]
+    fn a_log_moved_aside_starts_a_new_one_that_names_the_old_head() {
+        let dir = tmp("moved");
+        let (log, mut store) = build(&dir, 3);
+        let old = log.head();
+        drop(log);
+        std::fs::rename(dir.join(LOG_FILE), dir.join("audit.log.old")).unwrap();
+        let (mut log, last) = AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap();
+        assert_eq!(last, None, "every input is audited again");
+        let r = request(0);
+        log.record(&mut store, note(0), true, &[Event::Expired { request: r }]).unwrap();
+        drop(log);
+        let bytes = std::fs::read(dir.join(LOG_FILE)).unwrap();
+        let entries = parse_lines(&bytes).unwrap();
+        assert_eq!(entries[0].kind, "HEAD");
+        assert!(
+            entries[0].detail.contains(&format!("ended at seq {} hash {}", old.0, hex(&old.1))),
+            "{:?}",
+            entries[0]
+        );
+        verify(&bytes, Some(&policy()), &known(&dir, &store)).unwrap();
+        // The node starts on it again (the recorded head moved with it).
+        AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap();
     }
 
     #[test]
@@ -1042,7 +1084,7 @@ mod tests {
         let h = unhex32(serde_json::from_str::<Entry>(&l[4]).unwrap().hash.as_str()).unwrap();
         store.set_audit_head(5, &h, true).unwrap();
         std::fs::remove_file(dir.join(HEAD_FILE)).unwrap();
-        let (mut log, last) = AuditLog::open(&dir, Party::Kr, identity(), &store).unwrap();
+        let (mut log, last) = AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap();
         assert_eq!(last, Some(2));
         // Replay all four inputs (the fourth is new).
         for i in 0..4 {
@@ -1073,7 +1115,7 @@ mod tests {
             .unwrap_err()
             .reason
             .contains("incomplete"));
-        let (mut log, _) = AuditLog::open(&dir, Party::Kr, identity(), &store).unwrap();
+        let (mut log, _) = AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap();
         for i in 0..2 {
             let r = request(i as u32);
             let evs = [Event::ReleaseRequested { request: r.clone() }, Event::Expired { request: r }];
@@ -1088,7 +1130,7 @@ mod tests {
     fn details_carry_no_free_text() {
         let dir = tmp("free");
         let mut store = Store::open(&dir).unwrap();
-        let (mut log, _) = AuditLog::open(&dir, Party::Kr, identity(), &store).unwrap();
+        let (mut log, _) = AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap();
         let rejection = tisa_core::Rejection {
             refers_to: MessageId::new("US-1").unwrap(),
             code: "BAD <secret title>".into(),

@@ -8,6 +8,7 @@ use tisa_core::{
     PendingView, RecipientState, ReleaseRequest, Report, ReportHeader, ReportId, RequestId, RevisionStatus, Sensitive,
     Signed, Stage, Submitted, Timestamp,
 };
+use tisa_core::{TrackDraft, TrackEntry, TrackSubmitted, TrackUpdate};
 
 use crate::convert::*;
 use crate::error::DecodeError;
@@ -58,6 +59,10 @@ pub enum ControlRequest {
     Status(ListQuery),
     /// Liveness and counters.
     Health,
+    /// Issue one live missile-track update (the node signs it).
+    Track(TrackDraft),
+    /// The latest update of every track the node knows.
+    Tracks(ListQuery),
 }
 
 impl ControlRequest {
@@ -74,6 +79,8 @@ impl ControlRequest {
             ControlRequest::Inbox(_) => "inbox",
             ControlRequest::Status(_) => "status",
             ControlRequest::Health => "health",
+            ControlRequest::Track(_) => "track",
+            ControlRequest::Tracks(_) => "tracks",
         }
     }
 }
@@ -134,6 +141,10 @@ pub enum ControlReply {
     Grants(Vec<GrantView>),
     /// A document to sign.
     Draft(Vec<u8>),
+    /// A track update issued.
+    Track(TrackSubmitted),
+    /// Latest update per track.
+    Tracks(Page<TrackEntry>),
 }
 
 /// A note from a submission, as the CLI sees it.
@@ -226,6 +237,10 @@ pub enum ReplyView {
     Grants(Vec<(Grant, bool)>),
     /// A document to sign.
     Draft(Vec<u8>),
+    /// A track update issued (`true`: it was a duplicate, nothing sent).
+    Track(TrackUpdate, bool),
+    /// Latest update per track, with when each arrived, and the next cursor.
+    Tracks(Vec<(TrackUpdate, Timestamp)>, Option<String>),
 }
 
 /// One event from `tisa.ctl.<party>.events`, as `watch` shows it.
@@ -288,6 +303,8 @@ pub(crate) fn request_to_proto(req: &ControlRequest) -> proto::ControlRequest {
         ControlRequest::Decide(s) => R::Decide(proto::DecideRequest { decision: Some(signed_to(s)) }),
         ControlRequest::Grant(s) => R::Grant(signed_to(s)),
         ControlRequest::Revoke(s) => R::Revoke(signed_to(s)),
+        ControlRequest::Track(d) => R::Track(track_draft_to_proto(d)),
+        ControlRequest::Tracks(q) => R::Tracks(list(q)),
         ControlRequest::Grants(q) => R::Grants(list(q)),
         ControlRequest::Draft { request_id, decision, operator } => R::Draft(proto::DraftRequest {
             request_id: request_id.to_string(),
@@ -353,6 +370,8 @@ pub(crate) fn request_from_proto(p: proto::ControlRequest) -> Result<ControlRequ
         R::Inbox(q) => ControlRequest::Inbox(list(q)?),
         R::Status(q) => ControlRequest::Status(list(q)?),
         R::Health(_) => ControlRequest::Health,
+        R::Track(t) => ControlRequest::Track(track_draft_from(t)?),
+        R::Tracks(q) => ControlRequest::Tracks(list(q)?),
     };
     Ok(req)
 }
@@ -478,6 +497,20 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
             agreement_version: h.agreement_version,
         }),
         ControlReply::Draft(bytes) => R::Draft(bytes.clone()),
+        ControlReply::Track(t) => {
+            R::Track(proto::TrackReply { update: Some(track_to_proto(&t.update)), duplicate: t.duplicate })
+        }
+        ControlReply::Tracks(page) => R::Tracks(proto::TrackList {
+            items: page
+                .items
+                .iter()
+                .map(|e| proto::TrackItem {
+                    update: Some(track_to_proto(&e.update)),
+                    received_at_ms: e.received_at.as_millis(),
+                })
+                .collect(),
+            next_after: cursor(&page.next_after),
+        }),
         ControlReply::Grants(items) => R::Grants(proto::GrantList {
             items: items
                 .iter()
@@ -580,6 +613,20 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
             agreement_version: h.agreement_version,
         }),
         R::Draft(b) => ReplyView::Draft(b),
+        R::Track(t) => ReplyView::Track(
+            track_from_proto(t.update.ok_or(DecodeError::Missing("track.update"))?)?,
+            t.duplicate,
+        ),
+        R::Tracks(l) => ReplyView::Tracks(
+            l.items
+                .into_iter()
+                .map(|i| {
+                    let u = track_from_proto(i.update.ok_or(DecodeError::Missing("tracks.update"))?)?;
+                    Ok((u, Timestamp(i.received_at_ms)))
+                })
+                .collect::<Result<_, DecodeError>>()?,
+            uncursor(l.next_after),
+        ),
         R::Grants(l) => ReplyView::Grants(
             l.items
                 .into_iter()
@@ -685,6 +732,28 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
             w.kind = "REJECTED".into();
             w.detail = format!("{} {kind} {message_id} from {link}: {reason}", reason.code());
         }
+        Event::TrackUpdated { update } => {
+            let d = &update.doc;
+            w.kind = "TRACK".into();
+            w.report_id = Some(d.track_id.to_string());
+            w.revision = d.seq;
+            w.originator = Some(d.originator);
+            w.category = Some(tisa_core::TrackDoc::CATEGORY);
+            w.classification = Some(d.classification);
+            w.detail = track_detail(update);
+        }
+        Event::TrackForwarded { track_id, seq, recipient, grant_id } => {
+            w.kind = "TRACK_FORWARDED".into();
+            w.report_id = Some(track_id.to_string());
+            w.revision = *seq;
+            w.originator = track_id.prefix_party();
+            w.recipient = Some(*recipient);
+            w.category = Some(tisa_core::TrackDoc::CATEGORY);
+            w.detail = match grant_id {
+                Some(g) => format!("under grant {g}"),
+                None => "bilateral".to_owned(),
+            };
+        }
         Event::RejectionReceived { link, rejection } => {
             w.kind = "REJECTION_RECEIVED".into();
             w.report_id = rejection.report_id.as_ref().map(ToString::to_string);
@@ -693,6 +762,24 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
         }
     }
     w
+}
+
+/// One line of numbers and ids describing a track update's latest state:
+/// `seq=3 pos=39.800000,127.600000 alt=150.0km t+30s impact=40.800000,135.200000 grant=KR-G-1`.
+pub fn track_detail(t: &TrackUpdate) -> String {
+    let d = &t.doc;
+    let since = d.observed_at.saturating_since(d.launched_at).as_secs();
+    let impact = d.impact.map_or("-".to_owned(), |p| p.to_string());
+    let mut s = format!(
+        "seq={} pos={} alt={:.1}km t+{since}s impact={impact}",
+        d.seq,
+        d.position,
+        f64::from(d.altitude_m) / 1000.0
+    );
+    if let Some(g) = &t.consent {
+        s.push_str(&format!(" grant={}", g.doc.grant_id));
+    }
+    s
 }
 
 /// Encodes a watch event for `tisa.ctl.<party>.events`.

@@ -4,12 +4,13 @@
 //! are errors, never defaults, so the core only ever sees well-formed input.
 
 use prost::Message;
-use tisa_core::sign::{sha256, DecisionDoc, GrantDoc, RevocationDoc, Verdict};
+use tisa_core::sign::{sha256, DecisionDoc, GrantDoc, RevocationDoc, TrackDoc, Verdict};
 use tisa_core::{
     Basis, Category, Classification, Consent, Content, Decision, Delivery, Envelope, Grant, MessageId, NotReleasable,
     Party, PartySet, Payload, Progress, Rejection, ReleaseDecision, ReleaseRequest, Released, Report, ReportHeader,
     ReportId, RequestId, Revocation, Sensitive, Signed, Stage, Timestamp, PROTOCOL_VERSION,
 };
+use tisa_core::{GeoPoint, TrackDraft, TrackId, TrackUpdate};
 
 use crate::error::DecodeError;
 use crate::proto;
@@ -275,6 +276,106 @@ fn not_releasable_from(p: &proto::Progress) -> Result<NotReleasable, DecodeError
     }
 }
 
+// ---------------------------------------------------------------- tracks
+
+fn point_to(p: GeoPoint) -> proto::GeoPoint {
+    proto::GeoPoint { lat_e6: p.lat_e6, lon_e6: p.lon_e6 }
+}
+
+fn point_from(field: &'static str, p: Option<proto::GeoPoint>) -> Result<GeoPoint, DecodeError> {
+    let p = p.ok_or(DecodeError::Missing(field))?;
+    let g = GeoPoint { lat_e6: p.lat_e6, lon_e6: p.lon_e6 };
+    if !g.is_valid() {
+        return Err(DecodeError::Inconsistent("a latitude or longitude is out of range"));
+    }
+    Ok(g)
+}
+
+/// A track's fields (the draft's, plus originator and issue time when signed).
+fn track_fields(d: &TrackDoc) -> proto::TrackUpdate {
+    proto::TrackUpdate {
+        track_id: d.track_id.to_string(),
+        seq: d.seq,
+        originator: party_to(d.originator),
+        classification: class_to(d.classification),
+        releasable_to: parties_to(d.releasable_to),
+        launch: Some(point_to(d.launch)),
+        launched_at_ms: d.launched_at.as_millis(),
+        position: Some(point_to(d.position)),
+        altitude_m: d.altitude_m,
+        observed_at_ms: d.observed_at.as_millis(),
+        impact: d.impact.map(point_to),
+        issued_at_ms: d.issued_at.as_millis(),
+        signed: None,
+        grant: None,
+    }
+}
+
+/// A signed track update → wire.
+pub(crate) fn track_to_proto(t: &TrackUpdate) -> proto::TrackUpdate {
+    proto::TrackUpdate {
+        signed: Some(signed_to(&t.signed)),
+        grant: t.consent.as_ref().map(|g| signed_to(&g.signed)),
+        ..track_fields(&t.doc)
+    }
+}
+
+/// A track draft → the wire form of a `track` control request (unsigned).
+pub(crate) fn track_draft_to_proto(d: &TrackDraft) -> proto::TrackUpdate {
+    proto::TrackUpdate {
+        track_id: d.track_id.to_string(),
+        seq: d.seq,
+        originator: 0,
+        classification: class_to(d.classification),
+        releasable_to: parties_to(d.releasable_to),
+        launch: Some(point_to(d.launch)),
+        launched_at_ms: d.launched_at.as_millis(),
+        position: Some(point_to(d.position)),
+        altitude_m: d.altitude_m,
+        observed_at_ms: d.observed_at.as_millis(),
+        impact: d.impact.map(point_to),
+        issued_at_ms: 0,
+        signed: None,
+        grant: None,
+    }
+}
+
+/// The wire form of a `track` control request → a draft. The node signs: a
+/// request carrying a signature, grant, originator or issue time is refused.
+pub(crate) fn track_draft_from(t: proto::TrackUpdate) -> Result<TrackDraft, DecodeError> {
+    if t.signed.is_some() || t.grant.is_some() || t.originator != 0 || t.issued_at_ms != 0 {
+        return Err(DecodeError::Inconsistent("a track request carries no signature, grant, originator or issue time"));
+    }
+    Ok(TrackDraft {
+        track_id: TrackId::new(t.track_id).map_err(|source| DecodeError::BadId { field: "track.track_id", source })?,
+        seq: t.seq,
+        classification: class_from("track.classification", t.classification)?,
+        releasable_to: parties_from(&t.releasable_to)?,
+        launch: point_from("track.launch", t.launch)?,
+        launched_at: Timestamp(t.launched_at_ms),
+        position: point_from("track.position", t.position)?,
+        altitude_m: t.altitude_m,
+        observed_at: Timestamp(t.observed_at_ms),
+        impact: t.impact.map(|p| point_from("track.impact", Some(p))).transpose()?,
+    })
+}
+
+/// Wire → a signed track update. Strict: every field must equal the signed
+/// document's.
+pub(crate) fn track_from_proto(t: proto::TrackUpdate) -> Result<TrackUpdate, DecodeError> {
+    let signed = signed_from("track.signed", t.signed.clone())?;
+    let doc = TrackDoc::parse(&signed.bytes).map_err(|_| DecodeError::Inconsistent("malformed track document"))?;
+    let fields = proto::TrackUpdate { signed: None, grant: None, ..t.clone() };
+    if fields != track_fields(&doc) {
+        return Err(DecodeError::Inconsistent("track fields differ from the signed track document"));
+    }
+    let consent = match t.grant {
+        None => None,
+        Some(g) => Some(grant_from_signed(signed_from("track.grant", Some(g))?)?),
+    };
+    Ok(TrackUpdate { doc, signed, consent })
+}
+
 // ---------------------------------------------------------------- envelope
 
 pub(crate) fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
@@ -295,6 +396,7 @@ pub(crate) fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
         Payload::Grant(g) => P::Grant(proto::Grant { signed: Some(signed_to(&g.signed)) }),
         Payload::Revocation(r) => P::Revocation(proto::Revocation { signed: Some(signed_to(&r.signed)) }),
         Payload::Delivery(d) => P::Delivery(delivery_to_proto(d)),
+        Payload::Track(t) => P::Track(track_to_proto(t)),
         Payload::Progress(p) => {
             let (stage, why, tearline_only) = stage_parts(&p.stage);
             let mut out = proto::Progress {
@@ -418,6 +520,7 @@ pub(crate) fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, Decode
         P::Grant(g) => Payload::Grant(grant_from_signed(signed_from("grant.signed", g.signed)?)?),
         P::Revocation(r) => Payload::Revocation(revocation_from_signed(signed_from("revocation.signed", r.signed)?)?),
         P::Delivery(d) => Payload::Delivery(delivery_from(d)?),
+        P::Track(t) => Payload::Track(track_from_proto(t)?),
         P::Progress(pr) => {
             let stage = match proto::Stage::try_from(pr.stage) {
                 Ok(proto::Stage::Accepted) => Stage::Accepted,

@@ -55,7 +55,7 @@ pub struct JsonlArgs {
 }
 
 /// A line read (1-based number), or why it could not be.
-type Line = (u64, Result<String, String>);
+pub(super) type Line = (u64, Result<String, String>);
 
 /// Where lines come from.
 enum Source {
@@ -85,7 +85,7 @@ impl Source {
 
 /// Reads lines on a blocking thread (stdin or a file, following it if
 /// asked) and hands them over; the channel closes at the end.
-fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc::Sender<Line>) -> Result<()> {
+pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc::Sender<Line>) -> Result<()> {
     let mut src = if file.as_os_str() == "-" {
         Source::Stdin(BufReader::new(std::io::stdin()))
     } else {

@@ -14,6 +14,8 @@
 //! - [`cns`]: the CNS North Korea Missile Test Database (CSV) → NK_MISSILE.
 //! - [`jsonl`]: JSON Lines, one report object a line (file, stdin, `--follow`).
 //! - [`webhook`]: the same JSON object by HTTP POST, with a bearer token.
+//! - [`tracks`]: live missile-warning track updates (JSON Lines) through the
+//!   node's `track` path (not reports: forwarded only under a standing grant).
 //!
 //! Logs (stderr, `tracing`) carry source keys, report ids and counts, never
 //! a report's title, body, tearline or source; what a feed submits (or,
@@ -21,6 +23,7 @@
 
 mod cns;
 mod jsonl;
+mod tracks;
 mod usgs;
 mod webhook;
 
@@ -47,6 +50,8 @@ pub enum FeedCommand {
     Jsonl(jsonl::JsonlArgs),
     /// Accept reports by HTTP POST (JSON object, bearer token).
     Webhook(webhook::WebhookArgs),
+    /// Read live missile-warning track updates as JSON Lines (forwarded under your standing grant).
+    Tracks(tracks::TracksArgs),
 }
 
 /// Options every feed shares: the operator options of every command
@@ -68,6 +73,7 @@ pub async fn run(cmd: FeedCommand) -> Result<ExitCode> {
         FeedCommand::CnsCsv(a) => cns::run(a).await,
         FeedCommand::Jsonl(a) => jsonl::run(a).await,
         FeedCommand::Webhook(a) => webhook::run(a).await,
+        FeedCommand::Tracks(a) => tracks::run(a).await,
     }
 }
 

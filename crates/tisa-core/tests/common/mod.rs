@@ -268,6 +268,13 @@ impl Sim {
         r
     }
 
+    /// `track` at `p`, now: one live missile-track update.
+    pub fn track(&mut self, p: Party, draft: TrackDraft) -> Result<TrackSubmitted, CommandError> {
+        let r = self.nodes[idx(p)].track(self.now, draft);
+        self.flush(p);
+        r
+    }
+
     /// `decide` at `p`, now: a decision document signed outside the node (the CLI's path).
     pub fn decide(&mut self, p: Party, signed: Signed) -> Result<(), CommandError> {
         let r = self.nodes[idx(p)].decide(self.now, signed);

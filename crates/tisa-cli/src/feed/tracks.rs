@@ -1,0 +1,303 @@
+//! `tisa feed tracks [FILE|-] [--follow]`: live missile-warning tracks, one
+//! update a line, submitted through your own node's `track` path. The hub
+//! forwards them to the other nation only under your standing grant for
+//! NK_MISSILE (`tisa standing grant --category missile`), never by request.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::{json, Map, Value};
+use tisa_core::{Classification, GeoPoint, PartySet, Timestamp, TrackDraft, TrackId};
+use tisa_transport::{ControlClient, ControlRequest, ReplyView};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::jsonl::{spawn_reader, Line};
+use super::{clip, FeedOptions};
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Reads live missile-warning track updates as JSON Lines and submits each to your own node:\n\n  \
+{\"track_id\": \"KR-T-2024-001\", \"seq\": 3, \"classification\": \"secret\", \"rel_to\": \"USA,JPN\",\n   \
+\"launch\": {\"lat\": 39.03, \"lon\": 125.75, \"at\": \"2024-05-27T14:32:10Z\"},\n   \
+\"position\": {\"lat\": 39.8, \"lon\": 128.1, \"alt_km\": 412.5, \"at\": \"2024-05-27T14:34:40Z\"},\n   \
+\"impact\": {\"lat\": 40.8, \"lon\": 135.2}}\n\n\
+track_id (prefixed with your party's code), seq (increasing per track, from 1), launch and position are \
+required; times are RFC 3339 UTC or Unix milliseconds; impact is optional; classification and rel_to may \
+instead come from --classification / --rel-to; other fields are refused. Your node signs each update; the \
+hub forwards it to the other nation only under your standing grant for NK_MISSILE. Re-feeding the same \
+update submits nothing; an older sequence number is refused. Bad lines are reported with their line \
+number and skipped (exit 1); updates older than one already issued are counted as stale and skipped, \
+so a file can be fed again.",
+    after_help = "Example: tisa feed tracks --config tisa-broker/kr-cli.toml tracks.jsonl\n\
+         Follow:   tisa feed tracks --config tisa-broker/kr-cli.toml --follow /var/spool/tisa/tracks.jsonl"
+)]
+pub struct TracksArgs {
+    #[command(flatten)]
+    opts: FeedOptions,
+    /// The file, or `-` for stdin.
+    #[arg(default_value = "-")]
+    file: PathBuf,
+    /// Keep reading lines appended to FILE until interrupted.
+    #[arg(long, conflicts_with = "once")]
+    follow: bool,
+    /// Read to the end once and exit (the default without --follow).
+    #[arg(long)]
+    once: bool,
+    /// Classification for updates that have none.
+    #[arg(long)]
+    classification: Option<Classification>,
+    /// Releasable-to for updates that have none, e.g. USA,JPN.
+    #[arg(long = "rel-to")]
+    rel_to: Option<PartySet>,
+    /// With --follow: how often to look for new lines.
+    #[arg(long, default_value = "250ms", value_parser = crate::util::parse_duration)]
+    poll: Duration,
+}
+
+const FIELDS: [&str; 7] = ["track_id", "seq", "classification", "rel_to", "launch", "position", "impact"];
+
+fn obj<'a>(v: &'a Value, name: &str, allowed: &[&str]) -> Result<&'a Map<String, Value>, String> {
+    let Value::Object(o) = v else { return Err(format!("{name} must be an object")) };
+    if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(format!("unknown field {name}.{}", clip(k, 40)));
+    }
+    Ok(o)
+}
+
+fn degrees(o: &Map<String, Value>, name: &str, key: &str, max: f64) -> Result<i32, String> {
+    let v = o.get(key).and_then(Value::as_f64).ok_or_else(|| format!("{name}.{key} must be a number"))?;
+    if !(-max..=max).contains(&v) {
+        return Err(format!("{name}.{key} is out of range (±{max})"));
+    }
+    Ok((v * 1e6).round() as i32)
+}
+
+fn point(o: &Map<String, Value>, name: &str) -> Result<GeoPoint, String> {
+    Ok(GeoPoint { lat_e6: degrees(o, name, "lat", 90.0)?, lon_e6: degrees(o, name, "lon", 180.0)? })
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Unix milliseconds, or RFC 3339 UTC (`2024-05-27T14:32:10Z`, optional fraction).
+pub(crate) fn parse_time(v: &Value) -> Result<Timestamp, String> {
+    if let Some(ms) = v.as_u64() {
+        return Ok(Timestamp(ms));
+    }
+    let s = v.as_str().ok_or("a time must be RFC 3339 UTC or Unix milliseconds")?;
+    let bad = || format!("{:?} is not an RFC 3339 UTC time (e.g. 2024-05-27T14:32:10Z)", clip(s, 40));
+    let s2 = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00")).ok_or_else(bad)?;
+    let (date, time) = s2.split_once(['T', 't', ' ']).ok_or_else(bad)?;
+    let num = |x: &str| x.parse::<i64>().map_err(|_| bad());
+    let d: Vec<&str> = date.split('-').collect();
+    let (time, frac) = time.split_once('.').unwrap_or((time, ""));
+    let t: Vec<&str> = time.split(':').collect();
+    if d.len() != 3 || t.len() != 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let (y, mo, da, h, mi, se) = (num(d[0])?, num(d[1])?, num(d[2])?, num(t[0])?, num(t[1])?, num(t[2])?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 || y < 1970 {
+        return Err(bad());
+    }
+    let ms: i64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
+    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se;
+    u64::try_from(secs * 1000 + ms).map(Timestamp).map_err(|_| bad())
+}
+
+/// Parses one track line. Errors name the field, never quote coordinates.
+pub(crate) fn parse_track(
+    text: &str,
+    classification: Option<Classification>,
+    rel_to: Option<PartySet>,
+) -> Result<TrackDraft, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let o = obj(&v, "the line", &FIELDS)?;
+    let track_id = o.get("track_id").and_then(Value::as_str).ok_or("track_id must be a string")?;
+    let track_id = TrackId::new(track_id).map_err(|e| e.to_string())?;
+    let seq = o
+        .get("seq")
+        .and_then(Value::as_u64)
+        .and_then(|s| u32::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .ok_or("seq must be an integer from 1")?;
+    let classification = match o.get("classification") {
+        Some(c) => c.as_str().ok_or("classification must be a string")?.parse().map_err(|e| format!("{e}"))?,
+        None => classification.ok_or("no classification (give it, or --classification)")?,
+    };
+    let rel_to = match o.get("rel_to") {
+        Some(Value::String(s)) => s.parse().map_err(|e| format!("{e}"))?,
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|p| p.as_str().ok_or("rel_to entries must be strings".to_owned())?.parse().map_err(|e| format!("{e}")))
+            .collect::<Result<PartySet, String>>()?,
+        Some(_) => return Err("rel_to must be a string or an array".into()),
+        None => rel_to.ok_or("no rel_to (give it, or --rel-to)")?,
+    };
+    let launch = obj(o.get("launch").ok_or("launch is required")?, "launch", &["lat", "lon", "at"])?;
+    let position =
+        obj(o.get("position").ok_or("position is required")?, "position", &["lat", "lon", "alt_km", "at"])?;
+    let alt_km = position.get("alt_km").and_then(Value::as_f64).ok_or("position.alt_km must be a number")?;
+    if !(-1000.0..=100_000.0).contains(&alt_km) {
+        return Err("position.alt_km is out of range".into());
+    }
+    let impact = match o.get("impact") {
+        None | Some(Value::Null) => None,
+        Some(i) => Some(point(obj(i, "impact", &["lat", "lon"])?, "impact")?),
+    };
+    Ok(TrackDraft {
+        track_id,
+        seq,
+        classification,
+        releasable_to: rel_to,
+        launch: point(launch, "launch")?,
+        launched_at: parse_time(launch.get("at").ok_or("launch.at is required")?)?,
+        position: point(position, "position")?,
+        altitude_m: (alt_km * 1000.0).round() as i32,
+        observed_at: parse_time(position.get("at").ok_or("position.at is required")?)?,
+        impact,
+    })
+}
+
+fn draft_json(d: &TrackDraft) -> Value {
+    json!({
+        "dry_run": true,
+        "track_id": d.track_id.as_str(),
+        "seq": d.seq,
+        "classification": d.classification.as_str(),
+        "releasable_to": d.releasable_to.iter().map(|p| p.trigraph()).collect::<Vec<_>>(),
+        "launch": d.launch.to_string(),
+        "launched_at_ms": d.launched_at.as_millis(),
+        "position": d.position.to_string(),
+        "altitude_m": d.altitude_m,
+        "observed_at_ms": d.observed_at.as_millis(),
+        "impact": d.impact.map(|p| p.to_string()),
+    })
+}
+
+pub async fn run(args: TracksArgs) -> Result<ExitCode> {
+    let json = args.opts.common.json;
+    let client = if args.opts.dry_run {
+        None
+    } else {
+        let ctx = args.opts.common.resolve()?;
+        Some(ControlClient::connect(&ctx.ep, ctx.party, ctx.timeout).await?)
+    };
+    let (tx, mut rx) = mpsc::channel::<Line>(64);
+    let name = if args.file.as_os_str() == "-" { "stdin".to_owned() } else { args.file.display().to_string() };
+    spawn_reader(args.file.clone(), args.follow, args.poll, tx)?;
+    info!(file = %name, follow = args.follow, dry_run = client.is_none(), "reading track updates");
+    let stop = crate::util::shutdown_signal();
+    tokio::pin!(stop);
+    let (mut sent, mut unchanged, mut stale, mut bad) = (0usize, 0usize, 0usize, 0usize);
+    loop {
+        let (n, line) = tokio::select! {
+            l = rx.recv() => match l {
+                Some(l) => l,
+                None => break,
+            },
+            s = &mut stop => {
+                info!(signal = s, "stopping");
+                break;
+            }
+        };
+        let text = match line {
+            Ok(t) if t.trim().is_empty() => continue,
+            Ok(t) => t,
+            Err(why) => {
+                warn!("{name}: line {n}: bad line: {why}");
+                bad += 1;
+                continue;
+            }
+        };
+        let draft = match parse_track(text.trim(), args.classification, args.rel_to) {
+            Ok(d) => d,
+            Err(why) => {
+                warn!("{name}: line {n}: bad line: {why}");
+                bad += 1;
+                continue;
+            }
+        };
+        let Some(client) = &client else {
+            if json {
+                println!("{}", draft_json(&draft));
+            } else {
+                println!(
+                    "would submit {} #{}  {} REL TO {}  pos {} alt {} m",
+                    draft.track_id, draft.seq, draft.classification, draft.releasable_to, draft.position, draft.altitude_m
+                );
+            }
+            sent += 1;
+            continue;
+        };
+        let (track_id, seq) = (draft.track_id.clone(), draft.seq);
+        match client.call(&ControlRequest::Track(draft)).await {
+            Ok(ReplyView::Track(_, true)) => unchanged += 1,
+            Ok(ReplyView::Track(u, false)) => {
+                sent += 1;
+                info!(track_id = %track_id, seq, "track update submitted");
+                if json {
+                    println!("{}", json!({"track_id": u.doc.track_id.as_str(), "seq": u.doc.seq, "outcome": "new"}));
+                } else {
+                    println!("{} #{}  new", u.doc.track_id, u.doc.seq);
+                }
+            }
+            // Re-feeding a file: older updates were superseded already.
+            Ok(ReplyView::Error { code, .. }) if code == "STALE_TRACK" => {
+                tracing::debug!(track_id = %track_id, seq, "stale: a newer update was already issued");
+                stale += 1;
+            }
+            Ok(ReplyView::Error { code, message }) => {
+                warn!(track_id = %track_id, seq, "{name}: line {n}: not submitted: {message} [{code}]");
+                bad += 1;
+            }
+            Ok(other) => anyhow::bail!("unexpected reply from the node: {other:?}"),
+            Err(e) => {
+                eprintln!("tracks: stopped at line {n}: {sent} submitted, {unchanged} unchanged, {bad} bad");
+                return Err(anyhow::anyhow!("{e}").context(format!("stopped at line {n}")));
+            }
+        }
+    }
+    if client.is_none() {
+        eprintln!("tracks: {name}: {sent} would be submitted (dry run), {bad} bad");
+    } else {
+        eprintln!("tracks: {name}: {sent} submitted, {unchanged} unchanged, {stale} stale, {bad} bad");
+    }
+    Ok(if bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_track_line() {
+        let d = parse_track(
+            r#"{"track_id":"KR-T-1","seq":2,"classification":"secret","rel_to":["USA","JPN"],
+               "launch":{"lat":39.03,"lon":125.75,"at":"2024-05-27T14:32:10Z"},
+               "position":{"lat":39.8,"lon":128.1,"alt_km":412.5,"at":1716820480000},
+               "impact":{"lat":40.8,"lon":135.2}}"#,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.seq, 2);
+        assert_eq!(d.launched_at, Timestamp(1_716_820_330_000));
+        assert_eq!(d.altitude_m, 412_500);
+        assert_eq!(d.position, GeoPoint { lat_e6: 39_800_000, lon_e6: 128_100_000 });
+        assert_eq!(d.impact, Some(GeoPoint { lat_e6: 40_800_000, lon_e6: 135_200_000 }));
+        assert!(parse_track(r#"{"track_id":"KR-T-1","seq":0}"#, None, None).is_err());
+        assert!(parse_track(r#"{"track_id":"KR-T-1","seq":1,"x":1}"#, None, None).unwrap_err().contains("unknown"));
+        assert_eq!(parse_time(&json!("1970-01-01T00:00:01.5Z")).unwrap(), Timestamp(1500));
+    }
+}

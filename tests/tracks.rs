@@ -1,0 +1,235 @@
+//! Live missile-warning tracks through the real CLI, on the enforced
+//! topology: under KR's standing grant for NK_MISSILE, `tisa feed tracks`
+//! at KR reaches JP's `tisa watch` update by update, in order, and `tisa
+//! tracks` at JP shows the latest position; without a grant (JP → KR) a
+//! track stays with the hub and never reaches KR.
+
+mod common;
+mod secure;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Instant;
+
+use common::{describe, tisa, tisa_command, WAIT};
+use secure::*;
+use serde_json::Value;
+use tisa_cli::cluster::Cluster;
+use tisa_core::Party;
+use tisa_transport::{ControlRequest, ListQuery, ReplyView};
+
+fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let cfg = c.cli_config(party).unwrap();
+    a.extend([
+        "--config".into(),
+        cfg.to_string_lossy().into_owned(),
+        "--nats".into(),
+        c.cli_endpoint(party).unwrap().url,
+    ]);
+    if key {
+        a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
+    }
+    a
+}
+
+/// Runs `tisa ARGS` as `party`'s operator (its CLI credentials; with `key`, its first approver key).
+fn op(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Output {
+    let a = op_args(c, party, key, args);
+    tisa(&a.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn op_json(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = op(c, party, key, &a);
+    assert!(out.status.success(), "`tisa {}` failed: {}", a.join(" "), describe(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A background `tisa` command, killed on drop.
+struct Bg {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Bg {
+    fn spawn(c: &Cluster, party: Party, args: &[&str]) -> Bg {
+        let a = op_args(c, party, false, args);
+        let mut child = tisa_command(&a.iter().map(String::as_str).collect::<Vec<_>>())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Bg { child, stdout, stderr }
+    }
+
+    fn wait_stderr(&self, needle: &str) {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            match self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(l) if l.contains(needle) => return,
+                Ok(l) => seen.push(l),
+                Err(e) => panic!("no {needle:?} on stderr ({e:?}); seen {seen:?}"),
+            }
+        }
+    }
+
+    /// Waits for exit; returns the status and every stdout line.
+    fn wait_exit(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + WAIT;
+        let mut out = Vec::new();
+        loop {
+            match self.stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(l) => out.push(l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!("still running after {WAIT:?}; stdout so far: {out:?}"),
+            }
+        }
+        let status = self.child.wait().unwrap();
+        (status, out)
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One fixture line: track `id`, update `seq`.
+fn update(id: &str, seq: u32, rel_to: &str) -> String {
+    let lat = 39.5 + f64::from(seq) * 0.25;
+    let lon = 126.0 + f64::from(seq) * 0.75;
+    serde_json::json!({
+        "track_id": id,
+        "seq": seq,
+        "classification": "secret",
+        "rel_to": rel_to,
+        "launch": {"lat": 39.03, "lon": 125.75, "at": "2024-05-27T14:32:10Z"},
+        "position": {"lat": lat, "lon": lon, "alt_km": 100.0 * f64::from(seq), "at": 1_716_820_330_000u64 + 30_000 * u64::from(seq)},
+        "impact": {"lat": 40.8, "lon": 135.2},
+    })
+    .to_string()
+}
+
+fn fixture(c: &Cluster, name: &str, lines: &[String]) -> String {
+    let path = c.dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn feed(c: &Cluster, party: Party, file: &str) {
+    let out = op(c, party, false, &["feed", "tracks", file]);
+    assert!(out.status.success(), "feed tracks failed: {}", describe(&out));
+}
+
+async fn track_seqs(c: &Cluster, party: Party) -> Vec<(String, u32)> {
+    let ReplyView::Tracks(items, _) =
+        ask(&client(c, party).await, ControlRequest::Tracks(ListQuery { limit: 1000, ..Default::default() })).await
+    else {
+        panic!("not a track list")
+    };
+    items.iter().map(|(u, _)| (u.doc.track_id.to_string(), u.doc.seq)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracks_flow_under_a_standing_grant_and_only_then() {
+    let (c, _permit) = start(true).await;
+    const N: u32 = 4;
+
+    // KR pre-approves NK_MISSILE up to SECRET for JP; wait until the hub holds it.
+    let g = op_json(
+        &c,
+        Party::Kr,
+        true,
+        &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"],
+    );
+    let grant_id = g["items"][0]["grant_id"].as_str().unwrap().to_owned();
+    let (cr, gid) = (&c, &grant_id);
+    wait_async(|| async move {
+        let ReplyView::Grants(items) =
+            ask(&client(cr, Party::Us).await, ControlRequest::Grants(ListQuery::default())).await
+        else {
+            panic!()
+        };
+        items.iter().any(|(g, revoked)| g.doc.grant_id == *gid && !*revoked).then_some(())
+    })
+    .await;
+
+    // JP watches; KR feeds N updates of one track.
+    let watch = Bg::spawn(&c, Party::Jp, &["watch", "--json", "--count", &N.to_string()]);
+    watch.wait_stderr("watching");
+    let dry = op(&c, Party::Kr, false, &["feed", "tracks", "--dry-run", "-"]);
+    assert!(dry.status.success(), "{}", describe(&dry));
+    let kr_lines: Vec<String> = (1..=N).map(|s| update("KR-T-2024-001", s, "USA,JPN")).collect();
+    feed(&c, Party::Kr, &fixture(&c, "kr-tracks.jsonl", &kr_lines));
+    // Feeding the same file again submits nothing new.
+    feed(&c, Party::Kr, &fixture(&c, "kr-tracks.jsonl", &kr_lines));
+
+    let (status, out) = watch.wait_exit();
+    assert!(status.success(), "watch exited with {status}: {out:?}");
+    assert_eq!(out.len(), N as usize, "{out:?}");
+    for (i, line) in out.iter().enumerate() {
+        let ev: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(ev["kind"], "TRACK", "{ev}");
+        assert_eq!(ev["track_id"], "KR-T-2024-001", "{ev}");
+        assert_eq!(ev["seq"], i as u64 + 1, "in order: {out:?}");
+        assert_eq!(ev["originator"], "KOR", "{ev}");
+        let detail = ev["detail"].as_str().unwrap();
+        let seq = i as u32 + 1;
+        assert!(detail.contains(&format!("t+{}s", 30 * seq)), "time since launch: {detail}");
+        assert!(detail.contains(&format!("alt={:.1}km", 100.0 * f64::from(seq))), "{detail}");
+        assert!(detail.contains("impact=40.800000,135.200000"), "{detail}");
+        assert!(detail.contains(&format!("grant={grant_id}")), "{detail}");
+    }
+
+    // JP's latest position.
+    let t = op_json(&c, Party::Jp, false, &["tracks"]);
+    let items = t["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{t}");
+    let last = &items[0];
+    assert_eq!(last["track_id"], "KR-T-2024-001");
+    assert_eq!(last["seq"], N);
+    assert_eq!(last["position"]["lat"], 39.5 + f64::from(N) * 0.25, "{last}");
+    assert_eq!(last["position"]["lon"], 126.0 + f64::from(N) * 0.75, "{last}");
+    assert_eq!(last["position"]["alt_km"], 400.0, "{last}");
+    assert_eq!(last["grant_id"], grant_id.as_str(), "{last}");
+    let text = op(&c, Party::Jp, false, &["tracks"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("KR-T-2024-001 #4"), "{}", describe(&text));
+
+    // JP → KR without any grant of JP's: the hub holds the track…
+    feed(&c, Party::Jp, &fixture(&c, "jp-tracks.jsonl", &[update("JP-T-1", 1, "USA,KOR")]));
+    let cr = &c;
+    wait_async(|| async move {
+        track_seqs(cr, Party::Us).await.contains(&("JP-T-1".to_owned(), 1)).then_some(())
+    })
+    .await;
+    // …and a later track of the hub's own to KR (the canary) arrives, but JP's never does.
+    feed(&c, Party::Us, &fixture(&c, "us-tracks.jsonl", &[update("US-T-1", 1, "KOR")]));
+    wait_async(|| async move {
+        track_seqs(cr, Party::Kr).await.contains(&("US-T-1".to_owned(), 1)).then_some(())
+    })
+    .await;
+    let kr = track_seqs(&c, Party::Kr).await;
+    assert!(!kr.iter().any(|(id, _)| id == "JP-T-1"), "a JP track reached KR without a grant: {kr:?}");
+    assert!(!track_seqs(&c, Party::Jp).await.iter().any(|(id, _)| id == "US-T-1"), "not releasable to JP");
+}
