@@ -200,3 +200,54 @@ fn there_is_no_subject_between_the_nations() {
     assert_eq!(subjects::inbound(Party::Kr), vec![(Party::Us, "tisa.kr.down.>".to_owned())]);
     assert_eq!(subjects::inbound(Party::Jp), vec![(Party::Us, "tisa.jp.down.>".to_owned())]);
 }
+
+#[test]
+fn grants_revocations_and_tracks_round_trip() {
+    let kim = Identity::from_seed("kim", [2; 32]);
+    let gdoc = sign::GrantDoc {
+        grant_id: "KR-G-1".into(),
+        originator: Party::Kr,
+        recipient: Party::Jp,
+        categories: vec![Category::NkMissile],
+        max_classification: Classification::Secret,
+        tearline_only: false,
+        issued_at: Timestamp(1),
+        not_after: None,
+        operator: "kim".into(),
+    };
+    let grant = Grant { doc: gdoc.clone(), signed: kim.sign(gdoc.to_bytes()) };
+    roundtrip(env(Payload::Grant(grant.clone())));
+    let rdoc = sign::RevocationDoc { grant_id: "KR-G-1".into(), originator: Party::Kr, revoked_at: Timestamp(2), operator: "kim".into() };
+    roundtrip(env(Payload::Revocation(Revocation { doc: rdoc.clone(), signed: kim.sign(rdoc.to_bytes()) })));
+
+    // A track, as KR's node emits it (signed with its node key).
+    let node_key = Identity::from_seed("kr-node", [1; 32]);
+    let mut policy = Policy::default();
+    policy.keys.push(KeyEntry { party: Party::Kr, name: "kr-node".into(), role: KeyRole::Node, public: node_key.public() });
+    let mut kr = Node::new(Party::Kr, policy, 7, node_key).unwrap();
+    let p = |lat: f64, lon: f64| GeoPoint { lat_e6: (lat * 1e6) as i32, lon_e6: (lon * 1e6) as i32 };
+    kr.track(
+        Timestamp(10),
+        TrackDraft {
+            track_id: TrackId::new("KR-T-1").unwrap(),
+            seq: 1,
+            classification: Classification::Secret,
+            releasable_to: "USA,JPN".parse().unwrap(),
+            launch: p(39.0, 125.7),
+            launched_at: Timestamp(5),
+            position: p(39.5, 128.0),
+            altitude_m: 400_000,
+            observed_at: Timestamp(9),
+            impact: Some(p(40.0, 134.0)),
+        },
+    )
+    .unwrap();
+    let t = kr.poll_transmit().expect("the track goes to the hub");
+    assert_eq!(t.envelope.payload.kind(), "track");
+    let back = decode_envelope("tisa.kr.up.track", &encode_envelope(&t.envelope)).unwrap();
+    assert_eq!(back, t.envelope);
+    // With the grant attached as consent (hub → recipient), too.
+    let Payload::Track(mut u) = t.envelope.payload.clone() else { panic!() };
+    u.consent = Some(grant);
+    roundtrip(env(Payload::Track(u)));
+}
