@@ -28,7 +28,7 @@ impl Demo {
     }
 
     fn client(&self, p: Party) -> &ControlClient {
-        &self.clients.iter().find(|(q, _)| *q == p).map(|(_, c)| c).unwrap_or(&self.clients[0].1)
+        self.clients.iter().find(|(q, _)| *q == p).map(|(_, c)| c).unwrap_or(&self.clients[0].1)
     }
 
     async fn ask(&self, p: Party, req: ControlRequest) -> Result<ReplyView> {

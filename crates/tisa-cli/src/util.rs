@@ -23,7 +23,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
     for (unit, n) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
-        if ms >= n && ms % n == 0 {
+        if ms >= n && ms.is_multiple_of(n) {
             return format!("{}{unit}", ms / n);
         }
     }
