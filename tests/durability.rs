@@ -95,4 +95,13 @@ async fn every_node_survives_kill_9() {
         panic!()
     };
     assert_eq!(items[0].recipients[0].state, "DELIVERED");
+    // …and JP's signed receipt travels back to KR through the hub.
+    let kr = client(&c, Party::Kr).await;
+    let rid = ReportId::new(items[0].header.id.to_string()).unwrap();
+    wait_async(|| async {
+        let q = ListQuery { report_id: Some(rid.clone()), ..Default::default() };
+        let ReplyView::Status(items, _) = ask(&kr, ControlRequest::Status(q)).await else { return None };
+        items[0].recipients.iter().find(|r| r.recipient == Party::Jp).and_then(|r| r.receipt_at)
+    })
+    .await;
 }

@@ -219,16 +219,12 @@ async fn tracks_flow_under_a_standing_grant_and_only_then() {
     // JP → KR without any grant of JP's: the hub holds the track…
     feed(&c, Party::Jp, &fixture(&c, "jp-tracks.jsonl", &[update("JP-T-1", 1, "USA,KOR")]));
     let cr = &c;
-    wait_async(|| async move {
-        track_seqs(cr, Party::Us).await.contains(&("JP-T-1".to_owned(), 1)).then_some(())
-    })
-    .await;
+    wait_async(|| async move { track_seqs(cr, Party::Us).await.contains(&("JP-T-1".to_owned(), 1)).then_some(()) })
+        .await;
     // …and a later track of the hub's own to KR (the canary) arrives, but JP's never does.
     feed(&c, Party::Us, &fixture(&c, "us-tracks.jsonl", &[update("US-T-1", 1, "KOR")]));
-    wait_async(|| async move {
-        track_seqs(cr, Party::Kr).await.contains(&("US-T-1".to_owned(), 1)).then_some(())
-    })
-    .await;
+    wait_async(|| async move { track_seqs(cr, Party::Kr).await.contains(&("US-T-1".to_owned(), 1)).then_some(()) })
+        .await;
     let kr = track_seqs(&c, Party::Kr).await;
     assert!(!kr.iter().any(|(id, _)| id == "JP-T-1"), "a JP track reached KR without a grant: {kr:?}");
     assert!(!track_seqs(&c, Party::Jp).await.iter().any(|(id, _)| id == "US-T-1"), "not releasable to JP");

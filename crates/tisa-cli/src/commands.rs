@@ -417,7 +417,8 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
                             "detail": r.detail,
                             "request_id": r.request_id,
                             "expires_at_ms": r.expires_at.map(|t| t.as_millis()),
-                            "tearline_only": r.tearline_only,
+                                                        "tearline_only": r.tearline_only,
+                            "receipt_at_ms": r.receipt_at.map(|t| t.as_millis()),
                         })
                     })
                     .collect();
@@ -439,6 +440,9 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
                 let mut line = format!("  {}: {}", r.recipient, r.state);
                 if r.tearline_only {
                     line.push_str(" (tearline only)");
+                }
+                if let Some(t) = r.receipt_at {
+                    line.push_str(&format!(", signed receipt {}", utc(t.as_millis())));
                 }
                 if let Some(id) = &r.request_id {
                     line.push_str(&format!("  request {id}"));

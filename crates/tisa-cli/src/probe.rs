@@ -40,7 +40,7 @@ pub struct Reachable {
 /// by default; IPv6 literals in brackets) into host and port.
 pub fn host_port(url: &str) -> Result<(String, u16)> {
     let rest = match url.split_once("://") {
-        Some((scheme, rest)) if matches!(scheme, "nats" | "tls" | "ws" | "wss") => rest,
+        Some(("nats" | "tls" | "ws" | "wss", rest)) => rest,
         Some((scheme, _)) => bail!("unsupported scheme {scheme:?} in {url} (use nats:// or tls://)"),
         None => url,
     };

@@ -296,6 +296,17 @@ pub enum Payload {
     Revocation(Revocation),
     /// Originator → hub, hub → recipient: a live missile-warning track update.
     Track(TrackUpdate),
+    /// Recipient → hub → originator: a signed receipt.
+    Receipt(Receipt),
+}
+
+/// A recipient's signed receipt for one revision of a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The parsed document.
+    pub doc: crate::sign::ReceiptDoc,
+    /// The recipient node's signature over it.
+    pub signed: Signed,
 }
 
 impl Payload {
@@ -311,6 +322,7 @@ impl Payload {
             Payload::Grant(_) => "grant",
             Payload::Revocation(_) => "revocation",
             Payload::Track(_) => "track",
+            Payload::Receipt(_) => "receipt",
         }
     }
 }

@@ -199,6 +199,8 @@ pub struct RevisionStatus {
     pub hub: HubState,
     /// Where it stands with each recipient other than the hub.
     pub recipients: BTreeMap<Party, RecipientState>,
+    /// Signed receipts: when each recipient committed the delivery.
+    pub receipts: BTreeMap<Party, Timestamp>,
 }
 
 /// A release request awaiting (or past) this party's decision.
@@ -334,6 +336,12 @@ pub enum Event {
         /// The notice.
         rejection: Rejection,
     },
+    /// A recipient's signed receipt for one of this party's reports (or,
+    /// at the hub, one passed on to its originator).
+    ReceiptReceived {
+        /// The verified receipt.
+        receipt: crate::sign::ReceiptDoc,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -346,6 +354,8 @@ struct OwnRevision {
     report: Report,
     hub: HubState,
     recipients: BTreeMap<Party, RecipientState>,
+    /// Verified receipts, by recipient: when it committed the delivery.
+    receipts: BTreeMap<Party, Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -373,6 +383,8 @@ pub struct Node {
     revoked: std::collections::HashSet<String>,
     /// Source keys of own reports (idempotent submits from feeds).
     sources: HashMap<String, ReportId>,
+    /// Hub: receipts already passed on to their originator.
+    receipts_passed: std::collections::HashSet<(ReportId, u32, Party)>,
     instance: u64,
     next_seq: u64,
     /// Reports this party originated, by id, in submission order.
@@ -411,6 +423,7 @@ impl Node {
             grants: IndexMap::new(),
             revoked: std::collections::HashSet::new(),
             sources: HashMap::new(),
+            receipts_passed: std::collections::HashSet::new(),
             instance,
             next_seq: 0,
             own: IndexMap::new(),
@@ -584,8 +597,12 @@ impl Node {
             }
             self.send(now, Party::HUB, Payload::Report(report.clone()));
         }
-        let revision_state =
-            OwnRevision { report, hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent }, recipients };
+        let revision_state = OwnRevision {
+            report,
+            hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent },
+            recipients,
+            receipts: BTreeMap::new(),
+        };
         self.own.entry(id).or_insert_with(|| OwnReport { revisions: Vec::new() }).revisions.push(revision_state);
         if let Some(key) = source_key {
             self.sources.insert(key, header.id.clone());
@@ -889,7 +906,12 @@ impl Node {
             for p in rel.iter() {
                 if self.policy.ceiling(p) >= classification {
                     self.send(now, p, Payload::Track(update.clone()));
-                    self.events.push_back(Event::TrackForwarded { track_id: track_id.clone(), seq, recipient: p, grant_id: None });
+                    self.events.push_back(Event::TrackForwarded {
+                        track_id: track_id.clone(),
+                        seq,
+                        recipient: p,
+                        grant_id: None,
+                    });
                 }
             }
         } else {
@@ -958,6 +980,7 @@ impl Node {
             Payload::Grant(g) => self.hub_on_grant(link, g),
             Payload::Revocation(r) => self.hub_on_revocation(now, link, r),
             Payload::Track(t) => self.hub_on_track(now, link, t),
+            Payload::Receipt(r) => self.hub_on_receipt(now, link, r),
             other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link }),
         }
     }
@@ -969,6 +992,7 @@ impl Node {
             Payload::Progress(p) => self.nation_on_progress(p),
             Payload::Revocation(r) => self.nation_on_revocation(r),
             Payload::Track(t) => self.nation_on_track(now, t),
+            Payload::Receipt(r) => self.nation_on_receipt(r),
             other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link: Party::HUB }),
         }
     }
@@ -1274,7 +1298,10 @@ impl Node {
     fn hub_on_track(&mut self, now: Timestamp, link: Party, t: TrackUpdate) -> Result<(), RejectReason> {
         let d = &t.doc;
         if d.originator != link {
-            return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "originator is not the sending nation" });
+            return Err(RejectReason::BadTrack {
+                track: d.track_id.clone(),
+                why: "originator is not the sending nation",
+            });
         }
         if t.consent.is_some() {
             return Err(RejectReason::UnexpectedMessage { kind: "track", link });
@@ -1302,7 +1329,9 @@ impl Node {
         let grant = self
             .grants
             .values()
-            .find(|g| !g.revoked && !self.revoked.contains(&g.grant.doc.grant_id) && g.grant.doc.covers_track(d, third, now))
+            .find(|g| {
+                !g.revoked && !self.revoked.contains(&g.grant.doc.grant_id) && g.grant.doc.covers_track(d, third, now)
+            })
             .map(|g| g.grant.clone());
         if let Some(grant) = grant {
             let grant_id = grant.doc.grant_id.clone();
@@ -1529,7 +1558,89 @@ impl Node {
             Released::Tearline(_) => (true, None),
         };
         self.events.push_back(Event::Received { header: d.header.clone(), basis: d.basis, tearline_only, title });
+        // The shell logged this input before applying it, so it is committed:
+        // sign a receipt (ids and the manifest's hash only) for the originator.
+        let doc = sign::ReceiptDoc {
+            report_id: d.header.id.clone(),
+            revision: d.header.revision,
+            recipient: self.party,
+            manifest_sha256: sign::sha256(&d.manifest.bytes),
+            received_at: now,
+        };
+        let signed = self.identity.sign(doc.to_bytes());
+        self.send(now, Party::HUB, Payload::Receipt(Receipt { doc, signed }));
         self.inbox.insert(key, InboxEntry { delivery: d, received_at: now });
+        Ok(())
+    }
+
+    /// Verifies a receipt as signed by its recipient's node.
+    fn verify_receipt(&self, r: &Receipt) -> Result<(), RejectReason> {
+        let bad = |why| RejectReason::Unverified { what: "receipt", why };
+        sign::verify(&self.policy, r.doc.recipient, KeyRole::Node, &r.signed).map_err(bad)?;
+        if sign::ReceiptDoc::parse(&r.signed.bytes).map_err(bad)? != r.doc {
+            return Err(bad(sign::SigError::Mismatch("receipt")));
+        }
+        Ok(())
+    }
+
+    /// Records a verified receipt on an own report; `Ok(false)` if already known.
+    fn record_receipt(&mut self, doc: &sign::ReceiptDoc) -> Result<bool, RejectReason> {
+        let unknown = || RejectReason::UnknownReport { report: doc.report_id.clone(), revision: doc.revision };
+        let rev = self.own_revision_mut(&doc.report_id, doc.revision).ok_or_else(unknown)?;
+        if sign::sha256(&rev.report.manifest.bytes) != doc.manifest_sha256 {
+            return Err(RejectReason::Unverified { what: "receipt", why: sign::SigError::Mismatch("manifest hash") });
+        }
+        if rev.receipts.contains_key(&doc.recipient) {
+            return Ok(false);
+        }
+        rev.receipts.insert(doc.recipient, doc.received_at);
+        Ok(true)
+    }
+
+    fn hub_on_receipt(&mut self, now: Timestamp, link: Party, r: Receipt) -> Result<(), RejectReason> {
+        if r.doc.recipient != link {
+            return Err(RejectReason::Unverified { what: "receipt", why: sign::SigError::Mismatch("recipient") });
+        }
+        self.verify_receipt(&r)?;
+        match r.doc.report_id.prefix_party() {
+            Some(Party::Us) => {
+                if self.record_receipt(&r.doc)? {
+                    self.events.push_back(Event::ReceiptReceived { receipt: r.doc });
+                }
+            }
+            Some(originator) if Some(originator) == link.other_nation() => {
+                let key = (r.doc.report_id.clone(), r.doc.revision);
+                let held = self
+                    .held
+                    .get(&key)
+                    .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
+                if sign::sha256(&held.manifest.bytes) != r.doc.manifest_sha256 {
+                    return Err(RejectReason::Unverified {
+                        what: "receipt",
+                        why: sign::SigError::Mismatch("manifest hash"),
+                    });
+                }
+                // Pass it on unchanged, once: only the recipient's signature counts.
+                if !self.receipts_passed.insert((r.doc.report_id.clone(), r.doc.revision, r.doc.recipient)) {
+                    return Ok(());
+                }
+                self.events.push_back(Event::ReceiptReceived { receipt: r.doc.clone() });
+                self.send(now, originator, Payload::Receipt(r));
+            }
+            _ => return Err(RejectReason::BadReportId(r.doc.report_id.clone())),
+        }
+        Ok(())
+    }
+
+    fn nation_on_receipt(&mut self, r: Receipt) -> Result<(), RejectReason> {
+        if r.doc.report_id.prefix_party() != Some(self.party) || Some(r.doc.recipient) != self.party.other_nation() {
+            return Err(RejectReason::UnexpectedMessage { kind: "receipt", link: Party::HUB });
+        }
+        // The hub cannot invent one: it must carry the recipient's signature.
+        self.verify_receipt(&r)?;
+        if self.record_receipt(&r.doc)? {
+            self.events.push_back(Event::ReceiptReceived { receipt: r.doc });
+        }
         Ok(())
     }
 
@@ -1722,7 +1833,12 @@ impl Node {
 }
 
 fn revision_status(r: &OwnRevision) -> RevisionStatus {
-    RevisionStatus { header: r.report.header.clone(), hub: r.hub.clone(), recipients: r.recipients.clone() }
+    RevisionStatus {
+        header: r.report.header.clone(),
+        hub: r.hub.clone(),
+        recipients: r.recipients.clone(),
+        receipts: r.receipts.clone(),
+    }
 }
 
 /// Cursor of an inbox or status item: `ID.rREVISION`.

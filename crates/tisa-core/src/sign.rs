@@ -656,6 +656,51 @@ impl TrackDoc {
     }
 }
 
+/// A recipient's receipt: it holds this revision of this report, durably.
+/// Signed by the recipient's node after its commit; the hub passes it back
+/// to the originator and cannot invent one. Ids and a hash only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptDoc {
+    /// The report.
+    pub report_id: ReportId,
+    /// The revision.
+    pub revision: u32,
+    /// The recipient that signs.
+    pub recipient: Party,
+    /// SHA-256 of the manifest it received (binds the receipt to the content).
+    pub manifest_sha256: Digest32,
+    /// When it committed the delivery, by its clock.
+    pub received_at: Timestamp,
+}
+
+impl ReceiptDoc {
+    /// Canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        Doc::new("receipt")
+            .kv("report_id", &self.report_id)
+            .kv("revision", self.revision)
+            .kv("recipient", self.recipient.code())
+            .kv("manifest_sha256", hex(&self.manifest_sha256))
+            .kv("received_at", self.received_at.as_millis())
+            .bytes()
+    }
+
+    /// Parses canonical bytes.
+    pub fn parse(bytes: &[u8]) -> Result<ReceiptDoc, SigError> {
+        const K: &str = "receipt";
+        let mut r = Reader::new(bytes, K)?;
+        let d = ReceiptDoc {
+            report_id: ReportId::new(r.get("report_id")?).map_err(|_| SigError::Malformed(K))?,
+            revision: r.parse("revision")?,
+            recipient: r.parse("recipient")?,
+            manifest_sha256: r.digest("manifest_sha256")?,
+            received_at: Timestamp(r.parse("received_at")?),
+        };
+        r.end()?;
+        canonical(bytes, d, ReceiptDoc::to_bytes, K)
+    }
+}
+
 /// Withdrawal of a standing grant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevocationDoc {

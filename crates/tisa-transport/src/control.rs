@@ -182,6 +182,8 @@ pub struct RecipientView {
     pub expires_at: Option<Timestamp>,
     /// Tearline only?
     pub tearline_only: bool,
+    /// When the recipient committed it, from its signed receipt.
+    pub receipt_at: Option<Timestamp>,
 }
 
 /// Status of one revision, as the CLI sees it.
@@ -478,7 +480,15 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
                         report: Some(report_to_proto(&s.header, None, None, None)),
                         hub: hub.to_owned(),
                         hub_detail,
-                        recipients: s.recipients.iter().map(|(p, st)| recipient_to_proto(*p, st)).collect(),
+                        recipients: s
+                            .recipients
+                            .iter()
+                            .map(|(p, st)| {
+                                let mut r = recipient_to_proto(*p, st);
+                                r.receipt_at_ms = s.receipts.get(p).map_or(0, |t| t.as_millis());
+                                r
+                            })
+                            .collect(),
                     }
                 })
                 .collect(),
@@ -592,6 +602,7 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
                                 request_id: uncursor(r.request_id),
                                 expires_at: (r.expires_at_ms != 0).then_some(Timestamp(r.expires_at_ms)),
                                 tearline_only: r.tearline_only,
+                                receipt_at: (r.receipt_at_ms != 0).then_some(Timestamp(r.receipt_at_ms)),
                             })
                         })
                         .collect::<Result<_, DecodeError>>()?;
@@ -613,10 +624,9 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
             agreement_version: h.agreement_version,
         }),
         R::Draft(b) => ReplyView::Draft(b),
-        R::Track(t) => ReplyView::Track(
-            track_from_proto(t.update.ok_or(DecodeError::Missing("track.update"))?)?,
-            t.duplicate,
-        ),
+        R::Track(t) => {
+            ReplyView::Track(track_from_proto(t.update.ok_or(DecodeError::Missing("track.update"))?)?, t.duplicate)
+        }
         R::Tracks(l) => ReplyView::Tracks(
             l.items
                 .into_iter()
@@ -759,6 +769,18 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
             w.report_id = rejection.report_id.as_ref().map(ToString::to_string);
             w.request_id = rejection.request_id.as_ref().map(ToString::to_string);
             w.detail = format!("{link} refused {}: {} {}", rejection.refers_to, rejection.code, rejection.detail);
+        }
+        Event::ReceiptReceived { receipt } => {
+            w.kind = "RECEIPT".into();
+            w.report_id = Some(receipt.report_id.to_string());
+            w.revision = receipt.revision;
+            w.recipient = Some(receipt.recipient);
+            w.originator = receipt.report_id.prefix_party();
+            w.detail = format!(
+                "signed receipt from {}: committed at {} ms",
+                receipt.recipient,
+                receipt.received_at.as_millis()
+            );
         }
     }
     w

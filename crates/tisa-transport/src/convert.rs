@@ -395,6 +395,7 @@ pub(crate) fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
         }
         Payload::Grant(g) => P::Grant(proto::Grant { signed: Some(signed_to(&g.signed)) }),
         Payload::Revocation(r) => P::Revocation(proto::Revocation { signed: Some(signed_to(&r.signed)) }),
+        Payload::Receipt(r) => P::Receipt(proto::Receipt { signed: Some(signed_to(&r.signed)) }),
         Payload::Delivery(d) => P::Delivery(delivery_to_proto(d)),
         Payload::Track(t) => P::Track(track_to_proto(t)),
         Payload::Progress(p) => {
@@ -519,6 +520,12 @@ pub(crate) fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, Decode
         }
         P::Grant(g) => Payload::Grant(grant_from_signed(signed_from("grant.signed", g.signed)?)?),
         P::Revocation(r) => Payload::Revocation(revocation_from_signed(signed_from("revocation.signed", r.signed)?)?),
+        P::Receipt(r) => {
+            let signed = signed_from("receipt.signed", r.signed)?;
+            let doc = tisa_core::sign::ReceiptDoc::parse(&signed.bytes)
+                .map_err(|_| DecodeError::Inconsistent("malformed receipt document"))?;
+            Payload::Receipt(tisa_core::Receipt { doc, signed })
+        }
         P::Delivery(d) => Payload::Delivery(delivery_from(d)?),
         P::Track(t) => Payload::Track(track_from_proto(t)?),
         P::Progress(pr) => {

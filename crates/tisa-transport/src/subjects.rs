@@ -11,8 +11,8 @@
 //! | `tisa.ctl.<party>.events`       | party's node | party's CLI (`watch`) |
 //! | `tisa.ctl.<party>.probe.<id>`   | party's node / CLI | itself (readiness probe) |
 //!
-//! `up` kinds: `report`, `decision`, `grant`, `revocation`, `track`, `rejection`.
-//! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `track`, `rejection`.
+//! `up` kinds: `report`, `decision`, `grant`, `revocation`, `track`, `receipt`, `rejection`.
+//! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `track`, `receipt`, `rejection`.
 //! There is no KR↔JP subject.
 
 use tisa_core::Party;

@@ -217,13 +217,23 @@ fn grants_revocations_and_tracks_round_trip() {
     };
     let grant = Grant { doc: gdoc.clone(), signed: kim.sign(gdoc.to_bytes()) };
     roundtrip(env(Payload::Grant(grant.clone())));
-    let rdoc = sign::RevocationDoc { grant_id: "KR-G-1".into(), originator: Party::Kr, revoked_at: Timestamp(2), operator: "kim".into() };
+    let rdoc = sign::RevocationDoc {
+        grant_id: "KR-G-1".into(),
+        originator: Party::Kr,
+        revoked_at: Timestamp(2),
+        operator: "kim".into(),
+    };
     roundtrip(env(Payload::Revocation(Revocation { doc: rdoc.clone(), signed: kim.sign(rdoc.to_bytes()) })));
 
     // A track, as KR's node emits it (signed with its node key).
     let node_key = Identity::from_seed("kr-node", [1; 32]);
     let mut policy = Policy::default();
-    policy.keys.push(KeyEntry { party: Party::Kr, name: "kr-node".into(), role: KeyRole::Node, public: node_key.public() });
+    policy.keys.push(KeyEntry {
+        party: Party::Kr,
+        name: "kr-node".into(),
+        role: KeyRole::Node,
+        public: node_key.public(),
+    });
     let mut kr = Node::new(Party::Kr, policy, 7, node_key).unwrap();
     let p = |lat: f64, lon: f64| GeoPoint { lat_e6: (lat * 1e6) as i32, lon_e6: (lon * 1e6) as i32 };
     kr.track(

@@ -145,8 +145,7 @@ pub(crate) fn parse_track(
         None => rel_to.ok_or("no rel_to (give it, or --rel-to)")?,
     };
     let launch = obj(o.get("launch").ok_or("launch is required")?, "launch", &["lat", "lon", "at"])?;
-    let position =
-        obj(o.get("position").ok_or("position is required")?, "position", &["lat", "lon", "alt_km", "at"])?;
+    let position = obj(o.get("position").ok_or("position is required")?, "position", &["lat", "lon", "alt_km", "at"])?;
     let alt_km = position.get("alt_km").and_then(Value::as_f64).ok_or("position.alt_km must be a number")?;
     if !(-1000.0..=100_000.0).contains(&alt_km) {
         return Err("position.alt_km is out of range".into());
@@ -234,7 +233,12 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
             } else {
                 println!(
                     "would submit {} #{}  {} REL TO {}  pos {} alt {} m",
-                    draft.track_id, draft.seq, draft.classification, draft.releasable_to, draft.position, draft.altitude_m
+                    draft.track_id,
+                    draft.seq,
+                    draft.classification,
+                    draft.releasable_to,
+                    draft.position,
+                    draft.altitude_m
                 );
             }
             sent += 1;
