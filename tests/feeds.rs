@@ -867,3 +867,46 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
     assert!(!err.contains(TOKEN), "the token must never be logged:\n{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// JSON Lines through KR's node to the hub: each line once; a re-read of the
+/// same file submits nothing; a changed line becomes a revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jsonl_reaches_the_hub_once() {
+    let (c, _permit) = start(true).await;
+    let dir = scratch("jsonl-e2e");
+    let file = dir.join("reports.jsonl");
+    let lines = [obj("j-1", json!({"rel_to": "USA"})), obj("j-2", json!({"rel_to": "USA"}))];
+    std::fs::write(&file, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    let path = file.to_string_lossy().into_owned();
+    let out = op(&c, Party::Kr, false, &["feed", "jsonl", "--json", &path]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let sent = json_lines(&out.stdout);
+    assert_eq!(keys(&sent), ["jsonl:j-1", "jsonl:j-2"], "{}", describe(&out));
+    let ids: Vec<String> = sent.iter().map(|v| v["report_id"].as_str().unwrap().to_owned()).collect();
+    let cr = &c;
+    let want = ids.clone();
+    wait_async(|| {
+        let want = want.clone();
+        async move {
+            let us = inbox_ids(&client(cr, Party::Us).await).await;
+            want.iter().all(|i| us.contains(i)).then_some(())
+        }
+    })
+    .await;
+    // The same file again: nothing new.
+    let out = op(&c, Party::Kr, false, &["feed", "jsonl", "--json", &path]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(out.stdout.is_empty(), "a re-read submitted again: {}", describe(&out));
+    // A changed line: a new revision of the same report.
+    std::fs::write(&file, format!("{}\n", obj("j-1", json!({"rel_to": "USA", "body": "corrected"})))).unwrap();
+    let out = op(&c, Party::Kr, false, &["feed", "jsonl", "--json", &path]);
+    let sent = json_lines(&out.stdout);
+    assert_eq!(sent.len(), 1, "{}", describe(&out));
+    assert_eq!(
+        (sent[0]["report_id"].as_str(), sent[0]["revision"].as_u64()),
+        (Some(ids[0].as_str()), Some(2)),
+        "{}",
+        describe(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
