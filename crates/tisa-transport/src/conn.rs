@@ -62,19 +62,25 @@ fn options(name: &str, ep: &Endpoint) -> ConnectOptions {
     if let Some(ca) = &ep.tls_ca {
         opts = opts.add_root_certificates(ca.clone()).require_tls(true);
     }
-    opts.name(name).max_reconnects(None).connection_timeout(Duration::from_secs(3)).event_callback(move |ev| {
-        let link = link.clone();
-        async move {
-            match ev {
-                NatsEvent::Connected => info!(connection = %link, "connected to NATS"),
-                NatsEvent::Disconnected => warn!(connection = %link, "disconnected from NATS; reconnecting"),
-                // Permission violations surface only here (async-nats 0.51).
-                NatsEvent::ServerError(e) => error!(connection = %link, error = %e, "NATS server error"),
-                NatsEvent::SlowConsumer(sid) => warn!(connection = %link, sid, "slow consumer: messages dropped"),
-                other => debug!(connection = %link, event = %other, "NATS event"),
+    // Pings every 10 s: a dead connection (a network cut, a moved peer) is
+    // noticed in seconds, not minutes, and the client reconnects.
+    opts.name(name)
+        .ping_interval(Duration::from_secs(10))
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(3))
+        .event_callback(move |ev| {
+            let link = link.clone();
+            async move {
+                match ev {
+                    NatsEvent::Connected => info!(connection = %link, "connected to NATS"),
+                    NatsEvent::Disconnected => warn!(connection = %link, "disconnected from NATS; reconnecting"),
+                    // Permission violations surface only here (async-nats 0.51).
+                    NatsEvent::ServerError(e) => error!(connection = %link, error = %e, "NATS server error"),
+                    NatsEvent::SlowConsumer(sid) => warn!(connection = %link, sid, "slow consumer: messages dropped"),
+                    other => debug!(connection = %link, event = %other, "NATS event"),
+                }
             }
-        }
-    })
+        })
 }
 
 /// Connects once (no retry): for the CLI, which should fail fast.
