@@ -1,6 +1,7 @@
 //! `tisa feed jsonl [FILE|-] [--follow]`: generic ingestion, one report
 //! object a line, keyed `jsonl:<id>`.
 
+use super::LineSource;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use tisa_core::{Classification, PartySet};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -34,24 +34,8 @@ line was bad); with --follow, keeps reading what is appended to FILE (like tail 
 pub struct JsonlArgs {
     #[command(flatten)]
     opts: FeedOptions,
-    /// The file, or `-` for stdin.
-    #[arg(default_value = "-")]
-    file: PathBuf,
-    /// Keep reading lines appended to FILE until interrupted (a truncated file is read again from the start).
-    #[arg(long, conflicts_with = "once")]
-    follow: bool,
-    /// Read to the end once and exit (the default without --follow).
-    #[arg(long)]
-    once: bool,
-    /// Classification for objects that have none.
-    #[arg(long)]
-    classification: Option<Classification>,
-    /// Releasable-to for objects that have none, e.g. USA,JPN.
-    #[arg(long = "rel-to")]
-    rel_to: Option<PartySet>,
-    /// With --follow: how often to look for new lines.
-    #[arg(long, default_value = "250ms", value_parser = crate::util::parse_duration)]
-    poll: Duration,
+    #[command(flatten)]
+    lines: LineSource,
 }
 
 /// A line read (1-based number), or why it could not be.
@@ -159,11 +143,12 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
     if !sink.dry_run() {
         sink.connect().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let defaults = Defaults { classification: args.classification, rel_to: args.rel_to };
+    let defaults = Defaults { classification: args.lines.classification, rel_to: args.lines.rel_to };
     let (tx, mut rx) = mpsc::channel::<Line>(64);
-    let name = if args.file.as_os_str() == "-" { "stdin".to_owned() } else { args.file.display().to_string() };
-    spawn_reader(args.file.clone(), args.follow, args.poll, tx)?;
-    info!(file = %name, follow = args.follow, dry_run = sink.dry_run(), "reading JSON Lines");
+    let name =
+        if args.lines.file.as_os_str() == "-" { "stdin".to_owned() } else { args.lines.file.display().to_string() };
+    spawn_reader(args.lines.file.clone(), args.lines.follow, args.lines.poll, tx)?;
+    info!(file = %name, follow = args.lines.follow, dry_run = sink.dry_run(), "reading JSON Lines");
     let stop = crate::util::shutdown_signal();
     tokio::pin!(stop);
     let mut tally = Tally::default();

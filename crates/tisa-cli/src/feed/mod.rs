@@ -54,6 +54,30 @@ pub enum FeedCommand {
     Tracks(tracks::TracksArgs),
 }
 
+/// Where a line-based feed (`jsonl`, `tracks`) reads from, and the defaults
+/// for lines that leave classification or releasability out.
+#[derive(Args, Debug, Clone)]
+pub struct LineSource {
+    /// The file, or `-` for stdin.
+    #[arg(default_value = "-")]
+    pub file: std::path::PathBuf,
+    /// Keep reading lines appended to FILE until interrupted (a truncated file is read again from the start).
+    #[arg(long, conflicts_with = "once")]
+    pub follow: bool,
+    /// Read to the end once and exit (the default without --follow).
+    #[arg(long)]
+    pub once: bool,
+    /// Classification for lines that have none.
+    #[arg(long)]
+    pub classification: Option<tisa_core::Classification>,
+    /// Releasable-to for lines that have none, e.g. USA,JPN.
+    #[arg(long = "rel-to")]
+    pub rel_to: Option<tisa_core::PartySet>,
+    /// With --follow: how often to look for new lines.
+    #[arg(long, default_value = "250ms", value_parser = crate::util::parse_duration)]
+    pub poll: std::time::Duration,
+}
+
 /// Options every feed shares: the operator options of every command
 /// (your party, broker, credentials, `--json`, `--timeout`) and `--dry-run`.
 #[derive(Args, Debug, Clone)]

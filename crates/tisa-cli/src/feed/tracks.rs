@@ -3,9 +3,8 @@
 //! forwards them to the other nation only under your standing grant for
 //! NK_MISSILE (`tisa standing grant --category missile`), never by request.
 
-use std::path::PathBuf;
+use super::LineSource;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
@@ -38,24 +37,8 @@ so a file can be fed again.",
 pub struct TracksArgs {
     #[command(flatten)]
     opts: FeedOptions,
-    /// The file, or `-` for stdin.
-    #[arg(default_value = "-")]
-    file: PathBuf,
-    /// Keep reading lines appended to FILE until interrupted.
-    #[arg(long, conflicts_with = "once")]
-    follow: bool,
-    /// Read to the end once and exit (the default without --follow).
-    #[arg(long)]
-    once: bool,
-    /// Classification for updates that have none.
-    #[arg(long)]
-    classification: Option<Classification>,
-    /// Releasable-to for updates that have none, e.g. USA,JPN.
-    #[arg(long = "rel-to")]
-    rel_to: Option<PartySet>,
-    /// With --follow: how often to look for new lines.
-    #[arg(long, default_value = "250ms", value_parser = crate::util::parse_duration)]
-    poll: Duration,
+    #[command(flatten)]
+    lines: LineSource,
 }
 
 const FIELDS: [&str; 7] = ["track_id", "seq", "classification", "rel_to", "launch", "position", "impact"];
@@ -193,9 +176,10 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
         Some(ControlClient::connect(&ctx.ep, ctx.party, ctx.timeout).await?)
     };
     let (tx, mut rx) = mpsc::channel::<Line>(64);
-    let name = if args.file.as_os_str() == "-" { "stdin".to_owned() } else { args.file.display().to_string() };
-    spawn_reader(args.file.clone(), args.follow, args.poll, tx)?;
-    info!(file = %name, follow = args.follow, dry_run = client.is_none(), "reading track updates");
+    let name =
+        if args.lines.file.as_os_str() == "-" { "stdin".to_owned() } else { args.lines.file.display().to_string() };
+    spawn_reader(args.lines.file.clone(), args.lines.follow, args.lines.poll, tx)?;
+    info!(file = %name, follow = args.lines.follow, dry_run = client.is_none(), "reading track updates");
     let stop = crate::util::shutdown_signal();
     tokio::pin!(stop);
     let (mut sent, mut unchanged, mut stale, mut bad) = (0usize, 0usize, 0usize, 0usize);
@@ -219,7 +203,7 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let draft = match parse_track(text.trim(), args.classification, args.rel_to) {
+        let draft = match parse_track(text.trim(), args.lines.classification, args.lines.rel_to) {
             Ok(d) => d,
             Err(why) => {
                 warn!("{name}: line {n}: bad line: {why}");
