@@ -678,7 +678,7 @@ async fn inbox(c: &Cluster, party: Party) -> Vec<(String, u32, Party, String)> {
     };
     items
         .iter()
-        .map(|(d, _)| {
+        .map(|(d, _, _)| {
             let text = match &d.released {
                 Released::Full(c) => c.body.expose().to_owned(),
                 Released::Tearline(t) => t.expose().to_owned(),

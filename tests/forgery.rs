@@ -261,7 +261,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
     else {
         panic!()
     };
-    for (d, _) in &items {
+    for (d, _, _) in &items {
         if let Released::Full(content) = &d.released {
             assert_ne!(content.body.expose(), "tampered body");
         }
@@ -270,7 +270,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
         }
         assert!(d.header.revision == 1, "R2 revision 2 was never approved, yet JP holds it");
     }
-    let r1_copies = items.iter().filter(|(d, _)| d.header.id.as_str() == r1_id).count();
+    let r1_copies = items.iter().filter(|(d, _, _)| d.header.id.as_str() == r1_id).count();
     assert_eq!(r1_copies, 1, "only the genuinely consented copy of R1");
     let log = c.nodes.iter().find(|n| n.party == Party::Jp).unwrap().log();
     assert!(log.contains("UNVERIFIED") || log.contains("unverifiable"), "JP logs why it refused");

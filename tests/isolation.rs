@@ -133,7 +133,7 @@ async fn victim_holds(c: &Cluster, victim: Party, title: &str) -> bool {
     else {
         panic!()
     };
-    items.iter().any(|(d, _)| matches!(&d.released, Released::Full(c) if c.title.expose() == title))
+    items.iter().any(|(d, _, _)| matches!(&d.released, Released::Full(c) if c.title.expose() == title))
 }
 
 async fn isolation(attacker_party: Party, victim: Party) {

@@ -72,7 +72,7 @@ pub async fn inbox_ids(c: &ControlClient) -> Vec<String> {
     else {
         panic!("not an inbox")
     };
-    items.iter().map(|(d, _)| d.header.id.to_string()).collect()
+    items.iter().map(|(d, _, _)| d.header.id.to_string()).collect()
 }
 
 /// A legitimate trilateral release from `from` to `to` (through US), waited

@@ -196,9 +196,12 @@ pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitC
     if c.json {
         let items: Vec<Value> = items
             .iter()
-            .map(|(d, at)| {
+            .map(|(d, at, retracted)| {
                 let mut v = delivery_json(d);
                 v["received_at_ms"] = json!(at.as_millis());
+                v["retracted"] = json!(retracted.is_some());
+                v["retracted_at_ms"] = json!(retracted.as_ref().map(|r| r.retracted_at.as_millis()));
+                v["retraction_reason"] = json!(retracted.as_ref().map(|r| r.reason.expose()));
                 v
             })
             .collect();
@@ -206,7 +209,7 @@ pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitC
     } else if items.is_empty() {
         println!("{}'s inbox is empty", c.party);
     } else {
-        for (d, at) in &items {
+        for (d, at, retracted) in &items {
             let h = &d.header;
             println!(
                 "{} r{}  from {}  {} {}  REL TO {}  received {}",
@@ -218,6 +221,14 @@ pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitC
                 h.releasable_to,
                 utc(at.as_millis())
             );
+            if let Some(r) = retracted {
+                println!(
+                    "  RETRACTED by {} at {}: {}",
+                    h.originator,
+                    utc(r.retracted_at.as_millis()),
+                    r.reason.expose()
+                );
+            }
             match &d.released {
                 Released::Full(content) => {
                     println!("  title:    {}", content.title.expose());
@@ -407,6 +418,8 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
                 let mut v = header_json(&s.header);
                 v["hub"] = json!(s.hub);
                 v["hub_detail"] = json!(s.hub_detail);
+                v["retracted_at_ms"] = json!(s.retracted_at.map(|t| t.as_millis()));
+                v["retraction_confirmed"] = json!(s.retraction_confirmed);
                 v["recipients"] = s
                     .recipients
                     .iter()
@@ -419,6 +432,7 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
                             "expires_at_ms": r.expires_at.map(|t| t.as_millis()),
                                                         "tearline_only": r.tearline_only,
                             "receipt_at_ms": r.receipt_at.map(|t| t.as_millis()),
+                            "lifecycle": lifecycle(&s.hub, r),
                         })
                     })
                     .collect();
@@ -436,8 +450,12 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
                 "{} r{}  {} {}  REL TO {}  hub: {}",
                 h.id, h.revision, h.category, h.classification, h.releasable_to, hub
             );
+            if let Some(t) = s.retracted_at {
+                let confirmed = if s.retraction_confirmed { "held by the hub" } else { "not yet confirmed by the hub" };
+                println!("  RETRACTED {} ({confirmed})", utc(t.as_millis()));
+            }
             for r in &s.recipients {
-                let mut line = format!("  {}: {}", r.recipient, r.state);
+                let mut line = format!("  {}: {}", r.recipient, lifecycle(&s.hub, r));
                 if r.tearline_only {
                     line.push_str(" (tearline only)");
                 }
@@ -456,6 +474,49 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
         if let Some(n) = next {
             println!("more: --after {n}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One revision's stage with one recipient, along the lifecycle
+/// SUBMITTED → AT_HUB → RELEASE_REQUESTED → APPROVED | DENIED | EXPIRED →
+/// DELIVERED → RECEIPT (or NOT_RELEASABLE, WITHDRAWN by a retraction,
+/// REJECTED by the hub).
+fn lifecycle(hub: &str, r: &tisa_transport::RecipientView) -> &'static str {
+    match (hub, r.state.as_str()) {
+        ("REJECTED", _) => "REJECTED",
+        ("SENT", "WAITING") => "SUBMITTED",
+        (_, "WAITING") => "AT_HUB",
+        (_, "RELEASE_REQUESTED") => "RELEASE_REQUESTED",
+        (_, "APPROVED") => "APPROVED",
+        (_, "DENIED") => "DENIED",
+        (_, "EXPIRED") => "EXPIRED",
+        (_, "WITHDRAWN") => "WITHDRAWN",
+        (_, "NOT_RELEASABLE") => "NOT_RELEASABLE",
+        (_, "DELIVERED") if r.receipt_at.is_some() => "RECEIPT",
+        (_, "DELIVERED") => "DELIVERED",
+        _ => "UNKNOWN",
+    }
+}
+
+/// `tisa retract`: the node signs a retraction of the report (every
+/// revision) and sends it along the report's path.
+pub async fn retract(c: &Ctx, report_id: &str, reason: String) -> Result<ExitCode> {
+    let report_id = ReportId::new(report_id)?;
+    let operator = match &c.key {
+        Some(p) => crate::keys::load(p)?.identity.name().to_owned(),
+        None => String::new(),
+    };
+    let reply = call(c, ControlRequest::Retract { report_id: report_id.clone(), reason, operator }).await?;
+    let ReplyView::Status(items, _) = reply else { return Err(unexpected(&reply)) };
+    let at = items.first().and_then(|s| s.retracted_at).map(|t| t.as_millis());
+    if c.json {
+        print_json(&json!({"report_id": report_id.as_str(), "retracted_at_ms": at, "revisions": items.len()}));
+    } else {
+        println!(
+            "retracted {report_id} ({} revision(s)); every party that holds it will see it marked retracted",
+            items.len()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

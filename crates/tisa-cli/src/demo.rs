@@ -105,7 +105,7 @@ impl Demo {
         else {
             return Ok(None);
         };
-        Ok(items.into_iter().find(|(d, _)| d.header.id == *report).map(|(d, _)| d.released))
+        Ok(items.into_iter().find(|(d, _, _)| d.header.id == *report).map(|(d, _, _)| d.released))
     }
 
     async fn wait_received(&self, p: Party, report: &ReportId) -> Result<Released> {

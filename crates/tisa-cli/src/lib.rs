@@ -67,6 +67,9 @@ enum Command {
     Approve(ApproveArgs),
     /// Deny a release request, for good.
     Deny(DenyArgs),
+    /// Retract one of your reports (every revision): holders see it marked retracted.
+    /// Needs no approval; open release requests for it are withdrawn. Final.
+    Retract(RetractArgs),
     /// List reports your party has received.
     Inbox(ListArgs),
     /// Stream what arrives and what happens to your party's reports.
@@ -287,6 +290,10 @@ struct NodeArgs {
     /// Override: how long a release request stays open before it counts as denied.
     #[arg(long, value_parser = parse_duration)]
     request_expiry: Option<Duration>,
+    /// How often to reconcile with every peer end to end even when no link came back
+    /// (re-send what the peer may not hold; links that come back reconcile at once).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    reconcile_every: Duration,
 }
 
 #[derive(Args, Debug)]
@@ -356,6 +363,17 @@ struct DenyArgs {
     /// The release request's id (see `tisa pending`).
     request_id: String,
     /// Why (kept with the decision; operational text, not report content).
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(Args, Debug)]
+struct RetractArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The report's id (see `tisa status`).
+    report_id: String,
+    /// Why (shown to every party that holds it; never logged).
     #[arg(long)]
     reason: String,
 }
@@ -519,6 +537,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deny(a) => {
             commands::decide(&a.common.resolve()?, &a.request_id, commands::Verdict::Deny { reason: a.reason }).await
         }
+        Command::Retract(a) => commands::retract(&a.common.resolve()?, &a.report_id, a.reason).await,
         Command::Inbox(a) => commands::inbox(&a.common.resolve()?, a.after, a.limit).await,
         Command::Watch(a) => commands::watch(&a.common.resolve()?, a.count).await,
         Command::Tracks(a) => commands::tracks(&a.common.resolve()?, a.after, a.limit).await,
@@ -691,8 +710,11 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let urls = LinkUrls { own, kr, jp };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let (_handle, task) =
-        spawn(NodeConfig { party, urls, policy, identity: key.identity, data_dir }, shutdown.clone(), Some(ready_tx));
+    let (_handle, task) = spawn(
+        NodeConfig { party, urls, policy, identity: key.identity, data_dir, reconcile_every: a.reconcile_every },
+        shutdown.clone(),
+        Some(ready_tx),
+    );
     tokio::spawn(async move {
         if ready_rx.await.is_ok() {
             // The one machine-readable line on stdout; logs go to stderr.

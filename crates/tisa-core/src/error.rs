@@ -97,6 +97,9 @@ pub enum CommandError {
     /// The request expired and counts as denied.
     #[error("release request {0} has expired and counts as denied")]
     Expired(RequestId),
+    /// The report was retracted: no new revision, decision or second retraction.
+    #[error("report {0} was retracted; it can no longer be corrected, released or retracted again")]
+    Retracted(ReportId),
     /// Tearline-only approval of a report that has no tearline.
     #[error("report {0} has no tearline; approve in full or deny")]
     NoTearline(ReportId),
@@ -270,6 +273,9 @@ pub enum RejectReason {
     /// A trilateral track update without the originator's standing grant.
     #[error("track {0} carries no standing grant of its originator")]
     TrackNoConsent(TrackId),
+    /// The report was retracted by its originator: nothing more moves for it.
+    #[error("report {0} was retracted by its originator")]
+    Retracted(ReportId),
 }
 
 impl RejectReason {
@@ -296,6 +302,7 @@ impl RejectReason {
             RejectReason::TrackNotReleasable { .. } => "NOT_RELEASABLE",
             RejectReason::BadTrack { .. } => "BAD_TRACK",
             RejectReason::TrackNoConsent(_) => "NO_CONSENT",
+            RejectReason::Retracted(_) => "RETRACTED",
         }
     }
 }

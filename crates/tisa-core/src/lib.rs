@@ -26,7 +26,7 @@ pub use error::{CommandError, ParseError, RejectReason};
 pub use message::*;
 pub use node::{
     inbox_cursor, limits, Draft, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState,
-    RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
+    RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
 pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
 pub use sign::{Identity, Signed, TrackDoc};

@@ -1,7 +1,7 @@
 //! The messages parties exchange, as domain types. The wire format
 //! (`proto/tisa/v1/*.proto`) mirrors these; the transport crate converts.
 
-use crate::sign::{GrantDoc, RevocationDoc, Signed, TrackDoc};
+use crate::sign::{GrantDoc, RetractionDoc, RevocationDoc, Signed, TrackDoc};
 use crate::types::{Category, Classification, MessageId, Party, PartySet, ReportId, RequestId, Sensitive, Timestamp};
 
 /// Protocol version carried in every envelope.
@@ -204,6 +204,9 @@ pub enum Stage {
     Denied,
     /// The request expired at the hub: counts as denied.
     Expired,
+    /// The hub holds the originator's retraction of the report (every
+    /// revision; `Progress::revision` is 0) and has passed it on.
+    Retracted,
 }
 
 /// Hub → originator: progress of one of the originator's reports.
@@ -275,6 +278,15 @@ pub struct TrackUpdate {
     pub consent: Option<Grant>,
 }
 
+/// A signed retraction (see [`RetractionDoc`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retraction {
+    /// The document.
+    pub doc: RetractionDoc,
+    /// The originator node's signature over it.
+    pub signed: Signed,
+}
+
 /// Every message kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
@@ -298,6 +310,8 @@ pub enum Payload {
     Track(TrackUpdate),
     /// Recipient → hub → originator: a signed receipt.
     Receipt(Receipt),
+    /// The originator takes a report back.
+    Retraction(Retraction),
 }
 
 /// A recipient's signed receipt for one revision of a report.
@@ -307,6 +321,12 @@ pub struct Receipt {
     pub doc: crate::sign::ReceiptDoc,
     /// The recipient node's signature over it.
     pub signed: Signed,
+    /// The recipient's audit chain head at the time, signed by its node
+    /// (`tisa.v1.audit-head`): the originator keeps it as evidence of how
+    /// far the recipient's audit log reached (entries cut off its end are
+    /// then detectable). Attached by the recipient's shell; passed on
+    /// unchanged by the hub.
+    pub audit_head: Option<Signed>,
 }
 
 impl Payload {
@@ -323,6 +343,7 @@ impl Payload {
             Payload::Revocation(_) => "revocation",
             Payload::Track(_) => "track",
             Payload::Receipt(_) => "receipt",
+            Payload::Retraction(_) => "retraction",
         }
     }
 }

@@ -20,7 +20,10 @@ use indexmap::IndexMap;
 use crate::error::{CommandError, RejectReason};
 use crate::message::*;
 use crate::policy::{KeyRole, NotReleasable, Policy};
-use crate::sign::{self, DecisionDoc, GrantDoc, Identity, Manifest, RevocationDoc, Signed, TrackDoc, Verdict};
+use crate::sign::{
+    self, AuditHeadDoc, DecisionDoc, GrantDoc, Identity, Manifest, RetractionDoc, RevocationDoc, Signed, TrackDoc,
+    Verdict,
+};
 use crate::types::*;
 
 /// Size limits, in bytes, of a report's text fields (NATS's default maximum
@@ -168,6 +171,8 @@ pub enum RecipientState {
     Denied,
     /// Expired (counts as denied).
     Expired,
+    /// The originator retracted the report before it was released here.
+    Withdrawn,
     /// The hub forwarded it (or, for the hub's own report, sent it).
     Delivered {
         /// Tearline only?
@@ -185,6 +190,7 @@ impl RecipientState {
             RecipientState::Approved { .. } => "APPROVED",
             RecipientState::Denied => "DENIED",
             RecipientState::Expired => "EXPIRED",
+            RecipientState::Withdrawn => "WITHDRAWN",
             RecipientState::Delivered { .. } => "DELIVERED",
         }
     }
@@ -201,6 +207,10 @@ pub struct RevisionStatus {
     pub recipients: BTreeMap<Party, RecipientState>,
     /// Signed receipts: when each recipient committed the delivery.
     pub receipts: BTreeMap<Party, Timestamp>,
+    /// When this party retracted the report (every revision), if it did.
+    pub retracted_at: Option<Timestamp>,
+    /// Whether the hub has confirmed it holds the retraction (always true at the hub).
+    pub retraction_confirmed: bool,
 }
 
 /// A release request awaiting (or past) this party's decision.
@@ -234,6 +244,17 @@ pub struct InboxEntry {
     pub delivery: Delivery,
     /// When it arrived, by this node's clock.
     pub received_at: Timestamp,
+    /// The originator has retracted the report since.
+    pub retracted: Option<RetractionNote>,
+}
+
+/// A retraction as a holder of the report sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetractionNote {
+    /// When the originator retracted it (its clock).
+    pub retracted_at: Timestamp,
+    /// The originator's reason (shown to operators; never logged).
+    pub reason: Sensitive,
 }
 
 /// A page of results: `next_after` is the cursor for the next page, if any.
@@ -341,12 +362,39 @@ pub enum Event {
     ReceiptReceived {
         /// The verified receipt.
         receipt: crate::sign::ReceiptDoc,
+        /// The recipient's signed audit chain head that came with it, verified.
+        audit_head: Option<AuditHeadDoc>,
+    },
+    /// A report was retracted: issued here (originator), or learnt from its
+    /// originator (hub, holder).
+    Retracted {
+        /// The report (every revision).
+        report_id: ReportId,
+        /// Its originator.
+        originator: Party,
+    },
+    /// The hub passed a retraction on to a party that holds the report.
+    RetractionForwarded {
+        /// The report.
+        report_id: ReportId,
+        /// The holder told.
+        recipient: Party,
+    },
+    /// A link came back (or the periodic check ran): this party re-sent
+    /// what the peer may not know (end-to-end reconciliation).
+    Reconciled {
+        /// The peer.
+        link: Party,
+        /// How many messages were re-sent.
+        resent: u32,
     },
 }
 
 #[derive(Clone, Debug)]
 struct OwnReport {
     revisions: Vec<OwnRevision>,
+    /// This party's retraction, and whether the hub confirmed it.
+    retraction: Option<(Retraction, bool)>,
 }
 
 #[derive(Clone, Debug)]
@@ -363,12 +411,24 @@ enum RequestState {
     Open,
     Decided(Decision),
     Expired,
+    /// The originator retracted the report before deciding.
+    Withdrawn,
 }
 
 #[derive(Clone, Debug)]
 struct TrackedRequest {
     request: ReleaseRequest,
     state: RequestState,
+    /// Originator side: the decision sent, to send again if the hub asks again.
+    sent: Option<ReleaseDecision>,
+}
+
+/// Hub side: a delivery sent to a nation, kept until its receipt arrives
+/// (re-sent on reconciliation), and the receipt once it has.
+#[derive(Clone, Debug)]
+struct Forwarded {
+    delivery: Delivery,
+    receipt: Option<Receipt>,
 }
 
 /// The state machine of one party. See the module docs for how to drive it.
@@ -383,8 +443,17 @@ pub struct Node {
     revoked: std::collections::HashSet<String>,
     /// Source keys of own reports (idempotent submits from feeds).
     sources: HashMap<String, ReportId>,
-    /// Hub: receipts already passed on to their originator.
-    receipts_passed: std::collections::HashSet<(ReportId, u32, Party)>,
+    /// Originator: this party's revocations (re-sent on reconciliation).
+    own_revocations: IndexMap<String, Revocation>,
+    /// Hub: revocations passed on to the recipient (re-sent on reconciliation).
+    held_revocations: IndexMap<String, Revocation>,
+    /// Hub: deliveries sent, by (report, revision, recipient), in order.
+    forwarded: IndexMap<(ReportId, u32, Party), Forwarded>,
+    /// Hub and holders: retractions received, by report.
+    retractions: HashMap<ReportId, Retraction>,
+    /// Recipient: the receipt signed for each delivery (sent again when the
+    /// same delivery arrives again).
+    receipts_sent: HashMap<(ReportId, u32), Receipt>,
     instance: u64,
     next_seq: u64,
     /// Reports this party originated, by id, in submission order.
@@ -423,7 +492,11 @@ impl Node {
             grants: IndexMap::new(),
             revoked: std::collections::HashSet::new(),
             sources: HashMap::new(),
-            receipts_passed: std::collections::HashSet::new(),
+            own_revocations: IndexMap::new(),
+            held_revocations: IndexMap::new(),
+            forwarded: IndexMap::new(),
+            retractions: HashMap::new(),
+            receipts_sent: HashMap::new(),
             instance,
             next_seq: 0,
             own: IndexMap::new(),
@@ -526,6 +599,9 @@ impl Node {
         let (id, revision) = match corrects {
             Some(orig) => {
                 let own = self.own.get(&orig).ok_or_else(|| CommandError::UnknownReport(orig.clone()))?;
+                if own.retraction.is_some() {
+                    return Err(CommandError::Retracted(orig));
+                }
                 let next = own.revisions.len() as u32 + 1;
                 (orig, next)
             }
@@ -566,7 +642,9 @@ impl Node {
                             manifest: report.manifest.clone(),
                             consent: None,
                         };
-                        self.send(now, p, Payload::Delivery(delivery));
+                        self.send(now, p, Payload::Delivery(delivery.clone()));
+                        self.forwarded
+                            .insert((header.id.clone(), header.revision, p), Forwarded { delivery, receipt: None });
                         self.events.push_back(Event::Forwarded {
                             header: header.clone(),
                             recipient: p,
@@ -603,7 +681,11 @@ impl Node {
             recipients,
             receipts: BTreeMap::new(),
         };
-        self.own.entry(id).or_insert_with(|| OwnReport { revisions: Vec::new() }).revisions.push(revision_state);
+        self.own
+            .entry(id)
+            .or_insert_with(|| OwnReport { revisions: Vec::new(), retraction: None })
+            .revisions
+            .push(revision_state);
         if let Some(key) = source_key {
             self.sources.insert(key, header.id.clone());
         }
@@ -629,6 +711,7 @@ impl Node {
         match &tracked.state {
             RequestState::Open if req.expires_at > now => {}
             RequestState::Open | RequestState::Expired => return Err(CommandError::Expired(request_id.clone())),
+            RequestState::Withdrawn => return Err(CommandError::Retracted(req.report_id.clone())),
             RequestState::Decided(d) => {
                 return Err(CommandError::AlreadyDecided {
                     request: request_id.clone(),
@@ -709,6 +792,7 @@ impl Node {
         match &tracked.state {
             RequestState::Open => {}
             RequestState::Expired => return Err(CommandError::Expired(request_id)),
+            RequestState::Withdrawn => return Err(CommandError::Retracted(tracked.request.report_id.clone())),
             RequestState::Decided(d) => {
                 return Err(CommandError::AlreadyDecided {
                     request: request_id,
@@ -759,6 +843,7 @@ impl Node {
         };
         if let Some(t) = self.decisions.get_mut(&request_id) {
             t.state = RequestState::Decided(decision.clone());
+            t.sent = Some(msg.clone());
         }
         self.deadlines.remove(&(req.expires_at, req.request_id.clone()));
         let state = match &decision {
@@ -817,7 +902,9 @@ impl Node {
         let g = self.grants.get_mut(&doc.grant_id).ok_or_else(|| CommandError::UnknownGrant(doc.grant_id.clone()))?;
         g.revoked = true;
         self.revoked.insert(doc.grant_id.clone());
-        self.send(now, Party::HUB, Payload::Revocation(Revocation { doc: doc.clone(), signed }));
+        let r = Revocation { doc: doc.clone(), signed };
+        self.own_revocations.insert(doc.grant_id.clone(), r.clone());
+        self.send(now, Party::HUB, Payload::Revocation(r));
         Ok(doc)
     }
 
@@ -925,6 +1012,197 @@ impl Node {
         self.grants.values().cloned().collect()
     }
 
+    /// Retracts one of this party's reports (every revision), signed with
+    /// this node's key, for the reason given (shown to holders, never
+    /// logged). Open release requests for it are withdrawn; the retraction
+    /// travels the report's path and needs no new approval: every party that
+    /// holds a revision marks it retracted. Final: a retracted report cannot
+    /// be corrected, released or retracted again.
+    pub fn retract(
+        &mut self,
+        now: Timestamp,
+        id: &ReportId,
+        reason: &str,
+        operator: &str,
+    ) -> Result<RetractionDoc, CommandError> {
+        if reason.trim().is_empty() {
+            return Err(CommandError::Empty("reason"));
+        }
+        if reason.len() > limits::REASON {
+            return Err(CommandError::TooLong { field: "reason", len: reason.len(), max: limits::REASON });
+        }
+        let own = self.own.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
+        if own.retraction.is_some() {
+            return Err(CommandError::Retracted(id.clone()));
+        }
+        let doc = RetractionDoc {
+            report_id: id.clone(),
+            originator: self.party,
+            retracted_at: now,
+            reason: reason.to_owned(),
+            operator: if sign::valid_name(operator) { operator.to_owned() } else { String::new() },
+        };
+        let r = Retraction { doc: doc.clone(), signed: self.identity.sign(doc.to_bytes()) };
+        let is_hub = self.party.is_hub();
+        if let Some(own) = self.own.get_mut(id) {
+            own.retraction = Some((r.clone(), is_hub));
+            for rev in &mut own.revisions {
+                for state in rev.recipients.values_mut() {
+                    if matches!(
+                        state,
+                        RecipientState::Waiting | RecipientState::Requested { .. } | RecipientState::Approved { .. }
+                    ) {
+                        *state = RecipientState::Withdrawn;
+                    }
+                }
+            }
+        }
+        // Requests awaiting this party's decision are withdrawn.
+        let open: Vec<RequestId> = self
+            .decisions
+            .iter()
+            .filter(|(_, t)| t.request.report_id == *id && t.state == RequestState::Open)
+            .map(|(rid, _)| rid.clone())
+            .collect();
+        for rid in open {
+            if let Some(t) = self.decisions.get_mut(&rid) {
+                t.state = RequestState::Withdrawn;
+                self.deadlines.remove(&(t.request.expires_at, rid.clone()));
+            }
+        }
+        if is_hub {
+            self.retractions.insert(id.clone(), r.clone());
+            // The hub's own report: tell every nation that received a revision.
+            for to in self.holders(id) {
+                self.send(now, to, Payload::Retraction(r.clone()));
+                self.events.push_back(Event::RetractionForwarded { report_id: id.clone(), recipient: to });
+            }
+        } else {
+            self.send(now, Party::HUB, Payload::Retraction(r));
+        }
+        self.events.push_back(Event::Retracted { report_id: id.clone(), originator: self.party });
+        Ok(doc)
+    }
+
+    /// Nations the hub sent any revision of `id` to, in first-sent order.
+    fn holders(&self, id: &ReportId) -> Vec<Party> {
+        let mut out = Vec::new();
+        for (rid, _, to) in self.forwarded.keys() {
+            if rid == id && !out.contains(to) {
+                out.push(*to);
+            }
+        }
+        out
+    }
+
+    /// End-to-end reconciliation with the peer at the other end of `link`,
+    /// to be called whenever that link comes back (a reconnect, a stream
+    /// that had to be created again, a restart) and periodically. The
+    /// broker acknowledges what it stored, but a broker can lose what it
+    /// acknowledged (a store lost or rolled back), so each party re-sends
+    /// what the peer may not know and every receiver is idempotent:
+    ///
+    /// - a nation re-sends every own report revision that has no final
+    ///   outcome yet (the hub answers a report it already holds with where
+    ///   it stands: progress, the open request, the receipt), its
+    ///   retractions the hub has not confirmed, its grants and revocations;
+    /// - the hub re-sends every delivery to that nation that has no receipt
+    ///   yet, and the revocations and retractions it passed on to it.
+    pub fn handle_link_up(&mut self, now: Timestamp, link: Party) {
+        self.expire_due(now);
+        if link == self.party || (!self.party.is_hub() && link != Party::HUB) {
+            return;
+        }
+        let mut out: Vec<Payload> = Vec::new();
+        if self.party.is_hub() {
+            for ((_, _, to), f) in &self.forwarded {
+                if *to == link && f.receipt.is_none() {
+                    out.push(Payload::Delivery(f.delivery.clone()));
+                }
+            }
+            for r in self.held_revocations.values() {
+                if Some(link) == r.doc.originator.other_nation() {
+                    out.push(Payload::Revocation(r.clone()));
+                }
+            }
+            let mut told = BTreeSet::new();
+            for (id, _, to) in self.forwarded.keys() {
+                if *to == link && told.insert(id.clone()) {
+                    if let Some(r) = self.retractions.get(id) {
+                        out.push(Payload::Retraction(r.clone()));
+                    }
+                }
+            }
+        } else {
+            for own in self.own.values() {
+                if let Some((r, confirmed)) = &own.retraction {
+                    if !confirmed {
+                        out.push(Payload::Retraction(r.clone()));
+                    }
+                    continue;
+                }
+                for rev in &own.revisions {
+                    if needs_hub(rev) {
+                        out.push(Payload::Report(rev.report.clone()));
+                    }
+                }
+            }
+            for g in self.grants.values() {
+                out.push(Payload::Grant(g.grant.clone()));
+            }
+            for r in self.own_revocations.values() {
+                out.push(Payload::Revocation(r.clone()));
+            }
+        }
+        let resent = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        for p in out {
+            self.send(now, link, p);
+        }
+        if resent > 0 {
+            self.events.push_back(Event::Reconciled { link, resent });
+        }
+    }
+
+    /// Hub: answers an originator that sent a report the hub already holds
+    /// (after a loss, or on reconciliation) with everything it would have
+    /// been told: accepted, and for the third party where the release
+    /// stands (the open request again, not releasable, forwarded with the
+    /// receipt if one came, denied or expired), or that it is retracted.
+    fn hub_answer(&mut self, now: Timestamp, link: Party, report: &Report) {
+        let h = &report.header;
+        let progress = |recipient, stage| {
+            Payload::Progress(Progress { report_id: h.id.clone(), revision: h.revision, recipient, stage })
+        };
+        if self.retractions.contains_key(&h.id) {
+            let p = Progress { report_id: h.id.clone(), revision: 0, recipient: None, stage: Stage::Retracted };
+            self.send(now, link, Payload::Progress(p));
+            return;
+        }
+        let mut out = vec![progress(None, Stage::Accepted)];
+        if let Some(third) = link.other_nation().filter(|t| h.releasable_to.contains(*t)) {
+            let rid = RequestId::for_release(&h.id, h.revision, third);
+            if let Err(why) = self.policy.check_trilateral(h, third) {
+                out.push(progress(Some(third), Stage::NotReleasable(why)));
+            } else if let Some(f) = self.forwarded.get(&(h.id.clone(), h.revision, third)) {
+                let tearline_only = matches!(f.delivery.released, Released::Tearline(_));
+                out.push(progress(Some(third), Stage::Forwarded { tearline_only }));
+                if let Some(r) = &f.receipt {
+                    out.push(Payload::Receipt(r.clone()));
+                }
+            } else if let Some(t) = self.hub_requests.get(&rid) {
+                match &t.state {
+                    RequestState::Open => out.push(Payload::ReleaseRequest(t.request.clone())),
+                    RequestState::Decided(Decision::Deny { .. }) => out.push(progress(Some(third), Stage::Denied)),
+                    RequestState::Expired => out.push(progress(Some(third), Stage::Expired)),
+                    RequestState::Decided(_) | RequestState::Withdrawn => {}
+                }
+            }
+        }
+        for p in out {
+            self.send(now, link, p);
+        }
+    }
+
     // ------------------------------------------------------------------
     // Inputs
     // ------------------------------------------------------------------
@@ -981,6 +1259,7 @@ impl Node {
             Payload::Revocation(r) => self.hub_on_revocation(now, link, r),
             Payload::Track(t) => self.hub_on_track(now, link, t),
             Payload::Receipt(r) => self.hub_on_receipt(now, link, r),
+            Payload::Retraction(r) => self.hub_on_retraction(now, link, r),
             other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link }),
         }
     }
@@ -993,6 +1272,7 @@ impl Node {
             Payload::Revocation(r) => self.nation_on_revocation(r),
             Payload::Track(t) => self.nation_on_track(now, t),
             Payload::Receipt(r) => self.nation_on_receipt(r),
+            Payload::Retraction(r) => self.nation_on_retraction(r),
             other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link: Party::HUB }),
         }
     }
@@ -1024,10 +1304,16 @@ impl Node {
         let key = (h.id.clone(), h.revision);
         if let Some(existing) = self.held.get(&key) {
             return if *existing == report {
-                Ok(()) // duplicate: idempotent
+                // Already held (a duplicate, or the originator reconciling):
+                // tell it again where the report stands.
+                self.hub_answer(now, link, &report);
+                Ok(())
             } else {
                 Err(RejectReason::Conflict { report: key.0, revision: key.1 })
             };
+        }
+        if self.retractions.contains_key(&h.id) {
+            return Err(RejectReason::Retracted(h.id.clone()));
         }
         let header = report.header.clone();
         self.held.insert(key.clone(), report.clone());
@@ -1043,6 +1329,7 @@ impl Node {
                     consent: None,
                 },
                 received_at: now,
+                retracted: None,
             },
         );
         self.events.push_back(Event::ReportHeld { header: header.clone() });
@@ -1093,8 +1380,10 @@ impl Node {
             expires_at: now.saturating_add(self.policy.request_expiry),
         };
         self.deadlines.insert((request.expires_at, request.request_id.clone()));
-        self.hub_requests
-            .insert(request.request_id.clone(), TrackedRequest { request: request.clone(), state: RequestState::Open });
+        self.hub_requests.insert(
+            request.request_id.clone(),
+            TrackedRequest { request: request.clone(), state: RequestState::Open, sent: None },
+        );
         self.send(now, link, Payload::ReleaseRequest(request.clone()));
         self.events.push_back(Event::ReleaseRequested { request });
         Ok(())
@@ -1135,6 +1424,7 @@ impl Node {
         match &tracked.state {
             RequestState::Open => {}
             RequestState::Expired => return Err(RejectReason::Expired(rid)),
+            RequestState::Withdrawn => return Err(RejectReason::Retracted(req.report_id.clone())),
             RequestState::Decided(prev) if *prev == d.decision => return Ok(()), // duplicate
             RequestState::Decided(_) => return Err(RejectReason::AlreadyDecided(rid)),
         }
@@ -1211,7 +1501,8 @@ impl Node {
             manifest: report.manifest.clone(),
             consent: Some(consent),
         };
-        self.send(now, recipient, Payload::Delivery(delivery));
+        self.send(now, recipient, Payload::Delivery(delivery.clone()));
+        self.forwarded.insert((id.clone(), report.header.revision, recipient), Forwarded { delivery, receipt: None });
         self.events.push_back(Event::Forwarded {
             header: report.header.clone(),
             recipient,
@@ -1270,6 +1561,7 @@ impl Node {
         }
         // The recipient learns at once, so it refuses anything still in flight under it.
         if let Some(third) = link.other_nation() {
+            self.held_revocations.insert(r.doc.grant_id.clone(), r.clone());
             self.send(now, third, Payload::Revocation(r));
         }
         Ok(())
@@ -1475,7 +1767,18 @@ impl Node {
     fn nation_on_request(&mut self, now: Timestamp, r: ReleaseRequest) -> Result<(), RejectReason> {
         let rid = r.request_id.clone();
         if let Some(existing) = self.decisions.get(&rid) {
-            return if existing.request == r { Ok(()) } else { Err(RejectReason::RequestMismatch(rid)) };
+            if existing.request != r {
+                return Err(RejectReason::RequestMismatch(rid));
+            }
+            // The hub asks again (it never got the decision, or is
+            // reconciling): send the same signed decision again.
+            if let Some(d) = existing.sent.clone() {
+                self.send(now, Party::HUB, Payload::ReleaseDecision(d));
+            }
+            return Ok(());
+        }
+        if self.own.get(&r.report_id).is_some_and(|o| o.retraction.is_some()) {
+            return Err(RejectReason::Retracted(r.report_id.clone()));
         }
         if rid != RequestId::for_release(&r.report_id, r.revision, r.recipient) {
             return Err(RejectReason::RequestMismatch(rid));
@@ -1491,7 +1794,7 @@ impl Node {
         })?;
         let expired = r.expires_at <= now;
         let state = if expired { RequestState::Expired } else { RequestState::Open };
-        self.decisions.insert(rid.clone(), TrackedRequest { request: r.clone(), state });
+        self.decisions.insert(rid.clone(), TrackedRequest { request: r.clone(), state, sent: None });
         if expired {
             self.set_recipient_state(&r.report_id, r.revision, r.recipient, RecipientState::Expired);
             self.events.push_back(Event::Expired { request: r });
@@ -1519,7 +1822,14 @@ impl Node {
         // An exact duplicate of what was accepted is absorbed, even if its
         // grant has since been revoked or has lapsed.
         if self.inbox.get(&(h.id.clone(), h.revision)).is_some_and(|e| e.delivery == d) {
+            // The hub did not get the receipt (or is reconciling): the same one again.
+            if let Some(r) = self.receipts_sent.get(&(h.id.clone(), h.revision)).cloned() {
+                self.send(now, Party::HUB, Payload::Receipt(r));
+            }
             return Ok(());
+        }
+        if self.retractions.contains_key(&h.id) {
+            return Err(RejectReason::Retracted(h.id.clone()));
         }
         let not_releasable = |why| RejectReason::NotReleasable { report: h.id.clone(), recipient: self.party, why };
         match (h.originator.is_hub(), d.basis) {
@@ -1568,19 +1878,30 @@ impl Node {
             received_at: now,
         };
         let signed = self.identity.sign(doc.to_bytes());
-        self.send(now, Party::HUB, Payload::Receipt(Receipt { doc, signed }));
-        self.inbox.insert(key, InboxEntry { delivery: d, received_at: now });
+        let receipt = Receipt { doc, signed, audit_head: None };
+        self.receipts_sent.insert(key.clone(), receipt.clone());
+        self.send(now, Party::HUB, Payload::Receipt(receipt));
+        self.inbox.insert(key, InboxEntry { delivery: d, received_at: now, retracted: None });
         Ok(())
     }
 
     /// Verifies a receipt as signed by its recipient's node.
-    fn verify_receipt(&self, r: &Receipt) -> Result<(), RejectReason> {
+    /// Verifies a receipt as signed by its recipient's node, and the audit
+    /// head that came with it (signed by the same party's node), if any.
+    fn verify_receipt(&self, r: &Receipt) -> Result<Option<AuditHeadDoc>, RejectReason> {
         let bad = |why| RejectReason::Unverified { what: "receipt", why };
         sign::verify(&self.policy, r.doc.recipient, KeyRole::Node, &r.signed).map_err(bad)?;
         if sign::ReceiptDoc::parse(&r.signed.bytes).map_err(bad)? != r.doc {
             return Err(bad(sign::SigError::Mismatch("receipt")));
         }
-        Ok(())
+        let Some(head) = &r.audit_head else { return Ok(None) };
+        let bad = |why| RejectReason::Unverified { what: "audit head", why };
+        sign::verify(&self.policy, r.doc.recipient, KeyRole::Node, head).map_err(bad)?;
+        let doc = AuditHeadDoc::parse(&head.bytes).map_err(bad)?;
+        if doc.party != r.doc.recipient {
+            return Err(bad(sign::SigError::Mismatch("audit head party")));
+        }
+        Ok(Some(doc))
     }
 
     /// Records a verified receipt on an own report; `Ok(false)` if already known.
@@ -1601,11 +1922,15 @@ impl Node {
         if r.doc.recipient != link {
             return Err(RejectReason::Unverified { what: "receipt", why: sign::SigError::Mismatch("recipient") });
         }
-        self.verify_receipt(&r)?;
+        let audit_head = self.verify_receipt(&r)?;
+        let fkey = (r.doc.report_id.clone(), r.doc.revision, r.doc.recipient);
         match r.doc.report_id.prefix_party() {
             Some(Party::Us) => {
                 if self.record_receipt(&r.doc)? {
-                    self.events.push_back(Event::ReceiptReceived { receipt: r.doc });
+                    if let Some(f) = self.forwarded.get_mut(&fkey) {
+                        f.receipt = Some(r.clone());
+                    }
+                    self.events.push_back(Event::ReceiptReceived { receipt: r.doc, audit_head });
                 }
             }
             Some(originator) if Some(originator) == link.other_nation() => {
@@ -1620,11 +1945,17 @@ impl Node {
                         why: sign::SigError::Mismatch("manifest hash"),
                     });
                 }
-                // Pass it on unchanged, once: only the recipient's signature counts.
-                if !self.receipts_passed.insert((r.doc.report_id.clone(), r.doc.revision, r.doc.recipient)) {
+                // Pass it on unchanged, once: only the recipient's signature
+                // counts. Kept, to answer the originator's reconciliation.
+                let f = self
+                    .forwarded
+                    .get_mut(&fkey)
+                    .ok_or_else(|| RejectReason::UnknownReport { report: fkey.0.clone(), revision: fkey.1 })?;
+                if f.receipt.is_some() {
                     return Ok(());
                 }
-                self.events.push_back(Event::ReceiptReceived { receipt: r.doc.clone() });
+                f.receipt = Some(r.clone());
+                self.events.push_back(Event::ReceiptReceived { receipt: r.doc.clone(), audit_head });
                 self.send(now, originator, Payload::Receipt(r));
             }
             _ => return Err(RejectReason::BadReportId(r.doc.report_id.clone())),
@@ -1637,15 +1968,113 @@ impl Node {
             return Err(RejectReason::UnexpectedMessage { kind: "receipt", link: Party::HUB });
         }
         // The hub cannot invent one: it must carry the recipient's signature.
-        self.verify_receipt(&r)?;
+        let audit_head = self.verify_receipt(&r)?;
         if self.record_receipt(&r.doc)? {
-            self.events.push_back(Event::ReceiptReceived { receipt: r.doc });
+            self.events.push_back(Event::ReceiptReceived { receipt: r.doc, audit_head });
         }
+        Ok(())
+    }
+
+    /// Verifies a retraction as signed by its originator's node.
+    fn verify_retraction(&self, r: &Retraction) -> Result<(), RejectReason> {
+        let bad = |why| RejectReason::Unverified { what: "retraction", why };
+        if r.doc.report_id.prefix_party() != Some(r.doc.originator) {
+            return Err(RejectReason::BadReportId(r.doc.report_id.clone()));
+        }
+        sign::verify(&self.policy, r.doc.originator, KeyRole::Node, &r.signed).map_err(bad)?;
+        if RetractionDoc::parse(&r.signed.bytes, &r.doc.reason).map_err(bad)? != r.doc {
+            return Err(bad(sign::SigError::Mismatch("retraction")));
+        }
+        Ok(())
+    }
+
+    /// Marks every held revision of a retracted report; whether any was new.
+    fn mark_retracted(&mut self, r: &Retraction) -> bool {
+        let mut any = false;
+        for ((id, _), e) in self.inbox.iter_mut() {
+            if *id == r.doc.report_id && e.retracted.is_none() {
+                e.retracted =
+                    Some(RetractionNote { retracted_at: r.doc.retracted_at, reason: Sensitive::new(&r.doc.reason) });
+                any = true;
+            }
+        }
+        any
+    }
+
+    fn hub_on_retraction(&mut self, now: Timestamp, link: Party, r: Retraction) -> Result<(), RejectReason> {
+        if r.doc.originator != link {
+            return Err(RejectReason::WrongOriginator {
+                report: r.doc.report_id.clone(),
+                claimed: r.doc.originator,
+                link,
+            });
+        }
+        self.verify_retraction(&r)?;
+        let id = r.doc.report_id.clone();
+        let confirm = Progress { report_id: id.clone(), revision: 0, recipient: None, stage: Stage::Retracted };
+        if let Some(existing) = self.retractions.get(&id) {
+            if *existing != r {
+                return Err(RejectReason::Conflict { report: id, revision: 0 });
+            }
+            self.send(now, link, Payload::Progress(confirm)); // duplicate: confirm again
+            return Ok(());
+        }
+        self.retractions.insert(id.clone(), r.clone());
+        self.mark_retracted(&r);
+        // Release requests still open for it are withdrawn: nothing more moves.
+        let open: Vec<RequestId> = self
+            .hub_requests
+            .iter()
+            .filter(|(_, t)| t.request.report_id == id && t.state == RequestState::Open)
+            .map(|(rid, _)| rid.clone())
+            .collect();
+        for rid in open {
+            if let Some(t) = self.hub_requests.get_mut(&rid) {
+                t.state = RequestState::Withdrawn;
+                self.deadlines.remove(&(t.request.expires_at, rid.clone()));
+            }
+        }
+        self.events.push_back(Event::Retracted { report_id: id.clone(), originator: link });
+        // Every party that holds a revision learns, with no new approval:
+        // a retraction only takes information back.
+        for to in self.holders(&id) {
+            self.send(now, to, Payload::Retraction(r.clone()));
+            self.events.push_back(Event::RetractionForwarded { report_id: id.clone(), recipient: to });
+        }
+        self.send(now, link, Payload::Progress(confirm));
+        Ok(())
+    }
+
+    fn nation_on_retraction(&mut self, r: Retraction) -> Result<(), RejectReason> {
+        let originator = r.doc.originator;
+        if originator == self.party {
+            return Err(RejectReason::OwnReport(r.doc.report_id.clone()));
+        }
+        self.verify_retraction(&r)?;
+        let id = r.doc.report_id.clone();
+        if let Some(existing) = self.retractions.get(&id) {
+            return if *existing == r { Ok(()) } else { Err(RejectReason::Conflict { report: id, revision: 0 }) };
+        }
+        // Kept even if no revision arrived yet: a late delivery is refused.
+        self.retractions.insert(id.clone(), r.clone());
+        self.mark_retracted(&r);
+        self.events.push_back(Event::Retracted { report_id: id, originator });
         Ok(())
     }
 
     fn nation_on_progress(&mut self, p: Progress) -> Result<(), RejectReason> {
         let unknown = || RejectReason::UnknownReport { report: p.report_id.clone(), revision: p.revision };
+        if p.stage == Stage::Retracted {
+            // The hub holds this party's retraction (every revision).
+            let Some((_, confirmed)) = self.own.get_mut(&p.report_id).and_then(|o| o.retraction.as_mut()) else {
+                return Err(unknown());
+            };
+            if !*confirmed {
+                *confirmed = true;
+                self.events.push_back(Event::Progress { progress: p });
+            }
+            return Ok(());
+        }
         let Some(rev) = self.own_revision_mut(&p.report_id, p.revision) else { return Err(unknown()) };
         match (&p.stage, p.recipient) {
             (Stage::Accepted, None) => {
@@ -1660,7 +2089,7 @@ impl Node {
                     Stage::Forwarded { tearline_only } => RecipientState::Delivered { tearline_only: *tearline_only },
                     Stage::Denied => RecipientState::Denied,
                     Stage::Expired => RecipientState::Expired,
-                    Stage::Accepted => return Err(unknown()),
+                    Stage::Accepted | Stage::Retracted => return Err(unknown()),
                 };
                 rev.recipients.insert(r, next);
                 if *stage == Stage::Expired {
@@ -1728,8 +2157,8 @@ impl Node {
         let items = self
             .own
             .values()
-            .flat_map(|o| o.revisions.iter())
-            .map(|r| (inbox_cursor(&r.report.header.id, r.report.header.revision), revision_status(r)));
+            .flat_map(|o| o.revisions.iter().map(move |r| (r, o.retraction.as_ref())))
+            .map(|(r, t)| (inbox_cursor(&r.report.header.id, r.report.header.revision), revision_status(r, t)));
         paginate(items, after, limit)
     }
 
@@ -1742,7 +2171,7 @@ impl Node {
     /// Status of every revision of one own report.
     pub fn report_status(&self, id: &ReportId) -> Result<Vec<RevisionStatus>, CommandError> {
         let own = self.own.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
-        Ok(own.revisions.iter().map(revision_status).collect())
+        Ok(own.revisions.iter().map(|r| revision_status(r, own.retraction.as_ref())).collect())
     }
 
     // ------------------------------------------------------------------
@@ -1832,12 +2261,28 @@ impl Node {
     }
 }
 
-fn revision_status(r: &OwnRevision) -> RevisionStatus {
+/// Originator: whether a revision still needs the hub (no final outcome
+/// that the hub has confirmed): re-sent on reconciliation.
+fn needs_hub(r: &OwnRevision) -> bool {
+    match r.hub {
+        HubState::Sent => true,
+        HubState::Rejected { .. } | HubState::Own => false,
+        HubState::Accepted => r.recipients.iter().any(|(p, s)| match s {
+            RecipientState::Waiting | RecipientState::Approved { .. } => true,
+            RecipientState::Delivered { .. } => !r.receipts.contains_key(p),
+            _ => false,
+        }),
+    }
+}
+
+fn revision_status(r: &OwnRevision, retraction: Option<&(Retraction, bool)>) -> RevisionStatus {
     RevisionStatus {
         header: r.report.header.clone(),
         hub: r.hub.clone(),
         recipients: r.recipients.clone(),
         receipts: r.receipts.clone(),
+        retracted_at: retraction.map(|(r, _)| r.doc.retracted_at),
+        retraction_confirmed: retraction.is_some_and(|(_, c)| *c),
     }
 }
 
@@ -1901,7 +2346,7 @@ fn reason_ids(r: &RejectReason) -> (Option<ReportId>, Option<RequestId>) {
         | RejectReason::NotOriginator(r)
         | RejectReason::AlreadyDecided(r)
         | RejectReason::Expired(r) => (None, Some(r.clone())),
-        RejectReason::NoConsent(id) => (Some(id.clone()), None),
+        RejectReason::NoConsent(id) | RejectReason::Retracted(id) => (Some(id.clone()), None),
         RejectReason::ForgedSender { .. }
         | RejectReason::UnexpectedMessage { .. }
         | RejectReason::Unverified { .. }

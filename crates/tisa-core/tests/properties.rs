@@ -639,7 +639,20 @@ impl World {
         let new_events = &self.sim.events(to)[ev0..];
         let rejected = new_events.iter().any(|e| matches!(e, Event::Rejected { .. }));
         if repeat {
-            prop_assert_eq!(self.sim.log().len(), log0, "a repeat of an accepted envelope produced transmits");
+            // A repeat is answered (reconciliation: where the report stands,
+            // the open request, the decision or receipt already given), back
+            // to its sender only, and never moves anything to anyone else.
+            for sent in &self.sim.log()[log0..] {
+                let kind = sent.transmit.envelope.payload.kind();
+                prop_assert!(
+                    sent.from == to
+                        && sent.transmit.to == link
+                        && matches!(kind, "progress" | "request" | "decision" | "receipt"),
+                    "a repeat of an accepted envelope produced a {} to {}",
+                    kind,
+                    sent.transmit.to
+                );
+            }
             prop_assert!(
                 new_events.iter().all(|e| matches!(e, Event::Progress { .. } | Event::RejectionReceived { .. })),
                 "a repeat of an accepted envelope produced {:?}",

@@ -28,7 +28,10 @@ fn the_originator_gets_the_recipients_signed_receipt_once() {
     let got = receipts(&sim, KR, &id);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, JP);
-    assert!(sim.events(KR).iter().any(|e| matches!(e, Event::ReceiptReceived { receipt } if receipt.recipient == JP)));
+    assert!(sim
+        .events(KR)
+        .iter()
+        .any(|e| matches!(e, Event::ReceiptReceived { receipt, .. } if receipt.recipient == JP)));
     // A replay of the receipt at the hub is not passed on again.
     let receipt = sim.sent(JP, US).into_iter().find(|e| matches!(e.payload, Payload::Receipt(_))).cloned().unwrap();
     let before = sim.sent(US, KR).len();
@@ -55,7 +58,12 @@ fn the_hub_cannot_invent_a_receipt() {
     for key in [node_key(US), rogue("jp-node")] {
         let mut signed = key.sign(doc.to_bytes());
         signed.signer = "jp-node".into();
-        let env = envelope(US, "US.forged.1", Timestamp(T0), Payload::Receipt(Receipt { doc: doc.clone(), signed }));
+        let env = envelope(
+            US,
+            "US.forged.1",
+            Timestamp(T0),
+            Payload::Receipt(Receipt { doc: doc.clone(), signed, audit_head: None }),
+        );
         sim.inject(KR, US, env);
         sim.drive();
     }

@@ -26,6 +26,9 @@ pub struct NodeConfig {
     pub identity: Identity,
     /// Where the node keeps its state (an input log it replays on start).
     pub data_dir: std::path::PathBuf,
+    /// How often the node reconciles with every peer even if no link came
+    /// back (a backstop: links that come back reconcile at once).
+    pub reconcile_every: Duration,
 }
 
 /// Why a node stopped or a call failed.
@@ -120,6 +123,10 @@ fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlReply, Command
             core.handle_timeout(now);
             None
         }
+        Input::LinkUp { link } => {
+            core.handle_link_up(now, link);
+            None
+        }
         Input::Command { request, report_id } => Some(match request {
             ControlRequest::Submit(draft) => match report_id {
                 Some(id) => core.submit(now, id, draft).map(ControlReply::Submitted),
@@ -142,6 +149,10 @@ fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlReply, Command
                 )
             }),
             ControlRequest::Track(draft) => core.track(now, draft).map(ControlReply::Track),
+            ControlRequest::Retract { report_id, reason, operator } => core
+                .retract(now, &report_id, &reason, &operator)
+                .and_then(|_| core.report_status(&report_id))
+                .map(|items| ControlReply::Status(Page { items, next_after: None })),
             // Queries are never logged.
             _ => Err(CommandError::Empty("command")),
         }),
@@ -157,6 +168,7 @@ fn changes_state(req: &ControlRequest) -> bool {
             | ControlRequest::Grant(_)
             | ControlRequest::Revoke(_)
             | ControlRequest::Track(_)
+            | ControlRequest::Retract { .. }
     )
 }
 
@@ -205,10 +217,11 @@ async fn run(
             return Ok(());
         }
     };
-    let (mut inbound, mut calls) = tokio::select! {
+    let (mut inbound, mut calls, mut link_ups) = tokio::select! {
         r = links.subscribe() => r?,
         _ = shutdown.cancelled() => return Ok(()),
     };
+    let peers: Vec<Party> = tisa_transport::subjects::inbound(party).into_iter().map(|(p, _)| p).collect();
     let mut actor = Actor {
         core,
         links,
@@ -220,12 +233,23 @@ async fn run(
         counters: Counters::default(),
     };
     actor.send_all(resend).await;
+    // Coming up is a link coming back: reconcile with every peer, end to end
+    // (the broker may have lost what it acknowledged while this node was down).
+    for p in &peers {
+        actor.link_up(*p);
+    }
+    actor.drain().await;
     info!(instance = format!("{instance:016x}"), "node ready");
     if let Some(r) = ready {
         let _ = r.send(());
     }
     let mut retry = tokio::time::interval(Duration::from_secs(2));
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reconcile = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.reconcile_every,
+        config.reconcile_every.max(Duration::from_secs(1)),
+    );
+    reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let sleep = match actor.core.poll_timeout() {
             Some(at) => Duration::from_millis(at.as_millis().saturating_sub(now().as_millis())),
@@ -235,6 +259,15 @@ async fn run(
             _ = shutdown.cancelled() => break,
             Some(msg) = inbound.next() => actor.on_inbound(msg).await,
             Some(call) = calls.next() => actor.on_call(call).await,
+            Some(peer) = link_ups.next() => {
+                info!(link = %peer, "link back: reconciling with the peer");
+                actor.link_up(peer);
+            }
+            _ = reconcile.tick() => {
+                for p in &peers {
+                    actor.link_up(*p);
+                }
+            }
             Some((req, reply)) = rx.recv() => {
                 let r = actor.on_request(req);
                 let _ = reply.send(r);
@@ -257,6 +290,13 @@ async fn run(
 }
 
 impl Actor {
+    /// Logs and applies a link-up input: the core re-sends what `peer` may not hold.
+    fn link_up(&mut self, peer: Party) {
+        if let Err(e) = self.log_and_apply(Input::LinkUp { link: peer }, now()) {
+            error!(link = %peer, error = %e, "cannot persist a link-up input; reconciliation skipped");
+        }
+    }
+
     /// Publishes transmits, flushes, and records them as sent (so a restart
     /// does not send them again; anything not recorded is re-sent).
     async fn send_all(&mut self, out: Vec<Transmit>) {
@@ -264,7 +304,14 @@ impl Actor {
             return;
         }
         let mut sent = Vec::new();
-        for t in out {
+        for mut t in out {
+            // This node's own receipts carry its audit chain head, signed:
+            // the originator keeps it as evidence of how far this log reached.
+            if let tisa_core::Payload::Receipt(r) = &mut t.envelope.payload {
+                if r.doc.recipient == self.core.party() && r.audit_head.is_none() {
+                    r.audit_head = Some(self.audit.signed_head());
+                }
+            }
             let kind = t.envelope.payload.kind();
             match self.links.send(&t).await {
                 Ok(()) => {
@@ -418,7 +465,8 @@ impl Actor {
             | ControlRequest::Decide(_)
             | ControlRequest::Grant(_)
             | ControlRequest::Revoke(_)
-            | ControlRequest::Track(_) => {
+            | ControlRequest::Track(_)
+            | ControlRequest::Retract { .. } => {
                 // Handled above (logged, then applied).
                 return ControlReply::Error { code: "INTERNAL".into(), message: "unreachable".into() };
             }

@@ -72,6 +72,18 @@ pub struct SignedHead {
     pub signature: String,
 }
 
+/// Another party's audit chain head, as this node received it (verified).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerHead {
+    /// Whose chain (`KOR`, `USA`, `JPN`).
+    pub party: String,
+    /// Seq of the last entry it covered.
+    pub seq: u64,
+    /// That entry's hash (hex).
+    pub hash: String,
+}
+
 /// One line of the audit log.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +124,11 @@ pub struct Entry {
     /// HEAD only: the signed chain head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<SignedHead>,
+    /// RECEIPT only: the recipient's audit chain head that came with its
+    /// receipt (signature verified on arrival): evidence of how far that
+    /// party's log reached, for `tisa audit verify --peer-log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_head: Option<PeerHead>,
     /// Hash of the previous entry (hex; zeros for the first).
     pub prev: String,
     /// SHA-256(prev ‖ canonical bytes of this entry without `hash`), hex.
@@ -401,6 +418,9 @@ impl AuditLog {
             Input::Command { request: ControlRequest::Submit(d), .. } => {
                 note.actor = Some(d.submitted_by.clone()).filter(|s| valid_name(s));
             }
+            Input::Command { request: ControlRequest::Retract { operator, .. }, .. } => {
+                note.actor = Some(operator.clone()).filter(|s| valid_name(s));
+            }
             Input::Command { request: ControlRequest::Grant(s), .. } => {
                 note.grant = GrantDoc::parse(&s.bytes).ok().map(|d| grant(&d));
             }
@@ -510,6 +530,12 @@ impl AuditLog {
         (self.seq, self.hash)
     }
 
+    /// The current head, signed with the node's key (document
+    /// `tisa.v1.audit-head`), to carry in this node's receipts.
+    pub fn signed_head(&self) -> Signed {
+        self.identity.sign(head_document(&self.party.to_string(), self.seq, &hex(&self.hash)))
+    }
+
     fn describe(&self, note: &InputNote, ev: &Event) -> Entry {
         let w = tisa_transport::control::watch_event(ev, note.at);
         let mut e = Entry {
@@ -586,7 +612,33 @@ impl AuditLog {
                     Stage::Forwarded { tearline_only } => format!("stage=FORWARDED tearline_only={tearline_only}"),
                     Stage::Denied => "stage=DENIED".to_owned(),
                     Stage::Expired => "stage=EXPIRED".to_owned(),
+                    Stage::Retracted => "stage=RETRACTED".to_owned(),
                 };
+            }
+            Event::ReceiptReceived { receipt, audit_head } => {
+                e.detail = format!(
+                    "recipient={} received_at_ms={} manifest_sha256={}",
+                    receipt.recipient,
+                    receipt.received_at.as_millis(),
+                    hex(&receipt.manifest_sha256)
+                );
+                e.peer_head = audit_head.as_ref().map(|h| PeerHead {
+                    party: h.party.to_string(),
+                    seq: h.seq,
+                    hash: hex(&h.hash),
+                });
+            }
+            Event::Retracted { originator, .. } => {
+                if let Some(op) = &note.actor {
+                    e.actor = op.clone();
+                }
+                e.detail = format!("originator={originator} scope=ALL_REVISIONS");
+            }
+            Event::RetractionForwarded { recipient, .. } => {
+                e.detail = format!("recipient={recipient} approval=NOT_NEEDED");
+            }
+            Event::Reconciled { link, resent } => {
+                e.detail = format!("link={link} resent={resent}");
             }
             Event::Expired { request } => {
                 e.detail = format!("expires_at_ms={} counts_as=DENY", request.expires_at.as_millis());

@@ -1,7 +1,10 @@
 //! NATS connections: the node's links and control subscription, and the
 //! operator's control client.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use async_nats::{Client, ConnectOptions, Event as NatsEvent};
 use bytes::Bytes;
@@ -51,6 +54,13 @@ impl Endpoint {
 }
 
 fn options(name: &str, ep: &Endpoint) -> ConnectOptions {
+    options_notifying(name, ep, None)
+}
+
+/// Connection options; `reconnected` (if any) is notified every time the
+/// connection is (re)established, so the link can check its stream and
+/// reconcile with its peer.
+fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<Arc<Notify>>) -> ConnectOptions {
     let link = name.to_owned();
     let mut opts = ConnectOptions::new();
     if let Some(seed) = &ep.nkey_seed {
@@ -70,9 +80,15 @@ fn options(name: &str, ep: &Endpoint) -> ConnectOptions {
         .connection_timeout(Duration::from_secs(3))
         .event_callback(move |ev| {
             let link = link.clone();
+            let reconnected = reconnected.clone();
             async move {
                 match ev {
-                    NatsEvent::Connected => info!(connection = %link, "connected to NATS"),
+                    NatsEvent::Connected => {
+                        info!(connection = %link, "connected to NATS");
+                        if let Some(n) = reconnected {
+                            n.notify_one();
+                        }
+                    }
                     NatsEvent::Disconnected => warn!(connection = %link, "disconnected from NATS; reconnecting"),
                     // Permission violations surface only here (async-nats 0.51).
                     NatsEvent::ServerError(e) => error!(connection = %link, error = %e, "NATS server error"),
@@ -95,11 +111,15 @@ pub async fn connect_once(ep: &Endpoint, name: &str) -> Result<Client, Transport
 /// broker answers. Logs every failed attempt; never gives up on its own
 /// (callers race it against shutdown).
 pub async fn connect_with_retry(ep: &Endpoint, name: &str) -> Client {
+    connect_with_retry_notifying(ep, name, None).await
+}
+
+async fn connect_with_retry_notifying(ep: &Endpoint, name: &str, reconnected: Option<Arc<Notify>>) -> Client {
     let url = &ep.url;
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1u32;
     loop {
-        match options(name, ep).connect(url).await {
+        match options_notifying(name, ep, reconnected.clone()).connect(url).await {
             Ok(c) => return c,
             Err(e) => {
                 warn!(connection = %name, %url, attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "NATS unreachable; retrying");
@@ -228,10 +248,15 @@ pub struct ControlCall {
 /// A node's connections: one per link, plus its own control connection.
 pub struct Links {
     party: Party,
-    /// `(peer, client)` per link.
-    links: Vec<(Party, Client)>,
+    /// `(peer, client, reconnected)` per link: `reconnected` is notified
+    /// whenever that connection is (re)established.
+    links: Vec<(Party, Client, Arc<Notify>)>,
     control: Client,
 }
+
+/// How long the inbound pump of a link waits before it tries again to set
+/// up its stream and consumer after a failure (doubling up to 5 s).
+const PUMP_RETRY: Duration = Duration::from_millis(200);
 
 impl Links {
     /// Connects every link (retrying until each broker answers).
@@ -245,80 +270,58 @@ impl Links {
                 (false, _) => &urls.own,
             };
             let name = format!("tisa-{}-link-{}", party.lower(), if party.is_hub() { peer.lower() } else { "us" });
-            links.push((peer, connect_with_retry(url, &name).await));
+            let reconnected = Arc::new(Notify::new());
+            let client = connect_with_retry_notifying(url, &name, Some(reconnected.clone())).await;
+            // The first connection is not a reconnection.
+            reconnected_drain(&reconnected);
+            links.push((peer, client, reconnected));
         }
         Links { party, links, control }
     }
 
     /// Subscribes to every inbound link subject and every control verb, and
-    /// proves the subscriptions live. Returns the merged inbound stream and
-    /// the control-call stream.
+    /// proves the subscriptions live. Returns the merged inbound stream, the
+    /// control-call stream, and the link-up stream: a link's peer, each
+    /// time that link came back after a reconnection or had to set up its
+    /// stream again (the broker may have lost what it held: reconcile).
+    ///
+    /// Each link's inbound side is a small pump task that owns the
+    /// receiver's stream and durable consumer in the receiver's account: it
+    /// creates them if missing, and sets them up again whenever its
+    /// connection is re-established or the consumer fails (a broker
+    /// restarted, or its store lost), so delivery resumes by itself.
     pub async fn subscribe(
         &self,
     ) -> Result<
-        (impl Stream<Item = Inbound> + Unpin + Send + use<>, impl Stream<Item = ControlCall> + Unpin + Send + use<>),
+        (
+            impl Stream<Item = Inbound> + Unpin + Send + use<>,
+            impl Stream<Item = ControlCall> + Unpin + Send + use<>,
+            impl Stream<Item = Party> + Unpin + Send + use<>,
+        ),
         TransportError,
     > {
-        use async_nats::jetstream::{self, consumer, stream as js_stream};
-        let mut inbound = Vec::new();
-        for ((peer, subject), (_, client)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Inbound>(256);
+        let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Party>(16);
+        for ((peer, subject), (_, client, reconnected)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
             // The receiver owns the stream of what it receives, in its own account.
             let (nation, dir) = if self.party.is_hub() {
                 (peer, subjects::Direction::Up)
             } else {
                 (self.party, subjects::Direction::Down)
             };
-            let name = stream_name(nation, dir);
-            let fail = |e: &dyn std::fmt::Display| TransportError::Subscribe {
-                subject: subject.clone(),
-                reason: format!("stream {name}: {e}"),
+            let pump = Pump {
+                js: async_nats::jetstream::new(client.clone()),
+                stream: stream_name(nation, dir),
+                durable: format!("{}-node", self.party.lower()),
+                subject,
+                peer,
             };
-            let js = jetstream::new(client.clone());
-            let stream = js
-                .get_or_create_stream(js_stream::Config {
-                    name: name.clone(),
-                    subjects: vec![subject.clone()],
-                    storage: js_stream::StorageType::File,
-                    duplicate_window: Duration::from_secs(120),
-                    max_message_size: 1024 * 1024,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| fail(&e))?;
-            let durable = format!("{}-node", self.party.lower());
-            let consumer: consumer::PullConsumer = stream
-                .get_or_create_consumer(
-                    &durable,
-                    consumer::pull::Config {
-                        durable_name: Some(durable.clone()),
-                        ack_policy: consumer::AckPolicy::Explicit,
-                        ack_wait: ACK_WAIT,
-                        max_ack_pending: 10_000,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| fail(&e))?;
-            let messages = consumer.messages().await.map_err(|e| fail(&e))?;
-            inbound.push(
-                messages
-                    .filter_map(move |m| async move {
-                        match m {
-                            Ok(m) => Some(Inbound {
-                                link: peer,
-                                subject: m.subject.to_string(),
-                                result: decode_envelope(&m.subject, &m.payload),
-                                ack: Ack(Some(m)),
-                            }),
-                            Err(e) => {
-                                warn!(link = %peer, error = %e, "stream consumer error; continuing");
-                                None
-                            }
-                        }
-                    })
-                    .boxed(),
-            );
+            // The first setup must succeed before the node declares itself ready.
+            let messages = pump.setup().await?;
+            tokio::spawn(pump.run(messages, reconnected.clone(), tx.clone(), up_tx.clone()));
         }
+        let inbound = tokio_stream_of(rx);
+        let link_ups = tokio_stream_of(up_rx);
         let mut calls = Vec::new();
         for verb in subjects::VERBS {
             let subject = subjects::control(self.party, verb);
@@ -333,11 +336,11 @@ impl Links {
                 request: control::decode_request(&m.subject, &m.payload),
             }));
         }
-        for (_, client) in &self.links {
+        for (_, client, _) in &self.links {
             prove_ready(client, self.party).await?;
         }
         prove_ready(&self.control, self.party).await?;
-        Ok((stream::select_all(inbound), stream::select_all(calls)))
+        Ok((inbound, stream::select_all(calls), link_ups))
     }
 
     /// Publishes a transmit on the link to its recipient.
@@ -347,7 +350,7 @@ impl Links {
             subject: format!("<{}→{}>", self.party, t.to),
             reason: "no such link in the arrangement".to_owned(),
         })?;
-        let client = self.links.iter().find(|(peer, _)| *peer == t.to).map(|(_, c)| c).ok_or_else(|| {
+        let client = self.links.iter().find(|(peer, _, _)| *peer == t.to).map(|(_, c, _)| c).ok_or_else(|| {
             TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
         })?;
         // Durable: the receiver's stream acknowledges (deduplicating by
@@ -388,14 +391,14 @@ impl Links {
         use async_nats::connection::State;
         self.links
             .iter()
-            .map(|(_, c)| c)
+            .map(|(_, c, _)| c)
             .chain(std::iter::once(&self.control))
             .all(|c| c.connection_state() == State::Connected)
     }
 
     /// Flushes every connection (best effort, for shutdown).
     pub async fn flush(&self) {
-        for c in self.links.iter().map(|(_, c)| c).chain(std::iter::once(&self.control)) {
+        for c in self.links.iter().map(|(_, c, _)| c).chain(std::iter::once(&self.control)) {
             let _ = c.flush().await;
         }
     }
@@ -452,5 +455,129 @@ impl ControlClient {
             .map_err(|e| TransportError::Subscribe { subject, reason: e.to_string() })?;
         prove_ready(&self.client, self.party).await?;
         Ok(sub.map(|m| control::decode_watch_event(&m.payload)))
+    }
+}
+
+/// Forgets a pending notification (the initial connection's).
+fn reconnected_drain(n: &Notify) {
+    // `notify_one` stores at most one permit: consume it without waiting.
+    let _ = futures::FutureExt::now_or_never(n.notified());
+}
+
+/// A stream over a bounded channel's receiver.
+fn tokio_stream_of<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Unpin + Send + use<T> {
+    Box::pin(stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
+type Messages = async_nats::jetstream::consumer::pull::Stream;
+
+/// The inbound side of one link: the receiver's stream and durable pull
+/// consumer, and the task that feeds their messages to the node.
+struct Pump {
+    js: async_nats::jetstream::Context,
+    stream: String,
+    durable: String,
+    subject: String,
+    peer: Party,
+}
+
+impl Pump {
+    /// Creates the stream and the consumer if missing; returns the consumer's messages.
+    async fn setup(&self) -> Result<Messages, TransportError> {
+        use async_nats::jetstream::{consumer, stream as js_stream};
+        let fail = |e: &dyn std::fmt::Display| TransportError::Subscribe {
+            subject: self.subject.clone(),
+            reason: format!("stream {}: {e}", self.stream),
+        };
+        let stream = self
+            .js
+            .get_or_create_stream(js_stream::Config {
+                name: self.stream.clone(),
+                subjects: vec![self.subject.clone()],
+                storage: js_stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                max_message_size: 1024 * 1024,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail(&e))?;
+        let consumer: consumer::PullConsumer = stream
+            .get_or_create_consumer(
+                &self.durable,
+                consumer::pull::Config {
+                    durable_name: Some(self.durable.clone()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: ACK_WAIT,
+                    max_ack_pending: 10_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail(&e))?;
+        consumer.messages().await.map_err(|e| fail(&e))
+    }
+
+    /// Feeds messages to the node until it is gone. Sets the stream and
+    /// consumer up again after a reconnection or a consumer failure, and
+    /// then reports the link as up (the node reconciles with its peer).
+    async fn run(
+        self,
+        mut messages: Messages,
+        reconnected: Arc<Notify>,
+        tx: tokio::sync::mpsc::Sender<Inbound>,
+        up: tokio::sync::mpsc::Sender<Party>,
+    ) {
+        let peer = self.peer;
+        loop {
+            // Deliver until the connection is re-established or the consumer fails.
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = reconnected.notified() => {
+                        info!(link = %peer, stream = %self.stream, "link reconnected: checking its stream and consumer");
+                        break;
+                    }
+                    m = messages.next() => match m {
+                        Some(Ok(m)) => {
+                            let inbound = Inbound {
+                                link: peer,
+                                subject: m.subject.to_string(),
+                                result: decode_envelope(&m.subject, &m.payload),
+                                ack: Ack(Some(m)),
+                            };
+                            if tx.send(inbound).await.is_err() {
+                                return;
+                            }
+                        }
+                        Some(Err(e)) => {
+                            warn!(link = %peer, stream = %self.stream, error = %e, "stream consumer failed; setting it up again");
+                            break;
+                        }
+                        None => {
+                            warn!(link = %peer, stream = %self.stream, "stream consumer ended; setting it up again");
+                            break;
+                        }
+                    }
+                }
+            }
+            let mut delay = PUMP_RETRY;
+            messages = loop {
+                match self.setup().await {
+                    Ok(m) => break m,
+                    Err(e) => {
+                        warn!(link = %peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
+                        tokio::select! {
+                            _ = tx.closed() => return,
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                }
+            };
+            // The broker may have lost what it held for this link: reconcile.
+            let _ = up.try_send(peer);
+        }
     }
 }

@@ -5,8 +5,8 @@
 use prost::Message;
 use tisa_core::{
     Category, Classification, Content, Decision, Delivery, Draft, Event, Grant, GrantView, InboxEntry, Page, Party,
-    PendingView, RecipientState, ReleaseRequest, Report, ReportHeader, ReportId, RequestId, RevisionStatus, Sensitive,
-    Signed, Stage, Submitted, Timestamp,
+    PendingView, RecipientState, ReleaseRequest, Report, ReportHeader, ReportId, RequestId, RetractionNote,
+    RevisionStatus, Sensitive, Signed, Stage, Submitted, Timestamp,
 };
 use tisa_core::{TrackDraft, TrackEntry, TrackSubmitted, TrackUpdate};
 
@@ -63,6 +63,15 @@ pub enum ControlRequest {
     Track(TrackDraft),
     /// The latest update of every track the node knows.
     Tracks(ListQuery),
+    /// Retract one of this party's reports (every revision); the node signs it.
+    Retract {
+        /// The report.
+        report_id: ReportId,
+        /// Why (shown to holders, never logged).
+        reason: String,
+        /// The operator asking, or empty.
+        operator: String,
+    },
 }
 
 impl ControlRequest {
@@ -81,6 +90,7 @@ impl ControlRequest {
             ControlRequest::Health => "health",
             ControlRequest::Track(_) => "track",
             ControlRequest::Tracks(_) => "tracks",
+            ControlRequest::Retract { .. } => "retract",
         }
     }
 }
@@ -197,6 +207,10 @@ pub struct StatusView {
     pub hub_detail: String,
     /// Per recipient.
     pub recipients: Vec<RecipientView>,
+    /// When this party retracted the report, if it did.
+    pub retracted_at: Option<Timestamp>,
+    /// Whether the hub confirmed it holds the retraction.
+    pub retraction_confirmed: bool,
 }
 
 /// The node's answer, as the CLI decodes it.
@@ -229,8 +243,9 @@ pub enum ReplyView {
         /// `approved`, `approved (tearline only)`, `denied`.
         decision: &'static str,
     },
-    /// Received reports.
-    Inbox(Vec<(Delivery, Timestamp)>, Option<String>),
+    /// Received reports: what arrived, when, and the originator's
+    /// retraction if it has retracted the report since.
+    Inbox(Vec<(Delivery, Timestamp, Option<RetractionNote>)>, Option<String>),
     /// Own reports.
     Status(Vec<StatusView>, Option<String>),
     /// Health.
@@ -320,6 +335,11 @@ pub(crate) fn request_to_proto(req: &ControlRequest) -> proto::ControlRequest {
         ControlRequest::Inbox(q) => R::Inbox(list(q)),
         ControlRequest::Status(q) => R::Status(list(q)),
         ControlRequest::Health => R::Health(proto::HealthRequest {}),
+        ControlRequest::Retract { report_id, reason, operator } => R::Retract(proto::RetractRequest {
+            report_id: report_id.to_string(),
+            reason: reason.clone(),
+            operator: operator.clone(),
+        }),
     };
     proto::ControlRequest { request: Some(r) }
 }
@@ -374,6 +394,11 @@ pub(crate) fn request_from_proto(p: proto::ControlRequest) -> Result<ControlRequ
         R::Health(_) => ControlRequest::Health,
         R::Track(t) => ControlRequest::Track(track_draft_from(t)?),
         R::Tracks(q) => ControlRequest::Tracks(list(q)?),
+        R::Retract(r) => ControlRequest::Retract {
+            report_id: report_id("retract.report_id", r.report_id)?,
+            reason: r.reason,
+            operator: r.operator,
+        },
     };
     Ok(req)
 }
@@ -461,6 +486,8 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
                 .map(|e| proto::InboxItem {
                     delivery: Some(delivery_to_proto(&e.delivery)),
                     received_at_ms: e.received_at.as_millis(),
+                    retracted_at_ms: e.retracted.as_ref().map_or(0, |r| r.retracted_at.as_millis()),
+                    retraction_reason: e.retracted.as_ref().map(|r| r.reason.expose().to_owned()).unwrap_or_default(),
                 })
                 .collect(),
             next_after: cursor(&page.next_after),
@@ -489,6 +516,8 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
                                 r
                             })
                             .collect(),
+                        retracted_at_ms: s.retracted_at.map_or(0, |t| t.as_millis()),
+                        retraction_confirmed: s.retraction_confirmed,
                     }
                 })
                 .collect(),
@@ -581,7 +610,11 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
                 .into_iter()
                 .map(|i| {
                     let d = delivery_from(i.delivery.ok_or(DecodeError::Missing("inbox.delivery"))?)?;
-                    Ok((d, Timestamp(i.received_at_ms)))
+                    let retracted = (i.retracted_at_ms != 0).then(|| RetractionNote {
+                        retracted_at: Timestamp(i.retracted_at_ms),
+                        reason: Sensitive::new(i.retraction_reason),
+                    });
+                    Ok((d, Timestamp(i.received_at_ms), retracted))
                 })
                 .collect::<Result<_, DecodeError>>()?,
             uncursor(l.next_after),
@@ -606,7 +639,14 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
                             })
                         })
                         .collect::<Result<_, DecodeError>>()?;
-                    Ok(StatusView { header, hub: s.hub, hub_detail: s.hub_detail, recipients })
+                    Ok(StatusView {
+                        header,
+                        hub: s.hub,
+                        hub_detail: s.hub_detail,
+                        recipients,
+                        retracted_at: (s.retracted_at_ms != 0).then_some(Timestamp(s.retracted_at_ms)),
+                        retraction_confirmed: s.retraction_confirmed,
+                    })
                 })
                 .collect::<Result<_, DecodeError>>()?,
             uncursor(l.next_after),
@@ -731,6 +771,7 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
                 Stage::Forwarded { tearline_only: false } => "forwarded".to_owned(),
                 Stage::Denied => "denied".to_owned(),
                 Stage::Expired => "expired (counts as denied)".to_owned(),
+                Stage::Retracted => "retraction held by the hub and passed on".to_owned(),
             };
         }
         Event::Expired { request } => {
@@ -770,7 +811,7 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
             w.request_id = rejection.request_id.as_ref().map(ToString::to_string);
             w.detail = format!("{link} refused {}: {} {}", rejection.refers_to, rejection.code, rejection.detail);
         }
-        Event::ReceiptReceived { receipt } => {
+        Event::ReceiptReceived { receipt, audit_head } => {
             w.kind = "RECEIPT".into();
             w.report_id = Some(receipt.report_id.to_string());
             w.revision = receipt.revision;
@@ -781,6 +822,28 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
                 receipt.recipient,
                 receipt.received_at.as_millis()
             );
+            if let Some(h) = audit_head {
+                w.detail.push_str(&format!("; its audit log reached seq {}", h.seq));
+            }
+        }
+        Event::Retracted { report_id, originator } => {
+            w.kind = "RETRACTED".into();
+            w.report_id = Some(report_id.to_string());
+            w.originator = Some(*originator);
+            w.detail = format!("{originator} retracted {report_id} (every revision)");
+        }
+        Event::RetractionForwarded { report_id, recipient } => {
+            w.kind = "RETRACTION_FORWARDED".into();
+            w.report_id = Some(report_id.to_string());
+            w.originator = report_id.prefix_party();
+            w.recipient = Some(*recipient);
+            w.detail = format!("retraction of {report_id} passed on to {recipient}");
+        }
+        Event::Reconciled { link, resent } => {
+            w.kind = "RECONCILED".into();
+            w.recipient = Some(*link);
+            w.detail =
+                format!("re-sent {resent} message(s) to {link} the peer may not hold (end-to-end reconciliation)");
         }
     }
     w

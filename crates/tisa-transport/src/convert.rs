@@ -260,6 +260,7 @@ fn stage_parts(stage: &Stage) -> (proto::Stage, Option<NotReleasable>, bool) {
         Stage::Forwarded { tearline_only } => (proto::Stage::Forwarded, None, *tearline_only),
         Stage::Denied => (proto::Stage::Denied, None, false),
         Stage::Expired => (proto::Stage::Expired, None, false),
+        Stage::Retracted => (proto::Stage::Retracted, None, false),
     }
 }
 
@@ -395,7 +396,13 @@ pub(crate) fn envelope_to_proto(env: &Envelope) -> proto::Envelope {
         }
         Payload::Grant(g) => P::Grant(proto::Grant { signed: Some(signed_to(&g.signed)) }),
         Payload::Revocation(r) => P::Revocation(proto::Revocation { signed: Some(signed_to(&r.signed)) }),
-        Payload::Receipt(r) => P::Receipt(proto::Receipt { signed: Some(signed_to(&r.signed)) }),
+        Payload::Receipt(r) => P::Receipt(proto::Receipt {
+            signed: Some(signed_to(&r.signed)),
+            audit_head: r.audit_head.as_ref().map(signed_to),
+        }),
+        Payload::Retraction(r) => {
+            P::Retraction(proto::Retraction { signed: Some(signed_to(&r.signed)), reason: r.doc.reason.clone() })
+        }
         Payload::Delivery(d) => P::Delivery(delivery_to_proto(d)),
         Payload::Track(t) => P::Track(track_to_proto(t)),
         Payload::Progress(p) => {
@@ -524,7 +531,17 @@ pub(crate) fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, Decode
             let signed = signed_from("receipt.signed", r.signed)?;
             let doc = tisa_core::sign::ReceiptDoc::parse(&signed.bytes)
                 .map_err(|_| DecodeError::Inconsistent("malformed receipt document"))?;
-            Payload::Receipt(tisa_core::Receipt { doc, signed })
+            let audit_head = r.audit_head.map(|h| signed_from("receipt.audit_head", Some(h))).transpose()?;
+            Payload::Receipt(tisa_core::Receipt { doc, signed, audit_head })
+        }
+        P::Retraction(r) => {
+            if r.reason.len() > tisa_core::node::limits::REASON {
+                return Err(DecodeError::Inconsistent("retraction reason over its limit"));
+            }
+            let signed = signed_from("retraction.signed", r.signed)?;
+            let doc = tisa_core::sign::RetractionDoc::parse(&signed.bytes, &r.reason)
+                .map_err(|_| DecodeError::Inconsistent("malformed retraction document or reason"))?;
+            Payload::Retraction(tisa_core::Retraction { doc, signed })
         }
         P::Delivery(d) => Payload::Delivery(delivery_from(d)?),
         P::Track(t) => Payload::Track(track_from_proto(t)?),
@@ -535,6 +552,7 @@ pub(crate) fn envelope_from_proto(p: proto::Envelope) -> Result<Envelope, Decode
                 Ok(proto::Stage::Forwarded) => Stage::Forwarded { tearline_only: pr.tearline_only },
                 Ok(proto::Stage::Denied) => Stage::Denied,
                 Ok(proto::Stage::Expired) => Stage::Expired,
+                Ok(proto::Stage::Retracted) => Stage::Retracted,
                 _ => return Err(DecodeError::BadEnum { field: "progress.stage", value: pr.stage }),
             };
             Payload::Progress(Progress {

@@ -27,6 +27,11 @@ pub enum Input {
     },
     /// A timer input.
     Timeout,
+    /// The link to `link` came back (or the periodic check ran): reconcile.
+    LinkUp {
+        /// The peer.
+        link: Party,
+    },
 }
 
 /// An input with the `now` the core was given.
@@ -50,6 +55,7 @@ pub fn encode_logged(l: &LoggedInput) -> Vec<u8> {
             (I::Command(request_to_proto(request)), report_id.as_ref().map(ToString::to_string).unwrap_or_default())
         }
         Input::Timeout => (I::Timeout(true), String::new()),
+        Input::LinkUp { link } => (I::LinkUp(party_to(*link)), String::new()),
     };
     proto::LoggedInput { at_ms: l.at.as_millis(), input: Some(input), report_id }.encode_to_vec()
 }
@@ -68,6 +74,7 @@ pub fn decode_logged(bytes: &[u8]) -> Result<LoggedInput, DecodeError> {
             report_id: if p.report_id.is_empty() { None } else { Some(report_id("report_id", p.report_id)?) },
         },
         I::Timeout(_) => Input::Timeout,
+        I::LinkUp(p) => Input::LinkUp { link: party_from("logged_input.link_up", p)? },
     };
     Ok(LoggedInput { at: Timestamp(p.at_ms), input })
 }

@@ -11,8 +11,8 @@
 //! | `tisa.ctl.<party>.events`       | party's node | party's CLI (`watch`) |
 //! | `tisa.ctl.<party>.probe.<id>`   | party's node / CLI | itself (readiness probe) |
 //!
-//! `up` kinds: `report`, `decision`, `grant`, `revocation`, `track`, `receipt`, `rejection`.
-//! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `track`, `receipt`, `rejection`.
+//! `up` kinds: `report`, `decision`, `grant`, `revocation`, `track`, `receipt`, `retraction`, `rejection`.
+//! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `track`, `receipt`, `retraction`, `rejection`.
 //! There is no KR↔JP subject.
 
 use tisa_core::Party;
@@ -70,8 +70,9 @@ pub fn kind_of(subject: &str) -> &str {
 }
 
 /// Control verbs, one subject each.
-pub const VERBS: [&str; 12] = [
-    "submit", "pending", "decide", "inbox", "status", "health", "grant", "revoke", "grants", "draft", "track", "tracks",
+pub const VERBS: [&str; 13] = [
+    "submit", "pending", "decide", "inbox", "status", "health", "grant", "revoke", "grants", "draft", "track",
+    "tracks", "retract",
 ];
 
 /// `tisa.ctl.<party>.<verb>`.

@@ -117,6 +117,26 @@ fn idx(p: Party) -> usize {
     }
 }
 
+/// Asserts that `sent` holds only what a node may answer a repeated message
+/// with (reconciliation): messages from `node` back to `sender`, of the kinds
+/// that tell where things stand (progress, the open request, the decision
+/// or receipt already given) — never a delivery, grant or anything to a
+/// third party.
+pub fn assert_answers_only(sent: &[Sent], node: Party, sender: Party, what: &str) {
+    for s in sent {
+        let kind = s.transmit.envelope.payload.kind();
+        assert!(
+            s.from == node
+                && s.transmit.to == sender
+                && matches!(kind, "progress" | "request" | "decision" | "receipt"),
+            "{what} produced a {kind} from {:?} to {:?}: {:?}",
+            s.from,
+            s.transmit.to,
+            s.transmit
+        );
+    }
+}
+
 /// One transmit, as the harness saw it leave a node.
 #[derive(Clone, Debug)]
 pub struct Sent {
@@ -228,6 +248,26 @@ impl Sim {
             );
             assert_eq!(s.header.originator, p);
         }
+        self.flush(p);
+        r
+    }
+
+    /// `handle_link_up` at `p` for its link to `link`, now (reconciliation).
+    pub fn link_up(&mut self, p: Party, link: Party) {
+        self.nodes[idx(p)].handle_link_up(self.now, link);
+        self.flush(p);
+    }
+
+    /// Every node reconciles with every peer (a broker that lost everything came back).
+    pub fn all_links_up(&mut self) {
+        for (a, b) in LINKS {
+            self.link_up(a, b);
+        }
+    }
+
+    /// `retract` at `p`, now, by its clerk.
+    pub fn retract(&mut self, p: Party, id: &str, reason: &str) -> Result<RetractionDoc, CommandError> {
+        let r = self.nodes[idx(p)].retract(self.now, &report_id(id), reason, CLERK);
         self.flush(p);
         r
     }
@@ -373,21 +413,16 @@ impl Sim {
     }
 
     /// Like [`Sim::step`], but hands the same envelope to its recipient a
-    /// second time and asserts that the duplicate produced no transmit, no
-    /// inbox entry and no event (a repeated progress notice may be re-reported).
+    /// second time and asserts that the duplicate produced no inbox entry, no
+    /// event (a repeated progress notice may be re-reported), and no transmit
+    /// but answers to its sender (see [`assert_answers_only`]).
     pub fn step_twice(&mut self) -> bool {
         let next = self.queues.iter().filter_map(|(l, q)| q.front().map(|(s, _)| (*s, *l))).min().map(|(_, l)| l);
         let Some((from, to)) = next else { return false };
         let env = self.step_link(from, to).expect("front exists");
         let (log, ev, inbox) = (self.log.len(), self.events(to).len(), self.inbox(to).len());
         self.inject(to, from, env.clone());
-        assert_eq!(
-            self.log.len(),
-            log,
-            "duplicate {} to {to:?} produced a transmit: {:?}",
-            env.payload.kind(),
-            &self.log[log..]
-        );
+        assert_answers_only(&self.log[log..], to, from, &format!("duplicate {} to {to:?}", env.payload.kind()));
         let new_events: Vec<&Event> =
             self.events(to)[ev..].iter().filter(|e| !matches!(e, Event::Progress { .. })).collect();
         assert!(new_events.is_empty(), "duplicate {} to {to:?} produced events: {new_events:?}", env.payload.kind());
@@ -714,7 +749,9 @@ pub fn duration_ms(d: Duration) -> u64 {
 // Signed documents, built by hand (as an originator, or as a forger)
 // ----------------------------------------------------------------------
 
-pub use tisa_core::sign::{sha256, DecisionDoc, GrantDoc, Manifest, RevocationDoc, Verdict};
+pub use tisa_core::sign::{
+    sha256, AuditHeadDoc, DecisionDoc, GrantDoc, Manifest, RetractionDoc, RevocationDoc, Verdict,
+};
 
 /// The manifest of `header` + `content`, signed by `signer`.
 pub fn manifest(header: &ReportHeader, content: &Content, submitted_by: &str, signer: &Identity) -> Signed {
