@@ -74,6 +74,12 @@ pub struct VerifyArgs {
     /// Verify an export (`tisa audit export`) instead of a data directory.
     #[arg(long, conflicts_with_all = ["data_dir", "party"])]
     export: Option<PathBuf>,
+    /// A peer's audit log (its data directory or audit.log), repeatable: the signed
+    /// audit heads this log's party put in its receipts, which the peer recorded, must
+    /// all be reached — so entries cut off the end are detected even if this node's
+    /// own recorded heads were lost with them.
+    #[arg(long = "peer-log", value_name = "PATH")]
+    peer_logs: Vec<PathBuf>,
 }
 
 /// `tisa audit export`
@@ -116,8 +122,8 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
         AuditCommand::Show(a) => show(&a.at.dir()?, a.json, a.limit),
         AuditCommand::Verify(a) => match &a.export {
-            Some(f) => verify_export(f, a.agreement.as_deref()),
-            None => verify(&a.at.dir()?, a.agreement.as_deref()),
+            Some(f) => verify_export(f, a.agreement.as_deref(), &a.peer_logs),
+            None => verify(&a.at.dir()?, a.agreement.as_deref(), &a.peer_logs),
         },
         AuditCommand::Export(a) => export(&a.at.dir()?, &a.out),
     }
@@ -191,14 +197,49 @@ fn recorded_heads(dir: &Path) -> Result<(Vec<KnownHead>, String)> {
     Ok((known, notes.join(", ")))
 }
 
+/// The audit heads of `party` that peers recorded from its signed receipts
+/// (`peer_head` of their RECEIPT entries), from each peer's data directory
+/// or audit.log.
+fn peer_heads(paths: &[PathBuf], party: Option<&str>) -> Result<Vec<KnownHead>> {
+    let mut out = Vec::new();
+    let Some(party) = party else { return Ok(out) };
+    for p in paths {
+        let file = if p.is_dir() { p.join(LOG_FILE) } else { p.clone() };
+        let bytes = std::fs::read(&file).with_context(|| format!("cannot read peer log {}", file.display()))?;
+        let entries = log::parse_lines(&bytes).map_err(|e| anyhow::anyhow!("peer log {}: {e}", file.display()))?;
+        for e in &entries {
+            let Some(h) = e.peer_head.as_ref().filter(|h| h.party == party) else { continue };
+            let hash = log::unhex32(&h.hash)
+                .ok_or_else(|| anyhow::anyhow!("peer log {}: seq {}: malformed peer head", file.display(), e.seq))?;
+            out.push(KnownHead {
+                source: format!("{}'s audit log {} (seq {}, from a signed receipt)", e.party, file.display(), e.seq),
+                seq: h.seq,
+                hash,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The party of a log's first entry, if it parses.
+fn log_party(bytes: &[u8]) -> Option<String> {
+    log::parse_lines(bytes).ok()?.first().map(|e| e.party.clone())
+}
+
 fn party_hint(party: Option<&str>) -> String {
     party.map(|p| format!(" of {p}")).unwrap_or_default()
 }
 
-fn verify(dir: &Path, agreement: Option<&Path>) -> Result<ExitCode> {
+fn verify(dir: &Path, agreement: Option<&Path>, peer_logs: &[PathBuf]) -> Result<ExitCode> {
     let a = crate::agreement::load(agreement)?;
-    let (known, against) = recorded_heads(dir)?;
+    let (mut known, mut against) = recorded_heads(dir)?;
     let bytes = read_log(dir)?;
+    let peers = peer_heads(peer_logs, log_party(&bytes).as_deref())?;
+    if !peer_logs.is_empty() {
+        against =
+            format!("{against}{}{} peer-recorded head(s)", if against.is_empty() { "" } else { ", " }, peers.len());
+    }
+    known.extend(peers);
     let path = dir.join(LOG_FILE);
     let s = match log::verify(&bytes, Some(&a.policy), &known) {
         Ok(s) => s,
@@ -288,7 +329,7 @@ fn export_policy(x: &Export) -> Option<Policy> {
     Some(Policy { keys: vec![KeyEntry { party, name, role: KeyRole::Node, public }], ..Policy::default() })
 }
 
-fn verify_export(file: &Path, agreement: Option<&Path>) -> Result<ExitCode> {
+fn verify_export(file: &Path, agreement: Option<&Path>, peer_logs: &[PathBuf]) -> Result<ExitCode> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let x: Export =
         serde_json::from_str(&text).with_context(|| format!("{} is not an audit export", file.display()))?;
@@ -308,10 +349,11 @@ fn verify_export(file: &Path, agreement: Option<&Path>) -> Result<ExitCode> {
             None => bail!("{}: the export's signer or public key is malformed", file.display()),
         },
     };
-    let known = match log::unhex32(&x.head_hash) {
+    let mut known = match log::unhex32(&x.head_hash) {
         Some(hash) => vec![KnownHead { source: "the export's head".into(), seq: x.head_seq, hash }],
         None => bail!("{}: head_hash is malformed", file.display()),
     };
+    known.extend(peer_heads(peer_logs, x.party.as_deref())?);
     match log::verify(&bytes, Some(&policy), &known) {
         Ok(s) => {
             println!(

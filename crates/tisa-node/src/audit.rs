@@ -1011,6 +1011,14 @@ mod tests {
     }
 
     #[test]
+    fn the_head_document_is_the_cores_audit_head_document() {
+        let hash = [0xab; 32];
+        let doc = tisa_core::sign::AuditHeadDoc { party: Party::Jp, seq: 17, hash };
+        assert_eq!(head_document("JPN", 17, &hex(&hash)), doc.to_bytes());
+        assert_eq!(tisa_core::sign::AuditHeadDoc::parse(&doc.to_bytes()).unwrap(), doc);
+    }
+
+    #[test]
     fn chain_verifies_with_signed_heads() {
         let dir = tmp("chain");
         let (mut log, mut store) = build(&dir, 40);

@@ -103,8 +103,9 @@ fn every_payload_round_trips() {
         Stage::Forwarded { tearline_only: true },
         Stage::Denied,
         Stage::Expired,
+        Stage::Retracted,
     ] {
-        let recipient = if stage == Stage::Accepted { None } else { Some(Party::Jp) };
+        let recipient = if matches!(stage, Stage::Accepted | Stage::Retracted) { None } else { Some(Party::Jp) };
         roundtrip(env(Payload::Progress(Progress { report_id: header().id, revision: 2, recipient, stage })));
     }
     roundtrip(env(Payload::Rejection(Rejection {
@@ -114,6 +115,39 @@ fn every_payload_round_trips() {
         report_id: Some(header().id),
         request_id: None,
     })));
+}
+
+#[test]
+fn retractions_and_receipts_with_audit_heads_round_trip() {
+    let kr = Identity::from_seed("kr-node", [1; 32]);
+    let doc = sign::RetractionDoc {
+        report_id: header().id,
+        originator: Party::Kr,
+        retracted_at: Timestamp(9),
+        reason: "source withdrew".into(),
+        operator: "kim".into(),
+    };
+    let r = Retraction { doc: doc.clone(), signed: kr.sign(doc.to_bytes()) };
+    roundtrip(env(Payload::Retraction(r.clone())));
+    // The reason travels beside the document, which signs its hash: a
+    // changed reason does not decode.
+    let mut wire = proto::Envelope::decode(&encode_envelope(&env(Payload::Retraction(r)))[..]).unwrap();
+    if let Some(proto::envelope::Payload::Retraction(p)) = &mut wire.payload {
+        p.reason = "something else".into();
+    }
+    assert!(decode_envelope("tisa.kr.down.retraction", &wire.encode_to_vec()).is_err());
+    let rdoc = sign::ReceiptDoc {
+        report_id: header().id,
+        revision: 2,
+        recipient: Party::Jp,
+        manifest_sha256: sign::sha256(&manifest().bytes),
+        received_at: Timestamp(4),
+    };
+    let jp = Identity::from_seed("jp-node", [3; 32]);
+    let head = sign::AuditHeadDoc { party: Party::Jp, seq: 12, hash: [9; 32] };
+    for audit_head in [None, Some(jp.sign(head.to_bytes()))] {
+        roundtrip(env(Payload::Receipt(Receipt { doc: rdoc.clone(), signed: jp.sign(rdoc.to_bytes()), audit_head })));
+    }
 }
 
 #[test]

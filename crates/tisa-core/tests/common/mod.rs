@@ -749,6 +749,7 @@ pub fn duration_ms(d: Duration) -> u64 {
 // Signed documents, built by hand (as an originator, or as a forger)
 // ----------------------------------------------------------------------
 
+#[allow(unused_imports)]
 pub use tisa_core::sign::{
     sha256, AuditHeadDoc, DecisionDoc, GrantDoc, Manifest, RetractionDoc, RevocationDoc, Verdict,
 };
