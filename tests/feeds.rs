@@ -649,26 +649,6 @@ fn webhook_requires_the_token_and_valid_reports() {
 
 // ------------------------------------------------------------ end to end
 
-/// `tisa ARGS` as `party`'s operator on a secured cluster (its CLI
-/// credentials; with `key`, its first approver key).
-fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    match c.cli_config(party) {
-        Some(cfg) => a.extend(["--config".into(), cfg.to_string_lossy().into_owned()]),
-        None => a.extend(["--party".into(), party.lower().to_owned()]),
-    }
-    a.extend(["--nats".into(), c.cli_endpoint(party).unwrap().url]);
-    if key {
-        a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
-    }
-    a
-}
-
-fn op(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Output {
-    let a = op_args(c, party, key, args);
-    tisa(&a.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
 /// `party`'s inbox: (report id, revision, originator, body or tearline).
 async fn inbox(c: &Cluster, party: Party) -> Vec<(String, u32, Party, String)> {
     let ReplyView::Inbox(items, _) =

@@ -6,40 +6,11 @@
 mod common;
 mod secure;
 
-use std::process::Output;
-
-use common::{canary, describe, one_line_error, tisa};
+use common::{canary, describe, one_line_error};
 use secure::*;
-use serde_json::Value;
 use tisa_cli::cluster::Cluster;
 use tisa_core::Party;
 use tisa_transport::{ControlRequest, ListQuery, ReplyView};
-
-/// Runs `tisa ARGS` as `party`'s operator: its CLI credentials and, with
-/// `key`, its first approver key.
-fn op(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Output {
-    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let cfg = c.cli_config(party).unwrap();
-    a.extend([
-        "--config".into(),
-        cfg.to_string_lossy().into_owned(),
-        "--nats".into(),
-        c.cli_endpoint(party).unwrap().url,
-    ]);
-    if key {
-        a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
-    }
-    let a: Vec<&str> = a.iter().map(String::as_str).collect();
-    tisa(&a)
-}
-
-fn op_json(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let out = op(c, party, key, &a);
-    assert!(out.status.success(), "`tisa {}` failed: {}", a.join(" "), describe(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn submit(c: &Cluster, category: &str, title: &str) -> String {
     let v = op_json(

@@ -12,7 +12,9 @@ use tisa_core::*;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 use tokio::sync::mpsc;
 
-use crate::common::{canary, ClusterPermit, BIN, WAIT};
+use std::process::Output;
+
+use crate::common::{canary, tisa, ClusterPermit, BIN, WAIT};
 
 pub fn nats_bin() -> std::path::PathBuf {
     tisa_cli::natsd::locate().unwrap_or_else(|| {
@@ -136,4 +138,35 @@ where
         assert!(tokio::time::Instant::now() < deadline, "condition not met within {:?}", WAIT);
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+// ------------------------------------------------------------ the real CLI
+
+/// `tisa ARGS` as `party`'s operator on a secured cluster (its CLI
+/// credentials; with `key`, its first approver key).
+pub fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    match c.cli_config(party) {
+        Some(cfg) => a.extend(["--config".into(), cfg.to_string_lossy().into_owned()]),
+        None => a.extend(["--party".into(), party.lower().to_owned()]),
+    }
+    a.extend(["--nats".into(), c.cli_endpoint(party).unwrap().url]);
+    if key {
+        a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
+    }
+    a
+}
+
+pub fn op(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Output {
+    let a = op_args(c, party, key, args);
+    tisa(&a.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// [`op`] with `--json`, asserting success; the parsed output.
+pub fn op_json(c: &Cluster, party: Party, key: bool, args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = op(c, party, key, &a);
+    assert!(out.status.success(), "`tisa {}` failed: {}", a.join(" "), crate::common::describe(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
 }

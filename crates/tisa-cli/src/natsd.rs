@@ -73,6 +73,8 @@ pub struct NatsServer {
     child: Child,
     url: String,
     dir: PathBuf,
+    bin: PathBuf,
+    args: Vec<String>,
 }
 
 impl NatsServer {
@@ -89,27 +91,49 @@ impl NatsServer {
     /// a deadline) until it reports the port it chose.
     pub fn start(bin: &Path, args: &[&str]) -> Result<NatsServer> {
         let dir = scratch_dir("nats")?;
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        NatsServer::spawn(bin, dir, "-1", args)
+    }
+
+    /// Stops the server (as a crash would: SIGKILL), calls `meanwhile` (e.g.
+    /// to wipe its JetStream store: a lost disk), and starts it again with
+    /// the same arguments on the same port.
+    pub fn restart(&mut self, meanwhile: impl FnOnce()) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        meanwhile();
+        let port = self.url.rsplit(':').next().unwrap_or_default().to_owned();
+        let dir = std::mem::take(&mut self.dir);
+        let fresh = NatsServer::spawn(&self.bin, dir, &port, self.args.clone())?;
+        // Swap the new process in; the old value's Drop must not kill it or
+        // remove the directory they share.
+        let old = std::mem::replace(self, fresh);
+        std::mem::forget(old);
+        Ok(())
+    }
+
+    fn spawn(bin: &Path, dir: PathBuf, port: &str, args: Vec<String>) -> Result<NatsServer> {
         let log = dir.join("nats-server.log");
         // JetStream, stored in the scratch directory (tisa's links are
         // durable streams); a config file (`-c`) brings its own.
-        let js: Vec<std::ffi::OsString> = if args.contains(&"-c") {
+        let js: Vec<std::ffi::OsString> = if args.iter().any(|a| a == "-c") {
             Vec::new()
         } else {
             vec!["-js".into(), "-sd".into(), dir.join("jetstream").into_os_string()]
         };
         let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+            .args(["-a", "127.0.0.1", "-p", port, "--ports_file_dir"])
             .arg(&dir)
             .arg("-l")
             .arg(&log)
             .args(js)
-            .args(args)
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("spawning {}", bin.display()))?;
-        let mut server = NatsServer { child, url: String::new(), dir };
+        let mut server = NatsServer { child, url: String::new(), dir, bin: bin.to_owned(), args };
         let ports = server.dir.join(format!("nats-server_{}.ports", server.child.id()));
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
