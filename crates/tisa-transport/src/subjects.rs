@@ -10,6 +10,7 @@
 //! | `tisa.ctl.<party>.<verb>`       | party's CLI | party's node (replies to the CLI's inbox) |
 //! | `tisa.ctl.<party>.events`       | party's node | party's CLI (`watch`) |
 //! | `tisa.ctl.<party>.probe.<id>`   | party's node / CLI | itself (readiness probe) |
+//! | `tisa.<party>.deadletter`       | party's node | its own stream `TISA_<P>_DEADLETTER` (read by the node) |
 //!
 //! `up` kinds: `report`, `decision`, `grant`, `revocation`, `track`, `receipt`, `rejection`.
 //! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `track`, `receipt`, `rejection`.
@@ -64,15 +65,49 @@ pub fn inbound(party: Party) -> Vec<(Party, String)> {
     }
 }
 
+/// Kinds a nation sends up to the hub (`tisa.<nation>.up.<kind>`).
+pub const UP_KINDS: [&str; 7] = ["report", "decision", "grant", "revocation", "track", "receipt", "rejection"];
+
+/// Kinds the hub sends down to a nation (`tisa.<nation>.down.<kind>`).
+pub const DOWN_KINDS: [&str; 7] = ["request", "delivery", "progress", "revocation", "track", "receipt", "rejection"];
+
+/// Every concrete subject `party`'s node reads, per link: `(peer, subject)`.
+pub fn inbound_subjects(party: Party) -> Vec<(Party, String)> {
+    if party.is_hub() {
+        Party::NATIONS.iter().flat_map(|n| UP_KINDS.iter().map(move |k| (*n, data(*n, Direction::Up, k)))).collect()
+    } else {
+        DOWN_KINDS.iter().map(|k| (Party::HUB, data(party, Direction::Down, k))).collect()
+    }
+}
+
 /// The last token of a subject (the message kind).
 pub fn kind_of(subject: &str) -> &str {
     subject.rsplit('.').next().unwrap_or(subject)
 }
 
 /// Control verbs, one subject each.
-pub const VERBS: [&str; 12] = [
-    "submit", "pending", "decide", "inbox", "status", "health", "grant", "revoke", "grants", "draft", "track", "tracks",
+pub const VERBS: [&str; 13] = [
+    "submit",
+    "pending",
+    "decide",
+    "inbox",
+    "status",
+    "health",
+    "grant",
+    "revoke",
+    "grants",
+    "draft",
+    "track",
+    "tracks",
+    "deadletter",
 ];
+
+/// `tisa.<party>.deadletter`: the party's own dead-letter stream (in its own
+/// account, on its own broker). Only the party's node publishes on it; each
+/// message is a `DeadLetter` record (reason and ids, never a payload).
+pub fn dead_letter(party: Party) -> String {
+    format!("tisa.{}.deadletter", party.lower())
+}
 
 /// `tisa.ctl.<party>.<verb>`.
 pub fn control(party: Party, verb: &str) -> String {
@@ -155,9 +190,8 @@ pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
                 publish.push(data_all(party, Direction::Up));
                 subscribe.push(data_all(party, Direction::Down));
             }
-            // JetStream within its own account only (accounts isolate the
-            // API): its inbound stream and consumer, and acknowledgements.
-            publish.extend(JETSTREAM.iter().map(|s| s.to_string()));
+            // JetStream (its inbound stream and consumer, acknowledgements,
+            // its dead-letter stream) comes with `control_permissions`.
         }
         Role::Link => {
             // The hub's end of the US–`party` link, on `party`'s server: it
@@ -192,6 +226,11 @@ pub fn control_permissions(party: Party, role: Role) -> (Vec<String>, Vec<String
         Role::Node => {
             publish.push(events(party));
             subscribe.extend(VERBS.iter().map(|v| control(party, v)));
+            // Its own dead-letter stream, and JetStream within its own
+            // account only (accounts isolate the API): that stream, its
+            // inbound streams and consumers, and acknowledgements.
+            publish.push(dead_letter(party));
+            publish.extend(JETSTREAM.iter().map(|s| s.to_string()));
         }
         Role::Cli => {
             publish.extend(VERBS.iter().map(|v| control(party, v)));
