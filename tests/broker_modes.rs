@@ -506,10 +506,10 @@ fn jetstream_limits_are_configured_and_accepted() {
             let user = block.split("} }").next().unwrap_or_default();
             assert!(!user.contains("$JS"), "a CLI user may not use JetStream:\n{user}");
         }
-        // (The US's own server in per-nation mode holds no link, so no stream.)
-        if !conf.ends_with("nats-us.conf") {
-            assert!(text.contains("\"$JS.API.>\""), "node users need JetStream in their own account:\n{text}");
-        }
+        // (The US's own server in per-nation mode holds no link, but the US
+        // node's dead-letter stream.)
+        assert!(text.contains("\"$JS.API.>\""), "node users need JetStream in their own account:\n{text}");
+        assert!(text.contains("deadletter\""), "each node publishes its own dead letters:\n{text}");
         assert!(text.contains("sync_interval: always"), "fsync before every acknowledgement by default:\n{text}");
     }
     // The real server accepts them and applies the limits.

@@ -393,3 +393,55 @@ fn oversize_submissions_are_refused_with_a_clear_error() {
 fn limits_title() -> usize {
     tisa_core::node::limits::TITLE
 }
+
+/// When JP's dead-letter stream refuses a dead letter (here: shrunk to one
+/// message, discard new), the malformed message is not given up: JP logs an
+/// error, counts it, leaves it unacknowledged, and once the stream takes
+/// dead letters again the broker's redelivery gets it dead-lettered.
+#[test]
+fn a_dead_letter_that_cannot_be_written_is_not_lost() {
+    use async_nats::jetstream::stream::{Config, DiscardPolicy, StorageType};
+    let c = common::TestCluster::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let js = rt.block_on(async { async_nats::jetstream::new(async_nats::connect(c.url()).await.unwrap()) });
+    let config = |max: i64| Config {
+        name: "TISA_JP_DEADLETTER".into(),
+        subjects: vec![subjects::dead_letter(Party::Jp)],
+        storage: StorageType::File,
+        max_messages: max,
+        discard: DiscardPolicy::New,
+        max_message_size: 64 * 1024,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    };
+    rt.block_on(js.update_stream(config(1))).unwrap();
+
+    let raw = common::RawNats::connect(c.url());
+    let first = [vec![0xff; 5], canary("dl_first").into_bytes()].concat();
+    let second = [vec![0xff; 5], canary("dl_second").into_bytes(), b"longer".to_vec()].concat();
+    raw.publish("tisa.jp.down.delivery", first.clone());
+    wait_for("JP dead-letters the first", || (common::counter(&c, Party::Jp, "dead_letters") == 1).then_some(()));
+    raw.publish("tisa.jp.down.delivery", second.clone());
+    wait_for("JP cannot write the second", || {
+        (common::counter(&c, Party::Jp, "dead_letter_errors") >= 1).then_some(())
+    });
+    assert_eq!(common::counter(&c, Party::Jp, "malformed"), 1, "not given up while its dead letter is unwritten");
+    let log = c.log(Party::Jp);
+    assert!(log.lines().any(|l| l.contains("ERROR") && l.contains("cannot write a dead letter")), "{log}");
+
+    // Space again: the redelivered message is dead-lettered, once.
+    rt.block_on(js.update_stream(config(subjects_dead_letter_max()))).unwrap();
+    wait_for("JP dead-letters the second after redelivery", || {
+        (common::counter(&c, Party::Jp, "dead_letters") == 2).then_some(())
+    });
+    let list = common::cli_json(&c, Party::Jp, &["deadletter", "list"]);
+    let sizes: Vec<u64> = list["items"].as_array().unwrap().iter().map(|d| d["size"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, vec![second.len() as u64, first.len() as u64], "newest first, each once: {list}");
+    assert!(list["items"][0]["delivered"].as_u64().unwrap() >= 2, "it was redelivered: {list}");
+    assert_eq!(common::counter(&c, Party::Jp, "malformed"), 2);
+    common::relay_canary(&c, Party::Kr);
+}
+
+fn subjects_dead_letter_max() -> i64 {
+    tisa_transport::conn::DEAD_LETTER_MAX
+}

@@ -243,3 +243,40 @@ pub fn control_permissions(party: Party, role: Role) -> (Vec<String>, Vec<String
     subscribe.push(format!("{}.>", inbox_prefix(party, role)));
     (publish, subscribe)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_node_publishes_its_dead_letters() {
+        for p in Party::ALL {
+            let dl = dead_letter(p);
+            let (node, _) = permissions(p, Role::Node);
+            assert!(node.contains(&dl), "{p}'s node publishes {dl}");
+            let (own, _) = control_permissions(p, Role::Node);
+            assert!(own.contains(&dl), "{p}'s node publishes {dl} on its own server (per-nation hub too)");
+            for q in Party::ALL.into_iter().filter(|q| *q != p) {
+                assert!(!permissions(q, Role::Node).0.contains(&dl), "{q}'s node may not publish {dl}");
+            }
+            let (cli, _) = permissions(p, Role::Cli);
+            assert!(!cli.iter().any(|s| s.ends_with("deadletter") && !s.starts_with("tisa.ctl.")), "{cli:?}");
+            assert!(cli.contains(&control(p, "deadletter")), "the CLI lists dead letters through the node");
+            if !p.is_hub() {
+                assert!(!permissions(p, Role::Link).0.contains(&dl), "the hub's link user may not publish {dl}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_payload_kind_has_its_inbound_subjects() {
+        assert_eq!(inbound_subjects(Party::Us).len(), 2 * UP_KINDS.len());
+        for n in Party::NATIONS {
+            let subjects: Vec<String> = inbound_subjects(n).into_iter().map(|(_, s)| s).collect();
+            assert_eq!(subjects.len(), DOWN_KINDS.len());
+            for k in DOWN_KINDS {
+                assert!(subjects.contains(&data(n, Direction::Down, k)));
+            }
+        }
+    }
+}
