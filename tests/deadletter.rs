@@ -133,8 +133,8 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
     let mut conns = std::collections::HashMap::new();
     for (_, subject, bytes, _) in &expected {
         let from = publisher(subject);
-        if !conns.contains_key(&from) {
-            conns.insert(from, attacker(&c, from).await);
+        if let std::collections::hash_map::Entry::Vacant(e) = conns.entry(from) {
+            e.insert(attacker(&c, from).await);
         }
         let (raw, _) = &conns[&from];
         raw.publish(subject.clone(), bytes.clone().into()).await.unwrap();

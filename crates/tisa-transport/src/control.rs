@@ -741,7 +741,7 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
             dead_letters: h.dead_letters,
             dead_letter_errors: h.dead_letter_errors,
             outbox: h.outbox,
-            send_error: (!h.send_error.is_empty()).then(|| SendError {
+            send_error: (!h.send_error.is_empty()).then_some(SendError {
                 stream: h.send_error_stream,
                 reason: h.send_error,
                 since: Timestamp(h.send_error_since_ms),
