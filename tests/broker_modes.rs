@@ -279,6 +279,11 @@ fn per_nation_release_flows_across_three_servers() {
     assert!(us.kr.is_some() && us.jp.is_some(), "the hub's config has both links");
     release(&c, Party::Kr, Party::Jp);
     release(&c, Party::Jp, Party::Kr);
+    // Every node keeps its dead letters on its own server, the hub too.
+    for p in Party::ALL {
+        let v = cli_json(&c, p, &["deadletter", "list"]);
+        assert_eq!(v["total"], 0, "{p}: {v}");
+    }
 }
 
 // --------------------------------------------------- (b) per-nation isolation
