@@ -279,6 +279,11 @@ fn per_nation_release_flows_across_three_servers() {
     assert!(us.kr.is_some() && us.jp.is_some(), "the hub's config has both links");
     release(&c, Party::Kr, Party::Jp);
     release(&c, Party::Jp, Party::Kr);
+    // Every node keeps its dead letters on its own server, the hub too.
+    for p in Party::ALL {
+        let v = cli_json(&c, p, &["deadletter", "list"]);
+        assert_eq!(v["total"], 0, "{p}: {v}");
+    }
 }
 
 // --------------------------------------------------- (b) per-nation isolation
@@ -506,10 +511,10 @@ fn jetstream_limits_are_configured_and_accepted() {
             let user = block.split("} }").next().unwrap_or_default();
             assert!(!user.contains("$JS"), "a CLI user may not use JetStream:\n{user}");
         }
-        // (The US's own server in per-nation mode holds no link, so no stream.)
-        if !conf.ends_with("nats-us.conf") {
-            assert!(text.contains("\"$JS.API.>\""), "node users need JetStream in their own account:\n{text}");
-        }
+        // (The US's own server in per-nation mode holds no link, but the US
+        // node's dead-letter stream.)
+        assert!(text.contains("\"$JS.API.>\""), "node users need JetStream in their own account:\n{text}");
+        assert!(text.contains("deadletter\""), "each node publishes its own dead letters:\n{text}");
         assert!(text.contains("sync_interval: always"), "fsync before every acknowledgement by default:\n{text}");
     }
     // The real server accepts them and applies the limits.

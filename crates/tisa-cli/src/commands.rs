@@ -62,7 +62,23 @@ fn unexpected(r: &ReplyView) -> anyhow::Error {
     anyhow::anyhow!("unexpected reply from the node: {r:?}")
 }
 
+/// Refuses a field over its limit before anything is sent, naming the field,
+/// its size and the limit (the node checks the same limits).
+fn check_size(field: &str, text: &str, max: usize) -> Result<()> {
+    if text.len() > max {
+        bail!("{field} is {} bytes; the limit is {max} bytes", text.len());
+    }
+    Ok(())
+}
+
 pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
+    use tisa_core::node::limits;
+    check_size("title", &input.title, limits::TITLE)?;
+    check_size("body", &input.body, limits::BODY)?;
+    if let Some(t) = &input.tearline {
+        check_size("tearline", t, limits::TEARLINE)?;
+    }
+    check_size("source", &input.source, limits::SOURCE)?;
     let corrects = input.corrects.map(ReportId::new).transpose()?;
     let draft = Draft {
         category: input.category,
@@ -530,12 +546,20 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "version": h.version,
             "started_at_ms": h.started_at.as_millis(),
             "now_ms": h.now.as_millis(),
-                        "connected": h.connected,
+            "connected": h.connected,
             "agreement_version": h.agreement_version,
             "received": h.received,
             "sent": h.sent,
             "malformed": h.malformed,
             "rejected": h.rejected,
+            "dead_letters": h.dead_letters,
+            "dead_letter_errors": h.dead_letter_errors,
+            "outbox": h.outbox,
+            "send_error": h.send_error.as_ref().map(|e| json!({
+                "stream": e.stream,
+                "reason": e.reason,
+                "since_ms": e.since.as_millis(),
+            })),
         }));
     } else {
         println!(
@@ -549,8 +573,71 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             h.malformed,
             h.rejected
         );
+        println!("  dead letters={} (unwritable={})  outbox={}", h.dead_letters, h.dead_letter_errors, h.outbox);
     }
-    Ok(if h.connected { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    // Stuck messages are an operator error, never a quiet counter.
+    if let Some(e) = &h.send_error {
+        eprintln!("error: {} message(s) not delivered since {}: {}", h.outbox, utc(e.since.as_millis()), e.reason);
+    }
+    if h.dead_letter_errors > 0 {
+        eprintln!("warning: {} dead letter(s) could not be written (see the node's log)", h.dead_letter_errors);
+    }
+    Ok(if h.connected && h.send_error.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `tisa deadletter list`.
+pub async fn dead_letters(c: &Ctx, limit: usize) -> Result<ExitCode> {
+    let reply = call(c, ControlRequest::DeadLetters(ListQuery { after: None, limit, report_id: None })).await?;
+    let ReplyView::DeadLetters(items, total) = reply else { return Err(unexpected(&reply)) };
+    if c.json {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|d| {
+                json!({
+                    "seq": d.seq,
+                    "at_ms": d.at.as_millis(),
+                    "subject": d.subject,
+                    "link": d.link.map(|p| p.trigraph()),
+                    "stream": d.stream,
+                    "stream_seq": d.stream_seq,
+                    "broker_message_id": d.broker_message_id,
+                    "message_id": d.message_id,
+                    "size": d.size,
+                    "delivered": d.delivered,
+                    "class": d.class,
+                    "reason": d.reason,
+                    "detail": d.detail,
+                })
+            })
+            .collect();
+        print_json(&json!({"items": items, "total": total}));
+    } else if items.is_empty() {
+        println!("{} has no dead letters", c.party);
+    } else {
+        println!(
+            "{:>6}  {:<24}  {:<26}  {:<4}  {:>8}  {:<28}  {:>7}  {:<12}  {:<16}  detail",
+            "seq", "time", "subject", "link", "strm_seq", "message id", "bytes", "class", "reason"
+        );
+        for d in &items {
+            println!(
+                "{:>6}  {:<24}  {:<26}  {:<4}  {:>8}  {:<28}  {:>7}  {:<12}  {:<16}  {}",
+                d.seq,
+                utc(d.at.as_millis()),
+                d.subject,
+                d.link.map_or("-", |p| p.trigraph()),
+                d.stream_seq.map_or("-".to_owned(), |s| s.to_string()),
+                d.message_id.as_deref().or(d.broker_message_id.as_deref()).unwrap_or("-"),
+                d.size,
+                d.class,
+                d.reason,
+                d.detail
+            );
+        }
+        if (items.len() as u64) < total {
+            println!("({} of {total} shown; --limit N for more)", items.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn ask(client: &ControlClient, req: ControlRequest) -> Result<ReplyView> {

@@ -1,7 +1,8 @@
 //! # tisa-cli
 //!
 //! The `tisa` command line: `tisa node` runs a party's node; `submit`,
-//! `pending`, `approve`, `deny`, `inbox`, `watch`, `status` and `health` talk
+//! `pending`, `approve`, `deny`, `inbox`, `watch`, `status`, `health` and
+//! `deadletter list` talk
 //! to the operator's own node over its private control subjects; `demo`
 //! starts a broker and three nodes and plays the arrangement end to end.
 //!
@@ -78,8 +79,12 @@ enum Command {
     Tracks(ListArgs),
     /// Show where your party's reports stand.
     Status(StatusArgs),
-    /// Check that your node answers, with its counters.
+    /// Check that your node answers, with its counters. Exits 1 if a link is down or
+    /// messages are stuck (the receiver's stream refuses them or is absent: see the printed reason).
     Health(Common),
+    /// Messages your node could not take (malformed or unverifiable): reason and ids, never content.
+    #[command(subcommand)]
+    Deadletter(DeadletterCommand),
     /// Check that a NATS server is reachable from here: resolve, connect, read its INFO line.
     /// Exits 1 with the reason (name not resolvable, connection refused, timeout, …) if not.
     Probe(ProbeArgs),
@@ -103,6 +108,19 @@ enum Command {
     /// The node's audit log (hash-chained, signed heads): show, verify, export for an auditor.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DeadletterCommand {
+    /// List the most recent dead letters, newest first: when, subject, link, stream
+    /// sequence, message id, size, class (MALFORMED or UNVERIFIABLE) and reason.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// At most this many (1–1000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -543,6 +561,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tracks(a) => commands::tracks(&a.common.resolve()?, a.after, a.limit).await,
         Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
         Command::Health(c) => commands::health(&c.resolve()?).await,
+        Command::Deadletter(DeadletterCommand::List { common, limit }) => {
+            commands::dead_letters(&common.resolve()?, limit).await
+        }
         Command::Probe(a) => probe::run(&a.url, a.timeout, a.json).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
         Command::Feed(f) => feed::run(f).await,

@@ -7,7 +7,10 @@ use tisa_transport::store::{Input, LoggedInput};
 use crate::audit::{AuditLog, InputNote};
 use crate::store::{Store, StoreError};
 use tisa_transport::control::{watch_event, DEFAULT_LIMIT};
-use tisa_transport::{ControlCall, ControlReply, ControlRequest, Health, Inbound, LinkUrls, Links, TransportError};
+use tisa_transport::{
+    ControlCall, ControlReply, ControlRequest, DeadLetter, Health, Inbound, InboundMeta, LinkUrls, Links,
+    TransportError,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -89,6 +92,16 @@ struct Counters {
     rejected: u64,
     received: u64,
     sent: u64,
+    dead_letters: u64,
+    dead_letter_errors: u64,
+}
+
+/// Why the outbox is not draining (for `tisa health` and the error log).
+struct SendTrouble {
+    stream: String,
+    reason: String,
+    since: Timestamp,
+    logged_at: Timestamp,
 }
 
 /// Where an inbound message came from (for log lines).
@@ -108,6 +121,8 @@ struct Actor {
     outbox: Vec<Transmit>,
     started_at: Timestamp,
     counters: Counters,
+    /// Set while sends fail; cleared once the outbox is empty again.
+    send_trouble: Option<SendTrouble>,
 }
 
 /// Applies one state-changing input to the core. Used live (after the
@@ -231,6 +246,7 @@ async fn run(
         outbox: Vec::new(),
         started_at: now(),
         counters: Counters::default(),
+        send_trouble: None,
     };
     actor.send_all(resend).await;
     // Coming up is a link coming back: reconcile with every peer, end to end
@@ -321,10 +337,12 @@ impl Actor {
                 }
                 Err(e) => {
                     warn!(to = %t.to, kind, message_id = %t.envelope.message_id, error = %e, "not acknowledged yet; will retry");
+                    self.note_send_failure(t.to, &e);
                     self.outbox.push(t);
                 }
             }
         }
+        self.note_outbox();
         if let Err(e) = self.store.mark_sent(&sent) {
             warn!(error = %e, "cannot record sent messages; they will be re-sent after a restart");
         }
@@ -332,14 +350,32 @@ impl Actor {
 
     async fn on_inbound(&mut self, msg: Inbound) {
         self.counters.received += 1;
-        let Inbound { link, subject, result, ack } = msg;
+        let Inbound { link, subject, result, meta, ack } = msg;
         let msg = Probe { link, subject };
         match result {
             Ok(env) => {
                 debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
+                let message_id = env.message_id.clone();
+                let seen = self.audited.len();
                 match self.log_and_apply(Input::Inbound { link: msg.link, envelope: env }, now()) {
                     // Committed: the broker may forget it.
                     Ok(_) => {
+                        // Decoded, but its signature, sender or key did not
+                        // verify: refused (the core sent the notice) and
+                        // dead-lettered. If the dead letter cannot be
+                        // written, the message stays unacknowledged and is
+                        // redelivered (re-applying it changes no state).
+                        let unverifiable = self.audited.iter().skip(seen).find_map(|ev| match ev {
+                            Event::Rejected { message_id: id, reason, .. } if *id == message_id => unverifiable(reason),
+                            _ => None,
+                        });
+                        if let Some((code, detail)) = unverifiable {
+                            let d =
+                                dead_letter(&msg, &meta, "UNVERIFIABLE", code, detail, Some(message_id.to_string()));
+                            if !self.dead_letter(d).await {
+                                return;
+                            }
+                        }
                         if let Err(e) = ack.ack().await {
                             warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
                         }
@@ -351,10 +387,15 @@ impl Actor {
                 }
             }
             Err(e) => {
+                // Dead-lettered first (reason and ids, never the payload);
+                // only then is the original given up, so it is never lost
+                // silently: if the dead letter cannot be written, it stays
+                // unacknowledged and the broker redelivers it.
+                let d = dead_letter(&msg, &meta, "MALFORMED", e.code(), e.redacted(), meta.message_id.clone());
+                if !self.dead_letter(d).await {
+                    return;
+                }
                 self.counters.malformed += 1;
-                self.audit.record_malformed(&mut self.store, &msg.subject, msg.link, &e);
-                // Logged with subject and link, never the payload.
-                warn!(subject = %msg.subject, link = %msg.link, error = %e, malformed_total = self.counters.malformed, "dropped malformed message");
                 let w = tisa_transport::WatchEvent {
                     kind: "MALFORMED".into(),
                     at: now(),
@@ -365,7 +406,7 @@ impl Actor {
                     recipient: None,
                     category: None,
                     classification: None,
-                    detail: format!("{} from {}: {e}", msg.subject, msg.link),
+                    detail: format!("{} from {}: {} {}", msg.subject, msg.link, e.code(), e.redacted()),
                     title: None,
                     tearline_only: false,
                 };
@@ -379,8 +420,90 @@ impl Actor {
         }
     }
 
+    /// Writes a dead letter to the node's dead-letter stream and the audit
+    /// log. `false` if the stream did not take it: the caller then leaves
+    /// the original unacknowledged (the broker redelivers it after its ack wait).
+    async fn dead_letter(&mut self, mut d: DeadLetter) -> bool {
+        match self.links.dead_letters().put(&d).await {
+            Ok(seq) => {
+                d.seq = seq;
+                self.counters.dead_letters += 1;
+                self.audit.record_dead_letter(&mut self.store, &d);
+                // Subject, link, ids and reason: never the payload.
+                warn!(
+                    subject = %d.subject,
+                    link = %msg_link(&d),
+                    class = %d.class,
+                    reason = %d.reason,
+                    detail = %d.detail,
+                    stream_seq = d.stream_seq.unwrap_or(0),
+                    message_id = d.message_id.as_deref().unwrap_or("-"),
+                    dead_letter = seq,
+                    dead_letters_total = self.counters.dead_letters,
+                    "dead-lettered a {} message",
+                    d.class.to_lowercase()
+                );
+                true
+            }
+            Err(e) => {
+                self.counters.dead_letter_errors += 1;
+                error!(
+                    subject = %d.subject,
+                    link = %msg_link(&d),
+                    class = %d.class,
+                    reason = %d.reason,
+                    stream_seq = d.stream_seq.unwrap_or(0),
+                    error = %e,
+                    "cannot write a dead letter; the message stays unacknowledged and the broker will redeliver it"
+                );
+                false
+            }
+        }
+    }
+
+    /// `tisa deadletter list`: read back from the dead-letter stream.
+    async fn list_dead_letters(&mut self, limit: usize) -> ControlReply {
+        let limit = if limit == 0 { DEFAULT_LIMIT } else { limit.min(tisa_core::node::limits::PAGE) };
+        match self.links.dead_letters().list(limit).await {
+            Ok((items, total)) => ControlReply::DeadLetters(items, total),
+            Err(e) => {
+                error!(error = %e, "cannot read the dead-letter stream");
+                ControlReply::Error { code: "UNAVAILABLE".into(), message: e.to_string() }
+            }
+        }
+    }
+
+    /// Remembers why a send failed; an `error!` on the first failure of an
+    /// episode (and once a minute while it lasts) names the stream, the
+    /// broker's reason and what to do.
+    fn note_send_failure(&mut self, to: tisa_core::Party, e: &TransportError) {
+        let now = now();
+        let stream = tisa_transport::conn::receiving_stream(self.core.party(), to).unwrap_or_default();
+        let (since, logged_at) = match &self.send_trouble {
+            Some(t) => (t.since, t.logged_at),
+            None => (now, Timestamp(0)),
+        };
+        let log = self.send_trouble.as_ref().is_none_or(|t| t.stream != stream)
+            || now.as_millis().saturating_sub(logged_at.as_millis()) >= 60_000;
+        if log {
+            error!(stream = %stream, to = %to, outbox = self.outbox.len() + 1, since_ms = since.as_millis(), error = %e, "messages are not getting through; they are kept in the outbox and retried (nothing is dropped)");
+        }
+        self.send_trouble =
+            Some(SendTrouble { stream, reason: e.to_string(), since, logged_at: if log { now } else { logged_at } });
+    }
+
+    /// Clears the send trouble once nothing waits any more.
+    fn note_outbox(&mut self) {
+        if self.outbox.is_empty() {
+            if let Some(t) = self.send_trouble.take() {
+                info!(stream = %t.stream, since_ms = t.since.as_millis(), "messages are getting through again; the outbox is empty");
+            }
+        }
+    }
+
     async fn on_call(&mut self, call: ControlCall) {
         let reply = match call.request {
+            Ok(ControlRequest::DeadLetters(q)) => self.list_dead_letters(q.limit).await,
             Ok(req) => self.on_request(req),
             Err(e) => {
                 warn!(subject = %call.subject, error = %e, "bad control request");
@@ -481,6 +604,13 @@ impl Actor {
                     .map(|doc| ControlReply::Draft(doc.to_bytes()))
             }
             ControlRequest::Tracks(q) => self.core.tracks(q.after.as_deref(), limit(q.limit)).map(ControlReply::Tracks),
+            ControlRequest::DeadLetters(_) => {
+                // Read from the broker: served in `on_call` (control subjects).
+                return ControlReply::Error {
+                    code: "UNSUPPORTED".into(),
+                    message: "dead letters are listed over the control subjects".into(),
+                };
+            }
             ControlRequest::Inbox(q) => self.core.inbox(q.after.as_deref(), limit(q.limit)).map(ControlReply::Inbox),
             ControlRequest::Status(q) => match &q.report_id {
                 Some(id) => {
@@ -499,6 +629,12 @@ impl Actor {
                 sent: self.counters.sent,
                 connected: self.links.connected(),
                 agreement_version: self.core.policy().version,
+                dead_letters: self.counters.dead_letters,
+                dead_letter_errors: self.counters.dead_letter_errors,
+                outbox: self.outbox.len() as u64,
+                send_error: self.send_trouble.as_ref().filter(|_| !self.outbox.is_empty()).map(|t| {
+                    tisa_transport::SendError { stream: t.stream.clone(), reason: t.reason.clone(), since: t.since }
+                }),
             })),
         };
         result.unwrap_or_else(|e| {
@@ -533,6 +669,65 @@ impl Actor {
             }
         }
     }
+}
+
+fn msg_link(d: &DeadLetter) -> String {
+    d.link.map_or_else(|| "-".to_owned(), |p| p.to_string())
+}
+
+/// A dead letter for a message that arrived on `msg` (ids and reason only).
+fn dead_letter(
+    msg: &Probe,
+    meta: &InboundMeta,
+    class: &str,
+    reason: &str,
+    detail: String,
+    message_id: Option<String>,
+) -> DeadLetter {
+    DeadLetter {
+        seq: 0,
+        at: now(),
+        subject: msg.subject.clone(),
+        link: Some(msg.link),
+        stream: meta.stream.clone(),
+        stream_seq: meta.stream_seq,
+        broker_message_id: meta.broker_message_id.clone(),
+        message_id,
+        size: meta.size as u64,
+        delivered: meta.delivered,
+        class: class.to_owned(),
+        reason: reason.to_owned(),
+        detail,
+    }
+}
+
+/// Whether a refusal means the message itself cannot be trusted (its
+/// signature, claimed sender, originator, ids or kind are wrong), as opposed
+/// to a well-formed message the state refuses (unknown request, expired, not
+/// releasable…), which is an ordinary rejection. Returns the code and a
+/// detail that never echoes a name taken from the message.
+fn unverifiable(reason: &tisa_core::RejectReason) -> Option<(&'static str, String)> {
+    use tisa_core::sign::SigError;
+    use tisa_core::RejectReason as R;
+    let detail = match reason {
+        R::Unverified { what, why } => {
+            let why = match why {
+                SigError::Malformed(doc) => format!("malformed {doc} document"),
+                SigError::UnknownSigner { party, role, .. } => {
+                    format!("signer is not a registered {role} key of {party}")
+                }
+                SigError::BadSignature(_) => "bad signature".to_owned(),
+                SigError::Mismatch(doc) => format!("{doc} does not match the data it came with"),
+            };
+            format!("unverifiable {what}: {why}")
+        }
+        R::ForgedSender { .. } | R::WrongOriginator { .. } | R::BadReportId(_) | R::UnexpectedMessage { .. } => {
+            reason.to_string()
+        }
+        R::BadTrack { .. } => reason.to_string(),
+        _ => return None,
+    };
+    Some((reason.code(), detail))
 }
 
 fn command_code(e: &CommandError) -> &'static str {

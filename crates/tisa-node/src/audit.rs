@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use tisa_core::sign::{sha256, valid_name, GrantDoc, RevocationDoc};
 use tisa_core::{Basis, Decision, Event, Identity, KeyRole, Party, Payload, Policy, Signed, Stage, Timestamp};
 use tisa_transport::store::{Input, LoggedInput};
-use tisa_transport::{ControlRequest, DecodeError};
+use tisa_transport::{ControlRequest, DeadLetter};
 use tracing::{error, warn};
 
 use crate::store::Store;
@@ -115,7 +115,7 @@ pub struct Entry {
     pub grant_id: Option<String>,
     /// One line of ids and enum names.
     pub detail: String,
-    /// The input-log record that caused it (none for MALFORMED and HEAD).
+    /// The input-log record that caused it (none for MALFORMED, UNVERIFIABLE and HEAD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_seq: Option<u64>,
     /// Its rank among the entries that input caused (0-based).
@@ -263,6 +263,11 @@ pub fn read_head_file(dir: &Path) -> Result<Option<(u64, [u8; 32])>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
+    // Created empty when the log is opened: a node stopped before its first
+    // entry has recorded no head yet.
+    if text.is_empty() {
+        return Ok(None);
+    }
     let bad = || format!("{HEAD_FILE} is malformed");
     let rest = text.trim_end().strip_prefix("tisa-audit-head v1 seq=").ok_or_else(bad)?;
     let (seq, hash) = rest.split_once(" hash=").ok_or_else(bad)?;
@@ -486,25 +491,31 @@ impl AuditLog {
         self.after_append(store)
     }
 
-    /// Records a message that could not be decoded (never logged as an input).
-    pub fn record_malformed(&mut self, store: &mut Store, subject: &str, link: Party, error: &DecodeError) {
+    /// Records a dead letter: `MALFORMED` (could not be decoded; never
+    /// logged as an input) or `UNVERIFIABLE` (decoded, logged as an input
+    /// and refused, and also dead-lettered). Ids, sizes and the reason only.
+    pub fn record_dead_letter(&mut self, store: &mut Store, d: &DeadLetter) {
         if self.broken {
             return;
         }
-        let code = match error {
-            DecodeError::Protobuf(_) => "PROTOBUF".to_owned(),
-            DecodeError::Missing(f) => format!("MISSING field={f}"),
-            DecodeError::BadEnum { field, .. } => format!("BAD_ENUM field={field}"),
-            DecodeError::BadId { field, .. } => format!("BAD_ID field={field}"),
-            DecodeError::Version(v) => format!("VERSION version={v}"),
-            DecodeError::KindMismatch { .. } => "KIND_MISMATCH".to_owned(),
-            DecodeError::Inconsistent(_) => "INCONSISTENT".to_owned(),
-        };
+        let mut detail = format!(
+            "subject={} link={} reason={} dead_letter={} stream={} stream_seq={} size={}",
+            clean(&d.subject),
+            d.link.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            clean(&d.reason),
+            d.seq,
+            clean(&d.stream),
+            d.stream_seq.unwrap_or(0),
+            d.size
+        );
+        if let Some(id) = &d.message_id {
+            detail.push_str(&format!(" message_id={}", clean(id)));
+        }
         let e = Entry {
             at_ms: wall_now().as_millis(),
             actor: self.party.to_string(),
-            kind: "MALFORMED".into(),
-            detail: format!("subject={} link={link} error={code}", clean(subject)),
+            kind: clean(&d.class),
+            detail,
             ..Entry::default()
         };
         let r = self.append(e).and_then(|()| self.after_append(store));

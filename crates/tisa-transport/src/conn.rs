@@ -12,7 +12,7 @@ use futures::{stream, Stream, StreamExt};
 use tisa_core::{Envelope, Party, Transmit};
 use tracing::{debug, error, info, warn};
 
-use crate::control::{self, ControlReply, ControlRequest, ReplyView, WatchEvent};
+use crate::control::{self, ControlReply, ControlRequest, DeadLetter, ReplyView, WatchEvent};
 use crate::convert::{decode_envelope, encode_envelope};
 use crate::error::{DecodeError, TransportError};
 use crate::subjects;
@@ -180,9 +180,53 @@ pub struct Inbound {
     pub subject: String,
     /// The decoded envelope, or why it could not be decoded.
     pub result: Result<Envelope, DecodeError>,
+    /// Where it sat in the broker, for a dead letter (never its bytes).
+    pub meta: InboundMeta,
     /// Acknowledges it to the broker: call only once the node has durably
     /// committed its effect (an unacknowledged message is redelivered).
     pub ack: Ack,
+}
+
+/// Where an inbound message sat in the broker: what a dead letter records
+/// about it besides the reason. Ids are kept only if they are valid ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InboundMeta {
+    /// The inbound stream that holds it.
+    pub stream: String,
+    /// Its sequence in that stream.
+    pub stream_seq: Option<u64>,
+    /// How many times the broker has delivered it.
+    pub delivered: u64,
+    /// The `Nats-Msg-Id` header, if a valid id.
+    pub broker_message_id: Option<String>,
+    /// For a message that did not decode: the envelope's message id, if its
+    /// leading fields could be read and it is a valid id.
+    pub message_id: Option<String>,
+    /// Payload size in bytes.
+    pub size: usize,
+}
+
+impl InboundMeta {
+    fn of(m: &async_nats::jetstream::Message, stream: &str, decoded: bool) -> InboundMeta {
+        let info = m.info().ok();
+        let valid = |s: &str| tisa_core::MessageId::new(s).ok().map(|id| id.to_string());
+        InboundMeta {
+            stream: stream.to_owned(),
+            stream_seq: info.as_ref().map(|i| i.stream_sequence),
+            delivered: info.as_ref().map_or(0, |i| u64::try_from(i.delivered).unwrap_or(0)),
+            broker_message_id: m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                .and_then(|v| valid(v.as_str())),
+            message_id: if decoded {
+                None
+            } else {
+                crate::convert::peek_message_id(&m.payload).map(|id| id.to_string())
+            },
+            size: m.payload.len(),
+        }
+    }
 }
 
 /// The broker's handle on one delivered message.
@@ -234,6 +278,118 @@ pub fn stream_name(nation: Party, dir: subjects::Direction) -> String {
     )
 }
 
+/// The stream in which `to` keeps what `from` sends it (`None`: no such link).
+pub fn receiving_stream(from: Party, to: Party) -> Option<String> {
+    match (from.is_hub(), to.is_hub()) {
+        (false, true) => Some(stream_name(from, subjects::Direction::Up)),
+        (true, false) => Some(stream_name(to, subjects::Direction::Down)),
+        _ => None,
+    }
+}
+
+/// The party's dead-letter stream: `TISA_KR_DEADLETTER`, …
+pub fn dead_letter_stream(party: Party) -> String {
+    format!("TISA_{}_DEADLETTER", party.code())
+}
+
+/// Most dead letters a node's stream keeps (the oldest go first; every dead
+/// letter is also in the node's audit log for good).
+pub const DEAD_LETTER_MAX: i64 = 10_000;
+
+/// A node's dead-letter stream, in its own account on its own broker (the
+/// control connection): written by the node, read back for `tisa deadletter list`.
+#[derive(Clone)]
+pub struct DeadLetterBox {
+    js: async_nats::jetstream::Context,
+    party: Party,
+}
+
+impl std::fmt::Debug for DeadLetterBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&dead_letter_stream(self.party))
+    }
+}
+
+impl DeadLetterBox {
+    fn fail(&self, e: &dyn std::fmt::Display) -> TransportError {
+        TransportError::Publish { subject: subjects::dead_letter(self.party), reason: e.to_string() }
+    }
+
+    /// Creates the stream if it does not exist.
+    pub async fn ensure(&self) -> Result<async_nats::jetstream::stream::Stream, TransportError> {
+        use async_nats::jetstream::stream as js_stream;
+        self.js
+            .get_or_create_stream(js_stream::Config {
+                name: dead_letter_stream(self.party),
+                subjects: vec![subjects::dead_letter(self.party)],
+                storage: js_stream::StorageType::File,
+                max_messages: DEAD_LETTER_MAX,
+                discard: js_stream::DiscardPolicy::Old,
+                max_message_size: 64 * 1024,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| self.fail(&format!("stream {}: {e}", dead_letter_stream(self.party))))
+    }
+
+    /// Writes a dead letter durably (acknowledged by the stream); returns
+    /// its sequence there. Deduplicated by the inbound stream and sequence,
+    /// so a redelivered message is not dead-lettered twice.
+    pub async fn put(&self, d: &DeadLetter) -> Result<u64, TransportError> {
+        use async_nats::jetstream::context::PublishErrorKind;
+        let subject = subjects::dead_letter(self.party);
+        let publish = || async {
+            let mut msg = async_nats::jetstream::message::PublishMessage::build()
+                .payload(Bytes::from(control::encode_dead_letter(d)));
+            if let Some(seq) = d.stream_seq {
+                msg = msg.message_id(format!("dl.{}.{seq}", d.stream));
+            }
+            let ack = self.js.send_publish(subject.clone(), msg).await?;
+            match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+                Ok(r) => r,
+                Err(_) => Err(PublishErrorKind::TimedOut.into()),
+            }
+        };
+        let ack = match publish().await {
+            Err(e) if e.kind() == PublishErrorKind::StreamNotFound => {
+                self.ensure().await?;
+                publish().await
+            }
+            r => r,
+        }
+        .map_err(|e| self.fail(&e))?;
+        Ok(ack.sequence)
+    }
+
+    /// The `limit` most recent dead letters, newest first, and how many the
+    /// stream holds.
+    pub async fn list(&self, limit: usize) -> Result<(Vec<DeadLetter>, u64), TransportError> {
+        let stream = self.ensure().await?;
+        let info = stream.get_info().await.map_err(|e| self.fail(&e))?;
+        let (first, last) = (info.state.first_sequence, info.state.last_sequence);
+        let mut out = Vec::new();
+        let mut seq = last;
+        while out.len() < limit && seq >= first.max(1) {
+            match stream.get_raw_message(seq).await {
+                Ok(m) => {
+                    let mut d = control::decode_dead_letter(&m.payload).unwrap_or_else(|e| DeadLetter {
+                        class: "UNREADABLE".into(),
+                        reason: e.code().into(),
+                        ..DeadLetter::default()
+                    });
+                    d.seq = seq;
+                    out.push(d);
+                }
+                Err(e) if e.kind() == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => {}
+                Err(e) => return Err(self.fail(&e)),
+            }
+            seq -= 1;
+        }
+        Ok((out, info.state.messages))
+    }
+}
+
 /// A control request from the operator's CLI, with where to answer.
 #[derive(Debug)]
 pub struct ControlCall {
@@ -252,6 +408,7 @@ pub struct Links {
     /// whenever that connection is (re)established.
     links: Vec<(Party, Client, Arc<Notify>)>,
     control: Client,
+    dead_letters: DeadLetterBox,
 }
 
 /// How long the inbound pump of a link waits before it tries again to set
@@ -276,7 +433,13 @@ impl Links {
             reconnected_drain(&reconnected);
             links.push((peer, client, reconnected));
         }
-        Links { party, links, control }
+        let dead_letters = DeadLetterBox { js: async_nats::jetstream::new(control.clone()), party };
+        Links { party, links, control, dead_letters }
+    }
+
+    /// The node's dead-letter stream.
+    pub fn dead_letters(&self) -> &DeadLetterBox {
+        &self.dead_letters
     }
 
     /// Subscribes to every inbound link subject and every control verb, and
@@ -336,6 +499,11 @@ impl Links {
                 request: control::decode_request(&m.subject, &m.payload),
             }));
         }
+        if let Err(e) = self.dead_letters.ensure().await {
+            // Not fatal: a dead letter that cannot be written leaves its
+            // message unacknowledged (redelivered), and `put` retries this.
+            error!(error = %e, "cannot create the dead-letter stream");
+        }
         for (_, client, _) in &self.links {
             prove_ready(client, self.party).await?;
         }
@@ -355,17 +523,31 @@ impl Links {
         })?;
         // Durable: the receiver's stream acknowledges (deduplicating by
         // message id) before this returns.
+        let payload = encode_envelope(&t.envelope);
+        let limit = client.server_info().max_payload;
+        if limit > 0 && payload.len() > limit {
+            return Err(TransportError::TooLarge {
+                what: format!("{kind} envelope {} to {}", t.envelope.message_id, t.to),
+                size: payload.len(),
+                limit,
+            });
+        }
         let js = async_nats::jetstream::new(client.clone());
         let msg = async_nats::jetstream::message::PublishMessage::build()
-            .payload(Bytes::from(encode_envelope(&t.envelope)))
+            .payload(Bytes::from(payload))
             .message_id(t.envelope.message_id.as_str());
-        let fail =
-            |e: &dyn std::fmt::Display| TransportError::Publish { subject: subject.clone(), reason: e.to_string() };
-        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| fail(&e))?;
+        let stream = receiving_stream(self.party, t.to).unwrap_or_default();
+        let refused = |e: &async_nats::jetstream::context::PublishError| not_accepted(&stream, &subject, e);
+        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| refused(&e))?;
         match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(fail(&e)),
-            Err(_) => Err(fail(&"no acknowledgement from the receiver's stream in time")),
+            Ok(Err(e)) => Err(refused(&e)),
+            Err(_) => Err(TransportError::NotAccepted {
+                stream: stream.clone(),
+                subject: subject.clone(),
+                reason: "no acknowledgement in time".into(),
+                hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
+            }),
         }
     }
 
@@ -404,6 +586,25 @@ impl Links {
     }
 }
 
+/// Describes why the receiver's stream did not take a message, with what
+/// the operator can do about it.
+fn not_accepted(stream: &str, subject: &str, e: &async_nats::jetstream::context::PublishError) -> TransportError {
+    use async_nats::jetstream::context::PublishErrorKind;
+    let reason = e.to_string();
+    let lower = reason.to_ascii_lowercase();
+    let hint = if e.kind() == PublishErrorKind::StreamNotFound || lower.contains("no responders") {
+        "the receiving stream does not exist (the receiving node creates it when it first starts: is it running?); \
+         the message is kept and retried every 2 s"
+    } else if lower.contains("exceeded") || lower.contains("insufficient") || lower.contains("resource") {
+        "the receiving stream or its account's JetStream storage is full (is the receiving node stopped or \
+         behind?); the message is kept and retried every 2 s: start or drain the receiving node, or raise the \
+         account's limits (`tisa broker config --js-max-file`)"
+    } else {
+        "the message is kept and retried every 2 s"
+    };
+    TransportError::NotAccepted { stream: stream.to_owned(), subject: subject.to_owned(), reason, hint }
+}
+
 /// An operator's client for its own node's control subjects.
 pub struct ControlClient {
     client: Client,
@@ -423,7 +624,16 @@ impl ControlClient {
     pub async fn call(&self, req: &ControlRequest) -> Result<ReplyView, TransportError> {
         use async_nats::RequestErrorKind;
         let subject = subjects::control(self.party, req.verb());
-        let fut = self.client.request(subject.clone(), Bytes::from(control::encode_request(req)));
+        let payload = control::encode_request(req);
+        let limit = self.client.server_info().max_payload;
+        if limit > 0 && payload.len() > limit {
+            return Err(TransportError::TooLarge {
+                what: format!("the {} request", req.verb()),
+                size: payload.len(),
+                limit,
+            });
+        }
+        let fut = self.client.request(subject.clone(), Bytes::from(payload));
         let msg = match tokio::time::timeout(self.timeout, fut).await {
             Err(_) => return Err(TransportError::Timeout { party: self.party, timeout: self.timeout }),
             Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => {
@@ -499,10 +709,20 @@ impl Pump {
                 storage: js_stream::StorageType::File,
                 duplicate_window: Duration::from_secs(120),
                 max_message_size: 1024 * 1024,
+                // An inbox: a message leaves the stream once the node has
+                // acknowledged (or terminated) it, so the stream (and the
+                // account's JetStream storage) holds only what is not
+                // yet taken. A full stream refuses new messages (the
+                // sender keeps them and retries); nothing is discarded.
+                retention: js_stream::RetentionPolicy::WorkQueue,
+                discard: js_stream::DiscardPolicy::New,
                 ..Default::default()
             })
             .await
             .map_err(|e| fail(&e))?;
+        if stream.cached_info().config.retention != js_stream::RetentionPolicy::WorkQueue {
+            warn!(stream = %self.stream, "stream predates work-queue retention: taken messages stay in it and count against the account's JetStream limits; recreate it when drained");
+        }
         let consumer: consumer::PullConsumer = stream
             .get_or_create_consumer(
                 &self.durable,
@@ -541,10 +761,12 @@ impl Pump {
                     }
                     m = messages.next() => match m {
                         Some(Ok(m)) => {
+                            let result = decode_envelope(&m.subject, &m.payload);
                             let inbound = Inbound {
                                 link: peer,
                                 subject: m.subject.to_string(),
-                                result: decode_envelope(&m.subject, &m.payload),
+                                meta: InboundMeta::of(&m, &self.stream, result.is_ok()),
+                                result,
                                 ack: Ack(Some(m)),
                             };
                             if tx.send(inbound).await.is_err() {

@@ -72,6 +72,8 @@ pub enum ControlRequest {
         /// The operator asking, or empty.
         operator: String,
     },
+    /// The most recent dead letters (`limit` only), newest first.
+    DeadLetters(ListQuery),
 }
 
 impl ControlRequest {
@@ -91,6 +93,7 @@ impl ControlRequest {
             ControlRequest::Track(_) => "track",
             ControlRequest::Tracks(_) => "tracks",
             ControlRequest::Retract { .. } => "retract",
+            ControlRequest::DeadLetters(_) => "deadletter",
         }
     }
 }
@@ -118,6 +121,103 @@ pub struct Health {
     pub connected: bool,
     /// Version of the agreement in force.
     pub agreement_version: u32,
+    /// Messages dead-lettered since start.
+    pub dead_letters: u64,
+    /// Dead letters that could not be written (the original is redelivered).
+    pub dead_letter_errors: u64,
+    /// Messages not yet accepted by the receiver's stream (kept, retried).
+    pub outbox: u64,
+    /// Why sending is stuck, while the outbox is not empty.
+    pub send_error: Option<SendError>,
+}
+
+/// Why a node's messages are not getting through (shown by `tisa health`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError {
+    /// The receiver's stream that refused or did not answer.
+    pub stream: String,
+    /// One line: the broker's reason and what to do.
+    pub reason: String,
+    /// Since when (the first failure of this episode).
+    pub since: Timestamp,
+}
+
+/// A message a node could not take, as kept in its dead-letter stream:
+/// where it came from and why, never any byte of its payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Position in the dead-letter stream (0 until written).
+    pub seq: u64,
+    /// When it was dead-lettered.
+    pub at: Timestamp,
+    /// The subject it came on.
+    pub subject: String,
+    /// The link it came from.
+    pub link: Option<Party>,
+    /// The inbound stream that held it.
+    pub stream: String,
+    /// Its sequence in that stream.
+    pub stream_seq: Option<u64>,
+    /// The broker's message id (`Nats-Msg-Id`), if a valid id.
+    pub broker_message_id: Option<String>,
+    /// The envelope's message id, if readable and valid.
+    pub message_id: Option<String>,
+    /// Payload size in bytes.
+    pub size: u64,
+    /// Deliveries by the broker so far.
+    pub delivered: u64,
+    /// `MALFORMED` or `UNVERIFIABLE`.
+    pub class: String,
+    /// Reason code (`PROTOBUF`, `KIND_MISMATCH`, `UNVERIFIED`, …).
+    pub reason: String,
+    /// One line of fixed text, field names, ids and numbers.
+    pub detail: String,
+}
+
+/// Encodes a dead letter (the dead-letter stream's message payload).
+pub fn encode_dead_letter(d: &DeadLetter) -> Vec<u8> {
+    dead_letter_to_proto(d).encode_to_vec()
+}
+
+/// Decodes a dead letter read back from the stream (`seq` set by the caller).
+pub fn decode_dead_letter(bytes: &[u8]) -> Result<DeadLetter, DecodeError> {
+    dead_letter_from_proto(proto::DeadLetter::decode(bytes)?)
+}
+
+fn dead_letter_to_proto(d: &DeadLetter) -> proto::DeadLetter {
+    proto::DeadLetter {
+        seq: d.seq,
+        at_ms: d.at.as_millis(),
+        subject: d.subject.clone(),
+        link: d.link.map(party_to).unwrap_or(0),
+        stream: d.stream.clone(),
+        stream_seq: d.stream_seq.unwrap_or(0),
+        broker_message_id: d.broker_message_id.clone().unwrap_or_default(),
+        message_id: d.message_id.clone().unwrap_or_default(),
+        size: d.size,
+        delivered: d.delivered,
+        class: d.class.clone(),
+        reason: d.reason.clone(),
+        detail: d.detail.clone(),
+    }
+}
+
+fn dead_letter_from_proto(p: proto::DeadLetter) -> Result<DeadLetter, DecodeError> {
+    Ok(DeadLetter {
+        seq: p.seq,
+        at: Timestamp(p.at_ms),
+        subject: p.subject,
+        link: opt_party_from("link", p.link)?,
+        stream: p.stream,
+        stream_seq: (p.stream_seq != 0).then_some(p.stream_seq),
+        broker_message_id: uncursor(p.broker_message_id),
+        message_id: uncursor(p.message_id),
+        size: p.size,
+        delivered: p.delivered,
+        class: p.class,
+        reason: p.reason,
+        detail: p.detail,
+    })
 }
 
 /// What the node answers (server side: core types).
@@ -155,6 +255,8 @@ pub enum ControlReply {
     Track(TrackSubmitted),
     /// Latest update per track.
     Tracks(Page<TrackEntry>),
+    /// Dead letters, newest first, and how many the stream holds.
+    DeadLetters(Vec<DeadLetter>, u64),
 }
 
 /// A note from a submission, as the CLI sees it.
@@ -258,6 +360,8 @@ pub enum ReplyView {
     Track(TrackUpdate, bool),
     /// Latest update per track, with when each arrived, and the next cursor.
     Tracks(Vec<(TrackUpdate, Timestamp)>, Option<String>),
+    /// Dead letters, newest first, and how many the stream holds.
+    DeadLetters(Vec<DeadLetter>, u64),
 }
 
 /// One event from `tisa.ctl.<party>.events`, as `watch` shows it.
@@ -322,6 +426,7 @@ pub(crate) fn request_to_proto(req: &ControlRequest) -> proto::ControlRequest {
         ControlRequest::Revoke(s) => R::Revoke(signed_to(s)),
         ControlRequest::Track(d) => R::Track(track_draft_to_proto(d)),
         ControlRequest::Tracks(q) => R::Tracks(list(q)),
+        ControlRequest::DeadLetters(q) => R::DeadLetters(list(q)),
         ControlRequest::Grants(q) => R::Grants(list(q)),
         ControlRequest::Draft { request_id, decision, operator } => R::Draft(proto::DraftRequest {
             request_id: request_id.to_string(),
@@ -399,6 +504,7 @@ pub(crate) fn request_from_proto(p: proto::ControlRequest) -> Result<ControlRequ
             reason: r.reason,
             operator: r.operator,
         },
+        R::DeadLetters(q) => ControlRequest::DeadLetters(list(q)?),
     };
     Ok(req)
 }
@@ -534,6 +640,16 @@ pub fn encode_reply(reply: &ControlReply) -> Vec<u8> {
             sent: h.sent,
             connected: h.connected,
             agreement_version: h.agreement_version,
+            dead_letters: h.dead_letters,
+            dead_letter_errors: h.dead_letter_errors,
+            outbox: h.outbox,
+            send_error: h.send_error.as_ref().map(|e| e.reason.clone()).unwrap_or_default(),
+            send_error_stream: h.send_error.as_ref().map(|e| e.stream.clone()).unwrap_or_default(),
+            send_error_since_ms: h.send_error.as_ref().map_or(0, |e| e.since.as_millis()),
+        }),
+        ControlReply::DeadLetters(items, total) => R::DeadLetters(proto::DeadLetterList {
+            items: items.iter().map(dead_letter_to_proto).collect(),
+            total: *total,
         }),
         ControlReply::Draft(bytes) => R::Draft(bytes.clone()),
         ControlReply::Track(t) => {
@@ -662,7 +778,19 @@ pub fn decode_reply(bytes: &[u8]) -> Result<ReplyView, DecodeError> {
             sent: h.sent,
             connected: h.connected,
             agreement_version: h.agreement_version,
+            dead_letters: h.dead_letters,
+            dead_letter_errors: h.dead_letter_errors,
+            outbox: h.outbox,
+            send_error: (!h.send_error.is_empty()).then_some(SendError {
+                stream: h.send_error_stream,
+                reason: h.send_error,
+                since: Timestamp(h.send_error_since_ms),
+            }),
         }),
+        R::DeadLetters(l) => ReplyView::DeadLetters(
+            l.items.into_iter().map(dead_letter_from_proto).collect::<Result<_, DecodeError>>()?,
+            l.total,
+        ),
         R::Draft(b) => ReplyView::Draft(b),
         R::Track(t) => {
             ReplyView::Track(track_from_proto(t.update.ok_or(DecodeError::Missing("track.update"))?)?, t.duplicate)

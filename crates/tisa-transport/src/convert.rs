@@ -32,6 +32,48 @@ pub fn decode_envelope(subject: &str, bytes: &[u8]) -> Result<Envelope, DecodeEr
     Ok(env)
 }
 
+/// The envelope's message id, read from the leading fields of bytes that
+/// may not decode as a whole (a truncated or otherwise broken envelope), for
+/// dead letters. `None` unless field 2 comes before the damage and is a
+/// valid message id (so it can never carry arbitrary payload text).
+pub fn peek_message_id(bytes: &[u8]) -> Option<MessageId> {
+    fn varint(b: &[u8], i: &mut usize) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *b.get(*i)?;
+            *i += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let key = varint(bytes, &mut i)?;
+        let (field, wire) = (key >> 3, key & 7);
+        match wire {
+            0 => {
+                varint(bytes, &mut i)?;
+            }
+            1 => i = i.checked_add(8)?,
+            5 => i = i.checked_add(4)?,
+            2 => {
+                let len = usize::try_from(varint(bytes, &mut i)?).ok()?;
+                let end = i.checked_add(len)?;
+                let value = bytes.get(i..end)?;
+                if field == 2 {
+                    return MessageId::new(std::str::from_utf8(value).ok()?).ok();
+                }
+                i = end;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 // ---------------------------------------------------------------- enums
 
 pub(crate) fn party_to(p: Party) -> i32 {

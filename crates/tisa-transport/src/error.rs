@@ -43,6 +43,36 @@ pub enum DecodeError {
     Inconsistent(&'static str),
 }
 
+impl DecodeError {
+    /// A stable code for dead letters, the audit log and `--json`:
+    /// `PROTOBUF`, `MISSING`, `BAD_ENUM`, `BAD_ID`, `VERSION`,
+    /// `KIND_MISMATCH`, `INCONSISTENT`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::Protobuf(_) => "PROTOBUF",
+            DecodeError::Missing(_) => "MISSING",
+            DecodeError::BadEnum { .. } => "BAD_ENUM",
+            DecodeError::BadId { .. } => "BAD_ID",
+            DecodeError::Version(_) => "VERSION",
+            DecodeError::KindMismatch { .. } => "KIND_MISMATCH",
+            DecodeError::Inconsistent(_) => "INCONSISTENT",
+        }
+    }
+
+    /// One line of fixed text, field names and numbers: like `Display`, but
+    /// never echoing a value taken from the message (an invalid id, an
+    /// unknown party name), since those are bytes of the payload.
+    pub fn redacted(&self) -> String {
+        match self {
+            DecodeError::BadId { field, source } => match source {
+                tisa_core::ParseError::BadId { what, why, .. } => format!("field {field}: invalid {what}: {why}"),
+                _ => format!("field {field}: unparseable value"),
+            },
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A NATS operation failed.
 #[derive(Debug, Error)]
 pub enum TransportError {
@@ -98,6 +128,29 @@ pub enum TransportError {
         subject: String,
         /// Why.
         reason: String,
+    },
+    /// The receiver's stream did not take a message (absent, full, over a
+    /// limit, or no answer in time). The sender keeps it and retries.
+    #[error("{stream} did not accept a message on {subject}: {reason}; {hint}")]
+    NotAccepted {
+        /// The receiver's stream.
+        stream: String,
+        /// The subject.
+        subject: String,
+        /// The broker's reason.
+        reason: String,
+        /// What it means and what to do.
+        hint: &'static str,
+    },
+    /// A message larger than the broker accepts (its `max_payload`).
+    #[error("{what} is {size} bytes encoded; the broker accepts at most {limit} bytes per message (max_payload)")]
+    TooLarge {
+        /// What was to be sent (`the submit request`, `report envelope …`).
+        what: String,
+        /// Its encoded size.
+        size: usize,
+        /// The broker's limit.
+        limit: usize,
     },
     /// The reply could not be decoded.
     #[error("unreadable reply from the node: {0}")]

@@ -25,7 +25,13 @@ pub mod error;
 pub mod store;
 pub mod subjects;
 
-pub use conn::{connect_once, prove_ready, ControlCall, ControlClient, Endpoint, Inbound, LinkUrls, Links};
-pub use control::{ControlReply, ControlRequest, Health, ListQuery, RecipientView, ReplyView, StatusView, WatchEvent};
+pub use conn::{
+    connect_once, prove_ready, ControlCall, ControlClient, DeadLetterBox, Endpoint, Inbound, InboundMeta, LinkUrls,
+    Links,
+};
+pub use control::{
+    ControlReply, ControlRequest, DeadLetter, Health, ListQuery, RecipientView, ReplyView, SendError, StatusView,
+    WatchEvent,
+};
 pub use convert::{decode_envelope, encode_envelope};
 pub use error::{DecodeError, TransportError};

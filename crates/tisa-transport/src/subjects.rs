@@ -10,6 +10,7 @@
 //! | `tisa.ctl.<party>.<verb>`       | party's CLI | party's node (replies to the CLI's inbox) |
 //! | `tisa.ctl.<party>.events`       | party's node | party's CLI (`watch`) |
 //! | `tisa.ctl.<party>.probe.<id>`   | party's node / CLI | itself (readiness probe) |
+//! | `tisa.<party>.deadletter`       | party's node | its own stream `TISA_<P>_DEADLETTER` (read by the node) |
 //!
 //! `up` kinds: `report`, `decision`, `grant`, `revocation`, `track`, `receipt`, `retraction`, `rejection`.
 //! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `track`, `receipt`, `retraction`, `rejection`.
@@ -64,16 +65,50 @@ pub fn inbound(party: Party) -> Vec<(Party, String)> {
     }
 }
 
+/// Kinds a nation sends up to the hub (`tisa.<nation>.up.<kind>`).
+pub const UP_KINDS: [&str; 7] = ["report", "decision", "grant", "revocation", "track", "receipt", "rejection"];
+
+/// Kinds the hub sends down to a nation (`tisa.<nation>.down.<kind>`).
+pub const DOWN_KINDS: [&str; 7] = ["request", "delivery", "progress", "revocation", "track", "receipt", "rejection"];
+
+/// Every concrete subject `party`'s node reads, per link: `(peer, subject)`.
+pub fn inbound_subjects(party: Party) -> Vec<(Party, String)> {
+    if party.is_hub() {
+        Party::NATIONS.iter().flat_map(|n| UP_KINDS.iter().map(move |k| (*n, data(*n, Direction::Up, k)))).collect()
+    } else {
+        DOWN_KINDS.iter().map(|k| (Party::HUB, data(party, Direction::Down, k))).collect()
+    }
+}
+
 /// The last token of a subject (the message kind).
 pub fn kind_of(subject: &str) -> &str {
     subject.rsplit('.').next().unwrap_or(subject)
 }
 
 /// Control verbs, one subject each.
-pub const VERBS: [&str; 13] = [
-    "submit", "pending", "decide", "inbox", "status", "health", "grant", "revoke", "grants", "draft", "track",
-    "tracks", "retract",
+pub const VERBS: [&str; 14] = [
+    "submit",
+    "pending",
+    "decide",
+    "inbox",
+    "status",
+    "health",
+    "grant",
+    "revoke",
+    "grants",
+    "draft",
+    "track",
+    "tracks",
+    "deadletter",
+    "retract",
 ];
+
+/// `tisa.<party>.deadletter`: the party's own dead-letter stream (in its own
+/// account, on its own broker). Only the party's node publishes on it; each
+/// message is a `DeadLetter` record (reason and ids, never a payload).
+pub fn dead_letter(party: Party) -> String {
+    format!("tisa.{}.deadletter", party.lower())
+}
 
 /// `tisa.ctl.<party>.<verb>`.
 pub fn control(party: Party, verb: &str) -> String {
@@ -156,9 +191,8 @@ pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
                 publish.push(data_all(party, Direction::Up));
                 subscribe.push(data_all(party, Direction::Down));
             }
-            // JetStream within its own account only (accounts isolate the
-            // API): its inbound stream and consumer, and acknowledgements.
-            publish.extend(JETSTREAM.iter().map(|s| s.to_string()));
+            // JetStream (its inbound stream and consumer, acknowledgements,
+            // its dead-letter stream) comes with `control_permissions`.
         }
         Role::Link => {
             // The hub's end of the US–`party` link, on `party`'s server: it
@@ -193,6 +227,11 @@ pub fn control_permissions(party: Party, role: Role) -> (Vec<String>, Vec<String
         Role::Node => {
             publish.push(events(party));
             subscribe.extend(VERBS.iter().map(|v| control(party, v)));
+            // Its own dead-letter stream, and JetStream within its own
+            // account only (accounts isolate the API): that stream, its
+            // inbound streams and consumers, and acknowledgements.
+            publish.push(dead_letter(party));
+            publish.extend(JETSTREAM.iter().map(|s| s.to_string()));
         }
         Role::Cli => {
             publish.extend(VERBS.iter().map(|v| control(party, v)));
@@ -204,4 +243,41 @@ pub fn control_permissions(party: Party, role: Role) -> (Vec<String>, Vec<String
     subscribe.push(probe);
     subscribe.push(format!("{}.>", inbox_prefix(party, role)));
     (publish, subscribe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_node_publishes_its_dead_letters() {
+        for p in Party::ALL {
+            let dl = dead_letter(p);
+            let (node, _) = permissions(p, Role::Node);
+            assert!(node.contains(&dl), "{p}'s node publishes {dl}");
+            let (own, _) = control_permissions(p, Role::Node);
+            assert!(own.contains(&dl), "{p}'s node publishes {dl} on its own server (per-nation hub too)");
+            for q in Party::ALL.into_iter().filter(|q| *q != p) {
+                assert!(!permissions(q, Role::Node).0.contains(&dl), "{q}'s node may not publish {dl}");
+            }
+            let (cli, _) = permissions(p, Role::Cli);
+            assert!(!cli.iter().any(|s| s.ends_with("deadletter") && !s.starts_with("tisa.ctl.")), "{cli:?}");
+            assert!(cli.contains(&control(p, "deadletter")), "the CLI lists dead letters through the node");
+            if !p.is_hub() {
+                assert!(!permissions(p, Role::Link).0.contains(&dl), "the hub's link user may not publish {dl}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_payload_kind_has_its_inbound_subjects() {
+        assert_eq!(inbound_subjects(Party::Us).len(), 2 * UP_KINDS.len());
+        for n in Party::NATIONS {
+            let subjects: Vec<String> = inbound_subjects(n).into_iter().map(|(_, s)| s).collect();
+            assert_eq!(subjects.len(), DOWN_KINDS.len());
+            for k in DOWN_KINDS {
+                assert!(subjects.contains(&data(n, Direction::Down, k)));
+            }
+        }
+    }
 }

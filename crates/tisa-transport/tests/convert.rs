@@ -295,3 +295,42 @@ fn grants_revocations_and_tracks_round_trip() {
     u.consent = Some(grant);
     roundtrip(env(Payload::Track(u)));
 }
+
+#[test]
+fn a_broken_envelope_yields_its_message_id_only_if_readable_and_valid() {
+    use tisa_transport::convert::peek_message_id;
+    let env = Envelope {
+        version: PROTOCOL_VERSION,
+        message_id: MessageId::new("KR.peek.1").unwrap(),
+        sender: Party::Kr,
+        sent_at: Timestamp(1),
+        payload: Payload::Report(Report { header: header(), content: content(), manifest: manifest() }),
+    };
+    let bytes = encode_envelope(&env);
+    for cut in [bytes.len() - 1, bytes.len() / 2, 13] {
+        assert_eq!(peek_message_id(&bytes[..cut]).map(|m| m.to_string()).as_deref(), Some("KR.peek.1"), "cut {cut}");
+    }
+    assert_eq!(peek_message_id(&bytes[..12]), None, "the id itself is cut");
+    assert_eq!(peek_message_id(&[0xff, 0xff, 0xff, 0xff, 0x0f, b'x']), None);
+    // A message id that is not a valid id (payload text) is never returned.
+    let p = proto::Envelope { version: 1, message_id: "secret words here".into(), ..Default::default() };
+    assert_eq!(peek_message_id(&p.encode_to_vec()), None);
+}
+
+#[test]
+fn redacted_decode_errors_never_echo_message_values() {
+    let env = Envelope {
+        version: PROTOCOL_VERSION,
+        message_id: MessageId::new("KR.x.1").unwrap(),
+        sender: Party::Kr,
+        sent_at: Timestamp(1),
+        payload: Payload::Report(Report { header: header(), content: content(), manifest: manifest() }),
+    };
+    let mut p = proto::Envelope::decode(encode_envelope(&env).as_slice()).unwrap();
+    p.message_id = "CANARY words".into();
+    let e = decode_envelope("tisa.kr.up.report", &p.encode_to_vec()).unwrap_err();
+    assert_eq!(e.code(), "BAD_ID", "{e}");
+    assert!(e.to_string().contains("CANARY"), "Display echoes a truncated value: {e}");
+    assert!(!e.redacted().contains("CANARY"), "{}", e.redacted());
+    assert!(e.redacted().contains("message_id"), "{}", e.redacted());
+}
