@@ -123,7 +123,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
         AuditCommand::Show(a) => show(&a.at.dir()?, a.json, a.limit),
         AuditCommand::Verify(a) => match &a.export {
             Some(f) => verify_export(f, a.agreement.as_deref(), &a.peer_logs),
-            None => verify(&a.at.dir()?, a.agreement.as_deref(), &a.peer_logs),
+            None => verify(&a.at.dir()?, a.at.party, a.agreement.as_deref(), &a.peer_logs),
         },
         AuditCommand::Export(a) => export(&a.at.dir()?, &a.out),
     }
@@ -230,11 +230,20 @@ fn party_hint(party: Option<&str>) -> String {
     party.map(|p| format!(" of {p}")).unwrap_or_default()
 }
 
-fn verify(dir: &Path, agreement: Option<&Path>, peer_logs: &[PathBuf]) -> Result<ExitCode> {
+fn verify(dir: &Path, party: Option<Party>, agreement: Option<&Path>, peer_logs: &[PathBuf]) -> Result<ExitCode> {
     let a = crate::agreement::load(agreement)?;
     let (mut known, mut against) = recorded_heads(dir)?;
     let bytes = read_log(dir)?;
-    let peers = peer_heads(peer_logs, log_party(&bytes).as_deref())?;
+    // Whose log: its entries say; an empty one needs --party.
+    let party = match (log_party(&bytes), party) {
+        (Some(p), _) => Some(p),
+        (None, Some(p)) => Some(p.to_string()),
+        (None, None) if !peer_logs.is_empty() => {
+            bail!("audit log {} has no entries: give --party to check it against peer-recorded heads", dir.display())
+        }
+        (None, None) => None,
+    };
+    let peers = peer_heads(peer_logs, party.as_deref())?;
     if !peer_logs.is_empty() {
         against =
             format!("{against}{}{} peer-recorded head(s)", if against.is_empty() { "" } else { ", " }, peers.len());
