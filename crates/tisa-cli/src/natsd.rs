@@ -73,6 +73,8 @@ pub struct NatsServer {
     child: Child,
     url: String,
     dir: PathBuf,
+    bin: PathBuf,
+    args: Vec<String>,
 }
 
 impl NatsServer {
@@ -89,37 +91,45 @@ impl NatsServer {
     /// a deadline) until it reports the port it chose.
     pub fn start(bin: &Path, args: &[&str]) -> Result<NatsServer> {
         let dir = scratch_dir("nats")?;
-        let log = dir.join("nats-server.log");
-        // JetStream, stored in the scratch directory (tisa's links are
-        // durable streams); a config file (`-c`) brings its own.
-        let js: Vec<std::ffi::OsString> = if args.contains(&"-c") {
-            Vec::new()
-        } else {
-            vec!["-js".into(), "-sd".into(), dir.join("jetstream").into_os_string()]
+        let child = spawn(bin, &dir, "-1", args)?;
+        let mut server = NatsServer {
+            child,
+            url: String::new(),
+            dir,
+            bin: bin.to_owned(),
+            args: args.iter().map(|s| s.to_string()).collect(),
         };
-        let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
-            .arg(&dir)
-            .arg("-l")
-            .arg(&log)
-            .args(js)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("spawning {}", bin.display()))?;
-        let mut server = NatsServer { child, url: String::new(), dir };
-        let ports = server.dir.join(format!("nats-server_{}.ports", server.child.id()));
+        server.url = server.wait_listening()?;
+        Ok(server)
+    }
+
+    /// Kills the server (SIGKILL) and starts it again with the same
+    /// arguments, on the same port and with the same JetStream store
+    /// directory; waits until it listens again.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = self.url.rsplit(':').next().context("the server's URL has no port")?.to_owned();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.child = spawn(&self.bin, &self.dir, &port, &args)?;
+        let url = self.wait_listening()?;
+        if url != self.url {
+            bail!("nats-server came back on {url}, not {}", self.url);
+        }
+        Ok(())
+    }
+
+    fn wait_listening(&mut self) -> Result<String> {
+        let log = self.dir.join("nats-server.log");
+        let ports = self.dir.join(format!("nats-server_{}.ports", self.child.id()));
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(text) = std::fs::read_to_string(&ports) {
                 if let Some(url) = parse_ports(&text) {
-                    server.url = url;
-                    return Ok(server);
+                    return Ok(url);
                 }
             }
-            if let Some(status) = server.child.try_wait()? {
+            if let Some(status) = self.child.try_wait()? {
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 bail!("nats-server exited ({status}) before listening:\n{tail}");
             }
@@ -147,6 +157,29 @@ impl Drop for NatsServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Spawns `bin` on loopback port `port` (`-1`: dynamic), logging and
+/// reporting its ports in `dir`; JetStream stored in `dir/jetstream` unless
+/// a config file (`-c`) brings its own.
+fn spawn(bin: &Path, dir: &Path, port: &str, args: &[&str]) -> Result<Child> {
+    let js: Vec<std::ffi::OsString> = if args.contains(&"-c") {
+        Vec::new()
+    } else {
+        vec!["-js".into(), "-sd".into(), dir.join("jetstream").into_os_string()]
+    };
+    Command::new(bin)
+        .args(["-a", "127.0.0.1", "-p", port, "--ports_file_dir"])
+        .arg(dir)
+        .arg("-l")
+        .arg(dir.join("nats-server.log"))
+        .args(js)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("spawning {}", bin.display()))
 }
 
 fn parse_ports(text: &str) -> Option<String> {

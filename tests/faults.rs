@@ -1,0 +1,300 @@
+//! Fault tests across processes, on the generated secured deployment.
+//!
+//! - **Failpoints** (`TISA_FAILPOINT`, see `tisa_node::failpoint`): every
+//!   node crashes (abort) at each commit and publish of the manual release
+//!   flow (KR submits → US requests → KR approves → US forwards → JP
+//!   receives and signs a receipt → the receipt reaches KR); it is restarted
+//!   without the failpoint and the flow completes, with JP's audit log
+//!   holding the report exactly once. One cluster per crashing node; the
+//!   cases of that node run one after the other in it.
+//! - **nats-server restarted** (same port, same store directory) in the
+//!   middle of a stream of reports: nothing is lost, nothing is doubled.
+//! - **The same report injected twice with different message ids** (a new
+//!   envelope id and a new `Nats-Msg-Id`, published with KR's credentials):
+//!   one delivery.
+//!
+//! Why these fail without durability: each case needs state committed
+//! before the crash after it. Before arming a case, a *sentinel* report is
+//! submitted and its release request is left open at KR (so KR and the hub
+//! hold it); it is approved only after the crashed node came back, and must
+//! then travel the whole way. After every case, KR must still list every
+//! report of the earlier cases with JP's receipt, and JP must still hold
+//! each exactly once (audit log and inbox). A node that did not replay its
+//! input log would come back empty and fail these; one that acknowledged
+//! before committing would lose the input it crashed on. (`kill -9` and
+//! abort leave the page cache intact, so they cannot show a missing fsync;
+//! only a power cut would.)
+
+mod common;
+mod secure;
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::time::{Duration, Instant};
+
+use common::canary;
+use secure::*;
+use serde_json::Value;
+use tisa_cli::cluster::Cluster;
+use tisa_core::*;
+use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+
+/// How long a flow may take to complete after a restart (redelivery after
+/// the 5 s ack wait, outbox retries every 2 s, a noisy machine).
+const FLOW: Duration = Duration::from_secs(60);
+const RESTART: Duration = Duration::from_secs(30);
+/// The node's failpoint variable (`tisa_node::failpoint::ENV`).
+const FAILPOINT: &str = "TISA_FAILPOINT";
+
+/// `tisa audit show --json` of `party`'s node: its entries.
+fn audit(c: &Cluster, party: Party) -> Vec<Value> {
+    let dir = c.dir.join(format!("{}-data", party.lower()));
+    let out = common::tisa(&["audit", "show", "--data-dir", dir.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "audit show for {party}: {}", common::describe(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad audit line {l:?}: {e}")))
+        .collect()
+}
+
+/// Audit entries of `kind` about report `id`.
+fn count(entries: &[Value], kind: &str, id: &str) -> usize {
+    entries.iter().filter(|e| e["kind"] == kind && e["report_id"] == id).count()
+}
+
+/// An operator client with a short timeout: calls to a node that is about to
+/// crash must not hold the driver for long (a timed-out call is retried).
+async fn quick_client(c: &Cluster, p: Party) -> ControlClient {
+    ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(5)).await.unwrap()
+}
+
+fn draft(key: &str) -> Draft {
+    Draft {
+        category: Category::NkMissile,
+        classification: Classification::Secret,
+        releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
+        content: Content { title: Sensitive::new(canary("fault")), body: Sensitive::new("b"), ..Default::default() },
+        corrects: None,
+        submitted_by: String::new(),
+        // A source key: a submit retried after a crash is the same report.
+        source_key: Some(key.to_owned()),
+    }
+}
+
+/// One report through the manual flow, driven one idempotent pass at a
+/// time, so that it survives any node crashing in between.
+struct Flow {
+    draft: Draft,
+    report: Option<String>,
+    /// Whether to approve its release request (a sentinel waits first).
+    approve: bool,
+}
+
+impl Flow {
+    fn new(label: &str) -> Flow {
+        Flow { draft: draft(&canary(label)), report: None, approve: true }
+    }
+
+    /// One pass: submit (until KR answers), approve (while KR lists the
+    /// request), and report whether KR shows JP's receipt. Every failed call
+    /// is simply retried on the next pass.
+    async fn step(&mut self, c: &Cluster, kr: &ControlClient) -> bool {
+        if self.report.is_none() {
+            match kr.call(&ControlRequest::Submit(self.draft.clone())).await {
+                Ok(ReplyView::Submitted { report_id, .. }) => self.report = Some(report_id),
+                _ => return false,
+            }
+        }
+        let id = self.report.clone().unwrap();
+        if self.approve {
+            let Ok(ReplyView::Pending(items, _)) = kr.call(&ControlRequest::Pending(ListQuery::default())).await else {
+                return false;
+            };
+            if let Some(p) = items.into_iter().find(|i| i.request.report_id.as_str() == id) {
+                let key = tisa_cli::keys::load(&c.approver_key(Party::Kr, false)).unwrap();
+                // Refused if already decided (a reply lost in a crash): fine.
+                let _ = tisa_cli::sign_and_decide(kr, &key, p.request.request_id, Decision::ApproveFull).await;
+                return false;
+            }
+        }
+        let q = ListQuery { report_id: Some(ReportId::new(id).unwrap()), ..Default::default() };
+        let Ok(ReplyView::Status(items, _)) = kr.call(&ControlRequest::Status(q)).await else { return false };
+        items.first().is_some_and(|i| i.recipients.iter().any(|r| r.recipient == Party::Jp && r.receipt_at.is_some()))
+    }
+
+    /// Whether KR lists the release request (submitted, held by the hub, asked).
+    async fn pending(&mut self, kr: &ControlClient) -> bool {
+        if self.report.is_none() {
+            match kr.call(&ControlRequest::Submit(self.draft.clone())).await {
+                Ok(ReplyView::Submitted { report_id, .. }) => self.report = Some(report_id),
+                _ => return false,
+            }
+        }
+        let id = self.report.as_deref().unwrap();
+        let Ok(ReplyView::Pending(items, _)) = kr.call(&ControlRequest::Pending(ListQuery::default())).await else {
+            return false;
+        };
+        items.iter().any(|i| i.request.report_id.as_str() == id)
+    }
+
+    async fn complete(&mut self, c: &Cluster, kr: &ControlClient, what: &str) -> String {
+        let deadline = Instant::now() + FLOW;
+        while !self.step(c, kr).await {
+            assert!(Instant::now() < deadline, "{what}: the flow did not complete within {FLOW:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.report.clone().unwrap()
+    }
+}
+
+/// JP holds `id` exactly once: in its audit log (one RECEIVED entry) and in
+/// its inbox; the hub forwarded it once; KR recorded JP's receipt once.
+async fn delivered_once(c: &Cluster, id: &str, what: &str) {
+    let jp = audit(c, Party::Jp);
+    assert_eq!(count(&jp, "RECEIVED", id), 1, "{what}: JP's audit log must hold {id} exactly once");
+    assert_eq!(count(&audit(c, Party::Us), "FORWARDED", id), 1, "{what}: the hub forwarded {id} once");
+    assert_eq!(count(&audit(c, Party::Kr), "RECEIPT", id), 1, "{what}: KR recorded JP's receipt for {id} once");
+    let inbox = inbox_ids(&client(c, Party::Jp).await).await;
+    assert_eq!(inbox.iter().filter(|x| *x == id).count(), 1, "{what}: JP's inbox must hold {id} once");
+}
+
+/// Everything so far is still there, once: KR lists exactly `reports` (in
+/// order) each with JP's receipt; JP holds each once.
+async fn nothing_lost(c: &Cluster, reports: &[String], what: &str) {
+    let kr = client(c, Party::Kr).await;
+    let ReplyView::Status(items, _) =
+        ask(&kr, ControlRequest::Status(ListQuery { limit: 1000, ..Default::default() })).await
+    else {
+        panic!()
+    };
+    let ids: Vec<String> = items.iter().map(|i| i.header.id.to_string()).collect();
+    assert_eq!(ids, reports, "{what}: KR's reports");
+    for i in &items {
+        assert!(
+            i.recipients.iter().any(|r| r.recipient == Party::Jp && r.receipt_at.is_some()),
+            "{what}: KR lost JP's receipt for {}",
+            i.header.id
+        );
+    }
+    let jp = audit(c, Party::Jp);
+    let inbox = inbox_ids(&client(c, Party::Jp).await).await;
+    for id in reports {
+        assert_eq!(count(&jp, "RECEIVED", id), 1, "{what}: JP's audit log holds {id} once");
+        assert_eq!(inbox.iter().filter(|x| *x == id).count(), 1, "{what}: JP's inbox holds {id} once");
+    }
+    assert_eq!(inbox.len(), reports.len(), "{what}: JP's inbox holds nothing else");
+}
+
+/// Runs the failpoint cases of one node, one after the other, in one cluster.
+async fn crash_matrix(node: Party, failpoints: &[&str]) {
+    let (mut c, _permit) = start(true).await;
+    let mut reports = Vec::new();
+    for fp in failpoints {
+        let what = format!("{node} at {fp}");
+        let kr = quick_client(&c, Party::Kr).await;
+        // The sentinel: submitted, held by the hub, its request open at KR.
+        let mut sentinel = Flow::new("sentinel");
+        sentinel.approve = false;
+        let deadline = Instant::now() + FLOW;
+        while !sentinel.pending(&kr).await {
+            assert!(Instant::now() < deadline, "{what}: the sentinel's request did not reach KR");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        // Arm: restart the node with the failpoint.
+        let n = c.node(node);
+        n.set_env(FAILPOINT, Some(fp));
+        n.restart(RESTART).unwrap_or_else(|e| panic!("{what}: cannot start armed: {e:#}"));
+        let kr = quick_client(&c, Party::Kr).await;
+
+        // Drive a new report until the node dies.
+        let mut flow = Flow::new("case");
+        let deadline = Instant::now() + FLOW;
+        while c.node(node).is_running() {
+            assert!(!flow.step(&c, &kr).await, "{what}: the flow completed but the failpoint never fired");
+            assert!(Instant::now() < deadline, "{what}: the node did not reach its failpoint within {FLOW:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let n = c.node(node);
+        let status = n.wait_exit(RESTART).unwrap();
+        assert_eq!(status.signal(), Some(6), "{what}: the node must have aborted (SIGABRT), got {status}");
+        let line = format!("tisa: failpoint {fp} hit");
+        assert_eq!(n.log().matches(&line).count(), 1, "{what}: stderr must say `{line}` once:\n{}", n.log_tail(20));
+
+        // Restart without it: the flow completes, the report arrives once.
+        n.set_env(FAILPOINT, None);
+        n.restart(RESTART).unwrap_or_else(|e| panic!("{what}: cannot restart: {e:#}"));
+        let kr = quick_client(&c, Party::Kr).await;
+        let id = flow.complete(&c, &kr, &what).await;
+        delivered_once(&c, &id, &what).await;
+        // The sentinel, held since before the crash, goes all the way too.
+        sentinel.approve = true;
+        let sid = sentinel.complete(&c, &kr, &format!("{what} (sentinel)")).await;
+        delivered_once(&c, &sid, &format!("{what} (sentinel)")).await;
+        reports.extend([sid, id]);
+        nothing_lost(&c, &reports, &what).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kr_crashes_at_every_step() {
+    crash_matrix(
+        Party::Kr,
+        &[
+            "before-commit:ctl.submit",
+            "after-commit:ctl.submit",
+            "before-send:report",
+            "after-send:report",
+            "before-commit:request",
+            "after-commit:request",
+            "before-commit:ctl.decide",
+            "after-commit:ctl.decide",
+            "before-send:decision",
+            "after-send:decision",
+            "before-commit:receipt",
+            "after-commit:receipt",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn us_crashes_at_every_step() {
+    crash_matrix(
+        Party::Us,
+        &[
+            "before-commit:report",
+            "after-commit:report",
+            "before-send:request",
+            "after-send:request",
+            "before-commit:decision",
+            "after-commit:decision",
+            "before-send:delivery",
+            "after-send:delivery",
+            "before-commit:receipt",
+            "after-commit:receipt",
+            "before-send:receipt",
+            "after-send:receipt",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jp_crashes_at_every_step() {
+    crash_matrix(
+        Party::Jp,
+        &["before-commit:delivery", "after-commit:delivery", "before-send:receipt", "after-send:receipt"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_failpoint_stops_the_node_at_start() {
+    let (mut c, _permit) = start(true).await;
+    let n = c.node(Party::Jp);
+    n.set_env(FAILPOINT, Some("before-commit:deliveries"));
+    let e = n.restart(RESTART).expect_err("a node with an unknown failpoint must not start");
+    assert!(format!("{e:#}").contains("names no failpoint"), "{e:#}");
+    n.set_env(FAILPOINT, None);
+    n.restart(RESTART).unwrap();
+}
