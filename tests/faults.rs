@@ -304,3 +304,203 @@ async fn a_misspelt_failpoint_stops_the_node_at_start() {
     n.set_env(FAILPOINT, None);
     n.restart(RESTART).unwrap();
 }
+
+/// KR's standing grant to JP for NK_MISSILE up to SECRET (signed with KR's first approver key).
+pub async fn grant_missile(c: &Cluster, kr: &ControlClient) {
+    let key = tisa_cli::keys::load(&c.approver_key(Party::Kr, false)).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let doc = tisa_core::sign::GrantDoc {
+        grant_id: format!("KR-G-{:016x}", rand_u64()),
+        originator: Party::Kr,
+        recipient: Party::Jp,
+        categories: vec![Category::NkMissile],
+        max_classification: Classification::Secret,
+        tearline_only: false,
+        issued_at: Timestamp(now),
+        not_after: None,
+        operator: key.identity.name().to_owned(),
+    };
+    let ReplyView::Grants(_) = ask(kr, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await else {
+        panic!("not a grant reply")
+    };
+    // The hub holds it once US lists it.
+    let us = client(c, Party::Us).await;
+    let id = doc.grant_id.clone();
+    wait_async(|| async {
+        let ReplyView::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else {
+            return None;
+        };
+        items.iter().any(|(g, revoked)| g.doc.grant_id == id && !revoked).then_some(())
+    })
+    .await;
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
+
+/// Submits until KR answers (the same source key makes a retry the same report).
+async fn submit_retrying(kr: &ControlClient, d: &Draft) -> String {
+    let deadline = Instant::now() + FLOW;
+    loop {
+        if let Ok(ReplyView::Submitted { report_id, .. }) = kr.call(&ControlRequest::Submit(d.clone())).await {
+            return report_id;
+        }
+        assert!(Instant::now() < deadline, "KR did not take a submit within {FLOW:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until KR shows JP's receipt for every one of `ids`.
+async fn all_receipted(kr: &ControlClient, ids: &[String], within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
+    loop {
+        let q = ListQuery { limit: 100_000, ..Default::default() };
+        if let Ok(ReplyView::Status(items, _)) = kr.call(&ControlRequest::Status(q)).await {
+            let done: std::collections::HashSet<String> = items
+                .iter()
+                .filter(|i| i.recipients.iter().any(|r| r.recipient == Party::Jp && r.receipt_at.is_some()))
+                .map(|i| i.header.id.to_string())
+                .collect();
+            if ids.iter().all(|id| done.contains(id)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} of {} reports receipted within {within:?}",
+                ids.iter().filter(|id| done.contains(*id)).count(),
+                ids.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_server_restarted_mid_flow_loses_nothing() {
+    const N: usize = 200;
+    let (mut c, _permit) = start(true).await;
+    let kr = quick_client(&c, Party::Kr).await;
+    grant_missile(&c, &kr).await;
+    // A manual release open across the restart: NK_NUCLEAR is not covered.
+    let mut manual = Flow::new("manual");
+    manual.draft.category = Category::NkNuclear;
+    manual.approve = false;
+    let deadline = Instant::now() + FLOW;
+    while !manual.pending(&kr).await {
+        assert!(Instant::now() < deadline, "the manual request did not reach KR");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // JP is down: what the hub forwards waits in JP's stream, on the
+    // server's disk, through the restart.
+    c.node(Party::Jp).kill();
+
+    // Covered reports, submitted one after another, through the restart.
+    let feeder = {
+        let kr = quick_client(&c, Party::Kr).await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..N {
+                ids.push(submit_retrying(&kr, &draft(&canary(&format!("through_{i}")))).await);
+                let _ = tx.send(i);
+            }
+            ids
+        });
+        // Restart the server once a quarter is in: the rest is in flight or yet to come.
+        while rx.recv().await.is_some_and(|i| i < N / 4) {}
+        task
+    };
+    // Only once the hub has forwarded a quarter (into JP's stream) does the server go.
+    let stored = tokio::task::block_in_place(|| {
+        common::wait_for("the hub forwards a quarter of the reports", || {
+            let n = audit(&c, Party::Us).iter().filter(|e| e["kind"] == "FORWARDED").count();
+            (n >= N / 4).then_some(n)
+        })
+    });
+    let nats = &mut c.nats;
+    tokio::task::block_in_place(|| nats.restart()).unwrap_or_else(|e| panic!("cannot restart nats-server: {e:#}"));
+    eprintln!("nats-server restarted with {stored} of {N} reports in JP's stream");
+    let mut ids = feeder.await.unwrap();
+    tokio::task::block_in_place(|| c.node(Party::Jp).restart(RESTART)).unwrap();
+
+    // The manual release completes after the restart.
+    manual.approve = true;
+    ids.push(manual.complete(&c, &kr, "manual release across the restart").await);
+    let kr = quick_client(&c, Party::Kr).await;
+    all_receipted(&kr, &ids, FLOW, "after a nats-server restart").await;
+    let (jp, us, kra) = (audit(&c, Party::Jp), audit(&c, Party::Us), audit(&c, Party::Kr));
+    for id in &ids {
+        assert_eq!(count(&jp, "RECEIVED", id), 1, "JP's audit log holds {id} once");
+        assert_eq!(count(&us, "FORWARDED", id), 1, "the hub forwarded {id} once");
+        assert_eq!(count(&kra, "RECEIPT", id), 1, "KR recorded JP's receipt for {id} once");
+    }
+    let inbox = inbox_ids(&client(&c, Party::Jp).await).await;
+    assert_eq!(inbox.len(), N + 1, "JP's inbox holds every report, once");
+    // The server really went away under every running node.
+    for n in c.nodes.iter().filter(|n| n.party != Party::Jp) {
+        assert!(n.log().contains("disconnected from NATS"), "{} never saw the server go", n.party);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_report_with_new_message_ids_is_delivered_once() {
+    let (c, _permit) = start(true).await;
+    let kr = quick_client(&c, Party::Kr).await;
+    grant_missile(&c, &kr).await;
+    // The hub's end of the KR link sees what KR publishes on it.
+    let (us_tap, _) = attacker(&c, Party::Us).await;
+    let mut wire = us_tap.subscribe("tisa.kr.up.report").await.unwrap();
+    tisa_transport::prove_ready(&us_tap, Party::Us).await.unwrap();
+
+    let id = submit_retrying(&kr, &draft(&canary("twice"))).await;
+    let captured = tokio::time::timeout(WAIT_WIRE, futures::StreamExt::next(&mut wire))
+        .await
+        .expect("KR's report on the wire")
+        .unwrap();
+    let original = tisa_transport::decode_envelope(&captured.subject, &captured.payload).unwrap();
+    let Payload::Report(r) = &original.payload else { panic!("not a report") };
+    assert_eq!(r.header.id.as_str(), id);
+    all_receipted(&kr, std::slice::from_ref(&id), FLOW, "the original").await;
+
+    // Re-published by KR's credentials: a new envelope id, a new Nats-Msg-Id.
+    let (kr_raw, _) = attacker(&c, Party::Kr).await;
+    let js = async_nats::jetstream::new(kr_raw);
+    for n in 0..2u32 {
+        let mut copy = original.clone();
+        copy.message_id = MessageId::new(format!("KR.{:016x}.{}", rand_u64(), 1_000_000 + n)).unwrap();
+        let msg = async_nats::jetstream::message::PublishMessage::build()
+            .payload(tisa_transport::encode_envelope(&copy).into())
+            .message_id(copy.message_id.as_str());
+        let ack = js.send_publish(captured.subject.to_string(), msg).await.unwrap().await.unwrap();
+        assert!(!ack.duplicate, "the hub's stream took the copy as new (not deduplicated by the broker)");
+    }
+    // A later report on the same link is the barrier: once it is receipted,
+    // the hub has processed both copies.
+    let after = submit_retrying(&kr, &draft(&canary("after"))).await;
+    all_receipted(&kr, std::slice::from_ref(&after), FLOW, "the barrier").await;
+
+    let (jp, us, kra) = (audit(&c, Party::Jp), audit(&c, Party::Us), audit(&c, Party::Kr));
+    // The copies reached the hub's core: it logged them as inputs (between
+    // the original's receipt and the barrier) and they caused nothing.
+    let input_of = |kind: &str, id: &str| {
+        us.iter().find(|e| e["kind"] == kind && e["report_id"] == id).and_then(|e| e["input_seq"].as_u64()).unwrap()
+    };
+    assert!(
+        input_of("REPORT_HELD", &after) >= input_of("RECEIPT", &id) + 3,
+        "the hub must have logged both copies before the barrier"
+    );
+    assert_eq!(count(&us, "REPORT_HELD", &id), 1, "the hub holds the report once");
+    assert_eq!(count(&us, "FORWARDED", &id), 1, "the hub forwarded it once");
+    assert_eq!(count(&jp, "RECEIVED", &id), 1, "JP's audit log holds it once");
+    assert_eq!(count(&kra, "RECEIPT", &id), 1, "KR recorded one receipt");
+    let inbox = inbox_ids(&client(&c, Party::Jp).await).await;
+    assert_eq!(inbox.iter().filter(|x| **x == id).count(), 1, "JP's inbox holds it once");
+    assert!(inbox.contains(&after));
+}
+
+const WAIT_WIRE: Duration = Duration::from_secs(20);
