@@ -24,7 +24,10 @@
 //! input log would come back empty and fail these; one that acknowledged
 //! before committing would lose the input it crashed on. (`kill -9` and
 //! abort leave the page cache intact, so they cannot show a missing fsync;
-//! only a power cut would.)
+//! only a power cut would.) Checked by breaking the node on purpose: with
+//! the replay skipped, with inbound messages acknowledged (confirmed) before
+//! their commit, or with messages recorded as sent before they are
+//! published, the matrices fail.
 
 mod common;
 mod fault;
