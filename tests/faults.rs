@@ -396,3 +396,28 @@ async fn the_same_report_with_new_message_ids_is_delivered_once() {
 }
 
 const WAIT_WIRE: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failpoint_fires_on_its_nth_hit_only() {
+    let (mut c, _permit) = start(true).await;
+    let kr = quick_client(&c, Party::Kr).await;
+    grant_missile(&c, &kr).await;
+    let n = c.node(Party::Jp);
+    n.set_env(FAILPOINT, Some("after-commit:delivery:2"));
+    n.restart(RESTART).unwrap();
+    // The first delivery passes…
+    let a = submit_retrying(&kr, &draft(&canary("first"))).await;
+    all_receipted(&kr, std::slice::from_ref(&a), FLOW, "the first delivery").await;
+    assert!(c.node(Party::Jp).is_running(), "JP must pass its first delivery");
+    // …the second one kills JP, after its commit.
+    let b = submit_retrying(&kr, &draft(&canary("second"))).await;
+    let n = c.node(Party::Jp);
+    let status = tokio::task::block_in_place(|| n.wait_exit(FLOW)).unwrap();
+    assert_eq!(status.signal(), Some(6), "{status}");
+    assert_eq!(n.log().matches("tisa: failpoint after-commit:delivery hit").count(), 1);
+    n.set_env(FAILPOINT, None);
+    n.restart(RESTART).unwrap();
+    all_receipted(&kr, &[a.clone(), b.clone()], FLOW, "after the restart").await;
+    let jp = audit(&c, Party::Jp);
+    assert_eq!((count(&jp, "RECEIVED", &a), count(&jp, "RECEIVED", &b)), (1, 1), "each once in JP's audit log");
+}
