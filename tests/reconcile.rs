@@ -104,7 +104,7 @@ async fn a_lost_broker_store_is_reconciled_end_to_end() {
     // The broker loses its disk: every stream, every acknowledged message.
     let store = c.broker_dir.as_ref().unwrap().join("jetstream");
     assert!(store.is_dir(), "the generated deployment keeps JetStream in {}", store.display());
-    c.nats.restart(|| std::fs::remove_dir_all(&store).unwrap()).unwrap();
+    c.nats.restart_with(|| std::fs::remove_dir_all(&store).unwrap()).unwrap();
     // Nothing of the old streams survived.
     let (raw, _) = attacker(&c, Party::Jp).await;
     let js = async_nats::jetstream::new(raw);

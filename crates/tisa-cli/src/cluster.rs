@@ -119,6 +119,32 @@ impl NodeProcess {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// Sets (`Some`) or removes (`None`) an environment variable for the
+    /// next start (e.g. `TISA_FAILPOINT` before a `restart`).
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.envs.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.envs.push((key.to_owned(), v.to_owned()));
+        }
+    }
+
+    /// Waits (up to `timeout`) for the process to exit on its own, reaps it
+    /// and returns its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(c) = self.child.as_mut() else { bail!("{} node is not running", self.party) };
+            if let Some(status) = c.try_wait()? {
+                self.child = None;
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("{} node still running after {timeout:?}:\n{}", self.party, self.log_tail(20));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends SIGKILL and reaps the process.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

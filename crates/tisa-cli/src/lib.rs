@@ -271,6 +271,13 @@ pub struct Common {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Fault testing: TISA_FAILPOINT=<step>:<what>[:<nth>] makes the node print \
+`tisa: failpoint <step>:<what> hit` on stderr and abort the nth time (default 1) it reaches that step. \
+Steps: before-commit, after-commit (an input written to the store; not yet applied nor acknowledged), \
+before-send, after-send (a publish acknowledged by the receiver's stream; not yet recorded as sent). \
+<what>: the envelope kind (report, request, decision, delivery, progress, rejection, grant, revocation, \
+track, receipt); for the commit steps also ctl.submit, ctl.decide, ctl.grant, ctl.revoke, ctl.track, timeout. \
+An unknown name stops the node at start.")]
 struct NodeArgs {
     /// This node's party: kr|us|jp (or KOR|USA|JPN); taken from --config if absent.
     #[arg(long, env = "TISA_PARTY")]

@@ -91,59 +91,52 @@ impl NatsServer {
     /// a deadline) until it reports the port it chose.
     pub fn start(bin: &Path, args: &[&str]) -> Result<NatsServer> {
         let dir = scratch_dir("nats")?;
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        NatsServer::spawn(bin, dir, "-1", args)
+        let child = spawn(bin, &dir, "-1", args)?;
+        let mut server = NatsServer {
+            child,
+            url: String::new(),
+            dir,
+            bin: bin.to_owned(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        server.url = server.wait_listening()?;
+        Ok(server)
     }
 
-    /// Stops the server (as a crash would: SIGKILL), calls `meanwhile` (e.g.
-    /// to wipe its JetStream store: a lost disk), and starts it again with
-    /// the same arguments on the same port.
-    pub fn restart(&mut self, meanwhile: impl FnOnce()) -> Result<()> {
+    /// Kills the server (SIGKILL) and starts it again with the same
+    /// arguments, on the same port and with the same JetStream store
+    /// directory; waits until it listens again.
+    pub fn restart(&mut self) -> Result<()> {
+        self.restart_with(|| {})
+    }
+
+    /// Like [`NatsServer::restart`], calling `meanwhile` while the server is
+    /// down (e.g. to wipe its JetStream store: a lost disk).
+    pub fn restart_with(&mut self, meanwhile: impl FnOnce()) -> Result<()> {
         let _ = self.child.kill();
         let _ = self.child.wait();
         meanwhile();
-        let port = self.url.rsplit(':').next().unwrap_or_default().to_owned();
-        let dir = std::mem::take(&mut self.dir);
-        let fresh = NatsServer::spawn(&self.bin, dir, &port, self.args.clone())?;
-        // Swap the new process in; the old value's Drop must not kill it or
-        // remove the directory they share.
-        let old = std::mem::replace(self, fresh);
-        std::mem::forget(old);
+        let port = self.url.rsplit(':').next().context("the server's URL has no port")?.to_owned();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.child = spawn(&self.bin, &self.dir, &port, &args)?;
+        let url = self.wait_listening()?;
+        if url != self.url {
+            bail!("nats-server came back on {url}, not {}", self.url);
+        }
         Ok(())
     }
 
-    fn spawn(bin: &Path, dir: PathBuf, port: &str, args: Vec<String>) -> Result<NatsServer> {
-        let log = dir.join("nats-server.log");
-        // JetStream, stored in the scratch directory (tisa's links are
-        // durable streams); a config file (`-c`) brings its own.
-        let js: Vec<std::ffi::OsString> = if args.iter().any(|a| a == "-c") {
-            Vec::new()
-        } else {
-            vec!["-js".into(), "-sd".into(), dir.join("jetstream").into_os_string()]
-        };
-        let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", port, "--ports_file_dir"])
-            .arg(&dir)
-            .arg("-l")
-            .arg(&log)
-            .args(js)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("spawning {}", bin.display()))?;
-        let mut server = NatsServer { child, url: String::new(), dir, bin: bin.to_owned(), args };
-        let ports = server.dir.join(format!("nats-server_{}.ports", server.child.id()));
+    fn wait_listening(&mut self) -> Result<String> {
+        let log = self.dir.join("nats-server.log");
+        let ports = self.dir.join(format!("nats-server_{}.ports", self.child.id()));
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(text) = std::fs::read_to_string(&ports) {
                 if let Some(url) = parse_ports(&text) {
-                    server.url = url;
-                    return Ok(server);
+                    return Ok(url);
                 }
             }
-            if let Some(status) = server.child.try_wait()? {
+            if let Some(status) = self.child.try_wait()? {
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 bail!("nats-server exited ({status}) before listening:\n{tail}");
             }
@@ -171,6 +164,29 @@ impl Drop for NatsServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Spawns `bin` on loopback port `port` (`-1`: dynamic), logging and
+/// reporting its ports in `dir`; JetStream stored in `dir/jetstream` unless
+/// a config file (`-c`) brings its own.
+fn spawn(bin: &Path, dir: &Path, port: &str, args: &[&str]) -> Result<Child> {
+    let js: Vec<std::ffi::OsString> = if args.contains(&"-c") {
+        Vec::new()
+    } else {
+        vec!["-js".into(), "-sd".into(), dir.join("jetstream").into_os_string()]
+    };
+    Command::new(bin)
+        .args(["-a", "127.0.0.1", "-p", port, "--ports_file_dir"])
+        .arg(dir)
+        .arg("-l")
+        .arg(dir.join("nats-server.log"))
+        .args(js)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("spawning {}", bin.display()))
 }
 
 fn parse_ports(text: &str) -> Option<String> {

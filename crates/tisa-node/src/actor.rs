@@ -194,6 +194,7 @@ async fn run(
     ready: Option<oneshot::Sender<()>>,
 ) -> Result<(), NodeError> {
     let party = config.party;
+    crate::failpoint::init().map_err(|e| NodeError::Config(e.to_string()))?;
     // Refuse to start on a key the agreement does not know, before touching the network.
     let mut store = Store::open(&config.data_dir)?;
     let instance = store.instance()?;
@@ -329,8 +330,10 @@ impl Actor {
                 }
             }
             let kind = t.envelope.payload.kind();
+            crate::failpoint::before_send(kind);
             match self.links.send(&t).await {
                 Ok(()) => {
+                    crate::failpoint::after_send(kind);
                     self.counters.sent += 1;
                     debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");
                     sent.push(t.envelope.message_id.to_string());
@@ -530,7 +533,9 @@ impl Actor {
         at: Timestamp,
     ) -> Result<Option<Result<ControlReply, CommandError>>, StoreError> {
         let l = LoggedInput { at, input };
+        crate::failpoint::before_commit(&l.input);
         let seq = self.store.append(std::slice::from_ref(&l))?;
+        crate::failpoint::after_commit(&l.input);
         let note = self.audit.note(seq, &l);
         let r = apply(&mut self.core, l);
         self.audit_input(note, &r);

@@ -263,8 +263,8 @@ pub fn read_head_file(dir: &Path) -> Result<Option<(u64, [u8; 32])>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    // Created empty when the log is opened: a node stopped before its first
-    // entry has recorded no head yet.
+    // Created empty when the log is opened, written with the first entry:
+    // a node stopped before it audited anything leaves it empty.
     if text.is_empty() {
         return Ok(None);
     }
@@ -1139,6 +1139,20 @@ mod tests {
         verify(&bytes, Some(&policy()), &known(&dir, &store)).unwrap();
         // The node starts on it again (the recorded head moved with it).
         AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap();
+    }
+
+    #[test]
+    fn a_node_stopped_before_its_first_entry_starts_again() {
+        let dir = tmp("empty");
+        let (log, mut store) = build(&dir, 0);
+        drop(log);
+        assert_eq!(read_head_file(&dir).unwrap(), None, "no head recorded yet");
+        let (mut log, last) = AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap();
+        assert_eq!(last, None);
+        log.record(&mut store, note(0), true, &[Event::Expired { request: request(0) }]).unwrap();
+        drop(log);
+        AuditLog::open(&dir, Party::Kr, identity(), &mut store).unwrap();
+        assert_eq!(read_head_file(&dir).unwrap().map(|(s, _)| s), Some(1));
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 mod actor;
 pub mod audit;
+pub mod failpoint;
 pub mod store;
 
 pub use actor::{spawn, NodeConfig, NodeError, NodeHandle};

@@ -1,0 +1,209 @@
+//! Named failpoints, for fault tests across processes.
+//!
+//! `TISA_FAILPOINT=<step>:<what>` (optionally `…:<nth>`, 1-based, default 1)
+//! makes the node crash the `nth` time it reaches that step: it writes one
+//! line to stderr, `tisa: failpoint <step>:<what> hit`, and calls
+//! [`std::process::abort`] (no destructors, no flush: a crash, like
+//! `kill -9`). The variable is read once, when the node starts; a value
+//! that names no step is refused (the node does not start), so a typo
+//! cannot make a test pass by never firing. Unset, each check is one load
+//! of an initialised `OnceLock`.
+//!
+//! Steps, on both sides of each commit and each publish:
+//!
+//! | step | where |
+//! |---|---|
+//! | `before-commit:<what>` | an input is about to be written to the node's store (`node.redb`) |
+//! | `after-commit:<what>` | the input is durable, not yet applied to the core nor acknowledged (broker ack for a message, reply for a command) |
+//! | `before-send:<kind>` | a message is about to be published to the receiver's stream |
+//! | `after-send:<kind>` | the receiver's stream acknowledged it; not yet recorded as sent |
+//!
+//! `<what>` is the envelope kind of a message from a peer (`report`,
+//! `request`, `decision`, `delivery`, `progress`, `rejection`, `grant`,
+//! `revocation`, `track`, `receipt`: the last token of its subject),
+//! `ctl.<verb>` for an operator command (`ctl.submit`, `ctl.decide`,
+//! `ctl.grant`, `ctl.revoke`, `ctl.track`), or `timeout` for the core's
+//! timer. `<kind>` is the envelope kind of the message sent.
+//!
+//! The manual release flow maps onto them as: KR submits
+//! (`ctl.submit` at KR, `report` sent by KR, `report` at US); US requests
+//! (`request` sent by US, `request` at KR); KR approves (`ctl.decide` at KR,
+//! `decision` sent by KR, `decision` at US); US forwards (`delivery` sent by
+//! US, `delivery` at JP); JP's receipt (`receipt` sent by JP, `receipt` at
+//! US, `receipt` sent by US, `receipt` at KR).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use tisa_transport::store::Input;
+use tisa_transport::ControlRequest;
+
+/// The environment variable naming the failpoint.
+pub const ENV: &str = "TISA_FAILPOINT";
+
+/// The steps.
+pub const STEPS: [&str; 4] = ["before-commit", "after-commit", "before-send", "after-send"];
+
+/// Envelope kinds (sent and received).
+pub const KINDS: [&str; 11] = [
+    "report",
+    "request",
+    "decision",
+    "delivery",
+    "progress",
+    "rejection",
+    "grant",
+    "revocation",
+    "track",
+    "receipt",
+    "retraction",
+];
+
+/// Inputs that are not messages from a peer (commit steps only).
+pub const LOCAL: [&str; 8] =
+    ["ctl.submit", "ctl.decide", "ctl.grant", "ctl.revoke", "ctl.track", "ctl.retract", "timeout", "link-up"];
+
+struct Armed {
+    step: &'static str,
+    what: String,
+    nth: u64,
+    hits: AtomicU64,
+}
+
+static ARMED: OnceLock<Option<Armed>> = OnceLock::new();
+
+/// A `TISA_FAILPOINT` value that names no step.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{ENV}={0:?} names no failpoint (expected <step>:<what>[:<nth>], step one of before-commit, after-commit, \
+     before-send, after-send; see `tisa node --help`)"
+)]
+pub struct BadFailpoint(String);
+
+fn parse(v: &str) -> Result<Armed, BadFailpoint> {
+    let bad = || BadFailpoint(v.to_owned());
+    let (name, nth) = match v.rsplit_once(':') {
+        Some((name, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (name, n.parse::<u64>().map_err(|_| bad())?)
+        }
+        _ => (v, 1),
+    };
+    let (step, what) = name.split_once(':').ok_or_else(bad)?;
+    let step = STEPS.iter().copied().find(|s| *s == step).ok_or_else(bad)?;
+    let commit = step.ends_with("-commit");
+    let known = KINDS.contains(&what) || (commit && LOCAL.contains(&what));
+    if !known || nth == 0 {
+        return Err(bad());
+    }
+    Ok(Armed { step, what: what.to_owned(), nth, hits: AtomicU64::new(0) })
+}
+
+/// Reads [`ENV`] (once per process; later calls only report the first
+/// outcome's validity again).
+pub fn init() -> Result<(), BadFailpoint> {
+    let value = std::env::var(ENV).ok().filter(|v| !v.is_empty());
+    let mut error = None;
+    let armed = ARMED.get_or_init(|| match value.as_deref().map(parse) {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            error = Some(e);
+            None
+        }
+    });
+    if let Some(a) = armed {
+        tracing::warn!(
+            failpoint = format!("{}:{}", a.step, a.what),
+            nth = a.nth,
+            "failpoint armed: this node will abort there"
+        );
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[inline]
+fn check(step: &'static str, what: impl FnOnce() -> &'static str) {
+    let Some(Some(a)) = ARMED.get() else { return };
+    if a.step != step {
+        return;
+    }
+    let what = what();
+    if a.what != what {
+        return;
+    }
+    if a.hits.fetch_add(1, Ordering::SeqCst) + 1 == a.nth {
+        // One line, unbuffered, then a crash: no destructors, no flush.
+        eprintln!("tisa: failpoint {step}:{what} hit");
+        std::process::abort();
+    }
+}
+
+/// What an input is, for the commit steps.
+fn input_kind(input: &Input) -> &'static str {
+    match input {
+        Input::Inbound { envelope, .. } => envelope.payload.kind(),
+        Input::Timeout => "timeout",
+        Input::LinkUp { .. } => "link-up",
+        Input::Command { request, .. } => match request {
+            ControlRequest::Submit(_) => "ctl.submit",
+            ControlRequest::Decide(_) => "ctl.decide",
+            ControlRequest::Grant(_) => "ctl.grant",
+            ControlRequest::Revoke(_) => "ctl.revoke",
+            ControlRequest::Track(_) => "ctl.track",
+            ControlRequest::Retract { .. } => "ctl.retract",
+            _ => "ctl.query",
+        },
+    }
+}
+
+/// Before an input is written to the store.
+pub(crate) fn before_commit(input: &Input) {
+    check("before-commit", || input_kind(input));
+}
+
+/// After an input is durable, before it is applied and acknowledged.
+pub(crate) fn after_commit(input: &Input) {
+    check("after-commit", || input_kind(input));
+}
+
+/// Before a message of `kind` is published.
+pub(crate) fn before_send(kind: &'static str) {
+    check("before-send", || kind);
+}
+
+/// After the receiver's stream acknowledged a message of `kind`, before it is recorded as sent.
+pub(crate) fn after_send(kind: &'static str) {
+    check("after-send", || kind);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_and_counts() {
+        let a = parse("before-commit:report").unwrap();
+        assert_eq!((a.step, a.what.as_str(), a.nth), ("before-commit", "report", 1));
+        let a = parse("after-send:receipt:3").unwrap();
+        assert_eq!((a.step, a.what.as_str(), a.nth), ("after-send", "receipt", 3));
+        let a = parse("after-commit:ctl.decide").unwrap();
+        assert_eq!((a.step, a.what.as_str()), ("after-commit", "ctl.decide"));
+        for bad in [
+            "",
+            "report",
+            "before-commit",
+            "before-commit:",
+            "before-commit:reports",
+            "before-send:ctl.submit",
+            "before-send:timeout",
+            "during-send:report",
+            "after-send:receipt:0",
+            "after-send:receipt:x",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Helpers of the fault tests (`tests/faults.rs`, `tests/faults_backlog.rs`):
+//! audit logs read with the real CLI, a standing grant signed in process,
+//! submits and waits that ride out crashes and outages.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tisa_cli::cluster::Cluster;
+use tisa_core::*;
+use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+
+use crate::common::{self, canary};
+use crate::secure::*;
+
+/// How long a flow may take to complete after a restart (redelivery after
+/// the 5 s ack wait, outbox retries every 2 s, a noisy machine).
+pub const FLOW: Duration = Duration::from_secs(60);
+
+/// `tisa audit show --json` of `party`'s node: its entries.
+pub fn audit(c: &Cluster, party: Party) -> Vec<Value> {
+    let dir = c.dir.join(format!("{}-data", party.lower()));
+    let out = common::tisa(&["audit", "show", "--data-dir", dir.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "audit show for {party}: {}", common::describe(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad audit line {l:?}: {e}")))
+        .collect()
+}
+
+/// Audit entries of `kind` about report `id`.
+pub fn count(entries: &[Value], kind: &str, id: &str) -> usize {
+    entries.iter().filter(|e| e["kind"] == kind && e["report_id"] == id).count()
+}
+
+/// An operator client with a short timeout: calls to a node that is about to
+/// crash must not hold the driver for long (a timed-out call is retried).
+pub async fn quick_client(c: &Cluster, p: Party) -> ControlClient {
+    ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(5)).await.unwrap()
+}
+
+pub fn draft(key: &str) -> Draft {
+    Draft {
+        category: Category::NkMissile,
+        classification: Classification::Secret,
+        releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
+        content: Content { title: Sensitive::new(canary("fault")), body: Sensitive::new("b"), ..Default::default() },
+        corrects: None,
+        submitted_by: String::new(),
+        // A source key: a submit retried after a crash is the same report.
+        source_key: Some(key.to_owned()),
+    }
+}
+
+/// KR's standing grant to JP for NK_MISSILE up to SECRET (signed with KR's first approver key).
+pub async fn grant_missile(c: &Cluster, kr: &ControlClient) {
+    let key = tisa_cli::keys::load(&c.approver_key(Party::Kr, false)).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let doc = tisa_core::sign::GrantDoc {
+        grant_id: format!("KR-G-{:016x}", rand_u64()),
+        originator: Party::Kr,
+        recipient: Party::Jp,
+        categories: vec![Category::NkMissile],
+        max_classification: Classification::Secret,
+        tearline_only: false,
+        issued_at: Timestamp(now),
+        not_after: None,
+        operator: key.identity.name().to_owned(),
+    };
+    let ReplyView::Grants(_) = ask(kr, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await else {
+        panic!("not a grant reply")
+    };
+    // The hub holds it once US lists it.
+    let us = client(c, Party::Us).await;
+    let id = doc.grant_id.clone();
+    wait_async(|| async {
+        let ReplyView::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else {
+            return None;
+        };
+        items.iter().any(|(g, revoked)| g.doc.grant_id == id && !revoked).then_some(())
+    })
+    .await;
+}
+
+pub fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
+
+/// Submits until KR answers (the same source key makes a retry the same report).
+pub async fn submit_retrying(kr: &ControlClient, d: &Draft) -> String {
+    let deadline = Instant::now() + FLOW;
+    loop {
+        if let Ok(ReplyView::Submitted { report_id, .. }) = kr.call(&ControlRequest::Submit(d.clone())).await {
+            return report_id;
+        }
+        assert!(Instant::now() < deadline, "KR did not take a submit within {FLOW:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until KR shows JP's receipt for every one of `ids`.
+pub async fn all_receipted(kr: &ControlClient, ids: &[String], within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
+    loop {
+        let q = ListQuery { limit: 100_000, ..Default::default() };
+        if let Ok(ReplyView::Status(items, _)) = kr.call(&ControlRequest::Status(q)).await {
+            let done: std::collections::HashSet<String> = items
+                .iter()
+                .filter(|i| i.recipients.iter().any(|r| r.recipient == Party::Jp && r.receipt_at.is_some()))
+                .map(|i| i.header.id.to_string())
+                .collect();
+            if ids.iter().all(|id| done.contains(id)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} of {} reports receipted within {within:?}",
+                ids.iter().filter(|id| done.contains(*id)).count(),
+                ids.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
