@@ -8,7 +8,7 @@ mod common;
 mod secure;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{canary, describe, one_line_error, tisa};
@@ -17,10 +17,6 @@ use serde_json::Value;
 use tisa_cli::cluster::Cluster;
 use tisa_core::*;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
-
-fn data_dir(c: &Cluster, p: Party) -> PathBuf {
-    c.dir.join(format!("{}-data", p.lower()))
-}
 
 fn verify(c: &Cluster, dir: &Path) -> std::process::Output {
     let agreement = c.agreement();

@@ -7,7 +7,7 @@
 mod common;
 mod secure;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -42,18 +42,6 @@ fn cli_json(c: &Cluster, p: Party, args: &[&str]) -> Value {
 
 fn dead_letters(c: &Cluster, p: Party) -> Vec<Value> {
     cli_json(c, p, &["deadletter", "list", "--limit", "1000"])["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn data_dir(c: &Cluster, p: Party) -> PathBuf {
-    c.dir.join(format!("{}-data", p.lower()))
-}
-
-fn audit_entries(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("audit.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 /// Who legitimately publishes on `subject` (a nation's `up`, the hub's `down`).

@@ -7,27 +7,14 @@
 mod common;
 mod secure;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{canary, describe, one_line_error, tisa};
 use secure::*;
-use serde_json::Value;
 use tisa_cli::cluster::Cluster;
 use tisa_core::*;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
-
-fn data_dir(c: &Cluster, p: Party) -> PathBuf {
-    c.dir.join(format!("{}-data", p.lower()))
-}
-
-fn audit_entries(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("audit.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
 
 /// How many times `kind` was audited for report `id` in `dir`.
 fn audited(dir: &Path, kind: &str, id: &str) -> usize {

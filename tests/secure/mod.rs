@@ -170,3 +170,19 @@ pub fn op_json(c: &Cluster, party: Party, key: bool, args: &[&str]) -> serde_jso
     assert!(out.status.success(), "`tisa {}` failed: {}", a.join(" "), crate::common::describe(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+// ------------------------------------------------------------ node files
+
+/// `party`'s data directory in a test cluster.
+pub fn data_dir(c: &Cluster, p: Party) -> std::path::PathBuf {
+    c.dir.join(format!("{}-data", p.lower()))
+}
+
+/// The entries of the audit log in `dir`, as JSON (a torn last line is skipped).
+pub fn audit_entries(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
