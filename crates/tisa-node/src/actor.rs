@@ -264,9 +264,11 @@ impl Actor {
             return;
         }
         let mut sent = Vec::new();
-        for t in out {
+        // Pipelined: every transmit is published, then the acknowledgements are awaited together.
+        let results = self.links.send_many(&out).await;
+        for (t, r) in out.into_iter().zip(results) {
             let kind = t.envelope.payload.kind();
-            match self.links.send(&t).await {
+            match r {
                 Ok(()) => {
                     self.counters.sent += 1;
                     debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");

@@ -200,6 +200,8 @@ impl Ack {
 pub const ACK_WAIT: Duration = Duration::from_secs(5);
 /// How long a sender waits for the receiver's stream to acknowledge a publish.
 pub const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// At most this many publishes awaiting their acknowledgement at once.
+pub const SEND_WINDOW: usize = 256;
 
 /// The stream holding what `receiver` receives on the link with `nation`:
 /// `TISA_KR_DOWN` (KR's), `TISA_KR_UP` (the hub's, from KR), …
@@ -340,8 +342,48 @@ impl Links {
         Ok((stream::select_all(inbound), stream::select_all(calls)))
     }
 
-    /// Publishes a transmit on the link to its recipient.
+    /// Publishes a transmit on the link to its recipient and waits for the
+    /// receiver's stream to acknowledge it.
     pub async fn send(&self, t: &Transmit) -> Result<(), TransportError> {
+        self.send_many(std::slice::from_ref(t)).await.pop().unwrap_or(Ok(()))
+    }
+
+    /// Publishes transmits on their links, [`SEND_WINDOW`] at a time, and
+    /// awaits the receivers' acknowledgements together (pipelined, not one
+    /// round trip each). Returns, in order, whether each was acknowledged:
+    /// only an `Ok` may be recorded as sent; anything else must be retried.
+    /// Publishes leave in order on each connection, so each stream stores
+    /// them in order.
+    pub async fn send_many(&self, ts: &[Transmit]) -> Vec<Result<(), TransportError>> {
+        let mut out = Vec::with_capacity(ts.len());
+        for chunk in ts.chunks(SEND_WINDOW) {
+            let mut acks = Vec::with_capacity(chunk.len());
+            for t in chunk {
+                acks.push(self.publish_durable(t).await);
+            }
+            let waits = acks.into_iter().map(|a| async move {
+                let (subject, ack) = a?;
+                let fail = |e: &dyn std::fmt::Display| TransportError::Publish {
+                    subject: subject.clone(),
+                    reason: e.to_string(),
+                };
+                match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(fail(&e)),
+                    Err(_) => Err(fail(&"no acknowledgement from the receiver's stream in time")),
+                }
+            });
+            out.extend(futures::future::join_all(waits).await);
+        }
+        out
+    }
+
+    /// Hands one transmit to its link's connection; returns the subject and
+    /// the future of the receiver's stream's acknowledgement.
+    async fn publish_durable(
+        &self,
+        t: &Transmit,
+    ) -> Result<(String, async_nats::jetstream::context::PublishAckFuture), TransportError> {
         let kind = t.envelope.payload.kind();
         let subject = subjects::outbound(self.party, t.to, kind).ok_or_else(|| TransportError::Publish {
             subject: format!("<{}→{}>", self.party, t.to),
@@ -350,20 +392,16 @@ impl Links {
         let client = self.links.iter().find(|(peer, _)| *peer == t.to).map(|(_, c)| c).ok_or_else(|| {
             TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
         })?;
-        // Durable: the receiver's stream acknowledges (deduplicating by
-        // message id) before this returns.
+        // Durable: the receiver's stream acknowledges (deduplicating by message id).
         let js = async_nats::jetstream::new(client.clone());
         let msg = async_nats::jetstream::message::PublishMessage::build()
             .payload(Bytes::from(encode_envelope(&t.envelope)))
             .message_id(t.envelope.message_id.as_str());
-        let fail =
-            |e: &dyn std::fmt::Display| TransportError::Publish { subject: subject.clone(), reason: e.to_string() };
-        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| fail(&e))?;
-        match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(fail(&e)),
-            Err(_) => Err(fail(&"no acknowledgement from the receiver's stream in time")),
-        }
+        let ack = js
+            .send_publish(subject.clone(), msg)
+            .await
+            .map_err(|e| TransportError::Publish { subject: subject.clone(), reason: e.to_string() })?;
+        Ok((subject, ack))
     }
 
     /// Answers a control call.
