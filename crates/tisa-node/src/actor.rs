@@ -233,8 +233,14 @@ async fn run(
         };
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(msg) = inbound.next() => actor.on_inbound(msg).await,
-            Some(call) = calls.next() => actor.on_call(call).await,
+            Some(msg) = inbound.next() => {
+                let batch = ready_batch(msg, &mut inbound);
+                actor.on_inbound_batch(batch).await
+            }
+            Some(call) = calls.next() => {
+                let batch = ready_batch(call, &mut calls);
+                actor.on_calls(batch).await
+            }
             Some((req, reply)) = rx.recv() => {
                 let r = actor.on_request(req);
                 let _ = reply.send(r);
@@ -254,6 +260,22 @@ async fn run(
     }
     info!("node stopped");
     Ok(())
+}
+
+/// Group commit: at most this many inputs in one store transaction.
+const BATCH_MAX: usize = 256;
+
+/// `first` plus every item `stream` has ready now (none is waited for), up to [`BATCH_MAX`].
+fn ready_batch<T>(first: T, stream: &mut (impl futures::Stream<Item = T> + Unpin)) -> Vec<T> {
+    use futures::FutureExt;
+    let mut batch = vec![first];
+    while batch.len() < BATCH_MAX {
+        match stream.next().now_or_never() {
+            Some(Some(item)) => batch.push(item),
+            _ => break,
+        }
+    }
+    batch
 }
 
 impl Actor {
@@ -285,25 +307,52 @@ impl Actor {
         }
     }
 
+    /// Every inbound message that was ready, as one group commit: the
+    /// decoded ones are logged in one store transaction, applied in order,
+    /// their audit entries fsync'd once, and only then acknowledged (an
+    /// unacknowledged message is redelivered; inputs are idempotent).
+    async fn on_inbound_batch(&mut self, batch: Vec<Inbound>) {
+        let at = now();
+        let mut inputs = Vec::with_capacity(batch.len());
+        let mut acks = Vec::with_capacity(batch.len());
+        for msg in batch {
+            match msg.result {
+                Ok(env) => {
+                    self.counters.received += 1;
+                    debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
+                    inputs.push(LoggedInput { at, input: Input::Inbound { link: msg.link, envelope: env } });
+                    acks.push(msg.ack);
+                }
+                Err(_) => self.on_inbound(msg).await,
+            }
+        }
+        if inputs.is_empty() {
+            return;
+        }
+        let n = inputs.len();
+        match self.log_and_apply_all(inputs) {
+            // Committed: the broker may forget them.
+            Ok(_) => {
+                for ack in acks {
+                    if let Err(e) = ack.ack().await {
+                        warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
+                    }
+                }
+            }
+            // Not committed: leave them unacknowledged, the broker redelivers them.
+            Err(e) => error!(messages = n, error = %e, "cannot persist inbound messages; they will be redelivered"),
+        }
+    }
+
+    /// A message that could not be decoded (decoded ones go through [`Actor::on_inbound_batch`]).
     async fn on_inbound(&mut self, msg: Inbound) {
         self.counters.received += 1;
         let Inbound { link, subject, result, ack } = msg;
         let msg = Probe { link, subject };
         match result {
             Ok(env) => {
-                debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
-                match self.log_and_apply(Input::Inbound { link: msg.link, envelope: env }, now()) {
-                    // Committed: the broker may forget it.
-                    Ok(_) => {
-                        if let Err(e) = ack.ack().await {
-                            warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
-                        }
-                    }
-                    // Not committed: leave it unacknowledged, the broker redelivers it.
-                    Err(e) => {
-                        error!(subject = %msg.subject, link = %msg.link, error = %e, "cannot persist an inbound message; it will be redelivered")
-                    }
-                }
+                // Not reached: decoded messages are logged in groups.
+                debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, "decoded message on the malformed path; left for redelivery");
             }
             Err(e) => {
                 self.counters.malformed += 1;
@@ -334,24 +383,68 @@ impl Actor {
         }
     }
 
-    async fn on_call(&mut self, call: ControlCall) {
-        let reply = match call.request {
-            Ok(req) => self.on_request(req),
-            Err(e) => {
-                warn!(subject = %call.subject, error = %e, "bad control request");
-                ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() }
-            }
-        };
-        // Send the effects before the reply, so a caller that sees the reply
-        // can rely on the messages being on their way.
-        self.drain().await;
-        match call.reply_to {
-            Some(to) => {
-                if let Err(e) = self.links.reply(to, &reply).await {
-                    error!(error = %e, "cannot answer control request");
+    /// Every control call that was ready, as one group commit: the
+    /// state-changing requests are logged in one store transaction and
+    /// applied in order, then the queries answered, the effects sent, and
+    /// only then every reply (so a caller that sees its reply can rely on
+    /// the messages being on their way).
+    async fn on_calls(&mut self, calls: Vec<ControlCall>) {
+        let at = now();
+        let mut replies = Vec::new();
+        let mut inputs = Vec::new();
+        let mut queries = Vec::new();
+        for ControlCall { subject, reply_to, request } in calls {
+            let slot = replies.len();
+            let reply = match request {
+                Ok(req) if changes_state(&req) => match self.prepare(req) {
+                    Ok(input) => {
+                        inputs.push((slot, LoggedInput { at, input }));
+                        None
+                    }
+                    Err(reply) => Some(reply),
+                },
+                Ok(req) => {
+                    queries.push((slot, req));
+                    None
+                }
+                Err(e) => {
+                    warn!(subject = %subject, error = %e, "bad control request");
+                    Some(ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() })
+                }
+            };
+            replies.push((reply_to, subject, reply));
+        }
+        if !inputs.is_empty() {
+            let (slots, logged): (Vec<usize>, Vec<LoggedInput>) = inputs.into_iter().unzip();
+            match self.log_and_apply_all(logged) {
+                Ok(results) => {
+                    for (slot, r) in slots.into_iter().zip(results) {
+                        replies[slot].2 = Some(command_reply(r));
+                    }
+                }
+                Err(e) => {
+                    error!(commands = slots.len(), error = %e, "cannot persist commands; refused");
+                    for slot in slots {
+                        replies[slot].2 = Some(ControlReply::Error { code: "STORAGE".into(), message: e.to_string() });
+                    }
                 }
             }
-            None => debug!(subject = %call.subject, "control request without reply subject"),
+        }
+        for (slot, req) in queries {
+            replies[slot].2 = Some(self.on_request(req));
+        }
+        self.drain().await;
+        for (to, subject, reply) in replies {
+            let reply =
+                reply.unwrap_or_else(|| ControlReply::Error { code: "INTERNAL".into(), message: "no result".into() });
+            match to {
+                Some(to) => {
+                    if let Err(e) = self.links.reply(to, &reply).await {
+                        error!(error = %e, "cannot answer control request");
+                    }
+                }
+                None => debug!(subject = %subject, "control request without reply subject"),
+            }
         }
     }
 
@@ -361,12 +454,30 @@ impl Actor {
         input: Input,
         at: Timestamp,
     ) -> Result<Option<Result<ControlReply, CommandError>>, StoreError> {
-        let l = LoggedInput { at, input };
-        let seq = self.store.append(std::slice::from_ref(&l))?;
-        let note = self.audit.note(seq, &l);
-        let r = apply(&mut self.core, l);
-        self.audit_input(note, &r);
-        Ok(r)
+        let mut r = self.log_and_apply_all(vec![LoggedInput { at, input }])?;
+        Ok(r.pop().flatten())
+    }
+
+    /// Logs inputs durably in one store transaction (one fsync), then
+    /// applies them in order, writing their audit entries with one fsync
+    /// for all of them. Returns each input's result, in order.
+    fn log_and_apply_all(
+        &mut self,
+        inputs: Vec<LoggedInput>,
+    ) -> Result<Vec<Option<Result<ControlReply, CommandError>>>, StoreError> {
+        let first = self.store.append(&inputs)?;
+        self.audit.defer();
+        let mut out = Vec::with_capacity(inputs.len());
+        for (i, l) in inputs.into_iter().enumerate() {
+            let note = self.audit.note(first + i as u64, &l);
+            let r = apply(&mut self.core, l);
+            self.audit_input(note, &r);
+            out.push(r);
+        }
+        if let Err(e) = self.audit.flush(&mut self.store) {
+            error!(error = %e, "cannot write the audit log");
+        }
+        Ok(out)
     }
 
     /// Records the events of the input just applied in the audit log, and
@@ -379,35 +490,38 @@ impl Actor {
         self.audited.extend(events);
     }
 
+    /// The input a state-changing request becomes (a submit gets its report id), or why it is refused.
+    fn prepare(&mut self, req: ControlRequest) -> Result<Input, ControlReply> {
+        let report_id = match &req {
+            ControlRequest::Submit(_) => {
+                match ReportId::new(format!("{}-{}", self.core.party().code(), uuid::Uuid::now_v7().simple())) {
+                    Ok(id) => Some(id),
+                    Err(e) => return Err(ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() }),
+                }
+            }
+            ControlRequest::Decide(signed) => {
+                if let Err(e) = tisa_transport::convert::decision_from_signed(signed.clone()) {
+                    return Err(ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() });
+                }
+                None
+            }
+            _ => None,
+        };
+        Ok(Input::Command { request: req, report_id })
+    }
+
     fn on_request(&mut self, req: ControlRequest) -> ControlReply {
         let now = now();
         if changes_state(&req) {
-            let report_id = match &req {
-                ControlRequest::Submit(_) => {
-                    match ReportId::new(format!("{}-{}", self.core.party().code(), uuid::Uuid::now_v7().simple())) {
-                        Ok(id) => Some(id),
-                        Err(e) => return ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() },
+            return match self.prepare(req) {
+                Err(reply) => reply,
+                Ok(input) => match self.log_and_apply(input, now) {
+                    Err(e) => {
+                        error!(error = %e, "cannot persist a command; refused");
+                        ControlReply::Error { code: "STORAGE".into(), message: e.to_string() }
                     }
-                }
-                ControlRequest::Decide(signed) => {
-                    if let Err(e) = tisa_transport::convert::decision_from_signed(signed.clone()) {
-                        return ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() };
-                    }
-                    None
-                }
-                _ => None,
-            };
-            return match self.log_and_apply(Input::Command { request: req, report_id }, now) {
-                Err(e) => {
-                    error!(error = %e, "cannot persist a command; refused");
-                    ControlReply::Error { code: "STORAGE".into(), message: e.to_string() }
-                }
-                Ok(Some(Ok(reply))) => reply,
-                Ok(Some(Err(e))) => {
-                    info!(code = command_code(&e), error = %e, "command refused");
-                    ControlReply::Error { code: command_code(&e).into(), message: e.to_string() }
-                }
-                Ok(None) => ControlReply::Error { code: "INTERNAL".into(), message: "no result".into() },
+                    Ok(r) => command_reply(r),
+                },
             };
         }
         let limit = |l: usize| if l == 0 { DEFAULT_LIMIT } else { l };
@@ -486,6 +600,18 @@ impl Actor {
                 warn!(error = %e, "cannot publish event");
             }
         }
+    }
+}
+
+/// The reply to a logged and applied command.
+fn command_reply(r: Option<Result<ControlReply, CommandError>>) -> ControlReply {
+    match r {
+        Some(Ok(reply)) => reply,
+        Some(Err(e)) => {
+            info!(code = command_code(&e), error = %e, "command refused");
+            ControlReply::Error { code: command_code(&e).into(), message: e.to_string() }
+        }
+        None => ControlReply::Error { code: "INTERNAL".into(), message: "no result".into() },
     }
 }
 
