@@ -45,8 +45,8 @@ use crate::natsd::{scratch_dir, NatsServer};
 const PAYLOAD: usize = 256;
 /// Publishes in flight for the raw JetStream paths (as in issue #8).
 const IN_FLIGHT: usize = 256;
-/// Concurrent submits to the KR node in the throughput run.
-const SUBMIT_CONCURRENCY: usize = 64;
+/// Concurrent submits to the KR node in the throughput run (as many as the raw paths keep in flight).
+const SUBMIT_CONCURRENCY: usize = IN_FLIGHT;
 /// How long a path may go without progress before it is cut off and its
 /// remainder counted as lost.
 const STALL: Duration = Duration::from_secs(30);

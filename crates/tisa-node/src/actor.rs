@@ -103,9 +103,18 @@ struct Actor {
     audited: std::collections::VecDeque<Event>,
     /// Messages the broker has not acknowledged yet; retried until it does.
     outbox: Vec<Transmit>,
+    /// Published messages whose acknowledgement is awaited (pipelined: the
+    /// loop goes on meanwhile); recorded as sent only once acknowledged.
+    in_flight: futures::stream::FuturesUnordered<futures::future::BoxFuture<'static, Acked>>,
     started_at: Timestamp,
     counters: Counters,
 }
+
+/// A published message and whether its receiver's stream acknowledged it.
+type Acked = (Transmit, Result<(), TransportError>);
+
+/// At most this many published messages awaiting their acknowledgement; beyond, the loop waits.
+const MAX_IN_FLIGHT: usize = 4096;
 
 /// Applies one state-changing input to the core. Used live (after the
 /// input is logged) and on replay. Commands return their result.
@@ -216,6 +225,7 @@ async fn run(
         audit,
         audited: Default::default(),
         outbox: Vec::new(),
+        in_flight: Default::default(),
         started_at: now(),
         counters: Counters::default(),
     };
@@ -241,6 +251,10 @@ async fn run(
                 let batch = ready_batch(call, &mut calls);
                 actor.on_calls(batch).await
             }
+            Some(acked) = actor.in_flight.next(), if !actor.in_flight.is_empty() => {
+                let batch = ready_batch(acked, &mut actor.in_flight);
+                actor.on_acked(batch);
+            }
             Some((req, reply)) = rx.recv() => {
                 let r = actor.on_request(req);
                 let _ = reply.send(r);
@@ -255,6 +269,11 @@ async fn run(
         actor.drain().await;
     }
     actor.links.flush().await;
+    // Record what the streams acknowledge in the next moments (the rest is re-sent after a restart).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(acked)) = tokio::time::timeout_at(deadline, actor.in_flight.next()).await {
+        actor.on_acked(vec![acked]);
+    }
     if let Err(e) = actor.audit.close(&mut actor.store) {
         error!(error = %e, "cannot sign the audit log's head");
     }
@@ -279,16 +298,32 @@ fn ready_batch<T>(first: T, stream: &mut (impl futures::Stream<Item = T> + Unpin
 }
 
 impl Actor {
-    /// Publishes transmits, flushes, and records them as sent (so a restart
-    /// does not send them again; anything not recorded is re-sent).
+    /// Publishes transmits without waiting for their acknowledgements (the
+    /// loop records each as sent once its receiver's stream acknowledged it,
+    /// so a restart does not send it again; anything not recorded is
+    /// re-sent, anything refused or timed out goes to the outbox).
     async fn send_all(&mut self, out: Vec<Transmit>) {
         if out.is_empty() {
             return;
         }
+        let waits = self.links.publish_many(&out).await;
+        for (t, wait) in out.into_iter().zip(waits) {
+            self.in_flight.push(Box::pin(async move { (t, wait.await) }));
+        }
+        // Back-pressure: a receiver that stopped acknowledging must not grow this without bound.
+        while self.in_flight.len() > MAX_IN_FLIGHT {
+            match self.in_flight.next().await {
+                Some(acked) => self.on_acked(vec![acked]),
+                None => break,
+            }
+        }
+    }
+
+    /// Acknowledged (or failed) publishes: records the acknowledged ones as
+    /// sent in one store write; the others wait in the outbox for a retry.
+    fn on_acked(&mut self, batch: Vec<Acked>) {
         let mut sent = Vec::new();
-        // Pipelined: every transmit is published, then the acknowledgements are awaited together.
-        let results = self.links.send_many(&out).await;
-        for (t, r) in out.into_iter().zip(results) {
+        for (t, r) in batch {
             let kind = t.envelope.payload.kind();
             match r {
                 Ok(()) => {
@@ -466,6 +501,7 @@ impl Actor {
         inputs: Vec<LoggedInput>,
     ) -> Result<Vec<Option<Result<ControlReply, CommandError>>>, StoreError> {
         let first = self.store.append(&inputs)?;
+        debug!(inputs = inputs.len(), first, "group commit");
         self.audit.defer();
         let mut out = Vec::with_capacity(inputs.len());
         for (i, l) in inputs.into_iter().enumerate() {

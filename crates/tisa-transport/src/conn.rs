@@ -200,8 +200,11 @@ impl Ack {
 pub const ACK_WAIT: Duration = Duration::from_secs(5);
 /// How long a sender waits for the receiver's stream to acknowledge a publish.
 pub const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
-/// At most this many publishes awaiting their acknowledgement at once.
+/// [`Links::send_many`]: at most this many publishes awaiting their acknowledgement at once.
 pub const SEND_WINDOW: usize = 256;
+
+/// The receiver's stream's acknowledgement of one publish (see [`Links::publish_many`]).
+pub type AckWait = futures::future::BoxFuture<'static, Result<(), TransportError>>;
 
 /// The stream holding what `receiver` receives on the link with `nation`:
 /// `TISA_KR_DOWN` (KR's), `TISA_KR_UP` (the hub's, from KR), …
@@ -348,32 +351,41 @@ impl Links {
         self.send_many(std::slice::from_ref(t)).await.pop().unwrap_or(Ok(()))
     }
 
-    /// Publishes transmits on their links, [`SEND_WINDOW`] at a time, and
-    /// awaits the receivers' acknowledgements together (pipelined, not one
-    /// round trip each). Returns, in order, whether each was acknowledged:
-    /// only an `Ok` may be recorded as sent; anything else must be retried.
-    /// Publishes leave in order on each connection, so each stream stores
-    /// them in order.
+    /// Publishes transmits on their links and awaits the receivers'
+    /// acknowledgements together (pipelined, not one round trip each).
+    /// Returns, in order, whether each was acknowledged: only an `Ok` may be
+    /// recorded as sent; anything else must be retried.
     pub async fn send_many(&self, ts: &[Transmit]) -> Vec<Result<(), TransportError>> {
         let mut out = Vec::with_capacity(ts.len());
         for chunk in ts.chunks(SEND_WINDOW) {
-            let mut acks = Vec::with_capacity(chunk.len());
-            for t in chunk {
-                acks.push(self.publish_durable(t).await);
-            }
-            let waits = acks.into_iter().map(|a| async move {
-                let (subject, ack) = a?;
-                let fail = |e: &dyn std::fmt::Display| TransportError::Publish {
-                    subject: subject.clone(),
-                    reason: e.to_string(),
-                };
-                match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(fail(&e)),
-                    Err(_) => Err(fail(&"no acknowledgement from the receiver's stream in time")),
-                }
-            });
+            let waits = self.publish_many(chunk).await;
             out.extend(futures::future::join_all(waits).await);
+        }
+        out
+    }
+
+    /// Hands transmits to their links' connections without waiting for
+    /// the receivers' streams: returns, in order, the future of each one's
+    /// acknowledgement (`Ok` only once its stream acknowledged it; an error
+    /// after [`PUBLISH_ACK_TIMEOUT`]). Publishes leave in order on each
+    /// connection, so each stream stores them in order.
+    pub async fn publish_many(&self, ts: &[Transmit]) -> Vec<AckWait> {
+        let mut out: Vec<AckWait> = Vec::with_capacity(ts.len());
+        for t in ts {
+            match self.publish_durable(t).await {
+                Ok((subject, ack)) => out.push(Box::pin(async move {
+                    let fail = |e: &dyn std::fmt::Display| TransportError::Publish {
+                        subject: subject.clone(),
+                        reason: e.to_string(),
+                    };
+                    match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) => Err(fail(&e)),
+                        Err(_) => Err(fail(&"no acknowledgement from the receiver's stream in time")),
+                    }
+                })),
+                Err(e) => out.push(Box::pin(std::future::ready(Err(e)))),
+            }
         }
         out
     }

@@ -25,7 +25,7 @@ pub mod error;
 pub mod store;
 pub mod subjects;
 
-pub use conn::{connect_once, prove_ready, ControlCall, ControlClient, Endpoint, Inbound, LinkUrls, Links};
+pub use conn::{connect_once, prove_ready, AckWait, ControlCall, ControlClient, Endpoint, Inbound, LinkUrls, Links};
 pub use control::{ControlReply, ControlRequest, Health, ListQuery, ReplyView, WatchEvent};
 pub use convert::{decode_envelope, encode_envelope};
 pub use error::{DecodeError, TransportError};
