@@ -64,7 +64,7 @@ pub struct BenchArgs {
     /// `always` (fsync before every acknowledgement), `lazy` (nats-server's 2-minute default), or `both`.
     #[arg(long, default_value = "both", value_parser = ["always", "lazy", "both"])]
     fsync: String,
-    /// Reports KR submits in the tisa throughput run (under a standing approval) [default: 3000; --quick: 20].
+    /// Reports KR submits in the tisa throughput run (under a standing approval) [default: 10000; --quick: 20].
     #[arg(long)]
     reports: Option<usize>,
     /// Messages in each raw core NATS throughput run (pub/sub, naive relay) [default: 200000; --quick: 500].
@@ -111,7 +111,7 @@ impl BenchArgs {
     fn sizes(&self) -> Sizes {
         let q = self.quick;
         Sizes {
-            reports: self.reports.unwrap_or(if q { 20 } else { 3000 }),
+            reports: self.reports.unwrap_or(if q { 20 } else { 10_000 }),
             raw: self.raw_messages.unwrap_or(if q { 500 } else { 200_000 }),
             raw_js: self.raw_js_messages.unwrap_or(if q { 500 } else { 20_000 }),
             latency: self.latency_samples.unwrap_or(if q { 10 } else { 1000 }),
@@ -357,9 +357,8 @@ async fn raw_latency(url: &str, samples: usize, fsync: &str) -> Result<PathResul
         let t = Instant::now();
         kr.publish("lat.kr.up", p.clone()).await?;
         kr.flush().await?;
-        match tokio::time::timeout(Duration::from_secs(2), sub_jp.next()).await {
-            Ok(Some(_)) => v.push(t.elapsed()),
-            _ => {}
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(2), sub_jp.next()).await {
+            v.push(t.elapsed());
         }
     }
     relay.abort();
@@ -1003,7 +1002,11 @@ fn run_scale(sizes: &[usize], decisions: usize, json: bool) -> Result<Vec<Value>
 
 // ---------------------------------------------------------------- the run
 
-fn machine(nats_bin: &Path) -> Value {
+fn loadavg() -> Option<String> {
+    std::fs::read_to_string("/proc/loadavg").ok().map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+}
+
+fn machine(nats_bin: &Path, load_at_start: Option<String>) -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
         s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned())
     });
@@ -1022,6 +1025,8 @@ fn machine(nats_bin: &Path) -> Value {
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
         "nats_server": nats,
         "network": "loopback",
+        "loadavg_at_start": load_at_start,
+        "loadavg_at_end": loadavg(),
         "payload_bytes": PAYLOAD,
     })
 }
@@ -1147,8 +1152,8 @@ fn print_tables(doc: &Value, paths: &[PathResult]) {
     );
     println!("ratios are tisa ÷ raw within this run (throughput: ≥ 1 is as fast; latency: lower is better)\n");
     println!(
-        "{:<26} {:<6} {:>9} {:>9} {:>7} {:>12}  {}",
-        "throughput", "fsync", "sent", "delivered", "lost", "msgs/s", "ratio"
+        "{:<26} {:<6} {:>9} {:>9} {:>7} {:>12}  ratio",
+        "throughput", "fsync", "sent", "delivered", "lost", "msgs/s"
     );
     for p in paths.iter().filter(|p| p.kind == "throughput") {
         let ratios = p.ratios.iter().map(|(k, v)| format!("{k}={v:.3}")).collect::<Vec<_>>().join(" ");
@@ -1164,8 +1169,8 @@ fn print_tables(doc: &Value, paths: &[PathResult]) {
         );
     }
     println!(
-        "\n{:<26} {:<6} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  {}",
-        "latency", "fsync", "samples", "lost", "p50 µs", "p99 µs", "p999 µs", "max µs", "ratio (÷ raw 2-hop)"
+        "\n{:<26} {:<6} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  ratio (÷ raw 2-hop)",
+        "latency", "fsync", "samples", "lost", "p50 µs", "p99 µs", "p999 µs", "max µs"
     );
     for p in paths.iter().filter(|p| p.kind == "latency") {
         let ratios = p.ratios.iter().map(|(k, v)| format!("{k}={v:.2}")).collect::<Vec<_>>().join(" ");
@@ -1257,6 +1262,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         _ => vec![true, false],
     };
     let started = Instant::now();
+    let load_at_start = loadavg();
     let mut paths = Vec::new();
     let mut nodes = BTreeMap::new();
     for &always in &settings {
@@ -1283,7 +1289,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
     ratios(&mut paths);
     let targets = targets(&paths, &nodes, &scale);
     let doc = json!({
-        "machine": machine(&nats_bin),
+        "machine": machine(&nats_bin, load_at_start),
         "quick": a.quick,
         "sizes": {
             "reports": s.reports, "raw_messages": s.raw, "raw_js_messages": s.raw_js, "latency_samples": s.latency,

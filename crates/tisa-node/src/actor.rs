@@ -436,7 +436,7 @@ impl Actor {
                         inputs.push((slot, LoggedInput { at, input }));
                         None
                     }
-                    Err(reply) => Some(reply),
+                    Err(reply) => Some(*reply),
                 },
                 Ok(req) => {
                     queries.push((slot, req));
@@ -527,17 +527,19 @@ impl Actor {
     }
 
     /// The input a state-changing request becomes (a submit gets its report id), or why it is refused.
-    fn prepare(&mut self, req: ControlRequest) -> Result<Input, ControlReply> {
+    fn prepare(&mut self, req: ControlRequest) -> Result<Input, Box<ControlReply>> {
         let report_id = match &req {
             ControlRequest::Submit(_) => {
                 match ReportId::new(format!("{}-{}", self.core.party().code(), uuid::Uuid::now_v7().simple())) {
                     Ok(id) => Some(id),
-                    Err(e) => return Err(ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() }),
+                    Err(e) => {
+                        return Err(Box::new(ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() }))
+                    }
                 }
             }
             ControlRequest::Decide(signed) => {
                 if let Err(e) = tisa_transport::convert::decision_from_signed(signed.clone()) {
-                    return Err(ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() });
+                    return Err(Box::new(ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() }));
                 }
                 None
             }
@@ -550,7 +552,7 @@ impl Actor {
         let now = now();
         if changes_state(&req) {
             return match self.prepare(req) {
-                Err(reply) => reply,
+                Err(reply) => *reply,
                 Ok(input) => match self.log_and_apply(input, now) {
                     Err(e) => {
                         error!(error = %e, "cannot persist a command; refused");
