@@ -1216,7 +1216,7 @@ fn print_tables(doc: &Value, paths: &[PathResult]) {
         for s in scale {
             println!(
                 "{:>10} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10}",
-                s["pending"],
+                s["pending"].as_u64().unwrap_or(0),
                 fmt(s["build_s"].as_f64(), 1.0, 1),
                 fmt(s["decision_mean_us"].as_f64(), 1.0, 0),
                 fmt(s["decision_p50_us"].as_f64(), 1.0, 0),
