@@ -114,6 +114,11 @@ impl NodeProcess {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
+    /// The OS process id of the running node, if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))

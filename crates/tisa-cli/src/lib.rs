@@ -12,10 +12,12 @@
 //! - `demo`: the scripted scenario.
 //! - `audit`: `tisa audit show|verify|export`, reading a node's hash-chained audit log.
 //! - `feed`: `tisa feed usgs|cns-csv|jsonl|webhook`, sources submitting through the party's own node.
+//! - `bench`: `tisa bench`, tisa against raw NATS in one run (ratios, not absolute figures).
 //! - [`probe`]: `tisa probe URL`, whether a NATS server is reachable from here (name, TCP, `INFO`).
 
 pub mod agreement;
 mod audit;
+mod bench;
 pub mod broker;
 pub mod cluster;
 mod commands;
@@ -90,6 +92,19 @@ enum Command {
     Probe(ProbeArgs),
     /// Start a broker and the three nodes, and play the arrangement end to end.
     Demo(DemoArgs),
+    /// Measure what the guarantees cost: tisa against raw NATS, side by side, in one run.
+    ///
+    /// Starts its own nats-server (a plain one for the raw baselines, the generated secured
+    /// deployment for tisa) and three `tisa node` processes, under `sync_interval: always` and/or
+    /// lazy fsync, and prints per path msgs/s or latency percentiles, delivered and lost counts,
+    /// and the tisa ÷ raw ratio. Only ratios within one run mean anything. Takes minutes at the
+    /// default sizes (keep the machine otherwise idle); `--quick` is a smoke run of seconds.
+    #[command(after_help = "Paths: raw/core_pubsub, raw/core_relay (naive KR→US→JP over core NATS), raw/js_publish \
+(JetStream acked publish, 256 in flight), raw/nats_durable_relay (the same relay built from JetStream alone), \
+raw/core_2hop_latency; tisa/standing_throughput, tisa/standing_latency, tisa/manual_latency, tisa/decision_call, \
+tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS and decision time at \
+--node-pending pending requests, and the core in-process at --scale sizes (one child process each).")]
+    Bench(bench::BenchArgs),
     /// Broker deployment: generate a nats-server config that enforces the topology.
     #[command(subcommand)]
     Broker(BrokerCommand),
@@ -573,6 +588,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Probe(a) => probe::run(&a.url, a.timeout, a.json).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
+        Command::Bench(a) => bench::run(a).await,
         Command::Feed(f) => feed::run(f).await,
         Command::Audit(c) => audit::run(c),
         Command::Keys(KeysCommand::Generate { party, operator, out, append_to }) => {

@@ -119,11 +119,20 @@ struct Actor {
     audited: std::collections::VecDeque<Event>,
     /// Messages the broker has not acknowledged yet; retried until it does.
     outbox: Vec<Transmit>,
+    /// Published messages whose acknowledgement is awaited (pipelined: the
+    /// loop goes on meanwhile); recorded as sent only once acknowledged.
+    in_flight: futures::stream::FuturesUnordered<futures::future::BoxFuture<'static, Acked>>,
     started_at: Timestamp,
     counters: Counters,
     /// Set while sends fail; cleared once the outbox is empty again.
     send_trouble: Option<SendTrouble>,
 }
+
+/// A published message and whether its receiver's stream acknowledged it.
+type Acked = (Transmit, Result<(), TransportError>);
+
+/// At most this many published messages awaiting their acknowledgement; beyond, the loop waits.
+const MAX_IN_FLIGHT: usize = 4096;
 
 /// Applies one state-changing input to the core. Used live (after the
 /// input is logged) and on replay. Commands return their result.
@@ -245,6 +254,7 @@ async fn run(
         audit,
         audited: Default::default(),
         outbox: Vec::new(),
+        in_flight: Default::default(),
         started_at: now(),
         counters: Counters::default(),
         send_trouble: None,
@@ -274,8 +284,18 @@ async fn run(
         };
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(msg) = inbound.next() => actor.on_inbound(msg).await,
-            Some(call) = calls.next() => actor.on_call(call).await,
+            Some(msg) = inbound.next() => {
+                let batch = ready_batch(msg, &mut inbound);
+                actor.on_inbound_batch(batch).await
+            }
+            Some(call) = calls.next() => {
+                let batch = ready_batch(call, &mut calls);
+                actor.on_calls(batch).await
+            }
+            Some(acked) = actor.in_flight.next(), if !actor.in_flight.is_empty() => {
+                let batch = ready_batch(acked, &mut actor.in_flight);
+                actor.on_acked(batch);
+            }
             Some(peer) = link_ups.next() => {
                 info!(link = %peer, "link back: reconciling with the peer");
                 actor.link_up(peer);
@@ -299,11 +319,32 @@ async fn run(
         actor.drain().await;
     }
     actor.links.flush().await;
+    // Record what the streams acknowledge in the next moments (the rest is re-sent after a restart).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(acked)) = tokio::time::timeout_at(deadline, actor.in_flight.next()).await {
+        actor.on_acked(vec![acked]);
+    }
     if let Err(e) = actor.audit.close(&mut actor.store) {
         error!(error = %e, "cannot sign the audit log's head");
     }
     info!("node stopped");
     Ok(())
+}
+
+/// Group commit: at most this many inputs in one store transaction.
+const BATCH_MAX: usize = 256;
+
+/// `first` plus every item `stream` has ready now (none is waited for), up to [`BATCH_MAX`].
+fn ready_batch<T>(first: T, stream: &mut (impl futures::Stream<Item = T> + Unpin)) -> Vec<T> {
+    use futures::FutureExt;
+    let mut batch = vec![first];
+    while batch.len() < BATCH_MAX {
+        match stream.next().now_or_never() {
+            Some(Some(item)) => batch.push(item),
+            _ => break,
+        }
+    }
+    batch
 }
 
 impl Actor {
@@ -314,14 +355,15 @@ impl Actor {
         }
     }
 
-    /// Publishes transmits, flushes, and records them as sent (so a restart
-    /// does not send them again; anything not recorded is re-sent).
-    async fn send_all(&mut self, out: Vec<Transmit>) {
+    /// Publishes transmits without waiting for their acknowledgements (the
+    /// loop records each as sent once its receiver's stream acknowledged it,
+    /// so a restart does not send it again; anything not recorded is
+    /// re-sent, anything refused or timed out goes to the outbox).
+    async fn send_all(&mut self, mut out: Vec<Transmit>) {
         if out.is_empty() {
             return;
         }
-        let mut sent = Vec::new();
-        for mut t in out {
+        for t in &mut out {
             // This node's own receipts carry its audit chain head, signed:
             // the originator keeps it as evidence of how far this log reached.
             if let tisa_core::Payload::Receipt(r) = &mut t.envelope.payload {
@@ -329,9 +371,28 @@ impl Actor {
                     r.audit_head = Some(self.audit.signed_head());
                 }
             }
+            crate::failpoint::before_send(t.envelope.payload.kind());
+        }
+        let waits = self.links.publish_many(&out).await;
+        for (t, wait) in out.into_iter().zip(waits) {
+            self.in_flight.push(Box::pin(async move { (t, wait.await) }));
+        }
+        // Back-pressure: a receiver that stopped acknowledging must not grow this without bound.
+        while self.in_flight.len() > MAX_IN_FLIGHT {
+            match self.in_flight.next().await {
+                Some(acked) => self.on_acked(vec![acked]),
+                None => break,
+            }
+        }
+    }
+
+    /// Acknowledged (or failed) publishes: records the acknowledged ones as
+    /// sent in one store write; the others wait in the outbox for a retry.
+    fn on_acked(&mut self, batch: Vec<Acked>) {
+        let mut sent = Vec::new();
+        for (t, r) in batch {
             let kind = t.envelope.payload.kind();
-            crate::failpoint::before_send(kind);
-            match self.links.send(&t).await {
+            match r {
                 Ok(()) => {
                     crate::failpoint::after_send(kind);
                     self.counters.sent += 1;
@@ -351,43 +412,69 @@ impl Actor {
         }
     }
 
+    /// Every inbound message that was ready, as one group commit: the
+    /// decoded ones are logged in one store transaction, applied in order,
+    /// their audit entries fsync'd once, and only then acknowledged (an
+    /// unacknowledged message is redelivered; inputs are idempotent).
+    async fn on_inbound_batch(&mut self, batch: Vec<Inbound>) {
+        let at = now();
+        let mut inputs = Vec::with_capacity(batch.len());
+        let mut acks = Vec::with_capacity(batch.len());
+        for msg in batch {
+            match msg.result {
+                Ok(env) => {
+                    self.counters.received += 1;
+                    debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
+                    let probe = Probe { link: msg.link, subject: msg.subject };
+                    acks.push((msg.ack, env.message_id.clone(), probe, msg.meta));
+                    inputs.push(LoggedInput { at, input: Input::Inbound { link: msg.link, envelope: env } });
+                }
+                Err(_) => self.on_inbound(msg).await,
+            }
+        }
+        if inputs.is_empty() {
+            return;
+        }
+        let n = inputs.len();
+        let seen = self.audited.len();
+        match self.log_and_apply_all(inputs) {
+            // Committed: the broker may forget them.
+            Ok(_) => {
+                for (ack, message_id, probe, meta) in acks {
+                    // Decoded, but its signature, sender or key did not
+                    // verify: refused (the core sent the notice) and
+                    // dead-lettered. If the dead letter cannot be written,
+                    // the message stays unacknowledged and is redelivered
+                    // (re-applying it changes no state).
+                    let unverifiable = self.audited.iter().skip(seen).find_map(|ev| match ev {
+                        Event::Rejected { message_id: id, reason, .. } if *id == message_id => unverifiable(reason),
+                        _ => None,
+                    });
+                    if let Some((code, detail)) = unverifiable {
+                        let d = dead_letter(&probe, &meta, "UNVERIFIABLE", code, detail, Some(message_id.to_string()));
+                        if !self.dead_letter(d).await {
+                            continue;
+                        }
+                    }
+                    if let Err(e) = ack.ack().await {
+                        warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
+                    }
+                }
+            }
+            // Not committed: leave them unacknowledged, the broker redelivers them.
+            Err(e) => error!(messages = n, error = %e, "cannot persist inbound messages; they will be redelivered"),
+        }
+    }
+
+    /// A message that could not be decoded (decoded ones go through [`Actor::on_inbound_batch`]).
     async fn on_inbound(&mut self, msg: Inbound) {
         self.counters.received += 1;
         let Inbound { link, subject, result, meta, ack } = msg;
         let msg = Probe { link, subject };
         match result {
             Ok(env) => {
-                debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
-                let message_id = env.message_id.clone();
-                let seen = self.audited.len();
-                match self.log_and_apply(Input::Inbound { link: msg.link, envelope: env }, now()) {
-                    // Committed: the broker may forget it.
-                    Ok(_) => {
-                        // Decoded, but its signature, sender or key did not
-                        // verify: refused (the core sent the notice) and
-                        // dead-lettered. If the dead letter cannot be
-                        // written, the message stays unacknowledged and is
-                        // redelivered (re-applying it changes no state).
-                        let unverifiable = self.audited.iter().skip(seen).find_map(|ev| match ev {
-                            Event::Rejected { message_id: id, reason, .. } if *id == message_id => unverifiable(reason),
-                            _ => None,
-                        });
-                        if let Some((code, detail)) = unverifiable {
-                            let d =
-                                dead_letter(&msg, &meta, "UNVERIFIABLE", code, detail, Some(message_id.to_string()));
-                            if !self.dead_letter(d).await {
-                                return;
-                            }
-                        }
-                        if let Err(e) = ack.ack().await {
-                            warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
-                        }
-                    }
-                    // Not committed: leave it unacknowledged, the broker redelivers it.
-                    Err(e) => {
-                        error!(subject = %msg.subject, link = %msg.link, error = %e, "cannot persist an inbound message; it will be redelivered")
-                    }
-                }
+                // Not reached: decoded messages are logged in groups.
+                debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, "decoded message on the malformed path; left for redelivery");
             }
             Err(e) => {
                 // Dead-lettered first (reason and ids, never the payload);
@@ -504,25 +591,72 @@ impl Actor {
         }
     }
 
-    async fn on_call(&mut self, call: ControlCall) {
-        let reply = match call.request {
-            Ok(ControlRequest::DeadLetters(q)) => self.list_dead_letters(q.limit).await,
-            Ok(req) => self.on_request(req),
-            Err(e) => {
-                warn!(subject = %call.subject, error = %e, "bad control request");
-                ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() }
-            }
-        };
-        // Send the effects before the reply, so a caller that sees the reply
-        // can rely on the messages being on their way.
-        self.drain().await;
-        match call.reply_to {
-            Some(to) => {
-                if let Err(e) = self.links.reply(to, &reply).await {
-                    error!(error = %e, "cannot answer control request");
+    /// Every control call that was ready, as one group commit: the
+    /// state-changing requests are logged in one store transaction and
+    /// applied in order, then the queries answered, the effects sent, and
+    /// only then every reply (so a caller that sees its reply can rely on
+    /// the messages being on their way).
+    async fn on_calls(&mut self, calls: Vec<ControlCall>) {
+        let at = now();
+        let mut replies = Vec::new();
+        let mut inputs = Vec::new();
+        let mut queries = Vec::new();
+        for ControlCall { subject, reply_to, request } in calls {
+            let slot = replies.len();
+            let reply = match request {
+                Ok(req) if changes_state(&req) => match self.prepare(req) {
+                    Ok(input) => {
+                        inputs.push((slot, LoggedInput { at, input }));
+                        None
+                    }
+                    Err(reply) => Some(*reply),
+                },
+                Ok(req) => {
+                    queries.push((slot, req));
+                    None
+                }
+                Err(e) => {
+                    warn!(subject = %subject, error = %e, "bad control request");
+                    Some(ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() })
+                }
+            };
+            replies.push((reply_to, subject, reply));
+        }
+        if !inputs.is_empty() {
+            let (slots, logged): (Vec<usize>, Vec<LoggedInput>) = inputs.into_iter().unzip();
+            match self.log_and_apply_all(logged) {
+                Ok(results) => {
+                    for (slot, r) in slots.into_iter().zip(results) {
+                        replies[slot].2 = Some(command_reply(r));
+                    }
+                }
+                Err(e) => {
+                    error!(commands = slots.len(), error = %e, "cannot persist commands; refused");
+                    for slot in slots {
+                        replies[slot].2 = Some(ControlReply::Error { code: "STORAGE".into(), message: e.to_string() });
+                    }
                 }
             }
-            None => debug!(subject = %call.subject, "control request without reply subject"),
+        }
+        for (slot, req) in queries {
+            let reply = match req {
+                ControlRequest::DeadLetters(q) => self.list_dead_letters(q.limit).await,
+                req => self.on_request(req),
+            };
+            replies[slot].2 = Some(reply);
+        }
+        self.drain().await;
+        for (to, subject, reply) in replies {
+            let reply =
+                reply.unwrap_or_else(|| ControlReply::Error { code: "INTERNAL".into(), message: "no result".into() });
+            match to {
+                Some(to) => {
+                    if let Err(e) = self.links.reply(to, &reply).await {
+                        error!(error = %e, "cannot answer control request");
+                    }
+                }
+                None => debug!(subject = %subject, "control request without reply subject"),
+            }
         }
     }
 
@@ -532,14 +666,37 @@ impl Actor {
         input: Input,
         at: Timestamp,
     ) -> Result<Option<Result<ControlReply, CommandError>>, StoreError> {
-        let l = LoggedInput { at, input };
-        crate::failpoint::before_commit(&l.input);
-        let seq = self.store.append(std::slice::from_ref(&l))?;
-        crate::failpoint::after_commit(&l.input);
-        let note = self.audit.note(seq, &l);
-        let r = apply(&mut self.core, l);
-        self.audit_input(note, &r);
-        Ok(r)
+        let mut r = self.log_and_apply_all(vec![LoggedInput { at, input }])?;
+        Ok(r.pop().flatten())
+    }
+
+    /// Logs inputs durably in one store transaction (one fsync), then
+    /// applies them in order, writing their audit entries with one fsync
+    /// for all of them. Returns each input's result, in order.
+    fn log_and_apply_all(
+        &mut self,
+        inputs: Vec<LoggedInput>,
+    ) -> Result<Vec<Option<Result<ControlReply, CommandError>>>, StoreError> {
+        for l in &inputs {
+            crate::failpoint::before_commit(&l.input);
+        }
+        let first = self.store.append(&inputs)?;
+        for l in &inputs {
+            crate::failpoint::after_commit(&l.input);
+        }
+        debug!(inputs = inputs.len(), first, "group commit");
+        self.audit.defer();
+        let mut out = Vec::with_capacity(inputs.len());
+        for (i, l) in inputs.into_iter().enumerate() {
+            let note = self.audit.note(first + i as u64, &l);
+            let r = apply(&mut self.core, l);
+            self.audit_input(note, &r);
+            out.push(r);
+        }
+        if let Err(e) = self.audit.flush(&mut self.store) {
+            error!(error = %e, "cannot write the audit log");
+        }
+        Ok(out)
     }
 
     /// Records the events of the input just applied in the audit log, and
@@ -552,35 +709,40 @@ impl Actor {
         self.audited.extend(events);
     }
 
+    /// The input a state-changing request becomes (a submit gets its report id), or why it is refused.
+    fn prepare(&mut self, req: ControlRequest) -> Result<Input, Box<ControlReply>> {
+        let report_id = match &req {
+            ControlRequest::Submit(_) => {
+                match ReportId::new(format!("{}-{}", self.core.party().code(), uuid::Uuid::now_v7().simple())) {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        return Err(Box::new(ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() }))
+                    }
+                }
+            }
+            ControlRequest::Decide(signed) => {
+                if let Err(e) = tisa_transport::convert::decision_from_signed(signed.clone()) {
+                    return Err(Box::new(ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() }));
+                }
+                None
+            }
+            _ => None,
+        };
+        Ok(Input::Command { request: req, report_id })
+    }
+
     fn on_request(&mut self, req: ControlRequest) -> ControlReply {
         let now = now();
         if changes_state(&req) {
-            let report_id = match &req {
-                ControlRequest::Submit(_) => {
-                    match ReportId::new(format!("{}-{}", self.core.party().code(), uuid::Uuid::now_v7().simple())) {
-                        Ok(id) => Some(id),
-                        Err(e) => return ControlReply::Error { code: "INTERNAL".into(), message: e.to_string() },
+            return match self.prepare(req) {
+                Err(reply) => *reply,
+                Ok(input) => match self.log_and_apply(input, now) {
+                    Err(e) => {
+                        error!(error = %e, "cannot persist a command; refused");
+                        ControlReply::Error { code: "STORAGE".into(), message: e.to_string() }
                     }
-                }
-                ControlRequest::Decide(signed) => {
-                    if let Err(e) = tisa_transport::convert::decision_from_signed(signed.clone()) {
-                        return ControlReply::Error { code: "BAD_REQUEST".into(), message: e.to_string() };
-                    }
-                    None
-                }
-                _ => None,
-            };
-            return match self.log_and_apply(Input::Command { request: req, report_id }, now) {
-                Err(e) => {
-                    error!(error = %e, "cannot persist a command; refused");
-                    ControlReply::Error { code: "STORAGE".into(), message: e.to_string() }
-                }
-                Ok(Some(Ok(reply))) => reply,
-                Ok(Some(Err(e))) => {
-                    info!(code = command_code(&e), error = %e, "command refused");
-                    ControlReply::Error { code: command_code(&e).into(), message: e.to_string() }
-                }
-                Ok(None) => ControlReply::Error { code: "INTERNAL".into(), message: "no result".into() },
+                    Ok(r) => command_reply(r),
+                },
             };
         }
         let limit = |l: usize| if l == 0 { DEFAULT_LIMIT } else { l };
@@ -610,7 +772,7 @@ impl Actor {
             }
             ControlRequest::Tracks(q) => self.core.tracks(q.after.as_deref(), limit(q.limit)).map(ControlReply::Tracks),
             ControlRequest::DeadLetters(_) => {
-                // Read from the broker: served in `on_call` (control subjects).
+                // Read from the broker: served in `on_calls` (control subjects).
                 return ControlReply::Error {
                     code: "UNSUPPORTED".into(),
                     message: "dead letters are listed over the control subjects".into(),
@@ -733,6 +895,18 @@ fn unverifiable(reason: &tisa_core::RejectReason) -> Option<(&'static str, Strin
         _ => return None,
     };
     Some((reason.code(), detail))
+}
+
+/// The reply to a logged and applied command.
+fn command_reply(r: Option<Result<ControlReply, CommandError>>) -> ControlReply {
+    match r {
+        Some(Ok(reply)) => reply,
+        Some(Err(e)) => {
+            info!(code = command_code(&e), error = %e, "command refused");
+            ControlReply::Error { code: command_code(&e).into(), message: e.to_string() }
+        }
+        None => ControlReply::Error { code: "INTERNAL".into(), message: "no result".into() },
+    }
 }
 
 fn command_code(e: &CommandError) -> &'static str {

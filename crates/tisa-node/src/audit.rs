@@ -233,6 +233,13 @@ pub struct AuditLog {
     /// After a write failure nothing more is written until a restart,
     /// whose replay writes what is missing (no gap, no duplicate).
     broken: bool,
+    /// Group commit ([`AuditLog::defer`]): entries are written but not
+    /// fsync'd, and the head not recorded, until [`AuditLog::flush`].
+    deferred: bool,
+    /// Entries written since the last fsync.
+    unsynced: bool,
+    /// A signed HEAD was appended while deferred: record the head durably at the flush.
+    durable_due: bool,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -334,6 +341,9 @@ impl AuditLog {
             grants_seen: HashMap::new(),
             synced: 0,
             broken: false,
+            deferred: false,
+            unsynced: false,
+            durable_due: false,
         };
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> = text.lines().collect();
@@ -693,7 +703,7 @@ impl AuditLog {
         e.hash = hex(&hash);
         let mut line = e.line();
         line.push(b'\n');
-        let r = self.file.write_all(&line).and_then(|()| self.file.sync_data());
+        let r = self.file.write_all(&line).and_then(|()| if self.deferred { Ok(()) } else { self.file.sync_data() });
         if let Err(err) = r {
             self.broken = true;
             return Err(self.err(format!(
@@ -737,6 +747,38 @@ impl AuditLog {
             self.append_head(format!("chain head seq={}", self.seq))?;
             durable = true;
         }
+        if self.deferred {
+            self.unsynced |= self.seq != self.synced;
+            self.durable_due |= durable;
+            return Ok(());
+        }
+        self.sync(store, durable)
+    }
+
+    /// Group commit: until [`AuditLog::flush`], entries are written without
+    /// an fsync each and the head is not recorded. Safe because the inputs
+    /// they describe are already committed to the store (replay rewrites
+    /// whatever a crash cuts off) and the head is recorded only after the
+    /// file is fsync'd, so it never runs ahead of the file.
+    pub fn defer(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Ends [`AuditLog::defer`]: one fsync for every entry written since,
+    /// then the head recorded in the store and `audit.head`.
+    pub fn flush(&mut self, store: &mut Store) -> Result<(), AuditError> {
+        self.deferred = false;
+        if self.broken || !std::mem::take(&mut self.unsynced) {
+            return Ok(());
+        }
+        if let Err(err) = self.file.sync_data() {
+            self.broken = true;
+            return Err(self.err(format!(
+                "cannot fsync entries up to seq {} ({err}); nothing more is written until the node restarts",
+                self.seq
+            )));
+        }
+        let durable = std::mem::take(&mut self.durable_due);
         self.sync(store, durable)
     }
 

@@ -264,6 +264,11 @@ impl Ack {
 pub const ACK_WAIT: Duration = Duration::from_secs(5);
 /// How long a sender waits for the receiver's stream to acknowledge a publish.
 pub const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// [`Links::send_many`]: at most this many publishes awaiting their acknowledgement at once.
+pub const SEND_WINDOW: usize = 256;
+
+/// The receiver's stream's acknowledgement of one publish (see [`Links::publish_many`]).
+pub type AckWait = futures::future::BoxFuture<'static, Result<(), TransportError>>;
 
 /// The stream holding what `receiver` receives on the link with `nation`:
 /// `TISA_KR_DOWN` (KR's), `TISA_KR_UP` (the hub's, from KR), …
@@ -511,8 +516,59 @@ impl Links {
         Ok((inbound, stream::select_all(calls), link_ups))
     }
 
-    /// Publishes a transmit on the link to its recipient.
+    /// Publishes a transmit on the link to its recipient and waits for the
+    /// receiver's stream to acknowledge it.
     pub async fn send(&self, t: &Transmit) -> Result<(), TransportError> {
+        self.send_many(std::slice::from_ref(t)).await.pop().unwrap_or(Ok(()))
+    }
+
+    /// Publishes transmits on their links and awaits the receivers'
+    /// acknowledgements together (pipelined, not one round trip each).
+    /// Returns, in order, whether each was acknowledged: only an `Ok` may be
+    /// recorded as sent; anything else must be retried.
+    pub async fn send_many(&self, ts: &[Transmit]) -> Vec<Result<(), TransportError>> {
+        let mut out = Vec::with_capacity(ts.len());
+        for chunk in ts.chunks(SEND_WINDOW) {
+            let waits = self.publish_many(chunk).await;
+            out.extend(futures::future::join_all(waits).await);
+        }
+        out
+    }
+
+    /// Hands transmits to their links' connections without waiting for
+    /// the receivers' streams: returns, in order, the future of each one's
+    /// acknowledgement (`Ok` only once its stream acknowledged it; an error
+    /// after [`PUBLISH_ACK_TIMEOUT`]). Publishes leave in order on each
+    /// connection, so each stream stores them in order.
+    pub async fn publish_many(&self, ts: &[Transmit]) -> Vec<AckWait> {
+        let mut out: Vec<AckWait> = Vec::with_capacity(ts.len());
+        for t in ts {
+            match self.publish_durable(t).await {
+                Ok((subject, stream, ack)) => out.push(Box::pin(async move {
+                    match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
+                        Err(_) => Err(TransportError::NotAccepted {
+                            stream,
+                            subject,
+                            reason: "no acknowledgement in time".into(),
+                            hint:
+                                "the broker or the link may be slow or down; the message is kept and retried every 2 s",
+                        }),
+                    }
+                })),
+                Err(e) => out.push(Box::pin(std::future::ready(Err(e)))),
+            }
+        }
+        out
+    }
+
+    /// Hands one transmit to its link's connection; returns the subject and
+    /// the future of the receiver's stream's acknowledgement.
+    async fn publish_durable(
+        &self,
+        t: &Transmit,
+    ) -> Result<(String, String, async_nats::jetstream::context::PublishAckFuture), TransportError> {
         let kind = t.envelope.payload.kind();
         let subject = subjects::outbound(self.party, t.to, kind).ok_or_else(|| TransportError::Publish {
             subject: format!("<{}→{}>", self.party, t.to),
@@ -521,8 +577,7 @@ impl Links {
         let client = self.links.iter().find(|(peer, _, _)| *peer == t.to).map(|(_, c, _)| c).ok_or_else(|| {
             TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
         })?;
-        // Durable: the receiver's stream acknowledges (deduplicating by
-        // message id) before this returns.
+        // Durable: the receiver's stream acknowledges (deduplicating by message id).
         let payload = encode_envelope(&t.envelope);
         let limit = client.server_info().max_payload;
         if limit > 0 && payload.len() > limit {
@@ -537,18 +592,8 @@ impl Links {
             .payload(Bytes::from(payload))
             .message_id(t.envelope.message_id.as_str());
         let stream = receiving_stream(self.party, t.to).unwrap_or_default();
-        let refused = |e: &async_nats::jetstream::context::PublishError| not_accepted(&stream, &subject, e);
-        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| refused(&e))?;
-        match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(refused(&e)),
-            Err(_) => Err(TransportError::NotAccepted {
-                stream: stream.clone(),
-                subject: subject.clone(),
-                reason: "no acknowledgement in time".into(),
-                hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
-            }),
-        }
+        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| not_accepted(&stream, &subject, &e))?;
+        Ok((subject, stream, ack))
     }
 
     /// Answers a control call.

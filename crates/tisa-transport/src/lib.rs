@@ -26,8 +26,8 @@ pub mod store;
 pub mod subjects;
 
 pub use conn::{
-    connect_once, prove_ready, ControlCall, ControlClient, DeadLetterBox, Endpoint, Inbound, InboundMeta, LinkUrls,
-    Links,
+    connect_once, prove_ready, AckWait, ControlCall, ControlClient, DeadLetterBox, Endpoint, Inbound, InboundMeta,
+    LinkUrls, Links,
 };
 pub use control::{
     ControlReply, ControlRequest, DeadLetter, Health, ListQuery, RecipientView, ReplyView, SendError, StatusView,

@@ -1,0 +1,109 @@
+//! `tisa bench --quick --json` runs end to end (its own nats-servers, three
+//! real node processes per fsync setting, the in-process scale child) and
+//! reports every path with sane fields, and tisa loses nothing. It checks
+//! the shape and the correctness of the figures, never their speed.
+
+mod common;
+
+use common::{describe, tisa, ClusterPermit};
+use serde_json::Value;
+
+const THROUGHPUT: &[&str] =
+    &["raw/core_pubsub", "raw/core_relay", "raw/js_publish", "raw/nats_durable_relay", "tisa/standing_throughput"];
+const LATENCY: &[&str] = &[
+    "raw/core_2hop_latency",
+    "tisa/standing_latency",
+    "tisa/manual_latency",
+    "tisa/decision_call",
+    "tisa/track_latency",
+];
+
+fn num(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or_else(|| panic!("{k} is not a number in {v}"))
+}
+
+#[test]
+fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
+    let _permit = ClusterPermit::acquire();
+    let out = tisa(&[
+        "bench",
+        "--quick",
+        "--json",
+        "--fsync",
+        "both",
+        "--reports",
+        "15",
+        "--node-pending",
+        "10",
+        "--scale",
+        "50,200",
+        "--scale-decisions",
+        "10",
+    ]);
+    assert!(out.status.success(), "tisa bench failed: {}", describe(&out));
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&out)));
+    assert!(num(&doc["machine"], "cores") >= 1.0, "{}", doc["machine"]);
+    let paths = doc["paths"].as_array().unwrap();
+    for fsync in ["always", "lazy"] {
+        let find = |name: &str| {
+            paths
+                .iter()
+                .find(|p| p["name"] == name && p["fsync"] == fsync)
+                .unwrap_or_else(|| panic!("no path {name} under fsync {fsync}: {paths:?}"))
+        };
+        for name in THROUGHPUT.iter().chain(LATENCY) {
+            let p = find(name);
+            let (sent, delivered, lost) = (num(p, "sent"), num(p, "delivered"), num(p, "lost"));
+            assert!(sent > 0.0 && delivered <= sent && lost == sent - delivered, "{p}");
+            if name.starts_with("tisa/") {
+                assert_eq!(lost, 0.0, "tisa lost messages: {p}");
+            }
+            if THROUGHPUT.contains(name) {
+                assert_eq!(p["kind"], "throughput", "{p}");
+                assert!(num(p, "msgs_per_s") > 0.0 && num(p, "seconds") > 0.0, "{p}");
+            } else {
+                assert_eq!(p["kind"], "latency", "{p}");
+                let (p50, p99, p999, max) = (num(p, "p50_us"), num(p, "p99_us"), num(p, "p999_us"), num(p, "max_us"));
+                assert!(0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max, "{p}");
+                assert_eq!(num(p, "samples"), delivered, "{p}");
+            }
+            // Every tisa figure (except the bare decision round trips) has its raw counterpart's ratio.
+            if name.starts_with("tisa/") && *name != "tisa/decision_call" {
+                assert!(p["baseline"].is_string(), "{p}");
+                assert!(num(p, "ratio") > 0.0, "{p}");
+            }
+        }
+        let tp = find("tisa/standing_throughput");
+        assert_eq!(num(tp, "sent"), 15.0, "{tp}");
+        for k in ["nats_durable_relay", "raw_js_publish", "raw_core_relay"] {
+            assert!(tp["ratios"][k].as_f64().is_some_and(|r| r > 0.0), "no ratio {k}: {tp}");
+        }
+        let nodes = &doc["nodes"][fsync];
+        for party in ["KR", "US", "JP"] {
+            assert!(num(&nodes["startup_to_ready_ms"], party) > 0.0, "{nodes}");
+            assert!(num(&nodes["idle_rss_mb"], party) > 0.0, "{nodes}");
+        }
+        assert_eq!(num(&nodes["pending"], "reached"), 10.0, "{nodes}");
+        assert!(num(&nodes["pending"], "kr_rss_mb") > 0.0, "{nodes}");
+    }
+    let always = paths.iter().find(|p| p["name"] == "tisa/standing_throughput" && p["fsync"] == "always").unwrap();
+    assert!(always["ratios"]["nats_durable_relay_lazy"].as_f64().is_some(), "no stretch ratio: {always}");
+    let scale = doc["scale"].as_array().unwrap();
+    assert_eq!(scale.iter().map(|s| num(s, "pending")).collect::<Vec<_>>(), vec![50.0, 200.0], "{scale:?}");
+    for s in scale {
+        assert_eq!(num(s, "decisions"), 10.0, "{s}");
+        assert!(num(s, "decision_p50_us") > 0.0 && num(s, "rss_mb") > 0.0, "{s}");
+    }
+    let targets = doc["targets"].as_array().unwrap();
+    assert!(targets.len() >= 8, "{targets:?}");
+    assert!(targets.iter().all(|t| t["target"].is_string() && t["limit"].is_number()), "{targets:?}");
+
+    // The table form prints the same paths.
+    let out = tisa(&["bench", "--quick", "--fsync", "lazy", "--scale", "0"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in THROUGHPUT.iter().chain(LATENCY) {
+        assert!(text.contains(name), "{name} missing from the table:\n{text}");
+    }
+}
