@@ -171,10 +171,11 @@ async fn crash_matrix(node: Party, failpoints: &[&str]) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
-        // Arm: restart the node with the failpoint.
+        // Arm: stop the node cleanly (nothing left to re-send at start) and
+        // start it again with the failpoint.
         let n = c.node(node);
         n.set_env(FAILPOINT, Some(fp));
-        n.restart(RESTART).unwrap_or_else(|e| panic!("{what}: cannot start armed: {e:#}"));
+        n.restart_cleanly(RESTART).unwrap_or_else(|e| panic!("{what}: cannot start armed: {e:#}"));
         let kr = quick_client(&c, Party::Kr).await;
 
         // Drive a new report until the node dies.

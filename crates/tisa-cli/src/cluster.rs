@@ -83,6 +83,14 @@ impl NodeProcess {
         self.wait_ready(timeout)
     }
 
+    /// Stops the node cleanly (SIGTERM: it finishes what it is doing and
+    /// records its state durably), then starts it again and waits until it is ready.
+    pub fn restart_cleanly(&mut self, timeout: Duration) -> Result<()> {
+        self.terminate(timeout)?;
+        self.start()?;
+        self.wait_ready(timeout)
+    }
+
     /// Waits (up to `timeout`) for the node's readiness line.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;

@@ -324,6 +324,9 @@ async fn run(
     while let Ok(Some(acked)) = tokio::time::timeout_at(deadline, actor.in_flight.next()).await {
         actor.on_acked(vec![acked]);
     }
+    if let Err(e) = actor.store.sync() {
+        warn!(error = %e, "cannot make the sent records durable; those messages will be re-sent after the restart");
+    }
     if let Err(e) = actor.audit.close(&mut actor.store) {
         error!(error = %e, "cannot sign the audit log's head");
     }

@@ -62,6 +62,9 @@ fn options(name: &str, ep: &Endpoint) -> ConnectOptions {
 /// reconcile with its peer.
 fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<Arc<Notify>>) -> ConnectOptions {
     let link = name.to_owned();
+    // Only a connection that comes back after a disconnection is a
+    // reconnection (async-nats also reports the first connection).
+    let was_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut opts = ConnectOptions::new();
     if let Some(seed) = &ep.nkey_seed {
         opts = opts.nkey(seed.clone());
@@ -81,15 +84,20 @@ fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<Arc<Notify>>
         .event_callback(move |ev| {
             let link = link.clone();
             let reconnected = reconnected.clone();
+            let was_down = was_down.clone();
             async move {
+                use std::sync::atomic::Ordering;
                 match ev {
                     NatsEvent::Connected => {
                         info!(connection = %link, "connected to NATS");
-                        if let Some(n) = reconnected {
+                        if let Some(n) = reconnected.filter(|_| was_down.swap(false, Ordering::SeqCst)) {
                             n.notify_one();
                         }
                     }
-                    NatsEvent::Disconnected => warn!(connection = %link, "disconnected from NATS; reconnecting"),
+                    NatsEvent::Disconnected => {
+                        was_down.store(true, Ordering::SeqCst);
+                        warn!(connection = %link, "disconnected from NATS; reconnecting")
+                    }
                     // Permission violations surface only here (async-nats 0.51).
                     NatsEvent::ServerError(e) => error!(connection = %link, error = %e, "NATS server error"),
                     NatsEvent::SlowConsumer(sid) => warn!(connection = %link, sid, "slow consumer: messages dropped"),
@@ -434,8 +442,6 @@ impl Links {
             let name = format!("tisa-{}-link-{}", party.lower(), if party.is_hub() { peer.lower() } else { "us" });
             let reconnected = Arc::new(Notify::new());
             let client = connect_with_retry_notifying(url, &name, Some(reconnected.clone())).await;
-            // The first connection is not a reconnection.
-            reconnected_drain(&reconnected);
             links.push((peer, client, reconnected));
         }
         let dead_letters = DeadLetterBox { js: async_nats::jetstream::new(control.clone()), party };
@@ -711,12 +717,6 @@ impl ControlClient {
         prove_ready(&self.client, self.party).await?;
         Ok(sub.map(|m| control::decode_watch_event(&m.payload)))
     }
-}
-
-/// Forgets a pending notification (the initial connection's).
-fn reconnected_drain(n: &Notify) {
-    // `notify_one` stores at most one permit: consume it without waiting.
-    let _ = futures::FutureExt::now_or_never(n.notified());
 }
 
 /// A stream over a bounded channel's receiver.
