@@ -283,7 +283,7 @@ async fn count_until(mut sub: async_nats::Subscriber, n: usize, quiet: Duration)
 async fn raw_core_pubsub(url: &str, n: usize, fsync: &str) -> Result<PathResult> {
     let (publ, subc) = (connect(url).await?, connect(url).await?);
     let sub = subc.subscribe("raw.core").await?;
-    subc.flush().await?;
+    live(&subc).await?;
     let counter = tokio::spawn(count_until(sub, n, Duration::from_secs(2)));
     let p = payload();
     let start = Instant::now();
@@ -296,12 +296,18 @@ async fn raw_core_pubsub(url: &str, n: usize, fsync: &str) -> Result<PathResult>
     Ok(throughput_result("raw/core_pubsub", fsync, "core NATS publish → one subscriber", n, got, secs))
 }
 
+/// Proves every subscription made on `c` so far is live on the server
+/// (`flush` does not: a publish from another connection right after it can be lost).
+async fn live(c: &async_nats::Client) -> Result<()> {
+    tisa_transport::prove_ready(c, tisa_core::Party::Us).await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 async fn raw_core_relay(url: &str, n: usize, fsync: &str) -> Result<PathResult> {
     let (kr, us, jp) = (connect(url).await?, connect(url).await?, connect(url).await?);
     let sub_jp = jp.subscribe("raw.jp.down").await?;
-    jp.flush().await?;
+    live(&jp).await?;
     let mut sub_us = us.subscribe("raw.kr.up").await?;
-    us.flush().await?;
+    live(&us).await?;
     let relay = tokio::spawn(async move {
         while let Some(m) = sub_us.next().await {
             if us.publish("raw.jp.down", m.payload).await.is_err() {
@@ -332,9 +338,9 @@ async fn raw_core_relay(url: &str, n: usize, fsync: &str) -> Result<PathResult> 
 async fn raw_latency(url: &str, samples: usize, fsync: &str) -> Result<PathResult> {
     let (kr, us, jp) = (connect(url).await?, connect(url).await?, connect(url).await?);
     let mut sub_jp = jp.subscribe("lat.jp.down").await?;
-    jp.flush().await?;
+    live(&jp).await?;
     let mut sub_us = us.subscribe("lat.kr.up").await?;
-    us.flush().await?;
+    live(&us).await?;
     let relay = tokio::spawn(async move {
         while let Some(m) = sub_us.next().await {
             if us.publish("lat.jp.down", m.payload).await.is_err() {
