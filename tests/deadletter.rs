@@ -117,7 +117,10 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
             expected.push((reader, subject, cut, Some(id)));
         }
     }
-    assert_eq!(expected.len(), 2 * (14 + 7 + 7), "every inbound subject of every node");
+    let kinds = tisa_transport::subjects::UP_KINDS.len();
+    assert_eq!(kinds, tisa_transport::subjects::DOWN_KINDS.len());
+    assert_eq!(expected.len(), 2 * (2 * kinds + kinds + kinds), "every inbound subject of every node");
+    assert!(expected.iter().any(|(_, s, _, _)| s.ends_with(".batch")), "batches are dead-lettered too");
     let mut conns = std::collections::HashMap::new();
     for (_, subject, bytes, _) in &expected {
         let from = publisher(subject);

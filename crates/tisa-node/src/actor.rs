@@ -129,7 +129,7 @@ struct Actor {
 }
 
 /// A published message and whether its receiver's stream acknowledged it.
-type Acked = (Transmit, Result<(), TransportError>);
+type Acked = (Vec<Transmit>, Result<(), TransportError>);
 
 /// At most this many published messages awaiting their acknowledgement; beyond, the loop waits.
 const MAX_IN_FLIGHT: usize = 4096;
@@ -312,7 +312,7 @@ async fn run(
                         _ = retry.tick(), if !actor.outbox.is_empty() => {
                 let again = std::mem::take(&mut actor.outbox);
                 info!(messages = again.len(), "retrying unacknowledged messages");
-                actor.send_all(again).await;
+                actor.send_all_as(again, false).await;
             }
             _ = tokio::time::sleep(sleep) => actor.log_and_apply(Input::Timeout, now()).map(|_| ()).unwrap_or_else(|e| error!(error = %e, "cannot persist a timer input")),
         }
@@ -362,7 +362,14 @@ impl Actor {
     /// loop records each as sent once its receiver's stream acknowledged it,
     /// so a restart does not send it again; anything not recorded is
     /// re-sent, anything refused or timed out goes to the outbox).
-    async fn send_all(&mut self, mut out: Vec<Transmit>) {
+    async fn send_all(&mut self, out: Vec<Transmit>) {
+        self.send_all_as(out, true).await
+    }
+
+    /// [`Actor::send_all`]; with `batch` false, one broker message per
+    /// transmit (outbox retries: what a receiver refused as a batch, e.g.
+    /// for want of space, may go through one by one).
+    async fn send_all_as(&mut self, mut out: Vec<Transmit>, batch: bool) {
         if out.is_empty() {
             return;
         }
@@ -376,9 +383,12 @@ impl Actor {
             }
             crate::failpoint::before_send(t.envelope.payload.kind());
         }
-        let waits = self.links.publish_many(&out).await;
-        for (t, wait) in out.into_iter().zip(waits) {
-            self.in_flight.push(Box::pin(async move { (t, wait.await) }));
+        // One broker message per batch of transmits to the same peer.
+        let groups = self.links.publish_many(&out, batch).await;
+        let mut slots: Vec<Option<Transmit>> = out.into_iter().map(Some).collect();
+        for (idx, wait) in groups {
+            let ts: Vec<Transmit> = idx.into_iter().filter_map(|i| slots.get_mut(i).and_then(Option::take)).collect();
+            self.in_flight.push(Box::pin(async move { (ts, wait.await) }));
         }
         // Back-pressure: a receiver that stopped acknowledging must not grow this without bound.
         while self.in_flight.len() > MAX_IN_FLIGHT {
@@ -393,19 +403,23 @@ impl Actor {
     /// sent in one store write; the others wait in the outbox for a retry.
     fn on_acked(&mut self, batch: Vec<Acked>) {
         let mut sent = Vec::new();
-        for (t, r) in batch {
-            let kind = t.envelope.payload.kind();
+        for (ts, r) in batch {
             match r {
                 Ok(()) => {
-                    crate::failpoint::after_send(kind);
-                    self.counters.sent += 1;
-                    debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");
-                    sent.push(t.envelope.message_id.to_string());
+                    for t in ts {
+                        let kind = t.envelope.payload.kind();
+                        crate::failpoint::after_send(kind);
+                        self.counters.sent += 1;
+                        debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");
+                        sent.push(t.envelope.message_id.to_string());
+                    }
                 }
                 Err(e) => {
-                    warn!(to = %t.to, kind, message_id = %t.envelope.message_id, error = %e, "not acknowledged yet; will retry");
-                    self.note_send_failure(t.to, &e);
-                    self.outbox.push(t);
+                    if let Some(t) = ts.first() {
+                        warn!(to = %t.to, messages = ts.len(), first = %t.envelope.message_id, error = %e, "not acknowledged yet; will retry");
+                        self.note_send_failure(t.to, &e);
+                    }
+                    self.outbox.extend(ts);
                 }
             }
         }
@@ -425,12 +439,15 @@ impl Actor {
         let mut acks = Vec::with_capacity(batch.len());
         for msg in batch {
             match msg.result {
-                Ok(env) => {
+                Ok(envs) => {
                     self.counters.received += 1;
-                    debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
+                    let ids: Vec<tisa_core::MessageId> = envs.iter().map(|e| e.message_id.clone()).collect();
+                    for env in envs {
+                        debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
+                        inputs.push(LoggedInput { at, input: Input::Inbound { link: msg.link, envelope: env } });
+                    }
                     let probe = Probe { link: msg.link, subject: msg.subject };
-                    acks.push((msg.ack, env.message_id.clone(), probe, msg.meta));
-                    inputs.push(LoggedInput { at, input: Input::Inbound { link: msg.link, envelope: env } });
+                    acks.push((msg.ack, ids, probe, msg.meta));
                 }
                 Err(_) => self.on_inbound(msg).await,
             }
@@ -443,20 +460,24 @@ impl Actor {
         match self.log_and_apply_all(inputs) {
             // Committed: the broker may forget them.
             Ok(_) => {
-                for (ack, message_id, probe, meta) in acks {
+                'messages: for (ack, message_ids, probe, meta) in acks {
                     // Decoded, but its signature, sender or key did not
                     // verify: refused (the core sent the notice) and
-                    // dead-lettered. If the dead letter cannot be written,
-                    // the message stays unacknowledged and is redelivered
-                    // (re-applying it changes no state).
-                    let unverifiable = self.audited.iter().skip(seen).find_map(|ev| match ev {
-                        Event::Rejected { message_id: id, reason, .. } if *id == message_id => unverifiable(reason),
-                        _ => None,
-                    });
-                    if let Some((code, detail)) = unverifiable {
-                        let d = dead_letter(&probe, &meta, "UNVERIFIABLE", code, detail, Some(message_id.to_string()));
-                        if !self.dead_letter(d).await {
-                            continue;
+                    // dead-lettered (each such envelope of a batch). If a
+                    // dead letter cannot be written, the message stays
+                    // unacknowledged and is redelivered (re-applying it
+                    // changes no state).
+                    for message_id in message_ids {
+                        let unverifiable = self.audited.iter().skip(seen).find_map(|ev| match ev {
+                            Event::Rejected { message_id: id, reason, .. } if *id == message_id => unverifiable(reason),
+                            _ => None,
+                        });
+                        if let Some((code, detail)) = unverifiable {
+                            let d =
+                                dead_letter(&probe, &meta, "UNVERIFIABLE", code, detail, Some(message_id.to_string()));
+                            if !self.dead_letter(d).await {
+                                continue 'messages;
+                            }
                         }
                     }
                     if let Err(e) = ack.ack().await {
@@ -477,7 +498,7 @@ impl Actor {
         match result {
             Ok(env) => {
                 // Not reached: decoded messages are logged in groups.
-                debug!(subject = %msg.subject, link = %msg.link, message_id = %env.message_id, "decoded message on the malformed path; left for redelivery");
+                debug!(subject = %msg.subject, link = %msg.link, envelopes = env.len(), "decoded message on the malformed path; left for redelivery");
             }
             Err(e) => {
                 // Dead-lettered first (reason and ids, never the payload);

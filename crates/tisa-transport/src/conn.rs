@@ -13,7 +13,7 @@ use tisa_core::{Envelope, Party, Transmit};
 use tracing::{debug, error, info, warn};
 
 use crate::control::{self, ControlReply, ControlRequest, DeadLetter, ReplyView, WatchEvent};
-use crate::convert::{decode_envelope, encode_envelope};
+use crate::convert::{decode_inbound, encode_envelope};
 use crate::error::{DecodeError, TransportError};
 use crate::subjects;
 
@@ -186,8 +186,9 @@ pub struct Inbound {
     pub link: Party,
     /// The subject it came on.
     pub subject: String,
-    /// The decoded envelope, or why it could not be decoded.
-    pub result: Result<Envelope, DecodeError>,
+    /// The decoded envelope (or, from a batch, envelopes, in order), or why
+    /// the message could not be decoded.
+    pub result: Result<Vec<Envelope>, DecodeError>,
     /// Where it sat in the broker, for a dead letter (never its bytes).
     pub meta: InboundMeta,
     /// Acknowledges it to the broker: call only once the node has durably
@@ -274,6 +275,18 @@ pub const ACK_WAIT: Duration = Duration::from_secs(5);
 pub const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`Links::send_many`]: at most this many publishes awaiting their acknowledgement at once.
 pub const SEND_WINDOW: usize = 256;
+
+/// At most this many envelopes in one broker message (a batch).
+pub const BATCH_MAX: usize = 64;
+
+/// At most this many bytes of envelopes in one batch (an envelope larger
+/// than this goes alone; the broker's `max_payload` is the hard limit).
+pub const BATCH_BYTES: usize = 256 * 1024;
+
+/// The encoded size of an envelope (for batching).
+fn encoded_len(env: &Envelope) -> usize {
+    prost::Message::encoded_len(&crate::convert::envelope_to_proto(env))
+}
 
 /// The receiver's stream's acknowledgement of one publish (see [`Links::publish_many`]).
 pub type AckWait = futures::future::BoxFuture<'static, Result<(), TransportError>>;
@@ -533,71 +546,127 @@ impl Links {
     /// Returns, in order, whether each was acknowledged: only an `Ok` may be
     /// recorded as sent; anything else must be retried.
     pub async fn send_many(&self, ts: &[Transmit]) -> Vec<Result<(), TransportError>> {
-        let mut out = Vec::with_capacity(ts.len());
-        for chunk in ts.chunks(SEND_WINDOW) {
-            let waits = self.publish_many(chunk).await;
-            out.extend(futures::future::join_all(waits).await);
+        let mut out: Vec<Option<Result<(), TransportError>>> = (0..ts.len()).map(|_| None).collect();
+        for (offset, chunk) in ts.chunks(SEND_WINDOW).enumerate().map(|(i, c)| (i * SEND_WINDOW, c)) {
+            let groups = self.publish_many(chunk, true).await;
+            let (indices, waits): (Vec<Vec<usize>>, Vec<AckWait>) = groups.into_iter().unzip();
+            for (idx, r) in indices.into_iter().zip(futures::future::join_all(waits).await) {
+                for i in idx {
+                    out[offset + i] = Some(match &r {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(TransportError::Publish { subject: "batch".into(), reason: e.to_string() }),
+                    });
+                }
+            }
         }
-        out
+        out.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
     }
 
     /// Hands transmits to their links' connections without waiting for
-    /// the receivers' streams: returns, in order, the future of each one's
-    /// acknowledgement (`Ok` only once its stream acknowledged it; an error
-    /// after [`PUBLISH_ACK_TIMEOUT`]). Publishes leave in order on each
-    /// connection, so each stream stores them in order.
-    pub async fn publish_many(&self, ts: &[Transmit]) -> Vec<AckWait> {
-        let mut out: Vec<AckWait> = Vec::with_capacity(ts.len());
-        for t in ts {
-            match self.publish_durable(t).await {
-                Ok((subject, stream, ack)) => out.push(Box::pin(async move {
-                    match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
-                        Ok(Ok(_)) => Ok(()),
-                        Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
-                        Err(_) => Err(TransportError::NotAccepted {
-                            stream,
-                            subject,
-                            reason: "no acknowledgement in time".into(),
-                            hint:
-                                "the broker or the link may be slow or down; the message is kept and retried every 2 s",
-                        }),
-                    }
-                })),
-                Err(e) => out.push(Box::pin(std::future::ready(Err(e)))),
+    /// the receivers' streams. Transmits to the same peer go together, in
+    /// their order, as one [`proto::EnvelopeBatch`](crate::proto::EnvelopeBatch)
+    /// per [`BATCH_MAX`] envelopes (or [`BATCH_BYTES`] bytes) on the link's
+    /// `batch` subject — one stored write and one acknowledgement for all of
+    /// them; a transmit alone goes on its own kind's subject. Returns, for
+    /// each broker message, the indices (into `ts`) of the transmits it
+    /// carries and the future of its acknowledgement (`Ok` only once the
+    /// receiver's stream acknowledged it; an error after
+    /// [`PUBLISH_ACK_TIMEOUT`]). Publishes leave in order on each connection,
+    /// so each stream stores them in order.
+    ///
+    /// With `batch` false every transmit goes alone (a retry: a batch the
+    /// receiver refused, e.g. for want of space, may go through one by one).
+    pub async fn publish_many(&self, ts: &[Transmit], batch: bool) -> Vec<(Vec<usize>, AckWait)> {
+        let max = if batch { BATCH_MAX } else { 1 };
+        let mut out = Vec::new();
+        // Per peer, in order; then cut into batches.
+        let mut peers: Vec<(Party, Vec<usize>)> = Vec::new();
+        for (i, t) in ts.iter().enumerate() {
+            match peers.iter_mut().find(|(p, _)| *p == t.to) {
+                Some((_, v)) => v.push(i),
+                None => peers.push((t.to, vec![i])),
+            }
+        }
+        for (_, idx) in peers {
+            let mut group: Vec<usize> = Vec::new();
+            let mut bytes = 0usize;
+            for i in idx {
+                let size = encoded_len(&ts[i].envelope);
+                if !group.is_empty() && (group.len() >= max || bytes + size > BATCH_BYTES) {
+                    let g = std::mem::take(&mut group);
+                    out.push(self.publish_group(ts, g).await);
+                    bytes = 0;
+                }
+                group.push(i);
+                bytes += size;
+            }
+            if !group.is_empty() {
+                out.push(self.publish_group(ts, group).await);
             }
         }
         out
     }
 
-    /// Hands one transmit to its link's connection; returns the subject and
-    /// the future of the receiver's stream's acknowledgement.
+    /// Publishes one broker message carrying `ts[i]` for every `i` in `group` (same peer).
+    async fn publish_group(&self, ts: &[Transmit], group: Vec<usize>) -> (Vec<usize>, AckWait) {
+        let envs: Vec<&Envelope> = group.iter().map(|i| &ts[*i].envelope).collect();
+        let to = ts[group[0]].to;
+        let wait: AckWait = match self.publish_durable(to, &envs).await {
+            Ok((subject, stream, ack)) => Box::pin(async move {
+                match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
+                    Err(_) => Err(TransportError::NotAccepted {
+                        stream,
+                        subject,
+                        reason: "no acknowledgement in time".into(),
+                        hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
+                    }),
+                }
+            }),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        };
+        (group, wait)
+    }
+
+    /// Hands envelopes for `to` to its link's connection as one broker
+    /// message (one envelope: on its kind's subject; several: a batch);
+    /// returns the subject, the receiving stream and the future of its
+    /// acknowledgement.
     async fn publish_durable(
         &self,
-        t: &Transmit,
+        to: Party,
+        envs: &[&Envelope],
     ) -> Result<(String, String, async_nats::jetstream::context::PublishAckFuture), TransportError> {
-        let kind = t.envelope.payload.kind();
-        let subject = subjects::outbound(self.party, t.to, kind).ok_or_else(|| TransportError::Publish {
-            subject: format!("<{}→{}>", self.party, t.to),
+        let (kind, payload, msg_id) = match envs {
+            [one] => (one.payload.kind(), encode_envelope(one), one.message_id.to_string()),
+            [first, .., last] => (
+                subjects::BATCH,
+                crate::convert::encode_batch(envs),
+                format!("{}+{}+{}", first.message_id, envs.len(), last.message_id),
+            ),
+            [] => return Err(TransportError::Publish { subject: "-".into(), reason: "nothing to publish".into() }),
+        };
+        let subject = subjects::outbound(self.party, to, kind).ok_or_else(|| TransportError::Publish {
+            subject: format!("<{}→{}>", self.party, to),
             reason: "no such link in the arrangement".to_owned(),
         })?;
-        let client = self.links.iter().find(|(peer, _, _)| *peer == t.to).map(|(_, c, _)| c).ok_or_else(|| {
+        let client = self.links.iter().find(|(peer, _, _)| *peer == to).map(|(_, c, _)| c).ok_or_else(|| {
             TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
         })?;
         // Durable: the receiver's stream acknowledges (deduplicating by message id).
-        let payload = encode_envelope(&t.envelope);
         let limit = client.server_info().max_payload;
         if limit > 0 && payload.len() > limit {
             return Err(TransportError::TooLarge {
-                what: format!("{kind} envelope {} to {}", t.envelope.message_id, t.to),
+                what: format!("{kind} envelope {msg_id} to {to}"),
                 size: payload.len(),
                 limit,
             });
         }
         let js = async_nats::jetstream::new(client.clone());
-        let msg = async_nats::jetstream::message::PublishMessage::build()
-            .payload(Bytes::from(payload))
-            .message_id(t.envelope.message_id.as_str());
-        let stream = receiving_stream(self.party, t.to).unwrap_or_default();
+        let msg =
+            async_nats::jetstream::message::PublishMessage::build().payload(Bytes::from(payload)).message_id(msg_id);
+        let stream = receiving_stream(self.party, to).unwrap_or_default();
         let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| not_accepted(&stream, &subject, &e))?;
         Ok((subject, stream, ack))
     }
@@ -806,7 +875,7 @@ impl Pump {
                     }
                     m = messages.next() => match m {
                         Some(Ok(m)) => {
-                            let result = decode_envelope(&m.subject, &m.payload);
+                            let result = decode_inbound(&m.subject, &m.payload);
                             let inbound = Inbound {
                                 link: peer,
                                 subject: m.subject.to_string(),

@@ -20,6 +20,25 @@ pub fn encode_envelope(env: &Envelope) -> Vec<u8> {
     envelope_to_proto(env).encode_to_vec()
 }
 
+/// Decodes what arrived on a link subject: one envelope (its payload kind
+/// must match the subject), or on a `batch` subject every envelope of an
+/// [`proto::EnvelopeBatch`], in order (at least one; any bad one fails the batch).
+pub fn decode_inbound(subject: &str, bytes: &[u8]) -> Result<Vec<Envelope>, DecodeError> {
+    if crate::subjects::kind_of(subject) != crate::subjects::BATCH {
+        return decode_envelope(subject, bytes).map(|e| vec![e]);
+    }
+    let b = proto::EnvelopeBatch::decode(bytes)?;
+    if b.envelopes.is_empty() {
+        return Err(DecodeError::Missing("envelope_batch.envelopes"));
+    }
+    b.envelopes.into_iter().map(envelope_from_proto).collect()
+}
+
+/// Encodes envelopes for a `batch` subject.
+pub fn encode_batch(envs: &[&Envelope]) -> Vec<u8> {
+    proto::EnvelopeBatch { envelopes: envs.iter().map(|e| envelope_to_proto(e)).collect() }.encode_to_vec()
+}
+
 /// Decodes an envelope received on `subject`; its payload kind must match the
 /// subject's last token.
 pub fn decode_envelope(subject: &str, bytes: &[u8]) -> Result<Envelope, DecodeError> {

@@ -33,5 +33,5 @@ pub use control::{
     ControlReply, ControlRequest, DeadLetter, Health, ListQuery, RecipientView, ReplyView, SendError, StatusView,
     WatchEvent,
 };
-pub use convert::{decode_envelope, encode_envelope};
+pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope};
 pub use error::{DecodeError, TransportError};

@@ -66,10 +66,16 @@ pub fn inbound(party: Party) -> Vec<(Party, String)> {
 }
 
 /// Kinds a nation sends up to the hub (`tisa.<nation>.up.<kind>`).
-pub const UP_KINDS: [&str; 7] = ["report", "decision", "grant", "revocation", "track", "receipt", "rejection"];
+pub const UP_KINDS: [&str; 9] =
+    ["report", "decision", "grant", "revocation", "track", "receipt", "retraction", "rejection", BATCH];
 
 /// Kinds the hub sends down to a nation (`tisa.<nation>.down.<kind>`).
-pub const DOWN_KINDS: [&str; 7] = ["request", "delivery", "progress", "revocation", "track", "receipt", "rejection"];
+pub const DOWN_KINDS: [&str; 9] =
+    ["request", "delivery", "progress", "revocation", "track", "receipt", "retraction", "rejection", BATCH];
+
+/// The subject kind of an [`EnvelopeBatch`](crate::proto::EnvelopeBatch): several envelopes to
+/// the same peer in one broker message (one stored write, one acknowledgement).
+pub const BATCH: &str = "batch";
 
 /// Every concrete subject `party`'s node reads, per link: `(peer, subject)`.
 pub fn inbound_subjects(party: Party) -> Vec<(Party, String)> {
