@@ -14,6 +14,7 @@
 //!
 //! `up` kinds: `report`, `decision`, `grant`, `revocation`, `track`, `receipt`, `retraction`, `rejection`.
 //! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `track`, `receipt`, `retraction`, `rejection`.
+//! Either way, `batch`: an `EnvelopeBatch` of several of these, in order, in one broker message.
 //! There is no KR↔JP subject.
 
 use tisa_core::Party;
