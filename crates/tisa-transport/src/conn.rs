@@ -283,9 +283,18 @@ pub const BATCH_MAX: usize = 64;
 /// than this goes alone; the broker's `max_payload` is the hard limit).
 pub const BATCH_BYTES: usize = 256 * 1024;
 
-/// The encoded size of an envelope (for batching).
-fn encoded_len(env: &Envelope) -> usize {
-    prost::Message::encoded_len(&crate::convert::envelope_to_proto(env))
+/// An [`proto::EnvelopeBatch`](crate::proto::EnvelopeBatch) from envelopes
+/// already encoded: field 1 (`repeated Envelope`) is each one's bytes,
+/// length-delimited, in order — what prost would write, without encoding
+/// any envelope twice.
+fn batch_of(encoded: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded.iter().map(|e| e.len() + 6).sum());
+    for e in encoded {
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(e.len() as u64, &mut out);
+        out.extend_from_slice(e);
+    }
+    out
 }
 
 /// The receiver's stream's acknowledgement of one publish (see [`Links::publish_many`]).
@@ -578,6 +587,8 @@ impl Links {
     /// receiver refused, e.g. for want of space, may go through one by one).
     pub async fn publish_many(&self, ts: &[Transmit], batch: bool) -> Vec<(Vec<usize>, AckWait)> {
         let max = if batch { BATCH_MAX } else { 1 };
+        // Each envelope is encoded once (a batch is their bytes, framed).
+        let encoded: Vec<Vec<u8>> = ts.iter().map(|t| encode_envelope(&t.envelope)).collect();
         let mut out = Vec::new();
         // Per peer, in order; then cut into batches.
         let mut peers: Vec<(Party, Vec<usize>)> = Vec::new();
@@ -591,25 +602,25 @@ impl Links {
             let mut group: Vec<usize> = Vec::new();
             let mut bytes = 0usize;
             for i in idx {
-                let size = encoded_len(&ts[i].envelope);
+                let size = encoded[i].len();
                 if !group.is_empty() && (group.len() >= max || bytes + size > BATCH_BYTES) {
                     let g = std::mem::take(&mut group);
-                    out.push(self.publish_group(ts, g).await);
+                    out.push(self.publish_group(ts, &encoded, g).await);
                     bytes = 0;
                 }
                 group.push(i);
                 bytes += size;
             }
             if !group.is_empty() {
-                out.push(self.publish_group(ts, group).await);
+                out.push(self.publish_group(ts, &encoded, group).await);
             }
         }
         out
     }
 
     /// Publishes one broker message carrying `ts[i]` for every `i` in `group` (same peer).
-    async fn publish_group(&self, ts: &[Transmit], group: Vec<usize>) -> (Vec<usize>, AckWait) {
-        let envs: Vec<&Envelope> = group.iter().map(|i| &ts[*i].envelope).collect();
+    async fn publish_group(&self, ts: &[Transmit], encoded: &[Vec<u8>], group: Vec<usize>) -> (Vec<usize>, AckWait) {
+        let envs: Vec<(&Envelope, &[u8])> = group.iter().map(|i| (&ts[*i].envelope, encoded[*i].as_slice())).collect();
         let to = ts[group[0]].to;
         let wait: AckWait = match self.publish_durable(to, &envs).await {
             Ok((subject, stream, ack)) => Box::pin(async move {
@@ -636,13 +647,13 @@ impl Links {
     async fn publish_durable(
         &self,
         to: Party,
-        envs: &[&Envelope],
+        envs: &[(&Envelope, &[u8])],
     ) -> Result<(String, String, async_nats::jetstream::context::PublishAckFuture), TransportError> {
         let (kind, payload, msg_id) = match envs {
-            [one] => (one.payload.kind(), encode_envelope(one), one.message_id.to_string()),
-            [first, .., last] => (
+            [(one, bytes)] => (one.payload.kind(), bytes.to_vec(), one.message_id.to_string()),
+            [(first, _), .., (last, _)] => (
                 subjects::BATCH,
-                crate::convert::encode_batch(envs),
+                batch_of(&envs.iter().map(|(_, b)| *b).collect::<Vec<_>>()),
                 format!("{}+{}+{}", first.message_id, envs.len(), last.message_id),
             ),
             [] => return Err(TransportError::Publish { subject: "-".into(), reason: "nothing to publish".into() }),
@@ -915,5 +926,40 @@ impl Pump {
             // The broker may have lost what it held for this link: reconcile.
             let _ = up.try_send(peer);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tisa_core::{MessageId, Payload, Rejection, Timestamp, PROTOCOL_VERSION};
+
+    fn env(n: u32) -> Envelope {
+        Envelope {
+            version: PROTOCOL_VERSION,
+            message_id: MessageId::new(format!("US.1.{n}")).unwrap(),
+            sender: Party::Us,
+            sent_at: Timestamp(u64::from(n)),
+            payload: Payload::Rejection(Rejection {
+                refers_to: MessageId::new("KR.1.1").unwrap(),
+                code: "CONFLICT".into(),
+                detail: "x".repeat(n as usize * 40),
+                report_id: None,
+                request_id: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_batch_framed_from_encoded_envelopes_is_what_prost_writes_and_decodes_back() {
+        let envs: Vec<Envelope> = (1..=5).map(env).collect();
+        let encoded: Vec<Vec<u8>> = envs.iter().map(encode_envelope).collect();
+        let framed = batch_of(&encoded.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let refs: Vec<&Envelope> = envs.iter().collect();
+        assert_eq!(framed, crate::convert::encode_batch(&refs));
+        assert_eq!(decode_inbound("tisa.kr.down.batch", &framed).unwrap(), envs);
+        // One envelope alone on its kind's subject, not a batch.
+        assert_eq!(decode_inbound("tisa.kr.down.rejection", &encoded[0]).unwrap(), vec![envs[0].clone()]);
+        assert!(decode_inbound("tisa.kr.down.batch", &[]).is_err(), "an empty batch is refused");
     }
 }
