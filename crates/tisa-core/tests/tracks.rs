@@ -135,8 +135,7 @@ fn scope_ceiling_and_releasable_to_are_enforced() {
     assert_eq!(tracks_at(&sim, US).len(), 1);
 
     // JP's ceiling lower than KR's: the hub does not forward.
-    let mut low = Policy::default();
-    low.jp_ceiling = Classification::Confidential;
+    let low = Policy { jp_ceiling: Classification::Confidential, ..Policy::default() };
     let mut sim = Sim::with_policy(low);
     missile_grant(&mut sim, KR, "KR-G-1", Classification::Secret);
     sim.track(KR, tdraft("KR-T-1", 1, Classification::Secret, "USA,JPN")).unwrap();
@@ -144,8 +143,7 @@ fn scope_ceiling_and_releasable_to_are_enforced() {
     assert!(tracks_sent(&sim, US, JP).is_empty());
 
     // NK_MISSILE out of scope (hub's policy): nothing forwarded.
-    let mut nuclear_only = Policy::default();
-    nuclear_only.scope = vec![Category::NkNuclear];
+    let nuclear_only = Policy { scope: vec![Category::NkNuclear], ..Policy::default() };
     let mut sim = Sim::with_policies(Policy::default(), nuclear_only, Policy::default());
     missile_grant(&mut sim, KR, "KR-G-1", Classification::Secret);
     sim.track(KR, tdraft("KR-T-1", 1, Classification::Secret, "USA,JPN")).unwrap();
@@ -189,8 +187,7 @@ fn recipient_rechecks_scope_ceiling_and_releasable_to() {
     }
     assert!(tracks_at(&sim, JP).is_empty());
     // A recipient whose policy leaves NK_MISSILE out of scope refuses it too.
-    let mut nuclear_only = Policy::default();
-    nuclear_only.scope = vec![Category::NkNuclear];
+    let nuclear_only = Policy { scope: vec![Category::NkNuclear], ..Policy::default() };
     let mut sim2 = Sim::with_policies(Policy::default(), Policy::default(), nuclear_only);
     sim2.inject(JP, US, envelope(US, "US.x.9", now, Payload::Track(make(4, Classification::Secret, "USA,JPN"))));
     assert!(matches!(
