@@ -423,12 +423,32 @@ struct TrackedRequest {
     sent: Option<ReleaseDecision>,
 }
 
-/// Hub side: a delivery sent to a nation, kept until its receipt arrives
-/// (re-sent on reconciliation), and the receipt once it has.
+/// Hub side: a delivery sent to a nation, kept (as the consent it went
+/// under: the content stays in `held` or `own`, not twice) until its receipt
+/// arrives — re-sent on reconciliation — and the receipt once it has.
 #[derive(Clone, Debug)]
 struct Forwarded {
-    delivery: Delivery,
+    /// The originator's consent; `None` for the hub's own report (bilateral).
+    consent: Option<Consent>,
+    tearline_only: bool,
     receipt: Option<Receipt>,
+}
+
+/// The delivery of `report` to `recipient`: bilateral (the hub's own, in
+/// full) without `consent`, trilateral under it. `None` if a tearline-only
+/// release has no tearline.
+fn delivery_of(report: &Report, recipient: Party, tearline_only: bool, consent: Option<Consent>) -> Option<Delivery> {
+    let released = if tearline_only {
+        Released::Tearline(report.content.tearline.clone()?)
+    } else {
+        Released::Full(report.content.clone())
+    };
+    let h = &report.header;
+    let (basis, request_id) = match &consent {
+        Some(_) => (Basis::Trilateral, Some(RequestId::for_release(&h.id, h.revision, recipient))),
+        None => (Basis::Bilateral, None),
+    };
+    Some(Delivery { header: h.clone(), released, basis, request_id, manifest: report.manifest.clone(), consent })
 }
 
 /// The state machine of one party. See the module docs for how to drive it.
@@ -634,17 +654,11 @@ impl Node {
             for p in rel.iter() {
                 match self.policy.check_bilateral(&header, p) {
                     Ok(()) => {
-                        let delivery = Delivery {
-                            header: header.clone(),
-                            released: Released::Full(report.content.clone()),
-                            basis: Basis::Bilateral,
-                            request_id: None,
-                            manifest: report.manifest.clone(),
-                            consent: None,
-                        };
-                        self.send(now, p, Payload::Delivery(delivery.clone()));
-                        self.forwarded
-                            .insert((header.id.clone(), header.revision, p), Forwarded { delivery, receipt: None });
+                        if let Some(delivery) = delivery_of(&report, p, false, None) {
+                            self.send(now, p, Payload::Delivery(delivery));
+                        }
+                        let f = Forwarded { consent: None, tearline_only: false, receipt: None };
+                        self.forwarded.insert((header.id.clone(), header.revision, p), f);
                         self.events.push_back(Event::Forwarded {
                             header: header.clone(),
                             recipient: p,
@@ -1115,9 +1129,17 @@ impl Node {
         }
         let mut out: Vec<Payload> = Vec::new();
         if self.party.is_hub() {
-            for ((_, _, to), f) in &self.forwarded {
-                if *to == link && f.receipt.is_none() {
-                    out.push(Payload::Delivery(f.delivery.clone()));
+            for ((id, rev, to), f) in &self.forwarded {
+                if *to != link || f.receipt.is_some() {
+                    continue;
+                }
+                let key = (id.clone(), *rev);
+                let report = match &f.consent {
+                    Some(_) => self.held.get(&key),
+                    None => self.own_revision(id, *rev).map(|r| &r.report),
+                };
+                if let Some(d) = report.and_then(|r| delivery_of(r, *to, f.tearline_only, f.consent.clone())) {
+                    out.push(Payload::Delivery(d));
                 }
             }
             for r in self.held_revocations.values() {
@@ -1184,8 +1206,7 @@ impl Node {
             if let Err(why) = self.policy.check_trilateral(h, third) {
                 out.push(progress(Some(third), Stage::NotReleasable(why)));
             } else if let Some(f) = self.forwarded.get(&(h.id.clone(), h.revision, third)) {
-                let tearline_only = matches!(f.delivery.released, Released::Tearline(_));
-                out.push(progress(Some(third), Stage::Forwarded { tearline_only }));
+                out.push(progress(Some(third), Stage::Forwarded { tearline_only: f.tearline_only }));
                 if let Some(r) = &f.receipt {
                     out.push(Payload::Receipt(r.clone()));
                 }
@@ -1485,24 +1506,11 @@ impl Node {
             recipient,
             why,
         })?;
-        let released = if tearline_only {
-            match &report.content.tearline {
-                Some(t) => Released::Tearline(t.clone()),
-                None => return Err(RejectReason::NoTearline(id)),
-            }
-        } else {
-            Released::Full(report.content.clone())
-        };
-        let delivery = Delivery {
-            header: report.header.clone(),
-            released,
-            basis: Basis::Trilateral,
-            request_id: Some(RequestId::for_release(&id, report.header.revision, recipient)),
-            manifest: report.manifest.clone(),
-            consent: Some(consent),
-        };
-        self.send(now, recipient, Payload::Delivery(delivery.clone()));
-        self.forwarded.insert((id.clone(), report.header.revision, recipient), Forwarded { delivery, receipt: None });
+        let delivery = delivery_of(report, recipient, tearline_only, Some(consent.clone()))
+            .ok_or_else(|| RejectReason::NoTearline(id.clone()))?;
+        self.send(now, recipient, Payload::Delivery(delivery));
+        let f = Forwarded { consent: Some(consent), tearline_only, receipt: None };
+        self.forwarded.insert((id.clone(), report.header.revision, recipient), f);
         self.events.push_back(Event::Forwarded {
             header: report.header.clone(),
             recipient,
