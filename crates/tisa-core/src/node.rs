@@ -1072,18 +1072,7 @@ impl Node {
             }
         }
         // Requests awaiting this party's decision are withdrawn.
-        let open: Vec<RequestId> = self
-            .decisions
-            .iter()
-            .filter(|(_, t)| t.request.report_id == *id && t.state == RequestState::Open)
-            .map(|(rid, _)| rid.clone())
-            .collect();
-        for rid in open {
-            if let Some(t) = self.decisions.get_mut(&rid) {
-                t.state = RequestState::Withdrawn;
-                self.deadlines.remove(&(t.request.expires_at, rid.clone()));
-            }
-        }
+        withdraw_open(self.decisions.values_mut(), id, &mut self.deadlines);
         if is_hub {
             self.retractions.insert(id.clone(), r.clone());
             // The hub's own report: tell every nation that received a revision.
@@ -2030,18 +2019,7 @@ impl Node {
         self.retractions.insert(id.clone(), r.clone());
         self.mark_retracted(&r);
         // Release requests still open for it are withdrawn: nothing more moves.
-        let open: Vec<RequestId> = self
-            .hub_requests
-            .iter()
-            .filter(|(_, t)| t.request.report_id == id && t.state == RequestState::Open)
-            .map(|(rid, _)| rid.clone())
-            .collect();
-        for rid in open {
-            if let Some(t) = self.hub_requests.get_mut(&rid) {
-                t.state = RequestState::Withdrawn;
-                self.deadlines.remove(&(t.request.expires_at, rid.clone()));
-            }
-        }
+        withdraw_open(self.hub_requests.values_mut(), &id, &mut self.deadlines);
         self.events.push_back(Event::Retracted { report_id: id.clone(), originator: link });
         // Every party that holds a revision learns, with no new approval:
         // a retraction only takes information back.
@@ -2266,6 +2244,19 @@ impl Node {
                 self.events.push_back(Event::Expired { request: req });
             }
         }
+    }
+}
+
+/// Withdraws every open request for report `id` (it was retracted) and
+/// drops its deadline: it can no longer be decided, nor expire.
+fn withdraw_open<'a>(
+    requests: impl Iterator<Item = &'a mut TrackedRequest>,
+    id: &ReportId,
+    deadlines: &mut BTreeSet<(Timestamp, RequestId)>,
+) {
+    for t in requests.filter(|t| t.request.report_id == *id && t.state == RequestState::Open) {
+        t.state = RequestState::Withdrawn;
+        deadlines.remove(&(t.request.expires_at, t.request.request_id.clone()));
     }
 }
 

@@ -449,7 +449,10 @@ impl Actor {
                     let probe = Probe { link: msg.link, subject: msg.subject };
                     acks.push((msg.ack, ids, probe, msg.meta));
                 }
-                Err(_) => self.on_inbound(msg).await,
+                Err(e) => {
+                    let probe = Probe { link: msg.link, subject: msg.subject };
+                    self.on_malformed(probe, msg.meta, msg.ack, e).await
+                }
             }
         }
         if inputs.is_empty() {
@@ -490,47 +493,43 @@ impl Actor {
         }
     }
 
-    /// A message that could not be decoded (decoded ones go through [`Actor::on_inbound_batch`]).
-    async fn on_inbound(&mut self, msg: Inbound) {
+    /// A message that could not be decoded (decoded ones go through
+    /// [`Actor::on_inbound_batch`]): dead-lettered first (reason and ids,
+    /// never the payload); only then is the original given up, so it is
+    /// never lost silently: if the dead letter cannot be written, it stays
+    /// unacknowledged and the broker redelivers it.
+    async fn on_malformed(
+        &mut self,
+        msg: Probe,
+        meta: InboundMeta,
+        ack: tisa_transport::conn::Ack,
+        e: tisa_transport::DecodeError,
+    ) {
         self.counters.received += 1;
-        let Inbound { link, subject, result, meta, ack } = msg;
-        let msg = Probe { link, subject };
-        match result {
-            Ok(env) => {
-                // Not reached: decoded messages are logged in groups.
-                debug!(subject = %msg.subject, link = %msg.link, envelopes = env.len(), "decoded message on the malformed path; left for redelivery");
-            }
-            Err(e) => {
-                // Dead-lettered first (reason and ids, never the payload);
-                // only then is the original given up, so it is never lost
-                // silently: if the dead letter cannot be written, it stays
-                // unacknowledged and the broker redelivers it.
-                let d = dead_letter(&msg, &meta, "MALFORMED", e.code(), e.redacted(), meta.message_id.clone());
-                if !self.dead_letter(d).await {
-                    return;
-                }
-                self.counters.malformed += 1;
-                let w = tisa_transport::WatchEvent {
-                    kind: "MALFORMED".into(),
-                    at: now(),
-                    report_id: None,
-                    revision: 0,
-                    request_id: None,
-                    originator: None,
-                    recipient: None,
-                    category: None,
-                    classification: None,
-                    detail: format!("{} from {}: {} {}", msg.subject, msg.link, e.code(), e.redacted()),
-                    title: None,
-                    tearline_only: false,
-                };
-                if let Err(e) = self.links.publish_event(&w).await {
-                    warn!(error = %e, "cannot publish event");
-                }
-                if let Err(e) = ack.term().await {
-                    warn!(error = %e, "cannot terminate a malformed message");
-                }
-            }
+        let d = dead_letter(&msg, &meta, "MALFORMED", e.code(), e.redacted(), meta.message_id.clone());
+        if !self.dead_letter(d).await {
+            return;
+        }
+        self.counters.malformed += 1;
+        let w = tisa_transport::WatchEvent {
+            kind: "MALFORMED".into(),
+            at: now(),
+            report_id: None,
+            revision: 0,
+            request_id: None,
+            originator: None,
+            recipient: None,
+            category: None,
+            classification: None,
+            detail: format!("{} from {}: {} {}", msg.subject, msg.link, e.code(), e.redacted()),
+            title: None,
+            tearline_only: false,
+        };
+        if let Err(e) = self.links.publish_event(&w).await {
+            warn!(error = %e, "cannot publish event");
+        }
+        if let Err(e) = ack.term().await {
+            warn!(error = %e, "cannot terminate a malformed message");
         }
     }
 
