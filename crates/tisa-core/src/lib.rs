@@ -6,6 +6,7 @@
 //! - [`types`]: parties, categories, classifications, ids, time.
 //! - [`message`]: the messages parties exchange (domain types, not prost).
 //! - [`policy`]: the agreed policy and the release rules.
+//! - [`body`]: report bodies (content, manifest) kept outside the core.
 //! - [`node`]: [`Node`], one party's state machine (`handle_*` in, `poll_*` out).
 //! - [`error`]: why a command or a message was refused.
 //!
@@ -15,6 +16,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod body;
 pub mod error;
 pub mod message;
 pub mod node;
@@ -22,6 +24,7 @@ pub mod policy;
 pub mod sign;
 pub mod types;
 
+pub use body::{BodyKey, FillError, Stash};
 pub use error::{CommandError, ParseError, RejectReason};
 pub use message::*;
 pub use node::{

@@ -370,4 +370,8 @@ pub struct Transmit {
     pub to: Party,
     /// The message.
     pub envelope: Envelope,
+    /// When set, the envelope's report or delivery has a blank content and
+    /// manifest: fill them from the body store ([`Transmit::fill`]) before
+    /// sending.
+    pub body: Option<crate::body::BodyKey>,
 }

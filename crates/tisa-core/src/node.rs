@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use indexmap::IndexMap;
 
+use crate::body::{blank_signed, content_digest, BodyKey, ReportRef, Stash};
 use crate::error::{CommandError, RejectReason};
 use crate::message::*;
 use crate::policy::{KeyRole, NotReleasable, Policy};
@@ -226,6 +227,9 @@ pub struct PendingView {
     pub has_tearline: bool,
     /// The report's signed manifest (an approver signs its SHA-256).
     pub manifest: Signed,
+    /// When set, `title` and `manifest` are blank: fill them from the
+    /// body store ([`PendingView::fill`]).
+    pub body: Option<BodyKey>,
 }
 
 /// A standing grant as one node knows it.
@@ -246,6 +250,9 @@ pub struct InboxEntry {
     pub received_at: Timestamp,
     /// The originator has retracted the report since.
     pub retracted: Option<RetractionNote>,
+    /// When set, what was released and the manifest are blank: fill them
+    /// from the body store ([`InboxEntry::fill`]).
+    pub body: Option<BodyKey>,
 }
 
 /// A retraction as a holder of the report sees it.
@@ -399,7 +406,8 @@ struct OwnReport {
 
 #[derive(Clone, Debug)]
 struct OwnRevision {
-    report: Report,
+    /// The report; its body is in the body store.
+    report: ReportRef,
     hub: HubState,
     recipients: BTreeMap<Party, RecipientState>,
     /// Verified receipts, by recipient: when it committed the delivery.
@@ -420,7 +428,7 @@ struct TrackedRequest {
     request: ReleaseRequest,
     state: RequestState,
     /// Originator side: the decision sent, to send again if the hub asks again.
-    sent: Option<ReleaseDecision>,
+    sent: Option<Box<ReleaseDecision>>,
 }
 
 /// Hub side: a delivery sent to a nation, kept (as the consent it went
@@ -434,21 +442,44 @@ struct Forwarded {
     receipt: Option<Receipt>,
 }
 
-/// The delivery of `report` to `recipient`: bilateral (the hub's own, in
-/// full) without `consent`, trilateral under it. `None` if a tearline-only
+/// The delivery of `r` to `recipient`: bilateral (the hub's own, in full)
+/// without `consent`, trilateral under it. With `full` (the report in hand)
+/// the content goes inline; without it the delivery is blank and needs its
+/// body from the store (the flag returned). `None` if a tearline-only
 /// release has no tearline.
-fn delivery_of(report: &Report, recipient: Party, tearline_only: bool, consent: Option<Consent>) -> Option<Delivery> {
-    let released = if tearline_only {
-        Released::Tearline(report.content.tearline.clone()?)
-    } else {
-        Released::Full(report.content.clone())
+fn delivery_of(
+    r: &ReportRef,
+    full: Option<&Report>,
+    recipient: Party,
+    tearline_only: bool,
+    consent: Option<Consent>,
+) -> Option<(Delivery, bool)> {
+    if tearline_only && !r.has_tearline {
+        return None;
+    }
+    let (released, manifest, blank) = match full {
+        Some(report) if tearline_only => {
+            (Released::Tearline(report.content.tearline.clone()?), report.manifest.clone(), false)
+        }
+        Some(report) => (Released::Full(report.content.clone()), report.manifest.clone(), false),
+        None if tearline_only => (Released::Tearline(Sensitive::default()), blank_signed(), true),
+        None => (Released::Full(Content::default()), blank_signed(), true),
     };
-    let h = &report.header;
+    let h = &r.header;
     let (basis, request_id) = match &consent {
         Some(_) => (Basis::Trilateral, Some(RequestId::for_release(&h.id, h.revision, recipient))),
         None => (Basis::Bilateral, None),
     };
-    Some(Delivery { header: h.clone(), released, basis, request_id, manifest: report.manifest.clone(), consent })
+    Some((Delivery { header: h.clone(), released, basis, request_id, manifest, consent }, blank))
+}
+
+/// A report received (a delivery at its recipient, a national report at
+/// the hub), as the inbox keeps it: the entry with a blank body, and the
+/// manifest's hash (to recognise the same delivery again).
+#[derive(Clone, Debug)]
+struct Received {
+    entry: InboxEntry,
+    manifest_sha256: sign::Digest32,
 }
 
 /// The state machine of one party. See the module docs for how to drive it.
@@ -461,8 +492,10 @@ pub struct Node {
     grants: IndexMap<String, GrantView>,
     /// Revoked grant ids (every role).
     revoked: std::collections::HashSet<String>,
-    /// Source keys of own reports (idempotent submits from feeds).
-    sources: HashMap<String, ReportId>,
+    /// Source keys of own reports (idempotent submits from feeds): the
+    /// report, and the revision last submitted under the key with its
+    /// content's digest.
+    sources: HashMap<String, (ReportId, u32, sign::Digest32)>,
     /// Originator: this party's revocations (re-sent on reconciliation).
     own_revocations: IndexMap<String, Revocation>,
     /// Hub: revocations passed on to the recipient (re-sent on reconciliation).
@@ -481,17 +514,21 @@ pub struct Node {
     /// Originator side: requests for this party's decision, in arrival order.
     decisions: IndexMap<RequestId, TrackedRequest>,
     /// Hub side: national reports held, by (id, revision).
-    held: HashMap<(ReportId, u32), Report>,
+    held: HashMap<(ReportId, u32), ReportRef>,
     /// Hub side: release requests opened.
     hub_requests: HashMap<RequestId, TrackedRequest>,
     /// Reports received, by (id, revision), in arrival order.
-    inbox: IndexMap<(ReportId, u32), InboxEntry>,
+    inbox: IndexMap<(ReportId, u32), Received>,
     /// Open requests' deadlines (either side).
     deadlines: BTreeSet<(Timestamp, RequestId)>,
     /// Live missile tracks: the latest update of each (own, held or received), by first appearance.
     tracks: IndexMap<TrackId, TrackEntry>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    /// Bodies kept in memory (the default); `None` once they go to the
+    /// shell's store ([`Node::keep_bodies_outside`]).
+    bodies: Option<HashMap<BodyKey, Report>>,
+    stashes: VecDeque<Stash>,
 }
 
 impl Node {
@@ -528,7 +565,19 @@ impl Node {
             tracks: IndexMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            bodies: Some(HashMap::new()),
+            stashes: VecDeque::new(),
         })
+    }
+
+    /// Keeps report bodies (content and manifest) outside the core: they
+    /// come out as [`Stash`]es ([`Node::poll_stash`]) for the shell's body
+    /// store, and transmits and queries that need one name it for the shell
+    /// to fill ([`Transmit::body`]). Call before the first input.
+    #[must_use]
+    pub fn keep_bodies_outside(mut self) -> Node {
+        self.bodies = None;
+        self
     }
 
     /// This node's party.
@@ -549,6 +598,14 @@ impl Node {
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
+    }
+
+    /// Next body to write to the body store (only with
+    /// [`Node::keep_bodies_outside`]). Drain after every input, before
+    /// filling its transmits.
+    #[must_use]
+    pub fn poll_stash(&mut self) -> Option<Stash> {
+        self.stashes.pop_front()
     }
 
     /// Next event. Drain until `None` after every input (after transmits).
@@ -576,12 +633,13 @@ impl Node {
             if key.is_empty() || key.len() > 256 || key.chars().any(char::is_control) {
                 return Err(CommandError::BadSourceKey);
             }
-            if let Some(existing) = self.sources.get(key).cloned() {
+            if let Some((existing, revision, digest)) = self.sources.get(key).cloned() {
                 if let Some(latest) = self.own.get(&existing).and_then(|o| o.revisions.last()) {
                     let h = &latest.report.header;
                     let rel: PartySet = releasable_to.iter().filter(|p| *p != self.party).collect();
                     let same_rel = h.releasable_to == rel;
-                    if latest.report.content == content
+                    if h.revision == revision
+                        && digest == content_digest(&content)
                         && h.category == category
                         && h.classification == classification
                         && same_rel
@@ -645,7 +703,9 @@ impl Node {
             releasable_to: rel,
         };
         let manifest = self.identity.sign(Manifest::of(&header, &content, &submitted_by).to_bytes());
+        let digest = source_key.as_ref().map(|_| content_digest(&content));
         let report = Report { header: header.clone(), content, manifest };
+        let reference = ReportRef::of(&report);
 
         let mut notes = Vec::new();
         let mut recipients = BTreeMap::new();
@@ -654,7 +714,7 @@ impl Node {
             for p in rel.iter() {
                 match self.policy.check_bilateral(&header, p) {
                     Ok(()) => {
-                        if let Some(delivery) = delivery_of(&report, p, false, None) {
+                        if let Some((delivery, _)) = delivery_of(&reference, Some(&report), p, false, None) {
                             self.send(now, p, Payload::Delivery(delivery));
                         }
                         let f = Forwarded { consent: None, tearline_only: false, receipt: None };
@@ -689,8 +749,9 @@ impl Node {
             }
             self.send(now, Party::HUB, Payload::Report(report.clone()));
         }
+        self.stash(report);
         let revision_state = OwnRevision {
-            report,
+            report: reference,
             hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent },
             recipients,
             receipts: BTreeMap::new(),
@@ -700,8 +761,8 @@ impl Node {
             .or_insert_with(|| OwnReport { revisions: Vec::new(), retraction: None })
             .revisions
             .push(revision_state);
-        if let Some(key) = source_key {
-            self.sources.insert(key, header.id.clone());
+        if let (Some(key), Some(digest)) = (source_key, digest) {
+            self.sources.insert(key, (header.id.clone(), header.revision, digest));
         }
         self.events.push_back(Event::Submitted { header: header.clone() });
         Ok(Submitted { header, notes, duplicate: false })
@@ -743,7 +804,7 @@ impl Node {
             .own_revision(&req.report_id, req.revision)
             .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
         Ok(DecisionDoc {
-            manifest_sha256: sign::sha256(&rev.report.manifest.bytes),
+            manifest_sha256: rev.report.manifest_sha256,
             request_id: req.request_id.clone(),
             report_id: req.report_id.clone(),
             revision: req.revision,
@@ -821,17 +882,17 @@ impl Node {
         if doc.report_id != req.report_id
             || doc.revision != req.revision
             || doc.recipient != req.recipient
-            || doc.manifest_sha256 != sign::sha256(&rev.report.manifest.bytes)
+            || doc.manifest_sha256 != rev.report.manifest_sha256
         {
             return Err(CommandError::DecisionMismatch(request_id));
         }
         if self.policy.two_person_rule && doc.verdict != Verdict::Deny {
-            let submitter = Manifest::parse(&rev.report.manifest.bytes).map(|m| m.submitted_by).unwrap_or_default();
+            let submitter = &*rev.report.submitted_by;
             if submitter == doc.operator || submitter == "-" {
-                return Err(CommandError::SameOperator(submitter));
+                return Err(CommandError::SameOperator(submitter.to_owned()));
             }
         }
-        if doc.verdict == Verdict::ApproveTearline && rev.report.content.tearline.is_none() {
+        if doc.verdict == Verdict::ApproveTearline && !rev.report.has_tearline {
             return Err(CommandError::NoTearline(req.report_id.clone()));
         }
         let decision = match doc.verdict {
@@ -857,7 +918,7 @@ impl Node {
         };
         if let Some(t) = self.decisions.get_mut(&request_id) {
             t.state = RequestState::Decided(decision.clone());
-            t.sent = Some(msg.clone());
+            t.sent = Some(Box::new(msg.clone()));
         }
         self.deadlines.remove(&(req.expires_at, req.request_id.clone()));
         let state = match &decision {
@@ -1116,7 +1177,8 @@ impl Node {
         if link == self.party || (!self.party.is_hub() && link != Party::HUB) {
             return;
         }
-        let mut out: Vec<Payload> = Vec::new();
+        // Each with the body it needs from the store, if any.
+        let mut out: Vec<(Payload, Option<BodyKey>)> = Vec::new();
         if self.party.is_hub() {
             for ((id, rev, to), f) in &self.forwarded {
                 if *to != link || f.receipt.is_some() {
@@ -1127,20 +1189,21 @@ impl Node {
                     Some(_) => self.held.get(&key),
                     None => self.own_revision(id, *rev).map(|r| &r.report),
                 };
-                if let Some(d) = report.and_then(|r| delivery_of(r, *to, f.tearline_only, f.consent.clone())) {
-                    out.push(Payload::Delivery(d));
+                let Some(report) = report else { continue };
+                if let Some((d, _)) = delivery_of(report, None, *to, f.tearline_only, f.consent.clone()) {
+                    out.push((Payload::Delivery(d), Some(report.key())));
                 }
             }
             for r in self.held_revocations.values() {
                 if Some(link) == r.doc.originator.other_nation() {
-                    out.push(Payload::Revocation(r.clone()));
+                    out.push((Payload::Revocation(r.clone()), None));
                 }
             }
             let mut told = BTreeSet::new();
             for (id, _, to) in self.forwarded.keys() {
                 if *to == link && told.insert(id.clone()) {
                     if let Some(r) = self.retractions.get(id) {
-                        out.push(Payload::Retraction(r.clone()));
+                        out.push((Payload::Retraction(r.clone()), None));
                     }
                 }
             }
@@ -1148,26 +1211,26 @@ impl Node {
             for own in self.own.values() {
                 if let Some((r, confirmed)) = &own.retraction {
                     if !confirmed {
-                        out.push(Payload::Retraction(r.clone()));
+                        out.push((Payload::Retraction(r.clone()), None));
                     }
                     continue;
                 }
                 for rev in &own.revisions {
                     if needs_hub(rev) {
-                        out.push(Payload::Report(rev.report.clone()));
+                        out.push((Payload::Report(rev.report.blank()), Some(rev.report.key())));
                     }
                 }
             }
             for g in self.grants.values() {
-                out.push(Payload::Grant(g.grant.clone()));
+                out.push((Payload::Grant(g.grant.clone()), None));
             }
             for r in self.own_revocations.values() {
-                out.push(Payload::Revocation(r.clone()));
+                out.push((Payload::Revocation(r.clone()), None));
             }
         }
         let resent = u32::try_from(out.len()).unwrap_or(u32::MAX);
-        for p in out {
-            self.send(now, link, p);
+        for (p, body) in out {
+            self.send_body(now, link, p, body);
         }
         if resent > 0 {
             self.events.push_back(Event::Reconciled { link, resent });
@@ -1313,7 +1376,9 @@ impl Node {
         self.verify_manifest(&report.manifest, h, Some(&report.content), None)?;
         let key = (h.id.clone(), h.revision);
         if let Some(existing) = self.held.get(&key) {
-            return if *existing == report {
+            // The content was just checked against the manifest: the same
+            // manifest is the same report.
+            return if existing.header == *h && existing.manifest_sha256 == sign::sha256(&report.manifest.bytes) {
                 // Already held (a duplicate, or the originator reconciling):
                 // tell it again where the report stands.
                 self.hub_answer(now, link, &report);
@@ -1326,22 +1391,28 @@ impl Node {
             return Err(RejectReason::Retracted(h.id.clone()));
         }
         let header = report.header.clone();
-        self.held.insert(key.clone(), report.clone());
+        let reference = ReportRef::of(&report);
+        self.held.insert(key.clone(), reference.clone());
         self.inbox.insert(
             key,
-            InboxEntry {
-                delivery: Delivery {
-                    header: header.clone(),
-                    released: Released::Full(report.content.clone()),
-                    basis: Basis::Bilateral,
-                    request_id: None,
-                    manifest: report.manifest.clone(),
-                    consent: None,
+            Received {
+                entry: InboxEntry {
+                    delivery: Delivery {
+                        header: header.clone(),
+                        released: Released::Full(Content::default()),
+                        basis: Basis::Bilateral,
+                        request_id: None,
+                        manifest: blank_signed(),
+                        consent: None,
+                    },
+                    received_at: now,
+                    retracted: None,
+                    body: Some(reference.key()),
                 },
-                received_at: now,
-                retracted: None,
+                manifest_sha256: reference.manifest_sha256,
             },
         );
+        self.stash(report.clone());
         self.events.push_back(Event::ReportHeld { header: header.clone() });
         self.send(
             now,
@@ -1378,7 +1449,7 @@ impl Node {
             .find(|g| !g.grant.doc.tearline_only || report.content.tearline.is_some())
             .map(|g| g.grant.clone());
         if let Some(grant) = grant {
-            self.forward(now, &report, third, grant.doc.tearline_only, Consent::Grant(grant))?;
+            self.forward(now, &reference, Some(&report), third, grant.doc.tearline_only, Consent::Grant(grant))?;
             return Ok(());
         }
         let request = ReleaseRequest {
@@ -1445,12 +1516,12 @@ impl Node {
             .get(&key)
             .cloned()
             .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
-        if d.manifest_sha256 != sign::sha256(&report.manifest.bytes) {
+        if d.manifest_sha256 != report.manifest_sha256 {
             return Err(RejectReason::Unverified { what: "decision", why: sign::SigError::Mismatch("manifest hash") });
         }
         // The recipient would refuse it: do not forward it (nor count the request decided).
         if self.policy.two_person_rule && d.decision.is_approval() {
-            let submitter = Manifest::parse(&report.manifest.bytes).map(|m| m.submitted_by).unwrap_or_default();
+            let submitter = &*report.submitted_by;
             if submitter == d.operator || submitter == "-" {
                 return Err(unverified(sign::SigError::Mismatch("two-person rule")));
             }
@@ -1469,7 +1540,7 @@ impl Node {
             );
         } else {
             let tearline_only = d.decision == Decision::ApproveTearline;
-            self.forward(now, &report, recipient, tearline_only, Consent::Decision(d.clone()))?;
+            self.forward(now, &report, None, recipient, tearline_only, Consent::Decision(d.clone()))?;
         }
         if let Some(t) = self.hub_requests.get_mut(&rid) {
             t.state = RequestState::Decided(d.decision.clone());
@@ -1480,11 +1551,13 @@ impl Node {
     }
 
     /// Hub: sends `report` to `recipient` under `consent`, after re-checking
-    /// every rule, and tells the originator.
+    /// every rule, and tells the originator. With `full` (the report in
+    /// hand) the content goes inline; otherwise from the body store.
     fn forward(
         &mut self,
         now: Timestamp,
-        report: &Report,
+        report: &ReportRef,
+        full: Option<&Report>,
         recipient: Party,
         tearline_only: bool,
         consent: Consent,
@@ -1495,9 +1568,9 @@ impl Node {
             recipient,
             why,
         })?;
-        let delivery = delivery_of(report, recipient, tearline_only, Some(consent.clone()))
+        let (delivery, blank) = delivery_of(report, full, recipient, tearline_only, Some(consent.clone()))
             .ok_or_else(|| RejectReason::NoTearline(id.clone()))?;
-        self.send(now, recipient, Payload::Delivery(delivery));
+        self.send_body(now, recipient, Payload::Delivery(delivery), blank.then(|| report.key()));
         let f = Forwarded { consent: Some(consent), tearline_only, receipt: None };
         self.forwarded.insert((id.clone(), report.header.revision, recipient), f);
         self.events.push_back(Event::Forwarded {
@@ -1770,7 +1843,7 @@ impl Node {
             // The hub asks again (it never got the decision, or is
             // reconciling): send the same signed decision again.
             if let Some(d) = existing.sent.clone() {
-                self.send(now, Party::HUB, Payload::ReleaseDecision(d));
+                self.send(now, Party::HUB, Payload::ReleaseDecision(*d));
             }
             return Ok(());
         }
@@ -1818,7 +1891,7 @@ impl Node {
         }
         // An exact duplicate of what was accepted is absorbed, even if its
         // grant has since been revoked or has lapsed.
-        if self.inbox.get(&(h.id.clone(), h.revision)).is_some_and(|e| e.delivery == d) {
+        if self.inbox.get(&(h.id.clone(), h.revision)).is_some_and(|e| same_delivery(e, &d)) {
             // The hub did not get the receipt (or is reconciling): the same one again.
             if let Some(r) = self.receipts_sent.get(&(h.id.clone(), h.revision)).cloned() {
                 self.send(now, Party::HUB, Payload::Receipt(r));
@@ -1854,7 +1927,7 @@ impl Node {
         };
         let key = (h.id.clone(), h.revision);
         if let Some(existing) = self.inbox.get(&key) {
-            return if existing.delivery == d {
+            return if same_delivery(existing, &d) {
                 Ok(())
             } else {
                 Err(RejectReason::Conflict { report: key.0, revision: key.1 })
@@ -1878,7 +1951,23 @@ impl Node {
         let receipt = Receipt { doc, signed, audit_head: None };
         self.receipts_sent.insert(key.clone(), receipt.clone());
         self.send(now, Party::HUB, Payload::Receipt(receipt));
-        self.inbox.insert(key, InboxEntry { delivery: d, received_at: now, retracted: None });
+        // The body to the store: what was released, with the manifest.
+        let content = match &d.released {
+            Released::Full(c) => c.clone(),
+            Released::Tearline(t) => Content { tearline: Some(t.clone()), ..Content::default() },
+        };
+        let body = Report { header: d.header.clone(), content, manifest: d.manifest.clone() };
+        let manifest_sha256 = sign::sha256(&d.manifest.bytes);
+        let mut blank = d;
+        blank.released = match blank.released {
+            Released::Full(_) => Released::Full(Content::default()),
+            Released::Tearline(_) => Released::Tearline(Sensitive::default()),
+        };
+        blank.manifest = blank_signed();
+        let entry =
+            InboxEntry { delivery: blank, received_at: now, retracted: None, body: Some(BodyKey::of(&body.header)) };
+        self.inbox.insert(key, Received { entry, manifest_sha256 });
+        self.stash(body);
         Ok(())
     }
 
@@ -1905,7 +1994,7 @@ impl Node {
     fn record_receipt(&mut self, doc: &sign::ReceiptDoc) -> Result<bool, RejectReason> {
         let unknown = || RejectReason::UnknownReport { report: doc.report_id.clone(), revision: doc.revision };
         let rev = self.own_revision_mut(&doc.report_id, doc.revision).ok_or_else(unknown)?;
-        if sign::sha256(&rev.report.manifest.bytes) != doc.manifest_sha256 {
+        if rev.report.manifest_sha256 != doc.manifest_sha256 {
             return Err(RejectReason::Unverified { what: "receipt", why: sign::SigError::Mismatch("manifest hash") });
         }
         if rev.receipts.contains_key(&doc.recipient) {
@@ -1936,7 +2025,7 @@ impl Node {
                     .held
                     .get(&key)
                     .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
-                if sign::sha256(&held.manifest.bytes) != r.doc.manifest_sha256 {
+                if held.manifest_sha256 != r.doc.manifest_sha256 {
                     return Err(RejectReason::Unverified {
                         what: "receipt",
                         why: sign::SigError::Mismatch("manifest hash"),
@@ -1989,8 +2078,8 @@ impl Node {
     fn mark_retracted(&mut self, r: &Retraction) -> bool {
         let mut any = false;
         for ((id, _), e) in self.inbox.iter_mut() {
-            if *id == r.doc.report_id && e.retracted.is_none() {
-                e.retracted =
+            if *id == r.doc.report_id && e.entry.retracted.is_none() {
+                e.entry.retracted =
                     Some(RetractionNote { retracted_at: r.doc.retracted_at, reason: Sensitive::new(&r.doc.reason) });
                 any = true;
             }
@@ -2123,19 +2212,36 @@ impl Node {
                     PendingView {
                         request: t.request.clone(),
                         header: rev.report.header.clone(),
-                        title: rev.report.content.title.clone(),
-                        has_tearline: rev.report.content.tearline.is_some(),
-                        manifest: rev.report.manifest.clone(),
+                        title: Sensitive::default(),
+                        has_tearline: rev.report.has_tearline,
+                        manifest: blank_signed(),
+                        body: Some(rev.report.key()),
                     },
                 ))
             });
-        paginate(open, after, limit)
+        let mut page = paginate(open, after, limit)?;
+        if let Some(bodies) = &self.bodies {
+            for v in &mut page.items {
+                if let Some(b) = v.body.as_ref().and_then(|k| bodies.get(k)) {
+                    let _ = v.fill(b);
+                }
+            }
+        }
+        Ok(page)
     }
 
     /// Reports this party received, in arrival order.
     pub fn inbox(&self, after: Option<&str>, limit: usize) -> Result<Page<InboxEntry>, CommandError> {
-        let items = self.inbox.iter().map(|((id, rev), e)| (inbox_cursor(id, *rev), e.clone()));
-        paginate(items, after, limit)
+        let items = self.inbox.iter().map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry.clone()));
+        let mut page = paginate(items, after, limit)?;
+        if let Some(bodies) = &self.bodies {
+            for e in &mut page.items {
+                if let Some(b) = e.body.as_ref().and_then(|k| bodies.get(k)) {
+                    let _ = e.fill(b);
+                }
+            }
+        }
+        Ok(page)
     }
 
     /// Status of this party's own reports (every revision), in submission order.
@@ -2173,12 +2279,36 @@ impl Node {
     }
 
     fn send(&mut self, now: Timestamp, to: Party, payload: Payload) {
+        self.send_body(now, to, payload, None);
+    }
+
+    /// Sends `payload`, whose report or delivery is blank if `body` names
+    /// the body it needs: filled here when bodies are kept in memory, by the
+    /// shell from its store otherwise.
+    fn send_body(&mut self, now: Timestamp, to: Party, payload: Payload, body: Option<BodyKey>) {
         self.next_seq += 1;
         let raw = format!("{}.{:016x}.{}", self.party.code(), self.instance, self.next_seq);
         // The format above always satisfies the id rules.
         let Ok(message_id) = MessageId::new(raw) else { return };
         let envelope = Envelope { version: PROTOCOL_VERSION, message_id, sender: self.party, sent_at: now, payload };
-        self.transmits.push_back(Transmit { to, envelope });
+        let mut t = Transmit { to, envelope, body };
+        if let Some(b) = t.body.as_ref().and_then(|k| self.bodies.as_ref()?.get(k)) {
+            let b = b.clone();
+            // In memory, a body is there and matches: the core stashed it.
+            let _ = t.fill(&b);
+        }
+        self.transmits.push_back(t);
+    }
+
+    /// Keeps a verified body: in memory, or out to the shell's store.
+    fn stash(&mut self, body: Report) {
+        let key = BodyKey::of(&body.header);
+        match &mut self.bodies {
+            Some(m) => {
+                m.insert(key, body);
+            }
+            None => self.stashes.push_back(Stash { key, body }),
+        }
     }
 
     fn own_revision(&self, id: &ReportId, revision: u32) -> Option<&OwnRevision> {
@@ -2271,6 +2401,31 @@ fn needs_hub(r: &OwnRevision) -> bool {
             RecipientState::Delivered { .. } => !r.receipts.contains_key(p),
             _ => false,
         }),
+    }
+}
+
+/// Whether `d` is the delivery already received as `r`: the same header,
+/// basis, request and consent, the same manifest, and content that matches
+/// it (the manifest was verified when `r` arrived).
+fn same_delivery(r: &Received, d: &Delivery) -> bool {
+    let e = &r.entry.delivery;
+    let same_form = matches!(
+        (&e.released, &d.released),
+        (Released::Full(_), Released::Full(_)) | (Released::Tearline(_), Released::Tearline(_))
+    );
+    if !same_form
+        || e.header != d.header
+        || e.basis != d.basis
+        || e.request_id != d.request_id
+        || e.consent != d.consent
+        || r.manifest_sha256 != sign::sha256(&d.manifest.bytes)
+    {
+        return false;
+    }
+    let Ok(m) = Manifest::parse(&d.manifest.bytes) else { return false };
+    match &d.released {
+        Released::Full(c) => m.check_content(c).is_ok(),
+        Released::Tearline(t) => m.check_tearline(t.expose()).is_ok(),
     }
 }
 

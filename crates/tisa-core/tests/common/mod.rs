@@ -12,7 +12,7 @@
 //! policy every node runs with ([`with_keys`]).
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 pub use tisa_core::*;
@@ -163,6 +163,8 @@ pub struct Sim {
     log: Vec<Sent>,
     /// How many envelopes have been handed to a node (deliveries and injections).
     pub delivered: usize,
+    /// Each node's body store (the nodes keep bodies outside, as the shell runs them).
+    bodies: [HashMap<BodyKey, Report>; 3],
 }
 
 impl Default for Sim {
@@ -190,7 +192,11 @@ impl Sim {
         let policy = us.clone();
         let nodes = [(KR, kr), (US, us), (JP, jp)]
             .into_iter()
-            .map(|(p, pol)| Node::new(p, pol, 0x1000 + idx(p) as u64, node_key(p)).expect("the node key is registered"))
+            .map(|(p, pol)| {
+                Node::new(p, pol, 0x1000 + idx(p) as u64, node_key(p))
+                    .expect("the node key is registered")
+                    .keep_bodies_outside()
+            })
             .collect();
         Sim {
             now: Timestamp(T0),
@@ -201,6 +207,7 @@ impl Sim {
             events: Default::default(),
             log: Vec::new(),
             delivered: 0,
+            bodies: Default::default(),
         }
     }
 
@@ -212,7 +219,15 @@ impl Sim {
     /// Drains a node's transmits (checking every one of them) and events.
     fn flush(&mut self, p: Party) {
         let i = idx(p);
-        while let Some(t) = self.nodes[i].poll_transmit() {
+        while let Some(s) = self.nodes[i].poll_stash() {
+            assert_eq!(s.key, BodyKey::of(&s.body.header), "{p:?} stashed a body under another key");
+            self.bodies[i].insert(s.key, s.body);
+        }
+        while let Some(mut t) = self.nodes[i].poll_transmit() {
+            if let Some(k) = t.body.clone() {
+                let body = self.bodies[i].get(&k).unwrap_or_else(|| panic!("{p:?} needs body {k}, never stashed"));
+                t.fill(body).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+            }
             assert!(
                 link_exists(p, t.to),
                 "{p:?} addressed a {} to {:?}: there is no {p:?}<->{:?} link",
@@ -568,12 +583,24 @@ impl Sim {
 
     /// `p`'s whole inbox.
     pub fn inbox(&self, p: Party) -> Vec<InboxEntry> {
-        all_pages(|after| self.node(p).inbox(after, 7))
+        let mut all = all_pages(|after| self.node(p).inbox(after, 7));
+        for e in &mut all {
+            if let Some(k) = e.body.clone() {
+                e.fill(self.bodies[idx(p)].get(&k).expect("an inbox entry's body is stashed")).expect("fills");
+            }
+        }
+        all
     }
 
     /// `p`'s open release requests, now.
     pub fn pending(&self, p: Party) -> Vec<PendingView> {
-        all_pages(|after| self.node(p).pending(self.now, after, 7))
+        let mut all = all_pages(|after| self.node(p).pending(self.now, after, 7));
+        for v in &mut all {
+            if let Some(k) = v.body.clone() {
+                v.fill(self.bodies[idx(p)].get(&k).expect("a pending request's body is stashed")).expect("fills");
+            }
+        }
+        all
     }
 
     /// `p`'s own reports, every revision.

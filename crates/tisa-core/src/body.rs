@@ -1,0 +1,201 @@
+//! Report bodies outside the core's memory.
+//!
+//! A report's *body* is what is big and needed rarely: its content (title,
+//! text, tearline, source) and the originator's signed manifest. The core
+//! keeps of each report only its header and a few digests ([`ReportRef`]);
+//! the body goes to a body store that the shell owns (a table on disk), so a
+//! node's memory grows with the number of reports it tracks, not with their
+//! size.
+//!
+//! The exchange stays sans-IO:
+//! - when the core accepts a report (a submit, a report at the hub, a
+//!   delivery at its recipient) it emits a [`Stash`] ([`crate::Node::poll_stash`]):
+//!   the shell writes the body under its [`BodyKey`];
+//! - when the core later sends a report or a delivery whose body it no
+//!   longer has in hand (after an approval, on reconciliation), the
+//!   [`crate::Transmit`] names the body it needs ([`crate::Transmit::body`])
+//!   and the shell fills it in ([`crate::Transmit::fill`]) before sending;
+//! - queries that show content ([`crate::InboxEntry`], [`crate::PendingView`])
+//!   name their body the same way.
+//!
+//! A node built with [`crate::Node::new`] keeps bodies in memory itself
+//! (tests, embedding) and fills everything before it leaves the core;
+//! [`crate::Node::keep_bodies_outside`] switches to the store.
+
+use std::fmt;
+
+use crate::message::{Content, Delivery, Payload, Released, Report, ReportHeader, Transmit};
+use crate::node::{InboxEntry, PendingView};
+use crate::sign::{self, Digest32, Manifest, Signed};
+use crate::types::ReportId;
+
+/// The key of a body in the store: the report's id and revision. Unique
+/// per node: a node holds each revision in one form (its own, held at the
+/// hub, or as released to it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BodyKey {
+    /// The report.
+    pub report_id: ReportId,
+    /// The revision.
+    pub revision: u32,
+}
+
+impl BodyKey {
+    /// The key of `header`'s revision.
+    pub fn of(header: &ReportHeader) -> BodyKey {
+        BodyKey { report_id: header.id.clone(), revision: header.revision }
+    }
+}
+
+impl fmt::Display for BodyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.r{}", self.report_id, self.revision)
+    }
+}
+
+/// Output: write `body` to the body store under `key` (replacing what is
+/// there: only verified bodies are stashed, and a node stashes each
+/// revision in one form, so a second write is the same bytes). It needs no
+/// fsync of its own: the input that produced it is in the node's log, and
+/// replaying the log stashes it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stash {
+    /// Where.
+    pub key: BodyKey,
+    /// The report as this node holds it. At the recipient of a
+    /// tearline-only release, the content is the tearline alone (title,
+    /// body and source empty).
+    pub body: Report,
+}
+
+/// Why a body could not be filled in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FillError {
+    /// The store has no body under the key.
+    #[error("no body for {0} in the body store")]
+    Missing(BodyKey),
+    /// The stored body is not the one the core expects (another report, or
+    /// another manifest): the store is damaged.
+    #[error("the body stored for {0} does not match the report the node holds")]
+    Mismatch(BodyKey),
+    /// A tearline-only release of a body that has no tearline.
+    #[error("the body stored for {0} has no tearline")]
+    NoTearline(BodyKey),
+}
+
+/// What the core keeps of a report in memory; the body is in the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ReportRef {
+    pub(crate) header: ReportHeader,
+    /// SHA-256 of the manifest's bytes (decisions and receipts name it).
+    pub(crate) manifest_sha256: Digest32,
+    /// Who submitted it, from the manifest (the two-person rule).
+    pub(crate) submitted_by: Box<str>,
+    pub(crate) has_tearline: bool,
+}
+
+impl ReportRef {
+    pub(crate) fn of(report: &Report) -> ReportRef {
+        ReportRef {
+            header: report.header.clone(),
+            manifest_sha256: sign::sha256(&report.manifest.bytes),
+            submitted_by: Manifest::parse(&report.manifest.bytes)
+                .map(|m| m.submitted_by)
+                .unwrap_or_default()
+                .into_boxed_str(),
+            has_tearline: report.content.tearline.is_some(),
+        }
+    }
+
+    pub(crate) fn key(&self) -> BodyKey {
+        BodyKey::of(&self.header)
+    }
+
+    /// The report with a blank body, to be filled from the store.
+    pub(crate) fn blank(&self) -> Report {
+        Report { header: self.header.clone(), content: Content::default(), manifest: blank_signed() }
+    }
+}
+
+pub(crate) fn blank_signed() -> Signed {
+    Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] }
+}
+
+/// SHA-256 over a content's four field hashes (what the manifest signs):
+/// equal digests, equal content.
+pub(crate) fn content_digest(c: &Content) -> Digest32 {
+    let mut all = Vec::with_capacity(4 * 33);
+    for part in [Some(&c.title), Some(&c.body), c.tearline.as_ref(), Some(&c.source)] {
+        match part {
+            Some(s) => {
+                all.push(1);
+                all.extend_from_slice(&sign::sha256(s.expose().as_bytes()));
+            }
+            None => all.push(0),
+        }
+    }
+    sign::sha256(&all)
+}
+
+/// Checks that `body` is the revision `header` names and fills `d` from it.
+fn fill_delivery(d: &mut Delivery, key: &BodyKey, body: &Report) -> Result<(), FillError> {
+    if body.header != d.header {
+        return Err(FillError::Mismatch(key.clone()));
+    }
+    d.released = match &d.released {
+        Released::Full(_) => Released::Full(body.content.clone()),
+        Released::Tearline(_) => {
+            Released::Tearline(body.content.tearline.clone().ok_or_else(|| FillError::NoTearline(key.clone()))?)
+        }
+    };
+    d.manifest = body.manifest.clone();
+    Ok(())
+}
+
+impl Transmit {
+    /// Fills the body this transmit needs ([`Transmit::body`]) from `body`,
+    /// the stored report under that key. A transmit that needs none is left
+    /// as it is.
+    pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
+        let Some(key) = self.body.clone() else { return Ok(()) };
+        match &mut self.envelope.payload {
+            Payload::Report(r) => {
+                if body.header != r.header {
+                    return Err(FillError::Mismatch(key));
+                }
+                r.content = body.content.clone();
+                r.manifest = body.manifest.clone();
+            }
+            Payload::Delivery(d) => fill_delivery(d, &key, body)?,
+            _ => {}
+        }
+        self.body = None;
+        Ok(())
+    }
+}
+
+impl InboxEntry {
+    /// Fills what was released and the manifest ([`InboxEntry::body`]) from
+    /// the stored report under that key.
+    pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
+        let Some(key) = self.body.clone() else { return Ok(()) };
+        fill_delivery(&mut self.delivery, &key, body)?;
+        self.body = None;
+        Ok(())
+    }
+}
+
+impl PendingView {
+    /// Fills the title and the manifest ([`PendingView::body`]) from the
+    /// stored report under that key.
+    pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
+        let Some(key) = self.body.clone() else { return Ok(()) };
+        if body.header != self.header {
+            return Err(FillError::Mismatch(key));
+        }
+        self.title = body.content.title.clone();
+        self.manifest = body.manifest.clone();
+        self.body = None;
+        Ok(())
+    }
+}
