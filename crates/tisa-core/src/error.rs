@@ -33,6 +33,10 @@ pub enum ParseError {
 /// A local command (submit, approve, deny) was refused. Nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CommandError {
+    /// The node's body store could not give a report body a query shows
+    /// (raised by the shell, which owns the store; never by the core).
+    #[error("report body store: {0}")]
+    Storage(String),
     /// A required text field is empty.
     #[error("{0} must not be empty")]
     Empty(&'static str),

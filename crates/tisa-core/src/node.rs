@@ -397,11 +397,53 @@ pub enum Event {
     },
 }
 
+/// A map keyed by party, inline: a report has at most three parties, and
+/// a node tracks one per report for up to millions of reports (a B-tree
+/// node would be a 400-byte allocation each).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PartyMap<V>([Option<V>; 3]);
+
+impl<V> Default for PartyMap<V> {
+    fn default() -> Self {
+        PartyMap([None, None, None])
+    }
+}
+
+impl<V> PartyMap<V> {
+    fn slot(p: Party) -> usize {
+        match p {
+            Party::Kr => 0,
+            Party::Us => 1,
+            Party::Jp => 2,
+        }
+    }
+    fn insert(&mut self, p: Party, v: V) {
+        self.0[Self::slot(p)] = Some(v);
+    }
+    fn contains_key(&self, p: &Party) -> bool {
+        self.0[Self::slot(*p)].is_some()
+    }
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.0.iter_mut().flatten()
+    }
+    /// Entries in `Party::ALL` order (the order of a `BTreeMap<Party, _>`).
+    fn iter(&self) -> impl Iterator<Item = (&'static Party, &V)> {
+        Party::ALL.iter().zip(&self.0).filter_map(|(p, v)| Some((p, v.as_ref()?)))
+    }
+    fn to_btree(&self) -> BTreeMap<Party, V>
+    where
+        V: Clone,
+    {
+        self.iter().map(|(p, v)| (*p, v.clone())).collect()
+    }
+}
+
 #[derive(Clone, Debug)]
 struct OwnReport {
     revisions: Vec<OwnRevision>,
-    /// This party's retraction, and whether the hub confirmed it.
-    retraction: Option<(Retraction, bool)>,
+    /// This party's retraction, and whether the hub confirmed it (boxed:
+    /// rare, and every report has the slot).
+    retraction: Option<Box<(Retraction, bool)>>,
 }
 
 #[derive(Clone, Debug)]
@@ -409,9 +451,9 @@ struct OwnRevision {
     /// The report; its body is in the body store.
     report: ReportRef,
     hub: HubState,
-    recipients: BTreeMap<Party, RecipientState>,
+    recipients: PartyMap<RecipientState>,
     /// Verified receipts, by recipient: when it committed the delivery.
-    receipts: BTreeMap<Party, Timestamp>,
+    receipts: PartyMap<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -708,7 +750,7 @@ impl Node {
         let reference = ReportRef::of(&report);
 
         let mut notes = Vec::new();
-        let mut recipients = BTreeMap::new();
+        let mut recipients = PartyMap::default();
         if self.party.is_hub() {
             // The hub's own report goes bilaterally to each nation named.
             for p in rel.iter() {
@@ -754,11 +796,11 @@ impl Node {
             report: reference,
             hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent },
             recipients,
-            receipts: BTreeMap::new(),
+            receipts: PartyMap::default(),
         };
         self.own
             .entry(id)
-            .or_insert_with(|| OwnReport { revisions: Vec::new(), retraction: None })
+            .or_insert_with(|| OwnReport { revisions: Vec::with_capacity(1), retraction: None })
             .revisions
             .push(revision_state);
         if let (Some(key), Some(digest)) = (source_key, digest) {
@@ -1120,7 +1162,7 @@ impl Node {
         let r = Retraction { doc: doc.clone(), signed: self.identity.sign(doc.to_bytes()) };
         let is_hub = self.party.is_hub();
         if let Some(own) = self.own.get_mut(id) {
-            own.retraction = Some((r.clone(), is_hub));
+            own.retraction = Some(Box::new((r.clone(), is_hub)));
             for rev in &mut own.revisions {
                 for state in rev.recipients.values_mut() {
                     if matches!(
@@ -1209,7 +1251,7 @@ impl Node {
             }
         } else {
             for own in self.own.values() {
-                if let Some((r, confirmed)) = &own.retraction {
+                if let Some((r, confirmed)) = own.retraction.as_deref() {
                     if !confirmed {
                         out.push((Payload::Retraction(r.clone()), None));
                     }
@@ -2141,7 +2183,7 @@ impl Node {
         let unknown = || RejectReason::UnknownReport { report: p.report_id.clone(), revision: p.revision };
         if p.stage == Stage::Retracted {
             // The hub holds this party's retraction (every revision).
-            let Some((_, confirmed)) = self.own.get_mut(&p.report_id).and_then(|o| o.retraction.as_mut()) else {
+            let Some((_, confirmed)) = self.own.get_mut(&p.report_id).and_then(|o| o.retraction.as_deref_mut()) else {
                 return Err(unknown());
             };
             if !*confirmed {
@@ -2250,7 +2292,7 @@ impl Node {
             .own
             .values()
             .flat_map(|o| o.revisions.iter().map(move |r| (r, o.retraction.as_ref())))
-            .map(|(r, t)| (inbox_cursor(&r.report.header.id, r.report.header.revision), revision_status(r, t)));
+            .map(|(r, t)| (inbox_cursor(&r.report.header.id, r.report.header.revision), revision_status(r, t.map(|b| &**b))));
         paginate(items, after, limit)
     }
 
@@ -2263,7 +2305,7 @@ impl Node {
     /// Status of every revision of one own report.
     pub fn report_status(&self, id: &ReportId) -> Result<Vec<RevisionStatus>, CommandError> {
         let own = self.own.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
-        Ok(own.revisions.iter().map(|r| revision_status(r, own.retraction.as_ref())).collect())
+        Ok(own.revisions.iter().map(|r| revision_status(r, own.retraction.as_deref())).collect())
     }
 
     // ------------------------------------------------------------------
@@ -2433,8 +2475,8 @@ fn revision_status(r: &OwnRevision, retraction: Option<&(Retraction, bool)>) -> 
     RevisionStatus {
         header: r.report.header.clone(),
         hub: r.hub.clone(),
-        recipients: r.recipients.clone(),
-        receipts: r.receipts.clone(),
+        recipients: r.recipients.to_btree(),
+        receipts: r.receipts.to_btree(),
         retracted_at: retraction.map(|(r, _)| r.doc.retracted_at),
         retraction_confirmed: retraction.is_some_and(|(_, c)| *c),
     }

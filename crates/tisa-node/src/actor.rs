@@ -209,28 +209,36 @@ async fn run(
     let instance = store.instance()?;
     let (mut audit, _) = AuditLog::open(&config.data_dir, party, config.identity.clone(), &mut store)
         .map_err(|e| NodeError::Config(e.to_string()))?;
-    let mut core =
-        Node::new(party, config.policy, instance, config.identity).map_err(|e| NodeError::Config(e.to_string()))?;
-    // Rebuild the state: replay every logged input into the core.
-    let inputs = store.inputs_with_seq()?;
-    let replayed = inputs.len();
-    for (seq, l) in inputs {
-        // The audit log writes only what it does not hold yet (crash between input and audit).
-        let note = audit.note(seq, &l);
-        let r = apply(&mut core, l);
-        let events: Vec<Event> = std::iter::from_fn(|| core.poll_event()).collect();
-        audit
-            .record(&mut store, note, !matches!(r, Some(Err(_))), &events)
-            .map_err(|e| NodeError::Config(e.to_string()))?;
-    }
-    let sent = store.sent()?;
+    // Report bodies live in the store, not in the core's memory.
+    let mut core = Node::new(party, config.policy, instance, config.identity)
+        .map_err(|e| NodeError::Config(e.to_string()))?
+        .keep_bodies_outside();
+    // Rebuild the state: replay every logged input into the core, a chunk
+    // at a time (the log is never all in memory, nor every message it made).
+    let mut replayed = 0;
     let mut resend = Vec::new();
-    while let Some(t) = core.poll_transmit() {
-        if !sent.contains(t.envelope.message_id.as_str()) {
-            resend.push(t);
+    loop {
+        let chunk = store.inputs_from(replayed as u64, REPLAY_CHUNK)?;
+        if chunk.is_empty() {
+            break;
         }
+        replayed += chunk.len();
+        for (seq, l) in chunk {
+            // The audit log writes only what it does not hold yet (crash between input and audit).
+            let note = audit.note(seq, &l);
+            let r = apply(&mut core, l);
+            let events: Vec<Event> = std::iter::from_fn(|| core.poll_event()).collect();
+            audit
+                .record(&mut store, note, !matches!(r, Some(Err(_))), &events)
+                .map_err(|e| NodeError::Config(e.to_string()))?;
+        }
+        // Bodies a crash kept from reaching the disk are written again.
+        let stashes: Vec<_> = std::iter::from_fn(|| core.poll_stash()).collect();
+        store.put_bodies(&stashes, true)?;
+        let out: Vec<Transmit> = std::iter::from_fn(|| core.poll_transmit()).collect();
+        let sent = store.were_sent(out.iter().map(|t| t.envelope.message_id.as_str()))?;
+        resend.extend(out.into_iter().zip(sent).filter(|(_, s)| !s).map(|(t, _)| t));
     }
-    while core.poll_event().is_some() {}
     if replayed > 0 {
         info!(inputs = replayed, resend = resend.len(), data_dir = %config.data_dir.display(), "state restored from the input log");
     }
@@ -334,6 +342,9 @@ async fn run(
     Ok(())
 }
 
+/// Replay reads the input log this many records at a time.
+const REPLAY_CHUNK: usize = 4096;
+
 /// Group commit: at most this many inputs in one store transaction.
 const BATCH_MAX: usize = 256;
 
@@ -373,6 +384,10 @@ impl Actor {
         if out.is_empty() {
             return;
         }
+        self.fill_bodies(&mut out);
+        if out.is_empty() {
+            return;
+        }
         for t in &mut out {
             // This node's own receipts carry its audit chain head, signed:
             // the originator keeps it as evidence of how far this log reached.
@@ -397,6 +412,34 @@ impl Actor {
                 None => break,
             }
         }
+    }
+
+    /// Fills the report bodies that transmits need from the store. One that
+    /// cannot be filled waits in the outbox (retried, never sent blank).
+    fn fill_bodies(&mut self, out: &mut Vec<Transmit>) {
+        if out.iter().all(|t| t.body.is_none()) {
+            return;
+        }
+        let mut ready = Vec::with_capacity(out.len());
+        for mut t in out.drain(..) {
+            let Some(key) = t.body.clone() else {
+                ready.push(t);
+                continue;
+            };
+            let r = match self.store.body(&key) {
+                Ok(Some(body)) => t.fill(&body).map_err(|e| e.to_string()),
+                Ok(None) => Err(tisa_core::FillError::Missing(key.clone()).to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match r {
+                Ok(()) => ready.push(t),
+                Err(e) => {
+                    error!(body = %key, to = %t.to, kind = t.envelope.payload.kind(), error = %e, "cannot read a report body to send; kept in the outbox (a restart's replay rewrites lost bodies)");
+                    self.outbox.push(t);
+                }
+            }
+        }
+        *out = ready;
     }
 
     /// Acknowledged (or failed) publishes: records the acknowledged ones as
@@ -719,6 +762,10 @@ impl Actor {
         if let Err(e) = self.audit.flush(&mut self.store) {
             error!(error = %e, "cannot write the audit log");
         }
+        let stashes: Vec<_> = std::iter::from_fn(|| self.core.poll_stash()).collect();
+        if let Err(e) = self.store.put_bodies(&stashes, false) {
+            error!(error = %e, bodies = stashes.len(), "cannot write report bodies (their inputs are logged: a restart writes them again)");
+        }
         Ok(out)
     }
 
@@ -770,9 +817,15 @@ impl Actor {
         }
         let limit = |l: usize| if l == 0 { DEFAULT_LIMIT } else { l };
         let result = match req {
-            ControlRequest::Pending(q) => {
-                self.core.pending(now, q.after.as_deref(), limit(q.limit)).map(ControlReply::Pending)
-            }
+            ControlRequest::Pending(q) => self.core.pending(now, q.after.as_deref(), limit(q.limit)).and_then(|mut p| {
+                for v in &mut p.items {
+                    if let Some(key) = v.body.clone() {
+                        let body = self.body(&key)?;
+                        v.fill(&body).map_err(|e| CommandError::Storage(e.to_string()))?;
+                    }
+                }
+                Ok(ControlReply::Pending(p))
+            }),
             ControlRequest::Grants(_) => Ok(ControlReply::Grants(self.core.grants())),
             ControlRequest::Submit(_)
             | ControlRequest::Decide(_)
@@ -801,7 +854,15 @@ impl Actor {
                     message: "dead letters are listed over the control subjects".into(),
                 };
             }
-            ControlRequest::Inbox(q) => self.core.inbox(q.after.as_deref(), limit(q.limit)).map(ControlReply::Inbox),
+            ControlRequest::Inbox(q) => self.core.inbox(q.after.as_deref(), limit(q.limit)).and_then(|mut p| {
+                for e in &mut p.items {
+                    if let Some(key) = e.body.clone() {
+                        let body = self.body(&key)?;
+                        e.fill(&body).map_err(|e| CommandError::Storage(e.to_string()))?;
+                    }
+                }
+                Ok(ControlReply::Inbox(p))
+            }),
             ControlRequest::Status(q) => match &q.report_id {
                 Some(id) => {
                     self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))
@@ -831,6 +892,15 @@ impl Actor {
             info!(code = command_code(&e), error = %e, "command refused");
             ControlReply::Error { code: command_code(&e).into(), message: e.to_string() }
         })
+    }
+
+    /// A report body from the store, for a query.
+    fn body(&self, key: &tisa_core::BodyKey) -> Result<tisa_core::Report, CommandError> {
+        match self.store.body(key) {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(CommandError::Storage(tisa_core::FillError::Missing(key.clone()).to_string())),
+            Err(e) => Err(CommandError::Storage(e.to_string())),
+        }
     }
 
     /// Drains the core's outputs: transmits first, then events.
@@ -943,6 +1013,7 @@ fn command_code(e: &CommandError) -> &'static str {
         CommandError::HubCannotDecide => "NOT_ORIGINATOR",
         CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
         CommandError::StaleTrack { .. } => "STALE_TRACK",
+        CommandError::Storage(_) => "STORAGE",
         _ => "INVALID",
     }
 }

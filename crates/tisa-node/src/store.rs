@@ -9,19 +9,28 @@
 //! ids are not recorded as sent are sent again (receivers are idempotent).
 //!
 //! It also keeps the head (seq, hash) of the audit log ([`crate::audit`]),
-//! so that entries cut off the end of `audit.log` are detected.
+//! so that entries cut off the end of `audit.log` are detected, and the
+//! report bodies (content and signed manifest) the core keeps out of memory
+//! ([`tisa_core::body`]): a body is written without an fsync of its own,
+//! because the input it came from is in the log, and replay writes it again.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, DatabaseError, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
-use tisa_transport::store::{decode_logged, encode_logged, LoggedInput};
+use tisa_core::{BodyKey, Report, Stash};
+use tisa_transport::store::{decode_body, decode_logged, encode_body, encode_logged, LoggedInput};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const INPUTS: TableDefinition<u64, &[u8]> = TableDefinition::new("inputs");
 const SENT: TableDefinition<&str, ()> = TableDefinition::new("sent");
 /// `"head"` → the audit log's head: seq (8 bytes, big-endian) ‖ SHA-256 (32 bytes).
 const AUDIT: TableDefinition<&str, &[u8]> = TableDefinition::new("audit");
+/// `"ID.rREVISION"` → the body (a wire report: content and manifest).
+const BODIES: TableDefinition<&str, &[u8]> = TableDefinition::new("bodies");
+
+/// redb's page cache. Its default (1 GiB) would let the node's memory grow
+/// with the store; the hot pages (the log's tail, recent bodies) fit in far less.
+const CACHE_BYTES: usize = 32 << 20;
 
 /// The store's file name in the data directory.
 pub const FILE: &str = "node.redb";
@@ -55,7 +64,7 @@ impl Store {
         // for a moment: wait for it rather than fail the start.
         let mut tries = 0;
         let db = loop {
-            match Database::create(&path) {
+            match Database::builder().set_cache_size(CACHE_BYTES).create(&path) {
                 Err(DatabaseError::DatabaseAlreadyOpen) if tries < 50 => {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -70,6 +79,7 @@ impl Store {
             w.open_table(INPUTS).map_err(|e| store.err(e))?;
             w.open_table(SENT).map_err(|e| store.err(e))?;
             w.open_table(AUDIT).map_err(|e| store.err(e))?;
+            w.open_table(BODIES).map_err(|e| store.err(e))?;
         }
         w.commit().map_err(|e| store.err(e))?;
         let r = store.db.begin_read().map_err(|e| store.err(e))?;
@@ -96,31 +106,51 @@ impl Store {
         Ok(instance)
     }
 
-    /// Every logged input, in order. Undecodable records are an error.
-    pub fn inputs(&self) -> Result<Vec<LoggedInput>, StoreError> {
-        let r = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = r.open_table(INPUTS).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(|e| self.err(e))? {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            let input = decode_logged(v.value()).map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
-            out.push(input);
-        }
-        Ok(out)
-    }
 
-    /// Every logged input with its sequence number (0-based, the order of
-    /// the log), in order. Undecodable records are an error.
-    pub fn inputs_with_seq(&self) -> Result<Vec<(u64, LoggedInput)>, StoreError> {
+
+    /// Up to `max` logged inputs from sequence number `from` on, in order
+    /// (replay reads the log a chunk at a time, not all at once).
+    pub fn inputs_from(&self, from: u64, max: usize) -> Result<Vec<(u64, LoggedInput)>, StoreError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(INPUTS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for item in t.iter().map_err(|e| self.err(e))? {
+        for item in t.range(from..).map_err(|e| self.err(e))?.take(max) {
             let (k, v) = item.map_err(|e| self.err(e))?;
             let input = decode_logged(v.value()).map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
             out.push((k.value(), input));
         }
         Ok(out)
+    }
+
+    /// Writes the core's stashed bodies (no fsync of its own: the inputs
+    /// they came from are logged). `only_missing`: leave bodies already
+    /// stored alone (replay).
+    pub fn put_bodies(&mut self, stashes: &[Stash], only_missing: bool) -> Result<(), StoreError> {
+        if stashes.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(BODIES).map_err(|e| self.err(e))?;
+            for s in stashes {
+                let key = s.key.to_string();
+                if only_missing && t.get(key.as_str()).map_err(|e| self.err(e))?.is_some() {
+                    continue;
+                }
+                t.insert(key.as_str(), encode_body(&s.body).as_slice()).map_err(|e| self.err(e))?;
+            }
+        }
+        w.commit().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The stored body under `key`, if any.
+    pub fn body(&self, key: &BodyKey) -> Result<Option<Report>, StoreError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(BODIES).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(key.to_string().as_str()).map_err(|e| self.err(e))? else { return Ok(None) };
+        decode_body(v.value()).map(Some).map_err(|e| self.err(format!("body {key}: {e}")))
     }
 
     /// Appends inputs durably (one fsync'd transaction) before they are
@@ -190,17 +220,14 @@ impl Store {
         w.commit().map_err(|e| self.err(e))
     }
 
-    /// Ids of messages already handed to the broker.
-    pub fn sent(&self) -> Result<HashSet<String>, StoreError> {
+    /// Which of `ids` were handed to the broker (one lookup each, so that
+    /// the set of every id ever sent never has to be in memory).
+    pub fn were_sent<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Result<Vec<bool>, StoreError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(SENT).map_err(|e| self.err(e))?;
-        let mut out = HashSet::new();
-        for item in t.iter().map_err(|e| self.err(e))? {
-            let (k, _) = item.map_err(|e| self.err(e))?;
-            out.insert(k.value().to_owned());
-        }
-        Ok(out)
+        ids.map(|id| t.get(id).map(|v| v.is_some()).map_err(|e| self.err(e))).collect()
     }
+
 
     /// Number of logged inputs.
     pub fn len(&self) -> u64 {

@@ -78,3 +78,13 @@ pub fn decode_logged(bytes: &[u8]) -> Result<LoggedInput, DecodeError> {
     };
     Ok(LoggedInput { at: Timestamp(p.at_ms), input })
 }
+
+/// Encodes a report body for the node's body store (the wire report).
+pub fn encode_body(r: &tisa_core::Report) -> Vec<u8> {
+    crate::convert::report_to_proto(&r.header, Some(&r.content), None, Some(&r.manifest)).encode_to_vec()
+}
+
+/// Decodes a report body from the node's body store.
+pub fn decode_body(bytes: &[u8]) -> Result<tisa_core::Report, DecodeError> {
+    crate::convert::report_from(proto::IntelligenceReport::decode(bytes)?)
+}
