@@ -15,9 +15,11 @@
 //! latency it is tisa ÷ raw at the same percentile (≤ 3 is the p50 target).
 //!
 //! The scale figures (time per decision, memory at 10k … 1M pending release
-//! requests) are measured on the core driven in-process in a child process
-//! (`--scale-child`, so its RSS is its own), plus the KR node's RSS at the
-//! number of pending requests reached through the node (`--node-pending`).
+//! requests) are measured on KR's core and node store in a child process
+//! (`--scale-child`), with the hub's core and store in another
+//! (`--scale-hub`) over pipes, so each RSS is its own; plus the KR node's
+//! RSS at the number of pending requests reached through the node
+//! (`--node-pending`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::IntoFuture;
@@ -81,17 +83,17 @@ pub struct BenchArgs {
     #[arg(long)]
     manual_samples: Option<usize>,
     /// Pending release requests built up at the KR node before its RSS and decision time are measured
-    /// [default: 2000; --quick: 20].
+    /// [default: 100000; --quick: 20].
     #[arg(long)]
     node_pending: Option<usize>,
-    /// Pending-request counts for the in-process core scale run, comma-separated
+    /// Pending-request counts for the scale run (KR and hub cores with their node stores, no NATS), comma-separated
     /// [default: 10000,100000,1000000; --quick: 100,1000]. `0` skips it.
     #[arg(long, value_delimiter = ',')]
     scale: Option<Vec<usize>>,
     /// Decisions timed at each scale size [default: 1000; --quick: 20].
     #[arg(long)]
     scale_decisions: Option<usize>,
-    /// Internal: run one in-process scale measurement with this many pending requests and print it as JSON.
+    /// Internal: run one scale measurement (KR side) with this many pending requests and print it as JSON.
     #[arg(long, hide = true)]
     scale_child: Option<usize>,
     /// Internal: the hub's side of a scale measurement (frames over stdin/stdout).
@@ -119,7 +121,7 @@ impl BenchArgs {
             raw_js: self.raw_js_messages.unwrap_or(if q { 500 } else { 20_000 }),
             latency: self.latency_samples.unwrap_or(if q { 10 } else { 1000 }),
             manual: self.manual_samples.unwrap_or(if q { 5 } else { 200 }),
-            node_pending: self.node_pending.unwrap_or(if q { 20 } else { 2000 }),
+            node_pending: self.node_pending.unwrap_or(if q { 20 } else { 100_000 }),
             scale: self.scale.clone().unwrap_or(if q { vec![100, 1000] } else { vec![10_000, 100_000, 1_000_000] }),
             scale_decisions: self.scale_decisions.unwrap_or(if q { 20 } else { 1000 }),
         }
@@ -1285,7 +1287,7 @@ fn targets(paths: &[PathResult], nodes: &BTreeMap<String, Value>, scale: &[Value
     let get = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
     if let (Some(first), Some(last)) = (scale.first(), scale.last()) {
         let n = get(last, "pending").unwrap_or(0.0);
-        add(format!("core RSS at {n} pending (MB)"), get(last, "rss_mb"), "<=", 200.0);
+        add(format!("KR RSS (core + store) at {n} pending (MB)"), get(last, "rss_mb"), "<=", 200.0);
         if let (Some(a), Some(b)) = (get(first, "decision_p50_us"), get(last, "decision_p50_us")) {
             add(
                 format!("per-decision p50 at {n} ÷ at {} pending (flat: ≤ 1.5)", get(first, "pending").unwrap_or(0.0)),
@@ -1380,14 +1382,14 @@ fn print_tables(doc: &Value, paths: &[PathResult]) {
         }
     }
     if let Some(scale) = doc["scale"].as_array().filter(|s| !s.is_empty()) {
-        println!("\nscale: the core in-process (KR + hub cores, no IO), one child process per size");
+        println!("\nscale: KR core + node store (bodies on disk) and the hub's in processes of their own, no NATS");
         println!(
-            "{:>10} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10}",
-            "pending", "build s", "decision µs", "p50 µs", "p99 µs", "page µs", "RSS MB"
+            "{:>10} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
+            "pending", "build s", "decision µs", "p50 µs", "p99 µs", "page µs", "KR RSS MB", "hub RSS", "KR disk MB"
         );
         for s in scale {
             println!(
-                "{:>10} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10}",
+                "{:>10} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
                 s["pending"].as_u64().unwrap_or(0),
                 fmt(s["build_s"].as_f64(), 1.0, 1),
                 fmt(s["decision_mean_us"].as_f64(), 1.0, 0),
@@ -1395,6 +1397,8 @@ fn print_tables(doc: &Value, paths: &[PathResult]) {
                 fmt(s["decision_p99_us"].as_f64(), 1.0, 0),
                 fmt(s["pending_page_us"].as_f64(), 1.0, 0),
                 fmt(s["rss_mb"].as_f64(), 1.0, 1),
+                fmt(s["hub_rss_mb"].as_f64(), 1.0, 1),
+                fmt(s["kr_store_mb"].as_f64(), 1.0, 0),
             );
         }
     }
@@ -1475,8 +1479,8 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         "paths": paths,
         "nodes": nodes,
         "scale": scale,
-        "scale_note": "the core driven in-process (KR and hub cores, no IO, no NATS), one child process per size; \
-    RSS is the child's whole resident set, and the core keeps every report (256-byte body included) in memory",
+        "scale_note": "KR's core and node store (report bodies on disk, redb cache 32 MiB) in one process, the hub's in \
+    another, over pipes (no NATS), one pair per size; each RSS is that process's whole resident set",
         "targets": targets,
     });
     if a.json {
