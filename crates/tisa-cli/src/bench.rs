@@ -977,7 +977,7 @@ impl ScaleNode {
 
     fn drain(&mut self, events: &mut Vec<tisa_core::Event>) -> Result<Vec<tisa_core::Transmit>> {
         let stashes: Vec<_> = std::iter::from_fn(|| self.core.poll_stash()).collect();
-        self.store.put_bodies(&stashes, false)?;
+        self.store.stage_bodies(stashes)?;
         self.commits += 1;
         if self.commits % 64 == 0 {
             // A node makes its writes durable with every input's commit; so does this.
@@ -1160,7 +1160,7 @@ fn run_scale(sizes: &[usize], decisions: usize, json: bool) -> Result<Vec<Value>
     let exe = std::env::current_exe()?;
     let mut out = Vec::new();
     for &n in sizes.iter().filter(|n| **n > 0) {
-        progress(json, format!("scale: {n} pending requests in the in-process core"));
+        progress(json, format!("scale: {n} pending requests (KR and hub cores with their stores, no NATS)"));
         let o = std::process::Command::new(&exe)
             .args(["bench", "--scale-child", &n.to_string(), "--scale-decisions", &decisions.to_string()])
             .stderr(std::process::Stdio::inherit())

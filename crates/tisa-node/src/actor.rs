@@ -763,8 +763,8 @@ impl Actor {
             error!(error = %e, "cannot write the audit log");
         }
         let stashes: Vec<_> = std::iter::from_fn(|| self.core.poll_stash()).collect();
-        if let Err(e) = self.store.put_bodies(&stashes, false) {
-            error!(error = %e, bodies = stashes.len(), "cannot write report bodies (their inputs are logged: a restart writes them again)");
+        if let Err(e) = self.store.stage_bodies(stashes) {
+            error!(error = %e, "cannot write report bodies (their inputs are logged: a restart writes them again)");
         }
         Ok(out)
     }

@@ -48,7 +48,14 @@ pub struct Store {
     db: Database,
     path: PathBuf,
     next_seq: u64,
+    /// Bodies stashed since the last write transaction, encoded, by key:
+    /// written with the next one (the next input's append, the next sent
+    /// records), so that they cost no transaction of their own.
+    staged: std::collections::HashMap<String, Vec<u8>>,
 }
+
+/// Staged bodies beyond this many are written in a transaction of their own.
+const STAGED_MAX: usize = 4096;
 
 impl Store {
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
@@ -72,7 +79,7 @@ impl Store {
                 r => break r.map_err(|e| fail(&e))?,
             }
         };
-        let mut store = Store { db, path, next_seq: 0 };
+        let mut store = Store { db, path, next_seq: 0, staged: Default::default() };
         let w = store.db.begin_write().map_err(|e| store.err(e))?;
         {
             w.open_table(META).map_err(|e| store.err(e))?;
@@ -145,8 +152,41 @@ impl Store {
         Ok(())
     }
 
-    /// The stored body under `key`, if any.
+    /// Stages the core's stashed bodies: they go to disk with the next
+    /// write transaction (no fsync, no transaction of their own; the inputs
+    /// they came from are logged, and replay writes lost ones again).
+    pub fn stage_bodies(&mut self, stashes: Vec<Stash>) -> Result<(), StoreError> {
+        for s in stashes {
+            self.staged.insert(s.key.to_string(), encode_body(&s.body));
+        }
+        if self.staged.len() > STAGED_MAX {
+            let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
+            w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+            self.write_staged(&w)?;
+            w.commit().map_err(|e| self.err(e))?;
+            self.staged.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes the staged bodies in `w` (cleared by the caller once `w` commits).
+    fn write_staged(&self, w: &redb::WriteTransaction) -> Result<(), StoreError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let mut t = w.open_table(BODIES).map_err(|e| self.err(e))?;
+        for (k, v) in &self.staged {
+            t.insert(k.as_str(), v.as_slice()).map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// The stored (or staged) body under `key`, if any.
     pub fn body(&self, key: &BodyKey) -> Result<Option<Report>, StoreError> {
+        let k = key.to_string();
+        if let Some(v) = self.staged.get(&k) {
+            return decode_body(v).map(Some).map_err(|e| self.err(format!("body {key}: {e}")));
+        }
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(BODIES).map_err(|e| self.err(e))?;
         let Some(v) = t.get(key.to_string().as_str()).map_err(|e| self.err(e))? else { return Ok(None) };
@@ -163,7 +203,9 @@ impl Store {
                 t.insert(self.next_seq + i as u64, encode_logged(input).as_slice()).map_err(|e| self.err(e))?;
             }
         }
+        self.write_staged(&w)?;
         w.commit().map_err(|e| self.err(e))?;
+        self.staged.clear();
         let first = self.next_seq;
         self.next_seq += inputs.len() as u64;
         Ok(first)
@@ -208,7 +250,9 @@ impl Store {
                 t.insert(id.as_str(), ()).map_err(|e| self.err(e))?;
             }
         }
+        self.write_staged(&w)?;
         w.commit().map_err(|e| self.err(e))?;
+        self.staged.clear();
         Ok(())
     }
 
@@ -217,7 +261,10 @@ impl Store {
     /// fsync is not sent again after the restart.
     pub fn sync(&mut self) -> Result<(), StoreError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
-        w.commit().map_err(|e| self.err(e))
+        self.write_staged(&w)?;
+        w.commit().map_err(|e| self.err(e))?;
+        self.staged.clear();
+        Ok(())
     }
 
     /// Which of `ids` were handed to the broker (one lookup each, so that
