@@ -979,7 +979,7 @@ impl ScaleNode {
         let stashes: Vec<_> = std::iter::from_fn(|| self.core.poll_stash()).collect();
         self.store.stage_bodies(stashes)?;
         self.commits += 1;
-        if self.commits % 64 == 0 {
+        if self.commits.is_multiple_of(64) {
             // A node makes its writes durable with every input's commit; so does this.
             self.store.sync()?;
         }
