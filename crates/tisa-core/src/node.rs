@@ -516,12 +516,43 @@ fn delivery_of(
 }
 
 /// A report received (a delivery at its recipient, a national report at
-/// the hub), as the inbox keeps it: the entry with a blank body, and the
+/// the hub), as the inbox keeps it: what the entry needs besides its body,
+/// compactly (one per report received, for up to millions), and the
 /// manifest's hash (to recognise the same delivery again).
 #[derive(Clone, Debug)]
 struct Received {
-    entry: InboxEntry,
+    header: ReportHeader,
+    tearline_only: bool,
+    basis: Basis,
+    request_id: Option<RequestId>,
+    consent: Option<Box<Consent>>,
+    received_at: Timestamp,
+    retracted: Option<Box<RetractionNote>>,
     manifest_sha256: sign::Digest32,
+}
+
+impl Received {
+    /// The inbox entry, its body blank (named for the store).
+    fn entry(&self) -> InboxEntry {
+        let released = if self.tearline_only {
+            Released::Tearline(Sensitive::default())
+        } else {
+            Released::Full(Content::default())
+        };
+        InboxEntry {
+            delivery: Delivery {
+                header: self.header.clone(),
+                released,
+                basis: self.basis,
+                request_id: self.request_id.clone(),
+                manifest: blank_signed(),
+                consent: self.consent.as_deref().cloned(),
+            },
+            received_at: self.received_at,
+            retracted: self.retracted.as_deref().cloned(),
+            body: Some(BodyKey::of(&self.header)),
+        }
+    }
 }
 
 /// The state machine of one party. See the module docs for how to drive it.
@@ -1438,19 +1469,13 @@ impl Node {
         self.inbox.insert(
             key,
             Received {
-                entry: InboxEntry {
-                    delivery: Delivery {
-                        header: header.clone(),
-                        released: Released::Full(Content::default()),
-                        basis: Basis::Bilateral,
-                        request_id: None,
-                        manifest: blank_signed(),
-                        consent: None,
-                    },
-                    received_at: now,
-                    retracted: None,
-                    body: Some(reference.key()),
-                },
+                header: header.clone(),
+                tearline_only: false,
+                basis: Basis::Bilateral,
+                request_id: None,
+                consent: None,
+                received_at: now,
+                retracted: None,
                 manifest_sha256: reference.manifest_sha256,
             },
         );
@@ -1999,16 +2024,17 @@ impl Node {
             Released::Tearline(t) => Content { tearline: Some(t.clone()), ..Content::default() },
         };
         let body = Report { header: d.header.clone(), content, manifest: d.manifest.clone() };
-        let manifest_sha256 = sign::sha256(&d.manifest.bytes);
-        let mut blank = d;
-        blank.released = match blank.released {
-            Released::Full(_) => Released::Full(Content::default()),
-            Released::Tearline(_) => Released::Tearline(Sensitive::default()),
+        let received = Received {
+            header: d.header,
+            tearline_only,
+            basis: d.basis,
+            request_id: d.request_id,
+            consent: d.consent.map(Box::new),
+            received_at: now,
+            retracted: None,
+            manifest_sha256: sign::sha256(&d.manifest.bytes),
         };
-        blank.manifest = blank_signed();
-        let entry =
-            InboxEntry { delivery: blank, received_at: now, retracted: None, body: Some(BodyKey::of(&body.header)) };
-        self.inbox.insert(key, Received { entry, manifest_sha256 });
+        self.inbox.insert(key, received);
         self.stash(body);
         Ok(())
     }
@@ -2120,9 +2146,11 @@ impl Node {
     fn mark_retracted(&mut self, r: &Retraction) -> bool {
         let mut any = false;
         for ((id, _), e) in self.inbox.iter_mut() {
-            if *id == r.doc.report_id && e.entry.retracted.is_none() {
-                e.entry.retracted =
-                    Some(RetractionNote { retracted_at: r.doc.retracted_at, reason: Sensitive::new(&r.doc.reason) });
+            if *id == r.doc.report_id && e.retracted.is_none() {
+                e.retracted = Some(Box::new(RetractionNote {
+                    retracted_at: r.doc.retracted_at,
+                    reason: Sensitive::new(&r.doc.reason),
+                }));
                 any = true;
             }
         }
@@ -2274,7 +2302,7 @@ impl Node {
 
     /// Reports this party received, in arrival order.
     pub fn inbox(&self, after: Option<&str>, limit: usize) -> Result<Page<InboxEntry>, CommandError> {
-        let items = self.inbox.iter().map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry.clone()));
+        let items = self.inbox.iter().map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry()));
         let mut page = paginate(items, after, limit)?;
         if let Some(bodies) = &self.bodies {
             for e in &mut page.items {
@@ -2450,16 +2478,11 @@ fn needs_hub(r: &OwnRevision) -> bool {
 /// basis, request and consent, the same manifest, and content that matches
 /// it (the manifest was verified when `r` arrived).
 fn same_delivery(r: &Received, d: &Delivery) -> bool {
-    let e = &r.entry.delivery;
-    let same_form = matches!(
-        (&e.released, &d.released),
-        (Released::Full(_), Released::Full(_)) | (Released::Tearline(_), Released::Tearline(_))
-    );
-    if !same_form
-        || e.header != d.header
-        || e.basis != d.basis
-        || e.request_id != d.request_id
-        || e.consent != d.consent
+    if r.tearline_only != matches!(d.released, Released::Tearline(_))
+        || r.header != d.header
+        || r.basis != d.basis
+        || r.request_id != d.request_id
+        || r.consent.as_deref() != d.consent.as_ref()
         || r.manifest_sha256 != sign::sha256(&d.manifest.bytes)
     {
         return false;

@@ -303,8 +303,12 @@ impl fmt::Debug for Sensitive {
 macro_rules! id_type {
     ($(#[$m:meta])* $name:ident, $what:literal) => {
         $(#[$m])*
+        ///
+        /// Shared, not copied: a node holds each id in several places (maps,
+        /// requests, deadlines) for up to millions of reports, and a clone
+        /// is a reference count, not an allocation.
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Validates and wraps an identifier: 1 to 128 characters of
@@ -312,7 +316,7 @@ macro_rules! id_type {
             pub fn new(s: impl Into<String>) -> Result<Self, ParseError> {
                 let s = s.into();
                 validate_id(&s).map_err(|why| ParseError::BadId { what: $what, value: truncate(&s), why })?;
-                Ok($name(s))
+                Ok($name(s.into()))
             }
             /// The identifier as text.
             pub fn as_str(&self) -> &str {
@@ -385,7 +389,7 @@ impl RequestId {
         // and the result only uses the id alphabet.
         let suffix = format!(".r{revision}.{}", recipient.code());
         if report.0.len() + suffix.len() <= 128 {
-            return RequestId(format!("{}{suffix}", report.0));
+            return RequestId(format!("{}{suffix}", report.0).into());
         }
         // Too long to keep whole: truncate the report part, but add a hash of
         // the whole id, so that two long ids sharing a prefix (the
@@ -394,7 +398,7 @@ impl RequestId {
             report.0.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         let suffix = format!(".h{hash:016x}{suffix}");
         let keep = 128usize.saturating_sub(suffix.len()).min(report.0.len());
-        RequestId(format!("{}{suffix}", &report.0[..keep]))
+        RequestId(format!("{}{suffix}", &report.0[..keep]).into())
     }
 }
 
