@@ -2290,13 +2290,7 @@ impl Node {
                 ))
             });
         let mut page = paginate(open, after, limit)?;
-        if let Some(bodies) = &self.bodies {
-            for v in &mut page.items {
-                if let Some(b) = v.body.as_ref().and_then(|k| bodies.get(k)) {
-                    let _ = v.fill(b);
-                }
-            }
-        }
+        self.fill_in_memory(&mut page.items, |v| v.body.as_ref(), PendingView::fill);
         Ok(page)
     }
 
@@ -2304,14 +2298,25 @@ impl Node {
     pub fn inbox(&self, after: Option<&str>, limit: usize) -> Result<Page<InboxEntry>, CommandError> {
         let items = self.inbox.iter().map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry()));
         let mut page = paginate(items, after, limit)?;
-        if let Some(bodies) = &self.bodies {
-            for e in &mut page.items {
-                if let Some(b) = e.body.as_ref().and_then(|k| bodies.get(k)) {
-                    let _ = e.fill(b);
-                }
+        self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
+        Ok(page)
+    }
+
+    /// With bodies kept in memory, fills query results here (the shell
+    /// fills them from its store otherwise).
+    fn fill_in_memory<T>(
+        &self,
+        items: &mut [T],
+        key: impl Fn(&T) -> Option<&BodyKey>,
+        fill: impl Fn(&mut T, &Report) -> Result<(), crate::body::FillError>,
+    ) {
+        let Some(bodies) = &self.bodies else { return };
+        for item in items {
+            if let Some(b) = key(item).and_then(|k| bodies.get(k)) {
+                // In memory, a body is there and matches: the core stashed it.
+                let _ = fill(item, b);
             }
         }
-        Ok(page)
     }
 
     /// Status of this party's own reports (every revision), in submission order.

@@ -49,23 +49,27 @@ fn deliver(to: &mut Outside, from: Party, ts: Vec<Transmit>) {
     }
 }
 
-/// KR submits, the hub asks, KR approves: returns the three nodes and the
-/// hub's transmits after the approval.
-fn approved_flow() -> (Outside, Outside, Vec<Transmit>) {
-    let (mut kr, mut us) = (Outside::new(KR), Outside::new(US));
-    let d = draft(Category::NkMissile, Classification::Secret, "USA,JPN", "b");
-    kr.node.submit(Timestamp(T0), report_id("KR-b1"), d).unwrap();
+/// KR submits report `id` (tag `tag`, for JP), the hub asks, KR approves
+/// (the tearline only, if so): the hub's transmits after the approval.
+fn submit_and_approve(kr: &mut Outside, us: &mut Outside, id: &str, tag: &str, tearline_only: bool) -> Vec<Transmit> {
+    let d = draft(Category::NkMissile, Classification::Secret, "USA,JPN", tag);
+    kr.node.submit(Timestamp(T0), report_id(id), d).unwrap();
     let out = kr.drain();
     assert!(kr.needed.is_empty(), "a fresh report goes out with its content in hand");
-    deliver(&mut us, KR, out);
+    deliver(us, KR, out);
     let out = us.drain();
-    deliver(&mut kr, US, out);
+    deliver(kr, US, out);
     kr.drain();
-    let rid = rid("KR-b1", 1, JP);
-    kr.node.approve(Timestamp(T0), &rid, false, &approver(KR, 0)).unwrap();
+    kr.node.approve(Timestamp(T0), &rid(id, 1, JP), tearline_only, &approver(KR, 0)).unwrap();
     let out = kr.drain();
-    deliver(&mut us, KR, out);
-    let out = us.drain();
+    deliver(us, KR, out);
+    us.drain()
+}
+
+/// [`submit_and_approve`] of `KR-b1` between two nodes with bodies outside.
+fn approved_flow() -> (Outside, Outside, Vec<Transmit>) {
+    let (mut kr, mut us) = (Outside::new(KR), Outside::new(US));
+    let out = submit_and_approve(&mut kr, &mut us, "KR-b1", "b", false);
     (kr, us, out)
 }
 
@@ -142,17 +146,7 @@ fn the_recipient_keeps_what_was_released_and_shows_it_from_the_store() {
 #[test]
 fn a_tearline_release_stores_only_the_tearline_at_the_recipient() {
     let (mut kr, mut us) = (Outside::new(KR), Outside::new(US));
-    let d = draft(Category::NkNuclear, Classification::Secret, "USA,JPN", "t");
-    kr.node.submit(Timestamp(T0), report_id("KR-t1"), d).unwrap();
-    let out = kr.drain();
-    deliver(&mut us, KR, out);
-    let out = us.drain();
-    deliver(&mut kr, US, out);
-    kr.drain();
-    kr.node.approve(Timestamp(T0), &rid("KR-t1", 1, JP), true, &approver(KR, 0)).unwrap();
-    let out = kr.drain();
-    deliver(&mut us, KR, out);
-    let out = us.drain();
+    let out = submit_and_approve(&mut kr, &mut us, "KR-t1", "t", true);
     let mut jp = Outside::new(JP);
     deliver(&mut jp, US, out);
     jp.drain();
@@ -166,17 +160,7 @@ fn a_tearline_release_stores_only_the_tearline_at_the_recipient() {
 fn a_node_that_keeps_bodies_in_memory_fills_everything_itself() {
     let mut kr = Outside::new(KR);
     let mut us = Outside { node: Node::new(US, default_policy(), 7, node_key(US)).unwrap(), ..Outside::new(US) };
-    let d = draft(Category::NkMissile, Classification::Secret, "USA,JPN", "m");
-    kr.node.submit(Timestamp(T0), report_id("KR-m1"), d).unwrap();
-    let out = kr.drain();
-    deliver(&mut us, KR, out);
-    let out = us.drain();
-    deliver(&mut kr, US, out);
-    kr.drain();
-    kr.node.approve(Timestamp(T0), &rid("KR-m1", 1, JP), false, &approver(KR, 0)).unwrap();
-    let out = kr.drain();
-    deliver(&mut us, KR, out);
-    let out = us.drain();
+    let out = submit_and_approve(&mut kr, &mut us, "KR-m1", "m", false);
     assert!(us.store.is_empty() && us.needed.is_empty(), "no stash, no blank transmit in memory mode");
     assert!(out.iter().any(|t| matches!(&t.envelope.payload,
         Payload::Delivery(d) if d.released == Released::Full(content("m", true)))));

@@ -126,6 +126,18 @@ struct Actor {
     counters: Counters,
     /// Set while sends fail; cleared once the outbox is empty again.
     send_trouble: Option<SendTrouble>,
+    /// The audit log's fsync in progress, on a blocking thread.
+    audit_flush: Option<tokio::task::JoinHandle<crate::audit::PendingFlush>>,
+}
+
+/// Waits for the audit fsync in progress; never, if there is none.
+async fn audit_flushed(
+    h: &mut Option<tokio::task::JoinHandle<crate::audit::PendingFlush>>,
+) -> Result<crate::audit::PendingFlush, tokio::task::JoinError> {
+    match h {
+        Some(h) => h.await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A published message and whether its receiver's stream acknowledged it.
@@ -266,6 +278,7 @@ async fn run(
         started_at: now(),
         counters: Counters::default(),
         send_trouble: None,
+        audit_flush: None,
     };
     actor.send_all(resend).await;
     // Coming up is a link coming back: reconcile with every peer, end to end
@@ -300,6 +313,7 @@ async fn run(
                 let batch = ready_batch(call, &mut calls);
                 actor.on_calls(batch).await
             }
+            done = audit_flushed(&mut actor.audit_flush) => actor.on_audit_flushed(done),
             Some(acked) = actor.in_flight.next(), if !actor.in_flight.is_empty() => {
                 let batch = ready_batch(acked, &mut actor.in_flight);
                 actor.on_acked(batch);
@@ -334,6 +348,11 @@ async fn run(
     }
     if let Err(e) = actor.store.sync() {
         warn!(error = %e, "cannot make the sent records durable; those messages will be re-sent after the restart");
+    }
+    // The audit fsync in progress, and its successor if entries came meanwhile.
+    while let Some(h) = actor.audit_flush.take() {
+        let done = h.await;
+        actor.on_audit_flushed(done);
     }
     if let Err(e) = actor.audit.flush(&mut actor.store) {
         error!(error = %e, "cannot write the audit log");
@@ -930,18 +949,42 @@ impl Actor {
             }
         }
         // The audit entries of the inputs just applied were written (not
-        // fsync'd) before their effects were published; one fsync now. The
-        // inputs themselves were fsync'd before they were applied, and the
-        // audit log is replay-idempotent: entries a power loss cuts off are
-        // written again from the input log on start. (A process crash loses
-        // nothing: the entries are in the page cache.) Keeping the fsync off
-        // the path from input to publish halves the latency per hop.
-        // Let the connections write what was just published before this
-        // task blocks on the fsync.
-        tokio::task::yield_now().await;
-        if let Err(e) = self.audit.flush(&mut self.store) {
-            error!(error = %e, "cannot write the audit log");
+        // fsync'd) before their effects were published; their fsync runs on
+        // another thread while the node goes on. The inputs themselves were
+        // fsync'd before they were applied, and the audit log is
+        // replay-idempotent: entries a power loss cuts off are written again
+        // from the input log on start. (A process crash loses nothing: the
+        // entries are in the page cache.) Keeping the fsync off the path from
+        // input to publish cuts the latency per hop.
+        self.start_audit_flush();
+    }
+
+    /// Starts the fsync of the audit entries written so far on a blocking
+    /// thread, unless one is running (its successor starts when it ends).
+    fn start_audit_flush(&mut self) {
+        if self.audit_flush.is_some() {
+            return;
         }
+        match self.audit.begin_flush() {
+            Ok(Some(p)) => self.audit_flush = Some(tokio::task::spawn_blocking(move || p.run())),
+            Ok(None) => {}
+            Err(e) => error!(error = %e, "cannot write the audit log"),
+        }
+    }
+
+    /// An audit fsync ended: records the head it covers, then starts the
+    /// next one if entries were written meanwhile.
+    fn on_audit_flushed(&mut self, done: Result<crate::audit::PendingFlush, tokio::task::JoinError>) {
+        self.audit_flush = None;
+        match done {
+            Ok(done) => {
+                if let Err(e) = self.audit.finish_flush(&mut self.store, done) {
+                    error!(error = %e, "cannot write the audit log");
+                }
+            }
+            Err(e) => error!(error = %e, "the audit log's fsync did not run"),
+        }
+        self.start_audit_flush();
     }
 }
 

@@ -782,6 +782,45 @@ impl AuditLog {
         self.sync(store, durable)
     }
 
+    /// Ends [`AuditLog::defer`] like [`AuditLog::flush`], but hands the
+    /// blocking part (the fsync of the log, the side file) to the caller to
+    /// run on another thread ([`PendingFlush::run`]), so that the node goes
+    /// on meanwhile; [`AuditLog::finish_flush`] then records the head. Entries
+    /// appended in between are covered by the next flush. `None`: nothing to
+    /// fsync.
+    pub fn begin_flush(&mut self) -> Result<Option<PendingFlush>, AuditError> {
+        self.deferred = false;
+        if self.broken || !std::mem::take(&mut self.unsynced) {
+            return Ok(None);
+        }
+        let durable = std::mem::take(&mut self.durable_due);
+        let clone = |f: &File| f.try_clone().map_err(|e| self.err(format!("cannot share the audit log's handle: {e}")));
+        let (file, head_file) = match (clone(&self.file), clone(&self.head_file)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                self.broken = true;
+                return Err(e);
+            }
+        };
+        Ok(Some(PendingFlush { file, head_file, seq: self.seq, hash: self.hash, durable, result: Ok(()) }))
+    }
+
+    /// Records the head a [`PendingFlush`] made durable (in the store; the
+    /// side file was written by the flush itself). A failed fsync stops the
+    /// log until a restart, like a failed write.
+    pub fn finish_flush(&mut self, store: &mut Store, done: PendingFlush) -> Result<(), AuditError> {
+        if let Err(err) = done.result {
+            self.broken = true;
+            return Err(self.err(format!(
+                "cannot fsync entries up to seq {} ({err}); nothing more is written until the node restarts",
+                done.seq
+            )));
+        }
+        store.set_audit_head(done.seq, &done.hash, done.durable).map_err(|e| self.err(e))?;
+        self.synced = self.synced.max(done.seq);
+        Ok(())
+    }
+
     fn sync(&mut self, store: &mut Store, durable: bool) -> Result<(), AuditError> {
         if self.synced == self.seq && !durable {
             return Ok(());
@@ -794,6 +833,31 @@ impl AuditLog {
         store.set_audit_head(self.seq, &self.hash, durable).map_err(|e| self.err(e))?;
         self.synced = self.seq;
         Ok(())
+    }
+}
+
+/// The blocking half of a group's audit flush ([`AuditLog::begin_flush`]).
+pub struct PendingFlush {
+    file: File,
+    head_file: File,
+    seq: u64,
+    hash: [u8; 32],
+    durable: bool,
+    result: Result<(), String>,
+}
+
+impl PendingFlush {
+    /// Blocking: fsyncs the log (every entry written so far), then writes
+    /// and fsyncs the side file with the head it covers.
+    pub fn run(mut self) -> PendingFlush {
+        let line = head_line(self.seq, &self.hash);
+        self.result = self
+            .file
+            .sync_data()
+            .and_then(|()| self.head_file.write_all_at(line.as_bytes(), 0))
+            .and_then(|()| self.head_file.sync_data())
+            .map_err(|e| e.to_string());
+        self
     }
 }
 
