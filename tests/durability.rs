@@ -35,7 +35,8 @@ async fn every_node_survives_kill_9() {
 
     // KR submits; the hub asks for release.
     let kr = client(&c, Party::Kr).await;
-    let ReplyView::Submitted { report_id, .. } = ask(&kr, ControlRequest::Submit(draft(&canary("r1"), None))).await
+    let title = canary("r1");
+    let ReplyView::Submitted { report_id, .. } = ask(&kr, ControlRequest::Submit(draft(&title, None))).await
     else {
         panic!()
     };
@@ -61,6 +62,12 @@ async fn every_node_survives_kill_9() {
     restart(&mut c, Party::Kr);
     let kr = client(&c, Party::Kr).await;
     assert_eq!(pending(kr, report_id.clone()).await, rq, "the pending request survived");
+    // Its title comes from the report bodies in the node store, not from memory.
+    let kr = client(&c, Party::Kr).await;
+    let ReplyView::Pending(items, _) = ask(&kr, ControlRequest::Pending(ListQuery::default())).await else { panic!() };
+    let item = items.iter().find(|i| i.request.report_id.as_str() == report_id).expect("still pending");
+    assert_eq!(item.report.content.title.expose(), title, "the operator sees the title after a kill -9");
+    assert!(!item.report.manifest.bytes.is_empty(), "and the signed manifest");
     let kr = client(&c, Party::Kr).await;
     let ReplyView::Submitted { report_id: again, duplicate, .. } =
         ask(&kr, ControlRequest::Submit(draft("feed item", Some(&key)))).await
@@ -84,6 +91,21 @@ async fn every_node_survives_kill_9() {
     let jp = client(&c, Party::Jp).await;
     let ids = inbox_ids(&jp).await;
     assert_eq!(ids.iter().filter(|x| **x == report_id).count(), 1, "JP holds it exactly once after a restart");
+    // What the hub released after its own kill -9 (read back from its body
+    // store) and what JP shows after its own (from its store) is the report KR wrote.
+    let ReplyView::Inbox(items, _) =
+        ask(&jp, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
+    else {
+        panic!()
+    };
+    let (d, _, _) = items.iter().find(|(d, _, _)| d.header.id.as_str() == report_id).expect("in JP's inbox");
+    match &d.released {
+        Released::Full(c) => {
+            assert_eq!(c.title.expose(), title);
+            assert!(c.body.expose().starts_with("CANARY_body_"), "the body survives: {:?}", c.body.len());
+        }
+        other => panic!("expected the full report, got {other:?}"),
+    }
     // And the flow goes on: a later release still arrives.
     legit_release(&c, Party::Kr, Party::Jp).await;
     let ReplyView::Status(items, _) = ask(
