@@ -816,8 +816,12 @@ impl AuditLog {
                 done.seq
             )));
         }
-        store.set_audit_head(done.seq, &done.hash, done.durable).map_err(|e| self.err(e))?;
-        self.synced = self.synced.max(done.seq);
+        // A later head may have been recorded meanwhile (an entry written
+        // outside a group is fsync'd and recorded at once): never go back.
+        if done.seq >= self.synced {
+            store.set_audit_head(done.seq, &done.hash, done.durable).map_err(|e| self.err(e))?;
+            self.synced = done.seq;
+        }
         Ok(())
     }
 
