@@ -1043,16 +1043,16 @@ fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
     let approver = crate::keys::load(&dir.join("kr-approver.key"))?;
     let self_rss = || rss_kb(std::process::id()).map_or(0.0, |k| k as f64 / 1024.0);
     let rss_before = self_rss();
-    let mut hub = std::process::Command::new(std::env::current_exe()?)
+    let mut hub = HubChild(std::process::Command::new(std::env::current_exe()?)
         .args(["bench", "--scale-hub"])
         .env("TISA_SCALE_DIR", &dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
-        .context("starting the scale hub")?;
-    let mut to_hub = std::io::BufWriter::new(hub.stdin.take().context("hub stdin")?);
-    let mut from_hub = std::io::BufReader::new(hub.stdout.take().context("hub stdout")?);
+        .context("starting the scale hub")?);
+    let mut to_hub = std::io::BufWriter::new(hub.0.stdin.take().context("hub stdin")?);
+    let mut from_hub = std::io::BufReader::new(hub.0.stdout.take().context("hub stdout")?);
     let mut kr = ScaleNode::new(Party::Kr, policy, kr_key.identity, &dir.join("kr"))?;
     let mut now = now_ms();
     // Everything KR sends goes to the hub; everything the hub answers comes back, until quiet.
@@ -1123,7 +1123,7 @@ fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
     let hub_rss = read_frame(&mut from_hub)?.map_or(0.0, |(kb, _)| kb as f64 / 1024.0);
     drop(to_hub);
     let _ = from_hub.fill_buf();
-    let _ = hub.wait();
+    let _ = hub.0.wait();
     let disk_mb = dir_size(&dir.join("kr")) as f64 / 1048576.0;
     let _ = std::fs::remove_dir_all(&dir);
     let mean = times.iter().map(Duration::as_secs_f64).sum::<f64>() / times.len().max(1) as f64 * 1e6;
@@ -1141,6 +1141,19 @@ fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
         hub_rss_mb: hub_rss,
         kr_store_mb: disk_mb,
     })
+}
+
+/// The scale run's hub process: killed if the run ends early (an error),
+/// reaped either way.
+struct HubChild(std::process::Child);
+
+impl Drop for HubChild {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
 }
 
 fn dir_size(dir: &Path) -> u64 {
