@@ -36,8 +36,7 @@ async fn every_node_survives_kill_9() {
     // KR submits; the hub asks for release.
     let kr = client(&c, Party::Kr).await;
     let title = canary("r1");
-    let ReplyView::Submitted { report_id, .. } = ask(&kr, ControlRequest::Submit(draft(&title, None))).await
-    else {
+    let ReplyView::Submitted { report_id, .. } = ask(&kr, ControlRequest::Submit(draft(&title, None))).await else {
         panic!()
     };
     let key = canary("feed");

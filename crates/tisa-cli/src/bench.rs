@@ -1017,7 +1017,8 @@ fn scale_hub() -> Result<()> {
             us.core.handle_message(Timestamp(now), Party::Kr, e);
         }
         let mut events = Vec::new();
-        let back: Vec<_> = us.drain(&mut events)?.into_iter().filter(|t| t.to == Party::Kr).map(|t| t.envelope).collect();
+        let back: Vec<_> =
+            us.drain(&mut events)?.into_iter().filter(|t| t.to == Party::Kr).map(|t| t.envelope).collect();
         write_frame(&mut output, now, &back)?;
     }
     Ok(())
@@ -1043,14 +1044,16 @@ fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
     let approver = crate::keys::load(&dir.join("kr-approver.key"))?;
     let self_rss = || rss_kb(std::process::id()).map_or(0.0, |k| k as f64 / 1024.0);
     let rss_before = self_rss();
-    let mut hub = HubChild(std::process::Command::new(std::env::current_exe()?)
-        .args(["bench", "--scale-hub"])
-        .env("TISA_SCALE_DIR", &dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .context("starting the scale hub")?);
+    let mut hub = HubChild(
+        std::process::Command::new(std::env::current_exe()?)
+            .args(["bench", "--scale-hub"])
+            .env("TISA_SCALE_DIR", &dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .context("starting the scale hub")?,
+    );
     let mut to_hub = std::io::BufWriter::new(hub.0.stdin.take().context("hub stdin")?);
     let mut from_hub = std::io::BufReader::new(hub.0.stdout.take().context("hub stdout")?);
     let mut kr = ScaleNode::new(Party::Kr, policy, kr_key.identity, &dir.join("kr"))?;
@@ -1105,7 +1108,8 @@ fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
     for rq in sample {
         now = Timestamp(now.as_millis() + 1);
         let t = Instant::now();
-        let doc = kr.core.decision_doc(now, &rq, tisa_core::sign::Verdict::ApproveFull, "", approver.identity.name())?;
+        let doc =
+            kr.core.decision_doc(now, &rq, tisa_core::sign::Verdict::ApproveFull, "", approver.identity.name())?;
         kr.core.decide(now, approver.identity.sign(doc.to_bytes()))?;
         route(&mut kr, now, &mut events)?;
         events.clear();

@@ -95,14 +95,12 @@ pub(crate) struct ReportRef {
 }
 
 impl ReportRef {
-    pub(crate) fn of(report: &Report) -> ReportRef {
+    /// What the core keeps of `report`, whose (signed or verified) manifest is `manifest`.
+    pub(crate) fn of(report: &Report, manifest: &Manifest) -> ReportRef {
         ReportRef {
             header: report.header.clone(),
             manifest_sha256: sign::sha256(&report.manifest.bytes),
-            submitted_by: Manifest::parse(&report.manifest.bytes)
-                .map(|m| m.submitted_by)
-                .unwrap_or_default()
-                .into_boxed_str(),
+            submitted_by: manifest.submitted_by.clone().into_boxed_str(),
             has_tearline: report.content.tearline.is_some(),
         }
     }

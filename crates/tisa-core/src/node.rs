@@ -775,10 +775,11 @@ impl Node {
             classification,
             releasable_to: rel,
         };
-        let manifest = self.identity.sign(Manifest::of(&header, &content, &submitted_by).to_bytes());
+        let m = Manifest::of(&header, &content, &submitted_by);
+        let manifest = self.identity.sign(m.to_bytes());
         let digest = source_key.as_ref().map(|_| content_digest(&content));
         let report = Report { header: header.clone(), content, manifest };
-        let reference = ReportRef::of(&report);
+        let reference = ReportRef::of(&report, &m);
 
         let mut notes = Vec::new();
         let mut recipients = PartyMap::default();
@@ -1446,7 +1447,7 @@ impl Node {
                 why: NotReleasable::AboveCeiling { classification: h.classification, ceiling },
             });
         }
-        self.verify_manifest(&report.manifest, h, Some(&report.content), None)?;
+        let m = self.verify_manifest(&report.manifest, h, Some(&report.content), None)?;
         let key = (h.id.clone(), h.revision);
         if let Some(existing) = self.held.get(&key) {
             // The content was just checked against the manifest: the same
@@ -1464,7 +1465,7 @@ impl Node {
             return Err(RejectReason::Retracted(h.id.clone()));
         }
         let header = report.header.clone();
-        let reference = ReportRef::of(&report);
+        let reference = ReportRef::of(&report, &m);
         self.held.insert(key.clone(), reference.clone());
         self.inbox.insert(
             key,
@@ -2324,8 +2325,8 @@ impl Node {
         let items = self
             .own
             .values()
-            .flat_map(|o| o.revisions.iter().map(move |r| (r, o.retraction.as_ref())))
-            .map(|(r, t)| (inbox_cursor(&r.report.header.id, r.report.header.revision), revision_status(r, t.map(|b| &**b))));
+            .flat_map(|o| o.revisions.iter().map(move |r| (r, o.retraction.as_deref())))
+            .map(|(r, t)| (inbox_cursor(&r.report.header.id, r.report.header.revision), revision_status(r, t)));
         paginate(items, after, limit)
     }
 
@@ -2368,9 +2369,8 @@ impl Node {
         let envelope = Envelope { version: PROTOCOL_VERSION, message_id, sender: self.party, sent_at: now, payload };
         let mut t = Transmit { to, envelope, body };
         if let Some(b) = t.body.as_ref().and_then(|k| self.bodies.as_ref()?.get(k)) {
-            let b = b.clone();
             // In memory, a body is there and matches: the core stashed it.
-            let _ = t.fill(&b);
+            let _ = t.fill(b);
         }
         self.transmits.push_back(t);
     }

@@ -1,7 +1,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use tisa_core::{CommandError, Event, Identity, Node, Page, Party, Policy, ReportId, Timestamp, Transmit};
+use tisa_core::{
+    CommandError, Event, Identity, InboxEntry, Node, Page, Party, PendingView, Policy, ReportId, Timestamp, Transmit,
+};
 use tisa_transport::store::{Input, LoggedInput};
 
 use crate::audit::{AuditLog, InputNote};
@@ -246,7 +248,7 @@ async fn run(
         }
         // Bodies a crash kept from reaching the disk are written again.
         let stashes: Vec<_> = std::iter::from_fn(|| core.poll_stash()).collect();
-        store.put_bodies(&stashes, true)?;
+        store.put_missing_bodies(&stashes)?;
         let out: Vec<Transmit> = std::iter::from_fn(|| core.poll_transmit()).collect();
         let sent = store.were_sent(out.iter().map(|t| t.envelope.message_id.as_str()))?;
         resend.extend(out.into_iter().zip(sent).filter(|(_, s)| !s).map(|(t, _)| t));
@@ -448,12 +450,7 @@ impl Actor {
                 ready.push(t);
                 continue;
             };
-            let r = match self.store.body(&key) {
-                Ok(Some(body)) => t.fill(&body).map_err(|e| e.to_string()),
-                Ok(None) => Err(tisa_core::FillError::Missing(key.clone()).to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match r {
+            match self.body(&key).and_then(|body| t.fill(&body).map_err(|e| e.to_string())) {
                 Ok(()) => ready.push(t),
                 Err(e) => {
                     error!(body = %key, to = %t.to, kind = t.envelope.payload.kind(), error = %e, "cannot read a report body to send; kept in the outbox (a restart's replay rewrites lost bodies)");
@@ -837,15 +834,11 @@ impl Actor {
         }
         let limit = |l: usize| if l == 0 { DEFAULT_LIMIT } else { l };
         let result = match req {
-            ControlRequest::Pending(q) => self.core.pending(now, q.after.as_deref(), limit(q.limit)).and_then(|mut p| {
-                for v in &mut p.items {
-                    if let Some(key) = v.body.clone() {
-                        let body = self.body(&key)?;
-                        v.fill(&body).map_err(|e| CommandError::Storage(e.to_string()))?;
-                    }
-                }
-                Ok(ControlReply::Pending(p))
-            }),
+            ControlRequest::Pending(q) => self
+                .core
+                .pending(now, q.after.as_deref(), limit(q.limit))
+                .and_then(|mut p| self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill).map(|()| p))
+                .map(ControlReply::Pending),
             ControlRequest::Grants(_) => Ok(ControlReply::Grants(self.core.grants())),
             ControlRequest::Submit(_)
             | ControlRequest::Decide(_)
@@ -874,15 +867,11 @@ impl Actor {
                     message: "dead letters are listed over the control subjects".into(),
                 };
             }
-            ControlRequest::Inbox(q) => self.core.inbox(q.after.as_deref(), limit(q.limit)).and_then(|mut p| {
-                for e in &mut p.items {
-                    if let Some(key) = e.body.clone() {
-                        let body = self.body(&key)?;
-                        e.fill(&body).map_err(|e| CommandError::Storage(e.to_string()))?;
-                    }
-                }
-                Ok(ControlReply::Inbox(p))
-            }),
+            ControlRequest::Inbox(q) => self
+                .core
+                .inbox(q.after.as_deref(), limit(q.limit))
+                .and_then(|mut p| self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill).map(|()| p))
+                .map(ControlReply::Inbox),
             ControlRequest::Status(q) => match &q.report_id {
                 Some(id) => {
                     self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))
@@ -914,13 +903,29 @@ impl Actor {
         })
     }
 
-    /// A report body from the store, for a query.
-    fn body(&self, key: &tisa_core::BodyKey) -> Result<tisa_core::Report, CommandError> {
+    /// A report body from the store, or why it cannot be had.
+    fn body(&self, key: &tisa_core::BodyKey) -> Result<tisa_core::Report, String> {
         match self.store.body(key) {
             Ok(Some(b)) => Ok(b),
-            Ok(None) => Err(CommandError::Storage(tisa_core::FillError::Missing(key.clone()).to_string())),
-            Err(e) => Err(CommandError::Storage(e.to_string())),
+            Ok(None) => Err(tisa_core::FillError::Missing(key.clone()).to_string()),
+            Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// Fills a query's items (inbox entries, pending requests) from the body store.
+    fn fill_items<T>(
+        &self,
+        items: &mut [T],
+        key: impl Fn(&T) -> Option<&tisa_core::BodyKey>,
+        fill: impl Fn(&mut T, &tisa_core::Report) -> Result<(), tisa_core::FillError>,
+    ) -> Result<(), CommandError> {
+        for item in items {
+            if let Some(k) = key(item) {
+                let body = self.body(k).map_err(CommandError::Storage)?;
+                fill(item, &body).map_err(|e| CommandError::Storage(e.to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Drains the core's outputs: transmits first, then events.

@@ -113,8 +113,6 @@ impl Store {
         Ok(instance)
     }
 
-
-
     /// Up to `max` logged inputs from sequence number `from` on, in order
     /// (replay reads the log a chunk at a time, not all at once).
     pub fn inputs_from(&self, from: u64, max: usize) -> Result<Vec<(u64, LoggedInput)>, StoreError> {
@@ -129,10 +127,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes the core's stashed bodies (no fsync of its own: the inputs
-    /// they came from are logged). `only_missing`: leave bodies already
-    /// stored alone (replay).
-    pub fn put_bodies(&mut self, stashes: &[Stash], only_missing: bool) -> Result<(), StoreError> {
+    /// Replay: writes the stashed bodies the store lacks (a crash kept them
+    /// from the disk), leaving those it holds alone; no fsync of its own
+    /// (the inputs they came from are logged).
+    pub fn put_missing_bodies(&mut self, stashes: &[Stash]) -> Result<(), StoreError> {
         if stashes.is_empty() {
             return Ok(());
         }
@@ -142,7 +140,7 @@ impl Store {
             let mut t = w.open_table(BODIES).map_err(|e| self.err(e))?;
             for s in stashes {
                 let key = s.key.to_string();
-                if only_missing && t.get(key.as_str()).map_err(|e| self.err(e))?.is_some() {
+                if t.get(key.as_str()).map_err(|e| self.err(e))?.is_some() {
                     continue;
                 }
                 t.insert(key.as_str(), encode_body(&s.body).as_slice()).map_err(|e| self.err(e))?;
@@ -274,7 +272,6 @@ impl Store {
         let t = r.open_table(SENT).map_err(|e| self.err(e))?;
         ids.map(|id| t.get(id).map(|v| v.is_some()).map_err(|e| self.err(e))).collect()
     }
-
 
     /// Number of logged inputs.
     pub fn len(&self) -> u64 {
