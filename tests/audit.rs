@@ -14,8 +14,8 @@ use std::time::Duration;
 use common::{canary, describe, one_line_error, tisa};
 use secure::*;
 use serde_json::Value;
-use tisa_cli::cluster::Cluster;
 use tisa_core::*;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 
 fn verify(c: &Cluster, dir: &Path) -> std::process::Output {

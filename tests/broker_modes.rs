@@ -23,14 +23,14 @@ use bytes::Bytes;
 use common::{canary, wait_for, ClusterPermit, BIN, WAIT};
 use futures::StreamExt;
 use serde_json::Value;
-use tisa_cli::cluster::Cluster;
-use tisa_cli::natsd::NatsServer;
 use tisa_core::Party;
+use tisa_kit::cluster::Cluster;
+use tisa_kit::natsd::NatsServer;
 use tisa_transport::subjects::{inbox_prefix, Role};
 
 fn nats_bin() -> PathBuf {
-    tisa_cli::natsd::locate().unwrap_or_else(|| {
-        panic!("nats-server not found: run `{}` in the repository root", tisa_cli::natsd::install_command())
+    tisa_kit::natsd::locate().unwrap_or_else(|| {
+        panic!("nats-server not found: run `{}` in the repository root", tisa_kit::natsd::install_command())
     })
 }
 
@@ -272,10 +272,10 @@ fn per_nation_release_flows_across_three_servers() {
     assert!(urls[0] != urls[1] && urls[1] != urls[2] && urls[0] != urls[2], "one server per party: {urls:?}");
     let dir = c.broker_dir.clone().unwrap();
     for p in [Party::Kr, Party::Jp] {
-        let cfg = tisa_cli::config::load(&dir.join(format!("{}-node.toml", p.lower()))).unwrap();
+        let cfg = tisa_deploy::config::load(&dir.join(format!("{}-node.toml", p.lower()))).unwrap();
         assert!(cfg.kr.is_none() && cfg.jp.is_none(), "{p}'s node config has one link only");
     }
-    let us = tisa_cli::config::load(&dir.join("us-node.toml")).unwrap();
+    let us = tisa_deploy::config::load(&dir.join("us-node.toml")).unwrap();
     assert!(us.kr.is_some() && us.jp.is_some(), "the hub's config has both links");
     release(&c, Party::Kr, Party::Jp);
     release(&c, Party::Jp, Party::Kr);
@@ -470,7 +470,7 @@ fn generate(out: &Path, args: &[&str]) {
 /// the limits (its monitoring endpoint reports them per account).
 #[test]
 fn jetstream_limits_are_configured_and_accepted() {
-    let scratch = tisa_cli::natsd::scratch_dir("broker-js").unwrap();
+    let scratch = tisa_kit::natsd::scratch_dir("broker-js").unwrap();
     let (shared, per_nation) = (scratch.join("shared"), scratch.join("per-nation"));
     generate(&shared, &[]);
     generate(
@@ -546,7 +546,7 @@ fn jetstream_limits_are_configured_and_accepted() {
 #[test]
 fn jetstream_api_is_closed_to_other_parties() {
     {
-        let store = tisa_cli::natsd::scratch_dir("js-open").unwrap();
+        let store = tisa_kit::natsd::scratch_dir("js-open").unwrap();
         let open = NatsServer::start(&nats_bin(), &["-js", "-sd", &store.to_string_lossy()]).unwrap();
         let raw = Raw::connect(open.url(), None, None).unwrap();
         let answer = raw.request("$JS.API.INFO").expect("control: an open JetStream server answers $JS.API.INFO");

@@ -115,14 +115,14 @@ impl Stack {
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let project = format!("tisatest{}x{nanos:x}", std::process::id());
-        let deploy = tisa_cli::natsd::scratch_dir("compose").expect("scratch dir");
+        let deploy = tisa_kit::natsd::scratch_dir("compose").expect("scratch dir");
         let out = run(Command::new(BIN)
             .args(["broker", "config", "--mode", "per-nation"])
             .args(["--kr-url", "nats://nats-kr:4222", "--us-url", "nats://nats-us:4222"])
             .args(["--jp-url", "nats://nats-jp:4222", "--store-dir", "/data/jetstream", "--out"])
             .arg(deploy.join("broker")));
         assert!(out.status.success(), "tisa broker config: {}", describe(&out));
-        tisa_cli::keys::generate_deployment(&deploy.join("keys"), tisa_cli::agreement::DEFAULT)
+        tisa_deploy::keys::generate_deployment(&deploy.join("keys"), tisa_deploy::agreement::DEFAULT)
             .unwrap_or_else(|e| panic!("keys: {e:#}"));
         let mut env = images;
         env.push(("TISA_DEPLOY_DIR".into(), deploy.to_string_lossy().into_owned()));

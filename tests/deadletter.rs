@@ -14,8 +14,8 @@ use std::time::Duration;
 use common::{canary, describe, one_line_error, tisa, wait_for, ClusterPermit, BIN};
 use secure::*;
 use serde_json::Value;
-use tisa_cli::cluster::Cluster;
 use tisa_core::*;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::subjects;
 use tisa_transport::{decode_envelope, encode_envelope};
 
@@ -180,7 +180,7 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
     }
 
     // A decodable KR report whose manifest signature does not verify.
-    let kr_node = tisa_cli::keys::load(&c.node_key(Party::Kr)).unwrap().identity.name().to_owned();
+    let kr_node = tisa_deploy::keys::load(&c.node_key(Party::Kr)).unwrap().identity.name().to_owned();
     let bad = envelope(
         Party::Kr,
         "KR.dlq.unverified",
@@ -223,9 +223,9 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
 #[test]
 fn a_full_receiving_stream_keeps_messages_and_says_so() {
     let _permit = ClusterPermit::acquire();
-    let opts = tisa_cli::broker::Options {
-        limits: tisa_cli::broker::JsLimits { max_file: "24K".into(), ..Default::default() },
-        ..tisa_cli::broker::Options::shared(tisa_cli::DEFAULT_NATS_URL)
+    let opts = tisa_deploy::broker::Options {
+        limits: tisa_deploy::broker::JsLimits { max_file: "24K".into(), ..Default::default() },
+        ..tisa_deploy::broker::Options::shared(tisa_deploy::DEFAULT_NATS_URL)
     };
     let mut c = Cluster::start_generated(Path::new(BIN), &nats_bin(), &opts, |_| Vec::new(), &[]).unwrap();
     let key = c.approver_key(Party::Kr, false);
@@ -330,11 +330,11 @@ fn a_full_receiving_stream_keeps_messages_and_says_so() {
 /// not the broker's `max_payload` is refused with both sizes.
 #[test]
 fn oversize_submissions_are_refused_with_a_clear_error() {
-    let dir = tisa_cli::natsd::scratch_dir("maxpayload").unwrap();
+    let dir = tisa_kit::natsd::scratch_dir("maxpayload").unwrap();
     let conf = dir.join("nats.conf");
     std::fs::write(&conf, format!("max_payload: 32768\njetstream {{ store_dir: \"{}\" }}\n", dir.join("js").display()))
         .unwrap();
-    let nats = tisa_cli::natsd::NatsServer::start(&nats_bin(), &["-c", conf.to_str().unwrap()]).unwrap();
+    let nats = tisa_kit::natsd::NatsServer::start(&nats_bin(), &["-c", conf.to_str().unwrap()]).unwrap();
     let body_file = dir.join("body");
     let submit = |extra: &[&str]| {
         let mut a = vec![

@@ -27,7 +27,7 @@ fn draft(title: &str, source_key: Option<&str>) -> Draft {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_survives_kill_9() {
     let (mut c, _permit) = start(true).await;
-    let restart = |c: &mut tisa_cli::cluster::Cluster, p: Party| {
+    let restart = |c: &mut tisa_kit::cluster::Cluster, p: Party| {
         let n = c.node(p);
         n.kill();
         n.restart(Duration::from_secs(30)).unwrap_or_else(|e| panic!("{p} did not come back: {e:#}"));

@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 use common::canary;
 use fault::*;
 use secure::*;
-use tisa_cli::cluster::Cluster;
 use tisa_core::*;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 
 const RESTART: Duration = Duration::from_secs(30);
@@ -77,9 +77,9 @@ impl Flow {
                 return false;
             };
             if let Some(p) = items.into_iter().find(|i| i.request.report_id.as_str() == id) {
-                let key = tisa_cli::keys::load(&c.approver_key(Party::Kr, false)).unwrap();
+                let key = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false)).unwrap();
                 // Refused if already decided (a reply lost in a crash): fine.
-                let _ = tisa_cli::sign_and_decide(kr, &key, p.request.request_id, Decision::ApproveFull).await;
+                let _ = tisa_kit::sign_and_decide(kr, &key, p.request.request_id, Decision::ApproveFull).await;
                 return false;
             }
         }

@@ -37,7 +37,7 @@ fn ordered(entries: &[Value], kind: &str, ids: &HashMap<String, usize>) -> Vec<S
 
 /// Waits until `party`'s audit log holds `kind` entries for all of `ids`,
 /// failing only if the count stops growing for [`STALL`]. Returns the entries.
-fn wait_all(c: &tisa_cli::cluster::Cluster, party: Party, kind: &str, ids: &HashMap<String, usize>) -> Vec<Value> {
+fn wait_all(c: &tisa_kit::cluster::Cluster, party: Party, kind: &str, ids: &HashMap<String, usize>) -> Vec<Value> {
     let mut last = (0, Instant::now());
     loop {
         let entries = audit(c, party);

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use common::{describe, tisa, tisa_command, wait_for, WAIT};
 use secure::*;
 use serde_json::{json, Value};
-use tisa_cli::cluster::Cluster;
 use tisa_core::{Category, Classification, Content, Draft, Party, Released, Sensitive};
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlRequest, ListQuery, ReplyView};
 
 // ---------------------------------------------------------------- fixtures

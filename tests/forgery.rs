@@ -90,7 +90,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
     hub.flush().await.unwrap();
     let kr = client(&c, Party::Kr).await;
     let jp = client(&c, Party::Jp).await;
-    let kr_approver = tisa_cli::keys::load(&c.approver_key(Party::Kr, false)).unwrap().identity;
+    let kr_approver = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false)).unwrap().identity;
 
     async fn next_report(sub: &mut async_nats::Subscriber) -> Report {
         let m = tokio::time::timeout(common::WAIT, sub.next()).await.unwrap().unwrap();
@@ -145,9 +145,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
     let r2b = next_report(&mut reports).await;
     assert_eq!(r2b.header.revision, 2);
     // A standing grant, then its revocation (which the hub passes on to JP).
-    let now = Timestamp(
-        u64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap(),
-    );
+    let now = tisa_transport::clock::now();
     let gdoc = GrantDoc {
         grant_id: "KR-G-forgery".into(),
         originator: Party::Kr,
@@ -183,9 +181,9 @@ async fn a_compromised_hub_cannot_forge_consent() {
     let rejected_before = counter(&c, Party::Jp, "rejected").await;
 
     // The forgeries, all on the genuine hub→JP subject, sender US.
-    let us_approver = tisa_cli::keys::load(&c.approver_key(Party::Us, false)).unwrap().identity;
-    let jp_approver = tisa_cli::keys::load(&c.approver_key(Party::Jp, false)).unwrap().identity;
-    let us_node = tisa_cli::keys::load(&c.node_key(Party::Us)).unwrap().identity;
+    let us_approver = tisa_deploy::keys::load(&c.approver_key(Party::Us, false)).unwrap().identity;
+    let jp_approver = tisa_deploy::keys::load(&c.approver_key(Party::Jp, false)).unwrap().identity;
+    let us_node = tisa_deploy::keys::load(&c.node_key(Party::Us)).unwrap().identity;
     let mut tampered_body = r2.clone();
     tampered_body.content.body = Sensitive::new("tampered body");
     let mut tampered_tearline = r3.clone();

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use common::canary;
 use futures::StreamExt;
 use secure::*;
-use tisa_cli::cluster::Cluster;
 use tisa_core::*;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{encode_envelope, ControlRequest, ListQuery, ReplyView};
 
 /// A delivery of a made-up `attacker` report, addressed to `victim` as if
@@ -24,8 +24,8 @@ use tisa_transport::{encode_envelope, ControlRequest, ListQuery, ReplyView};
 /// the hub. On an open broker the victim cannot tell it from a real release.
 fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> Vec<u8> {
     use tisa_core::sign::{sha256, DecisionDoc, Manifest, Verdict};
-    let node = tisa_cli::keys::load(&c.node_key(attacker)).unwrap().identity;
-    let approver = tisa_cli::keys::load(&c.approver_key(attacker, false)).unwrap().identity;
+    let node = tisa_deploy::keys::load(&c.node_key(attacker)).unwrap().identity;
+    let approver = tisa_deploy::keys::load(&c.approver_key(attacker, false)).unwrap().identity;
     let id = ReportId::new(format!("{}-forged{}", attacker.code(), std::process::id())).unwrap();
     let header = ReportHeader {
         id: id.clone(),

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::{canary, describe, one_line_error, tisa};
 use secure::*;
-use tisa_cli::cluster::Cluster;
 use tisa_core::*;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 
 /// How many times `kind` was audited for report `id` in `dir`.

@@ -4,21 +4,18 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
 use tisa_core::sign::{DecisionDoc, Verdict};
 use tisa_core::Party::{self, Jp, Kr, Us};
 use tisa_core::{
     Basis, Category, Classification, Content, Delivery, Envelope, Identity, MessageId, PartySet, Payload, Released,
-    Report, ReportHeader, ReportId, RequestId, Sensitive, Signed, Timestamp, PROTOCOL_VERSION,
+    Report, ReportHeader, ReportId, RequestId, Sensitive, Signed, PROTOCOL_VERSION,
 };
+use tisa_transport::clock::now;
 use tisa_transport::convert::{decision_from_signed, manifest_digest};
 use tisa_transport::{decode_envelope, encode_envelope};
-
-fn now() -> Timestamp {
-    Timestamp(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64)
-}
 
 fn envelope(sender: Party, message_id: &str, payload: Payload) -> Envelope {
     Envelope {
@@ -70,7 +67,7 @@ fn approval(identity: &Identity, report: &Report, request: &str) -> tisa_core::R
 }
 
 fn approver(c: &TestCluster, party: Party) -> Identity {
-    tisa_cli::keys::load(&c.approver_key(party, false)).expect("approver key").identity
+    tisa_deploy::keys::load(&c.approver_key(party, false)).expect("approver key").identity
 }
 
 /// Garbage, a truncated valid envelope and a valid envelope on the wrong
@@ -341,7 +338,7 @@ fn cli_errors_exit_non_zero_with_one_line_reason() {
     assert!(err.contains("--key"), "{err}");
 
     // NATS up, no node.
-    let nats = tisa_cli::natsd::NatsServer::start_for_tests();
+    let nats = tisa_kit::natsd::NatsServer::start_for_tests();
     let out = tisa(&["health", "--party", "kr", "--nats", nats.url()]);
     let err = one_line_error(&out, "health without a node");
     assert!(err.contains("no tisa node for KOR is answering"), "{err}");

@@ -8,8 +8,8 @@ mod secure;
 
 use common::{canary, describe, one_line_error};
 use secure::*;
-use tisa_cli::cluster::Cluster;
 use tisa_core::Party;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlRequest, ListQuery, ReplyView};
 
 fn submit(c: &Cluster, category: &str, title: &str) -> String {

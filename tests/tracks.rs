@@ -15,8 +15,8 @@ use std::time::Instant;
 use common::{describe, tisa, tisa_command, WAIT};
 use secure::*;
 use serde_json::Value;
-use tisa_cli::cluster::Cluster;
 use tisa_core::Party;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlRequest, ListQuery, ReplyView};
 
 fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<String> {

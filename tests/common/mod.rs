@@ -107,9 +107,9 @@ impl ClusterBuilder {
     /// until every node has printed its readiness line.
     pub fn start(self) -> TestCluster {
         let permit = ClusterPermit::acquire();
-        let nats = tisa_cli::natsd::NatsServer::start_for_tests();
+        let nats = tisa_kit::natsd::NatsServer::start_for_tests();
         let args = self.args;
-        let inner = tisa_cli::cluster::Cluster::start(
+        let inner = tisa_kit::cluster::Cluster::start(
             std::path::Path::new(BIN),
             nats,
             |party| {
@@ -127,14 +127,14 @@ impl ClusterBuilder {
 }
 
 /// A running nats-server + KR, US and JP nodes, holding a [`ClusterPermit`].
-/// Dereferences to [`tisa_cli::cluster::Cluster`] (`node(p).kill()`, logs…).
+/// Dereferences to [`tisa_kit::cluster::Cluster`] (`node(p).kill()`, logs…).
 pub struct TestCluster {
     // Field order matters: the tap goes first, the processes stop before the
     // permit is released.
     tap: Capture,
     tap_conn: RawNats,
     barriers: Mutex<std::collections::HashMap<Party, String>>,
-    inner: tisa_cli::cluster::Cluster,
+    inner: tisa_kit::cluster::Cluster,
     _permit: ClusterPermit,
 }
 
@@ -198,7 +198,7 @@ impl TestCluster {
 }
 
 impl Deref for TestCluster {
-    type Target = tisa_cli::cluster::Cluster;
+    type Target = tisa_kit::cluster::Cluster;
     fn deref(&self) -> &Self::Target {
         &self.inner
     }

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tisa_cli::cluster::Cluster;
 use tisa_core::*;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 
 use crate::common::{self, canary};
@@ -54,8 +54,7 @@ pub fn draft(key: &str) -> Draft {
 
 /// KR's standing grant to JP for NK_MISSILE up to SECRET (signed with KR's first approver key).
 pub async fn grant_missile(c: &Cluster, kr: &ControlClient) {
-    let key = tisa_cli::keys::load(&c.approver_key(Party::Kr, false)).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let key = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false)).unwrap();
     let doc = tisa_core::sign::GrantDoc {
         grant_id: format!("KR-G-{:016x}", rand_u64()),
         originator: Party::Kr,
@@ -63,7 +62,7 @@ pub async fn grant_missile(c: &Cluster, kr: &ControlClient) {
         categories: vec![Category::NkMissile],
         max_classification: Classification::Secret,
         tearline_only: false,
-        issued_at: Timestamp(now),
+        issued_at: tisa_transport::clock::now(),
         not_after: None,
         operator: key.identity.name().to_owned(),
     };

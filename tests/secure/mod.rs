@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event};
-use tisa_cli::cluster::Cluster;
 use tisa_core::*;
+use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 use tokio::sync::mpsc;
 
@@ -17,8 +17,8 @@ use std::process::Output;
 use crate::common::{canary, tisa, ClusterPermit, BIN, WAIT};
 
 pub fn nats_bin() -> std::path::PathBuf {
-    tisa_cli::natsd::locate().unwrap_or_else(|| {
-        panic!("nats-server not found: run `{}` in the repository root", tisa_cli::natsd::install_command())
+    tisa_kit::natsd::locate().unwrap_or_else(|| {
+        panic!("nats-server not found: run `{}` in the repository root", tisa_kit::natsd::install_command())
     })
 }
 
@@ -28,7 +28,7 @@ pub async fn start(secured: bool) -> (Cluster, ClusterPermit) {
         let c = if secured {
             Cluster::start_secured(Path::new(BIN), &nats_bin(), |_| Vec::new(), &[])
         } else {
-            Cluster::start(Path::new(BIN), tisa_cli::natsd::NatsServer::start_for_tests(), |_| Vec::new(), &[])
+            Cluster::start(Path::new(BIN), tisa_kit::natsd::NatsServer::start_for_tests(), |_| Vec::new(), &[])
         };
         (c.unwrap_or_else(|e| panic!("cannot start cluster: {e:#}")), permit)
     })
@@ -107,8 +107,8 @@ pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
 
 /// Decides `request_id` as `party`'s first approver (signed in the test, as the CLI does).
 pub async fn approve(c: &Cluster, client: &ControlClient, party: Party, request_id: RequestId, decision: Decision) {
-    let key = tisa_cli::keys::load(&c.approver_key(party, false)).unwrap();
-    match tisa_cli::sign_and_decide(client, &key, request_id, decision).await.unwrap() {
+    let key = tisa_deploy::keys::load(&c.approver_key(party, false)).unwrap();
+    match tisa_kit::sign_and_decide(client, &key, request_id, decision).await.unwrap() {
         ReplyView::Decided { .. } => {}
         other => panic!("unexpected reply {other:?}"),
     }

@@ -1,3 +1,5 @@
+//! # tisa-bench
+//!
 //! `tisa bench`: what the arrangement's guarantees cost, measured in one run
 //! against raw NATS on the same machine.
 //!
@@ -37,11 +39,12 @@ use tisa_core::{
     Category, Classification, Content, Decision, Draft, GeoPoint, Party, PartySet, ReportId, RequestId, Sensitive,
     Timestamp, TrackDraft, TrackId,
 };
+use tisa_transport::clock;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
 use tokio::sync::mpsc;
 
-use crate::cluster::Cluster;
-use crate::natsd::{scratch_dir, NatsServer};
+use tisa_kit::cluster::Cluster;
+use tisa_kit::natsd::{scratch_dir, NatsServer};
 
 /// Payload size of every raw message and every report body.
 const PAYLOAD: usize = 256;
@@ -625,14 +628,9 @@ fn rss_kb(pid: u32) -> Option<u64> {
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn now_ms() -> Timestamp {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
 /// KR's standing grant to JP for NK_MISSILE up to SECRET, waited for until the hub holds it.
 async fn standing_grant(c: &Cluster) -> Result<String> {
-    let key = crate::keys::load(&c.approver_key(Party::Kr, false))?;
+    let key = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false))?;
     let doc = tisa_core::sign::GrantDoc {
         grant_id: format!("KR-G-BENCH-{:08x}", rand::random::<u32>()),
         originator: Party::Kr,
@@ -640,7 +638,7 @@ async fn standing_grant(c: &Cluster) -> Result<String> {
         categories: vec![Category::NkMissile],
         max_classification: Classification::Secret,
         tearline_only: false,
-        issued_at: now_ms(),
+        issued_at: clock::now(),
         not_after: None,
         operator: key.identity.name().to_owned(),
     };
@@ -689,7 +687,10 @@ async fn tisa_paths(bin: &Path, nats_bin: &Path, fsync_always: bool, s: &Sizes, 
     let fsync = if fsync_always { "always" } else { "lazy" };
     let mut paths = Vec::new();
     // Start: the generated secured deployment (three accounts, nkeys), one broker.
-    let opts = crate::broker::Options { fsync_always, ..crate::broker::Options::shared(crate::DEFAULT_NATS_URL) };
+    let opts = tisa_deploy::broker::Options {
+        fsync_always,
+        ..tisa_deploy::broker::Options::shared(tisa_deploy::DEFAULT_NATS_URL)
+    };
     let (bin2, nats2) = (bin.to_owned(), nats_bin.to_owned());
     let t = Instant::now();
     let mut c =
@@ -727,7 +728,7 @@ async fn tisa_paths(bin: &Path, nats_bin: &Path, fsync_always: bool, s: &Sizes, 
         idle.insert(p.code().into(), json!(kb.map(|k| k as f64 / 1024.0)));
     }
     let kr = operator(&c, Party::Kr).await?;
-    let key = crate::keys::load(&c.approver_key(Party::Kr, false))?;
+    let key = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false))?;
     let mut jp_watch = Watch::start(&c, Party::Jp).await?;
     let mut kr_watch = Watch::start(&c, Party::Kr).await?;
 
@@ -791,7 +792,7 @@ async fn tisa_paths(bin: &Path, nats_bin: &Path, fsync_always: bool, s: &Sizes, 
         let Some((_, ev)) = kr_watch.wait("RELEASE_REQUESTED", &id, 1, wait).await else { continue };
         let Some(rq) = ev.request_id else { continue };
         let t = Instant::now();
-        crate::commands::sign_and_decide(&kr, &key, RequestId::new(rq)?, Decision::ApproveFull).await?;
+        tisa_kit::sign_and_decide(&kr, &key, RequestId::new(rq)?, Decision::ApproveFull).await?;
         decide.push(t.elapsed());
         if let Some((at, _)) = jp_watch.wait("RECEIVED", &id, 1, wait).await {
             v.push(at - t);
@@ -816,7 +817,7 @@ async fn tisa_paths(bin: &Path, nats_bin: &Path, fsync_always: bool, s: &Sizes, 
     progress(json, format!("[{fsync}] tisa throughput ({} reports under a standing grant)", s.reports));
     jp_watch.clear();
     let before = jp_watch.counts.get("RECEIVED").copied().unwrap_or(0);
-    let start_ms = now_ms();
+    let start_ms = clock::now();
     let start = Instant::now();
     let ids: Vec<Result<String>> = stream::iter(0..s.reports)
         .map(|i| submit(&kr, draft(Category::NkMissile, i)))
@@ -863,7 +864,7 @@ async fn tisa_paths(bin: &Path, nats_bin: &Path, fsync_always: bool, s: &Sizes, 
         // The request id is derived from report, revision and recipient.
         let rq = RequestId::for_release(&ReportId::new(id.clone())?, 1, Party::Jp);
         let t = Instant::now();
-        if crate::commands::sign_and_decide(&kr, &key, rq, Decision::ApproveFull).await.is_ok() {
+        if tisa_kit::sign_and_decide(&kr, &key, rq, Decision::ApproveFull).await.is_ok() {
             decide.push(t.elapsed());
         }
     }
@@ -1001,8 +1002,8 @@ impl ScaleNode {
 /// is built (bodies filled) and dropped.
 fn scale_hub() -> Result<()> {
     let dir = PathBuf::from(std::env::var("TISA_SCALE_DIR").context("TISA_SCALE_DIR")?);
-    let policy = crate::agreement::load(Some(&dir.join("agreement.toml")))?.policy;
-    let key = crate::keys::load(&dir.join("us-node.key"))?;
+    let policy = tisa_deploy::agreement::load(Some(&dir.join("agreement.toml")))?.policy;
+    let key = tisa_deploy::keys::load(&dir.join("us-node.key"))?;
     let mut us = ScaleNode::new(Party::Us, policy, key.identity, &dir.join("us"))?;
     let stdin = std::io::stdin();
     let mut input = std::io::BufReader::new(stdin.lock());
@@ -1035,13 +1036,13 @@ fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
     use std::io::BufRead as _;
     use tisa_core::Event;
     let dir = scratch_dir("bench-scale")?;
-    let agreement = crate::keys::generate_deployment(&dir, crate::agreement::DEFAULT)?;
+    let agreement = tisa_deploy::keys::generate_deployment(&dir, tisa_deploy::agreement::DEFAULT)?;
     if agreement != dir.join("agreement.toml") {
         std::fs::copy(&agreement, dir.join("agreement.toml"))?;
     }
-    let policy = crate::agreement::load(Some(&agreement))?.policy;
-    let kr_key = crate::keys::load(&dir.join("kr-node.key"))?;
-    let approver = crate::keys::load(&dir.join("kr-approver.key"))?;
+    let policy = tisa_deploy::agreement::load(Some(&agreement))?.policy;
+    let kr_key = tisa_deploy::keys::load(&dir.join("kr-node.key"))?;
+    let approver = tisa_deploy::keys::load(&dir.join("kr-approver.key"))?;
     let self_rss = || rss_kb(std::process::id()).map_or(0.0, |k| k as f64 / 1024.0);
     let rss_before = self_rss();
     let mut hub = HubChild(
@@ -1057,7 +1058,7 @@ fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
     let mut to_hub = std::io::BufWriter::new(hub.0.stdin.take().context("hub stdin")?);
     let mut from_hub = std::io::BufReader::new(hub.0.stdout.take().context("hub stdout")?);
     let mut kr = ScaleNode::new(Party::Kr, policy, kr_key.identity, &dir.join("kr"))?;
-    let mut now = now_ms();
+    let mut now = clock::now();
     // Everything KR sends goes to the hub; everything the hub answers comes back, until quiet.
     let mut route = |kr: &mut ScaleNode, now: Timestamp, events: &mut Vec<Event>| -> Result<()> {
         loop {
@@ -1451,7 +1452,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let bin = std::env::current_exe().context("locating the tisa binary")?;
-    let nats_bin = crate::natsd::locate_or_install()?;
+    let nats_bin = tisa_kit::natsd::locate_or_install()?;
     let settings: Vec<bool> = match a.fsync.as_str() {
         "always" => vec![true],
         "lazy" => vec![false],

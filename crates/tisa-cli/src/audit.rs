@@ -159,7 +159,7 @@ fn show(dir: &Path, json: bool, limit: Option<usize>) -> Result<ExitCode> {
         println!(
             "{:>6} {} {} {:<18} actor={}{report}{}{}{} {}{input}",
             e.seq,
-            crate::util::utc(e.at_ms),
+            tisa_kit::util::utc(e.at_ms),
             e.party,
             e.kind,
             e.actor,
@@ -231,7 +231,7 @@ fn party_hint(party: Option<&str>) -> String {
 }
 
 fn verify(dir: &Path, party: Option<Party>, agreement: Option<&Path>, peer_logs: &[PathBuf]) -> Result<ExitCode> {
-    let a = crate::agreement::load(agreement)?;
+    let a = tisa_deploy::agreement::load(agreement)?;
     let (mut known, mut against) = recorded_heads(dir)?;
     let bytes = read_log(dir)?;
     // Whose log: its entries say; an empty one needs --party.
@@ -351,7 +351,7 @@ fn verify_export(file: &Path, agreement: Option<&Path>, peer_logs: &[PathBuf]) -
         bytes.push(b'\n');
     }
     let (policy, against) = match agreement {
-        Some(p) => (crate::agreement::load(Some(p))?.policy, "the agreement's node key"),
+        Some(p) => (tisa_deploy::agreement::load(Some(p))?.policy, "the agreement's node key"),
         None => match export_policy(&x) {
             Some(p) => (p, "the export's own key only (give --agreement to check it is the registered one)"),
             None if x.signed_head.is_none() => (Policy::default(), "no key (no signed head)"),

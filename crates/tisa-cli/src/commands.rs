@@ -10,10 +10,12 @@ use tisa_core::{
     Category, Classification, Content, Decision, Delivery, Draft, PartySet, Released, ReportHeader, ReportId,
     RequestId, Sensitive,
 };
+use tisa_transport::clock;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
 
-use crate::util::utc;
 use crate::Ctx;
+use tisa_kit::operator::{call, sign_and_decide, unexpected};
+use tisa_kit::util::utc;
 
 /// What `tisa submit` collected.
 pub struct SubmitInput {
@@ -34,14 +36,6 @@ pub enum Verdict {
     Deny { reason: String },
 }
 
-async fn call(c: &Ctx, req: ControlRequest) -> Result<ReplyView> {
-    let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
-    match client.call(&req).await? {
-        ReplyView::Error { code, message } => bail!("{message} [{code}]"),
-        other => Ok(other),
-    }
-}
-
 fn print_json(v: &Value) {
     println!("{v}");
 }
@@ -56,10 +50,6 @@ pub(crate) fn header_json(h: &ReportHeader) -> Value {
         "classification": h.classification.as_str(),
         "releasable_to": h.releasable_to.iter().map(|p| p.trigraph()).collect::<Vec<_>>(),
     })
-}
-
-fn unexpected(r: &ReplyView) -> anyhow::Error {
-    anyhow::anyhow!("unexpected reply from the node: {r:?}")
 }
 
 /// Refuses a field over its limit before anything is sent, naming the field,
@@ -93,7 +83,7 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
         corrects,
         // The submitter's name, for the two-person rule: the key file's, if given.
         submitted_by: match &c.key {
-            Some(p) => crate::keys::load(p)?.identity.name().to_owned(),
+            Some(p) => tisa_deploy::keys::load(p)?.identity.name().to_owned(),
             None => String::new(),
         },
         source_key: input.source_key,
@@ -362,7 +352,7 @@ pub async fn watch(c: &Ctx, count: Option<usize>) -> Result<ExitCode> {
                 Some(Err(e)) => eprintln!("warning: unreadable event: {e}"),
                 None => bail!("the connection to NATS closed"),
             },
-            _ = crate::util::shutdown_signal() => break,
+            _ = tisa_kit::util::shutdown_signal() => break,
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -520,7 +510,7 @@ fn lifecycle(hub: &str, r: &tisa_transport::RecipientView) -> &'static str {
 pub async fn retract(c: &Ctx, report_id: &str, reason: String) -> Result<ExitCode> {
     let report_id = ReportId::new(report_id)?;
     let operator = match &c.key {
-        Some(p) => crate::keys::load(p)?.identity.name().to_owned(),
+        Some(p) => tisa_deploy::keys::load(p)?.identity.name().to_owned(),
         None => String::new(),
     };
     let reply = call(c, ControlRequest::Retract { report_id: report_id.clone(), reason, operator }).await?;
@@ -640,44 +630,6 @@ pub async fn dead_letters(c: &Ctx, limit: usize) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn ask(client: &ControlClient, req: ControlRequest) -> Result<ReplyView> {
-    match client.call(&req).await? {
-        ReplyView::Error { code, message } => bail!("{message} [{code}]"),
-        other => Ok(other),
-    }
-}
-
-/// Decides a release request as the holder of `key`: the node prepares the
-/// decision document (it knows the report's manifest); we check that it says
-/// exactly what the operator asked, sign it here (the node never holds an
-/// approver's key), and send it back.
-pub async fn sign_and_decide(
-    client: &ControlClient,
-    key: &crate::keys::Key,
-    request_id: RequestId,
-    decision: Decision,
-) -> Result<ReplyView> {
-    let operator = key.identity.name().to_owned();
-    let draft = ControlRequest::Draft {
-        request_id: request_id.clone(),
-        decision: decision.clone(),
-        operator: operator.clone(),
-    };
-    let reply = ask(client, draft).await?;
-    let ReplyView::Draft(bytes) = reply else { return Err(unexpected(&reply)) };
-    let doc = tisa_core::sign::DecisionDoc::parse(&bytes)
-        .map_err(|e| anyhow::anyhow!("the node sent an invalid decision document: {e}"))?;
-    let (verdict, reason) = match &decision {
-        Decision::ApproveFull => (tisa_core::sign::Verdict::ApproveFull, String::new()),
-        Decision::ApproveTearline => (tisa_core::sign::Verdict::ApproveTearline, String::new()),
-        Decision::Deny { reason } => (tisa_core::sign::Verdict::Deny, reason.replace(['\n', '\r'], " ")),
-    };
-    if doc.request_id != request_id || doc.verdict != verdict || doc.operator != operator || doc.reason != reason {
-        bail!("the node's decision document does not match what you asked; nothing was signed");
-    }
-    ask(client, ControlRequest::Decide(key.identity.sign(bytes))).await
-}
-
 /// What `tisa standing grant` collected.
 pub struct GrantInput {
     pub to: tisa_core::Party,
@@ -685,11 +637,6 @@ pub struct GrantInput {
     pub max: Classification,
     pub tearline_only: bool,
     pub expires_in: Option<std::time::Duration>,
-}
-
-fn now_ms() -> tisa_core::Timestamp {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    tisa_core::Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 fn grants_json(items: &[(tisa_core::Grant, bool)]) -> Value {
@@ -738,7 +685,7 @@ fn print_grants(c: &Ctx, items: &[(tisa_core::Grant, bool)]) {
 
 pub async fn standing_grant(c: &Ctx, g: GrantInput) -> Result<ExitCode> {
     let key = c.approver()?;
-    let now = now_ms();
+    let now = clock::now();
     let doc = tisa_core::sign::GrantDoc {
         grant_id: format!("{}-G-{}", c.party.code(), &format!("{:032x}", rand::random::<u128>())[..16]),
         originator: c.party,
@@ -761,7 +708,7 @@ pub async fn standing_revoke(c: &Ctx, grant_id: &str) -> Result<ExitCode> {
     let doc = tisa_core::sign::RevocationDoc {
         grant_id: grant_id.to_owned(),
         originator: c.party,
-        revoked_at: now_ms(),
+        revoked_at: clock::now(),
         operator: key.identity.name().to_owned(),
     };
     let reply = call(c, ControlRequest::Revoke(key.identity.sign(doc.to_bytes()))).await?;

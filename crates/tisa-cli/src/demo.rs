@@ -11,15 +11,15 @@ use anyhow::{bail, Context, Result};
 use tisa_core::{Category, Classification, Content, Decision, Draft, Party, PartySet, Released, ReportId, Sensitive};
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 
-use crate::cluster::Cluster;
-use crate::natsd;
+use tisa_kit::cluster::Cluster;
+use tisa_kit::natsd;
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
 struct Demo {
     started: Instant,
     clients: Vec<(Party, ControlClient)>,
-    approvers: Vec<(Party, crate::keys::Key)>,
+    approvers: Vec<(Party, tisa_deploy::keys::Key)>,
 }
 
 impl Demo {
@@ -91,7 +91,7 @@ impl Demo {
     async fn decide(&self, p: Party, request_id: &str, decision: Decision) -> Result<()> {
         let what = decision.describe();
         let key = self.approvers.iter().find(|(q, _)| *q == p).map(|(_, k)| k).context("no approver key")?;
-        match crate::commands::sign_and_decide(self.client(p), key, request_id.parse()?, decision).await? {
+        match tisa_kit::sign_and_decide(self.client(p), key, request_id.parse()?, decision).await? {
             ReplyView::Decided { .. } => {}
             other => bail!("unexpected reply {other:?}"),
         }
@@ -173,7 +173,7 @@ pub async fn run(keep_running: bool) -> Result<ExitCode> {
     }
     let mut approvers = Vec::new();
     for p in Party::ALL {
-        approvers.push((p, crate::keys::load(&cluster.approver_key(p, false))?));
+        approvers.push((p, tisa_deploy::keys::load(&cluster.approver_key(p, false))?));
     }
     let d = Demo { started: Instant::now(), clients, approvers };
 
@@ -300,7 +300,7 @@ pub async fn run(keep_running: bool) -> Result<ExitCode> {
         println!("  tisa approve --config {} REQUEST_ID", kr.display());
         println!("  tisa inbox --config {}", jp.display());
         println!("Ctrl-C stops everything.");
-        let s = crate::util::shutdown_signal().await;
+        let s = tisa_kit::util::shutdown_signal().await;
         println!("{s}: stopping");
     }
     // Clients first, then nodes, then the broker: nobody sees the broker vanish.

@@ -15,19 +15,11 @@
 //! - `bench`: `tisa bench`, tisa against raw NATS in one run (ratios, not absolute figures).
 //! - [`probe`]: `tisa probe URL`, whether a NATS server is reachable from here (name, TCP, `INFO`).
 
-pub mod agreement;
 mod audit;
-mod bench;
-pub mod broker;
-pub mod cluster;
 mod commands;
-pub mod config;
 mod demo;
-mod feed;
-pub mod keys;
-pub mod natsd;
+mod logging;
 pub mod probe;
-pub mod util;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,11 +27,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tisa_core::{Category, Classification, Party, PartySet};
 
-pub use commands::sign_and_decide;
-pub use util::parse_duration;
-
-/// Default NATS URL when neither `--nats` nor `TISA_NATS_URL` is given.
-pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+use tisa_deploy::{agreement, broker, config, keys, parse_duration, DEFAULT_NATS_URL};
+use tisa_kit::{Common, Ctx};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -104,7 +93,7 @@ enum Command {
 raw/core_2hop_latency; tisa/standing_throughput, tisa/standing_latency, tisa/manual_latency, tisa/decision_call, \
 tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS and decision time at \
 --node-pending pending requests, and the core in-process at --scale sizes (one child process each).")]
-    Bench(bench::BenchArgs),
+    Bench(tisa_bench::BenchArgs),
     /// Broker deployment: generate a nats-server config that enforces the topology.
     #[command(subcommand)]
     Broker(BrokerCommand),
@@ -119,7 +108,7 @@ tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS a
     Standing(StandingCommand),
     /// Feeds: plug real sources (USGS, CNS CSV, JSON Lines, webhook) into your own node.
     #[command(subcommand)]
-    Feed(feed::FeedCommand),
+    Feed(tisa_feeds::FeedCommand),
     /// The node's audit log (hash-chained, signed heads): show, verify, export for an auditor.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -260,29 +249,6 @@ struct BrokerConfigArgs {
     /// faster, but acknowledged messages can be lost on a power failure or OS crash.
     #[arg(long)]
     lazy_fsync: bool,
-}
-
-/// Options shared by every operator command.
-#[derive(Args, Debug, Clone)]
-pub struct Common {
-    /// Your party: kr|us|jp (or KOR|USA|JPN); taken from --config if absent.
-    #[arg(long, env = "TISA_PARTY")]
-    pub party: Option<Party>,
-    /// NATS URL of your party's broker [default: from --config, else nats://127.0.0.1:4222].
-    #[arg(long, env = "TISA_NATS_URL")]
-    pub nats: Option<String>,
-    /// Your CLI config file (URL and credentials), e.g. tisa-broker/kr-cli.toml.
-    #[arg(long, env = "TISA_CONFIG")]
-    pub config: Option<std::path::PathBuf>,
-    /// Your signing key (approver key file from `tisa keys generate --operator`): signs decisions and grants.
-    #[arg(long, env = "TISA_KEY")]
-    pub key: Option<std::path::PathBuf>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// How long to wait for the node's answer (e.g. 10s, 500ms).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub timeout: Duration,
 }
 
 #[derive(Args, Debug)]
@@ -465,7 +431,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Long-running services (the node, feeds) log at info by default.
     let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_));
-    util::init_tracing(if is_node { "info" } else { "warn" });
+    logging::init_tracing(if is_node { "info" } else { "warn" });
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -480,56 +446,6 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// An operator command's resolved context.
-pub struct Ctx {
-    /// The party.
-    pub party: Party,
-    /// Its broker endpoint.
-    pub ep: tisa_transport::Endpoint,
-    /// JSON output?
-    pub json: bool,
-    /// Reply timeout.
-    pub timeout: Duration,
-    /// The operator's key file, if given.
-    pub key: Option<std::path::PathBuf>,
-}
-
-impl Ctx {
-    /// The operator's approver key (required for decisions and grants).
-    pub fn approver(&self) -> anyhow::Result<keys::Key> {
-        let path = self.key.as_ref().ok_or_else(|| {
-            anyhow::anyhow!(
-                "this needs your approver key: --key FILE (or TISA_KEY); create one with `tisa keys generate --party {} --operator NAME`",
-                self.party.lower()
-            )
-        })?;
-        let key = keys::load(path)?;
-        if key.party != self.party || key.role != tisa_core::KeyRole::Approver {
-            anyhow::bail!("{} is not an approver key of {}", path.display(), self.party);
-        }
-        Ok(key)
-    }
-}
-
-impl Common {
-    fn resolve(&self) -> anyhow::Result<Ctx> {
-        let cfg = self.config.as_deref().map(config::load).transpose()?;
-        let party = match (self.party, &cfg) {
-            (Some(p), Some(c)) if p != c.party => {
-                anyhow::bail!("--party {p} contradicts the config file's party {}", c.party)
-            }
-            (Some(p), _) => p,
-            (None, Some(c)) => c.party,
-            (None, None) => anyhow::bail!("which party? give --party kr|us|jp (or --config FILE)"),
-        };
-        let mut ep = cfg.map(|c| c.own).unwrap_or_else(|| tisa_transport::Endpoint::open(DEFAULT_NATS_URL));
-        if let Some(url) = &self.nats {
-            ep.url = url.clone();
-        }
-        Ok(Ctx { party, ep, json: self.json, timeout: self.timeout, key: self.key.clone() })
     }
 }
 
@@ -588,8 +504,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Probe(a) => probe::run(&a.url, a.timeout, a.json).await,
         Command::Demo(a) => demo::run(a.keep_running).await,
-        Command::Bench(a) => bench::run(a).await,
-        Command::Feed(f) => feed::run(f).await,
+        Command::Bench(a) => tisa_bench::run(a).await,
+        Command::Feed(f) => tisa_feeds::run(f).await,
         Command::Audit(c) => audit::run(c),
         Command::Keys(KeysCommand::Generate { party, operator, out, append_to }) => {
             let (path, entry) = keys::generate(party, operator.as_deref(), &out)?;
@@ -641,7 +557,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("scope:          {}", p.scope.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
                 println!("USA-KOR link:   ceiling {}", p.kr_ceiling);
                 println!("USA-JPN link:   ceiling {}", p.jp_ceiling);
-                println!("request expiry: {}", util::human_duration(p.request_expiry));
+                println!("request expiry: {}", tisa_deploy::human_duration(p.request_expiry));
                 println!("two-person rule: {}", if p.two_person_rule { "yes" } else { "no" });
                 println!("keys:           {}", p.keys.len());
                 for k in &p.keys {
@@ -762,10 +678,10 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     tokio::spawn(async move {
         if ready_rx.await.is_ok() {
             // The one machine-readable line on stdout; logs go to stderr.
-            println!("{} party={}", cluster::READY_LINE, party.code());
+            println!("{} party={}", tisa_kit::cluster::READY_LINE, party.code());
         }
     });
-    let signals = util::shutdown_signal();
+    let signals = tisa_kit::util::shutdown_signal();
     tokio::pin!(task);
     tokio::select! {
         r = &mut task => {

@@ -121,7 +121,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
     if scope.is_empty() {
         return Err(cx.err(file.scope.span(), "scope must name at least one category"));
     }
-    let request_expiry = crate::util::parse_duration(file.request_expiry.get_ref())
+    let request_expiry = crate::duration::parse_duration(file.request_expiry.get_ref())
         .map_err(|e| cx.err(file.request_expiry.span(), e))?;
     if request_expiry.is_zero() {
         return Err(cx.err(file.request_expiry.span(), "request_expiry must be longer than zero"));

@@ -36,7 +36,6 @@
 //!   `tls_ca_file = "ca.pem"`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -44,6 +43,7 @@ use tisa_core::Party;
 use tisa_transport::subjects::{self, Role};
 
 use crate::config::{ConfigFile, EndpointFile};
+use crate::secret::write_secret;
 
 /// Default URL of KR's server in per-nation mode.
 pub const DEFAULT_KR_URL: &str = "nats://127.0.0.1:4222";
@@ -177,25 +177,6 @@ fn quote(s: &str) -> String {
 
 fn quote_list(items: &[String]) -> String {
     items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
-}
-
-/// Writes `content` to `path` with mode 0600 (owner only).
-pub fn write_secret(path: &Path, content: &str) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(content.as_bytes())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
 }
 
 fn strip_scheme(url: &str) -> &str {

@@ -77,7 +77,7 @@ pub fn generate(party: Party, operator: Option<&str>, out: &Path) -> Result<(Pat
         party,
         toml::to_string(&file)?
     );
-    crate::broker::write_secret(&path, &text)?;
+    crate::secret::write_secret(&path, &text)?;
     let entry = agreement_entry(party, &name, role, &identity.public());
     Ok((path, entry))
 }

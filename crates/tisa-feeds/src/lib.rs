@@ -1,3 +1,5 @@
+//! # tisa-feeds
+//!
 //! `tisa feed …`: real sources plugged into **your own** party's node.
 //!
 //! Every feed turns what it reads into ordinary report drafts and submits
@@ -20,6 +22,12 @@
 //! Logs (stderr, `tracing`) carry source keys, report ids and counts, never
 //! a report's title, body, tearline or source; what a feed submits (or,
 //! with `--dry-run`, would submit) is printed on stdout.
+//!
+//! Each feed's command-line options (clap) live with the feed: adding a feed
+//! is a module here, a variant of [`FeedCommand`] and an arm of [`run`]; the
+//! `tisa` binary only embeds `FeedCommand` as `tisa feed`.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod cns;
 mod jsonl;
@@ -36,7 +44,7 @@ use tisa_core::{limits, Category, Classification, Content, Draft, PartySet, Sens
 use tisa_transport::{ControlClient, ControlRequest, ReplyView};
 use tracing::{info, warn};
 
-use crate::{Common, Ctx};
+use tisa_kit::{Common, Ctx};
 
 /// `tisa feed …`.
 #[derive(Subcommand, Debug)]
@@ -74,7 +82,7 @@ pub struct LineSource {
     #[arg(long = "rel-to")]
     pub rel_to: Option<tisa_core::PartySet>,
     /// With --follow: how often to look for new lines.
-    #[arg(long, default_value = "250ms", value_parser = crate::util::parse_duration)]
+    #[arg(long, default_value = "250ms", value_parser = tisa_deploy::parse_duration)]
     pub poll: std::time::Duration,
 }
 
@@ -305,7 +313,7 @@ impl Sink {
         let ctx = opts.common.resolve()?;
         // The submitter's name, for the two-person rule: the key file's, if given.
         let submitted_by = match &ctx.key {
-            Some(p) => crate::keys::load(p)?.identity.name().to_owned(),
+            Some(p) => tisa_deploy::keys::load(p)?.identity.name().to_owned(),
             None => String::new(),
         };
         Ok(Sink { mode: Mode::Node { ctx, client: None, submitted_by }, json })

@@ -180,7 +180,7 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
         if args.lines.file.as_os_str() == "-" { "stdin".to_owned() } else { args.lines.file.display().to_string() };
     spawn_reader(args.lines.file.clone(), args.lines.follow, args.lines.poll, tx)?;
     info!(file = %name, follow = args.lines.follow, dry_run = client.is_none(), "reading track updates");
-    let stop = crate::util::shutdown_signal();
+    let stop = tisa_kit::util::shutdown_signal();
     tokio::pin!(stop);
     let (mut sent, mut unchanged, mut stale, mut bad) = (0usize, 0usize, 0usize, 0usize);
     loop {

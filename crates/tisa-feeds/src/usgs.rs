@@ -13,7 +13,8 @@ use tisa_core::{Category, Classification, PartySet};
 use tracing::{info, warn};
 
 use super::{clip, FeedOptions, Item, Outcome, Sink, SubmitError, Tally};
-use crate::util::{parse_duration, utc};
+use tisa_deploy::parse_duration;
+use tisa_kit::util::utc;
 
 /// FDSN event query over the Korean peninsula (33–43.5° N, 124–131.5° E),
 /// newest first; `--window` adds the `starttime`.
@@ -517,7 +518,7 @@ pub async fn run(args: UsgsArgs) -> Result<ExitCode> {
     let once = args.once;
     let (interval, bmin, bmax) = (args.interval, args.backoff_min, args.backoff_max);
     let mut feed = Feed { args, filter, agent, aliases: Aliases::default(), printed: HashMap::new() };
-    let stop = crate::util::shutdown_signal();
+    let stop = tisa_kit::util::shutdown_signal();
     tokio::pin!(stop);
     let mut failures = 0u32;
     loop {
@@ -554,7 +555,7 @@ pub async fn run(args: UsgsArgs) -> Result<ExitCode> {
                     failures,
                     retry_in_ms = d.as_millis() as u64,
                     "{msg}; retrying in {}",
-                    crate::util::human_duration(d)
+                    tisa_deploy::human_duration(d)
                 );
                 if matches!(e, PollError::Node(_)) {
                     // Reconnect on the next attempt.

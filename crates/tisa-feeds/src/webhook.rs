@@ -353,7 +353,7 @@ pub async fn run(args: WebhookArgs) -> Result<ExitCode> {
     });
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let accepted = Arc::new(Notify::new());
-    let stop = crate::util::shutdown_signal();
+    let stop = tisa_kit::util::shutdown_signal();
     tokio::pin!(stop);
     loop {
         let permit = tokio::select! {

@@ -221,7 +221,7 @@ impl Cluster {
     ) -> Result<Cluster> {
         let dir = scratch_dir("cluster")?;
         let keys_dir = dir.join("keys");
-        let agreement = crate::keys::generate_deployment(&keys_dir, crate::agreement::DEFAULT)?;
+        let agreement = tisa_deploy::keys::generate_deployment(&keys_dir, tisa_deploy::agreement::DEFAULT)?;
         let mut nodes = Vec::new();
         for party in Party::ALL {
             let mut a = vec![
@@ -271,7 +271,7 @@ impl Cluster {
         envs: &[(String, String)],
     ) -> Result<Cluster> {
         let broker_dir = scratch_dir("broker")?;
-        let generated = crate::broker::generate(&broker_dir, crate::DEFAULT_NATS_URL)?;
+        let generated = tisa_deploy::broker::generate(&broker_dir, tisa_deploy::DEFAULT_NATS_URL)?;
         let conf = generated.server_conf.to_string_lossy().into_owned();
         let nats = NatsServer::start(nats_bin, &["-c", &conf])?;
         let dir = broker_dir.clone();
@@ -300,7 +300,7 @@ impl Cluster {
     /// Where and as whom `party`'s operator connects.
     pub fn cli_endpoint(&self, party: Party) -> Result<tisa_transport::Endpoint> {
         let mut ep = match self.cli_config(party) {
-            Some(path) => crate::config::load(&path)?.own,
+            Some(path) => tisa_deploy::config::load(&path)?.own,
             None => tisa_transport::Endpoint::open(self.nats.url()),
         };
         ep.url = self.nats_of(party).url().to_owned();
@@ -329,7 +329,7 @@ impl Cluster {
         args: impl Fn(Party) -> Vec<String>,
         envs: &[(String, String)],
     ) -> Result<Cluster> {
-        Cluster::start_generated(bin, nats_bin, &crate::broker::Options::per_nation(), args, envs)
+        Cluster::start_generated(bin, nats_bin, &tisa_deploy::broker::Options::per_nation(), args, envs)
     }
 
     /// [`Cluster::start_per_nation`] with `--tls`: every server requires TLS,
@@ -340,7 +340,7 @@ impl Cluster {
         args: impl Fn(Party) -> Vec<String>,
         envs: &[(String, String)],
     ) -> Result<Cluster> {
-        let opts = crate::broker::Options { tls: true, ..crate::broker::Options::per_nation() };
+        let opts = tisa_deploy::broker::Options { tls: true, ..tisa_deploy::broker::Options::per_nation() };
         Cluster::start_generated(bin, nats_bin, &opts, args, envs)
     }
 
@@ -353,12 +353,12 @@ impl Cluster {
     pub fn start_generated(
         bin: &Path,
         nats_bin: &Path,
-        opts: &crate::broker::Options,
+        opts: &tisa_deploy::broker::Options,
         args: impl Fn(Party) -> Vec<String>,
         envs: &[(String, String)],
     ) -> Result<Cluster> {
         let broker_dir = scratch_dir("broker")?;
-        let generated = crate::broker::generate_with(&broker_dir, opts)?;
+        let generated = tisa_deploy::broker::generate_with(&broker_dir, opts)?;
         let mut servers = Vec::new();
         for (p, conf) in &generated.servers {
             let conf = conf.to_string_lossy().into_owned();
@@ -375,7 +375,7 @@ impl Cluster {
         };
         let dir = scratch_dir("cluster")?;
         let keys_dir = dir.join("keys");
-        let agreement = crate::keys::generate_deployment(&keys_dir, crate::agreement::DEFAULT)?;
+        let agreement = tisa_deploy::keys::generate_deployment(&keys_dir, tisa_deploy::agreement::DEFAULT)?;
         let mut nodes = Vec::new();
         for party in Party::ALL {
             let config = broker_dir.join(format!("{}-node.toml", party.lower()));

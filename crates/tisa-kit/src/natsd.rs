@@ -80,6 +80,7 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts nats-server found by [`locate`] on a dynamic loopback port.
     /// Panics with the install command if it is missing (for tests).
+    #[allow(clippy::panic)]
     pub fn start_for_tests() -> NatsServer {
         let bin = locate().unwrap_or_else(|| {
             panic!("nats-server not found: set TISA_NATS_SERVER, or run `{}` in the repository root", install_command())

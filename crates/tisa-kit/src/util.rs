@@ -1,66 +1,4 @@
-//! Small helpers: durations, tracing set-up, signals, time.
-
-use std::time::Duration;
-
-/// Parses `500ms`, `30s`, `5m`, `24h`, `2d` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?} (try 30s, 5m, 24h)"))?;
-    let ms = match unit {
-        "ms" => n,
-        "" | "s" => n.saturating_mul(1000),
-        "m" => n.saturating_mul(60_000),
-        "h" => n.saturating_mul(3_600_000),
-        "d" => n.saturating_mul(86_400_000),
-        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s, m, h or d)")),
-    };
-    Ok(Duration::from_millis(ms))
-}
-
-/// `24h`, `90s`, `1500ms`: the largest unit that divides evenly.
-pub fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    for (unit, n) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
-        if ms >= n && ms.is_multiple_of(n) {
-            return format!("{}{unit}", ms / n);
-        }
-    }
-    format!("{ms}ms")
-}
-
-/// Logs to stderr; `RUST_LOG` overrides `default`; `TISA_LOG_FORMAT=json`
-/// for JSON lines.
-///
-/// async-nats logs whole protocol operations, payloads included, at debug
-/// and trace level, and a payload is report content. So its events above
-/// `info` are dropped whatever `RUST_LOG` says: no log line of tisa's may
-/// carry a title, body, tearline or source.
-pub fn init_tracing(default: &str) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::filter::filter_fn;
-    use tracing_subscriber::prelude::*;
-    use tracing_subscriber::{fmt, EnvFilter, Layer};
-    let spec = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| format!("{default},async_nats=warn"));
-    let env = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new(default));
-    let no_payloads = filter_fn(|m| !(m.target().starts_with("async_nats") && *m.level() > tracing::Level::INFO));
-    let layer: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> =
-        if std::env::var("TISA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json")) {
-            fmt::layer().json().with_writer(std::io::stderr).with_filter(env).with_filter(no_payloads).boxed()
-        } else {
-            fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_filter(env)
-                .with_filter(no_payloads)
-                .boxed()
-        };
-    let _ = tracing_subscriber::registry().with(layer).try_init();
-}
+//! Small helpers shared by the CLI, its feeds and the demo: signals, UTC times.
 
 /// Resolves on SIGINT or SIGTERM, with the signal's name.
 pub async fn shutdown_signal() -> &'static str {
@@ -106,15 +44,6 @@ pub fn utc(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn utc_formatting() {

@@ -8,6 +8,7 @@
 //! - [`control`]: the operator ⇄ own-node control protocol in domain terms.
 //! - [`conn`]: connections with retry, readiness probes, the node's links and
 //!   the operator's control client.
+//! - [`clock`]: the wall clock (`now`), read in one place for the shell, the CLI and the tests.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -18,6 +19,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/tisa.v1.rs"));
 }
 
+pub mod clock;
 pub mod conn;
 pub mod control;
 pub mod convert;

@@ -1,0 +1,144 @@
+//! The operator's side of the control protocol, shared by the `tisa`
+//! operator commands, the feeds, the demo and the benchmark: the options
+//! every operator command takes ([`Common`]), their resolved context
+//! ([`Ctx`]), calls to the party's own node, and signing a release decision
+//! locally ([`sign_and_decide`]: the node never holds an approver's key).
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use tisa_core::{Decision, Party, RequestId};
+use tisa_deploy::parse_duration;
+use tisa_transport::{ControlClient, ControlRequest, ReplyView};
+
+/// Options shared by every operator command.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Your party: kr|us|jp (or KOR|USA|JPN); taken from --config if absent.
+    #[arg(long, env = "TISA_PARTY")]
+    pub party: Option<Party>,
+    /// NATS URL of your party's broker [default: from --config, else nats://127.0.0.1:4222].
+    #[arg(long, env = "TISA_NATS_URL")]
+    pub nats: Option<String>,
+    /// Your CLI config file (URL and credentials), e.g. tisa-broker/kr-cli.toml.
+    #[arg(long, env = "TISA_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// Your signing key (approver key file from `tisa keys generate --operator`): signs decisions and grants.
+    #[arg(long, env = "TISA_KEY")]
+    pub key: Option<std::path::PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How long to wait for the node's answer (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// An operator command's resolved context.
+pub struct Ctx {
+    /// The party.
+    pub party: Party,
+    /// Its broker endpoint.
+    pub ep: tisa_transport::Endpoint,
+    /// JSON output?
+    pub json: bool,
+    /// Reply timeout.
+    pub timeout: Duration,
+    /// The operator's key file, if given.
+    pub key: Option<std::path::PathBuf>,
+}
+
+impl Ctx {
+    /// The operator's approver key (required for decisions and grants).
+    pub fn approver(&self) -> anyhow::Result<tisa_deploy::keys::Key> {
+        let path = self.key.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "this needs your approver key: --key FILE (or TISA_KEY); create one with `tisa keys generate --party {} --operator NAME`",
+                self.party.lower()
+            )
+        })?;
+        let key = tisa_deploy::keys::load(path)?;
+        if key.party != self.party || key.role != tisa_core::KeyRole::Approver {
+            anyhow::bail!("{} is not an approver key of {}", path.display(), self.party);
+        }
+        Ok(key)
+    }
+}
+
+impl Common {
+    /// Resolves the options: the party (from `--party` or the config file,
+    /// which must agree), the broker endpoint (the config's, `--nats` overriding
+    /// its URL) and the rest as given.
+    pub fn resolve(&self) -> anyhow::Result<Ctx> {
+        let cfg = self.config.as_deref().map(tisa_deploy::config::load).transpose()?;
+        let party = match (self.party, &cfg) {
+            (Some(p), Some(c)) if p != c.party => {
+                anyhow::bail!("--party {p} contradicts the config file's party {}", c.party)
+            }
+            (Some(p), _) => p,
+            (None, Some(c)) => c.party,
+            (None, None) => anyhow::bail!("which party? give --party kr|us|jp (or --config FILE)"),
+        };
+        let mut ep =
+            cfg.map(|c| c.own).unwrap_or_else(|| tisa_transport::Endpoint::open(tisa_deploy::DEFAULT_NATS_URL));
+        if let Some(url) = &self.nats {
+            ep.url = url.clone();
+        }
+        Ok(Ctx { party, ep, json: self.json, timeout: self.timeout, key: self.key.clone() })
+    }
+}
+
+/// Asks the party's own node (a fresh connection); a refusal is an error
+/// carrying the node's message and code.
+pub async fn call(c: &Ctx, req: ControlRequest) -> Result<ReplyView> {
+    let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
+    match client.call(&req).await? {
+        ReplyView::Error { code, message } => bail!("{message} [{code}]"),
+        other => Ok(other),
+    }
+}
+
+/// The error for a reply of the wrong kind.
+pub fn unexpected(r: &ReplyView) -> anyhow::Error {
+    anyhow::anyhow!("unexpected reply from the node: {r:?}")
+}
+
+/// Asks on an open connection; a refusal is an error with the node's message and code.
+pub async fn ask(client: &ControlClient, req: ControlRequest) -> Result<ReplyView> {
+    match client.call(&req).await? {
+        ReplyView::Error { code, message } => bail!("{message} [{code}]"),
+        other => Ok(other),
+    }
+}
+
+/// Decides a release request as the holder of `key`: the node prepares the
+/// decision document (it knows the report's manifest); we check that it says
+/// exactly what the operator asked, sign it here (the node never holds an
+/// approver's key), and send it back.
+pub async fn sign_and_decide(
+    client: &ControlClient,
+    key: &tisa_deploy::keys::Key,
+    request_id: RequestId,
+    decision: Decision,
+) -> Result<ReplyView> {
+    let operator = key.identity.name().to_owned();
+    let draft = ControlRequest::Draft {
+        request_id: request_id.clone(),
+        decision: decision.clone(),
+        operator: operator.clone(),
+    };
+    let reply = ask(client, draft).await?;
+    let ReplyView::Draft(bytes) = reply else { return Err(unexpected(&reply)) };
+    let doc = tisa_core::sign::DecisionDoc::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("the node sent an invalid decision document: {e}"))?;
+    let (verdict, reason) = match &decision {
+        Decision::ApproveFull => (tisa_core::sign::Verdict::ApproveFull, String::new()),
+        Decision::ApproveTearline => (tisa_core::sign::Verdict::ApproveTearline, String::new()),
+        Decision::Deny { reason } => (tisa_core::sign::Verdict::Deny, reason.replace(['\n', '\r'], " ")),
+    };
+    if doc.request_id != request_id || doc.verdict != verdict || doc.operator != operator || doc.reason != reason {
+        bail!("the node's decision document does not match what you asked; nothing was signed");
+    }
+    ask(client, ControlRequest::Decide(key.identity.sign(bytes))).await
+}
