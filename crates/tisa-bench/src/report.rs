@@ -1,0 +1,256 @@
+//! The run's report: the machine, tisa ÷ raw ratios, the targets, and the
+//! tables (or the JSON document).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{json, Value};
+use tisa_core::Party;
+
+use crate::{PathResult, PAYLOAD};
+
+pub(crate) fn loadavg() -> Option<String> {
+    std::fs::read_to_string("/proc/loadavg").ok().map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+}
+
+pub(crate) fn machine(nats_bin: &Path, load_at_start: Option<String>) -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned())
+    });
+    let mem = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    });
+    let nats = std::process::Command::new(nats_bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    json!({
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu": cpu,
+        "mem_gb": mem.map(|k| (k as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_owned()),
+        "nats_server": nats,
+        "network": "loopback",
+        "loadavg_at_start": load_at_start,
+        "loadavg_at_end": loadavg(),
+        "payload_bytes": PAYLOAD,
+    })
+}
+
+fn find<'a>(paths: &'a [PathResult], name: &str, fsync: &str) -> Option<&'a PathResult> {
+    paths.iter().find(|p| p.name == name && p.fsync == fsync)
+}
+
+/// Fills in every tisa path's ratios to its raw counterparts.
+pub(crate) fn ratios(paths: &mut [PathResult]) {
+    let snapshot = paths.to_vec();
+    for p in paths.iter_mut().filter(|p| p.name.starts_with("tisa/")) {
+        let f = p.fsync.clone();
+        if p.kind == "throughput" {
+            let mine = p.msgs_per_s.unwrap_or(0.0);
+            for (key, name, fsync) in [
+                ("nats_durable_relay", "raw/nats_durable_relay", f.as_str()),
+                ("raw_js_publish", "raw/js_publish", f.as_str()),
+                ("raw_core_relay", "raw/core_relay", f.as_str()),
+                ("raw_core_pubsub", "raw/core_pubsub", f.as_str()),
+                ("nats_durable_relay_lazy", "raw/nats_durable_relay", "lazy"),
+            ] {
+                if key == "nats_durable_relay_lazy" && f != "always" {
+                    continue;
+                }
+                if let Some(raw) = find(&snapshot, name, fsync).and_then(|r| r.msgs_per_s).filter(|r| *r > 0.0) {
+                    p.ratios.insert(key.into(), mine / raw);
+                }
+            }
+            p.baseline = Some("raw/nats_durable_relay".into());
+            p.ratio = p.ratios.get("nats_durable_relay").copied();
+        } else if p.name != "tisa/decision_call" {
+            if let Some(raw) = find(&snapshot, "raw/core_2hop_latency", &f) {
+                for (key, mine, theirs) in
+                    [("p50", p.p50_us, raw.p50_us), ("p99", p.p99_us, raw.p99_us), ("p999", p.p999_us, raw.p999_us)]
+                {
+                    if let (Some(a), Some(b)) = (mine, theirs) {
+                        if b > 0.0 && a.is_finite() {
+                            p.ratios.insert(key.into(), a / b);
+                        }
+                    }
+                }
+                p.baseline = Some("raw/core_2hop_latency".into());
+                p.ratio = p.ratios.get("p50").copied();
+            }
+        }
+    }
+}
+
+pub(crate) fn targets(paths: &[PathResult], nodes: &BTreeMap<String, Value>, scale: &[Value]) -> Vec<Value> {
+    let mut t = Vec::new();
+    let mut add = |what: String, value: Option<f64>, op: &str, limit: f64| {
+        let met = value.map(|v| if op == ">=" { v >= limit } else { v <= limit });
+        t.push(json!({"target": what, "value": value, "op": op, "limit": limit, "met": met}));
+    };
+    for f in ["always", "lazy"] {
+        if let Some(p) = find(paths, "tisa/standing_throughput", f) {
+            add(
+                format!("[{f}] tisa throughput with 0 lost ÷ NATS-only durable relay"),
+                p.ratio.filter(|_| p.lost == 0),
+                ">=",
+                1.0,
+            );
+            if f == "always" {
+                add(
+                    "[always] stretch: tisa throughput ÷ NATS-only durable relay with lazy fsync".into(),
+                    p.ratios.get("nats_durable_relay_lazy").copied(),
+                    ">=",
+                    1.0,
+                );
+            }
+        }
+    }
+    if let Some(p) = find(paths, "tisa/standing_latency", "lazy") {
+        add("[lazy] end-to-end p50 ÷ raw 2-hop p50".into(), p.ratios.get("p50").copied(), "<=", 3.0);
+        add("[lazy] end-to-end p99 (ms)".into(), p.p99_us.map(|v| v / 1e3), "<=", 2.0);
+    }
+    if let Some(p) = find(paths, "tisa/manual_latency", "lazy") {
+        add("[lazy] approval → delivery p50 (ms)".into(), p.p50_us.map(|v| v / 1e3), "<=", 1.0);
+    }
+    if let Some(p) = find(paths, "tisa/track_latency", "lazy") {
+        add("[lazy] missile track p99 (ms)".into(), p.p99_us.map(|v| v / 1e3), "<=", 5.0);
+    }
+    let get = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
+    if let (Some(first), Some(last)) = (scale.first(), scale.last()) {
+        let n = get(last, "pending").unwrap_or(0.0);
+        add(format!("KR RSS (core + store) at {n} pending (MB)"), get(last, "rss_mb"), "<=", 200.0);
+        if let (Some(a), Some(b)) = (get(first, "decision_p50_us"), get(last, "decision_p50_us")) {
+            add(
+                format!("per-decision p50 at {n} ÷ at {} pending (flat: ≤ 1.5)", get(first, "pending").unwrap_or(0.0)),
+                Some(b / a),
+                "<=",
+                1.5,
+            );
+        }
+    }
+    for (f, n) in nodes {
+        if let Some(idle) = n.get("idle_rss_mb").and_then(Value::as_object) {
+            let max =
+                idle.values().filter_map(Value::as_f64).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+            add(format!("[{f}] node idle RSS, largest of three (MB)"), max, "<=", 30.0);
+        }
+    }
+    t
+}
+
+fn fmt(v: Option<f64>, scale: f64, prec: usize) -> String {
+    match v {
+        Some(v) if v.is_finite() => format!("{:.*}", prec, v / scale),
+        _ => "-".into(),
+    }
+}
+
+pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
+    let m = &doc["machine"];
+    println!(
+        "tisa bench — {} cores ({}), {}, {}, {}-byte payloads",
+        m["cores"],
+        m["cpu"].as_str().unwrap_or("?"),
+        m["nats_server"].as_str().unwrap_or("nats-server ?"),
+        m["network"].as_str().unwrap_or(""),
+        PAYLOAD
+    );
+    println!("ratios are tisa ÷ raw within this run (throughput: ≥ 1 is as fast; latency: lower is better)\n");
+    println!(
+        "{:<26} {:<6} {:>9} {:>9} {:>7} {:>12}  ratio",
+        "throughput", "fsync", "sent", "delivered", "lost", "msgs/s"
+    );
+    for p in paths.iter().filter(|p| p.kind == "throughput") {
+        let ratios = p.ratios.iter().map(|(k, v)| format!("{k}={v:.3}")).collect::<Vec<_>>().join(" ");
+        println!(
+            "{:<26} {:<6} {:>9} {:>9} {:>7} {:>12}  {}",
+            p.name,
+            p.fsync,
+            p.sent,
+            p.delivered,
+            p.lost,
+            fmt(p.msgs_per_s, 1.0, 0),
+            ratios
+        );
+    }
+    println!(
+        "\n{:<26} {:<6} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  ratio (÷ raw 2-hop)",
+        "latency", "fsync", "samples", "lost", "p50 µs", "p99 µs", "p999 µs", "max µs"
+    );
+    for p in paths.iter().filter(|p| p.kind == "latency") {
+        let ratios = p.ratios.iter().map(|(k, v)| format!("{k}={v:.2}")).collect::<Vec<_>>().join(" ");
+        println!(
+            "{:<26} {:<6} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  {}",
+            p.name,
+            p.fsync,
+            p.samples.unwrap_or(0),
+            p.lost,
+            fmt(p.p50_us, 1.0, 0),
+            fmt(p.p99_us, 1.0, 0),
+            fmt(p.p999_us, 1.0, 0),
+            fmt(p.max_us, 1.0, 0),
+            ratios
+        );
+    }
+    if let Some(nodes) = doc["nodes"].as_object() {
+        println!("\nnodes (fsync: startup-to-ready ms KR/US/JP; idle RSS MB KR/US/JP; KR at N pending)");
+        for (f, n) in nodes {
+            let three = |k: &str, prec: usize| {
+                Party::ALL.iter().map(|p| fmt(n[k][p.code()].as_f64(), 1.0, prec)).collect::<Vec<_>>().join("/")
+            };
+            let pd = &n["pending"];
+            println!(
+                "  {f:<6} startup {} ms; idle RSS {} MB; {} pending (of {}) built in {} s: KR RSS {} MB, decision p50 {} µs p99 {} µs",
+                three("startup_to_ready_ms", 0),
+                three("idle_rss_mb", 1),
+                pd["reached"],
+                pd["requested"],
+                fmt(pd["build_s"].as_f64(), 1.0, 1),
+                fmt(pd["kr_rss_mb"].as_f64(), 1.0, 1),
+                fmt(pd["decision_p50_us"].as_f64(), 1.0, 0),
+                fmt(pd["decision_p99_us"].as_f64(), 1.0, 0),
+            );
+        }
+    }
+    if let Some(scale) = doc["scale"].as_array().filter(|s| !s.is_empty()) {
+        println!("\nscale: KR core + node store (bodies on disk) and the hub's in processes of their own, no NATS");
+        println!(
+            "{:>10} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
+            "pending", "build s", "decision µs", "p50 µs", "p99 µs", "page µs", "KR RSS MB", "hub RSS", "KR disk MB"
+        );
+        for s in scale {
+            println!(
+                "{:>10} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
+                s["pending"].as_u64().unwrap_or(0),
+                fmt(s["build_s"].as_f64(), 1.0, 1),
+                fmt(s["decision_mean_us"].as_f64(), 1.0, 0),
+                fmt(s["decision_p50_us"].as_f64(), 1.0, 0),
+                fmt(s["decision_p99_us"].as_f64(), 1.0, 0),
+                fmt(s["pending_page_us"].as_f64(), 1.0, 0),
+                fmt(s["rss_mb"].as_f64(), 1.0, 1),
+                fmt(s["hub_rss_mb"].as_f64(), 1.0, 1),
+                fmt(s["kr_store_mb"].as_f64(), 1.0, 0),
+            );
+        }
+    }
+    if let Some(t) = doc["targets"].as_array() {
+        println!("\ntargets");
+        for x in t {
+            let met = match x["met"].as_bool() {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "n/a",
+            };
+            println!(
+                "  {:<7} {} = {} ({} {})",
+                met,
+                x["target"].as_str().unwrap_or(""),
+                fmt(x["value"].as_f64(), 1.0, 3),
+                x["op"].as_str().unwrap_or(""),
+                x["limit"]
+            );
+        }
+    }
+}

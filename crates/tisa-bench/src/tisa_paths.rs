@@ -1,0 +1,411 @@
+//! tisa's paths: the generated secured deployment, three `tisa node`
+//! processes, driven as the operators drive them (control subjects, approver
+//! keys); plus node startup, idle RSS and the KR node at `--node-pending`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use futures::{stream, StreamExt};
+use serde_json::{json, Value};
+use tisa_core::{
+    Category, Classification, Content, Decision, Draft, GeoPoint, Party, PartySet, ReportId, RequestId, Sensitive,
+    Timestamp, TrackDraft, TrackId,
+};
+use tisa_kit::cluster::Cluster;
+use tisa_transport::clock;
+use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
+use tokio::sync::mpsc;
+
+use crate::{
+    latency_result, percentiles, progress, throughput_result, PathResult, Sizes, PAYLOAD, STALL, SUBMIT_CONCURRENCY,
+};
+
+/// What one node's watch stream has shown, with when it arrived here.
+struct Watch {
+    task: tokio::task::JoinHandle<()>,
+    rx: mpsc::UnboundedReceiver<(Instant, WatchEvent)>,
+    seen: HashMap<(String, String, u32), (Instant, WatchEvent)>,
+    counts: HashMap<String, usize>,
+}
+
+impl Watch {
+    async fn start(c: &Cluster, party: Party) -> Result<Watch> {
+        let client = operator(c, party).await?;
+        let mut events = client.watch().await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let _client = client;
+            while let Some(ev) = events.next().await {
+                if let Ok(ev) = ev {
+                    if tx.send((Instant::now(), ev)).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Watch { task, rx, seen: HashMap::new(), counts: HashMap::new() })
+    }
+
+    fn take(&mut self, at: Instant, ev: WatchEvent, keep: bool) {
+        *self.counts.entry(ev.kind.clone()).or_default() += 1;
+        if keep {
+            let key = (ev.kind.clone(), ev.report_id.clone().unwrap_or_default(), ev.revision);
+            self.seen.entry(key).or_insert((at, ev));
+        }
+    }
+
+    /// Waits (up to `timeout`) for event `kind` about `id` (revision `rev`, 0 = any first).
+    async fn wait(&mut self, kind: &str, id: &str, rev: u32, timeout: Duration) -> Option<(Instant, WatchEvent)> {
+        let key = (kind.to_owned(), id.to_owned(), rev);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.seen.remove(&key) {
+                return Some(v);
+            }
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some((at, ev))) => self.take(at, ev, true),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Waits until `n` events of `kind` have been seen in total, or nothing new for `STALL`.
+    async fn wait_count(&mut self, kind: &str, n: usize) -> usize {
+        loop {
+            let have = self.counts.get(kind).copied().unwrap_or(0);
+            if have >= n {
+                return have;
+            }
+            match tokio::time::timeout(STALL, self.rx.recv()).await {
+                Ok(Some((at, ev))) => self.take(at, ev, false),
+                _ => return have,
+            }
+        }
+    }
+
+    /// Stops watching (closes the connection before the broker goes away).
+    fn stop(self) {
+        self.task.abort();
+    }
+
+    /// Forgets everything seen so far.
+    fn clear(&mut self) {
+        while let Ok((at, ev)) = self.rx.try_recv() {
+            self.take(at, ev, false);
+        }
+        self.seen.clear();
+    }
+}
+
+async fn operator(c: &Cluster, party: Party) -> Result<ControlClient> {
+    Ok(ControlClient::connect(&c.cli_endpoint(party)?, party, Duration::from_secs(120)).await?)
+}
+
+async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ReplyView> {
+    match c.call(&req).await? {
+        ReplyView::Error { code, message } => bail!("refused: {message} [{code}]"),
+        r => Ok(r),
+    }
+}
+
+pub(crate) fn draft(category: Category, i: usize) -> Draft {
+    Draft {
+        category,
+        classification: Classification::Secret,
+        releasable_to: [Party::Us, Party::Jp].into_iter().collect::<PartySet>(),
+        content: Content {
+            title: Sensitive::new(format!("bench report {i}")),
+            body: Sensitive::new("x".repeat(PAYLOAD)),
+            tearline: None,
+            source: Sensitive::new("bench"),
+        },
+        corrects: None,
+        submitted_by: String::new(),
+        source_key: None,
+    }
+}
+
+async fn submit(c: &ControlClient, d: Draft) -> Result<String> {
+    match ask(c, ControlRequest::Submit(d)).await? {
+        ReplyView::Submitted { report_id, .. } => Ok(report_id),
+        other => bail!("unexpected reply {other:?}"),
+    }
+}
+
+pub(crate) fn rss_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// KR's standing grant to JP for NK_MISSILE up to SECRET, waited for until the hub holds it.
+async fn standing_grant(c: &Cluster) -> Result<String> {
+    let key = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false))?;
+    let doc = tisa_core::sign::GrantDoc {
+        grant_id: format!("KR-G-BENCH-{:08x}", rand::random::<u32>()),
+        originator: Party::Kr,
+        recipient: Party::Jp,
+        categories: vec![Category::NkMissile],
+        max_classification: Classification::Secret,
+        tearline_only: false,
+        issued_at: clock::now(),
+        not_after: None,
+        operator: key.identity.name().to_owned(),
+    };
+    let id = doc.grant_id.clone();
+    ask(&operator(c, Party::Kr).await?, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await?;
+    let us = operator(c, Party::Us).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let ReplyView::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await? {
+            if items.iter().any(|(g, revoked)| g.doc.grant_id == id && !*revoked) {
+                return Ok(id);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the hub did not receive the standing grant within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every report id in JP's inbox, with when JP committed it.
+async fn jp_inbox(c: &Cluster) -> Result<HashMap<String, Timestamp>> {
+    let jp = operator(c, Party::Jp).await?;
+    let mut out = HashMap::new();
+    let mut after = None;
+    loop {
+        let r =
+            ask(&jp, ControlRequest::Inbox(ListQuery { after: after.clone(), limit: 200, report_id: None })).await?;
+        let ReplyView::Inbox(items, next) = r else { bail!("not an inbox") };
+        for (d, at, _) in items {
+            out.insert(d.header.id.to_string(), at);
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+pub(crate) struct TisaRun {
+    pub(crate) paths: Vec<PathResult>,
+    pub(crate) nodes: Value,
+}
+
+pub(crate) async fn tisa_paths(
+    bin: &Path,
+    nats_bin: &Path,
+    fsync_always: bool,
+    s: &Sizes,
+    json: bool,
+) -> Result<TisaRun> {
+    let fsync = if fsync_always { "always" } else { "lazy" };
+    let mut paths = Vec::new();
+    // Start: the generated secured deployment (three accounts, nkeys), one broker.
+    let opts = tisa_deploy::broker::Options {
+        fsync_always,
+        ..tisa_deploy::broker::Options::shared(tisa_deploy::DEFAULT_NATS_URL)
+    };
+    let (bin2, nats2) = (bin.to_owned(), nats_bin.to_owned());
+    let t = Instant::now();
+    let mut c =
+        tokio::task::spawn_blocking(move || Cluster::start_generated(&bin2, &nats2, &opts, |_| Vec::new(), &[]))
+            .await??;
+    let cluster_start = t.elapsed();
+    progress(json, format!("[{fsync}] cluster up in {:.0} ms", cluster_start.as_secs_f64() * 1e3));
+
+    let grant = standing_grant(&c).await?;
+    let wait = Duration::from_secs(30);
+    {
+        // One report end to end, so that every node has logged an input (a node that has
+        // logged none cannot restart today: its empty audit.head is "malformed").
+        let mut jp_watch = Watch::start(&c, Party::Jp).await?;
+        let id = submit(&operator(&c, Party::Kr).await?, draft(Category::NkMissile, 0)).await?;
+        jp_watch.wait("RECEIVED", &id, 1, wait).await.context("the warm-up report did not reach JP")?;
+    }
+    // Startup-to-ready per node: stop each cleanly (SIGTERM), then time a start from
+    // process spawn to the readiness line (one logged input to replay); then idle RSS.
+    let mut startup = serde_json::Map::new();
+    let mut idle = serde_json::Map::new();
+    for p in Party::ALL {
+        tokio::task::block_in_place(|| c.node(p).terminate(Duration::from_secs(30)))?;
+        let t = Instant::now();
+        tokio::task::block_in_place(|| c.node(p).restart(Duration::from_secs(30)))?;
+        startup.insert(p.code().into(), json!(t.elapsed().as_secs_f64() * 1e3));
+    }
+    // Let every node settle (connections, probes) before reading its idle RSS.
+    for p in Party::ALL {
+        ask(&operator(&c, p).await?, ControlRequest::Health).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for p in Party::ALL {
+        let kb = c.node(p).pid().and_then(rss_kb);
+        idle.insert(p.code().into(), json!(kb.map(|k| k as f64 / 1024.0)));
+    }
+    let kr = operator(&c, Party::Kr).await?;
+    let key = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false))?;
+    let mut jp_watch = Watch::start(&c, Party::Jp).await?;
+    let mut kr_watch = Watch::start(&c, Party::Kr).await?;
+
+    // End-to-end latency under the standing grant: one report at a time.
+    progress(json, format!("[{fsync}] tisa latency under a standing grant ({} reports)", s.latency));
+    let mut v = Vec::new();
+    for i in 0..s.latency {
+        let t = Instant::now();
+        let id = submit(&kr, draft(Category::NkMissile, i)).await?;
+        if let Some((at, _)) = jp_watch.wait("RECEIVED", &id, 1, wait).await {
+            v.push(at - t);
+        }
+    }
+    paths.push(latency_result(
+        "tisa/standing_latency",
+        fsync,
+        "KR submit → JP delivered (committed, RECEIVED event), standing grant, one at a time",
+        s.latency,
+        v,
+    ));
+
+    // Live missile track updates: KR feed → JP watch.
+    progress(json, format!("[{fsync}] tisa track updates ({} updates)", s.latency));
+    let track = TrackId::new(format!("KR-T-BENCH-{fsync}"))?;
+    let mut v = Vec::new();
+    for seq in 1..=s.latency as u32 {
+        let t0 = 1_716_820_330_000u64;
+        let d = TrackDraft {
+            track_id: track.clone(),
+            seq,
+            classification: Classification::Secret,
+            releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
+            launch: GeoPoint { lat_e6: 39_030_000, lon_e6: 125_750_000 },
+            launched_at: Timestamp(t0),
+            position: GeoPoint { lat_e6: 39_500_000 + (seq as i32 % 1000) * 1000, lon_e6: 126_000_000 },
+            altitude_m: 100_000,
+            observed_at: Timestamp(t0 + u64::from(seq) * 100),
+            impact: Some(GeoPoint { lat_e6: 40_800_000, lon_e6: 135_200_000 }),
+        };
+        let t = Instant::now();
+        ask(&kr, ControlRequest::Track(d)).await?;
+        if let Some((at, _)) = jp_watch.wait("TRACK", track.as_str(), seq, wait).await {
+            v.push(at - t);
+        }
+    }
+    paths.push(latency_result(
+        "tisa/track_latency",
+        fsync,
+        "KR track update (signed) → JP watch TRACK event, standing grant, one at a time",
+        s.latency,
+        v,
+    ));
+
+    // The manual path: a report the grant does not cover (NK_NUCLEAR) waits for KR's
+    // operator; time from the approval (draft, sign, decide) to JP's delivery.
+    progress(json, format!("[{fsync}] tisa manual approvals ({})", s.manual));
+    let mut v = Vec::new();
+    let mut decide = Vec::new();
+    for i in 0..s.manual {
+        let id = submit(&kr, draft(Category::NkNuclear, i)).await?;
+        let Some((_, ev)) = kr_watch.wait("RELEASE_REQUESTED", &id, 1, wait).await else { continue };
+        let Some(rq) = ev.request_id else { continue };
+        let t = Instant::now();
+        tisa_kit::sign_and_decide(&kr, &key, RequestId::new(rq)?, Decision::ApproveFull).await?;
+        decide.push(t.elapsed());
+        if let Some((at, _)) = jp_watch.wait("RECEIVED", &id, 1, wait).await {
+            v.push(at - t);
+        }
+    }
+    paths.push(latency_result(
+        "tisa/manual_latency",
+        fsync,
+        "KR operator approval (draft, sign, decide) → JP delivered, one at a time",
+        s.manual,
+        v,
+    ));
+    paths.push(latency_result(
+        "tisa/decision_call",
+        fsync,
+        "KR operator's decision round trips alone (draft + decide replies), few pending",
+        s.manual,
+        decide,
+    ));
+
+    // Throughput: a burst of reports under the standing grant.
+    progress(json, format!("[{fsync}] tisa throughput ({} reports under a standing grant)", s.reports));
+    jp_watch.clear();
+    let before = jp_watch.counts.get("RECEIVED").copied().unwrap_or(0);
+    let start_ms = clock::now();
+    let start = Instant::now();
+    let ids: Vec<Result<String>> = stream::iter(0..s.reports)
+        .map(|i| submit(&kr, draft(Category::NkMissile, i)))
+        .buffer_unordered(SUBMIT_CONCURRENCY)
+        .collect()
+        .await;
+    let submitted: HashSet<String> = ids.into_iter().filter_map(Result::ok).collect();
+    let submit_secs = start.elapsed().as_secs_f64();
+    jp_watch.wait_count("RECEIVED", before + s.reports).await;
+    let inbox = jp_inbox(&c).await?;
+    let times: Vec<u64> = submitted.iter().filter_map(|id| inbox.get(id)).map(|t| t.as_millis()).collect();
+    let last = times.iter().max().copied().unwrap_or(start_ms.as_millis());
+    let secs = (last.saturating_sub(start_ms.as_millis()) as f64 / 1e3).max(1e-3);
+    let mut r = throughput_result(
+        "tisa/standing_throughput",
+        fsync,
+        "KR→US→JP reports under a standing grant: durable, signed, policy-checked (JP inbox commit times)",
+        s.reports,
+        times.len(),
+        secs,
+    );
+    r.submit_phase_s = Some(submit_secs);
+    paths.push(r);
+
+    // Scale through the node: build up pending requests at KR, then its RSS and decision time.
+    progress(json, format!("[{fsync}] {} pending release requests at the KR node", s.node_pending));
+    kr_watch.clear();
+    let requested_before = kr_watch.counts.get("RELEASE_REQUESTED").copied().unwrap_or(0);
+    let t = Instant::now();
+    let ids: Vec<String> = stream::iter(0..s.node_pending)
+        .map(|i| submit(&kr, draft(Category::NkNuclear, i)))
+        .buffer_unordered(SUBMIT_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    let reached = kr_watch.wait_count("RELEASE_REQUESTED", requested_before + s.node_pending).await - requested_before;
+    let build_s = t.elapsed().as_secs_f64();
+    let rss = c.node(Party::Kr).pid().and_then(rss_kb);
+    let sample: Vec<&String> = ids.iter().step_by((ids.len() / 20).max(1)).collect();
+    let mut decide = Vec::new();
+    for id in sample {
+        // The request id is derived from report, revision and recipient.
+        let rq = RequestId::for_release(&ReportId::new(id.clone())?, 1, Party::Jp);
+        let t = Instant::now();
+        if tisa_kit::sign_and_decide(&kr, &key, rq, Decision::ApproveFull).await.is_ok() {
+            decide.push(t.elapsed());
+        }
+    }
+    let (n, p50, p99, _, _) = percentiles(decide);
+    let nodes = json!({
+        "cluster_start_ms": cluster_start.as_secs_f64() * 1e3,
+        "startup_to_ready_ms": startup,
+        "idle_rss_mb": idle,
+        "grant_id": grant,
+        "pending": {
+            "requested": s.node_pending,
+            "reached": reached,
+            "build_s": build_s,
+            "kr_rss_mb": rss.map(|k| k as f64 / 1024.0),
+            "decisions_timed": n,
+            "decision_p50_us": p50,
+            "decision_p99_us": p99,
+        },
+    });
+    jp_watch.stop();
+    kr_watch.stop();
+    drop(kr);
+    // Give the aborted watchers a moment to close their connections before the broker stops.
+    tokio::task::yield_now().await;
+    drop(c);
+    Ok(TisaRun { paths, nodes })
+}
