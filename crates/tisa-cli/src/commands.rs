@@ -13,9 +13,9 @@ use tisa_core::{
 use tisa_transport::clock;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
 
-use crate::Ctx;
 use tisa_kit::operator::{call, sign_and_decide, unexpected};
 use tisa_kit::util::utc;
+use tisa_kit::Ctx;
 
 /// What `tisa submit` collected.
 pub struct SubmitInput {

@@ -1,0 +1,187 @@
+//! The deployment commands (`tisa keys`, `tisa agreement`, `tisa broker`):
+//! their options (clap) and what they print; the files themselves are
+//! tisa-deploy's.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use tisa_core::Party;
+use tisa_deploy::{agreement, broker, keys, DEFAULT_NATS_URL};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum KeysCommand {
+    /// Generate a key: the party's node key, or with --operator an approver key.
+    /// Writes the key file (mode 0600) and prints the [[key]] entry for the agreement.
+    Generate {
+        /// Whose key: kr|us|jp.
+        #[arg(long)]
+        party: Party,
+        /// An operator (approver) name; without it, the node's key.
+        #[arg(long)]
+        operator: Option<String>,
+        /// Directory for the key file.
+        #[arg(long, default_value = "tisa-keys")]
+        out: std::path::PathBuf,
+        /// Also append the [[key]] entry to this agreement file.
+        #[arg(long)]
+        append_to: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AgreementCommand {
+    /// Validate an agreement file; errors name the line and column.
+    Check {
+        /// The agreement file (TOML).
+        file: std::path::PathBuf,
+    },
+    /// Print the effective policy (the built-in 2014 agreement unless --agreement is given).
+    Show {
+        /// An agreement file instead of the built-in one.
+        #[arg(long, env = "TISA_AGREEMENT")]
+        agreement: Option<std::path::PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum BrokerCommand {
+    /// Write nats-server.conf plus per-party node/CLI configs and nkey seeds (mode 0600).
+    Config(BrokerConfigArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BrokerConfigArgs {
+    /// Output directory.
+    #[arg(long, default_value = "tisa-broker")]
+    out: std::path::PathBuf,
+    /// Shared mode: URL the nodes and CLIs will use to reach the broker (host and port also go into the server config).
+    #[arg(long, default_value = DEFAULT_NATS_URL)]
+    url: String,
+    /// Deployment mode: `shared` (one nats-server, three accounts) or `per-nation` (one nats-server per party).
+    #[arg(long, default_value = "shared")]
+    mode: broker::Mode,
+    /// Per-nation mode: URL of KR's server (host and port also go into nats-kr.conf), e.g. nats://nats-kr:4222.
+    #[arg(long, default_value = broker::DEFAULT_KR_URL)]
+    kr_url: String,
+    /// Per-nation mode: URL of US's server.
+    #[arg(long, default_value = broker::DEFAULT_US_URL)]
+    us_url: String,
+    /// Per-nation mode: URL of JP's server.
+    #[arg(long, default_value = broker::DEFAULT_JP_URL)]
+    jp_url: String,
+    /// JetStream storage directory [default: <out>/jetstream; per-nation mode appends -<nation>].
+    #[arg(long)]
+    store_dir: Option<std::path::PathBuf>,
+    /// JetStream memory storage per account.
+    #[arg(long, default_value = "64M", value_parser = broker::parse_size)]
+    js_max_mem: String,
+    /// JetStream file storage per account.
+    #[arg(long, default_value = "1G", value_parser = broker::parse_size)]
+    js_max_file: String,
+    /// JetStream streams per account.
+    #[arg(long, default_value_t = 16)]
+    js_max_streams: u32,
+    /// JetStream consumers per account.
+    #[arg(long, default_value_t = 64)]
+    js_max_consumers: u32,
+    /// Generate a CA and a server certificate and require TLS of every client (tls:// URLs, tls_ca_file in the configs).
+    #[arg(long)]
+    tls: bool,
+    /// Let JetStream acknowledge before it fsyncs (nats-server's default, every 2 minutes):
+    /// faster, but acknowledged messages can be lost on a power failure or OS crash.
+    #[arg(long)]
+    lazy_fsync: bool,
+}
+
+/// `tisa keys generate`.
+pub(crate) fn run_keys(cmd: KeysCommand) -> Result<ExitCode> {
+    let KeysCommand::Generate { party, operator, out, append_to } = cmd;
+    let (path, entry) = keys::generate(party, operator.as_deref(), &out)?;
+    if let Some(a) = &append_to {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(a)
+            .map_err(|e| anyhow::anyhow!("cannot append to {}: {e}", a.display()))?;
+        f.write_all(entry.as_bytes())?;
+        agreement::load(Some(a))?;
+        eprintln!("appended the key to {}; bump its version and distribute it to every party", a.display());
+    }
+    eprintln!("wrote {} (secret, mode 0600); register its public key in the agreement:", path.display());
+    print!("{entry}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tisa agreement check|show`.
+pub(crate) fn run_agreement(cmd: AgreementCommand) -> Result<ExitCode> {
+    match cmd {
+        AgreementCommand::Check { file } => {
+            let a = agreement::load(Some(&file))?;
+            println!("{}: valid agreement version {} ({} keys)", file.display(), a.policy.version, a.policy.keys.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        AgreementCommand::Show { agreement: path, json } => {
+            let a = agreement::load(path.as_deref())?;
+            let v = agreement::to_json(&a);
+            if json {
+                println!("{v}");
+            } else {
+                let p = &a.policy;
+                println!("agreement version {}: {}", p.version, a.name);
+                println!("hub:            USA (the only party on both links; no KOR-JPN link)");
+                println!("scope:          {}", p.scope.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
+                println!("USA-KOR link:   ceiling {}", p.kr_ceiling);
+                println!("USA-JPN link:   ceiling {}", p.jp_ceiling);
+                println!("request expiry: {}", tisa_deploy::human_duration(p.request_expiry));
+                println!("two-person rule: {}", if p.two_person_rule { "yes" } else { "no" });
+                println!("keys:           {}", p.keys.len());
+                for k in &p.keys {
+                    println!("  {} {} ({:?})", k.party, k.name, k.role);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `tisa broker config`.
+pub(crate) fn run_broker(cmd: BrokerCommand) -> Result<ExitCode> {
+    let BrokerCommand::Config(a) = cmd;
+    let opts = broker::Options {
+        mode: a.mode,
+        url: a.url,
+        kr_url: a.kr_url,
+        us_url: a.us_url,
+        jp_url: a.jp_url,
+        store_dir: a.store_dir,
+        limits: broker::JsLimits {
+            max_mem: a.js_max_mem,
+            max_file: a.js_max_file,
+            max_streams: a.js_max_streams,
+            max_consumers: a.js_max_consumers,
+        },
+        tls: a.tls,
+        fsync_always: !a.lazy_fsync,
+    };
+    let g = broker::generate_with(&a.out, &opts)?;
+    for (_, conf) in &g.servers {
+        println!("wrote {}", conf.display());
+    }
+    for (p, role, path) in &g.configs {
+        println!("wrote {} ({p} {})", path.display(), role.as_str());
+    }
+    if let Some(ca) = &g.tls_ca {
+        println!("wrote {} (CA; server.pem, server-key.pem and ca-key.pem beside it)", ca.display());
+    }
+    for (p, conf) in &g.servers {
+        let whose = p.map(|p| format!(" ({p})")).unwrap_or_default();
+        println!("start the broker{whose}: nats-server -c {}", conf.display());
+    }
+    println!("start a node:     tisa node --config {}", a.out.join("kr-node.toml").display());
+    println!("operator:         tisa pending --config {}", a.out.join("kr-cli.toml").display());
+    Ok(ExitCode::SUCCESS)
+}

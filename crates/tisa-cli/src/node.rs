@@ -1,0 +1,152 @@
+//! `tisa node`: its options (clap) and running the node (tisa-node's actor)
+//! until a signal.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use tisa_core::{Classification, Party};
+use tisa_deploy::{agreement, config, keys, parse_duration, DEFAULT_NATS_URL};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Fault testing: TISA_FAILPOINT=<step>:<what>[:<nth>] makes the node print \
+`tisa: failpoint <step>:<what> hit` on stderr and abort the nth time (default 1) it reaches that step. \
+Steps: before-commit, after-commit (an input written to the store; not yet applied nor acknowledged), \
+before-send, after-send (a publish acknowledged by the receiver's stream; not yet recorded as sent). \
+<what>: the envelope kind (report, request, decision, delivery, progress, rejection, grant, revocation, \
+track, receipt); for the commit steps also ctl.submit, ctl.decide, ctl.grant, ctl.revoke, ctl.track, timeout. \
+An unknown name stops the node at start.")]
+pub(crate) struct NodeArgs {
+    /// This node's party: kr|us|jp (or KOR|USA|JPN); taken from --config if absent.
+    #[arg(long, env = "TISA_PARTY")]
+    party: Option<Party>,
+    /// Node config file (per link: URL and credentials), e.g. tisa-broker/kr-node.toml.
+    #[arg(long, env = "TISA_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// The node's signing key (`tisa keys generate --party P`), registered in the agreement.
+    #[arg(long, env = "TISA_NODE_KEY")]
+    key: Option<std::path::PathBuf>,
+    /// Where the node keeps its state (an fsync'd input log, replayed on start) [default: tisa-data/<party>].
+    #[arg(long, env = "TISA_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// NATS URL of this party's own broker (control subjects; the link for KR/JP); overrides the config's URLs [default: nats://127.0.0.1:4222].
+    #[arg(long, env = "TISA_NATS_URL")]
+    nats: Option<String>,
+    /// US only: NATS URL of the US–KR link (default: --nats).
+    #[arg(long)]
+    kr_nats: Option<String>,
+    /// US only: NATS URL of the US–JP link (default: --nats).
+    #[arg(long)]
+    jp_nats: Option<String>,
+    /// The agreement file (versioned policy) [default: the built-in 2014 agreement].
+    #[arg(long, env = "TISA_AGREEMENT")]
+    agreement: Option<std::path::PathBuf>,
+    /// Override: highest classification on both links.
+    #[arg(long)]
+    ceiling: Option<Classification>,
+    /// Highest classification on the US–KR link (overrides --ceiling).
+    #[arg(long)]
+    kr_ceiling: Option<Classification>,
+    /// Highest classification on the US–JP link (overrides --ceiling).
+    #[arg(long)]
+    jp_ceiling: Option<Classification>,
+    /// Override: how long a release request stays open before it counts as denied.
+    #[arg(long, value_parser = parse_duration)]
+    request_expiry: Option<Duration>,
+    /// How often to reconcile with every peer end to end even when no link came back
+    /// (re-send what the peer may not hold; links that come back reconcile at once).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    reconcile_every: Duration,
+}
+
+/// `tisa node`: runs the party's node until SIGINT/SIGTERM.
+pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
+    use tisa_node::{spawn, NodeConfig};
+    use tisa_transport::LinkUrls;
+    let cfg = a.config.as_deref().map(config::load).transpose()?;
+    let party = match (a.party, &cfg) {
+        (Some(p), Some(c)) if p != c.party => {
+            anyhow::bail!("--party {p} contradicts the config file's party {}", c.party)
+        }
+        (Some(p), _) => p,
+        (None, Some(c)) => c.party,
+        (None, None) => anyhow::bail!("which party? give --party kr|us|jp (or --config FILE)"),
+    };
+    if party != Party::HUB && (a.kr_nats.is_some() || a.jp_nats.is_some()) {
+        anyhow::bail!("--kr-nats/--jp-nats are for the US hub only; {party} has one link: use --nats");
+    }
+    let agreement = agreement::load(a.agreement.as_deref())?;
+    let key_path = a.key.clone().or_else(|| cfg.as_ref().and_then(|c| c.key_file.clone())).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no signing key: give --key FILE (create one with `tisa keys generate --party {}`)",
+            party.lower()
+        )
+    })?;
+    let key = keys::load(&key_path)?;
+    let data_dir = a.data_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("tisa-data").join(party.lower()));
+    if key.party != party || key.role != tisa_core::KeyRole::Node {
+        anyhow::bail!("{} is not a node key of {party}", key_path.display());
+    }
+    let mut policy = agreement.policy;
+    if let Some(c) = a.ceiling {
+        policy.kr_ceiling = c;
+        policy.jp_ceiling = c;
+    }
+    if let Some(c) = a.kr_ceiling {
+        policy.kr_ceiling = c;
+    }
+    if let Some(c) = a.jp_ceiling {
+        policy.jp_ceiling = c;
+    }
+    if let Some(e) = a.request_expiry {
+        policy.request_expiry = e;
+    }
+    tracing::info!(
+        agreement_version = policy.version,
+        kr_ceiling = %policy.kr_ceiling,
+        jp_ceiling = %policy.jp_ceiling,
+        request_expiry_s = policy.request_expiry.as_secs(),
+        "policy in force"
+    );
+    use tisa_transport::Endpoint;
+    let mut own = cfg.as_ref().map(|c| c.own.clone()).unwrap_or_else(|| Endpoint::open(DEFAULT_NATS_URL));
+    let mut kr = cfg.as_ref().and_then(|c| c.kr.clone()).unwrap_or_else(|| own.clone());
+    let mut jp = cfg.as_ref().and_then(|c| c.jp.clone()).unwrap_or_else(|| own.clone());
+    if let Some(url) = &a.nats {
+        own.url = url.clone();
+        kr.url = url.clone();
+        jp.url = url.clone();
+    }
+    if let Some(url) = a.kr_nats {
+        kr.url = url;
+    }
+    if let Some(url) = a.jp_nats {
+        jp.url = url;
+    }
+    let urls = LinkUrls { own, kr, jp };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (_handle, task) = spawn(
+        NodeConfig { party, urls, policy, identity: key.identity, data_dir, reconcile_every: a.reconcile_every },
+        shutdown.clone(),
+        Some(ready_tx),
+    );
+    tokio::spawn(async move {
+        if ready_rx.await.is_ok() {
+            // The one machine-readable line on stdout; logs go to stderr.
+            println!("{} party={}", tisa_kit::cluster::READY_LINE, party.code());
+        }
+    });
+    let signals = tisa_kit::util::shutdown_signal();
+    tokio::pin!(task);
+    tokio::select! {
+        r = &mut task => {
+            r??;
+            return Ok(ExitCode::SUCCESS);
+        }
+        s = signals => tracing::info!(signal = s, "shutting down"),
+    }
+    shutdown.cancel();
+    task.await??;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,219 @@
+//! The operator commands' options (clap) and the dispatch of those that need
+//! more than one line; what they print is in `commands`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use tisa_core::{Category, Classification, Party, PartySet};
+use tisa_deploy::parse_duration;
+use tisa_kit::Common;
+
+use crate::commands;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum DeadletterCommand {
+    /// List the most recent dead letters, newest first: when, subject, link, stream
+    /// sequence, message id, size, class (MALFORMED or UNVERIFIABLE) and reason.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// At most this many (1–1000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum StandingCommand {
+    /// Pre-approve releases of your reports of these categories, up to a classification, to a recipient.
+    Grant(GrantArgs),
+    /// Revoke a standing grant (takes effect at the hub and at the recipient at once).
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        /// The grant's id (see `tisa standing list`).
+        grant_id: String,
+    },
+    /// List the standing grants your node knows.
+    List(Common),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct GrantArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// The recipient (the other nation).
+    #[arg(long)]
+    pub(crate) to: Party,
+    /// Categories covered, e.g. missile or missile,nuclear.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub(crate) category: Vec<Category>,
+    /// Highest classification covered.
+    #[arg(long)]
+    pub(crate) max_classification: Classification,
+    /// Release only the tearline (reports without one are not covered).
+    #[arg(long)]
+    pub(crate) tearline_only: bool,
+    /// Lapse after this long (e.g. 30d); default: until revoked.
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) expires_in: Option<Duration>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SubmitArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// nuclear|missile|other (NK_NUCLEAR, NK_MISSILE, OTHER).
+    #[arg(long)]
+    pub(crate) category: Category,
+    /// unclassified|confidential|secret|top_secret.
+    #[arg(long)]
+    pub(crate) classification: Classification,
+    /// Parties it may ever reach, e.g. USA,JPN (a limit, never consent).
+    #[arg(long = "rel-to")]
+    pub(crate) rel_to: PartySet,
+    /// Title.
+    #[arg(long)]
+    pub(crate) title: String,
+    /// Body text (or use --body-file).
+    #[arg(long, conflicts_with = "body_file", required_unless_present = "body_file")]
+    pub(crate) body: Option<String>,
+    /// Read the body from a file (`-` for stdin).
+    #[arg(long)]
+    pub(crate) body_file: Option<std::path::PathBuf>,
+    /// Sanitised text that may be released on its own.
+    #[arg(long)]
+    pub(crate) tearline: Option<String>,
+    /// Source description (protected like the body).
+    #[arg(long, default_value = "")]
+    pub(crate) source: String,
+    /// Issue a new revision of this report of yours (needs its own approval).
+    #[arg(long)]
+    pub(crate) corrects: Option<String>,
+    /// Idempotency key from the source (e.g. usgs:us7000abcd): the same key with the
+    /// same content submits nothing; with new content it becomes a new revision.
+    #[arg(long)]
+    pub(crate) source_key: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// At most this many items (1–1000).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: usize,
+    /// Continue after this cursor (the previous page's `next_after`).
+    #[arg(long)]
+    pub(crate) after: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ApproveArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// The release request's id (see `tisa pending`).
+    pub(crate) request_id: String,
+    /// Release only the tearline text, never the body.
+    #[arg(long)]
+    pub(crate) tearline_only: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DenyArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// The release request's id (see `tisa pending`).
+    pub(crate) request_id: String,
+    /// Why (kept with the decision; operational text, not report content).
+    #[arg(long)]
+    pub(crate) reason: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RetractArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// The report's id (see `tisa status`).
+    pub(crate) report_id: String,
+    /// Why (shown to every party that holds it; never logged).
+    #[arg(long)]
+    pub(crate) reason: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct WatchArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// Exit after this many events.
+    #[arg(long)]
+    pub(crate) count: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// Only this report (all its revisions).
+    pub(crate) report_id: Option<String>,
+    /// At most this many items (1–1000).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: usize,
+    /// Continue after this cursor (the previous page's `next_after`).
+    #[arg(long)]
+    pub(crate) after: Option<String>,
+}
+
+/// `tisa submit`: the body from `--body`, `--body-file FILE` or stdin (`-`).
+pub(crate) async fn submit(a: SubmitArgs) -> Result<ExitCode> {
+    let body = match (&a.body, &a.body_file) {
+        (Some(b), _) => b.clone(),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+            s
+        }
+        (None, Some(p)) => {
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?
+        }
+        (None, None) => String::new(),
+    };
+    commands::submit(
+        &a.common.resolve()?,
+        commands::SubmitInput {
+            category: a.category,
+            classification: a.classification,
+            rel_to: a.rel_to,
+            title: a.title,
+            body,
+            tearline: a.tearline,
+            source: a.source,
+            corrects: a.corrects,
+            source_key: a.source_key,
+        },
+    )
+    .await
+}
+
+/// `tisa standing grant|revoke|list`.
+pub(crate) async fn standing(cmd: StandingCommand) -> Result<ExitCode> {
+    match cmd {
+        StandingCommand::Grant(g) => {
+            commands::standing_grant(
+                &g.common.resolve()?,
+                commands::GrantInput {
+                    to: g.to,
+                    categories: g.category,
+                    max: g.max_classification,
+                    tearline_only: g.tearline_only,
+                    expires_in: g.expires_in,
+                },
+            )
+            .await
+        }
+        StandingCommand::Revoke { common, grant_id } => commands::standing_revoke(&common.resolve()?, &grant_id).await,
+        StandingCommand::List(common) => commands::standing_list(&common.resolve()?).await,
+    }
+}
