@@ -5,14 +5,13 @@
 //! replay, and that never holds a title, body, tearline or source.
 
 mod common;
-mod secure;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
+use common::ctl::*;
 use common::{canary, describe, one_line_error, tisa};
-use secure::*;
 use serde_json::Value;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
@@ -120,7 +119,7 @@ async fn arrives(jp: &ControlClient, id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_trail_verifies_shows_tampering_and_survives_kill_9() {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let mut canaries = Vec::new();
     let mut content = |label: &str| {
         let v: Vec<String> =

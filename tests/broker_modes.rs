@@ -13,95 +13,21 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use async_nats::{Client, ConnectOptions, Event};
-use bytes::Bytes;
-use common::{canary, wait_for, ClusterPermit, BIN, WAIT};
-use futures::StreamExt;
+use common::{
+    canary, cli_json, creds, nats_bin, wait_for, Broker, Capture, ClusterPermit, RawNats, TestCluster, BIN, WAIT,
+};
 use serde_json::Value;
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;
 use tisa_kit::natsd::NatsServer;
-use tisa_transport::subjects::{inbox_prefix, Role};
+use tisa_transport::subjects::Role;
 
-fn nats_bin() -> PathBuf {
-    tisa_kit::natsd::locate().unwrap_or_else(|| {
-        panic!("nats-server not found: run `{}` in the repository root", tisa_kit::natsd::install_command())
-    })
-}
-
-/// A cluster plus its permit (field order: processes stop before the permit is freed).
-struct Running {
-    c: Cluster,
-    _permit: ClusterPermit,
-}
-
-impl std::ops::Deref for Running {
-    type Target = Cluster;
-    fn deref(&self) -> &Cluster {
-        &self.c
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for n in &self.c.nodes {
-                eprintln!("---- {} ----\n{}", n.party, n.log_tail(30));
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Open,
-    Shared,
-    PerNation,
-    PerNationTls,
-}
-
-fn start(kind: Kind) -> Running {
-    let permit = ClusterPermit::acquire();
-    let (bin, nb) = (Path::new(BIN), nats_bin());
-    let c = match kind {
-        Kind::Open => Cluster::start(bin, NatsServer::start_for_tests(), |_| Vec::new(), &[]),
-        Kind::Shared => Cluster::start_secured(bin, &nb, |_| Vec::new(), &[]),
-        Kind::PerNation => Cluster::start_per_nation(bin, &nb, |_| Vec::new(), &[]),
-        Kind::PerNationTls => Cluster::start_per_nation_tls(bin, &nb, |_| Vec::new(), &[]),
-    };
-    Running { c: c.unwrap_or_else(|e| panic!("cannot start cluster: {e:#}")), _permit: permit }
-}
-
-// ------------------------------------------------------------ operator CLI
-
-/// Runs `tisa ARGS… --json` as `party`'s operator: with its generated CLI
-/// config on a secured cluster (only the URL overridden: dynamic port), or
-/// unauthenticated on an open one.
-fn cli_json(c: &Cluster, party: Party, args: &[&str]) -> Value {
-    let mut cmd = common::tisa_command(args);
-    cmd.arg("--json").args(["--nats", c.nats_of(party).url()]);
-    match c.cli_config(party) {
-        Some(cfg) => cmd.arg("--config").arg(cfg),
-        None => cmd.args(["--party", party.lower()]),
-    };
-    if args.first() == Some(&"approve") {
-        // Decisions are signed with the operator's approver key.
-        cmd.arg("--key").arg(c.approver_key(party, false));
-    }
-    let out: Output = cmd.output().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    assert!(
-        out.status.success(),
-        "`tisa {}` as {party} failed: {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("invalid JSON from `tisa {}`: {e}", args.join(" ")))
+fn start(broker: Broker) -> TestCluster {
+    TestCluster::builder().broker(broker).start()
 }
 
 fn items(v: &Value) -> Vec<Value> {
@@ -147,127 +73,13 @@ fn release(c: &Cluster, from: Party, to: Party) -> String {
     id
 }
 
-// --------------------------------------------------------------- raw NATS
-
-/// A raw NATS connection (an attacker's or an observer's) with its own
-/// runtime, collecting server errors (permission violations).
-struct Raw {
-    client: Client,
-    errors: Arc<Mutex<Vec<String>>>,
-    rt: tokio::runtime::Runtime,
-}
-
-/// Messages captured by [`Raw::capture`]: `(subject, payload)`.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<(String, Bytes)>>>);
-
-impl Capture {
-    fn all(&self) -> Vec<(String, Bytes)> {
-        self.0.lock().unwrap().clone()
-    }
-    fn contains(&self, needle: &str) -> bool {
-        self.all().iter().any(|(_, p)| String::from_utf8_lossy(p).contains(needle))
-    }
-    fn on(&self, subject_part: &str) -> usize {
-        self.all().iter().filter(|(s, _)| s.contains(subject_part)).count()
-    }
-    /// Messages on `subject_part` other than the reader's own (`own` marks their payload).
-    fn others_on(&self, subject_part: &str, own: &str) -> usize {
-        self.all().iter().filter(|(s, p)| s.contains(subject_part) && !String::from_utf8_lossy(p).contains(own)).count()
-    }
-}
-
-/// Credentials of a generated user: `(seed, inbox prefix)`.
-fn creds(c: &Cluster, seed_file: &str, party: Party, role: Role) -> (String, String) {
-    let dir = c.broker_dir.as_ref().expect("a secured cluster");
-    let seed = std::fs::read_to_string(dir.join(seed_file)).unwrap_or_else(|e| panic!("{seed_file}: {e}"));
-    (seed.trim().to_owned(), inbox_prefix(party, role))
-}
-
-impl Raw {
-    fn connect(url: &str, creds: Option<(String, String)>, ca: Option<&Path>) -> Result<Raw, String> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let errors = Arc::new(Mutex::new(Vec::new()));
-        let errs = errors.clone();
-        let mut opts = ConnectOptions::new().connection_timeout(Duration::from_secs(5)).event_callback(move |ev| {
-            let errs = errs.clone();
-            async move {
-                if let Event::ServerError(e) = ev {
-                    errs.lock().unwrap().push(e.to_string());
-                }
-            }
-        });
-        if let Some((seed, inbox)) = creds {
-            opts = opts.nkey(seed).custom_inbox_prefix(inbox);
-        }
-        if let Some(ca) = ca {
-            opts = opts.add_root_certificates(ca.to_owned()).require_tls(true);
-        }
-        let client = rt.block_on(opts.connect(url)).map_err(|e| format!("{e} ({:?})", e.kind()))?;
-        Ok(Raw { client, errors, rt })
-    }
-
-    /// Everything this connection sent so far has been processed by the server.
-    fn sync(&self, party: Party) {
-        self.rt.block_on(tisa_transport::prove_ready(&self.client, party)).unwrap_or_else(|e| panic!("sync: {e}"));
-    }
-
-    fn capture(&self, subject: &str) -> Capture {
-        let mut sub = self.rt.block_on(self.client.subscribe(subject.to_owned())).unwrap();
-        let cap = Capture::default();
-        let store = cap.0.clone();
-        self.rt.spawn(async move {
-            while let Some(m) = sub.next().await {
-                store.lock().unwrap().push((m.subject.to_string(), m.payload));
-            }
-        });
-        cap
-    }
-
-    fn publish(&self, subject: &str, payload: &str) {
-        self.rt.block_on(self.client.publish(subject.to_owned(), Bytes::from(payload.to_owned()))).unwrap();
-    }
-
-    /// A request; `Ok(payload)` if anyone answered within 2 s.
-    fn request(&self, subject: &str) -> Result<String, String> {
-        self.requests(&[subject]).remove(0)
-    }
-
-    /// Several requests at once, each `Ok(payload)` if answered within 2 s.
-    fn requests(&self, subjects: &[&str]) -> Vec<Result<String, String>> {
-        let calls = subjects.iter().map(|s| {
-            let fut = self.client.request(s.to_string(), Bytes::new());
-            async move {
-                match tokio::time::timeout(Duration::from_secs(2), fut).await {
-                    Ok(Ok(m)) => Ok(String::from_utf8_lossy(&m.payload).into_owned()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err("timed out".to_owned()),
-                }
-            }
-        });
-        self.rt.block_on(futures::future::join_all(calls))
-    }
-
-    fn flush(&self) {
-        self.rt.block_on(self.client.flush()).unwrap();
-    }
-
-    /// Waits (up to [`WAIT`]) until a server error containing `needle` arrived.
-    fn wait_error(&self, needle: &str) -> Vec<String> {
-        wait_for(&format!("a server error containing {needle:?}"), || {
-            let errs = self.errors.lock().unwrap().clone();
-            errs.iter().any(|e| e.to_lowercase().contains(needle)).then_some(errs)
-        })
-    }
-}
-
 // -------------------------------------------------------- (a) per-nation
 
 /// Three servers, and the arrangement still works end to end: KR → US → JP
 /// and JP → US → KR, each node on its own server, the hub on all three.
 #[test]
 fn per_nation_release_flows_across_three_servers() {
-    let c = start(Kind::PerNation);
+    let c = start(Broker::PerNation);
     let urls: Vec<&str> = Party::ALL.iter().map(|p| c.nats_of(*p).url()).collect();
     assert!(urls[0] != urls[1] && urls[1] != urls[2] && urls[0] != urls[2], "one server per party: {urls:?}");
     let dir = c.broker_dir.clone().unwrap();
@@ -291,17 +103,17 @@ fn per_nation_release_flows_across_three_servers() {
 /// What KR's node credentials try against JP: read everything, forge a
 /// delivery to JP. Returns (attacker's capture, JP-side observer's capture,
 /// the forged canary, the attacker's connection).
-fn attack_jp(c: &Cluster, attacker: Raw, observer: &Raw) -> (Vec<Capture>, Capture, String, Raw) {
-    let observed = observer.capture("tisa.jp.down.>");
-    observer.sync(Party::Jp);
+fn attack_jp(c: &Cluster, attacker: RawNats, observer: &RawNats) -> (Vec<Capture>, Capture, String, RawNats) {
+    let observed = observer.capture_unsynced("tisa.jp.down.>");
+    observer.sync_as(Party::Jp);
     let read: Vec<Capture> = [">", "tisa.>", "tisa.jp.>", "tisa.ctl.jp.>", "_INBOX.>", "_INBOX_jp_cli.>"]
         .iter()
-        .map(|s| attacker.capture(s))
+        .map(|s| attacker.capture_unsynced(s))
         .collect();
     attacker.flush();
     let forged = canary("forged_delivery");
     for s in ["tisa.jp.down.delivery", "tisa.jp.down.request", "tisa.ctl.jp.inbox", "tisa.ctl.jp.events"] {
-        attacker.publish(s, &forged);
+        attacker.publish_unsynced(s, forged.clone());
     }
     attacker.flush();
     // The canaries: legitimate releases towards JP and back.
@@ -316,21 +128,21 @@ fn per_nation_kr_credentials_reach_nothing_of_jp() {
     // Control: on an open server, the same attempt reads JP's traffic and
     // puts the forged delivery on JP's subject.
     {
-        let c = start(Kind::Open);
-        let attacker = Raw::connect(c.nats.url(), None, None).unwrap();
-        let observer = Raw::connect(c.nats.url(), None, None).unwrap();
+        let c = start(Broker::Open);
+        let attacker = RawNats::try_connect(c.nats.url(), None, None).unwrap();
+        let observer = RawNats::try_connect(c.nats.url(), None, None).unwrap();
         let (read, observed, forged, _a) = attack_jp(&c, attacker, &observer);
         let n: usize = read.iter().map(|r| r.others_on(".jp.", &forged)).sum();
         assert!(n > 0, "control: on an open server the attacker should read JP's traffic");
         assert!(observed.contains(&forged), "control: on an open server the forgery should reach JP's subject");
     }
     // Per-nation: KR's node credentials, on KR's server (the only one they open).
-    let c = start(Kind::PerNation);
+    let c = start(Broker::PerNation);
     let kr = c.nats_of(Party::Kr).url().to_owned();
     let jp = c.nats_of(Party::Jp).url().to_owned();
-    let attacker = Raw::connect(&kr, Some(creds(&c, "kr-node.nk", Party::Kr, Role::Node)), None).unwrap();
+    let attacker = RawNats::try_connect(&kr, Some(creds(&c, "kr-node.nk", Party::Kr, Role::Node)), None).unwrap();
     // The observer sits where JP's node does: JP's node credentials on JP's server.
-    let observer = Raw::connect(&jp, Some(creds(&c, "jp-node.nk", Party::Jp, Role::Node)), None).unwrap();
+    let observer = RawNats::try_connect(&jp, Some(creds(&c, "jp-node.nk", Party::Jp, Role::Node)), None).unwrap();
     let (read, observed, forged, attacker) = attack_jp(&c, attacker, &observer);
     let n: usize = read.iter().map(|r| r.others_on(".jp.", &forged) + r.on("_INBOX")).sum();
     assert_eq!(n, 0, "KR credentials read {n} messages of JP's");
@@ -342,18 +154,18 @@ fn per_nation_kr_credentials_reach_nothing_of_jp() {
     // at the door. Control: the same credentials are accepted by KR's server.
     for (file, role) in [("kr-node.nk", Role::Node), ("kr-cli.nk", Role::Cli)] {
         assert!(
-            Raw::connect(&kr, Some(creds(&c, file, Party::Kr, role)), None).is_ok(),
+            RawNats::try_connect(&kr, Some(creds(&c, file, Party::Kr, role)), None).is_ok(),
             "control: {file} on KR's server"
         );
         for (victim, url) in [(Party::Jp, &jp), (Party::Us, &c.nats_of(Party::Us).url().to_owned())] {
-            let err = Raw::connect(url, Some(creds(&c, file, Party::Kr, role)), None)
+            let err = RawNats::try_connect(url, Some(creds(&c, file, Party::Kr, role)), None)
                 .err()
                 .unwrap_or_else(|| panic!("{file} was accepted by {victim}'s server"));
             assert!(err.to_lowercase().contains("authorization violation"), "{file} on {victim}'s server: {err}");
         }
     }
     // Nor does the hub's KR-link credential open JP's server.
-    let err = Raw::connect(&jp, Some(creds(&c, "us-link-kr.nk", Party::Kr, Role::Link)), None)
+    let err = RawNats::try_connect(&jp, Some(creds(&c, "us-link-kr.nk", Party::Kr, Role::Link)), None)
         .err()
         .expect("us-link-kr accepted by JP's server");
     assert!(err.to_lowercase().contains("authorization violation"), "{err}");
@@ -401,7 +213,7 @@ fn tls_refuses_plaintext_and_carries_the_arrangement() {
         assert!(info.starts_with("INFO"), "{info}");
         assert!(pong, "control: a plain-text client gets PONG from an open server");
     }
-    let c = start(Kind::PerNationTls);
+    let c = start(Broker::PerNationTls);
     let dir = c.broker_dir.clone().unwrap();
     #[cfg(unix)]
     for key in ["server-key.pem", "ca-key.pem"] {
@@ -419,10 +231,11 @@ fn tls_refuses_plaintext_and_carries_the_arrangement() {
         assert!(!pong, "{p}'s server answered a plain-text client");
         // TLS with valid credentials but without the generated CA: refused too.
         let who = creds(&c, &format!("{}-cli.nk", p.lower()), p, Role::Cli);
-        let err = Raw::connect(url, Some(who.clone()), None).err().expect("connected without trusting the CA");
+        let err = RawNats::try_connect(url, Some(who.clone()), None).err().expect("connected without trusting the CA");
         assert!(!err.is_empty());
         // With the CA: accepted.
-        Raw::connect(url, Some(who), Some(&ca)).unwrap_or_else(|e| panic!("TLS with the CA to {p}'s server: {e}"));
+        RawNats::try_connect(url, Some(who), Some(&ca))
+            .unwrap_or_else(|e| panic!("TLS with the CA to {p}'s server: {e}"));
     }
     // The generated configs carry the CA and tls:// URLs.
     for name in ["kr-node.toml", "us-node.toml", "jp-cli.toml"] {
@@ -548,17 +361,17 @@ fn jetstream_api_is_closed_to_other_parties() {
     {
         let store = tisa_kit::natsd::scratch_dir("js-open").unwrap();
         let open = NatsServer::start(&nats_bin(), &["-js", "-sd", &store.to_string_lossy()]).unwrap();
-        let raw = Raw::connect(open.url(), None, None).unwrap();
+        let raw = RawNats::try_connect(open.url(), None, None).unwrap();
         let answer = raw.request("$JS.API.INFO").expect("control: an open JetStream server answers $JS.API.INFO");
         assert!(answer.contains("account_info_response"), "{answer}");
         drop((raw, open));
         let _ = std::fs::remove_dir_all(&store);
     }
-    for kind in [Kind::Shared, Kind::PerNation] {
-        let c = start(kind);
+    for kind in [Broker::Shared, Broker::PerNation] {
+        let c = start(kind.clone());
         let url = c.nats_of(Party::Kr).url().to_owned();
         // KR's operators: no JetStream at all.
-        let raw = Raw::connect(&url, Some(creds(&c, "kr-cli.nk", Party::Kr, Role::Cli)), None).unwrap();
+        let raw = RawNats::try_connect(&url, Some(creds(&c, "kr-cli.nk", Party::Kr, Role::Cli)), None).unwrap();
         let subjects = ["$JS.API.INFO", "$JS.API.STREAM.LIST", "$JS.API.STREAM.NAMES"];
         for (subject, r) in subjects.iter().zip(raw.requests(&subjects)) {
             assert!(r.is_err(), "kr-cli got a JetStream answer on {subject}: {r:?}");
@@ -568,11 +381,11 @@ fn jetstream_api_is_closed_to_other_parties() {
         // KR's node: JetStream of KR's own account (or KR's own server) only.
         // JP's streams are never visible to it; in the shared deployment the
         // hub's stream of KR's messages lives in the US account, out of reach.
-        let raw = Raw::connect(&url, Some(creds(&c, "kr-node.nk", Party::Kr, Role::Node)), None).unwrap();
+        let raw = RawNats::try_connect(&url, Some(creds(&c, "kr-node.nk", Party::Kr, Role::Node)), None).unwrap();
         let names = raw.request("$JS.API.STREAM.NAMES").expect("KR's node uses JetStream in its own account");
         assert!(names.contains("TISA_KR_DOWN"), "KR keeps what it receives in its own account: {names}");
         assert!(!names.contains("TISA_JP"), "KR's node sees a JP stream: {names}");
-        if matches!(kind, Kind::Shared) {
+        if matches!(kind, Broker::Shared) {
             assert!(!names.contains("TISA_KR_UP"), "the hub's stream is in the US account: {names}");
         }
         // The canary: the arrangement itself still works on this deployment.

@@ -5,40 +5,16 @@
 //! until space frees up; oversize submissions are refused at the CLI.
 
 mod common;
-mod secure;
 
-use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
-use common::{canary, describe, one_line_error, tisa, wait_for, ClusterPermit, BIN};
-use secure::*;
+use common::ctl::*;
+use common::{canary, cli, cli_json, describe, one_line_error, tisa, wait_for, Broker};
 use serde_json::Value;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::subjects;
 use tisa_transport::{decode_envelope, encode_envelope};
-
-/// `tisa ARGS… --config <p>-cli.toml --nats <p's server>`: the operator's real CLI.
-fn cli(c: &Cluster, p: Party, args: &[&str]) -> Output {
-    let config = c.cli_config(p).expect("a secured cluster");
-    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    a.extend([
-        "--config".to_owned(),
-        config.to_string_lossy().into_owned(),
-        "--nats".to_owned(),
-        c.nats_of(p).url().to_owned(),
-    ]);
-    tisa(&a.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
-fn cli_json(c: &Cluster, p: Party, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let out = cli(c, p, &a);
-    assert!(out.status.success(), "`tisa {}` as {p}: {}", a.join(" "), describe(&out));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", describe(&out)))
-}
 
 fn dead_letters(c: &Cluster, p: Party) -> Vec<Value> {
     cli_json(c, p, &["deadletter", "list", "--limit", "1000"])["items"].as_array().cloned().unwrap_or_default()
@@ -96,7 +72,7 @@ fn envelope(sender: Party, message_id: &str, payload: Payload) -> Vec<u8> {
 /// UNVERIFIABLE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
-    let (c, _permit) = start(true).await;
+    let c = start(true).await;
     let marker = canary("dead_letter_payload");
     let mut garbage = vec![0xff, 0xff, 0xff, 0xff, 0x0f];
     garbage.extend_from_slice(marker.as_bytes());
@@ -222,12 +198,11 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
 /// drains its stream, every report arrives exactly once.
 #[test]
 fn a_full_receiving_stream_keeps_messages_and_says_so() {
-    let _permit = ClusterPermit::acquire();
     let opts = tisa_deploy::broker::Options {
         limits: tisa_deploy::broker::JsLimits { max_file: "24K".into(), ..Default::default() },
         ..tisa_deploy::broker::Options::shared(tisa_deploy::DEFAULT_NATS_URL)
     };
-    let mut c = Cluster::start_generated(Path::new(BIN), &nats_bin(), &opts, |_| Vec::new(), &[]).unwrap();
+    let mut c = TestCluster::builder().broker(Broker::Generated(opts)).start();
     let key = c.approver_key(Party::Kr, false);
     let grant = cli_json(
         &c,

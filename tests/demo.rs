@@ -13,8 +13,7 @@ use std::process::Command;
 #[test]
 fn the_demo_plays_every_scenario_on_the_generated_deployment() {
     let _permit = common::ClusterPermit::acquire();
-    let nats = tisa_kit::natsd::locate()
-        .unwrap_or_else(|| panic!("nats-server not found: run `{}`", tisa_kit::natsd::install_command()));
+    let nats = common::nats_bin();
     let out =
         Command::new(common::BIN).arg("demo").env("TISA_NATS_SERVER", &nats).env_remove("RUST_LOG").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

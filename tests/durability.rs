@@ -2,12 +2,11 @@
 //! (fsync'd) before applying it, and replays the log on start.
 
 mod common;
-mod secure;
 
 use std::time::Duration;
 
 use common::canary;
-use secure::*;
+use common::ctl::*;
 use tisa_core::*;
 use tisa_transport::{ControlRequest, ListQuery, ReplyView};
 
@@ -26,7 +25,7 @@ fn draft(title: &str, source_key: Option<&str>) -> Draft {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_survives_kill_9() {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let restart = |c: &mut tisa_kit::cluster::Cluster, p: Party| {
         let n = c.node(p);
         n.kill();

@@ -30,15 +30,13 @@
 //! published, the matrices fail.
 
 mod common;
-mod fault;
-mod secure;
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::time::{Duration, Instant};
 
-use common::canary;
-use fault::*;
-use secure::*;
+use common::ctl::*;
+use common::fault::*;
+use common::{canary, Deadline};
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
@@ -104,10 +102,9 @@ impl Flow {
     }
 
     async fn complete(&mut self, c: &Cluster, kr: &ControlClient, what: &str) -> String {
-        let deadline = Instant::now() + FLOW;
+        let mut deadline = Deadline::after(FLOW, format!("{what}: the flow completes"));
         while !self.step(c, kr).await {
-            assert!(Instant::now() < deadline, "{what}: the flow did not complete within {FLOW:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            deadline.pause().await;
         }
         self.report.clone().unwrap()
     }
@@ -153,7 +150,7 @@ async fn nothing_lost(c: &Cluster, reports: &[String], what: &str) {
 
 /// Runs the failpoint cases of one node, one after the other, in one cluster.
 async fn crash_matrix(node: Party, failpoints: &[&str]) {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     // A first report, delivered before any crash: every node holds state
     // from the start that each case must find again.
     let kr = quick_client(&c, Party::Kr).await;
@@ -165,10 +162,9 @@ async fn crash_matrix(node: Party, failpoints: &[&str]) {
         // The sentinel: submitted, held by the hub, its request open at KR.
         let mut sentinel = Flow::new("sentinel");
         sentinel.approve = false;
-        let deadline = Instant::now() + FLOW;
+        let mut deadline = Deadline::after(FLOW, format!("{what}: the sentinel's request reaches KR"));
         while !sentinel.pending(&kr).await {
-            assert!(Instant::now() < deadline, "{what}: the sentinel's request did not reach KR");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            deadline.pause().await;
         }
 
         // Arm: stop the node cleanly (nothing left to re-send at start) and
@@ -180,11 +176,10 @@ async fn crash_matrix(node: Party, failpoints: &[&str]) {
 
         // Drive a new report until the node dies.
         let mut flow = Flow::new("case");
-        let deadline = Instant::now() + FLOW;
+        let mut deadline = Deadline::after(FLOW, format!("{what}: the node reaches its failpoint"));
         while c.node(node).is_running() {
             assert!(!flow.step(&c, &kr).await, "{what}: the flow completed but the failpoint never fired");
-            assert!(Instant::now() < deadline, "{what}: the node did not reach its failpoint within {FLOW:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            deadline.pause().await;
         }
         let n = c.node(node);
         let status = n.wait_exit(RESTART).unwrap();
@@ -263,7 +258,7 @@ async fn jp_crashes_at_every_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misspelt_failpoint_stops_the_node_at_start() {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let n = c.node(Party::Jp);
     n.set_env(FAILPOINT, Some("before-commit:deliveries"));
     let e = n.restart(RESTART).expect_err("a node with an unknown failpoint must not start");
@@ -275,17 +270,16 @@ async fn a_misspelt_failpoint_stops_the_node_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_server_restarted_mid_flow_loses_nothing() {
     const N: usize = 200;
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let kr = quick_client(&c, Party::Kr).await;
     grant_missile(&c, &kr).await;
     // A manual release open across the restart: NK_NUCLEAR is not covered.
     let mut manual = Flow::new("manual");
     manual.draft.category = Category::NkNuclear;
     manual.approve = false;
-    let deadline = Instant::now() + FLOW;
+    let mut deadline = Deadline::after(FLOW, "the manual request reaches KR");
     while !manual.pending(&kr).await {
-        assert!(Instant::now() < deadline, "the manual request did not reach KR");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        deadline.pause().await;
     }
 
     // JP is down: what the hub forwards waits in JP's stream, on the
@@ -342,7 +336,7 @@ async fn nats_server_restarted_mid_flow_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_report_with_new_message_ids_is_delivered_once() {
-    let (c, _permit) = start(true).await;
+    let c = start(true).await;
     let kr = quick_client(&c, Party::Kr).await;
     grant_missile(&c, &kr).await;
     // The hub's end of the KR link sees what KR publishes on it.
@@ -400,7 +394,7 @@ const WAIT_WIRE: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failpoint_fires_on_its_nth_hit_only() {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let kr = quick_client(&c, Party::Kr).await;
     grant_missile(&c, &kr).await;
     let n = c.node(Party::Jp);

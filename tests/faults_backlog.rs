@@ -7,15 +7,13 @@
 //! how long each phase took on this machine (`--nocapture`).
 
 mod common;
-mod fault;
-mod secure;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use fault::*;
+use common::ctl::*;
+use common::fault::*;
 use futures::StreamExt as _;
-use secure::*;
 use serde_json::Value;
 use tisa_core::*;
 
@@ -55,7 +53,7 @@ fn wait_all(c: &tisa_kit::cluster::Cluster, party: Party, kind: &str, ids: &Hash
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_reports_wait_for_jp_and_arrive_once_in_order() {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let kr = quick_client(&c, Party::Kr).await;
     grant_missile(&c, &kr).await;
     // JP's stream and consumer exist: one covered report goes through first.

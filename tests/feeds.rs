@@ -6,20 +6,18 @@
 //! submits travels like any other report, once.
 
 mod common;
-mod secure;
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{describe, tisa, tisa_command, wait_for, WAIT};
-use secure::*;
+use common::ctl::*;
+use common::{describe, tisa, tisa_command, Background, WAIT};
 use serde_json::{json, Value};
 use tisa_core::{Category, Classification, Content, Draft, Party, Released, Sensitive};
 use tisa_kit::cluster::Cluster;
@@ -155,96 +153,11 @@ fn run_with_stdin(args: &[&str], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn line_reader(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// A long-running `tisa feed …` (killed on drop), its output read as it comes.
-struct Proc {
-    child: Child,
-    out: Receiver<String>,
-    err: Receiver<String>,
-    out_seen: Vec<String>,
-    err_seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(args: &[String]) -> Proc {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = tisa_command(&a).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let out = line_reader(child.stdout.take().unwrap());
-        let err = line_reader(child.stderr.take().unwrap());
-        Proc { child, out, err, out_seen: Vec::new(), err_seen: Vec::new() }
-    }
-
-    fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(l) => {
-                    seen.push(l.clone());
-                    if pred(&l) {
-                        return l;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => panic!("no line {what} within {WAIT:?}; seen: {seen:#?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("output closed before a line {what}; seen: {seen:#?}"),
-            }
-        }
-    }
-
-    fn wait_out(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        Proc::wait_line(&self.out, &mut self.out_seen, &format!("{what} on stdout"), pred)
-    }
-
-    fn wait_err(&mut self, needle: &str) -> String {
-        Proc::wait_line(&self.err, &mut self.err_seen, &format!("containing {needle:?} on stderr"), |l| {
-            l.contains(needle)
-        })
-    }
-
-    /// The webhook's address, from its "listening on http://ADDR/reports" log line.
-    fn listening(&mut self) -> SocketAddr {
-        let l = self.wait_err("listening on http://");
-        let rest = &l[l.find("http://").unwrap() + 7..];
-        rest[..rest.find('/').unwrap()].parse().unwrap_or_else(|e| panic!("bad address in {l}: {e}"))
-    }
-
-    /// Kills the process; returns everything it wrote on stderr.
-    fn kill(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut all = std::mem::take(&mut self.err_seen);
-        while let Ok(l) = self.err.recv_timeout(WAIT) {
-            all.push(l);
-        }
-        all.join("\n")
-    }
-
-    /// Waits for the process to exit on its own; returns its status and all of stderr.
-    fn exit(mut self) -> (std::process::ExitStatus, String) {
-        let status = wait_for("the feed exits", || self.child.try_wait().ok().flatten());
-        let mut all = std::mem::take(&mut self.err_seen);
-        while let Ok(l) = self.err.recv_timeout(WAIT) {
-            all.push(l);
-        }
-        (status, all.join("\n"))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The webhook's address, from its "listening on http://ADDR/reports" log line.
+fn listening(p: &mut Background) -> SocketAddr {
+    let l = p.wait_stderr("listening on http://");
+    let rest = &l[l.find("http://").unwrap() + 7..];
+    rest[..rest.find('/').unwrap()].parse().unwrap_or_else(|e| panic!("bad address in {l}: {e}"))
 }
 
 /// One HTTP request over loopback; returns the status and the JSON body.
@@ -373,16 +286,16 @@ fn usgs_backs_off_through_http_errors_and_malformed_json() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut p = Proc::spawn(&args);
-    let l = p.wait_err("retrying in 300ms");
+    let mut p = Background::spawn_args(&args);
+    let l = p.wait_stderr("retrying in 300ms");
     assert!(l.contains("fetch failed: HTTP 500"), "{l}");
-    let l = p.wait_err("retrying in 600ms");
+    let l = p.wait_stderr("retrying in 600ms");
     assert!(l.contains("malformed JSON"), "{l}");
-    let l = p.wait_err("retrying in 1200ms");
+    let l = p.wait_stderr("retrying in 1200ms");
     assert!(l.contains("HTTP 503"), "{l}");
-    p.wait_out("the 2017 test", |l| l.contains("usgs:at00ovnzaq"));
-    p.wait_out("the 2016 test", |l| l.contains("usgs:us10006p1f"));
-    p.wait_err("poll succeeded again");
+    p.wait_stdout("the 2017 test", |l| l.contains("usgs:at00ovnzaq"));
+    p.wait_stdout("the 2016 test", |l| l.contains("usgs:us10006p1f"));
+    p.wait_stderr("poll succeeded again");
     let reqs = srv.requests();
     assert_eq!(reqs.len(), 4, "three failures, one success, then the next poll an hour away: {reqs:?}");
     // Exponential backoff: each wait at least the delay it announced.
@@ -394,7 +307,7 @@ fn usgs_backs_off_through_http_errors_and_malformed_json() {
             i + 1
         );
     }
-    let err = p.kill();
+    let err = p.kill_stderr();
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -525,7 +438,7 @@ fn jsonl_reports_bad_lines_and_follows_a_file() {
     let dir = scratch("jsonl");
     let file = dir.join("reports.jsonl");
     std::fs::write(&file, format!("{}\n", obj("f-1", json!({})))).unwrap();
-    let mut p = Proc::spawn(&[
+    let mut p = Background::spawn_args(&[
         "feed".into(),
         "jsonl".into(),
         "--dry-run".into(),
@@ -535,7 +448,7 @@ fn jsonl_reports_bad_lines_and_follows_a_file() {
         "20ms".into(),
         file.to_string_lossy().into_owned(),
     ]);
-    p.wait_out("f-1", |l| l.contains("jsonl:f-1"));
+    p.wait_stdout("f-1", |l| l.contains("jsonl:f-1"));
     let append = |s: &str| {
         let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
         f.write_all(s.as_bytes()).unwrap();
@@ -544,12 +457,12 @@ fn jsonl_reports_bad_lines_and_follows_a_file() {
     let (a, b) = f2.split_at(f2.len() / 2);
     append(a);
     append(&format!("{b}\n{}\n", obj("f-3", json!({}))));
-    p.wait_out("f-2", |l| l.contains("jsonl:f-2"));
-    p.wait_out("f-3", |l| l.contains("jsonl:f-3"));
+    p.wait_stdout("f-2", |l| l.contains("jsonl:f-2"));
+    p.wait_stdout("f-3", |l| l.contains("jsonl:f-3"));
     std::fs::write(&file, format!("{}\n", obj("f-4", json!({})))).unwrap();
-    p.wait_err("was truncated");
-    p.wait_out("f-4", |l| l.contains("jsonl:f-4"));
-    let err = p.kill();
+    p.wait_stderr("was truncated");
+    p.wait_stdout("f-4", |l| l.contains("jsonl:f-4"));
+    let err = p.kill_stderr();
     assert!(!err.contains("bad line"), "a line is read only once complete: {err}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -573,7 +486,7 @@ fn token_file(dir: &Path) -> PathBuf {
 fn webhook_requires_the_token_and_valid_reports() {
     let dir = scratch("webhook");
     let tf = token_file(&dir);
-    let mut p = Proc::spawn(&[
+    let mut p = Background::spawn_args(&[
         "feed".into(),
         "webhook".into(),
         "--dry-run".into(),
@@ -585,7 +498,7 @@ fn webhook_requires_the_token_and_valid_reports() {
         "--max-bytes".into(),
         "4096".into(),
     ]);
-    let addr = p.listening();
+    let addr = listening(&mut p);
     let bearer = format!("Bearer {TOKEN}");
     let good = obj("w-1", json!({}));
 
@@ -620,15 +533,15 @@ fn webhook_requires_the_token_and_valid_reports() {
     assert_eq!(code, 202, "{v}");
     assert_eq!(v["source_key"], "webhook:w-1");
     assert_eq!(v["dry_run"], true);
-    let line = p.wait_out("the accepted report", |l| l.contains("webhook:w-1"));
+    let line = p.wait_stdout("the accepted report", |l| l.contains("webhook:w-1"));
     let item: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(item["title"], "t w-1");
-    let err = p.kill();
+    let err = p.kill_stderr();
     assert!(err.contains("status=401") && err.contains("status=413") && err.contains("status=202"), "{err}");
     assert!(!err.contains(TOKEN), "the token must never be logged:\n{err}");
 
     // --once: exits after the first accepted report (not after a refused one).
-    let mut p = Proc::spawn(&[
+    let mut p = Background::spawn_args(&[
         "feed".into(),
         "webhook".into(),
         "--dry-run".into(),
@@ -638,10 +551,10 @@ fn webhook_requires_the_token_and_valid_reports() {
         "--token-file".into(),
         tf.to_string_lossy().into_owned(),
     ]);
-    let addr = p.listening();
+    let addr = listening(&mut p);
     assert_eq!(http(addr, "POST", "/reports", Some("Bearer nope"), &good).0, 401);
     assert_eq!(http(addr, "POST", "/reports", Some(&bearer), &good).0, 202);
-    let (status, err) = p.exit();
+    let (status, err) = p.wait_exit_stderr();
     assert!(status.success(), "{err}");
     assert!(err.contains("--once"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
@@ -674,7 +587,7 @@ fn count(inbox: &[(String, u32, Party, String)], id: &str, rev: u32) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usgs_reports_reach_kr_once_and_updates_become_revisions() {
-    let (c, _permit) = start(true).await;
+    let c = start(true).await;
     // JP pre-approves its NK_NUCLEAR reports for KR (signed standing grant).
     let g = op(
         &c,
@@ -748,7 +661,7 @@ async fn usgs_reports_reach_kr_once_and_updates_become_revisions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_import_and_webhook_reach_the_hub_once() {
-    let (c, _permit) = start(true).await;
+    let c = start(true).await;
     let file = fixture_path("cns_missile_tests.csv");
     let import = ["feed", "cns-csv", "--json", "--rel-to", "USA,JPN", file.to_str().unwrap()];
     let out = op(&c, Party::Kr, false, &import);
@@ -780,13 +693,13 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
     let dir = scratch("webhook-e2e");
     let tf = token_file(&dir);
     let tfs = tf.to_string_lossy().into_owned();
-    let mut p = Proc::spawn(&op_args(
+    let mut p = Background::spawn_args(&op_args(
         &c,
         Party::Kr,
         false,
         &["feed", "webhook", "--listen", "127.0.0.1:0", "--token-file", &tfs, "--json"],
     ));
-    let addr = p.listening();
+    let addr = listening(&mut p);
     let bearer = format!("Bearer {TOKEN}");
     let report = obj("hook-1", json!({"category": "nuclear", "rel_to": "USA"}));
     let (code, _) = http(addr, "POST", "/reports", Some("Bearer wrong"), &report);
@@ -843,7 +756,7 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
     assert_eq!(count(&us, &hook, 1), 1, "{us:?}");
     assert_eq!(count(&us, &hook, 2), 1, "{us:?}");
     assert_eq!(us.iter().find(|(i, r, ..)| *i == hook && *r == 2).unwrap().3, "corrected");
-    let err = p.kill();
+    let err = p.kill_stderr();
     assert!(!err.contains(TOKEN), "the token must never be logged:\n{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -852,7 +765,7 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
 /// same file submits nothing; a changed line becomes a revision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonl_reaches_the_hub_once() {
-    let (c, _permit) = start(true).await;
+    let c = start(true).await;
     let dir = scratch("jsonl-e2e");
     let file = dir.join("reports.jsonl");
     let lines = [obj("j-1", json!({"rel_to": "USA"})), obj("j-2", json!({"rel_to": "USA"}))];

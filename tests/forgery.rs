@@ -7,14 +7,13 @@
 //! consent really was signed by KR's approver.
 
 mod common;
-mod secure;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::canary;
+use common::ctl::*;
 use futures::StreamExt;
-use secure::*;
 use tisa_core::sign::{sha256, DecisionDoc, GrantDoc, RevocationDoc, Verdict};
 use tisa_core::*;
 use tisa_transport::convert::decision_from_signed;
@@ -81,7 +80,7 @@ fn decision_for(key: &Identity, signer_name: &str, r: &Report, verdict: Verdict)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compromised_hub_cannot_forge_consent() {
-    let (c, _permit) = start(true).await;
+    let c = start(true).await;
     let (hub, _errs) = attacker(&c, Party::Us).await;
     // What the hub sees: KR's reports and decisions, and KR's grants.
     let mut reports = hub.subscribe("tisa.kr.up.report").await.unwrap();

@@ -6,14 +6,13 @@
 //! only after a legitimate canary sent in the same test has arrived.
 
 mod common;
-mod secure;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::canary;
+use common::ctl::*;
 use futures::StreamExt;
-use secure::*;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{encode_envelope, ControlRequest, ListQuery, ReplyView};
@@ -139,7 +138,7 @@ async fn victim_holds(c: &Cluster, victim: Party, title: &str) -> bool {
 async fn isolation(attacker_party: Party, victim: Party) {
     // Control: on an open server the attack works.
     {
-        let (open, _permit) = start(false).await;
+        let open = start(false).await;
         let (read, _errs, title) = attack(&open, attacker_party, victim).await;
         assert!(read > 0, "control: on an open server the attacker should read the victim's traffic");
         assert!(
@@ -148,7 +147,7 @@ async fn isolation(attacker_party: Party, victim: Party) {
         );
     }
     // The generated deployment: nothing gets through, and the broker says so.
-    let (secured, _permit) = start(true).await;
+    let secured = start(true).await;
     let (read, errs, title) = attack(&secured, attacker_party, victim).await;
     assert_eq!(read, 0, "{attacker_party} credentials read {read} messages of {victim}'s");
     assert!(
@@ -175,7 +174,7 @@ async fn jp_credentials_find_no_path_to_kr() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_user_reads_another_users_replies() {
     for secured in [false, true] {
-        let (c, _permit) = start(secured).await;
+        let c = start(secured).await;
         // KR's node credentials try to read KR's operator replies.
         let (conn, _errs) = attacker(&c, Party::Kr).await;
         let mut subs = Vec::new();

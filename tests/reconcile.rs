@@ -5,13 +5,12 @@
 //! Also: retractions and peer-held audit heads through the real CLI.
 
 mod common;
-mod secure;
 
 use std::path::Path;
 use std::time::Duration;
 
+use common::ctl::*;
 use common::{canary, describe, one_line_error, tisa};
-use secure::*;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
@@ -53,7 +52,7 @@ async fn sent(c: &Cluster, p: Party) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_broker_store_is_reconciled_end_to_end() {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let g = op_json(
         &c,
         Party::Kr,
@@ -132,7 +131,7 @@ async fn a_lost_broker_store_is_reconciled_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retraction_reaches_the_holder_through_the_cli() {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let id = legit_release(&c, Party::Kr, Party::Jp).await;
     let reason = "source withdrew the claim";
     let out = op(&c, Party::Kr, false, &["retract", &id, "--reason", reason]);
@@ -175,7 +174,7 @@ async fn a_retraction_reaches_the_holder_through_the_cli() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_holds_evidence_of_how_far_an_audit_log_reached() {
-    let (mut c, _permit) = start(true).await;
+    let mut c = start(true).await;
     let id = legit_release(&c, Party::Kr, Party::Jp).await;
     let kr = client(&c, Party::Kr).await;
     wait_async(|| async { kr_state(&kr, &id).await.filter(|(_, receipt)| *receipt).map(|_| ()) }).await;

@@ -4,10 +4,9 @@
 //! for the originator.
 
 mod common;
-mod secure;
 
+use common::ctl::*;
 use common::{canary, describe, one_line_error};
-use secure::*;
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlRequest, ListQuery, ReplyView};
@@ -49,7 +48,7 @@ async fn pending_for(c: &Cluster, id: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grants_pre_approve_and_revocations_stop_at_once() {
-    let (c, _permit) = start(true).await;
+    let c = start(true).await;
 
     // Errors first: no key; a grant to the hub; a category outside the scope.
     let e = one_line_error(

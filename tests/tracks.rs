@@ -5,115 +5,13 @@
 //! track stays with the hub and never reaches KR.
 
 mod common;
-mod secure;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Output, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Instant;
-
-use common::{describe, tisa, tisa_command, WAIT};
-use secure::*;
+use common::ctl::*;
+use common::{describe, Background};
 use serde_json::Value;
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlRequest, ListQuery, ReplyView};
-
-fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let cfg = c.cli_config(party).unwrap();
-    a.extend([
-        "--config".into(),
-        cfg.to_string_lossy().into_owned(),
-        "--nats".into(),
-        c.cli_endpoint(party).unwrap().url,
-    ]);
-    if key {
-        a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
-    }
-    a
-}
-
-/// Runs `tisa ARGS` as `party`'s operator (its CLI credentials; with `key`, its first approver key).
-fn op(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Output {
-    let a = op_args(c, party, key, args);
-    tisa(&a.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
-fn op_json(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let out = op(c, party, key, &a);
-    assert!(out.status.success(), "`tisa {}` failed: {}", a.join(" "), describe(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// A background `tisa` command, killed on drop.
-struct Bg {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-}
-
-fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl Bg {
-    fn spawn(c: &Cluster, party: Party, args: &[&str]) -> Bg {
-        let a = op_args(c, party, false, args);
-        let mut child = tisa_command(&a.iter().map(String::as_str).collect::<Vec<_>>())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        Bg { child, stdout, stderr }
-    }
-
-    fn wait_stderr(&self, needle: &str) {
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        loop {
-            match self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(l) if l.contains(needle) => return,
-                Ok(l) => seen.push(l),
-                Err(e) => panic!("no {needle:?} on stderr ({e:?}); seen {seen:?}"),
-            }
-        }
-    }
-
-    /// Waits for exit; returns the status and every stdout line.
-    fn wait_exit(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let deadline = Instant::now() + WAIT;
-        let mut out = Vec::new();
-        loop {
-            match self.stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(l) => out.push(l),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => panic!("still running after {WAIT:?}; stdout so far: {out:?}"),
-            }
-        }
-        let status = self.child.wait().unwrap();
-        (status, out)
-    }
-}
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One fixture line: track `id`, update `seq`.
 fn update(id: &str, seq: u32, rel_to: &str) -> String {
@@ -153,7 +51,7 @@ async fn track_seqs(c: &Cluster, party: Party) -> Vec<(String, u32)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tracks_flow_under_a_standing_grant_and_only_then() {
-    let (c, _permit) = start(true).await;
+    let c = start(true).await;
     const N: u32 = 4;
 
     // KR pre-approves NK_MISSILE up to SECRET for JP; wait until the hub holds it.
@@ -176,7 +74,7 @@ async fn tracks_flow_under_a_standing_grant_and_only_then() {
     .await;
 
     // JP watches; KR feeds N updates of one track.
-    let watch = Bg::spawn(&c, Party::Jp, &["watch", "--json", "--count", &N.to_string()]);
+    let mut watch = Background::spawn(&c, Party::Jp, &["watch", "--json", "--count", &N.to_string()]);
     watch.wait_stderr("watching");
     let dry = op(&c, Party::Kr, false, &["feed", "tracks", "--dry-run", "-"]);
     assert!(dry.status.success(), "{}", describe(&dry));

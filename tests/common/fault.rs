@@ -1,7 +1,6 @@
 //! Helpers of the fault tests (`tests/faults.rs`, `tests/faults_backlog.rs`):
 //! audit logs read with the real CLI, a standing grant signed in process,
 //! submits and waits that ride out crashes and outages.
-#![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
@@ -10,8 +9,8 @@ use tisa_core::*;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 
-use crate::common::{self, canary};
-use crate::secure::*;
+use super::ctl::*;
+use super::{canary, cli, wait};
 
 /// How long a flow may take to complete after a restart (redelivery after
 /// the 5 s ack wait, outbox retries every 2 s, a noisy machine).
@@ -20,8 +19,8 @@ pub const FLOW: Duration = Duration::from_secs(60);
 /// `tisa audit show --json` of `party`'s node: its entries.
 pub fn audit(c: &Cluster, party: Party) -> Vec<Value> {
     let dir = c.dir.join(format!("{}-data", party.lower()));
-    let out = common::tisa(&["audit", "show", "--data-dir", dir.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "audit show for {party}: {}", common::describe(&out));
+    let out = cli::tisa(&["audit", "show", "--data-dir", dir.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "audit show for {party}: {}", cli::describe(&out));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad audit line {l:?}: {e}")))
@@ -90,19 +89,18 @@ pub fn rand_u64() -> u64 {
 
 /// Submits until KR answers (the same source key makes a retry the same report).
 pub async fn submit_retrying(kr: &ControlClient, d: &Draft) -> String {
-    let deadline = Instant::now() + FLOW;
-    loop {
-        if let Ok(ReplyView::Submitted { report_id, .. }) = kr.call(&ControlRequest::Submit(d.clone())).await {
-            return report_id;
+    wait::wait_until_async(Instant::now() + FLOW, "KR takes a submit", || async move {
+        match kr.call(&ControlRequest::Submit(d.clone())).await {
+            Ok(ReplyView::Submitted { report_id, .. }) => Some(report_id),
+            _ => None,
         }
-        assert!(Instant::now() < deadline, "KR did not take a submit within {FLOW:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// Waits until KR shows JP's receipt for every one of `ids`.
 pub async fn all_receipted(kr: &ControlClient, ids: &[String], within: Duration, what: &str) {
-    let deadline = Instant::now() + within;
+    let mut deadline = wait::Deadline::after(within, format!("{what}: every report receipted"));
     loop {
         let q = ListQuery { limit: 100_000, ..Default::default() };
         if let Ok(ReplyView::Status(items, _)) = kr.call(&ControlRequest::Status(q)).await {
@@ -115,12 +113,12 @@ pub async fn all_receipted(kr: &ControlClient, ids: &[String], within: Duration,
                 return;
             }
             assert!(
-                Instant::now() < deadline,
+                !deadline.passed(),
                 "{what}: {} of {} reports receipted within {within:?}",
                 ids.iter().filter(|id| done.contains(*id)).count(),
                 ids.len()
             );
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        deadline.pause().await;
     }
 }

@@ -1,7 +1,9 @@
-//! Async helpers for tests against a cluster on the enforced topology:
-//! raw attacker connections with a party's credentials, in-process operator
-//! clients, and a legitimate release used as a canary.
-#![allow(dead_code)]
+//! In-process operator clients (async), for tests against a cluster on the
+//! enforced topology: raw attacker connections with a party's credentials,
+//! control calls, decisions signed in the test as the CLI signs them, and a
+//! legitimate release used as a canary. `use common::ctl::*` also brings the
+//! cluster starter, the CLI runner and the async wait under the names these
+//! tests use.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,25 +14,21 @@ use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 use tokio::sync::mpsc;
 
-use std::process::Output;
+use super::canary;
+// The names these tests use, wherever they live in `common`.
+#[allow(unused_imports)]
+pub use super::{
+    cli::{op, op_args, op_json},
+    cluster::{nats_bin, TestCluster},
+    wait::wait_async,
+};
 
-use crate::common::{canary, tisa, ClusterPermit, BIN, WAIT};
-
-pub fn nats_bin() -> std::path::PathBuf {
-    tisa_kit::natsd::locate().unwrap_or_else(|| {
-        panic!("nats-server not found: run `{}` in the repository root", tisa_kit::natsd::install_command())
-    })
-}
-
-pub async fn start(secured: bool) -> (Cluster, ClusterPermit) {
+/// Starts a cluster (the generated shared deployment if `secured`, else an
+/// open broker) from an async test.
+pub async fn start(secured: bool) -> TestCluster {
     tokio::task::spawn_blocking(move || {
-        let permit = ClusterPermit::acquire();
-        let c = if secured {
-            Cluster::start_secured(Path::new(BIN), &nats_bin(), |_| Vec::new(), &[])
-        } else {
-            Cluster::start(Path::new(BIN), tisa_kit::natsd::NatsServer::start_for_tests(), |_| Vec::new(), &[])
-        };
-        (c.unwrap_or_else(|e| panic!("cannot start cluster: {e:#}")), permit)
+        let b = TestCluster::builder().without_tap();
+        if secured { b.secured() } else { b }.start()
     })
     .await
     .unwrap()
@@ -123,52 +121,6 @@ pub async fn counter(c: &Cluster, party: Party, name: &str) -> u64 {
         "malformed" => h.malformed,
         _ => panic!("no counter {name}"),
     }
-}
-
-pub async fn wait_async<T, F, Fut>(mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within {:?}", WAIT);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-// ------------------------------------------------------------ the real CLI
-
-/// `tisa ARGS` as `party`'s operator on a secured cluster (its CLI
-/// credentials; with `key`, its first approver key).
-pub fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    match c.cli_config(party) {
-        Some(cfg) => a.extend(["--config".into(), cfg.to_string_lossy().into_owned()]),
-        None => a.extend(["--party".into(), party.lower().to_owned()]),
-    }
-    a.extend(["--nats".into(), c.cli_endpoint(party).unwrap().url]);
-    if key {
-        a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
-    }
-    a
-}
-
-pub fn op(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Output {
-    let a = op_args(c, party, key, args);
-    tisa(&a.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
-/// [`op`] with `--json`, asserting success; the parsed output.
-pub fn op_json(c: &Cluster, party: Party, key: bool, args: &[&str]) -> serde_json::Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let out = op(c, party, key, &a);
-    assert!(out.status.success(), "`tisa {}` failed: {}", a.join(" "), crate::common::describe(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 // ------------------------------------------------------------ node files
