@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tisa_cli::cluster::Cluster;
 use tisa_core::*;
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 
 use crate::common::{self, canary};
 use crate::secure::*;
@@ -67,17 +67,17 @@ pub async fn grant_missile(c: &Cluster, kr: &ControlClient) {
         not_after: None,
         operator: key.identity.name().to_owned(),
     };
-    let ReplyView::Grants(_) = ask(kr, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await else {
+    let ControlReply::Grants(_) = ask(kr, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await else {
         panic!("not a grant reply")
     };
     // The hub holds it once US lists it.
     let us = client(c, Party::Us).await;
     let id = doc.grant_id.clone();
     wait_async(|| async {
-        let ReplyView::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else {
+        let ControlReply::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else {
             return None;
         };
-        items.iter().any(|(g, revoked)| g.doc.grant_id == id && !revoked).then_some(())
+        items.iter().any(|tisa_core::GrantView { grant: g, revoked }| g.doc.grant_id == id && !revoked).then_some(())
     })
     .await;
 }
@@ -93,8 +93,12 @@ pub fn rand_u64() -> u64 {
 pub async fn submit_retrying(kr: &ControlClient, d: &Draft) -> String {
     let deadline = Instant::now() + FLOW;
     loop {
-        if let Ok(ReplyView::Submitted { report_id, .. }) = kr.call(&ControlRequest::Submit(d.clone())).await {
-            return report_id;
+        if let Ok(ControlReply::Submitted(tisa_core::Submitted {
+            header: tisa_core::ReportHeader { id: report_id, .. },
+            ..
+        })) = kr.call(&ControlRequest::Submit(d.clone())).await
+        {
+            return report_id.to_string();
         }
         assert!(Instant::now() < deadline, "KR did not take a submit within {FLOW:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -106,12 +110,9 @@ pub async fn all_receipted(kr: &ControlClient, ids: &[String], within: Duration,
     let deadline = Instant::now() + within;
     loop {
         let q = ListQuery { limit: 100_000, ..Default::default() };
-        if let Ok(ReplyView::Status(items, _)) = kr.call(&ControlRequest::Status(q)).await {
-            let done: std::collections::HashSet<String> = items
-                .iter()
-                .filter(|i| i.recipients.iter().any(|r| r.recipient == Party::Jp && r.receipt_at.is_some()))
-                .map(|i| i.header.id.to_string())
-                .collect();
+        if let Ok(ControlReply::Status(tisa_core::Page { items, .. })) = kr.call(&ControlRequest::Status(q)).await {
+            let done: std::collections::HashSet<String> =
+                items.iter().filter(|i| i.receipts.contains_key(&Party::Jp)).map(|i| i.header.id.to_string()).collect();
             if ids.iter().all(|id| done.contains(id)) {
                 return;
             }

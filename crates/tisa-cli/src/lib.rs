@@ -33,7 +33,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use tisa_core::{Category, Classification, Party, PartySet};
+use tisa_core::{Category, Classification, Decision, Party, PartySet};
 
 pub use commands::sign_and_decide;
 pub use util::parse_duration;
@@ -567,15 +567,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Pending(a) => commands::pending(&a.common.resolve()?, a.after, a.limit).await,
         Command::Approve(a) => {
-            commands::decide(
-                &a.common.resolve()?,
-                &a.request_id,
-                commands::Verdict::Approve { tearline_only: a.tearline_only },
-            )
-            .await
+            let decision = if a.tearline_only { Decision::ApproveTearline } else { Decision::ApproveFull };
+            commands::decide(&a.common.resolve()?, &a.request_id, decision).await
         }
         Command::Deny(a) => {
-            commands::decide(&a.common.resolve()?, &a.request_id, commands::Verdict::Deny { reason: a.reason }).await
+            commands::decide(&a.common.resolve()?, &a.request_id, Decision::Deny { reason: a.reason }).await
         }
         Command::Retract(a) => commands::retract(&a.common.resolve()?, &a.report_id, a.reason).await,
         Command::Inbox(a) => commands::inbox(&a.common.resolve()?, a.after, a.limit).await,
@@ -754,7 +750,7 @@ async fn run_node(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let urls = LinkUrls { own, kr, jp };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let (_handle, task) = spawn(
+    let task = spawn(
         NodeConfig { party, urls, policy, identity: key.identity, data_dir, reconcile_every: a.reconcile_every },
         shutdown.clone(),
         Some(ready_tx),
