@@ -15,7 +15,7 @@ use common::{canary, describe, one_line_error, tisa};
 use serde_json::Value;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 
 fn verify(c: &Cluster, dir: &Path) -> std::process::Output {
     let agreement = c.agreement();
@@ -97,15 +97,19 @@ fn report(title: &str, body: &str, tearline: &str, source: &str, to: Party) -> t
 }
 
 async fn submit(c: &ControlClient, d: tisa_core::Draft) -> String {
-    let ReplyView::Submitted { report_id, .. } = ask(c, ControlRequest::Submit(d)).await else {
+    let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =
+        ask(c, ControlRequest::Submit(d)).await
+    else {
         panic!("not submitted")
     };
-    report_id
+    report_id.to_string()
 }
 
 async fn pending(kr: &ControlClient, id: &str) -> RequestId {
     wait_async(|| async {
-        let ReplyView::Pending(items, _) = ask(kr, ControlRequest::Pending(ListQuery::default())).await else {
+        let ControlReply::Pending(tisa_core::Page { items, .. }) =
+            ask(kr, ControlRequest::Pending(ListQuery::default())).await
+        else {
             return None;
         };
         items.into_iter().find(|i| i.request.report_id.as_str() == id).map(|i| i.request.request_id)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::canary;
 use common::ctl::*;
 use tisa_core::*;
-use tisa_transport::{ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
 fn draft(title: &str, source_key: Option<&str>) -> Draft {
     let body = if source_key.is_some() { format!("{title} body") } else { canary("body") };
@@ -35,19 +35,28 @@ async fn every_node_survives_kill_9() {
     // KR submits; the hub asks for release.
     let kr = client(&c, Party::Kr).await;
     let title = canary("r1");
-    let ReplyView::Submitted { report_id, .. } = ask(&kr, ControlRequest::Submit(draft(&title, None))).await else {
-        panic!()
-    };
-    let key = canary("feed");
-    let ReplyView::Submitted { report_id: fed, duplicate, .. } =
-        ask(&kr, ControlRequest::Submit(draft("feed item", Some(&key)))).await
+    let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =
+        ask(&kr, ControlRequest::Submit(draft(&title, None))).await
     else {
         panic!()
     };
+    let report_id = report_id.to_string();
+    let key = canary("feed");
+    let ControlReply::Submitted(tisa_core::Submitted {
+        header: tisa_core::ReportHeader { id: fed, .. },
+        duplicate,
+        ..
+    }) = ask(&kr, ControlRequest::Submit(draft("feed item", Some(&key)))).await
+    else {
+        panic!()
+    };
+    let fed = fed.to_string();
     assert!(!duplicate);
     let pending = |kr: tisa_transport::ControlClient, id: String| async move {
         wait_async(|| async {
-            let ReplyView::Pending(items, _) = ask(&kr, ControlRequest::Pending(ListQuery::default())).await else {
+            let ControlReply::Pending(tisa_core::Page { items, .. }) =
+                ask(&kr, ControlRequest::Pending(ListQuery::default())).await
+            else {
                 return None;
             };
             items.into_iter().find(|i| i.request.report_id.as_str() == id).map(|i| i.request.request_id)
@@ -62,19 +71,31 @@ async fn every_node_survives_kill_9() {
     assert_eq!(pending(kr, report_id.clone()).await, rq, "the pending request survived");
     // Its title comes from the report bodies in the node store, not from memory.
     let kr = client(&c, Party::Kr).await;
-    let ReplyView::Pending(items, _) = ask(&kr, ControlRequest::Pending(ListQuery::default())).await else { panic!() };
-    let item = items.iter().find(|i| i.request.report_id.as_str() == report_id).expect("still pending");
-    assert_eq!(item.report.content.title.expose(), title, "the operator sees the title after a kill -9");
-    assert!(!item.report.manifest.bytes.is_empty(), "and the signed manifest");
-    let kr = client(&c, Party::Kr).await;
-    let ReplyView::Submitted { report_id: again, duplicate, .. } =
-        ask(&kr, ControlRequest::Submit(draft("feed item", Some(&key)))).await
+    let ControlReply::Pending(tisa_core::Page { items, .. }) =
+        ask(&kr, ControlRequest::Pending(ListQuery::default())).await
     else {
         panic!()
     };
+    let item = items.iter().find(|i| i.request.report_id.as_str() == report_id).expect("still pending");
+    assert_eq!(item.title.expose(), title, "the operator sees the title after a kill -9");
+    assert!(!item.manifest.bytes.is_empty(), "and the signed manifest");
+    let kr = client(&c, Party::Kr).await;
+    let ControlReply::Submitted(tisa_core::Submitted {
+        header: tisa_core::ReportHeader { id: again, .. },
+        duplicate,
+        ..
+    }) = ask(&kr, ControlRequest::Submit(draft("feed item", Some(&key)))).await
+    else {
+        panic!()
+    };
+    let again = again.to_string();
     assert!(duplicate, "the source key is remembered across a kill -9");
     assert_eq!(again, fed);
-    let ReplyView::Status(items, _) = ask(&kr, ControlRequest::Status(ListQuery::default())).await else { panic!() };
+    let ControlReply::Status(tisa_core::Page { items, .. }) =
+        ask(&kr, ControlRequest::Status(ListQuery::default())).await
+    else {
+        panic!()
+    };
     assert_eq!(items.len(), 2, "exactly the two reports, no more");
 
     // kill -9 the hub: it still holds the report and the open request.
@@ -91,12 +112,15 @@ async fn every_node_survives_kill_9() {
     assert_eq!(ids.iter().filter(|x| **x == report_id).count(), 1, "JP holds it exactly once after a restart");
     // What the hub released after its own kill -9 (read back from its body
     // store) and what JP shows after its own (from its store) is the report KR wrote.
-    let ReplyView::Inbox(items, _) =
+    let ControlReply::Inbox(tisa_core::Page { items, .. }) =
         ask(&jp, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
     else {
         panic!()
     };
-    let (d, _, _) = items.iter().find(|(d, _, _)| d.header.id.as_str() == report_id).expect("in JP's inbox");
+    let tisa_core::InboxEntry { delivery: d, .. } = items
+        .iter()
+        .find(|tisa_core::InboxEntry { delivery: d, .. }| d.header.id.as_str() == report_id)
+        .expect("in JP's inbox");
     match &d.released {
         Released::Full(c) => {
             assert_eq!(c.title.expose(), title);
@@ -106,7 +130,7 @@ async fn every_node_survives_kill_9() {
     }
     // And the flow goes on: a later release still arrives.
     legit_release(&c, Party::Kr, Party::Jp).await;
-    let ReplyView::Status(items, _) = ask(
+    let ControlReply::Status(tisa_core::Page { items, .. }) = ask(
         &client(&c, Party::Kr).await,
         ControlRequest::Status(ListQuery { report_id: Some(ReportId::new(report_id).unwrap()), ..Default::default() }),
     )
@@ -114,14 +138,16 @@ async fn every_node_survives_kill_9() {
     else {
         panic!()
     };
-    assert_eq!(items[0].recipients[0].state, "DELIVERED");
+    assert_eq!(items[0].recipients.values().next().map(|r| r.code()), Some("DELIVERED"));
     // …and JP's signed receipt travels back to KR through the hub.
     let kr = client(&c, Party::Kr).await;
     let rid = ReportId::new(items[0].header.id.to_string()).unwrap();
     wait_async(|| async {
         let q = ListQuery { report_id: Some(rid.clone()), ..Default::default() };
-        let ReplyView::Status(items, _) = ask(&kr, ControlRequest::Status(q)).await else { return None };
-        items[0].recipients.iter().find(|r| r.recipient == Party::Jp).and_then(|r| r.receipt_at)
+        let ControlReply::Status(tisa_core::Page { items, .. }) = ask(&kr, ControlRequest::Status(q)).await else {
+            return None;
+        };
+        items[0].receipts.get(&Party::Jp).copied()
     })
     .await;
 }

@@ -39,7 +39,7 @@ use common::fault::*;
 use common::{canary, Deadline};
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 
 const RESTART: Duration = Duration::from_secs(30);
 /// The node's failpoint variable (`tisa_node::failpoint::ENV`).
@@ -65,13 +65,18 @@ impl Flow {
     async fn step(&mut self, c: &Cluster, kr: &ControlClient) -> bool {
         if self.report.is_none() {
             match kr.call(&ControlRequest::Submit(self.draft.clone())).await {
-                Ok(ReplyView::Submitted { report_id, .. }) => self.report = Some(report_id),
+                Ok(ControlReply::Submitted(tisa_core::Submitted {
+                    header: tisa_core::ReportHeader { id: report_id, .. },
+                    ..
+                })) => self.report = Some(report_id.to_string()),
                 _ => return false,
             }
         }
         let id = self.report.clone().unwrap();
         if self.approve {
-            let Ok(ReplyView::Pending(items, _)) = kr.call(&ControlRequest::Pending(ListQuery::default())).await else {
+            let Ok(ControlReply::Pending(tisa_core::Page { items, .. })) =
+                kr.call(&ControlRequest::Pending(ListQuery::default())).await
+            else {
                 return false;
             };
             if let Some(p) = items.into_iter().find(|i| i.request.report_id.as_str() == id) {
@@ -82,20 +87,27 @@ impl Flow {
             }
         }
         let q = ListQuery { report_id: Some(ReportId::new(id).unwrap()), ..Default::default() };
-        let Ok(ReplyView::Status(items, _)) = kr.call(&ControlRequest::Status(q)).await else { return false };
-        items.first().is_some_and(|i| i.recipients.iter().any(|r| r.recipient == Party::Jp && r.receipt_at.is_some()))
+        let Ok(ControlReply::Status(tisa_core::Page { items, .. })) = kr.call(&ControlRequest::Status(q)).await else {
+            return false;
+        };
+        items.first().is_some_and(|i| i.receipts.contains_key(&Party::Jp))
     }
 
     /// Whether KR lists the release request (submitted, held by the hub, asked).
     async fn pending(&mut self, kr: &ControlClient) -> bool {
         if self.report.is_none() {
             match kr.call(&ControlRequest::Submit(self.draft.clone())).await {
-                Ok(ReplyView::Submitted { report_id, .. }) => self.report = Some(report_id),
+                Ok(ControlReply::Submitted(tisa_core::Submitted {
+                    header: tisa_core::ReportHeader { id: report_id, .. },
+                    ..
+                })) => self.report = Some(report_id.to_string()),
                 _ => return false,
             }
         }
         let id = self.report.as_deref().unwrap();
-        let Ok(ReplyView::Pending(items, _)) = kr.call(&ControlRequest::Pending(ListQuery::default())).await else {
+        let Ok(ControlReply::Pending(tisa_core::Page { items, .. })) =
+            kr.call(&ControlRequest::Pending(ListQuery::default())).await
+        else {
             return false;
         };
         items.iter().any(|i| i.request.report_id.as_str() == id)
@@ -125,7 +137,7 @@ async fn delivered_once(c: &Cluster, id: &str, what: &str) {
 /// order) each with JP's receipt; JP holds each once.
 async fn nothing_lost(c: &Cluster, reports: &[String], what: &str) {
     let kr = client(c, Party::Kr).await;
-    let ReplyView::Status(items, _) =
+    let ControlReply::Status(tisa_core::Page { items, .. }) =
         ask(&kr, ControlRequest::Status(ListQuery { limit: 1000, ..Default::default() })).await
     else {
         panic!()
@@ -133,11 +145,7 @@ async fn nothing_lost(c: &Cluster, reports: &[String], what: &str) {
     let ids: Vec<String> = items.iter().map(|i| i.header.id.to_string()).collect();
     assert_eq!(ids, reports, "{what}: KR's reports");
     for i in &items {
-        assert!(
-            i.recipients.iter().any(|r| r.recipient == Party::Jp && r.receipt_at.is_some()),
-            "{what}: KR lost JP's receipt for {}",
-            i.header.id
-        );
+        assert!(i.receipts.contains_key(&Party::Jp), "{what}: KR lost JP's receipt for {}", i.header.id);
     }
     let jp = audit(c, Party::Jp);
     let inbox = inbox_ids(&client(c, Party::Jp).await).await;

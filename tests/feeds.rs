@@ -21,7 +21,7 @@ use common::{describe, tisa, tisa_command, Background, WAIT};
 use serde_json::{json, Value};
 use tisa_core::{Category, Classification, Content, Draft, Party, Released, Sensitive};
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
 // ---------------------------------------------------------------- fixtures
 
@@ -564,14 +564,14 @@ fn webhook_requires_the_token_and_valid_reports() {
 
 /// `party`'s inbox: (report id, revision, originator, body or tearline).
 async fn inbox(c: &Cluster, party: Party) -> Vec<(String, u32, Party, String)> {
-    let ReplyView::Inbox(items, _) =
+    let ControlReply::Inbox(tisa_core::Page { items, .. }) =
         ask(&client(c, party).await, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
     else {
         panic!("not an inbox")
     };
     items
         .iter()
-        .map(|(d, _, _)| {
+        .map(|tisa_core::InboxEntry { delivery: d, .. }| {
             let text = match &d.released {
                 Released::Full(c) => c.body.expose().to_owned(),
                 Released::Tearline(t) => t.expose().to_owned(),
@@ -738,11 +738,12 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
         submitted_by: String::new(),
         source_key: None,
     };
-    let ReplyView::Submitted { report_id: canary, .. } =
+    let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: canary, .. }, .. }) =
         ask(&client(&c, Party::Kr).await, ControlRequest::Submit(canary)).await
     else {
         panic!()
     };
+    let canary = canary.to_string();
     let cid = canary.clone();
     wait_async(|| {
         let cid = cid.clone();

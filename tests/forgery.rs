@@ -17,7 +17,7 @@ use futures::StreamExt;
 use tisa_core::sign::{sha256, DecisionDoc, GrantDoc, RevocationDoc, Verdict};
 use tisa_core::*;
 use tisa_transport::convert::decision_from_signed;
-use tisa_transport::{decode_envelope, encode_envelope, ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{decode_envelope, encode_envelope, ControlReply, ControlRequest, ListQuery};
 
 fn envelope(delivery: Delivery, n: u32) -> Bytes {
     Bytes::from(encode_envelope(&Envelope {
@@ -99,12 +99,19 @@ async fn a_compromised_hub_cannot_forge_consent() {
         }
     }
     async fn submit(kr: &tisa_transport::ControlClient, d: Draft) -> String {
-        let ReplyView::Submitted { report_id, .. } = ask(kr, ControlRequest::Submit(d)).await else { panic!() };
-        report_id
+        let ControlReply::Submitted(tisa_core::Submitted {
+            header: tisa_core::ReportHeader { id: report_id, .. }, ..
+        }) = ask(kr, ControlRequest::Submit(d)).await
+        else {
+            panic!()
+        };
+        report_id.to_string()
     }
     async fn pending_request(kr: &tisa_transport::ControlClient, id: &str) -> RequestId {
         wait_async(|| async {
-            let ReplyView::Pending(items, _) = ask(kr, ControlRequest::Pending(ListQuery::default())).await else {
+            let ControlReply::Pending(tisa_core::Page { items, .. }) =
+                ask(kr, ControlRequest::Pending(ListQuery::default())).await
+            else {
                 return None;
             };
             items.into_iter().find(|i| i.request.report_id.as_str() == id).map(|i| i.request.request_id)
@@ -144,7 +151,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
     let r2b = next_report(&mut reports).await;
     assert_eq!(r2b.header.revision, 2);
     // A standing grant, then its revocation (which the hub passes on to JP).
-    let now = tisa_transport::clock::now();
+    let now = tisa_node::clock::now();
     let gdoc = GrantDoc {
         grant_id: "KR-G-forgery".into(),
         originator: Party::Kr,
@@ -253,12 +260,12 @@ async fn a_compromised_hub_cannot_forge_consent() {
 
     // Every forgery was refused, and none is in JP's inbox.
     assert_eq!(counter(&c, Party::Jp, "rejected").await, rejected_before + n, "each forgery is rejected exactly once");
-    let ReplyView::Inbox(items, _) =
+    let ControlReply::Inbox(tisa_core::Page { items, .. }) =
         ask(&jp, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
     else {
         panic!()
     };
-    for (d, _, _) in &items {
+    for tisa_core::InboxEntry { delivery: d, .. } in &items {
         if let Released::Full(content) = &d.released {
             assert_ne!(content.body.expose(), "tampered body");
         }
@@ -267,7 +274,8 @@ async fn a_compromised_hub_cannot_forge_consent() {
         }
         assert!(d.header.revision == 1, "R2 revision 2 was never approved, yet JP holds it");
     }
-    let r1_copies = items.iter().filter(|(d, _, _)| d.header.id.as_str() == r1_id).count();
+    let r1_copies =
+        items.iter().filter(|tisa_core::InboxEntry { delivery: d, .. }| d.header.id.as_str() == r1_id).count();
     assert_eq!(r1_copies, 1, "only the genuinely consented copy of R1");
     let log = c.nodes.iter().find(|n| n.party == Party::Jp).unwrap().log();
     assert!(log.contains("UNVERIFIED") || log.contains("unverifiable"), "JP logs why it refused");

@@ -15,7 +15,7 @@ use common::ctl::*;
 use futures::StreamExt;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{encode_envelope, ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{encode_envelope, ControlReply, ControlRequest, ListQuery};
 
 /// A delivery of a made-up `attacker` report, addressed to `victim` as if
 /// the hub had released it, signed with the attacker's own node and approver
@@ -127,12 +127,12 @@ async fn attack(c: &Cluster, attacker_party: Party, victim: Party) -> (usize, Ve
 }
 
 async fn victim_holds(c: &Cluster, victim: Party, title: &str) -> bool {
-    let ReplyView::Inbox(items, _) =
+    let ControlReply::Inbox(tisa_core::Page { items, .. }) =
         ask(&client(c, victim).await, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
     else {
         panic!()
     };
-    items.iter().any(|(d, _, _)| matches!(&d.released, Released::Full(c) if c.title.expose() == title))
+    items.iter().any(|tisa_core::InboxEntry { delivery: d, .. }| matches!(&d.released, Released::Full(c) if c.title.expose() == title))
 }
 
 async fn isolation(attacker_party: Party, victim: Party) {

@@ -13,7 +13,7 @@ use common::ctl::*;
 use common::{canary, describe, one_line_error, tisa};
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 
 /// How many times `kind` was audited for report `id` in `dir`.
 fn audited(dir: &Path, kind: &str, id: &str) -> usize {
@@ -33,20 +33,26 @@ fn missile(title: &str) -> Draft {
 }
 
 async fn submit(kr: &ControlClient, d: Draft) -> String {
-    let ReplyView::Submitted { report_id, .. } = ask(kr, ControlRequest::Submit(d)).await else { panic!() };
-    report_id
+    let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =
+        ask(kr, ControlRequest::Submit(d)).await
+    else {
+        panic!()
+    };
+    report_id.to_string()
 }
 
 /// KR's view of its report's stage with JP (`lifecycle` as `tisa status` computes it).
 async fn kr_state(kr: &ControlClient, id: &str) -> Option<(String, bool)> {
     let q = ListQuery { report_id: Some(ReportId::new(id).unwrap()), ..Default::default() };
-    let ReplyView::Status(items, _) = ask(kr, ControlRequest::Status(q)).await else { return None };
-    let r = items.first()?.recipients.iter().find(|r| r.recipient == Party::Jp)?.clone();
-    Some((r.state, r.receipt_at.is_some()))
+    let ControlReply::Status(tisa_core::Page { items, .. }) = ask(kr, ControlRequest::Status(q)).await else {
+        return None;
+    };
+    let s = items.first()?;
+    Some((s.recipients.get(&Party::Jp)?.code().to_owned(), s.receipts.contains_key(&Party::Jp)))
 }
 
 async fn sent(c: &Cluster, p: Party) -> u64 {
-    let ReplyView::Health(h) = ask(&client(c, p).await, ControlRequest::Health).await else { panic!() };
+    let ControlReply::Health(h) = ask(&client(c, p).await, ControlRequest::Health).await else { panic!() };
     h.sent
 }
 
@@ -62,7 +68,9 @@ async fn a_lost_broker_store_is_reconciled_end_to_end() {
     assert_eq!(g["items"][0]["revoked"], false, "{g}");
     let us = client(&c, Party::Us).await;
     wait_async(|| async {
-        let ReplyView::Grants(gs) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else { return None };
+        let ControlReply::Grants(gs) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else {
+            return None;
+        };
         (!gs.is_empty()).then_some(())
     })
     .await;

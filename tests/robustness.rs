@@ -13,7 +13,7 @@ use tisa_core::{
     Basis, Category, Classification, Content, Delivery, Envelope, Identity, MessageId, PartySet, Payload, Released,
     Report, ReportHeader, ReportId, RequestId, Sensitive, Signed, PROTOCOL_VERSION,
 };
-use tisa_transport::clock::now;
+use tisa_node::clock::now;
 use tisa_transport::convert::{decision_from_signed, manifest_digest};
 use tisa_transport::{decode_envelope, encode_envelope};
 

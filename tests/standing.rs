@@ -9,7 +9,7 @@ use common::ctl::*;
 use common::{canary, describe, one_line_error};
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
 fn submit(c: &Cluster, category: &str, title: &str) -> String {
     let v = op_json(
@@ -38,7 +38,7 @@ async fn jp_holds(c: &Cluster, id: &str) -> bool {
 }
 
 async fn pending_for(c: &Cluster, id: &str) -> Option<String> {
-    let ReplyView::Pending(items, _) =
+    let ControlReply::Pending(tisa_core::Page { items, .. }) =
         ask(&client(c, Party::Kr).await, ControlRequest::Pending(ListQuery::default())).await
     else {
         panic!()
@@ -114,12 +114,12 @@ async fn grants_pre_approve_and_revocations_stop_at_once() {
     let gid = &grant_id;
     let c_ref = &c;
     wait_async(|| async move {
-        let ReplyView::Grants(items) =
+        let ControlReply::Grants(items) =
             ask(&client(c_ref, Party::Us).await, ControlRequest::Grants(ListQuery::default())).await
         else {
             panic!()
         };
-        items.iter().any(|(g, revoked)| g.doc.grant_id == *gid && *revoked).then_some(())
+        items.iter().any(|tisa_core::GrantView { grant: g, revoked }| g.doc.grant_id == *gid && *revoked).then_some(())
     })
     .await;
 

@@ -11,7 +11,7 @@ use common::{describe, Background};
 use serde_json::Value;
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
 /// One fixture line: track `id`, update `seq`.
 fn update(id: &str, seq: u32, rel_to: &str) -> String {
@@ -41,12 +41,12 @@ fn feed(c: &Cluster, party: Party, file: &str) {
 }
 
 async fn track_seqs(c: &Cluster, party: Party) -> Vec<(String, u32)> {
-    let ReplyView::Tracks(items, _) =
+    let ControlReply::Tracks(tisa_core::Page { items, .. }) =
         ask(&client(c, party).await, ControlRequest::Tracks(ListQuery { limit: 1000, ..Default::default() })).await
     else {
         panic!("not a track list")
     };
-    items.iter().map(|(u, _)| (u.doc.track_id.to_string(), u.doc.seq)).collect()
+    items.iter().map(|tisa_core::TrackEntry { update: u, .. }| (u.doc.track_id.to_string(), u.doc.seq)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,12 +64,12 @@ async fn tracks_flow_under_a_standing_grant_and_only_then() {
     let grant_id = g["items"][0]["grant_id"].as_str().unwrap().to_owned();
     let (cr, gid) = (&c, &grant_id);
     wait_async(|| async move {
-        let ReplyView::Grants(items) =
+        let ControlReply::Grants(items) =
             ask(&client(cr, Party::Us).await, ControlRequest::Grants(ListQuery::default())).await
         else {
             panic!()
         };
-        items.iter().any(|(g, revoked)| g.doc.grant_id == *gid && !*revoked).then_some(())
+        items.iter().any(|tisa_core::GrantView { grant: g, revoked }| g.doc.grant_id == *gid && !*revoked).then_some(())
     })
     .await;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_nats::{Client, ConnectOptions, Event};
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 use tokio::sync::mpsc;
 
 use super::canary;
@@ -59,20 +59,20 @@ pub async fn client(c: &Cluster, p: Party) -> ControlClient {
     ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(10)).await.unwrap()
 }
 
-pub async fn ask(c: &ControlClient, req: ControlRequest) -> ReplyView {
+pub async fn ask(c: &ControlClient, req: ControlRequest) -> ControlReply {
     match c.call(&req).await.unwrap() {
-        ReplyView::Error { code, message } => panic!("refused: {code} {message}"),
+        ControlReply::Error { code, message } => panic!("refused: {code} {message}"),
         r => r,
     }
 }
 
 pub async fn inbox_ids(c: &ControlClient) -> Vec<String> {
-    let ReplyView::Inbox(items, _) =
+    let ControlReply::Inbox(tisa_core::Page { items, .. }) =
         ask(c, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await
     else {
         panic!("not an inbox")
     };
-    items.iter().map(|(d, _, _)| d.header.id.to_string()).collect()
+    items.iter().map(|tisa_core::InboxEntry { delivery: d, .. }| d.header.id.to_string()).collect()
 }
 
 /// A legitimate trilateral release from `from` to `to` (through US), waited
@@ -89,9 +89,16 @@ pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
         submitted_by: String::new(),
         source_key: None,
     };
-    let ReplyView::Submitted { report_id, .. } = ask(&orig, ControlRequest::Submit(draft)).await else { panic!() };
+    let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =
+        ask(&orig, ControlRequest::Submit(draft)).await
+    else {
+        panic!()
+    };
+    let report_id = report_id.to_string();
     let request_id = wait_async(|| async {
-        let ReplyView::Pending(items, _) = ask(&orig, ControlRequest::Pending(ListQuery::default())).await else {
+        let ControlReply::Pending(tisa_core::Page { items, .. }) =
+            ask(&orig, ControlRequest::Pending(ListQuery::default())).await
+        else {
             return None;
         };
         items.into_iter().find(|i| i.request.report_id.as_str() == report_id).map(|i| i.request.request_id)
@@ -107,14 +114,14 @@ pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
 pub async fn approve(c: &Cluster, client: &ControlClient, party: Party, request_id: RequestId, decision: Decision) {
     let key = tisa_deploy::keys::load(&c.approver_key(party, false)).unwrap();
     match tisa_kit::sign_and_decide(client, &key, request_id, decision).await.unwrap() {
-        ReplyView::Decided { .. } => {}
+        ControlReply::Decided { .. } => {}
         other => panic!("unexpected reply {other:?}"),
     }
 }
 
 /// A counter from the node's health.
 pub async fn counter(c: &Cluster, party: Party, name: &str) -> u64 {
-    let ReplyView::Health(h) = ask(&client(c, party).await, ControlRequest::Health).await else { panic!() };
+    let ControlReply::Health(h) = ask(&client(c, party).await, ControlRequest::Health).await else { panic!() };
     match name {
         "rejected" => h.rejected,
         "received" => h.received,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 
 use super::ctl::*;
 use super::{canary, cli, wait};
@@ -61,21 +61,21 @@ pub async fn grant_missile(c: &Cluster, kr: &ControlClient) {
         categories: vec![Category::NkMissile],
         max_classification: Classification::Secret,
         tearline_only: false,
-        issued_at: tisa_transport::clock::now(),
+        issued_at: tisa_node::clock::now(),
         not_after: None,
         operator: key.identity.name().to_owned(),
     };
-    let ReplyView::Grants(_) = ask(kr, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await else {
+    let ControlReply::Grants(_) = ask(kr, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await else {
         panic!("not a grant reply")
     };
     // The hub holds it once US lists it.
     let us = client(c, Party::Us).await;
     let id = doc.grant_id.clone();
     wait_async(|| async {
-        let ReplyView::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else {
+        let ControlReply::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else {
             return None;
         };
-        items.iter().any(|(g, revoked)| g.doc.grant_id == id && !revoked).then_some(())
+        items.iter().any(|tisa_core::GrantView { grant: g, revoked }| g.doc.grant_id == id && !revoked).then_some(())
     })
     .await;
 }
@@ -91,7 +91,7 @@ pub fn rand_u64() -> u64 {
 pub async fn submit_retrying(kr: &ControlClient, d: &Draft) -> String {
     wait::wait_until_async(Instant::now() + FLOW, "KR takes a submit", || async move {
         match kr.call(&ControlRequest::Submit(d.clone())).await {
-            Ok(ReplyView::Submitted { report_id, .. }) => Some(report_id),
+            Ok(ControlReply::Submitted(s)) => Some(s.header.id.to_string()),
             _ => None,
         }
     })
@@ -103,12 +103,9 @@ pub async fn all_receipted(kr: &ControlClient, ids: &[String], within: Duration,
     let mut deadline = wait::Deadline::after(within, format!("{what}: every report receipted"));
     loop {
         let q = ListQuery { limit: 100_000, ..Default::default() };
-        if let Ok(ReplyView::Status(items, _)) = kr.call(&ControlRequest::Status(q)).await {
-            let done: std::collections::HashSet<String> = items
-                .iter()
-                .filter(|i| i.recipients.iter().any(|r| r.recipient == Party::Jp && r.receipt_at.is_some()))
-                .map(|i| i.header.id.to_string())
-                .collect();
+        if let Ok(ControlReply::Status(tisa_core::Page { items, .. })) = kr.call(&ControlRequest::Status(q)).await {
+            let done: std::collections::HashSet<String> =
+                items.iter().filter(|i| i.receipts.contains_key(&Party::Jp)).map(|i| i.header.id.to_string()).collect();
             if ids.iter().all(|id| done.contains(id)) {
                 return;
             }

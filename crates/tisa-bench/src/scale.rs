@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tisa_core::{Category, Party, ReportId, Timestamp};
 use tisa_kit::natsd::scratch_dir;
-use tisa_transport::clock;
+use tisa_node::clock;
 
 use crate::tisa_paths::{draft, rss_kb};
 use crate::{percentiles, progress};

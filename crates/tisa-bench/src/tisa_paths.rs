@@ -14,8 +14,8 @@ use tisa_core::{
     Timestamp, TrackDraft, TrackId,
 };
 use tisa_kit::cluster::Cluster;
-use tisa_transport::clock;
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
+use tisa_node::clock;
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery, WatchEvent};
 use tokio::sync::mpsc;
 
 use crate::{
@@ -103,9 +103,9 @@ async fn operator(c: &Cluster, party: Party) -> Result<ControlClient> {
     Ok(ControlClient::connect(&c.cli_endpoint(party)?, party, Duration::from_secs(120)).await?)
 }
 
-async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ReplyView> {
+async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
     match c.call(&req).await? {
-        ReplyView::Error { code, message } => bail!("refused: {message} [{code}]"),
+        ControlReply::Error { code, message } => bail!("refused: {message} [{code}]"),
         r => Ok(r),
     }
 }
@@ -129,7 +129,7 @@ pub(crate) fn draft(category: Category, i: usize) -> Draft {
 
 async fn submit(c: &ControlClient, d: Draft) -> Result<String> {
     match ask(c, ControlRequest::Submit(d)).await? {
-        ReplyView::Submitted { report_id, .. } => Ok(report_id),
+        ControlReply::Submitted(s) => Ok(s.header.id.to_string()),
         other => bail!("unexpected reply {other:?}"),
     }
 }
@@ -158,8 +158,8 @@ async fn standing_grant(c: &Cluster) -> Result<String> {
     let us = operator(c, Party::Us).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let ReplyView::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await? {
-            if items.iter().any(|(g, revoked)| g.doc.grant_id == id && !*revoked) {
+        if let ControlReply::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await? {
+            if items.iter().any(|g| g.grant.doc.grant_id == id && !g.revoked) {
                 return Ok(id);
             }
         }
@@ -178,9 +178,9 @@ async fn jp_inbox(c: &Cluster) -> Result<HashMap<String, Timestamp>> {
     loop {
         let r =
             ask(&jp, ControlRequest::Inbox(ListQuery { after: after.clone(), limit: 200, report_id: None })).await?;
-        let ReplyView::Inbox(items, next) = r else { bail!("not an inbox") };
-        for (d, at, _) in items {
-            out.insert(d.header.id.to_string(), at);
+        let ControlReply::Inbox(tisa_core::Page { items, next_after: next }) = r else { bail!("not an inbox") };
+        for e in items {
+            out.insert(e.delivery.header.id.to_string(), e.received_at);
         }
         match next {
             Some(n) => after = Some(n),

@@ -7,11 +7,12 @@ use anyhow::{bail, Result};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tisa_core::{
-    Category, Classification, Content, Decision, Delivery, Draft, PartySet, Released, ReportHeader, ReportId,
-    RequestId, Sensitive,
+    Category, Classification, Content, Decision, Delivery, Draft, GrantView, HubState, Page, PartySet, RecipientState,
+    Released, ReportHeader, ReportId, RequestId, Sensitive, Timestamp,
 };
-use tisa_transport::clock;
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
+use tisa_node::clock;
+use tisa_transport::control::hub_code;
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery, Retract, WatchEvent};
 
 use tisa_kit::operator::{call, sign_and_decide, unexpected};
 use tisa_kit::util::utc;
@@ -28,12 +29,6 @@ pub struct SubmitInput {
     pub source: String,
     pub corrects: Option<String>,
     pub source_key: Option<String>,
-}
-
-/// Approve or deny.
-pub enum Verdict {
-    Approve { tearline_only: bool },
-    Deny { reason: String },
 }
 
 fn print_json(v: &Value) {
@@ -89,13 +84,14 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
         source_key: input.source_key,
     };
     let reply = call(c, ControlRequest::Submit(draft)).await?;
-    let ReplyView::Submitted { report_id, revision, notes, duplicate } = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Submitted(s) = reply else { return Err(unexpected(&reply)) };
+    let (report_id, revision, notes, duplicate) = (s.header.id, s.header.revision, s.notes, s.duplicate);
     if c.json {
         print_json(&json!({
-            "report_id": report_id,
+            "report_id": report_id.as_str(),
             "revision": revision,
             "duplicate": duplicate,
-            "notes": notes.iter().map(|n| json!({"recipient": n.recipient.trigraph(), "code": n.code, "detail": n.detail})).collect::<Vec<_>>(),
+            "notes": notes.iter().map(|n| json!({"recipient": n.recipient.trigraph(), "code": n.why.code(), "detail": n.why.to_string()})).collect::<Vec<_>>(),
         }));
     } else {
         println!("{report_id}");
@@ -105,7 +101,7 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
             eprintln!("revision {revision}: needs its own release approval");
         }
         for n in &notes {
-            eprintln!("note: will not be released to {}: {} — it stays bilateral with USA", n.recipient, n.detail);
+            eprintln!("note: will not be released to {}: {} — it stays bilateral with USA", n.recipient, n.why);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -113,18 +109,18 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
 
 pub async fn pending(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Pending(ListQuery { after, limit, report_id: None })).await?;
-    let ReplyView::Pending(items, next) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Pending(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         let items: Vec<Value> = items
             .iter()
             .map(|i| {
-                let mut v = header_json(&i.report.header);
+                let mut v = header_json(&i.header);
                 v["request_id"] = json!(i.request.request_id.as_str());
                 v["recipient"] = json!(i.request.recipient.trigraph());
                 v["requested_at_ms"] = json!(i.request.requested_at.as_millis());
                 v["expires_at_ms"] = json!(i.request.expires_at.as_millis());
-                v["title"] = json!(i.report.content.title.expose());
-                v["has_tearline"] = json!(i.report.content.tearline.is_some());
+                v["title"] = json!(i.title.expose());
+                v["has_tearline"] = json!(i.has_tearline);
                 v
             })
             .collect();
@@ -133,7 +129,7 @@ pub async fn pending(c: &Ctx, after: Option<String>, limit: usize) -> Result<Exi
         println!("no release requests awaiting {}'s decision", c.party);
     } else {
         for i in &items {
-            let h = &i.report.header;
+            let h = &i.header;
             println!(
                 "{}  release {} r{} to {}?  {} {}  \"{}\"{}  expires {}",
                 i.request.request_id,
@@ -142,8 +138,8 @@ pub async fn pending(c: &Ctx, after: Option<String>, limit: usize) -> Result<Exi
                 i.request.recipient,
                 h.category,
                 h.classification,
-                i.report.content.title.expose(),
-                if i.report.content.tearline.is_some() { "  [has tearline]" } else { "" },
+                i.title.expose(),
+                if i.has_tearline { "  [has tearline]" } else { "" },
                 utc(i.request.expires_at.as_millis()),
             );
         }
@@ -154,21 +150,16 @@ pub async fn pending(c: &Ctx, after: Option<String>, limit: usize) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn decide(c: &Ctx, request_id: &str, v: Verdict) -> Result<ExitCode> {
+pub async fn decide(c: &Ctx, request_id: &str, decision: Decision) -> Result<ExitCode> {
     let request_id = RequestId::new(request_id)?;
     let key = c.approver()?;
-    let decision = match v {
-        Verdict::Approve { tearline_only: true } => Decision::ApproveTearline,
-        Verdict::Approve { tearline_only: false } => Decision::ApproveFull,
-        Verdict::Deny { reason } => Decision::Deny { reason },
-    };
     let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
     let reply = sign_and_decide(&client, &key, request_id, decision).await?;
-    let ReplyView::Decided { request_id, decision } = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Decided { request_id, decision } = reply else { return Err(unexpected(&reply)) };
     if c.json {
-        print_json(&json!({"request_id": request_id, "decision": decision}));
+        print_json(&json!({"request_id": request_id.as_str(), "decision": decision.describe()}));
     } else {
-        println!("{request_id}: {decision}");
+        println!("{request_id}: {}", decision.describe());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -198,11 +189,12 @@ pub(crate) fn delivery_json(d: &Delivery) -> Value {
 
 pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Inbox(ListQuery { after, limit, report_id: None })).await?;
-    let ReplyView::Inbox(items, next) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Inbox(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         let items: Vec<Value> = items
             .iter()
-            .map(|(d, at, retracted)| {
+            .map(|e| {
+                let (d, at, retracted) = (&e.delivery, e.received_at, &e.retracted);
                 let mut v = delivery_json(d);
                 v["received_at_ms"] = json!(at.as_millis());
                 v["retracted"] = json!(retracted.is_some());
@@ -215,7 +207,8 @@ pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitC
     } else if items.is_empty() {
         println!("{}'s inbox is empty", c.party);
     } else {
-        for (d, at, retracted) in &items {
+        for e in &items {
+            let (d, at, retracted) = (&e.delivery, e.received_at, &e.retracted);
             let h = &d.header;
             println!(
                 "{} r{}  from {}  {} {}  REL TO {}  received {}",
@@ -361,12 +354,13 @@ pub async fn watch(c: &Ctx, count: Option<usize>) -> Result<ExitCode> {
 /// `tisa tracks`: the latest update of every track the node knows.
 pub async fn tracks(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Tracks(ListQuery { after, limit, report_id: None })).await?;
-    let ReplyView::Tracks(items, next) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Tracks(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     let deg = |v: i32| f64::from(v) / 1e6;
     if c.json {
         let items: Vec<Value> = items
             .iter()
-            .map(|(u, received)| {
+            .map(|e| {
+                let (u, received) = (&e.update, e.received_at);
                 let d = &u.doc;
                 json!({
                     "track_id": d.track_id.as_str(),
@@ -393,7 +387,8 @@ pub async fn tracks(c: &Ctx, after: Option<String>, limit: usize) -> Result<Exit
     } else if items.is_empty() {
         println!("{} knows no tracks", c.party);
     } else {
-        for (u, _) in &items {
+        for e in &items {
+            let u = &e.update;
             let d = &u.doc;
             println!(
                 "{} #{}  from {} {}  launched {} at {}  {}",
@@ -416,29 +411,30 @@ pub async fn tracks(c: &Ctx, after: Option<String>, limit: usize) -> Result<Exit
 pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let report_id = report_id.map(ReportId::new).transpose()?;
     let reply = call(c, ControlRequest::Status(ListQuery { after, limit, report_id })).await?;
-    let ReplyView::Status(items, next) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Status(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         let items: Vec<Value> = items
             .iter()
             .map(|s| {
                 let mut v = header_json(&s.header);
-                v["hub"] = json!(s.hub);
-                v["hub_detail"] = json!(s.hub_detail);
+                v["hub"] = json!(hub_code(&s.hub));
+                v["hub_detail"] = json!(hub_detail(&s.hub));
                 v["retracted_at_ms"] = json!(s.retracted_at.map(|t| t.as_millis()));
                 v["retraction_confirmed"] = json!(s.retraction_confirmed);
                 v["recipients"] = s
                     .recipients
                     .iter()
-                    .map(|r| {
+                    .map(|(p, st)| {
+                        let r = RecipientLine::of(st, s.receipts.get(p).copied());
                         json!({
-                            "recipient": r.recipient.trigraph(),
-                            "state": r.state,
+                            "recipient": p.trigraph(),
+                            "state": st.code(),
                             "detail": r.detail,
                             "request_id": r.request_id,
                             "expires_at_ms": r.expires_at.map(|t| t.as_millis()),
-                                                        "tearline_only": r.tearline_only,
+                            "tearline_only": r.tearline_only,
                             "receipt_at_ms": r.receipt_at.map(|t| t.as_millis()),
-                            "lifecycle": lifecycle(&s.hub, r),
+                            "lifecycle": lifecycle(&s.hub, st, r.receipt_at.is_some()),
                         })
                     })
                     .collect();
@@ -451,7 +447,12 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
     } else {
         for s in &items {
             let h = &s.header;
-            let hub = if s.hub_detail.is_empty() { s.hub.clone() } else { format!("{} ({})", s.hub, s.hub_detail) };
+            let detail = hub_detail(&s.hub);
+            let hub = if detail.is_empty() {
+                hub_code(&s.hub).to_owned()
+            } else {
+                format!("{} ({detail})", hub_code(&s.hub))
+            };
             println!(
                 "{} r{}  {} {}  REL TO {}  hub: {}",
                 h.id, h.revision, h.category, h.classification, h.releasable_to, hub
@@ -460,8 +461,9 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
                 let confirmed = if s.retraction_confirmed { "held by the hub" } else { "not yet confirmed by the hub" };
                 println!("  RETRACTED {} ({confirmed})", utc(t.as_millis()));
             }
-            for r in &s.recipients {
-                let mut line = format!("  {}: {}", r.recipient, lifecycle(&s.hub, r));
+            for (p, st) in &s.recipients {
+                let r = RecipientLine::of(st, s.receipts.get(p).copied());
+                let mut line = format!("  {p}: {}", lifecycle(&s.hub, st, r.receipt_at.is_some()));
                 if r.tearline_only {
                     line.push_str(" (tearline only)");
                 }
@@ -484,24 +486,64 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
     Ok(ExitCode::SUCCESS)
 }
 
+/// A rejection's code and detail, as `tisa status` shows it (empty otherwise).
+fn hub_detail(hub: &HubState) -> String {
+    match hub {
+        HubState::Rejected { code, detail } => format!("{code}: {detail}"),
+        _ => String::new(),
+    }
+}
+
+/// What `tisa status` shows of one recipient's state besides its code.
+struct RecipientLine {
+    detail: String,
+    request_id: Option<String>,
+    expires_at: Option<Timestamp>,
+    tearline_only: bool,
+    receipt_at: Option<Timestamp>,
+}
+
+impl RecipientLine {
+    fn of(st: &RecipientState, receipt_at: Option<Timestamp>) -> RecipientLine {
+        let mut r = RecipientLine {
+            detail: String::new(),
+            request_id: None,
+            expires_at: None,
+            tearline_only: false,
+            receipt_at,
+        };
+        match st {
+            RecipientState::NotReleasable(why) => r.detail = why.to_string(),
+            RecipientState::Requested { request_id, expires_at } => {
+                r.request_id = Some(request_id.to_string());
+                r.expires_at = Some(*expires_at);
+            }
+            RecipientState::Approved { tearline_only } | RecipientState::Delivered { tearline_only } => {
+                r.tearline_only = *tearline_only
+            }
+            _ => {}
+        }
+        r
+    }
+}
+
 /// One revision's stage with one recipient, along the lifecycle
 /// SUBMITTED → AT_HUB → RELEASE_REQUESTED → APPROVED | DENIED | EXPIRED →
 /// DELIVERED → RECEIPT (or NOT_RELEASABLE, WITHDRAWN by a retraction,
 /// REJECTED by the hub).
-fn lifecycle(hub: &str, r: &tisa_transport::RecipientView) -> &'static str {
-    match (hub, r.state.as_str()) {
-        ("REJECTED", _) => "REJECTED",
-        ("SENT", "WAITING") => "SUBMITTED",
-        (_, "WAITING") => "AT_HUB",
-        (_, "RELEASE_REQUESTED") => "RELEASE_REQUESTED",
-        (_, "APPROVED") => "APPROVED",
-        (_, "DENIED") => "DENIED",
-        (_, "EXPIRED") => "EXPIRED",
-        (_, "WITHDRAWN") => "WITHDRAWN",
-        (_, "NOT_RELEASABLE") => "NOT_RELEASABLE",
-        (_, "DELIVERED") if r.receipt_at.is_some() => "RECEIPT",
-        (_, "DELIVERED") => "DELIVERED",
-        _ => "UNKNOWN",
+fn lifecycle(hub: &HubState, st: &RecipientState, receipt: bool) -> &'static str {
+    match (hub, st) {
+        (HubState::Rejected { .. }, _) => "REJECTED",
+        (HubState::Sent, RecipientState::Waiting) => "SUBMITTED",
+        (_, RecipientState::Waiting) => "AT_HUB",
+        (_, RecipientState::Requested { .. }) => "RELEASE_REQUESTED",
+        (_, RecipientState::Approved { .. }) => "APPROVED",
+        (_, RecipientState::Denied) => "DENIED",
+        (_, RecipientState::Expired) => "EXPIRED",
+        (_, RecipientState::Withdrawn) => "WITHDRAWN",
+        (_, RecipientState::NotReleasable(_)) => "NOT_RELEASABLE",
+        (_, RecipientState::Delivered { .. }) if receipt => "RECEIPT",
+        (_, RecipientState::Delivered { .. }) => "DELIVERED",
     }
 }
 
@@ -513,8 +555,8 @@ pub async fn retract(c: &Ctx, report_id: &str, reason: String) -> Result<ExitCod
         Some(p) => tisa_deploy::keys::load(p)?.identity.name().to_owned(),
         None => String::new(),
     };
-    let reply = call(c, ControlRequest::Retract { report_id: report_id.clone(), reason, operator }).await?;
-    let ReplyView::Status(items, _) = reply else { return Err(unexpected(&reply)) };
+    let reply = call(c, ControlRequest::Retract(Retract { report_id: report_id.clone(), reason, operator })).await?;
+    let ControlReply::Status(Page { items, .. }) = reply else { return Err(unexpected(&reply)) };
     let at = items.first().and_then(|s| s.retracted_at).map(|t| t.as_millis());
     if c.json {
         print_json(&json!({"report_id": report_id.as_str(), "retracted_at_ms": at, "revisions": items.len()}));
@@ -529,7 +571,7 @@ pub async fn retract(c: &Ctx, report_id: &str, reason: String) -> Result<ExitCod
 
 pub async fn health(c: &Ctx) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Health).await?;
-    let ReplyView::Health(h) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Health(h) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         print_json(&json!({
             "party": h.party.trigraph(),
@@ -578,7 +620,7 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
 /// `tisa deadletter list`.
 pub async fn dead_letters(c: &Ctx, limit: usize) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::DeadLetters(ListQuery { after: None, limit, report_id: None })).await?;
-    let ReplyView::DeadLetters(items, total) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::DeadLetters(items, total) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         let items: Vec<Value> = items
             .iter()
@@ -639,9 +681,9 @@ pub struct GrantInput {
     pub expires_in: Option<std::time::Duration>,
 }
 
-fn grants_json(items: &[(tisa_core::Grant, bool)]) -> Value {
-    json!({"items": items.iter().map(|(g, revoked)| {
-        let d = &g.doc;
+fn grants_json(items: &[GrantView]) -> Value {
+    json!({"items": items.iter().map(|g| {
+        let (d, revoked) = (&g.grant.doc, g.revoked);
         json!({
             "grant_id": d.grant_id,
             "originator": d.originator.trigraph(),
@@ -657,7 +699,7 @@ fn grants_json(items: &[(tisa_core::Grant, bool)]) -> Value {
     }).collect::<Vec<_>>()})
 }
 
-fn print_grants(c: &Ctx, items: &[(tisa_core::Grant, bool)]) {
+fn print_grants(c: &Ctx, items: &[GrantView]) {
     if c.json {
         print_json(&grants_json(items));
         return;
@@ -665,8 +707,8 @@ fn print_grants(c: &Ctx, items: &[(tisa_core::Grant, bool)]) {
     if items.is_empty() {
         println!("no standing grants");
     }
-    for (g, revoked) in items {
-        let d = &g.doc;
+    for g in items {
+        let (d, revoked) = (&g.grant.doc, g.revoked);
         println!(
             "{}  {} → {}  {} up to {}{}  by {}  issued {}{}{}",
             d.grant_id,
@@ -678,7 +720,7 @@ fn print_grants(c: &Ctx, items: &[(tisa_core::Grant, bool)]) {
             d.operator,
             utc(d.issued_at.as_millis()),
             d.not_after.map(|t| format!("  lapses {}", utc(t.as_millis()))).unwrap_or_default(),
-            if *revoked { "  REVOKED" } else { "" },
+            if revoked { "  REVOKED" } else { "" },
         );
     }
 }
@@ -698,7 +740,7 @@ pub async fn standing_grant(c: &Ctx, g: GrantInput) -> Result<ExitCode> {
         operator: key.identity.name().to_owned(),
     };
     let reply = call(c, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await?;
-    let ReplyView::Grants(items) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Grants(items) = reply else { return Err(unexpected(&reply)) };
     print_grants(c, &items);
     Ok(ExitCode::SUCCESS)
 }
@@ -712,14 +754,14 @@ pub async fn standing_revoke(c: &Ctx, grant_id: &str) -> Result<ExitCode> {
         operator: key.identity.name().to_owned(),
     };
     let reply = call(c, ControlRequest::Revoke(key.identity.sign(doc.to_bytes()))).await?;
-    let ReplyView::Grants(items) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Grants(items) = reply else { return Err(unexpected(&reply)) };
     print_grants(c, &items);
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn standing_list(c: &Ctx) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Grants(ListQuery::default())).await?;
-    let ReplyView::Grants(items) = reply else { return Err(unexpected(&reply)) };
+    let ControlReply::Grants(items) = reply else { return Err(unexpected(&reply)) };
     print_grants(c, &items);
     Ok(ExitCode::SUCCESS)
 }

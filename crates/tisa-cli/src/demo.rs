@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use tisa_core::{Category, Classification, Content, Decision, Draft, Party, PartySet, Released, ReportId, Sensitive};
-use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
+use tisa_core::{
+    Category, Classification, Content, Decision, Draft, Page, Party, PartySet, Released, ReportId, Sensitive,
+};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 
 use tisa_kit::cluster::Cluster;
 use tisa_kit::natsd;
@@ -31,9 +33,9 @@ impl Demo {
         self.clients.iter().find(|(q, _)| *q == p).map(|(_, c)| c).unwrap_or(&self.clients[0].1)
     }
 
-    async fn ask(&self, p: Party, req: ControlRequest) -> Result<ReplyView> {
+    async fn ask(&self, p: Party, req: ControlRequest) -> Result<ControlReply> {
         match self.client(p).call(&req).await? {
-            ReplyView::Error { code, message } => bail!("{p} refused: {message} [{code}]"),
+            ControlReply::Error { code, message } => bail!("{p} refused: {message} [{code}]"),
             r => Ok(r),
         }
     }
@@ -63,22 +65,25 @@ impl Demo {
             submitted_by: String::new(),
             source_key: None,
         };
-        let ReplyView::Submitted { report_id, notes, .. } = self.ask(p, ControlRequest::Submit(draft)).await? else {
+        let ControlReply::Submitted(s) = self.ask(p, ControlRequest::Submit(draft)).await? else {
             bail!("unexpected reply to submit")
         };
+        let report_id = s.header.id;
         self.say(p.code(), format!("submits {category} {classification} \"{title}\" REL TO {rel_to} → {report_id}"));
-        for n in notes {
+        for n in s.notes {
             self.say(
                 p.code(),
-                format!("  note: not releasable to {}: {} (stays bilateral with USA)", n.recipient, n.detail),
+                format!("  note: not releasable to {}: {} (stays bilateral with USA)", n.recipient, n.why),
             );
         }
-        Ok(ReportId::new(report_id)?)
+        Ok(report_id)
     }
 
     async fn wait_request(&self, p: Party, report: &ReportId) -> Result<String> {
         let rid = wait_for(&format!("release request for {report} at {p}"), || async {
-            let ReplyView::Pending(items, _) = self.ask(p, ControlRequest::Pending(ListQuery::default())).await? else {
+            let ControlReply::Pending(Page { items, .. }) =
+                self.ask(p, ControlRequest::Pending(ListQuery::default())).await?
+            else {
                 return Ok(None);
             };
             Ok(items.into_iter().find(|i| i.request.report_id == *report).map(|i| i.request))
@@ -92,7 +97,7 @@ impl Demo {
         let what = decision.describe();
         let key = self.approvers.iter().find(|(q, _)| *q == p).map(|(_, k)| k).context("no approver key")?;
         match tisa_kit::sign_and_decide(self.client(p), key, request_id.parse()?, decision).await? {
-            ReplyView::Decided { .. } => {}
+            ControlReply::Decided { .. } => {}
             other => bail!("unexpected reply {other:?}"),
         }
         self.say(p.code(), format!("{what} {request_id}"));
@@ -100,12 +105,12 @@ impl Demo {
     }
 
     async fn inbox_has(&self, p: Party, report: &ReportId) -> Result<Option<Released>> {
-        let ReplyView::Inbox(items, _) =
+        let ControlReply::Inbox(Page { items, .. }) =
             self.ask(p, ControlRequest::Inbox(ListQuery { limit: 1000, ..Default::default() })).await?
         else {
             return Ok(None);
         };
-        Ok(items.into_iter().find(|(d, _, _)| d.header.id == *report).map(|(d, _, _)| d.released))
+        Ok(items.into_iter().find(|e| e.delivery.header.id == *report).map(|e| e.delivery.released))
     }
 
     async fn wait_received(&self, p: Party, report: &ReportId) -> Result<Released> {
@@ -121,12 +126,10 @@ impl Demo {
     async fn wait_state(&self, p: Party, report: &ReportId, recipient: Party, state: &str) -> Result<()> {
         wait_for(&format!("{report} {state} for {recipient} in {p}'s status"), || async {
             let q = ListQuery { report_id: Some(report.clone()), ..Default::default() };
-            let ReplyView::Status(items, _) = self.ask(p, ControlRequest::Status(q)).await? else { return Ok(None) };
-            Ok(items
-                .iter()
-                .flat_map(|s| &s.recipients)
-                .find(|r| r.recipient == recipient && r.state == state)
-                .map(|_| ()))
+            let ControlReply::Status(Page { items, .. }) = self.ask(p, ControlRequest::Status(q)).await? else {
+                return Ok(None);
+            };
+            Ok(items.iter().any(|s| s.recipients.get(&recipient).is_some_and(|r| r.code() == state)).then_some(()))
         })
         .await?;
         self.say(p.code(), format!("status of {report}: {recipient} {state}"));

@@ -31,6 +31,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use tisa_core::Decision;
 use tisa_deploy::parse_duration;
 use tisa_kit::Common;
 
@@ -172,15 +173,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Submit(a) => ops::submit(a).await,
         Command::Pending(a) => commands::pending(&a.common.resolve()?, a.after, a.limit).await,
         Command::Approve(a) => {
-            commands::decide(
-                &a.common.resolve()?,
-                &a.request_id,
-                commands::Verdict::Approve { tearline_only: a.tearline_only },
-            )
-            .await
+            let decision = if a.tearline_only { Decision::ApproveTearline } else { Decision::ApproveFull };
+            commands::decide(&a.common.resolve()?, &a.request_id, decision).await
         }
         Command::Deny(a) => {
-            commands::decide(&a.common.resolve()?, &a.request_id, commands::Verdict::Deny { reason: a.reason }).await
+            commands::decide(&a.common.resolve()?, &a.request_id, Decision::Deny { reason: a.reason }).await
         }
         Command::Retract(a) => commands::retract(&a.common.resolve()?, &a.report_id, a.reason).await,
         Command::Inbox(a) => commands::inbox(&a.common.resolve()?, a.after, a.limit).await,

@@ -126,7 +126,7 @@ pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let urls = LinkUrls { own, kr, jp };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let (_handle, task) = spawn(
+    let task = spawn(
         NodeConfig { party, urls, policy, identity: key.identity, data_dir, reconcile_every: a.reconcile_every },
         shutdown.clone(),
         Some(ready_tx),

@@ -18,6 +18,7 @@
 
 pub mod body;
 pub mod error;
+pub mod input;
 pub mod message;
 pub mod node;
 pub mod policy;
@@ -26,6 +27,7 @@ pub mod types;
 
 pub use body::{BodyKey, FillError, Stash};
 pub use error::{CommandError, ParseError, RejectReason};
+pub use input::{Command, Input, LoggedInput};
 pub use message::*;
 pub use node::{
     inbox_cursor, limits, Draft, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState,

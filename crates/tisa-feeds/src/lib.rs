@@ -41,7 +41,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use tisa_core::{limits, Category, Classification, Content, Draft, PartySet, Sensitive};
-use tisa_transport::{ControlClient, ControlRequest, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest};
 use tracing::{info, warn};
 
 use tisa_kit::{Common, Ctx};
@@ -362,8 +362,8 @@ impl Sink {
             .await
             .map_err(|e| SubmitError::Node(anyhow::anyhow!("{}'s node: {e}", ctx.party)))?;
         let (report_id, revision, notes, duplicate) = match reply {
-            ReplyView::Submitted { report_id, revision, notes, duplicate } => (report_id, revision, notes, duplicate),
-            ReplyView::Error { code, message } => return Err(SubmitError::Refused(format!("{message} [{code}]"))),
+            ControlReply::Submitted(s) => (s.header.id.to_string(), s.header.revision, s.notes, s.duplicate),
+            ControlReply::Error { code, message } => return Err(SubmitError::Refused(format!("{message} [{code}]"))),
             other => return Err(SubmitError::Node(anyhow::anyhow!("unexpected reply from the node: {other:?}"))),
         };
         let outcome = if duplicate {
@@ -381,8 +381,8 @@ impl Sink {
             _ => {
                 info!(key = %item.key, report_id = %rid, revision, "submitted ({})", outcome.word());
                 for n in &notes {
-                    warn!(key = %item.key, report_id = %rid, recipient = %n.recipient, code = %n.code,
-                        "will not be released to {}: {}; it stays bilateral with USA", n.recipient, n.detail);
+                    warn!(key = %item.key, report_id = %rid, recipient = %n.recipient, code = %n.why.code(),
+                        "will not be released to {}: {}; it stays bilateral with USA", n.recipient, n.why);
                 }
                 if json {
                     println!(
@@ -392,7 +392,7 @@ impl Sink {
                             "report_id": rid,
                             "revision": revision,
                             "outcome": outcome.word(),
-                            "notes": notes.iter().map(|n| json!({"recipient": n.recipient.trigraph(), "code": n.code, "detail": n.detail})).collect::<Vec<_>>(),
+                            "notes": notes.iter().map(|n| json!({"recipient": n.recipient.trigraph(), "code": n.why.code(), "detail": n.why.to_string()})).collect::<Vec<_>>(),
                         })
                     );
                 } else {

@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Map, Value};
 use tisa_core::{Classification, GeoPoint, PartySet, Timestamp, TrackDraft, TrackId};
-use tisa_transport::{ControlClient, ControlRequest, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -230,8 +230,9 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
         };
         let (track_id, seq) = (draft.track_id.clone(), draft.seq);
         match client.call(&ControlRequest::Track(draft)).await {
-            Ok(ReplyView::Track(_, true)) => unchanged += 1,
-            Ok(ReplyView::Track(u, false)) => {
+            Ok(ControlReply::Track(t)) if t.duplicate => unchanged += 1,
+            Ok(ControlReply::Track(t)) => {
+                let u = t.update;
                 sent += 1;
                 info!(track_id = %track_id, seq, "track update submitted");
                 if json {
@@ -241,11 +242,11 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
                 }
             }
             // Re-feeding a file: older updates were superseded already.
-            Ok(ReplyView::Error { code, .. }) if code == "STALE_TRACK" => {
+            Ok(ControlReply::Error { code, .. }) if code == "STALE_TRACK" => {
                 tracing::debug!(track_id = %track_id, seq, "stale: a newer update was already issued");
                 stale += 1;
             }
-            Ok(ReplyView::Error { code, message }) => {
+            Ok(ControlReply::Error { code, message }) => {
                 warn!(track_id = %track_id, seq, "{name}: line {n}: not submitted: {message} [{code}]");
                 bad += 1;
             }

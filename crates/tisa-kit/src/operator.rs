@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use tisa_core::{Decision, Party, RequestId};
 use tisa_deploy::parse_duration;
-use tisa_transport::{ControlClient, ControlRequest, ReplyView};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, DecisionQuery, DecisionVerdict as _};
 
 /// Options shared by every operator command.
 #[derive(Args, Debug, Clone)]
@@ -91,23 +91,23 @@ impl Common {
 
 /// Asks the party's own node (a fresh connection); a refusal is an error
 /// carrying the node's message and code.
-pub async fn call(c: &Ctx, req: ControlRequest) -> Result<ReplyView> {
+pub async fn call(c: &Ctx, req: ControlRequest) -> Result<ControlReply> {
     let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
     match client.call(&req).await? {
-        ReplyView::Error { code, message } => bail!("{message} [{code}]"),
+        ControlReply::Error { code, message } => bail!("{message} [{code}]"),
         other => Ok(other),
     }
 }
 
 /// The error for a reply of the wrong kind.
-pub fn unexpected(r: &ReplyView) -> anyhow::Error {
+pub fn unexpected(r: &ControlReply) -> anyhow::Error {
     anyhow::anyhow!("unexpected reply from the node: {r:?}")
 }
 
 /// Asks on an open connection; a refusal is an error with the node's message and code.
-pub async fn ask(client: &ControlClient, req: ControlRequest) -> Result<ReplyView> {
+pub async fn ask(client: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
     match client.call(&req).await? {
-        ReplyView::Error { code, message } => bail!("{message} [{code}]"),
+        ControlReply::Error { code, message } => bail!("{message} [{code}]"),
         other => Ok(other),
     }
 }
@@ -121,22 +121,16 @@ pub async fn sign_and_decide(
     key: &tisa_deploy::keys::Key,
     request_id: RequestId,
     decision: Decision,
-) -> Result<ReplyView> {
+) -> Result<ControlReply> {
     let operator = key.identity.name().to_owned();
-    let draft = ControlRequest::Draft {
-        request_id: request_id.clone(),
-        decision: decision.clone(),
-        operator: operator.clone(),
-    };
-    let reply = ask(client, draft).await?;
-    let ReplyView::Draft(bytes) = reply else { return Err(unexpected(&reply)) };
+    let query =
+        DecisionQuery { request_id: request_id.clone(), decision: decision.clone(), operator: operator.clone() };
+    let reply = ask(client, ControlRequest::DecisionDocument(query)).await?;
+    let ControlReply::DecisionDocument(bytes) = reply else { return Err(unexpected(&reply)) };
     let doc = tisa_core::sign::DecisionDoc::parse(&bytes)
         .map_err(|e| anyhow::anyhow!("the node sent an invalid decision document: {e}"))?;
-    let (verdict, reason) = match &decision {
-        Decision::ApproveFull => (tisa_core::sign::Verdict::ApproveFull, String::new()),
-        Decision::ApproveTearline => (tisa_core::sign::Verdict::ApproveTearline, String::new()),
-        Decision::Deny { reason } => (tisa_core::sign::Verdict::Deny, reason.replace(['\n', '\r'], " ")),
-    };
+    let (verdict, reason) = decision.verdict();
+    let reason = reason.replace(['\n', '\r'], " ");
     if doc.request_id != request_id || doc.verdict != verdict || doc.operator != operator || doc.reason != reason {
         bail!("the node's decision document does not match what you asked; nothing was signed");
     }

@@ -35,7 +35,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use tisa_transport::store::Input;
+use std::borrow::Cow;
+
+use tisa_core::Input;
 use tisa_transport::ControlRequest;
 
 /// The environment variable naming the failpoint.
@@ -59,9 +61,14 @@ pub const KINDS: [&str; 11] = [
     "retraction",
 ];
 
-/// Inputs that are not messages from a peer (commit steps only).
-pub const LOCAL: [&str; 8] =
-    ["ctl.submit", "ctl.decide", "ctl.grant", "ctl.revoke", "ctl.track", "ctl.retract", "timeout", "link-up"];
+/// Inputs that are not messages from a peer (commit steps only), besides
+/// `ctl.<verb>` for each command ([`ControlRequest::COMMAND_VERBS`]).
+pub const LOCAL: [&str; 2] = ["timeout", "link-up"];
+
+/// Whether `what` names an input that is not a message from a peer.
+fn is_local(what: &str) -> bool {
+    LOCAL.contains(&what) || what.strip_prefix("ctl.").is_some_and(|v| ControlRequest::COMMAND_VERBS.contains(&v))
+}
 
 struct Armed {
     step: &'static str,
@@ -91,7 +98,7 @@ fn parse(v: &str) -> Result<Armed, BadFailpoint> {
     let (step, what) = name.split_once(':').ok_or_else(bad)?;
     let step = STEPS.iter().copied().find(|s| *s == step).ok_or_else(bad)?;
     let commit = step.ends_with("-commit");
-    let known = KINDS.contains(&what) || (commit && LOCAL.contains(&what));
+    let known = KINDS.contains(&what) || (commit && is_local(what));
     if !known || nth == 0 {
         return Err(bad());
     }
@@ -125,7 +132,7 @@ pub fn init() -> Result<(), BadFailpoint> {
 }
 
 #[inline]
-fn check(step: &'static str, what: impl FnOnce() -> &'static str) {
+fn check(step: &'static str, what: impl FnOnce() -> Cow<'static, str>) {
     let Some(Some(a)) = ARMED.get() else { return };
     if a.step != step {
         return;
@@ -142,20 +149,12 @@ fn check(step: &'static str, what: impl FnOnce() -> &'static str) {
 }
 
 /// What an input is, for the commit steps.
-fn input_kind(input: &Input) -> &'static str {
+fn input_kind(input: &Input) -> Cow<'static, str> {
     match input {
-        Input::Inbound { envelope, .. } => envelope.payload.kind(),
-        Input::Timeout => "timeout",
-        Input::LinkUp { .. } => "link-up",
-        Input::Command { request, .. } => match request {
-            ControlRequest::Submit(_) => "ctl.submit",
-            ControlRequest::Decide(_) => "ctl.decide",
-            ControlRequest::Grant(_) => "ctl.grant",
-            ControlRequest::Revoke(_) => "ctl.revoke",
-            ControlRequest::Track(_) => "ctl.track",
-            ControlRequest::Retract { .. } => "ctl.retract",
-            _ => "ctl.query",
-        },
+        Input::Message { envelope, .. } => Cow::Borrowed(envelope.payload.kind()),
+        Input::Timeout => Cow::Borrowed("timeout"),
+        Input::LinkUp { .. } => Cow::Borrowed("link-up"),
+        Input::Command(c) => Cow::Owned(format!("ctl.{}", c.verb())),
     }
 }
 
@@ -171,12 +170,12 @@ pub(crate) fn after_commit(input: &Input) {
 
 /// Before a message of `kind` is published.
 pub(crate) fn before_send(kind: &'static str) {
-    check("before-send", || kind);
+    check("before-send", || Cow::Borrowed(kind));
 }
 
 /// After the receiver's stream acknowledged a message of `kind`, before it is recorded as sent.
 pub(crate) fn after_send(kind: &'static str) {
-    check("after-send", || kind);
+    check("after-send", || Cow::Borrowed(kind));
 }
 
 #[cfg(test)]
@@ -191,12 +190,17 @@ mod tests {
         assert_eq!((a.step, a.what.as_str(), a.nth), ("after-send", "receipt", 3));
         let a = parse("after-commit:ctl.decide").unwrap();
         assert_eq!((a.step, a.what.as_str()), ("after-commit", "ctl.decide"));
+        for verb in ControlRequest::COMMAND_VERBS {
+            assert!(parse(&format!("before-commit:ctl.{verb}")).is_ok(), "{verb}");
+        }
         for bad in [
             "",
             "report",
             "before-commit",
             "before-commit:",
             "before-commit:reports",
+            "before-commit:ctl.pending",
+            "before-commit:ctl.",
             "before-send:ctl.submit",
             "before-send:timeout",
             "during-send:report",

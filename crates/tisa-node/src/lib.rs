@@ -1,25 +1,39 @@
 //! # tisa-node
 //!
 //! The thin IO shell around [`tisa_core::Node`]: one actor per party (Alice
-//! Ryhl's "actors with tokio"). A cloneable [`NodeHandle`] holds a bounded
-//! `mpsc::Sender`; one task owns the core and loops over `tokio::select!` on
-//! inbound NATS messages, operator control calls, handle commands, the core's
-//! timer and shutdown. After every input it drains the core's outputs in the
+//! Ryhl's "actors with tokio"). [`spawn`] starts one task that owns the
+//! core and loops over `tokio::select!` on inbound NATS messages, operator
+//! control calls, publish acknowledgements, link-ups, the core's timer and
+//! shutdown. After every input it drains the core's outputs in the
 //! documented order: transmits, then events, then the next timeout.
 //!
 //! The actor never decides anything: scope, consent, releasability and
 //! classification are the core's. It converts nothing either: the transport
 //! crate hands it domain types.
 //!
-//! Its state lives in [`store`] (the input log) and its audit trail in
-//! [`audit`] (`audit.log`, hash-chained, with signed heads).
+//! - `actor`: [`spawn`], the task and its select loop.
+//! - `replay`: the state rebuilt from the input log on start; `apply`, the
+//!   one way an input reaches the core.
+//! - `ingress`: inbound messages, the group commit, dead letters.
+//! - `egress`: transmits (bodies filled, batches, acknowledgements, the
+//!   outbox) and events.
+//! - `control`: the operator's calls (commands and queries).
+//! - [`store`]: the node's durable state (the input log, bodies, sent records).
+//! - [`audit`]: the audit trail (`audit.log`, hash-chained, with signed heads).
+//! - [`failpoint`]: named crash points for fault tests.
+//! - [`clock`]: the wall clock.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod actor;
 pub mod audit;
+pub mod clock;
+mod control;
+mod egress;
 pub mod failpoint;
+mod ingress;
+mod replay;
 pub mod store;
 
-pub use actor::{spawn, NodeConfig, NodeError, NodeHandle};
+pub use actor::{spawn, NodeConfig, NodeError};

@@ -17,8 +17,8 @@
 use std::path::{Path, PathBuf};
 
 use redb::{Database, DatabaseError, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
-use tisa_core::{BodyKey, Report, Stash};
-use tisa_transport::store::{decode_body, decode_logged, encode_body, encode_logged, LoggedInput};
+use tisa_core::{BodyKey, LoggedInput, Report, Stash};
+use tisa_transport::Wire;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const INPUTS: TableDefinition<u64, &[u8]> = TableDefinition::new("inputs");
@@ -121,7 +121,7 @@ impl Store {
         let mut out = Vec::new();
         for item in t.range(from..).map_err(|e| self.err(e))?.take(max) {
             let (k, v) = item.map_err(|e| self.err(e))?;
-            let input = decode_logged(v.value()).map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
+            let input = LoggedInput::decode(v.value()).map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
             out.push((k.value(), input));
         }
         Ok(out)
@@ -143,7 +143,7 @@ impl Store {
                 if t.get(key.as_str()).map_err(|e| self.err(e))?.is_some() {
                     continue;
                 }
-                t.insert(key.as_str(), encode_body(&s.body).as_slice()).map_err(|e| self.err(e))?;
+                t.insert(key.as_str(), s.body.encode().as_slice()).map_err(|e| self.err(e))?;
             }
         }
         w.commit().map_err(|e| self.err(e))?;
@@ -155,7 +155,7 @@ impl Store {
     /// they came from are logged, and replay writes lost ones again).
     pub fn stage_bodies(&mut self, stashes: Vec<Stash>) -> Result<(), StoreError> {
         for s in stashes {
-            self.staged.insert(s.key.to_string(), encode_body(&s.body));
+            self.staged.insert(s.key.to_string(), s.body.encode());
         }
         if self.staged.len() > STAGED_MAX {
             let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
@@ -183,12 +183,12 @@ impl Store {
     pub fn body(&self, key: &BodyKey) -> Result<Option<Report>, StoreError> {
         let k = key.to_string();
         if let Some(v) = self.staged.get(&k) {
-            return decode_body(v).map(Some).map_err(|e| self.err(format!("body {key}: {e}")));
+            return Report::decode(v).map(Some).map_err(|e| self.err(format!("body {key}: {e}")));
         }
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(BODIES).map_err(|e| self.err(e))?;
         let Some(v) = t.get(key.to_string().as_str()).map_err(|e| self.err(e))? else { return Ok(None) };
-        decode_body(v.value()).map(Some).map_err(|e| self.err(format!("body {key}: {e}")))
+        Report::decode(v.value()).map(Some).map_err(|e| self.err(format!("body {key}: {e}")))
     }
 
     /// Appends inputs durably (one fsync'd transaction) before they are
@@ -198,7 +198,7 @@ impl Store {
         {
             let mut t = w.open_table(INPUTS).map_err(|e| self.err(e))?;
             for (i, input) in inputs.iter().enumerate() {
-                t.insert(self.next_seq + i as u64, encode_logged(input).as_slice()).map_err(|e| self.err(e))?;
+                t.insert(self.next_seq + i as u64, input.encode().as_slice()).map_err(|e| self.err(e))?;
             }
         }
         self.write_staged(&w)?;

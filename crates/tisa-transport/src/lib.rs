@@ -3,12 +3,14 @@
 //! The edge of tisa: the only crate that knows NATS and protobuf.
 //!
 //! - [`proto`]: code generated from `proto/tisa/v1/*.proto` (package `tisa.v1`).
-//! - [`convert`]: strict prost ⇄ domain conversion (`tisa_core` types).
+//! - [`convert`]: the [`Wire`] trait, strict prost ⇄ domain conversion
+//!   (`tisa_core` types), and envelopes.
+//! - [`control`]: the operator ⇄ own-node control protocol in domain terms
+//!   (one request type, one reply type; "Adding a command" is there).
+//! - [`input_log`]: the encoding of a node's input log.
 //! - [`subjects`]: every subject tisa uses, who publishes and who subscribes.
-//! - [`control`]: the operator ⇄ own-node control protocol in domain terms.
-//! - [`conn`]: connections with retry, readiness probes, the node's links and
-//!   the operator's control client.
-//! - [`clock`]: the wall clock (`now`), read in one place for the shell, the CLI and the tests.
+//! - [`conn`]: connections with retry, readiness probes, the node's links,
+//!   its dead-letter stream and the operator's control client.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -19,12 +21,11 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/tisa.v1.rs"));
 }
 
-pub mod clock;
 pub mod conn;
 pub mod control;
 pub mod convert;
 pub mod error;
-pub mod store;
+pub mod input_log;
 pub mod subjects;
 
 pub use conn::{
@@ -32,8 +33,8 @@ pub use conn::{
     LinkUrls, Links,
 };
 pub use control::{
-    ControlReply, ControlRequest, DeadLetter, Health, ListQuery, RecipientView, ReplyView, SendError, StatusView,
-    WatchEvent,
+    CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query, Retract,
+    SendError, WatchEvent,
 };
-pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope};
+pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope, DecisionVerdict, Wire};
 pub use error::{DecodeError, TransportError};

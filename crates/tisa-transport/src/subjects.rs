@@ -92,23 +92,9 @@ pub fn kind_of(subject: &str) -> &str {
     subject.rsplit('.').next().unwrap_or(subject)
 }
 
-/// Control verbs, one subject each.
-pub const VERBS: [&str; 14] = [
-    "submit",
-    "pending",
-    "decide",
-    "inbox",
-    "status",
-    "health",
-    "grant",
-    "revoke",
-    "grants",
-    "draft",
-    "track",
-    "tracks",
-    "deadletter",
-    "retract",
-];
+/// Control verbs, one subject each: those of
+/// [`ControlRequest`](crate::control::ControlRequest), declared once there.
+pub const VERBS: &[&str] = crate::control::ControlRequest::VERBS;
 
 /// `tisa.<party>.deadletter`: the party's own dead-letter stream (in its own
 /// account, on its own broker). Only the party's node publishes on it; each

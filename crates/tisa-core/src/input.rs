@@ -1,0 +1,91 @@
+//! The inputs that change a node's state, as its shell logs them before
+//! applying them (and replays them, in order, after a restart): a message
+//! from a peer, an operator's command, the timer, a link coming back.
+//!
+//! The core is deterministic: the same inputs at the same `now`s reach the
+//! same state and emit the same messages. Queries (pending, inbox, status,
+//! …) change nothing and are not inputs.
+
+use crate::{Draft, Envelope, Party, ReportId, Signed, Timestamp, TrackDraft};
+
+/// One state-changing input to a [`Node`](crate::Node).
+// A message is the largest and the most frequent input; inputs are built,
+// logged and applied once each, so boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A message that arrived on the link to `link`
+    /// ([`Node::handle_message`](crate::Node::handle_message)).
+    Message {
+        /// The peer at the other end of the link.
+        link: Party,
+        /// The message.
+        envelope: Envelope,
+    },
+    /// An operator's command.
+    Command(Command),
+    /// The core's timer ([`Node::handle_timeout`](crate::Node::handle_timeout)).
+    Timeout,
+    /// The link to `link` came back, or the periodic check ran:
+    /// reconcile ([`Node::handle_link_up`](crate::Node::handle_link_up)).
+    LinkUp {
+        /// The peer.
+        link: Party,
+    },
+}
+
+/// An input and the `now` the core is given with it: one record of a
+/// node's input log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedInput {
+    /// The core's `now`.
+    pub at: Timestamp,
+    /// The input.
+    pub input: Input,
+}
+
+/// An operator's command that changes state. Each is one call of the core:
+/// the variant names the [`Node`](crate::Node) method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Submit a report or a correction ([`Node::submit`](crate::Node::submit)).
+    Submit {
+        /// The id the node chose for it (kept, so that replay reproduces it).
+        report_id: ReportId,
+        /// The report.
+        draft: Draft,
+    },
+    /// Approve or deny a release request: a decision document signed by one
+    /// of the party's approvers ([`Node::decide`](crate::Node::decide)).
+    Decide(Signed),
+    /// Issue a standing grant (a signed grant document; [`Node::grant`](crate::Node::grant)).
+    Grant(Signed),
+    /// Revoke a standing grant (a signed revocation document; [`Node::revoke`](crate::Node::revoke)).
+    Revoke(Signed),
+    /// Issue one live missile-track update ([`Node::track`](crate::Node::track)).
+    Track(TrackDraft),
+    /// Retract one of this party's reports, every revision ([`Node::retract`](crate::Node::retract)).
+    Retract {
+        /// The report.
+        report_id: ReportId,
+        /// Why (shown to holders, never logged).
+        reason: String,
+        /// The operator asking, or empty.
+        operator: String,
+    },
+}
+
+impl Command {
+    /// The operator's verb for it: `submit`, `decide`, `grant`, `revoke`,
+    /// `track`, `retract`.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Submit { .. } => "submit",
+            Command::Decide(_) => "decide",
+            Command::Grant(_) => "grant",
+            Command::Revoke(_) => "revoke",
+            Command::Track(_) => "track",
+            Command::Retract { .. } => "retract",
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! Writing the audit log: chaining, group commit and fsync, signed heads,
+//! and the head recorded in the store and the side file.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+
+use tisa_core::sign::valid_name;
+use tisa_core::{Event, Identity, Party, Signed};
+use tisa_transport::DeadLetter;
+use tracing::{error, warn};
+
+use super::entry::{clean, head_document, head_line, hex, read_head_file, unhex32, Entry, InputNote, SignedHead};
+use super::{HEAD_EVERY, HEAD_FILE, LOG_FILE, ZERO};
+use crate::store::Store;
+
+/// An audit log failure.
+#[derive(Debug, thiserror::Error)]
+#[error("audit log {path}: {reason}")]
+pub struct AuditError {
+    path: PathBuf,
+    reason: String,
+}
+
+/// The audit log of one node. See the module docs.
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    head_file: File,
+    pub(super) party: Party,
+    identity: Identity,
+    seq: u64,
+    hash: [u8; 32],
+    /// Entries since the last HEAD.
+    since_head: u64,
+    last_is_head: bool,
+    /// The last (input_seq, input_part) in the file: replay skips up to it.
+    last_input: Option<(u64, u32)>,
+    /// (kind, grant id) → input_seq of its first GRANT/REVOCATION entry.
+    grants_seen: HashMap<(String, String), u64>,
+    /// Head last recorded in the store and side file.
+    synced: u64,
+    /// After a write failure nothing more is written until a restart,
+    /// whose replay writes what is missing (no gap, no duplicate).
+    broken: bool,
+    /// Group commit ([`AuditLog::defer`]): entries are written but not
+    /// fsync'd, and the head not recorded, until [`AuditLog::flush`].
+    deferred: bool,
+    /// Entries written since the last fsync.
+    unsynced: bool,
+    /// A signed HEAD was appended while deferred: record the head durably at the flush.
+    durable_due: bool,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuditLog {{ {}, seq {} }}", self.path.display(), self.seq)
+    }
+}
+
+impl AuditLog {
+    fn err(&self, e: impl std::fmt::Display) -> AuditError {
+        AuditError { path: self.path.clone(), reason: e.to_string() }
+    }
+
+    /// Opens (or creates) `<dir>/audit.log` for `party`, signing heads with
+    /// `identity`. Checks that the file reaches the head recorded in
+    /// `store` and in `audit.head` (refuses to start otherwise: entries were
+    /// removed, and writing on would overwrite the evidence). Returns the
+    /// log and the last input-log seq it holds entries for.
+    pub fn open(
+        dir: &Path,
+        party: Party,
+        identity: Identity,
+        store: &mut Store,
+    ) -> Result<(AuditLog, Option<u64>), AuditError> {
+        let path = dir.join(LOG_FILE);
+        let fail = |e: &dyn std::fmt::Display| AuditError { path: path.clone(), reason: e.to_string() };
+        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        let mut bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(fail(&e)),
+        };
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| fail(&e))?;
+        // A torn last write (power loss, full disk) leaves a line without
+        // its newline: drop it; replay writes that entry again.
+        if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
+            let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            warn!(path = %path.display(), dropped_bytes = bytes.len() - keep, "audit log ends in an incomplete entry (torn write); dropped it");
+            file.set_len(keep as u64).map_err(|e| fail(&e))?;
+            file.sync_all().map_err(|e| fail(&e))?;
+            bytes.truncate(keep);
+        }
+        let mut recorded = Vec::new();
+        if let Some(h) = store.audit_head().map_err(|e| fail(&e))? {
+            recorded.push(("the node store", h));
+        }
+        if let Some(h) = read_head_file(dir).map_err(|e| fail(&e))? {
+            recorded.push((HEAD_FILE, h));
+        }
+        let mut log = AuditLog {
+            path: path.clone(),
+            file,
+            head_file: OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(dir.join(HEAD_FILE))
+                .map_err(|e| fail(&e))?,
+            party,
+            identity,
+            seq: 0,
+            hash: ZERO,
+            since_head: 0,
+            last_is_head: false,
+            last_input: None,
+            grants_seen: HashMap::new(),
+            synced: 0,
+            broken: false,
+            deferred: false,
+            unsynced: false,
+            durable_due: false,
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let e: Entry = match serde_json::from_str(line) {
+                Ok(e) => e,
+                Err(err) if i + 1 == lines.len() => {
+                    return Err(fail(&format!(
+                        "its last entry (line {}) is unreadable ({err}); run `tisa audit verify` and keep the file as evidence",
+                        i + 1
+                    )))
+                }
+                Err(_) => {
+                    warn!(path = %path.display(), line = i + 1, "unreadable audit entry; run `tisa audit verify`");
+                    continue;
+                }
+            };
+            for (source, (seq, hash)) in &recorded {
+                if e.seq == *seq && unhex32(&e.hash) != Some(*hash) {
+                    return Err(fail(&format!(
+                        "entry seq {seq} (line {}) does not match the head recorded in {source}: the log was altered; run `tisa audit verify`",
+                        i + 1
+                    )));
+                }
+            }
+            if let (Some(s), Some(p)) = (e.input_seq, e.input_part) {
+                log.last_input = log.last_input.max(Some((s, p)));
+                if let (Some(g), "GRANT" | "REVOCATION") = (&e.grant_id, e.kind.as_str()) {
+                    log.grants_seen.entry((e.kind.clone(), g.clone())).or_insert(s);
+                }
+            }
+            log.seq = e.seq;
+            log.hash = unhex32(&e.hash).unwrap_or(ZERO);
+            log.last_is_head = e.kind == "HEAD";
+            log.since_head = if log.last_is_head { 0 } else { log.since_head + 1 };
+        }
+        let previous = recorded.iter().map(|(_, h)| *h).max_by_key(|(s, _)| *s);
+        for (source, (seq, _)) in &recorded {
+            if *seq > log.seq && log.seq > 0 {
+                return Err(fail(&format!(
+                    "entries are missing at its end: it ends at seq {} but {source} recorded seq {seq}. Keep it as evidence (`tisa audit verify`), then move it aside to start a new log",
+                    log.seq
+                )));
+            }
+        }
+        log.synced = log.seq;
+        if log.seq == 0 {
+            if let Some((seq, hash)) = previous.filter(|(s, _)| *s > 0) {
+                // The file was moved aside (or removed): a new log starts,
+                // and says where the previous one ended.
+                warn!(path = %path.display(), previous_seq = seq, "starting a new audit log; the previous one is not here");
+                log.append_head(format!("new log: the previous log ended at seq {seq} hash {}", hex(&hash)))
+                    .and_then(|()| log.sync(store, true))
+                    .map_err(|e| fail(&e))?;
+            }
+        }
+        let last = log.last_input.map(|(s, _)| s);
+        Ok((log, last))
+    }
+
+    /// Records what one input caused: `events`, drained from the core right
+    /// after applying it (`command_ok`: a command input succeeded). On
+    /// replay, entries already in the file are skipped. Then records the
+    /// head in `store` and `audit.head`.
+    pub fn record(
+        &mut self,
+        store: &mut Store,
+        note: InputNote,
+        command_ok: bool,
+        events: &[Event],
+    ) -> Result<(), AuditError> {
+        if self.broken {
+            return Ok(());
+        }
+        let mut part = 0u32;
+        let mut rejected = HashSet::new();
+        for ev in events {
+            if let Event::Rejected { message_id, .. } = ev {
+                rejected.insert(message_id.to_string());
+            }
+            let e = self.describe(&note, ev);
+            self.emit(e, note.seq, part)?;
+            part += 1;
+        }
+        if let Some(g) = note.grant {
+            let accepted = command_ok && note.message_id.as_ref().is_none_or(|id| !rejected.contains(id));
+            let key = (g.kind.to_owned(), g.grant_id.clone());
+            // Once per grant (a peer may send the same grant again).
+            let seen = self.grants_seen.get(&key).is_some_and(|first| *first < note.seq);
+            if accepted && !seen {
+                let e = Entry {
+                    at_ms: note.at.as_millis(),
+                    actor: if valid_name(&g.operator) { g.operator } else { self.party.to_string() },
+                    kind: g.kind.to_owned(),
+                    recipient: g.recipient.map(|p| p.to_string()),
+                    grant_id: Some(clean(&g.grant_id)),
+                    detail: g.detail,
+                    ..Entry::default()
+                };
+                self.emit(e, note.seq, part)?;
+                self.grants_seen.entry(key).or_insert(note.seq);
+            }
+        }
+        self.after_append(store)
+    }
+
+    /// Records a dead letter: `MALFORMED` (could not be decoded; never
+    /// logged as an input) or `UNVERIFIABLE` (decoded, logged as an input
+    /// and refused, and also dead-lettered). Ids, sizes and the reason only.
+    pub fn record_dead_letter(&mut self, store: &mut Store, d: &DeadLetter) {
+        if self.broken {
+            return;
+        }
+        let mut detail = format!(
+            "subject={} link={} reason={} dead_letter={} stream={} stream_seq={} size={}",
+            clean(&d.subject),
+            d.link.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            clean(&d.reason),
+            d.seq,
+            clean(&d.stream),
+            d.stream_seq.unwrap_or(0),
+            d.size
+        );
+        if let Some(id) = &d.message_id {
+            detail.push_str(&format!(" message_id={}", clean(id)));
+        }
+        let e = Entry {
+            at_ms: crate::clock::now().as_millis(),
+            actor: self.party.to_string(),
+            kind: clean(&d.class),
+            detail,
+            ..Entry::default()
+        };
+        let r = self.append(e).and_then(|()| self.after_append(store));
+        if let Err(e) = r {
+            error!(error = %e, "cannot write the audit log");
+        }
+    }
+
+    /// On clean shutdown: signs the head (unless the last entry is a HEAD)
+    /// and records it durably.
+    pub fn close(&mut self, store: &mut Store) -> Result<(), AuditError> {
+        if self.broken || self.seq == 0 {
+            return Ok(());
+        }
+        if !self.last_is_head {
+            self.append_head(format!("chain head seq={}", self.seq))?;
+        }
+        self.sync(store, true)
+    }
+
+    /// The current head (seq, hash).
+    pub fn head(&self) -> (u64, [u8; 32]) {
+        (self.seq, self.hash)
+    }
+
+    /// The current head, signed with the node's key (document
+    /// `tisa.v1.audit-head`), to carry in this node's receipts.
+    pub fn signed_head(&self) -> Signed {
+        self.identity.sign(head_document(&self.party.to_string(), self.seq, &hex(&self.hash)))
+    }
+
+    /// Writes `e` as the entry (input_seq, part), unless replay already did.
+    fn emit(&mut self, mut e: Entry, input_seq: u64, part: u32) -> Result<(), AuditError> {
+        if self.last_input.is_some_and(|last| (input_seq, part) <= last) {
+            return Ok(()); // already in the file (replay)
+        }
+        e.input_seq = Some(input_seq);
+        e.input_part = Some(part);
+        self.append(e)?;
+        self.last_input = Some((input_seq, part));
+        Ok(())
+    }
+
+    /// Chains, writes and fsyncs one entry.
+    fn append(&mut self, mut e: Entry) -> Result<(), AuditError> {
+        e.seq = self.seq + 1;
+        e.party = self.party.to_string();
+        e.prev = hex(&self.hash);
+        e.hash = String::new();
+        let hash = e.compute_hash().unwrap_or(ZERO);
+        e.hash = hex(&hash);
+        let mut line = e.line();
+        line.push(b'\n');
+        let r = self.file.write_all(&line).and_then(|()| if self.deferred { Ok(()) } else { self.file.sync_data() });
+        if let Err(err) = r {
+            self.broken = true;
+            return Err(self.err(format!(
+                "cannot write entry seq {} ({err}); nothing more is written until the node restarts",
+                e.seq
+            )));
+        }
+        self.seq = e.seq;
+        self.hash = hash;
+        self.last_is_head = e.kind == "HEAD";
+        self.since_head = if self.last_is_head { 0 } else { self.since_head + 1 };
+        Ok(())
+    }
+
+    fn append_head(&mut self, detail: String) -> Result<(), AuditError> {
+        let party = self.party.to_string();
+        let hash_hex = hex(&self.hash);
+        let signed: Signed = self.identity.sign(head_document(&party, self.seq, &hash_hex));
+        let e = Entry {
+            at_ms: crate::clock::now().as_millis(),
+            actor: party,
+            kind: "HEAD".into(),
+            detail,
+            head: Some(SignedHead {
+                seq: self.seq,
+                hash: hash_hex,
+                signer: signed.signer,
+                public: hex(&self.identity.public()),
+                signature: hex(&signed.signature),
+            }),
+            ..Entry::default()
+        };
+        self.append(e)
+    }
+
+    /// After appends: a signed HEAD every [`HEAD_EVERY`] entries, then the
+    /// head recorded in the store and the side file.
+    fn after_append(&mut self, store: &mut Store) -> Result<(), AuditError> {
+        let mut durable = false;
+        if self.since_head >= HEAD_EVERY {
+            self.append_head(format!("chain head seq={}", self.seq))?;
+            durable = true;
+        }
+        if self.deferred {
+            self.unsynced |= self.seq != self.synced;
+            self.durable_due |= durable;
+            return Ok(());
+        }
+        self.sync(store, durable)
+    }
+
+    /// Group commit: until [`AuditLog::flush`], entries are written without
+    /// an fsync each and the head is not recorded. Safe because the inputs
+    /// they describe are already committed to the store (replay rewrites
+    /// whatever a crash cuts off) and the head is recorded only after the
+    /// file is fsync'd, so it never runs ahead of the file.
+    pub fn defer(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Ends [`AuditLog::defer`]: one fsync for every entry written since,
+    /// then the head recorded in the store and `audit.head`.
+    pub fn flush(&mut self, store: &mut Store) -> Result<(), AuditError> {
+        self.deferred = false;
+        if self.broken || !std::mem::take(&mut self.unsynced) {
+            return Ok(());
+        }
+        if let Err(err) = self.file.sync_data() {
+            self.broken = true;
+            return Err(self.err(format!(
+                "cannot fsync entries up to seq {} ({err}); nothing more is written until the node restarts",
+                self.seq
+            )));
+        }
+        let durable = std::mem::take(&mut self.durable_due);
+        self.sync(store, durable)
+    }
+
+    /// Ends [`AuditLog::defer`] like [`AuditLog::flush`], but hands the
+    /// blocking part (the fsync of the log, the side file) to the caller to
+    /// run on another thread ([`PendingFlush::run`]), so that the node goes
+    /// on meanwhile; [`AuditLog::finish_flush`] then records the head. Entries
+    /// appended in between are covered by the next flush. `None`: nothing to
+    /// fsync.
+    pub fn begin_flush(&mut self) -> Result<Option<PendingFlush>, AuditError> {
+        self.deferred = false;
+        if self.broken || !std::mem::take(&mut self.unsynced) {
+            return Ok(None);
+        }
+        let durable = std::mem::take(&mut self.durable_due);
+        let clone = |f: &File| f.try_clone().map_err(|e| self.err(format!("cannot share the audit log's handle: {e}")));
+        let (file, head_file) = match (clone(&self.file), clone(&self.head_file)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                self.broken = true;
+                return Err(e);
+            }
+        };
+        Ok(Some(PendingFlush { file, head_file, seq: self.seq, hash: self.hash, durable, result: Ok(()) }))
+    }
+
+    /// Records the head a [`PendingFlush`] made durable (in the store; the
+    /// side file was written by the flush itself). A failed fsync stops the
+    /// log until a restart, like a failed write.
+    pub fn finish_flush(&mut self, store: &mut Store, done: PendingFlush) -> Result<(), AuditError> {
+        if let Err(err) = done.result {
+            self.broken = true;
+            return Err(self.err(format!(
+                "cannot fsync entries up to seq {} ({err}); nothing more is written until the node restarts",
+                done.seq
+            )));
+        }
+        // A later head may have been recorded meanwhile (an entry written
+        // outside a group is fsync'd and recorded at once): never go back.
+        if done.seq >= self.synced {
+            store.set_audit_head(done.seq, &done.hash, done.durable).map_err(|e| self.err(e))?;
+            self.synced = done.seq;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self, store: &mut Store, durable: bool) -> Result<(), AuditError> {
+        if self.synced == self.seq && !durable {
+            return Ok(());
+        }
+        let line = head_line(self.seq, &self.hash);
+        self.head_file
+            .write_all_at(line.as_bytes(), 0)
+            .and_then(|()| self.head_file.sync_data())
+            .map_err(|e| self.err(format!("cannot write {HEAD_FILE}: {e}")))?;
+        store.set_audit_head(self.seq, &self.hash, durable).map_err(|e| self.err(e))?;
+        self.synced = self.seq;
+        Ok(())
+    }
+}
+
+/// The blocking half of a group's audit flush ([`AuditLog::begin_flush`]).
+pub struct PendingFlush {
+    file: File,
+    head_file: File,
+    seq: u64,
+    hash: [u8; 32],
+    durable: bool,
+    result: Result<(), String>,
+}
+
+impl PendingFlush {
+    /// Blocking: fsyncs the log (every entry written so far), then writes
+    /// and fsyncs the side file with the head it covers.
+    pub fn run(mut self) -> PendingFlush {
+        let line = head_line(self.seq, &self.hash);
+        self.result = self
+            .file
+            .sync_data()
+            .and_then(|()| self.head_file.write_all_at(line.as_bytes(), 0))
+            .and_then(|()| self.head_file.sync_data())
+            .map_err(|e| e.to_string());
+        self
+    }
+}

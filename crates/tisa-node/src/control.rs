@@ -1,0 +1,232 @@
+//! The node's side of the control protocol: every call its operator makes.
+//! Commands become core inputs (logged, applied, [`execute`]d) and queries
+//! are answered from the core and the store ([`Actor::answer`]). This is
+//! where a new operator command is handled (see "Adding a command" in
+//! `tisa_transport::control`).
+
+use tisa_core::node::limits;
+use tisa_core::{
+    BodyKey, Command, CommandError, FillError, InboxEntry, LoggedInput, Node, Page, PendingView, Report, ReportId,
+    Timestamp,
+};
+use tisa_transport::convert::decision_from_signed;
+use tisa_transport::{CommandRequest, ControlCall, ControlReply, DecisionVerdict, Health, Query, SendError};
+use tracing::{debug, error, info, warn};
+
+use crate::actor::Actor;
+use crate::clock::now;
+use crate::ingress::Applied;
+
+/// Applies a command to the core (live, after it is logged, and on
+/// replay) and gives its reply.
+pub(crate) fn execute(core: &mut Node, now: Timestamp, command: Command) -> Result<ControlReply, CommandError> {
+    let grants = |core: &Node, id: &str| {
+        ControlReply::Grants(core.grants().into_iter().filter(|g| g.grant.doc.grant_id == id).collect())
+    };
+    match command {
+        Command::Submit { report_id, draft } => core.submit(now, report_id, draft).map(ControlReply::Submitted),
+        Command::Decide(signed) => {
+            let d = decision_from_signed(signed.clone()).map_err(|_| CommandError::Empty("decision"))?;
+            core.decide(now, signed).map(|()| ControlReply::Decided { request_id: d.request_id, decision: d.decision })
+        }
+        Command::Grant(signed) => core.grant(now, signed).map(|doc| grants(core, &doc.grant_id)),
+        Command::Revoke(signed) => core.revoke(now, signed).map(|doc| grants(core, &doc.grant_id)),
+        Command::Track(draft) => core.track(now, draft).map(ControlReply::Track),
+        Command::Retract { report_id, reason, operator } => core
+            .retract(now, &report_id, &reason, &operator)
+            .and_then(|_| core.report_status(&report_id))
+            .map(|items| ControlReply::Status(Page { items, next_after: None })),
+    }
+}
+
+impl Actor {
+    /// Every control call that was ready, as one group commit: the commands
+    /// are logged in one store transaction and applied in order, then the
+    /// queries answered, the effects sent, and only then every reply (so a
+    /// caller that sees its reply can rely on the messages being on their way).
+    pub(crate) async fn on_calls(&mut self, calls: Vec<ControlCall>) {
+        let at = now();
+        let mut replies = Vec::new();
+        let mut inputs = Vec::new();
+        let mut queries = Vec::new();
+        for ControlCall { subject, reply_to, request } in calls {
+            let slot = replies.len();
+            let reply = match request.map(|r| r.split()) {
+                Ok(Ok(command)) => match self.prepare(command) {
+                    Ok(command) => {
+                        inputs.push((slot, LoggedInput { at, input: tisa_core::Input::Command(command) }));
+                        None
+                    }
+                    Err(reply) => Some(*reply),
+                },
+                Ok(Err(query)) => {
+                    queries.push((slot, query));
+                    None
+                }
+                Err(e) => {
+                    warn!(subject = %subject, error = %e, "bad control request");
+                    Some(ControlReply::error("BAD_REQUEST", e))
+                }
+            };
+            replies.push((reply_to, subject, reply));
+        }
+        if !inputs.is_empty() {
+            let (slots, logged): (Vec<usize>, Vec<LoggedInput>) = inputs.into_iter().unzip();
+            match self.log_and_apply_all(logged) {
+                Ok(results) => {
+                    for (slot, r) in slots.into_iter().zip(results) {
+                        replies[slot].2 = Some(command_reply(r));
+                    }
+                }
+                Err(e) => {
+                    error!(commands = slots.len(), error = %e, "cannot persist commands; refused");
+                    for slot in slots {
+                        replies[slot].2 = Some(ControlReply::error("STORAGE", &e));
+                    }
+                }
+            }
+        }
+        for (slot, query) in queries {
+            replies[slot].2 = Some(self.answer(query).await);
+        }
+        self.drain().await;
+        for (to, subject, reply) in replies {
+            let reply = reply.unwrap_or_else(|| ControlReply::error("INTERNAL", "no result"));
+            match to {
+                Some(to) => {
+                    if let Err(e) = self.links.reply(to, &reply).await {
+                        error!(error = %e, "cannot answer control request");
+                    }
+                }
+                None => debug!(subject = %subject, "control request without reply subject"),
+            }
+        }
+    }
+
+    /// The core command a request becomes (a submit gets its report id), or
+    /// why it is refused before anything is logged.
+    fn prepare(&self, request: CommandRequest) -> Result<Command, Box<ControlReply>> {
+        if let CommandRequest::Decide(signed) = &request {
+            if let Err(e) = decision_from_signed(signed.clone()) {
+                return Err(Box::new(ControlReply::error("BAD_REQUEST", e)));
+            }
+        }
+        let party = self.core.party();
+        request
+            .into_command(|| ReportId::new(format!("{}-{}", party.code(), uuid::Uuid::now_v7().simple())))
+            .map_err(|e| Box::new(ControlReply::error("INTERNAL", e)))
+    }
+
+    /// Answers a query from the core (content filled from the store) or,
+    /// for dead letters, from the node's dead-letter stream.
+    async fn answer(&mut self, query: Query) -> ControlReply {
+        let now = now();
+        let result = match query {
+            Query::Pending(q) => self
+                .core
+                .pending(now, q.after.as_deref(), q.page_size(usize::MAX))
+                .and_then(|mut p| self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill).map(|()| p))
+                .map(ControlReply::Pending),
+            Query::Inbox(q) => self
+                .core
+                .inbox(q.after.as_deref(), q.page_size(usize::MAX))
+                .and_then(|mut p| self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill).map(|()| p))
+                .map(ControlReply::Inbox),
+            Query::Status(q) => match &q.report_id {
+                Some(id) => {
+                    self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))
+                }
+                None => self.core.status(q.after.as_deref(), q.page_size(usize::MAX)).map(ControlReply::Status),
+            },
+            Query::Health => Ok(ControlReply::Health(self.health(now))),
+            Query::Grants(_) => Ok(ControlReply::Grants(self.core.grants())),
+            Query::DecisionDocument(q) => {
+                let (verdict, reason) = q.decision.verdict();
+                self.core
+                    .decision_doc(now, &q.request_id, verdict, reason, &q.operator)
+                    .map(|doc| ControlReply::DecisionDocument(doc.to_bytes()))
+            }
+            Query::Tracks(q) => self.core.tracks(q.after.as_deref(), q.page_size(usize::MAX)).map(ControlReply::Tracks),
+            Query::DeadLetters(q) => {
+                return match self.links.dead_letters().list(q.page_size(limits::PAGE)).await {
+                    Ok((items, total)) => ControlReply::DeadLetters(items, total),
+                    Err(e) => {
+                        error!(error = %e, "cannot read the dead-letter stream");
+                        ControlReply::error("UNAVAILABLE", e)
+                    }
+                };
+            }
+        };
+        result.unwrap_or_else(|e| refused(&e))
+    }
+
+    fn health(&self, now: Timestamp) -> Health {
+        Health {
+            party: self.core.party(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at: self.started_at,
+            now,
+            malformed: self.counters.malformed,
+            rejected: self.counters.rejected,
+            received: self.counters.received,
+            sent: self.counters.sent,
+            connected: self.links.connected(),
+            agreement_version: self.core.policy().version,
+            dead_letters: self.counters.dead_letters,
+            dead_letter_errors: self.counters.dead_letter_errors,
+            outbox: self.outbox.len() as u64,
+            send_error: self.send_trouble.as_ref().filter(|_| !self.outbox.is_empty()).map(|t| SendError {
+                stream: t.stream.clone(),
+                reason: t.reason.clone(),
+                since: t.since,
+            }),
+        }
+    }
+
+    /// Fills a query's items (inbox entries, pending requests) from the body store.
+    fn fill_items<T>(
+        &self,
+        items: &mut [T],
+        key: impl Fn(&T) -> Option<&BodyKey>,
+        fill: impl Fn(&mut T, &Report) -> Result<(), FillError>,
+    ) -> Result<(), CommandError> {
+        for item in items {
+            if let Some(k) = key(item) {
+                let body = self.body(k).map_err(CommandError::Storage)?;
+                fill(item, &body).map_err(|e| CommandError::Storage(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The reply to a logged and applied command.
+fn command_reply(r: Applied) -> ControlReply {
+    match r {
+        Some(Ok(reply)) => reply,
+        Some(Err(e)) => refused(&e),
+        None => ControlReply::error("INTERNAL", "no result"),
+    }
+}
+
+/// A command or query the core refused (logged: ids and enum names only).
+fn refused(e: &CommandError) -> ControlReply {
+    info!(code = command_code(e), error = %e, "command refused");
+    ControlReply::error(command_code(e), e)
+}
+
+fn command_code(e: &CommandError) -> &'static str {
+    match e {
+        CommandError::UnknownReport(_) => "UNKNOWN_REPORT",
+        CommandError::UnknownRequest(_) => "UNKNOWN_REQUEST",
+        CommandError::AlreadyDecided { .. } => "ALREADY_DECIDED",
+        CommandError::Expired(_) => "EXPIRED",
+        CommandError::NoTearline(_) => "NO_TEARLINE",
+        CommandError::AboveCeiling { .. } => "ABOVE_CEILING",
+        CommandError::HubCannotDecide => "NOT_ORIGINATOR",
+        CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
+        CommandError::StaleTrack { .. } => "STALE_TRACK",
+        CommandError::Storage(_) => "STORAGE",
+        _ => "INVALID",
+    }
+}

@@ -1,0 +1,196 @@
+//! Outputs: the core's transmits (bodies filled from the store, published
+//! in batches without waiting, recorded as sent once acknowledged, the
+//! rest kept in the outbox and retried) and its events (logged and
+//! published for `tisa watch`).
+
+use futures::StreamExt;
+use tisa_core::{BodyKey, Event, FillError, Party, Payload, Report, Timestamp, Transmit};
+use tisa_transport::control::watch_event;
+use tisa_transport::TransportError;
+use tracing::{debug, error, info, warn};
+
+use crate::actor::{Acked, Actor, SendTrouble};
+use crate::clock::now;
+
+/// At most this many published messages awaiting their acknowledgement; beyond, the loop waits.
+const MAX_IN_FLIGHT: usize = 4096;
+
+impl Actor {
+    /// Drains the core's outputs: transmits first, then events.
+    pub(crate) async fn drain(&mut self) {
+        let mut out = Vec::new();
+        while let Some(t) = self.core.poll_transmit() {
+            out.push(t);
+        }
+        self.send_all(out).await;
+        while let Some(ev) = self.audited.pop_front().or_else(|| self.core.poll_event()) {
+            if matches!(ev, Event::Rejected { .. }) {
+                self.counters.rejected += 1;
+            }
+            let w = watch_event(&ev, now());
+            // Ids and enum names only; the title stays out of logs.
+            let report = w.report_id.as_deref().unwrap_or("-");
+            let request = w.request_id.as_deref().unwrap_or("-");
+            match &ev {
+                Event::Rejected { .. } | Event::RejectionReceived { .. } => {
+                    warn!(event = %w.kind, report, revision = w.revision, request, detail = %w.detail, "event")
+                }
+                _ => info!(event = %w.kind, report, revision = w.revision, request, detail = %w.detail, "event"),
+            }
+            if let Err(e) = self.links.publish_event(&w).await {
+                warn!(error = %e, "cannot publish event");
+            }
+        }
+        // The audit entries of the inputs just applied were written (not
+        // fsync'd) before their effects were published; their fsync runs on
+        // another thread while the node goes on. The inputs themselves were
+        // fsync'd before they were applied, and the audit log is
+        // replay-idempotent: entries a power loss cuts off are written again
+        // from the input log on start. (A process crash loses nothing: the
+        // entries are in the page cache.) Keeping the fsync off the path from
+        // input to publish cuts the latency per hop.
+        self.start_audit_flush();
+    }
+
+    /// Publishes transmits without waiting for their acknowledgements (the
+    /// loop records each as sent once its receiver's stream acknowledged it,
+    /// so a restart does not send it again; anything not recorded is
+    /// re-sent, anything refused or timed out goes to the outbox).
+    pub(crate) async fn send_all(&mut self, out: Vec<Transmit>) {
+        self.send_all_as(out, true).await
+    }
+
+    /// Sends the outbox again, one broker message per transmit (what a
+    /// receiver refused as a batch, e.g. for want of space, may go through
+    /// one by one).
+    pub(crate) async fn retry_outbox(&mut self) {
+        let again = std::mem::take(&mut self.outbox);
+        info!(messages = again.len(), "retrying unacknowledged messages");
+        self.send_all_as(again, false).await;
+    }
+
+    /// [`Actor::send_all`]; with `batch` false, one broker message per transmit.
+    async fn send_all_as(&mut self, mut out: Vec<Transmit>, batch: bool) {
+        if out.is_empty() {
+            return;
+        }
+        self.fill_bodies(&mut out);
+        if out.is_empty() {
+            return;
+        }
+        for t in &mut out {
+            // This node's own receipts carry its audit chain head, signed:
+            // the originator keeps it as evidence of how far this log reached.
+            if let Payload::Receipt(r) = &mut t.envelope.payload {
+                if r.doc.recipient == self.core.party() && r.audit_head.is_none() {
+                    r.audit_head = Some(self.audit.signed_head());
+                }
+            }
+            crate::failpoint::before_send(t.envelope.payload.kind());
+        }
+        // One broker message per batch of transmits to the same peer.
+        let groups = self.links.publish_many(&out, batch).await;
+        let mut slots: Vec<Option<Transmit>> = out.into_iter().map(Some).collect();
+        for (idx, wait) in groups {
+            let ts: Vec<Transmit> = idx.into_iter().filter_map(|i| slots.get_mut(i).and_then(Option::take)).collect();
+            self.in_flight.push(Box::pin(async move { (ts, wait.await) }));
+        }
+        // Back-pressure: a receiver that stopped acknowledging must not grow this without bound.
+        while self.in_flight.len() > MAX_IN_FLIGHT {
+            match self.in_flight.next().await {
+                Some(acked) => self.on_acked(vec![acked]),
+                None => break,
+            }
+        }
+    }
+
+    /// A report body from the store, or why it cannot be had.
+    pub(crate) fn body(&self, key: &BodyKey) -> Result<Report, String> {
+        match self.store.body(key) {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(FillError::Missing(key.clone()).to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Fills the report bodies that transmits need from the store. One that
+    /// cannot be filled waits in the outbox (retried, never sent blank).
+    fn fill_bodies(&mut self, out: &mut Vec<Transmit>) {
+        if out.iter().all(|t| t.body.is_none()) {
+            return;
+        }
+        let mut ready = Vec::with_capacity(out.len());
+        for mut t in out.drain(..) {
+            let Some(key) = t.body.clone() else {
+                ready.push(t);
+                continue;
+            };
+            match self.body(&key).and_then(|body| t.fill(&body).map_err(|e| e.to_string())) {
+                Ok(()) => ready.push(t),
+                Err(e) => {
+                    error!(body = %key, to = %t.to, kind = t.envelope.payload.kind(), error = %e, "cannot read a report body to send; kept in the outbox (a restart's replay rewrites lost bodies)");
+                    self.outbox.push(t);
+                }
+            }
+        }
+        *out = ready;
+    }
+
+    /// Acknowledged (or failed) publishes: records the acknowledged ones as
+    /// sent in one store write; the others wait in the outbox for a retry.
+    pub(crate) fn on_acked(&mut self, batch: Vec<Acked>) {
+        let mut sent = Vec::new();
+        for (ts, r) in batch {
+            match r {
+                Ok(()) => {
+                    for t in ts {
+                        let kind = t.envelope.payload.kind();
+                        crate::failpoint::after_send(kind);
+                        self.counters.sent += 1;
+                        debug!(to = %t.to, kind, message_id = %t.envelope.message_id, "sent");
+                        sent.push(t.envelope.message_id.to_string());
+                    }
+                }
+                Err(e) => {
+                    if let Some(t) = ts.first() {
+                        warn!(to = %t.to, messages = ts.len(), first = %t.envelope.message_id, error = %e, "not acknowledged yet; will retry");
+                        self.note_send_failure(t.to, &e);
+                    }
+                    self.outbox.extend(ts);
+                }
+            }
+        }
+        self.note_outbox();
+        if let Err(e) = self.store.mark_sent(&sent) {
+            warn!(error = %e, "cannot record sent messages; they will be re-sent after a restart");
+        }
+    }
+
+    /// Remembers why a send failed; an `error!` on the first failure of an
+    /// episode (and once a minute while it lasts) names the stream, the
+    /// broker's reason and what to do.
+    fn note_send_failure(&mut self, to: Party, e: &TransportError) {
+        let now = now();
+        let stream = tisa_transport::conn::receiving_stream(self.core.party(), to).unwrap_or_default();
+        let (since, logged_at) = match &self.send_trouble {
+            Some(t) => (t.since, t.logged_at),
+            None => (now, Timestamp(0)),
+        };
+        let log = self.send_trouble.as_ref().is_none_or(|t| t.stream != stream)
+            || now.as_millis().saturating_sub(logged_at.as_millis()) >= 60_000;
+        if log {
+            error!(stream = %stream, to = %to, outbox = self.outbox.len() + 1, since_ms = since.as_millis(), error = %e, "messages are not getting through; they are kept in the outbox and retried (nothing is dropped)");
+        }
+        self.send_trouble =
+            Some(SendTrouble { stream, reason: e.to_string(), since, logged_at: if log { now } else { logged_at } });
+    }
+
+    /// Clears the send trouble once nothing waits any more.
+    fn note_outbox(&mut self) {
+        if self.outbox.is_empty() {
+            if let Some(t) = self.send_trouble.take() {
+                info!(stream = %t.stream, since_ms = t.since.as_millis(), "messages are getting through again; the outbox is empty");
+            }
+        }
+    }
+}

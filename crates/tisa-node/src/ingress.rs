@@ -1,0 +1,268 @@
+//! Inputs in: messages from the links, group-committed (logged in one store
+//! transaction, applied in order, audited, then acknowledged), and dead
+//! letters for what cannot be taken. The group commit is also how control
+//! commands and timer and link-up inputs reach the core.
+
+use tisa_core::{CommandError, Event, Input, LoggedInput, MessageId, Party, RejectReason, Timestamp};
+use tisa_transport::conn::Ack;
+use tisa_transport::{ControlReply, DeadLetter, DecodeError, Inbound, InboundMeta, WatchEvent};
+use tracing::{debug, error, warn};
+
+use crate::actor::Actor;
+use crate::audit::InputNote;
+use crate::clock::now;
+use crate::store::StoreError;
+
+/// Where an inbound message came from: the link and the subject (for log
+/// lines and dead letters).
+pub(crate) struct Origin {
+    link: Party,
+    subject: String,
+}
+
+/// What applying one input returned: a command's reply, or nothing.
+pub(crate) type Applied = Option<Result<ControlReply, CommandError>>;
+
+impl Actor {
+    /// Every inbound message that was ready, as one group commit: the
+    /// decoded ones are logged in one store transaction, applied in order,
+    /// their audit entries fsync'd once, and only then acknowledged (an
+    /// unacknowledged message is redelivered; inputs are idempotent).
+    pub(crate) async fn on_inbound_batch(&mut self, batch: Vec<Inbound>) {
+        let at = now();
+        let mut inputs = Vec::with_capacity(batch.len());
+        let mut acks = Vec::with_capacity(batch.len());
+        for msg in batch {
+            let origin = Origin { link: msg.link, subject: msg.subject };
+            match msg.result {
+                Ok(envs) => {
+                    self.counters.received += 1;
+                    let ids: Vec<MessageId> = envs.iter().map(|e| e.message_id.clone()).collect();
+                    for env in envs {
+                        debug!(subject = %origin.subject, link = %origin.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
+                        inputs.push(LoggedInput { at, input: Input::Message { link: origin.link, envelope: env } });
+                    }
+                    acks.push((msg.ack, ids, origin, msg.meta));
+                }
+                Err(e) => self.on_malformed(origin, msg.meta, msg.ack, e).await,
+            }
+        }
+        if inputs.is_empty() {
+            return;
+        }
+        let n = inputs.len();
+        let seen = self.audited.len();
+        match self.log_and_apply_all(inputs) {
+            // Committed: the broker may forget them.
+            Ok(_) => {
+                'messages: for (ack, message_ids, origin, meta) in acks {
+                    // Decoded, but its signature, sender or key did not
+                    // verify: refused (the core sent the notice) and
+                    // dead-lettered (each such envelope of a batch). If a
+                    // dead letter cannot be written, the message stays
+                    // unacknowledged and is redelivered (re-applying it
+                    // changes no state).
+                    for message_id in message_ids {
+                        let unverifiable = self.audited.iter().skip(seen).find_map(|ev| match ev {
+                            Event::Rejected { message_id: id, reason, .. } if *id == message_id => unverifiable(reason),
+                            _ => None,
+                        });
+                        if let Some((code, detail)) = unverifiable {
+                            let d = dead_letter_of(
+                                &origin,
+                                &meta,
+                                "UNVERIFIABLE",
+                                code,
+                                detail,
+                                Some(message_id.to_string()),
+                            );
+                            if !self.dead_letter(d).await {
+                                continue 'messages;
+                            }
+                        }
+                    }
+                    if let Err(e) = ack.ack().await {
+                        warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
+                    }
+                }
+            }
+            // Not committed: leave them unacknowledged, the broker redelivers them.
+            Err(e) => error!(messages = n, error = %e, "cannot persist inbound messages; they will be redelivered"),
+        }
+    }
+
+    /// A message that could not be decoded (decoded ones go through
+    /// [`Actor::on_inbound_batch`]): dead-lettered first (reason and ids,
+    /// never the payload); only then is the original given up, so it is
+    /// never lost silently: if the dead letter cannot be written, it stays
+    /// unacknowledged and the broker redelivers it.
+    async fn on_malformed(&mut self, origin: Origin, meta: InboundMeta, ack: Ack, e: DecodeError) {
+        self.counters.received += 1;
+        let d = dead_letter_of(&origin, &meta, "MALFORMED", e.code(), e.redacted(), meta.message_id.clone());
+        if !self.dead_letter(d).await {
+            return;
+        }
+        self.counters.malformed += 1;
+        let w = WatchEvent {
+            kind: "MALFORMED".into(),
+            at: now(),
+            report_id: None,
+            revision: 0,
+            request_id: None,
+            originator: None,
+            recipient: None,
+            category: None,
+            classification: None,
+            detail: format!("{} from {}: {} {}", origin.subject, origin.link, e.code(), e.redacted()),
+            title: None,
+            tearline_only: false,
+        };
+        if let Err(e) = self.links.publish_event(&w).await {
+            warn!(error = %e, "cannot publish event");
+        }
+        if let Err(e) = ack.term().await {
+            warn!(error = %e, "cannot terminate a malformed message");
+        }
+    }
+
+    /// Writes a dead letter to the node's dead-letter stream and the audit
+    /// log. `false` if the stream did not take it: the caller then leaves
+    /// the original unacknowledged (the broker redelivers it after its ack wait).
+    async fn dead_letter(&mut self, mut d: DeadLetter) -> bool {
+        let link = d.link.map_or_else(|| "-".to_owned(), |p| p.to_string());
+        match self.links.dead_letters().put(&d).await {
+            Ok(seq) => {
+                d.seq = seq;
+                self.counters.dead_letters += 1;
+                self.audit.record_dead_letter(&mut self.store, &d);
+                // Subject, link, ids and reason: never the payload.
+                warn!(
+                    subject = %d.subject,
+                    link = %link,
+                    class = %d.class,
+                    reason = %d.reason,
+                    detail = %d.detail,
+                    stream_seq = d.stream_seq.unwrap_or(0),
+                    message_id = d.message_id.as_deref().unwrap_or("-"),
+                    dead_letter = seq,
+                    dead_letters_total = self.counters.dead_letters,
+                    "dead-lettered a {} message",
+                    d.class.to_lowercase()
+                );
+                true
+            }
+            Err(e) => {
+                self.counters.dead_letter_errors += 1;
+                error!(
+                    subject = %d.subject,
+                    link = %link,
+                    class = %d.class,
+                    reason = %d.reason,
+                    stream_seq = d.stream_seq.unwrap_or(0),
+                    error = %e,
+                    "cannot write a dead letter; the message stays unacknowledged and the broker will redeliver it"
+                );
+                false
+            }
+        }
+    }
+
+    /// Logs an input durably, then applies it.
+    pub(crate) fn log_and_apply(&mut self, input: Input, at: Timestamp) -> Result<Applied, StoreError> {
+        let mut r = self.log_and_apply_all(vec![LoggedInput { at, input }])?;
+        Ok(r.pop().flatten())
+    }
+
+    /// The group commit: logs inputs durably in one store transaction (one
+    /// fsync), then applies them in order, writing their audit entries
+    /// (fsync'd once for all of them after the effects are published: see
+    /// [`Actor::drain`]). Returns each input's result, in order.
+    pub(crate) fn log_and_apply_all(&mut self, inputs: Vec<LoggedInput>) -> Result<Vec<Applied>, StoreError> {
+        for l in &inputs {
+            crate::failpoint::before_commit(&l.input);
+        }
+        let first = self.store.append(&inputs)?;
+        for l in &inputs {
+            crate::failpoint::after_commit(&l.input);
+        }
+        debug!(inputs = inputs.len(), first, "group commit");
+        self.audit.defer();
+        let mut out = Vec::with_capacity(inputs.len());
+        for (i, l) in inputs.into_iter().enumerate() {
+            let note = self.audit.note(first + i as u64, &l);
+            let r = crate::replay::apply(&mut self.core, l);
+            self.audit_input(note, &r);
+            out.push(r);
+        }
+        let stashes: Vec<_> = std::iter::from_fn(|| self.core.poll_stash()).collect();
+        if let Err(e) = self.store.stage_bodies(stashes) {
+            error!(error = %e, "cannot write report bodies (their inputs are logged: a restart writes them again)");
+        }
+        Ok(out)
+    }
+
+    /// Records the events of the input just applied in the audit log, and
+    /// keeps them for `drain` to publish.
+    fn audit_input(&mut self, note: InputNote, r: &Applied) {
+        let events: Vec<Event> = std::iter::from_fn(|| self.core.poll_event()).collect();
+        if let Err(e) = self.audit.record(&mut self.store, note, !matches!(r, Some(Err(_))), &events) {
+            error!(error = %e, "cannot write the audit log");
+        }
+        self.audited.extend(events);
+    }
+}
+
+/// A dead letter for a message that arrived from `origin` (ids and reason only).
+fn dead_letter_of(
+    origin: &Origin,
+    meta: &InboundMeta,
+    class: &str,
+    reason: &str,
+    detail: String,
+    message_id: Option<String>,
+) -> DeadLetter {
+    DeadLetter {
+        seq: 0,
+        at: now(),
+        subject: origin.subject.clone(),
+        link: Some(origin.link),
+        stream: meta.stream.clone(),
+        stream_seq: meta.stream_seq,
+        broker_message_id: meta.broker_message_id.clone(),
+        message_id,
+        size: meta.size as u64,
+        delivered: meta.delivered,
+        class: class.to_owned(),
+        reason: reason.to_owned(),
+        detail,
+    }
+}
+
+/// Whether a refusal means the message itself cannot be trusted (its
+/// signature, claimed sender, originator, ids or kind are wrong), as opposed
+/// to a well-formed message the state refuses (unknown request, expired, not
+/// releasable…), which is an ordinary rejection. Returns the code and a
+/// detail that never echoes a name taken from the message.
+fn unverifiable(reason: &RejectReason) -> Option<(&'static str, String)> {
+    use tisa_core::sign::SigError;
+    use RejectReason as R;
+    let detail = match reason {
+        R::Unverified { what, why } => {
+            let why = match why {
+                SigError::Malformed(doc) => format!("malformed {doc} document"),
+                SigError::UnknownSigner { party, role, .. } => {
+                    format!("signer is not a registered {role} key of {party}")
+                }
+                SigError::BadSignature(_) => "bad signature".to_owned(),
+                SigError::Mismatch(doc) => format!("{doc} does not match the data it came with"),
+            };
+            format!("unverifiable {what}: {why}")
+        }
+        R::ForgedSender { .. } | R::WrongOriginator { .. } | R::BadReportId(_) | R::UnexpectedMessage { .. } => {
+            reason.to_string()
+        }
+        R::BadTrack { .. } => reason.to_string(),
+        _ => return None,
+    };
+    Some((reason.code(), detail))
+}

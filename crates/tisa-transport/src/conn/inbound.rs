@@ -1,0 +1,264 @@
+//! What arrives on a link: the receiver's stream and durable pull consumer
+//! (in the receiver's own account), and the pump task that feeds their
+//! messages to the node, setting them up again after a reconnection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{stream, Stream, StreamExt};
+use tisa_core::{Envelope, Party};
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use crate::convert::decode_inbound;
+use crate::error::{DecodeError, TransportError};
+use crate::subjects;
+
+/// A message that arrived on a link, decoded or not.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The peer at the other end of the link.
+    pub link: Party,
+    /// The subject it came on.
+    pub subject: String,
+    /// The decoded envelope (or, from a batch, envelopes, in order), or why
+    /// the message could not be decoded.
+    pub result: Result<Vec<Envelope>, DecodeError>,
+    /// Where it sat in the broker, for a dead letter (never its bytes).
+    pub meta: InboundMeta,
+    /// Acknowledges it to the broker: call only once the node has durably
+    /// committed its effect (an unacknowledged message is redelivered).
+    pub ack: Ack,
+}
+
+/// Where an inbound message sat in the broker: what a dead letter records
+/// about it besides the reason. Ids are kept only if they are valid ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InboundMeta {
+    /// The inbound stream that holds it.
+    pub stream: String,
+    /// Its sequence in that stream.
+    pub stream_seq: Option<u64>,
+    /// How many times the broker has delivered it.
+    pub delivered: u64,
+    /// The `Nats-Msg-Id` header, if a valid id.
+    pub broker_message_id: Option<String>,
+    /// For a message that did not decode: the envelope's message id, if its
+    /// leading fields could be read and it is a valid id.
+    pub message_id: Option<String>,
+    /// Payload size in bytes.
+    pub size: usize,
+}
+
+impl InboundMeta {
+    fn of(m: &async_nats::jetstream::Message, stream: &str, decoded: bool) -> InboundMeta {
+        let info = m.info().ok();
+        let valid = |s: &str| tisa_core::MessageId::new(s).ok().map(|id| id.to_string());
+        InboundMeta {
+            stream: stream.to_owned(),
+            stream_seq: info.as_ref().map(|i| i.stream_sequence),
+            delivered: info.as_ref().map_or(0, |i| u64::try_from(i.delivered).unwrap_or(0)),
+            broker_message_id: m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                .and_then(|v| valid(v.as_str())),
+            message_id: if decoded {
+                None
+            } else {
+                crate::convert::peek_message_id(&m.payload).map(|id| id.to_string())
+            },
+            size: m.payload.len(),
+        }
+    }
+}
+
+/// The broker's handle on one delivered message.
+pub struct Ack(pub(crate) Option<async_nats::jetstream::Message>);
+
+impl std::fmt::Debug for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ack")
+    }
+}
+
+impl Ack {
+    /// Acknowledges: the broker will not deliver it again.
+    pub async fn ack(self) -> Result<(), TransportError> {
+        match self.0 {
+            Some(m) => {
+                m.ack().await.map_err(|e| TransportError::Publish { subject: "ack".into(), reason: e.to_string() })
+            }
+            None => Ok(()),
+        }
+    }
+    /// Gives up on it for good (malformed input, already dead-lettered).
+    pub async fn term(self) -> Result<(), TransportError> {
+        match self.0 {
+            Some(m) => m
+                .ack_with(async_nats::jetstream::AckKind::Term)
+                .await
+                .map_err(|e| TransportError::Publish { subject: "term".into(), reason: e.to_string() }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How long the broker waits for an acknowledgement before redelivering.
+pub const ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// The stream holding what `receiver` receives on the link with `nation`:
+/// `TISA_KR_DOWN` (KR's), `TISA_KR_UP` (the hub's, from KR), …
+pub fn stream_name(nation: Party, dir: subjects::Direction) -> String {
+    format!(
+        "TISA_{}_{}",
+        nation.code(),
+        match dir {
+            subjects::Direction::Up => "UP",
+            subjects::Direction::Down => "DOWN",
+        }
+    )
+}
+
+/// The stream in which `to` keeps what `from` sends it (`None`: no such link).
+pub fn receiving_stream(from: Party, to: Party) -> Option<String> {
+    match (from.is_hub(), to.is_hub()) {
+        (false, true) => Some(stream_name(from, subjects::Direction::Up)),
+        (true, false) => Some(stream_name(to, subjects::Direction::Down)),
+        _ => None,
+    }
+}
+
+/// How long the inbound pump of a link waits before it tries again to set
+/// up its stream and consumer after a failure (doubling up to 5 s).
+pub(crate) const PUMP_RETRY: Duration = Duration::from_millis(200);
+
+/// A stream over a bounded channel's receiver.
+pub(crate) fn tokio_stream_of<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Unpin + Send + use<T> {
+    Box::pin(stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
+type Messages = async_nats::jetstream::consumer::pull::Stream;
+
+/// The inbound side of one link: the receiver's stream and durable pull
+/// consumer, and the task that feeds their messages to the node.
+pub(crate) struct Pump {
+    pub(crate) js: async_nats::jetstream::Context,
+    pub(crate) stream: String,
+    pub(crate) durable: String,
+    pub(crate) subject: String,
+    pub(crate) peer: Party,
+}
+
+impl Pump {
+    /// Creates the stream and the consumer if missing; returns the consumer's messages.
+    pub(crate) async fn setup(&self) -> Result<Messages, TransportError> {
+        use async_nats::jetstream::{consumer, stream as js_stream};
+        let fail = |e: &dyn std::fmt::Display| TransportError::Subscribe {
+            subject: self.subject.clone(),
+            reason: format!("stream {}: {e}", self.stream),
+        };
+        let stream = self
+            .js
+            .get_or_create_stream(js_stream::Config {
+                name: self.stream.clone(),
+                subjects: vec![self.subject.clone()],
+                storage: js_stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                max_message_size: 1024 * 1024,
+                // An inbox: a message leaves the stream once the node has
+                // acknowledged (or terminated) it, so the stream (and the
+                // account's JetStream storage) holds only what is not
+                // yet taken. A full stream refuses new messages (the
+                // sender keeps them and retries); nothing is discarded.
+                retention: js_stream::RetentionPolicy::WorkQueue,
+                discard: js_stream::DiscardPolicy::New,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail(&e))?;
+        if stream.cached_info().config.retention != js_stream::RetentionPolicy::WorkQueue {
+            warn!(stream = %self.stream, "stream predates work-queue retention: taken messages stay in it and count against the account's JetStream limits; recreate it when drained");
+        }
+        let consumer: consumer::PullConsumer = stream
+            .get_or_create_consumer(
+                &self.durable,
+                consumer::pull::Config {
+                    durable_name: Some(self.durable.clone()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: ACK_WAIT,
+                    max_ack_pending: 10_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail(&e))?;
+        consumer.messages().await.map_err(|e| fail(&e))
+    }
+
+    /// Feeds messages to the node until it is gone. Sets the stream and
+    /// consumer up again after a reconnection or a consumer failure, and
+    /// then reports the link as up (the node reconciles with its peer).
+    pub(crate) async fn run(
+        self,
+        mut messages: Messages,
+        reconnected: Arc<Notify>,
+        tx: tokio::sync::mpsc::Sender<Inbound>,
+        up: tokio::sync::mpsc::Sender<Party>,
+    ) {
+        let peer = self.peer;
+        loop {
+            // Deliver until the connection is re-established or the consumer fails.
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = reconnected.notified() => {
+                        info!(link = %peer, stream = %self.stream, "link reconnected: checking its stream and consumer");
+                        break;
+                    }
+                    m = messages.next() => match m {
+                        Some(Ok(m)) => {
+                            let result = decode_inbound(&m.subject, &m.payload);
+                            let inbound = Inbound {
+                                link: peer,
+                                subject: m.subject.to_string(),
+                                meta: InboundMeta::of(&m, &self.stream, result.is_ok()),
+                                result,
+                                ack: Ack(Some(m)),
+                            };
+                            if tx.send(inbound).await.is_err() {
+                                return;
+                            }
+                        }
+                        Some(Err(e)) => {
+                            warn!(link = %peer, stream = %self.stream, error = %e, "stream consumer failed; setting it up again");
+                            break;
+                        }
+                        None => {
+                            warn!(link = %peer, stream = %self.stream, "stream consumer ended; setting it up again");
+                            break;
+                        }
+                    }
+                }
+            }
+            let mut delay = PUMP_RETRY;
+            messages = loop {
+                match self.setup().await {
+                    Ok(m) => break m,
+                    Err(e) => {
+                        warn!(link = %peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
+                        tokio::select! {
+                            _ = tx.closed() => return,
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                }
+            };
+            // The broker may have lost what it held for this link: reconcile.
+            let _ = up.try_send(peer);
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! A node's connections: one per link, plus its own control connection.
+//! Publishing (durable, batched, acknowledged by the receiver's stream),
+//! the control subscription, replies and events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::Client;
+use bytes::Bytes;
+use futures::{stream, Stream, StreamExt};
+use tisa_core::{Envelope, Party, Transmit};
+use tokio::sync::Notify;
+use tracing::error;
+
+use crate::control::{decode_request, ControlReply, ControlRequest, WatchEvent};
+use crate::convert::{encode_envelope, Wire};
+use crate::error::{DecodeError, TransportError};
+use crate::subjects;
+
+use super::deadletter::DeadLetterBox;
+use super::inbound::{receiving_stream, stream_name, tokio_stream_of, Inbound, Pump};
+use super::{connect_with_retry, connect_with_retry_notifying, prove_ready, LinkUrls};
+
+/// How long a sender waits for the receiver's stream to acknowledge a publish.
+pub const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// [`Links::send_many`]: at most this many publishes awaiting their acknowledgement at once.
+pub const SEND_WINDOW: usize = 256;
+
+/// At most this many envelopes in one broker message (a batch).
+pub const BATCH_MAX: usize = 64;
+
+/// At most this many bytes of envelopes in one batch (an envelope larger
+/// than this goes alone; the broker's `max_payload` is the hard limit).
+pub const BATCH_BYTES: usize = 256 * 1024;
+
+/// An [`proto::EnvelopeBatch`](crate::proto::EnvelopeBatch) from envelopes
+/// already encoded: field 1 (`repeated Envelope`) is each one's bytes,
+/// length-delimited, in order — what prost would write, without encoding
+/// any envelope twice.
+fn batch_of(encoded: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded.iter().map(|e| e.len() + 6).sum());
+    for e in encoded {
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(e.len() as u64, &mut out);
+        out.extend_from_slice(e);
+    }
+    out
+}
+
+/// The receiver's stream's acknowledgement of one publish (see [`Links::publish_many`]).
+pub type AckWait = futures::future::BoxFuture<'static, Result<(), TransportError>>;
+
+/// A control request from the operator's CLI, with where to answer.
+#[derive(Debug)]
+pub struct ControlCall {
+    /// The subject it came on.
+    pub subject: String,
+    /// Where to send the reply (absent if the caller wants none).
+    pub reply_to: Option<async_nats::Subject>,
+    /// The decoded request, or why it could not be decoded.
+    pub request: Result<ControlRequest, DecodeError>,
+}
+
+/// A node's connections: one per link, plus its own control connection.
+pub struct Links {
+    party: Party,
+    /// `(peer, client, reconnected)` per link: `reconnected` is notified
+    /// whenever that connection is (re)established.
+    links: Vec<(Party, Client, Arc<Notify>)>,
+    control: Client,
+    dead_letters: DeadLetterBox,
+}
+
+impl Links {
+    /// Connects every link (retrying until each broker answers).
+    pub async fn connect(party: Party, urls: &LinkUrls) -> Links {
+        let control = connect_with_retry(&urls.own, &format!("tisa-{}-control", party.lower())).await;
+        let mut links = Vec::new();
+        for (peer, _) in subjects::inbound(party) {
+            let url = match (party.is_hub(), peer) {
+                (true, Party::Kr) => &urls.kr,
+                (true, _) => &urls.jp,
+                (false, _) => &urls.own,
+            };
+            let name = format!("tisa-{}-link-{}", party.lower(), if party.is_hub() { peer.lower() } else { "us" });
+            let reconnected = Arc::new(Notify::new());
+            let client = connect_with_retry_notifying(url, &name, Some(reconnected.clone())).await;
+            links.push((peer, client, reconnected));
+        }
+        let dead_letters = DeadLetterBox { js: async_nats::jetstream::new(control.clone()), party };
+        Links { party, links, control, dead_letters }
+    }
+
+    /// The node's dead-letter stream.
+    pub fn dead_letters(&self) -> &DeadLetterBox {
+        &self.dead_letters
+    }
+
+    /// Subscribes to every inbound link subject and every control verb, and
+    /// proves the subscriptions live. Returns the merged inbound stream, the
+    /// control-call stream, and the link-up stream: a link's peer, each
+    /// time that link came back after a reconnection or had to set up its
+    /// stream again (the broker may have lost what it held: reconcile).
+    ///
+    /// Each link's inbound side is a small pump task that owns the
+    /// receiver's stream and durable consumer in the receiver's account: it
+    /// creates them if missing, and sets them up again whenever its
+    /// connection is re-established or the consumer fails (a broker
+    /// restarted, or its store lost), so delivery resumes by itself.
+    pub async fn subscribe(
+        &self,
+    ) -> Result<
+        (
+            impl Stream<Item = Inbound> + Unpin + Send + use<>,
+            impl Stream<Item = ControlCall> + Unpin + Send + use<>,
+            impl Stream<Item = Party> + Unpin + Send + use<>,
+        ),
+        TransportError,
+    > {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Inbound>(256);
+        let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Party>(16);
+        for ((peer, subject), (_, client, reconnected)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
+            // The receiver owns the stream of what it receives, in its own account.
+            let (nation, dir) = if self.party.is_hub() {
+                (peer, subjects::Direction::Up)
+            } else {
+                (self.party, subjects::Direction::Down)
+            };
+            let pump = Pump {
+                js: async_nats::jetstream::new(client.clone()),
+                stream: stream_name(nation, dir),
+                durable: format!("{}-node", self.party.lower()),
+                subject,
+                peer,
+            };
+            // The first setup must succeed before the node declares itself ready.
+            let messages = pump.setup().await?;
+            tokio::spawn(pump.run(messages, reconnected.clone(), tx.clone(), up_tx.clone()));
+        }
+        let inbound = tokio_stream_of(rx);
+        let link_ups = tokio_stream_of(up_rx);
+        let mut calls = Vec::new();
+        for verb in subjects::VERBS {
+            let subject = subjects::control(self.party, verb);
+            let sub = self
+                .control
+                .subscribe(subject.clone())
+                .await
+                .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
+            calls.push(sub.map(|m| ControlCall {
+                subject: m.subject.to_string(),
+                reply_to: m.reply.clone(),
+                request: decode_request(&m.subject, &m.payload),
+            }));
+        }
+        if let Err(e) = self.dead_letters.ensure().await {
+            // Not fatal: a dead letter that cannot be written leaves its
+            // message unacknowledged (redelivered), and `put` retries this.
+            error!(error = %e, "cannot create the dead-letter stream");
+        }
+        for (_, client, _) in &self.links {
+            prove_ready(client, self.party).await?;
+        }
+        prove_ready(&self.control, self.party).await?;
+        Ok((inbound, stream::select_all(calls), link_ups))
+    }
+
+    /// Publishes a transmit on the link to its recipient and waits for the
+    /// receiver's stream to acknowledge it.
+    pub async fn send(&self, t: &Transmit) -> Result<(), TransportError> {
+        self.send_many(std::slice::from_ref(t)).await.pop().unwrap_or(Ok(()))
+    }
+
+    /// Publishes transmits on their links and awaits the receivers'
+    /// acknowledgements together (pipelined, not one round trip each).
+    /// Returns, in order, whether each was acknowledged: only an `Ok` may be
+    /// recorded as sent; anything else must be retried.
+    pub async fn send_many(&self, ts: &[Transmit]) -> Vec<Result<(), TransportError>> {
+        let mut out: Vec<Option<Result<(), TransportError>>> = (0..ts.len()).map(|_| None).collect();
+        for (offset, chunk) in ts.chunks(SEND_WINDOW).enumerate().map(|(i, c)| (i * SEND_WINDOW, c)) {
+            let groups = self.publish_many(chunk, true).await;
+            let (indices, waits): (Vec<Vec<usize>>, Vec<AckWait>) = groups.into_iter().unzip();
+            for (idx, r) in indices.into_iter().zip(futures::future::join_all(waits).await) {
+                for i in idx {
+                    out[offset + i] = Some(match &r {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(TransportError::Publish { subject: "batch".into(), reason: e.to_string() }),
+                    });
+                }
+            }
+        }
+        out.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+    }
+
+    /// Hands transmits to their links' connections without waiting for
+    /// the receivers' streams. Transmits to the same peer go together, in
+    /// their order, as one [`proto::EnvelopeBatch`](crate::proto::EnvelopeBatch)
+    /// per [`BATCH_MAX`] envelopes (or [`BATCH_BYTES`] bytes) on the link's
+    /// `batch` subject — one stored write and one acknowledgement for all of
+    /// them; a transmit alone goes on its own kind's subject. Returns, for
+    /// each broker message, the indices (into `ts`) of the transmits it
+    /// carries and the future of its acknowledgement (`Ok` only once the
+    /// receiver's stream acknowledged it; an error after
+    /// [`PUBLISH_ACK_TIMEOUT`]). Publishes leave in order on each connection,
+    /// so each stream stores them in order.
+    ///
+    /// With `batch` false every transmit goes alone (a retry: a batch the
+    /// receiver refused, e.g. for want of space, may go through one by one).
+    pub async fn publish_many(&self, ts: &[Transmit], batch: bool) -> Vec<(Vec<usize>, AckWait)> {
+        let max = if batch { BATCH_MAX } else { 1 };
+        // Each envelope is encoded once (a batch is their bytes, framed).
+        let encoded: Vec<Vec<u8>> = ts.iter().map(|t| encode_envelope(&t.envelope)).collect();
+        let mut out = Vec::new();
+        // Per peer, in order; then cut into batches.
+        let mut peers: Vec<(Party, Vec<usize>)> = Vec::new();
+        for (i, t) in ts.iter().enumerate() {
+            match peers.iter_mut().find(|(p, _)| *p == t.to) {
+                Some((_, v)) => v.push(i),
+                None => peers.push((t.to, vec![i])),
+            }
+        }
+        for (_, idx) in peers {
+            let mut group: Vec<usize> = Vec::new();
+            let mut bytes = 0usize;
+            for i in idx {
+                let size = encoded[i].len();
+                if !group.is_empty() && (group.len() >= max || bytes + size > BATCH_BYTES) {
+                    let g = std::mem::take(&mut group);
+                    out.push(self.publish_group(ts, &encoded, g).await);
+                    bytes = 0;
+                }
+                group.push(i);
+                bytes += size;
+            }
+            if !group.is_empty() {
+                out.push(self.publish_group(ts, &encoded, group).await);
+            }
+        }
+        out
+    }
+
+    /// Publishes one broker message carrying `ts[i]` for every `i` in `group` (same peer).
+    async fn publish_group(&self, ts: &[Transmit], encoded: &[Vec<u8>], group: Vec<usize>) -> (Vec<usize>, AckWait) {
+        let envs: Vec<(&Envelope, &[u8])> = group.iter().map(|i| (&ts[*i].envelope, encoded[*i].as_slice())).collect();
+        let to = ts[group[0]].to;
+        let wait: AckWait = match self.publish_durable(to, &envs).await {
+            Ok((subject, stream, ack)) => Box::pin(async move {
+                match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
+                    Err(_) => Err(TransportError::NotAccepted {
+                        stream,
+                        subject,
+                        reason: "no acknowledgement in time".into(),
+                        hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
+                    }),
+                }
+            }),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        };
+        (group, wait)
+    }
+
+    /// Hands envelopes for `to` to its link's connection as one broker
+    /// message (one envelope: on its kind's subject; several: a batch);
+    /// returns the subject, the receiving stream and the future of its
+    /// acknowledgement.
+    async fn publish_durable(
+        &self,
+        to: Party,
+        envs: &[(&Envelope, &[u8])],
+    ) -> Result<(String, String, async_nats::jetstream::context::PublishAckFuture), TransportError> {
+        let (kind, payload, msg_id) = match envs {
+            [(one, bytes)] => (one.payload.kind(), bytes.to_vec(), one.message_id.to_string()),
+            [(first, _), .., (last, _)] => (
+                subjects::BATCH,
+                batch_of(&envs.iter().map(|(_, b)| *b).collect::<Vec<_>>()),
+                format!("{}+{}+{}", first.message_id, envs.len(), last.message_id),
+            ),
+            [] => return Err(TransportError::Publish { subject: "-".into(), reason: "nothing to publish".into() }),
+        };
+        let subject = subjects::outbound(self.party, to, kind).ok_or_else(|| TransportError::Publish {
+            subject: format!("<{}→{}>", self.party, to),
+            reason: "no such link in the arrangement".to_owned(),
+        })?;
+        let client = self.links.iter().find(|(peer, _, _)| *peer == to).map(|(_, c, _)| c).ok_or_else(|| {
+            TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
+        })?;
+        // Durable: the receiver's stream acknowledges (deduplicating by message id).
+        let limit = client.server_info().max_payload;
+        if limit > 0 && payload.len() > limit {
+            return Err(TransportError::TooLarge {
+                what: format!("{kind} envelope {msg_id} to {to}"),
+                size: payload.len(),
+                limit,
+            });
+        }
+        let js = async_nats::jetstream::new(client.clone());
+        let msg =
+            async_nats::jetstream::message::PublishMessage::build().payload(Bytes::from(payload)).message_id(msg_id);
+        let stream = receiving_stream(self.party, to).unwrap_or_default();
+        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| not_accepted(&stream, &subject, &e))?;
+        Ok((subject, stream, ack))
+    }
+
+    /// Answers a control call.
+    pub async fn reply(&self, to: async_nats::Subject, reply: &ControlReply) -> Result<(), TransportError> {
+        self.control
+            .publish(to.clone(), Bytes::from(reply.encode()))
+            .await
+            .map_err(|e| TransportError::Publish { subject: to.to_string(), reason: e.to_string() })
+    }
+
+    /// Publishes an event on `tisa.ctl.<party>.events`.
+    pub async fn publish_event(&self, ev: &WatchEvent) -> Result<(), TransportError> {
+        let subject = subjects::events(self.party);
+        self.control
+            .publish(subject.clone(), Bytes::from(ev.encode()))
+            .await
+            .map_err(|e| TransportError::Publish { subject, reason: e.to_string() })
+    }
+
+    /// Whether every connection is currently up.
+    pub fn connected(&self) -> bool {
+        use async_nats::connection::State;
+        self.links
+            .iter()
+            .map(|(_, c, _)| c)
+            .chain(std::iter::once(&self.control))
+            .all(|c| c.connection_state() == State::Connected)
+    }
+
+    /// Flushes every connection (best effort, for shutdown).
+    pub async fn flush(&self) {
+        for c in self.links.iter().map(|(_, c, _)| c).chain(std::iter::once(&self.control)) {
+            let _ = c.flush().await;
+        }
+    }
+}
+
+/// Describes why the receiver's stream did not take a message, with what
+/// the operator can do about it.
+fn not_accepted(stream: &str, subject: &str, e: &async_nats::jetstream::context::PublishError) -> TransportError {
+    use async_nats::jetstream::context::PublishErrorKind;
+    let reason = e.to_string();
+    let lower = reason.to_ascii_lowercase();
+    let hint = if e.kind() == PublishErrorKind::StreamNotFound || lower.contains("no responders") {
+        "the receiving stream does not exist (the receiving node creates it when it first starts: is it running?); \
+         the message is kept and retried every 2 s"
+    } else if lower.contains("exceeded") || lower.contains("insufficient") || lower.contains("resource") {
+        "the receiving stream or its account's JetStream storage is full (is the receiving node stopped or \
+         behind?); the message is kept and retried every 2 s: start or drain the receiving node, or raise the \
+         account's limits (`tisa broker config --js-max-file`)"
+    } else {
+        "the message is kept and retried every 2 s"
+    };
+    TransportError::NotAccepted { stream: stream.to_owned(), subject: subject.to_owned(), reason, hint }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::decode_inbound;
+    use tisa_core::{MessageId, Payload, Rejection, Timestamp, PROTOCOL_VERSION};
+
+    fn env(n: u32) -> Envelope {
+        Envelope {
+            version: PROTOCOL_VERSION,
+            message_id: MessageId::new(format!("US.1.{n}")).unwrap(),
+            sender: Party::Us,
+            sent_at: Timestamp(u64::from(n)),
+            payload: Payload::Rejection(Rejection {
+                refers_to: MessageId::new("KR.1.1").unwrap(),
+                code: "CONFLICT".into(),
+                detail: "x".repeat(n as usize * 40),
+                report_id: None,
+                request_id: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_batch_framed_from_encoded_envelopes_is_what_prost_writes_and_decodes_back() {
+        let envs: Vec<Envelope> = (1..=5).map(env).collect();
+        let encoded: Vec<Vec<u8>> = envs.iter().map(encode_envelope).collect();
+        let framed = batch_of(&encoded.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let refs: Vec<&Envelope> = envs.iter().collect();
+        assert_eq!(framed, crate::convert::encode_batch(&refs));
+        assert_eq!(decode_inbound("tisa.kr.down.batch", &framed).unwrap(), envs);
+        // One envelope alone on its kind's subject, not a batch.
+        assert_eq!(decode_inbound("tisa.kr.down.rejection", &encoded[0]).unwrap(), vec![envs[0].clone()]);
+        assert!(decode_inbound("tisa.kr.down.batch", &[]).is_err(), "an empty batch is refused");
+    }
+}

@@ -1,0 +1,371 @@
+//! What an operator's CLI asks its own node: one [`ControlRequest`]
+//! variant per verb, each on its own subject `tisa.ctl.<party>.<verb>`.
+
+use tisa_core::{Command, Content, Decision, Draft, ReportId, RequestId, Sensitive, Signed, TrackDraft};
+
+use crate::convert::{
+    category_from, category_to, class_from, class_to, opt_report_id, parties_from, parties_to, report_id, request_id,
+    signed_from, signed_to, verdict_from, verdict_to, DecisionVerdict, Wire,
+};
+use crate::error::DecodeError;
+use crate::proto;
+
+/// Re-emits `$x`; lets a macro repetition that is driven by a type bind a
+/// payload (`Variant(x)`) only for the variants that have one.
+macro_rules! bind {
+    ($x:ident, $t:ty) => {
+        $x
+    };
+}
+
+/// Declares the requests, each once, with its verb: generates
+/// [`ControlRequest`] (every request), [`CommandRequest`] (those that
+/// change state), [`Query`] (those that only read), the split between
+/// them, and the verb lists the subjects and broker permissions derive from.
+macro_rules! control_requests {
+    (
+        commands { $( $(#[$cdoc:meta])* $cverb:literal => $cvar:ident($cty:ty), )* }
+        queries { $( $(#[$qdoc:meta])* $qverb:literal => $qvar:ident $(($qty:ty))?, )* }
+    ) => {
+        /// What an operator's CLI asks its own node, on `tisa.ctl.<party>.<verb>`.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum ControlRequest {
+            $( $(#[$cdoc])* $cvar($cty), )*
+            $( $(#[$qdoc])* $qvar $(($qty))?, )*
+        }
+
+        /// A [`ControlRequest`] that changes the node's state: it becomes a
+        /// core [`Command`] ([`CommandRequest::into_command`]), logged in
+        /// the node's input log, then applied.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum CommandRequest {
+            $( $(#[$cdoc])* $cvar($cty), )*
+        }
+
+        /// A [`ControlRequest`] that only reads (never logged).
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum Query {
+            $( $(#[$qdoc])* $qvar $(($qty))?, )*
+        }
+
+        impl ControlRequest {
+            /// Every verb, one subject each (`tisa.ctl.<party>.<verb>`).
+            pub const VERBS: &'static [&'static str] = &[$($cverb,)* $($qverb,)*];
+
+            /// The verbs of the requests that change state (a node's
+            /// failpoints name them `ctl.<verb>`).
+            pub const COMMAND_VERBS: &'static [&'static str] = &[$($cverb,)*];
+
+            /// The subject verb of this request.
+            pub fn verb(&self) -> &'static str {
+                match self {
+                    $( Self::$cvar(..) => $cverb, )*
+                    $( Self::$qvar { .. } => $qverb, )*
+                }
+            }
+
+            /// A command (it changes state) or a query.
+            pub fn split(self) -> Result<CommandRequest, Query> {
+                match self {
+                    $( Self::$cvar(x) => Ok(CommandRequest::$cvar(x)), )*
+                    $( Self::$qvar $((bind!(x, $qty)))? => Err(Query::$qvar $((bind!(x, $qty)))?), )*
+                }
+            }
+        }
+
+        impl From<CommandRequest> for ControlRequest {
+            fn from(c: CommandRequest) -> Self {
+                match c {
+                    $( CommandRequest::$cvar(x) => Self::$cvar(x), )*
+                }
+            }
+        }
+
+        impl From<Query> for ControlRequest {
+            fn from(q: Query) -> Self {
+                match q {
+                    $( Query::$qvar $((bind!(x, $qty)))? => Self::$qvar $((bind!(x, $qty)))?, )*
+                }
+            }
+        }
+
+        impl Query {
+            /// The subject verb of this query.
+            pub fn verb(&self) -> &'static str {
+                match self {
+                    $( Self::$qvar { .. } => $qverb, )*
+                }
+            }
+        }
+    };
+}
+
+control_requests! {
+    commands {
+        /// Submit a report or a correction.
+        "submit" => Submit(Draft),
+        /// Approve or deny a release request: a decision document signed by
+        /// one of the party's approvers (the CLI signs it locally).
+        "decide" => Decide(Signed),
+        /// Issue a standing grant (a signed grant document).
+        "grant" => Grant(Signed),
+        /// Revoke a standing grant (a signed revocation document).
+        "revoke" => Revoke(Signed),
+        /// Issue one live missile-track update (the node signs it).
+        "track" => Track(TrackDraft),
+        /// Retract one of this party's reports (every revision); the node
+        /// signs the retraction. Answered with the report's status.
+        "retract" => Retract(Retract),
+    }
+    queries {
+        /// Release requests awaiting this party's decision.
+        "pending" => Pending(ListQuery),
+        /// Reports received.
+        "inbox" => Inbox(ListQuery),
+        /// Where this party's reports stand (`report_id`: one report).
+        "status" => Status(ListQuery),
+        /// Liveness and counters.
+        "health" => Health,
+        /// Standing grants this node knows.
+        "grants" => Grants(ListQuery),
+        /// The decision document to sign for a pending request (the verb
+        /// predates the name: `draft`).
+        "draft" => DecisionDocument(DecisionQuery),
+        /// The latest update of every track the node knows.
+        "tracks" => Tracks(ListQuery),
+        /// The most recent dead letters (`limit` only), newest first.
+        "deadletter" => DeadLetters(ListQuery),
+    }
+}
+
+/// A page request. `limit` 0 means the default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Cursor: the previous page's `next_after`.
+    pub after: Option<String>,
+    /// Page size (default 100, at most 1000).
+    pub limit: usize,
+    /// For `status`: only this report.
+    pub report_id: Option<ReportId>,
+}
+
+/// Default page size.
+pub const DEFAULT_LIMIT: usize = 100;
+
+impl ListQuery {
+    /// The page size asked for: the default for 0, never more than `max`.
+    pub fn page_size(&self, max: usize) -> usize {
+        if self.limit == 0 {
+            DEFAULT_LIMIT
+        } else {
+            self.limit.min(max)
+        }
+    }
+}
+
+/// Which decision document to prepare (`ControlRequest::DecisionDocument`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionQuery {
+    /// The request.
+    pub request_id: RequestId,
+    /// The decision.
+    pub decision: Decision,
+    /// The approver (the signing key's name).
+    pub operator: String,
+}
+
+/// A retraction to issue (`ControlRequest::Retract`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retract {
+    /// The report (every revision).
+    pub report_id: ReportId,
+    /// Why (shown to holders, never logged).
+    pub reason: String,
+    /// The operator asking, or empty.
+    pub operator: String,
+}
+
+impl CommandRequest {
+    /// The core command this request asks for. A submit takes the id the
+    /// node chose for the new report (`new_id` is called for a submit only).
+    pub fn into_command<E>(self, new_id: impl FnOnce() -> Result<ReportId, E>) -> Result<Command, E> {
+        Ok(match self {
+            CommandRequest::Submit(draft) => Command::Submit { report_id: new_id()?, draft },
+            CommandRequest::Decide(s) => Command::Decide(s),
+            CommandRequest::Grant(s) => Command::Grant(s),
+            CommandRequest::Revoke(s) => Command::Revoke(s),
+            CommandRequest::Track(d) => Command::Track(d),
+            CommandRequest::Retract(r) => {
+                Command::Retract { report_id: r.report_id, reason: r.reason, operator: r.operator }
+            }
+        })
+    }
+}
+
+/// The request a command came from (a submit's report id is dropped: the
+/// input log keeps it beside the request).
+impl From<Command> for CommandRequest {
+    fn from(c: Command) -> Self {
+        match c {
+            Command::Submit { draft, .. } => CommandRequest::Submit(draft),
+            Command::Decide(s) => CommandRequest::Decide(s),
+            Command::Grant(s) => CommandRequest::Grant(s),
+            Command::Revoke(s) => CommandRequest::Revoke(s),
+            Command::Track(d) => CommandRequest::Track(d),
+            Command::Retract { report_id, reason, operator } => {
+                CommandRequest::Retract(Retract { report_id, reason, operator })
+            }
+        }
+    }
+}
+
+/// Decodes a request received on `subject` (node side); the request kind must
+/// match the subject's verb.
+pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<ControlRequest, DecodeError> {
+    let req = ControlRequest::decode(bytes)?;
+    let verb = crate::subjects::kind_of(subject);
+    if verb != req.verb() {
+        return Err(DecodeError::KindMismatch { subject: verb.to_owned(), payload: req.verb() });
+    }
+    Ok(req)
+}
+
+impl Wire for ControlRequest {
+    type Proto = proto::ControlRequest;
+
+    fn to_proto(&self) -> Self::Proto {
+        use proto::control_request::Request as R;
+        let r = match self {
+            ControlRequest::Submit(d) => R::Submit(d.to_proto()),
+            ControlRequest::Decide(s) => R::Decide(proto::DecideRequest { decision: Some(signed_to(s)) }),
+            ControlRequest::Grant(s) => R::Grant(signed_to(s)),
+            ControlRequest::Revoke(s) => R::Revoke(signed_to(s)),
+            ControlRequest::Track(d) => R::Track(d.to_proto()),
+            ControlRequest::Retract(r) => R::Retract(r.to_proto()),
+            ControlRequest::Pending(q) => R::Pending(q.to_proto()),
+            ControlRequest::Inbox(q) => R::Inbox(q.to_proto()),
+            ControlRequest::Status(q) => R::Status(q.to_proto()),
+            ControlRequest::Health => R::Health(proto::HealthRequest {}),
+            ControlRequest::Grants(q) => R::Grants(q.to_proto()),
+            ControlRequest::DecisionDocument(q) => R::Draft(q.to_proto()),
+            ControlRequest::Tracks(q) => R::Tracks(q.to_proto()),
+            ControlRequest::DeadLetters(q) => R::DeadLetters(q.to_proto()),
+        };
+        proto::ControlRequest { request: Some(r) }
+    }
+
+    fn from_proto(p: Self::Proto) -> Result<Self, DecodeError> {
+        use proto::control_request::Request as R;
+        Ok(match p.request.ok_or(DecodeError::Missing("request"))? {
+            R::Submit(s) => ControlRequest::Submit(Wire::from_proto(s)?),
+            R::Decide(d) => ControlRequest::Decide(signed_from("decision", d.decision)?),
+            R::Grant(s) => ControlRequest::Grant(signed_from("grant", Some(s))?),
+            R::Revoke(s) => ControlRequest::Revoke(signed_from("revoke", Some(s))?),
+            R::Track(t) => ControlRequest::Track(Wire::from_proto(t)?),
+            R::Retract(r) => ControlRequest::Retract(Wire::from_proto(r)?),
+            R::Pending(q) => ControlRequest::Pending(Wire::from_proto(q)?),
+            R::Inbox(q) => ControlRequest::Inbox(Wire::from_proto(q)?),
+            R::Status(q) => ControlRequest::Status(Wire::from_proto(q)?),
+            R::Health(_) => ControlRequest::Health,
+            R::Grants(q) => ControlRequest::Grants(Wire::from_proto(q)?),
+            R::Draft(d) => ControlRequest::DecisionDocument(Wire::from_proto(d)?),
+            R::Tracks(q) => ControlRequest::Tracks(Wire::from_proto(q)?),
+            R::DeadLetters(q) => ControlRequest::DeadLetters(Wire::from_proto(q)?),
+        })
+    }
+}
+
+/// A report as an operator submits it.
+impl Wire for Draft {
+    type Proto = proto::SubmitRequest;
+
+    fn to_proto(&self) -> Self::Proto {
+        proto::SubmitRequest {
+            category: category_to(self.category),
+            classification: class_to(self.classification),
+            releasable_to: parties_to(self.releasable_to),
+            title: self.content.title.expose().to_owned(),
+            body: self.content.body.expose().to_owned(),
+            tearline: self.content.tearline.as_ref().map(|t| t.expose().to_owned()),
+            source_description: self.content.source.expose().to_owned(),
+            corrects: self.corrects.as_ref().map(ToString::to_string).unwrap_or_default(),
+            submitted_by: self.submitted_by.clone(),
+            source_key: self.source_key.clone().unwrap_or_default(),
+        }
+    }
+
+    fn from_proto(s: Self::Proto) -> Result<Self, DecodeError> {
+        Ok(Draft {
+            category: category_from(s.category)?,
+            classification: class_from("classification", s.classification)?,
+            releasable_to: parties_from(&s.releasable_to)?,
+            content: Content {
+                title: Sensitive::new(s.title),
+                body: Sensitive::new(s.body),
+                tearline: s.tearline.map(Sensitive::new),
+                source: Sensitive::new(s.source_description),
+            },
+            corrects: opt_report_id("corrects", s.corrects)?,
+            submitted_by: s.submitted_by,
+            source_key: (!s.source_key.is_empty()).then_some(s.source_key),
+        })
+    }
+}
+
+impl Wire for ListQuery {
+    type Proto = proto::ListRequest;
+
+    fn to_proto(&self) -> Self::Proto {
+        proto::ListRequest {
+            after: self.after.clone().unwrap_or_default(),
+            limit: u32::try_from(self.limit).unwrap_or(u32::MAX),
+            report_id: self.report_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }
+    }
+
+    fn from_proto(q: Self::Proto) -> Result<Self, DecodeError> {
+        Ok(ListQuery {
+            after: (!q.after.is_empty()).then_some(q.after),
+            limit: usize::try_from(q.limit).unwrap_or(usize::MAX),
+            report_id: opt_report_id("report_id", q.report_id)?,
+        })
+    }
+}
+
+impl Wire for DecisionQuery {
+    type Proto = proto::DraftRequest;
+
+    fn to_proto(&self) -> Self::Proto {
+        let (verdict, reason) = self.decision.verdict();
+        proto::DraftRequest {
+            request_id: self.request_id.to_string(),
+            decision: verdict_to(verdict),
+            reason: reason.to_owned(),
+            operator: self.operator.clone(),
+        }
+    }
+
+    fn from_proto(d: Self::Proto) -> Result<Self, DecodeError> {
+        Ok(DecisionQuery {
+            request_id: request_id("request_id", d.request_id)?,
+            decision: Decision::from_verdict(verdict_from(d.decision)?, d.reason),
+            operator: d.operator,
+        })
+    }
+}
+
+impl Wire for Retract {
+    type Proto = proto::RetractRequest;
+
+    fn to_proto(&self) -> Self::Proto {
+        proto::RetractRequest {
+            report_id: self.report_id.to_string(),
+            reason: self.reason.clone(),
+            operator: self.operator.clone(),
+        }
+    }
+
+    fn from_proto(r: Self::Proto) -> Result<Self, DecodeError> {
+        Ok(Retract { report_id: report_id("retract.report_id", r.report_id)?, reason: r.reason, operator: r.operator })
+    }
+}

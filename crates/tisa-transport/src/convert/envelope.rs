@@ -1,0 +1,275 @@
+//! Envelopes and the payloads they carry between parties, batches, and the
+//! message id of an envelope that does not decode.
+
+use prost::Message;
+use tisa_core::{
+    Envelope, MessageId, Payload, Progress, Receipt, Rejection, ReleaseRequest, Retraction, Stage, Timestamp,
+    PROTOCOL_VERSION,
+};
+
+use super::{
+    decision_from_signed, grant_from_signed, not_releasable_from, not_releasable_to, opt_party_from, opt_report_id,
+    opt_request_id, party_from, party_to, report_id, request_id, revocation_from_signed, signed_from, signed_to, Wire,
+};
+use crate::error::DecodeError;
+use crate::proto;
+
+/// Encodes an envelope for the wire.
+pub fn encode_envelope(env: &Envelope) -> Vec<u8> {
+    env.encode()
+}
+
+/// Decodes what arrived on a link subject: one envelope (its payload kind
+/// must match the subject), or on a `batch` subject every envelope of an
+/// [`proto::EnvelopeBatch`], in order (at least one; any bad one fails the batch).
+pub fn decode_inbound(subject: &str, bytes: &[u8]) -> Result<Vec<Envelope>, DecodeError> {
+    if crate::subjects::kind_of(subject) != crate::subjects::BATCH {
+        return decode_envelope(subject, bytes).map(|e| vec![e]);
+    }
+    let b = proto::EnvelopeBatch::decode(bytes)?;
+    if b.envelopes.is_empty() {
+        return Err(DecodeError::Missing("envelope_batch.envelopes"));
+    }
+    b.envelopes.into_iter().map(Envelope::from_proto).collect()
+}
+
+/// Encodes envelopes for a `batch` subject.
+pub fn encode_batch(envs: &[&Envelope]) -> Vec<u8> {
+    proto::EnvelopeBatch { envelopes: envs.iter().map(|e| e.to_proto()).collect() }.encode_to_vec()
+}
+
+/// Decodes an envelope received on `subject`; its payload kind must match the
+/// subject's last token.
+pub fn decode_envelope(subject: &str, bytes: &[u8]) -> Result<Envelope, DecodeError> {
+    let env = Envelope::decode(bytes)?;
+    let subject_kind = crate::subjects::kind_of(subject);
+    if subject_kind != env.payload.kind() {
+        return Err(DecodeError::KindMismatch { subject: subject_kind.to_owned(), payload: env.payload.kind() });
+    }
+    Ok(env)
+}
+
+/// The envelope's message id, read from the leading fields of bytes that
+/// may not decode as a whole (a truncated or otherwise broken envelope), for
+/// dead letters. `None` unless field 2 comes before the damage and is a
+/// valid message id (so it can never carry arbitrary payload text).
+pub fn peek_message_id(bytes: &[u8]) -> Option<MessageId> {
+    fn varint(b: &[u8], i: &mut usize) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *b.get(*i)?;
+            *i += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let key = varint(bytes, &mut i)?;
+        let (field, wire) = (key >> 3, key & 7);
+        match wire {
+            0 => {
+                varint(bytes, &mut i)?;
+            }
+            1 => i = i.checked_add(8)?,
+            5 => i = i.checked_add(4)?,
+            2 => {
+                let len = usize::try_from(varint(bytes, &mut i)?).ok()?;
+                let end = i.checked_add(len)?;
+                let value = bytes.get(i..end)?;
+                if field == 2 {
+                    return MessageId::new(std::str::from_utf8(value).ok()?).ok();
+                }
+                i = end;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+impl Wire for Envelope {
+    type Proto = proto::Envelope;
+
+    fn to_proto(&self) -> Self::Proto {
+        use proto::envelope::Payload as P;
+        let payload = match &self.payload {
+            Payload::Report(r) => P::Report(r.to_proto()),
+            Payload::ReleaseRequest(r) => P::ReleaseRequest(r.to_proto()),
+            Payload::ReleaseDecision(d) => {
+                P::ReleaseDecision(proto::ReleaseDecision { signed: Some(signed_to(&d.signed)) })
+            }
+            Payload::Grant(g) => P::Grant(proto::Grant { signed: Some(signed_to(&g.signed)) }),
+            Payload::Revocation(r) => P::Revocation(proto::Revocation { signed: Some(signed_to(&r.signed)) }),
+            Payload::Receipt(r) => P::Receipt(proto::Receipt {
+                signed: Some(signed_to(&r.signed)),
+                audit_head: r.audit_head.as_ref().map(signed_to),
+            }),
+            Payload::Retraction(r) => {
+                P::Retraction(proto::Retraction { signed: Some(signed_to(&r.signed)), reason: r.doc.reason.clone() })
+            }
+            Payload::Delivery(d) => P::Delivery(d.to_proto()),
+            Payload::Track(t) => P::Track(t.to_proto()),
+            Payload::Progress(p) => P::Progress(p.to_proto()),
+            Payload::Rejection(r) => P::Rejection(r.to_proto()),
+        };
+        proto::Envelope {
+            version: self.version,
+            message_id: self.message_id.to_string(),
+            sender: party_to(self.sender),
+            sent_at_ms: self.sent_at.as_millis(),
+            payload: Some(payload),
+        }
+    }
+
+    fn from_proto(p: Self::Proto) -> Result<Self, DecodeError> {
+        use proto::envelope::Payload as P;
+        if p.version != PROTOCOL_VERSION {
+            return Err(DecodeError::Version(p.version));
+        }
+        let payload = match p.payload.ok_or(DecodeError::Missing("envelope.payload"))? {
+            P::Report(r) => Payload::Report(Wire::from_proto(r)?),
+            P::ReleaseRequest(r) => Payload::ReleaseRequest(ReleaseRequest::from_proto(r)?),
+            P::ReleaseDecision(d) => {
+                Payload::ReleaseDecision(decision_from_signed(signed_from("release_decision.signed", d.signed)?)?)
+            }
+            P::Grant(g) => Payload::Grant(grant_from_signed(signed_from("grant.signed", g.signed)?)?),
+            P::Revocation(r) => {
+                Payload::Revocation(revocation_from_signed(signed_from("revocation.signed", r.signed)?)?)
+            }
+            P::Receipt(r) => {
+                let signed = signed_from("receipt.signed", r.signed)?;
+                let doc = tisa_core::sign::ReceiptDoc::parse(&signed.bytes)
+                    .map_err(|_| DecodeError::Inconsistent("malformed receipt document"))?;
+                let audit_head = r.audit_head.map(|h| signed_from("receipt.audit_head", Some(h))).transpose()?;
+                Payload::Receipt(Receipt { doc, signed, audit_head })
+            }
+            P::Retraction(r) => {
+                if r.reason.len() > tisa_core::node::limits::REASON {
+                    return Err(DecodeError::Inconsistent("retraction reason over its limit"));
+                }
+                let signed = signed_from("retraction.signed", r.signed)?;
+                let doc = tisa_core::sign::RetractionDoc::parse(&signed.bytes, &r.reason)
+                    .map_err(|_| DecodeError::Inconsistent("malformed retraction document or reason"))?;
+                Payload::Retraction(Retraction { doc, signed })
+            }
+            P::Delivery(d) => Payload::Delivery(Wire::from_proto(d)?),
+            P::Track(t) => Payload::Track(Wire::from_proto(t)?),
+            P::Progress(pr) => Payload::Progress(Progress::from_proto(pr)?),
+            P::Rejection(r) => Payload::Rejection(Rejection::from_proto(r)?),
+        };
+        Ok(Envelope {
+            version: p.version,
+            message_id: MessageId::new(p.message_id)
+                .map_err(|source| DecodeError::BadId { field: "envelope.message_id", source })?,
+            sender: party_from("envelope.sender", p.sender)?,
+            sent_at: Timestamp(p.sent_at_ms),
+            payload,
+        })
+    }
+}
+
+impl Wire for ReleaseRequest {
+    type Proto = proto::ReleaseRequest;
+
+    fn to_proto(&self) -> Self::Proto {
+        proto::ReleaseRequest {
+            request_id: self.request_id.to_string(),
+            report_id: self.report_id.to_string(),
+            revision: self.revision,
+            recipient: party_to(self.recipient),
+            requested_at_ms: self.requested_at.as_millis(),
+            expires_at_ms: self.expires_at.as_millis(),
+        }
+    }
+
+    fn from_proto(r: Self::Proto) -> Result<Self, DecodeError> {
+        Ok(ReleaseRequest {
+            request_id: request_id("release_request.request_id", r.request_id)?,
+            report_id: report_id("release_request.report_id", r.report_id)?,
+            revision: r.revision,
+            recipient: party_from("release_request.recipient", r.recipient)?,
+            requested_at: Timestamp(r.requested_at_ms),
+            expires_at: Timestamp(r.expires_at_ms),
+        })
+    }
+}
+
+impl Wire for Progress {
+    type Proto = proto::Progress;
+
+    fn to_proto(&self) -> Self::Proto {
+        let (stage, why, tearline_only) = match &self.stage {
+            Stage::Accepted => (proto::Stage::Accepted, None, false),
+            Stage::NotReleasable(w) => (proto::Stage::NotReleasable, Some(*w), false),
+            Stage::Forwarded { tearline_only } => (proto::Stage::Forwarded, None, *tearline_only),
+            Stage::Denied => (proto::Stage::Denied, None, false),
+            Stage::Expired => (proto::Stage::Expired, None, false),
+            Stage::Retracted => (proto::Stage::Retracted, None, false),
+        };
+        let mut out = proto::Progress {
+            report_id: self.report_id.to_string(),
+            revision: self.revision,
+            recipient: self.recipient.map(party_to).unwrap_or(0),
+            stage: stage as i32,
+            tearline_only,
+            ..Default::default()
+        };
+        if let Some(w) = why {
+            (out.not_releasable_code, out.category, out.classification, out.ceiling) = not_releasable_to(w);
+        }
+        out
+    }
+
+    fn from_proto(pr: Self::Proto) -> Result<Self, DecodeError> {
+        let stage = match proto::Stage::try_from(pr.stage) {
+            Ok(proto::Stage::Accepted) => Stage::Accepted,
+            Ok(proto::Stage::NotReleasable) => Stage::NotReleasable(not_releasable_from(
+                ["progress.not_releasable_code", "progress.classification", "progress.ceiling"],
+                &pr.not_releasable_code,
+                pr.category,
+                pr.classification,
+                pr.ceiling,
+            )?),
+            Ok(proto::Stage::Forwarded) => Stage::Forwarded { tearline_only: pr.tearline_only },
+            Ok(proto::Stage::Denied) => Stage::Denied,
+            Ok(proto::Stage::Expired) => Stage::Expired,
+            Ok(proto::Stage::Retracted) => Stage::Retracted,
+            _ => return Err(DecodeError::BadEnum { field: "progress.stage", value: pr.stage }),
+        };
+        Ok(Progress {
+            report_id: report_id("progress.report_id", pr.report_id)?,
+            revision: pr.revision,
+            recipient: opt_party_from("progress.recipient", pr.recipient)?,
+            stage,
+        })
+    }
+}
+
+impl Wire for Rejection {
+    type Proto = proto::Rejection;
+
+    fn to_proto(&self) -> Self::Proto {
+        proto::Rejection {
+            refers_to: self.refers_to.to_string(),
+            code: self.code.clone(),
+            detail: self.detail.clone(),
+            report_id: self.report_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            request_id: self.request_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }
+    }
+
+    fn from_proto(r: Self::Proto) -> Result<Self, DecodeError> {
+        Ok(Rejection {
+            refers_to: MessageId::new(r.refers_to)
+                .map_err(|source| DecodeError::BadId { field: "rejection.refers_to", source })?,
+            code: r.code.chars().take(64).collect(),
+            detail: r.detail.chars().take(512).collect(),
+            report_id: opt_report_id("rejection.report_id", r.report_id)?,
+            request_id: opt_request_id("rejection.request_id", r.request_id)?,
+        })
+    }
+}

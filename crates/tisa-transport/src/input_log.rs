@@ -1,0 +1,58 @@
+//! Encoding of a node's durable input log (`proto/tisa/v1/store.proto`):
+//! one [`LoggedInput`] per record. A command is logged as the control
+//! request it came from (plus, for a submit, the report id the node chose),
+//! so the log needs nothing of its own when a command is added.
+//!
+//! Report bodies in the node's store are wire reports ([`Report`](tisa_core::Report)'s
+//! [`Wire`] impl).
+
+use tisa_core::{Command, Input, LoggedInput, Timestamp};
+
+use crate::control::{CommandRequest, ControlRequest};
+use crate::convert::{party_from, party_to, report_id, Wire};
+use crate::error::DecodeError;
+use crate::proto;
+
+impl Wire for LoggedInput {
+    type Proto = proto::LoggedInput;
+
+    fn to_proto(&self) -> Self::Proto {
+        use proto::logged_input::Input as I;
+        let (input, report_id) = match &self.input {
+            Input::Message { link, envelope } => (
+                I::Inbound(proto::LoggedInbound { link: party_to(*link), envelope: Some(envelope.to_proto()) }),
+                String::new(),
+            ),
+            Input::Command(c) => {
+                let id = match c {
+                    Command::Submit { report_id, .. } => report_id.to_string(),
+                    _ => String::new(),
+                };
+                (I::Command(ControlRequest::from(CommandRequest::from(c.clone())).to_proto()), id)
+            }
+            Input::Timeout => (I::Timeout(true), String::new()),
+            Input::LinkUp { link } => (I::LinkUp(party_to(*link)), String::new()),
+        };
+        proto::LoggedInput { at_ms: self.at.as_millis(), input: Some(input), report_id }
+    }
+
+    fn from_proto(p: Self::Proto) -> Result<Self, DecodeError> {
+        use proto::logged_input::Input as I;
+        let input = match p.input.ok_or(DecodeError::Missing("logged_input.input"))? {
+            I::Inbound(i) => Input::Message {
+                link: party_from("logged_inbound.link", i.link)?,
+                envelope: Wire::from_proto(i.envelope.ok_or(DecodeError::Missing("logged_inbound.envelope"))?)?,
+            },
+            I::Command(c) => {
+                let request = ControlRequest::from_proto(c)?
+                    .split()
+                    .map_err(|_| DecodeError::Inconsistent("a logged command is a query"))?;
+                let id = p.report_id;
+                Input::Command(request.into_command(|| report_id("report_id", id))?)
+            }
+            I::Timeout(_) => Input::Timeout,
+            I::LinkUp(l) => Input::LinkUp { link: party_from("logged_input.link_up", l)? },
+        };
+        Ok(LoggedInput { at: Timestamp(p.at_ms), input })
+    }
+}
