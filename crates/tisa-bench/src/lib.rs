@@ -28,6 +28,7 @@
 //! (ratios, targets, tables); this file holds the options, the result type
 //! and the run.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::collections::BTreeMap;

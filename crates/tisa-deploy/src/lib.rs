@@ -12,6 +12,7 @@
 //! - [`secret`]: writing secret files (mode 0600).
 //! - [`duration`]: durations as written in the agreement and on the command line (`24h`).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod agreement;

@@ -27,6 +27,7 @@
 //! is a module here, a variant of [`FeedCommand`] and an arm of [`run`]; the
 //! `tisa` binary only embeds `FeedCommand` as `tisa feed`.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod cns;
@@ -90,6 +91,7 @@ pub struct LineSource {
 /// (your party, broker, credentials, `--json`, `--timeout`) and `--dry-run`.
 #[derive(Args, Debug, Clone)]
 pub struct FeedOptions {
+    /// The operator options (party, broker, credentials, `--json`, `--timeout`).
     #[command(flatten)]
     pub common: Common,
     /// Print each report it would submit, with its source key, instead of

@@ -10,6 +10,7 @@
 //!   release decision locally.
 //! - [`util`]: signals and UTC times.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cluster;
