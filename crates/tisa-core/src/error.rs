@@ -3,32 +3,10 @@
 
 use thiserror::Error;
 
+use crate::ids::{ReportId, RequestId, TrackId};
 use crate::policy::NotReleasable;
-use crate::types::{Classification, Party, ReportId, RequestId, TrackId};
-
-/// A value given as text could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ParseError {
-    /// Not one of `kr|us|jp|KOR|USA|JPN`.
-    #[error("unknown party {0:?} (expected kr, us, jp or KOR, USA, JPN)")]
-    UnknownParty(String),
-    /// Not a known category.
-    #[error("unknown category {0:?} (expected nuclear, missile or other)")]
-    UnknownCategory(String),
-    /// Not a known classification.
-    #[error("unknown classification {0:?} (expected unclassified, confidential, secret or top_secret)")]
-    UnknownClassification(String),
-    /// An identifier that breaks the id rules.
-    #[error("invalid {what} {value:?}: {why}")]
-    BadId {
-        /// Which kind of id.
-        what: &'static str,
-        /// The offending value, truncated.
-        value: String,
-        /// The rule it breaks.
-        why: &'static str,
-    },
-}
+use crate::sign::SigError;
+use crate::types::{Classification, Party};
 
 /// A local command (submit, approve, deny) was refused. Nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -116,7 +94,7 @@ pub enum CommandError {
         /// What.
         what: &'static str,
         /// Why.
-        why: crate::sign::SigError,
+        why: SigError,
     },
     /// The signed document does not match the request or report it names.
     #[error("the signed decision does not match release request {0}")]
@@ -248,7 +226,7 @@ pub enum RejectReason {
         /// What was being verified.
         what: &'static str,
         /// Why it failed.
-        why: crate::sign::SigError,
+        why: SigError,
     },
     /// A trilateral delivery without the originator's consent.
     #[error("report {0} carries no consent of its originator")]

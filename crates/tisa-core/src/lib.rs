@@ -18,19 +18,23 @@
 
 pub mod body;
 pub mod error;
+pub mod ids;
 pub mod message;
 pub mod node;
 pub mod policy;
+pub mod report;
 pub mod sign;
 pub mod types;
 
-pub use body::{BodyKey, FillError, Stash};
-pub use error::{CommandError, ParseError, RejectReason};
+pub use body::{FillError, Stash};
+pub use error::{CommandError, RejectReason};
+pub use ids::*;
 pub use message::*;
 pub use node::{
     inbox_cursor, limits, Draft, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState,
     RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
 pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
+pub use report::*;
 pub use sign::{Identity, Signed, TrackDoc};
 pub use types::*;

@@ -1,45 +1,14 @@
 //! The messages parties exchange, as domain types. The wire format
 //! (`proto/tisa/v1/*.proto`) mirrors these; the transport crate converts.
 
-use crate::sign::{GrantDoc, RetractionDoc, RevocationDoc, Signed, TrackDoc};
-use crate::types::{Category, Classification, MessageId, Party, PartySet, ReportId, RequestId, Sensitive, Timestamp};
+use crate::ids::{MessageId, ReportId, RequestId};
+use crate::policy::NotReleasable;
+use crate::report::{BodyKey, Content, ReportHeader};
+use crate::sign::{GrantDoc, ReceiptDoc, RetractionDoc, RevocationDoc, Signed, TrackDoc};
+use crate::types::{Party, Sensitive, Timestamp};
 
 /// Protocol version carried in every envelope.
 pub const PROTOCOL_VERSION: u32 = 1;
-
-/// What identifies a report and decides where it may go. Carries no content,
-/// so it may be logged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReportHeader {
-    /// Identifier chosen by the originator, prefixed with its code (`KR-…`).
-    pub id: ReportId,
-    /// 1 for the first issue; a correction is a new revision of the same id
-    /// and needs its own approval.
-    pub revision: u32,
-    /// The party that wrote the report and alone may consent to its release.
-    pub originator: Party,
-    /// When the originator created this revision.
-    pub created_at: Timestamp,
-    /// What the report is about (decides trilateral scope).
-    pub category: Category,
-    /// Its classification (checked against each link's ceiling).
-    pub classification: Classification,
-    /// The parties it may ever reach. A limit, never consent.
-    pub releasable_to: PartySet,
-}
-
-/// A report's content. Never logged (see [`Sensitive`]).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Content {
-    /// Short title.
-    pub title: Sensitive,
-    /// Full text.
-    pub body: Sensitive,
-    /// Optional sanitised text written for wider release.
-    pub tearline: Option<Sensitive>,
-    /// Description of the source (protected like the body).
-    pub source: Sensitive,
-}
 
 /// An intelligence report: header plus content, and the originator node's
 /// signature over its canonical manifest ([`crate::sign::Manifest`]).
@@ -194,7 +163,7 @@ pub enum Stage {
     /// The hub holds the report.
     Accepted,
     /// The hub will not pass it to this recipient (and asks no one).
-    NotReleasable(crate::policy::NotReleasable),
+    NotReleasable(NotReleasable),
     /// The hub passed it to the recipient.
     Forwarded {
         /// Whether only the tearline went.
@@ -235,34 +204,6 @@ pub struct Rejection {
     pub report_id: Option<ReportId>,
     /// The request concerned, if any.
     pub request_id: Option<RequestId>,
-}
-
-/// A point on the earth, in millionths of a degree (WGS 84). Integers, so
-/// that a signed track document is canonical.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct GeoPoint {
-    /// Latitude, µ°, -90e6..=90e6.
-    pub lat_e6: i32,
-    /// Longitude, µ°, -180e6..=180e6.
-    pub lon_e6: i32,
-}
-
-impl GeoPoint {
-    /// Whether the coordinates are on the earth.
-    pub fn is_valid(self) -> bool {
-        self.lat_e6.abs() <= 90_000_000 && self.lon_e6.abs() <= 180_000_000
-    }
-}
-
-impl std::fmt::Display for GeoPoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let deg = |v: i32| {
-            let sign = if v < 0 { "-" } else { "" };
-            let a = v.unsigned_abs();
-            format!("{sign}{}.{:06}", a / 1_000_000, a % 1_000_000)
-        };
-        write!(f, "{},{}", deg(self.lat_e6), deg(self.lon_e6))
-    }
 }
 
 /// One update of a live missile-warning track (always NK_MISSILE): the
@@ -318,7 +259,7 @@ pub enum Payload {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receipt {
     /// The parsed document.
-    pub doc: crate::sign::ReceiptDoc,
+    pub doc: ReceiptDoc,
     /// The recipient node's signature over it.
     pub signed: Signed,
     /// The recipient's audit chain head at the time, signed by its node
@@ -373,5 +314,5 @@ pub struct Transmit {
     /// When set, the envelope's report or delivery has a blank content and
     /// manifest: fill them from the body store ([`Transmit::fill`]) before
     /// sending.
-    pub body: Option<crate::body::BodyKey>,
+    pub body: Option<BodyKey>,
 }

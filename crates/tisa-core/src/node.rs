@@ -17,10 +17,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use indexmap::IndexMap;
 
-use crate::body::{blank_signed, content_digest, BodyKey, ReportRef, Stash};
+use crate::body::{blank_signed, content_digest, fill_delivery, FillError, ReportRef, Stash};
 use crate::error::{CommandError, RejectReason};
+use crate::ids::*;
 use crate::message::*;
 use crate::policy::{KeyRole, NotReleasable, Policy};
+use crate::report::*;
 use crate::sign::{
     self, AuditHeadDoc, DecisionDoc, GrantDoc, Identity, Manifest, RetractionDoc, RevocationDoc, Signed, TrackDoc,
     Verdict,
@@ -2578,5 +2580,31 @@ fn reason_ids(r: &RejectReason) -> (Option<ReportId>, Option<RequestId>) {
         | RejectReason::TrackNotReleasable { .. }
         | RejectReason::BadTrack { .. }
         | RejectReason::TrackNoConsent(_) => (None, None),
+    }
+}
+
+impl InboxEntry {
+    /// Fills what was released and the manifest ([`InboxEntry::body`]) from
+    /// the stored report under that key.
+    pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
+        let Some(key) = self.body.clone() else { return Ok(()) };
+        fill_delivery(&mut self.delivery, &key, body)?;
+        self.body = None;
+        Ok(())
+    }
+}
+
+impl PendingView {
+    /// Fills the title and the manifest ([`PendingView::body`]) from the
+    /// stored report under that key.
+    pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
+        let Some(key) = self.body.clone() else { return Ok(()) };
+        if body.header != self.header {
+            return Err(FillError::Mismatch(key));
+        }
+        self.title = body.content.title.clone();
+        self.manifest = body.manifest.clone();
+        self.body = None;
+        Ok(())
     }
 }
