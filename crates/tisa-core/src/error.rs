@@ -1,6 +1,8 @@
 //! Error types of the core. Every message names ids and enum values only,
 //! never a report's title, body, tearline or source.
 
+use std::fmt;
+
 use thiserror::Error;
 
 use crate::ids::{ReportId, RequestId, TrackId};
@@ -8,21 +10,52 @@ use crate::policy::NotReleasable;
 use crate::sign::SigError;
 use crate::types::{Classification, Party};
 
-/// A local command (submit, approve, deny) was refused. Nothing was sent.
+/// A text field of a command, named in the errors about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextField {
+    /// A report's title.
+    Title,
+    /// A report's full text.
+    Body,
+    /// A report's tearline.
+    Tearline,
+    /// A report's source description.
+    Source,
+    /// The reason of a denial or a retraction.
+    Reason,
+}
+
+impl TextField {
+    /// The field's name in messages (`title`, `reason`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextField::Title => "title",
+            TextField::Body => "body",
+            TextField::Tearline => "tearline",
+            TextField::Source => "source",
+            TextField::Reason => "reason",
+        }
+    }
+}
+
+impl fmt::Display for TextField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A command (submit, decide, grant, track, retract, ...) or a query was
+/// refused. Nothing was sent and no state changed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CommandError {
-    /// The node's body store could not give a report body a query shows
-    /// (raised by the shell, which owns the store; never by the core).
-    #[error("report body store: {0}")]
-    Storage(String),
-    /// A required text field is empty.
+    /// A required text field is empty (or only blanks).
     #[error("{0} must not be empty")]
-    Empty(&'static str),
-    /// A text field is over its limit.
+    Empty(TextField),
+    /// A text field is over its limit ([`crate::node::limits`]).
     #[error("{field} is {len} bytes; the limit is {max}")]
     TooLong {
-        /// Which field.
-        field: &'static str,
+        /// The field.
+        field: TextField,
         /// Its length in bytes.
         len: usize,
         /// The limit in bytes.
@@ -138,6 +171,14 @@ pub enum CommandError {
     /// A track update with invalid fields.
     #[error("invalid track update: {0}")]
     BadTrack(&'static str),
+    /// A submit handed to the node without the new report's id (the shell
+    /// assigns one to every submit before logging it).
+    #[error("a submit must carry the new report's id")]
+    MissingReportId,
+    /// A query handed to the node as a state-changing command (queries are
+    /// answered, never logged or applied).
+    #[error("{0} is a query, not a command")]
+    NotACommand(&'static str),
 }
 
 /// Why an incoming message was refused. Sent back to the peer as a

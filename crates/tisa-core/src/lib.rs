@@ -27,7 +27,7 @@ pub mod sign;
 pub mod types;
 
 pub use body::{FillError, Stash};
-pub use error::{CommandError, RejectReason};
+pub use error::{CommandError, RejectReason, TextField};
 pub use ids::*;
 pub use message::*;
 pub use node::{

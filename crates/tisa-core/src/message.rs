@@ -4,7 +4,7 @@
 use crate::ids::{MessageId, ReportId, RequestId};
 use crate::policy::NotReleasable;
 use crate::report::{BodyKey, Content, ReportHeader};
-use crate::sign::{GrantDoc, ReceiptDoc, RetractionDoc, RevocationDoc, Signed, TrackDoc};
+use crate::sign::{DecisionDoc, GrantDoc, ReceiptDoc, RetractionDoc, RevocationDoc, Signed, TrackDoc, Verdict};
 use crate::types::{Party, Sensitive, Timestamp};
 
 /// Protocol version carried in every envelope.
@@ -65,6 +65,26 @@ impl Decision {
     /// Whether this is an approval.
     pub fn is_approval(&self) -> bool {
         !matches!(self, Decision::Deny { .. })
+    }
+
+    /// The decision a signed decision document records: its verdict and,
+    /// for a denial, its reason.
+    pub fn of_doc(doc: &DecisionDoc) -> Decision {
+        match doc.verdict {
+            Verdict::ApproveFull => Decision::ApproveFull,
+            Verdict::ApproveTearline => Decision::ApproveTearline,
+            Verdict::Deny => Decision::Deny { reason: doc.reason.clone() },
+        }
+    }
+
+    /// The verdict and reason an approver signs for this decision (the
+    /// reason is empty for an approval).
+    pub fn verdict(&self) -> (Verdict, &str) {
+        match self {
+            Decision::ApproveFull => (Verdict::ApproveFull, ""),
+            Decision::ApproveTearline => (Verdict::ApproveTearline, ""),
+            Decision::Deny { reason } => (Verdict::Deny, reason),
+        }
     }
 }
 

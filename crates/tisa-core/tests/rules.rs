@@ -325,9 +325,9 @@ fn deny_needs_a_reason() {
     let mut sim = Sim::new();
     kr_report_requested(&mut sim, "KR-0001", "a");
     let r = rid("KR-0001", 1, JP);
-    assert_eq!(sim.deny(KR, &r, "  "), Err(CommandError::Empty("reason")));
+    assert_eq!(sim.deny(KR, &r, "  "), Err(CommandError::Empty(TextField::Reason)));
     let long = "x".repeat(limits::REASON + 1);
-    assert!(matches!(sim.deny(KR, &r, &long), Err(CommandError::TooLong { field: "reason", .. })));
+    assert!(matches!(sim.deny(KR, &r, &long), Err(CommandError::TooLong { field: TextField::Reason, .. })));
     assert_eq!(sim.pending(KR).len(), 1, "a refused command changes nothing");
     assert_eq!(sim.in_flight_total(), 0);
 }
@@ -1062,16 +1062,16 @@ fn report_text_is_checked_at_submit() {
     let mut sim = Sim::new();
     let mut d = draft(NkMissile, Secret, "USA,JPN", "x");
     d.content.title = Sensitive::new(" ");
-    assert_eq!(sim.submit(KR, "KR-0001", d), Err(CommandError::Empty("title")));
+    assert_eq!(sim.submit(KR, "KR-0001", d), Err(CommandError::Empty(TextField::Title)));
     let mut d = draft(NkMissile, Secret, "USA,JPN", "x");
     d.content.body = Sensitive::new("");
-    assert_eq!(sim.submit(KR, "KR-0001", d), Err(CommandError::Empty("body")));
+    assert_eq!(sim.submit(KR, "KR-0001", d), Err(CommandError::Empty(TextField::Body)));
     let mut d = draft(NkMissile, Secret, "USA,JPN", "x");
     d.content.tearline = Some(Sensitive::new(""));
-    assert_eq!(sim.submit(KR, "KR-0001", d), Err(CommandError::Empty("tearline")));
+    assert_eq!(sim.submit(KR, "KR-0001", d), Err(CommandError::Empty(TextField::Tearline)));
     let mut d = draft(NkMissile, Secret, "USA,JPN", "x");
     d.content.title = Sensitive::new("t".repeat(limits::TITLE + 1));
-    assert!(matches!(sim.submit(KR, "KR-0001", d), Err(CommandError::TooLong { field: "title", .. })));
+    assert!(matches!(sim.submit(KR, "KR-0001", d), Err(CommandError::TooLong { field: TextField::Title, .. })));
     // An empty source is fine.
     let mut d = draft(NkMissile, Secret, "USA,JPN", "x");
     d.content.source = Sensitive::new("");

@@ -53,6 +53,25 @@ pub enum NodeError {
     Store(#[from] StoreError),
 }
 
+/// Why a report body a transmit or a query needs could not be had.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    /// The store could not be read.
+    #[error("report body store: {0}")]
+    Store(#[from] StoreError),
+    /// The store has no body under the key, or not the one the core expects.
+    #[error("report body store: {0}")]
+    Fill(#[from] tisa_core::FillError),
+}
+
+impl BodyError {
+    /// The reply to a query that needed the body.
+    fn reply(&self) -> ControlReply {
+        info!(code = "STORAGE", error = %self, "command refused");
+        ControlReply::Error { code: "STORAGE".into(), message: self.to_string() }
+    }
+}
+
 /// A cloneable handle to a running node. The node stops when the shutdown
 /// token is cancelled (not when handles drop, since NATS keeps it busy).
 #[derive(Clone, Debug)]
@@ -168,14 +187,11 @@ fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlReply, Command
         Input::Command { request, report_id } => Some(match request {
             ControlRequest::Submit(draft) => match report_id {
                 Some(id) => core.submit(now, id, draft).map(ControlReply::Submitted),
-                None => Err(CommandError::Empty("report id")),
+                None => Err(CommandError::MissingReportId),
             },
-            ControlRequest::Decide(signed) => match tisa_transport::convert::decision_from_signed(signed.clone()) {
-                Ok(d) => core
-                    .decide(now, signed)
-                    .map(|()| ControlReply::Decided { request_id: d.request_id, decision: d.decision }),
-                Err(_) => Err(CommandError::Empty("decision")),
-            },
+            ControlRequest::Decide(signed) => core
+                .decide(now, signed)
+                .map(|d| ControlReply::Decided { request_id: d.request_id, decision: d.decision }),
             ControlRequest::Grant(signed) => core.grant(now, signed).map(|doc| {
                 ControlReply::Grants(
                     core.grants().into_iter().filter(|g| g.grant.doc.grant_id == doc.grant_id).collect(),
@@ -192,7 +208,7 @@ fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlReply, Command
                 .and_then(|_| core.report_status(&report_id))
                 .map(|items| ControlReply::Status(Page { items, next_after: None })),
             // Queries are never logged.
-            _ => Err(CommandError::Empty("command")),
+            query => Err(CommandError::NotACommand(query.verb())),
         }),
     }
 }
@@ -450,7 +466,7 @@ impl Actor {
                 ready.push(t);
                 continue;
             };
-            match self.body(&key).and_then(|body| t.fill(&body).map_err(|e| e.to_string())) {
+            match self.body(&key).and_then(|body| Ok(t.fill(&body)?)) {
                 Ok(()) => ready.push(t),
                 Err(e) => {
                     error!(body = %key, to = %t.to, kind = t.envelope.payload.kind(), error = %e, "cannot read a report body to send; kept in the outbox (a restart's replay rewrites lost bodies)");
@@ -834,11 +850,13 @@ impl Actor {
         }
         let limit = |l: usize| if l == 0 { DEFAULT_LIMIT } else { l };
         let result = match req {
-            ControlRequest::Pending(q) => self
-                .core
-                .pending(now, q.after.as_deref(), limit(q.limit))
-                .and_then(|mut p| self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill).map(|()| p))
-                .map(ControlReply::Pending),
+            ControlRequest::Pending(q) => match self.core.pending(now, q.after.as_deref(), limit(q.limit)) {
+                Ok(mut p) => match self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill) {
+                    Ok(()) => Ok(ControlReply::Pending(p)),
+                    Err(e) => return e.reply(),
+                },
+                Err(e) => Err(e),
+            },
             ControlRequest::Grants(_) => Ok(ControlReply::Grants(self.core.grants())),
             ControlRequest::Submit(_)
             | ControlRequest::Decide(_)
@@ -867,11 +885,13 @@ impl Actor {
                     message: "dead letters are listed over the control subjects".into(),
                 };
             }
-            ControlRequest::Inbox(q) => self
-                .core
-                .inbox(q.after.as_deref(), limit(q.limit))
-                .and_then(|mut p| self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill).map(|()| p))
-                .map(ControlReply::Inbox),
+            ControlRequest::Inbox(q) => match self.core.inbox(q.after.as_deref(), limit(q.limit)) {
+                Ok(mut p) => match self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill) {
+                    Ok(()) => Ok(ControlReply::Inbox(p)),
+                    Err(e) => return e.reply(),
+                },
+                Err(e) => Err(e),
+            },
             ControlRequest::Status(q) => match &q.report_id {
                 Some(id) => {
                     self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))
@@ -904,12 +924,8 @@ impl Actor {
     }
 
     /// A report body from the store, or why it cannot be had.
-    fn body(&self, key: &tisa_core::BodyKey) -> Result<tisa_core::Report, String> {
-        match self.store.body(key) {
-            Ok(Some(b)) => Ok(b),
-            Ok(None) => Err(tisa_core::FillError::Missing(key.clone()).to_string()),
-            Err(e) => Err(e.to_string()),
-        }
+    fn body(&self, key: &tisa_core::BodyKey) -> Result<tisa_core::Report, BodyError> {
+        self.store.body(key)?.ok_or_else(|| tisa_core::FillError::Missing(key.clone()).into())
     }
 
     /// Fills a query's items (inbox entries, pending requests) from the body store.
@@ -918,11 +934,10 @@ impl Actor {
         items: &mut [T],
         key: impl Fn(&T) -> Option<&tisa_core::BodyKey>,
         fill: impl Fn(&mut T, &tisa_core::Report) -> Result<(), tisa_core::FillError>,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), BodyError> {
         for item in items {
             if let Some(k) = key(item) {
-                let body = self.body(k).map_err(CommandError::Storage)?;
-                fill(item, &body).map_err(|e| CommandError::Storage(e.to_string()))?;
+                fill(item, &self.body(k)?)?;
             }
         }
         Ok(())
@@ -1075,7 +1090,6 @@ fn command_code(e: &CommandError) -> &'static str {
         CommandError::HubCannotDecide => "NOT_ORIGINATOR",
         CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
         CommandError::StaleTrack { .. } => "STALE_TRACK",
-        CommandError::Storage(_) => "STORAGE",
         _ => "INVALID",
     }
 }

@@ -19,7 +19,7 @@ use crate::message::{
 };
 use crate::policy::{KeyRole, NotReleasable};
 use crate::report::Content;
-use crate::sign::{self, DecisionDoc, Verdict};
+use crate::sign::{self, DecisionDoc};
 use crate::types::{Party, Sensitive, Timestamp};
 
 /// What the hub keeps.
@@ -208,11 +208,7 @@ impl Node {
             report_id: doc.report_id.clone(),
             revision: doc.revision,
             recipient: doc.recipient,
-            decision: match doc.verdict {
-                Verdict::ApproveFull => Decision::ApproveFull,
-                Verdict::ApproveTearline => Decision::ApproveTearline,
-                Verdict::Deny => Decision::Deny { reason: doc.reason.clone() },
-            },
+            decision: Decision::of_doc(&doc),
             decided_at: doc.decided_at,
             operator: doc.operator.clone(),
             manifest_sha256: doc.manifest_sha256,

@@ -13,7 +13,7 @@ use super::hub::{delivery_of, Forwarded};
 use super::views::{HubState, RecipientState, RevisionStatus};
 use super::{limits, Node, RequestState, TrackedRequest};
 use crate::body::{content_digest, ReportRef};
-use crate::error::{CommandError, RejectReason};
+use crate::error::{CommandError, RejectReason, TextField};
 use crate::ids::{ReportId, RequestId};
 use crate::message::{
     Basis, Decision, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Retraction,
@@ -182,11 +182,11 @@ impl Node {
                 corrects = Some(existing);
             }
         }
-        check_text("title", &content.title, limits::TITLE, true)?;
-        check_text("body", &content.body, limits::BODY, true)?;
-        check_text("source", &content.source, limits::SOURCE, false)?;
+        check_text(TextField::Title, &content.title, limits::TITLE, true)?;
+        check_text(TextField::Body, &content.body, limits::BODY, true)?;
+        check_text(TextField::Source, &content.source, limits::SOURCE, false)?;
         if let Some(t) = &content.tearline {
-            check_text("tearline", t, limits::TEARLINE, true)?;
+            check_text(TextField::Tearline, t, limits::TEARLINE, true)?;
         }
         let mut rel = PartySet::EMPTY;
         for p in releasable_to.iter().filter(|p| *p != self.party) {
@@ -331,10 +331,10 @@ impl Node {
             }
         }
         if verdict == Verdict::Deny && reason.trim().is_empty() {
-            return Err(CommandError::Empty("reason"));
+            return Err(CommandError::Empty(TextField::Reason));
         }
         if reason.len() > limits::REASON {
-            return Err(CommandError::TooLong { field: "reason", len: reason.len(), max: limits::REASON });
+            return Err(CommandError::TooLong { field: TextField::Reason, len: reason.len(), max: limits::REASON });
         }
         let rev = self
             .own_revision(&req.report_id, req.revision)
@@ -363,7 +363,7 @@ impl Node {
     ) -> Result<(), CommandError> {
         let verdict = if tearline_only { Verdict::ApproveTearline } else { Verdict::ApproveFull };
         let doc = self.decision_doc(now, request_id, verdict, "", approver.name())?;
-        self.decide(now, approver.sign(doc.to_bytes()))
+        self.decide(now, approver.sign(doc.to_bytes())).map(|_| ())
     }
 
     /// Denies release request `request_id`, for good, signing with `approver`'s key.
@@ -375,18 +375,20 @@ impl Node {
         approver: &Identity,
     ) -> Result<(), CommandError> {
         if reason.trim().is_empty() {
-            return Err(CommandError::Empty("reason"));
+            return Err(CommandError::Empty(TextField::Reason));
         }
         if reason.len() > limits::REASON {
-            return Err(CommandError::TooLong { field: "reason", len: reason.len(), max: limits::REASON });
+            return Err(CommandError::TooLong { field: TextField::Reason, len: reason.len(), max: limits::REASON });
         }
         let doc = self.decision_doc(now, request_id, Verdict::Deny, reason, approver.name())?;
-        self.decide(now, approver.sign(doc.to_bytes()))
+        self.decide(now, approver.sign(doc.to_bytes())).map(|_| ())
     }
 
     /// Takes a release decision signed by one of this party's approvers
-    /// (outside the node, e.g. by the operator's CLI) and sends it to the hub.
-    pub fn decide(&mut self, now: Timestamp, signed: Signed) -> Result<(), CommandError> {
+    /// (outside the node, e.g. by the operator's CLI) and sends it to the
+    /// hub. Returns the decision as sent (its fields are the signed
+    /// document's).
+    pub fn decide(&mut self, now: Timestamp, signed: Signed) -> Result<ReleaseDecision, CommandError> {
         if self.party.is_hub() {
             return Err(CommandError::HubCannotDecide);
         }
@@ -434,16 +436,10 @@ impl Node {
         if doc.verdict == Verdict::ApproveTearline && !rev.report.has_tearline {
             return Err(CommandError::NoTearline(req.report_id.clone()));
         }
-        let decision = match doc.verdict {
-            Verdict::ApproveFull => Decision::ApproveFull,
-            Verdict::ApproveTearline => Decision::ApproveTearline,
-            Verdict::Deny => {
-                if doc.reason.trim().is_empty() {
-                    return Err(CommandError::Empty("reason"));
-                }
-                Decision::Deny { reason: doc.reason.clone() }
-            }
-        };
+        let decision = Decision::of_doc(&doc);
+        if !decision.is_approval() && doc.reason.trim().is_empty() {
+            return Err(CommandError::Empty(TextField::Reason));
+        }
         let msg = ReleaseDecision {
             request_id: req.request_id.clone(),
             report_id: req.report_id.clone(),
@@ -467,8 +463,8 @@ impl Node {
         };
         self.set_recipient_state(&req.report_id, req.revision, req.recipient, state);
         self.send(now, Party::HUB, Payload::ReleaseDecision(msg.clone()));
-        self.events.push_back(Event::Decided { decision: msg });
-        Ok(())
+        self.events.push_back(Event::Decided { decision: msg.clone() });
+        Ok(msg)
     }
 
     pub(super) fn originator_on_request(&mut self, now: Timestamp, r: ReleaseRequest) -> Result<(), RejectReason> {
@@ -650,7 +646,7 @@ impl Node {
     }
 }
 
-fn check_text(field: &'static str, s: &Sensitive, max: usize, required: bool) -> Result<(), CommandError> {
+fn check_text(field: TextField, s: &Sensitive, max: usize, required: bool) -> Result<(), CommandError> {
     if required && s.expose().trim().is_empty() {
         return Err(CommandError::Empty(field));
     }

@@ -5,7 +5,7 @@
 use super::event::Event;
 use super::views::{RecipientState, RetractionNote};
 use super::{limits, withdraw_open, Node};
-use crate::error::{CommandError, RejectReason};
+use crate::error::{CommandError, RejectReason, TextField};
 use crate::ids::ReportId;
 use crate::message::{Payload, Progress, Retraction, Stage};
 use crate::policy::KeyRole;
@@ -27,10 +27,10 @@ impl Node {
         operator: &str,
     ) -> Result<RetractionDoc, CommandError> {
         if reason.trim().is_empty() {
-            return Err(CommandError::Empty("reason"));
+            return Err(CommandError::Empty(TextField::Reason));
         }
         if reason.len() > limits::REASON {
-            return Err(CommandError::TooLong { field: "reason", len: reason.len(), max: limits::REASON });
+            return Err(CommandError::TooLong { field: TextField::Reason, len: reason.len(), max: limits::REASON });
         }
         let own = self.originator.reports.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
         if own.retraction.is_some() {

@@ -332,7 +332,7 @@ impl Sim {
 
     /// `decide` at `p`, now: a decision document signed outside the node (the CLI's path).
     pub fn decide(&mut self, p: Party, signed: Signed) -> Result<(), CommandError> {
-        let r = self.nodes[idx(p)].decide(self.now, signed);
+        let r = self.nodes[idx(p)].decide(self.now, signed).map(|_| ());
         self.flush(p);
         r
     }
