@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tisa_core::{
-    Category, Classification, Content, Decision, Delivery, Draft, PartySet, Released, ReportHeader, ReportId,
+    Category, Classification, Content, Decision, Delivery, PartySet, Released, ReportDraft, ReportHeader, ReportId,
     RequestId, Sensitive,
 };
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView, WatchEvent};
@@ -80,7 +80,7 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
     }
     check_size("source", &input.source, limits::SOURCE)?;
     let corrects = input.corrects.map(ReportId::new).transpose()?;
-    let draft = Draft {
+    let draft = ReportDraft {
         category: input.category,
         classification: input.classification,
         releasable_to: input.rel_to,

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use tisa_core::{Category, Classification, Content, Decision, Draft, Party, PartySet, Released, ReportId, Sensitive};
+use tisa_core::{
+    Category, Classification, Content, Decision, Party, PartySet, Released, ReportDraft, ReportId, Sensitive,
+};
 use tisa_transport::{ControlClient, ControlRequest, ListQuery, ReplyView};
 
 use crate::cluster::Cluster;
@@ -49,7 +51,7 @@ impl Demo {
         body: &str,
         tearline: Option<&str>,
     ) -> Result<ReportId> {
-        let draft = Draft {
+        let draft = ReportDraft {
             category,
             classification,
             releasable_to: rel_to.parse::<PartySet>()?,

@@ -31,7 +31,7 @@ pub use error::{CommandError, RejectReason, TextField};
 pub use ids::*;
 pub use message::*;
 pub use node::{
-    inbox_cursor, limits, Draft, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState,
+    inbox_cursor, limits, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState, ReportDraft,
     RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
 pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};

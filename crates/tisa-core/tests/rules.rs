@@ -1784,10 +1784,14 @@ fn a_node_signs_with_its_registered_node_key() {
 
     // What a node sends carries its node's signature over the canonical manifest.
     let mut sim = Sim::new();
-    sim.submit(KR, "KR-0001", Draft { submitted_by: "kim".into(), ..draft(NkMissile, Secret, "USA,JPN", "m") })
+    sim.submit(KR, "KR-0001", ReportDraft { submitted_by: "kim".into(), ..draft(NkMissile, Secret, "USA,JPN", "m") })
         .unwrap();
-    sim.submit(KR, "KR-0002", Draft { submitted_by: "not a name!".into(), ..draft(NkMissile, Secret, "USA", "n") })
-        .unwrap();
+    sim.submit(
+        KR,
+        "KR-0002",
+        ReportDraft { submitted_by: "not a name!".into(), ..draft(NkMissile, Secret, "USA", "n") },
+    )
+    .unwrap();
     for (id, submitter) in [("KR-0001", "kim"), ("KR-0002", "-")] {
         let r = sim.report_sent(id, 1);
         assert_eq!(r.manifest.signer, "kr-node");
@@ -2150,7 +2154,8 @@ fn the_released_form_must_match_the_consent() {
 #[test]
 fn two_person_rule_the_submitter_may_not_approve_the_release() {
     let mut sim = Sim::with_policy(Policy { two_person_rule: true, ..Policy::default() });
-    let by = |who: &str, tag: &str| Draft { submitted_by: who.into(), ..draft(NkMissile, Secret, "USA,JPN", tag) };
+    let by =
+        |who: &str, tag: &str| ReportDraft { submitted_by: who.into(), ..draft(NkMissile, Secret, "USA,JPN", tag) };
     sim.submit(KR, "KR-0001", by("kim", "a")).unwrap();
     sim.submit(KR, "KR-0002", by("", "b")).unwrap();
     sim.submit(KR, "KR-0003", by("kim", "c")).unwrap();
@@ -2188,7 +2193,7 @@ fn two_person_rule_the_submitter_may_not_approve_the_release() {
 #[test]
 fn two_person_rule_is_enforced_by_the_hub_and_the_recipient() {
     let mut sim = Sim::with_policy(Policy { two_person_rule: true, ..Policy::default() });
-    sim.submit(KR, "KR-0001", Draft { submitted_by: "kim".into(), ..draft(NkMissile, Secret, "USA,JPN", "a") })
+    sim.submit(KR, "KR-0001", ReportDraft { submitted_by: "kim".into(), ..draft(NkMissile, Secret, "USA,JPN", "a") })
         .unwrap();
     sim.drive();
     let r = sim.report_sent("KR-0001", 1);

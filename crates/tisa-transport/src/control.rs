@@ -4,9 +4,9 @@
 
 use prost::Message;
 use tisa_core::{
-    Category, Classification, Content, Decision, Delivery, Draft, Event, Grant, GrantView, InboxEntry, Page, Party,
-    PendingView, RecipientState, ReleaseRequest, Report, ReportHeader, ReportId, RequestId, RetractionNote,
-    RevisionStatus, Sensitive, Signed, Stage, Submitted, Timestamp,
+    Category, Classification, Content, Decision, Delivery, Event, Grant, GrantView, InboxEntry, Page, Party,
+    PendingView, RecipientState, ReleaseRequest, Report, ReportDraft, ReportHeader, ReportId, RequestId,
+    RetractionNote, RevisionStatus, Sensitive, Signed, Stage, Submitted, Timestamp,
 };
 use tisa_core::{TrackDraft, TrackEntry, TrackSubmitted, TrackUpdate};
 
@@ -32,7 +32,7 @@ pub const DEFAULT_LIMIT: usize = 100;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ControlRequest {
     /// Submit a report or a correction.
-    Submit(Draft),
+    Submit(ReportDraft),
     /// Release requests awaiting this party's decision.
     Pending(ListQuery),
     /// Approve or deny a release request: a decision document signed by
@@ -470,7 +470,7 @@ pub(crate) fn request_from_proto(p: proto::ControlRequest) -> Result<ControlRequ
         })
     };
     let req = match p.request.ok_or(DecodeError::Missing("request"))? {
-        R::Submit(s) => ControlRequest::Submit(Draft {
+        R::Submit(s) => ControlRequest::Submit(ReportDraft {
             category: category_from(s.category)?,
             classification: class_from("classification", s.classification)?,
             releasable_to: parties_from(&s.releasable_to)?,

@@ -53,7 +53,7 @@ mod tracks;
 mod views;
 
 pub use event::Event;
-pub use originator::{Draft, SubmitNote, Submitted};
+pub use originator::{ReportDraft, SubmitNote, Submitted};
 pub use tracks::{TrackDraft, TrackEntry, TrackSubmitted};
 pub use views::{
     inbox_cursor, GrantView, HubState, InboxEntry, Page, PendingView, RecipientState, RetractionNote, RevisionStatus,

@@ -26,7 +26,7 @@ use crate::types::{Category, Classification, Party, PartySet, Sensitive, Timesta
 
 /// A report as the operator submits it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Draft {
+pub struct ReportDraft {
     /// What it is about.
     pub category: Category,
     /// Its classification.
@@ -159,8 +159,9 @@ impl Node {
     /// Submits a new report (or, with `draft.corrects`, a new revision).
     /// `id` is used for a new report and ignored for a correction; it must
     /// carry this party's prefix (`KR-…`).
-    pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: Draft) -> Result<Submitted, CommandError> {
-        let Draft { category, classification, releasable_to, content, mut corrects, submitted_by, source_key } = draft;
+    pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: ReportDraft) -> Result<Submitted, CommandError> {
+        let ReportDraft { category, classification, releasable_to, content, mut corrects, submitted_by, source_key } =
+            draft;
         if let Some(key) = &source_key {
             if key.is_empty() || key.len() > 256 || key.chars().any(char::is_control) {
                 return Err(CommandError::BadSourceKey);

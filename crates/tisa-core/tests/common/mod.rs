@@ -251,7 +251,7 @@ impl Sim {
     // ------------------------------------------------------------------
 
     /// `submit` at `p`, now.
-    pub fn submit(&mut self, p: Party, id: &str, draft: Draft) -> Result<Submitted, CommandError> {
+    pub fn submit(&mut self, p: Party, id: &str, draft: ReportDraft) -> Result<Submitted, CommandError> {
         let id = ReportId::new(id).expect("test report ids are valid");
         let r = self.nodes[idx(p)].submit(self.now, id, draft);
         if let Ok(s) = &r {
@@ -288,7 +288,7 @@ impl Sim {
     }
 
     /// Submits a new revision of `id` (the draft's `corrects` is set to `id`).
-    pub fn correct(&mut self, p: Party, id: &str, mut draft: Draft) -> Result<Submitted, CommandError> {
+    pub fn correct(&mut self, p: Party, id: &str, mut draft: ReportDraft) -> Result<Submitted, CommandError> {
         draft.corrects = Some(ReportId::new(id).expect("valid id"));
         self.submit(p, id, draft)
     }
@@ -715,8 +715,8 @@ pub fn content(tag: &str, tearline: bool) -> Content {
 pub const CLERK: &str = "duty-officer";
 
 /// A draft with canary content tagged `tag` and a tearline.
-pub fn draft(category: Category, classification: Classification, releasable_to: &str, tag: &str) -> Draft {
-    Draft {
+pub fn draft(category: Category, classification: Classification, releasable_to: &str, tag: &str) -> ReportDraft {
+    ReportDraft {
         category,
         classification,
         releasable_to: rel(releasable_to),
@@ -728,8 +728,13 @@ pub fn draft(category: Category, classification: Classification, releasable_to: 
 }
 
 /// A draft without a tearline.
-pub fn draft_no_tearline(category: Category, classification: Classification, releasable_to: &str, tag: &str) -> Draft {
-    Draft { content: content(tag, false), ..draft(category, classification, releasable_to, tag) }
+pub fn draft_no_tearline(
+    category: Category,
+    classification: Classification,
+    releasable_to: &str,
+    tag: &str,
+) -> ReportDraft {
+    ReportDraft { content: content(tag, false), ..draft(category, classification, releasable_to, tag) }
 }
 
 /// A hand-made envelope (for forged or replayed input).
