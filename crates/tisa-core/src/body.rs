@@ -2,7 +2,7 @@
 //!
 //! A report's *body* is what is big and needed rarely: its content (title,
 //! text, tearline, source) and the originator's signed manifest. The core
-//! keeps of each report only its header and a few digests ([`ReportRef`]);
+//! keeps of each report only its header and a few digests (`ReportRef`);
 //! the body goes to a body store that the shell owns (a table on disk), so a
 //! node's memory grows with the number of reports it tracks, not with their
 //! size.
@@ -33,7 +33,7 @@ use crate::sign::{self, Digest32, Manifest, Signed};
 /// replaying the log stashes it again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stash {
-    /// Where.
+    /// The store key: the report's id and revision.
     pub key: BodyKey,
     /// The report as this node holds it. At the recipient of a
     /// tearline-only release, the content is the tearline alone (title,

@@ -1,5 +1,10 @@
 //! Error types of the core. Every message names ids and enum values only,
 //! never a report's title, body, tearline or source.
+//!
+//! Variant fields are named for what they hold (`report`, `revision`,
+//! `request`, `recipient`, `link`, `track`, `why`: the rule or the
+//! signature check that failed) and documented only where the name does
+//! not say it all.
 
 use std::fmt;
 
@@ -47,6 +52,7 @@ impl fmt::Display for TextField {
 /// A command (submit, decide, grant, track, retract, ...) or a query was
 /// refused. Nothing was sent and no state changed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[allow(missing_docs)] // variant fields: see the module docs
 pub enum CommandError {
     /// A required text field is empty (or only blanks).
     #[error("{0} must not be empty")]
@@ -54,7 +60,6 @@ pub enum CommandError {
     /// A text field is over its limit ([`crate::node::limits`]).
     #[error("{field} is {len} bytes; the limit is {max}")]
     TooLong {
-        /// The field.
         field: TextField,
         /// Its length in bytes.
         len: usize,
@@ -69,17 +74,13 @@ pub enum CommandError {
     MustIncludeHub {
         /// The submitting party.
         party: Party,
-        /// The hub.
         hub: Party,
     },
     /// Above the ceiling of a link the report would cross.
     #[error("{classification} is above the {ceiling} ceiling of the {hub}-{nation} link; pass it off-line")]
     AboveCeiling {
-        /// The report's classification.
         classification: Classification,
-        /// The link's ceiling.
         ceiling: Classification,
-        /// The hub.
         hub: Party,
         /// The nation at the other end of the link.
         nation: Party,
@@ -92,19 +93,13 @@ pub enum CommandError {
     DuplicateReportId(ReportId),
     /// A report id does not carry this party's prefix.
     #[error("report id {id} must start with {prefix}-")]
-    BadReportIdPrefix {
-        /// The id.
-        id: ReportId,
-        /// The expected prefix.
-        prefix: &'static str,
-    },
+    BadReportIdPrefix { id: ReportId, prefix: &'static str },
     /// No pending release request with this id.
     #[error("no release request {0} awaits this party's decision")]
     UnknownRequest(RequestId),
     /// The request was already approved or denied.
     #[error("release request {request} was already {decision}; a decision is final")]
     AlreadyDecided {
-        /// The request.
         request: RequestId,
         /// `approved` or `denied`.
         decision: &'static str,
@@ -124,9 +119,8 @@ pub enum CommandError {
     /// A signed document from the operator did not verify.
     #[error("cannot accept the signed {what}: {why}")]
     Unverified {
-        /// What.
+        /// What was signed: `decision`, `grant` or `revocation`.
         what: &'static str,
-        /// Why.
         why: SigError,
     },
     /// The signed document does not match the request or report it names.
@@ -152,16 +146,10 @@ pub enum CommandError {
     HubCannotDecide,
     /// A track id does not carry this party's prefix.
     #[error("track id {id} must start with {prefix}-")]
-    BadTrackIdPrefix {
-        /// The id.
-        id: TrackId,
-        /// The expected prefix.
-        prefix: &'static str,
-    },
+    BadTrackIdPrefix { id: TrackId, prefix: &'static str },
     /// A track update that is not newer than the latest one of its track.
     #[error("track {track} sequence {seq} is not newer than {latest}")]
     StaleTrack {
-        /// The track.
         track: TrackId,
         /// The update's sequence number.
         seq: u32,
@@ -184,6 +172,7 @@ pub enum CommandError {
 /// Why an incoming message was refused. Sent back to the peer as a
 /// rejection notice (code and ids only) and reported as an event.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[allow(missing_docs)] // variant fields: see the module docs
 pub enum RejectReason {
     /// The envelope's sender is not the party at the other end of the link.
     #[error("envelope claims sender {claimed} but arrived on the link from {link}")]
@@ -195,20 +184,13 @@ pub enum RejectReason {
     },
     /// This kind of message is never sent to this party on this link.
     #[error("{kind} messages are not accepted from {link}")]
-    UnexpectedMessage {
-        /// The message kind.
-        kind: &'static str,
-        /// The link.
-        link: Party,
-    },
+    UnexpectedMessage { kind: &'static str, link: Party },
     /// A report whose originator is not the party on the link it came from.
     #[error("report {report} claims originator {claimed} but came from {link}")]
     WrongOriginator {
-        /// The report.
         report: ReportId,
         /// The claimed originator.
         claimed: Party,
-        /// The link.
         link: Party,
     },
     /// A report id without its originator's prefix.
@@ -216,20 +198,10 @@ pub enum RejectReason {
     BadReportId(ReportId),
     /// Same id and revision, different content.
     #[error("report {report} revision {revision} conflicts with the copy already held")]
-    Conflict {
-        /// The report.
-        report: ReportId,
-        /// The revision.
-        revision: u32,
-    },
+    Conflict { report: ReportId, revision: u32 },
     /// The message refers to a report that is not known here.
     #[error("unknown report {report} revision {revision}")]
-    UnknownReport {
-        /// The report.
-        report: ReportId,
-        /// The revision.
-        revision: u32,
-    },
+    UnknownReport { report: ReportId, revision: u32 },
     /// The message refers to a request that is not known here.
     #[error("unknown release request {0}")]
     UnknownRequest(RequestId),
@@ -251,9 +223,7 @@ pub enum RejectReason {
     /// A report that may not go to the party it was sent to.
     #[error("report {report} may not go to {recipient}: {why}")]
     NotReleasable {
-        /// The report.
         report: ReportId,
-        /// The recipient.
         recipient: Party,
         /// The rule it breaks.
         why: NotReleasable,
@@ -266,7 +236,6 @@ pub enum RejectReason {
     Unverified {
         /// What was being verified.
         what: &'static str,
-        /// Why it failed.
         why: SigError,
     },
     /// A trilateral delivery without the originator's consent.
@@ -278,9 +247,7 @@ pub enum RejectReason {
     /// A track update that may not go to the party it was sent to.
     #[error("track {track} may not go to {recipient}: {why}")]
     TrackNotReleasable {
-        /// The track.
         track: TrackId,
-        /// The recipient.
         recipient: Party,
         /// The rule it breaks.
         why: NotReleasable,
@@ -288,7 +255,6 @@ pub enum RejectReason {
     /// A track update whose id, originator or fields are inconsistent.
     #[error("track {track}: {why}")]
     BadTrack {
-        /// The track.
         track: TrackId,
         /// What is wrong (fixed text).
         why: &'static str,

@@ -16,7 +16,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub struct Report {
     /// Routing and policy metadata.
     pub header: ReportHeader,
-    /// The content.
+    /// Title, text, tearline and source: never logged.
     pub content: Content,
     /// The signed manifest (covers the header and the content's hashes).
     pub manifest: Signed,
@@ -27,9 +27,9 @@ pub struct Report {
 pub struct ReleaseRequest {
     /// Deterministic id, see [`RequestId::for_release`].
     pub request_id: RequestId,
-    /// The report.
+    /// The report whose revision `revision` would be released.
     pub report_id: ReportId,
-    /// The revision.
+    /// Which revision: a correction needs a request of its own.
     pub revision: u32,
     /// The third party it would go to.
     pub recipient: Party,
@@ -101,7 +101,7 @@ pub struct ReleaseDecision {
     pub revision: u32,
     /// Must match the request's recipient.
     pub recipient: Party,
-    /// The decision.
+    /// Approve in full, tearline only, or deny (with a reason).
     pub decision: Decision,
     /// When the originator decided.
     pub decided_at: Timestamp,
@@ -116,18 +116,20 @@ pub struct ReleaseDecision {
 /// A standing pre-approval, signed by one of the originator's approvers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
-    /// The parsed document.
+    /// The document, as parsed from `signed` (receivers check they agree).
     pub doc: GrantDoc,
-    /// The signed bytes.
+    /// The canonical document with the approver's signature: what a
+    /// receiver verifies against the agreement's keys.
     pub signed: Signed,
 }
 
 /// Withdrawal of a standing grant, signed by one of the originator's approvers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
-    /// The parsed document.
+    /// The document, as parsed from `signed` (receivers check they agree).
     pub doc: RevocationDoc,
-    /// The signed bytes.
+    /// The canonical document with the approver's signature: what a
+    /// receiver verifies against the agreement's keys.
     pub signed: Signed,
 }
 
@@ -164,7 +166,7 @@ pub enum Basis {
 pub struct Delivery {
     /// The report's header, unchanged from the originator's.
     pub header: ReportHeader,
-    /// What is released.
+    /// Everything, or the tearline alone (as the consent says).
     pub released: Released,
     /// Why it may be here.
     pub basis: Basis,
@@ -201,13 +203,13 @@ pub enum Stage {
 /// Hub → originator: progress of one of the originator's reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Progress {
-    /// The report.
+    /// The report concerned.
     pub report_id: ReportId,
-    /// The revision.
+    /// Its revision (0 with [`Stage::Retracted`]: every revision).
     pub revision: u32,
     /// The recipient concerned (`None` for [`Stage::Accepted`]).
     pub recipient: Option<Party>,
-    /// What happened.
+    /// Where the report stands at the hub (for `recipient`, if named).
     pub stage: Stage,
 }
 
@@ -242,7 +244,7 @@ pub struct TrackUpdate {
 /// A signed retraction (see [`RetractionDoc`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retraction {
-    /// The document.
+    /// The document, as parsed from `signed` (receivers check they agree).
     pub doc: RetractionDoc,
     /// The originator node's signature over it.
     pub signed: Signed,
@@ -278,7 +280,7 @@ pub enum Payload {
 /// A recipient's signed receipt for one revision of a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receipt {
-    /// The parsed document.
+    /// The document, as parsed from `signed` (receivers check they agree).
     pub doc: ReceiptDoc,
     /// The recipient node's signature over it.
     pub signed: Signed,
@@ -320,7 +322,7 @@ pub struct Envelope {
     pub sender: Party,
     /// When it was sent, by the sender's clock.
     pub sent_at: Timestamp,
-    /// The message.
+    /// What it carries; its kind names the subject it travels on.
     pub payload: Payload,
 }
 
@@ -329,7 +331,7 @@ pub struct Envelope {
 pub struct Transmit {
     /// The peer (always the hub for a nation; a nation for the hub).
     pub to: Party,
-    /// The message.
+    /// The envelope to publish.
     pub envelope: Envelope,
     /// When set, the envelope's report or delivery has a blank content and
     /// manifest: fill them from the body store ([`Transmit::fill`]) before

@@ -48,10 +48,9 @@ pub struct Content {
 /// per node: a node holds each revision in one form (its own, held at the
 /// hub, or as released to it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)] // the report's id and revision
 pub struct BodyKey {
-    /// The report.
     pub report_id: ReportId,
-    /// The revision.
     pub revision: u32,
 }
 

@@ -63,20 +63,19 @@ use hub::Hub;
 use originator::Originator;
 use recipient::Received;
 
-/// Size limits, in bytes, of a report's text fields (NATS's default maximum
-/// payload is 1 MiB; a report must fit with room for its envelope).
+/// Size limits, in bytes, of a report's text fields, named for them (NATS's
+/// default maximum payload is 1 MiB; a report must fit with room for its
+/// envelope), and of a query's page.
+#[allow(missing_docs)] // the constants are named for their fields
 pub mod limits {
-    /// Title.
     pub const TITLE: usize = 256;
-    /// Body.
     pub const BODY: usize = 256 * 1024;
-    /// Tearline.
     pub const TEARLINE: usize = 64 * 1024;
-    /// Source description.
+    /// The source description.
     pub const SOURCE: usize = 1024;
-    /// A denial's reason.
+    /// A denial's or a retraction's reason.
     pub const REASON: usize = 1024;
-    /// Largest page a query returns.
+    /// Largest page a query returns (items, not bytes).
     pub const PAGE: usize = 1000;
 }
 

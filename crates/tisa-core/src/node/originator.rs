@@ -29,11 +29,12 @@ use crate::types::{Category, Classification, Party, PartySet, Sensitive, Timesta
 pub struct ReportDraft {
     /// What it is about.
     pub category: Category,
-    /// Its classification.
+    /// Its classification, checked at submit against the ceiling of
+    /// every link it would cross.
     pub classification: Classification,
     /// Who may ever see it (a limit, not consent).
     pub releasable_to: PartySet,
-    /// The content.
+    /// Title, text, optional tearline and source: never logged.
     pub content: Content,
     /// `Some(id)`: issue a new revision of this party's report `id`.
     pub corrects: Option<ReportId>,
@@ -50,7 +51,7 @@ pub struct ReportDraft {
 /// report will not reach, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubmitNote {
-    /// The recipient.
+    /// A party in the releasable-to list.
     pub recipient: Party,
     /// Why it will not go there.
     pub why: NotReleasable,

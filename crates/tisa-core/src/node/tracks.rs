@@ -18,7 +18,7 @@ pub struct TrackDraft {
     pub track_id: TrackId,
     /// Sequence number, increasing per track.
     pub seq: u32,
-    /// Classification.
+    /// Its classification, checked like a report's.
     pub classification: Classification,
     /// Who may ever see it (a limit, not consent).
     pub releasable_to: PartySet,
@@ -48,7 +48,7 @@ pub struct TrackSubmitted {
 /// The latest known state of one track.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackEntry {
-    /// The latest update.
+    /// The latest update of the track (the highest sequence number seen).
     pub update: TrackUpdate,
     /// When it arrived (or was issued), by this node's clock.
     pub received_at: Timestamp,

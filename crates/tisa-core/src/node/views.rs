@@ -43,14 +43,14 @@ pub enum RecipientState {
     NotReleasable(NotReleasable),
     /// The hub asked; awaiting this party's decision.
     Requested {
-        /// The request.
+        /// The request to decide (what `tisa approve` and `deny` take).
         request_id: RequestId,
         /// When it counts as denied.
         expires_at: Timestamp,
     },
     /// Approved; the hub has not confirmed forwarding yet.
     Approved {
-        /// Tearline only?
+        /// Whether only the tearline is released.
         tearline_only: bool,
     },
     /// Denied (final).
@@ -61,7 +61,7 @@ pub enum RecipientState {
     Withdrawn,
     /// The hub forwarded it (or, for the hub's own report, sent it).
     Delivered {
-        /// Tearline only?
+        /// Whether only the tearline is released.
         tearline_only: bool,
     },
 }
@@ -102,9 +102,9 @@ pub struct RevisionStatus {
 /// A release request awaiting (or past) this party's decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingView {
-    /// The request.
+    /// The request, with its deadline.
     pub request: ReleaseRequest,
-    /// The report's header.
+    /// The header of the revision it would release.
     pub header: ReportHeader,
     /// The report's title (the operator's own report).
     pub title: Sensitive,
@@ -120,7 +120,7 @@ pub struct PendingView {
 /// A standing grant as one node knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GrantView {
-    /// The grant.
+    /// The signed grant, as issued.
     pub grant: Grant,
     /// Whether it has been revoked.
     pub revoked: bool,
@@ -129,7 +129,8 @@ pub struct GrantView {
 /// A report this party received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InboxEntry {
-    /// What arrived.
+    /// The delivery as it arrived (released content and manifest blank
+    /// while `body` is set).
     pub delivery: Delivery,
     /// When it arrived, by this node's clock.
     pub received_at: Timestamp,
@@ -152,7 +153,7 @@ pub struct RetractionNote {
 /// A page of results: `next_after` is the cursor for the next page, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T> {
-    /// The items.
+    /// At most the page's limit of items, in the list's order.
     pub items: Vec<T>,
     /// Pass as `after` to get the next page; `None` when this was the last.
     pub next_after: Option<String>,

@@ -40,13 +40,13 @@ pub struct DecisionDoc {
     pub manifest_sha256: Digest32,
     /// The request decided.
     pub request_id: RequestId,
-    /// The report.
+    /// The report the request is about (must match it).
     pub report_id: ReportId,
-    /// The revision.
+    /// Its revision (must match the request's).
     pub revision: u32,
-    /// The recipient.
+    /// The third party it is released to (must match the request's).
     pub recipient: Party,
-    /// The verdict.
+    /// Release in full, the tearline only, or deny.
     pub verdict: Verdict,
     /// For a denial: why (one line, operational text).
     pub reason: String,
@@ -57,7 +57,7 @@ pub struct DecisionDoc {
 }
 
 impl DecisionDoc {
-    /// Canonical bytes.
+    /// The canonical bytes: what is signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         Doc::new("decision")
             .kv("manifest_sha256", hex(&self.manifest_sha256))
@@ -72,7 +72,8 @@ impl DecisionDoc {
             .bytes()
     }
 
-    /// Parses canonical bytes.
+    /// Parses `bytes`, refusing anything but the canonical form
+    /// ([`SigError::Malformed`]).
     pub fn parse(bytes: &[u8]) -> Result<DecisionDoc, SigError> {
         const K: &str = "decision";
         let mut r = Reader::new(bytes, K)?;

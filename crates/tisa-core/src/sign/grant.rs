@@ -31,7 +31,7 @@ pub struct GrantDoc {
 }
 
 impl GrantDoc {
-    /// Canonical bytes.
+    /// The canonical bytes: what is signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         Doc::new("grant")
             .kv("grant_id", &self.grant_id)
@@ -46,7 +46,8 @@ impl GrantDoc {
             .bytes()
     }
 
-    /// Parses canonical bytes.
+    /// Parses `bytes`, refusing anything but the canonical form
+    /// ([`SigError::Malformed`]).
     pub fn parse(bytes: &[u8]) -> Result<GrantDoc, SigError> {
         const K: &str = "grant";
         let mut r = Reader::new(bytes, K)?;
@@ -118,16 +119,16 @@ impl GrantDoc {
 pub struct RevocationDoc {
     /// The grant withdrawn.
     pub grant_id: String,
-    /// Its originator.
+    /// The party whose grant it is (the approver's party).
     pub originator: Party,
-    /// When.
+    /// When the approver revoked it (its clock).
     pub revoked_at: Timestamp,
     /// The approver who revoked it.
     pub operator: String,
 }
 
 impl RevocationDoc {
-    /// Canonical bytes.
+    /// The canonical bytes: what is signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         Doc::new("revocation")
             .kv("grant_id", &self.grant_id)
@@ -137,7 +138,8 @@ impl RevocationDoc {
             .bytes()
     }
 
-    /// Parses canonical bytes.
+    /// Parses `bytes`, refusing anything but the canonical form
+    /// ([`SigError::Malformed`]).
     pub fn parse(bytes: &[u8]) -> Result<RevocationDoc, SigError> {
         const K: &str = "revocation";
         let mut r = Reader::new(bytes, K)?;

@@ -9,7 +9,7 @@ use crate::types::Timestamp;
 /// What an originator signs about one revision of a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
-    /// The report's header.
+    /// The header, signed field by field (id to releasable-to).
     pub header: ReportHeader,
     /// SHA-256 of the title.
     pub title_sha256: Digest32,
@@ -36,7 +36,7 @@ impl Manifest {
         }
     }
 
-    /// Canonical bytes.
+    /// The canonical bytes: what is signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         let h = &self.header;
         Doc::new("manifest")
@@ -55,7 +55,8 @@ impl Manifest {
             .bytes()
     }
 
-    /// Parses canonical bytes.
+    /// Parses `bytes`, refusing anything but the canonical form
+    /// ([`SigError::Malformed`]).
     pub fn parse(bytes: &[u8]) -> Result<Manifest, SigError> {
         const K: &str = "manifest";
         let mut r = Reader::new(bytes, K)?;

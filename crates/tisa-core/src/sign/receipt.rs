@@ -10,9 +10,9 @@ use crate::types::{Party, Timestamp};
 /// to the originator and cannot invent one. Ids and a hash only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceiptDoc {
-    /// The report.
+    /// The report received.
     pub report_id: ReportId,
-    /// The revision.
+    /// The revision received.
     pub revision: u32,
     /// The recipient that signs.
     pub recipient: Party,
@@ -23,7 +23,7 @@ pub struct ReceiptDoc {
 }
 
 impl ReceiptDoc {
-    /// Canonical bytes.
+    /// The canonical bytes: what is signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         Doc::new("receipt")
             .kv("report_id", &self.report_id)
@@ -34,7 +34,8 @@ impl ReceiptDoc {
             .bytes()
     }
 
-    /// Parses canonical bytes.
+    /// Parses `bytes`, refusing anything but the canonical form
+    /// ([`SigError::Malformed`]).
     pub fn parse(bytes: &[u8]) -> Result<ReceiptDoc, SigError> {
         const K: &str = "receipt";
         let mut r = Reader::new(bytes, K)?;
@@ -64,12 +65,13 @@ pub struct AuditHeadDoc {
 }
 
 impl AuditHeadDoc {
-    /// Canonical bytes.
+    /// The canonical bytes: what is signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         Doc::new("audit-head").kv("party", self.party).kv("seq", self.seq).kv("hash", hex(&self.hash)).bytes()
     }
 
-    /// Parses canonical bytes.
+    /// Parses `bytes`, refusing anything but the canonical form
+    /// ([`SigError::Malformed`]).
     pub fn parse(bytes: &[u8]) -> Result<AuditHeadDoc, SigError> {
         const K: &str = "audit-head";
         let mut r = Reader::new(bytes, K)?;

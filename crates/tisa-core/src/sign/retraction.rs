@@ -22,7 +22,7 @@ pub struct RetractionDoc {
 }
 
 impl RetractionDoc {
-    /// Canonical bytes.
+    /// The canonical bytes: what is signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         Doc::new("retraction")
             .kv("report_id", &self.report_id)
@@ -33,8 +33,9 @@ impl RetractionDoc {
             .bytes()
     }
 
-    /// Parses canonical bytes; `reason` is the text that travels beside the
-    /// document (its hash is what is signed).
+    /// Parses `bytes`, refusing anything but the canonical form
+    /// ([`SigError::Malformed`]); `reason` is the text that travels beside
+    /// the document (its hash is what is signed).
     pub fn parse(bytes: &[u8], reason: &str) -> Result<RetractionDoc, SigError> {
         const K: &str = "retraction";
         let mut r = Reader::new(bytes, K)?;

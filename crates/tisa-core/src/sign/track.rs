@@ -37,7 +37,7 @@ impl TrackDoc {
     /// The category of every track.
     pub const CATEGORY: Category = Category::NkMissile;
 
-    /// Canonical bytes.
+    /// The canonical bytes: what is signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         let pt = |p: &GeoPoint| format!("{},{}", p.lat_e6, p.lon_e6);
         Doc::new("track")
@@ -57,7 +57,8 @@ impl TrackDoc {
             .bytes()
     }
 
-    /// Parses canonical bytes.
+    /// Parses `bytes`, refusing anything but the canonical form
+    /// ([`SigError::Malformed`]).
     pub fn parse(bytes: &[u8]) -> Result<TrackDoc, SigError> {
         const K: &str = "track";
         let point = |s: &str| -> Result<GeoPoint, SigError> {
