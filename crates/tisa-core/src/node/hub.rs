@@ -35,9 +35,10 @@ pub(super) struct Hub {
     pub(super) revocations: IndexMap<String, Revocation>,
 }
 
-/// Hub side: a delivery sent to a nation, kept (as the consent it went
-/// under: the content stays in `held` or `own`, not twice) until its receipt
-/// arrives — re-sent on reconciliation — and the receipt once it has.
+/// A delivery the hub sent to a nation, kept (as the consent it went
+/// under: the content stays with the held report, or the hub's own, not
+/// twice) until its receipt arrives — re-sent on reconciliation — and the
+/// receipt once it has.
 #[derive(Clone, Debug)]
 pub(super) struct Forwarded {
     /// The originator's consent; `None` for the hub's own report (bilateral).
