@@ -39,8 +39,8 @@ pub async fn quick_client(c: &Cluster, p: Party) -> ControlClient {
     ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(5)).await.unwrap()
 }
 
-pub fn draft(key: &str) -> Draft {
-    Draft {
+pub fn draft(key: &str) -> ReportDraft {
+    ReportDraft {
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
@@ -90,7 +90,7 @@ pub fn rand_u64() -> u64 {
 }
 
 /// Submits until KR answers (the same source key makes a retry the same report).
-pub async fn submit_retrying(kr: &ControlClient, d: &Draft) -> String {
+pub async fn submit_retrying(kr: &ControlClient, d: &ReportDraft) -> String {
     let deadline = Instant::now() + FLOW;
     loop {
         if let Ok(ControlReply::Submitted(tisa_core::Submitted {

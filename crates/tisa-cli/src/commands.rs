@@ -7,13 +7,11 @@ use anyhow::{bail, Result};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tisa_core::{
-    Category, Classification, Content, Decision, Delivery, Draft, GrantView, HubState, Page, PartySet, RecipientState,
-    Released, ReportHeader, ReportId, RequestId, Sensitive, Timestamp,
+    Category, Classification, Content, Decision, Delivery, GrantView, HubState, Page, PartySet, RecipientState,
+    Released, ReportDraft, ReportHeader, ReportId, RequestId, Sensitive, Timestamp,
 };
 use tisa_transport::control::hub_code;
-use tisa_transport::{
-    ControlClient, ControlReply, ControlRequest, DecisionQuery, DecisionVerdict, ListQuery, Retract, WatchEvent,
-};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, DecisionQuery, ListQuery, Retract, WatchEvent};
 
 use crate::util::utc;
 use crate::Ctx;
@@ -77,7 +75,7 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
     }
     check_size("source", &input.source, limits::SOURCE)?;
     let corrects = input.corrects.map(ReportId::new).transpose()?;
-    let draft = Draft {
+    let draft = ReportDraft {
         category: input.category,
         classification: input.classification,
         releasable_to: input.rel_to,
