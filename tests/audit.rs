@@ -79,8 +79,8 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn report(title: &str, body: &str, tearline: &str, source: &str, to: Party) -> tisa_core::Draft {
-    tisa_core::Draft {
+fn report(title: &str, body: &str, tearline: &str, source: &str, to: Party) -> tisa_core::ReportDraft {
+    tisa_core::ReportDraft {
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, to].into_iter().collect(),
@@ -96,7 +96,7 @@ fn report(title: &str, body: &str, tearline: &str, source: &str, to: Party) -> t
     }
 }
 
-async fn submit(c: &ControlClient, d: tisa_core::Draft) -> String {
+async fn submit(c: &ControlClient, d: tisa_core::ReportDraft) -> String {
     let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =
         ask(c, ControlRequest::Submit(d)).await
     else {

@@ -10,9 +10,9 @@ use common::ctl::*;
 use tisa_core::*;
 use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
-fn draft(title: &str, source_key: Option<&str>) -> Draft {
+fn draft(title: &str, source_key: Option<&str>) -> ReportDraft {
     let body = if source_key.is_some() { format!("{title} body") } else { canary("body") };
-    Draft {
+    ReportDraft {
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),

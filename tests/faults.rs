@@ -48,7 +48,7 @@ const FAILPOINT: &str = "TISA_FAILPOINT";
 /// One report through the manual flow, driven one idempotent pass at a
 /// time, so that it survives any node crashing in between.
 struct Flow {
-    draft: Draft,
+    draft: ReportDraft,
     report: Option<String>,
     /// Whether to approve its release request (a sentinel waits first).
     approve: bool,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::ctl::*;
 use common::{describe, tisa, tisa_command, Background, WAIT};
 use serde_json::{json, Value};
-use tisa_core::{Category, Classification, Content, Draft, Party, Released, Sensitive};
+use tisa_core::{Category, Classification, Content, Party, Released, ReportDraft, Sensitive};
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
@@ -729,7 +729,7 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
     assert!(v["error"].as_str().unwrap().contains("refused by the node"), "{v}");
 
     // A later KR report is the canary on the KR→US link.
-    let canary = Draft {
+    let canary = ReportDraft {
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: "USA".parse().unwrap(),

@@ -29,8 +29,8 @@ fn envelope(delivery: Delivery, n: u32) -> Bytes {
     }))
 }
 
-fn draft(title: &str, tearline: Option<&str>) -> Draft {
-    Draft {
+fn draft(title: &str, tearline: Option<&str>) -> ReportDraft {
+    ReportDraft {
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
@@ -98,7 +98,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
             p => panic!("expected a report, got {}", p.kind()),
         }
     }
-    async fn submit(kr: &tisa_transport::ControlClient, d: Draft) -> String {
+    async fn submit(kr: &tisa_transport::ControlClient, d: ReportDraft) -> String {
         let ControlReply::Submitted(tisa_core::Submitted {
             header: tisa_core::ReportHeader { id: report_id, .. }, ..
         }) = ask(kr, ControlRequest::Submit(d)).await

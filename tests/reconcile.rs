@@ -20,8 +20,8 @@ fn audited(dir: &Path, kind: &str, id: &str) -> usize {
     audit_entries(dir).iter().filter(|e| e["kind"] == kind && e["report_id"] == id).count()
 }
 
-fn missile(title: &str) -> Draft {
-    Draft {
+fn missile(title: &str) -> ReportDraft {
+    ReportDraft {
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
@@ -32,7 +32,7 @@ fn missile(title: &str) -> Draft {
     }
 }
 
-async fn submit(kr: &ControlClient, d: Draft) -> String {
+async fn submit(kr: &ControlClient, d: ReportDraft) -> String {
     let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =
         ask(kr, ControlRequest::Submit(d)).await
     else {

@@ -38,8 +38,8 @@ pub async fn quick_client(c: &Cluster, p: Party) -> ControlClient {
     ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(5)).await.unwrap()
 }
 
-pub fn draft(key: &str) -> Draft {
-    Draft {
+pub fn draft(key: &str) -> ReportDraft {
+    ReportDraft {
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
@@ -88,7 +88,7 @@ pub fn rand_u64() -> u64 {
 }
 
 /// Submits until KR answers (the same source key makes a retry the same report).
-pub async fn submit_retrying(kr: &ControlClient, d: &Draft) -> String {
+pub async fn submit_retrying(kr: &ControlClient, d: &ReportDraft) -> String {
     wait::wait_until_async(Instant::now() + FLOW, "KR takes a submit", || async move {
         match kr.call(&ControlRequest::Submit(d.clone())).await {
             Ok(ControlReply::Submitted(s)) => Some(s.header.id.to_string()),

@@ -10,8 +10,8 @@ use anyhow::{bail, Context, Result};
 use futures::{stream, StreamExt};
 use serde_json::{json, Value};
 use tisa_core::{
-    Category, Classification, Content, Decision, Draft, GeoPoint, Party, PartySet, ReportId, RequestId, Sensitive,
-    Timestamp, TrackDraft, TrackId,
+    Category, Classification, Content, Decision, GeoPoint, Party, PartySet, ReportDraft, ReportId, RequestId,
+    Sensitive, Timestamp, TrackDraft, TrackId,
 };
 use tisa_kit::cluster::Cluster;
 use tisa_node::clock;
@@ -110,8 +110,8 @@ async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
     }
 }
 
-pub(crate) fn draft(category: Category, i: usize) -> Draft {
-    Draft {
+pub(crate) fn draft(category: Category, i: usize) -> ReportDraft {
+    ReportDraft {
         category,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect::<PartySet>(),
@@ -127,7 +127,7 @@ pub(crate) fn draft(category: Category, i: usize) -> Draft {
     }
 }
 
-async fn submit(c: &ControlClient, d: Draft) -> Result<String> {
+async fn submit(c: &ControlClient, d: ReportDraft) -> Result<String> {
     match ask(c, ControlRequest::Submit(d)).await? {
         ControlReply::Submitted(s) => Ok(s.header.id.to_string()),
         other => bail!("unexpected reply {other:?}"),

@@ -7,8 +7,8 @@ use anyhow::{bail, Result};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tisa_core::{
-    Category, Classification, Content, Decision, Delivery, Draft, GrantView, HubState, Page, PartySet, RecipientState,
-    Released, ReportHeader, ReportId, RequestId, Sensitive, Timestamp,
+    Category, Classification, Content, Decision, Delivery, GrantView, HubState, Page, PartySet, RecipientState,
+    Released, ReportDraft, ReportHeader, ReportId, RequestId, Sensitive, Timestamp,
 };
 use tisa_node::clock;
 use tisa_transport::control::hub_code;
@@ -65,7 +65,7 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
     }
     check_size("source", &input.source, limits::SOURCE)?;
     let corrects = input.corrects.map(ReportId::new).transpose()?;
-    let draft = Draft {
+    let draft = ReportDraft {
         category: input.category,
         classification: input.classification,
         releasable_to: input.rel_to,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use tisa_core::{
-    Category, Classification, Content, Decision, Draft, Page, Party, PartySet, Released, ReportId, Sensitive,
+    Category, Classification, Content, Decision, Page, Party, PartySet, Released, ReportDraft, ReportId, Sensitive,
 };
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 
@@ -51,7 +51,7 @@ impl Demo {
         body: &str,
         tearline: Option<&str>,
     ) -> Result<ReportId> {
-        let draft = Draft {
+        let draft = ReportDraft {
             category,
             classification,
             releasable_to: rel_to.parse::<PartySet>()?,

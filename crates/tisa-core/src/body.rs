@@ -2,7 +2,7 @@
 //!
 //! A report's *body* is what is big and needed rarely: its content (title,
 //! text, tearline, source) and the originator's signed manifest. The core
-//! keeps of each report only its header and a few digests ([`ReportRef`]);
+//! keeps of each report only its header and a few digests (`ReportRef`);
 //! the body goes to a body store that the shell owns (a table on disk), so a
 //! node's memory grows with the number of reports it tracks, not with their
 //! size.
@@ -22,36 +22,9 @@
 //! (tests, embedding) and fills everything before it leaves the core;
 //! [`crate::Node::keep_bodies_outside`] switches to the store.
 
-use std::fmt;
-
-use crate::message::{Content, Delivery, Payload, Released, Report, ReportHeader, Transmit};
-use crate::node::{InboxEntry, PendingView};
+use crate::message::{Delivery, Payload, Released, Report, Transmit};
+use crate::report::{BodyKey, Content, ReportHeader};
 use crate::sign::{self, Digest32, Manifest, Signed};
-use crate::types::ReportId;
-
-/// The key of a body in the store: the report's id and revision. Unique
-/// per node: a node holds each revision in one form (its own, held at the
-/// hub, or as released to it).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BodyKey {
-    /// The report.
-    pub report_id: ReportId,
-    /// The revision.
-    pub revision: u32,
-}
-
-impl BodyKey {
-    /// The key of `header`'s revision.
-    pub fn of(header: &ReportHeader) -> BodyKey {
-        BodyKey { report_id: header.id.clone(), revision: header.revision }
-    }
-}
-
-impl fmt::Display for BodyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.r{}", self.report_id, self.revision)
-    }
-}
 
 /// Output: write `body` to the body store under `key` (replacing what is
 /// there: only verified bodies are stashed, and a node stashes each
@@ -60,7 +33,7 @@ impl fmt::Display for BodyKey {
 /// replaying the log stashes it again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stash {
-    /// Where.
+    /// The store key: the report's id and revision.
     pub key: BodyKey,
     /// The report as this node holds it. At the recipient of a
     /// tearline-only release, the content is the tearline alone (title,
@@ -136,7 +109,7 @@ pub(crate) fn content_digest(c: &Content) -> Digest32 {
 }
 
 /// Checks that `body` is the revision `header` names and fills `d` from it.
-fn fill_delivery(d: &mut Delivery, key: &BodyKey, body: &Report) -> Result<(), FillError> {
+pub(crate) fn fill_delivery(d: &mut Delivery, key: &BodyKey, body: &Report) -> Result<(), FillError> {
     if body.header != d.header {
         return Err(FillError::Mismatch(key.clone()));
     }
@@ -167,32 +140,6 @@ impl Transmit {
             Payload::Delivery(d) => fill_delivery(d, &key, body)?,
             _ => {}
         }
-        self.body = None;
-        Ok(())
-    }
-}
-
-impl InboxEntry {
-    /// Fills what was released and the manifest ([`InboxEntry::body`]) from
-    /// the stored report under that key.
-    pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
-        let Some(key) = self.body.clone() else { return Ok(()) };
-        fill_delivery(&mut self.delivery, &key, body)?;
-        self.body = None;
-        Ok(())
-    }
-}
-
-impl PendingView {
-    /// Fills the title and the manifest ([`PendingView::body`]) from the
-    /// stored report under that key.
-    pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
-        let Some(key) = self.body.clone() else { return Ok(()) };
-        if body.header != self.header {
-            return Err(FillError::Mismatch(key));
-        }
-        self.title = body.content.title.clone();
-        self.manifest = body.manifest.clone();
         self.body = None;
         Ok(())
     }

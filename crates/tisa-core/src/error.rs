@@ -1,50 +1,66 @@
 //! Error types of the core. Every message names ids and enum values only,
 //! never a report's title, body, tearline or source.
+//!
+//! Variant fields are named for what they hold (`report`, `revision`,
+//! `request`, `recipient`, `link`, `track`, `why`: the rule or the
+//! signature check that failed) and documented only where the name does
+//! not say it all.
+
+use std::fmt;
 
 use thiserror::Error;
 
+use crate::ids::{ReportId, RequestId, TrackId};
 use crate::policy::NotReleasable;
-use crate::types::{Classification, Party, ReportId, RequestId, TrackId};
+use crate::sign::SigError;
+use crate::types::{Classification, Party};
 
-/// A value given as text could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ParseError {
-    /// Not one of `kr|us|jp|KOR|USA|JPN`.
-    #[error("unknown party {0:?} (expected kr, us, jp or KOR, USA, JPN)")]
-    UnknownParty(String),
-    /// Not a known category.
-    #[error("unknown category {0:?} (expected nuclear, missile or other)")]
-    UnknownCategory(String),
-    /// Not a known classification.
-    #[error("unknown classification {0:?} (expected unclassified, confidential, secret or top_secret)")]
-    UnknownClassification(String),
-    /// An identifier that breaks the id rules.
-    #[error("invalid {what} {value:?}: {why}")]
-    BadId {
-        /// Which kind of id.
-        what: &'static str,
-        /// The offending value, truncated.
-        value: String,
-        /// The rule it breaks.
-        why: &'static str,
-    },
+/// A text field of a command, named in the errors about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextField {
+    /// A report's title.
+    Title,
+    /// A report's full text.
+    Body,
+    /// A report's tearline.
+    Tearline,
+    /// A report's source description.
+    Source,
+    /// The reason of a denial or a retraction.
+    Reason,
 }
 
-/// A local command (submit, approve, deny) was refused. Nothing was sent.
+impl TextField {
+    /// The field's name in messages (`title`, `reason`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextField::Title => "title",
+            TextField::Body => "body",
+            TextField::Tearline => "tearline",
+            TextField::Source => "source",
+            TextField::Reason => "reason",
+        }
+    }
+}
+
+impl fmt::Display for TextField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A command (submit, decide, grant, track, retract, ...) or a query was
+/// refused. Nothing was sent and no state changed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[allow(missing_docs)] // variant fields: see the module docs
 pub enum CommandError {
-    /// The node's body store could not give a report body a query shows
-    /// (raised by the shell, which owns the store; never by the core).
-    #[error("report body store: {0}")]
-    Storage(String),
-    /// A required text field is empty.
+    /// A required text field is empty (or only blanks).
     #[error("{0} must not be empty")]
-    Empty(&'static str),
-    /// A text field is over its limit.
+    Empty(TextField),
+    /// A text field is over its limit ([`crate::node::limits`]).
     #[error("{field} is {len} bytes; the limit is {max}")]
     TooLong {
-        /// Which field.
-        field: &'static str,
+        field: TextField,
         /// Its length in bytes.
         len: usize,
         /// The limit in bytes.
@@ -58,17 +74,13 @@ pub enum CommandError {
     MustIncludeHub {
         /// The submitting party.
         party: Party,
-        /// The hub.
         hub: Party,
     },
     /// Above the ceiling of a link the report would cross.
     #[error("{classification} is above the {ceiling} ceiling of the {hub}-{nation} link; pass it off-line")]
     AboveCeiling {
-        /// The report's classification.
         classification: Classification,
-        /// The link's ceiling.
         ceiling: Classification,
-        /// The hub.
         hub: Party,
         /// The nation at the other end of the link.
         nation: Party,
@@ -81,19 +93,13 @@ pub enum CommandError {
     DuplicateReportId(ReportId),
     /// A report id does not carry this party's prefix.
     #[error("report id {id} must start with {prefix}-")]
-    BadReportIdPrefix {
-        /// The id.
-        id: ReportId,
-        /// The expected prefix.
-        prefix: &'static str,
-    },
+    BadReportIdPrefix { id: ReportId, prefix: &'static str },
     /// No pending release request with this id.
     #[error("no release request {0} awaits this party's decision")]
     UnknownRequest(RequestId),
     /// The request was already approved or denied.
     #[error("release request {request} was already {decision}; a decision is final")]
     AlreadyDecided {
-        /// The request.
         request: RequestId,
         /// `approved` or `denied`.
         decision: &'static str,
@@ -113,10 +119,9 @@ pub enum CommandError {
     /// A signed document from the operator did not verify.
     #[error("cannot accept the signed {what}: {why}")]
     Unverified {
-        /// What.
+        /// What was signed: `decision`, `grant` or `revocation`.
         what: &'static str,
-        /// Why.
-        why: crate::sign::SigError,
+        why: SigError,
     },
     /// The signed document does not match the request or report it names.
     #[error("the signed decision does not match release request {0}")]
@@ -141,16 +146,10 @@ pub enum CommandError {
     HubCannotDecide,
     /// A track id does not carry this party's prefix.
     #[error("track id {id} must start with {prefix}-")]
-    BadTrackIdPrefix {
-        /// The id.
-        id: TrackId,
-        /// The expected prefix.
-        prefix: &'static str,
-    },
+    BadTrackIdPrefix { id: TrackId, prefix: &'static str },
     /// A track update that is not newer than the latest one of its track.
     #[error("track {track} sequence {seq} is not newer than {latest}")]
     StaleTrack {
-        /// The track.
         track: TrackId,
         /// The update's sequence number.
         seq: u32,
@@ -165,6 +164,7 @@ pub enum CommandError {
 /// Why an incoming message was refused. Sent back to the peer as a
 /// rejection notice (code and ids only) and reported as an event.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[allow(missing_docs)] // variant fields: see the module docs
 pub enum RejectReason {
     /// The envelope's sender is not the party at the other end of the link.
     #[error("envelope claims sender {claimed} but arrived on the link from {link}")]
@@ -176,20 +176,13 @@ pub enum RejectReason {
     },
     /// This kind of message is never sent to this party on this link.
     #[error("{kind} messages are not accepted from {link}")]
-    UnexpectedMessage {
-        /// The message kind.
-        kind: &'static str,
-        /// The link.
-        link: Party,
-    },
+    UnexpectedMessage { kind: &'static str, link: Party },
     /// A report whose originator is not the party on the link it came from.
     #[error("report {report} claims originator {claimed} but came from {link}")]
     WrongOriginator {
-        /// The report.
         report: ReportId,
         /// The claimed originator.
         claimed: Party,
-        /// The link.
         link: Party,
     },
     /// A report id without its originator's prefix.
@@ -197,20 +190,10 @@ pub enum RejectReason {
     BadReportId(ReportId),
     /// Same id and revision, different content.
     #[error("report {report} revision {revision} conflicts with the copy already held")]
-    Conflict {
-        /// The report.
-        report: ReportId,
-        /// The revision.
-        revision: u32,
-    },
+    Conflict { report: ReportId, revision: u32 },
     /// The message refers to a report that is not known here.
     #[error("unknown report {report} revision {revision}")]
-    UnknownReport {
-        /// The report.
-        report: ReportId,
-        /// The revision.
-        revision: u32,
-    },
+    UnknownReport { report: ReportId, revision: u32 },
     /// The message refers to a request that is not known here.
     #[error("unknown release request {0}")]
     UnknownRequest(RequestId),
@@ -232,9 +215,7 @@ pub enum RejectReason {
     /// A report that may not go to the party it was sent to.
     #[error("report {report} may not go to {recipient}: {why}")]
     NotReleasable {
-        /// The report.
         report: ReportId,
-        /// The recipient.
         recipient: Party,
         /// The rule it breaks.
         why: NotReleasable,
@@ -247,8 +228,7 @@ pub enum RejectReason {
     Unverified {
         /// What was being verified.
         what: &'static str,
-        /// Why it failed.
-        why: crate::sign::SigError,
+        why: SigError,
     },
     /// A trilateral delivery without the originator's consent.
     #[error("report {0} carries no consent of its originator")]
@@ -259,9 +239,7 @@ pub enum RejectReason {
     /// A track update that may not go to the party it was sent to.
     #[error("track {track} may not go to {recipient}: {why}")]
     TrackNotReleasable {
-        /// The track.
         track: TrackId,
-        /// The recipient.
         recipient: Party,
         /// The rule it breaks.
         why: NotReleasable,
@@ -269,7 +247,6 @@ pub enum RejectReason {
     /// A track update whose id, originator or fields are inconsistent.
     #[error("track {track}: {why}")]
     BadTrack {
-        /// The track.
         track: TrackId,
         /// What is wrong (fixed text).
         why: &'static str,

@@ -6,7 +6,11 @@
 //! same state and emit the same messages. Queries (pending, inbox, status,
 //! …) change nothing and are not inputs.
 
-use crate::{Draft, Envelope, Party, ReportId, Signed, Timestamp, TrackDraft};
+use crate::ids::ReportId;
+use crate::message::Envelope;
+use crate::node::{ReportDraft, TrackDraft};
+use crate::sign::Signed;
+use crate::types::{Party, Timestamp};
 
 /// One state-changing input to a [`Node`](crate::Node).
 // A message is the largest and the most frequent input; inputs are built,
@@ -53,7 +57,7 @@ pub enum Command {
         /// The id the node chose for it (kept, so that replay reproduces it).
         report_id: ReportId,
         /// The report.
-        draft: Draft,
+        draft: ReportDraft,
     },
     /// Approve or deny a release request: a decision document signed by one
     /// of the party's approvers ([`Node::decide`](crate::Node::decide)).

@@ -3,12 +3,20 @@
 //! The rules of the 2014 Trilateral Information Sharing Arrangement as a
 //! pure state machine: no tokio, no NATS, no clock reads, no IO.
 //!
-//! - [`types`]: parties, categories, classifications, ids, time.
-//! - [`message`]: the messages parties exchange (domain types, not prost).
+//! Modules, leaves first; each imports only from those above it (checked
+//! by `tests/layering.rs`):
+//!
+//! - [`types`]: parties, categories, classifications, time, [`Sensitive`]
+//!   content, points on the earth, [`ParseError`].
+//! - [`ids`]: report, request, message and track ids.
+//! - [`report`]: a report's header and content, and the key of its body.
 //! - [`policy`]: the agreed policy and the release rules.
-//! - [`body`]: report bodies (content, manifest) kept outside the core.
-//! - [`node`]: [`Node`], one party's state machine (`handle_*` in, `poll_*` out).
+//! - [`sign`]: the canonical documents parties sign, keys, verification.
 //! - [`error`]: why a command or a message was refused.
+//! - [`message`]: the messages parties exchange (domain types, not prost).
+//! - [`body`]: report bodies (content, manifest) kept outside the core.
+//! - [`node`]: [`Node`], one party's state machine (`handle_*` in, `poll_*`
+//!   out), split by role and feature.
 //!
 //! Everything that decides scope, consent, releasability and classification
 //! lives here, so it is tested here, fast and deterministically.
@@ -18,21 +26,25 @@
 
 pub mod body;
 pub mod error;
+pub mod ids;
 pub mod input;
 pub mod message;
 pub mod node;
 pub mod policy;
+pub mod report;
 pub mod sign;
 pub mod types;
 
-pub use body::{BodyKey, FillError, Stash};
-pub use error::{CommandError, ParseError, RejectReason};
+pub use body::{FillError, Stash};
+pub use error::{CommandError, RejectReason, TextField};
+pub use ids::*;
 pub use input::{Command, Input, LoggedInput};
 pub use message::*;
 pub use node::{
-    inbox_cursor, limits, Draft, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState,
+    inbox_cursor, limits, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState, ReportDraft,
     RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
 pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
+pub use report::*;
 pub use sign::{Identity, Signed, TrackDoc};
 pub use types::*;

@@ -1,45 +1,14 @@
 //! The messages parties exchange, as domain types. The wire format
 //! (`proto/tisa/v1/*.proto`) mirrors these; the transport crate converts.
 
-use crate::sign::{GrantDoc, RetractionDoc, RevocationDoc, Signed, TrackDoc};
-use crate::types::{Category, Classification, MessageId, Party, PartySet, ReportId, RequestId, Sensitive, Timestamp};
+use crate::ids::{MessageId, ReportId, RequestId};
+use crate::policy::NotReleasable;
+use crate::report::{BodyKey, Content, ReportHeader};
+use crate::sign::{DecisionDoc, GrantDoc, ReceiptDoc, RetractionDoc, RevocationDoc, Signed, TrackDoc, Verdict};
+use crate::types::{Party, Sensitive, Timestamp};
 
 /// Protocol version carried in every envelope.
 pub const PROTOCOL_VERSION: u32 = 1;
-
-/// What identifies a report and decides where it may go. Carries no content,
-/// so it may be logged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReportHeader {
-    /// Identifier chosen by the originator, prefixed with its code (`KR-…`).
-    pub id: ReportId,
-    /// 1 for the first issue; a correction is a new revision of the same id
-    /// and needs its own approval.
-    pub revision: u32,
-    /// The party that wrote the report and alone may consent to its release.
-    pub originator: Party,
-    /// When the originator created this revision.
-    pub created_at: Timestamp,
-    /// What the report is about (decides trilateral scope).
-    pub category: Category,
-    /// Its classification (checked against each link's ceiling).
-    pub classification: Classification,
-    /// The parties it may ever reach. A limit, never consent.
-    pub releasable_to: PartySet,
-}
-
-/// A report's content. Never logged (see [`Sensitive`]).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Content {
-    /// Short title.
-    pub title: Sensitive,
-    /// Full text.
-    pub body: Sensitive,
-    /// Optional sanitised text written for wider release.
-    pub tearline: Option<Sensitive>,
-    /// Description of the source (protected like the body).
-    pub source: Sensitive,
-}
 
 /// An intelligence report: header plus content, and the originator node's
 /// signature over its canonical manifest ([`crate::sign::Manifest`]).
@@ -47,7 +16,7 @@ pub struct Content {
 pub struct Report {
     /// Routing and policy metadata.
     pub header: ReportHeader,
-    /// The content.
+    /// Title, text, tearline and source: never logged.
     pub content: Content,
     /// The signed manifest (covers the header and the content's hashes).
     pub manifest: Signed,
@@ -58,9 +27,9 @@ pub struct Report {
 pub struct ReleaseRequest {
     /// Deterministic id, see [`RequestId::for_release`].
     pub request_id: RequestId,
-    /// The report.
+    /// The report whose revision `revision` would be released.
     pub report_id: ReportId,
-    /// The revision.
+    /// Which revision: a correction needs a request of its own.
     pub revision: u32,
     /// The third party it would go to.
     pub recipient: Party,
@@ -97,6 +66,32 @@ impl Decision {
     pub fn is_approval(&self) -> bool {
         !matches!(self, Decision::Deny { .. })
     }
+
+    /// The decision a signed decision document records: its verdict and,
+    /// for a denial, its reason.
+    pub fn of_doc(doc: &DecisionDoc) -> Decision {
+        Decision::from_verdict(doc.verdict, doc.reason.clone())
+    }
+
+    /// The decision a verdict and reason state (the reason counts only for a
+    /// denial). The one conversion from a document's verdict to a decision.
+    pub fn from_verdict(verdict: Verdict, reason: String) -> Decision {
+        match verdict {
+            Verdict::ApproveFull => Decision::ApproveFull,
+            Verdict::ApproveTearline => Decision::ApproveTearline,
+            Verdict::Deny => Decision::Deny { reason },
+        }
+    }
+
+    /// The verdict and reason an approver signs for this decision (the
+    /// reason is empty for an approval).
+    pub fn verdict(&self) -> (Verdict, &str) {
+        match self {
+            Decision::ApproveFull => (Verdict::ApproveFull, ""),
+            Decision::ApproveTearline => (Verdict::ApproveTearline, ""),
+            Decision::Deny { reason } => (Verdict::Deny, reason),
+        }
+    }
 }
 
 /// The originator's answer to a release request. On the wire only `signed`
@@ -112,7 +107,7 @@ pub struct ReleaseDecision {
     pub revision: u32,
     /// Must match the request's recipient.
     pub recipient: Party,
-    /// The decision.
+    /// Approve in full, tearline only, or deny (with a reason).
     pub decision: Decision,
     /// When the originator decided.
     pub decided_at: Timestamp,
@@ -127,18 +122,20 @@ pub struct ReleaseDecision {
 /// A standing pre-approval, signed by one of the originator's approvers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
-    /// The parsed document.
+    /// The document, as parsed from `signed` (receivers check they agree).
     pub doc: GrantDoc,
-    /// The signed bytes.
+    /// The canonical document with the approver's signature: what a
+    /// receiver verifies against the agreement's keys.
     pub signed: Signed,
 }
 
 /// Withdrawal of a standing grant, signed by one of the originator's approvers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
-    /// The parsed document.
+    /// The document, as parsed from `signed` (receivers check they agree).
     pub doc: RevocationDoc,
-    /// The signed bytes.
+    /// The canonical document with the approver's signature: what a
+    /// receiver verifies against the agreement's keys.
     pub signed: Signed,
 }
 
@@ -175,7 +172,7 @@ pub enum Basis {
 pub struct Delivery {
     /// The report's header, unchanged from the originator's.
     pub header: ReportHeader,
-    /// What is released.
+    /// Everything, or the tearline alone (as the consent says).
     pub released: Released,
     /// Why it may be here.
     pub basis: Basis,
@@ -194,7 +191,7 @@ pub enum Stage {
     /// The hub holds the report.
     Accepted,
     /// The hub will not pass it to this recipient (and asks no one).
-    NotReleasable(crate::policy::NotReleasable),
+    NotReleasable(NotReleasable),
     /// The hub passed it to the recipient.
     Forwarded {
         /// Whether only the tearline went.
@@ -212,13 +209,13 @@ pub enum Stage {
 /// Hub → originator: progress of one of the originator's reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Progress {
-    /// The report.
+    /// The report concerned.
     pub report_id: ReportId,
-    /// The revision.
+    /// Its revision (0 with [`Stage::Retracted`]: every revision).
     pub revision: u32,
     /// The recipient concerned (`None` for [`Stage::Accepted`]).
     pub recipient: Option<Party>,
-    /// What happened.
+    /// Where the report stands at the hub (for `recipient`, if named).
     pub stage: Stage,
 }
 
@@ -237,34 +234,6 @@ pub struct Rejection {
     pub request_id: Option<RequestId>,
 }
 
-/// A point on the earth, in millionths of a degree (WGS 84). Integers, so
-/// that a signed track document is canonical.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct GeoPoint {
-    /// Latitude, µ°, -90e6..=90e6.
-    pub lat_e6: i32,
-    /// Longitude, µ°, -180e6..=180e6.
-    pub lon_e6: i32,
-}
-
-impl GeoPoint {
-    /// Whether the coordinates are on the earth.
-    pub fn is_valid(self) -> bool {
-        self.lat_e6.abs() <= 90_000_000 && self.lon_e6.abs() <= 180_000_000
-    }
-}
-
-impl std::fmt::Display for GeoPoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let deg = |v: i32| {
-            let sign = if v < 0 { "-" } else { "" };
-            let a = v.unsigned_abs();
-            format!("{sign}{}.{:06}", a / 1_000_000, a % 1_000_000)
-        };
-        write!(f, "{},{}", deg(self.lat_e6), deg(self.lon_e6))
-    }
-}
-
 /// One update of a live missile-warning track (always NK_MISSILE): the
 /// originator node's signed document, plus, for a trilateral forward, the
 /// originator's standing grant that allows it.
@@ -281,7 +250,7 @@ pub struct TrackUpdate {
 /// A signed retraction (see [`RetractionDoc`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retraction {
-    /// The document.
+    /// The document, as parsed from `signed` (receivers check they agree).
     pub doc: RetractionDoc,
     /// The originator node's signature over it.
     pub signed: Signed,
@@ -317,8 +286,8 @@ pub enum Payload {
 /// A recipient's signed receipt for one revision of a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receipt {
-    /// The parsed document.
-    pub doc: crate::sign::ReceiptDoc,
+    /// The document, as parsed from `signed` (receivers check they agree).
+    pub doc: ReceiptDoc,
     /// The recipient node's signature over it.
     pub signed: Signed,
     /// The recipient's audit chain head at the time, signed by its node
@@ -359,7 +328,7 @@ pub struct Envelope {
     pub sender: Party,
     /// When it was sent, by the sender's clock.
     pub sent_at: Timestamp,
-    /// The message.
+    /// What it carries; its kind names the subject it travels on.
     pub payload: Payload,
 }
 
@@ -368,10 +337,10 @@ pub struct Envelope {
 pub struct Transmit {
     /// The peer (always the hub for a nation; a nation for the hub).
     pub to: Party,
-    /// The message.
+    /// The envelope to publish.
     pub envelope: Envelope,
     /// When set, the envelope's report or delivery has a blank content and
     /// manifest: fill them from the body store ([`Transmit::fill`]) before
     /// sending.
-    pub body: Option<crate::body::BodyKey>,
+    pub body: Option<BodyKey>,
 }

@@ -5,8 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::message::ReportHeader;
-use crate::types::{Category, Classification, Party};
+use crate::report::ReportHeader;
+use crate::types::{Category, Classification, Party, PartySet};
 
 /// What a registered public key may sign for its party.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -155,7 +155,7 @@ impl Policy {
         &self,
         originator: Party,
         classification: Classification,
-        releasable_to: crate::types::PartySet,
+        releasable_to: PartySet,
         recipient: Party,
     ) -> Result<(), NotReleasable> {
         if originator.is_hub() || recipient.is_hub() || recipient == originator {

@@ -1,4 +1,6 @@
-//! Domain vocabulary: parties, categories, classifications, identifiers, time.
+//! Domain vocabulary: parties, categories, classifications, time, content
+//! that must not be logged, points on the earth, and why text did not parse.
+//! A leaf: it imports nothing from the rest of the crate.
 //!
 //! These types are the core's own. They are not prost types and never will be:
 //! the transport crate converts the wire format into them at the edge.
@@ -6,8 +8,6 @@
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
-
-use crate::error::ParseError;
 
 /// One of the three signatories of the 2014 arrangement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -300,119 +300,56 @@ impl fmt::Debug for Sensitive {
     }
 }
 
-macro_rules! id_type {
-    ($(#[$m:meta])* $name:ident, $what:literal) => {
-        $(#[$m])*
-        ///
-        /// Shared, not copied: a node holds each id in several places (maps,
-        /// requests, deadlines) for up to millions of reports, and a clone
-        /// is a reference count, not an allocation.
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(std::sync::Arc<str>);
-
-        impl $name {
-            /// Validates and wraps an identifier: 1 to 128 characters of
-            /// `A-Z a-z 0-9 - _ .` (safe in logs and in NATS subjects' payloads).
-            pub fn new(s: impl Into<String>) -> Result<Self, ParseError> {
-                let s = s.into();
-                validate_id(&s).map_err(|why| ParseError::BadId { what: $what, value: truncate(&s), why })?;
-                Ok($name(s.into()))
-            }
-            /// The identifier as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = ParseError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $name::new(s)
-            }
-        }
-    };
+/// A point on the earth, in millionths of a degree (WGS 84). Integers, so
+/// that a signed track document is canonical.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct GeoPoint {
+    /// Latitude, µ°, -90e6..=90e6.
+    pub lat_e6: i32,
+    /// Longitude, µ°, -180e6..=180e6.
+    pub lon_e6: i32,
 }
 
-id_type!(
-    /// A report's identifier, chosen by its originator and prefixed with the
-    /// originator's code (`KR-…`), so ids of different parties never collide.
-    ReportId,
-    "report id"
-);
-id_type!(
-    /// A release request's identifier, derived by the hub from the report,
-    /// revision and recipient (see [`RequestId::for_release`]).
-    RequestId,
-    "request id"
-);
-id_type!(
-    /// An envelope's identifier, unique per sender.
-    MessageId,
-    "message id"
-);
-
-id_type!(
-    /// A live missile track's identifier, chosen by its originator and
-    /// prefixed with the originator's code (`KR-T-…`).
-    TrackId,
-    "track id"
-);
-
-impl TrackId {
-    /// The party whose code prefixes this id, if any.
-    pub fn prefix_party(&self) -> Option<Party> {
-        let (prefix, _) = self.0.split_once('-')?;
-        Party::ALL.into_iter().find(|p| p.code() == prefix)
+impl GeoPoint {
+    /// Whether the coordinates are on the earth.
+    pub fn is_valid(self) -> bool {
+        self.lat_e6.abs() <= 90_000_000 && self.lon_e6.abs() <= 180_000_000
     }
 }
 
-impl ReportId {
-    /// The party whose code prefixes this id, if any.
-    pub fn prefix_party(&self) -> Option<Party> {
-        let (prefix, _) = self.0.split_once('-')?;
-        Party::ALL.into_iter().find(|p| p.code() == prefix)
+impl std::fmt::Display for GeoPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let deg = |v: i32| {
+            let sign = if v < 0 { "-" } else { "" };
+            let a = v.unsigned_abs();
+            format!("{sign}{}.{:06}", a / 1_000_000, a % 1_000_000)
+        };
+        write!(f, "{},{}", deg(self.lat_e6), deg(self.lon_e6))
     }
 }
 
-impl RequestId {
-    /// The one request id the hub uses for releasing `report` revision
-    /// `revision` to `recipient`. Deterministic, so a replayed or duplicated
-    /// report can never open a second request.
-    pub fn for_release(report: &ReportId, revision: u32, recipient: Party) -> RequestId {
-        // A valid report id is at most 128 characters; the suffix is short,
-        // and the result only uses the id alphabet.
-        let suffix = format!(".r{revision}.{}", recipient.code());
-        if report.0.len() + suffix.len() <= 128 {
-            return RequestId(format!("{}{suffix}", report.0).into());
-        }
-        // Too long to keep whole: truncate the report part, but add a hash of
-        // the whole id, so that two long ids sharing a prefix (the
-        // originator's prefix is always kept) never share a request id.
-        let hash =
-            report.0.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        let suffix = format!(".h{hash:016x}{suffix}");
-        let keep = 128usize.saturating_sub(suffix.len()).min(report.0.len());
-        RequestId(format!("{}{suffix}", &report.0[..keep]).into())
-    }
-}
-
-fn validate_id(s: &str) -> Result<(), &'static str> {
-    if s.is_empty() {
-        return Err("is empty");
-    }
-    if s.len() > 128 {
-        return Err("is longer than 128 characters");
-    }
-    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
-        return Err("may only contain A-Z, a-z, 0-9, '-', '_' and '.'");
-    }
-    Ok(())
+/// A value given as text could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not one of `kr|us|jp|KOR|USA|JPN`.
+    #[error("unknown party {0:?} (expected kr, us, jp or KOR, USA, JPN)")]
+    UnknownParty(String),
+    /// Not a known category.
+    #[error("unknown category {0:?} (expected nuclear, missile or other)")]
+    UnknownCategory(String),
+    /// Not a known classification.
+    #[error("unknown classification {0:?} (expected unclassified, confidential, secret or top_secret)")]
+    UnknownClassification(String),
+    /// An identifier that breaks the id rules.
+    #[error("invalid {what} {value:?}: {why}")]
+    BadId {
+        /// Which kind of id.
+        what: &'static str,
+        /// The offending value, truncated.
+        value: String,
+        /// The rule it breaks.
+        why: &'static str,
+    },
 }
 
 /// Caps user-supplied text echoed in errors (ids and enum names only, never content).

@@ -6,7 +6,7 @@
 //! them through the node's control `submit` path (`ControlRequest::Submit`,
 //! exactly like `tisa submit`), so scope, signatures, approvals and audit all
 //! apply: a feed never talks to the other parties and never bypasses its
-//! node. Each draft carries an idempotency key (`Draft.source_key`:
+//! node. Each draft carries an idempotency key (`ReportDraft.source_key`:
 //! `usgs:<event>`, `cns:<F1>`, `jsonl:<id>`, `webhook:<id>`); the node
 //! answers `duplicate` for the same key with the same content (nothing is
 //! sent) and makes a new revision of the same report when the content
@@ -41,7 +41,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
-use tisa_core::{limits, Category, Classification, Content, Draft, PartySet, Sensitive};
+use tisa_core::{limits, Category, Classification, Content, PartySet, ReportDraft, Sensitive};
 use tisa_transport::{ControlClient, ControlReply, ControlRequest};
 use tracing::{info, warn};
 
@@ -153,8 +153,8 @@ impl Item {
         Ok(())
     }
 
-    fn draft(&self, submitted_by: &str) -> Draft {
-        Draft {
+    fn draft(&self, submitted_by: &str) -> ReportDraft {
+        ReportDraft {
             category: self.category,
             classification: self.classification,
             releasable_to: self.rel_to,

@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use tisa_core::{Decision, Party, RequestId};
 use tisa_deploy::parse_duration;
-use tisa_transport::{ControlClient, ControlReply, ControlRequest, DecisionQuery, DecisionVerdict as _};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, DecisionQuery};
 
 /// Options shared by every operator command.
 #[derive(Args, Debug, Clone)]

@@ -10,11 +10,12 @@ use tisa_core::{
     Timestamp,
 };
 use tisa_transport::convert::decision_from_signed;
-use tisa_transport::{CommandRequest, ControlCall, ControlReply, DecisionVerdict, Health, Query, SendError};
+use tisa_transport::{CommandRequest, ControlCall, ControlReply, Health, Query, SendError};
 use tracing::{debug, error, info, warn};
 
 use crate::actor::Actor;
 use crate::clock::now;
+use crate::egress::BodyError;
 use crate::ingress::Applied;
 
 /// Applies a command to the core (live, after it is logged, and on
@@ -26,8 +27,7 @@ pub(crate) fn execute(core: &mut Node, now: Timestamp, command: Command) -> Resu
     match command {
         Command::Submit { report_id, draft } => core.submit(now, report_id, draft).map(ControlReply::Submitted),
         Command::Decide(signed) => {
-            let d = decision_from_signed(signed.clone()).map_err(|_| CommandError::Empty("decision"))?;
-            core.decide(now, signed).map(|()| ControlReply::Decided { request_id: d.request_id, decision: d.decision })
+            core.decide(now, signed).map(|d| ControlReply::Decided { request_id: d.request_id, decision: d.decision })
         }
         Command::Grant(signed) => core.grant(now, signed).map(|doc| grants(core, &doc.grant_id)),
         Command::Revoke(signed) => core.revoke(now, signed).map(|doc| grants(core, &doc.grant_id)),
@@ -122,16 +122,18 @@ impl Actor {
     async fn answer(&mut self, query: Query) -> ControlReply {
         let now = now();
         let result = match query {
-            Query::Pending(q) => self
-                .core
-                .pending(now, q.after.as_deref(), q.page_size(usize::MAX))
-                .and_then(|mut p| self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill).map(|()| p))
-                .map(ControlReply::Pending),
-            Query::Inbox(q) => self
-                .core
-                .inbox(q.after.as_deref(), q.page_size(usize::MAX))
-                .and_then(|mut p| self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill).map(|()| p))
-                .map(ControlReply::Inbox),
+            Query::Pending(q) => self.core.pending(now, q.after.as_deref(), q.page_size(usize::MAX)).map(|mut p| {
+                match self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill) {
+                    Ok(()) => ControlReply::Pending(p),
+                    Err(e) => storage_error(&e),
+                }
+            }),
+            Query::Inbox(q) => self.core.inbox(q.after.as_deref(), q.page_size(usize::MAX)).map(|mut p| {
+                match self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill) {
+                    Ok(()) => ControlReply::Inbox(p),
+                    Err(e) => storage_error(&e),
+                }
+            }),
             Query::Status(q) => match &q.report_id {
                 Some(id) => {
                     self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))
@@ -189,11 +191,11 @@ impl Actor {
         items: &mut [T],
         key: impl Fn(&T) -> Option<&BodyKey>,
         fill: impl Fn(&mut T, &Report) -> Result<(), FillError>,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), BodyError> {
         for item in items {
             if let Some(k) = key(item) {
-                let body = self.body(k).map_err(CommandError::Storage)?;
-                fill(item, &body).map_err(|e| CommandError::Storage(e.to_string()))?;
+                let body = self.body(k)?;
+                fill(item, &body)?;
             }
         }
         Ok(())
@@ -207,6 +209,12 @@ fn command_reply(r: Applied) -> ControlReply {
         Some(Err(e)) => refused(&e),
         None => ControlReply::error("INTERNAL", "no result"),
     }
+}
+
+/// A query whose report bodies the store could not give.
+fn storage_error(e: &BodyError) -> ControlReply {
+    info!(code = "STORAGE", error = %e, "command refused");
+    ControlReply::error("STORAGE", e)
 }
 
 /// A command or query the core refused (logged: ids and enum names only).
@@ -226,7 +234,6 @@ fn command_code(e: &CommandError) -> &'static str {
         CommandError::HubCannotDecide => "NOT_ORIGINATOR",
         CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
         CommandError::StaleTrack { .. } => "STALE_TRACK",
-        CommandError::Storage(_) => "STORAGE",
         _ => "INVALID",
     }
 }

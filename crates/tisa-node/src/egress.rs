@@ -105,11 +105,10 @@ impl Actor {
     }
 
     /// A report body from the store, or why it cannot be had.
-    pub(crate) fn body(&self, key: &BodyKey) -> Result<Report, String> {
-        match self.store.body(key) {
-            Ok(Some(b)) => Ok(b),
-            Ok(None) => Err(FillError::Missing(key.clone()).to_string()),
-            Err(e) => Err(e.to_string()),
+    pub(crate) fn body(&self, key: &BodyKey) -> Result<Report, BodyError> {
+        match self.store.body(key)? {
+            Some(b) => Ok(b),
+            None => Err(FillError::Missing(key.clone()).into()),
         }
     }
 
@@ -125,7 +124,7 @@ impl Actor {
                 ready.push(t);
                 continue;
             };
-            match self.body(&key).and_then(|body| t.fill(&body).map_err(|e| e.to_string())) {
+            match self.body(&key).and_then(|body| t.fill(&body).map_err(BodyError::from)) {
                 Ok(()) => ready.push(t),
                 Err(e) => {
                     error!(body = %key, to = %t.to, kind = t.envelope.payload.kind(), error = %e, "cannot read a report body to send; kept in the outbox (a restart's replay rewrites lost bodies)");
@@ -193,4 +192,15 @@ impl Actor {
             }
         }
     }
+}
+
+/// Why a report body a transmit or a query needs could not be had.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    /// The store could not be read.
+    #[error("report body store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The store has no body under the key, or not the one the core expects.
+    #[error("report body store: {0}")]
+    Fill(#[from] FillError),
 }

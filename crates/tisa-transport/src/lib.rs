@@ -36,5 +36,5 @@ pub use control::{
     CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query, Retract,
     SendError, WatchEvent,
 };
-pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope, DecisionVerdict, Wire};
+pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope, Wire};
 pub use error::{DecodeError, TransportError};

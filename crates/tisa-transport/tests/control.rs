@@ -8,8 +8,8 @@ use prost::Message;
 use tisa_core::*;
 use tisa_transport::control::{decode_request, Retract};
 use tisa_transport::{
-    proto, subjects, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, DecisionVerdict,
-    DecodeError, Health, ListQuery, Query, SendError, WatchEvent, Wire,
+    proto, subjects, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, DecodeError, Health,
+    ListQuery, Query, SendError, WatchEvent, Wire,
 };
 
 fn header() -> ReportHeader {
@@ -101,8 +101,8 @@ fn track() -> TrackUpdate {
     kr.track(Timestamp(10), track_draft()).unwrap().update
 }
 
-fn draft() -> Draft {
-    Draft {
+fn draft() -> ReportDraft {
+    ReportDraft {
         category: Category::NkNuclear,
         classification: Classification::Confidential,
         releasable_to: "USA,JPN".parse().unwrap(),
@@ -122,7 +122,7 @@ fn requests() -> Vec<ControlRequest> {
     let request_id = RequestId::for_release(&header().id, 2, Party::Jp);
     vec![
         ControlRequest::Submit(draft()),
-        ControlRequest::Submit(Draft { corrects: None, source_key: None, ..draft() }),
+        ControlRequest::Submit(ReportDraft { corrects: None, source_key: None, ..draft() }),
         ControlRequest::Decide(decision_doc(sign::Verdict::ApproveFull)),
         ControlRequest::Grant(grant().signed),
         ControlRequest::Revoke(kim().sign(b"tisa.v1.revocation\n".to_vec())),

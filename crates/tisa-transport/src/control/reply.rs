@@ -9,8 +9,7 @@ use tisa_core::{
 
 use crate::convert::{
     grant_from_signed, header_from, non_empty, non_zero, not_releasable_from, not_releasable_to, opt_party_from,
-    party_from, party_to, report_to_proto, request_id, signed_from, signed_to, verdict_from, verdict_to,
-    DecisionVerdict, Wire,
+    party_from, party_to, report_to_proto, request_id, signed_from, signed_to, verdict_from, verdict_to, Wire,
 };
 use crate::error::DecodeError;
 use crate::proto;

@@ -1,11 +1,11 @@
 //! What an operator's CLI asks its own node: one [`ControlRequest`]
 //! variant per verb, each on its own subject `tisa.ctl.<party>.<verb>`.
 
-use tisa_core::{Command, Content, Decision, Draft, ReportId, RequestId, Sensitive, Signed, TrackDraft};
+use tisa_core::{Command, Content, Decision, ReportDraft, ReportId, RequestId, Sensitive, Signed, TrackDraft};
 
 use crate::convert::{
     category_from, category_to, class_from, class_to, opt_report_id, parties_from, parties_to, report_id, request_id,
-    signed_from, signed_to, verdict_from, verdict_to, DecisionVerdict, Wire,
+    signed_from, signed_to, verdict_from, verdict_to, Wire,
 };
 use crate::error::DecodeError;
 use crate::proto;
@@ -103,7 +103,7 @@ macro_rules! control_requests {
 control_requests! {
     commands {
         /// Submit a report or a correction.
-        "submit" => Submit(Draft),
+        "submit" => Submit(ReportDraft),
         /// Approve or deny a release request: a decision document signed by
         /// one of the party's approvers (the CLI signs it locally).
         "decide" => Decide(Signed),
@@ -276,7 +276,7 @@ impl Wire for ControlRequest {
 }
 
 /// A report as an operator submits it.
-impl Wire for Draft {
+impl Wire for ReportDraft {
     type Proto = proto::SubmitRequest;
 
     fn to_proto(&self) -> Self::Proto {
@@ -295,7 +295,7 @@ impl Wire for Draft {
     }
 
     fn from_proto(s: Self::Proto) -> Result<Self, DecodeError> {
-        Ok(Draft {
+        Ok(ReportDraft {
             category: category_from(s.category)?,
             classification: class_from("classification", s.classification)?,
             releasable_to: parties_from(&s.releasable_to)?,

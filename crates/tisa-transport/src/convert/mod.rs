@@ -139,33 +139,6 @@ pub(crate) fn parties_from(v: &[i32]) -> Result<PartySet, DecodeError> {
 
 // ---------------------------------------------------------------- decisions
 
-/// The one conversion between a [`Decision`] (what an operator chose) and
-/// what a signed decision document states: its [`Verdict`] and reason.
-pub trait DecisionVerdict: Sized {
-    /// The verdict and the reason (empty unless denied).
-    fn verdict(&self) -> (Verdict, &str);
-    /// The decision a document's verdict and reason state.
-    fn from_verdict(verdict: Verdict, reason: String) -> Self;
-}
-
-impl DecisionVerdict for Decision {
-    fn verdict(&self) -> (Verdict, &str) {
-        match self {
-            Decision::ApproveFull => (Verdict::ApproveFull, ""),
-            Decision::ApproveTearline => (Verdict::ApproveTearline, ""),
-            Decision::Deny { reason } => (Verdict::Deny, reason),
-        }
-    }
-
-    fn from_verdict(verdict: Verdict, reason: String) -> Self {
-        match verdict {
-            Verdict::ApproveFull => Decision::ApproveFull,
-            Verdict::ApproveTearline => Decision::ApproveTearline,
-            Verdict::Deny => Decision::Deny { reason },
-        }
-    }
-}
-
 pub(crate) fn verdict_to(v: Verdict) -> i32 {
     (match v {
         Verdict::ApproveFull => proto::DecisionKind::ApproveFull,

@@ -1,0 +1,95 @@
+//! What happened: one [`Event`] per fact, for logs, `tisa watch`, the
+//! audit log and tests. Ids and enum values only, except the title a
+//! recipient's `watch` shows (wrapped in [`Sensitive`]: never logged).
+//!
+//! Variant fields are named for what they hold (`header`, `request`,
+//! `decision`, `recipient`, `basis`, `tearline_only`, `link`: the peer,
+//! `reason`: why) and documented only where the name does not say it all.
+
+use crate::error::RejectReason;
+use crate::ids::{MessageId, ReportId, TrackId};
+use crate::message::{Basis, Progress, Rejection, ReleaseDecision, ReleaseRequest, TrackUpdate};
+use crate::report::ReportHeader;
+use crate::sign::{AuditHeadDoc, ReceiptDoc};
+use crate::types::{Party, Sensitive};
+
+/// Something that happened, for logs, `tisa watch` and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // variant fields: see the module docs
+pub enum Event {
+    /// This party submitted a report (or revision).
+    Submitted { header: ReportHeader },
+    /// The hub now holds a national report.
+    ReportHeld { header: ReportHeader },
+    /// A release request was opened (hub) or received (originator).
+    ReleaseRequested { request: ReleaseRequest },
+    /// A release decision was taken (originator) or recorded (hub).
+    Decided { decision: ReleaseDecision },
+    /// The hub sent a report to a nation (trilateral forward, or its own bilateral report).
+    Forwarded { header: ReportHeader, recipient: Party, basis: Basis, tearline_only: bool },
+    /// This party received a report.
+    Received {
+        header: ReportHeader,
+        basis: Basis,
+        tearline_only: bool,
+        /// Its title, if released (for `watch`; never logged).
+        title: Option<Sensitive>,
+    },
+    /// The hub told this originator how its report stands.
+    Progress { progress: Progress },
+    /// A release request expired (counts as denied).
+    Expired { request: ReleaseRequest },
+    /// This party refused an incoming message.
+    Rejected {
+        /// The link it came in on.
+        link: Party,
+        kind: &'static str,
+        message_id: MessageId,
+        reason: RejectReason,
+    },
+    /// A track's latest state changed here (issued by this party, held by
+    /// the hub, or received).
+    TrackUpdated {
+        /// The update (ids and numbers only: it may be logged).
+        update: TrackUpdate,
+    },
+    /// The hub sent a track update to a nation (under the originator's
+    /// standing grant, or its own track bilaterally).
+    TrackForwarded {
+        track_id: TrackId,
+        /// The update's sequence number.
+        seq: u32,
+        recipient: Party,
+        /// The standing grant it went under (`None`: the hub's own track).
+        grant_id: Option<String>,
+    },
+    /// A peer refused one of this party's messages.
+    RejectionReceived { link: Party, rejection: Rejection },
+    /// A recipient's signed receipt for one of this party's reports (or,
+    /// at the hub, one passed on to its originator).
+    ReceiptReceived {
+        receipt: ReceiptDoc,
+        /// The recipient's signed audit chain head that came with it, verified.
+        audit_head: Option<AuditHeadDoc>,
+    },
+    /// A report was retracted: issued here (originator), or learnt from its
+    /// originator (hub, holder).
+    Retracted {
+        /// The report (every revision).
+        report_id: ReportId,
+        originator: Party,
+    },
+    /// The hub passed a retraction on to a party that holds the report.
+    RetractionForwarded {
+        report_id: ReportId,
+        /// The holder told.
+        recipient: Party,
+    },
+    /// A link came back (or the periodic check ran): this party re-sent
+    /// what the peer may not know (end-to-end reconciliation).
+    Reconciled {
+        link: Party,
+        /// How many messages were re-sent.
+        resent: u32,
+    },
+}

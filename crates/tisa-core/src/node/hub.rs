@@ -1,0 +1,377 @@
+//! The hub's side of a national report's flow: holding it, asking its
+//! originator for consent, forwarding it under a signed decision or a
+//! standing grant, and passing the recipient's receipt back. Only the hub
+//! (US) keeps this state; at a nation it stays empty.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+
+use super::event::Event;
+use super::recipient::Received;
+use super::{Node, RequestState, TrackedRequest};
+use crate::body::{blank_signed, ReportRef};
+use crate::error::RejectReason;
+use crate::ids::{ReportId, RequestId};
+use crate::message::{
+    Basis, Consent, Decision, Delivery, Payload, Progress, Receipt, ReleaseDecision, ReleaseRequest, Released, Report,
+    Revocation, Stage,
+};
+use crate::policy::{KeyRole, NotReleasable};
+use crate::report::Content;
+use crate::sign::{self, DecisionDoc};
+use crate::types::{Party, Sensitive, Timestamp};
+
+/// What the hub keeps.
+#[derive(Debug, Default)]
+pub(super) struct Hub {
+    /// National reports held, by (id, revision).
+    pub(super) held: HashMap<(ReportId, u32), ReportRef>,
+    /// Release requests opened, by request.
+    pub(super) requests: HashMap<RequestId, TrackedRequest>,
+    /// Deliveries sent, by (report, revision, recipient), in order.
+    pub(super) forwarded: IndexMap<(ReportId, u32, Party), Forwarded>,
+    /// Revocations passed on to the recipient (re-sent on reconciliation).
+    pub(super) revocations: IndexMap<String, Revocation>,
+}
+
+/// A delivery the hub sent to a nation, kept (as the consent it went
+/// under: the content stays with the held report, or the hub's own, not
+/// twice) until its receipt arrives — re-sent on reconciliation — and the
+/// receipt once it has.
+#[derive(Clone, Debug)]
+pub(super) struct Forwarded {
+    /// The originator's consent; `None` for the hub's own report (bilateral).
+    pub(super) consent: Option<Consent>,
+    pub(super) tearline_only: bool,
+    pub(super) receipt: Option<Receipt>,
+}
+
+/// The delivery of `r` to `recipient`: bilateral (the hub's own, in full)
+/// without `consent`, trilateral under it. With `full` (the report in hand)
+/// the content goes inline; without it the delivery is blank and needs its
+/// body from the store (the flag returned). `None` if a tearline-only
+/// release has no tearline.
+pub(super) fn delivery_of(
+    r: &ReportRef,
+    full: Option<&Report>,
+    recipient: Party,
+    tearline_only: bool,
+    consent: Option<Consent>,
+) -> Option<(Delivery, bool)> {
+    if tearline_only && !r.has_tearline {
+        return None;
+    }
+    let (released, manifest, blank) = match full {
+        Some(report) if tearline_only => {
+            (Released::Tearline(report.content.tearline.clone()?), report.manifest.clone(), false)
+        }
+        Some(report) => (Released::Full(report.content.clone()), report.manifest.clone(), false),
+        None if tearline_only => (Released::Tearline(Sensitive::default()), blank_signed(), true),
+        None => (Released::Full(Content::default()), blank_signed(), true),
+    };
+    let h = &r.header;
+    let (basis, request_id) = match &consent {
+        Some(_) => (Basis::Trilateral, Some(RequestId::for_release(&h.id, h.revision, recipient))),
+        None => (Basis::Bilateral, None),
+    };
+    Some((Delivery { header: h.clone(), released, basis, request_id, manifest, consent }, blank))
+}
+
+impl Node {
+    pub(super) fn hub_on_report(&mut self, now: Timestamp, link: Party, report: Report) -> Result<(), RejectReason> {
+        let h = &report.header;
+        if h.originator != link {
+            return Err(RejectReason::WrongOriginator { report: h.id.clone(), claimed: h.originator, link });
+        }
+        if h.id.prefix_party() != Some(h.originator) || h.revision == 0 {
+            return Err(RejectReason::BadReportId(h.id.clone()));
+        }
+        if !h.releasable_to.contains(Party::HUB) {
+            return Err(RejectReason::NotReleasable {
+                report: h.id.clone(),
+                recipient: Party::HUB,
+                why: NotReleasable::NotInReleasableTo,
+            });
+        }
+        let ceiling = self.policy.ceiling(link);
+        if h.classification > ceiling {
+            return Err(RejectReason::NotReleasable {
+                report: h.id.clone(),
+                recipient: Party::HUB,
+                why: NotReleasable::AboveCeiling { classification: h.classification, ceiling },
+            });
+        }
+        let m = self.verify_manifest(&report.manifest, h, Some(&report.content), None)?;
+        let key = (h.id.clone(), h.revision);
+        if let Some(existing) = self.hub.held.get(&key) {
+            // The content was just checked against the manifest: the same
+            // manifest is the same report.
+            return if existing.header == *h && existing.manifest_sha256 == sign::sha256(&report.manifest.bytes) {
+                // Already held (a duplicate, or the originator reconciling):
+                // tell it again where the report stands.
+                self.hub_answer(now, link, &report);
+                Ok(())
+            } else {
+                Err(RejectReason::Conflict { report: key.0, revision: key.1 })
+            };
+        }
+        if self.retractions.contains_key(&h.id) {
+            return Err(RejectReason::Retracted(h.id.clone()));
+        }
+        let header = report.header.clone();
+        let reference = ReportRef::of(&report, &m);
+        self.hub.held.insert(key.clone(), reference.clone());
+        self.inbox.insert(
+            key,
+            Received {
+                header: header.clone(),
+                tearline_only: false,
+                basis: Basis::Bilateral,
+                request_id: None,
+                consent: None,
+                received_at: now,
+                retracted: None,
+                manifest_sha256: reference.manifest_sha256,
+            },
+        );
+        self.stash(report.clone());
+        self.events.push_back(Event::ReportHeld { header: header.clone() });
+        self.send(
+            now,
+            link,
+            Payload::Progress(Progress {
+                report_id: header.id.clone(),
+                revision: header.revision,
+                recipient: None,
+                stage: Stage::Accepted,
+            }),
+        );
+        let Some(third) = link.other_nation() else { return Ok(()) };
+        if !header.releasable_to.contains(third) {
+            return Ok(()); // bilateral only: nothing to ask
+        }
+        if let Err(why) = self.policy.check_trilateral(&header, third) {
+            self.send(
+                now,
+                link,
+                Payload::Progress(Progress {
+                    report_id: header.id.clone(),
+                    revision: header.revision,
+                    recipient: Some(third),
+                    stage: Stage::NotReleasable(why),
+                }),
+            );
+            return Ok(());
+        }
+        // A signed, unrevoked standing grant is consent given in advance.
+        let grant = self
+            .grants
+            .values()
+            .filter(|g| !g.revoked && g.grant.doc.covers(&header, third, now))
+            .find(|g| !g.grant.doc.tearline_only || report.content.tearline.is_some())
+            .map(|g| g.grant.clone());
+        if let Some(grant) = grant {
+            self.forward(now, &reference, Some(&report), third, grant.doc.tearline_only, Consent::Grant(grant))?;
+            return Ok(());
+        }
+        let request = ReleaseRequest {
+            request_id: RequestId::for_release(&header.id, header.revision, third),
+            report_id: header.id.clone(),
+            revision: header.revision,
+            recipient: third,
+            requested_at: now,
+            expires_at: now.saturating_add(self.policy.request_expiry),
+        };
+        self.deadlines.insert((request.expires_at, request.request_id.clone()));
+        self.hub.requests.insert(
+            request.request_id.clone(),
+            TrackedRequest { request: request.clone(), state: RequestState::Open, sent: None },
+        );
+        self.send(now, link, Payload::ReleaseRequest(request.clone()));
+        self.events.push_back(Event::ReleaseRequested { request });
+        Ok(())
+    }
+
+    pub(super) fn hub_on_decision(
+        &mut self,
+        now: Timestamp,
+        link: Party,
+        d: ReleaseDecision,
+    ) -> Result<(), RejectReason> {
+        let rid = d.request_id.clone();
+        let unverified = |why| RejectReason::Unverified { what: "decision", why };
+        sign::verify(&self.policy, link, KeyRole::Approver, &d.signed).map_err(unverified)?;
+        // Act only on what the approver signed: every field must be the signed document's.
+        let doc = DecisionDoc::parse(&d.signed.bytes).map_err(unverified)?;
+        let signed_decision = ReleaseDecision {
+            request_id: doc.request_id.clone(),
+            report_id: doc.report_id.clone(),
+            revision: doc.revision,
+            recipient: doc.recipient,
+            decision: Decision::of_doc(&doc),
+            decided_at: doc.decided_at,
+            operator: doc.operator.clone(),
+            manifest_sha256: doc.manifest_sha256,
+            signed: d.signed.clone(),
+        };
+        if signed_decision != d || doc.operator != d.signed.signer {
+            return Err(unverified(sign::SigError::Mismatch("decision")));
+        }
+        let tracked = self.hub.requests.get(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
+        let req = &tracked.request;
+        if req.report_id.prefix_party() != Some(link) {
+            return Err(RejectReason::NotOriginator(rid));
+        }
+        if req.report_id != d.report_id || req.revision != d.revision || req.recipient != d.recipient {
+            return Err(RejectReason::RequestMismatch(rid));
+        }
+        match &tracked.state {
+            RequestState::Open => {}
+            RequestState::Expired => return Err(RejectReason::Expired(rid)),
+            RequestState::Withdrawn => return Err(RejectReason::Retracted(req.report_id.clone())),
+            RequestState::Decided(prev) if *prev == d.decision => return Ok(()), // duplicate
+            RequestState::Decided(_) => return Err(RejectReason::AlreadyDecided(rid)),
+        }
+        let req = req.clone();
+        let key = (req.report_id.clone(), req.revision);
+        let report = self
+            .hub
+            .held
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
+        if d.manifest_sha256 != report.manifest_sha256 {
+            return Err(RejectReason::Unverified { what: "decision", why: sign::SigError::Mismatch("manifest hash") });
+        }
+        // The recipient would refuse it: do not forward it (nor count the request decided).
+        if self.policy.two_person_rule && d.decision.is_approval() {
+            let submitter = &*report.submitted_by;
+            if submitter == d.operator || submitter == "-" {
+                return Err(unverified(sign::SigError::Mismatch("two-person rule")));
+            }
+        }
+        let recipient = req.recipient;
+        if let Decision::Deny { .. } = &d.decision {
+            self.send(
+                now,
+                link,
+                Payload::Progress(Progress {
+                    report_id: key.0.clone(),
+                    revision: key.1,
+                    recipient: Some(recipient),
+                    stage: Stage::Denied,
+                }),
+            );
+        } else {
+            let tearline_only = d.decision == Decision::ApproveTearline;
+            self.forward(now, &report, None, recipient, tearline_only, Consent::Decision(d.clone()))?;
+        }
+        if let Some(t) = self.hub.requests.get_mut(&rid) {
+            t.state = RequestState::Decided(d.decision.clone());
+        }
+        self.deadlines.remove(&(req.expires_at, rid));
+        self.events.push_back(Event::Decided { decision: d });
+        Ok(())
+    }
+
+    /// Hub: sends `report` to `recipient` under `consent`, after re-checking
+    /// every rule, and tells the originator. With `full` (the report in
+    /// hand) the content goes inline; otherwise from the body store.
+    fn forward(
+        &mut self,
+        now: Timestamp,
+        report: &ReportRef,
+        full: Option<&Report>,
+        recipient: Party,
+        tearline_only: bool,
+        consent: Consent,
+    ) -> Result<(), RejectReason> {
+        let id = report.header.id.clone();
+        self.policy.check_trilateral(&report.header, recipient).map_err(|why| RejectReason::NotReleasable {
+            report: id.clone(),
+            recipient,
+            why,
+        })?;
+        let (delivery, blank) = delivery_of(report, full, recipient, tearline_only, Some(consent.clone()))
+            .ok_or_else(|| RejectReason::NoTearline(id.clone()))?;
+        self.send_body(now, recipient, Payload::Delivery(delivery), blank.then(|| report.key()));
+        let f = Forwarded { consent: Some(consent), tearline_only, receipt: None };
+        self.hub.forwarded.insert((id.clone(), report.header.revision, recipient), f);
+        self.events.push_back(Event::Forwarded {
+            header: report.header.clone(),
+            recipient,
+            basis: Basis::Trilateral,
+            tearline_only,
+        });
+        self.send(
+            now,
+            report.header.originator,
+            Payload::Progress(Progress {
+                report_id: id,
+                revision: report.header.revision,
+                recipient: Some(recipient),
+                stage: Stage::Forwarded { tearline_only },
+            }),
+        );
+        Ok(())
+    }
+
+    pub(super) fn hub_on_receipt(&mut self, now: Timestamp, link: Party, r: Receipt) -> Result<(), RejectReason> {
+        if r.doc.recipient != link {
+            return Err(RejectReason::Unverified { what: "receipt", why: sign::SigError::Mismatch("recipient") });
+        }
+        let audit_head = self.verify_receipt(&r)?;
+        let fkey = (r.doc.report_id.clone(), r.doc.revision, r.doc.recipient);
+        match r.doc.report_id.prefix_party() {
+            Some(Party::Us) => {
+                if self.record_receipt(&r.doc)? {
+                    if let Some(f) = self.hub.forwarded.get_mut(&fkey) {
+                        f.receipt = Some(r.clone());
+                    }
+                    self.events.push_back(Event::ReceiptReceived { receipt: r.doc, audit_head });
+                }
+            }
+            Some(originator) if Some(originator) == link.other_nation() => {
+                let key = (r.doc.report_id.clone(), r.doc.revision);
+                let held = self
+                    .hub
+                    .held
+                    .get(&key)
+                    .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
+                if held.manifest_sha256 != r.doc.manifest_sha256 {
+                    return Err(RejectReason::Unverified {
+                        what: "receipt",
+                        why: sign::SigError::Mismatch("manifest hash"),
+                    });
+                }
+                // Pass it on unchanged, once: only the recipient's signature
+                // counts. Kept, to answer the originator's reconciliation.
+                let f = self
+                    .hub
+                    .forwarded
+                    .get_mut(&fkey)
+                    .ok_or_else(|| RejectReason::UnknownReport { report: fkey.0.clone(), revision: fkey.1 })?;
+                if f.receipt.is_some() {
+                    return Ok(());
+                }
+                f.receipt = Some(r.clone());
+                self.events.push_back(Event::ReceiptReceived { receipt: r.doc.clone(), audit_head });
+                self.send(now, originator, Payload::Receipt(r));
+            }
+            _ => return Err(RejectReason::BadReportId(r.doc.report_id.clone())),
+        }
+        Ok(())
+    }
+
+    /// Nations the hub sent any revision of `id` to, in first-sent order.
+    pub(super) fn holders(&self, id: &ReportId) -> Vec<Party> {
+        let mut out = Vec::new();
+        for (rid, _, to) in self.hub.forwarded.keys() {
+            if rid == id && !out.contains(to) {
+                out.push(*to);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,433 @@
+//! The per-party state machine.
+//!
+//! One [`Node`] type plays every role its party has: each party originates
+//! reports and decides their release; the hub (US) also holds the nations'
+//! reports, asks their originators for consent and forwards; a nation also
+//! receives what is released to it.
+//!
+//! # Driving it
+//! Inputs: [`Node::handle_message`] (from the transport), [`Node::handle_timeout`]
+//! (when [`Node::poll_timeout`] is due), [`Node::handle_link_up`] (a link
+//! came back, or the periodic check), and the commands ([`Node::submit`],
+//! [`Node::approve`], [`Node::deny`], [`Node::decide`], [`Node::grant`],
+//! [`Node::revoke`], [`Node::track`], [`Node::retract`]). After **every**
+//! input, drain [`Node::poll_stash`] (bodies kept outside), then
+//! [`Node::poll_transmit`] until `None`, then [`Node::poll_event`] until
+//! `None`, then re-arm the timer from [`Node::poll_timeout`]. The core never
+//! reads a clock and never does IO.
+//!
+//! # Layout
+//! This file holds the state, the inputs and the outputs. The flow of a
+//! report is split by role: `originator` (submit, decide, what the hub
+//! reports back), `hub` (hold, ask, forward, pass receipts back) and
+//! `recipient` (verify and take in deliveries). What spans all three roles
+//! is split by feature: `grants` (standing pre-approvals), `tracks` (live
+//! missile tracks), `retraction` and `reconcile` (re-sending what a peer may
+//! have lost). `views` holds the queries and what they return, `event` what
+//! happened.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use indexmap::IndexMap;
+
+use crate::body::Stash;
+use crate::error::{CommandError, RejectReason};
+use crate::ids::{MessageId, ReportId, RequestId, TrackId};
+use crate::message::{
+    Decision, Envelope, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Retraction,
+    Stage, Transmit, PROTOCOL_VERSION,
+};
+use crate::policy::{KeyRole, Policy};
+use crate::report::BodyKey;
+use crate::sign::Identity;
+use crate::types::{Classification, Party, Timestamp};
+
+mod event;
+mod grants;
+mod hub;
+mod originator;
+mod recipient;
+mod reconcile;
+mod retraction;
+mod tracks;
+mod views;
+
+pub use event::Event;
+pub use originator::{ReportDraft, SubmitNote, Submitted};
+pub use tracks::{TrackDraft, TrackEntry, TrackSubmitted};
+pub use views::{
+    inbox_cursor, GrantView, HubState, InboxEntry, Page, PendingView, RecipientState, RetractionNote, RevisionStatus,
+};
+
+use hub::Hub;
+use originator::Originator;
+use recipient::Received;
+
+/// Size limits, in bytes, of a report's text fields, named for them (NATS's
+/// default maximum payload is 1 MiB; a report must fit with room for its
+/// envelope), and of a query's page.
+#[allow(missing_docs)] // the constants are named for their fields
+pub mod limits {
+    pub const TITLE: usize = 256;
+    pub const BODY: usize = 256 * 1024;
+    pub const TEARLINE: usize = 64 * 1024;
+    /// The source description.
+    pub const SOURCE: usize = 1024;
+    /// A denial's or a retraction's reason.
+    pub const REASON: usize = 1024;
+    /// Largest page a query returns (items, not bytes).
+    pub const PAGE: usize = 1000;
+}
+
+/// Where a release request stands, at the hub (which opened it) and at the
+/// originator (which decides it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RequestState {
+    /// Awaiting the originator's decision, until its deadline.
+    Open,
+    Decided(Decision),
+    Expired,
+    /// The originator retracted the report before deciding.
+    Withdrawn,
+}
+
+/// A release request and where it stands.
+#[derive(Clone, Debug)]
+struct TrackedRequest {
+    request: ReleaseRequest,
+    state: RequestState,
+    /// Originator side: the decision sent, to send again if the hub asks again.
+    sent: Option<Box<ReleaseDecision>>,
+}
+
+/// Withdraws every open request for report `id` (it was retracted) and
+/// drops its deadline: it can no longer be decided, nor expire.
+fn withdraw_open<'a>(
+    requests: impl Iterator<Item = &'a mut TrackedRequest>,
+    id: &ReportId,
+    deadlines: &mut BTreeSet<(Timestamp, RequestId)>,
+) {
+    for t in requests.filter(|t| t.request.report_id == *id && t.state == RequestState::Open) {
+        t.state = RequestState::Withdrawn;
+        deadlines.remove(&(t.request.expires_at, t.request.request_id.clone()));
+    }
+}
+
+/// The state machine of one party. See the module docs for how to drive it.
+#[derive(Debug)]
+pub struct Node {
+    party: Party,
+    policy: Policy,
+    identity: Identity,
+    /// As an originator (every party): own reports, the requests for its
+    /// decision, source keys, its revocations.
+    originator: Originator,
+    /// As the hub (US only; empty at a nation): national reports held,
+    /// requests opened, deliveries sent, revocations passed on.
+    hub: Hub,
+    /// Reports received, by (id, revision), in arrival order: deliveries at
+    /// a recipient, national reports at the hub.
+    inbox: IndexMap<(ReportId, u32), Received>,
+    /// Recipient: the receipt signed for each delivery (sent again when the
+    /// same delivery arrives again).
+    receipts_sent: HashMap<(ReportId, u32), Receipt>,
+    /// Retractions of reports this party holds or passed on, by report
+    /// (the hub's own included, to pass on again on reconciliation).
+    retractions: HashMap<ReportId, Retraction>,
+    /// Standing grants: issued (originator), held (hub).
+    grants: IndexMap<String, GrantView>,
+    /// Revoked grant ids (every role).
+    revoked: HashSet<String>,
+    /// Live missile tracks: the latest update of each (own, held or
+    /// received), by first appearance.
+    tracks: IndexMap<TrackId, TrackEntry>,
+    /// Open requests' deadlines (originator and hub).
+    deadlines: BTreeSet<(Timestamp, RequestId)>,
+    /// Distinguishes this run's message ids from other runs'.
+    instance: u64,
+    /// Sequence number of the last message id issued.
+    next_seq: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    /// Bodies kept in memory (the default); `None` once they go to the
+    /// shell's store ([`Node::keep_bodies_outside`]).
+    bodies: Option<HashMap<BodyKey, Report>>,
+    stashes: VecDeque<Stash>,
+}
+
+impl Node {
+    /// A fresh node for `party` under `policy`, signing with `identity`
+    /// (which must be registered in the policy as a node key of `party`).
+    /// `instance` distinguishes this run's message ids from other runs' (the
+    /// shell passes a random value).
+    pub fn new(party: Party, policy: Policy, instance: u64, identity: Identity) -> Result<Node, CommandError> {
+        let registered =
+            policy.keys_of(party, KeyRole::Node).any(|k| k.name == identity.name() && k.public == identity.public());
+        if !registered {
+            return Err(CommandError::UnregisteredNodeKey(identity.name().to_owned()));
+        }
+        Ok(Node {
+            party,
+            policy,
+            identity,
+            originator: Originator::default(),
+            hub: Hub::default(),
+            inbox: IndexMap::new(),
+            receipts_sent: HashMap::new(),
+            retractions: HashMap::new(),
+            grants: IndexMap::new(),
+            revoked: HashSet::new(),
+            tracks: IndexMap::new(),
+            deadlines: BTreeSet::new(),
+            instance,
+            next_seq: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            bodies: Some(HashMap::new()),
+            stashes: VecDeque::new(),
+        })
+    }
+
+    /// Keeps report bodies (content and manifest) outside the core: they
+    /// come out as [`Stash`]es ([`Node::poll_stash`]) for the shell's body
+    /// store, and transmits and queries that need one name it for the shell
+    /// to fill ([`Transmit::body`]). Call before the first input.
+    #[must_use]
+    pub fn keep_bodies_outside(mut self) -> Node {
+        self.bodies = None;
+        self
+    }
+
+    /// This node's party.
+    pub fn party(&self) -> Party {
+        self.party
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Next message to send. Drain until `None` after every input.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next body to write to the body store (only with
+    /// [`Node::keep_bodies_outside`]). Drain after every input, before
+    /// filling its transmits.
+    #[must_use]
+    pub fn poll_stash(&mut self) -> Option<Stash> {
+        self.stashes.pop_front()
+    }
+
+    /// Next event. Drain until `None` after every input (after transmits).
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] must next be called, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// A timer input: expires every open request whose deadline is `<= now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.expire_due(now);
+    }
+
+    /// A message that arrived on the link to `link` (the party the transport
+    /// authenticated as the other end: for a nation, always the hub).
+    pub fn handle_message(&mut self, now: Timestamp, link: Party, env: Envelope) {
+        self.expire_due(now);
+        let kind = env.payload.kind();
+        let message_id = env.message_id.clone();
+        let result = if link == self.party || (!self.party.is_hub() && link != Party::HUB) {
+            // No such link exists: a transport bug or a forged claim.
+            Err(RejectReason::UnexpectedMessage { kind, link })
+        } else if env.sender != link {
+            Err(RejectReason::ForgedSender { claimed: env.sender, link })
+        } else {
+            match env.payload {
+                Payload::Rejection(r) => {
+                    self.on_rejection(link, r);
+                    Ok(())
+                }
+                p if self.party.is_hub() => self.hub_input(now, link, p),
+                p => self.nation_input(now, p),
+            }
+        };
+        if let Err(reason) = result {
+            let (report_id, request_id) = reason_ids(&reason);
+            let rejection = Rejection {
+                refers_to: message_id.clone(),
+                code: reason.code().to_owned(),
+                detail: reason.to_string(),
+                report_id,
+                request_id,
+            };
+            // Never answer a rejection with a rejection, and never send to a
+            // link that does not exist.
+            if kind != "rejection" && link != self.party && (self.party.is_hub() || link == Party::HUB) {
+                self.send(now, link, Payload::Rejection(rejection));
+            }
+            self.events.push_back(Event::Rejected { link, kind, message_id, reason });
+        }
+    }
+
+    /// End-to-end reconciliation with the peer at the other end of `link`,
+    /// to be called whenever that link comes back (a reconnect, a stream
+    /// that had to be created again, a restart) and periodically. The
+    /// broker acknowledges what it stored, but a broker can lose what it
+    /// acknowledged (a store lost or rolled back), so each party re-sends
+    /// what the peer may not know (a nation: own revisions without a final
+    /// outcome, unconfirmed retractions, grants and revocations; the hub:
+    /// deliveries without a receipt, revocations and retractions passed on)
+    /// and every receiver is idempotent.
+    pub fn handle_link_up(&mut self, now: Timestamp, link: Party) {
+        self.expire_due(now);
+        if link == self.party || (!self.party.is_hub() && link != Party::HUB) {
+            return;
+        }
+        self.resend_to(now, link);
+    }
+
+    /// What the hub takes in, from either nation: reports, decisions and the
+    /// rest of the flow by role, grants, tracks, receipts, retractions.
+    fn hub_input(&mut self, now: Timestamp, link: Party, payload: Payload) -> Result<(), RejectReason> {
+        match payload {
+            Payload::Report(r) => self.hub_on_report(now, link, r),
+            Payload::ReleaseDecision(d) => self.hub_on_decision(now, link, d),
+            Payload::Grant(g) => self.hub_on_grant(link, g),
+            Payload::Revocation(r) => self.hub_on_revocation(now, link, r),
+            Payload::Track(t) => self.hub_on_track(now, link, t),
+            Payload::Receipt(r) => self.hub_on_receipt(now, link, r),
+            Payload::Retraction(r) => self.hub_on_retraction(now, link, r),
+            other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link }),
+        }
+    }
+
+    /// What a nation takes in, always from the hub: as an originator
+    /// (requests, progress, receipts) and as a recipient (deliveries,
+    /// revocations, tracks, retractions).
+    fn nation_input(&mut self, now: Timestamp, payload: Payload) -> Result<(), RejectReason> {
+        match payload {
+            Payload::ReleaseRequest(r) => self.originator_on_request(now, r),
+            Payload::Delivery(d) => self.recipient_on_delivery(now, d),
+            Payload::Progress(p) => self.originator_on_progress(p),
+            Payload::Revocation(r) => self.recipient_on_revocation(r),
+            Payload::Track(t) => self.recipient_on_track(now, t),
+            Payload::Receipt(r) => self.originator_on_receipt(r),
+            Payload::Retraction(r) => self.holder_on_retraction(r),
+            other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link: Party::HUB }),
+        }
+    }
+
+    fn check_link_ceiling(&self, classification: Classification, nation: Party) -> Result<(), CommandError> {
+        let ceiling = self.policy.ceiling(nation);
+        if classification > ceiling {
+            return Err(CommandError::AboveCeiling { classification, ceiling, hub: Party::HUB, nation });
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, now: Timestamp, to: Party, payload: Payload) {
+        self.send_body(now, to, payload, None);
+    }
+
+    /// Sends `payload`, whose report or delivery is blank if `body` names
+    /// the body it needs: filled here when bodies are kept in memory, by the
+    /// shell from its store otherwise.
+    fn send_body(&mut self, now: Timestamp, to: Party, payload: Payload, body: Option<BodyKey>) {
+        self.next_seq += 1;
+        let raw = format!("{}.{:016x}.{}", self.party.code(), self.instance, self.next_seq);
+        // The format above always satisfies the id rules.
+        let Ok(message_id) = MessageId::new(raw) else { return };
+        let envelope = Envelope { version: PROTOCOL_VERSION, message_id, sender: self.party, sent_at: now, payload };
+        let mut t = Transmit { to, envelope, body };
+        if let Some(b) = t.body.as_ref().and_then(|k| self.bodies.as_ref()?.get(k)) {
+            // In memory, a body is there and matches: the core stashed it.
+            let _ = t.fill(b);
+        }
+        self.transmits.push_back(t);
+    }
+
+    /// Keeps a verified body: in memory, or out to the shell's store.
+    fn stash(&mut self, body: Report) {
+        let key = BodyKey::of(&body.header);
+        match &mut self.bodies {
+            Some(m) => {
+                m.insert(key, body);
+            }
+            None => self.stashes.push_back(Stash { key, body }),
+        }
+    }
+
+    fn expire_due(&mut self, now: Timestamp) {
+        while let Some((at, rid)) = self.deadlines.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.deadlines.remove(&(at, rid.clone()));
+            if self.party.is_hub() {
+                let Some(t) = self.hub.requests.get_mut(&rid) else { continue };
+                if t.state != RequestState::Open {
+                    continue;
+                }
+                t.state = RequestState::Expired;
+                let req = t.request.clone();
+                let originator = req.report_id.prefix_party().unwrap_or(Party::HUB);
+                if originator != Party::HUB {
+                    self.send(
+                        now,
+                        originator,
+                        Payload::Progress(Progress {
+                            report_id: req.report_id.clone(),
+                            revision: req.revision,
+                            recipient: Some(req.recipient),
+                            stage: Stage::Expired,
+                        }),
+                    );
+                }
+                self.events.push_back(Event::Expired { request: req });
+            } else {
+                let Some(t) = self.originator.requests.get_mut(&rid) else { continue };
+                if t.state != RequestState::Open {
+                    continue;
+                }
+                t.state = RequestState::Expired;
+                let req = t.request.clone();
+                self.set_recipient_state(&req.report_id, req.revision, req.recipient, RecipientState::Expired);
+                self.events.push_back(Event::Expired { request: req });
+            }
+        }
+    }
+}
+
+fn reason_ids(r: &RejectReason) -> (Option<ReportId>, Option<RequestId>) {
+    match r {
+        RejectReason::WrongOriginator { report, .. }
+        | RejectReason::Conflict { report, .. }
+        | RejectReason::UnknownReport { report, .. }
+        | RejectReason::NotReleasable { report, .. } => (Some(report.clone()), None),
+        RejectReason::BadReportId(id) | RejectReason::NoTearline(id) | RejectReason::OwnReport(id) => {
+            (Some(id.clone()), None)
+        }
+        RejectReason::UnknownRequest(r)
+        | RejectReason::RequestMismatch(r)
+        | RejectReason::NotOriginator(r)
+        | RejectReason::AlreadyDecided(r)
+        | RejectReason::Expired(r) => (None, Some(r.clone())),
+        RejectReason::NoConsent(id) | RejectReason::Retracted(id) => (Some(id.clone()), None),
+        RejectReason::ForgedSender { .. }
+        | RejectReason::UnexpectedMessage { .. }
+        | RejectReason::Unverified { .. }
+        | RejectReason::GrantNotValid(_)
+        | RejectReason::TrackNotReleasable { .. }
+        | RejectReason::BadTrack { .. }
+        | RejectReason::TrackNoConsent(_) => (None, None),
+    }
+}

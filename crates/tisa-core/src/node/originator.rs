@@ -1,0 +1,659 @@
+//! The originator's side of a report's flow: submitting reports and
+//! corrections, deciding the hub's release requests, and what the hub
+//! reports back (requests, progress, receipts, rejections). Every party
+//! originates; the hub's own reports go out bilaterally from here too.
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+
+use super::event::Event;
+use super::hub::{delivery_of, Forwarded};
+use super::views::{HubState, RecipientState, RevisionStatus};
+use super::{limits, Node, RequestState, TrackedRequest};
+use crate::body::{content_digest, ReportRef};
+use crate::error::{CommandError, RejectReason, TextField};
+use crate::ids::{ReportId, RequestId};
+use crate::message::{
+    Basis, Decision, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Retraction,
+    Revocation, Stage,
+};
+use crate::policy::{KeyRole, NotReleasable};
+use crate::report::{Content, ReportHeader};
+use crate::sign::{self, AuditHeadDoc, DecisionDoc, Digest32, Identity, Manifest, Signed, Verdict};
+use crate::types::{Category, Classification, Party, PartySet, Sensitive, Timestamp};
+
+/// A report as the operator submits it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportDraft {
+    /// What it is about.
+    pub category: Category,
+    /// Its classification, checked at submit against the ceiling of
+    /// every link it would cross.
+    pub classification: Classification,
+    /// Who may ever see it (a limit, not consent).
+    pub releasable_to: PartySet,
+    /// Title, text, optional tearline and source: never logged.
+    pub content: Content,
+    /// `Some(id)`: issue a new revision of this party's report `id`.
+    pub corrects: Option<ReportId>,
+    /// The submitting operator's name (for the two-person rule), or empty.
+    pub submitted_by: String,
+    /// An idempotency key from the report's source (`usgs:<event id>`, a
+    /// CSV row's id, a webhook's id). A second submit with the same key and
+    /// the same content is a no-op; with different content it becomes a new
+    /// revision of the same report.
+    pub source_key: Option<String>,
+}
+
+/// A note on a submission: a recipient in the releasable-to list that the
+/// report will not reach, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmitNote {
+    /// A party in the releasable-to list.
+    pub recipient: Party,
+    /// Why it will not go there.
+    pub why: NotReleasable,
+}
+
+/// Result of a successful submit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The new report's header (id and revision included).
+    pub header: ReportHeader,
+    /// Recipients it will not reach.
+    pub notes: Vec<SubmitNote>,
+    /// The source key was already submitted with this very content: nothing
+    /// was sent, and `header` is the existing revision's.
+    pub duplicate: bool,
+}
+
+/// What a party keeps as an originator.
+#[derive(Debug, Default)]
+pub(super) struct Originator {
+    /// Its reports, by id, in submission order.
+    pub(super) reports: IndexMap<ReportId, OwnReport>,
+    /// Release requests for its decision, by request, in arrival order.
+    pub(super) requests: IndexMap<RequestId, TrackedRequest>,
+    /// Source keys (idempotent submits from feeds): the report, and the
+    /// revision last submitted under the key with its content's digest.
+    pub(super) sources: HashMap<String, (ReportId, u32, Digest32)>,
+    /// Its revocations of standing grants (re-sent on reconciliation).
+    pub(super) revocations: IndexMap<String, Revocation>,
+}
+
+/// A map keyed by party, inline: a report has at most three parties, and
+/// a node tracks one per report for up to millions of reports (a B-tree
+/// node would be a 400-byte allocation each).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct PartyMap<V>([Option<V>; 3]);
+
+impl<V> Default for PartyMap<V> {
+    fn default() -> Self {
+        PartyMap([None, None, None])
+    }
+}
+
+impl<V> PartyMap<V> {
+    fn slot(p: Party) -> usize {
+        match p {
+            Party::Kr => 0,
+            Party::Us => 1,
+            Party::Jp => 2,
+        }
+    }
+    pub(super) fn insert(&mut self, p: Party, v: V) {
+        self.0[Self::slot(p)] = Some(v);
+    }
+    pub(super) fn contains_key(&self, p: &Party) -> bool {
+        self.0[Self::slot(*p)].is_some()
+    }
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.0.iter_mut().flatten()
+    }
+    /// Entries in `Party::ALL` order (the order of a `BTreeMap<Party, _>`).
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&'static Party, &V)> {
+        Party::ALL.iter().zip(&self.0).filter_map(|(p, v)| Some((p, v.as_ref()?)))
+    }
+    pub(super) fn to_btree(&self) -> BTreeMap<Party, V>
+    where
+        V: Clone,
+    {
+        self.iter().map(|(p, v)| (*p, v.clone())).collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct OwnReport {
+    pub(super) revisions: Vec<OwnRevision>,
+    /// This party's retraction, and whether the hub confirmed it (boxed:
+    /// rare, and every report has the slot).
+    pub(super) retraction: Option<Box<(Retraction, bool)>>,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct OwnRevision {
+    /// The report; its body is in the body store.
+    pub(super) report: ReportRef,
+    pub(super) hub: HubState,
+    pub(super) recipients: PartyMap<RecipientState>,
+    /// Verified receipts, by recipient: when it committed the delivery.
+    pub(super) receipts: PartyMap<Timestamp>,
+}
+
+impl OwnRevision {
+    /// Where this revision stands, for the status query.
+    pub(super) fn status(&self, retraction: Option<&(Retraction, bool)>) -> RevisionStatus {
+        RevisionStatus {
+            header: self.report.header.clone(),
+            hub: self.hub.clone(),
+            recipients: self.recipients.to_btree(),
+            receipts: self.receipts.to_btree(),
+            retracted_at: retraction.map(|(r, _)| r.doc.retracted_at),
+            retraction_confirmed: retraction.is_some_and(|(_, c)| *c),
+        }
+    }
+}
+
+impl Node {
+    /// Submits a new report (or, with `draft.corrects`, a new revision).
+    /// `id` is used for a new report and ignored for a correction; it must
+    /// carry this party's prefix (`KR-…`).
+    pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: ReportDraft) -> Result<Submitted, CommandError> {
+        let ReportDraft { category, classification, releasable_to, content, mut corrects, submitted_by, source_key } =
+            draft;
+        if let Some(key) = &source_key {
+            if key.is_empty() || key.len() > 256 || key.chars().any(char::is_control) {
+                return Err(CommandError::BadSourceKey);
+            }
+            if let Some((existing, revision, digest)) = self.originator.sources.get(key).cloned() {
+                if let Some(latest) = self.originator.reports.get(&existing).and_then(|o| o.revisions.last()) {
+                    let h = &latest.report.header;
+                    let rel: PartySet = releasable_to.iter().filter(|p| *p != self.party).collect();
+                    let same_rel = h.releasable_to == rel;
+                    if h.revision == revision
+                        && digest == content_digest(&content)
+                        && h.category == category
+                        && h.classification == classification
+                        && same_rel
+                    {
+                        return Ok(Submitted { header: h.clone(), notes: Vec::new(), duplicate: true });
+                    }
+                }
+                corrects = Some(existing);
+            }
+        }
+        check_text(TextField::Title, &content.title, limits::TITLE, true)?;
+        check_text(TextField::Body, &content.body, limits::BODY, true)?;
+        check_text(TextField::Source, &content.source, limits::SOURCE, false)?;
+        if let Some(t) = &content.tearline {
+            check_text(TextField::Tearline, t, limits::TEARLINE, true)?;
+        }
+        let mut rel = PartySet::EMPTY;
+        for p in releasable_to.iter().filter(|p| *p != self.party) {
+            rel.insert(p);
+        }
+        if rel.is_empty() {
+            return Err(CommandError::NoRecipient);
+        }
+        // Ceiling of every link the report crosses.
+        if self.party.is_hub() {
+            for p in rel.iter() {
+                self.check_link_ceiling(classification, p)?;
+            }
+        } else {
+            if !rel.contains(Party::HUB) {
+                return Err(CommandError::MustIncludeHub { party: self.party, hub: Party::HUB });
+            }
+            self.check_link_ceiling(classification, self.party)?;
+        }
+        let (id, revision) = match corrects {
+            Some(orig) => {
+                let own =
+                    self.originator.reports.get(&orig).ok_or_else(|| CommandError::UnknownReport(orig.clone()))?;
+                if own.retraction.is_some() {
+                    return Err(CommandError::Retracted(orig));
+                }
+                let next = own.revisions.len() as u32 + 1;
+                (orig, next)
+            }
+            None => {
+                if id.prefix_party() != Some(self.party) {
+                    return Err(CommandError::BadReportIdPrefix { id, prefix: self.party.code() });
+                }
+                if self.originator.reports.contains_key(&id) {
+                    return Err(CommandError::DuplicateReportId(id));
+                }
+                (id, 1)
+            }
+        };
+        let header = ReportHeader {
+            id: id.clone(),
+            revision,
+            originator: self.party,
+            created_at: now,
+            category,
+            classification,
+            releasable_to: rel,
+        };
+        let m = Manifest::of(&header, &content, &submitted_by);
+        let manifest = self.identity.sign(m.to_bytes());
+        let digest = source_key.as_ref().map(|_| content_digest(&content));
+        let report = Report { header: header.clone(), content, manifest };
+        let reference = ReportRef::of(&report, &m);
+
+        let mut notes = Vec::new();
+        let mut recipients = PartyMap::default();
+        if self.party.is_hub() {
+            // The hub's own report goes bilaterally to each nation named.
+            for p in rel.iter() {
+                match self.policy.check_bilateral(&header, p) {
+                    Ok(()) => {
+                        if let Some((delivery, _)) = delivery_of(&reference, Some(&report), p, false, None) {
+                            self.send(now, p, Payload::Delivery(delivery));
+                        }
+                        let f = Forwarded { consent: None, tearline_only: false, receipt: None };
+                        self.hub.forwarded.insert((header.id.clone(), header.revision, p), f);
+                        self.events.push_back(Event::Forwarded {
+                            header: header.clone(),
+                            recipient: p,
+                            basis: Basis::Bilateral,
+                            tearline_only: false,
+                        });
+                        recipients.insert(p, RecipientState::Delivered { tearline_only: false });
+                    }
+                    Err(why) => {
+                        notes.push(SubmitNote { recipient: p, why });
+                        recipients.insert(p, RecipientState::NotReleasable(why));
+                    }
+                }
+            }
+        } else {
+            if let Some(third) = self.party.other_nation() {
+                if rel.contains(third) {
+                    match self.policy.check_trilateral(&header, third) {
+                        Ok(()) => {
+                            recipients.insert(third, RecipientState::Waiting);
+                        }
+                        Err(why) => {
+                            notes.push(SubmitNote { recipient: third, why });
+                            recipients.insert(third, RecipientState::NotReleasable(why));
+                        }
+                    }
+                }
+            }
+            self.send(now, Party::HUB, Payload::Report(report.clone()));
+        }
+        self.stash(report);
+        let revision_state = OwnRevision {
+            report: reference,
+            hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent },
+            recipients,
+            receipts: PartyMap::default(),
+        };
+        self.originator
+            .reports
+            .entry(id)
+            .or_insert_with(|| OwnReport { revisions: Vec::with_capacity(1), retraction: None })
+            .revisions
+            .push(revision_state);
+        if let (Some(key), Some(digest)) = (source_key, digest) {
+            self.originator.sources.insert(key, (header.id.clone(), header.revision, digest));
+        }
+        self.events.push_back(Event::Submitted { header: header.clone() });
+        Ok(Submitted { header, notes, duplicate: false })
+    }
+
+    /// The decision document an approver signs to decide `request_id`
+    /// (for operators who sign outside the node: the CLI).
+    pub fn decision_doc(
+        &self,
+        now: Timestamp,
+        request_id: &RequestId,
+        verdict: Verdict,
+        reason: &str,
+        operator: &str,
+    ) -> Result<DecisionDoc, CommandError> {
+        if self.party.is_hub() {
+            return Err(CommandError::HubCannotDecide);
+        }
+        let tracked =
+            self.originator.requests.get(request_id).ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        let req = &tracked.request;
+        match &tracked.state {
+            RequestState::Open if req.expires_at > now => {}
+            RequestState::Open | RequestState::Expired => return Err(CommandError::Expired(request_id.clone())),
+            RequestState::Withdrawn => return Err(CommandError::Retracted(req.report_id.clone())),
+            RequestState::Decided(d) => {
+                return Err(CommandError::AlreadyDecided {
+                    request: request_id.clone(),
+                    decision: if d.is_approval() { "approved" } else { "denied" },
+                })
+            }
+        }
+        if verdict == Verdict::Deny && reason.trim().is_empty() {
+            return Err(CommandError::Empty(TextField::Reason));
+        }
+        if reason.len() > limits::REASON {
+            return Err(CommandError::TooLong { field: TextField::Reason, len: reason.len(), max: limits::REASON });
+        }
+        let rev = self
+            .own_revision(&req.report_id, req.revision)
+            .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        Ok(DecisionDoc {
+            manifest_sha256: rev.report.manifest_sha256,
+            request_id: req.request_id.clone(),
+            report_id: req.report_id.clone(),
+            revision: req.revision,
+            recipient: req.recipient,
+            verdict,
+            reason: reason.to_owned(),
+            decided_at: now,
+            operator: operator.to_owned(),
+        })
+    }
+
+    /// Approves release request `request_id`, in full or tearline only,
+    /// signing the decision with `approver`'s key.
+    pub fn approve(
+        &mut self,
+        now: Timestamp,
+        request_id: &RequestId,
+        tearline_only: bool,
+        approver: &Identity,
+    ) -> Result<(), CommandError> {
+        let verdict = if tearline_only { Verdict::ApproveTearline } else { Verdict::ApproveFull };
+        let doc = self.decision_doc(now, request_id, verdict, "", approver.name())?;
+        self.decide(now, approver.sign(doc.to_bytes())).map(|_| ())
+    }
+
+    /// Denies release request `request_id`, for good, signing with `approver`'s key.
+    pub fn deny(
+        &mut self,
+        now: Timestamp,
+        request_id: &RequestId,
+        reason: &str,
+        approver: &Identity,
+    ) -> Result<(), CommandError> {
+        if reason.trim().is_empty() {
+            return Err(CommandError::Empty(TextField::Reason));
+        }
+        if reason.len() > limits::REASON {
+            return Err(CommandError::TooLong { field: TextField::Reason, len: reason.len(), max: limits::REASON });
+        }
+        let doc = self.decision_doc(now, request_id, Verdict::Deny, reason, approver.name())?;
+        self.decide(now, approver.sign(doc.to_bytes())).map(|_| ())
+    }
+
+    /// Takes a release decision signed by one of this party's approvers
+    /// (outside the node, e.g. by the operator's CLI) and sends it to the
+    /// hub. Returns the decision as sent (its fields are the signed
+    /// document's).
+    pub fn decide(&mut self, now: Timestamp, signed: Signed) -> Result<ReleaseDecision, CommandError> {
+        if self.party.is_hub() {
+            return Err(CommandError::HubCannotDecide);
+        }
+        let unverified = |why| CommandError::Unverified { what: "decision", why };
+        sign::verify(&self.policy, self.party, KeyRole::Approver, &signed).map_err(unverified)?;
+        let doc = DecisionDoc::parse(&signed.bytes).map_err(unverified)?;
+        if doc.operator != signed.signer {
+            return Err(unverified(sign::SigError::Mismatch("operator")));
+        }
+        let request_id = doc.request_id.clone();
+        self.expire_due(now);
+        let tracked = self
+            .originator
+            .requests
+            .get(&request_id)
+            .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        match &tracked.state {
+            RequestState::Open => {}
+            RequestState::Expired => return Err(CommandError::Expired(request_id)),
+            RequestState::Withdrawn => return Err(CommandError::Retracted(tracked.request.report_id.clone())),
+            RequestState::Decided(d) => {
+                return Err(CommandError::AlreadyDecided {
+                    request: request_id,
+                    decision: if d.is_approval() { "approved" } else { "denied" },
+                })
+            }
+        }
+        let req = tracked.request.clone();
+        let rev = self
+            .own_revision(&req.report_id, req.revision)
+            .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        if doc.report_id != req.report_id
+            || doc.revision != req.revision
+            || doc.recipient != req.recipient
+            || doc.manifest_sha256 != rev.report.manifest_sha256
+        {
+            return Err(CommandError::DecisionMismatch(request_id));
+        }
+        if self.policy.two_person_rule && doc.verdict != Verdict::Deny {
+            let submitter = &*rev.report.submitted_by;
+            if submitter == doc.operator || submitter == "-" {
+                return Err(CommandError::SameOperator(submitter.to_owned()));
+            }
+        }
+        if doc.verdict == Verdict::ApproveTearline && !rev.report.has_tearline {
+            return Err(CommandError::NoTearline(req.report_id.clone()));
+        }
+        let decision = Decision::of_doc(&doc);
+        if !decision.is_approval() && doc.reason.trim().is_empty() {
+            return Err(CommandError::Empty(TextField::Reason));
+        }
+        let msg = ReleaseDecision {
+            request_id: req.request_id.clone(),
+            report_id: req.report_id.clone(),
+            revision: req.revision,
+            recipient: req.recipient,
+            decision: decision.clone(),
+            decided_at: doc.decided_at,
+            operator: doc.operator.clone(),
+            manifest_sha256: doc.manifest_sha256,
+            signed,
+        };
+        if let Some(t) = self.originator.requests.get_mut(&request_id) {
+            t.state = RequestState::Decided(decision.clone());
+            t.sent = Some(Box::new(msg.clone()));
+        }
+        self.deadlines.remove(&(req.expires_at, req.request_id.clone()));
+        let state = match &decision {
+            Decision::ApproveFull => RecipientState::Approved { tearline_only: false },
+            Decision::ApproveTearline => RecipientState::Approved { tearline_only: true },
+            Decision::Deny { .. } => RecipientState::Denied,
+        };
+        self.set_recipient_state(&req.report_id, req.revision, req.recipient, state);
+        self.send(now, Party::HUB, Payload::ReleaseDecision(msg.clone()));
+        self.events.push_back(Event::Decided { decision: msg.clone() });
+        Ok(msg)
+    }
+
+    pub(super) fn originator_on_request(&mut self, now: Timestamp, r: ReleaseRequest) -> Result<(), RejectReason> {
+        let rid = r.request_id.clone();
+        if let Some(existing) = self.originator.requests.get(&rid) {
+            if existing.request != r {
+                return Err(RejectReason::RequestMismatch(rid));
+            }
+            // The hub asks again (it never got the decision, or is
+            // reconciling): send the same signed decision again.
+            if let Some(d) = existing.sent.clone() {
+                self.send(now, Party::HUB, Payload::ReleaseDecision(*d));
+            }
+            return Ok(());
+        }
+        if self.originator.reports.get(&r.report_id).is_some_and(|o| o.retraction.is_some()) {
+            return Err(RejectReason::Retracted(r.report_id.clone()));
+        }
+        if rid != RequestId::for_release(&r.report_id, r.revision, r.recipient) {
+            return Err(RejectReason::RequestMismatch(rid));
+        }
+        let rev = self
+            .own_revision(&r.report_id, r.revision)
+            .ok_or_else(|| RejectReason::UnknownReport { report: r.report_id.clone(), revision: r.revision })?;
+        let header = rev.report.header.clone();
+        self.policy.check_trilateral(&header, r.recipient).map_err(|why| RejectReason::NotReleasable {
+            report: r.report_id.clone(),
+            recipient: r.recipient,
+            why,
+        })?;
+        let expired = r.expires_at <= now;
+        let state = if expired { RequestState::Expired } else { RequestState::Open };
+        self.originator.requests.insert(rid.clone(), TrackedRequest { request: r.clone(), state, sent: None });
+        if expired {
+            self.set_recipient_state(&r.report_id, r.revision, r.recipient, RecipientState::Expired);
+            self.events.push_back(Event::Expired { request: r });
+        } else {
+            self.deadlines.insert((r.expires_at, rid.clone()));
+            self.set_recipient_state(
+                &r.report_id,
+                r.revision,
+                r.recipient,
+                RecipientState::Requested { request_id: rid, expires_at: r.expires_at },
+            );
+            self.events.push_back(Event::ReleaseRequested { request: r });
+        }
+        Ok(())
+    }
+
+    pub(super) fn originator_on_progress(&mut self, p: Progress) -> Result<(), RejectReason> {
+        let unknown = || RejectReason::UnknownReport { report: p.report_id.clone(), revision: p.revision };
+        if p.stage == Stage::Retracted {
+            // The hub holds this party's retraction (every revision).
+            let Some((_, confirmed)) =
+                self.originator.reports.get_mut(&p.report_id).and_then(|o| o.retraction.as_deref_mut())
+            else {
+                return Err(unknown());
+            };
+            if !*confirmed {
+                *confirmed = true;
+                self.events.push_back(Event::Progress { progress: p });
+            }
+            return Ok(());
+        }
+        let Some(rev) = self.own_revision_mut(&p.report_id, p.revision) else { return Err(unknown()) };
+        match (&p.stage, p.recipient) {
+            (Stage::Accepted, None) => {
+                // The hub names this very revision: it holds it, whatever
+                // rejection notice naming the report came in before.
+                rev.hub = HubState::Accepted;
+            }
+            (stage, Some(r)) if rev.recipients.contains_key(&r) => {
+                rev.hub = HubState::Accepted;
+                let next = match stage {
+                    Stage::NotReleasable(why) => RecipientState::NotReleasable(*why),
+                    Stage::Forwarded { tearline_only } => RecipientState::Delivered { tearline_only: *tearline_only },
+                    Stage::Denied => RecipientState::Denied,
+                    Stage::Expired => RecipientState::Expired,
+                    Stage::Accepted | Stage::Retracted => return Err(unknown()),
+                };
+                rev.recipients.insert(r, next);
+                if *stage == Stage::Expired {
+                    let rid = RequestId::for_release(&p.report_id, p.revision, r);
+                    self.mark_expired(&rid);
+                }
+            }
+            _ => return Err(unknown()),
+        }
+        self.events.push_back(Event::Progress { progress: p });
+        Ok(())
+    }
+
+    pub(super) fn originator_on_receipt(&mut self, r: Receipt) -> Result<(), RejectReason> {
+        if r.doc.report_id.prefix_party() != Some(self.party) || Some(r.doc.recipient) != self.party.other_nation() {
+            return Err(RejectReason::UnexpectedMessage { kind: "receipt", link: Party::HUB });
+        }
+        // The hub cannot invent one: it must carry the recipient's signature.
+        let audit_head = self.verify_receipt(&r)?;
+        if self.record_receipt(&r.doc)? {
+            self.events.push_back(Event::ReceiptReceived { receipt: r.doc, audit_head });
+        }
+        Ok(())
+    }
+
+    /// Verifies a receipt as signed by its recipient's node.
+    /// Verifies a receipt as signed by its recipient's node, and the audit
+    /// head that came with it (signed by the same party's node), if any.
+    pub(super) fn verify_receipt(&self, r: &Receipt) -> Result<Option<AuditHeadDoc>, RejectReason> {
+        let bad = |why| RejectReason::Unverified { what: "receipt", why };
+        sign::verify(&self.policy, r.doc.recipient, KeyRole::Node, &r.signed).map_err(bad)?;
+        if sign::ReceiptDoc::parse(&r.signed.bytes).map_err(bad)? != r.doc {
+            return Err(bad(sign::SigError::Mismatch("receipt")));
+        }
+        let Some(head) = &r.audit_head else { return Ok(None) };
+        let bad = |why| RejectReason::Unverified { what: "audit head", why };
+        sign::verify(&self.policy, r.doc.recipient, KeyRole::Node, head).map_err(bad)?;
+        let doc = AuditHeadDoc::parse(&head.bytes).map_err(bad)?;
+        if doc.party != r.doc.recipient {
+            return Err(bad(sign::SigError::Mismatch("audit head party")));
+        }
+        Ok(Some(doc))
+    }
+
+    /// Records a verified receipt on an own report; `Ok(false)` if already known.
+    pub(super) fn record_receipt(&mut self, doc: &sign::ReceiptDoc) -> Result<bool, RejectReason> {
+        let unknown = || RejectReason::UnknownReport { report: doc.report_id.clone(), revision: doc.revision };
+        let rev = self.own_revision_mut(&doc.report_id, doc.revision).ok_or_else(unknown)?;
+        if rev.report.manifest_sha256 != doc.manifest_sha256 {
+            return Err(RejectReason::Unverified { what: "receipt", why: sign::SigError::Mismatch("manifest hash") });
+        }
+        if rev.receipts.contains_key(&doc.recipient) {
+            return Ok(false);
+        }
+        rev.receipts.insert(doc.recipient, doc.received_at);
+        Ok(true)
+    }
+
+    pub(super) fn on_rejection(&mut self, link: Party, r: Rejection) {
+        // If the hub refused one of our reports, record it on the report.
+        if let Some(id) = &r.report_id {
+            if let Some(own) = self.originator.reports.get_mut(id) {
+                for rev in own.revisions.iter_mut().filter(|rev| rev.hub == HubState::Sent) {
+                    rev.hub = HubState::Rejected { code: r.code.clone(), detail: r.detail.clone() };
+                }
+            }
+        }
+        self.events.push_back(Event::RejectionReceived { link, rejection: r });
+    }
+
+    pub(super) fn own_revision(&self, id: &ReportId, revision: u32) -> Option<&OwnRevision> {
+        let idx = usize::try_from(revision).ok()?.checked_sub(1)?;
+        self.originator.reports.get(id)?.revisions.get(idx)
+    }
+
+    pub(super) fn own_revision_mut(&mut self, id: &ReportId, revision: u32) -> Option<&mut OwnRevision> {
+        let idx = usize::try_from(revision).ok()?.checked_sub(1)?;
+        self.originator.reports.get_mut(id)?.revisions.get_mut(idx)
+    }
+
+    pub(super) fn set_recipient_state(
+        &mut self,
+        id: &ReportId,
+        revision: u32,
+        recipient: Party,
+        state: RecipientState,
+    ) {
+        if let Some(rev) = self.own_revision_mut(id, revision) {
+            rev.recipients.insert(recipient, state);
+        }
+    }
+
+    fn mark_expired(&mut self, rid: &RequestId) {
+        if let Some(t) = self.originator.requests.get_mut(rid) {
+            if t.state == RequestState::Open {
+                t.state = RequestState::Expired;
+                self.deadlines.remove(&(t.request.expires_at, rid.clone()));
+            }
+        }
+    }
+}
+
+fn check_text(field: TextField, s: &Sensitive, max: usize, required: bool) -> Result<(), CommandError> {
+    if required && s.expose().trim().is_empty() {
+        return Err(CommandError::Empty(field));
+    }
+    if s.len() > max {
+        return Err(CommandError::TooLong { field, len: s.len(), max });
+    }
+    Ok(())
+}

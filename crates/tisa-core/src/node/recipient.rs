@@ -1,0 +1,244 @@
+//! A holder's side: taking in a delivery only after verifying the
+//! originator's signed manifest and consent, signing a receipt, and keeping
+//! the report in the inbox. (The hub holds national reports in the same
+//! inbox; see `hub`.)
+
+use super::event::Event;
+use super::views::{InboxEntry, RetractionNote};
+use super::Node;
+use crate::body::blank_signed;
+use crate::error::RejectReason;
+use crate::ids::RequestId;
+use crate::message::{Basis, Consent, Delivery, Payload, Receipt, Released, Report};
+use crate::policy::{KeyRole, NotReleasable};
+use crate::report::{BodyKey, Content, ReportHeader};
+use crate::sign::{self, DecisionDoc, GrantDoc, Manifest, Signed, Verdict};
+use crate::types::{Party, Sensitive, Timestamp};
+
+/// A report received (a delivery at its recipient, a national report at
+/// the hub), as the inbox keeps it: what the entry needs besides its body,
+/// compactly (one per report received, for up to millions), and the
+/// manifest's hash (to recognise the same delivery again).
+#[derive(Clone, Debug)]
+pub(super) struct Received {
+    pub(super) header: ReportHeader,
+    pub(super) tearline_only: bool,
+    pub(super) basis: Basis,
+    pub(super) request_id: Option<RequestId>,
+    pub(super) consent: Option<Box<Consent>>,
+    pub(super) received_at: Timestamp,
+    pub(super) retracted: Option<Box<RetractionNote>>,
+    pub(super) manifest_sha256: sign::Digest32,
+}
+
+impl Received {
+    /// The inbox entry, its body blank (named for the store).
+    pub(super) fn entry(&self) -> InboxEntry {
+        let released = if self.tearline_only {
+            Released::Tearline(Sensitive::default())
+        } else {
+            Released::Full(Content::default())
+        };
+        InboxEntry {
+            delivery: Delivery {
+                header: self.header.clone(),
+                released,
+                basis: self.basis,
+                request_id: self.request_id.clone(),
+                manifest: blank_signed(),
+                consent: self.consent.as_deref().cloned(),
+            },
+            received_at: self.received_at,
+            retracted: self.retracted.as_deref().cloned(),
+            body: Some(BodyKey::of(&self.header)),
+        }
+    }
+}
+
+impl Node {
+    pub(super) fn recipient_on_delivery(&mut self, now: Timestamp, d: Delivery) -> Result<(), RejectReason> {
+        let h = &d.header;
+        if h.originator == self.party {
+            return Err(RejectReason::OwnReport(h.id.clone()));
+        }
+        if h.id.prefix_party() != Some(h.originator) || h.revision == 0 {
+            return Err(RejectReason::BadReportId(h.id.clone()));
+        }
+        // An exact duplicate of what was accepted is absorbed, even if its
+        // grant has since been revoked or has lapsed.
+        if self.inbox.get(&(h.id.clone(), h.revision)).is_some_and(|e| same_delivery(e, &d)) {
+            // The hub did not get the receipt (or is reconciling): the same one again.
+            if let Some(r) = self.receipts_sent.get(&(h.id.clone(), h.revision)).cloned() {
+                self.send(now, Party::HUB, Payload::Receipt(r));
+            }
+            return Ok(());
+        }
+        if self.retractions.contains_key(&h.id) {
+            return Err(RejectReason::Retracted(h.id.clone()));
+        }
+        let not_releasable = |why| RejectReason::NotReleasable { report: h.id.clone(), recipient: self.party, why };
+        match (h.originator.is_hub(), d.basis) {
+            (true, Basis::Bilateral) => {
+                self.policy.check_bilateral(h, self.party).map_err(not_releasable)?;
+                if d.request_id.is_some() || d.consent.is_some() || matches!(d.released, Released::Tearline(_)) {
+                    return Err(RejectReason::UnexpectedMessage { kind: "delivery", link: Party::HUB });
+                }
+            }
+            (false, Basis::Trilateral) => {
+                self.policy.check_trilateral(h, self.party).map_err(not_releasable)?;
+                let expected = RequestId::for_release(&h.id, h.revision, self.party);
+                if d.request_id.as_ref() != Some(&expected) {
+                    return Err(RejectReason::RequestMismatch(d.request_id.clone().unwrap_or(expected)));
+                }
+                self.verify_consent(now, &d)?;
+            }
+            _ => return Err(not_releasable(NotReleasable::NotAThirdParty)),
+        }
+        // The originator's own signature over what arrived: the hub cannot
+        // alter a report, nor forge one.
+        match &d.released {
+            Released::Full(c) => self.verify_manifest(&d.manifest, h, Some(c), None)?,
+            Released::Tearline(t) => self.verify_manifest(&d.manifest, h, None, Some(t))?,
+        };
+        let key = (h.id.clone(), h.revision);
+        if let Some(existing) = self.inbox.get(&key) {
+            return if same_delivery(existing, &d) {
+                Ok(())
+            } else {
+                Err(RejectReason::Conflict { report: key.0, revision: key.1 })
+            };
+        }
+        let (tearline_only, title) = match &d.released {
+            Released::Full(c) => (false, Some(c.title.clone())),
+            Released::Tearline(_) => (true, None),
+        };
+        self.events.push_back(Event::Received { header: d.header.clone(), basis: d.basis, tearline_only, title });
+        // The shell logged this input before applying it, so it is committed:
+        // sign a receipt (ids and the manifest's hash only) for the originator.
+        let doc = sign::ReceiptDoc {
+            report_id: d.header.id.clone(),
+            revision: d.header.revision,
+            recipient: self.party,
+            manifest_sha256: sign::sha256(&d.manifest.bytes),
+            received_at: now,
+        };
+        let signed = self.identity.sign(doc.to_bytes());
+        let receipt = Receipt { doc, signed, audit_head: None };
+        self.receipts_sent.insert(key.clone(), receipt.clone());
+        self.send(now, Party::HUB, Payload::Receipt(receipt));
+        // The body to the store: what was released, with the manifest.
+        let content = match &d.released {
+            Released::Full(c) => c.clone(),
+            Released::Tearline(t) => Content { tearline: Some(t.clone()), ..Content::default() },
+        };
+        let body = Report { header: d.header.clone(), content, manifest: d.manifest.clone() };
+        let received = Received {
+            header: d.header,
+            tearline_only,
+            basis: d.basis,
+            request_id: d.request_id,
+            consent: d.consent.map(Box::new),
+            received_at: now,
+            retracted: None,
+            manifest_sha256: sign::sha256(&d.manifest.bytes),
+        };
+        self.inbox.insert(key, received);
+        self.stash(body);
+        Ok(())
+    }
+
+    /// Verifies a signed manifest against the originator's node keys and
+    /// against what it came with.
+    pub(super) fn verify_manifest(
+        &self,
+        manifest: &Signed,
+        header: &ReportHeader,
+        content: Option<&Content>,
+        tearline: Option<&Sensitive>,
+    ) -> Result<Manifest, RejectReason> {
+        let bad = |why| RejectReason::Unverified { what: "manifest", why };
+        sign::verify(&self.policy, header.originator, KeyRole::Node, manifest).map_err(bad)?;
+        let m = Manifest::parse(&manifest.bytes).map_err(bad)?;
+        if m.header != *header {
+            return Err(bad(sign::SigError::Mismatch("manifest header")));
+        }
+        if let Some(c) = content {
+            m.check_content(c).map_err(bad)?;
+        }
+        if let Some(t) = tearline {
+            m.check_tearline(t.expose()).map_err(bad)?;
+        }
+        Ok(m)
+    }
+
+    /// Recipient: verifies the originator's consent to this delivery.
+    fn verify_consent(&self, now: Timestamp, d: &Delivery) -> Result<(), RejectReason> {
+        let h = &d.header;
+        let tearline_only = matches!(d.released, Released::Tearline(_));
+        match &d.consent {
+            None => Err(RejectReason::NoConsent(h.id.clone())),
+            Some(Consent::Decision(dec)) => {
+                let bad = |why| RejectReason::Unverified { what: "decision", why };
+                sign::verify(&self.policy, h.originator, KeyRole::Approver, &dec.signed).map_err(bad)?;
+                let doc = DecisionDoc::parse(&dec.signed.bytes).map_err(bad)?;
+                let verdict_ok = match doc.verdict {
+                    Verdict::ApproveFull => !tearline_only,
+                    Verdict::ApproveTearline => tearline_only,
+                    Verdict::Deny => false,
+                };
+                if doc.manifest_sha256 != sign::sha256(&d.manifest.bytes)
+                    || doc.report_id != h.id
+                    || doc.revision != h.revision
+                    || doc.recipient != self.party
+                    || doc.request_id != RequestId::for_release(&h.id, h.revision, self.party)
+                    || doc.operator != dec.signed.signer
+                    || !verdict_ok
+                {
+                    return Err(bad(sign::SigError::Mismatch("decision")));
+                }
+                if self.policy.two_person_rule {
+                    let submitter = Manifest::parse(&d.manifest.bytes).map(|m| m.submitted_by).unwrap_or_default();
+                    if submitter == doc.operator || submitter == "-" {
+                        return Err(bad(sign::SigError::Mismatch("two-person rule")));
+                    }
+                }
+                Ok(())
+            }
+            Some(Consent::Grant(g)) => {
+                let bad = |why| RejectReason::Unverified { what: "grant", why };
+                sign::verify(&self.policy, h.originator, KeyRole::Approver, &g.signed).map_err(bad)?;
+                let doc = GrantDoc::parse(&g.signed.bytes).map_err(bad)?;
+                if doc.operator != g.signed.signer {
+                    return Err(bad(sign::SigError::Mismatch("grant")));
+                }
+                if self.revoked.contains(&doc.grant_id)
+                    || !doc.covers(h, self.party, now)
+                    || doc.tearline_only != tearline_only
+                {
+                    return Err(RejectReason::GrantNotValid(doc.grant_id));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether `d` is the delivery already received as `r`: the same header,
+/// basis, request and consent, the same manifest, and content that matches
+/// it (the manifest was verified when `r` arrived).
+fn same_delivery(r: &Received, d: &Delivery) -> bool {
+    if r.tearline_only != matches!(d.released, Released::Tearline(_))
+        || r.header != d.header
+        || r.basis != d.basis
+        || r.request_id != d.request_id
+        || r.consent.as_deref() != d.consent.as_ref()
+        || r.manifest_sha256 != sign::sha256(&d.manifest.bytes)
+    {
+        return false;
+    }
+    let Ok(m) = Manifest::parse(&d.manifest.bytes) else { return false };
+    match &d.released {
+        Released::Full(c) => m.check_content(c).is_ok(),
+        Released::Tearline(t) => m.check_tearline(t.expose()).is_ok(),
+    }
+}

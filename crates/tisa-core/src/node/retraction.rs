@@ -1,0 +1,154 @@
+//! Retractions across the roles: the originator signs one (every
+//! revision; final), the hub withdraws open requests and passes it to
+//! every party it delivered to, holders mark their inbox entries.
+
+use super::event::Event;
+use super::views::{RecipientState, RetractionNote};
+use super::{limits, withdraw_open, Node};
+use crate::error::{CommandError, RejectReason, TextField};
+use crate::ids::ReportId;
+use crate::message::{Payload, Progress, Retraction, Stage};
+use crate::policy::KeyRole;
+use crate::sign::{self, RetractionDoc};
+use crate::types::{Party, Sensitive, Timestamp};
+
+impl Node {
+    /// Retracts one of this party's reports (every revision), signed with
+    /// this node's key, for the reason given (shown to holders, never
+    /// logged). Open release requests for it are withdrawn; the retraction
+    /// travels the report's path and needs no new approval: every party that
+    /// holds a revision marks it retracted. Final: a retracted report cannot
+    /// be corrected, released or retracted again.
+    pub fn retract(
+        &mut self,
+        now: Timestamp,
+        id: &ReportId,
+        reason: &str,
+        operator: &str,
+    ) -> Result<RetractionDoc, CommandError> {
+        if reason.trim().is_empty() {
+            return Err(CommandError::Empty(TextField::Reason));
+        }
+        if reason.len() > limits::REASON {
+            return Err(CommandError::TooLong { field: TextField::Reason, len: reason.len(), max: limits::REASON });
+        }
+        let own = self.originator.reports.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
+        if own.retraction.is_some() {
+            return Err(CommandError::Retracted(id.clone()));
+        }
+        let doc = RetractionDoc {
+            report_id: id.clone(),
+            originator: self.party,
+            retracted_at: now,
+            reason: reason.to_owned(),
+            operator: if sign::valid_name(operator) { operator.to_owned() } else { String::new() },
+        };
+        let r = Retraction { doc: doc.clone(), signed: self.identity.sign(doc.to_bytes()) };
+        let is_hub = self.party.is_hub();
+        if let Some(own) = self.originator.reports.get_mut(id) {
+            own.retraction = Some(Box::new((r.clone(), is_hub)));
+            for rev in &mut own.revisions {
+                for state in rev.recipients.values_mut() {
+                    if matches!(
+                        state,
+                        RecipientState::Waiting | RecipientState::Requested { .. } | RecipientState::Approved { .. }
+                    ) {
+                        *state = RecipientState::Withdrawn;
+                    }
+                }
+            }
+        }
+        // Requests awaiting this party's decision are withdrawn.
+        withdraw_open(self.originator.requests.values_mut(), id, &mut self.deadlines);
+        if is_hub {
+            self.retractions.insert(id.clone(), r.clone());
+            // The hub's own report: tell every nation that received a revision.
+            for to in self.holders(id) {
+                self.send(now, to, Payload::Retraction(r.clone()));
+                self.events.push_back(Event::RetractionForwarded { report_id: id.clone(), recipient: to });
+            }
+        } else {
+            self.send(now, Party::HUB, Payload::Retraction(r));
+        }
+        self.events.push_back(Event::Retracted { report_id: id.clone(), originator: self.party });
+        Ok(doc)
+    }
+
+    /// Verifies a retraction as signed by its originator's node.
+    fn verify_retraction(&self, r: &Retraction) -> Result<(), RejectReason> {
+        let bad = |why| RejectReason::Unverified { what: "retraction", why };
+        if r.doc.report_id.prefix_party() != Some(r.doc.originator) {
+            return Err(RejectReason::BadReportId(r.doc.report_id.clone()));
+        }
+        sign::verify(&self.policy, r.doc.originator, KeyRole::Node, &r.signed).map_err(bad)?;
+        if RetractionDoc::parse(&r.signed.bytes, &r.doc.reason).map_err(bad)? != r.doc {
+            return Err(bad(sign::SigError::Mismatch("retraction")));
+        }
+        Ok(())
+    }
+
+    /// Marks every held revision of a retracted report; whether any was new.
+    fn mark_retracted(&mut self, r: &Retraction) -> bool {
+        let mut any = false;
+        for ((id, _), e) in self.inbox.iter_mut() {
+            if *id == r.doc.report_id && e.retracted.is_none() {
+                e.retracted = Some(Box::new(RetractionNote {
+                    retracted_at: r.doc.retracted_at,
+                    reason: Sensitive::new(&r.doc.reason),
+                }));
+                any = true;
+            }
+        }
+        any
+    }
+
+    pub(super) fn hub_on_retraction(&mut self, now: Timestamp, link: Party, r: Retraction) -> Result<(), RejectReason> {
+        if r.doc.originator != link {
+            return Err(RejectReason::WrongOriginator {
+                report: r.doc.report_id.clone(),
+                claimed: r.doc.originator,
+                link,
+            });
+        }
+        self.verify_retraction(&r)?;
+        let id = r.doc.report_id.clone();
+        let confirm = Progress { report_id: id.clone(), revision: 0, recipient: None, stage: Stage::Retracted };
+        if let Some(existing) = self.retractions.get(&id) {
+            if *existing != r {
+                return Err(RejectReason::Conflict { report: id, revision: 0 });
+            }
+            self.send(now, link, Payload::Progress(confirm)); // duplicate: confirm again
+            return Ok(());
+        }
+        self.retractions.insert(id.clone(), r.clone());
+        self.mark_retracted(&r);
+        // Release requests still open for it are withdrawn: nothing more moves.
+        withdraw_open(self.hub.requests.values_mut(), &id, &mut self.deadlines);
+        self.events.push_back(Event::Retracted { report_id: id.clone(), originator: link });
+        // Every party that holds a revision learns, with no new approval:
+        // a retraction only takes information back.
+        for to in self.holders(&id) {
+            self.send(now, to, Payload::Retraction(r.clone()));
+            self.events.push_back(Event::RetractionForwarded { report_id: id.clone(), recipient: to });
+        }
+        self.send(now, link, Payload::Progress(confirm));
+        Ok(())
+    }
+
+    pub(super) fn holder_on_retraction(&mut self, r: Retraction) -> Result<(), RejectReason> {
+        let originator = r.doc.originator;
+        if originator == self.party {
+            return Err(RejectReason::OwnReport(r.doc.report_id.clone()));
+        }
+        self.verify_retraction(&r)?;
+        let id = r.doc.report_id.clone();
+        if let Some(existing) = self.retractions.get(&id) {
+            return if *existing == r { Ok(()) } else { Err(RejectReason::Conflict { report: id, revision: 0 }) };
+        }
+        // Kept even if no revision arrived yet: a late delivery is refused.
+        self.retractions.insert(id.clone(), r.clone());
+        self.mark_retracted(&r);
+        self.events.push_back(Event::Retracted { report_id: id, originator });
+        Ok(())
+    }
+}

@@ -1,0 +1,264 @@
+//! Live missile-warning tracks across the roles: the originator signs
+//! updates, the hub forwards them only under a standing grant (a track
+//! never opens a release request), recipients verify and keep the latest.
+
+use super::event::Event;
+use super::Node;
+use crate::error::{CommandError, RejectReason};
+use crate::ids::TrackId;
+use crate::message::{Payload, TrackUpdate};
+use crate::policy::{KeyRole, NotReleasable};
+use crate::sign::{self, GrantDoc, TrackDoc};
+use crate::types::{Classification, GeoPoint, Party, PartySet, Timestamp};
+
+/// A live missile-track update as the originator's operator (or feed) gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackDraft {
+    /// The track, prefixed with this party's code (`KR-T-…`).
+    pub track_id: TrackId,
+    /// Sequence number, increasing per track.
+    pub seq: u32,
+    /// Its classification, checked like a report's.
+    pub classification: Classification,
+    /// Who may ever see it (a limit, not consent).
+    pub releasable_to: PartySet,
+    /// Launch point.
+    pub launch: GeoPoint,
+    /// Launch time.
+    pub launched_at: Timestamp,
+    /// Current position.
+    pub position: GeoPoint,
+    /// Current altitude, metres.
+    pub altitude_m: i32,
+    /// When the position was observed.
+    pub observed_at: Timestamp,
+    /// Predicted impact point, if any.
+    pub impact: Option<GeoPoint>,
+}
+
+/// Result of a successful track command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackSubmitted {
+    /// The signed update (the existing one for a duplicate).
+    pub update: TrackUpdate,
+    /// This very update was already issued: nothing was sent.
+    pub duplicate: bool,
+}
+
+/// The latest known state of one track.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackEntry {
+    /// The latest update of the track (the highest sequence number seen).
+    pub update: TrackUpdate,
+    /// When it arrived (or was issued), by this node's clock.
+    pub received_at: Timestamp,
+}
+
+impl Node {
+    /// Issues one update of a live missile-warning track (NK_MISSILE),
+    /// signed with this node's key. A nation sends it to the hub, which
+    /// passes it to the other nation only under this party's standing grant;
+    /// the hub sends its own tracks bilaterally per releasable-to. The same
+    /// update again is a no-op (`duplicate`); an older or conflicting
+    /// sequence number is refused.
+    pub fn track(&mut self, now: Timestamp, draft: TrackDraft) -> Result<TrackSubmitted, CommandError> {
+        let TrackDraft {
+            track_id,
+            seq,
+            classification,
+            releasable_to,
+            launch,
+            launched_at,
+            position,
+            altitude_m,
+            observed_at,
+            impact,
+        } = draft;
+        if track_id.prefix_party() != Some(self.party) {
+            return Err(CommandError::BadTrackIdPrefix { id: track_id, prefix: self.party.code() });
+        }
+        if seq == 0 {
+            return Err(CommandError::BadTrack("sequence numbers start at 1"));
+        }
+        if !launch.is_valid() || !position.is_valid() || impact.is_some_and(|p| !p.is_valid()) {
+            return Err(CommandError::BadTrack("latitude must be within ±90° and longitude within ±180°"));
+        }
+        if observed_at < launched_at {
+            return Err(CommandError::BadTrack("observed before launch"));
+        }
+        let rel: PartySet = releasable_to.iter().filter(|p| *p != self.party).collect();
+        if rel.is_empty() {
+            return Err(CommandError::NoRecipient);
+        }
+        if self.party.is_hub() {
+            for p in rel.iter() {
+                self.check_link_ceiling(classification, p)?;
+            }
+        } else {
+            if !rel.contains(Party::HUB) {
+                return Err(CommandError::MustIncludeHub { party: self.party, hub: Party::HUB });
+            }
+            self.check_link_ceiling(classification, self.party)?;
+        }
+        if let Some(latest) = self.tracks.get(&track_id) {
+            let l = &latest.update.doc;
+            let same = l.seq == seq
+                && l.classification == classification
+                && l.releasable_to == rel
+                && l.launch == launch
+                && l.launched_at == launched_at
+                && l.position == position
+                && l.altitude_m == altitude_m
+                && l.observed_at == observed_at
+                && l.impact == impact;
+            if same {
+                return Ok(TrackSubmitted { update: latest.update.clone(), duplicate: true });
+            }
+            if seq <= l.seq {
+                return Err(CommandError::StaleTrack { track: track_id, seq, latest: l.seq });
+            }
+        }
+        let doc = TrackDoc {
+            track_id: track_id.clone(),
+            seq,
+            originator: self.party,
+            classification,
+            releasable_to: rel,
+            launch,
+            launched_at,
+            position,
+            altitude_m,
+            observed_at,
+            impact,
+            issued_at: now,
+        };
+        let signed = self.identity.sign(doc.to_bytes());
+        let update = TrackUpdate { doc, signed, consent: None };
+        self.tracks.insert(track_id.clone(), TrackEntry { update: update.clone(), received_at: now });
+        self.events.push_back(Event::TrackUpdated { update: update.clone() });
+        if self.party.is_hub() {
+            for p in rel.iter() {
+                if self.policy.ceiling(p) >= classification {
+                    self.send(now, p, Payload::Track(update.clone()));
+                    self.events.push_back(Event::TrackForwarded {
+                        track_id: track_id.clone(),
+                        seq,
+                        recipient: p,
+                        grant_id: None,
+                    });
+                }
+            }
+        } else {
+            self.send(now, Party::HUB, Payload::Track(update.clone()));
+        }
+        Ok(TrackSubmitted { update, duplicate: false })
+    }
+
+    /// Checks a track update's id and the originator node's signature over
+    /// exactly its fields.
+    fn verify_track(&self, t: &TrackUpdate) -> Result<(), RejectReason> {
+        let d = &t.doc;
+        if d.track_id.prefix_party() != Some(d.originator) || d.seq == 0 {
+            return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "id prefix or sequence number" });
+        }
+        let bad = |why| RejectReason::Unverified { what: "track", why };
+        sign::verify(&self.policy, d.originator, KeyRole::Node, &t.signed).map_err(bad)?;
+        if TrackDoc::parse(&t.signed.bytes).map_err(bad)? != *d {
+            return Err(bad(sign::SigError::Mismatch("track")));
+        }
+        Ok(())
+    }
+
+    /// Whether `t` is older than (or the same as) the latest update held of its track.
+    fn track_is_stale(&self, t: &TrackUpdate) -> bool {
+        self.tracks.get(&t.doc.track_id).is_some_and(|e| e.update.doc.seq >= t.doc.seq)
+    }
+
+    pub(super) fn hub_on_track(&mut self, now: Timestamp, link: Party, t: TrackUpdate) -> Result<(), RejectReason> {
+        let d = &t.doc;
+        if d.originator != link {
+            return Err(RejectReason::BadTrack {
+                track: d.track_id.clone(),
+                why: "originator is not the sending nation",
+            });
+        }
+        if t.consent.is_some() {
+            return Err(RejectReason::UnexpectedMessage { kind: "track", link });
+        }
+        let refuse = |why| RejectReason::TrackNotReleasable { track: d.track_id.clone(), recipient: Party::HUB, why };
+        if !d.releasable_to.contains(Party::HUB) {
+            return Err(refuse(NotReleasable::NotInReleasableTo));
+        }
+        let ceiling = self.policy.ceiling(link);
+        if d.classification > ceiling {
+            return Err(refuse(NotReleasable::AboveCeiling { classification: d.classification, ceiling }));
+        }
+        self.verify_track(&t)?;
+        if self.track_is_stale(&t) {
+            return Ok(()); // stale or duplicate: the latest state stands
+        }
+        self.tracks.insert(d.track_id.clone(), TrackEntry { update: t.clone(), received_at: now });
+        self.events.push_back(Event::TrackUpdated { update: t.clone() });
+        // Forward only under the originator's signed, unrevoked standing
+        // grant; a track never opens a release request.
+        let Some(third) = link.other_nation() else { return Ok(()) };
+        if self.policy.check_track(link, d.classification, d.releasable_to, third).is_err() {
+            return Ok(());
+        }
+        let grant = self
+            .grants
+            .values()
+            .find(|g| {
+                !g.revoked && !self.revoked.contains(&g.grant.doc.grant_id) && g.grant.doc.covers_track(d, third, now)
+            })
+            .map(|g| g.grant.clone());
+        if let Some(grant) = grant {
+            let grant_id = grant.doc.grant_id.clone();
+            let (track_id, seq) = (d.track_id.clone(), d.seq);
+            self.send(now, third, Payload::Track(TrackUpdate { consent: Some(grant), ..t }));
+            self.events.push_back(Event::TrackForwarded { track_id, seq, recipient: third, grant_id: Some(grant_id) });
+        }
+        Ok(())
+    }
+
+    pub(super) fn recipient_on_track(&mut self, now: Timestamp, t: TrackUpdate) -> Result<(), RejectReason> {
+        let d = &t.doc;
+        if d.originator == self.party {
+            return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "this party's own track" });
+        }
+        let refuse = |why| RejectReason::TrackNotReleasable { track: d.track_id.clone(), recipient: self.party, why };
+        if d.originator.is_hub() {
+            // The hub's own track, bilaterally.
+            if t.consent.is_some() {
+                return Err(RejectReason::UnexpectedMessage { kind: "track", link: Party::HUB });
+            }
+            let ceiling = self.policy.ceiling(self.party);
+            if d.classification > ceiling {
+                return Err(refuse(NotReleasable::AboveCeiling { classification: d.classification, ceiling }));
+            }
+            if !d.releasable_to.contains(self.party) {
+                return Err(refuse(NotReleasable::NotInReleasableTo));
+            }
+        } else {
+            self.policy.check_track(d.originator, d.classification, d.releasable_to, self.party).map_err(refuse)?;
+        }
+        self.verify_track(&t)?;
+        if !d.originator.is_hub() {
+            let Some(g) = &t.consent else { return Err(RejectReason::TrackNoConsent(d.track_id.clone())) };
+            let bad = |why| RejectReason::Unverified { what: "grant", why };
+            sign::verify(&self.policy, d.originator, KeyRole::Approver, &g.signed).map_err(bad)?;
+            if GrantDoc::parse(&g.signed.bytes).map_err(bad)? != g.doc || g.doc.operator != g.signed.signer {
+                return Err(bad(sign::SigError::Mismatch("grant")));
+            }
+            if self.revoked.contains(&g.doc.grant_id) || !g.doc.covers_track(d, self.party, now) {
+                return Err(RejectReason::GrantNotValid(g.doc.grant_id.clone()));
+            }
+        }
+        if self.track_is_stale(&t) {
+            return Ok(()); // stale or duplicate: the latest state stands
+        }
+        self.tracks.insert(d.track_id.clone(), TrackEntry { update: t.clone(), received_at: now });
+        self.events.push_back(Event::TrackUpdated { update: t });
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! The canonical document format every signature covers: a first line
+//! naming the document (`tisa.v1.manifest`), then `key=value` lines in a
+//! fixed order, each ending in `\n`. [`Doc`] writes it; [`Reader`] parses
+//! it strictly, and [`canonical`] re-serialises what was parsed to check
+//! that the bytes were canonical. Also the digests the documents carry.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::types::{Category, Party, PartySet};
+
+/// Domain separation prefix of every signature.
+pub(super) const SIG_CONTEXT: &[u8] = b"tisa-signature-v1\0";
+
+/// A SHA-256 digest.
+pub type Digest32 = [u8; 32];
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> Digest32 {
+    Sha256::digest(bytes).into()
+}
+
+pub(super) fn hex(d: &Digest32) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(super) fn unhex(s: &str) -> Option<Digest32> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Why a signed document was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SigError {
+    /// Not a well-formed canonical document of the expected kind.
+    #[error("malformed {0} document")]
+    Malformed(&'static str),
+    /// The signer is not a registered key of the expected party and role.
+    #[error("{signer:?} is not a registered {role} key of {party}")]
+    UnknownSigner {
+        /// The claimed signer.
+        signer: String,
+        /// Expected party.
+        party: Party,
+        /// Expected role.
+        role: &'static str,
+    },
+    /// The signature does not verify.
+    #[error("bad signature by {0:?}")]
+    BadSignature(String),
+    /// The document does not describe what it came with.
+    #[error("{0} does not match the data it came with")]
+    Mismatch(&'static str),
+}
+
+pub(super) struct Doc(String);
+
+impl Doc {
+    pub(super) fn new(kind: &str) -> Doc {
+        Doc(format!("tisa.v1.{kind}\n"))
+    }
+    pub(super) fn kv(mut self, k: &str, v: impl fmt::Display) -> Doc {
+        self.0.push_str(&format!("{k}={v}\n"));
+        self
+    }
+    pub(super) fn bytes(self) -> Vec<u8> {
+        self.0.into_bytes()
+    }
+}
+
+pub(super) struct Reader<'a> {
+    kind: &'static str,
+    lines: std::str::Split<'a, char>,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(bytes: &'a [u8], kind: &'static str) -> Result<Reader<'a>, SigError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| SigError::Malformed(kind))?;
+        let body = text.strip_suffix('\n').ok_or(SigError::Malformed(kind))?;
+        let mut lines = body.split('\n');
+        if lines.next() != Some(&format!("tisa.v1.{kind}")[..]) {
+            return Err(SigError::Malformed(kind));
+        }
+        Ok(Reader { kind, lines })
+    }
+    pub(super) fn get(&mut self, key: &str) -> Result<&'a str, SigError> {
+        let line = self.lines.next().ok_or(SigError::Malformed(self.kind))?;
+        let (k, v) = line.split_once('=').ok_or(SigError::Malformed(self.kind))?;
+        if k != key {
+            return Err(SigError::Malformed(self.kind));
+        }
+        Ok(v)
+    }
+    pub(super) fn parse<T: std::str::FromStr>(&mut self, key: &str) -> Result<T, SigError> {
+        self.get(key)?.parse().map_err(|_| SigError::Malformed(self.kind))
+    }
+    pub(super) fn digest(&mut self, key: &str) -> Result<Digest32, SigError> {
+        unhex(self.get(key)?).ok_or(SigError::Malformed(self.kind))
+    }
+    pub(super) fn end(mut self) -> Result<(), SigError> {
+        if self.lines.next().is_some() {
+            return Err(SigError::Malformed(self.kind));
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn parties_str(s: PartySet) -> String {
+    s.iter().map(Party::code).collect::<Vec<_>>().join(",")
+}
+
+pub(super) fn categories_str(c: &[Category]) -> String {
+    c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Checks that parsing then writing gives back exactly `bytes`.
+pub(super) fn canonical<T>(
+    bytes: &[u8],
+    doc: T,
+    write: impl Fn(&T) -> Vec<u8>,
+    kind: &'static str,
+) -> Result<T, SigError> {
+    if write(&doc) != bytes {
+        return Err(SigError::Malformed(kind));
+    }
+    Ok(doc)
+}
+
+/// Folds a free-text field onto one line (documents are line-based).
+pub(super) fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}

@@ -1,0 +1,53 @@
+//! Signatures over canonical documents.
+//!
+//! A signature never covers a re-encoding of protobuf: it covers a small,
+//! canonical text document carried as raw bytes next to the data it
+//! describes. The receiver parses the bytes, checks that they describe
+//! exactly what it received, and verifies the ed25519 signature against the
+//! agreement's registered keys. Documents:
+//!
+//! - **manifest** (signed by the originator's node): report id, revision,
+//!   originator, creation time, category, classification, releasable-to, and
+//!   the SHA-256 of the title, body, tearline and source. A tearline-only
+//!   recipient checks the tearline against its hash without ever seeing the body.
+//! - **decision** (signed by an originator's approver): the manifest's
+//!   SHA-256, the request id, report, revision, recipient and the decision.
+//!   It cannot be replayed for another report, revision or party.
+//! - **grant** / **revocation** (signed by an originator's approver): a
+//!   standing pre-approval for a recipient, categories and a maximum
+//!   classification; and its withdrawal.
+//!
+//! - **track** (signed by the originator's node): one update of a live
+//!   missile-warning track — track id, sequence number, originator,
+//!   category (always NK_MISSILE), classification, releasable-to, launch
+//!   point and time, current position, altitude and observation time,
+//!   predicted impact point, and when the node issued it.
+//!
+//! Format: a first line naming the document (`tisa.v1.manifest`), then
+//! `key=value` lines in a fixed order, each ending in `\n`. Parsing is strict
+//! and re-serialises to check the bytes are canonical.
+//!
+//! Submodules: `canonical` (the format, digests, [`SigError`]), `keys`
+//! ([`Signed`], [`Identity`], [`verify`]), then one per document. Every
+//! public item is re-exported here; import from `tisa_core::sign`.
+
+mod canonical;
+mod decision;
+mod grant;
+mod keys;
+mod manifest;
+mod receipt;
+mod retraction;
+mod track;
+
+#[cfg(test)]
+mod tests;
+
+pub use canonical::{sha256, Digest32, SigError};
+pub use decision::{DecisionDoc, Verdict};
+pub use grant::{GrantDoc, RevocationDoc};
+pub use keys::{valid_name, verify, Identity, Signed};
+pub use manifest::Manifest;
+pub use receipt::{AuditHeadDoc, ReceiptDoc};
+pub use retraction::RetractionDoc;
+pub use track::TrackDoc;

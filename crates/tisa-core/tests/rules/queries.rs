@@ -1,0 +1,132 @@
+//! Queries: paging through pending requests, the inbox and status; where a
+//! revision stands with the hub.
+
+use super::*;
+
+#[test]
+fn pending_pages() {
+    let mut sim = Sim::new();
+    for i in 1..=5 {
+        sim.submit(KR, &format!("KR-000{i}"), draft(NkMissile, Secret, "USA,JPN", &i.to_string())).unwrap();
+    }
+    sim.drive();
+    let rids: Vec<String> = (1..=5).map(|i| rid(&format!("KR-000{i}"), 1, JP).as_str().to_owned()).collect();
+    let node = sim.node(KR);
+    let now = sim.now;
+    let ids =
+        |p: &Page<PendingView>| p.items.iter().map(|v| v.request.request_id.as_str().to_owned()).collect::<Vec<_>>();
+
+    let p1 = node.pending(now, None, 2).unwrap();
+    assert_eq!(ids(&p1), rids[0..2]);
+    assert_eq!(p1.next_after.as_deref(), Some(rids[1].as_str()));
+    let p2 = node.pending(now, p1.next_after.as_deref(), 2).unwrap();
+    assert_eq!(ids(&p2), rids[2..4]);
+    assert_eq!(p2.next_after.as_deref(), Some(rids[3].as_str()));
+    let p3 = node.pending(now, p2.next_after.as_deref(), 2).unwrap();
+    assert_eq!(ids(&p3), rids[4..5]);
+    assert_eq!(p3.next_after, None);
+    let p4 = node.pending(now, Some(&rids[4]), 2).unwrap();
+    assert!(p4.items.is_empty() && p4.next_after.is_none());
+    let all = node.pending(now, None, 5).unwrap();
+    assert_eq!(ids(&all), rids);
+    assert_eq!(all.next_after, None);
+    assert_eq!(node.pending(now, None, 10_000).unwrap().items.len(), 5);
+    let one = node.pending(now, None, 0).unwrap();
+    assert_eq!(ids(&one), rids[0..1], "limit 0 means 1");
+    assert_eq!(one.next_after.as_deref(), Some(rids[0].as_str()));
+    assert_eq!(node.pending(now, Some("nope"), 2), Err(CommandError::UnknownCursor("nope".into())));
+    // Expired requests are not pending.
+    assert!(node.pending(Sim::at(DAY), None, 10).unwrap().items.is_empty());
+
+    // Decided requests leave the list (and stop being cursors).
+    sim.approve(KR, &rid("KR-0001", 1, JP), false).unwrap();
+    let node = sim.node(KR);
+    assert_eq!(ids(&node.pending(now, None, 10).unwrap()), rids[1..]);
+    assert!(matches!(node.pending(now, Some(&rids[0]), 2), Err(CommandError::UnknownCursor(_))));
+}
+
+#[test]
+fn inbox_and_status_pages() {
+    let mut sim = Sim::new();
+    for i in 1..=4 {
+        sim.submit(KR, &format!("KR-000{i}"), draft(NkMissile, Secret, "USA,JPN", &i.to_string())).unwrap();
+    }
+    sim.correct(KR, "KR-0002", draft(NkMissile, Secret, "USA,JPN", "2b")).unwrap();
+    sim.drive();
+    for v in sim.pending(KR) {
+        sim.approve(KR, &v.request.request_id, false).unwrap();
+    }
+    sim.drive();
+
+    let expected = ["KR-0001.r1", "KR-0002.r1", "KR-0003.r1", "KR-0004.r1", "KR-0002.r2"];
+    let jp = sim.node(JP);
+    let cursors = |p: &Page<InboxEntry>| {
+        p.items.iter().map(|e| inbox_cursor(&e.delivery.header.id, e.delivery.header.revision)).collect::<Vec<_>>()
+    };
+    let p1 = jp.inbox(None, 3).unwrap();
+    assert_eq!(cursors(&p1), expected[..3]);
+    assert_eq!(p1.next_after.as_deref(), Some("KR-0003.r1"));
+    let p2 = jp.inbox(p1.next_after.as_deref(), 3).unwrap();
+    assert_eq!(cursors(&p2), expected[3..]);
+    assert_eq!(p2.next_after, None);
+    assert_eq!(jp.inbox(Some("KR-0009.r1"), 3), Err(CommandError::UnknownCursor("KR-0009.r1".into())));
+    assert_eq!(cursors(&jp.inbox(Some("KR-0004.r1"), 0).unwrap()), ["KR-0002.r2"]);
+
+    // Status: submission order by report, every revision.
+    let kr = sim.node(KR);
+    let cur = |p: &Page<RevisionStatus>| {
+        p.items.iter().map(|s| inbox_cursor(&s.header.id, s.header.revision)).collect::<Vec<_>>()
+    };
+    let s1 = kr.status(None, 2).unwrap();
+    assert_eq!(cur(&s1), ["KR-0001.r1", "KR-0002.r1"]);
+    assert_eq!(s1.next_after.as_deref(), Some("KR-0002.r1"));
+    let s2 = kr.status(s1.next_after.as_deref(), 2).unwrap();
+    assert_eq!(cur(&s2), ["KR-0002.r2", "KR-0003.r1"]);
+    let s3 = kr.status(s2.next_after.as_deref(), 2).unwrap();
+    assert_eq!(cur(&s3), ["KR-0004.r1"]);
+    assert_eq!(s3.next_after, None);
+    assert!(matches!(kr.status(Some("KR-0001"), 2), Err(CommandError::UnknownCursor(_))));
+    assert!(kr
+        .status(None, 100)
+        .unwrap()
+        .items
+        .iter()
+        .all(|s| s.recipients[&JP] == RecipientState::Delivered { tearline_only: false }));
+    let rs = kr.report_status(&report_id("KR-0002")).unwrap();
+    assert_eq!(rs.iter().map(|s| s.header.revision).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(kr.report_status(&report_id("KR-0009")), Err(CommandError::UnknownReport(report_id("KR-0009"))));
+    assert!(jp.status(None, 10).unwrap().items.is_empty());
+}
+
+#[test]
+fn a_rejection_of_one_revision_does_not_stick_to_the_next() {
+    // KR's node is misconfigured with a TOP_SECRET ceiling: the hub refuses
+    // revision 1, but KR has already issued revision 2 at SECRET.
+    let kr = Policy { kr_ceiling: TopSecret, ..Policy::default() };
+    let mut sim = Sim::with_policies(kr, Policy::default(), Policy::default());
+    sim.submit(KR, "KR-0001", draft(NkMissile, TopSecret, "USA", "a")).unwrap();
+    sim.correct(KR, "KR-0001", draft(NkMissile, Secret, "USA", "b")).unwrap();
+    sim.drive();
+    assert!(!sim.has(US, "KR-0001", 1));
+    assert!(sim.has(US, "KR-0001", 2));
+    assert!(matches!(sim.hub_state(KR, "KR-0001", 1), HubState::Rejected { ref code, .. } if code == "NOT_RELEASABLE"));
+    assert_eq!(sim.hub_state(KR, "KR-0001", 2), HubState::Accepted, "the hub holds revision 2 and said so");
+}
+
+#[test]
+fn a_stale_rejection_notice_does_not_outrank_the_hubs_acceptance() {
+    let mut sim = Sim::new();
+    sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "USA", "a")).unwrap();
+    // Before the hub's answer arrives, a notice about another message naming the report.
+    let notice = Rejection {
+        refers_to: MessageId::new("KR.0.99").unwrap(),
+        code: "CONFLICT".into(),
+        detail: "report KR-0001 revision 7 conflicts with the copy already held".into(),
+        report_id: Some(report_id("KR-0001")),
+        request_id: None,
+    };
+    sim.inject(KR, US, envelope(US, "US.n.1", sim.now, Payload::Rejection(notice)));
+    sim.drive();
+    assert!(sim.has(US, "KR-0001", 1));
+    assert_eq!(sim.hub_state(KR, "KR-0001", 1), HubState::Accepted);
+}
