@@ -2,6 +2,34 @@
 //! transaction, applied in order, audited, then acknowledged), and dead
 //! letters for what cannot be taken. The group commit is also how control
 //! commands and timer and link-up inputs reach the core.
+//!
+//! Bad input and limits. Inbound streams are work queues (`retention:
+//! workqueue`, `discard: new`): a message leaves the stream when its node
+//! acknowledges or terminates it, so a stream and its account's JetStream
+//! storage (`tisa broker config --js-max-file`) hold only what is not yet
+//! taken, and a full one *refuses* new messages rather than dropping old
+//! ones. The sender keeps refused messages in its outbox (retried every 2 s),
+//! logs an `error!` naming the stream, the broker's reason and what to do,
+//! and `tisa health` shows the outbox and the error and exits 1 until it
+//! drains. A message that does not decode (garbage, truncated protobuf, wrong
+//! kind for its subject, bad fields) or decodes but does not verify
+//! (`UNVERIFIED`, `FORGED_SENDER`, `WRONG_ORIGINATOR`, `BAD_REPORT_ID`,
+//! `UNEXPECTED_MESSAGE`, `BAD_TRACK`; the core also sends its rejection
+//! notice) is written to the node's dead-letter stream — subject, link,
+//! inbound stream and sequence, `Nats-Msg-Id` and envelope message id when
+//! they are valid ids (the latter read from the leading fields of a broken
+//! envelope), size, delivery count, time, class, reason code and a detail
+//! that never echoes a value from the message — with an acknowledged publish
+//! (deduplicated by inbound stream and sequence), then audited (`MALFORMED` /
+//! `UNVERIFIABLE`), and only then is the original terminated or acknowledged.
+//! If the dead letter cannot be written, the original stays unacknowledged
+//! and the broker redelivers it after 5 s (`dead_letter_errors` in `tisa
+//! health`; for an unverifiable one, re-applying it changes no state). State-
+//! dependent refusals of well-formed messages (unknown request, expired, not
+//! releasable…) are ordinary rejections, not dead letters. Oversize fields
+//! are refused at submit (the CLI and the core check
+//! `tisa_core::node::limits`), and a request or envelope larger than the
+//! broker's `max_payload` is refused before publishing, naming both sizes.
 
 use tisa_core::{CommandError, Event, Input, LoggedInput, MessageId, Party, RejectReason, Timestamp};
 use tisa_transport::conn::Ack;

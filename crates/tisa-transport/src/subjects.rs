@@ -1,20 +1,71 @@
-//! Every NATS subject tisa uses. ARCHITECTURE.md has the same table; the
-//! broker permissions of a deployment are generated from it.
+//! Every NATS subject tisa uses. `<kind>` is the payload kind of the envelope, and a
+//! message whose payload does not match its subject is refused as malformed.
+//! The broker permissions of a deployment are generated from this module
+//! ([`permissions`], used by `tisa broker config`).
 //!
-//! | subject                         | publisher | subscriber |
-//! |---------------------------------|-----------|------------|
-//! | `tisa.kr.up.<kind>`             | KR node   | US node    |
-//! | `tisa.kr.down.<kind>`           | US node   | KR node    |
-//! | `tisa.jp.up.<kind>`             | JP node   | US node    |
-//! | `tisa.jp.down.<kind>`           | US node   | JP node    |
-//! | `tisa.ctl.<party>.<verb>`       | party's CLI | party's node (replies to the CLI's inbox) |
-//! | `tisa.ctl.<party>.events`       | party's node | party's CLI (`watch`) |
-//! | `tisa.ctl.<party>.probe.<id>`   | party's node / CLI | itself (readiness probe) |
-//! | `tisa.<party>.deadletter`       | party's node | its own stream `TISA_<P>_DEADLETTER` (read by the node) |
+//! | subject | publisher | subscriber | payload |
+//! |---|---|---|---|
+//! | `tisa.kr.up.report` | KR node | US node | `Envelope{report}` |
+//! | `tisa.kr.up.decision` | KR node | US node | `Envelope{release_decision}` |
+//! | `tisa.kr.up.grant` | KR node | US node | `Envelope{grant}` |
+//! | `tisa.kr.up.revocation` | KR node | US node | `Envelope{revocation}` |
+//! | `tisa.kr.up.track` | KR node | US node | `Envelope{track}` (live missile track) |
+//! | `tisa.kr.up.receipt` | KR node | US node | `Envelope{receipt}` (KR's signed receipt for a delivery) |
+//! | `tisa.kr.up.retraction` | KR node | US node | `Envelope{retraction}` (KR retracts its report) |
+//! | `tisa.kr.up.rejection` | KR node | US node | `Envelope{rejection}` |
+//! | `tisa.kr.up.batch` | KR node | US node | `EnvelopeBatch` (several of the envelopes above, in order, in one broker message) |
+//! | `tisa.kr.down.request` | US node | KR node | `Envelope{release_request}` |
+//! | `tisa.kr.down.delivery` | US node | KR node | `Envelope{delivery}` |
+//! | `tisa.kr.down.progress` | US node | KR node | `Envelope{progress}` |
+//! | `tisa.kr.down.revocation` | US node | KR node | `Envelope{revocation}` (JP's grant withdrawn) |
+//! | `tisa.kr.down.track` | US node | KR node | `Envelope{track}` (under JP's grant, or US's own) |
+//! | `tisa.kr.down.receipt` | US node | KR node | `Envelope{receipt}` (JP's receipt for a KR report, passed on unchanged) |
+//! | `tisa.kr.down.retraction` | US node | KR node | `Envelope{retraction}` (a retraction of a report KR holds: JP's or US's) |
+//! | `tisa.kr.down.rejection` | US node | KR node | `Envelope{rejection}` |
+//! | `tisa.kr.down.batch` | US node | KR node | `EnvelopeBatch` (several of the envelopes above, in order, in one broker message) |
+//! | `tisa.jp.up.report` | JP node | US node | `Envelope{report}` |
+//! | `tisa.jp.up.decision` | JP node | US node | `Envelope{release_decision}` |
+//! | `tisa.jp.up.grant` | JP node | US node | `Envelope{grant}` |
+//! | `tisa.jp.up.revocation` | JP node | US node | `Envelope{revocation}` |
+//! | `tisa.jp.up.track` | JP node | US node | `Envelope{track}` (live missile track) |
+//! | `tisa.jp.up.receipt` | JP node | US node | `Envelope{receipt}` |
+//! | `tisa.jp.up.retraction` | JP node | US node | `Envelope{retraction}` (JP retracts its report) |
+//! | `tisa.jp.up.rejection` | JP node | US node | `Envelope{rejection}` |
+//! | `tisa.jp.up.batch` | JP node | US node | `EnvelopeBatch` (several of the envelopes above, in order, in one broker message) |
+//! | `tisa.jp.down.request` | US node | JP node | `Envelope{release_request}` |
+//! | `tisa.jp.down.delivery` | US node | JP node | `Envelope{delivery}` |
+//! | `tisa.jp.down.progress` | US node | JP node | `Envelope{progress}` |
+//! | `tisa.jp.down.revocation` | US node | JP node | `Envelope{revocation}` (KR's grant withdrawn) |
+//! | `tisa.jp.down.track` | US node | JP node | `Envelope{track}` (under KR's grant, or US's own) |
+//! | `tisa.jp.down.receipt` | US node | JP node | `Envelope{receipt}` (KR's receipt for a JP report) |
+//! | `tisa.jp.down.retraction` | US node | JP node | `Envelope{retraction}` (a retraction of a report JP holds: KR's or US's) |
+//! | `tisa.jp.down.rejection` | US node | JP node | `Envelope{rejection}` |
+//! | `tisa.jp.down.batch` | US node | JP node | `EnvelopeBatch` (several of the envelopes above, in order, in one broker message) |
+//! | `tisa.ctl.<p>.submit` | party p's CLI | party p's node | `ControlRequest{submit}` → `ControlReply` |
+//! | `tisa.ctl.<p>.pending` | party p's CLI | party p's node | `ControlRequest{pending}` → `ControlReply` |
+//! | `tisa.ctl.<p>.decide` | party p's CLI | party p's node | `ControlRequest{decide}` → `ControlReply` |
+//! | `tisa.ctl.<p>.inbox` | party p's CLI | party p's node | `ControlRequest{inbox}` → `ControlReply` |
+//! | `tisa.ctl.<p>.status` | party p's CLI | party p's node | `ControlRequest{status}` → `ControlReply` |
+//! | `tisa.ctl.<p>.health` | party p's CLI | party p's node | `ControlRequest{health}` → `ControlReply` |
+//! | `tisa.ctl.<p>.draft` | party p's CLI | party p's node | `ControlRequest{draft}` → decision document to sign |
+//! | `tisa.ctl.<p>.grant` | party p's CLI | party p's node | `ControlRequest{grant}` (signed) → `ControlReply` |
+//! | `tisa.ctl.<p>.revoke` | party p's CLI | party p's node | `ControlRequest{revoke}` (signed) → `ControlReply` |
+//! | `tisa.ctl.<p>.grants` | party p's CLI | party p's node | `ControlRequest{grants}` → `ControlReply` |
+//! | `tisa.ctl.<p>.track` | party p's CLI | party p's node | `ControlRequest{track}` (logged like submit) → `ControlReply` |
+//! | `tisa.ctl.<p>.tracks` | party p's CLI | party p's node | `ControlRequest{tracks}` → `ControlReply` |
+//! | `tisa.ctl.<p>.retract` | party p's CLI | party p's node | `ControlRequest{retract}` (logged like submit) → `ControlReply{status}` |
+//! | `tisa.ctl.<p>.deadletter` | party p's CLI | party p's node | `ControlRequest{dead_letters}` → `ControlReply` (newest first) |
+//! | `tisa.<p>.deadletter` | party p's node | its own stream `TISA_<P>_DEADLETTER` (read back by the node only) | `DeadLetter` (reason and ids, never payload bytes) |
+//! | `tisa.ctl.<p>.events` | party p's node | party p's CLI (`watch`) | `NodeEvent` |
+//! | `tisa.ctl.<p>.probe.<id>` | party p's node or CLI | itself | readiness probe (opaque) |
+//! | `_INBOX_<p>_<role>.>` | party p's node (replies) | that user | request/reply inboxes, private per user (`<role>`: `node`, `cli`) |
 //!
-//! `up` kinds: `report`, `decision`, `grant`, `revocation`, `track`, `receipt`, `retraction`, `rejection`.
-//! `down` kinds: `request`, `delivery`, `progress`, `revocation`, `track`, `receipt`, `retraction`, `rejection`.
-//! Either way, `batch`: an `EnvelopeBatch` of several of these, in order, in one broker message.
+//! `<p>` is `kr`, `us` or `jp`. A national node publishes only on its `up`
+//! subjects (and its own dead-letter subject) and subscribes only to its `down`
+//! subjects; only the US node touches both nations' subjects. Control and
+//! dead-letter subjects never leave the party.
+//!
+//!
 //! There is no KR↔JP subject.
 
 use tisa_core::Party;

@@ -1,6 +1,16 @@
 //! Retractions across the roles: the originator signs one (every
 //! revision; final), the hub withdraws open requests and passes it to
 //! every party it delivered to, holders mark their inbox entries.
+//!
+//! In detail: The originator's node signs a `tisa.v1.retraction` (report,
+//! originator, time, SHA-256 of the reason, operator); the reason travels
+//! beside it. It goes the report's way — to the hub, which withdraws open
+//! requests, marks what it holds, passes it to every party it delivered a
+//! revision to (no new approval: it only takes information back) and confirms
+//! to the originator with `Progress{stage: RETRACTED, revision: 0}` — and
+//! each holder verifies the originator's signature and marks its inbox
+//! entries. A retraction is final; a delivery or decision for a retracted
+//! report is refused (`RETRACTED`).
 
 use super::event::Event;
 use super::views::{RecipientState, RetractionNote};

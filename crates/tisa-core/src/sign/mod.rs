@@ -23,6 +23,19 @@
 //!   point and time, current position, altitude and observation time,
 //!   predicted impact point, and when the node issued it.
 //!
+//! In full (ed25519 over `"tisa-signature-v1\0" ‖ document`):
+//!
+//! | document | signed by | contents |
+//! |---|---|---|
+//! | `tisa.v1.manifest` | originator's node key | id, revision, originator, created-at, category, classification, releasable-to, SHA-256 of title, body, tearline, source, submitting operator |
+//! | `tisa.v1.decision` | originator's approver key | SHA-256 of the manifest bytes, request id, report id, revision, recipient, verdict, reason, time, approver |
+//! | `tisa.v1.grant` | originator's approver key | grant id, originator, recipient, categories, max classification, tearline-only, issued, lapses, approver |
+//! | `tisa.v1.revocation` | originator's approver key | grant id, originator, time, approver |
+//! | `tisa.v1.receipt` | recipient's node key | report id, revision, recipient, SHA-256 of the manifest received, commit time (no content); travels with the recipient's signed `tisa.v1.audit-head` |
+//! | `tisa.v1.retraction` | originator's node key | report id, originator, time, SHA-256 of the reason, operator |
+//! | `tisa.v1.audit-head` | a node's key | party, seq and hash of the last audit entry (HEAD entries; receipts) |
+//! | `tisa.v1.track` | originator's node key | track id, sequence number, originator, category (NK_MISSILE), classification, releasable-to, launch point and time, position, altitude, observation time, predicted impact, issue time |
+//!
 //! Format: a first line naming the document (`tisa.v1.manifest`), then
 //! `key=value` lines in a fixed order, each ending in `\n`. Parsing is strict
 //! and re-serialises to check the bytes are canonical.
