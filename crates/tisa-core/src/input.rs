@@ -9,7 +9,8 @@
 use crate::ids::ReportId;
 use crate::message::Envelope;
 use crate::node::{ReportDraft, TrackDraft};
-use crate::sign::Signed;
+use crate::policy::Verb;
+use crate::sign::{Digest32, Signed};
 use crate::types::{Party, Timestamp};
 
 /// One state-changing input to a [`Node`](crate::Node).
@@ -26,8 +27,9 @@ pub enum Input {
         /// The message.
         envelope: Envelope,
     },
-    /// An operator's command.
-    Command(Command),
+    /// An operator's command, with the signed action that authorizes it
+    /// (`None`: the request came unsigned, and is refused).
+    Command(Command, Option<Authorization>),
     /// The core's timer ([`Node::handle_timeout`](crate::Node::handle_timeout)).
     Timeout,
     /// The link to `link` came back, or the periodic check ran:
@@ -36,6 +38,17 @@ pub enum Input {
         /// The peer.
         link: Party,
     },
+}
+
+/// The signed action that came with a command (`tisa.v1.action`, see
+/// [`crate::sign::verify_action`]) and the SHA-256 of the request payload
+/// it must cover, computed by the shell from the request it decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authorization {
+    /// The operator's (or feed's) signed action.
+    pub action: Signed,
+    /// SHA-256 of the request's payload bytes.
+    pub payload_sha256: Digest32,
 }
 
 /// An input and the `now` the core is given with it: one record of a
@@ -90,6 +103,19 @@ impl Command {
             Command::Revoke(_) => "revoke",
             Command::Track(_) => "track",
             Command::Retract { .. } => "retract",
+        }
+    }
+
+    /// The verb its signed action must name (which roles may ask for it:
+    /// [`Verb::roles`]).
+    pub fn action_verb(&self) -> Verb {
+        match self {
+            Command::Submit { .. } => Verb::Submit,
+            Command::Decide(_) => Verb::Decide,
+            Command::Grant(_) => Verb::Grant,
+            Command::Revoke(_) => Verb::Revoke,
+            Command::Track(_) => Verb::Track,
+            Command::Retract { .. } => Verb::Retract,
         }
     }
 }

@@ -38,10 +38,10 @@ pub mod types;
 pub use body::{FillError, Stash};
 pub use error::{CommandError, RejectReason, TextField};
 pub use ids::*;
-pub use input::{Command, Input, LoggedInput};
+pub use input::{Authorization, Command, Input, LoggedInput};
 pub use message::*;
 pub use node::{
-    inbox_cursor, limits, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState, ReportDraft,
+    inbox_cursor, limits, Authorized, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState, ReportDraft,
     RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
 pub use policy::{KeyEntry, KeyId, KeyRole, NotReleasable, Policy, Verb};

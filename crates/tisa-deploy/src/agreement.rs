@@ -171,28 +171,26 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
         let missing = if ceilings[0].is_none() { "USA-KOR" } else { "USA-JPN" };
         return Err(cx.err(0..0, format!("the {missing} link is missing (add a [[link]] table)")));
     };
-    let mut keys = Vec::new();
+    let mut keys: Vec<KeyEntry> = Vec::new();
     let mut seen = BTreeSet::new();
     for k in &file.key {
         let party = cx.party(&k.party)?;
-        let role = match k.role.get_ref().as_str() {
-            "node" => KeyRole::Node,
-            "approver" => KeyRole::Approver,
-            other => {
-                return Err(cx.err(k.role.span(), format!("unknown key role {other:?} (expected node or approver)")))
-            }
-        };
+        let role: KeyRole = k.role.get_ref().parse().map_err(|e| cx.err(k.role.span(), format!("{e}")))?;
         let raw = base64::engine::general_purpose::STANDARD
             .decode(k.public.get_ref().trim())
             .map_err(|e| cx.err(k.public.span(), format!("public key is not base64: {e}")))?;
         let public: [u8; 32] =
             raw.try_into().map_err(|_| cx.err(k.public.span(), "public key must be 32 bytes (ed25519)"))?;
-        if !seen.insert(public) {
-            return Err(cx.err(k.public.span(), "this public key is listed twice"));
-        }
         let name = k.name.get_ref().trim().to_owned();
         if name.is_empty() || name.len() > 64 {
             return Err(cx.err(k.name.span(), "a key's name must be 1 to 64 characters"));
+        }
+        // One key may hold several roles (one [[key]] each), for one party and holder.
+        if !seen.insert((public, role)) {
+            return Err(cx.err(k.public.span(), "this public key is listed twice"));
+        }
+        if keys.iter().any(|e| e.public == public && (e.party != party || e.name != name)) {
+            return Err(cx.err(k.public.span(), "this public key is listed for another party or holder"));
         }
         keys.push(KeyEntry { party, name, role, public });
     }

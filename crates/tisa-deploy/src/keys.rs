@@ -1,9 +1,11 @@
 //! Signing keys: generation, key files, and the agreement's `[[key]]` entries.
 //!
-//! A key file (TOML, mode 0600) holds a party, a name, a role and the
-//! ed25519 seed. The node signs report manifests with its `node` key; an
-//! operator signs release decisions, grants and revocations with an
-//! `approver` key, locally in the CLI — the node never holds approvers' keys.
+//! A key file (TOML, mode 0600) holds a party, a name, its roles
+//! (`role`, comma-separated) and the ed25519 seed. The node signs report
+//! manifests with its `node` key; an operator signs every request to its
+//! node (a `tisa.v1.action`) and release decisions, grants and revocations
+//! with their own key, locally in the CLI — the node never holds operators'
+//! keys. Which role may do what: `tisa_core::Verb::roles`.
 
 use std::path::{Path, PathBuf};
 
@@ -27,29 +29,62 @@ struct KeyFile {
 pub struct Key {
     /// Whose.
     pub party: Party,
-    /// Node or approver.
+    /// Its first role (node, approver, submitter, ...).
     pub role: KeyRole,
+    /// Every role it holds.
+    pub roles: Vec<KeyRole>,
     /// The signing identity (name + secret).
     pub identity: Identity,
+}
+
+impl Key {
+    /// Whether it holds `role`.
+    pub fn has(&self, role: KeyRole) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// It, as a control client's signer.
+    pub fn signer(&self) -> tisa_transport::Signer {
+        tisa_transport::Signer { identity: self.identity.clone(), roles: self.roles.clone() }
+    }
 }
 
 fn role_str(r: KeyRole) -> &'static str {
     r.as_str()
 }
 
+fn roles_str(roles: &[KeyRole]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Parses `approver,reader` (roles, comma-separated).
+pub fn parse_roles(s: &str) -> Result<Vec<KeyRole>> {
+    let roles = s.split(',').map(|r| r.trim().parse::<KeyRole>()).collect::<Result<Vec<_>, _>>()?;
+    if roles.is_empty() {
+        bail!("a key needs at least one role");
+    }
+    Ok(roles)
+}
+
 /// Generates a key for `party`: its node key (`operator` = None, named
 /// `<p>-node`) or an approver key named `operator`. Writes `<out>/<name>.key`
 /// (mode 0600) and returns its path and the `[[key]]` agreement entry.
 pub fn generate(party: Party, operator: Option<&str>, out: &Path) -> Result<(PathBuf, String)> {
-    let (name, role) = match operator {
-        None => (format!("{}-node", party.lower()), KeyRole::Node),
-        Some(op) => {
-            if !tisa_core::sign::valid_name(op) {
-                bail!("operator name {op:?} must be 1-64 characters of A-Z a-z 0-9 . _ -");
-            }
-            (op.to_owned(), KeyRole::Approver)
-        }
-    };
+    match operator {
+        None => generate_with(party, &format!("{}-node", party.lower()), &[KeyRole::Node], out),
+        Some(op) => generate_with(party, op, &[KeyRole::Approver], out),
+    }
+}
+
+/// Generates a key named `name` for `party` holding `roles`. Writes
+/// `<out>/<p>-<name>.key` (mode 0600) and returns its path and the
+/// agreement's `[[key]]` entries (one per role).
+pub fn generate_with(party: Party, name: &str, roles: &[KeyRole], out: &Path) -> Result<(PathBuf, String)> {
+    if !tisa_core::sign::valid_name(name) {
+        bail!("operator name {name:?} must be 1-64 characters of A-Z a-z 0-9 . _ -");
+    }
+    let Some(&role) = roles.first() else { bail!("a key needs at least one role") };
+    let name = name.to_owned();
     let mut seed = [0u8; 32];
     rand::fill(&mut seed);
     let identity = Identity::from_seed(name.clone(), seed);
@@ -57,7 +92,7 @@ pub fn generate(party: Party, operator: Option<&str>, out: &Path) -> Result<(Pat
     let file = KeyFile {
         party: party.code().to_owned(),
         name: name.clone(),
-        role: role_str(role).to_owned(),
+        role: roles_str(roles),
         seed: b64.encode(seed),
     };
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -68,14 +103,16 @@ pub fn generate(party: Party, operator: Option<&str>, out: &Path) -> Result<(Pat
         bail!("{} already exists; refusing to overwrite a key", path.display());
     }
     let text = format!(
-        "# tisa signing key ({} {} of {}). SECRET: keep it mode 0600.\n{}",
-        role_str(role),
+        "# tisa signing key ({} {} of {}, key id {}). SECRET: keep it mode 0600.\n{}",
+        roles_str(roles),
         name,
         party,
+        identity.key_id(),
         toml::to_string(&file)?
     );
     crate::secret::write_secret(&path, &text)?;
-    let entry = agreement_entry(party, &name, role, &identity.public());
+    let _ = role;
+    let entry: String = roles.iter().map(|r| agreement_entry(party, &name, *r, &identity.public())).collect();
     Ok((path, entry))
 }
 
@@ -95,29 +132,37 @@ pub fn load(path: &Path) -> Result<Key> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key {}", path.display()))?;
     let f: KeyFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid key file {}: {e}", path.display()))?;
     let party: Party = f.party.parse().with_context(|| format!("invalid key file {}", path.display()))?;
-    let role = match f.role.as_str() {
-        "node" => KeyRole::Node,
-        "approver" => KeyRole::Approver,
-        other => bail!("invalid key file {}: unknown role {other:?}", path.display()),
-    };
+    let roles = parse_roles(&f.role).with_context(|| format!("invalid key file {}", path.display()))?;
+    let role = roles[0];
     let seed: [u8; 32] = base64::engine::general_purpose::STANDARD
         .decode(f.seed.trim())
         .ok()
         .and_then(|v| v.try_into().ok())
         .with_context(|| format!("invalid key file {}: seed must be 32 bytes of base64", path.display()))?;
-    Ok(Key { party, role, identity: Identity::from_seed(f.name, seed) })
+    Ok(Key { party, role, roles, identity: Identity::from_seed(f.name, seed) })
 }
 
-/// A deployment's worth of keys and the agreement registering them: a node
-/// key and one approver per party (`<p>-approver`, plus `<p>-approver2` so a
-/// two-person rule can be exercised). Returns the agreement's path.
+/// The operators a generated deployment gives each party, by name suffix
+/// (`kr-analyst`, ...), with their roles: two approvers so the two-person
+/// rule can be kept.
+pub const DEPLOYMENT_OPERATORS: [(&str, &[KeyRole]); 5] = [
+    ("analyst", &[KeyRole::Submitter, KeyRole::Reader]),
+    ("approver", &[KeyRole::Approver, KeyRole::Reader]),
+    ("approver2", &[KeyRole::Approver, KeyRole::Reader]),
+    ("feed", &[KeyRole::Feed]),
+    ("auditor", &[KeyRole::Auditor]),
+];
+
+/// A deployment's worth of keys and the agreement registering them: per
+/// party a node key and the operators of [`DEPLOYMENT_OPERATORS`]
+/// (`<dir>/<p>-<operator>.key`). Returns the agreement's path.
 pub fn generate_deployment(dir: &Path, base_agreement: &str) -> Result<PathBuf> {
     let mut agreement = base_agreement.to_owned();
     for party in Party::ALL {
         let (_, e) = generate(party, None, dir)?;
         agreement.push_str(&e);
-        for op in ["approver", "approver2"] {
-            let (_, e) = generate(party, Some(&format!("{}-{op}", party.lower())), dir)?;
+        for (op, roles) in DEPLOYMENT_OPERATORS {
+            let (_, e) = generate_with(party, &format!("{}-{op}", party.lower()), roles, dir)?;
             agreement.push_str(&e);
         }
     }

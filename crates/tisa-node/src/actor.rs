@@ -104,6 +104,10 @@ pub(crate) struct Actor {
     pub(crate) send_trouble: Option<SendTrouble>,
     /// The audit log's fsync in progress, on a blocking thread.
     pub(crate) audit_flush: Option<JoinHandle<PendingFlush>>,
+    /// Replies of recent commands, for identical re-sends.
+    pub(crate) resends: crate::resend::Resends,
+    /// Nonces of recent reads of content (reads are not logged).
+    pub(crate) read_replays: tisa_core::sign::Replays,
 }
 
 /// Group commit: at most this many inputs in one store transaction.
@@ -146,7 +150,8 @@ async fn run(
     let mut core = Node::new(party, config.policy, instance, config.identity)
         .map_err(|e| NodeError::Config(e.to_string()))?
         .keep_bodies_outside();
-    let (replayed, resend) = crate::replay::replay(&mut core, &mut store, &mut audit)?;
+    let mut resends = crate::resend::Resends::default();
+    let (replayed, resend) = crate::replay::replay(&mut core, &mut store, &mut audit, &mut resends)?;
     if replayed > 0 {
         info!(inputs = replayed, resend = resend.len(), data_dir = %config.data_dir.display(), "state restored from the input log");
     }
@@ -175,6 +180,8 @@ async fn run(
         counters: Counters::default(),
         send_trouble: None,
         audit_flush: None,
+        resends,
+        read_replays: Default::default(),
     };
     actor.send_all(resend).await;
     // Coming up is a link coming back: reconcile with every peer, end to end

@@ -6,7 +6,7 @@
 
 use tisa_core::node::limits;
 use tisa_core::{
-    BodyKey, Command, CommandError, FillError, InboxEntry, LoggedInput, Node, Page, PendingView, Report, ReportId,
+    Authorization, Authorized, BodyKey, Command, CommandError, Verb, FillError, InboxEntry, LoggedInput, Node, Page, PendingView, Report, ReportId,
     Timestamp,
 };
 use tisa_transport::convert::decision_from_signed;
@@ -19,8 +19,21 @@ use crate::egress::BodyError;
 use crate::ingress::Applied;
 
 /// Applies a command to the core (live, after it is logged, and on
-/// replay) and gives its reply.
-pub(crate) fn execute(core: &mut Node, now: Timestamp, command: Command) -> Result<ControlReply, CommandError> {
+/// replay) and gives its reply. Its signed action is verified first
+/// ([`Node::authorize`]); the names recorded as submitter and retracting
+/// operator are those of the key that signed it, not what the request says.
+pub(crate) fn execute(
+    core: &mut Node,
+    now: Timestamp,
+    mut command: Command,
+    auth: Option<&Authorization>,
+) -> Result<ControlReply, CommandError> {
+    let who = core.authorize(now, command.action_verb(), auth)?;
+    match &mut command {
+        Command::Submit { draft, .. } => draft.submitted_by = who.name,
+        Command::Retract { operator, .. } => *operator = who.name,
+        _ => {}
+    }
     let grants = |core: &Node, id: &str| {
         ControlReply::Grants(core.grants().into_iter().filter(|g| g.grant.doc.grant_id == id).collect())
     };
@@ -51,16 +64,18 @@ impl Actor {
         let mut queries = Vec::new();
         for ControlCall { subject, reply_to, request } in calls {
             let slot = replies.len();
-            let reply = match request.map(|r| r.split()) {
-                Ok(Ok(command)) => match self.prepare(command) {
+            let reply = match request.map(|(r, auth)| (r.split(), auth)) {
+                // An identical re-send of a recent command: its original reply.
+                Ok((Ok(_), Some(auth))) if self.resends.get(&auth).is_some() => self.resends.get(&auth),
+                Ok((Ok(command), auth)) => match self.prepare(command) {
                     Ok(command) => {
-                        inputs.push((slot, LoggedInput { at, input: tisa_core::Input::Command(command) }));
+                        inputs.push((slot, LoggedInput { at, input: tisa_core::Input::Command(command, auth) }));
                         None
                     }
                     Err(reply) => Some(*reply),
                 },
-                Ok(Err(query)) => {
-                    queries.push((slot, query));
+                Ok((Err(query), auth)) => {
+                    queries.push((slot, query, auth));
                     None
                 }
                 Err(e) => {
@@ -72,9 +87,20 @@ impl Actor {
         }
         if !inputs.is_empty() {
             let (slots, logged): (Vec<usize>, Vec<LoggedInput>) = inputs.into_iter().unzip();
+            let auths: Vec<Option<Authorization>> = logged
+                .iter()
+                .map(|l| match &l.input {
+                    tisa_core::Input::Command(_, auth) => auth.clone(),
+                    _ => None,
+                })
+                .collect();
             match self.log_and_apply_all(logged) {
                 Ok(results) => {
-                    for (slot, r) in slots.into_iter().zip(results) {
+                    let skew = self.core.policy().clock_skew;
+                    for ((slot, r), auth) in slots.into_iter().zip(results).zip(auths) {
+                        if let Some(a) = &auth {
+                            self.resends.put(at, a, &r, skew);
+                        }
                         replies[slot].2 = Some(command_reply(r));
                     }
                 }
@@ -86,8 +112,17 @@ impl Actor {
                 }
             }
         }
-        for (slot, query) in queries {
-            replies[slot].2 = Some(self.answer(query).await);
+        for (slot, query, auth) in queries {
+            replies[slot].2 = Some(match self.authorize_query(&query, auth.as_ref()) {
+                Ok(who) => {
+                    let reply = self.answer(query).await;
+                    if let Some(who) = who {
+                        self.audit_read(&who, &reply);
+                    }
+                    reply
+                }
+                Err(e) => refused(&e),
+            });
         }
         self.drain().await;
         for (to, subject, reply) in replies {
@@ -115,6 +150,45 @@ impl Actor {
         request
             .into_command(|| ReportId::new(format!("{}-{}", party.code(), uuid::Uuid::now_v7().simple())))
             .map_err(|e| Box::new(ControlReply::error("INTERNAL", e)))
+    }
+
+    /// Verifies the signed action of a query that reads report content
+    /// (inbox, pending: [`Verb::Read`]); other queries need none. A refusal
+    /// is audited by key id, like a refused command.
+    fn authorize_query(
+        &mut self,
+        query: &Query,
+        auth: Option<&Authorization>,
+    ) -> Result<Option<Authorized>, CommandError> {
+        let verb = match query {
+            Query::Inbox(_) | Query::Pending(_) => Verb::Read,
+            _ => return Ok(None),
+        };
+        match self.core.authorize_read(now(), verb, auth, &mut self.read_replays) {
+            Ok(who) => Ok(Some(who)),
+            Err(e) => {
+                if let CommandError::Unauthorized(why) = &e {
+                    let key = auth.map(|a| a.action.signer.clone());
+                    let detail = format!("verb={verb} code={}", crate::audit::unauthorized_code(why));
+                    self.audit.record_read(&mut self.store, key, None, detail);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Audits a read of content: who (key id, name) read which reports.
+    fn audit_read(&mut self, who: &Authorized, reply: &ControlReply) {
+        let (what, ids): (&str, Vec<String>) = match reply {
+            ControlReply::Inbox(p) => ("inbox", p.items.iter().map(|e| e.delivery.header.id.to_string()).collect()),
+            ControlReply::Pending(p) => ("pending", p.items.iter().map(|v| v.request.report_id.to_string()).collect()),
+            _ => return,
+        };
+        info!(key = %who.key_id, name = %who.name, query = what, reports = ids.len(), "content read");
+        // At most 50 ids on the line; the count says how many there were.
+        let shown = if ids.is_empty() { "-".to_owned() } else { ids.iter().take(50).cloned().collect::<Vec<_>>().join(",") };
+        let detail = format!("verb=read query={what} count={} reports={shown}", ids.len());
+        self.audit.record_read(&mut self.store, Some(who.key_id.to_string()), Some(&who.name), detail);
     }
 
     /// Answers a query from the core (content filled from the store) or,
@@ -220,6 +294,11 @@ fn storage_error(e: &BodyError) -> ControlReply {
 /// A command or query the core refused (logged: ids and enum names only).
 fn refused(e: &CommandError) -> ControlReply {
     info!(code = command_code(e), error = %e, "command refused");
+    refused_reply(e)
+}
+
+/// The reply to a refused command (not logged).
+pub(crate) fn refused_reply(e: &CommandError) -> ControlReply {
     ControlReply::error(command_code(e), e)
 }
 
@@ -234,6 +313,7 @@ fn command_code(e: &CommandError) -> &'static str {
         CommandError::HubCannotDecide => "NOT_ORIGINATOR",
         CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
         CommandError::StaleTrack { .. } => "STALE_TRACK",
+        CommandError::Unauthorized(_) => "UNAUTHORIZED",
         _ => "INVALID",
     }
 }

@@ -154,7 +154,7 @@ fn input_kind(input: &Input) -> Cow<'static, str> {
         Input::Message { envelope, .. } => Cow::Borrowed(envelope.payload.kind()),
         Input::Timeout => Cow::Borrowed("timeout"),
         Input::LinkUp { .. } => Cow::Borrowed("link-up"),
-        Input::Command(c) => Cow::Owned(format!("ctl.{}", c.verb())),
+        Input::Command(c, _) => Cow::Owned(format!("ctl.{}", c.verb())),
     }
 }
 

@@ -34,6 +34,7 @@ mod egress;
 pub mod failpoint;
 mod ingress;
 mod replay;
+mod resend;
 pub mod store;
 
 pub use actor::{spawn, NodeConfig, NodeError};

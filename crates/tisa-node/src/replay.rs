@@ -7,6 +7,7 @@ use tisa_transport::ControlReply;
 
 use crate::actor::NodeError;
 use crate::audit::AuditLog;
+use crate::resend::Resends;
 use crate::store::Store;
 
 /// Replay reads the input log this many records at a time.
@@ -29,7 +30,7 @@ pub(crate) fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlRep
             core.handle_link_up(now, link);
             None
         }
-        Input::Command(command) => Some(crate::control::execute(core, now, command)),
+        Input::Command(command, auth) => Some(crate::control::execute(core, now, command, auth.as_ref())),
     }
 }
 
@@ -41,6 +42,7 @@ pub(crate) fn replay(
     core: &mut Node,
     store: &mut Store,
     audit: &mut AuditLog,
+    resends: &mut Resends,
 ) -> Result<(usize, Vec<Transmit>), NodeError> {
     let mut replayed = 0;
     let mut resend = Vec::new();
@@ -53,7 +55,14 @@ pub(crate) fn replay(
         for (seq, l) in chunk {
             // The audit log writes only what it does not hold yet (crash between input and audit).
             let note = audit.note(seq, &l);
+            let (at, auth) = match &l.input {
+                Input::Command(_, Some(a)) => (l.at, Some(a.clone())),
+                _ => (l.at, None),
+            };
             let r = apply(core, l);
+            if let Some(a) = &auth {
+                resends.put(at, a, &r, core.policy().clock_skew);
+            }
             let events: Vec<Event> = std::iter::from_fn(|| core.poll_event()).collect();
             audit
                 .record(store, note, !matches!(r, Some(Err(_))), &events)

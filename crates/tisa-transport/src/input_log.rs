@@ -9,7 +9,7 @@
 use tisa_core::{Command, Input, LoggedInput, Timestamp};
 
 use crate::control::{CommandRequest, ControlRequest};
-use crate::convert::{party_from, party_to, report_id, Wire};
+use crate::convert::{party_from, party_to, report_id, signed_from, signed_to, Wire};
 use crate::error::DecodeError;
 use crate::proto;
 
@@ -23,12 +23,14 @@ impl Wire for LoggedInput {
                 I::Inbound(proto::LoggedInbound { link: party_to(*link), envelope: Some(envelope.to_proto()) }),
                 String::new(),
             ),
-            Input::Command(c) => {
+            Input::Command(c, auth) => {
                 let id = match c {
                     Command::Submit { report_id, .. } => report_id.to_string(),
                     _ => String::new(),
                 };
-                (I::Command(ControlRequest::from(CommandRequest::from(c.clone())).to_proto()), id)
+                let mut p = ControlRequest::from(CommandRequest::from(c.clone())).to_proto();
+                p.authorization = auth.as_ref().map(|a| signed_to(&a.action));
+                (I::Command(p), id)
             }
             Input::Timeout => (I::Timeout(true), String::new()),
             Input::LinkUp { link } => (I::LinkUp(party_to(*link)), String::new()),
@@ -43,12 +45,12 @@ impl Wire for LoggedInput {
                 link: party_from("logged_inbound.link", i.link)?,
                 envelope: Wire::from_proto(i.envelope.ok_or(DecodeError::Missing("logged_inbound.envelope"))?)?,
             },
-            I::Command(c) => {
-                let request = ControlRequest::from_proto(c)?
-                    .split()
-                    .map_err(|_| DecodeError::Inconsistent("a logged command is a query"))?;
+            I::Command(mut c) => {
+                let action = c.authorization.take().map(|s| signed_from("authorization", Some(s))).transpose()?;
+                let (request, auth) = ControlRequest::from_signed_proto(c, action)?;
+                let request = request.split().map_err(|_| DecodeError::Inconsistent("a logged command is a query"))?;
                 let id = p.report_id;
-                Input::Command(request.into_command(|| report_id("report_id", id))?)
+                Input::Command(request.into_command(|| report_id("report_id", id))?, auth)
             }
             I::Timeout(_) => Input::Timeout,
             I::LinkUp(l) => Input::LinkUp { link: party_from("logged_input.link_up", l)? },

@@ -29,7 +29,7 @@ pub mod input_log;
 pub mod subjects;
 
 pub use conn::{
-    connect_once, prove_ready, AckWait, ControlCall, ControlClient, DeadLetterBox, Endpoint, Inbound, InboundMeta,
+    connect_once, prove_ready, sign_action, AckWait, ControlCall, ControlClient, Signer, DeadLetterBox, Endpoint, Inbound, InboundMeta,
     LinkUrls, Links,
 };
 pub use control::{

@@ -6,6 +6,8 @@
 //! `decision`, `recipient`, `basis`, `tearline_only`, `link`: the peer,
 //! `reason`: why) and documented only where the name does not say it all.
 
+use crate::policy::{KeyId, Verb};
+use crate::sign::AuthError;
 use crate::error::RejectReason;
 use crate::ids::{MessageId, ReportId, TrackId};
 use crate::message::{Basis, Progress, Rejection, ReleaseDecision, ReleaseRequest, TrackUpdate};
@@ -91,5 +93,16 @@ pub enum Event {
         link: Party,
         /// How many messages were re-sent.
         resent: u32,
+    },
+    /// An operator's request was refused before it had any effect: its
+    /// signed action was missing, of an unknown key, another party's key,
+    /// a key without the role, stale or replayed (audited by key id).
+    Unauthorized {
+        /// What was asked.
+        verb: Verb,
+        /// The key that signed it, if it named one.
+        key: Option<KeyId>,
+        /// Why.
+        why: AuthError,
     },
 }

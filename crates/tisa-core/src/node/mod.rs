@@ -39,9 +39,10 @@ use crate::message::{
 };
 use crate::policy::{KeyRole, Policy};
 use crate::report::BodyKey;
-use crate::sign::Identity;
+use crate::sign::{Identity, Replays};
 use crate::types::{Classification, Party, Timestamp};
 
+mod auth;
 mod event;
 mod grants;
 mod hub;
@@ -59,6 +60,7 @@ pub use views::{
     inbox_cursor, GrantView, HubState, InboxEntry, Page, PendingView, RecipientState, RetractionNote, RevisionStatus,
 };
 
+pub use auth::Authorized;
 use hub::Hub;
 use originator::Originator;
 use recipient::Received;
@@ -153,6 +155,8 @@ pub struct Node {
     /// shell's store ([`Node::keep_bodies_outside`]).
     bodies: Option<HashMap<BodyKey, Report>>,
     stashes: VecDeque<Stash>,
+    /// The nonces of operators' actions still within the clock skew.
+    replays: Replays,
 }
 
 impl Node {
@@ -185,6 +189,7 @@ impl Node {
             events: VecDeque::new(),
             bodies: Some(HashMap::new()),
             stashes: VecDeque::new(),
+            replays: Replays::default(),
         })
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::canonical::{canonical, hex, Digest32, Doc, Reader, SigError};
 use super::keys::{verify_key, KeyError, Signed};
-use crate::policy::{KeyId, Policy, Verb};
+use crate::policy::{KeyEntry, KeyId, Policy, Verb};
 use crate::types::{Party, Timestamp};
 
 /// A nonce: 128 random bits, as 32 lower-case hex characters.
@@ -160,20 +160,21 @@ pub enum AuthError {
 
 /// Verifies `signed` as an action of `verb` on this `party`'s node over
 /// exactly the request payload of SHA-256 `payload_sha256`, at `now` (freshness within `policy.clock_skew`).
-/// Replay is checked separately ([`Replays`]), as it needs state.
-pub fn verify_action(
-    policy: &Policy,
+/// Replay is checked separately ([`Replays`]), as it needs state. Returns
+/// the document and the key entry that allowed it (its name is a label).
+pub fn verify_action<'p>(
+    policy: &'p Policy,
     party: Party,
     now: Timestamp,
     verb: Verb,
     payload_sha256: &Digest32,
     signed: &Signed,
-) -> Result<ActionDoc, AuthError> {
+) -> Result<(ActionDoc, &'p KeyEntry), AuthError> {
     let doc = ActionDoc::parse(&signed.bytes).map_err(|_| AuthError::Malformed)?;
     if doc.key_id.to_string() != signed.signer {
         return Err(AuthError::KeyMismatch { doc: doc.key_id, signer: signed.signer.chars().take(40).collect() });
     }
-    verify_key(policy, party, verb.roles(), verb.as_str(), signed)?;
+    let entry = verify_key(policy, party, verb.roles(), verb.as_str(), signed)?;
     if doc.party != party {
         return Err(AuthError::WrongParty { doc: doc.party, party });
     }
@@ -188,7 +189,7 @@ pub fn verify_action(
     if off > skew {
         return Err(AuthError::Stale { key: doc.key_id, off_s: off / 1000, skew_s: skew / 1000 });
     }
-    Ok(doc)
+    Ok((doc, entry))
 }
 
 /// The (key, nonce) pairs of verified actions, kept as long as an action

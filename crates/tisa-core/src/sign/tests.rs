@@ -170,7 +170,7 @@ fn an_action_is_accepted_only_from_a_registered_key_of_this_party_with_the_role(
         &sha256(body),
         &action(&kim, Party::Kr, Verb::Submit, body, NOW, 1),
     );
-    assert_eq!(ok.unwrap().key_id, kim.key_id());
+    assert_eq!(ok.unwrap().0.key_id, kim.key_id());
     assert!(verify_action(
         &p,
         Party::Kr,

@@ -50,6 +50,10 @@ pub struct Entry {
     pub party: String,
     /// Who acted: the party, or the operator when known.
     pub actor: String,
+    /// The key id of the operator's (or feed's) signed action, when the
+    /// entry comes from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     /// `SUBMIT`, `DECIDED`, … `HEAD`.
     pub kind: String,
     /// The report.
@@ -112,6 +116,26 @@ impl Entry {
     }
 }
 
+/// A stable code for why a signed action was refused.
+pub(crate) fn unauthorized_code(why: &tisa_core::sign::AuthError) -> &'static str {
+    use tisa_core::sign::{AuthError as A, KeyError as K};
+    match why {
+        A::Unsigned(..) => "UNSIGNED",
+        A::Malformed => "MALFORMED_ACTION",
+        A::Key(K::NotAKeyId(_)) => "NOT_A_KEY_ID",
+        A::Key(K::Unknown { .. }) => "UNKNOWN_KEY",
+        A::Key(K::OtherParty { .. }) => "OTHER_PARTYS_KEY",
+        A::Key(K::Role { .. }) => "MISSING_ROLE",
+        A::Key(K::BadSignature(_)) => "BAD_SIGNATURE",
+        A::KeyMismatch { .. } => "KEY_MISMATCH",
+        A::WrongParty { .. } => "WRONG_PARTY",
+        A::WrongVerb { .. } => "WRONG_VERB",
+        A::PayloadMismatch(_) => "PAYLOAD_MISMATCH",
+        A::Stale { .. } => "STALE",
+        A::Replayed { .. } => "REPLAYED",
+    }
+}
+
 /// The document a HEAD entry signs.
 pub fn head_document(party: &str, seq: u64, hash_hex: &str) -> Vec<u8> {
     format!("{HEAD_DOC}\nparty={party}\nseq={seq}\nhash={hash_hex}\n").into_bytes()
@@ -147,6 +171,8 @@ pub struct InputNote {
     pub(super) grant: Option<GrantNote>,
     /// Its message id, for an inbound message.
     pub(super) message_id: Option<String>,
+    /// The key id that signed a command's action.
+    pub(super) key_id: Option<String>,
 }
 
 /// A grant or revocation an input carries, for its audit entry.
@@ -191,7 +217,10 @@ impl AuditLog {
     /// Notes what the entries of input `seq` need from it. Call before the
     /// input is applied (it is moved into the core).
     pub fn note(&self, seq: u64, l: &LoggedInput) -> InputNote {
-        let mut note = InputNote { seq, at: l.at, actor: None, grant: None, message_id: None };
+        let mut note = InputNote { seq, at: l.at, actor: None, grant: None, message_id: None, key_id: None };
+        if let Input::Command(_, Some(auth)) = &l.input {
+            note.key_id = Some(clean(&auth.action.signer));
+        }
         let grant = |doc: &GrantDoc| GrantNote {
             kind: "GRANT",
             grant_id: doc.grant_id.clone(),
@@ -214,16 +243,13 @@ impl AuditLog {
             detail: format!("originator={}", doc.originator),
         };
         match &l.input {
-            Input::Command(Command::Submit { draft, .. }) => {
-                note.actor = Some(draft.submitted_by.clone()).filter(|s| valid_name(s));
-            }
-            Input::Command(Command::Retract { operator, .. }) => {
-                note.actor = Some(operator.clone()).filter(|s| valid_name(s));
-            }
-            Input::Command(Command::Grant(s)) => {
+            // Submit and retract: the name recorded is the signing key's
+            // (checked when applied), never what the request claims; the
+            // entry carries the key id.
+            Input::Command(Command::Grant(s), _) => {
                 note.grant = GrantDoc::parse(&s.bytes).ok().map(|d| grant(&d));
             }
-            Input::Command(Command::Revoke(s)) => {
+            Input::Command(Command::Revoke(s), _) => {
                 note.grant = RevocationDoc::parse(&s.bytes).ok().map(|d| revocation(&d));
             }
             Input::Message { envelope, .. } => {
@@ -250,6 +276,7 @@ impl AuditLog {
             revision: (w.revision > 0).then_some(w.revision),
             request_id: w.request_id.clone(),
             recipient: w.recipient.map(|p| p.to_string()),
+            key_id: note.key_id.clone(),
             ..Entry::default()
         };
         let basis = |b: &Basis| match b {
@@ -343,6 +370,10 @@ impl AuditLog {
             }
             Event::Reconciled { link, resent } => {
                 e.detail = format!("link={link} resent={resent}");
+            }
+            Event::Unauthorized { verb, key, why } => {
+                e.key_id = key.map(|k| k.to_string());
+                e.detail = format!("verb={verb} code={}", unauthorized_code(why));
             }
             Event::Expired { request } => {
                 e.detail = format!("expires_at_ms={} counts_as=DENY", request.expires_at.as_millis());

@@ -262,6 +262,28 @@ impl AuditLog {
         }
     }
 
+    /// Records a read of content (`READ`: who, by key id and name, and
+    /// which reports) or a refused one (`UNAUTHORIZED`). Reads are not
+    /// inputs: like dead letters, they are written at once.
+    pub fn record_read(&mut self, store: &mut Store, key_id: Option<String>, name: Option<&str>, detail: String) {
+        if self.broken {
+            return;
+        }
+        let refused = name.is_none();
+        let e = Entry {
+            at_ms: crate::clock::now().as_millis(),
+            actor: name.filter(|n| valid_name(n)).map_or_else(|| self.party.to_string(), str::to_owned),
+            key_id: key_id.map(|k| clean(&k)),
+            kind: if refused { "UNAUTHORIZED" } else { "READ" }.to_owned(),
+            detail,
+            ..Entry::default()
+        };
+        let r = self.append(e).and_then(|()| self.after_append(store));
+        if let Err(e) = r {
+            error!(error = %e, "cannot write the audit log");
+        }
+    }
+
     /// On clean shutdown: signs the head (unless the last entry is a HEAD)
     /// and records it durably.
     pub fn close(&mut self, store: &mut Store) -> Result<(), AuditError> {

@@ -36,6 +36,7 @@ mod log;
 mod tests;
 mod verify;
 
+pub(crate) use entry::unauthorized_code;
 pub use entry::{head_document, hex, read_head_file, unhex, unhex32, Entry, InputNote, PeerHead, SignedHead};
 pub use log::{AuditError, AuditLog, PendingFlush};
 pub use verify::{parse_lines, verify, verify_head, KnownHead, Summary, VerifyError};

@@ -56,7 +56,7 @@ fn request(n: u32) -> ReleaseRequest {
 }
 
 fn note(seq: u64) -> InputNote {
-    InputNote { seq, at: Timestamp(1000 + seq), actor: None, grant: None, message_id: None }
+    InputNote { seq, at: Timestamp(1000 + seq), actor: None, grant: None, message_id: None, key_id: None }
 }
 
 /// A log with `inputs` inputs of two events each.

@@ -5,7 +5,8 @@ use std::time::Duration;
 use async_nats::Client;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use tisa_core::Party;
+use tisa_core::sign::{ActionDoc, Nonce};
+use tisa_core::{Identity, KeyRole, Party, Timestamp};
 
 use crate::control::{ControlReply, ControlRequest, WatchEvent};
 use crate::convert::Wire;
@@ -14,26 +15,67 @@ use crate::subjects;
 
 use super::{connect_once, prove_ready, Endpoint};
 
-/// An operator's client for its own node's control subjects.
+/// A key the client may sign actions with, and the roles its party's
+/// roster gives it.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    /// The key.
+    pub identity: Identity,
+    /// Its roles.
+    pub roles: Vec<KeyRole>,
+}
+
+/// An operator's client for its own node's control subjects. With
+/// signers ([`ControlClient::with_signers`]) it signs every request that
+/// needs it (a `tisa.v1.action`) with the first key whose roles allow the
+/// verb; the operator's CLI holds one key, tools acting for several
+/// operators (demo, bench, tests) may hold more.
 pub struct ControlClient {
     client: Client,
     party: Party,
     url: String,
     timeout: Duration,
+    signers: Vec<Signer>,
 }
 
 impl ControlClient {
     /// Connects to `url` to talk to `party`'s node.
     pub async fn connect(ep: &Endpoint, party: Party, timeout: Duration) -> Result<ControlClient, TransportError> {
         let client = connect_once(ep, &format!("tisa-{}-cli", party.lower())).await?;
-        Ok(ControlClient { client, party, url: ep.url.clone(), timeout })
+        Ok(ControlClient { client, party, url: ep.url.clone(), timeout, signers: Vec::new() })
     }
 
-    /// Sends a request and waits for the node's reply.
+    /// Signs requests with these keys from now on.
+    #[must_use]
+    pub fn with_signers(mut self, signers: Vec<Signer>) -> ControlClient {
+        self.signers = signers;
+        self
+    }
+
+    /// The signed action for `req`, if it needs one and a signer may give it.
+    pub fn action_for(&self, req: &ControlRequest) -> Option<tisa_core::Signed> {
+        let verb = req.action_verb()?;
+        let signer = self.signers.iter().find(|s| s.roles.iter().any(|r| verb.roles().contains(r)))?;
+        Some(sign_action(self.party, req, &signer.identity))
+    }
+
+    /// Sends a request (signed if it needs it and a signer may sign it)
+    /// and waits for the node's reply.
     pub async fn call(&self, req: &ControlRequest) -> Result<ControlReply, TransportError> {
+        let action = self.action_for(req);
+        self.call_raw(req, action.as_ref()).await
+    }
+
+    /// Sends `req` with exactly the signed action `action` (none, another
+    /// key's, the same one again) and waits for the reply.
+    pub async fn call_raw(
+        &self,
+        req: &ControlRequest,
+        action: Option<&tisa_core::Signed>,
+    ) -> Result<ControlReply, TransportError> {
         use async_nats::RequestErrorKind;
         let subject = subjects::control(self.party, req.verb());
-        let payload = req.encode();
+        let payload = req.encode_signed(action);
         let limit = self.client.server_info().max_payload;
         if limit > 0 && payload.len() > limit {
             return Err(TransportError::TooLarge {
@@ -61,6 +103,11 @@ impl ControlClient {
         Ok(ControlReply::decode(&msg.payload)?)
     }
 
+    /// The party whose node this client talks to.
+    pub fn party(&self) -> Party {
+        self.party
+    }
+
     /// Subscribes to the node's event stream; returns once the subscription
     /// is proven live, so no event published afterwards is missed.
     pub async fn watch(
@@ -75,4 +122,15 @@ impl ControlClient {
         prove_ready(&self.client, self.party).await?;
         Ok(sub.map(|m| WatchEvent::decode(&m.payload)))
     }
+}
+
+/// Signs the `tisa.v1.action` for `req` to `party`'s node with `key`: the
+/// request's payload hash, the wall clock, a random nonce.
+pub fn sign_action(party: Party, req: &ControlRequest, key: &Identity) -> tisa_core::Signed {
+    let verb = req.action_verb().unwrap_or(tisa_core::Verb::Read);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let doc = ActionDoc::new(party, verb, req.payload_sha256(), Timestamp(now), Nonce(rand::random()), key.key_id());
+    key.sign_by_id(doc.to_bytes())
 }

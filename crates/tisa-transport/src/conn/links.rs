@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::Client;
 use bytes::Bytes;
 use futures::{stream, Stream, StreamExt};
-use tisa_core::{Envelope, Party, Transmit};
+use tisa_core::{Authorization, Envelope, Party, Transmit};
 use tokio::sync::Notify;
 use tracing::error;
 
@@ -57,8 +57,8 @@ pub struct ControlCall {
     pub subject: String,
     /// Where to send the reply (absent if the caller wants none).
     pub reply_to: Option<async_nats::Subject>,
-    /// The decoded request, or why it could not be decoded.
-    pub request: Result<ControlRequest, DecodeError>,
+    /// The decoded request with its signed action, or why it could not be decoded.
+    pub request: Result<(ControlRequest, Option<Authorization>), DecodeError>,
 }
 
 /// A node's connections: one per link, plus its own control connection.

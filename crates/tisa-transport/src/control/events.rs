@@ -198,6 +198,10 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
             w.detail =
                 format!("re-sent {resent} message(s) to {link} the peer may not hold (end-to-end reconciliation)");
         }
+        Event::Unauthorized { verb, key, why } => {
+            w.kind = "UNAUTHORIZED".into();
+            w.detail = format!("{verb} by key {} refused: {why}", key.map_or("-".to_owned(), |k| k.to_string()));
+        }
     }
     w
 }

@@ -1,7 +1,10 @@
 //! What an operator's CLI asks its own node: one [`ControlRequest`]
 //! variant per verb, each on its own subject `tisa.ctl.<party>.<verb>`.
 
-use tisa_core::{Command, Content, Decision, ReportDraft, ReportId, RequestId, Sensitive, Signed, TrackDraft};
+use tisa_core::sign::{sha256, Digest32};
+use tisa_core::{
+    Authorization, Command, Content, Decision, ReportDraft, ReportId, RequestId, Sensitive, Signed, TrackDraft, Verb,
+};
 
 use crate::convert::{
     category_from, category_to, class_from, class_to, opt_report_id, parties_from, parties_to, report_id, request_id,
@@ -219,15 +222,69 @@ impl From<Command> for CommandRequest {
     }
 }
 
-/// Decodes a request received on `subject` (node side); the request kind must
-/// match the subject's verb.
-pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<ControlRequest, DecodeError> {
-    let req = ControlRequest::decode(bytes)?;
+impl ControlRequest {
+    /// The verb its signed action must name, if it needs one: every
+    /// command, and the reads of report content (inbox, pending).
+    pub fn action_verb(&self) -> Option<Verb> {
+        match self {
+            ControlRequest::Submit(_) => Some(Verb::Submit),
+            ControlRequest::Decide(_) => Some(Verb::Decide),
+            ControlRequest::Grant(_) => Some(Verb::Grant),
+            ControlRequest::Revoke(_) => Some(Verb::Revoke),
+            ControlRequest::Track(_) => Some(Verb::Track),
+            ControlRequest::Retract(_) => Some(Verb::Retract),
+            ControlRequest::Inbox(_) | ControlRequest::Pending(_) => Some(Verb::Read),
+            ControlRequest::Status(_)
+            | ControlRequest::Health
+            | ControlRequest::Grants(_)
+            | ControlRequest::DecisionDocument(_)
+            | ControlRequest::Tracks(_)
+            | ControlRequest::DeadLetters(_) => None,
+        }
+    }
+
+    /// SHA-256 of its payload, what a signed action covers: its encoding
+    /// without the action.
+    pub fn payload_sha256(&self) -> Digest32 {
+        sha256(&self.encode())
+    }
+
+    /// Its encoding with the signed action `action` attached.
+    pub fn encode_signed(&self, action: Option<&Signed>) -> Vec<u8> {
+        use prost::Message as _;
+        let mut p = self.to_proto();
+        p.authorization = action.map(signed_to);
+        p.encode_to_vec()
+    }
+
+    /// Decodes a request and its signed action (with the payload hash it must cover).
+    pub fn decode_signed(bytes: &[u8]) -> Result<(ControlRequest, Option<Authorization>), DecodeError> {
+        use prost::Message as _;
+        let mut p = proto::ControlRequest::decode(bytes)?;
+        let action = p.authorization.take().map(|s| signed_from("authorization", Some(s))).transpose()?;
+        Self::from_signed_proto(p, action)
+    }
+
+    /// A request from its proto (its `authorization` already taken out as `action`).
+    pub(crate) fn from_signed_proto(
+        p: proto::ControlRequest,
+        action: Option<Signed>,
+    ) -> Result<(ControlRequest, Option<Authorization>), DecodeError> {
+        let req = ControlRequest::from_proto(p)?;
+        let auth = action.map(|action| Authorization { action, payload_sha256: req.payload_sha256() });
+        Ok((req, auth))
+    }
+}
+
+/// Decodes a request received on `subject` (node side), with its signed
+/// action; the request kind must match the subject's verb.
+pub fn decode_request(subject: &str, bytes: &[u8]) -> Result<(ControlRequest, Option<Authorization>), DecodeError> {
+    let (req, auth) = ControlRequest::decode_signed(bytes)?;
     let verb = crate::subjects::kind_of(subject);
     if verb != req.verb() {
         return Err(DecodeError::KindMismatch { subject: verb.to_owned(), payload: req.verb() });
     }
-    Ok(req)
+    Ok((req, auth))
 }
 
 impl Wire for ControlRequest {
@@ -251,7 +308,7 @@ impl Wire for ControlRequest {
             ControlRequest::Tracks(q) => R::Tracks(q.to_proto()),
             ControlRequest::DeadLetters(q) => R::DeadLetters(q.to_proto()),
         };
-        proto::ControlRequest { request: Some(r) }
+        proto::ControlRequest { request: Some(r), authorization: None }
     }
 
     fn from_proto(p: Self::Proto) -> Result<Self, DecodeError> {
