@@ -220,8 +220,12 @@ async fn a_peer_holds_evidence_of_how_far_an_audit_log_reached() {
     };
     let alone = verify(&[]);
     assert!(alone.status.success(), "nothing else to compare with: {}", describe(&alone));
-    let err = one_line_error(&verify(&["--peer-log", krd.to_str().unwrap()]), "cut log with no entries");
-    assert!(err.contains("--party"), "an emptied log needs its party named: {err}");
+    // JP's own reads of its inbox (audited) may precede the delivery: the
+    // cut log is empty only if none did.
+    if kept == 0 {
+        let err = one_line_error(&verify(&["--peer-log", krd.to_str().unwrap()]), "cut log with no entries");
+        assert!(err.contains("--party"), "an emptied log needs its party named: {err}");
+    }
     let err = one_line_error(&verify(&["--peer-log", krd.to_str().unwrap(), "--party", "jp"]), "cut log against KR's");
     assert!(err.contains("entries missing at the end") && err.contains("KOR's audit log"), "{err}");
     // The real log passes against KR's.

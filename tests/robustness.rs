@@ -343,7 +343,14 @@ fn cli_errors_exit_non_zero_with_one_line_reason() {
     let err = one_line_error(&out, "health without a node");
     assert!(err.contains("no tisa node for KOR is answering"), "{err}");
     assert!(err.contains("tisa node --party kr"), "the hint names the command: {err}");
+    // Reading content needs a key: refused before anything is sent.
     let out = tisa(&["pending", "--party", "jp", "--nats", nats.url()]);
+    let err = one_line_error(&out, "pending without a key");
+    assert!(err.contains("--key") && err.contains("reader|approver|submitter"), "{err}");
+    let dir = tisa_kit::natsd::scratch_dir("nonode").unwrap();
+    let (key, _) =
+        tisa_deploy::keys::generate_with(Party::Jp, "jp-reader", &[tisa_core::KeyRole::Reader], &dir).unwrap();
+    let out = tisa(&["pending", "--party", "jp", "--nats", nats.url(), "--key", key.to_str().unwrap()]);
     assert!(one_line_error(&out, "pending without a node").contains("no tisa node for JPN"));
 
     // NATS unreachable: a port that was free a moment ago.

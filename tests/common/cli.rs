@@ -86,8 +86,25 @@ pub fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<Strin
     a.extend(["--nats".into(), c.nats_of(party).url().to_owned()]);
     if key {
         a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
+    } else if let Some(op) = operator_for(args) {
+        a.extend(["--key".into(), c.operator_key(party, op).to_string_lossy().into_owned()]);
     }
     a
+}
+
+/// The operator whose key signs `args` when the caller gives none: the
+/// feed's for a feed, the analyst's (submitter, reader) for submitting,
+/// retracting and reading. Decisions and grants are left to the caller
+/// ([`cli`] adds the approver's), so a test can leave the key out.
+fn operator_for(args: &[&str]) -> Option<&'static str> {
+    if args.contains(&"--key") || args.contains(&"--dry-run") {
+        return None;
+    }
+    match *args.first()? {
+        "feed" => Some("feed"),
+        "submit" | "retract" | "pending" | "inbox" | "show" => Some("analyst"),
+        _ => None,
+    }
 }
 
 /// Runs `tisa ARGS` as `party`'s operator (see [`op_args`]).

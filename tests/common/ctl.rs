@@ -55,8 +55,13 @@ pub async fn attacker(c: &Cluster, party: Party) -> (Client, mpsc::UnboundedRece
     (opts.connect(c.nats.url()).await.unwrap(), rx)
 }
 
+/// A client of `p`'s node as its operators (analyst, approver, feed: it
+/// signs each request with the key whose role allows it).
 pub async fn client(c: &Cluster, p: Party) -> ControlClient {
-    ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(10)).await.unwrap()
+    ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(10))
+        .await
+        .unwrap()
+        .with_signers(c.signers(p).unwrap())
 }
 
 pub async fn ask(c: &ControlClient, req: ControlRequest) -> ControlReply {

@@ -35,7 +35,10 @@ pub fn count(entries: &[Value], kind: &str, id: &str) -> usize {
 /// An operator client with a short timeout: calls to a node that is about to
 /// crash must not hold the driver for long (a timed-out call is retried).
 pub async fn quick_client(c: &Cluster, p: Party) -> ControlClient {
-    ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(5)).await.unwrap()
+    ControlClient::connect(&c.cli_endpoint(p).unwrap(), p, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .with_signers(c.signers(p).unwrap())
 }
 
 pub fn draft(key: &str) -> ReportDraft {

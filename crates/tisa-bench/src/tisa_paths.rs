@@ -100,7 +100,9 @@ impl Watch {
 }
 
 async fn operator(c: &Cluster, party: Party) -> Result<ControlClient> {
-    Ok(ControlClient::connect(&c.cli_endpoint(party)?, party, Duration::from_secs(120)).await?)
+    Ok(ControlClient::connect(&c.cli_endpoint(party)?, party, Duration::from_secs(120))
+        .await?
+        .with_signers(c.signers(party)?))
 }
 
 async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ControlReply> {

@@ -153,7 +153,7 @@ pub async fn pending(c: &Ctx, after: Option<String>, limit: usize) -> Result<Exi
 pub async fn decide(c: &Ctx, request_id: &str, decision: Decision) -> Result<ExitCode> {
     let request_id = RequestId::new(request_id)?;
     let key = c.approver()?;
-    let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
+    let client = c.client().await?;
     let reply = sign_and_decide(&client, &key, request_id, decision).await?;
     let ControlReply::Decided { request_id, decision } = reply else { return Err(unexpected(&reply)) };
     if c.json {

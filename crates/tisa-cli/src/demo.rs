@@ -172,7 +172,7 @@ pub async fn run(keep_running: bool) -> Result<ExitCode> {
 
     let mut clients = Vec::new();
     for p in Party::ALL {
-        clients.push((p, ControlClient::connect(&cluster.cli_endpoint(p)?, p, Duration::from_secs(10)).await?));
+        clients.push((p, cluster.operator_client(p).await?));
     }
     let mut approvers = Vec::new();
     for p in Party::ALL {

@@ -11,15 +11,20 @@ use tisa_deploy::{agreement, broker, keys, DEFAULT_NATS_URL};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum KeysCommand {
-    /// Generate a key: the party's node key, or with --operator an approver key.
-    /// Writes the key file (mode 0600) and prints the [[key]] entry for the agreement.
+    /// Generate a key: the party's node key, or with --operator an operator's key
+    /// (roles with --role). Writes the key file (mode 0600) and prints the
+    /// [[key]] entries for the agreement (one per role) and the key id.
     Generate {
         /// Whose key: kr|us|jp.
         #[arg(long)]
         party: Party,
-        /// An operator (approver) name; without it, the node's key.
+        /// An operator's (or feed's) name; without it, the node's key.
         #[arg(long)]
         operator: Option<String>,
+        /// The operator's roles, comma-separated: submitter, approver, reader, auditor, feed
+        /// (submit: submitter|feed; decide, grant, revoke: approver; read content: reader|approver|submitter).
+        #[arg(long, default_value = "approver", requires = "operator")]
+        role: String,
         /// Directory for the key file.
         #[arg(long, default_value = "tisa-keys")]
         out: std::path::PathBuf,
@@ -99,8 +104,11 @@ pub(crate) struct BrokerConfigArgs {
 
 /// `tisa keys generate`.
 pub(crate) fn run_keys(cmd: KeysCommand) -> Result<ExitCode> {
-    let KeysCommand::Generate { party, operator, out, append_to } = cmd;
-    let (path, entry) = keys::generate(party, operator.as_deref(), &out)?;
+    let KeysCommand::Generate { party, operator, role, out, append_to } = cmd;
+    let (path, entry) = match operator.as_deref() {
+        None => keys::generate(party, None, &out)?,
+        Some(op) => keys::generate_with(party, op, &keys::parse_roles(&role)?, &out)?,
+    };
     if let Some(a) = &append_to {
         use std::io::Write as _;
         let mut f = std::fs::OpenOptions::new()
@@ -140,7 +148,7 @@ pub(crate) fn run_agreement(cmd: AgreementCommand) -> Result<ExitCode> {
                 println!("two-person rule: {}", if p.two_person_rule { "yes" } else { "no" });
                 println!("keys:           {}", p.keys.len());
                 for k in &p.keys {
-                    println!("  {} {} ({:?})", k.party, k.name, k.role);
+                    println!("  {} {} ({}, key id {})", k.party, k.name, k.role, k.key_id());
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -10,7 +10,7 @@ use crate::ids::ReportId;
 use crate::message::Envelope;
 use crate::node::{ReportDraft, TrackDraft};
 use crate::policy::Verb;
-use crate::sign::{Digest32, Signed};
+use crate::sign::{Authorization, Signed};
 use crate::types::{Party, Timestamp};
 
 /// One state-changing input to a [`Node`](crate::Node).
@@ -38,17 +38,6 @@ pub enum Input {
         /// The peer.
         link: Party,
     },
-}
-
-/// The signed action that came with a command (`tisa.v1.action`, see
-/// [`crate::sign::verify_action`]) and the SHA-256 of the request payload
-/// it must cover, computed by the shell from the request it decoded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Authorization {
-    /// The operator's (or feed's) signed action.
-    pub action: Signed,
-    /// SHA-256 of the request's payload bytes.
-    pub payload_sha256: Digest32,
 }
 
 /// An input and the `now` the core is given with it: one record of a

@@ -38,13 +38,13 @@ pub mod types;
 pub use body::{FillError, Stash};
 pub use error::{CommandError, RejectReason, TextField};
 pub use ids::*;
-pub use input::{Authorization, Command, Input, LoggedInput};
+pub use input::{Command, Input, LoggedInput};
 pub use message::*;
 pub use node::{
-    inbox_cursor, limits, Authorized, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState, ReportDraft,
-    RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
+    inbox_cursor, limits, Authorized, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState,
+    ReportDraft, RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
 pub use policy::{KeyEntry, KeyId, KeyRole, NotReleasable, Policy, Verb};
 pub use report::*;
-pub use sign::{Identity, Signed, TrackDoc};
+pub use sign::{Authorization, Identity, Signed, TrackDoc};
 pub use types::*;

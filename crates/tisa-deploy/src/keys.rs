@@ -89,12 +89,8 @@ pub fn generate_with(party: Party, name: &str, roles: &[KeyRole], out: &Path) ->
     rand::fill(&mut seed);
     let identity = Identity::from_seed(name.clone(), seed);
     let b64 = base64::engine::general_purpose::STANDARD;
-    let file = KeyFile {
-        party: party.code().to_owned(),
-        name: name.clone(),
-        role: roles_str(roles),
-        seed: b64.encode(seed),
-    };
+    let file =
+        KeyFile { party: party.code().to_owned(), name: name.clone(), role: roles_str(roles), seed: b64.encode(seed) };
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let prefix = format!("{}-", party.lower());
     let file_name = if name.starts_with(&prefix) { format!("{name}.key") } else { format!("{prefix}{name}.key") };

@@ -313,7 +313,15 @@ impl Sink {
             return Ok(Sink { mode: Mode::DryRun, json });
         }
         let ctx = opts.common.resolve()?;
-        // The submitter's name, for the two-person rule: the key file's, if given.
+        // Every submission is signed by the feed's key (role feed or submitter).
+        if ctx.key.is_none() {
+            anyhow::bail!(
+                "a feed signs what it submits: give its key with --key FILE (or TISA_KEY), a key with the feed role; \
+                 create one with `tisa keys generate --party {} --operator NAME --role feed`",
+                ctx.party.lower()
+            );
+        }
+        // The submitter's name (the node records the signing key's own).
         let submitted_by = match &ctx.key {
             Some(p) => tisa_deploy::keys::load(p)?.identity.name().to_owned(),
             None => String::new(),
@@ -329,9 +337,7 @@ impl Sink {
     pub async fn connect(&mut self) -> Result<(), SubmitError> {
         if let Mode::Node { ctx, client, .. } = &mut self.mode {
             if client.is_none() {
-                let c = ControlClient::connect(&ctx.ep, ctx.party, ctx.timeout)
-                    .await
-                    .map_err(|e| SubmitError::Node(e.into()))?;
+                let c = ctx.client().await.map_err(SubmitError::Node)?;
                 *client = Some(c);
             }
         }

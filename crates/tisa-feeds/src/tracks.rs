@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Map, Value};
 use tisa_core::{Classification, GeoPoint, PartySet, Timestamp, TrackDraft, TrackId};
-use tisa_transport::{ControlClient, ControlReply, ControlRequest};
+use tisa_transport::{ControlReply, ControlRequest};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -173,7 +173,14 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
         None
     } else {
         let ctx = args.opts.common.resolve()?;
-        Some(ControlClient::connect(&ctx.ep, ctx.party, ctx.timeout).await?)
+        if ctx.key.is_none() {
+            anyhow::bail!(
+                "track updates are signed: give the feed's key with --key FILE (or TISA_KEY), a key with the feed role; \
+                 create one with `tisa keys generate --party {} --operator NAME --role feed`",
+                ctx.party.lower()
+            );
+        }
+        Some(ctx.client().await?)
     };
     let (tx, mut rx) = mpsc::channel::<Line>(64);
     let name =

@@ -255,6 +255,30 @@ impl Cluster {
         self.dir.join("keys").join(format!("{}-{name}.key", party.lower()))
     }
 
+    /// The key file of `party`'s operator `op` (`analyst`, `approver`,
+    /// `approver2`, `feed`, `auditor`: `tisa_deploy::keys::DEPLOYMENT_OPERATORS`).
+    pub fn operator_key(&self, party: Party, op: &str) -> PathBuf {
+        self.dir.join("keys").join(format!("{}-{op}.key", party.lower()))
+    }
+
+    /// Signers for a tool acting as several of `party`'s operators at once
+    /// (demo, benchmark, tests): the analyst (submits, reads), the first
+    /// approver (decides, grants), the feed (tracks); a client picks the
+    /// first whose roles allow the verb.
+    pub fn signers(&self, party: Party) -> anyhow::Result<Vec<tisa_transport::Signer>> {
+        ["analyst", "approver", "feed"]
+            .iter()
+            .map(|op| Ok(tisa_deploy::keys::load(&self.operator_key(party, op))?.signer()))
+            .collect()
+    }
+
+    /// A client of `party`'s node as its operators ([`Cluster::signers`]).
+    pub async fn operator_client(&self, party: Party) -> anyhow::Result<tisa_transport::ControlClient> {
+        let ep = self.cli_endpoint(party)?;
+        let c = tisa_transport::ControlClient::connect(&ep, party, std::time::Duration::from_secs(10)).await?;
+        Ok(c.with_signers(self.signers(party)?))
+    }
+
     /// The node key file of `party`.
     pub fn node_key(&self, party: Party) -> PathBuf {
         self.dir.join("keys").join(format!("{}-node.key", party.lower()))

@@ -24,7 +24,8 @@ pub struct Common {
     /// Your CLI config file (URL and credentials), e.g. tisa-broker/kr-cli.toml.
     #[arg(long, env = "TISA_CONFIG")]
     pub config: Option<std::path::PathBuf>,
-    /// Your signing key (approver key file from `tisa keys generate --operator`): signs decisions and grants.
+    /// Your signing key (from `tisa keys generate --operator NAME --role ROLES`): signs every request
+    /// that changes state or reads report content, and decisions and grants.
     #[arg(long, env = "TISA_KEY")]
     pub key: Option<std::path::PathBuf>,
     /// Print JSON instead of text.
@@ -59,10 +60,49 @@ impl Ctx {
             )
         })?;
         let key = tisa_deploy::keys::load(path)?;
-        if key.party != self.party || key.role != tisa_core::KeyRole::Approver {
+        if key.party != self.party || !key.has(tisa_core::KeyRole::Approver) {
             anyhow::bail!("{} is not an approver key of {}", path.display(), self.party);
         }
         Ok(key)
+    }
+
+    /// The operator's key, if given (`--key`), checked to be this party's.
+    pub fn key(&self) -> anyhow::Result<Option<tisa_deploy::keys::Key>> {
+        let Some(path) = &self.key else { return Ok(None) };
+        let key = tisa_deploy::keys::load(path)?;
+        if key.party != self.party {
+            anyhow::bail!(
+                "{} is a key of {}, not {}: use a key of your own party",
+                path.display(),
+                key.party,
+                self.party
+            );
+        }
+        Ok(Some(key))
+    }
+
+    /// A client of the party's own node that signs with the operator's key (if given).
+    pub async fn client(&self) -> Result<ControlClient> {
+        let signers = self.key()?.map(|k| vec![k.signer()]).unwrap_or_default();
+        Ok(ControlClient::connect(&self.ep, self.party, self.timeout).await?.with_signers(signers))
+    }
+
+    /// Refuses, before anything is sent, a request that must be signed
+    /// when no key was given: one line naming the role it needs.
+    pub fn check_signable(&self, req: &ControlRequest) -> Result<()> {
+        match req.action_verb() {
+            Some(verb) if self.key.is_none() => {
+                let roles = verb.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>().join("|");
+                bail!(
+                    "`{}` must be signed: give your key with --key FILE (or TISA_KEY), a key with the {roles} role; \
+                     create one with `tisa keys generate --party {} --operator NAME --role {}`",
+                    req.verb(),
+                    self.party.lower(),
+                    verb.roles()[0].as_str()
+                )
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -92,7 +132,8 @@ impl Common {
 /// Asks the party's own node (a fresh connection); a refusal is an error
 /// carrying the node's message and code.
 pub async fn call(c: &Ctx, req: ControlRequest) -> Result<ControlReply> {
-    let client = ControlClient::connect(&c.ep, c.party, c.timeout).await?;
+    c.check_signable(&req)?;
+    let client = c.client().await?;
     match client.call(&req).await? {
         ControlReply::Error { code, message } => bail!("{message} [{code}]"),
         other => Ok(other),

@@ -6,8 +6,8 @@
 
 use tisa_core::node::limits;
 use tisa_core::{
-    Authorization, Authorized, BodyKey, Command, CommandError, Verb, FillError, InboxEntry, LoggedInput, Node, Page, PendingView, Report, ReportId,
-    Timestamp,
+    Authorization, Authorized, BodyKey, Command, CommandError, FillError, InboxEntry, LoggedInput, Node, Page,
+    PendingView, Report, ReportId, Timestamp, Verb,
 };
 use tisa_transport::convert::decision_from_signed;
 use tisa_transport::{CommandRequest, ControlCall, ControlReply, Health, Query, SendError};
@@ -186,7 +186,8 @@ impl Actor {
         };
         info!(key = %who.key_id, name = %who.name, query = what, reports = ids.len(), "content read");
         // At most 50 ids on the line; the count says how many there were.
-        let shown = if ids.is_empty() { "-".to_owned() } else { ids.iter().take(50).cloned().collect::<Vec<_>>().join(",") };
+        let shown =
+            if ids.is_empty() { "-".to_owned() } else { ids.iter().take(50).cloned().collect::<Vec<_>>().join(",") };
         let detail = format!("verb=read query={what} count={} reports={shown}", ids.len());
         self.audit.record_read(&mut self.store, Some(who.key_id.to_string()), Some(&who.name), detail);
     }

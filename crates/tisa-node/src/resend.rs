@@ -43,7 +43,8 @@ impl Resends {
             Some(Ok(r)) => r.clone(),
             Some(Err(e)) => crate::control::refused_reply(e),
         };
-        let keep = Timestamp(at.as_millis().saturating_sub(2 * u64::try_from(skew.as_millis()).unwrap_or(u64::MAX / 2)));
+        let keep =
+            Timestamp(at.as_millis().saturating_sub(2 * u64::try_from(skew.as_millis()).unwrap_or(u64::MAX / 2)));
         while let Some((t, k)) = self.order.front().copied() {
             if t >= keep {
                 break;

@@ -153,7 +153,7 @@ fn every_request_round_trips_on_its_verbs_subject() {
     let mut verbs = std::collections::BTreeSet::new();
     for req in requests() {
         let subject = subjects::control(Party::Kr, req.verb());
-        assert_eq!(decode_request(&subject, &req.encode()).unwrap(), req, "{}", req.verb());
+        assert_eq!(decode_request(&subject, &req.encode()).unwrap(), (req.clone(), None), "{}", req.verb());
         verbs.insert(req.verb());
         // On another verb's subject it is refused.
         let other = if req.verb() == "health" { "inbox" } else { "health" };
@@ -474,9 +474,13 @@ fn every_input_round_trips_through_the_log() {
     };
     let mut inputs =
         vec![Input::Message { link: Party::Kr, envelope }, Input::Timeout, Input::LinkUp { link: Party::Jp }];
+    let key = Identity::from_seed("kim", [5; 32]);
     for req in requests() {
+        let action = tisa_transport::sign_action(Party::Kr, &req, &key);
+        let auth = Authorization { action, payload_sha256: req.payload_sha256() };
         if let Ok(c) = req.split() {
-            inputs.push(Input::Command(c.into_command(|| ReportId::new("KR-new")).unwrap()));
+            inputs.push(Input::Command(c.clone().into_command(|| ReportId::new("KR-new")).unwrap(), None));
+            inputs.push(Input::Command(c.into_command(|| ReportId::new("KR-new")).unwrap(), Some(auth)));
         }
     }
     for input in inputs {
@@ -489,7 +493,7 @@ fn every_input_round_trips_through_the_log() {
 #[test]
 fn a_log_record_without_its_report_id_or_with_a_query_is_refused() {
     let submit =
-        logged(Input::Command(Command::Submit { report_id: ReportId::new("KR-new").unwrap(), draft: draft() }));
+        logged(Input::Command(Command::Submit { report_id: ReportId::new("KR-new").unwrap(), draft: draft() }, None));
     let mut p = submit.to_proto();
     p.report_id.clear();
     assert!(LoggedInput::from_proto(p).is_err(), "a submit needs the id the node chose");
@@ -500,6 +504,33 @@ fn a_log_record_without_its_report_id_or_with_a_query_is_refused() {
     };
     let e = LoggedInput::from_proto(p).unwrap_err();
     assert!(matches!(e, DecodeError::Inconsistent(_)), "{e}");
+}
+
+#[test]
+fn a_signed_request_carries_its_action_and_the_payload_hash_it_must_cover() {
+    let key = Identity::from_seed("kim", [5; 32]);
+    for req in requests() {
+        let action = tisa_transport::sign_action(Party::Kr, &req, &key);
+        let bytes = req.encode_signed(Some(&action));
+        let (back, auth) = ControlRequest::decode_signed(&bytes).unwrap();
+        assert_eq!(back, req);
+        let auth = auth.expect("the action travels with the request");
+        assert_eq!(auth.action, action);
+        let doc = tisa_core::sign::ActionDoc::parse(&action.bytes).unwrap();
+        assert_eq!(auth.payload_sha256, doc.payload_sha256, "{}: the node computes what the CLI signed", req.verb());
+        // Unsigned: no action; the plain encoding is the signed one minus the action.
+        let (_, none) = ControlRequest::decode_signed(&req.encode()).unwrap();
+        assert!(none.is_none());
+    }
+    // A request changed after signing no longer matches its action.
+    let submit = ControlRequest::Submit(draft());
+    let action = tisa_transport::sign_action(Party::Kr, &submit, &key);
+    let mut other = draft();
+    other.classification = Classification::Confidential;
+    let forged = ControlRequest::Submit(other).encode_signed(Some(&action));
+    let (_, auth) = ControlRequest::decode_signed(&forged).unwrap();
+    let doc = tisa_core::sign::ActionDoc::parse(&action.bytes).unwrap();
+    assert_ne!(auth.unwrap().payload_sha256, doc.payload_sha256);
 }
 
 #[test]

@@ -10,9 +10,8 @@
 use super::event::Event;
 use super::Node;
 use crate::error::CommandError;
-use crate::input::Authorization;
 use crate::policy::{KeyId, Verb};
-use crate::sign::{verify_action, ActionDoc, AuthError, Replays};
+use crate::sign::{verify_action, ActionDoc, AuthError, Authorization, Replays};
 use crate::types::Timestamp;
 
 /// Who a verified action came from.

@@ -6,12 +6,12 @@
 //! `decision`, `recipient`, `basis`, `tearline_only`, `link`: the peer,
 //! `reason`: why) and documented only where the name does not say it all.
 
-use crate::policy::{KeyId, Verb};
-use crate::sign::AuthError;
 use crate::error::RejectReason;
 use crate::ids::{MessageId, ReportId, TrackId};
 use crate::message::{Basis, Progress, Rejection, ReleaseDecision, ReleaseRequest, TrackUpdate};
+use crate::policy::{KeyId, Verb};
 use crate::report::ReportHeader;
+use crate::sign::AuthError;
 use crate::sign::{AuditHeadDoc, ReceiptDoc};
 use crate::types::{Party, Sensitive};
 

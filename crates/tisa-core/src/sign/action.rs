@@ -98,6 +98,17 @@ impl ActionDoc {
     }
 }
 
+/// The signed action that came with a command (`tisa.v1.action`, see
+/// [`crate::sign::verify_action`]) and the SHA-256 of the request payload
+/// it must cover, computed by the shell from the request it decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authorization {
+    /// The operator's (or feed's) signed action.
+    pub action: Signed,
+    /// SHA-256 of the request's payload bytes.
+    pub payload_sha256: Digest32,
+}
+
 /// Why a signed action was refused. One line each, naming the key and
 /// what to do.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

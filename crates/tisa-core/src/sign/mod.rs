@@ -68,7 +68,7 @@ mod track;
 #[cfg(test)]
 mod tests;
 
-pub use action::{verify_action, ActionDoc, AuthError, Nonce, Replays};
+pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
 pub use canonical::{sha256, Digest32, SigError};
 pub use cosign::CosignDoc;
 pub use decision::{DecisionDoc, Verdict};
