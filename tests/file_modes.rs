@@ -24,12 +24,13 @@ fn mode(p: &Path) -> u32 {
 }
 
 /// Every path under `dir` (itself included) but those under `skip`
-/// (nats-server's own JetStream store, whose parent is checked).
+/// (nats-server's own JetStream store: the directory itself is checked).
 fn walk(dir: &Path, skip: &[&str], out: &mut Vec<PathBuf>) {
     out.push(dir.to_owned());
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if skip.iter().any(|s| p.file_name().is_some_and(|n| n == *s)) {
+            out.push(p);
             continue;
         }
         if p.is_dir() {

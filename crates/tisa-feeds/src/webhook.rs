@@ -264,7 +264,7 @@ async fn serve(shared: &Shared, mut stream: TcpStream, remote: SocketAddr) -> bo
         info!(%remote, method = %loggable(&method), path = %loggable(&path), status, ms, key = %loggable(key), report_id = %rid, "request");
     } else {
         let why = body.get("error").and_then(Value::as_str).unwrap_or_default();
-        warn!(%remote, method = %loggable(&method), path = %loggable(&path), status, ms, "request refused: {}", loggable(&why.to_string()));
+        warn!(%remote, method = %loggable(&method), path = %loggable(&path), status, ms, "request refused: {}", loggable(why));
     }
     respond(stream, status, &body).await;
     status == 202
