@@ -46,7 +46,7 @@ pub use node::{
     inbox_cursor, limits, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState, ReportDraft,
     RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
-pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
+pub use policy::{KeyEntry, KeyId, KeyRole, NotReleasable, Policy, Verb};
 pub use report::*;
 pub use sign::{Identity, Signed, TrackDoc};
 pub use types::*;
