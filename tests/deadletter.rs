@@ -312,9 +312,14 @@ fn oversize_submissions_are_refused_with_a_clear_error() {
     let nats = tisa_kit::natsd::NatsServer::start(&nats_bin(), &["-c", conf.to_str().unwrap()]).unwrap();
     let body_file = dir.join("body");
     // A submitter's key (no node runs: nothing checks it, but the CLI signs).
-    let (key, _) =
-        tisa_deploy::keys::generate_with(tisa_core::Party::Kr, "kr-analyst", &[tisa_core::KeyRole::Submitter], &dir)
-            .unwrap();
+    let (key, _) = tisa_deploy::keys::generate_operator(
+        tisa_core::Party::Kr,
+        "kr-analyst",
+        &[tisa_core::KeyRole::Submitter],
+        &dir,
+        None,
+    )
+    .unwrap();
     let key = key.to_string_lossy().into_owned();
     let submit = |extra: &[&str]| {
         let mut a = vec![

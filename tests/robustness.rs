@@ -349,7 +349,8 @@ fn cli_errors_exit_non_zero_with_one_line_reason() {
     assert!(err.contains("--key") && err.contains("reader|approver|submitter"), "{err}");
     let dir = tisa_kit::natsd::scratch_dir("nonode").unwrap();
     let (key, _) =
-        tisa_deploy::keys::generate_with(Party::Jp, "jp-reader", &[tisa_core::KeyRole::Reader], &dir).unwrap();
+        tisa_deploy::keys::generate_operator(Party::Jp, "jp-reader", &[tisa_core::KeyRole::Reader], &dir, None)
+            .unwrap();
     let out = tisa(&["pending", "--party", "jp", "--nats", nats.url(), "--key", key.to_str().unwrap()]);
     assert!(one_line_error(&out, "pending without a node").contains("no tisa node for JPN"));
 

@@ -6,6 +6,12 @@
 //! node (a `tisa.v1.action`) and release decisions, grants and revocations
 //! with their own key, locally in the CLI — the node never holds operators'
 //! keys. Which role may do what: `tisa_core::Verb::roles`.
+//!
+//! A key file may carry its seed sealed under a passphrase (a `[sealed]`
+//! table instead of `seed`; [`crate::passphrase`]): `tisa keys generate
+//! --passphrase-file F` writes one, and loading it takes the passphrase from
+//! `TISA_KEY_PASSPHRASE_FILE` or `TISA_KEY_PASSPHRASE`. Plaintext key files
+//! still load as before.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +27,19 @@ struct KeyFile {
     party: String,
     name: String,
     role: String,
-    seed: String,
+    /// The seed in the clear (base64), or…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<String>,
+    /// …sealed under a passphrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<crate::passphrase::Sealed>,
+}
+
+impl KeyFile {
+    /// What a sealed seed is bound to: the file's party, name and role.
+    fn sealed_header(&self) -> String {
+        format!("party={}\nname={}\nrole={}", self.party, self.name, self.role)
+    }
 }
 
 /// A loaded key.
@@ -70,28 +88,56 @@ pub fn parse_roles(s: &str) -> Result<Vec<KeyRole>> {
 /// `<p>-node`) or an approver key named `operator`. Writes `<out>/<name>.key`
 /// (mode 0600) and returns its path and the `[[key]]` agreement entry.
 pub fn generate(party: Party, operator: Option<&str>, out: &Path) -> Result<(PathBuf, String)> {
+    generate_with(party, operator, out, None)
+}
+
+/// [`generate`], with the seed sealed under `passphrase` if given.
+pub fn generate_with(
+    party: Party,
+    operator: Option<&str>,
+    out: &Path,
+    passphrase: Option<&crate::passphrase::Passphrase>,
+) -> Result<(PathBuf, String)> {
     match operator {
-        None => generate_with(party, &format!("{}-node", party.lower()), &[KeyRole::Node], out),
-        Some(op) => generate_with(party, op, &[KeyRole::Approver], out),
+        None => generate_operator(party, &format!("{}-node", party.lower()), &[KeyRole::Node], out, passphrase),
+        Some(op) => generate_operator(party, op, &[KeyRole::Approver], out, passphrase),
     }
 }
 
-/// Generates a key named `name` for `party` holding `roles`. Writes
-/// `<out>/<p>-<name>.key` (mode 0600) and returns its path and the
-/// agreement's `[[key]]` entries (one per role).
-pub fn generate_with(party: Party, name: &str, roles: &[KeyRole], out: &Path) -> Result<(PathBuf, String)> {
+/// Generates a key named `name` for `party` holding `roles` (its seed
+/// sealed under `passphrase` if given). Writes `<out>/<p>-<name>.key`
+/// (mode 0600) and returns its path and the agreement's `[[key]]` entries
+/// (one per role).
+pub fn generate_operator(
+    party: Party,
+    name: &str,
+    roles: &[KeyRole],
+    out: &Path,
+    passphrase: Option<&crate::passphrase::Passphrase>,
+) -> Result<(PathBuf, String)> {
     if !tisa_core::sign::valid_name(name) {
         bail!("operator name {name:?} must be 1-64 characters of A-Z a-z 0-9 . _ -");
     }
-    let Some(&role) = roles.first() else { bail!("a key needs at least one role") };
+    if roles.is_empty() {
+        bail!("a key needs at least one role");
+    }
     let name = name.to_owned();
     let mut seed = [0u8; 32];
     rand::fill(&mut seed);
     let identity = Identity::from_seed(name.clone(), seed);
     let b64 = base64::engine::general_purpose::STANDARD;
-    let file =
-        KeyFile { party: party.code().to_owned(), name: name.clone(), role: roles_str(roles), seed: b64.encode(seed) };
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut file = KeyFile {
+        party: party.code().to_owned(),
+        name: name.clone(),
+        role: roles_str(roles),
+        seed: None,
+        sealed: None,
+    };
+    match passphrase {
+        Some(p) => file.sealed = Some(crate::passphrase::seal(&seed, p, &file.sealed_header())?),
+        None => file.seed = Some(b64.encode(seed)),
+    }
+    tisa_fs::private_dir(out).with_context(|| format!("cannot create {}", out.display()))?;
     let prefix = format!("{}-", party.lower());
     let file_name = if name.starts_with(&prefix) { format!("{name}.key") } else { format!("{prefix}{name}.key") };
     let path = out.join(file_name);
@@ -107,7 +153,6 @@ pub fn generate_with(party: Party, name: &str, roles: &[KeyRole], out: &Path) ->
         toml::to_string(&file)?
     );
     crate::secret::write_secret(&path, &text)?;
-    let _ = role;
     let entry: String = roles.iter().map(|r| agreement_entry(party, &name, *r, &identity.public())).collect();
     Ok((path, entry))
 }
@@ -123,18 +168,41 @@ pub fn agreement_entry(party: Party, name: &str, role: KeyRole, public: &[u8; 32
     )
 }
 
-/// Loads a key file.
+/// Loads a key file (a sealed one with the passphrase from the environment).
 pub fn load(path: &Path) -> Result<Key> {
+    load_with(path, None)
+}
+
+/// Loads a key file; a sealed one with `passphrase`, or if none with the
+/// passphrase from the environment.
+pub fn load_with(path: &Path, passphrase: Option<&crate::passphrase::Passphrase>) -> Result<Key> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key {}", path.display()))?;
     let f: KeyFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid key file {}: {e}", path.display()))?;
     let party: Party = f.party.parse().with_context(|| format!("invalid key file {}", path.display()))?;
     let roles = parse_roles(&f.role).with_context(|| format!("invalid key file {}", path.display()))?;
     let role = roles[0];
-    let seed: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(f.seed.trim())
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .with_context(|| format!("invalid key file {}: seed must be 32 bytes of base64", path.display()))?;
+    let seed: [u8; 32] = match (&f.seed, &f.sealed) {
+        (Some(seed), None) => base64::engine::general_purpose::STANDARD
+            .decode(seed.trim())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .with_context(|| format!("invalid key file {}: seed must be 32 bytes of base64", path.display()))?,
+        (None, Some(sealed)) => {
+            let pass = match passphrase {
+                Some(p) => p,
+                None => &crate::passphrase::Passphrase::from_env()?.with_context(|| {
+                    format!(
+                        "key file {} is protected by a passphrase: set {} to a file holding it (or {})",
+                        path.display(),
+                        crate::passphrase::PASSPHRASE_FILE_ENV,
+                        crate::passphrase::PASSPHRASE_ENV
+                    )
+                })?,
+            };
+            *crate::passphrase::open(sealed, pass, &f.sealed_header(), path)?
+        }
+        _ => bail!("invalid key file {}: it needs exactly one of seed and [sealed]", path.display()),
+    };
     Ok(Key { party, role, roles, identity: Identity::from_seed(f.name, seed) })
 }
 
@@ -158,7 +226,7 @@ pub fn generate_deployment(dir: &Path, base_agreement: &str) -> Result<PathBuf> 
         let (_, e) = generate(party, None, dir)?;
         agreement.push_str(&e);
         for (op, roles) in DEPLOYMENT_OPERATORS {
-            let (_, e) = generate_with(party, &format!("{}-{op}", party.lower()), roles, dir)?;
+            let (_, e) = generate_operator(party, &format!("{}-{op}", party.lower()), roles, dir, None)?;
             agreement.push_str(&e);
         }
     }

@@ -526,7 +526,7 @@ fn a_signed_request_carries_its_action_and_the_payload_hash_it_must_cover() {
     let submit = ControlRequest::Submit(draft());
     let action = tisa_transport::sign_action(Party::Kr, &submit, &key);
     let mut other = draft();
-    other.classification = Classification::Confidential;
+    other.classification = Classification::Secret;
     let forged = ControlRequest::Submit(other).encode_signed(Some(&action));
     let (_, auth) = ControlRequest::decode_signed(&forged).unwrap();
     let doc = tisa_core::sign::ActionDoc::parse(&action.bytes).unwrap();
