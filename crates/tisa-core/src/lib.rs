@@ -41,8 +41,9 @@ pub use ids::*;
 pub use input::{Command, Input, LoggedInput};
 pub use message::*;
 pub use node::{
-    inbox_cursor, limits, Event, GrantView, HubState, InboxEntry, Node, Page, PendingView, RecipientState, ReportDraft,
-    RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
+    inbox_cursor, limits, Event, GrantView, HeldKind, HeldView, HubState, InboxEntry, Node, Page, PendingView,
+    RecipientState, ReportDraft, RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry,
+    TrackSubmitted,
 };
 pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
 pub use report::*;

@@ -35,6 +35,7 @@
 //! | `tisa.v1.retraction` | originator's node key | report id, originator, time, SHA-256 of the reason, operator |
 //! | `tisa.v1.audit-head` | a node's key | party, seq and hash of the last audit entry (HEAD entries; receipts) |
 //! | `tisa.v1.track` | originator's node key | track id, sequence number, originator, category (NK_MISSILE), classification, releasable-to, launch point and time, position, altitude, observation time, predicted impact, issue time |
+//! | `tisa.v1.standing` | originator's node key | grant id, SHA-256 of the grant's signed bytes, originator, per-grant sequence number, issue time: the grant still stands (issued on a timer; a recipient uses a grant only while it holds a fresh one) |
 //!
 //! Format: a first line naming the document (`tisa.v1.manifest`), then
 //! `key=value` lines in a fixed order, each ending in `\n`. Parsing is strict
@@ -51,6 +52,7 @@ mod keys;
 mod manifest;
 mod receipt;
 mod retraction;
+mod standing;
 mod track;
 
 #[cfg(test)]
@@ -63,4 +65,5 @@ pub use keys::{valid_name, verify, Identity, Signed};
 pub use manifest::Manifest;
 pub use receipt::{AuditHeadDoc, ReceiptDoc};
 pub use retraction::RetractionDoc;
+pub use standing::StandingDoc;
 pub use track::TrackDoc;
