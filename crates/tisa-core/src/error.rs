@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::ids::{ReportId, RequestId, TrackId};
 use crate::policy::NotReleasable;
-use crate::sign::SigError;
+use crate::sign::{AuthError, SigError};
 use crate::types::{Classification, Party};
 
 /// A text field of a command, named in the errors about it.
@@ -159,6 +159,10 @@ pub enum CommandError {
     /// A track update with invalid fields.
     #[error("invalid track update: {0}")]
     BadTrack(&'static str),
+    /// The request's signed action was refused (unsigned, unknown key,
+    /// another party's key, a missing role, stale, replayed, ...).
+    #[error(transparent)]
+    Unauthorized(AuthError),
 }
 
 /// Why an incoming message was refused. Sent back to the peer as a

@@ -45,7 +45,7 @@ pub use node::{
     RecipientState, ReportDraft, RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry,
     TrackSubmitted,
 };
-pub use policy::{KeyEntry, KeyRole, NotReleasable, Policy};
+pub use policy::{KeyEntry, KeyId, KeyRole, NotReleasable, Policy, Verb};
 pub use report::*;
 pub use sign::{Identity, Signed, TrackDoc};
 pub use types::*;

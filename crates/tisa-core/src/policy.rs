@@ -3,18 +3,198 @@
 //! stays open. Data, not code: nodes receive it at start-up.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-use crate::report::ReportHeader;
-use crate::types::{Category, Classification, Party, PartySet};
+use sha2::{Digest, Sha256};
 
-/// What a registered public key may sign for its party.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+use crate::report::ReportHeader;
+use crate::types::{truncate, Category, Classification, ParseError, Party, PartySet};
+
+/// What a registered public key may sign for its party. An operator's key
+/// may hold several roles (one [`KeyEntry`] per role); which verb needs
+/// which role is [`Verb::roles`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyRole {
     /// The party's node: report manifests, receipts.
     Node,
     /// An operator who may approve or deny releases and issue standing grants.
     Approver,
+    /// An operator who submits reports (and may retract them).
+    Submitter,
+    /// An operator who may read report content (inbox, `show`, exports).
+    Reader,
+    /// An operator who may query the audit trail.
+    Auditor,
+    /// A feed (a source process): submits reports and tracks.
+    Feed,
+    /// The party's roster key: signs the party's operator roster.
+    Roster,
+}
+
+impl KeyRole {
+    /// Every role.
+    pub const ALL: [KeyRole; 7] = [
+        KeyRole::Node,
+        KeyRole::Approver,
+        KeyRole::Submitter,
+        KeyRole::Reader,
+        KeyRole::Auditor,
+        KeyRole::Feed,
+        KeyRole::Roster,
+    ];
+
+    /// Its name in files and documents (`node`, `approver`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Node => "node",
+            KeyRole::Approver => "approver",
+            KeyRole::Submitter => "submitter",
+            KeyRole::Reader => "reader",
+            KeyRole::Auditor => "auditor",
+            KeyRole::Feed => "feed",
+            KeyRole::Roster => "roster",
+        }
+    }
+}
+
+impl fmt::Display for KeyRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyRole {
+    type Err = ParseError;
+    /// Accepts the names of [`KeyRole::as_str`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KeyRole::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| ParseError::UnknownRole(truncate(s)))
+    }
+}
+
+/// How signed documents name their signer: the first 16 hex characters
+/// (8 bytes) of the SHA-256 of its ed25519 public key. Names stay labels
+/// for display; the key id is what is checked.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId([u8; 8]);
+
+impl KeyId {
+    /// The key id of `public`.
+    pub fn of(public: &[u8; 32]) -> KeyId {
+        let d: [u8; 32] = Sha256::digest(public).into();
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&d[..8]);
+        KeyId(id)
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = ParseError;
+    /// Exactly 16 lower-case hex characters.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ParseError::BadKeyId(truncate(s));
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(bad());
+        }
+        let mut id = [0u8; 8];
+        for (i, o) in id.iter_mut().enumerate() {
+            *o = u8::from_str_radix(s.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
+        }
+        Ok(KeyId(id))
+    }
+}
+
+/// What an operator's signed action asks for: each state-changing verb,
+/// and reads of content and of the audit trail. [`Verb::roles`] is the one
+/// table of which role may do what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// Submit a report or a correction.
+    Submit,
+    /// Issue a live track update.
+    Track,
+    /// Approve or deny a release request.
+    Decide,
+    /// Propose (issue) a standing grant.
+    Grant,
+    /// Revoke a standing grant.
+    Revoke,
+    /// Co-sign a proposed standing grant (two-person rule).
+    Cosign,
+    /// Retract a report.
+    Retract,
+    /// Read report content: inbox pages, `show`, pending with titles, exports.
+    Read,
+    /// Query the audit trail.
+    Audit,
+}
+
+impl Verb {
+    /// Every verb.
+    pub const ALL: [Verb; 9] = [
+        Verb::Submit,
+        Verb::Track,
+        Verb::Decide,
+        Verb::Grant,
+        Verb::Revoke,
+        Verb::Cosign,
+        Verb::Retract,
+        Verb::Read,
+        Verb::Audit,
+    ];
+
+    /// Its name in action documents (`submit`, `decide`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Submit => "submit",
+            Verb::Track => "track",
+            Verb::Decide => "decide",
+            Verb::Grant => "grant",
+            Verb::Revoke => "revoke",
+            Verb::Cosign => "cosign",
+            Verb::Retract => "retract",
+            Verb::Read => "read",
+            Verb::Audit => "audit",
+        }
+    }
+
+    /// The roles any one of which allows the verb. Approver implies
+    /// nothing beyond what is listed here.
+    pub fn roles(self) -> &'static [KeyRole] {
+        match self {
+            Verb::Submit | Verb::Track => &[KeyRole::Submitter, KeyRole::Feed],
+            Verb::Decide | Verb::Grant | Verb::Revoke | Verb::Cosign => &[KeyRole::Approver],
+            Verb::Retract => &[KeyRole::Submitter, KeyRole::Approver],
+            Verb::Read => &[KeyRole::Reader, KeyRole::Approver, KeyRole::Submitter],
+            Verb::Audit => &[KeyRole::Auditor],
+        }
+    }
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Verb {
+    type Err = ParseError;
+    /// Accepts the names of [`Verb::as_str`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Verb::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| ParseError::UnknownVerb(truncate(s)))
+    }
 }
 
 /// A public signing key registered in the agreement.
@@ -28,6 +208,13 @@ pub struct KeyEntry {
     pub role: KeyRole,
     /// Ed25519 public key.
     pub public: [u8; 32],
+}
+
+impl KeyEntry {
+    /// Its key id (how signed documents name it).
+    pub fn key_id(&self) -> KeyId {
+        KeyId::of(&self.public)
+    }
 }
 
 /// The policy the core enforces: the agreement in force.
@@ -50,8 +237,11 @@ pub struct Policy {
     /// third of it): a hub withholding a revocation can use the grant for at
     /// most this long. Absorbs the clock skew between parties.
     pub standing_window: Duration,
-    /// Registered public keys.
+    /// Registered public keys: the agreement's node and roster keys and
+    /// the rosters' operators, one entry per role a key holds.
     pub keys: Vec<KeyEntry>,
+    /// How far a signed action's time may be from the node's clock, either way.
+    pub clock_skew: Duration,
 }
 
 impl Default for Policy {
@@ -68,6 +258,7 @@ impl Default for Policy {
             two_person_rule: false,
             standing_window: Duration::from_secs(60),
             keys: Vec::new(),
+            clock_skew: Duration::from_secs(120),
         }
     }
 }
@@ -126,6 +317,18 @@ impl Policy {
     /// Keys registered for `party` in `role`.
     pub fn keys_of(&self, party: Party, role: KeyRole) -> impl Iterator<Item = &KeyEntry> {
         self.keys.iter().filter(move |k| k.party == party && k.role == role)
+    }
+
+    /// The roles `id` holds for `party` (empty: not a registered key of
+    /// `party`), with its public key and name.
+    pub fn key_roles(&self, party: Party, id: KeyId) -> Vec<&KeyEntry> {
+        self.keys.iter().filter(|k| k.party == party && k.key_id() == id).collect()
+    }
+
+    /// The parties for which `id` is registered (to say "that is a key of
+    /// another party").
+    pub fn key_parties(&self, id: KeyId) -> PartySet {
+        self.keys.iter().filter(|k| k.key_id() == id).map(|k| k.party).collect()
     }
 
     /// Ceiling of the link between the hub and `nation` (the hub itself has

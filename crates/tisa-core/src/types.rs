@@ -350,6 +350,15 @@ pub enum ParseError {
         /// The rule it breaks.
         why: &'static str,
     },
+    /// Not a known key role.
+    #[error("unknown key role {0:?} (expected node, approver, submitter, reader, auditor, feed or roster)")]
+    UnknownRole(String),
+    /// Not a known action verb.
+    #[error("unknown action verb {0:?}")]
+    UnknownVerb(String),
+    /// Not a key id (16 lower-case hex characters).
+    #[error("invalid key id {0:?} (expected 16 lower-case hex characters)")]
+    BadKeyId(String),
 }
 
 /// Caps user-supplied text echoed in errors (ids and enum names only, never content).

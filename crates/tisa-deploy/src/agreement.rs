@@ -26,6 +26,9 @@ struct File {
     request_expiry: Spanned<String>,
     #[serde(default)]
     two_person_rule: bool,
+    /// How far a signed operator action's time may be from a node's clock.
+    #[serde(default)]
+    clock_skew: Option<Spanned<String>>,
     #[serde(default)]
     standing_statement_window: Option<Spanned<String>>,
     #[serde(default)]
@@ -138,6 +141,16 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
             d
         }
     };
+    let clock_skew = match &file.clock_skew {
+        None => Policy::default().clock_skew,
+        Some(s) => {
+            let d = crate::duration::parse_duration(s.get_ref()).map_err(|e| cx.err(s.span(), e))?;
+            if d.is_zero() {
+                return Err(cx.err(s.span(), "clock_skew must be longer than zero"));
+            }
+            d
+        }
+    };
     let mut ceilings = [None, None]; // KR, JP
     for link in &file.link {
         let ps = link.parties.get_ref();
@@ -206,6 +219,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
             two_person_rule: file.two_person_rule,
             standing_window,
             keys,
+            clock_skew,
         },
     })
 }
@@ -236,10 +250,11 @@ pub fn to_json(a: &Agreement) -> serde_json::Value {
         "request_expiry_ms": u64::try_from(p.request_expiry.as_millis()).unwrap_or(u64::MAX),
         "two_person_rule": p.two_person_rule,
         "standing_statement_window_ms": u64::try_from(p.standing_window.as_millis()).unwrap_or(u64::MAX),
+        "clock_skew_ms": u64::try_from(p.clock_skew.as_millis()).unwrap_or(u64::MAX),
         "keys": p.keys.iter().map(|k| serde_json::json!({
             "party": k.party.trigraph(),
             "name": k.name,
-            "role": match k.role { KeyRole::Node => "node", KeyRole::Approver => "approver" },
+            "role": k.role.as_str(),
             "public": base64::engine::general_purpose::STANDARD.encode(k.public),
         })).collect::<Vec<_>>(),
     })

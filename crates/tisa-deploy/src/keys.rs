@@ -34,10 +34,7 @@ pub struct Key {
 }
 
 fn role_str(r: KeyRole) -> &'static str {
-    match r {
-        KeyRole::Node => "node",
-        KeyRole::Approver => "approver",
-    }
+    r.as_str()
 }
 
 /// Generates a key for `party`: its node key (`operator` = None, named

@@ -7,8 +7,8 @@ use std::fmt;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 
 use super::canonical::{SigError, SIG_CONTEXT};
-use crate::policy::{KeyEntry, KeyRole, Policy};
-use crate::types::Party;
+use crate::policy::{KeyEntry, KeyId, KeyRole, Policy};
+use crate::types::{Party, PartySet};
 
 /// A canonical document with its signature.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,19 +58,97 @@ impl Identity {
     pub fn seed(&self) -> [u8; 32] {
         self.key.to_bytes()
     }
-    /// Signs canonical bytes.
+    /// Its key id (how documents signed by key id name it).
+    pub fn key_id(&self) -> KeyId {
+        KeyId::of(&self.public())
+    }
+    /// Signs canonical bytes, naming the signer by its registered name.
     pub fn sign(&self, bytes: Vec<u8>) -> Signed {
         let mut msg = SIG_CONTEXT.to_vec();
         msg.extend_from_slice(&bytes);
         Signed { signature: self.key.sign(&msg).to_bytes(), signer: self.name.clone(), bytes }
     }
+    /// Signs canonical bytes, naming the signer by its key id (operator
+    /// documents: actions, submissions, cosignatures, rosters).
+    pub fn sign_by_id(&self, bytes: Vec<u8>) -> Signed {
+        Signed { signer: self.key_id().to_string(), ..self.sign(bytes) }
+    }
 }
 
-fn role_name(r: KeyRole) -> &'static str {
-    match r {
-        KeyRole::Node => "node",
-        KeyRole::Approver => "approver",
-    }
+/// Why a document signed by key id was refused: the key is unknown, of
+/// another party, lacks the role, or the signature is bad. Each says
+/// which key and what to do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The signer field is not a key id.
+    #[error("the signer {0:?} is not a key id; sign with a key file from `tisa keys generate`")]
+    NotAKeyId(String),
+    /// Not registered for any party.
+    #[error("key {key} is not registered for {party}: add it to {party}'s roster, or sign with a registered key")]
+    Unknown {
+        /// The key.
+        key: KeyId,
+        /// The party it was presented to.
+        party: Party,
+    },
+    /// Registered, but for another party.
+    #[error("key {key} belongs to {owner}, not {party}: sign with a key of {party}'s roster")]
+    OtherParty {
+        /// The key.
+        key: KeyId,
+        /// The party it was presented to.
+        party: Party,
+        /// The party (or parties) it is registered for.
+        owner: PartySet,
+    },
+    /// Registered for the party, without a role that allows this.
+    #[error("key {key} ({name}) of {party} may not {what}: it needs the {needed} role")]
+    Role {
+        /// The key.
+        key: KeyId,
+        /// Its holder's name (a label).
+        name: String,
+        /// Its party.
+        party: Party,
+        /// What was attempted (a verb or a document).
+        what: &'static str,
+        /// The roles that would allow it, `a|b`.
+        needed: String,
+    },
+    /// The signature does not verify with the registered key.
+    #[error("bad signature by key {0}: the document was altered or signed with another key")]
+    BadSignature(KeyId),
+}
+
+/// Verifies `s`, whose `signer` is a key id, as signed by a registered key
+/// of `party` holding one of `roles` (`what` names the attempt in errors).
+/// Returns the matching entry (its name is a label).
+pub fn verify_key<'p>(
+    policy: &'p Policy,
+    party: Party,
+    roles: &[KeyRole],
+    what: &'static str,
+    s: &Signed,
+) -> Result<&'p KeyEntry, KeyError> {
+    let key: KeyId = s.signer.parse().map_err(|_| KeyError::NotAKeyId(s.signer.chars().take(40).collect()))?;
+    let own = policy.key_roles(party, key);
+    let Some(first) = own.first() else {
+        let owner = policy.key_parties(key);
+        return Err(if owner.is_empty() {
+            KeyError::Unknown { key, party }
+        } else {
+            KeyError::OtherParty { key, party, owner }
+        });
+    };
+    let Some(entry) = own.iter().find(|k| roles.contains(&k.role)) else {
+        let needed = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("|");
+        return Err(KeyError::Role { key, name: first.name.clone(), party, what, needed });
+    };
+    let vk = VerifyingKey::from_bytes(&entry.public).map_err(|_| KeyError::BadSignature(key))?;
+    let mut msg = SIG_CONTEXT.to_vec();
+    msg.extend_from_slice(&s.bytes);
+    vk.verify(&msg, &Signature::from_bytes(&s.signature)).map_err(|_| KeyError::BadSignature(key))?;
+    Ok(entry)
 }
 
 /// Verifies `s` as signed by a registered key of `party` in `role`.
@@ -78,7 +156,7 @@ pub fn verify<'p>(policy: &'p Policy, party: Party, role: KeyRole, s: &Signed) -
     let entry = policy.keys_of(party, role).find(|k| k.name == s.signer).ok_or_else(|| SigError::UnknownSigner {
         signer: s.signer.clone(),
         party,
-        role: role_name(role),
+        role: role.as_str(),
     })?;
     let key = VerifyingKey::from_bytes(&entry.public).map_err(|_| SigError::BadSignature(s.signer.clone()))?;
     let mut msg = SIG_CONTEXT.to_vec();

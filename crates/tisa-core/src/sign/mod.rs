@@ -34,6 +34,10 @@
 //! | `tisa.v1.receipt` | recipient's node key | report id, revision, recipient, SHA-256 of the manifest received, commit time (no content); travels with the recipient's signed `tisa.v1.audit-head` |
 //! | `tisa.v1.retraction` | originator's node key | report id, originator, time, SHA-256 of the reason, operator |
 //! | `tisa.v1.audit-head` | a node's key | party, seq and hash of the last audit entry (HEAD entries; receipts) |
+//! | `tisa.v1.action` | an operator's or feed's key (by key id) | party, verb, SHA-256 of the request payload bytes, issue time, nonce, key id: every state-changing control request and content read |
+//! | `tisa.v1.submission` | the submitter's key (by key id) | party, category, classification, releasable-to, SHA-256 of title, body, tearline, source, corrected report, issue time, nonce, key id; travels with the report |
+//! | `tisa.v1.cosign` | a second approver's key (by key id) | grant id, originator, SHA-256 of the grant document, time, key id |
+//! | `tisa.v1.roster` | the party's roster key (by key id) | party, version, issue time, operators (name, key id, public key, roles) |
 //! | `tisa.v1.track` | originator's node key | track id, sequence number, originator, category (NK_MISSILE), classification, releasable-to, launch point and time, position, altitude, observation time, predicted impact, issue time |
 //! | `tisa.v1.standing` | originator's node key | grant id, SHA-256 of the grant's signed bytes, originator, per-grant sequence number, issue time: the grant still stands (issued on a timer; a recipient uses a grant only while it holds a fresh one) |
 //!
@@ -41,11 +45,17 @@
 //! `key=value` lines in a fixed order, each ending in `\n`. Parsing is strict
 //! and re-serialises to check the bytes are canonical.
 //!
+//! Operator documents name their signer by key id ([`crate::policy::KeyId`]:
+//! 16 hex characters of the SHA-256 of the public key) and are checked with
+//! [`verify_key`] against the roles the policy's keys hold.
+//!
 //! Submodules: `canonical` (the format, digests, [`SigError`]), `keys`
-//! ([`Signed`], [`Identity`], [`verify`]), then one per document. Every
+//! ([`Signed`], [`Identity`], [`verify`], [`verify_key`]), then one per document. Every
 //! public item is re-exported here; import from `tisa_core::sign`.
 
+mod action;
 mod canonical;
+mod cosign;
 mod decision;
 mod grant;
 mod keys;
@@ -53,17 +63,23 @@ mod manifest;
 mod receipt;
 mod retraction;
 mod standing;
+mod roster;
+mod submission;
 mod track;
 
 #[cfg(test)]
 mod tests;
 
+pub use action::{verify_action, ActionDoc, AuthError, Nonce, Replays};
 pub use canonical::{sha256, Digest32, SigError};
+pub use cosign::CosignDoc;
 pub use decision::{DecisionDoc, Verdict};
 pub use grant::{GrantDoc, RevocationDoc};
-pub use keys::{valid_name, verify, Identity, Signed};
+pub use keys::{valid_name, verify, verify_key, Identity, KeyError, Signed};
 pub use manifest::Manifest;
 pub use receipt::{AuditHeadDoc, ReceiptDoc};
 pub use retraction::RetractionDoc;
 pub use standing::StandingDoc;
+pub use roster::{RosterDoc, RosterError, RosterOperator};
+pub use submission::SubmissionDoc;
 pub use track::TrackDoc;

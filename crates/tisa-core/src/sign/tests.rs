@@ -88,3 +88,377 @@ fn decision_grant_and_revocation_round_trip() {
     };
     assert_eq!(RevocationDoc::parse(&r.to_bytes()).unwrap(), r);
 }
+
+// ---- operator documents signed by key id (#14) ----
+
+use crate::policy::{KeyId, Verb};
+use std::time::Duration;
+
+const NOW: Timestamp = Timestamp(1_000_000_000);
+
+fn entry(party: Party, name: &str, role: KeyRole, id: &Identity) -> KeyEntry {
+    KeyEntry { party, name: name.into(), role, public: id.public() }
+}
+
+/// KR: kim (submitter+reader), lee (approver), feed; JP: sato (approver).
+fn ops() -> (Policy, Identity, Identity, Identity, Identity) {
+    let kim = Identity::from_seed("kim", [11; 32]);
+    let lee = Identity::from_seed("lee", [12; 32]);
+    let feed = Identity::from_seed("kr-feed", [13; 32]);
+    let sato = Identity::from_seed("sato", [14; 32]);
+    let mut p = Policy::default();
+    p.keys.push(entry(Party::Kr, "kim", KeyRole::Submitter, &kim));
+    p.keys.push(entry(Party::Kr, "kim", KeyRole::Reader, &kim));
+    p.keys.push(entry(Party::Kr, "lee", KeyRole::Approver, &lee));
+    p.keys.push(entry(Party::Kr, "kr-feed", KeyRole::Feed, &feed));
+    p.keys.push(entry(Party::Jp, "sato", KeyRole::Approver, &sato));
+    (p, kim, lee, feed, sato)
+}
+
+fn action(id: &Identity, party: Party, verb: Verb, payload: &[u8], at: Timestamp, nonce: u8) -> Signed {
+    id.sign_by_id(ActionDoc::new(party, verb, sha256(payload), at, Nonce([nonce; 16]), id.key_id()).to_bytes())
+}
+
+#[test]
+fn key_ids_roles_and_verbs_parse_back() {
+    let id = Identity::from_seed("kim", [1; 32]);
+    let k = id.key_id();
+    assert_eq!(k.to_string().len(), 16);
+    assert_eq!(k.to_string().parse::<KeyId>().unwrap(), k);
+    assert_eq!(k, KeyId::of(&id.public()));
+    assert!(k.to_string().to_uppercase().parse::<KeyId>().is_err(), "upper case is not canonical");
+    assert!("0123".parse::<KeyId>().is_err());
+    for r in KeyRole::ALL {
+        assert_eq!(r.as_str().parse::<KeyRole>().unwrap(), r);
+    }
+    for v in Verb::ALL {
+        assert_eq!(v.as_str().parse::<Verb>().unwrap(), v);
+        assert!(!v.roles().is_empty());
+    }
+    assert!("boss".parse::<KeyRole>().is_err());
+    // The one table: an approver decides but neither submits nor tracks nor audits.
+    assert!(Verb::Decide.roles().contains(&KeyRole::Approver));
+    assert!(!Verb::Submit.roles().contains(&KeyRole::Approver));
+    assert!(!Verb::Track.roles().contains(&KeyRole::Approver));
+    assert!(!Verb::Audit.roles().contains(&KeyRole::Approver));
+    assert!(!Verb::Decide.roles().contains(&KeyRole::Submitter));
+    assert!(Verb::Retract.roles().contains(&KeyRole::Submitter) && Verb::Retract.roles().contains(&KeyRole::Approver));
+    assert!(!Verb::Retract.roles().contains(&KeyRole::Reader));
+}
+
+#[test]
+fn action_round_trips_and_is_canonical() {
+    let d = ActionDoc::new(Party::Kr, Verb::Retract, sha256(b"payload"), NOW, Nonce([7; 16]), KeyId::of(&[1; 32]));
+    let b = d.to_bytes();
+    assert_eq!(ActionDoc::parse(&b).unwrap(), d);
+    let text = String::from_utf8(b).unwrap();
+    assert!(text.starts_with("tisa.v1.action\nparty=KR\nverb=retract\npayload_sha256="), "{text}");
+    assert!(ActionDoc::parse(text.replace("verb=retract", "verb=RETRACT").as_bytes()).is_err());
+    assert!(ActionDoc::parse(text.replace(&"07".repeat(16), &"07".repeat(15)).as_bytes()).is_err(), "short nonce");
+}
+
+#[test]
+fn an_action_is_accepted_only_from_a_registered_key_of_this_party_with_the_role() {
+    let (p, kim, lee, feed, sato) = ops();
+    let body = b"submit request bytes";
+    // Controls: the submitter and the feed may submit; the approver may decide.
+    let ok = verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Submit,
+        &sha256(body),
+        &action(&kim, Party::Kr, Verb::Submit, body, NOW, 1),
+    );
+    assert_eq!(ok.unwrap().key_id, kim.key_id());
+    assert!(verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Submit,
+        &sha256(body),
+        &action(&feed, Party::Kr, Verb::Submit, body, NOW, 1)
+    )
+    .is_ok());
+    assert!(verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Decide,
+        &sha256(body),
+        &action(&lee, Party::Kr, Verb::Decide, body, NOW, 1)
+    )
+    .is_ok());
+
+    // A made-up key file named after a real operator: unknown key.
+    let fake_kim = Identity::from_seed("kim", [99; 32]);
+    let e = verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Submit,
+        &sha256(body),
+        &action(&fake_kim, Party::Kr, Verb::Submit, body, NOW, 1),
+    )
+    .unwrap_err();
+    assert!(matches!(e, AuthError::Key(KeyError::Unknown { .. })), "{e}");
+    assert!(e.to_string().contains(&fake_kim.key_id().to_string()), "names the key id: {e}");
+
+    // Another party's approver at KR's node.
+    let e = verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Decide,
+        &sha256(body),
+        &action(&sato, Party::Kr, Verb::Decide, body, NOW, 1),
+    )
+    .unwrap_err();
+    assert!(matches!(e, AuthError::Key(KeyError::OtherParty { owner, .. }) if owner.contains(Party::Jp)), "{e}");
+
+    // The wrong role: an approver submitting, a submitter deciding, a reader retracting.
+    let e = verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Submit,
+        &sha256(body),
+        &action(&lee, Party::Kr, Verb::Submit, body, NOW, 1),
+    )
+    .unwrap_err();
+    assert!(matches!(e, AuthError::Key(KeyError::Role { .. })), "{e}");
+    assert!(e.to_string().contains("submitter|feed"), "{e}");
+    assert!(verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Decide,
+        &sha256(body),
+        &action(&kim, Party::Kr, Verb::Decide, body, NOW, 1)
+    )
+    .is_err());
+    assert!(verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Track,
+        &sha256(body),
+        &action(&lee, Party::Kr, Verb::Track, body, NOW, 1)
+    )
+    .is_err());
+
+    // A signature by another key over the same document.
+    let mut forged = action(&kim, Party::Kr, Verb::Submit, body, NOW, 1);
+    forged.signature = fake_kim.sign(forged.bytes.clone()).signature;
+    let e = verify_action(&p, Party::Kr, NOW, Verb::Submit, &sha256(body), &forged).unwrap_err();
+    assert!(matches!(e, AuthError::Key(KeyError::BadSignature(_))), "{e}");
+
+    // The signer field naming another key than the document.
+    let mut swapped = action(&kim, Party::Kr, Verb::Submit, body, NOW, 1);
+    swapped.signer = feed.key_id().to_string();
+    assert!(matches!(
+        verify_action(&p, Party::Kr, NOW, Verb::Submit, &sha256(body), &swapped),
+        Err(AuthError::KeyMismatch { .. })
+    ));
+}
+
+#[test]
+fn an_action_covers_one_party_one_verb_one_payload_and_is_fresh() {
+    let (p, kim, _, _, _) = ops();
+    let body = b"request";
+    let good = action(&kim, Party::Kr, Verb::Submit, body, NOW, 1);
+    assert!(verify_action(&p, Party::Kr, NOW, Verb::Submit, &sha256(body), &good).is_ok(), "control");
+    assert!(matches!(
+        verify_action(&p, Party::Kr, NOW, Verb::Submit, &sha256(b"other request"), &good),
+        Err(AuthError::PayloadMismatch(_))
+    ));
+    assert!(matches!(
+        verify_action(&p, Party::Kr, NOW, Verb::Retract, &sha256(body), &good),
+        Err(AuthError::WrongVerb { .. })
+    ));
+    let for_jp = action(&kim, Party::Jp, Verb::Submit, body, NOW, 1);
+    assert!(matches!(
+        verify_action(&p, Party::Kr, NOW, Verb::Submit, &sha256(body), &for_jp),
+        Err(AuthError::WrongParty { .. })
+    ));
+    // Freshness: at the skew's edge accepted, beyond it refused, either way.
+    let skew = p.clock_skew;
+    let edge = Timestamp(NOW.0 - skew.as_millis() as u64);
+    assert!(verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Submit,
+        &sha256(body),
+        &action(&kim, Party::Kr, Verb::Submit, body, edge, 1)
+    )
+    .is_ok());
+    let old = Timestamp(edge.0 - 1);
+    let e = verify_action(
+        &p,
+        Party::Kr,
+        NOW,
+        Verb::Submit,
+        &sha256(body),
+        &action(&kim, Party::Kr, Verb::Submit, body, old, 1),
+    )
+    .unwrap_err();
+    assert!(matches!(e, AuthError::Stale { .. }), "{e}");
+    let future = NOW.saturating_add(skew + Duration::from_millis(1));
+    assert!(matches!(
+        verify_action(
+            &p,
+            Party::Kr,
+            NOW,
+            Verb::Submit,
+            &sha256(body),
+            &action(&kim, Party::Kr, Verb::Submit, body, future, 1)
+        ),
+        Err(AuthError::Stale { .. })
+    ));
+    let mut malformed = good.clone();
+    malformed.bytes.push(b'x');
+    assert_eq!(verify_action(&p, Party::Kr, NOW, Verb::Submit, &sha256(body), &malformed), Err(AuthError::Malformed));
+}
+
+#[test]
+fn a_nonce_is_accepted_once_and_forgotten_after_twice_the_skew() {
+    let skew = Duration::from_secs(120);
+    let d = |n: u8, at: Timestamp| {
+        ActionDoc::new(Party::Kr, Verb::Submit, sha256(b""), at, Nonce([n; 16]), KeyId::of(&[1; 32]))
+    };
+    let mut r = Replays::default();
+    assert!(r.check(&d(1, NOW), NOW, skew).is_ok(), "control: first use");
+    assert!(matches!(r.check(&d(1, NOW), NOW, skew), Err(AuthError::Replayed { .. })), "replay");
+    assert!(r.check(&d(2, NOW), NOW, skew).is_ok(), "another nonce");
+    let other_key = ActionDoc { key_id: KeyId::of(&[2; 32]), ..d(1, NOW) };
+    assert!(r.check(&other_key, NOW, skew).is_ok(), "same nonce, another key");
+    assert_eq!(r.len(), 3);
+    let later = NOW.saturating_add(3 * skew);
+    assert!(r.check(&d(3, later), later, skew).is_ok());
+    assert_eq!(r.len(), 1, "older entries pruned");
+}
+
+fn content() -> Content {
+    Content {
+        title: Sensitive::new("t"),
+        body: Sensitive::new("b"),
+        tearline: Some(Sensitive::new("tl")),
+        source: Sensitive::new("s"),
+    }
+}
+
+#[test]
+fn submission_round_trips_and_matches_its_manifest() {
+    let c = content();
+    let h = header();
+    let s = SubmissionDoc::of(
+        Party::Kr,
+        h.category,
+        h.classification,
+        "KOR,USA,JPN".parse().unwrap(),
+        &c,
+        None,
+        NOW,
+        Nonce([3; 16]),
+        KeyId::of(&[1; 32]),
+    );
+    assert_eq!(s.releasable_to, h.releasable_to, "the originator is left out");
+    assert_eq!(SubmissionDoc::parse(&s.to_bytes()).unwrap(), s);
+    assert!(s.check_content(&c).is_ok());
+    assert!(s.check_content(&Content { body: Sensitive::new("B"), ..c.clone() }).is_err());
+    let m = Manifest::of(&h, &c, "kim");
+    assert!(s.check_manifest(&m).is_ok(), "control");
+    let other = Manifest::of(&ReportHeader { classification: Classification::Confidential, ..h.clone() }, &c, "kim");
+    assert!(s.check_manifest(&other).is_err());
+    let corr = SubmissionDoc { corrects: Some(ReportId::new("KR-1").unwrap()), tearline_sha256: None, ..s };
+    assert_eq!(SubmissionDoc::parse(&corr.to_bytes()).unwrap(), corr);
+}
+
+#[test]
+fn cosign_covers_exactly_one_grant_document() {
+    let d = CosignDoc::of("KR-G-1", Party::Kr, b"grant bytes", NOW, KeyId::of(&[1; 32]));
+    assert_eq!(CosignDoc::parse(&d.to_bytes()).unwrap(), d);
+    assert!(d.check_grant(b"grant bytes").is_ok());
+    assert!(d.check_grant(b"other grant").is_err());
+    let bad = String::from_utf8(d.to_bytes()).unwrap().replace("KR-G-1", "KR G 1");
+    assert!(CosignDoc::parse(bad.as_bytes()).is_err());
+}
+
+fn roster_policy() -> (Policy, Identity, Identity) {
+    let kr_roster = Identity::from_seed("kr-roster", [21; 32]);
+    let jp_roster = Identity::from_seed("jp-roster", [22; 32]);
+    let mut p = Policy::default();
+    p.keys.push(entry(Party::Kr, "kr-roster", KeyRole::Roster, &kr_roster));
+    p.keys.push(entry(Party::Jp, "jp-roster", KeyRole::Roster, &jp_roster));
+    (p, kr_roster, jp_roster)
+}
+
+fn roster(party: Party, ops: &[(&str, &Identity, &[KeyRole])]) -> RosterDoc {
+    RosterDoc {
+        party,
+        version: 1,
+        issued_at: NOW,
+        operators: ops
+            .iter()
+            .map(|(n, id, roles)| RosterOperator { name: (*n).into(), public: id.public(), roles: roles.to_vec() })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_roster_counts_only_signed_by_its_partys_roster_key() {
+    let (p, kr_roster, jp_roster) = roster_policy();
+    let kim = Identity::from_seed("kim", [11; 32]);
+    let lee = Identity::from_seed("lee", [12; 32]);
+    let doc = roster(
+        Party::Kr,
+        &[("kim", &kim, &[KeyRole::Submitter, KeyRole::Reader]), ("lee", &lee, &[KeyRole::Approver])],
+    );
+    assert_eq!(RosterDoc::parse(&doc.to_bytes()).unwrap(), doc);
+    let signed = kr_roster.sign_by_id(doc.to_bytes());
+    assert_eq!(RosterDoc::verify(&p, Party::Kr, &signed).unwrap(), doc, "control: KR's roster key");
+    // JP's roster key cannot sign KR's roster; nor can an operator.
+    assert!(matches!(
+        RosterDoc::verify(&p, Party::Kr, &jp_roster.sign_by_id(doc.to_bytes())),
+        Err(RosterError::Key(Party::Kr, KeyError::OtherParty { .. }))
+    ));
+    assert!(RosterDoc::verify(&p, Party::Kr, &kim.sign_by_id(doc.to_bytes())).is_err());
+    // Loaded as JP's: refused (JP's roster key did not sign it).
+    assert!(RosterDoc::verify(&p, Party::Jp, &signed).is_err());
+    let jp_signed_kr = jp_roster.sign_by_id(doc.to_bytes());
+    assert!(matches!(RosterDoc::verify(&p, Party::Jp, &jp_signed_kr), Err(RosterError::WrongParty { .. })));
+
+    // Its operators join the policy's keys, one entry per role.
+    let p2 = p.clone().with_rosters(&[(Party::Kr, signed.clone())]).unwrap();
+    assert_eq!(p2.key_roles(Party::Kr, kim.key_id()).len(), 2);
+    let body = b"x";
+    let a = action(&kim, Party::Kr, Verb::Submit, body, NOW, 1);
+    assert!(verify_action(&p2, Party::Kr, NOW, Verb::Submit, &sha256(body), &a).is_ok(), "control: rostered submitter");
+    assert!(verify_action(&p, Party::Kr, NOW, Verb::Submit, &sha256(body), &a).is_err(), "not rostered: unknown");
+}
+
+#[test]
+fn a_roster_lists_only_its_own_partys_operators() {
+    let (p, kr_roster, jp_roster) = roster_policy();
+    let kim = Identity::from_seed("kim", [11; 32]);
+    let sato = Identity::from_seed("sato", [14; 32]);
+    let kr = kr_roster.sign_by_id(roster(Party::Kr, &[("kim", &kim, &[KeyRole::Submitter])]).to_bytes());
+    let jp = jp_roster.sign_by_id(roster(Party::Jp, &[("sato", &sato, &[KeyRole::Approver])]).to_bytes());
+    assert!(p.clone().with_rosters(&[(Party::Kr, kr.clone()), (Party::Jp, jp)]).is_ok(), "control");
+    // JP's roster listing KR's operator's key.
+    let jp_steals = jp_roster.sign_by_id(roster(Party::Jp, &[("kim", &kim, &[KeyRole::Approver])]).to_bytes());
+    assert!(matches!(
+        p.clone().with_rosters(&[(Party::Kr, kr), (Party::Jp, jp_steals)]),
+        Err(RosterError::OtherPartysKey { .. })
+    ));
+    // Listing the other party's roster key, a node role, a name twice.
+    let rk = kr_roster.sign_by_id(roster(Party::Kr, &[("x", &jp_roster, &[KeyRole::Approver])]).to_bytes());
+    assert!(matches!(RosterDoc::verify(&p, Party::Kr, &rk), Err(RosterError::OtherPartysKey { .. })));
+    let node = kr_roster.sign_by_id(roster(Party::Kr, &[("kim", &kim, &[KeyRole::Node])]).to_bytes());
+    assert!(matches!(RosterDoc::verify(&p, Party::Kr, &node), Err(RosterError::BadOperator { .. })));
+    let twice = kr_roster.sign_by_id(
+        roster(Party::Kr, &[("kim", &kim, &[KeyRole::Submitter]), ("kim", &sato, &[KeyRole::Reader])]).to_bytes(),
+    );
+    assert!(matches!(RosterDoc::verify(&p, Party::Kr, &twice), Err(RosterError::BadOperator { .. })));
+}
