@@ -232,7 +232,11 @@ impl Node {
             .statements
             .values()
             .filter(|s| !self.revoked.contains(&s.doc.grant_id))
-            .filter(|s| if self.party.is_hub() { s.doc.originator.other_nation() == Some(link) } else { true })
+            .filter(|s| match self.party.is_hub() {
+                true => s.doc.originator.other_nation() == Some(link),
+                // A nation's own only (not those it received as a recipient).
+                false => s.doc.originator == self.party,
+            })
             .map(|s| Payload::Standing(s.clone()))
             .collect()
     }

@@ -62,8 +62,8 @@ mod keys;
 mod manifest;
 mod receipt;
 mod retraction;
-mod standing;
 mod roster;
+mod standing;
 mod submission;
 mod track;
 
@@ -79,7 +79,7 @@ pub use keys::{valid_name, verify, verify_key, Identity, KeyError, Signed};
 pub use manifest::Manifest;
 pub use receipt::{AuditHeadDoc, ReceiptDoc};
 pub use retraction::RetractionDoc;
-pub use standing::StandingDoc;
 pub use roster::{RosterDoc, RosterError, RosterOperator};
+pub use standing::StandingDoc;
 pub use submission::SubmissionDoc;
 pub use track::TrackDoc;
