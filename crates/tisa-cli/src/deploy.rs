@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use tisa_core::Party;
+use tisa_deploy::passphrase::Passphrase;
 use tisa_deploy::{agreement, broker, keys, DEFAULT_NATS_URL};
 
 #[derive(Subcommand, Debug)]
@@ -26,6 +27,11 @@ pub(crate) enum KeysCommand {
         /// Also append the [[key]] entry to this agreement file.
         #[arg(long)]
         append_to: Option<std::path::PathBuf>,
+        /// Seal the key under the passphrase in this file (Argon2id, XChaCha20-Poly1305).
+        /// Without it, TISA_KEY_PASSPHRASE_FILE or TISA_KEY_PASSPHRASE if set; else the key is
+        /// written in the clear. Loading a sealed key reads the passphrase from those variables.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -99,8 +105,12 @@ pub(crate) struct BrokerConfigArgs {
 
 /// `tisa keys generate`.
 pub(crate) fn run_keys(cmd: KeysCommand) -> Result<ExitCode> {
-    let KeysCommand::Generate { party, operator, out, append_to } = cmd;
-    let (path, entry) = keys::generate(party, operator.as_deref(), &out)?;
+    let KeysCommand::Generate { party, operator, out, append_to, passphrase_file } = cmd;
+    let passphrase = match &passphrase_file {
+        Some(f) => Some(Passphrase::from_file(f)?),
+        None => Passphrase::from_env()?,
+    };
+    let (path, entry) = keys::generate_with(party, operator.as_deref(), &out, passphrase.as_ref())?;
     if let Some(a) = &append_to {
         use std::io::Write as _;
         let mut f = std::fs::OpenOptions::new()
@@ -111,7 +121,8 @@ pub(crate) fn run_keys(cmd: KeysCommand) -> Result<ExitCode> {
         agreement::load(Some(a))?;
         eprintln!("appended the key to {}; bump its version and distribute it to every party", a.display());
     }
-    eprintln!("wrote {} (secret, mode 0600); register its public key in the agreement:", path.display());
+    let sealed = if passphrase.is_some() { ", sealed under the passphrase" } else { "" };
+    eprintln!("wrote {} (secret, mode 0600{sealed}); register its public key in the agreement:", path.display());
     print!("{entry}");
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 //! Modules, leaves first; each imports only from those above it (checked
 //! by `tests/layering.rs`):
 //!
+//! - [`text`]: text from outside made safe to log ([`text::loggable`]).
 //! - [`types`]: parties, categories, classifications, time, [`Sensitive`]
 //!   content, points on the earth, [`ParseError`].
 //! - [`ids`]: report, request, message and track ids.
@@ -33,6 +34,7 @@ pub mod node;
 pub mod policy;
 pub mod report;
 pub mod sign;
+pub mod text;
 pub mod types;
 
 pub use body::{FillError, Stash};

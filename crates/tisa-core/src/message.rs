@@ -9,8 +9,13 @@ use crate::sign::{
 };
 use crate::types::{Party, Sensitive, Timestamp};
 
-/// Protocol version carried in every envelope.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Protocol major version carried in every envelope and batch: a node
+/// refuses a peer message of another major (`VERSION_MISMATCH`). 2 since
+/// #14 (signed operator actions, grant statements): formats changed, and
+/// there were no deployments to migrate.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// Protocol minor version: additions a node of the same major can ignore.
+pub const PROTOCOL_VERSION_MINOR: u32 = 0;
 
 /// An intelligence report: header plus content, and the originator node's
 /// signature over its canonical manifest ([`crate::sign::Manifest`]).
@@ -335,7 +340,8 @@ impl Payload {
 /// Every message travels in an envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
-    /// Protocol version ([`PROTOCOL_VERSION`]).
+    /// Protocol major version ([`PROTOCOL_VERSION`]; the minor is the
+    /// transport's, [`PROTOCOL_VERSION_MINOR`]).
     pub version: u32,
     /// Unique per sender.
     pub message_id: MessageId,

@@ -345,7 +345,7 @@ pub fn generate(out: &Path, url: &str) -> Result<Generated> {
 pub fn generate_with(out: &Path, opts: &Options) -> Result<Generated> {
     parse_size(&opts.limits.max_mem).map_err(anyhow::Error::msg)?;
     parse_size(&opts.limits.max_file).map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    tisa_fs::private_dir(out).with_context(|| format!("cannot create {}", out.display()))?;
     let abs_out = std::fs::canonicalize(out).with_context(|| format!("cannot resolve {}", out.display()))?;
     let tls = if opts.tls { Some(generate_tls(&abs_out)?) } else { None };
     let store_base = match &opts.store_dir {

@@ -4,6 +4,12 @@
 //! ed25519 seed. The node signs report manifests with its `node` key; an
 //! operator signs release decisions, grants and revocations with an
 //! `approver` key, locally in the CLI — the node never holds approvers' keys.
+//!
+//! A key file may carry its seed sealed under a passphrase (a `[sealed]`
+//! table instead of `seed`; [`crate::passphrase`]): `tisa keys generate
+//! --passphrase-file F` writes one, and loading it takes the passphrase from
+//! `TISA_KEY_PASSPHRASE_FILE` or `TISA_KEY_PASSPHRASE`. Plaintext key files
+//! still load as before.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +25,19 @@ struct KeyFile {
     party: String,
     name: String,
     role: String,
-    seed: String,
+    /// The seed in the clear (base64), or…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<String>,
+    /// …sealed under a passphrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<crate::passphrase::Sealed>,
+}
+
+impl KeyFile {
+    /// What a sealed seed is bound to: the file's party, name and role.
+    fn sealed_header(&self) -> String {
+        format!("party={}\nname={}\nrole={}", self.party, self.name, self.role)
+    }
 }
 
 /// A loaded key.
@@ -41,6 +59,16 @@ fn role_str(r: KeyRole) -> &'static str {
 /// `<p>-node`) or an approver key named `operator`. Writes `<out>/<name>.key`
 /// (mode 0600) and returns its path and the `[[key]]` agreement entry.
 pub fn generate(party: Party, operator: Option<&str>, out: &Path) -> Result<(PathBuf, String)> {
+    generate_with(party, operator, out, None)
+}
+
+/// [`generate`], with the seed sealed under `passphrase` if given.
+pub fn generate_with(
+    party: Party,
+    operator: Option<&str>,
+    out: &Path,
+    passphrase: Option<&crate::passphrase::Passphrase>,
+) -> Result<(PathBuf, String)> {
     let (name, role) = match operator {
         None => (format!("{}-node", party.lower()), KeyRole::Node),
         Some(op) => {
@@ -54,13 +82,18 @@ pub fn generate(party: Party, operator: Option<&str>, out: &Path) -> Result<(Pat
     rand::fill(&mut seed);
     let identity = Identity::from_seed(name.clone(), seed);
     let b64 = base64::engine::general_purpose::STANDARD;
-    let file = KeyFile {
+    let mut file = KeyFile {
         party: party.code().to_owned(),
         name: name.clone(),
         role: role_str(role).to_owned(),
-        seed: b64.encode(seed),
+        seed: None,
+        sealed: None,
     };
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    match passphrase {
+        Some(p) => file.sealed = Some(crate::passphrase::seal(&seed, p, &file.sealed_header())?),
+        None => file.seed = Some(b64.encode(seed)),
+    }
+    tisa_fs::private_dir(out).with_context(|| format!("cannot create {}", out.display()))?;
     let prefix = format!("{}-", party.lower());
     let file_name = if name.starts_with(&prefix) { format!("{name}.key") } else { format!("{prefix}{name}.key") };
     let path = out.join(file_name);
@@ -90,8 +123,14 @@ pub fn agreement_entry(party: Party, name: &str, role: KeyRole, public: &[u8; 32
     )
 }
 
-/// Loads a key file.
+/// Loads a key file (a sealed one with the passphrase from the environment).
 pub fn load(path: &Path) -> Result<Key> {
+    load_with(path, None)
+}
+
+/// Loads a key file; a sealed one with `passphrase`, or if none with the
+/// passphrase from the environment.
+pub fn load_with(path: &Path, passphrase: Option<&crate::passphrase::Passphrase>) -> Result<Key> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key {}", path.display()))?;
     let f: KeyFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid key file {}: {e}", path.display()))?;
     let party: Party = f.party.parse().with_context(|| format!("invalid key file {}", path.display()))?;
@@ -100,11 +139,28 @@ pub fn load(path: &Path) -> Result<Key> {
         "approver" => KeyRole::Approver,
         other => bail!("invalid key file {}: unknown role {other:?}", path.display()),
     };
-    let seed: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(f.seed.trim())
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .with_context(|| format!("invalid key file {}: seed must be 32 bytes of base64", path.display()))?;
+    let seed: [u8; 32] = match (&f.seed, &f.sealed) {
+        (Some(seed), None) => base64::engine::general_purpose::STANDARD
+            .decode(seed.trim())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .with_context(|| format!("invalid key file {}: seed must be 32 bytes of base64", path.display()))?,
+        (None, Some(sealed)) => {
+            let pass = match passphrase {
+                Some(p) => p,
+                None => &crate::passphrase::Passphrase::from_env()?.with_context(|| {
+                    format!(
+                        "key file {} is protected by a passphrase: set {} to a file holding it (or {})",
+                        path.display(),
+                        crate::passphrase::PASSPHRASE_FILE_ENV,
+                        crate::passphrase::PASSPHRASE_ENV
+                    )
+                })?,
+            };
+            *crate::passphrase::open(sealed, pass, &f.sealed_header(), path)?
+        }
+        _ => bail!("invalid key file {}: it needs exactly one of seed and [sealed]", path.display()),
+    };
     Ok(Key { party, role, identity: Identity::from_seed(f.name, seed) })
 }
 

@@ -7,6 +7,7 @@
 //!
 //! - [`agreement`]: the agreement file (versioned policy, public keys).
 //! - [`keys`]: signing keys (node and approver key files).
+//! - [`passphrase`]: key files sealed under a passphrase.
 //! - [`broker`]: generated nats-server deployments and per-party credentials.
 //! - [`config`]: the node and CLI config files `broker` writes.
 //! - [`secret`]: writing secret files (mode 0600).
@@ -20,6 +21,7 @@ pub mod broker;
 pub mod config;
 pub mod duration;
 pub mod keys;
+pub mod passphrase;
 pub mod secret;
 
 pub use duration::{human_duration, parse_duration};

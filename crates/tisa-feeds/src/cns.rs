@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::process::ExitCode;
+use tisa_core::text::loggable;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -378,7 +379,7 @@ pub async fn run(args: CsvArgs) -> Result<ExitCode> {
     } else {
         std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?
     };
-    let name = args.file.display().to_string();
+    let name = loggable(&args.file.display().to_string()).into_owned();
     let rows = read(&data, args.classification, args.rel_to)?;
     let mut sink = Sink::new(&args.opts)?;
     if !sink.dry_run() {
@@ -398,7 +399,7 @@ pub async fn run(args: CsvArgs) -> Result<ExitCode> {
                 if tty {
                     eprint!("\r\x1b[K");
                 }
-                warn!("{name}: line {line}: bad row: {why}");
+                warn!("{name}: line {line}: bad row: {}", loggable(&why.to_string()));
                 tally.bad += 1;
                 continue;
             }
@@ -409,7 +410,7 @@ pub async fn run(args: CsvArgs) -> Result<ExitCode> {
                 if tty {
                     eprint!("\r\x1b[K");
                 }
-                warn!(key = %item.key, "{name}: line {line}: not submitted: {why}");
+                warn!(key = %loggable(&item.key), "{name}: line {line}: not submitted: {}", loggable(&why.to_string()));
                 tally.bad += 1;
             }
             Err(SubmitError::Node(e)) => {

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tisa_core::text::loggable;
 
 use anyhow::Result;
 use clap::Args;
@@ -145,8 +146,11 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
     }
     let defaults = Defaults { classification: args.lines.classification, rel_to: args.lines.rel_to };
     let (tx, mut rx) = mpsc::channel::<Line>(64);
-    let name =
-        if args.lines.file.as_os_str() == "-" { "stdin".to_owned() } else { args.lines.file.display().to_string() };
+    let name = if args.lines.file.as_os_str() == "-" {
+        "stdin".to_owned()
+    } else {
+        loggable(&args.lines.file.display().to_string()).into_owned()
+    };
     spawn_reader(args.lines.file.clone(), args.lines.follow, args.lines.poll, tx)?;
     info!(file = %name, follow = args.lines.follow, dry_run = sink.dry_run(), "reading JSON Lines");
     let stop = tisa_kit::util::shutdown_signal();
@@ -166,7 +170,7 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
         let text = match line {
             Ok(t) => t,
             Err(why) => {
-                warn!("{name}: line {n}: bad line: {why}");
+                warn!("{name}: line {n}: bad line: {}", loggable(&why.to_string()));
                 tally.bad += 1;
                 continue;
             }
@@ -177,7 +181,7 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
         let item = match parse_generic(text.trim(), "jsonl", defaults) {
             Ok(i) => i,
             Err(why) => {
-                warn!("{name}: line {n}: bad line: {why}");
+                warn!("{name}: line {n}: bad line: {}", loggable(&why.to_string()));
                 tally.bad += 1;
                 continue;
             }
@@ -185,7 +189,7 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
         match sink.submit(&item).await {
             Ok(o) => tally.add(&o),
             Err(SubmitError::Refused(why)) => {
-                warn!(key = %item.key, "{name}: line {n}: not submitted: {why}");
+                warn!(key = %loggable(&item.key), "{name}: line {n}: not submitted: {}", loggable(&why.to_string()));
                 tally.bad += 1;
             }
             Err(SubmitError::Node(e)) => {

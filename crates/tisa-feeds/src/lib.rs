@@ -37,6 +37,7 @@ mod usgs;
 mod webhook;
 
 use std::process::ExitCode;
+use tisa_core::text::loggable;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -378,12 +379,12 @@ impl Sink {
         let rid = outcome.report_id().unwrap_or_default();
         match &outcome {
             Outcome::Unchanged { .. } => {
-                tracing::debug!(key = %item.key, report_id = %rid, revision, "unchanged: already submitted")
+                tracing::debug!(key = %loggable(&item.key), report_id = %rid, revision, "unchanged: already submitted")
             }
             _ => {
-                info!(key = %item.key, report_id = %rid, revision, "submitted ({})", outcome.word());
+                info!(key = %loggable(&item.key), report_id = %rid, revision, "submitted ({})", outcome.word());
                 for n in &notes {
-                    warn!(key = %item.key, report_id = %rid, recipient = %n.recipient, code = %n.why.code(),
+                    warn!(key = %loggable(&item.key), report_id = %rid, recipient = %n.recipient, code = %n.why.code(),
                         "will not be released to {}: {}; it stays bilateral with USA", n.recipient, n.why);
                 }
                 if json {

@@ -5,6 +5,7 @@
 
 use super::LineSource;
 use std::process::ExitCode;
+use tisa_core::text::loggable;
 
 use anyhow::Result;
 use clap::Args;
@@ -176,8 +177,11 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
         Some(ControlClient::connect(&ctx.ep, ctx.party, ctx.timeout).await?)
     };
     let (tx, mut rx) = mpsc::channel::<Line>(64);
-    let name =
-        if args.lines.file.as_os_str() == "-" { "stdin".to_owned() } else { args.lines.file.display().to_string() };
+    let name = if args.lines.file.as_os_str() == "-" {
+        "stdin".to_owned()
+    } else {
+        loggable(&args.lines.file.display().to_string()).into_owned()
+    };
     spawn_reader(args.lines.file.clone(), args.lines.follow, args.lines.poll, tx)?;
     info!(file = %name, follow = args.lines.follow, dry_run = client.is_none(), "reading track updates");
     let stop = tisa_kit::util::shutdown_signal();
@@ -198,7 +202,7 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
             Ok(t) if t.trim().is_empty() => continue,
             Ok(t) => t,
             Err(why) => {
-                warn!("{name}: line {n}: bad line: {why}");
+                warn!("{name}: line {n}: bad line: {}", loggable(&why.to_string()));
                 bad += 1;
                 continue;
             }
@@ -206,7 +210,7 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
         let draft = match parse_track(text.trim(), args.lines.classification, args.lines.rel_to) {
             Ok(d) => d,
             Err(why) => {
-                warn!("{name}: line {n}: bad line: {why}");
+                warn!("{name}: line {n}: bad line: {}", loggable(&why.to_string()));
                 bad += 1;
                 continue;
             }
@@ -247,7 +251,7 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
                 stale += 1;
             }
             Ok(ControlReply::Error { code, message }) => {
-                warn!(track_id = %track_id, seq, "{name}: line {n}: not submitted: {message} [{code}]");
+                warn!(track_id = %track_id, seq, "{name}: line {n}: not submitted: {} [{}]", loggable(&message), loggable(&code));
                 bad += 1;
             }
             Ok(other) => anyhow::bail!("unexpected reply from the node: {other:?}"),

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
+use tisa_core::text::loggable;
 
 use anyhow::{bail, Result};
 use clap::Args;
@@ -452,7 +453,7 @@ impl Feed {
                     tally.add(&o);
                 }
                 Err(SubmitError::Refused(why)) => {
-                    warn!(key = %item.key, "not submitted: {why}");
+                    warn!(key = %loggable(&item.key), "not submitted: {}", loggable(&why.to_string()));
                     tally.bad += 1;
                 }
                 Err(SubmitError::Node(e)) => return Err(PollError::Node(e)),

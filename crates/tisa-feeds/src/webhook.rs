@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tisa_core::text::loggable;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -248,7 +249,7 @@ async fn serve(shared: &Shared, mut stream: TcpStream, remote: SocketAddr) -> bo
         Ok(h) => h,
         Err(HeadError::Gone) => return false,
         Err(HeadError::Bad(status, why)) => {
-            warn!(%remote, status, "request refused: {why}");
+            warn!(%remote, status, "request refused: {}", loggable(&why.to_string()));
             respond(stream, status, &err(why)).await;
             return false;
         }
@@ -260,10 +261,10 @@ async fn serve(shared: &Shared, mut stream: TcpStream, remote: SocketAddr) -> bo
     if status < 400 {
         let key = body.get("source_key").and_then(Value::as_str).unwrap_or_default();
         let rid = body.get("report_id").and_then(Value::as_str).unwrap_or_default();
-        info!(%remote, %method, %path, status, ms, key = %key, report_id = %rid, "request");
+        info!(%remote, method = %loggable(&method), path = %loggable(&path), status, ms, key = %loggable(key), report_id = %rid, "request");
     } else {
         let why = body.get("error").and_then(Value::as_str).unwrap_or_default();
-        warn!(%remote, %method, %path, status, ms, "request refused: {why}");
+        warn!(%remote, method = %loggable(&method), path = %loggable(&path), status, ms, "request refused: {}", loggable(why));
     }
     respond(stream, status, &body).await;
     status == 202
@@ -326,7 +327,7 @@ async fn answer(shared: &Shared, stream: &mut TcpStream, m: &Head, mut body: Vec
             (400, v)
         }
         Err(SubmitError::Node(e)) => {
-            warn!(key = %item.key, "node unavailable: {e:#}");
+            warn!(key = %loggable(&item.key), "node unavailable: {e:#}");
             // Connect again for the next request.
             sink.reset();
             (503, err("the node is not answering; retry later"))

@@ -28,7 +28,7 @@ pub struct NodeProcess {
 }
 
 fn open_append(p: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().create(true).append(true).open(p)
+    tisa_fs::open_private(std::fs::OpenOptions::new().create(true).append(true), p)
 }
 
 impl NodeProcess {

@@ -195,7 +195,7 @@ fn parse_ports(text: &str) -> Option<String> {
     v.get("nats")?.as_array()?.first()?.as_str().map(str::to_owned)
 }
 
-/// A fresh directory under the system temp dir.
+/// A fresh private directory (mode 0700) under the system temp dir.
 pub fn scratch_dir(what: &str) -> Result<PathBuf> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -206,6 +206,6 @@ pub fn scratch_dir(what: &str) -> Result<PathBuf> {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    tisa_fs::private_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }

@@ -5,6 +5,7 @@
 //! `tisa_transport::control`).
 
 use tisa_core::node::limits;
+use tisa_core::text::loggable;
 use tisa_core::{
     BodyKey, Command, CommandError, FillError, InboxEntry, LoggedInput, Node, Page, PendingView, Report, ReportId,
     Timestamp,
@@ -64,7 +65,7 @@ impl Actor {
                     None
                 }
                 Err(e) => {
-                    warn!(subject = %subject, error = %e, "bad control request");
+                    warn!(subject = %loggable(&subject), error = %loggable(&e.to_string()), "bad control request");
                     Some(ControlReply::error("BAD_REQUEST", e))
                 }
             };
@@ -98,7 +99,7 @@ impl Actor {
                         error!(error = %e, "cannot answer control request");
                     }
                 }
-                None => debug!(subject = %subject, "control request without reply subject"),
+                None => debug!(subject = %loggable(&subject), "control request without reply subject"),
             }
         }
     }
@@ -221,7 +222,7 @@ fn storage_error(e: &BodyError) -> ControlReply {
 
 /// A command or query the core refused (logged: ids and enum names only).
 fn refused(e: &CommandError) -> ControlReply {
-    info!(code = command_code(e), error = %e, "command refused");
+    info!(code = command_code(e), error = %loggable(&e.to_string()), "command refused");
     ControlReply::error(command_code(e), e)
 }
 

@@ -4,6 +4,7 @@
 //! published for `tisa watch`).
 
 use futures::StreamExt;
+use tisa_core::text::loggable;
 use tisa_core::{BodyKey, Event, FillError, Party, Payload, Report, Timestamp, Transmit};
 use tisa_transport::control::watch_event;
 use tisa_transport::TransportError;
@@ -28,14 +29,17 @@ impl Actor {
                 self.counters.rejected += 1;
             }
             let w = watch_event(&ev, now());
-            // Ids and enum names only; the title stays out of logs.
+            // Ids and enum names only; the title stays out of logs. The
+            // detail may carry a peer's text (its rejection detail, a name
+            // from a message): control characters escaped.
             let report = w.report_id.as_deref().unwrap_or("-");
             let request = w.request_id.as_deref().unwrap_or("-");
+            let detail = loggable(&w.detail);
             match &ev {
                 Event::Rejected { .. } | Event::RejectionReceived { .. } => {
-                    warn!(event = %w.kind, report, revision = w.revision, request, detail = %w.detail, "event")
+                    warn!(event = %w.kind, report, revision = w.revision, request, %detail, "event")
                 }
-                _ => info!(event = %w.kind, report, revision = w.revision, request, detail = %w.detail, "event"),
+                _ => info!(event = %w.kind, report, revision = w.revision, request, %detail, "event"),
             }
             if let Err(e) = self.links.publish_event(&w).await {
                 warn!(error = %e, "cannot publish event");

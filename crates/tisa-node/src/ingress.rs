@@ -12,7 +12,9 @@
 //! logs an `error!` naming the stream, the broker's reason and what to do,
 //! and `tisa health` shows the outbox and the error and exits 1 until it
 //! drains. A message that does not decode (garbage, truncated protobuf, wrong
-//! kind for its subject, bad fields) or decodes but does not verify
+//! kind for its subject, bad fields, another major protocol version:
+//! `VERSION_MISMATCH`, also logged as an `error!` naming the peer and both
+//! versions) or decodes but does not verify
 //! (`UNVERIFIED`, `FORGED_SENDER`, `WRONG_ORIGINATOR`, `BAD_REPORT_ID`,
 //! `UNEXPECTED_MESSAGE`, `BAD_TRACK`; the core also sends its rejection
 //! notice) is written to the node's dead-letter stream — subject, link,
@@ -31,6 +33,7 @@
 //! `tisa_core::node::limits`), and a request or envelope larger than the
 //! broker's `max_payload` is refused before publishing, naming both sizes.
 
+use tisa_core::text::loggable;
 use tisa_core::{CommandError, Event, Input, LoggedInput, MessageId, Party, RejectReason, Timestamp};
 use tisa_transport::conn::Ack;
 use tisa_transport::{ControlReply, DeadLetter, DecodeError, Inbound, InboundMeta, WatchEvent};
@@ -67,7 +70,7 @@ impl Actor {
                     self.counters.received += 1;
                     let ids: Vec<MessageId> = envs.iter().map(|e| e.message_id.clone()).collect();
                     for env in envs {
-                        debug!(subject = %origin.subject, link = %origin.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
+                        debug!(subject = %loggable(&origin.subject), link = %origin.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
                         inputs.push(LoggedInput { at, input: Input::Message { link: origin.link, envelope: env } });
                     }
                     acks.push((msg.ack, ids, origin, msg.meta));
@@ -126,6 +129,18 @@ impl Actor {
     /// unacknowledged and the broker redelivers it.
     async fn on_malformed(&mut self, origin: Origin, meta: InboundMeta, ack: Ack, e: DecodeError) {
         self.counters.received += 1;
+        if let DecodeError::VersionMismatch { major, minor } = &e {
+            error!(
+                peer = %origin.link,
+                peer_version = %format!("{major}.{minor}"),
+                our_version = %format!("{}.{}", tisa_core::PROTOCOL_VERSION, tisa_core::PROTOCOL_VERSION_MINOR),
+                subject = %loggable(&origin.subject),
+                "{} speaks tisa protocol {major}.{minor}, this node {}.{}: its message is dead-lettered (VERSION_MISMATCH); run the same major version of tisa on both sides of the link",
+                origin.link,
+                tisa_core::PROTOCOL_VERSION,
+                tisa_core::PROTOCOL_VERSION_MINOR
+            );
+        }
         let d = dead_letter_of(&origin, &meta, "MALFORMED", e.code(), e.redacted(), meta.message_id.clone());
         if !self.dead_letter(d).await {
             return;
@@ -165,11 +180,11 @@ impl Actor {
                 self.audit.record_dead_letter(&mut self.store, &d);
                 // Subject, link, ids and reason: never the payload.
                 warn!(
-                    subject = %d.subject,
+                    subject = %loggable(&d.subject),
                     link = %link,
                     class = %d.class,
                     reason = %d.reason,
-                    detail = %d.detail,
+                    detail = %loggable(&d.detail),
                     stream_seq = d.stream_seq.unwrap_or(0),
                     message_id = d.message_id.as_deref().unwrap_or("-"),
                     dead_letter = seq,
@@ -182,7 +197,7 @@ impl Actor {
             Err(e) => {
                 self.counters.dead_letter_errors += 1;
                 error!(
-                    subject = %d.subject,
+                    subject = %loggable(&d.subject),
                     link = %link,
                     class = %d.class,
                     reason = %d.reason,

@@ -66,7 +66,10 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join(FILE);
         let fail = |e: &dyn std::fmt::Display| StoreError { path: path.clone(), reason: e.to_string() };
-        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        // Report text lives here: the directory 0700, the file 0600,
+        // whatever the umask (created empty for redb to initialise).
+        tisa_fs::private_dir(dir).map_err(|e| fail(&e))?;
+        tisa_fs::ensure_private_file(&path).map_err(|e| fail(&e))?;
         // A reader (`tisa audit verify` on a stopped node) holds the file
         // for a moment: wait for it rather than fail the start.
         let mut tries = 0;

@@ -27,9 +27,18 @@ pub enum DecodeError {
         /// Why.
         source: tisa_core::ParseError,
     },
-    /// A protocol version this build does not speak.
-    #[error("unsupported protocol version {0}")]
-    Version(u32),
+    /// The peer speaks another major protocol version.
+    #[error(
+        "peer speaks protocol {major}.{minor}, this node {}.{}: run the same major version of tisa on both sides of the link",
+        tisa_core::PROTOCOL_VERSION,
+        tisa_core::PROTOCOL_VERSION_MINOR
+    )]
+    VersionMismatch {
+        /// The peer's major version (0: it sent none).
+        major: u32,
+        /// The peer's minor version.
+        minor: u32,
+    },
     /// The payload's kind does not match the subject it came on.
     #[error("payload kind {payload} does not match subject kind {subject}")]
     KindMismatch {
@@ -45,7 +54,7 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// A stable code for dead letters, the audit log and `--json`:
-    /// `PROTOBUF`, `MISSING`, `BAD_ENUM`, `BAD_ID`, `VERSION`,
+    /// `PROTOBUF`, `MISSING`, `BAD_ENUM`, `BAD_ID`, `VERSION_MISMATCH`,
     /// `KIND_MISMATCH`, `INCONSISTENT`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -53,7 +62,7 @@ impl DecodeError {
             DecodeError::Missing(_) => "MISSING",
             DecodeError::BadEnum { .. } => "BAD_ENUM",
             DecodeError::BadId { .. } => "BAD_ID",
-            DecodeError::Version(_) => "VERSION",
+            DecodeError::VersionMismatch { .. } => "VERSION_MISMATCH",
             DecodeError::KindMismatch { .. } => "KIND_MISMATCH",
             DecodeError::Inconsistent(_) => "INCONSISTENT",
         }

@@ -214,8 +214,14 @@ fn unspecified_enums_and_bad_ids_are_refused() {
     assert!(mutate(&mut |r| r.id = "KR-bad id with spaces".into()).is_err());
     assert!(mutate(&mut |r| r.revision = 0).is_err());
     let mut p = good.clone();
-    p.version = 2;
-    assert!(matches!(decode_envelope("tisa.kr.up.report", &p.encode_to_vec()), Err(DecodeError::Version(2))));
+    p.version = PROTOCOL_VERSION + 1;
+    p.version_minor = 7;
+    let e = decode_envelope("tisa.kr.up.report", &p.encode_to_vec()).unwrap_err();
+    assert!(matches!(e, DecodeError::VersionMismatch { major, minor: 7 } if major == PROTOCOL_VERSION + 1), "{e}");
+    assert_eq!(e.code(), "VERSION_MISMATCH");
+    // Control: the same envelope with this major (any minor) decodes.
+    p.version = PROTOCOL_VERSION;
+    assert!(decode_envelope("tisa.kr.up.report", &p.encode_to_vec()).is_ok());
     let mut p = good;
     p.sender = 0;
     assert!(decode_envelope("tisa.kr.up.report", &p.encode_to_vec()).is_err());
@@ -333,4 +339,38 @@ fn redacted_decode_errors_never_echo_message_values() {
     assert!(e.to_string().contains("CANARY"), "Display echoes a truncated value: {e}");
     assert!(!e.redacted().contains("CANARY"), "{}", e.redacted());
     assert!(e.redacted().contains("message_id"), "{}", e.redacted());
+}
+
+#[test]
+fn a_batch_of_another_major_version_is_refused_naming_the_peers_version() {
+    use tisa_transport::{decode_inbound, encode_batch};
+    let e = env(Payload::Report(Report { header: header(), content: content(), manifest: manifest() }));
+    let subject = "tisa.kr.down.batch";
+    // Control: this major's batch decodes.
+    let good = encode_batch(&[&e]);
+    assert_eq!(decode_inbound(subject, &good).unwrap().len(), 1);
+    let mut b = proto::EnvelopeBatch::decode(good.as_slice()).unwrap();
+    assert_eq!((b.version, b.version_minor), (PROTOCOL_VERSION, PROTOCOL_VERSION_MINOR));
+    b.version = PROTOCOL_VERSION + 1;
+    b.version_minor = 3;
+    let err = decode_inbound(subject, &b.encode_to_vec()).unwrap_err();
+    assert!(matches!(err, DecodeError::VersionMismatch { minor: 3, .. }), "{err}");
+    assert_eq!(err.code(), "VERSION_MISMATCH");
+    // A batch from before batches carried a version: its envelopes' version is named.
+    b.version = 0;
+    b.version_minor = 0;
+    b.envelopes[0].version = 1;
+    let err = decode_inbound(subject, &b.encode_to_vec()).unwrap_err();
+    assert!(matches!(err, DecodeError::VersionMismatch { major: 1, minor: 0 }), "{err}");
+    assert!(err.to_string().contains("peer speaks protocol 1.0"), "{err}");
+    // An envelope of this major inside a batch of another is refused all the same.
+    b.version = PROTOCOL_VERSION + 1;
+    b.envelopes[0].version = PROTOCOL_VERSION;
+    assert!(decode_inbound(subject, &b.encode_to_vec()).is_err());
+    // A single envelope is checked before the rest of it is decoded: another
+    // major whose payload no longer parses is still named a version mismatch.
+    let mut bytes = proto::Envelope { version: PROTOCOL_VERSION + 1, ..Default::default() }.encode_to_vec();
+    bytes.extend_from_slice(&[0x52, 0x05, 0xff]); // field 10 (report), length 5, cut short
+    let err = decode_envelope("tisa.kr.up.report", &bytes).unwrap_err();
+    assert_eq!(err.code(), "VERSION_MISMATCH", "{err}");
 }

@@ -78,13 +78,13 @@ impl AuditLog {
     ) -> Result<(AuditLog, Option<u64>), AuditError> {
         let path = dir.join(LOG_FILE);
         let fail = |e: &dyn std::fmt::Display| AuditError { path: path.clone(), reason: e.to_string() };
-        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        tisa_fs::private_dir(dir).map_err(|e| fail(&e))?;
         let mut bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(fail(&e)),
         };
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| fail(&e))?;
+        let file = tisa_fs::open_private(OpenOptions::new().create(true).append(true), &path).map_err(|e| fail(&e))?;
         // A torn last write (power loss, full disk) leaves a line without
         // its newline: drop it; replay writes that entry again.
         if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
@@ -104,12 +104,11 @@ impl AuditLog {
         let mut log = AuditLog {
             path: path.clone(),
             file,
-            head_file: OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(dir.join(HEAD_FILE))
-                .map_err(|e| fail(&e))?,
+            head_file: tisa_fs::open_private(
+                OpenOptions::new().create(true).truncate(false).write(true),
+                &dir.join(HEAD_FILE),
+            )
+            .map_err(|e| fail(&e))?,
             party,
             identity,
             seq: 0,

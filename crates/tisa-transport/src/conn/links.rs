@@ -35,14 +35,21 @@ pub const BATCH_BYTES: usize = 256 * 1024;
 
 /// An [`proto::EnvelopeBatch`](crate::proto::EnvelopeBatch) from envelopes
 /// already encoded: field 1 (`repeated Envelope`) is each one's bytes,
-/// length-delimited, in order — what prost would write, without encoding
-/// any envelope twice.
+/// length-delimited, in order, then fields 2 and 3 (the protocol version)
+/// — what prost would write, without encoding any envelope twice.
 fn batch_of(encoded: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(encoded.iter().map(|e| e.len() + 6).sum());
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    let mut out = Vec::with_capacity(encoded.iter().map(|e| e.len() + 6).sum::<usize>() + 4);
     for e in encoded {
-        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
-        prost::encoding::encode_varint(e.len() as u64, &mut out);
+        encode_key(1, WireType::LengthDelimited, &mut out);
+        encode_varint(e.len() as u64, &mut out);
         out.extend_from_slice(e);
+    }
+    for (field, v) in [(2, tisa_core::PROTOCOL_VERSION), (3, tisa_core::PROTOCOL_VERSION_MINOR)] {
+        if v != 0 {
+            encode_key(field, WireType::Varint, &mut out);
+            encode_varint(u64::from(v), &mut out);
+        }
     }
     out
 }

@@ -4,7 +4,7 @@
 use prost::Message;
 use tisa_core::{
     Envelope, MessageId, Payload, Progress, Receipt, Rejection, ReleaseRequest, Retraction, Stage, Standing, Timestamp,
-    PROTOCOL_VERSION,
+    PROTOCOL_VERSION, PROTOCOL_VERSION_MINOR,
 };
 
 use super::{
@@ -26,34 +26,65 @@ pub fn decode_inbound(subject: &str, bytes: &[u8]) -> Result<Vec<Envelope>, Deco
     if crate::subjects::kind_of(subject) != crate::subjects::BATCH {
         return decode_envelope(subject, bytes).map(|e| vec![e]);
     }
+    if let Some(v) = leading_version(bytes, BATCH_VERSION_FIELDS).filter(|v| v.0 != PROTOCOL_VERSION) {
+        return Err(DecodeError::VersionMismatch { major: v.0, minor: v.1 });
+    }
     let b = proto::EnvelopeBatch::decode(bytes)?;
     if b.envelopes.is_empty() {
         return Err(DecodeError::Missing("envelope_batch.envelopes"));
+    }
+    if b.version != PROTOCOL_VERSION {
+        // A batch of a version before batches carried one: name its envelopes'.
+        let (major, minor) = b.envelopes.first().map_or((0, 0), |e| (e.version, e.version_minor));
+        return Err(DecodeError::VersionMismatch { major, minor });
     }
     b.envelopes.into_iter().map(Envelope::from_proto).collect()
 }
 
 /// Encodes envelopes for a `batch` subject.
 pub fn encode_batch(envs: &[&Envelope]) -> Vec<u8> {
-    proto::EnvelopeBatch { envelopes: envs.iter().map(|e| e.to_proto()).collect() }.encode_to_vec()
-}
-
-/// Decodes an envelope received on `subject`; its payload kind must match the
-/// subject's last token.
-pub fn decode_envelope(subject: &str, bytes: &[u8]) -> Result<Envelope, DecodeError> {
-    let env = Envelope::decode(bytes)?;
-    let subject_kind = crate::subjects::kind_of(subject);
-    if subject_kind != env.payload.kind() {
-        return Err(DecodeError::KindMismatch { subject: subject_kind.to_owned(), payload: env.payload.kind() });
+    proto::EnvelopeBatch {
+        envelopes: envs.iter().map(|e| e.to_proto()).collect(),
+        version: PROTOCOL_VERSION,
+        version_minor: PROTOCOL_VERSION_MINOR,
     }
-    Ok(env)
+    .encode_to_vec()
 }
 
-/// The envelope's message id, read from the leading fields of bytes that
-/// may not decode as a whole (a truncated or otherwise broken envelope), for
-/// dead letters. `None` unless field 2 comes before the damage and is a
-/// valid message id (so it can never carry arbitrary payload text).
-pub fn peek_message_id(bytes: &[u8]) -> Option<MessageId> {
+/// Envelope fields `version`, `version_minor`.
+const ENVELOPE_VERSION_FIELDS: (u64, u64) = (1, 5);
+/// EnvelopeBatch fields `version`, `version_minor`.
+const BATCH_VERSION_FIELDS: (u64, u64) = (2, 3);
+
+/// The protocol version (major, minor) from the leading fields of `bytes`,
+/// read before the rest is decoded (another major may lay its payload out
+/// differently, or a message may be cut short after it). `None` if the major
+/// field does not come before the end or the damage.
+fn leading_version(bytes: &[u8], (major_field, minor_field): (u64, u64)) -> Option<(u32, u32)> {
+    let (mut major, mut minor) = (None, 0u32);
+    scan_leading_fields(bytes, |field, value| {
+        if let FieldValue::Varint(v) = value {
+            if field == major_field {
+                major = u32::try_from(v).ok().or(Some(u32::MAX));
+            } else if field == minor_field {
+                minor = u32::try_from(v).unwrap_or(u32::MAX);
+            }
+        }
+        true
+    });
+    major.map(|m| (m, minor))
+}
+
+/// A field's value as [`scan_leading_fields`] sees it.
+enum FieldValue<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+/// Calls `visit` with each top-level field of `bytes` in order until the
+/// end, the first damage, or `visit` returning `false`.
+fn scan_leading_fields<'a>(bytes: &'a [u8], mut visit: impl FnMut(u64, FieldValue<'a>) -> bool) {
     fn varint(b: &[u8], i: &mut usize) -> Option<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
@@ -67,28 +98,62 @@ pub fn peek_message_id(bytes: &[u8]) -> Option<MessageId> {
         None
     }
     let mut i = 0usize;
-    while i < bytes.len() {
+    let mut next = || -> Option<(u64, FieldValue<'a>)> {
         let key = varint(bytes, &mut i)?;
         let (field, wire) = (key >> 3, key & 7);
-        match wire {
-            0 => {
-                varint(bytes, &mut i)?;
+        let value = match wire {
+            0 => FieldValue::Varint(varint(bytes, &mut i)?),
+            1 | 5 => {
+                let n = if wire == 1 { 8 } else { 4 };
+                i = i.checked_add(n).filter(|e| *e <= bytes.len())?;
+                FieldValue::Fixed
             }
-            1 => i = i.checked_add(8)?,
-            5 => i = i.checked_add(4)?,
             2 => {
                 let len = usize::try_from(varint(bytes, &mut i)?).ok()?;
                 let end = i.checked_add(len)?;
                 let value = bytes.get(i..end)?;
-                if field == 2 {
-                    return MessageId::new(std::str::from_utf8(value).ok()?).ok();
-                }
                 i = end;
+                FieldValue::Bytes(value)
             }
             _ => return None,
+        };
+        Some((field, value))
+    };
+    while let Some((field, value)) = next() {
+        if !visit(field, value) {
+            return;
         }
     }
-    None
+}
+
+/// Decodes an envelope received on `subject`; its payload kind must match the
+/// subject's last token.
+pub fn decode_envelope(subject: &str, bytes: &[u8]) -> Result<Envelope, DecodeError> {
+    if let Some(v) = leading_version(bytes, ENVELOPE_VERSION_FIELDS).filter(|v| v.0 != PROTOCOL_VERSION) {
+        return Err(DecodeError::VersionMismatch { major: v.0, minor: v.1 });
+    }
+    let env = Envelope::decode(bytes)?;
+    let subject_kind = crate::subjects::kind_of(subject);
+    if subject_kind != env.payload.kind() {
+        return Err(DecodeError::KindMismatch { subject: subject_kind.to_owned(), payload: env.payload.kind() });
+    }
+    Ok(env)
+}
+
+/// The envelope's message id, read from the leading fields of bytes that
+/// may not decode as a whole (a truncated or otherwise broken envelope), for
+/// dead letters. `None` unless field 2 comes before the damage and is a
+/// valid message id (so it can never carry arbitrary payload text).
+pub fn peek_message_id(bytes: &[u8]) -> Option<MessageId> {
+    let mut found = None;
+    scan_leading_fields(bytes, |field, value| match value {
+        FieldValue::Bytes(v) if field == 2 => {
+            found = std::str::from_utf8(v).ok().and_then(|s| MessageId::new(s).ok());
+            false
+        }
+        _ => true,
+    });
+    found
 }
 
 impl Wire for Envelope {
@@ -119,6 +184,7 @@ impl Wire for Envelope {
         };
         proto::Envelope {
             version: self.version,
+            version_minor: PROTOCOL_VERSION_MINOR,
             message_id: self.message_id.to_string(),
             sender: party_to(self.sender),
             sent_at_ms: self.sent_at.as_millis(),
@@ -129,7 +195,7 @@ impl Wire for Envelope {
     fn from_proto(p: Self::Proto) -> Result<Self, DecodeError> {
         use proto::envelope::Payload as P;
         if p.version != PROTOCOL_VERSION {
-            return Err(DecodeError::Version(p.version));
+            return Err(DecodeError::VersionMismatch { major: p.version, minor: p.version_minor });
         }
         let payload = match p.payload.ok_or(DecodeError::Missing("envelope.payload"))? {
             P::Report(r) => Payload::Report(Wire::from_proto(r)?),
