@@ -311,7 +311,8 @@ prev of the first = 64 zeros, seq 1,2,3…; a HEAD entry's head signs \"{HEAD_DO
         entries,
     };
     let text = serde_json::to_string_pretty(&x)?;
-    std::fs::write(out, text + "\n").with_context(|| format!("cannot write {}", out.display()))?;
+    // Who did what, when: the owner's only (0600), like the log it comes from.
+    tisa_fs::write_private(out, (text + "\n").as_bytes()).with_context(|| format!("cannot write {}", out.display()))?;
     // Check what was exported (against its own key: the auditor checks the key with the agreement).
     let check = log::verify(&bytes, export_policy(&x).as_ref(), &known);
     match check {

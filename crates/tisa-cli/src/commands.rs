@@ -299,7 +299,7 @@ pub(crate) fn watch_line(w: &WatchEvent) -> String {
         if let Some(k) = w.classification {
             s.push_str(&format!(" {k}"));
         }
-        s.push_str(&format!(" — {}", w.detail));
+        s.push_str(&format!(" — {}", tisa_core::text::loggable(&w.detail)));
         return s;
     }
     if let Some(r) = &w.report_id {
@@ -315,10 +315,10 @@ pub(crate) fn watch_line(w: &WatchEvent) -> String {
         s.push_str(&format!(" {c} {k}"));
     }
     if let Some(t) = &w.title {
-        s.push_str(&format!(" \"{}\"", t.expose()));
+        s.push_str(&format!(" \"{}\"", tisa_core::text::loggable(t.expose())));
     }
     if !w.detail.is_empty() {
-        s.push_str(&format!(" — {}", w.detail));
+        s.push_str(&format!(" — {}", tisa_core::text::loggable(&w.detail)));
     }
     s
 }
@@ -447,7 +447,7 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
     } else {
         for s in &items {
             let h = &s.header;
-            let detail = hub_detail(&s.hub);
+            let detail = tisa_core::text::loggable(&hub_detail(&s.hub)).into_owned();
             let hub = if detail.is_empty() {
                 hub_code(&s.hub).to_owned()
             } else {
@@ -474,7 +474,7 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
                     line.push_str(&format!("  request {id}"));
                 }
                 if !r.detail.is_empty() {
-                    line.push_str(&format!("  — {}", r.detail));
+                    line.push_str(&format!("  — {}", tisa_core::text::loggable(&r.detail)));
                 }
                 println!("{line}");
             }

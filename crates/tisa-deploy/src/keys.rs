@@ -35,6 +35,8 @@ struct KeyFile {
 
 impl KeyFile {
     /// What a sealed seed is bound to: the file's party, name and role.
+    /// Every field that says whose key this is, and for what, belongs here
+    /// (a new one appended): an edited header then fails like a wrong passphrase.
     fn sealed_header(&self) -> String {
         format!("party={}\nname={}\nrole={}", self.party, self.name, self.role)
     }
