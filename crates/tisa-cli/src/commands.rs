@@ -31,7 +31,7 @@ pub struct SubmitInput {
     pub source_key: Option<String>,
 }
 
-fn print_json(v: &Value) {
+pub(crate) fn print_json(v: &Value) {
     println!("{v}");
 }
 
@@ -587,6 +587,7 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "dead_letters": h.dead_letters,
             "dead_letter_errors": h.dead_letter_errors,
             "outbox": h.outbox,
+            "held": h.held,
             "send_error": h.send_error.as_ref().map(|e| json!({
                 "stream": e.stream,
                 "reason": e.reason,
@@ -605,7 +606,10 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             h.malformed,
             h.rejected
         );
-        println!("  dead letters={} (unwritable={})  outbox={}", h.dead_letters, h.dead_letter_errors, h.outbox);
+        println!(
+            "  dead letters={} (unwritable={})  outbox={}  held={}",
+            h.dead_letters, h.dead_letter_errors, h.outbox, h.held
+        );
     }
     // Stuck messages are an operator error, never a quiet counter.
     if let Some(e) = &h.send_error {

@@ -157,6 +157,11 @@ pub(crate) fn run_agreement(cmd: AgreementCommand) -> Result<ExitCode> {
                 println!("USA-JPN link:   ceiling {}", p.jp_ceiling);
                 println!("request expiry: {}", tisa_deploy::human_duration(p.request_expiry));
                 println!("two-person rule: {}", if p.two_person_rule { "yes" } else { "no" });
+                println!(
+                    "grant-standing statements: fresh for {}, issued every {}",
+                    tisa_deploy::human_duration(p.standing_window),
+                    tisa_deploy::human_duration(p.standing_period())
+                );
                 println!("keys:           {}", p.keys.len());
                 for k in &p.keys {
                     println!("  {} {} ({}, key id {})", k.party, k.name, k.role, k.key_id());

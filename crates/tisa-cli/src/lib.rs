@@ -2,7 +2,7 @@
 //!
 //! The `tisa` command line: the clap definitions and the dispatch, and the
 //! commands that print. `tisa node` runs a party's node; `submit`,
-//! `pending`, `approve`, `deny`, `retract`, `inbox`, `watch`, `tracks`,
+//! `pending`, `approve`, `deny`, `retract`, `inbox`, `watch`, `tracks`, `held`,
 //! `status`, `health`, `standing` and `deadletter list` talk to the
 //! operator's own node over its private control subjects; `demo` starts a
 //! broker and three nodes and plays the arrangement end to end.
@@ -22,6 +22,7 @@ mod audit;
 mod commands;
 mod demo;
 mod deploy;
+mod held;
 mod logging;
 mod node;
 mod ops;
@@ -79,6 +80,10 @@ enum Command {
     Watch(WatchArgs),
     /// Live missile-warning tracks your node knows: the latest update of each.
     Tracks(ListArgs),
+    /// Deliveries and track updates under another party's standing grant that your node holds
+    /// because no fresh statement that the grant still stands came with them (ids only). The next
+    /// fresh statement releases them; a revocation refuses them. Nothing held is lost.
+    Held(Common),
     /// Show where your party's reports stand.
     Status(StatusArgs),
     /// Check that your node answers, with its counters. Exits 1 if a link is down or
@@ -183,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inbox(a) => commands::inbox(&a.common.resolve()?, a.after, a.limit).await,
         Command::Watch(a) => commands::watch(&a.common.resolve()?, a.count).await,
         Command::Tracks(a) => commands::tracks(&a.common.resolve()?, a.after, a.limit).await,
+        Command::Held(c) => held::held(&c.resolve()?).await,
         Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
         Command::Health(c) => commands::health(&c.resolve()?).await,
         Command::Deadletter(DeadletterCommand::List { common, limit }) => {

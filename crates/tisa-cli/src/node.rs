@@ -53,6 +53,10 @@ pub(crate) struct NodeArgs {
     /// Override: how long a release request stays open before it counts as denied.
     #[arg(long, value_parser = parse_duration)]
     request_expiry: Option<Duration>,
+    /// Override: how fresh a grant-standing statement must be for this node to take a
+    /// delivery or track under the grant (and a third of it: how often this node issues one).
+    #[arg(long, value_parser = parse_duration)]
+    standing_window: Option<Duration>,
     /// How often to reconcile with every peer end to end even when no link came back
     /// (re-send what the peer may not hold; links that come back reconcile at once).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
@@ -101,11 +105,16 @@ pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = a.request_expiry {
         policy.request_expiry = e;
     }
+    if let Some(w) = a.standing_window {
+        anyhow::ensure!(w >= Duration::from_secs(1), "--standing-window must be at least 1s");
+        policy.standing_window = w;
+    }
     tracing::info!(
         agreement_version = policy.version,
         kr_ceiling = %policy.kr_ceiling,
         jp_ceiling = %policy.jp_ceiling,
         request_expiry_s = policy.request_expiry.as_secs(),
+        standing_window_ms = policy.standing_window.as_millis() as u64,
         "policy in force"
     );
     use tisa_transport::Endpoint;

@@ -4,7 +4,9 @@
 use crate::ids::{MessageId, ReportId, RequestId};
 use crate::policy::NotReleasable;
 use crate::report::{BodyKey, Content, ReportHeader};
-use crate::sign::{DecisionDoc, GrantDoc, ReceiptDoc, RetractionDoc, RevocationDoc, Signed, TrackDoc, Verdict};
+use crate::sign::{
+    DecisionDoc, GrantDoc, ReceiptDoc, RetractionDoc, RevocationDoc, Signed, StandingDoc, TrackDoc, Verdict,
+};
 use crate::types::{Party, Sensitive, Timestamp};
 
 /// Protocol major version carried in every envelope and batch: a node
@@ -141,6 +143,16 @@ pub struct Revocation {
     pub doc: RevocationDoc,
     /// The canonical document with the approver's signature: what a
     /// receiver verifies against the agreement's keys.
+    pub signed: Signed,
+}
+
+/// A grant-standing statement, signed by the originator's node (see
+/// [`StandingDoc`]): originator → hub, hub → recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// The document, as parsed from `signed` (receivers check they agree).
+    pub doc: StandingDoc,
+    /// The originator node's signature over it.
     pub signed: Signed,
 }
 
@@ -286,6 +298,8 @@ pub enum Payload {
     Receipt(Receipt),
     /// The originator takes a report back.
     Retraction(Retraction),
+    /// Originator → hub, hub → recipient: a standing grant still stands.
+    Standing(Standing),
 }
 
 /// A recipient's signed receipt for one revision of a report.
@@ -318,6 +332,7 @@ impl Payload {
             Payload::Track(_) => "track",
             Payload::Receipt(_) => "receipt",
             Payload::Retraction(_) => "retraction",
+            Payload::Standing(_) => "standing",
         }
     }
 }

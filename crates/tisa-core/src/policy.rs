@@ -232,6 +232,11 @@ pub struct Policy {
     pub request_expiry: Duration,
     /// Whether an approval must come from an operator other than the submitter.
     pub two_person_rule: bool,
+    /// How fresh a grant-standing statement must be for a recipient to take
+    /// a delivery or track under the grant (the originator issues one every
+    /// third of it): a hub withholding a revocation can use the grant for at
+    /// most this long. Absorbs the clock skew between parties.
+    pub standing_window: Duration,
     /// Registered public keys: the agreement's node and roster keys and
     /// the rosters' operators, one entry per role a key holds.
     pub keys: Vec<KeyEntry>,
@@ -241,7 +246,8 @@ pub struct Policy {
 
 impl Default for Policy {
     /// The 2014 arrangement: NK nuclear and missile programmes only, SECRET
-    /// ceiling on both links, requests open for 24 hours.
+    /// ceiling on both links, requests open for 24 hours, grant-standing
+    /// statements fresh for 60 seconds.
     fn default() -> Self {
         Policy {
             version: 1,
@@ -250,6 +256,7 @@ impl Default for Policy {
             jp_ceiling: Classification::Secret,
             request_expiry: Duration::from_secs(24 * 3600),
             two_person_rule: false,
+            standing_window: Duration::from_secs(60),
             keys: Vec::new(),
             clock_skew: Duration::from_secs(120),
         }
@@ -300,6 +307,13 @@ impl fmt::Display for NotReleasable {
 }
 
 impl Policy {
+    /// How often an originator issues a grant-standing statement: a third of
+    /// [`Policy::standing_window`] (at least 1 ms), so two may be lost in a
+    /// row before the recipient holds anything.
+    pub fn standing_period(&self) -> Duration {
+        (self.standing_window / 3).max(Duration::from_millis(1))
+    }
+
     /// Keys registered for `party` in `role`.
     pub fn keys_of(&self, party: Party, role: KeyRole) -> impl Iterator<Item = &KeyEntry> {
         self.keys.iter().filter(move |k| k.party == party && k.role == role)

@@ -30,6 +30,8 @@ struct File {
     #[serde(default)]
     clock_skew: Option<Spanned<String>>,
     #[serde(default)]
+    standing_statement_window: Option<Spanned<String>>,
+    #[serde(default)]
     link: Vec<Link>,
     #[serde(default)]
     key: Vec<Key>,
@@ -129,6 +131,16 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
     if request_expiry.is_zero() {
         return Err(cx.err(file.request_expiry.span(), "request_expiry must be longer than zero"));
     }
+    let standing_window = match &file.standing_statement_window {
+        None => Policy::default().standing_window,
+        Some(w) => {
+            let d = crate::duration::parse_duration(w.get_ref()).map_err(|e| cx.err(w.span(), e))?;
+            if d < std::time::Duration::from_secs(1) {
+                return Err(cx.err(w.span(), "standing_statement_window must be at least 1s"));
+            }
+            d
+        }
+    };
     let clock_skew = match &file.clock_skew {
         None => Policy::default().clock_skew,
         Some(s) => {
@@ -203,6 +215,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
             jp_ceiling,
             request_expiry,
             two_person_rule: file.two_person_rule,
+            standing_window,
             keys,
             clock_skew,
         },
@@ -234,6 +247,7 @@ pub fn to_json(a: &Agreement) -> serde_json::Value {
         ],
         "request_expiry_ms": u64::try_from(p.request_expiry.as_millis()).unwrap_or(u64::MAX),
         "two_person_rule": p.two_person_rule,
+        "standing_statement_window_ms": u64::try_from(p.standing_window.as_millis()).unwrap_or(u64::MAX),
         "clock_skew_ms": u64::try_from(p.clock_skew.as_millis()).unwrap_or(u64::MAX),
         "keys": p.keys.iter().map(|k| serde_json::json!({
             "party": k.party.trigraph(),

@@ -225,6 +225,7 @@ impl Actor {
                     .map(|doc| ControlReply::DecisionDocument(doc.to_bytes()))
             }
             Query::Tracks(q) => self.core.tracks(q.after.as_deref(), q.page_size(usize::MAX)).map(ControlReply::Tracks),
+            Query::Held(_) => Ok(ControlReply::Held(self.core.held())),
             Query::DeadLetters(q) => {
                 return match self.links.dead_letters().list(q.page_size(limits::PAGE)).await {
                     Ok((items, total)) => ControlReply::DeadLetters(items, total),
@@ -258,6 +259,7 @@ impl Actor {
                 reason: t.reason.clone(),
                 since: t.since,
             }),
+            held: self.core.held_count() as u64,
         }
     }
 

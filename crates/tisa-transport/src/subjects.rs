@@ -12,6 +12,7 @@
 //! | `tisa.kr.up.track` | KR node | US node | `Envelope{track}` (live missile track) |
 //! | `tisa.kr.up.receipt` | KR node | US node | `Envelope{receipt}` (KR's signed receipt for a delivery) |
 //! | `tisa.kr.up.retraction` | KR node | US node | `Envelope{retraction}` (KR retracts its report) |
+//! | `tisa.kr.up.standing` | KR node | US node | `Envelope{standing}` (KR's grant still stands, signed by its node) |
 //! | `tisa.kr.up.rejection` | KR node | US node | `Envelope{rejection}` |
 //! | `tisa.kr.up.batch` | KR node | US node | `EnvelopeBatch` (several of the envelopes above, in order, in one broker message) |
 //! | `tisa.kr.down.request` | US node | KR node | `Envelope{release_request}` |
@@ -21,6 +22,7 @@
 //! | `tisa.kr.down.track` | US node | KR node | `Envelope{track}` (under JP's grant, or US's own) |
 //! | `tisa.kr.down.receipt` | US node | KR node | `Envelope{receipt}` (JP's receipt for a KR report, passed on unchanged) |
 //! | `tisa.kr.down.retraction` | US node | KR node | `Envelope{retraction}` (a retraction of a report KR holds: JP's or US's) |
+//! | `tisa.kr.down.standing` | US node | KR node | `Envelope{standing}` (JP's grant still stands, passed on unchanged) |
 //! | `tisa.kr.down.rejection` | US node | KR node | `Envelope{rejection}` |
 //! | `tisa.kr.down.batch` | US node | KR node | `EnvelopeBatch` (several of the envelopes above, in order, in one broker message) |
 //! | `tisa.jp.up.report` | JP node | US node | `Envelope{report}` |
@@ -30,6 +32,7 @@
 //! | `tisa.jp.up.track` | JP node | US node | `Envelope{track}` (live missile track) |
 //! | `tisa.jp.up.receipt` | JP node | US node | `Envelope{receipt}` |
 //! | `tisa.jp.up.retraction` | JP node | US node | `Envelope{retraction}` (JP retracts its report) |
+//! | `tisa.jp.up.standing` | JP node | US node | `Envelope{standing}` (JP's grant still stands, signed by its node) |
 //! | `tisa.jp.up.rejection` | JP node | US node | `Envelope{rejection}` |
 //! | `tisa.jp.up.batch` | JP node | US node | `EnvelopeBatch` (several of the envelopes above, in order, in one broker message) |
 //! | `tisa.jp.down.request` | US node | JP node | `Envelope{release_request}` |
@@ -39,6 +42,7 @@
 //! | `tisa.jp.down.track` | US node | JP node | `Envelope{track}` (under KR's grant, or US's own) |
 //! | `tisa.jp.down.receipt` | US node | JP node | `Envelope{receipt}` (KR's receipt for a JP report) |
 //! | `tisa.jp.down.retraction` | US node | JP node | `Envelope{retraction}` (a retraction of a report JP holds: KR's or US's) |
+//! | `tisa.jp.down.standing` | US node | JP node | `Envelope{standing}` (KR's grant still stands, passed on unchanged) |
 //! | `tisa.jp.down.rejection` | US node | JP node | `Envelope{rejection}` |
 //! | `tisa.jp.down.batch` | US node | JP node | `EnvelopeBatch` (several of the envelopes above, in order, in one broker message) |
 //! | `tisa.ctl.<p>.submit` | party p's CLI | party p's node | `ControlRequest{submit}` → `ControlReply` |
@@ -118,12 +122,12 @@ pub fn inbound(party: Party) -> Vec<(Party, String)> {
 }
 
 /// Kinds a nation sends up to the hub (`tisa.<nation>.up.<kind>`).
-pub const UP_KINDS: [&str; 9] =
-    ["report", "decision", "grant", "revocation", "track", "receipt", "retraction", "rejection", BATCH];
+pub const UP_KINDS: [&str; 10] =
+    ["report", "decision", "grant", "revocation", "track", "receipt", "retraction", "standing", "rejection", BATCH];
 
 /// Kinds the hub sends down to a nation (`tisa.<nation>.down.<kind>`).
-pub const DOWN_KINDS: [&str; 9] =
-    ["request", "delivery", "progress", "revocation", "track", "receipt", "retraction", "rejection", BATCH];
+pub const DOWN_KINDS: [&str; 10] =
+    ["request", "delivery", "progress", "revocation", "track", "receipt", "retraction", "standing", "rejection", BATCH];
 
 /// The subject kind of an [`EnvelopeBatch`](crate::proto::EnvelopeBatch): several envelopes to
 /// the same peer in one broker message (one stored write, one acknowledgement).

@@ -145,6 +145,7 @@ fn requests() -> Vec<ControlRequest> {
         }),
         ControlRequest::Tracks(query()),
         ControlRequest::DeadLetters(ListQuery { limit: 3, ..Default::default() }),
+        ControlRequest::Held(ListQuery::default()),
     ]
 }
 
@@ -343,6 +344,7 @@ fn replies() -> Vec<ControlReply> {
             dead_letter_errors: 9,
             outbox: 10,
             send_error: Some(SendError { stream: "TISA_JP_DOWN".into(), reason: "full".into(), since: Timestamp(11) }),
+            held: 12,
         }),
         ControlReply::Grants(vec![GrantView { grant: grant(), revoked: true }]),
         ControlReply::DecisionDocument(b"tisa.v1.decision\n".to_vec()),
@@ -372,6 +374,26 @@ fn replies() -> Vec<ControlReply> {
             }],
             40,
         ),
+        ControlReply::Held(vec![
+            HeldView {
+                kind: HeldKind::Delivery,
+                id: "KR-abc".into(),
+                revision: 2,
+                originator: Party::Kr,
+                grant_id: "KR-G-1".into(),
+                held_at: Timestamp(13),
+                statement_issued_at: Some(Timestamp(7)),
+            },
+            HeldView {
+                kind: HeldKind::Track,
+                id: "KR-T-1".into(),
+                revision: 9,
+                originator: Party::Kr,
+                grant_id: "KR-G-1".into(),
+                held_at: Timestamp(14),
+                statement_issued_at: None,
+            },
+        ]),
     ]
 }
 

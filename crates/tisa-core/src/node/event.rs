@@ -87,6 +87,18 @@ pub enum Event {
         /// The holder told.
         recipient: Party,
     },
+    /// A delivery or track update under a standing grant arrived without a
+    /// fresh statement that the grant stands: held (committed, neither in
+    /// the inbox nor refused) until one releases it or a revocation refuses it.
+    Held {
+        kind: HeldKind,
+        /// The report id, or the track id.
+        id: String,
+        /// The report's revision, or the track update's sequence number.
+        revision: u32,
+        originator: Party,
+        grant_id: String,
+    },
     /// A link came back (or the periodic check ran): this party re-sent
     /// what the peer may not know (end-to-end reconciliation).
     Reconciled {
@@ -105,4 +117,23 @@ pub enum Event {
         /// Why.
         why: AuthError,
     },
+}
+
+/// What a held item is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldKind {
+    /// A report delivered under a standing grant.
+    Delivery,
+    /// A live missile-track update forwarded under a standing grant.
+    Track,
+}
+
+impl HeldKind {
+    /// `DELIVERY` or `TRACK`.
+    pub fn code(self) -> &'static str {
+        match self {
+            HeldKind::Delivery => "DELIVERY",
+            HeldKind::Track => "TRACK",
+        }
+    }
 }

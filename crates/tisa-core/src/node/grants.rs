@@ -40,7 +40,9 @@ impl Node {
         }
         let grant = Grant { doc: doc.clone(), signed };
         self.grants.insert(doc.grant_id.clone(), GrantView { grant: grant.clone(), revoked: false });
-        self.send(now, Party::HUB, Payload::Grant(grant));
+        self.send(now, Party::HUB, Payload::Grant(grant.clone()));
+        // It stands: say so at once, then on the timer (`standing`).
+        self.issue_standing(now, &grant);
         Ok(doc)
     }
 
@@ -107,7 +109,7 @@ impl Node {
         Ok(())
     }
 
-    pub(super) fn recipient_on_revocation(&mut self, r: Revocation) -> Result<(), RejectReason> {
+    pub(super) fn recipient_on_revocation(&mut self, now: Timestamp, r: Revocation) -> Result<(), RejectReason> {
         let originator = r.doc.originator;
         if Some(originator) != self.party.other_nation() {
             return Err(RejectReason::UnexpectedMessage { kind: "revocation", link: Party::HUB });
@@ -117,7 +119,10 @@ impl Node {
         if RevocationDoc::parse(&r.signed.bytes).map_err(bad)? != r.doc || r.doc.operator != r.signed.signer {
             return Err(bad(sign::SigError::Mismatch("revocation")));
         }
-        self.revoked.insert(r.doc.grant_id);
+        // What is held under it is refused now (`standing`).
+        if self.revoked.insert(r.doc.grant_id.clone()) {
+            self.settle_held(now, &r.doc.grant_id);
+        }
         Ok(())
     }
 }

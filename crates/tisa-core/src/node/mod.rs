@@ -22,9 +22,10 @@
 //! reports back), `hub` (hold, ask, forward, pass receipts back) and
 //! `recipient` (verify and take in deliveries). What spans all three roles
 //! is split by feature: `grants` (standing pre-approvals), `tracks` (live
-//! missile tracks), `retraction` and `reconcile` (re-sending what a peer may
-//! have lost). `views` holds the queries and what they return, `event` what
-//! happened.
+//! missile tracks), `standing` (statements that a grant still stands, and
+//! what a recipient holds until a fresh one comes), `retraction` and
+//! `reconcile` (re-sending what a peer may have lost). `views` holds the
+//! queries and what they return, `event` what happened.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -50,11 +51,13 @@ mod originator;
 mod recipient;
 mod reconcile;
 mod retraction;
+mod standing;
 mod tracks;
 mod views;
 
-pub use event::Event;
+pub use event::{Event, HeldKind};
 pub use originator::{ReportDraft, SubmitNote, Submitted};
+pub use standing::HeldView;
 pub use tracks::{TrackDraft, TrackEntry, TrackSubmitted};
 pub use views::{
     inbox_cursor, GrantView, HubState, InboxEntry, Page, PendingView, RecipientState, RetractionNote, RevisionStatus,
@@ -64,6 +67,7 @@ pub use auth::Authorized;
 use hub::Hub;
 use originator::Originator;
 use recipient::Received;
+use standing::Freshness;
 
 /// Size limits, in bytes, of a report's text fields, named for them (NATS's
 /// default maximum payload is 1 MiB; a report must fit with room for its
@@ -143,6 +147,9 @@ pub struct Node {
     /// Live missile tracks: the latest update of each (own, held or
     /// received), by first appearance.
     tracks: IndexMap<TrackId, TrackEntry>,
+    /// Grant-standing statements, and what a recipient holds for want of a
+    /// fresh one (`standing`).
+    freshness: Freshness,
     /// Open requests' deadlines (originator and hub).
     deadlines: BTreeSet<(Timestamp, RequestId)>,
     /// Distinguishes this run's message ids from other runs'.
@@ -182,6 +189,7 @@ impl Node {
             grants: IndexMap::new(),
             revoked: HashSet::new(),
             tracks: IndexMap::new(),
+            freshness: Freshness::default(),
             deadlines: BTreeSet::new(),
             instance,
             next_seq: 0,
@@ -236,12 +244,19 @@ impl Node {
     /// When [`Node::handle_timeout`] must next be called, if ever.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.deadlines.first().map(|(t, _)| *t)
+        let request = self.deadlines.first().map(|(t, _)| *t);
+        match (request, self.standing_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// A timer input: expires every open request whose deadline is `<= now`.
+    /// A timer input: expires every open request whose deadline is `<= now`,
+    /// issues the grant-standing statements due, refuses what is held under
+    /// a grant that has lapsed.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.expire_due(now);
+        self.standing_on_timeout(now);
     }
 
     /// A message that arrived on the link to `link` (the party the transport
@@ -262,7 +277,7 @@ impl Node {
                     Ok(())
                 }
                 p if self.party.is_hub() => self.hub_input(now, link, p),
-                p => self.nation_input(now, p),
+                p => self.nation_input(now, message_id.clone(), p),
             }
         };
         if let Err(reason) = result {
@@ -311,6 +326,7 @@ impl Node {
             Payload::Track(t) => self.hub_on_track(now, link, t),
             Payload::Receipt(r) => self.hub_on_receipt(now, link, r),
             Payload::Retraction(r) => self.hub_on_retraction(now, link, r),
+            Payload::Standing(s) => self.hub_on_standing(now, link, s),
             other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link }),
         }
     }
@@ -318,15 +334,16 @@ impl Node {
     /// What a nation takes in, always from the hub: as an originator
     /// (requests, progress, receipts) and as a recipient (deliveries,
     /// revocations, tracks, retractions).
-    fn nation_input(&mut self, now: Timestamp, payload: Payload) -> Result<(), RejectReason> {
+    fn nation_input(&mut self, now: Timestamp, message_id: MessageId, payload: Payload) -> Result<(), RejectReason> {
         match payload {
             Payload::ReleaseRequest(r) => self.originator_on_request(now, r),
-            Payload::Delivery(d) => self.recipient_on_delivery(now, d),
+            Payload::Delivery(d) => self.recipient_on_delivery(now, message_id, d),
             Payload::Progress(p) => self.originator_on_progress(p),
-            Payload::Revocation(r) => self.recipient_on_revocation(r),
-            Payload::Track(t) => self.recipient_on_track(now, t),
+            Payload::Revocation(r) => self.recipient_on_revocation(now, r),
+            Payload::Track(t) => self.recipient_on_track(now, message_id, t),
+            Payload::Standing(s) => self.recipient_on_standing(now, s),
             Payload::Receipt(r) => self.originator_on_receipt(r),
-            Payload::Retraction(r) => self.holder_on_retraction(r),
+            Payload::Retraction(r) => self.holder_on_retraction(now, r),
             other => Err(RejectReason::UnexpectedMessage { kind: other.kind(), link: Party::HUB }),
         }
     }

@@ -3,13 +3,12 @@
 //! the report in the inbox. (The hub holds national reports in the same
 //! inbox; see `hub`.)
 
-use super::event::Event;
 use super::views::{InboxEntry, RetractionNote};
 use super::Node;
 use crate::body::blank_signed;
 use crate::error::RejectReason;
-use crate::ids::RequestId;
-use crate::message::{Basis, Consent, Delivery, Payload, Receipt, Released, Report};
+use crate::ids::{MessageId, RequestId};
+use crate::message::{Basis, Consent, Delivery, Payload, Released, Report};
 use crate::policy::{KeyRole, NotReleasable};
 use crate::report::{BodyKey, Content, ReportHeader};
 use crate::sign::{self, DecisionDoc, GrantDoc, Manifest, Signed, Verdict};
@@ -56,7 +55,12 @@ impl Received {
 }
 
 impl Node {
-    pub(super) fn recipient_on_delivery(&mut self, now: Timestamp, d: Delivery) -> Result<(), RejectReason> {
+    pub(super) fn recipient_on_delivery(
+        &mut self,
+        now: Timestamp,
+        message_id: MessageId,
+        d: Delivery,
+    ) -> Result<(), RejectReason> {
         let h = &d.header;
         if h.originator == self.party {
             return Err(RejectReason::OwnReport(h.id.clone()));
@@ -71,6 +75,11 @@ impl Node {
             if let Some(r) = self.receipts_sent.get(&(h.id.clone(), h.revision)).cloned() {
                 self.send(now, Party::HUB, Payload::Receipt(r));
             }
+            return Ok(());
+        }
+        // An exact duplicate of what is held stays held: only a statement,
+        // a revocation, a lapse or a retraction settles it.
+        if self.held_delivery(&(h.id.clone(), h.revision)).is_some_and(|e| same_delivery(e, &d)) {
             return Ok(());
         }
         if self.retractions.contains_key(&h.id) {
@@ -101,7 +110,7 @@ impl Node {
             Released::Tearline(t) => self.verify_manifest(&d.manifest, h, None, Some(t))?,
         };
         let key = (h.id.clone(), h.revision);
-        if let Some(existing) = self.inbox.get(&key) {
+        if let Some(existing) = self.inbox.get(&key).or_else(|| self.held_delivery(&key)) {
             return if same_delivery(existing, &d) {
                 Ok(())
             } else {
@@ -112,20 +121,12 @@ impl Node {
             Released::Full(c) => (false, Some(c.title.clone())),
             Released::Tearline(_) => (true, None),
         };
-        self.events.push_back(Event::Received { header: d.header.clone(), basis: d.basis, tearline_only, title });
-        // The shell logged this input before applying it, so it is committed:
-        // sign a receipt (ids and the manifest's hash only) for the originator.
-        let doc = sign::ReceiptDoc {
-            report_id: d.header.id.clone(),
-            revision: d.header.revision,
-            recipient: self.party,
-            manifest_sha256: sign::sha256(&d.manifest.bytes),
-            received_at: now,
+        // Under a grant, only while a fresh statement that it stands is held
+        // here; otherwise held (see `standing`).
+        let hold_under = match &d.consent {
+            Some(Consent::Grant(g)) if !self.standing_fresh(g, now) => Some(g.doc.grant_id.clone()),
+            _ => None,
         };
-        let signed = self.identity.sign(doc.to_bytes());
-        let receipt = Receipt { doc, signed, audit_head: None };
-        self.receipts_sent.insert(key.clone(), receipt.clone());
-        self.send(now, Party::HUB, Payload::Receipt(receipt));
         // The body to the store: what was released, with the manifest.
         let content = match &d.released {
             Released::Full(c) => c.clone(),
@@ -142,8 +143,11 @@ impl Node {
             retracted: None,
             manifest_sha256: sign::sha256(&d.manifest.bytes),
         };
-        self.inbox.insert(key, received);
         self.stash(body);
+        match hold_under {
+            Some(grant_id) => self.hold_delivery(message_id, received, title, grant_id),
+            None => self.take_in(now, received, title),
+        }
         Ok(())
     }
 

@@ -21,9 +21,11 @@ impl Node {
     /// - a nation re-sends every own report revision that has no final
     ///   outcome yet (the hub answers a report it already holds with where
     ///   it stands: progress, the open request, the receipt), its
-    ///   retractions the hub has not confirmed, its grants and revocations;
+    ///   retractions the hub has not confirmed, its grants and revocations,
+    ///   and the newest statement of each grant that stands;
     /// - the hub re-sends every delivery to that nation that has no receipt
-    ///   yet, and the revocations and retractions it passed on to it.
+    ///   yet, the revocations and retractions it passed on to it, and the
+    ///   newest statement of each grant that stands for it.
     pub(super) fn resend_to(&mut self, now: Timestamp, link: Party) {
         // Each with the body it needs from the store, if any.
         let mut out: Vec<(Payload, Option<BodyKey>)> = Vec::new();
@@ -47,6 +49,7 @@ impl Node {
                     out.push((Payload::Revocation(r.clone()), None));
                 }
             }
+            out.extend(self.standing_to_resend(link).into_iter().map(|p| (p, None)));
             let mut told = BTreeSet::new();
             for (id, _, to) in self.hub.forwarded.keys() {
                 if *to == link && told.insert(id.clone()) {
@@ -75,6 +78,7 @@ impl Node {
             for r in self.originator.revocations.values() {
                 out.push((Payload::Revocation(r.clone()), None));
             }
+            out.extend(self.standing_to_resend(link).into_iter().map(|p| (p, None)));
         }
         let resent = u32::try_from(out.len()).unwrap_or(u32::MAX);
         for (p, body) in out {

@@ -145,7 +145,7 @@ impl Node {
         Ok(())
     }
 
-    pub(super) fn holder_on_retraction(&mut self, r: Retraction) -> Result<(), RejectReason> {
+    pub(super) fn holder_on_retraction(&mut self, now: Timestamp, r: Retraction) -> Result<(), RejectReason> {
         let originator = r.doc.originator;
         if originator == self.party {
             return Err(RejectReason::OwnReport(r.doc.report_id.clone()));
@@ -158,7 +158,11 @@ impl Node {
         // Kept even if no revision arrived yet: a late delivery is refused.
         self.retractions.insert(id.clone(), r.clone());
         self.mark_retracted(&r);
-        self.events.push_back(Event::Retracted { report_id: id, originator });
+        self.events.push_back(Event::Retracted { report_id: id.clone(), originator });
+        // Any revision held for want of a statement is refused now.
+        for grant_id in self.held_grants_of(&id) {
+            self.settle_held(now, &grant_id);
+        }
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use super::event::Event;
 use super::Node;
 use crate::error::{CommandError, RejectReason};
-use crate::ids::TrackId;
+use crate::ids::{MessageId, TrackId};
 use crate::message::{Payload, TrackUpdate};
 use crate::policy::{KeyRole, NotReleasable};
 use crate::sign::{self, GrantDoc, TrackDoc};
@@ -170,7 +170,7 @@ impl Node {
     }
 
     /// Whether `t` is older than (or the same as) the latest update held of its track.
-    fn track_is_stale(&self, t: &TrackUpdate) -> bool {
+    pub(super) fn track_is_stale(&self, t: &TrackUpdate) -> bool {
         self.tracks.get(&t.doc.track_id).is_some_and(|e| e.update.doc.seq >= t.doc.seq)
     }
 
@@ -221,7 +221,12 @@ impl Node {
         Ok(())
     }
 
-    pub(super) fn recipient_on_track(&mut self, now: Timestamp, t: TrackUpdate) -> Result<(), RejectReason> {
+    pub(super) fn recipient_on_track(
+        &mut self,
+        now: Timestamp,
+        message_id: MessageId,
+        t: TrackUpdate,
+    ) -> Result<(), RejectReason> {
         let d = &t.doc;
         if d.originator == self.party {
             return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "this party's own track" });
@@ -256,6 +261,13 @@ impl Node {
         }
         if self.track_is_stale(&t) {
             return Ok(()); // stale or duplicate: the latest state stands
+        }
+        // Under a grant, only while a fresh statement that it stands is held
+        // here; otherwise held (see `standing`).
+        if let Some(g) = t.consent.as_ref().filter(|g| !self.standing_fresh(g, now)) {
+            let grant_id = g.doc.grant_id.clone();
+            self.hold_track(now, message_id, t, grant_id);
+            return Ok(());
         }
         self.tracks.insert(d.track_id.clone(), TrackEntry { update: t.clone(), received_at: now });
         self.events.push_back(Event::TrackUpdated { update: t });

@@ -39,6 +39,7 @@
 //! | `tisa.v1.cosign` | a second approver's key (by key id) | grant id, originator, SHA-256 of the grant document, time, key id |
 //! | `tisa.v1.roster` | the party's roster key (by key id) | party, version, issue time, operators (name, key id, public key, roles) |
 //! | `tisa.v1.track` | originator's node key | track id, sequence number, originator, category (NK_MISSILE), classification, releasable-to, launch point and time, position, altitude, observation time, predicted impact, issue time |
+//! | `tisa.v1.standing` | originator's node key | grant id, SHA-256 of the grant's signed bytes, originator, per-grant sequence number, issue time: the grant still stands (issued on a timer; a recipient uses a grant only while it holds a fresh one) |
 //!
 //! Format: a first line naming the document (`tisa.v1.manifest`), then
 //! `key=value` lines in a fixed order, each ending in `\n`. Parsing is strict
@@ -62,6 +63,7 @@ mod manifest;
 mod receipt;
 mod retraction;
 mod roster;
+mod standing;
 mod submission;
 mod track;
 
@@ -78,5 +80,6 @@ pub use manifest::Manifest;
 pub use receipt::{AuditHeadDoc, ReceiptDoc};
 pub use retraction::RetractionDoc;
 pub use roster::{RosterDoc, RosterError, RosterOperator};
+pub use standing::StandingDoc;
 pub use submission::SubmissionDoc;
 pub use track::TrackDoc;

@@ -68,6 +68,13 @@ pub(crate) struct Oracle {
     pub(crate) revocations: HashMap<String, Vec<Revocation>>,
     pub(crate) revoked_at_hub: HashMap<String, u64>,
     pub(crate) revoked_at_recipient: HashMap<String, u64>,
+    /// How fresh a grant-standing statement must be (the agreed window).
+    pub(crate) window: u64,
+    /// Grant-standing statements each originator put on the wire.
+    pub(crate) statements: Vec<Standing>,
+    /// When each genuine statement (its issue time) reached the grant's
+    /// recipient, by grant: (tick, issued at).
+    pub(crate) standing_at_recipient: HashMap<String, Vec<(u64, Timestamp)>>,
     /// (report, revision, recipient) the hub forwarded.
     pub(crate) forwarded: HashSet<ReleaseKey>,
     /// When each report entered each nation's inbox (tick, clock).
@@ -118,6 +125,9 @@ impl Oracle {
             revocations: HashMap::new(),
             revoked_at_hub: HashMap::new(),
             revoked_at_recipient: HashMap::new(),
+            window: duration_ms(p.standing_window),
+            statements: Vec::new(),
+            standing_at_recipient: HashMap::new(),
             forwarded: HashSet::new(),
             receipts: HashMap::new(),
         }
@@ -168,7 +178,9 @@ impl Oracle {
         })
     }
 
-    /// A logged grant covering `s` whose revocation had not reached `to` by `tick`.
+    /// A logged grant covering `s` whose revocation had not reached `to` by
+    /// `tick`, and of which `to` had by then received a statement, issued by
+    /// the originator, that it stands, issued within the window of `now`.
     pub(crate) fn granted_at_recipient(
         &self,
         s: &Sub,
@@ -178,7 +190,12 @@ impl Oracle {
         now: Timestamp,
     ) -> bool {
         self.grants.iter().any(|(id, g)| {
-            self.covers(g, s, to, tearline_only, now) && self.revoked_at_recipient.get(id).is_none_or(|t| *t > tick)
+            self.covers(g, s, to, tearline_only, now)
+                && self.revoked_at_recipient.get(id).is_none_or(|t| *t > tick)
+                && self
+                    .standing_at_recipient
+                    .get(id)
+                    .is_some_and(|v| v.iter().any(|(t, at)| *t <= tick && now.0.abs_diff(at.0) <= self.window))
         })
     }
 

@@ -79,6 +79,17 @@ impl World {
                 {
                     self.o.grant_at_hub.entry(g.doc.grant_id.clone()).or_insert(tick);
                 }
+                Payload::Standing(st)
+                    if to == st.doc.originator.other_nation().unwrap_or(US)
+                        && link == US
+                        && self.o.statements.contains(st) =>
+                {
+                    self.o
+                        .standing_at_recipient
+                        .entry(st.doc.grant_id.clone())
+                        .or_default()
+                        .push((tick, st.doc.issued_at));
+                }
                 Payload::Revocation(r) => {
                     let id = &r.doc.grant_id;
                     if self.o.revocations.get(id).is_some_and(|v| v.contains(r)) {
@@ -95,11 +106,21 @@ impl World {
         }
         let tag = (to, link, env.message_id.clone());
         let repeat = self.accepted.contains(&tag);
+        let kind_in = env.payload.kind();
         let inbox0 = if to.is_hub() { 0 } else { self.sim.inbox(to).len() };
         let (log0, ev0) = (self.sim.log().len(), self.sim.events(to).len());
         self.sim.inject(to, link, env);
         let new_events = &self.sim.events(to)[ev0..];
-        let rejected = new_events.iter().any(|e| matches!(e, Event::Rejected { .. }));
+        let rejected =
+            new_events.iter().any(|e| matches!(e, Event::Rejected { message_id, .. } if *message_id == tag.2));
+        // A held delivery or track refused later (its grant revoked or
+        // lapsed) counts as refused from then on.
+        for e in new_events {
+            if let Event::Rejected { link: l, message_id, .. } = e {
+                self.accepted.remove(&(to, *l, message_id.clone()));
+            }
+        }
+        let new_events = &self.sim.events(to)[ev0..];
         if repeat {
             // A repeat is answered (reconciliation: where the report stands,
             // the open request, the decision or receipt already given), back
@@ -110,7 +131,9 @@ impl World {
                     sent.from == to
                         && sent.transmit.to == link
                         && matches!(kind, "progress" | "request" | "decision" | "receipt"),
-                    "a repeat of an accepted envelope produced a {} to {}",
+                    "a repeat of an accepted {} envelope at {:?} produced a {} to {}",
+                    kind_in,
+                    to,
                     kind,
                     sent.transmit.to
                 );
@@ -140,13 +163,18 @@ impl World {
         Ok(rejected)
     }
 
-    /// Judges every delivery the hub put on the wire since the last call.
+    /// Judges every delivery the hub put on the wire since the last call,
+    /// and keeps the statements originators issued.
     pub(crate) fn judge_hub_log(&mut self, tick: u64) -> Result<(), TestCaseError> {
         let new: Vec<Sent> = self.sim.log()[self.hub_judged..].to_vec();
         self.hub_judged = self.sim.log().len();
         for s in new {
-            if let (Party::Us, Payload::Delivery(d)) = (s.from, &s.transmit.envelope.payload) {
-                self.o.judge_forward(s.transmit.to, d, tick, s.at).map_err(TestCaseError::fail)?;
+            match (s.from, &s.transmit.envelope.payload) {
+                (Party::Us, Payload::Delivery(d)) => {
+                    self.o.judge_forward(s.transmit.to, d, tick, s.at).map_err(TestCaseError::fail)?
+                }
+                (from, Payload::Standing(st)) if from == st.doc.originator => self.o.statements.push(st.clone()),
+                _ => {}
             }
         }
         Ok(())
@@ -158,6 +186,9 @@ impl World {
             let events = self.sim.events(p)[self.judged[idx(p)]..].to_vec();
             self.judged[idx(p)] += events.len();
             for e in events {
+                if let Event::Rejected { link, message_id, .. } = &e {
+                    self.accepted.remove(&(p, *link, message_id.clone()));
+                }
                 if let Event::Received { header, basis, tearline_only, .. } = e {
                     prop_assert!(!p.is_hub(), "the hub received a delivery");
                     let key = (header.id.as_str().to_owned(), header.revision);
@@ -435,7 +466,9 @@ impl World {
         }
         prop_assert_eq!(result.as_ref().ok(), Some(&doc));
         let msg = Grant { doc: doc.clone(), signed };
-        prop_assert_eq!(self.last_sent(p), Some(&Payload::Grant(msg.clone())));
+        let grant_sent =
+            self.sim.log().iter().rev().find(|s| s.from == p && s.transmit.envelope.payload.kind() == "grant");
+        prop_assert_eq!(grant_sent.map(|s| &s.transmit.envelope.payload), Some(&Payload::Grant(msg.clone())));
         let logged = LoggedGrant {
             originator: p,
             recipient,

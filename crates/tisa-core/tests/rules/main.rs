@@ -11,6 +11,7 @@ mod corrections;
 mod duplicates;
 mod expiry;
 mod forgery;
+mod freshness;
 mod hub_reports;
 mod inputs;
 mod queries;

@@ -11,7 +11,9 @@ fn a_standing_grant_releases_covered_reports_without_a_request() {
     assert!(!sim.grants(KR)[0].revoked);
     sim.drive();
     assert_eq!(sim.grants(US).iter().map(|g| (&g.grant.doc, g.revoked)).collect::<Vec<_>>(), [(&doc, false)]);
-    assert_untouched(&sim, JP);
+    // JP learns only that the grant stands (KR's signed statement), nothing else.
+    assert!(sim.sent_to(JP).iter().all(|e| matches!(e.payload, Payload::Standing(_))), "{:?}", sim.sent_to(JP));
+    assert!(sim.events(JP).is_empty() && sim.inbox(JP).is_empty());
 
     // Covered: forwarded as soon as the hub holds it, nobody asked.
     let sub = sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "USA,JPN", "g1")).unwrap();
@@ -184,7 +186,8 @@ fn grants_that_cannot_be_issued_are_refused() {
         Err(CommandError::Unverified { .. })
     ));
     assert!(!sim.grants(KR)[0].revoked);
-    assert_eq!(sim.log().len(), 1, "only the valid grant was sent");
+    let sent: Vec<&str> = sim.log().iter().map(|s| s.transmit.envelope.payload.kind()).collect();
+    assert_eq!(sent, ["grant", "standing"], "only the valid grant (and the statement that it stands) was sent");
 }
 
 #[test]
@@ -363,7 +366,18 @@ fn a_grant_that_does_not_cover_the_report_is_no_consent() {
             ),
         ],
     );
-    // The covering grant is consent (the positive control).
+    // The covering grant is consent (the positive control), with KR's node's
+    // statement that it stands.
+    let g = grant_msg(&nuclear_confidential, &approver(KR, 0));
+    let st = tisa_core::sign::StandingDoc {
+        grant_id: g.doc.grant_id.clone(),
+        grant_sha256: tisa_core::sign::sha256(&g.signed.bytes),
+        originator: KR,
+        seq: 1,
+        issued_at: sim.now,
+    };
+    let st = Standing { signed: node_key(KR).sign(st.to_bytes()), doc: st };
+    sim.inject(JP, US, envelope(US, "US.ok.0", sim.now, Payload::Standing(st)));
     sim.inject(
         JP,
         US,

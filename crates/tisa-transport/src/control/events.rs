@@ -192,6 +192,16 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
             w.recipient = Some(*recipient);
             w.detail = format!("retraction of {report_id} passed on to {recipient}");
         }
+        Event::Held { kind, id, revision, originator, grant_id } => {
+            w.kind = "HELD".into();
+            w.report_id = Some(id.clone());
+            w.revision = *revision;
+            w.originator = Some(*originator);
+            w.detail = format!(
+                "{} held under grant {grant_id}: no fresh statement that it stands (released by one, refused by a revocation)",
+                kind.code()
+            );
+        }
         Event::Reconciled { link, resent } => {
             w.kind = "RECONCILED".into();
             w.recipient = Some(*link);

@@ -3,8 +3,8 @@
 //! types (content the node keeps in its body store is filled in first).
 
 use tisa_core::{
-    Decision, GrantView, HubState, InboxEntry, Page, Party, PendingView, RecipientState, RequestId, RetractionNote,
-    RevisionStatus, Sensitive, SubmitNote, Submitted, Timestamp, TrackEntry, TrackSubmitted,
+    Decision, GrantView, HeldKind, HeldView, HubState, InboxEntry, Page, Party, PendingView, RecipientState, RequestId,
+    RetractionNote, RevisionStatus, Sensitive, SubmitNote, Submitted, Timestamp, TrackEntry, TrackSubmitted,
 };
 
 use crate::convert::{
@@ -54,6 +54,8 @@ pub enum ControlReply {
     Tracks(Page<TrackEntry>),
     /// `deadletter`: dead letters, newest first, and how many the stream holds.
     DeadLetters(Vec<DeadLetter>, u64),
+    /// `held`: what is held for want of a fresh grant-standing statement.
+    Held(Vec<HeldView>),
 }
 
 impl ControlReply {
@@ -94,6 +96,8 @@ pub struct Health {
     pub outbox: u64,
     /// Why sending is stuck, while the outbox is not empty.
     pub send_error: Option<SendError>,
+    /// Deliveries and track updates held for want of a fresh grant-standing statement.
+    pub held: u64,
 }
 
 /// Why a node's messages are not getting through (shown by `tisa health`).
@@ -206,6 +210,7 @@ impl Wire for ControlReply {
                 items: items.iter().map(Wire::to_proto).collect(),
                 total: *total,
             }),
+            ControlReply::Held(items) => R::Held(proto::HeldList { items: items.iter().map(Wire::to_proto).collect() }),
         };
         proto::ControlReply { reply: Some(r) }
     }
@@ -233,6 +238,7 @@ impl Wire for ControlReply {
                 l.items.into_iter().map(DeadLetter::from_proto).collect::<Result<_, _>>()?,
                 l.total,
             ),
+            R::Held(l) => ControlReply::Held(l.items.into_iter().map(HeldView::from_proto).collect::<Result<_, _>>()?),
         })
     }
 }
@@ -506,6 +512,7 @@ impl Wire for Health {
             send_error: self.send_error.as_ref().map(|e| e.reason.clone()).unwrap_or_default(),
             send_error_stream: self.send_error.as_ref().map(|e| e.stream.clone()).unwrap_or_default(),
             send_error_since_ms: self.send_error.as_ref().map_or(0, |e| e.since.as_millis()),
+            held: self.held,
         }
     }
 
@@ -529,6 +536,41 @@ impl Wire for Health {
                 reason: h.send_error,
                 since: Timestamp(h.send_error_since_ms),
             }),
+            held: h.held,
+        })
+    }
+}
+
+/// An item held for want of a fresh grant-standing statement.
+impl Wire for HeldView {
+    type Proto = proto::HeldItem;
+
+    fn to_proto(&self) -> Self::Proto {
+        proto::HeldItem {
+            kind: self.kind.code().to_owned(),
+            id: self.id.clone(),
+            revision: self.revision,
+            originator: party_to(self.originator),
+            grant_id: self.grant_id.clone(),
+            held_at_ms: self.held_at.as_millis(),
+            statement_issued_at_ms: self.statement_issued_at.map_or(0, Timestamp::as_millis),
+        }
+    }
+
+    fn from_proto(h: Self::Proto) -> Result<Self, DecodeError> {
+        let kind = match h.kind.as_str() {
+            "DELIVERY" => HeldKind::Delivery,
+            "TRACK" => HeldKind::Track,
+            _ => return Err(DecodeError::Inconsistent("held item kind")),
+        };
+        Ok(HeldView {
+            kind,
+            id: h.id,
+            revision: h.revision,
+            originator: party_from("held.originator", h.originator)?,
+            grant_id: h.grant_id,
+            held_at: Timestamp(h.held_at_ms),
+            statement_issued_at: (h.statement_issued_at_ms > 0).then_some(Timestamp(h.statement_issued_at_ms)),
         })
     }
 }

@@ -138,6 +138,8 @@ control_requests! {
         "tracks" => Tracks(ListQuery),
         /// The most recent dead letters (`limit` only), newest first.
         "deadletter" => DeadLetters(ListQuery),
+        /// What is held for want of a fresh grant-standing statement.
+        "held" => Held(ListQuery),
     }
 }
 
@@ -307,6 +309,7 @@ impl Wire for ControlRequest {
             ControlRequest::DecisionDocument(q) => R::Draft(q.to_proto()),
             ControlRequest::Tracks(q) => R::Tracks(q.to_proto()),
             ControlRequest::DeadLetters(q) => R::DeadLetters(q.to_proto()),
+            ControlRequest::Held(q) => R::Held(q.to_proto()),
         };
         proto::ControlRequest { request: Some(r), authorization: None }
     }
@@ -328,6 +331,7 @@ impl Wire for ControlRequest {
             R::Draft(d) => ControlRequest::DecisionDocument(Wire::from_proto(d)?),
             R::Tracks(q) => ControlRequest::Tracks(Wire::from_proto(q)?),
             R::DeadLetters(q) => ControlRequest::DeadLetters(Wire::from_proto(q)?),
+            R::Held(q) => ControlRequest::Held(Wire::from_proto(q)?),
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use prost::Message;
 use tisa_core::{
-    Envelope, MessageId, Payload, Progress, Receipt, Rejection, ReleaseRequest, Retraction, Stage, Timestamp,
+    Envelope, MessageId, Payload, Progress, Receipt, Rejection, ReleaseRequest, Retraction, Stage, Standing, Timestamp,
     PROTOCOL_VERSION, PROTOCOL_VERSION_MINOR,
 };
 
@@ -176,6 +176,7 @@ impl Wire for Envelope {
             Payload::Retraction(r) => {
                 P::Retraction(proto::Retraction { signed: Some(signed_to(&r.signed)), reason: r.doc.reason.clone() })
             }
+            Payload::Standing(st) => P::Standing(proto::Standing { signed: Some(signed_to(&st.signed)) }),
             Payload::Delivery(d) => P::Delivery(d.to_proto()),
             Payload::Track(t) => P::Track(t.to_proto()),
             Payload::Progress(p) => P::Progress(p.to_proto()),
@@ -221,6 +222,12 @@ impl Wire for Envelope {
                 let doc = tisa_core::sign::RetractionDoc::parse(&signed.bytes, &r.reason)
                     .map_err(|_| DecodeError::Inconsistent("malformed retraction document or reason"))?;
                 Payload::Retraction(Retraction { doc, signed })
+            }
+            P::Standing(st) => {
+                let signed = signed_from("standing.signed", st.signed)?;
+                let doc = tisa_core::sign::StandingDoc::parse(&signed.bytes)
+                    .map_err(|_| DecodeError::Inconsistent("malformed standing statement"))?;
+                Payload::Standing(Standing { doc, signed })
             }
             P::Delivery(d) => Payload::Delivery(Wire::from_proto(d)?),
             P::Track(t) => Payload::Track(Wire::from_proto(t)?),
