@@ -241,7 +241,8 @@ impl ControlRequest {
             | ControlRequest::Grants(_)
             | ControlRequest::DecisionDocument(_)
             | ControlRequest::Tracks(_)
-            | ControlRequest::DeadLetters(_) => None,
+            | ControlRequest::DeadLetters(_)
+            | ControlRequest::Held(_) => None,
         }
     }
 
