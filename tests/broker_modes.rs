@@ -349,7 +349,11 @@ fn jetstream_limits_are_configured_and_accepted() {
         }
         let log = std::fs::read_to_string(s.dir().join("nats-server.log")).unwrap();
         assert!(log.contains("Starting JetStream"), "{log}");
-        let bad: Vec<&str> = log.lines().filter(|l| l.contains("[ERR]") || l.contains("[WRN]")).collect();
+        // (A nation's server alone cannot reach US's leaf listener: that, and only that, may fail here.)
+        let bad: Vec<&str> = log
+            .lines()
+            .filter(|l| (l.contains("[ERR]") || l.contains("[WRN]")) && !l.contains("connect as leafnode"))
+            .collect();
         assert!(bad.is_empty(), "{}: nats-server complains:\n{}", conf.display(), bad.join("\n"));
     }
     drop(_permit);

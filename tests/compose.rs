@@ -6,18 +6,21 @@
 //! has no terminal), and takes it down with `down -v` even when it fails
 //! (the [`Stack`] guard). Steps, in order:
 //!
-//! - topology: node-us is on kr-net, us-net and jp-net; every other container
-//!   on its own nation's network only;
+//! - topology: every node on its own nation's network only; each nation's
+//!   broker also on its link network with nats-us (it dials its leaf
+//!   connection there); nats-us, the hub's broker, the only container on
+//!   both link networks;
 //! - (b) from inside node-kr, `tisa probe` reaches nats-kr (control) but not
-//!   nats-jp, node-jp (no such names) nor nats-jp's address, which node-us
-//!   reaches (control);
+//!   nats-jp, node-jp, nats-us (no such names) nor nats-jp's address, which
+//!   node-jp reaches (control; node-us reaches nats-us);
 //! - (a) the demo scenario: KR submits a missile report REL TO USA,JPN, the
 //!   hub asks KR for its release, KR approves with its approver key (piped on
 //!   stdin: approver keys never enter a container), JP receives it;
 //! - (c) JP's node stopped while KR submits and approves: JetStream keeps the
 //!   delivery in JP's stream; started again, JP holds it exactly once;
-//! - (d) node-us cut off jp-net mid-flow (`docker network disconnect`): the
-//!   hub's outbox retries; reconnected, JP holds it exactly once;
+//! - (d) nats-jp cut off jp-link mid-flow (`docker network disconnect`: its
+//!   leaf connection to US's broker is gone): the hub's outbox retries;
+//!   reconnected, JP holds it exactly once;
 //! - (e) nats-kr and node-us restarted mid-flow: nothing lost;
 //! - every report reached JP exactly once (inbox and audit log), and every
 //!   node's audit chain verifies;
@@ -119,7 +122,8 @@ impl Stack {
         let out = run(Command::new(BIN)
             .args(["broker", "config", "--mode", "per-nation"])
             .args(["--kr-url", "nats://nats-kr:4222", "--us-url", "nats://nats-us:4222"])
-            .args(["--jp-url", "nats://nats-jp:4222", "--store-dir", "/data/jetstream", "--out"])
+            .args(["--jp-url", "nats://nats-jp:4222", "--us-leaf-url", "nats://nats-us:7422"])
+            .args(["--store-dir", "/data/jetstream", "--out"])
             .arg(deploy.join("broker")));
         assert!(out.status.success(), "tisa broker config: {}", describe(&out));
         tisa_deploy::keys::generate_deployment(&deploy.join("keys"), tisa_deploy::agreement::DEFAULT)
@@ -435,25 +439,27 @@ fn three_nations_on_their_own_networks() {
     stack.wait_healthy("all six containers run and the three nodes are healthy", UP);
     lap("stack up and healthy");
 
-    // Topology: only the hub is on both nations' networks.
-    assert_eq!(stack.networks("node-us"), ["jp-net", "kr-net", "us-net"]);
-    for (service, net) in [
-        ("nats-kr", "kr-net"),
-        ("node-kr", "kr-net"),
-        ("nats-us", "us-net"),
-        ("nats-jp", "jp-net"),
-        ("node-jp", "jp-net"),
+    // Topology: only the hub's broker is on both nations' link networks.
+    assert_eq!(stack.networks("nats-us"), ["jp-link", "kr-link", "us-net"]);
+    for (service, nets) in [
+        ("nats-kr", &["kr-link", "kr-net"][..]),
+        ("node-kr", &["kr-net"]),
+        ("node-us", &["us-net"]),
+        ("nats-jp", &["jp-link", "jp-net"]),
+        ("node-jp", &["jp-net"]),
     ] {
-        assert_eq!(stack.networks(service), [net], "{service}");
+        assert_eq!(stack.networks(service), nets, "{service}");
     }
 
     // (b) Reachability from inside node-kr, each with its control.
     let jp_ip = stack.address("nats-jp", "jp-net");
     assert_reachable(&stack, "node-kr", "nats://nats-kr:4222", "tisa-kr");
-    assert_reachable(&stack, "node-us", "nats://nats-jp:4222", "tisa-jp");
-    assert_reachable(&stack, "node-us", &format!("nats://{jp_ip}:4222"), "tisa-jp");
+    assert_reachable(&stack, "node-jp", "nats://nats-jp:4222", "tisa-jp");
+    assert_reachable(&stack, "node-jp", &format!("nats://{jp_ip}:4222"), "tisa-jp");
+    assert_reachable(&stack, "node-us", "nats://nats-us:4222", "tisa-us");
     assert_unreachable(&stack, "node-kr", "nats://nats-jp:4222", &["name not resolvable"]);
     assert_unreachable(&stack, "node-kr", "nats://node-jp:4222", &["name not resolvable"]);
+    assert_unreachable(&stack, "node-kr", "nats://nats-us:4222", &["name not resolvable"]);
     assert_unreachable(
         &stack,
         "node-kr",
@@ -490,22 +496,21 @@ fn three_nations_on_their_own_networks() {
     delivered.push(id);
     lap("(c) node-jp stopped and started");
 
-    // (d) The hub cut off JP's network mid-flow.
-    let hub = stack.container("node-us");
-    let jp_net = format!("{}_jp-net", stack.project);
+    // (d) JP's broker cut off its link network mid-flow (its leaf to US's).
+    let jp_broker = stack.container("nats-jp");
+    let jp_link = format!("{}_jp-link", stack.project);
     let id = stack.submit("cut");
     let rid = stack.wait_request(&id);
-    run_ok(Command::new("docker").args(["network", "disconnect", &jp_net, &hub]));
-    assert_unreachable(&stack, "node-us", "nats://nats-jp:4222", &["name not resolvable"]);
+    run_ok(Command::new("docker").args(["network", "disconnect", &jp_link, &jp_broker]));
     stack.approve(&rid);
     wait_until(Instant::now() + WAIT, "the hub forwards it (KR sees DELIVERED)", || {
         (stack.kr_state(&id)? == "DELIVERED").then_some(())
     });
-    assert_eq!(stack.jp_holds(&id), Some(0), "JP cannot have it while the hub is off jp-net");
-    run_ok(Command::new("docker").args(["network", "connect", &jp_net, &hub]));
+    assert_eq!(stack.jp_holds(&id), Some(0), "JP cannot have it while its broker is off jp-link");
+    run_ok(Command::new("docker").args(["network", "connect", &jp_link, &jp_broker]));
     stack.wait_jp(&id, REJOIN);
     delivered.push(id);
-    lap("(d) node-us off jp-net and back");
+    lap("(d) nats-jp off jp-link and back");
 
     // (e) KR's broker and the hub restarted mid-flow.
     let id = stack.submit("restarts");
@@ -559,6 +564,10 @@ fn declared_networks(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The hub's broker (nats-us) is the only container on both nations' link
+/// networks: the nations' brokers must share a network with it to dial their
+/// leaf connections, and nothing else of one nation shares a network with
+/// anything of the other's or with the hub's node.
 #[test]
 fn compose_file_puts_only_the_hub_on_both_nations_networks() {
     // Static check of docker-compose.yml: runs without Docker too.
@@ -566,12 +575,12 @@ fn compose_file_puts_only_the_hub_on_both_nations_networks() {
     let mut declared = declared_networks(&text);
     declared.sort();
     let want: Vec<(String, String)> = [
-        ("nats-jp", "[jp-net]"),
-        ("nats-kr", "[kr-net]"),
-        ("nats-us", "[us-net]"),
+        ("nats-jp", "[jp-net, jp-link]"),
+        ("nats-kr", "[kr-net, kr-link]"),
+        ("nats-us", "[us-net, kr-link, jp-link]"),
         ("node-jp", "[jp-net]"),
         ("node-kr", "[kr-net]"),
-        ("node-us", "[us-net, kr-net, jp-net]"),
+        ("node-us", "[us-net]"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))

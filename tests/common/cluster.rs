@@ -63,6 +63,7 @@ pub fn nats_bin() -> PathBuf {
 
 /// Which broker deployment a [`TestCluster`] runs on.
 #[derive(Clone, Debug, Default)]
+#[allow(clippy::large_enum_variant)]
 pub enum Broker {
     /// One open nats-server (no accounts, no credentials), with a wire tap.
     #[default]

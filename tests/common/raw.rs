@@ -29,6 +29,11 @@ pub struct RawNats {
 pub struct Capture(Arc<Mutex<Vec<(String, Bytes)>>>);
 
 impl Capture {
+    /// Records one message (for captures fed by other clients).
+    pub fn push(&self, subject: String, payload: Bytes) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push((subject, payload));
+    }
+
     /// Payloads captured so far, in arrival order.
     pub fn payloads(&self) -> Vec<Bytes> {
         self.messages().into_iter().map(|(_, p)| p).collect()

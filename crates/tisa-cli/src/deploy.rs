@@ -84,6 +84,9 @@ pub(crate) struct BrokerConfigArgs {
     /// Per-nation mode: URL of JP's server.
     #[arg(long, default_value = broker::DEFAULT_JP_URL)]
     jp_url: String,
+    /// Per-nation mode: US's leaf-node listener (host and port go into nats-us.conf); KR's and JP's servers dial it, e.g. nats://nats-us:7422.
+    #[arg(long, default_value = broker::DEFAULT_US_LEAF_URL)]
+    us_leaf_url: String,
     /// JetStream storage directory [default: <out>/jetstream; per-nation mode appends -<nation>].
     #[arg(long)]
     store_dir: Option<std::path::PathBuf>,
@@ -181,6 +184,7 @@ pub(crate) fn run_broker(cmd: BrokerCommand) -> Result<ExitCode> {
         kr_url: a.kr_url,
         us_url: a.us_url,
         jp_url: a.jp_url,
+        us_leaf_url: a.us_leaf_url,
         store_dir: a.store_dir,
         limits: broker::JsLimits {
             max_mem: a.js_max_mem,

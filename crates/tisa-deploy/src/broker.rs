@@ -36,15 +36,14 @@
 //!   keys; each seed is written to its own file with mode 0600.
 //!
 //! Per-nation mode (`--mode per-nation`: one nats-server per party,
-//! `nats-kr.conf`, `nats-us.conf`, `nats-jp.conf`):
-//! - KR's server knows only KR's users (`kr-node`, `kr-cli`, `kr-link`) and
-//!   `us-link-kr`, the US hub's connection for the US–KR link (publish
-//!   `tisa.kr.down.>`, its stream `TISA_KR_UP`); JP's likewise. KR and JP
-//!   have no credentials on each other's server, so there is not even a
-//!   connection that could carry a KR↔JP message;
-//! - US's server holds `us-node` (control subjects only) and `us-cli`; the
-//!   hub's node config has one section per link (`[kr]`, `[jp]`) pointing at
-//!   the nations' servers with its `us-link-*` credentials.
+//! `nats-kr.conf`, `nats-us.conf`, `nats-jp.conf`; [`per_nation`]): each
+//! server holds only its own party's account and users (US's also the
+//! hub's link users `us-link-kr`, `us-link-jp`). KR's and JP's servers
+//! dial leaf connections to US's (`--us-leaf-url`), bound at both ends to
+//! JetStream-less link accounts that carry only the national link
+//! subjects; JetStream domains `kr`, `us`, `jp`. KR and JP have no
+//! credentials on each other's server, nor on US's, and the hub none on
+//! theirs.
 //!
 //! Both modes:
 //! - JetStream is enabled per account with limits (`jetstream { max_mem,
@@ -62,6 +61,8 @@ use tisa_core::Party;
 use tisa_transport::subjects::{self, Role};
 
 use crate::config::{ConfigFile, EndpointFile};
+
+pub mod per_nation;
 use crate::secret::write_secret;
 
 /// Default URL of KR's server in per-nation mode.
@@ -70,6 +71,9 @@ pub const DEFAULT_KR_URL: &str = "nats://127.0.0.1:4222";
 pub const DEFAULT_US_URL: &str = "nats://127.0.0.1:4223";
 /// Default URL of JP's server in per-nation mode.
 pub const DEFAULT_JP_URL: &str = "nats://127.0.0.1:4224";
+/// Default leaf-node URL of US's server in per-nation mode (the nations'
+/// servers dial out to it).
+pub const DEFAULT_US_LEAF_URL: &str = "nats://127.0.0.1:7422";
 
 /// The names the generated server certificate is valid for.
 pub const TLS_NAMES: [&str; 5] = ["localhost", "127.0.0.1", "nats-kr", "nats-us", "nats-jp"];
@@ -126,6 +130,8 @@ pub struct Options {
     pub us_url: String,
     /// Per-nation mode: JP's server.
     pub jp_url: String,
+    /// Per-nation mode: US's leaf-node listener, which KR's and JP's servers dial.
+    pub us_leaf_url: String,
     /// JetStream storage directory; default `<out>/jetstream`. Per-nation
     /// mode appends `-<nation>` (each server needs its own).
     pub store_dir: Option<PathBuf>,
@@ -148,6 +154,7 @@ impl Options {
             kr_url: DEFAULT_KR_URL.to_owned(),
             us_url: DEFAULT_US_URL.to_owned(),
             jp_url: DEFAULT_JP_URL.to_owned(),
+            us_leaf_url: DEFAULT_US_LEAF_URL.to_owned(),
             store_dir: None,
             limits: JsLimits::default(),
             fsync_always: true,
@@ -306,7 +313,9 @@ fn write_js_limits(conf: &mut String, l: &JsLimits) -> Result<()> {
     Ok(())
 }
 
-/// The server-wide part: listen address, name, JetStream store, TLS.
+/// The server-wide part: listen address, name, JetStream store (and
+/// domain), TLS.
+#[allow(clippy::too_many_arguments)]
 fn write_server_header(
     conf: &mut String,
     mode: Mode,
@@ -315,6 +324,7 @@ fn write_server_header(
     store_dir: &Path,
     tls: Option<&TlsFiles>,
     fsync_always: bool,
+    domain: Option<&str>,
 ) -> Result<()> {
     let (mut host, port) = host_port(url)?;
     let mode = match mode {
@@ -336,9 +346,10 @@ fn write_server_header(
     writeln!(conf, "# JetStream: enabled per account below, with limits. Each node's users get the")?;
     writeln!(conf, "# exact $JS.API subjects of their own streams, no more. sync_interval: always fsyncs before")?;
     writeln!(conf, "# every acknowledgement (the only setting that survives a power failure).")?;
+    let domain = domain.map(|d| format!("\n  domain: {d}")).unwrap_or_default();
     writeln!(
         conf,
-        "jetstream {{\n  store_dir: {}\n  sync_interval: {}\n}}\n",
+        "jetstream {{\n  store_dir: {}\n  sync_interval: {}{domain}\n}}\n",
         quote(&store_dir.to_string_lossy()),
         if fsync_always { "always" } else { "2m" }
     )?;
@@ -373,6 +384,54 @@ fn write_config(out: &Path, party: Party, role: Role, file: &ConfigFile) -> Resu
     );
     write_secret(&path, &text)?;
     Ok(path)
+}
+
+/// Writes `party`'s account (`KR { … }`): JetStream limits, its users
+/// (`hub_links`: the hub's link users it holds), and the link services.
+/// Each party keeps what it receives in its own account: the receiver's
+/// stream listens on its inbound subjects, which the receiver exports as a
+/// *service* to the account on the other side of its link (`peer(nation)`:
+/// the other party's account, or a link account in per-nation mode), so
+/// the sender's publish reaches the stream and the stream's
+/// acknowledgement (and `Nats-Msg-Id` dedupe) reaches the sender. Only
+/// US<->KR and US<->JP. Returns the users' endpoints.
+#[allow(clippy::too_many_arguments)]
+fn write_party_account(
+    conf: &mut String,
+    out: &Path,
+    party: Party,
+    hub_links: &[Party],
+    limits: &JsLimits,
+    url: &str,
+    tls: bool,
+    peer: impl Fn(Party) -> String,
+) -> Result<Vec<(Role, Party, EndpointFile)>> {
+    writeln!(conf, "  {} {{", party.code())?;
+    write_js_limits(conf, limits)?;
+    writeln!(conf, "    users = [")?;
+    let mut eps = Vec::new();
+    for (user, p, role) in account_users(party, hub_links) {
+        write_user(conf, out, &user)?;
+        eps.push((role, p, endpoint_file(url, &user.seed_name, subjects::inbox_prefix(p, role), tls)));
+    }
+    writeln!(conf, "    ]")?;
+    let nations: &[Party] = if party.is_hub() { &Party::NATIONS } else { std::slice::from_ref(&party) };
+    let (exported, imported) = if party.is_hub() { ("up", "down") } else { ("down", "up") };
+    writeln!(conf, "    exports = [")?;
+    for n in nations {
+        writeln!(conf, "      {{ service: \"tisa.{}.{exported}.>\", accounts: [{}] }}", n.lower(), peer(*n))?;
+    }
+    writeln!(conf, "    ]\n    imports = [")?;
+    for n in nations {
+        writeln!(
+            conf,
+            "      {{ service: {{ account: {}, subject: \"tisa.{}.{imported}.>\" }} }}",
+            peer(*n),
+            n.lower()
+        )?;
+    }
+    writeln!(conf, "    ]\n  }}")?;
+    Ok(eps)
 }
 
 /// Writes `party`'s node config (control user as `[own]`, each link's
@@ -440,7 +499,7 @@ pub fn generate_with(out: &Path, opts: &Options) -> Result<Generated> {
     };
     let g = match opts.mode {
         Mode::Shared => generate_shared(out, opts, &store_base, tls.as_ref())?,
-        Mode::PerNation => generate_per_nation(out, opts, &store_base, tls.as_ref())?,
+        Mode::PerNation => per_nation::generate(out, opts, &store_base, tls.as_ref())?,
     };
     Ok(Generated { tls_ca: tls.map(|t| t.ca), ..g })
 }
@@ -448,51 +507,17 @@ pub fn generate_with(out: &Path, opts: &Options) -> Result<Generated> {
 fn generate_shared(out: &Path, opts: &Options, store_dir: &Path, tls: Option<&TlsFiles>) -> Result<Generated> {
     let url = &opts.url;
     let mut conf = String::new();
-    write_server_header(&mut conf, Mode::Shared, "tisa", url, store_dir, tls, opts.fsync_always)?;
+    write_server_header(&mut conf, Mode::Shared, "tisa", url, store_dir, tls, opts.fsync_always, None)?;
     writeln!(conf, "# Three accounts; exports/imports only for the US-KR and US-JP links.")?;
     writeln!(conf, "accounts {{")?;
     let mut configs = Vec::new();
     for party in Party::ALL {
-        writeln!(conf, "  {} {{", party.code())?;
-        write_js_limits(&mut conf, &opts.limits)?;
-        writeln!(conf, "    users = [")?;
         let hub_links: &[Party] = if party.is_hub() { &Party::NATIONS } else { &[] };
-        let mut eps = Vec::new();
-        for (user, p, role) in account_users(party, hub_links) {
-            write_user(&mut conf, out, &user)?;
-            eps.push((role, p, endpoint_file(url, &user.seed_name, subjects::inbox_prefix(p, role), tls.is_some())));
-        }
-        writeln!(conf, "    ]")?;
+        let eps =
+            write_party_account(&mut conf, out, party, hub_links, &opts.limits, url, tls.is_some(), |n: Party| {
+                if party.is_hub() { n.code() } else { Party::HUB.code() }.to_owned()
+            })?;
         configs.extend(write_party_configs(out, party, &eps)?);
-        // Each party keeps what it receives in its own account: the
-        // receiver's stream listens on its inbound subjects, which the
-        // receiver exports as a *service* to its one peer, so the sender's
-        // publish reaches the stream and the stream's acknowledgement (and
-        // Nats-Msg-Id dedupe) reaches the sender. Only US<->KR and US<->JP.
-        if party.is_hub() {
-            writeln!(conf, "    exports = [")?;
-            for n in Party::NATIONS {
-                writeln!(conf, "      {{ service: \"tisa.{}.up.>\", accounts: [{}] }}", n.lower(), n.code())?;
-            }
-            writeln!(conf, "    ]\n    imports = [")?;
-            for n in Party::NATIONS {
-                writeln!(
-                    conf,
-                    "      {{ service: {{ account: {}, subject: \"tisa.{}.down.>\" }} }}",
-                    n.code(),
-                    n.lower()
-                )?;
-            }
-            writeln!(conf, "    ]")?;
-        } else {
-            writeln!(conf, "    exports = [ {{ service: \"tisa.{}.down.>\", accounts: [US] }} ]", party.lower())?;
-            writeln!(
-                conf,
-                "    imports = [ {{ service: {{ account: US, subject: \"tisa.{}.up.>\" }} }} ]",
-                party.lower()
-            )?;
-        }
-        writeln!(conf, "  }}")?;
     }
     writeln!(conf, "}}")?;
     let server_conf = out.join("nats-server.conf");
@@ -501,64 +526,6 @@ fn generate_shared(out: &Path, opts: &Options, store_dir: &Path, tls: Option<&Tl
         bail!("nothing generated");
     }
     Ok(Generated { servers: vec![(None, server_conf.clone())], server_conf, configs, tls_ca: None })
-}
-
-fn generate_per_nation(out: &Path, opts: &Options, store_base: &Path, tls: Option<&TlsFiles>) -> Result<Generated> {
-    let with_tls = tls.is_some();
-    let mut servers = Vec::new();
-    let mut configs = Vec::new();
-    let mut all_eps: Vec<(Party, (Role, Party, EndpointFile))> = Vec::new();
-    for party in Party::ALL {
-        let url = opts.nation_url(party);
-        let mut store = store_base.as_os_str().to_owned();
-        store.push(format!("-{}", party.lower()));
-        let mut conf = String::new();
-        let name = format!("tisa-{}", party.lower());
-        write_server_header(&mut conf, Mode::PerNation, &name, url, Path::new(&store), tls, opts.fsync_always)?;
-        writeln!(conf, "# {party}'s own server: {party}'s users only", party = party.code())?;
-        if party.is_hub() {
-            writeln!(conf, "# (the hub's links live on KR's and JP's servers).")?;
-        } else {
-            writeln!(
-                conf,
-                "# and the US hub's connection for the US-{} link. No other party has a user here.",
-                party.code()
-            )?;
-        }
-        writeln!(conf, "accounts {{\n  {} {{", party.code())?;
-        write_js_limits(&mut conf, &opts.limits)?;
-        writeln!(conf, "    users = [")?;
-        // The hub's link user for this nation's link lives on this
-        // nation's server; the hub's node connects to it there.
-        let hub_link: &[Party] = if party.is_hub() { &[] } else { std::slice::from_ref(&party) };
-        let mut eps = Vec::new();
-        for (user, p, role) in account_users(party, hub_link) {
-            write_user(&mut conf, out, &user)?;
-            eps.push((role, p, endpoint_file(url, &user.seed_name, subjects::inbox_prefix(p, role), with_tls)));
-        }
-        writeln!(conf, "    ]\n  }}\n}}")?;
-        let path = out.join(format!("nats-{}.conf", party.lower()));
-        std::fs::write(&path, conf).with_context(|| format!("cannot write {}", path.display()))?;
-        servers.push((Some(party), path));
-        all_eps.extend(eps.into_iter().map(|e| (party, e)));
-    }
-    for party in Party::ALL {
-        // Each party's endpoints, plus the hub's link users wherever they live.
-        let eps: Vec<(Role, Party, EndpointFile)> = all_eps
-            .iter()
-            .filter(|(server, (role, p, _))| {
-                if party.is_hub() {
-                    *server == party || *role == Role::Link
-                } else {
-                    *p == party && *role != Role::Link
-                }
-            })
-            .map(|(_, e)| e.clone())
-            .collect();
-        configs.extend(write_party_configs(out, party, &eps)?);
-    }
-    let server_conf = servers.first().map(|(_, p)| p.clone()).context("nothing generated")?;
-    Ok(Generated { server_conf, servers, configs, tls_ca: None })
 }
 
 /// The CA certificate's file name in the output directory (node/CLI configs

@@ -344,9 +344,9 @@ impl Cluster {
     }
 
     /// Like [`Cluster::start_secured`], but one nats-server per party
-    /// (`tisa broker config --mode per-nation`): KR's and JP's nodes connect
-    /// only to their own server; the US node to its own (control) and, with
-    /// its `us-link` credentials, to KR's and JP's (the links).
+    /// (`tisa broker config --mode per-nation`): each node connects only to
+    /// its own server; KR's and JP's servers dial a leaf connection to US's
+    /// (started first; each nation's is ready once its leaf is up).
     pub fn start_per_nation(
         bin: &Path,
         nats_bin: &Path,
@@ -382,11 +382,25 @@ impl Cluster {
         envs: &[(String, String)],
     ) -> Result<Cluster> {
         let broker_dir = scratch_dir("broker")?;
-        let generated = tisa_deploy::broker::generate_with(&broker_dir, opts)?;
+        let mut opts = opts.clone();
+        if opts.mode == tisa_deploy::broker::Mode::PerNation {
+            // US's leaf listener on a free port, which the nations' servers dial.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            opts.us_leaf_url = format!("nats://127.0.0.1:{port}");
+        }
+        let generated = tisa_deploy::broker::generate_with(&broker_dir, &opts)?;
         let mut servers = Vec::new();
-        for (p, conf) in &generated.servers {
+        // The hub's server first: the nations' servers dial it.
+        let mut confs = generated.servers.clone();
+        confs.sort_by_key(|(p, _)| !p.is_none_or(|p| p.is_hub()));
+        for (p, conf) in &confs {
             let conf = conf.to_string_lossy().into_owned();
             servers.push((*p, NatsServer::start(nats_bin, &["-c", &conf])?));
+        }
+        for (p, s) in &servers {
+            if p.is_some_and(|p| !p.is_hub()) {
+                s.wait_leaf(Duration::from_secs(30))?;
+            }
         }
         let hub = servers
             .iter()
@@ -416,7 +430,9 @@ impl Cluster {
                 dir.join(format!("{}-data", party.lower())).to_string_lossy().into_owned(),
             ];
             if party.is_hub() {
-                a.extend(["--kr-nats".to_owned(), url_of(Party::Kr), "--jp-nats".to_owned(), url_of(Party::Jp)]);
+                // The hub's links are on its own server (per-nation: the
+                // nations' servers join it by leaf connections).
+                a.extend(["--kr-nats".to_owned(), url_of(Party::Us), "--jp-nats".to_owned(), url_of(Party::Us)]);
             }
             a.extend(args(party));
             nodes.push(NodeProcess::spawn(bin, party, &a, envs, &dir)?);

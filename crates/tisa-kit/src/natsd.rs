@@ -153,6 +153,22 @@ impl NatsServer {
         &self.url
     }
 
+    /// Waits (up to `timeout`) until this server has a leaf connection up
+    /// (its log says so): a per-nation nation's server, joined to US's.
+    pub fn wait_leaf(&self, timeout: Duration) -> Result<()> {
+        let log = self.dir.join("nats-server.log");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if std::fs::read_to_string(&log).unwrap_or_default().contains("Leafnode connection created") {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("no leaf connection within {timeout:?}: see {}", log.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Its scratch directory (log, ports file).
     pub fn dir(&self) -> &Path {
         &self.dir
