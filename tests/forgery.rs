@@ -42,6 +42,7 @@ fn draft(title: &str, tearline: Option<&str>) -> ReportDraft {
         },
         corrects: None,
         submitted_by: String::new(),
+        submitter_key: None,
         source_key: None,
     }
 }
@@ -85,7 +86,8 @@ async fn a_compromised_hub_cannot_forge_consent() {
     // What the hub sees: KR's reports and decisions, and KR's grants.
     let mut reports = hub.subscribe("tisa.kr.up.report").await.unwrap();
     let mut decisions = hub.subscribe("tisa.kr.up.decision").await.unwrap();
-    let mut grants = hub.subscribe("tisa.kr.up.grant").await.unwrap();
+    // Grants travel alone or in a batch (with the first statement that they stand).
+    let mut grants = hub.subscribe("tisa.kr.up.>").await.unwrap();
     hub.flush().await.unwrap();
     let kr = client(&c, Party::Kr).await;
     let jp = client(&c, Party::Jp).await;
@@ -163,9 +165,26 @@ async fn a_compromised_hub_cannot_forge_consent() {
         not_after: None,
         operator: kr_approver.name().to_owned(),
     };
-    ask(&kr, ControlRequest::Grant(kr_approver.sign(gdoc.to_bytes()))).await;
-    let gm = tokio::time::timeout(common::WAIT, grants.next()).await.unwrap().unwrap();
-    let Payload::Grant(grant) = decode_envelope(&gm.subject, &gm.payload).unwrap().payload else { panic!() };
+    let gsigned = kr_approver.sign(gdoc.to_bytes());
+    ask(&kr, ControlRequest::Grant(gsigned.clone())).await;
+    // The built-in agreement's two-person rule: KR's second approver co-signs it.
+    let second = tisa_deploy::keys::load(&c.approver_key(Party::Kr, true)).unwrap().identity;
+    let r = tisa_kit::operator::cosign_grant(&kr, Party::Kr, &gsigned, &second).await.unwrap();
+    assert!(matches!(r, ControlReply::Grants(_)), "{r:?}");
+    let grant = tokio::time::timeout(common::WAIT, async {
+        while let Some(m) = grants.next().await {
+            let envs = tisa_transport::decode_inbound(&m.subject, &m.payload).unwrap_or_default();
+            if let Some(g) = envs.into_iter().find_map(|e| match e.payload {
+                Payload::Grant(g) => Some(g),
+                _ => None,
+            }) {
+                return g;
+            }
+        }
+        panic!("the hub's subscription ended")
+    })
+    .await
+    .expect("KR's grant on the wire");
     let rdoc = RevocationDoc {
         grant_id: gdoc.grant_id.clone(),
         originator: Party::Kr,

@@ -36,7 +36,7 @@ fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> 
         releasable_to: [Party::Us, victim].into_iter().collect(),
     };
     let content = Content { title: Sensitive::new(title), body: Sensitive::new("x"), ..Default::default() };
-    let manifest = node.sign(Manifest::of(&header, &content, "").to_bytes());
+    let manifest = node.sign(Manifest::of(&header, &content, "", None).to_bytes());
     let doc = DecisionDoc {
         manifest_sha256: sha256(&manifest.bytes),
         request_id: RequestId::for_release(&id, 1, victim),

@@ -34,7 +34,7 @@ fn content() -> Content {
 }
 
 fn manifest() -> Signed {
-    Identity::from_seed("kr-node", [1; 32]).sign(sign::Manifest::of(&header(), &content(), "kim").to_bytes())
+    Identity::from_seed("kr-node", [1; 32]).sign(sign::Manifest::of(&header(), &content(), "kim", None).to_bytes())
 }
 
 fn kim() -> Identity {
@@ -68,7 +68,7 @@ fn grant() -> Grant {
         not_after: Some(Timestamp(99)),
         operator: "kim".into(),
     };
-    Grant { signed: kim().sign(doc.to_bytes()), doc }
+    Grant { signed: kim().sign(doc.to_bytes()), doc, cosign: None }
 }
 
 fn track_draft() -> TrackDraft {
@@ -109,6 +109,7 @@ fn draft() -> ReportDraft {
         content: content(),
         corrects: Some(header().id),
         submitted_by: "kim".into(),
+        submitter_key: None,
         source_key: Some("usgs:1".into()),
     }
 }
@@ -346,7 +347,7 @@ fn replies() -> Vec<ControlReply> {
             send_error: Some(SendError { stream: "TISA_JP_DOWN".into(), reason: "full".into(), since: Timestamp(11) }),
             held: 12,
         }),
-        ControlReply::Grants(vec![GrantView { grant: grant(), revoked: true }]),
+        ControlReply::Grants(vec![GrantView { grant: grant(), revoked: true, proposed: false }]),
         ControlReply::DecisionDocument(b"tisa.v1.decision\n".to_vec()),
         ControlReply::Track(TrackSubmitted { update: track(), duplicate: false }),
         ControlReply::Tracks(Page {

@@ -255,6 +255,7 @@ impl Node {
             if GrantDoc::parse(&g.signed.bytes).map_err(bad)? != g.doc || g.doc.operator != g.signed.signer {
                 return Err(bad(sign::SigError::Mismatch("grant")));
             }
+            sign::check_cosigned(&self.policy, d.originator, &g.signed, g.cosign.as_ref()).map_err(bad)?;
             if self.revoked.contains(&g.doc.grant_id) || !g.doc.covers_track(d, self.party, now) {
                 return Err(RejectReason::GrantNotValid(g.doc.grant_id.clone()));
             }

@@ -72,7 +72,7 @@ mod tests;
 
 pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
 pub use canonical::{sha256, Digest32, SigError};
-pub use cosign::CosignDoc;
+pub use cosign::{check_cosigned, CosignDoc};
 pub use decision::{DecisionDoc, Verdict};
 pub use grant::{GrantDoc, RevocationDoc};
 pub use keys::{valid_name, verify, verify_key, Identity, KeyError, Signed};
