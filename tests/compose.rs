@@ -164,13 +164,21 @@ impl Stack {
         child.wait_with_output().expect("wait")
     }
 
+    /// `tisa ARGS --config <party>-cli.toml --json` in node-`party`, signed by
+    /// the party's analyst (submitter, reader), whose key is piped on stdin as
+    /// an operator would: operator keys never enter a container.
+    fn signed(&self, party: &str, args: &[&str]) -> Output {
+        let key = std::fs::read(self.deploy.join(format!("keys/{party}-analyst.key"))).expect("analyst key");
+        let cfg = format!("/etc/tisa/{party}-cli.toml");
+        let mut a = args.to_vec();
+        a.extend(["--config", &cfg, "--key", "/dev/stdin", "--json"]);
+        self.tisa(&format!("node-{party}"), &a, Some(&key))
+    }
+
     /// An operator command of `party` (its CLI config), with `--json`:
     /// `None` if it failed (e.g. the node is restarting).
     fn try_cli(&self, party: &str, args: &[&str]) -> Option<Value> {
-        let cfg = format!("/etc/tisa/{party}-cli.toml");
-        let mut a = args.to_vec();
-        a.extend(["--config", &cfg, "--json"]);
-        let out = self.tisa(&format!("node-{party}"), &a, None);
+        let out = self.signed(party, args);
         if !out.status.success() {
             return None;
         }
@@ -178,11 +186,8 @@ impl Stack {
     }
 
     fn cli(&self, party: &str, args: &[&str]) -> Value {
-        let cfg = format!("/etc/tisa/{party}-cli.toml");
-        let mut a = args.to_vec();
-        a.extend(["--config", &cfg, "--json"]);
-        let out = self.tisa(&format!("node-{party}"), &a, None);
-        assert!(out.status.success(), "`tisa {}` in node-{party}: {}", a.join(" "), describe(&out));
+        let out = self.signed(party, args);
+        assert!(out.status.success(), "`tisa {}` in node-{party}: {}", args.join(" "), describe(&out));
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", describe(&out)))
     }
 
