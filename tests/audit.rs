@@ -149,7 +149,7 @@ async fn audit_trail_verifies_shows_tampering_and_survives_kill_9() {
     arrives(&jp, &bilateral).await;
 
     // A message JP cannot decode is audited too (subject, link, error; never the payload).
-    let (raw, _) = attacker(&c, Party::Us).await;
+    let (raw, _) = link_attacker(&c, Party::Us, Party::Jp).await;
     let marker = canary("garbage");
     let mut garbage = vec![0xff, 0xff, 0xff, 0xff, 0x0f];
     garbage.extend_from_slice(marker.as_bytes());

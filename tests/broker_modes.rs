@@ -85,7 +85,8 @@ fn per_nation_release_flows_across_three_servers() {
     let dir = c.broker_dir.clone().unwrap();
     for p in [Party::Kr, Party::Jp] {
         let cfg = tisa_deploy::config::load(&dir.join(format!("{}-node.toml", p.lower()))).unwrap();
-        assert!(cfg.kr.is_none() && cfg.jp.is_none(), "{p}'s node config has one link only");
+        let (own, other) = if p == Party::Kr { (&cfg.kr, &cfg.jp) } else { (&cfg.jp, &cfg.kr) };
+        assert!(own.is_some() && other.is_none(), "{p}'s node config has its own link only");
     }
     let us = tisa_deploy::config::load(&dir.join("us-node.toml")).unwrap();
     assert!(us.kr.is_some() && us.jp.is_some(), "the hub's config has both links");
@@ -141,8 +142,8 @@ fn per_nation_kr_credentials_reach_nothing_of_jp() {
     let kr = c.nats_of(Party::Kr).url().to_owned();
     let jp = c.nats_of(Party::Jp).url().to_owned();
     let attacker = RawNats::try_connect(&kr, Some(creds(&c, "kr-node.nk", Party::Kr, Role::Node)), None).unwrap();
-    // The observer sits where JP's node does: JP's node credentials on JP's server.
-    let observer = RawNats::try_connect(&jp, Some(creds(&c, "jp-node.nk", Party::Jp, Role::Node)), None).unwrap();
+    // The observer sits where JP's node does: JP's link credentials on JP's server.
+    let observer = RawNats::try_connect(&jp, Some(creds(&c, "jp-link.nk", Party::Jp, Role::NationLink)), None).unwrap();
     let (read, observed, forged, attacker) = attack_jp(&c, attacker, &observer);
     let n: usize = read.iter().map(|r| r.others_on(".jp.", &forged) + r.on("_INBOX")).sum();
     assert_eq!(n, 0, "KR credentials read {n} messages of JP's");
@@ -324,9 +325,13 @@ fn jetstream_limits_are_configured_and_accepted() {
             let user = block.split("} }").next().unwrap_or_default();
             assert!(!user.contains("$JS"), "a CLI user may not use JetStream:\n{user}");
         }
-        // (The US's own server in per-nation mode holds no link, but the US
-        // node's dead-letter stream.)
-        assert!(text.contains("\"$JS.API.>\""), "node users need JetStream in their own account:\n{text}");
+        // No user gets the whole JetStream API, acknowledgements or blanket
+        // replies: each node user the exact subjects of its own streams
+        // (the US's own server in per-nation mode holds no link, but the US
+        // node's dead-letter stream).
+        assert!(!text.contains("\"$JS.API.>\"") && !text.contains("\"$JS.ACK.>\""), "{text}");
+        assert!(!text.contains("allow_responses"), "{text}");
+        assert!(text.contains("\"$JS.API.STREAM.CREATE.TISA_") && text.contains("_DEADLETTER\""), "{text}");
         assert!(text.contains("deadletter\""), "each node publishes its own dead letters:\n{text}");
         assert!(text.contains("sync_interval: always"), "fsync before every acknowledgement by default:\n{text}");
     }
@@ -378,15 +383,22 @@ fn jetstream_api_is_closed_to_other_parties() {
         }
         let errs = raw.wait_error("permissions violation");
         assert!(errs.iter().any(|e| e.contains("$JS.API.INFO")), "{errs:?}");
-        // KR's node: JetStream of KR's own account (or KR's own server) only.
-        // JP's streams are never visible to it; in the shared deployment the
-        // hub's stream of KR's messages lives in the US account, out of reach.
-        let raw = RawNats::try_connect(&url, Some(creds(&c, "kr-node.nk", Party::Kr, Role::Node)), None).unwrap();
-        let names = raw.request("$JS.API.STREAM.NAMES").expect("KR's node uses JetStream in its own account");
-        assert!(names.contains("TISA_KR_DOWN"), "KR keeps what it receives in its own account: {names}");
-        assert!(!names.contains("TISA_JP"), "KR's node sees a JP stream: {names}");
-        if matches!(kind, Broker::Shared) {
-            assert!(!names.contains("TISA_KR_UP"), "the hub's stream is in the US account: {names}");
+        // KR's node users: the exact API of their own streams only. Not
+        // even a list of streams; JP's streams are never reachable, and the
+        // hub's stream of KR's messages is not KR's to read.
+        let link =
+            RawNats::try_connect(&url, Some(creds(&c, "kr-link.nk", Party::Kr, Role::NationLink)), None).unwrap();
+        let info = link.request("$JS.API.STREAM.INFO.TISA_KR_DOWN").expect("KR's link user reads its own stream");
+        assert!(info.contains("\"TISA_KR_DOWN\""), "KR keeps what it receives in its own account: {info}");
+        for (file, role) in [("kr-node.nk", Role::Node), ("kr-link.nk", Role::NationLink)] {
+            let raw = RawNats::try_connect(&url, Some(creds(&c, file, Party::Kr, role)), None).unwrap();
+            let subjects =
+                ["$JS.API.STREAM.NAMES", "$JS.API.STREAM.INFO.TISA_JP_DOWN", "$JS.API.STREAM.INFO.TISA_KR_UP"];
+            for (subject, r) in subjects.iter().zip(raw.requests(&subjects)) {
+                assert!(r.is_err(), "{file} got a JetStream answer on {subject}: {r:?}");
+            }
+            let errs = raw.wait_error("permissions violation");
+            assert!(errs.iter().any(|e| e.contains("$JS.API.STREAM.NAMES")), "{errs:?}");
         }
         // The canary: the arrangement itself still works on this deployment.
         release(&c, Party::Kr, Party::Jp);

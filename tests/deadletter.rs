@@ -99,11 +99,13 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
     assert!(expected.iter().any(|(_, s, _, _)| s.ends_with(".batch")), "batches are dead-lettered too");
     let mut conns = std::collections::HashMap::new();
     for (_, subject, bytes, _) in &expected {
+        // The publisher's link user for this subject's link.
         let from = publisher(subject);
-        if let std::collections::hash_map::Entry::Vacant(e) = conns.entry(from) {
-            e.insert(attacker(&c, from).await);
+        let nation: Party = subject.split('.').nth(1).unwrap().parse().unwrap();
+        if let std::collections::hash_map::Entry::Vacant(e) = conns.entry((from, nation)) {
+            e.insert(link_attacker(&c, from, nation).await);
         }
-        let (raw, _) = &conns[&from];
+        let (raw, _) = &conns[&(from, nation)];
         raw.publish(subject.clone(), bytes.clone().into()).await.unwrap();
     }
     for (raw, _) in conns.values() {
@@ -163,7 +165,7 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
         Payload::Report(report("KR-dlq-unverified", Party::Kr, &marker, &kr_node)),
     );
     assert!(decode_envelope("tisa.kr.up.report", &bad).is_ok());
-    let (raw, _) = &conns[&Party::Kr];
+    let (raw, _) = &conns[&(Party::Kr, Party::Kr)];
     raw.publish("tisa.kr.up.report", bad.into()).await.unwrap();
     raw.flush().await.unwrap();
     let d = wait_async(|| async {

@@ -355,7 +355,7 @@ async fn the_same_report_with_new_message_ids_is_delivered_once() {
     let kr = quick_client(&c, Party::Kr).await;
     grant_missile(&c, &kr).await;
     // The hub's end of the KR link sees what KR publishes on it.
-    let (us_tap, _) = attacker(&c, Party::Us).await;
+    let (us_tap, _) = link_attacker(&c, Party::Us, Party::Kr).await;
     let mut wire = us_tap.subscribe("tisa.kr.up.report").await.unwrap();
     tisa_transport::prove_ready(&us_tap, Party::Us).await.unwrap();
 
@@ -370,7 +370,7 @@ async fn the_same_report_with_new_message_ids_is_delivered_once() {
     all_receipted(&kr, std::slice::from_ref(&id), FLOW, "the original").await;
 
     // Re-published by KR's credentials: a new envelope id, a new Nats-Msg-Id.
-    let (kr_raw, _) = attacker(&c, Party::Kr).await;
+    let (kr_raw, _) = link_attacker(&c, Party::Kr, Party::Kr).await;
     let js = async_nats::jetstream::new(kr_raw);
     for n in 0..2u32 {
         let mut copy = original.clone();

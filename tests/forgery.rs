@@ -1,5 +1,5 @@
-//! Even the hub cannot forge consent. A test client holding the US node's
-//! broker credentials (a compromised hub) publishes KR reports to JP on the
+//! Even the hub cannot forge consent. A test client holding the US hub's
+//! link credentials (a compromised hub) publishes KR reports to JP on the
 //! genuine US→JP subject: without KR's decision, with a decision signed by
 //! the wrong key, replayed from another report or revision, under a revoked
 //! grant, with a tampered body or tearline. JP's node must reject every one
@@ -82,13 +82,16 @@ fn decision_for(key: &Identity, signer_name: &str, r: &Report, verdict: Verdict)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compromised_hub_cannot_forge_consent() {
     let c = start(true).await;
-    let (hub, _errs) = attacker(&c, Party::Us).await;
+    // The hub's link users: on the US-KR link (what it sees) and the US-JP
+    // link (where it forges).
+    let (hub_kr, _errs) = link_attacker(&c, Party::Us, Party::Kr).await;
+    let (hub, _errs) = link_attacker(&c, Party::Us, Party::Jp).await;
     // What the hub sees: KR's reports and decisions, and KR's grants.
-    let mut reports = hub.subscribe("tisa.kr.up.report").await.unwrap();
-    let mut decisions = hub.subscribe("tisa.kr.up.decision").await.unwrap();
-    // Grants travel alone or in a batch (with the first statement that they stand).
-    let mut grants = hub.subscribe("tisa.kr.up.>").await.unwrap();
-    hub.flush().await.unwrap();
+    let mut reports = hub_kr.subscribe("tisa.kr.up.report").await.unwrap();
+    let mut decisions = hub_kr.subscribe("tisa.kr.up.decision").await.unwrap();
+    // A grant leaves with its first standing statement, in one batch.
+    let mut grants = hub_kr.subscribe("tisa.kr.up.>").await.unwrap();
+    hub_kr.flush().await.unwrap();
     let kr = client(&c, Party::Kr).await;
     let jp = client(&c, Party::Jp).await;
     let kr_approver = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false)).unwrap().identity;

@@ -83,10 +83,11 @@ fn audit_of(c: &TestCluster, party: Party, kind: &str, id: &str) -> usize {
 async fn withhold_revocation(c: &TestCluster, grant_id: &str) {
     use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
     let dir = c.broker_dir.as_ref().expect("a generated deployment");
-    let seed = std::fs::read_to_string(dir.join("us-node.nk")).expect("the hub's credentials");
+    // The hub's link user for KR's link (its control user has no link).
+    let seed = std::fs::read_to_string(dir.join("us-link-kr.nk")).expect("the hub's credentials");
     let client = async_nats::ConnectOptions::new()
         .nkey(seed.trim().to_owned())
-        .custom_inbox_prefix(subjects::inbox_prefix(Party::Us, subjects::Role::Node))
+        .custom_inbox_prefix(subjects::inbox_prefix(Party::Kr, subjects::Role::Link))
         .connect(c.nats.url())
         .await
         .expect("connect with the hub's credentials");
@@ -107,9 +108,9 @@ async fn withhold_revocation(c: &TestCluster, grant_id: &str) {
         while let Some(m) = batch.next().await {
             let m = m.expect("a message");
             let envs = tisa_transport::decode_inbound(m.subject.as_str(), &m.payload).unwrap_or_default();
-            let revocation = envs.iter().any(|e| {
-                matches!(&e.payload, tisa_core::Payload::Revocation(r) if r.doc.grant_id == grant_id)
-            });
+            let revocation = envs
+                .iter()
+                .any(|e| matches!(&e.payload, tisa_core::Payload::Revocation(r) if r.doc.grant_id == grant_id));
             if revocation {
                 m.ack().await.expect("ack the revocation away");
                 return;

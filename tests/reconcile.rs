@@ -96,7 +96,7 @@ async fn a_lost_broker_store_is_reconciled_end_to_end() {
     assert!(store.is_dir(), "the generated deployment keeps JetStream in {}", store.display());
     c.nats.restart_with(|| std::fs::remove_dir_all(&store).unwrap()).unwrap();
     // Nothing of the old streams survived.
-    let (raw, _) = attacker(&c, Party::Jp).await;
+    let (raw, _) = link_attacker(&c, Party::Jp, Party::Jp).await;
     let js = async_nats::jetstream::new(raw);
     assert!(js.get_stream("TISA_JP_DOWN").await.is_err(), "JP's stream was wiped");
 

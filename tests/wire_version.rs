@@ -56,7 +56,7 @@ fn audited_rejection(c: &Cluster, refers_to: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_message_of_another_major_version_is_dead_lettered_with_one_clear_line() {
     let c = start(true).await;
-    let (hub, _) = attacker(&c, Party::Us).await;
+    let (hub, _) = link_attacker(&c, Party::Us, Party::Kr).await;
     let n = canary("v").replace('_', "-");
     let newer = rejection(&format!("US.vnext.{n}"), "newer");
     let same = rejection(&format!("US.vsame.{n}"), "same");
@@ -105,7 +105,7 @@ async fn a_peer_message_of_another_major_version_is_dead_lettered_with_one_clear
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_rejection_detail_cannot_forge_a_log_line() {
     let c = start(true).await;
-    let (hub, _) = attacker(&c, Party::Us).await;
+    let (hub, _) = link_attacker(&c, Party::Us, Party::Kr).await;
     let n = canary("f").replace('_', "-");
     let forged = format!("2026-01-01T00:00:00.000000Z  INFO tisa_node::egress: FORGED-{n} event=RELEASED");
     let detail = format!("refused\n{forged}\r\n\x1b[2K\x1b[1A\x1b[31m\u{202e}hidden");

@@ -34,8 +34,8 @@ pub async fn start(secured: bool) -> TestCluster {
     .unwrap()
 }
 
-/// An attacker's raw connection with `party`'s node credentials (secured) or
-/// none (open). Server errors (permission violations) are collected.
+/// An attacker's raw connection with `party`'s node (control user)
+/// credentials (secured) or none (open). Server errors (permission violations) are collected.
 pub async fn attacker(c: &Cluster, party: Party) -> (Client, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let mut opts = ConnectOptions::new().event_callback(move |ev| {
@@ -53,6 +53,33 @@ pub async fn attacker(c: &Cluster, party: Party) -> (Client, mpsc::UnboundedRece
             .custom_inbox_prefix(tisa_transport::subjects::inbox_prefix(party, tisa_transport::subjects::Role::Node));
     }
     (opts.connect(c.nats.url()).await.unwrap(), rx)
+}
+
+/// An attacker's raw connection with the credentials of `party`'s link
+/// user for the US–`nation` link (a nation's own `<n>-link`; the hub's
+/// `us-link-<n>`), or none on an open server: what a party's node uses on
+/// that link. Server errors are collected.
+pub async fn link_attacker(c: &Cluster, party: Party, nation: Party) -> (Client, mpsc::UnboundedReceiver<String>) {
+    use tisa_transport::subjects::{inbox_prefix, Role};
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut opts = ConnectOptions::new().event_callback(move |ev| {
+        let tx = tx.clone();
+        async move {
+            if let Event::ServerError(e) = ev {
+                let _ = tx.send(e.to_string());
+            }
+        }
+    });
+    if let Some(dir) = &c.broker_dir {
+        let (seed, role) = if party.is_hub() {
+            (format!("us-link-{}.nk", nation.lower()), Role::Link)
+        } else {
+            (format!("{}-link.nk", party.lower()), Role::NationLink)
+        };
+        let seed = std::fs::read_to_string(dir.join(seed)).unwrap();
+        opts = opts.nkey(seed.trim().to_owned()).custom_inbox_prefix(inbox_prefix(nation, role));
+    }
+    (opts.connect(c.nats_of(if party.is_hub() { nation } else { party }).url()).await.unwrap(), rx)
 }
 
 /// A client of `p`'s node as its operators (analyst, approver, feed: it

@@ -584,6 +584,7 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "dead_letter_errors": h.dead_letter_errors,
             "outbox": h.outbox,
             "held": h.held,
+            "refused_replies": h.refused_replies,
             "send_error": h.send_error.as_ref().map(|e| json!({
                 "stream": e.stream,
                 "reason": e.reason,
@@ -603,8 +604,8 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             h.rejected
         );
         println!(
-            "  dead letters={} (unwritable={})  outbox={}  held={}",
-            h.dead_letters, h.dead_letter_errors, h.outbox, h.held
+            "  dead letters={} (unwritable={})  outbox={}  held={}  refused replies={}",
+            h.dead_letters, h.dead_letter_errors, h.outbox, h.held, h.refused_replies
         );
     }
     // Stuck messages are an operator error, never a quiet counter.

@@ -1,35 +1,54 @@
 //! `tisa broker config`: nats-server configurations that enforce the
 //! arrangement's topology in the broker itself, plus per-party credentials.
 //!
+//! Users. Each node has a **control user** (`<p>-node`: its control
+//! subjects, events, its dead-letter stream, replies to its operators'
+//! inbox `_INBOX_<p>_cli.>` and nowhere else) and a **link user** per link
+//! (`kr-link`, `jp-link`: a nation's end; `us-link-kr`, `us-link-jp`: the
+//! hub's ends): a link user publishes only its direction of its link and
+//! reads only its own inbound stream. A control connection can never
+//! publish on a link, so a control request with a forged reply subject
+//! (`tisa.jp.down.delivery`) cannot put anything on a link even if the node
+//! answered it (it does not: `subjects::reply_allowed`). No user has
+//! `allow_responses`. Operators (`<p>-cli`) have control requests and events.
+//!
+//! JetStream. No user is granted `$JS.API.>` or `$JS.ACK.>`. Each gets the
+//! exact API subjects of its own streams and consumer
+//! (`subjects::js_inbound_api`, `js_dead_letter_api`): a link user
+//! `$JS.API.STREAM.INFO|CREATE.<its inbound stream>`,
+//! `$JS.API.CONSUMER.INFO|CREATE|MSG.NEXT.<stream>.<its durable>` and
+//! `$JS.ACK.<stream>.<durable>.>`; a control user the same three stream
+//! subjects (`INFO`, `CREATE`, `MSG.GET`) of its dead-letter stream;
+//! operators none. No stream list, update, delete or account info for
+//! anyone. JetStream APIs are never exported.
+//!
 //! Shared mode (`--mode shared`: one nats-server, three accounts):
 //! - accounts `KR`, `US`, `JP`; a subject published in one account is
 //!   invisible in the others unless exported and imported;
 //! - the only exports/imports are the national links: KR exports
-//!   `tisa.kr.up.>` to US and imports `tisa.kr.down.>` from US; JP likewise.
+//!   `tisa.kr.down.>` to US and imports `tisa.kr.up.>` from US (as
+//!   services: the receiver's stream answers the sender); JP likewise.
 //!   Nothing connects KR and JP;
-//! - on top, every user has publish/subscribe permissions derived from the
-//!   subject table (`tisa_transport::subjects::permissions`), so a stray
-//!   publish is an explicit `Permissions Violation`, and a private inbox
-//!   prefix, so no user can read another's replies;
+//! - every user lives in its own party's account (the hub's link users in
+//!   US), with the permissions above and a private inbox prefix, so no
+//!   user can read another's replies;
 //! - users authenticate with nkeys: the server config holds only public
 //!   keys; each seed is written to its own file with mode 0600.
 //!
 //! Per-nation mode (`--mode per-nation`: one nats-server per party,
 //! `nats-kr.conf`, `nats-us.conf`, `nats-jp.conf`):
-//! - KR's server knows only KR's users (`kr-node`, `kr-cli`) and `us-link`,
-//!   the US hub's connection for the US–KR link (`Role::Link`: publish
-//!   `tisa.kr.down.>`, subscribe `tisa.kr.up.>`); JP's likewise. KR and JP
+//! - KR's server knows only KR's users (`kr-node`, `kr-cli`, `kr-link`) and
+//!   `us-link-kr`, the US hub's connection for the US–KR link (publish
+//!   `tisa.kr.down.>`, its stream `TISA_KR_UP`); JP's likewise. KR and JP
 //!   have no credentials on each other's server, so there is not even a
 //!   connection that could carry a KR↔JP message;
 //! - US's server holds `us-node` (control subjects only) and `us-cli`; the
 //!   hub's node config has one section per link (`[kr]`, `[jp]`) pointing at
-//!   the nations' servers with its `us-link` credentials.
+//!   the nations' servers with its `us-link-*` credentials.
 //!
 //! Both modes:
 //! - JetStream is enabled per account with limits (`jetstream { max_mem,
-//!   max_file, max_streams, max_consumers }`) and a `store_dir` per server.
-//!   No user is granted `$JS.API.>`, and JetStream APIs are never exported,
-//!   so no party reaches another's streams;
+//!   max_file, max_streams, max_consumers }`) and a `store_dir` per server;
 //! - `--tls`: a CA and a server certificate (SANs `localhost`, `127.0.0.1`,
 //!   `nats-kr`, `nats-us`, `nats-jp`) are generated; every server requires
 //!   TLS of every client, and node/CLI configs get `tls://` URLs and
@@ -229,7 +248,6 @@ struct User {
     seed_name: String,
     publish: Vec<String>,
     subscribe: Vec<String>,
-    allow_responses: bool,
 }
 
 /// Creates `user`'s nkey (seed to `<seed_name>.nk`, mode 0600) and appends
@@ -242,16 +260,41 @@ fn write_user(conf: &mut String, out: &Path, user: &User) -> Result<()> {
     writeln!(conf, "      {{ nkey: \"{}\", permissions: {{", kp.public_key())?;
     writeln!(conf, "          publish: {{ allow: [{}] }}", quote_list(&user.publish))?;
     writeln!(conf, "          subscribe: {{ allow: [{}] }}", quote_list(&user.subscribe))?;
-    if user.allow_responses {
-        writeln!(conf, "          allow_responses: true")?;
-    }
     writeln!(conf, "      }} }}")?;
     Ok(())
 }
 
-fn party_user(party: Party, role: Role, perms: (Vec<String>, Vec<String>)) -> User {
+fn party_user(party: Party, role: Role) -> User {
     let name = format!("{}-{}", party.lower(), role.as_str());
-    User { seed_name: name.clone(), name, publish: perms.0, subscribe: perms.1, allow_responses: role == Role::Node }
+    let (publish, subscribe) = subjects::permissions(party, role);
+    User { seed_name: name.clone(), name, publish, subscribe }
+}
+
+/// The hub's link user for the US–`nation` link (`us-link-<nation>`).
+fn hub_link_user(nation: Party) -> User {
+    let (publish, subscribe) = subjects::permissions(nation, Role::Link);
+    let seed_name = format!("{}-link-{}", Party::HUB.lower(), nation.lower());
+    User {
+        name: format!("{seed_name} (the US hub's end of the US-{} link)", nation.code()),
+        seed_name,
+        publish,
+        subscribe,
+    }
+}
+
+/// Every user of `party`'s account: node (control), CLI, and its link
+/// users (a nation's own; the hub's in shared mode). Returns them with the
+/// role whose inbox prefix each uses.
+fn account_users(party: Party, hub_links_here: &[Party]) -> Vec<(User, Party, Role)> {
+    let mut users =
+        vec![(party_user(party, Role::Node), party, Role::Node), (party_user(party, Role::Cli), party, Role::Cli)];
+    if !party.is_hub() {
+        users.push((party_user(party, Role::NationLink), party, Role::NationLink));
+    }
+    for n in hub_links_here {
+        users.push((hub_link_user(*n), *n, Role::Link));
+    }
+    users
 }
 
 fn write_js_limits(conf: &mut String, l: &JsLimits) -> Result<()> {
@@ -290,8 +333,8 @@ fn write_server_header(
     writeln!(conf, "# Per-user permissions from the subject table in ARCHITECTURE.md. No secrets in this file.")?;
     writeln!(conf, "server_name: {}", quote(name))?;
     writeln!(conf, "host: {}\nport: {port}\n", quote(&host))?;
-    writeln!(conf, "# JetStream: enabled per account below, with limits. Only node users may use")?;
-    writeln!(conf, "# $JS.API, and only within their own account. sync_interval: always fsyncs before")?;
+    writeln!(conf, "# JetStream: enabled per account below, with limits. Each node's users get the")?;
+    writeln!(conf, "# exact $JS.API subjects of their own streams, no more. sync_interval: always fsyncs before")?;
     writeln!(conf, "# every acknowledgement (the only setting that survives a power failure).")?;
     writeln!(
         conf,
@@ -332,6 +375,49 @@ fn write_config(out: &Path, party: Party, role: Role, file: &ConfigFile) -> Resu
     Ok(path)
 }
 
+/// Writes `party`'s node config (control user as `[own]`, each link's
+/// user as `[kr]`/`[jp]`) and CLI config from its users' endpoints
+/// (`(role, party or nation, endpoint)`).
+fn write_party_configs(
+    out: &Path,
+    party: Party,
+    eps: &[(Role, Party, EndpointFile)],
+) -> Result<Vec<(Party, Role, PathBuf)>> {
+    let find = |role: Role, p: Party| {
+        eps.iter()
+            .find(|(r, q, _)| *r == role && *q == p)
+            .map(|(_, _, e)| e.clone())
+            .with_context(|| format!("no {} user for {p}", role.as_str()))
+    };
+    let link = |nation: Party| -> Result<Option<EndpointFile>> {
+        if party.is_hub() {
+            find(Role::Link, nation).map(Some)
+        } else if party == nation {
+            find(Role::NationLink, nation).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let node_file = ConfigFile {
+        party: party.lower().to_owned(),
+        own: find(Role::Node, party)?,
+        kr: link(Party::Kr)?,
+        jp: link(Party::Jp)?,
+        key_file: None,
+    };
+    let cli_file = ConfigFile {
+        party: party.lower().to_owned(),
+        own: find(Role::Cli, party)?,
+        kr: None,
+        jp: None,
+        key_file: None,
+    };
+    Ok(vec![
+        (party, Role::Node, write_config(out, party, Role::Node, &node_file)?),
+        (party, Role::Cli, write_config(out, party, Role::Cli, &cli_file)?),
+    ])
+}
+
 /// Writes the shared-mode deployment (default limits, no TLS) into `out`.
 /// See [`generate_with`].
 pub fn generate(out: &Path, url: &str) -> Result<Generated> {
@@ -370,20 +456,14 @@ fn generate_shared(out: &Path, opts: &Options, store_dir: &Path, tls: Option<&Tl
         writeln!(conf, "  {} {{", party.code())?;
         write_js_limits(&mut conf, &opts.limits)?;
         writeln!(conf, "    users = [")?;
-        for role in [Role::Node, Role::Cli] {
-            let user = party_user(party, role, subjects::permissions(party, role));
+        let hub_links: &[Party] = if party.is_hub() { &Party::NATIONS } else { &[] };
+        let mut eps = Vec::new();
+        for (user, p, role) in account_users(party, hub_links) {
             write_user(&mut conf, out, &user)?;
-            let ep = endpoint_file(url, &user.seed_name, subjects::inbox_prefix(party, role), tls.is_some());
-            let file = ConfigFile {
-                party: party.lower().to_owned(),
-                own: ep.clone(),
-                kr: (party.is_hub() && role == Role::Node).then(|| ep.clone()),
-                jp: (party.is_hub() && role == Role::Node).then(|| ep.clone()),
-                key_file: None,
-            };
-            configs.push((party, role, write_config(out, party, role, &file)?));
+            eps.push((role, p, endpoint_file(url, &user.seed_name, subjects::inbox_prefix(p, role), tls.is_some())));
         }
         writeln!(conf, "    ]")?;
+        configs.extend(write_party_configs(out, party, &eps)?);
         // Each party keeps what it receives in its own account: the
         // receiver's stream listens on its inbound subjects, which the
         // receiver exports as a *service* to its one peer, so the sender's
@@ -427,6 +507,7 @@ fn generate_per_nation(out: &Path, opts: &Options, store_base: &Path, tls: Optio
     let with_tls = tls.is_some();
     let mut servers = Vec::new();
     let mut configs = Vec::new();
+    let mut all_eps: Vec<(Party, (Role, Party, EndpointFile))> = Vec::new();
     for party in Party::ALL {
         let url = opts.nation_url(party);
         let mut store = store_base.as_os_str().to_owned();
@@ -447,56 +528,34 @@ fn generate_per_nation(out: &Path, opts: &Options, store_base: &Path, tls: Optio
         writeln!(conf, "accounts {{\n  {} {{", party.code())?;
         write_js_limits(&mut conf, &opts.limits)?;
         writeln!(conf, "    users = [")?;
-        let node_perms = if party.is_hub() {
-            subjects::control_permissions(party, Role::Node)
-        } else {
-            subjects::permissions(party, Role::Node)
-        };
-        let node = party_user(party, Role::Node, node_perms);
-        write_user(&mut conf, out, &node)?;
-        let cli = party_user(party, Role::Cli, subjects::permissions(party, Role::Cli));
-        write_user(&mut conf, out, &cli)?;
-        if !party.is_hub() {
-            let (publish, subscribe) = subjects::permissions(party, Role::Link);
-            let link = User {
-                name: "us-link (the US hub's end of this link)".to_owned(),
-                seed_name: format!("us-link-{}", party.lower()),
-                publish,
-                subscribe,
-                allow_responses: false,
-            };
-            write_user(&mut conf, out, &link)?;
+        // The hub's link user for this nation's link lives on this
+        // nation's server; the hub's node connects to it there.
+        let hub_link: &[Party] = if party.is_hub() { &[] } else { std::slice::from_ref(&party) };
+        let mut eps = Vec::new();
+        for (user, p, role) in account_users(party, hub_link) {
+            write_user(&mut conf, out, &user)?;
+            eps.push((role, p, endpoint_file(url, &user.seed_name, subjects::inbox_prefix(p, role), with_tls)));
         }
         writeln!(conf, "    ]\n  }}\n}}")?;
         let path = out.join(format!("nats-{}.conf", party.lower()));
         std::fs::write(&path, conf).with_context(|| format!("cannot write {}", path.display()))?;
         servers.push((Some(party), path));
-
-        let own = endpoint_file(url, &node.seed_name, subjects::inbox_prefix(party, Role::Node), with_tls);
-        let link = |n: Party| {
-            endpoint_file(
-                opts.nation_url(n),
-                &format!("us-link-{}", n.lower()),
-                subjects::inbox_prefix(n, Role::Link),
-                with_tls,
-            )
-        };
-        let node_file = ConfigFile {
-            party: party.lower().to_owned(),
-            own,
-            kr: party.is_hub().then(|| link(Party::Kr)),
-            jp: party.is_hub().then(|| link(Party::Jp)),
-            key_file: None,
-        };
-        configs.push((party, Role::Node, write_config(out, party, Role::Node, &node_file)?));
-        let cli_file = ConfigFile {
-            party: party.lower().to_owned(),
-            own: endpoint_file(url, &cli.seed_name, subjects::inbox_prefix(party, Role::Cli), with_tls),
-            kr: None,
-            jp: None,
-            key_file: None,
-        };
-        configs.push((party, Role::Cli, write_config(out, party, Role::Cli, &cli_file)?));
+        all_eps.extend(eps.into_iter().map(|e| (party, e)));
+    }
+    for party in Party::ALL {
+        // Each party's endpoints, plus the hub's link users wherever they live.
+        let eps: Vec<(Role, Party, EndpointFile)> = all_eps
+            .iter()
+            .filter(|(server, (role, p, _))| {
+                if party.is_hub() {
+                    *server == party || *role == Role::Link
+                } else {
+                    *p == party && *role != Role::Link
+                }
+            })
+            .map(|(_, e)| e.clone())
+            .collect();
+        configs.extend(write_party_configs(out, party, &eps)?);
     }
     let server_conf = servers.first().map(|(_, p)| p.clone()).context("nothing generated")?;
     Ok(Generated { server_conf, servers, configs, tls_ca: None })

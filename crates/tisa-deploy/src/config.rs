@@ -4,12 +4,17 @@
 //!
 //! ```toml
 //! party = "kr"
-//! [own]                        # the party's own broker (control; a nation's link)
+//! [own]                        # the party's own broker, as the node's control user
 //! url = "nats://127.0.0.1:4222"
 //! nkey_seed_file = "kr-node.nk"   # relative to this file; mode 0600
 //! inbox_prefix = "_INBOX_kr_node"
 //! # tls_ca_file = "ca.pem"      # with `tisa broker config --tls`: trust this CA, require TLS
-//! # The US hub's node config also has [kr] and [jp] sections: one per link.
+//! [kr]                         # the US–KR link, as the node's link user
+//! url = "nats://127.0.0.1:4222"
+//! nkey_seed_file = "kr-link.nk"
+//! inbox_prefix = "_INBOX_kr_link"
+//! # The US hub's node config has [kr] and [jp] (its us-link-kr, us-link-jp
+//! # users); a nation's has its own link only. Without it, the link uses [own].
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -45,10 +50,10 @@ pub struct ConfigFile {
     pub party: String,
     /// The party's own broker.
     pub own: EndpointFile,
-    /// US hub only: the US–KR link.
+    /// The US–KR link (the hub's, or KR's node's link user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kr: Option<EndpointFile>,
-    /// US hub only: the US–JP link.
+    /// The US–JP link (the hub's, or JP's node's link user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jp: Option<EndpointFile>,
     /// Node configs: the node's signing key file, relative to this file.
@@ -63,9 +68,9 @@ pub struct Config {
     pub party: Party,
     /// Own broker.
     pub own: Endpoint,
-    /// US–KR link (hub).
+    /// US–KR link (hub, or KR's node).
     pub kr: Option<Endpoint>,
-    /// US–JP link (hub).
+    /// US–JP link (hub, or JP's node).
     pub jp: Option<Endpoint>,
     /// The signing key file, resolved against the config's directory.
     pub key_file: Option<PathBuf>,
@@ -105,8 +110,8 @@ pub fn load(path: &Path) -> Result<Config> {
         };
         Ok(Endpoint { url: ef.url.clone(), nkey_seed, inbox_prefix: ef.inbox_prefix.clone(), tls_ca })
     };
-    if !party.is_hub() && (file.kr.is_some() || file.jp.is_some()) {
-        bail!("invalid config {}: [kr]/[jp] links are for the US hub only", path.display());
+    if (party == Party::Kr && file.jp.is_some()) || (party == Party::Jp && file.kr.is_some()) {
+        bail!("invalid config {}: a nation's node has one link, its own ([{}])", path.display(), party.lower());
     }
     Ok(Config {
         party,

@@ -71,6 +71,8 @@ pub(crate) struct Counters {
     pub(crate) sent: u64,
     pub(crate) dead_letters: u64,
     pub(crate) dead_letter_errors: u64,
+    /// Control calls refused for their reply subject (not under the operators' inbox).
+    pub(crate) refused_replies: u64,
 }
 
 /// Why the outbox is not draining (for `tisa health` and the error log).

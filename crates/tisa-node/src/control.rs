@@ -11,7 +11,7 @@ use tisa_core::{
     PendingView, Report, ReportId, Timestamp, Verb,
 };
 use tisa_transport::convert::decision_from_signed;
-use tisa_transport::{CommandRequest, ControlCall, ControlReply, Health, Query, SendError};
+use tisa_transport::{subjects, CommandRequest, ControlCall, ControlReply, Health, Query, SendError};
 use tracing::{debug, error, info, warn};
 
 use crate::actor::Actor;
@@ -81,6 +81,14 @@ impl Actor {
         let mut inputs = Vec::new();
         let mut queries = Vec::new();
         for ControlCall { subject, reply_to, request } in calls {
+            // A reply goes only to the operators' own inbox: a caller cannot
+            // make the node publish where it could not (another party's
+            // link subject, a control subject). Refused before anything is
+            // decoded, logged or answered.
+            if !reply_to.as_deref().is_some_and(|r| subjects::reply_allowed(self.core.party(), r)) {
+                self.refuse_reply_subject(&subject, reply_to.as_deref());
+                continue;
+            }
             let slot = replies.len();
             let reply = match request.map(|(r, auth)| (r.split(), auth)) {
                 // An identical re-send of a recent command: its original reply.
@@ -154,6 +162,16 @@ impl Actor {
                 None => debug!(subject = %loggable(&subject), "control request without reply subject"),
             }
         }
+    }
+
+    /// A control call whose reply subject is not under the operators'
+    /// inbox prefix: logged, audited, counted, never answered or executed.
+    fn refuse_reply_subject(&mut self, subject: &str, reply: Option<&str>) {
+        self.counters.refused_replies += 1;
+        let reply = reply.map_or_else(|| "-".to_owned(), |r| loggable(r).to_string());
+        warn!(subject = %loggable(subject), reply = %reply, "control call refused: reply subject outside the operators' inbox");
+        let detail = format!("code=REPLY_SUBJECT subject={} reply={}", loggable(subject), reply.replace(' ', "_"));
+        self.audit.record_read(&mut self.store, None, None, detail);
     }
 
     /// The core command a request becomes (a submit gets its report id), or
@@ -277,6 +295,7 @@ impl Actor {
                 since: t.since,
             }),
             held: self.core.held_count() as u64,
+            refused_replies: self.counters.refused_replies,
         }
     }
 

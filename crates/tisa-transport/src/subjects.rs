@@ -62,7 +62,9 @@
 //! | `tisa.<p>.deadletter` | party p's node | its own stream `TISA_<P>_DEADLETTER` (read back by the node only) | `DeadLetter` (reason and ids, never payload bytes) |
 //! | `tisa.ctl.<p>.events` | party p's node | party p's CLI (`watch`) | `NodeEvent` |
 //! | `tisa.ctl.<p>.probe.<id>` | party p's node or CLI | itself | readiness probe (opaque) |
-//! | `_INBOX_<p>_<role>.>` | party p's node (replies) | that user | request/reply inboxes, private per user (`<role>`: `node`, `cli`) |
+//! | `_INBOX_<p>_cli.>` | party p's node (control replies, only here: [`reply_allowed`]) | party p's CLI | the operators' request/reply inbox |
+//! | `_INBOX_<p>_node.>`, `_INBOX_<n>_link.>`, `_INBOX_us_link_<n>.>` | the broker (JetStream API answers, stream acknowledgements) | that user | each user's private inbox |
+//! | `$JS.API.<verb>.<stream>…`, `$JS.ACK.<stream>.<durable>.>` | the user reading that stream | the broker | exactly its own streams' and consumer's ([`js_inbound_api`]) |
 //!
 //! `<p>` is `kr`, `us` or `jp`. A national node publishes only on its `up`
 //! subjects (and its own dead-letter subject) and subscribes only to its `down`
@@ -178,21 +180,59 @@ pub fn probe(party: Party, id: &str) -> String {
     format!("tisa.ctl.{}.probe.{id}", party.lower())
 }
 
-/// What a node may publish to use JetStream in its own account: the API
-/// (create its inbound stream and consumer, pull) and acknowledgements.
-pub const JETSTREAM: [&str; 2] = ["$JS.API.>", "$JS.ACK.>"];
+/// The JetStream API subjects (`$JS.API.…`) a user needs for one inbound
+/// stream of its own account and its one durable pull consumer: look the
+/// stream and the consumer up, create them if missing, pull. Nothing else
+/// (no other stream, no list, no update, no delete, no account info).
+pub fn js_inbound_api(stream: &str, durable: &str) -> Vec<String> {
+    vec![
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.STREAM.CREATE.{stream}"),
+        format!("$JS.API.CONSUMER.INFO.{stream}.{durable}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}.{durable}"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"),
+    ]
+}
 
-/// A NATS user of a deployment.
+/// The acknowledgements of one durable consumer's messages (`$JS.ACK.<stream>.<durable>.>`).
+pub fn js_ack(stream: &str, durable: &str) -> String {
+    format!("$JS.ACK.{stream}.{durable}.>")
+}
+
+/// The JetStream API subjects of a node's dead-letter stream: look it up,
+/// create it, read a message back (`tisa deadletter list`).
+pub fn js_dead_letter_api(party: Party) -> Vec<String> {
+    let stream = crate::conn::dead_letter_stream(party);
+    vec![
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.STREAM.CREATE.{stream}"),
+        format!("$JS.API.STREAM.MSG.GET.{stream}"),
+    ]
+}
+
+/// The durable consumer name with which `party`'s node reads its inbound streams.
+pub fn durable(party: Party) -> String {
+    format!("{}-node", party.lower())
+}
+
+/// A NATS user of a deployment. Each node has two kinds of users: its
+/// control user ([`Role::Node`]) and a link user per link ([`Role::Link`]
+/// for the hub's, [`Role::NationLink`] for a nation's): a control
+/// connection can never publish on a link, and a link connection never
+/// touches a control subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// The party's node.
+    /// The party's node, its control connection: control subjects, events,
+    /// its dead-letter stream, replies to its operators' inboxes.
     Node,
     /// The party's operator CLI.
     Cli,
-    /// Per-nation deployments only: the US hub's user on a nation's own
-    /// server, for the US end of that national link. `permissions(nation,
-    /// Role::Link)` names the nation whose server (and link) it is.
+    /// The US hub's link user for the US–`party` link (`party` names the
+    /// nation): `permissions(nation, Role::Link)`.
     Link,
+    /// A nation's link user, its end of its link with the hub:
+    /// `permissions(nation, Role::NationLink)`.
+    NationLink,
 }
 
 impl Role {
@@ -201,14 +241,14 @@ impl Role {
         match self {
             Role::Node => "node",
             Role::Cli => "cli",
-            Role::Link => "link",
+            Role::Link | Role::NationLink => "link",
         }
     }
 }
 
 /// The private request/reply inbox prefix of `party`'s `role` user. For
 /// [`Role::Link`], `party` is the nation and the user is the hub's:
-/// `_INBOX_us_link_<nation>`.
+/// `_INBOX_us_link_<nation>`; a nation's link user: `_INBOX_<nation>_link`.
 pub fn inbox_prefix(party: Party, role: Role) -> String {
     match role {
         Role::Link => format!("_INBOX_{}_link_{}", Party::HUB.lower(), party.lower()),
@@ -216,57 +256,59 @@ pub fn inbox_prefix(party: Party, role: Role) -> String {
     }
 }
 
-/// Broker permissions of `party`'s `role` user, derived from the subject
-/// table above: `(publish allow, subscribe allow)`. Nothing else is allowed
-/// (in particular no `$JS.API.>`: no user reaches any JetStream API).
-/// A node may also answer requests it receives (`allow_responses`).
-///
-/// `Role::Node` here is a node whose links share its broker (shared mode,
-/// or a nation's node on its own server in per-nation mode). For the hub's
-/// users in per-nation mode see [`control_permissions`] (its own server) and
-/// `Role::Link` (its user on each nation's server).
-pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
-    let mut publish = Vec::new();
-    let mut subscribe = Vec::new();
-    match role {
-        Role::Node => {
-            if party.is_hub() {
-                for n in Party::NATIONS {
-                    publish.push(data_all(n, Direction::Down));
-                    subscribe.push(data_all(n, Direction::Up));
-                }
-            } else {
-                publish.push(data_all(party, Direction::Up));
-                subscribe.push(data_all(party, Direction::Down));
-            }
-            // JetStream (its inbound stream and consumer, acknowledgements,
-            // its dead-letter stream) comes with `control_permissions`.
-        }
-        Role::Link => {
-            // The hub's end of the US–`party` link, on `party`'s server: it
-            // speaks down to that nation and hears it up, and nothing else
-            // (no control subject of the nation's, no other nation).
-            publish.push(data_all(party, Direction::Down));
-            subscribe.push(data_all(party, Direction::Up));
-            publish.extend(JETSTREAM.iter().map(|s| s.to_string()));
-            let probe = format!("tisa.ctl.{}.probe.>", Party::HUB.lower());
-            publish.push(probe.clone());
-            subscribe.push(probe);
-            subscribe.push(format!("{}.>", inbox_prefix(party, role)));
-            return (publish, subscribe);
-        }
-        Role::Cli => {}
-    }
-    let (p, s) = control_permissions(party, role);
-    publish.extend(p);
-    subscribe.extend(s);
-    (publish, subscribe)
+/// Whether `party`'s node may answer a control call on `reply`: only a
+/// subject under its operators' private inbox prefix (`_INBOX_<p>_cli.`).
+/// Anything else (another party's link subject, a control subject, an
+/// inbox of another user) is refused: a caller cannot make the node
+/// publish where the caller could not.
+pub fn reply_allowed(party: Party, reply: &str) -> bool {
+    let prefix = inbox_prefix(party, Role::Cli);
+    reply.strip_prefix(prefix.as_str()).and_then(|rest| rest.strip_prefix('.')).is_some_and(|rest| {
+        !rest.is_empty() && !rest.contains(['*', '>', ' ', '\t', '\r', '\n']) && !rest.split('.').any(str::is_empty)
+    })
 }
 
-/// The part of [`permissions`] that never leaves the party: its control
-/// subjects, events, readiness probes and private inbox, without any link
-/// subject. This is all the hub's node (`Role::Node`) may do on the US's own
-/// server in per-nation mode, where its links live on the nations' servers.
+/// Broker permissions of `party`'s `role` user, derived from the subject
+/// table above: `(publish allow, subscribe allow)`. Nothing else is
+/// allowed; no user has `allow_responses` (a reply goes only where the
+/// permissions say) and no user is granted `$JS.API.>`: each gets the exact
+/// JetStream API subjects of its own streams and consumers
+/// ([`js_inbound_api`], [`js_dead_letter_api`]).
+///
+/// - `Role::Node`: the node's control user ([`control_permissions`]).
+/// - `Role::Cli`: the operators: control requests, events.
+/// - `Role::NationLink` (`party` a nation): its node's end of its link:
+///   publish up, its inbound stream `TISA_<N>_DOWN` and consumer.
+/// - `Role::Link` (`party` a nation): the hub's end of the US–`party` link:
+///   publish down, the hub's inbound stream `TISA_<N>_UP` and consumer.
+pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
+    match role {
+        Role::Node | Role::Cli => control_permissions(party, role),
+        Role::Link | Role::NationLink => {
+            let (nation, holder, out, inn) = if role == Role::Link {
+                (party, Party::HUB, Direction::Down, Direction::Up)
+            } else {
+                (party, party, Direction::Up, Direction::Down)
+            };
+            let stream = crate::conn::stream_name(nation, inn);
+            let durable = durable(holder);
+            let mut publish = vec![data_all(nation, out)];
+            publish.extend(js_inbound_api(&stream, &durable));
+            publish.push(js_ack(&stream, &durable));
+            let probe = format!("tisa.ctl.{}.probe.>", holder.lower());
+            publish.push(probe.clone());
+            // Its inbound direction too (the stream reads it; a plain
+            // subscription sees only what the stream sees).
+            let subscribe = vec![data_all(nation, inn), probe, format!("{}.>", inbox_prefix(party, role))];
+            (publish, subscribe)
+        }
+    }
+}
+
+/// A node's or operator's control permissions: its control subjects,
+/// events, readiness probes and private inbox, never a link subject. The
+/// node's control user also writes its dead-letter stream and answers its
+/// operators, only under their inbox prefix (`_INBOX_<p>_cli.>`).
 pub fn control_permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
     let mut publish = Vec::new();
     let mut subscribe = Vec::new();
@@ -275,17 +317,15 @@ pub fn control_permissions(party: Party, role: Role) -> (Vec<String>, Vec<String
         Role::Node => {
             publish.push(events(party));
             subscribe.extend(VERBS.iter().map(|v| control(party, v)));
-            // Its own dead-letter stream, and JetStream within its own
-            // account only (accounts isolate the API): that stream, its
-            // inbound streams and consumers, and acknowledgements.
+            publish.push(format!("{}.>", inbox_prefix(party, Role::Cli)));
             publish.push(dead_letter(party));
-            publish.extend(JETSTREAM.iter().map(|s| s.to_string()));
+            publish.extend(js_dead_letter_api(party));
         }
         Role::Cli => {
             publish.extend(VERBS.iter().map(|v| control(party, v)));
             subscribe.push(events(party));
         }
-        Role::Link => return permissions(party, role),
+        Role::Link | Role::NationLink => return permissions(party, role),
     }
     publish.push(probe.clone());
     subscribe.push(probe);
@@ -315,6 +355,63 @@ mod tests {
                 assert!(!permissions(p, Role::Link).0.contains(&dl), "the hub's link user may not publish {dl}");
             }
         }
+    }
+
+    #[test]
+    fn the_node_answers_only_under_its_operators_inbox() {
+        // Control: a reply subject the CLI really uses is accepted.
+        assert!(reply_allowed(Party::Us, "_INBOX_us_cli.abc123.1"));
+        assert!(reply_allowed(Party::Kr, "_INBOX_kr_cli.x"));
+        // The confused deputy: another party's link subject, a control
+        // subject, another user's inbox, another party's CLI, wildcards.
+        for bad in [
+            "tisa.jp.down.delivery",
+            "tisa.kr.up.report",
+            "tisa.ctl.us.submit",
+            "_INBOX_us_node.x",
+            "_INBOX_us_link_jp.x",
+            "_INBOX_jp_cli.x",
+            "_INBOX_us_cli",
+            "_INBOX_us_cli.",
+            "_INBOX_us_cli.>",
+            "_INBOX_us_cli.*",
+            "_INBOX_us_cli..x",
+            "_INBOX_us_clix.y",
+            "_INBOX.abc",
+        ] {
+            assert!(!reply_allowed(Party::Us, bad), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn no_user_gets_the_whole_jetstream_api_or_blanket_replies_and_control_never_touches_a_link() {
+        for p in Party::ALL {
+            let mut users = vec![permissions(p, Role::Node), permissions(p, Role::Cli)];
+            if !p.is_hub() {
+                users.push(permissions(p, Role::Link));
+                users.push(permissions(p, Role::NationLink));
+            }
+            for (publish, subscribe) in &users {
+                for s in publish.iter().chain(subscribe) {
+                    assert!(!s.starts_with("$JS.API.>") && s != "$JS.>" && s != ">", "{p}: {s}");
+                    assert!(!s.starts_with("$JS.ACK.>"), "{p}: {s}");
+                    assert!(!s.starts_with("_INBOX.") && s != "_INBOX_>", "{p}: {s}");
+                }
+            }
+            let (node_pub, node_sub) = permissions(p, Role::Node);
+            for s in node_pub.iter().chain(&node_sub) {
+                assert!(!s.contains(".up.") && !s.contains(".down."), "{p}'s control user touches a link: {s}");
+            }
+            assert!(node_pub.contains(&format!("{}.>", inbox_prefix(p, Role::Cli))), "{node_pub:?}");
+        }
+        // Each link user: only its own link's stream and consumer.
+        let (publish, _) = permissions(Party::Kr, Role::Link);
+        assert!(publish.contains(&"$JS.API.CONSUMER.MSG.NEXT.TISA_KR_UP.us-node".to_owned()), "{publish:?}");
+        assert!(publish.contains(&"$JS.ACK.TISA_KR_UP.us-node.>".to_owned()), "{publish:?}");
+        assert!(!publish.iter().any(|s| s.contains("TISA_KR_DOWN") || s.contains("tisa.kr.up")), "{publish:?}");
+        let (publish, _) = permissions(Party::Kr, Role::NationLink);
+        assert!(publish.contains(&"$JS.API.STREAM.CREATE.TISA_KR_DOWN".to_owned()), "{publish:?}");
+        assert!(!publish.iter().any(|s| s.contains("TISA_KR_UP") || s.contains("tisa.kr.down")), "{publish:?}");
     }
 
     #[test]

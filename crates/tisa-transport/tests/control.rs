@@ -346,6 +346,7 @@ fn replies() -> Vec<ControlReply> {
             outbox: 10,
             send_error: Some(SendError { stream: "TISA_JP_DOWN".into(), reason: "full".into(), since: Timestamp(11) }),
             held: 12,
+            refused_replies: 13,
         }),
         ControlReply::Grants(vec![GrantView { grant: grant(), revoked: true, proposed: false }]),
         ControlReply::DecisionDocument(b"tisa.v1.decision\n".to_vec()),

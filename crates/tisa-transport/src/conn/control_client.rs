@@ -40,8 +40,12 @@ pub struct ControlClient {
 
 impl ControlClient {
     /// Connects to `url` to talk to `party`'s node.
+    /// Replies come to the operators' inbox prefix `_INBOX_<p>_cli`
+    /// whatever the endpoint says: the node answers nowhere else
+    /// ([`subjects::reply_allowed`]).
     pub async fn connect(ep: &Endpoint, party: Party, timeout: Duration) -> Result<ControlClient, TransportError> {
-        let client = connect_once(ep, &format!("tisa-{}-cli", party.lower())).await?;
+        let ep = Endpoint { inbox_prefix: Some(subjects::inbox_prefix(party, subjects::Role::Cli)), ..ep.clone() };
+        let client = connect_once(&ep, &format!("tisa-{}-cli", party.lower())).await?;
         Ok(ControlClient { client, party, url: ep.url.clone(), timeout, signers: Vec::new() })
     }
 

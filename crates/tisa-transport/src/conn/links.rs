@@ -84,11 +84,10 @@ impl Links {
         let control = connect_with_retry(&urls.own, &format!("tisa-{}-control", party.lower())).await;
         let mut links = Vec::new();
         for (peer, _) in subjects::inbound(party) {
-            let url = match (party.is_hub(), peer) {
-                (true, Party::Kr) => &urls.kr,
-                (true, _) => &urls.jp,
-                (false, _) => &urls.own,
-            };
+            // The link's own user (never the control user): the hub's for
+            // each nation, a nation's for its one link with the hub.
+            let nation = if party.is_hub() { peer } else { party };
+            let url = if nation == Party::Kr { &urls.kr } else { &urls.jp };
             let name = format!("tisa-{}-link-{}", party.lower(), if party.is_hub() { peer.lower() } else { "us" });
             let reconnected = Arc::new(Notify::new());
             let client = connect_with_retry_notifying(url, &name, Some(reconnected.clone())).await;
@@ -310,7 +309,8 @@ impl Links {
         Ok((subject, stream, ack))
     }
 
-    /// Answers a control call.
+    /// Answers a control call. Callers check [`subjects::reply_allowed`]
+    /// first (the broker refuses anything else too).
     pub async fn reply(&self, to: async_nats::Subject, reply: &ControlReply) -> Result<(), TransportError> {
         self.control
             .publish(to.clone(), Bytes::from(reply.encode()))

@@ -189,10 +189,10 @@ pub async fn prove_ready(client: &Client, party: Party) -> Result<(), TransportE
 /// A node's connections: where and as whom.
 #[derive(Clone, Debug)]
 pub struct LinkUrls {
-    /// The party's own broker (control subjects, and the link for a nation).
+    /// The party's own broker, as the node's control user.
     pub own: Endpoint,
-    /// For the hub: the broker of the US–KR link.
+    /// The US–KR link's user and broker (the hub's, or KR's node's own link user).
     pub kr: Endpoint,
-    /// For the hub: the broker of the US–JP link.
+    /// The US–JP link's user and broker (the hub's, or JP's node's own link user).
     pub jp: Endpoint,
 }

@@ -98,6 +98,8 @@ pub struct Health {
     pub send_error: Option<SendError>,
     /// Deliveries and track updates held for want of a fresh grant-standing statement.
     pub held: u64,
+    /// Control calls refused for a reply subject outside the operators' inbox.
+    pub refused_replies: u64,
 }
 
 /// Why a node's messages are not getting through (shown by `tisa health`).
@@ -522,6 +524,7 @@ impl Wire for Health {
             send_error_stream: self.send_error.as_ref().map(|e| e.stream.clone()).unwrap_or_default(),
             send_error_since_ms: self.send_error.as_ref().map_or(0, |e| e.since.as_millis()),
             held: self.held,
+            refused_replies: self.refused_replies,
         }
     }
 
@@ -546,6 +549,7 @@ impl Wire for Health {
                 since: Timestamp(h.send_error_since_ms),
             }),
             held: h.held,
+            refused_replies: h.refused_replies,
         })
     }
 }
