@@ -100,11 +100,19 @@ fn one_key_cannot_submit_and_approve_the_same_release() {
     wait_inbox(&c, Party::Jp, &id2, 1);
     assert!(!jp_has(&c, &id), "the self-approved report never reached JP");
 
-    // Control: the agreement without the rule; the same self-approval is taken.
+    // Control: the agreement without the rule; the same self-approval (of a
+    // new report: the node replays its input log under the agreement it
+    // starts with, so the refused decision above now counts) is taken.
     rule_off(&mut c);
-    let out = op(&c, Party::Kr, false, &["approve", &rq, "--key", &duty]);
-    assert!(out.status.success(), "without the rule the duty officer may approve: {}", describe(&out));
     wait_inbox(&c, Party::Jp, &id, 1);
+    let mut d = draft("missile", "secret", "USA,JPN", "duty3").args();
+    d.extend(["--key".into(), duty.clone()]);
+    let d: Vec<&str> = d.iter().map(String::as_str).collect();
+    let id3 = op_json(&c, Party::Kr, false, &d)["report_id"].as_str().unwrap().to_owned();
+    let rq3 = wait_request_id(&c, Party::Kr, &id3, 1);
+    let out = op(&c, Party::Kr, false, &["approve", &rq3, "--key", &duty]);
+    assert!(out.status.success(), "without the rule the duty officer may approve: {}", describe(&out));
+    wait_inbox(&c, Party::Jp, &id3, 1);
 }
 
 /// Under the rule a standing grant from one approver is only proposed: it

@@ -127,6 +127,7 @@ fn requests() -> Vec<ControlRequest> {
         ControlRequest::Decide(decision_doc(sign::Verdict::ApproveFull)),
         ControlRequest::Grant(grant().signed),
         ControlRequest::Revoke(kim().sign(b"tisa.v1.revocation\n".to_vec())),
+        ControlRequest::Cosign(kim().sign_by_id(b"tisa.v1.cosign\n".to_vec())),
         ControlRequest::Track(track_draft()),
         ControlRequest::Retract(Retract { report_id: header().id, reason: "withdrawn".into(), operator: "kim".into() }),
         ControlRequest::Pending(query()),
