@@ -3,7 +3,8 @@
 //! never names, and a standing grant needs a second approver's co-signature
 //! from that approver's own process. Each attack with its control: the same
 //! attempt accepted once the agreement's rule is off (edited, nodes
-//! restarted: the rule is agreed policy, never a node option).
+//! restarted: the rule is agreed policy, never a node option). Both broker
+//! modes (shared; one server per nation).
 
 mod common;
 
@@ -13,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::cli::{describe, grant_in_force, one_line_error, op, op_args, op_json, tisa, tisa_command};
-use common::cluster::TestCluster;
+use common::cluster::{Broker, TestCluster};
 use common::flow::{draft, inbox, submit_json, wait_inbox, wait_request_id};
 use common::wait::wait_until;
 use serde_json::Value;
@@ -45,8 +46,17 @@ fn jp_has(c: &TestCluster, id: &str) -> bool {
 /// approver's key can. Control: with the rule off the same approval goes
 /// through.
 #[test]
-fn one_key_cannot_submit_and_approve_the_same_release() {
-    let mut c = TestCluster::builder().secured().start();
+fn one_key_cannot_submit_and_approve_the_same_release_shared() {
+    one_key_cannot_submit_and_approve_the_same_release(Broker::Shared);
+}
+
+#[test]
+fn one_key_cannot_submit_and_approve_the_same_release_per_nation() {
+    one_key_cannot_submit_and_approve_the_same_release(Broker::PerNation);
+}
+
+fn one_key_cannot_submit_and_approve_the_same_release(broker: Broker) {
+    let mut c = TestCluster::builder().broker(broker).start();
     // KR registers a duty officer with both roles (one key) and restarts.
     let dir = c.dir.join("keys");
     let out = tisa(&[
@@ -120,8 +130,17 @@ fn one_key_cannot_submit_and_approve_the_same_release() {
 /// effect once a second approver co-signs it with `tisa standing cosign`.
 /// Control: with the rule off the single approver's grant is in force at once.
 #[test]
-fn a_single_approvers_grant_releases_nothing_until_cosigned() {
-    let mut c = TestCluster::builder().secured().start();
+fn a_single_approvers_grant_releases_nothing_until_cosigned_shared() {
+    a_single_approvers_grant_releases_nothing_until_cosigned(Broker::Shared);
+}
+
+#[test]
+fn a_single_approvers_grant_releases_nothing_until_cosigned_per_nation() {
+    a_single_approvers_grant_releases_nothing_until_cosigned(Broker::PerNation);
+}
+
+fn a_single_approvers_grant_releases_nothing_until_cosigned(broker: Broker) {
+    let mut c = TestCluster::builder().broker(broker).start();
     let args = ["--to", "jp", "--category", "missile", "--max-classification", "secret"];
     let mut g = vec!["standing", "grant"];
     g.extend_from_slice(&args);
