@@ -205,22 +205,10 @@ fn a_full_receiving_stream_keeps_messages_and_says_so() {
         ..tisa_deploy::broker::Options::shared(tisa_deploy::DEFAULT_NATS_URL)
     };
     let mut c = TestCluster::builder().broker(Broker::Generated(opts)).start();
-    let key = c.approver_key(Party::Kr, false);
-    let grant = cli_json(
+    let grant = common::cli::grant_in_force(
         &c,
         Party::Kr,
-        &[
-            "standing",
-            "grant",
-            "--to",
-            "jp",
-            "--category",
-            "missile",
-            "--max-classification",
-            "secret",
-            "--key",
-            key.to_str().unwrap(),
-        ],
+        &["--to", "jp", "--category", "missile", "--max-classification", "secret"],
     );
     let grant_id = grant["items"][0]["grant_id"].as_str().unwrap().to_owned();
     wait_for("the hub holds KR's grant", || {

@@ -19,6 +19,7 @@ fn draft(title: &str, source_key: Option<&str>) -> ReportDraft {
         content: Content { title: Sensitive::new(title), body: Sensitive::new(body), ..Default::default() },
         corrects: None,
         submitted_by: String::new(),
+        submitter_key: None,
         source_key: source_key.map(str::to_owned),
     }
 }

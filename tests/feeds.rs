@@ -589,13 +589,7 @@ fn count(inbox: &[(String, u32, Party, String)], id: &str, rev: u32) -> usize {
 async fn usgs_reports_reach_kr_once_and_updates_become_revisions() {
     let c = start(true).await;
     // JP pre-approves its NK_NUCLEAR reports for KR (signed standing grant).
-    let g = op(
-        &c,
-        Party::Jp,
-        true,
-        &["standing", "grant", "--to", "kr", "--category", "nuclear", "--max-classification", "secret"],
-    );
-    assert!(g.status.success(), "{}", describe(&g));
+    grant_in_force(&c, Party::Jp, &["--to", "kr", "--category", "nuclear", "--max-classification", "secret"]);
 
     let srv = HttpFixture::start(vec![], ok(fixture("usgs_v1.geojson")));
     let url = srv.url();
@@ -736,6 +730,7 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
         content: Content { title: Sensitive::new("canary"), body: Sensitive::new("canary"), ..Default::default() },
         corrects: None,
         submitted_by: String::new(),
+        submitter_key: None,
         source_key: None,
     };
     let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: canary, .. }, .. }) =

@@ -42,6 +42,7 @@ fn draft(title: &str, tearline: Option<&str>) -> ReportDraft {
         },
         corrects: None,
         submitted_by: String::new(),
+        submitter_key: None,
         source_key: None,
     }
 }
@@ -167,17 +168,26 @@ async fn a_compromised_hub_cannot_forge_consent() {
         not_after: None,
         operator: kr_approver.name().to_owned(),
     };
-    ask(&kr, ControlRequest::Grant(kr_approver.sign(gdoc.to_bytes()))).await;
-    let grant = loop {
-        let gm = tokio::time::timeout(common::WAIT, grants.next()).await.unwrap().unwrap();
-        let envs = tisa_transport::decode_inbound(&gm.subject, &gm.payload).unwrap_or_default();
-        if let Some(g) = envs.into_iter().find_map(|e| match e.payload {
-            Payload::Grant(g) => Some(g),
-            _ => None,
-        }) {
-            break g;
+    let gsigned = kr_approver.sign(gdoc.to_bytes());
+    ask(&kr, ControlRequest::Grant(gsigned.clone())).await;
+    // The built-in agreement's two-person rule: KR's second approver co-signs it.
+    let second = tisa_deploy::keys::load(&c.approver_key(Party::Kr, true)).unwrap().identity;
+    let r = tisa_kit::operator::cosign_grant(&kr, Party::Kr, &gsigned, &second).await.unwrap();
+    assert!(matches!(r, ControlReply::Grants(_)), "{r:?}");
+    let grant = tokio::time::timeout(common::WAIT, async {
+        while let Some(m) = grants.next().await {
+            let envs = tisa_transport::decode_inbound(&m.subject, &m.payload).unwrap_or_default();
+            if let Some(g) = envs.into_iter().find_map(|e| match e.payload {
+                Payload::Grant(g) => Some(g),
+                _ => None,
+            }) {
+                return g;
+            }
         }
-    };
+        panic!("the hub's subscription ended")
+    })
+    .await
+    .expect("KR's grant on the wire");
     let rdoc = RevocationDoc {
         grant_id: gdoc.grant_id.clone(),
         originator: Party::Kr,

@@ -22,7 +22,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::cli::{cli_json, op_json};
+use common::cli::{cli_json, grant_in_force, op_json};
 use common::cluster::TestCluster;
 use common::fault::audit;
 use common::flow::{draft, inbox, submit, Draft};
@@ -50,12 +50,7 @@ fn missile(label: &str) -> Draft {
 /// KR grants NK_MISSILE up to SECRET to JP; returns the grant id once the
 /// hub holds it.
 fn grant(c: &TestCluster) -> String {
-    let g = op_json(
-        c,
-        Party::Kr,
-        true,
-        &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"],
-    );
+    let g = grant_in_force(c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
     let id = g["items"][0]["grant_id"].as_str().unwrap_or_else(|| panic!("no grant id in {g}")).to_owned();
     wait_until(Instant::now() + WAIT, "the hub holds KR's grant", || {
         let l = op_json(c, Party::Us, false, &["standing", "list"]);

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::cluster::Broker;
 use common::ctl::*;
 use tisa_core::{Party, ReportId};
 use tisa_transport::{sign_action, ControlReply, ControlRequest, Retract};
@@ -28,8 +29,18 @@ fn code(r: &ControlReply) -> Option<&str> {
 /// analyst is accepted (control). A replayed signed request is refused;
 /// an identical re-send gets its original outcome; a fresh one is taken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsigned_replayed_and_foreign_requests_are_refused() {
-    let c = start(true).await;
+async fn unsigned_replayed_and_foreign_requests_are_refused_shared() {
+    unsigned_replayed_and_foreign_requests_are_refused(Broker::Shared).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_replayed_and_foreign_requests_are_refused_per_nation() {
+    unsigned_replayed_and_foreign_requests_are_refused(Broker::PerNation).await;
+}
+
+async fn unsigned_replayed_and_foreign_requests_are_refused(broker: Broker) {
+    let c =
+        tokio::task::spawn_blocking(move || TestCluster::builder().without_tap().broker(broker).start()).await.unwrap();
     let id = legit_release(&c, Party::Kr, Party::Jp).await;
     let kr = client(&c, Party::Kr).await;
 

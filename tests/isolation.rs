@@ -36,7 +36,9 @@ fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> 
         releasable_to: [Party::Us, victim].into_iter().collect(),
     };
     let content = Content { title: Sensitive::new(title), body: Sensitive::new("x"), ..Default::default() };
-    let manifest = node.sign(Manifest::of(&header, &content, "").to_bytes());
+    // Submitted by the attacker's analyst, approved by its approver: two keys.
+    let analyst = tisa_deploy::keys::load(&c.operator_key(attacker, "analyst")).unwrap().identity;
+    let manifest = node.sign(Manifest::of(&header, &content, analyst.name(), Some(analyst.key_id())).to_bytes());
     let doc = DecisionDoc {
         manifest_sha256: sha256(&manifest.bytes),
         request_id: RequestId::for_release(&id, 1, victim),

@@ -28,6 +28,7 @@ fn missile(title: &str) -> ReportDraft {
         content: Content { title: Sensitive::new(title), body: Sensitive::new(canary("body")), ..Default::default() },
         corrects: None,
         submitted_by: String::new(),
+        submitter_key: None,
         source_key: None,
     }
 }
@@ -59,12 +60,7 @@ async fn sent(c: &Cluster, p: Party) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_broker_store_is_reconciled_end_to_end() {
     let mut c = start(true).await;
-    let g = op_json(
-        &c,
-        Party::Kr,
-        true,
-        &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"],
-    );
+    let g = grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
     assert_eq!(g["items"][0]["revoked"], false, "{g}");
     let us = client(&c, Party::Us).await;
     wait_async(|| async {

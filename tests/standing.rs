@@ -83,12 +83,7 @@ async fn grants_pre_approve_and_revocations_stop_at_once() {
     assert!(e.contains("trilateral scope"), "{e}");
 
     // KR pre-approves NK_MISSILE up to SECRET for JP.
-    let g = op_json(
-        &c,
-        Party::Kr,
-        true,
-        &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"],
-    );
+    let g = grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
     let grant_id = g["items"][0]["grant_id"].as_str().unwrap().to_owned();
     assert_eq!(g["items"][0]["revoked"], false);
 
@@ -119,7 +114,10 @@ async fn grants_pre_approve_and_revocations_stop_at_once() {
         else {
             panic!()
         };
-        items.iter().any(|tisa_core::GrantView { grant: g, revoked }| g.doc.grant_id == *gid && *revoked).then_some(())
+        items
+            .iter()
+            .any(|tisa_core::GrantView { grant: g, revoked, .. }| g.doc.grant_id == *gid && *revoked)
+            .then_some(())
     })
     .await;
 

@@ -55,12 +55,7 @@ async fn tracks_flow_under_a_standing_grant_and_only_then() {
     const N: u32 = 4;
 
     // KR pre-approves NK_MISSILE up to SECRET for JP; wait until the hub holds it.
-    let g = op_json(
-        &c,
-        Party::Kr,
-        true,
-        &["standing", "grant", "--to", "jp", "--category", "missile", "--max-classification", "secret"],
-    );
+    let g = grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
     let grant_id = g["items"][0]["grant_id"].as_str().unwrap().to_owned();
     let (cr, gid) = (&c, &grant_id);
     wait_async(|| async move {
@@ -69,7 +64,10 @@ async fn tracks_flow_under_a_standing_grant_and_only_then() {
         else {
             panic!()
         };
-        items.iter().any(|tisa_core::GrantView { grant: g, revoked }| g.doc.grant_id == *gid && !*revoked).then_some(())
+        items
+            .iter()
+            .any(|tisa_core::GrantView { grant: g, revoked, .. }| g.doc.grant_id == *gid && !*revoked)
+            .then_some(())
     })
     .await;
 

@@ -123,6 +123,24 @@ pub fn op_json(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("`tisa {}` printed invalid JSON ({e}): {}", a.join(" "), describe(&out)))
 }
 
+/// `tisa standing grant ARGS…` as `party`'s first approver; under the
+/// two-person rule the grant is only proposed, so `party`'s second approver
+/// co-signs it (`tisa standing cosign`, with its own key, as another person
+/// would). Returns the grant in force, as `--json` prints it.
+pub fn grant_in_force(c: &Cluster, party: Party, args: &[&str]) -> Value {
+    let mut a = vec!["standing", "grant"];
+    a.extend_from_slice(args);
+    let g = op_json(c, party, true, &a);
+    if g["items"][0]["proposed"] != true {
+        return g;
+    }
+    let id = g["items"][0]["grant_id"].as_str().unwrap_or_else(|| panic!("no grant id in {g}")).to_owned();
+    let second = c.approver_key(party, true).to_string_lossy().into_owned();
+    let v = op_json(c, party, false, &["standing", "cosign", &id, "--key", &second]);
+    assert_eq!(v["items"][0]["proposed"], false, "co-signed grant still proposed: {v}");
+    v
+}
+
 /// Verbs that sign with the operator's approver key.
 const SIGNING_VERBS: [&str; 3] = ["approve", "deny", "standing"];
 

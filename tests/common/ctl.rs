@@ -18,7 +18,7 @@ use super::canary;
 // The names these tests use, wherever they live in `common`.
 #[allow(unused_imports)]
 pub use super::{
-    cli::{op, op_args, op_json},
+    cli::{grant_in_force, op, op_args, op_json},
     cluster::{nats_bin, TestCluster},
     wait::wait_async,
 };
@@ -119,6 +119,7 @@ pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
         content: Content { title: Sensitive::new(canary("legit")), body: Sensitive::new("b"), ..Default::default() },
         corrects: None,
         submitted_by: String::new(),
+        submitter_key: None,
         source_key: None,
     };
     let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =

@@ -49,6 +49,7 @@ pub fn draft(key: &str) -> ReportDraft {
         content: Content { title: Sensitive::new(canary("fault")), body: Sensitive::new("b"), ..Default::default() },
         corrects: None,
         submitted_by: String::new(),
+        submitter_key: None,
         // A source key: a submit retried after a crash is the same report.
         source_key: Some(key.to_owned()),
     }
@@ -68,9 +69,16 @@ pub async fn grant_missile(c: &Cluster, kr: &ControlClient) {
         not_after: None,
         operator: key.identity.name().to_owned(),
     };
-    let ControlReply::Grants(_) = ask(kr, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await else {
+    let signed = key.identity.sign(doc.to_bytes());
+    let ControlReply::Grants(items) = ask(kr, ControlRequest::Grant(signed.clone())).await else {
         panic!("not a grant reply")
     };
+    // Under the two-person rule KR's second approver co-signs it, from its own key.
+    if items.iter().any(|g| g.proposed) {
+        let second = tisa_deploy::keys::load(&c.approver_key(Party::Kr, true)).unwrap();
+        let r = tisa_kit::operator::cosign_grant(kr, Party::Kr, &signed, &second.identity).await.unwrap();
+        assert!(matches!(&r, ControlReply::Grants(g) if g.iter().all(|g| !g.proposed)), "co-signing failed: {r:?}");
+    }
     // The hub holds it once US lists it.
     let us = client(c, Party::Us).await;
     let id = doc.grant_id.clone();
@@ -78,7 +86,10 @@ pub async fn grant_missile(c: &Cluster, kr: &ControlClient) {
         let ControlReply::Grants(items) = ask(&us, ControlRequest::Grants(ListQuery::default())).await else {
             return None;
         };
-        items.iter().any(|tisa_core::GrantView { grant: g, revoked }| g.doc.grant_id == id && !revoked).then_some(())
+        items
+            .iter()
+            .any(|tisa_core::GrantView { grant: g, revoked, .. }| g.doc.grant_id == id && !revoked)
+            .then_some(())
     })
     .await;
 }

@@ -163,6 +163,10 @@ pub(crate) fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
     let policy = tisa_deploy::agreement::load(Some(&agreement))?.policy;
     let kr_key = tisa_deploy::keys::load(&dir.join("kr-node.key"))?;
     let approver = tisa_deploy::keys::load(&dir.join("kr-approver.key"))?;
+    // The core is driven directly here (no control calls), so the submitting
+    // key the node would record from the signed request is set as the node
+    // would: the analyst's (the two-person rule compares it with the approver's).
+    let analyst = tisa_deploy::keys::load(&dir.join("kr-analyst.key"))?;
     let self_rss = || rss_kb(std::process::id()).map_or(0.0, |k| k as f64 / 1024.0);
     let rss_before = self_rss();
     let mut hub = HubChild(
@@ -203,7 +207,10 @@ pub(crate) fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
         now = Timestamp(now.as_millis() + 1);
         for _ in 0..256.min(n - i) {
             let id = ReportId::new(format!("KR-{i:012}"))?;
-            kr.core.submit(now, id, draft(Category::NkNuclear, i))?;
+            let mut d = draft(Category::NkNuclear, i);
+            d.submitted_by = analyst.identity.name().to_owned();
+            d.submitter_key = Some(analyst.identity.key_id());
+            kr.core.submit(now, id, d)?;
             i += 1;
         }
         route(&mut kr, now, &mut events)?;

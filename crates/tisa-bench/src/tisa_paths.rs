@@ -125,6 +125,7 @@ pub(crate) fn draft(category: Category, i: usize) -> ReportDraft {
         },
         corrects: None,
         submitted_by: String::new(),
+        submitter_key: None,
         source_key: None,
     }
 }
@@ -156,7 +157,15 @@ async fn standing_grant(c: &Cluster) -> Result<String> {
         operator: key.identity.name().to_owned(),
     };
     let id = doc.grant_id.clone();
-    ask(&operator(c, Party::Kr).await?, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await?;
+    let signed = key.identity.sign(doc.to_bytes());
+    let kr = operator(c, Party::Kr).await?;
+    if let ControlReply::Grants(items) = ask(&kr, ControlRequest::Grant(signed.clone())).await? {
+        // Under the two-person rule KR's second approver co-signs it.
+        if items.iter().any(|g| g.proposed) {
+            let second = tisa_deploy::keys::load(&c.approver_key(Party::Kr, true))?;
+            tisa_kit::operator::cosign_grant(&kr, Party::Kr, &signed, &second.identity).await?;
+        }
+    }
     let us = operator(c, Party::Us).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -7,10 +7,9 @@ use anyhow::{bail, Result};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tisa_core::{
-    Category, Classification, Content, Decision, Delivery, GrantView, HubState, Page, PartySet, RecipientState,
-    Released, ReportDraft, ReportHeader, ReportId, RequestId, Sensitive, Timestamp,
+    Category, Classification, Content, Decision, Delivery, HubState, Page, PartySet, RecipientState, Released,
+    ReportDraft, ReportHeader, ReportId, RequestId, Sensitive, Timestamp,
 };
-use tisa_node::clock;
 use tisa_transport::control::hub_code;
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery, Retract, WatchEvent};
 
@@ -76,11 +75,10 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
             source: Sensitive::new(input.source),
         },
         corrects,
-        // The submitter's name, for the two-person rule: the key file's, if given.
-        submitted_by: match &c.key {
-            Some(p) => tisa_deploy::keys::load(p)?.identity.name().to_owned(),
-            None => String::new(),
-        },
+        // Who submitted is what the node verifies: the key that signs the
+        // request (its name and key id), never a field of the request.
+        submitted_by: String::new(),
+        submitter_key: None,
         source_key: input.source_key,
     };
     let reply = call(c, ControlRequest::Submit(draft)).await?;
@@ -551,10 +549,8 @@ fn lifecycle(hub: &HubState, st: &RecipientState, receipt: bool) -> &'static str
 /// revision) and sends it along the report's path.
 pub async fn retract(c: &Ctx, report_id: &str, reason: String) -> Result<ExitCode> {
     let report_id = ReportId::new(report_id)?;
-    let operator = match &c.key {
-        Some(p) => tisa_deploy::keys::load(p)?.identity.name().to_owned(),
-        None => String::new(),
-    };
+    // A label only: the node records the name of the key that signed the request.
+    let operator = c.key()?.map(|k| k.identity.name().to_owned()).unwrap_or_default();
     let reply = call(c, ControlRequest::Retract(Retract { report_id: report_id.clone(), reason, operator })).await?;
     let ControlReply::Status(Page { items, .. }) = reply else { return Err(unexpected(&reply)) };
     let at = items.first().and_then(|s| s.retracted_at).map(|t| t.as_millis());
@@ -674,99 +670,5 @@ pub async fn dead_letters(c: &Ctx, limit: usize) -> Result<ExitCode> {
             println!("({} of {total} shown; --limit N for more)", items.len());
         }
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// What `tisa standing grant` collected.
-pub struct GrantInput {
-    pub to: tisa_core::Party,
-    pub categories: Vec<Category>,
-    pub max: Classification,
-    pub tearline_only: bool,
-    pub expires_in: Option<std::time::Duration>,
-}
-
-fn grants_json(items: &[GrantView]) -> Value {
-    json!({"items": items.iter().map(|g| {
-        let (d, revoked) = (&g.grant.doc, g.revoked);
-        json!({
-            "grant_id": d.grant_id,
-            "originator": d.originator.trigraph(),
-            "recipient": d.recipient.trigraph(),
-            "categories": d.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            "max_classification": d.max_classification.as_str(),
-            "tearline_only": d.tearline_only,
-            "issued_at_ms": d.issued_at.as_millis(),
-            "not_after_ms": d.not_after.map(|t| t.as_millis()),
-            "operator": d.operator,
-            "revoked": revoked,
-        })
-    }).collect::<Vec<_>>()})
-}
-
-fn print_grants(c: &Ctx, items: &[GrantView]) {
-    if c.json {
-        print_json(&grants_json(items));
-        return;
-    }
-    if items.is_empty() {
-        println!("no standing grants");
-    }
-    for g in items {
-        let (d, revoked) = (&g.grant.doc, g.revoked);
-        println!(
-            "{}  {} → {}  {} up to {}{}  by {}  issued {}{}{}",
-            d.grant_id,
-            d.originator,
-            d.recipient,
-            d.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
-            d.max_classification,
-            if d.tearline_only { " (tearline only)" } else { "" },
-            d.operator,
-            utc(d.issued_at.as_millis()),
-            d.not_after.map(|t| format!("  lapses {}", utc(t.as_millis()))).unwrap_or_default(),
-            if revoked { "  REVOKED" } else { "" },
-        );
-    }
-}
-
-pub async fn standing_grant(c: &Ctx, g: GrantInput) -> Result<ExitCode> {
-    let key = c.approver()?;
-    let now = clock::now();
-    let doc = tisa_core::sign::GrantDoc {
-        grant_id: format!("{}-G-{}", c.party.code(), &format!("{:032x}", rand::random::<u128>())[..16]),
-        originator: c.party,
-        recipient: g.to,
-        categories: g.categories,
-        max_classification: g.max,
-        tearline_only: g.tearline_only,
-        issued_at: now,
-        not_after: g.expires_in.map(|d| now.saturating_add(d)),
-        operator: key.identity.name().to_owned(),
-    };
-    let reply = call(c, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await?;
-    let ControlReply::Grants(items) = reply else { return Err(unexpected(&reply)) };
-    print_grants(c, &items);
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn standing_revoke(c: &Ctx, grant_id: &str) -> Result<ExitCode> {
-    let key = c.approver()?;
-    let doc = tisa_core::sign::RevocationDoc {
-        grant_id: grant_id.to_owned(),
-        originator: c.party,
-        revoked_at: clock::now(),
-        operator: key.identity.name().to_owned(),
-    };
-    let reply = call(c, ControlRequest::Revoke(key.identity.sign(doc.to_bytes()))).await?;
-    let ControlReply::Grants(items) = reply else { return Err(unexpected(&reply)) };
-    print_grants(c, &items);
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn standing_list(c: &Ctx) -> Result<ExitCode> {
-    let reply = call(c, ControlRequest::Grants(ListQuery::default())).await?;
-    let ControlReply::Grants(items) = reply else { return Err(unexpected(&reply)) };
-    print_grants(c, &items);
     Ok(ExitCode::SUCCESS)
 }

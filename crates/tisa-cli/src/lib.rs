@@ -27,6 +27,7 @@ mod logging;
 mod node;
 mod ops;
 pub mod probe;
+mod standing;
 
 use std::process::ExitCode;
 use std::time::Duration;

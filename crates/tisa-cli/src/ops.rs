@@ -28,7 +28,17 @@ pub(crate) enum DeadletterCommand {
 #[derive(Subcommand, Debug)]
 pub(crate) enum StandingCommand {
     /// Pre-approve releases of your reports of these categories, up to a classification, to a recipient.
+    /// Under the agreement's two-person rule this only proposes the grant: it takes effect once a
+    /// second approver co-signs it (`tisa standing cosign GRANT_ID` with their own key).
     Grant(GrantArgs),
+    /// Co-sign a grant another approver proposed (two-person rule), with your own approver key:
+    /// the grant then takes effect and goes to the hub with both signatures.
+    Cosign {
+        #[command(flatten)]
+        common: Common,
+        /// The proposed grant's id (see `tisa standing list`: PROPOSED).
+        grant_id: String,
+    },
     /// Revoke a standing grant (takes effect at the hub and at the recipient at once).
     Revoke {
         #[command(flatten)]
@@ -201,9 +211,9 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<ExitCode> {
 pub(crate) async fn standing(cmd: StandingCommand) -> Result<ExitCode> {
     match cmd {
         StandingCommand::Grant(g) => {
-            commands::standing_grant(
+            crate::standing::standing_grant(
                 &g.common.resolve()?,
-                commands::GrantInput {
+                crate::standing::GrantInput {
                     to: g.to,
                     categories: g.category,
                     max: g.max_classification,
@@ -213,7 +223,12 @@ pub(crate) async fn standing(cmd: StandingCommand) -> Result<ExitCode> {
             )
             .await
         }
-        StandingCommand::Revoke { common, grant_id } => commands::standing_revoke(&common.resolve()?, &grant_id).await,
-        StandingCommand::List(common) => commands::standing_list(&common.resolve()?).await,
+        StandingCommand::Revoke { common, grant_id } => {
+            crate::standing::standing_revoke(&common.resolve()?, &grant_id).await
+        }
+        StandingCommand::Cosign { common, grant_id } => {
+            crate::standing::standing_cosign(&common.resolve()?, &grant_id).await
+        }
+        StandingCommand::List(common) => crate::standing::standing_list(&common.resolve()?).await,
     }
 }

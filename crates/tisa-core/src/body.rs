@@ -64,6 +64,8 @@ pub(crate) struct ReportRef {
     pub(crate) manifest_sha256: Digest32,
     /// Who submitted it, from the manifest (the two-person rule).
     pub(crate) submitted_by: Box<str>,
+    /// The submitting key, from the manifest (what the two-person rule compares).
+    pub(crate) submitter_key: Option<crate::policy::KeyId>,
     pub(crate) has_tearline: bool,
 }
 
@@ -74,6 +76,7 @@ impl ReportRef {
             header: report.header.clone(),
             manifest_sha256: sign::sha256(&report.manifest.bytes),
             submitted_by: manifest.submitted_by.clone().into_boxed_str(),
+            submitter_key: manifest.submitter_key,
             has_tearline: report.content.tearline.is_some(),
         }
     }

@@ -68,6 +68,9 @@ pub enum Command {
     Grant(Signed),
     /// Revoke a standing grant (a signed revocation document; [`Node::revoke`](crate::Node::revoke)).
     Revoke(Signed),
+    /// Co-sign a proposed standing grant (two-person rule; a signed
+    /// `tisa.v1.cosign` document; [`Node::cosign`](crate::Node::cosign)).
+    Cosign(Signed),
     /// Issue one live missile-track update ([`Node::track`](crate::Node::track)).
     Track(TrackDraft),
     /// Retract one of this party's reports, every revision ([`Node::retract`](crate::Node::retract)).
@@ -90,6 +93,7 @@ impl Command {
             Command::Decide(_) => "decide",
             Command::Grant(_) => "grant",
             Command::Revoke(_) => "revoke",
+            Command::Cosign(_) => "cosign",
             Command::Track(_) => "track",
             Command::Retract { .. } => "retract",
         }
@@ -103,6 +107,7 @@ impl Command {
             Command::Decide(_) => Verb::Decide,
             Command::Grant(_) => Verb::Grant,
             Command::Revoke(_) => Verb::Revoke,
+            Command::Cosign(_) => Verb::Cosign,
             Command::Track(_) => Verb::Track,
             Command::Retract { .. } => Verb::Retract,
         }

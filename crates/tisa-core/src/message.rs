@@ -134,6 +134,11 @@ pub struct Grant {
     /// The canonical document with the approver's signature: what a
     /// receiver verifies against the agreement's keys.
     pub signed: Signed,
+    /// Under the two-person rule, a second approver's `tisa.v1.cosign` over
+    /// exactly this grant document (signed by key id): without it the
+    /// originator does not issue the grant, and the hub and the recipient
+    /// refuse it.
+    pub cosign: Option<Signed>,
 }
 
 /// Withdrawal of a standing grant, signed by one of the originator's approvers.

@@ -167,6 +167,7 @@ impl Item {
             },
             corrects: None,
             submitted_by: submitted_by.to_owned(),
+            submitter_key: None,
             source_key: Some(self.key.clone()),
         }
     }
@@ -323,10 +324,7 @@ impl Sink {
             );
         }
         // The submitter's name (the node records the signing key's own).
-        let submitted_by = match &ctx.key {
-            Some(p) => tisa_deploy::keys::load(p)?.identity.name().to_owned(),
-            None => String::new(),
-        };
+        let submitted_by = ctx.key()?.map(|k| k.identity.name().to_owned()).unwrap_or_default();
         Ok(Sink { mode: Mode::Node { ctx, client: None, submitted_by }, json })
     }
 

@@ -12,6 +12,32 @@ use tisa_core::{Decision, Party, RequestId};
 use tisa_deploy::parse_duration;
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, DecisionQuery};
 
+/// Co-signs `party`'s proposed standing grant `grant` as `cosigner` (the
+/// two-person rule): the co-signature and the request's signed action are
+/// both `cosigner`'s, as from that person's own process. Returns the node's
+/// reply (the grant, now in force, or why not).
+pub async fn cosign_grant(
+    client: &ControlClient,
+    party: Party,
+    grant: &tisa_core::Signed,
+    cosigner: &tisa_core::Identity,
+) -> Result<ControlReply> {
+    let doc = tisa_core::sign::GrantDoc::parse(&grant.bytes)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let cosign = tisa_core::sign::CosignDoc::of(
+        &doc.grant_id,
+        party,
+        &grant.bytes,
+        tisa_core::Timestamp(now),
+        cosigner.key_id(),
+    );
+    let req = ControlRequest::Cosign(cosigner.sign_by_id(cosign.to_bytes()));
+    let action = tisa_transport::sign_action(party, &req, cosigner);
+    Ok(client.call_raw(&req, Some(&action)).await?)
+}
+
 /// Options shared by every operator command.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
@@ -48,6 +74,9 @@ pub struct Ctx {
     pub timeout: Duration,
     /// The operator's key file, if given.
     pub key: Option<std::path::PathBuf>,
+    /// The key, once loaded: a file is read at most once per command, so
+    /// `--key /dev/stdin` (a key piped in, as into a container) works.
+    loaded: std::sync::OnceLock<tisa_deploy::keys::Key>,
 }
 
 impl Ctx {
@@ -59,7 +88,7 @@ impl Ctx {
                 self.party.lower()
             )
         })?;
-        let key = tisa_deploy::keys::load(path)?;
+        let key = self.load(path)?;
         if key.party != self.party || !key.has(tisa_core::KeyRole::Approver) {
             anyhow::bail!("{} is not an approver key of {}", path.display(), self.party);
         }
@@ -69,7 +98,7 @@ impl Ctx {
     /// The operator's key, if given (`--key`), checked to be this party's.
     pub fn key(&self) -> anyhow::Result<Option<tisa_deploy::keys::Key>> {
         let Some(path) = &self.key else { return Ok(None) };
-        let key = tisa_deploy::keys::load(path)?;
+        let key = self.load(path)?;
         if key.party != self.party {
             anyhow::bail!(
                 "{} is a key of {}, not {}: use a key of your own party",
@@ -79,6 +108,15 @@ impl Ctx {
             );
         }
         Ok(Some(key))
+    }
+
+    /// The key file at `path`, read on first use only.
+    fn load(&self, path: &std::path::Path) -> anyhow::Result<tisa_deploy::keys::Key> {
+        if let Some(k) = self.loaded.get() {
+            return Ok(k.clone());
+        }
+        let k = tisa_deploy::keys::load(path)?;
+        Ok(self.loaded.get_or_init(|| k).clone())
     }
 
     /// A client of the party's own node that signs with the operator's key (if given).
@@ -125,7 +163,14 @@ impl Common {
         if let Some(url) = &self.nats {
             ep.url = url.clone();
         }
-        Ok(Ctx { party, ep, json: self.json, timeout: self.timeout, key: self.key.clone() })
+        Ok(Ctx {
+            party,
+            ep,
+            json: self.json,
+            timeout: self.timeout,
+            key: self.key.clone(),
+            loaded: std::sync::OnceLock::new(),
+        })
     }
 }
 

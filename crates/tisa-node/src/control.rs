@@ -31,8 +31,24 @@ pub(crate) fn execute(
 ) -> Result<ControlReply, CommandError> {
     let who = core.authorize(now, command.action_verb(), auth)?;
     match &mut command {
-        Command::Submit { draft, .. } => draft.submitted_by = who.name,
+        Command::Submit { draft, .. } => {
+            draft.submitted_by = who.name;
+            draft.submitter_key = Some(who.key_id);
+        }
         Command::Retract { operator, .. } => *operator = who.name,
+        // A co-signature counts only from the person asking: the key that
+        // signed the request must be the one that signed the co-signature
+        // (one process holding two keys cannot satisfy the rule alone).
+        Command::Cosign(signed) => {
+            let doc = tisa_core::sign::CosignDoc::parse(&signed.bytes)
+                .map_err(|why| CommandError::Unverified { what: "cosignature", why })?;
+            if doc.key_id != who.key_id {
+                return Err(CommandError::Unverified {
+                    what: "cosignature",
+                    why: tisa_core::sign::SigError::Mismatch("the co-signature's key (it must sign the request too)"),
+                });
+            }
+        }
         _ => {}
     }
     let grants = |core: &Node, id: &str| {
@@ -45,6 +61,7 @@ pub(crate) fn execute(
         }
         Command::Grant(signed) => core.grant(now, signed).map(|doc| grants(core, &doc.grant_id)),
         Command::Revoke(signed) => core.revoke(now, signed).map(|doc| grants(core, &doc.grant_id)),
+        Command::Cosign(signed) => core.cosign(now, signed).map(|doc| grants(core, &doc.grant_id)),
         Command::Track(draft) => core.track(now, draft).map(ControlReply::Track),
         Command::Retract { report_id, reason, operator } => core
             .retract(now, &report_id, &reason, &operator)

@@ -34,7 +34,7 @@ fn content() -> Content {
 }
 
 fn manifest() -> Signed {
-    Identity::from_seed("kr-node", [1; 32]).sign(sign::Manifest::of(&header(), &content(), "kim").to_bytes())
+    Identity::from_seed("kr-node", [1; 32]).sign(sign::Manifest::of(&header(), &content(), "kim", None).to_bytes())
 }
 
 fn kim() -> Identity {
@@ -68,7 +68,7 @@ fn grant() -> Grant {
         not_after: Some(Timestamp(99)),
         operator: "kim".into(),
     };
-    Grant { signed: kim().sign(doc.to_bytes()), doc }
+    Grant { signed: kim().sign(doc.to_bytes()), doc, cosign: None }
 }
 
 fn track_draft() -> TrackDraft {
@@ -109,6 +109,7 @@ fn draft() -> ReportDraft {
         content: content(),
         corrects: Some(header().id),
         submitted_by: "kim".into(),
+        submitter_key: None,
         source_key: Some("usgs:1".into()),
     }
 }
@@ -126,6 +127,7 @@ fn requests() -> Vec<ControlRequest> {
         ControlRequest::Decide(decision_doc(sign::Verdict::ApproveFull)),
         ControlRequest::Grant(grant().signed),
         ControlRequest::Revoke(kim().sign(b"tisa.v1.revocation\n".to_vec())),
+        ControlRequest::Cosign(kim().sign_by_id(b"tisa.v1.cosign\n".to_vec())),
         ControlRequest::Track(track_draft()),
         ControlRequest::Retract(Retract { report_id: header().id, reason: "withdrawn".into(), operator: "kim".into() }),
         ControlRequest::Pending(query()),
@@ -347,7 +349,7 @@ fn replies() -> Vec<ControlReply> {
             held: 12,
             refused_replies: 13,
         }),
-        ControlReply::Grants(vec![GrantView { grant: grant(), revoked: true }]),
+        ControlReply::Grants(vec![GrantView { grant: grant(), revoked: true, proposed: false }]),
         ControlReply::DecisionDocument(b"tisa.v1.decision\n".to_vec()),
         ControlReply::Track(TrackSubmitted { update: track(), duplicate: false }),
         ControlReply::Tracks(Page {

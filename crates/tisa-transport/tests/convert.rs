@@ -27,7 +27,7 @@ fn content() -> Content {
 }
 
 fn manifest() -> Signed {
-    Identity::from_seed("kr-node", [1; 32]).sign(sign::Manifest::of(&header(), &content(), "kim").to_bytes())
+    Identity::from_seed("kr-node", [1; 32]).sign(sign::Manifest::of(&header(), &content(), "kim", None).to_bytes())
 }
 
 fn decision(verdict: sign::Verdict) -> ReleaseDecision {
@@ -255,7 +255,7 @@ fn grants_revocations_and_tracks_round_trip() {
         not_after: None,
         operator: "kim".into(),
     };
-    let grant = Grant { doc: gdoc.clone(), signed: kim.sign(gdoc.to_bytes()) };
+    let grant = Grant { doc: gdoc.clone(), signed: kim.sign(gdoc.to_bytes()), cosign: None };
     roundtrip(env(Payload::Grant(grant.clone())));
     let rdoc = sign::RevocationDoc {
         grant_id: "KR-G-1".into(),

@@ -52,8 +52,9 @@ pub enum Event {
     /// A track's latest state changed here (issued by this party, held by
     /// the hub, or received).
     TrackUpdated {
-        /// The update (ids and numbers only: it may be logged).
-        update: TrackUpdate,
+        /// The update (ids and numbers only: it may be logged). Boxed: it
+        /// carries the grant and its co-signature.
+        update: Box<TrackUpdate>,
     },
     /// The hub sent a track update to a nation (under the originator's
     /// standing grant, or its own track bilaterally).

@@ -1,18 +1,20 @@
 //! Standing grants across the roles: the originator issues and revokes
-//! them (signed by an approver), the hub holds them and forwards under
-//! them, the recipient learns of revocations at once.
+//! them (signed by an approver; under the two-person rule a grant is only
+//! proposed until a second approver co-signs it), the hub holds them and
+//! forwards under them, the recipient learns of revocations at once.
 
 use super::views::GrantView;
 use super::Node;
 use crate::error::{CommandError, RejectReason};
 use crate::message::{Grant, Payload, Revocation};
 use crate::policy::KeyRole;
-use crate::sign::{self, GrantDoc, RevocationDoc, Signed};
+use crate::sign::{self, check_cosigned, CosignDoc, GrantDoc, RevocationDoc, Signed};
 use crate::types::{Party, Timestamp};
 
 impl Node {
     /// Issues a standing grant signed by one of this party's approvers and
-    /// sends it to the hub.
+    /// sends it to the hub. Under the two-person rule it is only proposed:
+    /// it takes effect when a second approver co-signs it ([`Node::cosign`]).
     pub fn grant(&mut self, now: Timestamp, signed: Signed) -> Result<GrantDoc, CommandError> {
         let unverified = |why| CommandError::Unverified { what: "grant", why };
         if self.party.is_hub() {
@@ -35,15 +37,58 @@ impl Node {
         if !doc.grant_id.starts_with(&format!("{}-", self.party.code())) {
             return Err(CommandError::BadGrant("a grant id must start with this party's code"));
         }
-        if self.grants.contains_key(&doc.grant_id) {
+        if self.grants.contains_key(&doc.grant_id) || self.originator.proposed.contains_key(&doc.grant_id) {
             return Err(CommandError::BadGrant("this grant id is already used"));
         }
-        let grant = Grant { doc: doc.clone(), signed };
-        self.grants.insert(doc.grant_id.clone(), GrantView { grant: grant.clone(), revoked: false });
-        self.send(now, Party::HUB, Payload::Grant(grant.clone()));
-        // It stands: say so at once, then on the timer (`standing`).
-        self.issue_standing(now, &grant);
+        let grant = Grant { doc: doc.clone(), signed, cosign: None };
+        if self.policy.two_person_rule {
+            self.originator.proposed.insert(doc.grant_id.clone(), grant);
+        } else {
+            self.put_in_force(now, grant);
+        }
         Ok(doc)
+    }
+
+    /// Co-signs a proposed grant (two-person rule): `signed` is a
+    /// `tisa.v1.cosign` over the proposal's exact document, by an approver
+    /// key of this party other than the proposer's. The grant then takes
+    /// effect and goes to the hub with both signatures.
+    pub fn cosign(&mut self, now: Timestamp, signed: Signed) -> Result<GrantDoc, CommandError> {
+        let unverified = |why| CommandError::Unverified { what: "cosignature", why };
+        if !self.policy.two_person_rule {
+            return Err(CommandError::BadGrant("the agreement has no two-person rule: grants need no co-signature"));
+        }
+        let doc = CosignDoc::parse(&signed.bytes).map_err(unverified)?;
+        let Some(proposal) = self.originator.proposed.get(&doc.grant_id) else {
+            return Err(if self.grants.contains_key(&doc.grant_id) {
+                CommandError::BadGrant("this grant is already co-signed and in force")
+            } else {
+                CommandError::UnknownGrant(doc.grant_id)
+            });
+        };
+        match check_cosigned(&self.policy, self.party, &proposal.signed, Some(&signed)) {
+            Ok(_) => {}
+            Err(sign::SigError::Mismatch(why)) if why.starts_with("two-person rule") => {
+                return Err(CommandError::SameOperator(proposal.doc.operator.clone()));
+            }
+            Err(why) => return Err(unverified(why)),
+        }
+        let Some(mut grant) = self.originator.proposed.shift_remove(&doc.grant_id) else {
+            return Err(CommandError::UnknownGrant(doc.grant_id));
+        };
+        grant.cosign = Some(signed);
+        let issued = grant.doc.clone();
+        self.put_in_force(now, grant);
+        Ok(issued)
+    }
+
+    /// A grant takes effect: recorded, sent to the hub, and stated as
+    /// standing at once, then on the timer (`standing`).
+    fn put_in_force(&mut self, now: Timestamp, grant: Grant) {
+        self.grants
+            .insert(grant.doc.grant_id.clone(), GrantView { grant: grant.clone(), revoked: false, proposed: false });
+        self.send(now, Party::HUB, Payload::Grant(grant.clone()));
+        self.issue_standing(now, &grant);
     }
 
     /// Revokes one of this party's standing grants (signed by an approver);
@@ -54,6 +99,10 @@ impl Node {
         let doc = RevocationDoc::parse(&signed.bytes).map_err(unverified)?;
         if doc.operator != signed.signer || doc.originator != self.party {
             return Err(unverified(sign::SigError::Mismatch("revocation")));
+        }
+        // A proposal nobody co-signed yet is withdrawn (the hub never knew of it).
+        if self.originator.proposed.shift_remove(&doc.grant_id).is_some() {
+            return Ok(doc);
         }
         let g = self.grants.get_mut(&doc.grant_id).ok_or_else(|| CommandError::UnknownGrant(doc.grant_id.clone()))?;
         g.revoked = true;
@@ -76,11 +125,12 @@ impl Node {
         {
             return Err(bad(sign::SigError::Mismatch("grant")));
         }
+        check_cosigned(&self.policy, link, &g.signed, g.cosign.as_ref()).map_err(bad)?;
         if let Some(existing) = self.grants.get(&g.doc.grant_id) {
             return if existing.grant == g { Ok(()) } else { Err(RejectReason::GrantNotValid(g.doc.grant_id.clone())) };
         }
         let revoked = self.revoked.contains(&g.doc.grant_id);
-        self.grants.insert(g.doc.grant_id.clone(), GrantView { grant: g, revoked });
+        self.grants.insert(g.doc.grant_id.clone(), GrantView { grant: g, revoked, proposed: false });
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use super::event::Event;
 use super::recipient::Received;
-use super::{Node, RequestState, TrackedRequest};
+use super::{two_persons, Node, RequestState, TrackedRequest};
 use crate::body::{blank_signed, ReportRef};
 use crate::error::RejectReason;
 use crate::ids::{ReportId, RequestId};
@@ -201,7 +201,7 @@ impl Node {
     ) -> Result<(), RejectReason> {
         let rid = d.request_id.clone();
         let unverified = |why| RejectReason::Unverified { what: "decision", why };
-        sign::verify(&self.policy, link, KeyRole::Approver, &d.signed).map_err(unverified)?;
+        let approver_key = sign::verify(&self.policy, link, KeyRole::Approver, &d.signed).map_err(unverified)?.key_id();
         // Act only on what the approver signed: every field must be the signed document's.
         let doc = DecisionDoc::parse(&d.signed.bytes).map_err(unverified)?;
         let signed_decision = ReleaseDecision {
@@ -245,11 +245,8 @@ impl Node {
             return Err(RejectReason::Unverified { what: "decision", why: sign::SigError::Mismatch("manifest hash") });
         }
         // The recipient would refuse it: do not forward it (nor count the request decided).
-        if self.policy.two_person_rule && d.decision.is_approval() {
-            let submitter = &*report.submitted_by;
-            if submitter == d.operator || submitter == "-" {
-                return Err(unverified(sign::SigError::Mismatch("two-person rule")));
-            }
+        if self.policy.two_person_rule && d.decision.is_approval() && !two_persons(report.submitter_key, approver_key) {
+            return Err(unverified(sign::SigError::Mismatch("two-person rule")));
         }
         let recipient = req.recipient;
         if let Decision::Deny { .. } = &d.decision {

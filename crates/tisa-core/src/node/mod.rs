@@ -108,6 +108,13 @@ struct TrackedRequest {
 
 /// Withdraws every open request for report `id` (it was retracted) and
 /// drops its deadline: it can no longer be decided, nor expire.
+/// The two-person rule, by keys: an approval counts only from a key other
+/// than the one that signed the submission; a submission no key signed
+/// (`None`) cannot satisfy the rule. Names are labels and never compared.
+pub(crate) fn two_persons(submitter: Option<crate::policy::KeyId>, approver: crate::policy::KeyId) -> bool {
+    submitter.is_some_and(|s| s != approver)
+}
+
 fn withdraw_open<'a>(
     requests: impl Iterator<Item = &'a mut TrackedRequest>,
     id: &ReportId,

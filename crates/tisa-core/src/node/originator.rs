@@ -11,15 +11,15 @@ use indexmap::IndexMap;
 use super::event::Event;
 use super::hub::{delivery_of, Forwarded};
 use super::views::{HubState, RecipientState, RevisionStatus};
-use super::{limits, Node, RequestState, TrackedRequest};
+use super::{limits, two_persons, Node, RequestState, TrackedRequest};
 use crate::body::{content_digest, ReportRef};
 use crate::error::{CommandError, RejectReason, TextField};
 use crate::ids::{ReportId, RequestId};
 use crate::message::{
-    Basis, Decision, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Retraction,
+    Basis, Decision, Grant, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Retraction,
     Revocation, Stage,
 };
-use crate::policy::{KeyRole, NotReleasable};
+use crate::policy::{KeyId, KeyRole, NotReleasable};
 use crate::report::{Content, ReportHeader};
 use crate::sign::{self, AuditHeadDoc, DecisionDoc, Digest32, Identity, Manifest, Signed, Verdict};
 use crate::types::{Category, Classification, Party, PartySet, Sensitive, Timestamp};
@@ -38,8 +38,12 @@ pub struct ReportDraft {
     pub content: Content,
     /// `Some(id)`: issue a new revision of this party's report `id`.
     pub corrects: Option<ReportId>,
-    /// The submitting operator's name (for the two-person rule), or empty.
+    /// The submitting operator's name (a label), or empty.
     pub submitted_by: String,
+    /// The key that signed the submit request (set by the node from the
+    /// verified signed action, never from the request): the two-person
+    /// rule compares it with the approver's key.
+    pub submitter_key: Option<KeyId>,
     /// An idempotency key from the report's source (`usgs:<event id>`, a
     /// CSV row's id, a webhook's id). A second submit with the same key and
     /// the same content is a no-op; with different content it becomes a new
@@ -81,6 +85,9 @@ pub(super) struct Originator {
     pub(super) sources: HashMap<String, (ReportId, u32, Digest32)>,
     /// Its revocations of standing grants (re-sent on reconciliation).
     pub(super) revocations: IndexMap<String, Revocation>,
+    /// Grants proposed under the two-person rule, awaiting a second
+    /// approver's co-signature (not in force, not sent).
+    pub(super) proposed: IndexMap<String, Grant>,
 }
 
 /// A map keyed by party, inline: a report has at most three parties, and
@@ -161,8 +168,16 @@ impl Node {
     /// `id` is used for a new report and ignored for a correction; it must
     /// carry this party's prefix (`KR-…`).
     pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: ReportDraft) -> Result<Submitted, CommandError> {
-        let ReportDraft { category, classification, releasable_to, content, mut corrects, submitted_by, source_key } =
-            draft;
+        let ReportDraft {
+            category,
+            classification,
+            releasable_to,
+            content,
+            mut corrects,
+            submitted_by,
+            submitter_key,
+            source_key,
+        } = draft;
         if let Some(key) = &source_key {
             if key.is_empty() || key.len() > 256 || key.chars().any(char::is_control) {
                 return Err(CommandError::BadSourceKey);
@@ -237,7 +252,7 @@ impl Node {
             classification,
             releasable_to: rel,
         };
-        let m = Manifest::of(&header, &content, &submitted_by);
+        let m = Manifest::of(&header, &content, &submitted_by, submitter_key);
         let manifest = self.identity.sign(m.to_bytes());
         let digest = source_key.as_ref().map(|_| content_digest(&content));
         let report = Report { header: header.clone(), content, manifest };
@@ -395,7 +410,8 @@ impl Node {
             return Err(CommandError::HubCannotDecide);
         }
         let unverified = |why| CommandError::Unverified { what: "decision", why };
-        sign::verify(&self.policy, self.party, KeyRole::Approver, &signed).map_err(unverified)?;
+        let approver_key =
+            sign::verify(&self.policy, self.party, KeyRole::Approver, &signed).map_err(unverified)?.key_id();
         let doc = DecisionDoc::parse(&signed.bytes).map_err(unverified)?;
         if doc.operator != signed.signer {
             return Err(unverified(sign::SigError::Mismatch("operator")));
@@ -429,11 +445,12 @@ impl Node {
         {
             return Err(CommandError::DecisionMismatch(request_id));
         }
-        if self.policy.two_person_rule && doc.verdict != Verdict::Deny {
-            let submitter = &*rev.report.submitted_by;
-            if submitter == doc.operator || submitter == "-" {
-                return Err(CommandError::SameOperator(submitter.to_owned()));
-            }
+        // Keys, not names: the approver's verified key against the key that signed the submission.
+        if self.policy.two_person_rule
+            && doc.verdict != Verdict::Deny
+            && !two_persons(rev.report.submitter_key, approver_key)
+        {
+            return Err(CommandError::SameOperator(rev.report.submitted_by.to_string()));
         }
         if doc.verdict == Verdict::ApproveTearline && !rev.report.has_tearline {
             return Err(CommandError::NoTearline(req.report_id.clone()));

@@ -4,7 +4,7 @@
 //! inbox; see `hub`.)
 
 use super::views::{InboxEntry, RetractionNote};
-use super::Node;
+use super::{two_persons, Node};
 use crate::body::blank_signed;
 use crate::error::RejectReason;
 use crate::ids::{MessageId, RequestId};
@@ -183,7 +183,8 @@ impl Node {
             None => Err(RejectReason::NoConsent(h.id.clone())),
             Some(Consent::Decision(dec)) => {
                 let bad = |why| RejectReason::Unverified { what: "decision", why };
-                sign::verify(&self.policy, h.originator, KeyRole::Approver, &dec.signed).map_err(bad)?;
+                let approver_key =
+                    sign::verify(&self.policy, h.originator, KeyRole::Approver, &dec.signed).map_err(bad)?.key_id();
                 let doc = DecisionDoc::parse(&dec.signed.bytes).map_err(bad)?;
                 let verdict_ok = match doc.verdict {
                     Verdict::ApproveFull => !tearline_only,
@@ -201,8 +202,8 @@ impl Node {
                     return Err(bad(sign::SigError::Mismatch("decision")));
                 }
                 if self.policy.two_person_rule {
-                    let submitter = Manifest::parse(&d.manifest.bytes).map(|m| m.submitted_by).unwrap_or_default();
-                    if submitter == doc.operator || submitter == "-" {
+                    let submitter = Manifest::parse(&d.manifest.bytes).ok().and_then(|m| m.submitter_key);
+                    if !two_persons(submitter, approver_key) {
                         return Err(bad(sign::SigError::Mismatch("two-person rule")));
                     }
                 }
@@ -215,6 +216,7 @@ impl Node {
                 if doc.operator != g.signed.signer {
                     return Err(bad(sign::SigError::Mismatch("grant")));
                 }
+                sign::check_cosigned(&self.policy, h.originator, &g.signed, g.cosign.as_ref()).map_err(bad)?;
                 if self.revoked.contains(&doc.grant_id)
                     || !doc.covers(h, self.party, now)
                     || doc.tearline_only != tearline_only

@@ -419,7 +419,7 @@ impl Node {
                 Ok(()) if self.track_is_stale(&h.update) => {} // a newer update arrived meanwhile
                 Ok(()) => {
                     self.tracks.insert(id, TrackEntry { update: h.update.clone(), received_at: now });
-                    self.events.push_back(Event::TrackUpdated { update: h.update });
+                    self.events.push_back(Event::TrackUpdated { update: Box::new(h.update) });
                 }
                 Err(reason) => self.refuse_held(now, "track", h.message_id, None, reason),
             }

@@ -135,7 +135,7 @@ impl Node {
         let signed = self.identity.sign(doc.to_bytes());
         let update = TrackUpdate { doc, signed, consent: None };
         self.tracks.insert(track_id.clone(), TrackEntry { update: update.clone(), received_at: now });
-        self.events.push_back(Event::TrackUpdated { update: update.clone() });
+        self.events.push_back(Event::TrackUpdated { update: Box::new(update.clone()) });
         if self.party.is_hub() {
             for p in rel.iter() {
                 if self.policy.ceiling(p) >= classification {
@@ -198,7 +198,7 @@ impl Node {
             return Ok(()); // stale or duplicate: the latest state stands
         }
         self.tracks.insert(d.track_id.clone(), TrackEntry { update: t.clone(), received_at: now });
-        self.events.push_back(Event::TrackUpdated { update: t.clone() });
+        self.events.push_back(Event::TrackUpdated { update: Box::new(t.clone()) });
         // Forward only under the originator's signed, unrevoked standing
         // grant; a track never opens a release request.
         let Some(third) = link.other_nation() else { return Ok(()) };
@@ -255,6 +255,7 @@ impl Node {
             if GrantDoc::parse(&g.signed.bytes).map_err(bad)? != g.doc || g.doc.operator != g.signed.signer {
                 return Err(bad(sign::SigError::Mismatch("grant")));
             }
+            sign::check_cosigned(&self.policy, d.originator, &g.signed, g.cosign.as_ref()).map_err(bad)?;
             if self.revoked.contains(&g.doc.grant_id) || !g.doc.covers_track(d, self.party, now) {
                 return Err(RejectReason::GrantNotValid(g.doc.grant_id.clone()));
             }
@@ -270,7 +271,7 @@ impl Node {
             return Ok(());
         }
         self.tracks.insert(d.track_id.clone(), TrackEntry { update: t.clone(), received_at: now });
-        self.events.push_back(Event::TrackUpdated { update: t });
+        self.events.push_back(Event::TrackUpdated { update: Box::new(t) });
         Ok(())
     }
 }

@@ -124,6 +124,9 @@ pub struct GrantView {
     pub grant: Grant,
     /// Whether it has been revoked.
     pub revoked: bool,
+    /// Proposed under the two-person rule, awaiting a second approver's
+    /// co-signature: not in force.
+    pub proposed: bool,
 }
 
 /// A report this party received.
@@ -267,7 +270,9 @@ impl Node {
 
     /// Standing grants this node knows (issued, or held at the hub), oldest first.
     pub fn grants(&self) -> Vec<GrantView> {
-        self.grants.values().cloned().collect()
+        let proposed =
+            self.originator.proposed.values().map(|g| GrantView { grant: g.clone(), revoked: false, proposed: true });
+        self.grants.values().cloned().chain(proposed).collect()
     }
 }
 

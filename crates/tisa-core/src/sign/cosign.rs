@@ -3,8 +3,9 @@
 //! approver, from their own process, signs this over the grant document.
 
 use super::canonical::{canonical, hex, sha256, Digest32, Doc, Reader, SigError};
-use super::keys::valid_name;
-use crate::policy::KeyId;
+use super::grant::GrantDoc;
+use super::keys::{valid_name, verify, verify_key, KeyError, Signed};
+use crate::policy::{KeyId, KeyRole, Policy};
 use crate::types::{Party, Timestamp};
 
 /// `tisa.v1.cosign`, signed by the second approver's key.
@@ -65,4 +66,41 @@ impl CosignDoc {
             Err(SigError::Mismatch("cosignature"))
         }
     }
+}
+
+/// Whether grant `grant` (signed by one of `originator`'s approvers) may be
+/// used under `policy`: with the two-person rule, only with `cosign`, a
+/// `tisa.v1.cosign` over exactly that grant document, signed by **another**
+/// approver key of `originator` (keys compared, never names). Without the
+/// rule, always. The originator, the hub and the recipient all call it.
+pub fn check_cosigned(
+    policy: &Policy,
+    originator: Party,
+    grant: &Signed,
+    cosign: Option<&Signed>,
+) -> Result<Option<CosignDoc>, SigError> {
+    if !policy.two_person_rule {
+        return Ok(None);
+    }
+    let cosign = cosign.ok_or(SigError::Mismatch("two-person rule: the grant is not co-signed"))?;
+    let cosigner =
+        verify_key(policy, originator, &[KeyRole::Approver], "co-sign grants", cosign).map_err(|e| match e {
+            KeyError::BadSignature(k) => SigError::BadSignature(k.to_string()),
+            _ => SigError::UnknownSigner {
+                signer: cosign.signer.chars().take(40).collect(),
+                party: originator,
+                role: "approver",
+            },
+        })?;
+    let doc = CosignDoc::parse(&cosign.bytes)?;
+    let proposed = GrantDoc::parse(&grant.bytes)?;
+    if doc.key_id != cosigner.key_id() || doc.originator != originator || doc.grant_id != proposed.grant_id {
+        return Err(SigError::Mismatch("cosignature"));
+    }
+    doc.check_grant(&grant.bytes)?;
+    let proposer = verify(policy, originator, KeyRole::Approver, grant)?;
+    if proposer.key_id() == cosigner.key_id() {
+        return Err(SigError::Mismatch("two-person rule: the grant is co-signed by the key that proposed it"));
+    }
+    Ok(Some(doc))
 }

@@ -3,6 +3,7 @@
 use super::canonical::{canonical, hex, parties_str, sha256, unhex, Digest32, Doc, Reader, SigError};
 use super::keys::valid_name;
 use crate::ids::ReportId;
+use crate::policy::KeyId;
 use crate::report::{Content, ReportHeader};
 use crate::types::Timestamp;
 
@@ -21,11 +22,15 @@ pub struct Manifest {
     pub source_sha256: Digest32,
     /// The operator who submitted it (`-` if not identified).
     pub submitted_by: String,
+    /// The key that signed the submission (the node records the verified
+    /// key of the operator's signed action): what the two-person rule
+    /// compares, at originator, hub and recipient. `None`: no one's.
+    pub submitter_key: Option<KeyId>,
 }
 
 impl Manifest {
     /// The manifest of `header` + `content`.
-    pub fn of(header: &ReportHeader, content: &Content, submitted_by: &str) -> Manifest {
+    pub fn of(header: &ReportHeader, content: &Content, submitted_by: &str, submitter_key: Option<KeyId>) -> Manifest {
         Manifest {
             header: header.clone(),
             title_sha256: sha256(content.title.expose().as_bytes()),
@@ -33,6 +38,7 @@ impl Manifest {
             tearline_sha256: content.tearline.as_ref().map(|t| sha256(t.expose().as_bytes())),
             source_sha256: sha256(content.source.expose().as_bytes()),
             submitted_by: if valid_name(submitted_by) { submitted_by.to_owned() } else { "-".to_owned() },
+            submitter_key,
         }
     }
 
@@ -52,6 +58,7 @@ impl Manifest {
             .kv("tearline_sha256", self.tearline_sha256.as_ref().map_or("-".to_owned(), hex))
             .kv("source_sha256", hex(&self.source_sha256))
             .kv("submitted_by", &self.submitted_by)
+            .kv("submitter_key", self.submitter_key.map_or("-".to_owned(), |k| k.to_string()))
             .bytes()
     }
 
@@ -75,6 +82,10 @@ impl Manifest {
         };
         let source_sha256 = r.digest("source_sha256")?;
         let submitted_by = r.get("submitted_by")?.to_owned();
+        let submitter_key = match r.get("submitter_key")? {
+            "-" => None,
+            k => Some(k.parse().map_err(|_| SigError::Malformed(K))?),
+        };
         r.end()?;
         let m = Manifest {
             header: ReportHeader { id, revision, originator, created_at, category, classification, releasable_to },
@@ -83,6 +94,7 @@ impl Manifest {
             tearline_sha256,
             source_sha256,
             submitted_by,
+            submitter_key,
         };
         canonical(bytes, m, Manifest::to_bytes, K)
     }

@@ -27,7 +27,7 @@
 //!
 //! | document | signed by | contents |
 //! |---|---|---|
-//! | `tisa.v1.manifest` | originator's node key | id, revision, originator, created-at, category, classification, releasable-to, SHA-256 of title, body, tearline, source, submitting operator |
+//! | `tisa.v1.manifest` | originator's node key | id, revision, originator, created-at, category, classification, releasable-to, SHA-256 of title, body, tearline, source, submitting operator (a label) and the key id that signed the submission (what the two-person rule compares) |
 //! | `tisa.v1.decision` | originator's approver key | SHA-256 of the manifest bytes, request id, report id, revision, recipient, verdict, reason, time, approver |
 //! | `tisa.v1.grant` | originator's approver key | grant id, originator, recipient, categories, max classification, tearline-only, issued, lapses, approver |
 //! | `tisa.v1.revocation` | originator's approver key | grant id, originator, time, approver |
@@ -36,7 +36,7 @@
 //! | `tisa.v1.audit-head` | a node's key | party, seq and hash of the last audit entry (HEAD entries; receipts) |
 //! | `tisa.v1.action` | an operator's or feed's key (by key id) | party, verb, SHA-256 of the request payload bytes, issue time, nonce, key id: every state-changing control request and content read |
 //! | `tisa.v1.submission` | the submitter's key (by key id) | party, category, classification, releasable-to, SHA-256 of title, body, tearline, source, corrected report, issue time, nonce, key id; travels with the report |
-//! | `tisa.v1.cosign` | a second approver's key (by key id) | grant id, originator, SHA-256 of the grant document, time, key id |
+//! | `tisa.v1.cosign` | a second approver's key (by key id) | grant id, originator, SHA-256 of the grant document, time, key id: under the two-person rule a grant takes effect, and the hub and the recipient accept it, only with one by another approver key ([`check_cosigned`]) |
 //! | `tisa.v1.roster` | the party's roster key (by key id) | party, version, issue time, operators (name, key id, public key, roles) |
 //! | `tisa.v1.track` | originator's node key | track id, sequence number, originator, category (NK_MISSILE), classification, releasable-to, launch point and time, position, altitude, observation time, predicted impact, issue time |
 //! | `tisa.v1.standing` | originator's node key | grant id, SHA-256 of the grant's signed bytes, originator, per-grant sequence number, issue time: the grant still stands (issued on a timer; a recipient uses a grant only while it holds a fresh one) |
@@ -72,7 +72,7 @@ mod tests;
 
 pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
 pub use canonical::{sha256, Digest32, SigError};
-pub use cosign::CosignDoc;
+pub use cosign::{check_cosigned, CosignDoc};
 pub use decision::{DecisionDoc, Verdict};
 pub use grant::{GrantDoc, RevocationDoc};
 pub use keys::{valid_name, verify, verify_key, Identity, KeyError, Signed};

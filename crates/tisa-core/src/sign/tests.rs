@@ -22,7 +22,7 @@ fn header() -> ReportHeader {
 fn manifest_round_trips_and_is_canonical() {
     let c =
         Content { title: Sensitive::new("t"), body: Sensitive::new("b"), tearline: None, source: Sensitive::new("") };
-    let m = Manifest::of(&header(), &c, "kim");
+    let m = Manifest::of(&header(), &c, "kim", Some(crate::policy::KeyId::of(&[9; 32])));
     let b = m.to_bytes();
     assert_eq!(Manifest::parse(&b).unwrap(), m);
     let mut extra = b.clone();
@@ -367,9 +367,10 @@ fn submission_round_trips_and_matches_its_manifest() {
     assert_eq!(SubmissionDoc::parse(&s.to_bytes()).unwrap(), s);
     assert!(s.check_content(&c).is_ok());
     assert!(s.check_content(&Content { body: Sensitive::new("B"), ..c.clone() }).is_err());
-    let m = Manifest::of(&h, &c, "kim");
+    let m = Manifest::of(&h, &c, "kim", None);
     assert!(s.check_manifest(&m).is_ok(), "control");
-    let other = Manifest::of(&ReportHeader { classification: Classification::Confidential, ..h.clone() }, &c, "kim");
+    let other =
+        Manifest::of(&ReportHeader { classification: Classification::Confidential, ..h.clone() }, &c, "kim", None);
     assert!(s.check_manifest(&other).is_err());
     let corr = SubmissionDoc { corrects: Some(ReportId::new("KR-1").unwrap()), tearline_sha256: None, ..s };
     assert_eq!(SubmissionDoc::parse(&corr.to_bytes()).unwrap(), corr);

@@ -43,6 +43,8 @@ pub fn draft(category: Category, classification: Classification, releasable_to: 
         content: content(tag, true),
         corrects: None,
         submitted_by: CLERK.to_owned(),
+        // Drafts here are KR's, JP's or US's alike: the clerk's key is party-blind.
+        submitter_key: submitter_key(Party::Kr, CLERK),
         source_key: None,
     }
 }
@@ -108,7 +110,7 @@ pub use tisa_core::sign::{
 
 /// The manifest of `header` + `content`, signed by `signer`.
 pub fn manifest(header: &ReportHeader, content: &Content, submitted_by: &str, signer: &Identity) -> Signed {
-    signer.sign(Manifest::of(header, content, submitted_by).to_bytes())
+    signer.sign(Manifest::of(header, content, submitted_by, submitter_key(header.originator, submitted_by)).to_bytes())
 }
 
 /// A report as `header.originator`'s node would send it (genuinely signed).
@@ -174,7 +176,7 @@ pub fn signed_decision(doc: &DecisionDoc, signer: &Identity) -> ReleaseDecision 
 
 /// A grant message: `doc` signed by `signer`.
 pub fn grant_msg(doc: &GrantDoc, signer: &Identity) -> Grant {
-    Grant { doc: doc.clone(), signed: signer.sign(doc.to_bytes()) }
+    Grant { doc: doc.clone(), signed: signer.sign(doc.to_bytes()), cosign: None }
 }
 
 /// A revocation message: `doc` signed by `signer`.

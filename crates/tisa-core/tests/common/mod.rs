@@ -73,6 +73,20 @@ pub fn approver(p: Party, i: usize) -> Identity {
     Identity::from_seed(approver_names(p)[i], seed(p, 1, i as u8))
 }
 
+/// The key that signed a submission by `name` of `p`, as the node records
+/// it from the verified signed action: an approver's own key, the clerk's
+/// (a submitter's key; the core never checks it against the agreement, the
+/// shell has), or none for "".
+pub fn submitter_key(p: Party, name: &str) -> Option<KeyId> {
+    match name {
+        "" => None,
+        n if n == CLERK => Some(KeyId::of(&[0xc1; 32])),
+        n => {
+            Some(approver_names(p).iter().position(|a| *a == n).map_or(rogue(n).key_id(), |i| approver(p, i).key_id()))
+        }
+    }
+}
+
 /// A key that is registered nowhere, under any name (e.g. a stolen name).
 pub fn rogue(name: &str) -> Identity {
     Identity::from_seed(name, [0xee; 32])

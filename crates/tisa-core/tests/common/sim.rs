@@ -262,6 +262,16 @@ impl Sim {
         r
     }
 
+    /// Co-signs `p`'s proposed grant of document `grant` as `cosigner`, now
+    /// (two-person rule).
+    pub fn cosign_as(&mut self, p: Party, grant: &Signed, cosigner: &Identity) -> Result<GrantDoc, CommandError> {
+        let id = GrantDoc::parse(&grant.bytes).map(|d| d.grant_id).unwrap_or_default();
+        let doc = tisa_core::sign::CosignDoc::of(&id, p, &grant.bytes, self.now, cosigner.key_id());
+        let r = self.nodes[idx(p)].cosign(self.now, cosigner.sign_by_id(doc.to_bytes()));
+        self.flush(p);
+        r
+    }
+
     /// The revocation document of `p`'s grant `id`, now, by `p`'s first approver.
     pub fn revocation_doc(&self, p: Party, id: &str) -> RevocationDoc {
         RevocationDoc {

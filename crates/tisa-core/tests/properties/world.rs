@@ -302,6 +302,7 @@ impl World {
             content: content.clone(),
             corrects: corrects.then(|| report_id(&id)),
             submitted_by: submitter.clone(),
+            submitter_key: submitter_key(p, &submitter),
             source_key: None,
         };
 
@@ -458,14 +459,25 @@ impl World {
             operator: signer.name().to_owned(),
         };
         let signed = signer.sign(doc.to_bytes());
-        let result = self.sim.grant_signed(p, signed.clone());
+        let mut result = self.sim.grant_signed(p, signed.clone());
+        // Under the two-person rule the grant is only proposed: the other
+        // approver co-signs it at once (the rule's refusals are rule tests).
+        let cosign = if self.o.two_person && result.is_ok() {
+            let cosigner = approver(p, (who + 1) % 2);
+            result = self.sim.cosign_as(p, &signed, &cosigner);
+            let id = &doc.grant_id;
+            let d = tisa_core::sign::CosignDoc::of(id, p, &signed.bytes, now, cosigner.key_id());
+            Some(cosigner.sign_by_id(d.to_bytes()))
+        } else {
+            None
+        };
         let valid = !categories.is_empty() && categories.iter().all(|c| in_scope(*c));
         prop_assert_eq!(result.is_ok(), valid, "grant {:?}: {:?}", doc, result);
         if result.is_err() {
             return Ok(());
         }
         prop_assert_eq!(result.as_ref().ok(), Some(&doc));
-        let msg = Grant { doc: doc.clone(), signed };
+        let msg = Grant { doc: doc.clone(), signed, cosign };
         let grant_sent =
             self.sim.log().iter().rev().find(|s| s.from == p && s.transmit.envelope.payload.kind() == "grant");
         prop_assert_eq!(grant_sent.map(|s| &s.transmit.envelope.payload), Some(&Payload::Grant(msg.clone())));

@@ -24,12 +24,20 @@ fn a_node_signs_with_its_registered_node_key() {
 
     // What a node sends carries its node's signature over the canonical manifest.
     let mut sim = Sim::new();
-    sim.submit(KR, "KR-0001", ReportDraft { submitted_by: "kim".into(), ..draft(NkMissile, Secret, "USA,JPN", "m") })
-        .unwrap();
+    sim.submit(
+        KR,
+        "KR-0001",
+        ReportDraft {
+            submitted_by: "kim".into(),
+            submitter_key: submitter_key(KR, "kim"),
+            ..draft(NkMissile, Secret, "USA,JPN", "m")
+        },
+    )
+    .unwrap();
     sim.submit(
         KR,
         "KR-0002",
-        ReportDraft { submitted_by: "not a name!".into(), ..draft(NkMissile, Secret, "USA", "n") },
+        ReportDraft { submitted_by: "not a name!".into(), submitter_key: None, ..draft(NkMissile, Secret, "USA", "n") },
     )
     .unwrap();
     for (id, submitter) in [("KR-0001", "kim"), ("KR-0002", "-")] {
@@ -39,6 +47,7 @@ fn a_node_signs_with_its_registered_node_key() {
         let m = Manifest::parse(&r.manifest.bytes).unwrap();
         assert_eq!(m.header, r.header);
         assert_eq!(m.submitted_by, submitter);
+        assert_eq!(m.submitter_key, submitter_key(KR, submitter.trim_start_matches('-')));
         assert!(m.check_content(&r.content).is_ok());
         assert!(!String::from_utf8(r.manifest.bytes.clone()).unwrap().contains("CANARY"), "hashes, not content");
     }

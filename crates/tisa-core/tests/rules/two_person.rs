@@ -1,13 +1,18 @@
 //! The two-person rule: the submitter may not approve the release; enforced
-//! by the hub and the recipient too.
+//! by the hub and the recipient too. It compares **keys** (the key that
+//! signed the submission, recorded in the manifest, against the approver's
+//! verified key), never names.
 
 use super::*;
 
 #[test]
 fn two_person_rule_the_submitter_may_not_approve_the_release() {
     let mut sim = Sim::with_policy(Policy { two_person_rule: true, ..Policy::default() });
-    let by =
-        |who: &str, tag: &str| ReportDraft { submitted_by: who.into(), ..draft(NkMissile, Secret, "USA,JPN", tag) };
+    let by = |who: &str, tag: &str| ReportDraft {
+        submitted_by: who.into(),
+        submitter_key: submitter_key(KR, who),
+        ..draft(NkMissile, Secret, "USA,JPN", tag)
+    };
     sim.submit(KR, "KR-0001", by("kim", "a")).unwrap();
     sim.submit(KR, "KR-0002", by("", "b")).unwrap();
     sim.submit(KR, "KR-0003", by("kim", "c")).unwrap();
@@ -45,8 +50,16 @@ fn two_person_rule_the_submitter_may_not_approve_the_release() {
 #[test]
 fn two_person_rule_is_enforced_by_the_hub_and_the_recipient() {
     let mut sim = Sim::with_policy(Policy { two_person_rule: true, ..Policy::default() });
-    sim.submit(KR, "KR-0001", ReportDraft { submitted_by: "kim".into(), ..draft(NkMissile, Secret, "USA,JPN", "a") })
-        .unwrap();
+    sim.submit(
+        KR,
+        "KR-0001",
+        ReportDraft {
+            submitted_by: "kim".into(),
+            submitter_key: submitter_key(KR, "kim"),
+            ..draft(NkMissile, Secret, "USA,JPN", "a")
+        },
+    )
+    .unwrap();
     sim.drive();
     let r = sim.report_sent("KR-0001", 1);
     let now = sim.now;
@@ -69,4 +82,121 @@ fn two_person_rule_is_enforced_by_the_hub_and_the_recipient() {
     sim.approve_as(KR, &rid("KR-0001", 1, JP), false, &approver(KR, 1)).unwrap();
     sim.drive();
     assert!(sim.has(JP, "KR-0001", 1));
+}
+
+/// Names are labels: a submission labelled with another operator's name but
+/// signed by kim's key cannot be approved by kim (a name-based rule would
+/// let it through: the control is park, whose key differs, approving it);
+/// and a submission labelled "kim" but signed by park's key can be approved
+/// by kim.
+#[test]
+fn two_person_rule_compares_keys_not_names() {
+    let mut sim = Sim::with_policy(Policy { two_person_rule: true, ..Policy::default() });
+    let (kim, park) = (approver(KR, 0), approver(KR, 1));
+    let labelled = |name: &str, key: &Identity, tag: &str| ReportDraft {
+        submitted_by: name.into(),
+        submitter_key: Some(key.key_id()),
+        ..draft(NkMissile, Secret, "USA,JPN", tag)
+    };
+    sim.submit(KR, "KR-0001", labelled("park", &kim, "a")).unwrap();
+    sim.submit(KR, "KR-0002", labelled("kim", &park, "b")).unwrap();
+    sim.drive();
+    let (r1, r2) = (rid("KR-0001", 1, JP), rid("KR-0002", 1, JP));
+    // kim's key signed KR-0001, whatever its label says.
+    assert!(matches!(sim.approve_as(KR, &r1, false, &kim), Err(CommandError::SameOperator(_))));
+    let m = Manifest::parse(&sim.report_sent("KR-0001", 1).manifest.bytes).unwrap();
+    assert_eq!((m.submitted_by.as_str(), m.submitter_key), ("park", Some(kim.key_id())));
+    // Control: another key approves it.
+    sim.approve_as(KR, &r1, false, &park).unwrap();
+    // The label "kim" does not stop kim approving what park's key signed.
+    sim.approve_as(KR, &r2, false, &kim).unwrap();
+    sim.drive();
+    assert!(sim.has(JP, "KR-0001", 1) && sim.has(JP, "KR-0002", 1));
+}
+
+/// Under the rule a standing grant needs two approvers: one proposes it (not
+/// in force, not sent), a second co-signs it with another key; the same key
+/// cannot co-sign its own proposal. Control: without the rule one approver's
+/// grant is in force at once.
+#[test]
+fn under_the_rule_a_grant_needs_a_second_approvers_cosignature() {
+    let mut sim = Sim::with_policy(Policy { two_person_rule: true, ..Policy::default() });
+    let (kim, park) = (approver(KR, 0), approver(KR, 1));
+    let doc = sim.grant_doc(KR, "KR-G-1", &[NkMissile], Secret, false);
+    let signed = kim.sign(doc.to_bytes());
+    assert_eq!(sim.grant_signed(KR, signed.clone()), Ok(doc.clone()));
+    sim.drive();
+    assert!(sim.grants(KR)[0].proposed, "only proposed");
+    assert!(sim.grants(US).is_empty(), "a proposal is not sent to the hub");
+    sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "USA,JPN", "a")).unwrap();
+    sim.drive();
+    assert!(!sim.has(JP, "KR-0001", 1), "a proposal releases nothing");
+    assert_eq!(sim.pending(KR).len(), 1, "the report waits for a per-item decision");
+
+    // The proposer's own key cannot co-sign; nor can a key of another party.
+    assert!(matches!(sim.cosign_as(KR, &signed, &kim), Err(CommandError::SameOperator(_))));
+    assert!(matches!(sim.cosign_as(KR, &signed, &approver(JP, 0)), Err(CommandError::Unverified { .. })));
+    assert!(sim.grants(KR)[0].proposed);
+    // A second approver co-signs: in force, at the hub with both signatures.
+    sim.cosign_as(KR, &signed, &park).unwrap();
+    sim.drive();
+    let kr = sim.grants(KR);
+    assert!(!kr[0].proposed && kr[0].grant.cosign.is_some());
+    assert_eq!(sim.grants(US).len(), 1);
+    sim.submit(KR, "KR-0002", draft(NkMissile, Secret, "USA,JPN", "b")).unwrap();
+    sim.drive();
+    assert!(sim.has(JP, "KR-0002", 1), "the co-signed grant releases covered reports");
+    let inbox = sim.inbox(JP);
+    let entry = inbox.iter().find(|e| e.delivery.header.id.as_str() == "KR-0002").expect("in JP's inbox");
+    let Some(Consent::Grant(g)) = &entry.delivery.consent else { panic!("not under the grant") };
+    assert!(g.cosign.is_some(), "the recipient holds both signatures");
+
+    // Control: without the rule the same single-approver grant is in force at once.
+    let mut sim = Sim::new();
+    sim.grant_signed(KR, kim.sign(doc.to_bytes())).unwrap();
+    sim.drive();
+    assert!(!sim.grants(KR)[0].proposed);
+    assert_eq!(sim.grants(US).len(), 1);
+}
+
+/// A KR node that skips the co-signature: the hub refuses its grant; a hub
+/// that forwards under a single-approver (or self-co-signed) grant: JP
+/// refuses. Control: the genuinely co-signed grant passes both.
+#[test]
+fn the_hub_and_the_recipient_refuse_a_grant_without_a_second_approver() {
+    let mut sim = Sim::with_policy(Policy { two_person_rule: true, ..Policy::default() });
+    let (kim, park) = (approver(KR, 0), approver(KR, 1));
+    let doc = sim.grant_doc(KR, "KR-G-1", &[NkMissile], Secret, false);
+    let signed = kim.sign(doc.to_bytes());
+    let cosign = |who: &Identity| {
+        let d = tisa_core::sign::CosignDoc::of("KR-G-1", KR, &signed.bytes, sim.now, who.key_id());
+        who.sign_by_id(d.to_bytes())
+    };
+    let single = Grant { doc: doc.clone(), signed: signed.clone(), cosign: None };
+    let selfish = Grant { cosign: Some(cosign(&kim)), ..single.clone() };
+    let genuine = Grant { cosign: Some(cosign(&park)), ..single.clone() };
+    let now = sim.now;
+    for (i, g) in [single.clone(), selfish.clone()].into_iter().enumerate() {
+        let env = envelope(KR, &format!("KR.g.{i}"), now, Payload::Grant(g));
+        let reason = expect_rejected(&mut sim, US, KR, env, "UNVERIFIED");
+        assert!(matches!(reason, RejectReason::Unverified { what: "grant", .. }), "{reason:?}");
+    }
+    assert!(sim.grants(US).is_empty());
+    // JP, given a delivery under each by a hub that skips the rule.
+    sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "USA,JPN", "a")).unwrap();
+    sim.drive();
+    let r = sim.report_sent("KR-0001", 1);
+    hub_forgeries_refused(
+        &mut sim,
+        JP,
+        vec![
+            ("under a single approver's grant", trilateral(&r, JP, false, Some(Consent::Grant(single))), "UNVERIFIED"),
+            ("under a self-co-signed grant", trilateral(&r, JP, false, Some(Consent::Grant(selfish))), "UNVERIFIED"),
+        ],
+    );
+    // Control: the co-signed grant is taken by the hub.
+    let env = envelope(KR, "KR.g.ok", now, Payload::Grant(genuine));
+    sim.inject(US, KR, env);
+    sim.drive();
+    assert_eq!(sim.grants(US).len(), 1, "the co-signed grant is held by the hub");
 }

@@ -455,11 +455,20 @@ impl Wire for GrantView {
     type Proto = proto::GrantItem;
 
     fn to_proto(&self) -> Self::Proto {
-        proto::GrantItem { grant: Some(signed_to(&self.grant.signed)), revoked: self.revoked }
+        proto::GrantItem {
+            grant: Some(signed_to(&self.grant.signed)),
+            revoked: self.revoked,
+            proposed: self.proposed,
+            cosign: self.grant.cosign.as_ref().map(signed_to),
+        }
     }
 
     fn from_proto(i: Self::Proto) -> Result<Self, DecodeError> {
-        Ok(GrantView { grant: grant_from_signed(signed_from("grant", i.grant)?)?, revoked: i.revoked })
+        Ok(GrantView {
+            grant: grant_from_signed(signed_from("grant", i.grant)?, i.cosign)?,
+            revoked: i.revoked,
+            proposed: i.proposed,
+        })
     }
 }
 

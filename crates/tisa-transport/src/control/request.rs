@@ -114,6 +114,9 @@ control_requests! {
         "grant" => Grant(Signed),
         /// Revoke a standing grant (a signed revocation document).
         "revoke" => Revoke(Signed),
+        /// Co-sign a proposed standing grant (two-person rule; a signed
+        /// cosign document, by a second approver).
+        "cosign" => Cosign(Signed),
         /// Issue one live missile-track update (the node signs it).
         "track" => Track(TrackDraft),
         /// Retract one of this party's reports (every revision); the node
@@ -199,6 +202,7 @@ impl CommandRequest {
             CommandRequest::Decide(s) => Command::Decide(s),
             CommandRequest::Grant(s) => Command::Grant(s),
             CommandRequest::Revoke(s) => Command::Revoke(s),
+            CommandRequest::Cosign(s) => Command::Cosign(s),
             CommandRequest::Track(d) => Command::Track(d),
             CommandRequest::Retract(r) => {
                 Command::Retract { report_id: r.report_id, reason: r.reason, operator: r.operator }
@@ -216,6 +220,7 @@ impl From<Command> for CommandRequest {
             Command::Decide(s) => CommandRequest::Decide(s),
             Command::Grant(s) => CommandRequest::Grant(s),
             Command::Revoke(s) => CommandRequest::Revoke(s),
+            Command::Cosign(s) => CommandRequest::Cosign(s),
             Command::Track(d) => CommandRequest::Track(d),
             Command::Retract { report_id, reason, operator } => {
                 CommandRequest::Retract(Retract { report_id, reason, operator })
@@ -233,6 +238,7 @@ impl ControlRequest {
             ControlRequest::Decide(_) => Some(Verb::Decide),
             ControlRequest::Grant(_) => Some(Verb::Grant),
             ControlRequest::Revoke(_) => Some(Verb::Revoke),
+            ControlRequest::Cosign(_) => Some(Verb::Cosign),
             ControlRequest::Track(_) => Some(Verb::Track),
             ControlRequest::Retract(_) => Some(Verb::Retract),
             ControlRequest::Inbox(_) | ControlRequest::Pending(_) => Some(Verb::Read),
@@ -300,6 +306,7 @@ impl Wire for ControlRequest {
             ControlRequest::Decide(s) => R::Decide(proto::DecideRequest { decision: Some(signed_to(s)) }),
             ControlRequest::Grant(s) => R::Grant(signed_to(s)),
             ControlRequest::Revoke(s) => R::Revoke(signed_to(s)),
+            ControlRequest::Cosign(s) => R::Cosign(signed_to(s)),
             ControlRequest::Track(d) => R::Track(d.to_proto()),
             ControlRequest::Retract(r) => R::Retract(r.to_proto()),
             ControlRequest::Pending(q) => R::Pending(q.to_proto()),
@@ -322,6 +329,7 @@ impl Wire for ControlRequest {
             R::Decide(d) => ControlRequest::Decide(signed_from("decision", d.decision)?),
             R::Grant(s) => ControlRequest::Grant(signed_from("grant", Some(s))?),
             R::Revoke(s) => ControlRequest::Revoke(signed_from("revoke", Some(s))?),
+            R::Cosign(s) => ControlRequest::Cosign(signed_from("cosign", Some(s))?),
             R::Track(t) => ControlRequest::Track(Wire::from_proto(t)?),
             R::Retract(r) => ControlRequest::Retract(Wire::from_proto(r)?),
             R::Pending(q) => ControlRequest::Pending(Wire::from_proto(q)?),
@@ -369,6 +377,8 @@ impl Wire for ReportDraft {
             },
             corrects: opt_report_id("corrects", s.corrects)?,
             submitted_by: s.submitted_by,
+            // Never from the wire: the node sets it from the verified signed action.
+            submitter_key: None,
             source_key: (!s.source_key.is_empty()).then_some(s.source_key),
         })
     }

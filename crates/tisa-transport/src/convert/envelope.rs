@@ -167,7 +167,9 @@ impl Wire for Envelope {
             Payload::ReleaseDecision(d) => {
                 P::ReleaseDecision(proto::ReleaseDecision { signed: Some(signed_to(&d.signed)) })
             }
-            Payload::Grant(g) => P::Grant(proto::Grant { signed: Some(signed_to(&g.signed)) }),
+            Payload::Grant(g) => {
+                P::Grant(proto::Grant { signed: Some(signed_to(&g.signed)), cosign: g.cosign.as_ref().map(signed_to) })
+            }
             Payload::Revocation(r) => P::Revocation(proto::Revocation { signed: Some(signed_to(&r.signed)) }),
             Payload::Receipt(r) => P::Receipt(proto::Receipt {
                 signed: Some(signed_to(&r.signed)),
@@ -203,7 +205,7 @@ impl Wire for Envelope {
             P::ReleaseDecision(d) => {
                 Payload::ReleaseDecision(decision_from_signed(signed_from("release_decision.signed", d.signed)?)?)
             }
-            P::Grant(g) => Payload::Grant(grant_from_signed(signed_from("grant.signed", g.signed)?)?),
+            P::Grant(g) => Payload::Grant(grant_from_signed(signed_from("grant.signed", g.signed)?, g.cosign)?),
             P::Revocation(r) => {
                 Payload::Revocation(revocation_from_signed(signed_from("revocation.signed", r.signed)?)?)
             }

@@ -226,10 +226,11 @@ pub fn decision_from_signed(signed: Signed) -> Result<ReleaseDecision, DecodeErr
     })
 }
 
-/// A grant from its signed document.
-pub fn grant_from_signed(signed: Signed) -> Result<Grant, DecodeError> {
+/// A grant from its signed document and its co-signature, if any.
+pub fn grant_from_signed(signed: Signed, cosign: Option<proto::Signed>) -> Result<Grant, DecodeError> {
     let doc = GrantDoc::parse(&signed.bytes).map_err(|_| DecodeError::Inconsistent("malformed grant document"))?;
-    Ok(Grant { doc, signed })
+    let cosign = cosign.map(|c| signed_from("grant.cosign", Some(c))).transpose()?;
+    Ok(Grant { doc, signed, cosign })
 }
 
 /// A revocation from its signed document.

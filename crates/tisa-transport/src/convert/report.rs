@@ -101,6 +101,10 @@ impl Wire for Delivery {
             Consent::Decision(dec) => C::Decision(signed_to(&dec.signed)),
             Consent::Grant(g) => C::Grant(signed_to(&g.signed)),
         });
+        let grant_cosign = match &self.consent {
+            Some(Consent::Grant(g)) => g.cosign.as_ref().map(signed_to),
+            _ => None,
+        };
         proto::Delivery {
             report: Some(report),
             basis: match self.basis {
@@ -110,6 +114,7 @@ impl Wire for Delivery {
             request_id: self.request_id.as_ref().map(ToString::to_string).unwrap_or_default(),
             tearline_only,
             consent,
+            grant_cosign,
         }
     }
 
@@ -123,7 +128,9 @@ impl Wire for Delivery {
             Some(C::Decision(s)) => {
                 Some(Consent::Decision(decision_from_signed(signed_from("delivery.decision", Some(s))?)?))
             }
-            Some(C::Grant(s)) => Some(Consent::Grant(grant_from_signed(signed_from("delivery.grant", Some(s))?)?)),
+            Some(C::Grant(s)) => {
+                Some(Consent::Grant(grant_from_signed(signed_from("delivery.grant", Some(s))?, d.grant_cosign)?))
+            }
         };
         let released = if d.tearline_only {
             if !r.title.is_empty() || !r.body.is_empty() || !r.source_description.is_empty() {

@@ -40,6 +40,7 @@ fn track_fields(d: &TrackDoc) -> proto::TrackUpdate {
         issued_at_ms: d.issued_at.as_millis(),
         signed: None,
         grant: None,
+        grant_cosign: None,
     }
 }
 
@@ -51,6 +52,7 @@ impl Wire for TrackUpdate {
         proto::TrackUpdate {
             signed: Some(signed_to(&self.signed)),
             grant: self.consent.as_ref().map(|g| signed_to(&g.signed)),
+            grant_cosign: self.consent.as_ref().and_then(|g| g.cosign.as_ref()).map(signed_to),
             ..track_fields(&self.doc)
         }
     }
@@ -58,13 +60,13 @@ impl Wire for TrackUpdate {
     fn from_proto(t: Self::Proto) -> Result<Self, DecodeError> {
         let signed = signed_from("track.signed", t.signed.clone())?;
         let doc = TrackDoc::parse(&signed.bytes).map_err(|_| DecodeError::Inconsistent("malformed track document"))?;
-        let fields = proto::TrackUpdate { signed: None, grant: None, ..t.clone() };
+        let fields = proto::TrackUpdate { signed: None, grant: None, grant_cosign: None, ..t.clone() };
         if fields != track_fields(&doc) {
             return Err(DecodeError::Inconsistent("track fields differ from the signed track document"));
         }
         let consent = match t.grant {
             None => None,
-            Some(g) => Some(grant_from_signed(signed_from("track.grant", Some(g))?)?),
+            Some(g) => Some(grant_from_signed(signed_from("track.grant", Some(g))?, t.grant_cosign)?),
         };
         Ok(TrackUpdate { doc, signed, consent })
     }
@@ -91,11 +93,17 @@ impl Wire for TrackDraft {
             issued_at_ms: 0,
             signed: None,
             grant: None,
+            grant_cosign: None,
         }
     }
 
     fn from_proto(t: Self::Proto) -> Result<Self, DecodeError> {
-        if t.signed.is_some() || t.grant.is_some() || t.originator != 0 || t.issued_at_ms != 0 {
+        if t.signed.is_some()
+            || t.grant.is_some()
+            || t.grant_cosign.is_some()
+            || t.originator != 0
+            || t.issued_at_ms != 0
+        {
             return Err(DecodeError::Inconsistent(
                 "a track request carries no signature, grant, originator or issue time",
             ));
