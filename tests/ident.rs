@@ -63,6 +63,15 @@ async fn unsigned_replayed_and_foreign_requests_are_refused(broker: Broker) {
     let r = kr.call_raw(&retract(&id), Some(&sign_action(Party::Kr, &retract(&id), &fake))).await.unwrap();
     assert_eq!(code(&r), Some("UNAUTHORIZED"), "{r:?}");
 
+    // Reading a report's status (it shows the title) unsigned: refused;
+    // control: the analyst's signed read below (`kr.call`) is answered.
+    let status = ControlRequest::Status(tisa_transport::ListQuery {
+        report_id: Some(ReportId::new(&id).unwrap()),
+        ..Default::default()
+    });
+    let r = kr.call_raw(&status, None).await.unwrap();
+    assert_eq!(code(&r), Some("UNAUTHORIZED"), "an unsigned status read: {r:?}");
+
     // Nothing was retracted so far.
     let ControlReply::Status(p) = kr
         .call(&ControlRequest::Status(tisa_transport::ListQuery {

@@ -102,7 +102,7 @@ fn operator_for(args: &[&str]) -> Option<&'static str> {
     }
     match *args.first()? {
         "feed" => Some("feed"),
-        "submit" | "retract" | "pending" | "inbox" | "show" => Some("analyst"),
+        "submit" | "retract" | "pending" | "inbox" | "status" | "show" => Some("analyst"),
         _ => None,
     }
 }

@@ -189,7 +189,8 @@ impl Actor {
     }
 
     /// Verifies the signed action of a query that reads report content
-    /// (inbox, pending: [`Verb::Read`]); other queries need none. A refusal
+    /// (inbox, pending, status — it shows titles: [`Verb::Read`]); other
+    /// queries need none. A refusal
     /// is audited by key id, like a refused command.
     fn authorize_query(
         &mut self,
@@ -197,7 +198,7 @@ impl Actor {
         auth: Option<&Authorization>,
     ) -> Result<Option<Authorized>, CommandError> {
         let verb = match query {
-            Query::Inbox(_) | Query::Pending(_) => Verb::Read,
+            Query::Inbox(_) | Query::Pending(_) | Query::Status(_) => Verb::Read,
             _ => return Ok(None),
         };
         match self.core.authorize_read(now(), verb, auth, &mut self.read_replays) {

@@ -231,7 +231,7 @@ impl From<Command> for CommandRequest {
 
 impl ControlRequest {
     /// The verb its signed action must name, if it needs one: every
-    /// command, and the reads of report content (inbox, pending).
+    /// command, and the reads of report content (inbox, pending, status).
     pub fn action_verb(&self) -> Option<Verb> {
         match self {
             ControlRequest::Submit(_) => Some(Verb::Submit),
@@ -241,9 +241,9 @@ impl ControlRequest {
             ControlRequest::Cosign(_) => Some(Verb::Cosign),
             ControlRequest::Track(_) => Some(Verb::Track),
             ControlRequest::Retract(_) => Some(Verb::Retract),
-            ControlRequest::Inbox(_) | ControlRequest::Pending(_) => Some(Verb::Read),
-            ControlRequest::Status(_)
-            | ControlRequest::Health
+            // Status shows the titles of this party's reports: content.
+            ControlRequest::Inbox(_) | ControlRequest::Pending(_) | ControlRequest::Status(_) => Some(Verb::Read),
+            ControlRequest::Health
             | ControlRequest::Grants(_)
             | ControlRequest::DecisionDocument(_)
             | ControlRequest::Tracks(_)
