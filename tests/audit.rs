@@ -93,6 +93,7 @@ fn report(title: &str, body: &str, tearline: &str, source: &str, to: Party) -> t
         corrects: None,
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         source_key: None,
     }
 }

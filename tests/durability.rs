@@ -20,6 +20,7 @@ fn draft(title: &str, source_key: Option<&str>) -> ReportDraft {
         corrects: None,
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         source_key: source_key.map(str::to_owned),
     }
 }

@@ -731,6 +731,7 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
         corrects: None,
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         source_key: None,
     };
     let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: canary, .. }, .. }) =

@@ -43,6 +43,7 @@ fn draft(title: &str, tearline: Option<&str>) -> ReportDraft {
         corrects: None,
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         source_key: None,
     }
 }

@@ -38,7 +38,20 @@ fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> 
     let content = Content { title: Sensitive::new(title), body: Sensitive::new("x"), ..Default::default() };
     // Submitted by the attacker's analyst, approved by its approver: two keys.
     let analyst = tisa_deploy::keys::load(&c.operator_key(attacker, "analyst")).unwrap().identity;
-    let manifest = node.sign(Manifest::of(&header, &content, analyst.name(), Some(analyst.key_id())).to_bytes());
+    let sub = tisa_core::sign::SubmissionDoc::of(
+        attacker,
+        header.category,
+        header.classification,
+        header.releasable_to,
+        &content,
+        None,
+        Timestamp(1),
+        tisa_core::sign::Nonce([3; 16]),
+        analyst.key_id(),
+    );
+    let m = Manifest::of(&header, &content, analyst.name(), Some(analyst.key_id()))
+        .with_submission(&sub, analyst.sign_by_id(sub.to_bytes()).signature);
+    let manifest = node.sign(m.to_bytes());
     let doc = DecisionDoc {
         manifest_sha256: sha256(&manifest.bytes),
         request_id: RequestId::for_release(&id, 1, victim),

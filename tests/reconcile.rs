@@ -29,6 +29,7 @@ fn missile(title: &str) -> ReportDraft {
         corrects: None,
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         source_key: None,
     }
 }

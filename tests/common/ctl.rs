@@ -120,6 +120,7 @@ pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
         corrects: None,
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         source_key: None,
     };
     let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =

@@ -50,6 +50,7 @@ pub fn draft(key: &str) -> ReportDraft {
         corrects: None,
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         // A source key: a submit retried after a crash is the same report.
         source_key: Some(key.to_owned()),
     }

@@ -210,6 +210,7 @@ pub(crate) fn scale_child(n: usize, decisions: usize) -> Result<ScaleResult> {
             let mut d = draft(Category::NkNuclear, i);
             d.submitted_by = analyst.identity.name().to_owned();
             d.submitter_key = Some(analyst.identity.key_id());
+            d.submission = Some(tisa_transport::sign_submission(Party::Kr, &d, &analyst.identity));
             kr.core.submit(now, id, d)?;
             i += 1;
         }

@@ -126,6 +126,7 @@ pub(crate) fn draft(category: Category, i: usize) -> ReportDraft {
         corrects: None,
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         source_key: None,
     }
 }

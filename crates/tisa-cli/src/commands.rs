@@ -79,6 +79,7 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
         // request (its name and key id), never a field of the request.
         submitted_by: String::new(),
         submitter_key: None,
+        submission: None,
         source_key: input.source_key,
     };
     let reply = call(c, ControlRequest::Submit(draft)).await?;

@@ -64,6 +64,7 @@ impl Demo {
             corrects: None,
             submitted_by: String::new(),
             submitter_key: None,
+            submission: None,
             source_key: None,
         };
         let ControlReply::Submitted(s) = self.ask(p, ControlRequest::Submit(draft)).await? else {

@@ -168,6 +168,7 @@ impl Item {
             corrects: None,
             submitted_by: submitted_by.to_owned(),
             submitter_key: None,
+            submission: None,
             source_key: Some(self.key.clone()),
         }
     }

@@ -32,6 +32,21 @@ pub(crate) fn execute(
     let who = core.authorize(now, command.action_verb(), auth)?;
     match &mut command {
         Command::Submit { draft, .. } => {
+            // The submitter's own signed submission is required, by the
+            // key that signed the request (the core checks it against the
+            // draft and carries it in the manifest).
+            let doc = draft
+                .submission
+                .as_ref()
+                .ok_or(tisa_core::sign::SigError::Mismatch("submission (missing: the CLI signs one with your key)"))
+                .and_then(|s| tisa_core::sign::SubmissionDoc::parse(&s.bytes))
+                .map_err(|why| CommandError::Unverified { what: "submission", why })?;
+            if doc.key_id != who.key_id {
+                return Err(CommandError::Unverified {
+                    what: "submission",
+                    why: tisa_core::sign::SigError::Mismatch("the submission's key (it must sign the request too)"),
+                });
+            }
             draft.submitted_by = who.name;
             draft.submitter_key = Some(who.key_id);
         }

@@ -29,8 +29,8 @@ pub mod input_log;
 pub mod subjects;
 
 pub use conn::{
-    connect_once, prove_ready, sign_action, AckWait, ControlCall, ControlClient, DeadLetterBox, Endpoint, Inbound,
-    InboundMeta, LinkUrls, Links, Signer,
+    connect_once, prove_ready, sign_action, sign_submission, AckWait, ControlCall, ControlClient, DeadLetterBox,
+    Endpoint, Inbound, InboundMeta, LinkUrls, Links, Signer,
 };
 pub use control::{
     CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query, Retract,

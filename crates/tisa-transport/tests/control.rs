@@ -110,6 +110,7 @@ fn draft() -> ReportDraft {
         corrects: Some(header().id),
         submitted_by: "kim".into(),
         submitter_key: None,
+        submission: None,
         source_key: Some("usgs:1".into()),
     }
 }

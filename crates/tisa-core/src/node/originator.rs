@@ -21,7 +21,7 @@ use crate::message::{
 };
 use crate::policy::{KeyId, KeyRole, NotReleasable};
 use crate::report::{Content, ReportHeader};
-use crate::sign::{self, AuditHeadDoc, DecisionDoc, Digest32, Identity, Manifest, Signed, Verdict};
+use crate::sign::{self, AuditHeadDoc, DecisionDoc, Digest32, Identity, Manifest, Signed, SubmissionDoc, Verdict};
 use crate::types::{Category, Classification, Party, PartySet, Sensitive, Timestamp};
 
 /// A report as the operator submits it.
@@ -44,6 +44,10 @@ pub struct ReportDraft {
     /// verified signed action, never from the request): the two-person
     /// rule compares it with the approver's key.
     pub submitter_key: Option<KeyId>,
+    /// The submitter's signed `tisa.v1.submission` (from the CLI or feed,
+    /// signed with its own key): checked against this draft and carried in
+    /// the manifest, so the hub and the recipient verify who submitted.
+    pub submission: Option<Signed>,
     /// An idempotency key from the report's source (`usgs:<event id>`, a
     /// CSV row's id, a webhook's id). A second submit with the same key and
     /// the same content is a no-op; with different content it becomes a new
@@ -176,8 +180,35 @@ impl Node {
             mut corrects,
             submitted_by,
             submitter_key,
+            submission,
             source_key,
         } = draft;
+        // The submitter's own signature, over exactly this submission.
+        let submission = match submission {
+            None => None,
+            Some(signed) => {
+                let bad = |why| CommandError::Unverified { what: "submission", why };
+                let doc = SubmissionDoc::parse(&signed.bytes).map_err(bad)?;
+                let entry =
+                    sign::verify_key(&self.policy, self.party, &[KeyRole::Submitter, KeyRole::Feed], "submit", &signed)
+                        .map_err(|_| bad(sign::SigError::Mismatch("submission signature")))?;
+                let as_drafted = SubmissionDoc::of(
+                    self.party,
+                    category,
+                    classification,
+                    releasable_to,
+                    &content,
+                    corrects.clone(),
+                    doc.issued_at,
+                    doc.nonce,
+                    entry.key_id(),
+                );
+                if doc != as_drafted || submitter_key.is_some_and(|k| k != doc.key_id) {
+                    return Err(bad(sign::SigError::Mismatch("submission")));
+                }
+                Some((doc, signed.signature))
+            }
+        };
         if let Some(key) = &source_key {
             if key.is_empty() || key.len() > 256 || key.chars().any(char::is_control) {
                 return Err(CommandError::BadSourceKey);
@@ -252,7 +283,10 @@ impl Node {
             classification,
             releasable_to: rel,
         };
-        let m = Manifest::of(&header, &content, &submitted_by, submitter_key);
+        let mut m = Manifest::of(&header, &content, &submitted_by, submitter_key);
+        if let Some((doc, signature)) = &submission {
+            m = m.with_submission(doc, *signature);
+        }
         let manifest = self.identity.sign(m.to_bytes());
         let digest = source_key.as_ref().map(|_| content_digest(&content));
         let report = Report { header: header.clone(), content, manifest };

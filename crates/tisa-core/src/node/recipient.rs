@@ -152,7 +152,9 @@ impl Node {
     }
 
     /// Verifies a signed manifest against the originator's node keys and
-    /// against what it came with.
+    /// against what it came with, and the submitter's signature it carries:
+    /// the returned manifest names a submitter key only if that key's own
+    /// signature proves it (what the two-person rule then compares).
     pub(super) fn verify_manifest(
         &self,
         manifest: &Signed,
@@ -162,7 +164,8 @@ impl Node {
     ) -> Result<Manifest, RejectReason> {
         let bad = |why| RejectReason::Unverified { what: "manifest", why };
         sign::verify(&self.policy, header.originator, KeyRole::Node, manifest).map_err(bad)?;
-        let m = Manifest::parse(&manifest.bytes).map_err(bad)?;
+        let mut m = Manifest::parse(&manifest.bytes).map_err(bad)?;
+        m.submitter_key = m.verified_submitter(&self.policy).map_err(bad)?;
         if m.header != *header {
             return Err(bad(sign::SigError::Mismatch("manifest header")));
         }
@@ -202,7 +205,10 @@ impl Node {
                     return Err(bad(sign::SigError::Mismatch("decision")));
                 }
                 if self.policy.two_person_rule {
-                    let submitter = Manifest::parse(&d.manifest.bytes).ok().and_then(|m| m.submitter_key);
+                    // Only a submitter key its own signature proves counts.
+                    let submitter = Manifest::parse(&d.manifest.bytes)
+                        .ok()
+                        .and_then(|m| m.verified_submitter(&self.policy).ok().flatten());
                     if !two_persons(submitter, approver_key) {
                         return Err(bad(sign::SigError::Mismatch("two-person rule")));
                     }

@@ -1,9 +1,11 @@
 //! The manifest: what an originator's node signs about one revision of a report.
 
+use super::action::Nonce;
 use super::canonical::{canonical, hex, parties_str, sha256, unhex, Digest32, Doc, Reader, SigError};
-use super::keys::valid_name;
+use super::keys::{valid_name, verify_key, Signed};
+use super::submission::SubmissionDoc;
 use crate::ids::ReportId;
-use crate::policy::KeyId;
+use crate::policy::{KeyId, KeyRole, Policy};
 use crate::report::{Content, ReportHeader};
 use crate::types::Timestamp;
 
@@ -26,6 +28,26 @@ pub struct Manifest {
     /// key of the operator's signed action): what the two-person rule
     /// compares, at originator, hub and recipient. `None`: no one's.
     pub submitter_key: Option<KeyId>,
+    /// The submitter's own signature over its `tisa.v1.submission`, carried
+    /// in the manifest so that it travels wherever the report goes: the hub
+    /// and the recipient rebuild the submission from the manifest and
+    /// verify it against the originator's registered submitter (or feed)
+    /// keys ([`Manifest::verified_submitter`]).
+    pub submission: Option<SubmissionSig>,
+}
+
+/// The parts of a `tisa.v1.submission` a manifest does not already hold,
+/// and its signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmissionSig {
+    /// The report the submitter said it corrects.
+    pub corrects: Option<ReportId>,
+    /// When, by the submitter's clock.
+    pub issued_at: Timestamp,
+    /// The submission's nonce.
+    pub nonce: Nonce,
+    /// Ed25519 over the submission document, by `submitter_key`.
+    pub signature: [u8; 64],
 }
 
 impl Manifest {
@@ -39,7 +61,73 @@ impl Manifest {
             source_sha256: sha256(content.source.expose().as_bytes()),
             submitted_by: if valid_name(submitted_by) { submitted_by.to_owned() } else { "-".to_owned() },
             submitter_key,
+            submission: None,
         }
+    }
+
+    /// With the submitter's signed `tisa.v1.submission` (already verified
+    /// by the originator): its key becomes the submitter key.
+    pub fn with_submission(mut self, doc: &SubmissionDoc, signature: [u8; 64]) -> Manifest {
+        self.submitter_key = Some(doc.key_id);
+        self.submission = Some(SubmissionSig {
+            corrects: doc.corrects.clone(),
+            issued_at: doc.issued_at,
+            nonce: doc.nonce,
+            signature,
+        });
+        self
+    }
+
+    /// Checks that submission `s` describes this manifest's report: same
+    /// party, category, classification, releasable-to and digests.
+    pub fn check_submission(&self, s: &SubmissionDoc) -> Result<(), SigError> {
+        let h = &self.header;
+        let ok = s.party == h.originator
+            && s.category == h.category
+            && s.classification == h.classification
+            && s.releasable_to == h.releasable_to
+            && s.title_sha256 == self.title_sha256
+            && s.body_sha256 == self.body_sha256
+            && s.tearline_sha256 == self.tearline_sha256
+            && s.source_sha256 == self.source_sha256;
+        if ok {
+            Ok(())
+        } else {
+            Err(SigError::Mismatch("submission"))
+        }
+    }
+
+    /// The submission document this manifest carries the signature of.
+    pub fn submission_doc(&self) -> Option<SubmissionDoc> {
+        let (s, key) = (self.submission.as_ref()?, self.submitter_key?);
+        let h = &self.header;
+        Some(SubmissionDoc {
+            party: h.originator,
+            category: h.category,
+            classification: h.classification,
+            releasable_to: h.releasable_to,
+            title_sha256: self.title_sha256,
+            body_sha256: self.body_sha256,
+            tearline_sha256: self.tearline_sha256,
+            source_sha256: self.source_sha256,
+            corrects: s.corrects.clone(),
+            issued_at: s.issued_at,
+            nonce: s.nonce,
+            key_id: key,
+        })
+    }
+
+    /// Who submitted, as the submitter's own signature proves it: `None`
+    /// if the manifest carries no submission (then no one's key counts for
+    /// the two-person rule), the key if its signature verifies as one of
+    /// the originator's submitter or feed keys, an error otherwise.
+    pub fn verified_submitter(&self, policy: &Policy) -> Result<Option<KeyId>, SigError> {
+        let Some(doc) = self.submission_doc() else { return Ok(None) };
+        let Some(sig) = &self.submission else { return Ok(None) };
+        let signed = Signed { bytes: doc.to_bytes(), signer: doc.key_id.to_string(), signature: sig.signature };
+        verify_key(policy, doc.party, &[KeyRole::Submitter, KeyRole::Feed], "submit", &signed)
+            .map_err(|_| SigError::Mismatch("submission signature"))?;
+        Ok(Some(doc.key_id))
     }
 
     /// The canonical bytes: what is signed.
@@ -59,6 +147,7 @@ impl Manifest {
             .kv("source_sha256", hex(&self.source_sha256))
             .kv("submitted_by", &self.submitted_by)
             .kv("submitter_key", self.submitter_key.map_or("-".to_owned(), |k| k.to_string()))
+            .kv("submission", self.submission.as_ref().map_or("-".to_owned(), submission_str))
             .bytes()
     }
 
@@ -86,6 +175,10 @@ impl Manifest {
             "-" => None,
             k => Some(k.parse().map_err(|_| SigError::Malformed(K))?),
         };
+        let submission = match r.get("submission")? {
+            "-" => None,
+            s => Some(parse_submission(s).ok_or(SigError::Malformed(K))?),
+        };
         r.end()?;
         let m = Manifest {
             header: ReportHeader { id, revision, originator, created_at, category, classification, releasable_to },
@@ -95,6 +188,7 @@ impl Manifest {
             source_sha256,
             submitted_by,
             submitter_key,
+            submission,
         };
         canonical(bytes, m, Manifest::to_bytes, K)
     }
@@ -120,4 +214,33 @@ impl Manifest {
             Err(SigError::Mismatch("tearline"))
         }
     }
+}
+
+/// `corrects,issued_at,nonce,signature` (`-` for no correction; hex signature).
+fn submission_str(s: &SubmissionSig) -> String {
+    let corrects = s.corrects.as_ref().map_or("-".to_owned(), ToString::to_string);
+    let sig: String = s.signature.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{corrects},{},{},{sig}", s.issued_at.as_millis(), s.nonce)
+}
+
+fn parse_submission(s: &str) -> Option<SubmissionSig> {
+    let parts: Vec<&str> = s.split(',').collect();
+    let [corrects, issued_at, nonce, sig] = parts[..] else { return None };
+    let corrects = match corrects {
+        "-" => None,
+        id => Some(ReportId::new(id).ok()?),
+    };
+    if sig.len() != 128 {
+        return None;
+    }
+    let mut signature = [0u8; 64];
+    for (i, o) in signature.iter_mut().enumerate() {
+        *o = u8::from_str_radix(sig.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(SubmissionSig {
+        corrects,
+        issued_at: Timestamp(issued_at.parse().ok()?),
+        nonce: nonce.parse().ok()?,
+        signature,
+    })
 }

@@ -76,7 +76,7 @@ pub use cosign::{check_cosigned, CosignDoc};
 pub use decision::{DecisionDoc, Verdict};
 pub use grant::{GrantDoc, RevocationDoc};
 pub use keys::{valid_name, verify, verify_key, Identity, KeyError, Signed};
-pub use manifest::Manifest;
+pub use manifest::{Manifest, SubmissionSig};
 pub use receipt::{AuditHeadDoc, ReceiptDoc};
 pub use retraction::RetractionDoc;
 pub use roster::{RosterDoc, RosterError, RosterOperator};

@@ -5,7 +5,6 @@
 //! two-person rule compares its key with the decision's.
 
 use super::canonical::{canonical, hex, parties_str, sha256, unhex, Digest32, Doc, Reader, SigError};
-use super::manifest::Manifest;
 use crate::ids::ReportId;
 use crate::policy::KeyId;
 use crate::report::Content;
@@ -133,25 +132,6 @@ impl SubmissionDoc {
             && sha256(content.body.expose().as_bytes()) == self.body_sha256
             && content.tearline.as_ref().map(|t| sha256(t.expose().as_bytes())) == self.tearline_sha256
             && sha256(content.source.expose().as_bytes()) == self.source_sha256;
-        if ok {
-            Ok(())
-        } else {
-            Err(SigError::Mismatch("submission"))
-        }
-    }
-
-    /// Checks that it describes the report of manifest `m` (hub, recipient):
-    /// same party, category, classification, releasable-to and digests.
-    pub fn check_manifest(&self, m: &Manifest) -> Result<(), SigError> {
-        let h = &m.header;
-        let ok = self.party == h.originator
-            && self.category == h.category
-            && self.classification == h.classification
-            && self.releasable_to == h.releasable_to
-            && self.title_sha256 == m.title_sha256
-            && self.body_sha256 == m.body_sha256
-            && self.tearline_sha256 == m.tearline_sha256
-            && self.source_sha256 == m.source_sha256;
         if ok {
             Ok(())
         } else {

@@ -368,10 +368,10 @@ fn submission_round_trips_and_matches_its_manifest() {
     assert!(s.check_content(&c).is_ok());
     assert!(s.check_content(&Content { body: Sensitive::new("B"), ..c.clone() }).is_err());
     let m = Manifest::of(&h, &c, "kim", None);
-    assert!(s.check_manifest(&m).is_ok(), "control");
+    assert!(m.check_submission(&s).is_ok(), "control");
     let other =
         Manifest::of(&ReportHeader { classification: Classification::Confidential, ..h.clone() }, &c, "kim", None);
-    assert!(s.check_manifest(&other).is_err());
+    assert!(other.check_submission(&s).is_err());
     let corr = SubmissionDoc { corrects: Some(ReportId::new("KR-1").unwrap()), tearline_sha256: None, ..s };
     assert_eq!(SubmissionDoc::parse(&corr.to_bytes()).unwrap(), corr);
 }

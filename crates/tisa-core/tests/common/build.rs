@@ -45,6 +45,7 @@ pub fn draft(category: Category, classification: Classification, releasable_to: 
         submitted_by: CLERK.to_owned(),
         // Drafts here are KR's, JP's or US's alike: the clerk's key is party-blind.
         submitter_key: submitter_key(Party::Kr, CLERK),
+        submission: None,
         source_key: None,
     }
 }

@@ -139,8 +139,32 @@ impl Sim {
     // ------------------------------------------------------------------
 
     /// `submit` at `p`, now.
-    pub fn submit(&mut self, p: Party, id: &str, draft: ReportDraft) -> Result<Submitted, CommandError> {
+    pub fn submit(&mut self, p: Party, id: &str, mut draft: ReportDraft) -> Result<Submitted, CommandError> {
         let id = ReportId::new(id).expect("test report ids are valid");
+        // As the CLI does: the submitter signs its submission with its own
+        // key (found by the draft's key, else by its name among `p`'s).
+        if draft.submission.is_none() {
+            let people = [clerk(p), approver(p, 0), approver(p, 1)];
+            let who = people
+                .iter()
+                .find(|i| Some(i.key_id()) == draft.submitter_key)
+                .or_else(|| people.iter().find(|i| i.name() == draft.submitted_by));
+            if let Some(who) = who {
+                let doc = tisa_core::sign::SubmissionDoc::of(
+                    p,
+                    draft.category,
+                    draft.classification,
+                    draft.releasable_to,
+                    &draft.content,
+                    draft.corrects.clone(),
+                    self.now,
+                    tisa_core::sign::Nonce([7; 16]),
+                    who.key_id(),
+                );
+                draft.submitter_key = Some(who.key_id());
+                draft.submission = Some(who.sign_by_id(doc.to_bytes()));
+            }
+        }
         let r = self.nodes[idx(p)].submit(self.now, id, draft);
         if let Ok(s) = &r {
             assert_eq!(

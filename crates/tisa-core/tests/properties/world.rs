@@ -303,6 +303,7 @@ impl World {
             corrects: corrects.then(|| report_id(&id)),
             submitted_by: submitter.clone(),
             submitter_key: submitter_key(p, &submitter),
+            submission: None,
             source_key: None,
         };
 

@@ -30,6 +30,7 @@ fn a_node_signs_with_its_registered_node_key() {
         ReportDraft {
             submitted_by: "kim".into(),
             submitter_key: submitter_key(KR, "kim"),
+            submission: None,
             ..draft(NkMissile, Secret, "USA,JPN", "m")
         },
     )

@@ -11,6 +11,7 @@ fn two_person_rule_the_submitter_may_not_approve_the_release() {
     let by = |who: &str, tag: &str| ReportDraft {
         submitted_by: who.into(),
         submitter_key: submitter_key(KR, who),
+        submission: None,
         ..draft(NkMissile, Secret, "USA,JPN", tag)
     };
     sim.submit(KR, "KR-0001", by("kim", "a")).unwrap();
@@ -56,6 +57,7 @@ fn two_person_rule_is_enforced_by_the_hub_and_the_recipient() {
         ReportDraft {
             submitted_by: "kim".into(),
             submitter_key: submitter_key(KR, "kim"),
+            submission: None,
             ..draft(NkMissile, Secret, "USA,JPN", "a")
         },
     )
@@ -96,6 +98,7 @@ fn two_person_rule_compares_keys_not_names() {
     let labelled = |name: &str, key: &Identity, tag: &str| ReportDraft {
         submitted_by: name.into(),
         submitter_key: Some(key.key_id()),
+        submission: None,
         ..draft(NkMissile, Secret, "USA,JPN", tag)
     };
     sim.submit(KR, "KR-0001", labelled("park", &kim, "a")).unwrap();
@@ -199,4 +202,73 @@ fn the_hub_and_the_recipient_refuse_a_grant_without_a_second_approver() {
     sim.inject(US, KR, env);
     sim.drive();
     assert_eq!(sim.grants(US).len(), 1, "the co-signed grant is held by the hub");
+}
+
+/// The submitter's own signature travels in the manifest: the hub (and the
+/// recipient) count as submitter only a key that signature proves. A KR node
+/// naming a submitter key without it, or with a signature by another key,
+/// cannot get the release approved under the rule (the hub refuses kim's
+/// approval as it would the submitter's own); control: the same report with
+/// the clerk's genuine signature is forwarded on kim's approval.
+#[test]
+fn only_a_submitter_key_proven_by_its_own_signature_counts() {
+    let mut sim = Sim::with_policy(Policy { two_person_rule: true, ..Policy::default() });
+    let (clerk, kim) = (clerk(KR), approver(KR, 0));
+    let kr_node = node_key(KR);
+    let now = sim.now;
+    let report = |n: u32, sig_by: Option<&Identity>| {
+        let header = ReportHeader {
+            id: report_id(&format!("KR-000{n}")),
+            revision: 1,
+            originator: KR,
+            created_at: now,
+            category: NkMissile,
+            classification: Secret,
+            releasable_to: rel("USA,JPN"),
+        };
+        let c = content(&format!("p{n}"), true);
+        let mut m = Manifest::of(&header, &c, CLERK, Some(clerk.key_id()));
+        if let Some(signer) = sig_by {
+            let doc = tisa_core::sign::SubmissionDoc::of(
+                KR,
+                NkMissile,
+                Secret,
+                rel("USA,JPN"),
+                &c,
+                None,
+                now,
+                tisa_core::sign::Nonce([n as u8; 16]),
+                clerk.key_id(),
+            );
+            m = m.with_submission(&doc, signer.sign_by_id(doc.to_bytes()).signature);
+        }
+        Report { header, content: c, manifest: kr_node.sign(m.to_bytes()) }
+    };
+    let cases = [(1, None), (2, Some(&kim)), (3, Some(&clerk))];
+    for (n, sig) in cases {
+        let r = report(n, sig);
+        let env = envelope(KR, &format!("KR.r.{n}"), now, Payload::Report(r.clone()));
+        if n == 2 {
+            // A signature by another key than the one named: the report itself is refused.
+            let reason = expect_rejected(&mut sim, US, KR, env, "UNVERIFIED");
+            assert!(matches!(reason, RejectReason::Unverified { what: "manifest", .. }), "{reason:?}");
+            continue;
+        }
+        sim.inject(US, KR, env);
+        let id = format!("KR-000{n}");
+        let d = signed_decision(&decision_doc(&r.manifest, &id, 1, JP, Verdict::ApproveFull, now, "kim"), &kim);
+        let env = envelope(KR, &format!("KR.d.{n}"), now, Payload::ReleaseDecision(d));
+        if n == 1 {
+            let reason = expect_rejected(&mut sim, US, KR, env, "UNVERIFIED");
+            assert!(matches!(reason, RejectReason::Unverified { what: "decision", .. }), "{reason:?}");
+            assert!(sim.forwarded_to(JP).is_empty(), "no proven submitter: no approval counts");
+        } else {
+            sim.inject(US, KR, env);
+            assert_eq!(
+                sim.forwarded_to(JP).len(),
+                1,
+                "control: the proven clerk's report is released on kim's approval"
+            );
+        }
+    }
 }

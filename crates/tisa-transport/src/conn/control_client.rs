@@ -56,6 +56,21 @@ impl ControlClient {
         self
     }
 
+    /// `req`, and if it is a submit without the submitter's signed
+    /// submission, with one by the key that will sign its action.
+    pub fn with_submission(&self, req: &ControlRequest) -> ControlRequest {
+        let ControlRequest::Submit(d) = req else { return req.clone() };
+        let verb = tisa_core::Verb::Submit;
+        let signer = self.signers.iter().find(|s| s.roles.iter().any(|r| verb.roles().contains(r)));
+        match signer {
+            Some(s) if d.submission.is_none() => ControlRequest::Submit(tisa_core::ReportDraft {
+                submission: Some(sign_submission(self.party, d, &s.identity)),
+                ..d.clone()
+            }),
+            _ => req.clone(),
+        }
+    }
+
     /// The signed action for `req`, if it needs one and a signer may give it.
     pub fn action_for(&self, req: &ControlRequest) -> Option<tisa_core::Signed> {
         let verb = req.action_verb()?;
@@ -66,8 +81,9 @@ impl ControlClient {
     /// Sends a request (signed if it needs it and a signer may sign it)
     /// and waits for the node's reply.
     pub async fn call(&self, req: &ControlRequest) -> Result<ControlReply, TransportError> {
-        let action = self.action_for(req);
-        self.call_raw(req, action.as_ref()).await
+        let req = self.with_submission(req);
+        let action = self.action_for(&req);
+        self.call_raw(&req, action.as_ref()).await
     }
 
     /// Sends `req` with exactly the signed action `action` (none, another
@@ -126,6 +142,27 @@ impl ControlClient {
         prove_ready(&self.client, self.party).await?;
         Ok(sub.map(|m| WatchEvent::decode(&m.payload)))
     }
+}
+
+/// Signs the `tisa.v1.submission` of `draft` to `party`'s node with `key`
+/// (the submitter's own statement of what it submits; it travels in the
+/// report's manifest).
+pub fn sign_submission(party: Party, draft: &tisa_core::ReportDraft, key: &Identity) -> tisa_core::Signed {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let doc = tisa_core::sign::SubmissionDoc::of(
+        party,
+        draft.category,
+        draft.classification,
+        draft.releasable_to,
+        &draft.content,
+        draft.corrects.clone(),
+        Timestamp(now),
+        Nonce(rand::random()),
+        key.key_id(),
+    );
+    key.sign_by_id(doc.to_bytes())
 }
 
 /// Signs the `tisa.v1.action` for `req` to `party`'s node with `key`: the

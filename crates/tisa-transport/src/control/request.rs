@@ -361,6 +361,7 @@ impl Wire for ReportDraft {
             corrects: self.corrects.as_ref().map(ToString::to_string).unwrap_or_default(),
             submitted_by: self.submitted_by.clone(),
             source_key: self.source_key.clone().unwrap_or_default(),
+            submission: self.submission.as_ref().map(signed_to),
         }
     }
 
@@ -379,6 +380,7 @@ impl Wire for ReportDraft {
             submitted_by: s.submitted_by,
             // Never from the wire: the node sets it from the verified signed action.
             submitter_key: None,
+            submission: s.submission.map(|x| signed_from("submission", Some(x))).transpose()?,
             source_key: (!s.source_key.is_empty()).then_some(s.source_key),
         })
     }
