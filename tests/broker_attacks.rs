@@ -237,7 +237,18 @@ fn allow_responses(block: &str) -> String {
 /// the inbox with KR's report in it (what the deputy would have leaked).
 #[test]
 fn shared_confused_deputy_reply_subject_is_refused_and_nothing_reaches_jp() {
-    let mut c = TestCluster::builder().secured().start();
+    confused_deputy(common::Broker::Shared);
+}
+
+/// [`shared_confused_deputy_reply_subject_is_refused_and_nothing_reaches_jp`]
+/// with one server per nation: JP's stream is on JP's server, behind its leaf.
+#[test]
+fn per_nation_confused_deputy_reply_subject_is_refused_and_nothing_reaches_jp() {
+    confused_deputy(common::Broker::PerNation);
+}
+
+fn confused_deputy(broker: common::Broker) {
+    let mut c = TestCluster::builder().broker(broker).start();
     let dir = c.broker_dir.clone().unwrap();
     // KR's report for JP, not approved: US holds it (bilateral), JP must not.
     let kr = draft("missile", "secret", "USA,JPN", "kr_unapproved");
@@ -259,7 +270,7 @@ fn shared_confused_deputy_reply_subject_is_refused_and_nothing_reaches_jp() {
     );
     // The attack: a fresh signed read, answered to JP's link subject.
     let action = us_ops.action_for(&req).expect("the US analyst signs reads");
-    let cli = Raw::connect(c.nats.url(), &dir, "us-cli", &inbox_prefix(Party::Us, Role::Cli));
+    let cli = Raw::connect(c.nats_of(Party::Us).url(), &dir, "us-cli", &inbox_prefix(Party::Us, Role::Cli));
     cli.publish_with_reply("tisa.ctl.us.inbox", "tisa.jp.down.delivery", Bytes::from(req.encode_signed(Some(&action))));
     wait_for("the US node counts the refused reply subject", || {
         (counter(&c, Party::Us, "refused_replies") >= 1).then_some(())
@@ -268,7 +279,7 @@ fn shared_confused_deputy_reply_subject_is_refused_and_nothing_reaches_jp() {
     // The canary: US's own report to JP travels to JP's stream.
     let us = draft("missile", "secret", "USA,JPN", "us_canary");
     submit(&c, Party::Us, &us);
-    let jp = Raw::connect(c.nats.url(), &dir, "jp-link", &inbox_prefix(Party::Jp, Role::NationLink));
+    let jp = Raw::connect(c.nats_of(Party::Jp).url(), &dir, "jp-link", &inbox_prefix(Party::Jp, Role::NationLink));
     let held = jp.read_until("TISA_JP_DOWN", "jp-node", &us.title);
     for (subject, payload) in &held {
         assert!(!contains(payload, &kr.title) && !contains(payload, &kr.body), "KR's report reached JP on {subject}");
@@ -432,6 +443,14 @@ impl Raw {
         })
     }
 
+    /// A request; the answer, if any came within 2 s.
+    fn try_request(&self, subject: &str) -> Option<String> {
+        self.rt.block_on(async {
+            let r = tokio::time::timeout(Duration::from_secs(2), self.client.request(subject.to_owned(), Bytes::new()));
+            r.await.ok()?.ok().map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+        })
+    }
+
     /// How many messages `name` holds, if this user may ask.
     fn try_stream_count(&self, name: &str) -> Option<u64> {
         self.rt.block_on(async {
@@ -516,6 +535,21 @@ fn the_hubs_link_credentials_cannot_spy_on_krs_control_plane() {
                 assert!(err.to_lowercase().contains("authorization violation"), "{what}: {err}");
             }
             let hub = hub_link(&d, setup);
+            // KR's JetStream API: its account's (old-style) or, per-nation,
+            // its domain's across the leaf.
+            let kr_api = ["$JS.API.INFO", "$JS.kr.API.INFO"].map(|s| hub.try_request(s));
+            if setup == Setup::OldStyle {
+                assert!(
+                    kr_api[0]
+                        .as_deref()
+                        .is_some_and(|a| a.contains("account_info_response") && !a.contains("\"error\":")),
+                    "control ({what}): the hub's link user reaches KR's JetStream API: {kr_api:?}"
+                );
+            } else {
+                for a in &kr_api {
+                    assert!(a.is_none(), "{what}: the hub's link user got a JetStream answer: {a:?}");
+                }
+            }
             // The stream name the hub's own inbound stream has: the one it may create.
             let created = hub.try_create_stream(stream::Config {
                 name: "TISA_KR_UP".into(),

@@ -98,8 +98,10 @@ fn victim_subjects(victim: Party) -> Vec<String> {
 
 /// What the attacker tries: read everything of the victim's, and inject a
 /// forged delivery on every victim subject. Returns (messages read, errors).
-async fn attack(c: &Cluster, attacker_party: Party, victim: Party) -> (usize, Vec<String>, String) {
-    let (conn, mut errors) = attacker(c, attacker_party).await;
+async fn attack(c: &Cluster, attacker_party: Party, victim: Party, link: bool) -> (usize, Vec<String>, String) {
+    // The party's node's control user, or its link user.
+    let (conn, mut errors) =
+        if link { link_attacker(c, attacker_party, attacker_party).await } else { attacker(c, attacker_party).await };
     let v = victim.lower();
     let mut subs = Vec::new();
     for s in [
@@ -154,25 +156,26 @@ async fn isolation(attacker_party: Party, victim: Party) {
     // Control: on an open server the attack works.
     {
         let open = start(false).await;
-        let (read, _errs, title) = attack(&open, attacker_party, victim).await;
+        let (read, _errs, title) = attack(&open, attacker_party, victim, false).await;
         assert!(read > 0, "control: on an open server the attacker should read the victim's traffic");
         assert!(
             victim_holds(&open, victim, &title).await,
             "control: on an open server the forged delivery should reach the victim"
         );
     }
-    // The generated deployment: nothing gets through, and the broker says so.
+    // The generated deployment: nothing gets through with either of the
+    // party's node users (control and link), and the broker says so.
     let secured = start(true).await;
-    let (read, errs, title) = attack(&secured, attacker_party, victim).await;
-    assert_eq!(read, 0, "{attacker_party} credentials read {read} messages of {victim}'s");
-    assert!(
-        !victim_holds(&secured, victim, &title).await,
-        "a forged delivery from {attacker_party} credentials reached {victim}"
-    );
-    assert!(
-        errs.iter().any(|e| e.to_lowercase().contains("permissions violation")),
-        "the broker should refuse explicitly (Permissions Violation); got {errs:?}"
-    );
+    for link in [false, true] {
+        let who = format!("{attacker_party} {} credentials", if link { "link" } else { "node" });
+        let (read, errs, title) = attack(&secured, attacker_party, victim, link).await;
+        assert_eq!(read, 0, "{who} read {read} messages of {victim}'s");
+        assert!(!victim_holds(&secured, victim, &title).await, "a forged delivery from {who} reached {victim}");
+        assert!(
+            errs.iter().any(|e| e.to_lowercase().contains("permissions violation")),
+            "the broker should refuse {who} explicitly (Permissions Violation); got {errs:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
