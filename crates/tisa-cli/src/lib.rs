@@ -27,6 +27,7 @@ mod logging;
 mod node;
 mod ops;
 pub mod probe;
+mod roster;
 mod standing;
 
 use std::process::ExitCode;
@@ -120,6 +121,9 @@ tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS a
     /// Signing keys: generate a node or operator (approver) key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Your party's operator roster: sign a new version, or show and verify one.
+    #[command(subcommand)]
+    Roster(roster::RosterCommand),
     /// Standing pre-approvals: grant, revoke, list (signed by your approver key).
     #[command(subcommand)]
     Standing(StandingCommand),
@@ -202,6 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(c) => audit::run(c),
         Command::Standing(c) => ops::standing(c).await,
         Command::Keys(c) => deploy::run_keys(c),
+        Command::Roster(c) => roster::run(c),
         Command::Agreement(c) => deploy::run_agreement(c),
         Command::Broker(c) => deploy::run_broker(c),
     }

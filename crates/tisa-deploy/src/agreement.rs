@@ -35,6 +35,17 @@ struct File {
     link: Vec<Link>,
     #[serde(default)]
     key: Vec<Key>,
+    #[serde(default)]
+    roster: Vec<RosterRef>,
+}
+
+/// `[[roster]] party = "KOR" file = "kr-roster.toml"`: the party's signed
+/// operator roster (a path relative to the agreement file).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RosterRef {
+    party: Spanned<String>,
+    file: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +74,9 @@ pub struct Agreement {
     pub name: String,
     /// The policy the core enforces.
     pub policy: Policy,
+    /// Each party's roster file, as the agreement names it (relative to
+    /// the agreement file); [`load`] verifies them and adds their operators.
+    pub rosters: Vec<(Party, String)>,
 }
 
 /// An invalid agreement: where and why.
@@ -206,7 +220,22 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
         }
         keys.push(KeyEntry { party, name, role, public });
     }
+    let mut rosters = Vec::new();
+    for r in &file.roster {
+        let party = cx.party(&r.party)?;
+        if rosters.iter().any(|(p, _)| *p == party) {
+            return Err(cx.err(r.party.span(), format!("{party}'s roster is listed twice")));
+        }
+        if !keys.iter().any(|k| k.party == party && k.role == KeyRole::Roster) {
+            return Err(cx.err(
+                r.party.span(),
+                format!("{party} has a roster but no roster key: add a [[key]] with role = \"roster\""),
+            ));
+        }
+        rosters.push((party, r.file.get_ref().clone()));
+    }
     Ok(Agreement {
+        rosters,
         name: file.name,
         policy: Policy {
             version,
@@ -228,7 +257,19 @@ pub fn load(path: Option<&Path>) -> Result<Agreement> {
         None => Ok(parse(DEFAULT, "<built-in agreement>")?),
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read agreement {}", p.display()))?;
-            Ok(parse(&text, &p.display().to_string())?)
+            let mut a = parse(&text, &p.display().to_string())?;
+            // Each party's roster, verified against the agreement's keys.
+            let dir = p.parent().unwrap_or(Path::new("."));
+            let mut signed = Vec::new();
+            for (party, file) in &a.rosters {
+                signed.push((*party, crate::roster::read(&dir.join(file))?));
+            }
+            if !signed.is_empty() {
+                a.policy = a.policy.clone().with_rosters(&signed).map_err(|e| {
+                    anyhow::anyhow!("{}: {e} (re-sign the roster with `tisa roster sign`)", p.display())
+                })?;
+            }
+            Ok(a)
         }
     }
 }

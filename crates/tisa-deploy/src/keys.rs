@@ -220,17 +220,35 @@ pub const DEPLOYMENT_OPERATORS: [(&str, &[KeyRole]); 5] = [
 ];
 
 /// A deployment's worth of keys and the agreement registering them: per
-/// party a node key and the operators of [`DEPLOYMENT_OPERATORS`]
-/// (`<dir>/<p>-<operator>.key`). Returns the agreement's path.
+/// party a node key and a roster key in the agreement, and the operators of
+/// [`DEPLOYMENT_OPERATORS`] (`<dir>/<p>-<operator>.key`) in the party's own
+/// signed roster (`<dir>/<p>-roster.toml`, which the agreement points at).
+/// Returns the agreement's path.
 pub fn generate_deployment(dir: &Path, base_agreement: &str) -> Result<PathBuf> {
     let mut agreement = base_agreement.to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     for party in Party::ALL {
         let (_, e) = generate(party, None, dir)?;
         agreement.push_str(&e);
+        let roster_name = format!("{}-roster", party.lower());
+        let (roster_key, e) = generate_operator(party, &roster_name, &[KeyRole::Roster], dir, None)?;
+        agreement.push_str(&e);
+        let mut operators = Vec::new();
         for (op, roles) in DEPLOYMENT_OPERATORS {
-            let (_, e) = generate_operator(party, &format!("{}-{op}", party.lower()), roles, dir, None)?;
-            agreement.push_str(&e);
+            let (path, _) = generate_operator(party, &format!("{}-{op}", party.lower()), roles, dir, None)?;
+            let k = load(&path)?;
+            operators.push(tisa_core::sign::RosterOperator {
+                name: k.identity.name().to_owned(),
+                public: k.identity.public(),
+                roles: roles.to_vec(),
+            });
         }
+        let file = format!("{roster_name}.toml");
+        let key = load(&roster_key)?;
+        crate::roster::write(&dir.join(&file), party, 1, tisa_core::Timestamp(now), operators, &key.identity)?;
+        agreement.push_str(&format!("\n[[roster]]\nparty = \"{}\"\nfile = \"{file}\"\n", party.code()));
     }
     let path = dir.join("agreement.toml");
     std::fs::write(&path, agreement).with_context(|| format!("cannot write {}", path.display()))?;

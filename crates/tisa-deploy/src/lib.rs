@@ -22,6 +22,7 @@ pub mod config;
 pub mod duration;
 pub mod keys;
 pub mod passphrase;
+pub mod roster;
 pub mod secret;
 
 pub use duration::{human_duration, parse_duration};
