@@ -126,7 +126,9 @@ impl Stack {
             .args(["--store-dir", "/data/jetstream", "--out"])
             .arg(deploy.join("broker")));
         assert!(out.status.success(), "tisa broker config: {}", describe(&out));
-        tisa_deploy::keys::generate_deployment(&deploy.join("keys"), tisa_deploy::agreement::DEFAULT)
+        // Operators as the agreement's own [[key]] tables: each container
+        // mounts the one agreement file (as scripts/compose deploys it).
+        tisa_deploy::keys::generate_deployment_with(&deploy.join("keys"), tisa_deploy::agreement::DEFAULT, false)
             .unwrap_or_else(|e| panic!("keys: {e:#}"));
         let mut env = images;
         env.push(("TISA_DEPLOY_DIR".into(), deploy.to_string_lossy().into_owned()));

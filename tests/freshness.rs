@@ -1,5 +1,5 @@
 //! Revocation that does not trust the hub, across processes on the generated
-//! shared deployment (issue 14, part 3):
+//! deployments, shared and per nation (issue 14, part 3):
 //!
 //! - **the withheld revocation**: the hub (played by the test with the hub's
 //!   own broker credentials, as a compromised hub would) acks KR's revocation
@@ -23,7 +23,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cli::{cli_json, grant_in_force, op_json};
-use common::cluster::TestCluster;
+use common::cluster::{Broker, TestCluster};
 use common::fault::audit;
 use common::flow::{draft, inbox, submit, Draft};
 use common::wait::wait_until;
@@ -39,8 +39,8 @@ const SHORT: &str = "3s";
 /// A window far longer than any run: the control.
 const LONG: &str = "600s";
 
-fn cluster(window: &str) -> TestCluster {
-    TestCluster::builder().secured().all_args(&["--standing-window", window]).start()
+fn cluster(broker: Broker, window: &str) -> TestCluster {
+    TestCluster::builder().broker(broker).all_args(&["--standing-window", window]).start()
 }
 
 fn missile(label: &str) -> Draft {
@@ -148,8 +148,17 @@ fn withheld_revocation(c: &mut TestCluster) -> String {
 }
 
 #[test]
-fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window() {
-    let mut c = cluster(SHORT);
+fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window_shared() {
+    a_withheld_revocation_holds_what_the_hub_forwards_after_the_window(Broker::Shared);
+}
+
+#[test]
+fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window_per_nation() {
+    a_withheld_revocation_holds_what_the_hub_forwards_after_the_window(Broker::PerNation);
+}
+
+fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window(broker: Broker) {
+    let mut c = cluster(broker, SHORT);
     let after = withheld_revocation(&mut c);
     // JP holds it: committed, not in the inbox, not refused.
     wait_until(Instant::now() + WAIT, "JP holds the report sent under the revoked grant", || {
@@ -168,8 +177,17 @@ fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window() {
 }
 
 #[test]
-fn control_within_the_window_the_same_attack_is_accepted() {
-    let mut c = cluster(LONG);
+fn control_within_the_window_the_same_attack_is_accepted_shared() {
+    control_within_the_window_the_same_attack_is_accepted(Broker::Shared);
+}
+
+#[test]
+fn control_within_the_window_the_same_attack_is_accepted_per_nation() {
+    control_within_the_window_the_same_attack_is_accepted(Broker::PerNation);
+}
+
+fn control_within_the_window_the_same_attack_is_accepted(broker: Broker) {
+    let mut c = cluster(broker, LONG);
     let after = withheld_revocation(&mut c);
     // Within the window the hub can still use the grant: the bound is the window.
     wait_jp(&c, &after);
@@ -177,8 +195,17 @@ fn control_within_the_window_the_same_attack_is_accepted() {
 }
 
 #[test]
-fn jp_down_longer_than_the_window_gets_its_backlog_once_none_refused() {
-    let mut c = cluster(SHORT);
+fn jp_down_longer_than_the_window_gets_its_backlog_once_none_refused_shared() {
+    jp_down_longer_than_the_window_gets_its_backlog_once_none_refused(Broker::Shared);
+}
+
+#[test]
+fn jp_down_longer_than_the_window_gets_its_backlog_once_none_refused_per_nation() {
+    jp_down_longer_than_the_window_gets_its_backlog_once_none_refused(Broker::PerNation);
+}
+
+fn jp_down_longer_than_the_window_gets_its_backlog_once_none_refused(broker: Broker) {
+    let mut c = cluster(broker, SHORT);
     grant(&c);
     c.node(Party::Jp).terminate(WAIT).expect("stop JP");
     let down_at = Instant::now();

@@ -225,6 +225,13 @@ pub const DEPLOYMENT_OPERATORS: [(&str, &[KeyRole]); 5] = [
 /// signed roster (`<dir>/<p>-roster.toml`, which the agreement points at).
 /// Returns the agreement's path.
 pub fn generate_deployment(dir: &Path, base_agreement: &str) -> Result<PathBuf> {
+    generate_deployment_with(dir, base_agreement, true)
+}
+
+/// [`generate_deployment`]; with `rosters` false the operators are
+/// `[[key]]` tables of the agreement itself (one file to hand out, as
+/// `scripts/compose` deploys it).
+pub fn generate_deployment_with(dir: &Path, base_agreement: &str, rosters: bool) -> Result<PathBuf> {
     let mut agreement = base_agreement.to_owned();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -232,6 +239,13 @@ pub fn generate_deployment(dir: &Path, base_agreement: &str) -> Result<PathBuf> 
     for party in Party::ALL {
         let (_, e) = generate(party, None, dir)?;
         agreement.push_str(&e);
+        if !rosters {
+            for (op, roles) in DEPLOYMENT_OPERATORS {
+                let (_, e) = generate_operator(party, &format!("{}-{op}", party.lower()), roles, dir, None)?;
+                agreement.push_str(&e);
+            }
+            continue;
+        }
         let roster_name = format!("{}-roster", party.lower());
         let (roster_key, e) = generate_operator(party, &roster_name, &[KeyRole::Roster], dir, None)?;
         agreement.push_str(&e);

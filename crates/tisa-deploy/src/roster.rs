@@ -60,7 +60,9 @@ pub fn write(
         "# Operator roster of {party}, version {version}: signed by {party}'s roster key; the agreement points at this file.\n{}",
         toml::to_string(&file)?
     );
-    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))
+    // Not secret (every party's node reads it), but written like every file
+    // tisa creates in its directories: mode 0600, atomically.
+    tisa_fs::write_private(out, text.as_bytes()).with_context(|| format!("cannot write {}", out.display()))
 }
 
 /// An operator from `NAME:ROLES:PUBLIC` (roles comma-separated, the public
