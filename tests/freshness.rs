@@ -34,6 +34,13 @@ use tisa_transport::subjects;
 
 /// Generous: two noisy cores, three nodes and a broker.
 const WAIT: Duration = Duration::from_secs(60);
+
+in_both_broker_modes!(
+    a_withheld_revocation_holds_what_the_hub_forwards_after_the_window,
+    control_within_the_window_the_same_attack_is_accepted,
+    jp_down_longer_than_the_window_gets_its_backlog_once_none_refused,
+);
+
 /// The short statement window of the attack runs (statements every second).
 const SHORT: &str = "3s";
 /// A window far longer than any run: the control.
@@ -147,16 +154,6 @@ fn withheld_revocation(c: &mut TestCluster) -> String {
     after
 }
 
-#[test]
-fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window_shared() {
-    a_withheld_revocation_holds_what_the_hub_forwards_after_the_window(Broker::Shared);
-}
-
-#[test]
-fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window_per_nation() {
-    a_withheld_revocation_holds_what_the_hub_forwards_after_the_window(Broker::PerNation);
-}
-
 fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window(broker: Broker) {
     let mut c = cluster(broker, SHORT);
     let after = withheld_revocation(&mut c);
@@ -176,32 +173,12 @@ fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window(broker: Br
     assert_eq!(jp_count(&c, &after), 0, "the held report was released without a fresh statement");
 }
 
-#[test]
-fn control_within_the_window_the_same_attack_is_accepted_shared() {
-    control_within_the_window_the_same_attack_is_accepted(Broker::Shared);
-}
-
-#[test]
-fn control_within_the_window_the_same_attack_is_accepted_per_nation() {
-    control_within_the_window_the_same_attack_is_accepted(Broker::PerNation);
-}
-
 fn control_within_the_window_the_same_attack_is_accepted(broker: Broker) {
     let mut c = cluster(broker, LONG);
     let after = withheld_revocation(&mut c);
     // Within the window the hub can still use the grant: the bound is the window.
     wait_jp(&c, &after);
     assert!(held(&c, Party::Jp).is_empty(), "nothing is held within the window");
-}
-
-#[test]
-fn jp_down_longer_than_the_window_gets_its_backlog_once_none_refused_shared() {
-    jp_down_longer_than_the_window_gets_its_backlog_once_none_refused(Broker::Shared);
-}
-
-#[test]
-fn jp_down_longer_than_the_window_gets_its_backlog_once_none_refused_per_nation() {
-    jp_down_longer_than_the_window_gets_its_backlog_once_none_refused(Broker::PerNation);
 }
 
 fn jp_down_longer_than_the_window_gets_its_backlog_once_none_refused(broker: Broker) {

@@ -22,6 +22,11 @@ use tisa_core::Party;
 
 const WAIT: Duration = Duration::from_secs(60);
 
+in_both_broker_modes!(
+    one_key_cannot_submit_and_approve_the_same_release,
+    a_single_approvers_grant_releases_nothing_until_cosigned,
+);
+
 /// Turns the agreement's two-person rule off and restarts every node on it.
 fn rule_off(c: &mut TestCluster) {
     let path = c.agreement();
@@ -45,16 +50,6 @@ fn jp_has(c: &TestCluster, id: &str) -> bool {
 /// cannot approve the release of what that key submitted; another
 /// approver's key can. Control: with the rule off the same approval goes
 /// through.
-#[test]
-fn one_key_cannot_submit_and_approve_the_same_release_shared() {
-    one_key_cannot_submit_and_approve_the_same_release(Broker::Shared);
-}
-
-#[test]
-fn one_key_cannot_submit_and_approve_the_same_release_per_nation() {
-    one_key_cannot_submit_and_approve_the_same_release(Broker::PerNation);
-}
-
 fn one_key_cannot_submit_and_approve_the_same_release(broker: Broker) {
     let mut c = TestCluster::builder().broker(broker).start();
     // KR registers a duty officer with both roles (one key) and restarts.
@@ -129,16 +124,6 @@ fn one_key_cannot_submit_and_approve_the_same_release(broker: Broker) {
 /// releases nothing, its proposer's key cannot co-sign it, and it takes
 /// effect once a second approver co-signs it with `tisa standing cosign`.
 /// Control: with the rule off the single approver's grant is in force at once.
-#[test]
-fn a_single_approvers_grant_releases_nothing_until_cosigned_shared() {
-    a_single_approvers_grant_releases_nothing_until_cosigned(Broker::Shared);
-}
-
-#[test]
-fn a_single_approvers_grant_releases_nothing_until_cosigned_per_nation() {
-    a_single_approvers_grant_releases_nothing_until_cosigned(Broker::PerNation);
-}
-
 fn a_single_approvers_grant_releases_nothing_until_cosigned(broker: Broker) {
     let mut c = TestCluster::builder().broker(broker).start();
     let args = ["--to", "jp", "--category", "missile", "--max-classification", "secret"];

@@ -248,3 +248,17 @@ impl Drop for TestCluster {
         }
     }
 }
+
+/// One `#[test]` per broker mode for each scenario `fn name(broker: Broker)`
+/// named: `shared::name` and `per_nation::name`.
+#[macro_export]
+macro_rules! in_both_broker_modes {
+    ($($scenario:ident),* $(,)?) => {
+        mod shared {
+            $( #[test] fn $scenario() { super::$scenario($crate::common::cluster::Broker::Shared) } )*
+        }
+        mod per_nation {
+            $( #[test] fn $scenario() { super::$scenario($crate::common::cluster::Broker::PerNation) } )*
+        }
+    };
+}

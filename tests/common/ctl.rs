@@ -37,15 +37,7 @@ pub async fn start(secured: bool) -> TestCluster {
 /// An attacker's raw connection with `party`'s node (control user)
 /// credentials (secured) or none (open). Server errors (permission violations) are collected.
 pub async fn attacker(c: &Cluster, party: Party) -> (Client, mpsc::UnboundedReceiver<String>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let mut opts = ConnectOptions::new().event_callback(move |ev| {
-        let tx = tx.clone();
-        async move {
-            if let Event::ServerError(e) = ev {
-                let _ = tx.send(e.to_string());
-            }
-        }
-    });
+    let (mut opts, rx) = collecting_errors();
     if let Some(dir) = &c.broker_dir {
         let seed = std::fs::read_to_string(dir.join(format!("{}-node.nk", party.lower()))).unwrap();
         opts = opts
@@ -55,14 +47,11 @@ pub async fn attacker(c: &Cluster, party: Party) -> (Client, mpsc::UnboundedRece
     (opts.connect(c.nats.url()).await.unwrap(), rx)
 }
 
-/// An attacker's raw connection with the credentials of `party`'s link
-/// user for the US–`nation` link (a nation's own `<n>-link`; the hub's
-/// `us-link-<n>`), or none on an open server: what a party's node uses on
-/// that link. Server errors are collected.
-pub async fn link_attacker(c: &Cluster, party: Party, nation: Party) -> (Client, mpsc::UnboundedReceiver<String>) {
-    use tisa_transport::subjects::{inbox_prefix, Role};
+/// Connection options whose server errors (permission violations) are
+/// collected on the returned receiver.
+fn collecting_errors() -> (ConnectOptions, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut opts = ConnectOptions::new().event_callback(move |ev| {
+    let opts = ConnectOptions::new().event_callback(move |ev| {
         let tx = tx.clone();
         async move {
             if let Event::ServerError(e) = ev {
@@ -70,6 +59,16 @@ pub async fn link_attacker(c: &Cluster, party: Party, nation: Party) -> (Client,
             }
         }
     });
+    (opts, rx)
+}
+
+/// An attacker's raw connection with the credentials of `party`'s link
+/// user for the US–`nation` link (a nation's own `<n>-link`; the hub's
+/// `us-link-<n>`), or none on an open server: what a party's node uses on
+/// that link. Server errors are collected.
+pub async fn link_attacker(c: &Cluster, party: Party, nation: Party) -> (Client, mpsc::UnboundedReceiver<String>) {
+    use tisa_transport::subjects::{inbox_prefix, Role};
+    let (mut opts, rx) = collecting_errors();
     if let Some(dir) = &c.broker_dir {
         let (seed, role) = if party.is_hub() {
             (format!("us-link-{}.nk", nation.lower()), Role::Link)
