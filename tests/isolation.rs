@@ -93,6 +93,8 @@ fn victim_subjects(victim: Party) -> Vec<String> {
         format!("tisa.ctl.{v}.events"),
         "$JS.API.INFO".to_owned(),
         "$JS.API.STREAM.LIST".to_owned(),
+        // Service responses (stream acks) crossing accounts and leafs.
+        "_R_.forged.1".to_owned(),
     ]
 }
 
@@ -112,6 +114,9 @@ async fn attack(c: &Cluster, attacker_party: Party, victim: Party, link: bool) -
         "_INBOX.>".to_owned(),
         format!("_INBOX_{v}_cli.>"),
         "$JS.API.>".to_owned(),
+        // Service responses: they cross leafs and account boundaries
+        // bypassing permissions, limited only by the account binding.
+        "_R_.>".to_owned(),
     ] {
         subs.push(conn.subscribe(s).await.unwrap());
     }
@@ -131,7 +136,8 @@ async fn attack(c: &Cluster, attacker_party: Party, victim: Party, link: bool) -
     let mut read = 0;
     for mut sub in subs {
         while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(1), sub.next()).await {
-            if m.subject.contains(&format!(".{v}.")) || m.subject.starts_with("_INBOX") {
+            if m.subject.contains(&format!(".{v}.")) || m.subject.starts_with("_INBOX") || m.subject.starts_with("_R_")
+            {
                 read += 1;
             }
         }
