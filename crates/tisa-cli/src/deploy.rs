@@ -22,8 +22,9 @@ pub(crate) enum KeysCommand {
         /// An operator's (or feed's) name; without it, the node's key.
         #[arg(long)]
         operator: Option<String>,
-        /// The operator's roles, comma-separated: submitter, approver, reader, auditor, feed
-        /// (submit: submitter|feed; decide, grant, revoke: approver; read content: reader|approver|submitter).
+        /// The key's roles, comma-separated: submitter, approver, reader, auditor, feed, or roster
+        /// (submit: submitter|feed; decide, grant, co-sign, revoke: approver; read content:
+        /// reader|approver|submitter; roster: signs your party's operator roster, `tisa roster sign`).
         #[arg(long, default_value = "approver", requires = "operator")]
         role: String,
         /// Directory for the key file.

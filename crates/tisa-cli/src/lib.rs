@@ -124,7 +124,7 @@ tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS a
     /// Your party's operator roster: sign a new version, or show and verify one.
     #[command(subcommand)]
     Roster(roster::RosterCommand),
-    /// Standing pre-approvals: grant, revoke, list (signed by your approver key).
+    /// Standing pre-approvals: grant, co-sign, revoke, list (signed by your approver key).
     #[command(subcommand)]
     Standing(StandingCommand),
     /// Feeds: plug real sources (USGS, CNS CSV, JSON Lines, webhook) into your own node.
