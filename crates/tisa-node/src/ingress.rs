@@ -231,11 +231,19 @@ impl Actor {
         debug!(inputs = inputs.len(), first, "group commit");
         self.audit.defer();
         let mut out = Vec::with_capacity(inputs.len());
+        let mut refused = Vec::new();
         for (i, l) in inputs.into_iter().enumerate() {
-            let note = self.audit.note(first + i as u64, &l);
+            let seq = first + i as u64;
+            let note = self.audit.note(seq, &l);
             let r = crate::replay::apply(&mut self.core, l);
             self.audit_input(note, &r);
+            if let Some(Err(e)) = &r {
+                refused.push((seq, tisa_transport::Wire::encode(&crate::control::refused_reply(e))));
+            }
             out.push(r);
+        }
+        if let Err(e) = self.store.mark_refused(&refused) {
+            error!(error = %e, "cannot record refused commands (a restart re-evaluates them)");
         }
         let stashes: Vec<_> = std::iter::from_fn(|| self.core.poll_stash()).collect();
         if let Err(e) = self.store.stage_bodies(stashes) {

@@ -3,7 +3,7 @@
 //! reaches the core, live or replayed.
 
 use tisa_core::{CommandError, Event, Input, LoggedInput, Node, Transmit};
-use tisa_transport::ControlReply;
+use tisa_transport::{ControlReply, Wire as _};
 
 use crate::actor::NodeError;
 use crate::audit::AuditLog;
@@ -59,6 +59,17 @@ pub(crate) fn replay(
                 Input::Command(_, Some(a)) => (l.at, Some(a.clone())),
                 _ => (l.at, None),
             };
+            // A command refused when it was applied stays refused: it is
+            // not re-evaluated under the agreement the node starts with.
+            if matches!(l.input, Input::Command(..)) {
+                if let Some(reply) = store.refused(seq)? {
+                    if let (Some(a), Ok(reply)) = (&auth, ControlReply::decode(&reply)) {
+                        resends.put_reply(at, a, reply, core.policy().clock_skew);
+                    }
+                    audit.record(store, note, false, &[]).map_err(|e| NodeError::Config(e.to_string()))?;
+                    continue;
+                }
+            }
             let r = apply(core, l);
             if let Some(a) = &auth {
                 resends.put(at, a, &r, core.policy().clock_skew);

@@ -43,6 +43,14 @@ impl Resends {
             Some(Ok(r)) => r.clone(),
             Some(Err(e)) => crate::control::refused_reply(e),
         };
+        self.put_reply(at, a, reply, skew);
+    }
+
+    /// Keeps `reply` as the outcome of the command signed by `a`.
+    pub(crate) fn put_reply(&mut self, at: Timestamp, a: &Authorization, reply: ControlReply, skew: Duration) {
+        if matches!(&reply, ControlReply::Error { code, .. } if code == "UNAUTHORIZED") {
+            return;
+        }
         let keep =
             Timestamp(at.as_millis().saturating_sub(2 * u64::try_from(skew.as_millis()).unwrap_or(u64::MAX / 2)));
         while let Some((t, k)) = self.order.front().copied() {

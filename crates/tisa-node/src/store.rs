@@ -27,6 +27,11 @@ const SENT: TableDefinition<&str, ()> = TableDefinition::new("sent");
 const AUDIT: TableDefinition<&str, &[u8]> = TableDefinition::new("audit");
 /// `"ID.rREVISION"` → the body (a wire report: content and manifest).
 const BODIES: TableDefinition<&str, &[u8]> = TableDefinition::new("bodies");
+/// Commands that were refused when they were applied: input seq → the
+/// reply sent (encoded). Replay does not apply them again, so a later
+/// agreement (say, without the two-person rule) cannot turn a refusal into
+/// an effect no one asked for again.
+const REFUSED: TableDefinition<u64, &[u8]> = TableDefinition::new("refused");
 
 /// redb's page cache. Its default (1 GiB) would let the node's memory grow
 /// with the store; the hot pages (the log's tail, recent bodies) fit in far less.
@@ -90,6 +95,7 @@ impl Store {
             w.open_table(SENT).map_err(|e| store.err(e))?;
             w.open_table(AUDIT).map_err(|e| store.err(e))?;
             w.open_table(BODIES).map_err(|e| store.err(e))?;
+            w.open_table(REFUSED).map_err(|e| store.err(e))?;
         }
         w.commit().map_err(|e| store.err(e))?;
         let r = store.db.begin_read().map_err(|e| store.err(e))?;
@@ -255,6 +261,31 @@ impl Store {
         w.commit().map_err(|e| self.err(e))?;
         self.staged.clear();
         Ok(())
+    }
+
+    /// Records commands refused when applied (`seq`, the reply sent). Not
+    /// fsync'd on its own: lost in a crash, replay applies them again under
+    /// the agreement in force (as it would have been refused then).
+    pub fn mark_refused(&mut self, refused: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(REFUSED).map_err(|e| self.err(e))?;
+            for (seq, reply) in refused {
+                t.insert(*seq, reply.as_slice()).map_err(|e| self.err(e))?;
+            }
+        }
+        w.commit().map_err(|e| self.err(e))
+    }
+
+    /// The reply of command input `seq`, if it was refused when applied.
+    pub fn refused(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(REFUSED).map_err(|e| self.err(e))?;
+        Ok(t.get(seq).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
     }
 
     /// Makes every earlier commit durable (one fsync'd, empty transaction):
