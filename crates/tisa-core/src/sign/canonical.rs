@@ -21,6 +21,17 @@ pub fn sha256(bytes: &[u8]) -> Digest32 {
     Sha256::digest(bytes).into()
 }
 
+/// The digests of a report's content that documents sign instead of the
+/// text (manifest, submission): title, body, tearline (if any), source.
+pub(super) fn content_digests(c: &crate::report::Content) -> (Digest32, Digest32, Option<Digest32>, Digest32) {
+    (
+        sha256(c.title.expose().as_bytes()),
+        sha256(c.body.expose().as_bytes()),
+        c.tearline.as_ref().map(|t| sha256(t.expose().as_bytes())),
+        sha256(c.source.expose().as_bytes()),
+    )
+}
+
 pub(super) fn hex(d: &Digest32) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,7 +1,7 @@
 //! The manifest: what an originator's node signs about one revision of a report.
 
 use super::action::Nonce;
-use super::canonical::{canonical, hex, parties_str, sha256, unhex, Digest32, Doc, Reader, SigError};
+use super::canonical::{canonical, content_digests, hex, parties_str, sha256, unhex, Digest32, Doc, Reader, SigError};
 use super::keys::{valid_name, verify_key, Signed};
 use super::submission::SubmissionDoc;
 use crate::ids::ReportId;
@@ -53,12 +53,13 @@ pub struct SubmissionSig {
 impl Manifest {
     /// The manifest of `header` + `content`.
     pub fn of(header: &ReportHeader, content: &Content, submitted_by: &str, submitter_key: Option<KeyId>) -> Manifest {
+        let (title_sha256, body_sha256, tearline_sha256, source_sha256) = content_digests(content);
         Manifest {
             header: header.clone(),
-            title_sha256: sha256(content.title.expose().as_bytes()),
-            body_sha256: sha256(content.body.expose().as_bytes()),
-            tearline_sha256: content.tearline.as_ref().map(|t| sha256(t.expose().as_bytes())),
-            source_sha256: sha256(content.source.expose().as_bytes()),
+            title_sha256,
+            body_sha256,
+            tearline_sha256,
+            source_sha256,
             submitted_by: if valid_name(submitted_by) { submitted_by.to_owned() } else { "-".to_owned() },
             submitter_key,
             submission: None,
@@ -76,25 +77,6 @@ impl Manifest {
             signature,
         });
         self
-    }
-
-    /// Checks that submission `s` describes this manifest's report: same
-    /// party, category, classification, releasable-to and digests.
-    pub fn check_submission(&self, s: &SubmissionDoc) -> Result<(), SigError> {
-        let h = &self.header;
-        let ok = s.party == h.originator
-            && s.category == h.category
-            && s.classification == h.classification
-            && s.releasable_to == h.releasable_to
-            && s.title_sha256 == self.title_sha256
-            && s.body_sha256 == self.body_sha256
-            && s.tearline_sha256 == self.tearline_sha256
-            && s.source_sha256 == self.source_sha256;
-        if ok {
-            Ok(())
-        } else {
-            Err(SigError::Mismatch("submission"))
-        }
     }
 
     /// The submission document this manifest carries the signature of.
@@ -195,11 +177,7 @@ impl Manifest {
 
     /// Checks a full release against the manifest.
     pub fn check_content(&self, content: &Content) -> Result<(), SigError> {
-        let ok = sha256(content.title.expose().as_bytes()) == self.title_sha256
-            && sha256(content.body.expose().as_bytes()) == self.body_sha256
-            && content.tearline.as_ref().map(|t| sha256(t.expose().as_bytes())) == self.tearline_sha256
-            && sha256(content.source.expose().as_bytes()) == self.source_sha256;
-        if ok {
+        if content_digests(content) == (self.title_sha256, self.body_sha256, self.tearline_sha256, self.source_sha256) {
             Ok(())
         } else {
             Err(SigError::Mismatch("content"))

@@ -4,7 +4,7 @@
 //! originator's roster) and that it describes the manifest's report; the
 //! two-person rule compares its key with the decision's.
 
-use super::canonical::{canonical, hex, parties_str, sha256, unhex, Digest32, Doc, Reader, SigError};
+use super::canonical::{canonical, content_digests, hex, parties_str, unhex, Digest32, Doc, Reader, SigError};
 use crate::ids::ReportId;
 use crate::policy::KeyId;
 use crate::report::Content;
@@ -55,15 +55,16 @@ impl SubmissionDoc {
         nonce: Nonce,
         key_id: KeyId,
     ) -> SubmissionDoc {
+        let (title_sha256, body_sha256, tearline_sha256, source_sha256) = content_digests(content);
         SubmissionDoc {
             party,
             category,
             classification,
             releasable_to: releasable_to.iter().filter(|p| *p != party).collect(),
-            title_sha256: sha256(content.title.expose().as_bytes()),
-            body_sha256: sha256(content.body.expose().as_bytes()),
-            tearline_sha256: content.tearline.as_ref().map(|t| sha256(t.expose().as_bytes())),
-            source_sha256: sha256(content.source.expose().as_bytes()),
+            title_sha256,
+            body_sha256,
+            tearline_sha256,
+            source_sha256,
             corrects,
             issued_at,
             nonce,
@@ -128,11 +129,7 @@ impl SubmissionDoc {
 
     /// Checks that it describes `content` (the submit request's text).
     pub fn check_content(&self, content: &Content) -> Result<(), SigError> {
-        let ok = sha256(content.title.expose().as_bytes()) == self.title_sha256
-            && sha256(content.body.expose().as_bytes()) == self.body_sha256
-            && content.tearline.as_ref().map(|t| sha256(t.expose().as_bytes())) == self.tearline_sha256
-            && sha256(content.source.expose().as_bytes()) == self.source_sha256;
-        if ok {
+        if content_digests(content) == (self.title_sha256, self.body_sha256, self.tearline_sha256, self.source_sha256) {
             Ok(())
         } else {
             Err(SigError::Mismatch("submission"))
