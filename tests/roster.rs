@@ -45,12 +45,6 @@ fn submit_as(c: &TestCluster, key: &Path, label: &str) -> std::process::Output {
     op(c, Party::Kr, false, &a.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-fn restart_all(c: &mut TestCluster) {
-    for p in Party::ALL {
-        c.node(p).restart_cleanly(WAIT).unwrap_or_else(|e| panic!("restart {p}: {e:#}"));
-    }
-}
-
 #[test]
 fn a_party_adds_an_operator_by_its_own_signed_roster_and_forgeries_are_refused() {
     let mut c = TestCluster::builder().secured().start();
@@ -90,7 +84,7 @@ fn a_party_adds_an_operator_by_its_own_signed_roster_and_forgeries_are_refused()
     let genuine_v1 = std::fs::read(&roster).unwrap();
     let out = sign("kr", &dir.join("kr-roster.key"), "2", &ops, &roster);
     assert!(out.status.success(), "{}", describe(&out));
-    restart_all(&mut c);
+    c.restart_all(WAIT);
     assert_eq!(std::fs::read_to_string(&agreement).unwrap(), text, "the agreement is unchanged");
     let out = submit_as(&c, &lee, "after");
     assert!(out.status.success(), "lee, on KR's roster v2, submits: {}", describe(&out));

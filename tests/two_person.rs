@@ -33,9 +33,7 @@ fn rule_off(c: &mut TestCluster) {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("two_person_rule = true"), "the built-in agreement has the rule on");
     std::fs::write(&path, text.replace("two_person_rule = true", "two_person_rule = false")).unwrap();
-    for p in Party::ALL {
-        c.node(p).restart_cleanly(WAIT).unwrap_or_else(|e| panic!("restart {p}: {e:#}"));
-    }
+    c.restart_all(WAIT);
 }
 
 fn key_arg(path: &Path) -> String {
@@ -69,9 +67,7 @@ fn one_key_cannot_submit_and_approve_the_same_release(broker: Broker) {
         &key_arg(&c.agreement()),
     ]);
     assert!(out.status.success(), "{}", describe(&out));
-    for p in Party::ALL {
-        c.node(p).restart_cleanly(WAIT).unwrap();
-    }
+    c.restart_all(WAIT);
     let duty = key_arg(&dir.join("kr-duty.key"));
 
     // Submitted with the key piped on stdin (as into a container): the CLI

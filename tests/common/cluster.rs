@@ -175,6 +175,14 @@ impl TestCluster {
         ClusterBuilder::default()
     }
 
+    /// Stops every node cleanly and starts it again (e.g. on a changed
+    /// agreement or roster), waiting up to `timeout` for each.
+    pub fn restart_all(&mut self, timeout: std::time::Duration) {
+        for p in Party::ALL {
+            self.inner.node(p).restart_cleanly(timeout).unwrap_or_else(|e| panic!("restart {p}: {e:#}"));
+        }
+    }
+
     /// The broker's URL.
     pub fn url(&self) -> &str {
         self.inner.nats.url()

@@ -51,6 +51,8 @@ pub(crate) fn replay(
         if chunk.is_empty() {
             break;
         }
+        let seqs = chunk.first().map_or(0, |c| c.0)..chunk.last().map_or(0, |c| c.0 + 1);
+        let refused = store.refused_in(seqs)?;
         replayed += chunk.len();
         for (seq, l) in chunk {
             // The audit log writes only what it does not hold yet (crash between input and audit).
@@ -62,8 +64,8 @@ pub(crate) fn replay(
             // A command refused when it was applied stays refused: it is
             // not re-evaluated under the agreement the node starts with.
             if matches!(l.input, Input::Command(..)) {
-                if let Some(reply) = store.refused(seq)? {
-                    if let (Some(a), Ok(reply)) = (&auth, ControlReply::decode(&reply)) {
+                if let Some(reply) = refused.get(&seq) {
+                    if let (Some(a), Ok(reply)) = (&auth, ControlReply::decode(reply)) {
                         resends.put_reply(at, a, reply, core.policy().clock_skew);
                     }
                     audit.record(store, note, false, &[]).map_err(|e| NodeError::Config(e.to_string()))?;

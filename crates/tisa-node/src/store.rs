@@ -14,6 +14,7 @@
 //! ([`tisa_core::body`]): a body is written without an fsync of its own,
 //! because the input it came from is in the log, and replay writes it again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, DatabaseError, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
@@ -281,11 +282,17 @@ impl Store {
         w.commit().map_err(|e| self.err(e))
     }
 
-    /// The reply of command input `seq`, if it was refused when applied.
-    pub fn refused(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The commands among inputs `seqs` that were refused when applied,
+    /// with their replies (one read for a replay chunk).
+    pub fn refused_in(&self, seqs: std::ops::Range<u64>) -> Result<HashMap<u64, Vec<u8>>, StoreError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(REFUSED).map_err(|e| self.err(e))?;
-        Ok(t.get(seq).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
+        let mut out = HashMap::new();
+        for row in t.range(seqs).map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            out.insert(k.value(), v.value().to_vec());
+        }
+        Ok(out)
     }
 
     /// Makes every earlier commit durable (one fsync'd, empty transaction):

@@ -58,16 +58,17 @@ impl ControlClient {
 
     /// `req`, and if it is a submit without the submitter's signed
     /// submission, with one by the key that will sign its action.
-    pub fn with_submission(&self, req: &ControlRequest) -> ControlRequest {
-        let ControlRequest::Submit(d) = req else { return req.clone() };
+    pub fn with_submission<'r>(&self, req: &'r ControlRequest) -> std::borrow::Cow<'r, ControlRequest> {
+        use std::borrow::Cow;
+        let ControlRequest::Submit(d) = req else { return Cow::Borrowed(req) };
         let verb = tisa_core::Verb::Submit;
         let signer = self.signers.iter().find(|s| s.roles.iter().any(|r| verb.roles().contains(r)));
         match signer {
-            Some(s) if d.submission.is_none() => ControlRequest::Submit(tisa_core::ReportDraft {
+            Some(s) if d.submission.is_none() => Cow::Owned(ControlRequest::Submit(tisa_core::ReportDraft {
                 submission: Some(sign_submission(self.party, d, &s.identity)),
                 ..d.clone()
-            }),
-            _ => req.clone(),
+            })),
+            _ => Cow::Borrowed(req),
         }
     }
 
