@@ -15,7 +15,8 @@
 //! - [`probe`]: `tisa probe URL`, whether a NATS server is reachable from here (name, TCP, `INFO`).
 //! - `logging`: tracing set-up (stderr, never report content).
 //!
-//! Elsewhere: `tisa feed …` is `tisa_feeds`, `tisa bench` is `tisa_bench`;
+//! Elsewhere: `tisa feed …` is `tisa_feeds`, `tisa bench` is `tisa_bench`,
+//! `tisa export` and `tisa taxii` are `tisa_stix`;
 //! both keep their options with them.
 
 mod audit;
@@ -76,8 +77,8 @@ enum Command {
     /// Retract one of your reports (every revision): holders see it marked retracted.
     /// Needs no approval; open release requests for it are withdrawn. Final.
     Retract(RetractArgs),
-    /// List reports your party has received.
-    Inbox(ListArgs),
+    /// List reports your party has received (`--format stix`: the whole inbox as a STIX 2.1 bundle).
+    Inbox(InboxArgs),
     /// Stream what arrives and what happens to your party's reports.
     Watch(WatchArgs),
     /// Live missile-warning tracks your node knows: the latest update of each.
@@ -130,6 +131,10 @@ tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS a
     /// Feeds: plug real sources (USGS, CNS CSV, JSON Lines, webhook) into your own node.
     #[command(subcommand)]
     Feed(tisa_feeds::FeedCommand),
+    /// Export what your party holds as a STIX 2.1 bundle (TLP 2.0, ACS 3.0 markings).
+    Export(tisa_stix::cli::ExportArgs),
+    /// Serve what your party holds as a read-only TAXII 2.1 collection (MISP, OpenCTI, …).
+    Taxii(tisa_stix::cli::TaxiiArgs),
     /// The node's audit log (hash-chained, signed heads): show, verify, export for an auditor.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -148,6 +153,15 @@ struct ProbeArgs {
 }
 
 #[derive(Args, Debug)]
+struct InboxArgs {
+    #[command(flatten)]
+    list: ListArgs,
+    /// `stix`: print the whole inbox as a STIX 2.1 bundle (like `tisa export --format stix`).
+    #[arg(long, value_enum)]
+    format: Option<tisa_stix::cli::Format>,
+}
+
+#[derive(Args, Debug)]
 struct DemoArgs {
     /// Leave the broker and the three nodes running after the scenario (Ctrl-C stops them).
     #[arg(long)]
@@ -158,7 +172,7 @@ struct DemoArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Long-running services (the node, feeds) log at info by default.
-    let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_));
+    let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_) | Command::Taxii(_));
     logging::init_tracing(if is_node { "info" } else { "warn" });
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
@@ -190,7 +204,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::decide(&a.common.resolve()?, &a.request_id, Decision::Deny { reason: a.reason }).await
         }
         Command::Retract(a) => commands::retract(&a.common.resolve()?, &a.report_id, a.reason).await,
-        Command::Inbox(a) => commands::inbox(&a.common.resolve()?, a.after, a.limit).await,
+        Command::Inbox(InboxArgs { list: a, format: Some(tisa_stix::cli::Format::Stix) }) => {
+            tisa_stix::cli::write_bundle(&a.common.resolve()?, None, None).await
+        }
+        Command::Inbox(InboxArgs { list: a, format: None }) => {
+            commands::inbox(&a.common.resolve()?, a.after, a.limit).await
+        }
         Command::Watch(a) => commands::watch(&a.common.resolve()?, a.count).await,
         Command::Tracks(a) => commands::tracks(&a.common.resolve()?, a.after, a.limit).await,
         Command::Held(c) => held::held(&c.resolve()?).await,
@@ -204,6 +223,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => tisa_bench::run(a).await,
         Command::Feed(f) => tisa_feeds::run(f).await,
         Command::Audit(c) => audit::run(c),
+        Command::Export(a) => tisa_stix::cli::export(a).await,
+        Command::Taxii(a) => tisa_stix::cli::taxii(a).await,
         Command::Standing(c) => ops::standing(c).await,
         Command::Keys(c) => deploy::run_keys(c),
         Command::Roster(c) => roster::run(c),

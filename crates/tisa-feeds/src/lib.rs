@@ -16,6 +16,8 @@
 //! - [`cns`]: the CNS North Korea Missile Test Database (CSV) → NK_MISSILE.
 //! - [`jsonl`]: JSON Lines, one report object a line (file, stdin, `--follow`).
 //! - [`webhook`]: the same JSON object by HTTP POST, with a bearer token.
+//! - [`stix`]: STIX 2.1 bundles (`feed stix`) and TAXII 2.1 collections
+//!   (`feed taxii`) from a national tool (`tisa_stix::import`).
 //! - [`tracks`]: live missile-warning track updates (JSON Lines) through the
 //!   node's `track` path (not reports: forwarded only under a standing grant).
 //!
@@ -32,6 +34,7 @@
 
 mod cns;
 mod jsonl;
+mod stix;
 mod tracks;
 mod usgs;
 mod webhook;
@@ -62,6 +65,10 @@ pub enum FeedCommand {
     Webhook(webhook::WebhookArgs),
     /// Read live missile-warning track updates as JSON Lines (forwarded under your standing grant).
     Tracks(tracks::TracksArgs),
+    /// Import a STIX 2.1 bundle's report and indicator objects (markings from ACS 3.0, or flags).
+    Stix(stix::StixArgs),
+    /// Pull a TAXII 2.1 collection and import it like `feed stix`.
+    Taxii(stix::TaxiiArgs),
 }
 
 /// Where a line-based feed (`jsonl`, `tracks`) reads from, and the defaults
@@ -109,6 +116,8 @@ pub async fn run(cmd: FeedCommand) -> Result<ExitCode> {
         FeedCommand::Jsonl(a) => jsonl::run(a).await,
         FeedCommand::Webhook(a) => webhook::run(a).await,
         FeedCommand::Tracks(a) => tracks::run(a).await,
+        FeedCommand::Stix(a) => stix::run_file(a).await,
+        FeedCommand::Taxii(a) => stix::run_taxii(a).await,
     }
 }
 
