@@ -100,7 +100,8 @@ pub async fn run_file(a: StixArgs) -> Result<ExitCode> {
         std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?
     };
     let party = party_of(&a.opts)?;
-    let outcomes = import::import(&text, party, a.flags.flags()).map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+    let outcomes =
+        import::import(&text, party, a.flags.flags()).map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
     submit_all(&a.opts, outcomes, "stix").await
 }
 
@@ -177,7 +178,11 @@ fn item(i: Imported) -> Item {
     }
 }
 
-async fn submit_all(opts: &FeedOptions, outcomes: Vec<Result<Imported, import::Refusal>>, name: &str) -> Result<ExitCode> {
+async fn submit_all(
+    opts: &FeedOptions,
+    outcomes: Vec<Result<Imported, import::Refusal>>,
+    name: &str,
+) -> Result<ExitCode> {
     let mut sink = Sink::new(opts)?;
     let mut tally = Tally::default();
     for o in outcomes {

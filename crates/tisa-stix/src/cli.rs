@@ -52,7 +52,11 @@ pub async fn export(a: ExportArgs) -> Result<ExitCode> {
 
 /// Reads the party's whole inbox (signed, audited) and writes it as a STIX
 /// bundle to `out` (0600) or stdout. Used by `export` and `inbox --format stix`.
-pub async fn write_bundle(ctx: &Ctx, since: Option<tisa_core::Timestamp>, out: Option<&std::path::Path>) -> Result<ExitCode> {
+pub async fn write_bundle(
+    ctx: &Ctx,
+    since: Option<tisa_core::Timestamp>,
+    out: Option<&std::path::Path>,
+) -> Result<ExitCode> {
     if ctx.key.is_none() {
         anyhow::bail!(
             "reading reports must be signed: give your key with --key FILE (or TISA_KEY), a key with the reader role"
@@ -69,7 +73,8 @@ pub async fn write_bundle(ctx: &Ctx, since: Option<tisa_core::Timestamp>, out: O
     text.push('\n');
     match out {
         Some(path) => {
-            tisa_fs::write_private(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            tisa_fs::write_private(path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {} STIX objects to {}", bundle.objects.len(), path.display());
         }
         None => std::io::stdout().write_all(text.as_bytes())?,
@@ -117,7 +122,12 @@ pub async fn taxii(a: TaxiiArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = a.config.context("--config FILE is required")?;
-    taxii::run(taxii::Options { config, listen: a.listen, insecure_plain_http: a.insecure_plain_http, timeout: a.timeout })
-        .await?;
+    taxii::run(taxii::Options {
+        config,
+        listen: a.listen,
+        insecure_plain_http: a.insecure_plain_http,
+        timeout: a.timeout,
+    })
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

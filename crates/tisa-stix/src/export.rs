@@ -209,7 +209,12 @@ fn add_deps(deps: &mut BTreeMap<String, Entry>, holder: Party, e: &InboxEntry, r
     let acs = markings::acs(holder, h.originator, h.classification, h.releasable_to);
     let tlp = Tlp::for_classification(h.classification);
     let candidates: Vec<(String, &str, String, Value)> = vec![
-        (ids::party(h.originator), "identity", markings::TISA_CREATED.into(), to_value(&markings::party_identity(h.originator))),
+        (
+            ids::party(h.originator),
+            "identity",
+            markings::TISA_CREATED.into(),
+            to_value(&markings::party_identity(h.originator)),
+        ),
         (ids::tisa(), "identity", markings::TISA_CREATED.into(), to_value(&markings::tisa_identity())),
         (tlp.id().into(), "marking-definition", crate::tlp::TLP2_CREATED.into(), to_value(&tlp.marking())),
         (acs.id.clone(), "marking-definition", acs.created.clone(), to_value(&acs)),

@@ -169,7 +169,8 @@ struct Parsed {
 
 fn parse(o: &Value) -> Result<Parsed, Refusal> {
     let id = o.get("id").and_then(Value::as_str).unwrap_or("?").chars().take(120).collect::<String>();
-    let invalid = |what: &'static str, e: serde_json::Error| Refusal::Invalid { id: id.clone(), what, why: e.to_string() };
+    let invalid =
+        |what: &'static str, e: serde_json::Error| Refusal::Invalid { id: id.clone(), what, why: e.to_string() };
     if o.get("type").and_then(Value::as_str) == Some("report") {
         let r: Report = serde_json::from_value(o.clone()).map_err(|e| invalid("report", e))?;
         let body = r.description.clone().unwrap_or_default();
@@ -238,7 +239,10 @@ fn one(o: &Value, party: Party, flags: Flags, markings: &[MarkingDefinition]) ->
         .or_else(|| ext.as_ref().and_then(|e| e.classification.to_lowercase().parse().ok()))
         .or(flags.classification)
         .ok_or_else(|| {
-            missing("classification", "mark it with an ACS 3.0 marking (control_set.classification) or give --classification")
+            missing(
+                "classification",
+                "mark it with an ACS 3.0 marking (control_set.classification) or give --classification",
+            )
         })?;
     let acs_rel: Vec<&AcsView> = acs.iter().filter(|a| a.names_nationalities).collect();
     let rel_to: PartySet = if let Some(first) = acs_rel.first() {

@@ -94,8 +94,10 @@ impl Tlp {
     /// The official marking-definition object, as OASIS publishes it.
     pub fn marking(self) -> MarkingDefinition {
         let mut extensions = BTreeMap::new();
-        extensions
-            .insert(TLP2_EXTENSION.to_owned(), json!({"extension_type": "property-extension", "tlp_2_0": self.value()}));
+        extensions.insert(
+            TLP2_EXTENSION.to_owned(),
+            json!({"extension_type": "property-extension", "tlp_2_0": self.value()}),
+        );
         MarkingDefinition {
             ty: "marking-definition".into(),
             spec_version: SPEC_VERSION.into(),

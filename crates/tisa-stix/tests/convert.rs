@@ -184,7 +184,11 @@ fn another_partys_originator_is_refused() {
 
 #[test]
 fn created_by_another_partys_identity_is_refused() {
-    let flags = Flags { classification: Some(Classification::Secret), rel_to: Some("USA".parse().unwrap()), ..Flags::default() };
+    let flags = Flags {
+        classification: Some(Classification::Secret),
+        rel_to: Some("USA".parse().unwrap()),
+        ..Flags::default()
+    };
     let r = national_report(json!({"created_by_ref": ids::party(Party::Jp)}));
     let out = run(vec![r], Party::Kr, flags);
     assert!(matches!(&out[0], Err(Refusal::CreatedByOtherParty { party: Party::Jp, .. })), "{out:?}");
@@ -209,7 +213,11 @@ fn what_came_from_tisa_goes_back_only_to_its_originator() {
             o["object_marking_refs"] = json!([Tlp::AmberStrict.id()]);
         }
     }
-    let flags = Flags { classification: Some(Classification::Secret), rel_to: Some("USA".parse().unwrap()), ..Flags::default() };
+    let flags = Flags {
+        classification: Some(Classification::Secret),
+        rel_to: Some("USA".parse().unwrap()),
+        ..Flags::default()
+    };
     let out = run(stripped, Party::Jp, flags);
     assert!(matches!(&out[0], Err(Refusal::FromTisa { .. })), "{out:?}");
     // Control: KR, the originator, may bring it home (same content and markings).
@@ -228,9 +236,16 @@ fn indicators_and_versions() {
                "created": "2026-11-30T01:00:00.000Z", "modified": modified, "name": "C2 server",
                "pattern": pattern, "pattern_type": "stix", "valid_from": "2026-11-30T01:00:00Z", "labels": ["nk-nuclear"]})
     };
-    let flags = Flags { classification: Some(Classification::Secret), rel_to: Some("USA".parse().unwrap()), ..Flags::default() };
+    let flags = Flags {
+        classification: Some(Classification::Secret),
+        rel_to: Some("USA".parse().unwrap()),
+        ..Flags::default()
+    };
     let out = run(
-        vec![ind("2026-12-01T00:00:00.000Z", "[ipv4-addr:value = '10.0.0.2']"), ind("2026-11-30T01:00:00.000Z", "[ipv4-addr:value = '10.0.0.1']")],
+        vec![
+            ind("2026-12-01T00:00:00.000Z", "[ipv4-addr:value = '10.0.0.2']"),
+            ind("2026-11-30T01:00:00.000Z", "[ipv4-addr:value = '10.0.0.1']"),
+        ],
         Party::Kr,
         flags,
     );

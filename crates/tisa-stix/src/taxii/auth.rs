@@ -79,7 +79,8 @@ pub fn authenticate(users: &[Stored], header: Option<&str>) -> Option<usize> {
     };
     // Names are not secret; compare them in constant time all the same.
     let found = users.iter().position(|u| bool::from(u.name.as_bytes().ct_eq(name.as_bytes())));
-    let stored = found.and_then(|i| if basic { users[i].password_hash.as_deref() } else { users[i].token_hash.as_deref() });
+    let stored =
+        found.and_then(|i| if basic { users[i].password_hash.as_deref() } else { users[i].token_hash.as_deref() });
     let ok = verify(secret, stored.unwrap_or(DUMMY));
     (ok && stored.is_some()).then_some(found).flatten()
 }

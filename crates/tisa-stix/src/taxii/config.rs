@@ -3,6 +3,7 @@
 //! ```toml
 //! node_config = "tisa-broker/kr-cli.toml"   # your party's CLI config (its node, its broker)
 //! listen = "127.0.0.1:9580"                 # loopback by default
+//! # nats = "nats://127.0.0.1:4222"          # overrides node_config's broker URL
 //! [[user]]
 //! name = "kr-misp"                          # a reader in your party's roster or agreement
 //! key = "tisa-keys/kr-misp.key"             # that reader's key (signs every read of the node)
@@ -25,6 +26,9 @@ use serde::Deserialize;
 pub struct File {
     /// The party's CLI config (node, broker, credentials).
     pub node_config: PathBuf,
+    /// Overrides the broker URL of `node_config`.
+    #[serde(default)]
+    pub nats: Option<String>,
     /// Where to listen.
     #[serde(default = "default_listen")]
     pub listen: String,
@@ -57,7 +61,8 @@ pub fn default_listen() -> String {
 /// Reads `path`, resolving relative paths against its directory.
 pub fn load(path: &Path) -> Result<File> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut f: File = toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid TAXII config {}: {e}", path.display()))?;
+    let mut f: File =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid TAXII config {}: {e}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &Path| if p.is_relative() { base.join(p) } else { p.to_owned() };
     f.node_config = rel(&f.node_config);
@@ -68,7 +73,10 @@ pub fn load(path: &Path) -> Result<File> {
         }
     }
     if f.users.is_empty() {
-        bail!("{}: no [[user]]: add one (a reader of your party) with a password_hash from `tisa taxii --hash-secret`", path.display());
+        bail!(
+            "{}: no [[user]]: add one (a reader of your party) with a password_hash from `tisa taxii --hash-secret`",
+            path.display()
+        );
     }
     Ok(f)
 }

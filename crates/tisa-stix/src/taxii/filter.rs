@@ -156,12 +156,19 @@ mod tests {
 
     #[test]
     fn versions_added_after_and_paging() {
-        let all = vec![e("report--a", 10, 100), e("identity--i", 1, 100), e("report--a", 20, 200), e("report--b", 5, 300)];
-        let q = |s: &[(&str, &str)]| Params::parse(&s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()).unwrap();
-        let ids = |v: Vec<&Entry>| v.iter().map(|e| format!("{}@{}", e.id, e.date_added.as_millis())).collect::<Vec<_>>();
+        let all =
+            vec![e("report--a", 10, 100), e("identity--i", 1, 100), e("report--a", 20, 200), e("report--b", 5, 300)];
+        let q = |s: &[(&str, &str)]| {
+            Params::parse(&s.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()).unwrap()
+        };
+        let ids =
+            |v: Vec<&Entry>| v.iter().map(|e| format!("{}@{}", e.id, e.date_added.as_millis())).collect::<Vec<_>>();
         assert_eq!(ids(select(&all, &q(&[]))), ["identity--i@100", "report--a@200", "report--b@300"]);
         assert_eq!(ids(select(&all, &q(&[("match[version]", "all")]))).len(), 4);
-        assert_eq!(ids(select(&all, &q(&[("match[version]", "first"), ("match[type]", "report")]))), ["report--a@100", "report--b@300"]);
+        assert_eq!(
+            ids(select(&all, &q(&[("match[version]", "first"), ("match[type]", "report")]))),
+            ["report--a@100", "report--b@300"]
+        );
         let at = time::format(Timestamp(10));
         assert_eq!(ids(select(&all, &q(&[("match[version]", at.as_str())]))), ["report--a@100"]);
         let after = time::format(Timestamp(150));

@@ -100,7 +100,7 @@ pub async fn run(opts: Options) -> Result<()> {
     let file = config::load(&opts.config)?;
     let common = tisa_kit::Common {
         party: None,
-        nats: None,
+        nats: file.nats.clone(),
         config: Some(file.node_config.clone()),
         key: None,
         json: false,
@@ -112,7 +112,12 @@ pub async fn run(opts: Options) -> Result<()> {
     for u in &file.users {
         let key = tisa_deploy::keys::load(&u.key)?;
         if key.party != ctx.party || !key.has(KeyRole::Reader) {
-            bail!("{}: user {}'s key is not a reader key of {}: use a key with the reader role", opts.config.display(), u.name, ctx.party);
+            bail!(
+                "{}: user {}'s key is not a reader key of {}: use a key with the reader role",
+                opts.config.display(),
+                u.name,
+                ctx.party
+            );
         }
         if key.identity.name() != u.name {
             bail!(
@@ -134,11 +139,13 @@ pub async fn run(opts: Options) -> Result<()> {
         readers.push(Reader { name: u.name.clone(), client });
     }
     let listen = opts.listen.unwrap_or(file.listen);
-    let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen}: not an address like 127.0.0.1:9580"))?;
+    let addr: SocketAddr =
+        listen.parse().with_context(|| format!("--listen {listen}: not an address like 127.0.0.1:9580"))?;
     if !addr.ip().is_loopback() && !opts.insecure_plain_http {
         bail!("--listen {addr} is not loopback and this server speaks plain HTTP: put a TLS proxy in front and listen on loopback, or pass --insecure-plain-http");
     }
-    let state = Arc::new(State { party: ctx.party, collection: crate::ids::collection(ctx.party), credentials, readers });
+    let state =
+        Arc::new(State { party: ctx.party, collection: crate::ids::collection(ctx.party), credentials, readers });
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
     info!(party = %ctx.party, %bound, users = state.readers.len(), "TAXII 2.1 server up");

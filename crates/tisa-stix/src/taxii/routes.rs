@@ -81,12 +81,17 @@ impl FromRequestParts<Arc<State>> for User {
         }
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let creds = state.credentials.clone();
-        let found = tokio::task::spawn_blocking(move || auth::authenticate(&creds, header.as_deref())).await.ok().flatten();
+        let found =
+            tokio::task::spawn_blocking(move || auth::authenticate(&creds, header.as_deref())).await.ok().flatten();
         match found {
             Some(i) => Ok(User(i)),
             None => {
                 warn!(path = %parts.uri.path(), "TAXII request refused: no valid credentials");
-                Err(error(StatusCode::UNAUTHORIZED, "unauthorized", "give a TAXII user's credentials (Basic or Bearer)"))
+                Err(error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "give a TAXII user's credentials (Basic or Bearer)",
+                ))
             }
         }
     }
@@ -123,7 +128,7 @@ fn collection_json(state: &State) -> Value {
         "id": state.collection,
         "title": format!("What {} holds", state.party.trigraph()),
         "description": "Reports released to this party through tisa (tearline-only releases as the tearline alone), \
-with TLP 2.0 and ACS 3.0 markings.",
+    with TLP 2.0 and ACS 3.0 markings.",
         "can_read": true,
         "can_write": false,
         "media_types": [STIX_MEDIA_TYPE],
@@ -136,7 +141,12 @@ async fn collections(_u: User, AxState(state): St) -> Response {
 
 /// The collection's objects, or an error response (unknown collection,
 /// bad filter, node unavailable).
-async fn read(state: &State, user: &User, cid: &str, pairs: &[(String, String)]) -> Result<(Vec<Entry>, Params), Response> {
+async fn read(
+    state: &State,
+    user: &User,
+    cid: &str,
+    pairs: &[(String, String)],
+) -> Result<(Vec<Entry>, Params), Response> {
     if cid != state.collection {
         return Err(error(StatusCode::NOT_FOUND, "no such collection", cid));
     }
