@@ -128,7 +128,7 @@ tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS a
     /// Standing pre-approvals: grant, co-sign, revoke, list (signed by your approver key).
     #[command(subcommand)]
     Standing(StandingCommand),
-    /// Feeds: plug real sources (USGS, CNS CSV, JSON Lines, webhook) into your own node.
+    /// Feeds: plug real sources (USGS, CNS CSV, JSON Lines, webhook, STIX, TAXII) into your own node.
     #[command(subcommand)]
     Feed(tisa_feeds::FeedCommand),
     /// Export what your party holds as a STIX 2.1 bundle (TLP 2.0, ACS 3.0 markings).

@@ -185,27 +185,28 @@ async fn collection(u: User, AxState(state): St, Path(cid): Path<String>) -> Res
 }
 
 async fn objects(u: User, AxState(state): St, Path(cid): Path<String>, Query(q): Pairs) -> Response {
-    let (all, p) = match read(&state, &u, &cid, &q).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let selected = select(&all, &p);
-    let (items, more, next) = page(&selected, &p);
-    envelope(&state, &u, items, more, next)
+    list(&state, &u, &cid, &q, None).await
 }
 
 async fn object(u: User, AxState(state): St, Path((cid, oid)): Path<(String, String)>, Query(q): Pairs) -> Response {
-    let (all, mut p) = match read(&state, &u, &cid, &q).await {
+    list(&state, &u, &cid, &q, Some(oid)).await
+}
+
+/// An envelope of the collection's objects (of `oid` alone, if given).
+async fn list(state: &State, u: &User, cid: &str, q: &[(String, String)], oid: Option<String>) -> Response {
+    let (all, mut p) = match read(state, u, cid, q).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    p.ids = vec![oid.clone()];
-    if !all.iter().any(|e| e.id == oid) {
-        return error(StatusCode::NOT_FOUND, "no such object", &oid);
+    if let Some(oid) = oid {
+        if !all.iter().any(|e| e.id == oid) {
+            return error(StatusCode::NOT_FOUND, "no such object", &oid);
+        }
+        p.ids = vec![oid];
     }
     let selected = select(&all, &p);
     let (items, more, next) = page(&selected, &p);
-    envelope(&state, &u, items, more, next)
+    envelope(state, u, items, more, next)
 }
 
 async fn versions(u: User, AxState(state): St, Path((cid, oid)): Path<(String, String)>, Query(q): Pairs) -> Response {
