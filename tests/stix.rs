@@ -67,6 +67,11 @@ fn export(c: &TestCluster, party: Party, out: &Path) -> Value {
 /// A running `tisa taxii` for `party`, with user `<p>-analyst` (password
 /// `pw`, bearer secret `tok`). Returns it and its discovery URL.
 fn taxii_server(c: &TestCluster, party: Party) -> (Background, String) {
+    taxii_server_with(c, party, "")
+}
+
+/// [`taxii_server`] with `extra` appended to its config.
+fn taxii_server_with(c: &TestCluster, party: Party, extra: &str) -> (Background, String) {
     let dir = scratch(c, &format!("taxii-{}", party.lower()));
     let hash = |s: &str| {
         let mut cmd = tisa_command(&["taxii", "--hash-secret"]);
@@ -88,7 +93,7 @@ fn taxii_server(c: &TestCluster, party: Party) -> (Background, String) {
         hash("tok"),
         p = party.lower(),
     );
-    std::fs::write(&cfg, text).unwrap();
+    std::fs::write(&cfg, text + extra).unwrap();
     let mut bg = Background::spawn_args(&["taxii".into(), "--config".into(), cfg.to_string_lossy().into_owned()]);
     let line = bg.wait_stdout("the listening line", |l| l.starts_with("tisa taxii listening on "));
     let url = line.split_whitespace().nth(4).unwrap().to_owned();
@@ -291,6 +296,20 @@ fn round_trip_and_no_laundering() {
     let us_bundle = export(&c, Party::Us, &dir.join("us.json"));
     assert_eq!(markings_of(&us_bundle), markings_of(&jp_bundle));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn taxii_over_tls() {
+    let c = TestCluster::builder().broker(Broker::PerNationTls).start();
+    let broker = c.broker_dir.clone().unwrap();
+    let tls = format!("[tls]\ncert = {:?}\nkey = {:?}\n", broker.join("server.pem"), broker.join("server-key.pem"));
+    let (_server, url) = taxii_server_with(&c, Party::Kr, &tls);
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let ca = broker.join("ca.pem");
+    let v = clients(&["tls", &url, "kr-analyst", "pw-kr", ca.to_str().unwrap()]);
+    assert_eq!(v["collections"].as_array().unwrap().len(), 1, "{v}");
+    assert!(v["plain_http"].as_str().unwrap().starts_with("refused"), "{v}");
+    assert_eq!(v["untrusted"], "certificate refused", "{v}");
 }
 
 /// `party`'s own reports (`tisa status --json` items).

@@ -9,6 +9,9 @@
 //! key = "tisa-keys/kr-misp.key"             # that reader's key (signs every read of the node)
 //! password_hash = "$argon2id$v=19$…"        # HTTP Basic (tisa taxii --hash-secret)
 //! token_hash = "$argon2id$v=19$…"           # optional: bearer token `kr-misp.<secret>`
+//! [tls]                                     # optional: HTTPS
+//! cert = "taxii.pem"                        # certificate chain (PEM)
+//! key = "taxii-key.pem"                     # its key (PEM, 0600)
 //! ```
 //!
 //! Paths are relative to the file. Each TAXII user reads as its own reader
@@ -35,6 +38,19 @@ pub struct File {
     /// The TAXII users.
     #[serde(default, rename = "user")]
     pub users: Vec<User>,
+    /// Serve HTTPS with this certificate and key.
+    #[serde(default)]
+    pub tls: Option<Tls>,
+}
+
+/// `[tls]`: PEM files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The certificate chain (server certificate first).
+    pub cert: PathBuf,
+    /// Its private key (keep it 0600).
+    pub key: PathBuf,
 }
 
 /// One TAXII user.
@@ -66,6 +82,10 @@ pub fn load(path: &Path) -> Result<File> {
     let base = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &Path| if p.is_relative() { base.join(p) } else { p.to_owned() };
     f.node_config = rel(&f.node_config);
+    if let Some(t) = &mut f.tls {
+        t.cert = rel(&t.cert);
+        t.key = rel(&t.key);
+    }
     for u in &mut f.users {
         u.key = rel(&u.key);
         if u.password_hash.is_none() && u.token_hash.is_none() {

@@ -8,8 +8,8 @@
 //! authorises it (`authorize_read`) and audits it as a `READ` by that reader
 //! naming the reports; the server logs which objects it served to whom.
 //! The node never sees HTTP credentials; this server never sees another
-//! party's node. Plain HTTP, loopback by default (TLS: put a proxy in
-//! front; a non-loopback address needs `--insecure-plain-http`).
+//! party's node. Loopback by default; HTTPS with `[tls]` ([`tls`]); plain
+//! HTTP on a non-loopback address needs `--insecure-plain-http`.
 //!
 //! - [`config`]: the config file; [`auth`]: credentials; [`filter`]:
 //!   TAXII filters and paging; `routes`: the HTTP endpoints.
@@ -18,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod filter;
 mod routes;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct State {
     pub credentials: Vec<auth::Stored>,
     /// The node clients, one per user.
     pub readers: Vec<Reader>,
+    /// `http` or `https` (for the URLs discovery gives).
+    pub scheme: &'static str,
 }
 
 impl State {
@@ -141,20 +144,35 @@ pub async fn run(opts: Options) -> Result<()> {
     let listen = opts.listen.unwrap_or(file.listen);
     let addr: SocketAddr =
         listen.parse().with_context(|| format!("--listen {listen}: not an address like 127.0.0.1:9580"))?;
-    if !addr.ip().is_loopback() && !opts.insecure_plain_http {
-        bail!("--listen {addr} is not loopback and this server speaks plain HTTP: put a TLS proxy in front and listen on loopback, or pass --insecure-plain-http");
+    if !addr.ip().is_loopback() && file.tls.is_none() && !opts.insecure_plain_http {
+        bail!("--listen {addr} is not loopback and no [tls] is configured: add [tls] cert/key, or pass --insecure-plain-http");
     }
-    let state =
-        Arc::new(State { party: ctx.party, collection: crate::ids::collection(ctx.party), credentials, readers });
+    let scheme = if file.tls.is_some() { "https" } else { "http" };
+    let state = Arc::new(State {
+        party: ctx.party,
+        collection: crate::ids::collection(ctx.party),
+        credentials,
+        readers,
+        scheme,
+    });
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
-    info!(party = %ctx.party, %bound, users = state.readers.len(), "TAXII 2.1 server up");
-    println!("tisa taxii listening on http://{bound}/taxii2/ collection {}", state.collection);
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(async {
-            let s = tisa_kit::util::shutdown_signal().await;
-            info!(signal = s, "stopping");
-        })
-        .await?;
+    info!(party = %ctx.party, %bound, scheme, users = state.readers.len(), "TAXII 2.1 server up");
+    let stop = async {
+        let s = tisa_kit::util::shutdown_signal().await;
+        info!(signal = s, "stopping");
+    };
+    let router = routes::router(state.clone());
+    match &file.tls {
+        Some(t) => {
+            let tls = tls::TlsListener::new(listener, &t.cert, &t.key)?;
+            println!("tisa taxii listening on {scheme}://{bound}/taxii2/ collection {}", state.collection);
+            axum::serve(tls, router).with_graceful_shutdown(stop).await?;
+        }
+        None => {
+            println!("tisa taxii listening on {scheme}://{bound}/taxii2/ collection {}", state.collection);
+            axum::serve(listener, router).with_graceful_shutdown(stop).await?;
+        }
+    }
     Ok(())
 }

@@ -97,9 +97,9 @@ impl FromRequestParts<Arc<State>> for User {
     }
 }
 
-async fn discovery(_u: User, headers: HeaderMap) -> Response {
+async fn discovery(_u: User, AxState(state): St, headers: HeaderMap) -> Response {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
-    let root = format!("http://{host}/tisa/");
+    let root = format!("{}://{host}/tisa/", state.scheme);
     taxii(
         json!({
             "title": "tisa",
