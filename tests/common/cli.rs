@@ -83,7 +83,7 @@ pub fn op_args(c: &Cluster, party: Party, key: bool, args: &[&str]) -> Vec<Strin
         Some(cfg) => a.extend(["--config".into(), cfg.to_string_lossy().into_owned()]),
         None => a.extend(["--party".into(), party.lower().to_owned()]),
     }
-    a.extend(["--nats".into(), c.nats_of(party).url().to_owned()]);
+    a.extend(["--nats".into(), c.urls_of(party)]);
     if key {
         a.extend(["--key".into(), c.approver_key(party, false).to_string_lossy().into_owned()]);
     } else if let Some(op) = operator_for(args) {

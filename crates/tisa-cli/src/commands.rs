@@ -591,6 +591,7 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
                 "reason": e.reason,
                 "since_ms": e.since.as_millis(),
             })),
+            "streams": h.streams.iter().map(stream_json).collect::<Vec<_>>(),
         }));
     } else {
         println!(
@@ -608,6 +609,13 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "  dead letters={} (unwritable={})  outbox={}  held={}  refused replies={}",
             h.dead_letters, h.dead_letter_errors, h.outbox, h.held, h.refused_replies
         );
+        for st in &h.streams {
+            println!("  {}", stream_line(st));
+        }
+    }
+    // A stream below its replica count: one more lost server may stop it.
+    for w in h.streams.iter().filter_map(|s| s.warning()) {
+        eprintln!("warning: {w}");
     }
     // Stuck messages are an operator error, never a quiet counter.
     if let Some(e) = &h.send_error {
@@ -617,6 +625,46 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
         eprintln!("warning: {} dead letter(s) could not be written (see the node's log)", h.dead_letter_errors);
     }
     Ok(if h.connected && h.send_error.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// One stream in `tisa health --json`.
+fn stream_json(s: &tisa_transport::StreamHealth) -> Value {
+    json!({
+        "name": s.name,
+        "replicas": s.replicas,
+        "current": s.current(),
+        "cluster": s.cluster,
+        "leader": s.leader,
+        "peers": s.peers.iter().map(|p| json!({
+            "name": p.name,
+            "current": p.current,
+            "offline": p.offline,
+            "lag": p.lag,
+            "active_ms": p.active_ms,
+        })).collect::<Vec<_>>(),
+        "error": (!s.error.is_empty()).then_some(&s.error),
+        "warning": s.warning(),
+    })
+}
+
+/// One stream in `tisa health`: `TISA_KR_DOWN replicas=3 leader=tisa-kr-2 tisa-kr-1(current lag=0) …`.
+fn stream_line(s: &tisa_transport::StreamHealth) -> String {
+    if !s.error.is_empty() {
+        return format!("stream {} unreadable", s.name);
+    }
+    let leader = if s.leader.is_empty() { "-" } else { &s.leader };
+    let mut line = format!("stream {} replicas={} current={} leader={leader}", s.name, s.replicas.max(1), s.current());
+    for p in &s.peers {
+        let state = if p.offline {
+            "offline"
+        } else if p.current {
+            "current"
+        } else {
+            "behind"
+        };
+        line.push_str(&format!(" {}({state} lag={})", p.name, p.lag));
+    }
+    line
 }
 
 /// `tisa deadletter list`.

@@ -73,21 +73,31 @@ pub(crate) struct BrokerConfigArgs {
     /// Shared mode: URL the nodes and CLIs will use to reach the broker (host and port also go into the server config).
     #[arg(long, default_value = DEFAULT_NATS_URL)]
     url: String,
-    /// Deployment mode: `shared` (one nats-server, three accounts) or `per-nation` (one nats-server per party).
-    #[arg(long, default_value = "shared")]
-    mode: broker::Mode,
-    /// Per-nation mode: URL of KR's server (host and port also go into nats-kr.conf), e.g. nats://nats-kr:4222.
+    /// Deployment mode: `shared` (one nats-server, three accounts) or `per-nation` (one nats-server per party;
+    /// the default with --cluster).
+    #[arg(long)]
+    mode: Option<broker::Mode>,
+    /// Per-nation mode: each nation's broker as a JetStream cluster of N servers (3: survives one lost
+    /// server, 5: two), routes only within the nation, every stream kept by N servers.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "3")]
+    cluster: Option<usize>,
+    /// Per-nation mode: URL of KR's server (host and port also go into nats-kr.conf), e.g. nats://nats-kr:4222;
+    /// with --cluster N, N URLs separated by commas, or one (the i-th server from 0 on its port + 3·i).
     #[arg(long, default_value = broker::DEFAULT_KR_URL)]
     kr_url: String,
-    /// Per-nation mode: URL of US's server.
+    /// Per-nation mode: URL of US's server (with --cluster: as --kr-url).
     #[arg(long, default_value = broker::DEFAULT_US_URL)]
     us_url: String,
-    /// Per-nation mode: URL of JP's server.
+    /// Per-nation mode: URL of JP's server (with --cluster: as --kr-url).
     #[arg(long, default_value = broker::DEFAULT_JP_URL)]
     jp_url: String,
-    /// Per-nation mode: US's leaf-node listener (host and port go into nats-us.conf); KR's and JP's servers dial it, e.g. nats://nats-us:7422.
+    /// Per-nation mode: US's leaf-node listener (host and port go into nats-us.conf); KR's and JP's servers dial it, e.g. nats://nats-us:7422
+    /// (with --cluster: one per US server, as --kr-url).
     #[arg(long, default_value = broker::DEFAULT_US_LEAF_URL)]
     us_leaf_url: String,
+    /// With --cluster: a server's route port is its client port plus this (4222 → 6222).
+    #[arg(long, default_value_t = 2000)]
+    route_port_offset: u16,
     /// JetStream storage directory [default: <out>/jetstream; per-nation mode appends -<nation>].
     #[arg(long)]
     store_dir: Option<std::path::PathBuf>,
@@ -179,8 +189,18 @@ pub(crate) fn run_agreement(cmd: AgreementCommand) -> Result<ExitCode> {
 /// `tisa broker config`.
 pub(crate) fn run_broker(cmd: BrokerCommand) -> Result<ExitCode> {
     let BrokerCommand::Config(a) = cmd;
+    let mode = match (a.mode, a.cluster) {
+        (Some(broker::Mode::Shared), Some(n)) if n > 1 => {
+            anyhow::bail!("--cluster needs --mode per-nation (each nation's broker becomes a cluster)")
+        }
+        (Some(m), _) => m,
+        (None, Some(_)) => broker::Mode::PerNation,
+        (None, None) => broker::Mode::Shared,
+    };
     let opts = broker::Options {
-        mode: a.mode,
+        mode,
+        cluster: a.cluster.unwrap_or(1),
+        route_port_offset: a.route_port_offset,
         url: a.url,
         kr_url: a.kr_url,
         us_url: a.us_url,

@@ -62,6 +62,7 @@ use tisa_transport::subjects::{self, Role};
 
 use crate::config::{ConfigFile, EndpointFile};
 
+pub mod cluster;
 pub mod per_nation;
 use crate::secret::write_secret;
 
@@ -143,6 +144,10 @@ pub struct Options {
     /// `false` keeps nats-server's default (every 2 minutes): faster, but
     /// acknowledged messages can be lost on a power failure.
     pub fsync_always: bool,
+    /// Per-nation mode: servers per nation (1, 3 or 5; [`cluster`]).
+    pub cluster: usize,
+    /// Clusters: a server's route port is its client port plus this.
+    pub route_port_offset: u16,
 }
 
 impl Options {
@@ -159,12 +164,19 @@ impl Options {
             limits: JsLimits::default(),
             fsync_always: true,
             tls: false,
+            cluster: 1,
+            route_port_offset: 2000,
         }
     }
 
     /// Per-nation mode on the default URLs, default limits, no TLS.
     pub fn per_nation() -> Options {
         Options { mode: Mode::PerNation, ..Options::shared(crate::DEFAULT_NATS_URL) }
+    }
+
+    /// Per-nation mode with a JetStream cluster of `n` servers per nation.
+    pub fn per_nation_cluster(n: usize) -> Options {
+        Options { cluster: n, ..Options::per_nation() }
     }
 
     fn nation_url(&self, party: Party) -> &str {
@@ -216,12 +228,25 @@ fn host_port(url: &str) -> Result<(String, u16)> {
     Ok((host.to_owned(), port))
 }
 
-/// The URL clients use: `tls://` when TLS is required, else as given.
+/// The URL clients use (or URLs, comma-separated): `tls://` when TLS is
+/// required, else as given.
 fn client_url(url: &str, tls: bool) -> String {
     if tls {
-        format!("tls://{}", strip_scheme(url))
+        url.split(',').map(|u| format!("tls://{}", strip_scheme(u.trim()))).collect::<Vec<_>>().join(",")
     } else {
         url.to_owned()
+    }
+}
+
+/// Where a server listens for `host` of its URL: a DNS name
+/// (`nats://nats-kr:4222` in a compose file) is for the clients; the server
+/// itself listens on every interface.
+fn listen_host(host: &str) -> String {
+    let is_address = host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok();
+    if is_address {
+        host.to_owned()
+    } else {
+        "0.0.0.0".to_owned()
     }
 }
 
@@ -330,12 +355,7 @@ fn write_server_header(
     let mode = match mode {
         Mode::Shared => "shared",
         Mode::PerNation => {
-            // A DNS name (`nats://nats-kr:4222` in a compose file) is for
-            // the clients; the server itself listens on every interface.
-            let is_address = host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok();
-            if !is_address {
-                host = "0.0.0.0".to_owned();
-            }
+            host = listen_host(&host);
             "per-nation"
         }
     };
@@ -371,6 +391,7 @@ fn endpoint_file(url: &str, seed_name: &str, inbox: String, tls: bool) -> Endpoi
         nkey_seed_file: Some(PathBuf::from(format!("{seed_name}.nk"))),
         inbox_prefix: Some(inbox),
         tls_ca_file: tls.then(|| PathBuf::from(CA_FILE)),
+        replicas: None,
     }
 }
 
@@ -490,9 +511,12 @@ pub fn generate(out: &Path, url: &str) -> Result<Generated> {
 pub fn generate_with(out: &Path, opts: &Options) -> Result<Generated> {
     parse_size(&opts.limits.max_mem).map_err(anyhow::Error::msg)?;
     parse_size(&opts.limits.max_file).map_err(anyhow::Error::msg)?;
+    if opts.cluster != 1 && opts.mode != Mode::PerNation {
+        bail!("--cluster needs --mode per-nation (each nation's broker becomes a cluster)");
+    }
     tisa_fs::private_dir(out).with_context(|| format!("cannot create {}", out.display()))?;
     let abs_out = std::fs::canonicalize(out).with_context(|| format!("cannot resolve {}", out.display()))?;
-    let tls = if opts.tls { Some(generate_tls(&abs_out)?) } else { None };
+    let tls = if opts.tls { Some(generate_tls(&abs_out, &tls_names(opts))?) } else { None };
     let store_base = match &opts.store_dir {
         Some(d) => absolute(d)?,
         None => abs_out.join("jetstream"),
@@ -528,6 +552,22 @@ fn generate_shared(out: &Path, opts: &Options, store_dir: &Path, tls: Option<&Tl
     Ok(Generated { servers: vec![(None, server_conf.clone())], server_conf, configs, tls_ca: None })
 }
 
+/// The names the server certificate is valid for: [`TLS_NAMES`] and the
+/// host of every server URL given (a cluster's `nats-kr-1`, …).
+fn tls_names(opts: &Options) -> Vec<String> {
+    let mut names: Vec<String> = TLS_NAMES.iter().map(|s| s.to_string()).collect();
+    for list in [&opts.url, &opts.kr_url, &opts.us_url, &opts.jp_url, &opts.us_leaf_url] {
+        for u in list.split(',') {
+            if let Ok((host, _)) = host_port(u.trim()) {
+                if !names.contains(&host) {
+                    names.push(host);
+                }
+            }
+        }
+    }
+    names
+}
+
 /// The CA certificate's file name in the output directory (node/CLI configs
 /// refer to it relative to themselves).
 pub const CA_FILE: &str = "ca.pem";
@@ -540,8 +580,8 @@ struct TlsFiles {
 }
 
 /// Generates a CA (`ca.pem`, `ca-key.pem`) and a server certificate signed
-/// by it (`server.pem`, `server-key.pem`) for [`TLS_NAMES`]. Keys mode 0600.
-fn generate_tls(out: &Path) -> Result<TlsFiles> {
+/// by it (`server.pem`, `server-key.pem`) for `names`. Keys mode 0600.
+fn generate_tls(out: &Path, names: &[String]) -> Result<TlsFiles> {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     };
@@ -567,8 +607,7 @@ fn generate_tls(out: &Path) -> Result<TlsFiles> {
     let ca_key_pem = ca_key.serialize_pem();
     let issuer = Issuer::new(ca_params, ca_key);
 
-    let names: Vec<String> = TLS_NAMES.iter().map(|s| s.to_string()).collect();
-    let mut params = CertificateParams::new(names).map_err(tls_err)?;
+    let mut params = CertificateParams::new(names.to_vec()).map_err(tls_err)?;
     params.distinguished_name.push(DnType::OrganizationName, "tisa deployment");
     params.distinguished_name.push(DnType::CommonName, "tisa nats-server");
     params.use_authority_key_identifier_extension = true;

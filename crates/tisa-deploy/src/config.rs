@@ -9,6 +9,10 @@
 //! nkey_seed_file = "kr-node.nk"   # relative to this file; mode 0600
 //! inbox_prefix = "_INBOX_kr_node"
 //! # tls_ca_file = "ca.pem"      # with `tisa broker config --tls`: trust this CA, require TLS
+//! # With `tisa broker config --cluster 3`: every server of the nation's
+//! # cluster, and the replicas of each stream the node creates there.
+//! # url = "nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222"
+//! # replicas = 3
 //! [kr]                         # the US–KR link, as the node's link user
 //! url = "nats://127.0.0.1:4222"
 //! nkey_seed_file = "kr-link.nk"
@@ -28,7 +32,7 @@ use tisa_transport::Endpoint;
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointFile {
-    /// NATS URL.
+    /// NATS URL, or the comma-separated URLs of every server of a cluster.
     pub url: String,
     /// File holding the user's nkey seed, relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +44,10 @@ pub struct EndpointFile {
     /// to the config file; when present the connection must use TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<PathBuf>,
+    /// How many servers of the cluster keep each stream the node creates
+    /// through this connection (absent: one; `tisa broker config --cluster N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<usize>,
 }
 
 /// A node's or an operator's config file.
@@ -108,7 +116,13 @@ pub fn load(path: &Path) -> Result<Config> {
             }
             None => None,
         };
-        Ok(Endpoint { url: ef.url.clone(), nkey_seed, inbox_prefix: ef.inbox_prefix.clone(), tls_ca })
+        Ok(Endpoint {
+            url: ef.url.clone(),
+            nkey_seed,
+            inbox_prefix: ef.inbox_prefix.clone(),
+            tls_ca,
+            replicas: ef.replicas.unwrap_or(1),
+        })
     };
     if (party == Party::Kr && file.jp.is_some()) || (party == Party::Jp && file.kr.is_some()) {
         bail!("invalid config {}: a nation's node has one link, its own ([{}])", path.display(), party.lower());

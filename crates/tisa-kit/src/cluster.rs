@@ -327,8 +327,23 @@ impl Cluster {
             Some(path) => tisa_deploy::config::load(&path)?.own,
             None => tisa_transport::Endpoint::open(self.nats.url()),
         };
-        ep.url = self.nats_of(party).url().to_owned();
+        ep.url = self.urls_of(party);
         Ok(ep)
+    }
+
+    /// The URL of every server `party`'s node and operators use, comma-separated.
+    pub fn urls_of(&self, party: Party) -> String {
+        urls_of(&self.nats, &self.extra_nats, party)
+    }
+
+    /// Every server of the deployment, with its party (shared mode: `None`).
+    pub fn servers_mut(&mut self) -> impl Iterator<Item = &mut NatsServer> {
+        std::iter::once(&mut self.nats).chain(self.extra_nats.iter_mut().map(|(_, s)| s))
+    }
+
+    /// The server named `name` (a cluster's `tisa-kr-2`, …).
+    pub fn server(&mut self, name: &str) -> Result<&mut NatsServer> {
+        self.servers_mut().find(|s| s.name() == name).with_context(|| format!("no server named {name}"))
     }
 
     /// The node of `party`.
@@ -383,10 +398,18 @@ impl Cluster {
     ) -> Result<Cluster> {
         let broker_dir = scratch_dir("broker")?;
         let mut opts = opts.clone();
+        let clustered = opts.cluster > 1;
         if opts.mode == tisa_deploy::broker::Mode::PerNation {
             // US's leaf listener on a free port, which the nations' servers dial.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-            opts.us_leaf_url = format!("nats://127.0.0.1:{port}");
+            opts.us_leaf_url = free_urls(opts.cluster, 0)?;
+        }
+        if clustered {
+            // Every server's client port (and route port, at the offset)
+            // known before any starts: the routes name them.
+            opts.route_port_offset = ROUTE_PORT_OFFSET;
+            opts.kr_url = free_urls(opts.cluster, ROUTE_PORT_OFFSET)?;
+            opts.us_url = free_urls(opts.cluster, ROUTE_PORT_OFFSET)?;
+            opts.jp_url = free_urls(opts.cluster, ROUTE_PORT_OFFSET)?;
         }
         let generated = tisa_deploy::broker::generate_with(&broker_dir, &opts)?;
         let mut servers = Vec::new();
@@ -394,12 +417,33 @@ impl Cluster {
         let mut confs = generated.servers.clone();
         confs.sort_by_key(|(p, _)| !p.is_none_or(|p| p.is_hub()));
         for (p, conf) in &confs {
+            let name = conf.file_stem().map(|s| s.to_string_lossy().replacen("nats-", "tisa-", 1)).unwrap_or_default();
             let conf = conf.to_string_lossy().into_owned();
-            servers.push((*p, NatsServer::start(nats_bin, &["-c", &conf])?));
+            let server = if clustered {
+                let party = p.context("a cluster's server belongs to a party")?;
+                let urls = if party == Party::Kr {
+                    &opts.kr_url
+                } else if party == Party::Us {
+                    &opts.us_url
+                } else {
+                    &opts.jp_url
+                };
+                let i: usize = name.rsplit('-').next().and_then(|i| i.parse().ok()).context("server number")?;
+                let url = urls.split(',').nth(i - 1).context("server URL")?;
+                let port = url.rsplit(':').next().context("port")?;
+                NatsServer::start_on(nats_bin, port, &["-c", &conf])?
+            } else {
+                NatsServer::start(nats_bin, &["-c", &conf])?
+            };
+            servers.push((*p, server.named(&name)));
         }
         for (p, s) in &servers {
             if p.is_some_and(|p| !p.is_hub()) {
                 s.wait_leaf(Duration::from_secs(30))?;
+            }
+            if clustered {
+                // JetStream takes requests once its cluster has elected a metadata leader.
+                s.wait_log("metadata leader", Duration::from_secs(60))?;
             }
         }
         let hub = servers
@@ -408,9 +452,7 @@ impl Cluster {
             .context("no server for the hub was generated")?;
         let (_, nats) = servers.remove(hub);
         let extra_nats: Vec<(Party, NatsServer)> = servers.into_iter().filter_map(|(p, s)| Some((p?, s))).collect();
-        let url_of = |party: Party| -> String {
-            extra_nats.iter().find(|(p, _)| *p == party).map_or(nats.url(), |(_, s)| s.url()).to_owned()
-        };
+        let url_of = |party: Party| -> String { urls_of(&nats, &extra_nats, party) };
         let dir = scratch_dir("cluster")?;
         let keys_dir = dir.join("keys");
         let agreement = tisa_deploy::keys::generate_deployment(&keys_dir, tisa_deploy::agreement::DEFAULT)?;
@@ -441,6 +483,47 @@ impl Cluster {
             n.wait_ready(Duration::from_secs(30))?;
         }
         Ok(Cluster { nats, extra_nats, broker_dir: Some(broker_dir), nodes, dir, bin: bin.to_owned() })
+    }
+}
+
+/// Clusters in tests: a server's route port is its client port plus this.
+pub const ROUTE_PORT_OFFSET: u16 = 1000;
+// (20000 + 9999 + 1000 stays below 32768.)
+
+/// `n` loopback URLs on free ports, comma-separated; with `offset` > 0,
+/// each port's `+ offset` is free too (the route port). The ports are
+/// below Linux's ephemeral range (32768…), so no outgoing connection takes
+/// one between this check and the server's start.
+fn free_urls(n: usize, offset: u16) -> Result<String> {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Each call moves on, so clusters started one after another (or two
+    // at once) do not pick the same ports.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = (std::process::id() as u16).wrapping_mul(7919);
+    let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+    let mut urls = Vec::new();
+    for _ in 0..20_000 {
+        if urls.len() == n {
+            break;
+        }
+        let port = 20_000 + (seed.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % 10_000);
+        if free(port) && (offset == 0 || free(port + offset)) {
+            urls.push(format!("nats://127.0.0.1:{port}"));
+        }
+    }
+    if urls.len() < n {
+        bail!("no {n} free loopback ports between 20000 and 31000");
+    }
+    Ok(urls.join(","))
+}
+
+/// Every server of `party` (the one broker, or its own servers), comma-separated.
+fn urls_of(nats: &NatsServer, extra: &[(Party, NatsServer)], party: Party) -> String {
+    let own: Vec<&str> = extra.iter().filter(|(p, _)| *p == party).map(|(_, s)| s.url()).collect();
+    if party.is_hub() || own.is_empty() {
+        std::iter::once(nats.url()).chain(own).collect::<Vec<_>>().join(",")
+    } else {
+        own.join(",")
     }
 }
 

@@ -75,6 +75,8 @@ pub struct NatsServer {
     dir: PathBuf,
     bin: PathBuf,
     args: Vec<String>,
+    /// Its `server_name` in a cluster (empty if not known).
+    name: String,
 }
 
 impl NatsServer {
@@ -91,17 +93,54 @@ impl NatsServer {
     /// Starts `bin` on a dynamic loopback port with extra `args`, waiting (with
     /// a deadline) until it reports the port it chose.
     pub fn start(bin: &Path, args: &[&str]) -> Result<NatsServer> {
+        NatsServer::start_on(bin, "-1", args)
+    }
+
+    /// Starts `bin` on loopback port `port` (`-1`: dynamic) with extra
+    /// `args` (a cluster's servers need their ports known before they start).
+    pub fn start_on(bin: &Path, port: &str, args: &[&str]) -> Result<NatsServer> {
         let dir = scratch_dir("nats")?;
-        let child = spawn(bin, &dir, "-1", args)?;
+        let child = spawn(bin, &dir, port, args)?;
         let mut server = NatsServer {
             child,
             url: String::new(),
             dir,
             bin: bin.to_owned(),
             args: args.iter().map(|s| s.to_string()).collect(),
+            name: String::new(),
         };
         server.url = server.wait_listening()?;
         Ok(server)
+    }
+
+    /// Names it (its `server_name`, as stream infos report leaders).
+    pub fn named(mut self, name: &str) -> NatsServer {
+        self.name = name.to_owned();
+        self
+    }
+
+    /// Its `server_name`, if known.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Kills it (SIGKILL: no clean shutdown, no final fsync) and leaves it down.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again after [`NatsServer::kill`], same port, arguments
+    /// and store; waits until it listens.
+    pub fn start_again(&mut self) -> Result<()> {
+        let port = self.url.rsplit(':').next().context("the server's URL has no port")?.to_owned();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.child = spawn(&self.bin, &self.dir, &port, &args)?;
+        let url = self.wait_listening()?;
+        if url != self.url {
+            bail!("nats-server came back on {url}, not {}", self.url);
+        }
+        Ok(())
     }
 
     /// Kills the server (SIGKILL) and starts it again with the same
@@ -114,17 +153,9 @@ impl NatsServer {
     /// Like [`NatsServer::restart`], calling `meanwhile` while the server is
     /// down (e.g. to wipe its JetStream store: a lost disk).
     pub fn restart_with(&mut self, meanwhile: impl FnOnce()) -> Result<()> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         meanwhile();
-        let port = self.url.rsplit(':').next().context("the server's URL has no port")?.to_owned();
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        self.child = spawn(&self.bin, &self.dir, &port, &args)?;
-        let url = self.wait_listening()?;
-        if url != self.url {
-            bail!("nats-server came back on {url}, not {}", self.url);
-        }
-        Ok(())
+        self.start_again()
     }
 
     fn wait_listening(&mut self) -> Result<String> {
@@ -156,14 +187,24 @@ impl NatsServer {
     /// Waits (up to `timeout`) until this server has a leaf connection up
     /// (its log says so): a per-nation nation's server, joined to US's.
     pub fn wait_leaf(&self, timeout: Duration) -> Result<()> {
+        self.wait_log("Leafnode connection created", timeout)
+    }
+
+    /// Waits (up to `timeout`) until this server's log holds `text`.
+    pub fn wait_log(&self, text: &str, timeout: Duration) -> Result<()> {
         let log = self.dir.join("nats-server.log");
         let deadline = Instant::now() + timeout;
         loop {
-            if std::fs::read_to_string(&log).unwrap_or_default().contains("Leafnode connection created") {
+            if std::fs::read_to_string(&log).unwrap_or_default().contains(text) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("no leaf connection within {timeout:?}: see {}", log.display());
+                let all = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = all.lines().rev().take(15).collect();
+                bail!(
+                    "{text:?} not in the log within {timeout:?}; its last lines:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -267,7 +267,12 @@ impl Actor {
                 }
                 None => self.core.status(q.after.as_deref(), q.page_size(usize::MAX)).map(ControlReply::Status),
             },
-            Query::Health => Ok(ControlReply::Health(self.health(now))),
+            Query::Health => {
+                // The broker's view of the node's streams; bounded, so an
+                // unreachable broker delays the answer by 2 s at most.
+                let streams = self.links.streams_health(std::time::Duration::from_secs(2)).await;
+                Ok(ControlReply::Health(self.health(now, streams)))
+            }
             Query::Grants(_) => Ok(ControlReply::Grants(self.core.grants())),
             Query::DecisionDocument(q) => {
                 let (verdict, reason) = q.decision.verdict();
@@ -290,7 +295,7 @@ impl Actor {
         result.unwrap_or_else(|e| refused(&e))
     }
 
-    fn health(&self, now: Timestamp) -> Health {
+    fn health(&self, now: Timestamp, streams: Vec<tisa_transport::StreamHealth>) -> Health {
         Health {
             party: self.core.party(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -312,6 +317,7 @@ impl Actor {
             }),
             held: self.core.held_count() as u64,
             refused_replies: self.counters.refused_replies,
+            streams,
         }
     }
 

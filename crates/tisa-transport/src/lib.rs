@@ -34,7 +34,7 @@ pub use conn::{
 };
 pub use control::{
     CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query, Retract,
-    SendError, WatchEvent,
+    SendError, StreamHealth, StreamPeer, WatchEvent,
 };
 pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope, Wire};
 pub use error::{DecodeError, TransportError};

@@ -28,8 +28,8 @@ use anyhow::{Context, Result};
 use tisa_core::Party;
 
 use super::{
-    host_port, quote, strip_scheme, write_party_account, write_party_configs, write_server_header, Generated, Mode,
-    Options, TlsFiles,
+    cluster, host_port, listen_host, quote, quote_list, write_party_account, write_party_configs, write_server_header,
+    Generated, Mode, Options, TlsFiles,
 };
 use crate::secret::write_secret;
 
@@ -76,7 +76,8 @@ fn write_link_account(
     Ok(())
 }
 
-/// Writes the per-nation deployment (see the module docs).
+/// Writes the per-nation deployment (see the module docs; with
+/// `opts.cluster` > 1, each nation's broker is a cluster: [`super::cluster`]).
 pub(super) fn generate(out: &Path, opts: &Options, store_base: &Path, tls: Option<&TlsFiles>) -> Result<Generated> {
     let with_tls = tls.is_some();
     // The nations' leaf credentials: the public key goes into US's config,
@@ -88,73 +89,103 @@ pub(super) fn generate(out: &Path, opts: &Options, store_base: &Path, tls: Optio
         write_secret(&out.join(leaf_seed_file(n)), &format!("nkey: \"{seed}\"\n"))?;
         leaf_keys.push((n, kp.public_key()));
     }
-    let (leaf_host, leaf_port) = host_port(&opts.us_leaf_url)?;
+    let us_servers = cluster::servers(opts, Party::HUB)?;
     let mut servers = Vec::new();
     let mut configs = Vec::new();
     for party in Party::ALL {
-        let url = opts.nation_url(party);
-        let mut store = store_base.as_os_str().to_owned();
-        store.push(format!("-{}", party.lower()));
-        let mut conf = String::new();
-        let name = format!("tisa-{}", party.lower());
-        let domain = Some(party.lower());
-        write_server_header(&mut conf, Mode::PerNation, &name, url, Path::new(&store), tls, opts.fsync_always, domain)?;
-        if party.is_hub() {
-            writeln!(conf, "# US's own server: US's users (the hub's node, operators, link users), and")?;
-            writeln!(conf, "# one JetStream-less link account per nation that its leaf connection is bound to.")?;
-            // A DNS name is for the nations' servers; listen on every interface.
-            let is_address = leaf_host == "localhost" || leaf_host.parse::<std::net::IpAddr>().is_ok();
-            let host = if is_address { leaf_host.as_str() } else { "0.0.0.0" };
-            writeln!(conf, "leafnodes {{\n  host: {}\n  port: {leaf_port}", quote(host))?;
-            if let Some(t) = tls {
-                writeln!(
-                    conf,
-                    "  tls {{\n    cert_file: {}\n    key_file: {}\n    timeout: 2\n  }}",
-                    quote(&t.cert.to_string_lossy()),
-                    quote(&t.key.to_string_lossy())
-                )?;
-            }
-            writeln!(conf, "}}\n")?;
-        } else {
-            writeln!(
-                conf,
-                "# {}'s own server: {}'s users only. Its one way out: a leaf connection it",
-                party.code(),
-                party.code()
-            )?;
-            writeln!(conf, "# dials to US's server, bound to the JetStream-less {NATION_LINK_ACCOUNT} account.")?;
-            writeln!(conf, "leafnodes {{\n  remotes = [ {{")?;
-            writeln!(conf, "    url: {}", quote(&format!("nats-leaf://{}", strip_scheme(&opts.us_leaf_url))))?;
-            writeln!(conf, "    account: {NATION_LINK_ACCOUNT}")?;
-            writeln!(conf, "    # the leaf nkey seed (mode 0600)")?;
-            writeln!(conf, "    include {}", quote(&leaf_seed_file(party)))?;
-            if let Some(t) = tls {
-                writeln!(conf, "    tls {{ ca_file: {} }}", quote(&t.ca.to_string_lossy()))?;
-            }
-            writeln!(conf, "  }} ]\n}}\n")?;
-        }
-        writeln!(conf, "accounts {{")?;
+        let nation_servers = cluster::servers(opts, party)?;
+        let urls = nation_servers.iter().map(|s| s.url.as_str()).collect::<Vec<_>>().join(",");
+        // The accounts (users, seeds) once per nation: every server of its
+        // cluster holds the same.
+        let mut accounts = String::new();
         let hub_links: &[Party] = if party.is_hub() { &Party::NATIONS } else { &[] };
-        let eps = write_party_account(&mut conf, out, party, hub_links, &opts.limits, url, with_tls, |n| {
+        let mut eps = write_party_account(&mut accounts, out, party, hub_links, &opts.limits, &urls, with_tls, |n| {
             if party.is_hub() {
                 hub_link_account(n)
             } else {
                 NATION_LINK_ACCOUNT.to_owned()
             }
         })?;
+        if opts.cluster > 1 {
+            for (_, _, ep) in &mut eps {
+                ep.replicas = Some(opts.cluster);
+            }
+        }
         if party.is_hub() {
             for (n, pk) in &leaf_keys {
-                write_link_account(&mut conf, &hub_link_account(*n), party.code(), *n, true, Some(pk))?;
+                write_link_account(&mut accounts, &hub_link_account(*n), party.code(), *n, true, Some(pk))?;
             }
         } else {
-            write_link_account(&mut conf, NATION_LINK_ACCOUNT, party.code(), party, false, None)?;
+            write_link_account(&mut accounts, NATION_LINK_ACCOUNT, party.code(), party, false, None)?;
         }
-        writeln!(conf, "}}")?;
-        let path = out.join(format!("nats-{}.conf", party.lower()));
-        std::fs::write(&path, conf).with_context(|| format!("cannot write {}", path.display()))?;
-        servers.push((Some(party), path));
+        let password = cluster::route_password();
+        for server in &nation_servers {
+            let mut store = store_base.as_os_str().to_owned();
+            store.push(format!("-{}", server.suffix));
+            let mut conf = String::new();
+            let domain = Some(party.lower());
+            write_server_header(
+                &mut conf,
+                Mode::PerNation,
+                &server.name,
+                &server.url,
+                Path::new(&store),
+                tls,
+                opts.fsync_always,
+                domain,
+            )?;
+            cluster::write_block(&mut conf, out, party, server, &nation_servers, &password, tls)?;
+            if party.is_hub() {
+                write_leaf_listener(&mut conf, &server.leaf_url, tls)?;
+            } else {
+                write_leaf_remote(&mut conf, party, &cluster::leaf_remote_urls(&us_servers), tls)?;
+            }
+            writeln!(conf, "accounts {{\n{accounts}}}")?;
+            let path = out.join(format!("nats-{}.conf", server.suffix));
+            std::fs::write(&path, conf).with_context(|| format!("cannot write {}", path.display()))?;
+            servers.push((Some(party), path));
+        }
         configs.extend(write_party_configs(out, party, &eps)?);
     }
     let server_conf = servers.first().map(|(_, p)| p.clone()).context("nothing generated")?;
     Ok(Generated { server_conf, servers, configs, tls_ca: None })
+}
+
+/// US's server: its leaf listener, which the nations' servers dial.
+fn write_leaf_listener(conf: &mut String, leaf_url: &str, tls: Option<&TlsFiles>) -> Result<()> {
+    let (leaf_host, leaf_port) = host_port(leaf_url)?;
+    writeln!(conf, "# US's own server: US's users (the hub's node, operators, link users), and")?;
+    writeln!(conf, "# one JetStream-less link account per nation that its leaf connection is bound to.")?;
+    writeln!(conf, "leafnodes {{\n  host: {}\n  port: {leaf_port}", quote(&listen_host(&leaf_host)))?;
+    if let Some(t) = tls {
+        writeln!(
+            conf,
+            "  tls {{\n    cert_file: {}\n    key_file: {}\n    timeout: 2\n  }}",
+            quote(&t.cert.to_string_lossy()),
+            quote(&t.key.to_string_lossy())
+        )?;
+    }
+    writeln!(conf, "}}\n")?;
+    Ok(())
+}
+
+/// A nation's server: its one way out, a leaf connection to (any of) US's servers.
+fn write_leaf_remote(conf: &mut String, party: Party, us_leaf_urls: &[String], tls: Option<&TlsFiles>) -> Result<()> {
+    writeln!(
+        conf,
+        "# {}'s own server: {}'s users only. Its one way out: a leaf connection it",
+        party.code(),
+        party.code()
+    )?;
+    writeln!(conf, "# dials to US's server, bound to the JetStream-less {NATION_LINK_ACCOUNT} account.")?;
+    writeln!(conf, "leafnodes {{\n  remotes = [ {{")?;
+    writeln!(conf, "    urls: [{}]", quote_list(us_leaf_urls))?;
+    writeln!(conf, "    account: {NATION_LINK_ACCOUNT}")?;
+    writeln!(conf, "    # the leaf nkey seed (mode 0600)")?;
+    writeln!(conf, "    include {}", quote(&leaf_seed_file(party)))?;
+    if let Some(t) = tls {
+        writeln!(conf, "    tls {{ ca_file: {} }}", quote(&t.ca.to_string_lossy()))?;
+    }
+    writeln!(conf, "  }} ]\n}}\n")?;
+    Ok(())
 }

@@ -28,6 +28,8 @@ pub const DEAD_LETTER_MAX: i64 = 10_000;
 pub struct DeadLetterBox {
     pub(crate) js: async_nats::jetstream::Context,
     pub(crate) party: Party,
+    /// How many servers of the cluster keep the stream.
+    pub(crate) replicas: usize,
 }
 
 impl std::fmt::Debug for DeadLetterBox {
@@ -44,7 +46,8 @@ impl DeadLetterBox {
     /// Creates the stream if it does not exist.
     pub async fn ensure(&self) -> Result<async_nats::jetstream::stream::Stream, TransportError> {
         use async_nats::jetstream::stream as js_stream;
-        self.js
+        let stream = self
+            .js
             .get_or_create_stream(js_stream::Config {
                 name: dead_letter_stream(self.party),
                 subjects: vec![subjects::dead_letter(self.party)],
@@ -53,10 +56,17 @@ impl DeadLetterBox {
                 discard: js_stream::DiscardPolicy::Old,
                 max_message_size: 64 * 1024,
                 duplicate_window: Duration::from_secs(120),
+                num_replicas: self.replicas,
                 ..Default::default()
             })
             .await
-            .map_err(|e| self.fail(&format!("stream {}: {e}", dead_letter_stream(self.party))))
+            .map_err(|e| self.fail(&format!("stream {}: {e}", dead_letter_stream(self.party))))?;
+        super::inbound::warn_replicas(
+            &dead_letter_stream(self.party),
+            stream.cached_info().config.num_replicas,
+            self.replicas,
+        );
+        Ok(stream)
     }
 
     /// Writes a dead letter durably (acknowledged by the stream); returns

@@ -129,6 +129,14 @@ pub fn receiving_stream(from: Party, to: Party) -> Option<String> {
     }
 }
 
+/// Warns when an existing stream has another replica count than the
+/// deployment asks for (nodes may not update streams: an operator does).
+pub(crate) fn warn_replicas(stream: &str, has: usize, wanted: usize) {
+    if has.max(1) != wanted.max(1) {
+        warn!(stream, replicas = has.max(1), configured = wanted.max(1), "the stream exists with another replica count than configured; change it with the nats CLI (`nats stream edit --replicas`) as an operator of the account");
+    }
+}
+
 /// How long the inbound pump of a link waits before it tries again to set
 /// up its stream and consumer after a failure (doubling up to 5 s).
 pub(crate) const PUMP_RETRY: Duration = Duration::from_millis(200);
@@ -150,6 +158,8 @@ pub(crate) struct Pump {
     pub(crate) durable: String,
     pub(crate) subject: String,
     pub(crate) peer: Party,
+    /// How many servers of the cluster keep the stream and the consumer.
+    pub(crate) replicas: usize,
 }
 
 impl Pump {
@@ -175,13 +185,18 @@ impl Pump {
                 // sender keeps them and retries); nothing is discarded.
                 retention: js_stream::RetentionPolicy::WorkQueue,
                 discard: js_stream::DiscardPolicy::New,
+                // Each of `replicas` servers stores (and fsyncs) every
+                // message before the stream acknowledges it.
+                num_replicas: self.replicas,
                 ..Default::default()
             })
             .await
             .map_err(|e| fail(&e))?;
-        if stream.cached_info().config.retention != js_stream::RetentionPolicy::WorkQueue {
+        let config = &stream.cached_info().config;
+        if config.retention != js_stream::RetentionPolicy::WorkQueue {
             warn!(stream = %self.stream, "stream predates work-queue retention: taken messages stay in it and count against the account's JetStream limits; recreate it when drained");
         }
+        warn_replicas(&self.stream, config.num_replicas, self.replicas);
         let consumer: consumer::PullConsumer = stream
             .get_or_create_consumer(
                 &self.durable,
@@ -190,12 +205,33 @@ impl Pump {
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait: ACK_WAIT,
                     max_ack_pending: 10_000,
+                    // The consumer's state (what was acknowledged) is
+                    // replicated like the stream's messages.
+                    num_replicas: self.replicas,
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| fail(&e))?;
         consumer.messages().await.map_err(|e| fail(&e))
+    }
+
+    /// [`Pump::setup`], retried (doubling from [`PUMP_RETRY`] up to 2 s)
+    /// until it succeeds or `patience` has passed; then its last error.
+    pub(crate) async fn setup_patiently(&self, patience: Duration) -> Result<Messages, TransportError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut delay = PUMP_RETRY;
+        loop {
+            match self.setup().await {
+                Ok(m) => return Ok(m),
+                Err(e) if tokio::time::Instant::now() + delay >= deadline => return Err(e),
+                Err(e) => {
+                    warn!(link = %self.peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
     }
 
     /// Feeds messages to the node until it is gone. Sets the stream and

@@ -12,7 +12,7 @@ use tisa_core::{Authorization, Envelope, Party, Transmit};
 use tokio::sync::Notify;
 use tracing::error;
 
-use crate::control::{decode_request, ControlReply, ControlRequest, WatchEvent};
+use crate::control::{decode_request, ControlReply, ControlRequest, StreamHealth, StreamPeer, WatchEvent};
 use crate::convert::{encode_envelope, Wire};
 use crate::error::{DecodeError, TransportError};
 use crate::subjects;
@@ -23,6 +23,8 @@ use super::{connect_with_retry, connect_with_retry_notifying, prove_ready, LinkU
 
 /// How long a sender waits for the receiver's stream to acknowledge a publish.
 pub const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a node keeps trying to set up its streams before it gives up starting.
+pub const SETUP_PATIENCE: Duration = Duration::from_secs(30);
 /// [`Links::send_many`]: at most this many publishes awaiting their acknowledgement at once.
 pub const SEND_WINDOW: usize = 256;
 
@@ -74,6 +76,8 @@ pub struct Links {
     /// `(peer, client, reconnected)` per link: `reconnected` is notified
     /// whenever that connection is (re)established.
     links: Vec<(Party, Client, Arc<Notify>)>,
+    /// `(peer, replicas)`: how many servers keep each link's inbound stream.
+    replicas: Vec<(Party, usize)>,
     control: Client,
     dead_letters: DeadLetterBox,
 }
@@ -83,6 +87,7 @@ impl Links {
     pub async fn connect(party: Party, urls: &LinkUrls) -> Links {
         let control = connect_with_retry(&urls.own, &format!("tisa-{}-control", party.lower())).await;
         let mut links = Vec::new();
+        let mut replicas = Vec::new();
         for (peer, _) in subjects::inbound(party) {
             // The link's own user (never the control user): the hub's for
             // each nation, a nation's for its one link with the hub.
@@ -92,9 +97,48 @@ impl Links {
             let reconnected = Arc::new(Notify::new());
             let client = connect_with_retry_notifying(url, &name, Some(reconnected.clone())).await;
             links.push((peer, client, reconnected));
+            replicas.push((peer, url.stream_replicas()));
         }
-        let dead_letters = DeadLetterBox { js: async_nats::jetstream::new(control.clone()), party };
-        Links { party, links, control, dead_letters }
+        let dead_letters = DeadLetterBox {
+            js: async_nats::jetstream::new(control.clone()),
+            party,
+            replicas: urls.own.stream_replicas(),
+        };
+        Links { party, links, replicas, control, dead_letters }
+    }
+
+    /// The stream of what this node receives from `peer`: the receiver
+    /// owns it, in its own account.
+    fn inbound_stream(&self, peer: Party) -> String {
+        let (nation, dir) =
+            if self.party.is_hub() { (peer, subjects::Direction::Up) } else { (self.party, subjects::Direction::Down) };
+        stream_name(nation, dir)
+    }
+
+    /// Every stream of this node (inbound, one per link; its dead letters)
+    /// as the broker's cluster sees it: replicas, leader, each replica's
+    /// state. Asked of the broker concurrently, each within `timeout` (a
+    /// stream whose info does not come says why).
+    pub async fn streams_health(&self, timeout: Duration) -> Vec<StreamHealth> {
+        let mut asks = Vec::new();
+        for (peer, client, _) in &self.links {
+            asks.push((self.inbound_stream(*peer), async_nats::jetstream::new(client.clone())));
+        }
+        asks.push((super::dead_letter_stream(self.party), self.dead_letters.js.clone()));
+        futures::future::join_all(asks.into_iter().map(|(name, js)| async move {
+            match tokio::time::timeout(timeout, js.get_stream(&name)).await {
+                Ok(Ok(s)) => stream_health(name, s.cached_info()),
+                Ok(Err(e)) => StreamHealth { name, error: e.to_string(), ..StreamHealth::default() },
+                Err(_) => {
+                    StreamHealth { name, error: format!("no answer within {timeout:?}"), ..StreamHealth::default() }
+                }
+            }
+        }))
+        .await
+    }
+
+    fn replicas_of(&self, peer: Party) -> usize {
+        self.replicas.iter().find(|(p, _)| *p == peer).map_or(1, |(_, r)| *r)
     }
 
     /// The node's dead-letter stream.
@@ -126,21 +170,18 @@ impl Links {
         let (tx, rx) = tokio::sync::mpsc::channel::<Inbound>(256);
         let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Party>(16);
         for ((peer, subject), (_, client, reconnected)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
-            // The receiver owns the stream of what it receives, in its own account.
-            let (nation, dir) = if self.party.is_hub() {
-                (peer, subjects::Direction::Up)
-            } else {
-                (self.party, subjects::Direction::Down)
-            };
             let pump = Pump {
                 js: async_nats::jetstream::new(client.clone()),
-                stream: stream_name(nation, dir),
+                stream: self.inbound_stream(peer),
                 durable: format!("{}-node", self.party.lower()),
                 subject,
                 peer,
+                replicas: self.replicas_of(peer),
             };
-            // The first setup must succeed before the node declares itself ready.
-            let messages = pump.setup().await?;
+            // The first setup must succeed before the node declares itself
+            // ready. A cluster may still be electing its leaders (it just
+            // started, or lost a server): retry for a while.
+            let messages = pump.setup_patiently(SETUP_PATIENCE).await?;
             tokio::spawn(pump.run(messages, reconnected.clone(), tx.clone(), up_tx.clone()));
         }
         let inbound = tokio_stream_of(rx);
@@ -342,6 +383,29 @@ impl Links {
         for c in self.links.iter().map(|(_, c, _)| c).chain(std::iter::once(&self.control)) {
             let _ = c.flush().await;
         }
+    }
+}
+
+/// A stream's replication as its info reports it.
+fn stream_health(name: String, info: &async_nats::jetstream::stream::Info) -> StreamHealth {
+    let cluster = info.cluster.clone().unwrap_or_default();
+    StreamHealth {
+        name,
+        replicas: u32::try_from(info.config.num_replicas).unwrap_or(u32::MAX),
+        cluster: cluster.name.unwrap_or_default(),
+        leader: cluster.leader.unwrap_or_default(),
+        peers: cluster
+            .replicas
+            .into_iter()
+            .map(|p| StreamPeer {
+                name: p.name,
+                current: p.current,
+                offline: p.offline,
+                lag: p.lag.unwrap_or(0),
+                active_ms: u64::try_from(p.active.as_millis()).unwrap_or(u64::MAX),
+            })
+            .collect(),
+        error: String::new(),
     }
 }
 

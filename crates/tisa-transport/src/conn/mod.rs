@@ -37,7 +37,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where and as whom to connect. Its `Debug` never shows the seed.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Endpoint {
-    /// NATS URL.
+    /// NATS URL, or several separated by commas (the servers of one
+    /// JetStream cluster: the client picks one and moves to another when
+    /// it fails).
     pub url: String,
     /// The user's nkey seed (`SU…`), if the broker requires authentication.
     pub nkey_seed: Option<String>,
@@ -47,6 +49,9 @@ pub struct Endpoint {
     /// A CA certificate (PEM) to trust for the broker's TLS certificate; when
     /// set, the connection must use TLS.
     pub tls_ca: Option<std::path::PathBuf>,
+    /// How many servers of the broker's cluster keep each stream (and
+    /// consumer) created through this connection; 0 or 1: one server.
+    pub replicas: usize,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -56,6 +61,7 @@ impl std::fmt::Debug for Endpoint {
             .field("nkey_seed", &self.nkey_seed.as_ref().map(|_| "<redacted>"))
             .field("inbox_prefix", &self.inbox_prefix)
             .field("tls_ca", &self.tls_ca)
+            .field("replicas", &self.replicas)
             .finish()
     }
 }
@@ -64,6 +70,16 @@ impl Endpoint {
     /// An unauthenticated endpoint.
     pub fn open(url: impl Into<String>) -> Endpoint {
         Endpoint { url: url.into(), ..Endpoint::default() }
+    }
+
+    /// The servers to try: every URL of the comma-separated list.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect()
+    }
+
+    /// The replica count of the streams created through this connection (at least 1).
+    pub fn stream_replicas(&self) -> usize {
+        self.replicas.max(1)
     }
 }
 
@@ -124,7 +140,7 @@ pub(crate) fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<A
 /// Connects once (no retry): for the CLI, which should fail fast.
 pub async fn connect_once(ep: &Endpoint, name: &str) -> Result<Client, TransportError> {
     options(name, ep)
-        .connect(&ep.url)
+        .connect(ep.servers().as_slice())
         .await
         .map_err(|e| TransportError::Connect { url: ep.url.clone(), reason: e.to_string() })
 }
@@ -145,7 +161,7 @@ pub(crate) async fn connect_with_retry_notifying(
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1u32;
     loop {
-        match options_notifying(name, ep, reconnected.clone()).connect(url).await {
+        match options_notifying(name, ep, reconnected.clone()).connect(ep.servers().as_slice()).await {
             Ok(c) => return c,
             Err(e) => {
                 warn!(connection = %name, %url, attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "NATS unreachable; retrying");

@@ -12,6 +12,7 @@
 //! - [`reply`]: [`ControlReply`], one type for both ends: the node builds it
 //!   from the core's own types, the CLI decodes it into the same types.
 //! - [`events`]: [`WatchEvent`] for `tisa watch`.
+//! - [`streams`]: [`StreamHealth`], `tisa health`'s per-stream replication.
 //!
 //! Each type converts to and from its protobuf message through
 //! [`Wire`](crate::convert::Wire), once.
@@ -41,9 +42,11 @@
 pub mod events;
 pub mod reply;
 pub mod request;
+pub mod streams;
 
 pub use events::{track_detail, watch_event, WatchEvent};
 pub use reply::{hub_code, ControlReply, DeadLetter, Health, SendError};
 pub use request::{
     decode_request, CommandRequest, ControlRequest, DecisionQuery, ListQuery, Query, Retract, DEFAULT_LIMIT,
 };
+pub use streams::{StreamHealth, StreamPeer};

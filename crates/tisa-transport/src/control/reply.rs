@@ -100,6 +100,8 @@ pub struct Health {
     pub held: u64,
     /// Control calls refused for a reply subject outside the operators' inbox.
     pub refused_replies: u64,
+    /// The node's streams as the broker's cluster sees them.
+    pub streams: Vec<super::StreamHealth>,
 }
 
 /// Why a node's messages are not getting through (shown by `tisa health`).
@@ -525,6 +527,7 @@ impl Wire for Health {
             send_error_since_ms: self.send_error.as_ref().map_or(0, |e| e.since.as_millis()),
             held: self.held,
             refused_replies: self.refused_replies,
+            streams: self.streams.iter().map(Wire::to_proto).collect(),
         }
     }
 
@@ -550,6 +553,7 @@ impl Wire for Health {
             }),
             held: h.held,
             refused_replies: h.refused_replies,
+            streams: h.streams.into_iter().map(Wire::from_proto).collect::<Result<_, _>>()?,
         })
     }
 }

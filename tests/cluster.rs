@@ -1,0 +1,314 @@
+//! Each nation's broker as a JetStream cluster of three servers
+//! (`tisa broker config --cluster 3`): losing a server, or a server's disk,
+//! loses nothing and does not stop the flow.
+//!
+//! Nine nats-servers (KR's, US's, JP's clusters, joined only by leaf
+//! connections to US's) and the three nodes, on loopback. Every stream is
+//! kept by three servers; `tisa health` shows each stream's leader and
+//! replicas, and the tests find leaders through it.
+//!
+//! What "nothing lost" means here is checked twice: end to end (every
+//! report reaches JP exactly once, in KR's order, with its receipt home)
+//! and at the broker (where a lost stream message could otherwise be
+//! masked by the nodes' end-to-end reconciliation, the scenario makes sure
+//! no node reconciled, so every report JP took came out of the stream).
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::fault::*;
+use common::{op, Broker, TestCluster};
+use serde_json::Value;
+use tisa_core::Party;
+use tisa_kit::cluster::Cluster;
+
+/// Generous: a leader election, a reconnection and a retried publish on a noisy 2-core machine.
+const CLUSTER_WAIT: Duration = Duration::from_secs(90);
+
+/// One clustered deployment at a time (nine servers and three nodes keep
+/// two cores busy); held for the whole test.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn start_cluster(args: &'static [&'static str]) -> TestCluster {
+    tokio::task::spawn_blocking(move || {
+        TestCluster::builder()
+            .broker(Broker::Generated(tisa_deploy::broker::Options::per_nation_cluster(3)))
+            .all_args(args)
+            .start()
+    })
+    .await
+    .unwrap()
+}
+
+/// `party`'s streams as `tisa health --json` shows them (empty if the node did not answer).
+fn streams(c: &Cluster, party: Party) -> Vec<Value> {
+    let out = op(c, party, false, &["health", "--json", "--timeout", "10s"]);
+    serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["streams"].as_array().cloned()).unwrap_or_default()
+}
+
+fn stream(c: &Cluster, party: Party, name: &str) -> Option<Value> {
+    streams(c, party).into_iter().find(|s| s["name"] == name)
+}
+
+/// Waits until `party`'s node names a leader of `name` other than `not`.
+fn wait_leader(c: &Cluster, party: Party, name: &str, not: Option<&str>) -> String {
+    common::wait_until(
+        Instant::now() + CLUSTER_WAIT,
+        &format!("{party}: a leader of {name} other than {not:?}"),
+        || {
+            let s = stream(c, party, name)?;
+            let leader = s["leader"].as_str().filter(|l| !l.is_empty() && Some(*l) != not)?;
+            Some(leader.to_owned())
+        },
+    )
+}
+
+/// Waits until every stream of `party`'s node has all its replicas
+/// current, with no warning (a restarted server has caught up).
+fn wait_all_current(c: &Cluster, party: Party) {
+    common::wait_until(
+        Instant::now() + CLUSTER_WAIT,
+        &format!("{party}: every stream with 3 current replicas"),
+        || {
+            let s = streams(c, party);
+            (s.len() >= 2 && s.iter().all(|s| s["replicas"] == 3 && s["current"] == 3 && s["warning"].is_null()))
+                .then_some(())
+        },
+    );
+}
+
+/// One more report from KR, and its receipt from JP: the flow goes on.
+async fn flows(kr: &tisa_transport::ControlClient, what: &str) {
+    let id = submit_retrying(kr, &draft(&common::canary("probe"))).await;
+    all_receipted(kr, &[id], CLUSTER_WAIT, what).await;
+}
+
+/// `n` reports from KR, submitted (committed at KR) but not waited for:
+/// in flight when the next fault strikes.
+async fn in_flight(kr: &tisa_transport::ControlClient, label: &str, n: usize, ids: &mut Vec<String>) {
+    for i in 0..n {
+        ids.push(submit_retrying(kr, &draft(&common::canary(&format!("{label}-{i}")))).await);
+    }
+}
+
+/// Ids of `kind` entries in `party`'s audit log, in log order, among `ids`.
+fn ordered(c: &Cluster, party: Party, kind: &str, ids: &HashMap<String, usize>) -> Vec<String> {
+    audit(c, party)
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .filter_map(|e| e["report_id"].as_str())
+        .filter(|id| ids.contains_key(*id))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every one of `ids` reached JP exactly once and its receipt came home.
+/// Returns how many arrived after a report KR submitted later: a publish
+/// that timed out while a stream's leader changed is sent again after
+/// later ones were taken (and a delivery lost with a consumer's leader is
+/// redelivered after later ones), so failover can reorder; a broker with
+/// all its servers up does not (`faults_backlog.rs` checks the order).
+async fn all_once(c: &Cluster, kr: &tisa_transport::ControlClient, ids: &[String], within: Duration) -> usize {
+    all_receipted(kr, ids, within, "every report").await;
+    let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+    assert_eq!(index.len(), ids.len(), "distinct reports");
+    let (kr_order, jp_order) = tokio::task::block_in_place(|| {
+        (ordered(c, Party::Kr, "SUBMIT", &index), ordered(c, Party::Jp, "RECEIVED", &index))
+    });
+    assert_eq!(kr_order.len(), ids.len(), "KR submitted each once");
+    assert_eq!(jp_order.len(), ids.len(), "JP received each exactly once");
+    let position: HashMap<&String, usize> = kr_order.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let mut latest = 0;
+    let mut late = 0;
+    for id in &jp_order {
+        let p = position[id];
+        if p < latest {
+            late += 1;
+        }
+        latest = latest.max(p);
+    }
+    late
+}
+
+/// How many times the hub's node reconciled with `peer` (a link came back).
+fn reconciles(c: &TestCluster, peer: Party) -> usize {
+    c.log(Party::Us).lines().filter(|l| l.contains("link back: reconciling") && l.contains(peer.code())).count()
+}
+
+// ------------------------------------------------------------- leaders
+
+/// The leader of each cluster's flow stream is killed (-9) mid-flow, then
+/// the server that took over: the flow goes on while each is down, and
+/// every report reaches JP once, in order, with its receipt home.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_stream_leaders_mid_flow_loses_nothing_and_does_not_stop_the_flow() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut c = start_cluster(&[]).await;
+    let kr = quick_client(&c, Party::Kr).await;
+    grant_missile(&c, &kr).await;
+    flows(&kr, "the first report").await;
+    // Every stream is kept by three servers, each current, and has a leader.
+    for p in Party::ALL {
+        tokio::task::block_in_place(|| wait_all_current(&c, p));
+    }
+    let t0 = Instant::now();
+    let mut ids = Vec::new();
+    // The hub's inbound stream from KR (US's cluster), JP's inbound stream
+    // (JP's), KR's inbound stream (KR's: the receipts come home on it).
+    for (party, name) in [(Party::Us, "TISA_KR_UP"), (Party::Jp, "TISA_JP_DOWN"), (Party::Kr, "TISA_KR_DOWN")] {
+        for round in ["its leader", "the server that took over"] {
+            let victim = tokio::task::block_in_place(|| wait_leader(&c, party, name, None));
+            in_flight(&kr, name, 10, &mut ids).await;
+            eprintln!("{name}: killing {round}, {victim} ({:.1} s)", t0.elapsed().as_secs_f64());
+            c.server(&victim).unwrap().kill();
+            tokio::task::block_in_place(|| wait_leader(&c, party, name, Some(&victim)));
+            flows(&kr, &format!("{name} with {victim} down")).await;
+            c.server(&victim).unwrap().start_again().unwrap();
+            tokio::task::block_in_place(|| wait_all_current(&c, party));
+        }
+    }
+    let late = all_once(&c, &kr, &ids, CLUSTER_WAIT).await;
+    eprintln!(
+        "{} reports, {late} overtaken by a later one; six kills in {:.1} s",
+        ids.len(),
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+// ------------------------------------------------------------- disks
+
+/// The JetStream store of `server` (`tisa-jp-2`) in the generated deployment.
+fn store_of(c: &Cluster, server: &str) -> PathBuf {
+    let suffix = server.strip_prefix("tisa-").unwrap();
+    c.broker_dir.as_ref().unwrap().join(format!("jetstream-{suffix}"))
+}
+
+/// Every file under `dir` whose name ends with `ext`.
+fn files(dir: &std::path::Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p, ext));
+        } else if p.to_string_lossy().ends_with(ext) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Corrupts a stream's message blocks on disk: flips a byte in the middle
+/// of each and cuts the last one in half.
+fn corrupt(store: &std::path::Path, stream: &str) -> usize {
+    let dir = files(store, ".blk").into_iter().filter(|p| p.to_string_lossy().contains(stream)).collect::<Vec<_>>();
+    assert!(!dir.is_empty(), "no message blocks of {stream} under {}", store.display());
+    for f in &dir {
+        let mut bytes = std::fs::read(f).unwrap();
+        if !bytes.is_empty() {
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x5a;
+        }
+        std::fs::write(f, &bytes).unwrap();
+    }
+    let last = dir.iter().max().unwrap();
+    let len = std::fs::metadata(last).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(last).unwrap().set_len(len / 2).unwrap();
+    dir.len()
+}
+
+/// JP's inbound stream as JP's link user sees it (JP's node is down).
+async fn jp_stream(c: &Cluster) -> Option<async_nats::jetstream::stream::Info> {
+    let cfg = tisa_deploy::config::load(&c.broker_dir.as_ref()?.join("jp-node.toml")).ok()?;
+    let client = tisa_transport::connect_once(&cfg.jp?, "test-jp-stream").await.ok()?;
+    let js = async_nats::jetstream::new(client);
+    let s = tokio::time::timeout(Duration::from_secs(5), js.get_stream("TISA_JP_DOWN")).await.ok()?.ok()?;
+    Some(s.cached_info().clone())
+}
+
+/// Waits until JP's stream has a leader and two current replicas, holding
+/// `messages` messages up to `last_seq`; returns its info.
+async fn wait_jp_stream_whole(
+    c: &Cluster,
+    messages: u64,
+    last_seq: u64,
+    what: &str,
+) -> async_nats::jetstream::stream::Info {
+    common::wait_until_async(Instant::now() + CLUSTER_WAIT, what, || async {
+        let i = jp_stream(c).await?;
+        let cl = i.cluster.clone()?;
+        let whole = cl.leader.is_some()
+            && cl.replicas.len() == 2
+            && cl.replicas.iter().all(|r| r.current && !r.offline)
+            && i.state.messages == messages
+            && i.state.last_sequence == last_seq;
+        whole.then_some(i)
+    })
+    .await
+}
+
+/// With JP's node down, the hub's deliveries wait in JP's stream. One JP
+/// server's store is corrupted (a byte flipped in every message block, the
+/// last cut in half) and the server restarted; then another server's store
+/// is wiped and it is restarted. Each time the cluster repairs the server
+/// from the majority: the stream holds the same messages, all replicas
+/// current. Then the third server is killed, so the two repaired servers
+/// alone hold the stream, and JP's node comes back: every report arrives
+/// once, in order, its receipt home, and the hub never reconciled with JP
+/// (nothing was re-sent: every report came out of the repaired stream).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_or_wiped_server_store_is_repaired_from_the_majority() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // No periodic reconciliation: only the stream can bring JP its reports.
+    let mut c = start_cluster(&["--reconcile-every", "1h"]).await;
+    let kr = quick_client(&c, Party::Kr).await;
+    grant_missile(&c, &kr).await;
+    flows(&kr, "the first report").await;
+    tokio::task::block_in_place(|| wait_all_current(&c, Party::Jp));
+    c.node(Party::Jp).kill();
+    let hub_reconciled = reconciles(&c, Party::Jp);
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(submit_retrying(&kr, &draft(&format!("disk-{i}"))).await);
+    }
+    let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+    tokio::task::block_in_place(|| {
+        common::wait_until(Instant::now() + CLUSTER_WAIT, "the hub forwards every report into JP's stream", || {
+            (ordered(&c, Party::Us, "FORWARDED", &index).len() == ids.len()).then_some(())
+        })
+    });
+    let before = common::wait_async(|| jp_stream(&c)).await;
+    let (messages, last_seq) = (before.state.messages, before.state.last_sequence);
+    assert!(messages > 0, "the deliveries wait in JP's stream: {:?}", before.state);
+
+    // One server's store corrupted: the stream's leader.
+    let corrupted = before.cluster.clone().and_then(|c| c.leader).expect("JP's stream has a leader");
+    c.server(&corrupted).unwrap().kill();
+    let blocks = corrupt(&store_of(&c, &corrupted), "TISA_JP_DOWN");
+    c.server(&corrupted).unwrap().start_again().unwrap();
+    let after = wait_jp_stream_whole(&c, messages, last_seq, "JP's stream whole again after the corruption").await;
+    eprintln!(
+        "{corrupted}: {blocks} block(s) corrupted; repaired, leader now {:?}",
+        after.cluster.and_then(|c| c.leader)
+    );
+
+    // Another server's store wiped.
+    let wiped = ["tisa-jp-1", "tisa-jp-2", "tisa-jp-3"].into_iter().find(|s| *s != corrupted).unwrap().to_owned();
+    c.server(&wiped).unwrap().kill();
+    std::fs::remove_dir_all(store_of(&c, &wiped)).unwrap();
+    c.server(&wiped).unwrap().start_again().unwrap();
+    wait_jp_stream_whole(&c, messages, last_seq, "JP's stream whole again after the wipe").await;
+
+    // The two repaired servers alone hold the stream now.
+    let third = ["tisa-jp-1", "tisa-jp-2", "tisa-jp-3"].into_iter().find(|s| *s != corrupted && *s != wiped).unwrap();
+    c.server(third).unwrap().kill();
+    tokio::task::block_in_place(|| c.node(Party::Jp).restart(Duration::from_secs(60))).unwrap();
+    // No leader changed while the deliveries were taken: in order.
+    assert_eq!(all_once(&c, &kr, &ids, CLUSTER_WAIT).await, 0, "JP received them in KR's submission order");
+    assert_eq!(reconciles(&c, Party::Jp), hub_reconciled, "the hub re-sent nothing to JP: it all came from the stream");
+    c.server(third).unwrap().start_again().unwrap();
+    tokio::task::block_in_place(|| wait_all_current(&c, Party::Jp));
+}
