@@ -8,10 +8,11 @@
 //! replicas, and the tests find leaders through it.
 //!
 //! What "nothing lost" means here is checked twice: end to end (every
-//! report reaches JP exactly once, in KR's order, with its receipt home)
-//! and at the broker (where a lost stream message could otherwise be
-//! masked by the nodes' end-to-end reconciliation, the scenario makes sure
-//! no node reconciled, so every report JP took came out of the stream).
+//! report reaches JP exactly once with its receipt home; in KR's order
+//! where no leader moved while it was in flight) and at the broker (where
+//! a lost stream message could otherwise be masked by the nodes'
+//! end-to-end reconciliation, the scenario makes sure no node reconciled,
+//! so every report JP took came out of the stream).
 
 mod common;
 
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::fault::*;
 use common::{op, Broker, TestCluster};
+use futures::StreamExt as _;
 use serde_json::Value;
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;
@@ -111,10 +113,17 @@ fn ordered(c: &Cluster, party: Party, kind: &str, ids: &HashMap<String, usize>) 
 /// later ones were taken (and a delivery lost with a consumer's leader is
 /// redelivered after later ones), so failover can reorder; a broker with
 /// all its servers up does not (`faults_backlog.rs` checks the order).
-async fn all_once(c: &Cluster, kr: &tisa_transport::ControlClient, ids: &[String], within: Duration) -> usize {
-    all_receipted(kr, ids, within, "every report").await;
+async fn all_once(c: &Cluster, ids: &[String], within: Duration) -> usize {
     let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
     assert_eq!(index.len(), ids.len(), "distinct reports");
+    // KR's audit log (a status page holds at most 1,000 reports).
+    tokio::task::block_in_place(|| {
+        common::wait_until(Instant::now() + within, "KR holds JP's receipt for every report", || {
+            let receipts: std::collections::HashSet<String> =
+                ordered(c, Party::Kr, "RECEIPT", &index).into_iter().collect();
+            (receipts.len() == ids.len()).then_some(())
+        })
+    });
     let (kr_order, jp_order) = tokio::task::block_in_place(|| {
         (ordered(c, Party::Kr, "SUBMIT", &index), ordered(c, Party::Jp, "RECEIVED", &index))
     });
@@ -142,7 +151,7 @@ fn reconciles(c: &TestCluster, peer: Party) -> usize {
 
 /// The leader of each cluster's flow stream is killed (-9) mid-flow, then
 /// the server that took over: the flow goes on while each is down, and
-/// every report reaches JP once, in order, with its receipt home.
+/// every report reaches JP exactly once with its receipt home.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_stream_leaders_mid_flow_loses_nothing_and_does_not_stop_the_flow() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -170,7 +179,7 @@ async fn killing_stream_leaders_mid_flow_loses_nothing_and_does_not_stop_the_flo
             tokio::task::block_in_place(|| wait_all_current(&c, party));
         }
     }
-    let late = all_once(&c, &kr, &ids, CLUSTER_WAIT).await;
+    let late = all_once(&c, &ids, CLUSTER_WAIT).await;
     eprintln!(
         "{} reports, {late} overtaken by a later one; six kills in {:.1} s",
         ids.len(),
@@ -307,8 +316,56 @@ async fn a_corrupted_or_wiped_server_store_is_repaired_from_the_majority() {
     c.server(third).unwrap().kill();
     tokio::task::block_in_place(|| c.node(Party::Jp).restart(Duration::from_secs(60))).unwrap();
     // No leader changed while the deliveries were taken: in order.
-    assert_eq!(all_once(&c, &kr, &ids, CLUSTER_WAIT).await, 0, "JP received them in KR's submission order");
+    assert_eq!(all_once(&c, &ids, CLUSTER_WAIT).await, 0, "JP received them in KR's submission order");
     assert_eq!(reconciles(&c, Party::Jp), hub_reconciled, "the hub re-sent nothing to JP: it all came from the stream");
     c.server(third).unwrap().start_again().unwrap();
     tokio::task::block_in_place(|| wait_all_current(&c, Party::Jp));
+}
+
+// ------------------------------------------------------------- rolling restart
+
+/// A rolling restart of all nine servers (each stopped cleanly, started
+/// again, and caught up before the next) while 1,000 reports flow: each
+/// reaches JP exactly once with its receipt home (not always in KR's
+/// order: see below).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_every_server_while_a_thousand_reports_flow() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut c = start_cluster(&[]).await;
+    let kr = std::sync::Arc::new(quick_client(&c, Party::Kr).await);
+    grant_missile(&c, &kr).await;
+    flows(&kr, "the first report").await;
+    let t0 = Instant::now();
+    let servers: Vec<(Party, String)> =
+        Party::ALL.into_iter().flat_map(|p| (1..=3).map(move |i| (p, format!("tisa-{}-{i}", p.lower())))).collect();
+    let mut ids = Vec::new();
+    for (n, (party, name)) in servers.iter().enumerate() {
+        // A ninth of the reports in flight (submitted, not yet through) as the server goes down.
+        let chunk = 1000 / servers.len() + usize::from(n < 1000 % servers.len());
+        let start = ids.len();
+        let more: Vec<String> = futures::stream::iter(start..start + chunk)
+            .map(|i| {
+                let kr = kr.clone();
+                async move { submit_retrying(&kr, &draft(&common::canary(&format!("rolling-{i}")))).await }
+            })
+            .buffered(16)
+            .collect()
+            .await;
+        ids.extend(more);
+        let s = c.server(name).unwrap();
+        s.stop(Duration::from_secs(30)).unwrap();
+        s.start_again().unwrap();
+        tokio::task::block_in_place(|| wait_all_current(&c, *party));
+        eprintln!("{name} restarted ({:.1} s, {} reports submitted)", t0.elapsed().as_secs_f64(), ids.len());
+    }
+    assert_eq!(ids.len(), 1000);
+    let late = all_once(&c, &ids, CLUSTER_WAIT * 2).await;
+    // Not asserted: KR's order is kept while every server is up, but each
+    // leader moving off a stopped server can let a later report overtake
+    // one whose publish or delivery was in flight (see `all_once`). Known
+    // gap, in ARCHITECTURE.md ("Broker clusters").
+    eprintln!(
+        "1000 reports through a rolling restart in {:.1} s, {late} overtaken by a later one",
+        t0.elapsed().as_secs_f64()
+    );
 }

@@ -130,6 +130,22 @@ impl NatsServer {
         let _ = self.child.wait();
     }
 
+    /// Stops it cleanly (SIGTERM: JetStream shuts down, leaders step
+    /// down) within `timeout`, else kills it; leaves it down.
+    pub fn stop(&mut self, timeout: Duration) -> Result<()> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().context("running kill -TERM")?;
+        let deadline = Instant::now() + timeout;
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                self.kill();
+                bail!("nats-server did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Starts it again after [`NatsServer::kill`], same port, arguments
     /// and store; waits until it listens.
     pub fn start_again(&mut self) -> Result<()> {

@@ -198,3 +198,96 @@ pub(super) fn write_block(
 pub fn leaf_remote_urls(us: &[Server]) -> Vec<String> {
     us.iter().map(|s| format!("nats-leaf://{}", strip_scheme(&s.leaf_url))).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generated() -> (tempdir::Dir, crate::broker::Generated) {
+        let dir = tempdir::Dir::new();
+        let g = crate::broker::generate_with(dir.path(), &Options::per_nation_cluster(3)).unwrap();
+        (dir, g)
+    }
+
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+                Dir(std::env::temp_dir().join(format!("tisa-cluster-gen-{}-{nanos}", std::process::id())))
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn each_nation_gets_a_cluster_whose_routes_stay_inside_it() {
+        let (dir, g) = generated();
+        assert_eq!(g.servers.len(), 9, "three servers per nation");
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+        let port = |url: &str| host_port(url).unwrap().1;
+        for party in Party::ALL {
+            let servers = servers(&Options::per_nation_cluster(3), party).unwrap();
+            let route_ports: Vec<u16> = servers.iter().map(|s| s.route.as_ref().unwrap().1).collect();
+            for s in &servers {
+                let conf = read(&format!("nats-{}.conf", s.suffix));
+                assert!(conf.contains("sync_interval: always"), "{}", s.name);
+                assert!(conf.contains(&format!("name: \"tisa-{}\"", party.lower())), "{}: cluster name", s.name);
+                let fragment = read(&route_file(s));
+                assert!(fragment.contains("authorization { user:"), "{}: routes authenticated", s.name);
+                let password = fragment.split("password: \"").nth(1).unwrap().split('"').next().unwrap();
+                assert!(password.len() >= 64 && !conf.contains(password), "{}: no secret in the server config", s.name);
+                // Every route names a server of this nation, never itself, never another nation's.
+                let routes: Vec<u16> = fragment
+                    .split("nats-route://")
+                    .skip(1)
+                    .map(|r| r.split('"').next().unwrap().rsplit(':').next().unwrap().parse().unwrap())
+                    .collect();
+                assert_eq!(routes.len(), 2, "{}: the two other servers", s.name);
+                assert!(routes.iter().all(|p| route_ports.contains(p) && *p != s.route.as_ref().unwrap().1));
+                // Route permissions: no other party's subjects (the hub's: both links).
+                for other in Party::ALL.into_iter().filter(|o| *o != party) {
+                    assert!(!conf.contains(&format!("\"tisa.ctl.{}.>\"", other.lower())), "{}", s.name);
+                    if !party.is_hub() && !other.is_hub() {
+                        assert!(!conf.contains(&format!("tisa.{}.", other.lower())), "{}: nothing of {other}", s.name);
+                    }
+                }
+                if !party.is_hub() {
+                    // Each nation's server dials a leaf to every US server's listener.
+                    for us in servers_leafs() {
+                        assert!(conf.contains(&format!(":{}\"", port(&us))), "{}: leaf to {us}", s.name);
+                    }
+                }
+            }
+            let node = crate::config::load(&dir.path().join(format!("{}-node.toml", party.lower()))).unwrap();
+            assert_eq!(node.own.servers().len(), 3, "the node knows every server of its nation");
+            assert_eq!(node.own.replicas, 3, "streams kept by three servers");
+            assert!(servers.iter().all(|s| node.own.url.contains(&s.url)));
+        }
+    }
+
+    fn servers_leafs() -> Vec<String> {
+        servers(&Options::per_nation_cluster(3), Party::HUB).unwrap().into_iter().map(|s| s.leaf_url).collect()
+    }
+
+    #[test]
+    fn cluster_sizes_and_url_lists_are_checked() {
+        assert_eq!(
+            expand("nats://h:4222", 3, "x").unwrap(),
+            ["nats://h:4222", "nats://h:4225", "nats://h:4228"].map(String::from)
+        );
+        assert_eq!(expand("nats://a:1,nats://b:2,nats://c:3", 3, "x").unwrap().len(), 3);
+        assert!(expand("nats://a:1,nats://b:2", 3, "--kr-url").unwrap_err().to_string().contains("--kr-url"));
+        assert!(servers(&Options::per_nation_cluster(2), Party::Kr).is_err(), "two servers survive nothing");
+        let shared = Options { cluster: 3, ..Options::shared(crate::DEFAULT_NATS_URL) };
+        let dir = tempdir::Dir::new();
+        assert!(crate::broker::generate_with(dir.path(), &shared).is_err(), "a cluster needs per-nation mode");
+    }
+}
