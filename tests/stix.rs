@@ -303,6 +303,23 @@ fn taxii_over_tls() {
     let c = TestCluster::builder().broker(Broker::PerNationTls).start();
     let broker = c.broker_dir.clone().unwrap();
     let tls = format!("[tls]\ncert = {:?}\nkey = {:?}\n", broker.join("server.pem"), broker.join("server-key.pem"));
+    // A TAXII user must be a reader of this party: JP's reader key or KR's
+    // feed key (no reader role) is refused at start, before anything is served.
+    for (key, name) in
+        [(c.operator_key(Party::Jp, "analyst"), "jp-analyst"), (c.operator_key(Party::Kr, "feed"), "kr-feed")]
+    {
+        let cfg = c.dir.join(format!("taxii-bad-{name}.toml"));
+        let text = format!(
+            "node_config = {:?}\nnats = {:?}\nlisten = \"127.0.0.1:0\"\n[[user]]\nname = \"{name}\"\nkey = {:?}\npassword_hash = \"x\"\n",
+            c.cli_config(Party::Kr).unwrap(),
+            c.nats_of(Party::Kr).url(),
+            key
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let err = one_line_error(&tisa(&["taxii", "--config", cfg.to_str().unwrap()]), name);
+        assert!(err.contains("is not a reader key of KOR"), "{err}");
+    }
+    // Control: KR's analyst (a reader of KR) serves.
     let (_server, url) = taxii_server_with(&c, Party::Kr, &tls);
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
     let ca = broker.join("ca.pem");
