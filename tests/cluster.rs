@@ -17,7 +17,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::fault::*;
@@ -368,4 +369,114 @@ async fn a_rolling_restart_of_every_server_while_a_thousand_reports_flow() {
         "1000 reports through a rolling restart in {:.1} s, {late} overtaken by a later one",
         t0.elapsed().as_secs_f64()
     );
+}
+
+// ------------------------------------------------------------- partition
+
+/// What the partition test keeps: the proxies that carry JP's routes, by
+/// (from server, to server), numbered 1 to 3.
+type RouteProxies = Arc<Mutex<Vec<(usize, usize, common::proxy::Proxy)>>>;
+
+/// `key: value` (the first number after `key`) in `text` from `after` on.
+fn number_after(text: &str, after: &str, key: &str) -> u16 {
+    let rest = &text[text.find(after).unwrap()..];
+    let rest = &rest[rest.find(key).unwrap() + key.len()..];
+    rest.trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+/// Routes JP's cluster through one proxy per direction of each route
+/// (server i dials server j through proxy (i, j)); each server advertises
+/// an address where nothing listens, so none learns a direct way to
+/// another. JP's node is given jp-1 and jp-2 only (a client stays on the
+/// server it is connected to: on a partitioned one it would wait for the
+/// heal).
+fn route_jp_through_proxies(dir: &Path, proxies: &RouteProxies) {
+    let route_port = |i: usize| {
+        number_after(&std::fs::read_to_string(dir.join(format!("nats-jp-{i}.conf"))).unwrap(), "cluster {", "port:")
+    };
+    for i in 1..=3 {
+        let fragment_path = dir.join(format!("cluster-jp-{i}.conf"));
+        let fragment = std::fs::read_to_string(&fragment_path).unwrap();
+        let password = fragment.split("password: \"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let mut routes = Vec::new();
+        for j in (1..=3).filter(|j| *j != i) {
+            let p = common::proxy::Proxy::start(([127, 0, 0, 1], route_port(j)).into());
+            routes.push(format!("\"nats-route://route-jp:{password}@{}\"", p.addr()));
+            proxies.lock().unwrap().push((i, j, p));
+        }
+        let auth = fragment.lines().find(|l| l.starts_with("authorization")).unwrap();
+        let text = format!("{auth}\nroutes = [ {} ]\nadvertise: \"127.0.0.1:1\"\n", routes.join(", "));
+        std::fs::write(&fragment_path, text).unwrap();
+    }
+    let node = dir.join("jp-node.toml");
+    let text = std::fs::read_to_string(&node).unwrap();
+    let urls = text.lines().find(|l| l.starts_with("url = ")).unwrap().to_owned();
+    let two: Vec<&str> = urls.trim_start_matches("url = \"").trim_end_matches('"').split(',').take(2).collect();
+    std::fs::write(&node, text.replace(&urls, &format!("url = \"{}\"", two.join(",")))).unwrap();
+}
+
+/// JP's server tisa-jp-3 is cut off from the other two (its route
+/// connections go through proxies the test cuts; it keeps its clients and
+/// its leaf to US). The majority goes on: reports flow to JP and receipts
+/// come home. After the heal, tisa-jp-3 catches up, and JP's inbox holds
+/// each report exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_cut_off_from_its_cluster_stops_nothing_and_duplicates_nothing() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let proxies: RouteProxies = Arc::default();
+    let p = proxies.clone();
+    let c = tokio::task::spawn_blocking(move || {
+        TestCluster::builder()
+            .broker(Broker::Generated(tisa_deploy::broker::Options::per_nation_cluster(3)))
+            .prepare(Box::new(move |dir| route_jp_through_proxies(dir, &p)))
+            .start()
+    })
+    .await
+    .unwrap();
+    let kr = quick_client(&c, Party::Kr).await;
+    grant_missile(&c, &kr).await;
+    flows(&kr, "the first report").await;
+    tokio::task::block_in_place(|| wait_all_current(&c, Party::Jp));
+    let mut ids = Vec::new();
+    in_flight(&kr, "before-cut", 10, &mut ids).await;
+    let cut = |on: bool| {
+        for (i, j, p) in proxies.lock().unwrap().iter() {
+            if *i == 3 || *j == 3 {
+                if on {
+                    p.cut()
+                } else {
+                    p.heal()
+                }
+            }
+        }
+    };
+    let leader = jp_stream(&c).await.and_then(|i| i.cluster?.leader);
+    cut(true);
+    let t0 = Instant::now();
+    // The cut is real: the majority sees tisa-jp-3 drop out of JP's stream.
+    let seen = common::wait_until_async(Instant::now() + CLUSTER_WAIT, "the majority loses tisa-jp-3", || async {
+        let cl = jp_stream(&c).await?.cluster?;
+        let gone = cl.leader.as_deref() != Some("tisa-jp-3")
+            && cl.replicas.iter().any(|r| r.name == "tisa-jp-3" && (r.offline || !r.current));
+        gone.then(|| format!("{cl:?}"))
+    })
+    .await;
+    eprintln!("leader before the cut: {leader:?}; after: {seen}");
+    // The majority side goes on.
+    in_flight(&kr, "cut", 10, &mut ids).await;
+    flows(&kr, "with tisa-jp-3 cut off").await;
+    eprintln!("the flow went on {:.1} s after the cut", t0.elapsed().as_secs_f64());
+    all_once(&c, &ids, CLUSTER_WAIT).await;
+    cut(false);
+    tokio::task::block_in_place(|| wait_all_current(&c, Party::Jp));
+    eprintln!("tisa-jp-3 caught up {:.1} s after the cut", t0.elapsed().as_secs_f64());
+    in_flight(&kr, "healed", 10, &mut ids).await;
+    flows(&kr, "after the heal").await;
+    all_once(&c, &ids, CLUSTER_WAIT).await;
+    // No duplicate in JP's inbox.
+    let inbox = common::op_json(&c, Party::Jp, false, &["inbox", "--limit", "1000"]);
+    let listed: Vec<&str> = inbox["items"].as_array().unwrap().iter().filter_map(|i| i["report_id"].as_str()).collect();
+    for id in &ids {
+        assert_eq!(listed.iter().filter(|l| **l == id.as_str()).count(), 1, "{id} once in JP's inbox");
+    }
 }

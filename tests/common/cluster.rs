@@ -86,7 +86,11 @@ pub struct ClusterBuilder {
     no_tap: bool,
     args: Vec<(Option<Party>, Vec<String>)>,
     env: Vec<(String, String)>,
+    prepare: Option<Prepare>,
 }
+
+/// Called with a generated deployment's directory before its servers start.
+pub type Prepare = Box<dyn FnOnce(&Path) + Send>;
 
 impl ClusterBuilder {
     /// The broker deployment (default: [`Broker::Open`]).
@@ -119,6 +123,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Called with a generated deployment's directory before its servers
+    /// start ([`Broker::Generated`] only).
+    pub fn prepare(mut self, f: Prepare) -> Self {
+        self.prepare = Some(f);
+        self
+    }
+
     /// An environment variable for every node (e.g. `RUST_LOG`).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
@@ -139,7 +150,15 @@ impl ClusterBuilder {
             Broker::Shared => Cluster::start_secured(bin, &nats_bin(), node_args, env),
             Broker::PerNation => Cluster::start_per_nation(bin, &nats_bin(), node_args, env),
             Broker::PerNationTls => Cluster::start_per_nation_tls(bin, &nats_bin(), node_args, env),
-            Broker::Generated(opts) => Cluster::start_generated(bin, &nats_bin(), opts, node_args, env),
+            Broker::Generated(opts) => {
+                let prepare = self.prepare;
+                Cluster::start_generated_prepared(bin, &nats_bin(), opts, node_args, env, |dir| {
+                    if let Some(f) = prepare {
+                        f(dir);
+                    }
+                    Ok(())
+                })
+            }
         };
         let inner = started.unwrap_or_else(|e| panic!("cannot start the cluster: {e:#}"));
         // A wire tap on every hub→nation subject, live before anything is

@@ -29,6 +29,7 @@
 //! - [`flow`]: report flows through the CLI (submit, pending, inbox,
 //!   approve…), canaries and absence checks.
 //! - [`raw`]: raw NATS connections (forge, replay, capture, attack).
+//! - [`proxy`]: a TCP proxy a test can cut and heal (a partition).
 //! - [`ctl`]: in-process operator clients (async), decisions signed in the test.
 //! - [`fault`]: what the fault tests add (audit logs through the CLI,
 //!   submits that ride out crashes).
@@ -39,6 +40,7 @@ pub mod cluster;
 pub mod ctl;
 pub mod fault;
 pub mod flow;
+pub mod proxy;
 pub mod raw;
 pub mod wait;
 

@@ -396,6 +396,22 @@ impl Cluster {
         args: impl Fn(Party) -> Vec<String>,
         envs: &[(String, String)],
     ) -> Result<Cluster> {
+        Cluster::start_generated_prepared(bin, nats_bin, opts, args, envs, |_| Ok(()))
+    }
+
+    /// [`Cluster::start_generated`], calling `prepare` with the generated
+    /// deployment's directory before any server starts (a test may route
+    /// a cluster's routes through proxies, or narrow a node's URLs). A
+    /// clustered deployment's configs already hold the real ports, so its
+    /// nodes get no `--nats` override.
+    pub fn start_generated_prepared(
+        bin: &Path,
+        nats_bin: &Path,
+        opts: &tisa_deploy::broker::Options,
+        args: impl Fn(Party) -> Vec<String>,
+        envs: &[(String, String)],
+        prepare: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<Cluster> {
         let broker_dir = scratch_dir("broker")?;
         let mut opts = opts.clone();
         let clustered = opts.cluster > 1;
@@ -412,6 +428,7 @@ impl Cluster {
             opts.jp_url = free_urls(opts.cluster, ROUTE_PORT_OFFSET)?;
         }
         let generated = tisa_deploy::broker::generate_with(&broker_dir, &opts)?;
+        prepare(&broker_dir)?;
         let mut servers = Vec::new();
         // The hub's server first: the nations' servers dial it.
         let mut confs = generated.servers.clone();
@@ -459,19 +476,19 @@ impl Cluster {
         let mut nodes = Vec::new();
         for party in Party::ALL {
             let config = broker_dir.join(format!("{}-node.toml", party.lower()));
-            let mut a = vec![
-                "--config".to_owned(),
-                config.to_string_lossy().into_owned(),
-                "--nats".to_owned(),
-                url_of(party),
+            let mut a = vec!["--config".to_owned(), config.to_string_lossy().into_owned()];
+            if !clustered {
+                a.extend(["--nats".to_owned(), url_of(party)]);
+            }
+            a.extend([
                 "--agreement".to_owned(),
                 agreement.to_string_lossy().into_owned(),
                 "--key".to_owned(),
                 keys_dir.join(format!("{}-node.key", party.lower())).to_string_lossy().into_owned(),
                 "--data-dir".to_owned(),
                 dir.join(format!("{}-data", party.lower())).to_string_lossy().into_owned(),
-            ];
-            if party.is_hub() {
+            ]);
+            if party.is_hub() && !clustered {
                 // The hub's links are on its own server (per-nation: the
                 // nations' servers join it by leaf connections).
                 a.extend(["--kr-nats".to_owned(), url_of(Party::Us), "--jp-nats".to_owned(), url_of(Party::Us)]);
