@@ -98,14 +98,8 @@ async fn in_flight(kr: &tisa_transport::ControlClient, label: &str, n: usize, id
 }
 
 /// Ids of `kind` entries in `party`'s audit log, in log order, among `ids`.
-fn ordered(c: &Cluster, party: Party, kind: &str, ids: &HashMap<String, usize>) -> Vec<String> {
-    audit(c, party)
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .filter_map(|e| e["report_id"].as_str())
-        .filter(|id| ids.contains_key(*id))
-        .map(str::to_owned)
-        .collect()
+fn audited(c: &Cluster, party: Party, kind: &str, ids: &HashMap<String, usize>) -> Vec<String> {
+    ordered(&audit(c, party), kind, ids)
 }
 
 /// Every one of `ids` reached JP exactly once and its receipt came home.
@@ -121,12 +115,12 @@ async fn all_once(c: &Cluster, ids: &[String], within: Duration) -> usize {
     tokio::task::block_in_place(|| {
         common::wait_until(Instant::now() + within, "KR holds JP's receipt for every report", || {
             let receipts: std::collections::HashSet<String> =
-                ordered(c, Party::Kr, "RECEIPT", &index).into_iter().collect();
+                audited(c, Party::Kr, "RECEIPT", &index).into_iter().collect();
             (receipts.len() == ids.len()).then_some(())
         })
     });
     let (kr_order, jp_order) = tokio::task::block_in_place(|| {
-        (ordered(c, Party::Kr, "SUBMIT", &index), ordered(c, Party::Jp, "RECEIVED", &index))
+        (audited(c, Party::Kr, "SUBMIT", &index), audited(c, Party::Jp, "RECEIVED", &index))
     });
     assert_eq!(kr_order.len(), ids.len(), "KR submitted each once");
     assert_eq!(jp_order.len(), ids.len(), "JP received each exactly once");
@@ -176,6 +170,14 @@ async fn killing_stream_leaders_mid_flow_loses_nothing_and_does_not_stop_the_flo
             c.server(&victim).unwrap().kill();
             tokio::task::block_in_place(|| wait_leader(&c, party, name, Some(&victim)));
             flows(&kr, &format!("{name} with {victim} down")).await;
+            // Below its replica count: `tisa health` warns (and stops once it has caught up).
+            let warned = tokio::task::block_in_place(|| {
+                common::wait_until(Instant::now() + CLUSTER_WAIT, &format!("{party} warns about {name}"), || {
+                    let s = stream(&c, party, name)?;
+                    (s["current"] == 2).then(|| s["warning"].as_str().map(str::to_owned)).flatten()
+                })
+            });
+            assert!(warned.contains("2 of 3") && warned.contains(&victim), "{warned}");
             c.server(&victim).unwrap().start_again().unwrap();
             tokio::task::block_in_place(|| wait_all_current(&c, party));
         }
@@ -287,7 +289,7 @@ async fn a_corrupted_or_wiped_server_store_is_repaired_from_the_majority() {
     let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
     tokio::task::block_in_place(|| {
         common::wait_until(Instant::now() + CLUSTER_WAIT, "the hub forwards every report into JP's stream", || {
-            (ordered(&c, Party::Us, "FORWARDED", &index).len() == ids.len()).then_some(())
+            (audited(&c, Party::Us, "FORWARDED", &index).len() == ids.len()).then_some(())
         })
     });
     let before = common::wait_async(|| jp_stream(&c)).await;

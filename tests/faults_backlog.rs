@@ -22,17 +22,6 @@ const N: usize = 10_000;
 /// only a stall detector; the whole test may take minutes).
 const STALL: Duration = Duration::from_secs(120);
 
-/// Ids of `kind` entries in `party`'s audit log, in log order, restricted to `ids`.
-fn ordered(entries: &[Value], kind: &str, ids: &HashMap<String, usize>) -> Vec<String> {
-    entries
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .filter_map(|e| e["report_id"].as_str())
-        .filter(|id| ids.contains_key(*id))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Waits until `party`'s audit log holds `kind` entries for all of `ids`,
 /// failing only if the count stops growing for [`STALL`]. Returns the entries.
 fn wait_all(c: &tisa_kit::cluster::Cluster, party: Party, kind: &str, ids: &HashMap<String, usize>) -> Vec<Value> {

@@ -27,6 +27,17 @@ pub fn audit(c: &Cluster, party: Party) -> Vec<Value> {
         .collect()
 }
 
+/// Ids of `kind` entries in `entries` (an audit log), in log order, restricted to `ids`.
+pub fn ordered(entries: &[Value], kind: &str, ids: &std::collections::HashMap<String, usize>) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .filter_map(|e| e["report_id"].as_str())
+        .filter(|id| ids.contains_key(*id))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Audit entries of `kind` about report `id`.
 pub fn count(entries: &[Value], kind: &str, id: &str) -> usize {
     entries.iter().filter(|e| e["kind"] == kind && e["report_id"] == id).count()
