@@ -113,6 +113,14 @@ pub enum CommandError {
     /// Tearline-only approval of a report that has no tearline.
     #[error("report {0} has no tearline; approve in full or deny")]
     NoTearline(ReportId),
+    /// A staged agreement version is not the next one.
+    #[error("agreement version {version} is not the next after version {last}: stage the versions in order")]
+    AgreementNotNext {
+        /// The version offered.
+        version: u32,
+        /// The last version the node holds.
+        last: u32,
+    },
     /// The node's own signing key is not registered in the agreement.
     #[error("this node's key {0:?} is not registered in the agreement as a node key of this party")]
     UnregisteredNodeKey(String),

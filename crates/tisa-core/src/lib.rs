@@ -47,7 +47,7 @@ pub use node::{
     PendingView, RecipientState, ReportDraft, RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft,
     TrackEntry, TrackSubmitted,
 };
-pub use policy::{KeyEntry, KeyId, KeyRole, NotReleasable, Policy, Verb};
+pub use policy::{AgreementTag, KeyEntry, KeyId, KeyRole, NotReleasable, Policy, Verb};
 pub use report::*;
 pub use sign::{Authorization, Identity, Signed, TrackDoc};
 pub use types::*;

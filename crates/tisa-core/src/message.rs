@@ -2,7 +2,7 @@
 //! (`proto/tisa/v1/*.proto`) mirrors these; the transport crate converts.
 
 use crate::ids::{MessageId, ReportId, RequestId};
-use crate::policy::NotReleasable;
+use crate::policy::{AgreementTag, NotReleasable};
 use crate::report::{BodyKey, Content, ReportHeader};
 use crate::sign::{
     DecisionDoc, GrantDoc, ReceiptDoc, RetractionDoc, RevocationDoc, Signed, StandingDoc, TrackDoc, Verdict,
@@ -12,8 +12,9 @@ use crate::types::{Party, Sensitive, Timestamp};
 /// Protocol major version carried in every envelope and batch: a node
 /// refuses a peer message of another major (`VERSION_MISMATCH`). 2 since
 /// #14 (signed operator actions, grant statements): formats changed, and
-/// there were no deployments to migrate.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// there were no deployments to migrate. 3 since #17: every envelope
+/// carries the sender's agreement version and hash.
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Protocol minor version: additions a node of the same major can ignore.
 pub const PROTOCOL_VERSION_MINOR: u32 = 0;
 
@@ -305,6 +306,10 @@ pub enum Payload {
     Retraction(Retraction),
     /// Originator → hub, hub → recipient: a standing grant still stands.
     Standing(Standing),
+    /// Either way, on every link-up and agreement switch: nothing but the
+    /// envelope, whose [`Envelope::agreement`] says which agreement the
+    /// sender enforces.
+    Hello,
 }
 
 /// A recipient's signed receipt for one revision of a report.
@@ -338,6 +343,7 @@ impl Payload {
             Payload::Receipt(_) => "receipt",
             Payload::Retraction(_) => "retraction",
             Payload::Standing(_) => "standing",
+            Payload::Hello => "hello",
         }
     }
 }
@@ -354,6 +360,9 @@ pub struct Envelope {
     pub sender: Party,
     /// When it was sent, by the sender's clock.
     pub sent_at: Timestamp,
+    /// The agreement the sender enforced when it sent it: peers compare,
+    /// and trilateral releases stop while they differ.
+    pub agreement: AgreementTag,
     /// What it carries; its kind names the subject it travels on.
     pub payload: Payload,
 }

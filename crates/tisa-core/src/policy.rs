@@ -30,11 +30,15 @@ pub enum KeyRole {
     Feed,
     /// The party's roster key: signs the party's operator roster.
     Roster,
+    /// The party's agreement signer: signs agreement versions
+    /// (`tisa.v1.agreement`). A version is in force only when a signer of
+    /// each of the three parties, registered in the previous version, signed it.
+    Signer,
 }
 
 impl KeyRole {
     /// Every role.
-    pub const ALL: [KeyRole; 7] = [
+    pub const ALL: [KeyRole; 8] = [
         KeyRole::Node,
         KeyRole::Approver,
         KeyRole::Submitter,
@@ -42,6 +46,7 @@ impl KeyRole {
         KeyRole::Auditor,
         KeyRole::Feed,
         KeyRole::Roster,
+        KeyRole::Signer,
     ];
 
     /// Its name in files and documents (`node`, `approver`, ...).
@@ -54,6 +59,7 @@ impl KeyRole {
             KeyRole::Auditor => "auditor",
             KeyRole::Feed => "feed",
             KeyRole::Roster => "roster",
+            KeyRole::Signer => "signer",
         }
     }
 }
@@ -217,11 +223,37 @@ impl KeyEntry {
     }
 }
 
+/// Which agreement a node enforces: its version and the SHA-256 of its
+/// canonical form. Every envelope carries the sender's; peers compare
+/// them, and trilateral releases stop while they differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AgreementTag {
+    /// The agreement's version.
+    pub version: u32,
+    /// SHA-256 of its canonical form (all zero: not from a signed file).
+    pub hash: [u8; 32],
+}
+
+impl fmt::Display for AgreementTag {
+    /// `v2 (3f9a1c0e…)`: the version and the first 8 hex digits of the hash.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{} (", self.version)?;
+        self.hash[..4].iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+        f.write_str("…)")
+    }
+}
+
 /// The policy the core enforces: the agreement in force.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Version of the agreement this policy comes from.
     pub version: u32,
+    /// SHA-256 of the agreement's canonical form (all zero for a policy
+    /// not read from a file, as in the core's tests).
+    pub hash: [u8; 32],
+    /// When this version takes effect (Unix ms; 0: from the start). Nodes
+    /// holding a chain switch to a later version at this instant, together.
+    pub effective_at: crate::types::Timestamp,
     /// Categories that may travel to a third party through the hub.
     pub scope: Vec<Category>,
     /// Highest classification that may cross the hub–KR link (either way).
@@ -251,6 +283,8 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             version: 1,
+            hash: [0; 32],
+            effective_at: crate::types::Timestamp(0),
             scope: vec![Category::NkNuclear, Category::NkMissile],
             kr_ceiling: Classification::Secret,
             jp_ceiling: Classification::Secret,
@@ -307,6 +341,11 @@ impl fmt::Display for NotReleasable {
 }
 
 impl Policy {
+    /// Which agreement this is (version and hash), as peers compare it.
+    pub fn tag(&self) -> AgreementTag {
+        AgreementTag { version: self.version, hash: self.hash }
+    }
+
     /// How often an originator issues a grant-standing statement: a third of
     /// [`Policy::standing_window`] (at least 1 ms), so two may be lost in a
     /// row before the recipient holds anything.

@@ -9,7 +9,7 @@
 use crate::error::RejectReason;
 use crate::ids::{MessageId, ReportId, TrackId};
 use crate::message::{Basis, Progress, Rejection, ReleaseDecision, ReleaseRequest, TrackUpdate};
-use crate::policy::{KeyId, Verb};
+use crate::policy::{AgreementTag, KeyId, Verb};
 use crate::report::ReportHeader;
 use crate::sign::AuthError;
 use crate::sign::{AuditHeadDoc, ReceiptDoc};
@@ -107,6 +107,17 @@ pub enum Event {
         /// How many messages were re-sent.
         resent: u32,
     },
+    /// Hub: a national report was released to `recipient` but waits while
+    /// the parties enforce different agreement versions.
+    HeldForAgreement { header: ReportHeader, recipient: Party },
+    /// A staged agreement version took effect.
+    AgreementSwitched { from: AgreementTag, to: AgreementTag },
+    /// A peer said it enforces another agreement than this node: trilateral
+    /// releases stop until the versions agree.
+    AgreementMismatch { link: Party, theirs: AgreementTag, ours: AgreementTag },
+    /// A trilateral delivery or track the hub sent under another agreement
+    /// version was not taken (the hub sends it again once they agree).
+    NotUnderAgreement { link: Party, kind: &'static str, theirs: AgreementTag, ours: AgreementTag },
     /// An operator's request was refused before it had any effect: its
     /// signed action was missing, of an unknown key, another party's key,
     /// a key without the role, stale or replayed (audited by key id).

@@ -292,9 +292,16 @@ impl Node {
         })?;
         let (delivery, blank) = delivery_of(report, full, recipient, tearline_only, Some(consent.clone()))
             .ok_or_else(|| RejectReason::NoTearline(id.clone()))?;
-        self.send_body(now, recipient, Payload::Delivery(delivery), blank.then(|| report.key()));
         let f = Forwarded { consent: Some(consent), tearline_only, receipt: None };
         self.hub.forwarded.insert((id.clone(), report.header.revision, recipient), f);
+        if !self.trilateral_aligned() {
+            // Released, but not sent while the parties enforce different
+            // agreement versions: reconciliation sends it once they agree.
+            self.chain.held_back = true;
+            self.events.push_back(Event::HeldForAgreement { header: report.header.clone(), recipient });
+            return Ok(());
+        }
+        self.send_body(now, recipient, Payload::Delivery(delivery), blank.then(|| report.key()));
         self.events.push_back(Event::Forwarded {
             header: report.header.clone(),
             recipient,

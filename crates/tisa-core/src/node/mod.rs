@@ -43,6 +43,7 @@ use crate::report::BodyKey;
 use crate::sign::{Identity, Replays};
 use crate::types::{Classification, Party, Timestamp};
 
+mod agreement;
 mod auth;
 mod event;
 mod grants;
@@ -55,6 +56,7 @@ mod standing;
 mod tracks;
 mod views;
 
+pub use agreement::AgreementView;
 pub use event::{Event, HeldKind};
 pub use originator::{ReportDraft, SubmitNote, Submitted};
 pub use standing::HeldView;
@@ -171,6 +173,8 @@ pub struct Node {
     stashes: VecDeque<Stash>,
     /// The nonces of operators' actions still within the clock skew.
     replays: Replays,
+    /// Later agreement versions, and what the peers enforce (`agreement`).
+    chain: agreement::Chain,
 }
 
 impl Node {
@@ -205,6 +209,7 @@ impl Node {
             bodies: Some(HashMap::new()),
             stashes: VecDeque::new(),
             replays: Replays::default(),
+            chain: agreement::Chain::default(),
         })
     }
 
@@ -252,15 +257,13 @@ impl Node {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let request = self.deadlines.first().map(|(t, _)| *t);
-        match (request, self.standing_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [request, self.standing_timeout(), self.switch_timeout()].into_iter().flatten().min()
     }
 
-    /// A timer input: expires every open request whose deadline is `<= now`,
-    /// issues the grant-standing statements due, refuses what is held under
-    /// a grant that has lapsed.
+    /// A timer input: switches to a staged agreement version whose time has
+    /// come, expires every open request whose deadline is `<= now`, issues
+    /// the grant-standing statements due, refuses what is held under a
+    /// grant that has lapsed.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.expire_due(now);
         self.standing_on_timeout(now);
@@ -278,7 +281,20 @@ impl Node {
         } else if env.sender != link {
             Err(RejectReason::ForgedSender { claimed: env.sender, link })
         } else {
+            self.note_peer_agreement(now, link, env.agreement);
             match env.payload {
+                Payload::Hello => Ok(()),
+                p if !self.party.is_hub() && is_trilateral(&p) && !self.sent_under_own_agreement(env.agreement) => {
+                    // Not taken while the versions differ; the hub sends it
+                    // again once they agree (`agreement`).
+                    self.events.push_back(Event::NotUnderAgreement {
+                        link,
+                        kind,
+                        theirs: env.agreement,
+                        ours: self.policy.tag(),
+                    });
+                    Ok(())
+                }
                 Payload::Rejection(r) => {
                     self.on_rejection(link, r);
                     Ok(())
@@ -319,6 +335,8 @@ impl Node {
         if link == self.party || (!self.party.is_hub() && link != Party::HUB) {
             return;
         }
+        // Which agreement this node enforces, for the peer to compare.
+        self.send(now, link, Payload::Hello);
         self.resend_to(now, link);
     }
 
@@ -375,7 +393,14 @@ impl Node {
         let raw = format!("{}.{:016x}.{}", self.party.code(), self.instance, self.next_seq);
         // The format above always satisfies the id rules.
         let Ok(message_id) = MessageId::new(raw) else { return };
-        let envelope = Envelope { version: PROTOCOL_VERSION, message_id, sender: self.party, sent_at: now, payload };
+        let envelope = Envelope {
+            version: PROTOCOL_VERSION,
+            message_id,
+            sender: self.party,
+            sent_at: now,
+            agreement: self.policy.tag(),
+            payload,
+        };
         let mut t = Transmit { to, envelope, body };
         if let Some(b) = t.body.as_ref().and_then(|k| self.bodies.as_ref()?.get(k)) {
             // In memory, a body is there and matches: the core stashed it.
@@ -395,7 +420,11 @@ impl Node {
         }
     }
 
+    /// Brings the node up to `now` before an input: a staged agreement
+    /// version whose time has come takes effect first, then open requests
+    /// past their deadline expire.
     fn expire_due(&mut self, now: Timestamp) {
+        self.switch_due(now);
         while let Some((at, rid)) = self.deadlines.first().cloned() {
             if at > now {
                 break;
@@ -433,6 +462,17 @@ impl Node {
                 self.events.push_back(Event::Expired { request: req });
             }
         }
+    }
+}
+
+/// Whether a message a nation receives releases something trilaterally
+/// (a national report or track forwarded under consent): what stops while
+/// the agreement versions differ.
+fn is_trilateral(p: &Payload) -> bool {
+    match p {
+        Payload::Delivery(d) => d.basis == crate::message::Basis::Trilateral,
+        Payload::Track(t) => t.consent.is_some(),
+        _ => false,
     }
 }
 

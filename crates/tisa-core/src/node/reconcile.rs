@@ -30,8 +30,15 @@ impl Node {
         // Each with the body it needs from the store, if any.
         let mut out: Vec<(Payload, Option<BodyKey>)> = Vec::new();
         if self.party.is_hub() {
+            let aligned = self.trilateral_aligned();
+            let mut held_back = false;
             for ((id, rev, to), f) in &self.hub.forwarded {
+                // Trilateral deliveries wait while the agreement versions differ.
                 if *to != link || f.receipt.is_some() {
+                    continue;
+                }
+                if f.consent.is_some() && !aligned {
+                    held_back = true;
                     continue;
                 }
                 let key = (id.clone(), *rev);
@@ -49,6 +56,7 @@ impl Node {
                     out.push((Payload::Revocation(r.clone()), None));
                 }
             }
+            self.chain.held_back |= held_back;
             out.extend(self.standing_to_resend(link).into_iter().map(|p| (p, None)));
             let mut told = BTreeSet::new();
             for (id, _, to) in self.hub.forwarded.keys() {

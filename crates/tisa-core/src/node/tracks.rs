@@ -202,7 +202,10 @@ impl Node {
         // Forward only under the originator's signed, unrevoked standing
         // grant; a track never opens a release request.
         let Some(third) = link.other_nation() else { return Ok(()) };
-        if self.policy.check_track(link, d.classification, d.releasable_to, third).is_err() {
+        // Latest wins: a track is not kept back while the versions differ.
+        if !self.trilateral_aligned()
+            || self.policy.check_track(link, d.classification, d.releasable_to, third).is_err()
+        {
             return Ok(());
         }
         let grant = self

@@ -37,6 +37,7 @@
 //! | `tisa.v1.action` | an operator's or feed's key (by key id) | party, verb, SHA-256 of the request payload bytes, issue time, nonce, key id: every state-changing control request and content read |
 //! | `tisa.v1.submission` | the submitter's key (by key id) | party, category, classification, releasable-to, SHA-256 of title, body, tearline, source, corrected report, issue time, nonce, key id; travels with the report |
 //! | `tisa.v1.cosign` | a second approver's key (by key id) | grant id, originator, SHA-256 of the grant document, time, key id: under the two-person rule a grant takes effect, and the hub and the recipient accept it, only with one by another approver key ([`check_cosigned`]) |
+//! | `tisa.v1.agreement` | each party's agreement-signer key (by key id) | version, SHA-256 of the agreement's canonical form, SHA-256 of the previous version's, party, key id: a version is in force only with one from each of the three parties, by keys the previous version registers ([`check_agreement_signed`]) |
 //! | `tisa.v1.roster` | the party's roster key (by key id) | party, version, issue time, operators (name, key id, public key, roles) |
 //! | `tisa.v1.track` | originator's node key | track id, sequence number, originator, category (NK_MISSILE), classification, releasable-to, launch point and time, position, altitude, observation time, predicted impact, issue time |
 //! | `tisa.v1.standing` | originator's node key | grant id, SHA-256 of the grant's signed bytes, originator, per-grant sequence number, issue time: the grant still stands (issued on a timer; a recipient uses a grant only while it holds a fresh one) |
@@ -54,6 +55,7 @@
 //! public item is re-exported here; import from `tisa_core::sign`.
 
 mod action;
+mod agreement;
 mod canonical;
 mod cosign;
 mod decision;
@@ -71,6 +73,7 @@ mod track;
 mod tests;
 
 pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
+pub use agreement::{check_agreement_signed, AgreementDoc, AgreementSigError};
 pub use canonical::{sha256, Digest32, SigError};
 pub use cosign::{check_cosigned, CosignDoc};
 pub use decision::{DecisionDoc, Verdict};

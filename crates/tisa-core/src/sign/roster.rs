@@ -152,7 +152,9 @@ impl RosterDoc {
             if !keys.insert(o.public) {
                 return Err(bad("its key is listed twice"));
             }
-            if o.roles.is_empty() || o.roles.iter().any(|r| matches!(r, KeyRole::Node | KeyRole::Roster)) {
+            if o.roles.is_empty()
+                || o.roles.iter().any(|r| matches!(r, KeyRole::Node | KeyRole::Roster | KeyRole::Signer))
+            {
                 return Err(bad("an operator holds one or more of approver, submitter, reader, auditor, feed"));
             }
             let owner = policy.key_parties(o.key_id());

@@ -466,3 +466,41 @@ fn a_roster_lists_only_its_own_partys_operators() {
     );
     assert!(matches!(RosterDoc::verify(&p, Party::Kr, &twice), Err(RosterError::BadOperator { .. })));
 }
+
+#[test]
+fn an_agreement_version_needs_a_vouched_signer_of_each_party() {
+    let signers: Vec<(Party, Identity)> =
+        Party::ALL.iter().enumerate().map(|(i, p)| (*p, Identity::from_seed("s", [40 + i as u8; 32]))).collect();
+    let mut p = Policy::default();
+    for (party, id) in &signers {
+        p.keys.push(entry(*party, &format!("{}-signer", party.lower()), KeyRole::Signer, id));
+    }
+    let hash = [5; 32];
+    let sign =
+        |i: usize, version: u32, hash: [u8; 32]| AgreementDoc::sign(&signers[i].1, signers[i].0, version, hash, None);
+    let all: Vec<Signed> = (0..3).map(|i| sign(i, 1, hash)).collect();
+    assert_eq!(AgreementDoc::parse(&all[0].bytes).unwrap().party, Party::Kr);
+    // Control: one signature per party, by keys the vouching version registers.
+    assert_eq!(check_agreement_signed(&p, 1, hash, None, &all), Ok(()));
+    // Two of three.
+    let e = check_agreement_signed(&p, 1, hash, None, &all[..2]).unwrap_err();
+    assert!(matches!(&e, AgreementSigError::Missing { missing, .. } if missing == "JPN"), "{e}");
+    // KR's signature twice does not stand for JP's.
+    let e = check_agreement_signed(&p, 1, hash, None, &[all[0].clone(), all[1].clone(), all[0].clone()]).unwrap_err();
+    assert!(matches!(e, AgreementSigError::Missing { .. }), "{e}");
+    // A key the vouching version does not register as JP's signer (a made-up one, or JP's node key).
+    let stranger = Identity::from_seed("x", [99; 32]);
+    let forged = AgreementDoc::sign(&stranger, Party::Jp, 1, hash, None);
+    let e = check_agreement_signed(&p, 1, hash, None, &[all[0].clone(), all[1].clone(), forged]).unwrap_err();
+    assert!(matches!(e, AgreementSigError::NotVouched { party: Party::Jp, .. }), "{e}");
+    // A signature over another text (the file changed after signing), or with a swapped signature.
+    let e = check_agreement_signed(&p, 1, [6; 32], None, &all).unwrap_err();
+    assert!(matches!(e, AgreementSigError::OtherText { .. }), "{e}");
+    let mut bad = all.clone();
+    bad[2].signature = bad[1].signature;
+    let e = check_agreement_signed(&p, 1, hash, None, &bad).unwrap_err();
+    assert!(matches!(e, AgreementSigError::NotVouched { .. }), "{e}");
+    // A signature for version 1 does not count for version 2.
+    let e = check_agreement_signed(&p, 2, hash, None, &all).unwrap_err();
+    assert!(matches!(e, AgreementSigError::OtherText { .. }), "{e}");
+}

@@ -67,6 +67,7 @@ pub fn envelope(sender: Party, message_id: &str, sent_at: Timestamp, payload: Pa
         message_id: MessageId::new(message_id).expect("valid message id"),
         sender,
         sent_at,
+        agreement: tisa_core::Policy::default().tag(),
         payload,
     }
 }

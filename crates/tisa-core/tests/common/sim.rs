@@ -99,6 +99,12 @@ impl Sim {
         }
     }
 
+    /// Gives `p` a later agreement version (with the deployment's keys),
+    /// to take effect at its `effective_at`.
+    pub fn stage(&mut self, p: Party, policy: Policy) -> Result<(), CommandError> {
+        self.nodes[idx(p)].stage_agreement(with_keys(policy))
+    }
+
     /// Read access to a node (for its queries).
     pub fn node(&self, p: Party) -> &Node {
         &self.nodes[idx(p)]
@@ -453,6 +459,12 @@ impl Sim {
     /// Every transmit so far, in order.
     pub fn log(&self) -> &[Sent] {
         &self.log
+    }
+
+    /// How many envelopes other than `hello` (which says only which
+    /// agreement the sender enforces, on every link-up) went on the wire.
+    pub fn sent_count(&self) -> usize {
+        self.log.iter().filter(|s| !matches!(s.transmit.envelope.payload, Payload::Hello)).count()
     }
 
     /// Every envelope ever addressed to `p`.

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod agreement;
 mod ceilings;
 mod consent;
 mod corrections;
