@@ -58,6 +58,7 @@ fn envelope(sender: Party, message_id: &str, payload: Payload) -> Vec<u8> {
         message_id: MessageId::new(message_id).unwrap(),
         sender,
         sent_at: Timestamp(1),
+        agreement: tisa_core::AgreementTag::default(),
         payload,
     })
 }

@@ -25,6 +25,7 @@ fn envelope(delivery: Delivery, n: u32) -> Bytes {
         message_id: MessageId::new(format!("US.forged.{n}")).unwrap(),
         sender: Party::Us,
         sent_at: Timestamp(1),
+        agreement: tisa_core::AgreementTag::default(),
         payload: Payload::Delivery(delivery),
     }))
 }

@@ -69,6 +69,7 @@ fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> 
         message_id: MessageId::new("US.forged.1").unwrap(),
         sender: Party::Us,
         sent_at: Timestamp(1),
+        agreement: tisa_core::AgreementTag::default(),
         payload: Payload::Delivery(Delivery {
             header,
             released: Released::Full(content),

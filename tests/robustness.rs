@@ -23,6 +23,7 @@ fn envelope(sender: Party, message_id: &str, payload: Payload) -> Envelope {
         message_id: MessageId::new(message_id).unwrap(),
         sender,
         sent_at: now(),
+        agreement: tisa_core::AgreementTag::default(),
         payload,
     }
 }

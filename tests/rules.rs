@@ -98,12 +98,14 @@ fn releasable_to_limits_where_a_report_goes() {
     assert_never_received(&c, Kr, "no-such-id", &[&refused_jp.body]);
 }
 
-/// TOP_SECRET is refused at submission (pass it off-line). With the hub's
+/// TOP_SECRET is refused at submission (pass it off-line). With the
 /// US–JP ceiling at CONFIDENTIAL, a SECRET KR report rel-to USA,JPN is held by
 /// the US, KR sees JPN NOT_RELEASABLE, KR is never asked, JP never gets it.
 #[test]
 fn classification_ceilings_are_enforced() {
-    let c = TestCluster::builder().node_args(Us, &["--jp-ceiling", "confidential"]).start();
+    // Every node with the same override (one alone would enforce another
+    // agreement than its peers, and trilateral releases would stop).
+    let c = TestCluster::builder().all_args(&["--jp-ceiling", "confidential"]).start();
 
     let ts = draft("missile", "top_secret", "USA,JPN", "top_secret");
     let err = one_line_error(&submit_raw(&c, Kr, &ts), "TOP_SECRET submission");

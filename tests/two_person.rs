@@ -27,12 +27,18 @@ in_both_broker_modes!(
     a_single_approvers_grant_releases_nothing_until_cosigned,
 );
 
-/// Turns the agreement's two-person rule off and restarts every node on it.
+/// Turns the agreement's two-person rule off (version 2, in effect now,
+/// signed by the three parties) and restarts every node on it.
 fn rule_off(c: &mut TestCluster) {
     let path = c.agreement();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("two_person_rule = true"), "the built-in agreement has the rule on");
-    std::fs::write(&path, text.replace("two_person_rule = true", "two_person_rule = false")).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let keys = path.parent().unwrap();
+    tisa_deploy::chain::amend(&path, keys, tisa_core::Timestamp(now), |t| {
+        t.replace("two_person_rule = true", "two_person_rule = false")
+    })
+    .unwrap();
     c.restart_all(WAIT);
 }
 

@@ -28,6 +28,7 @@ fn rejection(message_id: &str, detail: &str) -> Envelope {
         message_id: MessageId::new(message_id).unwrap(),
         sender: Party::Us,
         sent_at: Timestamp(1),
+        agreement: tisa_core::AgreementTag::default(),
         payload: Payload::Rejection(Rejection {
             refers_to: MessageId::new(format!("KR.x.{message_id}")).unwrap(),
             code: "CONFLICT".into(),

@@ -586,6 +586,15 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "outbox": h.outbox,
             "held": h.held,
             "refused_replies": h.refused_replies,
+            "agreement": {
+                "version": h.agreement_version,
+                "sha256": h.agreement.sha256,
+                "staged": h.agreement.staged,
+                "peers": h.agreement.peers,
+                "mismatches": h.agreement.mismatches,
+                "ignored": h.agreement.ignored,
+                "reload_error": (!h.agreement.reload_error.is_empty()).then_some(&h.agreement.reload_error),
+            },
             "send_error": h.send_error.as_ref().map(|e| json!({
                 "stream": e.stream,
                 "reason": e.reason,
@@ -612,10 +621,27 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
         for st in &h.streams {
             println!("  {}", stream_line(st));
         }
+        let a = &h.agreement;
+        println!(
+            "  agreement v{} sha256 {}  peers: {}",
+            h.agreement_version,
+            a.sha256.get(..16).unwrap_or(&a.sha256),
+            a.peers.join(", ")
+        );
+        for s in &a.staged {
+            println!("  agreement staged: {s}");
+        }
     }
     // A stream below its replica count: one more lost server may stop it.
     for w in h.streams.iter().filter_map(|s| s.warning()) {
         eprintln!("warning: {w}");
+    }
+    // A version mismatch stops trilateral releases: an operator must see it.
+    for m in &h.agreement.mismatches {
+        eprintln!("error: trilateral releases stopped: {m}; align the agreement versions (`tisa agreement history`)");
+    }
+    if !h.agreement.reload_error.is_empty() {
+        eprintln!("warning: the last agreement reload was refused: {}", h.agreement.reload_error);
     }
     // Stuck messages are an operator error, never a quiet counter.
     if let Some(e) = &h.send_error {
@@ -624,7 +650,8 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
     if h.dead_letter_errors > 0 {
         eprintln!("warning: {} dead letter(s) could not be written (see the node's log)", h.dead_letter_errors);
     }
-    Ok(if h.connected && h.send_error.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let healthy = h.connected && h.send_error.is_none() && h.agreement.mismatches.is_empty();
+    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// One stream in `tisa health --json`.

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use tisa_core::Party;
 use tisa_deploy::passphrase::Passphrase;
-use tisa_deploy::{agreement, broker, keys, DEFAULT_NATS_URL};
+use tisa_deploy::{agreement, broker, chain, keys, DEFAULT_NATS_URL};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum KeysCommand {
@@ -22,9 +22,10 @@ pub(crate) enum KeysCommand {
         /// An operator's (or feed's) name; without it, the node's key.
         #[arg(long)]
         operator: Option<String>,
-        /// The key's roles, comma-separated: submitter, approver, reader, auditor, feed, or roster
-        /// (submit: submitter|feed; decide, grant, co-sign, revoke: approver; read content:
-        /// reader|approver|submitter; roster: signs your party's operator roster, `tisa roster sign`).
+        /// The key's roles, comma-separated: submitter, approver, reader, auditor, feed, roster or
+        /// signer (submit: submitter|feed; decide, grant, co-sign, revoke: approver; read content:
+        /// reader|approver|submitter; roster: signs your party's operator roster, `tisa roster
+        /// sign`; signer: signs agreement versions for your party, `tisa agreement sign`).
         #[arg(long, default_value = "approver", requires = "operator")]
         role: String,
         /// Directory for the key file.
@@ -43,10 +44,31 @@ pub(crate) enum KeysCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum AgreementCommand {
-    /// Validate an agreement file; errors name the line and column.
+    /// Validate an agreement file and the chain of versions it ends: every version signed
+    /// by a signer of each party (registered in the version before it). Errors name the
+    /// file, and the line and column where the text is at fault.
     Check {
         /// The agreement file (TOML).
         file: std::path::PathBuf,
+    },
+    /// Add your party's signature to an agreement version (a [[signature]] table appended
+    /// to the file; the text it signs, and the other parties' signatures, stay unchanged).
+    /// A version is in force once a signer of each of KOR, USA and JPN signed it.
+    Sign {
+        /// The agreement file to sign.
+        file: std::path::PathBuf,
+        /// Your party's agreement signer key (`tisa keys generate --operator NAME --role signer`).
+        #[arg(long)]
+        key: std::path::PathBuf,
+    },
+    /// Show the chain of versions that ends at FILE: each version's hash, the version it
+    /// follows, when it takes effect and who signed it.
+    History {
+        /// The newest agreement file.
+        file: std::path::PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the effective policy (the built-in 2014 agreement unless --agreement is given).
     Show {
@@ -140,8 +162,11 @@ pub(crate) fn run_keys(cmd: KeysCommand) -> Result<ExitCode> {
             .open(a)
             .map_err(|e| anyhow::anyhow!("cannot append to {}: {e}", a.display()))?;
         f.write_all(entry.as_bytes())?;
-        agreement::load(Some(a))?;
-        eprintln!("appended the key to {}; bump its version and distribute it to every party", a.display());
+        agreement::load_file(a)?;
+        eprintln!(
+            "appended the key to {}; bump its version, and have each party sign it (`tisa agreement sign`)",
+            a.display()
+        );
     }
     let sealed = if passphrase.is_some() { ", sealed under the passphrase" } else { "" };
     eprintln!("wrote {} (secret, mode 0600{sealed}); register its public key in the agreement:", path.display());
@@ -153,8 +178,61 @@ pub(crate) fn run_keys(cmd: KeysCommand) -> Result<ExitCode> {
 pub(crate) fn run_agreement(cmd: AgreementCommand) -> Result<ExitCode> {
     match cmd {
         AgreementCommand::Check { file } => {
-            let a = agreement::load(Some(&file))?;
-            println!("{}: valid agreement version {} ({} keys)", file.display(), a.policy.version, a.policy.keys.len());
+            let chain = chain::read(&file)?;
+            let a = chain.newest();
+            println!(
+                "{}: agreement version {} ({} keys) in force: signed by KOR, USA and JPN, chained to version 1 through {} version(s)",
+                file.display(),
+                a.policy.version,
+                a.policy.keys.len(),
+                chain.versions.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AgreementCommand::Sign { file, key } => {
+            let key = keys::load(&key)?;
+            let (version, changed) = chain::sign(&file, &key)?;
+            let who = format!("{} ({}, key id {})", key.identity.name(), key.party, key.identity.key_id());
+            if changed {
+                println!("{}: version {version} signed by {who}", file.display());
+            } else {
+                println!("{}: version {version} already carries the signature of {who}", file.display());
+            }
+            // Say what is still missing, without failing: the others sign next.
+            if let Err(e) = chain::read(&file) {
+                eprintln!("not in force yet: {e:#}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AgreementCommand::History { file, json } => {
+            let c = chain::read(&file)?;
+            let v = chain::history_json(&c);
+            if json {
+                println!("{v}");
+            } else {
+                for e in v.as_array().into_iter().flatten() {
+                    println!(
+                        "version {}  sha256 {}  {}",
+                        e["version"],
+                        e["sha256"].as_str().unwrap_or_default(),
+                        e["file"].as_str().unwrap_or_default()
+                    );
+                    if let Some(p) = e["previous_sha256"].as_str() {
+                        println!("  follows      {p}");
+                    }
+                    if let Some(t) = e["effective_at"].as_str() {
+                        println!("  takes effect {t}");
+                    }
+                    for s in e["signed_by"].as_array().into_iter().flatten() {
+                        println!(
+                            "  signed by    {} {} (key id {})",
+                            s["party"].as_str().unwrap_or_default(),
+                            s["name"].as_str().unwrap_or("?"),
+                            s["key"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         AgreementCommand::Show { agreement: path, json } => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use tisa_core::{Classification, Party};
-use tisa_deploy::{agreement, config, keys, parse_duration, DEFAULT_NATS_URL};
+use tisa_deploy::{config, keys, parse_duration, DEFAULT_NATS_URL};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Fault testing: TISA_FAILPOINT=<step>:<what>[:<nth>] makes the node print \
@@ -79,7 +79,11 @@ pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
     if party != Party::HUB && (a.kr_nats.is_some() || a.jp_nats.is_some()) {
         anyhow::bail!("--kr-nats/--jp-nats are for the US hub only; {party} has one link: use --nats");
     }
-    let agreement = agreement::load(a.agreement.as_deref())?;
+    let agreement_path = a.agreement.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no agreement: give --agreement FILE, the agreement signed by the three parties (`tisa agreement sign`)"
+        )
+    })?;
     let key_path = a.key.clone().or_else(|| cfg.as_ref().and_then(|c| c.key_file.clone())).ok_or_else(|| {
         anyhow::anyhow!(
             "no signing key: give --key FILE (create one with `tisa keys generate --party {}`)",
@@ -91,32 +95,38 @@ pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
     if key.party != party || key.role != tisa_core::KeyRole::Node {
         anyhow::bail!("{} is not a node key of {party}", key_path.display());
     }
-    let mut policy = agreement.policy;
-    if let Some(c) = a.ceiling {
-        policy.kr_ceiling = c;
-        policy.jp_ceiling = c;
-    }
-    if let Some(c) = a.kr_ceiling {
-        policy.kr_ceiling = c;
-    }
-    if let Some(c) = a.jp_ceiling {
-        policy.jp_ceiling = c;
-    }
-    if let Some(e) = a.request_expiry {
-        policy.request_expiry = e;
-    }
+    let overrides = Overrides {
+        ceiling: a.ceiling,
+        kr_ceiling: a.kr_ceiling,
+        jp_ceiling: a.jp_ceiling,
+        request_expiry: a.request_expiry,
+        standing_window: a.standing_window,
+    };
     if let Some(w) = a.standing_window {
         anyhow::ensure!(w >= Duration::from_secs(1), "--standing-window must be at least 1s");
-        policy.standing_window = w;
     }
+    let mut chain = chain_policies(&agreement_path, &overrides)?;
+    let policy = chain.remove(0);
+    let newest = chain.last().unwrap_or(&policy);
     tracing::info!(
-        agreement_version = policy.version,
-        kr_ceiling = %policy.kr_ceiling,
-        jp_ceiling = %policy.jp_ceiling,
-        request_expiry_s = policy.request_expiry.as_secs(),
-        standing_window_ms = policy.standing_window.as_millis() as u64,
-        "policy in force"
+        agreement_version = newest.version,
+        agreement_sha256 = %tisa_deploy::chain::hex(&newest.hash),
+        versions = chain.len() + 1,
+        kr_ceiling = %newest.kr_ceiling,
+        jp_ceiling = %newest.jp_ceiling,
+        request_expiry_s = newest.request_expiry.as_secs(),
+        standing_window_ms = newest.standing_window.as_millis() as u64,
+        "agreement chain verified"
     );
+    if overrides.any() {
+        tracing::warn!(
+            "policy overridden on the command line: this node enforces a policy the parties did not sign, under its own hash; peers stop trilateral releases with it unless they run the same overrides"
+        );
+    }
+    let reload: tisa_node::Reload = {
+        let (path, overrides) = (agreement_path.clone(), overrides.clone());
+        std::sync::Arc::new(move || chain_policies(&path, &overrides).map_err(|e| format!("{e:#}")))
+    };
     use tisa_transport::Endpoint;
     let mut own = cfg.as_ref().map(|c| c.own.clone()).unwrap_or_else(|| Endpoint::open(DEFAULT_NATS_URL));
     let mut kr = cfg.as_ref().and_then(|c| c.kr.clone()).unwrap_or_else(|| own.clone());
@@ -136,7 +146,16 @@ pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let task = spawn(
-        NodeConfig { party, urls, policy, identity: key.identity, data_dir, reconcile_every: a.reconcile_every },
+        NodeConfig {
+            party,
+            urls,
+            policy,
+            later: chain,
+            reload: Some(reload),
+            identity: key.identity,
+            data_dir,
+            reconcile_every: a.reconcile_every,
+        },
         shutdown.clone(),
         Some(ready_tx),
     );
@@ -158,4 +177,74 @@ pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
     shutdown.cancel();
     task.await??;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Policy settings given on the command line (for tests and drills).
+#[derive(Clone, Default)]
+struct Overrides {
+    ceiling: Option<tisa_core::Classification>,
+    kr_ceiling: Option<tisa_core::Classification>,
+    jp_ceiling: Option<tisa_core::Classification>,
+    request_expiry: Option<Duration>,
+    standing_window: Option<Duration>,
+}
+
+impl Overrides {
+    fn any(&self) -> bool {
+        self.describe().is_some()
+    }
+
+    /// What is overridden, as one line (`None`: nothing).
+    fn describe(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(c) = self.ceiling {
+            parts.push(format!("ceiling={c}"));
+        }
+        if let Some(c) = self.kr_ceiling {
+            parts.push(format!("kr_ceiling={c}"));
+        }
+        if let Some(c) = self.jp_ceiling {
+            parts.push(format!("jp_ceiling={c}"));
+        }
+        if let Some(e) = self.request_expiry {
+            parts.push(format!("request_expiry_ms={}", e.as_millis()));
+        }
+        if let Some(w) = self.standing_window {
+            parts.push(format!("standing_window_ms={}", w.as_millis()));
+        }
+        (!parts.is_empty()).then(|| parts.join(","))
+    }
+
+    /// Applies them to `policy`. The result is not the signed agreement, so
+    /// its hash changes with what was overridden: peers see another
+    /// agreement (and stop trilateral releases) unless they run the same.
+    fn apply(&self, mut policy: tisa_core::Policy) -> tisa_core::Policy {
+        let Some(what) = self.describe() else { return policy };
+        if let Some(c) = self.ceiling {
+            policy.kr_ceiling = c;
+            policy.jp_ceiling = c;
+        }
+        if let Some(c) = self.kr_ceiling {
+            policy.kr_ceiling = c;
+        }
+        if let Some(c) = self.jp_ceiling {
+            policy.jp_ceiling = c;
+        }
+        if let Some(e) = self.request_expiry {
+            policy.request_expiry = e;
+        }
+        if let Some(w) = self.standing_window {
+            policy.standing_window = w;
+        }
+        let mut bytes = policy.hash.to_vec();
+        bytes.extend_from_slice(format!("\0overridden:{what}").as_bytes());
+        policy.hash = tisa_core::sign::sha256(&bytes);
+        policy
+    }
+}
+
+/// The verified chain at `path`, every version's policy oldest first, with
+/// the command line's overrides applied.
+fn chain_policies(path: &std::path::Path, overrides: &Overrides) -> anyhow::Result<Vec<tisa_core::Policy>> {
+    Ok(tisa_deploy::chain::read(path)?.policies().into_iter().map(|p| overrides.apply(p)).collect())
 }

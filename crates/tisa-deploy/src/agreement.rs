@@ -37,6 +37,34 @@ struct File {
     key: Vec<Key>,
     #[serde(default)]
     roster: Vec<RosterRef>,
+    /// When this version takes effect (RFC 3339); required from version 2.
+    #[serde(default)]
+    effective_at: Option<Spanned<String>>,
+    /// The version this one follows (required from version 2).
+    #[serde(default)]
+    previous: Option<Spanned<PreviousRef>>,
+    /// The parties' signatures (`tisa agreement sign`): not part of the
+    /// canonical form they sign.
+    #[serde(default)]
+    signature: Vec<SignatureTable>,
+}
+
+/// `previous = { file = "agreement-v1.toml", sha256 = "…" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviousRef {
+    file: String,
+    sha256: String,
+}
+
+/// `[[signature]] party = "KR" key = "<key id>" signature = "<base64>"`
+/// (the signed `tisa.v1.agreement` document is rebuilt from the file).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureTable {
+    party: Spanned<String>,
+    key: Spanned<String>,
+    signature: Spanned<String>,
 }
 
 /// `[[roster]] party = "KOR" file = "kr-roster.toml"`: the party's signed
@@ -77,6 +105,13 @@ pub struct Agreement {
     /// Each party's roster file, as the agreement names it (relative to
     /// the agreement file); [`load`] verifies them and adds their operators.
     pub rosters: Vec<(Party, String)>,
+    /// SHA-256 of the canonical form (also `policy.hash`).
+    pub sha256: [u8; 32],
+    /// The version this one follows: its file (relative to this one) and hash.
+    pub previous: Option<(String, [u8; 32])>,
+    /// The parties' signatures, as `tisa.v1.agreement` documents rebuilt
+    /// from the file (verified by [`crate::chain`]).
+    pub signatures: Vec<tisa_core::Signed>,
 }
 
 /// An invalid agreement: where and why.
@@ -234,11 +269,62 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
         }
         rosters.push((party, r.file.get_ref().clone()));
     }
+    let sha256 = crate::chain::canonical_sha256(text).map_err(|e| cx.err(0..0, e))?;
+    let effective_at = match &file.effective_at {
+        None if version > 1 => {
+            return Err(cx.err(
+                file.version.span(),
+                "a version after the first must say when it takes effect: effective_at = \"2027-01-01T00:00:00Z\"",
+            ))
+        }
+        None => tisa_core::Timestamp(0),
+        Some(t) => crate::chain::parse_time(t.get_ref()).map_err(|e| cx.err(t.span(), e))?,
+    };
+    let previous = match (&file.previous, version) {
+        (None, 1) => None,
+        (None, _) => {
+            return Err(cx.err(
+                file.version.span(),
+                "a version after the first must name the one it follows: previous = { file = \"…\", sha256 = \"…\" }",
+            ))
+        }
+        (Some(p), 1) => return Err(cx.err(p.span(), "version 1 follows no other version: remove previous")),
+        (Some(p), _) => {
+            let r = p.get_ref();
+            let hash = crate::chain::unhex(&r.sha256)
+                .ok_or_else(|| cx.err(p.span(), "previous.sha256 must be 64 hex digits (`tisa agreement history`)"))?;
+            Some((r.file.clone(), hash))
+        }
+    };
+    let mut signatures = Vec::new();
+    for t in &file.signature {
+        let party = cx.party(&t.party)?;
+        let key: tisa_core::KeyId =
+            t.key.get_ref().parse().map_err(|e| cx.err(t.key.span(), format!("signature key: {e}")))?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(t.signature.get_ref().trim())
+            .map_err(|e| cx.err(t.signature.span(), format!("signature is not base64: {e}")))?;
+        let signature: [u8; 64] =
+            raw.try_into().map_err(|_| cx.err(t.signature.span(), "a signature is 64 bytes (ed25519)"))?;
+        let doc = tisa_core::sign::AgreementDoc {
+            version,
+            agreement_sha256: sha256,
+            previous_sha256: previous.as_ref().map(|(_, h)| *h),
+            party,
+            key_id: key,
+        };
+        signatures.push(tisa_core::Signed { bytes: doc.to_bytes(), signer: key.to_string(), signature });
+    }
     Ok(Agreement {
         rosters,
         name: file.name,
+        sha256,
+        previous,
+        signatures,
         policy: Policy {
             version,
+            hash: sha256,
+            effective_at,
             scope,
             kr_ceiling,
             jp_ceiling,
@@ -251,27 +337,37 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
     })
 }
 
-/// Loads `path`, or the built-in agreement if `None`.
+/// Loads `path` and the chain of versions it ends (verified: every
+/// version signed by the three parties, [`crate::chain::read`]) and returns
+/// its newest version; or the built-in agreement (unsigned, registering no
+/// keys: for `tisa agreement show`) if `None`.
 pub fn load(path: Option<&Path>) -> Result<Agreement> {
     match path {
         None => Ok(parse(DEFAULT, "<built-in agreement>")?),
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read agreement {}", p.display()))?;
-            let mut a = parse(&text, &p.display().to_string())?;
-            // Each party's roster, verified against the agreement's keys.
-            let dir = p.parent().unwrap_or(Path::new("."));
-            let mut signed = Vec::new();
-            for (party, file) in &a.rosters {
-                signed.push((*party, crate::roster::read(&dir.join(file))?));
-            }
-            if !signed.is_empty() {
-                a.policy = a.policy.clone().with_rosters(&signed).map_err(|e| {
-                    anyhow::anyhow!("{}: {e} (re-sign the roster with `tisa roster sign`)", p.display())
-                })?;
-            }
-            Ok(a)
-        }
+        Some(p) => Ok(crate::chain::read(p)?.newest().clone()),
     }
+}
+
+/// Loads one agreement file with its rosters' operators, without checking
+/// its signatures (an agreement being drafted or signed; everything that
+/// enforces one uses [`load`]).
+pub fn load_file(p: &Path) -> Result<Agreement> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read agreement {}", p.display()))?;
+    let mut a = parse(&text, &p.display().to_string())?;
+    // Each party's roster, verified against the agreement's keys.
+    let dir = p.parent().unwrap_or(Path::new("."));
+    let mut signed = Vec::new();
+    for (party, file) in &a.rosters {
+        signed.push((*party, crate::roster::read(&dir.join(file))?));
+    }
+    if !signed.is_empty() {
+        a.policy = a
+            .policy
+            .clone()
+            .with_rosters(&signed)
+            .map_err(|e| anyhow::anyhow!("{}: {e} (re-sign the roster with `tisa roster sign`)", p.display()))?;
+    }
+    Ok(a)
 }
 
 /// The effective policy as JSON (`tisa agreement show --json`).

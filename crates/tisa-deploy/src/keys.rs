@@ -220,7 +220,9 @@ pub const DEPLOYMENT_OPERATORS: [(&str, &[KeyRole]); 5] = [
 ];
 
 /// A deployment's worth of keys and the agreement registering them: per
-/// party a node key and a roster key in the agreement, and the operators of
+/// party a node key, an agreement signer key (`<dir>/<p>-signer.key`, which
+/// signs the agreement: it is in force, signed by all three) and a roster
+/// key in the agreement, and the operators of
 /// [`DEPLOYMENT_OPERATORS`] (`<dir>/<p>-<operator>.key`) in the party's own
 /// signed roster (`<dir>/<p>-roster.toml`, which the agreement points at).
 /// Returns the agreement's path.
@@ -238,6 +240,9 @@ pub fn generate_deployment_with(dir: &Path, base_agreement: &str, rosters: bool)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     for party in Party::ALL {
         let (_, e) = generate(party, None, dir)?;
+        agreement.push_str(&e);
+        // The party's agreement signer (`<p>-signer.key`): signs this version below.
+        let (_, e) = generate_operator(party, &format!("{}-signer", party.lower()), &[KeyRole::Signer], dir, None)?;
         agreement.push_str(&e);
         if !rosters {
             for (op, roles) in DEPLOYMENT_OPERATORS {
@@ -266,6 +271,8 @@ pub fn generate_deployment_with(dir: &Path, base_agreement: &str, rosters: bool)
     }
     let path = dir.join("agreement.toml");
     std::fs::write(&path, agreement).with_context(|| format!("cannot write {}", path.display()))?;
+    // Signed by the three parties' signers, as a real deployment's would be.
+    crate::chain::sign_all(&path, dir)?;
     crate::agreement::load(Some(&path))?;
     Ok(path)
 }

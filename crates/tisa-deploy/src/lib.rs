@@ -6,6 +6,8 @@
 //! the demo, and the benchmark.
 //!
 //! - [`agreement`]: the agreement file (versioned policy, public keys).
+//! - [`chain`]: its versions, each signed by the three parties: canonical
+//!   form, `tisa agreement sign`, verification of the chain.
 //! - [`keys`]: signing keys (node and approver key files).
 //! - [`passphrase`]: key files sealed under a passphrase.
 //! - [`broker`]: generated nats-server deployments and per-party credentials.
@@ -18,6 +20,7 @@
 
 pub mod agreement;
 pub mod broker;
+pub mod chain;
 pub mod config;
 pub mod duration;
 pub mod keys;

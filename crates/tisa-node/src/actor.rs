@@ -19,14 +19,21 @@ use crate::clock::now;
 use crate::store::{Store, StoreError};
 
 /// Everything a node needs to start.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NodeConfig {
     /// Which party this node is.
     pub party: Party,
     /// Where its brokers are.
     pub urls: LinkUrls,
-    /// The agreed policy.
+    /// The agreed policy: the first version of the agreement's chain
+    /// (replay starts under it).
     pub policy: Policy,
+    /// The chain's later versions, oldest first: each takes effect at its
+    /// `effective_at`, during replay as when live.
+    pub later: Vec<Policy>,
+    /// Reads the agreement's chain again (on SIGHUP): its versions, oldest
+    /// first, verified. Versions after those the node holds are staged.
+    pub reload: Option<Reload>,
     /// The node's signing key (registered in the agreement as its node key).
     pub identity: Identity,
     /// Where the node keeps its state (an input log it replays on start).
@@ -35,6 +42,10 @@ pub struct NodeConfig {
     /// back (a backstop: links that come back reconcile at once).
     pub reconcile_every: Duration,
 }
+
+/// Reads and verifies the agreement's chain again: every version's policy,
+/// oldest first, or why it cannot be used (one line).
+pub type Reload = std::sync::Arc<dyn Fn() -> Result<Vec<Policy>, String> + Send + Sync>;
 
 /// Why a node stopped.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +121,10 @@ pub(crate) struct Actor {
     pub(crate) resends: crate::resend::Resends,
     /// Nonces of recent reads of content (reads are not logged).
     pub(crate) read_replays: tisa_core::sign::Replays,
+    /// Reads the agreement's chain again (SIGHUP).
+    pub(crate) reload: Option<Reload>,
+    /// Why the last reload was refused (empty: none was).
+    pub(crate) reload_error: String,
 }
 
 /// Group commit: at most this many inputs in one store transaction.
@@ -152,6 +167,9 @@ async fn run(
     let mut core = Node::new(party, config.policy, instance, config.identity)
         .map_err(|e| NodeError::Config(e.to_string()))?
         .keep_bodies_outside();
+    for p in config.later {
+        core.stage_agreement(p).map_err(|e| NodeError::Config(e.to_string()))?;
+    }
     let mut resends = crate::resend::Resends::default();
     let (replayed, resend) = crate::replay::replay(&mut core, &mut store, &mut audit, &mut resends)?;
     if replayed > 0 {
@@ -184,6 +202,8 @@ async fn run(
         audit_flush: None,
         resends,
         read_replays: Default::default(),
+        reload: config.reload,
+        reload_error: String::new(),
     };
     actor.send_all(resend).await;
     // Coming up is a link coming back: reconcile with every peer, end to end
@@ -203,6 +223,8 @@ async fn run(
         config.reconcile_every.max(Duration::from_secs(1)),
     );
     reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| NodeError::Config(format!("cannot watch SIGHUP: {e}")))?;
     loop {
         let sleep = match actor.core.poll_timeout() {
             Some(at) => Duration::from_millis(at.as_millis().saturating_sub(now().as_millis())),
@@ -233,6 +255,7 @@ async fn run(
                 }
             }
             _ = retry.tick(), if !actor.outbox.is_empty() => actor.retry_outbox().await,
+            Some(()) = hangup.recv() => actor.reload_agreement(),
             _ = tokio::time::sleep(sleep) => actor.timeout(),
         }
         actor.drain().await;
@@ -243,6 +266,58 @@ async fn run(
 }
 
 impl Actor {
+    /// SIGHUP: reads the agreement's chain again and stages the versions
+    /// after those the node holds; each must take effect later than now (a
+    /// version given late would change what was already decided: restart
+    /// the node instead, and replay applies it from its time). Those the
+    /// node holds must be unchanged.
+    fn reload_agreement(&mut self) {
+        let Some(reload) = self.reload.clone() else { return };
+        let result = reload().and_then(|chain| {
+            let view = self.core.agreement_view();
+            let held: Vec<_> = std::iter::once(view.in_force).chain(view.staged.iter().map(|(t, _)| *t)).collect();
+            let now = now();
+            let mut staged = 0;
+            for p in chain {
+                if let Some(h) = held.iter().find(|t| t.version == p.version) {
+                    if *h != p.tag() {
+                        return Err(format!(
+                            "version {} in the file is not the version {} this node holds: the chain was rewritten",
+                            p.tag(),
+                            h
+                        ));
+                    }
+                    continue;
+                }
+                if p.version < view.in_force.version {
+                    continue;
+                }
+                if p.effective_at <= now {
+                    return Err(format!(
+                        "version {} takes effect at {} ms, which has passed: restart the node to take it",
+                        p.version,
+                        p.effective_at.as_millis()
+                    ));
+                }
+                let tag = p.tag();
+                self.core.stage_agreement(p).map_err(|e| e.to_string())?;
+                info!(agreement = %tag, "agreement version staged");
+                staged += 1;
+            }
+            Ok(staged)
+        });
+        match result {
+            Ok(n) => {
+                info!(staged = n, "agreement reloaded");
+                self.reload_error.clear();
+            }
+            Err(e) => {
+                error!(error = %e, "agreement reload refused; the versions held stay in force");
+                self.reload_error = e;
+            }
+        }
+    }
+
     /// Logs and applies a link-up input: the core re-sends what `peer` may not hold.
     fn link_up(&mut self, peer: Party) {
         if let Err(e) = self.log_and_apply(Input::LinkUp { link: peer }, now()) {

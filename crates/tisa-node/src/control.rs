@@ -11,7 +11,7 @@ use tisa_core::{
     PendingView, Report, ReportId, Timestamp, Verb,
 };
 use tisa_transport::convert::decision_from_signed;
-use tisa_transport::{subjects, CommandRequest, ControlCall, ControlReply, Health, Query, SendError};
+use tisa_transport::{subjects, AgreementHealth, CommandRequest, ControlCall, ControlReply, Health, Query, SendError};
 use tracing::{debug, error, info, warn};
 
 use crate::actor::Actor;
@@ -318,6 +318,25 @@ impl Actor {
             held: self.core.held_count() as u64,
             refused_replies: self.counters.refused_replies,
             streams,
+            agreement: {
+                let v = self.core.agreement_view();
+                let hex = |h: &[u8; 32]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+                AgreementHealth {
+                    sha256: hex(&v.in_force.hash),
+                    staged: v.staged.iter().map(|(t, at)| format!("{t} at {} ms", at.as_millis())).collect(),
+                    peers: v
+                        .peers
+                        .iter()
+                        .map(|(p, t)| match t {
+                            Some(t) => format!("{p} {t}"),
+                            None => format!("{p} not heard from yet"),
+                        })
+                        .collect(),
+                    mismatches: v.mismatches(),
+                    ignored: v.ignored,
+                    reload_error: self.reload_error.clone(),
+                }
+            },
         }
     }
 

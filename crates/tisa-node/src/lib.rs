@@ -37,4 +37,4 @@ mod replay;
 mod resend;
 pub mod store;
 
-pub use actor::{spawn, NodeConfig, NodeError};
+pub use actor::{spawn, NodeConfig, NodeError, Reload};

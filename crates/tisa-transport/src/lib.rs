@@ -33,8 +33,8 @@ pub use conn::{
     Endpoint, Inbound, InboundMeta, LinkUrls, Links, Signer,
 };
 pub use control::{
-    CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query, Retract,
-    SendError, StreamHealth, StreamPeer, WatchEvent,
+    AgreementHealth, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query,
+    Retract, SendError, StreamHealth, StreamPeer, WatchEvent,
 };
 pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope, Wire};
 pub use error::{DecodeError, TransportError};

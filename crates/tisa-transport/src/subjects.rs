@@ -124,12 +124,34 @@ pub fn inbound(party: Party) -> Vec<(Party, String)> {
 }
 
 /// Kinds a nation sends up to the hub (`tisa.<nation>.up.<kind>`).
-pub const UP_KINDS: [&str; 10] =
-    ["report", "decision", "grant", "revocation", "track", "receipt", "retraction", "standing", "rejection", BATCH];
+pub const UP_KINDS: [&str; 11] = [
+    "report",
+    "decision",
+    "grant",
+    "revocation",
+    "track",
+    "receipt",
+    "retraction",
+    "standing",
+    "rejection",
+    "hello",
+    BATCH,
+];
 
 /// Kinds the hub sends down to a nation (`tisa.<nation>.down.<kind>`).
-pub const DOWN_KINDS: [&str; 10] =
-    ["request", "delivery", "progress", "revocation", "track", "receipt", "retraction", "standing", "rejection", BATCH];
+pub const DOWN_KINDS: [&str; 11] = [
+    "request",
+    "delivery",
+    "progress",
+    "revocation",
+    "track",
+    "receipt",
+    "retraction",
+    "standing",
+    "rejection",
+    "hello",
+    BATCH,
+];
 
 /// The subject kind of an [`EnvelopeBatch`](crate::proto::EnvelopeBatch): several envelopes to
 /// the same peer in one broker message (one stored write, one acknowledgement).

@@ -363,6 +363,14 @@ fn replies() -> Vec<ControlReply> {
                 }],
                 error: String::new(),
             }],
+            agreement: tisa_transport::AgreementHealth {
+                sha256: "ab".repeat(32),
+                staged: vec!["v2 (abababab…) at 5 ms".into()],
+                peers: vec!["KOR v1 (abababab…)".into(), "JPN not heard from yet".into()],
+                mismatches: vec!["JPN enforces agreement v2 (…), this node v1 (…)".into()],
+                ignored: 14,
+                reload_error: "version 2 takes effect at 5 ms, which has passed".into(),
+            },
         }),
         ControlReply::Grants(vec![GrantView { grant: grant(), revoked: true, proposed: false }]),
         ControlReply::DecisionDocument(b"tisa.v1.decision\n".to_vec()),
@@ -510,6 +518,7 @@ fn every_input_round_trips_through_the_log() {
         message_id: MessageId::new("KR.1.1").unwrap(),
         sender: Party::Kr,
         sent_at: Timestamp(5),
+        agreement: tisa_core::AgreementTag::default(),
         payload: Payload::Report(report.clone()),
     };
     let mut inputs =

@@ -51,6 +51,7 @@ fn env(payload: Payload) -> Envelope {
         message_id: MessageId::new("US.1.1").unwrap(),
         sender: Party::Us,
         sent_at: Timestamp(5),
+        agreement: tisa_core::AgreementTag::default(),
         payload,
     }
 }
@@ -310,6 +311,7 @@ fn a_broken_envelope_yields_its_message_id_only_if_readable_and_valid() {
         message_id: MessageId::new("KR.peek.1").unwrap(),
         sender: Party::Kr,
         sent_at: Timestamp(1),
+        agreement: tisa_core::AgreementTag::default(),
         payload: Payload::Report(Report { header: header(), content: content(), manifest: manifest() }),
     };
     let bytes = encode_envelope(&env);
@@ -330,6 +332,7 @@ fn redacted_decode_errors_never_echo_message_values() {
         message_id: MessageId::new("KR.x.1").unwrap(),
         sender: Party::Kr,
         sent_at: Timestamp(1),
+        agreement: tisa_core::AgreementTag::default(),
         payload: Payload::Report(Report { header: header(), content: content(), manifest: manifest() }),
     };
     let mut p = proto::Envelope::decode(encode_envelope(&env).as_slice()).unwrap();

@@ -440,6 +440,7 @@ mod tests {
             message_id: MessageId::new(format!("US.1.{n}")).unwrap(),
             sender: Party::Us,
             sent_at: Timestamp(u64::from(n)),
+            agreement: tisa_core::AgreementTag::default(),
             payload: Payload::Rejection(Rejection {
                 refers_to: MessageId::new("KR.1.1").unwrap(),
                 code: "CONFLICT".into(),

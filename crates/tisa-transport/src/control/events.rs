@@ -208,6 +208,32 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
             w.detail =
                 format!("re-sent {resent} message(s) to {link} the peer may not hold (end-to-end reconciliation)");
         }
+        Event::HeldForAgreement { header, recipient } => {
+            w.kind = "HELD_FOR_AGREEMENT".into();
+            set_header(&mut w, header);
+            w.recipient = Some(*recipient);
+            w.detail = format!(
+                "released to {recipient} but kept back: the parties enforce different agreement versions (sent once they agree; see tisa health)"
+            );
+        }
+        Event::AgreementSwitched { from, to } => {
+            w.kind = "AGREEMENT_SWITCHED".into();
+            w.detail = format!("agreement {to} in force (was {from})");
+        }
+        Event::AgreementMismatch { link, theirs, ours } => {
+            w.kind = "AGREEMENT_MISMATCH".into();
+            w.recipient = Some(*link);
+            w.detail = format!(
+                "{link} enforces agreement {theirs}, this node {ours}: trilateral releases stop until they agree"
+            );
+        }
+        Event::NotUnderAgreement { link, kind, theirs, ours } => {
+            w.kind = "NOT_UNDER_AGREEMENT".into();
+            w.recipient = Some(*link);
+            w.detail = format!(
+                "{kind} from {link} sent under agreement {theirs}, this node enforces {ours}: not taken (the hub sends it again once they agree)"
+            );
+        }
         Event::Unauthorized { verb, key, why } => {
             w.kind = "UNAUTHORIZED".into();
             w.detail = format!("{verb} by key {} refused: {why}", key.map_or("-".to_owned(), |k| k.to_string()));

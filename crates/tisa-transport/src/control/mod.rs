@@ -45,7 +45,7 @@ pub mod request;
 pub mod streams;
 
 pub use events::{track_detail, watch_event, WatchEvent};
-pub use reply::{hub_code, ControlReply, DeadLetter, Health, SendError};
+pub use reply::{hub_code, AgreementHealth, ControlReply, DeadLetter, Health, SendError};
 pub use request::{
     decode_request, CommandRequest, ControlRequest, DecisionQuery, ListQuery, Query, Retract, DEFAULT_LIMIT,
 };

@@ -102,6 +102,26 @@ pub struct Health {
     pub refused_replies: u64,
     /// The node's streams as the broker's cluster sees them.
     pub streams: Vec<super::StreamHealth>,
+    /// The agreement in force, what the peers enforce, and why trilateral
+    /// releases stop if they do.
+    pub agreement: AgreementHealth,
+}
+
+/// The agreement part of [`Health`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgreementHealth {
+    /// SHA-256 of the canonical form in force (hex).
+    pub sha256: String,
+    /// Later versions given, with when each takes effect.
+    pub staged: Vec<String>,
+    /// What each peer last said it enforces.
+    pub peers: Vec<String>,
+    /// Why trilateral releases stop (empty: they may go).
+    pub mismatches: Vec<String>,
+    /// Trilateral messages not taken for being sent under another version.
+    pub ignored: u64,
+    /// Why the last reload of the agreement file was refused (empty: none was).
+    pub reload_error: String,
 }
 
 /// Why a node's messages are not getting through (shown by `tisa health`).
@@ -528,6 +548,12 @@ impl Wire for Health {
             held: self.held,
             refused_replies: self.refused_replies,
             streams: self.streams.iter().map(Wire::to_proto).collect(),
+            agreement_sha256: self.agreement.sha256.clone(),
+            agreement_staged: self.agreement.staged.clone(),
+            agreement_peers: self.agreement.peers.clone(),
+            agreement_mismatches: self.agreement.mismatches.clone(),
+            agreement_ignored: self.agreement.ignored,
+            agreement_reload_error: self.agreement.reload_error.clone(),
         }
     }
 
@@ -554,6 +580,14 @@ impl Wire for Health {
             held: h.held,
             refused_replies: h.refused_replies,
             streams: h.streams.into_iter().map(Wire::from_proto).collect::<Result<_, _>>()?,
+            agreement: AgreementHealth {
+                sha256: h.agreement_sha256,
+                staged: h.agreement_staged,
+                peers: h.agreement_peers,
+                mismatches: h.agreement_mismatches,
+                ignored: h.agreement_ignored,
+                reload_error: h.agreement_reload_error,
+            },
         })
     }
 }

@@ -183,6 +183,7 @@ impl Wire for Envelope {
             Payload::Track(t) => P::Track(t.to_proto()),
             Payload::Progress(p) => P::Progress(p.to_proto()),
             Payload::Rejection(r) => P::Rejection(r.to_proto()),
+            Payload::Hello => P::Hello(proto::Hello {}),
         };
         proto::Envelope {
             version: self.version,
@@ -190,6 +191,8 @@ impl Wire for Envelope {
             message_id: self.message_id.to_string(),
             sender: party_to(self.sender),
             sent_at_ms: self.sent_at.as_millis(),
+            agreement_version: self.agreement.version,
+            agreement_sha256: self.agreement.hash.to_vec(),
             payload: Some(payload),
         }
     }
@@ -235,13 +238,19 @@ impl Wire for Envelope {
             P::Track(t) => Payload::Track(Wire::from_proto(t)?),
             P::Progress(pr) => Payload::Progress(Progress::from_proto(pr)?),
             P::Rejection(r) => Payload::Rejection(Rejection::from_proto(r)?),
+            P::Hello(_) => Payload::Hello,
         };
+        let hash: [u8; 32] = p
+            .agreement_sha256
+            .try_into()
+            .map_err(|_| DecodeError::Inconsistent("envelope.agreement_sha256 is not 32 bytes"))?;
         Ok(Envelope {
             version: p.version,
             message_id: MessageId::new(p.message_id)
                 .map_err(|source| DecodeError::BadId { field: "envelope.message_id", source })?,
             sender: party_from("envelope.sender", p.sender)?,
             sent_at: Timestamp(p.sent_at_ms),
+            agreement: tisa_core::AgreementTag { version: p.agreement_version, hash },
             payload,
         })
     }
