@@ -33,13 +33,16 @@ fn rule_off(c: &mut TestCluster) {
     let path = c.agreement();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("two_person_rule = true"), "the built-in agreement has the rule on");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let keys = path.parent().unwrap();
-    tisa_deploy::chain::amend(&path, keys, tisa_core::Timestamp(now), |t| {
+    tisa_deploy::chain::amend(&path, keys, tisa_core::Timestamp(now_ms()), |t| {
         t.replace("two_person_rule = true", "two_person_rule = false")
     })
     .unwrap();
     c.restart_all(WAIT);
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 fn key_arg(path: &Path) -> String {
@@ -73,6 +76,8 @@ fn one_key_cannot_submit_and_approve_the_same_release(broker: Broker) {
         &key_arg(&c.agreement()),
     ]);
     assert!(out.status.success(), "{}", describe(&out));
+    // The key is in the agreement once the three parties sign the next version.
+    tisa_deploy::chain::amend(&c.agreement(), &dir, tisa_core::Timestamp(now_ms()), |t| t.to_owned()).unwrap();
     c.restart_all(WAIT);
     let duty = key_arg(&dir.join("kr-duty.key"));
 

@@ -133,8 +133,12 @@ pub fn check_agreement_signed(
         if s.signer != doc.key_id.to_string() {
             return Err(AgreementSigError::Malformed { index: i + 1, error: SigError::Mismatch("signer") });
         }
-        verify_key(vouching, doc.party, &[KeyRole::Signer], "sign the agreement", s)
-            .map_err(|error| AgreementSigError::NotVouched { party: doc.party, vouching: vouching.version, error })?;
+        verify_key(vouching, doc.party, &[KeyRole::Signer], "sign the agreement", s).map_err(|error| match error {
+            // A vouched signer's key whose signature does not verify over
+            // this text: the text changed after it was signed.
+            KeyError::BadSignature(key) => AgreementSigError::OtherText { key, party: doc.party },
+            error => AgreementSigError::NotVouched { party: doc.party, vouching: vouching.version, error },
+        })?;
         signed.push(doc.party);
     }
     let missing: Vec<&str> = Party::ALL.iter().filter(|p| !signed.contains(p)).map(|p| p.trigraph()).collect();

@@ -390,6 +390,13 @@ impl AuditLog {
                     clean(rejection.refers_to.as_str())
                 );
             }
+            Event::AgreementSwitched { .. }
+            | Event::AgreementMismatch { .. }
+            | Event::NotUnderAgreement { .. }
+            | Event::HeldForAgreement { .. } => {
+                // Versions, hashes, parties and kinds only.
+                e.detail = clean(&w.detail);
+            }
             _ => {}
         }
         e
