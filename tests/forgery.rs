@@ -19,13 +19,13 @@ use tisa_core::*;
 use tisa_transport::convert::decision_from_signed;
 use tisa_transport::{decode_envelope, encode_envelope, ControlReply, ControlRequest, ListQuery};
 
-fn envelope(delivery: Delivery, n: u32) -> Bytes {
+fn envelope(delivery: Delivery, n: u32, agreement: AgreementTag) -> Bytes {
     Bytes::from(encode_envelope(&Envelope {
         version: PROTOCOL_VERSION,
         message_id: MessageId::new(format!("US.forged.{n}")).unwrap(),
         sender: Party::Us,
         sent_at: Timestamp(1),
-        agreement: tisa_core::AgreementTag::default(),
+        agreement,
         payload: Payload::Delivery(delivery),
     }))
 }
@@ -264,8 +264,9 @@ async fn a_compromised_hub_cannot_forge_consent() {
         ("tampered body", delivery(&tampered_body, false, Some(Consent::Decision(d2.clone())))),
         ("tampered tearline", delivery(&tampered_tearline, true, Some(Consent::Decision(d3.clone())))),
     ];
+    let tag = common::agreement_tag(&c);
     for (n, (_, f)) in forgeries.iter().enumerate() {
-        hub.publish("tisa.jp.down.delivery", envelope(f.clone(), n as u32)).await.unwrap();
+        hub.publish("tisa.jp.down.delivery", envelope(f.clone(), n as u32, tag)).await.unwrap();
     }
     hub.flush().await.unwrap();
     let n = forgeries.len() as u64;
@@ -277,7 +278,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
         false,
         Some(Consent::Decision(decision_for(&kr_approver, kr_approver.name(), &r1, Verdict::ApproveFull))),
     );
-    hub.publish("tisa.jp.down.delivery", envelope(good, 999)).await.unwrap();
+    hub.publish("tisa.jp.down.delivery", envelope(good, 999, tag)).await.unwrap();
     hub.flush().await.unwrap();
     let r1c = r1_id.clone();
     wait_async(|| async { inbox_ids(&jp).await.contains(&r1c).then_some(()) }).await;

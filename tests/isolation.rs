@@ -69,7 +69,7 @@ fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> 
         message_id: MessageId::new("US.forged.1").unwrap(),
         sender: Party::Us,
         sent_at: Timestamp(1),
-        agreement: tisa_core::AgreementTag::default(),
+        agreement: common::agreement_tag(c),
         payload: Payload::Delivery(Delivery {
             header,
             released: Released::Full(content),

@@ -17,13 +17,13 @@ use tisa_node::clock::now;
 use tisa_transport::convert::{decision_from_signed, manifest_digest};
 use tisa_transport::{decode_envelope, encode_envelope};
 
-fn envelope(sender: Party, message_id: &str, payload: Payload) -> Envelope {
+fn envelope(sender: Party, message_id: &str, payload: Payload, agreement: tisa_core::AgreementTag) -> Envelope {
     Envelope {
         version: PROTOCOL_VERSION,
         message_id: MessageId::new(message_id).unwrap(),
         sender,
         sent_at: now(),
-        agreement: tisa_core::AgreementTag::default(),
+        agreement,
         payload,
     }
 }
@@ -91,7 +91,7 @@ fn malformed_wire_messages_are_counted_logged_and_survived() {
     let down = "tisa.jp.down.delivery";
     // A valid KR report envelope, and a valid US delivery envelope to JP.
     let rep = report("KR-malformed-0001", Kr, "USA,JPN", &marker);
-    let rep_env = encode_envelope(&envelope(Kr, "KR.raw.1", Payload::Report(rep.clone())));
+    let rep_env = encode_envelope(&envelope(Kr, "KR.raw.1", Payload::Report(rep.clone()), Default::default()));
     let del = Delivery {
         header: ReportHeader { originator: Us, id: ReportId::new("US-malformed-0001").unwrap(), ..rep.header.clone() },
         released: Released::Full(rep.content.clone()),
@@ -100,7 +100,7 @@ fn malformed_wire_messages_are_counted_logged_and_survived() {
         manifest: rep.manifest.clone(),
         consent: None,
     };
-    let del_env = encode_envelope(&envelope(Us, "US.raw.1", Payload::Delivery(del)));
+    let del_env = encode_envelope(&envelope(Us, "US.raw.1", Payload::Delivery(del), Default::default()));
     assert!(decode_envelope(up, &rep_env).is_ok() && decode_envelope(down, &del_env).is_ok());
 
     let sends: [(&str, Vec<u8>); 6] = [
@@ -180,9 +180,11 @@ fn forged_and_replayed_messages_are_rejected() {
     // (a) Decisions KR's approvers never signed.
     let jp_key = approver(&c, Jp);
     let posing = Identity::from_seed(approver(&c, Kr).name(), jp_key.seed()); // JP's key, KR's approver's name
-    let as_kr = envelope(Kr, "KR.forged.1", Payload::ReleaseDecision(approval(&posing, &a_report, &a_rid)));
-    let as_kr_on_kr_link = envelope(Kr, "KR.forged.2", Payload::ReleaseDecision(approval(&posing, &a_report, &a_rid)));
-    let as_jp = envelope(Jp, "JP.forged.3", Payload::ReleaseDecision(approval(&jp_key, &a_report, &a_rid)));
+    let tag = common::agreement_tag(&c);
+    let as_kr = envelope(Kr, "KR.forged.1", Payload::ReleaseDecision(approval(&posing, &a_report, &a_rid)), tag);
+    let as_kr_on_kr_link =
+        envelope(Kr, "KR.forged.2", Payload::ReleaseDecision(approval(&posing, &a_report, &a_rid)), tag);
+    let as_jp = envelope(Jp, "JP.forged.3", Payload::ReleaseDecision(approval(&jp_key, &a_report, &a_rid)), tag);
     let rejected0 = counter(&c, Us, "rejected");
     raw.publish("tisa.jp.up.decision", real.clone()); // KR's real bytes, replayed by JP
     raw.publish("tisa.jp.up.decision", encode_envelope(&as_kr)); // JP posing as KR

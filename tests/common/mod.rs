@@ -58,3 +58,11 @@ pub fn canary(label: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("CANARY_{label}_{}_{:05}_{:08x}_Z", std::process::id(), N.fetch_add(1, Ordering::Relaxed), nanos as u32)
 }
+
+/// The agreement (version, hash) the nodes of `c` enforce: what a message
+/// a test forges must carry to be judged on its merits (one under another
+/// version is not taken at all).
+#[allow(dead_code)]
+pub fn agreement_tag(c: &tisa_kit::cluster::Cluster) -> tisa_core::AgreementTag {
+    tisa_deploy::agreement::load(Some(&c.agreement())).expect("the cluster's agreement is in force").policy.tag()
+}
