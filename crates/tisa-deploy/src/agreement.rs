@@ -404,7 +404,13 @@ mod tests {
         let a = parse(DEFAULT, "default").unwrap();
         // Policy::default() is the core's (rule off, for its tests); the
         // built-in agreement turns the two-person rule on.
-        assert_eq!(a.policy, Policy { two_person_rule: true, ..Policy::default() });
+        assert_eq!(a.policy, Policy { two_person_rule: true, hash: a.sha256, ..Policy::default() });
+        assert_eq!(a.sha256, crate::chain::canonical_sha256(DEFAULT).unwrap());
+        // The canonical form ignores comments and layout, not values.
+        let relaid = format!("# a comment\n{}", DEFAULT.replace("version = 1", "version    =   1"));
+        assert_eq!(crate::chain::canonical_sha256(&relaid).unwrap(), a.sha256);
+        let changed = DEFAULT.replace("request_expiry = \"24h\"", "request_expiry = \"25h\"");
+        assert_ne!(crate::chain::canonical_sha256(&changed).unwrap(), a.sha256);
     }
 
     fn err(text: &str) -> AgreementError {
