@@ -76,8 +76,8 @@ fn one_key_cannot_submit_and_approve_the_same_release(broker: Broker) {
         &key_arg(&c.agreement()),
     ]);
     assert!(out.status.success(), "{}", describe(&out));
-    // The key is in the agreement once the three parties sign the next version.
-    tisa_deploy::chain::amend(&c.agreement(), &dir, tisa_core::Timestamp(now_ms()), |t| t.to_owned()).unwrap();
+    // The key is in the agreement once the three parties sign it again.
+    tisa_deploy::chain::resign_all(&c.agreement(), &dir).unwrap();
     c.restart_all(WAIT);
     let duty = key_arg(&dir.join("kr-duty.key"));
 

@@ -79,11 +79,6 @@ pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
     if party != Party::HUB && (a.kr_nats.is_some() || a.jp_nats.is_some()) {
         anyhow::bail!("--kr-nats/--jp-nats are for the US hub only; {party} has one link: use --nats");
     }
-    let agreement_path = a.agreement.clone().ok_or_else(|| {
-        anyhow::anyhow!(
-            "no agreement: give --agreement FILE, the agreement signed by the three parties (`tisa agreement sign`)"
-        )
-    })?;
     let key_path = a.key.clone().or_else(|| cfg.as_ref().and_then(|c| c.key_file.clone())).ok_or_else(|| {
         anyhow::anyhow!(
             "no signing key: give --key FILE (create one with `tisa keys generate --party {}`)",
@@ -105,6 +100,11 @@ pub(crate) async fn run(a: NodeArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = a.standing_window {
         anyhow::ensure!(w >= Duration::from_secs(1), "--standing-window must be at least 1s");
     }
+    let agreement_path = a.agreement.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no agreement: give --agreement FILE, the agreement signed by the three parties (`tisa agreement sign`)"
+        )
+    })?;
     let mut chain = chain_policies(&agreement_path, &overrides)?;
     let policy = chain.remove(0);
     let newest = chain.last().unwrap_or(&policy);

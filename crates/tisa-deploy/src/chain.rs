@@ -274,6 +274,16 @@ pub fn sign_all(path: &Path, keys_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Signs the agreement at `path` again, as it now reads, with the
+/// deployment's signer keys in `keys_dir` (its old signatures dropped): for
+/// a deployment generated in one place whose text was changed in place
+/// (e.g. a key appended with `tisa keys generate --append-to`).
+pub fn resign_all(path: &Path, keys_dir: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    tisa_fs::write_private(path, strip_signatures(&text).as_bytes())?;
+    sign_all(path, keys_dir)
+}
+
 /// Writes the next version of the agreement at `path` (a deployment
 /// generated in one place): the current file is kept as
 /// `agreement-v<N>.toml` beside it, and `path` becomes version N+1, the
