@@ -159,7 +159,11 @@ impl Actor {
                         warn!(to = %t.to, messages = ts.len(), first = %t.envelope.message_id, error = %e, "not acknowledged yet; will retry");
                         self.note_send_failure(t.to, &e);
                     }
-                    self.outbox.extend(ts);
+                    // A `hello` is best-effort (every other message carries
+                    // the agreement too, and the next link-up says it again):
+                    // one the receiver's stream did not take yet is dropped,
+                    // never kept as a stuck message.
+                    self.outbox.extend(ts.into_iter().filter(|t| !matches!(t.envelope.payload, Payload::Hello)));
                 }
             }
         }
