@@ -79,9 +79,8 @@ pub fn parse_time(s: &str) -> Result<Timestamp, String> {
 
 /// A time as RFC 3339 in UTC, to the millisecond.
 pub fn format_time(t: Timestamp) -> String {
-    i128::try_from(t.as_millis())
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_millis()) * 1_000_000)
         .ok()
-        .and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok())
         .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| format!("{} ms", t.as_millis()))
 }
