@@ -29,19 +29,7 @@ fn now_ms() -> u64 {
 
 /// The agreement text without its `[[signature]]` tables.
 fn unsigned(path: &Path) -> String {
-    let mut out = String::new();
-    let mut skip = 0;
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        if line == "[[signature]]" {
-            skip = 3;
-        } else if skip > 0 {
-            skip -= 1;
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
+    chain::strip_signatures(&std::fs::read_to_string(path).unwrap())
 }
 
 fn sign(path: &Path, keys: &Path, party: Party) {

@@ -317,7 +317,7 @@ pub fn amend(path: &Path, keys_dir: &Path, effective_at: Timestamp, edit: impl F
 
 /// The text without its `[[signature]]` tables (each three lines, as
 /// [`sign`] writes them).
-fn strip_signatures(text: &str) -> String {
+pub fn strip_signatures(text: &str) -> String {
     let mut out = String::new();
     let mut skip = 0;
     for line in text.lines() {
