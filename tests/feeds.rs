@@ -434,7 +434,7 @@ fn jsonl_reports_bad_lines_and_follows_a_file() {
     let out = run_with_stdin(&["feed", "jsonl", "--dry-run"], &obj("a-6", json!({"classification": null})));
     assert!(stderr(&out).contains("line 1: bad line: missing field classification"), "{}", describe(&out));
 
-    // --follow: lines appended later, a line written in two pieces, a truncated file.
+    // --follow: lines appended later, a line written in two pieces, a truncated file, a rotated one.
     let dir = scratch("jsonl");
     let file = dir.join("reports.jsonl");
     std::fs::write(&file, format!("{}\n", obj("f-1", json!({})))).unwrap();
@@ -462,6 +462,11 @@ fn jsonl_reports_bad_lines_and_follows_a_file() {
     std::fs::write(&file, format!("{}\n", obj("f-4", json!({})))).unwrap();
     p.wait_stderr("was truncated");
     p.wait_stdout("f-4", |l| l.contains("jsonl:f-4"));
+    // Rotated (moved away, a new file created at the path): followed by name.
+    std::fs::rename(&file, dir.join("reports.jsonl.1")).unwrap();
+    std::fs::write(&file, format!("{}\n", obj("f-5", json!({})))).unwrap();
+    p.wait_stderr("was replaced (rotated)");
+    p.wait_stdout("f-5", |l| l.contains("jsonl:f-5"));
     let err = p.kill_stderr();
     assert!(!err.contains("bad line"), "a line is read only once complete: {err}");
     let _ = std::fs::remove_dir_all(dir);

@@ -166,7 +166,7 @@ fn show(dir: &Path, json: bool, limit: Option<usize>) -> Result<ExitCode> {
             opt("request", &e.request_id),
             opt("to", &e.recipient),
             opt("grant", &e.grant_id),
-            e.detail,
+            readable_detail(&e.detail),
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -379,5 +379,35 @@ fn verify_export(file: &Path, agreement: Option<&Path>, peer_logs: &[PathBuf]) -
             let e = e.to_string().replace("line ", "entry ");
             bail!("audit export {} FAILED: {e}", file.display())
         }
+    }
+}
+
+/// An entry's detail as text output shows it: each `<name>_ms=<Unix ms>`
+/// (how the log records a time) as `<name>=<RFC 3339 UTC>`; the rest as is.
+fn readable_detail(detail: &str) -> String {
+    detail
+        .split(' ')
+        .map(|word| {
+            let time = word.split_once("_ms=").and_then(|(name, ms)| Some((name, ms.parse::<u64>().ok()?)));
+            match time {
+                Some((name, ms)) => format!("{name}={}", tisa_kit::util::utc(ms)),
+                None => word.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_details_show_times_in_rfc3339() {
+        assert_eq!(
+            readable_detail("verdict=APPROVE approver_party=KOR decided_at_ms=1716820330000"),
+            "verdict=APPROVE approver_party=KOR decided_at=2024-05-27T14:32:10Z"
+        );
+        assert_eq!(readable_detail("not_after_ms=- tearline_only=false"), "not_after_ms=- tearline_only=false");
     }
 }

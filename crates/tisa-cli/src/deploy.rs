@@ -142,6 +142,10 @@ pub(crate) struct BrokerConfigArgs {
     /// faster, but acknowledged messages can be lost on a power failure or OS crash.
     #[arg(long)]
     lazy_fsync: bool,
+    /// Write into an --out directory that is not empty, replacing its configuration and every
+    /// credential in it (each node and operator then needs the new files).
+    #[arg(long)]
+    force: bool,
 }
 
 /// `tisa keys generate`.
@@ -264,9 +268,30 @@ pub(crate) fn run_agreement(cmd: AgreementCommand) -> Result<ExitCode> {
     }
 }
 
+/// Refuses to write into a directory that already holds files: a second
+/// `tisa broker config` would replace every credential of every party.
+fn refuse_non_empty(out: &std::path::Path) -> Result<()> {
+    let mut entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => anyhow::bail!("cannot read {}: {e}", out.display()),
+    };
+    if entries.next().is_some() {
+        anyhow::bail!(
+            "{} is not empty (an earlier broker configuration and its credentials?): choose another --out, \
+             or pass --force to replace every credential in it",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 /// `tisa broker config`.
 pub(crate) fn run_broker(cmd: BrokerCommand) -> Result<ExitCode> {
     let BrokerCommand::Config(a) = cmd;
+    if !a.force {
+        refuse_non_empty(&a.out)?;
+    }
     let mode = match (a.mode, a.cluster) {
         (Some(broker::Mode::Shared), Some(n)) if n > 1 => {
             anyhow::bail!("--cluster needs --mode per-nation (each nation's broker becomes a cluster)")

@@ -14,6 +14,7 @@
 //! - `audit`: `tisa audit show|verify|export`, reading a node's hash-chained audit log.
 //! - [`probe`]: `tisa probe URL`, whether a NATS server is reachable from here (name, TCP, `INFO`).
 //! - `logging`: tracing set-up (stderr, never report content).
+//! - `output`: a closed stdout (`tisa inbox | head -1`) ends any command quietly, never in a panic.
 //!
 //! Elsewhere: `tisa feed …` is `tisa_feeds`, `tisa bench` is `tisa_bench`,
 //! `tisa export` and `tisa taxii` are `tisa_stix`;
@@ -27,6 +28,7 @@ mod held;
 mod logging;
 mod node;
 mod ops;
+mod output;
 pub mod probe;
 mod roster;
 mod standing;
@@ -170,6 +172,8 @@ struct DemoArgs {
 
 /// Entry point of the `tisa` binary.
 pub fn main() -> ExitCode {
+    // `tisa … | head -1`: a reader that stopped reading ends us quietly.
+    output::install_panic_hook();
     let cli = Cli::parse();
     // Long-running services (the node, feeds) log at info by default.
     let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_) | Command::Taxii(_));

@@ -3,21 +3,15 @@
 
 use std::time::Duration;
 
-/// Parses `500ms`, `30s`, `5m`, `24h`, `2d` (a bare number is seconds).
+/// Parses `500ms`, `30s`, `5m`, `24h`, `2d` and combinations such as
+/// `1h30m` or `1d 12h` (humantime's syntax); a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?} (try 30s, 5m, 24h)"))?;
-    let ms = match unit {
-        "ms" => n,
-        "" | "s" => n.saturating_mul(1000),
-        "m" => n.saturating_mul(60_000),
-        "h" => n.saturating_mul(3_600_000),
-        "d" => n.saturating_mul(86_400_000),
-        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s, m, h or d)")),
-    };
-    Ok(Duration::from_millis(ms))
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u64 = s.parse().map_err(|_| format!("invalid duration {s:?}: too large"))?;
+        return Ok(Duration::from_secs(n));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e} (try 30s, 5m, 1h30m, 24h)"))
 }
 
 /// `24h`, `90s`, `1500ms`: the largest unit that divides evenly.
@@ -40,7 +34,11 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1d 12h"), Ok(Duration::from_secs(129_600)));
+        assert_eq!(parse_duration("2m30s"), Ok(Duration::from_secs(150)));
         assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-5s").is_err());
         assert!(parse_duration("").is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! object a line, keyed `jsonl:<id>`.
 
 use super::LineSource;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use clap::Args;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::follow::{Change, Followed};
 use super::{parse_generic, Defaults, FeedOptions, Sink, SubmitError, Tally};
 
 /// Longest line accepted (a report's body is at most 256 KiB).
@@ -28,7 +29,8 @@ and rel_to (\"USA,JPN\" or [\"USA\",\"JPN\"]) may instead come from --classifica
 source are optional; other fields are refused. Each report's idempotency key is `jsonl:<id>`: the same id \
 with the same content submits nothing, with new content it becomes a new revision. Bad lines are reported \
 with their line number and skipped. Without --follow, reads to the end and prints a summary (exit 1 if any \
-line was bad); with --follow, keeps reading what is appended to FILE (like tail -f) until interrupted.",
+line was bad); with --follow, keeps reading what is appended to FILE until interrupted, by name like tail -F \
+(a rotated file is finished, then the new one at the path is read from its start; a truncated one is read again).",
     after_help = "Example: tisa feed jsonl --config tisa-broker/kr-cli.toml reports.jsonl\n\
          Follow:   tisa feed jsonl --config tisa-broker/kr-cli.toml --follow /var/spool/tisa/reports.jsonl"
 )]
@@ -45,7 +47,8 @@ pub(super) type Line = (u64, Result<String, String>);
 /// Where lines come from.
 enum Source {
     Stdin(BufReader<std::io::Stdin>),
-    File(BufReader<std::fs::File>),
+    /// A file, followed by name with --follow.
+    File(Followed),
 }
 
 impl Source {
@@ -53,31 +56,19 @@ impl Source {
     fn read_line_limited(&mut self, limit: usize, buf: &mut Vec<u8>) -> std::io::Result<usize> {
         match self {
             Source::Stdin(r) => r.take(limit as u64).read_until(b'\n', buf),
-            Source::File(r) => r.take(limit as u64).read_until(b'\n', buf),
-        }
-    }
-
-    /// A followed file that became shorter than what was read (truncated or
-    /// replaced in place) is read again from the start.
-    fn rewound(&mut self, path: &std::path::Path) -> bool {
-        let Source::File(r) = self else { return false };
-        match (std::fs::metadata(path), r.stream_position()) {
-            (Ok(meta), Ok(pos)) if meta.len() < pos => r.seek(SeekFrom::Start(0)).is_ok(),
-            _ => false,
+            Source::File(f) => f.reader().take(limit as u64).read_until(b'\n', buf),
         }
     }
 }
 
-/// Reads lines on a blocking thread (stdin or a file, following it if
-/// asked) and hands them over; the channel closes at the end.
+/// Reads lines on a blocking thread (stdin or a file, following it by name
+/// if asked) and hands them over; the channel closes at the end.
 pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc::Sender<Line>) -> Result<()> {
     let mut src = if file.as_os_str() == "-" {
         Source::Stdin(BufReader::new(std::io::stdin()))
     } else {
-        let f = std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
-        Source::File(BufReader::new(f))
+        Source::File(Followed::open(&file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?)
     };
-    let following = follow && matches!(src, Source::File(_));
     std::thread::spawn(move || {
         let mut n = 0u64;
         let mut buf = Vec::new();
@@ -91,12 +82,29 @@ pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc
                 }
             };
             if got == 0 {
-                if following {
+                if let (true, Source::File(f)) = (follow, &mut src) {
                     // Nothing new (a partial line waits for its end).
-                    if src.rewound(&file) {
-                        warn!("{} was truncated; reading it again from the start", file.display());
-                        n = 0;
-                        buf.clear();
+                    match f.at_end() {
+                        Ok(Change::Grew) => continue,
+                        Ok(Change::Truncated) => {
+                            warn!("{} was truncated; reading it again from the start", file.display());
+                            n = 0;
+                            buf.clear();
+                        }
+                        Ok(Change::Replaced) => {
+                            info!("{} was replaced (rotated); reading the new file from the start", file.display());
+                            // The old file's last line, even without its newline, was its last.
+                            if !buf.is_empty() {
+                                let text = String::from_utf8(std::mem::take(&mut buf)).map_err(|_| "not UTF-8".to_owned());
+                                if tx.blocking_send((n + 1, text)).is_err() {
+                                    return;
+                                }
+                            }
+                            n = 0;
+                            continue;
+                        }
+                        Ok(Change::Nothing) => {}
+                        Err(e) => warn!("cannot check {}: {e}", file.display()),
                     }
                     if tx.is_closed() {
                         return;

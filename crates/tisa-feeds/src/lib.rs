@@ -33,6 +33,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod cns;
+mod follow;
 mod jsonl;
 mod stix;
 mod tracks;
@@ -78,7 +79,8 @@ pub struct LineSource {
     /// The file, or `-` for stdin.
     #[arg(default_value = "-")]
     pub file: std::path::PathBuf,
-    /// Keep reading lines appended to FILE until interrupted (a truncated file is read again from the start).
+    /// Keep reading lines appended to FILE until interrupted, by name (like tail -F): a rotated file is
+    /// finished and the new one at the path read from its start; a truncated file is read again.
     #[arg(long, conflicts_with = "once")]
     pub follow: bool,
     /// Read to the end once and exit (the default without --follow).

@@ -26,7 +26,7 @@ use super::{clip, FeedOptions};
 \"position\": {\"lat\": 39.8, \"lon\": 128.1, \"alt_km\": 412.5, \"at\": \"2024-05-27T14:34:40Z\"},\n   \
 \"impact\": {\"lat\": 40.8, \"lon\": 135.2}}\n\n\
 track_id (prefixed with your party's code), seq (increasing per track, from 1), launch and position are \
-required; times are RFC 3339 UTC or Unix milliseconds; impact is optional; classification and rel_to may \
+required; times are RFC 3339 (any offset: Z, +09:00) or Unix milliseconds; impact is optional; classification and rel_to may \
 instead come from --classification / --rel-to; other fields are refused. Your node signs each update; the \
 hub forwards it to the other nation only under your standing grant for NK_MISSILE. Re-feeding the same \
 update submits nothing; an older sequence number is refused. Bad lines are reported with their line \
@@ -64,39 +64,14 @@ fn point(o: &Map<String, Value>, name: &str) -> Result<GeoPoint, String> {
     Ok(GeoPoint { lat_e6: degrees(o, name, "lat", 90.0)?, lon_e6: degrees(o, name, "lon", 180.0)? })
 }
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Unix milliseconds, or RFC 3339 UTC (`2024-05-27T14:32:10Z`, optional fraction).
+/// Unix milliseconds, or an RFC 3339 time with any offset (`2024-05-27T14:32:10Z`,
+/// `2024-05-27T23:32:10+09:00`, optional fraction); an impossible date is refused.
 pub(crate) fn parse_time(v: &Value) -> Result<Timestamp, String> {
     if let Some(ms) = v.as_u64() {
         return Ok(Timestamp(ms));
     }
-    let s = v.as_str().ok_or("a time must be RFC 3339 UTC or Unix milliseconds")?;
-    let bad = || format!("{:?} is not an RFC 3339 UTC time (e.g. 2024-05-27T14:32:10Z)", clip(s, 40));
-    let s2 = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00")).ok_or_else(bad)?;
-    let (date, time) = s2.split_once(['T', 't', ' ']).ok_or_else(bad)?;
-    let num = |x: &str| x.parse::<i64>().map_err(|_| bad());
-    let d: Vec<&str> = date.split('-').collect();
-    let (time, frac) = time.split_once('.').unwrap_or((time, ""));
-    let t: Vec<&str> = time.split(':').collect();
-    if d.len() != 3 || t.len() != 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let (y, mo, da, h, mi, se) = (num(d[0])?, num(d[1])?, num(d[2])?, num(t[0])?, num(t[1])?, num(t[2])?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 || y < 1970 {
-        return Err(bad());
-    }
-    let ms: i64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
-    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se;
-    u64::try_from(secs * 1000 + ms).map(Timestamp).map_err(|_| bad())
+    let s = v.as_str().ok_or("a time must be RFC 3339 (e.g. 2024-05-27T14:32:10Z) or Unix milliseconds")?;
+    tisa_deploy::chain::parse_time(s).map_err(|e| format!("{:?}: {e}", clip(s, 40)))
 }
 
 /// Parses one track line. Errors name the field, never quote coordinates.
@@ -299,5 +274,16 @@ mod tests {
         assert!(parse_track(r#"{"track_id":"KR-T-1","seq":0}"#, None, None).is_err());
         assert!(parse_track(r#"{"track_id":"KR-T-1","seq":1,"x":1}"#, None, None).unwrap_err().contains("unknown"));
         assert_eq!(parse_time(&json!("1970-01-01T00:00:01.5Z")).unwrap(), Timestamp(1500));
+    }
+
+    #[test]
+    fn times_take_any_offset_and_refuse_impossible_dates() {
+        // The same instant in Seoul/Tokyo time and in UTC.
+        assert_eq!(parse_time(&json!("2024-05-27T23:32:10+09:00")).unwrap(), Timestamp(1_716_820_330_000));
+        assert_eq!(parse_time(&json!("2024-05-27T14:32:10Z")).unwrap(), Timestamp(1_716_820_330_000));
+        for bad in ["2026-02-31T00:00:00Z", "2025-02-29T12:00:00Z", "2024-04-31T00:00:00Z", "2024-05-27T24:00:00Z"] {
+            assert!(parse_time(&json!(bad)).is_err(), "{bad} is not a date");
+        }
+        assert!(parse_time(&json!("1969-12-31T23:59:59Z")).is_err(), "before 1970");
     }
 }

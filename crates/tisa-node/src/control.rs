@@ -323,7 +323,7 @@ impl Actor {
                 let hex = |h: &[u8; 32]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
                 AgreementHealth {
                     sha256: hex(&v.in_force.hash),
-                    staged: v.staged.iter().map(|(t, at)| format!("{t} at {} ms", at.as_millis())).collect(),
+                    staged: v.staged.iter().map(|(t, at)| format!("{t} at {at}")).collect(),
                     peers: v
                         .peers
                         .iter()

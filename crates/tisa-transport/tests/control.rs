@@ -506,6 +506,22 @@ fn watch_events_round_trip() {
     }
 }
 
+/// What `tisa watch` shows of a time in an event's detail is RFC 3339 UTC, never epoch milliseconds.
+#[test]
+fn watch_event_details_show_times_in_rfc3339() {
+    let id = ReportId::new("KR-abc").unwrap();
+    let request = ReleaseRequest {
+        request_id: RequestId::for_release(&id, 2, Party::Jp),
+        report_id: id,
+        revision: 2,
+        recipient: Party::Jp,
+        requested_at: Timestamp(1_716_820_000_000),
+        expires_at: Timestamp(1_716_820_330_000),
+    };
+    let w = tisa_transport::control::watch_event(&node::Event::ReleaseRequested { request }, Timestamp(0));
+    assert_eq!(w.detail, "expires at 2024-05-27T14:32:10Z");
+}
+
 fn logged(input: Input) -> LoggedInput {
     LoggedInput { at: Timestamp(42), input }
 }

@@ -85,7 +85,7 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
         Event::ReleaseRequested { request } => {
             w.kind = "RELEASE_REQUESTED".into();
             set_request(&mut w, request);
-            w.detail = format!("expires at {} ms", request.expires_at.as_millis());
+            w.detail = format!("expires at {}", request.expires_at);
         }
         Event::Decided { decision } => {
             w.kind = "DECIDED".into();
@@ -171,9 +171,8 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
             w.recipient = Some(receipt.recipient);
             w.originator = receipt.report_id.prefix_party();
             w.detail = format!(
-                "signed receipt from {}: committed at {} ms",
-                receipt.recipient,
-                receipt.received_at.as_millis()
+                "signed receipt from {}: committed at {}",
+                receipt.recipient, receipt.received_at
             );
             if let Some(h) = audit_head {
                 w.detail.push_str(&format!("; its audit log reached seq {}", h.seq));
