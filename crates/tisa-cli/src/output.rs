@@ -23,8 +23,9 @@ pub(crate) enum OnPanic {
 /// Classifies a panic by its message. `println!` and `eprintln!` panic with
 /// `failed printing to stdout: <io error>` (or `stderr`).
 pub(crate) fn classify(message: &str) -> OnPanic {
-    let Some(rest) =
-        message.strip_prefix("failed printing to stdout: ").or_else(|| message.strip_prefix("failed printing to stderr: "))
+    let Some(rest) = message
+        .strip_prefix("failed printing to stdout: ")
+        .or_else(|| message.strip_prefix("failed printing to stderr: "))
     else {
         return OnPanic::Report;
     };

@@ -95,7 +95,8 @@ pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc
                             info!("{} was replaced (rotated); reading the new file from the start", file.display());
                             // The old file's last line, even without its newline, was its last.
                             if !buf.is_empty() {
-                                let text = String::from_utf8(std::mem::take(&mut buf)).map_err(|_| "not UTF-8".to_owned());
+                                let text =
+                                    String::from_utf8(std::mem::take(&mut buf)).map_err(|_| "not UTF-8".to_owned());
                                 if tx.blocking_send((n + 1, text)).is_err() {
                                     return;
                                 }

@@ -170,10 +170,7 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
             w.revision = receipt.revision;
             w.recipient = Some(receipt.recipient);
             w.originator = receipt.report_id.prefix_party();
-            w.detail = format!(
-                "signed receipt from {}: committed at {}",
-                receipt.recipient, receipt.received_at
-            );
+            w.detail = format!("signed receipt from {}: committed at {}", receipt.recipient, receipt.received_at);
             if let Some(h) = audit_head {
                 w.detail.push_str(&format!("; its audit log reached seq {}", h.seq));
             }
