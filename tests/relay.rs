@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use serde_json::json;
 use tisa_core::Party::{Jp, Kr, Us};
 
 /// KR missile SECRET rel-to USA,JPN: KR sees the release request, approves,
@@ -104,8 +105,36 @@ fn tearline_only_approval_releases_only_the_tearline() {
     assert_eq!(p["has_tearline"], true, "{p}");
     let rid = p["request_id"].as_str().unwrap().to_owned();
 
+    // The approver reads the whole report before deciding: `show`, `pending --full`.
+    let (tearline, source) = (d.tearline.as_deref().unwrap(), d.source.as_deref().unwrap());
+    let shown = cli_json(&c, Kr, &["show", &rid]);
+    let r = &shown["request"];
+    assert_eq!(
+        (&r["title"], &r["body"], &r["tearline"], &r["source"]),
+        (&json!(d.title), &json!(d.body), &json!(tearline), &json!(source)),
+        "{shown}"
+    );
+    assert_eq!(
+        (&r["revision"], &r["recipient"], &r["classification"]),
+        (&json!(1), &json!("JPN"), &json!("SECRET")),
+        "{shown}"
+    );
+    assert_eq!(r["submitter"]["name"], "kr-analyst", "{shown}");
+    let text = String::from_utf8(cli(&c, Kr, &["show", &rid]).stdout).unwrap();
+    for want in [d.title.as_str(), &d.body, tearline, source, "kr-analyst", "tisa approve"] {
+        assert!(text.contains(want), "`tisa show` lacks {want}: {text}");
+    }
+    let full = cli_json(&c, Kr, &["pending", "--full"]);
+    let item = full["items"].as_array().unwrap().iter().find(|i| i["request_id"] == rid.as_str()).unwrap();
+    assert_eq!((&item["body"], &item["source"]), (&json!(d.body), &json!(source)), "{full}");
+    assert!(cli_json(&c, Kr, &["pending"])["items"][0]["body"].is_null(), "a list shows titles only");
+
+    // Approving says what was released and what was signed.
     let v = cli_json(&c, Kr, &["approve", &rid, "--tearline-only"]);
     assert_eq!(v["decision"], "approved (tearline only)", "{v}");
+    assert_eq!((&v["title"], &v["report_id"], &v["recipient"]), (&json!(d.title), &json!(id), &json!("JPN")), "{v}");
+    assert_eq!(v["signed"]["verdict"], "APPROVE_TEARLINE", "{v}");
+    assert_eq!(v["signed"]["manifest_sha256"].as_str().map(str::len), Some(64), "{v}");
 
     let got = wait_inbox(&c, Jp, &id, 1);
     assert_eq!(got["tearline_only"], true, "{got}");
@@ -116,6 +145,9 @@ fn tearline_only_approval_releases_only_the_tearline() {
 
     let text = inbox_text(&c, Jp);
     assert!(text.contains(d.tearline.as_deref().unwrap()), "{text}");
+    let shown = cli_json(&c, Jp, &["show", &id]);
+    assert_eq!(shown["received"][0]["tearline"], tearline, "{shown}");
+    assert!(shown["received"][0]["body"].is_null(), "{shown}");
     assert_never_received_content(&c, &[&d.body, &d.title, d.source.as_deref().unwrap()]);
     // Nor did they ever cross the US–JP link, in any message.
     us_canary(&c, Jp);

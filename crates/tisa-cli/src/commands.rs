@@ -7,13 +7,13 @@ use anyhow::{bail, Result};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tisa_core::{
-    Category, Classification, Content, Decision, Delivery, HubState, Page, PartySet, RecipientState, Released,
-    ReportDraft, ReportHeader, ReportId, RequestId, Sensitive, Timestamp,
+    Category, Classification, Content, Delivery, HubState, InboxEntry, Page, PartySet, RecipientState, Released,
+    ReportDraft, ReportHeader, ReportId, Sensitive, Timestamp,
 };
 use tisa_transport::control::hub_code;
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery, Retract, WatchEvent};
 
-use tisa_kit::operator::{call, sign_and_decide, unexpected};
+use tisa_kit::operator::{call, unexpected};
 use tisa_kit::util::utc;
 use tisa_kit::Ctx;
 
@@ -106,63 +106,6 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn pending(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
-    let reply = call(c, ControlRequest::Pending(ListQuery { after, limit, report_id: None })).await?;
-    let ControlReply::Pending(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
-    if c.json {
-        let items: Vec<Value> = items
-            .iter()
-            .map(|i| {
-                let mut v = header_json(&i.header);
-                v["request_id"] = json!(i.request.request_id.as_str());
-                v["recipient"] = json!(i.request.recipient.trigraph());
-                v["requested_at_ms"] = json!(i.request.requested_at.as_millis());
-                v["expires_at_ms"] = json!(i.request.expires_at.as_millis());
-                v["title"] = json!(i.title.expose());
-                v["has_tearline"] = json!(i.has_tearline);
-                v
-            })
-            .collect();
-        print_json(&json!({"items": items, "next_after": next}));
-    } else if items.is_empty() {
-        println!("no release requests awaiting {}'s decision", c.party);
-    } else {
-        for i in &items {
-            let h = &i.header;
-            println!(
-                "{}  release {} r{} to {}?  {} {}  \"{}\"{}  expires {}",
-                i.request.request_id,
-                h.id,
-                h.revision,
-                i.request.recipient,
-                h.category,
-                h.classification,
-                i.title.expose(),
-                if i.has_tearline { "  [has tearline]" } else { "" },
-                utc(i.request.expires_at.as_millis()),
-            );
-        }
-        if let Some(n) = next {
-            println!("more: --after {n}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn decide(c: &Ctx, request_id: &str, decision: Decision) -> Result<ExitCode> {
-    let request_id = RequestId::new(request_id)?;
-    let key = c.approver()?;
-    let client = c.client().await?;
-    let reply = sign_and_decide(&client, &key, request_id, decision).await?;
-    let ControlReply::Decided { request_id, decision } = reply else { return Err(unexpected(&reply)) };
-    if c.json {
-        print_json(&json!({"request_id": request_id.as_str(), "decision": decision.describe()}));
-    } else {
-        println!("{request_id}: {}", decision.describe());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 pub(crate) fn delivery_json(d: &Delivery) -> Value {
     let mut v = header_json(&d.header);
     v["basis"] = json!(format!("{:?}", d.basis).to_uppercase());
@@ -186,60 +129,54 @@ pub(crate) fn delivery_json(d: &Delivery) -> Value {
     v
 }
 
+/// One inbox entry in `--json`.
+pub(crate) fn inbox_entry_json(e: &InboxEntry) -> Value {
+    let (d, at, retracted) = (&e.delivery, e.received_at, &e.retracted);
+    let mut v = delivery_json(d);
+    v["received_at_ms"] = json!(at.as_millis());
+    v["retracted"] = json!(retracted.is_some());
+    v["retracted_at_ms"] = json!(retracted.as_ref().map(|r| r.retracted_at.as_millis()));
+    v["retraction_reason"] = json!(retracted.as_ref().map(|r| r.reason.expose()));
+    v
+}
+
+/// One inbox entry as text: its header line, then what was released.
+pub(crate) fn print_inbox_entry(e: &InboxEntry) {
+    let (d, at, retracted) = (&e.delivery, e.received_at, &e.retracted);
+    let h = &d.header;
+    println!(
+        "{} r{}  from {}  {} {}  REL TO {}  received {}",
+        h.id, h.revision, h.originator, h.category, h.classification, h.releasable_to, at
+    );
+    if let Some(r) = retracted {
+        println!("  RETRACTED by {} at {}: {}", h.originator, r.retracted_at, r.reason.expose());
+    }
+    match &d.released {
+        Released::Full(content) => {
+            println!("  title:    {}", content.title.expose());
+            println!("  body:     {}", content.body.expose());
+            if let Some(t) = &content.tearline {
+                println!("  tearline: {}", t.expose());
+            }
+            if !content.source.is_empty() {
+                println!("  source:   {}", content.source.expose());
+            }
+        }
+        Released::Tearline(t) => println!("  tearline only: {}", t.expose()),
+    }
+}
+
 pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let reply = call(c, ControlRequest::Inbox(ListQuery { after, limit, report_id: None })).await?;
     let ControlReply::Inbox(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if c.json {
-        let items: Vec<Value> = items
-            .iter()
-            .map(|e| {
-                let (d, at, retracted) = (&e.delivery, e.received_at, &e.retracted);
-                let mut v = delivery_json(d);
-                v["received_at_ms"] = json!(at.as_millis());
-                v["retracted"] = json!(retracted.is_some());
-                v["retracted_at_ms"] = json!(retracted.as_ref().map(|r| r.retracted_at.as_millis()));
-                v["retraction_reason"] = json!(retracted.as_ref().map(|r| r.reason.expose()));
-                v
-            })
-            .collect();
+        let items: Vec<Value> = items.iter().map(inbox_entry_json).collect();
         print_json(&json!({"items": items, "next_after": next}));
     } else if items.is_empty() {
         println!("{}'s inbox is empty", c.party);
     } else {
         for e in &items {
-            let (d, at, retracted) = (&e.delivery, e.received_at, &e.retracted);
-            let h = &d.header;
-            println!(
-                "{} r{}  from {}  {} {}  REL TO {}  received {}",
-                h.id,
-                h.revision,
-                h.originator,
-                h.category,
-                h.classification,
-                h.releasable_to,
-                utc(at.as_millis())
-            );
-            if let Some(r) = retracted {
-                println!(
-                    "  RETRACTED by {} at {}: {}",
-                    h.originator,
-                    utc(r.retracted_at.as_millis()),
-                    r.reason.expose()
-                );
-            }
-            match &d.released {
-                Released::Full(content) => {
-                    println!("  title:    {}", content.title.expose());
-                    println!("  body:     {}", content.body.expose());
-                    if let Some(t) = &content.tearline {
-                        println!("  tearline: {}", t.expose());
-                    }
-                    if !content.source.is_empty() {
-                        println!("  source:   {}", content.source.expose());
-                    }
-                }
-                Released::Tearline(t) => println!("  tearline only: {}", t.expose()),
-            }
+            print_inbox_entry(e);
         }
         if let Some(n) = next {
             println!("more: --after {n}");

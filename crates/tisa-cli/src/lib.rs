@@ -8,6 +8,7 @@
 //! broker and three nodes and plays the arrangement end to end.
 //!
 //! - `ops`: the operator commands' options; `commands`: what they print (text/JSON).
+//! - `review`: what an approver reads and signs: `show`, `pending [--full]`, `approve`, `deny`.
 //! - `node`: `tisa node`'s options and running the node.
 //! - `deploy`: `tisa keys|agreement|broker` (the files are `tisa_deploy`'s).
 //! - `demo`: the scripted scenario (on `tisa_kit`'s cluster).
@@ -30,6 +31,7 @@ mod node;
 mod ops;
 mod output;
 pub mod probe;
+mod review;
 mod roster;
 mod standing;
 
@@ -70,8 +72,11 @@ enum Command {
     Node(NodeArgs),
     /// Submit a report to your own node (prints its id).
     Submit(SubmitArgs),
-    /// List release requests awaiting your party's decision.
-    Pending(ListArgs),
+    /// List release requests awaiting your party's decision (`--full`: each with the whole report).
+    Pending(PendingArgs),
+    /// Show a release request awaiting your decision with the whole report it would release
+    /// (title, body, tearline, source, submitter, markings, revision), or a report you received.
+    Show(ShowArgs),
     /// Approve a release request (in full, or the tearline only).
     Approve(ApproveArgs),
     /// Deny a release request, for good.
@@ -164,6 +169,24 @@ struct InboxArgs {
 }
 
 #[derive(Args, Debug)]
+struct PendingArgs {
+    #[command(flatten)]
+    list: ListArgs,
+    /// Each request with the whole report: body, tearline, source and who submitted it.
+    #[arg(long)]
+    full: bool,
+}
+
+#[derive(Args, Debug)]
+struct ShowArgs {
+    #[command(flatten)]
+    common: tisa_kit::Common,
+    /// A release request's id (see `tisa pending`), or a report's id (your inbox, or your own
+    /// report's open requests).
+    id: String,
+}
+
+#[derive(Args, Debug)]
 struct DemoArgs {
     /// Leave the broker and the three nodes running after the scenario (Ctrl-C stops them).
     #[arg(long)]
@@ -199,13 +222,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Node(a) => node::run(a).await,
         Command::Submit(a) => ops::submit(a).await,
-        Command::Pending(a) => commands::pending(&a.common.resolve()?, a.after, a.limit).await,
+        Command::Pending(PendingArgs { list: a, full }) => {
+            review::pending(&a.common.resolve()?, a.after, a.limit, full).await
+        }
+        Command::Show(a) => review::show(&a.common.resolve()?, &a.id).await,
         Command::Approve(a) => {
             let decision = if a.tearline_only { Decision::ApproveTearline } else { Decision::ApproveFull };
-            commands::decide(&a.common.resolve()?, &a.request_id, decision).await
+            review::decide(&a.common.resolve()?, &a.request_id, decision).await
         }
         Command::Deny(a) => {
-            commands::decide(&a.common.resolve()?, &a.request_id, Decision::Deny { reason: a.reason }).await
+            review::decide(&a.common.resolve()?, &a.request_id, Decision::Deny { reason: a.reason }).await
         }
         Command::Retract(a) => commands::retract(&a.common.resolve()?, &a.report_id, a.reason).await,
         Command::Inbox(InboxArgs { list: a, format: Some(tisa_stix::cli::Format::Stix) }) => {

@@ -208,6 +208,17 @@ pub async fn sign_and_decide(
     request_id: RequestId,
     decision: Decision,
 ) -> Result<ControlReply> {
+    Ok(decide_signed(client, key, request_id, decision).await?.0)
+}
+
+/// [`sign_and_decide`], also returning the decision document that was
+/// signed and its canonical bytes (what an approver is shown afterwards).
+pub async fn decide_signed(
+    client: &ControlClient,
+    key: &tisa_deploy::keys::Key,
+    request_id: RequestId,
+    decision: Decision,
+) -> Result<(ControlReply, tisa_core::sign::DecisionDoc, Vec<u8>)> {
     let operator = key.identity.name().to_owned();
     let query =
         DecisionQuery { request_id: request_id.clone(), decision: decision.clone(), operator: operator.clone() };
@@ -220,5 +231,6 @@ pub async fn sign_and_decide(
     if doc.request_id != request_id || doc.verdict != verdict || doc.operator != operator || doc.reason != reason {
         bail!("the node's decision document does not match what you asked; nothing was signed");
     }
-    ask(client, ControlRequest::Decide(key.identity.sign(bytes))).await
+    let reply = ask(client, ControlRequest::Decide(key.identity.sign(bytes.clone()))).await?;
+    Ok((reply, doc, bytes))
 }

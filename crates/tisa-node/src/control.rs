@@ -249,18 +249,26 @@ impl Actor {
     async fn answer(&mut self, query: Query) -> ControlReply {
         let now = now();
         let result = match query {
-            Query::Pending(q) => self.core.pending(now, q.after.as_deref(), q.page_size(usize::MAX)).map(|mut p| {
-                match self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill) {
+            Query::Pending(q) => {
+                let page = match &q.report_id {
+                    Some(id) => Ok(Page { items: self.core.pending_for(now, id), next_after: None }),
+                    None => self.core.pending(now, q.after.as_deref(), q.page_size(usize::MAX)),
+                };
+                page.map(|mut p| match self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill) {
                     Ok(()) => ControlReply::Pending(p),
                     Err(e) => storage_error(&e),
-                }
-            }),
-            Query::Inbox(q) => self.core.inbox(q.after.as_deref(), q.page_size(usize::MAX)).map(|mut p| {
-                match self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill) {
+                })
+            }
+            Query::Inbox(q) => {
+                let page = match &q.report_id {
+                    Some(id) => Ok(Page { items: self.core.inbox_for(id), next_after: None }),
+                    None => self.core.inbox(q.after.as_deref(), q.page_size(usize::MAX)),
+                };
+                page.map(|mut p| match self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill) {
                     Ok(()) => ControlReply::Inbox(p),
                     Err(e) => storage_error(&e),
-                }
-            }),
+                })
+            }
             Query::Status(q) => match &q.report_id {
                 Some(id) => {
                     self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))

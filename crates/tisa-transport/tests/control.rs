@@ -303,14 +303,27 @@ fn replies() -> Vec<ControlReply> {
             duplicate: true,
         }),
         ControlReply::Pending(Page {
-            items: vec![PendingView {
-                request,
-                header: header(),
-                title: Sensitive::new("t"),
-                has_tearline: true,
-                manifest: manifest(),
-                body: None,
-            }],
+            items: vec![
+                PendingView {
+                    request: request.clone(),
+                    header: header(),
+                    title: Sensitive::new("t"),
+                    has_tearline: true,
+                    manifest: manifest(),
+                    body: None,
+                    content: None,
+                },
+                // One report's requests carry the whole report.
+                PendingView {
+                    request: request.clone(),
+                    header: header(),
+                    title: Sensitive::new("t"),
+                    has_tearline: true,
+                    manifest: manifest(),
+                    body: None,
+                    content: Some(content()),
+                },
+            ],
             next_after: Some("x".into()),
         }),
         ControlReply::Decided { request_id: request_id.clone(), decision: Decision::Deny { reason: "no".into() } },

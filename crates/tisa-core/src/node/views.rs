@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 
 use super::tracks::TrackEntry;
-use super::{limits, Node, RequestState};
+use super::{limits, Node, RequestState, TrackedRequest};
 use crate::body::{blank_signed, fill_delivery, FillError};
 use crate::error::CommandError;
 use crate::ids::{ReportId, RequestId};
 use crate::message::{Delivery, Grant, ReleaseRequest, Report};
 use crate::policy::NotReleasable;
-use crate::report::{BodyKey, ReportHeader};
+use crate::report::{BodyKey, Content, ReportHeader};
 use crate::sign::Signed;
 use crate::types::{Party, Sensitive, Timestamp};
 
@@ -115,6 +115,9 @@ pub struct PendingView {
     /// When set, `title` and `manifest` are blank: fill them from the
     /// body store ([`PendingView::fill`]).
     pub body: Option<BodyKey>,
+    /// The whole report (title, body, tearline, source) when one report's
+    /// requests were asked for ([`Node::pending_for`]); `None` in a list.
+    pub content: Option<Content>,
 }
 
 /// A standing grant as one node knows it.
@@ -183,6 +186,9 @@ impl PendingView {
         }
         self.title = body.content.title.clone();
         self.manifest = body.manifest.clone();
+        if self.content.is_some() {
+            self.content = Some(body.content.clone());
+        }
         self.body = None;
         Ok(())
     }
@@ -196,28 +202,42 @@ impl Node {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<PendingView>, CommandError> {
-        let open = self
-            .originator
-            .requests
-            .iter()
-            .filter(|(_, t)| t.state == RequestState::Open && t.request.expires_at > now)
-            .filter_map(|(id, t)| {
-                let rev = self.own_revision(&t.request.report_id, t.request.revision)?;
-                Some((
-                    id.as_str().to_owned(),
-                    PendingView {
-                        request: t.request.clone(),
-                        header: rev.report.header.clone(),
-                        title: Sensitive::default(),
-                        has_tearline: rev.report.has_tearline,
-                        manifest: blank_signed(),
-                        body: Some(rev.report.key()),
-                    },
-                ))
-            });
+        let open = self.open_requests(now).filter_map(|(id, t)| Some((id.as_str().to_owned(), self.pending_view(t)?)));
         let mut page = paginate(open, after, limit)?;
         self.fill_in_memory(&mut page.items, |v| v.body.as_ref(), PendingView::fill);
         Ok(page)
+    }
+
+    /// The open release requests for one of this party's reports, each with
+    /// the whole report (what an approver reads before deciding).
+    pub fn pending_for(&self, now: Timestamp, report: &ReportId) -> Vec<PendingView> {
+        let mut items: Vec<PendingView> = self
+            .open_requests(now)
+            .filter(|(_, t)| &t.request.report_id == report)
+            .filter_map(|(_, t)| Some(PendingView { content: Some(Content::default()), ..self.pending_view(t)? }))
+            .collect();
+        self.fill_in_memory(&mut items, |v| v.body.as_ref(), PendingView::fill);
+        items
+    }
+
+    fn open_requests(&self, now: Timestamp) -> impl Iterator<Item = (&RequestId, &TrackedRequest)> {
+        self.originator
+            .requests
+            .iter()
+            .filter(move |(_, t)| t.state == RequestState::Open && t.request.expires_at > now)
+    }
+
+    fn pending_view(&self, t: &TrackedRequest) -> Option<PendingView> {
+        let rev = self.own_revision(&t.request.report_id, t.request.revision)?;
+        Some(PendingView {
+            request: t.request.clone(),
+            header: rev.report.header.clone(),
+            title: Sensitive::default(),
+            has_tearline: rev.report.has_tearline,
+            manifest: blank_signed(),
+            body: Some(rev.report.key()),
+            content: None,
+        })
     }
 
     /// Reports this party received, in arrival order.
@@ -226,6 +246,14 @@ impl Node {
         let mut page = paginate(items, after, limit)?;
         self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
         Ok(page)
+    }
+
+    /// Every revision of one report this party received, oldest first.
+    pub fn inbox_for(&self, report: &ReportId) -> Vec<InboxEntry> {
+        let mut items: Vec<InboxEntry> =
+            self.inbox.iter().filter(|((id, _), _)| id == report).map(|(_, e)| e.entry()).collect();
+        self.fill_in_memory(&mut items, |e| e.body.as_ref(), InboxEntry::fill);
+        items
     }
 
     /// With bodies kept in memory, fills query results here (the shell

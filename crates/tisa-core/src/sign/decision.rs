@@ -16,7 +16,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    fn as_str(self) -> &'static str {
+    /// The verdict as the signed document writes it (`APPROVE_FULL`, …).
+    pub fn as_str(self) -> &'static str {
         match self {
             Verdict::ApproveFull => "APPROVE_FULL",
             Verdict::ApproveTearline => "APPROVE_TEARLINE",

@@ -9,7 +9,8 @@ use tisa_core::{
 
 use crate::convert::{
     grant_from_signed, header_from, non_empty, non_zero, not_releasable_from, not_releasable_to, opt_party_from,
-    party_from, party_to, report_to_proto, request_id, signed_from, signed_to, verdict_from, verdict_to, Wire,
+    party_from, party_to, report_from, report_to_proto, request_id, signed_from, signed_to, verdict_from, verdict_to,
+    Wire,
 };
 use crate::error::DecodeError;
 use crate::proto;
@@ -320,29 +321,36 @@ impl Wire for Submitted {
 }
 
 /// A pending request with the report's title, whether it has a tearline,
-/// and its signed manifest (filled from the node's body store first).
+/// and its signed manifest (filled from the node's body store first); with
+/// `content`, the whole report.
 impl Wire for PendingView {
     type Proto = proto::PendingItem;
 
     fn to_proto(&self) -> Self::Proto {
-        let content = tisa_core::Content { title: self.title.clone(), ..Default::default() };
-        let mut report = report_to_proto(&self.header, Some(&content), None, Some(&self.manifest));
-        if self.has_tearline {
+        let title_only = tisa_core::Content { title: self.title.clone(), ..Default::default() };
+        let content = self.content.as_ref().unwrap_or(&title_only);
+        let mut report = report_to_proto(&self.header, Some(content), None, Some(&self.manifest));
+        if self.has_tearline && report.tearline.is_none() {
             report.tearline = Some(String::new());
         }
-        proto::PendingItem { request: Some(self.request.to_proto()), report: Some(report) }
+        proto::PendingItem {
+            request: Some(self.request.to_proto()),
+            report: Some(report),
+            full: self.content.is_some(),
+        }
     }
 
     fn from_proto(i: Self::Proto) -> Result<Self, DecodeError> {
         let request = Wire::from_proto(i.request.ok_or(DecodeError::Missing("pending.request"))?)?;
-        let r = i.report.ok_or(DecodeError::Missing("pending.report"))?;
+        let r = report_from(i.report.ok_or(DecodeError::Missing("pending.report"))?)?;
         Ok(PendingView {
             request,
-            header: header_from(&r)?,
-            has_tearline: r.tearline.is_some(),
-            manifest: signed_from("pending.report.manifest", r.manifest)?,
-            title: Sensitive::new(r.title),
+            has_tearline: r.content.tearline.is_some(),
+            title: r.content.title.clone(),
+            header: r.header,
+            manifest: r.manifest,
             body: None,
+            content: i.full.then_some(r.content),
         })
     }
 }

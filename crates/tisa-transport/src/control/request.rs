@@ -153,7 +153,8 @@ pub struct ListQuery {
     pub after: Option<String>,
     /// Page size (default 100, at most 1000).
     pub limit: usize,
-    /// For `status`: only this report.
+    /// For `status`, `inbox` and `pending`: only this report (for
+    /// `pending`, each open request with the whole report).
     pub report_id: Option<ReportId>,
 }
 

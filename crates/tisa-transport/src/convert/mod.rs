@@ -24,7 +24,7 @@ use crate::error::DecodeError;
 use crate::proto;
 
 pub use envelope::{decode_envelope, decode_inbound, encode_batch, encode_envelope, peek_message_id};
-pub(crate) use report::{header_from, not_releasable_from, not_releasable_to, report_to_proto};
+pub(crate) use report::{header_from, not_releasable_from, not_releasable_to, report_from, report_to_proto};
 
 /// A domain type and its protobuf message: the one conversion between them.
 /// `from_proto` is strict (see the module docs); `from_proto(to_proto(x))`

@@ -1,0 +1,287 @@
+//! What an approver reads before deciding and what they signed: `tisa show`
+//! (a release request or a report, whole), `tisa pending [--full]`, and
+//! `tisa approve|deny`, which echo the report's title and the signed decision.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+use tisa_core::sign::{sha256, DecisionDoc, Manifest};
+use tisa_core::{Content, Decision, InboxEntry, Page, PendingView, ReportId, RequestId, Signed};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
+
+use tisa_kit::operator::{ask, call, decide_signed, unexpected};
+use tisa_kit::Ctx;
+
+use crate::commands::{header_json, inbox_entry_json, print_inbox_entry, print_json};
+
+/// `tisa pending`: open release requests, titles only; with `full`, each
+/// with the whole report (one more question to the node per report).
+pub async fn pending(c: &Ctx, after: Option<String>, limit: usize, full: bool) -> Result<ExitCode> {
+    let reply = call(c, ControlRequest::Pending(ListQuery { after, limit, report_id: None })).await?;
+    let ControlReply::Pending(Page { mut items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
+    if full && !items.is_empty() {
+        let client = c.client().await?;
+        let mut whole: Vec<PendingView> = Vec::new();
+        for i in &items {
+            if !whole.iter().any(|w| w.header.id == i.header.id) {
+                whole.extend(pending_for(&client, &i.header.id).await?);
+            }
+        }
+        for i in &mut items {
+            if let Some(w) = whole.iter().find(|w| w.request.request_id == i.request.request_id) {
+                i.content = w.content.clone();
+            }
+        }
+    }
+    if c.json {
+        let items: Vec<Value> = items.iter().map(pending_json).collect();
+        print_json(&json!({"items": items, "next_after": next}));
+    } else if items.is_empty() {
+        println!("no release requests awaiting {}'s decision", c.party);
+    } else {
+        for i in &items {
+            let h = &i.header;
+            println!(
+                "{}  release {} r{} to {}?  {} {}  \"{}\"{}  expires {}",
+                i.request.request_id,
+                h.id,
+                h.revision,
+                i.request.recipient,
+                h.category,
+                h.classification,
+                i.title.expose(),
+                if i.has_tearline { "  [has tearline]" } else { "" },
+                i.request.expires_at,
+            );
+            if full {
+                print_pending_details(i);
+            }
+        }
+        if let Some(n) = next {
+            println!("more: --after {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One pending request in `--json` (with `body`, `tearline`, `source` and
+/// the submitter when the whole report is there).
+fn pending_json(i: &PendingView) -> Value {
+    let mut v = header_json(&i.header);
+    v["request_id"] = json!(i.request.request_id.as_str());
+    v["recipient"] = json!(i.request.recipient.trigraph());
+    v["requested_at_ms"] = json!(i.request.requested_at.as_millis());
+    v["expires_at_ms"] = json!(i.request.expires_at.as_millis());
+    v["title"] = json!(i.title.expose());
+    v["has_tearline"] = json!(i.has_tearline);
+    if let Some(content) = &i.content {
+        v["body"] = json!(content.body.expose());
+        v["tearline"] = json!(content.tearline.as_ref().map(|t| t.expose()));
+        v["source"] = json!(content.source.expose());
+        v["submitter"] = submitter_json(&i.manifest);
+    }
+    v
+}
+
+/// Who submitted the revision, as its signed manifest says (the node
+/// verified the submitter's signature when it took the report).
+fn submitter_json(manifest: &Signed) -> Value {
+    match Manifest::parse(&manifest.bytes) {
+        Ok(m) => json!({"name": m.submitted_by, "key_id": m.submitter_key.map(|k| k.to_string())}),
+        Err(_) => Value::Null,
+    }
+}
+
+fn submitter_line(manifest: &Signed) -> String {
+    match Manifest::parse(&manifest.bytes) {
+        Ok(m) => match m.submitter_key {
+            Some(k) => format!("{} (key id {k}, signature verified by the node)", m.submitted_by),
+            None => format!("{} (no signed submission)", m.submitted_by),
+        },
+        Err(_) => "unknown (unreadable manifest)".to_owned(),
+    }
+}
+
+/// The body, tearline, source and submitter of a pending request (indented).
+fn print_pending_details(i: &PendingView) {
+    let Some(content) = &i.content else { return };
+    print_content(content);
+    println!("  submitted by: {}", submitter_line(&i.manifest));
+    println!("  requested {}, expires {}", i.request.requested_at, i.request.expires_at);
+}
+
+fn print_content(c: &Content) {
+    println!("  title:    {}", c.title.expose());
+    println!("  body:     {}", c.body.expose());
+    match &c.tearline {
+        Some(t) => println!("  tearline: {}", t.expose()),
+        None => println!("  tearline: (none: only a release in full is possible)"),
+    }
+    println!("  source:   {}", if c.source.is_empty() { "-" } else { c.source.expose() });
+}
+
+/// The open requests for one of your reports, each with the whole report.
+async fn pending_for(client: &ControlClient, report: &ReportId) -> Result<Vec<PendingView>> {
+    let q = ListQuery { report_id: Some(report.clone()), ..ListQuery::default() };
+    let reply = ask(client, ControlRequest::Pending(q)).await?;
+    let ControlReply::Pending(p) = reply else { return Err(unexpected(&reply)) };
+    Ok(p.items)
+}
+
+/// The report a request id names (`<report>.r<revision>.<recipient>`), if it is one.
+fn request_report(id: &str) -> Option<ReportId> {
+    let (rest, recipient) = id.rsplit_once('.')?;
+    let (report, revision) = rest.rsplit_once('.')?;
+    let is_revision =
+        revision.strip_prefix('r').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let is_party = tisa_core::Party::ALL.iter().any(|p| p.code() == recipient);
+    (is_revision && is_party).then(|| ReportId::new(report).ok()).flatten()
+}
+
+/// The open request `id`, with the whole report, if there is one.
+async fn find_request(client: &ControlClient, id: &RequestId) -> Result<Option<PendingView>> {
+    let Some(report) = request_report(id.as_str()) else { return Ok(None) };
+    Ok(pending_for(client, &report).await?.into_iter().find(|v| &v.request.request_id == id))
+}
+
+/// `tisa show ID`: a release request awaiting your decision (the whole
+/// report it would release), or a report: every revision in your inbox and
+/// any open release request for it.
+pub async fn show(c: &Ctx, id: &str) -> Result<ExitCode> {
+    let probe = ControlRequest::Pending(ListQuery::default());
+    c.check_signable(&probe)?;
+    let client = c.client().await?;
+    if let Some(report) = request_report(id) {
+        let rid = RequestId::new(id)?;
+        let Some(v) = find_request(&client, &rid).await? else {
+            bail!(
+                "{} has no open release request {id} (decided, expired or unknown): `tisa status {report}` shows where it stands",
+                c.party
+            );
+        };
+        if c.json {
+            print_json(&json!({"request": pending_json(&v)}));
+        } else {
+            print_request(&v);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = ReportId::new(id)?;
+    let requests = pending_for(&client, &report).await?;
+    let q = ListQuery { report_id: Some(report.clone()), ..ListQuery::default() };
+    let reply = ask(&client, ControlRequest::Inbox(q)).await?;
+    let ControlReply::Inbox(Page { items: received, .. }) = reply else { return Err(unexpected(&reply)) };
+    if requests.is_empty() && received.is_empty() {
+        bail!(
+            "{report} is not in {}'s inbox and has no open release request: `tisa status {report}` shows your own report",
+            c.party
+        );
+    }
+    if c.json {
+        print_json(&json!({
+            "requests": requests.iter().map(pending_json).collect::<Vec<_>>(),
+            "received": received.iter().map(inbox_entry_json).collect::<Vec<_>>(),
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for v in &requests {
+        print_request(v);
+    }
+    print_received(&received);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_request(v: &PendingView) {
+    let h = &v.header;
+    println!(
+        "release request {}: {} r{} to {}, awaiting your decision",
+        v.request.request_id, h.id, h.revision, v.request.recipient
+    );
+    println!("  markings: {} {}  REL TO {}  created {}", h.category, h.classification, h.releasable_to, h.created_at);
+    print_pending_details(v);
+    println!(
+        "  decide:   tisa approve {id} [--tearline-only]  |  tisa deny {id} --reason R",
+        id = v.request.request_id
+    );
+}
+
+fn print_received(received: &[InboxEntry]) {
+    for e in received {
+        print_inbox_entry(e);
+        println!("  submitted by: {}", submitter_line(&e.delivery.manifest));
+    }
+}
+
+/// `tisa approve|deny`: signs the decision with your approver key and says
+/// what was decided about which report, and what was signed.
+pub async fn decide(c: &Ctx, request_id: &str, decision: Decision) -> Result<ExitCode> {
+    let request_id = RequestId::new(request_id)?;
+    let key = c.approver()?;
+    let client = c.client().await?;
+    // The report as it stands before the decision (for its title).
+    let before = find_request(&client, &request_id).await.ok().flatten();
+    let (reply, doc, bytes) = decide_signed(&client, &key, request_id, decision).await?;
+    let ControlReply::Decided { request_id, decision } = reply else { return Err(unexpected(&reply)) };
+    // The title shown is the signed revision's only if its manifest is the one signed.
+    let title = before.filter(|v| sha256(&v.manifest.bytes) == doc.manifest_sha256).map(|v| v.title);
+    let signed = signed_summary(&doc, &bytes, &key.identity);
+    if c.json {
+        print_json(&json!({
+            "request_id": request_id.as_str(),
+            "decision": decision.describe(),
+            "report_id": doc.report_id.as_str(),
+            "revision": doc.revision,
+            "recipient": doc.recipient.trigraph(),
+            "title": title.as_ref().map(|t| t.expose()),
+            "signed": signed,
+        }));
+    } else {
+        println!("{request_id}: {}", decision.describe());
+        let title = title.map(|t| format!(" \"{}\"", t.expose())).unwrap_or_default();
+        let what = match decision {
+            Decision::ApproveFull => "released in full (title, body, tearline, source)",
+            Decision::ApproveTearline => "released as its tearline only",
+            Decision::Deny { .. } => "not released, for good",
+        };
+        println!("  {} r{}{title} to {}: {what}", doc.report_id, doc.revision, doc.recipient);
+        println!(
+            "  signed by {} (key id {}): decision sha256 {}, over the report's manifest sha256 {}",
+            signed["operator"].as_str().unwrap_or_default(),
+            signed["key_id"].as_str().unwrap_or_default(),
+            signed["sha256"].as_str().unwrap_or_default(),
+            signed["manifest_sha256"].as_str().unwrap_or_default(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What was signed: the decision document's hash, the manifest it covers, who and when.
+fn signed_summary(doc: &DecisionDoc, bytes: &[u8], by: &tisa_core::Identity) -> Value {
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    json!({
+        "document": "tisa.v1.decision",
+        "sha256": hex(&sha256(bytes)),
+        "manifest_sha256": hex(&doc.manifest_sha256),
+        "verdict": doc.verdict.as_str(),
+        "reason": (!doc.reason.is_empty()).then_some(&doc.reason),
+        "decided_at_ms": doc.decided_at.as_millis(),
+        "operator": by.name(),
+        "key_id": by.key_id().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_id_names_its_report() {
+        assert_eq!(request_report("KR-abc.r2.JP").map(|r| r.to_string()), Some("KR-abc".to_owned()));
+        assert_eq!(request_report("KR-abc.r12.US").map(|r| r.to_string()), Some("KR-abc".to_owned()));
+        assert_eq!(request_report("KR-abc"), None);
+        assert_eq!(request_report("KR-abc.r2"), None);
+        assert_eq!(request_report("KR-abc.rx.JP"), None);
+        assert_eq!(request_report("KR-abc.r2.XX"), None);
+    }
+}
