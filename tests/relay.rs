@@ -286,6 +286,38 @@ fn inbox_pages_with_after_cursor() {
     assert!(err.contains("--after"), "{err}");
 }
 
+/// An inbox page larger than the broker takes in one message (five 250 KB
+/// bodies, over nats-server's default 1 MB max_payload) comes cut to what
+/// fits, with the cursor of the rest: never a node that cannot answer.
+#[test]
+fn inbox_pages_are_cut_to_what_the_broker_takes() {
+    let c = TestCluster::start();
+    let dir = tisa_kit::natsd::scratch_dir("big-bodies").unwrap();
+    let mut bodies = Vec::new();
+    for i in 0..5 {
+        let body = format!("{}{}", canary(&format!("big{i}")), "x".repeat(250 * 1024));
+        let file = dir.join(format!("body{i}"));
+        std::fs::write(&file, &body).unwrap();
+        let (title, file) = (format!("big {i}"), file.to_string_lossy().into_owned());
+        let args = ["submit", "--category", "other", "--classification", "confidential", "--rel-to", "USA"];
+        let v = cli_json(&c, Kr, &[&args[..], &["--title", &title, "--body-file", &file]].concat());
+        bodies.push((v["report_id"].as_str().unwrap().to_owned(), body));
+    }
+    let first = wait_for("the US holds all five, in more than one page", || {
+        let page = cli_json(&c, Us, &["inbox", "--limit", "1000"]);
+        (page["next_after"].is_string()).then_some(page)
+    });
+    let n = first["items"].as_array().unwrap().len();
+    assert!((1..5).contains(&n), "{n} of five 250 KB reports in one page");
+    assert_eq!(first["next_after"], format!("{}.r1", bodies[n - 1].0), "the rest starts after the last item shown");
+    let all = inbox(&c, Us);
+    assert_eq!(all.len(), 5, "every report once, page after page");
+    for ((id, body), item) in bodies.iter().zip(&all) {
+        assert_eq!((item["report_id"].as_str(), item["body"].as_str()), (Some(id.as_str()), Some(body.as_str())));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// `tisa watch --json --count 1` at JP prints the RECEIVED event of a KR
 /// report approved for JP, then exits.
 #[test]

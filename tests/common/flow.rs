@@ -104,9 +104,23 @@ pub fn pending(c: &TestCluster, party: Party) -> Vec<Value> {
     items(cli_json(c, party, &["pending", "--limit", "1000"]), "pending")
 }
 
-/// `party`'s inbox (first 1000 items).
+/// `party`'s whole inbox, page after page (a page holds at most what the
+/// broker takes in one message).
 pub fn inbox(c: &TestCluster, party: Party) -> Vec<Value> {
-    items(cli_json(c, party, &["inbox", "--limit", "1000"]), "inbox")
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut args = vec!["inbox", "--limit", "1000"];
+        if let Some(a) = &after {
+            args.extend(["--after", a.as_str()]);
+        }
+        let page = cli_json(c, party, &args);
+        after = page["next_after"].as_str().map(str::to_owned);
+        all.extend(items(page, "inbox"));
+        if after.is_none() {
+            return all;
+        }
+    }
 }
 
 /// `party`'s inbox as plain text (what an operator reads).

@@ -255,7 +255,7 @@ impl Actor {
                     None => self.core.pending(now, q.after.as_deref(), q.page_size(usize::MAX)),
                 };
                 page.map(|mut p| match self.fill_items(&mut p.items, |v| v.body.as_ref(), PendingView::fill) {
-                    Ok(()) => ControlReply::Pending(p),
+                    Ok(()) => self.fit(ControlReply::Pending(p), &q),
                     Err(e) => storage_error(&e),
                 })
             }
@@ -265,7 +265,7 @@ impl Actor {
                     None => self.core.inbox(q.after.as_deref(), q.page_size(usize::MAX)),
                 };
                 page.map(|mut p| match self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill) {
-                    Ok(()) => ControlReply::Inbox(p),
+                    Ok(()) => self.fit(ControlReply::Inbox(p), &q),
                     Err(e) => storage_error(&e),
                 })
             }
@@ -273,7 +273,10 @@ impl Actor {
                 Some(id) => {
                     self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))
                 }
-                None => self.core.status(q.after.as_deref(), q.page_size(usize::MAX)).map(ControlReply::Status),
+                None => self
+                    .core
+                    .status(q.after.as_deref(), q.page_size(usize::MAX))
+                    .map(|p| self.fit(ControlReply::Status(p), &q)),
             },
             Query::Health => {
                 // The broker's view of the node's streams; bounded, so an
@@ -288,7 +291,10 @@ impl Actor {
                     .decision_doc(now, &q.request_id, verdict, reason, &q.operator)
                     .map(|doc| ControlReply::DecisionDocument(doc.to_bytes()))
             }
-            Query::Tracks(q) => self.core.tracks(q.after.as_deref(), q.page_size(usize::MAX)).map(ControlReply::Tracks),
+            Query::Tracks(q) => self
+                .core
+                .tracks(q.after.as_deref(), q.page_size(usize::MAX))
+                .map(|p| self.fit(ControlReply::Tracks(p), &q)),
             Query::Held(_) => Ok(ControlReply::Held(self.core.held())),
             Query::DeadLetters(q) => {
                 return match self.links.dead_letters().list(q.page_size(limits::PAGE)).await {
@@ -349,6 +355,16 @@ impl Actor {
     }
 
     /// Fills a query's items (inbox entries, pending requests) from the body store.
+    /// A page of a list cut to what the broker takes in one message (its
+    /// `next_after` then points at the rest); one report's answer is never
+    /// cut (the reply says it is too large instead, see `Links::reply`).
+    fn fit(&self, reply: ControlReply, q: &tisa_transport::ListQuery) -> ControlReply {
+        if q.report_id.is_some() {
+            return reply;
+        }
+        tisa_transport::control::fit::fit_page(reply, self.links.max_payload())
+    }
+
     fn fill_items<T>(
         &self,
         items: &mut [T],

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::{stream, Stream, StreamExt};
 use tisa_core::{Authorization, Envelope, Party, Transmit};
 use tokio::sync::Notify;
-use tracing::error;
+use tracing::{error, warn};
 
 use crate::control::{decode_request, ControlReply, ControlRequest, StreamHealth, StreamPeer, WatchEvent};
 use crate::convert::{encode_envelope, Wire};
@@ -351,12 +351,28 @@ impl Links {
     }
 
     /// Answers a control call. Callers check [`subjects::reply_allowed`]
-    /// first (the broker refuses anything else too).
+    /// first (the broker refuses anything else too). An answer larger than
+    /// the broker accepts is replaced by an error reply saying so: the
+    /// caller hears why rather than waiting in vain.
     pub async fn reply(&self, to: async_nats::Subject, reply: &ControlReply) -> Result<(), TransportError> {
+        let mut payload = reply.encode();
+        let limit = self.max_payload();
+        if limit > 0 && payload.len() > limit {
+            warn!(
+                size = payload.len(),
+                limit, "control answer larger than the broker's max_payload; sent an error instead"
+            );
+            payload = crate::control::fit::too_large(payload.len(), limit).encode();
+        }
         self.control
-            .publish(to.clone(), Bytes::from(reply.encode()))
+            .publish(to.clone(), Bytes::from(payload))
             .await
             .map_err(|e| TransportError::Publish { subject: to.to_string(), reason: e.to_string() })
+    }
+
+    /// The largest message the broker takes on the control connection (0: unknown).
+    pub fn max_payload(&self) -> usize {
+        self.control.server_info().max_payload
     }
 
     /// Publishes an event on `tisa.ctl.<party>.events`.

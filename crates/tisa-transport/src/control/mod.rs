@@ -12,6 +12,7 @@
 //! - [`reply`]: [`ControlReply`], one type for both ends: the node builds it
 //!   from the core's own types, the CLI decodes it into the same types.
 //! - [`events`]: [`WatchEvent`] for `tisa watch`.
+//! - [`fit`]: replies cut to the broker's `max_payload` (pages) or refused with an error reply.
 //! - [`streams`]: [`StreamHealth`], `tisa health`'s per-stream replication.
 //!
 //! Each type converts to and from its protobuf message through
@@ -40,6 +41,7 @@
 //! follow from step 1, and the compiler points at every match to extend.
 
 pub mod events;
+pub mod fit;
 pub mod reply;
 pub mod request;
 pub mod streams;
