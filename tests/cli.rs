@@ -48,3 +48,76 @@ fn broker_config_refuses_to_overwrite_credentials_without_force() {
     assert_ne!(std::fs::read(&seed).unwrap(), kr_seed, "--force writes new credentials");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Wrong credentials are named at once, never waited for. An operator with a
+/// node's credentials: the broker refuses the subject, and the command says
+/// so instead of "did not answer" after its timeout. A node whose nkey the
+/// broker does not know: it stops with what to check instead of retrying forever.
+#[test]
+fn wrong_credentials_are_named_not_waited_for() {
+    let scratch = tisa_kit::natsd::scratch_dir("cli-creds").unwrap();
+    let (ours, theirs) = (scratch.join("broker"), scratch.join("other"));
+    for d in [&ours, &theirs] {
+        let out = tisa(&["broker", "config", "--out", d.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    let conf = ours.join("nats-server.conf");
+    let nats = tisa_kit::natsd::NatsServer::start(&nats_bin(), &["-c", conf.to_str().unwrap()]).unwrap();
+    let node_config = ours.join("kr-node.toml");
+    let node_config = node_config.to_str().unwrap();
+
+    let out = tisa(&["health", "--config", node_config, "--nats", nats.url(), "--timeout", "20s"]);
+    let err = one_line_error(&out, "health with a node's credentials");
+    assert!(err.contains("Permissions Violation") && err.contains("kr-cli.toml"), "{err}");
+
+    // KR's node with a seed of another deployment.
+    std::fs::copy(theirs.join("kr-node.nk"), ours.join("kr-node.nk")).unwrap();
+    let keys = scratch.join("keys");
+    let agreement = tisa_deploy::keys::generate_deployment(&keys, tisa_deploy::agreement::DEFAULT).unwrap();
+    let (node_key, data) = (keys.join("kr-node.key"), scratch.join("kr-data"));
+    let args = [
+        "node",
+        "--party",
+        "kr",
+        "--config",
+        node_config,
+        "--nats",
+        nats.url(),
+        "--agreement",
+        agreement.to_str().unwrap(),
+        "--key",
+        node_key.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let mut node = Background::spawn_args(&args.map(str::to_owned));
+    let line = node.wait_stderr("refused the credentials");
+    assert!(line.contains("nkey seed file"), "{line}");
+    let (status, _) = node.wait_exit();
+    assert!(!status.success(), "the node stops: {status}");
+    drop(nats);
+    let _ = std::fs::remove_dir_all(scratch);
+}
+
+/// With the broker down, a read-only command says so in one line.
+#[test]
+fn reads_with_the_broker_down_say_so() {
+    let dir = tisa_kit::natsd::scratch_dir("cli-down").unwrap();
+    let (key, _) = tisa_deploy::keys::generate_operator(
+        tisa_core::Party::Kr,
+        "kr-reader",
+        &[tisa_core::KeyRole::Reader],
+        &dir,
+        None,
+    )
+    .unwrap();
+    // A port that was free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("nats://127.0.0.1:{port}");
+    for verb in ["pending", "inbox", "status"] {
+        let out = tisa(&[verb, "--party", "kr", "--nats", &url, "--key", key.to_str().unwrap()]);
+        let err = one_line_error(&out, verb);
+        assert!(err.contains(&url) && err.contains("broker down") && err.contains("tisa probe"), "{verb}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -177,7 +177,7 @@ async fn run(
     }
     info!(own = %config.urls.own.url, kr = %config.urls.kr.url, jp = %config.urls.jp.url, authenticated = config.urls.own.nkey_seed.is_some(), "starting");
     let links = tokio::select! {
-        links = Links::connect(party, &config.urls) => links,
+        links = Links::connect(party, &config.urls) => links?,
         _ = shutdown.cancelled() => {
             info!("shutdown requested before the broker answered");
             return Ok(());

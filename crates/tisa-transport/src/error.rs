@@ -86,12 +86,41 @@ impl DecodeError {
 #[derive(Debug, Error)]
 pub enum TransportError {
     /// Could not connect.
-    #[error("cannot connect to NATS at {url}: {reason}")]
+    #[error(
+        "cannot connect to NATS at {url}: {reason}: is the broker down? Your node answers only through it \
+         (`tisa probe {url}` checks it from here)"
+    )]
     Connect {
         /// The URL.
         url: String,
         /// Why.
         reason: String,
+    },
+    /// The broker refused the credentials (an unknown nkey, or none where one is needed).
+    #[error(
+        "the broker at {url} refused the credentials of {name} ({reason}): check the nkey seed file your config \
+         names (`tisa broker config` writes each party's; a new run replaces them all)"
+    )]
+    Unauthorized {
+        /// The URL.
+        url: String,
+        /// The connection's name (whose credentials).
+        name: String,
+        /// The broker's words.
+        reason: String,
+    },
+    /// The broker refused a subject to these credentials.
+    #[error(
+        "the broker refused this to {party}'s operator credentials ({detail}): use your party's CLI config \
+         (`{lower}-cli.toml` from `tisa broker config`), not a node's or another party's"
+    )]
+    PermissionViolation {
+        /// The party asked.
+        party: tisa_core::Party,
+        /// Its lower-case code.
+        lower: &'static str,
+        /// The broker's words (`Permissions Violation for Publish to "…"`).
+        detail: String,
     },
     /// Could not subscribe.
     #[error("cannot subscribe to {subject}: {reason}")]

@@ -13,7 +13,7 @@ use crate::convert::Wire;
 use crate::error::{DecodeError, TransportError};
 use crate::subjects;
 
-use super::{connect_once, prove_ready, Endpoint};
+use super::{connect_watching, prove_ready, Endpoint};
 
 /// A key the client may sign actions with, and the roles its party's
 /// roster gives it.
@@ -36,6 +36,9 @@ pub struct ControlClient {
     url: String,
     timeout: Duration,
     signers: Vec<Signer>,
+    /// The broker's latest permissions violation on this connection: a
+    /// request it refused fails at once, naming it, instead of timing out.
+    violations: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 impl ControlClient {
@@ -45,8 +48,9 @@ impl ControlClient {
     /// ([`subjects::reply_allowed`]).
     pub async fn connect(ep: &Endpoint, party: Party, timeout: Duration) -> Result<ControlClient, TransportError> {
         let ep = Endpoint { inbox_prefix: Some(subjects::inbox_prefix(party, subjects::Role::Cli)), ..ep.clone() };
-        let client = connect_once(&ep, &format!("tisa-{}-cli", party.lower())).await?;
-        Ok(ControlClient { client, party, url: ep.url.clone(), timeout, signers: Vec::new() })
+        let (tx, violations) = tokio::sync::watch::channel(None);
+        let client = connect_watching(&ep, &format!("tisa-{}-cli", party.lower()), Some(tx)).await?;
+        Ok(ControlClient { client, party, url: ep.url.clone(), timeout, signers: Vec::new(), violations })
     }
 
     /// Signs requests with these keys from now on.
@@ -105,8 +109,17 @@ impl ControlClient {
                 limit,
             });
         }
+        let mut violations = self.violations.clone();
+        violations.mark_unchanged();
         let fut = self.client.request(subject.clone(), Bytes::from(payload));
-        let msg = match tokio::time::timeout(self.timeout, fut).await {
+        let answer = tokio::select! {
+            a = tokio::time::timeout(self.timeout, fut) => a,
+            Ok(()) = violations.changed() => {
+                let detail = violations.borrow().clone().unwrap_or_default();
+                return Err(TransportError::PermissionViolation { party: self.party, lower: self.party.lower(), detail });
+            }
+        };
+        let msg = match answer {
             Err(_) => return Err(TransportError::Timeout { party: self.party, timeout: self.timeout }),
             Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => {
                 return Err(TransportError::NoNode {

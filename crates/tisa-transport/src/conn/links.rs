@@ -83,9 +83,10 @@ pub struct Links {
 }
 
 impl Links {
-    /// Connects every link (retrying until each broker answers).
-    pub async fn connect(party: Party, urls: &LinkUrls) -> Links {
-        let control = connect_with_retry(&urls.own, &format!("tisa-{}-control", party.lower())).await;
+    /// Connects every link (retrying until each broker answers; an error
+    /// only if a broker refuses the credentials).
+    pub async fn connect(party: Party, urls: &LinkUrls) -> Result<Links, TransportError> {
+        let control = connect_with_retry(&urls.own, &format!("tisa-{}-control", party.lower())).await?;
         let mut links = Vec::new();
         let mut replicas = Vec::new();
         for (peer, _) in subjects::inbound(party) {
@@ -95,7 +96,7 @@ impl Links {
             let url = if nation == Party::Kr { &urls.kr } else { &urls.jp };
             let name = format!("tisa-{}-link-{}", party.lower(), if party.is_hub() { peer.lower() } else { "us" });
             let reconnected = Arc::new(Notify::new());
-            let client = connect_with_retry_notifying(url, &name, Some(reconnected.clone())).await;
+            let client = connect_with_retry_notifying(url, &name, Some(reconnected.clone())).await?;
             links.push((peer, client, reconnected));
             replicas.push((peer, url.stream_replicas()));
         }
@@ -104,7 +105,7 @@ impl Links {
             party,
             replicas: urls.own.stream_replicas(),
         };
-        Links { party, links, replicas, control, dead_letters }
+        Ok(Links { party, links, replicas, control, dead_letters })
     }
 
     /// The stream of what this node receives from `peer`: the receiver

@@ -83,14 +83,25 @@ impl Endpoint {
     }
 }
 
-fn options(name: &str, ep: &Endpoint) -> ConnectOptions {
-    options_notifying(name, ep, None)
-}
+/// The latest permissions violation the broker reported on a connection
+/// (async-nats 0.51 tells them only to its event callback).
+pub(crate) type Violations = tokio::sync::watch::Sender<Option<String>>;
 
 /// Connection options; `reconnected` (if any) is notified every time the
 /// connection is (re)established, so the link can check its stream and
 /// reconcile with its peer.
 pub(crate) fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<Arc<Notify>>) -> ConnectOptions {
+    options_with(name, ep, reconnected, None)
+}
+
+/// [`options_notifying`], also telling `violations` (if any) of every
+/// permissions violation the broker reports.
+fn options_with(
+    name: &str,
+    ep: &Endpoint,
+    reconnected: Option<Arc<Notify>>,
+    violations: Option<Violations>,
+) -> ConnectOptions {
     let link = name.to_owned();
     // Only a connection that comes back after a disconnection is a
     // reconnection (async-nats also reports the first connection).
@@ -115,6 +126,7 @@ pub(crate) fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<A
             let link = link.clone();
             let reconnected = reconnected.clone();
             let was_down = was_down.clone();
+            let violations = violations.clone();
             async move {
                 use std::sync::atomic::Ordering;
                 match ev {
@@ -129,7 +141,16 @@ pub(crate) fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<A
                         warn!(connection = %link, "disconnected from NATS; reconnecting")
                     }
                     // Permission violations surface only here (async-nats 0.51).
-                    NatsEvent::ServerError(e) => error!(connection = %link, error = %e, "NATS server error"),
+                    NatsEvent::ServerError(e) => match (&violations, &e) {
+                        // Told to the caller, whose request fails naming it.
+                        (Some(v), async_nats::ServerError::Other(msg))
+                            if msg.to_lowercase().contains("permissions violation") =>
+                        {
+                            debug!(connection = %link, error = %e, "NATS server error");
+                            v.send_replace(Some(msg.clone()));
+                        }
+                        _ => error!(connection = %link, error = %e, "NATS server error"),
+                    },
                     NatsEvent::SlowConsumer(sid) => warn!(connection = %link, sid, "slow consumer: messages dropped"),
                     other => debug!(connection = %link, event = %other, "NATS event"),
                 }
@@ -139,16 +160,37 @@ pub(crate) fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<A
 
 /// Connects once (no retry): for the CLI, which should fail fast.
 pub async fn connect_once(ep: &Endpoint, name: &str) -> Result<Client, TransportError> {
-    options(name, ep)
+    connect_watching(ep, name, None).await
+}
+
+/// [`connect_once`], telling `violations` of the broker's permissions violations.
+pub(crate) async fn connect_watching(
+    ep: &Endpoint,
+    name: &str,
+    violations: Option<Violations>,
+) -> Result<Client, TransportError> {
+    options_with(name, ep, None, violations)
         .connect(ep.servers().as_slice())
         .await
-        .map_err(|e| TransportError::Connect { url: ep.url.clone(), reason: e.to_string() })
+        .map_err(|e| connect_error(ep, name, &e))
+}
+
+/// Credentials the broker refuses are a configuration error, never a
+/// transient one: said with what to check.
+fn connect_error(ep: &Endpoint, name: &str, e: &async_nats::ConnectError) -> TransportError {
+    use async_nats::ConnectErrorKind::{Authentication, AuthorizationViolation};
+    match e.kind() {
+        AuthorizationViolation | Authentication => {
+            TransportError::Unauthorized { url: ep.url.clone(), name: name.to_owned(), reason: e.to_string() }
+        }
+        _ => TransportError::Connect { url: ep.url.clone(), reason: e.to_string() },
+    }
 }
 
 /// Connects, retrying with exponential backoff (100 ms … 5 s) until the
-/// broker answers. Logs every failed attempt; never gives up on its own
-/// (callers race it against shutdown).
-pub async fn connect_with_retry(ep: &Endpoint, name: &str) -> Client {
+/// broker answers. Logs every failed attempt; gives up only when the broker
+/// refuses the credentials (callers race it against shutdown).
+pub async fn connect_with_retry(ep: &Endpoint, name: &str) -> Result<Client, TransportError> {
     connect_with_retry_notifying(ep, name, None).await
 }
 
@@ -156,14 +198,17 @@ pub(crate) async fn connect_with_retry_notifying(
     ep: &Endpoint,
     name: &str,
     reconnected: Option<Arc<Notify>>,
-) -> Client {
+) -> Result<Client, TransportError> {
     let url = &ep.url;
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1u32;
     loop {
         match options_notifying(name, ep, reconnected.clone()).connect(ep.servers().as_slice()).await {
-            Ok(c) => return c,
+            Ok(c) => return Ok(c),
             Err(e) => {
+                if let refused @ TransportError::Unauthorized { .. } = connect_error(ep, name, &e) {
+                    return Err(refused);
+                }
                 warn!(connection = %name, %url, attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "NATS unreachable; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
