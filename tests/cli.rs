@@ -99,9 +99,10 @@ fn wrong_credentials_are_named_not_waited_for() {
     let _ = std::fs::remove_dir_all(scratch);
 }
 
-/// With the broker down, a read-only command says so in one line.
+/// With the broker down, a read-only command says so in one line; under
+/// `--json` also as a JSON object on stdout (as any error, a usage error too).
 #[test]
-fn reads_with_the_broker_down_say_so() {
+fn reads_with_the_broker_down_say_so_in_text_and_json() {
     let dir = tisa_kit::natsd::scratch_dir("cli-down").unwrap();
     let (key, _) = tisa_deploy::keys::generate_operator(
         tisa_core::Party::Kr,
@@ -119,5 +120,38 @@ fn reads_with_the_broker_down_say_so() {
         let err = one_line_error(&out, verb);
         assert!(err.contains(&url) && err.contains("broker down") && err.contains("tisa probe"), "{verb}: {err}");
     }
+    // Under --json the error is also a JSON object on stdout.
+    let out = tisa(&["inbox", "--json", "--party", "kr", "--nats", &url, "--key", key.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("broker down")), "{v}");
+    let out = tisa(&["inbox", "--json", "--party", "kr", "--limit", "many"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    assert_eq!(v["error"]["code"], "USAGE", "{v}");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("--limit")), "{v}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--help` of each feed (and of `export`, `taxii`) says what it reads, field
+/// by field or column by column, not only its one-line summary.
+#[test]
+fn feed_help_lists_the_fields_it_reads() {
+    for (args, want) in [
+        (&["feed", "jsonl", "--help"][..], "id (a string or an integer)"),
+        (&["feed", "tracks", "--help"], "track_id (prefixed"),
+        (&["feed", "cns-csv", "--help"], "Missile Name"),
+        (&["feed", "webhook", "--help"], "a JSON object, the same as one line of"),
+        (&["feed", "stix", "--help"], "control_set.classification"),
+        (&["feed", "usgs", "--help"], "Polls the USGS earthquake catalogue"),
+        (&["export", "--help"], "Reading needs your reader key"),
+    ] {
+        let out = tisa(args);
+        assert!(out.status.success(), "{}", describe(&out));
+        // As wrapped to the terminal: words, whatever the line breaks.
+        let help = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(help.contains(want), "tisa {args:?} lacks {want:?}:\n{help}");
+    }
 }

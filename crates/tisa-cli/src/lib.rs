@@ -139,8 +139,10 @@ tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS a
     #[command(subcommand)]
     Feed(tisa_feeds::FeedCommand),
     /// Export what your party holds as a STIX 2.1 bundle (TLP 2.0, ACS 3.0 markings).
+    #[command(long_about = tisa_stix::cli::EXPORT_HELP)]
     Export(tisa_stix::cli::ExportArgs),
     /// Serve what your party holds as a read-only TAXII 2.1 collection (MISP, OpenCTI, …).
+    #[command(long_about = tisa_stix::cli::TAXII_HELP)]
     Taxii(tisa_stix::cli::TaxiiArgs),
     /// The node's audit log (hash-chained, signed heads): show, verify, export for an auditor.
     #[command(subcommand)]
@@ -197,7 +199,16 @@ struct DemoArgs {
 pub fn main() -> ExitCode {
     // `tisa … | head -1`: a reader that stopped reading ends us quietly.
     output::install_panic_hook();
-    let cli = Cli::parse();
+    let json = output::json_requested();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            if json && e.use_stderr() {
+                commands::print_json(&output::usage_json(&e));
+            }
+            e.exit()
+        }
+    };
     // Long-running services (the node, feeds) log at info by default.
     let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_) | Command::Taxii(_));
     logging::init_tracing(if is_node { "info" } else { "warn" });
@@ -212,6 +223,9 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            if json {
+                commands::print_json(&output::error_json(&e));
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

@@ -1,4 +1,10 @@
-//! What happens when stdout or stderr cannot be written, for every command.
+//! How every command ends when things go wrong: stdout or stderr that
+//! cannot be written, and errors under `--json`.
+//!
+//! Under `--json`, an error is also printed on stdout as one JSON object,
+//! `{"error": {"message": "…", "code": "…"}}` (`code`: the node's, e.g.
+//! `UNAUTHORIZED`, or `USAGE` for a command line clap refused), so a script
+//! reading stdout sees why; stderr keeps its one `error:` line.
 //!
 //! `println!` panics when a write fails. Rust ignores SIGPIPE, so
 //! `tisa inbox | head -1` would end in a panic once `head` has gone. The
@@ -8,6 +14,27 @@
 //! status 1. Every other panic keeps the default report.
 
 use std::io::ErrorKind;
+
+use serde_json::{json, Value};
+use tisa_kit::operator::Refused;
+
+/// Whether the command line asks for JSON output.
+pub(crate) fn json_requested() -> bool {
+    std::env::args_os().skip(1).any(|a| a == "--json")
+}
+
+/// An error as `--json` prints it.
+pub(crate) fn error_json(e: &anyhow::Error) -> Value {
+    let code = e.chain().find_map(|c| c.downcast_ref::<Refused>()).map(|r| r.code.as_str());
+    json!({"error": {"message": format!("{e:#}"), "code": code}})
+}
+
+/// A command line clap refused, as `--json` prints it (its first line).
+pub(crate) fn usage_json(e: &clap::Error) -> Value {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+    json!({"error": {"message": first, "code": "USAGE"}})
+}
 
 /// What to do about a panic whose message is `message`.
 #[derive(Debug, PartialEq, Eq)]
@@ -80,5 +107,14 @@ mod tests {
             OnPanic::Fail(format!("error: cannot write the output: {full}"))
         );
         assert_eq!(classify("index out of bounds"), OnPanic::Report);
+    }
+
+    #[test]
+    fn errors_as_json_carry_the_nodes_code() {
+        let refused = anyhow::Error::from(Refused { code: "UNAUTHORIZED".into(), message: "no".into() });
+        let v = error_json(&refused.context("approve"));
+        assert_eq!(v["error"]["code"], "UNAUTHORIZED");
+        assert_eq!(v["error"]["message"], "approve: no [UNAUTHORIZED]");
+        assert!(error_json(&anyhow::anyhow!("plain"))["error"]["code"].is_null());
     }
 }

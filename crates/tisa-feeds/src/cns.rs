@@ -13,9 +13,9 @@ use tracing::{info, warn};
 
 use super::{clip, stderr_is_tty, FeedOptions, Item, Sink, SubmitError, Tally};
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Imports the CNS North Korea Missile Test Database (CSV, as published: columns F1, Date, \
+/// `tisa feed … --help`: what the feed reads, field by field.
+pub(crate) const LONG_HELP: &str =
+    "Imports the CNS North Korea Missile Test Database (CSV, as published: columns F1, Date, \
 Date Entered/Updated, Launch Time (UTC), Missile Name, Missile Type, Launch Agency/Authority, Facility Name, \
 Facility Location, Other Name, Facility Latitude, Facility Longitude, Landing Location, Apogee, Distance \
 Travelled, Confirmation Status, Test Outcome, Additional Information, Source(s)) into your own node: one \
@@ -25,7 +25,11 @@ becomes a new revision of its report. Dates such as 9-Apr-84, Sep-84 or 12-Feb-2
 years: 50–99 → 19xx, 00–49 → 20xx); free text such as `1,380 km` or `Unknown` is kept readable. Bad rows \
 (unreadable date or coordinates, wrong number of fields, missing or repeated F1) are reported with their \
 line number and do not stop the import. Prints a summary (imported / unchanged / revised / bad) on stderr; \
-exits 1 if any row was bad or refused, 0 otherwise.",
+exits 1 if any row was bad or refused, 0 otherwise.";
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = LONG_HELP,
     after_help = "Example: tisa feed cns-csv --config tisa-broker/kr-cli.toml --rel-to USA,JPN cns_missile_tests.csv"
 )]
 pub struct CsvArgs {

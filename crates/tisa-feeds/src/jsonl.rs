@@ -19,9 +19,9 @@ use super::{parse_generic, Defaults, FeedOptions, Sink, SubmitError, Tally};
 /// Longest line accepted (a report's body is at most 256 KiB).
 const MAX_LINE: usize = 1024 * 1024;
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Reads reports as JSON Lines — one JSON object a line — and submits each to your own node:\n\n  \
+/// `tisa feed … --help`: what the feed reads, field by field.
+pub(crate) const LONG_HELP: &str =
+    "Reads reports as JSON Lines — one JSON object a line — and submits each to your own node:\n\n  \
 {\"id\": \"2024-117\", \"category\": \"missile\", \"classification\": \"secret\", \"rel_to\": \"USA,JPN\",\n   \
 \"title\": \"…\", \"body\": \"…\", \"tearline\": \"…\", \"source\": \"…\"}\n\n\
 id (a string or an integer), category (nuclear|missile|other), title and body are required; classification \
@@ -30,7 +30,11 @@ source are optional; other fields are refused. Each report's idempotency key is 
 with the same content submits nothing, with new content it becomes a new revision. Bad lines are reported \
 with their line number and skipped. Without --follow, reads to the end and prints a summary (exit 1 if any \
 line was bad); with --follow, keeps reading what is appended to FILE until interrupted, by name like tail -F \
-(a rotated file is finished, then the new one at the path is read from its start; a truncated one is read again).",
+(a rotated file is finished, then the new one at the path is read from its start; a truncated one is read again).";
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = LONG_HELP,
     after_help = "Example: tisa feed jsonl --config tisa-broker/kr-cli.toml reports.jsonl\n\
          Follow:   tisa feed jsonl --config tisa-broker/kr-cli.toml --follow /var/spool/tisa/reports.jsonl"
 )]

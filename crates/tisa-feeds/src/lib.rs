@@ -56,19 +56,25 @@ use tisa_kit::{Common, Ctx};
 #[derive(Subcommand, Debug)]
 pub enum FeedCommand {
     /// Poll USGS earthquake GeoJSON; events near nuclear test sites become NK_NUCLEAR reports.
+    #[command(long_about = usgs::LONG_HELP)]
     Usgs(usgs::UsgsArgs),
     /// Import the CNS North Korea Missile Test Database (CSV) as NK_MISSILE reports.
-    #[command(name = "cns-csv")]
+    #[command(name = "cns-csv", long_about = cns::LONG_HELP)]
     CnsCsv(cns::CsvArgs),
     /// Read reports as JSON Lines (one object a line) from a file or stdin.
+    #[command(long_about = jsonl::LONG_HELP)]
     Jsonl(jsonl::JsonlArgs),
     /// Accept reports by HTTP POST (JSON object, bearer token).
+    #[command(long_about = webhook::LONG_HELP)]
     Webhook(webhook::WebhookArgs),
     /// Read live missile-warning track updates as JSON Lines (forwarded under your standing grant).
+    #[command(long_about = tracks::LONG_HELP)]
     Tracks(tracks::TracksArgs),
     /// Import a STIX 2.1 bundle's report and indicator objects (markings from ACS 3.0, or flags).
+    #[command(long_about = stix::STIX_HELP)]
     Stix(stix::StixArgs),
     /// Pull a TAXII 2.1 collection and import it like `feed stix`.
+    #[command(long_about = stix::TAXII_HELP)]
     Taxii(stix::TaxiiArgs),
 }
 

@@ -36,16 +36,20 @@ impl StixFlags {
     }
 }
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Imports the `report` and `indicator` objects of a STIX 2.1 bundle (a file, or - for stdin) as reports \
+/// `tisa feed … --help`: what the feed reads, field by field.
+pub(crate) const STIX_HELP: &str =
+    "Imports the `report` and `indicator` objects of a STIX 2.1 bundle (a file, or - for stdin) as reports \
 of your party, through your own node. Classification and releasable-to come from the object's ACS 3.0 marking \
 (control_set.classification, permitted_nationalities), the category from its labels (nk-missile, nk-nuclear, other); \
 --classification, --rel-to and --category apply only where the object says nothing, and an object with no \
 classification at all is refused. The idempotency key is stix:<id>: the same version imports once, a new version \
 (another `modified`) becomes a new revision. Objects exported by tisa are refused unless your party originated them, \
 and so are objects created by another party's identity or whose ACS originator is another party: a report you \
-received cannot be released again as yours.",
+received cannot be released again as yours.";
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = STIX_HELP,
     after_help = "Example: tisa feed stix --config tisa-broker/kr-cli.toml --key kr-feed.key national-tool.json"
 )]
 pub struct StixArgs {
@@ -57,10 +61,14 @@ pub struct StixArgs {
     file: std::path::PathBuf,
 }
 
+/// `tisa feed … --help`: what the feed reads, field by field.
+pub(crate) const TAXII_HELP: &str =
+    "Pulls every object of a TAXII 2.1 collection (paging with `next`), then imports it like \
+`tisa feed stix`.";
+
 #[derive(Args, Debug)]
 #[command(
-    long_about = "Pulls every object of a TAXII 2.1 collection (paging with `next`), then imports it like \
-`tisa feed stix`.",
+    long_about = TAXII_HELP,
     after_help = "Example: tisa feed taxii --config tisa-broker/kr-cli.toml --key kr-feed.key \\\n    \
 https://cti.example.kr/api1/ --collection 91a7b528-80eb-42ed-a74d-c6fbd5a26116 --user tisa --password-file pw"
 )]

@@ -18,9 +18,8 @@ use tracing::{info, warn};
 use super::jsonl::{spawn_reader, Line};
 use super::{clip, FeedOptions};
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Reads live missile-warning track updates as JSON Lines and submits each to your own node:\n\n  \
+/// `tisa feed … --help`: what the feed reads, field by field.
+pub(crate) const LONG_HELP: &str = "Reads live missile-warning track updates as JSON Lines and submits each to your own node:\n\n  \
 {\"track_id\": \"KR-T-2024-001\", \"seq\": 3, \"classification\": \"secret\", \"rel_to\": \"USA,JPN\",\n   \
 \"launch\": {\"lat\": 39.03, \"lon\": 125.75, \"at\": \"2024-05-27T14:32:10Z\"},\n   \
 \"position\": {\"lat\": 39.8, \"lon\": 128.1, \"alt_km\": 412.5, \"at\": \"2024-05-27T14:34:40Z\"},\n   \
@@ -31,7 +30,11 @@ instead come from --classification / --rel-to; other fields are refused. Your no
 hub forwards it to the other nation only under your standing grant for NK_MISSILE. Re-feeding the same \
 update submits nothing; an older sequence number is refused. Bad lines are reported with their line \
 number and skipped (exit 1); updates older than one already issued are counted as stale and skipped, \
-so a file can be fed again.",
+so a file can be fed again.";
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = LONG_HELP,
     after_help = "Example: tisa feed tracks --config tisa-broker/kr-cli.toml tracks.jsonl\n\
          Follow:   tisa feed tracks --config tisa-broker/kr-cli.toml --follow /var/spool/tisa/tracks.jsonl"
 )]

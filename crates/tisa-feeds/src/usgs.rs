@@ -25,16 +25,20 @@ pub const DEFAULT_URL: &str = "https://earthquake.usgs.gov/fdsnws/event/1/query?
 /// Largest response accepted.
 const MAX_BODY: u64 = 32 * 1024 * 1024;
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Polls the USGS earthquake catalogue (GeoJSON) and submits an NK_NUCLEAR report to your own node for \
+/// `tisa feed … --help`: what the feed reads, field by field.
+pub(crate) const LONG_HELP: &str =
+    "Polls the USGS earthquake catalogue (GeoJSON) and submits an NK_NUCLEAR report to your own node for \
 every event near a nuclear test site that is typed \"nuclear explosion\", or is shallow and strong enough \
 (depth ≤ --max-depth-km and magnitude ≥ --min-magnitude).\n\n\
 Each report's idempotency key is `usgs:<id>`, where <id> is the smallest of the event's ids (the GeoJSON `ids` \
 aliases), so an event whose preferred id changes stays one report; an update of the event (magnitude, review \
 status, `updated` time…) becomes a new revision of that report, and an unchanged event submits nothing. \
 Fetch errors, HTTP errors and malformed JSON are logged and retried with exponential backoff \
-(--backoff-min doubling up to --backoff-max); --once makes a single attempt and exits non-zero if it failed.",
+(--backoff-min doubling up to --backoff-max); --once makes a single attempt and exits non-zero if it failed.";
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = LONG_HELP,
     after_help = "Example: tisa feed usgs --config tisa-broker/jp-cli.toml --rel-to USA,KOR --interval 2m\n\
          Dry run:  tisa feed usgs --once --dry-run"
 )]

@@ -19,9 +19,9 @@ use tracing::{info, warn};
 
 use super::{parse_generic, Defaults, FeedOptions, Outcome, Sink, SubmitError};
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Listens for reports by HTTP POST to / or /reports: a JSON object, the same as one line of \
+/// `tisa feed … --help`: what the feed reads, field by field.
+pub(crate) const LONG_HELP: &str =
+    "Listens for reports by HTTP POST to / or /reports: a JSON object, the same as one line of \
 `tisa feed jsonl` ({\"id\", \"category\", \"classification\", \"rel_to\", \"title\", \"body\", \"tearline\"?, \
 \"source\"?}), with `Authorization: Bearer <token>` where <token> is the content of --token-file. Each is \
 submitted to your own node with the idempotency key `webhook:<id>`.\n\n\
@@ -30,7 +30,11 @@ already had it: duplicate true); 401 without the right token; 400 with the reaso
 a report the node refused); 413 for a body over --max-bytes; 411 without a Content-Length; 404/405 for other \
 paths and methods; 503 when the node does not answer (retry later). One request per connection; submissions \
 go to the node one at a time, in arrival order. The token never appears in logs.\n\n\
-This is plain HTTP: listen on loopback, or put a TLS-terminating proxy in front.",
+This is plain HTTP: listen on loopback, or put a TLS-terminating proxy in front.";
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = LONG_HELP,
     after_help = "Example: tisa feed webhook --config tisa-broker/kr-cli.toml --listen 127.0.0.1:8787 --token-file /etc/tisa/webhook.token\n\
          Then:    curl -H \"Authorization: Bearer $(cat /etc/tisa/webhook.token)\" --data-binary @report.json http://127.0.0.1:8787/reports"
 )]

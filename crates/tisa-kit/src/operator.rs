@@ -174,15 +174,31 @@ impl Common {
     }
 }
 
+/// The node refused a request: its code (`UNAUTHORIZED`, `TOO_LARGE`, …)
+/// and message (`--json` prints both).
+#[derive(Debug, thiserror::Error)]
+#[error("{message} [{code}]")]
+pub struct Refused {
+    /// The node's code.
+    pub code: String,
+    /// The node's message.
+    pub message: String,
+}
+
+/// A node's reply, or its refusal as an error ([`Refused`]).
+fn accepted(reply: ControlReply) -> Result<ControlReply> {
+    match reply {
+        ControlReply::Error { code, message } => Err(Refused { code, message }.into()),
+        other => Ok(other),
+    }
+}
+
 /// Asks the party's own node (a fresh connection); a refusal is an error
 /// carrying the node's message and code.
 pub async fn call(c: &Ctx, req: ControlRequest) -> Result<ControlReply> {
     c.check_signable(&req)?;
     let client = c.client().await?;
-    match client.call(&req).await? {
-        ControlReply::Error { code, message } => bail!("{message} [{code}]"),
-        other => Ok(other),
-    }
+    accepted(client.call(&req).await?)
 }
 
 /// The error for a reply of the wrong kind.
@@ -192,10 +208,7 @@ pub fn unexpected(r: &ControlReply) -> anyhow::Error {
 
 /// Asks on an open connection; a refusal is an error with the node's message and code.
 pub async fn ask(client: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
-    match client.call(&req).await? {
-        ControlReply::Error { code, message } => bail!("{message} [{code}]"),
-        other => Ok(other),
-    }
+    accepted(client.call(&req).await?)
 }
 
 /// Decides a release request as the holder of `key`: the node prepares the

@@ -18,14 +18,18 @@ pub enum Format {
     Stix,
 }
 
-/// `tisa export`.
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Exports what your party holds (your inbox: every revision as released to you, the tearline alone \
+/// `tisa export --help`: what it does, at length.
+pub const EXPORT_HELP: &str =
+    "Exports what your party holds (your inbox: every revision as released to you, the tearline alone \
 where only the tearline was released, retractions as revoked versions) as one STIX 2.1 bundle: a `report` per \
 report (one version per revision), the originating party's `identity`, the official TLP 2.0 marking and an ACS 3.0 \
 marking with classification, releasable-to and originator. Reading needs your reader key (--key); the node audits \
-the read.",
+the read.";
+
+/// `tisa export`.
+#[derive(Args, Debug)]
+#[command(
+    long_about = EXPORT_HELP,
     after_help = "Example: tisa export --config tisa-broker/jp-cli.toml --key jp-analyst.key --format stix --out jp.json"
 )]
 pub struct ExportArgs {
@@ -82,13 +86,17 @@ pub async fn write_bundle(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tisa taxii --help`: what it does, at length.
+pub const TAXII_HELP: &str =
+    "Serves what your party holds as a read-only TAXII 2.1 collection (API root /tisa/, discovery at \
+/taxii2/), for MISP, OpenCTI or any TAXII 2.1 client. Each TAXII user is a reader of your party: the server reads \
+your node with that reader's key, so the node authorises and audits every pull. Credentials are stored hashed \
+(`tisa taxii --hash-secret`). Plain HTTP on loopback by default: put a TLS proxy in front for anything else.";
+
 /// `tisa taxii`.
 #[derive(Args, Debug)]
 #[command(
-    long_about = "Serves what your party holds as a read-only TAXII 2.1 collection (API root /tisa/, discovery at \
-/taxii2/), for MISP, OpenCTI or any TAXII 2.1 client. Each TAXII user is a reader of your party: the server reads \
-your node with that reader's key, so the node authorises and audits every pull. Credentials are stored hashed \
-(`tisa taxii --hash-secret`). Plain HTTP on loopback by default: put a TLS proxy in front for anything else.",
+    long_about = TAXII_HELP,
     after_help = "Example: tisa taxii --config taxii.toml\n         printf %s 'a long password' | tisa taxii --hash-secret"
 )]
 pub struct TaxiiArgs {
