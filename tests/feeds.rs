@@ -472,6 +472,18 @@ fn jsonl_reports_bad_lines_and_follows_a_file() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `--dry-run` with the party known checks the agreement's link ceilings, as
+/// the node will: a TOP SECRET KR report would be refused, so it is here too.
+#[test]
+fn jsonl_dry_run_checks_the_agreements_ceilings() {
+    let input = [obj("c-1", json!({})), obj("c-2", json!({"classification": "top_secret"}))].join("\n");
+    let out = run_with_stdin(&["feed", "jsonl", "--dry-run", "--json", "--party", "kr", "-"], &input);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(keys(&json_lines(&out.stdout)), ["jsonl:c-1"], "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("line 2: not submitted") && err.contains("above the SECRET ceiling"), "{err}");
+}
+
 // --------------------------------------------------------------- webhook
 
 const TOKEN: &str = "tok-5b0f0f7d9c3e4a1f8e2d6c7b";

@@ -112,8 +112,13 @@ pub struct FeedOptions {
     pub common: Common,
     /// Print each report it would submit, with its source key, instead of
     /// submitting it (text, or JSON with --json); the node is not contacted.
+    /// With your party known (--party or --config), each is checked against the
+    /// agreement's link ceilings as your node would, and refused if over.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: the agreement whose ceilings are checked [default: the built-in one].
+    #[arg(long, env = "TISA_AGREEMENT", requires = "dry_run")]
+    pub agreement: Option<std::path::PathBuf>,
 }
 
 /// Runs a feed.
@@ -314,8 +319,13 @@ impl std::fmt::Display for SubmitError {
 // One sink per process: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Mode {
-    DryRun,
-    Node { ctx: Ctx, client: Option<ControlClient>, submitted_by: String },
+    /// Printed, not sent; checked against the policy when the party is known.
+    DryRun(Option<(tisa_core::Party, tisa_core::Policy)>),
+    Node {
+        ctx: Ctx,
+        client: Option<ControlClient>,
+        submitted_by: String,
+    },
 }
 
 /// Where a feed's items go: the party's own node, or (`--dry-run`) stdout.
@@ -330,7 +340,12 @@ impl Sink {
     pub fn new(opts: &FeedOptions) -> Result<Sink> {
         let json = opts.common.json;
         if opts.dry_run {
-            return Ok(Sink { mode: Mode::DryRun, json });
+            let policy = tisa_deploy::agreement::load(opts.agreement.as_deref())?.policy;
+            let party = opts.common.party.or_else(|| opts.common.resolve().ok().map(|c| c.party));
+            if party.is_none() {
+                warn!("dry run without --party or --config: the agreement's link ceilings are not checked");
+            }
+            return Ok(Sink { mode: Mode::DryRun(party.map(|p| (p, policy))), json });
         }
         let ctx = opts.common.resolve()?;
         // Every submission is signed by the feed's key (role feed or submitter).
@@ -347,7 +362,7 @@ impl Sink {
     }
 
     pub fn dry_run(&self) -> bool {
-        matches!(self.mode, Mode::DryRun)
+        matches!(self.mode, Mode::DryRun(_))
     }
 
     /// Connects to the node's broker now (a no-op when connected or dry).
@@ -375,6 +390,10 @@ impl Sink {
         self.connect().await?;
         let json = self.json;
         let Mode::Node { ctx, client: Some(client), submitted_by } = &self.mode else {
+            if let Mode::DryRun(Some((party, policy))) = &self.mode {
+                tisa_core::node::check_markings(policy, *party, item.classification, item.rel_to)
+                    .map_err(|e| SubmitError::Refused(format!("{e} (your node would refuse it)")))?;
+            }
             if json {
                 println!("{}", item.json());
             } else {

@@ -41,7 +41,7 @@ use crate::message::{
 use crate::policy::{KeyRole, Policy};
 use crate::report::BodyKey;
 use crate::sign::{Identity, Replays};
-use crate::types::{Classification, Party, Timestamp};
+use crate::types::{Classification, Party, PartySet, Timestamp};
 
 mod agreement;
 mod auth;
@@ -373,14 +373,6 @@ impl Node {
         }
     }
 
-    fn check_link_ceiling(&self, classification: Classification, nation: Party) -> Result<(), CommandError> {
-        let ceiling = self.policy.ceiling(nation);
-        if classification > ceiling {
-            return Err(CommandError::AboveCeiling { classification, ceiling, hub: Party::HUB, nation });
-        }
-        Ok(())
-    }
-
     fn send(&mut self, now: Timestamp, to: Party, payload: Payload) {
         self.send_body(now, to, payload, None);
     }
@@ -499,4 +491,33 @@ fn reason_ids(r: &RejectReason) -> (Option<ReportId>, Option<RequestId>) {
         | RejectReason::BadTrack { .. }
         | RejectReason::TrackNoConsent(_) => (None, None),
     }
+}
+
+/// What `party` may submit, as far as its markings go: releasable to
+/// someone besides itself, to the hub if it is a nation's (it travels
+/// through the hub), and within the ceiling of every link it crosses.
+/// Returns the recipients (releasable-to without `party`). A feed's
+/// `--dry-run` asks the same question its node will.
+pub fn check_markings(
+    policy: &Policy,
+    party: Party,
+    classification: Classification,
+    releasable_to: PartySet,
+) -> Result<PartySet, CommandError> {
+    let rel: PartySet = releasable_to.iter().filter(|p| *p != party).collect();
+    if rel.is_empty() {
+        return Err(CommandError::NoRecipient);
+    }
+    if !party.is_hub() && !rel.contains(Party::HUB) {
+        return Err(CommandError::MustIncludeHub { party, hub: Party::HUB });
+    }
+    // A nation's report crosses its own link; the hub's, each recipient's.
+    let links: Vec<Party> = if party.is_hub() { rel.iter().collect() } else { vec![party] };
+    for nation in links {
+        let ceiling = policy.ceiling(nation);
+        if classification > ceiling {
+            return Err(CommandError::AboveCeiling { classification, ceiling, hub: Party::HUB, nation });
+        }
+    }
+    Ok(rel)
 }

@@ -236,24 +236,7 @@ impl Node {
         if let Some(t) = &content.tearline {
             check_text(TextField::Tearline, t, limits::TEARLINE, true)?;
         }
-        let mut rel = PartySet::EMPTY;
-        for p in releasable_to.iter().filter(|p| *p != self.party) {
-            rel.insert(p);
-        }
-        if rel.is_empty() {
-            return Err(CommandError::NoRecipient);
-        }
-        // Ceiling of every link the report crosses.
-        if self.party.is_hub() {
-            for p in rel.iter() {
-                self.check_link_ceiling(classification, p)?;
-            }
-        } else {
-            if !rel.contains(Party::HUB) {
-                return Err(CommandError::MustIncludeHub { party: self.party, hub: Party::HUB });
-            }
-            self.check_link_ceiling(classification, self.party)?;
-        }
+        let rel = super::check_markings(&self.policy, self.party, classification, releasable_to)?;
         let (id, revision) = match corrects {
             Some(orig) => {
                 let own =

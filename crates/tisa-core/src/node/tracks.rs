@@ -86,20 +86,7 @@ impl Node {
         if observed_at < launched_at {
             return Err(CommandError::BadTrack("observed before launch"));
         }
-        let rel: PartySet = releasable_to.iter().filter(|p| *p != self.party).collect();
-        if rel.is_empty() {
-            return Err(CommandError::NoRecipient);
-        }
-        if self.party.is_hub() {
-            for p in rel.iter() {
-                self.check_link_ceiling(classification, p)?;
-            }
-        } else {
-            if !rel.contains(Party::HUB) {
-                return Err(CommandError::MustIncludeHub { party: self.party, hub: Party::HUB });
-            }
-            self.check_link_ceiling(classification, self.party)?;
-        }
+        let rel = super::check_markings(&self.policy, self.party, classification, releasable_to)?;
         if let Some(latest) = self.tracks.get(&track_id) {
             let l = &latest.update.doc;
             let same = l.seq == seq
