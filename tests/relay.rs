@@ -284,6 +284,23 @@ fn inbox_pages_with_after_cursor() {
 
     let err = cli_err(&c, Us, &["inbox", "--limit", "2", "--after", "US-no-such-cursor.r1"]);
     assert!(err.contains("--after"), "{err}");
+
+    // Newest first, paged the same way; and filters.
+    let ids_of = |v: &serde_json::Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|i| i["report_id"].as_str().unwrap().to_owned()).collect()
+    };
+    let first = cli_json(&c, Us, &["inbox", "--newest-first", "--limit", "2"]);
+    assert_eq!(ids_of(&first), [ids[4].clone(), ids[3].clone()], "{first}");
+    let after = first["next_after"].as_str().unwrap().to_owned();
+    let next = cli_json(&c, Us, &["inbox", "--newest-first", "--limit", "2", "--after", &after]);
+    assert_eq!(ids_of(&next), [ids[2].clone(), ids[1].clone()], "{next}");
+    assert_eq!(ids_of(&cli_json(&c, Us, &["inbox", "--from", "kr", "--category", "other", "--since", "1h"])), ids);
+    for filter in [&["--from", "jp"][..], &["--category", "missile"], &["--classification", "secret"]] {
+        let v = cli_json(&c, Us, &[&["inbox"][..], filter].concat());
+        assert!(ids_of(&v).is_empty(), "{filter:?}: {v}");
+    }
+    let v = cli_json(&c, Us, &["inbox", "--since", "2999-01-01T09:00:00+09:00"]);
+    assert!(ids_of(&v).is_empty(), "{v}");
 }
 
 /// An inbox page larger than the broker takes in one message (five 250 KB

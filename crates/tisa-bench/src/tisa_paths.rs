@@ -188,8 +188,8 @@ async fn jp_inbox(c: &Cluster) -> Result<HashMap<String, Timestamp>> {
     let mut out = HashMap::new();
     let mut after = None;
     loop {
-        let r =
-            ask(&jp, ControlRequest::Inbox(ListQuery { after: after.clone(), limit: 200, report_id: None })).await?;
+        let r = ask(&jp, ControlRequest::Inbox(ListQuery { after: after.clone(), limit: 200, ..ListQuery::default() }))
+            .await?;
         let ControlReply::Inbox(tisa_core::Page { items, next_after: next }) = r else { bail!("not an inbox") };
         for e in items {
             out.insert(e.delivery.header.id.to_string(), e.received_at);

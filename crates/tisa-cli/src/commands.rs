@@ -166,12 +166,16 @@ pub(crate) fn print_inbox_entry(e: &InboxEntry) {
     }
 }
 
-pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
-    let reply = call(c, ControlRequest::Inbox(ListQuery { after, limit, report_id: None })).await?;
+pub async fn inbox(c: &Ctx, after: Option<String>, limit: usize, filter: tisa_core::InboxFilter) -> Result<ExitCode> {
+    let filtered = filter != tisa_core::InboxFilter { newest_first: filter.newest_first, ..Default::default() };
+    let reply =
+        call(c, ControlRequest::Inbox(ListQuery { after, limit, inbox: filter, ..ListQuery::default() })).await?;
     let ControlReply::Inbox(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         let items: Vec<Value> = items.iter().map(inbox_entry_json).collect();
         print_json(&json!({"items": items, "next_after": next}));
+    } else if items.is_empty() && filtered {
+        println!("no report in {}'s inbox matches", c.party);
     } else if items.is_empty() {
         println!("{}'s inbox is empty", c.party);
     } else {
@@ -289,7 +293,7 @@ pub async fn watch(c: &Ctx, count: Option<usize>) -> Result<ExitCode> {
 
 /// `tisa tracks`: the latest update of every track the node knows.
 pub async fn tracks(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
-    let reply = call(c, ControlRequest::Tracks(ListQuery { after, limit, report_id: None })).await?;
+    let reply = call(c, ControlRequest::Tracks(ListQuery { after, limit, ..ListQuery::default() })).await?;
     let ControlReply::Tracks(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     let deg = |v: i32| f64::from(v) / 1e6;
     if c.json {
@@ -346,7 +350,7 @@ pub async fn tracks(c: &Ctx, after: Option<String>, limit: usize) -> Result<Exit
 
 pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, limit: usize) -> Result<ExitCode> {
     let report_id = report_id.map(ReportId::new).transpose()?;
-    let reply = call(c, ControlRequest::Status(ListQuery { after, limit, report_id })).await?;
+    let reply = call(c, ControlRequest::Status(ListQuery { after, limit, report_id, ..ListQuery::default() })).await?;
     let ControlReply::Status(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         let items: Vec<Value> = items
@@ -633,7 +637,7 @@ fn stream_line(s: &tisa_transport::StreamHealth) -> String {
 
 /// `tisa deadletter list`.
 pub async fn dead_letters(c: &Ctx, limit: usize) -> Result<ExitCode> {
-    let reply = call(c, ControlRequest::DeadLetters(ListQuery { after: None, limit, report_id: None })).await?;
+    let reply = call(c, ControlRequest::DeadLetters(ListQuery { limit, ..ListQuery::default() })).await?;
     let ControlReply::DeadLetters(items, total) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         let items: Vec<Value> = items

@@ -84,7 +84,8 @@ enum Command {
     /// Retract one of your reports (every revision): holders see it marked retracted.
     /// Needs no approval; open release requests for it are withdrawn. Final.
     Retract(RetractArgs),
-    /// List reports your party has received (`--format stix`: the whole inbox as a STIX 2.1 bundle).
+    /// List reports your party has received, oldest first, or filtered and newest first
+    /// (`--format stix`: the whole inbox as a STIX 2.1 bundle).
     Inbox(InboxArgs),
     /// Stream what arrives and what happens to your party's reports.
     Watch(WatchArgs),
@@ -165,6 +166,8 @@ struct ProbeArgs {
 struct InboxArgs {
     #[command(flatten)]
     list: ListArgs,
+    #[command(flatten)]
+    filter: ops::InboxFilterArgs,
     /// `stix`: print the whole inbox as a STIX 2.1 bundle (like `tisa export --format stix`).
     #[arg(long, value_enum)]
     format: Option<tisa_stix::cli::Format>,
@@ -248,11 +251,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             review::decide(&a.common.resolve()?, &a.request_id, Decision::Deny { reason: a.reason }).await
         }
         Command::Retract(a) => commands::retract(&a.common.resolve()?, &a.report_id, a.reason).await,
-        Command::Inbox(InboxArgs { list: a, format: Some(tisa_stix::cli::Format::Stix) }) => {
+        Command::Inbox(InboxArgs { list: a, format: Some(tisa_stix::cli::Format::Stix), .. }) => {
             tisa_stix::cli::write_bundle(&a.common.resolve()?, None, None).await
         }
-        Command::Inbox(InboxArgs { list: a, format: None }) => {
-            commands::inbox(&a.common.resolve()?, a.after, a.limit).await
+        Command::Inbox(InboxArgs { list: a, filter, format: None }) => {
+            commands::inbox(&a.common.resolve()?, a.after, a.limit, filter.filter()).await
         }
         Command::Watch(a) => commands::watch(&a.common.resolve()?, a.count).await,
         Command::Tracks(a) => commands::tracks(&a.common.resolve()?, a.after, a.limit).await,

@@ -120,6 +120,49 @@ pub(crate) struct ListArgs {
     pub(crate) after: Option<String>,
 }
 
+/// `tisa inbox`'s filters and order.
+#[derive(Args, Debug)]
+pub(crate) struct InboxFilterArgs {
+    /// Only reports received since this time: RFC 3339 (2024-05-27T09:00:00+09:00) or that long
+    /// ago (24h, 7d, 1h30m).
+    #[arg(long, value_parser = parse_since)]
+    since: Option<tisa_core::Timestamp>,
+    /// Only reports of this originator: kr|us|jp.
+    #[arg(long = "from")]
+    originator: Option<Party>,
+    /// Only reports of this category: nuclear|missile|other.
+    #[arg(long)]
+    category: Option<Category>,
+    /// Only reports of this classification.
+    #[arg(long)]
+    classification: Option<Classification>,
+    /// Newest first (default: oldest first, in arrival order).
+    #[arg(long)]
+    newest_first: bool,
+}
+
+impl InboxFilterArgs {
+    pub(crate) fn filter(&self) -> tisa_core::InboxFilter {
+        tisa_core::InboxFilter {
+            since: self.since,
+            originator: self.originator,
+            category: self.category,
+            classification: self.classification,
+            newest_first: self.newest_first,
+        }
+    }
+}
+
+/// An RFC 3339 time, or a duration meaning that long ago.
+fn parse_since(s: &str) -> Result<tisa_core::Timestamp, String> {
+    if let Ok(t) = tisa_deploy::chain::parse_time(s) {
+        return Ok(t);
+    }
+    let ago = parse_duration(s).map_err(|_| format!("{s:?} is neither an RFC 3339 time nor a duration (24h, 7d)"))?;
+    let now = tisa_node::clock::now();
+    Ok(tisa_core::Timestamp(now.as_millis().saturating_sub(u64::try_from(ago.as_millis()).unwrap_or(u64::MAX))))
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct ApproveArgs {
     #[command(flatten)]

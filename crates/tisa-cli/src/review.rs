@@ -18,7 +18,7 @@ use crate::commands::{header_json, inbox_entry_json, print_inbox_entry, print_js
 /// `tisa pending`: open release requests, titles only; with `full`, each
 /// with the whole report (one more question to the node per report).
 pub async fn pending(c: &Ctx, after: Option<String>, limit: usize, full: bool) -> Result<ExitCode> {
-    let reply = call(c, ControlRequest::Pending(ListQuery { after, limit, report_id: None })).await?;
+    let reply = call(c, ControlRequest::Pending(ListQuery { after, limit, ..ListQuery::default() })).await?;
     let ControlReply::Pending(Page { mut items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if full && !items.is_empty() {
         let client = c.client().await?;

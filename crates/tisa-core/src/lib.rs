@@ -43,8 +43,8 @@ pub use ids::*;
 pub use input::{Command, Input, LoggedInput};
 pub use message::*;
 pub use node::{
-    inbox_cursor, limits, Authorized, Event, GrantView, HeldKind, HeldView, HubState, InboxEntry, Node, Page,
-    PendingView, RecipientState, ReportDraft, RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft,
+    inbox_cursor, limits, Authorized, Event, GrantView, HeldKind, HeldView, HubState, InboxEntry, InboxFilter, Node,
+    Page, PendingView, RecipientState, ReportDraft, RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft,
     TrackEntry, TrackSubmitted,
 };
 pub use policy::{AgreementTag, KeyEntry, KeyId, KeyRole, NotReleasable, Policy, Verb};

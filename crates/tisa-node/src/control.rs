@@ -262,7 +262,7 @@ impl Actor {
             Query::Inbox(q) => {
                 let page = match &q.report_id {
                     Some(id) => Ok(Page { items: self.core.inbox_for(id), next_after: None }),
-                    None => self.core.inbox(q.after.as_deref(), q.page_size(usize::MAX)),
+                    None => self.core.inbox_filtered(&q.inbox, q.after.as_deref(), q.page_size(usize::MAX)),
                 };
                 page.map(|mut p| match self.fill_items(&mut p.items, |e| e.body.as_ref(), InboxEntry::fill) {
                     Ok(()) => self.fit(ControlReply::Inbox(p), &q),

@@ -116,7 +116,18 @@ fn draft() -> ReportDraft {
 }
 
 fn query() -> ListQuery {
-    ListQuery { after: Some("KR-abc.r2".into()), limit: 7, report_id: Some(header().id) }
+    ListQuery {
+        after: Some("KR-abc.r2".into()),
+        limit: 7,
+        report_id: Some(header().id),
+        inbox: InboxFilter {
+            since: Some(Timestamp(5)),
+            originator: Some(Party::Jp),
+            category: Some(Category::NkNuclear),
+            classification: Some(Classification::Secret),
+            newest_first: true,
+        },
+    }
 }
 
 /// One of each request, every field set.

@@ -62,7 +62,8 @@ pub use originator::{ReportDraft, SubmitNote, Submitted};
 pub use standing::HeldView;
 pub use tracks::{TrackDraft, TrackEntry, TrackSubmitted};
 pub use views::{
-    inbox_cursor, GrantView, HubState, InboxEntry, Page, PendingView, RecipientState, RetractionNote, RevisionStatus,
+    inbox_cursor, GrantView, HubState, InboxEntry, InboxFilter, Page, PendingView, RecipientState, RetractionNote,
+    RevisionStatus,
 };
 
 pub use auth::Authorized;

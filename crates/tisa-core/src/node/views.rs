@@ -14,7 +14,7 @@ use crate::message::{Delivery, Grant, ReleaseRequest, Report};
 use crate::policy::NotReleasable;
 use crate::report::{BodyKey, Content, ReportHeader};
 use crate::sign::Signed;
-use crate::types::{Party, Sensitive, Timestamp};
+use crate::types::{Category, Classification, Party, Sensitive, Timestamp};
 
 /// Where one revision of an own report stands with the hub.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,6 +156,31 @@ pub struct RetractionNote {
     pub reason: Sensitive,
 }
 
+/// Which received reports an inbox page lists, and in which order. The
+/// default: every report, oldest first (in arrival order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InboxFilter {
+    /// Only reports received at or after this instant (this node's clock).
+    pub since: Option<Timestamp>,
+    /// Only reports of this originator.
+    pub originator: Option<Party>,
+    /// Only reports of this category.
+    pub category: Option<Category>,
+    /// Only reports of this classification.
+    pub classification: Option<Classification>,
+    /// Newest first.
+    pub newest_first: bool,
+}
+
+impl InboxFilter {
+    fn admits(&self, h: &ReportHeader, received_at: Timestamp) -> bool {
+        self.since.is_none_or(|t| received_at >= t)
+            && self.originator.is_none_or(|p| h.originator == p)
+            && self.category.is_none_or(|c| h.category == c)
+            && self.classification.is_none_or(|c| h.classification == c)
+    }
+}
+
 /// A page of results: `next_after` is the cursor for the next page, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T> {
@@ -242,7 +267,22 @@ impl Node {
 
     /// Reports this party received, in arrival order.
     pub fn inbox(&self, after: Option<&str>, limit: usize) -> Result<Page<InboxEntry>, CommandError> {
-        let items = self.inbox.iter().map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry()));
+        self.inbox_filtered(&InboxFilter::default(), after, limit)
+    }
+
+    /// The received reports `filter` admits, in its order (`after`: a
+    /// cursor of the previous page under the same filter).
+    pub fn inbox_filtered(
+        &self,
+        filter: &InboxFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<InboxEntry>, CommandError> {
+        let all: Box<dyn Iterator<Item = _>> =
+            if filter.newest_first { Box::new(self.inbox.iter().rev()) } else { Box::new(self.inbox.iter()) };
+        let items = all
+            .filter(|(_, e)| filter.admits(&e.header, e.received_at))
+            .map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry()));
         let mut page = paginate(items, after, limit)?;
         self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
         Ok(page)

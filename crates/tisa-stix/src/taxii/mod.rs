@@ -69,7 +69,7 @@ pub async fn read_inbox(client: &ControlClient) -> Result<Vec<InboxEntry>> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let req = ControlRequest::Inbox(ListQuery { after: after.clone(), limit: 1000, report_id: None });
+        let req = ControlRequest::Inbox(ListQuery { after: after.clone(), limit: 1000, ..ListQuery::default() });
         match client.call(&req).await? {
             ControlReply::Inbox(page) => {
                 out.extend(page.items);

@@ -3,12 +3,13 @@
 
 use tisa_core::sign::{sha256, Digest32};
 use tisa_core::{
-    Authorization, Command, Content, Decision, ReportDraft, ReportId, RequestId, Sensitive, Signed, TrackDraft, Verb,
+    Authorization, Command, Content, Decision, InboxFilter, ReportDraft, ReportId, RequestId, Sensitive, Signed,
+    Timestamp, TrackDraft, Verb,
 };
 
 use crate::convert::{
-    category_from, category_to, class_from, class_to, opt_report_id, parties_from, parties_to, report_id, request_id,
-    signed_from, signed_to, verdict_from, verdict_to, Wire,
+    category_from, category_to, class_from, class_to, opt_party_from, opt_report_id, parties_from, parties_to,
+    party_to, report_id, request_id, signed_from, signed_to, verdict_from, verdict_to, Wire,
 };
 use crate::error::DecodeError;
 use crate::proto;
@@ -156,6 +157,8 @@ pub struct ListQuery {
     /// For `status`, `inbox` and `pending`: only this report (for
     /// `pending`, each open request with the whole report).
     pub report_id: Option<ReportId>,
+    /// For `inbox`: which reports, in which order.
+    pub inbox: InboxFilter,
 }
 
 /// Default page size.
@@ -395,6 +398,11 @@ impl Wire for ListQuery {
             after: self.after.clone().unwrap_or_default(),
             limit: u32::try_from(self.limit).unwrap_or(u32::MAX),
             report_id: self.report_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            since_ms: self.inbox.since.map_or(0, |t| t.as_millis()),
+            originator: self.inbox.originator.map_or(0, party_to),
+            category: self.inbox.category.map_or(0, category_to),
+            classification: self.inbox.classification.map_or(0, class_to),
+            newest_first: self.inbox.newest_first,
         }
     }
 
@@ -403,6 +411,15 @@ impl Wire for ListQuery {
             after: (!q.after.is_empty()).then_some(q.after),
             limit: usize::try_from(q.limit).unwrap_or(usize::MAX),
             report_id: opt_report_id("report_id", q.report_id)?,
+            inbox: InboxFilter {
+                since: (q.since_ms > 0).then_some(Timestamp(q.since_ms)),
+                originator: opt_party_from("list.originator", q.originator)?,
+                category: (q.category != 0).then(|| category_from(q.category)).transpose()?,
+                classification: (q.classification != 0)
+                    .then(|| class_from("list.classification", q.classification))
+                    .transpose()?,
+                newest_first: q.newest_first,
+            },
         })
     }
 }
