@@ -264,6 +264,15 @@ fn replies() -> Vec<ControlReply> {
         consent: Some(Consent::Grant(grant())),
     };
     let note = |why| SubmitNote { recipient: Party::Jp, why };
+    let pending = PendingView {
+        request: request.clone(),
+        header: header(),
+        title: Sensitive::new("t"),
+        has_tearline: true,
+        manifest: manifest(),
+        body: None,
+        content: None,
+    };
     let mut statuses = Vec::new();
     for hub in [
         HubState::Sent,
@@ -314,27 +323,8 @@ fn replies() -> Vec<ControlReply> {
             duplicate: true,
         }),
         ControlReply::Pending(Page {
-            items: vec![
-                PendingView {
-                    request: request.clone(),
-                    header: header(),
-                    title: Sensitive::new("t"),
-                    has_tearline: true,
-                    manifest: manifest(),
-                    body: None,
-                    content: None,
-                },
-                // One report's requests carry the whole report.
-                PendingView {
-                    request: request.clone(),
-                    header: header(),
-                    title: Sensitive::new("t"),
-                    has_tearline: true,
-                    manifest: manifest(),
-                    body: None,
-                    content: Some(content()),
-                },
-            ],
+            // In a list, and as one report's requests (with the whole report).
+            items: vec![pending.clone(), PendingView { content: Some(content()), ..pending }],
             next_after: Some("x".into()),
         }),
         ControlReply::Decided { request_id: request_id.clone(), decision: Decision::Deny { reason: "no".into() } },
