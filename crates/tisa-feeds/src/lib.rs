@@ -121,6 +121,19 @@ pub struct FeedOptions {
     pub agreement: Option<std::path::PathBuf>,
 }
 
+impl FeedOptions {
+    /// For a dry run: the party and the agreement's policy to check what
+    /// would be submitted against, if the party is known (else a warning).
+    pub(crate) fn dry_run_policy(&self) -> Result<Option<(tisa_core::Party, tisa_core::Policy)>> {
+        let policy = tisa_deploy::agreement::load(self.agreement.as_deref())?.policy;
+        let party = self.common.party.or_else(|| self.common.resolve().ok().map(|c| c.party));
+        if party.is_none() {
+            warn!("dry run without --party or --config: the agreement's link ceilings are not checked");
+        }
+        Ok(party.map(|p| (p, policy)))
+    }
+}
+
 /// Runs a feed.
 pub async fn run(cmd: FeedCommand) -> Result<ExitCode> {
     match cmd {
@@ -340,12 +353,7 @@ impl Sink {
     pub fn new(opts: &FeedOptions) -> Result<Sink> {
         let json = opts.common.json;
         if opts.dry_run {
-            let policy = tisa_deploy::agreement::load(opts.agreement.as_deref())?.policy;
-            let party = opts.common.party.or_else(|| opts.common.resolve().ok().map(|c| c.party));
-            if party.is_none() {
-                warn!("dry run without --party or --config: the agreement's link ceilings are not checked");
-            }
-            return Ok(Sink { mode: Mode::DryRun(party.map(|p| (p, policy))), json });
+            return Ok(Sink { mode: Mode::DryRun(opts.dry_run_policy()?), json });
         }
         let ctx = opts.common.resolve()?;
         // Every submission is signed by the feed's key (role feed or submitter).

@@ -148,6 +148,7 @@ fn draft_json(d: &TrackDraft) -> Value {
 
 pub async fn run(args: TracksArgs) -> Result<ExitCode> {
     let json = args.opts.common.json;
+    let dry_check = if args.opts.dry_run { args.opts.dry_run_policy()? } else { None };
     let client = if args.opts.dry_run {
         None
     } else {
@@ -201,6 +202,14 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
             }
         };
         let Some(client) = &client else {
+            let checked = dry_check.as_ref().map(|(party, policy)| {
+                tisa_core::node::check_markings(policy, *party, draft.classification, draft.releasable_to)
+            });
+            if let Some(Err(why)) = checked {
+                warn!(track_id = %draft.track_id, seq = draft.seq, "{name}: line {n}: not submitted: {why} (your node would refuse it)");
+                bad += 1;
+                continue;
+            }
             if json {
                 println!("{}", draft_json(&draft));
             } else {
