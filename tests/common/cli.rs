@@ -46,15 +46,21 @@ pub fn describe(out: &Output) -> String {
 }
 
 /// Asserts that a command failed (non-zero) with a one-line reason on stderr
-/// (`error: …`) and nothing on stdout; returns that line.
+/// (`error: …`) and nothing on stdout but, under `--json`, the same reason
+/// as one JSON object (`{"error": {"message": …}}`); returns that line.
 pub fn one_line_error(out: &Output, what: &str) -> String {
     assert!(!out.status.success(), "{what}: expected failure, got {}", describe(out));
     assert_ne!(out.status.code(), Some(0), "{what}: {}", describe(out));
-    assert!(out.stdout.is_empty(), "{what}: expected nothing on stdout, got {}", describe(out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{what}: expected exactly one line on stderr, got {}", describe(out));
     assert!(lines[0].starts_with("error: "), "{what}: expected `error: …`, got {}", describe(out));
+    if !out.stdout.is_empty() {
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{what}: expected nothing on stdout or a JSON error ({e}), got {}", describe(out))
+        });
+        assert_eq!(v["error"]["message"].as_str(), lines[0].strip_prefix("error: "), "{what}: {}", describe(out));
+    }
     lines[0].to_owned()
 }
 
