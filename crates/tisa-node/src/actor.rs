@@ -108,6 +108,11 @@ pub(crate) struct Actor {
     pub(crate) audited: std::collections::VecDeque<Event>,
     /// Messages the broker has not acknowledged yet; retried until it does.
     pub(crate) outbox: Vec<Transmit>,
+    /// Messages held back behind one being retried (to keep each stream in
+    /// the order sent) wait in the outbox: retry as soon as a publish is
+    /// acknowledged, not on the next tick: the peers whose publishes were
+    /// acknowledged since the last look.
+    pub(crate) retry_now: Vec<Party>,
     /// Published messages whose acknowledgement is awaited (pipelined: the
     /// loop goes on meanwhile); recorded as sent only once acknowledged.
     pub(crate) in_flight: futures::stream::FuturesUnordered<futures::future::BoxFuture<'static, Acked>>,
@@ -195,6 +200,7 @@ async fn run(
         audit,
         audited: Default::default(),
         outbox: Vec::new(),
+        retry_now: Vec::new(),
         in_flight: Default::default(),
         started_at: now(),
         counters: Counters::default(),
@@ -244,6 +250,10 @@ async fn run(
             Some(acked) = actor.in_flight.next(), if !actor.in_flight.is_empty() => {
                 let batch = ready_batch(acked, &mut actor.in_flight);
                 actor.on_acked(batch);
+                let progressed = std::mem::take(&mut actor.retry_now);
+                if !progressed.is_empty() && !actor.outbox.is_empty() {
+                    actor.retry_outbox_for(Some(&progressed)).await;
+                }
             }
             Some(peer) = link_ups.next() => {
                 info!(link = %peer, "link back: reconciling with the peer");
@@ -254,7 +264,7 @@ async fn run(
                     actor.link_up(*p);
                 }
             }
-            _ = retry.tick(), if !actor.outbox.is_empty() => actor.retry_outbox().await,
+            _ = retry.tick(), if !actor.outbox.is_empty() => actor.retry_outbox_for(None).await,
             Some(()) = hangup.recv() => actor.reload_agreement(),
             _ = tokio::time::sleep(sleep) => actor.timeout(),
         }

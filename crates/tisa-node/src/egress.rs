@@ -64,12 +64,25 @@ impl Actor {
         self.send_all_as(out, true).await
     }
 
-    /// Sends the outbox again, one broker message per transmit (what a
-    /// receiver refused as a batch, e.g. for want of space, may go through
-    /// one by one).
-    pub(crate) async fn retry_outbox(&mut self) {
-        let again = std::mem::take(&mut self.outbox);
-        info!(messages = again.len(), "retrying unacknowledged messages");
+    /// Sends the outbox again (for `peers` only, if given), one broker
+    /// message per transmit (what a receiver refused as a batch, e.g. for
+    /// want of space, may go through one by one), in the order first sent.
+    /// What waits behind a publish still in flight to its peer stays.
+    pub(crate) async fn retry_outbox_for(&mut self, peers: Option<&[Party]>) {
+        let (mut again, wait): (Vec<Transmit>, Vec<Transmit>) = std::mem::take(&mut self.outbox)
+            .into_iter()
+            .partition(|t| peers.is_none_or(|p| p.contains(&t.to)) && self.links.ready_for(t.to));
+        self.outbox = wait;
+        if again.is_empty() {
+            return;
+        }
+        // In the order they were first sent (failures come back in any order).
+        again.sort_by_key(send_order);
+        if self.send_trouble.is_some() {
+            info!(messages = again.len(), "retrying unacknowledged messages");
+        } else {
+            debug!(messages = again.len(), "sending messages held back to keep the order");
+        }
         self.send_all_as(again, false).await;
     }
 
@@ -77,6 +90,14 @@ impl Actor {
     async fn send_all_as(&mut self, mut out: Vec<Transmit>, batch: bool) {
         if out.is_empty() {
             return;
+        }
+        if batch && !self.outbox.is_empty() {
+            // New messages for a peer never overtake older ones waiting in
+            // the outbox: they join them there, and go after them.
+            let (wait, go): (Vec<Transmit>, Vec<Transmit>) =
+                out.into_iter().partition(|t| self.outbox.iter().any(|o| o.to == t.to));
+            self.outbox.extend(wait);
+            out = go;
         }
         self.fill_bodies(&mut out);
         if out.is_empty() {
@@ -145,7 +166,16 @@ impl Actor {
         let mut sent = Vec::new();
         for (ts, r) in batch {
             match r {
+                Err(TransportError::HeldForOrder { .. }) => {
+                    // Not a failure: it waits behind an earlier one.
+                    self.outbox.extend(ts.into_iter().filter(|t| !matches!(t.envelope.payload, Payload::Hello)));
+                }
                 Ok(()) => {
+                    if let Some(t) = ts.first() {
+                        if !self.retry_now.contains(&t.to) {
+                            self.retry_now.push(t.to);
+                        }
+                    }
                     for t in ts {
                         let kind = t.envelope.payload.kind();
                         crate::failpoint::after_send(kind);
@@ -200,6 +230,14 @@ impl Actor {
             }
         }
     }
+}
+
+/// Where a transmit stands in this node's sending order: its message id's
+/// sequence (`KR.<instance>.<seq>`: the instance is kept for ever, and a
+/// replay gives each message the same id again).
+fn send_order(t: &Transmit) -> u64 {
+    let id = t.envelope.message_id.to_string();
+    id.rsplit('.').next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
 }
 
 /// Why a report body a transmit or a query needs could not be had.

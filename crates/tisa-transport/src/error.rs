@@ -167,6 +167,16 @@ pub enum TransportError {
         /// Why.
         reason: String,
     },
+    /// Not published yet, to keep the sender's order: an earlier message to
+    /// the same peer is being retried (the sender keeps it and retries it
+    /// after that one).
+    #[error(
+        "held back behind an earlier message to {peer} that is being retried (the stream keeps the sender's order)"
+    )]
+    HeldForOrder {
+        /// The peer.
+        peer: tisa_core::Party,
+    },
     /// The receiver's stream did not take a message (absent, full, over a
     /// limit, or no answer in time). The sender keeps it and retries.
     #[error("{stream} did not accept a message on {subject}: {reason}; {hint}")]

@@ -3,13 +3,14 @@
 //! messages to the node, setting them up again after a reconnection.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{stream, Stream, StreamExt};
 use tisa_core::{Envelope, Party};
 use tokio::sync::Notify;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
+use super::order::Reorder;
 use crate::convert::decode_inbound;
 use crate::error::{DecodeError, TransportError};
 use crate::subjects;
@@ -163,8 +164,10 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    /// Creates the stream and the consumer if missing; returns the consumer's messages.
-    pub(crate) async fn setup(&self) -> Result<Messages, TransportError> {
+    /// Creates the stream and the consumer if missing; returns the
+    /// consumer's messages and the stream's first sequence (everything
+    /// below it is gone: acknowledged or removed).
+    pub(crate) async fn setup(&self) -> Result<(Messages, u64), TransportError> {
         use async_nats::jetstream::{consumer, stream as js_stream};
         let fail = |e: &dyn std::fmt::Display| TransportError::Subscribe {
             subject: self.subject.clone(),
@@ -192,6 +195,7 @@ impl Pump {
             })
             .await
             .map_err(|e| fail(&e))?;
+        let first_seq = stream.cached_info().state.first_sequence;
         let config = &stream.cached_info().config;
         if config.retention != js_stream::RetentionPolicy::WorkQueue {
             warn!(stream = %self.stream, "stream predates work-queue retention: taken messages stay in it and count against the account's JetStream limits; recreate it when drained");
@@ -213,12 +217,22 @@ impl Pump {
             )
             .await
             .map_err(|e| fail(&e))?;
-        consumer.messages().await.map_err(|e| fail(&e))
+        let messages = consumer.messages().await.map_err(|e| fail(&e))?;
+        Ok((messages, first_seq))
+    }
+
+    /// The stream's first sequence now (`None`: its info could not be had in time).
+    async fn first_seq(&self) -> Option<u64> {
+        let ask = async {
+            let mut s = self.js.get_stream(&self.stream).await.ok()?;
+            s.info().await.ok().map(|i| i.state.first_sequence)
+        };
+        tokio::time::timeout(Duration::from_secs(5), ask).await.ok().flatten()
     }
 
     /// [`Pump::setup`], retried (doubling from [`PUMP_RETRY`] up to 2 s)
     /// until it succeeds or `patience` has passed; then its last error.
-    pub(crate) async fn setup_patiently(&self, patience: Duration) -> Result<Messages, TransportError> {
+    pub(crate) async fn setup_patiently(&self, patience: Duration) -> Result<(Messages, u64), TransportError> {
         let deadline = tokio::time::Instant::now() + patience;
         let mut delay = PUMP_RETRY;
         loop {
@@ -234,17 +248,22 @@ impl Pump {
         }
     }
 
-    /// Feeds messages to the node until it is gone. Sets the stream and
-    /// consumer up again after a reconnection or a consumer failure, and
-    /// then reports the link as up (the node reconciles with its peer).
+    /// Feeds messages to the node, in the order the stream stored them
+    /// ([`Reorder`]), until it is gone. Sets the stream and consumer up
+    /// again after a reconnection or a consumer failure, and then reports
+    /// the link as up (the node reconciles with its peer).
     pub(crate) async fn run(
         self,
-        mut messages: Messages,
+        (mut messages, first_seq): (Messages, u64),
         reconnected: Arc<Notify>,
         tx: tokio::sync::mpsc::Sender<Inbound>,
         up: tokio::sync::mpsc::Sender<Party>,
     ) {
         let peer = self.peer;
+        let mut order: Reorder<Inbound> = Reorder::default();
+        order.floor(first_seq, Instant::now());
+        let mut check = tokio::time::interval(HOLD_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             // Deliver until the connection is re-established or the consumer fails.
             loop {
@@ -254,17 +273,19 @@ impl Pump {
                         info!(link = %peer, stream = %self.stream, "link reconnected: checking its stream and consumer");
                         break;
                     }
+                    _ = check.tick(), if order.holding() => {
+                        let ready = self.check_gap(&mut order).await;
+                        if !hand_over(&tx, ready).await {
+                            return;
+                        }
+                    }
                     m = messages.next() => match m {
                         Some(Ok(m)) => {
                             let result = decode_inbound(&m.subject, &m.payload);
-                            let inbound = Inbound {
-                                link: peer,
-                                subject: m.subject.to_string(),
-                                meta: InboundMeta::of(&m, &self.stream, result.is_ok()),
-                                result,
-                                ack: Ack(Some(m)),
-                            };
-                            if tx.send(inbound).await.is_err() {
+                            let meta = InboundMeta::of(&m, &self.stream, result.is_ok());
+                            let seq = meta.stream_seq;
+                            let inbound = Inbound { link: peer, subject: m.subject.to_string(), meta, result, ack: Ack(Some(m)) };
+                            if !hand_over(&tx, order.offer(seq, inbound, Instant::now())).await {
                                 return;
                             }
                         }
@@ -282,7 +303,12 @@ impl Pump {
             let mut delay = PUMP_RETRY;
             messages = loop {
                 match self.setup().await {
-                    Ok(m) => break m,
+                    Ok((m, first_seq)) => {
+                        if !hand_over(&tx, order.floor(first_seq, Instant::now())).await {
+                            return;
+                        }
+                        break m;
+                    }
                     Err(e) => {
                         warn!(link = %peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
                         tokio::select! {
@@ -297,4 +323,35 @@ impl Pump {
             let _ = up.try_send(peer);
         }
     }
+
+    /// While later messages wait for an earlier one: asks the stream
+    /// whether the gap is gone for good (below its first sequence), and
+    /// gives up on order after [`super::order::GIVE_UP`]; returns what that
+    /// releases.
+    async fn check_gap(&self, order: &mut Reorder<Inbound>) -> Vec<Inbound> {
+        let mut ready = match self.first_seq().await {
+            Some(first) => order.floor(first, Instant::now()),
+            None => Vec::new(),
+        };
+        if let Some((gap, more)) = order.give_up(Instant::now()) {
+            warn!(link = %self.peer, stream = %self.stream, from = gap.from, to = gap.to, "stream messages did not arrive in time; handing over later ones out of order (the core takes each once; the peers' reconciliation re-sends anything owed)");
+            ready.extend(more);
+        } else if let Some((next, first)) = order.waiting_for() {
+            debug!(link = %self.peer, stream = %self.stream, next, first, "holding later messages until an earlier one is redelivered");
+        }
+        ready
+    }
 }
+
+/// Sends `ready` to the node in order; false once the node is gone.
+async fn hand_over(tx: &tokio::sync::mpsc::Sender<Inbound>, ready: Vec<Inbound>) -> bool {
+    for inbound in ready {
+        if tx.send(inbound).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// How often a pump holding later messages asks the stream about the gap.
+const HOLD_CHECK: Duration = Duration::from_secs(2);

@@ -59,6 +59,48 @@ fn batch_of(encoded: &[&[u8]]) -> Vec<u8> {
 /// The receiver's stream's acknowledgement of one publish (see [`Links::publish_many`]).
 pub type AckWait = futures::future::BoxFuture<'static, Result<(), TransportError>>;
 
+/// What a sender knows of the stream it publishes into (it is that
+/// stream's only publisher), so that the stream stores its messages in
+/// the order it sent them even when a publish fails while later ones are
+/// in flight (a leader moving): each publish names the sequence it must
+/// follow (`Nats-Expected-Last-Sequence`, checked by the stream's leader
+/// against what it has already taken in), so once one is refused or lost,
+/// every later one is refused too, and all are sent again in order.
+#[derive(Debug, Default)]
+struct Chain {
+    /// The stream's last sequence once every publish handed to the
+    /// connection is stored; `None` while unknown (at start, and after a
+    /// publish failed): the next publish then goes alone, unchained, once
+    /// nothing else is in flight, and its acknowledgement says where the
+    /// stream stands.
+    last: Option<u64>,
+    /// Publishes not yet acknowledged or refused.
+    pending: usize,
+}
+
+/// How the next publish to a peer follows the ones before it.
+enum Place {
+    /// After the stream's sequence `n`.
+    After(u64),
+    /// First after a break: unchained, and alone (what comes next is held
+    /// back until its acknowledgement says where the stream stands).
+    Head,
+}
+
+type Chains = Arc<std::sync::Mutex<std::collections::HashMap<Party, Chain>>>;
+
+/// Updates `to`'s chain once a publish's outcome is known.
+fn settle(chains: &Chains, to: Party, outcome: Result<u64, ()>) {
+    let Ok(mut all) = chains.lock() else { return };
+    let c = all.entry(to).or_default();
+    c.pending = c.pending.saturating_sub(1);
+    match outcome {
+        Ok(seq) if c.last.is_none() && c.pending == 0 => c.last = Some(seq),
+        Ok(_) => {}
+        Err(()) => c.last = None,
+    }
+}
+
 /// A control request from the operator's CLI, with where to answer.
 #[derive(Debug)]
 pub struct ControlCall {
@@ -80,6 +122,8 @@ pub struct Links {
     replicas: Vec<(Party, usize)>,
     control: Client,
     dead_letters: DeadLetterBox,
+    /// Per peer: where its stream stands ([`Chain`]).
+    chains: Chains,
 }
 
 impl Links {
@@ -105,7 +149,7 @@ impl Links {
             party,
             replicas: urls.own.stream_replicas(),
         };
-        Ok(Links { party, links, replicas, control, dead_letters })
+        Ok(Links { party, links, replicas, control, dead_letters, chains: Chains::default() })
     }
 
     /// The stream of what this node receives from `peer`: the receiver
@@ -287,37 +331,34 @@ impl Links {
         out
     }
 
+    /// Whether a publish to `to` may go now: its stream's place is known,
+    /// or nothing is in flight to it (the next publish finds out). While
+    /// neither, a publish is held back ([`TransportError::HeldForOrder`]).
+    pub fn ready_for(&self, to: Party) -> bool {
+        self.chains.lock().map(|all| all.get(&to).is_none_or(|c| c.last.is_some() || c.pending == 0)).unwrap_or(true)
+    }
+
     /// Publishes one broker message carrying `ts[i]` for every `i` in `group` (same peer).
     async fn publish_group(&self, ts: &[Transmit], encoded: &[Vec<u8>], group: Vec<usize>) -> (Vec<usize>, AckWait) {
         let envs: Vec<(&Envelope, &[u8])> = group.iter().map(|i| (&ts[*i].envelope, encoded[*i].as_slice())).collect();
         let to = ts[group[0]].to;
         let wait: AckWait = match self.publish_durable(to, &envs).await {
-            Ok((subject, stream, ack)) => Box::pin(async move {
-                match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
-                    Err(_) => Err(TransportError::NotAccepted {
-                        stream,
-                        subject,
-                        reason: "no acknowledgement in time".into(),
-                        hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
-                    }),
-                }
-            }),
+            Ok((_, _, ack)) => ack,
             Err(e) => Box::pin(std::future::ready(Err(e))),
         };
         (group, wait)
     }
 
     /// Hands envelopes for `to` to its link's connection as one broker
-    /// message (one envelope: on its kind's subject; several: a batch);
-    /// returns the subject, the receiving stream and the future of its
-    /// acknowledgement.
+    /// message (one envelope: on its kind's subject; several: a batch),
+    /// chained after the ones before it ([`Chain`]); returns the subject,
+    /// the receiving stream and the future of its acknowledgement (an error
+    /// after [`PUBLISH_ACK_TIMEOUT`]).
     async fn publish_durable(
         &self,
         to: Party,
         envs: &[(&Envelope, &[u8])],
-    ) -> Result<(String, String, async_nats::jetstream::context::PublishAckFuture), TransportError> {
+    ) -> Result<(String, String, AckWait), TransportError> {
         let (kind, payload, msg_id) = match envs {
             [(one, bytes)] => (one.payload.kind(), bytes.to_vec(), one.message_id.to_string()),
             [(first, _), .., (last, _)] => (
@@ -343,12 +384,52 @@ impl Links {
                 limit,
             });
         }
-        let js = async_nats::jetstream::new(client.clone());
-        let msg =
-            async_nats::jetstream::message::PublishMessage::build().payload(Bytes::from(payload)).message_id(msg_id);
         let stream = receiving_stream(self.party, to).unwrap_or_default();
-        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| not_accepted(&stream, &subject, &e))?;
-        Ok((subject, stream, ack))
+        let place = {
+            let mut all = self.chains.lock().map_err(|_| TransportError::HeldForOrder { peer: to })?;
+            let c = all.entry(to).or_default();
+            let place = match c.last {
+                Some(last) => {
+                    c.last = Some(last + 1);
+                    Place::After(last)
+                }
+                None if c.pending == 0 => Place::Head,
+                None => return Err(TransportError::HeldForOrder { peer: to }),
+            };
+            c.pending += 1;
+            place
+        };
+        let js = async_nats::jetstream::new(client.clone());
+        let mut msg =
+            async_nats::jetstream::message::PublishMessage::build().payload(Bytes::from(payload)).message_id(msg_id);
+        if let Place::After(last) = place {
+            msg = msg.expected_last_sequence(last);
+        }
+        let sent = js.send_publish(subject.clone(), msg).await.map_err(|e| not_accepted(&stream, &subject, &e));
+        let ack = match sent {
+            Ok(ack) => ack,
+            Err(e) => {
+                settle(&self.chains, to, Err(()));
+                return Err(e);
+            }
+        };
+        let chains = self.chains.clone();
+        let (subject2, stream2) = (subject.clone(), stream.clone());
+        let wait: AckWait = Box::pin(async move {
+            let r = match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+                Ok(Ok(a)) => Ok(a.sequence),
+                Ok(Err(e)) => Err(not_accepted(&stream2, &subject2, &e)),
+                Err(_) => Err(TransportError::NotAccepted {
+                    stream: stream2,
+                    subject: subject2,
+                    reason: "no acknowledgement in time".into(),
+                    hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
+                }),
+            };
+            settle(&chains, to, r.as_ref().map(|s| *s).map_err(|_| ()));
+            r.map(|_| ())
+        });
+        Ok((subject, stream, wait))
     }
 
     /// Answers a control call. Callers check [`subjects::reply_allowed`]

@@ -25,6 +25,7 @@ pub mod control_client;
 pub mod deadletter;
 pub mod inbound;
 pub mod links;
+pub mod order;
 
 pub use control_client::{sign_action, sign_submission, ControlClient, Signer};
 pub use deadletter::{dead_letter_stream, DeadLetterBox, DEAD_LETTER_MAX};
