@@ -410,9 +410,47 @@ fn route_jp_through_proxies(dir: &Path, proxies: &RouteProxies) {
     std::fs::write(&node, text.replace(&urls, &format!("url = \"{}\"", two.join(",")))).unwrap();
 }
 
-/// JP's server tisa-jp-3 is cut off from the other two (its route
-/// connections go through proxies the test cuts; it keeps its clients and
-/// its leaf to US). The majority goes on: reports flow to JP and receipts
+/// Starts a server that dials tisa-kr-1's route port as a member of
+/// KR's cluster, with the route user and password of `creds`'s cluster
+/// (from its route fragment); returns whether KR's cluster took it in
+/// (`false`: tisa-kr-1 refused the route). Either shows in its log.
+fn route_into_kr(c: &Cluster, creds: Party) -> bool {
+    let dir = c.broker_dir.as_ref().unwrap();
+    let fragment = std::fs::read_to_string(dir.join(format!("cluster-{}-1.conf", creds.lower()))).unwrap();
+    let password = fragment.split("password: \"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let port = number_after(&std::fs::read_to_string(dir.join("nats-kr-1.conf")).unwrap(), "cluster {", "port:");
+    let scratch = tisa_kit::natsd::scratch_dir("intruder").unwrap();
+    let conf = scratch.join("intruder.conf");
+    let user = format!("route-{}", creds.lower());
+    std::fs::write(
+        &conf,
+        format!(
+            "server_name: \"dialer-{creds}\"\nlisten: \"127.0.0.1:-1\"\ncluster {{\n  name: \"tisa-kr\"\n  listen: \"127.0.0.1:-1\"\n  routes = [ \"nats-route://{user}:{password}@127.0.0.1:{port}\" ]\n}}\n"
+        ),
+    )
+    .unwrap();
+    let s = tisa_kit::natsd::NatsServer::start(&common::nats_bin(), &["-c", &conf.to_string_lossy()]).unwrap();
+    let log = s.dir().join("nats-server.log");
+    common::wait_until(Instant::now() + CLUSTER_WAIT, "the dialer's route taken or refused", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        // Taken: KR's other servers learn of it and route to it as well (a
+        // route with any address but the one it dialed). Refused: tisa-kr-1
+        // answers the route's CONNECT with an authorization violation.
+        let dialed = format!("127.0.0.1:{port} -");
+        if text.lines().any(|l| l.contains("Route connection created") && !l.contains(&dialed)) {
+            Some(true)
+        } else if text.contains("Route Error 'Authorization Violation'") {
+            Some(false)
+        } else {
+            None
+        }
+    })
+}
+
+/// A server with another nation's route credentials cannot join KR's
+/// cluster (with KR's own it can). JP's server tisa-jp-3 is cut off from
+/// the other two (its route connections go through proxies the test cuts;
+/// it keeps its clients and its leaf to US). The majority goes on: reports flow to JP and receipts
 /// come home. After the heal, tisa-jp-3 catches up, and JP's inbox holds
 /// each report exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,6 +466,13 @@ async fn a_server_cut_off_from_its_cluster_stops_nothing_and_duplicates_nothing(
     })
     .await
     .unwrap();
+    // Routes stay inside a nation: a server with JP's (or US's) route
+    // credentials cannot join KR's cluster; control: with KR's own it can.
+    tokio::task::block_in_place(|| {
+        assert!(!route_into_kr(&c, Party::Jp), "JP's route credentials must not open a route into KR's cluster");
+        assert!(!route_into_kr(&c, Party::Us), "US's route credentials must not open a route into KR's cluster");
+        assert!(route_into_kr(&c, Party::Kr), "control: KR's own route credentials do");
+    });
     let kr = quick_client(&c, Party::Kr).await;
     grant_missile(&c, &kr).await;
     flows(&kr, "the first report").await;

@@ -1,4 +1,6 @@
-//! docker-compose: three nations on their own networks (`docker-compose.yml`).
+//! docker-compose: three nations on their own networks (`docker-compose.yml`),
+//! and a smoke run of each nation as a three-server cluster
+//! (`docker-compose.cluster.yml`), one stack at a time.
 //!
 //! One test brings up the whole stack (three brokers, three nodes, six
 //! containers: more at once would swamp two cores) under a project name of
@@ -102,8 +104,57 @@ fn items(v: &Value) -> Vec<Value> {
     v["items"].as_array().cloned().unwrap_or_else(|| panic!("no items in {v}"))
 }
 
+/// A compose file, its container count and how its deployment's broker
+/// configs are generated (`tisa broker config` arguments).
+struct Layout {
+    file: &'static str,
+    containers: usize,
+    broker: &'static [&'static str],
+}
+
+/// `docker-compose.yml`: one server per nation.
+const SINGLE: Layout = Layout {
+    file: "docker-compose.yml",
+    containers: 6,
+    broker: &[
+        "--mode",
+        "per-nation",
+        "--kr-url",
+        "nats://nats-kr:4222",
+        "--us-url",
+        "nats://nats-us:4222",
+        "--jp-url",
+        "nats://nats-jp:4222",
+        "--us-leaf-url",
+        "nats://nats-us:7422",
+    ],
+};
+
+/// `docker-compose.cluster.yml`: each nation a JetStream cluster of three
+/// (the command line its header gives).
+const CLUSTER: Layout = Layout {
+    file: "docker-compose.cluster.yml",
+    containers: 12,
+    broker: &[
+        "--cluster",
+        "3",
+        "--kr-url",
+        "nats://nats-kr-1:4222,nats://nats-kr-2:4222,nats://nats-kr-3:4222",
+        "--us-url",
+        "nats://nats-us-1:4222,nats://nats-us-2:4222,nats://nats-us-3:4222",
+        "--jp-url",
+        "nats://nats-jp-1:4222,nats://nats-jp-2:4222,nats://nats-jp-3:4222",
+        "--us-leaf-url",
+        "nats://nats-us-1:7422,nats://nats-us-2:7422,nats://nats-us-3:7422",
+    ],
+};
+
+/// One stack at a time (two would swamp two cores).
+static ONE_STACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A compose project of our own, taken down with `down -v` on drop.
 struct Stack {
+    layout: &'static Layout,
     program: Vec<String>,
     project: String,
     /// The deployment (broker configs, credentials, keys): TISA_DEPLOY_DIR.
@@ -114,15 +165,14 @@ struct Stack {
 
 impl Stack {
     /// Generates a fresh deployment for a fresh project name.
-    fn new(program: Vec<String>, images: Vec<(String, String)>) -> Stack {
+    fn new(program: Vec<String>, images: Vec<(String, String)>, layout: &'static Layout) -> Stack {
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let project = format!("tisatest{}x{nanos:x}", std::process::id());
         let deploy = tisa_kit::natsd::scratch_dir("compose").expect("scratch dir");
         let out = run(Command::new(BIN)
-            .args(["broker", "config", "--mode", "per-nation"])
-            .args(["--kr-url", "nats://nats-kr:4222", "--us-url", "nats://nats-us:4222"])
-            .args(["--jp-url", "nats://nats-jp:4222", "--us-leaf-url", "nats://nats-us:7422"])
+            .args(["broker", "config"])
+            .args(layout.broker)
             .args(["--store-dir", "/data/jetstream", "--out"])
             .arg(deploy.join("broker")));
         assert!(out.status.success(), "tisa broker config: {}", describe(&out));
@@ -132,15 +182,15 @@ impl Stack {
             .unwrap_or_else(|e| panic!("keys: {e:#}"));
         let mut env = images;
         env.push(("TISA_DEPLOY_DIR".into(), deploy.to_string_lossy().into_owned()));
-        Stack { program, project, deploy, env, down: false }
+        Stack { layout, program, project, deploy, env, down: false }
     }
 
-    /// `docker-compose -f <root>/docker-compose.yml -p <project> ARGS…`.
+    /// `docker-compose -f <root>/<layout's file> -p <project> ARGS…`.
     fn compose(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..])
             .arg("-f")
-            .arg(root().join("docker-compose.yml"))
+            .arg(root().join(self.layout.file))
             .args(["-p", &self.project])
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -276,7 +326,7 @@ impl Stack {
     fn healthy(&self) -> Option<()> {
         let ids = self.compose_ok(&["ps", "-q"]);
         let ids: Vec<&str> = ids.split_whitespace().collect();
-        if ids.len() != 6 {
+        if ids.len() != self.layout.containers {
             return None;
         }
         for id in ids {
@@ -415,14 +465,15 @@ fn assert_reachable(stack: &Stack, from: &str, url: &str, server: &str) {
     assert!(text.contains("reachable") && text.contains(server), "probe {url} from {from}: {}", describe(&out));
 }
 
-#[test]
-fn three_nations_on_their_own_networks() {
+/// The compose program, or `None` (said on stderr) when Docker is missing
+/// and that is allowed (not under `CI=true`).
+fn docker_or_skip(test: &str) -> Option<Vec<String>> {
     if let Some(why) = docker_missing() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true and Docker is needed for tests/compose.rs: {why}");
         }
-        visible(&format!("SKIPPED tests/compose.rs: {why} (with CI=true this is a failure)"));
-        return;
+        visible(&format!("SKIPPED {test}: {why} (with CI=true this is a failure)"));
+        return None;
     }
     // The node image copies target/release/tisa (deploy/Dockerfile.node): it
     // must be the binary under test.
@@ -432,8 +483,14 @@ fn three_nations_on_their_own_networks() {
         "the node image is built from {}, but the binary under test is {BIN} (CARGO_TARGET_DIR?)",
         built.display()
     );
-    let program = compose_program().expect("checked above");
-    let mut stack = Stack::new(program, images());
+    compose_program()
+}
+
+#[test]
+fn three_nations_on_their_own_networks() {
+    let Some(program) = docker_or_skip("three_nations_on_their_own_networks") else { return };
+    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stack = Stack::new(program, images(), &SINGLE);
     let t0 = Instant::now();
     let lap = |what: &str| visible(&format!("compose: {what} ({:.0?} since start)", t0.elapsed()));
 
@@ -548,6 +605,61 @@ fn three_nations_on_their_own_networks() {
     let left = stack.leftovers();
     assert!(left.is_empty(), "left after down -v: {left:?}");
     lap("(f) down -v left nothing");
+}
+
+/// A smoke run of `docker-compose.cluster.yml` (the cluster scenarios
+/// themselves run as plain processes in `tests/cluster.rs`): twelve
+/// containers come up healthy, each nation's servers only on its own
+/// networks, every stream kept by three servers; a report crosses KR → US
+/// → JP with KR's approval; with one of JP's servers killed, the next one
+/// crosses too; `down -v` leaves nothing.
+#[test]
+fn three_nations_as_three_server_clusters() {
+    let Some(program) = docker_or_skip("three_nations_as_three_server_clusters") else { return };
+    let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stack = Stack::new(program, images(), &CLUSTER);
+    let t0 = Instant::now();
+    let lap = |what: &str| visible(&format!("compose (clusters): {what} ({:.0?} since start)", t0.elapsed()));
+    stack.compose_ok(&["up", "-d", "--build"]);
+    stack.wait_healthy("all twelve containers run and the three nodes are healthy", UP);
+    lap("stack up and healthy");
+
+    for i in 1..=3 {
+        assert_eq!(stack.networks(&format!("nats-us-{i}")), ["jp-link", "kr-link", "us-net"]);
+        assert_eq!(stack.networks(&format!("nats-kr-{i}")), ["kr-link", "kr-net"]);
+        assert_eq!(stack.networks(&format!("nats-jp-{i}")), ["jp-link", "jp-net"]);
+    }
+    for p in PARTIES {
+        let cfg = format!("/etc/tisa/{p}-cli.toml");
+        let streams = wait_until(Instant::now() + WAIT, &format!("{p}: every stream with 3 current replicas"), || {
+            let out = stack.tisa(&format!("node-{p}"), &["health", "--config", &cfg, "--json"], None);
+            let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+            let s = v["streams"].as_array()?.clone();
+            (s.len() >= 2 && s.iter().all(|s| s["replicas"] == 3 && s["current"] == 3)).then_some(s)
+        });
+        assert!(streams.iter().all(|s| s["leader"].as_str().is_some_and(|l| !l.is_empty())), "{streams:?}");
+    }
+    lap("each stream kept by three servers");
+
+    let id = stack.submit("cluster");
+    let rid = stack.wait_request(&id);
+    stack.approve(&rid);
+    stack.wait_jp(&id, WAIT);
+    lap("KR -> US -> JP with KR's approval");
+
+    stack.compose_ok(&["kill", "nats-jp-1"]);
+    let id2 = stack.submit("cluster_one_down");
+    let rid = stack.wait_request(&id2);
+    stack.approve(&rid);
+    stack.wait_jp(&id2, WAIT);
+    for id in [&id, &id2] {
+        assert_eq!(stack.jp_holds(id), Some(1), "JP's inbox holds {id} once");
+    }
+    lap("the next report crossed with nats-jp-1 killed");
+
+    stack.take_down();
+    let left = stack.leftovers();
+    assert!(left.is_empty(), "left after down -v: {left:?}");
 }
 
 /// `(service, its networks: line)` of every service in docker-compose.yml.
