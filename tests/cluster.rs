@@ -241,25 +241,41 @@ async fn jp_stream(c: &Cluster) -> Option<async_nats::jetstream::stream::Info> {
     Some(s.cached_info().clone())
 }
 
-/// Waits until JP's stream has a leader and two current replicas, holding
-/// `messages` messages up to `last_seq`; returns its info.
+/// Waits until JP's stream has a leader and two current replicas and
+/// holds every message from `first` on without a gap, up to at least
+/// `last_seq` (nothing is taken from it while JP's node is down; the hub
+/// may add to it meanwhile, e.g. a standing grant's periodic notice).
 async fn wait_jp_stream_whole(
     c: &Cluster,
-    messages: u64,
+    first: u64,
     last_seq: u64,
     what: &str,
 ) -> async_nats::jetstream::stream::Info {
-    common::wait_until_async(Instant::now() + CLUSTER_WAIT, what, || async {
+    // The last state seen, for the message should it never become whole.
+    let seen = Mutex::new(String::from("no stream info"));
+    let deadline = Instant::now() + CLUSTER_WAIT;
+    let found = common::wait_until_async(deadline + Duration::from_secs(5), what, || async {
+        if Instant::now() > deadline {
+            return Some(None);
+        }
         let i = jp_stream(c).await?;
         let cl = i.cluster.clone()?;
+        *seen.lock().unwrap() = format!("{:?}, {:?}", i.state, cl);
         let whole = cl.leader.is_some()
             && cl.replicas.len() == 2
             && cl.replicas.iter().all(|r| r.current && !r.offline)
-            && i.state.messages == messages
-            && i.state.last_sequence == last_seq;
-        whole.then_some(i)
+            && i.state.first_sequence == first
+            && i.state.last_sequence >= last_seq
+            && i.state.messages == i.state.last_sequence + 1 - first;
+        whole.then_some(Some(i))
     })
-    .await
+    .await;
+    found.unwrap_or_else(|| {
+        panic!(
+            "timed out waiting until {what} (every message from {first} to at least {last_seq}); last seen: {}",
+            seen.lock().unwrap()
+        )
+    })
 }
 
 /// With JP's node down, the hub's deliveries wait in JP's stream. One JP
@@ -292,7 +308,7 @@ async fn a_corrupted_or_wiped_server_store_is_repaired_from_the_majority() {
         })
     });
     let before = common::wait_async(|| jp_stream(&c)).await;
-    let (messages, last_seq) = (before.state.messages, before.state.last_sequence);
+    let (messages, first, last_seq) = (before.state.messages, before.state.first_sequence, before.state.last_sequence);
     assert!(messages > 0, "the deliveries wait in JP's stream: {:?}", before.state);
 
     // One server's store corrupted: the stream's leader.
@@ -300,7 +316,7 @@ async fn a_corrupted_or_wiped_server_store_is_repaired_from_the_majority() {
     c.server(&corrupted).unwrap().kill();
     let blocks = corrupt(&store_of(&c, &corrupted), "TISA_JP_DOWN");
     c.server(&corrupted).unwrap().start_again().unwrap();
-    let after = wait_jp_stream_whole(&c, messages, last_seq, "JP's stream whole again after the corruption").await;
+    let after = wait_jp_stream_whole(&c, first, last_seq, "JP's stream whole again after the corruption").await;
     eprintln!(
         "{corrupted}: {blocks} block(s) corrupted; repaired, leader now {:?}",
         after.cluster.and_then(|c| c.leader)
@@ -311,13 +327,13 @@ async fn a_corrupted_or_wiped_server_store_is_repaired_from_the_majority() {
     c.server(&wiped).unwrap().kill();
     std::fs::remove_dir_all(store_of(&c, &wiped)).unwrap();
     c.server(&wiped).unwrap().start_again().unwrap();
-    wait_jp_stream_whole(&c, messages, last_seq, "JP's stream whole again after the wipe").await;
+    wait_jp_stream_whole(&c, first, last_seq, "JP's stream whole again after the wipe").await;
 
     // (Leaving the stream to the two repaired servers alone, by killing the
-    // third before JP's node returns, is not done: JP's consumer did not
-    // always come back with them; see the report of issue #19.)
-    tokio::task::block_in_place(|| c.node(Party::Jp).restart(Duration::from_secs(60))).unwrap();
-    assert_eq!(all_once(&c, &ids, CLUSTER_WAIT).await, 0, "JP received them in KR's submission order");
+    // third before JP's node returns, is not asserted: in 2 of 6 runs JP's
+    // JetStream answered 503 "temporarily unavailable" for over 30 s and
+    // JP's node gave up starting; see the report of issue #19.)
+    tokio::task::block_in_place(|| c.node(Party::Jp).restart(Duration::from_secs(60))).unwrap();    assert_eq!(all_once(&c, &ids, CLUSTER_WAIT).await, 0, "JP received them in KR's submission order");
     assert_eq!(reconciles(&c, Party::Jp), hub_reconciled, "the hub re-sent nothing to JP: it all came from the stream");
     tokio::task::block_in_place(|| wait_all_current(&c, Party::Jp));
 }
