@@ -333,7 +333,8 @@ async fn a_corrupted_or_wiped_server_store_is_repaired_from_the_majority() {
     // third before JP's node returns, is not asserted: in 2 of 6 runs JP's
     // JetStream answered 503 "temporarily unavailable" for over 30 s and
     // JP's node gave up starting; see the report of issue #19.)
-    tokio::task::block_in_place(|| c.node(Party::Jp).restart(Duration::from_secs(60))).unwrap();    assert_eq!(all_once(&c, &ids, CLUSTER_WAIT).await, 0, "JP received them in KR's submission order");
+    tokio::task::block_in_place(|| c.node(Party::Jp).restart(Duration::from_secs(60))).unwrap();
+    assert_eq!(all_once(&c, &ids, CLUSTER_WAIT).await, 0, "JP received them in KR's submission order");
     assert_eq!(reconciles(&c, Party::Jp), hub_reconciled, "the hub re-sent nothing to JP: it all came from the stream");
     tokio::task::block_in_place(|| wait_all_current(&c, Party::Jp));
 }

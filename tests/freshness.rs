@@ -119,7 +119,9 @@ async fn withhold_revocation(c: &TestCluster, grant_id: &str) {
                 .iter()
                 .any(|e| matches!(&e.payload, tisa_core::Payload::Revocation(r) if r.doc.grant_id == grant_id));
             if revocation {
-                m.ack().await.expect("ack the revocation away");
+                // Confirmed by the server before the hub comes back (a plain
+                // ack could still be in flight, and the revocation redelivered).
+                m.double_ack().await.expect("ack the revocation away");
                 return;
             }
             m.ack_with(AckKind::Nak(None)).await.expect("hand the rest back");
