@@ -1,11 +1,14 @@
-//! The command line's own behaviour, without a broker: what it does when its
-//! reader goes away, and what it refuses to overwrite.
+//! The command line's own behaviour, without a broker (or with only a broker):
+//! its reader going away, what it refuses to overwrite, wrong credentials, a
+//! broker that is down, errors under `--json`, help texts, dry runs.
 
 mod common;
 
-use std::process::Stdio;
+use std::io::Write as _;
+use std::process::{Output, Stdio};
 
 use common::*;
+use serde_json::json;
 
 /// `tisa … | head -1`: once the reader is gone, a command that prints ends
 /// quietly (status 0, no panic), whichever command it is.
@@ -154,4 +157,47 @@ fn feed_help_lists_the_fields_it_reads() {
         let help = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(help.contains(want), "tisa {args:?} lacks {want:?}:\n{help}");
     }
+}
+
+/// `tisa ARGS` fed `input` on stdin.
+fn with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child =
+        tisa_command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// What a command printed on stdout, one JSON value a line.
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A feed's `--dry-run` with the party known checks the agreement's link
+/// ceilings as the node will: a TOP SECRET KR report or track is refused here too.
+#[test]
+fn dry_runs_check_the_agreements_ceilings() {
+    let report = |id: &str, class: &str| {
+        json!({"id": id, "category": "missile", "classification": class, "rel_to": "USA,JPN", "title": "t", "body": "b"})
+            .to_string()
+    };
+    let input = [report("c-1", "secret"), report("c-2", "top_secret")].join("\n");
+    let out = with_stdin(&["feed", "jsonl", "--dry-run", "--json", "--party", "kr", "-"], &input);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let keys: Vec<_> = json_lines(&out).iter().map(|v| v["source_key"].as_str().map(str::to_owned)).collect();
+    assert_eq!(keys, [Some("jsonl:c-1".to_owned())], "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2: not submitted") && err.contains("above the SECRET ceiling"), "{err}");
+
+    let track = |seq: u32, class: &str| {
+        json!({"track_id": "KR-T-1", "seq": seq, "classification": class, "rel_to": "USA,JPN",
+            "launch": {"lat": 39.0, "lon": 125.7, "at": "2024-05-27T14:32:10Z"},
+            "position": {"lat": 39.8, "lon": 128.1, "alt_km": 400.0, "at": "2024-05-27T23:34:40+09:00"}})
+        .to_string()
+    };
+    let input = [track(1, "secret"), track(2, "top_secret")].join("\n");
+    let out = with_stdin(&["feed", "tracks", "--dry-run", "--json", "--party", "kr", "-"], &input);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let seqs: Vec<_> = json_lines(&out).iter().map(|v| v["seq"].as_u64()).collect();
+    assert_eq!(seqs, [Some(1)], "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2: not submitted"), "{}", describe(&out));
 }

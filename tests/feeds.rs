@@ -472,31 +472,6 @@ fn jsonl_reports_bad_lines_and_follows_a_file() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `--dry-run` with the party known checks the agreement's link ceilings, as
-/// the node will: a TOP SECRET KR report or track would be refused, so it is here too.
-#[test]
-fn dry_runs_check_the_agreements_ceilings() {
-    let input = [obj("c-1", json!({})), obj("c-2", json!({"classification": "top_secret"}))].join("\n");
-    let out = run_with_stdin(&["feed", "jsonl", "--dry-run", "--json", "--party", "kr", "-"], &input);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert_eq!(keys(&json_lines(&out.stdout)), ["jsonl:c-1"], "{}", describe(&out));
-    let err = stderr(&out);
-    assert!(err.contains("line 2: not submitted") && err.contains("above the SECRET ceiling"), "{err}");
-
-    let track = |seq: u32, class: &str| {
-        json!({"track_id": "KR-T-1", "seq": seq, "classification": class, "rel_to": "USA,JPN",
-            "launch": {"lat": 39.0, "lon": 125.7, "at": "2024-05-27T14:32:10Z"},
-            "position": {"lat": 39.8, "lon": 128.1, "alt_km": 400.0, "at": "2024-05-27T23:34:40+09:00"}})
-        .to_string()
-    };
-    let input = [track(1, "secret"), track(2, "top_secret")].join("\n");
-    let out = run_with_stdin(&["feed", "tracks", "--dry-run", "--json", "--party", "kr", "-"], &input);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let items = json_lines(&out.stdout);
-    assert_eq!(items.iter().map(|v| v["seq"].as_u64()).collect::<Vec<_>>(), [Some(1)], "{}", describe(&out));
-    assert!(stderr(&out).contains("line 2: not submitted"), "{}", describe(&out));
-}
-
 // --------------------------------------------------------------- webhook
 
 const TOKEN: &str = "tok-5b0f0f7d9c3e4a1f8e2d6c7b";
