@@ -163,6 +163,19 @@ fn tearline_only_approval_releases_only_the_tearline() {
     // The hub holds the full report.
     let us = wait_inbox(&c, Us, &id, 1);
     assert_eq!(us["body"], d.body.as_str(), "{us}");
+
+    // KR's own report, whole, with what was released to whom.
+    let own = cli_json(&c, Kr, &["show", &id]);
+    let r = &own["revisions"][0];
+    assert_eq!(
+        (&r["body"], &r["source"], &r["submitter"]["name"]),
+        (&json!(d.body), &json!(source), &json!("kr-analyst")),
+        "{own}"
+    );
+    let jp = r["recipients"].as_array().unwrap().iter().find(|x| x["recipient"] == "JPN").unwrap();
+    assert_eq!((&jp["state"], &jp["tearline_only"]), (&json!("DELIVERED"), &json!(true)), "{own}");
+    let text = String::from_utf8(cli(&c, Kr, &["show", &id]).stdout).unwrap();
+    assert!(text.contains(&d.body) && text.contains("JPN: ") && text.contains("(tearline only)"), "{text}");
 }
 
 fn assert_never_received_content(c: &TestCluster, secrets: &[&str]) {

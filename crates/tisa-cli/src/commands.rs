@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tisa_core::{
     Category, Classification, Content, Delivery, HubState, InboxEntry, Page, PartySet, RecipientState, Released,
-    ReportDraft, ReportHeader, ReportId, Sensitive, Timestamp,
+    ReportDraft, ReportHeader, ReportId, RevisionStatus, Sensitive, Timestamp,
 };
 use tisa_transport::control::hub_code;
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery, Retract, WatchEvent};
@@ -353,77 +353,76 @@ pub async fn status(c: &Ctx, report_id: Option<String>, after: Option<String>, l
     let reply = call(c, ControlRequest::Status(ListQuery { after, limit, report_id, ..ListQuery::default() })).await?;
     let ControlReply::Status(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if c.json {
-        let items: Vec<Value> = items
-            .iter()
-            .map(|s| {
-                let mut v = header_json(&s.header);
-                v["hub"] = json!(hub_code(&s.hub));
-                v["hub_detail"] = json!(hub_detail(&s.hub));
-                v["retracted_at_ms"] = json!(s.retracted_at.map(|t| t.as_millis()));
-                v["retraction_confirmed"] = json!(s.retraction_confirmed);
-                v["recipients"] = s
-                    .recipients
-                    .iter()
-                    .map(|(p, st)| {
-                        let r = RecipientLine::of(st, s.receipts.get(p).copied());
-                        json!({
-                            "recipient": p.trigraph(),
-                            "state": st.code(),
-                            "detail": r.detail,
-                            "request_id": r.request_id,
-                            "expires_at_ms": r.expires_at.map(|t| t.as_millis()),
-                            "tearline_only": r.tearline_only,
-                            "receipt_at_ms": r.receipt_at.map(|t| t.as_millis()),
-                            "lifecycle": lifecycle(&s.hub, st, r.receipt_at.is_some()),
-                        })
-                    })
-                    .collect();
-                v
-            })
-            .collect();
+        let items: Vec<Value> = items.iter().map(status_json).collect();
         print_json(&json!({"items": items, "next_after": next}));
     } else if items.is_empty() {
         println!("{} has submitted no reports", c.party);
     } else {
         for s in &items {
-            let h = &s.header;
-            let detail = tisa_core::text::loggable(&hub_detail(&s.hub)).into_owned();
-            let hub = if detail.is_empty() {
-                hub_code(&s.hub).to_owned()
-            } else {
-                format!("{} ({detail})", hub_code(&s.hub))
-            };
-            println!(
-                "{} r{}  {} {}  REL TO {}  hub: {}",
-                h.id, h.revision, h.category, h.classification, h.releasable_to, hub
-            );
-            if let Some(t) = s.retracted_at {
-                let confirmed = if s.retraction_confirmed { "held by the hub" } else { "not yet confirmed by the hub" };
-                println!("  RETRACTED {} ({confirmed})", utc(t.as_millis()));
-            }
-            for (p, st) in &s.recipients {
-                let r = RecipientLine::of(st, s.receipts.get(p).copied());
-                let mut line = format!("  {p}: {}", lifecycle(&s.hub, st, r.receipt_at.is_some()));
-                if r.tearline_only {
-                    line.push_str(" (tearline only)");
-                }
-                if let Some(t) = r.receipt_at {
-                    line.push_str(&format!(", signed receipt {}", utc(t.as_millis())));
-                }
-                if let Some(id) = &r.request_id {
-                    line.push_str(&format!("  request {id}"));
-                }
-                if !r.detail.is_empty() {
-                    line.push_str(&format!("  — {}", tisa_core::text::loggable(&r.detail)));
-                }
-                println!("{line}");
-            }
+            print_status(s);
         }
         if let Some(n) = next {
             println!("more: --after {n}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where one revision of an own report stands, in `--json`.
+pub(crate) fn status_json(s: &RevisionStatus) -> Value {
+    let mut v = header_json(&s.header);
+    v["hub"] = json!(hub_code(&s.hub));
+    v["hub_detail"] = json!(hub_detail(&s.hub));
+    v["retracted_at_ms"] = json!(s.retracted_at.map(|t| t.as_millis()));
+    v["retraction_confirmed"] = json!(s.retraction_confirmed);
+    v["recipients"] = s
+        .recipients
+        .iter()
+        .map(|(p, st)| {
+            let r = RecipientLine::of(st, s.receipts.get(p).copied());
+            json!({
+                "recipient": p.trigraph(),
+                "state": st.code(),
+                "detail": r.detail,
+                "request_id": r.request_id,
+                "expires_at_ms": r.expires_at.map(|t| t.as_millis()),
+                "tearline_only": r.tearline_only,
+                "receipt_at_ms": r.receipt_at.map(|t| t.as_millis()),
+                "lifecycle": lifecycle(&s.hub, st, r.receipt_at.is_some()),
+            })
+        })
+        .collect();
+    v
+}
+
+/// Where one revision of an own report stands, as text: its header line,
+/// a retraction, one line per recipient.
+pub(crate) fn print_status(s: &RevisionStatus) {
+    let h = &s.header;
+    let detail = tisa_core::text::loggable(&hub_detail(&s.hub)).into_owned();
+    let hub = if detail.is_empty() { hub_code(&s.hub).to_owned() } else { format!("{} ({detail})", hub_code(&s.hub)) };
+    println!("{} r{}  {} {}  REL TO {}  hub: {}", h.id, h.revision, h.category, h.classification, h.releasable_to, hub);
+    if let Some(t) = s.retracted_at {
+        let confirmed = if s.retraction_confirmed { "held by the hub" } else { "not yet confirmed by the hub" };
+        println!("  RETRACTED {t} ({confirmed})");
+    }
+    for (p, st) in &s.recipients {
+        let r = RecipientLine::of(st, s.receipts.get(p).copied());
+        let mut line = format!("  {p}: {}", lifecycle(&s.hub, st, r.receipt_at.is_some()));
+        if r.tearline_only {
+            line.push_str(" (tearline only)");
+        }
+        if let Some(t) = r.receipt_at {
+            line.push_str(&format!(", signed receipt {t}"));
+        }
+        if let Some(id) = &r.request_id {
+            line.push_str(&format!("  request {id}"));
+        }
+        if !r.detail.is_empty() {
+            line.push_str(&format!("  — {}", tisa_core::text::loggable(&r.detail)));
+        }
+        println!("{line}");
+    }
 }
 
 /// A rejection's code and detail, as `tisa status` shows it (empty otherwise).

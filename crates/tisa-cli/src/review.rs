@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use tisa_core::sign::{sha256, DecisionDoc, Manifest};
-use tisa_core::{Content, Decision, InboxEntry, Page, PendingView, ReportId, RequestId, Signed};
+use tisa_core::{Content, Decision, InboxEntry, Page, PendingView, ReportId, RequestId, RevisionStatus, Signed};
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
 
-use tisa_kit::operator::{ask, call, decide_signed, unexpected};
+use tisa_kit::operator::{ask, call, decide_signed, unexpected, Refused};
 use tisa_kit::Ctx;
 
-use crate::commands::{header_json, inbox_entry_json, print_inbox_entry, print_json};
+use crate::commands::{header_json, inbox_entry_json, print_inbox_entry, print_json, print_status, status_json};
 
 /// `tisa pending`: open release requests, titles only; with `full`, each
 /// with the whole report (one more question to the node per report).
@@ -146,8 +146,9 @@ async fn find_request(client: &ControlClient, id: &RequestId) -> Result<Option<P
 }
 
 /// `tisa show ID`: a release request awaiting your decision (the whole
-/// report it would release), or a report: every revision in your inbox and
-/// any open release request for it.
+/// report it would release), or a report: one of yours (every revision,
+/// whole, and where it stands with each recipient: open requests, what was
+/// released how), or one you received (every revision in your inbox).
 pub async fn show(c: &Ctx, id: &str) -> Result<ExitCode> {
     let probe = ControlRequest::Pending(ListQuery::default());
     c.check_signable(&probe)?;
@@ -168,28 +169,52 @@ pub async fn show(c: &Ctx, id: &str) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let report = ReportId::new(id)?;
-    let requests = pending_for(&client, &report).await?;
+    // One of your own reports: every revision, whole, and where it stands.
+    let q = ListQuery { report_id: Some(report.clone()), full: true, ..ListQuery::default() };
+    let own = match ask(&client, ControlRequest::Status(q)).await {
+        Ok(ControlReply::Status(p)) => p.items,
+        Ok(other) => return Err(unexpected(&other)),
+        Err(e) if e.downcast_ref::<Refused>().is_some_and(|r| r.code == "UNKNOWN_REPORT") => Vec::new(),
+        Err(e) => return Err(e),
+    };
     let q = ListQuery { report_id: Some(report.clone()), ..ListQuery::default() };
     let reply = ask(&client, ControlRequest::Inbox(q)).await?;
     let ControlReply::Inbox(Page { items: received, .. }) = reply else { return Err(unexpected(&reply)) };
-    if requests.is_empty() && received.is_empty() {
+    if own.is_empty() && received.is_empty() {
         bail!(
-            "{report} is not in {}'s inbox and has no open release request: `tisa status {report}` shows your own report",
+            "{report} is neither one of {}'s reports nor in its inbox: check the id (`tisa status`, `tisa inbox`)",
             c.party
         );
     }
     if c.json {
         print_json(&json!({
-            "requests": requests.iter().map(pending_json).collect::<Vec<_>>(),
+            "revisions": own.iter().map(own_json).collect::<Vec<_>>(),
             "received": received.iter().map(inbox_entry_json).collect::<Vec<_>>(),
         }));
         return Ok(ExitCode::SUCCESS);
     }
-    for v in &requests {
-        print_request(v);
+    for s in &own {
+        print_status(s);
+        if let Some(r) = &s.report {
+            print_content(&r.content);
+            println!("  submitted by: {}", submitter_line(&r.manifest));
+        }
     }
     print_received(&received);
     Ok(ExitCode::SUCCESS)
+}
+
+/// One revision of an own report in `--json`: where it stands, and the whole report.
+fn own_json(s: &RevisionStatus) -> Value {
+    let mut v = status_json(s);
+    if let Some(r) = &s.report {
+        v["title"] = json!(r.content.title.expose());
+        v["body"] = json!(r.content.body.expose());
+        v["tearline"] = json!(r.content.tearline.as_ref().map(|t| t.expose()));
+        v["source"] = json!(r.content.source.expose());
+        v["submitter"] = submitter_json(&r.manifest);
+    }
+    v
 }
 
 fn print_request(v: &PendingView) {

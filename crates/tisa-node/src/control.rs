@@ -8,7 +8,7 @@ use tisa_core::node::limits;
 use tisa_core::text::loggable;
 use tisa_core::{
     Authorization, Authorized, BodyKey, Command, CommandError, FillError, InboxEntry, LoggedInput, Node, Page,
-    PendingView, Report, ReportId, Timestamp, Verb,
+    PendingView, Report, ReportId, RevisionStatus, Timestamp, Verb,
 };
 use tisa_transport::convert::decision_from_signed;
 use tisa_transport::{subjects, AgreementHealth, CommandRequest, ControlCall, ControlReply, Health, Query, SendError};
@@ -234,6 +234,10 @@ impl Actor {
         let (what, ids): (&str, Vec<String>) = match reply {
             ControlReply::Inbox(p) => ("inbox", p.items.iter().map(|e| e.delivery.header.id.to_string()).collect()),
             ControlReply::Pending(p) => ("pending", p.items.iter().map(|v| v.request.report_id.to_string()).collect()),
+            // One own report in full (`tisa show`).
+            ControlReply::Status(p) if p.items.iter().any(|s| s.report.is_some()) => {
+                ("status", p.items.iter().map(|s| s.header.id.to_string()).collect())
+            }
             _ => return,
         };
         info!(key = %who.key_id, name = %who.name, query = what, reports = ids.len(), "content read");
@@ -270,6 +274,12 @@ impl Actor {
                 })
             }
             Query::Status(q) => match &q.report_id {
+                Some(id) if q.full => self.core.report_status_full(id).map(|mut items| {
+                    match self.fill_items(&mut items, |s| s.body.as_ref(), RevisionStatus::fill) {
+                        Ok(()) => ControlReply::Status(Page { items, next_after: None }),
+                        Err(e) => storage_error(&e),
+                    }
+                }),
                 Some(id) => {
                     self.core.report_status(id).map(|items| ControlReply::Status(Page { items, next_after: None }))
                 }

@@ -127,6 +127,7 @@ fn query() -> ListQuery {
             classification: Some(Classification::Secret),
             newest_first: true,
         },
+        full: true,
     }
 }
 
@@ -241,6 +242,8 @@ fn status(hub: HubState, states: Vec<(Party, RecipientState)>, receipts: Vec<(Pa
         receipts: receipts.into_iter().collect(),
         retracted_at: Some(Timestamp(77)),
         retraction_confirmed: true,
+        report: None,
+        body: None,
     }
 }
 
@@ -273,7 +276,10 @@ fn replies() -> Vec<ControlReply> {
         body: None,
         content: None,
     };
-    let mut statuses = Vec::new();
+    let mut statuses = vec![RevisionStatus {
+        report: Some(Report { header: header(), content: content(), manifest: manifest() }),
+        ..status(HubState::Accepted, vec![], vec![])
+    }];
     for hub in [
         HubState::Sent,
         HubState::Accepted,

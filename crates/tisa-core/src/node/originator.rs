@@ -163,6 +163,8 @@ impl OwnRevision {
             receipts: self.receipts.to_btree(),
             retracted_at: retraction.map(|(r, _)| r.doc.retracted_at),
             retraction_confirmed: retraction.is_some_and(|(_, c)| *c),
+            report: None,
+            body: None,
         }
     }
 }

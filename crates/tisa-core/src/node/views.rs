@@ -97,6 +97,11 @@ pub struct RevisionStatus {
     pub retracted_at: Option<Timestamp>,
     /// Whether the hub has confirmed it holds the retraction (always true at the hub).
     pub retraction_confirmed: bool,
+    /// The whole revision (content, signed manifest) when one report's
+    /// status was asked for in full ([`Node::report_status_full`]).
+    pub report: Option<Report>,
+    /// When set, `report` is to be filled from the body store ([`RevisionStatus::fill`]).
+    pub body: Option<BodyKey>,
 }
 
 /// A release request awaiting (or past) this party's decision.
@@ -196,6 +201,20 @@ impl InboxEntry {
     pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
         let Some(key) = self.body.clone() else { return Ok(()) };
         fill_delivery(&mut self.delivery, &key, body)?;
+        self.body = None;
+        Ok(())
+    }
+}
+
+impl RevisionStatus {
+    /// Fills the whole revision ([`RevisionStatus::body`]) from the stored
+    /// report under that key.
+    pub fn fill(&mut self, body: &Report) -> Result<(), FillError> {
+        let Some(key) = self.body.clone() else { return Ok(()) };
+        if body.header != self.header {
+            return Err(FillError::Mismatch(key));
+        }
+        self.report = Some(body.clone());
         self.body = None;
         Ok(())
     }
@@ -334,6 +353,19 @@ impl Node {
     pub fn report_status(&self, id: &ReportId) -> Result<Vec<RevisionStatus>, CommandError> {
         let own = self.originator.reports.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
         Ok(own.revisions.iter().map(|r| r.status(own.retraction.as_deref())).collect())
+    }
+
+    /// [`Node::report_status`], each revision with its whole report (what
+    /// `tisa show` prints of an own report).
+    pub fn report_status_full(&self, id: &ReportId) -> Result<Vec<RevisionStatus>, CommandError> {
+        let own = self.originator.reports.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
+        let mut items: Vec<RevisionStatus> = own
+            .revisions
+            .iter()
+            .map(|r| RevisionStatus { body: Some(r.report.key()), ..r.status(own.retraction.as_deref()) })
+            .collect();
+        self.fill_in_memory(&mut items, |s| s.body.as_ref(), RevisionStatus::fill);
+        Ok(items)
     }
 
     /// Standing grants this node knows (issued, or held at the hub), oldest first.

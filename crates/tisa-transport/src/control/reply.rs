@@ -390,8 +390,13 @@ impl Wire for RevisionStatus {
             HubState::Rejected { code, detail } => (format!("{code}: {detail}"), code.clone(), detail.clone()),
             _ => Default::default(),
         };
+        let report = match &self.report {
+            Some(r) => report_to_proto(&self.header, Some(&r.content), None, Some(&r.manifest)),
+            None => self.header.to_proto(),
+        };
         proto::ReportStatus {
-            report: Some(self.header.to_proto()),
+            report: Some(report),
+            full: self.report.is_some(),
             hub: hub_code(&self.hub).to_owned(),
             hub_detail,
             rejection_code,
@@ -411,7 +416,9 @@ impl Wire for RevisionStatus {
     }
 
     fn from_proto(s: Self::Proto) -> Result<Self, DecodeError> {
-        let header = header_from(&s.report.ok_or(DecodeError::Missing("status.report"))?)?;
+        let wire = s.report.ok_or(DecodeError::Missing("status.report"))?;
+        let header = header_from(&wire)?;
+        let report = if s.full { Some(report_from(wire)?) } else { None };
         let hub = match s.hub.as_str() {
             "SENT" => HubState::Sent,
             "ACCEPTED" => HubState::Accepted,
@@ -435,6 +442,8 @@ impl Wire for RevisionStatus {
             receipts,
             retracted_at: non_zero(s.retracted_at_ms),
             retraction_confirmed: s.retraction_confirmed,
+            report,
+            body: None,
         })
     }
 }

@@ -159,6 +159,8 @@ pub struct ListQuery {
     pub report_id: Option<ReportId>,
     /// For `inbox`: which reports, in which order.
     pub inbox: InboxFilter,
+    /// For `status` of one report (`report_id`): each revision with its whole report.
+    pub full: bool,
 }
 
 /// Default page size.
@@ -403,6 +405,7 @@ impl Wire for ListQuery {
             category: self.inbox.category.map_or(0, category_to),
             classification: self.inbox.classification.map_or(0, class_to),
             newest_first: self.inbox.newest_first,
+            full: self.full,
         }
     }
 
@@ -420,6 +423,7 @@ impl Wire for ListQuery {
                     .transpose()?,
                 newest_first: q.newest_first,
             },
+            full: q.full,
         })
     }
 }
