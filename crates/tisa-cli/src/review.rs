@@ -157,7 +157,7 @@ pub async fn show(c: &Ctx, id: &str) -> Result<ExitCode> {
         let rid = RequestId::new(id)?;
         let Some(v) = find_request(&client, &rid).await? else {
             bail!(
-                "{} has no open release request {id} (decided, expired or unknown): `tisa status {report}` shows where it stands",
+                "{} has no open release request {id} (decided, expired or unknown): `tisa show {report}` shows the report and where it stands",
                 c.party
             );
         };
