@@ -145,6 +145,8 @@ tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS a
     /// Serve what your party holds as a read-only TAXII 2.1 collection (MISP, OpenCTI, …).
     #[command(long_about = tisa_stix::cli::TAXII_HELP)]
     Taxii(tisa_stix::cli::TaxiiArgs),
+    /// Serve your operator console in a browser (loopback): read each release request's whole report and sign the decision.
+    Console(tisa_console::cli::ConsoleArgs),
     /// The node's audit log (hash-chained, signed heads): show, verify, export for an auditor.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -213,7 +215,7 @@ pub fn main() -> ExitCode {
         }
     };
     // Long-running services (the node, feeds) log at info by default.
-    let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_) | Command::Taxii(_));
+    let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_) | Command::Taxii(_) | Command::Console(_));
     logging::init_tracing(if is_node { "info" } else { "warn" });
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
@@ -272,6 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(c) => audit::run(c),
         Command::Export(a) => tisa_stix::cli::export(a).await,
         Command::Taxii(a) => tisa_stix::cli::taxii(a).await,
+        Command::Console(a) => tisa_console::cli::console(a).await,
         Command::Standing(c) => ops::standing(c).await,
         Command::Keys(c) => deploy::run_keys(c),
         Command::Roster(c) => roster::run(c),

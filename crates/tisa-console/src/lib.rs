@@ -1,0 +1,110 @@
+//! `tisa console`: the operator's web console. An approver reads the whole
+//! report a release request would release, and signs the decision, in one
+//! page of a browser.
+//!
+//! The console runs next to the operator's CLI config and approver key, in
+//! the operator's own process: the key never leaves it (the node prepares
+//! the decision document, the console checks it says what was asked and
+//! signs it, exactly as `tisa approve` does). Each operator runs their own
+//! console with their own key.
+//!
+//! - [`session`]: the single-use login link, sessions, CSRF tokens;
+//! - [`routes`]: the pages and forms, and the guard every request passes
+//!   (`Host` checked, strict Content-Security-Policy);
+//! - [`pages`]: the HTML (maud: every value escaped; no script).
+//!
+//! Loopback only (TLS for a console reached over a network is not built
+//! yet: a non-loopback `--listen` is refused).
+
+pub mod cli;
+pub mod pages;
+pub mod routes;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use tisa_core::Party;
+use tisa_transport::ControlClient;
+
+/// A running console's state.
+pub struct Console {
+    /// The node's control client (signing as the operator).
+    pub(crate) client: ControlClient,
+    /// The operator's approver key: decisions are signed here.
+    pub(crate) key: tisa_deploy::keys::Key,
+    /// Login links and sessions.
+    sessions: Mutex<session::Sessions>,
+    /// The `Host` values the console answers to.
+    pub(crate) hosts: Vec<String>,
+    /// Whether the session cookie is `Secure` (served over TLS).
+    pub(crate) secure: bool,
+}
+
+impl Console {
+    pub(crate) fn party(&self) -> Party {
+        self.client.party()
+    }
+
+    pub(crate) fn sessions(&self) -> MutexGuard<'_, session::Sessions> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How the console serves.
+pub struct Options {
+    /// Where it listens (loopback; port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Writes the login link to this file (mode 0600) instead of printing it.
+    pub login_file: Option<std::path::PathBuf>,
+    /// How long the login link stays usable.
+    pub login_ttl: Duration,
+    /// How long a session lasts without a request.
+    pub idle: Duration,
+}
+
+/// Serves the console until `stop` is cancelled: binds, issues the login
+/// link (printed, or written to the login file), then answers.
+pub async fn serve(
+    client: ControlClient,
+    key: tisa_deploy::keys::Key,
+    opts: Options,
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<()> {
+    if !opts.listen.ip().is_loopback() {
+        bail!(
+            "--listen {}: the console listens on loopback only (it has no TLS yet); reach it through an SSH tunnel",
+            opts.listen
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let mut hosts = vec![addr.to_string(), format!("localhost:{}", addr.port())];
+    if opts.listen.port() == 80 {
+        hosts.extend([addr.ip().to_string(), "localhost".to_owned()]);
+    }
+    let mut sessions = session::Sessions::new(opts.login_ttl, opts.idle);
+    let token = sessions.issue_login(Instant::now());
+    let link = format!("http://{addr}/login?token={token}");
+    let party = client.party();
+    let console = Arc::new(Console { client, key, sessions: Mutex::new(sessions), hosts, secure: false });
+    let ttl = humantime::format_duration(opts.login_ttl);
+    match &opts.login_file {
+        Some(f) => {
+            tisa_fs::write_private(f, format!("{link}\n").as_bytes())
+                .with_context(|| format!("cannot write the login link to {}", f.display()))?;
+            println!(
+                "tisa console for {party} on http://{addr}/: the login link (once, within {ttl}) is in {}",
+                f.display()
+            );
+        }
+        None => println!("tisa console for {party} on http://{addr}/: log in (once, within {ttl}) at\n  {link}"),
+    }
+    tracing::info!(%party, %addr, "console listening");
+    axum::serve(listener, routes::router(console)).with_graceful_shutdown(stop.cancelled_owned()).await?;
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! The console's pages, server-rendered with maud: every value from a
+//! report (title, body, tearline, source, names) is escaped by the
+//! template; there is no script at all, so nothing can insert report text
+//! as markup.
+
+use maud::{html, Markup, DOCTYPE};
+use tisa_core::sign::Manifest;
+use tisa_core::{Party, PendingView, Timestamp};
+
+/// The stylesheet (`/console.css`; the Content-Security-Policy allows
+/// styles from the console itself only).
+pub const CSS: &str = "\
+body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f7f9}\
+header{background:#12263a;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.5rem;align-items:center}\
+header a{color:#fff}header form{margin-left:auto}\
+main{padding:1rem 1.2rem;max-width:72rem}\
+table{border-collapse:collapse;width:100%;background:#fff}\
+th,td{border-bottom:1px solid #d8dde3;padding:.4rem .5rem;text-align:left;vertical-align:top}\
+th{background:#eef1f4}\
+.badge{background:#c0392b;color:#fff;border-radius:1rem;padding:0 .5rem;font-weight:bold}\
+.marking{font-weight:bold;letter-spacing:.03em}\
+.soon{color:#c0392b;font-weight:bold}\
+section.report{background:#fff;border:1px solid #d8dde3;padding:1rem;margin:1rem 0}\
+pre{white-space:pre-wrap;font-family:inherit;margin:.2rem 0}\
+dl{display:grid;grid-template-columns:12rem 1fr;gap:.3rem .8rem}dt{font-weight:bold}\
+.decide{display:flex;gap:1rem;flex-wrap:wrap;align-items:flex-start}\
+.decide form{background:#fff;border:1px solid #d8dde3;padding:.8rem}\
+button{font-size:1rem;padding:.4rem .8rem}\
+textarea{width:20rem;height:4rem;display:block;margin:.3rem 0}\
+.error{background:#fdecea;border:1px solid #c0392b;padding:1rem}\
+.ok{background:#eafaf1;border:1px solid #27ae60;padding:1rem}";
+
+/// Every page: the party, the navigation, logout (with the session's CSRF token).
+pub fn layout(party: Party, title: &str, csrf: Option<&str>, pending: Option<usize>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · tisa console · " (party) }
+                link rel="stylesheet" href="/console.css";
+            }
+            body {
+                header {
+                    strong { "tisa · " (party.code()) }
+                    @if csrf.is_some() {
+                        a href="/" {
+                            "Pending "
+                            @if let Some(n) = pending { span.badge id="pending-count" { (n) } }
+                        }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=[csrf];
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// "in 3 h 20 min" / "4 min ago" from `now` to `at`.
+fn relative(at: Timestamp, now: Timestamp) -> String {
+    let (a, n) = (at.as_millis(), now.as_millis());
+    let d = std::time::Duration::from_secs(a.abs_diff(n) / 1000);
+    let text = if d.as_secs() < 60 {
+        format!("{} s", d.as_secs())
+    } else if d.as_secs() < 3600 {
+        format!("{} min", d.as_secs() / 60)
+    } else {
+        format!("{} h {} min", d.as_secs() / 3600, (d.as_secs() % 3600) / 60)
+    };
+    if a >= n {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+/// Who submitted the revision, as its signed manifest says.
+fn submitter(v: &PendingView) -> String {
+    match Manifest::parse(&v.manifest.bytes) {
+        Ok(m) => match m.submitter_key {
+            Some(k) => format!("{} (key id {k}, signature verified by the node)", m.submitted_by),
+            None => format!("{} (no signed submission)", m.submitted_by),
+        },
+        Err(_) => "unknown (unreadable manifest)".to_owned(),
+    }
+}
+
+/// The open release requests, soonest to expire first.
+pub fn pending(items: &[PendingView], now: Timestamp) -> Markup {
+    let mut items: Vec<&PendingView> = items.iter().collect();
+    items.sort_by_key(|v| v.request.expires_at);
+    html! {
+        h1 { "Release requests awaiting your decision" }
+        @if items.is_empty() {
+            p { "None: nothing awaits your decision." }
+        } @else {
+            table {
+                thead { tr {
+                    th { "Report" } th { "To" } th { "Markings" } th { "Title" } th { "Submitted by" }
+                    th { "Asked" } th { "Expires" }
+                } }
+                tbody {
+                    @for v in items {
+                        @let h = &v.header;
+                        @let soon = v.request.expires_at.as_millis().saturating_sub(now.as_millis()) < 3_600_000;
+                        tr {
+                            td { a href={ "/requests/" (v.request.request_id.as_str()) } { (h.id.as_str()) " r" (h.revision) } }
+                            td { (v.request.recipient.code()) }
+                            td.marking { (h.classification) " · " (h.category) }
+                            td { (v.title.expose()) @if v.has_tearline { " [has tearline]" } }
+                            td { (submitter(v)) }
+                            td { (relative(v.request.requested_at, now)) }
+                            td class=[soon.then_some("soon")] { (relative(v.request.expires_at, now)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One request with the whole report, and the three decisions.
+pub fn request(v: &PendingView, csrf: &str, now: Timestamp) -> Markup {
+    let h = &v.header;
+    let id = v.request.request_id.as_str();
+    let action = format!("/requests/{id}/decide");
+    html! {
+        h1 { "Release " (h.id.as_str()) " r" (h.revision) " to " (v.request.recipient.code()) "?" }
+        p.marking { (h.classification) " · " (h.category) " · REL TO " (h.releasable_to) }
+        section.report {
+            @match &v.content {
+                Some(c) => {
+                    dl {
+                        dt { "Title" } dd { (c.title.expose()) }
+                        dt { "Body" } dd { pre { (c.body.expose()) } }
+                        dt { "Tearline" } dd {
+                            @match &c.tearline {
+                                Some(t) => pre { (t.expose()) },
+                                None => em { "none: only a release in full is possible" },
+                            }
+                        }
+                        dt { "Source" } dd { @if c.source.is_empty() { "-" } @else { (c.source.expose()) } }
+                        dt { "Submitted by" } dd { (submitter(v)) }
+                        dt { "Created" } dd { (h.created_at) }
+                        dt { "Asked" } dd { (v.request.requested_at) " (" (relative(v.request.requested_at, now)) ")" }
+                        dt { "Expires" } dd { (v.request.expires_at) " (" (relative(v.request.expires_at, now)) ")" }
+                    }
+                }
+                None => p.error { "The node did not send the report's content; do not decide without reading it." }
+            }
+        }
+        div.decide {
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="action" value="approve";
+                button type="submit" { "Approve: release in full" }
+            }
+            @if v.has_tearline {
+                form method="post" action=(action) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="action" value="tearline";
+                    button type="submit" { "Approve the tearline only" }
+                }
+            }
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="action" value="deny";
+                label for="reason" { "Reason for denying" }
+                textarea id="reason" name="reason" required {}
+                button type="submit" { "Deny" }
+            }
+        }
+    }
+}
+
+/// What was decided and signed.
+pub struct Signed<'a> {
+    /// The request.
+    pub request_id: &'a str,
+    /// "approved", "approved (tearline only)", "denied: …".
+    pub decision: String,
+    /// The report, its revision and the recipient.
+    pub report: String,
+    /// Its title, if the signed manifest is the one shown.
+    pub title: Option<String>,
+    /// The signer's name and key id.
+    pub operator: String,
+    /// SHA-256 of the signed decision document, and of the manifest it covers.
+    pub sha256: String,
+    /// SHA-256 of the report's manifest the decision covers.
+    pub manifest_sha256: String,
+}
+
+/// The page after a decision: what was signed.
+pub fn decided(s: &Signed) -> Markup {
+    html! {
+        h1 { (s.request_id) ": " (s.decision) }
+        div.ok {
+            dl {
+                dt { "Report" } dd { (s.report) }
+                @if let Some(t) = &s.title { dt { "Title" } dd { (t) } }
+                dt { "Signed by" } dd { (s.operator) }
+                dt { "Decision document sha256" } dd { code { (s.sha256) } }
+                dt { "Over the manifest sha256" } dd { code { (s.manifest_sha256) } }
+            }
+        }
+        p { a href="/" { "Back to the pending requests" } }
+    }
+}
+
+/// An error, in one sentence saying what to do.
+pub fn error(message: &str) -> Markup {
+    html! {
+        h1 { "Not done" }
+        p.error { (message) }
+        p { a href="/" { "Back to the pending requests" } }
+    }
+}
