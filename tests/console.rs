@@ -150,6 +150,7 @@ fn an_approver_reads_the_whole_report_and_decides_in_the_console() {
     }
     assert!(!r.body.contains("<script>"), "report markup is never markup: {}", r.body);
     assert!(r.body.contains("&lt;script&gt;alert"), "it shows as text");
+    assert!(r.body.contains("no standing grant to JP"), "why each request was asked");
     // Another Host is refused (control: the console's own, same cookie).
     assert_eq!(status_with_host(&base, "/", "evil.example", &cookie), 421);
     assert_eq!(status_with_host(&base, "/", base.trim_start_matches("http://"), &cookie), 200);

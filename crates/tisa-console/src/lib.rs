@@ -11,7 +11,8 @@
 //! - [`session`]: the single-use login link, sessions, CSRF tokens;
 //! - [`routes`]: the pages and forms, and the guard every request passes
 //!   (`Host` checked, strict Content-Security-Policy);
-//! - [`pages`]: the HTML (maud: every value escaped; no script).
+//! - [`pages`]: the HTML (maud: every value escaped; no script);
+//! - [`why`]: why no standing grant covers a request.
 //!
 //! Loopback only (TLS for a console reached over a network is not built
 //! yet: a non-loopback `--listen` is refused).
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod pages;
 pub mod routes;
 pub mod session;
+pub mod why;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

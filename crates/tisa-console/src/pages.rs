@@ -90,10 +90,9 @@ fn submitter(v: &PendingView) -> String {
     }
 }
 
-/// The open release requests, soonest to expire first.
-pub fn pending(items: &[PendingView], now: Timestamp) -> Markup {
-    let mut items: Vec<&PendingView> = items.iter().collect();
-    items.sort_by_key(|v| v.request.expires_at);
+/// The open release requests (in the order given: soonest to expire
+/// first), each with why no standing grant covers it.
+pub fn pending(items: &[(PendingView, String)], now: Timestamp) -> Markup {
     html! {
         h1 { "Release requests awaiting your decision" }
         @if items.is_empty() {
@@ -102,10 +101,10 @@ pub fn pending(items: &[PendingView], now: Timestamp) -> Markup {
             table {
                 thead { tr {
                     th { "Report" } th { "To" } th { "Markings" } th { "Title" } th { "Submitted by" }
-                    th { "Asked" } th { "Expires" }
+                    th { "Asked" } th { "Expires" } th { "Why you are asked" }
                 } }
                 tbody {
-                    @for v in items {
+                    @for (v, why) in items {
                         @let h = &v.header;
                         @let soon = v.request.expires_at.as_millis().saturating_sub(now.as_millis()) < 3_600_000;
                         tr {
@@ -116,6 +115,7 @@ pub fn pending(items: &[PendingView], now: Timestamp) -> Markup {
                             td { (submitter(v)) }
                             td { (relative(v.request.requested_at, now)) }
                             td class=[soon.then_some("soon")] { (relative(v.request.expires_at, now)) }
+                            td { (why) }
                         }
                     }
                 }
@@ -124,8 +124,9 @@ pub fn pending(items: &[PendingView], now: Timestamp) -> Markup {
     }
 }
 
-/// One request with the whole report, and the three decisions.
-pub fn request(v: &PendingView, csrf: &str, now: Timestamp) -> Markup {
+/// One request with the whole report, why no standing grant covers it,
+/// and the three decisions.
+pub fn request(v: &PendingView, why: &str, csrf: &str, now: Timestamp) -> Markup {
     let h = &v.header;
     let id = v.request.request_id.as_str();
     let action = format!("/requests/{id}/decide");
@@ -149,6 +150,7 @@ pub fn request(v: &PendingView, csrf: &str, now: Timestamp) -> Markup {
                         dt { "Created" } dd { (h.created_at) }
                         dt { "Asked" } dd { (v.request.requested_at) " (" (relative(v.request.requested_at, now)) ")" }
                         dt { "Expires" } dd { (v.request.expires_at) " (" (relative(v.request.expires_at, now)) ")" }
+                        dt { "Why you are asked" } dd { (why) }
                     }
                 }
                 None => p.error { "The node did not send the report's content; do not decide without reading it." }

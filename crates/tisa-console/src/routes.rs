@@ -151,11 +151,40 @@ async fn pending(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response 
         Err(e) => return refused(&c, e),
     };
     match open_requests(&c).await {
-        Ok(items) => html(
-            StatusCode::OK,
-            pages::layout(c.party(), "Pending", Some(&s.csrf), Some(items.len()), pages::pending(&items, now_ms())),
-        ),
+        Ok(mut items) => {
+            items.sort_by_key(|v| v.request.expires_at);
+            let grants = grants(&c).await;
+            let now = now_ms();
+            let n = items.len();
+            let rows: Vec<(PendingView, String)> = items
+                .into_iter()
+                .map(|v| {
+                    let why = why_asked(&v, grants.as_deref(), now);
+                    (v, why)
+                })
+                .collect();
+            html(
+                StatusCode::OK,
+                pages::layout(c.party(), "Pending", Some(&s.csrf), Some(n), pages::pending(&rows, now)),
+            )
+        }
         Err(e) => error(&c, StatusCode::BAD_GATEWAY, Some(&s.csrf), &format!("the node did not answer: {e}")),
+    }
+}
+
+/// The party's standing grants (`None`: the node did not say).
+async fn grants(c: &Console) -> Option<Vec<tisa_core::GrantView>> {
+    let q = ListQuery { limit: 1000, ..ListQuery::default() };
+    match tisa_kit::operator::ask(&c.client, ControlRequest::Grants(q)).await {
+        Ok(ControlReply::Grants(items)) => Some(items),
+        _ => None,
+    }
+}
+
+fn why_asked(v: &PendingView, grants: Option<&[tisa_core::GrantView]>, now: Timestamp) -> String {
+    match grants {
+        Some(g) => crate::why::uncovered(v, g, now),
+        None => "unknown (the node did not list the standing grants)".to_owned(),
     }
 }
 
@@ -189,10 +218,14 @@ async fn request(State(c): State<Arc<Console>>, headers: HeaderMap, Path(id): Pa
         Err(e) => return refused(&c, e),
     };
     match find(&c, &id).await {
-        Ok(Some(v)) => html(
-            StatusCode::OK,
-            pages::layout(c.party(), &id, Some(&s.csrf), None, pages::request(&v, &s.csrf, now_ms())),
-        ),
+        Ok(Some(v)) => {
+            let now = now_ms();
+            let why = why_asked(&v, grants(&c).await.as_deref(), now);
+            html(
+                StatusCode::OK,
+                pages::layout(c.party(), &id, Some(&s.csrf), None, pages::request(&v, &why, &s.csrf, now)),
+            )
+        }
         Ok(None) => gone(&c, &s.csrf, &id),
         Err(e) => error(&c, StatusCode::BAD_GATEWAY, Some(&s.csrf), &format!("the node did not answer: {e}")),
     }
