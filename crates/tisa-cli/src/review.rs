@@ -8,9 +8,9 @@ use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use tisa_core::sign::{sha256, DecisionDoc, Manifest};
 use tisa_core::{Content, Decision, InboxEntry, Page, PendingView, ReportId, RequestId, RevisionStatus, Signed};
-use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};
+use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
-use tisa_kit::operator::{ask, call, decide_signed, unexpected, Refused};
+use tisa_kit::operator::{ask, call, decide_signed, find_request, pending_for, unexpected, Refused};
 use tisa_kit::Ctx;
 
 use crate::commands::{header_json, inbox_entry_json, print_inbox_entry, print_json, print_status, status_json};
@@ -121,30 +121,6 @@ fn print_content(c: &Content) {
     println!("  source:   {}", if c.source.is_empty() { "-" } else { c.source.expose() });
 }
 
-/// The open requests for one of your reports, each with the whole report.
-async fn pending_for(client: &ControlClient, report: &ReportId) -> Result<Vec<PendingView>> {
-    let q = ListQuery { report_id: Some(report.clone()), ..ListQuery::default() };
-    let reply = ask(client, ControlRequest::Pending(q)).await?;
-    let ControlReply::Pending(p) = reply else { return Err(unexpected(&reply)) };
-    Ok(p.items)
-}
-
-/// The report a request id names (`<report>.r<revision>.<recipient>`), if it is one.
-fn request_report(id: &str) -> Option<ReportId> {
-    let (rest, recipient) = id.rsplit_once('.')?;
-    let (report, revision) = rest.rsplit_once('.')?;
-    let is_revision =
-        revision.strip_prefix('r').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    let is_party = tisa_core::Party::ALL.iter().any(|p| p.code() == recipient);
-    (is_revision && is_party).then(|| ReportId::new(report).ok()).flatten()
-}
-
-/// The open request `id`, with the whole report, if there is one.
-async fn find_request(client: &ControlClient, id: &RequestId) -> Result<Option<PendingView>> {
-    let Some(report) = request_report(id.as_str()) else { return Ok(None) };
-    Ok(pending_for(client, &report).await?.into_iter().find(|v| &v.request.request_id == id))
-}
-
 /// `tisa show ID`: a release request awaiting your decision (the whole
 /// report it would release), or a report: one of yours (every revision,
 /// whole, and where it stands with each recipient: open requests, what was
@@ -153,9 +129,9 @@ pub async fn show(c: &Ctx, id: &str) -> Result<ExitCode> {
     let probe = ControlRequest::Pending(ListQuery::default());
     c.check_signable(&probe)?;
     let client = c.client().await?;
-    if let Some(report) = request_report(id) {
-        let rid = RequestId::new(id)?;
-        let Some(v) = find_request(&client, &rid).await? else {
+    let request = RequestId::new(id).ok();
+    if let Some((rid, report)) = request.as_ref().and_then(|r| Some((r, r.report()?))) {
+        let Some(v) = find_request(&client, rid).await? else {
             bail!(
                 "{} has no open release request {id} (decided, expired or unknown): `tisa show {report}` shows the report and where it stands",
                 c.party
@@ -283,7 +259,7 @@ pub async fn decide(c: &Ctx, request_id: &str, decision: Decision) -> Result<Exi
 
 /// What was signed: the decision document's hash, the manifest it covers, who and when.
 fn signed_summary(doc: &DecisionDoc, bytes: &[u8], by: &tisa_core::Identity) -> Value {
-    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let hex = tisa_deploy::chain::hex;
     json!({
         "document": "tisa.v1.decision",
         "sha256": hex(&sha256(bytes)),
@@ -294,19 +270,4 @@ fn signed_summary(doc: &DecisionDoc, bytes: &[u8], by: &tisa_core::Identity) -> 
         "operator": by.name(),
         "key_id": by.key_id().to_string(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_request_id_names_its_report() {
-        assert_eq!(request_report("KR-abc.r2.JP").map(|r| r.to_string()), Some("KR-abc".to_owned()));
-        assert_eq!(request_report("KR-abc.r12.US").map(|r| r.to_string()), Some("KR-abc".to_owned()));
-        assert_eq!(request_report("KR-abc"), None);
-        assert_eq!(request_report("KR-abc.r2"), None);
-        assert_eq!(request_report("KR-abc.rx.JP"), None);
-        assert_eq!(request_report("KR-abc.r2.XX"), None);
-    }
 }

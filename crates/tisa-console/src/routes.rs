@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use maud::Markup;
 use serde::Deserialize;
-use tisa_core::{Decision, Page, PendingView, ReportId, RequestId, Timestamp};
+use tisa_core::{Decision, Page, PendingView, RequestId, Timestamp};
 use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
 use crate::pages;
@@ -191,16 +191,7 @@ fn why_asked(v: &PendingView, grants: Option<&[tisa_core::GrantView]>, now: Time
 /// The open request `id` with its whole report, if there is one.
 async fn find(c: &Console, id: &str) -> Result<Option<PendingView>, String> {
     let Ok(rid) = RequestId::new(id) else { return Ok(None) };
-    let Some(report) = id.rsplit_once('.').and_then(|(r, _)| r.rsplit_once('.')).map(|(r, _)| r) else {
-        return Ok(None);
-    };
-    let Ok(report) = ReportId::new(report) else { return Ok(None) };
-    let q = ListQuery { report_id: Some(report), ..ListQuery::default() };
-    match tisa_kit::operator::ask(&c.client, ControlRequest::Pending(q)).await {
-        Ok(ControlReply::Pending(p)) => Ok(p.items.into_iter().find(|v| v.request.request_id == rid)),
-        Ok(other) => Err(tisa_kit::operator::unexpected(&other).to_string()),
-        Err(e) => Err(format!("{e:#}")),
-    }
+    tisa_kit::operator::find_request(&c.client, &rid).await.map_err(|e| format!("{e:#}"))
 }
 
 fn gone(c: &Console, csrf: &str, id: &str) -> Response {
@@ -271,6 +262,7 @@ async fn decide(
         return error(&c, StatusCode::BAD_GATEWAY, Some(&s.csrf), "the node answered something else than a decision");
     };
     tracing::info!(party = %c.party(), request = %request_id, decision = %decision.describe(), "console: decided");
+    let hex = tisa_deploy::chain::hex;
     let manifest_sha256 = hex(&doc.manifest_sha256);
     let title = before
         .filter(|v| tisa_core::sign::sha256(&v.manifest.bytes) == doc.manifest_sha256)
@@ -285,8 +277,4 @@ async fn decide(
         manifest_sha256,
     };
     html(StatusCode::OK, pages::layout(c.party(), "Decided", Some(&s.csrf), None, pages::decided(&signed)))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

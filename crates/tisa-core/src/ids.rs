@@ -107,6 +107,18 @@ impl RequestId {
         let keep = 128usize.saturating_sub(suffix.len()).min(report.0.len());
         RequestId(format!("{}{suffix}", &report.0[..keep]).into())
     }
+
+    /// The report this id names, when it has the shape [`RequestId::for_release`]
+    /// gives it (`<report>.r<revision>.<recipient code>`); `None` otherwise.
+    /// (An id shortened with a hash names only a prefix of its report.)
+    pub fn report(&self) -> Option<ReportId> {
+        let (rest, recipient) = self.0.rsplit_once('.')?;
+        let (report, revision) = rest.rsplit_once('.')?;
+        let is_revision =
+            revision.strip_prefix('r').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let is_party = Party::ALL.iter().any(|p| p.code() == recipient);
+        (is_revision && is_party).then(|| ReportId::new(report).ok()).flatten()
+    }
 }
 
 fn validate_id(s: &str) -> Result<(), &'static str> {
@@ -120,4 +132,26 @@ fn validate_id(s: &str) -> Result<(), &'static str> {
         return Err("may only contain A-Z, a-z, 0-9, '-', '_' and '.'");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_of(id: &str) -> Option<String> {
+        RequestId::new(id).ok()?.report().map(|r| r.to_string())
+    }
+
+    #[test]
+    fn a_request_id_names_its_report() {
+        assert_eq!(report_of("KR-abc.r2.JP"), Some("KR-abc".to_owned()));
+        assert_eq!(report_of("KR-abc.r12.US"), Some("KR-abc".to_owned()));
+        assert_eq!(report_of("KR-abc"), None);
+        assert_eq!(report_of("KR-abc.r2"), None);
+        assert_eq!(report_of("KR-abc.rx.JP"), None);
+        assert_eq!(report_of("KR-abc.r2.XX"), None);
+        // The inverse of `for_release`.
+        let r = ReportId::new("JP-0123").unwrap();
+        assert_eq!(RequestId::for_release(&r, 3, Party::Kr).report(), Some(r));
+    }
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use tisa_core::{Decision, Party, RequestId};
+use tisa_core::{Decision, Party, PendingView, ReportId, RequestId};
 use tisa_deploy::parse_duration;
-use tisa_transport::{ControlClient, ControlReply, ControlRequest, DecisionQuery};
+use tisa_transport::{ControlClient, ControlReply, ControlRequest, DecisionQuery, ListQuery};
 
 /// Co-signs `party`'s proposed standing grant `grant` as `cosigner` (the
 /// two-person rule): the co-signature and the request's signed action are
@@ -246,4 +246,18 @@ pub async fn decide_signed(
     }
     let reply = ask(client, ControlRequest::Decide(key.identity.sign(bytes.clone()))).await?;
     Ok((reply, doc, bytes))
+}
+
+/// The open requests for one of your reports, each with the whole report.
+pub async fn pending_for(client: &ControlClient, report: &ReportId) -> Result<Vec<PendingView>> {
+    let q = ListQuery { report_id: Some(report.clone()), ..ListQuery::default() };
+    let reply = ask(client, ControlRequest::Pending(q)).await?;
+    let ControlReply::Pending(p) = reply else { return Err(unexpected(&reply)) };
+    Ok(p.items)
+}
+
+/// The open request `id`, with the whole report, if there is one.
+pub async fn find_request(client: &ControlClient, id: &RequestId) -> Result<Option<PendingView>> {
+    let Some(report) = id.report() else { return Ok(None) };
+    Ok(pending_for(client, &report).await?.into_iter().find(|v| &v.request.request_id == id))
 }

@@ -223,11 +223,10 @@ impl Pump {
 
     /// The stream's first sequence now (`None`: its info could not be had in time).
     async fn first_seq(&self) -> Option<u64> {
-        let ask = async {
-            let mut s = self.js.get_stream(&self.stream).await.ok()?;
-            s.info().await.ok().map(|i| i.state.first_sequence)
-        };
-        tokio::time::timeout(Duration::from_secs(5), ask).await.ok().flatten()
+        // One STREAM.INFO request: the stream handle comes with its info.
+        let ask = self.js.get_stream(&self.stream);
+        let s = tokio::time::timeout(Duration::from_secs(5), ask).await.ok()?.ok()?;
+        Some(s.cached_info().state.first_sequence)
     }
 
     /// [`Pump::setup`], retried (doubling from [`PUMP_RETRY`] up to 2 s)

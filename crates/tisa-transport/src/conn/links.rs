@@ -343,7 +343,7 @@ impl Links {
         let envs: Vec<(&Envelope, &[u8])> = group.iter().map(|i| (&ts[*i].envelope, encoded[*i].as_slice())).collect();
         let to = ts[group[0]].to;
         let wait: AckWait = match self.publish_durable(to, &envs).await {
-            Ok((_, _, ack)) => ack,
+            Ok(ack) => ack,
             Err(e) => Box::pin(std::future::ready(Err(e))),
         };
         (group, wait)
@@ -351,14 +351,9 @@ impl Links {
 
     /// Hands envelopes for `to` to its link's connection as one broker
     /// message (one envelope: on its kind's subject; several: a batch),
-    /// chained after the ones before it ([`Chain`]); returns the subject,
-    /// the receiving stream and the future of its acknowledgement (an error
-    /// after [`PUBLISH_ACK_TIMEOUT`]).
-    async fn publish_durable(
-        &self,
-        to: Party,
-        envs: &[(&Envelope, &[u8])],
-    ) -> Result<(String, String, AckWait), TransportError> {
+    /// chained after the ones before it ([`Chain`]); returns the future of
+    /// its acknowledgement (an error after [`PUBLISH_ACK_TIMEOUT`]).
+    async fn publish_durable(&self, to: Party, envs: &[(&Envelope, &[u8])]) -> Result<AckWait, TransportError> {
         let (kind, payload, msg_id) = match envs {
             [(one, bytes)] => (one.payload.kind(), bytes.to_vec(), one.message_id.to_string()),
             [(first, _), .., (last, _)] => (
@@ -414,22 +409,20 @@ impl Links {
             }
         };
         let chains = self.chains.clone();
-        let (subject2, stream2) = (subject.clone(), stream.clone());
-        let wait: AckWait = Box::pin(async move {
+        Ok(Box::pin(async move {
             let r = match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
                 Ok(Ok(a)) => Ok(a.sequence),
-                Ok(Err(e)) => Err(not_accepted(&stream2, &subject2, &e)),
+                Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
                 Err(_) => Err(TransportError::NotAccepted {
-                    stream: stream2,
-                    subject: subject2,
+                    stream,
+                    subject,
                     reason: "no acknowledgement in time".into(),
                     hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
                 }),
             };
-            settle(&chains, to, r.as_ref().map(|s| *s).map_err(|_| ()));
+            settle(&chains, to, r.as_ref().copied().map_err(|_| ()));
             r.map(|_| ())
-        });
-        Ok((subject, stream, wait))
+        }))
     }
 
     /// Answers a control call. Callers check [`subjects::reply_allowed`]
