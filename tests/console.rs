@@ -13,7 +13,6 @@ mod common;
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
-use common::cli::{op_args, Background};
 use common::cluster::TestCluster;
 use common::flow::{draft, inbox, pending, submit, wait_inbox, wait_recipient_state, wait_request_id};
 use tisa_core::Party;
@@ -89,25 +88,6 @@ fn csrf_of(page: &str) -> String {
     page[at..].split('"').next().unwrap().to_owned()
 }
 
-/// Starts KR's console with KR's first approver's key; returns it, its
-/// base URL and the login link.
-fn start_console(c: &TestCluster) -> (Background, String, String) {
-    let dir = tisa_kit::natsd::scratch_dir("console").unwrap();
-    let file = dir.join("login-link");
-    let f = file.to_string_lossy().into_owned();
-    let args = op_args(c, Party::Kr, true, &["console", "--listen", "127.0.0.1:0", "--login-file", &f]);
-    let mut bg = Background::spawn_args(&args);
-    let line = bg.wait_stdout("the console's address", |l| l.contains("tisa console for"));
-    let base = line.split("http://").nth(1).and_then(|r| r.split('/').next()).expect("the address");
-    let link = std::fs::read_to_string(&file).expect("the login link").trim().to_owned();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "the login file is private");
-    }
-    (bg, format!("http://{base}"), link)
-}
-
 #[test]
 fn an_approver_reads_the_whole_report_and_decides_in_the_console() {
     let c = TestCluster::builder().start();
@@ -127,7 +107,7 @@ fn an_approver_reads_the_whole_report_and_decides_in_the_console() {
     let b_rq = wait_request_id(&c, Party::Kr, &b_id, 1);
     let t_rq = wait_request_id(&c, Party::Kr, &t_id, 1);
 
-    let (console, base, link) = start_console(&c);
+    let common::console::ConsoleProc { process: console, base, link } = common::console::start_console(&c, Party::Kr);
     let http = Http::new(&base);
 
     // No session: refused.

@@ -30,6 +30,7 @@
 //!   approve…), canaries and absence checks.
 //! - [`raw`]: raw NATS connections (forge, replay, capture, attack).
 //! - [`proxy`]: a TCP proxy a test can cut and heal (a partition).
+//! - [`console`]: a party's `tisa console`, started on a free port.
 //! - [`ctl`]: in-process operator clients (async), decisions signed in the test.
 //! - [`fault`]: what the fault tests add (audit logs through the CLI,
 //!   submits that ride out crashes).
@@ -37,6 +38,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod console;
 pub mod ctl;
 pub mod fault;
 pub mod flow;

@@ -12,12 +12,14 @@
 //! - [`routes`]: the pages and forms, and the guard every request passes
 //!   (`Host` checked, strict Content-Security-Policy);
 //! - [`pages`]: the HTML (maud: every value escaped; no script);
+//! - [`inbox`]: the reports received, searched and filtered;
 //! - [`why`]: why no standing grant covers a request.
 //!
 //! Loopback only (TLS for a console reached over a network is not built
 //! yet: a non-loopback `--listen` is refused).
 
 pub mod cli;
+pub mod inbox;
 pub mod pages;
 pub mod routes;
 pub mod session;

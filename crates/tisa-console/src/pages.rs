@@ -12,8 +12,13 @@ use tisa_core::{Party, PendingView, Timestamp};
 pub const CSS: &str = "\
 body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f7f9}\
 header{background:#12263a;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.5rem;align-items:center}\
-header a{color:#fff}header form{margin-left:auto}\
-main{padding:1rem 1.2rem;max-width:72rem}\
+header a{color:#fff}header form{margin-left:auto}header nav{display:flex;gap:1.2rem}\
+main{padding:1rem 1.2rem;max-width:80rem}h1{font-size:1.6rem;overflow-wrap:anywhere}\
+td.title a{font-weight:600}small.id{color:#555;font-family:monospace;font-size:.8rem}\
+.tag{background:#e8eef5;border-radius:.3rem;padding:0 .3rem;font-size:.8rem;white-space:nowrap}\
+dd pre{background:#f6f7f9;padding:.4rem .6rem;border-left:3px solid #12263a}dd{margin:0;overflow-wrap:anywhere}\
+#approve button,#tearline button{background:#1e7e34;color:#fff;border:0;border-radius:.3rem}\
+#deny button{background:#a93226;color:#fff;border:0;border-radius:.3rem}\
 table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border-bottom:1px solid #d8dde3;padding:.4rem .5rem;text-align:left;vertical-align:top}\
 th{background:#eef1f4}\
@@ -28,7 +33,16 @@ dl{display:grid;grid-template-columns:12rem 1fr;gap:.3rem .8rem}dt{font-weight:b
 button{font-size:1rem;padding:.4rem .8rem}\
 textarea{width:20rem;height:4rem;display:block;margin:.3rem 0}\
 .error{background:#fdecea;border:1px solid #c0392b;padding:1rem}\
-.ok{background:#eafaf1;border:1px solid #27ae60;padding:1rem}";
+.ok{background:#eafaf1;border:1px solid #27ae60;padding:1rem}\
+form.filters{display:flex;flex-wrap:wrap;gap:.6rem 1rem;align-items:center;background:#fff;border:1px solid #d8dde3;padding:.6rem}\
+article.entry{background:#fff;border:1px solid #d8dde3;padding:.6rem 1rem;margin:.8rem 0}\
+article.entry h2{font-size:1.15rem;margin:.3rem 0}\
+article.retracted{border-left:.4rem solid #c0392b;background:#fbf3f2}\
+.meta{color:#444;margin:0}.flag{color:#c0392b;font-weight:bold;margin:.3rem 0}.note{color:#555;font-style:italic;margin:.3rem 0}\
+.count{color:#555}";
+
+/// The pages after "Pending", in the header.
+const NAV: &[(&str, &str)] = &[("/inbox", "Inbox")];
 
 /// Every page: the party, the navigation, logout (with the session's CSRF token).
 pub fn layout(party: Party, title: &str, csrf: Option<&str>, pending: Option<usize>, body: Markup) -> Markup {
@@ -45,9 +59,12 @@ pub fn layout(party: Party, title: &str, csrf: Option<&str>, pending: Option<usi
                 header {
                     strong { "tisa · " (party.code()) }
                     @if csrf.is_some() {
-                        a href="/" {
-                            "Pending "
-                            @if let Some(n) = pending { span.badge id="pending-count" { (n) } }
+                        nav {
+                            a href="/" {
+                                "Pending "
+                                @if let Some(n) = pending { span.badge id="pending-count" { (n) } }
+                            }
+                            @for (href, label) in NAV { a href=(href) { (label) } }
                         }
                         form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=[csrf];
@@ -90,6 +107,15 @@ fn submitter(v: &PendingView) -> String {
     }
 }
 
+/// Who submitted, in a few words (the request page says it in full).
+fn submitter_short(v: &PendingView) -> String {
+    match Manifest::parse(&v.manifest.bytes) {
+        Ok(m) if m.submitter_key.is_some() => format!("{} (verified)", m.submitted_by),
+        Ok(m) => format!("{} (unsigned)", m.submitted_by),
+        Err(_) => "unknown".to_owned(),
+    }
+}
+
 /// The open release requests (in the order given: soonest to expire
 /// first), each with why no standing grant covers it.
 pub fn pending(items: &[(PendingView, String)], now: Timestamp) -> Markup {
@@ -100,7 +126,7 @@ pub fn pending(items: &[(PendingView, String)], now: Timestamp) -> Markup {
         } @else {
             table {
                 thead { tr {
-                    th { "Report" } th { "To" } th { "Markings" } th { "Title" } th { "Submitted by" }
+                    th { "Report" } th { "To" } th { "Markings" } th { "Submitted by" }
                     th { "Asked" } th { "Expires" } th { "Why you are asked" }
                 } }
                 tbody {
@@ -108,11 +134,14 @@ pub fn pending(items: &[(PendingView, String)], now: Timestamp) -> Markup {
                         @let h = &v.header;
                         @let soon = v.request.expires_at.as_millis().saturating_sub(now.as_millis()) < 3_600_000;
                         tr {
-                            td { a href={ "/requests/" (v.request.request_id.as_str()) } { (h.id.as_str()) " r" (h.revision) } }
+                            td.title {
+                                a href={ "/requests/" (v.request.request_id.as_str()) } { (v.title.expose()) }
+                                @if v.has_tearline { " " span.tag { "has tearline" } }
+                                br; small.id { (h.id.as_str()) " r" (h.revision) }
+                            }
                             td { (v.request.recipient.code()) }
-                            td.marking { (h.classification) " · " (h.category) }
-                            td { (v.title.expose()) @if v.has_tearline { " [has tearline]" } }
-                            td { (submitter(v)) }
+                            td.marking { (h.classification) br; (h.category) }
+                            td { (submitter_short(v)) }
                             td { (relative(v.request.requested_at, now)) }
                             td class=[soon.then_some("soon")] { (relative(v.request.expires_at, now)) }
                             td { (why) }
@@ -157,19 +186,19 @@ pub fn request(v: &PendingView, why: &str, csrf: &str, now: Timestamp) -> Markup
             }
         }
         div.decide {
-            form method="post" action=(action) {
+            form id="approve" method="post" action=(action) {
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="action" value="approve";
                 button type="submit" { "Approve: release in full" }
             }
             @if v.has_tearline {
-                form method="post" action=(action) {
+                form id="tearline" method="post" action=(action) {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="action" value="tearline";
                     button type="submit" { "Approve the tearline only" }
                 }
             }
-            form method="post" action=(action) {
+            form id="deny" method="post" action=(action) {
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="action" value="deny";
                 label for="reason" { "Reason for denying" }

@@ -33,6 +33,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console.css", get(css))
         .route("/login", get(login))
         .route("/logout", post(logout))
+        .route("/inbox", get(crate::inbox::page))
         .route("/requests/{id}", get(request))
         .route("/requests/{id}/decide", post(decide))
         .layer(axum::middleware::from_fn_with_state(console.clone(), guard))
@@ -60,12 +61,12 @@ async fn guard(State(c): State<Arc<Console>>, req: Request, next: Next) -> Respo
     res
 }
 
-fn now_ms() -> Timestamp {
+pub(crate) fn now_ms() -> Timestamp {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
-fn session_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -74,16 +75,16 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn html(status: StatusCode, m: Markup) -> Response {
+pub(crate) fn html_page(status: StatusCode, m: Markup) -> Response {
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], m.into_string()).into_response()
 }
 
 /// An error page (logged in or not).
-fn error(c: &Console, status: StatusCode, csrf: Option<&str>, message: &str) -> Response {
-    html(status, pages::layout(c.party(), "Not done", csrf, None, pages::error(message)))
+pub(crate) fn error(c: &Console, status: StatusCode, csrf: Option<&str>, message: &str) -> Response {
+    html_page(status, pages::layout(c.party(), "Not done", csrf, None, pages::error(message)))
 }
 
-fn refused(c: &Console, r: Refusal) -> Response {
+pub(crate) fn refused(c: &Console, r: Refusal) -> Response {
     let status = match r {
         Refusal::NoSession | Refusal::BadLogin => StatusCode::UNAUTHORIZED,
         Refusal::BadCsrf => StatusCode::FORBIDDEN,
@@ -128,7 +129,7 @@ async fn logout(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): Form
         c.sessions().end(&id);
     }
     let page = pages::layout(c.party(), "Logged out", None, None, maud::html! { h1 { "Logged out" } });
-    let mut res = html(StatusCode::OK, page);
+    let mut res = html_page(StatusCode::OK, page);
     if let Ok(v) = HeaderValue::from_str(&session::clear_cookie()) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -163,7 +164,7 @@ async fn pending(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response 
                     (v, why)
                 })
                 .collect();
-            html(
+            html_page(
                 StatusCode::OK,
                 pages::layout(c.party(), "Pending", Some(&s.csrf), Some(n), pages::pending(&rows, now)),
             )
@@ -212,7 +213,7 @@ async fn request(State(c): State<Arc<Console>>, headers: HeaderMap, Path(id): Pa
         Ok(Some(v)) => {
             let now = now_ms();
             let why = why_asked(&v, grants(&c).await.as_deref(), now);
-            html(
+            html_page(
                 StatusCode::OK,
                 pages::layout(c.party(), &id, Some(&s.csrf), None, pages::request(&v, &why, &s.csrf, now)),
             )
@@ -276,5 +277,5 @@ async fn decide(
         sha256: hex(&tisa_core::sign::sha256(&bytes)),
         manifest_sha256,
     };
-    html(StatusCode::OK, pages::layout(c.party(), "Decided", Some(&s.csrf), None, pages::decided(&signed)))
+    html_page(StatusCode::OK, pages::layout(c.party(), "Decided", Some(&s.csrf), None, pages::decided(&signed)))
 }

@@ -1,0 +1,35 @@
+//! `tisa console` for a party of a [`TestCluster`]: started with the
+//! party's first approver key on a free loopback port, the login link
+//! written to a private file.
+
+use tisa_core::Party;
+
+use super::cli::{op_args, Background};
+use super::cluster::TestCluster;
+
+/// A running console: the process, its base URL (`http://127.0.0.1:port`)
+/// and its single-use login link.
+pub struct ConsoleProc {
+    pub process: Background,
+    pub base: String,
+    pub link: String,
+}
+
+/// Starts `party`'s console with its first approver's key.
+pub fn start_console(c: &TestCluster, party: Party) -> ConsoleProc {
+    let dir = tisa_kit::natsd::scratch_dir("console").expect("a scratch directory");
+    let file = dir.join("login-link");
+    let f = file.to_string_lossy().into_owned();
+    let args = op_args(c, party, true, &["console", "--listen", "127.0.0.1:0", "--login-file", &f]);
+    let mut process = Background::spawn_args(&args);
+    let line = process.wait_stdout("the console's address", |l| l.contains("tisa console for"));
+    let base = line.split("http://").nth(1).and_then(|r| r.split('/').next()).expect("the address");
+    let link = std::fs::read_to_string(&file).expect("the login link").trim().to_owned();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).expect("the login file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the login file is private");
+    }
+    ConsoleProc { process, base: format!("http://{base}"), link }
+}
