@@ -9,6 +9,8 @@
 //! WebDriver session: its own profile, so its own cookies. The calls block
 //! (the cluster harness is blocking); waits poll with a deadline.
 
+#![allow(dead_code)] // each test file uses some of it
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

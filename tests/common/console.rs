@@ -17,10 +17,18 @@ pub struct ConsoleProc {
 
 /// Starts `party`'s console with its first approver's key.
 pub fn start_console(c: &TestCluster, party: Party) -> ConsoleProc {
+    start_console_with(c, party, false, &[])
+}
+
+/// Starts `party`'s console with its first (or `second`) approver's key and `extra` arguments.
+pub fn start_console_with(c: &TestCluster, party: Party, second: bool, extra: &[&str]) -> ConsoleProc {
     let dir = tisa_kit::natsd::scratch_dir("console").expect("a scratch directory");
     let file = dir.join("login-link");
     let f = file.to_string_lossy().into_owned();
-    let args = op_args(c, party, true, &["console", "--listen", "127.0.0.1:0", "--login-file", &f]);
+    let key = c.approver_key(party, second).to_string_lossy().into_owned();
+    let mut args = vec!["console", "--listen", "127.0.0.1:0", "--login-file", &f, "--key", &key];
+    args.extend(extra);
+    let args = op_args(c, party, false, &args);
     let mut process = Background::spawn_args(&args);
     let line = process.wait_stdout("the console's address", |l| l.contains("tisa console for"));
     let base = line.split("http://").nth(1).and_then(|r| r.split('/').next()).expect("the address");

@@ -388,7 +388,7 @@ pub(crate) fn status_json(s: &RevisionStatus) -> Value {
                 "expires_at_ms": r.expires_at.map(|t| t.as_millis()),
                 "tearline_only": r.tearline_only,
                 "receipt_at_ms": r.receipt_at.map(|t| t.as_millis()),
-                "lifecycle": lifecycle(&s.hub, st, r.receipt_at.is_some()),
+                "lifecycle": tisa_kit::operator::lifecycle(&s.hub, st, r.receipt_at.is_some()),
             })
         })
         .collect();
@@ -408,7 +408,7 @@ pub(crate) fn print_status(s: &RevisionStatus) {
     }
     for (p, st) in &s.recipients {
         let r = RecipientLine::of(st, s.receipts.get(p).copied());
-        let mut line = format!("  {p}: {}", lifecycle(&s.hub, st, r.receipt_at.is_some()));
+        let mut line = format!("  {p}: {}", tisa_kit::operator::lifecycle(&s.hub, st, r.receipt_at.is_some()));
         if r.tearline_only {
             line.push_str(" (tearline only)");
         }
@@ -463,26 +463,6 @@ impl RecipientLine {
             _ => {}
         }
         r
-    }
-}
-
-/// One revision's stage with one recipient, along the lifecycle
-/// SUBMITTED → AT_HUB → RELEASE_REQUESTED → APPROVED | DENIED | EXPIRED →
-/// DELIVERED → RECEIPT (or NOT_RELEASABLE, WITHDRAWN by a retraction,
-/// REJECTED by the hub).
-fn lifecycle(hub: &HubState, st: &RecipientState, receipt: bool) -> &'static str {
-    match (hub, st) {
-        (HubState::Rejected { .. }, _) => "REJECTED",
-        (HubState::Sent, RecipientState::Waiting) => "SUBMITTED",
-        (_, RecipientState::Waiting) => "AT_HUB",
-        (_, RecipientState::Requested { .. }) => "RELEASE_REQUESTED",
-        (_, RecipientState::Approved { .. }) => "APPROVED",
-        (_, RecipientState::Denied) => "DENIED",
-        (_, RecipientState::Expired) => "EXPIRED",
-        (_, RecipientState::Withdrawn) => "WITHDRAWN",
-        (_, RecipientState::NotReleasable(_)) => "NOT_RELEASABLE",
-        (_, RecipientState::Delivered { .. }) if receipt => "RECEIPT",
-        (_, RecipientState::Delivered { .. }) => "DELIVERED",
     }
 }
 

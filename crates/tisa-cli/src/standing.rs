@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use serde_json::{json, Value};
-use tisa_core::Category;
-use tisa_core::{Classification, GrantView};
+use tisa_core::GrantView;
 use tisa_node::clock;
 use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
@@ -16,14 +15,7 @@ use tisa_kit::Ctx;
 
 use crate::commands::print_json;
 
-/// What `tisa standing grant` collected.
-pub struct GrantInput {
-    pub to: tisa_core::Party,
-    pub categories: Vec<Category>,
-    pub max: Classification,
-    pub tearline_only: bool,
-    pub expires_in: Option<std::time::Duration>,
-}
+pub use tisa_kit::grants::GrantInput;
 
 fn grants_json(items: &[GrantView]) -> Value {
     json!({"items": items.iter().map(|g| {
@@ -81,34 +73,14 @@ fn print_grants(c: &Ctx, items: &[GrantView]) {
 
 pub async fn standing_grant(c: &Ctx, g: GrantInput) -> Result<ExitCode> {
     let key = c.approver()?;
-    let now = clock::now();
-    let doc = tisa_core::sign::GrantDoc {
-        grant_id: format!("{}-G-{}", c.party.code(), &format!("{:032x}", rand::random::<u128>())[..16]),
-        originator: c.party,
-        recipient: g.to,
-        categories: g.categories,
-        max_classification: g.max,
-        tearline_only: g.tearline_only,
-        issued_at: now,
-        not_after: g.expires_in.map(|d| now.saturating_add(d)),
-        operator: key.identity.name().to_owned(),
-    };
-    let reply = call(c, ControlRequest::Grant(key.identity.sign(doc.to_bytes()))).await?;
-    let ControlReply::Grants(items) = reply else { return Err(unexpected(&reply)) };
+    let items = tisa_kit::grants::issue(&c.client().await?, c.party, &key, g).await?;
     print_grants(c, &items);
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn standing_revoke(c: &Ctx, grant_id: &str) -> Result<ExitCode> {
     let key = c.approver()?;
-    let doc = tisa_core::sign::RevocationDoc {
-        grant_id: grant_id.to_owned(),
-        originator: c.party,
-        revoked_at: clock::now(),
-        operator: key.identity.name().to_owned(),
-    };
-    let reply = call(c, ControlRequest::Revoke(key.identity.sign(doc.to_bytes()))).await?;
-    let ControlReply::Grants(items) = reply else { return Err(unexpected(&reply)) };
+    let items = tisa_kit::grants::revoke(&c.client().await?, c.party, &key, grant_id).await?;
     print_grants(c, &items);
     Ok(ExitCode::SUCCESS)
 }

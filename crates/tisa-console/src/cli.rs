@@ -41,6 +41,14 @@ pub struct ConsoleArgs {
     /// How long a session lasts without a request (e.g. 15m).
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
+    /// The node's data directory, when the console runs on the node's machine: the audit page
+    /// reads and verifies its audit log.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The agreement registering the node's key (the audit log's signed heads are checked
+    /// against it) [default: built-in].
+    #[arg(long, env = "TISA_AGREEMENT")]
+    pub agreement: Option<PathBuf>,
 }
 
 /// Runs `tisa console` until Ctrl-C or SIGTERM.
@@ -61,8 +69,17 @@ pub async fn console(a: ConsoleArgs) -> Result<ExitCode> {
         }
         s.cancel();
     });
-    let opts =
-        crate::Options { listen: a.listen, login_file: a.login_file, login_ttl: a.login_ttl, idle: a.idle_timeout };
+    let audit = match a.data_dir {
+        Some(dir) => Some((dir, tisa_deploy::agreement::load(a.agreement.as_deref())?.policy)),
+        None => None,
+    };
+    let opts = crate::Options {
+        listen: a.listen,
+        login_file: a.login_file,
+        login_ttl: a.login_ttl,
+        idle: a.idle_timeout,
+        audit,
+    };
     crate::serve(client, key, opts, stop).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -258,3 +258,40 @@ fn entry(e: &InboxEntry, newest: u32) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_is_checked_and_dates_cover_whole_utc_days() {
+        let q = InboxQuery {
+            originator: "KOR".into(),
+            category: "NK_MISSILE".into(),
+            since: "2027-01-31".into(),
+            until: "2027-01-31".into(),
+            q: "  Launch ".into(),
+            ..InboxQuery::default()
+        };
+        let w = q.wanted().expect("a valid query");
+        assert_eq!(w.filter.originator, Some(Party::Kr));
+        assert_eq!(w.filter.category, Some(Category::NkMissile));
+        assert!(w.filter.newest_first);
+        let since = w.filter.since.expect("since").as_millis();
+        assert_eq!(w.until.expect("until").as_millis() - since, 86_400_000, "until covers the whole day");
+        assert_eq!(w.text.as_deref(), Some("launch"), "searched in lower case, trimmed");
+        // Empty means any.
+        let w = InboxQuery::default().wanted().expect("the empty query");
+        assert_eq!(w.filter, InboxFilter { newest_first: true, ..InboxFilter::default() });
+        assert!(w.text.is_none() && w.until.is_none() && w.report.is_none());
+        // Refusals name the field.
+        for (q, word) in [
+            (InboxQuery { since: "31/01/2027".into(), ..InboxQuery::default() }, "not a date"),
+            (InboxQuery { originator: "FRA".into(), ..InboxQuery::default() }, "originator"),
+            (InboxQuery { classification: "cosmic".into(), ..InboxQuery::default() }, "classification"),
+        ] {
+            let e = q.wanted().err().expect("refused");
+            assert!(e.contains(word), "{e}");
+        }
+    }
+}

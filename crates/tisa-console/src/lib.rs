@@ -13,16 +13,25 @@
 //!   (`Host` checked, strict Content-Security-Policy);
 //! - [`pages`]: the HTML (maud: every value escaped; no script);
 //! - [`inbox`]: the reports received, searched and filtered;
+//! - [`status`]: where each own report stands per recipient;
+//! - [`grants`]: standing grants listed, issued, revoked, co-signed;
+//! - [`health`]: the node's health; [`audit`]: its audit log, verified;
+//! - [`diff`]: a correction against the previous revision;
 //! - [`why`]: why no standing grant covers a request.
 //!
 //! Loopback only (TLS for a console reached over a network is not built
 //! yet: a non-loopback `--listen` is refused).
 
+pub mod audit;
 pub mod cli;
+pub mod diff;
+pub mod grants;
+pub mod health;
 pub mod inbox;
 pub mod pages;
 pub mod routes;
 pub mod session;
+pub mod status;
 pub mod why;
 
 use std::net::SocketAddr;
@@ -45,6 +54,8 @@ pub struct Console {
     pub(crate) hosts: Vec<String>,
     /// Whether the session cookie is `Secure` (served over TLS).
     pub(crate) secure: bool,
+    /// The node's data directory and the agreement's policy, for the audit page.
+    pub(crate) audit: Option<(std::path::PathBuf, tisa_core::Policy)>,
 }
 
 impl Console {
@@ -67,6 +78,9 @@ pub struct Options {
     pub login_ttl: Duration,
     /// How long a session lasts without a request.
     pub idle: Duration,
+    /// The node's data directory (the audit page reads its audit log) and
+    /// the policy its signed heads verify against.
+    pub audit: Option<(std::path::PathBuf, tisa_core::Policy)>,
 }
 
 /// Serves the console until `stop` is cancelled: binds, issues the login
@@ -95,7 +109,8 @@ pub async fn serve(
     let token = sessions.issue_login(Instant::now());
     let link = format!("http://{addr}/login?token={token}");
     let party = client.party();
-    let console = Arc::new(Console { client, key, sessions: Mutex::new(sessions), hosts, secure: false });
+    let console =
+        Arc::new(Console { client, key, sessions: Mutex::new(sessions), hosts, secure: false, audit: opts.audit });
     let ttl = humantime::format_duration(opts.login_ttl);
     match &opts.login_file {
         Some(f) => {

@@ -18,6 +18,13 @@ td.title a{font-weight:600}small.id{color:#555;font-family:monospace;font-size:.
 .tag{background:#e8eef5;border-radius:.3rem;padding:0 .3rem;font-size:.8rem;white-space:nowrap}\
 dd pre{background:#f6f7f9;padding:.4rem .6rem;border-left:3px solid #12263a}dd{margin:0;overflow-wrap:anywhere}\
 #approve button,#tearline button{background:#1e7e34;color:#fff;border:0;border-radius:.3rem}\
+button.danger{background:#a93226;color:#fff;border:0;border-radius:.3rem}form.grant{display:flex;flex-wrap:wrap;gap:.6rem 1rem;align-items:center;background:#fff;border:1px solid #d8dde3;padding:.6rem}\
+td form{display:inline}\
+#entries{table-layout:fixed;font-size:.85rem}#entries td{overflow-wrap:anywhere}\
+#entries th:nth-child(1){width:3rem}#entries th:nth-child(2){width:7rem}#entries th:nth-child(3){width:9rem}\
+#entries th:nth-child(4){width:7rem}#entries th:nth-child(5),#entries th:nth-child(6){width:13rem}\
+pre.diff{background:#fff;border:1px solid #d8dde3;padding:.6rem;font-family:monospace;font-size:.9rem}\
+span.del{background:#fdecea;color:#922;display:block}span.ins{background:#eafaf1;color:#185c2c;display:block}span.same{color:#555;display:block}\
 #deny button{background:#a93226;color:#fff;border:0;border-radius:.3rem}\
 table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border-bottom:1px solid #d8dde3;padding:.4rem .5rem;text-align:left;vertical-align:top}\
@@ -42,7 +49,13 @@ article.retracted{border-left:.4rem solid #c0392b;background:#fbf3f2}\
 .count{color:#555}";
 
 /// The pages after "Pending", in the header.
-const NAV: &[(&str, &str)] = &[("/inbox", "Inbox")];
+const NAV: &[(&str, &str)] = &[
+    ("/inbox", "Inbox"),
+    ("/status", "Status"),
+    ("/grants", "Standing grants"),
+    ("/audit", "Audit"),
+    ("/health", "Health"),
+];
 
 /// Every page: the party, the navigation, logout (with the session's CSRF token).
 pub fn layout(party: Party, title: &str, csrf: Option<&str>, pending: Option<usize>, body: Markup) -> Markup {
@@ -155,7 +168,7 @@ pub fn pending(items: &[(PendingView, String)], now: Timestamp) -> Markup {
 
 /// One request with the whole report, why no standing grant covers it,
 /// and the three decisions.
-pub fn request(v: &PendingView, why: &str, csrf: &str, now: Timestamp) -> Markup {
+pub fn request(v: &PendingView, why: &str, csrf: &str, now: Timestamp, changed: Option<Markup>) -> Markup {
     let h = &v.header;
     let id = v.request.request_id.as_str();
     let action = format!("/requests/{id}/decide");
@@ -185,6 +198,7 @@ pub fn request(v: &PendingView, why: &str, csrf: &str, now: Timestamp) -> Markup
                 None => p.error { "The node did not send the report's content; do not decide without reading it." }
             }
         }
+        @if let Some(d) = changed { (d) }
         div.decide {
             form id="approve" method="post" action=(action) {
                 input type="hidden" name="csrf" value=(csrf);

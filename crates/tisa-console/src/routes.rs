@@ -34,6 +34,12 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/login", get(login))
         .route("/logout", post(logout))
         .route("/inbox", get(crate::inbox::page))
+        .route("/status", get(crate::status::page))
+        .route("/grants", get(crate::grants::page).post(crate::grants::issue))
+        .route("/grants/{id}/revoke", post(crate::grants::revoke))
+        .route("/grants/{id}/cosign", post(crate::grants::cosign))
+        .route("/health", get(crate::health::page))
+        .route("/audit", get(crate::audit::page))
         .route("/requests/{id}", get(request))
         .route("/requests/{id}/decide", post(decide))
         .layer(axum::middleware::from_fn_with_state(console.clone(), guard))
@@ -73,6 +79,30 @@ pub(crate) fn session_id(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .find_map(session::cookie_session)
         .map(str::to_owned)
+}
+
+/// The session of a page request, or the refusal to answer with.
+pub(crate) fn logged_in(c: &Console, headers: &HeaderMap) -> Result<session::Session, Box<Response>> {
+    c.sessions().check(session_id(headers).as_deref(), Instant::now()).map_err(|e| Box::new(refused(c, e)))
+}
+
+/// The session of a form, its CSRF token checked, or the refusal to answer with.
+pub(crate) fn form_session(
+    c: &Console,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+) -> Result<session::Session, Box<Response>> {
+    c.sessions().check_form(session_id(headers).as_deref(), csrf, Instant::now()).map_err(|e| Box::new(refused(c, e)))
+}
+
+/// A page of the console, logged in.
+pub(crate) fn page(c: &Console, s: &session::Session, title: &str, body: Markup) -> Response {
+    html_page(StatusCode::OK, pages::layout(c.party(), title, Some(&s.csrf), None, body))
+}
+
+/// The node did not answer as asked.
+pub(crate) fn node_error(c: &Console, s: &session::Session, e: impl std::fmt::Display) -> Response {
+    error(c, StatusCode::BAD_GATEWAY, Some(&s.csrf), &format!("the node did not answer: {e}"))
 }
 
 pub(crate) fn html_page(status: StatusCode, m: Markup) -> Response {
@@ -213,9 +243,14 @@ async fn request(State(c): State<Arc<Console>>, headers: HeaderMap, Path(id): Pa
         Ok(Some(v)) => {
             let now = now_ms();
             let why = why_asked(&v, grants(&c).await.as_deref(), now);
+            let prev = crate::diff::previous(&c.client, &v.header.id, v.header.revision).await;
+            let changed = match (&prev, &v.content) {
+                (Some(p), Some(cur)) => Some(crate::diff::render(p, cur, v.header.revision - 1)),
+                _ => None,
+            };
             html_page(
                 StatusCode::OK,
-                pages::layout(c.party(), &id, Some(&s.csrf), None, pages::request(&v, &why, &s.csrf, now)),
+                pages::layout(c.party(), &id, Some(&s.csrf), None, pages::request(&v, &why, &s.csrf, now, changed)),
             )
         }
         Ok(None) => gone(&c, &s.csrf, &id),

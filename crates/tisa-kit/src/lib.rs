@@ -8,12 +8,14 @@
 //! - [`operator`]: the operator's side of the control protocol: the options
 //!   every operator command takes, calls to the party's own node, signing a
 //!   release decision locally.
+//! - [`grants`]: standing grants issued and revoked, signed locally.
 //! - [`util`]: signals and UTC times.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cluster;
+pub mod grants;
 pub mod natsd;
 pub mod operator;
 pub mod util;

@@ -261,3 +261,23 @@ pub async fn find_request(client: &ControlClient, id: &RequestId) -> Result<Opti
     let Some(report) = id.report() else { return Ok(None) };
     Ok(pending_for(client, &report).await?.into_iter().find(|v| &v.request.request_id == id))
 }
+
+/// One revision's stage with one recipient, along the lifecycle
+/// SUBMITTED → AT_HUB → RELEASE_REQUESTED → APPROVED | DENIED | EXPIRED →
+/// DELIVERED → RECEIPT (or NOT_RELEASABLE, WITHDRAWN by a retraction,
+/// REJECTED by the hub).
+pub fn lifecycle(hub: &tisa_core::HubState, st: &tisa_core::RecipientState, receipt: bool) -> &'static str {
+    match (hub, st) {
+        (tisa_core::HubState::Rejected { .. }, _) => "REJECTED",
+        (tisa_core::HubState::Sent, tisa_core::RecipientState::Waiting) => "SUBMITTED",
+        (_, tisa_core::RecipientState::Waiting) => "AT_HUB",
+        (_, tisa_core::RecipientState::Requested { .. }) => "RELEASE_REQUESTED",
+        (_, tisa_core::RecipientState::Approved { .. }) => "APPROVED",
+        (_, tisa_core::RecipientState::Denied) => "DENIED",
+        (_, tisa_core::RecipientState::Expired) => "EXPIRED",
+        (_, tisa_core::RecipientState::Withdrawn) => "WITHDRAWN",
+        (_, tisa_core::RecipientState::NotReleasable(_)) => "NOT_RELEASABLE",
+        (_, tisa_core::RecipientState::Delivered { .. }) if receipt => "RECEIPT",
+        (_, tisa_core::RecipientState::Delivered { .. }) => "DELIVERED",
+    }
+}

@@ -1,0 +1,69 @@
+//! The health page: the node's liveness and counters, its connections,
+//! what is stuck in its outbox, its streams, and the agreement it enforces
+//! against what its peers enforce.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use maud::{html, Markup};
+use tisa_transport::{ControlReply, ControlRequest, Health};
+
+use crate::routes::{logged_in, node_error, page as answer};
+use crate::Console;
+
+/// `GET /health`.
+pub(crate) async fn page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let s = match logged_in(&c, &headers) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    match tisa_kit::operator::ask(&c.client, ControlRequest::Health).await {
+        Ok(ControlReply::Health(h)) => answer(&c, &s, "Health", render(&h)),
+        Ok(other) => node_error(&c, &s, tisa_kit::operator::unexpected(&other)),
+        Err(e) => node_error(&c, &s, format!("{e:#}")),
+    }
+}
+
+/// The node's health.
+pub fn render(h: &Health) -> Markup {
+    let ok = h.connected && h.send_error.is_none() && h.agreement.mismatches.is_empty();
+    html! {
+        h1 { "Health of " (h.party.code()) "'s node" }
+        p class=(if ok { "ok" } else { "error" }) id="verdict" {
+            @if ok { "Healthy: connected, nothing stuck, the peers enforce the same agreement." }
+            @else { "Needs attention: see below." }
+        }
+        dl {
+            dt { "Version" } dd { (h.version) }
+            dt { "Up since" } dd { (h.started_at) " (node clock now " (h.now) ")" }
+            dt { "Connections" } dd { @if h.connected { "all up" } @else { strong.soon { "not all up" } } }
+            dt { "Received / sent" } dd { (h.received) " / " (h.sent) }
+            dt { "Malformed / refused" } dd { (h.malformed) " / " (h.rejected) }
+            dt { "Outbox (not yet accepted)" } dd { (h.outbox) }
+            @if let Some(e) = &h.send_error {
+                dt { "Sending stuck" } dd.soon { (e.stream) ": " (e.reason) " since " (e.since) }
+            }
+            dt { "Dead letters" } dd { (h.dead_letters) @if h.dead_letter_errors > 0 { " (" (h.dead_letter_errors) " not written)" } }
+            dt { "Held (no fresh grant standing)" } dd { (h.held) }
+            dt { "Refused reply subjects" } dd { (h.refused_replies) }
+            dt { "Agreement" } dd { "version " (h.agreement_version) ", sha256 " code { (h.agreement.sha256) } }
+            @for p in &h.agreement.peers { dt { "Peer enforces" } dd { (p) } }
+            @for s in &h.agreement.staged { dt { "Staged" } dd { (s) } }
+            @for m in &h.agreement.mismatches { dt { "Trilateral releases stop" } dd.soon { (m) } }
+            @if !h.agreement.reload_error.is_empty() { dt { "Agreement reload refused" } dd.soon { (h.agreement.reload_error) } }
+        }
+        @if !h.streams.is_empty() {
+            h2 { "Streams" }
+            table {
+                thead { tr { th { "Stream" } th { "Replicas" } th { "Cluster" } th { "Leader" } th { "Error" } } }
+                tbody {
+                    @for s in &h.streams {
+                        tr { td { (s.name) } td { (s.replicas) } td { (s.cluster) } td { (s.leader) } td { (s.error) } }
+                    }
+                }
+            }
+        }
+    }
+}
