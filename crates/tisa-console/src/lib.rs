@@ -16,6 +16,7 @@
 //! - [`status`]: where each own report stands per recipient;
 //! - [`grants`]: standing grants listed, issued, revoked, co-signed;
 //! - [`health`]: the node's health; [`audit`]: its audit log, verified;
+//! - [`tracks`]: the missile-track page; [`map`]: its SVG map;
 //! - [`diff`]: a correction against the previous revision;
 //! - [`why`]: why no standing grant covers a request.
 //!
@@ -28,10 +29,12 @@ pub mod diff;
 pub mod grants;
 pub mod health;
 pub mod inbox;
+pub mod map;
 pub mod pages;
 pub mod routes;
 pub mod session;
 pub mod status;
+pub mod tracks;
 pub mod why;
 
 use std::net::SocketAddr;
@@ -56,6 +59,8 @@ pub struct Console {
     pub(crate) secure: bool,
     /// The node's data directory and the agreement's policy, for the audit page.
     pub(crate) audit: Option<(std::path::PathBuf, tisa_core::Policy)>,
+    /// Each track's positions this console has seen.
+    pub(crate) paths: tracks::Paths,
 }
 
 impl Console {
@@ -109,8 +114,15 @@ pub async fn serve(
     let token = sessions.issue_login(Instant::now());
     let link = format!("http://{addr}/login?token={token}");
     let party = client.party();
-    let console =
-        Arc::new(Console { client, key, sessions: Mutex::new(sessions), hosts, secure: false, audit: opts.audit });
+    let console = Arc::new(Console {
+        client,
+        key,
+        sessions: Mutex::new(sessions),
+        hosts,
+        secure: false,
+        audit: opts.audit,
+        paths: tracks::Paths::default(),
+    });
     let ttl = humantime::format_duration(opts.login_ttl);
     match &opts.login_file {
         Some(f) => {

@@ -20,6 +20,17 @@ dd pre{background:#f6f7f9;padding:.4rem .6rem;border-left:3px solid #12263a}dd{m
 #approve button,#tearline button{background:#1e7e34;color:#fff;border:0;border-radius:.3rem}\
 button.danger{background:#a93226;color:#fff;border:0;border-radius:.3rem}form.grant{display:flex;flex-wrap:wrap;gap:.6rem 1rem;align-items:center;background:#fff;border:1px solid #d8dde3;padding:.6rem}\
 td form{display:inline}\
+svg#map{width:100%;height:auto;border:1px solid #9fb3c8;background:#cfe3f3;display:block}\
+svg .sea{fill:#cfe3f3}svg .land{fill:#efeadf;stroke:#8a7f6a;stroke-width:1}\
+svg .grid{stroke:#9fb3c8;stroke-width:.6;stroke-dasharray:3 4}svg .gridlabel{fill:#4a6078;font-size:12px}\
+svg .city{fill:#333;font-size:13px}svg circle.city{fill:#333}\
+svg .path{fill:none;stroke:#c0392b;stroke-width:3}svg .predicted{stroke:#c0392b;stroke-width:2;stroke-dasharray:8 6}\
+svg .launch{fill:#12263a}svg .position{fill:#c0392b;stroke:#fff;stroke-width:2}\
+svg .impact circle{fill:none;stroke:#8e44ad;stroke-width:3}svg .impact line{stroke:#8e44ad;stroke-width:3}\
+svg .tracklabel{fill:#7b1d12;font-size:15px;font-weight:bold;paint-order:stroke;stroke:#fff;stroke-width:3}\
+.legend .key{display:inline-block;width:.9rem;height:.9rem;vertical-align:middle;margin-left:.8rem}\
+.key.launch{background:#12263a}.key.path{background:#c0392b;height:.25rem}.key.position{background:#c0392b;border-radius:50%}\
+.key.impact{border:3px solid #8e44ad;border-radius:50%;width:.6rem;height:.6rem}\
 #entries{table-layout:fixed;font-size:.85rem}#entries td{overflow-wrap:anywhere}\
 #entries th:nth-child(1){width:3rem}#entries th:nth-child(2){width:7rem}#entries th:nth-child(3){width:9rem}\
 #entries th:nth-child(4){width:7rem}#entries th:nth-child(5),#entries th:nth-child(6){width:13rem}\
@@ -51,6 +62,7 @@ article.retracted{border-left:.4rem solid #c0392b;background:#fbf3f2}\
 /// The pages after "Pending", in the header.
 const NAV: &[(&str, &str)] = &[
     ("/inbox", "Inbox"),
+    ("/map", "Tracks"),
     ("/status", "Status"),
     ("/grants", "Standing grants"),
     ("/audit", "Audit"),

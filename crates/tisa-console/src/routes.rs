@@ -38,6 +38,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/grants", get(crate::grants::page).post(crate::grants::issue))
         .route("/grants/{id}/revoke", post(crate::grants::revoke))
         .route("/grants/{id}/cosign", post(crate::grants::cosign))
+        .route("/map", get(crate::tracks::page))
         .route("/health", get(crate::health::page))
         .route("/audit", get(crate::audit::page))
         .route("/requests/{id}", get(request))

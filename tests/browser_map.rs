@@ -1,0 +1,79 @@
+//! The missile-track map in a real browser, across real processes: under
+//! KR's standing grant, a track fed on KR (`tisa feed tracks`, update after
+//! update) appears on JP's console map — launch point, path so far, current
+//! position, predicted impact — drawn over the region's coastline. Control:
+//! before the feed, JP's map has no track.
+
+mod common;
+#[path = "browser/driver.rs"]
+mod driver;
+
+use common::cli::{grant_in_force, op, op_json};
+use common::console::start_console;
+use common::describe;
+use common::wait::wait_for;
+use driver::Driver;
+use tisa_core::Party;
+
+const TRACK: &str = "KR-T-2026-001";
+
+/// Update `seq` of the track: heading east-north-east from near Pyongyang
+/// towards the Sea of Japan.
+fn update(seq: u32) -> String {
+    serde_json::json!({
+        "track_id": TRACK,
+        "seq": seq,
+        "classification": "secret",
+        "rel_to": "USA,JPN",
+        "launch": {"lat": 39.03, "lon": 125.75, "at": "2026-05-27T14:32:10Z"},
+        "position": {"lat": 39.3 + 0.35 * f64::from(seq), "lon": 126.6 + 1.5 * f64::from(seq), "alt_km": 150.0 * f64::from(seq),
+                     "at": 1_811_421_130_000u64 + 60_000 * u64::from(seq)},
+        "impact": {"lat": 40.9, "lon": 135.6},
+    })
+    .to_string()
+}
+
+#[test]
+fn a_track_fed_on_kr_appears_on_jps_map() {
+    let Some(driver) = Driver::start("browser map test") else { return };
+    let c = common::cluster::TestCluster::builder().start();
+    let g = grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
+    let grant_id = g["items"][0]["grant_id"].as_str().unwrap_or_default().to_owned();
+    wait_for("the hub holds KR's grant", || {
+        let v = op_json(&c, Party::Us, false, &["standing", "list"]);
+        v["items"].as_array()?.iter().any(|g| g["grant_id"] == grant_id.as_str()).then_some(())
+    });
+    let jp_console = start_console(&c, Party::Jp);
+    let jp = driver.browser("JP");
+    jp.goto(&jp_console.link);
+    let map = format!("{}/map", jp_console.base);
+    jp.goto(&map);
+    // Control: the map is drawn (land), and no track is on it yet.
+    assert!(jp.count("svg#map polygon.land") >= 5, "the coastline is drawn");
+    assert_eq!(jp.count("svg#map g.track"), 0);
+    assert!(jp.text("#no-tracks").contains("No track"), "{}", jp.text("main"));
+
+    for seq in 1..=3 {
+        let file = c.dir.join(format!("track-{seq}.jsonl"));
+        std::fs::write(&file, update(seq) + "\n").expect("the feed file");
+        let out = op(&c, Party::Kr, false, &["feed", "tracks", &file.to_string_lossy()]);
+        assert!(out.status.success(), "feed tracks: {}", describe(&out));
+        jp.goto(&map);
+        jp.wait_text("#tracks", &format!("(#{seq})"), true);
+    }
+    let sel = format!("svg#map g.track[data-track='{TRACK}']");
+    assert_eq!(jp.count(&sel), 1, "{}", jp.text("main"));
+    for part in ["rect.launch", "polyline.path", "circle.position", "g.impact", "line.predicted"] {
+        assert_eq!(jp.count(&format!("{sel} {part}")), 1, "the track's {part}");
+    }
+    let path = jp.js(
+        "return document.querySelector(arguments[0]).getAttribute('points').trim().split(/\\s+/).length;",
+        vec![serde_json::json!(format!("{sel} polyline.path"))],
+    );
+    assert_eq!(path, serde_json::json!(4), "the path: the launch point and the three positions seen");
+    let label = jp.text(&format!("{sel} text.tracklabel"));
+    assert!(label.contains(TRACK) && label.contains("450 km"), "{label}");
+    let row = jp.text("#tracks");
+    assert!(row.contains("40.35°N 131.10°E") && row.contains("40.90°N 135.60°E"), "position and impact: {row}");
+    jp.screenshot("jp-map");
+}
