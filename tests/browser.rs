@@ -11,6 +11,8 @@
 //! and script shows as text: the DOM holds no element the report injected
 //! (and no alert opened), and the text itself is on the page (the control).
 //!
+//! Live updates: a new request changes the pending badge without a reload.
+//!
 //! Screenshots of each page are saved under `target/screenshots/`.
 
 mod common;
@@ -80,6 +82,13 @@ fn an_approver_decides_in_a_real_browser_and_the_recipient_reads_it_there() {
     assert_eq!(kr.count(INJECTED), 0, "the report's markup injected elements");
     assert_eq!(kr.text("#pending-count"), "3", "the badge counts the open requests");
     kr.screenshot("kr-pending");
+    // Live: a new request changes the badge without a reload (the page's
+    // marker survives: the same document).
+    kr.js("window.__samePage = true;", vec![]);
+    let extra = submit(&c, Party::Kr, &draft("missile", "secret", "USA,JPN", "browser_live"));
+    wait_request_id(&c, Party::Kr, &extra, 1);
+    kr.wait_text("#pending-count", "4", false);
+    assert_eq!(kr.js("return window.__samePage === true;", vec![]), json!(true), "not reloaded");
 
     // The request page: the whole report, read before deciding.
     kr.click_load(&format!("a[href='/requests/{a_rq}']"));

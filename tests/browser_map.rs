@@ -1,8 +1,9 @@
 //! The missile-track map in a real browser, across real processes: under
 //! KR's standing grant, a track fed on KR (`tisa feed tracks`, update after
 //! update) appears on JP's console map — launch point, path so far, current
-//! position, predicted impact — drawn over the region's coastline. Control:
-//! before the feed, JP's map has no track.
+//! position, predicted impact — drawn over the region's coastline, live
+//! (server-sent events; the page is not reloaded). Control: before the
+//! feed, JP's map has no track.
 
 mod common;
 #[path = "browser/driver.rs"]
@@ -52,15 +53,18 @@ fn a_track_fed_on_kr_appears_on_jps_map() {
     assert!(jp.count("svg#map polygon.land") >= 5, "the coastline is drawn");
     assert_eq!(jp.count("svg#map g.track"), 0);
     assert!(jp.text("#no-tracks").contains("No track"), "{}", jp.text("main"));
+    jp.js("window.__samePage = true;", vec![]);
 
     for seq in 1..=3 {
         let file = c.dir.join(format!("track-{seq}.jsonl"));
         std::fs::write(&file, update(seq) + "\n").expect("the feed file");
         let out = op(&c, Party::Kr, false, &["feed", "tracks", &file.to_string_lossy()]);
         assert!(out.status.success(), "feed tracks: {}", describe(&out));
-        jp.goto(&map);
-        jp.wait_text("#tracks", &format!("(#{seq})"), true);
+        // Live: the page updates itself (no reload: its marker survives).
+        jp.wait_text("#tracks", &format!("(#{seq})"), false);
+        assert_eq!(jp.js("return window.__samePage === true;", vec![]), serde_json::json!(true), "not reloaded");
     }
+    assert!(jp.js("return document.getElementById('no-tracks').hidden;", vec![]) == serde_json::json!(true));
     let sel = format!("svg#map g.track[data-track='{TRACK}']");
     assert_eq!(jp.count(&sel), 1, "{}", jp.text("main"));
     for part in ["rect.launch", "polyline.path", "circle.position", "g.impact", "line.predicted"] {
@@ -76,4 +80,12 @@ fn a_track_fed_on_kr_appears_on_jps_map() {
     let row = jp.text("#tracks");
     assert!(row.contains("40.35°N 131.10°E") && row.contains("40.90°N 135.60°E"), "position and impact: {row}");
     jp.screenshot("jp-map");
+    // The page as the server draws it on a reload: the same track, the same path.
+    jp.goto(&map);
+    assert_eq!(jp.count(&sel), 1);
+    let path = jp.js(
+        "return document.querySelector(arguments[0]).getAttribute('points').trim().split(/\\s+/).length;",
+        vec![serde_json::json!(format!("{sel} polyline.path"))],
+    );
+    assert_eq!(path, serde_json::json!(4), "the server draws the same path");
 }

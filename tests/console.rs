@@ -110,8 +110,16 @@ fn an_approver_reads_the_whole_report_and_decides_in_the_console() {
     let common::console::ConsoleProc { process: console, base, link } = common::console::start_console(&c, Party::Kr);
     let http = Http::new(&base);
 
-    // No session: refused.
+    // No session: refused (pages and the live-update stream; its control,
+    // a session's stream updating the page, is in tests/browser.rs).
     assert_eq!(http.get("/", None).status, 401);
+    assert_eq!(http.get("/events", None).status, 401);
+    // The one script is the console's own, and only it may run.
+    let js = http.get("/console.js", None);
+    assert!(js.status == 200 && js.body.contains("textContent"), "{}", js.body);
+    for sink in [".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+        assert!(!js.body.contains(sink), "the script never parses text as markup or code: {sink}");
+    }
     // The login link: a session cookie, HttpOnly and SameSite=Strict; once only.
     let login_path = link.trim_start_matches(&base);
     let r = http.get(login_path, None);
@@ -124,7 +132,9 @@ fn an_approver_reads_the_whole_report_and_decides_in_the_console() {
     // The pending page: every request, report text escaped, a strict CSP.
     let r = http.get("/", Some(&cookie));
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.header("content-security-policy").is_some_and(|p| p.contains("default-src 'none'")), "{:?}", r.headers);
+    let csp = r.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self';"), "{:?}", r.headers);
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
     for rq in [&a_rq, &b_rq, &t_rq] {
         assert!(r.body.contains(rq.as_str()), "{rq} listed");
     }

@@ -11,12 +11,13 @@
 //! - [`session`]: the single-use login link, sessions, CSRF tokens;
 //! - [`routes`]: the pages and forms, and the guard every request passes
 //!   (`Host` checked, strict Content-Security-Policy);
-//! - [`pages`]: the HTML (maud: every value escaped; no script);
+//! - [`pages`]: the HTML (maud: every value escaped) and the stylesheet;
 //! - [`inbox`]: the reports received, searched and filtered;
 //! - [`status`]: where each own report stands per recipient;
 //! - [`grants`]: standing grants listed, issued, revoked, co-signed;
 //! - [`health`]: the node's health; [`audit`]: its audit log, verified;
 //! - [`tracks`]: the missile-track page; [`map`]: its SVG map;
+//! - [`live`]: live updates (server-sent events) for the badge and the map;
 //! - [`diff`]: a correction against the previous revision;
 //! - [`why`]: why no standing grant covers a request.
 //!
@@ -29,6 +30,7 @@ pub mod diff;
 pub mod grants;
 pub mod health;
 pub mod inbox;
+pub mod live;
 pub mod map;
 pub mod pages;
 pub mod routes;
@@ -61,6 +63,11 @@ pub struct Console {
     pub(crate) audit: Option<(std::path::PathBuf, tisa_core::Policy)>,
     /// Each track's positions this console has seen.
     pub(crate) paths: tracks::Paths,
+    /// Bumped on every event of the node's: wakes the live-update streams.
+    pub(crate) ticks: tokio::sync::watch::Sender<u64>,
+    /// Cancelled when the console stops (ends the live-update streams, so
+    /// the graceful shutdown does not wait on open pages).
+    pub(crate) stop: tokio_util::sync::CancellationToken,
 }
 
 impl Console {
@@ -122,7 +129,10 @@ pub async fn serve(
         secure: false,
         audit: opts.audit,
         paths: tracks::Paths::default(),
+        ticks: tokio::sync::watch::Sender::new(0),
+        stop: stop.clone(),
     });
+    tokio::spawn(live::follow(console.clone(), stop.clone()));
     let ttl = humantime::format_duration(opts.login_ttl);
     match &opts.login_file {
         Some(f) => {

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use maud::{html, Markup};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tisa_core::GeoPoint;
 
 /// The committed coastline (see `assets/README.md`).
@@ -96,10 +96,50 @@ pub struct MapTrack<'a> {
     pub altitude_km: f64,
 }
 
+/// A track in the map's coordinates: what the SVG draws, and what live
+/// updates send the page's script (`/console.js` draws the same shapes).
+#[derive(Debug, Serialize)]
+pub struct Shape {
+    /// The track id.
+    pub id: String,
+    /// Launch point.
+    pub launch: (f64, f64),
+    /// Positions seen so far, the current one last.
+    pub path: Vec<(f64, f64)>,
+    /// Predicted impact.
+    pub impact: Option<(f64, f64)>,
+    /// "ID · 450 km".
+    pub label: String,
+}
+
+/// The region's projection (the coastline's box).
+fn projection() -> Projection {
+    Projection::new(coastline().map_or([119.0, 29.0, 149.0, 48.0], |c| c.bbox))
+}
+
+/// The tracks in the map's coordinates.
+pub fn shapes(tracks: &[MapTrack]) -> Vec<Shape> {
+    let p = projection();
+    tracks
+        .iter()
+        .map(|t| Shape {
+            id: t.id.to_owned(),
+            launch: p.point(t.launch),
+            path: t.path.iter().map(|g| p.point(*g)).collect(),
+            impact: t.impact.map(|g| p.point(g)),
+            label: format!("{} · {:.0} km", t.id, t.altitude_km),
+        })
+        .collect()
+}
+
+fn f(v: f64) -> String {
+    format!("{v:.1}")
+}
+
 /// The map: land, graticule, cities, then each track on top.
 pub fn render(tracks: &[MapTrack]) -> Markup {
+    let p = projection();
     let bbox = coastline().map_or([119.0, 29.0, 149.0, 48.0], |c| c.bbox);
-    let p = Projection::new(bbox);
     let view = format!("0 0 {WIDTH:.0} {:.0}", p.height);
     let (west, south, east, north) = (bbox[0], bbox[1], bbox[2], bbox[3]);
     let lons: Vec<f64> =
@@ -116,46 +156,44 @@ pub fn render(tracks: &[MapTrack]) -> Markup {
             }
             @for lon in &lons {
                 @let (x, _) = p.xy(*lon, north);
-                line.grid x1=(format!("{x:.1}")) y1="0" x2=(format!("{x:.1}")) y2=(format!("{:.1}", p.height)) {}
-                text.gridlabel x=(format!("{:.1}", x + 3.0)) y=(format!("{:.1}", p.height - 6.0)) { (lon) "°E" }
+                line.grid x1=(f(x)) y1="0" x2=(f(x)) y2=(f(p.height)) {}
+                text.gridlabel x=(f(x + 3.0)) y=(f(p.height - 6.0)) { (lon) "°E" }
             }
             @for lat in &lats {
                 @let (_, y) = p.xy(west, *lat);
-                line.grid x1="0" y1=(format!("{y:.1}")) x2=(WIDTH) y2=(format!("{y:.1}")) {}
-                text.gridlabel x="4" y=(format!("{:.1}", y - 4.0)) { (lat) "°N" }
+                line.grid x1="0" y1=(f(y)) x2=(WIDTH) y2=(f(y)) {}
+                text.gridlabel x="4" y=(f(y - 4.0)) { (lat) "°N" }
             }
             @for (name, lon, lat) in CITIES {
                 @let (x, y) = p.xy(*lon, *lat);
-                circle.city cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="3" {}
-                text.city x=(format!("{:.1}", x + 5.0)) y=(format!("{:.1}", y + 4.0)) { (name) }
+                circle.city cx=(f(x)) cy=(f(y)) r="3" {}
+                text.city x=(f(x + 5.0)) y=(f(y + 4.0)) { (name) }
             }
-            @for t in tracks { (track(&p, t)) }
+            @for t in shapes(tracks) { (track(&t)) }
         }
     }
 }
 
-fn track(p: &Projection, t: &MapTrack) -> Markup {
-    let (lx, ly) = p.point(t.launch);
-    let path = points(std::iter::once(t.launch).chain(t.path.iter().copied()).map(|g| p.point(g)));
-    let now = t.path.last().map(|g| p.point(*g));
+/// One track's shapes (`/console.js` `draw` makes the same elements).
+fn track(t: &Shape) -> Markup {
+    let (lx, ly) = t.launch;
+    let path = points(std::iter::once(t.launch).chain(t.path.iter().copied()));
+    let now = t.path.last().copied();
     html! {
         g.track data-track=(t.id) {
             polyline.path points=(path) {}
-            @if let (Some((x, y)), Some(i)) = (now, t.impact) {
-                @let (ix, iy) = p.point(i);
-                line.predicted x1=(format!("{x:.1}")) y1=(format!("{y:.1}")) x2=(format!("{ix:.1}")) y2=(format!("{iy:.1}")) {}
+            @if let (Some((x, y)), Some((ix, iy))) = (now, t.impact) {
+                line.predicted x1=(f(x)) y1=(f(y)) x2=(f(ix)) y2=(f(iy)) {}
                 g.impact {
-                    circle cx=(format!("{ix:.1}")) cy=(format!("{iy:.1}")) r="9" {}
-                    line x1=(format!("{:.1}", ix - 6.0)) y1=(format!("{:.1}", iy - 6.0)) x2=(format!("{:.1}", ix + 6.0)) y2=(format!("{:.1}", iy + 6.0)) {}
-                    line x1=(format!("{:.1}", ix - 6.0)) y1=(format!("{:.1}", iy + 6.0)) x2=(format!("{:.1}", ix + 6.0)) y2=(format!("{:.1}", iy - 6.0)) {}
+                    circle cx=(f(ix)) cy=(f(iy)) r="9" {}
+                    line x1=(f(ix - 6.0)) y1=(f(iy - 6.0)) x2=(f(ix + 6.0)) y2=(f(iy + 6.0)) {}
+                    line x1=(f(ix - 6.0)) y1=(f(iy + 6.0)) x2=(f(ix + 6.0)) y2=(f(iy - 6.0)) {}
                 }
             }
-            rect.launch x=(format!("{:.1}", lx - 5.0)) y=(format!("{:.1}", ly - 5.0)) width="10" height="10" {}
+            rect.launch x=(f(lx - 5.0)) y=(f(ly - 5.0)) width="10" height="10" {}
             @if let Some((x, y)) = now {
-                circle.position cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="6" {}
-                text.tracklabel x=(format!("{:.1}", x - 20.0)) y=(format!("{:.1}", y + 26.0)) {
-                    (t.id) " · " (format!("{:.0}", t.altitude_km)) " km"
-                }
+                circle.position cx=(f(x)) cy=(f(y)) r="6" {}
+                text.tracklabel x=(f(x - 20.0)) y=(f(y + 26.0)) { (t.label) }
             }
         }
     }

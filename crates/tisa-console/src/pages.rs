@@ -1,11 +1,14 @@
 //! The console's pages, server-rendered with maud: every value from a
 //! report (title, body, tearline, source, names) is escaped by the
-//! template; there is no script at all, so nothing can insert report text
-//! as markup.
+//! template. The one script (`/console.js`, live updates) inserts text
+//! through DOM APIs only, so nothing can insert report text as markup.
 
 use maud::{html, Markup, DOCTYPE};
 use tisa_core::sign::Manifest;
 use tisa_core::{Party, PendingView, Timestamp};
+
+/// The console's only script: live updates (`/console.js`; see [`crate::live`]).
+pub const JS: &str = include_str!("../assets/console.js");
 
 /// The stylesheet (`/console.css`; the Content-Security-Policy allows
 /// styles from the console itself only).
@@ -40,7 +43,7 @@ span.del{background:#fdecea;color:#922;display:block}span.ins{background:#eafaf1
 table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border-bottom:1px solid #d8dde3;padding:.4rem .5rem;text-align:left;vertical-align:top}\
 th{background:#eef1f4}\
-.badge{background:#c0392b;color:#fff;border-radius:1rem;padding:0 .5rem;font-weight:bold}\
+.badge{background:#c0392b;color:#fff;border-radius:1rem;padding:0 .5rem;font-weight:bold}.badge:empty{display:none}\
 .marking{font-weight:bold;letter-spacing:.03em}\
 .soon{color:#c0392b;font-weight:bold}\
 section.report{background:#fff;border:1px solid #d8dde3;padding:1rem;margin:1rem 0}\
@@ -79,6 +82,7 @@ pub fn layout(party: Party, title: &str, csrf: Option<&str>, pending: Option<usi
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · tisa console · " (party) }
                 link rel="stylesheet" href="/console.css";
+                @if csrf.is_some() { script src="/console.js" defer {} }
             }
             body {
                 header {
@@ -87,7 +91,7 @@ pub fn layout(party: Party, title: &str, csrf: Option<&str>, pending: Option<usi
                         nav {
                             a href="/" {
                                 "Pending "
-                                @if let Some(n) = pending { span.badge id="pending-count" { (n) } }
+                                span.badge id="pending-count" { @if let Some(n) = pending { (n) } }
                             }
                             @for (href, label) in NAV { a href=(href) { (label) } }
                         }

@@ -22,15 +22,18 @@ use crate::session::{self, Refusal};
 use crate::Console;
 
 /// The policy every page is served under: nothing but the console's own
-/// stylesheet, no script at all, forms only to itself, never framed.
-pub const CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// stylesheet and script (no inline script, no `eval`), live updates from
+/// itself only, forms only to itself, never framed.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; \
+                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The console's router.
 pub fn router(console: Arc<Console>) -> Router {
     Router::new()
         .route("/", get(pending))
         .route("/console.css", get(css))
+        .route("/console.js", get(js))
+        .route("/events", get(crate::live::events))
         .route("/login", get(login))
         .route("/logout", post(logout))
         .route("/inbox", get(crate::inbox::page))
@@ -123,6 +126,10 @@ pub(crate) fn refused(c: &Console, r: Refusal) -> Response {
     error(c, status, None, &r.to_string())
 }
 
+async fn js() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], pages::JS).into_response()
+}
+
 async fn css() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], pages::CSS).into_response()
 }
@@ -168,7 +175,7 @@ async fn logout(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): Form
 }
 
 /// The open requests, in one list.
-async fn open_requests(c: &Console) -> Result<Vec<PendingView>, String> {
+pub(crate) async fn open_requests(c: &Console) -> Result<Vec<PendingView>, String> {
     let q = ListQuery { limit: 1000, ..ListQuery::default() };
     match tisa_kit::operator::ask(&c.client, ControlRequest::Pending(q)).await {
         Ok(ControlReply::Pending(Page { items, .. })) => Ok(items),

@@ -104,6 +104,16 @@ impl Sessions {
         Ok(s.clone())
     }
 
+    /// Whether session `id` is live at `now`, without counting as use (a
+    /// page's open live-update stream must not keep an idle session alive).
+    pub fn alive(&self, id: &str, now: Instant) -> bool {
+        self.sessions.iter().any(|(k, s)| {
+            same(k, id)
+                && now.saturating_duration_since(s.last_seen) < self.idle
+                && now.saturating_duration_since(s.started) < MAX_AGE
+        })
+    }
+
     /// [`Sessions::check`], and the form's CSRF token must be the session's.
     pub fn check_form(&mut self, id: Option<&str>, csrf: Option<&str>, now: Instant) -> Result<Session, Refusal> {
         let s = self.check(id, now)?;
@@ -236,5 +246,24 @@ mod tests {
         assert_eq!(cookie_session("a=1; tisa_console=abc; b=2"), Some("abc"));
         assert_eq!(cookie_session("tisa_console_x=abc"), None);
         assert_eq!(cookie_session("a=1"), None);
+    }
+
+    #[test]
+    fn a_live_stream_sees_the_session_end_without_keeping_it_alive() {
+        let t0 = Instant::now();
+        let mut s = Sessions::new(LOGIN_TTL, Duration::from_secs(60));
+        let login = s.issue_login(t0);
+        let (id, _) = s.login(&login, t0).expect("a session");
+        assert!(s.alive(&id, t0 + Duration::from_secs(59)));
+        // alive() is not use: the session still idles out at 60 s.
+        assert!(!s.alive(&id, t0 + Duration::from_secs(60)));
+        assert!(s.check(Some(&id), t0 + Duration::from_secs(60)).is_err());
+        // Control: a page request (check) is use.
+        let login = s.issue_login(t0);
+        let (id, _) = s.login(&login, t0).expect("a session");
+        assert!(s.check(Some(&id), t0 + Duration::from_secs(50)).is_ok());
+        assert!(s.alive(&id, t0 + Duration::from_secs(100)));
+        s.end(&id);
+        assert!(!s.alive(&id, t0 + Duration::from_secs(100)), "ended by logout");
     }
 }

@@ -72,12 +72,34 @@ fn deg(g: GeoPoint) -> String {
     format!("{:.2}°N {:.2}°E", f64::from(g.lat_e6) / 1e6, f64::from(g.lon_e6) / 1e6)
 }
 
-/// The map and the table.
-pub fn render(entries: &[TrackEntry], paths: &HashMap<String, Vec<GeoPoint>>) -> Markup {
-    let ids: Vec<String> = entries.iter().map(|e| e.update.doc.track_id.to_string()).collect();
-    let tracks: Vec<MapTrack> = entries
+/// The table's columns.
+const COLUMNS: [&str; 8] =
+    ["Track", "From", "Markings", "Launched", "Launch point", "Position (update)", "Altitude", "Predicted impact"];
+
+/// One track's table row (the page's script fills the same cells live).
+fn row(e: &TrackEntry) -> [String; 8] {
+    let d = &e.update.doc;
+    [
+        d.track_id.to_string(),
+        d.originator.code().to_owned(),
+        d.classification.to_string(),
+        d.launched_at.to_string(),
+        deg(d.launch),
+        format!("{} at {} (#{})", deg(d.position), d.observed_at, d.seq),
+        format!("{:.1} km", f64::from(d.altitude_m) / 1000.0),
+        d.impact.map_or_else(|| "not estimated".to_owned(), deg),
+    ]
+}
+
+/// The tracks as the map draws them.
+fn map_tracks<'a>(
+    entries: &'a [TrackEntry],
+    ids: &'a [String],
+    paths: &'a HashMap<String, Vec<GeoPoint>>,
+) -> Vec<MapTrack<'a>> {
+    entries
         .iter()
-        .zip(&ids)
+        .zip(ids)
         .map(|(e, id)| {
             let d = &e.update.doc;
             MapTrack {
@@ -88,7 +110,32 @@ pub fn render(entries: &[TrackEntry], paths: &HashMap<String, Vec<GeoPoint>>) ->
                 altitude_km: f64::from(d.altitude_m) / 1000.0,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// A track for live updates: its shapes and its table row.
+#[derive(serde::Serialize)]
+struct LiveTrack {
+    #[serde(flatten)]
+    shape: map::Shape,
+    row: [String; 8],
+}
+
+/// The tracks now, as the `tracks` live event sends them (JSON).
+pub(crate) async fn live(c: &Console) -> Result<String, String> {
+    let entries = fetch(c).await?;
+    let paths = c.paths.record(&entries);
+    let ids: Vec<String> = entries.iter().map(|e| e.update.doc.track_id.to_string()).collect();
+    let shapes = map::shapes(&map_tracks(&entries, &ids, &paths));
+    let tracks: Vec<LiveTrack> =
+        shapes.into_iter().zip(&entries).map(|(shape, e)| LiveTrack { shape, row: row(e) }).collect();
+    serde_json::to_string(&serde_json::json!({ "tracks": tracks })).map_err(|e| e.to_string())
+}
+
+/// The map and the table (live updates redraw both: `/console.js`).
+pub fn render(entries: &[TrackEntry], paths: &HashMap<String, Vec<GeoPoint>>) -> Markup {
+    let ids: Vec<String> = entries.iter().map(|e| e.update.doc.track_id.to_string()).collect();
+    let tracks = map_tracks(entries, &ids, paths);
     html! {
         h1 { "Missile tracks" }
         p.legend {
@@ -96,28 +143,12 @@ pub fn render(entries: &[TrackEntry], paths: &HashMap<String, Vec<GeoPoint>>) ->
             span.key.position {} " current position  " span.key.impact {} " predicted impact"
         }
         (map::render(&tracks))
-        @if entries.is_empty() {
-            p id="no-tracks" { "No track: none issued here, and none released to you." }
-        } @else {
-            table id="tracks" {
-                thead { tr {
-                    th { "Track" } th { "From" } th { "Markings" } th { "Launched" } th { "Launch point" }
-                    th { "Position (update)" } th { "Altitude" } th { "Predicted impact" }
-                } }
-                tbody {
-                    @for e in entries {
-                        @let d = &e.update.doc;
-                        tr {
-                            td { (d.track_id.to_string()) }
-                            td { (d.originator.code()) }
-                            td.marking { (d.classification) }
-                            td { (d.launched_at) }
-                            td { (deg(d.launch)) }
-                            td { (deg(d.position)) " at " (d.observed_at) " (#" (d.seq) ")" }
-                            td { (format!("{:.1}", f64::from(d.altitude_m) / 1000.0)) " km" }
-                            td { @if let Some(i) = d.impact { (deg(i)) } @else { "not estimated" } }
-                        }
-                    }
+        p id="no-tracks" hidden[!entries.is_empty()] { "No track: none issued here, and none released to you." }
+        table id="tracks" {
+            thead { tr { @for h in COLUMNS { th { (h) } } } }
+            tbody {
+                @for e in entries {
+                    tr { @for cell in row(e) { td { (cell) } } }
                 }
             }
         }
