@@ -28,6 +28,7 @@ mod deploy;
 mod held;
 mod logging;
 mod node;
+mod notify;
 mod ops;
 mod output;
 pub mod probe;
@@ -89,6 +90,9 @@ enum Command {
     Inbox(InboxArgs),
     /// Stream what arrives and what happens to your party's reports.
     Watch(WatchArgs),
+    /// Run a command or post to a local webhook on what you must act on: a release request, one
+    /// about to expire, a denial, an expiry, a retraction (ids and markings, never content).
+    Notify(notify::NotifyArgs),
     /// Live missile-warning tracks your node knows: the latest update of each.
     Tracks(ListArgs),
     /// Deliveries and track updates under another party's standing grant that your node holds
@@ -260,6 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::inbox(&a.common.resolve()?, a.after, a.limit, filter.filter()).await
         }
         Command::Watch(a) => commands::watch(&a.common.resolve()?, a.count).await,
+        Command::Notify(a) => notify::notify(a).await,
         Command::Tracks(a) => commands::tracks(&a.common.resolve()?, a.after, a.limit).await,
         Command::Held(c) => held::held(&c.resolve()?).await,
         Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
