@@ -49,12 +49,28 @@ fn corrections_inbox_status_grants_health_and_audit_in_a_real_browser() {
     let jp_console = start_console(&c, Party::Jp);
 
     // A report, released; then its correction, awaiting a decision.
-    let x1 = draft("missile", "secret", "USA,JPN", "pages_first");
+    // (Readable text: this page's screenshot is the README's.)
+    let mut x1 = draft("missile", "secret", "USA,JPN", "pages_first");
+    let tag = x1.body.clone();
+    x1.title = "Probable IRBM launch from the Jagang province area".to_owned();
+    x1.body = format!(
+        "At 05:42 KST a probable IRBM was launched eastward from the Jagang province area.\n\
+         Apogee about 1,100 km; flight time about 38 minutes.\n\
+         Predicted impact in the Sea of Japan, outside Japan's EEZ.\nRef. {tag}"
+    );
+    x1.tearline = Some("A ballistic missile launch from North Korea was detected this morning.".to_owned());
+    x1.source = Some("KR radar network, track KR-T-2026-001".to_owned());
     let x = submit(&c, Party::Kr, &x1);
     approve(&c, Party::Kr, &wait_request_id(&c, Party::Kr, &x, 1));
-    let mut x2 = draft("missile", "secret", "USA,JPN", "pages_second");
+    let mut x2 = x1.clone();
     x2.corrects = Some(x.clone());
-    x2.title = x1.title.clone();
+    x2.body = x1
+        .body
+        .replace(
+            "Apogee about 1,100 km; flight time about 38 minutes.",
+            "Apogee about 1,250 km; flight time about 41 minutes.",
+        )
+        .replace("outside Japan's EEZ", "about 200 km inside Japan's EEZ");
     assert_eq!(submit(&c, Party::Kr, &x2), x, "a correction keeps the report id");
     let x2_rq = wait_request_id(&c, Party::Kr, &x, 2);
     // Another, released and then retracted.
@@ -69,7 +85,7 @@ fn corrections_inbox_status_grants_health_and_audit_in_a_real_browser() {
     log_in(&kr, &kr_console.link);
     kr.goto(&format!("{}/requests/{x2_rq}", kr_console.base));
     assert!(kr.text("section.diff h2").contains("since revision 1"), "{}", kr.text("main"));
-    assert!(kr.text("pre.diff").contains(&x1.body), "the diff shows the old body");
+    assert!(kr.text("pre.diff").contains(&tag), "the diff shows the unchanged lines too");
     let removed: Vec<String> = serde_json::from_value(
         kr.js("return [...document.querySelectorAll('pre.diff span.del')].map(e => e.textContent);", vec![]),
     )
@@ -78,8 +94,22 @@ fn corrections_inbox_status_grants_health_and_audit_in_a_real_browser() {
         kr.js("return [...document.querySelectorAll('pre.diff span.ins')].map(e => e.textContent);", vec![]),
     )
     .unwrap_or_default();
-    assert_eq!(removed, vec![format!("- {}", x1.body)], "only the body changed");
-    assert_eq!(added, vec![format!("+ {}", x2.body)], "only the body changed");
+    assert_eq!(
+        removed,
+        [
+            "- Apogee about 1,100 km; flight time about 38 minutes.",
+            "- Predicted impact in the Sea of Japan, outside Japan's EEZ."
+        ],
+        "the two lines that changed, and only them"
+    );
+    assert_eq!(
+        added,
+        [
+            "+ Apogee about 1,250 km; flight time about 41 minutes.",
+            "+ Predicted impact in the Sea of Japan, about 200 km inside Japan's EEZ."
+        ],
+        "the two lines that changed, and only them"
+    );
     kr.screenshot("kr-request-diff");
     kr.click_load("#approve button");
     assert!(kr.text("h1").contains("approved"), "{}", kr.text("main"));
@@ -98,9 +128,9 @@ fn corrections_inbox_status_grants_health_and_audit_in_a_real_browser() {
     jp.click_load(&format!("a[href='/inbox?report={x}']"));
     assert_eq!(jp.count("article.entry"), 2, "every revision of {x}: {}", jp.text("main"));
     // Search and filters (controls: each finds what it should, and only that).
-    jp.goto(&format!("{}/inbox?q={}", jp_console.base, x2.body));
-    assert_eq!(jp.count("article.entry"), 1, "{}", jp.text("main"));
-    assert!(jp.text("article.entry").contains(&x2.body));
+    jp.goto(&format!("{}/inbox?q=inside+japan%27s+eez", jp_console.base));
+    assert_eq!(jp.count("article.entry"), 1, "the correction only: {}", jp.text("main"));
+    assert!(jp.text("article.entry").contains("r2"));
     jp.goto(&format!("{}/inbox?category=NK_NUCLEAR", jp_console.base));
     assert_eq!(jp.count("article.entry"), 1, "{}", jp.text("main"));
     assert!(jp.text("article.entry").contains(&y));
