@@ -126,6 +126,7 @@ fn an_approver_reads_the_whole_report_and_decides_in_the_console() {
     assert_eq!(r.status, 303, "{}", r.body);
     let set_cookie = r.header("set-cookie").expect("a session cookie").to_owned();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "over plain HTTP the cookie cannot be Secure: {set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     assert_eq!(http.get(login_path, None).status, 401, "a login link works once");
 
@@ -195,5 +196,60 @@ fn an_approver_reads_the_whole_report_and_decides_in_the_console() {
     // Logout ends the session.
     assert_eq!(http.post("/logout", Some(&cookie), &[("csrf", &csrf)]).status, 200);
     assert_eq!(http.get("/", Some(&cookie)).status, 401, "the session ended");
+    drop(console);
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost: (cert PEM, key PEM) files.
+fn self_signed(dir: &std::path::Path) -> (String, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("a self-signed certificate");
+    let (cert, key) = (dir.join("console.crt"), dir.join("console.key"));
+    std::fs::write(&cert, ck.cert.pem()).expect("write the certificate");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write the key");
+    (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned())
+}
+
+#[test]
+fn over_tls_the_console_may_listen_on_a_network_and_its_cookie_is_secure() {
+    let c = TestCluster::builder().start();
+    let dir = tisa_kit::natsd::scratch_dir("console-tls").expect("a scratch directory");
+    let (cert, key) = self_signed(&dir);
+    // Without TLS a network address is refused, in one line…
+    let out = common::cli::op(&c, Party::Kr, true, &["console", "--listen", "0.0.0.0:0"]);
+    assert!(!out.status.success(), "{}", common::describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-cert"), "{}", common::describe(&out));
+    // …and with TLS it is served (control), over TLS only.
+    let console = common::console::start_console_with(
+        &c,
+        Party::Kr,
+        false,
+        &["--tls-cert", &cert, "--tls-key", &key, "--host", "localhost"],
+    );
+    assert!(console.link.starts_with("https://localhost:"), "{}", console.link);
+    let port = console.link.trim_start_matches("https://localhost:").split('/').next().unwrap_or_default().to_owned();
+    let tls = ureq::tls::TlsConfig::builder().disable_verification(true).build();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .tls_config(tls)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
+            .build(),
+    );
+    let https = Http { base: format!("https://localhost:{port}"), agent };
+    assert_eq!(https.get("/", None).status, 401, "no session over TLS either");
+    let r = https.get(console.link.trim_start_matches(&https.base), None);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let set_cookie = r.header("set-cookie").unwrap_or_default().to_owned();
+    assert!(set_cookie.contains("; Secure") && set_cookie.contains("HttpOnly"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+    let page = https.get("/", Some(&cookie));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("awaiting your decision"), "{}", page.body);
+    // Plain HTTP to the TLS port gets no page, even with the session's cookie
+    // (which over TLS gets the page, just above).
+    let plain = Http::new(&format!("http://127.0.0.1:{port}"));
+    let answer = plain.agent.get(format!("{}/", plain.base)).header("Cookie", &cookie).call();
+    assert!(answer.is_err() || answer.is_ok_and(|r| r.status() != 200), "cleartext must not be served");
     drop(console);
 }

@@ -7,7 +7,7 @@ use tisa_core::Party;
 use super::cli::{op_args, Background};
 use super::cluster::TestCluster;
 
-/// A running console: the process, its base URL (`http://127.0.0.1:port`)
+/// A running console: the process, its base URL (`http://127.0.0.1:port`, or `https://…`)
 /// and its single-use login link.
 pub struct ConsoleProc {
     pub process: Background,
@@ -31,7 +31,9 @@ pub fn start_console_with(c: &TestCluster, party: Party, second: bool, extra: &[
     let args = op_args(c, party, false, &args);
     let mut process = Background::spawn_args(&args);
     let line = process.wait_stdout("the console's address", |l| l.contains("tisa console for"));
-    let base = line.split("http://").nth(1).and_then(|r| r.split('/').next()).expect("the address");
+    let url = line.split_whitespace().find(|w| w.contains("://")).expect("the console's URL");
+    let (scheme, rest) = url.split_once("://").expect("scheme://address/");
+    let base = format!("{scheme}://{}", rest.split('/').next().expect("the address"));
     let link = std::fs::read_to_string(&file).expect("the login link").trim().to_owned();
     #[cfg(unix)]
     {
@@ -39,5 +41,5 @@ pub fn start_console_with(c: &TestCluster, party: Party, second: bool, extra: &[
         let mode = std::fs::metadata(&file).expect("the login file").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the login file is private");
     }
-    ConsoleProc { process, base: format!("http://{base}"), link }
+    ConsoleProc { process, base, link }
 }

@@ -10,14 +10,19 @@ use clap::Args;
 use tisa_kit::Common;
 
 /// `tisa console --help`: what it does, at length.
-pub const HELP: &str = "Serves your party's operator console in a browser, on loopback: the release requests \
-awaiting your decision (soonest to expire first, with age, markings and submitter), each with the whole report \
-(title, body, tearline, source, the verified submitter), and approve in full, approve the tearline only, or deny \
-with a reason, on the same page; afterwards the page shows what was signed. Decisions are signed here with your \
-approver key (--key): it never leaves this process, and the node never sees it. At start the console prints a \
-single-use login link (or writes it to --login-file, mode 0600); a session then lives in an HttpOnly, \
-SameSite=Strict cookie until you log out or leave it idle. Every form carries a CSRF token; pages run no script \
-and are served under a strict Content-Security-Policy; requests naming another host are refused.";
+pub const HELP: &str = "Serves your party's operator console in a browser: the release requests awaiting your \
+decision (soonest to expire first, with age, markings, submitter and why no standing grant covers each), each with \
+the whole report (title, body, tearline, source, the verified submitter; for a correction, what changed since the \
+previous revision), and approve in full, approve the tearline only, or deny with a reason, on the same page; \
+afterwards the page shows what was signed. Also: the inbox (search and filters), the status of your reports per \
+recipient, standing grants (issue, revoke, co-sign), the missile tracks on a map, health, and with --data-dir the \
+node's audit log, verified. Decisions and grants are signed here with your approver key (--key): it never leaves \
+this process, and the node never sees it. At start the console prints a single-use login link (or writes it to \
+--login-file, mode 0600); a session then lives in an HttpOnly, SameSite=Strict cookie until you log out or leave \
+it idle. Every form carries a CSRF token; the only script is the console's own (live updates), under a strict \
+Content-Security-Policy; requests naming another host are refused. Loopback only, unless served over TLS \
+(--tls-cert, --tls-key; the session cookie is then Secure; --host names the console's address as the browser \
+shows it).";
 
 /// `tisa console`.
 #[derive(Args, Debug)]
@@ -29,7 +34,7 @@ pub struct ConsoleArgs {
     /// The operator options (party, broker, credentials, your approver key).
     #[command(flatten)]
     pub common: Common,
-    /// Where to listen (loopback only; port 0 picks a free port).
+    /// Where to listen (loopback only without TLS; port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Write the login link to this file (mode 0600) instead of printing it.
@@ -49,6 +54,15 @@ pub struct ConsoleArgs {
     /// against it) [default: built-in].
     #[arg(long, env = "TISA_AGREEMENT")]
     pub agreement: Option<PathBuf>,
+    /// Serve over TLS with this certificate chain (PEM); then --listen may be a network address.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A host name the console answers to (the name in the browser's address bar), repeatable.
+    #[arg(long = "host", value_name = "NAME")]
+    pub names: Vec<String>,
 }
 
 /// Runs `tisa console` until Ctrl-C or SIGTERM.
@@ -79,6 +93,8 @@ pub async fn console(a: ConsoleArgs) -> Result<ExitCode> {
         login_ttl: a.login_ttl,
         idle: a.idle_timeout,
         audit,
+        tls: a.tls_cert.zip(a.tls_key),
+        names: a.names,
     };
     crate::serve(client, key, opts, stop).await?;
     Ok(ExitCode::SUCCESS)

@@ -21,8 +21,8 @@
 //! - [`diff`]: a correction against the previous revision;
 //! - [`why`]: why no standing grant covers a request.
 //!
-//! Loopback only (TLS for a console reached over a network is not built
-//! yet: a non-loopback `--listen` is refused).
+//! Loopback only, unless served over TLS ([`tls`]: `--tls-cert`,
+//! `--tls-key`), when the session cookie is also `Secure`.
 
 pub mod audit;
 pub mod cli;
@@ -36,6 +36,7 @@ pub mod pages;
 pub mod routes;
 pub mod session;
 pub mod status;
+pub mod tls;
 pub mod tracks;
 pub mod why;
 
@@ -93,6 +94,10 @@ pub struct Options {
     /// The node's data directory (the audit page reads its audit log) and
     /// the policy its signed heads verify against.
     pub audit: Option<(std::path::PathBuf, tisa_core::Policy)>,
+    /// TLS: the certificate chain and the private key (PEM files).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Host names the console answers to besides its address (reached over a network).
+    pub names: Vec<String>,
 }
 
 /// Serves the console until `stop` is cancelled: binds, issues the login
@@ -103,30 +108,37 @@ pub async fn serve(
     opts: Options,
     stop: tokio_util::sync::CancellationToken,
 ) -> Result<()> {
-    if !opts.listen.ip().is_loopback() {
-        bail!(
-            "--listen {}: the console listens on loopback only (it has no TLS yet); reach it through an SSH tunnel",
+    let acceptor = match &opts.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None if !opts.listen.ip().is_loopback() => bail!(
+            "--listen {}: without TLS the console listens on loopback only; give --tls-cert and --tls-key to serve \
+             on a network, or reach it through an SSH tunnel",
             opts.listen
-        );
-    }
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
+    let (scheme, default_port) = if acceptor.is_some() { ("https", 443) } else { ("http", 80) };
     let mut hosts = vec![addr.to_string(), format!("localhost:{}", addr.port())];
-    if opts.listen.port() == 80 {
+    hosts.extend(opts.names.iter().map(|n| format!("{n}:{}", addr.port())));
+    if addr.port() == default_port {
         hosts.extend([addr.ip().to_string(), "localhost".to_owned()]);
+        hosts.extend(opts.names.iter().cloned());
     }
+    let shown = opts.names.first().map_or_else(|| addr.to_string(), |n| format!("{n}:{}", addr.port()));
     let mut sessions = session::Sessions::new(opts.login_ttl, opts.idle);
     let token = sessions.issue_login(Instant::now());
-    let link = format!("http://{addr}/login?token={token}");
+    let link = format!("{scheme}://{shown}/login?token={token}");
     let party = client.party();
     let console = Arc::new(Console {
         client,
         key,
         sessions: Mutex::new(sessions),
         hosts,
-        secure: false,
+        secure: acceptor.is_some(),
         audit: opts.audit,
         paths: tracks::Paths::default(),
         ticks: tokio::sync::watch::Sender::new(0),
@@ -139,13 +151,16 @@ pub async fn serve(
             tisa_fs::write_private(f, format!("{link}\n").as_bytes())
                 .with_context(|| format!("cannot write the login link to {}", f.display()))?;
             println!(
-                "tisa console for {party} on http://{addr}/: the login link (once, within {ttl}) is in {}",
+                "tisa console for {party} on {scheme}://{shown}/: the login link (once, within {ttl}) is in {}",
                 f.display()
             );
         }
-        None => println!("tisa console for {party} on http://{addr}/: log in (once, within {ttl}) at\n  {link}"),
+        None => println!("tisa console for {party} on {scheme}://{shown}/: log in (once, within {ttl}) at\n  {link}"),
     }
     tracing::info!(%party, %addr, "console listening");
-    axum::serve(listener, routes::router(console)).with_graceful_shutdown(stop.cancelled_owned()).await?;
+    match acceptor {
+        Some(a) => tls::serve(listener, a, routes::router(console), stop).await,
+        None => axum::serve(listener, routes::router(console)).with_graceful_shutdown(stop.cancelled_owned()).await?,
+    }
     Ok(())
 }
