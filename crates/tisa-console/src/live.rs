@@ -7,7 +7,8 @@
 //!
 //! One subscription to the node's event stream (what `tisa watch` follows)
 //! wakes every open stream; each then asks the node for the pending count
-//! and the tracks and sends what changed. A slow periodic check covers what
+//! (from the own reports' status: no audited read of content) and the
+//! tracks, and sends what changed. A slow periodic check covers what
 //! no event announces (a request expiring) and a lost subscription. A
 //! stream ends when its session does (logout or idleness); it does not
 //! count as use of the session.
@@ -21,12 +22,40 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use tisa_core::{Page, RecipientState};
+use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
 use crate::routes::{logged_in, session_id};
 use crate::Console;
 
 /// How often a stream checks even when no event came.
-pub const FALLBACK: Duration = Duration::from_secs(2);
+pub const FALLBACK: Duration = Duration::from_secs(10);
+
+/// How many release requests await this party's decision: the open
+/// requests in the status of its own reports (headers and states only, so
+/// not a read of content: the pending list, with titles, is audited as one,
+/// and a page left open must not fill the audit log).
+async fn open_count(c: &Console) -> Result<usize, String> {
+    let mut n = 0;
+    let mut after = None;
+    loop {
+        let q = ListQuery { after, limit: 1000, ..ListQuery::default() };
+        let (items, next) = match tisa_kit::operator::ask(&c.client, ControlRequest::Status(q)).await {
+            Ok(ControlReply::Status(Page { items, next_after })) => (items, next_after),
+            Ok(other) => return Err(tisa_kit::operator::unexpected(&other).to_string()),
+            Err(e) => return Err(format!("{e:#}")),
+        };
+        n += items
+            .iter()
+            .flat_map(|s| s.recipients.values())
+            .filter(|st| matches!(st, RecipientState::Requested { .. }))
+            .count();
+        match next {
+            Some(a) => after = Some(a),
+            None => return Ok(n),
+        }
+    }
+}
 
 /// Follows the node's events for as long as the console runs, waking the
 /// open streams on each; resubscribes after a lost subscription.
@@ -73,10 +102,10 @@ async fn stream(c: Arc<Console>, session: String, tx: tokio::sync::mpsc::Sender<
     let mut fallback = tokio::time::interval(FALLBACK);
     let (mut pending, mut tracks) = (None::<usize>, None::<String>);
     while c.sessions().alive(&session, Instant::now()) {
-        if let Ok(items) = crate::routes::open_requests(&c).await {
-            if pending != Some(items.len()) {
-                pending = Some(items.len());
-                if tx.send(Event::default().event("pending").data(items.len().to_string())).await.is_err() {
+        if let Ok(n) = open_count(&c).await {
+            if pending != Some(n) {
+                pending = Some(n);
+                if tx.send(Event::default().event("pending").data(n.to_string())).await.is_err() {
                     return;
                 }
             }

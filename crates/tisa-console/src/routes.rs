@@ -175,7 +175,7 @@ async fn logout(State(c): State<Arc<Console>>, headers: HeaderMap, Form(f): Form
 }
 
 /// The open requests, in one list.
-pub(crate) async fn open_requests(c: &Console) -> Result<Vec<PendingView>, String> {
+async fn open_requests(c: &Console) -> Result<Vec<PendingView>, String> {
     let q = ListQuery { limit: 1000, ..ListQuery::default() };
     match tisa_kit::operator::ask(&c.client, ControlRequest::Pending(q)).await {
         Ok(ControlReply::Pending(Page { items, .. })) => Ok(items),
