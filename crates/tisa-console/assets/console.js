@@ -75,7 +75,7 @@
   events.addEventListener("pending", function (e) {
     var n = parseInt(e.data, 10);
     if (!isNaN(n)) {
-      badge.textContent = String(n);
+      badge.textContent = n > 0 ? String(n) : ""; // empty: hidden (none awaits you)
     }
   });
   events.addEventListener("tracks", function (e) {

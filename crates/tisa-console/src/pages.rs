@@ -91,7 +91,7 @@ pub fn layout(party: Party, title: &str, csrf: Option<&str>, pending: Option<usi
                         nav {
                             a href="/" {
                                 "Pending "
-                                span.badge id="pending-count" { @if let Some(n) = pending { (n) } }
+                                span.badge id="pending-count" { @if let Some(n) = pending.filter(|n| *n > 0) { (n) } }
                             }
                             @for (href, label) in NAV { a href=(href) { (label) } }
                         }
