@@ -21,6 +21,10 @@ use crate::map::{self, MapTrack};
 use crate::routes::{logged_in, node_error, page as answer};
 use crate::Console;
 
+/// The most positions remembered per track (the oldest go first; the
+/// launch point is drawn all the same).
+pub const MAX_POSITIONS: usize = 2000;
+
 /// Each track's positions seen so far (by sequence number), oldest first.
 #[derive(Default)]
 pub struct Paths(Mutex<HashMap<String, Vec<(u32, GeoPoint)>>>);
@@ -34,6 +38,9 @@ impl Paths {
             let path = seen.entry(d.track_id.to_string()).or_default();
             if path.last().is_none_or(|(seq, _)| *seq < d.seq) {
                 path.push((d.seq, d.position));
+                if path.len() > MAX_POSITIONS {
+                    path.remove(0);
+                }
             }
         }
         seen.iter().map(|(id, p)| (id.clone(), p.iter().map(|(_, g)| *g).collect())).collect()
@@ -152,5 +159,46 @@ pub fn render(entries: &[TrackEntry], paths: &HashMap<String, Vec<GeoPoint>>) ->
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tisa_core::{Classification, Party, PartySet, Signed, Timestamp, TrackDoc, TrackId, TrackUpdate};
+
+    fn entry(seq: u32, lat_e6: i32) -> TrackEntry {
+        let point = |lat_e6| GeoPoint { lat_e6, lon_e6: 130_000_000 };
+        let doc = TrackDoc {
+            track_id: TrackId::new("KR-T-1").expect("a track id"),
+            seq,
+            originator: Party::Kr,
+            classification: Classification::Secret,
+            releasable_to: PartySet::EMPTY,
+            launch: point(39_000_000),
+            launched_at: Timestamp(0),
+            position: point(lat_e6),
+            altitude_m: 0,
+            observed_at: Timestamp(0),
+            impact: None,
+            issued_at: Timestamp(0),
+        };
+        let signed = Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] };
+        TrackEntry { update: TrackUpdate { doc, signed, consent: None }, received_at: Timestamp(0) }
+    }
+
+    #[test]
+    fn the_path_grows_by_new_updates_only_and_is_bounded() {
+        let p = Paths::default();
+        p.record(&[entry(1, 39_500_000)]);
+        p.record(&[entry(1, 39_500_000)]);
+        let got = p.record(&[entry(2, 40_000_000)]);
+        assert_eq!(got["KR-T-1"].iter().map(|g| g.lat_e6).collect::<Vec<_>>(), [39_500_000, 40_000_000]);
+        // An older update seen late does not go back in time.
+        assert_eq!(p.record(&[entry(1, 39_500_000)])["KR-T-1"].len(), 2);
+        for seq in 3..(MAX_POSITIONS as u32 + 10) {
+            p.record(&[entry(seq, 40_000_000)]);
+        }
+        assert_eq!(p.record(&[])["KR-T-1"].len(), MAX_POSITIONS);
     }
 }
