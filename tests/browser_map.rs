@@ -3,14 +3,15 @@
 //! update) appears on JP's console map — launch point, path so far, current
 //! position, predicted impact — drawn over the region's coastline, live
 //! (server-sent events; the page is not reloaded). Control: before the
-//! feed, JP's map has no track.
+//! feed, JP's map has no track. The same over TLS (a self-signed
+//! certificate): login, Secure cookie, live update.
 
 mod common;
 #[path = "browser/driver.rs"]
 mod driver;
 
 use common::cli::{grant_in_force, op, op_json};
-use common::console::start_console;
+use common::console::{start_console, start_console_with};
 use common::describe;
 use common::wait::wait_for;
 use driver::Driver;
@@ -88,4 +89,26 @@ fn a_track_fed_on_kr_appears_on_jps_map() {
         vec![serde_json::json!(format!("{sel} polyline.path"))],
     );
     assert_eq!(path, serde_json::json!(4), "the server draws the same path");
+
+    // Over TLS (a self-signed certificate): the login's Secure cookie holds
+    // in the browser, and the live stream updates the map there too.
+    let dir = tisa_kit::natsd::scratch_dir("console-tls").expect("a scratch directory");
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    std::fs::write(&cert, ck.cert.pem()).expect("write the certificate");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write the key");
+    let (cert, key) = (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned());
+    let tls =
+        start_console_with(&c, Party::Jp, false, &["--tls-cert", &cert, "--tls-key", &key, "--host", "localhost"]);
+    let jp2 = driver.browser("JP over TLS");
+    jp2.goto(&tls.link);
+    assert!(jp2.text("h1").contains("awaiting your decision"), "logged in over TLS: {}", jp2.text("main"));
+    jp2.goto(&format!("{}/map", tls.base));
+    jp2.js("window.__samePage = true;", vec![]);
+    let file = c.dir.join("track-4.jsonl");
+    std::fs::write(&file, update(4) + "\n").expect("the feed file");
+    let out = op(&c, Party::Kr, false, &["feed", "tracks", &file.to_string_lossy()]);
+    assert!(out.status.success(), "feed tracks: {}", describe(&out));
+    jp2.wait_text("#tracks", "(#4)", false);
+    assert_eq!(jp2.js("return window.__samePage === true;", vec![]), serde_json::json!(true), "live over TLS");
 }

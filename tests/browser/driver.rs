@@ -88,7 +88,9 @@ impl Driver {
 
     /// A new browser (a WebDriver session with a fresh profile).
     pub fn browser(&self, name: &str) -> Browser {
+        // Self-signed certificates are accepted (the TLS test's console has one).
         let caps = json!({
+            "acceptInsecureCerts": true,
             "goog:chromeOptions": {
                 "binary": self.chrome.to_string_lossy(),
                 "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",

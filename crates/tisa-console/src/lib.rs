@@ -24,6 +24,9 @@
 //! Loopback only, unless served over TLS ([`tls`]: `--tls-cert`,
 //! `--tls-key`), when the session cookie is also `Secure`.
 
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod audit;
 pub mod cli;
 pub mod diff;
