@@ -21,7 +21,7 @@ fn audited(dir: &Path, kind: &str, id: &str) -> usize {
 }
 
 fn missile(title: &str) -> ReportDraft {
-    ReportDraft {
+    ReportDraft { offline: false,
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),

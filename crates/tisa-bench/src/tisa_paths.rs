@@ -113,7 +113,7 @@ async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
 }
 
 pub(crate) fn draft(category: Category, i: usize) -> ReportDraft {
-    ReportDraft {
+    ReportDraft { offline: false,
         category,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect::<PartySet>(),

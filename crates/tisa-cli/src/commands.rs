@@ -28,6 +28,8 @@ pub struct SubmitInput {
     pub source: String,
     pub corrects: Option<String>,
     pub source_key: Option<String>,
+    /// Pass it off-line only.
+    pub offline: bool,
 }
 
 pub(crate) fn print_json(v: &Value) {
@@ -65,6 +67,7 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
     check_size("source", &input.source, limits::SOURCE)?;
     let corrects = input.corrects.map(ReportId::new).transpose()?;
     let draft = ReportDraft {
+        offline: input.offline,
         category: input.category,
         classification: input.classification,
         releasable_to: input.rel_to,
@@ -102,6 +105,11 @@ pub async fn submit(c: &Ctx, input: SubmitInput) -> Result<ExitCode> {
         for n in &notes {
             eprintln!("note: will not be released to {}: {} — it stays bilateral with USA", n.recipient, n.why);
         }
+        if input.offline {
+            eprintln!(
+                "off-line: approve its release (tisa pending, tisa approve), then `tisa bundle export --to us --out FILE` for the courier"
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -137,6 +145,7 @@ pub(crate) fn inbox_entry_json(e: &InboxEntry) -> Value {
     v["retracted"] = json!(retracted.is_some());
     v["retracted_at_ms"] = json!(retracted.as_ref().map(|r| r.retracted_at.as_millis()));
     v["retraction_reason"] = json!(retracted.as_ref().map(|r| r.reason.expose()));
+    v["offline"] = json!(e.offline);
     v
 }
 
@@ -145,8 +154,15 @@ pub(crate) fn print_inbox_entry(e: &InboxEntry) {
     let (d, at, retracted) = (&e.delivery, e.received_at, &e.retracted);
     let h = &d.header;
     println!(
-        "{} r{}  from {}  {} {}  REL TO {}  received {}",
-        h.id, h.revision, h.originator, h.category, h.classification, h.releasable_to, at
+        "{} r{}  from {}  {} {}  REL TO {}  received {}{}",
+        h.id,
+        h.revision,
+        h.originator,
+        h.category,
+        h.classification,
+        h.releasable_to,
+        at,
+        if e.offline { "  (off-line)" } else { "" }
     );
     if let Some(r) = retracted {
         println!("  RETRACTED by {} at {}: {}", h.originator, r.retracted_at, r.reason.expose());
@@ -504,6 +520,7 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "dead_letters": h.dead_letters,
             "dead_letter_errors": h.dead_letter_errors,
             "outbox": h.outbox,
+            "offline_waiting": h.offline_waiting,
             "held": h.held,
             "refused_replies": h.refused_replies,
             "agreement": {
@@ -535,8 +552,8 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             h.rejected
         );
         println!(
-            "  dead letters={} (unwritable={})  outbox={}  held={}  refused replies={}",
-            h.dead_letters, h.dead_letter_errors, h.outbox, h.held, h.refused_replies
+            "  dead letters={} (unwritable={})  outbox={}  held={}  refused replies={}  off-line waiting={}",
+            h.dead_letters, h.dead_letter_errors, h.outbox, h.held, h.refused_replies, h.offline_waiting
         );
         for st in &h.streams {
             println!("  {}", stream_line(st));

@@ -251,6 +251,7 @@ pub(crate) fn run_agreement(cmd: AgreementCommand) -> Result<ExitCode> {
                 println!("scope:          {}", p.scope.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
                 println!("USA-KOR link:   ceiling {}", p.kr_ceiling);
                 println!("USA-JPN link:   ceiling {}", p.jp_ceiling);
+                println!("off-line:       up to {} (tisa bundle; per-report consent only)", p.offline_ceiling);
                 println!("request expiry: {}", tisa_deploy::human_duration(p.request_expiry));
                 println!("two-person rule: {}", if p.two_person_rule { "yes" } else { "no" });
                 println!(

@@ -22,6 +22,7 @@
 //! both keep their options with them.
 
 mod audit;
+mod bundle;
 mod commands;
 mod demo;
 mod deploy;
@@ -154,6 +155,9 @@ tisa/track_latency. Plus node startup-to-ready and idle RSS, the KR node's RSS a
     /// The node's audit log (hash-chained, signed heads): show, verify, export for an auditor.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Off-line passage: export the messages waiting for a peer as a signed file, import one.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
 }
 
 #[derive(Args, Debug)]
@@ -277,6 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => tisa_bench::run(a).await,
         Command::Feed(f) => tisa_feeds::run(f).await,
         Command::Audit(c) => audit::run(c),
+        Command::Bundle(c) => bundle::run(c).await,
         Command::Export(a) => tisa_stix::cli::export(a).await,
         Command::Taxii(a) => tisa_stix::cli::taxii(a).await,
         Command::Console(a) => tisa_console::cli::console(a).await,

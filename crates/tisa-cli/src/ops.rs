@@ -106,6 +106,11 @@ pub(crate) struct SubmitArgs {
     /// same content submits nothing; with new content it becomes a new revision.
     #[arg(long)]
     pub(crate) source_key: Option<String>,
+    /// Pass it off-line only (`tisa bundle export`), e.g. above the link's ceiling: checked
+    /// against the agreement's off-line ceiling; its release request opens at once for an
+    /// approver (`tisa pending`, `tisa approve`); no standing grant applies.
+    #[arg(long)]
+    pub(crate) offline: bool,
 }
 
 #[derive(Args, Debug)]
@@ -245,6 +250,7 @@ pub(crate) async fn submit(a: SubmitArgs) -> Result<ExitCode> {
             source: a.source,
             corrects: a.corrects,
             source_key: a.source_key,
+            offline: a.offline,
         },
     )
     .await

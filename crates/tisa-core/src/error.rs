@@ -77,7 +77,7 @@ pub enum CommandError {
         hub: Party,
     },
     /// Above the ceiling of a link the report would cross.
-    #[error("{classification} is above the {ceiling} ceiling of the {hub}-{nation} link; pass it off-line")]
+    #[error("{classification} is above the {ceiling} ceiling of the {hub}-{nation} link; pass it off-line (`tisa submit --offline`, then `tisa bundle export`)")]
     AboveCeiling {
         classification: Classification,
         ceiling: Classification,
@@ -85,6 +85,12 @@ pub enum CommandError {
         /// The nation at the other end of the link.
         nation: Party,
     },
+    /// Above the agreement's off-line ceiling: it cannot pass at all.
+    #[error("{classification} is above the agreement's off-line ceiling {ceiling}: tisa cannot pass it, on-line or off-line")]
+    AboveOfflineCeiling { classification: Classification, ceiling: Classification },
+    /// The hub's own reports go bilaterally, on-line.
+    #[error("the hub's own reports go on-line (bilaterally); --offline is for a nation's report passing through the hub")]
+    OfflineFromHub,
     /// A correction names a report this party did not originate.
     #[error("report {0} is not one of this party's reports")]
     UnknownReport(ReportId),

@@ -30,6 +30,14 @@ pub enum Input {
     /// An operator's command, with the signed action that authorizes it
     /// (`None`: the request came unsigned, and is refused).
     Command(Command, Option<Authorization>),
+    /// A message that arrived off-line, in a bundle from `link` whose
+    /// signature the shell verified ([`Node::handle_courier`](crate::Node::handle_courier)).
+    Courier {
+        /// The party that exported the bundle (the other end of a link).
+        link: Party,
+        /// The message.
+        envelope: Envelope,
+    },
     /// The core's timer ([`Node::handle_timeout`](crate::Node::handle_timeout)).
     Timeout,
     /// The link to `link` came back, or the periodic check ran:

@@ -378,4 +378,8 @@ pub struct Transmit {
     /// manifest: fill them from the body store ([`Transmit::fill`]) before
     /// sending.
     pub body: Option<BodyKey>,
+    /// Off-line only: it concerns a report passing off-line, or answers
+    /// something that came off-line. The shell keeps it for the next bundle
+    /// to `to` (`tisa bundle export`) and never publishes it.
+    pub offline: bool,
 }

@@ -141,6 +141,8 @@ pub enum Verb {
     Cosign,
     /// Retract a report.
     Retract,
+    /// Export or import an off-line bundle (`tisa bundle`).
+    Courier,
     /// Read report content: inbox pages, `show`, pending with titles, exports.
     Read,
     /// Query the audit trail.
@@ -149,7 +151,7 @@ pub enum Verb {
 
 impl Verb {
     /// Every verb.
-    pub const ALL: [Verb; 9] = [
+    pub const ALL: [Verb; 10] = [
         Verb::Submit,
         Verb::Track,
         Verb::Decide,
@@ -157,6 +159,7 @@ impl Verb {
         Verb::Revoke,
         Verb::Cosign,
         Verb::Retract,
+        Verb::Courier,
         Verb::Read,
         Verb::Audit,
     ];
@@ -171,6 +174,7 @@ impl Verb {
             Verb::Revoke => "revoke",
             Verb::Cosign => "cosign",
             Verb::Retract => "retract",
+            Verb::Courier => "courier",
             Verb::Read => "read",
             Verb::Audit => "audit",
         }
@@ -181,7 +185,9 @@ impl Verb {
     pub fn roles(self) -> &'static [KeyRole] {
         match self {
             Verb::Submit | Verb::Track => &[KeyRole::Submitter, KeyRole::Feed],
-            Verb::Decide | Verb::Grant | Verb::Revoke | Verb::Cosign => &[KeyRole::Approver],
+            // A bundle carries released reports out of the node (export) or
+            // into it (import): the party's approvers carry it.
+            Verb::Decide | Verb::Grant | Verb::Revoke | Verb::Cosign | Verb::Courier => &[KeyRole::Approver],
             Verb::Retract => &[KeyRole::Submitter, KeyRole::Approver],
             Verb::Read => &[KeyRole::Reader, KeyRole::Approver, KeyRole::Submitter],
             Verb::Audit => &[KeyRole::Auditor],
@@ -260,6 +266,10 @@ pub struct Policy {
     pub kr_ceiling: Classification,
     /// Highest classification that may cross the hub–JP link (either way).
     pub jp_ceiling: Classification,
+    /// Highest classification that may pass off-line (`tisa bundle`), on
+    /// either link, with per-report consent: above a link's ceiling and up
+    /// to this one, a report travels only off-line.
+    pub offline_ceiling: Classification,
     /// How long a release request stays open before it counts as denied.
     pub request_expiry: Duration,
     /// Whether an approval must come from an operator other than the submitter.
@@ -288,6 +298,7 @@ impl Default for Policy {
             scope: vec![Category::NkNuclear, Category::NkMissile],
             kr_ceiling: Classification::Secret,
             jp_ceiling: Classification::Secret,
+            offline_ceiling: Classification::Secret,
             request_expiry: Duration::from_secs(24 * 3600),
             two_person_rule: false,
             standing_window: Duration::from_secs(60),
@@ -389,13 +400,20 @@ impl Policy {
     /// report on to `recipient` at all? Consent (an approval of exactly this
     /// report, revision and recipient) is checked separately by the caller.
     pub fn check_trilateral(&self, h: &ReportHeader, recipient: Party) -> Result<(), NotReleasable> {
+        self.check_trilateral_via(h, recipient, false)
+    }
+
+    /// [`Policy::check_trilateral`] for a report passing on-line or, with
+    /// `offline`, off-line (under [`Policy::offline_ceiling`] instead of the
+    /// links' ceilings).
+    pub fn check_trilateral_via(&self, h: &ReportHeader, recipient: Party, offline: bool) -> Result<(), NotReleasable> {
         if h.originator.is_hub() || recipient.is_hub() || recipient == h.originator {
             return Err(NotReleasable::NotAThirdParty);
         }
         if !self.in_scope(h.category) {
             return Err(NotReleasable::OutOfScope(h.category));
         }
-        let ceiling = self.ceiling(h.originator).min(self.ceiling(recipient));
+        let ceiling = self.path_ceiling(h.originator, recipient, offline);
         if h.classification > ceiling {
             return Err(NotReleasable::AboveCeiling { classification: h.classification, ceiling });
         }
@@ -403,6 +421,17 @@ impl Policy {
             return Err(NotReleasable::NotInReleasableTo);
         }
         Ok(())
+    }
+
+    /// The highest classification that may pass between `a` and `b`
+    /// (through the hub): the lower link ceiling on-line, the off-line
+    /// ceiling off-line.
+    pub fn path_ceiling(&self, a: Party, b: Party, offline: bool) -> Classification {
+        if offline {
+            self.offline_ceiling
+        } else {
+            self.ceiling(a).min(self.ceiling(b))
+        }
     }
 
     /// The trilateral rule for a live missile track (always NK_MISSILE),

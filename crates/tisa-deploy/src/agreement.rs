@@ -33,6 +33,10 @@ struct File {
     standing_statement_window: Option<Spanned<String>>,
     #[serde(default)]
     link: Vec<Link>,
+    /// The highest classification that may pass off-line (`tisa bundle`);
+    /// absent: the lower link ceiling (nothing more than on-line).
+    #[serde(default)]
+    offline_ceiling: Option<Spanned<String>>,
     #[serde(default)]
     key: Vec<Key>,
     #[serde(default)]
@@ -232,6 +236,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
         let missing = if ceilings[0].is_none() { "USA-KOR" } else { "USA-JPN" };
         return Err(cx.err(0..0, format!("the {missing} link is missing (add a [[link]] table)")));
     };
+    let offline_ceiling = match &file.offline_ceiling {
+        None => kr_ceiling.min(jp_ceiling),
+        Some(c) => c.get_ref().parse().map_err(|e| cx.err(c.span(), format!("{e}")))?,
+    };
     let mut keys: Vec<KeyEntry> = Vec::new();
     let mut seen = BTreeSet::new();
     for k in &file.key {
@@ -328,6 +336,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
             scope,
             kr_ceiling,
             jp_ceiling,
+            offline_ceiling,
             request_expiry,
             two_person_rule: file.two_person_rule,
             standing_window,
@@ -382,6 +391,7 @@ pub fn to_json(a: &Agreement) -> serde_json::Value {
             {"parties": ["USA", "KOR"], "ceiling": p.kr_ceiling.as_str()},
             {"parties": ["USA", "JPN"], "ceiling": p.jp_ceiling.as_str()},
         ],
+        "offline_ceiling": p.offline_ceiling.as_str(),
         "request_expiry_ms": u64::try_from(p.request_expiry.as_millis()).unwrap_or(u64::MAX),
         "two_person_rule": p.two_person_rule,
         "standing_statement_window_ms": u64::try_from(p.standing_window.as_millis()).unwrap_or(u64::MAX),

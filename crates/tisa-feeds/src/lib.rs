@@ -190,7 +190,7 @@ impl Item {
     }
 
     fn draft(&self, submitted_by: &str) -> ReportDraft {
-        ReportDraft {
+        ReportDraft { offline: false,
             category: self.category,
             classification: self.classification,
             releasable_to: self.rel_to,

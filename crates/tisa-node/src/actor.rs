@@ -130,6 +130,8 @@ pub(crate) struct Actor {
     pub(crate) reload: Option<Reload>,
     /// Why the last reload was refused (empty: none was).
     pub(crate) reload_error: String,
+    /// Off-line passage: what waits for the next bundle (`courier`).
+    pub(crate) courier: crate::courier::Courier,
 }
 
 /// Group commit: at most this many inputs in one store transaction.
@@ -210,7 +212,9 @@ async fn run(
         read_replays: Default::default(),
         reload: config.reload,
         reload_error: String::new(),
+        courier: Default::default(),
     };
+    actor.load_courier_acks();
     actor.send_all(resend).await;
     // Coming up is a link coming back: reconcile with every peer, end to end
     // (the broker may have lost what it acknowledged while this node was down).

@@ -155,6 +155,11 @@ impl Actor {
         }
         for (slot, query, auth) in queries {
             replies[slot].2 = Some(match self.authorize_query(&query, auth.as_ref()) {
+                Ok(Some(who)) if matches!(query, Query::BundleExport(_) | Query::BundleImport(_)) => match query {
+                    Query::BundleExport(r) => self.bundle_export(&who, r),
+                    Query::BundleImport(r) => self.bundle_import(&who, r),
+                    _ => ControlReply::error("INTERNAL", "not a bundle request"),
+                },
                 Ok(who) => {
                     let reply = self.answer(query).await;
                     if let Some(who) = who {
@@ -214,6 +219,7 @@ impl Actor {
     ) -> Result<Option<Authorized>, CommandError> {
         let verb = match query {
             Query::Inbox(_) | Query::Pending(_) | Query::Status(_) => Verb::Read,
+            Query::BundleExport(_) | Query::BundleImport(_) => Verb::Courier,
             _ => return Ok(None),
         };
         match self.core.authorize_read(now(), verb, auth, &mut self.read_replays) {
@@ -306,6 +312,10 @@ impl Actor {
                 .tracks(q.after.as_deref(), q.page_size(usize::MAX))
                 .map(|p| self.fit(ControlReply::Tracks(p), &q)),
             Query::Held(_) => Ok(ControlReply::Held(self.core.held())),
+            // Answered with the signed action's holder (`on_calls`).
+            Query::BundleExport(_) | Query::BundleImport(_) => {
+                Ok(ControlReply::error("UNAUTHORIZED", "a bundle request needs a signed action"))
+            }
             Query::DeadLetters(q) => {
                 return match self.links.dead_letters().list(q.page_size(limits::PAGE)).await {
                     Ok((items, total)) => ControlReply::DeadLetters(items, total),
@@ -334,6 +344,7 @@ impl Actor {
             dead_letters: self.counters.dead_letters,
             dead_letter_errors: self.counters.dead_letter_errors,
             outbox: self.outbox.len() as u64,
+            offline_waiting: self.courier.waiting(None) as u64,
             send_error: self.send_trouble.as_ref().filter(|_| !self.outbox.is_empty()).map(|t| SendError {
                 stream: t.stream.clone(),
                 reason: t.reason.clone(),

@@ -87,7 +87,11 @@ impl Actor {
     }
 
     /// [`Actor::send_all`]; with `batch` false, one broker message per transmit.
-    async fn send_all_as(&mut self, mut out: Vec<Transmit>, batch: bool) {
+    async fn send_all_as(&mut self, out: Vec<Transmit>, batch: bool) {
+        // What may only travel off-line is never published: it waits for
+        // the next bundle (`courier`).
+        let (offline, mut out): (Vec<Transmit>, Vec<Transmit>) = out.into_iter().partition(|t| t.offline);
+        self.keep_offline(offline);
         if out.is_empty() {
             return;
         }

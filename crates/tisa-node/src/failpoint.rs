@@ -152,6 +152,7 @@ fn check(step: &'static str, what: impl FnOnce() -> Cow<'static, str>) {
 fn input_kind(input: &Input) -> Cow<'static, str> {
     match input {
         Input::Message { envelope, .. } => Cow::Borrowed(envelope.payload.kind()),
+        Input::Courier { envelope, .. } => Cow::Owned(format!("courier.{}", envelope.payload.kind())),
         Input::Timeout => Cow::Borrowed("timeout"),
         Input::LinkUp { .. } => Cow::Borrowed("link-up"),
         Input::Command(c, _) => Cow::Owned(format!("ctl.{}", c.verb())),

@@ -18,6 +18,8 @@
 //! - `egress`: transmits (bodies filled, batches, acknowledgements, the
 //!   outbox) and events.
 //! - `control`: the operator's calls (commands and queries).
+//! - `courier`: off-line passage: what waits for the next bundle, bundle
+//!   export and import.
 //! - [`store`]: the node's durable state (the input log, bodies, sent records).
 //! - [`audit`]: the audit trail (`audit.log`, hash-chained, with signed heads).
 //! - [`failpoint`]: named crash points for fault tests.
@@ -30,6 +32,7 @@ mod actor;
 pub mod audit;
 pub mod clock;
 mod control;
+mod courier;
 mod egress;
 pub mod failpoint;
 mod ingress;

@@ -22,6 +22,10 @@ pub(crate) fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlRep
             core.handle_message(now, link, envelope);
             None
         }
+        Input::Courier { link, envelope } => {
+            core.handle_courier(now, link, envelope);
+            None
+        }
         Input::Timeout => {
             core.handle_timeout(now);
             None

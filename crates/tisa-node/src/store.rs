@@ -33,6 +33,10 @@ const BODIES: TableDefinition<&str, &[u8]> = TableDefinition::new("bodies");
 /// agreement (say, without the two-person rule) cannot turn a refusal into
 /// an effect no one asked for again.
 const REFUSED: TableDefinition<u64, &[u8]> = TableDefinition::new("refused");
+/// Off-line passage: `"acks.KR"` → the id of the last bundle imported from
+/// that peer (32 bytes) ‖ its messages' ids, newline-separated (what the
+/// next bundle to it acknowledges).
+const COURIER: TableDefinition<&str, &[u8]> = TableDefinition::new("courier");
 
 /// redb's page cache. Its default (1 GiB) would let the node's memory grow
 /// with the store; the hot pages (the log's tail, recent bodies) fit in far less.
@@ -97,6 +101,7 @@ impl Store {
             w.open_table(AUDIT).map_err(|e| store.err(e))?;
             w.open_table(BODIES).map_err(|e| store.err(e))?;
             w.open_table(REFUSED).map_err(|e| store.err(e))?;
+            w.open_table(COURIER).map_err(|e| store.err(e))?;
         }
         w.commit().map_err(|e| store.err(e))?;
         let r = store.db.begin_read().map_err(|e| store.err(e))?;
@@ -304,6 +309,40 @@ impl Store {
         w.commit().map_err(|e| self.err(e))?;
         self.staged.clear();
         Ok(())
+    }
+
+    /// Records what the next bundle to `peer` acknowledges: the last bundle
+    /// imported from it (`bundle`) and its messages' ids.
+    pub fn set_courier_acks(
+        &mut self,
+        peer: tisa_core::Party,
+        bundle: &[u8; 32],
+        ids: &[tisa_core::MessageId],
+    ) -> Result<(), StoreError> {
+        let mut v = bundle.to_vec();
+        v.extend_from_slice(ids.iter().map(|i| i.as_str()).collect::<Vec<_>>().join("\n").as_bytes());
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(COURIER).map_err(|e| self.err(e))?;
+            t.insert(format!("acks.{}", peer.code()).as_str(), v.as_slice()).map_err(|e| self.err(e))?;
+        }
+        self.write_staged(&w)?;
+        w.commit().map_err(|e| self.err(e))?;
+        self.staged.clear();
+        Ok(())
+    }
+
+    /// What [`Store::set_courier_acks`] last recorded for `peer`.
+    pub fn courier_acks(&self, peer: tisa_core::Party) -> Result<Option<([u8; 32], Vec<String>)>, StoreError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(COURIER).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(format!("acks.{}", peer.code()).as_str()).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
+        let v = v.value();
+        let Some((id, rest)) = v.split_first_chunk::<32>() else { return Err(self.err("courier acks are malformed")) };
+        let text = std::str::from_utf8(rest).map_err(|e| self.err(e))?;
+        Ok(Some((*id, text.split('\n').filter(|s| !s.is_empty()).map(str::to_owned).collect())))
     }
 
     /// Which of `ids` were handed to the broker (one lookup each, so that

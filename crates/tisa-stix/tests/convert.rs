@@ -37,6 +37,7 @@ fn entry(h: ReportHeader, released: Released, received: u64) -> InboxEntry {
         received_at: Timestamp(received),
         retracted: None,
         body: None,
+        offline: false,
     }
 }
 

@@ -32,6 +32,10 @@ impl Wire for LoggedInput {
                 p.authorization = auth.as_ref().map(|a| signed_to(&a.action));
                 (I::Command(p), id)
             }
+            Input::Courier { link, envelope } => (
+                I::Courier(proto::LoggedInbound { link: party_to(*link), envelope: Some(envelope.to_proto()) }),
+                String::new(),
+            ),
             Input::Timeout => (I::Timeout(true), String::new()),
             Input::LinkUp { link } => (I::LinkUp(party_to(*link)), String::new()),
         };
@@ -52,6 +56,10 @@ impl Wire for LoggedInput {
                 let id = p.report_id;
                 Input::Command(request.into_command(|| report_id("report_id", id))?, auth)
             }
+            I::Courier(i) => Input::Courier {
+                link: party_from("logged_courier.link", i.link)?,
+                envelope: Wire::from_proto(i.envelope.ok_or(DecodeError::Missing("logged_courier.envelope"))?)?,
+            },
             I::Timeout(_) => Input::Timeout,
             I::LinkUp(l) => Input::LinkUp { link: party_from("logged_input.link_up", l)? },
         };

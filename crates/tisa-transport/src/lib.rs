@@ -7,6 +7,7 @@
 //!   (`tisa_core` types), and envelopes.
 //! - [`control`]: the operator ⇄ own-node control protocol in domain terms
 //!   (one request type, one reply type; "Adding a command" is there).
+//! - [`bundle`]: off-line bundles: export and import pages, the file.
 //! - [`input_log`]: the encoding of a node's input log.
 //! - [`subjects`]: every subject tisa uses, who publishes and who subscribes.
 //! - [`conn`]: connections with retry, readiness probes, the node's links,
@@ -21,6 +22,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/tisa.v1.rs"));
 }
 
+pub mod bundle;
 pub mod conn;
 pub mod control;
 pub mod convert;

@@ -102,7 +102,7 @@ fn track() -> TrackUpdate {
 }
 
 fn draft() -> ReportDraft {
-    ReportDraft {
+    ReportDraft { offline: false,
         category: Category::NkNuclear,
         classification: Classification::Confidential,
         releasable_to: "USA,JPN".parse().unwrap(),
@@ -337,7 +337,13 @@ fn replies() -> Vec<ControlReply> {
         ControlReply::Decided { request_id, decision: Decision::ApproveTearline },
         ControlReply::Inbox(Page {
             items: vec![
-                InboxEntry { delivery: delivery.clone(), received_at: Timestamp(4), retracted: None, body: None },
+                InboxEntry {
+                    delivery: delivery.clone(),
+                    received_at: Timestamp(4),
+                    retracted: None,
+                    body: None,
+                    offline: false,
+                },
                 InboxEntry {
                     delivery: Delivery {
                         released: Released::Tearline(Sensitive::new("tl")),
@@ -347,6 +353,7 @@ fn replies() -> Vec<ControlReply> {
                     received_at: Timestamp(4),
                     retracted: Some(RetractionNote { retracted_at: Timestamp(6), reason: Sensitive::new("why") }),
                     body: None,
+                    offline: true,
                 },
             ],
             next_after: None,
@@ -365,7 +372,7 @@ fn replies() -> Vec<ControlReply> {
             agreement_version: 7,
             dead_letters: 8,
             dead_letter_errors: 9,
-            outbox: 10,
+            outbox: 10, offline_waiting: 3,
             send_error: Some(SendError { stream: "TISA_JP_DOWN".into(), reason: "full".into(), since: Timestamp(11) }),
             held: 12,
             refused_replies: 13,

@@ -118,6 +118,25 @@ pub enum Event {
     /// A trilateral delivery or track the hub sent under another agreement
     /// version was not taken (the hub sends it again once they agree).
     NotUnderAgreement { link: Party, kind: &'static str, theirs: AgreementTag, ours: AgreementTag },
+    /// An operator exported an off-line bundle for `peer` (`tisa bundle export`).
+    BundleExported {
+        peer: Party,
+        /// How many messages it carries.
+        messages: u32,
+        /// SHA-256 of its signed document (names every message by hash).
+        sha256: crate::sign::Digest32,
+        /// The operator's key.
+        key: KeyId,
+    },
+    /// An operator imported an off-line bundle from `peer` (`tisa bundle
+    /// import`); each message it carried is an input of its own.
+    BundleImported {
+        peer: Party,
+        /// How many messages were taken in (a duplicate counts).
+        messages: u32,
+        sha256: crate::sign::Digest32,
+        key: KeyId,
+    },
     /// An operator's request was refused before it had any effect: its
     /// signed action was missing, of an unknown key, another party's key,
     /// a key without the role, stale or replayed (audited by key id).

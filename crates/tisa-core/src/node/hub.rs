@@ -94,7 +94,9 @@ impl Node {
                 why: NotReleasable::NotInReleasableTo,
             });
         }
-        let ceiling = self.policy.ceiling(link);
+        // Off-line, up to the agreement's off-line ceiling; on-line, the link's.
+        let offline = self.offline_input();
+        let ceiling = if offline { self.policy.offline_ceiling } else { self.policy.ceiling(link) };
         if h.classification > ceiling {
             return Err(RejectReason::NotReleasable {
                 report: h.id.clone(),
@@ -119,6 +121,9 @@ impl Node {
         if self.retractions.contains_key(&h.id) {
             return Err(RejectReason::Retracted(h.id.clone()));
         }
+        if offline {
+            self.courier.reports.insert(key.clone());
+        }
         let header = report.header.clone();
         let reference = ReportRef::of(&report, &m);
         self.hub.held.insert(key.clone(), reference.clone());
@@ -133,6 +138,7 @@ impl Node {
                 received_at: now,
                 retracted: None,
                 manifest_sha256: reference.manifest_sha256,
+                offline,
             },
         );
         self.stash(report.clone());
@@ -151,7 +157,7 @@ impl Node {
         if !header.releasable_to.contains(third) {
             return Ok(()); // bilateral only: nothing to ask
         }
-        if let Err(why) = self.policy.check_trilateral(&header, third) {
+        if let Err(why) = self.policy.check_trilateral_via(&header, third, offline) {
             self.send(
                 now,
                 link,
@@ -164,10 +170,12 @@ impl Node {
             );
             return Ok(());
         }
-        // A signed, unrevoked standing grant is consent given in advance.
+        // A signed, unrevoked standing grant is consent given in advance
+        // (never off-line: a courier cannot carry its freshness).
         let grant = self
             .grants
             .values()
+            .filter(|_| !offline)
             .filter(|g| !g.revoked && g.grant.doc.covers(&header, third, now))
             .find(|g| !g.grant.doc.tearline_only || report.content.tearline.is_some())
             .map(|g| g.grant.clone());
@@ -285,7 +293,8 @@ impl Node {
         consent: Consent,
     ) -> Result<(), RejectReason> {
         let id = report.header.id.clone();
-        self.policy.check_trilateral(&report.header, recipient).map_err(|why| RejectReason::NotReleasable {
+        let offline = self.passes_offline(&id, report.header.revision);
+        self.policy.check_trilateral_via(&report.header, recipient, offline).map_err(|why| RejectReason::NotReleasable {
             report: id.clone(),
             recipient,
             why,

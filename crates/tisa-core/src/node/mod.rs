@@ -45,6 +45,7 @@ use crate::types::{Classification, Party, PartySet, Timestamp};
 
 mod agreement;
 mod auth;
+mod courier;
 mod event;
 mod grants;
 mod hub;
@@ -57,6 +58,7 @@ mod tracks;
 mod views;
 
 pub use agreement::AgreementView;
+pub use courier::BundleError;
 pub use event::{Event, HeldKind};
 pub use originator::{ReportDraft, SubmitNote, Submitted};
 pub use standing::HeldView;
@@ -176,6 +178,9 @@ pub struct Node {
     replays: Replays,
     /// Later agreement versions, and what the peers enforce (`agreement`).
     chain: agreement::Chain,
+    /// Reports passing off-line, and whether the input being handled came
+    /// off-line (`courier`).
+    courier: courier::Courier,
 }
 
 impl Node {
@@ -211,6 +216,7 @@ impl Node {
             stashes: VecDeque::new(),
             replays: Replays::default(),
             chain: agreement::Chain::default(),
+            courier: courier::Courier::default(),
         })
     }
 
@@ -282,7 +288,11 @@ impl Node {
         } else if env.sender != link {
             Err(RejectReason::ForgedSender { claimed: env.sender, link })
         } else {
-            self.note_peer_agreement(now, link, env.agreement);
+            // A bundle's messages say what the exporter enforced when it
+            // exported them, not what it enforces now.
+            if !self.offline_input() {
+                self.note_peer_agreement(now, link, env.agreement);
+            }
             match env.payload {
                 Payload::Hello => Ok(()),
                 p if !self.party.is_hub() && is_trilateral(&p) && !self.sent_under_own_agreement(env.agreement) => {
@@ -394,7 +404,8 @@ impl Node {
             agreement: self.policy.tag(),
             payload,
         };
-        let mut t = Transmit { to, envelope, body };
+        let offline = self.courier.active || self.concerns_offline(&envelope.payload);
+        let mut t = Transmit { to, envelope, body, offline };
         if let Some(b) = t.body.as_ref().and_then(|k| self.bodies.as_ref()?.get(k)) {
             // In memory, a body is there and matches: the core stashed it.
             let _ = t.fill(b);
@@ -505,6 +516,18 @@ pub fn check_markings(
     classification: Classification,
     releasable_to: PartySet,
 ) -> Result<PartySet, CommandError> {
+    check_markings_via(policy, party, classification, releasable_to, false)
+}
+
+/// [`check_markings`] for a report passing on-line or, with `offline`,
+/// off-line (within the agreement's off-line ceiling instead of the links').
+pub fn check_markings_via(
+    policy: &Policy,
+    party: Party,
+    classification: Classification,
+    releasable_to: PartySet,
+    offline: bool,
+) -> Result<PartySet, CommandError> {
     let rel: PartySet = releasable_to.iter().filter(|p| *p != party).collect();
     if rel.is_empty() {
         return Err(CommandError::NoRecipient);
@@ -514,6 +537,13 @@ pub fn check_markings(
     }
     // A nation's report crosses its own link; the hub's, each recipient's.
     let links: Vec<Party> = if party.is_hub() { rel.iter().collect() } else { vec![party] };
+    if offline {
+        let ceiling = policy.offline_ceiling;
+        if classification > ceiling {
+            return Err(CommandError::AboveOfflineCeiling { classification, ceiling });
+        }
+        return Ok(rel);
+    }
     for nation in links {
         let ceiling = policy.ceiling(nation);
         if classification > ceiling {

@@ -53,6 +53,11 @@ pub struct ReportDraft {
     /// the same content is a no-op; with different content it becomes a new
     /// revision of the same report.
     pub source_key: Option<String>,
+    /// Pass it off-line (`tisa bundle`), never on-line: checked against the
+    /// agreement's off-line ceiling instead of the links' ceilings; its
+    /// release requests open here at once, for an approver to decide before
+    /// export, and no standing grant applies to it.
+    pub offline: bool,
 }
 
 /// A note on a submission: a recipient in the releasable-to list that the
@@ -175,6 +180,7 @@ impl Node {
     /// carry this party's prefix (`KR-…`).
     pub fn submit(&mut self, now: Timestamp, id: ReportId, draft: ReportDraft) -> Result<Submitted, CommandError> {
         let ReportDraft {
+            offline,
             category,
             classification,
             releasable_to,
@@ -238,7 +244,11 @@ impl Node {
         if let Some(t) = &content.tearline {
             check_text(TextField::Tearline, t, limits::TEARLINE, true)?;
         }
-        let rel = super::check_markings(&self.policy, self.party, classification, releasable_to)?;
+        let rel = super::check_markings_via(&self.policy, self.party, classification, releasable_to, offline)?;
+        if offline && self.party.is_hub() {
+            // The hub's own reports go bilaterally, on-line.
+            return Err(CommandError::OfflineFromHub);
+        }
         let (id, revision) = match corrects {
             Some(orig) => {
                 let own =
@@ -304,9 +314,12 @@ impl Node {
                 }
             }
         } else {
+            if offline {
+                self.courier.reports.insert((header.id.clone(), header.revision));
+            }
             if let Some(third) = self.party.other_nation() {
                 if rel.contains(third) {
-                    match self.policy.check_trilateral(&header, third) {
+                    match self.policy.check_trilateral_via(&header, third, offline) {
                         Ok(()) => {
                             recipients.insert(third, RecipientState::Waiting);
                         }
@@ -336,6 +349,9 @@ impl Node {
             self.originator.sources.insert(key, (header.id.clone(), header.revision, digest));
         }
         self.events.push_back(Event::Submitted { header: header.clone() });
+        if offline {
+            self.open_offline_requests(now, &header);
+        }
         Ok(Submitted { header, notes, duplicate: false })
     }
 
@@ -508,7 +524,15 @@ impl Node {
     pub(super) fn originator_on_request(&mut self, now: Timestamp, r: ReleaseRequest) -> Result<(), RejectReason> {
         let rid = r.request_id.clone();
         if let Some(existing) = self.originator.requests.get(&rid) {
-            if existing.request != r {
+            // An off-line report's request was opened here at submit, with
+            // this node's times: the hub's copy differs only in them.
+            let e = &existing.request;
+            let same = if self.courier.reports.contains(&(r.report_id.clone(), r.revision)) {
+                (&e.report_id, e.revision, e.recipient) == (&r.report_id, r.revision, r.recipient)
+            } else {
+                *e == r
+            };
+            if !same {
                 return Err(RejectReason::RequestMismatch(rid));
             }
             // The hub asks again (it never got the decision, or is
@@ -528,7 +552,8 @@ impl Node {
             .own_revision(&r.report_id, r.revision)
             .ok_or_else(|| RejectReason::UnknownReport { report: r.report_id.clone(), revision: r.revision })?;
         let header = rev.report.header.clone();
-        self.policy.check_trilateral(&header, r.recipient).map_err(|why| RejectReason::NotReleasable {
+        let offline = self.courier.reports.contains(&(header.id.clone(), header.revision));
+        self.policy.check_trilateral_via(&header, r.recipient, offline).map_err(|why| RejectReason::NotReleasable {
             report: r.report_id.clone(),
             recipient: r.recipient,
             why,

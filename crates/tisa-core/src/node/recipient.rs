@@ -28,6 +28,8 @@ pub(super) struct Received {
     pub(super) received_at: Timestamp,
     pub(super) retracted: Option<Box<RetractionNote>>,
     pub(super) manifest_sha256: sign::Digest32,
+    /// It arrived off-line (in a bundle).
+    pub(super) offline: bool,
 }
 
 impl Received {
@@ -50,6 +52,7 @@ impl Received {
             received_at: self.received_at,
             retracted: self.retracted.as_deref().cloned(),
             body: Some(BodyKey::of(&self.header)),
+            offline: self.offline,
         }
     }
 }
@@ -94,10 +97,16 @@ impl Node {
                 }
             }
             (false, Basis::Trilateral) => {
-                self.policy.check_trilateral(h, self.party).map_err(not_releasable)?;
+                let offline = self.offline_input();
+                self.policy.check_trilateral_via(h, self.party, offline).map_err(not_releasable)?;
                 let expected = RequestId::for_release(&h.id, h.revision, self.party);
                 if d.request_id.as_ref() != Some(&expected) {
                     return Err(RejectReason::RequestMismatch(d.request_id.clone().unwrap_or(expected)));
+                }
+                // Off-line, only explicit per-report consent: a courier
+                // cannot carry a grant's freshness.
+                if offline && matches!(d.consent, Some(Consent::Grant(_))) {
+                    return Err(RejectReason::NoConsent(h.id.clone()));
                 }
                 self.verify_consent(now, &d)?;
             }
@@ -142,7 +151,11 @@ impl Node {
             received_at: now,
             retracted: None,
             manifest_sha256: sign::sha256(&d.manifest.bytes),
+            offline: self.offline_input(),
         };
+        if received.offline {
+            self.courier.reports.insert((received.header.id.clone(), received.header.revision));
+        }
         self.stash(body);
         match hold_under {
             Some(grant_id) => self.hold_delivery(message_id, received, title, grant_id),

@@ -88,6 +88,10 @@ impl Node {
             }
             out.extend(self.standing_to_resend(link).into_iter().map(|p| (p, None)));
         }
+        // What passes off-line is never re-sent on-line: a lost bundle's
+        // messages go again in the next bundle (`tisa bundle export`
+        // carries everything the peer has not acknowledged).
+        out.retain(|(p, _)| !self.concerns_offline(p));
         let resent = u32::try_from(out.len()).unwrap_or(u32::MAX);
         for (p, body) in out {
             self.send_body(now, link, p, body);
@@ -115,7 +119,8 @@ impl Node {
         let mut out = vec![progress(None, Stage::Accepted)];
         if let Some(third) = link.other_nation().filter(|t| h.releasable_to.contains(*t)) {
             let rid = RequestId::for_release(&h.id, h.revision, third);
-            if let Err(why) = self.policy.check_trilateral(h, third) {
+            let offline = self.passes_offline(&h.id, h.revision);
+            if let Err(why) = self.policy.check_trilateral_via(h, third, offline) {
                 out.push(progress(Some(third), Stage::NotReleasable(why)));
             } else if let Some(f) = self.hub.forwarded.get(&(h.id.clone(), h.revision, third)) {
                 out.push(progress(Some(third), Stage::Forwarded { tearline_only: f.tearline_only }));

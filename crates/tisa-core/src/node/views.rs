@@ -150,6 +150,8 @@ pub struct InboxEntry {
     /// When set, what was released and the manifest are blank: fill them
     /// from the body store ([`InboxEntry::fill`]).
     pub body: Option<BodyKey>,
+    /// It arrived off-line, in a bundle (`tisa bundle import`).
+    pub offline: bool,
 }
 
 /// A retraction as a holder of the report sees it.

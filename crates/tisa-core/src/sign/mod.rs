@@ -40,6 +40,7 @@
 //! | `tisa.v1.agreement` | each party's agreement-signer key (by key id) | version, SHA-256 of the agreement's canonical form, SHA-256 of the previous version's, party, key id: a version is in force only with one from each of the three parties, by keys the previous version registers ([`check_agreement_signed`]) |
 //! | `tisa.v1.roster` | the party's roster key (by key id) | party, version, issue time, operators (name, key id, public key, roles) |
 //! | `tisa.v1.track` | originator's node key | track id, sequence number, originator, category (NK_MISSILE), classification, releasable-to, launch point and time, position, altitude, observation time, predicted impact, issue time |
+//! | `tisa.v1.bundle` | the exporting node's key | from, to, export time, agreement version and hash, SHA-256 of each envelope carried, message ids of the peer's off-line envelopes taken in: an off-line bundle (`tisa bundle`), standing in for the link's authentication |
 //! | `tisa.v1.standing` | originator's node key | grant id, SHA-256 of the grant's signed bytes, originator, per-grant sequence number, issue time: the grant still stands (issued on a timer; a recipient uses a grant only while it holds a fresh one) |
 //!
 //! Format: a first line naming the document (`tisa.v1.manifest`), then
@@ -56,6 +57,7 @@
 
 mod action;
 mod agreement;
+mod bundle;
 mod canonical;
 mod cosign;
 mod decision;
@@ -74,6 +76,7 @@ mod tests;
 
 pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
 pub use agreement::{check_agreement_signed, AgreementDoc, AgreementSigError};
+pub use bundle::BundleDoc;
 pub use canonical::{sha256, Digest32, SigError};
 pub use cosign::{check_cosigned, CosignDoc};
 pub use decision::{DecisionDoc, Verdict};

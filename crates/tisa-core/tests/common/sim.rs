@@ -53,6 +53,8 @@ pub struct Sim {
     pub delivered: usize,
     /// Each node's body store (the nodes keep bodies outside, as the shell runs them).
     bodies: [HashMap<BodyKey, Report>; 3],
+    /// Off-line messages per directed link, waiting for a courier ([`Sim::carry`]).
+    courier: BTreeMap<(Party, Party), VecDeque<Envelope>>,
 }
 
 impl Default for Sim {
@@ -96,6 +98,7 @@ impl Sim {
             log: Vec::new(),
             delivered: 0,
             bodies: Default::default(),
+            courier: BTreeMap::new(),
         }
     }
 
@@ -131,8 +134,26 @@ impl Sim {
             );
             assert_eq!(t.envelope.sender, p, "{p:?} emitted an envelope claiming sender {:?}", t.envelope.sender);
             assert_eq!(t.envelope.version, PROTOCOL_VERSION);
-            self.seq += 1;
-            self.queues.get_mut(&(p, t.to)).expect("link queue").push_back((self.seq, t.envelope.clone()));
+            if t.offline {
+                self.courier.entry((p, t.to)).or_default().push_back(t.envelope.clone());
+            } else {
+                // Nothing above a link's ceiling ever goes on-line.
+                let nation = if p.is_hub() { t.to } else { p };
+                let ceiling = self.nodes[i].policy().ceiling(nation);
+                let class = match &t.envelope.payload {
+                    Payload::Report(r) => Some(r.header.classification),
+                    Payload::Delivery(d) => Some(d.header.classification),
+                    _ => None,
+                };
+                assert!(
+                    class.is_none_or(|c| c <= ceiling),
+                    "{p:?} put a {:?} {} on the {nation:?} link (ceiling {ceiling:?})",
+                    class,
+                    t.envelope.payload.kind()
+                );
+                self.seq += 1;
+                self.queues.get_mut(&(p, t.to)).expect("link queue").push_back((self.seq, t.envelope.clone()));
+            }
             self.log.push(Sent { at: self.now, from: p, transmit: t });
         }
         while let Some(e) = self.nodes[i].poll_event() {
@@ -335,6 +356,28 @@ impl Sim {
         self.delivered += 1;
         self.nodes[idx(to)].handle_message(self.now, link, env);
         self.flush(to);
+    }
+
+    /// A courier carries every off-line message waiting on `from -> to` (a
+    /// bundle): each is handed to `to` as off-line input. Returns how many.
+    pub fn carry(&mut self, from: Party, to: Party) -> usize {
+        let envs: Vec<Envelope> = self.courier.get_mut(&(from, to)).map(|q| q.drain(..).collect()).unwrap_or_default();
+        for env in &envs {
+            self.carry_one(to, from, env.clone());
+        }
+        envs.len()
+    }
+
+    /// Hands `env` to `to` as off-line input from `link` (a bundle's message).
+    pub fn carry_one(&mut self, to: Party, link: Party, env: Envelope) {
+        self.delivered += 1;
+        self.nodes[idx(to)].handle_courier(self.now, link, env);
+        self.flush(to);
+    }
+
+    /// Off-line messages waiting on `from -> to`.
+    pub fn offline_waiting(&self, from: Party, to: Party) -> Vec<Envelope> {
+        self.courier.get(&(from, to)).map(|q| q.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Delivers the oldest in-flight envelope on `from -> to`, if any, and

@@ -15,6 +15,7 @@ mod forgery;
 mod freshness;
 mod hub_reports;
 mod inputs;
+mod offline;
 mod queries;
 mod redaction;
 mod request_ids;

@@ -252,7 +252,7 @@ impl AuditLog {
             Input::Command(Command::Revoke(s), _) => {
                 note.grant = RevocationDoc::parse(&s.bytes).ok().map(|d| revocation(&d));
             }
-            Input::Message { envelope, .. } => {
+            Input::Message { envelope, .. } | Input::Courier { envelope, .. } => {
                 note.message_id = Some(envelope.message_id.to_string());
                 note.grant = match &envelope.payload {
                     Payload::Grant(g) => Some(grant(&g.doc)),
@@ -393,7 +393,9 @@ impl AuditLog {
             Event::AgreementSwitched { .. }
             | Event::AgreementMismatch { .. }
             | Event::NotUnderAgreement { .. }
-            | Event::HeldForAgreement { .. } => {
+            | Event::HeldForAgreement { .. }
+            | Event::BundleExported { .. }
+            | Event::BundleImported { .. } => {
                 // Versions, hashes, parties and kinds only.
                 e.detail = clean(&w.detail);
             }

@@ -265,15 +265,33 @@ impl AuditLog {
     /// which reports) or a refused one (`UNAUTHORIZED`). Reads are not
     /// inputs: like dead letters, they are written at once.
     pub fn record_read(&mut self, store: &mut Store, key_id: Option<String>, name: Option<&str>, detail: String) {
+        let kind = if name.is_none() { "UNAUTHORIZED" } else { "READ" };
+        self.record_not_input(store, kind, key_id, name, detail);
+    }
+
+    /// Records an operator's action that is not an input (an off-line
+    /// bundle exported, imported or refused): `kind`, who by key id and
+    /// name, what.
+    pub fn record_operator(&mut self, store: &mut Store, kind: &str, key_id: String, name: &str, detail: String) {
+        self.record_not_input(store, kind, Some(key_id), Some(name), detail);
+    }
+
+    fn record_not_input(
+        &mut self,
+        store: &mut Store,
+        kind: &str,
+        key_id: Option<String>,
+        name: Option<&str>,
+        detail: String,
+    ) {
         if self.broken {
             return;
         }
-        let refused = name.is_none();
         let e = Entry {
             at_ms: crate::clock::now().as_millis(),
             actor: name.filter(|n| valid_name(n)).map_or_else(|| self.party.to_string(), str::to_owned),
             key_id: key_id.map(|k| clean(&k)),
-            kind: if refused { "UNAUTHORIZED" } else { "READ" }.to_owned(),
+            kind: kind.to_owned(),
             detail,
             ..Entry::default()
         };

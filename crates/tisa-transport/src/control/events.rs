@@ -230,6 +230,16 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
                 "{kind} from {link} sent under agreement {theirs}, this node enforces {ours}: not taken (the hub sends it again once they agree)"
             );
         }
+        Event::BundleExported { peer, messages, sha256, key } => {
+            w.kind = "BUNDLE_EXPORTED".into();
+            w.recipient = Some(*peer);
+            w.detail = format!("bundle {} for {peer} exported by key {key}: {messages} message(s)", short(sha256));
+        }
+        Event::BundleImported { peer, messages, sha256, key } => {
+            w.kind = "BUNDLE_IMPORTED".into();
+            w.originator = Some(*peer);
+            w.detail = format!("bundle {} from {peer} imported by key {key}: {messages} message(s)", short(sha256));
+        }
         Event::Unauthorized { verb, key, why } => {
             w.kind = "UNAUTHORIZED".into();
             w.detail = format!("{verb} by key {} refused: {why}", key.map_or("-".to_owned(), |k| k.to_string()));
@@ -292,4 +302,9 @@ impl Wire for WatchEvent {
             tearline_only: e.tearline_only,
         })
     }
+}
+
+/// The first 16 hex digits of a digest (a bundle's id in messages).
+fn short(d: &tisa_core::sign::Digest32) -> String {
+    d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -57,6 +57,15 @@ pub enum ControlReply {
     DeadLetters(Vec<DeadLetter>, u64),
     /// `held`: what is held for want of a fresh grant-standing statement.
     Held(Vec<HeldView>),
+    /// `bundle-export`: a page of a signed bundle.
+    BundlePage(crate::bundle::BundlePage),
+    /// `bundle-import`: what a page of a bundle did.
+    BundleImported {
+        /// Messages taken in.
+        taken: u32,
+        /// This node's off-line messages the bundle acknowledged.
+        acknowledged: u32,
+    },
 }
 
 impl ControlReply {
@@ -95,6 +104,8 @@ pub struct Health {
     pub dead_letter_errors: u64,
     /// Messages not yet accepted by the receiver's stream (kept, retried).
     pub outbox: u64,
+    /// Off-line messages waiting for the next bundle (`tisa bundle export`).
+    pub offline_waiting: u64,
     /// Why sending is stuck, while the outbox is not empty.
     pub send_error: Option<SendError>,
     /// Deliveries and track updates held for want of a fresh grant-standing statement.
@@ -236,6 +247,10 @@ impl Wire for ControlReply {
                 total: *total,
             }),
             ControlReply::Held(items) => R::Held(proto::HeldList { items: items.iter().map(Wire::to_proto).collect() }),
+            ControlReply::BundlePage(p) => R::BundlePage(p.to_proto()),
+            ControlReply::BundleImported { taken, acknowledged } => {
+                R::BundleImported(proto::BundleImportReply { taken: *taken, acknowledged: *acknowledged })
+            }
         };
         proto::ControlReply { reply: Some(r) }
     }
@@ -264,6 +279,8 @@ impl Wire for ControlReply {
                 l.total,
             ),
             R::Held(l) => ControlReply::Held(l.items.into_iter().map(HeldView::from_proto).collect::<Result<_, _>>()?),
+            R::BundlePage(p) => ControlReply::BundlePage(Wire::from_proto(p)?),
+            R::BundleImported(r) => ControlReply::BundleImported { taken: r.taken, acknowledged: r.acknowledged },
         })
     }
 }
@@ -366,6 +383,7 @@ impl Wire for InboxEntry {
             received_at_ms: self.received_at.as_millis(),
             retracted_at_ms: self.retracted.as_ref().map_or(0, |r| r.retracted_at.as_millis()),
             retraction_reason: self.retracted.as_ref().map(|r| r.reason.expose().to_owned()).unwrap_or_default(),
+            offline: self.offline,
         }
     }
 
@@ -376,6 +394,7 @@ impl Wire for InboxEntry {
             retracted: non_zero(i.retracted_at_ms)
                 .map(|at| RetractionNote { retracted_at: at, reason: Sensitive::new(i.retraction_reason) }),
             body: None,
+            offline: i.offline,
         })
     }
 }
@@ -559,6 +578,7 @@ impl Wire for Health {
             dead_letters: self.dead_letters,
             dead_letter_errors: self.dead_letter_errors,
             outbox: self.outbox,
+            offline_waiting: self.offline_waiting,
             send_error: self.send_error.as_ref().map(|e| e.reason.clone()).unwrap_or_default(),
             send_error_stream: self.send_error.as_ref().map(|e| e.stream.clone()).unwrap_or_default(),
             send_error_since_ms: self.send_error.as_ref().map_or(0, |e| e.since.as_millis()),
@@ -589,6 +609,7 @@ impl Wire for Health {
             dead_letters: h.dead_letters,
             dead_letter_errors: h.dead_letter_errors,
             outbox: h.outbox,
+            offline_waiting: h.offline_waiting,
             send_error: (!h.send_error.is_empty()).then_some(SendError {
                 stream: h.send_error_stream,
                 reason: h.send_error,

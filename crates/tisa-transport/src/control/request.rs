@@ -144,6 +144,13 @@ control_requests! {
         "deadletter" => DeadLetters(ListQuery),
         /// What is held for want of a fresh grant-standing statement.
         "held" => Held(ListQuery),
+        /// A page of a signed off-line bundle for one peer (`tisa bundle
+        /// export`). Not a logged command: what it carries was logged when
+        /// it was made; the export is audited.
+        "bundle-export" => BundleExport(crate::bundle::ExportRequest),
+        /// A page of a bundle to take in (`tisa bundle import`): each of its
+        /// messages is logged as an input of its own, as if from the link.
+        "bundle-import" => BundleImport(crate::bundle::ImportRequest),
     }
 }
 
@@ -249,6 +256,7 @@ impl ControlRequest {
             ControlRequest::Retract(_) => Some(Verb::Retract),
             // Status shows the titles of this party's reports: content.
             ControlRequest::Inbox(_) | ControlRequest::Pending(_) | ControlRequest::Status(_) => Some(Verb::Read),
+            ControlRequest::BundleExport(_) | ControlRequest::BundleImport(_) => Some(Verb::Courier),
             ControlRequest::Health
             | ControlRequest::Grants(_)
             | ControlRequest::DecisionDocument(_)
@@ -324,6 +332,8 @@ impl Wire for ControlRequest {
             ControlRequest::Tracks(q) => R::Tracks(q.to_proto()),
             ControlRequest::DeadLetters(q) => R::DeadLetters(q.to_proto()),
             ControlRequest::Held(q) => R::Held(q.to_proto()),
+            ControlRequest::BundleExport(q) => R::BundleExport(q.to_proto()),
+            ControlRequest::BundleImport(q) => R::BundleImport(q.to_proto()),
         };
         proto::ControlRequest { request: Some(r), authorization: None }
     }
@@ -347,6 +357,8 @@ impl Wire for ControlRequest {
             R::Tracks(q) => ControlRequest::Tracks(Wire::from_proto(q)?),
             R::DeadLetters(q) => ControlRequest::DeadLetters(Wire::from_proto(q)?),
             R::Held(q) => ControlRequest::Held(Wire::from_proto(q)?),
+            R::BundleExport(q) => ControlRequest::BundleExport(Wire::from_proto(q)?),
+            R::BundleImport(q) => ControlRequest::BundleImport(Wire::from_proto(q)?),
         })
     }
 }
@@ -368,11 +380,13 @@ impl Wire for ReportDraft {
             submitted_by: self.submitted_by.clone(),
             source_key: self.source_key.clone().unwrap_or_default(),
             submission: self.submission.as_ref().map(signed_to),
+            offline: self.offline,
         }
     }
 
     fn from_proto(s: Self::Proto) -> Result<Self, DecodeError> {
         Ok(ReportDraft {
+            offline: s.offline,
             category: category_from(s.category)?,
             classification: class_from("classification", s.classification)?,
             releasable_to: parties_from(&s.releasable_to)?,
