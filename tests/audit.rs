@@ -80,7 +80,8 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn report(title: &str, body: &str, tearline: &str, source: &str, to: Party) -> tisa_core::ReportDraft {
-    tisa_core::ReportDraft { offline: false,
+    tisa_core::ReportDraft {
+        offline: false,
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, to].into_iter().collect(),

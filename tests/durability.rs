@@ -12,7 +12,8 @@ use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
 fn draft(title: &str, source_key: Option<&str>) -> ReportDraft {
     let body = if source_key.is_some() { format!("{title} body") } else { canary("body") };
-    ReportDraft { offline: false,
+    ReportDraft {
+        offline: false,
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),

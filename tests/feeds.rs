@@ -728,7 +728,8 @@ async fn csv_import_and_webhook_reach_the_hub_once() {
     assert!(v["error"].as_str().unwrap().contains("refused by the node"), "{v}");
 
     // A later KR report is the canary on the KR→US link.
-    let canary = ReportDraft { offline: false,
+    let canary = ReportDraft {
+        offline: false,
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: "USA".parse().unwrap(),

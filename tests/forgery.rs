@@ -31,7 +31,8 @@ fn envelope(delivery: Delivery, n: u32, agreement: AgreementTag) -> Bytes {
 }
 
 fn draft(title: &str, tearline: Option<&str>) -> ReportDraft {
-    ReportDraft { offline: false,
+    ReportDraft {
+        offline: false,
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),

@@ -21,7 +21,8 @@ fn audited(dir: &Path, kind: &str, id: &str) -> usize {
 }
 
 fn missile(title: &str) -> ReportDraft {
-    ReportDraft { offline: false,
+    ReportDraft {
+        offline: false,
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),

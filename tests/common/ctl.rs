@@ -111,7 +111,8 @@ pub async fn inbox_ids(c: &ControlClient) -> Vec<String> {
 pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
     let (orig, recv) = (client(c, from).await, client(c, to).await);
     let rel: PartySet = [Party::Us, to].into_iter().collect();
-    let draft = ReportDraft { offline: false,
+    let draft = ReportDraft {
+        offline: false,
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: rel,

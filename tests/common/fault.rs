@@ -53,7 +53,8 @@ pub async fn quick_client(c: &Cluster, p: Party) -> ControlClient {
 }
 
 pub fn draft(key: &str) -> ReportDraft {
-    ReportDraft { offline: false,
+    ReportDraft {
+        offline: false,
         category: Category::NkMissile,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect(),

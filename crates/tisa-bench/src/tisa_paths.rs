@@ -113,7 +113,8 @@ async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
 }
 
 pub(crate) fn draft(category: Category, i: usize) -> ReportDraft {
-    ReportDraft { offline: false,
+    ReportDraft {
+        offline: false,
         category,
         classification: Classification::Secret,
         releasable_to: [Party::Us, Party::Jp].into_iter().collect::<PartySet>(),

@@ -38,6 +38,11 @@ pub(crate) enum BundleCommand {
         /// The file to write (mode 0600).
         #[arg(long)]
         out: PathBuf,
+        /// Also carry a copy of what your node already sent the peer on-line about this report
+        /// (your revisions and decisions; at the hub, its deliveries), e.g. while the link is down.
+        /// Repeatable. The receiver takes a report once, whichever way it came first.
+        #[arg(long = "report", value_name = "REPORT_ID")]
+        reports: Vec<String>,
     },
     /// Take in a bundle exported for your party: its signature (the exporting node's
     /// registered key), its recipient and every message are checked; each message is then
@@ -61,7 +66,20 @@ pub(crate) enum BundleCommand {
 
 pub(crate) async fn run(cmd: BundleCommand) -> Result<ExitCode> {
     match cmd {
-        BundleCommand::Export { common, to, out } => export(&common.resolve()?, to, &out).await,
+        BundleCommand::Export { common, to, out, reports } => {
+            let c = common.resolve()?;
+            for r in reports {
+                let report_id =
+                    tisa_core::ReportId::new(r.as_str()).map_err(|e| anyhow::anyhow!("--report {r}: {e}"))?;
+                let req = ControlRequest::CourierCopy(tisa_transport::control::CourierCopy { to, report_id });
+                let reply = call(&c, req).await?;
+                let ControlReply::Copied(n) = reply else { return Err(unexpected(&reply)) };
+                if !c.json {
+                    eprintln!("{r}: {n} message(s) copied for {to}");
+                }
+            }
+            export(&c, to, &out).await
+        }
         BundleCommand::Import { common, file } => import(&common.resolve()?, &file).await,
         BundleCommand::Show { file, json } => show(&file, json),
     }
@@ -73,7 +91,8 @@ async fn export(c: &Ctx, to: Party, out: &std::path::Path) -> Result<ExitCode> {
     loop {
         let reply = call(c, ControlRequest::BundleExport(req.clone())).await?;
         let ControlReply::BundlePage(p) = reply else { return Err(unexpected(&reply)) };
-        let (f, _) = file.get_or_insert_with(|| (BundleFile { document: p.document.clone(), envelopes: Vec::new() }, p.left));
+        let (f, _) =
+            file.get_or_insert_with(|| (BundleFile { document: p.document.clone(), envelopes: Vec::new() }, p.left));
         if p.document != f.document || p.first as usize != f.envelopes.len() {
             bail!("the node answered with another bundle mid-export: export again");
         }
@@ -114,10 +133,9 @@ async fn import(c: &Ctx, path: &std::path::Path) -> Result<ExitCode> {
     // Every message against the signed document first: nothing of an
     // altered bundle is sent (the node checks the same, and the signature).
     let (doc, _) = file.envelopes_checked().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if doc.to != c.party {
-        bail!("{} was exported by {} for {}, not for {}: import it at {}", path.display(), doc.from, doc.to, c.party, doc.to);
-    }
+    // Who it is for, and its signature, the node checks (and says).
     let (mut taken, mut acknowledged, mut first) = (0u32, 0u32, 0usize);
+    let mut refused = Vec::new();
     loop {
         let mut envelopes = Vec::new();
         let mut size = 0;
@@ -131,9 +149,12 @@ async fn import(c: &Ctx, path: &std::path::Path) -> Result<ExitCode> {
         let n = envelopes.len();
         let req = ImportRequest { document: file.document.clone(), first: u32::try_from(first)?, envelopes };
         let reply = call(c, ControlRequest::BundleImport(req)).await?;
-        let ControlReply::BundleImported { taken: t, acknowledged: a } = reply else { return Err(unexpected(&reply)) };
+        let ControlReply::BundleImported { taken: t, acknowledged: a, refused: r } = reply else {
+            return Err(unexpected(&reply));
+        };
         taken += t;
         acknowledged += a;
+        refused.extend(r);
         first += n;
         if first >= file.envelopes.len() {
             break;
@@ -141,10 +162,29 @@ async fn import(c: &Ctx, path: &std::path::Path) -> Result<ExitCode> {
     }
     let id = hex(&bundle_id(&file.document));
     if c.json {
-        print_json(&json!({"bundle": id, "from": doc.from.trigraph(), "messages": taken, "acknowledged": acknowledged}));
+        print_json(&json!({
+            "bundle": id, "from": doc.from.trigraph(), "messages": taken, "acknowledged": acknowledged,
+            "refused": refused,
+        }));
     } else {
-        println!("imported {taken} message(s) from {} (bundle {}); {acknowledged} of yours acknowledged", doc.from, &id[..16]);
-        eprintln!("see tisa inbox / tisa status / tisa pending; answers go back with `tisa bundle export --to {}`", doc.from.lower());
+        println!(
+            "imported {taken} message(s) from {} (bundle {}); {acknowledged} of yours acknowledged",
+            doc.from,
+            &id[..16]
+        );
+        for r in &refused {
+            eprintln!("refused: {r}");
+        }
+        eprintln!(
+            "see tisa inbox / tisa status / tisa pending; answers go back with `tisa bundle export --to {}`",
+            doc.from.lower()
+        );
+    }
+    if !refused.is_empty() {
+        if !c.json {
+            eprintln!("error: {} of the bundle's {taken} message(s) refused by the rules (audited; {} learns in your next bundle)", refused.len(), doc.from);
+        }
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

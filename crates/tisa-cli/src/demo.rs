@@ -51,7 +51,8 @@ impl Demo {
         body: &str,
         tearline: Option<&str>,
     ) -> Result<ReportId> {
-        let draft = ReportDraft { offline: false,
+        let draft = ReportDraft {
+            offline: false,
             category,
             classification,
             releasable_to: rel_to.parse::<PartySet>()?,

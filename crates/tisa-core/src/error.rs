@@ -88,8 +88,13 @@ pub enum CommandError {
     /// Above the agreement's off-line ceiling: it cannot pass at all.
     #[error("{classification} is above the agreement's off-line ceiling {ceiling}: tisa cannot pass it, on-line or off-line")]
     AboveOfflineCeiling { classification: Classification, ceiling: Classification },
+    /// No link joins the two parties (off-line passage follows the route).
+    #[error("there is no {from}-{to} link: off-line passage follows the on-line route, through {hub}")]
+    NoLink { from: Party, to: Party, hub: Party },
     /// The hub's own reports go bilaterally, on-line.
-    #[error("the hub's own reports go on-line (bilaterally); --offline is for a nation's report passing through the hub")]
+    #[error(
+        "the hub's own reports go on-line (bilaterally); --offline is for a nation's report passing through the hub"
+    )]
     OfflineFromHub,
     /// A correction names a report this party did not originate.
     #[error("report {0} is not one of this party's reports")]

@@ -81,6 +81,14 @@ pub enum Command {
     Cosign(Signed),
     /// Issue one live missile-track update ([`Node::track`](crate::Node::track)).
     Track(TrackDraft),
+    /// A courier copy: what this node sent `to` about `report_id` goes again
+    /// off-line ([`Node::courier_copy`](crate::Node::courier_copy)).
+    CourierCopy {
+        /// The peer.
+        to: Party,
+        /// The report.
+        report_id: ReportId,
+    },
     /// Retract one of this party's reports, every revision ([`Node::retract`](crate::Node::retract)).
     Retract {
         /// The report.
@@ -104,6 +112,7 @@ impl Command {
             Command::Cosign(_) => "cosign",
             Command::Track(_) => "track",
             Command::Retract { .. } => "retract",
+            Command::CourierCopy { .. } => "courier-copy",
         }
     }
 
@@ -118,6 +127,7 @@ impl Command {
             Command::Cosign(_) => Verb::Cosign,
             Command::Track(_) => Verb::Track,
             Command::Retract { .. } => Verb::Retract,
+            Command::CourierCopy { .. } => Verb::Courier,
         }
     }
 }

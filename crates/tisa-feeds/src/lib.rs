@@ -190,7 +190,8 @@ impl Item {
     }
 
     fn draft(&self, submitted_by: &str) -> ReportDraft {
-        ReportDraft { offline: false,
+        ReportDraft {
+            offline: false,
             category: self.category,
             classification: self.classification,
             releasable_to: self.rel_to,

@@ -78,6 +78,7 @@ pub(crate) fn execute(
         Command::Revoke(signed) => core.revoke(now, signed).map(|doc| grants(core, &doc.grant_id)),
         Command::Cosign(signed) => core.cosign(now, signed).map(|doc| grants(core, &doc.grant_id)),
         Command::Track(draft) => core.track(now, draft).map(ControlReply::Track),
+        Command::CourierCopy { to, report_id } => core.courier_copy(now, to, &report_id).map(ControlReply::Copied),
         Command::Retract { report_id, reason, operator } => core
             .retract(now, &report_id, &reason, &operator)
             .and_then(|_| core.report_status(&report_id))
@@ -436,6 +437,9 @@ fn command_code(e: &CommandError) -> &'static str {
         CommandError::Expired(_) => "EXPIRED",
         CommandError::NoTearline(_) => "NO_TEARLINE",
         CommandError::AboveCeiling { .. } => "ABOVE_CEILING",
+        CommandError::AboveOfflineCeiling { .. } => "ABOVE_OFFLINE_CEILING",
+        CommandError::NoLink { .. } => "NO_LINK",
+        CommandError::Retracted(_) => "RETRACTED",
         CommandError::HubCannotDecide => "NOT_ORIGINATOR",
         CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
         CommandError::StaleTrack { .. } => "STALE_TRACK",

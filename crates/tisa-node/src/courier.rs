@@ -102,13 +102,7 @@ impl Actor {
                 let id = bundle_id(&file.document);
                 let count = file.envelopes.len();
                 let detail = format!("verb=courier export to={} messages={count} bundle={}", req.to, hex16(&id));
-                self.audit.record_operator(
-                    &mut self.store,
-                    "BUNDLE_EXPORT",
-                    who.key_id.to_string(),
-                    &who.name,
-                    detail,
-                );
+                self.audit.record_operator(&mut self.store, "BUNDLE_EXPORT", who.key_id.to_string(), &who.name, detail);
                 let messages = u32::try_from(count).unwrap_or(u32::MAX);
                 self.audited.push_back(Event::BundleExported { peer: req.to, messages, sha256: id, key: who.key_id });
                 let budget = budget.saturating_sub(file.document.bytes.len());
@@ -183,12 +177,24 @@ impl Actor {
         let at = now();
         let from = doc.from;
         let ids: Vec<MessageId> = envelopes.iter().map(|e| e.message_id.clone()).collect();
-        let inputs: Vec<LoggedInput> =
-            envelopes.into_iter().map(|envelope| LoggedInput { at, input: Input::Courier { link: from, envelope } }).collect();
+        let inputs: Vec<LoggedInput> = envelopes
+            .into_iter()
+            .map(|envelope| LoggedInput { at, input: Input::Courier { link: from, envelope } })
+            .collect();
         let taken = u32::try_from(inputs.len()).unwrap_or(u32::MAX);
+        let seen = self.audited.len();
         if let Err(e) = self.log_and_apply_all(inputs) {
             return ControlReply::error("STORAGE", format!("cannot log the bundle's messages: {e}"));
         }
+        let refused: Vec<String> = self
+            .audited
+            .iter()
+            .skip(seen)
+            .filter_map(|ev| match ev {
+                Event::Rejected { message_id, reason, .. } => Some(format!("{message_id} {}: {reason}", reason.code())),
+                _ => None,
+            })
+            .collect();
         // What to acknowledge in the next bundle to the exporter.
         let entry = self.courier.acks.entry(from).or_insert_with(|| (id, Vec::new()));
         if entry.0 != id {
@@ -213,7 +219,7 @@ impl Actor {
             let messages = u32::try_from(doc.envelopes.len()).unwrap_or(u32::MAX);
             self.audited.push_back(Event::BundleImported { peer: from, messages, sha256: id, key: who.key_id });
         }
-        ControlReply::BundleImported { taken, acknowledged }
+        ControlReply::BundleImported { taken, acknowledged, refused }
     }
 
     /// The peer took in these off-line messages: recorded as sent, no

@@ -102,7 +102,8 @@ fn track() -> TrackUpdate {
 }
 
 fn draft() -> ReportDraft {
-    ReportDraft { offline: false,
+    ReportDraft {
+        offline: false,
         category: Category::NkNuclear,
         classification: Classification::Confidential,
         releasable_to: "USA,JPN".parse().unwrap(),
@@ -372,7 +373,8 @@ fn replies() -> Vec<ControlReply> {
             agreement_version: 7,
             dead_letters: 8,
             dead_letter_errors: 9,
-            outbox: 10, offline_waiting: 3,
+            outbox: 10,
+            offline_waiting: 3,
             send_error: Some(SendError { stream: "TISA_JP_DOWN".into(), reason: "full".into(), since: Timestamp(11) }),
             held: 12,
             refused_replies: 13,

@@ -26,6 +26,7 @@ use std::collections::HashSet;
 
 use super::views::RecipientState;
 use super::{Node, RequestState, TrackedRequest};
+use crate::error::CommandError;
 use crate::ids::{ReportId, RequestId};
 use crate::message::{Envelope, Payload, ReleaseRequest};
 use crate::policy::KeyRole;
@@ -155,6 +156,63 @@ impl Node {
     /// the envelopes' hashes and the acknowledgements).
     pub fn sign_bundle(&self, doc: &BundleDoc) -> Signed {
         self.identity.sign(doc.to_bytes())
+    }
+
+    /// A courier copy: what this node sent `to` about report `id` on-line
+    /// goes again off-line (a link down for long; a copy by hand). The
+    /// originator sends its revisions and its decisions; the hub its
+    /// deliveries to `to`. Receivers take a copy once, whichever way it
+    /// came first. Returns how many messages are kept for the next bundle.
+    pub fn courier_copy(&mut self, now: Timestamp, to: Party, id: &ReportId) -> Result<u32, CommandError> {
+        if to == self.party || !(self.party.is_hub() || to.is_hub()) {
+            return Err(CommandError::NoLink { from: self.party, to, hub: Party::HUB });
+        }
+        if self.retractions.contains_key(id) || self.originator.reports.get(id).is_some_and(|o| o.retraction.is_some())
+        {
+            return Err(CommandError::Retracted(id.clone()));
+        }
+        let mut out: Vec<(Payload, Option<crate::report::BodyKey>)> = Vec::new();
+        if self.party.is_hub() {
+            for ((rid, rev, recipient), f) in &self.hub.forwarded {
+                if rid != id || *recipient != to {
+                    continue;
+                }
+                let key = (rid.clone(), *rev);
+                let report = match &f.consent {
+                    Some(_) => self.hub.held.get(&key),
+                    None => self.own_revision(rid, *rev).map(|r| &r.report),
+                };
+                let Some(report) = report else { continue };
+                if let Some((d, _)) = super::hub::delivery_of(report, None, to, f.tearline_only, f.consent.clone()) {
+                    out.push((Payload::Delivery(d), Some(report.key())));
+                }
+            }
+        } else if let Some(own) = self.originator.reports.get(id) {
+            for rev in &own.revisions {
+                out.push((Payload::Report(rev.report.blank()), Some(rev.report.key())));
+            }
+            for t in self.originator.requests.values().filter(|t| t.request.report_id == *id) {
+                if let Some(d) = &t.sent {
+                    out.push((Payload::ReleaseDecision((**d).clone()), None));
+                }
+            }
+        }
+        let classification = match out.first() {
+            Some((Payload::Delivery(d), _)) => d.header.classification,
+            Some((Payload::Report(r), _)) => r.header.classification,
+            _ => return Err(CommandError::UnknownReport(id.clone())),
+        };
+        if classification > self.policy.offline_ceiling {
+            let ceiling = self.policy.offline_ceiling;
+            return Err(CommandError::AboveOfflineCeiling { classification, ceiling });
+        }
+        let n = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        self.courier.active = true;
+        for (p, body) in out {
+            self.send_body(now, to, p, body);
+        }
+        self.courier.active = false;
+        Ok(n)
     }
 
     /// Whether an off-line message still may be exported: not about a

@@ -196,7 +196,12 @@ impl Node {
             request.request_id.clone(),
             TrackedRequest { request: request.clone(), state: RequestState::Open, sent: None },
         );
-        self.send(now, link, Payload::ReleaseRequest(request.clone()));
+        // Off-line, the originator opened the request itself at submit (the
+        // hub could not ask in time); its decision comes in the same bundle
+        // or a later one.
+        if !offline {
+            self.send(now, link, Payload::ReleaseRequest(request.clone()));
+        }
         self.events.push_back(Event::ReleaseRequested { request });
         Ok(())
     }
@@ -294,11 +299,9 @@ impl Node {
     ) -> Result<(), RejectReason> {
         let id = report.header.id.clone();
         let offline = self.passes_offline(&id, report.header.revision);
-        self.policy.check_trilateral_via(&report.header, recipient, offline).map_err(|why| RejectReason::NotReleasable {
-            report: id.clone(),
-            recipient,
-            why,
-        })?;
+        self.policy
+            .check_trilateral_via(&report.header, recipient, offline)
+            .map_err(|why| RejectReason::NotReleasable { report: id.clone(), recipient, why })?;
         let (delivery, blank) = delivery_of(report, full, recipient, tearline_only, Some(consent.clone()))
             .ok_or_else(|| RejectReason::NoTearline(id.clone()))?;
         let f = Forwarded { consent: Some(consent), tearline_only, receipt: None };

@@ -129,6 +129,8 @@ impl Node {
                 }
             } else if let Some(t) = self.hub.requests.get(&rid) {
                 match &t.state {
+                    // Off-line, the originator opened it itself (`courier`).
+                    RequestState::Open if offline => {}
                     RequestState::Open => out.push(Payload::ReleaseRequest(t.request.clone())),
                     RequestState::Decided(Decision::Deny { .. }) => out.push(progress(Some(third), Stage::Denied)),
                     RequestState::Expired => out.push(progress(Some(third), Stage::Expired)),

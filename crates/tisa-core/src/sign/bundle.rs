@@ -57,8 +57,7 @@ impl BundleDoc {
         let version = r.parse("agreement_version")?;
         let hash = r.digest("agreement_sha256")?;
         let envelopes = split(r.get("envelopes")?).map(|s| unhex(s).ok_or_else(bad)).collect::<Result<_, _>>()?;
-        let acks =
-            split(r.get("acks")?).map(|s| MessageId::new(s).map_err(|_| bad())).collect::<Result<_, _>>()?;
+        let acks = split(r.get("acks")?).map(|s| MessageId::new(s).map_err(|_| bad())).collect::<Result<_, _>>()?;
         r.end()?;
         let d = BundleDoc { from, to, created_at, agreement: AgreementTag { version, hash }, envelopes, acks };
         canonical(bytes, d, BundleDoc::to_bytes, K)

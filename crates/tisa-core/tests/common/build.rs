@@ -36,7 +36,8 @@ pub const CLERK: &str = "duty-officer";
 
 /// A draft with canary content tagged `tag` and a tearline.
 pub fn draft(category: Category, classification: Classification, releasable_to: &str, tag: &str) -> ReportDraft {
-    ReportDraft { offline: false,
+    ReportDraft {
+        offline: false,
         category,
         classification,
         releasable_to: rel(releasable_to),

@@ -113,6 +113,17 @@ impl Sim {
         &self.nodes[idx(p)]
     }
 
+    /// Write access to a node, for a call the harness has no helper for;
+    /// follow it with [`Sim::flushed`].
+    pub fn node_mut(&mut self, p: Party) -> &mut Node {
+        &mut self.nodes[idx(p)]
+    }
+
+    /// Drains `p`'s outputs after a call through [`Sim::node_mut`].
+    pub fn flushed(&mut self, p: Party) {
+        self.flush(p);
+    }
+
     /// Drains a node's transmits (checking every one of them) and events.
     fn flush(&mut self, p: Party) {
         let i = idx(p);

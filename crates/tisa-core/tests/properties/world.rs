@@ -295,7 +295,8 @@ impl World {
         self.o.next += 1;
         let content = content(&format!("s{}", self.o.next), tearline);
         let submitter = [CLERK, approver_names(p)[0], approver_names(p)[1], ""][submitter % 4].to_owned();
-        let draft = ReportDraft { offline: false,
+        let draft = ReportDraft {
+            offline: false,
             category,
             classification,
             releasable_to: rel,

@@ -103,7 +103,9 @@ fn no_standing_grant_carries_an_off_line_report() {
     let d = sim.offline_waiting(US, JP);
     assert_eq!(d.len(), 1);
     match &d[0].payload {
-        Payload::Delivery(d) => assert!(matches!(d.consent, Some(Consent::Decision(_))) && matches!(d.released, Released::Tearline(_))),
+        Payload::Delivery(d) => {
+            assert!(matches!(d.consent, Some(Consent::Decision(_))) && matches!(d.released, Released::Tearline(_)))
+        }
         other => panic!("expected a delivery, got {other:?}"),
     }
 }
@@ -159,4 +161,27 @@ fn reconciliation_never_re_sends_an_off_line_report_on_line() {
     // nothing about the report was re-sent on-line, nor queued again.
     assert!(!sim.has(JP, "KR-0001", 1));
     assert_eq!(sim.offline_waiting(US, JP).len(), before);
+}
+
+#[test]
+fn a_courier_copy_of_an_on_line_report_is_held_once() {
+    let mut sim = Sim::with_policy(policy());
+    sim.submit(KR, "KR-0001", draft(NkMissile, Secret, "USA,JPN", "copy")).unwrap();
+    sim.drive();
+    sim.approve(KR, &rid("KR-0001", 1, JP), false).unwrap();
+    sim.drive();
+    assert!(sim.has(JP, "KR-0001", 1));
+    let (inbox, received) = (sim.inbox(JP).len(), sim.received(JP).len());
+    let now = sim.now;
+    // KR copies its report and decision for US; US its delivery for JP.
+    assert_eq!(sim.node_mut(KR).courier_copy(now, US, &report_id("KR-0001")), Ok(2));
+    sim.flushed(KR);
+    assert_eq!(sim.carry(KR, US), 2);
+    sim.drive();
+    assert_eq!(sim.node_mut(US).courier_copy(now, JP, &report_id("KR-0001")), Ok(1));
+    sim.flushed(US);
+    assert_eq!(sim.carry(US, JP), 1);
+    assert_eq!((sim.inbox(JP).len(), sim.received(JP).len()), (inbox, received), "held once");
+    // No KR-JP copy exists.
+    assert!(matches!(sim.node_mut(KR).courier_copy(now, JP, &report_id("KR-0001")), Err(CommandError::NoLink { .. })));
 }

@@ -49,6 +49,7 @@ pub mod streams;
 pub use events::{track_detail, watch_event, WatchEvent};
 pub use reply::{hub_code, AgreementHealth, ControlReply, DeadLetter, Health, SendError};
 pub use request::{
-    decode_request, CommandRequest, ControlRequest, DecisionQuery, ListQuery, Query, Retract, DEFAULT_LIMIT,
+    decode_request, CommandRequest, ControlRequest, CourierCopy, DecisionQuery, ListQuery, Query, Retract,
+    DEFAULT_LIMIT,
 };
 pub use streams::{StreamHealth, StreamPeer};

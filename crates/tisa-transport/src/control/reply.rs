@@ -59,12 +59,16 @@ pub enum ControlReply {
     Held(Vec<HeldView>),
     /// `bundle-export`: a page of a signed bundle.
     BundlePage(crate::bundle::BundlePage),
+    /// `courier-copy`: messages kept for the next bundle.
+    Copied(u32),
     /// `bundle-import`: what a page of a bundle did.
     BundleImported {
         /// Messages taken in.
         taken: u32,
         /// This node's off-line messages the bundle acknowledged.
         acknowledged: u32,
+        /// Messages the rules refused: `<message id> <CODE>: <why>`.
+        refused: Vec<String>,
     },
 }
 
@@ -248,8 +252,13 @@ impl Wire for ControlReply {
             }),
             ControlReply::Held(items) => R::Held(proto::HeldList { items: items.iter().map(Wire::to_proto).collect() }),
             ControlReply::BundlePage(p) => R::BundlePage(p.to_proto()),
-            ControlReply::BundleImported { taken, acknowledged } => {
-                R::BundleImported(proto::BundleImportReply { taken: *taken, acknowledged: *acknowledged })
+            ControlReply::Copied(n) => R::Copied(*n),
+            ControlReply::BundleImported { taken, acknowledged, refused } => {
+                R::BundleImported(proto::BundleImportReply {
+                    taken: *taken,
+                    acknowledged: *acknowledged,
+                    refused: refused.clone(),
+                })
             }
         };
         proto::ControlReply { reply: Some(r) }
@@ -280,7 +289,10 @@ impl Wire for ControlReply {
             ),
             R::Held(l) => ControlReply::Held(l.items.into_iter().map(HeldView::from_proto).collect::<Result<_, _>>()?),
             R::BundlePage(p) => ControlReply::BundlePage(Wire::from_proto(p)?),
-            R::BundleImported(r) => ControlReply::BundleImported { taken: r.taken, acknowledged: r.acknowledged },
+            R::Copied(n) => ControlReply::Copied(n),
+            R::BundleImported(r) => {
+                ControlReply::BundleImported { taken: r.taken, acknowledged: r.acknowledged, refused: r.refused }
+            }
         })
     }
 }

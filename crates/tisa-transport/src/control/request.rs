@@ -123,6 +123,8 @@ control_requests! {
         /// Retract one of this party's reports (every revision); the node
         /// signs the retraction. Answered with the report's status.
         "retract" => Retract(Retract),
+        /// A courier copy of one report for the next bundle to a peer.
+        "courier-copy" => CourierCopy(CourierCopy),
     }
     queries {
         /// Release requests awaiting this party's decision.
@@ -195,6 +197,15 @@ pub struct DecisionQuery {
     pub operator: String,
 }
 
+/// A courier copy to make (`ControlRequest::CourierCopy`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CourierCopy {
+    /// The peer whose next bundle carries it.
+    pub to: tisa_core::Party,
+    /// The report.
+    pub report_id: ReportId,
+}
+
 /// A retraction to issue (`ControlRequest::Retract`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retract {
@@ -220,6 +231,7 @@ impl CommandRequest {
             CommandRequest::Retract(r) => {
                 Command::Retract { report_id: r.report_id, reason: r.reason, operator: r.operator }
             }
+            CommandRequest::CourierCopy(c) => Command::CourierCopy { to: c.to, report_id: c.report_id },
         })
     }
 }
@@ -238,6 +250,7 @@ impl From<Command> for CommandRequest {
             Command::Retract { report_id, reason, operator } => {
                 CommandRequest::Retract(Retract { report_id, reason, operator })
             }
+            Command::CourierCopy { to, report_id } => CommandRequest::CourierCopy(CourierCopy { to, report_id }),
         }
     }
 }
@@ -256,7 +269,9 @@ impl ControlRequest {
             ControlRequest::Retract(_) => Some(Verb::Retract),
             // Status shows the titles of this party's reports: content.
             ControlRequest::Inbox(_) | ControlRequest::Pending(_) | ControlRequest::Status(_) => Some(Verb::Read),
-            ControlRequest::BundleExport(_) | ControlRequest::BundleImport(_) => Some(Verb::Courier),
+            ControlRequest::BundleExport(_) | ControlRequest::BundleImport(_) | ControlRequest::CourierCopy(_) => {
+                Some(Verb::Courier)
+            }
             ControlRequest::Health
             | ControlRequest::Grants(_)
             | ControlRequest::DecisionDocument(_)
@@ -323,6 +338,9 @@ impl Wire for ControlRequest {
             ControlRequest::Cosign(s) => R::Cosign(signed_to(s)),
             ControlRequest::Track(d) => R::Track(d.to_proto()),
             ControlRequest::Retract(r) => R::Retract(r.to_proto()),
+            ControlRequest::CourierCopy(c) => {
+                R::CourierCopy(proto::CourierCopyRequest { to: party_to(c.to), report_id: c.report_id.to_string() })
+            }
             ControlRequest::Pending(q) => R::Pending(q.to_proto()),
             ControlRequest::Inbox(q) => R::Inbox(q.to_proto()),
             ControlRequest::Status(q) => R::Status(q.to_proto()),
@@ -348,6 +366,10 @@ impl Wire for ControlRequest {
             R::Cosign(s) => ControlRequest::Cosign(signed_from("cosign", Some(s))?),
             R::Track(t) => ControlRequest::Track(Wire::from_proto(t)?),
             R::Retract(r) => ControlRequest::Retract(Wire::from_proto(r)?),
+            R::CourierCopy(c) => ControlRequest::CourierCopy(CourierCopy {
+                to: crate::convert::party_from("courier_copy.to", c.to)?,
+                report_id: report_id("courier_copy.report_id", c.report_id)?,
+            }),
             R::Pending(q) => ControlRequest::Pending(Wire::from_proto(q)?),
             R::Inbox(q) => ControlRequest::Inbox(Wire::from_proto(q)?),
             R::Status(q) => ControlRequest::Status(Wire::from_proto(q)?),
