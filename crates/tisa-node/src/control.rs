@@ -439,7 +439,6 @@ fn command_code(e: &CommandError) -> &'static str {
         CommandError::AboveCeiling { .. } => "ABOVE_CEILING",
         CommandError::AboveOfflineCeiling { .. } => "ABOVE_OFFLINE_CEILING",
         CommandError::NoLink { .. } => "NO_LINK",
-        CommandError::Retracted(_) => "RETRACTED",
         CommandError::HubCannotDecide => "NOT_ORIGINATOR",
         CommandError::UnknownCursor(_) => "UNKNOWN_CURSOR",
         CommandError::StaleTrack { .. } => "STALE_TRACK",

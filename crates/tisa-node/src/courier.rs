@@ -144,6 +144,9 @@ impl Actor {
                     r.audit_head = Some(self.audit.signed_head());
                 }
             }
+            // Sent now, under the agreement in force now (a version that
+            // took effect while it waited is the one the receiver compares).
+            t.envelope.agreement = self.core.policy().tag();
             envelopes.push(encode_envelope(&t.envelope));
         }
         let acks = self.courier.acks.get(&to).map(|(_, ids)| ids.clone()).unwrap_or_default();
@@ -176,7 +179,12 @@ impl Actor {
         let id = bundle_id(&req.document);
         let at = now();
         let from = doc.from;
-        let ids: Vec<MessageId> = envelopes.iter().map(|e| e.message_id.clone()).collect();
+        // A message sent under another agreement than this node enforces may
+        // not be taken now (a trilateral release waits until the versions
+        // agree): it is not acknowledged, so the exporter carries it again.
+        let ours = self.core.policy().tag();
+        let ids: Vec<MessageId> =
+            envelopes.iter().filter(|e| e.agreement == ours).map(|e| e.message_id.clone()).collect();
         let inputs: Vec<LoggedInput> = envelopes
             .into_iter()
             .map(|envelope| LoggedInput { at, input: Input::Courier { link: from, envelope } })
@@ -192,6 +200,9 @@ impl Actor {
             .skip(seen)
             .filter_map(|ev| match ev {
                 Event::Rejected { message_id, reason, .. } => Some(format!("{message_id} {}: {reason}", reason.code())),
+                Event::NotUnderAgreement { kind, theirs, ours, .. } => Some(format!(
+                    "{kind} NOT_UNDER_AGREEMENT: exported under agreement {theirs}, this node enforces {ours}; import it again once the versions agree"
+                )),
                 _ => None,
             })
             .collect();
