@@ -47,6 +47,26 @@ pub struct ReleaseRequest {
     pub expires_at: Timestamp,
 }
 
+impl ReleaseRequest {
+    /// A new request, opened `now`, for revision `h.revision` of report
+    /// `h.id` to `recipient`, open for `expiry`.
+    pub fn open(
+        h: &crate::report::ReportHeader,
+        recipient: Party,
+        now: Timestamp,
+        expiry: std::time::Duration,
+    ) -> Self {
+        ReleaseRequest {
+            request_id: RequestId::for_release(&h.id, h.revision, recipient),
+            report_id: h.id.clone(),
+            revision: h.revision,
+            recipient,
+            requested_at: now,
+            expires_at: now.saturating_add(expiry),
+        }
+    }
+}
+
 /// What the originator decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {

@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use super::views::RecipientState;
 use super::{Node, RequestState, TrackedRequest};
 use crate::error::CommandError;
-use crate::ids::{ReportId, RequestId};
+use crate::ids::ReportId;
 use crate::message::{Envelope, Payload, ReleaseRequest};
 use crate::policy::KeyRole;
 use crate::report::ReportHeader;
@@ -113,14 +113,7 @@ impl Node {
         if self.policy.check_trilateral_via(h, third, true).is_err() {
             return;
         }
-        let request = ReleaseRequest {
-            request_id: RequestId::for_release(&h.id, h.revision, third),
-            report_id: h.id.clone(),
-            revision: h.revision,
-            recipient: third,
-            requested_at: now,
-            expires_at: now.saturating_add(self.policy.request_expiry),
-        };
+        let request = ReleaseRequest::open(h, third, now, self.policy.request_expiry);
         let rid = request.request_id.clone();
         self.deadlines.insert((request.expires_at, rid.clone()));
         self.originator
@@ -174,17 +167,8 @@ impl Node {
         let mut out: Vec<(Payload, Option<crate::report::BodyKey>)> = Vec::new();
         if self.party.is_hub() {
             for ((rid, rev, recipient), f) in &self.hub.forwarded {
-                if rid != id || *recipient != to {
-                    continue;
-                }
-                let key = (rid.clone(), *rev);
-                let report = match &f.consent {
-                    Some(_) => self.hub.held.get(&key),
-                    None => self.own_revision(rid, *rev).map(|r| &r.report),
-                };
-                let Some(report) = report else { continue };
-                if let Some((d, _)) = super::hub::delivery_of(report, None, to, f.tearline_only, f.consent.clone()) {
-                    out.push((Payload::Delivery(d), Some(report.key())));
+                if rid == id && *recipient == to {
+                    out.extend(self.forwarded_again(rid, *rev, to, f));
                 }
             }
         } else if let Some(own) = self.originator.reports.get(id) {

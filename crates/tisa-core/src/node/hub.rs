@@ -183,14 +183,7 @@ impl Node {
             self.forward(now, &reference, Some(&report), third, grant.doc.tearline_only, Consent::Grant(grant))?;
             return Ok(());
         }
-        let request = ReleaseRequest {
-            request_id: RequestId::for_release(&header.id, header.revision, third),
-            report_id: header.id.clone(),
-            revision: header.revision,
-            recipient: third,
-            requested_at: now,
-            expires_at: now.saturating_add(self.policy.request_expiry),
-        };
+        let request = ReleaseRequest::open(&header, third, now, self.policy.request_expiry);
         self.deadlines.insert((request.expires_at, request.request_id.clone()));
         self.hub.requests.insert(
             request.request_id.clone(),

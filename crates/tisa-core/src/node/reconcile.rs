@@ -41,15 +41,7 @@ impl Node {
                     held_back = true;
                     continue;
                 }
-                let key = (id.clone(), *rev);
-                let report = match &f.consent {
-                    Some(_) => self.hub.held.get(&key),
-                    None => self.own_revision(id, *rev).map(|r| &r.report),
-                };
-                let Some(report) = report else { continue };
-                if let Some((d, _)) = delivery_of(report, None, *to, f.tearline_only, f.consent.clone()) {
-                    out.push((Payload::Delivery(d), Some(report.key())));
-                }
+                out.extend(self.forwarded_again(id, *rev, *to, f));
             }
             for r in self.hub.revocations.values() {
                 if Some(link) == r.doc.originator.other_nation() {
@@ -99,6 +91,23 @@ impl Node {
         if resent > 0 {
             self.events.push_back(Event::Reconciled { link, resent });
         }
+    }
+
+    /// Hub: the delivery of revision `rev` of `id` it sent `to` (under `f`),
+    /// blank, to send again, with the body it needs.
+    pub(super) fn forwarded_again(
+        &self,
+        id: &crate::ids::ReportId,
+        rev: u32,
+        to: Party,
+        f: &super::hub::Forwarded,
+    ) -> Option<(Payload, Option<BodyKey>)> {
+        let report = match &f.consent {
+            Some(_) => self.hub.held.get(&(id.clone(), rev)),
+            None => self.own_revision(id, rev).map(|r| &r.report),
+        }?;
+        let (d, _) = delivery_of(report, None, to, f.tearline_only, f.consent.clone())?;
+        Some((Payload::Delivery(d), Some(report.key())))
     }
 
     /// Hub: answers an originator that sent a report the hub already holds
