@@ -414,7 +414,9 @@ mod tests {
         let a = parse(DEFAULT, "default").unwrap();
         // Policy::default() is the core's (rule off, for its tests); the
         // built-in agreement turns the two-person rule on.
-        assert_eq!(a.policy, Policy { two_person_rule: true, hash: a.sha256, ..Policy::default() });
+        // It also lets a report pass off-line up to TOP SECRET.
+        let offline_ceiling = tisa_core::Classification::TopSecret;
+        assert_eq!(a.policy, Policy { two_person_rule: true, hash: a.sha256, offline_ceiling, ..Policy::default() });
         assert_eq!(a.sha256, crate::chain::canonical_sha256(DEFAULT).unwrap());
         // The canonical form ignores comments and layout, not values.
         let relaid = format!("# a comment\n{}", DEFAULT.replace("version = 1", "version    =   1"));

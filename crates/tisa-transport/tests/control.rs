@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use prost::Message;
 use tisa_core::*;
-use tisa_transport::control::{decode_request, Retract};
+use tisa_transport::bundle::{ExportRequest, ImportRequest};
+use tisa_transport::control::{decode_request, CourierCopy, Retract};
 use tisa_transport::{
     proto, subjects, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, DecodeError, Health,
     ListQuery, Query, SendError, WatchEvent, Wire,
@@ -162,6 +163,14 @@ fn requests() -> Vec<ControlRequest> {
         ControlRequest::Tracks(query()),
         ControlRequest::DeadLetters(ListQuery { limit: 3, ..Default::default() }),
         ControlRequest::Held(ListQuery::default()),
+        ControlRequest::BundleExport(ExportRequest { to: Party::Us, bundle: None, first: 0 }),
+        ControlRequest::BundleExport(ExportRequest { to: Party::Us, bundle: Some([9; 32]), first: 7 }),
+        ControlRequest::BundleImport(ImportRequest {
+            document: kim().sign(b"tisa.v1.bundle\n".to_vec()),
+            first: 3,
+            envelopes: vec![vec![1, 2, 3], vec![]],
+        }),
+        ControlRequest::CourierCopy(CourierCopy { to: Party::Us, report_id: header().id }),
     ]
 }
 
