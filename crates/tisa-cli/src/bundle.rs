@@ -148,7 +148,7 @@ async fn import(c: &Ctx, path: &std::path::Path) -> Result<ExitCode> {
         }
         let n = envelopes.len();
         let req = ImportRequest { document: file.document.clone(), first: u32::try_from(first)?, envelopes };
-        let reply = call(c, ControlRequest::BundleImport(req)).await?;
+        let reply = call(c, ControlRequest::BundleImport(Box::new(req))).await?;
         let ControlReply::BundleImported { taken: t, acknowledged: a, refused: r } = reply else {
             return Err(unexpected(&reply));
         };

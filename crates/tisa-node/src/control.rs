@@ -158,7 +158,7 @@ impl Actor {
             replies[slot].2 = Some(match self.authorize_query(&query, auth.as_ref()) {
                 Ok(Some(who)) if matches!(query, Query::BundleExport(_) | Query::BundleImport(_)) => match query {
                     Query::BundleExport(r) => self.bundle_export(&who, r),
-                    Query::BundleImport(r) => self.bundle_import(&who, r),
+                    Query::BundleImport(r) => self.bundle_import(&who, *r),
                     _ => ControlReply::error("INTERNAL", "not a bundle request"),
                 },
                 Ok(who) => {

@@ -110,14 +110,14 @@ impl Actor {
                 self.courier.exported = Some((id, file, left));
                 reply
             }
-            Err(reply) => reply,
+            Err(e) => ControlReply::error("STORAGE", e),
         }
     }
 
     /// Signs a bundle of what waits for `to`: bodies filled, receipts with
     /// this node's audit head; messages about a report retracted since are
     /// dropped (recorded as sent: their consent went with the report).
-    fn build_bundle(&mut self, to: Party) -> Result<(BundleFile, u32), ControlReply> {
+    fn build_bundle(&mut self, to: Party) -> Result<(BundleFile, u32), String> {
         let (mine, rest): (Vec<Transmit>, Vec<Transmit>) =
             std::mem::take(&mut self.courier.out).into_iter().partition(|t| t.to == to);
         self.courier.out = rest;
@@ -136,7 +136,7 @@ impl Actor {
         for mut t in keep.into_iter().take(MAX_MESSAGES) {
             if let Some(key) = t.body.clone() {
                 if let Err(e) = self.body(&key).and_then(|b| t.fill(&b).map_err(Into::into)) {
-                    return Err(ControlReply::error("STORAGE", format!("cannot read a report body to export: {e}")));
+                    return Err(format!("cannot read a report body to export: {e}"));
                 }
             }
             if let Payload::Receipt(r) = &mut t.envelope.payload {

@@ -42,6 +42,10 @@ const COURIER: TableDefinition<&str, &[u8]> = TableDefinition::new("courier");
 /// with the store; the hot pages (the log's tail, recent bodies) fit in far less.
 const CACHE_BYTES: usize = 32 << 20;
 
+/// What the next bundle to a peer acknowledges: the id of the last bundle
+/// imported from it and its messages' ids.
+pub type CourierAcks = ([u8; 32], Vec<String>);
+
 /// The store's file name in the data directory.
 pub const FILE: &str = "node.redb";
 
@@ -333,7 +337,7 @@ impl Store {
     }
 
     /// What [`Store::set_courier_acks`] last recorded for `peer`.
-    pub fn courier_acks(&self, peer: tisa_core::Party) -> Result<Option<([u8; 32], Vec<String>)>, StoreError> {
+    pub fn courier_acks(&self, peer: tisa_core::Party) -> Result<Option<CourierAcks>, StoreError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(COURIER).map_err(|e| self.err(e))?;
         let Some(v) = t.get(format!("acks.{}", peer.code()).as_str()).map_err(|e| self.err(e))? else {

@@ -165,11 +165,11 @@ fn requests() -> Vec<ControlRequest> {
         ControlRequest::Held(ListQuery::default()),
         ControlRequest::BundleExport(ExportRequest { to: Party::Us, bundle: None, first: 0 }),
         ControlRequest::BundleExport(ExportRequest { to: Party::Us, bundle: Some([9; 32]), first: 7 }),
-        ControlRequest::BundleImport(ImportRequest {
+        ControlRequest::BundleImport(Box::new(ImportRequest {
             document: kim().sign(b"tisa.v1.bundle\n".to_vec()),
             first: 3,
             envelopes: vec![vec![1, 2, 3], vec![]],
-        }),
+        })),
         ControlRequest::CourierCopy(CourierCopy { to: Party::Us, report_id: header().id }),
     ]
 }

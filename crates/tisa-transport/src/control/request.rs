@@ -152,7 +152,7 @@ control_requests! {
         "bundle-export" => BundleExport(crate::bundle::ExportRequest),
         /// A page of a bundle to take in (`tisa bundle import`): each of its
         /// messages is logged as an input of its own, as if from the link.
-        "bundle-import" => BundleImport(crate::bundle::ImportRequest),
+        "bundle-import" => BundleImport(Box<crate::bundle::ImportRequest>),
     }
 }
 
@@ -380,7 +380,7 @@ impl Wire for ControlRequest {
             R::DeadLetters(q) => ControlRequest::DeadLetters(Wire::from_proto(q)?),
             R::Held(q) => ControlRequest::Held(Wire::from_proto(q)?),
             R::BundleExport(q) => ControlRequest::BundleExport(Wire::from_proto(q)?),
-            R::BundleImport(q) => ControlRequest::BundleImport(Wire::from_proto(q)?),
+            R::BundleImport(q) => ControlRequest::BundleImport(Box::new(Wire::from_proto(q)?)),
         })
     }
 }
