@@ -233,6 +233,7 @@ fn entry(e: &InboxEntry, newest: u32) -> Markup {
                 " from " (h.originator.code()) " · "
                 span.marking { (h.classification) " · " (h.category) }
                 " · received " (e.received_at)
+                @if e.offline { " · " span.offline title="imported from a bundle (tisa bundle import)" { "off-line" } }
                 @if h.revision > 1 || newest > h.revision { " · " a href=(all) { "every revision" } }
             }
             @if let Some(r) = &e.retracted {
@@ -262,6 +263,33 @@ fn entry(e: &InboxEntry, newest: u32) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_that_came_off_line_is_marked_so() {
+        let header = tisa_core::ReportHeader {
+            id: tisa_core::ReportId::new("KR-0001").expect("an id"),
+            revision: 1,
+            originator: Party::Kr,
+            created_at: tisa_core::Timestamp(0),
+            category: Category::NkNuclear,
+            classification: tisa_core::Classification::TopSecret,
+            releasable_to: "USA,JPN".parse().expect("parties"),
+        };
+        let delivery = tisa_core::Delivery {
+            header,
+            released: Released::Tearline(tisa_core::Sensitive::new("tl")),
+            basis: tisa_core::Basis::Trilateral,
+            request_id: None,
+            manifest: tisa_core::Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] },
+            consent: None,
+        };
+        let e =
+            InboxEntry { delivery, received_at: tisa_core::Timestamp(1), retracted: None, body: None, offline: true };
+        assert!(entry(&e, 1).into_string().contains(">off-line<"));
+        // Control: the same report on-line carries no mark.
+        let online = InboxEntry { offline: false, ..e };
+        assert!(!entry(&online, 1).into_string().contains("off-line"));
+    }
 
     #[test]
     fn the_query_is_checked_and_dates_cover_whole_utc_days() {

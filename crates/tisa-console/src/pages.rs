@@ -45,6 +45,7 @@ th,td{border-bottom:1px solid #d8dde3;padding:.4rem .5rem;text-align:left;vertic
 th{background:#eef1f4}\
 .badge{background:#c0392b;color:#fff;border-radius:1rem;padding:0 .5rem;font-weight:bold}.badge:empty{display:none}\
 .marking{font-weight:bold;letter-spacing:.03em}\
+.offline{font-weight:bold;color:#5b2a86}\
 .soon{color:#c0392b;font-weight:bold}\
 section.report{background:#fff;border:1px solid #d8dde3;padding:1rem;margin:1rem 0}\
 pre{white-space:pre-wrap;font-family:inherit;margin:.2rem 0}\
