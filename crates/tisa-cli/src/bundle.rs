@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::json;
-use tisa_core::sign::Digest32;
-use tisa_core::{Party, Payload};
+use tisa_core::Party;
+use tisa_deploy::chain::hex;
 use tisa_kit::operator::{call, unexpected};
 use tisa_kit::{Common, Ctx};
 use tisa_transport::bundle::{bundle_id, BundleFile, ExportRequest, ImportRequest};
@@ -196,7 +196,7 @@ fn show(path: &std::path::Path, json: bool) -> Result<ExitCode> {
     let items: Vec<serde_json::Value> = envelopes
         .iter()
         .map(|e| {
-            let (report, revision) = ids_of(&e.payload);
+            let (report, revision) = e.payload.report_revision().map_or((None, None), |(id, r)| (Some(id.as_str()), r));
             json!({"message_id": e.message_id.as_str(), "kind": e.payload.kind(), "report_id": report, "revision": revision})
         })
         .collect();
@@ -228,22 +228,4 @@ fn show(path: &std::path::Path, json: bool) -> Result<ExitCode> {
     }
     eprintln!("(the signature is verified by `tisa bundle import` at {})", doc.to);
     Ok(ExitCode::SUCCESS)
-}
-
-/// The report (and revision) a message concerns, for listing.
-fn ids_of(p: &Payload) -> (Option<String>, Option<u32>) {
-    match p {
-        Payload::Report(r) => (Some(r.header.id.to_string()), Some(r.header.revision)),
-        Payload::Delivery(d) => (Some(d.header.id.to_string()), Some(d.header.revision)),
-        Payload::ReleaseRequest(r) => (Some(r.report_id.to_string()), Some(r.revision)),
-        Payload::ReleaseDecision(d) => (Some(d.report_id.to_string()), Some(d.revision)),
-        Payload::Progress(p) => (Some(p.report_id.to_string()), Some(p.revision)),
-        Payload::Receipt(r) => (Some(r.doc.report_id.to_string()), Some(r.doc.revision)),
-        Payload::Rejection(r) => (r.report_id.as_ref().map(ToString::to_string), None),
-        _ => (None, None),
-    }
-}
-
-fn hex(d: &Digest32) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }

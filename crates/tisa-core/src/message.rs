@@ -348,6 +348,23 @@ pub struct Receipt {
 }
 
 impl Payload {
+    /// The report revision this message is about, if it is about one: a
+    /// report, a delivery, a release request or decision, a progress notice
+    /// (revision 0: every revision, after a retraction) or a receipt. A
+    /// rejection names at most the report (`None` revision).
+    pub fn report_revision(&self) -> Option<(&ReportId, Option<u32>)> {
+        match self {
+            Payload::Report(r) => Some((&r.header.id, Some(r.header.revision))),
+            Payload::Delivery(d) => Some((&d.header.id, Some(d.header.revision))),
+            Payload::ReleaseRequest(r) => Some((&r.report_id, Some(r.revision))),
+            Payload::ReleaseDecision(d) => Some((&d.report_id, Some(d.revision))),
+            Payload::Progress(p) => Some((&p.report_id, Some(p.revision))),
+            Payload::Receipt(r) => Some((&r.doc.report_id, Some(r.doc.revision))),
+            Payload::Rejection(r) => r.report_id.as_ref().map(|id| (id, None)),
+            _ => None,
+        }
+    }
+
     /// Short name of the kind, also the last token of its NATS subject.
     pub fn kind(&self) -> &'static str {
         match self {

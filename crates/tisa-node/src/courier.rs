@@ -272,5 +272,5 @@ impl Actor {
 
 /// The first 16 hex digits of a bundle's id.
 fn hex16(d: &Digest32) -> String {
-    d[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::audit::hex(&d[..8])
 }

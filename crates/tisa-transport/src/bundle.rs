@@ -84,28 +84,30 @@ impl ImportRequest {
     /// Checks every envelope against the document's hashes and decodes it
     /// (its sender must be the exporter). Nothing is taken unless all are.
     pub fn envelopes_checked(&self, doc: &BundleDoc) -> Result<Vec<Envelope>, PageError> {
-        let first = self.first as usize;
-        self.envelopes
-            .iter()
-            .enumerate()
-            .map(|(i, bytes)| {
-                let index = first + i;
-                if doc.envelopes.get(index) != Some(&sha256(bytes)) {
-                    return Err(PageError::Altered { index });
-                }
-                let env = Envelope::decode(bytes).map_err(|e| PageError::Bad {
-                    index,
-                    from: doc.from,
-                    why: e.to_string(),
-                })?;
-                if env.sender != doc.from {
-                    let why = format!("its sender is {}", env.sender);
-                    return Err(PageError::Bad { index, from: doc.from, why });
-                }
-                Ok(env)
-            })
-            .collect()
+        checked(doc, self.first as usize, &self.envelopes)
     }
+}
+
+/// Envelopes `first`, `first + 1`, … of the bundle `doc` describes, each
+/// checked against its hash and decoded (its sender must be the exporter).
+fn checked(doc: &BundleDoc, first: usize, envelopes: &[Vec<u8>]) -> Result<Vec<Envelope>, PageError> {
+    envelopes
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let index = first + i;
+            if doc.envelopes.get(index) != Some(&sha256(bytes)) {
+                return Err(PageError::Altered { index });
+            }
+            let env =
+                Envelope::decode(bytes).map_err(|e| PageError::Bad { index, from: doc.from, why: e.to_string() })?;
+            if env.sender != doc.from {
+                let why = format!("its sender is {}", env.sender);
+                return Err(PageError::Bad { index, from: doc.from, why });
+            }
+            Ok(env)
+        })
+        .collect()
 }
 
 /// A bundle file: its signed document and every envelope.
@@ -145,11 +147,10 @@ impl BundleFile {
     /// Checks every envelope against the document and decodes it.
     pub fn envelopes_checked(&self) -> Result<(BundleDoc, Vec<Envelope>), PageError> {
         let doc = self.doc().map_err(PageError::Document)?;
-        let all = ImportRequest { document: self.document.clone(), first: 0, envelopes: self.envelopes.clone() };
         if doc.envelopes.len() != self.envelopes.len() {
             return Err(PageError::Altered { index: self.envelopes.len().min(doc.envelopes.len()) });
         }
-        let envs = all.envelopes_checked(&doc)?;
+        let envs = checked(&doc, 0, &self.envelopes)?;
         Ok((doc, envs))
     }
 }

@@ -89,20 +89,12 @@ impl Node {
         if self.courier.reports.is_empty() {
             return false;
         }
-        let (id, rev) = match p {
-            Payload::Report(r) => (&r.header.id, r.header.revision),
-            Payload::Delivery(d) => (&d.header.id, d.header.revision),
-            Payload::ReleaseRequest(r) => (&r.report_id, r.revision),
-            Payload::ReleaseDecision(d) => (&d.report_id, d.revision),
-            Payload::Progress(p) => (&p.report_id, p.revision),
-            Payload::Receipt(r) => (&r.doc.report_id, r.doc.revision),
-            Payload::Rejection(r) => match &r.report_id {
-                Some(id) => return self.courier.reports.iter().any(|(i, _)| i == id),
-                None => return false,
-            },
-            _ => return false,
-        };
-        self.passes_offline(id, rev)
+        match p.report_revision() {
+            Some((id, Some(rev))) => self.passes_offline(id, rev),
+            // A rejection names the report only: any revision of it.
+            Some((id, None)) => self.courier.reports.iter().any(|(i, _)| i == id),
+            None => false,
+        }
     }
 
     /// Originator: opens the release request of an off-line report for
@@ -160,8 +152,7 @@ impl Node {
         if to == self.party || !(self.party.is_hub() || to.is_hub()) {
             return Err(CommandError::NoLink { from: self.party, to, hub: Party::HUB });
         }
-        if self.retractions.contains_key(id) || self.originator.reports.get(id).is_some_and(|o| o.retraction.is_some())
-        {
+        if self.retracted_here(id) {
             return Err(CommandError::Retracted(id.clone()));
         }
         let mut out: Vec<(Payload, Option<crate::report::BodyKey>)> = Vec::new();
@@ -202,13 +193,13 @@ impl Node {
     /// Whether an off-line message still may be exported: not about a
     /// report retracted since (its consent went with it).
     pub fn exportable(&self, p: &Payload) -> bool {
-        let id = match p {
-            Payload::Report(r) => &r.header.id,
-            Payload::Delivery(d) => &d.header.id,
-            Payload::ReleaseDecision(d) => &d.report_id,
-            _ => return true,
-        };
-        let own_retracted = self.originator.reports.get(id).is_some_and(|o| o.retraction.is_some());
-        !own_retracted && !self.retractions.contains_key(id)
+        let carries_consent = matches!(p, Payload::Report(_) | Payload::Delivery(_) | Payload::ReleaseDecision(_));
+        !carries_consent || p.report_revision().is_none_or(|(id, _)| !self.retracted_here(id))
+    }
+
+    /// Whether this node knows report `id` retracted: its own, or one it
+    /// holds or passed on.
+    fn retracted_here(&self, id: &ReportId) -> bool {
+        self.retractions.contains_key(id) || self.originator.reports.get(id).is_some_and(|o| o.retraction.is_some())
     }
 }
