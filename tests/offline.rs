@@ -152,8 +152,25 @@ fn tampered_misaddressed_and_retracted_bundles_are_refused() {
         cli_json(&c, Kr, &a.iter().map(String::as_str).collect::<Vec<_>>())["report_id"].as_str().unwrap().to_owned();
     let rid = wait_pending(&c, Kr, &id, 1)["request_id"].as_str().unwrap().to_owned();
     assert!(cli(&c, Kr, &["approve", &rid]).status.success());
+    // Only a registered approver's signature exports or imports: a
+    // submitter/reader key of KR is refused, and so is KR's approver key at US.
+    let analyst = c.operator_key(Kr, "analyst").to_string_lossy().into_owned();
+    let denied = c.dir.join("denied.tisa-bundle");
+    let args = ["bundle", "export", "--to", "us", "--out", denied.to_str().unwrap(), "--key", &analyst];
+    let err = one_line_error(&op(&c, Kr, false, &args), "export with a reader key");
+    // The node refuses it: the key holds no role that may carry a bundle.
+    assert!(err.contains("[UNAUTHORIZED]") && err.contains("approver role"), "{err}");
+    assert!(!denied.exists(), "nothing was written");
+    // Control: KR's approver exports.
     let (good, _) = export(&c, Kr, Us, "good");
     let bytes = std::fs::read(&good).unwrap();
+    let kr_approver = c.approver_key(Kr, false).to_string_lossy().into_owned();
+    let err = one_line_error(
+        &op(&c, Us, false, &["bundle", "import", good.to_str().unwrap(), "--key", &kr_approver]),
+        "import at US with KR's approver key",
+    );
+    assert!(err.contains("is a key of KOR, not USA"), "{err}");
+    assert!(!inbox(&c, Us).iter().any(|e| e["report_id"] == id.as_str()), "nothing was taken");
 
     // 1. A byte of the body changed: refused before anything is sent.
     let at = bytes.windows(d.body.len()).position(|w| w == d.body.as_bytes()).expect("the body is in the bundle");
