@@ -40,7 +40,7 @@ const COURIER: TableDefinition<&str, &[u8]> = TableDefinition::new("courier");
 
 /// redb's page cache. Its default (1 GiB) would let the node's memory grow
 /// with the store; the hot pages (the log's tail, recent bodies) fit in far less.
-const CACHE_BYTES: usize = 32 << 20;
+const CACHE_BYTES: usize = 8 << 20;
 
 /// What the next bundle to a peer acknowledges: the id of the last bundle
 /// imported from it and its messages' ids.
