@@ -229,7 +229,7 @@ fn core_modules_import_each_other_one_way() {
     }
     assert_eq!(find_cycle(&top), None, "import cycle between core modules; graph: {top:#?}");
     let node = &siblings[&vec!["node".to_owned()]];
-    assert!(edge(node, "hub", "recipient"), "node::hub -> node::recipient not found; graph: {node:?}");
+    assert!(edge(node, "recipient", "hub"), "node::recipient -> node::hub not found; graph: {node:?}");
     for (dir, g) in &siblings {
         assert_eq!(find_cycle(g), None, "import cycle between the files of {}; graph: {g:#?}", dir.join("::"));
     }

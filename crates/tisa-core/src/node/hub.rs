@@ -3,12 +3,10 @@
 //! standing grant, and passing the recipient's receipt back. Only the hub
 //! (US) keeps this state; at a nation it stays empty.
 
-use std::collections::HashMap;
-
 use indexmap::IndexMap;
 
 use super::event::Event;
-use super::recipient::Received;
+use super::views::{InboxEntry, RetractionNote};
 use super::{two_persons, Node, RequestState, TrackedRequest};
 use crate::body::{blank_signed, ReportRef};
 use crate::error::RejectReason;
@@ -25,14 +23,53 @@ use crate::types::{Party, Sensitive, Timestamp};
 /// What the hub keeps.
 #[derive(Debug, Default)]
 pub(super) struct Hub {
-    /// National reports held, by (id, revision).
-    pub(super) held: HashMap<(ReportId, u32), ReportRef>,
-    /// Release requests opened, by request.
-    pub(super) requests: HashMap<RequestId, TrackedRequest>,
+    /// National reports held, by (id, revision), in arrival order: the
+    /// hub's inbox (one entry per report, not a second copy in
+    /// `Node::inbox`, which stays empty at the hub). An `IndexMap` (entries
+    /// in one dense vector, the hash table holding indices) rather than a
+    /// `HashMap`, whose table of whole entries sits half empty after each
+    /// doubling.
+    pub(super) held: IndexMap<(ReportId, u32), Held>,
+    /// Release requests opened, by request, in order (dense, as `held`).
+    pub(super) requests: IndexMap<RequestId, TrackedRequest>,
     /// Deliveries sent, by (report, revision, recipient), in order.
     pub(super) forwarded: IndexMap<(ReportId, u32, Party), Forwarded>,
     /// Revocations passed on to the recipient (re-sent on reconciliation).
     pub(super) revocations: IndexMap<String, Revocation>,
+}
+
+/// A national report the hub holds: what the core keeps of it, and what
+/// its inbox entry shows besides (a report held is received bilaterally,
+/// whole, under no consent).
+#[derive(Clone, Debug)]
+pub(super) struct Held {
+    pub(super) report: ReportRef,
+    pub(super) received_at: Timestamp,
+    /// Boxed: rare, and every held report has the slot.
+    pub(super) retracted: Option<Box<RetractionNote>>,
+    /// It arrived off-line (in a bundle).
+    pub(super) offline: bool,
+}
+
+impl Held {
+    /// The inbox entry, its body blank (named for the store): what the
+    /// hub's inbox kept for a held report when it kept one of its own.
+    pub(super) fn entry(&self) -> InboxEntry {
+        InboxEntry {
+            delivery: Delivery {
+                header: self.report.header.clone(),
+                released: Released::Full(Content::default()),
+                basis: Basis::Bilateral,
+                request_id: None,
+                manifest: blank_signed(),
+                consent: None,
+            },
+            received_at: self.received_at,
+            retracted: self.retracted.as_deref().cloned(),
+            body: Some(self.report.key()),
+            offline: self.offline,
+        }
+    }
 }
 
 /// A delivery the hub sent to a nation, kept (as the consent it went
@@ -109,6 +146,7 @@ impl Node {
         if let Some(existing) = self.hub.held.get(&key) {
             // The content was just checked against the manifest: the same
             // manifest is the same report.
+            let existing = &existing.report;
             return if existing.header == *h && existing.manifest_sha256 == sign::sha256(&report.manifest.bytes) {
                 // Already held (a duplicate, or the originator reconciling):
                 // tell it again where the report stands.
@@ -126,21 +164,7 @@ impl Node {
         }
         let header = report.header.clone();
         let reference = ReportRef::of(&report, &m);
-        self.hub.held.insert(key.clone(), reference.clone());
-        self.inbox.insert(
-            key,
-            Received {
-                header: header.clone(),
-                tearline_only: false,
-                basis: Basis::Bilateral,
-                request_id: None,
-                consent: None,
-                received_at: now,
-                retracted: None,
-                manifest_sha256: reference.manifest_sha256,
-                offline,
-            },
-        );
+        self.hub.held.insert(key, Held { report: reference.clone(), received_at: now, retracted: None, offline });
         self.stash(report.clone());
         self.events.push_back(Event::ReportHeld { header: header.clone() });
         self.send(
@@ -245,7 +269,7 @@ impl Node {
             .hub
             .held
             .get(&key)
-            .cloned()
+            .map(|h| h.report.clone())
             .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
         if d.manifest_sha256 != report.manifest_sha256 {
             return Err(RejectReason::Unverified { what: "decision", why: sign::SigError::Mismatch("manifest hash") });
@@ -348,7 +372,7 @@ impl Node {
                     .held
                     .get(&key)
                     .ok_or_else(|| RejectReason::UnknownReport { report: key.0.clone(), revision: key.1 })?;
-                if held.manifest_sha256 != r.doc.manifest_sha256 {
+                if held.report.manifest_sha256 != r.doc.manifest_sha256 {
                     return Err(RejectReason::Unverified {
                         what: "receipt",
                         why: sign::SigError::Mismatch("manifest hash"),

@@ -3,11 +3,12 @@
 //! the report in the inbox. (The hub holds national reports in the same
 //! inbox; see `hub`.)
 
-use super::views::{InboxEntry, RetractionNote};
+use super::hub::Held;
+use super::views::{inbox_cursor, paginate, InboxEntry, InboxFilter, Page, RetractionNote};
 use super::{two_persons, Node};
 use crate::body::blank_signed;
-use crate::error::RejectReason;
-use crate::ids::{MessageId, RequestId};
+use crate::error::{CommandError, RejectReason};
+use crate::ids::{MessageId, ReportId, RequestId};
 use crate::message::{Basis, Consent, Delivery, Payload, Released, Report};
 use crate::policy::{KeyRole, NotReleasable};
 use crate::report::{BodyKey, Content, ReportHeader};
@@ -53,6 +54,76 @@ impl Received {
             retracted: self.retracted.as_deref().cloned(),
             body: Some(BodyKey::of(&self.header)),
             offline: self.offline,
+        }
+    }
+}
+
+impl Node {
+    /// Reports this party received, in arrival order.
+    pub fn inbox(&self, after: Option<&str>, limit: usize) -> Result<Page<InboxEntry>, CommandError> {
+        self.inbox_filtered(&InboxFilter::default(), after, limit)
+    }
+
+    /// The received reports `filter` admits, in its order (`after`: a
+    /// cursor of the previous page under the same filter).
+    pub fn inbox_filtered(
+        &self,
+        filter: &InboxFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<InboxEntry>, CommandError> {
+        let all: Box<dyn Iterator<Item = _>> =
+            if filter.newest_first { Box::new(self.received().rev()) } else { Box::new(self.received()) };
+        let items = all
+            .filter(|(_, e)| filter.admits(e.header(), e.received_at()))
+            .map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry()));
+        let mut page = paginate(items, after, limit)?;
+        self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
+        Ok(page)
+    }
+
+    /// Every revision of one report this party received, oldest first.
+    pub fn inbox_for(&self, report: &ReportId) -> Vec<InboxEntry> {
+        let mut items: Vec<InboxEntry> =
+            self.received().filter(|((id, _), _)| id == report).map(|(_, e)| e.entry()).collect();
+        self.fill_in_memory(&mut items, |e| e.body.as_ref(), InboxEntry::fill);
+        items
+    }
+
+    /// The reports this party received, in arrival order: a nation's
+    /// inbox, or the reports the hub holds (its inbox; one of the two is
+    /// always empty).
+    fn received(&self) -> impl DoubleEndedIterator<Item = (&(ReportId, u32), InboxRow<'_>)> {
+        let inbox = self.inbox.iter().map(|(k, e)| (k, InboxRow::Received(e)));
+        inbox.chain(self.hub.held.iter().map(|(k, e)| (k, InboxRow::Held(e))))
+    }
+}
+
+/// One received report: in a nation's inbox, or held at the hub.
+enum InboxRow<'a> {
+    Received(&'a Received),
+    Held(&'a Held),
+}
+
+impl InboxRow<'_> {
+    fn header(&self) -> &ReportHeader {
+        match self {
+            InboxRow::Received(e) => &e.header,
+            InboxRow::Held(e) => &e.report.header,
+        }
+    }
+
+    fn received_at(&self) -> Timestamp {
+        match self {
+            InboxRow::Received(e) => e.received_at,
+            InboxRow::Held(e) => e.received_at,
+        }
+    }
+
+    fn entry(&self) -> InboxEntry {
+        match self {
+            InboxRow::Received(e) => e.entry(),
+            InboxRow::Held(e) => e.entry(),
         }
     }
 }

@@ -103,7 +103,7 @@ impl Node {
         f: &super::hub::Forwarded,
     ) -> Option<(Payload, Option<BodyKey>)> {
         let report = match &f.consent {
-            Some(_) => self.hub.held.get(&(id.clone(), rev)),
+            Some(_) => self.hub.held.get(&(id.clone(), rev)).map(|h| &h.report),
             None => self.own_revision(id, rev).map(|r| &r.report),
         }?;
         let (d, _) = delivery_of(report, None, to, f.tearline_only, f.consent.clone())?;

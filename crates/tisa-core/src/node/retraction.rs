@@ -100,12 +100,13 @@ impl Node {
     /// Marks every held revision of a retracted report; whether any was new.
     fn mark_retracted(&mut self, r: &Retraction) -> bool {
         let mut any = false;
-        for ((id, _), e) in self.inbox.iter_mut() {
-            if *id == r.doc.report_id && e.retracted.is_none() {
-                e.retracted = Some(Box::new(RetractionNote {
-                    retracted_at: r.doc.retracted_at,
-                    reason: Sensitive::new(&r.doc.reason),
-                }));
+        let note = || RetractionNote { retracted_at: r.doc.retracted_at, reason: Sensitive::new(&r.doc.reason) };
+        // A nation's inbox, or the hub's (its held reports).
+        let received = self.inbox.iter_mut().map(|((id, _), e)| (id, &mut e.retracted));
+        let held = self.hub.held.iter_mut().map(|((id, _), e)| (id, &mut e.retracted));
+        for (id, retracted) in received.chain(held) {
+            if *id == r.doc.report_id && retracted.is_none() {
+                *retracted = Some(Box::new(note()));
                 any = true;
             }
         }

@@ -180,7 +180,7 @@ pub struct InboxFilter {
 }
 
 impl InboxFilter {
-    fn admits(&self, h: &ReportHeader, received_at: Timestamp) -> bool {
+    pub(super) fn admits(&self, h: &ReportHeader, received_at: Timestamp) -> bool {
         self.since.is_none_or(|t| received_at >= t)
             && self.originator.is_none_or(|p| h.originator == p)
             && self.category.is_none_or(|c| h.category == c)
@@ -286,40 +286,9 @@ impl Node {
         })
     }
 
-    /// Reports this party received, in arrival order.
-    pub fn inbox(&self, after: Option<&str>, limit: usize) -> Result<Page<InboxEntry>, CommandError> {
-        self.inbox_filtered(&InboxFilter::default(), after, limit)
-    }
-
-    /// The received reports `filter` admits, in its order (`after`: a
-    /// cursor of the previous page under the same filter).
-    pub fn inbox_filtered(
-        &self,
-        filter: &InboxFilter,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<InboxEntry>, CommandError> {
-        let all: Box<dyn Iterator<Item = _>> =
-            if filter.newest_first { Box::new(self.inbox.iter().rev()) } else { Box::new(self.inbox.iter()) };
-        let items = all
-            .filter(|(_, e)| filter.admits(&e.header, e.received_at))
-            .map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry()));
-        let mut page = paginate(items, after, limit)?;
-        self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
-        Ok(page)
-    }
-
-    /// Every revision of one report this party received, oldest first.
-    pub fn inbox_for(&self, report: &ReportId) -> Vec<InboxEntry> {
-        let mut items: Vec<InboxEntry> =
-            self.inbox.iter().filter(|((id, _), _)| id == report).map(|(_, e)| e.entry()).collect();
-        self.fill_in_memory(&mut items, |e| e.body.as_ref(), InboxEntry::fill);
-        items
-    }
-
     /// With bodies kept in memory, fills query results here (the shell
     /// fills them from its store otherwise).
-    fn fill_in_memory<T>(
+    pub(super) fn fill_in_memory<T>(
         &self,
         items: &mut [T],
         key: impl Fn(&T) -> Option<&BodyKey>,
@@ -383,7 +352,7 @@ pub fn inbox_cursor(id: &ReportId, revision: u32) -> String {
     format!("{id}.r{revision}")
 }
 
-fn paginate<T>(
+pub(super) fn paginate<T>(
     items: impl Iterator<Item = (String, T)>,
     after: Option<&str>,
     limit: usize,
