@@ -25,7 +25,7 @@
 use std::collections::HashSet;
 
 use super::views::RecipientState;
-use super::{Node, RequestState, TrackedRequest};
+use super::{Node, RequestState};
 use crate::error::CommandError;
 use crate::ids::ReportId;
 use crate::message::{Envelope, Payload, ReleaseRequest};
@@ -107,10 +107,8 @@ impl Node {
         }
         let request = ReleaseRequest::open(h, third, now, self.policy.request_expiry);
         let rid = request.request_id.clone();
-        self.deadlines.insert((request.expires_at, rid.clone()));
-        self.originator
-            .requests
-            .insert(rid.clone(), TrackedRequest { request: request.clone(), state: RequestState::Open, sent: None });
+        let i = self.originator.requests.insert(&request, RequestState::Open);
+        self.deadlines.insert(request.expires_at, i);
         self.set_recipient_state(
             &h.id,
             h.revision,
@@ -166,7 +164,7 @@ impl Node {
             for rev in &own.revisions {
                 out.push((Payload::Report(rev.report.blank()), Some(rev.report.key())));
             }
-            for t in self.originator.requests.values().filter(|t| t.request.report_id == *id) {
+            for (_, _, t) in self.originator.requests.iter().filter(|(_, k, _)| k.0 == *id) {
                 if let Some(d) = &t.sent {
                     out.push((Payload::ReleaseDecision((**d).clone()), None));
                 }

@@ -6,8 +6,9 @@
 use indexmap::IndexMap;
 
 use super::event::Event;
+use super::requests::Requests;
 use super::views::{InboxEntry, RetractionNote};
-use super::{two_persons, Node, RequestState, TrackedRequest};
+use super::{two_persons, Node, RequestState};
 use crate::body::{blank_signed, ReportRef};
 use crate::error::RejectReason;
 use crate::ids::{ReportId, RequestId};
@@ -30,8 +31,8 @@ pub(super) struct Hub {
     /// `HashMap`, whose table of whole entries sits half empty after each
     /// doubling.
     pub(super) held: IndexMap<(ReportId, u32), Held>,
-    /// Release requests opened, by request, in order (dense, as `held`).
-    pub(super) requests: IndexMap<RequestId, TrackedRequest>,
+    /// Release requests opened, in order.
+    pub(super) requests: Requests,
     /// Deliveries sent, by (report, revision, recipient), in order.
     pub(super) forwarded: IndexMap<(ReportId, u32, Party), Forwarded>,
     /// Revocations passed on to the recipient (re-sent on reconciliation).
@@ -208,11 +209,8 @@ impl Node {
             return Ok(());
         }
         let request = ReleaseRequest::open(&header, third, now, self.policy.request_expiry);
-        self.deadlines.insert((request.expires_at, request.request_id.clone()));
-        self.hub.requests.insert(
-            request.request_id.clone(),
-            TrackedRequest { request: request.clone(), state: RequestState::Open, sent: None },
-        );
+        let i = self.hub.requests.insert(&request, RequestState::Open);
+        self.deadlines.insert(request.expires_at, i);
         // Off-line, the originator opened the request itself at submit (the
         // hub could not ask in time); its decision comes in the same bundle
         // or a later one.
@@ -248,8 +246,8 @@ impl Node {
         if signed_decision != d || doc.operator != d.signed.signer {
             return Err(unverified(sign::SigError::Mismatch("decision")));
         }
-        let tracked = self.hub.requests.get(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
-        let req = &tracked.request;
+        let i = self.hub.requests.index_of(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
+        let (req, tracked) = self.hub.requests.get(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
         if req.report_id.prefix_party() != Some(link) {
             return Err(RejectReason::NotOriginator(rid));
         }
@@ -263,7 +261,6 @@ impl Node {
             RequestState::Decided(prev) if *prev == d.decision => return Ok(()), // duplicate
             RequestState::Decided(_) => return Err(RejectReason::AlreadyDecided(rid)),
         }
-        let req = req.clone();
         let key = (req.report_id.clone(), req.revision);
         let report = self
             .hub
@@ -294,10 +291,10 @@ impl Node {
             let tearline_only = d.decision == Decision::ApproveTearline;
             self.forward(now, &report, None, recipient, tearline_only, Consent::Decision(d.clone()))?;
         }
-        if let Some(t) = self.hub.requests.get_mut(&rid) {
+        if let Some((_, t)) = self.hub.requests.at_mut(i) {
             t.state = RequestState::Decided(d.decision.clone());
         }
-        self.deadlines.remove(&(req.expires_at, rid));
+        self.deadlines.remove(req.expires_at, i);
         self.events.push_back(Event::Decided { decision: d });
         Ok(())
     }

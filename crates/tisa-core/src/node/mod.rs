@@ -27,7 +27,7 @@
 //! `reconcile` (re-sending what a peer may have lost). `views` holds the
 //! queries and what they return, `event` what happened.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use indexmap::IndexMap;
 
@@ -35,8 +35,7 @@ use crate::body::Stash;
 use crate::error::{CommandError, RejectReason};
 use crate::ids::{MessageId, ReportId, RequestId, TrackId};
 use crate::message::{
-    Decision, Envelope, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Retraction,
-    Stage, Transmit, PROTOCOL_VERSION,
+    Envelope, Payload, Progress, Receipt, Rejection, Report, Retraction, Stage, Transmit, PROTOCOL_VERSION,
 };
 use crate::policy::{KeyRole, Policy};
 use crate::report::BodyKey;
@@ -52,6 +51,7 @@ mod hub;
 mod originator;
 mod recipient;
 mod reconcile;
+mod requests;
 mod retraction;
 mod standing;
 mod tracks;
@@ -72,6 +72,7 @@ pub use auth::Authorized;
 use hub::Hub;
 use originator::Originator;
 use recipient::Received;
+use requests::{Deadlines, RequestState};
 use standing::Freshness;
 
 /// Size limits, in bytes, of a report's text fields, named for them (NATS's
@@ -90,45 +91,11 @@ pub mod limits {
     pub const PAGE: usize = 1000;
 }
 
-/// Where a release request stands, at the hub (which opened it) and at the
-/// originator (which decides it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum RequestState {
-    /// Awaiting the originator's decision, until its deadline.
-    Open,
-    Decided(Decision),
-    Expired,
-    /// The originator retracted the report before deciding.
-    Withdrawn,
-}
-
-/// A release request and where it stands.
-#[derive(Clone, Debug)]
-struct TrackedRequest {
-    request: ReleaseRequest,
-    state: RequestState,
-    /// Originator side: the decision sent, to send again if the hub asks again.
-    sent: Option<Box<ReleaseDecision>>,
-}
-
-/// Withdraws every open request for report `id` (it was retracted) and
-/// drops its deadline: it can no longer be decided, nor expire.
 /// The two-person rule, by keys: an approval counts only from a key other
 /// than the one that signed the submission; a submission no key signed
 /// (`None`) cannot satisfy the rule. Names are labels and never compared.
 pub(crate) fn two_persons(submitter: Option<crate::policy::KeyId>, approver: crate::policy::KeyId) -> bool {
     submitter.is_some_and(|s| s != approver)
-}
-
-fn withdraw_open<'a>(
-    requests: impl Iterator<Item = &'a mut TrackedRequest>,
-    id: &ReportId,
-    deadlines: &mut BTreeSet<(Timestamp, RequestId)>,
-) {
-    for t in requests.filter(|t| t.request.report_id == *id && t.state == RequestState::Open) {
-        t.state = RequestState::Withdrawn;
-        deadlines.remove(&(t.request.expires_at, t.request.request_id.clone()));
-    }
 }
 
 /// The state machine of one party. See the module docs for how to drive it.
@@ -162,8 +129,9 @@ pub struct Node {
     /// Grant-standing statements, and what a recipient holds for want of a
     /// fresh one (`standing`).
     freshness: Freshness,
-    /// Open requests' deadlines (originator and hub).
-    deadlines: BTreeSet<(Timestamp, RequestId)>,
+    /// Open requests' deadlines (the hub's requests at the hub, the
+    /// originator's at a nation).
+    deadlines: Deadlines,
     /// Distinguishes this run's message ids from other runs'.
     instance: u64,
     /// Sequence number of the last message id issued.
@@ -207,7 +175,7 @@ impl Node {
             revoked: HashSet::new(),
             tracks: IndexMap::new(),
             freshness: Freshness::default(),
-            deadlines: BTreeSet::new(),
+            deadlines: Deadlines::default(),
             instance,
             next_seq: 0,
             transmits: VecDeque::new(),
@@ -263,7 +231,7 @@ impl Node {
     /// When [`Node::handle_timeout`] must next be called, if ever.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let request = self.deadlines.first().map(|(t, _)| *t);
+        let request = self.deadlines.first();
         [request, self.standing_timeout(), self.switch_timeout()].into_iter().flatten().min()
     }
 
@@ -429,18 +397,13 @@ impl Node {
     /// past their deadline expire.
     fn expire_due(&mut self, now: Timestamp) {
         self.switch_due(now);
-        while let Some((at, rid)) = self.deadlines.first().cloned() {
-            if at > now {
-                break;
-            }
-            self.deadlines.remove(&(at, rid.clone()));
+        while let Some(i) = self.deadlines.pop_due(now) {
             if self.party.is_hub() {
-                let Some(t) = self.hub.requests.get_mut(&rid) else { continue };
+                let Some((req, t)) = self.hub.requests.at_mut(i) else { continue };
                 if t.state != RequestState::Open {
                     continue;
                 }
                 t.state = RequestState::Expired;
-                let req = t.request.clone();
                 let originator = req.report_id.prefix_party().unwrap_or(Party::HUB);
                 if originator != Party::HUB {
                     self.send(
@@ -456,12 +419,11 @@ impl Node {
                 }
                 self.events.push_back(Event::Expired { request: req });
             } else {
-                let Some(t) = self.originator.requests.get_mut(&rid) else { continue };
+                let Some((req, t)) = self.originator.requests.at_mut(i) else { continue };
                 if t.state != RequestState::Open {
                     continue;
                 }
                 t.state = RequestState::Expired;
-                let req = t.request.clone();
                 self.set_recipient_state(&req.report_id, req.revision, req.recipient, RecipientState::Expired);
                 self.events.push_back(Event::Expired { request: req });
             }
@@ -551,4 +513,24 @@ pub fn check_markings_via(
         }
     }
     Ok(rel)
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        use std::mem::size_of;
+        eprintln!("OwnRevision {}", size_of::<super::originator::OwnRevision>());
+        eprintln!("OwnReport {}", size_of::<super::originator::OwnReport>());
+        eprintln!("ReportRef {}", size_of::<crate::body::ReportRef>());
+        eprintln!("ReportHeader {}", size_of::<crate::report::ReportHeader>());
+        eprintln!("HubState {}", size_of::<super::HubState>());
+        eprintln!("RecipientState {}", size_of::<super::RecipientState>());
+        eprintln!("PartyMap<RecipientState> {}", size_of::<super::originator::PartyMap<super::RecipientState>>());
+        eprintln!("PartyMap<Timestamp> {}", size_of::<super::originator::PartyMap<crate::types::Timestamp>>());
+        eprintln!("TrackedRequest {}", size_of::<super::requests::TrackedRequest>());
+        eprintln!("ReleaseRequest {}", size_of::<crate::message::ReleaseRequest>());
+        eprintln!("RequestState {}", size_of::<super::requests::RequestState>());
+        eprintln!("Received {}", size_of::<super::recipient::Received>());
+    }
 }

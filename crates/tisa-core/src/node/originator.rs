@@ -10,8 +10,9 @@ use indexmap::IndexMap;
 
 use super::event::Event;
 use super::hub::{delivery_of, Forwarded};
+use super::requests::Requests;
 use super::views::{HubState, RecipientState, RevisionStatus};
-use super::{limits, two_persons, Node, RequestState, TrackedRequest};
+use super::{limits, two_persons, Node, RequestState};
 use crate::body::{content_digest, ReportRef};
 use crate::error::{CommandError, RejectReason, TextField};
 use crate::ids::{ReportId, RequestId};
@@ -88,7 +89,7 @@ pub(super) struct Originator {
     /// Its reports, by id, in submission order.
     pub(super) reports: IndexMap<ReportId, OwnReport>,
     /// Release requests for its decision, by request, in arrival order.
-    pub(super) requests: IndexMap<RequestId, TrackedRequest>,
+    pub(super) requests: Requests,
     /// Source keys (idempotent submits from feeds): the report, and the
     /// revision last submitted under the key with its content's digest.
     pub(super) sources: HashMap<String, (ReportId, u32, Digest32)>,
@@ -368,9 +369,9 @@ impl Node {
         if self.party.is_hub() {
             return Err(CommandError::HubCannotDecide);
         }
-        let tracked =
+        let (req, tracked) =
             self.originator.requests.get(request_id).ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
-        let req = &tracked.request;
+        let req = &req;
         match &tracked.state {
             RequestState::Open if req.expires_at > now => {}
             RequestState::Open | RequestState::Expired => return Err(CommandError::Expired(request_id.clone())),
@@ -453,7 +454,7 @@ impl Node {
         }
         let request_id = doc.request_id.clone();
         self.expire_due(now);
-        let tracked = self
+        let (req, tracked) = self
             .originator
             .requests
             .get(&request_id)
@@ -461,7 +462,7 @@ impl Node {
         match &tracked.state {
             RequestState::Open => {}
             RequestState::Expired => return Err(CommandError::Expired(request_id)),
-            RequestState::Withdrawn => return Err(CommandError::Retracted(tracked.request.report_id.clone())),
+            RequestState::Withdrawn => return Err(CommandError::Retracted(req.report_id.clone())),
             RequestState::Decided(d) => {
                 return Err(CommandError::AlreadyDecided {
                     request: request_id,
@@ -469,7 +470,6 @@ impl Node {
                 })
             }
         }
-        let req = tracked.request.clone();
         let rev = self
             .own_revision(&req.report_id, req.revision)
             .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
@@ -505,11 +505,13 @@ impl Node {
             manifest_sha256: doc.manifest_sha256,
             signed,
         };
-        if let Some(t) = self.originator.requests.get_mut(&request_id) {
-            t.state = RequestState::Decided(decision.clone());
-            t.sent = Some(Box::new(msg.clone()));
+        if let Some(i) = self.originator.requests.index_of(&request_id) {
+            if let Some((_, t)) = self.originator.requests.at_mut(i) {
+                t.state = RequestState::Decided(decision.clone());
+                t.sent = Some(Box::new(msg.clone()));
+            }
+            self.deadlines.remove(req.expires_at, i);
         }
-        self.deadlines.remove(&(req.expires_at, req.request_id.clone()));
         let state = match &decision {
             Decision::ApproveFull => RecipientState::Approved { tearline_only: false },
             Decision::ApproveTearline => RecipientState::Approved { tearline_only: true },
@@ -523,10 +525,10 @@ impl Node {
 
     pub(super) fn originator_on_request(&mut self, now: Timestamp, r: ReleaseRequest) -> Result<(), RejectReason> {
         let rid = r.request_id.clone();
-        if let Some(existing) = self.originator.requests.get(&rid) {
+        if let Some((e, existing)) = self.originator.requests.get(&rid) {
             // An off-line report's request was opened here at submit, with
             // this node's times: the hub's copy differs only in them.
-            let e = &existing.request;
+            let e = &e;
             let same = if self.courier.reports.contains(&(r.report_id.clone(), r.revision)) {
                 (&e.report_id, e.revision, e.recipient) == (&r.report_id, r.revision, r.recipient)
             } else {
@@ -560,12 +562,12 @@ impl Node {
         })?;
         let expired = r.expires_at <= now;
         let state = if expired { RequestState::Expired } else { RequestState::Open };
-        self.originator.requests.insert(rid.clone(), TrackedRequest { request: r.clone(), state, sent: None });
+        let i = self.originator.requests.insert(&r, state);
         if expired {
             self.set_recipient_state(&r.report_id, r.revision, r.recipient, RecipientState::Expired);
             self.events.push_back(Event::Expired { request: r });
         } else {
-            self.deadlines.insert((r.expires_at, rid.clone()));
+            self.deadlines.insert(r.expires_at, i);
             self.set_recipient_state(
                 &r.report_id,
                 r.revision,
@@ -700,10 +702,11 @@ impl Node {
     }
 
     fn mark_expired(&mut self, rid: &RequestId) {
-        if let Some(t) = self.originator.requests.get_mut(rid) {
+        let Some(i) = self.originator.requests.index_of(rid) else { return };
+        if let Some((_, t)) = self.originator.requests.at_mut(i) {
             if t.state == RequestState::Open {
                 t.state = RequestState::Expired;
-                self.deadlines.remove(&(t.request.expires_at, rid.clone()));
+                self.deadlines.remove(t.expires_at, i);
             }
         }
     }

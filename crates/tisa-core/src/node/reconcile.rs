@@ -136,11 +136,11 @@ impl Node {
                 if let Some(r) = &f.receipt {
                     out.push(Payload::Receipt(r.clone()));
                 }
-            } else if let Some(t) = self.hub.requests.get(&rid) {
+            } else if let Some((request, t)) = self.hub.requests.get(&rid) {
                 match &t.state {
                     // Off-line, the originator opened it itself (`courier`).
                     RequestState::Open if offline => {}
-                    RequestState::Open => out.push(Payload::ReleaseRequest(t.request.clone())),
+                    RequestState::Open => out.push(Payload::ReleaseRequest(request)),
                     RequestState::Decided(Decision::Deny { .. }) => out.push(progress(Some(third), Stage::Denied)),
                     RequestState::Expired => out.push(progress(Some(third), Stage::Expired)),
                     RequestState::Decided(_) | RequestState::Withdrawn => {}

@@ -14,7 +14,7 @@
 
 use super::event::Event;
 use super::views::{RecipientState, RetractionNote};
-use super::{limits, withdraw_open, Node};
+use super::{limits, Node};
 use crate::error::{CommandError, RejectReason, TextField};
 use crate::ids::ReportId;
 use crate::message::{Payload, Progress, Retraction, Stage};
@@ -69,7 +69,7 @@ impl Node {
             }
         }
         // Requests awaiting this party's decision are withdrawn.
-        withdraw_open(self.originator.requests.values_mut(), id, &mut self.deadlines);
+        self.originator.requests.withdraw_open(id, &mut self.deadlines);
         if is_hub {
             self.retractions.insert(id.clone(), r.clone());
             // The hub's own report: tell every nation that received a revision.
@@ -134,7 +134,7 @@ impl Node {
         self.retractions.insert(id.clone(), r.clone());
         self.mark_retracted(&r);
         // Release requests still open for it are withdrawn: nothing more moves.
-        withdraw_open(self.hub.requests.values_mut(), &id, &mut self.deadlines);
+        self.hub.requests.withdraw_open(&id, &mut self.deadlines);
         self.events.push_back(Event::Retracted { report_id: id.clone(), originator: link });
         // Every party that holds a revision learns, with no new approval:
         // a retraction only takes information back.

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::tracks::TrackEntry;
-use super::{limits, Node, RequestState, TrackedRequest};
+use super::{limits, Node, RequestState};
 use crate::body::{blank_signed, fill_delivery, FillError};
 use crate::error::CommandError;
 use crate::ids::{ReportId, RequestId};
@@ -248,7 +248,7 @@ impl Node {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<PendingView>, CommandError> {
-        let open = self.open_requests(now).filter_map(|(id, t)| Some((id.as_str().to_owned(), self.pending_view(t)?)));
+        let open = self.open_requests(now).filter_map(|r| Some((r.request_id.to_string(), self.pending_view(r)?)));
         let mut page = paginate(open, after, limit)?;
         self.fill_in_memory(&mut page.items, |v| v.body.as_ref(), PendingView::fill);
         Ok(page)
@@ -259,24 +259,26 @@ impl Node {
     pub fn pending_for(&self, now: Timestamp, report: &ReportId) -> Vec<PendingView> {
         let mut items: Vec<PendingView> = self
             .open_requests(now)
-            .filter(|(_, t)| &t.request.report_id == report)
-            .filter_map(|(_, t)| Some(PendingView { content: Some(Content::default()), ..self.pending_view(t)? }))
+            .filter(|r| &r.report_id == report)
+            .filter_map(|r| Some(PendingView { content: Some(Content::default()), ..self.pending_view(r)? }))
             .collect();
         self.fill_in_memory(&mut items, |v| v.body.as_ref(), PendingView::fill);
         items
     }
 
-    fn open_requests(&self, now: Timestamp) -> impl Iterator<Item = (&RequestId, &TrackedRequest)> {
+    /// The requests still open at `now`, in the order they came.
+    fn open_requests(&self, now: Timestamp) -> impl Iterator<Item = ReleaseRequest> + '_ {
         self.originator
             .requests
             .iter()
-            .filter(move |(_, t)| t.state == RequestState::Open && t.request.expires_at > now)
+            .filter(move |(_, _, t)| t.state == RequestState::Open && t.expires_at > now)
+            .map(|(_, k, t)| t.request(k))
     }
 
-    fn pending_view(&self, t: &TrackedRequest) -> Option<PendingView> {
-        let rev = self.own_revision(&t.request.report_id, t.request.revision)?;
+    fn pending_view(&self, request: ReleaseRequest) -> Option<PendingView> {
+        let rev = self.own_revision(&request.report_id, request.revision)?;
         Some(PendingView {
-            request: t.request.clone(),
+            request,
             header: rev.report.header.clone(),
             title: Sensitive::default(),
             has_tearline: rev.report.has_tearline,
