@@ -24,7 +24,7 @@
 
 use std::collections::HashSet;
 
-use super::views::RecipientState;
+use super::marks::AtRecipient;
 use super::{Node, RequestState};
 use crate::error::CommandError;
 use crate::ids::ReportId;
@@ -106,15 +106,9 @@ impl Node {
             return;
         }
         let request = ReleaseRequest::open(h, third, now, self.policy.request_expiry);
-        let rid = request.request_id.clone();
         let i = self.originator.requests.insert(&request, RequestState::Open);
         self.deadlines.insert(request.expires_at, i);
-        self.set_recipient_state(
-            &h.id,
-            h.revision,
-            third,
-            RecipientState::Requested { request_id: rid, expires_at: request.expires_at },
-        );
+        self.set_recipient_state(&h.id, h.revision, third, AtRecipient::Requested { expires_at: request.expires_at });
         self.events.push_back(super::Event::ReleaseRequested { request });
     }
 

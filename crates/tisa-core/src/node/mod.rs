@@ -48,6 +48,7 @@ mod courier;
 mod event;
 mod grants;
 mod hub;
+mod marks;
 mod originator;
 mod recipient;
 mod reconcile;
@@ -424,7 +425,7 @@ impl Node {
                     continue;
                 }
                 t.state = RequestState::Expired;
-                self.set_recipient_state(&req.report_id, req.revision, req.recipient, RecipientState::Expired);
+                self.set_recipient_state(&req.report_id, req.revision, req.recipient, marks::AtRecipient::Expired);
                 self.events.push_back(Event::Expired { request: req });
             }
         }

@@ -10,8 +10,9 @@ use indexmap::IndexMap;
 
 use super::event::Event;
 use super::hub::{delivery_of, Forwarded};
+use super::marks::{AtHub, AtRecipient};
 use super::requests::Requests;
-use super::views::{HubState, RecipientState, RevisionStatus};
+use super::views::RevisionStatus;
 use super::{limits, two_persons, Node, RequestState};
 use crate::body::{content_digest, ReportRef};
 use crate::error::{CommandError, RejectReason, TextField};
@@ -153,8 +154,8 @@ pub(super) struct OwnReport {
 pub(super) struct OwnRevision {
     /// The report; its body is in the body store.
     pub(super) report: ReportRef,
-    pub(super) hub: HubState,
-    pub(super) recipients: PartyMap<RecipientState>,
+    pub(super) hub: AtHub,
+    pub(super) recipients: PartyMap<AtRecipient>,
     /// Verified receipts, by recipient: when it committed the delivery.
     pub(super) receipts: PartyMap<Timestamp>,
 }
@@ -162,10 +163,11 @@ pub(super) struct OwnRevision {
 impl OwnRevision {
     /// Where this revision stands, for the status query.
     pub(super) fn status(&self, retraction: Option<&(Retraction, bool)>) -> RevisionStatus {
+        let h = &self.report.header;
         RevisionStatus {
             header: self.report.header.clone(),
-            hub: self.hub.clone(),
-            recipients: self.recipients.to_btree(),
+            hub: self.hub.view(),
+            recipients: self.recipients.iter().map(|(p, s)| (*p, s.view(&h.id, h.revision, *p))).collect(),
             receipts: self.receipts.to_btree(),
             retracted_at: retraction.map(|(r, _)| r.doc.retracted_at),
             retraction_confirmed: retraction.is_some_and(|(_, c)| *c),
@@ -306,11 +308,11 @@ impl Node {
                             basis: Basis::Bilateral,
                             tearline_only: false,
                         });
-                        recipients.insert(p, RecipientState::Delivered { tearline_only: false });
+                        recipients.insert(p, AtRecipient::Delivered { tearline_only: false });
                     }
                     Err(why) => {
                         notes.push(SubmitNote { recipient: p, why });
-                        recipients.insert(p, RecipientState::NotReleasable(why));
+                        recipients.insert(p, AtRecipient::NotReleasable(why));
                     }
                 }
             }
@@ -322,11 +324,11 @@ impl Node {
                 if rel.contains(third) {
                     match self.policy.check_trilateral_via(&header, third, offline) {
                         Ok(()) => {
-                            recipients.insert(third, RecipientState::Waiting);
+                            recipients.insert(third, AtRecipient::Waiting);
                         }
                         Err(why) => {
                             notes.push(SubmitNote { recipient: third, why });
-                            recipients.insert(third, RecipientState::NotReleasable(why));
+                            recipients.insert(third, AtRecipient::NotReleasable(why));
                         }
                     }
                 }
@@ -336,7 +338,7 @@ impl Node {
         self.stash(report);
         let revision_state = OwnRevision {
             report: reference,
-            hub: if self.party.is_hub() { HubState::Own } else { HubState::Sent },
+            hub: if self.party.is_hub() { AtHub::Own } else { AtHub::Sent },
             recipients,
             receipts: PartyMap::default(),
         };
@@ -513,9 +515,9 @@ impl Node {
             self.deadlines.remove(req.expires_at, i);
         }
         let state = match &decision {
-            Decision::ApproveFull => RecipientState::Approved { tearline_only: false },
-            Decision::ApproveTearline => RecipientState::Approved { tearline_only: true },
-            Decision::Deny { .. } => RecipientState::Denied,
+            Decision::ApproveFull => AtRecipient::Approved { tearline_only: false },
+            Decision::ApproveTearline => AtRecipient::Approved { tearline_only: true },
+            Decision::Deny { .. } => AtRecipient::Denied,
         };
         self.set_recipient_state(&req.report_id, req.revision, req.recipient, state);
         self.send(now, Party::HUB, Payload::ReleaseDecision(msg.clone()));
@@ -564,7 +566,7 @@ impl Node {
         let state = if expired { RequestState::Expired } else { RequestState::Open };
         let i = self.originator.requests.insert(&r, state);
         if expired {
-            self.set_recipient_state(&r.report_id, r.revision, r.recipient, RecipientState::Expired);
+            self.set_recipient_state(&r.report_id, r.revision, r.recipient, AtRecipient::Expired);
             self.events.push_back(Event::Expired { request: r });
         } else {
             self.deadlines.insert(r.expires_at, i);
@@ -572,7 +574,7 @@ impl Node {
                 &r.report_id,
                 r.revision,
                 r.recipient,
-                RecipientState::Requested { request_id: rid, expires_at: r.expires_at },
+                AtRecipient::Requested { expires_at: r.expires_at },
             );
             self.events.push_back(Event::ReleaseRequested { request: r });
         }
@@ -599,15 +601,15 @@ impl Node {
             (Stage::Accepted, None) => {
                 // The hub names this very revision: it holds it, whatever
                 // rejection notice naming the report came in before.
-                rev.hub = HubState::Accepted;
+                rev.hub = AtHub::Accepted;
             }
             (stage, Some(r)) if rev.recipients.contains_key(&r) => {
-                rev.hub = HubState::Accepted;
+                rev.hub = AtHub::Accepted;
                 let next = match stage {
-                    Stage::NotReleasable(why) => RecipientState::NotReleasable(*why),
-                    Stage::Forwarded { tearline_only } => RecipientState::Delivered { tearline_only: *tearline_only },
-                    Stage::Denied => RecipientState::Denied,
-                    Stage::Expired => RecipientState::Expired,
+                    Stage::NotReleasable(why) => AtRecipient::NotReleasable(*why),
+                    Stage::Forwarded { tearline_only } => AtRecipient::Delivered { tearline_only: *tearline_only },
+                    Stage::Denied => AtRecipient::Denied,
+                    Stage::Expired => AtRecipient::Expired,
                     Stage::Accepted | Stage::Retracted => return Err(unknown()),
                 };
                 rev.recipients.insert(r, next);
@@ -671,8 +673,8 @@ impl Node {
         // If the hub refused one of our reports, record it on the report.
         if let Some(id) = &r.report_id {
             if let Some(own) = self.originator.reports.get_mut(id) {
-                for rev in own.revisions.iter_mut().filter(|rev| rev.hub == HubState::Sent) {
-                    rev.hub = HubState::Rejected { code: r.code.clone(), detail: r.detail.clone() };
+                for rev in own.revisions.iter_mut().filter(|rev| rev.hub == AtHub::Sent) {
+                    rev.hub = AtHub::Rejected(Box::new((r.code.clone(), r.detail.clone())));
                 }
             }
         }
@@ -689,13 +691,7 @@ impl Node {
         self.originator.reports.get_mut(id)?.revisions.get_mut(idx)
     }
 
-    pub(super) fn set_recipient_state(
-        &mut self,
-        id: &ReportId,
-        revision: u32,
-        recipient: Party,
-        state: RecipientState,
-    ) {
+    pub(super) fn set_recipient_state(&mut self, id: &ReportId, revision: u32, recipient: Party, state: AtRecipient) {
         if let Some(rev) = self.own_revision_mut(id, revision) {
             rev.recipients.insert(recipient, state);
         }

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use super::event::Event;
 use super::hub::delivery_of;
+use super::marks::{AtHub, AtRecipient};
 use super::originator::OwnRevision;
-use super::views::{HubState, RecipientState};
 use super::{Node, RequestState};
 use crate::ids::RequestId;
 use crate::message::{Decision, Payload, Progress, Report, Stage};
@@ -157,11 +157,11 @@ impl Node {
 /// that the hub has confirmed): re-sent on reconciliation.
 fn needs_hub(r: &OwnRevision) -> bool {
     match r.hub {
-        HubState::Sent => true,
-        HubState::Rejected { .. } | HubState::Own => false,
-        HubState::Accepted => r.recipients.iter().any(|(p, s)| match s {
-            RecipientState::Waiting | RecipientState::Approved { .. } => true,
-            RecipientState::Delivered { .. } => !r.receipts.contains_key(p),
+        AtHub::Sent => true,
+        AtHub::Rejected(_) | AtHub::Own => false,
+        AtHub::Accepted => r.recipients.iter().any(|(p, s)| match s {
+            AtRecipient::Waiting | AtRecipient::Approved { .. } => true,
+            AtRecipient::Delivered { .. } => !r.receipts.contains_key(p),
             _ => false,
         }),
     }

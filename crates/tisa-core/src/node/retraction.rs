@@ -13,7 +13,8 @@
 //! report is refused (`RETRACTED`).
 
 use super::event::Event;
-use super::views::{RecipientState, RetractionNote};
+use super::marks::AtRecipient;
+use super::views::RetractionNote;
 use super::{limits, Node};
 use crate::error::{CommandError, RejectReason, TextField};
 use crate::ids::ReportId;
@@ -61,9 +62,9 @@ impl Node {
                 for state in rev.recipients.values_mut() {
                     if matches!(
                         state,
-                        RecipientState::Waiting | RecipientState::Requested { .. } | RecipientState::Approved { .. }
+                        AtRecipient::Waiting | AtRecipient::Requested { .. } | AtRecipient::Approved { .. }
                     ) {
-                        *state = RecipientState::Withdrawn;
+                        *state = AtRecipient::Withdrawn;
                     }
                 }
             }
