@@ -62,8 +62,9 @@ pub(crate) struct ReportRef {
     pub(crate) header: ReportHeader,
     /// SHA-256 of the manifest's bytes (decisions and receipts name it).
     pub(crate) manifest_sha256: Digest32,
-    /// Who submitted it, from the manifest (the two-person rule).
-    pub(crate) submitted_by: Box<str>,
+    /// Who submitted it, from the manifest (named in the two-person
+    /// rule's refusal): interned, see [`Names`].
+    pub(crate) submitted_by: Name,
     /// The submitting key, from the manifest (what the two-person rule compares).
     pub(crate) submitter_key: Option<crate::policy::KeyId>,
     pub(crate) has_tearline: bool,
@@ -71,11 +72,11 @@ pub(crate) struct ReportRef {
 
 impl ReportRef {
     /// What the core keeps of `report`, whose (signed or verified) manifest is `manifest`.
-    pub(crate) fn of(report: &Report, manifest: &Manifest) -> ReportRef {
+    pub(crate) fn of(report: &Report, manifest: &Manifest, names: &mut Names) -> ReportRef {
         ReportRef {
             header: report.header.clone(),
             manifest_sha256: sign::sha256(&report.manifest.bytes),
-            submitted_by: manifest.submitted_by.clone().into_boxed_str(),
+            submitted_by: names.intern(&manifest.submitted_by),
             submitter_key: manifest.submitter_key,
             has_tearline: report.content.tearline.is_some(),
         }
@@ -88,6 +89,38 @@ impl ReportRef {
     /// The report with a blank body, to be filled from the store.
     pub(crate) fn blank(&self) -> Report {
         Report { header: self.header.clone(), content: Content::default(), manifest: blank_signed() }
+    }
+}
+
+/// An interned operator name: an index into the node's [`Names`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Name(u32);
+
+/// Operator names, each kept once: a few operators and feeds submit up to
+/// millions of reports, and each report names its submitter (4 bytes
+/// here, where a name of its own took 16 and a 32-byte heap block).
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    names: Vec<Box<str>>,
+    index: std::collections::HashMap<Box<str>, u32>,
+}
+
+impl Names {
+    /// The name `s`, added if new.
+    pub(crate) fn intern(&mut self, s: &str) -> Name {
+        if let Some(i) = self.index.get(s) {
+            return Name(*i);
+        }
+        // More than 4 billion distinct names is far beyond memory.
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(s.into());
+        self.index.insert(s.into(), i);
+        Name(i)
+    }
+
+    /// The text of `name` (empty for a name not from this table).
+    pub(crate) fn get(&self, name: Name) -> &str {
+        self.names.get(name.0 as usize).map_or("", |s| s)
     }
 }
 
@@ -145,5 +178,22 @@ impl Transmit {
         }
         self.body = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_kept_once_and_read_back() {
+        let mut names = Names::default();
+        let a = names.intern("kr-analyst");
+        let b = names.intern("kr-feed");
+        assert_ne!(a, b);
+        assert_eq!(names.intern("kr-analyst"), a, "kept once");
+        assert_eq!(names.names.len(), 2);
+        assert_eq!((names.get(a), names.get(b)), ("kr-analyst", "kr-feed"));
+        assert_eq!(names.get(Name(7)), "");
     }
 }

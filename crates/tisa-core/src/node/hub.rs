@@ -164,7 +164,7 @@ impl Node {
             self.courier.reports.insert(key.clone());
         }
         let header = report.header.clone();
-        let reference = ReportRef::of(&report, &m);
+        let reference = ReportRef::of(&report, &m, &mut self.names);
         self.hub.held.insert(key, Held { report: reference.clone(), received_at: now, retracted: None, offline });
         self.stash(report.clone());
         self.events.push_back(Event::ReportHeld { header: header.clone() });

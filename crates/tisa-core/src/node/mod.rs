@@ -133,6 +133,8 @@ pub struct Node {
     /// Open requests' deadlines (the hub's requests at the hub, the
     /// originator's at a nation).
     deadlines: Deadlines,
+    /// The names of the operators who submitted the reports it keeps.
+    names: crate::body::Names,
     /// Distinguishes this run's message ids from other runs'.
     instance: u64,
     /// Sequence number of the last message id issued.
@@ -177,6 +179,7 @@ impl Node {
             tracks: IndexMap::new(),
             freshness: Freshness::default(),
             deadlines: Deadlines::default(),
+            names: Default::default(),
             instance,
             next_seq: 0,
             transmits: VecDeque::new(),

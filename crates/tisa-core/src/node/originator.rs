@@ -288,7 +288,7 @@ impl Node {
         let manifest = self.identity.sign(m.to_bytes());
         let digest = source_key.as_ref().map(|_| content_digest(&content));
         let report = Report { header: header.clone(), content, manifest };
-        let reference = ReportRef::of(&report, &m);
+        let reference = ReportRef::of(&report, &m, &mut self.names);
 
         let mut notes = Vec::new();
         let mut recipients = PartyMap::default();
@@ -487,7 +487,7 @@ impl Node {
             && doc.verdict != Verdict::Deny
             && !two_persons(rev.report.submitter_key, approver_key)
         {
-            return Err(CommandError::SameOperator(rev.report.submitted_by.to_string()));
+            return Err(CommandError::SameOperator(self.names.get(rev.report.submitted_by).to_owned()));
         }
         if doc.verdict == Verdict::ApproveTearline && !rev.report.has_tearline {
             return Err(CommandError::NoTearline(req.report_id.clone()));
