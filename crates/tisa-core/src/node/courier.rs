@@ -108,7 +108,7 @@ impl Node {
         let request = ReleaseRequest::open(h, third, now, self.policy.request_expiry);
         let i = self.originator.requests.insert(&request, RequestState::Open);
         self.deadlines.insert(request.expires_at, i);
-        self.set_recipient_state(&h.id, h.revision, third, AtRecipient::Requested { expires_at: request.expires_at });
+        self.set_recipient_state(&h.id, h.revision, third, AtRecipient::Requested);
         self.events.push_back(super::Event::ReleaseRequested { request });
     }
 

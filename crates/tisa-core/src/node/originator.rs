@@ -3,14 +3,14 @@
 //! reports back (requests, progress, receipts, rejections). Every party
 //! originates; the hub's own reports go out bilaterally from here too.
 
-use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
 use super::event::Event;
 use super::hub::{delivery_of, Forwarded};
-use super::marks::{AtHub, AtRecipient};
+use super::marks::{AtHub, AtRecipient, PartyMap, Receipts};
+use super::requests::RequestKey;
 use super::requests::Requests;
 use super::views::RevisionStatus;
 use super::{limits, two_persons, Node, RequestState};
@@ -101,47 +101,6 @@ pub(super) struct Originator {
     pub(super) proposed: IndexMap<String, Grant>,
 }
 
-/// A map keyed by party, inline: a report has at most three parties, and
-/// a node tracks one per report for up to millions of reports (a B-tree
-/// node would be a 400-byte allocation each).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct PartyMap<V>([Option<V>; 3]);
-
-impl<V> Default for PartyMap<V> {
-    fn default() -> Self {
-        PartyMap([None, None, None])
-    }
-}
-
-impl<V> PartyMap<V> {
-    fn slot(p: Party) -> usize {
-        match p {
-            Party::Kr => 0,
-            Party::Us => 1,
-            Party::Jp => 2,
-        }
-    }
-    pub(super) fn insert(&mut self, p: Party, v: V) {
-        self.0[Self::slot(p)] = Some(v);
-    }
-    pub(super) fn contains_key(&self, p: &Party) -> bool {
-        self.0[Self::slot(*p)].is_some()
-    }
-    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.0.iter_mut().flatten()
-    }
-    /// Entries in `Party::ALL` order (the order of a `BTreeMap<Party, _>`).
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&'static Party, &V)> {
-        Party::ALL.iter().zip(&self.0).filter_map(|(p, v)| Some((p, v.as_ref()?)))
-    }
-    pub(super) fn to_btree(&self) -> BTreeMap<Party, V>
-    where
-        V: Clone,
-    {
-        self.iter().map(|(p, v)| (*p, v.clone())).collect()
-    }
-}
-
 #[derive(Clone, Debug)]
 pub(super) struct OwnReport {
     pub(super) revisions: Vec<OwnRevision>,
@@ -157,17 +116,26 @@ pub(super) struct OwnRevision {
     pub(super) hub: AtHub,
     pub(super) recipients: PartyMap<AtRecipient>,
     /// Verified receipts, by recipient: when it committed the delivery.
-    pub(super) receipts: PartyMap<Timestamp>,
+    pub(super) receipts: Receipts,
 }
 
 impl OwnRevision {
-    /// Where this revision stands, for the status query.
-    pub(super) fn status(&self, retraction: Option<&(Retraction, bool)>) -> RevisionStatus {
+    /// Where this revision stands, for the status query (`requests`: the
+    /// originator's, where a pending request's deadline is).
+    pub(super) fn status(&self, retraction: Option<&(Retraction, bool)>, requests: &Requests) -> RevisionStatus {
         let h = &self.report.header;
+        let expires_at = |p: Party| {
+            let key: RequestKey = (h.id.clone(), h.revision, p);
+            requests.by_key(&key).map(|t| t.expires_at)
+        };
         RevisionStatus {
             header: self.report.header.clone(),
             hub: self.hub.view(),
-            recipients: self.recipients.iter().map(|(p, s)| (*p, s.view(&h.id, h.revision, *p))).collect(),
+            recipients: self
+                .recipients
+                .iter()
+                .map(|(p, s)| (*p, s.view(&h.id, h.revision, *p, expires_at(*p))))
+                .collect(),
             receipts: self.receipts.to_btree(),
             retracted_at: retraction.map(|(r, _)| r.doc.retracted_at),
             retraction_confirmed: retraction.is_some_and(|(_, c)| *c),
@@ -340,7 +308,7 @@ impl Node {
             report: reference,
             hub: if self.party.is_hub() { AtHub::Own } else { AtHub::Sent },
             recipients,
-            receipts: PartyMap::default(),
+            receipts: Receipts::default(),
         };
         self.originator
             .reports
@@ -570,12 +538,7 @@ impl Node {
             self.events.push_back(Event::Expired { request: r });
         } else {
             self.deadlines.insert(r.expires_at, i);
-            self.set_recipient_state(
-                &r.report_id,
-                r.revision,
-                r.recipient,
-                AtRecipient::Requested { expires_at: r.expires_at },
-            );
+            self.set_recipient_state(&r.report_id, r.revision, r.recipient, AtRecipient::Requested);
             self.events.push_back(Event::ReleaseRequested { request: r });
         }
         Ok(())
@@ -662,7 +625,7 @@ impl Node {
         if rev.report.manifest_sha256 != doc.manifest_sha256 {
             return Err(RejectReason::Unverified { what: "receipt", why: sign::SigError::Mismatch("manifest hash") });
         }
-        if rev.receipts.contains_key(&doc.recipient) {
+        if rev.receipts.has(doc.recipient) {
             return Ok(false);
         }
         rev.receipts.insert(doc.recipient, doc.received_at);

@@ -161,7 +161,7 @@ fn needs_hub(r: &OwnRevision) -> bool {
         AtHub::Rejected(_) | AtHub::Own => false,
         AtHub::Accepted => r.recipients.iter().any(|(p, s)| match s {
             AtRecipient::Waiting | AtRecipient::Approved { .. } => true,
-            AtRecipient::Delivered { .. } => !r.receipts.contains_key(p),
+            AtRecipient::Delivered { .. } => !r.receipts.has(*p),
             _ => false,
         }),
     }

@@ -89,6 +89,11 @@ impl Requests {
         self.table.get_index_of(&key_of(id)?)
     }
 
+    /// Where the request under `key` stands.
+    pub(super) fn by_key(&self, key: &RequestKey) -> Option<&TrackedRequest> {
+        self.table.get(key)
+    }
+
     /// The request `id`: the request as sent, and where it stands.
     pub(super) fn get(&self, id: &RequestId) -> Option<(ReleaseRequest, &TrackedRequest)> {
         let (k, t) = self.table.get_index(self.index_of(id)?)?;

@@ -312,7 +312,9 @@ impl Node {
             .reports
             .values()
             .flat_map(|o| o.revisions.iter().map(move |r| (r, o.retraction.as_deref())))
-            .map(|(r, t)| (inbox_cursor(&r.report.header.id, r.report.header.revision), r.status(t)));
+            .map(|(r, t)| {
+                (inbox_cursor(&r.report.header.id, r.report.header.revision), r.status(t, &self.originator.requests))
+            });
         paginate(items, after, limit)
     }
 
@@ -325,7 +327,7 @@ impl Node {
     /// Status of every revision of one own report.
     pub fn report_status(&self, id: &ReportId) -> Result<Vec<RevisionStatus>, CommandError> {
         let own = self.originator.reports.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
-        Ok(own.revisions.iter().map(|r| r.status(own.retraction.as_deref())).collect())
+        Ok(own.revisions.iter().map(|r| r.status(own.retraction.as_deref(), &self.originator.requests)).collect())
     }
 
     /// [`Node::report_status`], each revision with its whole report (what
@@ -335,7 +337,10 @@ impl Node {
         let mut items: Vec<RevisionStatus> = own
             .revisions
             .iter()
-            .map(|r| RevisionStatus { body: Some(r.report.key()), ..r.status(own.retraction.as_deref()) })
+            .map(|r| RevisionStatus {
+                body: Some(r.report.key()),
+                ..r.status(own.retraction.as_deref(), &self.originator.requests)
+            })
             .collect();
         self.fill_in_memory(&mut items, |s| s.body.as_ref(), RevisionStatus::fill);
         Ok(items)
