@@ -61,6 +61,10 @@ pub struct LoggedInput {
 /// An operator's command that changes state. Each is one call of the core:
 /// the variant names the [`Node`](crate::Node) method.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// A command is handled one at a time and never kept in bulk: a submit's
+// draft inline costs nothing worth a box (and a box would change every
+// caller's construction of it).
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Submit a report or a correction ([`Node::submit`](crate::Node::submit)).
     Submit {

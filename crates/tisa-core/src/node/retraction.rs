@@ -60,10 +60,7 @@ impl Node {
             own.retraction = Some(Box::new((r.clone(), is_hub)));
             for rev in &mut own.revisions {
                 for state in rev.recipients.values_mut() {
-                    if matches!(
-                        state,
-                        AtRecipient::Waiting | AtRecipient::Requested { .. } | AtRecipient::Approved { .. }
-                    ) {
+                    if matches!(state, AtRecipient::Waiting | AtRecipient::Requested | AtRecipient::Approved { .. }) {
                         *state = AtRecipient::Withdrawn;
                     }
                 }
