@@ -88,7 +88,7 @@ pub struct Submitted {
 #[derive(Debug, Default)]
 pub(super) struct Originator {
     /// Its reports, by id, in submission order.
-    pub(super) reports: IndexMap<ReportId, OwnReport>,
+    pub(super) reports: Reports,
     /// Release requests for its decision, by request, in arrival order.
     pub(super) requests: Requests,
     /// Source keys (idempotent submits from feeds): the report, and the
@@ -99,6 +99,70 @@ pub(super) struct Originator {
     /// Grants proposed under the two-person rule, awaiting a second
     /// approver's co-signature (not in force, not sent).
     pub(super) proposed: IndexMap<String, Grant>,
+}
+
+/// An originator's reports in submission order, found by id through a
+/// table of their positions (4 bytes a report), not an `IndexMap` (which
+/// keeps each id again beside the report, with its hash and an 8-byte
+/// index: 40 bytes more a report).
+#[derive(Debug, Default)]
+pub(super) struct Reports {
+    reports: Vec<OwnReport>,
+    /// Positions in `reports`, by the report's id.
+    index: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+impl Reports {
+    fn hash(&self, id: &ReportId) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, id)
+    }
+
+    fn position(&self, id: &ReportId) -> Option<usize> {
+        let at =
+            self.index.find(self.hash(id), |&i| self.reports.get(i as usize).is_some_and(|r| r.id() == Some(id)))?;
+        Some(*at as usize)
+    }
+
+    /// The report `id`.
+    pub(super) fn get(&self, id: &ReportId) -> Option<&OwnReport> {
+        self.reports.get(self.position(id)?)
+    }
+
+    /// The report `id`, to change it.
+    pub(super) fn get_mut(&mut self, id: &ReportId) -> Option<&mut OwnReport> {
+        let i = self.position(id)?;
+        self.reports.get_mut(i)
+    }
+
+    /// Whether there is a report `id`.
+    pub(super) fn contains_key(&self, id: &ReportId) -> bool {
+        self.position(id).is_some()
+    }
+
+    /// Every report, in submission order.
+    pub(super) fn values(&self) -> impl Iterator<Item = &OwnReport> {
+        self.reports.iter()
+    }
+
+    /// Adds `revision` to report `id` (a new report if there is none):
+    /// the revision's header names `id`.
+    pub(super) fn push_revision(&mut self, id: &ReportId, revision: OwnRevision) {
+        if let Some(r) = self.get_mut(id) {
+            r.revisions.push(revision);
+            return;
+        }
+        let hash = self.hash(id);
+        // More than 4 billion reports is far beyond memory.
+        let i = u32::try_from(self.reports.len()).unwrap_or(u32::MAX);
+        self.reports.push(OwnReport { revisions: vec![revision], retraction: None });
+        let (reports, hasher) = (&self.reports, &self.hasher);
+        // Growing the table hashes every report's id again, as `hash` does.
+        self.index.insert_unique(hash, i, |&j| match reports.get(j as usize).and_then(OwnReport::id) {
+            Some(id) => std::hash::BuildHasher::hash_one(hasher, id),
+            None => 0,
+        });
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -117,6 +181,13 @@ pub(super) struct OwnRevision {
     pub(super) recipients: PartyMap<AtRecipient>,
     /// Verified receipts, by recipient: when it committed the delivery.
     pub(super) receipts: Receipts,
+}
+
+impl OwnReport {
+    /// The report's id (its first revision's; a report has at least one).
+    fn id(&self) -> Option<&ReportId> {
+        self.revisions.first().map(|r| &r.report.header.id)
+    }
 }
 
 impl OwnRevision {
@@ -310,12 +381,7 @@ impl Node {
             recipients,
             receipts: Receipts::default(),
         };
-        self.originator
-            .reports
-            .entry(id)
-            .or_insert_with(|| OwnReport { revisions: Vec::with_capacity(1), retraction: None })
-            .revisions
-            .push(revision_state);
+        self.originator.reports.push_revision(&id, revision_state);
         if let (Some(key), Some(digest)) = (source_key, digest) {
             self.originator.sources.insert(key, (header.id.clone(), header.revision, digest));
         }
@@ -679,4 +745,51 @@ fn check_text(field: TextField, s: &Sensitive, max: usize, required: bool) -> Re
         return Err(CommandError::TooLong { field, len: s.len(), max });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::Names;
+    use crate::report::ReportHeader;
+
+    fn revision(id: &str, revision: u32) -> OwnRevision {
+        let header = ReportHeader {
+            id: ReportId::new(id).unwrap(),
+            revision,
+            originator: Party::Kr,
+            created_at: Timestamp(1),
+            category: Category::NkNuclear,
+            classification: Classification::Secret,
+            releasable_to: PartySet::EMPTY,
+        };
+        let report = ReportRef {
+            header,
+            manifest_sha256: [0; 32],
+            submitted_by: Names::default().intern("kim"),
+            submitter_key: None,
+            has_tearline: false,
+        };
+        OwnRevision { report, hub: AtHub::Sent, recipients: PartyMap::default(), receipts: Receipts::default() }
+    }
+
+    #[test]
+    fn reports_are_found_by_id_in_submission_order_as_the_table_grows() {
+        let mut reports = Reports::default();
+        let ids: Vec<String> = (0..5000).map(|i| format!("KR-{}", (i * 7919) % 5000)).collect();
+        for id in &ids {
+            reports.push_revision(&ReportId::new(id).unwrap(), revision(id, 1));
+        }
+        // A correction is a revision of the same report, not a new one.
+        reports.push_revision(&ReportId::new(&ids[3]).unwrap(), revision(&ids[3], 2));
+        let order: Vec<&str> = reports.values().filter_map(|r| r.id()).map(ReportId::as_str).collect();
+        assert_eq!(order, ids.iter().map(String::as_str).collect::<Vec<_>>());
+        for (n, id) in ids.iter().enumerate() {
+            let r = reports.get(&ReportId::new(id).unwrap()).unwrap();
+            assert_eq!(r.id().unwrap().as_str(), id);
+            assert_eq!(r.revisions.len(), if n == 3 { 2 } else { 1 });
+        }
+        assert!(!reports.contains_key(&ReportId::new("KR-5000").unwrap()));
+        assert!(reports.get_mut(&ReportId::new("JP-1").unwrap()).is_none());
+    }
 }
