@@ -26,17 +26,63 @@ use crate::types::{Party, Sensitive, Timestamp};
 pub(super) struct Hub {
     /// National reports held, by (id, revision), in arrival order: the
     /// hub's inbox (one entry per report, not a second copy in
-    /// `Node::inbox`, which stays empty at the hub). An `IndexMap` (entries
-    /// in one dense vector, the hash table holding indices) rather than a
-    /// `HashMap`, whose table of whole entries sits half empty after each
-    /// doubling.
-    pub(super) held: IndexMap<(ReportId, u32), Held>,
+    /// `Node::inbox`, which stays empty at the hub).
+    pub(super) held: HeldReports,
     /// Release requests opened, in order.
     pub(super) requests: Requests,
     /// Deliveries sent, by (report, revision, recipient), in order.
     pub(super) forwarded: IndexMap<(ReportId, u32, Party), Forwarded>,
     /// Revocations passed on to the recipient (re-sent on reconciliation).
     pub(super) revocations: IndexMap<String, Revocation>,
+}
+
+/// The reports the hub holds, in arrival order, found by (id, revision)
+/// through a table of 4-byte positions: not a `HashMap` (a table of whole
+/// entries, half empty after each doubling) nor an `IndexMap` (the id and
+/// revision again beside each report, with a hash and an 8-byte index).
+#[derive(Debug, Default)]
+pub(super) struct HeldReports {
+    held: Vec<Held>,
+    /// Positions in `held`, by the report's id and revision.
+    index: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+impl HeldReports {
+    fn hash(&self, id: &ReportId, revision: u32) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, (id, revision))
+    }
+
+    /// The revision `revision` of report `id`, if held.
+    pub(super) fn get(&self, (id, revision): &(ReportId, u32)) -> Option<&Held> {
+        let named = |h: &Held| h.report.header.id == *id && h.report.header.revision == *revision;
+        let at = self.index.find(self.hash(id, *revision), |&i| self.held.get(i as usize).is_some_and(named))?;
+        self.held.get(*at as usize)
+    }
+
+    /// Holds `h` (new: the caller checked it is not held).
+    pub(super) fn insert(&mut self, h: Held) {
+        let hash = self.hash(&h.report.header.id, h.report.header.revision);
+        // More than 4 billion reports is far beyond memory.
+        let i = u32::try_from(self.held.len()).unwrap_or(u32::MAX);
+        self.held.push(h);
+        let (held, hasher) = (&self.held, &self.hasher);
+        // Growing the table hashes every report's key again, as `hash` does.
+        self.index.insert_unique(hash, i, |&j| match held.get(j as usize) {
+            Some(h) => std::hash::BuildHasher::hash_one(hasher, (&h.report.header.id, h.report.header.revision)),
+            None => 0,
+        });
+    }
+
+    /// Every report held, in arrival order.
+    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = &Held> {
+        self.held.iter()
+    }
+
+    /// Every report held, in arrival order, to change it.
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Held> {
+        self.held.iter_mut()
+    }
 }
 
 /// A national report the hub holds: what the core keeps of it, and what
@@ -165,7 +211,7 @@ impl Node {
         }
         let header = report.header.clone();
         let reference = ReportRef::of(&report, &m, &mut self.names);
-        self.hub.held.insert(key, Held { report: reference.clone(), received_at: now, retracted: None, offline });
+        self.hub.held.insert(Held { report: reference.clone(), received_at: now, retracted: None, offline });
         self.stash(report.clone());
         self.events.push_back(Event::ReportHeld { header: header.clone() });
         self.send(
@@ -403,5 +449,51 @@ impl Node {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::Names;
+    use crate::report::ReportHeader;
+    use crate::types::{Category, Classification, PartySet};
+
+    fn held(id: &str, revision: u32) -> Held {
+        let header = ReportHeader {
+            id: ReportId::new(id).unwrap(),
+            revision,
+            originator: Party::Kr,
+            created_at: Timestamp(1),
+            category: Category::NkNuclear,
+            classification: Classification::Secret,
+            releasable_to: PartySet::EMPTY,
+        };
+        let report = ReportRef {
+            header,
+            manifest_sha256: [0; 32],
+            submitted_by: Names::default().intern("kim"),
+            submitter_key: None,
+            has_tearline: false,
+        };
+        Held { report, received_at: Timestamp(2), retracted: None, offline: false }
+    }
+
+    #[test]
+    fn held_reports_are_found_by_id_and_revision_in_arrival_order_as_the_table_grows() {
+        let mut t = HeldReports::default();
+        let keys: Vec<(String, u32)> = (0..3000).map(|i| (format!("KR-{}", (i * 7919) % 1500), 1 + i / 1500)).collect();
+        for (id, rev) in &keys {
+            t.insert(held(id, *rev));
+        }
+        let order: Vec<(String, u32)> =
+            t.iter().map(|h| (h.report.header.id.to_string(), h.report.header.revision)).collect();
+        assert_eq!(order, keys);
+        for (id, rev) in &keys {
+            let h = t.get(&(ReportId::new(id).unwrap(), *rev)).unwrap();
+            assert_eq!((h.report.header.id.as_str(), h.report.header.revision), (id.as_str(), *rev));
+        }
+        assert!(t.get(&(ReportId::new("KR-1").unwrap(), 3)).is_none());
+        assert!(t.get(&(ReportId::new("JP-1").unwrap(), 1)).is_none());
     }
 }

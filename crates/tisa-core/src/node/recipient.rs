@@ -76,7 +76,7 @@ impl Node {
             if filter.newest_first { Box::new(self.received().rev()) } else { Box::new(self.received()) };
         let items = all
             .filter(|(_, e)| filter.admits(e.header(), e.received_at()))
-            .map(|((id, rev), e)| (inbox_cursor(id, *rev), e.entry()));
+            .map(|((id, rev), e)| (inbox_cursor(id, rev), e.entry()));
         let mut page = paginate(items, after, limit)?;
         self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
         Ok(page)
@@ -85,7 +85,7 @@ impl Node {
     /// Every revision of one report this party received, oldest first.
     pub fn inbox_for(&self, report: &ReportId) -> Vec<InboxEntry> {
         let mut items: Vec<InboxEntry> =
-            self.received().filter(|((id, _), _)| id == report).map(|(_, e)| e.entry()).collect();
+            self.received().filter(|((id, _), _)| *id == report).map(|(_, e)| e.entry()).collect();
         self.fill_in_memory(&mut items, |e| e.body.as_ref(), InboxEntry::fill);
         items
     }
@@ -93,9 +93,10 @@ impl Node {
     /// The reports this party received, in arrival order: a nation's
     /// inbox, or the reports the hub holds (its inbox; one of the two is
     /// always empty).
-    fn received(&self) -> impl DoubleEndedIterator<Item = (&(ReportId, u32), InboxRow<'_>)> {
-        let inbox = self.inbox.iter().map(|(k, e)| (k, InboxRow::Received(e)));
-        inbox.chain(self.hub.held.iter().map(|(k, e)| (k, InboxRow::Held(e))))
+    fn received(&self) -> impl DoubleEndedIterator<Item = ((&ReportId, u32), InboxRow<'_>)> {
+        let inbox = self.inbox.iter().map(|((id, rev), e)| ((id, *rev), InboxRow::Received(e)));
+        let held = self.hub.held.iter().map(|e| ((&e.report.header.id, e.report.header.revision), InboxRow::Held(e)));
+        inbox.chain(held)
     }
 }
 

@@ -101,7 +101,7 @@ impl Node {
         let note = || RetractionNote { retracted_at: r.doc.retracted_at, reason: Sensitive::new(&r.doc.reason) };
         // A nation's inbox, or the hub's (its held reports).
         let received = self.inbox.iter_mut().map(|((id, _), e)| (id, &mut e.retracted));
-        let held = self.hub.held.iter_mut().map(|((id, _), e)| (id, &mut e.retracted));
+        let held = self.hub.held.iter_mut().map(|e| (&e.report.header.id, &mut e.retracted));
         for (id, retracted) in received.chain(held) {
             if *id == r.doc.report_id && retracted.is_none() {
                 *retracted = Some(Box::new(note()));
