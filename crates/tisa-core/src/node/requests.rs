@@ -10,8 +10,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use indexmap::IndexMap;
-
 use crate::ids::{ReportId, RequestId};
 use crate::message::{Decision, ReleaseDecision, ReleaseRequest};
 use crate::types::{Party, Timestamp};
@@ -61,7 +59,12 @@ impl TrackedRequest {
 /// One role's release requests, in the order they were opened.
 #[derive(Debug, Default)]
 pub(super) struct Requests {
-    table: IndexMap<RequestKey, TrackedRequest>,
+    /// In the order opened.
+    table: Vec<(RequestKey, TrackedRequest)>,
+    /// Positions in `table`, by key (4 bytes each: an `IndexMap` would keep
+    /// each key's hash and an 8-byte index besides).
+    index: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
     /// Ids shortened with a hash (a report id too long to keep whole) do
     /// not name their key: by id, for the few there are.
     shortened: HashMap<RequestId, usize>,
@@ -79,6 +82,16 @@ fn key_of(id: &RequestId) -> Option<RequestKey> {
 }
 
 impl Requests {
+    fn hash(&self, key: &RequestKey) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, key)
+    }
+
+    /// The position of the request under `key`.
+    fn position(&self, key: &RequestKey) -> Option<usize> {
+        let at = self.index.find(self.hash(key), |&i| self.table.get(i as usize).is_some_and(|(k, _)| k == key))?;
+        Some(*at as usize)
+    }
+
     /// The index of the request `id`, if this table has it.
     pub(super) fn index_of(&self, id: &RequestId) -> Option<usize> {
         // A shortened id may also parse as the id of another report (its
@@ -86,24 +99,24 @@ impl Requests {
         if let Some(i) = self.shortened.get(id) {
             return Some(*i);
         }
-        self.table.get_index_of(&key_of(id)?)
+        self.position(&key_of(id)?)
     }
 
     /// Where the request under `key` stands.
     pub(super) fn by_key(&self, key: &RequestKey) -> Option<&TrackedRequest> {
-        self.table.get(key)
+        self.table.get(self.position(key)?).map(|(_, t)| t)
     }
 
     /// The request `id`: the request as sent, and where it stands.
     pub(super) fn get(&self, id: &RequestId) -> Option<(ReleaseRequest, &TrackedRequest)> {
-        let (k, t) = self.table.get_index(self.index_of(id)?)?;
+        let (k, t) = self.table.get(self.index_of(id)?)?;
         Some((t.request(k), t))
     }
 
     /// The request at index `i`, and where it stands, to change it.
     pub(super) fn at_mut(&mut self, i: usize) -> Option<(ReleaseRequest, &mut TrackedRequest)> {
-        let (k, t) = self.table.get_index_mut(i)?;
-        Some((t.request(k), t))
+        let (k, t) = self.table.get_mut(i)?;
+        Some((t.request(k), &mut *t))
     }
 
     /// Records request `r` (new: the caller checked that its id is not
@@ -112,7 +125,29 @@ impl Requests {
         let key = (r.report_id.clone(), r.revision, r.recipient);
         let t = TrackedRequest { requested_at: r.requested_at, expires_at: r.expires_at, state, sent: None };
         let named = key_of(&r.request_id).as_ref() == Some(&key);
-        let (i, _) = self.table.insert_full(key, t);
+        let i = match self.position(&key) {
+            Some(i) => {
+                // Not new after all: replaced in place, as a map would.
+                if let Some(entry) = self.table.get_mut(i) {
+                    entry.1 = t;
+                }
+                i
+            }
+            None => {
+                let hash = self.hash(&key);
+                let i = self.table.len();
+                self.table.push((key, t));
+                let (table, hasher) = (&self.table, &self.hasher);
+                // More than 4 billion requests is far beyond memory.
+                let at = u32::try_from(i).unwrap_or(u32::MAX);
+                // Growing the index hashes every key again, as `hash` does.
+                self.index.insert_unique(hash, at, |&j| match table.get(j as usize) {
+                    Some((k, _)) => std::hash::BuildHasher::hash_one(hasher, k),
+                    None => 0,
+                });
+                i
+            }
+        };
         if !named {
             self.shortened.insert(r.request_id.clone(), i);
         }
@@ -204,6 +239,29 @@ mod tests {
         for id in ["KR-1.r3.JP", "KR-1.r1.US", "KR-2.r1.JP", "KR-1", "KR-1.r01.JP"] {
             assert_eq!(t.index_of(&RequestId::new(id).unwrap()), None, "{id}");
         }
+    }
+
+    #[test]
+    fn requests_are_found_in_the_order_opened_as_the_table_grows() {
+        let mut t = Requests::default();
+        let rs: Vec<_> = (0..3000).map(|i| request(&format!("KR-{}", (i * 7919) % 3000), 1, Party::Jp, i)).collect();
+        for (n, r) in rs.iter().enumerate() {
+            assert_eq!(t.insert(r, RequestState::Open), n);
+        }
+        for (n, r) in rs.iter().enumerate() {
+            assert_eq!(t.index_of(&r.request_id), Some(n));
+            assert_eq!(t.by_key(&(r.report_id.clone(), 1, Party::Jp)).map(|x| x.expires_at), Some(r.expires_at));
+        }
+        let order: Vec<ReleaseRequest> = t.iter().map(|(_, k, x)| x.request(k)).collect();
+        assert_eq!(order, rs);
+        // The same key again replaces in place (as a map would).
+        let again = request("KR-5", 1, Party::Jp, 99);
+        let i = t.index_of(&again.request_id).unwrap();
+        assert_eq!(t.insert(&again, RequestState::Expired), i);
+        assert_eq!(
+            t.get(&again.request_id).map(|(r, x)| (r.expires_at, x.state.clone())),
+            Some((Timestamp(99), RequestState::Expired))
+        );
     }
 
     #[test]
