@@ -262,6 +262,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
     let load_at_start = loadavg();
     let mut paths = Vec::new();
     let mut nodes = BTreeMap::new();
+    let mut settings_in_force = BTreeMap::new();
     for &always in &settings {
         let f = if always { "always" } else { "lazy" };
         progress(a.json, format!("[{f}] raw NATS baselines ({} core, {} JetStream messages)", s.raw, s.raw_js));
@@ -277,6 +278,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         let run = tisa_paths(&bin, &nats_bin, always, &s, a.json).await?;
         paths.extend(run.paths);
         nodes.insert(f.to_owned(), run.nodes);
+        settings_in_force.insert(f.to_owned(), run.settings);
     }
     let scale = if s.scale.iter().any(|n| *n > 0) {
         tokio::task::block_in_place(|| run_scale(&s.scale, s.scale_decisions, a.json))?
@@ -294,6 +296,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
             "scale_decisions": s.scale_decisions,
         },
         "elapsed_s": started.elapsed().as_secs_f64(),
+        "settings": settings_in_force,
         "paths": paths,
         "nodes": nodes,
         "scale": scale,

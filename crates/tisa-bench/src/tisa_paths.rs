@@ -205,6 +205,27 @@ async fn jp_inbox(c: &Cluster) -> Result<HashMap<String, Timestamp>> {
 pub(crate) struct TisaRun {
     pub(crate) paths: Vec<PathResult>,
     pub(crate) nodes: Value,
+    /// The guarantees in force during the run (the agreement the nodes ran
+    /// under, the broker's and the nodes' fsync).
+    pub(crate) settings: Value,
+}
+
+/// The guarantee settings a run measured: read back from the agreement the
+/// nodes were started with, not assumed.
+fn settings(c: &Cluster, fsync_always: bool) -> Result<Value> {
+    let a = tisa_deploy::agreement::load_file(&c.agreement())?;
+    let p = &a.policy;
+    Ok(json!({
+        "broker_fsync": if fsync_always { "always (sync_interval: always: fsync before every acknowledgement)" }
+            else { "lazy (nats-server's default: fsync every 2 minutes)" },
+        "node_fsync": "the input log fsync'd before any input is applied or acknowledged (every group commit)",
+        "two_person_rule": p.two_person_rule,
+        "freshness_window_ms": p.standing_window.as_millis(),
+        "clock_skew_ms": p.clock_skew.as_millis(),
+        "agreement_version": p.version,
+        "signatures": "every manifest, decision, grant, receipt, audit head, track and standing statement signed and \
+            verified by each receiver (ed25519; a verified signature is remembered by the hash of key, bytes and signature)",
+    }))
 }
 
 pub(crate) async fn tisa_paths(
@@ -227,6 +248,7 @@ pub(crate) async fn tisa_paths(
         tokio::task::spawn_blocking(move || Cluster::start_generated(&bin2, &nats2, &opts, |_| Vec::new(), &[]))
             .await??;
     let cluster_start = t.elapsed();
+    let settings = settings(&c, fsync_always)?;
     progress(json, format!("[{fsync}] cluster up in {:.0} ms", cluster_start.as_secs_f64() * 1e3));
 
     let grant = standing_grant(&c).await?;
@@ -313,7 +335,7 @@ pub(crate) async fn tisa_paths(
     ));
 
     // The manual path: a report the grant does not cover (NK_NUCLEAR) waits for KR's
-    // operator; time from the approval (draft, sign, decide) to JP's delivery.
+    // operator; time from the approval (sign, decide: the request read before) to JP's delivery.
     progress(json, format!("[{fsync}] tisa manual approvals ({})", s.manual));
     let mut v = Vec::new();
     let mut decide = Vec::new();
@@ -321,8 +343,11 @@ pub(crate) async fn tisa_paths(
         let id = submit(&kr, draft(Category::NkNuclear, i)).await?;
         let Some((_, ev)) = kr_watch.wait("RELEASE_REQUESTED", &id, 1, wait).await else { continue };
         let Some(rq) = ev.request_id else { continue };
+        // The approver reads the request first (as `tisa approve` and the
+        // console do), then signs the decision built from what it read.
+        let Some(view) = tisa_kit::operator::find_request(&kr, &RequestId::new(rq)?).await? else { continue };
         let t = Instant::now();
-        tisa_kit::sign_and_decide(&kr, &key, RequestId::new(rq)?, Decision::ApproveFull).await?;
+        tisa_kit::operator::decide_viewed(&kr, &key, &view, Decision::ApproveFull).await?;
         decide.push(t.elapsed());
         if let Some((at, _)) = jp_watch.wait("RECEIVED", &id, 1, wait).await {
             v.push(at - t);
@@ -331,14 +356,14 @@ pub(crate) async fn tisa_paths(
     paths.push(latency_result(
         "tisa/manual_latency",
         fsync,
-        "KR operator approval (draft, sign, decide) → JP delivered, one at a time",
+        "KR operator approval (sign, decide; request read before) → JP delivered, one at a time",
         s.manual,
         v,
     ));
     paths.push(latency_result(
         "tisa/decision_call",
         fsync,
-        "KR operator's decision round trips alone (draft + decide replies), few pending",
+        "KR operator's decision round trip alone (decide reply), few pending",
         s.manual,
         decide,
     ));
@@ -420,5 +445,5 @@ pub(crate) async fn tisa_paths(
     // Give the aborted watchers a moment to close their connections before the broker stops.
     tokio::task::yield_now().await;
     drop(c);
-    Ok(TisaRun { paths, nodes })
+    Ok(TisaRun { paths, nodes, settings })
 }

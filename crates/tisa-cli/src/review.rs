@@ -10,7 +10,7 @@ use tisa_core::sign::{sha256, DecisionDoc, Manifest};
 use tisa_core::{Content, Decision, InboxEntry, Page, PendingView, ReportId, RequestId, RevisionStatus, Signed};
 use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 
-use tisa_kit::operator::{ask, call, decide_signed, find_request, pending_for, unexpected, Refused};
+use tisa_kit::operator::{ask, call, decide_signed, decide_viewed, find_request, pending_for, unexpected, Refused};
 use tisa_kit::Ctx;
 
 use crate::commands::{header_json, inbox_entry_json, print_inbox_entry, print_json, print_status, status_json};
@@ -220,9 +220,14 @@ pub async fn decide(c: &Ctx, request_id: &str, decision: Decision) -> Result<Exi
     let request_id = RequestId::new(request_id)?;
     let key = c.approver()?;
     let client = c.client().await?;
-    // The report as it stands before the decision (for its title).
+    // The report as it stands before the decision: the decision document
+    // is built from it here (its manifest's hash), one round trip fewer;
+    // without it (the view could not be read), the node drafts it.
     let before = find_request(&client, &request_id).await.ok().flatten();
-    let (reply, doc, bytes) = decide_signed(&client, &key, request_id, decision).await?;
+    let (reply, doc, bytes) = match &before {
+        Some(v) => decide_viewed(&client, &key, v, decision).await?,
+        None => decide_signed(&client, &key, request_id, decision).await?,
+    };
     let ControlReply::Decided { request_id, decision } = reply else { return Err(unexpected(&reply)) };
     // The title shown is the signed revision's only if its manifest is the one signed.
     let title = before.filter(|v| sha256(&v.manifest.bytes) == doc.manifest_sha256).map(|v| v.title);

@@ -248,6 +248,40 @@ pub async fn decide_signed(
     Ok((reply, doc, bytes))
 }
 
+/// Decides the request an approver was shown (`view`, from the node's
+/// pending list) without asking the node for the decision document first:
+/// the document names the SHA-256 of the very manifest the approver read,
+/// the request's id, report, revision and recipient, and is signed here.
+/// The node checks all of it against the request (a view out of date is
+/// refused with `DECISION_MISMATCH`, nothing decided). Saves a round trip
+/// per decision against [`decide_signed`].
+pub async fn decide_viewed(
+    client: &ControlClient,
+    key: &tisa_deploy::keys::Key,
+    view: &PendingView,
+    decision: Decision,
+) -> Result<(ControlReply, tisa_core::sign::DecisionDoc, Vec<u8>)> {
+    let (verdict, reason) = decision.verdict();
+    let req = &view.request;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let doc = tisa_core::sign::DecisionDoc {
+        manifest_sha256: tisa_core::sign::sha256(&view.manifest.bytes),
+        request_id: req.request_id.clone(),
+        report_id: req.report_id.clone(),
+        revision: req.revision,
+        recipient: req.recipient,
+        verdict,
+        reason: reason.replace(['\n', '\r'], " "),
+        decided_at: tisa_core::Timestamp(now),
+        operator: key.identity.name().to_owned(),
+    };
+    let bytes = doc.to_bytes();
+    let reply = ask(client, ControlRequest::Decide(key.identity.sign(bytes.clone()))).await?;
+    Ok((reply, doc, bytes))
+}
+
 /// The open requests for one of your reports, each with the whole report.
 pub async fn pending_for(client: &ControlClient, report: &ReportId) -> Result<Vec<PendingView>> {
     let q = ListQuery { report_id: Some(report.clone()), ..ListQuery::default() };

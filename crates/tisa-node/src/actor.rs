@@ -132,6 +132,10 @@ pub(crate) struct Actor {
     pub(crate) reload_error: String,
     /// Off-line passage: what waits for the next bundle (`courier`).
     pub(crate) courier: crate::courier::Courier,
+    /// This node's receipts waiting for the audit flush that covers their
+    /// entries (the audit seq they need durable), then sent with the
+    /// durable head (`egress`). Not recorded as sent: a restart sends them again.
+    pub(crate) receipts_held: Vec<(u64, Transmit)>,
 }
 
 /// Group commit: at most this many inputs in one store transaction.
@@ -213,6 +217,7 @@ async fn run(
         reload: config.reload,
         reload_error: String::new(),
         courier: Default::default(),
+        receipts_held: Vec::new(),
     };
     actor.load_courier_acks();
     actor.send_all(resend).await;

@@ -132,6 +132,10 @@ impl Actor {
         }
         self.courier.out.extend(keep.iter().cloned());
         let left = u32::try_from(keep.len().saturating_sub(MAX_MESSAGES)).unwrap_or(u32::MAX);
+        // Receipts carry the durable audit head: make every entry so first.
+        if let Err(e) = self.audit.flush(&mut self.store) {
+            return Err(format!("cannot make the audit log durable before export: {e}"));
+        }
         let mut envelopes = Vec::new();
         for mut t in keep.into_iter().take(MAX_MESSAGES) {
             if let Some(key) = t.body.clone() {

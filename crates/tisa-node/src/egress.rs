@@ -19,31 +19,40 @@ const MAX_IN_FLIGHT: usize = 4096;
 impl Actor {
     /// Drains the core's outputs: transmits first, then events.
     pub(crate) async fn drain(&mut self) {
-        let mut out = Vec::new();
+        let mut out = self.release_receipts();
         while let Some(t) = self.core.poll_transmit() {
             out.push(t);
         }
         self.send_all(out).await;
+        let at = now();
+        let mut events = Vec::new();
         while let Some(ev) = self.audited.pop_front().or_else(|| self.core.poll_event()) {
             if matches!(ev, Event::Rejected { .. }) {
                 self.counters.rejected += 1;
             }
-            let w = watch_event(&ev, now());
+            let w = watch_event(&ev, at);
             // Ids and enum names only; the title stays out of logs. The
             // detail may carry a peer's text (its rejection detail, a name
-            // from a message): control characters escaped.
+            // from a message): control characters escaped. Refusals are
+            // warnings; the rest is at debug (every event is in the audit
+            // log and on the events subject: an INFO line per event was a
+            // tenth of a node's CPU under load).
             let report = w.report_id.as_deref().unwrap_or("-");
             let request = w.request_id.as_deref().unwrap_or("-");
-            let detail = loggable(&w.detail);
             match &ev {
                 Event::Rejected { .. } | Event::RejectionReceived { .. } => {
+                    let detail = loggable(&w.detail);
                     warn!(event = %w.kind, report, revision = w.revision, request, %detail, "event")
                 }
-                _ => info!(event = %w.kind, report, revision = w.revision, request, %detail, "event"),
+                _ => {
+                    debug!(event = %w.kind, report, revision = w.revision, request, detail = %loggable(&w.detail), "event")
+                }
             }
-            if let Err(e) = self.links.publish_event(&w).await {
-                warn!(error = %e, "cannot publish event");
-            }
+            events.push(w);
+        }
+        // One message per drain (cut to size), not one per event.
+        if let Err(e) = self.links.publish_events(&events).await {
+            warn!(error = %e, events = events.len(), "cannot publish events");
         }
         // The audit entries of the inputs just applied were written (not
         // fsync'd) before their effects were published; their fsync runs on
@@ -107,14 +116,18 @@ impl Actor {
         if out.is_empty() {
             return;
         }
+        // This node's own receipts carry its audit chain head, signed: the
+        // originator keeps it as evidence of how far this log reached. They
+        // wait for the flush that makes their entries durable.
+        let need = self.audit.head().0;
+        let (held, mut out): (Vec<Transmit>, Vec<Transmit>) = out.into_iter().partition(|t| {
+            matches!(&t.envelope.payload, Payload::Receipt(r) if r.doc.recipient == self.core.party() && r.audit_head.is_none())
+        });
+        self.receipts_held.extend(held.into_iter().map(|t| (need, t)));
+        if out.is_empty() {
+            return;
+        }
         for t in &mut out {
-            // This node's own receipts carry its audit chain head, signed:
-            // the originator keeps it as evidence of how far this log reached.
-            if let Payload::Receipt(r) = &mut t.envelope.payload {
-                if r.doc.recipient == self.core.party() && r.audit_head.is_none() {
-                    r.audit_head = Some(self.audit.signed_head());
-                }
-            }
             crate::failpoint::before_send(t.envelope.payload.kind());
         }
         // One broker message per batch of transmits to the same peer.
@@ -131,6 +144,34 @@ impl Actor {
                 None => break,
             }
         }
+    }
+
+    /// The held receipts whose entries are now durable, with the signed
+    /// durable head filled in. If the audit log broke (nothing more becomes
+    /// durable until a restart), they go with the last durable head, which
+    /// is true but does not cover them.
+    fn release_receipts(&mut self) -> Vec<Transmit> {
+        if self.receipts_held.is_empty() {
+            return Vec::new();
+        }
+        let durable = self.audit.durable_seq();
+        let broken = self.audit.is_broken();
+        let (ready, wait): (Vec<(u64, Transmit)>, Vec<(u64, Transmit)>) =
+            std::mem::take(&mut self.receipts_held).into_iter().partition(|(need, _)| *need <= durable || broken);
+        self.receipts_held = wait;
+        if ready.is_empty() {
+            return Vec::new();
+        }
+        let head = self.audit.signed_head();
+        ready
+            .into_iter()
+            .map(|(_, mut t)| {
+                if let Payload::Receipt(r) = &mut t.envelope.payload {
+                    r.audit_head = Some(head.clone());
+                }
+                t
+            })
+            .collect()
     }
 
     /// A report body from the store, or why it cannot be had.

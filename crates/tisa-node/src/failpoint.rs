@@ -13,7 +13,7 @@
 //!
 //! | step | where |
 //! |---|---|
-//! | `before-commit:<what>` | an input is about to be written to the node's store (`node.redb`) |
+//! | `before-commit:<what>` | an input is about to be written to the node's input log (`wal/`) |
 //! | `after-commit:<what>` | the input is durable, not yet applied to the core nor acknowledged (broker ack for a message, reply for a command) |
 //! | `before-send:<kind>` | a message is about to be published to the receiver's stream |
 //! | `after-send:<kind>` | the receiver's stream acknowledged it; not yet recorded as sent |

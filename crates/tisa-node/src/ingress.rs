@@ -65,9 +65,13 @@ impl Actor {
         let mut acks = Vec::with_capacity(batch.len());
         for msg in batch {
             let origin = Origin { link: msg.link, subject: msg.subject };
+            let early = msg.meta.early;
             match msg.result {
                 Ok(envs) => {
-                    self.counters.received += 1;
+                    // An early track copy is counted when its stream copy comes.
+                    if !early {
+                        self.counters.received += 1;
+                    }
                     let ids: Vec<MessageId> = envs.iter().map(|e| e.message_id.clone()).collect();
                     for env in envs {
                         debug!(subject = %loggable(&origin.subject), link = %origin.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
@@ -86,6 +90,16 @@ impl Actor {
         match self.log_and_apply_all(inputs) {
             // Committed: the broker may forget them.
             Ok(_) => {
+                // The refusals among this batch's events, by message id (one
+                // pass over the events, not one per message).
+                let mut refusals: std::collections::HashMap<MessageId, (&'static str, String)> = Default::default();
+                for ev in self.audited.iter().skip(seen) {
+                    if let Event::Rejected { message_id, reason, .. } = ev {
+                        if let Some(u) = unverifiable(reason) {
+                            refusals.entry(message_id.clone()).or_insert(u);
+                        }
+                    }
+                }
                 'messages: for (ack, message_ids, origin, meta) in acks {
                     // Decoded, but its signature, sender or key did not
                     // verify: refused (the core sent the notice) and
@@ -94,11 +108,8 @@ impl Actor {
                     // unacknowledged and is redelivered (re-applying it
                     // changes no state).
                     for message_id in message_ids {
-                        let unverifiable = self.audited.iter().skip(seen).find_map(|ev| match ev {
-                            Event::Rejected { message_id: id, reason, .. } if *id == message_id => unverifiable(reason),
-                            _ => None,
-                        });
-                        if let Some((code, detail)) = unverifiable {
+                        // An early copy's stream copy is dead-lettered, not it.
+                        if let Some((code, detail)) = refusals.get(&message_id).filter(|_| !meta.early).cloned() {
                             let d = dead_letter_of(
                                 &origin,
                                 &meta,
@@ -128,6 +139,11 @@ impl Actor {
     /// never lost silently: if the dead letter cannot be written, it stays
     /// unacknowledged and the broker redelivers it.
     async fn on_malformed(&mut self, origin: Origin, meta: InboundMeta, ack: Ack, e: DecodeError) {
+        if meta.early {
+            // The stream's copy of it follows, and is dead-lettered then.
+            debug!(subject = %loggable(&origin.subject), link = %origin.link, error = %e.code(), "an early track copy did not decode");
+            return;
+        }
         self.counters.received += 1;
         if let DecodeError::VersionMismatch { major, minor } = &e {
             error!(

@@ -39,5 +39,6 @@ mod ingress;
 mod replay;
 mod resend;
 pub mod store;
+mod wal;
 
 pub use actor::{spawn, NodeConfig, NodeError, Reload};

@@ -1,6 +1,7 @@
 //! The node's own durable state: an append-only log of every
-//! state-changing input (redb, fsync on every commit), plus the ids of the
-//! messages already handed to the broker.
+//! state-changing input ([`crate::wal`]: one `fdatasync` per group commit),
+//! and `node.redb` for the rest: the ids of the messages already handed to
+//! the broker, report bodies, refused commands, the audit head.
 //!
 //! The core is deterministic: given the same inputs with the same `now`s
 //! and the same instance id, it reaches the same state and emits the same
@@ -13,6 +14,15 @@
 //! report bodies (content and signed manifest) the core keeps out of memory
 //! ([`tisa_core::body`]): a body is written without an fsync of its own,
 //! because the input it came from is in the log, and replay writes it again.
+//!
+//! `node.redb` is never on the path from an input to its effects: what it
+//! holds besides the audit head is derived from the input log (bodies,
+//! refusals) or only saves work (a lost `sent` record means a duplicate the
+//! receiver absorbs). Its writes are not fsync'd one by one; a checkpoint
+//! makes them durable at most [`CHECKPOINT_EVERY`] apart (and on a clean
+//! stop), which also lets redb reuse its freed pages. Stores written before
+//! the input log moved out of redb keep their logged inputs in its `inputs`
+//! table; the log goes on from there in `wal/`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +30,8 @@ use std::path::{Path, PathBuf};
 use redb::{Database, DatabaseError, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
 use tisa_core::{BodyKey, LoggedInput, Report, Stash};
 use tisa_transport::Wire;
+
+use crate::wal::Wal;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const INPUTS: TableDefinition<u64, &[u8]> = TableDefinition::new("inputs");
@@ -46,6 +58,9 @@ const CACHE_BYTES: usize = 8 << 20;
 /// imported from it and its messages' ids.
 pub type CourierAcks = ([u8; 32], Vec<String>);
 
+/// How far apart `node.redb`'s durable checkpoints are at most (while it is written to).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The store's file name in the data directory.
 pub const FILE: &str = "node.redb";
 
@@ -61,7 +76,14 @@ pub struct StoreError {
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// The input log from `legacy` on.
+    wal: Wal,
+    /// Inputs before this seq are in redb's `inputs` table (a store written
+    /// before the input log moved out of redb); 0 for a new store.
+    legacy: u64,
     next_seq: u64,
+    /// When redb last committed durably.
+    checkpointed: std::time::Instant,
     /// Bodies stashed since the last write transaction, encoded, by key:
     /// written with the next one (the next input's append, the next sent
     /// records), so that they cost no transaction of their own.
@@ -96,7 +118,16 @@ impl Store {
                 r => break r.map_err(|e| fail(&e))?,
             }
         };
-        let mut store = Store { db, path, next_seq: 0, staged: Default::default() };
+        let wal = Wal::open(dir, 0).map_err(|e| fail(&e))?;
+        let mut store = Store {
+            db,
+            path,
+            wal,
+            legacy: 0,
+            next_seq: 0,
+            checkpointed: std::time::Instant::now(),
+            staged: Default::default(),
+        };
         let w = store.db.begin_write().map_err(|e| store.err(e))?;
         {
             w.open_table(META).map_err(|e| store.err(e))?;
@@ -110,10 +141,23 @@ impl Store {
         w.commit().map_err(|e| store.err(e))?;
         let r = store.db.begin_read().map_err(|e| store.err(e))?;
         let t = r.open_table(INPUTS).map_err(|e| store.err(e))?;
-        store.next_seq = match t.last().map_err(|e| store.err(e))? {
+        store.legacy = match t.last().map_err(|e| store.err(e))? {
             Some((k, _)) => k.value() + 1,
             None => 0,
         };
+        drop(t);
+        drop(r);
+        if store.legacy > 0 {
+            store.wal = Wal::open(dir, store.legacy).map_err(|e| store.err(e))?;
+            if store.wal.first_seq() != store.legacy {
+                return Err(store.err(format!(
+                    "the input log in wal/ starts at input {}, but node.redb's inputs end before {}: the data directory was mixed from two nodes; restore it from a backup",
+                    store.wal.first_seq(),
+                    store.legacy
+                )));
+            }
+        }
+        store.next_seq = store.wal.next_seq();
         Ok(store)
     }
 
@@ -134,14 +178,23 @@ impl Store {
 
     /// Up to `max` logged inputs from sequence number `from` on, in order
     /// (replay reads the log a chunk at a time, not all at once).
-    pub fn inputs_from(&self, from: u64, max: usize) -> Result<Vec<(u64, LoggedInput)>, StoreError> {
-        let r = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = r.open_table(INPUTS).map_err(|e| self.err(e))?;
+    pub fn inputs_from(&mut self, from: u64, max: usize) -> Result<Vec<(u64, LoggedInput)>, StoreError> {
         let mut out = Vec::new();
-        for item in t.range(from..).map_err(|e| self.err(e))?.take(max) {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            let input = LoggedInput::decode(v.value()).map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
-            out.push((k.value(), input));
+        if from < self.legacy {
+            let r = self.db.begin_read().map_err(|e| self.err(e))?;
+            let t = r.open_table(INPUTS).map_err(|e| self.err(e))?;
+            for item in t.range(from..self.legacy).map_err(|e| self.err(e))?.take(max) {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                let input =
+                    LoggedInput::decode(v.value()).map_err(|e| self.err(format!("record {}: {e}", k.value())))?;
+                out.push((k.value(), input));
+            }
+        }
+        let from = out.last().map_or(from, |(k, _)| k + 1).max(self.legacy);
+        let more = max - out.len();
+        for (seq, bytes) in self.wal.read_from(from, more).map_err(|e| self.err(e))? {
+            let input = LoggedInput::decode(&bytes).map_err(|e| self.err(format!("input {seq}: {e}")))?;
+            out.push((seq, input));
         }
         Ok(out)
     }
@@ -177,8 +230,7 @@ impl Store {
             self.staged.insert(s.key.to_string(), s.body.encode());
         }
         if self.staged.len() > STAGED_MAX {
-            let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
-            w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+            let w = self.begin_lazy()?;
             self.write_staged(&w)?;
             w.commit().map_err(|e| self.err(e))?;
             self.staged.clear();
@@ -210,22 +262,28 @@ impl Store {
         Report::decode(v.value()).map(Some).map_err(|e| self.err(format!("body {key}: {e}")))
     }
 
-    /// Appends inputs durably (one fsync'd transaction) before they are
-    /// applied. Returns the sequence number of the first (the others follow).
+    /// Appends inputs durably (one write and one `fdatasync` of the input
+    /// log) before they are applied. Returns the sequence number of the
+    /// first (the others follow). If a power loss tears the write, a prefix
+    /// of the batch may survive: as if the node had stopped after
+    /// committing those alone (none was applied or acknowledged yet).
     pub fn append(&mut self, inputs: &[LoggedInput]) -> Result<u64, StoreError> {
-        let w = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut t = w.open_table(INPUTS).map_err(|e| self.err(e))?;
-            for (i, input) in inputs.iter().enumerate() {
-                t.insert(self.next_seq + i as u64, input.encode().as_slice()).map_err(|e| self.err(e))?;
-            }
-        }
-        self.write_staged(&w)?;
-        w.commit().map_err(|e| self.err(e))?;
-        self.staged.clear();
-        let first = self.next_seq;
-        self.next_seq += inputs.len() as u64;
+        let payloads: Vec<Vec<u8>> = inputs.iter().map(LoggedInput::encode).collect();
+        let first = self.wal.append(&payloads).map_err(|e| self.err(e))?;
+        self.next_seq = self.wal.next_seq();
         Ok(first)
+    }
+
+    /// A write transaction for records that need no fsync of their own:
+    /// durable if the last checkpoint is [`CHECKPOINT_EVERY`] old.
+    fn begin_lazy(&mut self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
+        if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            self.checkpointed = std::time::Instant::now();
+        } else {
+            w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+        }
+        Ok(w)
     }
 
     /// Records the audit log's head (its last entry's seq and hash).
@@ -259,8 +317,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
-        w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+        let w = self.begin_lazy()?;
         {
             let mut t = w.open_table(SENT).map_err(|e| self.err(e))?;
             for id in ids {
@@ -273,15 +330,17 @@ impl Store {
         Ok(())
     }
 
-    /// Records commands refused when applied (`seq`, the reply sent). Not
-    /// fsync'd on its own: lost in a crash, replay applies them again under
-    /// the agreement in force (as it would have been refused then).
+    /// Records commands refused when applied (`seq`, the reply sent),
+    /// durably: replay does not apply them again (a crash between the
+    /// input's commit and this record re-evaluates it under the agreement
+    /// in force then).
     pub fn mark_refused(&mut self, refused: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         if refused.is_empty() {
             return Ok(());
         }
-        let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
-        w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+        // Durable now (refusals are rare): a restart under a changed
+        // agreement must find every refusal recorded.
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut t = w.open_table(REFUSED).map_err(|e| self.err(e))?;
             for (seq, reply) in refused {
@@ -312,6 +371,7 @@ impl Store {
         self.write_staged(&w)?;
         w.commit().map_err(|e| self.err(e))?;
         self.staged.clear();
+        self.checkpointed = std::time::Instant::now();
         Ok(())
     }
 
@@ -403,4 +463,60 @@ pub fn read_audit_head(dir: &Path) -> Result<Option<(u64, [u8; 32])>, StoreError
     }
     let db = ReadOnlyDatabase::open(&path).map_err(|e| fail(&e))?;
     read_head(&db).map_err(|e| fail(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tisa_core::{Input, Party, Timestamp};
+
+    fn input(i: u64) -> LoggedInput {
+        LoggedInput {
+            at: Timestamp(1000 + i),
+            input: if i % 2 == 0 { Input::Timeout } else { Input::LinkUp { link: Party::Us } },
+        }
+    }
+
+    /// A store written before the input log moved out of redb: its inputs
+    /// are read from redb's `inputs` table, and the log goes on in `wal/`
+    /// from the next seq; a restart reads both, in order.
+    #[test]
+    fn a_store_with_inputs_in_redb_goes_on_in_the_input_log() {
+        let d = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(d.path().join(FILE)).unwrap();
+            let w = db.begin_write().unwrap();
+            {
+                let mut t = w.open_table(INPUTS).unwrap();
+                for i in 0..3u64 {
+                    t.insert(i, input(i).encode().as_slice()).unwrap();
+                }
+            }
+            w.commit().unwrap();
+        }
+        let mut s = Store::open(d.path()).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.append(&[input(3), input(4)]).unwrap(), 3);
+        drop(s);
+        let mut s = Store::open(d.path()).unwrap();
+        assert_eq!(s.len(), 5);
+        let all = s.inputs_from(0, 100).unwrap();
+        assert_eq!(all, (0..5).map(|i| (i, input(i))).collect::<Vec<_>>());
+        // In chunks across the boundary, as replay reads.
+        assert_eq!(s.inputs_from(2, 2).unwrap(), vec![(2, input(2)), (3, input(3))]);
+        assert_eq!(s.inputs_from(4, 2).unwrap(), vec![(4, input(4))]);
+        assert!(d.path().join("wal").join(format!("{:020}.log", 3)).exists());
+    }
+
+    #[test]
+    fn a_new_store_logs_in_the_input_log_only() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(d.path()).unwrap();
+        assert_eq!(s.append(&[input(0), input(1)]).unwrap(), 0);
+        drop(s);
+        let mut s = Store::open(d.path()).unwrap();
+        assert_eq!(s.inputs_from(0, 10).unwrap(), vec![(0, input(0)), (1, input(1))]);
+        let db = s.db.begin_read().unwrap();
+        assert!(db.open_table(INPUTS).unwrap().last().unwrap().is_none(), "nothing in redb's table");
+    }
 }

@@ -36,7 +36,7 @@ pub use conn::{
 };
 pub use control::{
     AgreementHealth, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query,
-    Retract, SendError, StreamHealth, StreamPeer, WatchEvent,
+    Retract, SendError, StreamHealth, StreamPeer, WatchEvent, WatchEvents,
 };
 pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope, Wire};
 pub use error::{DecodeError, TransportError};

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey};
 
 use super::canonical::{SigError, SIG_CONTEXT};
 use crate::policy::{KeyEntry, KeyId, KeyRole, Policy};
@@ -144,10 +144,9 @@ pub fn verify_key<'p>(
         let needed = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("|");
         return Err(KeyError::Role { key, name: first.name.clone(), party, what, needed });
     };
-    let vk = VerifyingKey::from_bytes(&entry.public).map_err(|_| KeyError::BadSignature(key))?;
-    let mut msg = SIG_CONTEXT.to_vec();
-    msg.extend_from_slice(&s.bytes);
-    vk.verify(&msg, &Signature::from_bytes(&s.signature)).map_err(|_| KeyError::BadSignature(key))?;
+    if !super::cache::check(&entry.public, &s.bytes, &s.signature) {
+        return Err(KeyError::BadSignature(key));
+    }
     Ok(entry)
 }
 
@@ -158,10 +157,9 @@ pub fn verify<'p>(policy: &'p Policy, party: Party, role: KeyRole, s: &Signed) -
         party,
         role: role.as_str(),
     })?;
-    let key = VerifyingKey::from_bytes(&entry.public).map_err(|_| SigError::BadSignature(s.signer.clone()))?;
-    let mut msg = SIG_CONTEXT.to_vec();
-    msg.extend_from_slice(&s.bytes);
-    key.verify(&msg, &Signature::from_bytes(&s.signature)).map_err(|_| SigError::BadSignature(s.signer.clone()))?;
+    if !super::cache::check(&entry.public, &s.bytes, &s.signature) {
+        return Err(SigError::BadSignature(s.signer.clone()));
+    }
     Ok(entry)
 }
 

@@ -58,6 +58,7 @@
 mod action;
 mod agreement;
 mod bundle;
+mod cache;
 mod canonical;
 mod cosign;
 mod decision;
@@ -77,6 +78,7 @@ mod tests;
 pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
 pub use agreement::{check_agreement_signed, AgreementDoc, AgreementSigError};
 pub use bundle::BundleDoc;
+pub use cache::verify_stats;
 pub use canonical::{sha256, Digest32, SigError};
 pub use cosign::{check_cosigned, CosignDoc};
 pub use decision::{DecisionDoc, Verdict};

@@ -40,8 +40,10 @@ pub struct AuditLog {
     last_input: Option<(u64, u32)>,
     /// (kind, grant id) → input_seq of its first GRANT/REVOCATION entry.
     grants_seen: HashMap<(String, String), u64>,
-    /// Head last recorded in the store and side file.
+    /// Head last recorded in the store and side file (its entry's hash in
+    /// `synced_hash`): everything up to it is fsync'd.
     synced: u64,
+    synced_hash: [u8; 32],
     /// After a write failure nothing more is written until a restart,
     /// whose replay writes what is missing (no gap, no duplicate).
     broken: bool,
@@ -52,6 +54,8 @@ pub struct AuditLog {
     unsynced: bool,
     /// A signed HEAD was appended while deferred: record the head durably at the flush.
     durable_due: bool,
+    /// The last head signed for a receipt ([`AuditLog::signed_head`]), by entry seq.
+    head_signed: Option<(u64, Signed)>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -118,10 +122,12 @@ impl AuditLog {
             last_input: None,
             grants_seen: HashMap::new(),
             synced: 0,
+            synced_hash: ZERO,
             broken: false,
             deferred: false,
             unsynced: false,
             durable_due: false,
+            head_signed: None,
         };
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> = text.lines().collect();
@@ -167,7 +173,11 @@ impl AuditLog {
                 )));
             }
         }
+        // What the file holds now is the durable head (made so here: a
+        // process killed before its fsync left it in the page cache).
+        log.file.sync_data().map_err(|e| fail(&e))?;
         log.synced = log.seq;
+        log.synced_hash = log.hash;
         if log.seq == 0 {
             if let Some((seq, hash)) = previous.filter(|(s, _)| *s > 0) {
                 // The file was moved aside (or removed): a new log starts,
@@ -318,10 +328,35 @@ impl AuditLog {
         (self.seq, self.hash)
     }
 
-    /// The current head, signed with the node's key (document
-    /// `tisa.v1.audit-head`), to carry in this node's receipts.
-    pub fn signed_head(&self) -> Signed {
-        self.identity.sign(head_document(&self.party.to_string(), self.seq, &hex(&self.hash)))
+    /// The durable head (everything up to it fsync'd), signed with the
+    /// node's key (document `tisa.v1.audit-head`), to carry in this node's
+    /// receipts: a receipt never names entries a power loss could take
+    /// back. The node holds its receipts until the flush covering their
+    /// entries is done (`egress`), so the head a receipt carries covers the
+    /// delivery it is for.
+    ///
+    /// Signed once per durable head: the receipts released by one flush
+    /// carry the same signature, which the originator then verifies once.
+    pub fn signed_head(&mut self) -> Signed {
+        if let Some((seq, s)) = &self.head_signed {
+            if *seq == self.synced {
+                return s.clone();
+            }
+        }
+        let s = self.identity.sign(head_document(&self.party.to_string(), self.synced, &hex(&self.synced_hash)));
+        self.head_signed = Some((self.synced, s.clone()));
+        s
+    }
+
+    /// The seq of the last entry fsync'd (see [`AuditLog::signed_head`]).
+    pub fn durable_seq(&self) -> u64 {
+        self.synced
+    }
+
+    /// Whether a write or fsync failed: nothing more is written (or made
+    /// durable) until a restart.
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     /// Writes `e` as the entry (input_seq, part), unless replay already did.
@@ -464,6 +499,7 @@ impl AuditLog {
         if done.seq >= self.synced {
             store.set_audit_head(done.seq, &done.hash, done.durable).map_err(|e| self.err(e))?;
             self.synced = done.seq;
+            self.synced_hash = done.hash;
         }
         Ok(())
     }
@@ -479,6 +515,7 @@ impl AuditLog {
             .map_err(|e| self.err(format!("cannot write {HEAD_FILE}: {e}")))?;
         store.set_audit_head(self.seq, &self.hash, durable).map_err(|e| self.err(e))?;
         self.synced = self.seq;
+        self.synced_hash = self.hash;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use futures::{Stream, StreamExt};
 use tisa_core::sign::{ActionDoc, Nonce};
 use tisa_core::{Identity, KeyRole, Party, Timestamp};
 
-use crate::control::{ControlReply, ControlRequest, WatchEvent};
+use crate::control::{ControlReply, ControlRequest, WatchEvent, WatchEvents};
 use crate::convert::Wire;
 use crate::error::{DecodeError, TransportError};
 use crate::subjects;
@@ -154,7 +154,14 @@ impl ControlClient {
             .await
             .map_err(|e| TransportError::Subscribe { subject, reason: e.to_string() })?;
         prove_ready(&self.client, self.party).await?;
-        Ok(sub.map(|m| WatchEvent::decode(&m.payload)))
+        // Each message carries the events of one drain, in order.
+        Ok(sub.flat_map(|m| {
+            let events: Vec<Result<WatchEvent, DecodeError>> = match WatchEvents::decode(&m.payload) {
+                Ok(WatchEvents(evs)) => evs.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(events)
+        }))
     }
 }
 

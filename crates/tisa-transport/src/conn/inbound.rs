@@ -49,6 +49,11 @@ pub struct InboundMeta {
     pub message_id: Option<String>,
     /// Payload size in bytes.
     pub size: usize,
+    /// An early copy of a live track update, read off its subject as the
+    /// sender published it (the real-time lane), not from the stream: it is
+    /// not acknowledged, and never dead-lettered (the stream's own copy
+    /// follows and is, if need be). See [`early_tracks`].
+    pub early: bool,
 }
 
 impl InboundMeta {
@@ -70,8 +75,43 @@ impl InboundMeta {
                 crate::convert::peek_message_id(&m.payload).map(|id| id.to_string())
             },
             size: m.payload.len(),
+            early: false,
         }
     }
+}
+
+/// The real-time lane for live missile tracks: `peer`'s track updates to
+/// this node, read off `subject` (the inbound `track` subject of the link)
+/// by a plain subscription on the link's own connection, as the sender
+/// publishes them, without waiting for the stream to store them and the
+/// consumer to pull them (the stream's fsync, the pull). The same message
+/// also reaches the stream and is taken from there as usual (committed,
+/// acknowledged, dead-lettered if bad): the early copy only comes first.
+/// Tracks are latest-wins, so the copy the node takes second changes
+/// nothing. The subscription needs no permission the link user lacks: it
+/// reads exactly what its stream reads.
+pub(crate) async fn early_tracks(
+    client: &async_nats::Client,
+    peer: Party,
+    subject: String,
+    tx: tokio::sync::mpsc::Sender<Inbound>,
+) -> Result<(), TransportError> {
+    let mut sub = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
+    tokio::spawn(async move {
+        use futures::StreamExt as _;
+        while let Some(m) = sub.next().await {
+            let meta = InboundMeta { size: m.payload.len(), early: true, ..InboundMeta::default() };
+            let result = crate::convert::decode_inbound(&subject, &m.payload);
+            let msg = Inbound { link: peer, subject: subject.clone(), result, meta, ack: Ack(None) };
+            if tx.send(msg).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The broker's handle on one delivered message.

@@ -12,6 +12,7 @@ use tisa_core::{Authorization, Envelope, Party, Transmit};
 use tokio::sync::Notify;
 use tracing::{error, warn};
 
+use crate::control::WatchEvents;
 use crate::control::{decode_request, ControlReply, ControlRequest, StreamHealth, StreamPeer, WatchEvent};
 use crate::convert::{encode_envelope, Wire};
 use crate::error::{DecodeError, TransportError};
@@ -228,6 +229,13 @@ impl Links {
             // started, or lost a server): retry for a while.
             let messages = pump.setup_patiently(SETUP_PATIENCE).await?;
             tokio::spawn(pump.run(messages, reconnected.clone(), tx.clone(), up_tx.clone()));
+            // The real-time lane: track updates as they are published.
+            if let Some((_, track)) = subjects::inbound_subjects(self.party)
+                .into_iter()
+                .find(|(p, s)| *p == peer && subjects::kind_of(s) == "track")
+            {
+                super::inbound::early_tracks(client, peer, track, tx.clone()).await?;
+            }
         }
         let inbound = tokio_stream_of(rx);
         let link_ups = tokio_stream_of(up_rx);
@@ -316,13 +324,21 @@ impl Links {
             let mut bytes = 0usize;
             for i in idx {
                 let size = encoded[i].len();
-                if !group.is_empty() && (group.len() >= max || bytes + size > BATCH_BYTES) {
+                // A track update goes alone, on its own subject, where the
+                // receiver's real-time lane reads it as it is published.
+                let track = matches!(ts[i].envelope.payload, tisa_core::Payload::Track(_));
+                if !group.is_empty() && (track || group.len() >= max || bytes + size > BATCH_BYTES) {
                     let g = std::mem::take(&mut group);
                     out.push(self.publish_group(ts, &encoded, g).await);
                     bytes = 0;
                 }
                 group.push(i);
                 bytes += size;
+                if track {
+                    let g = std::mem::take(&mut group);
+                    out.push(self.publish_group(ts, &encoded, g).await);
+                    bytes = 0;
+                }
             }
             if !group.is_empty() {
                 out.push(self.publish_group(ts, &encoded, group).await);
@@ -452,11 +468,21 @@ impl Links {
 
     /// Publishes an event on `tisa.ctl.<party>.events`.
     pub async fn publish_event(&self, ev: &WatchEvent) -> Result<(), TransportError> {
+        self.publish_events(std::slice::from_ref(ev)).await
+    }
+
+    /// Publishes events in order, as few broker messages as fit
+    /// ([`EVENTS_PER_MESSAGE_BYTES`] each; an event larger than that goes alone).
+    pub async fn publish_events(&self, events: &[WatchEvent]) -> Result<(), TransportError> {
         let subject = subjects::events(self.party);
-        self.control
-            .publish(subject.clone(), Bytes::from(ev.encode()))
-            .await
-            .map_err(|e| TransportError::Publish { subject, reason: e.to_string() })
+        for chunk in event_chunks(events) {
+            let bytes = WatchEvents(chunk.to_vec()).encode();
+            self.control
+                .publish(subject.clone(), Bytes::from(bytes))
+                .await
+                .map_err(|e| TransportError::Publish { subject: subject.clone(), reason: e.to_string() })?;
+        }
+        Ok(())
     }
 
     /// Whether every connection is currently up.
@@ -553,5 +579,68 @@ mod tests {
         // One envelope alone on its kind's subject, not a batch.
         assert_eq!(decode_inbound("tisa.kr.down.rejection", &encoded[0]).unwrap(), vec![envs[0].clone()]);
         assert!(decode_inbound("tisa.kr.down.batch", &[]).is_err(), "an empty batch is refused");
+    }
+}
+
+/// At most about this many bytes of events in one message on the events subject
+/// (far below any broker's `max_payload`).
+pub const EVENTS_PER_MESSAGE_BYTES: usize = 32 * 1024;
+
+/// `events` cut into consecutive runs of at most [`EVENTS_PER_MESSAGE_BYTES`]
+/// encoded (a larger event alone); none if there are no events.
+fn event_chunks(events: &[WatchEvent]) -> Vec<&[WatchEvent]> {
+    use prost::Message as _;
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, e) in events.iter().enumerate() {
+        let n = e.to_proto().encoded_len() + 4;
+        if i > start && size + n > EVENTS_PER_MESSAGE_BYTES {
+            out.push(&events[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += n;
+    }
+    if start < events.len() {
+        out.push(&events[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod event_chunk_tests {
+    use super::*;
+
+    fn ev(detail_len: usize) -> WatchEvent {
+        WatchEvent {
+            kind: "RECEIVED".into(),
+            at: tisa_core::Timestamp(1),
+            report_id: None,
+            revision: 0,
+            request_id: None,
+            originator: None,
+            recipient: None,
+            category: None,
+            classification: None,
+            detail: "x".repeat(detail_len),
+            title: None,
+            tearline_only: false,
+        }
+    }
+
+    #[test]
+    fn events_are_cut_into_messages_in_order_none_lost() {
+        assert!(event_chunks(&[]).is_empty());
+        let small: Vec<WatchEvent> = (0..1000).map(|i| ev(i % 200)).collect();
+        let chunks = event_chunks(&small);
+        assert!(chunks.len() > 1, "1000 events of up to 200 bytes do not fit one message");
+        assert_eq!(chunks.concat(), small);
+        for c in &chunks {
+            let bytes = WatchEvents(c.to_vec()).encode();
+            assert!(bytes.len() <= EVENTS_PER_MESSAGE_BYTES, "{}", bytes.len());
+            assert_eq!(WatchEvents::decode(&bytes).unwrap().0, c.to_vec());
+        }
+        // One event larger than a message goes alone.
+        let big = vec![ev(10), ev(EVENTS_PER_MESSAGE_BYTES * 2), ev(10)];
+        assert_eq!(event_chunks(&big).iter().map(|c| c.len()).collect::<Vec<_>>(), vec![1, 1, 1]);
     }
 }

@@ -304,6 +304,23 @@ impl Wire for WatchEvent {
     }
 }
 
+/// The events of one drain of a node, in order: what one message on
+/// `tisa.ctl.<party>.events` carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WatchEvents(pub Vec<WatchEvent>);
+
+impl Wire for WatchEvents {
+    type Proto = proto::NodeEvents;
+
+    fn to_proto(&self) -> Self::Proto {
+        proto::NodeEvents { events: self.0.iter().map(Wire::to_proto).collect() }
+    }
+
+    fn from_proto(p: Self::Proto) -> Result<Self, DecodeError> {
+        p.events.into_iter().map(WatchEvent::from_proto).collect::<Result<_, _>>().map(WatchEvents)
+    }
+}
+
 /// The first 16 hex digits of a digest (a bundle's id in messages).
 fn short(d: &tisa_core::sign::Digest32) -> String {
     d[..8].iter().map(|b| format!("{b:02x}")).collect()

@@ -46,7 +46,7 @@ pub mod reply;
 pub mod request;
 pub mod streams;
 
-pub use events::{track_detail, watch_event, WatchEvent};
+pub use events::{track_detail, watch_event, WatchEvent, WatchEvents};
 pub use reply::{hub_code, AgreementHealth, ControlReply, DeadLetter, Health, SendError};
 pub use request::{
     decode_request, CommandRequest, ControlRequest, CourierCopy, DecisionQuery, ListQuery, Query, Retract,
