@@ -85,6 +85,12 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
             assert!(num(&nodes["idle_rss_mb"], party) > 0.0, "{nodes}");
         }
         assert_eq!(num(&nodes["pending"], "reached"), 10.0, "{nodes}");
+        // The guarantees in force, read back from the agreement the nodes ran under.
+        let st = &doc["settings"][fsync];
+        assert_eq!(st["two_person_rule"], true, "{st}");
+        assert_eq!(num(st, "freshness_window_ms"), 60_000.0, "{st}");
+        assert!(st["broker_fsync"].as_str().is_some_and(|b| b.starts_with(fsync)), "{st}");
+        assert!(st["node_fsync"].is_string(), "{st}");
         assert!(num(&nodes["pending"], "kr_rss_mb") > 0.0, "{nodes}");
     }
     let always = paths.iter().find(|p| p["name"] == "tisa/standing_throughput" && p["fsync"] == "always").unwrap();

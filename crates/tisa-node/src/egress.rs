@@ -13,6 +13,21 @@ use tracing::{debug, error, info, warn};
 use crate::actor::{Acked, Actor, SendTrouble};
 use crate::clock::now;
 
+/// The events every report or track update causes on its way: logged at
+/// debug, not info (the others are rare and worth a line each).
+const HOT_PATH_EVENTS: &[&str] = &[
+    "SUBMITTED",
+    "REPORT_HELD",
+    "RELEASE_REQUESTED",
+    "DECIDED",
+    "FORWARDED",
+    "RECEIVED",
+    "RECEIPT",
+    "PROGRESS",
+    "TRACK",
+    "TRACK_FORWARDED",
+];
+
 /// At most this many published messages awaiting their acknowledgement; beyond, the loop waits.
 const MAX_IN_FLIGHT: usize = 4096;
 
@@ -34,19 +49,21 @@ impl Actor {
             // Ids and enum names only; the title stays out of logs. The
             // detail may carry a peer's text (its rejection detail, a name
             // from a message): control characters escaped. Refusals are
-            // warnings; the rest is at debug (every event is in the audit
-            // log and on the events subject: an INFO line per event was a
-            // tenth of a node's CPU under load).
+            // warnings; the steps every report or track update takes are at
+            // debug (each is in the audit log and on the events subject: an
+            // INFO line per event was a tenth of a node's CPU under load);
+            // the rest (held for the agreement, expired, retracted…) at info.
             let report = w.report_id.as_deref().unwrap_or("-");
             let request = w.request_id.as_deref().unwrap_or("-");
+            let detail = loggable(&w.detail);
             match &ev {
                 Event::Rejected { .. } | Event::RejectionReceived { .. } => {
-                    let detail = loggable(&w.detail);
                     warn!(event = %w.kind, report, revision = w.revision, request, %detail, "event")
                 }
-                _ => {
-                    debug!(event = %w.kind, report, revision = w.revision, request, detail = %loggable(&w.detail), "event")
+                _ if HOT_PATH_EVENTS.contains(&w.kind.as_str()) => {
+                    debug!(event = %w.kind, report, revision = w.revision, request, %detail, "event")
                 }
+                _ => info!(event = %w.kind, report, revision = w.revision, request, %detail, "event"),
             }
             events.push(w);
         }
