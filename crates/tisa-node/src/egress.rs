@@ -173,7 +173,8 @@ impl Actor {
         }
         let durable = self.audit.durable_seq();
         let broken = self.audit.is_broken();
-        let (ready, wait): (Vec<(u64, Transmit)>, Vec<(u64, Transmit)>) =
+        type Held = Vec<(u64, Transmit)>;
+        let (ready, wait): (Held, Held) =
             std::mem::take(&mut self.receipts_held).into_iter().partition(|(need, _)| *need <= durable || broken);
         self.receipts_held = wait;
         if ready.is_empty() {

@@ -473,7 +473,7 @@ mod tests {
     fn input(i: u64) -> LoggedInput {
         LoggedInput {
             at: Timestamp(1000 + i),
-            input: if i % 2 == 0 { Input::Timeout } else { Input::LinkUp { link: Party::Us } },
+            input: if i.is_multiple_of(2) { Input::Timeout } else { Input::LinkUp { link: Party::Us } },
         }
     }
 
