@@ -3,10 +3,12 @@
 //! standing grant, and passing the recipient's receipt back. Only the hub
 //! (US) keeps this state; at a nation it stays empty.
 
+use std::collections::HashMap;
+
 use indexmap::IndexMap;
 
 use super::event::Event;
-use super::requests::Requests;
+use super::requests::{key_of, Deadlines, RequestKey, TrackedRequest};
 use super::views::{InboxEntry, RetractionNote};
 use super::{two_persons, Node, RequestState};
 use crate::body::{blank_signed, ReportRef};
@@ -27,9 +29,9 @@ pub(super) struct Hub {
     /// National reports held, by (id, revision), in arrival order: the
     /// hub's inbox (one entry per report, not a second copy in
     /// `Node::inbox`, which stays empty at the hub).
+    /// Each with the release request opened for it, if one was (a national
+    /// report has one third party: at most one request).
     pub(super) held: HeldReports,
-    /// Release requests opened, in order.
-    pub(super) requests: Requests,
     /// Deliveries sent, by (report, revision, recipient), in order.
     pub(super) forwarded: IndexMap<(ReportId, u32, Party), Forwarded>,
     /// Revocations passed on to the recipient (re-sent on reconciliation).
@@ -46,6 +48,9 @@ pub(super) struct HeldReports {
     /// Positions in `held`, by the report's id and revision.
     index: hashbrown::HashTable<u32>,
     hasher: std::hash::RandomState,
+    /// Request ids shortened with a hash (a report id too long to keep
+    /// whole) do not name their report: by id, for the few there are.
+    shortened: HashMap<RequestId, usize>,
 }
 
 impl HeldReports {
@@ -53,11 +58,69 @@ impl HeldReports {
         std::hash::BuildHasher::hash_one(&self.hasher, (id, revision))
     }
 
+    fn position(&self, id: &ReportId, revision: u32) -> Option<usize> {
+        let named = |h: &Held| h.report.header.id == *id && h.report.header.revision == revision;
+        let at = self.index.find(self.hash(id, revision), |&i| self.held.get(i as usize).is_some_and(named))?;
+        Some(*at as usize)
+    }
+
     /// The revision `revision` of report `id`, if held.
     pub(super) fn get(&self, (id, revision): &(ReportId, u32)) -> Option<&Held> {
-        let named = |h: &Held| h.report.header.id == *id && h.report.header.revision == *revision;
-        let at = self.index.find(self.hash(id, *revision), |&i| self.held.get(i as usize).is_some_and(named))?;
-        self.held.get(*at as usize)
+        self.held.get(self.position(id, *revision)?)
+    }
+
+    /// Records request `r`, for a held report, in `state`; returns its
+    /// index (the held report's position), `None` if the report is not held.
+    pub(super) fn insert_request(&mut self, r: &ReleaseRequest, state: RequestState) -> Option<usize> {
+        let i = self.position(&r.report_id, r.revision)?;
+        let h = self.held.get_mut(i)?;
+        h.request = Some(TrackedRequest { requested_at: r.requested_at, expires_at: r.expires_at, state, sent: None });
+        if key_of(&r.request_id).as_ref() != Some(&(r.report_id.clone(), r.revision, r.recipient)) {
+            self.shortened.insert(r.request_id.clone(), i);
+        }
+        Some(i)
+    }
+
+    /// The index of the request `id`, if the hub opened it.
+    pub(super) fn index_of(&self, id: &RequestId) -> Option<usize> {
+        // A shortened id may also parse as the id of another report (its
+        // shortened part): the shortened one is meant.
+        if let Some(i) = self.shortened.get(id) {
+            return Some(*i);
+        }
+        let (report, revision, recipient) = key_of(id)?;
+        let i = self.position(&report, revision)?;
+        let h = self.held.get(i)?;
+        (h.request.is_some() && h.third() == Some(recipient)).then_some(i)
+    }
+
+    /// The request `id`: the request as sent, and where it stands.
+    pub(super) fn get_request(&self, id: &RequestId) -> Option<(ReleaseRequest, &TrackedRequest)> {
+        let h = self.held.get(self.index_of(id)?)?;
+        let t = h.request.as_ref()?;
+        Some((t.request(&h.request_key()?), t))
+    }
+
+    /// The request at index `i`, and where it stands, to change it.
+    pub(super) fn request_at_mut(&mut self, i: usize) -> Option<(ReleaseRequest, &mut TrackedRequest)> {
+        let h = self.held.get_mut(i)?;
+        let key = h.request_key()?;
+        let t = h.request.as_mut()?;
+        Some((t.request(&key), t))
+    }
+
+    /// Withdraws every open request for report `id` (it was retracted) and
+    /// drops its deadline: it can no longer be decided, nor expire.
+    pub(super) fn withdraw_open(&mut self, id: &ReportId, deadlines: &mut Deadlines) {
+        for (i, h) in self.held.iter_mut().enumerate() {
+            if h.report.header.id != *id {
+                continue;
+            }
+            if let Some(t) = h.request.as_mut().filter(|t| t.state == RequestState::Open) {
+                t.state = RequestState::Withdrawn;
+                deadlines.remove(t.expires_at, i);
+            }
+        }
     }
 
     /// Holds `h` (new: the caller checked it is not held).
@@ -96,9 +159,21 @@ pub(super) struct Held {
     pub(super) retracted: Option<Box<RetractionNote>>,
     /// It arrived off-line (in a bundle).
     pub(super) offline: bool,
+    /// The release request the hub opened for it (to its third party).
+    pub(super) request: Option<TrackedRequest>,
 }
 
 impl Held {
+    /// The third party a request for this report goes to: the other nation.
+    fn third(&self) -> Option<Party> {
+        self.report.header.originator.other_nation()
+    }
+
+    /// What the id of a request for this report derives from.
+    fn request_key(&self) -> Option<RequestKey> {
+        Some((self.report.header.id.clone(), self.report.header.revision, self.third()?))
+    }
+
     /// The inbox entry, its body blank (named for the store): what the
     /// hub's inbox kept for a held report when it kept one of its own.
     pub(super) fn entry(&self) -> InboxEntry {
@@ -211,7 +286,13 @@ impl Node {
         }
         let header = report.header.clone();
         let reference = ReportRef::of(&report, &m, &mut self.names);
-        self.hub.held.insert(Held { report: reference.clone(), received_at: now, retracted: None, offline });
+        self.hub.held.insert(Held {
+            report: reference.clone(),
+            received_at: now,
+            retracted: None,
+            offline,
+            request: None,
+        });
         self.stash(report.clone());
         self.events.push_back(Event::ReportHeld { header: header.clone() });
         self.send(
@@ -255,8 +336,9 @@ impl Node {
             return Ok(());
         }
         let request = ReleaseRequest::open(&header, third, now, self.policy.request_expiry);
-        let i = self.hub.requests.insert(&request, RequestState::Open);
-        self.deadlines.insert(request.expires_at, i);
+        if let Some(i) = self.hub.held.insert_request(&request, RequestState::Open) {
+            self.deadlines.insert(request.expires_at, i);
+        }
         // Off-line, the originator opened the request itself at submit (the
         // hub could not ask in time); its decision comes in the same bundle
         // or a later one.
@@ -292,8 +374,9 @@ impl Node {
         if signed_decision != d || doc.operator != d.signed.signer {
             return Err(unverified(sign::SigError::Mismatch("decision")));
         }
-        let i = self.hub.requests.index_of(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
-        let (req, tracked) = self.hub.requests.get(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
+        let i = self.hub.held.index_of(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
+        let (req, tracked) =
+            self.hub.held.get_request(&rid).ok_or_else(|| RejectReason::UnknownRequest(rid.clone()))?;
         if req.report_id.prefix_party() != Some(link) {
             return Err(RejectReason::NotOriginator(rid));
         }
@@ -337,7 +420,7 @@ impl Node {
             let tearline_only = d.decision == Decision::ApproveTearline;
             self.forward(now, &report, None, recipient, tearline_only, Consent::Decision(d.clone()))?;
         }
-        if let Some((_, t)) = self.hub.requests.at_mut(i) {
+        if let Some((_, t)) = self.hub.held.request_at_mut(i) {
             t.state = RequestState::Decided(d.decision.clone());
         }
         self.deadlines.remove(req.expires_at, i);
@@ -476,7 +559,7 @@ mod tests {
             submitter_key: None,
             has_tearline: false,
         };
-        Held { report, received_at: Timestamp(2), retracted: None, offline: false }
+        Held { report, received_at: Timestamp(2), retracted: None, offline: false, request: None }
     }
 
     #[test]
@@ -495,5 +578,37 @@ mod tests {
         }
         assert!(t.get(&(ReportId::new("KR-1").unwrap(), 3)).is_none());
         assert!(t.get(&(ReportId::new("JP-1").unwrap(), 1)).is_none());
+    }
+
+    #[test]
+    fn a_held_reports_request_is_found_by_its_id_and_withdrawn_with_its_deadline() {
+        let mut t = HeldReports::default();
+        let long = format!("KR-{}", "x".repeat(125));
+        for id in ["KR-1", "KR-2", long.as_str()] {
+            t.insert(held(id, 1));
+        }
+        let open = |id: &str| {
+            let h = held(id, 1);
+            ReleaseRequest::open(&h.report.header, Party::Jp, Timestamp(3), std::time::Duration::from_millis(10))
+        };
+        let mut deadlines = Deadlines::default();
+        for (n, id) in ["KR-2", long.as_str()].into_iter().enumerate() {
+            let r = open(id);
+            let i = t.insert_request(&r, RequestState::Open).unwrap();
+            assert_eq!(i, n + 1, "the held report's position");
+            deadlines.insert(r.expires_at, i);
+            assert_eq!(t.index_of(&r.request_id), Some(i));
+            assert_eq!(t.get_request(&r.request_id).map(|(back, _)| back), Some(r));
+        }
+        assert_eq!(t.shortened.len(), 1, "only the shortened id is stored");
+        // No request for KR-1; none to another recipient; none for a report not held.
+        for id in ["KR-1.r1.JP", "KR-2.r1.US", "KR-2.r2.JP", "KR-3.r1.JP"] {
+            assert_eq!(t.index_of(&RequestId::new(id).unwrap()), None, "{id}");
+        }
+        assert!(t.insert_request(&open("KR-9"), RequestState::Open).is_none(), "not held");
+        t.withdraw_open(&ReportId::new("KR-2").unwrap(), &mut deadlines);
+        assert_eq!(t.request_at_mut(1).map(|(_, r)| r.state.clone()), Some(RequestState::Withdrawn));
+        assert_eq!(deadlines.pop_due(Timestamp(100)), Some(2), "KR-2's deadline dropped");
+        assert_eq!(deadlines.pop_due(Timestamp(100)), None);
     }
 }

@@ -403,7 +403,7 @@ impl Node {
         self.switch_due(now);
         while let Some(i) = self.deadlines.pop_due(now) {
             if self.party.is_hub() {
-                let Some((req, t)) = self.hub.requests.at_mut(i) else { continue };
+                let Some((req, t)) = self.hub.held.request_at_mut(i) else { continue };
                 if t.state != RequestState::Open {
                     continue;
                 }
@@ -532,8 +532,8 @@ mod tests {
         assert_eq!(size_of::<super::originator::OwnRevision>(), 120);
         assert_eq!(size_of::<super::requests::TrackedRequest>(), 48);
         assert_eq!(size_of::<crate::ids::ReportId>(), 24);
-        // The hub: a held report (its inbox entry too).
+        // The hub: a held report (its inbox entry and its request too).
         assert_eq!(size_of::<crate::body::ReportRef>(), 88);
-        assert_eq!(size_of::<super::hub::Held>(), 112);
+        assert_eq!(size_of::<super::hub::Held>(), 160);
     }
 }

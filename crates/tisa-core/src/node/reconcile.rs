@@ -136,7 +136,7 @@ impl Node {
                 if let Some(r) = &f.receipt {
                     out.push(Payload::Receipt(r.clone()));
                 }
-            } else if let Some((request, t)) = self.hub.requests.get(&rid) {
+            } else if let Some((request, t)) = self.hub.held.get_request(&rid) {
                 match &t.state {
                     // Off-line, the originator opened it itself (`courier`).
                     RequestState::Open if offline => {}

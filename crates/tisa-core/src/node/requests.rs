@@ -1,12 +1,15 @@
-//! Release requests as a node keeps them: one dense table per role (the
-//! hub's opened, the originator's to decide), keyed by what a request id
-//! derives from ([`RequestId::for_release`]: report, revision, recipient),
-//! the id itself never stored. A request is about 100 bytes here, where a
-//! map by id of whole [`ReleaseRequest`]s held the report id twice and the
-//! request id twice more, for up to millions of requests.
+//! Release requests as a node keeps them: the originator's to decide in
+//! one dense table, keyed by what a request id derives from
+//! ([`RequestId::for_release`]: report, revision, recipient), the id itself
+//! never stored. A request is about 90 bytes here, where a map by id of
+//! whole [`ReleaseRequest`]s held the report id twice and the request id
+//! twice more, for up to millions of requests. The hub keeps each request
+//! it opened with its held report (`hub::HeldReports`: one third party,
+//! at most one request), in the same [`TrackedRequest`] form.
 //!
 //! Entries are never removed, so an entry's index is stable: the node's
-//! deadlines name requests by it ([`Deadlines`]).
+//! deadlines name requests by it ([`Deadlines`]; at the hub, by the held
+//! report's position).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -72,7 +75,7 @@ pub(super) struct Requests {
 
 /// The key `id` names when it has the shape [`RequestId::for_release`]
 /// gives an id kept whole (`<report>.r<revision>.<recipient code>`).
-fn key_of(id: &RequestId) -> Option<RequestKey> {
+pub(super) fn key_of(id: &RequestId) -> Option<RequestKey> {
     let report = id.report()?;
     let (rest, code) = id.as_str().rsplit_once('.')?;
     let recipient = Party::ALL.into_iter().find(|p| p.code() == code)?;

@@ -132,7 +132,7 @@ impl Node {
         self.retractions.insert(id.clone(), r.clone());
         self.mark_retracted(&r);
         // Release requests still open for it are withdrawn: nothing more moves.
-        self.hub.requests.withdraw_open(&id, &mut self.deadlines);
+        self.hub.held.withdraw_open(&id, &mut self.deadlines);
         self.events.push_back(Event::Retracted { report_id: id.clone(), originator: link });
         // Every party that holds a revision learns, with no new approval:
         // a retraction only takes information back.
