@@ -162,20 +162,8 @@ impl Actor {
             return;
         }
         self.counters.malformed += 1;
-        let w = WatchEvent {
-            kind: "MALFORMED".into(),
-            at: now(),
-            report_id: None,
-            revision: 0,
-            request_id: None,
-            originator: None,
-            recipient: None,
-            category: None,
-            classification: None,
-            detail: format!("{} from {}: {} {}", origin.subject, origin.link, e.code(), e.redacted()),
-            title: None,
-            tearline_only: false,
-        };
+        let detail = format!("{} from {}: {} {}", origin.subject, origin.link, e.code(), e.redacted());
+        let w = WatchEvent::bare("MALFORMED", now(), detail);
         if let Err(e) = self.links.publish_event(&w).await {
             warn!(error = %e, "cannot publish event");
         }

@@ -121,45 +121,41 @@ impl Store {
                 r => break r.map_err(|e| fail(&e))?,
             }
         };
-        let wal = Wal::open(dir, 0).map_err(|e| fail(&e))?;
+        let w = db.begin_write().map_err(|e| fail(&e))?;
+        {
+            w.open_table(META).map_err(|e| fail(&e))?;
+            w.open_table(INPUTS).map_err(|e| fail(&e))?;
+            w.open_table(SENT).map_err(|e| fail(&e))?;
+            w.open_table(AUDIT).map_err(|e| fail(&e))?;
+            w.open_table(BODIES).map_err(|e| fail(&e))?;
+            w.open_table(REFUSED).map_err(|e| fail(&e))?;
+            w.open_table(COURIER).map_err(|e| fail(&e))?;
+        }
+        w.commit().map_err(|e| fail(&e))?;
+        // Inputs logged before the log moved out of redb end here; the log
+        // in wal/ goes on from there (a new store: from 0).
+        let legacy = {
+            let r = db.begin_read().map_err(|e| fail(&e))?;
+            let t = r.open_table(INPUTS).map_err(|e| fail(&e))?;
+            let last = t.last().map_err(|e| fail(&e))?.map(|(k, _)| k.value() + 1);
+            last.unwrap_or(0)
+        };
+        let wal = Wal::open(dir, legacy).map_err(|e| fail(&e))?;
+        if wal.first_seq() != legacy && legacy > 0 {
+            return Err(fail(&format!(
+                "the input log in wal/ starts at input {}, but node.redb's inputs end before {legacy}: the data directory was mixed from two nodes; restore it from a backup",
+                wal.first_seq()
+            )));
+        }
         let mut store = Store {
             db,
             path,
             wal,
-            legacy: 0,
+            legacy,
             next_seq: 0,
             checkpointed: std::time::Instant::now(),
             staged: Default::default(),
         };
-        let w = store.db.begin_write().map_err(|e| store.err(e))?;
-        {
-            w.open_table(META).map_err(|e| store.err(e))?;
-            w.open_table(INPUTS).map_err(|e| store.err(e))?;
-            w.open_table(SENT).map_err(|e| store.err(e))?;
-            w.open_table(AUDIT).map_err(|e| store.err(e))?;
-            w.open_table(BODIES).map_err(|e| store.err(e))?;
-            w.open_table(REFUSED).map_err(|e| store.err(e))?;
-            w.open_table(COURIER).map_err(|e| store.err(e))?;
-        }
-        w.commit().map_err(|e| store.err(e))?;
-        let r = store.db.begin_read().map_err(|e| store.err(e))?;
-        let t = r.open_table(INPUTS).map_err(|e| store.err(e))?;
-        store.legacy = match t.last().map_err(|e| store.err(e))? {
-            Some((k, _)) => k.value() + 1,
-            None => 0,
-        };
-        drop(t);
-        drop(r);
-        if store.legacy > 0 {
-            store.wal = Wal::open(dir, store.legacy).map_err(|e| store.err(e))?;
-            if store.wal.first_seq() != store.legacy {
-                return Err(store.err(format!(
-                    "the input log in wal/ starts at input {}, but node.redb's inputs end before {}: the data directory was mixed from two nodes; restore it from a backup",
-                    store.wal.first_seq(),
-                    store.legacy
-                )));
-            }
-        }
         store.next_seq = store.wal.next_seq();
         Ok(store)
     }

@@ -611,20 +611,7 @@ mod event_chunk_tests {
     use super::*;
 
     fn ev(detail_len: usize) -> WatchEvent {
-        WatchEvent {
-            kind: "RECEIVED".into(),
-            at: tisa_core::Timestamp(1),
-            report_id: None,
-            revision: 0,
-            request_id: None,
-            originator: None,
-            recipient: None,
-            category: None,
-            classification: None,
-            detail: "x".repeat(detail_len),
-            title: None,
-            tearline_only: false,
-        }
+        WatchEvent::bare("RECEIVED", tisa_core::Timestamp(1), "x".repeat(detail_len))
     }
 
     #[test]

@@ -41,22 +41,29 @@ pub struct WatchEvent {
     pub tearline_only: bool,
 }
 
+impl WatchEvent {
+    /// An event of `kind` at `at` with `detail`, naming no report, request or party.
+    pub fn bare(kind: &str, at: Timestamp, detail: String) -> WatchEvent {
+        WatchEvent {
+            kind: kind.to_owned(),
+            at,
+            report_id: None,
+            revision: 0,
+            request_id: None,
+            originator: None,
+            recipient: None,
+            category: None,
+            classification: None,
+            detail,
+            title: None,
+            tearline_only: false,
+        }
+    }
+}
+
 /// Describes a core event for `watch` (and, minus the title, for logs).
 pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
-    let mut w = WatchEvent {
-        kind: String::new(),
-        at,
-        report_id: None,
-        revision: 0,
-        request_id: None,
-        originator: None,
-        recipient: None,
-        category: None,
-        classification: None,
-        detail: String::new(),
-        title: None,
-        tearline_only: false,
-    };
+    let mut w = WatchEvent::bare("", at, String::new());
     let set_header = |w: &mut WatchEvent, h: &ReportHeader| {
         w.report_id = Some(h.id.to_string());
         w.revision = h.revision;
