@@ -90,6 +90,28 @@ impl ReportRef {
     pub(crate) fn blank(&self) -> Report {
         Report { header: self.header.clone(), content: Content::default(), manifest: blank_signed() }
     }
+
+    /// A KR report `id`, `revision` as the unit tests of the roles' tables keep it.
+    #[cfg(test)]
+    pub(crate) fn sample(id: &str, revision: u32) -> ReportRef {
+        use crate::types::{Category, Classification, Party, PartySet, Timestamp};
+        let header = ReportHeader {
+            id: crate::ids::ReportId::new(id).unwrap(),
+            revision,
+            originator: Party::Kr,
+            created_at: Timestamp(1),
+            category: Category::NkNuclear,
+            classification: Classification::Secret,
+            releasable_to: PartySet::EMPTY,
+        };
+        ReportRef {
+            header,
+            manifest_sha256: [0; 32],
+            submitted_by: Names::default().intern("kim"),
+            submitter_key: None,
+            has_tearline: false,
+        }
+    }
 }
 
 /// An interned operator name: an index into the node's [`Names`].

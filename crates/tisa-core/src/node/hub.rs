@@ -538,27 +538,9 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::Names;
-    use crate::report::ReportHeader;
-    use crate::types::{Category, Classification, PartySet};
 
     fn held(id: &str, revision: u32) -> Held {
-        let header = ReportHeader {
-            id: ReportId::new(id).unwrap(),
-            revision,
-            originator: Party::Kr,
-            created_at: Timestamp(1),
-            category: Category::NkNuclear,
-            classification: Classification::Secret,
-            releasable_to: PartySet::EMPTY,
-        };
-        let report = ReportRef {
-            header,
-            manifest_sha256: [0; 32],
-            submitted_by: Names::default().intern("kim"),
-            submitter_key: None,
-            has_tearline: false,
-        };
+        let report = ReportRef::sample(id, revision);
         Held { report, received_at: Timestamp(2), retracted: None, offline: false, request: None }
     }
 

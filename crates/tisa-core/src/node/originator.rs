@@ -750,26 +750,9 @@ fn check_text(field: TextField, s: &Sensitive, max: usize, required: bool) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::Names;
-    use crate::report::ReportHeader;
 
     fn revision(id: &str, revision: u32) -> OwnRevision {
-        let header = ReportHeader {
-            id: ReportId::new(id).unwrap(),
-            revision,
-            originator: Party::Kr,
-            created_at: Timestamp(1),
-            category: Category::NkNuclear,
-            classification: Classification::Secret,
-            releasable_to: PartySet::EMPTY,
-        };
-        let report = ReportRef {
-            header,
-            manifest_sha256: [0; 32],
-            submitted_by: Names::default().intern("kim"),
-            submitter_key: None,
-            has_tearline: false,
-        };
+        let report = ReportRef::sample(id, revision);
         OwnRevision { report, hub: AtHub::Sent, recipients: PartyMap::default(), receipts: Receipts::default() }
     }
 
