@@ -7,8 +7,9 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
+use super::deadlines::Deadlines;
 use super::event::Event;
-use super::requests::{key_of, Deadlines, RequestKey, TrackedRequest};
+use super::requests::{key_of, RequestKey, TrackedRequest};
 use super::views::{InboxEntry, RetractionNote};
 use super::{two_persons, Node, RequestState};
 use crate::body::{blank_signed, ReportRef};

@@ -45,6 +45,7 @@ use crate::types::{Classification, Party, PartySet, Timestamp};
 mod agreement;
 mod auth;
 mod courier;
+mod deadlines;
 mod event;
 mod grants;
 mod hub;
@@ -70,10 +71,11 @@ pub use views::{
 };
 
 pub use auth::Authorized;
+use deadlines::Deadlines;
 use hub::Hub;
 use originator::Originator;
 use recipient::Received;
-use requests::{Deadlines, RequestState};
+use requests::RequestState;
 use standing::Freshness;
 
 /// Size limits, in bytes, of a report's text fields, named for them (NATS's

@@ -8,10 +8,12 @@
 //! at most one request), in the same [`TrackedRequest`] form.
 //!
 //! Entries are never removed, so an entry's index is stable: the node's
-//! deadlines name requests by it ([`Deadlines`]; at the hub, by the held
+//! deadlines name requests by it ([`Deadlines`]: `deadlines`; at the hub, by the held
 //! report's position).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+
+use super::deadlines::Deadlines;
 
 use crate::ids::{ReportId, RequestId};
 use crate::message::{Decision, ReleaseDecision, ReleaseRequest};
@@ -170,37 +172,6 @@ impl Requests {
                 t.state = RequestState::Withdrawn;
                 deadlines.remove(t.expires_at, i);
             }
-        }
-    }
-}
-
-/// Open requests' deadlines, earliest first: by time, then the request's
-/// index in its role's table (16 bytes each, where the request id made 32).
-#[derive(Debug, Default)]
-pub(super) struct Deadlines(BTreeSet<(Timestamp, u32)>);
-
-impl Deadlines {
-    /// The request at index `i` expires at `at`.
-    pub(super) fn insert(&mut self, at: Timestamp, i: usize) {
-        // A table of more than 4 billion requests is far beyond memory.
-        self.0.insert((at, u32::try_from(i).unwrap_or(u32::MAX)));
-    }
-
-    /// The request at index `i` no longer expires at `at` (decided, withdrawn).
-    pub(super) fn remove(&mut self, at: Timestamp, i: usize) {
-        self.0.remove(&(at, u32::try_from(i).unwrap_or(u32::MAX)));
-    }
-
-    /// The earliest deadline.
-    pub(super) fn first(&self) -> Option<Timestamp> {
-        self.0.first().map(|(t, _)| *t)
-    }
-
-    /// Takes the earliest deadline if it is due at `now`: the request's index.
-    pub(super) fn pop_due(&mut self, now: Timestamp) -> Option<usize> {
-        match self.0.first() {
-            Some((at, _)) if *at <= now => self.0.pop_first().map(|(_, i)| i as usize),
-            _ => None,
         }
     }
 }
