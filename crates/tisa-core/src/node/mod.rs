@@ -51,6 +51,7 @@ mod grants;
 mod hub;
 mod marks;
 mod originator;
+mod own;
 mod recipient;
 mod reconcile;
 mod requests;
@@ -531,7 +532,9 @@ mod tests {
     #[test]
     fn what_is_kept_per_report_and_request_stays_compact() {
         // The originator: a revision, its request, an id.
-        assert_eq!(size_of::<super::originator::OwnRevision>(), 120);
+        assert_eq!(size_of::<super::own::OwnRevision>(), 120);
+        // Its first revision inline: no heap block of its own.
+        assert_eq!(size_of::<super::own::OwnReport>(), 128);
         assert_eq!(size_of::<super::requests::TrackedRequest>(), 48);
         assert_eq!(size_of::<crate::ids::ReportId>(), 24);
         // The hub: a held report (its inbox entry and its request too).

@@ -10,16 +10,15 @@ use indexmap::IndexMap;
 use super::event::Event;
 use super::hub::{delivery_of, Forwarded};
 use super::marks::{AtHub, AtRecipient, PartyMap, Receipts};
-use super::requests::RequestKey;
+use super::own::{OwnRevision, Reports};
 use super::requests::Requests;
-use super::views::RevisionStatus;
 use super::{limits, two_persons, Node, RequestState};
 use crate::body::{content_digest, ReportRef};
 use crate::error::{CommandError, RejectReason, TextField};
 use crate::ids::{ReportId, RequestId};
 use crate::message::{
-    Basis, Decision, Grant, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Retraction,
-    Revocation, Stage,
+    Basis, Decision, Grant, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Revocation,
+    Stage,
 };
 use crate::policy::{KeyId, KeyRole, NotReleasable};
 use crate::report::{Content, ReportHeader};
@@ -99,121 +98,6 @@ pub(super) struct Originator {
     /// Grants proposed under the two-person rule, awaiting a second
     /// approver's co-signature (not in force, not sent).
     pub(super) proposed: IndexMap<String, Grant>,
-}
-
-/// An originator's reports in submission order, found by id through a
-/// table of their positions (4 bytes a report), not an `IndexMap` (which
-/// keeps each id again beside the report, with its hash and an 8-byte
-/// index: 40 bytes more a report).
-#[derive(Debug, Default)]
-pub(super) struct Reports {
-    reports: Vec<OwnReport>,
-    /// Positions in `reports`, by the report's id.
-    index: hashbrown::HashTable<u32>,
-    hasher: std::hash::RandomState,
-}
-
-impl Reports {
-    fn hash(&self, id: &ReportId) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.hasher, id)
-    }
-
-    fn position(&self, id: &ReportId) -> Option<usize> {
-        let at =
-            self.index.find(self.hash(id), |&i| self.reports.get(i as usize).is_some_and(|r| r.id() == Some(id)))?;
-        Some(*at as usize)
-    }
-
-    /// The report `id`.
-    pub(super) fn get(&self, id: &ReportId) -> Option<&OwnReport> {
-        self.reports.get(self.position(id)?)
-    }
-
-    /// The report `id`, to change it.
-    pub(super) fn get_mut(&mut self, id: &ReportId) -> Option<&mut OwnReport> {
-        let i = self.position(id)?;
-        self.reports.get_mut(i)
-    }
-
-    /// Whether there is a report `id`.
-    pub(super) fn contains_key(&self, id: &ReportId) -> bool {
-        self.position(id).is_some()
-    }
-
-    /// Every report, in submission order.
-    pub(super) fn values(&self) -> impl Iterator<Item = &OwnReport> {
-        self.reports.iter()
-    }
-
-    /// Adds `revision` to report `id` (a new report if there is none):
-    /// the revision's header names `id`.
-    pub(super) fn push_revision(&mut self, id: &ReportId, revision: OwnRevision) {
-        if let Some(r) = self.get_mut(id) {
-            r.revisions.push(revision);
-            return;
-        }
-        let hash = self.hash(id);
-        // More than 4 billion reports is far beyond memory.
-        let i = u32::try_from(self.reports.len()).unwrap_or(u32::MAX);
-        self.reports.push(OwnReport { revisions: vec![revision], retraction: None });
-        let (reports, hasher) = (&self.reports, &self.hasher);
-        // Growing the table hashes every report's id again, as `hash` does.
-        self.index.insert_unique(hash, i, |&j| match reports.get(j as usize).and_then(OwnReport::id) {
-            Some(id) => std::hash::BuildHasher::hash_one(hasher, id),
-            None => 0,
-        });
-    }
-}
-
-#[derive(Clone, Debug)]
-pub(super) struct OwnReport {
-    pub(super) revisions: Vec<OwnRevision>,
-    /// This party's retraction, and whether the hub confirmed it (boxed:
-    /// rare, and every report has the slot).
-    pub(super) retraction: Option<Box<(Retraction, bool)>>,
-}
-
-#[derive(Clone, Debug)]
-pub(super) struct OwnRevision {
-    /// The report; its body is in the body store.
-    pub(super) report: ReportRef,
-    pub(super) hub: AtHub,
-    pub(super) recipients: PartyMap<AtRecipient>,
-    /// Verified receipts, by recipient: when it committed the delivery.
-    pub(super) receipts: Receipts,
-}
-
-impl OwnReport {
-    /// The report's id (its first revision's; a report has at least one).
-    fn id(&self) -> Option<&ReportId> {
-        self.revisions.first().map(|r| &r.report.header.id)
-    }
-}
-
-impl OwnRevision {
-    /// Where this revision stands, for the status query (`requests`: the
-    /// originator's, where a pending request's deadline is).
-    pub(super) fn status(&self, retraction: Option<&(Retraction, bool)>, requests: &Requests) -> RevisionStatus {
-        let h = &self.report.header;
-        let expires_at = |p: Party| {
-            let key: RequestKey = (h.id.clone(), h.revision, p);
-            requests.by_key(&key).map(|t| t.expires_at)
-        };
-        RevisionStatus {
-            header: self.report.header.clone(),
-            hub: self.hub.view(),
-            recipients: self
-                .recipients
-                .iter()
-                .map(|(p, s)| (*p, s.view(&h.id, h.revision, *p, expires_at(*p))))
-                .collect(),
-            receipts: self.receipts.to_btree(),
-            retracted_at: retraction.map(|(r, _)| r.doc.retracted_at),
-            retraction_confirmed: retraction.is_some_and(|(_, c)| *c),
-            report: None,
-            body: None,
-        }
-    }
 }
 
 impl Node {
@@ -745,34 +629,4 @@ fn check_text(field: TextField, s: &Sensitive, max: usize, required: bool) -> Re
         return Err(CommandError::TooLong { field, len: s.len(), max });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn revision(id: &str, revision: u32) -> OwnRevision {
-        let report = ReportRef::sample(id, revision);
-        OwnRevision { report, hub: AtHub::Sent, recipients: PartyMap::default(), receipts: Receipts::default() }
-    }
-
-    #[test]
-    fn reports_are_found_by_id_in_submission_order_as_the_table_grows() {
-        let mut reports = Reports::default();
-        let ids: Vec<String> = (0..5000).map(|i| format!("KR-{}", (i * 7919) % 5000)).collect();
-        for id in &ids {
-            reports.push_revision(&ReportId::new(id).unwrap(), revision(id, 1));
-        }
-        // A correction is a revision of the same report, not a new one.
-        reports.push_revision(&ReportId::new(&ids[3]).unwrap(), revision(&ids[3], 2));
-        let order: Vec<&str> = reports.values().filter_map(|r| r.id()).map(ReportId::as_str).collect();
-        assert_eq!(order, ids.iter().map(String::as_str).collect::<Vec<_>>());
-        for (n, id) in ids.iter().enumerate() {
-            let r = reports.get(&ReportId::new(id).unwrap()).unwrap();
-            assert_eq!(r.id().unwrap().as_str(), id);
-            assert_eq!(r.revisions.len(), if n == 3 { 2 } else { 1 });
-        }
-        assert!(!reports.contains_key(&ReportId::new("KR-5000").unwrap()));
-        assert!(reports.get_mut(&ReportId::new("JP-1").unwrap()).is_none());
-    }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::event::Event;
 use super::hub::delivery_of;
 use super::marks::{AtHub, AtRecipient};
-use super::originator::OwnRevision;
+use super::own::OwnRevision;
 use super::{Node, RequestState};
 use crate::ids::RequestId;
 use crate::message::{Decision, Payload, Progress, Report, Stage};
