@@ -23,6 +23,7 @@
 //! [`crate::Node::keep_bodies_outside`] switches to the store.
 
 use crate::message::{Delivery, Payload, Released, Report, Transmit};
+use crate::policy::KeyId;
 use crate::report::{BodyKey, Content, ReportHeader};
 use crate::sign::{self, Digest32, Manifest, Signed};
 
@@ -62,11 +63,10 @@ pub(crate) struct ReportRef {
     pub(crate) header: ReportHeader,
     /// SHA-256 of the manifest's bytes (decisions and receipts name it).
     pub(crate) manifest_sha256: Digest32,
-    /// Who submitted it, from the manifest (named in the two-person
-    /// rule's refusal): interned, see [`Names`].
-    pub(crate) submitted_by: Name,
-    /// The submitting key, from the manifest (what the two-person rule compares).
-    pub(crate) submitter_key: Option<crate::policy::KeyId>,
+    /// Who submitted it, from the manifest: the name (named in the
+    /// two-person rule's refusal) and the submitting key (what the rule
+    /// compares), interned together, see [`Names`].
+    pub(crate) submitter: Name,
     pub(crate) has_tearline: bool,
 }
 
@@ -76,8 +76,7 @@ impl ReportRef {
         ReportRef {
             header: report.header.clone(),
             manifest_sha256: sign::sha256(&report.manifest.bytes),
-            submitted_by: names.intern(&manifest.submitted_by),
-            submitter_key: manifest.submitter_key,
+            submitter: names.intern(&manifest.submitted_by, manifest.submitter_key),
             has_tearline: report.content.tearline.is_some(),
         }
     }
@@ -107,42 +106,48 @@ impl ReportRef {
         ReportRef {
             header,
             manifest_sha256: [0; 32],
-            submitted_by: Names::default().intern("kim"),
-            submitter_key: None,
+            submitter: Names::default().intern("kim", None),
             has_tearline: false,
         }
     }
 }
 
-/// An interned operator name: an index into the node's [`Names`].
+/// An interned submitter: an index into the node's [`Names`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Name(u32);
 
-/// Operator names, each kept once: a few operators and feeds submit up to
-/// millions of reports, and each report names its submitter (4 bytes
-/// here, where a name of its own took 16 and a 32-byte heap block).
+/// Submitters, each kept once: its operator's name and the key it signed
+/// with. A few operators and feeds submit up to millions of reports, and
+/// each report names its submitter (4 bytes here, where a name and a key
+/// of its own took 16 bytes, a 32-byte heap block and 9 bytes).
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    names: Vec<Box<str>>,
-    index: std::collections::HashMap<Box<str>, u32>,
+    names: Vec<(Box<str>, Option<KeyId>)>,
+    index: std::collections::HashMap<(Box<str>, Option<KeyId>), u32>,
 }
 
 impl Names {
-    /// The name `s`, added if new.
-    pub(crate) fn intern(&mut self, s: &str) -> Name {
-        if let Some(i) = self.index.get(s) {
+    /// The submitter `name` with `key`, added if new.
+    pub(crate) fn intern(&mut self, name: &str, key: Option<KeyId>) -> Name {
+        let entry: (Box<str>, Option<KeyId>) = (name.into(), key);
+        if let Some(i) = self.index.get(&entry) {
             return Name(*i);
         }
-        // More than 4 billion distinct names is far beyond memory.
+        // More than 4 billion distinct submitters is far beyond memory.
         let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.names.push(s.into());
-        self.index.insert(s.into(), i);
+        self.names.push(entry.clone());
+        self.index.insert(entry, i);
         Name(i)
     }
 
-    /// The text of `name` (empty for a name not from this table).
-    pub(crate) fn get(&self, name: Name) -> &str {
-        self.names.get(name.0 as usize).map_or("", |s| s)
+    /// The operator's name of `submitter` (empty for one not from this table).
+    pub(crate) fn get(&self, submitter: Name) -> &str {
+        self.names.get(submitter.0 as usize).map_or("", |(s, _)| s)
+    }
+
+    /// The key `submitter` signed with (`None` for one not from this table).
+    pub(crate) fn key(&self, submitter: Name) -> Option<KeyId> {
+        self.names.get(submitter.0 as usize).and_then(|(_, k)| *k)
     }
 }
 
@@ -210,12 +215,16 @@ mod tests {
     #[test]
     fn a_name_is_kept_once_and_read_back() {
         let mut names = Names::default();
-        let a = names.intern("kr-analyst");
-        let b = names.intern("kr-feed");
-        assert_ne!(a, b);
-        assert_eq!(names.intern("kr-analyst"), a, "kept once");
-        assert_eq!(names.names.len(), 2);
-        assert_eq!((names.get(a), names.get(b)), ("kr-analyst", "kr-feed"));
-        assert_eq!(names.get(Name(7)), "");
+        let (k1, k2) = (Some(KeyId::of(&[1; 32])), Some(KeyId::of(&[2; 32])));
+        let a = names.intern("kr-analyst", k1);
+        let b = names.intern("kr-feed", k1);
+        let c = names.intern("kr-analyst", k2);
+        let d = names.intern("kr-analyst", None);
+        assert_eq!([a, b, c, d].map(|n| n.0), [0, 1, 2, 3], "name and key together");
+        assert_eq!(names.intern("kr-analyst", k1), a, "kept once");
+        assert_eq!(names.names.len(), 4);
+        assert_eq!((names.get(a), names.get(b), names.get(c)), ("kr-analyst", "kr-feed", "kr-analyst"));
+        assert_eq!((names.key(a), names.key(c), names.key(d)), (k1, k2, None));
+        assert_eq!((names.get(Name(7)), names.key(Name(7))), ("", None));
     }
 }

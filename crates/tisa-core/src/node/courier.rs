@@ -106,8 +106,9 @@ impl Node {
             return;
         }
         let request = ReleaseRequest::open(h, third, now, self.policy.request_expiry);
-        let i = self.originator.requests.insert(&request, RequestState::Open);
-        self.deadlines.insert(request.expires_at, i);
+        if let Some(i) = self.originator.requests.insert(&request, RequestState::Open, &self.originator.reports) {
+            self.deadlines.insert(request.expires_at, i);
+        }
         self.set_recipient_state(&h.id, h.revision, third, AtRecipient::Requested);
         self.events.push_back(super::Event::ReleaseRequested { request });
     }
@@ -158,10 +159,9 @@ impl Node {
             for rev in &own.revisions {
                 out.push((Payload::Report(rev.report.blank()), Some(rev.report.key())));
             }
-            for (_, _, t) in self.originator.requests.iter().filter(|(_, k, _)| k.0 == *id) {
-                if let Some(d) = &t.sent {
-                    out.push((Payload::ReleaseDecision((**d).clone()), None));
-                }
+            let requests = &self.originator.requests;
+            for d in requests.of_report(id, &self.originator.reports).filter_map(|i| requests.sent(i)) {
+                out.push((Payload::ReleaseDecision(d.clone()), None));
             }
         }
         let classification = match out.first() {

@@ -21,7 +21,7 @@ use crate::message::{
 };
 use crate::policy::{KeyRole, NotReleasable};
 use crate::report::Content;
-use crate::sign::{self, DecisionDoc};
+use crate::sign::{self, DecisionDoc, Verdict};
 use crate::types::{Party, Sensitive, Timestamp};
 
 /// What the hub keeps.
@@ -52,6 +52,9 @@ pub(super) struct HeldReports {
     /// Request ids shortened with a hash (a report id too long to keep
     /// whole) do not name their report: by id, for the few there are.
     shortened: HashMap<RequestId, usize>,
+    /// The reasons of the denials received, by the held report's position
+    /// (a request's state keeps only its verdict).
+    denials: HashMap<u32, String>,
 }
 
 impl HeldReports {
@@ -75,7 +78,8 @@ impl HeldReports {
     pub(super) fn insert_request(&mut self, r: &ReleaseRequest, state: RequestState) -> Option<usize> {
         let i = self.position(&r.report_id, r.revision)?;
         let h = self.held.get_mut(i)?;
-        h.request = Some(TrackedRequest { requested_at: r.requested_at, expires_at: r.expires_at, state, sent: None });
+        h.request = Some(TrackedRequest::new(r, state));
+        self.denials.remove(&u32::try_from(i).unwrap_or(u32::MAX));
         if key_of(&r.request_id).as_ref() != Some(&(r.report_id.clone(), r.revision, r.recipient)) {
             self.shortened.insert(r.request_id.clone(), i);
         }
@@ -110,6 +114,23 @@ impl HeldReports {
         Some((t.request(&key), t))
     }
 
+    /// Records decision `d` for the request at index `i`.
+    pub(super) fn decided(&mut self, i: usize, d: &Decision) {
+        let Some(t) = self.held.get_mut(i).and_then(|h| h.request.as_mut()) else { return };
+        let (verdict, reason) = d.verdict();
+        t.state = RequestState::Decided(verdict);
+        if verdict == Verdict::Deny {
+            self.denials.insert(u32::try_from(i).unwrap_or(u32::MAX), reason.to_owned());
+        }
+    }
+
+    /// The decision recorded for the request at index `i`, if decided.
+    pub(super) fn decision(&self, i: usize) -> Option<Decision> {
+        let RequestState::Decided(verdict) = self.held.get(i)?.request?.state else { return None };
+        let reason = self.denials.get(&u32::try_from(i).ok()?).cloned().unwrap_or_default();
+        Some(Decision::from_verdict(verdict, reason))
+    }
+
     /// Withdraws every open request for report `id` (it was retracted) and
     /// drops its deadline: it can no longer be decided, nor expire.
     pub(super) fn withdraw_open(&mut self, id: &ReportId, deadlines: &mut Deadlines) {
@@ -119,7 +140,7 @@ impl HeldReports {
             }
             if let Some(t) = h.request.as_mut().filter(|t| t.state == RequestState::Open) {
                 t.state = RequestState::Withdrawn;
-                deadlines.remove(t.expires_at, i);
+                deadlines.remove(t.expires_at(), i);
             }
         }
     }
@@ -388,7 +409,7 @@ impl Node {
             RequestState::Open => {}
             RequestState::Expired => return Err(RejectReason::Expired(rid)),
             RequestState::Withdrawn => return Err(RejectReason::Retracted(req.report_id.clone())),
-            RequestState::Decided(prev) if *prev == d.decision => return Ok(()), // duplicate
+            RequestState::Decided(_) if self.hub.held.decision(i).as_ref() == Some(&d.decision) => return Ok(()), // duplicate
             RequestState::Decided(_) => return Err(RejectReason::AlreadyDecided(rid)),
         }
         let key = (req.report_id.clone(), req.revision);
@@ -402,7 +423,10 @@ impl Node {
             return Err(RejectReason::Unverified { what: "decision", why: sign::SigError::Mismatch("manifest hash") });
         }
         // The recipient would refuse it: do not forward it (nor count the request decided).
-        if self.policy.two_person_rule && d.decision.is_approval() && !two_persons(report.submitter_key, approver_key) {
+        if self.policy.two_person_rule
+            && d.decision.is_approval()
+            && !two_persons(self.names.key(report.submitter), approver_key)
+        {
             return Err(unverified(sign::SigError::Mismatch("two-person rule")));
         }
         let recipient = req.recipient;
@@ -421,9 +445,7 @@ impl Node {
             let tearline_only = d.decision == Decision::ApproveTearline;
             self.forward(now, &report, None, recipient, tearline_only, Consent::Decision(d.clone()))?;
         }
-        if let Some((_, t)) = self.hub.held.request_at_mut(i) {
-            t.state = RequestState::Decided(d.decision.clone());
-        }
+        self.hub.held.decided(i, &d.decision);
         self.deadlines.remove(req.expires_at, i);
         self.events.push_back(Event::Decided { decision: d });
         Ok(())
@@ -589,8 +611,19 @@ mod tests {
             assert_eq!(t.index_of(&RequestId::new(id).unwrap()), None, "{id}");
         }
         assert!(t.insert_request(&open("KR-9"), RequestState::Open).is_none(), "not held");
+        // A decision is kept as its verdict, a denial's reason beside it.
+        assert_eq!(t.decision(1), None, "not decided yet");
+        let deny = Decision::Deny { reason: "not now".to_owned() };
+        t.decided(1, &deny);
+        assert_eq!(t.decision(1), Some(deny));
+        t.decided(2, &Decision::ApproveTearline);
+        assert_eq!(t.decision(2), Some(Decision::ApproveTearline));
+        assert_eq!(t.denials.len(), 1, "only the denial's reason is stored");
+        t.decided(0, &Decision::ApproveFull);
+        assert_eq!(t.decision(0), None, "KR-1 has no request");
+        t.insert_request(&open("KR-2"), RequestState::Open);
         t.withdraw_open(&ReportId::new("KR-2").unwrap(), &mut deadlines);
-        assert_eq!(t.request_at_mut(1).map(|(_, r)| r.state.clone()), Some(RequestState::Withdrawn));
+        assert_eq!(t.request_at_mut(1).map(|(_, r)| r.state), Some(RequestState::Withdrawn));
         assert_eq!(deadlines.pop_due(Timestamp(100)), Some(2), "KR-2's deadline dropped");
         assert_eq!(deadlines.pop_due(Timestamp(100)), None);
     }

@@ -1,11 +1,12 @@
 //! Where an own revision stands, as the originator keeps it for each of up
 //! to millions of revisions: [`HubState`] and [`RecipientState`] made
-//! compact. A rejection's text is boxed (rare); a pending request's id is
-//! not kept (it derives from the report, revision and recipient,
-//! [`RequestId::for_release`]) nor its deadline (the request's, in the
-//! originator's table); receipts take 8 bytes until one comes. 16, 4 and 8
-//! bytes instead of 48, 32 per recipient and 48. The queries show the
-//! public forms ([`AtHub::view`], [`AtRecipient::view`]).
+//! compact. A rejection's text is kept apart (rare: the originator's
+//! `rejections`); a pending request's id is not kept (it derives from the
+//! report, revision and recipient, [`RequestId::for_release`]) nor its
+//! deadline (the request's, in the originator's table); receipts take 8
+//! bytes until one comes. 1, 4 and 8 bytes instead of 48, 32 per recipient
+//! and 48. The queries show the public forms ([`AtHub::view`],
+//! [`AtRecipient::view`]).
 
 use std::collections::BTreeMap;
 
@@ -19,18 +20,22 @@ use crate::types::{Party, Timestamp};
 pub(super) enum AtHub {
     Sent,
     Accepted,
-    /// The rejection's code and detail.
-    Rejected(Box<(String, String)>),
+    /// The rejection's code and detail are kept apart (rare; one byte here
+    /// where a box made this 16).
+    Rejected,
     Own,
 }
 
 impl AtHub {
-    /// The public form.
-    pub(super) fn view(&self) -> HubState {
+    /// The public form; `rejection` gives a rejection's code and detail.
+    pub(super) fn view<'a>(&self, rejection: impl FnOnce() -> Option<&'a (String, String)>) -> HubState {
         match self {
             AtHub::Sent => HubState::Sent,
             AtHub::Accepted => HubState::Accepted,
-            AtHub::Rejected(r) => HubState::Rejected { code: r.0.clone(), detail: r.1.clone() },
+            AtHub::Rejected => {
+                let (code, detail) = rejection().cloned().unwrap_or_default();
+                HubState::Rejected { code, detail }
+            }
             AtHub::Own => HubState::Own,
         }
     }
@@ -180,9 +185,13 @@ mod tests {
         assert!(receipts.has(Party::Jp) && !receipts.has(Party::Us));
         assert_eq!(receipts.to_btree(), BTreeMap::from([(Party::Jp, Timestamp(5))]));
         assert_eq!(std::mem::size_of::<Receipts>(), 8);
-        let rejected = AtHub::Rejected(Box::new(("CONFLICT".to_owned(), "KR-7 r2".to_owned())));
-        assert_eq!(rejected.view(), HubState::Rejected { code: "CONFLICT".to_owned(), detail: "KR-7 r2".to_owned() });
-        assert_eq!(std::mem::size_of::<AtHub>(), 16);
+        let text = ("CONFLICT".to_owned(), "KR-7 r2".to_owned());
+        assert_eq!(
+            AtHub::Rejected.view(|| Some(&text)),
+            HubState::Rejected { code: "CONFLICT".to_owned(), detail: "KR-7 r2".to_owned() }
+        );
+        assert_eq!(AtHub::Sent.view(|| Some(&text)), HubState::Sent);
+        assert_eq!(std::mem::size_of::<AtHub>(), 1);
         assert_eq!(std::mem::size_of::<PartyMap<AtRecipient>>(), 6);
     }
 }

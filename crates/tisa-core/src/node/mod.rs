@@ -426,7 +426,7 @@ impl Node {
                 }
                 self.events.push_back(Event::Expired { request: req });
             } else {
-                let Some((req, t)) = self.originator.requests.at_mut(i) else { continue };
+                let Some((req, t)) = self.originator.requests.at_mut(i, &self.originator.reports) else { continue };
                 if t.state != RequestState::Open {
                     continue;
                 }
@@ -531,14 +531,15 @@ mod tests {
     /// made; a field added to one of these shows here first.
     #[test]
     fn what_is_kept_per_report_and_request_stays_compact() {
-        // The originator: a revision, its request, an id.
-        assert_eq!(size_of::<super::own::OwnRevision>(), 120);
-        // Its first revision inline: no heap block of its own.
-        assert_eq!(size_of::<super::own::OwnReport>(), 128);
-        assert_eq!(size_of::<super::requests::TrackedRequest>(), 48);
+        // The originator: a revision, a report (its first revision inline),
+        // its request, an id.
+        assert_eq!(size_of::<super::own::OwnRevision>(), 96);
+        assert_eq!(size_of::<super::own::OwnReport>(), 104);
+        assert_eq!(size_of::<super::requests::Entry>(), 32);
+        assert_eq!(size_of::<super::requests::TrackedRequest>(), 20);
         assert_eq!(size_of::<crate::ids::ReportId>(), 24);
         // The hub: a held report (its inbox entry and its request too).
-        assert_eq!(size_of::<crate::body::ReportRef>(), 88);
-        assert_eq!(size_of::<super::hub::Held>(), 160);
+        assert_eq!(size_of::<crate::body::ReportRef>(), 80);
+        assert_eq!(size_of::<super::hub::Held>(), 120);
     }
 }

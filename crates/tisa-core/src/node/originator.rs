@@ -11,14 +11,16 @@ use super::event::Event;
 use super::hub::{delivery_of, Forwarded};
 use super::marks::{AtHub, AtRecipient, PartyMap, Receipts};
 use super::own::{OwnRevision, Reports};
+use super::requests::RequestKey;
 use super::requests::Requests;
+use super::views::RevisionStatus;
 use super::{limits, two_persons, Node, RequestState};
 use crate::body::{content_digest, ReportRef};
 use crate::error::{CommandError, RejectReason, TextField};
 use crate::ids::{ReportId, RequestId};
 use crate::message::{
-    Basis, Decision, Grant, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Revocation,
-    Stage,
+    Basis, Decision, Grant, Payload, Progress, Receipt, Rejection, ReleaseDecision, ReleaseRequest, Report, Retraction,
+    Revocation, Stage,
 };
 use crate::policy::{KeyId, KeyRole, NotReleasable};
 use crate::report::{Content, ReportHeader};
@@ -90,6 +92,9 @@ pub(super) struct Originator {
     pub(super) reports: Reports,
     /// Release requests for its decision, by request, in arrival order.
     pub(super) requests: Requests,
+    /// The hub's rejections of its revisions (rare), by report and
+    /// revision: code and detail.
+    pub(super) rejections: HashMap<(ReportId, u32), Box<(String, String)>>,
     /// Source keys (idempotent submits from feeds): the report, and the
     /// revision last submitted under the key with its content's digest.
     pub(super) sources: HashMap<String, (ReportId, u32, Digest32)>,
@@ -98,6 +103,20 @@ pub(super) struct Originator {
     /// Grants proposed under the two-person rule, awaiting a second
     /// approver's co-signature (not in force, not sent).
     pub(super) proposed: IndexMap<String, Grant>,
+}
+
+impl Originator {
+    /// Where revision `rev` of an own report stands (`retraction`: the
+    /// report's), for the status query.
+    pub(super) fn status(&self, rev: &OwnRevision, retraction: Option<&(Retraction, bool)>) -> RevisionStatus {
+        let h = &rev.report.header;
+        let expires_at = |p: Party| {
+            let key: RequestKey = (h.id.clone(), h.revision, p);
+            self.requests.by_key(&key, &self.reports).map(|t| t.expires_at())
+        };
+        let rejection = || self.rejections.get(&(h.id.clone(), h.revision)).map(|r| &**r);
+        rev.status(retraction, expires_at, rejection)
+    }
 }
 
 impl Node {
@@ -289,17 +308,20 @@ impl Node {
         if self.party.is_hub() {
             return Err(CommandError::HubCannotDecide);
         }
-        let (req, tracked) =
-            self.originator.requests.get(request_id).ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
+        let (req, tracked) = self
+            .originator
+            .requests
+            .get(request_id, &self.originator.reports)
+            .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
         let req = &req;
         match &tracked.state {
             RequestState::Open if req.expires_at > now => {}
             RequestState::Open | RequestState::Expired => return Err(CommandError::Expired(request_id.clone())),
             RequestState::Withdrawn => return Err(CommandError::Retracted(req.report_id.clone())),
-            RequestState::Decided(d) => {
+            RequestState::Decided(v) => {
                 return Err(CommandError::AlreadyDecided {
                     request: request_id.clone(),
-                    decision: if d.is_approval() { "approved" } else { "denied" },
+                    decision: if *v == Verdict::Deny { "denied" } else { "approved" },
                 })
             }
         }
@@ -377,16 +399,16 @@ impl Node {
         let (req, tracked) = self
             .originator
             .requests
-            .get(&request_id)
+            .get(&request_id, &self.originator.reports)
             .ok_or_else(|| CommandError::UnknownRequest(request_id.clone()))?;
         match &tracked.state {
             RequestState::Open => {}
             RequestState::Expired => return Err(CommandError::Expired(request_id)),
             RequestState::Withdrawn => return Err(CommandError::Retracted(req.report_id.clone())),
-            RequestState::Decided(d) => {
+            RequestState::Decided(v) => {
                 return Err(CommandError::AlreadyDecided {
                     request: request_id,
-                    decision: if d.is_approval() { "approved" } else { "denied" },
+                    decision: if *v == Verdict::Deny { "denied" } else { "approved" },
                 })
             }
         }
@@ -403,9 +425,9 @@ impl Node {
         // Keys, not names: the approver's verified key against the key that signed the submission.
         if self.policy.two_person_rule
             && doc.verdict != Verdict::Deny
-            && !two_persons(rev.report.submitter_key, approver_key)
+            && !two_persons(self.names.key(rev.report.submitter), approver_key)
         {
-            return Err(CommandError::SameOperator(self.names.get(rev.report.submitted_by).to_owned()));
+            return Err(CommandError::SameOperator(self.names.get(rev.report.submitter).to_owned()));
         }
         if doc.verdict == Verdict::ApproveTearline && !rev.report.has_tearline {
             return Err(CommandError::NoTearline(req.report_id.clone()));
@@ -425,11 +447,8 @@ impl Node {
             manifest_sha256: doc.manifest_sha256,
             signed,
         };
-        if let Some(i) = self.originator.requests.index_of(&request_id) {
-            if let Some((_, t)) = self.originator.requests.at_mut(i) {
-                t.state = RequestState::Decided(decision.clone());
-                t.sent = Some(Box::new(msg.clone()));
-            }
+        if let Some(i) = self.originator.requests.index_of(&request_id, &self.originator.reports) {
+            self.originator.requests.decided(i, msg.clone());
             self.deadlines.remove(req.expires_at, i);
         }
         let state = match &decision {
@@ -445,7 +464,7 @@ impl Node {
 
     pub(super) fn originator_on_request(&mut self, now: Timestamp, r: ReleaseRequest) -> Result<(), RejectReason> {
         let rid = r.request_id.clone();
-        if let Some((e, existing)) = self.originator.requests.get(&rid) {
+        if let Some((e, _)) = self.originator.requests.get(&rid, &self.originator.reports) {
             // An off-line report's request was opened here at submit, with
             // this node's times: the hub's copy differs only in them.
             let e = &e;
@@ -459,8 +478,9 @@ impl Node {
             }
             // The hub asks again (it never got the decision, or is
             // reconciling): send the same signed decision again.
-            if let Some(d) = existing.sent.clone() {
-                self.send(now, Party::HUB, Payload::ReleaseDecision(*d));
+            let i = self.originator.requests.index_of(&rid, &self.originator.reports);
+            if let Some(d) = i.and_then(|i| self.originator.requests.sent(i)).cloned() {
+                self.send(now, Party::HUB, Payload::ReleaseDecision(d));
             }
             return Ok(());
         }
@@ -482,12 +502,14 @@ impl Node {
         })?;
         let expired = r.expires_at <= now;
         let state = if expired { RequestState::Expired } else { RequestState::Open };
-        let i = self.originator.requests.insert(&r, state);
+        let i = self.originator.requests.insert(&r, state, &self.originator.reports);
         if expired {
             self.set_recipient_state(&r.report_id, r.revision, r.recipient, AtRecipient::Expired);
             self.events.push_back(Event::Expired { request: r });
         } else {
-            self.deadlines.insert(r.expires_at, i);
+            if let Some(i) = i {
+                self.deadlines.insert(r.expires_at, i);
+            }
             self.set_recipient_state(&r.report_id, r.revision, r.recipient, AtRecipient::Requested);
             self.events.push_back(Event::ReleaseRequested { request: r });
         }
@@ -587,7 +609,9 @@ impl Node {
         if let Some(id) = &r.report_id {
             if let Some(own) = self.originator.reports.get_mut(id) {
                 for rev in own.revisions.iter_mut().filter(|rev| rev.hub == AtHub::Sent) {
-                    rev.hub = AtHub::Rejected(Box::new((r.code.clone(), r.detail.clone())));
+                    rev.hub = AtHub::Rejected;
+                    let key = (id.clone(), rev.report.header.revision);
+                    self.originator.rejections.insert(key, Box::new((r.code.clone(), r.detail.clone())));
                 }
             }
         }
@@ -611,11 +635,11 @@ impl Node {
     }
 
     fn mark_expired(&mut self, rid: &RequestId) {
-        let Some(i) = self.originator.requests.index_of(rid) else { return };
-        if let Some((_, t)) = self.originator.requests.at_mut(i) {
+        let Some(i) = self.originator.requests.index_of(rid, &self.originator.reports) else { return };
+        if let Some((_, t)) = self.originator.requests.at_mut(i, &self.originator.reports) {
             if t.state == RequestState::Open {
                 t.state = RequestState::Expired;
-                self.deadlines.remove(t.expires_at, i);
+                self.deadlines.remove(t.expires_at(), i);
             }
         }
     }

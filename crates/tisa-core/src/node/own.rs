@@ -3,12 +3,11 @@
 //! positions; each report's first revision inline.
 
 use super::marks::{AtHub, AtRecipient, PartyMap, Receipts};
-use super::requests::{RequestKey, Requests};
 use super::views::RevisionStatus;
 use crate::body::ReportRef;
 use crate::ids::ReportId;
 use crate::message::Retraction;
-use crate::types::Party;
+use crate::types::{Party, Timestamp};
 
 /// An originator's reports in submission order, found by id through a
 /// table of their positions (4 bytes a report), not an `IndexMap` (which
@@ -27,10 +26,16 @@ impl Reports {
         std::hash::BuildHasher::hash_one(&self.hasher, id)
     }
 
-    fn position(&self, id: &ReportId) -> Option<usize> {
+    /// The position of report `id` (stable: reports are never removed).
+    pub(super) fn position(&self, id: &ReportId) -> Option<usize> {
         let at =
             self.index.find(self.hash(id), |&i| self.reports.get(i as usize).is_some_and(|r| r.id() == Some(id)))?;
         Some(*at as usize)
+    }
+
+    /// The id of the report at position `i`.
+    pub(super) fn id_at(&self, i: usize) -> Option<&ReportId> {
+        self.reports.get(i)?.id()
     }
 
     /// The report `id`.
@@ -159,17 +164,20 @@ impl OwnReport {
 }
 
 impl OwnRevision {
-    /// Where this revision stands, for the status query (`requests`: the
-    /// originator's, where a pending request's deadline is).
-    pub(super) fn status(&self, retraction: Option<&(Retraction, bool)>, requests: &Requests) -> RevisionStatus {
+    /// Where this revision stands, for the status query: `expires_at`
+    /// gives the deadline of its pending request to a recipient (the
+    /// originator's table has it), `rejection` the hub's rejection's code
+    /// and detail (kept apart).
+    pub(super) fn status<'a>(
+        &self,
+        retraction: Option<&(Retraction, bool)>,
+        expires_at: impl Fn(Party) -> Option<Timestamp>,
+        rejection: impl FnOnce() -> Option<&'a (String, String)>,
+    ) -> RevisionStatus {
         let h = &self.report.header;
-        let expires_at = |p: Party| {
-            let key: RequestKey = (h.id.clone(), h.revision, p);
-            requests.by_key(&key).map(|t| t.expires_at)
-        };
         RevisionStatus {
             header: self.report.header.clone(),
-            hub: self.hub.view(),
+            hub: self.hub.view(rejection),
             recipients: self
                 .recipients
                 .iter()

@@ -10,8 +10,9 @@ use super::marks::{AtHub, AtRecipient};
 use super::own::OwnRevision;
 use super::{Node, RequestState};
 use crate::ids::RequestId;
-use crate::message::{Decision, Payload, Progress, Report, Stage};
+use crate::message::{Payload, Progress, Report, Stage};
 use crate::report::BodyKey;
+use crate::sign::Verdict;
 use crate::types::{Party, Timestamp};
 
 impl Node {
@@ -141,7 +142,7 @@ impl Node {
                     // Off-line, the originator opened it itself (`courier`).
                     RequestState::Open if offline => {}
                     RequestState::Open => out.push(Payload::ReleaseRequest(request)),
-                    RequestState::Decided(Decision::Deny { .. }) => out.push(progress(Some(third), Stage::Denied)),
+                    RequestState::Decided(Verdict::Deny) => out.push(progress(Some(third), Stage::Denied)),
                     RequestState::Expired => out.push(progress(Some(third), Stage::Expired)),
                     RequestState::Decided(_) | RequestState::Withdrawn => {}
                 }
@@ -158,7 +159,7 @@ impl Node {
 fn needs_hub(r: &OwnRevision) -> bool {
     match r.hub {
         AtHub::Sent => true,
-        AtHub::Rejected(_) | AtHub::Own => false,
+        AtHub::Rejected | AtHub::Own => false,
         AtHub::Accepted => r.recipients.iter().any(|(p, s)| match s {
             AtRecipient::Waiting | AtRecipient::Approved { .. } => true,
             AtRecipient::Delivered { .. } => !r.receipts.has(*p),

@@ -67,7 +67,7 @@ impl Node {
             }
         }
         // Requests awaiting this party's decision are withdrawn.
-        self.originator.requests.withdraw_open(id, &mut self.deadlines);
+        self.originator.requests.withdraw_open(id, &self.originator.reports, &mut self.deadlines);
         if is_hub {
             self.retractions.insert(id.clone(), r.clone());
             // The hub's own report: tell every nation that received a revision.

@@ -271,8 +271,8 @@ impl Node {
         self.originator
             .requests
             .iter()
-            .filter(move |(_, _, t)| t.state == RequestState::Open && t.expires_at > now)
-            .map(|(_, k, t)| t.request(k))
+            .filter(move |(_, e)| e.tracked.state == RequestState::Open && e.tracked.expires_at() > now)
+            .filter_map(|(_, e)| Some(e.tracked.request(&e.key(&self.originator.reports)?)))
     }
 
     fn pending_view(&self, request: ReleaseRequest) -> Option<PendingView> {
@@ -312,9 +312,7 @@ impl Node {
             .reports
             .values()
             .flat_map(|o| o.revisions.iter().map(move |r| (r, o.retraction.as_deref())))
-            .map(|(r, t)| {
-                (inbox_cursor(&r.report.header.id, r.report.header.revision), r.status(t, &self.originator.requests))
-            });
+            .map(|(r, t)| (inbox_cursor(&r.report.header.id, r.report.header.revision), self.originator.status(r, t)));
         paginate(items, after, limit)
     }
 
@@ -327,7 +325,7 @@ impl Node {
     /// Status of every revision of one own report.
     pub fn report_status(&self, id: &ReportId) -> Result<Vec<RevisionStatus>, CommandError> {
         let own = self.originator.reports.get(id).ok_or_else(|| CommandError::UnknownReport(id.clone()))?;
-        Ok(own.revisions.iter().map(|r| r.status(own.retraction.as_deref(), &self.originator.requests)).collect())
+        Ok(own.revisions.iter().map(|r| self.originator.status(r, own.retraction.as_deref())).collect())
     }
 
     /// [`Node::report_status`], each revision with its whole report (what
@@ -339,7 +337,7 @@ impl Node {
             .iter()
             .map(|r| RevisionStatus {
                 body: Some(r.report.key()),
-                ..r.status(own.retraction.as_deref(), &self.originator.requests)
+                ..self.originator.status(r, own.retraction.as_deref())
             })
             .collect();
         self.fill_in_memory(&mut items, |s| s.body.as_ref(), RevisionStatus::fill);
