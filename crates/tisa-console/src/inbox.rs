@@ -280,7 +280,7 @@ mod tests {
             released: Released::Tearline(tisa_core::Sensitive::new("tl")),
             basis: tisa_core::Basis::Trilateral,
             request_id: None,
-            manifest: tisa_core::Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] },
+            manifest: tisa_core::Signed::unsigned(Vec::new(), String::new()),
             consent: None,
         };
         let e =

@@ -183,7 +183,7 @@ mod tests {
             impact: None,
             issued_at: Timestamp(0),
         };
-        let signed = Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] };
+        let signed = Signed::unsigned(Vec::new(), String::new());
         TrackEntry { update: TrackUpdate { doc, signed, consent: None }, received_at: Timestamp(0) }
     }
 

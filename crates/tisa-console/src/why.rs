@@ -48,7 +48,7 @@ mod tests {
     };
 
     fn signed() -> Signed {
-        Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] }
+        Signed::unsigned(Vec::new(), String::new())
     }
 
     fn request(category: Category, classification: Classification) -> PendingView {

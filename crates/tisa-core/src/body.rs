@@ -152,7 +152,7 @@ impl Names {
 }
 
 pub(crate) fn blank_signed() -> Signed {
-    Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] }
+    Signed::unsigned(Vec::new(), String::new())
 }
 
 /// SHA-256 over a content's four field hashes (what the manifest signs):

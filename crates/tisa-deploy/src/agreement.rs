@@ -321,7 +321,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Agreement, AgreementError> {
             party,
             key_id: key,
         };
-        signatures.push(tisa_core::Signed { bytes: doc.to_bytes(), signer: key.to_string(), signature });
+        signatures.push(tisa_core::Signed { bytes: doc.to_bytes(), signer: key.to_string(), signature, batch: None });
     }
     Ok(Agreement {
         rosters,

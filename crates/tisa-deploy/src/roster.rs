@@ -36,7 +36,7 @@ pub fn read(path: &Path) -> Result<Signed> {
         .ok()
         .and_then(|s| <[u8; 64]>::try_from(s).ok())
         .with_context(|| format!("roster {}: the signature is not 64 bytes of base64", path.display()))?;
-    Ok(Signed { bytes: f.document.into_bytes(), signer: f.signer, signature: sig })
+    Ok(Signed { bytes: f.document.into_bytes(), signer: f.signer, signature: sig, batch: None })
 }
 
 /// Signs `party`'s roster (version `version`, issued `now`) with its roster

@@ -31,7 +31,7 @@ fn entry(h: ReportHeader, released: Released, received: u64) -> InboxEntry {
             released,
             basis: Basis::Trilateral,
             request_id: None,
-            manifest: Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] },
+            manifest: Signed::unsigned(Vec::new(), String::new()),
             consent: None,
         },
         received_at: Timestamp(received),

@@ -56,6 +56,7 @@ mod recipient;
 mod reconcile;
 mod requests;
 mod retraction;
+mod seal;
 mod standing;
 mod tracks;
 mod views;
@@ -155,6 +156,8 @@ pub struct Node {
     /// Reports passing off-line, and whether the input being handled came
     /// off-line (`courier`).
     courier: courier::Courier,
+    /// This node's documents waiting for the next batch signature (`seal`).
+    seal: seal::Seal,
 }
 
 impl Node {
@@ -192,6 +195,7 @@ impl Node {
             replays: Replays::default(),
             chain: agreement::Chain::default(),
             courier: courier::Courier::default(),
+            seal: seal::Seal::default(),
         })
     }
 
@@ -218,6 +222,7 @@ impl Node {
     /// Next message to send. Drain until `None` after every input.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.seal();
         self.transmits.pop_front()
     }
 
@@ -226,6 +231,7 @@ impl Node {
     /// filling its transmits.
     #[must_use]
     pub fn poll_stash(&mut self) -> Option<Stash> {
+        self.seal();
         self.stashes.pop_front()
     }
 
@@ -391,6 +397,9 @@ impl Node {
     /// Keeps a verified body: in memory, or out to the shell's store.
     fn stash(&mut self, body: Report) {
         let key = BodyKey::of(&body.header);
+        if body.manifest.is_pending() && self.bodies.is_some() {
+            self.seal_body(key.clone());
+        }
         match &mut self.bodies {
             Some(m) => {
                 m.insert(key, body);

@@ -227,7 +227,7 @@ impl Node {
         if let Some((doc, signature)) = &submission {
             m = m.with_submission(doc, *signature);
         }
-        let manifest = self.identity.sign(m.to_bytes());
+        let manifest = self.sign_later(m.to_bytes());
         let digest = source_key.as_ref().map(|_| content_digest(&content));
         let report = Report { header: header.clone(), content, manifest };
         let reference = ReportRef::of(&report, &m, &mut self.names);

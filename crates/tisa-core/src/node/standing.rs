@@ -362,10 +362,11 @@ impl Node {
             manifest_sha256: received.manifest_sha256,
             received_at: now,
         };
-        let signed = self.identity.sign(doc.to_bytes());
+        let signed = self.sign_later(doc.to_bytes());
         let receipt = Receipt { doc, signed, audit_head: None };
         let key = (h.id, h.revision);
         self.receipts_sent.insert(key.clone(), receipt.clone());
+        self.seal_receipt(key.clone());
         self.send(now, Party::HUB, Payload::Receipt(receipt));
         received.received_at = now;
         self.inbox.insert(key, received);

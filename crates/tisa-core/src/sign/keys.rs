@@ -6,6 +6,7 @@ use std::fmt;
 
 use ed25519_dalek::{Signer as _, SigningKey};
 
+use super::batch::BatchProof;
 use super::canonical::{SigError, SIG_CONTEXT};
 use crate::policy::{KeyEntry, KeyId, KeyRole, Policy};
 use crate::types::{Party, PartySet};
@@ -17,8 +18,40 @@ pub struct Signed {
     pub bytes: Vec<u8>,
     /// Name of the signing key (as registered in the agreement).
     pub signer: String,
-    /// Ed25519 signature over the context prefix and `bytes`.
+    /// Ed25519 signature over the context prefix and `bytes`, or, with
+    /// `batch`, over the context prefix and the `tisa.v1.batch` root that
+    /// the proof leads to from `bytes` (see [`super::batch`]).
     pub signature: [u8; 64],
+    /// The inclusion proof of a batch signature; `None`: signed directly.
+    pub batch: Option<Box<BatchProof>>,
+}
+
+impl Signed {
+    /// A document with no signature yet (blank bodies, and the core's
+    /// documents waiting for their batch: see [`Signed::is_pending`]).
+    pub fn unsigned(bytes: Vec<u8>, signer: String) -> Signed {
+        Signed { bytes, signer, signature: [0; 64], batch: None }
+    }
+
+    /// Whether it is still waiting for its signature (never valid: an
+    /// all-zero ed25519 signature verifies for no document).
+    pub fn is_pending(&self) -> bool {
+        self.batch.is_none() && self.signature == [0; 64]
+    }
+
+    /// The bytes the signature covers: the document itself, or the root
+    /// document its batch proof leads to (`None`: a malformed proof).
+    fn covered(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match &self.batch {
+            None => Some(std::borrow::Cow::Borrowed(&self.bytes)),
+            Some(p) => super::batch::signed_root(p, &self.bytes).map(std::borrow::Cow::Owned),
+        }
+    }
+
+    /// Whether the signature (direct or batch) verifies with `public`.
+    fn verifies_with(&self, public: &[u8; 32]) -> bool {
+        self.covered().is_some_and(|m| super::cache::check(public, &m, &self.signature))
+    }
 }
 
 impl fmt::Debug for Signed {
@@ -66,7 +99,32 @@ impl Identity {
     pub fn sign(&self, bytes: Vec<u8>) -> Signed {
         let mut msg = SIG_CONTEXT.to_vec();
         msg.extend_from_slice(&bytes);
-        Signed { signature: self.key.sign(&msg).to_bytes(), signer: self.name.clone(), bytes }
+        Signed { signature: self.key.sign(&msg).to_bytes(), signer: self.name.clone(), bytes, batch: None }
+    }
+    /// Signs several canonical documents with one signature: over the root
+    /// of a Merkle tree of them, each returned with its inclusion proof
+    /// (see [`super::batch`]). One document alone is signed directly; more
+    /// than [`super::batch::MAX_BATCH`] are split into batches of at most that many.
+    pub fn sign_batch(&self, documents: Vec<Vec<u8>>) -> Vec<Signed> {
+        let mut out = Vec::with_capacity(documents.len());
+        let mut documents = documents.into_iter().peekable();
+        while documents.peek().is_some() {
+            let chunk: Vec<Vec<u8>> = documents.by_ref().take(super::batch::MAX_BATCH as usize).collect();
+            let leaves: Vec<_> = chunk.iter().map(|d| super::batch::leaf_hash(d)).collect();
+            match super::batch::tree(&leaves) {
+                None => out.extend(chunk.into_iter().map(|d| self.sign(d))),
+                Some((root, proofs)) => {
+                    let root = self.sign(super::batch::BatchDoc { size: proofs.len() as u32, root }.to_bytes());
+                    out.extend(chunk.into_iter().zip(proofs).map(|(bytes, p)| Signed {
+                        bytes,
+                        signer: self.name.clone(),
+                        signature: root.signature,
+                        batch: Some(Box::new(p)),
+                    }));
+                }
+            }
+        }
+        out
     }
     /// Signs canonical bytes, naming the signer by its key id (operator
     /// documents: actions, submissions, cosignatures, rosters).
@@ -144,7 +202,7 @@ pub fn verify_key<'p>(
         let needed = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("|");
         return Err(KeyError::Role { key, name: first.name.clone(), party, what, needed });
     };
-    if !super::cache::check(&entry.public, &s.bytes, &s.signature) {
+    if !s.verifies_with(&entry.public) {
         return Err(KeyError::BadSignature(key));
     }
     Ok(entry)
@@ -157,7 +215,7 @@ pub fn verify<'p>(policy: &'p Policy, party: Party, role: KeyRole, s: &Signed) -
         party,
         role: role.as_str(),
     })?;
-    if !super::cache::check(&entry.public, &s.bytes, &s.signature) {
+    if !s.verifies_with(&entry.public) {
         return Err(SigError::BadSignature(s.signer.clone()));
     }
     Ok(entry)

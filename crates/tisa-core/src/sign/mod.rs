@@ -57,6 +57,7 @@
 
 mod action;
 mod agreement;
+mod batch;
 mod bundle;
 mod cache;
 mod canonical;
@@ -77,6 +78,7 @@ mod tests;
 
 pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
 pub use agreement::{check_agreement_signed, AgreementDoc, AgreementSigError};
+pub use batch::{BatchDoc, BatchProof, MAX_BATCH, MAX_PATH};
 pub use bundle::BundleDoc;
 pub use cache::verify_stats;
 pub use canonical::{sha256, Digest32, SigError};

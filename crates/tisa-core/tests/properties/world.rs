@@ -199,7 +199,7 @@ impl World {
                         released: Released::Tearline(Sensitive::default()),
                         basis,
                         request_id: None,
-                        manifest: Signed { bytes: Vec::new(), signer: String::new(), signature: [0; 64] },
+                        manifest: Signed::unsigned(Vec::new(), String::new()),
                         consent: None,
                     };
                     self.o.judge_receipt(p, &d, None, tearline_only, receipt.unwrap()).map_err(TestCaseError::fail)?;

@@ -195,7 +195,18 @@ pub(crate) fn non_zero(ms: u64) -> Option<tisa_core::Timestamp> {
 // ---------------------------------------------------------------- signatures
 
 pub(crate) fn signed_to(s: &Signed) -> proto::Signed {
-    proto::Signed { document: s.bytes.clone(), signer: s.signer.clone(), signature: s.signature.to_vec() }
+    let (batch_index, batch_size, batch_path) = match &s.batch {
+        None => (0, 0, Vec::new()),
+        Some(p) => (p.index, p.size, p.path.iter().map(|h| h.to_vec()).collect()),
+    };
+    proto::Signed {
+        document: s.bytes.clone(),
+        signer: s.signer.clone(),
+        signature: s.signature.to_vec(),
+        batch_index,
+        batch_size,
+        batch_path,
+    }
 }
 
 pub(crate) fn signed_from(field: &'static str, s: Option<proto::Signed>) -> Result<Signed, DecodeError> {
@@ -205,7 +216,26 @@ pub(crate) fn signed_from(field: &'static str, s: Option<proto::Signed>) -> Resu
     if s.document.len() > 4096 || s.signer.len() > 64 {
         return Err(DecodeError::Inconsistent("signed document or signer name too long"));
     }
-    Ok(Signed { bytes: s.document, signer: s.signer, signature })
+    let batch = match s.batch_size {
+        0 if s.batch_index == 0 && s.batch_path.is_empty() => None,
+        0 => return Err(DecodeError::Inconsistent("a batch proof without a batch size")),
+        size => {
+            if size < 2 || size > tisa_core::sign::MAX_BATCH || s.batch_index >= size {
+                return Err(DecodeError::Inconsistent("a batch proof's size or index is out of range"));
+            }
+            if s.batch_path.len() > tisa_core::sign::MAX_PATH {
+                return Err(DecodeError::Inconsistent("a batch proof's path is too long"));
+            }
+            let path = s
+                .batch_path
+                .into_iter()
+                .map(|h| <[u8; 32]>::try_from(h))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| DecodeError::Inconsistent("a batch proof's hashes must be 32 bytes"))?;
+            Some(Box::new(tisa_core::sign::BatchProof { index: s.batch_index, size, path }))
+        }
+    };
+    Ok(Signed { bytes: s.document, signer: s.signer, signature, batch })
 }
 
 /// A release decision from its signed document (fields come from the
