@@ -377,3 +377,39 @@ fn a_batch_of_another_major_version_is_refused_naming_the_peers_version() {
     let err = decode_envelope("tisa.kr.up.report", &bytes).unwrap_err();
     assert_eq!(err.code(), "VERSION_MISMATCH", "{err}");
 }
+
+#[test]
+fn batch_proofs_round_trip_and_malformed_ones_are_refused() {
+    let node = Identity::from_seed("kr-node", [1; 32]);
+    let docs: Vec<Vec<u8>> = (1..=3)
+        .map(|rev| sign::Manifest::of(&ReportHeader { revision: rev, ..header() }, &content(), "kim", None).to_bytes())
+        .collect();
+    let signed = node.sign_batch(docs);
+    assert!(signed.iter().all(|s| s.batch.is_some()));
+    let report = |m: Signed| env(Payload::Report(Report { header: header(), content: content(), manifest: m }));
+    for s in &signed {
+        roundtrip(report(s.clone()));
+    }
+    // The proof as the wire carries it, altered field by field.
+    let wire = |f: &dyn Fn(&mut proto::Signed)| {
+        let mut p = proto::Envelope::decode(encode_envelope(&report(signed[1].clone())).as_slice()).unwrap();
+        let Some(proto::envelope::Payload::Report(r)) = &mut p.payload else { panic!("a report") };
+        f(r.manifest.as_mut().unwrap());
+        decode_envelope("tisa.kr.up.report", &p.encode_to_vec())
+    };
+    assert!(wire(&|_| {}).is_ok(), "control: the proof as sent");
+    let bad: [(&str, &dyn Fn(&mut proto::Signed)); 6] = [
+        ("a batch of one", &|s| s.batch_size = 1),
+        ("index beyond the size", &|s| s.batch_index = 3),
+        ("an index with no size", &|s| {
+            s.batch_size = 0;
+            s.batch_path.clear()
+        }),
+        ("a short hash", &|s| s.batch_path[0].truncate(31)),
+        ("a path too long", &|s| s.batch_path = vec![vec![0; 32]; sign::MAX_PATH + 1]),
+        ("a size beyond the bound", &|s| s.batch_size = sign::MAX_BATCH + 1),
+    ];
+    for (what, f) in bad {
+        assert!(matches!(wire(f), Err(DecodeError::Inconsistent(_))), "{what}");
+    }
+}

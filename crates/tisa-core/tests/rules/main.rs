@@ -6,6 +6,7 @@
 mod common;
 
 mod agreement;
+mod batches;
 mod ceilings;
 mod consent;
 mod corrections;
