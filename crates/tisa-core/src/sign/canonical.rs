@@ -32,18 +32,17 @@ pub(super) fn content_digests(c: &crate::report::Content) -> (Digest32, Digest32
     )
 }
 
+/// Lowercase hex (the `hex` crate: one allocation, not one per byte;
+/// documents are written and re-written on every report's path).
 pub(super) fn hex(d: &Digest32) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    ::hex::encode(d)
 }
 
+/// A 32-byte digest from 64 hex digits (either case here; a document's
+/// canonical check then refuses uppercase).
 pub(super) fn unhex(s: &str) -> Option<Digest32> {
-    if s.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    ::hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 

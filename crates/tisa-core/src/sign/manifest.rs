@@ -197,7 +197,7 @@ impl Manifest {
 /// `corrects,issued_at,nonce,signature` (`-` for no correction; hex signature).
 fn submission_str(s: &SubmissionSig) -> String {
     let corrects = s.corrects.as_ref().map_or("-".to_owned(), ToString::to_string);
-    let sig: String = s.signature.iter().map(|b| format!("{b:02x}")).collect();
+    let sig = ::hex::encode(s.signature);
     format!("{corrects},{},{},{sig}", s.issued_at.as_millis(), s.nonce)
 }
 
@@ -208,13 +208,8 @@ fn parse_submission(s: &str) -> Option<SubmissionSig> {
         "-" => None,
         id => Some(ReportId::new(id).ok()?),
     };
-    if sig.len() != 128 {
-        return None;
-    }
     let mut signature = [0u8; 64];
-    for (i, o) in signature.iter_mut().enumerate() {
-        *o = u8::from_str_radix(sig.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    ::hex::decode_to_slice(sig, &mut signature).ok()?;
     Some(SubmissionSig {
         corrects,
         issued_at: Timestamp(issued_at.parse().ok()?),

@@ -41,6 +41,7 @@
 //! | `tisa.v1.roster` | the party's roster key (by key id) | party, version, issue time, operators (name, key id, public key, roles) |
 //! | `tisa.v1.track` | originator's node key | track id, sequence number, originator, category (NK_MISSILE), classification, releasable-to, launch point and time, position, altitude, observation time, predicted impact, issue time |
 //! | `tisa.v1.bundle` | the exporting node's key | from, to, export time, agreement version and hash, SHA-256 of each envelope carried, message ids of the peer's off-line envelopes taken in: an off-line bundle (`tisa bundle`), standing in for the link's authentication |
+//! | `tisa.v1.batch` | a node's key | the size and the Merkle root (RFC 9162) of a batch of that node's documents (manifests, receipts): one signature for all of them, each document carrying its inclusion proof in [`Signed::batch`] and verifying on its own ([`verify`] walks the proof); a batch of one is signed directly |
 //! | `tisa.v1.standing` | originator's node key | grant id, SHA-256 of the grant's signed bytes, originator, per-grant sequence number, issue time: the grant still stands (issued on a timer; a recipient uses a grant only while it holds a fresh one) |
 //!
 //! Format: a first line naming the document (`tisa.v1.manifest`), then
@@ -52,7 +53,8 @@
 //! [`verify_key`] against the roles the policy's keys hold.
 //!
 //! Submodules: `canonical` (the format, digests, [`SigError`]), `keys`
-//! ([`Signed`], [`Identity`], [`verify`], [`verify_key`]), then one per document. Every
+//! ([`Signed`], [`Identity`], [`verify`], [`verify_key`]), `batch` (the
+//! Merkle tree of batch signatures), `cache` (checks paid once), then one per document. Every
 //! public item is re-exported here; import from `tisa_core::sign`.
 
 mod action;
