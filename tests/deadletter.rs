@@ -48,7 +48,12 @@ fn report(id: &str, originator: Party, text: &str, signer: &str) -> Report {
             source: Sensitive::default(),
         },
         // A registered signer, but not its signature.
-        manifest: Signed { bytes: b"tisa.v1.manifest\n".to_vec(), signer: signer.to_owned(), signature: [7; 64] },
+        manifest: Signed {
+            bytes: b"tisa.v1.manifest\n".to_vec(),
+            signer: signer.to_owned(),
+            signature: [7; 64],
+            batch: None,
+        },
     }
 }
 

@@ -46,7 +46,12 @@ fn report(id: &str, originator: Party, rel_to: &str, text: &str) -> Report {
             source: Sensitive::default(),
         },
         // Well-formed on the wire; never verified, since these never decode.
-        manifest: Signed { bytes: b"tisa.v1.manifest\n".to_vec(), signer: "kr-node".into(), signature: [0; 64] },
+        manifest: Signed {
+            bytes: b"tisa.v1.manifest\n".to_vec(),
+            signer: "kr-node".into(),
+            signature: [0; 64],
+            batch: None,
+        },
     }
 }
 

@@ -398,7 +398,8 @@ fn batch_proofs_round_trip_and_malformed_ones_are_refused() {
         decode_envelope("tisa.kr.up.report", &p.encode_to_vec())
     };
     assert!(wire(&|_| {}).is_ok(), "control: the proof as sent");
-    let bad: [(&str, &dyn Fn(&mut proto::Signed)); 6] = [
+    type Alter<'a> = &'a dyn Fn(&mut proto::Signed);
+    let bad: [(&str, Alter); 6] = [
         ("a batch of one", &|s| s.batch_size = 1),
         ("index beyond the size", &|s| s.batch_index = 3),
         ("an index with no size", &|s| {

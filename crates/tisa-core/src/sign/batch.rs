@@ -89,8 +89,7 @@ fn node_hash(left: &Digest32, right: &Digest32) -> Digest32 {
 /// unchanged, which yields RFC 9162's left-complete tree.
 pub fn tree(leaves: &[Digest32]) -> Option<(Digest32, Vec<BatchProof>)> {
     let size = u32::try_from(leaves.len()).ok().filter(|n| (2..=MAX_BATCH).contains(n))?;
-    let mut proofs: Vec<BatchProof> =
-        (0..size).map(|index| BatchProof { index, size, path: Vec::new() }).collect();
+    let mut proofs: Vec<BatchProof> = (0..size).map(|index| BatchProof { index, size, path: Vec::new() }).collect();
     let mut level = leaves.to_vec();
     // Which leaves each node of the current level covers: a contiguous range.
     let mut width = 1usize;
@@ -221,7 +220,11 @@ mod tests {
             let signed = signed_root(p, doc.as_bytes()).unwrap();
             assert_eq!(BatchDoc::parse(&signed).unwrap(), BatchDoc { size: 13, root });
             for size in [2, 12, 14, 16, 26] {
-                assert_ne!(signed_root(&BatchProof { size, ..p.clone() }, doc.as_bytes()), Some(signed.clone()), "{i} in {size}");
+                assert_ne!(
+                    signed_root(&BatchProof { size, ..p.clone() }, doc.as_bytes()),
+                    Some(signed.clone()),
+                    "{i} in {size}"
+                );
             }
             let mut short = p.clone();
             short.path.pop();

@@ -106,7 +106,8 @@ impl Manifest {
     pub fn verified_submitter(&self, policy: &Policy) -> Result<Option<KeyId>, SigError> {
         let Some(doc) = self.submission_doc() else { return Ok(None) };
         let Some(sig) = &self.submission else { return Ok(None) };
-        let signed = Signed { bytes: doc.to_bytes(), signer: doc.key_id.to_string(), signature: sig.signature, batch: None };
+        let signed =
+            Signed { bytes: doc.to_bytes(), signer: doc.key_id.to_string(), signature: sig.signature, batch: None };
         verify_key(policy, doc.party, &[KeyRole::Submitter, KeyRole::Feed], "submit", &signed)
             .map_err(|_| SigError::Mismatch("submission signature"))?;
         Ok(Some(doc.key_id))

@@ -178,7 +178,8 @@ pub fn verify_head(policy: &Policy, party: &str, h: &SignedHead) -> Result<(), S
     let p: Party = party.parse().map_err(|_| format!("unknown party {party:?}"))?;
     let signature =
         unhex(&h.signature).and_then(|v| <[u8; 64]>::try_from(v).ok()).ok_or("HEAD signature is malformed")?;
-    let signed = Signed { bytes: head_document(party, h.seq, &h.hash), signer: h.signer.clone(), signature, batch: None };
+    let signed =
+        Signed { bytes: head_document(party, h.seq, &h.hash), signer: h.signer.clone(), signature, batch: None };
     let entry = tisa_core::sign::verify(policy, p, KeyRole::Node, &signed)
         .map_err(|e| format!("HEAD signature does not verify against the agreement: {e}"))?;
     if hex(&entry.public) != h.public {

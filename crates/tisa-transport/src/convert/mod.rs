@@ -220,7 +220,7 @@ pub(crate) fn signed_from(field: &'static str, s: Option<proto::Signed>) -> Resu
         0 if s.batch_index == 0 && s.batch_path.is_empty() => None,
         0 => return Err(DecodeError::Inconsistent("a batch proof without a batch size")),
         size => {
-            if size < 2 || size > tisa_core::sign::MAX_BATCH || s.batch_index >= size {
+            if !(2..=tisa_core::sign::MAX_BATCH).contains(&size) || s.batch_index >= size {
                 return Err(DecodeError::Inconsistent("a batch proof's size or index is out of range"));
             }
             if s.batch_path.len() > tisa_core::sign::MAX_PATH {
@@ -229,7 +229,7 @@ pub(crate) fn signed_from(field: &'static str, s: Option<proto::Signed>) -> Resu
             let path = s
                 .batch_path
                 .into_iter()
-                .map(|h| <[u8; 32]>::try_from(h))
+                .map(<[u8; 32]>::try_from)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| DecodeError::Inconsistent("a batch proof's hashes must be 32 bytes"))?;
             Some(Box::new(tisa_core::sign::BatchProof { index: s.batch_index, size, path }))
