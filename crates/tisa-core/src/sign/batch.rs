@@ -41,6 +41,14 @@ pub struct BatchProof {
     pub path: Vec<Digest32>,
 }
 
+impl BatchProof {
+    /// Whether its index, size and path length are within bounds: the one
+    /// definition, used at the wire's edge and before walking a proof.
+    pub fn well_formed(&self) -> bool {
+        (2..=MAX_BATCH).contains(&self.size) && self.index < self.size && self.path.len() <= MAX_PATH
+    }
+}
+
 /// `tisa.v1.batch`: what a batch signature covers — the size of the tree
 /// and its root.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +129,7 @@ pub fn tree(leaves: &[Digest32]) -> Option<(Digest32, Vec<BatchProof>)> {
 /// algorithm (§2.1.3.2); `None` if the proof is malformed for its index and
 /// size (too long, too short, index out of range, size out of bounds).
 pub fn root_from(proof: &BatchProof, leaf: Digest32) -> Option<Digest32> {
-    if proof.size < 2 || proof.size > MAX_BATCH || proof.index >= proof.size || proof.path.len() > MAX_PATH {
+    if !proof.well_formed() {
         return None;
     }
     let (mut f, mut s) = (proof.index, proof.size - 1);

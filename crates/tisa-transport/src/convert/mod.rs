@@ -220,9 +220,7 @@ pub(crate) fn signed_from(field: &'static str, s: Option<proto::Signed>) -> Resu
         0 if s.batch_index == 0 && s.batch_path.is_empty() => None,
         0 => return Err(DecodeError::Inconsistent("a batch proof without a batch size")),
         size => {
-            if !(2..=tisa_core::sign::MAX_BATCH).contains(&size) || s.batch_index >= size {
-                return Err(DecodeError::Inconsistent("a batch proof's size or index is out of range"));
-            }
+            // Bounded before the hashes are copied out.
             if s.batch_path.len() > tisa_core::sign::MAX_PATH {
                 return Err(DecodeError::Inconsistent("a batch proof's path is too long"));
             }
@@ -232,7 +230,11 @@ pub(crate) fn signed_from(field: &'static str, s: Option<proto::Signed>) -> Resu
                 .map(<[u8; 32]>::try_from)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| DecodeError::Inconsistent("a batch proof's hashes must be 32 bytes"))?;
-            Some(Box::new(tisa_core::sign::BatchProof { index: s.batch_index, size, path }))
+            let proof = tisa_core::sign::BatchProof { index: s.batch_index, size, path };
+            if !proof.well_formed() {
+                return Err(DecodeError::Inconsistent("a batch proof's size or index is out of range"));
+            }
+            Some(Box::new(proof))
         }
     };
     Ok(Signed { bytes: s.document, signer: s.signer, signature, batch })
