@@ -294,11 +294,10 @@ impl Node {
 
     /// Whether this node holds a statement for exactly `g`, fresh at `now`.
     pub(super) fn standing_fresh(&self, g: &Grant, now: Timestamp) -> bool {
-        self.freshness.statements.get(&g.doc.grant_id).is_some_and(|s| {
-            s.doc.originator == g.doc.originator
-                && s.doc.grant_sha256 == sign::sha256(&g.signed.bytes)
-                && s.doc.fresh_at(now, self.policy.standing_window)
-        })
+        self.freshness
+            .statements
+            .get(&g.doc.grant_id)
+            .is_some_and(|s| super::lane::statement_stands_for(s, g, now, self.policy.standing_window))
     }
 
     /// Recipient: whether the delivery `key` is held, and if so whether the

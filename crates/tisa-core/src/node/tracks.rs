@@ -6,8 +6,8 @@ use super::event::Event;
 use super::Node;
 use crate::error::{CommandError, RejectReason};
 use crate::ids::{MessageId, TrackId};
-use crate::message::{Payload, TrackUpdate};
-use crate::policy::{KeyRole, NotReleasable};
+use crate::message::{Grant, Payload, TrackUpdate};
+use crate::policy::{KeyRole, NotReleasable, Policy};
 use crate::sign::{self, GrantDoc, TrackDoc};
 use crate::types::{Classification, GeoPoint, Party, PartySet, Timestamp};
 
@@ -141,68 +141,22 @@ impl Node {
         Ok(TrackSubmitted { update, duplicate: false })
     }
 
-    /// Checks a track update's id and the originator node's signature over
-    /// exactly its fields.
-    fn verify_track(&self, t: &TrackUpdate) -> Result<(), RejectReason> {
-        let d = &t.doc;
-        if d.track_id.prefix_party() != Some(d.originator) || d.seq == 0 {
-            return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "id prefix or sequence number" });
-        }
-        let bad = |why| RejectReason::Unverified { what: "track", why };
-        sign::verify(&self.policy, d.originator, KeyRole::Node, &t.signed).map_err(bad)?;
-        if TrackDoc::parse(&t.signed.bytes).map_err(bad)? != *d {
-            return Err(bad(sign::SigError::Mismatch("track")));
-        }
-        Ok(())
-    }
-
     /// Whether `t` is older than (or the same as) the latest update held of its track.
     pub(super) fn track_is_stale(&self, t: &TrackUpdate) -> bool {
         self.tracks.get(&t.doc.track_id).is_some_and(|e| e.update.doc.seq >= t.doc.seq)
     }
 
     pub(super) fn hub_on_track(&mut self, now: Timestamp, link: Party, t: TrackUpdate) -> Result<(), RejectReason> {
-        let d = &t.doc;
-        if d.originator != link {
-            return Err(RejectReason::BadTrack {
-                track: d.track_id.clone(),
-                why: "originator is not the sending nation",
-            });
-        }
-        if t.consent.is_some() {
-            return Err(RejectReason::UnexpectedMessage { kind: "track", link });
-        }
-        let refuse = |why| RejectReason::TrackNotReleasable { track: d.track_id.clone(), recipient: Party::HUB, why };
-        if !d.releasable_to.contains(Party::HUB) {
-            return Err(refuse(NotReleasable::NotInReleasableTo));
-        }
-        let ceiling = self.policy.ceiling(link);
-        if d.classification > ceiling {
-            return Err(refuse(NotReleasable::AboveCeiling { classification: d.classification, ceiling }));
-        }
-        self.verify_track(&t)?;
+        hub_check(self, link, &t)?;
         if self.track_is_stale(&t) {
             return Ok(()); // stale or duplicate: the latest state stands
         }
+        let d = &t.doc;
         self.tracks.insert(d.track_id.clone(), TrackEntry { update: t.clone(), received_at: now });
         self.events.push_back(Event::TrackUpdated { update: Box::new(t.clone()) });
         // Forward only under the originator's signed, unrevoked standing
         // grant; a track never opens a release request.
-        let Some(third) = link.other_nation() else { return Ok(()) };
-        // Latest wins: a track is not kept back while the versions differ.
-        if !self.trilateral_aligned()
-            || self.policy.check_track(link, d.classification, d.releasable_to, third).is_err()
-        {
-            return Ok(());
-        }
-        let grant = self
-            .grants
-            .values()
-            .find(|g| {
-                !g.revoked && !self.revoked.contains(&g.grant.doc.grant_id) && g.grant.doc.covers_track(d, third, now)
-            })
-            .map(|g| g.grant.clone());
-        if let Some(grant) = grant {
+        if let Some((third, grant)) = hub_onward(self, now, link, d).map(|(p, g)| (p, g.clone())) {
             let grant_id = grant.doc.grant_id.clone();
             let (track_id, seq) = (d.track_id.clone(), d.seq);
             self.send(now, third, Payload::Track(TrackUpdate { consent: Some(grant), ..t }));
@@ -217,51 +171,161 @@ impl Node {
         message_id: MessageId,
         t: TrackUpdate,
     ) -> Result<(), RejectReason> {
-        let d = &t.doc;
-        if d.originator == self.party {
-            return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "this party's own track" });
-        }
-        let refuse = |why| RejectReason::TrackNotReleasable { track: d.track_id.clone(), recipient: self.party, why };
-        if d.originator.is_hub() {
-            // The hub's own track, bilaterally.
-            if t.consent.is_some() {
-                return Err(RejectReason::UnexpectedMessage { kind: "track", link: Party::HUB });
-            }
-            let ceiling = self.policy.ceiling(self.party);
-            if d.classification > ceiling {
-                return Err(refuse(NotReleasable::AboveCeiling { classification: d.classification, ceiling }));
-            }
-            if !d.releasable_to.contains(self.party) {
-                return Err(refuse(NotReleasable::NotInReleasableTo));
-            }
-        } else {
-            self.policy.check_track(d.originator, d.classification, d.releasable_to, self.party).map_err(refuse)?;
-        }
-        self.verify_track(&t)?;
-        if !d.originator.is_hub() {
-            let Some(g) = &t.consent else { return Err(RejectReason::TrackNoConsent(d.track_id.clone())) };
-            let bad = |why| RejectReason::Unverified { what: "grant", why };
-            sign::verify(&self.policy, d.originator, KeyRole::Approver, &g.signed).map_err(bad)?;
-            if GrantDoc::parse(&g.signed.bytes).map_err(bad)? != g.doc || g.doc.operator != g.signed.signer {
-                return Err(bad(sign::SigError::Mismatch("grant")));
-            }
-            sign::check_cosigned(&self.policy, d.originator, &g.signed, g.cosign.as_ref()).map_err(bad)?;
-            if self.revoked.contains(&g.doc.grant_id) || !g.doc.covers_track(d, self.party, now) {
-                return Err(RejectReason::GrantNotValid(g.doc.grant_id.clone()));
-            }
-        }
+        recipient_check(self, now, &t)?;
         if self.track_is_stale(&t) {
             return Ok(()); // stale or duplicate: the latest state stands
         }
         // Under a grant, only while a fresh statement that it stands is held
         // here; otherwise held (see `standing`).
-        if let Some(g) = t.consent.as_ref().filter(|g| !self.standing_fresh(g, now)) {
-            let grant_id = g.doc.grant_id.clone();
+        if let Some(grant_id) = recipient_hold(self, now, &t) {
             self.hold_track(now, message_id, t, grant_id);
             return Ok(());
         }
-        self.tracks.insert(d.track_id.clone(), TrackEntry { update: t.clone(), received_at: now });
+        self.tracks.insert(t.doc.track_id.clone(), TrackEntry { update: t.clone(), received_at: now });
         self.events.push_back(Event::TrackUpdated { update: Box::new(t) });
         Ok(())
     }
+}
+
+/// What the track rules read of a node's state: the node itself (the
+/// committed path) or a snapshot of it (the real-time lane's
+/// [`LaneView`](super::lane::LaneView)). One set of rules serves both.
+pub(super) trait TrackRules {
+    /// Whose node this is.
+    fn party(&self) -> Party;
+    /// The agreement in force.
+    fn policy(&self) -> &Policy;
+    /// Whether the grant is known to be revoked.
+    fn grant_revoked(&self, grant_id: &str) -> bool;
+    /// Whether a statement that `g` stands, fresh at `now`, is held.
+    fn grant_standing(&self, g: &Grant, now: Timestamp) -> bool;
+    /// Hub: whether every nation enforces the hub's agreement.
+    fn agreement_aligned(&self) -> bool;
+    /// Hub: the standing grants held, with whether each was revoked.
+    fn held_grants(&self) -> Box<dyn Iterator<Item = (&Grant, bool)> + '_>;
+}
+
+impl TrackRules for Node {
+    fn party(&self) -> Party {
+        self.party
+    }
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+    fn grant_revoked(&self, grant_id: &str) -> bool {
+        self.revoked.contains(grant_id)
+    }
+    fn grant_standing(&self, g: &Grant, now: Timestamp) -> bool {
+        self.standing_fresh(g, now)
+    }
+    fn agreement_aligned(&self) -> bool {
+        self.trilateral_aligned()
+    }
+    fn held_grants(&self) -> Box<dyn Iterator<Item = (&Grant, bool)> + '_> {
+        Box::new(self.grants.values().map(|g| (&g.grant, g.revoked)))
+    }
+}
+
+/// Checks a track update's id and the originator node's signature over
+/// exactly its fields.
+fn verify_track(policy: &Policy, t: &TrackUpdate) -> Result<(), RejectReason> {
+    let d = &t.doc;
+    if d.track_id.prefix_party() != Some(d.originator) || d.seq == 0 {
+        return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "id prefix or sequence number" });
+    }
+    let bad = |why| RejectReason::Unverified { what: "track", why };
+    sign::verify(policy, d.originator, KeyRole::Node, &t.signed).map_err(bad)?;
+    if TrackDoc::parse(&t.signed.bytes).map_err(bad)? != *d {
+        return Err(bad(sign::SigError::Mismatch("track")));
+    }
+    Ok(())
+}
+
+/// Hub: everything a nation's track update must pass before the hub keeps
+/// it: sent by its originator, releasable to the hub, within the link's
+/// ceiling, signed by the originator's node.
+pub(super) fn hub_check(s: &impl TrackRules, link: Party, t: &TrackUpdate) -> Result<(), RejectReason> {
+    let d = &t.doc;
+    if d.originator != link {
+        return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "originator is not the sending nation" });
+    }
+    if t.consent.is_some() {
+        return Err(RejectReason::UnexpectedMessage { kind: "track", link });
+    }
+    let refuse = |why| RejectReason::TrackNotReleasable { track: d.track_id.clone(), recipient: Party::HUB, why };
+    if !d.releasable_to.contains(Party::HUB) {
+        return Err(refuse(NotReleasable::NotInReleasableTo));
+    }
+    let ceiling = s.policy().ceiling(link);
+    if d.classification > ceiling {
+        return Err(refuse(NotReleasable::AboveCeiling { classification: d.classification, ceiling }));
+    }
+    verify_track(s.policy(), t)
+}
+
+/// Hub: the other nation and the originator's grant a checked track goes
+/// on under, if any: only while every nation enforces the same agreement,
+/// the policy lets it through, and a signed, unrevoked standing grant
+/// covers it (a track never opens a release request).
+pub(super) fn hub_onward<'a>(
+    s: &'a impl TrackRules,
+    now: Timestamp,
+    link: Party,
+    d: &TrackDoc,
+) -> Option<(Party, &'a Grant)> {
+    let third = link.other_nation()?;
+    // Latest wins: a track is not kept back while the versions differ.
+    if !s.agreement_aligned() || s.policy().check_track(link, d.classification, d.releasable_to, third).is_err() {
+        return None;
+    }
+    let grant = s
+        .held_grants()
+        .find(|(g, revoked)| !revoked && !s.grant_revoked(&g.doc.grant_id) && g.doc.covers_track(d, third, now))?;
+    Some((third, grant.0))
+}
+
+/// Recipient: every check of a track update from the hub (the hub's own,
+/// bilaterally; a nation's, under its grant, which is verified too).
+pub(super) fn recipient_check(s: &impl TrackRules, now: Timestamp, t: &TrackUpdate) -> Result<(), RejectReason> {
+    let d = &t.doc;
+    let (party, policy) = (s.party(), s.policy());
+    if d.originator == party {
+        return Err(RejectReason::BadTrack { track: d.track_id.clone(), why: "this party's own track" });
+    }
+    let refuse = |why| RejectReason::TrackNotReleasable { track: d.track_id.clone(), recipient: party, why };
+    if d.originator.is_hub() {
+        // The hub's own track, bilaterally.
+        if t.consent.is_some() {
+            return Err(RejectReason::UnexpectedMessage { kind: "track", link: Party::HUB });
+        }
+        let ceiling = policy.ceiling(party);
+        if d.classification > ceiling {
+            return Err(refuse(NotReleasable::AboveCeiling { classification: d.classification, ceiling }));
+        }
+        if !d.releasable_to.contains(party) {
+            return Err(refuse(NotReleasable::NotInReleasableTo));
+        }
+    } else {
+        policy.check_track(d.originator, d.classification, d.releasable_to, party).map_err(refuse)?;
+    }
+    verify_track(policy, t)?;
+    if !d.originator.is_hub() {
+        let Some(g) = &t.consent else { return Err(RejectReason::TrackNoConsent(d.track_id.clone())) };
+        let bad = |why| RejectReason::Unverified { what: "grant", why };
+        sign::verify(policy, d.originator, KeyRole::Approver, &g.signed).map_err(bad)?;
+        if GrantDoc::parse(&g.signed.bytes).map_err(bad)? != g.doc || g.doc.operator != g.signed.signer {
+            return Err(bad(sign::SigError::Mismatch("grant")));
+        }
+        sign::check_cosigned(policy, d.originator, &g.signed, g.cosign.as_ref()).map_err(bad)?;
+        if s.grant_revoked(&g.doc.grant_id) || !g.doc.covers_track(d, party, now) {
+            return Err(RejectReason::GrantNotValid(g.doc.grant_id.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Recipient: the grant a checked track waits under, if no fresh statement
+/// that it stands is held (`standing`); `None` if it may be taken now.
+pub(super) fn recipient_hold(s: &impl TrackRules, now: Timestamp, t: &TrackUpdate) -> Option<String> {
+    t.consent.as_ref().filter(|g| !s.grant_standing(g, now)).map(|g| g.doc.grant_id.clone())
 }
