@@ -125,3 +125,74 @@ async fn tracks_flow_under_a_standing_grant_and_only_then() {
     assert!(!kr.iter().any(|(id, _)| id == "JP-T-1"), "a JP track reached KR without a grant: {kr:?}");
     assert!(!track_seqs(&c, Party::Jp).await.iter().any(|(id, _)| id == "US-T-1"), "not releasable to JP");
 }
+
+/// `tisa health --json` at `party`: its track lane's figures.
+fn lane_health(c: &Cluster, party: Party) -> Value {
+    op_json(c, party, false, &["health"])["track_lane"].clone()
+}
+
+/// Waits until `party`'s node holds `(id, seq)` as a track's latest state.
+async fn wait_track(c: &Cluster, party: Party, id: &str, seq: u32) {
+    let want = (id.to_owned(), seq);
+    let want = &want;
+    wait_async(|| async move { track_seqs(c, party).await.contains(want).then_some(()) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off() {
+    let mut c = start(true).await;
+    grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
+    let cr = &c;
+    wait_async(|| async move {
+        let ControlReply::Grants(items) =
+            ask(&client(cr, Party::Us).await, ControlRequest::Grants(ListQuery::default())).await
+        else {
+            panic!()
+        };
+        (!items.is_empty()).then_some(())
+    })
+    .await;
+
+    // On (the default): the hub's lane forwards each update, JP's shows it,
+    // once: JP's watch sees each sequence number exactly once, in order.
+    const N: u32 = 3;
+    let mut watch = Background::spawn(&c, Party::Jp, &["watch", "--json", "--count", &N.to_string()]);
+    watch.wait_stderr("watching");
+    let lines: Vec<String> = (1..=N).map(|s| update("KR-T-LANE", s, "USA,JPN")).collect();
+    feed(&c, Party::Kr, &fixture(&c, "lane.jsonl", &lines));
+    let (status, out) = watch.wait_exit();
+    assert!(status.success(), "{out:?}");
+    let seqs: Vec<u64> =
+        out.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    wait_track(&c, Party::Jp, "KR-T-LANE", N).await;
+    for p in [Party::Us, Party::Jp] {
+        let h = lane_health(&c, p);
+        assert_eq!(h["enabled"], true, "{p}: {h}");
+        assert!(h["passed"].as_u64().unwrap() >= u64::from(N), "{p}: the lane passed every update: {h}");
+        assert_eq!(h["dropped"], 0, "{p}: {h}");
+    }
+    // The committed path took every update too: JP's audit log has each.
+    let audited = audit_entries(&c.dir.join("jp-data")).iter().filter(|e| e.to_string().contains("KR-T-LANE")).count();
+    assert!(audited >= N as usize, "JP's audit log names the track {audited} times");
+
+    // Control: off at the hub and at JP, the lane passes nothing, and
+    // updates still flow (committed first, as every other input).
+    for p in [Party::Us, Party::Jp] {
+        let n = c.node(p);
+        n.set_env("TISA_TRACK_LANE", Some("off"));
+        n.restart(std::time::Duration::from_secs(60)).unwrap();
+    }
+    feed(&c, Party::Kr, &fixture(&c, "lane2.jsonl", &[update("KR-T-LANE", N + 1, "USA,JPN")]));
+    wait_track(&c, Party::Jp, "KR-T-LANE", N + 1).await;
+    for p in [Party::Us, Party::Jp] {
+        let h = lane_health(&c, p);
+        assert_eq!(h["enabled"], false, "{p}: {h}");
+        assert_eq!(h["passed"], 0, "{p}: {h}");
+    }
+    // A value that is neither on nor off is refused at start.
+    let n = c.node(Party::Jp);
+    n.set_env("TISA_TRACK_LANE", Some("of"));
+    assert!(n.restart(std::time::Duration::from_secs(20)).is_err(), "a typo must not start the node");
+    assert!(n.log().contains("TISA_TRACK_LANE"), "{}", n.log_tail(5));
+}

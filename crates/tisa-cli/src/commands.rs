@@ -523,6 +523,12 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "offline_waiting": h.offline_waiting,
             "held": h.held,
             "refused_replies": h.refused_replies,
+            "track_lane": {
+                "enabled": h.track_lane.enabled,
+                "passed": h.track_lane.passed,
+                "left": h.track_lane.left,
+                "dropped": h.track_lane.dropped,
+            },
             "agreement": {
                 "version": h.agreement_version,
                 "sha256": h.agreement.sha256,
@@ -555,6 +561,12 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "  dead letters={} (unwritable={})  outbox={}  held={}  refused replies={}  off-line waiting={}",
             h.dead_letters, h.dead_letter_errors, h.outbox, h.held, h.refused_replies, h.offline_waiting
         );
+        let l = &h.track_lane;
+        if l.enabled {
+            println!("  track lane: passed={} left={} dropped={}", l.passed, l.left, l.dropped);
+        } else {
+            println!("  track lane: off (TISA_TRACK_LANE=off)");
+        }
         for st in &h.streams {
             println!("  {}", stream_line(st));
         }

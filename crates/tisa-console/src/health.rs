@@ -48,6 +48,12 @@ pub fn render(h: &Health) -> Markup {
             dt { "Dead letters" } dd { (h.dead_letters) @if h.dead_letter_errors > 0 { " (" (h.dead_letter_errors) " not written)" } }
             dt { "Held (no fresh grant standing)" } dd { (h.held) }
             dt { "Refused reply subjects" } dd { (h.refused_replies) }
+            dt { "Track lane (passed / left / dropped)" } dd {
+                @if h.track_lane.enabled {
+                    (h.track_lane.passed) " / " (h.track_lane.left) " / "
+                    @if h.track_lane.dropped > 0 { strong.soon { (h.track_lane.dropped) } } @else { "0" }
+                } @else { "off" }
+            }
             dt { "Agreement" } dd { "version " (h.agreement_version) ", sha256 " code { (h.agreement.sha256) } }
             @for p in &h.agreement.peers { dt { "Peer enforces" } dd { (p) } }
             @for s in &h.agreement.staged { dt { "Staged" } dd { (s) } }

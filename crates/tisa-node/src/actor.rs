@@ -100,7 +100,7 @@ pub(crate) type Acked = (Vec<Transmit>, Result<(), TransportError>);
 /// The state the actor's task owns.
 pub(crate) struct Actor {
     pub(crate) core: Node,
-    pub(crate) links: Links,
+    pub(crate) links: std::sync::Arc<Links>,
     pub(crate) store: Store,
     /// The audit trail (`audit.log`).
     pub(crate) audit: AuditLog,
@@ -136,6 +136,10 @@ pub(crate) struct Actor {
     /// entries (the audit seq they need durable), then sent with the
     /// durable head (`egress`). Not recorded as sent: a restart sends them again.
     pub(crate) receipts_held: Vec<(u64, Transmit)>,
+    /// The real-time lane for missile tracks (`None`: `TISA_TRACK_LANE=off`).
+    pub(crate) lane: Option<crate::lane::LaneHandle>,
+    /// A group commit since the lane's view was last refreshed.
+    pub(crate) lane_stale: bool,
 }
 
 /// Group commit: at most this many inputs in one store transaction.
@@ -169,6 +173,7 @@ async fn run(
 ) -> Result<(), NodeError> {
     let party = config.party;
     crate::failpoint::init().map_err(|e| NodeError::Config(e.to_string()))?;
+    let lane_on = crate::lane::enabled_by_env().map_err(NodeError::Config)?;
     // Refuse to start on a key the agreement does not know, before touching the network.
     let mut store = Store::open(&config.data_dir)?;
     let instance = store.instance()?;
@@ -194,9 +199,18 @@ async fn run(
             return Ok(());
         }
     };
-    let (mut inbound, mut calls, mut link_ups) = tokio::select! {
+    let links = std::sync::Arc::new(links);
+    let (inbound, mut calls, mut link_ups, early) = tokio::select! {
         r = links.subscribe() => r?,
         _ = shutdown.cancelled() => return Ok(()),
+    };
+    // Early track copies: to the lane's own task, or (lane off) committed
+    // like every other input.
+    let (mut inbound, lane): (futures::stream::BoxStream<'static, _>, _) = if lane_on {
+        (inbound.boxed(), Some(crate::lane::spawn(links.clone(), core.lane_view(), early)))
+    } else {
+        info!("the real-time track lane is off (TISA_TRACK_LANE=off): track updates are committed before they are passed on");
+        (futures::stream::select(inbound, early).boxed(), None)
     };
     let peers: Vec<Party> = tisa_transport::subjects::inbound(party).into_iter().map(|(p, _)| p).collect();
     let mut actor = Actor {
@@ -218,6 +232,8 @@ async fn run(
         reload_error: String::new(),
         courier: Default::default(),
         receipts_held: Vec::new(),
+        lane,
+        lane_stale: false,
     };
     actor.load_courier_acks();
     actor.send_all(resend).await;

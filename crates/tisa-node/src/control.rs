@@ -353,6 +353,7 @@ impl Actor {
             }),
             held: self.core.held_count() as u64,
             refused_replies: self.counters.refused_replies,
+            track_lane: self.lane.as_ref().map(|l| l.health()).unwrap_or_default(),
             streams,
             agreement: {
                 let v = self.core.agreement_view();

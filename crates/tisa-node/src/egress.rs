@@ -34,6 +34,12 @@ const MAX_IN_FLIGHT: usize = 4096;
 impl Actor {
     /// Drains the core's outputs: transmits first, then events.
     pub(crate) async fn drain(&mut self) {
+        // The lane judges by what was just committed before any of its
+        // effects (a revocation's, say) is published.
+        if let Some(lane) = self.lane.as_ref().filter(|_| self.lane_stale) {
+            lane.set_view(self.core.lane_view());
+            self.lane_stale = false;
+        }
         let mut out = self.release_receipts();
         while let Some(t) = self.core.poll_transmit() {
             out.push(t);
@@ -65,7 +71,10 @@ impl Actor {
                 }
                 _ => info!(event = %w.kind, report, revision = w.revision, request, %detail, "event"),
             }
-            events.push(w);
+            // Shown by the lane already: in the audit log, not published twice.
+            if !self.lane.as_ref().is_some_and(|l| l.showed(&ev)) {
+                events.push(w);
+            }
         }
         // One message per drain (cut to size), not one per event.
         if let Err(e) = self.links.publish_events(&events).await {

@@ -229,6 +229,7 @@ impl Actor {
             crate::failpoint::before_commit(&l.input);
         }
         let first = self.store.append(&inputs)?;
+        self.lane_stale = true;
         for l in &inputs {
             crate::failpoint::after_commit(&l.input);
         }

@@ -18,6 +18,7 @@
 //! - `egress`: transmits (bodies filled, batches, acknowledgements, the
 //!   outbox) and events.
 //! - `control`: the operator's calls (commands and queries).
+//! - `lane`: the real-time lane for missile tracks, on its own task.
 //! - `courier`: off-line passage: what waits for the next bundle, bundle
 //!   export and import.
 //! - [`store`]: the node's durable state (the input log, bodies, sent records).
@@ -36,6 +37,7 @@ mod courier;
 mod egress;
 pub mod failpoint;
 mod ingress;
+mod lane;
 mod replay;
 mod resend;
 pub mod store;

@@ -36,7 +36,7 @@ pub use conn::{
 };
 pub use control::{
     AgreementHealth, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query,
-    Retract, SendError, StreamHealth, StreamPeer, WatchEvent, WatchEvents,
+    Retract, SendError, StreamHealth, StreamPeer, TrackLaneHealth, WatchEvent, WatchEvents,
 };
 pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope, Wire};
 pub use error::{DecodeError, TransportError};

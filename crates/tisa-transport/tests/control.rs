@@ -387,6 +387,7 @@ fn replies() -> Vec<ControlReply> {
             send_error: Some(SendError { stream: "TISA_JP_DOWN".into(), reason: "full".into(), since: Timestamp(11) }),
             held: 12,
             refused_replies: 13,
+            track_lane: tisa_transport::TrackLaneHealth { enabled: true, passed: 16, left: 17, dropped: 18 },
             streams: vec![tisa_transport::StreamHealth {
                 name: "TISA_KR_UP".into(),
                 replicas: 3,

@@ -125,6 +125,10 @@ pub struct Links {
     dead_letters: DeadLetterBox,
     /// Per peer: where its stream stands ([`Chain`]).
     chains: Chains,
+    /// Held from taking a place in a chain until the publish is handed to
+    /// the connection, so publishes reach the wire in the order of their
+    /// places (the actor and the track lane both publish).
+    send_order: tokio::sync::Mutex<()>,
 }
 
 impl Links {
@@ -150,7 +154,15 @@ impl Links {
             party,
             replicas: urls.own.stream_replicas(),
         };
-        Ok(Links { party, links, replicas, control, dead_letters, chains: Chains::default() })
+        Ok(Links {
+            party,
+            links,
+            replicas,
+            control,
+            dead_letters,
+            chains: Chains::default(),
+            send_order: Default::default(),
+        })
     }
 
     /// The stream of what this node receives from `peer`: the receiver
@@ -194,9 +206,12 @@ impl Links {
 
     /// Subscribes to every inbound link subject and every control verb, and
     /// proves the subscriptions live. Returns the merged inbound stream, the
-    /// control-call stream, and the link-up stream: a link's peer, each
+    /// control-call stream, the link-up stream (a link's peer, each
     /// time that link came back after a reconnection or had to set up its
-    /// stream again (the broker may have lost what it held: reconcile).
+    /// stream again: the broker may have lost what it held, reconcile), and
+    /// the early copies of the peers' track updates, read off their subject
+    /// as published (the real-time lane; their stream copies come on the
+    /// inbound stream as usual).
     ///
     /// Each link's inbound side is a small pump task that owns the
     /// receiver's stream and durable consumer in the receiver's account: it
@@ -210,10 +225,12 @@ impl Links {
             impl Stream<Item = Inbound> + Unpin + Send + use<>,
             impl Stream<Item = ControlCall> + Unpin + Send + use<>,
             impl Stream<Item = Party> + Unpin + Send + use<>,
+            impl Stream<Item = Inbound> + Unpin + Send + use<>,
         ),
         TransportError,
     > {
         let (tx, rx) = tokio::sync::mpsc::channel::<Inbound>(256);
+        let (early_tx, early_rx) = tokio::sync::mpsc::channel::<Inbound>(256);
         let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Party>(16);
         for ((peer, subject), (_, client, reconnected)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
             let pump = Pump {
@@ -234,11 +251,12 @@ impl Links {
                 .into_iter()
                 .find(|(p, s)| *p == peer && subjects::kind_of(s) == "track")
             {
-                super::inbound::early_tracks(client, peer, track, tx.clone()).await?;
+                super::inbound::early_tracks(client, peer, track, early_tx.clone()).await?;
             }
         }
         let inbound = tokio_stream_of(rx);
         let link_ups = tokio_stream_of(up_rx);
+        let early = tokio_stream_of(early_rx);
         let mut calls = Vec::new();
         for verb in subjects::VERBS {
             let subject = subjects::control(self.party, verb);
@@ -262,7 +280,7 @@ impl Links {
             prove_ready(client, self.party).await?;
         }
         prove_ready(&self.control, self.party).await?;
-        Ok((inbound, stream::select_all(calls), link_ups))
+        Ok((inbound, stream::select_all(calls), link_ups, early))
     }
 
     /// Publishes a transmit on the link to its recipient and waits for the
@@ -370,6 +388,26 @@ impl Links {
     /// chained after the ones before it ([`Chain`]); returns the future of
     /// its acknowledgement (an error after [`PUBLISH_ACK_TIMEOUT`]).
     async fn publish_durable(&self, to: Party, envs: &[(&Envelope, &[u8])]) -> Result<AckWait, TransportError> {
+        self.publish_chained(to, envs, false).await
+    }
+
+    /// Publishes a track update the real-time lane passed (`Transmit` of a
+    /// [`tisa_core::Lane`]): on the same chain as everything else to `to`,
+    /// so the receiver's stream stays in order, but only while the chain's
+    /// place is known: after a break the lane never leads (the node's own
+    /// publishes find out where the stream stands; the committed path sends
+    /// the update anyway). Returns the future of its acknowledgement.
+    pub async fn publish_lane(&self, t: &Transmit) -> Result<AckWait, TransportError> {
+        let bytes = encode_envelope(&t.envelope);
+        self.publish_chained(t.to, &[(&t.envelope, bytes.as_slice())], true).await
+    }
+
+    async fn publish_chained(
+        &self,
+        to: Party,
+        envs: &[(&Envelope, &[u8])],
+        only_after_known: bool,
+    ) -> Result<AckWait, TransportError> {
         let (kind, payload, msg_id) = match envs {
             [(one, bytes)] => (one.payload.kind(), bytes.to_vec(), one.message_id.to_string()),
             [(first, _), .., (last, _)] => (
@@ -396,6 +434,7 @@ impl Links {
             });
         }
         let stream = receiving_stream(self.party, to).unwrap_or_default();
+        let _order = self.send_order.lock().await;
         let place = {
             let mut all = self.chains.lock().map_err(|_| TransportError::HeldForOrder { peer: to })?;
             let c = all.entry(to).or_default();
@@ -404,7 +443,7 @@ impl Links {
                     c.last = Some(last + 1);
                     Place::After(last)
                 }
-                None if c.pending == 0 => Place::Head,
+                None if c.pending == 0 && !only_after_known => Place::Head,
                 None => return Err(TransportError::HeldForOrder { peer: to }),
             };
             c.pending += 1;

@@ -116,11 +116,28 @@ pub struct Health {
     pub held: u64,
     /// Control calls refused for a reply subject outside the operators' inbox.
     pub refused_replies: u64,
+    /// The real-time lane for missile tracks.
+    pub track_lane: TrackLaneHealth,
     /// The node's streams as the broker's cluster sees them.
     pub streams: Vec<super::StreamHealth>,
     /// The agreement in force, what the peers enforce, and why trilateral
     /// releases stop if they do.
     pub agreement: AgreementHealth,
+}
+
+/// The real-time lane for missile tracks (`tisa_core::Lane`): early track
+/// copies judged and passed ahead of the node's group commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackLaneHealth {
+    /// Whether the lane runs (`TISA_TRACK_LANE=off` turns it off).
+    pub enabled: bool,
+    /// Forwarded by the hub or shown by a recipient.
+    pub passed: u64,
+    /// Left to the committed path (seen already, to be held, no grant…).
+    pub left: u64,
+    /// Dropped for failing a check (fail-closed; the committed path refuses
+    /// the stream's copy with a rejection notice and a dead letter).
+    pub dropped: u64,
 }
 
 /// The agreement part of [`Health`].
@@ -596,6 +613,10 @@ impl Wire for Health {
             send_error_since_ms: self.send_error.as_ref().map_or(0, |e| e.since.as_millis()),
             held: self.held,
             refused_replies: self.refused_replies,
+            track_lane: self.track_lane.enabled,
+            track_lane_passed: self.track_lane.passed,
+            track_lane_left: self.track_lane.left,
+            track_lane_dropped: self.track_lane.dropped,
             streams: self.streams.iter().map(Wire::to_proto).collect(),
             agreement_sha256: self.agreement.sha256.clone(),
             agreement_staged: self.agreement.staged.clone(),
@@ -629,6 +650,12 @@ impl Wire for Health {
             }),
             held: h.held,
             refused_replies: h.refused_replies,
+            track_lane: TrackLaneHealth {
+                enabled: h.track_lane,
+                passed: h.track_lane_passed,
+                left: h.track_lane_left,
+                dropped: h.track_lane_dropped,
+            },
             streams: h.streams.into_iter().map(Wire::from_proto).collect::<Result<_, _>>()?,
             agreement: AgreementHealth {
                 sha256: h.agreement_sha256,

@@ -1,0 +1,152 @@
+//! The real-time lane for missile tracks, on its own task: the early copies
+//! of the peers' track updates (read off their subject as published) are
+//! judged by [`tisa_core::Lane`] on the node's latest [`LaneView`] and
+//! forwarded (hub) or shown (a `TRACK` event on the events subject) at
+//! once, never behind a group commit. The actor sends a fresh view after
+//! every group commit (before the commit's effects are published) and reads
+//! what the lane showed, so that its own `TRACK` event for the same update
+//! is not published twice (the audit log records it as usual).
+//!
+//! `TISA_TRACK_LANE=off` turns the lane off: early copies are then
+//! committed before they are acted on, as every other input.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::{Stream, StreamExt};
+use tisa_core::text::loggable;
+use tisa_core::{Event, Lane, LaneCounts, LaneOutcome, LaneView, TrackId};
+use tisa_transport::control::watch_event;
+use tisa_transport::{Inbound, Links, TrackLaneHealth};
+use tokio::sync::watch;
+use tracing::{debug, warn, Instrument};
+
+use crate::clock::now;
+
+/// Whether the lane runs: unless `TISA_TRACK_LANE` is `off`. Any other
+/// value than `on` or `off` is refused (a typo must not switch it silently).
+pub fn enabled_by_env() -> Result<bool, String> {
+    match std::env::var("TISA_TRACK_LANE").as_deref() {
+        Err(_) | Ok("on") | Ok("") => Ok(true),
+        Ok("off") => Ok(false),
+        Ok(other) => Err(format!("TISA_TRACK_LANE={} is neither on nor off", loggable(other))),
+    }
+}
+
+/// Tracks whose shown sequence number the actor is told of, at most
+/// (beyond that the map is cleared: the actor may then publish a `TRACK`
+/// event the lane published already, which watchers take as a repeat).
+const SHOWN_MAX: usize = 4096;
+
+/// The actor's side of the lane.
+pub(crate) struct LaneHandle {
+    view: watch::Sender<Arc<LaneView>>,
+    shown: Arc<Mutex<HashMap<TrackId, u32>>>,
+    counts: Arc<Mutex<LaneCounts>>,
+}
+
+impl LaneHandle {
+    /// The node's state changed (a group commit): judge by it from now on.
+    pub(crate) fn set_view(&self, view: LaneView) {
+        self.view.send_replace(Arc::new(view));
+    }
+
+    /// Whether the lane already showed this update (or a later one of its track).
+    pub(crate) fn showed(&self, ev: &Event) -> bool {
+        let Event::TrackUpdated { update } = ev else { return false };
+        self.shown.lock().map(|m| m.get(&update.doc.track_id).is_some_and(|s| *s >= update.doc.seq)).unwrap_or(false)
+    }
+
+    /// What it has done, for `tisa health`.
+    pub(crate) fn health(&self) -> TrackLaneHealth {
+        let c = self.counts.lock().map(|c| *c).unwrap_or_default();
+        TrackLaneHealth { enabled: true, passed: c.passed, left: c.left, dropped: c.dropped }
+    }
+}
+
+/// Starts the lane's task over `early` (the early copies of track updates).
+pub(crate) fn spawn(
+    links: Arc<Links>,
+    view: LaneView,
+    early: impl Stream<Item = Inbound> + Unpin + Send + 'static,
+) -> LaneHandle {
+    let view = Arc::new(view);
+    let (tx, rx) = watch::channel(Arc::clone(&view));
+    let handle = LaneHandle { view: tx, shown: Default::default(), counts: Default::default() };
+    let task = Task {
+        links,
+        lane: Lane::new(view, rand::random()),
+        views: rx,
+        shown: handle.shown.clone(),
+        counts: handle.counts.clone(),
+    };
+    tokio::spawn(task.run(early).instrument(tracing::Span::current()));
+    handle
+}
+
+struct Task {
+    links: Arc<Links>,
+    lane: Lane,
+    views: watch::Receiver<Arc<LaneView>>,
+    shown: Arc<Mutex<HashMap<TrackId, u32>>>,
+    counts: Arc<Mutex<LaneCounts>>,
+}
+
+impl Task {
+    async fn run(mut self, mut early: impl Stream<Item = Inbound> + Unpin) {
+        while let Some(msg) = early.next().await {
+            if self.views.has_changed().unwrap_or(false) {
+                let view = self.views.borrow_and_update().clone();
+                self.lane.set_view(view);
+            }
+            let envelopes = match msg.result {
+                Ok(envs) => envs,
+                Err(e) => {
+                    // Its stream copy follows and is dead-lettered then.
+                    debug!(link = %msg.link, error = %e.code(), "an early track copy did not decode");
+                    continue;
+                }
+            };
+            for env in envelopes {
+                let message_id = env.message_id.clone();
+                match self.lane.handle(now(), msg.link, env) {
+                    LaneOutcome::Forward(t) => match self.links.publish_lane(&t).await {
+                        Ok(ack) => {
+                            tokio::spawn(async move {
+                                if let Err(e) = ack.await {
+                                    debug!(error = %e, "a track update the lane forwarded was not stored; the committed path sends it");
+                                }
+                            });
+                        }
+                        Err(e) => {
+                            debug!(error = %e, "the lane did not forward a track update; the committed path sends it")
+                        }
+                    },
+                    LaneOutcome::Show(update) => {
+                        if let Ok(mut m) = self.shown.lock() {
+                            if m.len() >= SHOWN_MAX && !m.contains_key(&update.doc.track_id) {
+                                m.clear();
+                            }
+                            m.insert(update.doc.track_id.clone(), update.doc.seq);
+                        }
+                        let w = watch_event(&Event::TrackUpdated { update: Box::new(update) }, now());
+                        if let Err(e) = self.links.publish_events(std::slice::from_ref(&w)).await {
+                            warn!(error = %e, "cannot publish a track event");
+                        }
+                    }
+                    LaneOutcome::Left(why) => {
+                        debug!(link = %msg.link, %message_id, why, "track update left to the committed path")
+                    }
+                    // Ids and the reason's code only; the committed path
+                    // refuses the stream's copy (notice, dead letter, audit).
+                    LaneOutcome::Dropped(r) => {
+                        warn!(link = %msg.link, %message_id, reason = r.code(), "the track lane dropped an update that failed a check")
+                    }
+                }
+            }
+            if let Ok(mut c) = self.counts.lock() {
+                *c = self.lane.counts();
+            }
+        }
+    }
+}
