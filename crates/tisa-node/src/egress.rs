@@ -41,8 +41,17 @@ impl Actor {
             self.lane_stale = false;
         }
         let mut out = self.release_receipts();
+        let mut stored = Vec::new();
         while let Some(t) = self.core.poll_transmit() {
+            // Stored already by the lane's copy: recorded as sent.
+            if self.lane.as_ref().is_some_and(|l| l.stored_already(&t)) {
+                stored.push(t.envelope.message_id.to_string());
+                continue;
+            }
             out.push(t);
+        }
+        if let Err(e) = self.store.mark_sent(&stored) {
+            warn!(error = %e, "cannot record track updates the lane sent; they will be re-sent after a restart");
         }
         self.send_all(out).await;
         let at = now();

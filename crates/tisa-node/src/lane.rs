@@ -7,15 +7,23 @@
 //! what the lane showed, so that its own `TRACK` event for the same update
 //! is not published twice (the audit log records it as usual).
 //!
+//! A track update the hub's lane forwarded and the other nation's stream
+//! acknowledged is not published again when the committed path forwards
+//! the same update (the same track and sequence number to the same party,
+//! perhaps under another of the originator's grants): it is recorded as
+//! sent, as if that copy had been stored — one stored copy, one commit at
+//! the recipient. One not acknowledged yet goes again (a stale copy the
+//! recipient ignores).
+//!
 //! `TISA_TRACK_LANE=off` turns the lane off: early copies are then
 //! committed before they are acted on, as every other input.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
 use tisa_core::text::loggable;
-use tisa_core::{Event, Lane, LaneCounts, LaneOutcome, LaneView, TrackId};
+use tisa_core::{Event, Lane, LaneCounts, LaneOutcome, LaneView, Party, Payload, TrackId, Transmit};
 use tisa_transport::control::watch_event;
 use tisa_transport::{Inbound, Links, TrackLaneHealth};
 use tokio::sync::watch;
@@ -38,10 +46,15 @@ pub fn enabled_by_env() -> Result<bool, String> {
 /// event the lane published already, which watchers take as a repeat).
 const SHOWN_MAX: usize = 4096;
 
+/// Track updates the lane forwarded that the receiver's stream stored:
+/// `(track, sequence number, to)`.
+type Stored = Arc<Mutex<HashSet<(TrackId, u32, Party)>>>;
+
 /// The actor's side of the lane.
 pub(crate) struct LaneHandle {
     view: watch::Sender<Arc<LaneView>>,
     shown: Arc<Mutex<HashMap<TrackId, u32>>>,
+    stored: Stored,
     counts: Arc<Mutex<LaneCounts>>,
 }
 
@@ -55,6 +68,14 @@ impl LaneHandle {
     pub(crate) fn showed(&self, ev: &Event) -> bool {
         let Event::TrackUpdated { update } = ev else { return false };
         self.shown.lock().map(|m| m.get(&update.doc.track_id).is_some_and(|s| *s >= update.doc.seq)).unwrap_or(false)
+    }
+
+    /// Whether `t` (a transmit of the committed path) is a track update the
+    /// lane forwarded and its receiver's stream stored already; forgotten
+    /// once asked.
+    pub(crate) fn stored_already(&self, t: &Transmit) -> bool {
+        let Payload::Track(u) = &t.envelope.payload else { return false };
+        !t.offline && self.stored.lock().is_ok_and(|mut s| s.remove(&(u.doc.track_id.clone(), u.doc.seq, t.to)))
     }
 
     /// What it has done, for `tisa health`.
@@ -72,12 +93,14 @@ pub(crate) fn spawn(
 ) -> LaneHandle {
     let view = Arc::new(view);
     let (tx, rx) = watch::channel(Arc::clone(&view));
-    let handle = LaneHandle { view: tx, shown: Default::default(), counts: Default::default() };
+    let handle =
+        LaneHandle { view: tx, shown: Default::default(), stored: Default::default(), counts: Default::default() };
     let task = Task {
         links,
         lane: Lane::new(view, rand::random()),
         views: rx,
         shown: handle.shown.clone(),
+        stored: handle.stored.clone(),
         counts: handle.counts.clone(),
     };
     tokio::spawn(task.run(early).instrument(tracing::Span::current()));
@@ -89,6 +112,7 @@ struct Task {
     lane: Lane,
     views: watch::Receiver<Arc<LaneView>>,
     shown: Arc<Mutex<HashMap<TrackId, u32>>>,
+    stored: Stored,
     counts: Arc<Mutex<LaneCounts>>,
 }
 
@@ -112,9 +136,22 @@ impl Task {
                 match self.lane.handle(now(), msg.link, env) {
                     LaneOutcome::Forward(t) => match self.links.publish_lane(&t).await {
                         Ok(ack) => {
+                            let key = match &t.envelope.payload {
+                                Payload::Track(u) => Some((u.doc.track_id.clone(), u.doc.seq, t.to)),
+                                _ => None,
+                            };
+                            let stored = self.stored.clone();
                             tokio::spawn(async move {
-                                if let Err(e) = ack.await {
-                                    debug!(error = %e, "a track update the lane forwarded was not stored; the committed path sends it");
+                                match ack.await {
+                                    Ok(()) => {
+                                        if let (Some(key), Ok(mut s)) = (key, stored.lock()) {
+                                            if s.len() >= SHOWN_MAX {
+                                                s.clear();
+                                            }
+                                            s.insert(key);
+                                        }
+                                    }
+                                    Err(e) => debug!(error = %e, "a track update the lane forwarded was not stored; the committed path sends it"),
                                 }
                             });
                         }
