@@ -254,6 +254,8 @@ async fn run(
         config.reconcile_every.max(Duration::from_secs(1)),
     );
     reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sent_flush = tokio::time::interval(crate::store::SENT_FLUSH_EVERY);
+    sent_flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .map_err(|e| NodeError::Config(format!("cannot watch SIGHUP: {e}")))?;
     loop {
@@ -290,6 +292,12 @@ async fn run(
                 }
             }
             _ = retry.tick(), if !actor.outbox.is_empty() => actor.retry_outbox_for(None).await,
+            _ = sent_flush.tick(), if actor.store.lazy_waiting() => {
+                if let Err(e) = actor.store.flush_lazy() {
+                    warn!(error = %e, "cannot record sent messages; they will be re-sent after a restart");
+                }
+                continue;
+            }
             Some(()) = hangup.recv() => actor.reload_agreement(),
             _ = tokio::time::sleep(sleep) => actor.timeout(),
         }

@@ -151,7 +151,9 @@ impl Task {
                                             s.insert(key);
                                         }
                                     }
-                                    Err(e) => debug!(error = %e, "a track update the lane forwarded was not stored; the committed path sends it"),
+                                    Err(e) => {
+                                        debug!(error = %e, "a track update the lane forwarded was not stored; the committed path sends it")
+                                    }
                                 }
                             });
                         }

@@ -61,6 +61,13 @@ pub type CourierAcks = ([u8; 32], Vec<String>);
 /// How far apart `node.redb`'s durable checkpoints are at most (while it is written to).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long sent records and the audit head may wait in memory
+/// ([`Store::mark_sent`], [`Store::set_audit_head`]).
+pub const SENT_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// How many sent records may wait in memory before they are written at once.
+const SENT_BUFFER_MAX: usize = 1024;
+
 /// The store's file name in the data directory.
 pub const FILE: &str = "node.redb";
 
@@ -88,6 +95,10 @@ pub struct Store {
     /// written with the next one (the next input's append, the next sent
     /// records), so that they cost no transaction of their own.
     staged: std::collections::HashMap<String, Vec<u8>>,
+    /// Sent records not written yet ([`Store::mark_sent`]).
+    sent_buffer: Vec<String>,
+    /// The audit head recorded without an fsync, not written yet.
+    head_buffer: Option<(u64, [u8; 32])>,
 }
 
 /// Staged bodies beyond this many are written in a transaction of their
@@ -155,6 +166,8 @@ impl Store {
             next_seq: 0,
             checkpointed: std::time::Instant::now(),
             staged: Default::default(),
+            sent_buffer: Vec::new(),
+            head_buffer: None,
         };
         store.next_seq = store.wal.next_seq();
         Ok(store)
@@ -286,25 +299,28 @@ impl Store {
     }
 
     /// Records the audit log's head (its last entry's seq and hash).
-    /// `durable`: fsync'd now; otherwise it becomes durable with the next
+    /// `durable`: fsync'd now; otherwise it waits in memory and is written
+    /// with the sent records ([`Store::flush_lazy`]), durable with the next
     /// durable commit (a crash can only make the recorded head lag the file,
     /// never run ahead of it: the file is fsync'd first).
     pub fn set_audit_head(&mut self, seq: u64, hash: &[u8; 32], durable: bool) -> Result<(), StoreError> {
-        let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.head_buffer = Some((seq, *hash));
         if !durable {
-            w.set_durability(Durability::None).map_err(|e| self.err(e))?;
+            return Ok(());
         }
-        {
-            let mut t = w.open_table(AUDIT).map_err(|e| self.err(e))?;
-            t.insert("head", encode_head(seq, hash).as_slice()).map_err(|e| self.err(e))?;
-        }
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.write_lazy(&w)?;
         w.commit().map_err(|e| self.err(e))?;
+        self.lazy_written();
         Ok(())
     }
 
     /// The audit log's head as last recorded, if any.
     pub fn audit_head(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
-        read_head(&self.db).map_err(|e| self.err(e))
+        match self.head_buffer {
+            Some(h) => Ok(Some(h)),
+            None => read_head(&self.db).map_err(|e| self.err(e)),
+        }
     }
 
     /// Records messages as handed to the broker. Not fsync'd on its own: it
@@ -312,21 +328,59 @@ impl Store {
     /// crash only means the message is sent again after the restart (the
     /// receiver's stream deduplicates by message id, the receiver's core is
     /// idempotent), never that one is lost.
+    ///
+    /// The records wait in memory for [`Store::flush_sent`] (the actor calls
+    /// it every [`SENT_FLUSH_EVERY`]) or until [`SENT_BUFFER_MAX`] wait:
+    /// one store transaction for many acknowledgements, not one each (a
+    /// transaction was a tenth of a node's time on the path of a track
+    /// update). They were never durable at once: a crash loses at most the
+    /// records since the last checkpoint either way.
     pub fn mark_sent(&mut self, ids: &[String]) -> Result<(), StoreError> {
-        if ids.is_empty() {
+        self.sent_buffer.extend(ids.iter().cloned());
+        if self.sent_buffer.len() >= SENT_BUFFER_MAX {
+            self.flush_lazy()?;
+        }
+        Ok(())
+    }
+
+    /// Whether sent records or the audit head wait in memory.
+    pub fn lazy_waiting(&self) -> bool {
+        !self.sent_buffer.is_empty() || self.head_buffer.is_some()
+    }
+
+    /// Writes what waits in memory (sent records, the audit head, staged
+    /// bodies) in one transaction, durable if a checkpoint is due.
+    pub fn flush_lazy(&mut self) -> Result<(), StoreError> {
+        if !self.lazy_waiting() {
             return Ok(());
         }
         let w = self.begin_lazy()?;
-        {
+        self.write_lazy(&w)?;
+        w.commit().map_err(|e| self.err(e))?;
+        self.lazy_written();
+        Ok(())
+    }
+
+    /// Writes the sent records, the audit head and the staged bodies that
+    /// wait in memory into `w` ([`Store::lazy_written`] once it commits).
+    fn write_lazy(&self, w: &redb::WriteTransaction) -> Result<(), StoreError> {
+        if !self.sent_buffer.is_empty() {
             let mut t = w.open_table(SENT).map_err(|e| self.err(e))?;
-            for id in ids {
+            for id in &self.sent_buffer {
                 t.insert(id.as_str(), ()).map_err(|e| self.err(e))?;
             }
         }
-        self.write_staged(&w)?;
-        w.commit().map_err(|e| self.err(e))?;
+        if let Some((seq, hash)) = &self.head_buffer {
+            let mut t = w.open_table(AUDIT).map_err(|e| self.err(e))?;
+            t.insert("head", encode_head(*seq, hash).as_slice()).map_err(|e| self.err(e))?;
+        }
+        self.write_staged(w)
+    }
+
+    fn lazy_written(&mut self) {
+        self.sent_buffer.clear();
+        self.head_buffer = None;
         self.staged.clear();
-        Ok(())
     }
 
     /// Records commands refused when applied (`seq`, the reply sent),
@@ -367,9 +421,9 @@ impl Store {
     /// fsync is not sent again after the restart.
     pub fn sync(&mut self) -> Result<(), StoreError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
-        self.write_staged(&w)?;
+        self.write_lazy(&w)?;
         w.commit().map_err(|e| self.err(e))?;
-        self.staged.clear();
+        self.lazy_written();
         self.checkpointed = std::time::Instant::now();
         Ok(())
     }
@@ -413,7 +467,13 @@ impl Store {
     pub fn were_sent<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Result<Vec<bool>, StoreError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(SENT).map_err(|e| self.err(e))?;
-        ids.map(|id| t.get(id).map(|v| v.is_some()).map_err(|e| self.err(e))).collect()
+        ids.map(|id| {
+            if self.sent_buffer.iter().any(|s| s == id) {
+                return Ok(true);
+            }
+            t.get(id).map(|v| v.is_some()).map_err(|e| self.err(e))
+        })
+        .collect()
     }
 
     /// Number of logged inputs.
