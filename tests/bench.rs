@@ -91,6 +91,13 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
         assert_eq!(num(st, "freshness_window_ms"), 60_000.0, "{st}");
         assert!(st["broker_fsync"].as_str().is_some_and(|b| b.starts_with(fsync)), "{st}");
         assert!(st["node_fsync"].is_string(), "{st}");
+        // The track updates took the real-time lane: the hub forwarded and JP
+        // showed every one of them (the --quick run sends 10), dropping none.
+        for party in ["US", "JP"] {
+            let l = &st["track_lane"][party];
+            assert_eq!(l["enabled"], true, "{st}");
+            assert!(num(l, "passed") >= 10.0 && num(l, "dropped") == 0.0, "{party}: {l}");
+        }
         assert!(num(&nodes["pending"], "kr_rss_mb") > 0.0, "{nodes}");
     }
     let always = paths.iter().find(|p| p["name"] == "tisa/standing_throughput" && p["fsync"] == "always").unwrap();

@@ -248,7 +248,7 @@ pub(crate) async fn tisa_paths(
         tokio::task::spawn_blocking(move || Cluster::start_generated(&bin2, &nats2, &opts, |_| Vec::new(), &[]))
             .await??;
     let cluster_start = t.elapsed();
-    let settings = settings(&c, fsync_always)?;
+    let mut settings = settings(&c, fsync_always)?;
     progress(json, format!("[{fsync}] cluster up in {:.0} ms", cluster_start.as_secs_f64() * 1e3));
 
     let grant = standing_grant(&c).await?;
@@ -325,6 +325,21 @@ pub(crate) async fn tisa_paths(
         if let Some((at, _)) = jp_watch.wait("TRACK", track.as_str(), seq, wait).await {
             v.push(at - t);
         }
+    }
+    // Whether the track updates took the real-time lane, and what it did
+    // (read back from the hub's and JP's health, not assumed).
+    let mut lane = serde_json::Map::new();
+    for p in [Party::Us, Party::Jp] {
+        if let ControlReply::Health(h) = ask(&operator(&c, p).await?, ControlRequest::Health).await? {
+            let l = h.track_lane;
+            lane.insert(
+                p.code().into(),
+                json!({"enabled": l.enabled, "passed": l.passed, "left": l.left, "dropped": l.dropped}),
+            );
+        }
+    }
+    if let Some(m) = settings.as_object_mut() {
+        m.insert("track_lane".into(), Value::Object(lane));
     }
     paths.push(latency_result(
         "tisa/track_latency",
