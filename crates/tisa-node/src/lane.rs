@@ -41,10 +41,19 @@ pub fn enabled_by_env() -> Result<bool, String> {
     }
 }
 
-/// Tracks whose shown sequence number the actor is told of, at most
-/// (beyond that the map is cleared: the actor may then publish a `TRACK`
-/// event the lane published already, which watchers take as a repeat).
-const SHOWN_MAX: usize = 4096;
+/// Tracks the lane remembers as shown, and forwards as stored, at most
+/// (beyond that it forgets them all: the actor may then publish a `TRACK`
+/// event the lane published already, which watchers take as a repeat, or
+/// send a forward again, which the recipient takes as stale).
+const REMEMBERED_MAX: usize = 4096;
+
+/// What names a forwarded track update: `(track, sequence number, to)`.
+fn forward_key(t: &Transmit) -> Option<(TrackId, u32, Party)> {
+    match &t.envelope.payload {
+        Payload::Track(u) if !t.offline => Some((u.doc.track_id.clone(), u.doc.seq, t.to)),
+        _ => None,
+    }
+}
 
 /// Track updates the lane forwarded that the receiver's stream stored:
 /// `(track, sequence number, to)`.
@@ -74,8 +83,7 @@ impl LaneHandle {
     /// lane forwarded and its receiver's stream stored already; forgotten
     /// once asked.
     pub(crate) fn stored_already(&self, t: &Transmit) -> bool {
-        let Payload::Track(u) = &t.envelope.payload else { return false };
-        !t.offline && self.stored.lock().is_ok_and(|mut s| s.remove(&(u.doc.track_id.clone(), u.doc.seq, t.to)))
+        forward_key(t).is_some_and(|k| self.stored.lock().is_ok_and(|mut s| s.remove(&k)))
     }
 
     /// What it has done, for `tisa health`.
@@ -136,16 +144,13 @@ impl Task {
                 match self.lane.handle(now(), msg.link, env) {
                     LaneOutcome::Forward(t) => match self.links.publish_lane(&t).await {
                         Ok(ack) => {
-                            let key = match &t.envelope.payload {
-                                Payload::Track(u) => Some((u.doc.track_id.clone(), u.doc.seq, t.to)),
-                                _ => None,
-                            };
+                            let key = forward_key(&t);
                             let stored = self.stored.clone();
                             tokio::spawn(async move {
                                 match ack.await {
                                     Ok(()) => {
                                         if let (Some(key), Ok(mut s)) = (key, stored.lock()) {
-                                            if s.len() >= SHOWN_MAX {
+                                            if s.len() >= REMEMBERED_MAX {
                                                 s.clear();
                                             }
                                             s.insert(key);
@@ -163,7 +168,7 @@ impl Task {
                     },
                     LaneOutcome::Show(update) => {
                         if let Ok(mut m) = self.shown.lock() {
-                            if m.len() >= SHOWN_MAX && !m.contains_key(&update.doc.track_id) {
+                            if m.len() >= REMEMBERED_MAX && !m.contains_key(&update.doc.track_id) {
                                 m.clear();
                             }
                             m.insert(update.doc.track_id.clone(), update.doc.seq);

@@ -329,8 +329,8 @@ impl Store {
     /// receiver's stream deduplicates by message id, the receiver's core is
     /// idempotent), never that one is lost.
     ///
-    /// The records wait in memory for [`Store::flush_sent`] (the actor calls
-    /// it every [`SENT_FLUSH_EVERY`]) or until [`SENT_BUFFER_MAX`] wait:
+    /// The records wait in memory for [`Store::flush_lazy`] (the actor calls
+    /// it every [`SENT_FLUSH_EVERY`]) or until `SENT_BUFFER_MAX` wait:
     /// one store transaction for many acknowledgements, not one each (a
     /// transaction was a tenth of a node's time on the path of a track
     /// update). They were never durable at once: a crash loses at most the
