@@ -132,15 +132,17 @@ pub(crate) struct Actor {
     pub(crate) reload_error: String,
     /// Off-line passage: what waits for the next bundle (`courier`).
     pub(crate) courier: crate::courier::Courier,
-    /// This node's receipts waiting for the audit flush that covers their
-    /// entries (the audit seq they need durable), then sent with the
-    /// durable head (`egress`). Not recorded as sent: a restart sends them again.
-    pub(crate) receipts_held: Vec<(u64, Transmit)>,
     /// The real-time lane for missile tracks (`None`: `TISA_TRACK_LANE=off`).
     pub(crate) lane: Option<crate::lane::LaneHandle>,
     /// A group commit since the lane's view was last refreshed.
     pub(crate) lane_stale: bool,
 }
+
+/// How often the audit log is fsync'd (and its head recorded in the store
+/// and `audit.head`) while entries are written: the entries of inputs are
+/// derived from the input log, which is fdatasync'd at every group commit,
+/// so this bounds only how much replay writes again after a power loss.
+pub(crate) const AUDIT_SYNC_EVERY: Duration = Duration::from_secs(1);
 
 /// Group commit: at most this many inputs in one store transaction.
 const BATCH_MAX: usize = 256;
@@ -188,6 +190,8 @@ async fn run(
     }
     let mut resends = crate::resend::Resends::default();
     let (replayed, resend) = crate::replay::replay(&mut core, &mut store, &mut audit, &mut resends)?;
+    // What replay wrote into the audit log, durable once.
+    audit.flush(&mut store).map_err(|e| NodeError::Config(e.to_string()))?;
     if replayed > 0 {
         info!(inputs = replayed, resend = resend.len(), data_dir = %config.data_dir.display(), "state restored from the input log");
     }
@@ -231,7 +235,6 @@ async fn run(
         reload: config.reload,
         reload_error: String::new(),
         courier: Default::default(),
-        receipts_held: Vec::new(),
         lane,
         lane_stale: false,
     };
@@ -254,6 +257,8 @@ async fn run(
         config.reconcile_every.max(Duration::from_secs(1)),
     );
     reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut audit_sync = tokio::time::interval(AUDIT_SYNC_EVERY);
+    audit_sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent_flush = tokio::time::interval(crate::store::SENT_FLUSH_EVERY);
     sent_flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -292,6 +297,10 @@ async fn run(
                 }
             }
             _ = retry.tick(), if !actor.outbox.is_empty() => actor.retry_outbox_for(None).await,
+            _ = audit_sync.tick(), if actor.audit_flush.is_none() && actor.audit.unsynced() => {
+                actor.start_audit_flush();
+                continue;
+            }
             _ = sent_flush.tick(), if actor.store.lazy_waiting() => {
                 if let Err(e) = actor.store.flush_lazy() {
                     warn!(error = %e, "cannot record sent messages; they will be re-sent after a restart");
@@ -387,8 +396,8 @@ impl Actor {
         if let Err(e) = self.store.sync() {
             warn!(error = %e, "cannot make the sent records durable; those messages will be re-sent after the restart");
         }
-        // The audit fsync in progress, and its successor if entries came meanwhile.
-        while let Some(h) = self.audit_flush.take() {
+        // The audit fsync in progress; then one for what came meanwhile.
+        if let Some(h) = self.audit_flush.take() {
             let done = h.await;
             self.on_audit_flushed(done);
         }
@@ -413,8 +422,8 @@ impl Actor {
         }
     }
 
-    /// An audit fsync ended: records the head it covers, then starts the
-    /// next one if entries were written meanwhile.
+    /// An audit fsync ended: records the head it covers (the next starts
+    /// on the next `AUDIT_SYNC_EVERY` tick).
     fn on_audit_flushed(&mut self, done: Result<PendingFlush, tokio::task::JoinError>) {
         self.audit_flush = None;
         match done {
@@ -425,6 +434,5 @@ impl Actor {
             }
             Err(e) => error!(error = %e, "the audit log's fsync did not run"),
         }
-        self.start_audit_flush();
     }
 }

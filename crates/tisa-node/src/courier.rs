@@ -132,7 +132,7 @@ impl Actor {
         }
         self.courier.out.extend(keep.iter().cloned());
         let left = u32::try_from(keep.len().saturating_sub(MAX_MESSAGES)).unwrap_or(u32::MAX);
-        // Receipts carry the durable audit head: make every entry so first.
+        // The bundle leaves the node's hands: every audit entry durable first.
         if let Err(e) = self.audit.flush(&mut self.store) {
             return Err(format!("cannot make the audit log durable before export: {e}"));
         }

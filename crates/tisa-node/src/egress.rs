@@ -40,7 +40,7 @@ impl Actor {
             lane.set_view(self.core.lane_view());
             self.lane_stale = false;
         }
-        let mut out = self.release_receipts();
+        let mut out = Vec::new();
         let mut stored = Vec::new();
         while let Some(t) = self.core.poll_transmit() {
             // Stored already by the lane's copy: recorded as sent.
@@ -89,15 +89,12 @@ impl Actor {
         if let Err(e) = self.links.publish_events(&events).await {
             warn!(error = %e, events = events.len(), "cannot publish events");
         }
-        // The audit entries of the inputs just applied were written (not
-        // fsync'd) before their effects were published; their fsync runs on
-        // another thread while the node goes on. The inputs themselves were
-        // fsync'd before they were applied, and the audit log is
-        // replay-idempotent: entries a power loss cuts off are written again
-        // from the input log on start. (A process crash loses nothing: the
-        // entries are in the page cache.) Keeping the fsync off the path from
-        // input to publish cuts the latency per hop.
-        self.start_audit_flush();
+        // The audit entries of the inputs just applied were written, not
+        // fsync'd: the inputs were fdatasync'd before they were applied, and
+        // the audit log is derived from them (entries a power loss cuts off
+        // are written again, the same, from the input log on start; a
+        // process crash loses nothing, they are in the page cache). The
+        // actor makes the file durable every `AUDIT_SYNC_EVERY`, off this path.
     }
 
     /// Publishes transmits without waiting for their acknowledgements (the
@@ -152,15 +149,15 @@ impl Actor {
             return;
         }
         // This node's own receipts carry its audit chain head, signed: the
-        // originator keeps it as evidence of how far this log reached. They
-        // wait for the flush that makes their entries durable.
-        let need = self.audit.head().0;
-        let (held, mut out): (Vec<Transmit>, Vec<Transmit>) = out.into_iter().partition(|t| {
-            matches!(&t.envelope.payload, Payload::Receipt(r) if r.doc.recipient == self.core.party() && r.audit_head.is_none())
-        });
-        self.receipts_held.extend(held.into_iter().map(|t| (need, t)));
-        if out.is_empty() {
-            return;
+        // originator keeps it as evidence of how far this log reached. The
+        // head covers their entries (audited when their input was applied),
+        // and a power loss cannot take it back (`AuditLog::signed_head`).
+        for t in &mut out {
+            if let Payload::Receipt(r) = &mut t.envelope.payload {
+                if r.doc.recipient == self.core.party() && r.audit_head.is_none() {
+                    r.audit_head = Some(self.audit.signed_head());
+                }
+            }
         }
         for t in &mut out {
             crate::failpoint::before_send(t.envelope.payload.kind());
@@ -179,35 +176,6 @@ impl Actor {
                 None => break,
             }
         }
-    }
-
-    /// The held receipts whose entries are now durable, with the signed
-    /// durable head filled in. If the audit log broke (nothing more becomes
-    /// durable until a restart), they go with the last durable head, which
-    /// is true but does not cover them.
-    fn release_receipts(&mut self) -> Vec<Transmit> {
-        if self.receipts_held.is_empty() {
-            return Vec::new();
-        }
-        let durable = self.audit.durable_seq();
-        let broken = self.audit.is_broken();
-        type Held = Vec<(u64, Transmit)>;
-        let (ready, wait): (Held, Held) =
-            std::mem::take(&mut self.receipts_held).into_iter().partition(|(need, _)| *need <= durable || broken);
-        self.receipts_held = wait;
-        if ready.is_empty() {
-            return Vec::new();
-        }
-        let head = self.audit.signed_head();
-        ready
-            .into_iter()
-            .map(|(_, mut t)| {
-                if let Payload::Receipt(r) = &mut t.envelope.payload {
-                    r.audit_head = Some(head.clone());
-                }
-                t
-            })
-            .collect()
     }
 
     /// A report body from the store, or why it cannot be had.

@@ -56,8 +56,8 @@ pub(crate) type Applied = Option<Result<ControlReply, CommandError>>;
 
 impl Actor {
     /// Every inbound message that was ready, as one group commit: the
-    /// decoded ones are logged in one store transaction, applied in order,
-    /// their audit entries fsync'd once, and only then acknowledged (an
+    /// decoded ones are logged in one input-log append (one fdatasync),
+    /// applied in order, audited, and only then acknowledged (an
     /// unacknowledged message is redelivered; inputs are idempotent).
     pub(crate) async fn on_inbound_batch(&mut self, batch: Vec<Inbound>) {
         let at = now();
@@ -220,10 +220,10 @@ impl Actor {
         Ok(r.pop().flatten())
     }
 
-    /// The group commit: logs inputs durably in one store transaction (one
-    /// fsync), then applies them in order, writing their audit entries
-    /// (fsync'd once for all of them after the effects are published: see
-    /// [`Actor::drain`]). Returns each input's result, in order.
+    /// The group commit: logs inputs durably in one input-log append (one
+    /// fdatasync), then applies them in order, writing their audit entries
+    /// (derived from the inputs just logged: not fsync'd each time, see
+    /// [`crate::audit::AuditLog::record`]). Returns each input's result, in order.
     pub(crate) fn log_and_apply_all(&mut self, inputs: Vec<LoggedInput>) -> Result<Vec<Applied>, StoreError> {
         for l in &inputs {
             crate::failpoint::before_commit(&l.input);
@@ -234,7 +234,6 @@ impl Actor {
             crate::failpoint::after_commit(&l.input);
         }
         debug!(inputs = inputs.len(), first, "group commit");
-        self.audit.defer();
         let mut out = Vec::with_capacity(inputs.len());
         let mut refused = Vec::new();
         for (i, l) in inputs.into_iter().enumerate() {

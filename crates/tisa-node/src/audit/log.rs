@@ -40,20 +40,20 @@ pub struct AuditLog {
     last_input: Option<(u64, u32)>,
     /// (kind, grant id) → input_seq of its first GRANT/REVOCATION entry.
     grants_seen: HashMap<(String, String), u64>,
-    /// Head last recorded in the store and side file (its entry's hash in
-    /// `synced_hash`): everything up to it is fsync'd.
+    /// Head last recorded in the store and side file: everything up to it is fsync'd.
     synced: u64,
-    synced_hash: [u8; 32],
     /// After a write failure nothing more is written until a restart,
     /// whose replay writes what is missing (no gap, no duplicate).
     broken: bool,
-    /// Group commit ([`AuditLog::defer`]): entries are written but not
-    /// fsync'd, and the head not recorded, until [`AuditLog::flush`].
-    deferred: bool,
-    /// Entries written since the last fsync.
+    /// Entries written since the last fsync (those of inputs: derived
+    /// from the input log, made durable by [`AuditLog::flush`] or
+    /// [`AuditLog::begin_flush`] when the node chooses).
     unsynced: bool,
-    /// A signed HEAD was appended while deferred: record the head durably at the flush.
+    /// A signed HEAD was appended since the last flush: record the head durably at the next.
     durable_due: bool,
+    /// The `at_ms` of the last entry: a HEAD that follows an input's
+    /// entries takes it, so replay writes the same HEAD again.
+    last_at: u64,
     /// The last head signed for a receipt ([`AuditLog::signed_head`]), by entry seq.
     head_signed: Option<(u64, Signed)>,
 }
@@ -122,17 +122,30 @@ impl AuditLog {
             last_input: None,
             grants_seen: HashMap::new(),
             synced: 0,
-            synced_hash: ZERO,
             broken: false,
-            deferred: false,
             unsynced: false,
             durable_due: false,
+            last_at: 0,
             head_signed: None,
         };
-        let text = String::from_utf8_lossy(&bytes);
-        let lines: Vec<&str> = text.lines().collect();
-        for (i, line) in lines.iter().enumerate() {
-            let e: Entry = match serde_json::from_str(line) {
+        // Entries after the head last recorded durably were written but
+        // perhaps never fsync'd (those of inputs are, by design, only at
+        // times: the input log holds what they derive from). A power loss
+        // may leave them cut, zeroed or half-written: each must chain on;
+        // from the first that does not, the tail is cut off (kept aside)
+        // and replay writes it again, the same entries with the same hashes.
+        let durable = recorded.iter().map(|(_, (s, _))| *s).max().unwrap_or(0);
+        let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+        let mut offset = 0usize;
+        for (i, raw) in lines.iter().enumerate() {
+            let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let parsed = serde_json::from_slice::<Entry>(line);
+            if log.seq >= durable && !log.chains_on(parsed.as_ref().ok()) {
+                log.cut_tail(&bytes[offset..], offset as u64, durable)?;
+                break;
+            }
+            offset += raw.len();
+            let e: Entry = match parsed {
                 Ok(e) => e,
                 Err(err) if i + 1 == lines.len() => {
                     return Err(fail(&format!(
@@ -161,6 +174,7 @@ impl AuditLog {
             }
             log.seq = e.seq;
             log.hash = unhex32(&e.hash).unwrap_or(ZERO);
+            log.last_at = e.at_ms;
             log.last_is_head = e.kind == "HEAD";
             log.since_head = if log.last_is_head { 0 } else { log.since_head + 1 };
         }
@@ -177,25 +191,69 @@ impl AuditLog {
         // process killed before its fsync left it in the page cache).
         log.file.sync_data().map_err(|e| fail(&e))?;
         log.synced = log.seq;
-        log.synced_hash = log.hash;
         if log.seq == 0 {
             if let Some((seq, hash)) = previous.filter(|(s, _)| *s > 0) {
                 // The file was moved aside (or removed): a new log starts,
                 // and says where the previous one ended.
                 warn!(path = %path.display(), previous_seq = seq, "starting a new audit log; the previous one is not here");
-                log.append_head(format!("new log: the previous log ended at seq {seq} hash {}", hex(&hash)))
-                    .and_then(|()| log.sync(store, true))
-                    .map_err(|e| fail(&e))?;
+                log.append_head(
+                    crate::clock::now().as_millis(),
+                    format!("new log: the previous log ended at seq {seq} hash {}", hex(&hash)),
+                )
+                .and_then(|()| log.fsync())
+                .and_then(|()| log.sync(store, true))
+                .map_err(|e| fail(&e))?;
             }
         }
         let last = log.last_input.map(|(s, _)| s);
         Ok((log, last))
     }
 
+    /// Whether `e` is the next entry of the chain as it stands: the next
+    /// seq, chained to the last hash, its own hash right.
+    fn chains_on(&self, e: Option<&Entry>) -> bool {
+        e.is_some_and(|e| {
+            e.seq == self.seq + 1
+                && unhex32(&e.prev) == Some(self.hash)
+                && e.compute_hash().is_some_and(|h| unhex32(&e.hash) == Some(h))
+        })
+    }
+
+    /// Cuts the log at `at` (bytes `tail` from there on, all after the
+    /// durable head `durable`): kept aside in `audit.log.cut-<next seq>`,
+    /// never just lost, then gone from the log.
+    fn cut_tail(&mut self, tail: &[u8], at: u64, durable: u64) -> Result<(), AuditError> {
+        let aside = self.path.with_file_name(format!("{LOG_FILE}.cut-{}", self.seq + 1));
+        let lines = tail.split_inclusive(|b| *b == b'\n').count();
+        // Zeros (space a power loss left unwritten) are not worth keeping.
+        let kept = tail.iter().any(|b| *b != 0);
+        if kept {
+            tisa_fs::write_private(&aside, tail)
+                .map_err(|e| self.err(format!("cannot keep its cut tail aside: {e}")))?;
+        }
+        warn!(
+            path = %self.path.display(),
+            durable_seq = durable,
+            from_seq = self.seq + 1,
+            lines,
+            bytes = tail.len(),
+            aside = %if kept { aside.display().to_string() } else { "-".to_owned() },
+            "audit entries after the last durable head do not chain on (a power loss cut them); cut off, replay writes them again from the input log"
+        );
+        self.file.set_len(at).and_then(|()| self.file.sync_all()).map_err(|e| self.err(e))
+    }
+
     /// Records what one input caused: `events`, drained from the core right
     /// after applying it (`command_ok`: a command input succeeded). On
-    /// replay, entries already in the file are skipped. Then records the
-    /// head in `store` and `audit.head`.
+    /// replay, entries already in the file are skipped.
+    ///
+    /// Written, not fsync'd: the input is in the input log, fdatasync'd
+    /// before it was applied, and replay derives the same entries from it
+    /// (the core is deterministic; a HEAD takes the time of the entry before
+    /// it), so a power loss takes back nothing a receipt could have named.
+    /// The node makes them durable at times ([`AuditLog::begin_flush`]).
+    /// One exception: a refused command's entries (replay does not apply
+    /// it again, `replay`) are fsync'd at once.
     pub fn record(
         &mut self,
         store: &mut Store,
@@ -235,7 +293,8 @@ impl AuditLog {
                 self.grants_seen.entry(key).or_insert(note.seq);
             }
         }
-        self.after_append(store)
+        let derived = command_ok || part == 0;
+        self.after_append(store, !derived)
     }
 
     /// Records a dead letter: `MALFORMED` (could not be decoded; never
@@ -265,7 +324,7 @@ impl AuditLog {
             detail,
             ..Entry::default()
         };
-        let r = self.append(e).and_then(|()| self.after_append(store));
+        let r = self.append(e).and_then(|()| self.after_append(store, true));
         if let Err(e) = r {
             error!(error = %e, "cannot write the audit log");
         }
@@ -305,7 +364,7 @@ impl AuditLog {
             detail,
             ..Entry::default()
         };
-        let r = self.append(e).and_then(|()| self.after_append(store));
+        let r = self.append(e).and_then(|()| self.after_append(store, true));
         if let Err(e) = r {
             error!(error = %e, "cannot write the audit log");
         }
@@ -318,8 +377,11 @@ impl AuditLog {
             return Ok(());
         }
         if !self.last_is_head {
-            self.append_head(format!("chain head seq={}", self.seq))?;
+            self.append_head(crate::clock::now().as_millis(), format!("chain head seq={}", self.seq))?;
         }
+        self.fsync()?;
+        self.unsynced = false;
+        self.durable_due = false;
         self.sync(store, true)
     }
 
@@ -328,29 +390,30 @@ impl AuditLog {
         (self.seq, self.hash)
     }
 
-    /// The durable head (everything up to it fsync'd), signed with the
-    /// node's key (document `tisa.v1.audit-head`), to carry in this node's
-    /// receipts: a receipt never names entries a power loss could take
-    /// back. The node holds its receipts until the flush covering their
-    /// entries is done (`egress`), so the head a receipt carries covers the
-    /// delivery it is for.
+    /// The head (seq, hash), signed with the node's key (document
+    /// `tisa.v1.audit-head`), to carry in this node's receipts. A receipt
+    /// never names entries a power loss could take back: every entry up to
+    /// the head is fsync'd or derived from inputs the input log holds
+    /// (see [`AuditLog::record`]), and a receipt leaves only after the
+    /// input that made it was committed and audited, so the head covers
+    /// the delivery it is for.
     ///
-    /// Signed once per durable head: the receipts released by one flush
-    /// carry the same signature, which the originator then verifies once.
+    /// Signed once per head: the receipts of one drain carry the same
+    /// signature, which the originator then verifies once.
     pub fn signed_head(&mut self) -> Signed {
         if let Some((seq, s)) = &self.head_signed {
-            if *seq == self.synced {
+            if *seq == self.seq {
                 return s.clone();
             }
         }
-        let s = self.identity.sign(head_document(&self.party.to_string(), self.synced, &hex(&self.synced_hash)));
-        self.head_signed = Some((self.synced, s.clone()));
+        let s = self.identity.sign(head_document(&self.party.to_string(), self.seq, &hex(&self.hash)));
+        self.head_signed = Some((self.seq, s.clone()));
         s
     }
 
-    /// The seq of the last entry fsync'd (see [`AuditLog::signed_head`]).
-    pub fn durable_seq(&self) -> u64 {
-        self.synced
+    /// Whether entries were written since the last fsync.
+    pub fn unsynced(&self) -> bool {
+        self.unsynced && !self.broken
     }
 
     /// Whether a write or fsync failed: nothing more is written (or made
@@ -371,7 +434,7 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Chains, writes and fsyncs one entry.
+    /// Chains and writes one entry (the caller decides when it is fsync'd).
     fn append(&mut self, mut e: Entry) -> Result<(), AuditError> {
         e.seq = self.seq + 1;
         e.party = self.party.to_string();
@@ -381,8 +444,7 @@ impl AuditLog {
         e.hash = hex(&hash);
         let mut line = e.line();
         line.push(b'\n');
-        let r = self.file.write_all(&line).and_then(|()| if self.deferred { Ok(()) } else { self.file.sync_data() });
-        if let Err(err) = r {
+        if let Err(err) = self.file.write_all(&line) {
             self.broken = true;
             return Err(self.err(format!(
                 "cannot write entry seq {} ({err}); nothing more is written until the node restarts",
@@ -391,17 +453,19 @@ impl AuditLog {
         }
         self.seq = e.seq;
         self.hash = hash;
+        self.last_at = e.at_ms;
+        self.unsynced = true;
         self.last_is_head = e.kind == "HEAD";
         self.since_head = if self.last_is_head { 0 } else { self.since_head + 1 };
         Ok(())
     }
 
-    fn append_head(&mut self, detail: String) -> Result<(), AuditError> {
+    fn append_head(&mut self, at_ms: u64, detail: String) -> Result<(), AuditError> {
         let party = self.party.to_string();
         let hash_hex = hex(&self.hash);
         let signed: Signed = self.identity.sign(head_document(&party, self.seq, &hash_hex));
         let e = Entry {
-            at_ms: crate::clock::now().as_millis(),
+            at_ms,
             actor: party,
             kind: "HEAD".into(),
             detail,
@@ -417,38 +481,23 @@ impl AuditLog {
         self.append(e)
     }
 
-    /// After appends: a signed HEAD every [`HEAD_EVERY`] entries, then the
-    /// head recorded in the store and the side file.
-    fn after_append(&mut self, store: &mut Store) -> Result<(), AuditError> {
-        let mut durable = false;
+    /// After appends: a signed HEAD every [`HEAD_EVERY`] entries (at the
+    /// time of the entry before it: replay writes the same one); then, if
+    /// `now` (what replay cannot write again), the fsync and the head
+    /// recorded in the store and the side file.
+    fn after_append(&mut self, store: &mut Store, now: bool) -> Result<(), AuditError> {
         if self.since_head >= HEAD_EVERY {
-            self.append_head(format!("chain head seq={}", self.seq))?;
-            durable = true;
+            self.append_head(self.last_at, format!("chain head seq={}", self.seq))?;
+            self.durable_due = true;
         }
-        if self.deferred {
-            self.unsynced |= self.seq != self.synced;
-            self.durable_due |= durable;
-            return Ok(());
+        if now {
+            self.flush(store)?;
         }
-        self.sync(store, durable)
+        Ok(())
     }
 
-    /// Group commit: until [`AuditLog::flush`], entries are written without
-    /// an fsync each and the head is not recorded. Safe because the inputs
-    /// they describe are already committed to the store (replay rewrites
-    /// whatever a crash cuts off) and the head is recorded only after the
-    /// file is fsync'd, so it never runs ahead of the file.
-    pub fn defer(&mut self) {
-        self.deferred = true;
-    }
-
-    /// Ends [`AuditLog::defer`]: one fsync for every entry written since,
-    /// then the head recorded in the store and `audit.head`.
-    pub fn flush(&mut self, store: &mut Store) -> Result<(), AuditError> {
-        self.deferred = false;
-        if self.broken || !std::mem::take(&mut self.unsynced) {
-            return Ok(());
-        }
+    /// Fsyncs the file, or stops the log until a restart.
+    fn fsync(&mut self) -> Result<(), AuditError> {
         if let Err(err) = self.file.sync_data() {
             self.broken = true;
             return Err(self.err(format!(
@@ -456,18 +505,26 @@ impl AuditLog {
                 self.seq
             )));
         }
+        Ok(())
+    }
+
+    /// One fsync for every entry written since the last, then the head
+    /// recorded in the store and `audit.head`.
+    pub fn flush(&mut self, store: &mut Store) -> Result<(), AuditError> {
+        if self.broken || !std::mem::take(&mut self.unsynced) {
+            return Ok(());
+        }
+        self.fsync()?;
         let durable = std::mem::take(&mut self.durable_due);
         self.sync(store, durable)
     }
 
-    /// Ends [`AuditLog::defer`] like [`AuditLog::flush`], but hands the
-    /// blocking part (the fsync of the log, the side file) to the caller to
-    /// run on another thread ([`PendingFlush::run`]), so that the node goes
-    /// on meanwhile; [`AuditLog::finish_flush`] then records the head. Entries
-    /// appended in between are covered by the next flush. `None`: nothing to
-    /// fsync.
+    /// [`AuditLog::flush`], but hands the blocking part (the fsync of the
+    /// log, the side file) to the caller to run on another thread
+    /// ([`PendingFlush::run`]), so that the node goes on meanwhile;
+    /// [`AuditLog::finish_flush`] then records the head. Entries appended in
+    /// between are covered by the next flush. `None`: nothing to fsync.
     pub fn begin_flush(&mut self) -> Result<Option<PendingFlush>, AuditError> {
-        self.deferred = false;
         if self.broken || !std::mem::take(&mut self.unsynced) {
             return Ok(None);
         }
@@ -499,7 +556,6 @@ impl AuditLog {
         if done.seq >= self.synced {
             store.set_audit_head(done.seq, &done.hash, done.durable).map_err(|e| self.err(e))?;
             self.synced = done.seq;
-            self.synced_hash = done.hash;
         }
         Ok(())
     }
@@ -515,7 +571,6 @@ impl AuditLog {
             .map_err(|e| self.err(format!("cannot write {HEAD_FILE}: {e}")))?;
         store.set_audit_head(self.seq, &self.hash, durable).map_err(|e| self.err(e))?;
         self.synced = self.seq;
-        self.synced_hash = self.hash;
         Ok(())
     }
 }

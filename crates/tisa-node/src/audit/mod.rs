@@ -16,19 +16,29 @@
 //! `prev` (hex hash of the previous entry; zeros for the first) and `hash`
 //! = SHA-256(prev ‖ the entry's canonical bytes without `hash`).
 //!
-//! Every append is written and fsync'd. Every [`HEAD_EVERY`] entries, and
-//! on clean shutdown, a `HEAD` entry signs the chain head (seq, hash) with
-//! the node's key (document `tisa.v1.audit-head`). After each input the
-//! head is also recorded in the node's store and in `audit.head` (a
-//! fixed-size side file, fsync'd, readable while the node runs, since redb
-//! allows one process at a time): a file that ends before a recorded head
-//! has lost entries at its end.
+//! Every [`HEAD_EVERY`] entries, and on clean shutdown, a `HEAD` entry
+//! signs the chain head (seq, hash) with the node's key (document
+//! `tisa.v1.audit-head`). Whenever the file is fsync'd the head is also
+//! recorded in the node's store and in `audit.head` (a fixed-size side
+//! file, fsync'd, readable while the node runs, since redb allows one
+//! process at a time): a file that ends before a recorded head has lost
+//! entries at its end.
 //!
-//! Replay-idempotent: the core is deterministic, so replaying the input log
-//! on start reproduces the same events in the same order. An entry is
-//! written only if its `(input_seq, input_part)` is beyond the last one in
-//! the file: replay adds no duplicates, and entries for inputs that were
-//! logged but not yet audited before a crash are written then.
+//! **Derived from the input log.** The core is deterministic, so replaying
+//! the input log on start reproduces the same events in the same order,
+//! and an input's entries are written, not fsync'd: the input log was
+//! fdatasync'd before the input was applied, so a power loss takes back
+//! nothing replay cannot write again, byte for byte (a `HEAD` among them
+//! takes the time of the entry before it, not the clock). The node fsyncs
+//! the file off its path every `AUDIT_SYNC_EVERY`, at a clean stop and
+//! before an off-line export. What replay could not derive is fsync'd at
+//! once: dead letters, reads, operators' bundle actions, a refused
+//! command's entries. On open, entries after the last recorded head must
+//! chain on; from the first that does not (a power loss's torn or zeroed
+//! tail), the tail is cut off, kept aside as `audit.log.cut-<seq>`, and
+//! written again by replay. An entry is written only if its `(input_seq,
+//! input_part)` is beyond the last one in the file: replay adds no
+//! duplicates.
 
 mod entry;
 mod log;
