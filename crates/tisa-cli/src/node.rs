@@ -19,7 +19,12 @@ An unknown name stops the node at start.\n\n\
 Missile tracks: a peer's track update is judged and passed on (forwarded by the hub, shown by a \
 recipient) as soon as it is published, ahead of the node's commit, by the same rules; its stream copy \
 is then committed and audited as every input. TISA_TRACK_LANE=off passes it on only after its \
-commit. `tisa health` shows what the lane passed, left and dropped.")]
+commit. `tisa health` shows what the lane passed, left and dropped.\n\n\
+Hub (US) only: a batch of messages from the links (which the broker redelivers until the hub \
+acknowledges them after its commit) is applied first, the deliveries it makes are published at once, \
+then it is committed, audited and acknowledged; grants, revocations, commands and timers are committed \
+first. A crash before the commit loses nothing: the broker redelivers, and the recipient takes each \
+report revision once. TISA_EARLY_FORWARD=off commits first, as the other nodes do.")]
 pub(crate) struct NodeArgs {
     /// This node's party: kr|us|jp (or KOR|USA|JPN); taken from --config if absent.
     #[arg(long, env = "TISA_PARTY")]

@@ -59,6 +59,11 @@ pub enum NodeError {
     /// The node's store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The node stopped because its state ran ahead of its input log (a
+    /// commit failed after the inputs were applied, `early`): a restart
+    /// replays the log.
+    #[error("stopped: {0}; restart the node (it replays its input log; the broker redelivers what was not committed)")]
+    Stopped(String),
 }
 
 /// Starts a node: restores its state, connects (retrying while the broker
@@ -136,6 +141,12 @@ pub(crate) struct Actor {
     pub(crate) lane: Option<crate::lane::LaneHandle>,
     /// A group commit since the lane's view was last refreshed.
     pub(crate) lane_stale: bool,
+    /// The hub publishes deliveries before their commit (`early`).
+    pub(crate) early_forward: bool,
+    /// Transmits an early batch left for `drain`, in the core's order.
+    pub(crate) queued: Vec<Transmit>,
+    /// Why the node must stop (its core ran ahead of its log).
+    pub(crate) fatal: Option<String>,
 }
 
 /// How often the audit log is fsync'd (and its head recorded in the store
@@ -176,6 +187,7 @@ async fn run(
     let party = config.party;
     crate::failpoint::init().map_err(|e| NodeError::Config(e.to_string()))?;
     let lane_on = crate::lane::enabled_by_env().map_err(NodeError::Config)?;
+    let early_forward = crate::early::enabled_by_env().map_err(NodeError::Config)? && party == Party::Us;
     // Refuse to start on a key the agreement does not know, before touching the network.
     let mut store = Store::open(&config.data_dir)?;
     let instance = store.instance()?;
@@ -237,6 +249,9 @@ async fn run(
         courier: Default::default(),
         lane,
         lane_stale: false,
+        early_forward,
+        queued: Vec::new(),
+        fatal: None,
     };
     actor.load_courier_acks();
     actor.send_all(resend).await;
@@ -272,7 +287,12 @@ async fn run(
             _ = shutdown.cancelled() => break,
             Some(msg) = inbound.next() => {
                 let batch = ready_batch(msg, &mut inbound);
-                actor.on_inbound_batch(batch).await
+                actor.on_inbound_batch(batch).await;
+                if let Some(why) = actor.fatal.take() {
+                    // No clean stop: nothing of the uncommitted batch may be recorded as sent.
+                    error!(error = %why, "the input log cannot take what the node applied; stopping");
+                    return Err(NodeError::Stopped(why));
+                }
             }
             Some(call) = calls.next() => {
                 let batch = ready_batch(call, &mut calls);

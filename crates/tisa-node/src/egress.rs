@@ -29,20 +29,18 @@ const HOT_PATH_EVENTS: &[&str] = &[
 ];
 
 /// At most this many published messages awaiting their acknowledgement; beyond, the loop waits.
-const MAX_IN_FLIGHT: usize = 4096;
+pub(crate) const MAX_IN_FLIGHT: usize = 4096;
 
 impl Actor {
     /// Drains the core's outputs: transmits first, then events.
     pub(crate) async fn drain(&mut self) {
         // The lane judges by what was just committed before any of its
         // effects (a revocation's, say) is published.
-        if let Some(lane) = self.lane.as_ref().filter(|_| self.lane_stale) {
-            lane.set_view(self.core.lane_view());
-            self.lane_stale = false;
-        }
+        self.refresh_lane();
         let mut out = Vec::new();
         let mut stored = Vec::new();
-        while let Some(t) = self.core.poll_transmit() {
+        let queued = std::mem::take(&mut self.queued);
+        for t in queued.into_iter().chain(std::iter::from_fn(|| self.core.poll_transmit())) {
             // Stored already by the lane's copy: recorded as sent.
             if self.lane.as_ref().is_some_and(|l| l.stored_already(&t)) {
                 stored.push(t.envelope.message_id.to_string());
@@ -95,6 +93,14 @@ impl Actor {
         // are written again, the same, from the input log on start; a
         // process crash loses nothing, they are in the page cache). The
         // actor makes the file durable every `AUDIT_SYNC_EVERY`, off this path.
+    }
+
+    /// Gives the lane a fresh view if inputs were applied since the last.
+    pub(crate) fn refresh_lane(&mut self) {
+        if let Some(lane) = self.lane.as_ref().filter(|_| self.lane_stale) {
+            lane.set_view(self.core.lane_view());
+            self.lane_stale = false;
+        }
     }
 
     /// Publishes transmits without waiting for their acknowledgements (the

@@ -7,7 +7,10 @@
 //! `kill -9`). The variable is read once, when the node starts; a value
 //! that names no step is refused (the node does not start), so a typo
 //! cannot make a test pass by never firing. Unset, each check is one load
-//! of an initialised `OnceLock`.
+//! of an initialised `OnceLock`. With `…:stall` the node prints the same
+//! line and stops there for good instead (the actor's task waits; where it
+//! cannot, its thread), so that a test can look at what the node's other
+//! tasks did meanwhile, then kill it.
 //!
 //! Steps, on both sides of each commit and each publish:
 //!
@@ -75,6 +78,9 @@ struct Armed {
     what: String,
     nth: u64,
     hits: AtomicU64,
+    /// `…:stall`: the node's actor stops there (its other tasks go on)
+    /// until it is killed, instead of aborting.
+    stall: bool,
 }
 
 static ARMED: OnceLock<Option<Armed>> = OnceLock::new();
@@ -82,13 +88,17 @@ static ARMED: OnceLock<Option<Armed>> = OnceLock::new();
 /// A `TISA_FAILPOINT` value that names no step.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{ENV}={0:?} names no failpoint (expected <step>:<what>[:<nth>], step one of before-commit, after-commit, \
+    "{ENV}={0:?} names no failpoint (expected <step>:<what>[:<nth>][:stall], step one of before-commit, after-commit, \
      before-send, after-send; see `tisa node --help`)"
 )]
 pub struct BadFailpoint(String);
 
 fn parse(v: &str) -> Result<Armed, BadFailpoint> {
     let bad = || BadFailpoint(v.to_owned());
+    let (v, stall) = match v.strip_suffix(":stall") {
+        Some(rest) => (rest, true),
+        None => (v, false),
+    };
     let (name, nth) = match v.rsplit_once(':') {
         Some((name, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
             (name, n.parse::<u64>().map_err(|_| bad())?)
@@ -102,7 +112,7 @@ fn parse(v: &str) -> Result<Armed, BadFailpoint> {
     if !known || nth == 0 {
         return Err(bad());
     }
-    Ok(Armed { step, what: what.to_owned(), nth, hits: AtomicU64::new(0) })
+    Ok(Armed { step, what: what.to_owned(), nth, hits: AtomicU64::new(0), stall })
 }
 
 /// Reads [`ENV`] (once per process; later calls only report the first
@@ -132,19 +142,36 @@ pub fn init() -> Result<(), BadFailpoint> {
 }
 
 #[inline]
-fn check(step: &'static str, what: impl FnOnce() -> Cow<'static, str>) {
-    let Some(Some(a)) = ARMED.get() else { return };
+/// Aborts the process if the armed failpoint is hit; `true` if it is hit
+/// and armed to stall (the caller stops there for good).
+fn check(step: &'static str, what: impl FnOnce() -> Cow<'static, str>) -> bool {
+    let Some(Some(a)) = ARMED.get() else { return false };
     if a.step != step {
-        return;
+        return false;
     }
     let what = what();
     if a.what != what {
-        return;
+        return false;
     }
     if a.hits.fetch_add(1, Ordering::SeqCst) + 1 == a.nth {
         // One line, unbuffered, then a crash: no destructors, no flush.
         eprintln!("tisa: failpoint {step}:{what} hit");
+        if a.stall {
+            return true;
+        }
         std::process::abort();
+    }
+    false
+}
+
+/// A stall where the caller cannot wait: the thread stops for good, after
+/// handing the runtime's other tasks to another thread (`block_in_place`),
+/// so the node's connections and track lane go on.
+fn stall_thread(hit: bool) {
+    if hit {
+        tokio::task::block_in_place(|| loop {
+            std::thread::park();
+        });
     }
 }
 
@@ -161,22 +188,35 @@ fn input_kind(input: &Input) -> Cow<'static, str> {
 
 /// Before an input is written to the store.
 pub(crate) fn before_commit(input: &Input) {
-    check("before-commit", || input_kind(input));
+    stall_thread(check("before-commit", || input_kind(input)));
 }
 
 /// After an input is durable, before it is applied and acknowledged.
 pub(crate) fn after_commit(input: &Input) {
-    check("after-commit", || input_kind(input));
+    stall_thread(check("after-commit", || input_kind(input)));
+}
+
+/// Before a message of `kind` from a peer is written to the store (the
+/// hub's batches applied before their commit, `early`). `true`: stall
+/// here (the caller's task waits for good; the node's other tasks go on).
+pub(crate) fn before_commit_message(kind: &'static str) -> bool {
+    check("before-commit", || Cow::Borrowed(kind))
+}
+
+/// After a message of `kind` from a peer is durable (`early`: applied,
+/// not yet audited nor acknowledged). `true` as for [`before_commit_message`].
+pub(crate) fn after_commit_message(kind: &'static str) -> bool {
+    check("after-commit", || Cow::Borrowed(kind))
 }
 
 /// Before a message of `kind` is published.
 pub(crate) fn before_send(kind: &'static str) {
-    check("before-send", || Cow::Borrowed(kind));
+    stall_thread(check("before-send", || Cow::Borrowed(kind)));
 }
 
 /// After the receiver's stream acknowledged a message of `kind`, before it is recorded as sent.
 pub(crate) fn after_send(kind: &'static str) {
-    check("after-send", || Cow::Borrowed(kind));
+    stall_thread(check("after-send", || Cow::Borrowed(kind)));
 }
 
 #[cfg(test)]

@@ -87,9 +87,19 @@ impl Actor {
         }
         let n = inputs.len();
         let seen = self.audited.len();
-        match self.log_and_apply_all(inputs) {
+        let committed = if self.may_go_early(&inputs) {
+            // The hub: applied, deliveries published, then committed (`early`).
+            if let Err(why) = self.apply_publish_commit(inputs).await {
+                self.fatal = Some(why);
+                return;
+            }
+            Ok(())
+        } else {
+            self.log_and_apply_all(inputs).map(|_| ())
+        };
+        match committed {
             // Committed: the broker may forget them.
-            Ok(_) => {
+            Ok(()) => {
                 // The refusals among this batch's events, by message id (one
                 // pass over the events, not one per message).
                 let mut refusals: std::collections::HashMap<MessageId, (&'static str, String)> = Default::default();

@@ -34,6 +34,7 @@ pub mod audit;
 pub mod clock;
 mod control;
 mod courier;
+mod early;
 mod egress;
 pub mod failpoint;
 mod ingress;

@@ -281,7 +281,12 @@ impl Store {
     /// committing those alone (none was applied or acknowledged yet).
     pub fn append(&mut self, inputs: &[LoggedInput]) -> Result<u64, StoreError> {
         let payloads: Vec<Vec<u8>> = inputs.iter().map(LoggedInput::encode).collect();
-        let first = self.wal.append(&payloads).map_err(|e| self.err(e))?;
+        self.append_encoded(&payloads)
+    }
+
+    /// [`Store::append`] of inputs already encoded ([`LoggedInput::encode`]).
+    pub fn append_encoded(&mut self, payloads: &[Vec<u8>]) -> Result<u64, StoreError> {
+        let first = self.wal.append(payloads).map_err(|e| self.err(e))?;
         self.next_seq = self.wal.next_seq();
         Ok(first)
     }
