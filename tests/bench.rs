@@ -98,6 +98,11 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
             assert_eq!(l["enabled"], true, "{st}");
             assert!(num(l, "passed") >= 10.0 && num(l, "dropped") == 0.0, "{party}: {l}");
         }
+        // The hub published deliveries before its commit (the standing-grant
+        // runs before the tracks: at least the --quick run's 10 latency reports).
+        let e = &st["early_forward"];
+        assert_eq!(e["enabled"], true, "{st}");
+        assert!(num(e, "deliveries") >= 10.0, "{e}");
         assert!(num(&nodes["pending"], "kr_rss_mb") > 0.0, "{nodes}");
     }
     let always = paths.iter().find(|p| p["name"] == "tisa/standing_throughput" && p["fsync"] == "always").unwrap();

@@ -47,6 +47,7 @@ fn corrections_inbox_status_grants_health_and_audit_in_a_real_browser() {
     let kr_console = start_console_with(&c, Party::Kr, false, &["--data-dir", &kd, "--agreement", &ag]);
     let kr2_console = start_console_with(&c, Party::Kr, true, &[]);
     let jp_console = start_console(&c, Party::Jp);
+    let us_console = start_console(&c, Party::Us);
 
     // A report, released; then its correction, awaiting a decision.
     // (Readable text: this page's screenshot is the README's.)
@@ -183,6 +184,12 @@ fn corrections_inbox_status_grants_health_and_audit_in_a_real_browser() {
     kr.goto(&format!("{}/health", kr_console.base));
     assert!(kr.text("#verdict").starts_with("Healthy"), "{}", kr.text("main"));
     kr.screenshot("kr-health");
+    // The hub's shows what it delivered before its commit (the released reports above).
+    let us = driver.browser("US");
+    log_in(&us, &us_console.link);
+    us.goto(&format!("{}/health", us_console.base));
+    assert!(us.text("main").contains("Deliveries before the commit"), "{}", us.text("main"));
+    us.screenshot("us-health");
     kr.goto(&format!("{}/audit", kr_console.base));
     assert!(kr.text("#verdict").starts_with("Verified"), "{}", kr.text("main"));
     assert!(kr.text("#entries").contains("DECIDED"), "{}", kr.text("main"));

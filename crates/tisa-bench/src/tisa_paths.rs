@@ -218,7 +218,9 @@ fn settings(c: &Cluster, fsync_always: bool) -> Result<Value> {
     Ok(json!({
         "broker_fsync": if fsync_always { "always (sync_interval: always: fsync before every acknowledgement)" }
             else { "lazy (nats-server's default: fsync every 2 minutes)" },
-        "node_fsync": "the input log fsync'd before any input is applied or acknowledged (every group commit)",
+        "node_fsync": "the input log fdatasync'd before any input is acknowledged (every group commit), and before it \
+            is applied except at the hub for link messages with early_forward (their deliveries go first, the \
+            broker redelivers until the commit); the audit log derived from it, fsync'd every second",
         "two_person_rule": p.two_person_rule,
         "freshness_window_ms": p.standing_window.as_millis(),
         "clock_skew_ms": p.clock_skew.as_millis(),
@@ -329,8 +331,14 @@ pub(crate) async fn tisa_paths(
     // Whether the track updates took the real-time lane, and what it did
     // (read back from the hub's and JP's health, not assumed).
     let mut lane = serde_json::Map::new();
+    let mut early = Value::Null;
     for p in [Party::Us, Party::Jp] {
         if let ControlReply::Health(h) = ask(&operator(&c, p).await?, ControlRequest::Health).await? {
+            if p == Party::Us {
+                // And whether the hub published deliveries before its commit.
+                let e = h.early_forward;
+                early = json!({"enabled": e.enabled, "batches": e.batches, "deliveries": e.deliveries});
+            }
             let l = h.track_lane;
             lane.insert(
                 p.code().into(),
@@ -340,6 +348,7 @@ pub(crate) async fn tisa_paths(
     }
     if let Some(m) = settings.as_object_mut() {
         m.insert("track_lane".into(), Value::Object(lane));
+        m.insert("early_forward".into(), early);
     }
     paths.push(latency_result(
         "tisa/track_latency",

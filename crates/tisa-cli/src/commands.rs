@@ -529,6 +529,11 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
                 "left": h.track_lane.left,
                 "dropped": h.track_lane.dropped,
             },
+            "early_forward": {
+                "enabled": h.early_forward.enabled,
+                "batches": h.early_forward.batches,
+                "deliveries": h.early_forward.deliveries,
+            },
             "agreement": {
                 "version": h.agreement_version,
                 "sha256": h.agreement.sha256,
@@ -566,6 +571,12 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             println!("  track lane: passed={} left={} dropped={}", l.passed, l.left, l.dropped);
         } else {
             println!("  track lane: off (TISA_TRACK_LANE=off)");
+        }
+        let e = &h.early_forward;
+        if e.enabled {
+            println!("  early forwarding: batches={} deliveries={}", e.batches, e.deliveries);
+        } else if h.party == tisa_core::Party::Us {
+            println!("  early forwarding: off (TISA_EARLY_FORWARD=off)");
         }
         for st in &h.streams {
             println!("  {}", stream_line(st));

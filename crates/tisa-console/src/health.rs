@@ -54,6 +54,13 @@ pub fn render(h: &Health) -> Markup {
                     @if h.track_lane.dropped > 0 { strong.soon { (h.track_lane.dropped) } } @else { "0" }
                 } @else { "off" }
             }
+            @if h.party == tisa_core::Party::Us {
+                dt { "Deliveries before the commit (batches / deliveries)" } dd {
+                    @if h.early_forward.enabled {
+                        (h.early_forward.batches) " / " (h.early_forward.deliveries)
+                    } @else { "off" }
+                }
+            }
             dt { "Agreement" } dd { "version " (h.agreement_version) ", sha256 " code { (h.agreement.sha256) } }
             @for p in &h.agreement.peers { dt { "Peer enforces" } dd { (p) } }
             @for s in &h.agreement.staged { dt { "Staged" } dd { (s) } }

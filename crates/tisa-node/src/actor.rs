@@ -89,6 +89,10 @@ pub(crate) struct Counters {
     pub(crate) dead_letter_errors: u64,
     /// Control calls refused for their reply subject (not under the operators' inbox).
     pub(crate) refused_replies: u64,
+    /// The hub's batches applied before their commit, and the deliveries
+    /// published so (`early`).
+    pub(crate) early_batches: u64,
+    pub(crate) early_deliveries: u64,
 }
 
 /// Why the outbox is not draining (for `tisa health` and the error log).

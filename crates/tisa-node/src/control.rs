@@ -354,6 +354,11 @@ impl Actor {
             held: self.core.held_count() as u64,
             refused_replies: self.counters.refused_replies,
             track_lane: self.lane.as_ref().map(|l| l.health()).unwrap_or_default(),
+            early_forward: tisa_transport::EarlyForwardHealth {
+                enabled: self.early_forward,
+                batches: self.counters.early_batches,
+                deliveries: self.counters.early_deliveries,
+            },
             streams,
             agreement: {
                 let v = self.core.agreement_view();

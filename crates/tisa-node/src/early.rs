@@ -117,7 +117,9 @@ impl Actor {
         // The lane judges by what was applied before anything it caused leaves.
         self.refresh_lane();
         let (early, rest) = heads(std::iter::from_fn(|| self.core.poll_transmit()).collect());
+        self.counters.early_batches += 1;
         if self.in_flight.len() + early.len() <= crate::egress::MAX_IN_FLIGHT {
+            self.counters.early_deliveries += early.len() as u64;
             self.send_all(early).await;
         } else {
             // Publishing would wait for acknowledgements (and record them).

@@ -35,8 +35,8 @@ pub use conn::{
     Endpoint, Inbound, InboundMeta, LinkUrls, Links, Signer,
 };
 pub use control::{
-    AgreementHealth, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, Health, ListQuery, Query,
-    Retract, SendError, StreamHealth, StreamPeer, TrackLaneHealth, WatchEvent, WatchEvents,
+    AgreementHealth, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, EarlyForwardHealth,
+    Health, ListQuery, Query, Retract, SendError, StreamHealth, StreamPeer, TrackLaneHealth, WatchEvent, WatchEvents,
 };
 pub use convert::{decode_envelope, decode_inbound, encode_batch, encode_envelope, Wire};
 pub use error::{DecodeError, TransportError};

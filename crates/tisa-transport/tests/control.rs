@@ -388,6 +388,7 @@ fn replies() -> Vec<ControlReply> {
             held: 12,
             refused_replies: 13,
             track_lane: tisa_transport::TrackLaneHealth { enabled: true, passed: 16, left: 17, dropped: 18 },
+            early_forward: tisa_transport::EarlyForwardHealth { enabled: true, batches: 19, deliveries: 20 },
             streams: vec![tisa_transport::StreamHealth {
                 name: "TISA_KR_UP".into(),
                 replicas: 3,

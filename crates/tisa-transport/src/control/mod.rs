@@ -47,7 +47,9 @@ pub mod request;
 pub mod streams;
 
 pub use events::{track_detail, watch_event, WatchEvent, WatchEvents};
-pub use reply::{hub_code, AgreementHealth, ControlReply, DeadLetter, Health, SendError, TrackLaneHealth};
+pub use reply::{
+    hub_code, AgreementHealth, ControlReply, DeadLetter, EarlyForwardHealth, Health, SendError, TrackLaneHealth,
+};
 pub use request::{
     decode_request, CommandRequest, ControlRequest, CourierCopy, DecisionQuery, ListQuery, Query, Retract,
     DEFAULT_LIMIT,

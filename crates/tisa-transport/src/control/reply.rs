@@ -118,11 +118,24 @@ pub struct Health {
     pub refused_replies: u64,
     /// The real-time lane for missile tracks.
     pub track_lane: TrackLaneHealth,
+    /// The hub's deliveries published before its commit.
+    pub early_forward: EarlyForwardHealth,
     /// The node's streams as the broker's cluster sees them.
     pub streams: Vec<super::StreamHealth>,
     /// The agreement in force, what the peers enforce, and why trilateral
     /// releases stop if they do.
     pub agreement: AgreementHealth,
+}
+
+/// The hub's deliveries published before its commit (`tisa_node::early`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EarlyForwardHealth {
+    /// Whether the hub does (`TISA_EARLY_FORWARD=off` turns it off; never at KR or JP).
+    pub enabled: bool,
+    /// Batches of link messages applied before their commit.
+    pub batches: u64,
+    /// Deliveries published before their commit.
+    pub deliveries: u64,
 }
 
 /// The real-time lane for missile tracks (`tisa_core::Lane`): early track
@@ -617,6 +630,9 @@ impl Wire for Health {
             track_lane_passed: self.track_lane.passed,
             track_lane_left: self.track_lane.left,
             track_lane_dropped: self.track_lane.dropped,
+            early_forward: self.early_forward.enabled,
+            early_forward_batches: self.early_forward.batches,
+            early_forward_deliveries: self.early_forward.deliveries,
             streams: self.streams.iter().map(Wire::to_proto).collect(),
             agreement_sha256: self.agreement.sha256.clone(),
             agreement_staged: self.agreement.staged.clone(),
@@ -655,6 +671,11 @@ impl Wire for Health {
                 passed: h.track_lane_passed,
                 left: h.track_lane_left,
                 dropped: h.track_lane_dropped,
+            },
+            early_forward: EarlyForwardHealth {
+                enabled: h.early_forward,
+                batches: h.early_forward_batches,
+                deliveries: h.early_forward_deliveries,
             },
             streams: h.streams.into_iter().map(Wire::from_proto).collect::<Result<_, _>>()?,
             agreement: AgreementHealth {
