@@ -15,7 +15,8 @@ Steps: before-commit, after-commit (an input written to the store; not yet appli
 before-send, after-send (a publish acknowledged by the receiver's stream; not yet recorded as sent). \
 <what>: the envelope kind (report, request, decision, delivery, progress, rejection, grant, revocation, \
 track, receipt); for the commit steps also ctl.submit, ctl.decide, ctl.grant, ctl.revoke, ctl.track, timeout. \
-An unknown name stops the node at start.\n\n\
+With a trailing `:stall` the node prints the same line and waits there for good instead (its other tasks \
+go on), for tests that look at what left it. An unknown name stops the node at start.\n\n\
 Missile tracks: a peer's track update is judged and passed on (forwarded by the hub, shown by a \
 recipient) as soon as it is published, ahead of the node's commit, by the same rules; its stream copy \
 is then committed and audited as every input. TISA_TRACK_LANE=off passes it on only after its \
