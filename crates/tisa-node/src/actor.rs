@@ -175,6 +175,19 @@ fn ready_batch<T>(first: T, stream: &mut (impl futures::Stream<Item = T> + Unpin
     batch
 }
 
+/// An on/off setting from the environment: on unless `var` is `off`; any
+/// other value than `on` or `off` stops the node (a typo must not switch
+/// it silently). `TISA_TRACK_LANE` (`lane`), `TISA_EARLY_FORWARD` (`early`).
+fn switch_from_env(var: &str) -> Result<bool, NodeError> {
+    match std::env::var(var).as_deref() {
+        Err(_) | Ok("on") | Ok("") => Ok(true),
+        Ok("off") => Ok(false),
+        Ok(other) => {
+            Err(NodeError::Config(format!("{var}={} is neither on nor off", tisa_core::text::loggable(other))))
+        }
+    }
+}
+
 /// Waits for the audit fsync in progress; never, if there is none.
 async fn audit_flushed(h: &mut Option<JoinHandle<PendingFlush>>) -> Result<PendingFlush, tokio::task::JoinError> {
     match h {
@@ -190,8 +203,8 @@ async fn run(
 ) -> Result<(), NodeError> {
     let party = config.party;
     crate::failpoint::init().map_err(|e| NodeError::Config(e.to_string()))?;
-    let lane_on = crate::lane::enabled_by_env().map_err(NodeError::Config)?;
-    let early_forward = crate::early::enabled_by_env().map_err(NodeError::Config)? && party == Party::Us;
+    let lane_on = switch_from_env("TISA_TRACK_LANE")?;
+    let early_forward = switch_from_env("TISA_EARLY_FORWARD")? && party == Party::Us;
     // Refuse to start on a key the agreement does not know, before touching the network.
     let mut store = Store::open(&config.data_dir)?;
     let instance = store.instance()?;
@@ -420,13 +433,11 @@ impl Actor {
         if let Err(e) = self.store.sync() {
             warn!(error = %e, "cannot make the sent records durable; those messages will be re-sent after the restart");
         }
-        // The audit fsync in progress; then one for what came meanwhile.
+        // The audit fsync in progress; then `close` signs the head and
+        // fsyncs everything written since.
         if let Some(h) = self.audit_flush.take() {
             let done = h.await;
             self.on_audit_flushed(done);
-        }
-        if let Err(e) = self.audit.flush(&mut self.store) {
-            error!(error = %e, "cannot write the audit log");
         }
         if let Err(e) = self.audit.close(&mut self.store) {
             error!(error = %e, "cannot sign the audit log's head");

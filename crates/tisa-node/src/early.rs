@@ -33,22 +33,10 @@
 //!
 //! `TISA_EARLY_FORWARD=off` commits first, as the other nodes do.
 
-use tisa_core::text::loggable;
-use tisa_core::{Event, Input, LoggedInput, Party, Payload, Transmit};
+use tisa_core::{Input, LoggedInput, Party, Payload, Transmit};
 use tisa_transport::Wire as _;
-use tracing::error;
 
 use crate::actor::Actor;
-
-/// Whether the hub publishes deliveries before their commit: unless
-/// `TISA_EARLY_FORWARD` is `off`. Any other value stops the node at start.
-pub fn enabled_by_env() -> Result<bool, String> {
-    match std::env::var("TISA_EARLY_FORWARD").as_deref() {
-        Err(_) | Ok("on") | Ok("") => Ok(true),
-        Ok("off") => Ok(false),
-        Ok(other) => Err(format!("TISA_EARLY_FORWARD={} is neither on nor off", loggable(other))),
-    }
-}
 
 /// Splits the core's transmits, in its order, into the deliveries at the
 /// head of each peer's queue (before anything else for that peer) and the
@@ -107,13 +95,10 @@ impl Actor {
         for (i, l) in inputs.into_iter().enumerate() {
             let note = self.audit.note(first + i as u64, &l);
             let r = crate::replay::apply(&mut self.core, l);
-            let events: Vec<Event> = std::iter::from_fn(|| self.core.poll_event()).collect();
+            let events: Vec<_> = std::iter::from_fn(|| self.core.poll_event()).collect();
             applied.push((note, r, events));
         }
-        let stashes: Vec<_> = std::iter::from_fn(|| self.core.poll_stash()).collect();
-        if let Err(e) = self.store.stage_bodies(stashes) {
-            error!(error = %e, "cannot write report bodies (their inputs are logged: a restart writes them again)");
-        }
+        self.stage_stashes();
         // The lane judges by what was applied before anything it caused leaves.
         self.refresh_lane();
         let (early, rest) = heads(std::iter::from_fn(|| self.core.poll_transmit()).collect());
@@ -137,10 +122,7 @@ impl Actor {
             std::future::pending::<()>().await;
         }
         for (note, r, events) in applied {
-            if let Err(e) = self.audit.record(&mut self.store, note, !matches!(r, Some(Err(_))), &events) {
-                error!(error = %e, "cannot write the audit log");
-            }
-            self.audited.extend(events);
+            self.audit_events(note, &r, events);
         }
         Ok(())
     }

@@ -141,9 +141,9 @@ pub fn init() -> Result<(), BadFailpoint> {
     }
 }
 
-#[inline]
 /// Aborts the process if the armed failpoint is hit; `true` if it is hit
 /// and armed to stall (the caller stops there for good).
+#[inline]
 fn check(step: &'static str, what: impl FnOnce() -> Cow<'static, str>) -> bool {
     let Some(Some(a)) = ARMED.get() else { return false };
     if a.step != step {

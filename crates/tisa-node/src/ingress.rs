@@ -259,17 +259,28 @@ impl Actor {
         if let Err(e) = self.store.mark_refused(&refused) {
             error!(error = %e, "cannot record refused commands (a restart re-evaluates them)");
         }
+        self.stage_stashes();
+        Ok(out)
+    }
+
+    /// Stages the bodies the core stashed for the store.
+    pub(crate) fn stage_stashes(&mut self) {
         let stashes: Vec<_> = std::iter::from_fn(|| self.core.poll_stash()).collect();
         if let Err(e) = self.store.stage_bodies(stashes) {
             error!(error = %e, "cannot write report bodies (their inputs are logged: a restart writes them again)");
         }
-        Ok(out)
     }
 
     /// Records the events of the input just applied in the audit log, and
     /// keeps them for `drain` to publish.
     fn audit_input(&mut self, note: InputNote, r: &Applied) {
         let events: Vec<Event> = std::iter::from_fn(|| self.core.poll_event()).collect();
+        self.audit_events(note, r, events);
+    }
+
+    /// Records `events`, what an applied input caused, in the audit log,
+    /// and keeps them for `drain` to publish.
+    pub(crate) fn audit_events(&mut self, note: InputNote, r: &Applied, events: Vec<Event>) {
         if let Err(e) = self.audit.record(&mut self.store, note, !matches!(r, Some(Err(_))), &events) {
             error!(error = %e, "cannot write the audit log");
         }

@@ -22,7 +22,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
-use tisa_core::text::loggable;
 use tisa_core::{Event, Lane, LaneCounts, LaneOutcome, LaneView, Party, Payload, TrackId, Transmit};
 use tisa_transport::control::watch_event;
 use tisa_transport::{Inbound, Links, TrackLaneHealth};
@@ -30,16 +29,6 @@ use tokio::sync::watch;
 use tracing::{debug, warn, Instrument};
 
 use crate::clock::now;
-
-/// Whether the lane runs: unless `TISA_TRACK_LANE` is `off`. Any other
-/// value than `on` or `off` is refused (a typo must not switch it silently).
-pub fn enabled_by_env() -> Result<bool, String> {
-    match std::env::var("TISA_TRACK_LANE").as_deref() {
-        Err(_) | Ok("on") | Ok("") => Ok(true),
-        Ok("off") => Ok(false),
-        Ok(other) => Err(format!("TISA_TRACK_LANE={} is neither on nor off", loggable(other))),
-    }
-}
 
 /// Tracks the lane remembers as shown, and forwards as stored, at most
 /// (beyond that it forgets them all: the actor may then publish a `TRACK`
