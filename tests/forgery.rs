@@ -31,23 +31,13 @@ fn envelope(delivery: Delivery, n: u32, agreement: AgreementTag) -> Bytes {
 }
 
 fn draft(title: &str, tearline: Option<&str>) -> ReportDraft {
-    ReportDraft {
-        offline: false,
-        category: Category::NkMissile,
-        classification: Classification::Secret,
-        releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
-        content: Content {
-            title: Sensitive::new(title),
-            body: Sensitive::new(canary("body")),
-            tearline: tearline.map(Sensitive::new),
-            source: Sensitive::new("src"),
-        },
-        corrects: None,
-        submitted_by: String::new(),
-        submitter_key: None,
-        submission: None,
-        source_key: None,
-    }
+    let content = Content {
+        title: Sensitive::new(title),
+        body: Sensitive::new(canary("body")),
+        tearline: tearline.map(Sensitive::new),
+        source: Sensitive::new("src"),
+    };
+    missile_draft([Party::Us, Party::Jp].into_iter().collect(), content)
 }
 
 fn delivery(r: &Report, tearline_only: bool, consent: Option<Consent>) -> Delivery {

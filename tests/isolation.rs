@@ -50,7 +50,7 @@ fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> 
         analyst.key_id(),
     );
     let m = Manifest::of(&header, &content, analyst.name(), Some(analyst.key_id()))
-        .with_submission(&sub, analyst.sign_by_id(sub.to_bytes()).signature);
+        .with_submission(&sub, &analyst.sign_by_id(sub.to_bytes()));
     let manifest = node.sign(m.to_bytes());
     let doc = DecisionDoc {
         manifest_sha256: sha256(&manifest.bytes),

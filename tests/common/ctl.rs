@@ -111,18 +111,8 @@ pub async fn inbox_ids(c: &ControlClient) -> Vec<String> {
 pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
     let (orig, recv) = (client(c, from).await, client(c, to).await);
     let rel: PartySet = [Party::Us, to].into_iter().collect();
-    let draft = ReportDraft {
-        offline: false,
-        category: Category::NkMissile,
-        classification: Classification::Secret,
-        releasable_to: rel,
-        content: Content { title: Sensitive::new(canary("legit")), body: Sensitive::new("b"), ..Default::default() },
-        corrects: None,
-        submitted_by: String::new(),
-        submitter_key: None,
-        submission: None,
-        source_key: None,
-    };
+    let content = Content { title: Sensitive::new(canary("legit")), body: Sensitive::new("b"), ..Default::default() };
+    let draft = missile_draft(rel, content);
     let ControlReply::Submitted(tisa_core::Submitted { header: tisa_core::ReportHeader { id: report_id, .. }, .. }) =
         ask(&orig, ControlRequest::Submit(draft)).await
     else {
@@ -142,6 +132,23 @@ pub async fn legit_release(c: &Cluster, from: Party, to: Party) -> String {
     let id = report_id.clone();
     wait_async(|| async { inbox_ids(&recv).await.contains(&id).then_some(()) }).await;
     report_id
+}
+
+/// An on-line NK_MISSILE draft at SECRET, releasable to `rel`, with
+/// `content`; the CLI's client signs its submission.
+pub fn missile_draft(rel: PartySet, content: Content) -> ReportDraft {
+    ReportDraft {
+        offline: false,
+        category: Category::NkMissile,
+        classification: Classification::Secret,
+        releasable_to: rel,
+        content,
+        corrects: None,
+        submitted_by: String::new(),
+        submitter_key: None,
+        submission: None,
+        source_key: None,
+    }
 }
 
 /// Decides `request_id` as `party`'s first approver (signed in the test, as the CLI does).

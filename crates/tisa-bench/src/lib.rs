@@ -95,6 +95,11 @@ pub struct BenchArgs {
     /// [default: 100000; --quick: 20].
     #[arg(long)]
     node_pending: Option<usize>,
+    /// Reports per batch signature in the bulk submissions (throughput, pending build-up), as a feed sends them:
+    /// one signature over the batch's submissions and one over their requests' actions. `1`: each report signed
+    /// and sent alone, as `tisa submit` does.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    submit_batch: u16,
     /// Pending-request counts for the scale run (KR and hub cores with their node stores, no NATS), comma-separated
     /// [default: 10000,100000,1000000; --quick: 100,1000]. `0` skips it.
     #[arg(long, value_delimiter = ',')]
@@ -117,6 +122,7 @@ struct Sizes {
     latency: usize,
     manual: usize,
     node_pending: usize,
+    submit_batch: usize,
     scale: Vec<usize>,
     scale_decisions: usize,
 }
@@ -131,6 +137,7 @@ impl BenchArgs {
             latency: self.latency_samples.unwrap_or(if q { 10 } else { 1000 }),
             manual: self.manual_samples.unwrap_or(if q { 5 } else { 200 }),
             node_pending: self.node_pending.unwrap_or(if q { 20 } else { 100_000 }),
+            submit_batch: usize::from(self.submit_batch),
             scale: self.scale.clone().unwrap_or(if q { vec![100, 1000] } else { vec![10_000, 100_000, 1_000_000] }),
             scale_decisions: self.scale_decisions.unwrap_or(if q { 20 } else { 1000 }),
         }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::follow::{Change, Followed};
-use super::{parse_generic, Defaults, FeedOptions, Sink, SubmitError, Tally};
+use super::{parse_generic, Defaults, FeedOptions, Item, Sink, SubmitError, Tally};
 
 /// Longest line accepted (a report's body is at most 256 KiB).
 const MAX_LINE: usize = 1024 * 1024;
@@ -170,7 +170,7 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
     tokio::pin!(stop);
     let mut tally = Tally::default();
     loop {
-        let (n, line) = tokio::select! {
+        let first = tokio::select! {
             l = rx.recv() => match l {
                 Some(l) => l,
                 None => break,
@@ -180,35 +180,45 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
                 break;
             }
         };
-        let text = match line {
-            Ok(t) => t,
-            Err(why) => {
-                warn!("{name}: line {n}: bad line: {}", loggable(&why.to_string()));
-                tally.bad += 1;
-                continue;
+        // The lines already read go together: one batch signature for their
+        // submissions, one for their requests.
+        let mut lines = vec![first];
+        while lines.len() < crate::SUBMIT_BATCH {
+            match rx.try_recv() {
+                Ok(l) => lines.push(l),
+                Err(_) => break,
             }
-        };
-        if text.trim().is_empty() {
-            continue;
         }
-        let item = match parse_generic(text.trim(), "jsonl", defaults) {
-            Ok(i) => i,
-            Err(why) => {
-                warn!("{name}: line {n}: bad line: {}", loggable(&why.to_string()));
-                tally.bad += 1;
-                continue;
+        let mut items = Vec::with_capacity(lines.len());
+        for (n, line) in lines {
+            let item = line.and_then(|text| match text.trim() {
+                "" => Ok(None),
+                t => parse_generic(t, "jsonl", defaults).map(Some).map_err(|why| why.to_string()),
+            });
+            match item {
+                Ok(Some(i)) => items.push((n, i)),
+                Ok(None) => {}
+                Err(why) => {
+                    warn!("{name}: line {n}: bad line: {}", loggable(&why));
+                    tally.bad += 1;
+                }
             }
-        };
-        match sink.submit(&item).await {
-            Ok(o) => tally.add(&o),
-            Err(SubmitError::Refused(why)) => {
-                warn!(key = %loggable(&item.key), "{name}: line {n}: not submitted: {}", loggable(&why.to_string()));
-                tally.bad += 1;
+        }
+        let (numbers, items): (Vec<u64>, Vec<Item>) = items.into_iter().unzip();
+        let mut stopped = None;
+        for ((n, item), result) in numbers.iter().zip(&items).zip(sink.submit_all(&items).await) {
+            match result {
+                Ok(o) => tally.add(&o),
+                Err(SubmitError::Refused(why)) => {
+                    warn!(key = %loggable(&item.key), "{name}: line {n}: not submitted: {}", loggable(&why.to_string()));
+                    tally.bad += 1;
+                }
+                Err(SubmitError::Node(e)) => stopped = stopped.or(Some((*n, e))),
             }
-            Err(SubmitError::Node(e)) => {
-                eprintln!("jsonl: stopped at line {n}: {}", tally.summary(sink.dry_run()));
-                return Err(e.context(format!("stopped at line {n}")));
-            }
+        }
+        if let Some((n, e)) = stopped {
+            eprintln!("jsonl: stopped at line {n}: {}", tally.summary(sink.dry_run()));
+            return Err(e.context(format!("stopped at line {n}")));
         }
     }
     eprintln!("jsonl: {name}: {}", tally.summary(sink.dry_run()));

@@ -3,7 +3,7 @@
 //! `tisa feed …`: real sources plugged into **your own** party's node.
 //!
 //! Every feed turns what it reads into ordinary report drafts and submits
-//! them through the node's control `submit` path (`ControlRequest::Submit`,
+//! them through the node's control `submit` path (`tisa_transport::ControlRequest::Submit`,
 //! exactly like `tisa submit`), so scope, signatures, approvals and audit all
 //! apply: a feed never talks to the other parties and never bypasses its
 //! node. Each draft carries an idempotency key (`ReportDraft.source_key`:
@@ -47,7 +47,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use tisa_core::{limits, Category, Classification, Content, PartySet, ReportDraft, Sensitive};
-use tisa_transport::{ControlClient, ControlReply, ControlRequest};
+use tisa_transport::{ControlClient, ControlReply};
 use tracing::{info, warn};
 
 use tisa_kit::{Common, Ctx};
@@ -330,6 +330,10 @@ impl std::fmt::Display for SubmitError {
     }
 }
 
+/// Most reports a feed submits with one batch signature (what it sends
+/// within the agreement's clock skew, with room to spare).
+pub(crate) const SUBMIT_BATCH: usize = 256;
+
 // One sink per process: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Mode {
@@ -395,66 +399,138 @@ impl Sink {
     /// Submits one item (or prints it, dry). Prints what was sent on stdout
     /// (new reports and revisions; unchanged ones only count).
     pub async fn submit(&mut self, item: &Item) -> Result<Outcome, SubmitError> {
-        item.check().map_err(SubmitError::Refused)?;
-        self.connect().await?;
-        let json = self.json;
-        let Mode::Node { ctx, client: Some(client), submitted_by } = &self.mode else {
-            if let Mode::DryRun(Some((party, policy))) = &self.mode {
-                tisa_core::node::check_markings(policy, *party, item.classification, item.rel_to)
-                    .map_err(|e| SubmitError::Refused(format!("{e} (your node would refuse it)")))?;
-            }
-            if json {
-                println!("{}", item.json());
-            } else {
-                print!("{}", item.text());
-            }
-            return Ok(Outcome::DryRun);
-        };
-        let reply = client
-            .call(&ControlRequest::Submit(item.draft(submitted_by)))
-            .await
-            .map_err(|e| SubmitError::Node(anyhow::anyhow!("{}'s node: {e}", ctx.party)))?;
-        let (report_id, revision, notes, duplicate) = match reply {
-            ControlReply::Submitted(s) => (s.header.id.to_string(), s.header.revision, s.notes, s.duplicate),
-            ControlReply::Error { code, message } => return Err(SubmitError::Refused(format!("{message} [{code}]"))),
-            other => return Err(SubmitError::Node(anyhow::anyhow!("unexpected reply from the node: {other:?}"))),
-        };
-        let outcome = if duplicate {
-            Outcome::Unchanged { report_id, revision }
-        } else if revision > 1 {
-            Outcome::Revised { report_id, revision }
-        } else {
-            Outcome::New { report_id, revision }
-        };
-        let rid = outcome.report_id().unwrap_or_default();
-        match &outcome {
-            Outcome::Unchanged { .. } => {
-                tracing::debug!(key = %loggable(&item.key), report_id = %rid, revision, "unchanged: already submitted")
-            }
-            _ => {
-                info!(key = %loggable(&item.key), report_id = %rid, revision, "submitted ({})", outcome.word());
-                for n in &notes {
-                    warn!(key = %loggable(&item.key), report_id = %rid, recipient = %n.recipient, code = %n.why.code(),
-                        "will not be released to {}: {}; it stays bilateral with USA", n.recipient, n.why);
-                }
-                if json {
-                    println!(
-                        "{}",
-                        json!({
-                            "source_key": item.key,
-                            "report_id": rid,
-                            "revision": revision,
-                            "outcome": outcome.word(),
-                            "notes": notes.iter().map(|n| json!({"recipient": n.recipient.trigraph(), "code": n.why.code(), "detail": n.why.to_string()})).collect::<Vec<_>>(),
-                        })
-                    );
-                } else {
-                    println!("{rid} r{revision}  {:<7}  {}", outcome.word(), item.key);
+        let mut out = self.submit_all(std::slice::from_ref(item)).await;
+        out.pop().unwrap_or(Err(SubmitError::Node(anyhow::anyhow!("no outcome for the item"))))
+    }
+
+    /// Submits several items at once (or prints them, dry), one outcome
+    /// each, in order: their submissions and actions signed with one batch
+    /// signature each ([`ControlClient::submit_batch`]), the requests sent
+    /// together. Items with the same source key go one after another (the
+    /// second may revise the first), never in the same batch; a batch holds
+    /// at most [`SUBMIT_BATCH`]. Once the node cannot be reached, the rest
+    /// is not sent (each says so).
+    pub async fn submit_all(&mut self, items: &[Item]) -> Vec<Result<Outcome, SubmitError>> {
+        let mut out: Vec<Option<Result<Outcome, SubmitError>>> = Vec::with_capacity(items.len());
+        let mut batch: Vec<usize> = Vec::new();
+        let mut keys = std::collections::HashSet::new();
+        let mut reached = true;
+        for (i, item) in items.iter().enumerate() {
+            match item.check() {
+                Err(why) => out.push(Some(Err(SubmitError::Refused(why)))),
+                Ok(()) => {
+                    out.push(None);
+                    if batch.len() == SUBMIT_BATCH || keys.contains(item.key.as_str()) {
+                        reached = reached && self.send(items, &batch, &mut out).await;
+                        batch.clear();
+                        keys.clear();
+                    }
+                    keys.insert(item.key.as_str());
+                    batch.push(i);
                 }
             }
         }
-        Ok(outcome)
+        if reached {
+            self.send(items, &batch, &mut out).await;
+        }
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(SubmitError::Node(anyhow::anyhow!("not sent: the node was not reached")))))
+            .collect()
     }
+
+    /// Sends `items[batch]` (checked) in one batch, filling `out` in order.
+    /// Whether the node answered every one of them.
+    async fn send(
+        &mut self,
+        items: &[Item],
+        batch: &[usize],
+        out: &mut [Option<Result<Outcome, SubmitError>>],
+    ) -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        if let Err(e) = self.connect().await {
+            if let Some(&first) = batch.first() {
+                out[first] = Some(Err(e));
+            }
+            return false;
+        }
+        let json = self.json;
+        let Mode::Node { ctx, client: Some(client), submitted_by } = &self.mode else {
+            for &i in batch {
+                out[i] = Some(self.print_dry(&items[i]));
+            }
+            return true;
+        };
+        let drafts = batch.iter().map(|&i| items[i].draft(submitted_by)).collect();
+        let replies = client.submit_batch(drafts).await;
+        let mut reached = true;
+        for (&i, reply) in batch.iter().zip(replies) {
+            reached &= reply.is_ok();
+            let reply = reply.map_err(|e| SubmitError::Node(anyhow::anyhow!("{}'s node: {e}", ctx.party)));
+            out[i] = Some(reply.and_then(|r| outcome(&items[i], r, json)));
+        }
+        reached
+    }
+
+    /// What a dry run prints for `item`, checked against the policy when the party is known.
+    fn print_dry(&self, item: &Item) -> Result<Outcome, SubmitError> {
+        if let Mode::DryRun(Some((party, policy))) = &self.mode {
+            tisa_core::node::check_markings(policy, *party, item.classification, item.rel_to)
+                .map_err(|e| SubmitError::Refused(format!("{e} (your node would refuse it)")))?;
+        }
+        if self.json {
+            println!("{}", item.json());
+        } else {
+            print!("{}", item.text());
+        }
+        Ok(Outcome::DryRun)
+    }
+}
+
+/// The outcome of `item` from the node's reply, printed on stdout (new
+/// reports and revisions; unchanged ones only count).
+fn outcome(item: &Item, reply: ControlReply, json: bool) -> Result<Outcome, SubmitError> {
+    let (report_id, revision, notes, duplicate) = match reply {
+        ControlReply::Submitted(s) => (s.header.id.to_string(), s.header.revision, s.notes, s.duplicate),
+        ControlReply::Error { code, message } => return Err(SubmitError::Refused(format!("{message} [{code}]"))),
+        other => return Err(SubmitError::Node(anyhow::anyhow!("unexpected reply from the node: {other:?}"))),
+    };
+    let outcome = if duplicate {
+        Outcome::Unchanged { report_id, revision }
+    } else if revision > 1 {
+        Outcome::Revised { report_id, revision }
+    } else {
+        Outcome::New { report_id, revision }
+    };
+    let rid = outcome.report_id().unwrap_or_default();
+    match &outcome {
+        Outcome::Unchanged { .. } => {
+            tracing::debug!(key = %loggable(&item.key), report_id = %rid, revision, "unchanged: already submitted")
+        }
+        _ => {
+            info!(key = %loggable(&item.key), report_id = %rid, revision, "submitted ({})", outcome.word());
+            for n in &notes {
+                warn!(key = %loggable(&item.key), report_id = %rid, recipient = %n.recipient, code = %n.why.code(),
+                    "will not be released to {}: {}; it stays bilateral with USA", n.recipient, n.why);
+            }
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "source_key": item.key,
+                        "report_id": rid,
+                        "revision": revision,
+                        "outcome": outcome.word(),
+                        "notes": notes.iter().map(|n| json!({"recipient": n.recipient.trigraph(), "code": n.why.code(), "detail": n.why.to_string()})).collect::<Vec<_>>(),
+                    })
+                );
+            } else {
+                println!("{rid} r{revision}  {:<7}  {}", outcome.word(), item.key);
+            }
+        }
+    }
+    Ok(outcome)
 }
 
 // ---------------------------------------------------------------- tally

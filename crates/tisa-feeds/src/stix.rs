@@ -193,28 +193,34 @@ async fn submit_all(
 ) -> Result<ExitCode> {
     let mut sink = Sink::new(opts)?;
     let mut tally = Tally::default();
+    let mut items = Vec::new();
     for o in outcomes {
-        let imported = match o {
-            Ok(i) => i,
+        match o {
+            Ok(i) => items.push(item(i)),
             Err(why) => {
                 warn!("{name}: refused: {}", loggable(&why.to_string()));
                 eprintln!("refused: {why}");
                 tally.bad += 1;
-                continue;
             }
-        };
-        let it = item(imported);
-        match sink.submit(&it).await {
-            Ok(o) => tally.add(&o),
-            Err(SubmitError::Refused(why)) => {
-                warn!(key = %loggable(&it.key), "{name}: not submitted: {}", loggable(&why));
-                eprintln!("not submitted: {}: {why}", it.key);
-                tally.bad += 1;
+        }
+    }
+    // In batches (one signature for a batch's submissions, one for their requests).
+    {
+        let mut lost = None;
+        for (it, result) in items.iter().zip(sink.submit_all(&items).await) {
+            match result {
+                Ok(o) => tally.add(&o),
+                Err(SubmitError::Refused(why)) => {
+                    warn!(key = %loggable(&it.key), "{name}: not submitted: {}", loggable(&why));
+                    eprintln!("not submitted: {}: {why}", it.key);
+                    tally.bad += 1;
+                }
+                Err(SubmitError::Node(e)) => lost = lost.or(Some(e)),
             }
-            Err(SubmitError::Node(e)) => {
-                eprintln!("{name}: stopped: {}", tally.summary(sink.dry_run()));
-                return Err(e);
-            }
+        }
+        if let Some(e) = lost {
+            eprintln!("{name}: stopped: {}", tally.summary(sink.dry_run()));
+            return Err(e);
         }
     }
     eprintln!("{name}: {}", tally.summary(sink.dry_run()));

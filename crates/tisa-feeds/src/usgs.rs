@@ -427,6 +427,7 @@ impl Feed {
         }
         let mut tally = Tally::default();
         let (mut far, mut deep, mut weak, mut matched) = (0, 0, 0, 0);
+        let mut items = Vec::new();
         for q in &quakes {
             let m = match self.filter.assess(q) {
                 Ok(m) => m,
@@ -449,7 +450,12 @@ impl Feed {
             if sink.dry_run() && !self.args.once && self.printed.get(&item.key) == Some(&item) {
                 continue;
             }
-            match sink.submit(&item).await {
+            items.push(item);
+        }
+        // One batch per poll (one signature for its submissions, one for their requests).
+        let mut lost = None;
+        for (item, result) in items.iter().zip(sink.submit_all(&items).await) {
+            match result {
                 Ok(o) => {
                     if o == Outcome::DryRun {
                         self.printed.insert(item.key.clone(), item.clone());
@@ -460,8 +466,11 @@ impl Feed {
                     warn!(key = %loggable(&item.key), "not submitted: {}", loggable(&why.to_string()));
                     tally.bad += 1;
                 }
-                Err(SubmitError::Node(e)) => return Err(PollError::Node(e)),
+                Err(SubmitError::Node(e)) => lost = lost.or(Some(e)),
             }
+        }
+        if let Some(e) = lost {
+            return Err(PollError::Node(e));
         }
         info!(
             events = quakes.len(),

@@ -159,7 +159,7 @@ impl Node {
                 if doc != as_drafted || submitter_key.is_some_and(|k| k != doc.key_id) {
                     return Err(bad(sign::SigError::Mismatch("submission")));
                 }
-                Some((doc, signed.signature))
+                Some((doc, signed))
             }
         };
         if let Some(key) = &source_key {
@@ -225,7 +225,7 @@ impl Node {
         };
         let mut m = Manifest::of(&header, &content, &submitted_by, submitter_key);
         if let Some((doc, signature)) = &submission {
-            m = m.with_submission(doc, *signature);
+            m = m.with_submission(doc, signature);
         }
         let manifest = self.sign_later(m.to_bytes());
         let digest = source_key.as_ref().map(|_| content_digest(&content));

@@ -106,18 +106,26 @@ impl Identity {
     /// (see [`super::batch`]). One document alone is signed directly; more
     /// than [`super::batch::MAX_BATCH`] are split into batches of at most that many.
     pub fn sign_batch(&self, documents: Vec<Vec<u8>>) -> Vec<Signed> {
+        self.sign_batch_as(documents, &self.name)
+    }
+    /// [`Identity::sign_batch`], naming the signer by its key id (a feed or
+    /// tool signing many submissions and actions at once).
+    pub fn sign_batch_by_id(&self, documents: Vec<Vec<u8>>) -> Vec<Signed> {
+        self.sign_batch_as(documents, &self.key_id().to_string())
+    }
+    fn sign_batch_as(&self, documents: Vec<Vec<u8>>, signer: &str) -> Vec<Signed> {
         let mut out = Vec::with_capacity(documents.len());
         let mut documents = documents.into_iter().peekable();
         while documents.peek().is_some() {
             let chunk: Vec<Vec<u8>> = documents.by_ref().take(super::batch::MAX_BATCH as usize).collect();
             let leaves: Vec<_> = chunk.iter().map(|d| super::batch::leaf_hash(d)).collect();
             match super::batch::tree(&leaves) {
-                None => out.extend(chunk.into_iter().map(|d| self.sign(d))),
+                None => out.extend(chunk.into_iter().map(|d| Signed { signer: signer.to_owned(), ..self.sign(d) })),
                 Some((root, proofs)) => {
                     let root = self.sign(super::batch::BatchDoc { size: proofs.len() as u32, root }.to_bytes());
                     out.extend(chunk.into_iter().zip(proofs).map(|(bytes, p)| Signed {
                         bytes,
-                        signer: self.name.clone(),
+                        signer: signer.to_owned(),
                         signature: root.signature,
                         batch: Some(Box::new(p)),
                     }));

@@ -1,6 +1,7 @@
 //! The manifest: what an originator's node signs about one revision of a report.
 
 use super::action::Nonce;
+use super::batch::{BatchProof, MAX_PATH};
 use super::canonical::{canonical, content_digests, hex, parties_str, sha256, unhex, Digest32, Doc, Reader, SigError};
 use super::keys::{valid_name, verify_key, Signed};
 use super::submission::SubmissionDoc;
@@ -46,8 +47,13 @@ pub struct SubmissionSig {
     pub issued_at: Timestamp,
     /// The submission's nonce.
     pub nonce: Nonce,
-    /// Ed25519 over the submission document, by `submitter_key`.
+    /// Ed25519 over the submission document, by `submitter_key`, or, with
+    /// `batch`, over the root of the submitter's batch (a feed or tool that
+    /// signs many submissions at once: see [`super::batch`]).
     pub signature: [u8; 64],
+    /// The submission's inclusion proof in the submitter's signed batch;
+    /// `None`: signed directly.
+    pub batch: Option<Box<BatchProof>>,
 }
 
 impl Manifest {
@@ -67,14 +73,17 @@ impl Manifest {
     }
 
     /// With the submitter's signed `tisa.v1.submission` (already verified
-    /// by the originator): its key becomes the submitter key.
-    pub fn with_submission(mut self, doc: &SubmissionDoc, signature: [u8; 64]) -> Manifest {
+    /// by the originator): its key becomes the submitter key. The
+    /// signature and, if the submitter signed a batch, the inclusion proof
+    /// come from `signed`.
+    pub fn with_submission(mut self, doc: &SubmissionDoc, signed: &Signed) -> Manifest {
         self.submitter_key = Some(doc.key_id);
         self.submission = Some(SubmissionSig {
             corrects: doc.corrects.clone(),
             issued_at: doc.issued_at,
             nonce: doc.nonce,
-            signature,
+            signature: signed.signature,
+            batch: signed.batch.clone(),
         });
         self
     }
@@ -106,8 +115,12 @@ impl Manifest {
     pub fn verified_submitter(&self, policy: &Policy) -> Result<Option<KeyId>, SigError> {
         let Some(doc) = self.submission_doc() else { return Ok(None) };
         let Some(sig) = &self.submission else { return Ok(None) };
-        let signed =
-            Signed { bytes: doc.to_bytes(), signer: doc.key_id.to_string(), signature: sig.signature, batch: None };
+        let signed = Signed {
+            bytes: doc.to_bytes(),
+            signer: doc.key_id.to_string(),
+            signature: sig.signature,
+            batch: sig.batch.clone(),
+        };
         verify_key(policy, doc.party, &[KeyRole::Submitter, KeyRole::Feed], "submit", &signed)
             .map_err(|_| SigError::Mismatch("submission signature"))?;
         Ok(Some(doc.key_id))
@@ -195,16 +208,28 @@ impl Manifest {
     }
 }
 
-/// `corrects,issued_at,nonce,signature` (`-` for no correction; hex signature).
+/// `corrects,issued_at,nonce,signature` (`-` for no correction; hex
+/// signature), and for a batch signature `,index/size/path` (the path's
+/// hashes in hex, joined by `.`; empty for none). A directly signed
+/// submission reads as it always did.
 fn submission_str(s: &SubmissionSig) -> String {
     let corrects = s.corrects.as_ref().map_or("-".to_owned(), ToString::to_string);
     let sig = ::hex::encode(s.signature);
-    format!("{corrects},{},{},{sig}", s.issued_at.as_millis(), s.nonce)
+    let mut out = format!("{corrects},{},{},{sig}", s.issued_at.as_millis(), s.nonce);
+    if let Some(p) = &s.batch {
+        let path: Vec<String> = p.path.iter().map(::hex::encode).collect();
+        out.push_str(&format!(",{}/{}/{}", p.index, p.size, path.join(".")));
+    }
+    out
 }
 
 fn parse_submission(s: &str) -> Option<SubmissionSig> {
     let parts: Vec<&str> = s.split(',').collect();
-    let [corrects, issued_at, nonce, sig] = parts[..] else { return None };
+    let (corrects, issued_at, nonce, sig, batch) = match parts[..] {
+        [c, i, n, s] => (c, i, n, s, None),
+        [c, i, n, s, b] => (c, i, n, s, Some(parse_proof(b)?)),
+        _ => return None,
+    };
     let corrects = match corrects {
         "-" => None,
         id => Some(ReportId::new(id).ok()?),
@@ -216,5 +241,25 @@ fn parse_submission(s: &str) -> Option<SubmissionSig> {
         issued_at: Timestamp(issued_at.parse().ok()?),
         nonce: nonce.parse().ok()?,
         signature,
+        batch,
     })
+}
+
+/// `index/size/path`, bounded before anything is decoded, well formed
+/// ([`BatchProof::well_formed`]).
+fn parse_proof(s: &str) -> Option<Box<BatchProof>> {
+    let mut parts = s.splitn(3, '/');
+    let (index, size, path) = (parts.next()?, parts.next()?, parts.next()?);
+    let hashes: Vec<&str> = if path.is_empty() { Vec::new() } else { path.split('.').collect() };
+    if hashes.len() > MAX_PATH {
+        return None;
+    }
+    let mut out = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        let mut d = [0u8; 32];
+        ::hex::decode_to_slice(h, &mut d).ok()?;
+        out.push(d);
+    }
+    let proof = BatchProof { index: index.parse().ok()?, size: size.parse().ok()?, path: out };
+    proof.well_formed().then(|| Box::new(proof))
 }

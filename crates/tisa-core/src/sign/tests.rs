@@ -369,14 +369,99 @@ fn submission_round_trips_and_matches_its_manifest() {
     assert!(s.check_content(&Content { body: Sensitive::new("B"), ..c.clone() }).is_err());
     // The submission a manifest carries is rebuilt from the manifest itself:
     // it is the one signed only for the report the manifest describes.
-    let m = Manifest::of(&h, &c, "kim", None).with_submission(&s, [0; 64]);
+    let m = Manifest::of(&h, &c, "kim", None).with_submission(&s, &Signed::unsigned(Vec::new(), String::new()));
     assert_eq!(m.submission_doc(), Some(s.clone()), "control");
     let other =
         Manifest::of(&ReportHeader { classification: Classification::Confidential, ..h.clone() }, &c, "kim", None)
-            .with_submission(&s, [0; 64]);
+            .with_submission(&s, &Signed::unsigned(Vec::new(), String::new()));
     assert_ne!(other.submission_doc(), Some(s.clone()));
     let corr = SubmissionDoc { corrects: Some(ReportId::new("KR-1").unwrap()), tearline_sha256: None, ..s };
     assert_eq!(SubmissionDoc::parse(&corr.to_bytes()).unwrap(), corr);
+}
+
+/// `n` submissions of KR's feed, one nonce each, for header `h`'s report.
+fn submissions(feed: &Identity, h: &ReportHeader, n: u8) -> Vec<SubmissionDoc> {
+    (0..n)
+        .map(|i| {
+            let rel = h.releasable_to;
+            SubmissionDoc::of(
+                Party::Kr,
+                h.category,
+                h.classification,
+                rel,
+                &content(),
+                None,
+                NOW,
+                Nonce([i; 16]),
+                feed.key_id(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_signed_submission_travels_in_the_manifest_and_verifies_on_its_own() {
+    let (policy, kim, _, feed, _) = ops();
+    let h = header();
+    let docs = submissions(&feed, &h, 5);
+    let signed = feed.sign_batch_by_id(docs.iter().map(SubmissionDoc::to_bytes).collect());
+    assert!(signed.iter().all(|s| s.batch.is_some() && s.signer == feed.key_id().to_string()));
+    let manifest = |doc: &SubmissionDoc, s: &Signed| {
+        let m = Manifest::of(&h, &content(), "kr-feed", None).with_submission(doc, s);
+        Manifest::parse(&m.to_bytes()).unwrap()
+    };
+    for (doc, s) in docs.iter().zip(&signed) {
+        // Control: each one, alone, through the manifest's canonical form.
+        let m = manifest(doc, s);
+        assert_eq!(m.verified_submitter(&policy), Ok(Some(feed.key_id())));
+        // A changed sibling, another leaf index, no proof at all: refused.
+        let mut changed = s.clone();
+        changed.batch.as_mut().unwrap().path[0][5] ^= 1;
+        assert!(manifest(doc, &changed).verified_submitter(&policy).is_err());
+        let mut moved = s.clone();
+        let p = moved.batch.as_mut().unwrap();
+        p.index = (p.index + 1) % p.size;
+        assert!(manifest(doc, &moved).verified_submitter(&policy).is_err());
+        let direct = Signed { batch: None, ..s.clone() };
+        assert!(manifest(doc, &direct).verified_submitter(&policy).is_err());
+    }
+    // One batch's proof does not carry another submission (a sixth, signed
+    // directly, given the proof and root signature of the first).
+    let sixth = &submissions(&feed, &h, 6)[5];
+    assert!(manifest(sixth, &signed[0]).verified_submitter(&policy).is_err());
+    // A batch by a key of another party's roster, or with no submit role, is refused.
+    let strangers = Identity::from_seed("x", [99; 32]);
+    let theirs =
+        strangers.sign_batch_by_id(submissions(&strangers, &h, 2).iter().map(SubmissionDoc::to_bytes).collect());
+    assert!(manifest(&submissions(&strangers, &h, 1)[0], &theirs[0]).verified_submitter(&policy).is_err());
+    let kim_docs = submissions(&kim, &h, 2);
+    let kim_batch = kim.sign_batch_by_id(kim_docs.iter().map(SubmissionDoc::to_bytes).collect());
+    assert_eq!(manifest(&kim_docs[1], &kim_batch[1]).verified_submitter(&policy), Ok(Some(kim.key_id())), "control");
+    // A directly signed submission reads as before: four fields, no proof.
+    let direct = manifest(&docs[0], &feed.sign_by_id(docs[0].to_bytes()));
+    assert_eq!(direct.verified_submitter(&policy), Ok(Some(feed.key_id())));
+    let text = String::from_utf8(direct.to_bytes()).unwrap();
+    let line = text.lines().find(|l| l.starts_with("submission=")).unwrap();
+    assert_eq!(line.split(',').count(), 4, "{line}");
+}
+
+#[test]
+fn a_malformed_submission_proof_is_refused_when_the_manifest_is_parsed() {
+    let (_, _, _, feed, _) = ops();
+    let h = header();
+    let docs = submissions(&feed, &h, 3);
+    let signed = feed.sign_batch_by_id(docs.iter().map(SubmissionDoc::to_bytes).collect());
+    let good = Manifest::of(&h, &content(), "kr-feed", None).with_submission(&docs[2], &signed[2]).to_bytes();
+    assert!(Manifest::parse(&good).is_ok(), "control");
+    let text = String::from_utf8(good).unwrap();
+    let proof = text.lines().find(|l| l.starts_with("submission=")).unwrap().rsplit(',').next().unwrap().to_owned();
+    assert!(proof.starts_with("2/3/"), "{proof}");
+    let hash = "ab".repeat(32);
+    let long = format!("0/3/{}", vec![hash.as_str(); 17].join("."));
+    for bad in ["2/1/", "3/3/", "2/3/zz", "2/3", "x/3/", "2/3/ab", long.as_str()] {
+        let t = text.replace(&proof, bad);
+        assert!(Manifest::parse(t.as_bytes()).is_err(), "{bad}");
+    }
 }
 
 #[test]

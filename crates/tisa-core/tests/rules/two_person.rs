@@ -240,7 +240,7 @@ fn only_a_submitter_key_proven_by_its_own_signature_counts() {
                 tisa_core::sign::Nonce([n as u8; 16]),
                 clerk.key_id(),
             );
-            m = m.with_submission(&doc, signer.sign_by_id(doc.to_bytes()).signature);
+            m = m.with_submission(&doc, &signer.sign_by_id(doc.to_bytes()));
         }
         Report { header, content: c, manifest: kr_node.sign(m.to_bytes()) }
     };
