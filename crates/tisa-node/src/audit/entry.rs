@@ -114,6 +114,33 @@ impl Entry {
     pub fn line(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
+
+    /// For an entry whose `hash` is still empty and whose `prev` is the hex
+    /// of `prev`: appends its line, with the hash it must carry, to `out`
+    /// (exactly [`Entry::line`] of the entry with that hash), and returns
+    /// the hash. One serialization and no copy of the entry: `hash` is the
+    /// last field, so the canonical bytes are the line up to its closing
+    /// brace.
+    pub fn seal_into(&self, prev: &[u8; 32], out: &mut Vec<u8>) -> [u8; 32] {
+        use sha2::{Digest as _, Sha256};
+        let start = out.len();
+        if serde_json::to_writer(&mut *out, self).is_err() || out.last() != Some(&b'}') {
+            out.truncate(start);
+            return [0; 32];
+        }
+        let mut h = Sha256::new();
+        h.update(prev);
+        h.update(&out[start..]);
+        let hash: [u8; 32] = h.finalize().into();
+        out.pop();
+        out.extend_from_slice(b",\"hash\":\"");
+        let mut hexed = [0u8; 64];
+        // 32 bytes always fit 64 hex digits.
+        let _ = hex::encode_to_slice(hash, &mut hexed);
+        out.extend_from_slice(&hexed);
+        out.extend_from_slice(b"\"}");
+        hash
+    }
 }
 
 /// A stable code for why a signed action was refused.

@@ -56,6 +56,10 @@ pub struct AuditLog {
     last_at: u64,
     /// The last head signed for a receipt ([`AuditLog::signed_head`]), by entry seq.
     head_signed: Option<(u64, Signed)>,
+    /// Lines appended but not yet written: an input's entries go to the
+    /// file in one write, at the end of the call that recorded them
+    /// ([`AuditLog::after_append`]), never later than an fsync.
+    out: Vec<u8>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -127,6 +131,7 @@ impl AuditLog {
             durable_due: false,
             last_at: 0,
             head_signed: None,
+            out: Vec::new(),
         };
         // Entries after the head last recorded durably were written but
         // perhaps never fsync'd (those of inputs are, by design, only at
@@ -440,17 +445,8 @@ impl AuditLog {
         e.party = self.party.to_string();
         e.prev = hex(&self.hash);
         e.hash = String::new();
-        let hash = e.compute_hash().unwrap_or(ZERO);
-        e.hash = hex(&hash);
-        let mut line = e.line();
-        line.push(b'\n');
-        if let Err(err) = self.file.write_all(&line) {
-            self.broken = true;
-            return Err(self.err(format!(
-                "cannot write entry seq {} ({err}); nothing more is written until the node restarts",
-                e.seq
-            )));
-        }
+        let hash = e.seal_into(&self.hash, &mut self.out);
+        self.out.push(b'\n');
         self.seq = e.seq;
         self.hash = hash;
         self.last_at = e.at_ms;
@@ -490,14 +486,34 @@ impl AuditLog {
             self.append_head(self.last_at, format!("chain head seq={}", self.seq))?;
             self.durable_due = true;
         }
+        self.write_out()?;
         if now {
             self.flush(store)?;
         }
         Ok(())
     }
 
+    /// Writes the lines appended since the last write, in one write; a
+    /// failure stops the log until a restart (whose replay writes them).
+    fn write_out(&mut self) -> Result<(), AuditError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = self.file.write_all(&self.out);
+        self.out.clear();
+        if let Err(err) = r {
+            self.broken = true;
+            return Err(self.err(format!(
+                "cannot write entries up to seq {} ({err}); nothing more is written until the node restarts",
+                self.seq
+            )));
+        }
+        Ok(())
+    }
+
     /// Fsyncs the file, or stops the log until a restart.
     fn fsync(&mut self) -> Result<(), AuditError> {
+        self.write_out()?;
         if let Err(err) = self.file.sync_data() {
             self.broken = true;
             return Err(self.err(format!(
@@ -528,6 +544,7 @@ impl AuditLog {
         if self.broken || !std::mem::take(&mut self.unsynced) {
             return Ok(None);
         }
+        self.write_out()?;
         let durable = std::mem::take(&mut self.durable_due);
         let clone = |f: &File| f.try_clone().map_err(|e| self.err(format!("cannot share the audit log's handle: {e}")));
         let (file, head_file) = match (clone(&self.file), clone(&self.head_file)) {

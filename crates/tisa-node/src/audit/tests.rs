@@ -120,6 +120,51 @@ fn the_head_document_is_the_cores_audit_head_document() {
     assert_eq!(tisa_core::sign::AuditHeadDoc::parse(&doc.to_bytes()).unwrap(), doc);
 }
 
+/// The one-pass line (serialized once, the hash spliced in before the
+/// closing brace) is byte for byte the two-pass one: the canonical bytes
+/// hashed, then the whole entry serialized with its hash. Every optional
+/// field, present and absent, and text that JSON must escape.
+#[test]
+fn a_sealed_line_is_the_entry_serialized_with_its_hash() {
+    let prev = [7u8; 32];
+    let full = Entry {
+        seq: 9,
+        at_ms: 1_700_000_000_123,
+        party: "KOR".into(),
+        actor: "kim \"the\" analyst\\".into(),
+        key_id: Some("k".repeat(64)),
+        kind: "RECEIPT".into(),
+        report_id: Some("KR-1".into()),
+        revision: Some(2),
+        request_id: Some("RQ-1".into()),
+        recipient: Some("JPN".into()),
+        grant_id: Some("KR-G-1".into()),
+        detail: "a=b c=\u{e9}\n".into(),
+        input_seq: Some(4),
+        input_part: Some(1),
+        head: Some(SignedHead {
+            seq: 8,
+            hash: "ab".repeat(32),
+            signer: "kr-node".into(),
+            public: "cd".repeat(32),
+            signature: "ef".repeat(64),
+        }),
+        peer_head: Some(PeerHead { party: "JPN".into(), seq: 3, hash: "01".repeat(32) }),
+        prev: ::hex::encode(prev),
+        hash: String::new(),
+    };
+    let bare =
+        Entry { seq: 1, party: "USA".into(), kind: "HEAD".into(), prev: ::hex::encode(prev), ..Entry::default() };
+    for e in [full, bare] {
+        let mut out = b"earlier\n".to_vec();
+        let hash = e.seal_into(&prev, &mut out);
+        assert_eq!(Some(hash), e.compute_hash(), "the chain's hash");
+        let two_pass = Entry { hash: ::hex::encode(hash), ..e.clone() }.line();
+        assert_eq!(&out[8..], &two_pass[..], "{}", String::from_utf8_lossy(&out));
+        assert_eq!(&out[..8], b"earlier\n", "appended, nothing before it touched");
+    }
+}
+
 #[test]
 fn chain_verifies_with_signed_heads() {
     let dir = tmp("chain");
