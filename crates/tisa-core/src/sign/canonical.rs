@@ -70,17 +70,29 @@ pub enum SigError {
     Mismatch(&'static str),
 }
 
+/// A document being written: one buffer, sized for most kinds and shrunk
+/// to fit at the end, each field formatted straight into it (documents
+/// are written on every report's path, and written again to check that a
+/// parsed one is canonical).
 pub(super) struct Doc(String);
 
 impl Doc {
     pub(super) fn new(kind: &str) -> Doc {
-        Doc(format!("tisa.v1.{kind}\n"))
+        let mut s = String::with_capacity(768);
+        s.push_str("tisa.v1.");
+        s.push_str(kind);
+        s.push('\n');
+        Doc(s)
     }
     pub(super) fn kv(mut self, k: &str, v: impl fmt::Display) -> Doc {
-        self.0.push_str(&format!("{k}={v}\n"));
+        use fmt::Write as _;
+        // Writing into a String cannot fail.
+        let _ = writeln!(self.0, "{k}={v}");
         self
     }
-    pub(super) fn bytes(self) -> Vec<u8> {
+    pub(super) fn bytes(mut self) -> Vec<u8> {
+        // Documents are kept (pending state holds manifests): no slack.
+        self.0.shrink_to_fit();
         self.0.into_bytes()
     }
 }
@@ -95,7 +107,7 @@ impl<'a> Reader<'a> {
         let text = std::str::from_utf8(bytes).map_err(|_| SigError::Malformed(kind))?;
         let body = text.strip_suffix('\n').ok_or(SigError::Malformed(kind))?;
         let mut lines = body.split('\n');
-        if lines.next() != Some(&format!("tisa.v1.{kind}")[..]) {
+        if lines.next().and_then(|first| first.strip_prefix("tisa.v1.")) != Some(kind) {
             return Err(SigError::Malformed(kind));
         }
         Ok(Reader { kind, lines })
