@@ -205,23 +205,21 @@ async fn submit_all(
         }
     }
     // In batches (one signature for a batch's submissions, one for their requests).
-    {
-        let mut lost = None;
-        for (it, result) in items.iter().zip(sink.submit_all(&items).await) {
-            match result {
-                Ok(o) => tally.add(&o),
-                Err(SubmitError::Refused(why)) => {
-                    warn!(key = %loggable(&it.key), "{name}: not submitted: {}", loggable(&why));
-                    eprintln!("not submitted: {}: {why}", it.key);
-                    tally.bad += 1;
-                }
-                Err(SubmitError::Node(e)) => lost = lost.or(Some(e)),
+    let mut lost = None;
+    for (it, result) in items.iter().zip(sink.submit_all(&items).await) {
+        match result {
+            Ok(o) => tally.add(&o),
+            Err(SubmitError::Refused(why)) => {
+                warn!(key = %loggable(&it.key), "{name}: not submitted: {}", loggable(&why));
+                eprintln!("not submitted: {}: {why}", it.key);
+                tally.bad += 1;
             }
+            Err(SubmitError::Node(e)) => lost = lost.or(Some(e)),
         }
-        if let Some(e) = lost {
-            eprintln!("{name}: stopped: {}", tally.summary(sink.dry_run()));
-            return Err(e);
-        }
+    }
+    if let Some(e) = lost {
+        eprintln!("{name}: stopped: {}", tally.summary(sink.dry_run()));
+        return Err(e);
     }
     eprintln!("{name}: {}", tally.summary(sink.dry_run()));
     Ok(if tally.bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
