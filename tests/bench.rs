@@ -91,6 +91,8 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
         assert_eq!(num(st, "freshness_window_ms"), 60_000.0, "{st}");
         assert!(st["broker_fsync"].as_str().is_some_and(|b| b.starts_with(fsync)), "{st}");
         assert!(st["node_fsync"].is_string(), "{st}");
+        // The throughput run submitted as a feed does (the default batch).
+        assert_eq!(num(st, "submit_batch"), 64.0, "{st}");
         // The track updates took the real-time lane: the hub forwarded and JP
         // showed every one of them (the --quick run sends 10), dropping none.
         for party in ["US", "JP"] {
