@@ -20,10 +20,6 @@ fn draft(i: usize) -> ReportDraft {
     missile_draft([Party::Us, Party::Jp].into_iter().collect(), content)
 }
 
-fn now() -> Timestamp {
-    Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64)
-}
-
 fn submission(d: &ReportDraft, key: &Identity, nonce: u8) -> Vec<u8> {
     let doc = SubmissionDoc::of(
         Party::Kr,
@@ -32,7 +28,7 @@ fn submission(d: &ReportDraft, key: &Identity, nonce: u8) -> Vec<u8> {
         d.releasable_to,
         &d.content,
         None,
-        now(),
+        tisa_transport::wall_clock(),
         Nonce([nonce; 16]),
         key.key_id(),
     );
@@ -40,7 +36,15 @@ fn submission(d: &ReportDraft, key: &Identity, nonce: u8) -> Vec<u8> {
 }
 
 fn action(req: &ControlRequest, key: &Identity, nonce: u8) -> Vec<u8> {
-    ActionDoc::new(Party::Kr, Verb::Submit, req.payload_sha256(), now(), Nonce([nonce; 16]), key.key_id()).to_bytes()
+    ActionDoc::new(
+        Party::Kr,
+        Verb::Submit,
+        req.payload_sha256(),
+        tisa_transport::wall_clock(),
+        Nonce([nonce; 16]),
+        key.key_id(),
+    )
+    .to_bytes()
 }
 
 /// The report id of a submitted reply; the error code otherwise.

@@ -400,7 +400,7 @@ impl Sink {
     /// (new reports and revisions; unchanged ones only count).
     pub async fn submit(&mut self, item: &Item) -> Result<Outcome, SubmitError> {
         let mut out = self.submit_all(std::slice::from_ref(item)).await;
-        out.pop().unwrap_or(Err(SubmitError::Node(anyhow::anyhow!("no outcome for the item"))))
+        out.pop().unwrap_or_else(|| Err(SubmitError::Node(anyhow::anyhow!("no outcome for the item"))))
     }
 
     /// Submits several items at once (or prints them, dry), one outcome

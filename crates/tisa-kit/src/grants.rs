@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use tisa_core::sign::{GrantDoc, RevocationDoc};
-use tisa_core::{Category, Classification, GrantView, Party, Timestamp};
+use tisa_core::{Category, Classification, GrantView, Party};
 use tisa_transport::{ControlClient, ControlReply, ControlRequest};
 
 use crate::operator::{ask, unexpected};
@@ -24,12 +24,6 @@ pub struct GrantInput {
     pub expires_in: Option<std::time::Duration>,
 }
 
-/// This machine's clock, in milliseconds since the epoch.
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
 /// Issues `party`'s grant `g`, signed with `key`; the node's reply (the
 /// grant, in force or proposed under the two-person rule).
 pub async fn issue(
@@ -38,7 +32,7 @@ pub async fn issue(
     key: &tisa_deploy::keys::Key,
     g: GrantInput,
 ) -> Result<Vec<GrantView>> {
-    let now = now();
+    let now = tisa_transport::wall_clock();
     let doc = GrantDoc {
         grant_id: format!("{}-G-{}", party.code(), &format!("{:032x}", rand::random::<u128>())[..16]),
         originator: party,
@@ -65,7 +59,7 @@ pub async fn revoke(
     let doc = RevocationDoc {
         grant_id: grant_id.to_owned(),
         originator: party,
-        revoked_at: now(),
+        revoked_at: tisa_transport::wall_clock(),
         operator: key.identity.name().to_owned(),
     };
     let reply = ask(client, ControlRequest::Revoke(key.identity.sign(doc.to_bytes()))).await?;

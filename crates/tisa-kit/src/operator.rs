@@ -23,16 +23,8 @@ pub async fn cosign_grant(
     cosigner: &tisa_core::Identity,
 ) -> Result<ControlReply> {
     let doc = tisa_core::sign::GrantDoc::parse(&grant.bytes)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let cosign = tisa_core::sign::CosignDoc::of(
-        &doc.grant_id,
-        party,
-        &grant.bytes,
-        tisa_core::Timestamp(now),
-        cosigner.key_id(),
-    );
+    let now = tisa_transport::wall_clock();
+    let cosign = tisa_core::sign::CosignDoc::of(&doc.grant_id, party, &grant.bytes, now, cosigner.key_id());
     let req = ControlRequest::Cosign(cosigner.sign_by_id(cosign.to_bytes()));
     let action = tisa_transport::sign_action(party, &req, cosigner);
     Ok(client.call_raw(&req, Some(&action)).await?)
@@ -263,9 +255,7 @@ pub async fn decide_viewed(
 ) -> Result<(ControlReply, tisa_core::sign::DecisionDoc, Vec<u8>)> {
     let (verdict, reason) = decision.verdict();
     let req = &view.request;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now = tisa_transport::wall_clock();
     let doc = tisa_core::sign::DecisionDoc {
         manifest_sha256: tisa_core::sign::sha256(&view.manifest.bytes),
         request_id: req.request_id.clone(),
@@ -274,7 +264,7 @@ pub async fn decide_viewed(
         recipient: req.recipient,
         verdict,
         reason: reason.replace(['\n', '\r'], " "),
-        decided_at: tisa_core::Timestamp(now),
+        decided_at: now,
         operator: key.identity.name().to_owned(),
     };
     let bytes = doc.to_bytes();

@@ -31,8 +31,8 @@ pub mod input_log;
 pub mod subjects;
 
 pub use conn::{
-    connect_once, prove_ready, sign_action, sign_submission, AckWait, ControlCall, ControlClient, DeadLetterBox,
-    Endpoint, Inbound, InboundMeta, LinkUrls, Links, Signer,
+    connect_once, prove_ready, sign_action, sign_submission, wall_clock, AckWait, ControlCall, ControlClient,
+    DeadLetterBox, Endpoint, Inbound, InboundMeta, LinkUrls, Links, Signer,
 };
 pub use control::{
     AgreementHealth, CommandRequest, ControlReply, ControlRequest, DeadLetter, DecisionQuery, EarlyForwardHealth,

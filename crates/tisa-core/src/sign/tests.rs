@@ -399,12 +399,17 @@ fn submissions(feed: &Identity, h: &ReportHeader, n: u8) -> Vec<SubmissionDoc> {
         .collect()
 }
 
+/// `docs` signed by `key` with one batch signature, each with its proof.
+fn batch_signed(key: &Identity, docs: &[SubmissionDoc]) -> Vec<Signed> {
+    key.sign_batch_by_id(docs.iter().map(SubmissionDoc::to_bytes).collect())
+}
+
 #[test]
 fn a_batch_signed_submission_travels_in_the_manifest_and_verifies_on_its_own() {
     let (policy, kim, _, feed, _) = ops();
     let h = header();
     let docs = submissions(&feed, &h, 5);
-    let signed = feed.sign_batch_by_id(docs.iter().map(SubmissionDoc::to_bytes).collect());
+    let signed = batch_signed(&feed, &docs);
     assert!(signed.iter().all(|s| s.batch.is_some() && s.signer == feed.key_id().to_string()));
     let manifest = |doc: &SubmissionDoc, s: &Signed| {
         let m = Manifest::of(&h, &content(), "kr-feed", None).with_submission(doc, s);
@@ -431,11 +436,10 @@ fn a_batch_signed_submission_travels_in_the_manifest_and_verifies_on_its_own() {
     assert!(manifest(sixth, &signed[0]).verified_submitter(&policy).is_err());
     // A batch by a key of another party's roster, or with no submit role, is refused.
     let strangers = Identity::from_seed("x", [99; 32]);
-    let theirs =
-        strangers.sign_batch_by_id(submissions(&strangers, &h, 2).iter().map(SubmissionDoc::to_bytes).collect());
+    let theirs = batch_signed(&strangers, &submissions(&strangers, &h, 2));
     assert!(manifest(&submissions(&strangers, &h, 1)[0], &theirs[0]).verified_submitter(&policy).is_err());
     let kim_docs = submissions(&kim, &h, 2);
-    let kim_batch = kim.sign_batch_by_id(kim_docs.iter().map(SubmissionDoc::to_bytes).collect());
+    let kim_batch = batch_signed(&kim, &kim_docs);
     assert_eq!(manifest(&kim_docs[1], &kim_batch[1]).verified_submitter(&policy), Ok(Some(kim.key_id())), "control");
     // A directly signed submission reads as before: four fields, no proof.
     let direct = manifest(&docs[0], &feed.sign_by_id(docs[0].to_bytes()));
@@ -450,7 +454,7 @@ fn a_malformed_submission_proof_is_refused_when_the_manifest_is_parsed() {
     let (_, _, _, feed, _) = ops();
     let h = header();
     let docs = submissions(&feed, &h, 3);
-    let signed = feed.sign_batch_by_id(docs.iter().map(SubmissionDoc::to_bytes).collect());
+    let signed = batch_signed(&feed, &docs);
     let good = Manifest::of(&h, &content(), "kr-feed", None).with_submission(&docs[2], &signed[2]).to_bytes();
     assert!(Manifest::parse(&good).is_ok(), "control");
     let text = String::from_utf8(good).unwrap();

@@ -65,9 +65,7 @@ impl ControlClient {
     pub fn with_submission<'r>(&self, req: &'r ControlRequest) -> std::borrow::Cow<'r, ControlRequest> {
         use std::borrow::Cow;
         let ControlRequest::Submit(d) = req else { return Cow::Borrowed(req) };
-        let verb = tisa_core::Verb::Submit;
-        let signer = self.signers.iter().find(|s| s.roles.iter().any(|r| verb.roles().contains(r)));
-        match signer {
+        match self.signer_for(tisa_core::Verb::Submit) {
             Some(s) if d.submission.is_none() => Cow::Owned(ControlRequest::Submit(tisa_core::ReportDraft {
                 submission: Some(sign_submission(self.party, d, &s.identity)),
                 ..d.clone()
@@ -76,10 +74,14 @@ impl ControlClient {
         }
     }
 
+    /// The first key whose roles allow `verb`.
+    fn signer_for(&self, verb: tisa_core::Verb) -> Option<&Signer> {
+        self.signers.iter().find(|s| s.roles.iter().any(|r| verb.roles().contains(r)))
+    }
+
     /// The signed action for `req`, if it needs one and a signer may give it.
     pub fn action_for(&self, req: &ControlRequest) -> Option<tisa_core::Signed> {
-        let verb = req.action_verb()?;
-        let signer = self.signers.iter().find(|s| s.roles.iter().any(|r| verb.roles().contains(r)))?;
+        let signer = self.signer_for(req.action_verb()?)?;
         Some(sign_action(self.party, req, &signer.identity))
     }
 
@@ -151,8 +153,7 @@ impl ControlClient {
     /// clock skew (a few hundred reports). Without a key that may submit,
     /// each request goes unsigned and the node refuses it, saying why.
     pub async fn submit_batch(&self, drafts: Vec<tisa_core::ReportDraft>) -> Vec<Result<ControlReply, TransportError>> {
-        let verb = tisa_core::Verb::Submit;
-        let Some(signer) = self.signers.iter().find(|s| s.roles.iter().any(|r| verb.roles().contains(r))) else {
+        let Some(signer) = self.signer_for(tisa_core::Verb::Submit) else {
             let reqs: Vec<ControlRequest> = drafts.into_iter().map(ControlRequest::Submit).collect();
             return futures::future::join_all(reqs.iter().map(|r| self.call_raw(r, None))).await;
         };
@@ -229,7 +230,9 @@ fn action_doc(party: Party, req: &ControlRequest, key: &Identity) -> ActionDoc {
     ActionDoc::new(party, verb, req.payload_sha256(), wall_clock(), Nonce(rand::random()), key.key_id())
 }
 
-fn wall_clock() -> Timestamp {
+/// This machine's clock, in milliseconds since the epoch: when an
+/// operator's (or feed's) signed document says it was issued.
+pub fn wall_clock() -> Timestamp {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

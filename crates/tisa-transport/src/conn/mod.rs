@@ -27,7 +27,7 @@ pub mod inbound;
 pub mod links;
 pub mod order;
 
-pub use control_client::{sign_action, sign_submission, ControlClient, Signer};
+pub use control_client::{sign_action, sign_submission, wall_clock, ControlClient, Signer};
 pub use deadletter::{dead_letter_stream, DeadLetterBox, DEAD_LETTER_MAX};
 pub use inbound::{receiving_stream, stream_name, Ack, Inbound, InboundMeta, ACK_WAIT};
 pub use links::{AckWait, ControlCall, Links, BATCH_BYTES, BATCH_MAX, PUBLISH_ACK_TIMEOUT, SEND_WINDOW};
