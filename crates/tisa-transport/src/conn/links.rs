@@ -18,6 +18,7 @@ use crate::convert::{encode_envelope, Wire};
 use crate::error::{DecodeError, TransportError};
 use crate::subjects;
 
+use super::chain::{Chain, Outcome, Place, Ticket};
 use super::deadletter::DeadLetterBox;
 use super::inbound::{receiving_stream, stream_name, tokio_stream_of, Inbound, Pump};
 use super::{connect_with_retry, connect_with_retry_notifying, prove_ready, LinkUrls};
@@ -60,45 +61,12 @@ fn batch_of(encoded: &[&[u8]]) -> Vec<u8> {
 /// The receiver's stream's acknowledgement of one publish (see [`Links::publish_many`]).
 pub type AckWait = futures::future::BoxFuture<'static, Result<(), TransportError>>;
 
-/// What a sender knows of the stream it publishes into (it is that
-/// stream's only publisher), so that the stream stores its messages in
-/// the order it sent them even when a publish fails while later ones are
-/// in flight (a leader moving): each publish names the sequence it must
-/// follow (`Nats-Expected-Last-Sequence`, checked by the stream's leader
-/// against what it has already taken in), so once one is refused or lost,
-/// every later one is refused too, and all are sent again in order.
-#[derive(Debug, Default)]
-struct Chain {
-    /// The stream's last sequence once every publish handed to the
-    /// connection is stored; `None` while unknown (at start, and after a
-    /// publish failed): the next publish then goes alone, unchained, once
-    /// nothing else is in flight, and its acknowledgement says where the
-    /// stream stands.
-    last: Option<u64>,
-    /// Publishes not yet acknowledged or refused.
-    pending: usize,
-}
-
-/// How the next publish to a peer follows the ones before it.
-enum Place {
-    /// After the stream's sequence `n`.
-    After(u64),
-    /// First after a break: unchained, and alone (what comes next is held
-    /// back until its acknowledgement says where the stream stands).
-    Head,
-}
-
 type Chains = Arc<std::sync::Mutex<std::collections::HashMap<Party, Chain>>>;
 
-/// Updates `to`'s chain once a publish's outcome is known.
-fn settle(chains: &Chains, to: Party, outcome: Result<u64, ()>) {
-    let Ok(mut all) = chains.lock() else { return };
-    let c = all.entry(to).or_default();
-    c.pending = c.pending.saturating_sub(1);
-    match outcome {
-        Ok(seq) if c.last.is_none() && c.pending == 0 => c.last = Some(seq),
-        Ok(_) => {}
-        Err(()) => c.last = None,
+/// Settles the publish that took `ticket` in `to`'s chain.
+fn settle(chains: &Chains, to: Party, ticket: Ticket, outcome: Outcome) {
+    if let Ok(mut all) = chains.lock() {
+        all.entry(to).or_default().settle(ticket, outcome);
     }
 }
 
@@ -369,7 +337,7 @@ impl Links {
     /// or nothing is in flight to it (the next publish finds out). While
     /// neither, a publish is held back ([`TransportError::HeldForOrder`]).
     pub fn ready_for(&self, to: Party) -> bool {
-        self.chains.lock().map(|all| all.get(&to).is_none_or(|c| c.last.is_some() || c.pending == 0)).unwrap_or(true)
+        self.chains.lock().map(|all| all.get(&to).is_none_or(Chain::ready)).unwrap_or(true)
     }
 
     /// Publishes one broker message carrying `ts[i]` for every `i` in `group` (same peer).
@@ -435,19 +403,9 @@ impl Links {
         }
         let stream = receiving_stream(self.party, to).unwrap_or_default();
         let _order = self.send_order.lock().await;
-        let place = {
+        let (place, ticket) = {
             let mut all = self.chains.lock().map_err(|_| TransportError::HeldForOrder { peer: to })?;
-            let c = all.entry(to).or_default();
-            let place = match c.last {
-                Some(last) => {
-                    c.last = Some(last + 1);
-                    Place::After(last)
-                }
-                None if c.pending == 0 && !only_after_known => Place::Head,
-                None => return Err(TransportError::HeldForOrder { peer: to }),
-            };
-            c.pending += 1;
-            place
+            all.entry(to).or_default().place(only_after_known).ok_or(TransportError::HeldForOrder { peer: to })?
         };
         let js = async_nats::jetstream::new(client.clone());
         let mut msg =
@@ -459,14 +417,15 @@ impl Links {
         let ack = match sent {
             Ok(ack) => ack,
             Err(e) => {
-                settle(&self.chains, to, Err(()));
+                settle(&self.chains, to, ticket, Outcome::Failed);
                 return Err(e);
             }
         };
         let chains = self.chains.clone();
         Ok(Box::pin(async move {
             let r = match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
-                Ok(Ok(a)) => Ok(a.sequence),
+                Ok(Ok(a)) if a.duplicate => Ok(Outcome::Duplicate),
+                Ok(Ok(a)) => Ok(Outcome::Stored(a.sequence)),
                 Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
                 Err(_) => Err(TransportError::NotAccepted {
                     stream,
@@ -475,7 +434,7 @@ impl Links {
                     hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
                 }),
             };
-            settle(&chains, to, r.as_ref().copied().map_err(|_| ()));
+            settle(&chains, to, ticket, r.as_ref().copied().unwrap_or(Outcome::Failed));
             r.map(|_| ())
         }))
     }

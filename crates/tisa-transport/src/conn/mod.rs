@@ -5,6 +5,7 @@
 //!   batches, acknowledgements), its control subscription and events.
 //! - [`inbound`]: what arrives on a link ([`Inbound`]), the receiver's
 //!   stream and durable consumer, and the pump that feeds the node.
+//! - `chain`: where a sender's publishes stand in its peer's stream (order through failovers).
 //! - [`deadletter`]: a node's dead-letter stream ([`DeadLetterBox`]).
 //! - [`control_client`]: the operator's client ([`ControlClient`]).
 
@@ -21,6 +22,7 @@ use tracing::{debug, error, info, warn};
 use crate::error::TransportError;
 use crate::subjects;
 
+mod chain;
 pub mod control_client;
 pub mod deadletter;
 pub mod inbound;
