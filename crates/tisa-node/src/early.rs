@@ -124,6 +124,7 @@ impl Actor {
         for (note, r, events) in applied {
             self.audit_events(note, &r, events);
         }
+        self.write_audit();
         Ok(())
     }
 }

@@ -259,8 +259,16 @@ impl Actor {
         if let Err(e) = self.store.mark_refused(&refused) {
             error!(error = %e, "cannot record refused commands (a restart re-evaluates them)");
         }
+        self.write_audit();
         self.stage_stashes();
         Ok(out)
+    }
+
+    /// Writes the audit entries of the group commit just applied, in one write.
+    pub(crate) fn write_audit(&mut self) {
+        if let Err(e) = self.audit.write_pending() {
+            error!(error = %e, "cannot write the audit log");
+        }
     }
 
     /// Stages the bodies the core stashed for the store.
