@@ -165,6 +165,23 @@ async fn submit_batches(c: &ControlClient, category: Category, n: usize, batch: 
     batches.into_iter().flatten().collect()
 }
 
+/// CPU time a process has used so far (user + system), in µs, from
+/// `/proc/<pid>/stat` (its fields 14 and 15, in the kernel's USER_HZ
+/// ticks: 100 per second on Linux whatever the kernel's own HZ).
+pub(crate) fn cpu_us(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from after it.
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000)
+}
+
+/// The three nodes' CPU time so far (µs), in KR, US, JP order.
+fn nodes_cpu_us(c: &mut Cluster) -> Vec<Option<u64>> {
+    Party::ALL.iter().map(|p| c.node(*p).pid().and_then(cpu_us)).collect()
+}
+
 pub(crate) fn rss_kb(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
@@ -423,12 +440,22 @@ pub(crate) async fn tisa_paths(
     progress(json, format!("[{fsync}] tisa throughput ({} reports under a standing grant)", s.reports));
     jp_watch.clear();
     let before = jp_watch.counts.get("RECEIVED").copied().unwrap_or(0);
+    let cpu_before = nodes_cpu_us(&mut c);
     let start_ms = clock::now();
     let start = Instant::now();
     let ids = submit_batches(&kr, Category::NkMissile, s.reports, s.submit_batch).await;
     let submitted: HashSet<String> = ids.into_iter().filter_map(Result::ok).collect();
     let submit_secs = start.elapsed().as_secs_f64();
     jp_watch.wait_count("RECEIVED", before + s.reports).await;
+    // CPU per report each node spent on the burst (its receipts home included).
+    let cpu_after = nodes_cpu_us(&mut c);
+    let cpu_per_report: serde_json::Map<String, Value> = Party::ALL
+        .iter()
+        .zip(cpu_before.iter().zip(&cpu_after))
+        .filter_map(|(p, (b, a))| {
+            Some((p.code().to_owned(), json!(a.as_ref()?.saturating_sub((*b)?) as f64 / s.reports.max(1) as f64)))
+        })
+        .collect();
     let inbox = jp_inbox(&c).await?;
     let times: Vec<u64> = submitted.iter().filter_map(|id| inbox.get(id)).map(|t| t.as_millis()).collect();
     let last = times.iter().max().copied().unwrap_or(start_ms.as_millis());
@@ -473,6 +500,7 @@ pub(crate) async fn tisa_paths(
         "cluster_start_ms": cluster_start.as_secs_f64() * 1e3,
         "startup_to_ready_ms": startup,
         "idle_rss_mb": idle,
+        "throughput_cpu_us_per_report": cpu_per_report,
         "grant_id": grant,
         "pending": {
             "requested": s.node_pending,
