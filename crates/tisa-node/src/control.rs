@@ -108,7 +108,7 @@ impl Actor {
             let slot = replies.len();
             let reply = match request.map(|(r, auth)| (r.split(), auth)) {
                 // An identical re-send of a recent command: its original reply.
-                Ok((Ok(_), Some(auth))) if self.resends.get(&auth).is_some() => self.resends.get(&auth),
+                Ok((Ok(_), Some(auth))) if self.resends.contains(&auth) => self.resends.get(&auth),
                 Ok((Ok(command), auth)) => match self.prepare(command) {
                     Ok(command) => {
                         inputs.push((slot, LoggedInput { at, input: tisa_core::Input::Command(command, auth) }));

@@ -70,7 +70,7 @@ pub(crate) fn replay(
             if matches!(l.input, Input::Command(..)) {
                 if let Some(reply) = refused.get(&seq) {
                     if let (Some(a), Ok(reply)) = (&auth, ControlReply::decode(reply)) {
-                        resends.put_reply(at, a, reply, core.policy().clock_skew);
+                        resends.put_reply(at, a, &reply, core.policy().clock_skew);
                     }
                     audit.record(store, note, false, &[]).map_err(|e| NodeError::Config(e.to_string()))?;
                     continue;
