@@ -30,7 +30,7 @@ fn key(a: &Authorization) -> Digest32 {
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
     h.update(&a.action.bytes);
-    h.update(&a.action.signature);
+    h.update(a.action.signature);
     h.finalize().into()
 }
 
