@@ -108,7 +108,16 @@ impl Actor {
             let slot = replies.len();
             let reply = match request.map(|(r, auth)| (r.split(), auth)) {
                 // An identical re-send of a recent command: its original reply.
-                Ok((Ok(_), Some(auth))) if self.resends.contains(&auth) => self.resends.get(&auth),
+                // (Kept encoded by this node, it decodes; were it not to, the
+                // caller still hears back rather than waiting in vain.)
+                Ok((Ok(_), Some(auth))) if self.resends.contains(&auth) => {
+                    Some(self.resends.get(&auth).unwrap_or_else(|| {
+                        ControlReply::error(
+                            "INTERNAL",
+                            "the original reply to this re-sent request cannot be read; see `tisa status`",
+                        )
+                    }))
+                }
                 Ok((Ok(command), auth)) => match self.prepare(command) {
                     Ok(command) => {
                         inputs.push((slot, LoggedInput { at, input: tisa_core::Input::Command(command, auth) }));
