@@ -94,7 +94,17 @@ async fn a_batch_signed_submission_is_checked_per_report_at_every_node() {
     }
     // Released to JP by KR's approver (another key than the submitter's:
     // the two-person rule compared the batch-proven key): JP holds it.
+    // The hub's request reaches KR after the hub holds the report: wait for it.
     let request_id = RequestId::for_release(&ReportId::new(ids[0].clone()).unwrap(), 1, Party::Jp);
+    wait_async(|| async {
+        let ControlReply::Pending(Page { items, .. }) =
+            ask(&kr, ControlRequest::Pending(tisa_transport::ListQuery::default())).await
+        else {
+            return None;
+        };
+        items.iter().any(|i| i.request.request_id == request_id).then_some(())
+    })
+    .await;
     approve(&c, &kr, Party::Kr, request_id, Decision::ApproveFull).await;
     let first = ids[0].clone();
     wait_async(|| async { inbox_ids(&jp).await.contains(&first).then_some(()) }).await;

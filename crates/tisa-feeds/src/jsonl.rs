@@ -48,6 +48,11 @@ pub struct JsonlArgs {
 /// A line read (1-based number), or why it could not be.
 pub(super) type Line = (u64, Result<String, String>);
 
+/// The lines one read brought in (at most [`crate::SUBMIT_BATCH`]): what
+/// was in the reader's buffer together, so a file read at once is one
+/// batch, whatever the threads' timing.
+pub(super) type Lines = Vec<Line>;
+
 /// Where lines come from.
 enum Source {
     Stdin(BufReader<std::io::Stdin>),
@@ -63,11 +68,20 @@ impl Source {
             Source::File(f) => f.reader().take(limit as u64).read_until(b'\n', buf),
         }
     }
+
+    /// Whether bytes already read from the source wait in the buffer.
+    fn buffered(&mut self) -> bool {
+        match self {
+            Source::Stdin(r) => !r.buffer().is_empty(),
+            Source::File(f) => !f.reader().buffer().is_empty(),
+        }
+    }
 }
 
 /// Reads lines on a blocking thread (stdin or a file, following it by name
-/// if asked) and hands them over; the channel closes at the end.
-pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc::Sender<Line>) -> Result<()> {
+/// if asked) and hands them over, the lines of one read together; the
+/// channel closes at the end.
+pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc::Sender<Lines>) -> Result<()> {
     let mut src = if file.as_os_str() == "-" {
         Source::Stdin(BufReader::new(std::io::stdin()))
     } else {
@@ -76,12 +90,21 @@ pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc
     std::thread::spawn(move || {
         let mut n = 0u64;
         let mut buf = Vec::new();
+        let mut pending: Lines = Vec::new();
         loop {
+            // Hand over what was read once nothing more waits in the buffer
+            // (or a batch is full).
+            if !pending.is_empty() && (pending.len() >= crate::SUBMIT_BATCH || !src.buffered()) {
+                if tx.blocking_send(std::mem::take(&mut pending)).is_err() {
+                    return;
+                }
+            }
             let room = MAX_LINE + 1 - buf.len().min(MAX_LINE);
             let got = match src.read_line_limited(room, &mut buf) {
                 Ok(k) => k,
                 Err(e) => {
-                    let _ = tx.blocking_send((n + 1, Err(format!("read error: {e}"))));
+                    pending.push((n + 1, Err(format!("read error: {e}"))));
+                    let _ = tx.blocking_send(pending);
                     return;
                 }
             };
@@ -101,9 +124,7 @@ pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc
                             if !buf.is_empty() {
                                 let text =
                                     String::from_utf8(std::mem::take(&mut buf)).map_err(|_| "not UTF-8".to_owned());
-                                if tx.blocking_send((n + 1, text)).is_err() {
-                                    return;
-                                }
+                                pending.push((n + 1, text));
                             }
                             n = 0;
                             continue;
@@ -125,7 +146,7 @@ pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc
             let complete = buf.last() == Some(&b'\n');
             if !complete && buf.len() > MAX_LINE {
                 n += 1;
-                let _ = tx.blocking_send((n, Err(format!("line longer than {MAX_LINE} bytes"))));
+                pending.push((n, Err(format!("line longer than {MAX_LINE} bytes"))));
                 loop {
                     let mut skip = Vec::new();
                     match src.read_line_limited(64 * 1024, &mut skip) {
@@ -143,10 +164,7 @@ pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc
             }
             n += 1;
             let line = std::mem::take(&mut buf);
-            let text = String::from_utf8(line).map_err(|_| "not UTF-8".to_owned());
-            if tx.blocking_send((n, text)).is_err() {
-                return;
-            }
+            pending.push((n, String::from_utf8(line).map_err(|_| "not UTF-8".to_owned())));
         }
     });
     Ok(())
@@ -158,7 +176,7 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
         sink.connect().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let defaults = Defaults { classification: args.lines.classification, rel_to: args.lines.rel_to };
-    let (tx, mut rx) = mpsc::channel::<Line>(64);
+    let (tx, mut rx) = mpsc::channel::<Lines>(4);
     let name = if args.lines.file.as_os_str() == "-" {
         "stdin".to_owned()
     } else {
@@ -170,7 +188,9 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
     tokio::pin!(stop);
     let mut tally = Tally::default();
     loop {
-        let first = tokio::select! {
+        // The lines of one read go together: one batch signature for their
+        // submissions, one for their requests.
+        let lines = tokio::select! {
             l = rx.recv() => match l {
                 Some(l) => l,
                 None => break,
@@ -180,15 +200,6 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
                 break;
             }
         };
-        // The lines already read go together: one batch signature for their
-        // submissions, one for their requests.
-        let mut lines = vec![first];
-        while lines.len() < crate::SUBMIT_BATCH {
-            match rx.try_recv() {
-                Ok(l) => lines.push(l),
-                Err(_) => break,
-            }
-        }
         let mut items = Vec::with_capacity(lines.len());
         for (n, line) in lines {
             let item = line.and_then(|text| match text.trim() {
@@ -223,4 +234,41 @@ pub async fn run(args: JsonlArgs) -> Result<ExitCode> {
     }
     eprintln!("jsonl: {name}: {}", tally.summary(sink.dry_run()));
     Ok(if tally.bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the reader hands over for a file, message by message (the line
+    /// numbers of each).
+    fn messages(text: &str) -> Vec<Vec<u64>> {
+        let dir = std::env::temp_dir().join(format!("tisa-jsonl-reader-{}-{}", std::process::id(), text.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("lines.jsonl");
+        std::fs::write(&file, text).unwrap();
+        let (tx, mut rx) = mpsc::channel::<Lines>(4);
+        spawn_reader(file, false, Duration::from_millis(10), tx).unwrap();
+        let mut got = Vec::new();
+        while let Some(lines) = rx.blocking_recv() {
+            got.push(lines.into_iter().map(|(n, _)| n).collect());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        got
+    }
+
+    #[test]
+    fn the_lines_of_one_read_come_together_in_batches_of_at_most_submit_batch() {
+        // Four short lines: one read, one message, however the threads run
+        // (the control: handed over a line at a time, they were split by timing).
+        assert_eq!(messages("a\nb\nc\nd\n"), [vec![1, 2, 3, 4]]);
+        // More lines than a batch, all in one buffer: full batches, then the rest.
+        let many: String = (0..300).map(|i| format!("{i}\n")).collect();
+        let got = messages(&many);
+        assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), [crate::SUBMIT_BATCH, 300 - crate::SUBMIT_BATCH]);
+        assert_eq!(got.concat(), (1..=300).collect::<Vec<u64>>(), "every line once, in order");
+        // A last line without its newline still counts (once the end is
+        // found: a line waiting for its end never holds back those before it).
+        assert_eq!(messages("x\ny").concat(), [1, 2]);
+    }
 }

@@ -15,7 +15,7 @@ use tisa_transport::{ControlReply, ControlRequest};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::jsonl::{spawn_reader, Line};
+use super::jsonl::{spawn_reader, Lines};
 use super::{clip, FeedOptions};
 
 /// `tisa feed … --help`: what the feed reads, field by field.
@@ -162,7 +162,7 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
         }
         Some(ctx.client().await?)
     };
-    let (tx, mut rx) = mpsc::channel::<Line>(64);
+    let (tx, mut rx) = mpsc::channel::<Lines>(4);
     let name = if args.lines.file.as_os_str() == "-" {
         "stdin".to_owned()
     } else {
@@ -173,16 +173,21 @@ pub async fn run(args: TracksArgs) -> Result<ExitCode> {
     let stop = tisa_kit::util::shutdown_signal();
     tokio::pin!(stop);
     let (mut sent, mut unchanged, mut stale, mut bad) = (0usize, 0usize, 0usize, 0usize);
+    // Updates go one by one, each the latest for its track, as they were read.
+    let mut queue = std::collections::VecDeque::new();
     loop {
-        let (n, line) = tokio::select! {
-            l = rx.recv() => match l {
-                Some(l) => l,
-                None => break,
-            },
-            s = &mut stop => {
-                info!(signal = s, "stopping");
-                break;
+        let Some((n, line)) = queue.pop_front() else {
+            tokio::select! {
+                l = rx.recv() => match l {
+                    Some(l) => queue.extend(l),
+                    None => break,
+                },
+                s = &mut stop => {
+                    info!(signal = s, "stopping");
+                    break;
+                }
             }
+            continue;
         };
         let text = match line {
             Ok(t) if t.trim().is_empty() => continue,
