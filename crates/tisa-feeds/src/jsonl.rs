@@ -94,10 +94,11 @@ pub(super) fn spawn_reader(file: PathBuf, follow: bool, poll: Duration, tx: mpsc
         loop {
             // Hand over what was read once nothing more waits in the buffer
             // (or a batch is full).
-            if !pending.is_empty() && (pending.len() >= crate::SUBMIT_BATCH || !src.buffered()) {
-                if tx.blocking_send(std::mem::take(&mut pending)).is_err() {
-                    return;
-                }
+            if !pending.is_empty()
+                && (pending.len() >= crate::SUBMIT_BATCH || !src.buffered())
+                && tx.blocking_send(std::mem::take(&mut pending)).is_err()
+            {
+                return;
             }
             let room = MAX_LINE + 1 - buf.len().min(MAX_LINE);
             let got = match src.read_line_limited(room, &mut buf) {
