@@ -90,6 +90,7 @@ fn victim_subjects(victim: Party) -> Vec<String> {
         format!("tisa.{v}.up.report"),
         format!("tisa.{v}.up.decision"),
         format!("tisa.ctl.{v}.submit"),
+        format!("tisa.ctl.{v}.submit-batch"),
         format!("tisa.ctl.{v}.inbox"),
         format!("tisa.ctl.{v}.events"),
         "$JS.API.INFO".to_owned(),

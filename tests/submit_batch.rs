@@ -5,7 +5,9 @@
 //! request's action and submission, the hub and JP the submission the
 //! manifest carries (the two-person rule compares its key). Each attack
 //! sits in a batch whose other members are its control: the same batch,
-//! the same signatures, accepted where the attack was not made.
+//! the same signatures, accepted where the attack was not made. A batch
+//! travels as one `submit-batch` message, each request in it checked as if
+//! it came alone.
 
 mod common;
 
@@ -129,8 +131,19 @@ async fn a_batch_signed_submission_is_checked_per_report_at_every_node() {
     let mut actions = key.sign_batch_by_id(docs);
     // [1]: its action's proof altered.
     actions[1].batch.as_mut().unwrap().path[0][0] ^= 1;
-    let sent = futures::future::join_all(reqs.iter().zip(&actions).map(|(r, a)| kr.call_raw(r, Some(a)))).await;
-    let got: Vec<Result<String, String>> = sent.iter().map(|r| outcome(r.as_ref().unwrap())).collect();
+    // All in one `submit-batch` message, with a query slipped in as [4]
+    // (signed by a key that may read): each request is answered on its own.
+    let read = ControlRequest::Inbox(tisa_transport::ListQuery::default());
+    let read_action = kr.action_for(&read).expect("the analyst signs reads");
+    let mut items: Vec<(ControlRequest, Signed)> = reqs.into_iter().zip(actions).collect();
+    items.push((read.clone(), read_action.clone()));
+    let sent = kr.call_batch(&items).await;
+    assert_eq!(sent.len(), 5);
+    let e4 = outcome(sent[4].as_ref().unwrap()).unwrap_err();
+    assert!(e4.starts_with("BAD_REQUEST") && e4.contains("does not match"), "a query in a submit batch: {e4}");
+    // Its control: the same signed read alone, on its own subject, is answered.
+    assert!(matches!(kr.call_raw(&read, Some(&read_action)).await.unwrap(), ControlReply::Inbox(_)));
+    let got: Vec<Result<String, String>> = sent[..4].iter().map(|r| outcome(r.as_ref().unwrap())).collect();
     assert!(got[0].is_ok(), "control: the untouched member of the same batch: {got:?}");
     let e1 = got[1].as_ref().unwrap_err();
     assert!(e1.starts_with("UNAUTHORIZED"), "altered action proof: {e1}");
@@ -201,4 +214,50 @@ async fn a_feed_signs_each_read_as_one_batch_and_keeps_revisions_in_order() {
     .await;
     assert_eq!(held, [3, 3, 3, 1, 1], "batch sizes as the hub holds them");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A submit batch is answered only to the operators' own inbox, like any
+/// control call: with a reply subject elsewhere (here JP's delivery
+/// subject, the confused deputy of #14) the node refuses the whole message
+/// before anything is logged (counted), and nothing is submitted. Control:
+/// the same message, the same signatures, with the caller's own reply
+/// subject, submits both reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submit_batch_is_answered_only_to_the_operators_inbox() {
+    let c = start(true).await;
+    let kr = client(&c, Party::Kr).await;
+    let submitter = c.signers(Party::Kr).unwrap().into_iter().find(|s| s.roles.contains(&KeyRole::Submitter)).unwrap();
+    let key = submitter.identity;
+    let drafts: Vec<ReportDraft> = (20..22).map(draft).collect();
+    let subs =
+        key.sign_batch_by_id(drafts.iter().enumerate().map(|(i, d)| submission(d, &key, 50 + i as u8)).collect());
+    let reqs: Vec<ControlRequest> = drafts
+        .into_iter()
+        .zip(subs)
+        .map(|(d, s)| ControlRequest::Submit(ReportDraft { submission: Some(s), ..d }))
+        .collect();
+    let actions = key.sign_batch_by_id(reqs.iter().zip(60..).map(|(r, n)| action(r, &key, n)).collect());
+    let payload = tisa_transport::control::batch::encode_batch(
+        reqs.iter().zip(&actions).map(|(r, a)| r.encode_signed(Some(a))).collect(),
+    );
+    let raw = tisa_transport::connect_once(&c.cli_endpoint(Party::Kr).unwrap(), "kr-batch-deputy").await.unwrap();
+    let subject = tisa_transport::subjects::submit_batch(Party::Kr);
+    let before = counter(&c, Party::Kr, "refused_replies").await;
+    raw.publish_with_reply(subject.clone(), "tisa.jp.down.delivery", payload.clone().into()).await.unwrap();
+    raw.flush().await.unwrap();
+    wait_async(|| async { (counter(&c, Party::Kr, "refused_replies").await > before).then_some(()) }).await;
+    let titles = || async {
+        let ControlReply::Status(Page { items, .. }) =
+            ask(&kr, ControlRequest::Status(tisa_transport::ListQuery { limit: 1000, ..Default::default() })).await
+        else {
+            panic!("not a status")
+        };
+        items.len()
+    };
+    assert_eq!(titles().await, 0, "nothing submitted from a refused batch");
+    // Control: the caller's own reply subject.
+    let answer = raw.request(subject, payload.into()).await.unwrap();
+    let replies = tisa_transport::control::batch::decode_replies(&answer.payload, 2).unwrap();
+    assert!(replies.iter().all(|r| outcome(r).is_ok()), "{replies:?}");
+    assert_eq!(titles().await, 2, "control: the same batch answered to the inbox submits both");
 }

@@ -167,6 +167,7 @@ pub async fn counter(c: &Cluster, party: Party, name: &str) -> u64 {
         "rejected" => h.rejected,
         "received" => h.received,
         "malformed" => h.malformed,
+        "refused_replies" => h.refused_replies,
         _ => panic!("no counter {name}"),
     }
 }

@@ -93,10 +93,12 @@ impl Actor {
     /// caller that sees its reply can rely on the messages being on their way).
     pub(crate) async fn on_calls(&mut self, calls: Vec<ControlCall>) {
         let at = now();
-        let mut replies = Vec::new();
+        // A reply slot per request; where to answer each call, with its slots.
+        let mut replies: Vec<Option<ControlReply>> = Vec::new();
+        let mut answers = Vec::new();
         let mut inputs = Vec::new();
         let mut queries = Vec::new();
-        for ControlCall { subject, reply_to, request } in calls {
+        for ControlCall { subject, reply_to, requests, batch } in calls {
             // A reply goes only to the operators' own inbox: a caller cannot
             // make the node publish where it could not (another party's
             // link subject, a control subject). Refused before anything is
@@ -105,36 +107,40 @@ impl Actor {
                 self.refuse_reply_subject(&subject, reply_to.as_deref());
                 continue;
             }
-            let slot = replies.len();
-            let reply = match request.map(|(r, auth)| (r.split(), auth)) {
-                // An identical re-send of a recent command: its original reply.
-                // (Kept encoded by this node, it decodes; were it not to, the
-                // caller still hears back rather than waiting in vain.)
-                Ok((Ok(_), Some(auth))) if self.resends.contains(&auth) => {
-                    Some(self.resends.get(&auth).unwrap_or_else(|| {
-                        ControlReply::error(
-                            "INTERNAL",
-                            "the original reply to this re-sent request cannot be read; see `tisa status`",
-                        )
-                    }))
-                }
-                Ok((Ok(command), auth)) => match self.prepare(command) {
-                    Ok(command) => {
-                        inputs.push((slot, LoggedInput { at, input: tisa_core::Input::Command(command, auth) }));
+            let first = replies.len();
+            for request in requests {
+                let slot = replies.len();
+                let reply = match request.map(|(r, auth)| (r.split(), auth)) {
+                    // An identical re-send of a recent command: its original reply.
+                    // (Kept encoded by this node, it decodes; were it not to, the
+                    // caller still hears back rather than waiting in vain.)
+                    Ok((Ok(_), Some(auth))) if self.resends.contains(&auth) => {
+                        Some(self.resends.get(&auth).unwrap_or_else(|| {
+                            ControlReply::error(
+                                "INTERNAL",
+                                "the original reply to this re-sent request cannot be read; see `tisa status`",
+                            )
+                        }))
+                    }
+                    Ok((Ok(command), auth)) => match self.prepare(command) {
+                        Ok(command) => {
+                            inputs.push((slot, LoggedInput { at, input: tisa_core::Input::Command(command, auth) }));
+                            None
+                        }
+                        Err(reply) => Some(*reply),
+                    },
+                    Ok((Err(query), auth)) => {
+                        queries.push((slot, query, auth));
                         None
                     }
-                    Err(reply) => Some(*reply),
-                },
-                Ok((Err(query), auth)) => {
-                    queries.push((slot, query, auth));
-                    None
-                }
-                Err(e) => {
-                    warn!(subject = %loggable(&subject), error = %loggable(&e.to_string()), "bad control request");
-                    Some(ControlReply::error("BAD_REQUEST", e))
-                }
-            };
-            replies.push((reply_to, subject, reply));
+                    Err(e) => {
+                        warn!(subject = %loggable(&subject), error = %loggable(&e.to_string()), "bad control request");
+                        Some(ControlReply::error("BAD_REQUEST", e))
+                    }
+                };
+                replies.push(reply);
+            }
+            answers.push((reply_to, subject, batch, first..replies.len()));
         }
         if !inputs.is_empty() {
             let (slots, logged): (Vec<usize>, Vec<LoggedInput>) = inputs.into_iter().unzip();
@@ -152,19 +158,19 @@ impl Actor {
                         if let Some(a) = &auth {
                             self.resends.put(at, a, &r, skew);
                         }
-                        replies[slot].2 = Some(command_reply(r));
+                        replies[slot] = Some(command_reply(r));
                     }
                 }
                 Err(e) => {
                     error!(commands = slots.len(), error = %e, "cannot persist commands; refused");
                     for slot in slots {
-                        replies[slot].2 = Some(ControlReply::error("STORAGE", &e));
+                        replies[slot] = Some(ControlReply::error("STORAGE", &e));
                     }
                 }
             }
         }
         for (slot, query, auth) in queries {
-            replies[slot].2 = Some(match self.authorize_query(&query, auth.as_ref()) {
+            replies[slot] = Some(match self.authorize_query(&query, auth.as_ref()) {
                 Ok(Some(who)) if matches!(query, Query::BundleExport(_) | Query::BundleImport(_)) => match query {
                     Query::BundleExport(r) => self.bundle_export(&who, r),
                     Query::BundleImport(r) => self.bundle_import(&who, *r),
@@ -181,15 +187,20 @@ impl Actor {
             });
         }
         self.drain().await;
-        for (to, subject, reply) in replies {
-            let reply = reply.unwrap_or_else(|| ControlReply::error("INTERNAL", "no result"));
-            match to {
-                Some(to) => {
-                    if let Err(e) = self.links.reply(to, &reply).await {
-                        error!(error = %e, "cannot answer control request");
-                    }
-                }
-                None => debug!(subject = %loggable(&subject), "control request without reply subject"),
+        let mut replies: Vec<ControlReply> =
+            replies.into_iter().map(|r| r.unwrap_or_else(|| ControlReply::error("INTERNAL", "no result"))).collect();
+        for (to, subject, batch, slots) in answers {
+            let Some(to) = to else {
+                debug!(subject = %loggable(&subject), "control request without reply subject");
+                continue;
+            };
+            let sent = match (batch, replies.get_mut(slots)) {
+                (true, Some(rs)) => self.links.reply_batch(to, rs).await,
+                (false, Some([reply])) => self.links.reply(to, reply).await,
+                _ => Ok(()),
+            };
+            if let Err(e) = sent {
+                error!(error = %e, "cannot answer control request");
             }
         }
     }

@@ -3,7 +3,7 @@ use thiserror::Error;
 
 /// A message from the wire could not become a domain message. The node logs
 /// it (subject, link, this reason — never the payload), counts it and drops it.
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum DecodeError {
     /// Not valid protobuf for the expected message.
     #[error("malformed protobuf: {0}")]
@@ -83,7 +83,7 @@ impl DecodeError {
 }
 
 /// A NATS operation failed.
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum TransportError {
     /// Could not connect.
     #[error(

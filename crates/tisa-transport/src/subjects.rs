@@ -187,6 +187,12 @@ pub fn control(party: Party, verb: &str) -> String {
     format!("tisa.ctl.{}.{verb}", party.lower())
 }
 
+/// `tisa.ctl.<party>.submit-batch`: many submits in one message
+/// ([`crate::control::batch`]).
+pub fn submit_batch(party: Party) -> String {
+    control(party, crate::control::batch::SUBMIT_BATCH_VERB)
+}
+
 /// `tisa.ctl.<party>.*`: what a node listens on for its operator.
 pub fn control_all(party: Party) -> String {
     format!("tisa.ctl.{}.*", party.lower())
@@ -339,12 +345,14 @@ pub fn control_permissions(party: Party, role: Role) -> (Vec<String>, Vec<String
         Role::Node => {
             publish.push(events(party));
             subscribe.extend(VERBS.iter().map(|v| control(party, v)));
+            subscribe.push(submit_batch(party));
             publish.push(format!("{}.>", inbox_prefix(party, Role::Cli)));
             publish.push(dead_letter(party));
             publish.extend(js_dead_letter_api(party));
         }
         Role::Cli => {
             publish.extend(VERBS.iter().map(|v| control(party, v)));
+            publish.push(submit_batch(party));
             subscribe.push(events(party));
         }
         Role::Link | Role::NationLink => return permissions(party, role),

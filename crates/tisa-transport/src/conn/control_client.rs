@@ -100,16 +100,23 @@ impl ControlClient {
         req: &ControlRequest,
         action: Option<&tisa_core::Signed>,
     ) -> Result<ControlReply, TransportError> {
-        use async_nats::RequestErrorKind;
         let subject = subjects::control(self.party, req.verb());
         let payload = req.encode_signed(action);
+        let answer = self.request(subject, payload, || format!("the {} request", req.verb())).await?;
+        Ok(ControlReply::decode(&answer)?)
+    }
+
+    /// Sends `payload` on `subject` and waits for the answer's payload.
+    async fn request(
+        &self,
+        subject: String,
+        payload: Vec<u8>,
+        what: impl FnOnce() -> String,
+    ) -> Result<Bytes, TransportError> {
+        use async_nats::RequestErrorKind;
         let limit = self.client.server_info().max_payload;
         if limit > 0 && payload.len() > limit {
-            return Err(TransportError::TooLarge {
-                what: format!("the {} request", req.verb()),
-                size: payload.len(),
-                limit,
-            });
+            return Err(TransportError::TooLarge { what: what(), size: payload.len(), limit });
         }
         let mut violations = self.violations.clone();
         violations.mark_unchanged();
@@ -121,22 +128,76 @@ impl ControlClient {
                 return Err(TransportError::PermissionViolation { party: self.party, lower: self.party.lower(), detail });
             }
         };
-        let msg = match answer {
-            Err(_) => return Err(TransportError::Timeout { party: self.party, timeout: self.timeout }),
+        match answer {
+            Err(_) => Err(TransportError::Timeout { party: self.party, timeout: self.timeout }),
             Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => {
-                return Err(TransportError::NoNode {
-                    party: self.party,
-                    lower: self.party.lower(),
-                    url: self.url.clone(),
-                })
+                Err(TransportError::NoNode { party: self.party, lower: self.party.lower(), url: self.url.clone() })
             }
             Ok(Err(e)) if e.kind() == RequestErrorKind::TimedOut => {
-                return Err(TransportError::Timeout { party: self.party, timeout: self.timeout })
+                Err(TransportError::Timeout { party: self.party, timeout: self.timeout })
             }
-            Ok(Err(e)) => return Err(TransportError::Request { subject, reason: e.to_string() }),
-            Ok(Ok(m)) => m,
+            Ok(Err(e)) => Err(TransportError::Request { subject, reason: e.to_string() }),
+            Ok(Ok(m)) => Ok(m.payload),
+        }
+    }
+
+    /// Sends submit requests, each with exactly its signed action, in as
+    /// few `submit-batch` messages as the broker's `max_payload` allows
+    /// (a request too large alone is refused here, as [`Self::call_raw`]
+    /// would); the replies come back in order. A batch whose answer was too
+    /// large for the broker is asked again request by request, each an
+    /// identical re-send: the node answers those from what it kept, without
+    /// applying anything twice.
+    pub async fn call_batch(
+        &self,
+        reqs: &[(ControlRequest, tisa_core::Signed)],
+    ) -> Vec<Result<ControlReply, TransportError>> {
+        use crate::control::batch::{batch_len, decode_replies, encode_batch, MAX_BATCH};
+        let limit = match self.client.server_info().max_payload {
+            0 => usize::MAX,
+            n => n,
         };
-        Ok(ControlReply::decode(&msg.payload)?)
+        let encoded: Vec<Vec<u8>> = reqs.iter().map(|(r, a)| r.encode_signed(Some(a))).collect();
+        // Consecutive runs of requests, each run within the limit.
+        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut start = 0;
+        for i in 0..encoded.len() {
+            let run = batch_len(encoded[start..=i].iter().map(Vec::len));
+            if i > start && (run > limit || i - start >= MAX_BATCH) {
+                runs.push(start..i);
+                start = i;
+            }
+        }
+        if start < encoded.len() {
+            runs.push(start..encoded.len());
+        }
+        let subject = subjects::submit_batch(self.party);
+        let mut encoded: Vec<Option<Vec<u8>>> = encoded.into_iter().map(Some).collect();
+        let sends = runs.iter().map(|run| {
+            let payload = encode_batch(encoded[run.clone()].iter_mut().filter_map(Option::take).collect());
+            let n = run.len();
+            let subject = subject.clone();
+            async move {
+                let answer = self.request(subject, payload, || format!("a submit batch of {n}")).await?;
+                Ok::<_, TransportError>(decode_replies(&answer, n)?)
+            }
+        });
+        let answers = futures::future::join_all(sends).await;
+        let mut out = Vec::with_capacity(reqs.len());
+        for (run, answer) in runs.into_iter().zip(answers) {
+            match answer {
+                Ok(rs)
+                    if run.len() > 1
+                        && rs.iter().all(|r| matches!(r, ControlReply::Error { code, .. } if code == "TOO_LARGE")) =>
+                {
+                    let again = reqs[run].iter().map(|(r, a)| self.call_raw(r, Some(a)));
+                    out.extend(futures::future::join_all(again).await);
+                }
+                Ok(rs) => out.extend(rs.into_iter().map(Ok)),
+                Err(e) => out.extend(run.map(|_| Err(e.clone()))),
+            }
+        }
+        out
     }
 
     /// Submits many reports at once, as a feed with a backlog or a bulk
@@ -166,7 +227,7 @@ impl ControlClient {
         }
         let reqs: Vec<ControlRequest> = drafts.into_iter().map(ControlRequest::Submit).collect();
         let actions = key.sign_batch_by_id(reqs.iter().map(|r| action_doc(self.party, r, key).to_bytes()).collect());
-        futures::future::join_all(reqs.iter().zip(&actions).map(|(r, a)| self.call_raw(r, Some(a)))).await
+        self.call_batch(&reqs.into_iter().zip(actions).collect::<Vec<_>>()).await
     }
 
     /// The party whose node this client talks to.

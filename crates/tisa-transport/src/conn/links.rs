@@ -77,8 +77,34 @@ pub struct ControlCall {
     pub subject: String,
     /// Where to send the reply (absent if the caller wants none).
     pub reply_to: Option<async_nats::Subject>,
-    /// The decoded request with its signed action, or why it could not be decoded.
-    pub request: Result<(ControlRequest, Option<Authorization>), DecodeError>,
+    /// The decoded requests with their signed actions, or why each could
+    /// not be decoded: one, or a submit batch's in order.
+    pub requests: Vec<Result<(ControlRequest, Option<Authorization>), DecodeError>>,
+    /// A submit batch (`submit-batch`): answered with one
+    /// [`encode_replies`](crate::control::batch::encode_replies) message,
+    /// a reply per request ([`Links::reply_batch`]).
+    pub batch: bool,
+}
+
+/// A control request on its verb's subject.
+fn single_call(m: async_nats::Message) -> ControlCall {
+    ControlCall {
+        subject: m.subject.to_string(),
+        reply_to: m.reply.clone(),
+        requests: vec![decode_request(&m.subject, &m.payload)],
+        batch: false,
+    }
+}
+
+/// A submit batch: a message that cannot be read as one is a single error,
+/// which answers every request the caller sent in it.
+fn batch_call(m: async_nats::Message) -> ControlCall {
+    ControlCall {
+        subject: m.subject.to_string(),
+        reply_to: m.reply.clone(),
+        requests: crate::control::batch::decode_batch(&m.payload).unwrap_or_else(|e| vec![Err(e)]),
+        batch: true,
+    }
 }
 
 /// A node's connections: one per link, plus its own control connection.
@@ -233,12 +259,15 @@ impl Links {
                 .subscribe(subject.clone())
                 .await
                 .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
-            calls.push(sub.map(|m| ControlCall {
-                subject: m.subject.to_string(),
-                reply_to: m.reply.clone(),
-                request: decode_request(&m.subject, &m.payload),
-            }));
+            calls.push(sub.map(single_call as fn(async_nats::Message) -> ControlCall));
         }
+        let subject = subjects::submit_batch(self.party);
+        let sub = self
+            .control
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
+        calls.push(sub.map(batch_call as fn(async_nats::Message) -> ControlCall));
         if let Err(e) = self.dead_letters.ensure().await {
             // Not fatal: a dead letter that cannot be written leaves its
             // message unacknowledged (redelivered), and `put` retries this.
@@ -452,6 +481,26 @@ impl Links {
                 limit, "control answer larger than the broker's max_payload; sent an error instead"
             );
             payload = crate::control::fit::too_large(payload.len(), limit).encode();
+        }
+        self.control
+            .publish(to.clone(), Bytes::from(payload))
+            .await
+            .map_err(|e| TransportError::Publish { subject: to.to_string(), reason: e.to_string() })
+    }
+
+    /// Answers a submit batch: its replies in one message, in order. One
+    /// too large for the broker goes as a single error reply, which the
+    /// caller takes as the answer to each request.
+    pub async fn reply_batch(&self, to: async_nats::Subject, replies: &[ControlReply]) -> Result<(), TransportError> {
+        use crate::control::batch::encode_replies;
+        let mut payload = encode_replies(replies);
+        let limit = self.max_payload();
+        if limit > 0 && payload.len() > limit {
+            warn!(
+                size = payload.len(),
+                limit, "submit batch answer larger than the broker's max_payload; sent an error instead"
+            );
+            payload = encode_replies(&[crate::control::fit::too_large(payload.len(), limit)]);
         }
         self.control
             .publish(to.clone(), Bytes::from(payload))

@@ -11,6 +11,7 @@
 //!   node's failpoint names (`ctl.<verb>`) derive from.
 //! - [`reply`]: [`ControlReply`], one type for both ends: the node builds it
 //!   from the core's own types, the CLI decodes it into the same types.
+//! - [`batch`]: many submits in one message (`submit-batch`), one reply message.
 //! - [`events`]: [`WatchEvent`] for `tisa watch`.
 //! - [`fit`]: replies cut to the broker's `max_payload` (pages) or refused with an error reply.
 //! - [`streams`]: [`StreamHealth`], `tisa health`'s per-stream replication.
@@ -40,6 +41,7 @@
 //! encoding (a command is logged as its request) and the failpoint names
 //! follow from step 1, and the compiler points at every match to extend.
 
+pub mod batch;
 pub mod events;
 pub mod fit;
 pub mod reply;
