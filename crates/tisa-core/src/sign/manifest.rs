@@ -214,10 +214,10 @@ impl Manifest {
 /// submission reads as it always did.
 fn submission_str(s: &SubmissionSig) -> String {
     let corrects = s.corrects.as_ref().map_or("-".to_owned(), ToString::to_string);
-    let sig = ::hex::encode(s.signature);
+    let sig = super::canonical::hex_bytes(&s.signature);
     let mut out = format!("{corrects},{},{},{sig}", s.issued_at.as_millis(), s.nonce);
     if let Some(p) = &s.batch {
-        let path: Vec<String> = p.path.iter().map(::hex::encode).collect();
+        let path: Vec<String> = p.path.iter().map(super::canonical::hex).collect();
         out.push_str(&format!(",{}/{}/{}", p.index, p.size, path.join(".")));
     }
     out
