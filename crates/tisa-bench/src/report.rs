@@ -198,17 +198,18 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
         );
     }
     if let Some(nodes) = doc["nodes"].as_object() {
-        println!("\nnodes (fsync: startup-to-ready ms KR/US/JP; idle RSS MB KR/US/JP; throughput CPU µs per report KR/US/JP; KR at N pending)");
+        println!("\nnodes (fsync: startup-to-ready ms KR/US/JP; idle RSS MB KR/US/JP; throughput CPU µs and RSS growth bytes per report KR/US/JP; KR at N pending)");
         for (f, n) in nodes {
             let three = |k: &str, prec: usize| {
                 Party::ALL.iter().map(|p| fmt(n[k][p.code()].as_f64(), 1.0, prec)).collect::<Vec<_>>().join("/")
             };
             let pd = &n["pending"];
             println!(
-                "  {f:<6} startup {} ms; idle RSS {} MB; CPU {} µs/report; {} pending (of {}) built in {} s: KR RSS {} MB, decision p50 {} µs p99 {} µs",
+                "  {f:<6} startup {} ms; idle RSS {} MB; CPU {} µs/report; RSS +{} B/report; {} pending (of {}) built in {} s: KR RSS {} MB, decision p50 {} µs p99 {} µs",
                 three("startup_to_ready_ms", 0),
                 three("idle_rss_mb", 1),
                 three("throughput_cpu_us_per_report", 0),
+                three("throughput_rss_growth_bytes_per_report", 0),
                 pd["reached"],
                 pd["requested"],
                 fmt(pd["build_s"].as_f64(), 1.0, 1),

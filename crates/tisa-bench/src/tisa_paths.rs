@@ -182,6 +182,11 @@ fn nodes_cpu_us(c: &mut Cluster) -> Vec<Option<u64>> {
     Party::ALL.iter().map(|p| c.node(*p).pid().and_then(cpu_us)).collect()
 }
 
+/// The three nodes' resident memory now (KiB), in KR, US, JP order.
+fn nodes_rss_kb(c: &mut Cluster) -> Vec<Option<u64>> {
+    Party::ALL.iter().map(|p| c.node(*p).pid().and_then(rss_kb)).collect()
+}
+
 pub(crate) fn rss_kb(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
@@ -441,6 +446,7 @@ pub(crate) async fn tisa_paths(
     jp_watch.clear();
     let before = jp_watch.counts.get("RECEIVED").copied().unwrap_or(0);
     let cpu_before = nodes_cpu_us(&mut c);
+    let rss_before = nodes_rss_kb(&mut c);
     let start_ms = clock::now();
     let start = Instant::now();
     let ids = submit_batches(&kr, Category::NkMissile, s.reports, s.submit_batch).await;
@@ -449,13 +455,22 @@ pub(crate) async fn tisa_paths(
     jp_watch.wait_count("RECEIVED", before + s.reports).await;
     // CPU per report each node spent on the burst (its receipts home included).
     let cpu_after = nodes_cpu_us(&mut c);
-    let cpu_per_report: serde_json::Map<String, Value> = Party::ALL
-        .iter()
-        .zip(cpu_before.iter().zip(&cpu_after))
-        .filter_map(|(p, (b, a))| {
-            Some((p.code().to_owned(), json!(a.as_ref()?.saturating_sub((*b)?) as f64 / s.reports.max(1) as f64)))
-        })
-        .collect();
+    let rss_after = nodes_rss_kb(&mut c);
+    // Per node and report: (after − before) ÷ reports, scaled by `unit`.
+    let per_report = |before: &[Option<u64>], after: &[Option<u64>], unit: f64| -> serde_json::Map<String, Value> {
+        Party::ALL
+            .iter()
+            .zip(before.iter().zip(after))
+            .filter_map(|(p, (b, a))| {
+                let d = a.as_ref()?.saturating_sub((*b)?) as f64 * unit;
+                Some((p.code().to_owned(), json!(d / s.reports.max(1) as f64)))
+            })
+            .collect()
+    };
+    let cpu_per_report = per_report(&cpu_before, &cpu_after, 1.0);
+    // What each node still holds per report at the end of the burst (bytes):
+    // the state it keeps for every report relayed, and allocator slack.
+    let rss_per_report = per_report(&rss_before, &rss_after, 1024.0);
     let inbox = jp_inbox(&c).await?;
     let times: Vec<u64> = submitted.iter().filter_map(|id| inbox.get(id)).map(|t| t.as_millis()).collect();
     let last = times.iter().max().copied().unwrap_or(start_ms.as_millis());
@@ -501,6 +516,7 @@ pub(crate) async fn tisa_paths(
         "startup_to_ready_ms": startup,
         "idle_rss_mb": idle,
         "throughput_cpu_us_per_report": cpu_per_report,
+        "throughput_rss_growth_bytes_per_report": rss_per_report,
         "grant_id": grant,
         "pending": {
             "requested": s.node_pending,
