@@ -34,9 +34,7 @@ use indexmap::IndexMap;
 use crate::body::Stash;
 use crate::error::{CommandError, RejectReason};
 use crate::ids::{MessageId, ReportId, RequestId, TrackId};
-use crate::message::{
-    Envelope, Payload, Progress, Receipt, Rejection, Report, Retraction, Stage, Transmit, PROTOCOL_VERSION,
-};
+use crate::message::{Envelope, Payload, Progress, Rejection, Report, Retraction, Stage, Transmit, PROTOCOL_VERSION};
 use crate::policy::{KeyRole, Policy};
 use crate::report::BodyKey;
 use crate::sign::{Identity, Replays};
@@ -120,9 +118,6 @@ pub struct Node {
     /// Reports received, by (id, revision), in arrival order: deliveries at
     /// a recipient, national reports at the hub.
     inbox: IndexMap<(ReportId, u32), Received>,
-    /// Recipient: the receipt signed for each delivery (sent again when the
-    /// same delivery arrives again).
-    receipts_sent: HashMap<(ReportId, u32), Receipt>,
     /// Retractions of reports this party holds or passed on, by report
     /// (the hub's own included, to pass on again on reconciliation).
     retractions: HashMap<ReportId, Retraction>,
@@ -180,7 +175,6 @@ impl Node {
             originator: Originator::default(),
             hub: Hub::default(),
             inbox: IndexMap::new(),
-            receipts_sent: HashMap::new(),
             retractions: HashMap::new(),
             grants: IndexMap::new(),
             revoked: HashSet::new(),

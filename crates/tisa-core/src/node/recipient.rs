@@ -145,11 +145,12 @@ impl Node {
         }
         // An exact duplicate of what was accepted is absorbed, even if its
         // grant has since been revoked or has lapsed.
-        if self.inbox.get(&(h.id.clone(), h.revision)).is_some_and(|e| same_delivery(e, &d)) {
-            // The hub did not get the receipt (or is reconciling): the same one again.
-            if let Some(r) = self.receipts_sent.get(&(h.id.clone(), h.revision)).cloned() {
-                self.send(now, Party::HUB, Payload::Receipt(r));
-            }
+        if let Some(e) = self.inbox.get(&(h.id.clone(), h.revision)).filter(|e| same_delivery(e, &d)) {
+            // The hub did not get the receipt (or is reconciling): a receipt
+            // for the same document again.
+            let e = e.clone();
+            let r = self.receipt_for(&e);
+            self.send(now, Party::HUB, Payload::Receipt(r));
             return Ok(());
         }
         // An exact duplicate of what is held stays held: only a statement,

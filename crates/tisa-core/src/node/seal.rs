@@ -21,7 +21,6 @@
 use std::collections::HashMap;
 
 use super::Node;
-use crate::ids::ReportId;
 use crate::message::Payload;
 use crate::report::BodyKey;
 use crate::sign::{sha256, Digest32, Signed};
@@ -31,8 +30,6 @@ use crate::sign::{sha256, Digest32, Signed};
 pub(super) struct Seal {
     /// The documents, in the order they arose.
     documents: Vec<Vec<u8>>,
-    /// Receipts kept for resending whose signature is pending.
-    receipts: Vec<(ReportId, u32)>,
     /// Bodies kept in memory whose manifest's signature is pending.
     bodies: Vec<BodyKey>,
 }
@@ -42,11 +39,6 @@ impl Node {
     pub(super) fn sign_later(&mut self, bytes: Vec<u8>) -> Signed {
         self.seal.documents.push(bytes.clone());
         Signed::unsigned(bytes, self.identity.name().to_owned())
-    }
-
-    /// Notes that the receipt kept under `key` waits for its signature.
-    pub(super) fn seal_receipt(&mut self, key: (ReportId, u32)) {
-        self.seal.receipts.push(key);
     }
 
     /// Notes that the body kept in memory under `key` waits for its manifest's signature.
@@ -86,11 +78,6 @@ impl Node {
         }
         for s in &mut self.stashes {
             fill(&mut s.body.manifest);
-        }
-        for key in std::mem::take(&mut self.seal.receipts) {
-            if let Some(r) = self.receipts_sent.get_mut(&key) {
-                fill(&mut r.signed);
-            }
         }
         for key in std::mem::take(&mut self.seal.bodies) {
             if let Some(b) = self.bodies.as_mut().and_then(|m| m.get_mut(&key)) {

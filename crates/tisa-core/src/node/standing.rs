@@ -354,21 +354,26 @@ impl Node {
         });
         // The shell logged this input before applying it, so it is committed:
         // sign a receipt (ids and the manifest's hash only) for the originator.
+        received.received_at = now;
+        let receipt = self.receipt_for(&received);
+        self.send(now, Party::HUB, Payload::Receipt(receipt));
+        self.inbox.insert((h.id, h.revision), received);
+    }
+
+    /// Recipient: the receipt for a delivery taken in, its document derived
+    /// from what the inbox keeps (so the same delivery arriving again gets
+    /// a receipt for the same document, byte for byte, without a copy of
+    /// every receipt kept in memory), signed with the next batch.
+    pub(super) fn receipt_for(&mut self, received: &Received) -> Receipt {
         let doc = sign::ReceiptDoc {
-            report_id: h.id.clone(),
-            revision: h.revision,
+            report_id: received.header.id.clone(),
+            revision: received.header.revision,
             recipient: self.party,
             manifest_sha256: received.manifest_sha256,
-            received_at: now,
+            received_at: received.received_at,
         };
         let signed = self.sign_later(doc.to_bytes());
-        let receipt = Receipt { doc, signed, audit_head: None };
-        let key = (h.id, h.revision);
-        self.receipts_sent.insert(key.clone(), receipt.clone());
-        self.seal_receipt(key.clone());
-        self.send(now, Party::HUB, Payload::Receipt(receipt));
-        received.received_at = now;
-        self.inbox.insert(key, received);
+        Receipt { doc, signed, audit_head: None }
     }
 
     /// Recipient: releases what is held under `grant_id` if a fresh
