@@ -29,7 +29,7 @@ fn update(seq: u32) -> String {
         "rel_to": "USA,JPN",
         "launch": {"lat": 39.03, "lon": 125.75, "at": "2026-05-27T14:32:10Z"},
         "position": {"lat": 39.3 + 0.35 * f64::from(seq), "lon": 126.6 + 1.5 * f64::from(seq), "alt_km": 150.0 * f64::from(seq),
-                     "at": 1_811_421_130_000u64 + 60_000 * u64::from(seq)},
+                     "at": 1_779_892_330_000u64 + 60_000 * u64::from(seq)},
         "impact": {"lat": 40.9, "lon": 135.6},
     })
     .to_string()
