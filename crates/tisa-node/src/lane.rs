@@ -62,10 +62,14 @@ impl LaneHandle {
         self.view.send_replace(Arc::new(view));
     }
 
-    /// Whether the lane already showed this update (or a later one of its track).
+    /// Whether this update (or a later one of its track) was shown
+    /// already, by the lane or by an earlier call; if not, it counts as
+    /// shown from now on: the caller shows it. Checked and recorded under
+    /// the lane's own lock, so that of the lane and the committed path
+    /// exactly one shows each update, whichever comes first.
     pub(crate) fn showed(&self, ev: &Event) -> bool {
         let Event::TrackUpdated { update } = ev else { return false };
-        self.shown.lock().map(|m| m.get(&update.doc.track_id).is_some_and(|s| *s >= update.doc.seq)).unwrap_or(false)
+        self.shown.lock().map(|mut m| claimed(&mut m, &update.doc.track_id, update.doc.seq)).unwrap_or(false)
     }
 
     /// Whether `t` (a transmit of the committed path) is a track update the
@@ -102,6 +106,19 @@ pub(crate) fn spawn(
     };
     tokio::spawn(task.run(early).instrument(tracing::Span::current()));
     handle
+}
+
+/// Whether `seq` of `track` (or a later update) was shown already;
+/// records it as shown if not.
+fn claimed(shown: &mut HashMap<TrackId, u32>, track: &TrackId, seq: u32) -> bool {
+    if shown.get(track).is_some_and(|s| *s >= seq) {
+        return true;
+    }
+    if shown.len() >= REMEMBERED_MAX && !shown.contains_key(track) {
+        shown.clear();
+    }
+    shown.insert(track.clone(), seq);
+    false
 }
 
 struct Task {
@@ -156,11 +173,12 @@ impl Task {
                         }
                     },
                     LaneOutcome::Show(update) => {
-                        if let Ok(mut m) = self.shown.lock() {
-                            if m.len() >= REMEMBERED_MAX && !m.contains_key(&update.doc.track_id) {
-                                m.clear();
-                            }
-                            m.insert(update.doc.track_id.clone(), update.doc.seq);
+                        // Shown by the committed path already (it committed
+                        // the stream's copy first): not again.
+                        let shown =
+                            self.shown.lock().map(|mut m| claimed(&mut m, &update.doc.track_id, update.doc.seq));
+                        if shown.unwrap_or(false) {
+                            continue;
                         }
                         let w = watch_event(&Event::TrackUpdated { update: Box::new(update) }, now());
                         if let Err(e) = self.links.publish_events(std::slice::from_ref(&w)).await {
@@ -181,5 +199,26 @@ impl Task {
                 *c = self.lane.counts();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn of_the_lane_and_the_committed_path_exactly_one_shows_each_update() {
+        let mut shown = HashMap::new();
+        let t = TrackId::new("KR-T-1").unwrap();
+        // The first to come shows it; the other does not (the control: the
+        // first was not refused).
+        assert!(!claimed(&mut shown, &t, 2), "the first shows seq 2");
+        assert!(claimed(&mut shown, &t, 2), "the second does not show seq 2 again");
+        // An older update arriving late is not shown; a newer one is, once.
+        assert!(claimed(&mut shown, &t, 1));
+        assert!(!claimed(&mut shown, &t, 3));
+        assert!(claimed(&mut shown, &t, 3));
+        // Another track is its own.
+        assert!(!claimed(&mut shown, &TrackId::new("KR-T-2").unwrap(), 1));
     }
 }
