@@ -251,7 +251,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
             delivery(&r2b, false, Some(Consent::Decision(replay_rev))),
         ),
         ("tearline-only approval used for a full release", delivery(&r3, false, Some(Consent::Decision(d3.clone())))),
-        ("revoked grant", delivery(&r1, false, Some(Consent::Grant(grant.clone())))),
+        ("revoked grant", delivery(&r1, false, Some(Consent::Grant(grant.clone().into())))),
         ("tampered body", delivery(&tampered_body, false, Some(Consent::Decision(d2.clone())))),
         ("tampered tearline", delivery(&tampered_tearline, true, Some(Consent::Decision(d3.clone())))),
     ];

@@ -184,12 +184,16 @@ pub struct Standing {
 
 /// Why the hub may release a national report to a third party: the
 /// originator's consent, verifiable by the recipient.
+// The decision inline (a report's own, one per report either way); the
+// grant shared (one per grant however many reports it covers).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Consent {
     /// A per-item approval of exactly this report, revision and recipient.
     Decision(ReleaseDecision),
-    /// A standing pre-approval covering it.
-    Grant(Grant),
+    /// A standing pre-approval covering it: shared, not copied, by every
+    /// report a node keeps under it ([`Node`](crate::Node) interns it).
+    Grant(std::sync::Arc<Grant>),
 }
 
 /// What a recipient is given.

@@ -274,7 +274,7 @@ fn replies() -> Vec<ControlReply> {
         basis: Basis::Trilateral,
         request_id: Some(request_id.clone()),
         manifest: manifest(),
-        consent: Some(Consent::Grant(grant())),
+        consent: Some(Consent::Grant(grant().into())),
     };
     let note = |why| SubmitNote { recipient: Party::Jp, why };
     let pending = PendingView {

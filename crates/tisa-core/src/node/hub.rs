@@ -352,8 +352,13 @@ impl Node {
             .filter(|_| !offline)
             .filter(|g| !g.revoked && g.grant.doc.covers(&header, third, now))
             .find(|g| !g.grant.doc.tearline_only || report.content.tearline.is_some())
-            .map(|g| g.grant.clone());
+            // The shared copy if it is this grant (no copy per report).
+            .map(|g| match self.shared_grants.get(&g.grant.doc.grant_id) {
+                Some(kept) if **kept == g.grant => kept.clone(),
+                _ => std::sync::Arc::new(g.grant.clone()),
+            });
         if let Some(grant) = grant {
+            let grant = self.share_grant(grant);
             self.forward(now, &reference, Some(&report), third, grant.doc.tearline_only, Consent::Grant(grant))?;
             return Ok(());
         }

@@ -34,7 +34,9 @@ use indexmap::IndexMap;
 use crate::body::Stash;
 use crate::error::{CommandError, RejectReason};
 use crate::ids::{MessageId, ReportId, RequestId, TrackId};
-use crate::message::{Envelope, Payload, Progress, Rejection, Report, Retraction, Stage, Transmit, PROTOCOL_VERSION};
+use crate::message::{
+    Consent, Envelope, Grant, Payload, Progress, Rejection, Report, Retraction, Stage, Transmit, PROTOCOL_VERSION,
+};
 use crate::policy::{KeyRole, Policy};
 use crate::report::BodyKey;
 use crate::sign::{Identity, Replays};
@@ -123,6 +125,10 @@ pub struct Node {
     retractions: HashMap<ReportId, Retraction>,
     /// Standing grants: issued (originator), held (hub).
     grants: IndexMap<String, GrantView>,
+    /// The grants that reports and deliveries kept here were released
+    /// under, one shared copy each (by grant id, the latest version seen):
+    /// a consent kept per report is a pointer, not a copy of the grant.
+    shared_grants: HashMap<String, std::sync::Arc<Grant>>,
     /// Revoked grant ids (every role).
     revoked: HashSet<String>,
     /// Live missile tracks: the latest update of each (own, held or
@@ -177,6 +183,7 @@ impl Node {
             inbox: IndexMap::new(),
             retractions: HashMap::new(),
             grants: IndexMap::new(),
+            shared_grants: HashMap::new(),
             revoked: HashSet::new(),
             tracks: IndexMap::new(),
             freshness: Freshness::default(),
@@ -525,6 +532,28 @@ pub fn check_markings_via(
         }
     }
     Ok(rel)
+}
+
+impl Node {
+    /// `g` as a shared copy: the one kept already if it is the same grant
+    /// (same document, signatures and co-signature), else `g`, now kept.
+    pub(super) fn share_grant(&mut self, g: std::sync::Arc<Grant>) -> std::sync::Arc<Grant> {
+        match self.shared_grants.get(&g.doc.grant_id) {
+            Some(kept) if **kept == *g => kept.clone(),
+            _ => {
+                self.shared_grants.insert(g.doc.grant_id.clone(), g.clone());
+                g
+            }
+        }
+    }
+
+    /// `c` with its grant (if any) shared.
+    pub(super) fn share_consent(&mut self, c: Consent) -> Consent {
+        match c {
+            Consent::Grant(g) => Consent::Grant(self.share_grant(g)),
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ impl Node {
             tearline_only,
             basis: d.basis,
             request_id: d.request_id,
-            consent: d.consent.map(Box::new),
+            consent: d.consent.map(|c| Box::new(self.share_consent(c))),
             received_at: now,
             retracted: None,
             manifest_sha256: sign::sha256(&d.manifest.bytes),

@@ -213,7 +213,7 @@ impl Node {
     fn held_grants(&self) -> Vec<&Grant> {
         let mut out: Vec<&Grant> = Vec::new();
         let from_deliveries = self.freshness.held.values().filter_map(|h| match h.received.consent.as_deref() {
-            Some(Consent::Grant(g)) => Some(g),
+            Some(Consent::Grant(g)) => Some(&**g),
             _ => None,
         });
         let from_tracks = self.freshness.held_tracks.values().filter_map(|h| h.update.consent.as_ref());

@@ -239,7 +239,7 @@ impl World {
                             not_after: None,
                             operator: signer.name().to_owned(),
                         };
-                        d.consent = Some(Consent::Grant(grant_msg(&doc, signer)));
+                        d.consent = Some(Consent::Grant(grant_msg(&doc, signer).into()));
                     }
                     // Tampered content.
                     5 => {

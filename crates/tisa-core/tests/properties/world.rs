@@ -543,7 +543,7 @@ impl World {
     pub(crate) fn consents(&self) -> Vec<Consent> {
         let mut v: Vec<Consent> = self.sent_payloads(|p| match p {
             Payload::ReleaseDecision(d) => Some(Consent::Decision(d.clone())),
-            Payload::Grant(g) => Some(Consent::Grant(g.clone())),
+            Payload::Grant(g) => Some(Consent::Grant(g.clone().into())),
             _ => None,
         });
         v.sort_by_key(|c| format!("{c:?}"));

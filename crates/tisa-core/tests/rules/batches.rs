@@ -160,3 +160,52 @@ fn receipts_of_deliveries_taken_in_together_are_signed_as_one_batch() {
     assert_eq!(recorded, 4);
     assert!(sim.rejections(US, JP).is_empty() && sim.rejections(KR, US).is_empty());
 }
+
+/// The grant a report is released under is kept once, shared by every
+/// report released under it (a pointer each, not a copy per report: the
+/// grant with its signatures is larger than what is kept of a report): at
+/// the hub, which forwards under it, and at the recipient, where each
+/// delivery arrives with its own decoded copy. Each entry still holds
+/// exactly the grant it came under. (Without the sharing the pointers
+/// differ: the hub's forwards each a copy, the recipient's entries each
+/// the copy it decoded.)
+#[test]
+fn deliveries_under_one_grant_share_one_copy_of_it() {
+    use std::sync::Arc;
+    let mut sim = Sim::new();
+    let doc = sim.grant_doc(KR, "KR-G-1", &[NkMissile], Secret, false);
+    sim.grant(KR, doc).unwrap();
+    sim.drive();
+    submit_batch(&mut sim, 3);
+    while sim.step_link(KR, US).is_some() {}
+    let grant_of = |c: &Option<Consent>| match c {
+        Some(Consent::Grant(g)) => g.clone(),
+        other => panic!("not under the grant: {other:?}"),
+    };
+    // The hub's three deliveries carry one shared grant.
+    let now = sim.now;
+    let deliveries: Vec<Envelope> =
+        sim.drop_link(US, JP).into_iter().filter(|e| matches!(e.payload, Payload::Delivery(_))).collect();
+    assert_eq!(deliveries.len(), 3);
+    let sent: Vec<Arc<Grant>> = deliveries
+        .iter()
+        .map(|e| match &e.payload {
+            Payload::Delivery(d) => grant_of(&d.consent),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert!(sent.windows(2).all(|w| Arc::ptr_eq(&w[0], &w[1])), "the hub forwards one shared grant");
+    // At JP each arrives decoded on its own (a copy each), and is kept shared.
+    for mut env in deliveries {
+        if let Payload::Delivery(d) = &mut env.payload {
+            let own = Arc::new((*grant_of(&d.consent)).clone());
+            d.consent = Some(Consent::Grant(own));
+        }
+        sim.node_mut(JP).handle_message(now, US, env);
+    }
+    sim.flushed(JP);
+    let kept: Vec<Arc<Grant>> = sim.inbox(JP).iter().map(|e| grant_of(&e.delivery.consent)).collect();
+    assert_eq!(kept.len(), 3);
+    assert!(kept.iter().all(|g| **g == *sent[0]), "each the grant it came under");
+    assert!(kept.windows(2).all(|w| Arc::ptr_eq(&w[0], &w[1])), "JP keeps one shared copy");
+}

@@ -156,7 +156,7 @@ fn the_released_form_must_match_the_consent() {
     let grant = |id: &str, tearline_only: bool| {
         let mut doc = sim.grant_doc(KR, id, &[NkMissile], Secret, tearline_only);
         doc.issued_at = Timestamp(now.0 - 1);
-        Consent::Grant(grant_msg(&doc, &approver(KR, 0)))
+        Consent::Grant(grant_msg(&doc, &approver(KR, 0)).into())
     };
     let (full_grant, tearline_grant) = (grant("KR-G-1", false), grant("KR-G-2", true));
     hub_forgeries_refused(

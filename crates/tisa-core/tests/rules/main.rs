@@ -170,7 +170,7 @@ fn kr_report_requested(sim: &mut Sim, id: &str, tag: &str) -> Submitted {
 fn grant_of(sim: &Sim, to: Party, id: &str) -> Option<Grant> {
     let e = sim.inbox(to).into_iter().find(|e| e.delivery.header.id.as_str() == id)?;
     match e.delivery.consent {
-        Some(Consent::Grant(g)) => Some(g),
+        Some(Consent::Grant(g)) => Some((*g).clone()),
         _ => None,
     }
 }

@@ -106,7 +106,7 @@ fn revoking_a_grant_stops_forwards_and_the_recipient_refuses_deliveries_under_it
         JP,
         vec![(
             "KR-0003 under the revoked grant",
-            trilateral(&r3, JP, false, Some(Consent::Grant(g))),
+            trilateral(&r3, JP, false, Some(Consent::Grant(g.into()))),
             "GRANT_NOT_VALID",
         )],
     );
@@ -308,7 +308,7 @@ fn a_grant_that_does_not_cover_the_report_is_no_consent() {
     sim.drive();
     let (r1, r2) = (sim.report_sent("KR-0001", 1), sim.report_sent("KR-0002", 1));
     let base = sim.grant_doc(KR, "KR-G-1", &[NkMissile], Secret, false);
-    let kr = |d: GrantDoc| Some(Consent::Grant(grant_msg(&d, &approver(KR, 0))));
+    let kr = |d: GrantDoc| Some(Consent::Grant(grant_msg(&d, &approver(KR, 0)).into()));
     let nuclear_confidential =
         GrantDoc { categories: vec![NkNuclear], max_classification: Confidential, ..base.clone() };
     let lapsed = GrantDoc { not_after: Some(sim.now), ..base.clone() };
@@ -331,10 +331,9 @@ fn a_grant_that_does_not_cover_the_report_is_no_consent() {
                     &r1,
                     JP,
                     false,
-                    Some(Consent::Grant(grant_msg(
-                        &GrantDoc { operator: "sato".into(), ..base.clone() },
-                        &approver(JP, 0),
-                    ))),
+                    Some(Consent::Grant(
+                        grant_msg(&GrantDoc { operator: "sato".into(), ..base.clone() }, &approver(JP, 0)).into(),
+                    )),
                 ),
                 "UNVERIFIED",
             ),
@@ -344,10 +343,9 @@ fn a_grant_that_does_not_cover_the_report_is_no_consent() {
                     &r1,
                     JP,
                     false,
-                    Some(Consent::Grant(grant_msg(
-                        &GrantDoc { operator: "kr-node".into(), ..base.clone() },
-                        &node_key(KR),
-                    ))),
+                    Some(Consent::Grant(
+                        grant_msg(&GrantDoc { operator: "kr-node".into(), ..base.clone() }, &node_key(KR)).into(),
+                    )),
                 ),
                 "UNVERIFIED",
             ),
@@ -357,10 +355,9 @@ fn a_grant_that_does_not_cover_the_report_is_no_consent() {
                     &r1,
                     JP,
                     false,
-                    Some(Consent::Grant(Grant {
-                        doc: base.clone(),
-                        ..grant_msg(&nuclear_confidential, &approver(KR, 0))
-                    })),
+                    Some(Consent::Grant(
+                        Grant { doc: base.clone(), ..grant_msg(&nuclear_confidential, &approver(KR, 0)) }.into(),
+                    )),
                 ),
                 "GRANT_NOT_VALID",
             ),
@@ -405,8 +402,16 @@ fn a_later_grant_does_not_release_reports_made_before_it() {
         &mut sim,
         JP,
         vec![
-            ("denied, then a grant", trilateral(&r1, JP, false, Some(Consent::Grant(g.clone()))), "GRANT_NOT_VALID"),
-            ("pending, then a grant", trilateral(&r2, JP, false, Some(Consent::Grant(g.clone()))), "GRANT_NOT_VALID"),
+            (
+                "denied, then a grant",
+                trilateral(&r1, JP, false, Some(Consent::Grant(g.clone().into()))),
+                "GRANT_NOT_VALID",
+            ),
+            (
+                "pending, then a grant",
+                trilateral(&r2, JP, false, Some(Consent::Grant(g.clone().into()))),
+                "GRANT_NOT_VALID",
+            ),
         ],
     );
     // A report made after it is covered.

@@ -193,8 +193,16 @@ fn the_hub_and_the_recipient_refuse_a_grant_without_a_second_approver() {
         &mut sim,
         JP,
         vec![
-            ("under a single approver's grant", trilateral(&r, JP, false, Some(Consent::Grant(single))), "UNVERIFIED"),
-            ("under a self-co-signed grant", trilateral(&r, JP, false, Some(Consent::Grant(selfish))), "UNVERIFIED"),
+            (
+                "under a single approver's grant",
+                trilateral(&r, JP, false, Some(Consent::Grant(single.into()))),
+                "UNVERIFIED",
+            ),
+            (
+                "under a self-co-signed grant",
+                trilateral(&r, JP, false, Some(Consent::Grant(selfish.into()))),
+                "UNVERIFIED",
+            ),
         ],
     );
     // Control: the co-signed grant is taken by the hub.

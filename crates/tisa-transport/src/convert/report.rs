@@ -129,7 +129,7 @@ impl Wire for Delivery {
                 Some(Consent::Decision(decision_from_signed(signed_from("delivery.decision", Some(s))?)?))
             }
             Some(C::Grant(s)) => {
-                Some(Consent::Grant(grant_from_signed(signed_from("delivery.grant", Some(s))?, d.grant_cosign)?))
+                Some(Consent::Grant(grant_from_signed(signed_from("delivery.grant", Some(s))?, d.grant_cosign)?.into()))
             }
         };
         let released = if d.tearline_only {
