@@ -187,14 +187,14 @@ impl Actor {
             });
         }
         self.drain().await;
-        let mut replies: Vec<ControlReply> =
+        let replies: Vec<ControlReply> =
             replies.into_iter().map(|r| r.unwrap_or_else(|| ControlReply::error("INTERNAL", "no result"))).collect();
         for (to, subject, batch, slots) in answers {
             let Some(to) = to else {
                 debug!(subject = %loggable(&subject), "control request without reply subject");
                 continue;
             };
-            let sent = match (batch, replies.get_mut(slots)) {
+            let sent = match (batch, replies.get(slots)) {
                 (true, Some(rs)) => self.links.reply_batch(to, rs).await,
                 (false, Some([reply])) => self.links.reply(to, reply).await,
                 _ => Ok(()),

@@ -79,7 +79,7 @@ impl Actor {
                 _ => info!(event = %w.kind, report, revision = w.revision, request, %detail, "event"),
             }
             // Shown by the lane already: in the audit log, not published twice.
-            if !self.lane.as_ref().is_some_and(|l| l.showed(&ev)) {
+            if !self.lane.as_ref().is_some_and(|l| l.shown_else_claim(&ev)) {
                 events.push(w);
             }
         }

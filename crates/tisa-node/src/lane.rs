@@ -67,7 +67,7 @@ impl LaneHandle {
     /// shown from now on: the caller shows it. Checked and recorded under
     /// the lane's own lock, so that of the lane and the committed path
     /// exactly one shows each update, whichever comes first.
-    pub(crate) fn showed(&self, ev: &Event) -> bool {
+    pub(crate) fn shown_else_claim(&self, ev: &Event) -> bool {
         let Event::TrackUpdated { update } = ev else { return false };
         self.shown.lock().map(|mut m| claimed(&mut m, &update.doc.track_id, update.doc.seq)).unwrap_or(false)
     }

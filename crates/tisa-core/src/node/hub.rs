@@ -353,12 +353,12 @@ impl Node {
             .filter(|g| !g.revoked && g.grant.doc.covers(&header, third, now))
             .find(|g| !g.grant.doc.tearline_only || report.content.tearline.is_some())
             // The shared copy if it is this grant (no copy per report).
-            .map(|g| match self.shared_grants.get(&g.grant.doc.grant_id) {
-                Some(kept) if **kept == g.grant => kept.clone(),
-                _ => std::sync::Arc::new(g.grant.clone()),
+            // (`Err`: a new one, to be kept.)
+            .map(|g| {
+                super::kept_grant(&self.shared_grants, &g.grant).ok_or_else(|| std::sync::Arc::new(g.grant.clone()))
             });
         if let Some(grant) = grant {
-            let grant = self.share_grant(grant);
+            let grant = grant.unwrap_or_else(|new| self.share_grant(new));
             self.forward(now, &reference, Some(&report), third, grant.doc.tearline_only, Consent::Grant(grant))?;
             return Ok(());
         }

@@ -534,17 +534,21 @@ pub fn check_markings_via(
     Ok(rel)
 }
 
+/// The copy of `g` kept in `shared`, if the one kept under its id is the
+/// same grant (same document, signatures and co-signature).
+pub(super) fn kept_grant(shared: &HashMap<String, std::sync::Arc<Grant>>, g: &Grant) -> Option<std::sync::Arc<Grant>> {
+    shared.get(&g.doc.grant_id).filter(|kept| ***kept == *g).cloned()
+}
+
 impl Node {
-    /// `g` as a shared copy: the one kept already if it is the same grant
-    /// (same document, signatures and co-signature), else `g`, now kept.
+    /// `g` as a shared copy: the one kept already if it is the same grant,
+    /// else `g`, now kept.
     pub(super) fn share_grant(&mut self, g: std::sync::Arc<Grant>) -> std::sync::Arc<Grant> {
-        match self.shared_grants.get(&g.doc.grant_id) {
-            Some(kept) if **kept == *g => kept.clone(),
-            _ => {
-                self.shared_grants.insert(g.doc.grant_id.clone(), g.clone());
-                g
-            }
+        if let Some(kept) = kept_grant(&self.shared_grants, &g) {
+            return kept;
         }
+        self.shared_grants.insert(g.doc.grant_id.clone(), g.clone());
+        g
     }
 
     /// `c` with its grant (if any) shared.

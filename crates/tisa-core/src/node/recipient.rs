@@ -145,11 +145,11 @@ impl Node {
         }
         // An exact duplicate of what was accepted is absorbed, even if its
         // grant has since been revoked or has lapsed.
-        if let Some(e) = self.inbox.get(&(h.id.clone(), h.revision)).filter(|e| same_delivery(e, &d)) {
+        let again = self.inbox.get(&(h.id.clone(), h.revision)).filter(|e| same_delivery(e, &d));
+        if let Some(doc) = again.map(|e| self.receipt_doc(e)) {
             // The hub did not get the receipt (or is reconciling): a receipt
             // for the same document again.
-            let e = e.clone();
-            let r = self.receipt_for(&e);
+            let r = self.signed_receipt(doc);
             self.send(now, Party::HUB, Payload::Receipt(r));
             return Ok(());
         }

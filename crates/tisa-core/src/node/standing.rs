@@ -355,23 +355,27 @@ impl Node {
         // The shell logged this input before applying it, so it is committed:
         // sign a receipt (ids and the manifest's hash only) for the originator.
         received.received_at = now;
-        let receipt = self.receipt_for(&received);
+        let receipt = self.signed_receipt(self.receipt_doc(&received));
         self.send(now, Party::HUB, Payload::Receipt(receipt));
         self.inbox.insert((h.id, h.revision), received);
     }
 
-    /// Recipient: the receipt for a delivery taken in, its document derived
+    /// Recipient: the receipt document for a delivery taken in, derived
     /// from what the inbox keeps (so the same delivery arriving again gets
     /// a receipt for the same document, byte for byte, without a copy of
-    /// every receipt kept in memory), signed with the next batch.
-    pub(super) fn receipt_for(&mut self, received: &Received) -> Receipt {
-        let doc = sign::ReceiptDoc {
+    /// every receipt kept in memory).
+    pub(super) fn receipt_doc(&self, received: &Received) -> sign::ReceiptDoc {
+        sign::ReceiptDoc {
             report_id: received.header.id.clone(),
             revision: received.header.revision,
             recipient: self.party,
             manifest_sha256: received.manifest_sha256,
             received_at: received.received_at,
-        };
+        }
+    }
+
+    /// `doc` as a receipt, signed with the next batch.
+    pub(super) fn signed_receipt(&mut self, doc: sign::ReceiptDoc) -> Receipt {
         let signed = self.sign_later(doc.to_bytes());
         Receipt { doc, signed, audit_head: None }
     }

@@ -157,24 +157,27 @@ impl ControlClient {
             0 => usize::MAX,
             n => n,
         };
-        let encoded: Vec<Vec<u8>> = reqs.iter().map(|(r, a)| r.encode_signed(Some(a))).collect();
-        // Consecutive runs of requests, each run within the limit.
-        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
-        let mut start = 0;
-        for i in 0..encoded.len() {
-            let run = batch_len(encoded[start..=i].iter().map(Vec::len));
-            if i > start && (run > limit || i - start >= MAX_BATCH) {
-                runs.push(start..i);
-                start = i;
+        // Consecutive runs of requests, each within the limit (a request
+        // over it alone is a run of its own, refused by `request`).
+        let mut runs: Vec<(std::ops::Range<usize>, Vec<Vec<u8>>)> = Vec::new();
+        let (mut start, mut run, mut size) = (0, Vec::new(), 0);
+        for (i, (r, a)) in reqs.iter().enumerate() {
+            let encoded = r.encode_signed(Some(a));
+            let len = batch_len([encoded.len()]);
+            if !run.is_empty() && (size + len > limit || run.len() >= MAX_BATCH) {
+                runs.push((start..i, std::mem::take(&mut run)));
+                (start, size) = (i, 0);
             }
+            size += len;
+            run.push(encoded);
         }
-        if start < encoded.len() {
-            runs.push(start..encoded.len());
+        if !run.is_empty() {
+            runs.push((start..reqs.len(), run));
         }
         let subject = subjects::submit_batch(self.party);
-        let mut encoded: Vec<Option<Vec<u8>>> = encoded.into_iter().map(Some).collect();
-        let sends = runs.iter().map(|run| {
-            let payload = encode_batch(encoded[run.clone()].iter_mut().filter_map(Option::take).collect());
+        let (runs, payloads): (Vec<_>, Vec<_>) = runs.into_iter().unzip();
+        let sends = runs.iter().zip(payloads).map(|(run, requests)| {
+            let payload = encode_batch(requests);
             let n = run.len();
             let subject = subject.clone();
             async move {

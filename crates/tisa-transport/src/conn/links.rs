@@ -252,22 +252,20 @@ impl Links {
         let link_ups = tokio_stream_of(up_rx);
         let early = tokio_stream_of(early_rx);
         let mut calls = Vec::new();
-        for verb in subjects::VERBS {
-            let subject = subjects::control(self.party, verb);
+        // A subject per verb, and the submit batch's.
+        let single = single_call as fn(async_nats::Message) -> ControlCall;
+        let control = subjects::VERBS
+            .iter()
+            .map(|verb| (subjects::control(self.party, verb), single))
+            .chain([(subjects::submit_batch(self.party), batch_call as fn(async_nats::Message) -> ControlCall)]);
+        for (subject, call) in control {
             let sub = self
                 .control
                 .subscribe(subject.clone())
                 .await
                 .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
-            calls.push(sub.map(single_call as fn(async_nats::Message) -> ControlCall));
+            calls.push(sub.map(call));
         }
-        let subject = subjects::submit_batch(self.party);
-        let sub = self
-            .control
-            .subscribe(subject.clone())
-            .await
-            .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
-        calls.push(sub.map(batch_call as fn(async_nats::Message) -> ControlCall));
         if let Err(e) = self.dead_letters.ensure().await {
             // Not fatal: a dead letter that cannot be written leaves its
             // message unacknowledged (redelivered), and `put` retries this.
@@ -473,19 +471,7 @@ impl Links {
     /// the broker accepts is replaced by an error reply saying so: the
     /// caller hears why rather than waiting in vain.
     pub async fn reply(&self, to: async_nats::Subject, reply: &ControlReply) -> Result<(), TransportError> {
-        let mut payload = reply.encode();
-        let limit = self.max_payload();
-        if limit > 0 && payload.len() > limit {
-            warn!(
-                size = payload.len(),
-                limit, "control answer larger than the broker's max_payload; sent an error instead"
-            );
-            payload = crate::control::fit::too_large(payload.len(), limit).encode();
-        }
-        self.control
-            .publish(to.clone(), Bytes::from(payload))
-            .await
-            .map_err(|e| TransportError::Publish { subject: to.to_string(), reason: e.to_string() })
+        self.answer(to, reply.encode(), |e| e.encode()).await
     }
 
     /// Answers a submit batch: its replies in one message, in order. One
@@ -493,14 +479,24 @@ impl Links {
     /// caller takes as the answer to each request.
     pub async fn reply_batch(&self, to: async_nats::Subject, replies: &[ControlReply]) -> Result<(), TransportError> {
         use crate::control::batch::encode_replies;
-        let mut payload = encode_replies(replies);
+        self.answer(to, encode_replies(replies), |e| encode_replies(std::slice::from_ref(e))).await
+    }
+
+    /// Publishes an encoded answer to `to`; one larger than the broker
+    /// accepts goes as the error saying so, encoded by `error`.
+    async fn answer(
+        &self,
+        to: async_nats::Subject,
+        mut payload: Vec<u8>,
+        error: impl FnOnce(&ControlReply) -> Vec<u8>,
+    ) -> Result<(), TransportError> {
         let limit = self.max_payload();
         if limit > 0 && payload.len() > limit {
             warn!(
                 size = payload.len(),
-                limit, "submit batch answer larger than the broker's max_payload; sent an error instead"
+                limit, "control answer larger than the broker's max_payload; sent an error instead"
             );
-            payload = encode_replies(&[crate::control::fit::too_large(payload.len(), limit)]);
+            payload = error(&crate::control::fit::too_large(payload.len(), limit));
         }
         self.control
             .publish(to.clone(), Bytes::from(payload))
