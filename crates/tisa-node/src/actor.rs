@@ -149,6 +149,9 @@ pub(crate) struct Actor {
     pub(crate) early_forward: bool,
     /// Transmits an early batch left for `drain`, in the core's order.
     pub(crate) queued: Vec<Transmit>,
+    /// Track updates of the committed path whose copy the lane is
+    /// forwarding: sent (or recorded as sent) once that copy is settled.
+    pub(crate) held_for_lane: Vec<Transmit>,
     /// Why the node must stop (its core ran ahead of its log).
     pub(crate) fatal: Option<String>,
 }
@@ -245,6 +248,7 @@ async fn run(
         info!("the real-time track lane is off (TISA_TRACK_LANE=off): track updates are committed before they are passed on");
         (futures::stream::select(inbound, early).boxed(), None)
     };
+    let settled = lane.as_ref().map(|l| l.settled.clone());
     let peers: Vec<Party> = tisa_transport::subjects::inbound(party).into_iter().map(|(p, _)| p).collect();
     let mut actor = Actor {
         core,
@@ -268,6 +272,7 @@ async fn run(
         lane_stale: false,
         early_forward,
         queued: Vec::new(),
+        held_for_lane: Vec::new(),
         fatal: None,
     };
     actor.load_courier_acks();
@@ -314,6 +319,10 @@ async fn run(
             Some(call) = calls.next() => {
                 let batch = ready_batch(call, &mut calls);
                 actor.on_calls(batch).await
+            }
+            () = lane_settled(settled.as_deref()), if !actor.held_for_lane.is_empty() => {
+                let held = std::mem::take(&mut actor.held_for_lane);
+                actor.queued.extend(held);
             }
             done = audit_flushed(&mut actor.audit_flush) => actor.on_audit_flushed(done),
             Some(acked) = actor.in_flight.next(), if !actor.in_flight.is_empty() => {
@@ -469,5 +478,13 @@ impl Actor {
             }
             Err(e) => error!(error = %e, "the audit log's fsync did not run"),
         }
+    }
+}
+
+/// Resolves when the lane has settled one of its forwards (never without a lane).
+async fn lane_settled(settled: Option<&tokio::sync::Notify>) {
+    match settled {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
     }
 }

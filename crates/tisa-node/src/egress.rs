@@ -46,6 +46,11 @@ impl Actor {
                 stored.push(t.envelope.message_id.to_string());
                 continue;
             }
+            // Being forwarded by the lane: held until that copy is settled.
+            if self.lane.as_ref().is_some_and(|l| l.sending(&t)) {
+                self.held_for_lane.push(t);
+                continue;
+            }
             out.push(t);
         }
         if let Err(e) = self.store.mark_sent(&stored) {

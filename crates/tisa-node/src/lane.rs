@@ -53,6 +53,10 @@ pub(crate) struct LaneHandle {
     view: watch::Sender<Arc<LaneView>>,
     shown: Arc<Mutex<HashMap<TrackId, u32>>>,
     stored: Stored,
+    /// Track updates the lane forwarded whose acknowledgement has not come.
+    sending: Stored,
+    /// Notified whenever one of those is settled (stored or not).
+    pub(crate) settled: Arc<tokio::sync::Notify>,
     counts: Arc<Mutex<LaneCounts>>,
 }
 
@@ -79,6 +83,13 @@ impl LaneHandle {
         forward_key(t).is_some_and(|k| self.stored.lock().is_ok_and(|mut s| s.remove(&k)))
     }
 
+    /// Whether `t` is a track update the lane is forwarding now (its
+    /// acknowledgement not come yet): the committed path waits for that
+    /// ([`LaneHandle::settled`]) rather than send a second copy.
+    pub(crate) fn sending(&self, t: &Transmit) -> bool {
+        forward_key(t).is_some_and(|k| self.sending.lock().is_ok_and(|s| s.contains(&k)))
+    }
+
     /// What it has done, for `tisa health`.
     pub(crate) fn health(&self) -> TrackLaneHealth {
         let c = self.counts.lock().map(|c| *c).unwrap_or_default();
@@ -94,18 +105,52 @@ pub(crate) fn spawn(
 ) -> LaneHandle {
     let view = Arc::new(view);
     let (tx, rx) = watch::channel(Arc::clone(&view));
-    let handle =
-        LaneHandle { view: tx, shown: Default::default(), stored: Default::default(), counts: Default::default() };
+    let handle = LaneHandle {
+        view: tx,
+        shown: Default::default(),
+        stored: Default::default(),
+        sending: Default::default(),
+        settled: Default::default(),
+        counts: Default::default(),
+    };
     let task = Task {
         links,
         lane: Lane::new(view, rand::random()),
         views: rx,
         shown: handle.shown.clone(),
         stored: handle.stored.clone(),
+        sending: handle.sending.clone(),
+        settled: handle.settled.clone(),
         counts: handle.counts.clone(),
     };
     tokio::spawn(task.run(early).instrument(tracing::Span::current()));
     handle
+}
+
+/// A forward of the lane is settled: recorded as stored if it was, no
+/// longer being sent, and the actor told (it sends or drops the copies it
+/// held back meanwhile).
+fn settle(
+    sending: &Stored,
+    stored: &Stored,
+    settled: &tokio::sync::Notify,
+    key: Option<&(TrackId, u32, Party)>,
+    was_stored: bool,
+) {
+    if let Some(k) = key {
+        if was_stored {
+            if let Ok(mut s) = stored.lock() {
+                if s.len() >= REMEMBERED_MAX {
+                    s.clear();
+                }
+                s.insert(k.clone());
+            }
+        }
+        if let Ok(mut s) = sending.lock() {
+            s.remove(k);
+        }
+    }
+    settled.notify_one();
 }
 
 /// Whether `seq` of `track` (or a later update) was shown already;
@@ -127,6 +172,8 @@ struct Task {
     views: watch::Receiver<Arc<LaneView>>,
     shown: Arc<Mutex<HashMap<TrackId, u32>>>,
     stored: Stored,
+    sending: Stored,
+    settled: Arc<tokio::sync::Notify>,
     counts: Arc<Mutex<LaneCounts>>,
 }
 
@@ -148,30 +195,7 @@ impl Task {
             for env in envelopes {
                 let message_id = env.message_id.clone();
                 match self.lane.handle(now(), msg.link, env) {
-                    LaneOutcome::Forward(t) => match self.links.publish_lane(&t).await {
-                        Ok(ack) => {
-                            let key = forward_key(&t);
-                            let stored = self.stored.clone();
-                            tokio::spawn(async move {
-                                match ack.await {
-                                    Ok(()) => {
-                                        if let (Some(key), Ok(mut s)) = (key, stored.lock()) {
-                                            if s.len() >= REMEMBERED_MAX {
-                                                s.clear();
-                                            }
-                                            s.insert(key);
-                                        }
-                                    }
-                                    Err(e) => {
-                                        debug!(error = %e, "a track update the lane forwarded was not stored; the committed path sends it")
-                                    }
-                                }
-                            });
-                        }
-                        Err(e) => {
-                            debug!(error = %e, "the lane did not forward a track update; the committed path sends it")
-                        }
-                    },
+                    LaneOutcome::Forward(t) => self.forward(&t).await,
                     LaneOutcome::Show(update) => {
                         // Shown by the committed path already (it committed
                         // the stream's copy first): not again.
@@ -200,11 +224,113 @@ impl Task {
             }
         }
     }
+
+    /// Forwards a track update ahead of the commit, on the link's chain.
+    /// Marked as being sent before it is, and settled when its
+    /// acknowledgement comes: meanwhile the committed path holds its own
+    /// copy back; once stored, it does not send it again
+    /// ([`LaneHandle::stored_already`]); if not, it sends it.
+    async fn forward(&self, t: &Transmit) {
+        let key = forward_key(t);
+        if let (Some(k), Ok(mut s)) = (&key, self.sending.lock()) {
+            s.insert(k.clone());
+        }
+        let (sending, settled, stored) = (self.sending.clone(), self.settled.clone(), self.stored.clone());
+        let settle = move |key: &Option<(TrackId, u32, Party)>, was_stored: bool| {
+            settle(&sending, &stored, &settled, key.as_ref(), was_stored)
+        };
+        match self.links.publish_lane(t).await {
+            Ok(ack) => {
+                tokio::spawn(async move {
+                    let r = ack.await;
+                    if let Err(e) = &r {
+                        debug!(error = %e, "a track update the lane forwarded was not stored; the committed path sends it");
+                    }
+                    settle(&key, r.is_ok());
+                });
+            }
+            Err(e) => {
+                debug!(error = %e, "the lane did not forward a track update; the committed path sends it");
+                settle(&key, false);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn handle() -> LaneHandle {
+        use tisa_core::{Identity, KeyEntry, KeyRole, Node, Policy};
+        let key = Identity::from_seed("us-node", [1; 32]);
+        let entry = KeyEntry { party: Party::Us, name: "us-node".into(), role: KeyRole::Node, public: key.public() };
+        let policy = Policy { keys: vec![entry], ..Policy::default() };
+        let node = Node::new(Party::Us, policy, 1, key).expect("a node whose key the policy registers");
+        let (tx, _rx) = watch::channel(Arc::new(node.lane_view()));
+        LaneHandle {
+            view: tx,
+            shown: Default::default(),
+            stored: Default::default(),
+            sending: Default::default(),
+            settled: Default::default(),
+            counts: Default::default(),
+        }
+    }
+
+    fn track_to(to: Party, seq: u32) -> Transmit {
+        use tisa_core::sign::TrackDoc;
+        use tisa_core::*;
+        let doc = TrackDoc {
+            track_id: TrackId::new("KR-T-1").unwrap(),
+            seq,
+            originator: Party::Kr,
+            classification: Classification::Secret,
+            releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
+            launch: GeoPoint { lat_e6: 0, lon_e6: 0 },
+            launched_at: Timestamp(0),
+            position: GeoPoint { lat_e6: 0, lon_e6: 0 },
+            altitude_m: 0,
+            observed_at: Timestamp(0),
+            impact: None,
+            issued_at: Timestamp(0),
+        };
+        let signed = Identity::from_seed("kr-node", [2; 32]).sign(doc.to_bytes());
+        let envelope = Envelope {
+            version: PROTOCOL_VERSION,
+            message_id: MessageId::new("US.1.1").unwrap(),
+            sender: Party::Us,
+            sent_at: Timestamp(0),
+            agreement: Default::default(),
+            payload: Payload::Track(TrackUpdate { doc, signed, consent: None }),
+        };
+        Transmit { to, envelope, body: None, offline: false }
+    }
+
+    #[test]
+    fn the_committed_path_holds_its_copy_while_the_lane_forwards_then_sends_or_drops_it() {
+        let h = handle();
+        let t = track_to(Party::Jp, 2);
+        let key = forward_key(&t);
+        // Being forwarded: held (neither stored nor free to send).
+        h.sending.lock().unwrap().insert(key.clone().unwrap());
+        assert!(h.sending(&t) && !h.stored_already(&t));
+        // Another update, or the same to another party, is not held.
+        assert!(!h.sending(&track_to(Party::Jp, 3)) && !h.sending(&track_to(Party::Kr, 2)));
+        // Stored: no longer held, and dropped by the committed path (once).
+        settle(&h.sending, &h.stored, &h.settled, key.as_ref(), true);
+        assert!(!h.sending(&t));
+        assert!(h.stored_already(&t), "stored by the lane: not sent again");
+        assert!(!h.stored_already(&t), "forgotten once asked");
+        // Not stored (refused, no acknowledgement in time): no longer held,
+        // and not taken as stored: the committed path sends it.
+        h.sending.lock().unwrap().insert(key.clone().unwrap());
+        settle(&h.sending, &h.stored, &h.settled, key.as_ref(), false);
+        assert!(!h.sending(&t) && !h.stored_already(&t));
+        // The actor is told each time (a permit waits if it was not waiting).
+        let told = futures::FutureExt::now_or_never(h.settled.notified());
+        assert!(told.is_some(), "the actor is woken to send or drop what it held");
+    }
 
     #[test]
     fn of_the_lane_and_the_committed_path_exactly_one_shows_each_update() {

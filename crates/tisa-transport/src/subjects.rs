@@ -387,6 +387,36 @@ mod tests {
         }
     }
 
+    /// A stream answers each publish on the publisher's reply subject, as
+    /// the server, whatever the publisher may publish itself: an operator
+    /// allowed to publish into a stream could have its acknowledgement
+    /// published onto the party's link (seen in a test of a feed stream the
+    /// operators could write: the acknowledgement reached the hub). So no
+    /// operator may publish on any subject a stream takes in.
+    #[test]
+    fn no_operator_publishes_into_a_stream_only_nodes_do() {
+        let streams: Vec<String> = Party::NATIONS
+            .iter()
+            .flat_map(|n| [data_all(*n, Direction::Up), data_all(*n, Direction::Down)])
+            .chain(Party::ALL.iter().map(|p| dead_letter(*p)))
+            .collect();
+        let captured = |s: &str| {
+            streams.iter().any(|st| match st.strip_suffix(">") {
+                Some(prefix) => s.starts_with(prefix),
+                None => s == st,
+            })
+        };
+        for p in Party::ALL {
+            let (cli, _) = permissions(p, Role::Cli);
+            assert!(!cli.iter().any(|s| captured(s)), "{p}'s operators publish into a stream: {cli:?}");
+            // Control: the nodes do (their links, their dead letters).
+            assert!(permissions(p, Role::Node).0.iter().any(|s| captured(s)), "{p}'s node writes its dead letters");
+            if !p.is_hub() {
+                assert!(permissions(p, Role::NationLink).0.iter().any(|s| captured(s)), "{p}'s link user");
+            }
+        }
+    }
+
     #[test]
     fn the_node_answers_only_under_its_operators_inbox() {
         // Control: a reply subject the CLI really uses is accepted.
