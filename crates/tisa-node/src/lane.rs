@@ -61,6 +61,17 @@ pub(crate) struct LaneHandle {
 }
 
 impl LaneHandle {
+    fn new(view: watch::Sender<Arc<LaneView>>) -> LaneHandle {
+        LaneHandle {
+            view,
+            shown: Default::default(),
+            stored: Default::default(),
+            sending: Default::default(),
+            settled: Default::default(),
+            counts: Default::default(),
+        }
+    }
+
     /// The node's state changed (a group commit): judge by it from now on.
     pub(crate) fn set_view(&self, view: LaneView) {
         self.view.send_replace(Arc::new(view));
@@ -105,14 +116,7 @@ pub(crate) fn spawn(
 ) -> LaneHandle {
     let view = Arc::new(view);
     let (tx, rx) = watch::channel(Arc::clone(&view));
-    let handle = LaneHandle {
-        view: tx,
-        shown: Default::default(),
-        stored: Default::default(),
-        sending: Default::default(),
-        settled: Default::default(),
-        counts: Default::default(),
-    };
+    let handle = LaneHandle::new(tx);
     let task = Task {
         links,
         lane: Lane::new(view, rand::random()),
@@ -268,14 +272,7 @@ mod tests {
         let policy = Policy { keys: vec![entry], ..Policy::default() };
         let node = Node::new(Party::Us, policy, 1, key).expect("a node whose key the policy registers");
         let (tx, _rx) = watch::channel(Arc::new(node.lane_view()));
-        LaneHandle {
-            view: tx,
-            shown: Default::default(),
-            stored: Default::default(),
-            sending: Default::default(),
-            settled: Default::default(),
-            counts: Default::default(),
-        }
+        LaneHandle::new(tx)
     }
 
     fn track_to(to: Party, seq: u32) -> Transmit {
