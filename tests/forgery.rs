@@ -221,7 +221,12 @@ async fn a_compromised_hub_cannot_forge_consent() {
             delivery(
                 &r1,
                 false,
-                Some(Consent::Decision(decision_for(&us_approver, kr_approver.name(), &r1, Verdict::ApproveFull))),
+                Some(Consent::Decision(Box::new(decision_for(
+                    &us_approver,
+                    kr_approver.name(),
+                    &r1,
+                    Verdict::ApproveFull,
+                )))),
             ),
         ),
         (
@@ -229,7 +234,12 @@ async fn a_compromised_hub_cannot_forge_consent() {
             delivery(
                 &r1,
                 false,
-                Some(Consent::Decision(decision_for(&us_approver, us_approver.name(), &r1, Verdict::ApproveFull))),
+                Some(Consent::Decision(Box::new(decision_for(
+                    &us_approver,
+                    us_approver.name(),
+                    &r1,
+                    Verdict::ApproveFull,
+                )))),
             ),
         ),
         (
@@ -237,23 +247,35 @@ async fn a_compromised_hub_cannot_forge_consent() {
             delivery(
                 &r1,
                 false,
-                Some(Consent::Decision(decision_for(&jp_approver, jp_approver.name(), &r1, Verdict::ApproveFull))),
+                Some(Consent::Decision(Box::new(decision_for(
+                    &jp_approver,
+                    jp_approver.name(),
+                    &r1,
+                    Verdict::ApproveFull,
+                )))),
             ),
         ),
         (
             "decision signed by the US node key",
-            delivery(&r1, false, Some(Consent::Decision(decision_for(&us_node, "kr-node", &r1, Verdict::ApproveFull)))),
+            delivery(
+                &r1,
+                false,
+                Some(Consent::Decision(Box::new(decision_for(&us_node, "kr-node", &r1, Verdict::ApproveFull)))),
+            ),
         ),
-        ("R2's decision replayed for R1", delivery(&r1, false, Some(Consent::Decision(d2.clone())))),
-        ("R2 r1's decision replayed for R2 r2", delivery(&r2b, false, Some(Consent::Decision(d2.clone())))),
+        ("R2's decision replayed for R1", delivery(&r1, false, Some(Consent::Decision(Box::new(d2.clone()))))),
+        ("R2 r1's decision replayed for R2 r2", delivery(&r2b, false, Some(Consent::Decision(Box::new(d2.clone()))))),
         (
             "R2 r1's decision with its revision field altered",
-            delivery(&r2b, false, Some(Consent::Decision(replay_rev))),
+            delivery(&r2b, false, Some(Consent::Decision(Box::new(replay_rev)))),
         ),
-        ("tearline-only approval used for a full release", delivery(&r3, false, Some(Consent::Decision(d3.clone())))),
+        (
+            "tearline-only approval used for a full release",
+            delivery(&r3, false, Some(Consent::Decision(Box::new(d3.clone())))),
+        ),
         ("revoked grant", delivery(&r1, false, Some(Consent::Grant(grant.clone().into())))),
-        ("tampered body", delivery(&tampered_body, false, Some(Consent::Decision(d2.clone())))),
-        ("tampered tearline", delivery(&tampered_tearline, true, Some(Consent::Decision(d3.clone())))),
+        ("tampered body", delivery(&tampered_body, false, Some(Consent::Decision(Box::new(d2.clone()))))),
+        ("tampered tearline", delivery(&tampered_tearline, true, Some(Consent::Decision(Box::new(d3.clone()))))),
     ];
     let tag = common::agreement_tag(&c);
     for (n, (_, f)) in forgeries.iter().enumerate() {
@@ -267,7 +289,7 @@ async fn a_compromised_hub_cannot_forge_consent() {
     let good = delivery(
         &r1,
         false,
-        Some(Consent::Decision(decision_for(&kr_approver, kr_approver.name(), &r1, Verdict::ApproveFull))),
+        Some(Consent::Decision(Box::new(decision_for(&kr_approver, kr_approver.name(), &r1, Verdict::ApproveFull)))),
     );
     hub.publish("tisa.jp.down.delivery", envelope(good, 999, tag)).await.unwrap();
     hub.flush().await.unwrap();

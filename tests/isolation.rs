@@ -76,7 +76,7 @@ fn forged_delivery(c: &Cluster, attacker: Party, victim: Party, title: &str) -> 
             basis: Basis::Trilateral,
             request_id: Some(RequestId::for_release(&id, 1, victim)),
             manifest,
-            consent: Some(Consent::Decision(decision)),
+            consent: Some(Consent::Decision(Box::new(decision))),
         }),
     })
 }

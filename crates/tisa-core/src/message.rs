@@ -184,13 +184,13 @@ pub struct Standing {
 
 /// Why the hub may release a national report to a third party: the
 /// originator's consent, verifiable by the recipient.
-// The decision inline (a report's own, one per report either way); the
-// grant shared (one per grant however many reports it covers).
-#[allow(clippy::large_enum_variant)]
+// The decision boxed (264 bytes inline made every consent that size, a
+// shared grant's too, in every delivery kept); the grant shared (one per
+// grant however many reports it covers).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Consent {
     /// A per-item approval of exactly this report, revision and recipient.
-    Decision(ReleaseDecision),
+    Decision(Box<ReleaseDecision>),
     /// A standing pre-approval covering it: shared, not copied, by every
     /// report a node keeps under it ([`Node`](crate::Node) interns it).
     Grant(std::sync::Arc<Grant>),
@@ -304,6 +304,9 @@ pub struct Retraction {
 }
 
 /// Every message kind.
+// A message is built, sent or applied, and dropped: its inline size is paid
+// while it is in flight, not per report kept.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payload {
     /// Nation → hub: a new report or revision.

@@ -83,7 +83,7 @@ fn every_payload_round_trips() {
         basis: Basis::Trilateral,
         request_id: Some(rid.clone()),
         manifest: manifest(),
-        consent: Some(Consent::Decision(decision(sign::Verdict::ApproveFull))),
+        consent: Some(Consent::Decision(Box::new(decision(sign::Verdict::ApproveFull)))),
     })));
     roundtrip(env(Payload::Delivery(Delivery {
         header: header(),
@@ -91,7 +91,7 @@ fn every_payload_round_trips() {
         basis: Basis::Trilateral,
         request_id: Some(rid.clone()),
         manifest: manifest(),
-        consent: Some(Consent::Decision(decision(sign::Verdict::ApproveFull))),
+        consent: Some(Consent::Decision(Box::new(decision(sign::Verdict::ApproveFull)))),
     })));
     for stage in [
         Stage::Accepted,

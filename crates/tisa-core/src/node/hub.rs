@@ -448,7 +448,7 @@ impl Node {
             );
         } else {
             let tearline_only = d.decision == Decision::ApproveTearline;
-            self.forward(now, &report, None, recipient, tearline_only, Consent::Decision(d.clone()))?;
+            self.forward(now, &report, None, recipient, tearline_only, Consent::Decision(Box::new(d.clone())))?;
         }
         self.hub.held.decided(i, &d.decision);
         self.deadlines.remove(req.expires_at, i);

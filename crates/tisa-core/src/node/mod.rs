@@ -579,5 +579,10 @@ mod tests {
         // The hub: a held report (its inbox entry and its request too).
         assert_eq!(size_of::<crate::body::ReportRef>(), 80);
         assert_eq!(size_of::<super::hub::Held>(), 120);
+        // What the hub keeps per delivery until its receipt, and a
+        // recipient per inbox entry, carry a consent: a pointer either way.
+        assert_eq!(size_of::<Option<crate::message::Consent>>(), 16);
+        assert_eq!(size_of::<super::hub::Forwarded>(), 336);
+        assert_eq!(size_of::<crate::message::Delivery>(), 304);
     }
 }

@@ -224,7 +224,7 @@ impl World {
                     3 => {
                         let verdict = if tearline_only { Verdict::ApproveTearline } else { Verdict::ApproveFull };
                         let doc = decision_doc(&report.manifest, &key.0, key.1, third, verdict, now, signer.name());
-                        d.consent = Some(Consent::Decision(signed_decision(&doc, signer)));
+                        d.consent = Some(Consent::Decision(Box::new(signed_decision(&doc, signer))));
                     }
                     // A grant covering exactly this, signed by a key that may not grant.
                     4 => {
@@ -389,7 +389,7 @@ impl World {
                 if (alt / 4).is_multiple_of(2) {
                     (US, origin, envelope(origin, mid(origin, n).as_str(), now, Payload::ReleaseDecision(d)))
                 } else {
-                    let delivery = trilateral(report, recipient, tearline_only, Some(Consent::Decision(d)));
+                    let delivery = trilateral(report, recipient, tearline_only, Some(Consent::Decision(Box::new(d))));
                     (recipient, US, envelope(US, mid(US, n).as_str(), now, Payload::Delivery(delivery)))
                 }
             }

@@ -542,7 +542,7 @@ impl World {
     /// Every consent ever put on the wire (decisions and grants).
     pub(crate) fn consents(&self) -> Vec<Consent> {
         let mut v: Vec<Consent> = self.sent_payloads(|p| match p {
-            Payload::ReleaseDecision(d) => Some(Consent::Decision(d.clone())),
+            Payload::ReleaseDecision(d) => Some(Consent::Decision(Box::new(d.clone()))),
             Payload::Grant(g) => Some(Consent::Grant(g.clone().into())),
             _ => None,
         });

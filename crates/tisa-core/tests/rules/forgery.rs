@@ -33,7 +33,7 @@ fn a_decision_signed_by_the_wrong_key_is_refused_by_the_recipient() {
     let now = sim.now;
     let doc = |operator: &str| decision_doc(&r.manifest, "KR-0001", 1, JP, Verdict::ApproveFull, now, operator);
     let with = |doc: DecisionDoc, signer: &Identity| {
-        trilateral(&r, JP, false, Some(Consent::Decision(signed_decision(&doc, signer))))
+        trilateral(&r, JP, false, Some(Consent::Decision(Box::new(signed_decision(&doc, signer)))))
     };
     let genuine = signed_decision(&doc("kim"), &approver(KR, 0));
     let mut tampered = genuine.clone();
@@ -51,7 +51,7 @@ fn a_decision_signed_by_the_wrong_key_is_refused_by_the_recipient() {
             ("park signing as kim", with(doc("kim"), &approver(KR, 1)), "UNVERIFIED"),
             (
                 "kim's signature over other bytes",
-                trilateral(&r, JP, false, Some(Consent::Decision(tampered))),
+                trilateral(&r, JP, false, Some(Consent::Decision(Box::new(tampered)))),
                 "UNVERIFIED",
             ),
             (
@@ -59,7 +59,7 @@ fn a_decision_signed_by_the_wrong_key_is_refused_by_the_recipient() {
                 {
                     let mut d = genuine.clone();
                     d.signed.signature = [0; 64];
-                    trilateral(&r, JP, false, Some(Consent::Decision(d)))
+                    trilateral(&r, JP, false, Some(Consent::Decision(Box::new(d))))
                 },
                 "UNVERIFIED",
             ),
@@ -98,7 +98,7 @@ fn a_decision_replayed_for_another_report_revision_or_recipient_is_refused() {
     let (kr2, kr3) = (sim.report_sent("KR-0002", 1), sim.report_sent("KR-0003", 1));
     let jp2 = sim.report_sent("JP-0002", 1);
     let with = |r: &Report, tearline: bool, d: &ReleaseDecision| {
-        trilateral(r, JP, tearline, Some(Consent::Decision(d.clone())))
+        trilateral(r, JP, tearline, Some(Consent::Decision(Box::new(d.clone()))))
     };
     // KR's approver signs for other recipients (KR never asked to, but it is KR's signature).
     let for_recipient = |p: Party| {
@@ -133,7 +133,7 @@ fn a_decision_replayed_for_another_report_revision_or_recipient_is_refused() {
     // And towards KR: JP-0001's approval replayed for JP-0002.
     let to_kr = Delivery {
         request_id: Some(rid("JP-0002", 1, KR)),
-        ..trilateral(&jp2, KR, false, Some(Consent::Decision(jp1_ok.clone())))
+        ..trilateral(&jp2, KR, false, Some(Consent::Decision(Box::new(jp1_ok.clone()))))
     };
     hub_forgeries_refused(&mut sim, KR, vec![("JP-0001's approval on JP-0002", to_kr, "UNVERIFIED")]);
     assert_eq!(sim.inbox(JP).len(), 1);

@@ -217,7 +217,7 @@ fn a_conflicting_copy_is_refused() {
     sim.drive();
     let Payload::Delivery(held) = sim.sent(US, JP)[0].payload.clone() else { panic!() };
     let doc = decision_doc(&original.manifest, "KR-0001", 1, JP, Verdict::ApproveTearline, now, "park");
-    let consent = Consent::Decision(signed_decision(&doc, &approver(KR, 1)));
+    let consent = Consent::Decision(Box::new(signed_decision(&doc, &approver(KR, 1))));
     let d = trilateral(&original, JP, true, Some(consent));
     let r = expect_rejected(&mut sim, JP, US, envelope(US, "US.x.1", now, Payload::Delivery(d)), "CONFLICT");
     assert_eq!(r, RejectReason::Conflict { report: report_id("KR-0001"), revision: 1 });

@@ -107,7 +107,7 @@ fn decision_by(
 /// KR's first approver's approval of revision `rev` of `id` for JP, about `manifest`.
 fn kr_approval(manifest: &Signed, id: &str, rev: u32, verdict: Verdict, at: Timestamp) -> Consent {
     let doc = decision_doc(manifest, id, rev, JP, verdict, at, approver_names(KR)[0]);
-    Consent::Decision(signed_decision(&doc, &approver(KR, 0)))
+    Consent::Decision(Box::new(signed_decision(&doc, &approver(KR, 0))))
 }
 
 /// Hands `env` to `to` on `link` and asserts that it was refused with

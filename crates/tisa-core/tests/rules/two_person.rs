@@ -78,7 +78,11 @@ fn two_person_rule_is_enforced_by_the_hub_and_the_recipient() {
     hub_forgeries_refused(
         &mut sim,
         JP,
-        vec![("approved by its submitter", trilateral(&r, JP, false, Some(Consent::Decision(by_kim))), "UNVERIFIED")],
+        vec![(
+            "approved by its submitter",
+            trilateral(&r, JP, false, Some(Consent::Decision(Box::new(by_kim)))),
+            "UNVERIFIED",
+        )],
     );
     // A second person's approval goes through both.
     sim.approve_as(KR, &rid("KR-0001", 1, JP), false, &approver(KR, 1)).unwrap();

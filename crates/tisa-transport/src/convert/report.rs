@@ -126,7 +126,7 @@ impl Wire for Delivery {
         let consent = match d.consent {
             None => None,
             Some(C::Decision(s)) => {
-                Some(Consent::Decision(decision_from_signed(signed_from("delivery.decision", Some(s))?)?))
+                Some(Consent::Decision(Box::new(decision_from_signed(signed_from("delivery.decision", Some(s))?)?)))
             }
             Some(C::Grant(s)) => {
                 Some(Consent::Grant(grant_from_signed(signed_from("delivery.grant", Some(s))?, d.grant_cosign)?.into()))
