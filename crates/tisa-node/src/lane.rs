@@ -239,23 +239,20 @@ impl Task {
         if let (Some(k), Ok(mut s)) = (&key, self.sending.lock()) {
             s.insert(k.clone());
         }
-        let (sending, settled, stored) = (self.sending.clone(), self.settled.clone(), self.stored.clone());
-        let settle = move |key: &Option<(TrackId, u32, Party)>, was_stored: bool| {
-            settle(&sending, &stored, &settled, key.as_ref(), was_stored)
-        };
         match self.links.publish_lane(t).await {
             Ok(ack) => {
+                let (sending, stored, settled) = (self.sending.clone(), self.stored.clone(), self.settled.clone());
                 tokio::spawn(async move {
                     let r = ack.await;
                     if let Err(e) = &r {
                         debug!(error = %e, "a track update the lane forwarded was not stored; the committed path sends it");
                     }
-                    settle(&key, r.is_ok());
+                    settle(&sending, &stored, &settled, key.as_ref(), r.is_ok());
                 });
             }
             Err(e) => {
                 debug!(error = %e, "the lane did not forward a track update; the committed path sends it");
-                settle(&key, false);
+                settle(&self.sending, &self.stored, &self.settled, key.as_ref(), false);
             }
         }
     }
