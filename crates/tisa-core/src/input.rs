@@ -38,6 +38,22 @@ pub enum Input {
         /// The message.
         envelope: Envelope,
     },
+    /// A window of one track's updates from the link to `link` that the
+    /// real-time lane passed (forwarded or showed) ahead of their commit,
+    /// committed together: the latest of them (`envelope`) is applied as a
+    /// message, the window itself is audited
+    /// ([`Node::handle_track_window`](crate::Node::handle_track_window)).
+    TrackWindow {
+        /// The peer at the other end of the link.
+        link: Party,
+        /// The window's latest update (the highest sequence number).
+        envelope: Envelope,
+        /// The lowest sequence number in the window.
+        first_seq: u32,
+        /// How many stream copies the window took (each acknowledged once
+        /// this input is committed).
+        updates: u32,
+    },
     /// The core's timer ([`Node::handle_timeout`](crate::Node::handle_timeout)).
     Timeout,
     /// The link to `link` came back, or the periodic check ran:

@@ -76,6 +76,66 @@ fn forwarded_under_a_standing_grant_and_latest_state_kept() {
     assert!(sim.rejected(JP).is_empty() && sim.rejected(US).is_empty());
 }
 
+/// The windows `p` recorded: `(link, track, first, last, updates, grant)`.
+fn windows_at(sim: &Sim, p: Party) -> Vec<(Party, String, u32, u32, u32, Option<String>)> {
+    sim.events(p)
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackWindow { link, track_id, first_seq, last_seq, updates, grant_id } => {
+                Some((*link, track_id.to_string(), *first_seq, *last_seq, *updates, grant_id.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_track_window_takes_its_latest_by_the_same_rules_and_records_its_range() {
+    let mut sim = Sim::new();
+    missile_grant(&mut sim, KR, "KR-G-1", Classification::Secret);
+    sim.advance(SECOND);
+    for seq in 1..=3 {
+        sim.track(KR, tdraft("KR-T-1", seq, Classification::Secret, "USA,JPN")).unwrap();
+    }
+    // The hub commits KR's three updates as one window: the latest is
+    // kept and forwarded (once), the window recorded.
+    let ups: Vec<Envelope> = std::iter::from_fn(|| sim.take_next(KR, US)).collect();
+    assert_eq!(ups.len(), 3);
+    sim.window(US, KR, ups[2].clone(), 1, 3);
+    assert_eq!(tracks_at(&sim, US)[0].update.doc.seq, 3);
+    assert_eq!(tracks_sent(&sim, US, JP).iter().map(|t| t.doc.seq).collect::<Vec<_>>(), [3]);
+    assert_eq!(windows_at(&sim, US), [(KR, "KR-T-1".into(), 1, 3, 3, None)]);
+    // JP commits the hub's forward as a window: checked again, under the grant.
+    let down = sim.take_next(US, JP).unwrap();
+    sim.window(JP, US, down.clone(), 2, 2);
+    assert_eq!(tracks_at(&sim, JP)[0].update.doc.seq, 3);
+    assert_eq!(track_updates(&sim, JP), [("KR-T-1".into(), 3)]);
+    assert_eq!(windows_at(&sim, JP), [(US, "KR-T-1".into(), 2, 3, 2, Some("KR-G-1".into()))]);
+    // A window of a stale update changes nothing (latest wins), recorded all the same.
+    sim.window(JP, US, down, 3, 1);
+    assert_eq!(track_updates(&sim, JP).len(), 1);
+    assert_eq!(windows_at(&sim, JP).len(), 2);
+    // A window is judged as its latest message is: once the grant is
+    // revoked, an update under it is refused, and the state stays.
+    sim.track(KR, tdraft("KR-T-1", 4, Classification::Secret, "USA,JPN")).unwrap();
+    sim.step_link(KR, US).unwrap();
+    let under_revoked = sim.take_next(US, JP).unwrap();
+    sim.revoke(KR, "KR-G-1").unwrap();
+    sim.drive();
+    sim.window(JP, US, under_revoked.clone(), 4, 1);
+    assert!(matches!(sim.rejected(JP).last(), Some(RejectReason::GrantNotValid(id)) if id == "KR-G-1"));
+    assert_eq!(tracks_at(&sim, JP)[0].update.doc.seq, 3);
+    // Control: the same update before the revocation is taken.
+    let mut control = Sim::new();
+    missile_grant(&mut control, KR, "KR-G-1", Classification::Secret);
+    control.advance(SECOND);
+    control.track(KR, tdraft("KR-T-1", 1, Classification::Secret, "USA,JPN")).unwrap();
+    control.step_link(KR, US).unwrap();
+    let fresh = control.take_next(US, JP).unwrap();
+    control.window(JP, US, fresh, 1, 1);
+    assert_eq!(tracks_at(&control, JP).len(), 1, "the control: a window under a standing grant is taken");
+}
+
 #[test]
 fn without_a_grant_a_track_stays_with_the_hub() {
     let mut sim = Sim::new();

@@ -152,6 +152,9 @@ pub(crate) struct Actor {
     /// Track updates of the committed path whose copy the lane is
     /// forwarding: sent (or recorded as sent) once that copy is settled.
     pub(crate) held_for_lane: Vec<Transmit>,
+    /// Stream copies of track updates the lane passed, waiting for their
+    /// window's commit (`windows`).
+    pub(crate) windows: crate::windows::Windows,
     /// Why the node must stop (its core ran ahead of its log).
     pub(crate) fatal: Option<String>,
 }
@@ -273,6 +276,7 @@ async fn run(
         early_forward,
         queued: Vec::new(),
         held_for_lane: Vec::new(),
+        windows: Default::default(),
         fatal: None,
     };
     actor.load_courier_acks();
@@ -324,6 +328,7 @@ async fn run(
                 let held = std::mem::take(&mut actor.held_for_lane);
                 actor.queued.extend(held);
             }
+            () = crate::windows::due(actor.windows.due()) => actor.flush_windows().await,
             done = audit_flushed(&mut actor.audit_flush) => actor.on_audit_flushed(done),
             Some(acked) = actor.in_flight.next(), if !actor.in_flight.is_empty() => {
                 let batch = ready_batch(acked, &mut actor.in_flight);
@@ -434,6 +439,8 @@ impl Actor {
     /// acknowledge in the next moments (the rest is re-sent after a
     /// restart), makes the store durable and signs the audit log's head.
     async fn stop(&mut self) {
+        self.flush_windows().await;
+        self.drain().await;
         self.links.flush().await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while let Ok(Some(acked)) = tokio::time::timeout_at(deadline, self.in_flight.next()).await {

@@ -25,8 +25,9 @@
 //! `request`, `decision`, `delivery`, `progress`, `rejection`, `grant`,
 //! `revocation`, `track`, `receipt`: the last token of its subject),
 //! `ctl.<verb>` for an operator command (`ctl.submit`, `ctl.decide`,
-//! `ctl.grant`, `ctl.revoke`, `ctl.track`), or `timeout` for the core's
-//! timer. `<kind>` is the envelope kind of the message sent.
+//! `ctl.grant`, `ctl.revoke`, `ctl.track`), `timeout` for the core's
+//! timer, `link-up`, or `track-window` for a window of track updates the
+//! real-time lane passed (`crate::windows`). `<kind>` is the envelope kind of the message sent.
 //!
 //! The manual release flow maps onto them as: KR submits
 //! (`ctl.submit` at KR, `report` sent by KR, `report` at US); US requests
@@ -66,7 +67,7 @@ pub const KINDS: [&str; 11] = [
 
 /// Inputs that are not messages from a peer (commit steps only), besides
 /// `ctl.<verb>` for each command ([`ControlRequest::COMMAND_VERBS`]).
-pub const LOCAL: [&str; 2] = ["timeout", "link-up"];
+pub const LOCAL: [&str; 3] = ["timeout", "link-up", "track-window"];
 
 /// Whether `what` names an input that is not a message from a peer.
 fn is_local(what: &str) -> bool {
@@ -180,6 +181,7 @@ fn input_kind(input: &Input) -> Cow<'static, str> {
     match input {
         Input::Message { envelope, .. } => Cow::Borrowed(envelope.payload.kind()),
         Input::Courier { envelope, .. } => Cow::Owned(format!("courier.{}", envelope.payload.kind())),
+        Input::TrackWindow { .. } => Cow::Borrowed("track-window"),
         Input::Timeout => Cow::Borrowed("timeout"),
         Input::LinkUp { .. } => Cow::Borrowed("link-up"),
         Input::Command(c, _) => Cow::Owned(format!("ctl.{}", c.verb())),

@@ -43,6 +43,7 @@ use crate::actor::Actor;
 use crate::audit::InputNote;
 use crate::clock::now;
 use crate::store::StoreError;
+use crate::windows::track_of;
 
 /// Where an inbound message came from: the link and the subject (for log
 /// lines and dead letters).
@@ -64,6 +65,8 @@ impl Actor {
         let mut inputs = Vec::with_capacity(batch.len());
         let mut acks = Vec::with_capacity(batch.len());
         for msg in batch {
+            // A track update the lane passed already waits for its window.
+            let Some(msg) = self.window_or(msg) else { continue };
             let origin = Origin { link: msg.link, subject: msg.subject };
             let early = msg.meta.early;
             match msg.result {
@@ -81,6 +84,9 @@ impl Actor {
                 }
                 Err(e) => self.on_malformed(origin, msg.meta, msg.ack, e).await,
             }
+        }
+        if self.windows.full() {
+            self.flush_windows().await;
         }
         if inputs.is_empty() {
             return;
@@ -140,6 +146,54 @@ impl Actor {
             }
             // Not committed: leave them unacknowledged, the broker redelivers them.
             Err(e) => error!(messages = n, error = %e, "cannot persist inbound messages; they will be redelivered"),
+        }
+    }
+
+    /// Keeps `msg` in its track window if it is the stream copy of a track
+    /// update the lane passed already (`crate::windows`); otherwise gives
+    /// it back.
+    fn window_or(&mut self, msg: Inbound) -> Option<Inbound> {
+        let Some(lane) = &self.lane else { return Some(msg) };
+        let passed = match &msg.result {
+            Ok(envs) if !msg.meta.early && envs.len() == 1 => {
+                envs.first().and_then(track_of).is_some_and(|(t, seq, _)| lane.passed(msg.link, t, seq))
+            }
+            _ => false,
+        };
+        if !passed {
+            return Some(msg);
+        }
+        self.counters.received += 1;
+        if let Ok(env) = msg.result.map(|mut envs| envs.pop()) {
+            if let Some(env) = env {
+                self.windows.keep(msg.link, env, msg.ack);
+            }
+        }
+        None
+    }
+
+    /// Commits every open track window (one input each) and then
+    /// acknowledges their copies; if the commit fails, they stay
+    /// unacknowledged and the broker redelivers them.
+    pub(crate) async fn flush_windows(&mut self) {
+        let flush = self.windows.take(now());
+        if flush.inputs.is_empty() {
+            return;
+        }
+        let (windows, copies) = (flush.inputs.len(), flush.acks.len());
+        match self.log_and_apply_all(flush.inputs) {
+            Ok(_) => {
+                debug!(windows, copies, "track windows committed");
+                if let Some(lane) = &self.lane {
+                    lane.forget_through(&flush.through);
+                }
+                for ack in flush.acks {
+                    if let Err(e) = ack.ack().await {
+                        warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
+                    }
+                }
+            }
+            Err(e) => error!(windows, copies, error = %e, "cannot commit track windows; their copies will be redelivered"),
         }
     }
 

@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
-use tisa_core::{Event, Lane, LaneCounts, LaneOutcome, LaneView, Party, Payload, TrackId, Transmit};
+use tisa_core::{Envelope, Event, Lane, LaneCounts, LaneOutcome, LaneView, Party, Payload, TrackId, Transmit};
 use tisa_transport::control::watch_event;
 use tisa_transport::{Inbound, Links, TrackLaneHealth};
 use tokio::sync::watch;
@@ -48,9 +48,14 @@ fn forward_key(t: &Transmit) -> Option<(TrackId, u32, Party)> {
 /// `(track, sequence number, to)`.
 type Stored = Arc<Mutex<HashSet<(TrackId, u32, Party)>>>;
 
+/// The latest sequence number the lane passed (forwarded or showed) of
+/// each track, per link it came on.
+type Passed = Arc<Mutex<HashMap<(Party, TrackId), u32>>>;
+
 /// The actor's side of the lane.
 pub(crate) struct LaneHandle {
     view: watch::Sender<Arc<LaneView>>,
+    passed: Passed,
     shown: Arc<Mutex<HashMap<TrackId, u32>>>,
     stored: Stored,
     /// Track updates the lane forwarded whose acknowledgement has not come.
@@ -64,6 +69,7 @@ impl LaneHandle {
     fn new(view: watch::Sender<Arc<LaneView>>) -> LaneHandle {
         LaneHandle {
             view,
+            passed: Default::default(),
             shown: Default::default(),
             stored: Default::default(),
             sending: Default::default(),
@@ -101,6 +107,22 @@ impl LaneHandle {
         forward_key(t).is_some_and(|k| self.sending.lock().is_ok_and(|s| s.contains(&k)))
     }
 
+    /// Whether the lane passed this update of `track` from `link`, or a
+    /// later one (which supersedes it): its stream copy can wait for a
+    /// track window ([`crate::windows`]).
+    pub(crate) fn passed(&self, link: Party, track: &TrackId, seq: u32) -> bool {
+        self.passed.lock().is_ok_and(|m| m.get(&(link, track.clone())).is_some_and(|s| *s >= seq))
+    }
+
+    /// A track window through `(track, seq)` was committed: the forwards
+    /// the lane made of that track up to `seq` need no more remembering
+    /// (the committed path asked about the latest only).
+    pub(crate) fn forget_through(&self, through: &[(TrackId, u32)]) {
+        if let Ok(mut s) = self.stored.lock() {
+            s.retain(|(t, seq, _)| !through.iter().any(|(tt, last)| tt == t && seq <= last));
+        }
+    }
+
     /// What it has done, for `tisa health`.
     pub(crate) fn health(&self) -> TrackLaneHealth {
         let c = self.counts.lock().map(|c| *c).unwrap_or_default();
@@ -121,6 +143,7 @@ pub(crate) fn spawn(
         links,
         lane: Lane::new(view, rand::random()),
         views: rx,
+        passed: handle.passed.clone(),
         shown: handle.shown.clone(),
         stored: handle.stored.clone(),
         sending: handle.sending.clone(),
@@ -174,6 +197,7 @@ struct Task {
     links: Arc<Links>,
     lane: Lane,
     views: watch::Receiver<Arc<LaneView>>,
+    passed: Passed,
     shown: Arc<Mutex<HashMap<TrackId, u32>>>,
     stored: Stored,
     sending: Stored,
@@ -198,7 +222,13 @@ impl Task {
             };
             for env in envelopes {
                 let message_id = env.message_id.clone();
-                match self.lane.handle(now(), msg.link, env) {
+                let outcome = self.lane.handle(now(), msg.link, env);
+                if let LaneOutcome::Forward(Transmit { envelope: Envelope { payload: Payload::Track(t), .. }, .. })
+                | LaneOutcome::Show(t) = &outcome
+                {
+                    self.record_passed(msg.link, &t.doc.track_id, t.doc.seq);
+                }
+                match outcome {
                     LaneOutcome::Forward(t) => self.forward(&t).await,
                     LaneOutcome::Show(update) => {
                         // Shown by the committed path already (it committed
@@ -226,6 +256,18 @@ impl Task {
             if let Ok(mut c) = self.counts.lock() {
                 *c = self.lane.counts();
             }
+        }
+    }
+
+    /// Records that the lane passed `seq` of `track` from `link`, before
+    /// it acts on it: its stream copy may then wait for a window.
+    fn record_passed(&self, link: Party, track: &TrackId, seq: u32) {
+        if let Ok(mut m) = self.passed.lock() {
+            if m.len() >= REMEMBERED_MAX && !m.contains_key(&(link, track.clone())) {
+                m.clear();
+            }
+            let s = m.entry((link, track.clone())).or_insert(seq);
+            *s = (*s).max(seq);
         }
     }
 

@@ -43,5 +43,6 @@ mod replay;
 mod resend;
 pub mod store;
 mod wal;
+mod windows;
 
 pub use actor::{spawn, NodeConfig, NodeError, Reload};

@@ -26,6 +26,10 @@ pub(crate) fn apply(core: &mut Node, l: LoggedInput) -> Option<Result<ControlRep
             core.handle_courier(now, link, envelope);
             None
         }
+        Input::TrackWindow { link, envelope, first_seq, updates } => {
+            core.handle_track_window(now, link, envelope, first_seq, updates);
+            None
+        }
         Input::Timeout => {
             core.handle_timeout(now);
             None

@@ -36,6 +36,14 @@ impl Wire for LoggedInput {
                 I::Courier(proto::LoggedInbound { link: party_to(*link), envelope: Some(envelope.to_proto()) }),
                 String::new(),
             ),
+            Input::TrackWindow { link, envelope, first_seq, updates } => (
+                I::TrackWindow(proto::LoggedTrackWindow {
+                    latest: Some(proto::LoggedInbound { link: party_to(*link), envelope: Some(envelope.to_proto()) }),
+                    first_seq: *first_seq,
+                    updates: *updates,
+                }),
+                String::new(),
+            ),
             Input::Timeout => (I::Timeout(true), String::new()),
             Input::LinkUp { link } => (I::LinkUp(party_to(*link)), String::new()),
         };
@@ -60,6 +68,15 @@ impl Wire for LoggedInput {
                 link: party_from("logged_courier.link", i.link)?,
                 envelope: Wire::from_proto(i.envelope.ok_or(DecodeError::Missing("logged_courier.envelope"))?)?,
             },
+            I::TrackWindow(w) => {
+                let i = w.latest.ok_or(DecodeError::Missing("logged_track_window.latest"))?;
+                Input::TrackWindow {
+                    link: party_from("logged_track_window.link", i.link)?,
+                    envelope: Wire::from_proto(i.envelope.ok_or(DecodeError::Missing("logged_track_window.envelope"))?)?,
+                    first_seq: w.first_seq,
+                    updates: w.updates,
+                }
+            }
             I::Timeout(_) => Input::Timeout,
             I::LinkUp(l) => Input::LinkUp { link: party_from("logged_input.link_up", l)? },
         };

@@ -577,8 +577,18 @@ fn every_input_round_trips_through_the_log() {
         agreement: tisa_core::AgreementTag::default(),
         payload: Payload::Report(report.clone()),
     };
-    let mut inputs =
-        vec![Input::Message { link: Party::Kr, envelope }, Input::Timeout, Input::LinkUp { link: Party::Jp }];
+    let window = Envelope {
+        message_id: MessageId::new("US.1.9").unwrap(),
+        sender: Party::Us,
+        payload: Payload::Track(TrackUpdate { consent: Some(grant()), ..track() }),
+        ..envelope.clone()
+    };
+    let mut inputs = vec![
+        Input::Message { link: Party::Kr, envelope },
+        Input::TrackWindow { link: Party::Us, envelope: window, first_seq: 3, updates: 7 },
+        Input::Timeout,
+        Input::LinkUp { link: Party::Jp },
+    ];
     let key = Identity::from_seed("kim", [5; 32]);
     for req in requests() {
         let action = tisa_transport::sign_action(Party::Kr, &req, &key);

@@ -66,6 +66,22 @@ pub enum Event {
         /// The standing grant it went under (`None`: the hub's own track).
         grant_id: Option<String>,
     },
+    /// A window of a peer's updates of one track, passed by the real-time
+    /// lane ahead of their commit, was committed (its latest applied): the
+    /// audit trail's record of them (`Node::handle_track_window`).
+    TrackWindow {
+        /// The link they came on.
+        link: Party,
+        track_id: TrackId,
+        /// The lowest and highest sequence numbers in the window.
+        first_seq: u32,
+        last_seq: u32,
+        /// How many copies the window took.
+        updates: u32,
+        /// The originator's standing grant they came under (`None`: none
+        /// with them: a nation's update to the hub, or the hub's own).
+        grant_id: Option<String>,
+    },
     /// A peer refused one of this party's messages.
     RejectionReceived { link: Party, rejection: Rejection },
     /// A recipient's signed receipt for one of this party's reports (or,

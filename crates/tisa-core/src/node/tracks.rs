@@ -141,6 +141,36 @@ impl Node {
         Ok(TrackSubmitted { update, duplicate: false })
     }
 
+    /// A window of track updates from `link` that the shell's real-time
+    /// lane passed ahead of their commit ([`Input::TrackWindow`](crate::Input::TrackWindow)):
+    /// the latest, `envelope`, is taken as any message (checked again by
+    /// the same rules: kept, held, forwarded or refused), and the window is
+    /// recorded ([`Event::TrackWindow`]). The updates before it are
+    /// superseded (latest wins); the window's record is what the audit
+    /// trail keeps of them.
+    pub fn handle_track_window(
+        &mut self,
+        now: Timestamp,
+        link: Party,
+        envelope: crate::message::Envelope,
+        first_seq: u32,
+        updates: u32,
+    ) {
+        let window = match &envelope.payload {
+            Payload::Track(t) => Some(Event::TrackWindow {
+                link,
+                track_id: t.doc.track_id.clone(),
+                first_seq: first_seq.min(t.doc.seq),
+                last_seq: t.doc.seq,
+                updates,
+                grant_id: t.consent.as_ref().map(|g| g.doc.grant_id.clone()),
+            }),
+            _ => None,
+        };
+        self.handle_message(now, link, envelope);
+        self.events.extend(window);
+    }
+
     /// Whether `t` is older than (or the same as) the latest update held of its track.
     pub(super) fn track_is_stale(&self, t: &TrackUpdate) -> bool {
         self.tracks.get(&t.doc.track_id).is_some_and(|e| e.update.doc.seq >= t.doc.seq)

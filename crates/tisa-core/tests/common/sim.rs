@@ -369,6 +369,15 @@ impl Sim {
         self.flush(to);
     }
 
+    /// Hands `env` to `to` as the latest of a track window from `link`
+    /// (`Node::handle_track_window`): what the shell commits for the
+    /// updates its real-time lane passed.
+    pub fn window(&mut self, to: Party, link: Party, env: Envelope, first_seq: u32, updates: u32) {
+        self.delivered += 1;
+        self.nodes[idx(to)].handle_track_window(self.now, link, env, first_seq, updates);
+        self.flush(to);
+    }
+
     /// A courier carries every off-line message waiting on `from -> to` (a
     /// bundle): each is handed to `to` as off-line input. Returns how many.
     pub fn carry(&mut self, from: Party, to: Party) -> usize {

@@ -285,7 +285,9 @@ impl AuditLog {
             Input::Command(Command::Revoke(s), _) => {
                 note.grant = RevocationDoc::parse(&s.bytes).ok().map(|d| revocation(&d));
             }
-            Input::Message { envelope, .. } | Input::Courier { envelope, .. } => {
+            Input::Message { envelope, .. }
+            | Input::Courier { envelope, .. }
+            | Input::TrackWindow { envelope, .. } => {
                 note.message_id = Some(envelope.message_id.to_string());
                 note.grant = match &envelope.payload {
                     Payload::Grant(g) => Some(grant(&g.doc)),
@@ -422,6 +424,12 @@ impl AuditLog {
                     clean(&rejection.code),
                     clean(rejection.refers_to.as_str())
                 );
+            }
+            // The track's id (as the report id), its last sequence number
+            // (as the revision), the grant's id; numbers and the link.
+            Event::TrackWindow { link, first_seq, last_seq, updates, grant_id, .. } => {
+                e.detail = format!("seq={first_seq}..{last_seq} updates={updates} link={link}");
+                e.grant_id = grant_id.as_deref().map(clean);
             }
             Event::AgreementSwitched { .. }
             | Event::AgreementMismatch { .. }

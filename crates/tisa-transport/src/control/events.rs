@@ -165,6 +165,17 @@ pub fn watch_event(ev: &Event, at: Timestamp) -> WatchEvent {
                 None => "bilateral".to_owned(),
             };
         }
+        Event::TrackWindow { link, track_id, first_seq, last_seq, updates, grant_id } => {
+            w.kind = "TRACK_WINDOW".into();
+            w.report_id = Some(track_id.to_string());
+            w.revision = *last_seq;
+            w.originator = track_id.prefix_party();
+            w.category = Some(tisa_core::TrackDoc::CATEGORY);
+            w.detail = format!("seq={first_seq}..{last_seq} updates={updates} link={link}");
+            if let Some(g) = grant_id {
+                w.detail.push_str(&format!(" grant={g}"));
+            }
+        }
         Event::RejectionReceived { link, rejection } => {
             w.kind = "REJECTION_RECEIVED".into();
             w.report_id = rejection.report_id.as_ref().map(ToString::to_string);
