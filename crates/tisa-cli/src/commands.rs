@@ -293,6 +293,9 @@ pub async fn watch(c: &Ctx, count: Option<usize>) -> Result<ExitCode> {
     loop {
         tokio::select! {
             ev = events.next() => match ev {
+                // A track window's commit (`TRACK_WINDOW`) is bookkeeping:
+                // its updates were shown as they came; it is in the audit log.
+                Some(Ok(w)) if w.kind == "TRACK_WINDOW" => {}
                 Some(Ok(w)) => {
                     if c.json { print_json(&watch_json(&w)) } else { println!("{}", watch_line(&w)) }
                     seen += 1;

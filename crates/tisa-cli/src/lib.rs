@@ -89,7 +89,8 @@ enum Command {
     /// List reports your party has received, oldest first, or filtered and newest first
     /// (`--format stix`: the whole inbox as a STIX 2.1 bundle).
     Inbox(InboxArgs),
-    /// Stream what arrives and what happens to your party's reports.
+    /// Stream what arrives and what happens to your party's reports (and each live track
+    /// update as it comes; the committed path's track windows are in `tisa audit`).
     Watch(WatchArgs),
     /// Run a command or post to a local webhook on what you must act on: a release request, one
     /// about to expire, a denial, an expiry, a retraction (ids and markings, never content).

@@ -26,6 +26,7 @@ const HOT_PATH_EVENTS: &[&str] = &[
     "PROGRESS",
     "TRACK",
     "TRACK_FORWARDED",
+    "TRACK_WINDOW",
 ];
 
 /// At most this many published messages awaiting their acknowledgement; beyond, the loop waits.

@@ -185,7 +185,7 @@ impl Actor {
             Ok(_) => {
                 debug!(windows, copies, "track windows committed");
                 if let Some(lane) = &self.lane {
-                    lane.forget_through(&flush.through);
+                    lane.forget_before(&flush.through);
                 }
                 for ack in flush.acks {
                     if let Err(e) = ack.ack().await {
@@ -193,7 +193,9 @@ impl Actor {
                     }
                 }
             }
-            Err(e) => error!(windows, copies, error = %e, "cannot commit track windows; their copies will be redelivered"),
+            Err(e) => {
+                error!(windows, copies, error = %e, "cannot commit track windows; their copies will be redelivered")
+            }
         }
     }
 

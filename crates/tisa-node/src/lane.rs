@@ -115,11 +115,12 @@ impl LaneHandle {
     }
 
     /// A track window through `(track, seq)` was committed: the forwards
-    /// the lane made of that track up to `seq` need no more remembering
-    /// (the committed path asked about the latest only).
-    pub(crate) fn forget_through(&self, through: &[(TrackId, u32)]) {
+    /// the lane made of that track before `seq` need no more remembering
+    /// (the committed path asks only about the latest, `seq`, which it
+    /// forgets once asked).
+    pub(crate) fn forget_before(&self, through: &[(TrackId, u32)]) {
         if let Ok(mut s) = self.stored.lock() {
-            s.retain(|(t, seq, _)| !through.iter().any(|(tt, last)| tt == t && seq <= last));
+            s.retain(|(t, seq, _)| !through.iter().any(|(tt, last)| tt == t && seq < last));
         }
     }
 
@@ -223,7 +224,9 @@ impl Task {
             for env in envelopes {
                 let message_id = env.message_id.clone();
                 let outcome = self.lane.handle(now(), msg.link, env);
-                if let LaneOutcome::Forward(Transmit { envelope: Envelope { payload: Payload::Track(t), .. }, .. })
+                if let LaneOutcome::Forward(Transmit {
+                    envelope: Envelope { payload: Payload::Track(t), .. }, ..
+                })
                 | LaneOutcome::Show(t) = &outcome
                 {
                     self.record_passed(msg.link, &t.doc.track_id, t.doc.seq);
@@ -366,6 +369,20 @@ mod tests {
         // The actor is told each time (a permit waits if it was not waiting).
         let told = futures::FutureExt::now_or_never(h.settled.notified());
         assert!(told.is_some(), "the actor is woken to send or drop what it held");
+    }
+
+    #[test]
+    fn a_committed_window_forgets_the_forwards_before_its_latest_and_keeps_the_latest() {
+        let h = handle();
+        for seq in 1..=3 {
+            settle(&h.sending, &h.stored, &h.settled, forward_key(&track_to(Party::Jp, seq)).as_ref(), true);
+        }
+        h.forget_before(&[(TrackId::new("KR-T-1").unwrap(), 3)]);
+        // The latest is still known as stored: the window's commit, which
+        // forwards it again, drops that copy (not sent twice).
+        assert!(h.stored_already(&track_to(Party::Jp, 3)));
+        // The ones before are forgotten (the control: they were stored).
+        assert!(!h.stored_already(&track_to(Party::Jp, 1)) && !h.stored_already(&track_to(Party::Jp, 2)));
     }
 
     #[test]

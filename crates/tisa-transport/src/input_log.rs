@@ -72,7 +72,9 @@ impl Wire for LoggedInput {
                 let i = w.latest.ok_or(DecodeError::Missing("logged_track_window.latest"))?;
                 Input::TrackWindow {
                     link: party_from("logged_track_window.link", i.link)?,
-                    envelope: Wire::from_proto(i.envelope.ok_or(DecodeError::Missing("logged_track_window.envelope"))?)?,
+                    envelope: Wire::from_proto(
+                        i.envelope.ok_or(DecodeError::Missing("logged_track_window.envelope"))?,
+                    )?,
                     first_seq: w.first_seq,
                     updates: w.updates,
                 }

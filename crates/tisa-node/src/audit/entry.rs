@@ -285,9 +285,7 @@ impl AuditLog {
             Input::Command(Command::Revoke(s), _) => {
                 note.grant = RevocationDoc::parse(&s.bytes).ok().map(|d| revocation(&d));
             }
-            Input::Message { envelope, .. }
-            | Input::Courier { envelope, .. }
-            | Input::TrackWindow { envelope, .. } => {
+            Input::Message { envelope, .. } | Input::Courier { envelope, .. } | Input::TrackWindow { envelope, .. } => {
                 note.message_id = Some(envelope.message_id.to_string());
                 note.grant = match &envelope.payload {
                     Payload::Grant(g) => Some(grant(&g.doc)),
