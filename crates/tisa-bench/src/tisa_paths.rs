@@ -268,7 +268,9 @@ fn settings(c: &Cluster, fsync_always: bool, submit_batch: usize) -> Result<Valu
             else { "lazy (nats-server's default: fsync every 2 minutes)" },
         "node_fsync": "the input log fdatasync'd before any input is acknowledged (every group commit), and before it \
             is applied except at the hub for link messages with early_forward (their deliveries go first, the \
-            broker redelivers until the commit); the audit log derived from it, fsync'd every second",
+            broker redelivers until the commit); the stream copies of track updates the track lane passed \
+            committed a track window (at most 250 ms) at a time, acknowledged after it; the audit log derived \
+            from it, fsync'd every second",
         "two_person_rule": p.two_person_rule,
         "submit_batch": submit_batch,
         "freshness_window_ms": p.standing_window.as_millis(),
