@@ -199,6 +199,11 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
         assert!(h["passed"].as_u64().unwrap() >= u64::from(N), "{p}: the lane passed every update: {h}");
         assert_eq!(h["dropped"], 0, "{p}: {h}");
     }
+    // JP committed their stream copies in windows (at least one; no more
+    // windows than copies, no more copies than updates).
+    let h = lane_health(&c, Party::Jp);
+    let (windows, copies) = (h["windows"].as_u64().unwrap(), h["windowed"].as_u64().unwrap());
+    assert!(windows >= 1 && windows <= copies && copies <= u64::from(N), "JP: {h}");
     // The committed path took every update too, a window at a time: JP's
     // audit log names each sequence number, in a window's range (or, for
     // a copy the lane had not passed when its stream copy came, alone).

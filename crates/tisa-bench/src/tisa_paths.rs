@@ -393,7 +393,8 @@ pub(crate) async fn tisa_paths(
             let l = h.track_lane;
             lane.insert(
                 p.code().into(),
-                json!({"enabled": l.enabled, "passed": l.passed, "left": l.left, "dropped": l.dropped}),
+                json!({"enabled": l.enabled, "passed": l.passed, "left": l.left, "dropped": l.dropped,
+                    "windows": l.windows, "windowed": l.windowed}),
             );
         }
     }

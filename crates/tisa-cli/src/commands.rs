@@ -531,6 +531,8 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
                 "passed": h.track_lane.passed,
                 "left": h.track_lane.left,
                 "dropped": h.track_lane.dropped,
+                "windows": h.track_lane.windows,
+                "windowed": h.track_lane.windowed,
             },
             "early_forward": {
                 "enabled": h.early_forward.enabled,
@@ -571,7 +573,10 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
         );
         let l = &h.track_lane;
         if l.enabled {
-            println!("  track lane: passed={} left={} dropped={}", l.passed, l.left, l.dropped);
+            println!(
+                "  track lane: passed={} left={} dropped={}  track windows={} (copies={})",
+                l.passed, l.left, l.dropped, l.windows, l.windowed
+            );
         } else {
             println!("  track lane: off (TISA_TRACK_LANE=off)");
         }

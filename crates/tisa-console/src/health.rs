@@ -54,6 +54,11 @@ pub fn render(h: &Health) -> Markup {
                     @if h.track_lane.dropped > 0 { strong.soon { (h.track_lane.dropped) } } @else { "0" }
                 } @else { "off" }
             }
+            @if h.track_lane.enabled {
+                dt { "Track windows committed (windows / copies)" } dd {
+                    (h.track_lane.windows) " / " (h.track_lane.windowed)
+                }
+            }
             @if h.party == tisa_core::Party::Us {
                 dt { "Deliveries before the commit (batches / deliveries)" } dd {
                     @if h.early_forward.enabled {

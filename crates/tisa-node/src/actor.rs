@@ -93,6 +93,9 @@ pub(crate) struct Counters {
     /// published so (`early`).
     pub(crate) early_batches: u64,
     pub(crate) early_deliveries: u64,
+    /// Track windows committed, and the copies they took (`windows`).
+    pub(crate) track_windows: u64,
+    pub(crate) track_windowed: u64,
 }
 
 /// Why the outbox is not draining (for `tisa health` and the error log).

@@ -11,7 +11,9 @@ use tisa_core::{
     PendingView, Report, ReportId, RevisionStatus, Timestamp, Verb,
 };
 use tisa_transport::convert::decision_from_signed;
-use tisa_transport::{subjects, AgreementHealth, CommandRequest, ControlCall, ControlReply, Health, Query, SendError};
+use tisa_transport::{
+    subjects, AgreementHealth, CommandRequest, ControlCall, ControlReply, Health, Query, SendError, TrackLaneHealth,
+};
 use tracing::{debug, error, info, warn};
 
 use crate::actor::Actor;
@@ -373,7 +375,11 @@ impl Actor {
             }),
             held: self.core.held_count() as u64,
             refused_replies: self.counters.refused_replies,
-            track_lane: self.lane.as_ref().map(|l| l.health()).unwrap_or_default(),
+            track_lane: self.lane.as_ref().map_or_else(Default::default, |l| TrackLaneHealth {
+                windows: self.counters.track_windows,
+                windowed: self.counters.track_windowed,
+                ..l.health()
+            }),
             early_forward: tisa_transport::EarlyForwardHealth {
                 enabled: self.early_forward,
                 batches: self.counters.early_batches,

@@ -184,6 +184,8 @@ impl Actor {
         match self.log_and_apply_all(flush.inputs) {
             Ok(_) => {
                 debug!(windows, copies, "track windows committed");
+                self.counters.track_windows += windows as u64;
+                self.counters.track_windowed += copies as u64;
                 if let Some(lane) = &self.lane {
                     lane.forget_before(&flush.through);
                 }

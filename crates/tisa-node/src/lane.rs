@@ -127,7 +127,7 @@ impl LaneHandle {
     /// What it has done, for `tisa health`.
     pub(crate) fn health(&self) -> TrackLaneHealth {
         let c = self.counts.lock().map(|c| *c).unwrap_or_default();
-        TrackLaneHealth { enabled: true, passed: c.passed, left: c.left, dropped: c.dropped }
+        TrackLaneHealth { enabled: true, passed: c.passed, left: c.left, dropped: c.dropped, ..Default::default() }
     }
 }
 

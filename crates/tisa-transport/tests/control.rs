@@ -387,7 +387,14 @@ fn replies() -> Vec<ControlReply> {
             send_error: Some(SendError { stream: "TISA_JP_DOWN".into(), reason: "full".into(), since: Timestamp(11) }),
             held: 12,
             refused_replies: 13,
-            track_lane: tisa_transport::TrackLaneHealth { enabled: true, passed: 16, left: 17, dropped: 18 },
+            track_lane: tisa_transport::TrackLaneHealth {
+                enabled: true,
+                passed: 16,
+                left: 17,
+                dropped: 18,
+                windows: 19,
+                windowed: 20,
+            },
             early_forward: tisa_transport::EarlyForwardHealth { enabled: true, batches: 19, deliveries: 20 },
             streams: vec![tisa_transport::StreamHealth {
                 name: "TISA_KR_UP".into(),

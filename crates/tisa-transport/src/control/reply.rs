@@ -151,6 +151,11 @@ pub struct TrackLaneHealth {
     /// Dropped for failing a check (fail-closed; the committed path refuses
     /// the stream's copy with a rejection notice and a dead letter).
     pub dropped: u64,
+    /// Track windows committed: the stream copies of updates the lane
+    /// passed, committed a window at a time (`tisa_node::windows`).
+    pub windows: u64,
+    /// The stream copies those windows took.
+    pub windowed: u64,
 }
 
 /// The agreement part of [`Health`].
@@ -630,6 +635,8 @@ impl Wire for Health {
             track_lane_passed: self.track_lane.passed,
             track_lane_left: self.track_lane.left,
             track_lane_dropped: self.track_lane.dropped,
+            track_windows: self.track_lane.windows,
+            track_windowed: self.track_lane.windowed,
             early_forward: self.early_forward.enabled,
             early_forward_batches: self.early_forward.batches,
             early_forward_deliveries: self.early_forward.deliveries,
@@ -671,6 +678,8 @@ impl Wire for Health {
                 passed: h.track_lane_passed,
                 left: h.track_lane_left,
                 dropped: h.track_lane_dropped,
+                windows: h.track_windows,
+                windowed: h.track_windowed,
             },
             early_forward: EarlyForwardHealth {
                 enabled: h.early_forward,
