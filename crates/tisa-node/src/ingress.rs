@@ -164,10 +164,8 @@ impl Actor {
             return Some(msg);
         }
         self.counters.received += 1;
-        if let Ok(env) = msg.result.map(|mut envs| envs.pop()) {
-            if let Some(env) = env {
-                self.windows.keep(msg.link, env, msg.ack);
-            }
+        if let Ok(Some(env)) = msg.result.map(|mut envs| envs.pop()) {
+            self.windows.keep(msg.link, env, msg.ack);
         }
         None
     }
