@@ -304,7 +304,7 @@ impl Task {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn handle() -> LaneHandle {
@@ -317,11 +317,13 @@ mod tests {
         LaneHandle::new(tx)
     }
 
-    fn track_to(to: Party, seq: u32) -> Transmit {
+    /// An envelope from `sender` carrying update `seq` of KR's track
+    /// `track` (signed by a KR node key; a fixture for the shell's tests).
+    pub(crate) fn kr_track(sender: Party, track: &str, seq: u32) -> Envelope {
         use tisa_core::sign::TrackDoc;
         use tisa_core::*;
         let doc = TrackDoc {
-            track_id: TrackId::new("KR-T-1").unwrap(),
+            track_id: TrackId::new(track).unwrap(),
             seq,
             originator: Party::Kr,
             classification: Classification::Secret,
@@ -335,15 +337,18 @@ mod tests {
             issued_at: Timestamp(0),
         };
         let signed = Identity::from_seed("kr-node", [2; 32]).sign(doc.to_bytes());
-        let envelope = Envelope {
+        Envelope {
             version: PROTOCOL_VERSION,
-            message_id: MessageId::new("US.1.1").unwrap(),
-            sender: Party::Us,
+            message_id: MessageId::new(format!("{}.1.{seq}", sender.code())).unwrap(),
+            sender,
             sent_at: Timestamp(0),
             agreement: Default::default(),
             payload: Payload::Track(TrackUpdate { doc, signed, consent: None }),
-        };
-        Transmit { to, envelope, body: None, offline: false }
+        }
+    }
+
+    fn track_to(to: Party, seq: u32) -> Transmit {
+        Transmit { to, envelope: kr_track(Party::Us, "KR-T-1", seq), body: None, offline: false }
     }
 
     #[test]

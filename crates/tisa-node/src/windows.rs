@@ -138,33 +138,10 @@ pub(crate) async fn due(at: Option<tokio::time::Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tisa_core::sign::TrackDoc;
-    use tisa_core::*;
+    use tisa_core::TrackId;
 
     fn copy(track: &str, seq: u32) -> Envelope {
-        let doc = TrackDoc {
-            track_id: TrackId::new(track).unwrap(),
-            seq,
-            originator: Party::Kr,
-            classification: Classification::Secret,
-            releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
-            launch: GeoPoint { lat_e6: 0, lon_e6: 0 },
-            launched_at: Timestamp(0),
-            position: GeoPoint { lat_e6: 0, lon_e6: 0 },
-            altitude_m: 0,
-            observed_at: Timestamp(0),
-            impact: None,
-            issued_at: Timestamp(0),
-        };
-        let signed = Identity::from_seed("kr-node", [2; 32]).sign(doc.to_bytes());
-        Envelope {
-            version: PROTOCOL_VERSION,
-            message_id: MessageId::new(format!("KR.1.{seq}")).unwrap(),
-            sender: Party::Kr,
-            sent_at: Timestamp(0),
-            agreement: Default::default(),
-            payload: Payload::Track(TrackUpdate { doc, signed, consent: None }),
-        }
+        crate::lane::tests::kr_track(Party::Kr, track, seq)
     }
 
     #[test]
