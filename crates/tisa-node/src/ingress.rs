@@ -48,9 +48,13 @@ use crate::windows::track_of;
 /// Where an inbound message came from: the link and the subject (for log
 /// lines and dead letters).
 pub(crate) struct Origin {
-    link: Party,
-    subject: String,
+    pub(crate) link: Party,
+    pub(crate) subject: String,
 }
+
+/// A message whose inputs are being committed: its broker handle, the
+/// message ids of its envelopes, where it came from and where it sat.
+pub(crate) type Committed = (Ack, Vec<MessageId>, Origin, InboundMeta);
 
 /// What applying one input returned: a command's reply, or nothing.
 pub(crate) type Applied = Option<Result<ControlReply, CommandError>>;
@@ -105,67 +109,62 @@ impl Actor {
         };
         match committed {
             // Committed: the broker may forget them.
-            Ok(()) => {
-                // The refusals among this batch's events, by message id (one
-                // pass over the events, not one per message).
-                let mut refusals: std::collections::HashMap<MessageId, (&'static str, String)> = Default::default();
-                for ev in self.audited.iter().skip(seen) {
-                    if let Event::Rejected { message_id, reason, .. } = ev {
-                        if let Some(u) = unverifiable(reason) {
-                            refusals.entry(message_id.clone()).or_insert(u);
-                        }
-                    }
-                }
-                'messages: for (ack, message_ids, origin, meta) in acks {
-                    // Decoded, but its signature, sender or key did not
-                    // verify: refused (the core sent the notice) and
-                    // dead-lettered (each such envelope of a batch). If a
-                    // dead letter cannot be written, the message stays
-                    // unacknowledged and is redelivered (re-applying it
-                    // changes no state).
-                    for message_id in message_ids {
-                        // An early copy's stream copy is dead-lettered, not it.
-                        if let Some((code, detail)) = refusals.get(&message_id).filter(|_| !meta.early).cloned() {
-                            let d = dead_letter_of(
-                                &origin,
-                                &meta,
-                                "UNVERIFIABLE",
-                                code,
-                                detail,
-                                Some(message_id.to_string()),
-                            );
-                            if !self.dead_letter(d).await {
-                                continue 'messages;
-                            }
-                        }
-                    }
-                    if let Err(e) = ack.ack().await {
-                        warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
-                    }
-                }
-            }
+            Ok(()) => self.settle_committed(seen, acks).await,
             // Not committed: leave them unacknowledged, the broker redelivers them.
             Err(e) => error!(messages = n, error = %e, "cannot persist inbound messages; they will be redelivered"),
         }
     }
 
-    /// Keeps `msg` in its track window if it is the stream copy of a track
-    /// update the lane passed already (`crate::windows`); otherwise gives
-    /// it back.
-    fn window_or(&mut self, msg: Inbound) -> Option<Inbound> {
-        let Some(lane) = &self.lane else { return Some(msg) };
-        let passed = match &msg.result {
-            Ok(envs) if !msg.meta.early && envs.len() == 1 => {
-                envs.first().and_then(track_of).is_some_and(|(t, seq, _)| lane.passed(msg.link, t, seq))
+    /// Messages whose inputs were just committed (their events audited
+    /// from `seen` on): those refused as unverifiable are dead-lettered,
+    /// then each is acknowledged.
+    async fn settle_committed(&mut self, seen: usize, acks: Vec<Committed>) {
+        // The refusals among this batch's events, by message id (one
+        // pass over the events, not one per message).
+        let mut refusals: std::collections::HashMap<MessageId, (&'static str, String)> = Default::default();
+        for ev in self.audited.iter().skip(seen) {
+            if let Event::Rejected { message_id, reason, .. } = ev {
+                if let Some(u) = unverifiable(reason) {
+                    refusals.entry(message_id.clone()).or_insert(u);
+                }
             }
+        }
+        'messages: for (ack, message_ids, origin, meta) in acks {
+            // Decoded, but its signature, sender or key did not
+            // verify: refused (the core sent the notice) and
+            // dead-lettered (each such envelope of a batch). If a
+            // dead letter cannot be written, the message stays
+            // unacknowledged and is redelivered (re-applying it
+            // changes no state).
+            for message_id in message_ids {
+                // An early copy's stream copy is dead-lettered, not it.
+                if let Some((code, detail)) = refusals.get(&message_id).filter(|_| !meta.early).cloned() {
+                    let d = dead_letter_of(&origin, &meta, "UNVERIFIABLE", code, detail, Some(message_id.to_string()));
+                    if !self.dead_letter(d).await {
+                        continue 'messages;
+                    }
+                }
+            }
+            if let Err(e) = ack.ack().await {
+                warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
+            }
+        }
+    }
+
+    /// Keeps `msg` in its track window if it is the stream copy of a track
+    /// update and the lane runs (`crate::windows`); otherwise gives it back.
+    fn window_or(&mut self, msg: Inbound) -> Option<Inbound> {
+        let track = match &msg.result {
+            Ok(envs) if !msg.meta.early && envs.len() == 1 => envs.first().and_then(track_of).is_some(),
             _ => false,
         };
-        if !passed {
+        if self.lane.is_none() || !track {
             return Some(msg);
         }
         self.counters.received += 1;
+        let origin = Origin { link: msg.link, subject: msg.subject };
         if let Ok(Some(env)) = msg.result.map(|mut envs| envs.pop()) {
-            self.windows.keep(msg.link, env, msg.ack);
+            self.windows.keep(env, (msg.ack, Vec::new(), origin, msg.meta));
         }
         None
     }
@@ -174,24 +173,29 @@ impl Actor {
     /// acknowledges their copies; if the commit fails, they stay
     /// unacknowledged and the broker redelivers them.
     pub(crate) async fn flush_windows(&mut self) {
-        let flush = self.windows.take(now());
+        let lane = self.lane.as_ref();
+        let flush = self.windows.take(now(), |link, track, seq| lane.is_some_and(|l| l.take_passed(link, track, seq)));
         if flush.inputs.is_empty() {
             return;
         }
-        let (windows, copies) = (flush.inputs.len(), flush.acks.len());
+        let (mut windows, mut windowed) = (0u64, 0u64);
+        for l in &flush.inputs {
+            if let Input::TrackWindow { updates, .. } = &l.input {
+                windows += 1;
+                windowed += u64::from(*updates);
+            }
+        }
+        let copies = flush.acks.len();
+        let seen = self.audited.len();
         match self.log_and_apply_all(flush.inputs) {
             Ok(_) => {
-                debug!(windows, copies, "track windows committed");
-                self.counters.track_windows += windows as u64;
-                self.counters.track_windowed += copies as u64;
+                debug!(windows, windowed, copies, "track windows committed");
+                self.counters.track_windows += windows;
+                self.counters.track_windowed += windowed;
                 if let Some(lane) = &self.lane {
                     lane.forget_before(&flush.through);
                 }
-                for ack in flush.acks {
-                    if let Err(e) = ack.ack().await {
-                        warn!(error = %e, "cannot acknowledge; the broker will redeliver (harmless: inputs are idempotent)");
-                    }
-                }
+                self.settle_committed(seen, flush.acks).await;
             }
             Err(e) => {
                 error!(windows, copies, error = %e, "cannot commit track windows; their copies will be redelivered")

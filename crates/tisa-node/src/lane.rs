@@ -48,9 +48,9 @@ fn forward_key(t: &Transmit) -> Option<(TrackId, u32, Party)> {
 /// `(track, sequence number, to)`.
 type Stored = Arc<Mutex<HashSet<(TrackId, u32, Party)>>>;
 
-/// The latest sequence number the lane passed (forwarded or showed) of
-/// each track, per link it came on.
-type Passed = Arc<Mutex<HashMap<(Party, TrackId), u32>>>;
+/// The updates the lane passed (forwarded or showed) whose stream copies
+/// the committed path has not asked about yet: `(link, track, seq)`.
+type Passed = Arc<Mutex<HashSet<(Party, TrackId, u32)>>>;
 
 /// The actor's side of the lane.
 pub(crate) struct LaneHandle {
@@ -107,11 +107,11 @@ impl LaneHandle {
         forward_key(t).is_some_and(|k| self.sending.lock().is_ok_and(|s| s.contains(&k)))
     }
 
-    /// Whether the lane passed this update of `track` from `link`, or a
-    /// later one (which supersedes it): its stream copy can wait for a
-    /// track window ([`crate::windows`]).
-    pub(crate) fn passed(&self, link: Party, track: &TrackId, seq: u32) -> bool {
-        self.passed.lock().is_ok_and(|m| m.get(&(link, track.clone())).is_some_and(|s| *s >= seq))
+    /// Whether the lane passed exactly this update of `track` from `link`
+    /// (its stream copy then goes in its track window's one input,
+    /// [`crate::windows`]); forgotten once asked.
+    pub(crate) fn take_passed(&self, link: Party, track: &TrackId, seq: u32) -> bool {
+        self.passed.lock().is_ok_and(|mut m| m.remove(&(link, track.clone(), seq)))
     }
 
     /// A track window through `(track, seq)` was committed: the forwards
@@ -262,15 +262,15 @@ impl Task {
         }
     }
 
-    /// Records that the lane passed `seq` of `track` from `link`, before
-    /// it acts on it: its stream copy may then wait for a window.
+    /// Records that the lane passed `seq` of `track` from `link` (before
+    /// it acts on it). Beyond [`REMEMBERED_MAX`] unasked, all are
+    /// forgotten: their stream copies are then committed alone.
     fn record_passed(&self, link: Party, track: &TrackId, seq: u32) {
         if let Ok(mut m) = self.passed.lock() {
-            if m.len() >= REMEMBERED_MAX && !m.contains_key(&(link, track.clone())) {
+            if m.len() >= REMEMBERED_MAX {
                 m.clear();
             }
-            let s = m.entry((link, track.clone())).or_insert(seq);
-            *s = (*s).max(seq);
+            m.insert((link, track.clone(), seq));
         }
     }
 

@@ -1,30 +1,37 @@
 //! Track windows: the committed path's share of the real-time lane's work,
 //! written behind (issue #18, item 4).
 //!
-//! A peer's track update that the lane passed (the hub forwarded it, a
-//! recipient showed it) needs nothing more from the committed path at once:
-//! its stream copy is kept, unacknowledged, in a window per link, track and
-//! grant, for at most [`TRACK_WINDOW`]. Then the window is one input
-//! ([`Input::TrackWindow`]): its latest update applied as any message
+//! With the lane on, the stream copy of a peer's track update is kept,
+//! unacknowledged, in a window per link, track and grant, for at most
+//! [`TRACK_WINDOW`]. Then the copies the lane passed (the hub forwarded
+//! them, a recipient showed them; each asked once of the lane) are one
+//! input ([`Input::TrackWindow`]): their latest applied as any message
 //! (checked again, kept, held, forwarded or refused by the core), the window
-//! audited (`TRACK_WINDOW`: track, sequence range, count, grant); the
-//! copies are acknowledged once it is committed. One commit and one audit
-//! entry per window instead of one per update; the updates before the
-//! latest are superseded (latest wins) and named only by the window's range.
+//! audited (`TRACK_WINDOW`: track, sequence range, count, grant). Every
+//! other copy (the lane left it, dropped it, or never saw its early copy)
+//! is committed alone in the same commit, as any message: checked, refused
+//! with a notice and a dead letter if bad. The copies are acknowledged once
+//! it is committed. One commit and one audit entry per window instead of
+//! one per update; the updates before the latest are superseded (latest
+//! wins) and named only by the window's range.
+//!
+//! Kept whatever the lane's verdict, because a stream copy often comes
+//! before the lane has judged its early copy (the lane verifies signatures
+//! first): asked at once, a third of the hub's copies in a lazy-fsync bench
+//! were not passed yet and were committed alone.
 //!
 //! Nothing is lost to a crash: until its window is committed, every copy
 //! is unacknowledged, so the broker redelivers it, and the node then takes
 //! it as any other input (the lane has not passed a redelivered copy, so it
-//! is committed alone). A copy the lane did not pass (left, dropped, lane
-//! off, or its stream copy came first) is committed at once, as before.
-//! Windows are flushed before [`ACK_WAIT`](tisa_transport::conn::ACK_WAIT)
-//! by far, and on a clean stop.
+//! is committed alone). Windows are flushed well before
+//! [`ACK_WAIT`](tisa_transport::conn::ACK_WAIT), when
+//! [`WINDOW_COPIES_MAX`] copies wait, and on a clean stop.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::ingress::Committed;
 use tisa_core::{Envelope, Input, LoggedInput, Party, Payload, Timestamp, TrackId};
-use tisa_transport::conn::Ack;
 
 /// How long a window stays open: the committed state (`tisa tracks`, the
 /// audit log) lags the lane by at most this.
@@ -37,11 +44,10 @@ pub(crate) const WINDOW_COPIES_MAX: usize = 1024;
 /// `(link, track, grant)`: what one window gathers.
 type Key = (Party, TrackId, Option<String>);
 
-/// One window: its latest update and the copies it took.
+/// One window: the copies it took, in the order they came, each with
+/// its broker handle and where it came from (for its dead letter).
 struct Window {
-    first_seq: u32,
-    latest: Envelope,
-    acks: Vec<Ack>,
+    copies: Vec<(Envelope, Committed)>,
 }
 
 /// The open windows of a node.
@@ -55,11 +61,13 @@ pub(crate) struct Windows {
     copies: usize,
 }
 
-/// What a flush commits: one input per window, and the copies to
-/// acknowledge once they are committed.
+/// What a flush commits: one input per window (and one per copy the lane
+/// did not pass), and the copies to acknowledge once they are committed.
 pub(crate) struct Flush {
     pub(crate) inputs: Vec<LoggedInput>,
-    pub(crate) acks: Vec<Ack>,
+    /// Each copy, with the message id of the input that took it (a
+    /// window's latest, or the copy itself alone).
+    pub(crate) acks: Vec<Committed>,
     /// `(track, last sequence number)` of each window.
     pub(crate) through: Vec<(TrackId, u32)>,
 }
@@ -73,24 +81,19 @@ pub(crate) fn track_of(env: &Envelope) -> Option<(&TrackId, u32, Option<&str>)> 
 }
 
 impl Windows {
-    /// Keeps `env`, a stream copy of a track update from `link` that the
-    /// lane passed, in its window, with the broker's handle on it.
-    pub(crate) fn keep(&mut self, link: Party, env: Envelope, ack: Ack) {
-        let Some((track, seq, grant)) = track_of(&env) else { return };
-        let key = (link, track.clone(), grant.map(str::to_owned));
+    /// Keeps `env`, a stream copy of a track update, in its window, with
+    /// the broker's handle on it and where it came from (`copy`; its
+    /// message ids are filled in when the window closes).
+    pub(crate) fn keep(&mut self, env: Envelope, copy: Committed) {
+        let Some((track, _, grant)) = track_of(&env) else { return };
+        let key = (copy.2.link, track.clone(), grant.map(str::to_owned));
         self.since.get_or_insert_with(tokio::time::Instant::now);
         self.copies += 1;
         match self.open.get_mut(&key) {
-            Some(w) => {
-                w.first_seq = w.first_seq.min(seq);
-                if track_of(&w.latest).is_none_or(|(_, s, _)| seq > s) {
-                    w.latest = env;
-                }
-                w.acks.push(ack);
-            }
+            Some(w) => w.copies.push((env, copy)),
             None => {
                 self.order.push(key.clone());
-                self.open.insert(key, Window { first_seq: seq, latest: env, acks: vec![ack] });
+                self.open.insert(key, Window { copies: vec![(env, copy)] });
             }
         }
     }
@@ -105,21 +108,52 @@ impl Windows {
         self.copies >= WINDOW_COPIES_MAX
     }
 
-    /// Closes every open window: one input each, at `at`, in the order
-    /// they opened.
-    pub(crate) fn take(&mut self, at: Timestamp) -> Flush {
+    /// Closes every open window, in the order they opened, as inputs at
+    /// `at`: the copies `passed` says the lane passed (asked once per
+    /// copy) make one `TrackWindow` (their latest, their range, their
+    /// count); every other copy (the lane left it, dropped it, or never
+    /// saw it) is one `Message`, committed and checked alone as before.
+    pub(crate) fn take(&mut self, at: Timestamp, mut passed: impl FnMut(Party, &TrackId, u32) -> bool) -> Flush {
         let mut flush = Flush { inputs: Vec::new(), acks: Vec::with_capacity(self.copies), through: Vec::new() };
         for key in std::mem::take(&mut self.order) {
             let Some(w) = self.open.remove(&key) else { continue };
             let (link, track, _) = key;
-            let last = track_of(&w.latest).map_or(w.first_seq, |(_, s, _)| s);
-            flush.through.push((track, last));
-            let updates = u32::try_from(w.acks.len()).unwrap_or(u32::MAX);
-            flush.inputs.push(LoggedInput {
-                at,
-                input: Input::TrackWindow { link, envelope: w.latest, first_seq: w.first_seq, updates },
-            });
-            flush.acks.extend(w.acks);
+            let mut window: Option<(u32, Envelope)> = None;
+            let mut updates = 0u32;
+            let mut in_window = Vec::new();
+            for (env, mut copy) in w.copies {
+                let seq = track_of(&env).map_or(0, |(_, s, _)| s);
+                if !passed(link, &track, seq) {
+                    copy.1 = vec![env.message_id.clone()];
+                    flush.acks.push(copy);
+                    flush.inputs.push(LoggedInput { at, input: Input::Message { link, envelope: env } });
+                    continue;
+                }
+                in_window.push((seq, copy));
+                updates = updates.saturating_add(1);
+                window = match window {
+                    Some((first, latest)) => {
+                        let newer = track_of(&latest).is_none_or(|(_, s, _)| seq > s);
+                        Some((first.min(seq), if newer { env } else { latest }))
+                    }
+                    None => Some((seq, env)),
+                };
+            }
+            if let Some((first_seq, envelope)) = window {
+                let last = track_of(&envelope).map_or(first_seq, |(_, s, _)| s);
+                // A refusal of the window's input names its latest's id:
+                // that copy's (once).
+                let mut named = false;
+                for (seq, mut copy) in in_window {
+                    if seq == last && !named {
+                        copy.1 = vec![envelope.message_id.clone()];
+                        named = true;
+                    }
+                    flush.acks.push(copy);
+                }
+                flush.through.push((track, last));
+                flush.inputs.push(LoggedInput { at, input: Input::TrackWindow { link, envelope, first_seq, updates } });
+            }
         }
         self.since = None;
         self.copies = 0;
@@ -140,6 +174,12 @@ mod tests {
     use super::*;
     use tisa_core::TrackId;
 
+    /// A copy's handle and origin, as the node keeps it (from KR).
+    fn held() -> Committed {
+        let origin = crate::ingress::Origin { link: Party::Kr, subject: "tisa.kr.up.track".into() };
+        (tisa_transport::conn::Ack::none(), Vec::new(), origin, Default::default())
+    }
+
     fn copy(track: &str, seq: u32) -> Envelope {
         crate::lane::tests::kr_track(Party::Kr, track, seq)
     }
@@ -151,11 +191,11 @@ mod tests {
         // Out of order within the window (a redelivery, a reordering):
         // the latest is the highest sequence number, the range its lowest.
         for seq in [3, 1, 5, 2] {
-            w.keep(Party::Kr, copy("KR-T-1", seq), Ack::none());
+            w.keep(copy("KR-T-1", seq), held());
         }
-        w.keep(Party::Kr, copy("KR-T-2", 7), Ack::none());
+        w.keep(copy("KR-T-2", 7), held());
         assert!(w.due().is_some());
-        let f = w.take(Timestamp(10));
+        let f = w.take(Timestamp(10), |_, _, _| true);
         assert_eq!(f.acks.len(), 5, "every copy is acknowledged once the windows are committed");
         assert_eq!(f.through, [(TrackId::new("KR-T-1").unwrap(), 5), (TrackId::new("KR-T-2").unwrap(), 7)]);
         let windows: Vec<_> = f
@@ -173,17 +213,50 @@ mod tests {
             [(Party::Kr, Some(("KR-T-1".into(), 5)), 1, 4), (Party::Kr, Some(("KR-T-2".into(), 7)), 7, 1)],
             "one input per track, in the order the windows opened"
         );
-        assert!(w.due().is_none() && w.take(Timestamp(11)).inputs.is_empty(), "all closed");
+        assert!(w.due().is_none() && w.take(Timestamp(11), |_, _, _| true).inputs.is_empty(), "all closed");
+    }
+
+    #[test]
+    fn a_copy_the_lane_did_not_pass_is_committed_alone() {
+        let mut w = Windows::default();
+        for seq in [1, 2, 3, 4] {
+            w.keep(copy("KR-T-1", seq), held());
+        }
+        // The lane passed 1 and 3 only (it dropped 2: a bad copy; it had
+        // not seen 4 yet): 2 and 4 are checked by the committed path alone.
+        let f = w.take(Timestamp(10), |_, _, seq| seq % 2 == 1);
+        let inputs: Vec<_> = f
+            .inputs
+            .iter()
+            .map(|l| match &l.input {
+                Input::Message { envelope, .. } => ("message", track_of(envelope).map_or(0, |(_, s, _)| s), 0),
+                Input::TrackWindow { envelope, first_seq, .. } => {
+                    ("window", track_of(envelope).map_or(0, |(_, s, _)| s), *first_seq)
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(inputs, [("message", 2, 0), ("message", 4, 0), ("window", 3, 1)]);
+        assert_eq!(f.acks.len(), 4, "every copy is acknowledged after the commit");
+        // Each refusal finds its copy's dead letter: a copy alone by its
+        // own id, the window's input by its latest's (one copy, once).
+        let ids: Vec<Vec<String>> = f.acks.iter().map(|c| c.1.iter().map(ToString::to_string).collect()).collect();
+        assert_eq!(ids, [vec!["KR.1.2".to_owned()], vec!["KR.1.4".into()], vec![], vec!["KR.1.3".into()]]);
+        // Control: all passed, one window.
+        for seq in [1, 2, 3, 4] {
+            w.keep(copy("KR-T-1", seq), held());
+        }
+        assert_eq!(w.take(Timestamp(11), |_, _, _| true).inputs.len(), 1);
     }
 
     #[test]
     fn windows_are_flushed_before_too_many_copies_wait() {
         let mut w = Windows::default();
         for seq in 1..WINDOW_COPIES_MAX as u32 {
-            w.keep(Party::Kr, copy("KR-T-1", seq), Ack::none());
+            w.keep(copy("KR-T-1", seq), held());
         }
         assert!(!w.full());
-        w.keep(Party::Kr, copy("KR-T-1", WINDOW_COPIES_MAX as u32), Ack::none());
+        w.keep(copy("KR-T-1", WINDOW_COPIES_MAX as u32), held());
         assert!(w.full(), "at the limit: flush now");
     }
 }
