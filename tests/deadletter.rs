@@ -186,51 +186,57 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
     let usd = data_dir(&c, Party::Us);
     wait_async(|| async { audit_entries(&usd).iter().any(|e| e["kind"] == "UNVERIFIABLE").then_some(()) }).await;
 
-
     // The flow continues, both ways.
     legit_release(&c, Party::Kr, Party::Jp).await;
     legit_release(&c, Party::Jp, Party::Kr).await;
 
-    // A decodable KR track update whose signature does not verify: the
-    // hub's track lane drops it, and its stream copy, kept in a track
-    // window like every track copy, is not taken into the window (the
-    // lane did not pass it) but committed alone, refused and
-    // dead-lettered like any unverifiable message.
-    let doc = TrackDoc {
-        track_id: TrackId::new("KR-T-DLQ").unwrap(),
-        seq: 1,
-        originator: Party::Kr,
-        classification: Classification::Secret,
-        releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
-        launch: GeoPoint { lat_e6: 39_000_000, lon_e6: 125_000_000 },
-        launched_at: Timestamp(1),
-        position: GeoPoint { lat_e6: 40_000_000, lon_e6: 128_000_000 },
-        altitude_m: 100_000,
-        observed_at: Timestamp(2),
-        impact: None,
-        issued_at: Timestamp(3),
-    };
-    let signed = Signed { bytes: doc.to_bytes(), signer: kr_node.clone(), signature: [7; 64], batch: None };
-    // Under the agreement in force, so that the lane judges it.
-    let bad = encode_envelope(&Envelope {
-        version: PROTOCOL_VERSION,
-        message_id: MessageId::new("KR.dlq.track").unwrap(),
-        sender: Party::Kr,
-        sent_at: Timestamp(1),
-        agreement: tisa_deploy::agreement::load_file(&c.agreement()).unwrap().policy.tag(),
-        payload: Payload::Track(TrackUpdate { doc, signed, consent: None }),
-    });
-    raw.publish("tisa.kr.up.track", bad.into()).await.unwrap();
+    // Two decodable KR track updates whose signatures do not verify: the
+    // hub's track lane drops them, and their stream copies, kept in a
+    // track window like every track copy, are not taken into the window
+    // (the lane did not pass them) but committed alone: each refused and
+    // dead-lettered like any unverifiable message (a window would have
+    // applied only the latest).
+    let tag = tisa_deploy::agreement::load_file(&c.agreement()).unwrap().policy.tag();
+    for seq in [1, 2] {
+        let doc = TrackDoc {
+            track_id: TrackId::new("KR-T-DLQ").unwrap(),
+            seq,
+            originator: Party::Kr,
+            classification: Classification::Secret,
+            releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
+            launch: GeoPoint { lat_e6: 39_000_000, lon_e6: 125_000_000 },
+            launched_at: Timestamp(1),
+            position: GeoPoint { lat_e6: 40_000_000, lon_e6: 128_000_000 },
+            altitude_m: 100_000,
+            observed_at: Timestamp(2),
+            impact: None,
+            issued_at: Timestamp(3),
+        };
+        let signed = Signed { bytes: doc.to_bytes(), signer: kr_node.clone(), signature: [7; 64], batch: None };
+        // Under the agreement in force, so that the lane judges it.
+        let bad = encode_envelope(&Envelope {
+            version: PROTOCOL_VERSION,
+            message_id: MessageId::new(format!("KR.dlq.track{seq}")).unwrap(),
+            sender: Party::Kr,
+            sent_at: Timestamp(1),
+            agreement: tag,
+            payload: Payload::Track(TrackUpdate { doc, signed, consent: None }),
+        });
+        raw.publish("tisa.kr.up.track", bad.into()).await.unwrap();
+    }
     raw.flush().await.unwrap();
-    let d = wait_async(|| async {
-        let d = tokio::task::block_in_place(|| dead_letters(&c, Party::Us));
-        d.into_iter().find(|d| d["message_id"] == "KR.dlq.track")
-    })
-    .await;
-    assert_eq!((d["class"].as_str(), d["reason"].as_str()), (Some("UNVERIFIABLE"), Some("UNVERIFIED")), "{d}");
+    for seq in [1, 2] {
+        let id = format!("KR.dlq.track{seq}");
+        let d = wait_async(|| async {
+            let d = tokio::task::block_in_place(|| dead_letters(&c, Party::Us));
+            d.into_iter().find(|d| d["message_id"] == id.as_str())
+        })
+        .await;
+        assert_eq!((d["class"].as_str(), d["reason"].as_str()), (Some("UNVERIFIABLE"), Some("UNVERIFIED")), "{d}");
+    }
     let h = tokio::task::block_in_place(|| cli_json(&c, Party::Us, &["health"]));
-    assert_eq!(h["track_lane"]["dropped"], 1, "the hub's lane dropped it first: {h}");
-    assert_eq!(h["track_lane"]["windowed"], 0, "no window took it: {h}");
+    assert_eq!(h["track_lane"]["dropped"], 2, "the hub's lane dropped them first: {h}");
+    assert_eq!(h["track_lane"]["windowed"], 0, "no window took them: {h}");
 
     for p in Party::ALL {
         let log = c.nodes.iter().find(|n| n.party == p).unwrap().log();
