@@ -69,7 +69,7 @@ impl Actor {
         let mut inputs = Vec::with_capacity(batch.len());
         let mut acks = Vec::with_capacity(batch.len());
         for msg in batch {
-            // A track update the lane passed already waits for its window.
+            // A track update's stream copy waits for its window (lane on).
             let Some(msg) = self.window_or(msg) else { continue };
             let origin = Origin { link: msg.link, subject: msg.subject };
             let early = msg.meta.early;
@@ -169,9 +169,11 @@ impl Actor {
         None
     }
 
-    /// Commits every open track window (one input each) and then
-    /// acknowledges their copies; if the commit fails, they stay
-    /// unacknowledged and the broker redelivers them.
+    /// Commits every open track window (one input for the copies the lane
+    /// passed, one for each other copy) and then settles their copies as
+    /// any committed message's (dead letter if refused as unverifiable,
+    /// acknowledgement); if the commit fails, they stay unacknowledged and
+    /// the broker redelivers them.
     pub(crate) async fn flush_windows(&mut self) {
         let lane = self.lane.as_ref();
         let flush = self.windows.take(now(), |link, track, seq| lane.is_some_and(|l| l.take_passed(link, track, seq)));

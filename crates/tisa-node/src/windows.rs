@@ -118,40 +118,29 @@ impl Windows {
         for key in std::mem::take(&mut self.order) {
             let Some(w) = self.open.remove(&key) else { continue };
             let (link, track, _) = key;
-            let mut window: Option<(u32, Envelope)> = None;
-            let mut updates = 0u32;
-            let mut in_window = Vec::new();
-            for (env, mut copy) in w.copies {
-                let seq = track_of(&env).map_or(0, |(_, s, _)| s);
-                if !passed(link, &track, seq) {
-                    copy.1 = vec![env.message_id.clone()];
-                    flush.acks.push(copy);
-                    flush.inputs.push(LoggedInput { at, input: Input::Message { link, envelope: env } });
-                    continue;
-                }
-                in_window.push((seq, copy));
-                updates = updates.saturating_add(1);
-                window = match window {
-                    Some((first, latest)) => {
-                        let newer = track_of(&latest).is_none_or(|(_, s, _)| seq > s);
-                        Some((first.min(seq), if newer { env } else { latest }))
-                    }
-                    None => Some((seq, env)),
-                };
+            let seq = |env: &Envelope| track_of(env).map_or(0, |(_, s, _)| s);
+            let (in_window, alone): (Vec<_>, Vec<_>) =
+                w.copies.into_iter().partition(|(env, _)| passed(link, &track, seq(env)));
+            for (envelope, mut copy) in alone {
+                copy.1 = vec![envelope.message_id.clone()];
+                flush.acks.push(copy);
+                flush.inputs.push(LoggedInput { at, input: Input::Message { link, envelope } });
             }
-            if let Some((first_seq, envelope)) = window {
-                let last = track_of(&envelope).map_or(first_seq, |(_, s, _)| s);
+            let Some(latest) = (0..in_window.len()).max_by_key(|&i| seq(&in_window[i].0)) else { continue };
+            let first_seq = in_window.iter().map(|(env, _)| seq(env)).min().unwrap_or(0);
+            let updates = u32::try_from(in_window.len()).unwrap_or(u32::MAX);
+            let mut window = None;
+            for (i, (env, mut copy)) in in_window.into_iter().enumerate() {
                 // A refusal of the window's input names its latest's id:
-                // that copy's (once).
-                let mut named = false;
-                for (seq, mut copy) in in_window {
-                    if seq == last && !named {
-                        copy.1 = vec![envelope.message_id.clone()];
-                        named = true;
-                    }
-                    flush.acks.push(copy);
+                // that copy's.
+                if i == latest {
+                    copy.1 = vec![env.message_id.clone()];
+                    window = Some(env);
                 }
-                flush.through.push((track, last));
+                flush.acks.push(copy);
+            }
+            if let Some(envelope) = window {
+                flush.through.push((track, seq(&envelope)));
                 flush.inputs.push(LoggedInput { at, input: Input::TrackWindow { link, envelope, first_seq, updates } });
             }
         }
