@@ -155,8 +155,8 @@ pub(crate) struct Actor {
     /// Track updates of the committed path whose copy the lane is
     /// forwarding: sent (or recorded as sent) once that copy is settled.
     pub(crate) held_for_lane: Vec<Transmit>,
-    /// Stream copies of track updates the lane passed, waiting for their
-    /// window's commit (`windows`).
+    /// Stream copies of track updates (every one while the lane runs),
+    /// waiting for their window's commit (`windows`).
     pub(crate) windows: crate::windows::Windows,
     /// Why the node must stop (its core ran ahead of its log).
     pub(crate) fatal: Option<String>,
