@@ -101,7 +101,9 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
     }
     let kinds = tisa_transport::subjects::UP_KINDS.len();
     assert_eq!(kinds, tisa_transport::subjects::DOWN_KINDS.len());
-    assert_eq!(expected.len(), 2 * (2 * kinds + kinds + kinds), "every inbound subject of every node");
+    // Each kind's subject, and one track's own (into the track stream).
+    assert_eq!(expected.len(), 2 * (2 * (kinds + 1) + 2 * (kinds + 1)), "every inbound subject of every node");
+    assert!(expected.iter().any(|(_, s, _, _)| s.ends_with(".track.T-1")), "the track streams' too");
     assert!(expected.iter().any(|(_, s, _, _)| s.ends_with(".batch")), "batches are dead-lettered too");
     let mut conns = std::collections::HashMap::new();
     for (_, subject, bytes, _) in &expected {
@@ -222,7 +224,7 @@ async fn garbage_and_truncated_protobuf_on_every_subject_are_dead_lettered() {
             agreement: tag,
             payload: Payload::Track(TrackUpdate { doc, signed, consent: None }),
         });
-        raw.publish("tisa.kr.up.track", bad.into()).await.unwrap();
+        raw.publish("tisa.kr.up.track.KR-T-DLQ", bad.into()).await.unwrap();
     }
     raw.flush().await.unwrap();
     for seq in [1, 2] {

@@ -289,3 +289,109 @@ async fn a_node_killed_with_a_track_window_open_loses_none_of_its_updates() {
     let (_, after) = audited_track(&audit_entries(&c.dir.join("jp-data")), "KR-T-WIN");
     assert_eq!(after, (1..=N).collect(), "JP's audit log names every update after the restart");
 }
+
+/// One of JP's inbound streams as JP's link user sees it.
+async fn jp_stream(c: &Cluster, name: &str) -> async_nats::jetstream::stream::Info {
+    let dir = c.broker_dir.as_ref().expect("a secured cluster");
+    let cfg = tisa_deploy::config::load(&dir.join("jp-node.toml")).unwrap();
+    let endpoint = tisa_transport::Endpoint { url: c.nats.url().to_owned(), ..cfg.jp.unwrap() };
+    let client = tisa_transport::connect_once(&endpoint, "test-jp-stream").await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    js.get_stream(name).await.unwrap().cached_info().clone()
+}
+
+/// JP away while KR's track runs long: JP's track stream keeps each
+/// track's latest `TRACK_KEEP` updates (its link stream none: a dense
+/// track cannot fill it and hold reports up behind it), and back, JP
+/// takes the latest. Control: the hub forwarded every update (its audit
+/// names them all); only JP's stream let the oldest go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_away_finds_each_tracks_latest_updates_and_no_track_in_its_link_stream() {
+    use std::time::Duration;
+    use tisa_transport::conn::TRACK_KEEP;
+    let mut c = start(true).await;
+    grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
+    feed(&c, Party::Kr, &fixture(&c, "warm.jsonl", &[update("KR-T-WARM", 1, "USA,JPN")]));
+    wait_track(&c, Party::Jp, "KR-T-WARM", 1).await;
+
+    c.node(Party::Jp).terminate(Duration::from_secs(30)).unwrap();
+    const EXTRA: u32 = 200;
+    let n = TRACK_KEEP as u32 + EXTRA;
+    // Positions of a long track stay in range: those of its first 60 updates, over again.
+    let long = |seq: u32| {
+        let mut v: Value = serde_json::from_str(&update("KR-T-LONG", 1 + seq % 60, "USA,JPN")).unwrap();
+        v["seq"] = seq.into();
+        v.to_string()
+    };
+    let mut lines: Vec<String> = (1..=n).map(long).collect();
+    lines.extend((1..=3).map(|s| update("KR-T.SHORT", s, "USA,JPN")));
+    feed(&c, Party::Kr, &fixture(&c, "long.jsonl", &lines));
+    // The hub forwarded all of them (control: nothing was dropped before JP's stream).
+    let hub_dir = c.dir.join("us-data");
+    wait_async(|| async {
+        let (_, named) = audited_track(&audit_entries(&hub_dir), "KR-T-LONG");
+        (named.len() == n as usize).then_some(())
+    })
+    .await;
+    let (_, short) = audited_track(&audit_entries(&hub_dir), "KR-T.SHORT");
+    assert_eq!(short, (1..=3).collect(), "the hub forwarded the short track");
+    // JP's track stream stored every one of them (and the warm-up's
+    // update, taken before): the control of what it kept, the latest
+    // TRACK_KEEP of the long track and all of the short one.
+    let (want, stored) = (TRACK_KEEP as u64 + 3, u64::from(n) + 4);
+    let cr = &c;
+    let tracks = wait_async(|| async move {
+        let s = jp_stream(cr, "TISA_JP_DOWN_TRACK").await;
+        (s.state.messages == want && s.state.last_sequence >= stored).then_some(s)
+    })
+    .await;
+    assert_eq!(tracks.config.max_messages_per_subject, TRACK_KEEP);
+    // JP's link stream took none of them.
+    let link = jp_stream(&c, "TISA_JP_DOWN").await;
+    assert!(link.state.messages < u64::from(EXTRA), "JP's link stream holds {} messages", link.state.messages);
+
+    // Back: JP takes what its stream kept, the latest of each track.
+    c.node(Party::Jp).restart(Duration::from_secs(60)).unwrap();
+    wait_track(&c, Party::Jp, "KR-T-LONG", n).await;
+    wait_track(&c, Party::Jp, "KR-T.SHORT", 3).await;
+    let jp_dir = c.dir.join("jp-data");
+    let (_, long) = audited_track(&audit_entries(&jp_dir), "KR-T-LONG");
+    assert_eq!(long, (EXTRA + 1..=n).collect(), "JP committed exactly what its stream kept");
+    let (_, short) = audited_track(&audit_entries(&jp_dir), "KR-T.SHORT");
+    assert_eq!(short, (1..=3).collect());
+}
+
+/// A broker store of an earlier version: JP's link stream takes every
+/// subject of the link, tracks included, so JP's track stream cannot be
+/// made beside it. JP's links refuse to come up, with one line naming the
+/// fix; control: with the stream narrowed as that line says (the only
+/// change), they come up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_stream_of_an_earlier_version_is_refused_with_its_fix() {
+    use async_nats::jetstream::stream;
+    use tisa_transport::{Endpoint, LinkUrls, Links};
+    let nats = tisa_kit::natsd::NatsServer::start_for_tests();
+    let ep = Endpoint { url: nats.url().to_owned(), ..Endpoint::default() };
+    let js = async_nats::jetstream::new(tisa_transport::connect_once(&ep, "test-old").await.unwrap());
+    let old = stream::Config {
+        name: "TISA_JP_DOWN".into(),
+        subjects: vec!["tisa.jp.down.>".into()],
+        retention: stream::RetentionPolicy::WorkQueue,
+        ..Default::default()
+    };
+    js.create_stream(old.clone()).await.unwrap();
+    let urls = LinkUrls { own: ep.clone(), kr: ep.clone(), jp: ep.clone() };
+    let links = Links::connect(Party::Jp, &urls).await.unwrap();
+    let err = links.subscribe().await.err().expect("JP's links must not come up on the old stream");
+    let line = err.to_string();
+    assert!(matches!(err, tisa_transport::TransportError::StreamLayout { .. }), "{line}");
+    assert!(
+        line.contains("nats stream edit TISA_JP_DOWN --subjects 'tisa.jp.down.*'") && !line.contains('\n'),
+        "{line}"
+    );
+    js.update_stream(stream::Config { subjects: vec!["tisa.jp.down.*".into()], ..old }).await.unwrap();
+    let up = Links::connect(Party::Jp, &urls).await.unwrap().subscribe().await;
+    assert!(up.is_ok(), "narrowed, JP's links come up: {:?}", up.err());
+    let tracks = js.get_stream("TISA_JP_DOWN_TRACK").await.unwrap().cached_info().config.clone();
+    assert_eq!(tracks.subjects, ["tisa.jp.down.track.>"]);
+}

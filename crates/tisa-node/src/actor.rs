@@ -255,7 +255,7 @@ async fn run(
         (futures::stream::select(inbound, early).boxed(), None)
     };
     let settled = lane.as_ref().map(|l| l.settled.clone());
-    let peers: Vec<Party> = tisa_transport::subjects::inbound(party).into_iter().map(|(p, _)| p).collect();
+    let peers: Vec<Party> = tisa_transport::subjects::inbound(party).into_iter().map(|(p, _, _)| p).collect();
     let mut actor = Actor {
         core,
         links,

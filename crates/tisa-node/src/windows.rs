@@ -41,6 +41,11 @@ pub(crate) const TRACK_WINDOW: Duration = Duration::from_millis(250);
 /// windows are flushed at once (well below the consumer's `max_ack_pending`).
 pub(crate) const WINDOW_COPIES_MAX: usize = 1024;
 
+// The track stream keeps each track's latest `TRACK_KEEP` updates: with
+// every open window's copies (and as many again in flight) below that, a
+// node killed with windows open finds each of their copies in the stream.
+const _: () = assert!(2 * WINDOW_COPIES_MAX as i64 <= tisa_transport::conn::TRACK_KEEP);
+
 /// `(link, track, grant)`: what one window gathers.
 type Key = (Party, TrackId, Option<String>);
 

@@ -122,6 +122,22 @@ pub enum TransportError {
         /// The broker's words (`Permissions Violation for Publish to "…"`).
         detail: String,
     },
+    /// A receiving stream exists with other subjects than this version
+    /// reads into it (a stream made by an older version took every subject
+    /// of the link, live tracks included).
+    #[error(
+        "stream {stream} takes `{has}` where this version needs `{wanted}` (live tracks have a stream of their \
+         own): as an operator of the account, `nats stream edit {stream} --subjects '{wanted}'` (what it holds \
+         stays), with the broker config of this version (`tisa broker config`), then start the node again"
+    )]
+    StreamLayout {
+        /// The stream.
+        stream: String,
+        /// Its subjects now.
+        has: String,
+        /// The subject this version reads into it.
+        wanted: String,
+    },
     /// Could not subscribe.
     #[error("cannot subscribe to {subject}: {reason}")]
     Subscribe {

@@ -9,7 +9,7 @@
 //! | `tisa.kr.up.decision` | KR node | US node | `Envelope{release_decision}` |
 //! | `tisa.kr.up.grant` | KR node | US node | `Envelope{grant}` |
 //! | `tisa.kr.up.revocation` | KR node | US node | `Envelope{revocation}` |
-//! | `tisa.kr.up.track` | KR node | US node | `Envelope{track}` (live missile track) |
+//! | `tisa.kr.up.track.<track>` | KR node | US node | `Envelope{track}` (live missile track; [`track`]) |
 //! | `tisa.kr.up.receipt` | KR node | US node | `Envelope{receipt}` (KR's signed receipt for a delivery) |
 //! | `tisa.kr.up.retraction` | KR node | US node | `Envelope{retraction}` (KR retracts its report) |
 //! | `tisa.kr.up.standing` | KR node | US node | `Envelope{standing}` (KR's grant still stands, signed by its node) |
@@ -19,7 +19,7 @@
 //! | `tisa.kr.down.delivery` | US node | KR node | `Envelope{delivery}` |
 //! | `tisa.kr.down.progress` | US node | KR node | `Envelope{progress}` |
 //! | `tisa.kr.down.revocation` | US node | KR node | `Envelope{revocation}` (JP's grant withdrawn) |
-//! | `tisa.kr.down.track` | US node | KR node | `Envelope{track}` (under JP's grant, or US's own) |
+//! | `tisa.kr.down.track.<track>` | US node | KR node | `Envelope{track}` (under JP's grant, or US's own) |
 //! | `tisa.kr.down.receipt` | US node | KR node | `Envelope{receipt}` (JP's receipt for a KR report, passed on unchanged) |
 //! | `tisa.kr.down.retraction` | US node | KR node | `Envelope{retraction}` (a retraction of a report KR holds: JP's or US's) |
 //! | `tisa.kr.down.standing` | US node | KR node | `Envelope{standing}` (JP's grant still stands, passed on unchanged) |
@@ -29,7 +29,7 @@
 //! | `tisa.jp.up.decision` | JP node | US node | `Envelope{release_decision}` |
 //! | `tisa.jp.up.grant` | JP node | US node | `Envelope{grant}` |
 //! | `tisa.jp.up.revocation` | JP node | US node | `Envelope{revocation}` |
-//! | `tisa.jp.up.track` | JP node | US node | `Envelope{track}` (live missile track) |
+//! | `tisa.jp.up.track.<track>` | JP node | US node | `Envelope{track}` (live missile track) |
 //! | `tisa.jp.up.receipt` | JP node | US node | `Envelope{receipt}` |
 //! | `tisa.jp.up.retraction` | JP node | US node | `Envelope{retraction}` (JP retracts its report) |
 //! | `tisa.jp.up.standing` | JP node | US node | `Envelope{standing}` (JP's grant still stands, signed by its node) |
@@ -39,7 +39,7 @@
 //! | `tisa.jp.down.delivery` | US node | JP node | `Envelope{delivery}` |
 //! | `tisa.jp.down.progress` | US node | JP node | `Envelope{progress}` |
 //! | `tisa.jp.down.revocation` | US node | JP node | `Envelope{revocation}` (KR's grant withdrawn) |
-//! | `tisa.jp.down.track` | US node | JP node | `Envelope{track}` (under KR's grant, or US's own) |
+//! | `tisa.jp.down.track.<track>` | US node | JP node | `Envelope{track}` (under KR's grant, or US's own) |
 //! | `tisa.jp.down.receipt` | US node | JP node | `Envelope{receipt}` (KR's receipt for a JP report) |
 //! | `tisa.jp.down.retraction` | US node | JP node | `Envelope{retraction}` (a retraction of a report JP holds: KR's or US's) |
 //! | `tisa.jp.down.standing` | US node | JP node | `Envelope{standing}` (KR's grant still stands, passed on unchanged) |
@@ -66,7 +66,14 @@
 //! | `_INBOX_<p>_node.>`, `_INBOX_<n>_link.>`, `_INBOX_us_link_<n>.>` | the broker (JetStream API answers, stream acknowledgements) | that user | each user's private inbox |
 //! | `$JS.API.<verb>.<stream>…`, `$JS.ACK.<stream>.<durable>.>` | the user reading that stream | the broker | exactly its own streams' and consumer's ([`js_inbound_api`]) |
 //!
-//! `<p>` is `kr`, `us` or `jp`. A national node publishes only on its `up`
+//! `<p>` is `kr`, `us` or `jp`. A link's receiver keeps what arrives in two
+//! streams of its own account: the link stream (`TISA_<N>_<DIR>`,
+//! [`link_kinds`]: every kind but tracks, in order) and the track stream
+//! (`TISA_<N>_<DIR>_TRACK`, [`track_all`]: each live track's latest
+//! updates, a subject per track, so a dense track never fills the link
+//! stream nor holds a report up behind it).
+//!
+//! A national node publishes only on its `up`
 //! subjects (and its own dead-letter subject) and subscribes only to its `down`
 //! subjects; only the US node touches both nations' subjects. Control and
 //! dead-letter subjects never leave the party.
@@ -104,6 +111,53 @@ pub fn data_all(nation: Party, dir: Direction) -> String {
     format!("tisa.{}.{}.>", nation.lower(), dir.as_str())
 }
 
+/// `tisa.<nation>.<dir>.*`: the link stream's subjects, every kind of one
+/// direction of one link but live tracks (a track's subject has one token
+/// more, so the two streams never overlap).
+pub fn link_kinds(nation: Party, dir: Direction) -> String {
+    format!("tisa.{}.{}.*", nation.lower(), dir.as_str())
+}
+
+/// `tisa.<nation>.<dir>.track.>`: every live track update on one direction
+/// of one link, the track stream's subjects.
+pub fn track_all(nation: Party, dir: Direction) -> String {
+    format!("tisa.{}.{}.track.>", nation.lower(), dir.as_str())
+}
+
+/// The last token of a track's subject: its id, each `.` written `~` (a
+/// subject token holds no `.`; an id never holds `~`, so two tracks never
+/// share a subject, and the track stream keeps each one's updates apart).
+pub fn track_token(track_id: &str) -> String {
+    track_id.replace('.', "~")
+}
+
+/// `tisa.<nation>.<dir>.track.<token>`: where updates of `track_id` travel
+/// on one direction of one link ([`track_token`]).
+pub fn track(nation: Party, dir: Direction, track_id: &str) -> String {
+    format!("tisa.{}.{}.track.{}", nation.lower(), dir.as_str(), track_token(track_id))
+}
+
+/// The track token of a track subject (`tisa.<n>.<dir>.track.<token>`);
+/// `None` for any other subject (a track sent by an older node on
+/// `tisa.<n>.<dir>.track` has none).
+pub fn track_token_of(subject: &str) -> Option<&str> {
+    let mut t = subject.splitn(5, '.');
+    match (t.next(), t.next(), t.next(), t.next(), t.next()) {
+        (Some("tisa"), Some(_), Some(_), Some("track"), Some(token)) => Some(token),
+        _ => None,
+    }
+}
+
+/// Subject on which `from` sends an update of `track_id` to `to` (`None`:
+/// no such link).
+pub fn outbound_track(from: Party, to: Party, track_id: &str) -> Option<String> {
+    match (from.is_hub(), to.is_hub()) {
+        (false, true) => Some(track(from, Direction::Up, track_id)),
+        (true, false) => Some(track(to, Direction::Down, track_id)),
+        _ => None,
+    }
+}
+
 /// Subject on which `from` sends a message of `kind` to `to`. `None` if no
 /// such link exists (KR↔JP, or a party to itself): there is no subject for it.
 pub fn outbound(from: Party, to: Party, kind: &str) -> Option<String> {
@@ -114,12 +168,14 @@ pub fn outbound(from: Party, to: Party, kind: &str) -> Option<String> {
     }
 }
 
-/// What `party`'s node subscribes to, per link: `(peer, subject)`.
-pub fn inbound(party: Party) -> Vec<(Party, String)> {
+/// What `party`'s node reads, per link: `(peer, nation, direction)` of
+/// the link's inbound side ([`link_kinds`] into the link stream,
+/// [`track_all`] into the track stream).
+pub fn inbound(party: Party) -> Vec<(Party, Party, Direction)> {
     if party.is_hub() {
-        Party::NATIONS.iter().map(|n| (*n, data_all(*n, Direction::Up))).collect()
+        Party::NATIONS.iter().map(|n| (*n, *n, Direction::Up)).collect()
     } else {
-        vec![(Party::HUB, data_all(party, Direction::Down))]
+        vec![(Party::HUB, party, Direction::Down)]
     }
 }
 
@@ -157,18 +213,29 @@ pub const DOWN_KINDS: [&str; 11] = [
 /// the same peer in one broker message (one stored write, one acknowledgement).
 pub const BATCH: &str = "batch";
 
-/// Every concrete subject `party`'s node reads, per link: `(peer, subject)`.
+/// Every concrete subject `party`'s node reads, per link: `(peer,
+/// subject)`: each kind's subject (into the link stream; a track on
+/// `…track` is what an older node sent) and one track's own
+/// (`…track.T-1`, into the track stream).
 pub fn inbound_subjects(party: Party) -> Vec<(Party, String)> {
+    let of = |peer: Party, n: Party, dir: Direction, kinds: &'static [&'static str]| {
+        kinds.iter().map(move |k| (peer, data(n, dir, k))).chain([(peer, track(n, dir, "T-1"))])
+    };
     if party.is_hub() {
-        Party::NATIONS.iter().flat_map(|n| UP_KINDS.iter().map(move |k| (*n, data(*n, Direction::Up, k)))).collect()
+        Party::NATIONS.iter().flat_map(|n| of(*n, *n, Direction::Up, &UP_KINDS)).collect()
     } else {
-        DOWN_KINDS.iter().map(|k| (Party::HUB, data(party, Direction::Down, k))).collect()
+        of(Party::HUB, party, Direction::Down, &DOWN_KINDS).collect()
     }
 }
 
-/// The last token of a subject (the message kind).
+/// The message kind a subject names: the fourth token of a link or
+/// control subject (`tisa.kr.up.report`, `tisa.kr.up.track.KR-T1`,
+/// `tisa.ctl.kr.submit`), else the last.
 pub fn kind_of(subject: &str) -> &str {
-    subject.rsplit('.').next().unwrap_or(subject)
+    match subject.split('.').nth(3) {
+        Some(kind) if subject.starts_with("tisa.") => kind,
+        _ => subject.rsplit('.').next().unwrap_or(subject),
+    }
 }
 
 /// Control verbs, one subject each: those of
@@ -306,9 +373,11 @@ pub fn reply_allowed(party: Party, reply: &str) -> bool {
 /// - `Role::Node`: the node's control user ([`control_permissions`]).
 /// - `Role::Cli`: the operators: control requests, events.
 /// - `Role::NationLink` (`party` a nation): its node's end of its link:
-///   publish up, its inbound stream `TISA_<N>_DOWN` and consumer.
+///   publish up, its inbound streams `TISA_<N>_DOWN`, `TISA_<N>_DOWN_TRACK`
+///   and their consumers.
 /// - `Role::Link` (`party` a nation): the hub's end of the US–`party` link:
-///   publish down, the hub's inbound stream `TISA_<N>_UP` and consumer.
+///   publish down, the hub's inbound streams `TISA_<N>_UP`, `TISA_<N>_UP_TRACK`
+///   and their consumers.
 pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
     match role {
         Role::Node | Role::Cli => control_permissions(party, role),
@@ -318,11 +387,13 @@ pub fn permissions(party: Party, role: Role) -> (Vec<String>, Vec<String>) {
             } else {
                 (party, party, Direction::Up, Direction::Down)
             };
-            let stream = crate::conn::stream_name(nation, inn);
             let durable = durable(holder);
             let mut publish = vec![data_all(nation, out)];
-            publish.extend(js_inbound_api(&stream, &durable));
-            publish.push(js_ack(&stream, &durable));
+            // Its two inbound streams: the link's and the tracks'.
+            for stream in [crate::conn::stream_name(nation, inn), crate::conn::track_stream_name(nation, inn)] {
+                publish.extend(js_inbound_api(&stream, &durable));
+                publish.push(js_ack(&stream, &durable));
+            }
             let probe = format!("tisa.ctl.{}.probe.>", holder.lower());
             publish.push(probe.clone());
             // Its inbound direction too (the stream reads it; a plain
@@ -476,10 +547,11 @@ mod tests {
 
     #[test]
     fn every_payload_kind_has_its_inbound_subjects() {
-        assert_eq!(inbound_subjects(Party::Us).len(), 2 * UP_KINDS.len());
+        assert_eq!(inbound_subjects(Party::Us).len(), 2 * (UP_KINDS.len() + 1));
         for n in Party::NATIONS {
             let subjects: Vec<String> = inbound_subjects(n).into_iter().map(|(_, s)| s).collect();
-            assert_eq!(subjects.len(), DOWN_KINDS.len());
+            assert_eq!(subjects.len(), DOWN_KINDS.len() + 1);
+            assert!(subjects.contains(&track(n, Direction::Down, "T-1")));
             for k in DOWN_KINDS {
                 assert!(subjects.contains(&data(n, Direction::Down, k)));
             }

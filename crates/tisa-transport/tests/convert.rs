@@ -237,9 +237,52 @@ fn there_is_no_subject_between_the_nations() {
     }
     assert_eq!(subjects::outbound(Party::Kr, Party::Us, "report").as_deref(), Some("tisa.kr.up.report"));
     assert_eq!(subjects::outbound(Party::Us, Party::Jp, "delivery").as_deref(), Some("tisa.jp.down.delivery"));
-    // A nation subscribes only to its own down subjects.
-    assert_eq!(subjects::inbound(Party::Kr), vec![(Party::Us, "tisa.kr.down.>".to_owned())]);
-    assert_eq!(subjects::inbound(Party::Jp), vec![(Party::Us, "tisa.jp.down.>".to_owned())]);
+    for track in ["KR-T-1", "JP-T.2"] {
+        assert_eq!(subjects::outbound_track(Party::Kr, Party::Jp, track), None);
+        assert_eq!(subjects::outbound_track(Party::Jp, Party::Kr, track), None);
+    }
+    assert_eq!(subjects::outbound_track(Party::Kr, Party::Us, "KR-T.1").as_deref(), Some("tisa.kr.up.track.KR-T~1"));
+    assert_eq!(subjects::outbound_track(Party::Us, Party::Jp, "KR-T-1").as_deref(), Some("tisa.jp.down.track.KR-T-1"));
+    // A nation reads only its own down subjects: its link stream's and its track stream's.
+    use subjects::Direction::Down;
+    assert_eq!(subjects::inbound(Party::Kr), vec![(Party::Us, Party::Kr, Down)]);
+    assert_eq!(subjects::inbound(Party::Jp), vec![(Party::Us, Party::Jp, Down)]);
+    assert_eq!(subjects::link_kinds(Party::Jp, Down), "tisa.jp.down.*");
+    assert_eq!(subjects::track_all(Party::Jp, Down), "tisa.jp.down.track.>");
+}
+
+/// The link stream takes one token after the direction, the track stream
+/// two or more: no subject is both (the broker refuses overlapping
+/// streams), and every kind lands in exactly one.
+#[test]
+fn every_link_subject_lands_in_exactly_one_of_the_two_streams() {
+    fn matches(pattern: &str, subject: &str) -> bool {
+        let (p, s): (Vec<&str>, Vec<&str>) = (pattern.split('.').collect(), subject.split('.').collect());
+        for (i, t) in p.iter().enumerate() {
+            match *t {
+                ">" => return s.len() > i,
+                "*" if i < s.len() => {}
+                t if s.get(i) == Some(&t) => {}
+                _ => return false,
+            }
+        }
+        p.len() == s.len()
+    }
+    use subjects::Direction::{Down, Up};
+    for (n, dir, kinds) in [(Party::Kr, Up, &subjects::UP_KINDS), (Party::Jp, Down, &subjects::DOWN_KINDS)] {
+        let (link, track) = (subjects::link_kinds(n, dir), subjects::track_all(n, dir));
+        for k in kinds.iter() {
+            let s = subjects::data(n, dir, k);
+            assert!(matches(&link, &s) && !matches(&track, &s), "{s}");
+        }
+        let t = subjects::track(n, dir, "KR-T.1");
+        assert!(matches(&track, &t) && !matches(&link, &t), "{t}");
+        assert_eq!(subjects::kind_of(&t), "track");
+        assert_eq!(subjects::track_token_of(&t), Some("KR-T~1"));
+        assert_eq!(subjects::track_token_of(&subjects::data(n, dir, "track")), None);
+        // Control: the old single stream took both.
+        assert!(matches(&subjects::data_all(n, dir), &t) && matches(&subjects::data_all(n, dir), &link));
+    }
 }
 
 #[test]
@@ -295,8 +338,14 @@ fn grants_revocations_and_tracks_round_trip() {
     .unwrap();
     let t = kr.poll_transmit().expect("the track goes to the hub");
     assert_eq!(t.envelope.payload.kind(), "track");
-    let back = decode_envelope("tisa.kr.up.track", &encode_envelope(&t.envelope)).unwrap();
+    let back = decode_envelope("tisa.kr.up.track.KR-T-1", &encode_envelope(&t.envelope)).unwrap();
     assert_eq!(back, t.envelope);
+    // An older node's subject names no track: taken.
+    assert_eq!(decode_envelope("tisa.kr.up.track", &encode_envelope(&t.envelope)).unwrap(), t.envelope);
+    // On another track's subject (it would push that track's updates out
+    // of the receiver's track stream): refused.
+    let err = decode_envelope("tisa.kr.up.track.KR-T-2", &encode_envelope(&t.envelope)).unwrap_err();
+    assert!(matches!(err, DecodeError::Inconsistent(_)), "{err}");
     // With the grant attached as consent (hub → recipient), too.
     let Payload::Track(mut u) = t.envelope.payload.clone() else { panic!() };
     u.consent = Some(grant);

@@ -71,16 +71,14 @@ pub(crate) struct Chain {
 
 impl Chain {
     /// Takes the place of the next publish; `None`: it must wait (held for
-    /// order) until what is in flight says where the stream stands. With
-    /// `only_after_known`, never the head after a break (the lane's track
-    /// updates: the node's own publishes find the place).
-    pub(crate) fn place(&mut self, only_after_known: bool) -> Option<(Place, Ticket)> {
+    /// order) until what is in flight says where the stream stands.
+    pub(crate) fn place(&mut self) -> Option<(Place, Ticket)> {
         let place = match self.last {
             Some(last) => {
                 self.last = Some(last + 1);
                 Place::After(last)
             }
-            None if self.pending == 0 && !only_after_known => Place::Head,
+            None if self.pending == 0 => Place::Head,
             None => return None,
         };
         self.pending += 1;
@@ -124,44 +122,43 @@ mod tests {
     #[test]
     fn a_run_is_chained_and_a_failure_makes_the_next_go_alone() {
         let mut c = Chain::default();
-        let (p, head) = c.place(false).unwrap();
+        let (p, head) = c.place().unwrap();
         assert_eq!(p, Place::Head);
-        assert_eq!(c.place(false), None, "held until the head says where the stream stands");
+        assert_eq!(c.place(), None, "held until the head says where the stream stands");
         c.settle(head, Outcome::Stored(7));
-        let (p, a) = c.place(false).unwrap();
+        let (p, a) = c.place().unwrap();
         assert_eq!(p, Place::After(7));
-        let (p, b) = c.place(false).unwrap();
+        let (p, b) = c.place().unwrap();
         assert_eq!(p, Place::After(8));
         c.settle(a, Outcome::Stored(8));
         c.settle(b, Outcome::Failed);
         assert!(c.ready());
-        assert_eq!(c.place(true), None, "the lane never leads after a break");
-        assert_eq!(c.place(false).map(|p| p.0), Some(Place::Head));
+        assert_eq!(c.place().map(|p| p.0), Some(Place::Head));
     }
 
     #[test]
     fn the_newest_publish_says_where_the_stream_ends_whatever_order_the_answers_come_in() {
         let mut c = Chain::default();
-        let (_, head) = c.place(false).unwrap();
+        let (_, head) = c.place().unwrap();
         c.settle(head, Outcome::Stored(10));
-        let (_, a) = c.place(false).unwrap();
-        let (_, b) = c.place(false).unwrap();
-        let (_, d) = c.place(false).unwrap();
+        let (_, a) = c.place().unwrap();
+        let (_, b) = c.place().unwrap();
+        let (_, d) = c.place().unwrap();
         // The first timed out (it was stored all the same: the others were).
         c.settle(a, Outcome::Failed);
-        assert_eq!(c.place(false), None, "held while the others are in flight");
+        assert_eq!(c.place(), None, "held while the others are in flight");
         c.settle(d, Outcome::Stored(13));
         c.settle(b, Outcome::Stored(12));
-        assert_eq!(c.place(false).map(|p| p.0), Some(Place::After(13)), "not after 12, the last answer");
+        assert_eq!(c.place().map(|p| p.0), Some(Place::After(13)), "not after 12, the last answer");
     }
 
     #[test]
     fn a_duplicate_head_leaves_the_place_unknown() {
         let mut c = Chain::default();
-        let (_, head) = c.place(false).unwrap();
+        let (_, head) = c.place().unwrap();
         c.settle(head, Outcome::Duplicate);
         assert!(c.ready());
-        assert_eq!(c.place(false).map(|p| p.0), Some(Place::Head), "the next goes alone again");
+        assert_eq!(c.place().map(|p| p.0), Some(Place::Head), "the next goes alone again");
     }
 
     // ------------------------------------------------------------ simulation
@@ -242,7 +239,7 @@ mod tests {
                        outbox: &mut BTreeMap<u64, ()>,
                        rng: &mut Rng,
                        faults: bool| {
-            let Some((place, ticket)) = chain.place(false) else {
+            let Some((place, ticket)) = chain.place() else {
                 outbox.insert(id, ());
                 return;
             };

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::{stream, Stream, StreamExt};
 use tisa_core::{Envelope, Party};
 use tokio::sync::Notify;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::order::Reorder;
 use crate::convert::decode_inbound;
@@ -81,7 +81,7 @@ impl InboundMeta {
 }
 
 /// The real-time lane for live missile tracks: `peer`'s track updates to
-/// this node, read off `subject` (the inbound `track` subject of the link)
+/// this node, read off `subject` (the link's inbound track subjects)
 /// by a plain subscription on the link's own connection, as the sender
 /// publishes them, without waiting for the stream to store them and the
 /// consumer to pull them (the stream's fsync, the pull). The same message
@@ -104,8 +104,8 @@ pub(crate) async fn early_tracks(
         use futures::StreamExt as _;
         while let Some(m) = sub.next().await {
             let meta = InboundMeta { size: m.payload.len(), early: true, ..InboundMeta::default() };
-            let result = crate::convert::decode_inbound(&subject, &m.payload);
-            let msg = Inbound { link: peer, subject: subject.clone(), result, meta, ack: Ack(None) };
+            let result = crate::convert::decode_inbound(&m.subject, &m.payload);
+            let msg = Inbound { link: peer, subject: m.subject.to_string(), result, meta, ack: Ack(None) };
             if tx.send(msg).await.is_err() {
                 break;
             }
@@ -166,6 +166,20 @@ pub fn stream_name(nation: Party, dir: subjects::Direction) -> String {
     )
 }
 
+/// The stream holding the live track updates `receiver` receives on the
+/// link with `nation`: `TISA_KR_DOWN_TRACK`, `TISA_KR_UP_TRACK`, …
+pub fn track_stream_name(nation: Party, dir: subjects::Direction) -> String {
+    format!("{}_TRACK", stream_name(nation, dir))
+}
+
+/// How many updates of each track a track stream keeps (the latest ones;
+/// an older one goes when a newer one comes): the backstop for a receiver
+/// that was away is each track's latest, never the whole history, so a
+/// dense track cannot fill the receiver's storage. Twice the most a node
+/// holds unacknowledged in one track window (`tisa_node::windows`), so a
+/// node killed with a window open still finds every update of it.
+pub const TRACK_KEEP: i64 = 2048;
+
 /// The stream in which `to` keeps what `from` sends it (`None`: no such link).
 pub fn receiving_stream(from: Party, to: Party) -> Option<String> {
     match (from.is_hub(), to.is_hub()) {
@@ -206,6 +220,9 @@ pub(crate) struct Pump {
     pub(crate) peer: Party,
     /// How many servers of the cluster keep the stream and the consumer.
     pub(crate) replicas: usize,
+    /// The link's track stream ([`TRACK_KEEP`] updates per track, a
+    /// subject each), not its link stream (everything else, in order).
+    pub(crate) track: bool,
 }
 
 impl Pump {
@@ -218,6 +235,16 @@ impl Pump {
             subject: self.subject.clone(),
             reason: format!("stream {}: {e}", self.stream),
         };
+        let (discard, per_subject) = if self.track {
+            // The backstop for a receiver that was away: each track's
+            // latest updates; a newer one pushes the oldest of its own
+            // track out, never anything else.
+            (js_stream::DiscardPolicy::Old, TRACK_KEEP)
+        } else {
+            // A full stream refuses new messages (the sender keeps them
+            // and retries); nothing is discarded.
+            (js_stream::DiscardPolicy::New, -1)
+        };
         let stream = self
             .js
             .get_or_create_stream(js_stream::Config {
@@ -229,10 +256,10 @@ impl Pump {
                 // An inbox: a message leaves the stream once the node has
                 // acknowledged (or terminated) it, so the stream (and the
                 // account's JetStream storage) holds only what is not
-                // yet taken. A full stream refuses new messages (the
-                // sender keeps them and retries); nothing is discarded.
+                // yet taken.
                 retention: js_stream::RetentionPolicy::WorkQueue,
-                discard: js_stream::DiscardPolicy::New,
+                discard,
+                max_messages_per_subject: per_subject,
                 // Each of `replicas` servers stores (and fsyncs) every
                 // message before the stream acknowledges it.
                 num_replicas: self.replicas,
@@ -242,6 +269,13 @@ impl Pump {
             .map_err(|e| fail(&e))?;
         let first_seq = stream.cached_info().state.first_sequence;
         let config = &stream.cached_info().config;
+        if config.subjects != [self.subject.clone()] {
+            return Err(TransportError::StreamLayout {
+                stream: self.stream.clone(),
+                has: config.subjects.join(" "),
+                wanted: self.subject.clone(),
+            });
+        }
         if config.retention != js_stream::RetentionPolicy::WorkQueue {
             warn!(stream = %self.stream, "stream predates work-queue retention: taken messages stay in it and count against the account's JetStream limits; recreate it when drained");
         }
@@ -282,6 +316,7 @@ impl Pump {
         loop {
             match self.setup().await {
                 Ok(m) => return Ok(m),
+                Err(e @ TransportError::StreamLayout { .. }) => return Err(e),
                 Err(e) if tokio::time::Instant::now() + delay >= deadline => return Err(e),
                 Err(e) => {
                     warn!(link = %self.peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
@@ -304,8 +339,14 @@ impl Pump {
         up: tokio::sync::mpsc::Sender<Party>,
     ) {
         let peer = self.peer;
-        let mut order: Reorder<Inbound> = Reorder::default();
-        order.floor(first_seq, Instant::now());
+        // The link stream is handed over in the order it stored its
+        // messages. The track stream is not: it drops a track's older
+        // updates as newer ones come (gaps that never fill), and its
+        // updates are latest-wins.
+        let mut order: Option<Reorder<Inbound>> = (!self.track).then(Reorder::default);
+        if let Some(order) = order.as_mut() {
+            order.floor(first_seq, Instant::now());
+        }
         let mut check = tokio::time::interval(HOLD_CHECK);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -317,8 +358,9 @@ impl Pump {
                         info!(link = %peer, stream = %self.stream, "link reconnected: checking its stream and consumer");
                         break;
                     }
-                    _ = check.tick(), if order.holding() => {
-                        let ready = self.check_gap(&mut order).await;
+                    _ = check.tick(), if order.as_ref().is_some_and(Reorder::holding) => {
+                        let Some(order) = order.as_mut() else { continue };
+                        let ready = self.check_gap(order).await;
                         if !hand_over(&tx, ready).await {
                             return;
                         }
@@ -329,7 +371,11 @@ impl Pump {
                             let meta = InboundMeta::of(&m, &self.stream, result.is_ok());
                             let seq = meta.stream_seq;
                             let inbound = Inbound { link: peer, subject: m.subject.to_string(), meta, result, ack: Ack(Some(m)) };
-                            if !hand_over(&tx, order.offer(seq, inbound, Instant::now())).await {
+                            let ready = match order.as_mut() {
+                                Some(order) => order.offer(seq, inbound, Instant::now()),
+                                None => vec![inbound],
+                            };
+                            if !hand_over(&tx, ready).await {
                                 return;
                             }
                         }
@@ -348,10 +394,18 @@ impl Pump {
             messages = loop {
                 match self.setup().await {
                     Ok((m, first_seq)) => {
-                        if !hand_over(&tx, order.floor(first_seq, Instant::now())).await {
+                        let ready = order.as_mut().map(|o| o.floor(first_seq, Instant::now())).unwrap_or_default();
+                        if !hand_over(&tx, ready).await {
                             return;
                         }
                         break m;
+                    }
+                    Err(e @ TransportError::StreamLayout { .. }) => {
+                        error!(link = %peer, error = %e, "the link's stream cannot be used");
+                        tokio::select! {
+                            _ = tx.closed() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        }
                     }
                     Err(e) => {
                         warn!(link = %peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
@@ -363,8 +417,11 @@ impl Pump {
                     }
                 }
             };
-            // The broker may have lost what it held for this link: reconcile.
-            let _ = up.try_send(peer);
+            // The broker may have lost what it held for this link: reconcile
+            // (the link stream's pump says so; tracks are latest-wins).
+            if !self.track {
+                let _ = up.try_send(peer);
+            }
         }
     }
 

@@ -20,7 +20,7 @@ use crate::subjects;
 
 use super::chain::{Chain, Outcome, Place, Ticket};
 use super::deadletter::DeadLetterBox;
-use super::inbound::{receiving_stream, stream_name, tokio_stream_of, Inbound, Pump};
+use super::inbound::{receiving_stream, stream_name, tokio_stream_of, track_stream_name, Inbound, Pump};
 use super::{connect_with_retry, connect_with_retry_notifying, prove_ready, LinkUrls};
 
 /// How long a sender waits for the receiver's stream to acknowledge a publish.
@@ -132,7 +132,7 @@ impl Links {
         let control = connect_with_retry(&urls.own, &format!("tisa-{}-control", party.lower())).await?;
         let mut links = Vec::new();
         let mut replicas = Vec::new();
-        for (peer, _) in subjects::inbound(party) {
+        for (peer, _, _) in subjects::inbound(party) {
             // The link's own user (never the control user): the hub's for
             // each nation, a nation's for its one link with the hub.
             let nation = if party.is_hub() { peer } else { party };
@@ -167,7 +167,14 @@ impl Links {
         stream_name(nation, dir)
     }
 
-    /// Every stream of this node (inbound, one per link; its dead letters)
+    /// The stream of the live track updates this node receives from `peer`.
+    fn inbound_track_stream(&self, peer: Party) -> String {
+        let (nation, dir) =
+            if self.party.is_hub() { (peer, subjects::Direction::Up) } else { (self.party, subjects::Direction::Down) };
+        track_stream_name(nation, dir)
+    }
+
+    /// Every stream of this node (inbound, two per link; its dead letters)
     /// as the broker's cluster sees it: replicas, leader, each replica's
     /// state. Asked of the broker concurrently, each within `timeout` (a
     /// stream whose info does not come says why).
@@ -175,6 +182,7 @@ impl Links {
         let mut asks = Vec::new();
         for (peer, client, _) in &self.links {
             asks.push((self.inbound_stream(*peer), async_nats::jetstream::new(client.clone())));
+            asks.push((self.inbound_track_stream(*peer), async_nats::jetstream::new(client.clone())));
         }
         asks.push((super::dead_letter_stream(self.party), self.dead_letters.js.clone()));
         futures::future::join_all(asks.into_iter().map(|(name, js)| async move {
@@ -226,27 +234,33 @@ impl Links {
         let (tx, rx) = tokio::sync::mpsc::channel::<Inbound>(256);
         let (early_tx, early_rx) = tokio::sync::mpsc::channel::<Inbound>(256);
         let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Party>(16);
-        for ((peer, subject), (_, client, reconnected)) in subjects::inbound(self.party).into_iter().zip(&self.links) {
-            let pump = Pump {
-                js: async_nats::jetstream::new(client.clone()),
-                stream: self.inbound_stream(peer),
-                durable: format!("{}-node", self.party.lower()),
-                subject,
-                peer,
-                replicas: self.replicas_of(peer),
-            };
-            // The first setup must succeed before the node declares itself
-            // ready. A cluster may still be electing its leaders (it just
-            // started, or lost a server): retry for a while.
-            let messages = pump.setup_patiently(SETUP_PATIENCE).await?;
-            tokio::spawn(pump.run(messages, reconnected.clone(), tx.clone(), up_tx.clone()));
-            // The real-time lane: track updates as they are published.
-            if let Some((_, track)) = subjects::inbound_subjects(self.party)
-                .into_iter()
-                .find(|(p, s)| *p == peer && subjects::kind_of(s) == "track")
-            {
-                super::inbound::early_tracks(client, peer, track, early_tx.clone()).await?;
+        for ((peer, nation, dir), (_, client, reconnected)) in
+            subjects::inbound(self.party).into_iter().zip(&self.links)
+        {
+            // Two pumps per link: its link stream (in order), its track
+            // stream (each track's latest updates).
+            let streams = [
+                (self.inbound_stream(peer), subjects::link_kinds(nation, dir), false),
+                (self.inbound_track_stream(peer), subjects::track_all(nation, dir), true),
+            ];
+            for (stream, subject, track) in streams {
+                let pump = Pump {
+                    js: async_nats::jetstream::new(client.clone()),
+                    stream,
+                    durable: subjects::durable(self.party),
+                    subject,
+                    peer,
+                    replicas: self.replicas_of(peer),
+                    track,
+                };
+                // The first setup must succeed before the node declares
+                // itself ready. A cluster may still be electing its leaders
+                // (it just started, or lost a server): retry for a while.
+                let messages = pump.setup_patiently(SETUP_PATIENCE).await?;
+                tokio::spawn(pump.run(messages, reconnected.clone(), tx.clone(), up_tx.clone()));
             }
+            // The real-time lane: track updates as they are published.
+            super::inbound::early_tracks(client, peer, subjects::track_all(nation, dir), early_tx.clone()).await?;
         }
         let inbound = tokio_stream_of(rx);
         let link_ups = tokio_stream_of(up_rx);
@@ -371,7 +385,13 @@ impl Links {
     async fn publish_group(&self, ts: &[Transmit], encoded: &[Vec<u8>], group: Vec<usize>) -> (Vec<usize>, AckWait) {
         let envs: Vec<(&Envelope, &[u8])> = group.iter().map(|i| (&ts[*i].envelope, encoded[*i].as_slice())).collect();
         let to = ts[group[0]].to;
-        let wait: AckWait = match self.publish_durable(to, &envs).await {
+        let sent = match envs.as_slice() {
+            [(env, bytes)] if matches!(env.payload, tisa_core::Payload::Track(_)) => {
+                self.publish_track(to, env, bytes).await
+            }
+            _ => self.publish_durable(to, &envs).await,
+        };
+        let wait: AckWait = match sent {
             Ok(ack) => ack,
             Err(e) => Box::pin(std::future::ready(Err(e))),
         };
@@ -383,26 +403,69 @@ impl Links {
     /// chained after the ones before it ([`Chain`]); returns the future of
     /// its acknowledgement (an error after [`PUBLISH_ACK_TIMEOUT`]).
     async fn publish_durable(&self, to: Party, envs: &[(&Envelope, &[u8])]) -> Result<AckWait, TransportError> {
-        self.publish_chained(to, envs, false).await
+        self.publish_chained(to, envs).await
     }
 
     /// Publishes a track update the real-time lane passed (`Transmit` of a
-    /// [`tisa_core::Lane`]): on the same chain as everything else to `to`,
-    /// so the receiver's stream stays in order, but only while the chain's
-    /// place is known: after a break the lane never leads (the node's own
-    /// publishes find out where the stream stands; the committed path sends
-    /// the update anyway). Returns the future of its acknowledgement.
+    /// [`tisa_core::Lane`]) into the receiver's track stream, as the
+    /// committed path does ([`Links::publish_track`]; the stream keeps one
+    /// copy, by message id). Returns the future of its acknowledgement.
     pub async fn publish_lane(&self, t: &Transmit) -> Result<AckWait, TransportError> {
         let bytes = encode_envelope(&t.envelope);
-        self.publish_chained(t.to, &[(&t.envelope, bytes.as_slice())], true).await
+        self.publish_track(t.to, &t.envelope, &bytes).await
     }
 
-    async fn publish_chained(
-        &self,
-        to: Party,
-        envs: &[(&Envelope, &[u8])],
-        only_after_known: bool,
-    ) -> Result<AckWait, TransportError> {
+    /// Publishes a track update on its track's own subject, into the
+    /// receiver's track stream (its latest [`TRACK_KEEP`](super::TRACK_KEEP)
+    /// updates per track), outside the link stream's chain: tracks are
+    /// latest-wins and the receiver takes each update once, in whatever
+    /// order, so nothing waits for order here, and nothing the link stream
+    /// carries waits behind a track. Returns the future of its
+    /// acknowledgement.
+    async fn publish_track(&self, to: Party, env: &Envelope, bytes: &[u8]) -> Result<AckWait, TransportError> {
+        let tisa_core::Payload::Track(t) = &env.payload else {
+            return self.publish_durable(to, &[(env, bytes)]).await;
+        };
+        let subject = subjects::outbound_track(self.party, to, t.doc.track_id.as_str()).ok_or_else(|| {
+            TransportError::Publish {
+                subject: format!("<{}→{}>", self.party, to),
+                reason: "no such link in the arrangement".to_owned(),
+            }
+        })?;
+        let client = self.links.iter().find(|(peer, _, _)| *peer == to).map(|(_, c, _)| c).ok_or_else(|| {
+            TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
+        })?;
+        let limit = client.server_info().max_payload;
+        if limit > 0 && bytes.len() > limit {
+            return Err(TransportError::TooLarge {
+                what: format!("track envelope {} to {to}", env.message_id),
+                size: bytes.len(),
+                limit,
+            });
+        }
+        let (nation, dir) =
+            if self.party.is_hub() { (to, subjects::Direction::Down) } else { (self.party, subjects::Direction::Up) };
+        let stream = track_stream_name(nation, dir);
+        let js = async_nats::jetstream::new(client.clone());
+        let msg = async_nats::jetstream::message::PublishMessage::build()
+            .payload(Bytes::copy_from_slice(bytes))
+            .message_id(env.message_id.to_string());
+        let ack = js.send_publish(subject.clone(), msg).await.map_err(|e| not_accepted(&stream, &subject, &e))?;
+        Ok(Box::pin(async move {
+            match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
+                Err(_) => Err(TransportError::NotAccepted {
+                    stream,
+                    subject,
+                    reason: "no acknowledgement in time".into(),
+                    hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
+                }),
+            }
+        }))
+    }
+
+    async fn publish_chained(&self, to: Party, envs: &[(&Envelope, &[u8])]) -> Result<AckWait, TransportError> {
         let (kind, payload, msg_id) = match envs {
             [(one, bytes)] => (one.payload.kind(), bytes.to_vec(), one.message_id.to_string()),
             [(first, _), .., (last, _)] => (
@@ -432,7 +495,7 @@ impl Links {
         let _order = self.send_order.lock().await;
         let (place, ticket) = {
             let mut all = self.chains.lock().map_err(|_| TransportError::HeldForOrder { peer: to })?;
-            all.entry(to).or_default().place(only_after_known).ok_or(TransportError::HeldForOrder { peer: to })?
+            all.entry(to).or_default().place().ok_or(TransportError::HeldForOrder { peer: to })?
         };
         let js = async_nats::jetstream::new(client.clone());
         let mut msg =

@@ -31,7 +31,7 @@ pub mod order;
 
 pub use control_client::{sign_action, sign_submission, wall_clock, ControlClient, Signer};
 pub use deadletter::{dead_letter_stream, DeadLetterBox, DEAD_LETTER_MAX};
-pub use inbound::{receiving_stream, stream_name, Ack, Inbound, InboundMeta, ACK_WAIT};
+pub use inbound::{receiving_stream, stream_name, track_stream_name, Ack, Inbound, InboundMeta, ACK_WAIT, TRACK_KEEP};
 pub use links::{AckWait, ControlCall, Links, BATCH_BYTES, BATCH_MAX, PUBLISH_ACK_TIMEOUT, SEND_WINDOW};
 
 /// How long readiness probes may take before we call the broker unresponsive.

@@ -137,6 +137,14 @@ pub fn decode_envelope(subject: &str, bytes: &[u8]) -> Result<Envelope, DecodeEr
     if subject_kind != env.payload.kind() {
         return Err(DecodeError::KindMismatch { subject: subject_kind.to_owned(), payload: env.payload.kind() });
     }
+    // A track's own subject names its track: the track stream keeps each
+    // subject's latest updates, so an update on another track's subject
+    // would push that track's out.
+    if let (Some(token), tisa_core::Payload::Track(t)) = (crate::subjects::track_token_of(subject), &env.payload) {
+        if token != crate::subjects::track_token(t.doc.track_id.as_str()) {
+            return Err(DecodeError::Inconsistent("the track subject names another track than the update"));
+        }
+    }
     Ok(env)
 }
 
