@@ -92,6 +92,21 @@ fn per_nation_release_flows_across_three_servers() {
     assert!(us.kr.is_some() && us.jp.is_some(), "the hub's config has both links");
     release(&c, Party::Kr, Party::Jp);
     release(&c, Party::Jp, Party::Kr);
+    // A live track too, through the track streams (KR's on US's server,
+    // JP's on JP's) under KR's standing grant.
+    common::grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
+    let track = serde_json::json!({
+        "track_id": "KR-T-PN.1", "seq": 1, "classification": "secret", "rel_to": "USA,JPN",
+        "launch": {"lat": 39.03, "lon": 125.75, "at": "2024-05-27T14:32:10Z"},
+        "position": {"lat": 40.0, "lon": 128.0, "alt_km": 100.0, "at": 1_716_820_360_000u64},
+    });
+    let file = c.dir.join("pn-track.jsonl");
+    std::fs::write(&file, format!("{track}\n")).unwrap();
+    let out = common::op(&c, Party::Kr, false, &["feed", "tracks", &file.to_string_lossy()]);
+    assert!(out.status.success(), "{}", common::describe(&out));
+    wait_for("JP holds KR's track", || {
+        items(&cli_json(&c, Party::Jp, &["tracks"])).into_iter().find(|t| t["track_id"] == "KR-T-PN.1" && t["seq"] == 1)
+    });
     // Every node keeps its dead letters on its own server, the hub too.
     for p in Party::ALL {
         let v = cli_json(&c, p, &["deadletter", "list"]);
