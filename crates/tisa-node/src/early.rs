@@ -34,7 +34,6 @@
 //! `TISA_EARLY_FORWARD=off` commits first, as the other nodes do.
 
 use tisa_core::{Input, LoggedInput, Party, Payload, Transmit};
-use tisa_transport::Wire as _;
 
 use crate::actor::Actor;
 
@@ -80,8 +79,12 @@ impl Actor {
     /// published, then the batch committed and audited (see the module
     /// docs). The other transmits wait for `drain`. `Err`: the commit
     /// failed after the inputs were applied; the node must stop.
-    pub(crate) async fn apply_publish_commit(&mut self, inputs: Vec<LoggedInput>) -> Result<(), String> {
-        let payloads: Vec<Vec<u8>> = inputs.iter().map(LoggedInput::encode).collect();
+    pub(crate) async fn apply_publish_commit(
+        &mut self,
+        inputs: Vec<LoggedInput>,
+        raw: &[Option<bytes::Bytes>],
+    ) -> Result<(), String> {
+        let payloads = crate::ingress::encode_inputs(&inputs, raw);
         let kinds: Vec<&'static str> = inputs
             .iter()
             .map(|l| match &l.input {

@@ -67,6 +67,8 @@ impl Actor {
     pub(crate) async fn on_inbound_batch(&mut self, batch: Vec<Inbound>) {
         let at = now();
         let mut inputs = Vec::with_capacity(batch.len());
+        // Each input's envelope bytes as they came (logged as they are).
+        let mut raw = Vec::with_capacity(batch.len());
         let mut acks = Vec::with_capacity(batch.len());
         for msg in batch {
             // A track update's stream copy waits for its window (lane on).
@@ -80,9 +82,11 @@ impl Actor {
                         self.counters.received += 1;
                     }
                     let ids: Vec<MessageId> = envs.iter().map(|e| e.message_id.clone()).collect();
+                    let mut bytes = msg.raw.into_iter();
                     for env in envs {
                         debug!(subject = %loggable(&origin.subject), link = %origin.link, message_id = %env.message_id, kind = env.payload.kind(), "received");
                         inputs.push(LoggedInput { at, input: Input::Message { link: origin.link, envelope: env } });
+                        raw.push(bytes.next());
                     }
                     acks.push((msg.ack, ids, origin, msg.meta));
                 }
@@ -99,13 +103,13 @@ impl Actor {
         let seen = self.audited.len();
         let committed = if self.may_go_early(&inputs) {
             // The hub: applied, deliveries published, then committed (`early`).
-            if let Err(why) = self.apply_publish_commit(inputs).await {
+            if let Err(why) = self.apply_publish_commit(inputs, &raw).await {
                 self.fatal = Some(why);
                 return;
             }
             Ok(())
         } else {
-            self.log_and_apply_all(inputs).map(|_| ())
+            self.log_and_apply_shared(inputs, &raw).map(|_| ())
         };
         match committed {
             // Committed: the broker may forget them.
@@ -297,10 +301,20 @@ impl Actor {
     /// (derived from the inputs just logged: not fsync'd each time, see
     /// [`crate::audit::AuditLog::record`]). Returns each input's result, in order.
     pub(crate) fn log_and_apply_all(&mut self, inputs: Vec<LoggedInput>) -> Result<Vec<Applied>, StoreError> {
+        self.log_and_apply_shared(inputs, &[])
+    }
+
+    /// [`Actor::log_and_apply_all`] of inputs of which some are messages
+    /// logged as their envelopes' bytes came (`raw[i]`, [`encode_inputs`]).
+    pub(crate) fn log_and_apply_shared(
+        &mut self,
+        inputs: Vec<LoggedInput>,
+        raw: &[Option<bytes::Bytes>],
+    ) -> Result<Vec<Applied>, StoreError> {
         for l in &inputs {
             crate::failpoint::before_commit(&l.input);
         }
-        let first = self.store.append(&inputs)?;
+        let first = self.store.append_encoded(&encode_inputs(&inputs, raw))?;
         self.lane_stale = true;
         for l in &inputs {
             crate::failpoint::after_commit(&l.input);
@@ -411,4 +425,22 @@ fn unverifiable(reason: &RejectReason) -> Option<(&'static str, String)> {
         _ => return None,
     };
     Some((reason.code(), detail))
+}
+
+/// The input-log records of `inputs`: a message whose envelope's bytes
+/// came with it (`raw[i]`, shared with the broker message) is logged as
+/// those bytes ([`tisa_transport::input_log::encode_inbound`]: the same
+/// record, without encoding the decoded envelope again); anything else is
+/// encoded.
+pub(crate) fn encode_inputs(inputs: &[LoggedInput], raw: &[Option<bytes::Bytes>]) -> Vec<Vec<u8>> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, l)| match (&l.input, raw.get(i)) {
+            (Input::Message { link, .. }, Some(Some(bytes))) => {
+                tisa_transport::input_log::encode_inbound(l.at, *link, bytes)
+            }
+            _ => tisa_transport::Wire::encode(l),
+        })
+        .collect()
 }

@@ -6,12 +6,43 @@
 //! Report bodies in the node's store are wire reports ([`Report`](tisa_core::Report)'s
 //! [`Wire`] impl).
 
-use tisa_core::{Command, Input, LoggedInput, Timestamp};
+use tisa_core::{Command, Input, LoggedInput, Party, Timestamp};
 
 use crate::control::{CommandRequest, ControlRequest};
 use crate::convert::{party_from, party_to, report_id, signed_from, signed_to, Wire};
 use crate::error::DecodeError;
 use crate::proto;
+
+/// The input-log record of a message that arrived on `link` at `at`,
+/// written from the envelope's bytes as they came
+/// ([`crate::decode_inbound_shared`]) instead of encoding the decoded
+/// envelope again: a nested message is its bytes, length-prefixed, so the
+/// record decodes to `LoggedInput { at, input: Input::Message { link,
+/// envelope } }` for the envelope those bytes decode to (byte for byte the
+/// same record when the sender encoded it as this node would).
+pub fn encode_inbound(at: Timestamp, link: Party, envelope: &[u8]) -> Vec<u8> {
+    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+    // `LoggedInput { at_ms = 1, inbound = 2: LoggedInbound { link = 1, envelope = 2 } }`,
+    // fields in order and proto3 defaults left out, as prost writes them.
+    let (at_ms, link) = (at.as_millis(), party_to(link) as u64);
+    let link_len = if link != 0 { key_len(1) + encoded_len_varint(link) } else { 0 };
+    let inner = link_len + key_len(2) + encoded_len_varint(envelope.len() as u64) + envelope.len();
+    let mut out = Vec::with_capacity(inner + 24);
+    if at_ms != 0 {
+        encode_key(1, WireType::Varint, &mut out);
+        encode_varint(at_ms, &mut out);
+    }
+    encode_key(2, WireType::LengthDelimited, &mut out);
+    encode_varint(inner as u64, &mut out);
+    if link != 0 {
+        encode_key(1, WireType::Varint, &mut out);
+        encode_varint(link, &mut out);
+    }
+    encode_key(2, WireType::LengthDelimited, &mut out);
+    encode_varint(envelope.len() as u64, &mut out);
+    out.extend_from_slice(envelope);
+    out
+}
 
 impl Wire for LoggedInput {
     type Proto = proto::LoggedInput;

@@ -463,3 +463,45 @@ fn batch_proofs_round_trip_and_malformed_ones_are_refused() {
         assert!(matches!(wire(f), Err(DecodeError::Inconsistent(_))), "{what}");
     }
 }
+
+/// What arrived is logged as its bytes came: the record written from an
+/// envelope's bytes is the record of the decoded envelope, byte for byte,
+/// and decodes to the same input; each envelope of a batch comes with its
+/// own bytes, shared with the batch's.
+#[test]
+fn an_inbound_envelope_is_logged_as_its_bytes_came() {
+    use tisa_transport::input_log::encode_inbound;
+    use tisa_transport::{decode_inbound_shared, encode_batch, Wire};
+    let report = env(Payload::Report(Report { header: header(), content: content(), manifest: manifest() }));
+    let decided = env(Payload::ReleaseDecision(decision(sign::Verdict::ApproveFull)));
+    for (e, link, at) in [(&report, Party::Kr, Timestamp(1_716_820_330_123)), (&decided, Party::Jp, Timestamp(0))] {
+        let logged = LoggedInput { at, input: Input::Message { link, envelope: e.clone() } };
+        let raw = encode_inbound(at, link, &encode_envelope(e));
+        assert_eq!(raw, logged.encode(), "the same record");
+        assert_eq!(LoggedInput::decode(&raw).unwrap(), logged);
+    }
+    // A batch: each envelope with exactly its own bytes.
+    let batch = bytes::Bytes::from(encode_batch(&[&report, &decided]));
+    let parts = decode_inbound_shared("tisa.kr.up.batch", &batch).unwrap();
+    assert_eq!(parts.len(), 2);
+    for ((got, raw), want) in parts.iter().zip([&report, &decided]) {
+        assert_eq!(got, want);
+        assert_eq!(raw.as_ref(), encode_envelope(want).as_slice());
+        let within = raw.as_ptr() as usize - batch.as_ptr() as usize;
+        assert!(within + raw.len() <= batch.len(), "a slice of the batch, not a copy");
+    }
+    let single = bytes::Bytes::from(encode_envelope(&report));
+    let parts = decode_inbound_shared("tisa.kr.up.report", &single).unwrap();
+    assert_eq!((parts[0].0.clone(), parts[0].1.clone()), (report.clone(), single.clone()));
+    // What prost refuses in a batch is refused alike: field 1 as a varint,
+    // an envelope running past the end, garbage.
+    let mut wrong = vec![0x08, 0x01];
+    wrong.extend_from_slice(&batch);
+    let mut cut = batch.to_vec();
+    cut.truncate(cut.len() - 10);
+    for bad in [wrong, cut, vec![0xff, 0xff, 0xff]] {
+        assert!(proto::EnvelopeBatch::decode(bad.as_slice()).is_err(), "prost refuses it");
+        let e = decode_inbound_shared("tisa.kr.up.batch", &bytes::Bytes::from(bad)).unwrap_err();
+        assert_eq!(e.code(), "PROTOBUF", "{e}");
+    }
+}

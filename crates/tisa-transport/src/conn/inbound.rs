@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
 use super::order::Reorder;
-use crate::convert::decode_inbound;
+use crate::convert::decode_inbound_shared;
 use crate::error::{DecodeError, TransportError};
 use crate::subjects;
 
@@ -25,6 +25,10 @@ pub struct Inbound {
     /// The decoded envelope (or, from a batch, envelopes, in order), or why
     /// the message could not be decoded.
     pub result: Result<Vec<Envelope>, DecodeError>,
+    /// Each decoded envelope's bytes as they came, in order (shared with
+    /// the broker message, not copied): what the node logs. Empty for an
+    /// early track copy (never logged) and for what did not decode.
+    pub raw: Vec<bytes::Bytes>,
     /// Where it sat in the broker, for a dead letter (never its bytes).
     pub meta: InboundMeta,
     /// Acknowledges it to the broker: call only once the node has durably
@@ -105,7 +109,8 @@ pub(crate) async fn early_tracks(
         while let Some(m) = sub.next().await {
             let meta = InboundMeta { size: m.payload.len(), early: true, ..InboundMeta::default() };
             let result = crate::convert::decode_inbound(&m.subject, &m.payload);
-            let msg = Inbound { link: peer, subject: m.subject.to_string(), result, meta, ack: Ack(None) };
+            let msg =
+                Inbound { link: peer, subject: m.subject.to_string(), result, raw: Vec::new(), meta, ack: Ack(None) };
             if tx.send(msg).await.is_err() {
                 break;
             }
@@ -367,10 +372,16 @@ impl Pump {
                     }
                     m = messages.next() => match m {
                         Some(Ok(m)) => {
-                            let result = decode_inbound(&m.subject, &m.payload);
+                            let (result, raw) = match decode_inbound_shared(&m.subject, &m.payload) {
+                                Ok(parts) => {
+                                    let (envs, raw) = parts.into_iter().unzip();
+                                    (Ok(envs), raw)
+                                }
+                                Err(e) => (Err(e), Vec::new()),
+                            };
                             let meta = InboundMeta::of(&m, &self.stream, result.is_ok());
                             let seq = meta.stream_seq;
-                            let inbound = Inbound { link: peer, subject: m.subject.to_string(), meta, result, ack: Ack(Some(m)) };
+                            let inbound = Inbound { link: peer, subject: m.subject.to_string(), meta, result, raw, ack: Ack(Some(m)) };
                             let ready = match order.as_mut() {
                                 Some(order) => order.offer(seq, inbound, Instant::now()),
                                 None => vec![inbound],

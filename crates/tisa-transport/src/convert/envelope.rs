@@ -1,6 +1,8 @@
 //! Envelopes and the payloads they carry between parties, batches, and the
 //! message id of an envelope that does not decode.
 
+use std::ops::Range;
+
 use prost::Message;
 use tisa_core::{
     Envelope, MessageId, Payload, Progress, Receipt, Rejection, ReleaseRequest, Retraction, Stage, Standing, Timestamp,
@@ -23,22 +25,73 @@ pub fn encode_envelope(env: &Envelope) -> Vec<u8> {
 /// must match the subject), or on a `batch` subject every envelope of an
 /// [`proto::EnvelopeBatch`], in order (at least one; any bad one fails the batch).
 pub fn decode_inbound(subject: &str, bytes: &[u8]) -> Result<Vec<Envelope>, DecodeError> {
+    Ok(decode_inbound_parts(subject, bytes)?.into_iter().map(|(e, _)| e).collect())
+}
+
+/// [`decode_inbound`], each envelope with its own bytes as they came: a
+/// slice of `bytes`, shared, not copied (the node logs an inbound message
+/// as these bytes, [`crate::input_log::encode_inbound`], instead of
+/// encoding the decoded envelope again).
+pub fn decode_inbound_shared(
+    subject: &str,
+    bytes: &bytes::Bytes,
+) -> Result<Vec<(Envelope, bytes::Bytes)>, DecodeError> {
+    Ok(decode_inbound_parts(subject, bytes)?.into_iter().map(|(e, r)| (e, bytes.slice(r))).collect())
+}
+
+/// What [`decode_inbound`] decodes, each envelope with where its bytes lie.
+fn decode_inbound_parts(subject: &str, bytes: &[u8]) -> Result<Vec<(Envelope, Range<usize>)>, DecodeError> {
     if crate::subjects::kind_of(subject) != crate::subjects::BATCH {
-        return decode_envelope(subject, bytes).map(|e| vec![e]);
+        return decode_envelope(subject, bytes).map(|e| vec![(e, 0..bytes.len())]);
     }
     if let Some(v) = leading_version(bytes, BATCH_VERSION_FIELDS).filter(|v| v.0 != PROTOCOL_VERSION) {
         return Err(DecodeError::VersionMismatch { major: v.0, minor: v.1 });
     }
-    let b = proto::EnvelopeBatch::decode(bytes)?;
-    if b.envelopes.is_empty() {
+    let (ranges, version) = batch_parts(bytes)?;
+    let envelopes: Vec<proto::Envelope> =
+        ranges.iter().map(|r| proto::Envelope::decode(&bytes[r.clone()])).collect::<Result<_, _>>()?;
+    if envelopes.is_empty() {
         return Err(DecodeError::Missing("envelope_batch.envelopes"));
     }
-    if b.version != PROTOCOL_VERSION {
+    if version.0 != PROTOCOL_VERSION {
         // A batch of a version before batches carried one: name its envelopes'.
-        let (major, minor) = b.envelopes.first().map_or((0, 0), |e| (e.version, e.version_minor));
+        let (major, minor) = envelopes.first().map_or((0, 0), |e| (e.version, e.version_minor));
         return Err(DecodeError::VersionMismatch { major, minor });
     }
-    b.envelopes.into_iter().map(Envelope::from_proto).collect()
+    envelopes.into_iter().zip(ranges).map(|(e, r)| Ok((Envelope::from_proto(e)?, r))).collect()
+}
+
+/// The fields of an [`proto::EnvelopeBatch`] as they lie in `bytes`: where
+/// each envelope is (field 1, in order), and the batch's version (fields 2
+/// and 3). A field prost would refuse is refused with prost's error.
+fn batch_parts(bytes: &[u8]) -> Result<(Vec<Range<usize>>, (u32, u32)), DecodeError> {
+    use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext, WireType};
+    let (mut ranges, mut version) = (Vec::new(), (0u32, 0u32));
+    let mut buf = bytes;
+    while !buf.is_empty() {
+        let (tag, wire_type) = decode_key(&mut buf)?;
+        let field = buf;
+        // Checks the field (its length within the batch, …) and steps over it.
+        skip_field(wire_type, tag, &mut buf, DecodeContext::default())?;
+        let mut value = field;
+        match (tag, wire_type) {
+            (1, WireType::LengthDelimited) => {
+                let len = decode_varint(&mut value)? as usize;
+                let start = bytes.len() - value.len();
+                ranges.push(start..start + len);
+            }
+            // Out-of-range versions are truncated as prost truncates them.
+            (2, WireType::Varint) => version.0 = decode_varint(&mut value)? as u32,
+            (3, WireType::Varint) => version.1 = decode_varint(&mut value)? as u32,
+            // A known field of another wire type: prost's own refusal.
+            (1..=3, _) => {
+                let e = proto::EnvelopeBatch::decode(bytes).err();
+                return Err(e.map_or(DecodeError::Inconsistent("a batch field of another wire type"), Into::into));
+            }
+            _ => {}
+        }
+    }
+    Ok((ranges, version))
 }
 
 /// Encodes envelopes for a `batch` subject.

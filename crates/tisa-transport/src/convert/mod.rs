@@ -23,7 +23,9 @@ use tisa_core::{
 use crate::error::DecodeError;
 use crate::proto;
 
-pub use envelope::{decode_envelope, decode_inbound, encode_batch, encode_envelope, peek_message_id};
+pub use envelope::{
+    decode_envelope, decode_inbound, decode_inbound_shared, encode_batch, encode_envelope, peek_message_id,
+};
 pub(crate) use report::{header_from, not_releasable_from, not_releasable_to, report_from, report_to_proto};
 
 /// A domain type and its protobuf message: the one conversion between them.
