@@ -61,10 +61,14 @@ fn decode_inbound_parts(subject: &str, bytes: &[u8]) -> Result<Vec<(Envelope, Ra
     envelopes.into_iter().zip(ranges).map(|(e, r)| Ok((Envelope::from_proto(e)?, r))).collect()
 }
 
+/// Where each envelope of a batch lies in its bytes, in order, and the
+/// batch's version (major, minor).
+type BatchParts = (Vec<Range<usize>>, (u32, u32));
+
 /// The fields of an [`proto::EnvelopeBatch`] as they lie in `bytes`: where
 /// each envelope is (field 1, in order), and the batch's version (fields 2
 /// and 3). A field prost would refuse is refused with prost's error.
-fn batch_parts(bytes: &[u8]) -> Result<(Vec<Range<usize>>, (u32, u32)), DecodeError> {
+fn batch_parts(bytes: &[u8]) -> Result<BatchParts, DecodeError> {
     use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext, WireType};
     let (mut ranges, mut version) = (Vec::new(), (0u32, 0u32));
     let mut buf = bytes;
