@@ -395,3 +395,53 @@ async fn a_link_stream_of_an_earlier_version_is_refused_with_its_fix() {
     let tracks = js.get_stream("TISA_JP_DOWN_TRACK").await.unwrap().cached_info().config.clone();
     assert_eq!(tracks.subjects, ["tisa.jp.down.track.>"]);
 }
+
+/// JP's whole site out of reach (its server down, per-nation): the hub
+/// cannot publish to JP at all, so what it owes JP waits in its outbox.
+/// Of a dense track's updates only the newest waits there (latest wins),
+/// however many came; back, JP gets the newest. The outbox's own unit
+/// test (`egress`) has the control: updates no newer one supersedes, and
+/// everything that is not a track, all stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dense_track_to_a_site_out_of_reach_waits_as_its_newest_update() {
+    let mut c = tokio::task::spawn_blocking(|| {
+        common::TestCluster::builder().without_tap().broker(common::Broker::PerNation).start()
+    })
+    .await
+    .unwrap();
+    grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
+    feed(&c, Party::Kr, &fixture(&c, "warm.jsonl", &[update("KR-T-WARM", 1, "USA,JPN")]));
+    wait_track(&c, Party::Jp, "KR-T-WARM", 1).await;
+
+    c.server("tisa-jp").unwrap().kill();
+    // One update at a time, each committed at the hub before the next (its
+    // own track window): each makes the hub owe JP an update.
+    const N: u32 = 6;
+    for seq in 1..=N {
+        feed(&c, Party::Kr, &fixture(&c, &format!("out{seq}.jsonl"), &[update("KR-T-OUT", seq, "USA,JPN")]));
+        wait_track(&c, Party::Us, "KR-T-OUT", seq).await;
+    }
+    // What waits for JP is the newest update only (a standing notice or a
+    // hello may wait beside it). `tisa health` fails while the outbox is
+    // stuck; its JSON still says why.
+    let health = |c: &Cluster| {
+        let out = op(c, Party::Us, false, &["health", "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)))
+    };
+    let h =
+        wait_async(|| async { Some(health(&c)).filter(|h| h["tracks_superseded"].as_u64() >= Some(u64::from(N) - 1)) })
+            .await;
+    assert!(h["outbox"].as_u64() <= Some(3), "the hub's outbox holds more than the newest update: {h}");
+    assert!(h["send_error"]["stream"].is_string(), "{h}");
+
+    // Back: JP gets the newest.
+    c.server("tisa-jp").unwrap().start_again().unwrap();
+    // (JP's node answers once it is back on its server.)
+    wait_async(|| async {
+        let out = op(&c, Party::Jp, false, &["tracks", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        v["items"].as_array()?.iter().any(|t| t["track_id"] == "KR-T-OUT" && t["seq"] == N).then_some(())
+    })
+    .await;
+    wait_async(|| async { (health(&c)["outbox"] == 0).then_some(()) }).await;
+}

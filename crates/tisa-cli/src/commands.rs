@@ -523,6 +523,7 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             "dead_letters": h.dead_letters,
             "dead_letter_errors": h.dead_letter_errors,
             "outbox": h.outbox,
+            "tracks_superseded": h.tracks_superseded,
             "offline_waiting": h.offline_waiting,
             "held": h.held,
             "refused_replies": h.refused_replies,
@@ -568,8 +569,8 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             h.rejected
         );
         println!(
-            "  dead letters={} (unwritable={})  outbox={}  held={}  refused replies={}  off-line waiting={}",
-            h.dead_letters, h.dead_letter_errors, h.outbox, h.held, h.refused_replies, h.offline_waiting
+            "  dead letters={} (unwritable={})  outbox={} (track updates superseded={})  held={}  refused replies={}  off-line waiting={}",
+            h.dead_letters, h.dead_letter_errors, h.outbox, h.tracks_superseded, h.held, h.refused_replies, h.offline_waiting
         );
         let l = &h.track_lane;
         if l.enabled {

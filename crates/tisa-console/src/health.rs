@@ -41,7 +41,10 @@ pub fn render(h: &Health) -> Markup {
             dt { "Connections" } dd { @if h.connected { "all up" } @else { strong.soon { "not all up" } } }
             dt { "Received / sent" } dd { (h.received) " / " (h.sent) }
             dt { "Malformed / refused" } dd { (h.malformed) " / " (h.rejected) }
-            dt { "Outbox (not yet accepted)" } dd { (h.outbox) }
+            dt { "Outbox (not yet accepted)" } dd {
+                (h.outbox)
+                @if h.tracks_superseded > 0 { " (" (h.tracks_superseded) " track updates superseded while waiting)" }
+            }
             @if let Some(e) = &h.send_error {
                 dt { "Sending stuck" } dd.soon { (e.stream) ": " (e.reason) " since " (e.since) }
             }

@@ -96,6 +96,8 @@ pub(crate) struct Counters {
     /// Track windows committed, and the copies they took (`windows`).
     pub(crate) track_windows: u64,
     pub(crate) track_windowed: u64,
+    /// Track updates dropped from the outbox, superseded while waiting.
+    pub(crate) tracks_superseded: u64,
 }
 
 /// Why the outbox is not draining (for `tisa health` and the error log).

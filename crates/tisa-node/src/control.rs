@@ -367,6 +367,7 @@ impl Actor {
             dead_letters: self.counters.dead_letters,
             dead_letter_errors: self.counters.dead_letter_errors,
             outbox: self.outbox.len() as u64,
+            tracks_superseded: self.counters.tracks_superseded,
             offline_waiting: self.courier.waiting(None) as u64,
             send_error: self.send_trouble.as_ref().filter(|_| !self.outbox.is_empty()).map(|t| SendError {
                 stream: t.stream.clone(),

@@ -153,7 +153,11 @@ impl Actor {
             // the outbox: they join them there, and go after them.
             let (wait, go): (Vec<Transmit>, Vec<Transmit>) =
                 out.into_iter().partition(|t| self.outbox.iter().any(|o| o.to == t.to));
+            let track = wait.iter().any(|t| matches!(t.envelope.payload, Payload::Track(_)));
             self.outbox.extend(wait);
+            if track {
+                self.drop_superseded_tracks();
+            }
             out = go;
         }
         self.fill_bodies(&mut out);
@@ -277,14 +281,32 @@ impl Actor {
         let log = self.send_trouble.as_ref().is_none_or(|t| t.stream != stream)
             || now.as_millis().saturating_sub(logged_at.as_millis()) >= 60_000;
         if log {
-            error!(stream = %stream, to = %to, outbox = self.outbox.len() + 1, since_ms = since.as_millis(), error = %e, "messages are not getting through; they are kept in the outbox and retried (nothing is dropped)");
+            error!(stream = %stream, to = %to, outbox = self.outbox.len() + 1, since_ms = since.as_millis(), error = %e, "messages are not getting through; they are kept in the outbox and retried (nothing is dropped but a track update a newer one of its track supersedes)");
         }
         self.send_trouble =
             Some(SendTrouble { stream, reason: e.to_string(), since, logged_at: if log { now } else { logged_at } });
     }
 
+    /// Latest wins, while the outbox waits: an update of a track that a
+    /// newer one of the same track, to the same peer, also waits behind is
+    /// dropped (it would be stale on arrival). A receiver whose broker is
+    /// out of reach so keeps the sender's outbox at one update per track,
+    /// however dense the track and long the outage.
+    fn drop_superseded_tracks(&mut self) {
+        let dropped = superseded_tracks_dropped(&mut self.outbox);
+        if dropped > 0 {
+            self.counters.tracks_superseded += dropped as u64;
+            debug!(
+                dropped,
+                outbox = self.outbox.len(),
+                "track updates waiting in the outbox superseded by newer ones of their tracks (latest wins)"
+            );
+        }
+    }
+
     /// Clears the send trouble once nothing waits any more.
     fn note_outbox(&mut self) {
+        self.drop_superseded_tracks();
         if self.outbox.is_empty() {
             if let Some(t) = self.send_trouble.take() {
                 info!(stream = %t.stream, since_ms = t.since.as_millis(), "messages are getting through again; the outbox is empty");
@@ -310,4 +332,82 @@ pub(crate) enum BodyError {
     /// The store has no body under the key, or not the one the core expects.
     #[error("report body store: {0}")]
     Fill(#[from] FillError),
+}
+
+/// Of the track updates in `outbox`, keeps each (peer, track)'s newest
+/// only; everything else stays, in its order. Returns how many it dropped.
+pub(crate) fn superseded_tracks_dropped(outbox: &mut Vec<Transmit>) -> usize {
+    let mut newest: std::collections::HashMap<(Party, &str), u32> = std::collections::HashMap::new();
+    let mut tracks = 0;
+    for t in outbox.iter() {
+        if let Payload::Track(u) = &t.envelope.payload {
+            tracks += 1;
+            let seq = newest.entry((t.to, u.doc.track_id.as_str())).or_insert(0);
+            *seq = (*seq).max(u.doc.seq);
+        }
+    }
+    if tracks == newest.len() {
+        return 0;
+    }
+    let keep: Vec<bool> = outbox
+        .iter()
+        .map(|t| match &t.envelope.payload {
+            Payload::Track(u) => newest.get(&(t.to, u.doc.track_id.as_str())).is_none_or(|n| u.doc.seq >= *n),
+            _ => true,
+        })
+        .collect();
+    let before = outbox.len();
+    let mut keep = keep.into_iter();
+    outbox.retain(|_| keep.next().unwrap_or(true));
+    before - outbox.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lane::tests::kr_track;
+
+    fn track(to: Party, id: &str, seq: u32) -> Transmit {
+        Transmit { to, envelope: kr_track(Party::Us, id, seq), body: None, offline: false }
+    }
+
+    fn seqs(outbox: &[Transmit]) -> Vec<(Party, String, u32)> {
+        outbox
+            .iter()
+            .map(|t| match &t.envelope.payload {
+                Payload::Track(u) => (t.to, u.doc.track_id.to_string(), u.doc.seq),
+                other => (t.to, other.kind().to_owned(), 0),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_outbox_keeps_each_tracks_newest_update_per_peer_and_everything_else() {
+        let mut hello = track(Party::Jp, "KR-T-1", 1);
+        hello.envelope.payload = Payload::Hello;
+        let mut outbox = vec![
+            track(Party::Jp, "KR-T-1", 1),
+            hello,
+            track(Party::Jp, "KR-T-2", 7),
+            track(Party::Jp, "KR-T-1", 3),
+            track(Party::Kr, "KR-T-1", 2),
+            track(Party::Jp, "KR-T-1", 2),
+        ];
+        // Control: nothing superseded, nothing dropped.
+        let mut alone =
+            vec![track(Party::Jp, "KR-T-1", 1), track(Party::Kr, "KR-T-1", 1), track(Party::Jp, "KR-T-2", 1)];
+        assert_eq!(superseded_tracks_dropped(&mut alone), 0);
+        assert_eq!(alone.len(), 3);
+        assert_eq!(superseded_tracks_dropped(&mut outbox), 2);
+        assert_eq!(
+            seqs(&outbox),
+            [
+                (Party::Jp, "hello".to_owned(), 0),
+                (Party::Jp, "KR-T-2".to_owned(), 7),
+                (Party::Jp, "KR-T-1".to_owned(), 3),
+                (Party::Kr, "KR-T-1".to_owned(), 2),
+            ],
+            "the newest of each track to each peer, the rest in order"
+        );
+    }
 }

@@ -383,6 +383,7 @@ fn replies() -> Vec<ControlReply> {
             dead_letters: 8,
             dead_letter_errors: 9,
             outbox: 10,
+            tracks_superseded: 21,
             offline_waiting: 3,
             send_error: Some(SendError { stream: "TISA_JP_DOWN".into(), reason: "full".into(), since: Timestamp(11) }),
             held: 12,

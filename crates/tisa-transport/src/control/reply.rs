@@ -108,6 +108,9 @@ pub struct Health {
     pub dead_letter_errors: u64,
     /// Messages not yet accepted by the receiver's stream (kept, retried).
     pub outbox: u64,
+    /// Track updates dropped from the outbox while they waited: a newer one
+    /// of the same track to the same peer superseded them (latest wins).
+    pub tracks_superseded: u64,
     /// Off-line messages waiting for the next bundle (`tisa bundle export`).
     pub offline_waiting: u64,
     /// Why sending is stuck, while the outbox is not empty.
@@ -625,6 +628,7 @@ impl Wire for Health {
             dead_letters: self.dead_letters,
             dead_letter_errors: self.dead_letter_errors,
             outbox: self.outbox,
+            tracks_superseded: self.tracks_superseded,
             offline_waiting: self.offline_waiting,
             send_error: self.send_error.as_ref().map(|e| e.reason.clone()).unwrap_or_default(),
             send_error_stream: self.send_error.as_ref().map(|e| e.stream.clone()).unwrap_or_default(),
@@ -665,6 +669,7 @@ impl Wire for Health {
             dead_letters: h.dead_letters,
             dead_letter_errors: h.dead_letter_errors,
             outbox: h.outbox,
+            tracks_superseded: h.tracks_superseded,
             offline_waiting: h.offline_waiting,
             send_error: (!h.send_error.is_empty()).then_some(SendError {
                 stream: h.send_error_stream,
