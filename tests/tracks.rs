@@ -157,6 +157,14 @@ fn audited_track(entries: &[Value], id: &str) -> (Vec<String>, std::collections:
     (windows, named)
 }
 
+/// KR's standing grant for NK_MISSILE to JP in force, and one update all
+/// the way to JP (so that the grant stands there).
+async fn granted_and_warm(c: &Cluster) {
+    grant_in_force(c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
+    feed(c, Party::Kr, &fixture(c, "warm.jsonl", &[update("KR-T-WARM", 1, "USA,JPN")]));
+    wait_track(c, Party::Jp, "KR-T-WARM", 1).await;
+}
+
 /// Waits until `party`'s node holds `(id, seq)` as a track's latest state.
 async fn wait_track(c: &Cluster, party: Party, id: &str, seq: u32) {
     let want = (id.to_owned(), seq);
@@ -247,10 +255,7 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
 async fn a_node_killed_with_a_track_window_open_loses_none_of_its_updates() {
     use std::time::Duration;
     let mut c = start(true).await;
-    grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
-    // Warm-up: one update all the way, so the grant stands at JP.
-    feed(&c, Party::Kr, &fixture(&c, "warm.jsonl", &[update("KR-T-WARM", 1, "USA,JPN")]));
-    wait_track(&c, Party::Jp, "KR-T-WARM", 1).await;
+    granted_and_warm(&c).await;
 
     // JP crashes (abort, as kill -9) as it commits its first track window.
     let line = "tisa: failpoint before-commit:track-window hit";
@@ -310,9 +315,7 @@ async fn a_receiver_away_finds_each_tracks_latest_updates_and_no_track_in_its_li
     use std::time::Duration;
     use tisa_transport::conn::TRACK_KEEP;
     let mut c = start(true).await;
-    grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
-    feed(&c, Party::Kr, &fixture(&c, "warm.jsonl", &[update("KR-T-WARM", 1, "USA,JPN")]));
-    wait_track(&c, Party::Jp, "KR-T-WARM", 1).await;
+    granted_and_warm(&c).await;
 
     c.node(Party::Jp).terminate(Duration::from_secs(30)).unwrap();
     const EXTRA: u32 = 200;
@@ -409,9 +412,7 @@ async fn a_dense_track_to_a_site_out_of_reach_waits_as_its_newest_update() {
     })
     .await
     .unwrap();
-    grant_in_force(&c, Party::Kr, &["--to", "jp", "--category", "missile", "--max-classification", "secret"]);
-    feed(&c, Party::Kr, &fixture(&c, "warm.jsonl", &[update("KR-T-WARM", 1, "USA,JPN")]));
-    wait_track(&c, Party::Jp, "KR-T-WARM", 1).await;
+    granted_and_warm(&c).await;
 
     c.server("tisa-jp").unwrap().kill();
     // One update at a time, each committed at the hub before the next (its

@@ -426,23 +426,10 @@ impl Links {
         let tisa_core::Payload::Track(t) = &env.payload else {
             return self.publish_durable(to, &[(env, bytes)]).await;
         };
-        let subject = subjects::outbound_track(self.party, to, t.doc.track_id.as_str()).ok_or_else(|| {
-            TransportError::Publish {
-                subject: format!("<{}→{}>", self.party, to),
-                reason: "no such link in the arrangement".to_owned(),
-            }
-        })?;
-        let client = self.links.iter().find(|(peer, _, _)| *peer == to).map(|(_, c, _)| c).ok_or_else(|| {
-            TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
-        })?;
-        let limit = client.server_info().max_payload;
-        if limit > 0 && bytes.len() > limit {
-            return Err(TransportError::TooLarge {
-                what: format!("track envelope {} to {to}", env.message_id),
-                size: bytes.len(),
-                limit,
-            });
-        }
+        let (subject, client) =
+            self.link_for(to, subjects::outbound_track(self.party, to, t.doc.track_id.as_str()), bytes.len(), || {
+                format!("track envelope {} to {to}", env.message_id)
+            })?;
         let (nation, dir) =
             if self.party.is_hub() { (to, subjects::Direction::Down) } else { (self.party, subjects::Direction::Up) };
         let stream = track_stream_name(nation, dir);
@@ -455,14 +442,33 @@ impl Links {
             match tokio::time::timeout(PUBLISH_ACK_TIMEOUT, ack).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
-                Err(_) => Err(TransportError::NotAccepted {
-                    stream,
-                    subject,
-                    reason: "no acknowledgement in time".into(),
-                    hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
-                }),
+                Err(_) => Err(no_ack_in_time(stream, subject)),
             }
         }))
+    }
+
+    /// The connection of the link to `to` and the subject to publish on
+    /// (`None`: no such link in the arrangement), once the payload's `size`
+    /// is known to fit the broker's `max_payload`.
+    fn link_for(
+        &self,
+        to: Party,
+        subject: Option<String>,
+        size: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(String, &Client), TransportError> {
+        let subject = subject.ok_or_else(|| TransportError::Publish {
+            subject: format!("<{}→{}>", self.party, to),
+            reason: "no such link in the arrangement".to_owned(),
+        })?;
+        let client = self.links.iter().find(|(peer, _, _)| *peer == to).map(|(_, c, _)| c).ok_or_else(|| {
+            TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
+        })?;
+        let limit = client.server_info().max_payload;
+        if limit > 0 && size > limit {
+            return Err(TransportError::TooLarge { what: what(), size, limit });
+        }
+        Ok((subject, client))
     }
 
     async fn publish_chained(&self, to: Party, envs: &[(&Envelope, &[u8])]) -> Result<AckWait, TransportError> {
@@ -475,22 +481,10 @@ impl Links {
             ),
             [] => return Err(TransportError::Publish { subject: "-".into(), reason: "nothing to publish".into() }),
         };
-        let subject = subjects::outbound(self.party, to, kind).ok_or_else(|| TransportError::Publish {
-            subject: format!("<{}→{}>", self.party, to),
-            reason: "no such link in the arrangement".to_owned(),
-        })?;
-        let client = self.links.iter().find(|(peer, _, _)| *peer == to).map(|(_, c, _)| c).ok_or_else(|| {
-            TransportError::Publish { subject: subject.clone(), reason: "no connection for this link".to_owned() }
-        })?;
         // Durable: the receiver's stream acknowledges (deduplicating by message id).
-        let limit = client.server_info().max_payload;
-        if limit > 0 && payload.len() > limit {
-            return Err(TransportError::TooLarge {
-                what: format!("{kind} envelope {msg_id} to {to}"),
-                size: payload.len(),
-                limit,
-            });
-        }
+        let (subject, client) = self.link_for(to, subjects::outbound(self.party, to, kind), payload.len(), || {
+            format!("{kind} envelope {msg_id} to {to}")
+        })?;
         let stream = receiving_stream(self.party, to).unwrap_or_default();
         let _order = self.send_order.lock().await;
         let (place, ticket) = {
@@ -517,12 +511,7 @@ impl Links {
                 Ok(Ok(a)) if a.duplicate => Ok(Outcome::Duplicate),
                 Ok(Ok(a)) => Ok(Outcome::Stored(a.sequence)),
                 Ok(Err(e)) => Err(not_accepted(&stream, &subject, &e)),
-                Err(_) => Err(TransportError::NotAccepted {
-                    stream,
-                    subject,
-                    reason: "no acknowledgement in time".into(),
-                    hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
-                }),
+                Err(_) => Err(no_ack_in_time(stream, subject)),
             };
             settle(&chains, to, ticket, r.as_ref().copied().unwrap_or(Outcome::Failed));
             r.map(|_| ())
@@ -634,6 +623,16 @@ fn stream_health(name: String, info: &async_nats::jetstream::stream::Info) -> St
 
 /// Describes why the receiver's stream did not take a message, with what
 /// the operator can do about it.
+/// A publish `stream` did not acknowledge within [`PUBLISH_ACK_TIMEOUT`].
+fn no_ack_in_time(stream: String, subject: String) -> TransportError {
+    TransportError::NotAccepted {
+        stream,
+        subject,
+        reason: "no acknowledgement in time".into(),
+        hint: "the broker or the link may be slow or down; the message is kept and retried every 2 s",
+    }
+}
+
 fn not_accepted(stream: &str, subject: &str, e: &async_nats::jetstream::context::PublishError) -> TransportError {
     use async_nats::jetstream::context::PublishErrorKind;
     let reason = e.to_string();
