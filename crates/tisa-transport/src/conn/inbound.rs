@@ -181,8 +181,8 @@ pub fn track_stream_name(nation: Party, dir: subjects::Direction) -> String {
 /// an older one goes when a newer one comes): the backstop for a receiver
 /// that was away is each track's latest, never the whole history, so a
 /// dense track cannot fill the receiver's storage. Twice the most a node
-/// holds unacknowledged in one track window (`tisa_node::windows`), so a
-/// node killed with a window open still finds every update of it.
+/// holds unacknowledged in its track windows (`tisa_node::windows`), so a
+/// node killed with windows open still finds every update they held.
 pub const TRACK_KEEP: i64 = 2048;
 
 /// The stream in which `to` keeps what `from` sends it (`None`: no such link).
@@ -280,6 +280,9 @@ impl Pump {
                 has: config.subjects.join(" "),
                 wanted: self.subject.clone(),
             });
+        }
+        if self.track && config.max_messages_per_subject != TRACK_KEEP {
+            warn!(stream = %self.stream, keeps = config.max_messages_per_subject, wanted = TRACK_KEEP, "the track stream keeps another number of updates per track than this version; change it with the nats CLI (`nats stream edit --max-msgs-per-subject`) as an operator of the account");
         }
         if config.retention != js_stream::RetentionPolicy::WorkQueue {
             warn!(stream = %self.stream, "stream predates work-queue retention: taken messages stay in it and count against the account's JetStream limits; recreate it when drained");
