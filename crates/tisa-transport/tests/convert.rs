@@ -474,7 +474,11 @@ fn an_inbound_envelope_is_logged_as_its_bytes_came() {
     use tisa_transport::{decode_inbound_shared, encode_batch, Wire};
     let report = env(Payload::Report(Report { header: header(), content: content(), manifest: manifest() }));
     let decided = env(Payload::ReleaseDecision(decision(sign::Verdict::ApproveFull)));
-    for (e, link, at) in [(&report, Party::Kr, Timestamp(1_716_820_330_123)), (&decided, Party::Jp, Timestamp(0))] {
+    for (e, link, at) in [
+        (&report, Party::Kr, Timestamp(1_716_820_330_123)),
+        (&decided, Party::Jp, Timestamp(0)),
+        (&report, Party::Us, Timestamp(7)),
+    ] {
         let logged = LoggedInput { at, input: Input::Message { link, envelope: e.clone() } };
         let raw = encode_inbound(at, link, &encode_envelope(e));
         assert_eq!(raw, logged.encode(), "the same record");
