@@ -274,17 +274,21 @@ impl Store {
         Report::decode(v.value()).map(Some).map_err(|e| self.err(format!("body {key}: {e}")))
     }
 
-    /// Appends inputs durably (one write and one `fdatasync` of the input
-    /// log) before they are applied. Returns the sequence number of the
-    /// first (the others follow). If a power loss tears the write, a prefix
-    /// of the batch may survive: as if the node had stopped after
-    /// committing those alone (none was applied or acknowledged yet).
+    /// [`Store::append_encoded`] of inputs, encoded here (the node logs
+    /// encoded records: `ingress::encode_inputs`; tests).
+    #[cfg(test)]
     pub fn append(&mut self, inputs: &[LoggedInput]) -> Result<u64, StoreError> {
         let payloads: Vec<Vec<u8>> = inputs.iter().map(LoggedInput::encode).collect();
         self.append_encoded(&payloads)
     }
 
-    /// [`Store::append`] of inputs already encoded ([`LoggedInput::encode`]).
+    /// Appends encoded inputs ([`LoggedInput::encode`], or a message's
+    /// record written from its bytes) durably (one write and one
+    /// `fdatasync` of the input log) before they are applied. Returns the
+    /// sequence number of the first (the others follow). If a power loss
+    /// tears the write, a prefix of the batch may survive: as if the node
+    /// had stopped after committing those alone (none was applied or
+    /// acknowledged yet).
     pub fn append_encoded(&mut self, payloads: &[Vec<u8>]) -> Result<u64, StoreError> {
         let first = self.wal.append(payloads).map_err(|e| self.err(e))?;
         self.next_seq = self.wal.next_seq();

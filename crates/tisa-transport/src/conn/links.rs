@@ -398,14 +398,6 @@ impl Links {
         (group, wait)
     }
 
-    /// Hands envelopes for `to` to its link's connection as one broker
-    /// message (one envelope: on its kind's subject; several: a batch),
-    /// chained after the ones before it ([`Chain`]); returns the future of
-    /// its acknowledgement (an error after [`PUBLISH_ACK_TIMEOUT`]).
-    async fn publish_durable(&self, to: Party, envs: &[(&Envelope, &[u8])]) -> Result<AckWait, TransportError> {
-        self.publish_chained(to, envs).await
-    }
-
     /// Publishes a track update the real-time lane passed (`Transmit` of a
     /// [`tisa_core::Lane`]) into the receiver's track stream, as the
     /// committed path does ([`Links::publish_track`]; the stream keeps one
@@ -471,7 +463,11 @@ impl Links {
         Ok((subject, client))
     }
 
-    async fn publish_chained(&self, to: Party, envs: &[(&Envelope, &[u8])]) -> Result<AckWait, TransportError> {
+    /// Hands envelopes for `to` to its link's connection as one broker
+    /// message (one envelope: on its kind's subject; several: a batch),
+    /// chained after the ones before it ([`Chain`]); returns the future of
+    /// its acknowledgement (an error after [`PUBLISH_ACK_TIMEOUT`]).
+    async fn publish_durable(&self, to: Party, envs: &[(&Envelope, &[u8])]) -> Result<AckWait, TransportError> {
         let (kind, payload, msg_id) = match envs {
             [(one, bytes)] => (one.payload.kind(), bytes.to_vec(), one.message_id.to_string()),
             [(first, _), .., (last, _)] => (
