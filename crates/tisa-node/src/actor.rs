@@ -367,6 +367,11 @@ async fn run(
             _ = tokio::time::sleep(sleep) => actor.timeout(),
         }
         actor.drain().await;
+        // What drain published is in the connections' queues: let their
+        // tasks write it before this task blocks in the next commit's
+        // fdatasync (a task woken from here waits in this worker's next
+        // slot, which no other worker takes).
+        tokio::task::yield_now().await;
     }
     actor.stop().await;
     info!("node stopped");

@@ -114,6 +114,9 @@ impl Actor {
             self.queued.extend(early);
         }
         self.queued.extend(rest);
+        // Let the connections write the deliveries before the fdatasync
+        // blocks this worker (see the actor's loop).
+        tokio::task::yield_now().await;
         if kinds.iter().any(|k| crate::failpoint::before_commit_message(k)) {
             std::future::pending::<()>().await;
         }
