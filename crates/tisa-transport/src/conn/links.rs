@@ -617,8 +617,6 @@ fn stream_health(name: String, info: &async_nats::jetstream::stream::Info) -> St
     }
 }
 
-/// Describes why the receiver's stream did not take a message, with what
-/// the operator can do about it.
 /// A publish `stream` did not acknowledge within [`PUBLISH_ACK_TIMEOUT`].
 fn no_ack_in_time(stream: String, subject: String) -> TransportError {
     TransportError::NotAccepted {
@@ -629,6 +627,8 @@ fn no_ack_in_time(stream: String, subject: String) -> TransportError {
     }
 }
 
+/// Describes why the receiver's stream did not take a message, with what
+/// the operator can do about it.
 fn not_accepted(stream: &str, subject: &str, e: &async_nats::jetstream::context::PublishError) -> TransportError {
     use async_nats::jetstream::context::PublishErrorKind;
     let reason = e.to_string();
