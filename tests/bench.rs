@@ -79,6 +79,17 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
         for k in ["nats_durable_relay", "raw_js_publish", "raw_core_relay"] {
             assert!(tp["ratios"][k].as_f64().is_some_and(|r| r > 0.0), "no ratio {k}: {tp}");
         }
+        // Each throughput run says what it cost the machine per message: the
+        // broker, this process and (tisa) the three nodes, and their total.
+        for (name, parts) in [
+            ("raw/nats_durable_relay", &["nats_server", "bench"][..]),
+            ("tisa/standing_throughput", &["nats_server", "bench", "nodes"][..]),
+        ] {
+            let cpu = &find(name)["cpu_us_per_msg"];
+            let sum: f64 = parts.iter().map(|k| num(cpu, k)).sum();
+            assert!(parts.iter().all(|k| num(cpu, k) >= 0.0), "{name}: {cpu}");
+            assert!((num(cpu, "machine") - sum).abs() < 1e-6, "{name}: the machine is its parts: {cpu}");
+        }
         let nodes = &doc["nodes"][fsync];
         for party in ["KR", "US", "JP"] {
             assert!(num(&nodes["startup_to_ready_ms"], party) > 0.0, "{nodes}");

@@ -184,6 +184,13 @@ pub struct PathResult {
     /// tisa throughput only: how long the submits alone took (the KR node's intake).
     #[serde(skip_serializing_if = "Option::is_none")]
     submit_phase_s: Option<f64>,
+    /// Throughput paths: CPU time per message (µs) spent during the run by
+    /// `nats_server`, by this process (`bench`: the raw paths' clients, or
+    /// the tisa paths' submitter and watchers), by the three `nodes`
+    /// together (tisa paths), and the `machine`'s total of those. On a
+    /// saturated machine throughput is its cores' time ÷ `machine`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    cpu_us_per_msg: BTreeMap<String, f64>,
     /// Every ratio: per baseline (throughput), or per percentile (latency).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     ratios: BTreeMap<String, f64>,
@@ -237,6 +244,32 @@ fn throughput_result(name: &str, fsync: &str, what: &str, sent: usize, delivered
     }
 }
 
+/// CPU time (µs) used so far by the processes `pids`, each by name.
+fn cpu_now(pids: &[(&str, Option<u32>)]) -> Vec<(String, Option<u64>)> {
+    pids.iter().map(|(n, p)| ((*n).to_owned(), p.and_then(tisa_paths::cpu_us))).collect()
+}
+
+/// Per message: each name's CPU between `before` and `after` (names that
+/// repeat are summed), and the `machine` total, over `n` messages. Names
+/// without both readings are left out, and so is the total.
+fn cpu_per_msg(before: &[(String, Option<u64>)], after: &[(String, Option<u64>)], n: usize) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    let mut complete = true;
+    for ((name, b), (_, a)) in before.iter().zip(after) {
+        match (b, a) {
+            (Some(b), Some(a)) => {
+                *m.entry(name.clone()).or_insert(0.0) += a.saturating_sub(*b) as f64 / n.max(1) as f64
+            }
+            _ => complete = false,
+        }
+    }
+    if complete && !m.is_empty() {
+        let total = m.values().sum();
+        m.insert("machine".to_owned(), total);
+    }
+    m
+}
+
 fn payload() -> Bytes {
     Bytes::from(vec![b'x'; PAYLOAD])
 }
@@ -280,7 +313,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
             paths.push(raw_core_relay(&url, s.raw, f).await?);
             paths.push(raw_latency(&url, s.latency, f).await?);
             paths.push(raw_js_publish(&url, s.raw_js, f).await?);
-            paths.push(raw_durable_relay(&url, s.raw_js, f).await?);
+            paths.push(raw_durable_relay(&url, raw.nats.pid(), s.raw_js, f).await?);
         }
         let run = tisa_paths(&bin, &nats_bin, always, &s, a.json).await?;
         paths.extend(run.paths);
@@ -317,4 +350,35 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         print_tables(&doc, &paths);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(v: &[(&str, Option<u64>)]) -> Vec<(String, Option<u64>)> {
+        v.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect()
+    }
+
+    #[test]
+    fn cpu_per_message_sums_a_name_that_repeats_and_totals_the_machine() {
+        let before = reading(&[("nats_server", Some(1_000)), ("nodes", Some(100)), ("nodes", Some(200))]);
+        let after = reading(&[("nats_server", Some(3_000)), ("nodes", Some(1_100)), ("nodes", Some(2_200))]);
+        let m = cpu_per_msg(&before, &after, 10);
+        assert_eq!(m["nats_server"], 200.0);
+        assert_eq!(m["nodes"], 300.0, "both nodes, summed");
+        assert_eq!(m["machine"], 500.0);
+    }
+
+    #[test]
+    fn a_process_without_a_reading_leaves_the_machine_total_out() {
+        let before = reading(&[("nats_server", Some(1_000)), ("nodes", None)]);
+        let after = reading(&[("nats_server", Some(2_000)), ("nodes", Some(5_000))]);
+        let m = cpu_per_msg(&before, &after, 10);
+        assert_eq!(m["nats_server"], 100.0);
+        assert!(!m.contains_key("nodes") && !m.contains_key("machine"), "{m:?}");
+        // Control: with both readings the total is there.
+        let before = reading(&[("nats_server", Some(1_000)), ("nodes", Some(0))]);
+        assert_eq!(cpu_per_msg(&before, &after, 10)["machine"], 600.0);
+    }
 }

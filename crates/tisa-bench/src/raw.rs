@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use futures::StreamExt;
 use tisa_kit::natsd::{scratch_dir, NatsServer};
 
-use crate::{latency_result, payload, throughput_result, PathResult, IN_FLIGHT};
+use crate::{cpu_now, cpu_per_msg, latency_result, payload, throughput_result, PathResult, IN_FLIGHT};
 
 /// A plain nats-server with JetStream under the given fsync setting.
 pub(crate) struct RawServer {
@@ -224,7 +224,7 @@ async fn pull(
     Ok(c.messages().await?)
 }
 
-pub(crate) async fn raw_durable_relay(url: &str, n: usize, fsync: &str) -> Result<PathResult> {
+pub(crate) async fn raw_durable_relay(url: &str, nats_pid: u32, n: usize, fsync: &str) -> Result<PathResult> {
     let (kr, us, jp) = (connect(url).await?, connect(url).await?, connect(url).await?);
     let (js_kr, js_us, js_jp) =
         (async_nats::jetstream::new(kr), async_nats::jetstream::new(us), async_nats::jetstream::new(jp));
@@ -267,19 +267,24 @@ pub(crate) async fn raw_durable_relay(url: &str, n: usize, fsync: &str) -> Resul
         }
         (got, last)
     });
+    let procs = [("nats_server", Some(nats_pid)), ("bench", Some(std::process::id()))];
+    let cpu_before = cpu_now(&procs);
     let start = Instant::now();
     publish_acked(&js_kr, "raw.durable.kr.up", n).await?;
     let (got, last) = counter.await?;
+    let cpu = cpu_per_msg(&cpu_before, &cpu_now(&procs), got);
     hub.abort();
     let secs = last.map_or(0.0, |l| (l - start).as_secs_f64());
     let _ = js_kr.delete_stream("RAW_KR_UP").await;
     let _ = js_kr.delete_stream("RAW_JP_DOWN").await;
-    Ok(throughput_result(
+    let mut r = throughput_result(
         "raw/nats_durable_relay",
         fsync,
         "durable relay from NATS alone: KR→stream, hub pulls, republishes with ack, then acks; JP pulls",
         n,
         got,
         secs,
-    ))
+    );
+    r.cpu_us_per_msg = cpu;
+    Ok(r)
 }

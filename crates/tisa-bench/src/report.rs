@@ -177,6 +177,10 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
             fmt(p.msgs_per_s, 1.0, 0),
             ratios
         );
+        if !p.cpu_us_per_msg.is_empty() {
+            let cpu = p.cpu_us_per_msg.iter().map(|(k, v)| format!("{k}={v:.1}")).collect::<Vec<_>>().join(" ");
+            println!("{:<26} {:<6} CPU µs per message: {cpu}", "", "");
+        }
     }
     println!(
         "\n{:<26} {:<6} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  ratio (÷ raw 2-hop)",

@@ -19,7 +19,8 @@ use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery, Wat
 use tokio::sync::mpsc;
 
 use crate::{
-    latency_result, percentiles, progress, throughput_result, PathResult, Sizes, PAYLOAD, STALL, SUBMIT_CONCURRENCY,
+    cpu_now, cpu_per_msg, latency_result, percentiles, progress, throughput_result, PathResult, Sizes, PAYLOAD, STALL,
+    SUBMIT_CONCURRENCY,
 };
 
 /// What one node's watch stream has shown, with when it arrived here.
@@ -180,6 +181,14 @@ pub(crate) fn cpu_us(pid: u32) -> Option<u64> {
 /// The three nodes' CPU time so far (µs), in KR, US, JP order.
 fn nodes_cpu_us(c: &mut Cluster) -> Vec<Option<u64>> {
     Party::ALL.iter().map(|p| c.node(*p).pid().and_then(cpu_us)).collect()
+}
+
+/// Every process on a report's path, by its share's name: the broker,
+/// this process, the three nodes (summed as `nodes`).
+fn machine_pids(c: &mut Cluster) -> Vec<(&'static str, Option<u32>)> {
+    let mut v = vec![("nats_server", Some(c.nats.pid())), ("bench", Some(std::process::id()))];
+    v.extend(Party::ALL.iter().map(|p| ("nodes", c.node(*p).pid())));
+    v
 }
 
 /// The three nodes' resident memory now (KiB), in KR, US, JP order.
@@ -449,6 +458,8 @@ pub(crate) async fn tisa_paths(
     jp_watch.clear();
     let before = jp_watch.counts.get("RECEIVED").copied().unwrap_or(0);
     let cpu_before = nodes_cpu_us(&mut c);
+    let procs = machine_pids(&mut c);
+    let machine_before = cpu_now(&procs);
     let rss_before = nodes_rss_kb(&mut c);
     let start_ms = clock::now();
     let start = Instant::now();
@@ -458,6 +469,7 @@ pub(crate) async fn tisa_paths(
     jp_watch.wait_count("RECEIVED", before + s.reports).await;
     // CPU per report each node spent on the burst (its receipts home included).
     let cpu_after = nodes_cpu_us(&mut c);
+    let machine_cpu = cpu_per_msg(&machine_before, &cpu_now(&procs), s.reports);
     let rss_after = nodes_rss_kb(&mut c);
     // Per node and report: (after − before) ÷ reports, scaled by `unit`.
     let per_report = |before: &[Option<u64>], after: &[Option<u64>], unit: f64| -> serde_json::Map<String, Value> {
@@ -488,6 +500,7 @@ pub(crate) async fn tisa_paths(
         secs,
     );
     r.submit_phase_s = Some(submit_secs);
+    r.cpu_us_per_msg = machine_cpu;
     paths.push(r);
 
     // Scale through the node: build up pending requests at KR, then its RSS and decision time.

@@ -119,6 +119,11 @@ impl NatsServer {
         self
     }
 
+    /// Its process id (for CPU and memory readings).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its `server_name`, if known.
     pub fn name(&self) -> &str {
         &self.name
