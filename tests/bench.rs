@@ -128,6 +128,23 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
     }
     let targets = doc["targets"].as_array().unwrap();
     assert!(targets.len() >= 8, "{targets:?}");
+    // The serial steps measured alone, and every latency target's floor built from them.
+    let floors = &doc["floors"];
+    for k in ["fdatasync_p50_us", "fdatasync_p99_us", "sign_p50_us", "verify_p50_us"] {
+        assert!(num(floors, k) > 0.0, "{floors}");
+    }
+    let latency_targets: Vec<&Value> = targets
+        .iter()
+        .filter(|t| {
+            t["target"].as_str().is_some_and(|n| n.starts_with('[') && (n.contains("p50") || n.contains("p99")))
+        })
+        .collect();
+    assert_eq!(latency_targets.len(), 5, "{targets:?}");
+    for t in latency_targets {
+        let f = &t["floor"];
+        assert!(num(f, "value") > 0.0 && f["over_limit"] == (num(f, "value") > num(t, "limit")), "{t}");
+        assert!(num(&f["steps"], "hops") == 4.0 && num(&f["steps"], "verifies") >= 3.0, "{t}");
+    }
     assert!(targets.iter().all(|t| t["target"].is_string() && t["limit"].is_number()), "{targets:?}");
 
     // The table form prints the same paths.

@@ -41,6 +41,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 
+mod floor;
 mod raw;
 mod report;
 mod scale;
@@ -300,6 +301,14 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
     };
     let started = Instant::now();
     let load_at_start = loadavg();
+    // The serial steps' own costs, measured alone before anything else runs.
+    progress(a.json, "the floors: fdatasync, ed25519 sign and verify, alone");
+    let floors = {
+        let dir = tisa_kit::natsd::scratch_dir("bench-floor")?;
+        let f = tokio::task::block_in_place(|| floor::measure(&dir, s.latency.clamp(20, 1000)));
+        let _ = std::fs::remove_dir_all(&dir);
+        f?
+    };
     let mut paths = Vec::new();
     let mut nodes = BTreeMap::new();
     let mut settings_in_force = BTreeMap::new();
@@ -326,7 +335,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         Vec::new()
     };
     ratios(&mut paths);
-    let targets = targets(&paths, &nodes, &scale);
+    let targets = targets(&paths, &nodes, &scale, Some(&floors));
     let doc = json!({
         "machine": machine(&nats_bin, load_at_start),
         "quick": a.quick,
@@ -340,6 +349,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         "paths": paths,
         "nodes": nodes,
         "scale": scale,
+        "floors": floors,
         "scale_note": "KR's core and node store (report bodies on disk, redb cache 32 MiB) in one process, the hub's in \
     another, over pipes (no NATS), one pair per size; each RSS is that process's whole resident set",
         "targets": targets,

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use tisa_core::Party;
 
+use crate::floor::{Floors, Steps, APPROVAL, STANDING, TRACK};
 use crate::{PathResult, PAYLOAD};
 
 pub(crate) fn loadavg() -> Option<String> {
@@ -83,12 +84,32 @@ pub(crate) fn ratios(paths: &mut [PathResult]) {
     }
 }
 
-pub(crate) fn targets(paths: &[PathResult], nodes: &BTreeMap<String, Value>, scale: &[Value]) -> Vec<Value> {
+pub(crate) fn targets(
+    paths: &[PathResult],
+    nodes: &BTreeMap<String, Value>,
+    scale: &[Value],
+    floors: Option<&Floors>,
+) -> Vec<Value> {
     let mut t = Vec::new();
     let mut add = |what: String, value: Option<f64>, op: &str, limit: f64| {
         let met = value.map(|v| if op == ">=" { v >= limit } else { v <= limit });
         t.push(json!({"target": what, "value": value, "op": op, "limit": limit, "met": met}));
     };
+    // A latency target's floor: its path's serial steps alone at their
+    // medians (`floor::Floors::p50_us`), in the target's unit, and whether
+    // that alone is over the limit (then no tuning meets it with every
+    // guarantee on: a step would have to go).
+    let raw_2hop = |f: &str| find(paths, "raw/core_2hop_latency", f).and_then(|p| p.p50_us);
+    let floor = |steps: Steps, f: &str, unit: &dyn Fn(f64, f64) -> f64, limit: f64| -> Option<Value> {
+        let (fl, raw) = (floors?, raw_2hop(f)?);
+        let v = unit(fl.p50_us(steps, raw), raw);
+        Some(json!({
+            "value": v,
+            "over_limit": v > limit,
+            "steps": {"hops": steps.hops, "fsyncs": steps.fsyncs, "signs": steps.signs, "verifies": steps.verifies},
+        }))
+    };
+    let mut floors_of = Vec::new();
     for f in ["always", "lazy"] {
         if let Some(p) = find(paths, "tisa/standing_throughput", f) {
             add(
@@ -107,16 +128,25 @@ pub(crate) fn targets(paths: &[PathResult], nodes: &BTreeMap<String, Value>, sca
             }
         }
     }
+    let ms = |us: f64, _raw: f64| us / 1e3;
     if let Some(p) = find(paths, "tisa/standing_latency", "lazy") {
-        add("[lazy] end-to-end p50 ÷ raw 2-hop p50".into(), p.ratios.get("p50").copied(), "<=", 3.0);
-        add("[lazy] end-to-end p99 (ms)".into(), p.p99_us.map(|v| v / 1e3), "<=", 2.0);
+        let what = "[lazy] end-to-end p50 ÷ raw 2-hop p50".to_owned();
+        floors_of.push((what.clone(), floor(STANDING, "lazy", &|us, raw| us / raw, 3.0)));
+        add(what, p.ratios.get("p50").copied(), "<=", 3.0);
+        let what = "[lazy] end-to-end p99 (ms)".to_owned();
+        floors_of.push((what.clone(), floor(STANDING, "lazy", &ms, 2.0)));
+        add(what, p.p99_us.map(|v| v / 1e3), "<=", 2.0);
     }
     if let Some(p) = find(paths, "tisa/manual_latency", "lazy") {
-        add("[lazy] approval → delivery p50 (ms)".into(), p.p50_us.map(|v| v / 1e3), "<=", 1.0);
+        let what = "[lazy] approval → delivery p50 (ms)".to_owned();
+        floors_of.push((what.clone(), floor(APPROVAL, "lazy", &ms, 1.0)));
+        add(what, p.p50_us.map(|v| v / 1e3), "<=", 1.0);
     }
     for f in ["always", "lazy"] {
         if let Some(p) = find(paths, "tisa/track_latency", f) {
-            add(format!("[{f}] (c) missile track p99 (ms)"), p.p99_us.map(|v| v / 1e3), "<=", 1.0);
+            let what = format!("[{f}] (c) missile track p99 (ms)");
+            floors_of.push((what.clone(), floor(TRACK, f, &ms, 1.0)));
+            add(what, p.p99_us.map(|v| v / 1e3), "<=", 1.0);
         }
     }
     let get = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
@@ -138,6 +168,11 @@ pub(crate) fn targets(paths: &[PathResult], nodes: &BTreeMap<String, Value>, sca
             let max =
                 idle.values().filter_map(Value::as_f64).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
             add(format!("[{f}] node idle RSS, largest of three (MB)"), max, "<=", 30.0);
+        }
+    }
+    for (what, fl) in floors_of {
+        if let (Some(fl), Some(target)) = (fl, t.iter_mut().find(|x| x["target"] == what.as_str())) {
+            target["floor"] = fl;
         }
     }
     t
@@ -252,8 +287,13 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
                 Some(false) => "MISSED",
                 None => "n/a",
             };
+            let floor = match x["floor"]["value"].as_f64() {
+                Some(v) if x["floor"]["over_limit"] == true => format!("; floor {v:.3}: out of reach"),
+                Some(v) => format!("; floor {v:.3}"),
+                None => String::new(),
+            };
             println!(
-                "  {:<7} {} = {} ({} {})",
+                "  {:<7} {} = {} ({} {}{floor})",
                 met,
                 x["target"].as_str().unwrap_or(""),
                 fmt(x["value"].as_f64(), 1.0, 3),
@@ -261,5 +301,15 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
                 x["limit"]
             );
         }
+    }
+    if let Some(f) = doc["floors"].as_object() {
+        let v = |k: &str| fmt(f.get(k).and_then(Value::as_f64), 1.0, 0);
+        println!(
+            "\nfloors (the steps alone, µs): fdatasync p50 {} p99 {}; ed25519 sign p50 {}, verify p50 {}",
+            v("fdatasync_p50_us"),
+            v("fdatasync_p99_us"),
+            v("sign_p50_us"),
+            v("verify_p50_us")
+        );
     }
 }
