@@ -128,6 +128,12 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
     }
     let targets = doc["targets"].as_array().unwrap();
     assert!(targets.len() >= 8, "{targets:?}");
+    // (a)'s ceiling: the broker's and the bench's CPU alone, as if the nodes
+    // cost nothing (absent when this short run's 10 ms CPU ticks read none;
+    // `report::tests` checks the arithmetic).
+    let a = targets.iter().find(|t| t["target"].as_str().is_some_and(|n| n.contains("(a)"))).unwrap();
+    let c = &a["ceiling"];
+    assert!(c.is_null() || (num(c, "value") > 0.0 && c["out_of_reach"] == (num(c, "value") < 1.0)), "{a}");
     // The serial steps measured alone, and every latency target's floor built from them.
     let floors = &doc["floors"];
     for k in ["fdatasync_p50_us", "fdatasync_p99_us", "sign_p50_us", "verify_p50_us"] {

@@ -39,6 +39,29 @@ pub(crate) fn machine(nats_bin: &Path, load_at_start: Option<String>) -> Value {
     })
 }
 
+/// Target (a)'s ceiling: what tisa's throughput under `always` would be ÷
+/// the lazy relay's if its three nodes cost no CPU at all, the broker and
+/// the submitting bench costing what they did per report (a saturated
+/// machine's throughput is its cores' time ÷ the CPU per report).
+fn ceiling_a(tisa_always: &PathResult, relay_lazy: Option<&PathResult>) -> Option<Value> {
+    let cpu = &tisa_always.cpu_us_per_msg;
+    let others = cpu.get("nats_server")? + cpu.get("bench")?;
+    let relay = relay_lazy?.msgs_per_s?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).ok()? as f64;
+    if others <= 0.0 || relay <= 0.0 {
+        return None;
+    }
+    let v = cores * 1e6 / others / relay;
+    Some(json!({
+        "value": v,
+        "out_of_reach": v < 1.0,
+        "what": "tisa ÷ relay if the nodes cost nothing: cores ÷ (the broker's + the bench's CPU per report under always) \
+                 ÷ the lazy relay's reports/s",
+        "relay_lazy_machine_cpu_us_per_msg": relay_lazy.and_then(|r| r.cpu_us_per_msg.get("machine").copied()),
+        "tisa_always_broker_cpu_us_per_report": cpu.get("nats_server"),
+    }))
+}
+
 fn find<'a>(paths: &'a [PathResult], name: &str, fsync: &str) -> Option<&'a PathResult> {
     paths.iter().find(|p| p.name == name && p.fsync == fsync)
 }
@@ -110,6 +133,7 @@ pub(crate) fn targets(
         }))
     };
     let mut floors_of = Vec::new();
+    let mut a_ceiling = None;
     for f in ["always", "lazy"] {
         if let Some(p) = find(paths, "tisa/standing_throughput", f) {
             add(
@@ -125,6 +149,7 @@ pub(crate) fn targets(
                     ">=",
                     1.0,
                 );
+                a_ceiling = ceiling_a(p, find(paths, "raw/nats_durable_relay", "lazy"));
             }
         }
     }
@@ -169,6 +194,11 @@ pub(crate) fn targets(
                 idle.values().filter_map(Value::as_f64).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
             add(format!("[{f}] node idle RSS, largest of three (MB)"), max, "<=", 30.0);
         }
+    }
+    if let (Some(c), Some(target)) =
+        (a_ceiling, t.iter_mut().find(|x| x["target"].as_str().is_some_and(|n| n.contains("(a)"))))
+    {
+        target["ceiling"] = c;
     }
     for (what, fl) in floors_of {
         if let (Some(fl), Some(target)) = (fl, t.iter_mut().find(|x| x["target"] == what.as_str())) {
@@ -287,10 +317,14 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
                 Some(false) => "MISSED",
                 None => "n/a",
             };
-            let floor = match x["floor"]["value"].as_f64() {
-                Some(v) if x["floor"]["over_limit"] == true => format!("; floor {v:.3}: out of reach"),
-                Some(v) => format!("; floor {v:.3}"),
-                None => String::new(),
+            let floor = match (x["floor"]["value"].as_f64(), x["ceiling"]["value"].as_f64()) {
+                (Some(v), _) if x["floor"]["over_limit"] == true => format!("; floor {v:.3}: out of reach"),
+                (Some(v), _) => format!("; floor {v:.3}"),
+                (None, Some(v)) if x["ceiling"]["out_of_reach"] == true => {
+                    format!("; {v:.3} with the nodes free: out of reach")
+                }
+                (None, Some(v)) => format!("; {v:.3} with the nodes free"),
+                (None, None) => String::new(),
             };
             println!(
                 "  {:<7} {} = {} ({} {}{floor})",
@@ -311,5 +345,39 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
             v("sign_p50_us"),
             v("verify_p50_us")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throughput(name: &str, fsync: &str, msgs_per_s: f64, cpu: &[(&str, f64)]) -> PathResult {
+        PathResult {
+            name: name.into(),
+            fsync: fsync.into(),
+            kind: "throughput",
+            msgs_per_s: Some(msgs_per_s),
+            cpu_us_per_msg: cpu.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_s_ceiling_is_the_cores_time_over_what_the_broker_and_bench_spend() {
+        let cores = std::thread::available_parallelism().unwrap().get() as f64;
+        let tisa = throughput("tisa/standing_throughput", "always", 6_000.0, &[("nats_server", 70.0), ("bench", 30.0)]);
+        let relay = throughput("raw/nats_durable_relay", "lazy", 40_000.0, &[("machine", 45.0)]);
+        let c = ceiling_a(&tisa, Some(&relay)).unwrap();
+        // cores × 1e6 µs ÷ 100 µs per report, ÷ 40,000 reports/s.
+        let want = cores * 1e6 / 100.0 / 40_000.0;
+        assert!((c["value"].as_f64().unwrap() - want).abs() < 1e-9, "{c}");
+        assert_eq!(c["out_of_reach"], want < 1.0);
+        // A slow relay leaves room: the same figures against 1,000 reports/s.
+        let slow = throughput("raw/nats_durable_relay", "lazy", 1_000.0, &[]);
+        assert_eq!(ceiling_a(&tisa, Some(&slow)).unwrap()["out_of_reach"], false);
+        // Without the broker's reading there is no ceiling.
+        let blind = throughput("tisa/standing_throughput", "always", 6_000.0, &[("bench", 30.0)]);
+        assert!(ceiling_a(&blind, Some(&relay)).is_none());
     }
 }
