@@ -96,7 +96,7 @@ impl KeyId {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        crate::text::fmt_hex(f, &self.0)
     }
 }
 
@@ -244,7 +244,7 @@ impl fmt::Display for AgreementTag {
     /// `v2 (3f9a1c0e…)`: the version and the first 8 hex digits of the hash.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "v{} (", self.version)?;
-        self.hash[..4].iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+        crate::text::fmt_hex(f, &self.hash[..4])?;
         f.write_str("…)")
     }
 }

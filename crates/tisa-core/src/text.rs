@@ -36,6 +36,19 @@ pub fn loggable(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Writes `d` as lower-case hex to `f`, 32 bytes at a time through a
+/// buffer on the stack (a `write!` per byte was a per-byte trip through
+/// the formatting machinery, for every key id and nonce in every document).
+pub fn fmt_hex(f: &mut std::fmt::Formatter<'_>, d: &[u8]) -> std::fmt::Result {
+    let mut buf = [0u8; 64];
+    for chunk in d.chunks(32) {
+        let out = &mut buf[..chunk.len() * 2];
+        ::hex::encode_to_slice(chunk, out).map_err(|_| std::fmt::Error)?;
+        f.write_str(std::str::from_utf8(out).map_err(|_| std::fmt::Error)?)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::loggable;

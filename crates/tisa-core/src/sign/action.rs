@@ -19,7 +19,7 @@ pub struct Nonce(pub [u8; 16]);
 
 impl std::fmt::Display for Nonce {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        crate::text::fmt_hex(f, &self.0)
     }
 }
 

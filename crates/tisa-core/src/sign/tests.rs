@@ -593,3 +593,21 @@ fn an_agreement_version_needs_a_vouched_signer_of_each_party() {
     let e = check_agreement_signed(&p, 2, hash, None, &all).unwrap_err();
     assert!(matches!(e, AgreementSigError::OtherText { .. }), "{e}");
 }
+
+#[test]
+fn hex_display_is_the_bytes_in_lower_case_hex_at_every_length() {
+    struct H(Vec<u8>);
+    impl std::fmt::Display for H {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            crate::text::fmt_hex(f, &self.0)
+        }
+    }
+    for n in [0usize, 1, 8, 16, 31, 32, 33, 64, 70] {
+        let bytes: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+        let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(H(bytes).to_string(), want, "{n} bytes");
+    }
+    let id = crate::policy::KeyId::of(&[9; 32]);
+    assert_eq!(id.to_string().parse::<crate::policy::KeyId>().unwrap(), id, "a key id reads back");
+    assert_eq!(crate::sign::Nonce([0xab; 16]).to_string(), "ab".repeat(16));
+}
