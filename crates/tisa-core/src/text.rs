@@ -2,7 +2,8 @@
 //! subjects, anything a peer or a user supplied) made safe to log: no byte
 //! of it can end a log line, start a forged one or drive a terminal.
 //!
-//! [`loggable`] is the one function every log site applies to such text.
+//! [`loggable`] is the one function every log site applies to such text;
+//! [`fmt_hex`] writes bytes (key ids, nonces) as hex for display.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
