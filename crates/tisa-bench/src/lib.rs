@@ -23,10 +23,10 @@
 //! RSS at the number of pending requests reached through the node
 //! (`--node-pending`).
 //!
-//! Modules: `raw` (the raw NATS baselines), `tisa_paths` (tisa's paths and
-//! the nodes' figures), `scale` (the in-process core at scale), `report`
-//! (ratios, targets, tables); this file holds the options, the result type
-//! and the run.
+//! Modules: `raw` (the raw NATS baselines), `floor` (the serial steps
+//! alone), `tisa_paths` (tisa's paths and the nodes' figures), `scale` (the
+//! in-process core at scale), `report` (ratios, targets, tables); this file
+//! holds the options, the result type and the run.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
