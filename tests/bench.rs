@@ -89,6 +89,9 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
             let sum: f64 = parts.iter().map(|k| num(cpu, k)).sum();
             assert!(parts.iter().all(|k| num(cpu, k) >= 0.0), "{name}: {cpu}");
             assert!((num(cpu, "machine") - sum).abs() < 1e-6, "{name}: the machine is its parts: {cpu}");
+            // The broker took in and sent out at least the messages themselves.
+            let io = &find(name)["broker_io_per_msg"];
+            assert!(num(io, "rchar") > 0.0 && num(io, "wchar") > 0.0 && num(io, "syscw") > 0.0, "{name}: {io}");
         }
         let nodes = &doc["nodes"][fsync];
         for party in ["KR", "US", "JP"] {

@@ -192,6 +192,12 @@ pub struct PathResult {
     /// saturated machine throughput is its cores' time ÷ `machine`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     cpu_us_per_msg: BTreeMap<String, f64>,
+    /// Throughput paths: what nats-server moved per message during the
+    /// run, from `/proc/<pid>/io`: `rchar`/`wchar` (bytes read and written:
+    /// sockets and files), `syscr`/`syscw` (read and write calls),
+    /// `write_bytes` (bytes that went to the disk).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    broker_io_per_msg: BTreeMap<String, f64>,
     /// Every ratio: per baseline (throughput), or per percentile (latency).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     ratios: BTreeMap<String, f64>,
@@ -248,6 +254,29 @@ fn throughput_result(name: &str, fsync: &str, what: &str, sent: usize, delivered
 /// CPU time (µs) used so far by the processes `pids`, each by name.
 fn cpu_now(pids: &[(&str, Option<u32>)]) -> Vec<(String, Option<u64>)> {
     pids.iter().map(|(n, p)| ((*n).to_owned(), p.and_then(tisa_paths::cpu_us))).collect()
+}
+
+/// A process's I/O counters from `/proc/<pid>/io`, by name.
+fn proc_io(pid: u32) -> BTreeMap<String, u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .map(|s| {
+            s.lines()
+                .filter_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    Some((k.trim().to_owned(), v.trim().parse().ok()?))
+                })
+                .filter(|(k, _)| ["rchar", "wchar", "syscr", "syscw", "write_bytes"].contains(&k.as_str()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Per message: each I/O counter's growth from `before` to `after` over `n` messages.
+fn io_per_msg(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>, n: usize) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .filter_map(|(k, a)| Some((k.clone(), a.saturating_sub(*before.get(k)?) as f64 / n.max(1) as f64)))
+        .collect()
 }
 
 /// Per message: each name's CPU between `before` and `after` (names that
@@ -378,6 +407,23 @@ mod tests {
         assert_eq!(m["nats_server"], 200.0);
         assert_eq!(m["nodes"], 300.0, "both nodes, summed");
         assert_eq!(m["machine"], 500.0);
+    }
+
+    #[test]
+    fn the_broker_s_io_is_read_from_proc_and_counted_per_message() {
+        let mine = proc_io(std::process::id());
+        for k in ["rchar", "wchar", "syscr", "syscw", "write_bytes"] {
+            assert!(mine.contains_key(k), "{k} missing from {mine:?}");
+        }
+        let before: BTreeMap<String, u64> = [("wchar".to_owned(), 1_000), ("syscw".to_owned(), 10)].into();
+        let after: BTreeMap<String, u64> =
+            [("wchar".to_owned(), 5_000), ("syscw".to_owned(), 30), ("rchar".to_owned(), 9)].into();
+        let per = io_per_msg(&before, &after, 4);
+        assert_eq!(
+            per,
+            [("wchar".to_owned(), 1_000.0), ("syscw".to_owned(), 5.0)].into(),
+            "no reading before: left out"
+        );
     }
 
     #[test]

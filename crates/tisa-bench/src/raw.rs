@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use futures::StreamExt;
 use tisa_kit::natsd::{scratch_dir, NatsServer};
 
-use crate::{cpu_now, cpu_per_msg, latency_result, payload, throughput_result, PathResult, IN_FLIGHT};
+use crate::{
+    cpu_now, cpu_per_msg, io_per_msg, latency_result, payload, proc_io, throughput_result, PathResult, IN_FLIGHT,
+};
 
 /// A plain nats-server with JetStream under the given fsync setting.
 pub(crate) struct RawServer {
@@ -269,10 +271,12 @@ pub(crate) async fn raw_durable_relay(url: &str, nats_pid: u32, n: usize, fsync:
     });
     let procs = [("nats_server", Some(nats_pid)), ("bench", Some(std::process::id()))];
     let cpu_before = cpu_now(&procs);
+    let io_before = proc_io(nats_pid);
     let start = Instant::now();
     publish_acked(&js_kr, "raw.durable.kr.up", n).await?;
     let (got, last) = counter.await?;
     let cpu = cpu_per_msg(&cpu_before, &cpu_now(&procs), got);
+    let io = io_per_msg(&io_before, &proc_io(nats_pid), got);
     hub.abort();
     let secs = last.map_or(0.0, |l| (l - start).as_secs_f64());
     let _ = js_kr.delete_stream("RAW_KR_UP").await;
@@ -286,5 +290,6 @@ pub(crate) async fn raw_durable_relay(url: &str, nats_pid: u32, n: usize, fsync:
         secs,
     );
     r.cpu_us_per_msg = cpu;
+    r.broker_io_per_msg = io;
     Ok(r)
 }

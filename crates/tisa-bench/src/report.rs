@@ -246,6 +246,10 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
             let cpu = p.cpu_us_per_msg.iter().map(|(k, v)| format!("{k}={v:.1}")).collect::<Vec<_>>().join(" ");
             println!("{:<26} {:<6} CPU µs per message: {cpu}", "", "");
         }
+        if !p.broker_io_per_msg.is_empty() {
+            let io = p.broker_io_per_msg.iter().map(|(k, v)| format!("{k}={v:.1}")).collect::<Vec<_>>().join(" ");
+            println!("{:<26} {:<6} nats-server I/O per message: {io}", "", "");
+        }
     }
     println!(
         "\n{:<26} {:<6} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  ratio (÷ raw 2-hop)",

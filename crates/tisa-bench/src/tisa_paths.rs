@@ -19,8 +19,8 @@ use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery, Wat
 use tokio::sync::mpsc;
 
 use crate::{
-    cpu_now, cpu_per_msg, latency_result, percentiles, progress, throughput_result, PathResult, Sizes, PAYLOAD, STALL,
-    SUBMIT_CONCURRENCY,
+    cpu_now, cpu_per_msg, io_per_msg, latency_result, percentiles, proc_io, progress, throughput_result, PathResult,
+    Sizes, PAYLOAD, STALL, SUBMIT_CONCURRENCY,
 };
 
 /// What one node's watch stream has shown, with when it arrived here.
@@ -460,6 +460,7 @@ pub(crate) async fn tisa_paths(
     let cpu_before = nodes_cpu_us(&mut c);
     let procs = machine_pids(&mut c);
     let machine_before = cpu_now(&procs);
+    let io_before = proc_io(c.nats.pid());
     let rss_before = nodes_rss_kb(&mut c);
     let start_ms = clock::now();
     let start = Instant::now();
@@ -470,6 +471,7 @@ pub(crate) async fn tisa_paths(
     // CPU per report each node spent on the burst (its receipts home included).
     let cpu_after = nodes_cpu_us(&mut c);
     let machine_cpu = cpu_per_msg(&machine_before, &cpu_now(&procs), s.reports);
+    let broker_io = io_per_msg(&io_before, &proc_io(c.nats.pid()), s.reports);
     let rss_after = nodes_rss_kb(&mut c);
     // Per node and report: (after − before) ÷ reports, scaled by `unit`.
     let per_report = |before: &[Option<u64>], after: &[Option<u64>], unit: f64| -> serde_json::Map<String, Value> {
@@ -501,6 +503,7 @@ pub(crate) async fn tisa_paths(
     );
     r.submit_phase_s = Some(submit_secs);
     r.cpu_us_per_msg = machine_cpu;
+    r.broker_io_per_msg = broker_io;
     paths.push(r);
 
     // Scale through the node: build up pending requests at KR, then its RSS and decision time.
