@@ -7,7 +7,7 @@
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
@@ -23,7 +23,7 @@ const RECORD: usize = 300;
 pub(crate) struct Floors {
     /// Samples of each.
     pub samples: usize,
-    /// One record written at the end of a preallocated file, then `fdatasync`.
+    /// One record written after the last in a preallocated file, then `fdatasync`.
     pub fdatasync_p50_us: f64,
     /// Its 99th percentile.
     pub fdatasync_p99_us: f64,
@@ -84,14 +84,13 @@ pub(crate) fn measure(dir: &Path, samples: usize) -> Result<Floors> {
         verify.push(t.elapsed());
         anyhow::ensure!(ok, "the probe's own signature did not verify");
     }
-    let p = |v: Vec<Duration>| percentiles(v);
-    let (_, sync50, sync99, _, _) = p(sync);
+    let (_, sync50, sync99, _, _) = percentiles(sync);
     Ok(Floors {
         samples,
         fdatasync_p50_us: sync50,
         fdatasync_p99_us: sync99,
-        sign_p50_us: p(sign).1,
-        verify_p50_us: p(verify).1,
+        sign_p50_us: percentiles(sign).1,
+        verify_p50_us: percentiles(verify).1,
     })
 }
 
