@@ -46,7 +46,7 @@ pub(crate) fn machine(nats_bin: &Path, load_at_start: Option<String>) -> Value {
 fn ceiling_a(tisa_always: &PathResult, relay_lazy: Option<&PathResult>) -> Option<Value> {
     let cpu = &tisa_always.cpu_us_per_msg;
     let others = cpu.get("nats_server")? + cpu.get("bench")?;
-    let relay = relay_lazy?.msgs_per_s?;
+    let relay = relay_lazy.filter(|r| usable_baseline(r))?.msgs_per_s?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).ok()? as f64;
     if others <= 0.0 || relay <= 0.0 {
         return None;
@@ -60,6 +60,15 @@ fn ceiling_a(tisa_always: &PathResult, relay_lazy: Option<&PathResult>) -> Optio
         "relay_lazy_machine_cpu_us_per_msg": relay_lazy.and_then(|r| r.cpu_us_per_msg.get("machine").copied()),
         "tisa_always_broker_cpu_us_per_report": cpu.get("nats_server"),
     }))
+}
+
+/// Whether a raw throughput path can stand as a baseline: a durable one
+/// (JetStream) that lost messages stalled (its counter gave up), so its
+/// rate would flatter tisa; its ratios are left out (the targets read
+/// n/a) rather than taken against it. Core NATS paths may drop by design.
+fn usable_baseline(r: &PathResult) -> bool {
+    let durable = matches!(r.name.as_str(), "raw/nats_durable_relay" | "raw/js_publish");
+    !(durable && r.lost > 0)
 }
 
 fn find<'a>(paths: &'a [PathResult], name: &str, fsync: &str) -> Option<&'a PathResult> {
@@ -83,7 +92,8 @@ pub(crate) fn ratios(paths: &mut [PathResult]) {
                 if key == "nats_durable_relay_lazy" && f != "always" {
                     continue;
                 }
-                if let Some(raw) = find(&snapshot, name, fsync).and_then(|r| r.msgs_per_s).filter(|r| *r > 0.0) {
+                let raw = find(&snapshot, name, fsync).filter(|r| usable_baseline(r));
+                if let Some(raw) = raw.and_then(|r| r.msgs_per_s).filter(|r| *r > 0.0) {
                     p.ratios.insert(key.into(), mine / raw);
                 }
             }
@@ -365,6 +375,23 @@ mod tests {
             cpu_us_per_msg: cpu.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_durable_baseline_that_lost_messages_gives_no_ratio() {
+        let tisa = throughput("tisa/standing_throughput", "always", 6_000.0, &[("nats_server", 70.0), ("bench", 30.0)]);
+        let relay = |lost: u64| PathResult { lost, ..throughput("raw/nats_durable_relay", "lazy", 40_000.0, &[]) };
+        let core = PathResult { lost: 5, ..throughput("raw/core_relay", "always", 90_000.0, &[]) };
+        let mut paths = vec![tisa.clone(), relay(17_000), core.clone()];
+        ratios(&mut paths);
+        assert!(!paths[0].ratios.contains_key("nats_durable_relay_lazy"), "{:?}", paths[0].ratios);
+        assert!(paths[0].ratios.contains_key("raw_core_relay"), "core NATS may drop: still a baseline");
+        assert!(ceiling_a(&tisa, Some(&relay(17_000))).is_none());
+        // Control: the same relay, lossless, is the baseline.
+        let mut paths = vec![tisa.clone(), relay(0), core];
+        ratios(&mut paths);
+        assert_eq!(paths[0].ratios["nats_durable_relay_lazy"], 6_000.0 / 40_000.0);
+        assert!(ceiling_a(&tisa, Some(&relay(0))).is_some());
     }
 
     #[test]
