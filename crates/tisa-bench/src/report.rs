@@ -124,10 +124,6 @@ pub(crate) fn targets(
     floors: Option<&Floors>,
 ) -> Vec<Value> {
     let mut t = Vec::new();
-    let mut add = |what: String, value: Option<f64>, op: &str, limit: f64| {
-        let met = value.map(|v| if op == ">=" { v >= limit } else { v <= limit });
-        t.push(json!({"target": what, "value": value, "op": op, "limit": limit, "met": met}));
-    };
     // A latency target's floor: its path's serial steps alone at their
     // medians (`floor::Floors::p50_us`), in the target's unit, and whether
     // that alone is over the limit (then no tuning meets it with every
@@ -142,80 +138,83 @@ pub(crate) fn targets(
             "steps": {"hops": steps.hops, "fsyncs": steps.fsyncs, "signs": steps.signs, "verifies": steps.verifies},
         }))
     };
-    let mut floors_of = Vec::new();
-    let mut a_ceiling = None;
     for f in ["always", "lazy"] {
         if let Some(p) = find(paths, "tisa/standing_throughput", f) {
-            add(
+            t.push(target(
                 format!("[{f}] tisa throughput with 0 lost ÷ NATS-only durable relay"),
                 p.ratio.filter(|_| p.lost == 0),
                 ">=",
                 1.0,
-            );
+            ));
             if f == "always" {
-                add(
+                let a = target(
                     "[always] (a) tisa throughput with 0 lost ÷ NATS-only durable relay with lazy fsync".into(),
                     p.ratios.get("nats_durable_relay_lazy").copied().filter(|_| p.lost == 0),
                     ">=",
                     1.0,
                 );
-                a_ceiling = ceiling_a(p, find(paths, "raw/nats_durable_relay", "lazy"));
+                t.push(with(a, "ceiling", ceiling_a(p, find(paths, "raw/nats_durable_relay", "lazy"))));
             }
         }
     }
     let ms = |us: f64, _raw: f64| us / 1e3;
     if let Some(p) = find(paths, "tisa/standing_latency", "lazy") {
-        let what = "[lazy] end-to-end p50 ÷ raw 2-hop p50".to_owned();
-        floors_of.push((what.clone(), floor(STANDING, "lazy", &|us, raw| us / raw, 3.0)));
-        add(what, p.ratios.get("p50").copied(), "<=", 3.0);
-        let what = "[lazy] end-to-end p99 (ms)".to_owned();
-        floors_of.push((what.clone(), floor(STANDING, "lazy", &ms, 2.0)));
-        add(what, p.p99_us.map(|v| v / 1e3), "<=", 2.0);
+        let p50 = target("[lazy] end-to-end p50 ÷ raw 2-hop p50".into(), p.ratios.get("p50").copied(), "<=", 3.0);
+        t.push(with(p50, "floor", floor(STANDING, "lazy", &|us, raw| us / raw, 3.0)));
+        let p99 = target("[lazy] end-to-end p99 (ms)".into(), p.p99_us.map(|v| v / 1e3), "<=", 2.0);
+        t.push(with(p99, "floor", floor(STANDING, "lazy", &ms, 2.0)));
     }
     if let Some(p) = find(paths, "tisa/manual_latency", "lazy") {
-        let what = "[lazy] approval → delivery p50 (ms)".to_owned();
-        floors_of.push((what.clone(), floor(APPROVAL, "lazy", &ms, 1.0)));
-        add(what, p.p50_us.map(|v| v / 1e3), "<=", 1.0);
+        let x = target("[lazy] approval → delivery p50 (ms)".into(), p.p50_us.map(|v| v / 1e3), "<=", 1.0);
+        t.push(with(x, "floor", floor(APPROVAL, "lazy", &ms, 1.0)));
     }
     for f in ["always", "lazy"] {
         if let Some(p) = find(paths, "tisa/track_latency", f) {
-            let what = format!("[{f}] (c) missile track p99 (ms)");
-            floors_of.push((what.clone(), floor(TRACK, f, &ms, 1.0)));
-            add(what, p.p99_us.map(|v| v / 1e3), "<=", 1.0);
+            let x = target(format!("[{f}] (c) missile track p99 (ms)"), p.p99_us.map(|v| v / 1e3), "<=", 1.0);
+            t.push(with(x, "floor", floor(TRACK, f, &ms, 1.0)));
         }
     }
     let get = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
     if let (Some(first), Some(last)) = (scale.first(), scale.last()) {
         let n = get(last, "pending").unwrap_or(0.0);
-        add(format!("KR RSS (core + store) at {n} pending (MB)"), get(last, "rss_mb"), "<=", 200.0);
-        add(format!("hub RSS (core + store) at {n} pending (MB)"), get(last, "hub_rss_mb"), "<=", 200.0);
+        t.push(target(format!("KR RSS (core + store) at {n} pending (MB)"), get(last, "rss_mb"), "<=", 200.0));
+        t.push(target(format!("hub RSS (core + store) at {n} pending (MB)"), get(last, "hub_rss_mb"), "<=", 200.0));
         if let (Some(a), Some(b)) = (get(first, "decision_p50_us"), get(last, "decision_p50_us")) {
-            add(
+            t.push(target(
                 format!("per-decision p50 at {n} ÷ at {} pending (flat: ≤ 1.5)", get(first, "pending").unwrap_or(0.0)),
                 Some(b / a),
                 "<=",
                 1.5,
-            );
+            ));
         }
     }
     for (f, n) in nodes {
         if let Some(idle) = n.get("idle_rss_mb").and_then(Value::as_object) {
             let max =
                 idle.values().filter_map(Value::as_f64).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-            add(format!("[{f}] node idle RSS, largest of three (MB)"), max, "<=", 30.0);
-        }
-    }
-    if let (Some(c), Some(target)) =
-        (a_ceiling, t.iter_mut().find(|x| x["target"].as_str().is_some_and(|n| n.contains("(a)"))))
-    {
-        target["ceiling"] = c;
-    }
-    for (what, fl) in floors_of {
-        if let (Some(fl), Some(target)) = (fl, t.iter_mut().find(|x| x["target"] == what.as_str())) {
-            target["floor"] = fl;
+            t.push(target(format!("[{f}] node idle RSS, largest of three (MB)"), max, "<=", 30.0));
         }
     }
     t
+}
+
+/// One target: its value against its limit.
+fn target(what: String, value: Option<f64>, op: &str, limit: f64) -> Value {
+    let met = value.map(|v| if op == ">=" { v >= limit } else { v <= limit });
+    json!({"target": what, "value": value, "op": op, "limit": limit, "met": met})
+}
+
+/// `v` with `extra` under `key`, if there is one (a floor, a ceiling).
+fn with(mut v: Value, key: &str, extra: Option<Value>) -> Value {
+    if let Some(e) = extra {
+        v[key] = e;
+    }
+    v
+}
+
+/// `k=v k=v …`, each value to `prec` decimals.
+fn kv(m: &BTreeMap<String, f64>, prec: usize) -> String {
+    m.iter().map(|(k, v)| format!("{k}={v:.prec$}")).collect::<Vec<_>>().join(" ")
 }
 
 fn fmt(v: Option<f64>, scale: f64, prec: usize) -> String {
@@ -241,7 +240,7 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
         "throughput", "fsync", "sent", "delivered", "lost", "msgs/s"
     );
     for p in paths.iter().filter(|p| p.kind == "throughput") {
-        let ratios = p.ratios.iter().map(|(k, v)| format!("{k}={v:.3}")).collect::<Vec<_>>().join(" ");
+        let ratios = kv(&p.ratios, 3);
         println!(
             "{:<26} {:<6} {:>9} {:>9} {:>7} {:>12}  {}",
             p.name,
@@ -253,12 +252,10 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
             ratios
         );
         if !p.cpu_us_per_msg.is_empty() {
-            let cpu = p.cpu_us_per_msg.iter().map(|(k, v)| format!("{k}={v:.1}")).collect::<Vec<_>>().join(" ");
-            println!("{:<26} {:<6} CPU µs per message: {cpu}", "", "");
+            println!("{:<26} {:<6} CPU µs per message: {}", "", "", kv(&p.cpu_us_per_msg, 1));
         }
         if !p.broker_io_per_msg.is_empty() {
-            let io = p.broker_io_per_msg.iter().map(|(k, v)| format!("{k}={v:.1}")).collect::<Vec<_>>().join(" ");
-            println!("{:<26} {:<6} nats-server I/O per message: {io}", "", "");
+            println!("{:<26} {:<6} nats-server I/O per message: {}", "", "", kv(&p.broker_io_per_msg, 1));
         }
     }
     println!(
@@ -266,7 +263,7 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
         "latency", "fsync", "samples", "lost", "p50 µs", "p99 µs", "p999 µs", "max µs"
     );
     for p in paths.iter().filter(|p| p.kind == "latency") {
-        let ratios = p.ratios.iter().map(|(k, v)| format!("{k}={v:.2}")).collect::<Vec<_>>().join(" ");
+        let ratios = kv(&p.ratios, 2);
         println!(
             "{:<26} {:<6} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  {}",
             p.name,
