@@ -150,9 +150,24 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
     assert!(c.is_null() || (num(c, "value") > 0.0 && c["out_of_reach"] == (num(c, "value") < 1.0)), "{a}");
     // The serial steps measured alone, and every latency target's floor built from them.
     let floors = &doc["floors"];
-    for k in ["fdatasync_p50_us", "fdatasync_p99_us", "sign_p50_us", "verify_p50_us"] {
+    for k in [
+        "fdatasync_p50_us",
+        "fdatasync_p99_us",
+        "fdatasync_lone_p50_us",
+        "fdatasync_lone_p99_us",
+        "fdatasync_lone_min_us",
+        "sign_p50_us",
+        "sign_min_us",
+        "verify_p50_us",
+        "verify_min_us",
+    ] {
         assert!(num(floors, k) > 0.0, "{floors}");
     }
+    // Lone fdatasync probed at the start and at the end; the floor takes the lower.
+    let probes = floors["lone_probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 2, "{floors}");
+    let lowest = probes.iter().filter_map(|p| p[1].as_f64()).fold(f64::INFINITY, f64::min);
+    assert_eq!(num(floors, "fdatasync_lone_p99_us"), lowest, "{floors}");
     let latency_targets: Vec<&Value> = targets
         .iter()
         .filter(|t| {
@@ -164,6 +179,21 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
         let f = &t["floor"];
         assert!(num(f, "value") > 0.0 && f["over_limit"] == (num(f, "value") > num(t, "limit")), "{t}");
         assert!(num(&f["steps"], "hops") == 4.0 && num(&f["steps"], "verifies") >= 3.0, "{t}");
+        let q = if t["target"].as_str().is_some_and(|n| n.contains("p99")) { "p99" } else { "p50" };
+        assert_eq!(f["quantile"], q, "{t}");
+        // Its fdatasync never above the lone probe's.
+        assert!(num(&f["fdatasync_us"], "p99") <= num(floors, "fdatasync_lone_p99_us"), "{t}");
+    }
+    // Each tisa latency path carries the commits KR (and JP, except for
+    // tracks) made during it, as the nodes counted them: KR commits at
+    // least once per sample (the operator's command, before it leaves).
+    for p in doc["paths"].as_array().unwrap().iter().filter(|p| {
+        ["tisa/standing_latency", "tisa/track_latency", "tisa/manual_latency"].contains(&p["name"].as_str().unwrap())
+    }) {
+        let kr = &p["commits"]["KR"];
+        assert!(num(kr, "count") >= num(p, "samples"), "{p}");
+        assert!(num(kr, "min_us") <= num(kr, "p50_us") && num(kr, "p50_us") <= num(kr, "p99_us"), "{p}");
+        assert_eq!(p["commits"]["JP"].is_null(), p["name"] == "tisa/track_latency", "{p}");
     }
     assert!(targets.iter().all(|t| t["target"].is_string() && t["limit"].is_number()), "{targets:?}");
 

@@ -232,8 +232,19 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
         n.set_env("TISA_TRACK_LANE", Some("off"));
         n.restart(std::time::Duration::from_secs(60)).unwrap();
     }
+    // KR's health counts its commits with how long each took: the update
+    // fed next is one more (an operator's command is committed before it
+    // leaves).
+    let commits = |c: &Cluster| op_json(c, Party::Kr, false, &["health"])["commits"].clone();
+    let before = commits(&c);
+    assert!(before["count"].as_u64().unwrap() >= 1, "{before}");
+    assert!(before["p99_us_at_least"].as_f64().unwrap() >= before["p50_us_at_least"].as_f64().unwrap(), "{before}");
     feed(&c, Party::Kr, &fixture(&c, "lane2.jsonl", &[update("KR-T-LANE", N + 1, "USA,JPN")]));
     wait_track(&c, Party::Jp, "KR-T-LANE", N + 1).await;
+    let after = commits(&c);
+    assert!(after["count"].as_u64().unwrap() > before["count"].as_u64().unwrap(), "{before} → {after}");
+    let text = String::from_utf8_lossy(&op(&c, Party::Kr, false, &["health"]).stdout).into_owned();
+    assert!(text.contains("commits: ") && text.contains("write + fdatasync p50 "), "{text}");
     for p in [Party::Us, Party::Jp] {
         let h = lane_health(&c, p);
         assert_eq!(h["enabled"], false, "{p}: {h}");

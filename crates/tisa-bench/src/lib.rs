@@ -201,6 +201,33 @@ pub struct PathResult {
     /// Every ratio: per baseline (throughput), or per percentile (latency).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     ratios: BTreeMap<String, f64>,
+    /// tisa latency paths: the group commits KR and JP made during the
+    /// path's run, as each node counted them (`tisa health`): `count`, and
+    /// at least how long (µs) the least (`min_us`), the median and the
+    /// 99th percentile commit took (write to the input log and `fdatasync`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    commits: BTreeMap<String, CommitFigures>,
+}
+
+/// A node's group commits during one path's run (µs, each at least).
+#[derive(Serialize, Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct CommitFigures {
+    pub count: u64,
+    pub min_us: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+impl CommitFigures {
+    /// From a node's commits during the run (none: no figures).
+    pub(crate) fn of(h: &tisa_transport::CommitHealth) -> Option<CommitFigures> {
+        Some(CommitFigures {
+            count: h.count(),
+            min_us: h.quantile_at_least_us(0.0)?,
+            p50_us: h.quantile_at_least_us(0.5)?,
+            p99_us: h.quantile_at_least_us(0.99)?,
+        })
+    }
 }
 
 /// Latency samples → percentiles (µs).
@@ -331,13 +358,10 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let load_at_start = loadavg();
     // The serial steps' own costs, measured alone before anything else runs.
-    progress(a.json, "the floors: fdatasync, ed25519 sign and verify, alone");
-    let floors = {
-        let dir = tisa_kit::natsd::scratch_dir("bench-floor")?;
-        let f = tokio::task::block_in_place(|| floor::measure(&dir, s.latency.clamp(20, 1000)));
-        let _ = std::fs::remove_dir_all(&dir);
-        f?
-    };
+    progress(a.json, "the floors: fdatasync (back to back, lone), ed25519 sign and verify, alone");
+    let floor_samples = s.latency.clamp(20, 1000);
+    let floor_dir = tisa_kit::natsd::scratch_dir("bench-floor")?;
+    let mut floors = tokio::task::block_in_place(|| floor::measure(&floor_dir, floor_samples))?;
     let mut paths = Vec::new();
     let mut nodes = BTreeMap::new();
     let mut settings_in_force = BTreeMap::new();
@@ -363,6 +387,11 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
+    // The lone fdatasync again, everything else stopped: the disk's state
+    // drifts over a run; the floors take the lower of the two.
+    progress(a.json, "the floors: lone fdatasync again");
+    floors.add_lone(tokio::task::block_in_place(|| floor::measure_lone(&floor_dir, floor_samples))?);
+    let _ = std::fs::remove_dir_all(&floor_dir);
     ratios(&mut paths);
     let targets = targets(&paths, &nodes, &scale, Some(&floors));
     let doc = json!({

@@ -124,17 +124,28 @@ pub(crate) fn targets(
     floors: Option<&Floors>,
 ) -> Vec<Value> {
     let mut t = Vec::new();
-    // A latency target's floor: its path's serial steps alone at their
-    // medians (`floor::Floors::p50_us`), in the target's unit, and whether
-    // that alone is over the limit (then no tuning meets it with every
-    // guarantee on: a step would have to go).
+    // A latency target's floor: its path's serial steps alone (a p50
+    // target's at their medians, `floor::Floors::p50_us`; a p99 target's
+    // a strict lower bound, `floor::Floors::p99_us`), in the target's unit,
+    // and whether that alone is over the limit (then no tuning meets it
+    // with every guarantee on: a step would have to go).
     let raw_2hop = |f: &str| find(paths, "raw/core_2hop_latency", f).and_then(|p| p.p50_us);
-    let floor = |steps: Steps, f: &str, unit: &dyn Fn(f64, f64) -> f64, limit: f64| -> Option<Value> {
-        let (fl, raw) = (floors?, raw_2hop(f)?);
-        let v = unit(fl.p50_us(steps, raw), raw);
+    let floor = |steps: Steps, path: &PathResult, q: &str, unit: &dyn Fn(f64, f64) -> f64, limit: f64| {
+        let (fl, raw) = (floors?, raw_2hop(&path.fsync)?);
+        // The lone probe's fdatasync, or the path's own commits (as KR and JP
+        // counted them during its run) where those were faster: a floor
+        // never overstates.
+        let fs = path
+            .commits
+            .values()
+            .fold(fl.lone(), |fs, c| fs.lower(crate::floor::Fsync { p50: c.p50_us, p99: c.p99_us, min: c.min_us }));
+        let us = if q == "p99" { fl.p99_us(steps, fs) } else { fl.p50_us(steps, raw, fs) };
+        let v = unit(us, raw);
         Some(json!({
             "value": v,
+            "quantile": q,
             "over_limit": v > limit,
+            "fdatasync_us": {"p50": fs.p50, "p99": fs.p99, "min": fs.min},
             "steps": {"hops": steps.hops, "fsyncs": steps.fsyncs, "signs": steps.signs, "verifies": steps.verifies},
         }))
     };
@@ -160,18 +171,18 @@ pub(crate) fn targets(
     let ms = |us: f64, _raw: f64| us / 1e3;
     if let Some(p) = find(paths, "tisa/standing_latency", "lazy") {
         let p50 = target("[lazy] end-to-end p50 ÷ raw 2-hop p50".into(), p.ratios.get("p50").copied(), "<=", 3.0);
-        t.push(with(p50, "floor", floor(STANDING, "lazy", &|us, raw| us / raw, 3.0)));
+        t.push(with(p50, "floor", floor(STANDING, p, "p50", &|us, raw| us / raw, 3.0)));
         let p99 = target("[lazy] end-to-end p99 (ms)".into(), p.p99_us.map(|v| v / 1e3), "<=", 2.0);
-        t.push(with(p99, "floor", floor(STANDING, "lazy", &ms, 2.0)));
+        t.push(with(p99, "floor", floor(STANDING, p, "p99", &ms, 2.0)));
     }
     if let Some(p) = find(paths, "tisa/manual_latency", "lazy") {
         let x = target("[lazy] approval → delivery p50 (ms)".into(), p.p50_us.map(|v| v / 1e3), "<=", 1.0);
-        t.push(with(x, "floor", floor(APPROVAL, "lazy", &ms, 1.0)));
+        t.push(with(x, "floor", floor(APPROVAL, p, "p50", &ms, 1.0)));
     }
     for f in ["always", "lazy"] {
         if let Some(p) = find(paths, "tisa/track_latency", f) {
             let x = target(format!("[{f}] (c) missile track p99 (ms)"), p.p99_us.map(|v| v / 1e3), "<=", 1.0);
-            t.push(with(x, "floor", floor(TRACK, f, &ms, 1.0)));
+            t.push(with(x, "floor", floor(TRACK, p, "p99", &ms, 1.0)));
         }
     }
     let get = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
@@ -350,9 +361,12 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
     if let Some(f) = doc["floors"].as_object() {
         let v = |k: &str| fmt(f.get(k).and_then(Value::as_f64), 1.0, 0);
         println!(
-            "\nfloors (the steps alone, µs): fdatasync p50 {} p99 {}; ed25519 sign p50 {}, verify p50 {}",
+            "\nfloors (the steps alone, µs): fdatasync back to back p50 {} p99 {}, lone p50 {} p99 {}; \
+             ed25519 sign p50 {}, verify p50 {}",
             v("fdatasync_p50_us"),
             v("fdatasync_p99_us"),
+            v("fdatasync_lone_p50_us"),
+            v("fdatasync_lone_p99_us"),
             v("sign_p50_us"),
             v("verify_p50_us")
         );
@@ -407,5 +421,46 @@ mod tests {
         // Without the broker's reading there is no ceiling.
         let blind = throughput("tisa/standing_throughput", "always", 6_000.0, &[("bench", 30.0)]);
         assert!(ceiling_a(&blind, Some(&relay)).is_none());
+    }
+
+    #[test]
+    fn a_track_floor_takes_the_path_s_own_commits_where_they_were_faster() {
+        let floors = crate::floor::Floors {
+            fdatasync_lone_p50_us: 400.0,
+            fdatasync_lone_p99_us: 1_500.0,
+            fdatasync_lone_min_us: 30.0,
+            sign_min_us: 10.0,
+            verify_min_us: 20.0,
+            ..Default::default()
+        };
+        let latency = |name: &str, p99: f64| PathResult {
+            name: name.into(),
+            fsync: "lazy".into(),
+            kind: "latency",
+            p50_us: Some(p99 / 2.0),
+            p99_us: Some(p99),
+            ..Default::default()
+        };
+        let floor_of = |track: PathResult| {
+            let paths = vec![latency("raw/core_2hop_latency", 100.0), track];
+            let t = targets(&paths, &BTreeMap::new(), &[], Some(&floors));
+            let x = t.iter().find(|t| t["target"].as_str().is_some_and(|n| n.contains("(c)"))).unwrap().clone();
+            x["floor"].clone()
+        };
+        // One commit at its p99 plus 2 signatures and 3 verifications at their least.
+        let cpu = 2.0 * 10.0 + 3.0 * 20.0;
+        let alone = floor_of(latency("tisa/track_latency", 3_000.0));
+        assert_eq!(alone["value"].as_f64().unwrap(), (1_500.0 + cpu) / 1e3, "{alone}");
+        assert_eq!((alone["quantile"].as_str(), alone["over_limit"].as_bool()), (Some("p99"), Some(true)));
+        // KR's commits during the run were faster at p99: the floor takes them.
+        let kr = crate::CommitFigures { count: 1000, min_us: 25.0, p50_us: 90.0, p99_us: 600.0 };
+        let mut track = latency("tisa/track_latency", 3_000.0);
+        track.commits.insert("KR".into(), kr);
+        let lowered = floor_of(track.clone());
+        assert_eq!(lowered["value"].as_f64().unwrap(), (600.0 + cpu) / 1e3, "{lowered}");
+        assert_eq!(lowered["over_limit"], false);
+        // Slower ones do not raise it.
+        track.commits.insert("KR".into(), crate::CommitFigures { p99_us: 4_000.0, ..kr });
+        assert_eq!(floor_of(track)["value"].as_f64().unwrap(), (1_500.0 + cpu) / 1e3);
     }
 }

@@ -106,6 +106,33 @@ async fn operator(c: &Cluster, party: Party) -> Result<ControlClient> {
         .with_signers(c.signers(party)?))
 }
 
+/// Each of `parties`' commit histograms (`tisa health`), to take what a
+/// path's run added ([`phase_commits`]).
+async fn commit_readings(c: &Cluster, parties: &[Party]) -> Result<Vec<(Party, tisa_transport::CommitHealth)>> {
+    let mut out = Vec::new();
+    for p in parties {
+        match ask(&operator(c, *p).await?, ControlRequest::Health).await? {
+            ControlReply::Health(h) => out.push((*p, h.commits)),
+            other => bail!("{p}'s health came back as {other:?}"),
+        }
+    }
+    Ok(out)
+}
+
+/// The commits each node made since `before` was read, as figures.
+async fn phase_commits(
+    c: &Cluster,
+    before: &[(Party, tisa_transport::CommitHealth)],
+) -> Result<std::collections::BTreeMap<String, crate::CommitFigures>> {
+    let parties: Vec<Party> = before.iter().map(|(p, _)| *p).collect();
+    let after = commit_readings(c, &parties).await?;
+    Ok(after
+        .iter()
+        .zip(before)
+        .filter_map(|((p, a), (_, b))| Some((p.code().to_owned(), crate::CommitFigures::of(&a.since(b))?)))
+        .collect())
+}
+
 async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
     match c.call(&req).await? {
         ControlReply::Error { code, message } => bail!("refused: {message} [{code}]"),
@@ -349,6 +376,7 @@ pub(crate) async fn tisa_paths(
     // End-to-end latency under the standing grant: one report at a time.
     progress(json, format!("[{fsync}] tisa latency under a standing grant ({} reports)", s.latency));
     let mut v = Vec::new();
+    let commits_before = commit_readings(&c, &[Party::Kr, Party::Jp]).await?;
     for i in 0..s.latency {
         let t = Instant::now();
         let id = submit(&kr, draft(Category::NkMissile, i)).await?;
@@ -356,18 +384,24 @@ pub(crate) async fn tisa_paths(
             v.push(at - t);
         }
     }
-    paths.push(latency_result(
-        "tisa/standing_latency",
-        fsync,
-        "KR submit → JP delivered (committed, RECEIVED event), standing grant, one at a time",
-        s.latency,
-        v,
-    ));
+    paths.push(crate::PathResult {
+        commits: phase_commits(&c, &commits_before).await?,
+        ..latency_result(
+            "tisa/standing_latency",
+            fsync,
+            "KR submit → JP delivered (committed, RECEIVED event), standing grant, one at a time",
+            s.latency,
+            v,
+        )
+    });
 
     // Live missile track updates: KR feed → JP watch.
     progress(json, format!("[{fsync}] tisa track updates ({} updates)", s.latency));
     let track = TrackId::new(format!("KR-T-BENCH-{fsync}"))?;
     let mut v = Vec::new();
+    // Only KR commits on a track update's path (the hub's and JP's lanes pass
+    // it ahead of their commits).
+    let commits_before = commit_readings(&c, &[Party::Kr]).await?;
     for seq in 1..=s.latency as u32 {
         let t0 = 1_716_820_330_000u64;
         let d = TrackDraft {
@@ -388,6 +422,7 @@ pub(crate) async fn tisa_paths(
             v.push(at - t);
         }
     }
+    let track_commits = phase_commits(&c, &commits_before).await?;
     // Whether the track updates took the real-time lane, and what it did
     // (read back from the hub's and JP's health, not assumed).
     let mut lane = serde_json::Map::new();
@@ -411,19 +446,23 @@ pub(crate) async fn tisa_paths(
         m.insert("track_lane".into(), Value::Object(lane));
         m.insert("early_forward".into(), early);
     }
-    paths.push(latency_result(
-        "tisa/track_latency",
-        fsync,
-        "KR track update (signed) → JP watch TRACK event, standing grant, one at a time",
-        s.latency,
-        v,
-    ));
+    paths.push(crate::PathResult {
+        commits: track_commits,
+        ..latency_result(
+            "tisa/track_latency",
+            fsync,
+            "KR track update (signed) → JP watch TRACK event, standing grant, one at a time",
+            s.latency,
+            v,
+        )
+    });
 
     // The manual path: a report the grant does not cover (NK_NUCLEAR) waits for KR's
     // operator; time from the approval (sign, decide: the request read before) to JP's delivery.
     progress(json, format!("[{fsync}] tisa manual approvals ({})", s.manual));
     let mut v = Vec::new();
     let mut decide = Vec::new();
+    let commits_before = commit_readings(&c, &[Party::Kr, Party::Jp]).await?;
     for i in 0..s.manual {
         let id = submit(&kr, draft(Category::NkNuclear, i)).await?;
         let Some((_, ev)) = kr_watch.wait("RELEASE_REQUESTED", &id, 1, wait).await else { continue };
@@ -438,13 +477,16 @@ pub(crate) async fn tisa_paths(
             v.push(at - t);
         }
     }
-    paths.push(latency_result(
-        "tisa/manual_latency",
-        fsync,
-        "KR operator approval (sign, decide; request read before) → JP delivered, one at a time",
-        s.manual,
-        v,
-    ));
+    paths.push(crate::PathResult {
+        commits: phase_commits(&c, &commits_before).await?,
+        ..latency_result(
+            "tisa/manual_latency",
+            fsync,
+            "KR operator approval (sign, decide; request read before) → JP delivered, one at a time",
+            s.manual,
+            v,
+        )
+    });
     paths.push(latency_result(
         "tisa/decision_call",
         fsync,

@@ -535,6 +535,12 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
                 "windows": h.track_lane.windows,
                 "windowed": h.track_lane.windowed,
             },
+            "commits": {
+                "count": h.commits.count(),
+                "p50_us_at_least": h.commits.quantile_at_least_us(0.5),
+                "p99_us_at_least": h.commits.quantile_at_least_us(0.99),
+                "buckets": h.commits.buckets,
+            },
             "early_forward": {
                 "enabled": h.early_forward.enabled,
                 "batches": h.early_forward.batches,
@@ -580,6 +586,14 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             );
         } else {
             println!("  track lane: off (TISA_TRACK_LANE=off)");
+        }
+        if let (Some(p50), Some(p99)) = (h.commits.quantile_at_least_us(0.5), h.commits.quantile_at_least_us(0.99)) {
+            println!(
+                "  commits: {}  write + fdatasync p50 {:.2} ms, p99 {:.2} ms (since start)",
+                h.commits.count(),
+                p50 / 1e3,
+                p99 / 1e3
+            );
         }
         let e = &h.early_forward;
         if e.enabled {

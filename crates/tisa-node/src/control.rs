@@ -381,6 +381,7 @@ impl Actor {
                 windowed: self.counters.track_windowed,
                 ..l.health()
             }),
+            commits: self.store.commits().clone(),
             early_forward: tisa_transport::EarlyForwardHealth {
                 enabled: self.early_forward,
                 batches: self.counters.early_batches,

@@ -99,6 +99,8 @@ pub struct Store {
     sent_buffer: Vec<String>,
     /// The audit head recorded without an fsync, not written yet.
     head_buffer: Option<(u64, [u8; 32])>,
+    /// How long each group commit's append (write and `fdatasync`) took.
+    commits: tisa_transport::CommitHealth,
 }
 
 /// Staged bodies beyond this many are written in a transaction of their
@@ -168,6 +170,7 @@ impl Store {
             staged: Default::default(),
             sent_buffer: Vec::new(),
             head_buffer: None,
+            commits: Default::default(),
         };
         store.next_seq = store.wal.next_seq();
         Ok(store)
@@ -290,9 +293,16 @@ impl Store {
     /// had stopped after committing those alone (none was applied or
     /// acknowledged yet).
     pub fn append_encoded(&mut self, payloads: &[Vec<u8>]) -> Result<u64, StoreError> {
+        let t = std::time::Instant::now();
         let first = self.wal.append(payloads).map_err(|e| self.err(e))?;
+        self.commits.record(t.elapsed());
         self.next_seq = self.wal.next_seq();
         Ok(first)
+    }
+
+    /// How long the group commits since start took (`tisa health`).
+    pub fn commits(&self) -> &tisa_transport::CommitHealth {
+        &self.commits
     }
 
     /// A write transaction for records that need no fsync of their own:

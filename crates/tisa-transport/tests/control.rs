@@ -397,6 +397,7 @@ fn replies() -> Vec<ControlReply> {
                 windowed: 20,
             },
             early_forward: tisa_transport::EarlyForwardHealth { enabled: true, batches: 19, deliveries: 20 },
+            commits: tisa_transport::CommitHealth { buckets: vec![0, 0, 21, 0, 22] },
             streams: vec![tisa_transport::StreamHealth {
                 name: "TISA_KR_UP".into(),
                 replicas: 3,

@@ -42,12 +42,14 @@
 //! follow from step 1, and the compiler points at every match to extend.
 
 pub mod batch;
+pub mod commits;
 pub mod events;
 pub mod fit;
 pub mod reply;
 pub mod request;
 pub mod streams;
 
+pub use commits::{CommitHealth, COMMIT_BUCKETS};
 pub use events::{track_detail, watch_event, WatchEvent, WatchEvents};
 pub use reply::{
     hub_code, AgreementHealth, ControlReply, DeadLetter, EarlyForwardHealth, Health, SendError, TrackLaneHealth,

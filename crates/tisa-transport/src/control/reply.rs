@@ -123,6 +123,8 @@ pub struct Health {
     pub track_lane: TrackLaneHealth,
     /// The hub's deliveries published before its commit.
     pub early_forward: EarlyForwardHealth,
+    /// How long its group commits took (input log write and `fdatasync`).
+    pub commits: super::CommitHealth,
     /// The node's streams as the broker's cluster sees them.
     pub streams: Vec<super::StreamHealth>,
     /// The agreement in force, what the peers enforce, and why trilateral
@@ -641,6 +643,7 @@ impl Wire for Health {
             track_lane_dropped: self.track_lane.dropped,
             track_windows: self.track_lane.windows,
             track_windowed: self.track_lane.windowed,
+            commit_buckets: self.commits.to_wire(),
             early_forward: self.early_forward.enabled,
             early_forward_batches: self.early_forward.batches,
             early_forward_deliveries: self.early_forward.deliveries,
@@ -686,6 +689,7 @@ impl Wire for Health {
                 windows: h.track_windows,
                 windowed: h.track_windowed,
             },
+            commits: super::CommitHealth::from_wire(h.commit_buckets)?,
             early_forward: EarlyForwardHealth {
                 enabled: h.early_forward,
                 batches: h.early_forward_batches,
