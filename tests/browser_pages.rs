@@ -183,6 +183,8 @@ fn corrections_inbox_status_grants_health_and_audit_in_a_real_browser() {
     // Health, and the audit log verified (with --data-dir; without it, said so).
     kr.goto(&format!("{}/health", kr_console.base));
     assert!(kr.text("#verdict").starts_with("Healthy"), "{}", kr.text("main"));
+    // How long KR's commits take (it committed the decisions above).
+    assert!(kr.text("#commits").contains("since start; p50 "), "{}", kr.text("main"));
     kr.screenshot("kr-health");
     // The hub's shows what it delivered before its commit (the released reports above).
     let us = driver.browser("US");

@@ -51,6 +51,12 @@ pub fn render(h: &Health) -> Markup {
             dt { "Dead letters" } dd { (h.dead_letters) @if h.dead_letter_errors > 0 { " (" (h.dead_letter_errors) " not written)" } }
             dt { "Held (no fresh grant standing)" } dd { (h.held) }
             dt { "Refused reply subjects" } dd { (h.refused_replies) }
+            @if let (Some(p50), Some(p99)) = (h.commits.quantile_at_least_us(0.5), h.commits.quantile_at_least_us(0.99)) {
+                dt { "Commits (input log write + fdatasync)" } dd id="commits" {
+                    (h.commits.count()) " since start; p50 " (format!("{:.2}", p50 / 1e3)) " ms, p99 "
+                    (format!("{:.2}", p99 / 1e3)) " ms"
+                }
+            }
             dt { "Track lane (passed / left / dropped)" } dd {
                 @if h.track_lane.enabled {
                     (h.track_lane.passed) " / " (h.track_lane.left) " / "
