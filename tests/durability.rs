@@ -154,3 +154,65 @@ async fn every_node_survives_kill_9() {
     })
     .await;
 }
+
+/// A node stopping cleanly hands the link messages it was given and did
+/// not take back to the broker, so that its next instance gets them at
+/// once — not after the consumer's acknowledgement wait (5 s), with every
+/// later message of the link held behind them in stream order. Control:
+/// the same stop without handing back; the next instance waits that long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopping_hands_back_what_it_did_not_take() {
+    use futures::StreamExt;
+    use std::time::Instant;
+    use tisa_transport::conn::inbound::ACK_WAIT;
+    use tisa_transport::subjects::{self, Direction};
+    use tisa_transport::{Endpoint, LinkUrls, Links};
+    let nats = tisa_kit::natsd::NatsServer::start_for_tests();
+    let ep = Endpoint { url: nats.url().to_owned(), ..Endpoint::default() };
+    let urls = LinkUrls { own: ep.clone(), kr: ep.clone(), jp: ep.clone() };
+    let js = async_nats::jetstream::new(tisa_transport::connect_once(&ep, "test-hub").await.unwrap());
+    const N: usize = 3;
+
+    // `party`'s node up (its link stream and consumer made), N messages
+    // from the hub stored in its link stream and delivered to it, untaken;
+    // then the node goes (handing back or not). Returns how long its next
+    // instance took to be given all N.
+    let run = |party: Party, hand_back: bool| {
+        let (urls, js) = (urls.clone(), js.clone());
+        async move {
+            let links = Links::connect(party, &urls).await.unwrap();
+            let (inbound, _calls, _ups, _early) = links.subscribe().await.unwrap();
+            let subject = subjects::link_kinds(party, Direction::Down).replace('*', "receipt");
+            for i in 0..N {
+                js.publish(subject.clone(), format!("not an envelope {i}").into()).await.unwrap().await.unwrap();
+            }
+            // Delivered to this instance and not acknowledged: in its hands.
+            let stream = tisa_transport::conn::inbound::stream_name(party, Direction::Down);
+            let consumer: async_nats::jetstream::consumer::PullConsumer =
+                js.get_stream(&stream).await.unwrap().get_consumer(&subjects::durable(party)).await.unwrap();
+            wait_async(|| {
+                let mut c = consumer.clone();
+                async move { (c.info().await.ok()?.num_ack_pending >= N).then_some(()) }
+            })
+            .await;
+            let stopped = Instant::now();
+            if hand_back {
+                tisa_transport::conn::inbound::hand_back(inbound).await;
+            } else {
+                drop(inbound);
+            }
+            drop(links);
+            let next = Links::connect(party, &urls).await.unwrap();
+            let (mut inbound, _calls, _ups, _early) = next.subscribe().await.unwrap();
+            for _ in 0..N {
+                let m = tokio::time::timeout(Duration::from_secs(30), inbound.next()).await.unwrap().unwrap();
+                m.ack.ack().await.unwrap();
+            }
+            stopped.elapsed()
+        }
+    };
+    let handed = run(Party::Kr, true).await;
+    assert!(handed < ACK_WAIT / 2, "handed back: the next instance had them in {handed:?}");
+    let control = run(Party::Jp, false).await;
+    assert!(control >= ACK_WAIT * 4 / 5, "not handed back: {control:?} (the acknowledgement wait is {ACK_WAIT:?})");
+}

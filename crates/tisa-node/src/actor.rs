@@ -373,6 +373,8 @@ async fn run(
         // slot, which no other worker takes).
         tokio::task::yield_now().await;
     }
+    // Link messages handed over and not taken go back to the broker at once.
+    tisa_transport::conn::inbound::hand_back(inbound).await;
     actor.stop().await;
     info!("node stopped");
     Ok(())

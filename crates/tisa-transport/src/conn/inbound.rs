@@ -143,6 +143,18 @@ impl Ack {
             None => Ok(()),
         }
     }
+    /// Hands it back untaken: the broker delivers it again at once (to the
+    /// node's next instance), not after [`ACK_WAIT`].
+    pub async fn nak(self) -> Result<(), TransportError> {
+        match self.0 {
+            Some(m) => m
+                .ack_with(async_nats::jetstream::AckKind::Nak(None))
+                .await
+                .map_err(|e| TransportError::Publish { subject: "nak".into(), reason: e.to_string() }),
+            None => Ok(()),
+        }
+    }
+
     /// Gives up on it for good (malformed input, already dead-lettered).
     pub async fn term(self) -> Result<(), TransportError> {
         match self.0 {
@@ -361,7 +373,7 @@ impl Pump {
             // Deliver until the connection is re-established or the consumer fails.
             loop {
                 tokio::select! {
-                    _ = tx.closed() => return,
+                    _ = tx.closed() => return self.give_back(Some(messages), order, Vec::new()).await,
                     _ = reconnected.notified() => {
                         info!(link = %peer, stream = %self.stream, "link reconnected: checking its stream and consumer");
                         break;
@@ -369,8 +381,8 @@ impl Pump {
                     _ = check.tick(), if order.as_ref().is_some_and(Reorder::holding) => {
                         let Some(order) = order.as_mut() else { continue };
                         let ready = self.check_gap(order).await;
-                        if !hand_over(&tx, ready).await {
-                            return;
+                        if let Err(rest) = hand_over(&tx, ready).await {
+                            return self.give_back(Some(messages), Some(std::mem::take(order)), rest).await;
                         }
                     }
                     m = messages.next() => match m {
@@ -389,8 +401,8 @@ impl Pump {
                                 Some(order) => order.offer(seq, inbound, Instant::now()),
                                 None => vec![inbound],
                             };
-                            if !hand_over(&tx, ready).await {
-                                return;
+                            if let Err(rest) = hand_over(&tx, ready).await {
+                                return self.give_back(Some(messages), order, rest).await;
                             }
                         }
                         Some(Err(e)) => {
@@ -409,22 +421,22 @@ impl Pump {
                 match self.setup().await {
                     Ok((m, first_seq)) => {
                         let ready = order.as_mut().map(|o| o.floor(first_seq, Instant::now())).unwrap_or_default();
-                        if !hand_over(&tx, ready).await {
-                            return;
+                        if let Err(rest) = hand_over(&tx, ready).await {
+                            return self.give_back(Some(m), order, rest).await;
                         }
                         break m;
                     }
                     Err(e @ TransportError::StreamLayout { .. }) => {
                         error!(link = %peer, error = %e, "the link's stream cannot be used");
                         tokio::select! {
-                            _ = tx.closed() => return,
+                            _ = tx.closed() => return self.give_back(None, order, Vec::new()).await,
                             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                         }
                     }
                     Err(e) => {
                         warn!(link = %peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
                         tokio::select! {
-                            _ = tx.closed() => return,
+                            _ = tx.closed() => return self.give_back(None, order, Vec::new()).await,
                             _ = tokio::time::sleep(delay) => {}
                         }
                         delay = (delay * 2).min(Duration::from_secs(5));
@@ -436,6 +448,29 @@ impl Pump {
             if !self.track {
                 let _ = up.try_send(peer);
             }
+        }
+    }
+
+    /// The node is gone (stopping): stops pulling, then hands every
+    /// message it was given and did not take back to the broker (`rest`,
+    /// and those `order` held), so that the node's next instance gets them
+    /// at once rather than after [`ACK_WAIT`] — and the link stream's later
+    /// messages are not held behind them until then. (A node that crashes
+    /// hands nothing back: those wait for [`ACK_WAIT`].)
+    async fn give_back(&self, messages: Option<Messages>, order: Option<Reorder<Inbound>>, rest: Vec<Inbound>) {
+        // No more pull requests, and the broker knows it before the first
+        // message comes back (a connection's messages are taken in order).
+        drop(messages);
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.js.client().flush()).await;
+        let back: Vec<Inbound> = rest.into_iter().chain(order.map(|mut o| o.take_all()).unwrap_or_default()).collect();
+        let n = back.len();
+        for m in back {
+            if let Err(e) = m.ack.nak().await {
+                debug!(link = %self.peer, error = %e, "cannot hand a message back; the broker delivers it again after its acknowledgement wait");
+            }
+        }
+        if n > 0 {
+            info!(link = %self.peer, stream = %self.stream, messages = n, "stopping: handed untaken messages back to the broker");
         }
     }
 
@@ -459,13 +494,40 @@ impl Pump {
 }
 
 /// Sends `ready` to the node in order; false once the node is gone.
-async fn hand_over(tx: &tokio::sync::mpsc::Sender<Inbound>, ready: Vec<Inbound>) -> bool {
-    for inbound in ready {
-        if tx.send(inbound).await.is_err() {
-            return false;
+/// Stopping: the link messages handed to a node that it has not taken
+/// (`inbound`, the stream [`crate::Links::subscribe`] gave it) go back to
+/// the broker at once, and the pumps, seeing the node gone, hand back what
+/// they still hold ([`Pump::give_back`]): the node's next instance gets
+/// them now — not after the consumer's acknowledgement wait ([`ACK_WAIT`]),
+/// with every later message of the link held behind them in stream order.
+pub async fn hand_back(mut inbound: impl futures::Stream<Item = Inbound> + Unpin) {
+    use futures::{FutureExt as _, StreamExt as _};
+    let mut untaken = Vec::new();
+    while let Some(Some(m)) = inbound.next().now_or_never() {
+        untaken.push(m);
+    }
+    drop(inbound);
+    let n = untaken.len();
+    for m in untaken {
+        if let Err(e) = m.ack.nak().await {
+            warn!(error = %e, "cannot hand a message back; the broker delivers it again after its acknowledgement wait");
         }
     }
-    true
+    if n > 0 {
+        info!(messages = n, "stopping: handed untaken link messages back to the broker");
+    }
+}
+
+/// Hands `ready` to the node in order; if the node is gone, what it did
+/// not take.
+async fn hand_over(tx: &tokio::sync::mpsc::Sender<Inbound>, ready: Vec<Inbound>) -> Result<(), Vec<Inbound>> {
+    let mut ready = ready.into_iter();
+    while let Some(inbound) = ready.next() {
+        if let Err(tokio::sync::mpsc::error::SendError(back)) = tx.send(inbound).await {
+            return Err(std::iter::once(back).chain(ready).collect());
+        }
+    }
+    Ok(())
 }
 
 /// How often a pump holding later messages asks the stream about the gap.

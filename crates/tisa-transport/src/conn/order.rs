@@ -79,6 +79,13 @@ impl<T> Reorder<T> {
         self.release(now)
     }
 
+    /// Everything held, in stream order, and nothing held any more (the
+    /// pump stopping: it hands them back to the broker).
+    pub fn take_all(&mut self) -> Vec<T> {
+        self.stalled_since = None;
+        std::mem::take(&mut self.held).into_values().collect()
+    }
+
     /// Whether later deliveries are waiting for an earlier one.
     pub fn holding(&self) -> bool {
         !self.held.is_empty()
@@ -129,6 +136,19 @@ mod tests {
 
     fn t0() -> Instant {
         Instant::now()
+    }
+
+    #[test]
+    fn a_stopping_pump_takes_everything_held_in_order() {
+        let now = t0();
+        let mut r = Reorder::default();
+        r.floor(1, now);
+        // 1 is missing: 3 and 2 are held (the control: nothing goes).
+        assert!(r.offer(Some(3), "c", now).is_empty() && r.offer(Some(2), "b", now).is_empty());
+        assert!(r.holding());
+        assert_eq!(r.take_all(), vec!["b", "c"]);
+        assert!(!r.holding() && r.waiting_for().is_none());
+        assert!(r.give_up(now + GIVE_UP * 2).is_none(), "nothing left to give up on");
     }
 
     #[test]
