@@ -143,6 +143,7 @@ impl Ack {
             None => Ok(()),
         }
     }
+
     /// Hands it back untaken: the broker delivers it again at once (to the
     /// node's next instance), not after [`ACK_WAIT`].
     pub async fn nak(self) -> Result<(), TransportError> {
@@ -462,13 +463,8 @@ impl Pump {
         // message comes back (a connection's messages are taken in order).
         drop(messages);
         let _ = tokio::time::timeout(Duration::from_secs(1), self.js.client().flush()).await;
-        let back: Vec<Inbound> = rest.into_iter().chain(order.map(|mut o| o.take_all()).unwrap_or_default()).collect();
-        let n = back.len();
-        for m in back {
-            if let Err(e) = m.ack.nak().await {
-                debug!(link = %self.peer, error = %e, "cannot hand a message back; the broker delivers it again after its acknowledgement wait");
-            }
-        }
+        let held = order.map(|mut o| o.take_all()).unwrap_or_default();
+        let n = nak_all(rest.into_iter().chain(held)).await;
         if n > 0 {
             info!(link = %self.peer, stream = %self.stream, messages = n, "stopping: handed untaken messages back to the broker");
         }
@@ -493,7 +489,6 @@ impl Pump {
     }
 }
 
-/// Sends `ready` to the node in order; false once the node is gone.
 /// Stopping: the link messages handed to a node that it has not taken
 /// (`inbound`, the stream [`crate::Links::subscribe`] gave it) go back to
 /// the broker at once, and the pumps, seeing the node gone, hand back what
@@ -507,15 +502,23 @@ pub async fn hand_back(mut inbound: impl futures::Stream<Item = Inbound> + Unpin
         untaken.push(m);
     }
     drop(inbound);
-    let n = untaken.len();
-    for m in untaken {
+    let n = nak_all(untaken).await;
+    if n > 0 {
+        info!(messages = n, "stopping: handed untaken link messages back to the broker");
+    }
+}
+
+/// Hands each message back to the broker (delivered again at once);
+/// returns how many.
+async fn nak_all(back: impl IntoIterator<Item = Inbound>) -> usize {
+    let mut n = 0;
+    for m in back {
+        n += 1;
         if let Err(e) = m.ack.nak().await {
             warn!(error = %e, "cannot hand a message back; the broker delivers it again after its acknowledgement wait");
         }
     }
-    if n > 0 {
-        info!(messages = n, "stopping: handed untaken link messages back to the broker");
-    }
+    n
 }
 
 /// Hands `ready` to the node in order; if the node is gone, what it did
