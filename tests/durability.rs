@@ -186,18 +186,17 @@ async fn a_node_stopping_hands_back_what_it_did_not_take() {
             for i in 0..N {
                 js.publish(subject.clone(), format!("not an envelope {i}").into()).await.unwrap().await.unwrap();
             }
-            // Delivered to this instance and not acknowledged: in its hands.
-            let stream = tisa_transport::conn::inbound::stream_name(party, Direction::Down);
-            let consumer: async_nats::jetstream::consumer::PullConsumer =
-                js.get_stream(&stream).await.unwrap().get_consumer(&subjects::durable(party)).await.unwrap();
-            wait_async(|| {
-                let mut c = consumer.clone();
-                async move { (c.info().await.ok()?.num_ack_pending >= N).then_some(()) }
-            })
-            .await;
+            // In the node's hands, not taken: read through the pump here and
+            // put back in front of the rest, as if still waiting in its queue.
+            let mut inbound = inbound;
+            let mut held = Vec::new();
+            for _ in 0..N {
+                held.push(tokio::time::timeout(Duration::from_secs(30), inbound.next()).await.unwrap().unwrap());
+            }
+            let inbound = futures::stream::iter(held).chain(inbound);
             let stopped = Instant::now();
             if hand_back {
-                tisa_transport::conn::inbound::hand_back(inbound).await;
+                tisa_transport::conn::inbound::hand_back(&links, inbound).await;
             } else {
                 drop(inbound);
             }

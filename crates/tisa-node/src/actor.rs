@@ -374,7 +374,7 @@ async fn run(
         tokio::task::yield_now().await;
     }
     // Link messages handed over and not taken go back to the broker at once.
-    tisa_transport::conn::inbound::hand_back(inbound).await;
+    tisa_transport::conn::inbound::hand_back(&actor.links, inbound).await;
     actor.stop().await;
     info!("node stopped");
     Ok(())

@@ -358,6 +358,7 @@ impl Pump {
         reconnected: Arc<Notify>,
         tx: tokio::sync::mpsc::Sender<Inbound>,
         up: tokio::sync::mpsc::Sender<Party>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let peer = self.peer;
         // The link stream is handed over in the order it stored its
@@ -375,6 +376,7 @@ impl Pump {
             loop {
                 tokio::select! {
                     _ = tx.closed() => return self.give_back(Some(messages), order, Vec::new()).await,
+                    _ = stop.changed() => return self.give_back(Some(messages), order, Vec::new()).await,
                     _ = reconnected.notified() => {
                         info!(link = %peer, stream = %self.stream, "link reconnected: checking its stream and consumer");
                         break;
@@ -431,6 +433,7 @@ impl Pump {
                         error!(link = %peer, error = %e, "the link's stream cannot be used");
                         tokio::select! {
                             _ = tx.closed() => return self.give_back(None, order, Vec::new()).await,
+                            _ = stop.changed() => return self.give_back(None, order, Vec::new()).await,
                             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                         }
                     }
@@ -438,6 +441,7 @@ impl Pump {
                         warn!(link = %peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
                         tokio::select! {
                             _ = tx.closed() => return self.give_back(None, order, Vec::new()).await,
+                            _ = stop.changed() => return self.give_back(None, order, Vec::new()).await,
                             _ = tokio::time::sleep(delay) => {}
                         }
                         delay = (delay * 2).min(Duration::from_secs(5));
@@ -458,13 +462,23 @@ impl Pump {
     /// at once rather than after [`ACK_WAIT`] — and the link stream's later
     /// messages are not held behind them until then. (A node that crashes
     /// hands nothing back: those wait for [`ACK_WAIT`].)
-    async fn give_back(&self, messages: Option<Messages>, order: Option<Reorder<Inbound>>, rest: Vec<Inbound>) {
+    async fn give_back(&self, mut messages: Option<Messages>, order: Option<Reorder<Inbound>>, rest: Vec<Inbound>) {
+        use futures::FutureExt as _;
+        // What the client has received and not passed on yet goes back too
+        // (what is still on its way when the pull stops comes again after
+        // the acknowledgement wait).
+        let mut received = Vec::new();
+        if let Some(m) = messages.as_mut() {
+            while let Some(Some(Ok(msg))) = m.next().now_or_never() {
+                received.push(Ack(Some(msg)));
+            }
+        }
         // No more pull requests, and the broker knows it before the first
         // message comes back (a connection's messages are taken in order).
         drop(messages);
         let _ = tokio::time::timeout(Duration::from_secs(1), self.js.client().flush()).await;
         let held = order.map(|mut o| o.take_all()).unwrap_or_default();
-        let n = nak_all(rest.into_iter().chain(held)).await;
+        let n = nak_all(rest.into_iter().chain(held).map(|i| i.ack).chain(received)).await;
         if n > 0 {
             info!(link = %self.peer, stream = %self.stream, messages = n, "stopping: handed untaken messages back to the broker");
         }
@@ -489,20 +503,23 @@ impl Pump {
     }
 }
 
-/// Stopping: the link messages handed to a node that it has not taken
-/// (`inbound`, the stream [`crate::Links::subscribe`] gave it) go back to
-/// the broker at once, and the pumps, seeing the node gone, hand back what
-/// they still hold ([`Pump::give_back`]): the node's next instance gets
-/// them now — not after the consumer's acknowledgement wait ([`ACK_WAIT`]),
-/// with every later message of the link held behind them in stream order.
-pub async fn hand_back(mut inbound: impl futures::Stream<Item = Inbound> + Unpin) {
+/// Stopping: the pumps stop pulling and hand back what they hold
+/// ([`crate::Links::stop_pumps`], [`Pump::give_back`]); then the link
+/// messages handed to the node that it has not taken (`inbound`, the
+/// stream [`crate::Links::subscribe`] gave it) go back to the broker: the
+/// node's next instance gets them now — not after the consumer's
+/// acknowledgement wait ([`ACK_WAIT`]), with every later message of the
+/// link held behind them in stream order. (In that order: handed back
+/// while a pump still pulled, a message could come straight back to it.)
+pub async fn hand_back(links: &crate::Links, mut inbound: impl futures::Stream<Item = Inbound> + Unpin) {
     use futures::{FutureExt as _, StreamExt as _};
+    links.stop_pumps().await;
     let mut untaken = Vec::new();
     while let Some(Some(m)) = inbound.next().now_or_never() {
         untaken.push(m);
     }
     drop(inbound);
-    let n = nak_all(untaken).await;
+    let n = nak_all(untaken.into_iter().map(|i| i.ack)).await;
     if n > 0 {
         info!(messages = n, "stopping: handed untaken link messages back to the broker");
     }
@@ -510,11 +527,11 @@ pub async fn hand_back(mut inbound: impl futures::Stream<Item = Inbound> + Unpin
 
 /// Hands each message back to the broker (delivered again at once);
 /// returns how many.
-async fn nak_all(back: impl IntoIterator<Item = Inbound>) -> usize {
+async fn nak_all(back: impl IntoIterator<Item = Ack>) -> usize {
     let mut n = 0;
-    for m in back {
+    for ack in back {
         n += 1;
-        if let Err(e) = m.ack.nak().await {
+        if let Err(e) = ack.nak().await {
             warn!(error = %e, "cannot hand a message back; the broker delivers it again after its acknowledgement wait");
         }
     }

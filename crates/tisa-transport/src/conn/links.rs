@@ -123,6 +123,11 @@ pub struct Links {
     /// the connection, so publishes reach the wire in the order of their
     /// places (the actor and the track lane both publish).
     send_order: tokio::sync::Mutex<()>,
+    /// Tells the inbound pumps to stop pulling and hand back what they
+    /// hold ([`Links::stop_pumps`]).
+    stop_pumps: tokio::sync::watch::Sender<bool>,
+    /// The inbound pumps' tasks.
+    pumps: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Links {
@@ -156,7 +161,22 @@ impl Links {
             dead_letters,
             chains: Chains::default(),
             send_order: Default::default(),
+            stop_pumps: tokio::sync::watch::Sender::new(false),
+            pumps: Default::default(),
         })
+    }
+
+    /// Stops the inbound pumps: each stops pulling, hands what it holds
+    /// back to the broker, and ends; returns once every one has (or after
+    /// a few seconds). What they handed to the node before is the node's
+    /// to hand back ([`crate::conn::inbound::hand_back`]).
+    pub async fn stop_pumps(&self) {
+        self.stop_pumps.send_replace(true);
+        let tasks = self.pumps.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+        let all = futures::future::join_all(tasks);
+        if tokio::time::timeout(Duration::from_secs(3), all).await.is_err() {
+            warn!("an inbound pump did not stop in time; what it holds comes again after the acknowledgement wait");
+        }
     }
 
     /// The stream of what this node receives from `peer`: the receiver
@@ -257,7 +277,16 @@ impl Links {
                 // itself ready. A cluster may still be electing its leaders
                 // (it just started, or lost a server): retry for a while.
                 let messages = pump.setup_patiently(SETUP_PATIENCE).await?;
-                tokio::spawn(pump.run(messages, reconnected.clone(), tx.clone(), up_tx.clone()));
+                let task = tokio::spawn(pump.run(
+                    messages,
+                    reconnected.clone(),
+                    tx.clone(),
+                    up_tx.clone(),
+                    self.stop_pumps.subscribe(),
+                ));
+                if let Ok(mut p) = self.pumps.lock() {
+                    p.push(task);
+                }
             }
             // The real-time lane: track updates as they are published.
             super::inbound::early_tracks(client, peer, subjects::track_all(nation, dir), early_tx.clone()).await?;
