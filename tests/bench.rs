@@ -204,4 +204,7 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
     for name in THROUGHPUT.iter().chain(LATENCY) {
         assert!(text.contains(name), "{name} missing from the table:\n{text}");
     }
+    // With what each tisa latency path's commits took, and the floors.
+    assert!(text.contains("KR's commits during it: ") && text.contains("JP's commits during it: "), "{text}");
+    assert!(text.contains("lone p50 "), "{text}");
 }

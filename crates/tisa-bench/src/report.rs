@@ -287,6 +287,12 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
             fmt(p.max_us, 1.0, 0),
             ratios
         );
+        for (party, c) in &p.commits {
+            println!(
+                "{:<26} {:<6} {party}'s commits during it: {}, write + fdatasync at least p50 {:.0} µs, p99 {:.0} µs",
+                "", "", c.count, c.p50_us, c.p99_us
+            );
+        }
     }
     if let Some(nodes) = doc["nodes"].as_object() {
         println!("\nnodes (fsync: startup-to-ready ms KR/US/JP; idle RSS MB KR/US/JP; throughput CPU µs and RSS growth bytes per report KR/US/JP; KR at N pending)");
