@@ -40,7 +40,7 @@ pub(crate) struct Floors {
     /// Its 99th percentile.
     pub fdatasync_p99_us: f64,
     /// The same, each after [`LONE_GAP`] with the disk idle: the lower of
-    /// the two probes (at the run's start and end, [`Lone`]).
+    /// the two probes (at the run's start and end, [`measure_lone`]).
     pub fdatasync_lone_p50_us: f64,
     /// Its 99th percentile (the lower of the two probes').
     pub fdatasync_lone_p99_us: f64,
@@ -56,14 +56,6 @@ pub(crate) struct Floors {
     pub verify_p50_us: f64,
     /// Its least.
     pub verify_min_us: f64,
-}
-
-/// One probe of lone `fdatasync`s (µs).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Lone {
-    pub p50: f64,
-    pub p99: f64,
-    pub min: f64,
 }
 
 /// A file preallocated and made durable, as the input log's segments are:
@@ -103,11 +95,11 @@ fn fdatasyncs(dir: &Path, samples: usize, gap: std::time::Duration) -> Result<Ve
 }
 
 /// Measures lone `fdatasync`s: `samples` of them, each after [`LONE_GAP`].
-pub(crate) fn measure_lone(dir: &Path, samples: usize) -> Result<Lone> {
+pub(crate) fn measure_lone(dir: &Path, samples: usize) -> Result<Fsync> {
     let v = fdatasyncs(dir, samples.max(1), LONE_GAP)?;
-    let min = v.iter().min().map_or(f64::NAN, |d| d.as_secs_f64() * 1e6);
+    let min = least(&v);
     let (_, p50, p99, _, _) = percentiles(v);
-    Ok(Lone { p50, p99, min })
+    Ok(Fsync { p50, p99, min })
 }
 
 fn least(v: &[std::time::Duration]) -> f64 {
@@ -190,7 +182,7 @@ pub(crate) const APPROVAL: Steps = Steps { hops: 4, fsyncs: 2, signs: 1, verifie
 /// JP's each verify the update (the grant's statement is cached).
 pub(crate) const TRACK: Steps = Steps { hops: 4, fsyncs: 1, signs: 2, verifies: 3 };
 
-/// The `fdatasync` figures a floor takes (µs).
+/// `fdatasync` figures (µs): a lone probe's, or those a floor takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Fsync {
     pub p50: f64,
@@ -213,7 +205,7 @@ impl Floors {
 
     /// A second lone probe (taken later in the run): each figure becomes
     /// the lower of the two, so that the floor never overstates.
-    pub(crate) fn add_lone(&mut self, l: Lone) {
+    pub(crate) fn add_lone(&mut self, l: Fsync) {
         self.lone_probes.push([l.p50, l.p99]);
         self.fdatasync_lone_p50_us = self.fdatasync_lone_p50_us.min(l.p50);
         self.fdatasync_lone_p99_us = self.fdatasync_lone_p99_us.min(l.p99);
@@ -287,7 +279,7 @@ mod tests {
     #[test]
     fn a_later_lone_probe_lowers_the_floor_never_raises_it() {
         let mut f = floors();
-        f.add_lone(Lone { p50: 300.0, p99: 700.0, min: 60.0 });
+        f.add_lone(Fsync { p50: 300.0, p99: 700.0, min: 60.0 });
         assert_eq!((f.fdatasync_lone_p50_us, f.fdatasync_lone_p99_us, f.fdatasync_lone_min_us), (200.0, 700.0, 50.0));
         assert_eq!(f.lone_probes, vec![[200.0, 900.0], [300.0, 700.0]]);
     }
