@@ -227,6 +227,8 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
 
     // Control: off at the hub and at JP, the lane passes nothing, and
     // updates still flow (committed first, as every other input).
+    // JP also checks no signature while it commits (TISA_CHECKS_AHEAD=off).
+    c.node(Party::Jp).set_env("TISA_CHECKS_AHEAD", Some("off"));
     for p in [Party::Us, Party::Jp] {
         let n = c.node(p);
         n.set_env("TISA_TRACK_LANE", Some("off"));
@@ -236,15 +238,26 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
     // fed next is one more (an operator's command is committed before it
     // leaves).
     let commits = |c: &Cluster| op_json(c, Party::Kr, false, &["health"])["commits"].clone();
-    let before = commits(&c);
+    let ahead = |c: &Cluster, p| op_json(c, p, false, &["health"])["checks_ahead"].clone();
+    let (before, ahead_before) = (commits(&c), ahead(&c, Party::Kr));
     assert!(before["count"].as_u64().unwrap() >= 1, "{before}");
     assert!(before["p99_us_at_least"].as_f64().unwrap() >= before["p50_us_at_least"].as_f64().unwrap(), "{before}");
     feed(&c, Party::Kr, &fixture(&c, "lane2.jsonl", &[update("KR-T-LANE", N + 1, "USA,JPN")]));
     wait_track(&c, Party::Jp, "KR-T-LANE", N + 1).await;
     let after = commits(&c);
     assert!(after["count"].as_u64().unwrap() > before["count"].as_u64().unwrap(), "{before} → {after}");
+    // …and KR checked the feed's signed command while that commit synced;
+    // JP, switched off, checked none so (its core checks each itself).
+    let ahead_after = ahead(&c, Party::Kr);
+    assert_eq!(ahead_after["enabled"], true, "{ahead_after}");
+    let checks = |h: &serde_json::Value| h["checks"].as_u64().unwrap();
+    assert!(checks(&ahead_after) > checks(&ahead_before), "{ahead_before} → {ahead_after}");
+    assert!(ahead_after["by_helper"].as_u64().unwrap() <= checks(&ahead_after), "{ahead_after}");
+    let jp = ahead(&c, Party::Jp);
+    assert_eq!((jp["enabled"].clone(), checks(&jp)), (serde_json::json!(false), 0), "{jp}");
     let text = String::from_utf8_lossy(&op(&c, Party::Kr, false, &["health"]).stdout).into_owned();
     assert!(text.contains("commits: ") && text.contains("write + fdatasync p50 "), "{text}");
+    assert!(text.contains("signature checks while committing: "), "{text}");
     for p in [Party::Us, Party::Jp] {
         let h = lane_health(&c, p);
         assert_eq!(h["enabled"], false, "{p}: {h}");

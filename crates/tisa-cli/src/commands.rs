@@ -541,6 +541,11 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
                 "p99_us_at_least": h.commits.quantile_at_least_us(0.99),
                 "buckets": h.commits.buckets,
             },
+            "checks_ahead": {
+                "enabled": h.checks_ahead.enabled,
+                "checks": h.checks_ahead.checks,
+                "by_helper": h.checks_ahead.by_helper,
+            },
             "early_forward": {
                 "enabled": h.early_forward.enabled,
                 "batches": h.early_forward.batches,
@@ -594,6 +599,12 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
                 p50 / 1e3,
                 p99 / 1e3
             );
+        }
+        let c = &h.checks_ahead;
+        if c.enabled {
+            println!("  signature checks while committing: {} ({} on the helper thread)", c.checks, c.by_helper);
+        } else {
+            println!("  signature checks while committing: off (TISA_CHECKS_AHEAD=off)");
         }
         let e = &h.early_forward;
         if e.enabled {

@@ -19,12 +19,16 @@
 //! - [`node`]: [`Node`], one party's state machine (`handle_*` in, `poll_*`
 //!   out), split by role and feature.
 //!
+//! - [`input`]: the inputs a node logs and applies; [`ahead`]: the
+//!   signature checks an input will ask for, to run while it is committed.
+//!
 //! Everything that decides scope, consent, releasability and classification
 //! lives here, so it is tested here, fast and deterministically.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod ahead;
 pub mod body;
 pub mod error;
 pub mod ids;

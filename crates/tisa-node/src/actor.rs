@@ -162,6 +162,9 @@ pub(crate) struct Actor {
     pub(crate) windows: crate::windows::Windows,
     /// Why the node must stop (its core ran ahead of its log).
     pub(crate) fatal: Option<String>,
+    /// Signature checks run while each group commit syncs (`None`:
+    /// `TISA_CHECKS_AHEAD=off`).
+    pub(crate) ahead: Option<crate::ahead::Ahead>,
 }
 
 /// How often the audit log is fsync'd (and its head recorded in the store
@@ -188,7 +191,8 @@ fn ready_batch<T>(first: T, stream: &mut (impl futures::Stream<Item = T> + Unpin
 
 /// An on/off setting from the environment: on unless `var` is `off`; any
 /// other value than `on` or `off` stops the node (a typo must not switch
-/// it silently). `TISA_TRACK_LANE` (`lane`), `TISA_EARLY_FORWARD` (`early`).
+/// it silently). `TISA_TRACK_LANE` (`lane`), `TISA_EARLY_FORWARD` (`early`),
+/// `TISA_CHECKS_AHEAD` (`ahead`).
 fn switch_from_env(var: &str) -> Result<bool, NodeError> {
     match std::env::var(var).as_deref() {
         Err(_) | Ok("on") | Ok("") => Ok(true),
@@ -216,6 +220,7 @@ async fn run(
     crate::failpoint::init().map_err(|e| NodeError::Config(e.to_string()))?;
     let lane_on = switch_from_env("TISA_TRACK_LANE")?;
     let early_forward = switch_from_env("TISA_EARLY_FORWARD")? && party == Party::Us;
+    let checks_ahead = switch_from_env("TISA_CHECKS_AHEAD")?;
     // Refuse to start on a key the agreement does not know, before touching the network.
     let mut store = Store::open(&config.data_dir)?;
     let instance = store.instance()?;
@@ -283,6 +288,7 @@ async fn run(
         held_for_lane: Vec::new(),
         windows: Default::default(),
         fatal: None,
+        ahead: if checks_ahead { crate::ahead::Ahead::start() } else { None },
     };
     actor.load_courier_acks();
     actor.send_all(resend).await;

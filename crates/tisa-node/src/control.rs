@@ -382,6 +382,10 @@ impl Actor {
                 ..l.health()
             }),
             commits: self.store.commits().clone(),
+            checks_ahead: self.ahead.as_ref().map_or_else(Default::default, |a| {
+                let (checks, by_helper) = a.stats();
+                tisa_transport::ChecksAheadHealth { enabled: true, checks, by_helper }
+            }),
             early_forward: tisa_transport::EarlyForwardHealth {
                 enabled: self.early_forward,
                 batches: self.counters.early_batches,

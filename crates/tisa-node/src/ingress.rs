@@ -314,7 +314,14 @@ impl Actor {
         for l in &inputs {
             crate::failpoint::before_commit(&l.input);
         }
+        // The signatures the batch carries are checked while its log
+        // record syncs; the core's checks below are then cache hits.
+        let ahead = self.ahead.as_ref().and_then(|a| {
+            let policy = self.core.policy();
+            a.begin(inputs.iter().flat_map(|l| tisa_core::ahead::checks_ahead(policy, &l.input)).collect())
+        });
         let first = self.store.append_encoded(&encode_inputs(&inputs, raw))?;
+        crate::ahead::Ahead::finish(ahead);
         self.lane_stale = true;
         for l in &inputs {
             crate::failpoint::after_commit(&l.input);

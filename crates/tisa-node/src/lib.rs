@@ -15,6 +15,7 @@
 //! - `replay`: the state rebuilt from the input log on start; `apply`, the
 //!   one way an input reaches the core.
 //! - `ingress`: inbound messages, the group commit, dead letters.
+//! - `ahead`: signature checks run while a group commit syncs.
 //! - `egress`: transmits (bodies filled, batches, acknowledgements, the
 //!   outbox) and events.
 //! - `control`: the operator's calls (commands and queries).
@@ -30,6 +31,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod actor;
+mod ahead;
 pub mod audit;
 pub mod clock;
 mod control;

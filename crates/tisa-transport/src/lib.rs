@@ -36,7 +36,7 @@ pub use conn::{
 };
 pub use control::{
     AgreementHealth, CommandRequest, CommitHealth, ControlReply, ControlRequest, DeadLetter, DecisionQuery,
-    EarlyForwardHealth, Health, ListQuery, Query, Retract, SendError, StreamHealth, StreamPeer, TrackLaneHealth,
+    ChecksAheadHealth, EarlyForwardHealth, Health, ListQuery, Query, Retract, SendError, StreamHealth, StreamPeer, TrackLaneHealth,
     WatchEvent, WatchEvents,
 };
 pub use convert::{decode_envelope, decode_inbound, decode_inbound_shared, encode_batch, encode_envelope, Wire};

@@ -109,6 +109,14 @@ impl Cache {
     }
 }
 
+/// Forgets every success remembered (tests: each node's checks as if it
+/// ran in its own process, nothing learnt from another node's).
+pub fn forget_verified() {
+    let mut c = lock();
+    c.verified.clear();
+    c.order.clear();
+}
+
 /// Signature checks since the process started, and how many of them were
 /// answered from the cache (for `tisa bench` and the tests).
 pub fn verify_stats() -> (u64, u64) {

@@ -41,7 +41,7 @@ impl Signed {
 
     /// The bytes the signature covers: the document itself, or the root
     /// document its batch proof leads to (`None`: a malformed proof).
-    fn covered(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+    pub(super) fn covered(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
         match &self.batch {
             None => Some(std::borrow::Cow::Borrowed(&self.bytes)),
             Some(p) => super::batch::signed_root(p, &self.bytes).map(std::borrow::Cow::Owned),

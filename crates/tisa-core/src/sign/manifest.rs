@@ -113,17 +113,19 @@ impl Manifest {
     /// the two-person rule), the key if its signature verifies as one of
     /// the originator's submitter or feed keys, an error otherwise.
     pub fn verified_submitter(&self, policy: &Policy) -> Result<Option<KeyId>, SigError> {
-        let Some(doc) = self.submission_doc() else { return Ok(None) };
-        let Some(sig) = &self.submission else { return Ok(None) };
-        let signed = Signed {
-            bytes: doc.to_bytes(),
-            signer: doc.key_id.to_string(),
-            signature: sig.signature,
-            batch: sig.batch.clone(),
-        };
+        let Some((doc, signed)) = self.submission_signed() else { return Ok(None) };
         verify_key(policy, doc.party, &[KeyRole::Submitter, KeyRole::Feed], "submit", &signed)
             .map_err(|_| SigError::Mismatch("submission signature"))?;
         Ok(Some(doc.key_id))
+    }
+
+    /// The submission the manifest carries, rebuilt, and its signature as
+    /// a document signed by key id (`None`: it carries none).
+    pub fn submission_signed(&self) -> Option<(SubmissionDoc, Signed)> {
+        let (doc, sig) = (self.submission_doc()?, self.submission.as_ref()?);
+        let signed =
+            Signed { bytes: doc.to_bytes(), signer: doc.key_id.to_string(), signature: sig.signature, batch: sig.batch.clone() };
+        Some((doc, signed))
     }
 
     /// The canonical bytes: what is signed.

@@ -54,10 +54,12 @@
 //!
 //! Submodules: `canonical` (the format, digests, [`SigError`]), `keys`
 //! ([`Signed`], [`Identity`], [`verify`], [`verify_key`]), `batch` (the
-//! Merkle tree of batch signatures), `cache` (checks paid once), then one per document. Every
+//! Merkle tree of batch signatures), `cache` (checks paid once), `ahead` (checks
+//! run before the core asks for them), then one per document. Every
 //! public item is re-exported here; import from `tisa_core::sign`.
 
 mod action;
+mod ahead;
 mod agreement;
 mod batch;
 mod bundle;
@@ -78,11 +80,12 @@ mod track;
 #[cfg(test)]
 mod tests;
 
+pub use ahead::{checks_for, Check, MAX_KEYS_AHEAD};
 pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
 pub use agreement::{check_agreement_signed, AgreementDoc, AgreementSigError};
 pub use batch::{BatchDoc, BatchProof, MAX_BATCH, MAX_PATH};
 pub use bundle::BundleDoc;
-pub use cache::verify_stats;
+pub use cache::{forget_verified, verify_stats};
 pub use canonical::{sha256, Digest32, SigError};
 pub use cosign::{check_cosigned, CosignDoc};
 pub use decision::{DecisionDoc, Verdict};

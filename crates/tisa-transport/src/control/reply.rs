@@ -125,6 +125,8 @@ pub struct Health {
     pub early_forward: EarlyForwardHealth,
     /// How long its group commits took (input log write and `fdatasync`).
     pub commits: super::CommitHealth,
+    /// Signature checks run while its group commits synced.
+    pub checks_ahead: ChecksAheadHealth,
     /// The node's streams as the broker's cluster sees them.
     pub streams: Vec<super::StreamHealth>,
     /// The agreement in force, what the peers enforce, and why trilateral
@@ -141,6 +143,18 @@ pub struct EarlyForwardHealth {
     pub batches: u64,
     /// Deliveries published before their commit.
     pub deliveries: u64,
+}
+
+/// Signature checks run while group commits synced (`tisa_node::ahead`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChecksAheadHealth {
+    /// Whether the node does (`TISA_CHECKS_AHEAD=off` turns it off).
+    pub enabled: bool,
+    /// Checks handed out since start.
+    pub checks: u64,
+    /// Of them, run by the helper thread while the sync ran (the rest by
+    /// the actor after it).
+    pub by_helper: u64,
 }
 
 /// The real-time lane for missile tracks (`tisa_core::Lane`): early track
@@ -644,6 +658,9 @@ impl Wire for Health {
             track_windows: self.track_lane.windows,
             track_windowed: self.track_lane.windowed,
             commit_buckets: self.commits.to_wire(),
+            checks_ahead: self.checks_ahead.enabled,
+            checks_ahead_total: self.checks_ahead.checks,
+            checks_ahead_by_helper: self.checks_ahead.by_helper,
             early_forward: self.early_forward.enabled,
             early_forward_batches: self.early_forward.batches,
             early_forward_deliveries: self.early_forward.deliveries,
@@ -690,6 +707,11 @@ impl Wire for Health {
                 windowed: h.track_windowed,
             },
             commits: super::CommitHealth::from_wire(h.commit_buckets)?,
+            checks_ahead: ChecksAheadHealth {
+                enabled: h.checks_ahead,
+                checks: h.checks_ahead_total,
+                by_helper: h.checks_ahead_by_helper,
+            },
             early_forward: EarlyForwardHealth {
                 enabled: h.early_forward,
                 batches: h.early_forward_batches,
