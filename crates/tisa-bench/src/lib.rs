@@ -216,16 +216,23 @@ pub(crate) struct CommitFigures {
     pub min_us: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    /// Signature checks the node ran while these commits synced, and how
+    /// many of them on its helper thread (`tisa_node::ahead`).
+    pub checks_ahead: u64,
+    pub checks_ahead_by_helper: u64,
 }
 
 impl CommitFigures {
-    /// From a node's commits during the run (none: no figures).
-    pub(crate) fn of(h: &tisa_transport::CommitHealth) -> Option<CommitFigures> {
+    /// From a node's commits during the run (none: no figures), and its
+    /// checks ahead meanwhile (checks, of them by the helper).
+    pub(crate) fn of(h: &tisa_transport::CommitHealth, ahead: (u64, u64)) -> Option<CommitFigures> {
         Some(CommitFigures {
             count: h.count(),
             min_us: h.quantile_at_least_us(0.0)?,
             p50_us: h.quantile_at_least_us(0.5)?,
             p99_us: h.quantile_at_least_us(0.99)?,
+            checks_ahead: ahead.0,
+            checks_ahead_by_helper: ahead.1,
         })
     }
 }

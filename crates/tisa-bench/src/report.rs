@@ -289,8 +289,8 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
         );
         for (party, c) in &p.commits {
             println!(
-                "{:<26} {:<6} {party}'s commits during it: {}, write + fdatasync at least p50 {:.0} µs, p99 {:.0} µs",
-                "", "", c.count, c.p50_us, c.p99_us
+                "{:<26} {:<6} {party}'s commits during it: {}, write + fdatasync at least p50 {:.0} µs, p99 {:.0} µs; signature checks meanwhile {} ({} on the helper)",
+                "", "", c.count, c.p50_us, c.p99_us, c.checks_ahead, c.checks_ahead_by_helper
             );
         }
     }
@@ -459,7 +459,7 @@ mod tests {
         assert_eq!(alone["value"].as_f64().unwrap(), (1_500.0 + cpu) / 1e3, "{alone}");
         assert_eq!((alone["quantile"].as_str(), alone["over_limit"].as_bool()), (Some("p99"), Some(true)));
         // KR's commits during the run were faster at p99: the floor takes them.
-        let kr = crate::CommitFigures { count: 1000, min_us: 25.0, p50_us: 90.0, p99_us: 600.0 };
+        let kr = crate::CommitFigures { count: 1000, min_us: 25.0, p50_us: 90.0, p99_us: 600.0, ..Default::default() };
         let mut track = latency("tisa/track_latency", 3_000.0);
         track.commits.insert("KR".into(), kr);
         let lowered = floor_of(track.clone());

@@ -108,28 +108,34 @@ async fn operator(c: &Cluster, party: Party) -> Result<ControlClient> {
 
 /// Each of `parties`' commit histograms (`tisa health`), to take what a
 /// path's run added ([`phase_commits`]).
-async fn commit_readings(c: &Cluster, parties: &[Party]) -> Result<Vec<(Party, tisa_transport::CommitHealth)>> {
+async fn commit_readings(c: &Cluster, parties: &[Party]) -> Result<Vec<CommitReading>> {
     let mut out = Vec::new();
     for p in parties {
         match ask(&operator(c, *p).await?, ControlRequest::Health).await? {
-            ControlReply::Health(h) => out.push((*p, h.commits)),
+            ControlReply::Health(h) => out.push((*p, h.commits, h.checks_ahead)),
             other => bail!("{p}'s health came back as {other:?}"),
         }
     }
     Ok(out)
 }
 
+/// A node's commit histogram and checks ahead, as its health gave them.
+type CommitReading = (Party, tisa_transport::CommitHealth, tisa_transport::ChecksAheadHealth);
+
 /// The commits each node made since `before` was read, as figures.
 async fn phase_commits(
     c: &Cluster,
-    before: &[(Party, tisa_transport::CommitHealth)],
+    before: &[CommitReading],
 ) -> Result<std::collections::BTreeMap<String, crate::CommitFigures>> {
-    let parties: Vec<Party> = before.iter().map(|(p, _)| *p).collect();
+    let parties: Vec<Party> = before.iter().map(|(p, ..)| *p).collect();
     let after = commit_readings(c, &parties).await?;
     Ok(after
         .iter()
         .zip(before)
-        .filter_map(|((p, a), (_, b))| Some((p.code().to_owned(), crate::CommitFigures::of(&a.since(b))?)))
+        .filter_map(|((p, a, ah), (_, b, bh))| {
+            let ahead = (ah.checks.saturating_sub(bh.checks), ah.by_helper.saturating_sub(bh.by_helper));
+            Some((p.code().to_owned(), crate::CommitFigures::of(&a.since(b), ahead)?))
+        })
         .collect())
 }
 

@@ -316,7 +316,7 @@ impl Actor {
         }
         // The signatures the batch carries are checked while its log
         // record syncs; the core's checks below are then cache hits.
-        let ahead = self.ahead.as_ref().and_then(|a| {
+        let ahead = self.ahead.as_ref().filter(|_| inputs.len() <= crate::ahead::MAX_INPUTS).and_then(|a| {
             let policy = self.core.policy();
             a.begin(inputs.iter().flat_map(|l| tisa_core::ahead::checks_ahead(policy, &l.input)).collect())
         });

@@ -35,9 +35,9 @@ pub use conn::{
     DeadLetterBox, Endpoint, Inbound, InboundMeta, LinkUrls, Links, Signer,
 };
 pub use control::{
-    AgreementHealth, CommandRequest, CommitHealth, ControlReply, ControlRequest, DeadLetter, DecisionQuery,
-    ChecksAheadHealth, EarlyForwardHealth, Health, ListQuery, Query, Retract, SendError, StreamHealth, StreamPeer, TrackLaneHealth,
-    WatchEvent, WatchEvents,
+    AgreementHealth, ChecksAheadHealth, CommandRequest, CommitHealth, ControlReply, ControlRequest, DeadLetter,
+    DecisionQuery, EarlyForwardHealth, Health, ListQuery, Query, Retract, SendError, StreamHealth, StreamPeer,
+    TrackLaneHealth, WatchEvent, WatchEvents,
 };
 pub use convert::{decode_envelope, decode_inbound, decode_inbound_shared, encode_batch, encode_envelope, Wire};
 pub use error::{DecodeError, TransportError};

@@ -123,8 +123,12 @@ impl Manifest {
     /// a document signed by key id (`None`: it carries none).
     pub fn submission_signed(&self) -> Option<(SubmissionDoc, Signed)> {
         let (doc, sig) = (self.submission_doc()?, self.submission.as_ref()?);
-        let signed =
-            Signed { bytes: doc.to_bytes(), signer: doc.key_id.to_string(), signature: sig.signature, batch: sig.batch.clone() };
+        let signed = Signed {
+            bytes: doc.to_bytes(),
+            signer: doc.key_id.to_string(),
+            signature: sig.signature,
+            batch: sig.batch.clone(),
+        };
         Some((doc, signed))
     }
 

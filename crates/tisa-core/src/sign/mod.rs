@@ -59,8 +59,8 @@
 //! public item is re-exported here; import from `tisa_core::sign`.
 
 mod action;
-mod ahead;
 mod agreement;
+mod ahead;
 mod batch;
 mod bundle;
 mod cache;
@@ -80,9 +80,9 @@ mod track;
 #[cfg(test)]
 mod tests;
 
-pub use ahead::{checks_for, Check, MAX_KEYS_AHEAD};
 pub use action::{verify_action, ActionDoc, AuthError, Authorization, Nonce, Replays};
 pub use agreement::{check_agreement_signed, AgreementDoc, AgreementSigError};
+pub use ahead::{checks_for, Check, MAX_KEYS_AHEAD};
 pub use batch::{BatchDoc, BatchProof, MAX_BATCH, MAX_PATH};
 pub use bundle::BundleDoc;
 pub use cache::{forget_verified, verify_stats};

@@ -52,7 +52,8 @@ pub mod streams;
 pub use commits::{CommitHealth, COMMIT_BUCKETS};
 pub use events::{track_detail, watch_event, WatchEvent, WatchEvents};
 pub use reply::{
-    hub_code, AgreementHealth, ChecksAheadHealth, ControlReply, DeadLetter, EarlyForwardHealth, Health, SendError, TrackLaneHealth,
+    hub_code, AgreementHealth, ChecksAheadHealth, ControlReply, DeadLetter, EarlyForwardHealth, Health, SendError,
+    TrackLaneHealth,
 };
 pub use request::{
     decode_request, CommandRequest, ControlRequest, CourierCopy, DecisionQuery, ListQuery, Query, Retract,
