@@ -165,22 +165,29 @@ pub(crate) struct Steps {
     pub signs: u32,
     /// ed25519 verifications in series.
     pub verifies: u32,
+    /// Of those, the ones a node checks while its commit syncs (KR's and
+    /// JP's, `tisa_node::ahead`): where the nodes ran checks ahead, they
+    /// overlap the commits instead of following them.
+    pub ahead: u32,
 }
 
 /// A report submitted under the standing grant, KR → JP's `RECEIVED`: the
 /// client signs the operator's action and the submission; KR verifies both,
 /// commits the command (it arrives once), signs the manifest; the hub and JP
 /// each verify the manifest and the submitter's proof; JP commits before
-/// `RECEIVED`. Four traversals: call, KR → hub, hub → JP, event.
-pub(crate) const STANDING: Steps = Steps { hops: 4, fsyncs: 2, signs: 3, verifies: 6 };
+/// `RECEIVED`. Four traversals: call, KR → hub, hub → JP, event. KR's two
+/// and JP's two checks may run while their commits sync.
+pub(crate) const STANDING: Steps = Steps { hops: 4, fsyncs: 2, signs: 3, verifies: 6, ahead: 4 };
 /// An approval → JP's `RECEIVED`: the client signs the decision; KR verifies
 /// it and commits it; the hub verifies it; JP verifies the manifest, the
-/// submitter's proof and the decision, and commits.
-pub(crate) const APPROVAL: Steps = Steps { hops: 4, fsyncs: 2, signs: 1, verifies: 5 };
+/// submitter's proof and the decision, and commits (KR's one and JP's three
+/// checks may run while their commits sync).
+pub(crate) const APPROVAL: Steps = Steps { hops: 4, fsyncs: 2, signs: 1, verifies: 5, ahead: 4 };
 /// A track update → JP's `TRACK`: the client signs the command; KR verifies
 /// it, commits it (it arrives once) and signs the update; the hub's lane and
-/// JP's each verify the update (the grant's statement is cached).
-pub(crate) const TRACK: Steps = Steps { hops: 4, fsyncs: 1, signs: 2, verifies: 3 };
+/// JP's each verify the update (the grant's statement is cached). KR's
+/// check may run while its commit syncs.
+pub(crate) const TRACK: Steps = Steps { hops: 4, fsyncs: 1, signs: 2, verifies: 3, ahead: 1 };
 
 /// `fdatasync` figures (µs): a lone probe's, or those a floor takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -214,12 +221,16 @@ impl Floors {
 
     /// A p50 target's floor (µs): the steps' medians added up, a hop being
     /// half the raw 2-hop p50, each commit an `fdatasync` at `fs` (lone:
-    /// a latency path takes one report or update at a time).
-    pub(crate) fn p50_us(&self, steps: Steps, raw_2hop_p50_us: f64, fs: Fsync) -> f64 {
+    /// a latency path takes one report or update at a time). With
+    /// `overlap` (the nodes ran checks ahead), the commits and the checks
+    /// run beside them count as the longer of the two.
+    pub(crate) fn p50_us(&self, steps: Steps, raw_2hop_p50_us: f64, fs: Fsync, overlap: bool) -> f64 {
+        let beside = if overlap { steps.ahead.min(steps.verifies) } else { 0 };
+        let commits = f64::from(steps.fsyncs) * fs.p50;
         f64::from(steps.hops) * raw_2hop_p50_us / 2.0
-            + f64::from(steps.fsyncs) * fs.p50
+            + commits.max(f64::from(beside) * self.verify_p50_us)
             + f64::from(steps.signs) * self.sign_p50_us
-            + f64::from(steps.verifies) * self.verify_p50_us
+            + f64::from(steps.verifies - beside) * self.verify_p50_us
     }
 
     /// A p99 target's floor (µs), a strict lower bound: a path that takes
@@ -227,9 +238,12 @@ impl Floors {
     /// `fdatasync` plus the others' least, so its 99th percentile is at
     /// least the `fdatasync`'s 99th percentile (`fs`) plus the other
     /// commits', signatures' and verifications' least (hops counted as
-    /// nothing). Without a commit, the steps' least.
-    pub(crate) fn p99_us(&self, steps: Steps, fs: Fsync) -> f64 {
-        let cpu = f64::from(steps.signs) * self.sign_min_us + f64::from(steps.verifies) * self.verify_min_us;
+    /// nothing). Without a commit, the steps' least. With `overlap` (the
+    /// nodes ran checks ahead), the checks beside the commits count as
+    /// nothing.
+    pub(crate) fn p99_us(&self, steps: Steps, fs: Fsync, overlap: bool) -> f64 {
+        let serial = steps.verifies - if overlap && steps.fsyncs > 0 { steps.ahead.min(steps.verifies) } else { 0 };
+        let cpu = f64::from(steps.signs) * self.sign_min_us + f64::from(serial) * self.verify_min_us;
         match steps.fsyncs {
             0 => cpu,
             n => fs.p99 + f64::from(n - 1) * fs.min + cpu,
@@ -263,17 +277,35 @@ mod tests {
         // 4 hops of half a 180 µs 2-hop, 2 lone fsyncs (not the back-to-back
         // ones), 3 signatures, 6 verifications.
         let lone = f.lone();
-        assert_eq!(f.p50_us(STANDING, 180.0, lone), 360.0 + 400.0 + 90.0 + 300.0);
-        assert_eq!(f.p50_us(TRACK, 180.0, lone), 360.0 + 200.0 + 60.0 + 150.0);
+        assert_eq!(f.p50_us(STANDING, 180.0, lone, false), 360.0 + 400.0 + 90.0 + 300.0);
+        assert_eq!(f.p50_us(TRACK, 180.0, lone, false), 360.0 + 200.0 + 60.0 + 150.0);
         // p99: one lone fsync at its p99, the other at its least, the
         // signatures and verifications at their least, no hops.
-        assert_eq!(f.p99_us(STANDING, lone), 900.0 + 50.0 + 75.0 + 240.0);
-        assert_eq!(f.p99_us(TRACK, lone), 900.0 + 50.0 + 120.0);
-        assert_eq!(f.p99_us(Steps { hops: 4, fsyncs: 0, signs: 1, verifies: 1 }, lone), 65.0);
+        assert_eq!(f.p99_us(STANDING, lone, false), 900.0 + 50.0 + 75.0 + 240.0);
+        assert_eq!(f.p99_us(TRACK, lone, false), 900.0 + 50.0 + 120.0);
+        assert_eq!(f.p99_us(Steps { hops: 4, fsyncs: 0, signs: 1, verifies: 1, ahead: 1 }, lone, true), 65.0);
         // Lowered by the path's own commits where those were faster.
         let path = Fsync { p50: 100.0, p99: 1200.0, min: 20.0 };
         assert_eq!(lone.lower(path), Fsync { p50: 100.0, p99: 900.0, min: 20.0 });
-        assert_eq!(f.p99_us(STANDING, lone.lower(path)), 900.0 + 20.0 + 75.0 + 240.0);
+        assert_eq!(f.p99_us(STANDING, lone.lower(path), false), 900.0 + 20.0 + 75.0 + 240.0);
+    }
+
+    #[test]
+    fn checks_run_while_a_commit_syncs_count_only_beyond_it() {
+        let f = floors();
+        let lone = f.lone();
+        // Standing: KR's and JP's four checks beside two 200 µs commits
+        // (400 µs, longer than 4 × 50): the commits alone, then the hub's two.
+        assert_eq!(f.p50_us(STANDING, 180.0, lone, true), 360.0 + 400.0 + 90.0 + 100.0);
+        // Beside a commit shorter than they are, the checks count instead.
+        let quick = Fsync { p50: 20.0, p99: 30.0, min: 10.0 };
+        assert_eq!(f.p50_us(TRACK, 180.0, quick, true), 360.0 + 50.0 + 60.0 + 100.0);
+        // p99, a strict bound: the checks beside the commits count as nothing.
+        assert_eq!(f.p99_us(STANDING, lone, true), 900.0 + 50.0 + 75.0 + 80.0);
+        assert_eq!(f.p99_us(TRACK, lone, true), 900.0 + 50.0 + 80.0);
+        // The control: without checks ahead, each is added.
+        assert!(f.p99_us(STANDING, lone, false) > f.p99_us(STANDING, lone, true));
+        assert!(f.p50_us(STANDING, 180.0, lone, false) > f.p50_us(STANDING, 180.0, lone, true));
     }
 
     #[test]

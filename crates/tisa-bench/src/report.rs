@@ -139,14 +139,22 @@ pub(crate) fn targets(
             .commits
             .values()
             .fold(fl.lone(), |fs, c| fs.lower(crate::floor::Fsync { p50: c.p50_us, p99: c.p99_us, min: c.min_us }));
-        let us = if q == "p99" { fl.p99_us(steps, fs) } else { fl.p50_us(steps, raw, fs) };
+        // Checks ahead ran (the nodes counted some): they overlap the commits.
+        let overlap = path.commits.values().any(|c| c.checks_ahead > 0);
+        let us = if q == "p99" { fl.p99_us(steps, fs, overlap) } else { fl.p50_us(steps, raw, fs, overlap) };
         let v = unit(us, raw);
         Some(json!({
             "value": v,
             "quantile": q,
             "over_limit": v > limit,
             "fdatasync_us": {"p50": fs.p50, "p99": fs.p99, "min": fs.min},
-            "steps": {"hops": steps.hops, "fsyncs": steps.fsyncs, "signs": steps.signs, "verifies": steps.verifies},
+            "steps": {
+                "hops": steps.hops,
+                "fsyncs": steps.fsyncs,
+                "signs": steps.signs,
+                "verifies": steps.verifies,
+                "verifies_beside_commits": if overlap { steps.ahead } else { 0 },
+            },
         }))
     };
     for f in ["always", "lazy"] {
@@ -467,6 +475,11 @@ mod tests {
         assert_eq!(lowered["over_limit"], false);
         // Slower ones do not raise it.
         track.commits.insert("KR".into(), crate::CommitFigures { p99_us: 4_000.0, ..kr });
-        assert_eq!(floor_of(track)["value"].as_f64().unwrap(), (1_500.0 + cpu) / 1e3);
+        assert_eq!(floor_of(track.clone())["value"].as_f64().unwrap(), (1_500.0 + cpu) / 1e3);
+        // KR checked the command while its commit synced: that check counts as nothing.
+        track.commits.insert("KR".into(), crate::CommitFigures { p99_us: 4_000.0, checks_ahead: 1000, ..kr });
+        let beside = floor_of(track);
+        assert_eq!(beside["value"].as_f64().unwrap(), (1_500.0 + cpu - 20.0) / 1e3, "{beside}");
+        assert_eq!(beside["steps"]["verifies_beside_commits"], 1);
     }
 }

@@ -21,8 +21,8 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tisa_core::sign::Check;
 use tracing::warn;
@@ -30,25 +30,37 @@ use tracing::warn;
 /// The most inputs a group commit may hold for its checks to run ahead.
 pub(crate) const MAX_INPUTS: usize = 4;
 
-/// How long the actor waits, after its sync, for a check the helper is in
-/// the middle of (rather than run it again itself): at most about one
-/// verification.
+/// How long the actor waits, asleep, after its sync, for a check the
+/// helper is in the middle of (rather than run it again itself): about
+/// one verification.
 const WAIT_FOR_HELPER: Duration = Duration::from_micros(250);
 
 /// One batch's checks, claimed one at a time by the helper and the actor.
 pub(crate) struct Job {
     checks: Vec<Check>,
     next: AtomicUsize,
-    done: AtomicUsize,
+    /// Checks finished, and its signal.
+    done: Mutex<usize>,
+    finished: Condvar,
 }
 
 impl Job {
+    fn new(checks: Vec<Check>) -> Job {
+        Job { checks, next: AtomicUsize::new(0), done: Mutex::new(0), finished: Condvar::new() }
+    }
+
+    fn done(&self) -> MutexGuard<'_, usize> {
+        // A count: consistent whatever a panic elsewhere left.
+        self.done.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Runs the checks no one has claimed yet; returns how many it ran.
     fn work(&self) -> u64 {
         let mut ran = 0;
         while let Some(c) = self.checks.get(self.next.fetch_add(1, Ordering::Relaxed)) {
             c.run();
-            self.done.fetch_add(1, Ordering::Release);
+            *self.done() += 1;
+            self.finished.notify_all();
             ran += 1;
         }
         ran
@@ -95,7 +107,7 @@ impl Ahead {
             return None;
         }
         self.stats.checks.fetch_add(checks.len() as u64, Ordering::Relaxed);
-        let job = Arc::new(Job { checks, next: AtomicUsize::new(0), done: AtomicUsize::new(0) });
+        let job = Arc::new(Job::new(checks));
         if let Some(tx) = &self.jobs {
             // A helper gone (it cannot panic on a check) leaves the job to the actor.
             let _ = tx.send(job.clone());
@@ -109,9 +121,10 @@ impl Ahead {
     pub(crate) fn finish(job: Option<Arc<Job>>) {
         let Some(job) = job else { return };
         job.work();
-        let deadline = Instant::now() + WAIT_FOR_HELPER;
-        while job.done.load(Ordering::Acquire) < job.checks.len() && Instant::now() < deadline {
-            std::thread::yield_now();
+        let len = job.checks.len();
+        let done = job.done();
+        if *done < len {
+            let _ = job.finished.wait_timeout_while(done, WAIT_FOR_HELPER, |d| *d < len);
         }
     }
 
@@ -159,11 +172,9 @@ mod tests {
         // The actor ran what the helper had not claimed; the helper finishes
         // what it claimed (waited for here with a deadline: the actor's own
         // wait is short and may end first on a busy machine). Each ran once.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while job2.done.load(Ordering::Acquire) < 40 && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        assert_eq!(job2.done.load(Ordering::Acquire), 40);
+        let done = job2.finished.wait_timeout_while(job2.done(), Duration::from_secs(20), |d| *d < 40).unwrap().0;
+        assert_eq!(*done, 40);
+        drop(done);
         assert!(job2.next.load(Ordering::Relaxed) >= 40);
         let (total, by_helper) = ahead.stats();
         assert_eq!(total, 40);
@@ -177,7 +188,7 @@ mod tests {
         let ahead = Ahead { jobs: None, thread: None, stats: Default::default() };
         let job = ahead.begin(checks(5, 2)).unwrap();
         Ahead::finish(Some(job.clone()));
-        assert_eq!(job.done.load(Ordering::Acquire), 5);
+        assert_eq!(*job.done(), 5);
         assert_eq!(ahead.stats(), (5, 0));
     }
 }
