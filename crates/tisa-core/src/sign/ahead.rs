@@ -21,11 +21,18 @@ use crate::policy::{KeyId, Policy};
 pub const MAX_KEYS_AHEAD: usize = 4;
 
 /// One signature check, resolved: see the module's documentation.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Check {
     public: [u8; 32],
     covered: Vec<u8>,
     signature: [u8; 64],
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Terse, as `Signed`'s: the key's id and the bytes' length.
+        write!(f, "Check {{ {} bytes by key {} }}", self.covered.len(), KeyId::of(&self.public))
+    }
 }
 
 impl Check {
