@@ -95,6 +95,18 @@ impl CommitHealth {
     }
 }
 
+/// Signature checks run while group commits synced (`tisa_node::ahead`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChecksAheadHealth {
+    /// Whether the node does (`TISA_CHECKS_AHEAD=off` turns it off).
+    pub enabled: bool,
+    /// Checks handed out since start.
+    pub checks: u64,
+    /// Of them, run by the helper thread while the sync ran (the rest by
+    /// the actor after it).
+    pub by_helper: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,11 +49,10 @@ pub mod reply;
 pub mod request;
 pub mod streams;
 
-pub use commits::{CommitHealth, COMMIT_BUCKETS};
+pub use commits::{ChecksAheadHealth, CommitHealth, COMMIT_BUCKETS};
 pub use events::{track_detail, watch_event, WatchEvent, WatchEvents};
 pub use reply::{
-    hub_code, AgreementHealth, ChecksAheadHealth, ControlReply, DeadLetter, EarlyForwardHealth, Health, SendError,
-    TrackLaneHealth,
+    hub_code, AgreementHealth, ControlReply, DeadLetter, EarlyForwardHealth, Health, SendError, TrackLaneHealth,
 };
 pub use request::{
     decode_request, CommandRequest, ControlRequest, CourierCopy, DecisionQuery, ListQuery, Query, Retract,

@@ -126,7 +126,7 @@ pub struct Health {
     /// How long its group commits took (input log write and `fdatasync`).
     pub commits: super::CommitHealth,
     /// Signature checks run while its group commits synced.
-    pub checks_ahead: ChecksAheadHealth,
+    pub checks_ahead: super::ChecksAheadHealth,
     /// The node's streams as the broker's cluster sees them.
     pub streams: Vec<super::StreamHealth>,
     /// The agreement in force, what the peers enforce, and why trilateral
@@ -143,18 +143,6 @@ pub struct EarlyForwardHealth {
     pub batches: u64,
     /// Deliveries published before their commit.
     pub deliveries: u64,
-}
-
-/// Signature checks run while group commits synced (`tisa_node::ahead`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChecksAheadHealth {
-    /// Whether the node does (`TISA_CHECKS_AHEAD=off` turns it off).
-    pub enabled: bool,
-    /// Checks handed out since start.
-    pub checks: u64,
-    /// Of them, run by the helper thread while the sync ran (the rest by
-    /// the actor after it).
-    pub by_helper: u64,
 }
 
 /// The real-time lane for missile tracks (`tisa_core::Lane`): early track
@@ -707,7 +695,7 @@ impl Wire for Health {
                 windowed: h.track_windowed,
             },
             commits: super::CommitHealth::from_wire(h.commit_buckets)?,
-            checks_ahead: ChecksAheadHealth {
+            checks_ahead: super::ChecksAheadHealth {
                 enabled: h.checks_ahead,
                 checks: h.checks_ahead_total,
                 by_helper: h.checks_ahead_by_helper,
