@@ -208,3 +208,107 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
     assert!(text.contains("KR's commits during it: ") && text.contains("JP's commits during it: "), "{text}");
     assert!(text.contains("lone p50 "), "{text}");
 }
+
+/// `tisa bench --ab`: two clusters measured in one run, taking turns. B's
+/// nodes got `--ab-env` and A's did not (read back from each node's health:
+/// the control is A, the same binary without it), every path has both
+/// sides' samples in equal numbers, and neither side lost a report.
+#[test]
+fn an_a_b_run_gives_the_variable_to_b_only_and_compares_every_path() {
+    let _permit = ClusterPermit::acquire();
+    let out = tisa(&[
+        "bench",
+        "--quick",
+        "--json",
+        "--fsync",
+        "lazy",
+        "--ab-env",
+        "TISA_CHECKS_AHEAD=off",
+        "--latency-samples",
+        "6",
+        "--manual-samples",
+        "3",
+        "--reports",
+        "20",
+        "--ab-block",
+        "2",
+    ]);
+    assert!(out.status.success(), "tisa bench --ab failed: {}", describe(&out));
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&out)));
+    let runs = doc["ab"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "one fsync setting: {doc}");
+    let r = &runs[0];
+    assert_eq!(r["fsync"], "lazy", "{r}");
+    assert_eq!(r["b"]["env"]["TISA_CHECKS_AHEAD"], "off", "{r}");
+    for party in ["KR", "US", "JP"] {
+        assert_eq!(r["a"]["nodes"][party]["checks_ahead"], true, "A keeps its default: {r}");
+        assert_eq!(r["b"]["nodes"][party]["checks_ahead"], false, "B's nodes got the variable: {r}");
+        // Everything else the same on both sides.
+        for k in ["early_forward", "track_lane", "version"] {
+            assert_eq!(r["a"]["nodes"][party][k], r["b"]["nodes"][party][k], "{k}: {r}");
+        }
+    }
+    let paths = r["paths"].as_array().unwrap();
+    let names: Vec<&str> = paths.iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["tisa/standing_latency", "tisa/track_latency", "tisa/manual_latency"], "{r}");
+    for p in paths {
+        let sent = num(p, "sent_per_side");
+        assert_eq!(num(&p["a"], "samples"), sent, "A lost none: {p}");
+        assert_eq!(num(&p["b"], "samples"), sent, "B lost none: {p}");
+        for side in ["a", "b"] {
+            let s = &p[side];
+            assert!(
+                0.0 < num(s, "p50_us") && num(s, "p50_us") <= num(s, "p90_us") && num(s, "p90_us") <= num(s, "p99_us"),
+                "{p}"
+            );
+        }
+        // Blocks of 2 (the manual path's of 1): every pair compared.
+        let block = if p["name"] == "tisa/manual_latency" { 1.0 } else { 2.0 };
+        assert_eq!(num(p, "pairs"), (sent / block).ceil(), "{p}");
+        assert!(num(p, "b_lower_pairs") <= num(p, "pairs"), "{p}");
+        let sp = num(p, "sign_test_p");
+        assert!(0.0 < sp && sp <= 1.0, "{p}");
+        assert!((num(p, "b_over_a_p50") - num(&p["b"], "p50_us") / num(&p["a"], "p50_us")).abs() < 1e-9, "{p}");
+    }
+    let t = &r["throughput"];
+    let bursts = t["bursts"].as_array().unwrap();
+    assert_eq!(bursts.len(), 4, "two rounds a side: {t}");
+    let sides: Vec<&str> = bursts.iter().filter_map(|b| b["side"].as_str()).collect();
+    assert_eq!(sides, ["A", "B", "B", "A"], "taking turns: {t}");
+    for b in bursts {
+        assert_eq!(num(b, "lost"), 0.0, "{b}");
+        assert_eq!(num(b, "reports"), 10.0, "{b}");
+        assert!(num(b, "reports_per_s") > 0.0, "{b}");
+    }
+
+    // The table form; and a missing B binary is one line saying what to do.
+    let out = tisa(&[
+        "bench",
+        "--quick",
+        "--ab",
+        "--fsync",
+        "lazy",
+        "--latency-samples",
+        "2",
+        "--manual-samples",
+        "1",
+        "--reports",
+        "4",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("A/B under broker fsync")
+            && text.contains("tisa/track_latency")
+            && text.contains("throughput: A "),
+        "{text}"
+    );
+    let out = tisa(&["bench", "--quick", "--ab-bin", "/nonexistent/tisa"]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--ab-bin /nonexistent/tisa: no such file"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -41,6 +41,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 
+mod ab;
 mod floor;
 mod raw;
 mod report;
@@ -108,6 +109,25 @@ pub struct BenchArgs {
     /// Decisions timed at each scale size [default: 1000; --quick: 20].
     #[arg(long)]
     scale_decisions: Option<usize>,
+    /// Within-run A/B: instead of the figures against raw NATS, two clusters
+    /// side by side, A (this binary's nodes) and B, taking turns on tisa's
+    /// latency paths a block of samples at a time (A B B A …) and on the
+    /// throughput bursts; B ÷ A per path, with a sign test over the pairs of
+    /// blocks. Alone: B is this binary too (the method's own noise).
+    #[arg(long)]
+    ab: bool,
+    /// A/B: B's nodes run this tisa binary (implies --ab).
+    #[arg(long, value_name = "PATH")]
+    ab_bin: Option<std::path::PathBuf>,
+    /// A/B: an environment variable B's nodes get, e.g. `TISA_CHECKS_AHEAD=off` (repeatable; implies --ab).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = ab::parse_env)]
+    ab_env: Vec<(String, String)>,
+    /// A/B: samples per block on the latency paths (the manual path's blocks are a fifth) [default: 25; --quick: 2].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    ab_block: Option<u32>,
+    /// A/B: throughput bursts per side, `--reports` split among them [default: 4; --quick: 2].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    ab_rounds: Option<u32>,
     /// Internal: run one scale measurement (KR side) with this many pending requests and print it as JSON.
     #[arg(long, hide = true)]
     scale_child: Option<usize>,
@@ -364,6 +384,9 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
     };
     let started = Instant::now();
     let load_at_start = loadavg();
+    if a.ab || a.ab_bin.is_some() || !a.ab_env.is_empty() {
+        return ab_runs(&a, &s, &bin, &nats_bin, &settings, started, load_at_start).await;
+    }
     // The serial steps' own costs, measured alone before anything else runs.
     progress(a.json, "the floors: fdatasync (back to back, lone), ed25519 sign and verify, alone");
     let floor_samples = s.latency.clamp(20, 1000);
@@ -423,6 +446,46 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         println!("{doc}");
     } else {
         print_tables(&doc, &paths);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tisa bench --ab`: the A/B runs, one per fsync setting.
+async fn ab_runs(
+    a: &BenchArgs,
+    s: &Sizes,
+    bin: &std::path::Path,
+    nats_bin: &std::path::Path,
+    settings: &[bool],
+    started: Instant,
+    load_at_start: Option<String>,
+) -> Result<ExitCode> {
+    if let Some(b) = &a.ab_bin {
+        anyhow::ensure!(b.is_file(), "--ab-bin {}: no such file; give the path of another tisa binary", b.display());
+    }
+    let v = ab::Variant {
+        bin: a.ab_bin.clone(),
+        env: a.ab_env.clone(),
+        block: a.ab_block.map_or(if a.quick { 2 } else { 25 }, |b| b as usize),
+        rounds: a.ab_rounds.map_or(if a.quick { 2 } else { 4 }, |r| r as usize),
+    };
+    let mut runs = Vec::new();
+    for &always in settings {
+        runs.push(ab::ab_run(bin, nats_bin, always, s, &v, a.json).await?);
+    }
+    let doc = json!({
+        "machine": machine(nats_bin, load_at_start),
+        "machine_load_at_end": loadavg(),
+        "quick": a.quick,
+        "sizes": {"reports": s.reports, "latency_samples": s.latency, "manual_samples": s.manual,
+            "submit_batch": s.submit_batch, "block": v.block, "rounds": v.rounds},
+        "elapsed_s": started.elapsed().as_secs_f64(),
+        "ab": runs,
+    });
+    if a.json {
+        println!("{doc}");
+    } else {
+        ab::print(doc["ab"].as_array().map(Vec::as_slice).unwrap_or_default());
     }
     Ok(ExitCode::SUCCESS)
 }

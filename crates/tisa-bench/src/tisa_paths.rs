@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// What one node's watch stream has shown, with when it arrived here.
-struct Watch {
+pub(crate) struct Watch {
     task: tokio::task::JoinHandle<()>,
     rx: mpsc::UnboundedReceiver<(Instant, WatchEvent)>,
     seen: HashMap<(String, String, u32), (Instant, WatchEvent)>,
@@ -32,7 +32,7 @@ struct Watch {
 }
 
 impl Watch {
-    async fn start(c: &Cluster, party: Party) -> Result<Watch> {
+    pub(crate) async fn start(c: &Cluster, party: Party) -> Result<Watch> {
         let client = operator(c, party).await?;
         let mut events = client.watch().await?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -73,7 +73,7 @@ impl Watch {
     }
 
     /// Waits until `n` events of `kind` have been seen in total, or nothing new for `STALL`.
-    async fn wait_count(&mut self, kind: &str, n: usize) -> usize {
+    pub(crate) async fn wait_count(&mut self, kind: &str, n: usize) -> usize {
         loop {
             let have = self.counts.get(kind).copied().unwrap_or(0);
             if have >= n {
@@ -86,13 +86,18 @@ impl Watch {
         }
     }
 
+    /// How many events of `kind` have been seen so far.
+    pub(crate) fn count(&self, kind: &str) -> usize {
+        self.counts.get(kind).copied().unwrap_or(0)
+    }
+
     /// Stops watching (closes the connection before the broker goes away).
-    fn stop(self) {
+    pub(crate) fn stop(self) {
         self.task.abort();
     }
 
     /// Forgets everything seen so far.
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         while let Ok((at, ev)) = self.rx.try_recv() {
             self.take(at, ev, false);
         }
@@ -100,7 +105,7 @@ impl Watch {
     }
 }
 
-async fn operator(c: &Cluster, party: Party) -> Result<ControlClient> {
+pub(crate) async fn operator(c: &Cluster, party: Party) -> Result<ControlClient> {
     Ok(ControlClient::connect(&c.cli_endpoint(party)?, party, Duration::from_secs(120))
         .await?
         .with_signers(c.signers(party)?))
@@ -139,7 +144,7 @@ async fn phase_commits(
         .collect())
 }
 
-async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
+pub(crate) async fn ask(c: &ControlClient, req: ControlRequest) -> Result<ControlReply> {
     match c.call(&req).await? {
         ControlReply::Error { code, message } => bail!("refused: {message} [{code}]"),
         r => Ok(r),
@@ -177,7 +182,12 @@ async fn submit(c: &ControlClient, d: ReportDraft) -> Result<String> {
 /// `batch` (one signature for a batch's submissions, one for their
 /// requests; a batch of one is signed directly), [`SUBMIT_CONCURRENCY`]
 /// reports in flight. Their ids, or why not.
-async fn submit_batches(c: &ControlClient, category: Category, n: usize, batch: usize) -> Vec<Result<String>> {
+pub(crate) async fn submit_batches(
+    c: &ControlClient,
+    category: Category,
+    n: usize,
+    batch: usize,
+) -> Vec<Result<String>> {
     let batch = batch.max(1);
     let starts: Vec<usize> = (0..n).step_by(batch).collect();
     let batches = stream::iter(starts)
@@ -212,7 +222,7 @@ pub(crate) fn cpu_us(pid: u32) -> Option<u64> {
 }
 
 /// The three nodes' CPU time so far (µs), in KR, US, JP order.
-fn nodes_cpu_us(c: &mut Cluster) -> Vec<Option<u64>> {
+pub(crate) fn nodes_cpu_us(c: &mut Cluster) -> Vec<Option<u64>> {
     Party::ALL.iter().map(|p| c.node(*p).pid().and_then(cpu_us)).collect()
 }
 
@@ -235,7 +245,7 @@ pub(crate) fn rss_kb(pid: u32) -> Option<u64> {
 }
 
 /// KR's standing grant to JP for NK_MISSILE up to SECRET, waited for until the hub holds it.
-async fn standing_grant(c: &Cluster) -> Result<String> {
+pub(crate) async fn standing_grant(c: &Cluster) -> Result<String> {
     let key = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false))?;
     let doc = tisa_core::sign::GrantDoc {
         grant_id: format!("KR-G-BENCH-{:08x}", rand::random::<u32>()),
@@ -271,6 +281,95 @@ async fn standing_grant(c: &Cluster) -> Result<String> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The broker options every bench cluster runs under: the generated
+/// secured deployment (three accounts, nkeys), one broker.
+pub(crate) fn broker_options(fsync_always: bool) -> tisa_deploy::broker::Options {
+    tisa_deploy::broker::Options { fsync_always, ..tisa_deploy::broker::Options::shared(tisa_deploy::DEFAULT_NATS_URL) }
+}
+
+/// A bench cluster: `bin`'s three nodes (each with `envs` set) on their
+/// own broker.
+pub(crate) async fn start_cluster(
+    bin: &Path,
+    nats_bin: &Path,
+    opts: tisa_deploy::broker::Options,
+    envs: Vec<(String, String)>,
+) -> Result<Cluster> {
+    let (bin, nats) = (bin.to_owned(), nats_bin.to_owned());
+    tokio::task::spawn_blocking(move || Cluster::start_generated(&bin, &nats, &opts, |_| Vec::new(), &envs)).await?
+}
+
+/// How long a sample waits for its event before it counts as lost.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// One report end to end, so that every node has logged an input (a node
+/// that has logged none cannot restart: its empty audit.head is "malformed").
+pub(crate) async fn warm_up(c: &Cluster) -> Result<()> {
+    let mut jp_watch = Watch::start(c, Party::Jp).await?;
+    let id = submit(&operator(c, Party::Kr).await?, draft(Category::NkMissile, 0)).await?;
+    jp_watch.wait("RECEIVED", &id, 1, WAIT).await.context("the warm-up report did not reach JP")?;
+    jp_watch.stop();
+    Ok(())
+}
+
+/// One standing report: KR's submit → JP's `RECEIVED` (none: it did not come).
+pub(crate) async fn standing_once(kr: &ControlClient, jp: &mut Watch, i: usize) -> Result<Option<Duration>> {
+    let t = Instant::now();
+    let id = submit(kr, draft(Category::NkMissile, i)).await?;
+    Ok(jp.wait("RECEIVED", &id, 1, WAIT).await.map(|(at, _)| at - t))
+}
+
+/// The `seq`th update of a bench track.
+fn track_draft(track: &TrackId, seq: u32) -> TrackDraft {
+    let t0 = 1_716_820_330_000u64;
+    TrackDraft {
+        track_id: track.clone(),
+        seq,
+        classification: Classification::Secret,
+        releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
+        launch: GeoPoint { lat_e6: 39_030_000, lon_e6: 125_750_000 },
+        launched_at: Timestamp(t0),
+        position: GeoPoint { lat_e6: 39_500_000 + (seq as i32 % 1000) * 1000, lon_e6: 126_000_000 },
+        altitude_m: 100_000,
+        observed_at: Timestamp(t0 + u64::from(seq) * 100),
+        impact: Some(GeoPoint { lat_e6: 40_800_000, lon_e6: 135_200_000 }),
+    }
+}
+
+/// One track update: KR's track command → JP's `TRACK` event.
+pub(crate) async fn track_once(
+    kr: &ControlClient,
+    jp: &mut Watch,
+    track: &TrackId,
+    seq: u32,
+) -> Result<Option<Duration>> {
+    let t = Instant::now();
+    ask(kr, ControlRequest::Track(track_draft(track, seq))).await?;
+    Ok(jp.wait("TRACK", track.as_str(), seq, WAIT).await.map(|(at, _)| at - t))
+}
+
+/// One manual approval: a report the grant does not cover (NK_NUCLEAR)
+/// waits for KR's operator, who reads the request (as `tisa approve` and
+/// the console do) and signs the decision built from what it read; the
+/// decision's round trip, and the time from the approval to JP's
+/// delivery (none: the request or the delivery did not come).
+pub(crate) async fn manual_once(
+    kr: &ControlClient,
+    key: &tisa_deploy::keys::Key,
+    kr_watch: &mut Watch,
+    jp_watch: &mut Watch,
+    i: usize,
+) -> Result<Option<(Duration, Option<Duration>)>> {
+    let id = submit(kr, draft(Category::NkNuclear, i)).await?;
+    let Some((_, ev)) = kr_watch.wait("RELEASE_REQUESTED", &id, 1, WAIT).await else { return Ok(None) };
+    let Some(rq) = ev.request_id else { return Ok(None) };
+    let Some(view) = tisa_kit::operator::find_request(kr, &RequestId::new(rq)?).await? else { return Ok(None) };
+    let t = Instant::now();
+    tisa_kit::operator::decide_viewed(kr, key, &view, Decision::ApproveFull).await?;
+    let decide = t.elapsed();
+    Ok(Some((decide, jp_watch.wait("RECEIVED", &id, 1, WAIT).await.map(|(at, _)| at - t))))
 }
 
 /// Every report id in JP's inbox, with when JP committed it.
@@ -332,29 +431,15 @@ pub(crate) async fn tisa_paths(
 ) -> Result<TisaRun> {
     let fsync = if fsync_always { "always" } else { "lazy" };
     let mut paths = Vec::new();
-    // Start: the generated secured deployment (three accounts, nkeys), one broker.
-    let opts = tisa_deploy::broker::Options {
-        fsync_always,
-        ..tisa_deploy::broker::Options::shared(tisa_deploy::DEFAULT_NATS_URL)
-    };
-    let (bin2, nats2) = (bin.to_owned(), nats_bin.to_owned());
+    let opts = broker_options(fsync_always);
     let t = Instant::now();
-    let mut c =
-        tokio::task::spawn_blocking(move || Cluster::start_generated(&bin2, &nats2, &opts, |_| Vec::new(), &[]))
-            .await??;
+    let mut c = start_cluster(bin, nats_bin, opts, Vec::new()).await?;
     let cluster_start = t.elapsed();
     let mut settings = settings(&c, fsync_always, s.submit_batch)?;
     progress(json, format!("[{fsync}] cluster up in {:.0} ms", cluster_start.as_secs_f64() * 1e3));
 
     let grant = standing_grant(&c).await?;
-    let wait = Duration::from_secs(30);
-    {
-        // One report end to end, so that every node has logged an input (a node that has
-        // logged none cannot restart today: its empty audit.head is "malformed").
-        let mut jp_watch = Watch::start(&c, Party::Jp).await?;
-        let id = submit(&operator(&c, Party::Kr).await?, draft(Category::NkMissile, 0)).await?;
-        jp_watch.wait("RECEIVED", &id, 1, wait).await.context("the warm-up report did not reach JP")?;
-    }
+    warm_up(&c).await?;
     // Startup-to-ready per node: stop each cleanly (SIGTERM), then time a start from
     // process spawn to the readiness line (one logged input to replay); then idle RSS.
     let mut startup = serde_json::Map::new();
@@ -384,11 +469,7 @@ pub(crate) async fn tisa_paths(
     let mut v = Vec::new();
     let commits_before = commit_readings(&c, &[Party::Kr, Party::Jp]).await?;
     for i in 0..s.latency {
-        let t = Instant::now();
-        let id = submit(&kr, draft(Category::NkMissile, i)).await?;
-        if let Some((at, _)) = jp_watch.wait("RECEIVED", &id, 1, wait).await {
-            v.push(at - t);
-        }
+        v.extend(standing_once(&kr, &mut jp_watch, i).await?);
     }
     paths.push(crate::PathResult {
         commits: phase_commits(&c, &commits_before).await?,
@@ -409,24 +490,7 @@ pub(crate) async fn tisa_paths(
     // it ahead of their commits).
     let commits_before = commit_readings(&c, &[Party::Kr]).await?;
     for seq in 1..=s.latency as u32 {
-        let t0 = 1_716_820_330_000u64;
-        let d = TrackDraft {
-            track_id: track.clone(),
-            seq,
-            classification: Classification::Secret,
-            releasable_to: [Party::Us, Party::Jp].into_iter().collect(),
-            launch: GeoPoint { lat_e6: 39_030_000, lon_e6: 125_750_000 },
-            launched_at: Timestamp(t0),
-            position: GeoPoint { lat_e6: 39_500_000 + (seq as i32 % 1000) * 1000, lon_e6: 126_000_000 },
-            altitude_m: 100_000,
-            observed_at: Timestamp(t0 + u64::from(seq) * 100),
-            impact: Some(GeoPoint { lat_e6: 40_800_000, lon_e6: 135_200_000 }),
-        };
-        let t = Instant::now();
-        ask(&kr, ControlRequest::Track(d)).await?;
-        if let Some((at, _)) = jp_watch.wait("TRACK", track.as_str(), seq, wait).await {
-            v.push(at - t);
-        }
+        v.extend(track_once(&kr, &mut jp_watch, &track, seq).await?);
     }
     let track_commits = phase_commits(&c, &commits_before).await?;
     // Whether the track updates took the real-time lane, and what it did
@@ -470,18 +534,9 @@ pub(crate) async fn tisa_paths(
     let mut decide = Vec::new();
     let commits_before = commit_readings(&c, &[Party::Kr, Party::Jp]).await?;
     for i in 0..s.manual {
-        let id = submit(&kr, draft(Category::NkNuclear, i)).await?;
-        let Some((_, ev)) = kr_watch.wait("RELEASE_REQUESTED", &id, 1, wait).await else { continue };
-        let Some(rq) = ev.request_id else { continue };
-        // The approver reads the request first (as `tisa approve` and the
-        // console do), then signs the decision built from what it read.
-        let Some(view) = tisa_kit::operator::find_request(&kr, &RequestId::new(rq)?).await? else { continue };
-        let t = Instant::now();
-        tisa_kit::operator::decide_viewed(&kr, &key, &view, Decision::ApproveFull).await?;
-        decide.push(t.elapsed());
-        if let Some((at, _)) = jp_watch.wait("RECEIVED", &id, 1, wait).await {
-            v.push(at - t);
-        }
+        let Some((d, e2e)) = manual_once(&kr, &key, &mut kr_watch, &mut jp_watch, i).await? else { continue };
+        decide.push(d);
+        v.extend(e2e);
     }
     paths.push(crate::PathResult {
         commits: phase_commits(&c, &commits_before).await?,
