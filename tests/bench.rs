@@ -223,7 +223,7 @@ fn an_a_b_run_gives_the_variable_to_b_only_and_compares_every_path() {
         "--fsync",
         "lazy",
         "--ab-env",
-        "TISA_CHECKS_AHEAD=off",
+        "TISA_CHECKS_AHEAD=on",
         "--latency-samples",
         "6",
         "--manual-samples",
@@ -240,10 +240,10 @@ fn an_a_b_run_gives_the_variable_to_b_only_and_compares_every_path() {
     assert_eq!(runs.len(), 1, "one fsync setting: {doc}");
     let r = &runs[0];
     assert_eq!(r["fsync"], "lazy", "{r}");
-    assert_eq!(r["b"]["env"]["TISA_CHECKS_AHEAD"], "off", "{r}");
+    assert_eq!(r["b"]["env"]["TISA_CHECKS_AHEAD"], "on", "{r}");
     for party in ["KR", "US", "JP"] {
-        assert_eq!(r["a"]["nodes"][party]["checks_ahead"], true, "A keeps its default: {r}");
-        assert_eq!(r["b"]["nodes"][party]["checks_ahead"], false, "B's nodes got the variable: {r}");
+        assert_eq!(r["a"]["nodes"][party]["checks_ahead"], false, "A keeps the default: {r}");
+        assert_eq!(r["b"]["nodes"][party]["checks_ahead"], true, "B's nodes got the variable: {r}");
         // Everything else the same on both sides.
         for k in ["early_forward", "track_lane", "version"] {
             assert_eq!(r["a"]["nodes"][party][k], r["b"]["nodes"][party][k], "{k}: {r}");

@@ -227,13 +227,15 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
 
     // Control: off at the hub and at JP, the lane passes nothing, and
     // updates still flow (committed first, as every other input).
-    // JP also checks no signature while it commits (TISA_CHECKS_AHEAD=off).
-    c.node(Party::Jp).set_env("TISA_CHECKS_AHEAD", Some("off"));
     for p in [Party::Us, Party::Jp] {
         let n = c.node(p);
         n.set_env("TISA_TRACK_LANE", Some("off"));
         n.restart(std::time::Duration::from_secs(60)).unwrap();
     }
+    // KR checks signatures while it commits (TISA_CHECKS_AHEAD=on); JP
+    // keeps the default (off): the control.
+    c.node(Party::Kr).set_env("TISA_CHECKS_AHEAD", Some("on"));
+    c.node(Party::Kr).restart(std::time::Duration::from_secs(60)).unwrap();
     // KR's health counts its commits with how long each took: the update
     // fed next is one more (an operator's command is committed before it
     // leaves).
@@ -247,7 +249,7 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
     let after = commits(&c);
     assert!(after["count"].as_u64().unwrap() > before["count"].as_u64().unwrap(), "{before} → {after}");
     // …and KR checked the feed's signed command while that commit synced;
-    // JP, switched off, checked none so (its core checks each itself).
+    // JP, off by default, checked none so (its core checks each itself).
     let ahead_after = ahead(&c, Party::Kr);
     assert_eq!(ahead_after["enabled"], true, "{ahead_after}");
     let checks = |h: &serde_json::Value| h["checks"].as_u64().unwrap();

@@ -48,7 +48,7 @@ pub(crate) struct Variant {
 
 /// `KEY=VALUE` for `--ab-env`.
 pub(crate) fn parse_env(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected KEY=VALUE, e.g. TISA_CHECKS_AHEAD=off"))?;
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected KEY=VALUE, e.g. TISA_CHECKS_AHEAD=on"))?;
     if k.is_empty() || !k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
         return Err(format!("{k:?}: an environment variable's name is upper-case letters, digits and _"));
     }

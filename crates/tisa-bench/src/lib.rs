@@ -119,7 +119,7 @@ pub struct BenchArgs {
     /// A/B: B's nodes run this tisa binary (implies --ab).
     #[arg(long, value_name = "PATH")]
     ab_bin: Option<std::path::PathBuf>,
-    /// A/B: an environment variable B's nodes get, e.g. `TISA_CHECKS_AHEAD=off` (repeatable; implies --ab).
+    /// A/B: an environment variable B's nodes get, e.g. `TISA_CHECKS_AHEAD=on` (repeatable; implies --ab).
     #[arg(long, value_name = "KEY=VALUE", value_parser = ab::parse_env)]
     ab_env: Vec<(String, String)>,
     /// A/B: samples per block on the latency paths (the manual path's blocks are a fifth) [default: 25; --quick: 2].

@@ -604,7 +604,7 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
         if c.enabled {
             println!("  signature checks while committing: {} ({} on the helper thread)", c.checks, c.by_helper);
         } else {
-            println!("  signature checks while committing: off (TISA_CHECKS_AHEAD=off)");
+            println!("  signature checks while committing: off (the default; TISA_CHECKS_AHEAD=on)");
         }
         let e = &h.early_forward;
         if e.enabled {

@@ -16,8 +16,17 @@
 //! across would only add the cost of the handing (measured: −14–29 %
 //! standing throughput with every batch's checks handed over).
 //!
-//! `TISA_CHECKS_AHEAD=off` turns it off (each check is then done by the core, after
-//! the commit, on the actor's thread).
+//! **Off by default**; `TISA_CHECKS_AHEAD=on` turns it on. Off, each check
+//! is done by the core, after the commit, on the actor's thread. Inside a
+//! node it halves the work after a sync (probed: KR p50 307 → 121 µs), but
+//! measured end to end in one run beside the same nodes without it
+//! (`tisa bench --ab-env`, two shared cores, nats-server and three nodes
+//! on them), a report's path was no faster with it (p50 from 2.5 %
+//! slower to 1 % faster over 8 comparisons, slower in the only ones
+//! beyond chance): waking a thread on a core that the broker and the
+//! other nodes want at that moment costs about what the checks it takes
+//! off the path save. A machine with cores to spare may differ; measure it
+//! there with `tisa bench --ab`.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};

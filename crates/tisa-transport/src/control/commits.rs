@@ -98,7 +98,7 @@ impl CommitHealth {
 /// Signature checks run while group commits synced (`tisa_node::ahead`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChecksAheadHealth {
-    /// Whether the node does (`TISA_CHECKS_AHEAD=off` turns it off).
+    /// Whether the node does (off unless `TISA_CHECKS_AHEAD=on`).
     pub enabled: bool,
     /// Checks handed out since start.
     pub checks: u64,
