@@ -282,11 +282,16 @@ fn an_a_b_run_gives_the_variable_to_b_only_and_compares_every_path() {
         assert!(num(b, "reports_per_s") > 0.0, "{b}");
     }
 
-    // The table form; and a missing B binary is one line saying what to do.
+    // The table form, B's nodes run from a binary given by path (a copy:
+    // the table names it); and a missing B binary is one line saying what to do.
+    let copy = std::env::temp_dir().join(format!("tisa-ab-copy-{}", std::process::id()));
+    std::fs::copy(common::cli::BIN, &copy).unwrap();
+    let copy_s = copy.to_string_lossy().into_owned();
     let out = tisa(&[
         "bench",
         "--quick",
-        "--ab",
+        "--ab-bin",
+        &copy_s,
         "--fsync",
         "lazy",
         "--latency-samples",
@@ -296,6 +301,7 @@ fn an_a_b_run_gives_the_variable_to_b_only_and_compares_every_path() {
         "--reports",
         "4",
     ]);
+    let _ = std::fs::remove_file(&copy);
     assert!(out.status.success(), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -304,6 +310,7 @@ fn an_a_b_run_gives_the_variable_to_b_only_and_compares_every_path() {
             && text.contains("throughput: A "),
         "{text}"
     );
+    assert!(text.contains(&format!("B: \"{copy_s}\"")), "B's binary named: {text}");
     let out = tisa(&["bench", "--quick", "--ab-bin", "/nonexistent/tisa"]);
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(
