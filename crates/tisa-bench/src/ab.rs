@@ -33,7 +33,7 @@ use crate::tisa_paths::{
     ask, broker_options, manual_once, nodes_cpu_us, operator, standing_grant, standing_once, start_cluster,
     submit_batches, track_once, warm_up, Watch,
 };
-use crate::{progress, Sizes};
+use crate::{progress, quantile_us, Sizes};
 
 /// What to compare: B's binary and the environment its nodes get.
 #[derive(Debug, Clone, Default)]
@@ -72,14 +72,8 @@ pub(crate) struct Side {
 fn side(samples: &[Duration]) -> Side {
     let mut v = samples.to_vec();
     v.sort();
-    let n = v.len();
-    let at = |p: f64| -> f64 {
-        if n == 0 {
-            return f64::NAN;
-        }
-        v[((p * n as f64).ceil() as usize).clamp(1, n) - 1].as_secs_f64() * 1e6
-    };
-    Side { samples: n, p50_us: at(0.5), p90_us: at(0.9), p99_us: at(0.99) }
+    let at = |p: f64| quantile_us(&v, p);
+    Side { samples: v.len(), p50_us: at(0.5), p90_us: at(0.9), p99_us: at(0.99) }
 }
 
 /// A latency path compared.

@@ -257,18 +257,21 @@ impl CommitFigures {
     }
 }
 
+/// The `p` quantile (µs) of samples sorted ascending: the least sample
+/// with at least that share of them at or below it (NaN for none).
+fn quantile_us(sorted: &[Duration], p: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    sorted[((p * n as f64).ceil() as usize).clamp(1, n) - 1].as_secs_f64() * 1e6
+}
+
 /// Latency samples → percentiles (µs).
 fn percentiles(mut v: Vec<Duration>) -> (usize, f64, f64, f64, f64) {
     v.sort();
-    let n = v.len();
-    let at = |p: f64| -> f64 {
-        if n == 0 {
-            return f64::NAN;
-        }
-        let i = ((p * n as f64).ceil() as usize).clamp(1, n) - 1;
-        v[i].as_secs_f64() * 1e6
-    };
-    (n, at(0.50), at(0.99), at(0.999), at(1.0))
+    let at = |p: f64| quantile_us(&v, p);
+    (v.len(), at(0.50), at(0.99), at(0.999), at(1.0))
 }
 
 fn latency_result(name: &str, fsync: &str, what: &str, sent: usize, samples: Vec<Duration>) -> PathResult {
