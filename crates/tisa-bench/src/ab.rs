@@ -196,20 +196,23 @@ impl Rig {
         self.next
     }
 
-    async fn sample(&mut self, path: &str) -> Result<Option<Duration>> {
+    async fn sample(&mut self, kind: Kind) -> Result<Option<Duration>> {
         let i = self.id();
-        match path {
-            "standing" => standing_once(&self.kr, &mut self.jp, i).await,
-            "track" => {
+        match kind {
+            Kind::Standing => standing_once(&self.kr, &mut self.jp, i).await,
+            Kind::Track => {
                 self.seq += 1;
                 track_once(&self.kr, &mut self.jp, &self.track, self.seq).await
             }
-            _ => Ok(manual_once(&self.kr, &self.key, &mut self.krw, &mut self.jp, i).await?.and_then(|(_, e)| e)),
+            Kind::Manual => {
+                Ok(manual_once(&self.kr, &self.key, &mut self.krw, &mut self.jp, i).await?.and_then(|(_, e)| e))
+            }
         }
     }
 
     /// A burst of `n` reports under the standing grant: reports/s (submit
-    /// to JP's last `RECEIVED`, seen here) and the three nodes' CPU µs per report.
+    /// to JP's last `RECEIVED`, seen here), the three nodes' CPU µs per
+    /// report, and how many did not arrive.
     async fn burst(&mut self, n: usize, batch: usize) -> Result<(f64, f64, usize)> {
         self.jp.clear();
         let before = self.jp.count("RECEIVED");
@@ -230,13 +233,32 @@ impl Rig {
     }
 }
 
+/// Which latency path a sample takes.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Standing,
+    Track,
+    Manual,
+}
+
 /// The latency paths compared: (name, which sample, samples per side, block).
-fn plan(s: &Sizes, block: usize) -> [(&'static str, &'static str, usize, usize); 3] {
+fn plan(s: &Sizes, block: usize) -> [(&'static str, Kind, usize, usize); 3] {
     [
-        ("tisa/standing_latency", "standing", s.latency, block),
-        ("tisa/track_latency", "track", s.latency, block),
-        ("tisa/manual_latency", "manual", s.manual, (block / 5).max(1)),
+        ("tisa/standing_latency", Kind::Standing, s.latency, block),
+        ("tisa/track_latency", Kind::Track, s.latency, block),
+        ("tisa/manual_latency", Kind::Manual, s.manual, (block / 5).max(1)),
     ]
+}
+
+/// One throughput burst of one side.
+#[derive(Serialize, Debug)]
+struct Burst {
+    side: &'static str,
+    round: usize,
+    reports: usize,
+    reports_per_s: f64,
+    nodes_cpu_us_per_report: f64,
+    lost: usize,
 }
 
 /// The A/B run under one broker fsync setting.
@@ -280,34 +302,30 @@ pub(crate) async fn ab_run(
     let per = (s.reports / rounds).max(1);
     progress(json, format!("[{fsync}] A/B: throughput, {rounds} bursts of {per} reports each"));
     let mut bursts = Vec::new();
-    for k in 0..rounds {
-        for who in if a_first(k) { [0, 1] } else { [1, 0] } {
-            let (rate, cpu, lost) = rigs[who].burst(per, s.submit_batch).await?;
-            let name = ["A", "B"][who];
-            bursts.push(json!({"side": name, "round": k, "reports": per, "reports_per_s": rate,
-                "nodes_cpu_us_per_report": cpu, "lost": lost}));
+    for round in 0..rounds {
+        for who in if a_first(round) { [0, 1] } else { [1, 0] } {
+            let (reports_per_s, nodes_cpu_us_per_report, lost) = rigs[who].burst(per, s.submit_batch).await?;
+            let side = ["A", "B"][who];
+            bursts.push(Burst { side, round, reports: per, reports_per_s, nodes_cpu_us_per_report, lost });
         }
     }
-    let mean = |side: &str, k: &str| -> f64 {
-        let v: Vec<f64> = bursts.iter().filter(|b| b["side"] == side).filter_map(|b| b[k].as_f64()).collect();
+    let mean = |side: &str, f: fn(&Burst) -> f64| -> f64 {
+        let v: Vec<f64> = bursts.iter().filter(|b| b.side == side).map(f).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
-    let b_better = (0..rounds)
-        .filter(|k| {
-            let of = |side: &str| {
-                bursts.iter().find(|b| b["side"] == side && b["round"] == *k).and_then(|b| b["reports_per_s"].as_f64())
-            };
-            matches!((of("A"), of("B")), (Some(a), Some(b)) if b > a)
-        })
-        .count();
+    let rate =
+        |side: &str, round: usize| bursts.iter().find(|b| b.side == side && b.round == round).map(|b| b.reports_per_s);
+    let b_higher =
+        (0..rounds).filter(|r| matches!((rate("A", *r), rate("B", *r)), (Some(a), Some(b)) if b > a)).count();
+    let (a_rate, b_rate) = (mean("A", |b| b.reports_per_s), mean("B", |b| b.reports_per_s));
     let throughput = json!({
+        "a_reports_per_s": a_rate,
+        "b_reports_per_s": b_rate,
+        "b_over_a": b_rate / a_rate,
+        "b_higher_rounds": b_higher,
+        "a_nodes_cpu_us_per_report": mean("A", |b| b.nodes_cpu_us_per_report),
+        "b_nodes_cpu_us_per_report": mean("B", |b| b.nodes_cpu_us_per_report),
         "bursts": bursts,
-        "a_reports_per_s": mean("A", "reports_per_s"),
-        "b_reports_per_s": mean("B", "reports_per_s"),
-        "b_over_a": mean("B", "reports_per_s") / mean("A", "reports_per_s"),
-        "b_higher_rounds": b_better,
-        "a_nodes_cpu_us_per_report": mean("A", "nodes_cpu_us_per_report"),
-        "b_nodes_cpu_us_per_report": mean("B", "nodes_cpu_us_per_report"),
     });
     for r in rigs {
         r.stop();
