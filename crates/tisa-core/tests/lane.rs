@@ -48,21 +48,33 @@ enum Effect {
     Nothing,
 }
 
-/// One lane per party, as each node's shell keeps one.
-struct Lanes([Lane; 3]);
+/// One lane per party, as each node's shell keeps one, with the view it
+/// holds.
+struct Lanes([Lane; 3], [Arc<LaneView>; 3]);
+
+fn at(p: Party) -> usize {
+    Party::ALL.iter().position(|q| *q == p).unwrap()
+}
 
 impl Lanes {
     fn new(sim: &Sim) -> Lanes {
-        Lanes(Party::ALL.map(|p| Lane::new(Arc::new(sim.node(p).lane_view()), 0xa11e)))
+        let views = Party::ALL.map(|p| Arc::new(sim.node(p).lane_view()));
+        Lanes(views.clone().map(|v| Lane::new(v, 0xa11e)), views)
     }
     fn of(&mut self, p: Party) -> &mut Lane {
-        &mut self.0[Party::ALL.iter().position(|q| *q == p).unwrap()]
+        &mut self.0[at(p)]
     }
 
-    /// The lane of `to` judges `env` on a fresh snapshot of `to` (the shell
-    /// takes one after every group commit), then `to`'s core takes it.
+    /// The lane of `to` judges `env` on `to`'s view, refreshed as the
+    /// shell refreshes it after a group commit: only when the one it holds
+    /// is no longer current (`Node::lane_view_is_current`; so every test
+    /// here also checks that nothing the lane reads changes unseen); then
+    /// `to`'s core takes it.
     fn judge_then_commit(&mut self, sim: &mut Sim, to: Party, from: Party, env: Envelope) -> (LaneOutcome, Effect) {
-        let view = Arc::new(sim.node(to).lane_view());
+        if !sim.node(to).lane_view_is_current(&self.1[at(to)]) {
+            self.1[at(to)] = Arc::new(sim.node(to).lane_view());
+        }
+        let view = self.1[at(to)].clone();
         let lane = self.of(to);
         lane.set_view(view);
         let out = lane.handle(sim.now, from, env.clone());
@@ -302,4 +314,34 @@ fn under_another_agreement_version_the_lane_leaves_it() {
     assert!(matches!(out, LaneOutcome::Left(_)), "{out:?}");
     // Control: under the hub's own version, forwarded.
     assert!(is_forward(&lanes.judge_then_commit(&mut sim, US, KR, genuine).0));
+}
+
+#[test]
+fn a_view_stays_current_until_something_the_lane_reads_changes() {
+    let mut sim = Sim::new();
+    let before = Party::ALL.map(|p| sim.node(p).lane_view());
+    for (p, v) in Party::ALL.iter().zip(&before) {
+        assert!(sim.node(*p).lane_view_is_current(v), "{p}: a view just taken is current");
+    }
+    // A grant: KR's and the hub's views change (JP's once its statement or
+    // the grant reaches it).
+    missile_grant(&mut sim);
+    assert!(!sim.node(KR).lane_view_is_current(&before[at(KR)]), "KR issued a grant");
+    assert!(!sim.node(US).lane_view_is_current(&before[at(US)]), "the hub holds a grant");
+    let granted = Party::ALL.map(|p| sim.node(p).lane_view());
+    // A report under it, delivered and receipted, and a track update: the
+    // reports' state changes everywhere, nothing the lane reads does.
+    sim.submit(KR, "KR-1", draft(Category::NkMissile, Classification::Secret, "USA,JPN", "a")).unwrap();
+    sim.track(KR, tdraft("KR-T-1", 1)).unwrap();
+    sim.drive();
+    assert_eq!(sim.node(JP).inbox_for(&ReportId::new("KR-1").unwrap()).len(), 1, "delivered");
+    for (p, v) in Party::ALL.iter().zip(&granted) {
+        assert!(sim.node(*p).lane_view_is_current(v), "{p}: reports and tracks change no view");
+    }
+    // A revocation: every view changes (control: the same comparison fails).
+    sim.revoke(KR, "KR-G-1").unwrap();
+    sim.drive();
+    for (p, v) in Party::ALL.iter().zip(&granted) {
+        assert!(!sim.node(*p).lane_view_is_current(v), "{p}: the revocation changed what the lane reads");
+    }
 }

@@ -104,7 +104,7 @@ impl Actor {
     /// Gives the lane a fresh view if inputs were applied since the last.
     pub(crate) fn refresh_lane(&mut self) {
         if let Some(lane) = self.lane.as_ref().filter(|_| self.lane_stale) {
-            lane.set_view(self.core.lane_view());
+            lane.refresh(&self.core);
             self.lane_stale = false;
         }
     }

@@ -78,9 +78,15 @@ impl LaneHandle {
         }
     }
 
-    /// The node's state changed (a group commit): judge by it from now on.
-    pub(crate) fn set_view(&self, view: LaneView) {
-        self.view.send_replace(Arc::new(view));
+    /// The node's state may have changed (a group commit): judge by it
+    /// from now on. A new view is taken only if the one the lane holds is
+    /// no longer what `core` would give (most commits change nothing the
+    /// lane reads: building one copies the agreement's keys, the grants and
+    /// the statements; measured in one run, a report's path 1–3 % faster).
+    pub(crate) fn refresh(&self, core: &tisa_core::Node) {
+        if !core.lane_view_is_current(&self.view.borrow()) {
+            self.view.send_replace(Arc::new(core.lane_view()));
+        }
     }
 
     /// Whether this update (or a later one of its track) was shown

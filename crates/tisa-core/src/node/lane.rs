@@ -4,7 +4,8 @@
 //! one is seen. The committed path makes it wait for a group commit (an
 //! fdatasync) at every hop. The lane judges a track update read off its
 //! subject as it is published, on a snapshot of the node's state
-//! ([`LaneView`], taken by the shell after every group commit), by the very
+//! ([`LaneView`], taken again by the shell after any group commit that
+//! changed it: [`Node::lane_view_is_current`]), by the very
 //! rules the committed path uses (`tracks::TrackRules`), and says at once
 //! what to do: the hub forwards it to the other nation under the
 //! originator's grant ([`LaneOutcome::Forward`]), a recipient shows it
@@ -85,6 +86,23 @@ impl Node {
             revoked: self.revoked.clone(),
             statements: self.freshness.statements.clone(),
         }
+    }
+
+    /// Whether `view` is what [`Node::lane_view`] would give now, compared
+    /// field by field without building a new one (a view takes a copy of
+    /// the agreement's keys, the grants and the statements: the shell
+    /// checks the lane's after every group commit, and most commits
+    /// change none of it). Never true when they differ; a grant table
+    /// reordered with the same contents reads as different (a harmless
+    /// refresh).
+    pub fn lane_view_is_current(&self, view: &LaneView) -> bool {
+        view.party == self.party
+            && view.aligned == self.trilateral_aligned()
+            && view.policy == self.policy
+            && view.revoked == self.revoked
+            && view.statements == self.freshness.statements
+            && view.grants.len() == self.grants.len()
+            && view.grants.iter().zip(self.grants.values()).all(|((g, r), v)| *r == v.revoked && *g == v.grant)
     }
 }
 
