@@ -96,13 +96,15 @@ impl Node {
     /// reordered with the same contents reads as different (a harmless
     /// refresh).
     pub fn lane_view_is_current(&self, view: &LaneView) -> bool {
-        view.party == self.party
-            && view.aligned == self.trilateral_aligned()
-            && view.policy == self.policy
-            && view.revoked == self.revoked
-            && view.statements == self.freshness.statements
-            && view.grants.len() == self.grants.len()
-            && view.grants.iter().zip(self.grants.values()).all(|((g, r), v)| *r == v.revoked && *g == v.grant)
+        // Every field named: a field added to the view must be compared.
+        let LaneView { party, policy, aligned, grants, revoked, statements } = view;
+        *party == self.party
+            && *aligned == self.trilateral_aligned()
+            && *policy == self.policy
+            && *revoked == self.revoked
+            && *statements == self.freshness.statements
+            && grants.len() == self.grants.len()
+            && grants.iter().zip(self.grants.values()).all(|((g, r), v)| *r == v.revoked && *g == v.grant)
     }
 }
 
