@@ -209,6 +209,24 @@ struct DemoArgs {
     keep_running: bool,
 }
 
+/// The async runtime's worker threads: two (a node's actor and its
+/// connections; measured no slower than more on a 2-core machine), or
+/// `TOKIO_WORKER_THREADS` when set (for measuring, e.g. `tisa bench
+/// --ab-env TOKIO_WORKER_THREADS=1`). Read here rather than by tokio, which
+/// would panic on a value that is not a number.
+fn worker_threads(var: Option<&str>) -> Result<usize, String> {
+    match var {
+        None | Some("") => Ok(2),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "TOKIO_WORKER_THREADS={} is not a number of threads from 1 to 64; unset it for the default (2)",
+                tisa_core::text::loggable(v)
+            )),
+        },
+    }
+}
+
 /// Entry point of the `tisa` binary.
 pub fn main() -> ExitCode {
     // `tisa … | head -1`: a reader that stopped reading ends us quietly.
@@ -226,7 +244,14 @@ pub fn main() -> ExitCode {
     // Long-running services (the node, feeds) log at info by default.
     let is_node = matches!(cli.command, Command::Node(_) | Command::Feed(_) | Command::Taxii(_) | Command::Console(_));
     logging::init_tracing(if is_node { "info" } else { "warn" });
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let threads = match worker_threads(std::env::var("TOKIO_WORKER_THREADS").ok().as_deref()) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -291,5 +316,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Roster(c) => roster::run(c),
         Command::Agreement(c) => deploy::run_agreement(c),
         Command::Broker(c) => deploy::run_broker(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_threads;
+
+    #[test]
+    fn worker_threads_default_to_two_and_a_bad_setting_is_one_line_not_a_panic() {
+        assert_eq!(worker_threads(None), Ok(2));
+        assert_eq!(worker_threads(Some("")), Ok(2));
+        assert_eq!(worker_threads(Some("1")), Ok(1));
+        assert_eq!(worker_threads(Some(" 4 ")), Ok(4));
+        for bad in ["0", "65", "two", "-1", "1\n2"] {
+            let e = worker_threads(Some(bad)).unwrap_err();
+            assert!(e.starts_with("TOKIO_WORKER_THREADS=") && !e.contains('\n'), "{bad:?}: {e}");
+        }
     }
 }
