@@ -252,8 +252,8 @@ impl Links {
         TransportError,
     > {
         let (tx, rx) = tokio::sync::mpsc::channel::<Inbound>(256);
-        let (early_tx, early_rx) = tokio::sync::mpsc::channel::<Inbound>(256);
         let (up_tx, up_rx) = tokio::sync::mpsc::channel::<Party>(16);
+        let mut early = Vec::new();
         for ((peer, nation, dir), (_, client, reconnected)) in
             subjects::inbound(self.party).into_iter().zip(&self.links)
         {
@@ -289,11 +289,10 @@ impl Links {
                 }
             }
             // The real-time lane: track updates as they are published.
-            super::inbound::early_tracks(client, peer, subjects::track_all(nation, dir), early_tx.clone()).await?;
+            early.push(super::inbound::early_tracks(client, peer, subjects::track_all(nation, dir)).await?);
         }
         let inbound = tokio_stream_of(rx);
         let link_ups = tokio_stream_of(up_rx);
-        let early = tokio_stream_of(early_rx);
         let mut calls = Vec::new();
         // A subject per verb, and the submit batch's.
         let single = single_call as fn(async_nats::Message) -> ControlCall;
@@ -318,7 +317,7 @@ impl Links {
             prove_ready(client, self.party).await?;
         }
         prove_ready(&self.control, self.party).await?;
-        Ok((inbound, stream::select_all(calls), link_ups, early))
+        Ok((inbound, stream::select_all(calls), link_ups, stream::select_all(early)))
     }
 
     /// Publishes a transmit on the link to its recipient and waits for the
