@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{describe, tisa, ClusterPermit};
+use common::{describe, tisa, tisa_command, ClusterPermit};
 use serde_json::Value;
 
 const THROUGHPUT: &[&str] =
@@ -197,6 +197,10 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
     }
     assert!(targets.iter().all(|t| t["target"].is_string() && t["limit"].is_number()), "{targets:?}");
 
+    // No timeline unless asked for (`timeline_…` below).
+    assert!(doc["timeline"].is_null(), "{}", doc["timeline"]);
+    assert_eq!(doc["settings"]["lazy"]["timeline"], false);
+
     // The table form prints the same paths.
     let out = tisa(&["bench", "--quick", "--fsync", "lazy", "--scale", "0"]);
     assert!(out.status.success(), "{}", describe(&out));
@@ -207,6 +211,62 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
     // With what each tisa latency path's commits took, and the floors.
     assert!(text.contains("KR's commits during it: ") && text.contains("JP's commits during it: "), "{text}");
     assert!(text.contains("lone p50 "), "{text}");
+}
+
+/// `tisa bench --timeline`: each track update timed step by step through
+/// the three nodes, every update seen at every step, each step after the
+/// one before. Control: with the track lanes off (the nodes inherit the
+/// bench's environment), the hub's and JP's lane steps are never reached,
+/// so no update is complete and the missing steps are named.
+#[test]
+fn a_timeline_times_each_step_of_a_track_update_and_names_steps_never_reached() {
+    let _permit = ClusterPermit::acquire();
+    let args = ["bench", "--quick", "--json", "--fsync", "lazy", "--scale", "0", "--timeline"];
+    let run = |lane: &str| {
+        let out = tisa_command(&args).env("TISA_TRACK_LANE", lane).output().expect("run tisa");
+        assert!(out.status.success(), "{}", describe(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&out)))
+    };
+    let doc = run("on");
+    assert_eq!(doc["settings"]["lazy"]["timeline"], true);
+    let t = &doc["timeline"]["lazy"];
+    let samples = num(t, "samples");
+    assert!(samples >= 10.0 && num(t, "complete") == samples, "{t}");
+    let steps = t["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["to"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "KR called",
+            "KR committed",
+            "KR sent",
+            "US lane-in",
+            "US lane-judged",
+            "US lane-out",
+            "JP lane-in",
+            "JP lane-judged",
+            "JP lane-out",
+            "bench event"
+        ]
+    );
+    assert_eq!(steps[0]["from"], "bench sent");
+    for (i, s) in steps.iter().enumerate() {
+        // Each step's `from` is the step before's `to`; no step before its predecessor.
+        if i > 0 {
+            assert_eq!(s["from"], steps[i - 1]["to"], "{s}");
+        }
+        assert!(num(s, "min_us") >= 0.0 && num(s, "p50_us") <= num(s, "p99_us"), "{s}");
+    }
+    let sum: f64 = steps.iter().map(|s| num(s, "p50_us")).sum();
+    assert!(sum > 0.0 && num(&t["total"], "p99_us") >= num(&t["total"], "p50_us"), "{t}");
+
+    let doc = run("off");
+    let t = &doc["timeline"]["lazy"];
+    assert_eq!(num(t, "complete"), 0.0, "{t}");
+    for step in ["US lane-in", "JP lane-out"] {
+        assert_eq!(t["missing"][step].as_f64(), Some(num(t, "samples")), "{step}: {t}");
+    }
+    assert!(t["missing"]["KR committed"].is_null(), "KR's steps do not depend on the lanes: {t}");
 }
 
 /// `tisa bench --ab`: two clusters measured in one run, taking turns. B's

@@ -39,13 +39,14 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use clap::Args;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 mod ab;
 mod floor;
 mod raw;
 mod report;
 mod scale;
+mod timeline;
 mod tisa_paths;
 
 use raw::{raw_core_pubsub, raw_core_relay, raw_durable_relay, raw_js_publish, raw_latency, start_raw};
@@ -128,6 +129,10 @@ pub struct BenchArgs {
     /// A/B: throughput bursts per side, `--reports` split among them [default: 4; --quick: 2].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     ab_rounds: Option<u32>,
+    /// Also time each track update step by step through the three nodes (the nodes write each step,
+    /// `TISA_TIMELINE`; a few µs a step on the path measured): per step p50, p90, p99 and the slowest 1 %'s mean.
+    #[arg(long, conflicts_with_all = ["ab", "ab_bin", "ab_env"])]
+    timeline: bool,
     /// Internal: run one scale measurement (KR side) with this many pending requests and print it as JSON.
     #[arg(long, hide = true)]
     scale_child: Option<usize>,
@@ -146,6 +151,7 @@ struct Sizes {
     submit_batch: usize,
     scale: Vec<usize>,
     scale_decisions: usize,
+    timeline: bool,
 }
 
 impl BenchArgs {
@@ -161,6 +167,7 @@ impl BenchArgs {
             submit_batch: usize::from(self.submit_batch),
             scale: self.scale.clone().unwrap_or(if q { vec![100, 1000] } else { vec![10_000, 100_000, 1_000_000] }),
             scale_decisions: self.scale_decisions.unwrap_or(if q { 20 } else { 1000 }),
+            timeline: self.timeline,
         }
     }
 }
@@ -398,6 +405,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
     let mut paths = Vec::new();
     let mut nodes = BTreeMap::new();
     let mut settings_in_force = BTreeMap::new();
+    let mut timelines = serde_json::Map::new();
     for &always in &settings {
         let f = if always { "always" } else { "lazy" };
         progress(a.json, format!("[{f}] raw NATS baselines ({} core, {} JetStream messages)", s.raw, s.raw_js));
@@ -414,6 +422,9 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         paths.extend(run.paths);
         nodes.insert(f.to_owned(), run.nodes);
         settings_in_force.insert(f.to_owned(), run.settings);
+        if let Some(t) = run.timeline {
+            timelines.insert(f.to_owned(), t);
+        }
     }
     let scale = if s.scale.iter().any(|n| *n > 0) {
         tokio::task::block_in_place(|| run_scale(&s.scale, s.scale_decisions, a.json))?
@@ -445,10 +456,15 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
     another, over pipes (no NATS), one pair per size; each RSS is that process's whole resident set",
         "targets": targets,
     });
+    let mut doc = doc;
+    if !timelines.is_empty() {
+        doc["timeline"] = Value::Object(timelines);
+    }
     if a.json {
         println!("{doc}");
     } else {
         print_tables(&doc, &paths);
+        timeline::print(&doc["timeline"]);
     }
     Ok(ExitCode::SUCCESS)
 }

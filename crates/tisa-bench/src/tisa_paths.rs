@@ -397,6 +397,8 @@ pub(crate) struct TisaRun {
     /// The guarantees in force during the run (the agreement the nodes ran
     /// under, the broker's and the nodes' fsync).
     pub(crate) settings: Value,
+    /// The track path step by step (`--timeline`).
+    pub(crate) timeline: Option<Value>,
 }
 
 /// The guarantee settings a run measured: read back from the agreement the
@@ -433,9 +435,13 @@ pub(crate) async fn tisa_paths(
     let mut paths = Vec::new();
     let opts = broker_options(fsync_always);
     let t = Instant::now();
-    let mut c = start_cluster(bin, nats_bin, opts, Vec::new()).await?;
+    // The nodes write each step of a track update's path here (`--timeline`).
+    let timeline_dir = if s.timeline { Some(tisa_kit::natsd::scratch_dir("bench-timeline")?) } else { None };
+    let envs = timeline_dir.iter().map(|d| (tisa_node::timeline::ENV.to_owned(), d.display().to_string())).collect();
+    let mut c = start_cluster(bin, nats_bin, opts, envs).await?;
     let cluster_start = t.elapsed();
     let mut settings = settings(&c, fsync_always, s.submit_batch)?;
+    settings["timeline"] = json!(s.timeline);
     progress(json, format!("[{fsync}] cluster up in {:.0} ms", cluster_start.as_secs_f64() * 1e3));
 
     let grant = standing_grant(&c).await?;
@@ -489,10 +495,22 @@ pub(crate) async fn tisa_paths(
     // Only KR commits on a track update's path (the hub's and JP's lanes pass
     // it ahead of their commits).
     let commits_before = commit_readings(&c, &[Party::Kr]).await?;
+    let mut timed = Vec::new();
     for seq in 1..=s.latency as u32 {
-        v.extend(track_once(&kr, &mut jp_watch, &track, seq).await?);
+        let sent_ns = crate::timeline::wall_ns();
+        let took = track_once(&kr, &mut jp_watch, &track, seq).await?;
+        if let Some(d) = took.filter(|_| s.timeline) {
+            let key = tisa_node::timeline::key(&track, seq);
+            timed.push(crate::timeline::Sample { key, sent_ns, event_ns: sent_ns + d.as_nanos() });
+        }
+        v.extend(took);
     }
     let track_commits = phase_commits(&c, &commits_before).await?;
+    let timeline = timeline_dir.map(|d| {
+        let t = crate::timeline::analyse(&d, &timed);
+        let _ = std::fs::remove_dir_all(&d);
+        t
+    });
     // Whether the track updates took the real-time lane, and what it did
     // (read back from the hub's and JP's health, not assumed).
     let mut lane = serde_json::Map::new();
@@ -656,5 +674,5 @@ pub(crate) async fn tisa_paths(
     // Give the aborted watchers a moment to close their connections before the broker stops.
     tokio::task::yield_now().await;
     drop(c);
-    Ok(TisaRun { paths, nodes, settings })
+    Ok(TisaRun { paths, nodes, settings, timeline })
 }

@@ -219,6 +219,7 @@ async fn run(
 ) -> Result<(), NodeError> {
     let party = config.party;
     crate::failpoint::init().map_err(|e| NodeError::Config(e.to_string()))?;
+    crate::timeline::init(party).map_err(NodeError::Config)?;
     let lane_on = switch_from_env("TISA_TRACK_LANE", true)?;
     let early_forward = switch_from_env("TISA_EARLY_FORWARD", true)? && party == Party::Us;
     // Off by default: measured in one run against the same nodes without

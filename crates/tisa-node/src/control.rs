@@ -100,6 +100,8 @@ impl Actor {
         let mut answers = Vec::new();
         let mut inputs = Vec::new();
         let mut queries = Vec::new();
+        let timed = crate::timeline::commands(&calls);
+        crate::timeline::stamp_all(crate::timeline::Step::Called, &timed);
         for ControlCall { subject, reply_to, requests, batch } in calls {
             // A reply goes only to the operators' own inbox: a caller cannot
             // make the node publish where it could not (another party's
@@ -153,7 +155,9 @@ impl Actor {
                     _ => None,
                 })
                 .collect();
-            match self.log_and_apply_all(logged) {
+            let committed = self.log_and_apply_all(logged);
+            crate::timeline::stamp_all(crate::timeline::Step::Committed, &timed);
+            match committed {
                 Ok(results) => {
                     let skew = self.core.policy().clock_skew;
                     for ((slot, r), auth) in slots.into_iter().zip(results).zip(auths) {

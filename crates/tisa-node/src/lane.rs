@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn, Instrument};
 
 use crate::clock::now;
+use crate::timeline::Step;
 
 /// Tracks the lane remembers as shown, and forwards as stored, at most
 /// (beyond that it forgets them all: the actor may then publish a `TRACK`
@@ -229,7 +230,10 @@ impl Task {
             };
             for env in envelopes {
                 let message_id = env.message_id.clone();
+                let timed: Vec<_> = crate::timeline::update_of(&env).into_iter().collect();
+                crate::timeline::stamp_all(Step::LaneIn, &timed);
                 let outcome = self.lane.handle(now(), msg.link, env);
+                crate::timeline::stamp_all(Step::LaneJudged, &timed);
                 if let LaneOutcome::Forward(Transmit {
                     envelope: Envelope { payload: Payload::Track(t), .. }, ..
                 })
@@ -238,7 +242,10 @@ impl Task {
                     self.record_passed(msg.link, &t.doc.track_id, t.doc.seq);
                 }
                 match outcome {
-                    LaneOutcome::Forward(t) => self.forward(&t).await,
+                    LaneOutcome::Forward(t) => {
+                        self.forward(&t).await;
+                        crate::timeline::stamp_all(Step::LaneOut, &timed);
+                    }
                     LaneOutcome::Show(update) => {
                         // Shown by the committed path already (it committed
                         // the stream's copy first): not again.
@@ -251,6 +258,7 @@ impl Task {
                         if let Err(e) = self.links.publish_events(std::slice::from_ref(&w)).await {
                             warn!(error = %e, "cannot publish a track event");
                         }
+                        crate::timeline::stamp_all(Step::LaneOut, &timed);
                     }
                     LaneOutcome::Left(why) => {
                         debug!(link = %msg.link, %message_id, why, "track update left to the committed path")
