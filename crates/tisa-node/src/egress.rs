@@ -57,9 +57,8 @@ impl Actor {
         if let Err(e) = self.store.mark_sent(&stored) {
             warn!(error = %e, "cannot record track updates the lane sent; they will be re-sent after a restart");
         }
-        let timed = crate::timeline::updates(&out);
+        crate::timeline::stamp_all(crate::timeline::Step::Sent, &crate::timeline::updates(&out));
         self.send_all(out).await;
-        crate::timeline::stamp_all(crate::timeline::Step::Sent, &timed);
         let at = now();
         let mut events = Vec::new();
         while let Some(ev) = self.audited.pop_front().or_else(|| self.core.poll_event()) {

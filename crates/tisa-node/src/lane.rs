@@ -243,8 +243,8 @@ impl Task {
                 }
                 match outcome {
                     LaneOutcome::Forward(t) => {
-                        self.forward(&t).await;
                         crate::timeline::stamp_all(Step::LaneOut, &timed);
+                        self.forward(&t).await;
                     }
                     LaneOutcome::Show(update) => {
                         // Shown by the committed path already (it committed
@@ -255,10 +255,10 @@ impl Task {
                             continue;
                         }
                         let w = watch_event(&Event::TrackUpdated { update: Box::new(update) }, now());
+                        crate::timeline::stamp_all(Step::LaneOut, &timed);
                         if let Err(e) = self.links.publish_events(std::slice::from_ref(&w)).await {
                             warn!(error = %e, "cannot publish a track event");
                         }
-                        crate::timeline::stamp_all(Step::LaneOut, &timed);
                     }
                     LaneOutcome::Left(why) => {
                         debug!(link = %msg.link, %message_id, why, "track update left to the committed path")

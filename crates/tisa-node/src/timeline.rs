@@ -16,10 +16,16 @@
 //! |---|---|
 //! | `called` | the originator's actor took the operator's track command |
 //! | `committed` | the command is in the input log, synced |
-//! | `sent` | the update is published to the hub (handed to the connection) |
+//! | `sent` | the update is about to be published to the hub |
 //! | `lane-in` | a peer's update read off its subject by the real-time lane |
 //! | `lane-judged` | the lane checked it on its view |
-//! | `lane-out` | the lane forwarded it (hub) or showed it to watchers (recipient) |
+//! | `lane-out` | the lane is about to forward it (hub) or show it to watchers (recipient) |
+//!
+//! `sent` and `lane-out` are written before the publish, never after: the
+//! connection may write the message (and the next node read it) before
+//! the publishing task runs again, so a step written after the publish
+//! could come later than the next node's; before it, every step follows
+//! the one it depends on. The publish call itself counts in the hop.
 
 use std::io::Write as _;
 use std::sync::{Mutex, OnceLock};
@@ -36,13 +42,13 @@ pub enum Step {
     Called,
     /// The command is durable in the input log.
     Committed,
-    /// Published to the hub.
+    /// About to be published to the hub.
     Sent,
     /// The lane read a peer's update.
     LaneIn,
     /// The lane checked it.
     LaneJudged,
-    /// The lane forwarded or showed it.
+    /// The lane is about to forward or show it.
     LaneOut,
 }
 
