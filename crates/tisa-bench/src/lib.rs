@@ -264,14 +264,16 @@ impl CommitFigures {
     }
 }
 
-/// The `p` quantile (µs) of samples sorted ascending: the least sample
-/// with at least that share of them at or below it (NaN for none).
-fn quantile_us(sorted: &[Duration], p: f64) -> f64 {
+/// The `p` quantile of samples sorted ascending: the least sample with at
+/// least that share of them at or below it (none for no samples).
+fn quantile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     let n = sorted.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    sorted[((p * n as f64).ceil() as usize).clamp(1, n) - 1].as_secs_f64() * 1e6
+    (n > 0).then(|| sorted[((p * n as f64).ceil() as usize).clamp(1, n) - 1])
+}
+
+/// [`quantile`] in µs (NaN for none).
+fn quantile_us(sorted: &[Duration], p: f64) -> f64 {
+    quantile(sorted, p).map_or(f64::NAN, |d| d.as_secs_f64() * 1e6)
 }
 
 /// Latency samples → percentiles (µs).

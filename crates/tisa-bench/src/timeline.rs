@@ -58,11 +58,7 @@ fn read(dir: &Path) -> HashMap<(&'static str, String, String), u128> {
 
 /// The `q` quantile of `sorted` (ascending; NaN for none).
 fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+    crate::quantile(sorted, q).unwrap_or(f64::NAN)
 }
 
 /// The timeline of `samples` from the nodes' files in `dir`.
