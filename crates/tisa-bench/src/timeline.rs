@@ -23,7 +23,7 @@ pub(crate) struct Sample {
 
 /// Now on the wall clock, ns since the Unix epoch (as the nodes write it).
 pub(crate) fn wall_ns() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    tisa_node::clock::now_ns()
 }
 
 /// The steps of a track update's path in order, as `(who, step)`: the

@@ -10,3 +10,9 @@ pub fn now() -> Timestamp {
     let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
 }
+
+/// Now, in Unix nanoseconds: for measuring only (`crate::timeline`), never
+/// for a decision.
+pub fn now_ns() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}

@@ -111,7 +111,7 @@ pub fn on() -> bool {
 /// Writes that update `seq` of `track` reached `step` now.
 pub fn stamp(step: Step, track: &TrackId, seq: u32) {
     let Some(Some(out)) = OUT.get() else { return };
-    let ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let ns = crate::clock::now_ns();
     let line = format!("{}\t{}\t{ns}\n", step.name(), key(track, seq));
     if let Ok(mut f) = out.lock() {
         // A measurement aid: a line that cannot be written is a gap in it, never a stop.
