@@ -230,10 +230,10 @@ impl Task {
             };
             for env in envelopes {
                 let message_id = env.message_id.clone();
-                let timed: Vec<_> = crate::timeline::update_of(&env).into_iter().collect();
-                crate::timeline::stamp_all(Step::LaneIn, &timed);
+                let timed = crate::timeline::update_of(&env);
+                crate::timeline::stamp_all(Step::LaneIn, timed.as_slice());
                 let outcome = self.lane.handle(now(), msg.link, env);
-                crate::timeline::stamp_all(Step::LaneJudged, &timed);
+                crate::timeline::stamp_all(Step::LaneJudged, timed.as_slice());
                 if let LaneOutcome::Forward(Transmit {
                     envelope: Envelope { payload: Payload::Track(t), .. }, ..
                 })
@@ -243,7 +243,7 @@ impl Task {
                 }
                 match outcome {
                     LaneOutcome::Forward(t) => {
-                        crate::timeline::stamp_all(Step::LaneOut, &timed);
+                        crate::timeline::stamp_all(Step::LaneOut, timed.as_slice());
                         self.forward(&t).await;
                     }
                     LaneOutcome::Show(update) => {
@@ -255,7 +255,7 @@ impl Task {
                             continue;
                         }
                         let w = watch_event(&Event::TrackUpdated { update: Box::new(update) }, now());
-                        crate::timeline::stamp_all(Step::LaneOut, &timed);
+                        crate::timeline::stamp_all(Step::LaneOut, timed.as_slice());
                         if let Err(e) = self.links.publish_events(std::slice::from_ref(&w)).await {
                             warn!(error = %e, "cannot publish a track event");
                         }
