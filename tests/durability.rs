@@ -215,3 +215,36 @@ async fn a_node_stopping_hands_back_what_it_did_not_take() {
     let control = run(Party::Jp, false).await;
     assert!(control >= ACK_WAIT * 4 / 5, "not handed back: {control:?} (the acknowledgement wait is {ACK_WAIT:?})");
 }
+
+/// A track stream's copy whose early copy the node never read (published
+/// while it was reconnecting, or its subscription fell behind) is still
+/// taken: the paced pump, nudged by no early copy here (the lane's stream
+/// is never read), looks in the stream every `TRACK_PULL_EVERY` anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_copy_without_its_early_copy_is_still_taken() {
+    use futures::StreamExt;
+    use tisa_transport::subjects::{self, Direction};
+    use tisa_transport::{Endpoint, LinkUrls, Links};
+    let nats = tisa_kit::natsd::NatsServer::start_for_tests();
+    let ep = Endpoint { url: nats.url().to_owned(), ..Endpoint::default() };
+    let urls = LinkUrls { own: ep.clone(), kr: ep.clone(), jp: ep.clone() };
+    let js = async_nats::jetstream::new(tisa_transport::connect_once(&ep, "test-hub").await.unwrap());
+    let links = Links::connect(Party::Jp, &urls).await.unwrap();
+    assert!(links.paced_track_streams(), "paced by default");
+    let (mut inbound, _calls, _ups, _early_never_read) = links.subscribe().await.unwrap();
+    const N: usize = 3;
+    for i in 0..N {
+        let subject = subjects::track(Party::Jp, Direction::Down, &format!("T-{i}"));
+        js.publish(subject, format!("not an envelope {i}").into()).await.unwrap().await.unwrap();
+    }
+    for i in 0..N {
+        let m = tokio::time::timeout(Duration::from_secs(30), inbound.next())
+            .await
+            .unwrap_or_else(|_| panic!("copy {i} of {N} was never taken"))
+            .unwrap();
+        assert!(m.subject.contains(".track.") && !m.meta.early, "{m:?}");
+        m.ack.term().await.unwrap();
+    }
+    let (copies, _) = links.track_stream_takes();
+    assert_eq!(copies, N as u64);
+}

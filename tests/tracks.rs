@@ -172,6 +172,28 @@ async fn wait_track(c: &Cluster, party: Party, id: &str, seq: u32) {
     wait_async(|| async move { track_seqs(c, party).await.contains(want).then_some(()) }).await;
 }
 
+/// Feeds KR's update `seq` of eight tracks at once (one batch: published
+/// together) and waits until JP holds them all; returns whether JP takes
+/// its track streams' copies behind the lane, and the copies it took
+/// meanwhile (at least the eight) and in how many hand-overs.
+async fn burst(c: &Cluster, seq: u32) -> (bool, u64, u64) {
+    let figures = |c: &Cluster| {
+        let h = lane_health(c, Party::Jp);
+        let n = |k: &str| h[k].as_u64().unwrap_or_else(|| panic!("no {k}: {h}"));
+        (h["stream_paced"] == true, n("stream_copies"), n("stream_takes"))
+    };
+    let (_, copies, takes) = figures(c);
+    let ids: Vec<String> = (1..=8).map(|i| format!("KR-T-BURST-{i}")).collect();
+    let lines: Vec<String> = ids.iter().map(|id| update(id, seq, "USA,JPN")).collect();
+    feed(c, Party::Kr, &fixture(c, &format!("burst{seq}.jsonl"), &lines));
+    for id in &ids {
+        wait_track(c, Party::Jp, id, seq).await;
+    }
+    let (paced, copies_now, takes_now) = figures(c);
+    assert!(copies_now >= copies + 8, "JP took each update's stream copy: {copies} → {copies_now}");
+    (paced, copies_now - copies, takes_now - takes)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off() {
     let mut c = start(true).await;
@@ -190,7 +212,7 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
 
     // On (the default): the hub's lane forwards each update, JP's shows it,
     // once: JP's watch sees each sequence number exactly once, in order.
-    const N: u32 = 3;
+    const N: u32 = 8;
     let mut watch = Background::spawn(&c, Party::Jp, &["watch", "--json", "--count", &N.to_string()]);
     watch.wait_stderr("watching");
     let lines: Vec<String> = (1..=N).map(|s| update("KR-T-LANE", s, "USA,JPN")).collect();
@@ -199,7 +221,7 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
     assert!(status.success(), "{out:?}");
     let seqs: Vec<u64> =
         out.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(seqs, (1..=u64::from(N)).collect::<Vec<_>>());
     wait_track(&c, Party::Jp, "KR-T-LANE", N).await;
     for p in [Party::Us, Party::Jp] {
         let h = lane_health(&c, p);
@@ -224,12 +246,20 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
     // Each names the link and the grant the updates came under.
     let under = format!("link=USA grant={grant_id}");
     assert!(windows.iter().all(|w| w.ends_with(&under)), "{windows:?}");
+    // JP takes the stream's copies behind the lane, several a hand-over.
+    let (paced, copies, takes) = burst(&c, 1).await;
+    assert!(paced && takes < copies, "JP took a burst's {copies} copies in {takes} hand-overs");
 
     // Control: off at the hub and at JP, the lane passes nothing, and
     // updates still flow (committed first, as every other input).
+    // JP also takes the stream's copies as they are stored (the control of
+    // the pacing above: the same burst comes one a hand-over).
     for p in [Party::Us, Party::Jp] {
         let n = c.node(p);
         n.set_env("TISA_TRACK_LANE", Some("off"));
+        if p == Party::Jp {
+            n.set_env("TISA_TRACK_PACED", Some("off"));
+        }
         n.restart(std::time::Duration::from_secs(60)).unwrap();
     }
     // KR checks signatures while it commits (TISA_CHECKS_AHEAD=on); JP
@@ -244,8 +274,10 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
     let (before, ahead_before) = (commits(&c), ahead(&c, Party::Kr));
     assert!(before["count"].as_u64().unwrap() >= 1, "{before}");
     assert!(before["p99_us_at_least"].as_f64().unwrap() >= before["p50_us_at_least"].as_f64().unwrap(), "{before}");
-    feed(&c, Party::Kr, &fixture(&c, "lane2.jsonl", &[update("KR-T-LANE", N + 1, "USA,JPN")]));
-    wait_track(&c, Party::Jp, "KR-T-LANE", N + 1).await;
+    const M: u32 = 2 * N;
+    let lines: Vec<String> = (N + 1..=M).map(|s| update("KR-T-LANE", s, "USA,JPN")).collect();
+    feed(&c, Party::Kr, &fixture(&c, "lane2.jsonl", &lines));
+    wait_track(&c, Party::Jp, "KR-T-LANE", M).await;
     let after = commits(&c);
     assert!(after["count"].as_u64().unwrap() > before["count"].as_u64().unwrap(), "{before} → {after}");
     // …and KR checked the feed's signed command while that commit synced;
@@ -265,11 +297,15 @@ async fn the_track_lane_passes_updates_ahead_of_the_commit_and_can_be_turned_off
         assert_eq!(h["enabled"], false, "{p}: {h}");
         assert_eq!(h["passed"], 0, "{p}: {h}");
     }
-    // …and each is committed alone: no window names it (the control of
+    // The same burst's stream copies reach JP's node one a hand-over.
+    let (paced, copies, takes) = burst(&c, 2).await;
+    assert!(!paced && takes == copies, "JP took a burst's {copies} copies in {takes} hand-overs");
+    // …and each is committed alone: no window names one (the control of
     // the windows above: only what the lane passed waits for one).
     let (windows, named) = audited_track(&audit_entries(&c.dir.join("jp-data")), "KR-T-LANE");
-    assert!(named.contains(&(N + 1)), "{named:?}");
-    assert!(!windows.iter().any(|w| w.contains(&format!("..{} ", N + 1))), "{windows:?}");
+    assert!((N + 1..=M).all(|seq| named.contains(&seq)), "{named:?}");
+    let last = |w: &String| w.strip_prefix("seq=").and_then(|r| r.split([' ', '.']).nth(2)).map(str::parse::<u32>);
+    assert!(windows.iter().all(|w| matches!(last(w), Some(Ok(l)) if l <= N)), "{windows:?}");
     // A value that is neither on nor off is refused at start.
     let n = c.node(Party::Jp);
     n.set_env("TISA_TRACK_LANE", Some("of"));

@@ -526,7 +526,8 @@ pub(crate) async fn tisa_paths(
             lane.insert(
                 p.code().into(),
                 json!({"enabled": l.enabled, "passed": l.passed, "left": l.left, "dropped": l.dropped,
-                    "windows": l.windows, "windowed": l.windowed}),
+                    "windows": l.windows, "windowed": l.windowed, "stream_paced": l.stream_paced,
+                    "stream_copies": l.stream_copies, "stream_takes": l.stream_takes}),
             );
         }
     }

@@ -534,6 +534,9 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
                 "dropped": h.track_lane.dropped,
                 "windows": h.track_lane.windows,
                 "windowed": h.track_lane.windowed,
+                "stream_paced": h.track_lane.stream_paced,
+                "stream_copies": h.track_lane.stream_copies,
+                "stream_takes": h.track_lane.stream_takes,
             },
             "commits": {
                 "count": h.commits.count(),
@@ -592,6 +595,12 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
         } else {
             println!("  track lane: off (TISA_TRACK_LANE=off)");
         }
+        println!(
+            "  track streams' copies: {} taken in {} hand-overs ({})",
+            l.stream_copies,
+            l.stream_takes,
+            if l.stream_paced { "behind the lane, in batches" } else { "as stored: TISA_TRACK_PACED=off" }
+        );
         if let (Some(p50), Some(p99)) = (h.commits.quantile_at_least_us(0.5), h.commits.quantile_at_least_us(0.99)) {
             println!(
                 "  commits: {}  write + fdatasync p50 {:.2} ms, p99 {:.2} ms (since start)",

@@ -20,7 +20,9 @@ go on), for tests that look at what left it. An unknown name stops the node at s
 Missile tracks: a peer's track update is judged and passed on (forwarded by the hub, shown by a \
 recipient) as soon as it is published, ahead of the node's commit, by the same rules; its stream copy \
 is then committed and audited as every input. TISA_TRACK_LANE=off passes it on only after its \
-commit. `tisa health` shows what the lane passed, left and dropped.\n\n\
+commit. The stream copies are taken behind the lane, in batches (50 ms after an early copy, and every \
+500 ms); TISA_TRACK_PACED=off takes each as the stream stores it. `tisa health` shows what the lane \
+passed, left and dropped, and the copies taken.\n\n\
 Hub (US) only: a batch of messages from the links (which the broker redelivers until the hub \
 acknowledges them after its commit) is applied first, the deliveries it makes are published at once, \
 then it is committed, audited and acknowledged; grants, revocations, commands and timers are committed \

@@ -68,6 +68,10 @@ pub fn render(h: &Health) -> Markup {
                     (h.track_lane.windows) " / " (h.track_lane.windowed)
                 }
             }
+            dt { "Track streams' copies taken (copies / hand-overs)" } dd {
+                (h.track_lane.stream_copies) " / " (h.track_lane.stream_takes)
+                @if !h.track_lane.stream_paced { " (as stored: TISA_TRACK_PACED=off)" }
+            }
             @if h.party == tisa_core::Party::Us {
                 dt { "Deliveries before the commit (batches / deliveries)" } dd {
                     @if h.early_forward.enabled {

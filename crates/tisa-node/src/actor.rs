@@ -191,8 +191,9 @@ fn ready_batch<T>(first: T, stream: &mut (impl futures::Stream<Item = T> + Unpin
 
 /// An on/off setting from the environment: `default` unless `var` is `on`
 /// or `off`; any other value stops the node (a typo must not switch it
-/// silently). `TISA_TRACK_LANE` (`lane`) and `TISA_EARLY_FORWARD` (`early`),
-/// on by default; `TISA_CHECKS_AHEAD` (`ahead`), off by default.
+/// silently). `TISA_TRACK_LANE` (`lane`), `TISA_EARLY_FORWARD` (`early`)
+/// and `TISA_TRACK_PACED` (`tisa_transport::conn::track_pump`), on by
+/// default; `TISA_CHECKS_AHEAD` (`ahead`), off by default.
 fn switch_from_env(var: &str, default: bool) -> Result<bool, NodeError> {
     match std::env::var(var).as_deref() {
         Err(_) | Ok("") => Ok(default),
@@ -225,6 +226,9 @@ async fn run(
     // Off by default: measured in one run against the same nodes without
     // it, it made a report's path no faster (`ahead`'s docs).
     let checks_ahead = switch_from_env("TISA_CHECKS_AHEAD", false)?;
+    // On by default: the track streams' copies are taken behind the lane,
+    // in batches (`tisa_transport::conn::track_pump`).
+    let paced_tracks = switch_from_env("TISA_TRACK_PACED", true)?;
     // Refuse to start on a key the agreement does not know, before touching the network.
     let mut store = Store::open(&config.data_dir)?;
     let instance = store.instance()?;
@@ -246,7 +250,7 @@ async fn run(
     }
     info!(own = %config.urls.own.url, kr = %config.urls.kr.url, jp = %config.urls.jp.url, authenticated = config.urls.own.nkey_seed.is_some(), "starting");
     let links = tokio::select! {
-        links = Links::connect(party, &config.urls) => links?,
+        links = Links::connect(party, &config.urls) => links?.pace_track_streams(paced_tracks),
         _ = shutdown.cancelled() => {
             info!("shutdown requested before the broker answered");
             return Ok(());

@@ -380,11 +380,15 @@ impl Actor {
             }),
             held: self.core.held_count() as u64,
             refused_replies: self.counters.refused_replies,
-            track_lane: self.lane.as_ref().map_or_else(Default::default, |l| TrackLaneHealth {
-                windows: self.counters.track_windows,
-                windowed: self.counters.track_windowed,
-                ..l.health()
-            }),
+            track_lane: {
+                let (stream_copies, stream_takes) = self.links.track_stream_takes();
+                let lane = self.lane.as_ref().map_or_else(Default::default, |l| TrackLaneHealth {
+                    windows: self.counters.track_windows,
+                    windowed: self.counters.track_windowed,
+                    ..l.health()
+                });
+                TrackLaneHealth { stream_paced: self.links.paced_track_streams(), stream_copies, stream_takes, ..lane }
+            },
             commits: self.store.commits().clone(),
             checks_ahead: self.ahead.as_ref().map_or_else(Default::default, |a| {
                 let (checks, by_helper) = a.stats();

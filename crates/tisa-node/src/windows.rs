@@ -34,7 +34,8 @@ use crate::ingress::Committed;
 use tisa_core::{Envelope, Input, LoggedInput, Party, Payload, Timestamp, TrackId};
 
 /// How long a window stays open: the committed state (`tisa tracks`, the
-/// audit log) lags the lane by at most this.
+/// audit log) lags the lane by at most this, and the delay before the
+/// stream's copies are taken (`tisa_transport::conn::track_pump`).
 pub(crate) const TRACK_WINDOW: Duration = Duration::from_millis(250);
 
 /// Copies kept unacknowledged in open windows, at most: at this many, the

@@ -99,10 +99,14 @@ impl InboundMeta {
 /// lane takes each message): no task of its own between the connection
 /// and the lane, one hand-off less per hop (#18: a task's wake-up on two
 /// shared cores costs tens of microseconds, more at the tail).
+///
+/// Each copy nudges `nudge` (the link's paced track pump, if any:
+/// [`super::track_pump`]).
 pub(crate) async fn early_tracks(
     client: &async_nats::Client,
     peer: Party,
     subject: String,
+    nudge: Option<Arc<Notify>>,
 ) -> Result<impl futures::Stream<Item = Inbound> + Unpin + Send + use<>, TransportError> {
     use futures::StreamExt as _;
     let sub = client
@@ -110,6 +114,9 @@ pub(crate) async fn early_tracks(
         .await
         .map_err(|e| TransportError::Subscribe { subject: subject.clone(), reason: e.to_string() })?;
     Ok(sub.map(move |m| {
+        if let Some(n) = &nudge {
+            n.notify_one();
+        }
         let meta = InboundMeta { size: m.payload.len(), early: true, ..InboundMeta::default() };
         let result = crate::convert::decode_inbound(&m.subject, &m.payload);
         Inbound { link: peer, subject: m.subject.to_string(), result, raw: Vec::new(), meta, ack: Ack(None) }
@@ -224,6 +231,7 @@ pub(crate) fn tokio_stream_of<T: Send + 'static>(
 }
 
 type Messages = async_nats::jetstream::consumer::pull::Stream;
+pub(crate) type PullConsumer = async_nats::jetstream::consumer::PullConsumer;
 
 /// The inbound side of one link: the receiver's stream and durable pull
 /// consumer, and the task that feeds their messages to the node.
@@ -235,22 +243,37 @@ pub(crate) struct Pump {
     pub(crate) peer: Party,
     /// How many servers of the cluster keep the stream and the consumer.
     pub(crate) replicas: usize,
-    /// The link's track stream ([`TRACK_KEEP`] updates per track, a
-    /// subject each), not its link stream (everything else, in order).
-    pub(crate) track: bool,
+    /// `Some` for the link's track stream ([`TRACK_KEEP`] updates per
+    /// track, a subject each; what its pump took is counted there), `None`
+    /// for its link stream (everything else, in order).
+    pub(crate) track: Option<Arc<super::track_pump::Takes>>,
 }
 
 impl Pump {
-    /// Creates the stream and the consumer if missing; returns the
-    /// consumer's messages and the stream's first sequence (everything
-    /// below it is gone: acknowledged or removed).
+    /// [`Pump::setup_consumer`], and the consumer's messages as the
+    /// stream stores them (a pull always pending).
     pub(crate) async fn setup(&self) -> Result<(Messages, u64), TransportError> {
+        let (consumer, first_seq) = self.setup_consumer().await?;
+        Ok((self.messages(&consumer).await?, first_seq))
+    }
+
+    /// The consumer's messages as the stream stores them (a pull always
+    /// pending, armed before this returns).
+    pub(crate) async fn messages(&self, consumer: &PullConsumer) -> Result<Messages, TransportError> {
+        consumer.messages().await.map_err(|e| self.setup_failed(&e))
+    }
+
+    fn setup_failed(&self, e: &dyn std::fmt::Display) -> TransportError {
+        TransportError::Subscribe { subject: self.subject.clone(), reason: format!("stream {}: {e}", self.stream) }
+    }
+
+    /// Creates the stream and the consumer if missing; returns the
+    /// consumer and the stream's first sequence (everything below it is
+    /// gone: acknowledged or removed).
+    pub(crate) async fn setup_consumer(&self) -> Result<(PullConsumer, u64), TransportError> {
         use async_nats::jetstream::{consumer, stream as js_stream};
-        let fail = |e: &dyn std::fmt::Display| TransportError::Subscribe {
-            subject: self.subject.clone(),
-            reason: format!("stream {}: {e}", self.stream),
-        };
-        let (discard, per_subject) = if self.track {
+        let fail = |e: &dyn std::fmt::Display| self.setup_failed(e);
+        let (discard, per_subject) = if self.track.is_some() {
             // The backstop for a receiver that was away: each track's
             // latest updates; a newer one pushes the oldest of its own
             // track out, never anything else.
@@ -291,14 +314,14 @@ impl Pump {
                 wanted: self.subject.clone(),
             });
         }
-        if self.track && config.max_messages_per_subject != TRACK_KEEP {
+        if self.track.is_some() && config.max_messages_per_subject != TRACK_KEEP {
             warn!(stream = %self.stream, keeps = config.max_messages_per_subject, wanted = TRACK_KEEP, "the track stream keeps another number of updates per track than this version; change it with the nats CLI (`nats stream edit --max-msgs-per-subject`) as an operator of the account");
         }
         if config.retention != js_stream::RetentionPolicy::WorkQueue {
             warn!(stream = %self.stream, "stream predates work-queue retention: taken messages stay in it and count against the account's JetStream limits; recreate it when drained");
         }
         warn_replicas(&self.stream, config.num_replicas, self.replicas);
-        let consumer: consumer::PullConsumer = stream
+        let consumer: PullConsumer = stream
             .get_or_create_consumer(
                 &self.durable,
                 consumer::pull::Config {
@@ -314,8 +337,7 @@ impl Pump {
             )
             .await
             .map_err(|e| fail(&e))?;
-        let messages = consumer.messages().await.map_err(|e| fail(&e))?;
-        Ok((messages, first_seq))
+        Ok((consumer, first_seq))
     }
 
     /// The stream's first sequence now (`None`: its info could not be had in time).
@@ -326,13 +348,14 @@ impl Pump {
         Some(s.cached_info().state.first_sequence)
     }
 
-    /// [`Pump::setup`], retried (doubling from [`PUMP_RETRY`] up to 2 s)
-    /// until it succeeds or `patience` has passed; then its last error.
-    pub(crate) async fn setup_patiently(&self, patience: Duration) -> Result<(Messages, u64), TransportError> {
+    /// [`Pump::setup_consumer`], retried (doubling from [`PUMP_RETRY`] up
+    /// to 2 s) until it succeeds or `patience` has passed; then its last
+    /// error.
+    pub(crate) async fn setup_patiently(&self, patience: Duration) -> Result<(PullConsumer, u64), TransportError> {
         let deadline = tokio::time::Instant::now() + patience;
         let mut delay = PUMP_RETRY;
         loop {
-            match self.setup().await {
+            match self.setup_consumer().await {
                 Ok(m) => return Ok(m),
                 Err(e @ TransportError::StreamLayout { .. }) => return Err(e),
                 Err(e) if tokio::time::Instant::now() + delay >= deadline => return Err(e),
@@ -362,7 +385,7 @@ impl Pump {
         // messages. The track stream is not: it drops a track's older
         // updates as newer ones come (gaps that never fill), and its
         // updates are latest-wins.
-        let mut order: Option<Reorder<Inbound>> = (!self.track).then(Reorder::default);
+        let mut order: Option<Reorder<Inbound>> = self.track.is_none().then(Reorder::default);
         if let Some(order) = order.as_mut() {
             order.floor(first_seq, Instant::now());
         }
@@ -387,20 +410,15 @@ impl Pump {
                     }
                     m = messages.next() => match m {
                         Some(Ok(m)) => {
-                            let (result, raw) = match decode_inbound_shared(&m.subject, &m.payload) {
-                                Ok(parts) => {
-                                    let (envs, raw) = parts.into_iter().unzip();
-                                    (Ok(envs), raw)
-                                }
-                                Err(e) => (Err(e), Vec::new()),
-                            };
-                            let meta = InboundMeta::of(&m, &self.stream, result.is_ok());
-                            let seq = meta.stream_seq;
-                            let inbound = Inbound { link: peer, subject: m.subject.to_string(), meta, result, raw, ack: Ack(Some(m)) };
+                            let inbound = self.inbound_of(m);
+                            let seq = inbound.meta.stream_seq;
                             let ready = match order.as_mut() {
                                 Some(order) => order.offer(seq, inbound, Instant::now()),
                                 None => vec![inbound],
                             };
+                            if let Some(takes) = &self.track {
+                                takes.took(ready.len());
+                            }
                             if let Err(rest) = hand_over(&tx, ready).await {
                                 return self.give_back(Some(messages), order, rest).await;
                             }
@@ -416,39 +434,69 @@ impl Pump {
                     }
                 }
             }
-            let mut delay = PUMP_RETRY;
-            messages = loop {
-                match self.setup().await {
-                    Ok((m, first_seq)) => {
-                        let ready = order.as_mut().map(|o| o.floor(first_seq, Instant::now())).unwrap_or_default();
-                        if let Err(rest) = hand_over(&tx, ready).await {
-                            return self.give_back(Some(m), order, rest).await;
-                        }
-                        break m;
+            messages = match self.setup_again(&tx, &mut stop, || self.setup()).await {
+                Some((m, first_seq)) => {
+                    let ready = order.as_mut().map(|o| o.floor(first_seq, Instant::now())).unwrap_or_default();
+                    if let Err(rest) = hand_over(&tx, ready).await {
+                        return self.give_back(Some(m), order, rest).await;
                     }
-                    Err(e @ TransportError::StreamLayout { .. }) => {
-                        error!(link = %peer, error = %e, "the link's stream cannot be used");
-                        tokio::select! {
-                            _ = tx.closed() => return self.give_back(None, order, Vec::new()).await,
-                            _ = stop.changed() => return self.give_back(None, order, Vec::new()).await,
-                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                        }
-                    }
-                    Err(e) => {
-                        warn!(link = %peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
-                        tokio::select! {
-                            _ = tx.closed() => return self.give_back(None, order, Vec::new()).await,
-                            _ = stop.changed() => return self.give_back(None, order, Vec::new()).await,
-                            _ = tokio::time::sleep(delay) => {}
-                        }
-                        delay = (delay * 2).min(Duration::from_secs(5));
-                    }
+                    m
                 }
+                None => return self.give_back(None, order, Vec::new()).await,
             };
             // The broker may have lost what it held for this link: reconcile
             // (the link stream's pump says so; tracks are latest-wins).
-            if !self.track {
+            if self.track.is_none() {
                 let _ = up.try_send(peer);
+            }
+        }
+    }
+
+    /// A delivered message as the node takes it.
+    pub(crate) fn inbound_of(&self, m: async_nats::jetstream::Message) -> Inbound {
+        let (result, raw) = match decode_inbound_shared(&m.subject, &m.payload) {
+            Ok(parts) => {
+                let (envs, raw) = parts.into_iter().unzip();
+                (Ok(envs), raw)
+            }
+            Err(e) => (Err(e), Vec::new()),
+        };
+        let meta = InboundMeta::of(&m, &self.stream, result.is_ok());
+        Inbound { link: self.peer, subject: m.subject.to_string(), meta, result, raw, ack: Ack(Some(m)) }
+    }
+
+    /// Sets the stream and consumer up again with `setup` (after a
+    /// reconnection or a failure), retrying (doubling from [`PUMP_RETRY`]
+    /// up to 5 s; every 5 s if the stream's layout is wrong) until it
+    /// succeeds; `None` if the node is gone or stopping meanwhile.
+    pub(crate) async fn setup_again<T, F>(
+        &self,
+        tx: &tokio::sync::mpsc::Sender<Inbound>,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+        setup: impl Fn() -> F,
+    ) -> Option<T>
+    where
+        F: std::future::Future<Output = Result<T, TransportError>>,
+    {
+        let mut delay = PUMP_RETRY;
+        loop {
+            let wait = match setup().await {
+                Ok(t) => return Some(t),
+                Err(e @ TransportError::StreamLayout { .. }) => {
+                    error!(link = %self.peer, error = %e, "the link's stream cannot be used");
+                    Duration::from_secs(5)
+                }
+                Err(e) => {
+                    warn!(link = %self.peer, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot set up the link's stream yet");
+                    let d = delay;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    d
+                }
+            };
+            tokio::select! {
+                _ = tx.closed() => return None,
+                _ = stop.changed() => return None,
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
@@ -459,7 +507,12 @@ impl Pump {
     /// at once rather than after [`ACK_WAIT`] — and the link stream's later
     /// messages are not held behind them until then. (A node that crashes
     /// hands nothing back: those wait for [`ACK_WAIT`].)
-    async fn give_back(&self, mut messages: Option<Messages>, order: Option<Reorder<Inbound>>, rest: Vec<Inbound>) {
+    pub(crate) async fn give_back(
+        &self,
+        mut messages: Option<Messages>,
+        order: Option<Reorder<Inbound>>,
+        rest: Vec<Inbound>,
+    ) {
         use futures::FutureExt as _;
         // What the client has received and not passed on yet goes back too
         // (what is still on its way when the pull stops comes again after
@@ -537,7 +590,10 @@ async fn nak_all(back: impl IntoIterator<Item = Ack>) -> usize {
 
 /// Hands `ready` to the node in order; if the node is gone, what it did
 /// not take.
-async fn hand_over(tx: &tokio::sync::mpsc::Sender<Inbound>, ready: Vec<Inbound>) -> Result<(), Vec<Inbound>> {
+pub(crate) async fn hand_over(
+    tx: &tokio::sync::mpsc::Sender<Inbound>,
+    ready: Vec<Inbound>,
+) -> Result<(), Vec<Inbound>> {
     let mut ready = ready.into_iter();
     while let Some(inbound) = ready.next() {
         if let Err(tokio::sync::mpsc::error::SendError(back)) = tx.send(inbound).await {

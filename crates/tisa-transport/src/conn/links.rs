@@ -128,6 +128,12 @@ pub struct Links {
     stop_pumps: tokio::sync::watch::Sender<bool>,
     /// The inbound pumps' tasks.
     pumps: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Whether the track streams are taken behind the lane
+    /// ([`super::track_pump`]; [`Links::pace_track_streams`]).
+    paced_tracks: bool,
+    /// What the track streams' pumps took: copies, and the hand-overs
+    /// they came in.
+    track_takes: Arc<super::track_pump::Takes>,
 }
 
 impl Links {
@@ -163,7 +169,28 @@ impl Links {
             send_order: Default::default(),
             stop_pumps: tokio::sync::watch::Sender::new(false),
             pumps: Default::default(),
+            paced_tracks: true,
+            track_takes: Default::default(),
         })
+    }
+
+    /// Whether the track streams' copies are taken behind the real-time
+    /// lane, in batches (on, the default), or as each is stored
+    /// ([`super::track_pump`]). Before [`Links::subscribe`].
+    pub fn pace_track_streams(mut self, on: bool) -> Links {
+        self.paced_tracks = on;
+        self
+    }
+
+    /// Whether the track streams' copies are taken behind the lane.
+    pub fn paced_track_streams(&self) -> bool {
+        self.paced_tracks
+    }
+
+    /// The track streams' copies taken since start, and the hand-overs to
+    /// the node they came in (`tisa health`).
+    pub fn track_stream_takes(&self) -> (u64, u64) {
+        self.track_takes.get()
     }
 
     /// Stops the inbound pumps: each stops pulling, hands what it holds
@@ -263,6 +290,8 @@ impl Links {
                 (self.inbound_stream(peer), subjects::link_kinds(nation, dir), false),
                 (self.inbound_track_stream(peer), subjects::track_all(nation, dir), true),
             ];
+            // Each early copy nudges the link's paced track pump.
+            let nudge = self.paced_tracks.then(|| Arc::new(Notify::new()));
             for (stream, subject, track) in streams {
                 let pump = Pump {
                     js: async_nats::jetstream::new(client.clone()),
@@ -271,25 +300,28 @@ impl Links {
                     subject,
                     peer,
                     replicas: self.replicas_of(peer),
-                    track,
+                    track: track.then(|| self.track_takes.clone()),
                 };
                 // The first setup must succeed before the node declares
                 // itself ready. A cluster may still be electing its leaders
                 // (it just started, or lost a server): retry for a while.
-                let messages = pump.setup_patiently(SETUP_PATIENCE).await?;
-                let task = tokio::spawn(pump.run(
-                    messages,
-                    reconnected.clone(),
-                    tx.clone(),
-                    up_tx.clone(),
-                    self.stop_pumps.subscribe(),
-                ));
+                let consumer = pump.setup_patiently(SETUP_PATIENCE).await?;
+                let (reconnected, tx, stop) = (reconnected.clone(), tx.clone(), self.stop_pumps.subscribe());
+                let task = match nudge.clone().filter(|_| track) {
+                    Some(nudge) => tokio::spawn(pump.run_paced(consumer, nudge, reconnected, tx, stop)),
+                    None => {
+                        // A pull pending before the node declares itself ready.
+                        let (consumer, first_seq) = consumer;
+                        let messages = (pump.messages(&consumer).await?, first_seq);
+                        tokio::spawn(pump.run(messages, reconnected, tx, up_tx.clone(), stop))
+                    }
+                };
                 if let Ok(mut p) = self.pumps.lock() {
                     p.push(task);
                 }
             }
             // The real-time lane: track updates as they are published.
-            early.push(super::inbound::early_tracks(client, peer, subjects::track_all(nation, dir)).await?);
+            early.push(super::inbound::early_tracks(client, peer, subjects::track_all(nation, dir), nudge).await?);
         }
         let inbound = tokio_stream_of(rx);
         let link_ups = tokio_stream_of(up_rx);

@@ -6,6 +6,7 @@
 //! - [`inbound`]: what arrives on a link ([`Inbound`]), the receiver's
 //!   stream and durable consumer, and the pump that feeds the node.
 //! - `chain`: where a sender's publishes stand in its peer's stream (order through failovers).
+//! - [`track_pump`]: a link's track stream, taken behind the real-time lane.
 //! - [`deadletter`]: a node's dead-letter stream ([`DeadLetterBox`]).
 //! - [`control_client`]: the operator's client ([`ControlClient`]).
 
@@ -28,6 +29,7 @@ pub mod deadletter;
 pub mod inbound;
 pub mod links;
 pub mod order;
+pub mod track_pump;
 
 pub use control_client::{sign_action, sign_submission, wall_clock, ControlClient, Signer};
 pub use deadletter::{dead_letter_stream, DeadLetterBox, DEAD_LETTER_MAX};

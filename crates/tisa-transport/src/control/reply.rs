@@ -163,6 +163,13 @@ pub struct TrackLaneHealth {
     pub windows: u64,
     /// The stream copies those windows took.
     pub windowed: u64,
+    /// Whether the track streams' copies are taken behind the lane, in
+    /// batches (`TISA_TRACK_PACED=off`: as each is stored); lane on or off.
+    pub stream_paced: bool,
+    /// The track streams' copies taken since start.
+    pub stream_copies: u64,
+    /// The hand-overs to the node they came in (one a copy, unpaced).
+    pub stream_takes: u64,
 }
 
 /// The agreement part of [`Health`].
@@ -645,6 +652,9 @@ impl Wire for Health {
             track_lane_dropped: self.track_lane.dropped,
             track_windows: self.track_lane.windows,
             track_windowed: self.track_lane.windowed,
+            track_stream_paced: self.track_lane.stream_paced,
+            track_stream_copies: self.track_lane.stream_copies,
+            track_stream_takes: self.track_lane.stream_takes,
             commit_buckets: self.commits.to_wire(),
             checks_ahead: self.checks_ahead.enabled,
             checks_ahead_total: self.checks_ahead.checks,
@@ -693,6 +703,9 @@ impl Wire for Health {
                 dropped: h.track_lane_dropped,
                 windows: h.track_windows,
                 windowed: h.track_windowed,
+                stream_paced: h.track_stream_paced,
+                stream_copies: h.track_stream_copies,
+                stream_takes: h.track_stream_takes,
             },
             commits: super::CommitHealth::from_wire(h.commit_buckets)?,
             checks_ahead: super::ChecksAheadHealth {

@@ -1,0 +1,164 @@
+//! A link's track stream, taken behind the real-time lane (#18).
+//!
+//! The lane acts on each track update's early copy, read off its subject as
+//! published; the stream's copy is only what the committed path commits, in
+//! a track window, up to 250 ms later (`tisa_node::windows`). Pulled as the
+//! stream stores it, that copy woke the receiver's connection, its pump and
+//! its actor at the very moment the lane was handling the early copy, on the
+//! same two cores: measured in one run, the track path's p50 was 100–140 µs
+//! (5–8 %) slower than without the stream's copies.
+//!
+//! So a paced pump keeps no pull pending. Nudged by each early copy of its
+//! link, it waits [`TRACK_PULL_DELAY`] (more copies come meanwhile, the
+//! stream stores them), then takes whatever the stream holds in one go
+//! ([`TRACK_PULL_MAX`] at a time, as many pulls as it takes). With no early
+//! copy it still looks every [`TRACK_PULL_EVERY`]: a copy whose early copy
+//! the lane never saw (published while this node was away or reconnecting)
+//! is taken then. Nothing is acknowledged here: the node acknowledges each
+//! copy once its window is committed, and what it never acknowledges is
+//! delivered again. `TISA_TRACK_PACED=off` pulls as the stream stores.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use super::inbound::{hand_over, Inbound, PullConsumer, Pump};
+
+/// How long a paced pump waits after an early copy before it takes the
+/// stream's copies: they lag the lane by about this much more.
+pub const TRACK_PULL_DELAY: Duration = Duration::from_millis(50);
+
+/// How often a paced pump looks in its stream without an early copy.
+pub const TRACK_PULL_EVERY: Duration = Duration::from_millis(500);
+
+/// The most copies one pull takes.
+pub const TRACK_PULL_MAX: usize = 256;
+
+/// How long one pull's answer may take before the pump sets the consumer
+/// up again.
+const PULL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a link's track stream pumps took: copies, and the hand-overs to
+/// the node they came in (one a copy, unpaced).
+#[derive(Debug, Default)]
+pub(crate) struct Takes {
+    copies: AtomicU64,
+    handovers: AtomicU64,
+}
+
+impl Takes {
+    /// One hand-over of `n` copies (none: nothing).
+    pub(crate) fn took(&self, n: usize) {
+        if n > 0 {
+            self.copies.fetch_add(n as u64, Ordering::Relaxed);
+            self.handovers.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `(copies, hand-overs)`.
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (self.copies.load(Ordering::Relaxed), self.handovers.load(Ordering::Relaxed))
+    }
+}
+
+/// Why a pull stopped short.
+enum Short {
+    /// The node is gone: what it did not take.
+    Gone(Vec<Inbound>),
+    /// The pull failed: set the consumer up again.
+    Failed(String),
+}
+
+impl Pump {
+    /// Feeds the track stream's copies to the node, paced behind the lane
+    /// (module docs), until it is gone. Sets the consumer up again after a
+    /// reconnection or a failed pull.
+    pub(crate) async fn run_paced(
+        self,
+        (mut consumer, _): (PullConsumer, u64),
+        nudge: Arc<Notify>,
+        reconnected: Arc<Notify>,
+        tx: tokio::sync::mpsc::Sender<Inbound>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut idle = tokio::time::interval(TRACK_PULL_EVERY);
+        idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pull_now = false;
+        loop {
+            let mut again = false;
+            if pull_now {
+                pull_now = false;
+            } else {
+                tokio::select! {
+                _ = tx.closed() => return self.give_back(None, None, Vec::new()).await,
+                _ = stop.changed() => return self.give_back(None, None, Vec::new()).await,
+                _ = reconnected.notified() => {
+                    info!(link = %self.peer, stream = %self.stream, "link reconnected: checking its track stream and consumer");
+                    again = true;
+                }
+                _ = nudge.notified() => {
+                    tokio::select! {
+                        _ = tx.closed() => return self.give_back(None, None, Vec::new()).await,
+                        _ = stop.changed() => return self.give_back(None, None, Vec::new()).await,
+                        _ = tokio::time::sleep(TRACK_PULL_DELAY) => {}
+                    }
+                }
+                _ = idle.tick() => {}
+                }
+            }
+            if !again {
+                idle.reset();
+                match self.pull_all(&consumer, &tx).await {
+                    Ok(()) => continue,
+                    Err(Short::Gone(rest)) => return self.give_back(None, None, rest).await,
+                    Err(Short::Failed(e)) => {
+                        warn!(link = %self.peer, stream = %self.stream, error = %e, "cannot pull from the track stream; setting it up again");
+                    }
+                }
+            }
+            consumer = match self.setup_again(&tx, &mut stop, || self.setup_consumer()).await {
+                Some((c, _)) => c,
+                None => return self.give_back(None, None, Vec::new()).await,
+            };
+            pull_now = true;
+        }
+    }
+
+    /// Takes everything the stream holds for this consumer now, handing
+    /// each pull's copies to the node together.
+    async fn pull_all(&self, consumer: &PullConsumer, tx: &tokio::sync::mpsc::Sender<Inbound>) -> Result<(), Short> {
+        loop {
+            let pull = async {
+                let batch = consumer.fetch().max_messages(TRACK_PULL_MAX).messages().await?;
+                Ok::<_, async_nats::Error>(batch.collect::<Vec<_>>().await)
+            };
+            let got = match tokio::time::timeout(PULL_TIMEOUT, pull).await {
+                Ok(Ok(got)) => got,
+                Ok(Err(e)) => return Err(Short::Failed(e.to_string())),
+                Err(_) => return Err(Short::Failed(format!("no answer in {} s", PULL_TIMEOUT.as_secs()))),
+            };
+            let mut failed = None;
+            let mut ready = Vec::with_capacity(got.len());
+            for m in got {
+                match m {
+                    Ok(m) => ready.push(self.inbound_of(m)),
+                    Err(e) => failed = Some(e.to_string()),
+                }
+            }
+            let full = ready.len() >= TRACK_PULL_MAX;
+            if let Some(takes) = &self.track {
+                takes.took(ready.len());
+            }
+            hand_over(tx, ready).await.map_err(Short::Gone)?;
+            match failed {
+                Some(e) => return Err(Short::Failed(e)),
+                None if full => continue,
+                None => return Ok(()),
+            }
+        }
+    }
+}
