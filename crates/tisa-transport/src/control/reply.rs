@@ -7,6 +7,7 @@ use tisa_core::{
     RetractionNote, RevisionStatus, Sensitive, SubmitNote, Submitted, Timestamp, TrackEntry, TrackSubmitted,
 };
 
+use super::lanes::{EarlyForwardHealth, TrackLaneHealth};
 use crate::convert::{
     grant_from_signed, header_from, non_empty, non_zero, not_releasable_from, not_releasable_to, opt_party_from,
     party_from, party_to, report_from, report_to_proto, request_id, signed_from, signed_to, verdict_from, verdict_to,
@@ -132,44 +133,6 @@ pub struct Health {
     /// The agreement in force, what the peers enforce, and why trilateral
     /// releases stop if they do.
     pub agreement: AgreementHealth,
-}
-
-/// The hub's deliveries published before its commit (`tisa_node::early`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EarlyForwardHealth {
-    /// Whether the hub does (`TISA_EARLY_FORWARD=off` turns it off; never at KR or JP).
-    pub enabled: bool,
-    /// Batches of link messages applied before their commit.
-    pub batches: u64,
-    /// Deliveries published before their commit.
-    pub deliveries: u64,
-}
-
-/// The real-time lane for missile tracks (`tisa_core::Lane`): early track
-/// copies judged and passed ahead of the node's group commit.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrackLaneHealth {
-    /// Whether the lane runs (`TISA_TRACK_LANE=off` turns it off).
-    pub enabled: bool,
-    /// Forwarded by the hub or shown by a recipient.
-    pub passed: u64,
-    /// Left to the committed path (seen already, to be held, no grant…).
-    pub left: u64,
-    /// Dropped for failing a check (fail-closed; the committed path refuses
-    /// the stream's copy with a rejection notice and a dead letter).
-    pub dropped: u64,
-    /// Track windows committed: the stream copies of updates the lane
-    /// passed, committed a window at a time (`tisa_node::windows`).
-    pub windows: u64,
-    /// The stream copies those windows took.
-    pub windowed: u64,
-    /// Whether the track streams' copies are taken behind the lane, in
-    /// batches (`TISA_TRACK_PACED=off`: as each is stored); lane on or off.
-    pub stream_paced: bool,
-    /// The track streams' copies taken since start.
-    pub stream_copies: u64,
-    /// The hand-overs to the node they came in (one a copy, unpaced).
-    pub stream_takes: u64,
 }
 
 /// The agreement part of [`Health`].
