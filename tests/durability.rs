@@ -248,3 +248,25 @@ async fn a_track_copy_without_its_early_copy_is_still_taken() {
     let (copies, _) = links.track_stream_takes();
     assert_eq!(copies, N as u64);
 }
+
+/// After its connection comes back, each of a link's two pumps checks its
+/// stream and consumer (the link stream's then reports the link up: the
+/// node reconciles with its peer). One notification used to wake only one
+/// of the two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reconnection_both_pumps_of_a_link_check_their_streams() {
+    use futures::StreamExt;
+    use tisa_transport::{Endpoint, LinkUrls, Links};
+    let mut nats = tisa_kit::natsd::NatsServer::start_for_tests();
+    let ep = Endpoint { url: nats.url().to_owned(), ..Endpoint::default() };
+    let urls = LinkUrls { own: ep.clone(), kr: ep.clone(), jp: ep.clone() };
+    let links = Links::connect(Party::Jp, &urls).await.unwrap();
+    let (_inbound, _calls, mut ups, _early) = links.subscribe().await.unwrap();
+    assert_eq!(links.reconnections_checked(), 0);
+    nats.restart().unwrap();
+    let up = tokio::time::timeout(Duration::from_secs(60), ups.next()).await.expect("the link reported up");
+    assert_eq!(up, Some(Party::Us));
+    let links = &links;
+    common::wait_async(|| async move { (links.reconnections_checked() >= 2).then_some(()) }).await;
+    assert_eq!(links.reconnections_checked(), 2, "one reconnection, two pumps");
+}

@@ -247,6 +247,9 @@ pub(crate) struct Pump {
     /// track, a subject each; what its pump took is counted there), `None`
     /// for its link stream (everything else, in order).
     pub(crate) track: Option<Arc<super::track_pump::Takes>>,
+    /// Counts each time this node's pumps checked their stream and
+    /// consumer after a reconnection ([`crate::Links::reconnections_checked`]).
+    pub(crate) rechecks: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Pump {
@@ -375,7 +378,7 @@ impl Pump {
     pub(crate) async fn run(
         self,
         (mut messages, first_seq): (Messages, u64),
-        reconnected: Arc<Notify>,
+        mut reconnected: tokio::sync::watch::Receiver<u64>,
         tx: tokio::sync::mpsc::Sender<Inbound>,
         up: tokio::sync::mpsc::Sender<Party>,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -397,8 +400,13 @@ impl Pump {
                 tokio::select! {
                     _ = tx.closed() => return self.give_back(Some(messages), order, Vec::new()).await,
                     _ = stop.changed() => return self.give_back(Some(messages), order, Vec::new()).await,
-                    _ = reconnected.notified() => {
+                    r = reconnected.changed() => {
+                        if r.is_err() {
+                            // The links are gone: so is the node.
+                            return self.give_back(Some(messages), order, Vec::new()).await;
+                        }
                         info!(link = %peer, stream = %self.stream, "link reconnected: checking its stream and consumer");
+                        self.rechecks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         break;
                     }
                     _ = check.tick(), if order.as_ref().is_some_and(Reorder::holding) => {

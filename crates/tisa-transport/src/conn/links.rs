@@ -110,9 +110,9 @@ fn batch_call(m: async_nats::Message) -> ControlCall {
 /// A node's connections: one per link, plus its own control connection.
 pub struct Links {
     party: Party,
-    /// `(peer, client, reconnected)` per link: `reconnected` is notified
-    /// whenever that connection is (re)established.
-    links: Vec<(Party, Client, Arc<Notify>)>,
+    /// `(peer, client, reconnected)` per link: `reconnected` counts
+    /// the times that connection was established again.
+    links: Vec<(Party, Client, super::Reconnections)>,
     /// `(peer, replicas)`: how many servers keep each link's inbound stream.
     replicas: Vec<(Party, usize)>,
     control: Client,
@@ -134,6 +134,8 @@ pub struct Links {
     /// What the track streams' pumps took: copies, and the hand-overs
     /// they came in.
     track_takes: Arc<super::track_pump::Takes>,
+    /// Counts the pumps' checks after a reconnection.
+    rechecks: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Links {
@@ -149,7 +151,7 @@ impl Links {
             let nation = if party.is_hub() { peer } else { party };
             let url = if nation == Party::Kr { &urls.kr } else { &urls.jp };
             let name = format!("tisa-{}-link-{}", party.lower(), if party.is_hub() { peer.lower() } else { "us" });
-            let reconnected = Arc::new(Notify::new());
+            let reconnected: super::Reconnections = Arc::new(tokio::sync::watch::Sender::new(0));
             let client = connect_with_retry_notifying(url, &name, Some(reconnected.clone())).await?;
             links.push((peer, client, reconnected));
             replicas.push((peer, url.stream_replicas()));
@@ -171,6 +173,7 @@ impl Links {
             pumps: Default::default(),
             paced_tracks: true,
             track_takes: Default::default(),
+            rechecks: Default::default(),
         })
     }
 
@@ -180,6 +183,13 @@ impl Links {
     pub fn pace_track_streams(mut self, on: bool) -> Links {
         self.paced_tracks = on;
         self
+    }
+
+    /// How many times a pump checked its stream and consumer after its
+    /// link's connection came back (each of a link's two pumps once a
+    /// reconnection).
+    pub fn reconnections_checked(&self) -> u64 {
+        self.rechecks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the track streams' copies are taken behind the lane.
@@ -301,12 +311,15 @@ impl Links {
                     peer,
                     replicas: self.replicas_of(peer),
                     track: track.then(|| self.track_takes.clone()),
+                    rechecks: self.rechecks.clone(),
                 };
+                // A reconnection from now on is this pump's to see.
+                let reconnected = reconnected.subscribe();
                 // The first setup must succeed before the node declares
                 // itself ready. A cluster may still be electing its leaders
                 // (it just started, or lost a server): retry for a while.
                 let consumer = pump.setup_patiently(SETUP_PATIENCE).await?;
-                let (reconnected, tx, stop) = (reconnected.clone(), tx.clone(), self.stop_pumps.subscribe());
+                let (tx, stop) = (tx.clone(), self.stop_pumps.subscribe());
                 let task = match nudge.clone().filter(|_| track) {
                     Some(nudge) => tokio::spawn(pump.run_paced(consumer, nudge, reconnected, tx, stop)),
                     None => {

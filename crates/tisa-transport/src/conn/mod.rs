@@ -17,7 +17,6 @@ use async_nats::{Client, ConnectOptions, Event as NatsEvent};
 use bytes::Bytes;
 use futures::StreamExt;
 use tisa_core::Party;
-use tokio::sync::Notify;
 use tracing::{debug, error, info, warn};
 
 use crate::error::TransportError;
@@ -92,10 +91,15 @@ impl Endpoint {
 /// (async-nats 0.51 tells them only to its event callback).
 pub(crate) type Violations = tokio::sync::watch::Sender<Option<String>>;
 
-/// Connection options; `reconnected` (if any) is notified every time the
-/// connection is (re)established, so the link can check its stream and
+/// Counts a connection's reconnections: each of a link's pumps watches it
+/// (its own receiver), so that every one of them sees each reconnection
+/// (a `Notify` woke only one of a link's two pumps).
+pub(crate) type Reconnections = Arc<tokio::sync::watch::Sender<u64>>;
+
+/// Connection options; `reconnected` (if any) counts every time the
+/// connection is established again, so the link can check its streams and
 /// reconcile with its peer.
-pub(crate) fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<Arc<Notify>>) -> ConnectOptions {
+pub(crate) fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<Reconnections>) -> ConnectOptions {
     options_with(name, ep, reconnected, None)
 }
 
@@ -104,7 +108,7 @@ pub(crate) fn options_notifying(name: &str, ep: &Endpoint, reconnected: Option<A
 fn options_with(
     name: &str,
     ep: &Endpoint,
-    reconnected: Option<Arc<Notify>>,
+    reconnected: Option<Reconnections>,
     violations: Option<Violations>,
 ) -> ConnectOptions {
     let link = name.to_owned();
@@ -138,7 +142,7 @@ fn options_with(
                     NatsEvent::Connected => {
                         info!(connection = %link, "connected to NATS");
                         if let Some(n) = reconnected.filter(|_| was_down.swap(false, Ordering::SeqCst)) {
-                            n.notify_one();
+                            n.send_modify(|count| *count += 1);
                         }
                     }
                     NatsEvent::Disconnected => {
@@ -202,7 +206,7 @@ pub async fn connect_with_retry(ep: &Endpoint, name: &str) -> Result<Client, Tra
 pub(crate) async fn connect_with_retry_notifying(
     ep: &Endpoint,
     name: &str,
-    reconnected: Option<Arc<Notify>>,
+    reconnected: Option<Reconnections>,
 ) -> Result<Client, TransportError> {
     let url = &ep.url;
     let mut delay = Duration::from_millis(100);

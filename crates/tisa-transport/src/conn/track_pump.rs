@@ -81,7 +81,7 @@ impl Pump {
         self,
         (mut consumer, _): (PullConsumer, u64),
         nudge: Arc<Notify>,
-        reconnected: Arc<Notify>,
+        mut reconnected: tokio::sync::watch::Receiver<u64>,
         tx: tokio::sync::mpsc::Sender<Inbound>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
@@ -96,8 +96,13 @@ impl Pump {
                 tokio::select! {
                 _ = tx.closed() => return self.give_back(None, None, Vec::new()).await,
                 _ = stop.changed() => return self.give_back(None, None, Vec::new()).await,
-                _ = reconnected.notified() => {
+                r = reconnected.changed() => {
+                    if r.is_err() {
+                        // The links are gone: so is the node.
+                        return self.give_back(None, None, Vec::new()).await;
+                    }
                     info!(link = %self.peer, stream = %self.stream, "link reconnected: checking its track stream and consumer");
+                    self.rechecks.fetch_add(1, Ordering::Relaxed);
                     again = true;
                 }
                 _ = nudge.notified() => {
