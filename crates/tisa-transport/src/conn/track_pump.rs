@@ -65,6 +65,17 @@ impl Takes {
     }
 }
 
+/// What a paced pump does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    /// Take what the stream holds.
+    Pull,
+    /// Set the consumer up again (the connection came back, a pull failed).
+    SetUp,
+    /// Nothing more: the node is gone or stopping.
+    Gone,
+}
+
 /// Why a pull stopped short.
 enum Short {
     /// The node is gone: what it did not take.
@@ -87,49 +98,67 @@ impl Pump {
     ) {
         let mut idle = tokio::time::interval(TRACK_PULL_EVERY);
         idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut pull_now = false;
+        let mut next = Wake::Pull;
         loop {
-            let mut again = false;
-            if pull_now {
-                pull_now = false;
-            } else {
-                tokio::select! {
-                _ = tx.closed() => return self.give_back(None, None, Vec::new()).await,
-                _ = stop.changed() => return self.give_back(None, None, Vec::new()).await,
-                r = reconnected.changed() => {
-                    if r.is_err() {
-                        // The links are gone: so is the node.
-                        return self.give_back(None, None, Vec::new()).await;
-                    }
-                    info!(link = %self.peer, stream = %self.stream, "link reconnected: checking its track stream and consumer");
-                    self.rechecks.fetch_add(1, Ordering::Relaxed);
-                    again = true;
-                }
-                _ = nudge.notified() => {
-                    tokio::select! {
-                        _ = tx.closed() => return self.give_back(None, None, Vec::new()).await,
-                        _ = stop.changed() => return self.give_back(None, None, Vec::new()).await,
-                        _ = tokio::time::sleep(TRACK_PULL_DELAY) => {}
-                    }
-                }
-                _ = idle.tick() => {}
-                }
-            }
-            if !again {
+            if next == Wake::Pull {
                 idle.reset();
                 match self.pull_all(&consumer, &tx).await {
-                    Ok(()) => continue,
+                    Ok(()) => {}
                     Err(Short::Gone(rest)) => return self.give_back(None, None, rest).await,
                     Err(Short::Failed(e)) => {
                         warn!(link = %self.peer, stream = %self.stream, error = %e, "cannot pull from the track stream; setting it up again");
+                        next = Wake::SetUp;
                     }
                 }
             }
-            consumer = match self.setup_again(&tx, &mut stop, || self.setup_consumer()).await {
-                Some((c, _)) => c,
-                None => return self.give_back(None, None, Vec::new()).await,
-            };
-            pull_now = true;
+            if next == Wake::SetUp {
+                consumer = match self.setup_again(&tx, &mut stop, || self.setup_consumer()).await {
+                    Some((c, _)) => c,
+                    None => return self.give_back(None, None, Vec::new()).await,
+                };
+                next = Wake::Pull;
+                continue;
+            }
+            next = self.wait(&nudge, &mut reconnected, &mut idle, &tx, &mut stop).await;
+            if next == Wake::Gone {
+                return self.give_back(None, None, Vec::new()).await;
+            }
+        }
+    }
+
+    /// Waits for what the pump does next: a pull (an early copy came, and
+    /// [`TRACK_PULL_DELAY`] passed; or [`TRACK_PULL_EVERY`] passed), a new
+    /// setup (the connection came back), or nothing more (the node is gone
+    /// or stopping).
+    async fn wait(
+        &self,
+        nudge: &Notify,
+        reconnected: &mut tokio::sync::watch::Receiver<u64>,
+        idle: &mut tokio::time::Interval,
+        tx: &tokio::sync::mpsc::Sender<Inbound>,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Wake {
+        let wake = tokio::select! {
+            _ = tx.closed() => return Wake::Gone,
+            _ = stop.changed() => return Wake::Gone,
+            // Err: the links are gone, and so is the node.
+            r = reconnected.changed() => if r.is_ok() { Wake::SetUp } else { Wake::Gone },
+            _ = nudge.notified() => Wake::Pull,
+            _ = idle.tick() => return Wake::Pull,
+        };
+        match wake {
+            Wake::SetUp => {
+                info!(link = %self.peer, stream = %self.stream, "link reconnected: checking its track stream and consumer");
+                self.rechecks.fetch_add(1, Ordering::Relaxed);
+                Wake::SetUp
+            }
+            // Let more early copies come, and the stream store them.
+            Wake::Pull => tokio::select! {
+                _ = tx.closed() => Wake::Gone,
+                _ = stop.changed() => Wake::Gone,
+                _ = tokio::time::sleep(TRACK_PULL_DELAY) => Wake::Pull,
+            },
+            Wake::Gone => Wake::Gone,
         }
     }
 
