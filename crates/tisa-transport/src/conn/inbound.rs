@@ -243,13 +243,11 @@ pub(crate) struct Pump {
     pub(crate) peer: Party,
     /// How many servers of the cluster keep the stream and the consumer.
     pub(crate) replicas: usize,
-    /// `Some` for the link's track stream ([`TRACK_KEEP`] updates per
-    /// track, a subject each; what its pump took is counted there), `None`
-    /// for its link stream (everything else, in order).
-    pub(crate) track: Option<Arc<super::track_pump::Takes>>,
-    /// Counts each time this node's pumps checked their stream and
-    /// consumer after a reconnection ([`crate::Links::reconnections_checked`]).
-    pub(crate) rechecks: Arc<std::sync::atomic::AtomicU64>,
+    /// The link's track stream ([`TRACK_KEEP`] updates per track, a
+    /// subject each), not its link stream (everything else, in order).
+    pub(crate) track: bool,
+    /// What the node's pumps did (shared by all of them).
+    pub(crate) counts: Arc<super::track_pump::PumpCounts>,
 }
 
 impl Pump {
@@ -276,7 +274,7 @@ impl Pump {
     pub(crate) async fn setup_consumer(&self) -> Result<(PullConsumer, u64), TransportError> {
         use async_nats::jetstream::{consumer, stream as js_stream};
         let fail = |e: &dyn std::fmt::Display| self.setup_failed(e);
-        let (discard, per_subject) = if self.track.is_some() {
+        let (discard, per_subject) = if self.track {
             // The backstop for a receiver that was away: each track's
             // latest updates; a newer one pushes the oldest of its own
             // track out, never anything else.
@@ -317,7 +315,7 @@ impl Pump {
                 wanted: self.subject.clone(),
             });
         }
-        if self.track.is_some() && config.max_messages_per_subject != TRACK_KEEP {
+        if self.track && config.max_messages_per_subject != TRACK_KEEP {
             warn!(stream = %self.stream, keeps = config.max_messages_per_subject, wanted = TRACK_KEEP, "the track stream keeps another number of updates per track than this version; change it with the nats CLI (`nats stream edit --max-msgs-per-subject`) as an operator of the account");
         }
         if config.retention != js_stream::RetentionPolicy::WorkQueue {
@@ -388,7 +386,7 @@ impl Pump {
         // messages. The track stream is not: it drops a track's older
         // updates as newer ones come (gaps that never fill), and its
         // updates are latest-wins.
-        let mut order: Option<Reorder<Inbound>> = self.track.is_none().then(Reorder::default);
+        let mut order: Option<Reorder<Inbound>> = (!self.track).then(Reorder::default);
         if let Some(order) = order.as_mut() {
             order.floor(first_seq, Instant::now());
         }
@@ -406,7 +404,7 @@ impl Pump {
                             return self.give_back(Some(messages), order, Vec::new()).await;
                         }
                         info!(link = %peer, stream = %self.stream, "link reconnected: checking its stream and consumer");
-                        self.rechecks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.counts.rechecked();
                         break;
                     }
                     _ = check.tick(), if order.as_ref().is_some_and(Reorder::holding) => {
@@ -424,8 +422,8 @@ impl Pump {
                                 Some(order) => order.offer(seq, inbound, Instant::now()),
                                 None => vec![inbound],
                             };
-                            if let Some(takes) = &self.track {
-                                takes.took(ready.len());
+                            if self.track {
+                                self.counts.took(ready.len());
                             }
                             if let Err(rest) = hand_over(&tx, ready).await {
                                 return self.give_back(Some(messages), order, rest).await;
@@ -454,7 +452,7 @@ impl Pump {
             };
             // The broker may have lost what it held for this link: reconcile
             // (the link stream's pump says so; tracks are latest-wins).
-            if self.track.is_none() {
+            if !self.track {
                 let _ = up.try_send(peer);
             }
         }

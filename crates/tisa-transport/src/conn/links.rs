@@ -128,14 +128,10 @@ pub struct Links {
     stop_pumps: tokio::sync::watch::Sender<bool>,
     /// The inbound pumps' tasks.
     pumps: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// Whether the track streams are taken behind the lane
-    /// ([`super::track_pump`]; [`Links::pace_track_streams`]).
+    /// Whether the track streams are taken behind the lane ([`super::track_pump`]).
     paced_tracks: bool,
-    /// What the track streams' pumps took: copies, and the hand-overs
-    /// they came in.
-    track_takes: Arc<super::track_pump::Takes>,
-    /// Counts the pumps' checks after a reconnection.
-    rechecks: Arc<std::sync::atomic::AtomicU64>,
+    /// What the pumps did.
+    counts: Arc<super::track_pump::PumpCounts>,
 }
 
 impl Links {
@@ -172,8 +168,7 @@ impl Links {
             stop_pumps: tokio::sync::watch::Sender::new(false),
             pumps: Default::default(),
             paced_tracks: true,
-            track_takes: Default::default(),
-            rechecks: Default::default(),
+            counts: Default::default(),
         })
     }
 
@@ -186,10 +181,9 @@ impl Links {
     }
 
     /// How many times a pump checked its stream and consumer after its
-    /// link's connection came back (each of a link's two pumps once a
-    /// reconnection).
+    /// link's connection came back (each of a link's two pumps once each).
     pub fn reconnections_checked(&self) -> u64 {
-        self.rechecks.load(std::sync::atomic::Ordering::Relaxed)
+        self.counts.rechecks()
     }
 
     /// Whether the track streams' copies are taken behind the lane.
@@ -197,10 +191,9 @@ impl Links {
         self.paced_tracks
     }
 
-    /// The track streams' copies taken since start, and the hand-overs to
-    /// the node they came in (`tisa health`).
+    /// The track streams' copies taken, and the hand-overs they came in.
     pub fn track_stream_takes(&self) -> (u64, u64) {
-        self.track_takes.get()
+        self.counts.takes()
     }
 
     /// Stops the inbound pumps: each stops pulling, hands what it holds
@@ -310,8 +303,8 @@ impl Links {
                     subject,
                     peer,
                     replicas: self.replicas_of(peer),
-                    track: track.then(|| self.track_takes.clone()),
-                    rechecks: self.rechecks.clone(),
+                    track,
+                    counts: self.counts.clone(),
                 };
                 // A reconnection from now on is this pump's to see.
                 let reconnected = reconnected.subscribe();

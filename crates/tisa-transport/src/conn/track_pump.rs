@@ -42,15 +42,17 @@ pub const TRACK_PULL_MAX: usize = 256;
 /// up again.
 const PULL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What a link's track stream pumps took: copies, and the hand-overs to
-/// the node they came in (one a copy, unpaced).
+/// What a node's pumps did: the track streams' copies they took, the
+/// hand-overs to the node those came in (one a copy, unpaced), and their
+/// checks of stream and consumer after a reconnection.
 #[derive(Debug, Default)]
-pub(crate) struct Takes {
+pub(crate) struct PumpCounts {
     copies: AtomicU64,
     handovers: AtomicU64,
+    rechecks: AtomicU64,
 }
 
-impl Takes {
+impl PumpCounts {
     /// One hand-over of `n` copies (none: nothing).
     pub(crate) fn took(&self, n: usize) {
         if n > 0 {
@@ -60,8 +62,18 @@ impl Takes {
     }
 
     /// `(copies, hand-overs)`.
-    pub(crate) fn get(&self) -> (u64, u64) {
+    pub(crate) fn takes(&self) -> (u64, u64) {
         (self.copies.load(Ordering::Relaxed), self.handovers.load(Ordering::Relaxed))
+    }
+
+    /// A pump checked its stream and consumer after a reconnection.
+    pub(crate) fn rechecked(&self) {
+        self.rechecks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times pumps did.
+    pub(crate) fn rechecks(&self) -> u64 {
+        self.rechecks.load(Ordering::Relaxed)
     }
 }
 
@@ -149,7 +161,7 @@ impl Pump {
         match wake {
             Wake::SetUp => {
                 info!(link = %self.peer, stream = %self.stream, "link reconnected: checking its track stream and consumer");
-                self.rechecks.fetch_add(1, Ordering::Relaxed);
+                self.counts.rechecked();
                 Wake::SetUp
             }
             // Let more early copies come, and the stream store them.
@@ -184,9 +196,7 @@ impl Pump {
                 }
             }
             let full = ready.len() >= TRACK_PULL_MAX;
-            if let Some(takes) = &self.track {
-                takes.took(ready.len());
-            }
+            self.counts.took(ready.len());
             hand_over(tx, ready).await.map_err(Short::Gone)?;
             match failed {
                 Some(e) => return Err(Short::Failed(e)),
