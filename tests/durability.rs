@@ -166,10 +166,9 @@ async fn a_node_stopping_hands_back_what_it_did_not_take() {
     use std::time::Instant;
     use tisa_transport::conn::inbound::ACK_WAIT;
     use tisa_transport::subjects::{self, Direction};
-    use tisa_transport::{Endpoint, LinkUrls, Links};
+    use tisa_transport::Links;
     let nats = tisa_kit::natsd::NatsServer::start_for_tests();
-    let ep = Endpoint { url: nats.url().to_owned(), ..Endpoint::default() };
-    let urls = LinkUrls { own: ep.clone(), kr: ep.clone(), jp: ep.clone() };
+    let (ep, urls) = one_server(&nats);
     let js = async_nats::jetstream::new(tisa_transport::connect_once(&ep, "test-hub").await.unwrap());
     const N: usize = 3;
 
@@ -224,10 +223,9 @@ async fn a_node_stopping_hands_back_what_it_did_not_take() {
 async fn a_track_copy_without_its_early_copy_is_still_taken() {
     use futures::StreamExt;
     use tisa_transport::subjects::{self, Direction};
-    use tisa_transport::{Endpoint, LinkUrls, Links};
+    use tisa_transport::Links;
     let nats = tisa_kit::natsd::NatsServer::start_for_tests();
-    let ep = Endpoint { url: nats.url().to_owned(), ..Endpoint::default() };
-    let urls = LinkUrls { own: ep.clone(), kr: ep.clone(), jp: ep.clone() };
+    let (ep, urls) = one_server(&nats);
     let js = async_nats::jetstream::new(tisa_transport::connect_once(&ep, "test-hub").await.unwrap());
     let links = Links::connect(Party::Jp, &urls).await.unwrap();
     assert!(links.paced_track_streams(), "paced by default");
@@ -256,10 +254,9 @@ async fn a_track_copy_without_its_early_copy_is_still_taken() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_reconnection_both_pumps_of_a_link_check_their_streams() {
     use futures::StreamExt;
-    use tisa_transport::{Endpoint, LinkUrls, Links};
+    use tisa_transport::Links;
     let mut nats = tisa_kit::natsd::NatsServer::start_for_tests();
-    let ep = Endpoint { url: nats.url().to_owned(), ..Endpoint::default() };
-    let urls = LinkUrls { own: ep.clone(), kr: ep.clone(), jp: ep.clone() };
+    let (_, urls) = one_server(&nats);
     let links = Links::connect(Party::Jp, &urls).await.unwrap();
     let (_inbound, _calls, mut ups, _early) = links.subscribe().await.unwrap();
     assert_eq!(links.reconnections_checked(), 0);
@@ -269,4 +266,12 @@ async fn after_a_reconnection_both_pumps_of_a_link_check_their_streams() {
     let links = &links;
     common::wait_async(|| async move { (links.reconnections_checked() >= 2).then_some(()) }).await;
     assert_eq!(links.reconnections_checked(), 2, "one reconnection, two pumps");
+}
+
+/// Every link and the node's own connection on one test server: its
+/// endpoint, and the URLs of a node's links.
+fn one_server(nats: &tisa_kit::natsd::NatsServer) -> (tisa_transport::Endpoint, tisa_transport::LinkUrls) {
+    let ep = tisa_transport::Endpoint { url: nats.url().to_owned(), ..Default::default() };
+    let urls = tisa_transport::LinkUrls { own: ep.clone(), kr: ep.clone(), jp: ep.clone() };
+    (ep, urls)
 }
