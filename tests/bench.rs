@@ -213,13 +213,14 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
     assert!(text.contains("lone p50 "), "{text}");
 }
 
-/// `tisa bench --timeline`: each track update timed step by step through
-/// the three nodes, every update seen at every step, each step after the
-/// one before. Control: with the track lanes off (the nodes inherit the
-/// bench's environment), the hub's and JP's lane steps are never reached,
-/// so no update is complete and the missing steps are named.
+/// `tisa bench --timeline`: each track update and each standing report
+/// timed step by step through the three nodes, every one seen at every
+/// step, each step after the one before. Control: with the track lanes off
+/// (the nodes inherit the bench's environment), the hub's and JP's lane
+/// steps are never reached, so no update is complete and the missing steps
+/// are named; the reports, which never take the lane, are all complete.
 #[test]
-fn a_timeline_times_each_step_of_a_track_update_and_names_steps_never_reached() {
+fn a_timeline_times_each_step_of_a_track_update_and_a_report_and_names_steps_never_reached() {
     let _permit = ClusterPermit::acquire();
     let args = ["bench", "--quick", "--json", "--fsync", "lazy", "--scale", "0", "--timeline"];
     let run = |lane: &str| {
@@ -229,7 +230,27 @@ fn a_timeline_times_each_step_of_a_track_update_and_names_steps_never_reached() 
     };
     let doc = run("on");
     assert_eq!(doc["settings"]["lazy"]["timeline"], true);
-    let t = &doc["timeline"]["lazy"];
+    let reports_complete = |doc: &Value| {
+        let t = &doc["timeline"]["lazy"]["standing"];
+        let names: Vec<&str> = t["steps"].as_array().unwrap().iter().map(|s| s["to"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "KR called",
+                "KR committed",
+                "KR sent",
+                "US in",
+                "US sent",
+                "JP in",
+                "JP committed",
+                "JP shown",
+                "bench event"
+            ]
+        );
+        assert!(num(t, "samples") >= 10.0 && num(t, "complete") == num(t, "samples"), "{t}");
+    };
+    reports_complete(&doc);
+    let t = &doc["timeline"]["lazy"]["track"];
     let samples = num(t, "samples");
     assert!(samples >= 10.0 && num(t, "complete") == samples, "{t}");
     let steps = t["steps"].as_array().unwrap();
@@ -261,7 +282,8 @@ fn a_timeline_times_each_step_of_a_track_update_and_names_steps_never_reached() 
     assert!(sum > 0.0 && num(&t["total"], "p99_us") >= num(&t["total"], "p50_us"), "{t}");
 
     let doc = run("off");
-    let t = &doc["timeline"]["lazy"];
+    reports_complete(&doc);
+    let t = &doc["timeline"]["lazy"]["track"];
     assert_eq!(num(t, "complete"), 0.0, "{t}");
     for step in ["US lane-in", "JP lane-out"] {
         assert_eq!(t["missing"][step].as_f64(), Some(num(t, "samples")), "{step}: {t}");

@@ -199,7 +199,7 @@ impl Rig {
     async fn sample(&mut self, kind: Kind) -> Result<Option<Duration>> {
         let i = self.id();
         match kind {
-            Kind::Standing => standing_once(&self.kr, &mut self.jp, i).await,
+            Kind::Standing => standing_once(&self.kr, &mut self.jp, i).await.map(|(_, took)| took),
             Kind::Track => {
                 self.seq += 1;
                 track_once(&self.kr, &mut self.jp, &self.track, self.seq).await

@@ -129,7 +129,7 @@ pub struct BenchArgs {
     /// A/B: throughput bursts per side, `--reports` split among them [default: 4; --quick: 2].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     ab_rounds: Option<u32>,
-    /// Also time each track update step by step through the three nodes (the nodes write each step,
+    /// Also time each track update and each standing report step by step through the three nodes (the nodes write each step,
     /// `TISA_TIMELINE`; a few µs a step on the path measured): per step p50, p90, p99 and the slowest 1 %'s mean.
     #[arg(long, conflicts_with_all = ["ab", "ab_bin", "ab_env"])]
     timeline: bool,

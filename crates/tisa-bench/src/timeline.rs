@@ -1,10 +1,10 @@
-//! `tisa bench --timeline`: where a track update's time goes, step by
-//! step. The nodes write each step an update passes
-//! ([`tisa_node::timeline`], `TISA_TIMELINE`); the bench adds when it sent
-//! each update and when JP's `TRACK` event reached it, then sets the four
-//! files side by side by update. Per step: p50, p90, p99 and least of the
-//! time from the step before, and the mean over the slowest 1 % of
-//! updates (where the tail goes).
+//! `tisa bench --timeline`: where a track update's or a standing report's
+//! time goes, step by step. The nodes write each step an update or a
+//! report passes ([`tisa_node::timeline`], `TISA_TIMELINE`); the bench adds
+//! when it sent each and when JP's event (`TRACK`, `RECEIVED`) reached it,
+//! then sets the four files side by side by update or report. Per step:
+//! p50, p90, p99 and least of the time from the step before, and the mean
+//! over the slowest 1 % (where the tail goes).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tisa_core::Party;
 use tisa_node::timeline::{file_of, Step};
 
-/// One update the bench timed: its key in the nodes' files, when it was
-/// sent and when its event came (wall clock, ns since the Unix epoch).
+/// One update or report the bench timed: its key in the nodes' files, when
+/// it was sent and when its event came (wall clock, ns since the Unix epoch).
 pub(crate) struct Sample {
     pub(crate) key: String,
     pub(crate) sent_ns: u128,
@@ -26,22 +26,52 @@ pub(crate) fn wall_ns() -> u128 {
     tisa_node::clock::now_ns()
 }
 
-/// The steps of a track update's path in order, as `(who, step)`: the
-/// bench sends, KR takes, commits and publishes, the hub's lane and JP's
-/// each read, check and pass it on, the bench sees JP's event.
-fn path() -> Vec<(&'static str, &'static str)> {
-    let mut v = vec![("bench", "sent")];
-    v.extend([Step::Called, Step::Committed, Step::Sent].map(|s| (Party::Kr.code(), s.name())));
-    for p in [Party::Us, Party::Jp] {
-        v.extend([Step::LaneIn, Step::LaneJudged, Step::LaneOut].map(|s| (p.code(), s.name())));
+/// Which path a timeline follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// A track update: KR's track command → JP's `TRACK` event.
+    Track,
+    /// A report under a standing grant: KR's submit → JP's `RECEIVED` event.
+    Standing,
+}
+
+impl Route {
+    /// Its name in the JSON and the table.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Route::Track => "track",
+            Route::Standing => "standing",
+        }
     }
-    v.push(("bench", "event"));
-    v
+
+    /// The steps of the path in order, as `(who, step)`. A track update:
+    /// the bench sends, KR takes, commits and publishes, the hub's lane and
+    /// JP's each read, check and pass it on, the bench sees JP's event. A
+    /// standing report: KR takes, commits and publishes; the hub's actor
+    /// takes it and publishes the delivery (before its own commit); JP's
+    /// actor takes the delivery, commits it and shows it.
+    fn path(self) -> Vec<(&'static str, &'static str)> {
+        let mut v = vec![("bench", "sent")];
+        v.extend([Step::Called, Step::Committed, Step::Sent].map(|s| (Party::Kr.code(), s.name())));
+        match self {
+            Route::Track => {
+                for p in [Party::Us, Party::Jp] {
+                    v.extend([Step::LaneIn, Step::LaneJudged, Step::LaneOut].map(|s| (p.code(), s.name())));
+                }
+            }
+            Route::Standing => {
+                v.extend([Step::In, Step::Sent].map(|s| (Party::Us.code(), s.name())));
+                v.extend([Step::In, Step::Committed, Step::Shown].map(|s| (Party::Jp.code(), s.name())));
+            }
+        }
+        v.push(("bench", "event"));
+        v
+    }
 }
 
 /// The nodes' lines in `dir`: `(who, step, key)` → ns (the first, if an
-/// update passed a step twice).
-fn read(dir: &Path) -> HashMap<(&'static str, String, String), u128> {
+/// update or report passed a step twice).
+pub(crate) fn read(dir: &Path) -> Lines {
     let mut at = HashMap::new();
     for p in Party::ALL {
         let Ok(text) = std::fs::read_to_string(file_of(dir, p)) else { continue };
@@ -61,13 +91,12 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     crate::quantile(sorted, q).unwrap_or(f64::NAN)
 }
 
-/// The timeline of `samples` from the nodes' files in `dir`.
-pub(crate) fn analyse(dir: &Path, samples: &[Sample]) -> Value {
-    analyse_lines(&read(dir), samples)
-}
+/// The nodes' lines, as [`read`] gives them.
+pub(crate) type Lines = HashMap<(&'static str, String, String), u128>;
 
-fn analyse_lines(at: &HashMap<(&'static str, String, String), u128>, samples: &[Sample]) -> Value {
-    let path = path();
+/// The timeline of `samples` along `route` from the nodes' lines.
+pub(crate) fn analyse(at: &Lines, route: Route, samples: &[Sample]) -> Value {
+    let path = route.path();
     let mut missing: HashMap<String, u64> = HashMap::new();
     // Each complete update's times at every step, in path order.
     let mut rows: Vec<Vec<i128>> = Vec::new();
@@ -119,12 +148,23 @@ fn analyse_lines(at: &HashMap<(&'static str, String, String), u128>, samples: &[
     })
 }
 
-/// The timelines as a table (after the bench's others).
+/// The timelines as tables (after the bench's others): per fsync
+/// setting, per route.
 pub(crate) fn print(timelines: &Value) {
     let Some(m) = timelines.as_object() else { return };
-    for (fsync, t) in m {
+    for (fsync, routes) in m {
+        for route in [Route::Track, Route::Standing] {
+            if let Some(t) = routes.get(route.name()) {
+                print_one(&format!("{} [{fsync}]", route.name()), t);
+            }
+        }
+    }
+}
+
+fn print_one(title: &str, t: &Value) {
+    {
         println!(
-            "\ntrack update, step by step [{fsync}] ({} of {} updates seen at every step; µs from the step before)",
+            "\n{title}, step by step ({} of {} seen at every step; µs from the step before)",
             t["complete"], t["samples"]
         );
         println!("{:<16} {:<16} {:>7} {:>7} {:>7} {:>12}", "from", "to", "p50", "p90", "p99", "slowest 1 %");
@@ -197,7 +237,7 @@ mod tests {
         partial.retain(|((who, step, _), _)| !(*who == "JP" && step == "lane-in"));
         at.extend(partial);
         samples.push(Sample { key: "KR-T-1#10".into(), sent_ns: 50_000_000_000, event_ns: 50_002_000_000 });
-        let t = analyse_lines(&at, &samples);
+        let t = analyse(&at, Route::Track, &samples);
         assert_eq!((t["samples"].as_u64(), t["complete"].as_u64()), (Some(11), Some(10)));
         assert_eq!(t["missing"]["JP lane-in"], 1);
         let steps = t["steps"].as_array().unwrap();
@@ -216,8 +256,49 @@ mod tests {
     }
 
     #[test]
+    fn a_standing_report_goes_through_the_hubs_actor_and_jps_commit_not_the_lanes() {
+        let steps = |r: Route| r.path().iter().map(|(w, s)| format!("{w} {s}")).collect::<Vec<_>>();
+        assert_eq!(
+            steps(Route::Standing),
+            [
+                "bench sent",
+                "KR called",
+                "KR committed",
+                "KR sent",
+                "US in",
+                "US sent",
+                "JP in",
+                "JP committed",
+                "JP shown",
+                "bench event"
+            ]
+        );
+        assert!(
+            steps(Route::Track).contains(&"US lane-in".to_owned())
+                && !steps(Route::Track).contains(&"US in".to_owned())
+        );
+        // One report's lines, read with the track route: every lane step missing.
+        let mut at = HashMap::new();
+        let gaps = [
+            ("KR", "called", 1),
+            ("KR", "committed", 1),
+            ("KR", "sent", 1),
+            ("US", "in", 1),
+            ("US", "sent", 1),
+            ("JP", "in", 1),
+            ("JP", "committed", 1),
+            ("JP", "shown", 1),
+        ];
+        at.extend(lines("KR-1", 0, &gaps));
+        let s = || vec![Sample { key: "KR-1".into(), sent_ns: 0, event_ns: 20 }];
+        assert_eq!(analyse(&at, Route::Standing, &s())["complete"], 1);
+        let t = analyse(&at, Route::Track, &s());
+        assert_eq!((t["complete"].as_u64(), t["missing"]["US lane-in"].as_u64()), (Some(0), Some(1)));
+    }
+
+    #[test]
     fn no_complete_update_gives_empty_figures_not_a_panic() {
-        let t = analyse_lines(&HashMap::new(), &[Sample { key: "x#1".into(), sent_ns: 1, event_ns: 2 }]);
+        let t = analyse(&HashMap::new(), Route::Track, &[Sample { key: "x#1".into(), sent_ns: 1, event_ns: 2 }]);
         assert_eq!(t["complete"], 0);
         assert_eq!(t["missing"]["KR called"], 1);
         assert!(t["steps"][0]["p50_us"].is_null(), "NaN is null in JSON: {}", t["steps"][0]);

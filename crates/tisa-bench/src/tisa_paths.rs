@@ -314,11 +314,13 @@ pub(crate) async fn warm_up(c: &Cluster) -> Result<()> {
     Ok(())
 }
 
-/// One standing report: KR's submit → JP's `RECEIVED` (none: it did not come).
-pub(crate) async fn standing_once(kr: &ControlClient, jp: &mut Watch, i: usize) -> Result<Option<Duration>> {
+/// One standing report: KR's submit → JP's `RECEIVED` (none: it did not
+/// come), with the report's id.
+pub(crate) async fn standing_once(kr: &ControlClient, jp: &mut Watch, i: usize) -> Result<(String, Option<Duration>)> {
     let t = Instant::now();
     let id = submit(kr, draft(Category::NkMissile, i)).await?;
-    Ok(jp.wait("RECEIVED", &id, 1, WAIT).await.map(|(at, _)| at - t))
+    let took = jp.wait("RECEIVED", &id, 1, WAIT).await.map(|(at, _)| at - t);
+    Ok((id, took))
 }
 
 /// The `seq`th update of a bench track.
@@ -474,8 +476,14 @@ pub(crate) async fn tisa_paths(
     progress(json, format!("[{fsync}] tisa latency under a standing grant ({} reports)", s.latency));
     let mut v = Vec::new();
     let commits_before = commit_readings(&c, &[Party::Kr, Party::Jp]).await?;
+    let mut timed_standing = Vec::new();
     for i in 0..s.latency {
-        v.extend(standing_once(&kr, &mut jp_watch, i).await?);
+        let sent_ns = crate::timeline::wall_ns();
+        let (key, took) = standing_once(&kr, &mut jp_watch, i).await?;
+        if let Some(d) = took.filter(|_| s.timeline) {
+            timed_standing.push(crate::timeline::Sample { key, sent_ns, event_ns: sent_ns + d.as_nanos() });
+        }
+        v.extend(took);
     }
     paths.push(crate::PathResult {
         commits: phase_commits(&c, &commits_before).await?,
@@ -507,9 +515,13 @@ pub(crate) async fn tisa_paths(
     }
     let track_commits = phase_commits(&c, &commits_before).await?;
     let timeline = timeline_dir.map(|d| {
-        let t = crate::timeline::analyse(&d, &timed);
+        use crate::timeline::{analyse, read, Route};
+        let lines = read(&d);
         let _ = std::fs::remove_dir_all(&d);
-        t
+        json!({
+            Route::Track.name(): analyse(&lines, Route::Track, &timed),
+            Route::Standing.name(): analyse(&lines, Route::Standing, &timed_standing),
+        })
     });
     // Whether the track updates took the real-time lane, and what it did
     // (read back from the hub's and JP's health, not assumed).

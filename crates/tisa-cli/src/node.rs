@@ -28,8 +28,8 @@ acknowledges them after its commit) is applied first, the deliveries it makes ar
 then it is committed, audited and acknowledged; grants, revocations, commands and timers are committed \
 first. A crash before the commit loses nothing: the broker redelivers, and the recipient takes each \
 report revision once. TISA_EARLY_FORWARD=off commits first, as the other nodes do.\n\n\
-Measuring: TISA_TIMELINE=<dir> appends each step a track update passes in this node (called, committed, \
-sent; lane-in, lane-judged, lane-out) to <dir>/<KR|US|JP>.tsv with the wall-clock time; \
+Measuring: TISA_TIMELINE=<dir> appends each step a track update or a report passes in this node (called, \
+committed, sent; lane-in, lane-judged, lane-out; in, shown) to <dir>/<KR|US|JP>.tsv with the wall-clock time; \
 `tisa bench --timeline` uses it. TOKIO_WORKER_THREADS sets the node's worker threads (default 2).")]
 pub(crate) struct NodeArgs {
     /// This node's party: kr|us|jp (or KOR|USA|JPN); taken from --config if absent.

@@ -102,6 +102,7 @@ impl Actor {
         let mut queries = Vec::new();
         let timed = crate::timeline::commands(&calls);
         crate::timeline::stamp_all(crate::timeline::Step::Called, &timed);
+        let called_ns = crate::timeline::now_if_on();
         for ControlCall { subject, reply_to, requests, batch } in calls {
             // A reply goes only to the operators' own inbox: a caller cannot
             // make the node publish where it could not (another party's
@@ -174,6 +175,10 @@ impl Actor {
                     }
                 }
             }
+            // A submit's report id is known once it was applied.
+            let submitted = crate::timeline::submitted(&replies);
+            crate::timeline::stamp_all_at(crate::timeline::Step::Called, &submitted, called_ns);
+            crate::timeline::stamp_all(crate::timeline::Step::Committed, &submitted);
         }
         for (slot, query, auth) in queries {
             replies[slot] = Some(match self.authorize_query(&query, auth.as_ref()) {

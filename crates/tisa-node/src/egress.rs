@@ -57,10 +57,10 @@ impl Actor {
         if let Err(e) = self.store.mark_sent(&stored) {
             warn!(error = %e, "cannot record track updates the lane sent; they will be re-sent after a restart");
         }
-        crate::timeline::stamp_all(crate::timeline::Step::Sent, &crate::timeline::updates(&out));
         self.send_all(out).await;
         let at = now();
         let mut events = Vec::new();
+        let mut shown = Vec::new();
         while let Some(ev) = self.audited.pop_front().or_else(|| self.core.poll_event()) {
             if matches!(ev, Event::Rejected { .. }) {
                 self.counters.rejected += 1;
@@ -87,9 +87,11 @@ impl Actor {
             }
             // Shown by the lane already: in the audit log, not published twice.
             if !self.lane.as_ref().is_some_and(|l| l.shown_else_claim(&ev)) {
+                shown.extend(crate::timeline::shown(&ev));
                 events.push(w);
             }
         }
+        crate::timeline::stamp_all(crate::timeline::Step::Shown, &shown);
         // One message per drain (cut to size), not one per event.
         if let Err(e) = self.links.publish_events(&events).await {
             warn!(error = %e, events = events.len(), "cannot publish events");
@@ -149,6 +151,7 @@ impl Actor {
         if out.is_empty() {
             return;
         }
+        crate::timeline::stamp_all(crate::timeline::Step::Sent, &crate::timeline::updates(&out));
         if batch && !self.outbox.is_empty() {
             // New messages for a peer never overtake older ones waiting in
             // the outbox: they join them there, and go after them.

@@ -66,6 +66,7 @@ impl Actor {
     /// unacknowledged message is redelivered; inputs are idempotent).
     pub(crate) async fn on_inbound_batch(&mut self, batch: Vec<Inbound>) {
         let at = now();
+        let taken_ns = crate::timeline::now_if_on();
         let mut inputs = Vec::with_capacity(batch.len());
         // Each input's envelope bytes as they came (logged as they are).
         let mut raw = Vec::with_capacity(batch.len());
@@ -101,6 +102,8 @@ impl Actor {
         }
         let n = inputs.len();
         let seen = self.audited.len();
+        let timed = crate::timeline::received(&inputs);
+        crate::timeline::stamp_all_at(crate::timeline::Step::In, &timed, taken_ns);
         let committed = if self.may_go_early(&inputs) {
             // The hub: applied, deliveries published, then committed (`early`).
             if let Err(why) = self.apply_publish_commit(inputs, &raw).await {
@@ -113,7 +116,10 @@ impl Actor {
         };
         match committed {
             // Committed: the broker may forget them.
-            Ok(()) => self.settle_committed(seen, acks).await,
+            Ok(()) => {
+                crate::timeline::stamp_all(crate::timeline::Step::Committed, &timed);
+                self.settle_committed(seen, acks).await
+            }
             // Not committed: leave them unacknowledged, the broker redelivers them.
             Err(e) => error!(messages = n, error = %e, "cannot persist inbound messages; they will be redelivered"),
         }

@@ -230,7 +230,7 @@ impl Task {
             };
             for env in envelopes {
                 let message_id = env.message_id.clone();
-                let timed = crate::timeline::update_of(&env);
+                let timed = crate::timeline::key_of(&env);
                 crate::timeline::stamp_all(Step::LaneIn, timed.as_slice());
                 let outcome = self.lane.handle(now(), msg.link, env);
                 crate::timeline::stamp_all(Step::LaneJudged, timed.as_slice());

@@ -25,7 +25,7 @@
 //! - [`store`]: the node's durable state (the input log, bodies, sent records).
 //! - [`audit`]: the audit trail (`audit.log`, hash-chained, with signed heads).
 //! - [`failpoint`]: named crash points for fault tests.
-//! - [`timeline`]: a track update's steps through the node, for measuring.
+//! - [`timeline`]: a track update's or a report's steps through the node, for measuring.
 //! - [`clock`]: the wall clock.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
