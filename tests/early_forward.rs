@@ -15,6 +15,11 @@
 //! Control: with `TISA_EARLY_FORWARD=off` the same stall leaves JP without
 //! the report when the track has arrived behind it; it comes only after
 //! the restart.
+//!
+//! The paperwork after the deliveries (`tisa_node::notices`): the hub's
+//! progress notices to KR and the receipts JP sends and the hub passes on
+//! are held back a while and go together, and every receipt still reaches
+//! KR. Control: `TISA_COALESCE_NOTICES=off` holds none.
 
 mod common;
 
@@ -124,4 +129,46 @@ async fn a_misspelt_setting_stops_the_hub_at_start() {
     hub.set_env("TISA_EARLY_FORWARD", Some("of"));
     assert!(hub.restart(Duration::from_secs(20)).is_err(), "a typo must not start the node");
     assert!(hub.log().contains("TISA_EARLY_FORWARD"), "{}", hub.log_tail(5));
+}
+
+/// KR's reports under its standing grant, one after another: the notices
+/// KR gets (two progress notices a report from the hub, JP's receipt passed
+/// on) and JP's receipts are held back and go together (fewer sends than
+/// notices), and every receipt reaches KR. With `coalesce` off, none is
+/// held. Returns the hub's and JP's notice health.
+async fn notices(coalesce: &str) -> [tisa_transport::NoticeHealth; 2] {
+    const N: usize = 8;
+    let v = coalesce.to_owned();
+    let c = tokio::task::spawn_blocking(move || {
+        common::cluster::TestCluster::builder().without_tap().secured().env("TISA_COALESCE_NOTICES", &v).start()
+    })
+    .await
+    .unwrap();
+    let what = format!("TISA_COALESCE_NOTICES={coalesce}");
+    let kr = quick_client(&c, Party::Kr).await;
+    grant_missile(&c, &kr).await;
+    let mut ids = Vec::new();
+    for i in 0..N {
+        ids.push(submit_retrying(&kr, &draft(&format!("notice-{coalesce}-{i}"))).await);
+    }
+    all_receipted(&kr, &ids, WAIT, &what).await;
+    let mut out = Vec::new();
+    for p in [Party::Us, Party::Jp] {
+        let ControlReply::Health(h) = ask(&client(&c, p).await, ControlRequest::Health).await else { panic!("{what}") };
+        out.push(h.notices);
+    }
+    [out[0].clone(), out[1].clone()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_to_the_originator_wait_to_go_together_and_all_arrive() {
+    let [hub, jp] = notices("on").await;
+    assert!(hub.coalesced && jp.coalesced);
+    // The hub: two progress notices a report and its receipt, at least.
+    assert!(hub.held >= 24 && hub.sends >= 1 && hub.sends < hub.held, "{hub:?}");
+    assert!(jp.held >= 8 && jp.sends >= 1 && jp.sends <= jp.held, "{jp:?}");
+    // Control: each sent at once.
+    let [hub, jp] = notices("off").await;
+    assert!(!hub.coalesced && !jp.coalesced);
+    assert_eq!((hub.held, hub.sends, jp.held, jp.sends), (0, 0, 0, 0), "{hub:?} {jp:?}");
 }

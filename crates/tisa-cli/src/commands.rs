@@ -554,6 +554,11 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
                 "batches": h.early_forward.batches,
                 "deliveries": h.early_forward.deliveries,
             },
+            "notices": {
+                "coalesced": h.notices.coalesced,
+                "held": h.notices.held,
+                "sends": h.notices.sends,
+            },
             "agreement": {
                 "version": h.agreement_version,
                 "sha256": h.agreement.sha256,
@@ -620,6 +625,12 @@ pub async fn health(c: &Ctx) -> Result<ExitCode> {
             println!("  early forwarding: batches={} deliveries={}", e.batches, e.deliveries);
         } else if h.party == tisa_core::Party::Us {
             println!("  early forwarding: off (TISA_EARLY_FORWARD=off)");
+        }
+        let n = &h.notices;
+        if n.coalesced {
+            println!("  notices to originators held back: {} (sent together {} times)", n.held, n.sends);
+        } else {
+            println!("  notices to originators held back: off (TISA_COALESCE_NOTICES=off)");
         }
         for st in &h.streams {
             println!("  {}", stream_line(st));

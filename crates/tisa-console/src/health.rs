@@ -79,6 +79,9 @@ pub fn render(h: &Health) -> Markup {
                     } @else { "off" }
                 }
             }
+            dt { "Notices to originators held back (notices / sent together)" } dd {
+                @if h.notices.coalesced { (h.notices.held) " / " (h.notices.sends) } @else { "off" }
+            }
             dt { "Agreement" } dd { "version " (h.agreement_version) ", sha256 " code { (h.agreement.sha256) } }
             @for p in &h.agreement.peers { dt { "Peer enforces" } dd { (p) } }
             @for s in &h.agreement.staged { dt { "Staged" } dd { (s) } }

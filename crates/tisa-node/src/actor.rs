@@ -157,6 +157,8 @@ pub(crate) struct Actor {
     /// Track updates of the committed path whose copy the lane is
     /// forwarding: sent (or recorded as sent) once that copy is settled.
     pub(crate) held_for_lane: Vec<Transmit>,
+    /// Notices to originators held back to go together (`notices`).
+    pub(crate) notices: crate::notices::Notices,
     /// Stream copies of track updates (every one while the lane runs),
     /// waiting for their window's commit (`windows`).
     pub(crate) windows: crate::windows::Windows,
@@ -223,6 +225,7 @@ async fn run(
     crate::timeline::init(party).map_err(NodeError::Config)?;
     let lane_on = switch_from_env("TISA_TRACK_LANE", true)?;
     let early_forward = switch_from_env("TISA_EARLY_FORWARD", true)? && party == Party::Us;
+    let coalesce_notices = switch_from_env("TISA_COALESCE_NOTICES", true)?;
     // Off by default: measured in one run against the same nodes without
     // it, it made a report's path no faster (`ahead`'s docs).
     let checks_ahead = switch_from_env("TISA_CHECKS_AHEAD", false)?;
@@ -294,6 +297,7 @@ async fn run(
         early_forward,
         queued: Vec::new(),
         held_for_lane: Vec::new(),
+        notices: crate::notices::Notices::new(!coalesce_notices),
         windows: Default::default(),
         fatal: None,
         ahead: if checks_ahead { crate::ahead::Ahead::start() } else { None },
@@ -348,6 +352,7 @@ async fn run(
                 actor.queued.extend(held);
             }
             () = crate::windows::due(actor.windows.due()) => actor.flush_windows().await,
+            () = crate::notices::due(actor.notices.due()) => actor.send_held_notices().await,
             done = audit_flushed(&mut actor.audit_flush) => actor.on_audit_flushed(done),
             Some(acked) = actor.in_flight.next(), if !actor.in_flight.is_empty() => {
                 let batch = ready_batch(acked, &mut actor.in_flight);
@@ -467,6 +472,7 @@ impl Actor {
     async fn stop(&mut self) {
         self.flush_windows().await;
         self.drain().await;
+        self.send_held_notices().await;
         self.links.flush().await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while let Ok(Some(acked)) = tokio::time::timeout_at(deadline, self.in_flight.next()).await {

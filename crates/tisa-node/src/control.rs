@@ -404,6 +404,11 @@ impl Actor {
                 batches: self.counters.early_batches,
                 deliveries: self.counters.early_deliveries,
             },
+            notices: tisa_transport::NoticeHealth {
+                coalesced: !self.notices.off,
+                held: self.notices.counts.held,
+                sends: self.notices.counts.sends,
+            },
             streams,
             agreement: {
                 let v = self.core.agreement_view();

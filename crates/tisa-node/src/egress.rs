@@ -116,8 +116,17 @@ impl Actor {
     /// loop records each as sent once its receiver's stream acknowledged it,
     /// so a restart does not send it again; anything not recorded is
     /// re-sent, anything refused or timed out goes to the outbox).
+    /// Notices to an originator (progress, receipts) may be held back a
+    /// while, to go together (`crate::notices`).
     pub(crate) async fn send_all(&mut self, out: Vec<Transmit>) {
+        let out = self.notices.sort(out, tokio::time::Instant::now());
         self.send_all_as(out, true).await
+    }
+
+    /// Sends the notices held back (their wait is over, or the node stops).
+    pub(crate) async fn send_held_notices(&mut self) {
+        let held = self.notices.take();
+        self.send_all_as(held, true).await
     }
 
     /// Sends the outbox again (for `peers` only, if given), one broker

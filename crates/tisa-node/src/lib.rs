@@ -18,6 +18,8 @@
 //! - `ahead`: signature checks run while a group commit syncs.
 //! - `egress`: transmits (bodies filled, batches, acknowledgements, the
 //!   outbox) and events.
+//! - `notices`: progress notices and receipts held back a while, to go
+//!   together after the deliveries.
 //! - `control`: the operator's calls (commands and queries).
 //! - `lane`: the real-time lane for missile tracks, on its own task.
 //! - `courier`: off-line passage: what waits for the next bundle, bundle
@@ -42,6 +44,7 @@ mod egress;
 pub mod failpoint;
 mod ingress;
 mod lane;
+mod notices;
 mod replay;
 mod resend;
 pub mod store;

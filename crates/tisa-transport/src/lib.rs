@@ -36,8 +36,8 @@ pub use conn::{
 };
 pub use control::{
     AgreementHealth, ChecksAheadHealth, CommandRequest, CommitHealth, ControlReply, ControlRequest, DeadLetter,
-    DecisionQuery, EarlyForwardHealth, Health, ListQuery, Query, Retract, SendError, StreamHealth, StreamPeer,
-    TrackLaneHealth, WatchEvent, WatchEvents,
+    DecisionQuery, EarlyForwardHealth, Health, ListQuery, NoticeHealth, Query, Retract, SendError, StreamHealth,
+    StreamPeer, TrackLaneHealth, WatchEvent, WatchEvents,
 };
 pub use convert::{decode_envelope, decode_inbound, decode_inbound_shared, encode_batch, encode_envelope, Wire};
 pub use error::{DecodeError, TransportError};

@@ -39,3 +39,15 @@ pub struct TrackLaneHealth {
     /// The hand-overs to the node they came in (one a copy, unpaced).
     pub stream_takes: u64,
 }
+
+/// Notices to an originator (progress notices, receipts) held back to go
+/// together, after the deliveries (`tisa_node::notices`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NoticeHealth {
+    /// Whether they are (`TISA_COALESCE_NOTICES=off` sends each at once).
+    pub coalesced: bool,
+    /// Notices held back since start.
+    pub held: u64,
+    /// Times the held notices went (together).
+    pub sends: u64,
+}

@@ -15,7 +15,7 @@
 //! - [`events`]: [`WatchEvent`] for `tisa watch`.
 //! - [`fit`]: replies cut to the broker's `max_payload` (pages) or refused with an error reply.
 //! - [`streams`]: [`StreamHealth`], `tisa health`'s per-stream replication.
-//! - [`lanes`]: what the paths ahead of the commit did ([`TrackLaneHealth`], [`EarlyForwardHealth`]).
+//! - [`lanes`]: what the paths ahead of the commit did ([`TrackLaneHealth`], [`EarlyForwardHealth`]), and the notices held back behind them ([`NoticeHealth`]).
 //!
 //! Each type converts to and from its protobuf message through
 //! [`Wire`](crate::convert::Wire), once.
@@ -53,7 +53,7 @@ pub mod streams;
 
 pub use commits::{ChecksAheadHealth, CommitHealth, COMMIT_BUCKETS};
 pub use events::{track_detail, watch_event, WatchEvent, WatchEvents};
-pub use lanes::{EarlyForwardHealth, TrackLaneHealth};
+pub use lanes::{EarlyForwardHealth, NoticeHealth, TrackLaneHealth};
 pub use reply::{hub_code, AgreementHealth, ControlReply, DeadLetter, Health, SendError};
 pub use request::{
     decode_request, CommandRequest, ControlRequest, CourierCopy, DecisionQuery, ListQuery, Query, Retract,

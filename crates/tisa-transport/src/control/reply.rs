@@ -124,6 +124,8 @@ pub struct Health {
     pub track_lane: TrackLaneHealth,
     /// The hub's deliveries published before its commit.
     pub early_forward: EarlyForwardHealth,
+    /// Notices to an originator held back to go together.
+    pub notices: super::NoticeHealth,
     /// How long its group commits took (input log write and `fdatasync`).
     pub commits: super::CommitHealth,
     /// Signature checks run while its group commits synced.
@@ -625,6 +627,9 @@ impl Wire for Health {
             early_forward: self.early_forward.enabled,
             early_forward_batches: self.early_forward.batches,
             early_forward_deliveries: self.early_forward.deliveries,
+            notices_coalesced: self.notices.coalesced,
+            notices_held: self.notices.held,
+            notice_sends: self.notices.sends,
             streams: self.streams.iter().map(Wire::to_proto).collect(),
             agreement_sha256: self.agreement.sha256.clone(),
             agreement_staged: self.agreement.staged.clone(),
@@ -680,6 +685,11 @@ impl Wire for Health {
                 enabled: h.early_forward,
                 batches: h.early_forward_batches,
                 deliveries: h.early_forward_deliveries,
+            },
+            notices: super::NoticeHealth {
+                coalesced: h.notices_coalesced,
+                held: h.notices_held,
+                sends: h.notice_sends,
             },
             streams: h.streams.into_iter().map(Wire::from_proto).collect::<Result<_, _>>()?,
             agreement: AgreementHealth {
