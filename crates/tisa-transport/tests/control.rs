@@ -400,6 +400,7 @@ fn replies() -> Vec<ControlReply> {
                 stream_takes: 26,
             },
             early_forward: tisa_transport::EarlyForwardHealth { enabled: true, batches: 19, deliveries: 20 },
+            notices: tisa_transport::NoticeHealth { coalesced: true, held: 25, sends: 26 },
             commits: tisa_transport::CommitHealth { buckets: vec![0, 0, 21, 0, 22] },
             checks_ahead: tisa_transport::ChecksAheadHealth { enabled: true, checks: 23, by_helper: 24 },
             streams: vec![tisa_transport::StreamHealth {
