@@ -92,8 +92,10 @@ async fn grants_pre_approve_and_revocations_stop_at_once() {
     let id = covered.clone();
     wait_async(|| async { jp_holds(&c, &id).await.then_some(()) }).await;
     assert_eq!(pending_for(&c, &covered).await, None, "no release request for a covered report");
-    let st = op_json(&c, Party::Kr, false, &["status", &covered]);
-    assert_eq!(st["items"][0]["recipients"][0]["state"], "DELIVERED", "{st}");
+    // KR learns it from the hub's progress notice, which may wait a while
+    // to go with others (`tisa_node::notices`).
+    let delivered = |st: &serde_json::Value| st["items"][0]["recipients"][0]["state"] == "DELIVERED";
+    wait_async(|| async { delivered(&op_json(&c, Party::Kr, false, &["status", &covered])).then_some(()) }).await;
     // The hub holds the grant.
     let held = op_json(&c, Party::Us, false, &["standing", "list"]);
     assert_eq!(held["items"][0]["grant_id"], grant_id.as_str(), "{held}");

@@ -28,6 +28,9 @@ acknowledges them after its commit) is applied first, the deliveries it makes ar
 then it is committed, audited and acknowledged; grants, revocations, commands and timers are committed \
 first. A crash before the commit loses nothing: the broker redelivers, and the recipient takes each \
 report revision once. TISA_EARLY_FORWARD=off commits first, as the other nodes do.\n\n\
+Notices: progress notices and receipts (what became of a party's report) wait up to 20 ms and go \
+together, after the deliveries; a message of another kind to the same peer takes them with it, ahead \
+of it. TISA_COALESCE_NOTICES=off sends each at once. `tisa health` shows how many were held.\n\n\
 Measuring: TISA_TIMELINE=<dir> appends each step a track update or a report passes in this node (called, \
 committed, sent; lane-in, lane-judged, lane-out; in, shown) to <dir>/<KR|US|JP>.tsv with the wall-clock time; \
 `tisa bench --timeline` uses it. TOKIO_WORKER_THREADS sets the node's worker threads (default 2).")]
