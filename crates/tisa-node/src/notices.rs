@@ -61,7 +61,8 @@ impl Notices {
     /// `out` for it; for a peer that gets only notices, nothing (they are
     /// held, until [`Notices::due`] at the latest).
     pub(crate) fn sort(&mut self, out: Vec<Transmit>, now: Instant) -> Vec<Transmit> {
-        if self.off {
+        // Nothing held and no notice among them (most sends): as they are.
+        if self.off || (self.held.is_empty() && !out.iter().any(is_notice)) {
             return out;
         }
         let urgent: Vec<Party> = out.iter().filter(|t| !is_notice(t) && !t.offline).map(|t| t.to).collect();
