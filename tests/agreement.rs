@@ -4,15 +4,13 @@
 //! versions stop trilateral releases until they agree; a version given
 //! ahead of time (SIGHUP) takes effect on every node together.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::cli::{cli, describe, one_line_error, tisa};
-use common::cluster::TestCluster;
-use common::flow::{draft, inbox, status, submit, wait_inbox, wait_recipient_state, wait_request_id};
-use common::wait::wait_until;
+use crate::common::cli::{cli, describe, one_line_error, tisa};
+use crate::common::cluster::TestCluster;
+use crate::common::flow::{draft, inbox, status, submit, wait_inbox, wait_recipient_state, wait_request_id};
+use crate::common::wait::wait_until;
 use serde_json::Value;
 use tisa_core::{Party, Timestamp};
 use tisa_deploy::chain;

@@ -4,14 +4,12 @@
 //! truncated copy, that stays free of duplicates across `kill -9` and
 //! replay, and that never holds a title, body, tearline or source.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use common::ctl::*;
-use common::{canary, describe, one_line_error, tisa};
+use crate::common::ctl::*;
+use crate::common::{canary, describe, one_line_error, tisa};
 use serde_json::Value;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;

@@ -3,9 +3,9 @@
 //! reports every path with sane fields, and tisa loses nothing. It checks
 //! the shape and the correctness of the figures, never their speed.
 
-mod common;
+use crate::common;
 
-use common::{describe, tisa, tisa_command, ClusterPermit};
+use crate::common::{describe, tisa, tisa_command, ClusterPermit};
 use serde_json::Value;
 
 const THROUGHPUT: &[&str] =

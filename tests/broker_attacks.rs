@@ -10,14 +10,14 @@
 //! the same path (a canary) has arrived, or after the node has counted its
 //! refusal (a refusal is final: the call is never answered later).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::common::{canary, counter, draft, nats_bin, submit, wait_for, ClusterPermit, TestCluster};
 use async_nats::jetstream::{self, consumer::pull, stream};
 use bytes::Bytes;
-use common::{canary, counter, draft, nats_bin, submit, wait_for, ClusterPermit, TestCluster};
 use futures::StreamExt;
 use tisa_core::Party;
 use tisa_kit::natsd::NatsServer;

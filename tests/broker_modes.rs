@@ -9,7 +9,7 @@
 //! the generated CLI configs (`--config <p>-cli.toml`, `--nats` only to
 //! point at the dynamic port).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     canary, cli_json, creds, nats_bin, wait_for, Broker, Capture, ClusterPermit, RawNats, TestCluster, BIN, WAIT,
 };
 use serde_json::Value;

@@ -15,12 +15,11 @@
 //!
 //! Screenshots of each page are saved under `target/screenshots/`.
 
-mod common;
-#[path = "browser/driver.rs"]
-mod driver;
+use crate::common;
+use crate::driver;
 
-use common::console::{start_console, ConsoleProc};
-use common::flow::{draft, pending, submit, wait_inbox, wait_recipient_state, wait_request_id, Draft};
+use crate::common::console::{start_console, ConsoleProc};
+use crate::common::flow::{draft, pending, submit, wait_inbox, wait_recipient_state, wait_request_id, Draft};
 use driver::{Browser, Driver};
 use serde_json::json;
 use tisa_core::Party;

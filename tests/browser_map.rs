@@ -6,14 +6,13 @@
 //! feed, JP's map has no track. The same over TLS (a self-signed
 //! certificate): login, Secure cookie, live update.
 
-mod common;
-#[path = "browser/driver.rs"]
-mod driver;
+use crate::common;
+use crate::driver;
 
-use common::cli::{grant_in_force, op, op_json};
-use common::console::{start_console, start_console_with};
-use common::describe;
-use common::wait::wait_for;
+use crate::common::cli::{grant_in_force, op, op_json};
+use crate::common::console::{start_console, start_console_with};
+use crate::common::describe;
+use crate::common::wait::wait_for;
 use driver::Driver;
 use tisa_core::Party;
 

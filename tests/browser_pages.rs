@@ -8,13 +8,12 @@
 //! refused and changes nothing; the control goes through); health and the
 //! verified audit log.
 
-mod common;
-#[path = "browser/driver.rs"]
-mod driver;
+use crate::common;
+use crate::driver;
 
-use common::cli::op_json;
-use common::console::{start_console, start_console_with};
-use common::flow::{approve, draft, submit, wait_inbox, wait_request_id};
+use crate::common::cli::op_json;
+use crate::common::console::{start_console, start_console_with};
+use crate::common::flow::{approve, draft, submit, wait_inbox, wait_request_id};
 use driver::{Browser, Driver};
 use serde_json::json;
 use tisa_core::Party;

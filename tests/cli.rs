@@ -2,12 +2,10 @@
 //! its reader going away, what it refuses to overwrite, wrong credentials, a
 //! broker that is down, errors under `--json`, help texts, dry runs.
 
-mod common;
-
 use std::io::Write as _;
 use std::process::{Output, Stdio};
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 /// `tisa … | head -1`: once the reader is gone, a command that prints ends

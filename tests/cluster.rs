@@ -14,15 +14,15 @@
 //! end-to-end reconciliation, the scenario makes sure no node reconciled,
 //! so every report JP took came out of the stream).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::fault::*;
-use common::{op, Broker, TestCluster};
+use crate::common::fault::*;
+use crate::common::{op, Broker, TestCluster};
 use futures::StreamExt as _;
 use serde_json::Value;
 use tisa_core::Party;

@@ -34,14 +34,12 @@
 //! node image from the binary under test. Every wait has a deadline; none is
 //! a fixed sleep.
 
-mod common;
-
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{canary, describe, wait_until, BIN};
+use crate::common::{canary, describe, wait_until, BIN};
 use serde_json::Value;
 
 /// Deadline of a single condition (a message crossing, a node coming back).

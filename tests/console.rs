@@ -8,13 +8,13 @@
 //! markup shows as text. Each refusal has its control: the same request
 //! with the missing piece put back goes through.
 
-mod common;
+use crate::common;
 
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
-use common::cluster::TestCluster;
-use common::flow::{draft, inbox, pending, submit, wait_inbox, wait_recipient_state, wait_request_id};
+use crate::common::cluster::TestCluster;
+use crate::common::flow::{draft, inbox, pending, submit, wait_inbox, wait_recipient_state, wait_request_id};
 use tisa_core::Party;
 
 /// A console's HTTP side: its address and the agent (no redirects followed,

@@ -4,12 +4,12 @@
 //! receiving stream keeps the sender's messages and says so in `tisa health`
 //! until space frees up; oversize submissions are refused at the CLI.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::ctl::*;
-use common::{canary, cli, cli_json, describe, one_line_error, tisa, wait_for, Broker};
+use crate::common::ctl::*;
+use crate::common::{canary, cli, cli_json, describe, one_line_error, tisa, wait_for, Broker};
 use serde_json::Value;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;

@@ -6,7 +6,7 @@
 //! did not hold. So the positive scenarios are proven on the enforced
 //! topology, not only on an open broker.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

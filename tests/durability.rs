@@ -1,12 +1,12 @@
 //! Node state survives `kill -9`: each node logs every state-changing input
 //! (fsync'd) before applying it, and replays the log on start.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::canary;
-use common::ctl::*;
+use crate::common::canary;
+use crate::common::ctl::*;
 use tisa_core::*;
 use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 

@@ -21,13 +21,13 @@
 //! are held back a while and go together, and every receipt still reaches
 //! KR. Control: `TISA_COALESCE_NOTICES=off` holds none.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::ctl::*;
-use common::fault::*;
-use common::{describe, op, Deadline};
+use crate::common::ctl::*;
+use crate::common::fault::*;
+use crate::common::{describe, op, Deadline};
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlReply, ControlRequest, ListQuery};

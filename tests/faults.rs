@@ -29,14 +29,14 @@
 //! their commit, or with messages recorded as sent before they are
 //! published, the matrices fail.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::time::{Duration, Instant};
 
-use common::ctl::*;
-use common::fault::*;
-use common::{canary, Deadline};
+use crate::common::ctl::*;
+use crate::common::fault::*;
+use crate::common::{canary, Deadline};
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};

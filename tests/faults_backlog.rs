@@ -6,13 +6,13 @@
 //! Its own test binary, so it runs once, alone with its cluster. It prints
 //! how long each phase took on this machine (`--nocapture`).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::ctl::*;
-use common::fault::*;
+use crate::common::ctl::*;
+use crate::common::fault::*;
 use futures::StreamExt as _;
 use serde_json::Value;
 use tisa_core::*;

@@ -5,7 +5,7 @@
 //! node processes on the enforced topology and show that what a feed
 //! submits travels like any other report, once.
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::ctl::*;
-use common::{describe, tisa, tisa_command, Background, WAIT};
+use crate::common::ctl::*;
+use crate::common::{describe, tisa, tisa_command, Background, WAIT};
 use serde_json::{json, Value};
 use tisa_core::{Category, Classification, Content, Party, Released, ReportDraft, Sensitive};
 use tisa_kit::cluster::Cluster;

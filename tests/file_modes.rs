@@ -6,13 +6,13 @@
 //! control creates the same kinds of files the plain way under the same
 //! umask and gets 0644 / 0755, so the checks can fail.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{approve, canary, draft, submit, wait_inbox, wait_request_id, TestCluster};
+use crate::common::{approve, canary, draft, submit, wait_inbox, wait_request_id, TestCluster};
 use tisa_core::Party;
 
 fn umask_022() {

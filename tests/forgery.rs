@@ -6,13 +6,13 @@
 //! and deliver none. The control: the same channel delivers a report whose
 //! consent really was signed by KR's approver.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
+use crate::common::canary;
+use crate::common::ctl::*;
 use bytes::Bytes;
-use common::canary;
-use common::ctl::*;
 use futures::StreamExt;
 use tisa_core::sign::{sha256, DecisionDoc, GrantDoc, RevocationDoc, Verdict};
 use tisa_core::*;

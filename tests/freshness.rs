@@ -18,15 +18,16 @@
 //! on conditions with deadlines. The one wait on the clock is the scenario
 //! itself: "longer than the window" is a time, not an event.
 
-mod common;
+use crate::common;
+use crate::in_both_broker_modes;
 
 use std::time::{Duration, Instant};
 
-use common::cli::{cli_json, grant_in_force, op_json};
-use common::cluster::{Broker, TestCluster};
-use common::fault::audit;
-use common::flow::{draft, inbox, submit, Draft};
-use common::wait::wait_until;
+use crate::common::cli::{cli_json, grant_in_force, op_json};
+use crate::common::cluster::{Broker, TestCluster};
+use crate::common::fault::audit;
+use crate::common::flow::{draft, inbox, submit, Draft};
+use crate::common::wait::wait_until;
 use futures::StreamExt;
 use serde_json::Value;
 use tisa_core::Party;

@@ -2,10 +2,8 @@
 //! its party registered, across processes, on the generated (secured)
 //! deployment, each attack with its control.
 
-mod common;
-
-use common::cluster::Broker;
-use common::ctl::*;
+use crate::common::cluster::Broker;
+use crate::common::ctl::*;
 use tisa_core::{Party, ReportId};
 use tisa_transport::{sign_action, ControlReply, ControlRequest, Retract};
 

@@ -5,13 +5,13 @@
 //! open, unauthenticated server (so the test can fail), and asserts absence
 //! only after a legitimate canary sent in the same test has arrived.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
+use crate::common::canary;
+use crate::common::ctl::*;
 use bytes::Bytes;
-use common::canary;
-use common::ctl::*;
 use futures::StreamExt;
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;

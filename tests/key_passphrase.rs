@@ -3,11 +3,11 @@
 //! missing or wrong, one clear line; right, the key loads (the control: the
 //! same command then gets past the key, to the check that it is a node key).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{describe, one_line_error, tisa_command};
+use crate::common::{describe, one_line_error, tisa_command};
 
 fn node_with(key: &Path, env: &[(&str, &Path)]) -> std::process::Output {
     let mut cmd =

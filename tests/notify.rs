@@ -6,15 +6,15 @@
 //! same strings are in the reports). A webhook off this machine is refused.
 //! Every wait is on a condition with a deadline.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use common::cli::{describe, op, Background};
-use common::flow::{approve, deny, draft, inbox, submit, wait_inbox, wait_request_id};
-use common::wait::wait_for;
+use crate::common::cli::{describe, op, Background};
+use crate::common::flow::{approve, deny, draft, inbox, submit, wait_inbox, wait_request_id};
+use crate::common::wait::wait_for;
 use serde_json::Value;
 use tisa_core::Party;
 

@@ -3,12 +3,10 @@
 //! `import` at the recipient, and the receipt carried back the same way;
 //! tampered, misaddressed and stale bundles refused, each with its control.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::ctl::{audit_entries, data_dir};
-use common::*;
+use crate::common::ctl::{audit_entries, data_dir};
+use crate::common::*;
 use serde_json::Value;
 use tisa_core::Party::{self, Jp, Kr, Us};
 

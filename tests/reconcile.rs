@@ -4,13 +4,11 @@
 //! back; the broker's streams and consumers are set up again by the nodes.
 //! Also: retractions and peer-held audit heads through the real CLI.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::ctl::*;
-use common::{canary, describe, one_line_error, tisa};
+use crate::common::ctl::*;
+use crate::common::{canary, describe, one_line_error, tisa};
 use tisa_core::*;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery};

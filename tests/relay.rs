@@ -2,9 +2,7 @@
 //! US hub (both directions, full and tearline-only), the hub's own bilateral
 //! reports, corrections, paging and `tisa watch`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use tisa_core::Party::{Jp, Kr, Us};
 

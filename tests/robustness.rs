@@ -2,11 +2,11 @@
 //! messages, forged and replayed messages, secrets in trace logs, a killed
 //! node, and the CLI's errors.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tisa_core::sign::{DecisionDoc, Verdict};
 use tisa_core::Party::{self, Jp, Kr, Us};
 use tisa_core::{

@@ -5,14 +5,14 @@
 //! or signed by another party's roster key, is refused (the node does not
 //! start, `tisa roster show` says why) — each with its control.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{describe, one_line_error, op, tisa};
-use common::cluster::TestCluster;
-use common::flow::{draft, wait_inbox};
+use crate::common::cli::{describe, one_line_error, op, tisa};
+use crate::common::cluster::TestCluster;
+use crate::common::flow::{draft, wait_inbox};
 use tisa_core::sign::RosterDoc;
 use tisa_core::Party;
 

@@ -2,9 +2,7 @@
 //! final, expiry counts as denial), scope (OTHER stays with the US), the
 //! releasable-to limit and the classification ceilings.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use tisa_core::Party::{Jp, Kr, Us};
 
 /// KR denies: JP never gets the report; approving afterwards fails with a

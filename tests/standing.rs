@@ -3,10 +3,8 @@
 //! revocation stops that at once; what a grant does not cover still waits
 //! for the originator.
 
-mod common;
-
-use common::ctl::*;
-use common::{canary, describe, one_line_error};
+use crate::common::ctl::*;
+use crate::common::{canary, describe, one_line_error};
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;
 use tisa_transport::{ControlReply, ControlRequest, ListQuery};

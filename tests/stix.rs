@@ -10,13 +10,13 @@
 //! The Python clients (stix2 3.0.2, taxii2-client 2.3.0, stix2-validator
 //! 3.2.0) are installed by `scripts/test` into `.tisa/py`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use tisa_core::Party;
 

@@ -9,9 +9,9 @@
 //! travels as one `submit-batch` message, each request in it checked as if
 //! it came alone.
 
-mod common;
+use crate::common;
 
-use common::ctl::*;
+use crate::common::ctl::*;
 use tisa_core::sign::{ActionDoc, Manifest, Nonce, SubmissionDoc};
 use tisa_core::*;
 use tisa_transport::{ControlClient, ControlReply, ControlRequest};

@@ -4,10 +4,10 @@
 //! tracks` at JP shows the latest position; without a grant (JP → KR) a
 //! track stays with the hub and never reaches KR.
 
-mod common;
+use crate::common;
 
-use common::ctl::*;
-use common::{describe, Background, Deadline};
+use crate::common::ctl::*;
+use crate::common::{describe, Background, Deadline};
 use serde_json::Value;
 use tisa_core::Party;
 use tisa_kit::cluster::Cluster;

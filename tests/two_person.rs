@@ -6,17 +6,17 @@
 //! restarted: the rule is agreed policy, never a node option). Both broker
 //! modes (shared; one server per nation).
 
-mod common;
+use crate::in_both_broker_modes;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::cli::{describe, grant_in_force, one_line_error, op, op_args, op_json, tisa, tisa_command};
-use common::cluster::{Broker, TestCluster};
-use common::flow::{draft, inbox, submit_json, wait_inbox, wait_request_id};
-use common::wait::wait_until;
+use crate::common::cli::{describe, grant_in_force, one_line_error, op, op_args, op_json, tisa, tisa_command};
+use crate::common::cluster::{Broker, TestCluster};
+use crate::common::flow::{draft, inbox, submit_json, wait_inbox, wait_request_id};
+use crate::common::wait::wait_until;
 use serde_json::Value;
 use tisa_core::Party;
 

@@ -7,10 +7,8 @@
 //! text would forge a line through the same log format, is
 //! `tisa-cli`'s `logging::tests::a_peer_detail_cannot_forge_a_log_line`).
 
-mod common;
-
-use common::ctl::*;
-use common::{canary, cli_json};
+use crate::common::ctl::*;
+use crate::common::{canary, cli_json};
 use prost::Message as _;
 use serde_json::Value;
 use tisa_core::*;

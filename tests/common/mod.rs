@@ -1,5 +1,5 @@
-//! The one shared harness of the cross-process integration tests (every
-//! `tests/*.rs` has `mod common;`).
+//! The one shared harness of the cross-process integration tests (a module
+//! of `tests/it.rs`, the one test binary every `tests/*.rs` belongs to).
 //!
 //! Every test starts its own real `nats-server` (dynamic port) and the three
 //! real `tisa node` processes (KR, US, JP), then drives them with the real
