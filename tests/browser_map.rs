@@ -91,7 +91,7 @@ fn a_track_fed_on_kr_appears_on_jps_map() {
 
     // Over TLS (a self-signed certificate): the login's Secure cookie holds
     // in the browser, and the live stream updates the map there too.
-    let dir = tisa_kit::natsd::scratch_dir("console-tls").expect("a scratch directory");
+    let dir = crate::common::Scratch::new("console-tls");
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
     let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
     std::fs::write(&cert, ck.cert.pem()).expect("write the certificate");

@@ -439,7 +439,7 @@ fn route_into_kr(c: &Cluster, creds: Party) -> bool {
     let fragment = std::fs::read_to_string(dir.join(format!("cluster-{}-1.conf", creds.lower()))).unwrap();
     let password = fragment.split("password: \"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let port = number_after(&std::fs::read_to_string(dir.join("nats-kr-1.conf")).unwrap(), "cluster {", "port:");
-    let scratch = tisa_kit::natsd::scratch_dir("intruder").unwrap();
+    let scratch = crate::common::Scratch::new("intruder");
     let conf = scratch.join("intruder.conf");
     let user = format!("route-{}", creds.lower());
     std::fs::write(

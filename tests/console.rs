@@ -107,7 +107,8 @@ fn an_approver_reads_the_whole_report_and_decides_in_the_console() {
     let b_rq = wait_request_id(&c, Party::Kr, &b_id, 1);
     let t_rq = wait_request_id(&c, Party::Kr, &t_id, 1);
 
-    let common::console::ConsoleProc { process: console, base, link } = common::console::start_console(&c, Party::Kr);
+    let common::console::ConsoleProc { process: console, base, link, dir: _dir } =
+        common::console::start_console(&c, Party::Kr);
     let http = Http::new(&base);
 
     // No session: refused (pages and the live-update stream; its control,
@@ -212,7 +213,7 @@ fn self_signed(dir: &std::path::Path) -> (String, String) {
 #[test]
 fn over_tls_the_console_may_listen_on_a_network_and_its_cookie_is_secure() {
     let c = TestCluster::builder().start();
-    let dir = tisa_kit::natsd::scratch_dir("console-tls").expect("a scratch directory");
+    let dir = common::Scratch::new("console-tls");
     let (cert, key) = self_signed(&dir);
     // Without TLS a network address is refused, in one line…
     let out = common::cli::op(&c, Party::Kr, true, &["console", "--listen", "0.0.0.0:0"]);

@@ -355,7 +355,7 @@ fn cli_errors_exit_non_zero_with_one_line_reason() {
     let out = tisa(&["pending", "--party", "jp", "--nats", nats.url()]);
     let err = one_line_error(&out, "pending without a key");
     assert!(err.contains("--key") && err.contains("reader|approver|submitter"), "{err}");
-    let dir = tisa_kit::natsd::scratch_dir("nonode").unwrap();
+    let dir = crate::common::Scratch::new("nonode");
     let (key, _) =
         tisa_deploy::keys::generate_operator(Party::Jp, "jp-reader", &[tisa_core::KeyRole::Reader], &dir, None)
             .unwrap();

@@ -6,6 +6,7 @@ use tisa_core::Party;
 
 use super::cli::{op_args, Background};
 use super::cluster::TestCluster;
+use super::Scratch;
 
 /// A running console: the process, its base URL (`http://127.0.0.1:port`, or `https://…`)
 /// and its single-use login link.
@@ -13,6 +14,8 @@ pub struct ConsoleProc {
     pub process: Background,
     pub base: String,
     pub link: String,
+    /// Holds the login file; removed when the console is dropped.
+    pub dir: Scratch,
 }
 
 /// Starts `party`'s console with its first approver's key.
@@ -22,7 +25,7 @@ pub fn start_console(c: &TestCluster, party: Party) -> ConsoleProc {
 
 /// Starts `party`'s console with its first (or `second`) approver's key and `extra` arguments.
 pub fn start_console_with(c: &TestCluster, party: Party, second: bool, extra: &[&str]) -> ConsoleProc {
-    let dir = tisa_kit::natsd::scratch_dir("console").expect("a scratch directory");
+    let dir = Scratch::new("console");
     let file = dir.join("login-link");
     let f = file.to_string_lossy().into_owned();
     let key = c.approver_key(party, second).to_string_lossy().into_owned();
@@ -41,5 +44,5 @@ pub fn start_console_with(c: &TestCluster, party: Party, second: bool, extra: &[
         let mode = std::fs::metadata(&file).expect("the login file").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the login file is private");
     }
-    ConsoleProc { process, base, link }
+    ConsoleProc { process, base, link, dir }
 }

@@ -52,6 +52,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[allow(unused_imports)]
 pub use {cli::*, cluster::*, flow::*, raw::*, wait::*};
 
+/// A private scratch directory (mode 0700) under the system temp dir,
+/// removed with everything in it when dropped: what a test puts there
+/// (keys, certificates, login links) does not outlive it.
+pub struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    /// A fresh one, its name starting `tisa-<what>-`.
+    pub fn new(what: &str) -> Scratch {
+        Scratch(tisa_kit::natsd::scratch_dir(what).expect("a scratch directory"))
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A unique marker string, e.g. for a title or body, that no other string in
 /// the test contains (fixed-width counter and an end mark: never a prefix of
 /// another canary).
