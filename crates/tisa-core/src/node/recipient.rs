@@ -4,7 +4,7 @@
 //! inbox; see `hub`.)
 
 use super::hub::Held;
-use super::views::{inbox_cursor, paginate, InboxEntry, InboxFilter, Page, RetractionNote};
+use super::views::{inbox_cursor, is_inbox_cursor, paginate, InboxEntry, InboxFilter, Page, RetractionNote};
 use super::{two_persons, Node};
 use crate::body::blank_signed;
 use crate::error::{CommandError, RejectReason};
@@ -74,10 +74,14 @@ impl Node {
     ) -> Result<Page<InboxEntry>, CommandError> {
         let all: Box<dyn Iterator<Item = _>> =
             if filter.newest_first { Box::new(self.received().rev()) } else { Box::new(self.received()) };
-        let items = all
-            .filter(|(_, e)| filter.admits(e.header(), e.received_at()))
-            .map(|((id, rev), e)| (inbox_cursor(id, rev), e.entry()));
-        let mut page = paginate(items, after, limit)?;
+        let rows = all.filter(|(_, e)| filter.admits(e.header(), e.received_at()));
+        let mut page = paginate(
+            rows,
+            after,
+            limit,
+            |((id, rev), _), c| is_inbox_cursor(id, *rev, c),
+            |((id, rev), e)| Some((inbox_cursor(id, rev), e.entry())),
+        )?;
         self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
         Ok(page)
     }

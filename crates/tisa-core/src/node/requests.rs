@@ -108,6 +108,11 @@ impl Entry {
     pub(super) fn key(&self, reports: &Reports) -> Option<RequestKey> {
         Some((reports.id_at(self.report as usize)?.clone(), self.revision, self.recipient))
     }
+
+    /// Whether the request still awaits a decision at `now`.
+    pub(super) fn is_open(&self, now: Timestamp) -> bool {
+        self.tracked.state == RequestState::Open && self.tracked.expires_at() > now
+    }
 }
 
 /// The originator's release requests, in the order they were opened.

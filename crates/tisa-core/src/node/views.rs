@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::tracks::TrackEntry;
-use super::{limits, Node, RequestState};
+use super::{limits, Node};
 use crate::body::{blank_signed, fill_delivery, FillError};
 use crate::error::CommandError;
 use crate::ids::{ReportId, RequestId};
@@ -248,8 +248,30 @@ impl Node {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<PendingView>, CommandError> {
-        let open = self.open_requests(now).filter_map(|r| Some((r.request_id.to_string(), self.pending_view(r)?)));
-        let mut page = paginate(open, after, limit)?;
+        // Straight to the request after the cursor (by its key), whether
+        // or not that one is still open: the list may change between pages
+        // (an approver decides the last request of a page before reading the
+        // next).
+        let reqs = &self.originator.requests;
+        let start = match after {
+            None => 0,
+            Some(c) => {
+                let unknown = || CommandError::UnknownCursor(c.chars().take(140).collect());
+                let id = RequestId::new(c).map_err(|_| unknown())?;
+                reqs.index_of(&id, &self.originator.reports).ok_or_else(unknown)? + 1
+            }
+        };
+        let open = reqs.iter().skip(start).filter(move |(_, e)| e.is_open(now));
+        let mut page = paginate(
+            open,
+            None,
+            limit,
+            |_, _| false,
+            |(_, e)| {
+                let r = e.tracked.request(&e.key(&self.originator.reports)?);
+                Some((r.request_id.to_string(), self.pending_view(r)?))
+            },
+        )?;
         self.fill_in_memory(&mut page.items, |v| v.body.as_ref(), PendingView::fill);
         Ok(page)
     }
@@ -271,7 +293,7 @@ impl Node {
         self.originator
             .requests
             .iter()
-            .filter(move |(_, e)| e.tracked.state == RequestState::Open && e.tracked.expires_at() > now)
+            .filter(move |(_, e)| e.is_open(now))
             .filter_map(|(_, e)| Some(e.tracked.request(&e.key(&self.originator.reports)?)))
     }
 
@@ -307,19 +329,30 @@ impl Node {
 
     /// Status of this party's own reports (every revision), in submission order.
     pub fn status(&self, after: Option<&str>, limit: usize) -> Result<Page<RevisionStatus>, CommandError> {
-        let items = self
+        let rows = self
             .originator
             .reports
             .values()
-            .flat_map(|o| o.revisions.iter().map(move |r| (r, o.retraction.as_deref())))
-            .map(|(r, t)| (inbox_cursor(&r.report.header.id, r.report.header.revision), self.originator.status(r, t)));
-        paginate(items, after, limit)
+            .flat_map(|o| o.revisions.iter().map(move |r| (r, o.retraction.as_deref())));
+        paginate(
+            rows,
+            after,
+            limit,
+            |(r, _), c| is_inbox_cursor(&r.report.header.id, r.report.header.revision, c),
+            |(r, t)| Some((inbox_cursor(&r.report.header.id, r.report.header.revision), self.originator.status(r, t))),
+        )
     }
 
     /// The latest update of every track this party knows (own, held at the
     /// hub, or received), in order of first appearance; the cursor is the track id.
     pub fn tracks(&self, after: Option<&str>, limit: usize) -> Result<Page<TrackEntry>, CommandError> {
-        paginate(self.tracks.iter().map(|(id, e)| (id.to_string(), e.clone())), after, limit)
+        paginate(
+            self.tracks.iter(),
+            after,
+            limit,
+            |(id, _), c| id.as_str() == c,
+            |(id, e)| Some((id.to_string(), e.clone())),
+        )
     }
 
     /// Status of every revision of one own report.
@@ -357,22 +390,43 @@ pub fn inbox_cursor(id: &ReportId, revision: u32) -> String {
     format!("{id}.r{revision}")
 }
 
-pub(super) fn paginate<T>(
-    items: impl Iterator<Item = (String, T)>,
+/// Whether `cursor` is [`inbox_cursor`]`(id, revision)`, without building it.
+pub(super) fn is_inbox_cursor(id: &ReportId, revision: u32, cursor: &str) -> bool {
+    cursor.strip_prefix(id.as_str()).and_then(|r| r.strip_prefix(".r")).is_some_and(|n| is_decimal(n, revision))
+}
+
+/// Whether `s` is `n` as `{n}` writes it (no sign, no leading zero).
+fn is_decimal(s: &str, n: u32) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'))
+        && s.parse::<u32>() == Ok(n)
+}
+
+/// One page of `rows`, in their order: the rows after the one `is_cursor`
+/// picks for `after` (from the first without a cursor), at most `limit`
+/// (clamped to `1..=PAGE`) items. `make` turns a row into its cursor and
+/// item (`None`: not listed), and runs only for the page's rows and the
+/// rows up to one more item (which tells whether a next page exists), never
+/// for the rows passed over to reach the cursor: a page deep into a long
+/// list costs a comparison per row before it, not an item built and
+/// dropped per row (which made reading a whole list, page by page,
+/// quadratic in items built).
+pub(super) fn paginate<R, T>(
+    rows: impl Iterator<Item = R>,
     after: Option<&str>,
     limit: usize,
+    is_cursor: impl Fn(&R, &str) -> bool,
+    mut make: impl FnMut(R) -> Option<(String, T)>,
 ) -> Result<Page<T>, CommandError> {
     let limit = limit.clamp(1, limits::PAGE);
-    let mut items = items.peekable();
+    let mut rows = rows;
     if let Some(cursor) = after {
-        loop {
-            match items.next() {
-                Some((key, _)) if key == cursor => break,
-                Some(_) => continue,
-                None => return Err(CommandError::UnknownCursor(cursor.chars().take(140).collect())),
-            }
+        if !rows.by_ref().any(|r| is_cursor(&r, cursor)) {
+            return Err(CommandError::UnknownCursor(cursor.chars().take(140).collect()));
         }
     }
+    let mut items = rows.filter_map(&mut make);
     let mut out = Vec::new();
     let mut last = None;
     while out.len() < limit {
@@ -384,6 +438,75 @@ pub(super) fn paginate<T>(
             None => break,
         }
     }
-    let next_after = if items.peek().is_some() { last } else { None };
+    let next_after = if items.next().is_some() { last } else { None };
     Ok(Page { items: out, next_after })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// Pages of rows `0..n` (each its own cursor; odd rows not listed),
+    /// `limit` at a time, counting the items built.
+    fn pages(n: u32, limit: usize, built: &Cell<usize>) -> Vec<Vec<u32>> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let make = |r: u32| {
+                built.set(built.get() + 1);
+                r.is_multiple_of(2).then(|| (r.to_string(), r))
+            };
+            let page = paginate(0..n, after.as_deref(), limit, |r, c| r.to_string() == c, make).unwrap();
+            out.push(page.items);
+            match page.next_after {
+                Some(n) => after = Some(n),
+                None => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn pages_cover_the_list_once_in_order() {
+        for (n, limit) in [(0, 3), (1, 1), (10, 3), (11, 5), (20, 10), (7, 1000)] {
+            let built = Cell::new(0);
+            let got: Vec<u32> = pages(n, limit, &built).concat();
+            let want: Vec<u32> = (0..n).filter(|r| r.is_multiple_of(2)).collect();
+            assert_eq!(got, want, "n={n} limit={limit}");
+        }
+    }
+
+    /// Reading a whole list page by page builds each item about once (the
+    /// rows before a cursor are compared, not built), so it is linear: 2,000
+    /// rows 10 listed at a time built 2,000 items plus one look-ahead per
+    /// page, where building every row passed over built about 101,000.
+    #[test]
+    fn reading_a_list_page_by_page_builds_each_item_about_once() {
+        let built = Cell::new(0);
+        let got = pages(2_000, 10, &built);
+        assert_eq!(got.len(), 100);
+        assert!(built.get() <= 2_000 + 2 * 100, "{} items built for 2,000 rows", built.get());
+    }
+
+    #[test]
+    fn an_unknown_cursor_is_an_error_and_a_known_one_is_passed() {
+        let page = |after| paginate(0..5u32, Some(after), 2, |r, c| r.to_string() == c, |r| Some((r.to_string(), r)));
+        assert_eq!(page("9"), Err(CommandError::UnknownCursor("9".into())));
+        assert_eq!(page("1").map(|p| p.items), Ok(vec![2, 3]));
+    }
+
+    #[test]
+    fn an_inbox_cursor_is_recognised_exactly() {
+        let id = ReportId::new("KR-0001").unwrap();
+        for rev in [0, 1, 7, 10, 4_294_967_295] {
+            assert!(is_inbox_cursor(&id, rev, &inbox_cursor(&id, rev)), "{rev}");
+        }
+        for c in ["KR-0001.r", "KR-0001.r01", "KR-0001.r+1", "KR-0001r1", "KR-0001.r1 ", "KR-00011.r1", "KR-0001.r2"] {
+            assert!(!is_inbox_cursor(&id, 1, c), "{c}");
+        }
+        let odd = ReportId::new("KR-0001.r5").unwrap();
+        assert!(is_inbox_cursor(&odd, 1, "KR-0001.r5.r1"));
+        assert!(!is_inbox_cursor(&id, 1, "KR-0001.r5.r1"));
+    }
 }

@@ -38,11 +38,20 @@ fn pending_pages() {
     // Expired requests are not pending.
     assert!(node.pending(Sim::at(DAY), None, 10).unwrap().items.is_empty());
 
-    // Decided requests leave the list (and stop being cursors).
+    // Decided requests leave the list, and a cursor naming one still
+    // continues after it: the list may change between pages (an approver
+    // decides the last request of a page, then reads the next).
     sim.approve(KR, &rid("KR-0001", 1, JP), false).unwrap();
+    sim.approve(KR, &rid("KR-0002", 1, JP), false).unwrap();
     let node = sim.node(KR);
-    assert_eq!(ids(&node.pending(now, None, 10).unwrap()), rids[1..]);
-    assert!(matches!(node.pending(now, Some(&rids[0]), 2), Err(CommandError::UnknownCursor(_))));
+    assert_eq!(ids(&node.pending(now, None, 10).unwrap()), rids[2..]);
+    let after_decided = node.pending(now, Some(&rids[1]), 2).unwrap();
+    assert_eq!(ids(&after_decided), rids[2..4]);
+    assert_eq!(after_decided.next_after.as_deref(), Some(rids[3].as_str()));
+    assert_eq!(ids(&node.pending(now, Some(&rids[0]), 10).unwrap()), rids[2..], "the decided one before is not listed");
+    // A request never opened names nothing (control).
+    let never = rid("KR-0009", 1, JP);
+    assert_eq!(node.pending(now, Some(never.as_str()), 2), Err(CommandError::UnknownCursor(never.as_str().into())));
 }
 
 #[test]
