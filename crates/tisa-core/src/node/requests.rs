@@ -234,6 +234,17 @@ impl Requests {
         self.table.iter().enumerate()
     }
 
+    /// The requests for report `id` still open at `now`, in the order opened.
+    pub(super) fn open_of_report<'a>(
+        &'a self,
+        id: &ReportId,
+        reports: &Reports,
+        now: Timestamp,
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
+        let report = reports.position(id).map(small);
+        self.table.iter().filter(move |e| Some(e.report) == report && e.is_open(now))
+    }
+
     /// The indexes of the requests for report `id`, in the order opened.
     pub(super) fn of_report<'a>(&'a self, id: &ReportId, reports: &Reports) -> impl Iterator<Item = usize> + 'a {
         let report = reports.position(id).map(small);

@@ -279,22 +279,19 @@ impl Node {
     /// The open release requests for one of this party's reports, each with
     /// the whole report (what an approver reads before deciding).
     pub fn pending_for(&self, now: Timestamp, report: &ReportId) -> Vec<PendingView> {
+        // Only the report's requests are built (an approver's `tisa approve`
+        // asks for them: with a million pending, building every open request
+        // to keep a report's few stalled the node).
+        let reports = &self.originator.reports;
         let mut items: Vec<PendingView> = self
-            .open_requests(now)
-            .filter(|r| &r.report_id == report)
+            .originator
+            .requests
+            .open_of_report(report, reports, now)
+            .filter_map(|e| Some(e.tracked.request(&e.key(reports)?)))
             .filter_map(|r| Some(PendingView { content: Some(Content::default()), ..self.pending_view(r)? }))
             .collect();
         self.fill_in_memory(&mut items, |v| v.body.as_ref(), PendingView::fill);
         items
-    }
-
-    /// The requests still open at `now`, in the order they came.
-    fn open_requests(&self, now: Timestamp) -> impl Iterator<Item = ReleaseRequest> + '_ {
-        self.originator
-            .requests
-            .iter()
-            .filter(move |(_, e)| e.is_open(now))
-            .filter_map(|(_, e)| Some(e.tracked.request(&e.key(&self.originator.reports)?)))
     }
 
     fn pending_view(&self, request: ReleaseRequest) -> Option<PendingView> {

@@ -139,3 +139,30 @@ fn a_stale_rejection_notice_does_not_outrank_the_hubs_acceptance() {
     assert!(sim.has(US, "KR-0001", 1));
     assert_eq!(sim.hub_state(KR, "KR-0001", 1), HubState::Accepted);
 }
+
+#[test]
+fn pending_for_one_report_is_that_reports_open_requests() {
+    let mut sim = Sim::new();
+    for i in 1..=3 {
+        sim.submit(KR, &format!("KR-000{i}"), draft(NkMissile, Secret, "USA,JPN", &i.to_string())).unwrap();
+    }
+    sim.correct(KR, "KR-0002", draft(NkMissile, Secret, "USA,JPN", "2b")).unwrap();
+    sim.drive();
+    let now = sim.now;
+    let node = sim.node(KR);
+    // Oracle: the whole pending list, filtered.
+    let all = node.pending(now, None, 100).unwrap().items;
+    for id in ["KR-0001", "KR-0002", "KR-0003", "KR-0009"] {
+        let got: Vec<_> = node.pending_for(now, &report_id(id)).into_iter().map(|v| v.request).collect();
+        let want: Vec<_> =
+            all.iter().filter(|v| v.request.report_id.as_str() == id).map(|v| v.request.clone()).collect();
+        assert_eq!(got, want, "{id}");
+    }
+    let both = node.pending_for(now, &report_id("KR-0002"));
+    assert_eq!(both.iter().map(|v| v.request.revision).collect::<Vec<_>>(), [1, 2], "both revisions, in order");
+    assert!(both.iter().all(|v| v.content.is_some()), "each with its report");
+    assert!(node.pending_for(Sim::at(DAY), &report_id("KR-0001")).is_empty(), "expired: not pending");
+    sim.approve(KR, &rid("KR-0002", 1, JP), false).unwrap();
+    let left = sim.node(KR).pending_for(now, &report_id("KR-0002"));
+    assert_eq!(left.iter().map(|v| v.request.revision).collect::<Vec<_>>(), [2], "the decided one left");
+}
