@@ -470,7 +470,9 @@ pub(crate) async fn tisa_paths(
     let kr = operator(&c, Party::Kr).await?;
     let key = tisa_deploy::keys::load(&c.approver_key(Party::Kr, false))?;
     let mut jp_watch = Watch::start(&c, Party::Jp).await?;
-    let mut kr_watch = Watch::start(&c, Party::Kr).await?;
+    // KR's events are watched only on the paths that read them (the manual
+    // path, the pending build-up): a watcher decodes every event of its
+    // node, on the cores the other paths are measured on.
 
     // End-to-end latency under the standing grant: one report at a time.
     progress(json, format!("[{fsync}] tisa latency under a standing grant ({} reports)", s.latency));
@@ -564,6 +566,7 @@ pub(crate) async fn tisa_paths(
     let mut v = Vec::new();
     let mut decide = Vec::new();
     let commits_before = commit_readings(&c, &[Party::Kr, Party::Jp]).await?;
+    let mut kr_watch = Watch::start(&c, Party::Kr).await?;
     for i in 0..s.manual {
         let Some((d, e2e)) = manual_once(&kr, &key, &mut kr_watch, &mut jp_watch, i).await? else { continue };
         decide.push(d);
@@ -579,6 +582,7 @@ pub(crate) async fn tisa_paths(
             v,
         )
     });
+    kr_watch.stop();
     paths.push(latency_result(
         "tisa/decision_call",
         fsync,
@@ -642,8 +646,8 @@ pub(crate) async fn tisa_paths(
 
     // Scale through the node: build up pending requests at KR, then its RSS and decision time.
     progress(json, format!("[{fsync}] {} pending release requests at the KR node", s.node_pending));
-    kr_watch.clear();
-    let requested_before = kr_watch.counts.get("RELEASE_REQUESTED").copied().unwrap_or(0);
+    let mut kr_watch = Watch::start(&c, Party::Kr).await?;
+    let requested_before = kr_watch.count("RELEASE_REQUESTED");
     let t = Instant::now();
     let ids: Vec<String> = submit_batches(&kr, Category::NkNuclear, s.node_pending, s.submit_batch)
         .await
