@@ -76,6 +76,29 @@ fn forwarded_under_a_standing_grant_and_latest_state_kept() {
     assert!(sim.rejected(JP).is_empty() && sim.rejected(US).is_empty());
 }
 
+/// Tracks page one at a time in order of first appearance, each page
+/// right after its cursor; a cursor naming no track is refused.
+#[test]
+fn tracks_page_in_order_of_first_appearance() {
+    let mut sim = Sim::new();
+    missile_grant(&mut sim, KR, "KR-G-1", Classification::Secret);
+    sim.advance(SECOND);
+    for (id, seq) in [("KR-T-3", 1), ("KR-T-1", 1), ("KR-T-2", 1), ("KR-T-1", 2), ("KR-T-3", 2)] {
+        sim.track(KR, tdraft(id, seq, Classification::Secret, "USA,JPN")).unwrap();
+        sim.drive();
+    }
+    for p in [KR, US, JP] {
+        let one_by_one: Vec<(String, u32)> = all_pages(|after| sim.node(p).tracks(after, 1))
+            .iter()
+            .map(|t| (t.update.doc.track_id.to_string(), t.update.doc.seq))
+            .collect();
+        assert_eq!(one_by_one, [("KR-T-3".into(), 2), ("KR-T-1".into(), 2), ("KR-T-2".into(), 1)], "{p}");
+        let after_last = sim.node(p).tracks(Some("KR-T-2"), 1).unwrap();
+        assert!(after_last.items.is_empty() && after_last.next_after.is_none());
+        assert_eq!(sim.node(p).tracks(Some("KR-T-9"), 1), Err(CommandError::UnknownCursor("KR-T-9".into())));
+    }
+}
+
 /// The windows `p` recorded: `(link, track, first, last, updates, grant)`.
 fn windows_at(sim: &Sim, p: Party) -> Vec<(Party, String, u32, u32, u32, Option<String>)> {
     sim.events(p)

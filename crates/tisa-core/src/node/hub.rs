@@ -62,7 +62,8 @@ impl HeldReports {
         std::hash::BuildHasher::hash_one(&self.hasher, (id, revision))
     }
 
-    fn position(&self, id: &ReportId, revision: u32) -> Option<usize> {
+    /// The position of revision `revision` of report `id` among those held.
+    pub(super) fn position(&self, id: &ReportId, revision: u32) -> Option<usize> {
         let named = |h: &Held| h.report.header.id == *id && h.report.header.revision == revision;
         let at = self.index.find(self.hash(id, revision), |&i| self.held.get(i as usize).is_some_and(named))?;
         Some(*at as usize)
@@ -159,9 +160,14 @@ impl HeldReports {
         });
     }
 
-    /// Every report held, in arrival order.
-    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = &Held> {
-        self.held.iter()
+    /// The reports held at positions `range`, in arrival order (none beyond the end).
+    pub(super) fn slice(&self, range: std::ops::Range<usize>) -> &[Held] {
+        self.held.get(range).unwrap_or_default()
+    }
+
+    /// How many reports are held.
+    pub(super) fn len(&self) -> usize {
+        self.held.len()
     }
 
     /// Every report held, in arrival order, to change it.
@@ -580,7 +586,7 @@ mod tests {
             t.insert(held(id, *rev));
         }
         let order: Vec<(String, u32)> =
-            t.iter().map(|h| (h.report.header.id.to_string(), h.report.header.revision)).collect();
+            t.slice(0..t.len()).iter().map(|h| (h.report.header.id.to_string(), h.report.header.revision)).collect();
         assert_eq!(order, keys);
         for (id, rev) in &keys {
             let h = t.get(&(ReportId::new(id).unwrap(), *rev)).unwrap();

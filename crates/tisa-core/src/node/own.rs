@@ -59,6 +59,11 @@ impl Reports {
         self.reports.iter()
     }
 
+    /// The reports from position `i` on, in submission order.
+    pub(super) fn values_from(&self, i: usize) -> impl Iterator<Item = &OwnReport> {
+        self.reports.get(i..).unwrap_or_default().iter()
+    }
+
     /// Adds `revision` to report `id` (a new report if there is none):
     /// the revision's header names `id`.
     pub(super) fn push_revision(&mut self, id: &ReportId, revision: OwnRevision) {

@@ -4,7 +4,7 @@
 //! inbox; see `hub`.)
 
 use super::hub::Held;
-use super::views::{inbox_cursor, is_inbox_cursor, paginate, InboxEntry, InboxFilter, Page, RetractionNote};
+use super::views::{inbox_cursor, paginate, parse_inbox_cursor, InboxEntry, InboxFilter, Page, RetractionNote};
 use super::{two_persons, Node};
 use crate::body::blank_signed;
 use crate::error::{CommandError, RejectReason};
@@ -72,16 +72,9 @@ impl Node {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<InboxEntry>, CommandError> {
-        let all: Box<dyn Iterator<Item = _>> =
-            if filter.newest_first { Box::new(self.received().rev()) } else { Box::new(self.received()) };
-        let rows = all.filter(|(_, e)| filter.admits(e.header(), e.received_at()));
-        let mut page = paginate(
-            rows,
-            after,
-            limit,
-            |((id, rev), _), c| is_inbox_cursor(id, *rev, c),
-            |((id, rev), e)| Some((inbox_cursor(id, rev), e.entry())),
-        )?;
+        let rows = self.received_after(after, filter.newest_first)?;
+        let rows = rows.filter(|(_, e)| filter.admits(e.header(), e.received_at()));
+        let mut page = paginate(rows, limit, |((id, rev), e)| Some((inbox_cursor(id, rev), e.entry())))?;
         self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
         Ok(page)
     }
@@ -98,9 +91,49 @@ impl Node {
     /// inbox, or the reports the hub holds (its inbox; one of the two is
     /// always empty).
     fn received(&self) -> impl DoubleEndedIterator<Item = ((&ReportId, u32), InboxRow<'_>)> {
-        let inbox = self.inbox.iter().map(|((id, rev), e)| ((id, *rev), InboxRow::Received(e)));
-        let held = self.hub.held.iter().map(|e| ((&e.report.header.id, e.report.header.revision), InboxRow::Held(e)));
+        self.received_range(0, usize::MAX)
+    }
+
+    /// Those of [`Node::received`] at positions `lo..hi` (clamped to the end).
+    fn received_range(
+        &self,
+        lo: usize,
+        hi: usize,
+    ) -> impl DoubleEndedIterator<Item = ((&ReportId, u32), InboxRow<'_>)> {
+        let n = self.inbox.len();
+        let inbox = self.inbox.get_range(lo.min(n)..hi.min(n)).into_iter().flat_map(|s| s.iter());
+        let inbox = inbox.map(|((id, rev), e)| ((id, *rev), InboxRow::Received(e)));
+        let held = self.hub.held.slice(lo.saturating_sub(n)..hi.saturating_sub(n).min(self.hub.held.len()));
+        let held = held.iter().map(|e| ((&e.report.header.id, e.report.header.revision), InboxRow::Held(e)));
         inbox.chain(held)
+    }
+
+    /// The reports received after the one `after` names (newest first:
+    /// before it), in the order asked: straight to it by its index, so a
+    /// page deep into a long inbox costs its own rows only.
+    #[allow(clippy::type_complexity)]
+    fn received_after(
+        &self,
+        after: Option<&str>,
+        newest_first: bool,
+    ) -> Result<Box<dyn Iterator<Item = ((&ReportId, u32), InboxRow<'_>)> + '_>, CommandError> {
+        let n = self.inbox.len();
+        let total = n + self.hub.held.len();
+        let at = match after {
+            None => None,
+            Some(c) => {
+                let unknown = || CommandError::UnknownCursor(c.chars().take(140).collect());
+                let (id, rev) = parse_inbox_cursor(c).ok_or_else(unknown)?;
+                let held = || self.hub.held.position(&id, rev).map(|j| n + j);
+                Some(self.inbox.get_index_of(&(id.clone(), rev)).or_else(held).ok_or_else(unknown)?)
+            }
+        };
+        Ok(match (at, newest_first) {
+            (None, false) => Box::new(self.received_range(0, total)),
+            (None, true) => Box::new(self.received_range(0, total).rev()),
+            (Some(k), false) => Box::new(self.received_range(k + 1, total)),
+            (Some(k), true) => Box::new(self.received_range(0, k).rev()),
+        })
     }
 }
 

@@ -95,6 +95,21 @@ fn inbox_and_status_pages() {
     assert_eq!(cur(&s3), ["KR-0004.r1"]);
     assert_eq!(s3.next_after, None);
     assert!(matches!(kr.status(Some("KR-0001"), 2), Err(CommandError::UnknownCursor(_))));
+    for c in ["KR-0002.r9", "KR-0002.r01", "KR-0009.r1"] {
+        assert_eq!(kr.status(Some(c), 2), Err(CommandError::UnknownCursor(c.into())), "{c}");
+    }
+    // Every page, one at a time, is the whole list once, in order.
+    let mut one_by_one = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let p = kr.status(after.as_deref(), 1).unwrap();
+        one_by_one.extend(cur(&p));
+        match p.next_after {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(one_by_one, ["KR-0001.r1", "KR-0002.r1", "KR-0002.r2", "KR-0003.r1", "KR-0004.r1"]);
     assert!(kr
         .status(None, 100)
         .unwrap()
@@ -165,4 +180,48 @@ fn pending_for_one_report_is_that_reports_open_requests() {
     sim.approve(KR, &rid("KR-0002", 1, JP), false).unwrap();
     let left = sim.node(KR).pending_for(now, &report_id("KR-0002"));
     assert_eq!(left.iter().map(|v| v.request.revision).collect::<Vec<_>>(), [2], "the decided one left");
+}
+
+/// Paging any way through the inbox (a nation's, and the reports the hub
+/// holds), filtered or not, oldest or newest first, a page of any size at
+/// a time, gives the whole list once, in order: each page starts right
+/// after its cursor, found by index.
+#[test]
+fn inbox_pages_in_every_order_and_filter_cover_it_once() {
+    let mut sim = Sim::new();
+    for i in 1..=7 {
+        let category = if i % 3 == 0 { NkNuclear } else { NkMissile };
+        sim.submit(KR, &format!("KR-000{i}"), draft(category, Secret, "USA,JPN", &i.to_string())).unwrap();
+    }
+    sim.correct(KR, "KR-0002", draft(NkMissile, Secret, "USA,JPN", "2b")).unwrap();
+    sim.drive();
+    for v in sim.pending(KR) {
+        sim.approve(KR, &v.request.request_id, false).unwrap();
+    }
+    sim.drive();
+    let cursor = |e: &InboxEntry| inbox_cursor(&e.delivery.header.id, e.delivery.header.revision);
+    for p in [JP, US] {
+        let node = sim.node(p);
+        let everything =
+            |f: &InboxFilter| node.inbox_filtered(f, None, 1000).unwrap().items.iter().map(cursor).collect::<Vec<_>>();
+        let oldest = everything(&InboxFilter::default());
+        assert_eq!(oldest.len(), 8, "{p}: {oldest:?}");
+        let mut newest = everything(&InboxFilter { newest_first: true, ..InboxFilter::default() });
+        newest.reverse();
+        assert_eq!(newest, oldest, "{p}: newest first is the same list backwards");
+        for newest_first in [false, true] {
+            for category in [None, Some(NkMissile), Some(NkNuclear)] {
+                let f = InboxFilter { newest_first, category, ..InboxFilter::default() };
+                let whole = everything(&f);
+                for limit in 1..=3 {
+                    let paged: Vec<String> =
+                        all_pages(|after| node.inbox_filtered(&f, after, limit)).iter().map(cursor).collect();
+                    assert_eq!(paged, whole, "{p} newest_first={newest_first} {category:?} limit={limit}");
+                }
+            }
+        }
+        let f = InboxFilter { newest_first: true, ..InboxFilter::default() };
+        let missing = "KR-0002.r3";
+        assert_eq!(node.inbox_filtered(&f, Some(missing), 2), Err(CommandError::UnknownCursor(missing.into())));
+    }
 }
