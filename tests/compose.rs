@@ -39,7 +39,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{canary, describe, wait_until, BIN};
+use crate::common::{canary, describe, wait_until, ClusterPermit, BIN};
 use serde_json::Value;
 
 /// Deadline of a single condition (a message crossing, a node coming back).
@@ -147,7 +147,8 @@ const CLUSTER: Layout = Layout {
     ],
 };
 
-/// One stack at a time (two would swamp two cores).
+/// One stack at a time (two would swamp two cores), and no cluster test
+/// beside it (`ClusterPermit::acquire_all`).
 static ONE_STACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A compose project of our own, taken down with `down -v` on drop.
@@ -488,6 +489,7 @@ fn docker_or_skip(test: &str) -> Option<Vec<String>> {
 fn three_nations_on_their_own_networks() {
     let Some(program) = docker_or_skip("three_nations_on_their_own_networks") else { return };
     let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = ClusterPermit::acquire_all();
     let mut stack = Stack::new(program, images(), &SINGLE);
     let t0 = Instant::now();
     let lap = |what: &str| visible(&format!("compose: {what} ({:.0?} since start)", t0.elapsed()));
@@ -615,6 +617,7 @@ fn three_nations_on_their_own_networks() {
 fn three_nations_as_three_server_clusters() {
     let Some(program) = docker_or_skip("three_nations_as_three_server_clusters") else { return };
     let _one = ONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = ClusterPermit::acquire_all();
     let mut stack = Stack::new(program, images(), &CLUSTER);
     let t0 = Instant::now();
     let lap = |what: &str| visible(&format!("compose (clusters): {what} ({:.0?} since start)", t0.elapsed()));

@@ -27,10 +27,10 @@ pub const MAX_CLUSTERS: usize = 2;
 static RUNNING: Mutex<usize> = Mutex::new(0);
 static FREED: Condvar = Condvar::new();
 
-/// A slot in the counting semaphore; released on drop. [`TestCluster`]
+/// Slots in the counting semaphore; released on drop. [`TestCluster`]
 /// holds one; tests that run their own processes (the demo, the benchmark,
-/// bare nats-servers) take one themselves.
-pub struct ClusterPermit(());
+/// bare nats-servers) take one themselves; a compose stack takes them all.
+pub struct ClusterPermit(usize);
 
 impl ClusterPermit {
     /// Blocks until fewer than [`MAX_CLUSTERS`] clusters are running.
@@ -40,15 +40,30 @@ impl ClusterPermit {
             n = FREED.wait(n).unwrap_or_else(|e| e.into_inner());
         }
         *n += 1;
-        ClusterPermit(())
+        ClusterPermit(1)
+    }
+
+    /// Blocks until no cluster runs, then holds every slot: for what is as
+    /// heavy as several clusters (a compose stack, up to twelve containers),
+    /// which must not share the two cores with one. The tests of all files
+    /// run in one binary, so a compose stack would otherwise come up beside
+    /// a nine-server cluster test (seen: its streams' replicas not current
+    /// within the deadline).
+    pub fn acquire_all() -> ClusterPermit {
+        let mut n = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        while *n > 0 {
+            n = FREED.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n = MAX_CLUSTERS;
+        ClusterPermit(MAX_CLUSTERS)
     }
 }
 
 impl Drop for ClusterPermit {
     fn drop(&mut self) {
         let mut n = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        *n -= 1;
-        FREED.notify_one();
+        *n -= self.0;
+        FREED.notify_all();
     }
 }
 
