@@ -4,7 +4,9 @@
 //! inbox; see `hub`.)
 
 use super::hub::Held;
-use super::views::{inbox_cursor, paginate, parse_inbox_cursor, InboxEntry, InboxFilter, Page, RetractionNote};
+use super::views::{
+    inbox_cursor, paginate, parse_inbox_cursor, unknown_cursor, InboxEntry, InboxFilter, Page, RetractionNote,
+};
 use super::{two_persons, Node};
 use crate::body::blank_signed;
 use crate::error::{CommandError, RejectReason};
@@ -74,7 +76,7 @@ impl Node {
     ) -> Result<Page<InboxEntry>, CommandError> {
         let rows = self.received_after(after, filter.newest_first)?;
         let rows = rows.filter(|(_, e)| filter.admits(e.header(), e.received_at()));
-        let mut page = paginate(rows, limit, |((id, rev), e)| Some((inbox_cursor(id, rev), e.entry())))?;
+        let mut page = paginate(rows, limit, |((id, rev), e)| Some((inbox_cursor(id, rev), e.entry())));
         self.fill_in_memory(&mut page.items, |e| e.body.as_ref(), InboxEntry::fill);
         Ok(page)
     }
@@ -122,10 +124,9 @@ impl Node {
         let at = match after {
             None => None,
             Some(c) => {
-                let unknown = || CommandError::UnknownCursor(c.chars().take(140).collect());
-                let (id, rev) = parse_inbox_cursor(c).ok_or_else(unknown)?;
+                let (id, rev) = parse_inbox_cursor(c).ok_or_else(|| unknown_cursor(c))?;
                 let held = || self.hub.held.position(&id, rev).map(|j| n + j);
-                Some(self.inbox.get_index_of(&(id.clone(), rev)).or_else(held).ok_or_else(unknown)?)
+                Some(self.inbox.get_index_of(&(id.clone(), rev)).or_else(held).ok_or_else(|| unknown_cursor(c))?)
             }
         };
         Ok(match (at, newest_first) {

@@ -241,8 +241,7 @@ impl Requests {
         reports: &Reports,
         now: Timestamp,
     ) -> impl Iterator<Item = &'a Entry> + 'a {
-        let report = reports.position(id).map(small);
-        self.table.iter().filter(move |e| Some(e.report) == report && e.is_open(now))
+        self.of_report(id, reports).filter_map(|i| self.table.get(i)).filter(move |e| e.is_open(now))
     }
 
     /// The indexes of the requests for report `id`, in the order opened.

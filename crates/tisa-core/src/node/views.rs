@@ -256,16 +256,15 @@ impl Node {
         let start = match after {
             None => 0,
             Some(c) => {
-                let unknown = || CommandError::UnknownCursor(c.chars().take(140).collect());
-                let id = RequestId::new(c).map_err(|_| unknown())?;
-                reqs.index_of(&id, &self.originator.reports).ok_or_else(unknown)? + 1
+                let id = RequestId::new(c).map_err(|_| unknown_cursor(c))?;
+                reqs.index_of(&id, &self.originator.reports).ok_or_else(|| unknown_cursor(c))? + 1
             }
         };
         let open = reqs.iter().skip(start).filter(move |(_, e)| e.is_open(now));
         let mut page = paginate(open, limit, |(_, e)| {
             let r = e.tracked.request(&e.key(&self.originator.reports)?);
             Some((r.request_id.to_string(), self.pending_view(r)?))
-        })?;
+        });
         self.fill_in_memory(&mut page.items, |v| v.body.as_ref(), PendingView::fill);
         Ok(page)
     }
@@ -326,10 +325,10 @@ impl Node {
         let (from, skip) = match after {
             None => (0, 0),
             Some(c) => {
-                let unknown = || CommandError::UnknownCursor(c.chars().take(140).collect());
+                let unknown = || unknown_cursor(c);
                 let (id, revision) = parse_inbox_cursor(c).ok_or_else(unknown)?;
                 let at = reports.position(&id).ok_or_else(unknown)?;
-                let own = reports.get(&id).ok_or_else(unknown)?;
+                let own = reports.values_from(at).next().ok_or_else(unknown)?;
                 let k = own.revisions.iter().position(|r| r.report.header.revision == revision).ok_or_else(unknown)?;
                 (at, k + 1)
             }
@@ -338,9 +337,9 @@ impl Node {
             let skip = if i == 0 { skip } else { 0 };
             o.revisions.iter().skip(skip).map(move |r| (r, o.retraction.as_deref()))
         });
-        paginate(rows, limit, |(r, t)| {
+        Ok(paginate(rows, limit, |(r, t)| {
             Some((inbox_cursor(&r.report.header.id, r.report.header.revision), self.originator.status(r, t)))
-        })
+        }))
     }
 
     /// The latest update of every track this party knows (own, held at the
@@ -349,13 +348,12 @@ impl Node {
         let from = match after {
             None => 0,
             Some(c) => {
-                let unknown = || CommandError::UnknownCursor(c.chars().take(140).collect());
-                let id = TrackId::new(c).map_err(|_| unknown())?;
-                self.tracks.get_index_of(&id).ok_or_else(unknown)? + 1
+                let id = TrackId::new(c).map_err(|_| unknown_cursor(c))?;
+                self.tracks.get_index_of(&id).ok_or_else(|| unknown_cursor(c))? + 1
             }
         };
         let rows = self.tracks.get_range(from..).into_iter().flat_map(|s| s.iter());
-        paginate(rows, limit, |(id, e)| Some((id.to_string(), e.clone())))
+        Ok(paginate(rows, limit, |(id, e)| Some((id.to_string(), e.clone()))))
     }
 
     /// Status of every revision of one own report.
@@ -393,19 +391,18 @@ pub fn inbox_cursor(id: &ReportId, revision: u32) -> String {
     format!("{id}.r{revision}")
 }
 
-/// The report and revision an [`inbox_cursor`] names (`None`: not one).
+/// The report and revision an [`inbox_cursor`] names (`None`: not one;
+/// the revision as `{n}` writes it: digits, no leading zero).
 pub(super) fn parse_inbox_cursor(cursor: &str) -> Option<(ReportId, u32)> {
     let (id, n) = cursor.rsplit_once(".r")?;
-    let revision = n.parse().ok().filter(|r| is_decimal(n, *r))?;
+    let canonical = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'));
+    let revision = n.parse().ok().filter(|_| canonical)?;
     Some((ReportId::new(id).ok()?, revision))
 }
 
-/// Whether `s` is `n` as `{n}` writes it (no sign, no leading zero).
-fn is_decimal(s: &str, n: u32) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'))
-        && s.parse::<u32>() == Ok(n)
+/// The error for a paging cursor that names nothing in its list.
+pub(super) fn unknown_cursor(cursor: &str) -> CommandError {
+    CommandError::UnknownCursor(cursor.chars().take(140).collect())
 }
 
 /// One page of `rows` (what follows the cursor, in the order listed): at
@@ -420,7 +417,7 @@ pub(super) fn paginate<R, T>(
     rows: impl Iterator<Item = R>,
     limit: usize,
     make: impl FnMut(R) -> Option<(String, T)>,
-) -> Result<Page<T>, CommandError> {
+) -> Page<T> {
     let limit = limit.clamp(1, limits::PAGE);
     let mut items = rows.filter_map(make);
     let mut out = Vec::new();
@@ -435,7 +432,7 @@ pub(super) fn paginate<R, T>(
         }
     }
     let next_after = if items.next().is_some() { last } else { None };
-    Ok(Page { items: out, next_after })
+    Page { items: out, next_after }
 }
 
 #[cfg(test)]
@@ -456,7 +453,7 @@ mod tests {
                 built.set(built.get() + 1);
                 r.is_multiple_of(2).then(|| (r.to_string(), r))
             };
-            let page = paginate(from..n, limit, make).unwrap();
+            let page = paginate(from..n, limit, make);
             out.push(page.items);
             match page.next_after {
                 Some(n) => after = Some(n),
@@ -489,13 +486,13 @@ mod tests {
 
     #[test]
     fn a_page_says_whether_another_follows() {
-        let page = |rows: std::ops::Range<u32>, limit| paginate(rows, limit, |r| Some((r.to_string(), r))).unwrap();
+        let page = |rows: std::ops::Range<u32>, limit| paginate(rows, limit, |r| Some((r.to_string(), r)));
         assert_eq!(page(0..5, 2).next_after.as_deref(), Some("1"));
         assert_eq!(page(3..5, 2).next_after, None, "the last page");
         assert_eq!(page(0..5, 0).items, [0], "limit 0 means 1");
-        let odd = paginate(0..5u32, 2, |r| (r < 3).then(|| (r.to_string(), r))).unwrap();
+        let odd = paginate(0..5u32, 2, |r| (r < 3).then(|| (r.to_string(), r)));
         assert_eq!((odd.items, odd.next_after), (vec![0, 1], Some("1".to_owned())), "row 2 still follows");
-        let none_after = paginate(0..5u32, 2, |r| (r < 2).then(|| (r.to_string(), r))).unwrap();
+        let none_after = paginate(0..5u32, 2, |r| (r < 2).then(|| (r.to_string(), r)));
         assert_eq!(none_after.next_after, None, "nothing listed follows");
     }
 
