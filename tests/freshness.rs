@@ -130,9 +130,10 @@ async fn withhold_revocation(c: &TestCluster, grant_id: &str) {
     }
 }
 
-/// The withheld-revocation attack, with statement window `window`; returns
-/// the id of the report KR submitted after revoking.
-fn withheld_revocation(c: &mut TestCluster) -> String {
+/// The withheld-revocation attack; returns the ids of the two reports KR
+/// submitted after revoking, which the hub, not knowing of the revocation,
+/// forwards.
+fn withheld_revocation(c: &mut TestCluster) -> [String; 2] {
     let g = grant(c);
     // The grant works: a covered report reaches JP with no approval.
     let before = submit(c, Party::Kr, &missile("before_revoke"));
@@ -147,7 +148,7 @@ fn withheld_revocation(c: &mut TestCluster) -> String {
     rt.block_on(withhold_revocation(c, &g));
 
     // KR submits after revoking; the hub comes back knowing nothing of it.
-    let after = submit(c, Party::Kr, &missile("after_revoke"));
+    let after = [submit(c, Party::Kr, &missile("after_revoke")), submit(c, Party::Kr, &missile("after_revoke_2"))];
     // The scenario's time: the attack runs longer than the short window.
     let window = Duration::from_secs(3);
     wait_until(revoked_at + window + Duration::from_secs(2), "no event: the window's time", || {
@@ -160,27 +161,43 @@ fn withheld_revocation(c: &mut TestCluster) -> String {
 fn a_withheld_revocation_holds_what_the_hub_forwards_after_the_window(broker: Broker) {
     let mut c = cluster(broker, SHORT);
     let after = withheld_revocation(&mut c);
-    // JP holds it: committed, not in the inbox, not refused.
-    wait_until(Instant::now() + WAIT, "JP holds the report sent under the revoked grant", || {
-        held(&c, Party::Jp).iter().any(|h| h["id"] == after.as_str()).then_some(())
+    // JP holds both: committed, not in the inbox, not refused.
+    wait_until(Instant::now() + WAIT, "JP holds the reports sent under the revoked grant", || {
+        let h = held(&c, Party::Jp);
+        after.iter().all(|a| h.iter().any(|h| h["id"] == a.as_str())).then_some(())
     });
-    assert_eq!(jp_count(&c, &after), 0, "a report submitted after the revocation reached JP's inbox");
-    assert!(audit_of(&c, Party::Jp, "HELD", &after) >= 1, "JP's audit does not record the hold");
-    // KR issues no statement for a revoked grant, so nothing releases it:
+    for a in &after {
+        assert_eq!(jp_count(&c, a), 0, "a report submitted after the revocation reached JP's inbox");
+        assert!(audit_of(&c, Party::Jp, "HELD", a) >= 1, "JP's audit does not record the hold");
+    }
+    // `tisa held` pages: one item a page, the second after the first's cursor.
+    let first = cli_json(&c, Party::Jp, &["held", "--limit", "1"]);
+    let next = first["next_after"].as_str().unwrap_or_else(|| panic!("no next page: {first}")).to_owned();
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(1), "{first}");
+    let second = cli_json(&c, Party::Jp, &["held", "--limit", "1", "--after", &next]);
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1), "{second}");
+    assert!(second["next_after"].is_null(), "{second}");
+    let paged = [&first["items"][0]["id"], &second["items"][0]["id"]];
+    assert_eq!(paged, [after[0].as_str(), after[1].as_str()], "{first} {second}");
+    // KR issues no statement for a revoked grant, so nothing releases them:
     // a later legitimate release (manual, approved) reaching JP is the canary
     // that JP has processed everything the hub sent before it.
     let canary = submit(&c, Party::Kr, &draft("nuclear", "secret", "USA,JPN", "canary"));
     let rq = common::flow::wait_request_id(&c, Party::Kr, &canary, 1);
     common::flow::approve(&c, Party::Kr, &rq);
     wait_jp(&c, &canary);
-    assert_eq!(jp_count(&c, &after), 0, "the held report was released without a fresh statement");
+    for a in &after {
+        assert_eq!(jp_count(&c, a), 0, "a held report was released without a fresh statement");
+    }
 }
 
 fn control_within_the_window_the_same_attack_is_accepted(broker: Broker) {
     let mut c = cluster(broker, LONG);
     let after = withheld_revocation(&mut c);
     // Within the window the hub can still use the grant: the bound is the window.
-    wait_jp(&c, &after);
+    for a in &after {
+        wait_jp(&c, a);
+    }
     assert!(held(&c, Party::Jp).is_empty(), "nothing is held within the window");
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use serde_json::{json, Value};
+use tisa_core::Page;
 use tisa_kit::operator::{call, unexpected};
 use tisa_kit::util::utc;
 use tisa_kit::Ctx;
@@ -13,9 +14,9 @@ use tisa_transport::{ControlReply, ControlRequest, ListQuery};
 use crate::commands::print_json;
 
 /// `tisa held`: what the node holds for want of a fresh grant-standing statement.
-pub async fn held(c: &Ctx) -> Result<ExitCode> {
-    let reply = call(c, ControlRequest::Held(ListQuery::default())).await?;
-    let ControlReply::Held(items) = reply else { return Err(unexpected(&reply)) };
+pub async fn held(c: &Ctx, after: Option<String>, limit: usize) -> Result<ExitCode> {
+    let reply = call(c, ControlRequest::Held(ListQuery { after, limit, ..ListQuery::default() })).await?;
+    let ControlReply::Held(Page { items, next_after: next }) = reply else { return Err(unexpected(&reply)) };
     if c.json {
         let items: Vec<Value> = items
             .iter()
@@ -31,7 +32,7 @@ pub async fn held(c: &Ctx) -> Result<ExitCode> {
                 })
             })
             .collect();
-        print_json(&json!({"items": items}));
+        print_json(&json!({"items": items, "next_after": next}));
     } else if items.is_empty() {
         println!("{} holds nothing", c.party);
     } else {
@@ -48,6 +49,9 @@ pub async fn held(c: &Ctx) -> Result<ExitCode> {
                 last
             );
         }
+    }
+    if let (false, Some(n)) = (c.json, &next) {
+        eprintln!("more: --after {n}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -100,7 +100,7 @@ enum Command {
     /// Deliveries and track updates under another party's standing grant that your node holds
     /// because no fresh statement that the grant still stands came with them (ids only). The next
     /// fresh statement releases them; a revocation refuses them. Nothing held is lost.
-    Held(Common),
+    Held(ListArgs),
     /// Show where your party's reports stand.
     Status(StatusArgs),
     /// Check that your node answers, with its counters. Exits 1 if a link is down or
@@ -296,7 +296,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(a) => commands::watch(&a.common.resolve()?, a.count).await,
         Command::Notify(a) => notify::notify(a).await,
         Command::Tracks(a) => commands::tracks(&a.common.resolve()?, a.after, a.limit).await,
-        Command::Held(c) => held::held(&c.resolve()?).await,
+        Command::Held(a) => held::held(&a.common.resolve()?, a.after, a.limit).await,
         Command::Status(a) => commands::status(&a.common.resolve()?, a.report_id, a.after, a.limit).await,
         Command::Health(c) => commands::health(&c.resolve()?).await,
         Command::Deadletter(DeadletterCommand::List { common, limit }) => {

@@ -47,9 +47,9 @@ pub use ids::*;
 pub use input::{Command, Input, LoggedInput};
 pub use message::*;
 pub use node::{
-    inbox_cursor, limits, Authorized, Event, GrantView, HeldKind, HeldView, HubState, InboxEntry, InboxFilter, Lane,
-    LaneCounts, LaneOutcome, LaneView, Node, Page, PendingView, RecipientState, ReportDraft, RetractionNote,
-    RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
+    held_cursor, inbox_cursor, limits, Authorized, Event, GrantView, HeldKind, HeldView, HubState, InboxEntry,
+    InboxFilter, Lane, LaneCounts, LaneOutcome, LaneView, Node, Page, PendingView, RecipientState, ReportDraft,
+    RetractionNote, RevisionStatus, SubmitNote, Submitted, TrackDraft, TrackEntry, TrackSubmitted,
 };
 pub use policy::{AgreementTag, KeyEntry, KeyId, KeyRole, NotReleasable, Policy, Verb};
 pub use report::*;

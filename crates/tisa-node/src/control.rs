@@ -343,7 +343,10 @@ impl Actor {
                 .core
                 .tracks(q.after.as_deref(), q.page_size(usize::MAX))
                 .map(|p| self.fit(ControlReply::Tracks(p), &q)),
-            Query::Held(_) => Ok(ControlReply::Held(self.core.held())),
+            Query::Held(q) => self
+                .core
+                .held_page(q.after.as_deref(), q.page_size(usize::MAX))
+                .map(|p| self.fit(ControlReply::Held(p), &q)),
             // Answered with the signed action's holder (`on_calls`).
             Query::BundleExport(_) | Query::BundleImport(_) => {
                 Ok(ControlReply::error("UNAUTHORIZED", "a bundle request needs a signed action"))

@@ -454,26 +454,29 @@ fn replies() -> Vec<ControlReply> {
             }],
             40,
         ),
-        ControlReply::Held(vec![
-            HeldView {
-                kind: HeldKind::Delivery,
-                id: "KR-abc".into(),
-                revision: 2,
-                originator: Party::Kr,
-                grant_id: "KR-G-1".into(),
-                held_at: Timestamp(13),
-                statement_issued_at: Some(Timestamp(7)),
-            },
-            HeldView {
-                kind: HeldKind::Track,
-                id: "KR-T-1".into(),
-                revision: 9,
-                originator: Party::Kr,
-                grant_id: "KR-G-1".into(),
-                held_at: Timestamp(14),
-                statement_issued_at: None,
-            },
-        ]),
+        ControlReply::Held(Page {
+            items: vec![
+                HeldView {
+                    kind: HeldKind::Delivery,
+                    id: "KR-abc".into(),
+                    revision: 2,
+                    originator: Party::Kr,
+                    grant_id: "KR-G-1".into(),
+                    held_at: Timestamp(13),
+                    statement_issued_at: Some(Timestamp(7)),
+                },
+                HeldView {
+                    kind: HeldKind::Track,
+                    id: "KR-T-1".into(),
+                    revision: 9,
+                    originator: Party::Kr,
+                    grant_id: "KR-G-1".into(),
+                    held_at: Timestamp(14),
+                    statement_issued_at: None,
+                },
+            ],
+            next_after: Some("track:KR-T-1".into()),
+        }),
     ]
 }
 

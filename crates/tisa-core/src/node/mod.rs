@@ -67,7 +67,7 @@ pub use courier::BundleError;
 pub use event::{Event, HeldKind};
 pub use lane::{Lane, LaneCounts, LaneOutcome, LaneView};
 pub use originator::{ReportDraft, SubmitNote, Submitted};
-pub use standing::HeldView;
+pub use standing::{held_cursor, HeldView};
 pub use tracks::{TrackDraft, TrackEntry, TrackSubmitted};
 pub use views::{
     inbox_cursor, GrantView, HubState, InboxEntry, InboxFilter, Page, PendingView, RecipientState, RetractionNote,

@@ -31,8 +31,9 @@ use indexmap::IndexMap;
 use super::event::{Event, HeldKind};
 use super::recipient::Received;
 use super::tracks::TrackEntry;
+use super::views::{paginate, parse_inbox_cursor, unknown_cursor, Page};
 use super::Node;
-use crate::error::RejectReason;
+use crate::error::{CommandError, RejectReason};
 use crate::ids::{MessageId, ReportId, TrackId};
 use crate::message::{Consent, Grant, Payload, Receipt, Rejection, Standing, TrackUpdate};
 use crate::policy::KeyRole;
@@ -91,12 +92,62 @@ pub struct HeldView {
     pub statement_issued_at: Option<Timestamp>,
 }
 
+/// The paging cursor of a held item: `delivery:<report id>.r<revision>` or
+/// `track:<track id>` (the kind first, so that the two never collide).
+pub fn held_cursor(h: &HeldView) -> String {
+    match h.kind {
+        HeldKind::Delivery => format!("delivery:{}.r{}", h.id, h.revision),
+        HeldKind::Track => format!("track:{}", h.id),
+    }
+}
+
+/// What a [`held_cursor`] names (`None`: not a held cursor).
+enum HeldCursor {
+    Delivery((ReportId, u32)),
+    Track(TrackId),
+}
+
+fn parse_held_cursor(cursor: &str) -> Option<HeldCursor> {
+    if let Some(rest) = cursor.strip_prefix("delivery:") {
+        return parse_inbox_cursor(rest).map(HeldCursor::Delivery);
+    }
+    let id = cursor.strip_prefix("track:")?;
+    TrackId::new(id).ok().map(HeldCursor::Track)
+}
+
 impl Node {
     /// Items held for want of a fresh grant-standing statement, in arrival
-    /// order (deliveries first, then tracks).
+    /// order (deliveries first, then tracks): all of them (see
+    /// [`Node::held_page`] for a page).
     pub fn held(&self) -> Vec<HeldView> {
+        self.held_rows(0, 0).collect()
+    }
+
+    /// One page of [`Node::held`]: at most `limit` items after the cursor
+    /// `after` (a previous page's `next_after`, [`held_cursor`]), found by
+    /// index. A cursor naming an item released since (a fresh statement
+    /// came) or never held is an [`CommandError::UnknownCursor`]: what it
+    /// named is gone, so the list is read again from its start.
+    pub fn held_page(&self, after: Option<&str>, limit: usize) -> Result<Page<HeldView>, CommandError> {
+        let (deliveries_from, tracks_from) = match after.map(|c| (c, parse_held_cursor(c))) {
+            None => (0, 0),
+            Some((c, None)) => return Err(unknown_cursor(c)),
+            Some((c, Some(HeldCursor::Delivery(key)))) => {
+                (self.freshness.held.get_index_of(&key).ok_or_else(|| unknown_cursor(c))? + 1, 0)
+            }
+            Some((c, Some(HeldCursor::Track(id)))) => (
+                self.freshness.held.len(),
+                self.freshness.held_tracks.get_index_of(&id).ok_or_else(|| unknown_cursor(c))? + 1,
+            ),
+        };
+        Ok(paginate(self.held_rows(deliveries_from, tracks_from), limit, |h| Some((held_cursor(&h), h))))
+    }
+
+    /// The held items from these positions on: deliveries, then tracks.
+    fn held_rows(&self, deliveries_from: usize, tracks_from: usize) -> impl Iterator<Item = HeldView> + '_ {
         let issued = |g: &str| self.freshness.statements.get(g).map(|s| s.doc.issued_at);
-        let deliveries = self.freshness.held.values().map(|h| HeldView {
+        let deliveries = self.freshness.held.get_range(deliveries_from..).into_iter().flat_map(|s| s.values());
+        let deliveries = deliveries.map(move |h| HeldView {
             kind: HeldKind::Delivery,
             id: h.received.header.id.to_string(),
             revision: h.received.header.revision,
@@ -105,7 +156,8 @@ impl Node {
             held_at: h.received.received_at,
             statement_issued_at: issued(&h.grant_id),
         });
-        let tracks = self.freshness.held_tracks.values().filter_map(|h| {
+        let tracks = self.freshness.held_tracks.get_range(tracks_from..).into_iter().flat_map(|s| s.values());
+        let tracks = tracks.filter_map(move |h| {
             let g = h.update.consent.as_ref()?;
             Some(HeldView {
                 kind: HeldKind::Track,
@@ -117,7 +169,7 @@ impl Node {
                 statement_issued_at: issued(&g.doc.grant_id),
             })
         });
-        deliveries.chain(tracks).collect()
+        deliveries.chain(tracks)
     }
 
     /// How many items are held (see [`Node::held`]).

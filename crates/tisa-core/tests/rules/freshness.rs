@@ -299,3 +299,70 @@ fn the_hub_sends_the_newest_statement_again_when_a_link_comes_back() {
     assert!(held(&sim, JP).is_empty());
     assert!(sim.has(JP, "KR-0001", 1));
 }
+
+#[test]
+fn what_is_held_is_listed_page_by_page_deliveries_then_tracks() {
+    let track = |id: &str| TrackDraft {
+        track_id: TrackId::new(id).unwrap(),
+        seq: 1,
+        classification: Secret,
+        releasable_to: rel("USA,JPN"),
+        launch: GeoPoint { lat_e6: 39_030_000, lon_e6: 125_750_000 },
+        launched_at: Timestamp(T0),
+        position: GeoPoint { lat_e6: 39_500_000, lon_e6: 127_000_000 },
+        altitude_m: 1000,
+        observed_at: Timestamp(T0 + 1),
+        impact: None,
+    };
+    let mut sim = Sim::new();
+    kr_grant(&mut sim);
+    sim.advance_without_timers(WINDOW + 1);
+    for n in 1..=4 {
+        sim.submit(KR, &format!("KR-000{n}"), draft(NkMissile, Secret, "USA,JPN", "a")).unwrap();
+    }
+    sim.track(KR, track("KR-T-1")).unwrap();
+    sim.track(KR, track("KR-T-2")).unwrap();
+    sim.drive();
+    let all = sim.node(JP).held();
+    let ids: Vec<&str> = all.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(ids, ["KR-0001", "KR-0002", "KR-0003", "KR-0004", "KR-T-1", "KR-T-2"]);
+    // Every page size reads the whole list once, in order; the cursors name their kind.
+    for limit in 1..=7 {
+        let (mut got, mut after, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let page = sim.node(JP).held_page(after.as_deref(), limit).unwrap();
+            pages += 1;
+            assert!(pages <= all.len() + 1, "limit {limit}: paging does not end (a cursor that does not advance)");
+            assert!(page.items.len() <= limit);
+            if let Some(n) = &page.next_after {
+                assert_eq!(n, &tisa_core::held_cursor(page.items.last().unwrap()));
+            }
+            got.extend(page.items);
+            match page.next_after {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(got, all, "limit {limit}");
+        assert_eq!(pages, all.len().div_ceil(limit), "limit {limit}: no empty last page");
+    }
+    let after_d2 = sim.node(JP).held_page(Some("delivery:KR-0002.r1"), 2).unwrap();
+    assert_eq!(after_d2.items, all[2..4]);
+    assert_eq!(after_d2.next_after.as_deref(), Some("delivery:KR-0004.r1"));
+    let after_t1 = sim.node(JP).held_page(Some("track:KR-T-1"), 5).unwrap();
+    assert_eq!((after_t1.items.as_slice(), after_t1.next_after), (&all[5..], None));
+    // Not a held cursor, or one naming nothing held: refused, saying which.
+    for bad in ["KR-0002.r1", "delivery:KR-0002", "delivery:KR-0009.r1", "track:KR-T-9", "track:", "report:KR-0001.r1"]
+    {
+        let e = sim.node(JP).held_page(Some(bad), 2).unwrap_err();
+        assert!(matches!(&e, CommandError::UnknownCursor(c) if c == bad), "{bad}: {e:?}");
+    }
+    // A fresh statement releases them all: a cursor naming one is refused
+    // now (what it named is gone), where it was taken above (the control).
+    sim.fire_timers();
+    sim.drive();
+    assert!(sim.node(JP).held().is_empty());
+    let e = sim.node(JP).held_page(Some("delivery:KR-0002.r1"), 2).unwrap_err();
+    assert!(matches!(e, CommandError::UnknownCursor(_)), "{e:?}");
+    assert_eq!(sim.node(JP).held_page(None, 2).unwrap(), tisa_core::Page { items: vec![], next_after: None });
+}

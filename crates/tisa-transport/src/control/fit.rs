@@ -5,7 +5,7 @@
 //! gets a reply it would drop, so an operator never waits for one in vain.
 
 use prost::Message;
-use tisa_core::{inbox_cursor, Page};
+use tisa_core::{held_cursor, inbox_cursor, Page};
 
 use super::ControlReply;
 use crate::convert::Wire;
@@ -15,7 +15,7 @@ use crate::convert::Wire;
 /// own framing.
 const FRAMING: usize = 256;
 
-/// Cuts a page of `pending`, `inbox`, `status` or `tracks` to at most
+/// Cuts a page of `pending`, `inbox`, `status`, `tracks` or `held` to at most
 /// `limit` bytes encoded (0: no limit); other replies are returned as they are.
 pub fn fit_page(reply: ControlReply, limit: usize) -> ControlReply {
     if limit == 0 {
@@ -30,6 +30,7 @@ pub fn fit_page(reply: ControlReply, limit: usize) -> ControlReply {
             cut(p, limit, |s| inbox_cursor(&s.header.id, s.header.revision), ControlReply::Status)
         }
         ControlReply::Tracks(p) => cut(p, limit, |t| t.update.doc.track_id.to_string(), ControlReply::Tracks),
+        ControlReply::Held(p) => cut(p, limit, held_cursor, ControlReply::Held),
         other => other,
     }
 }
@@ -119,6 +120,31 @@ mod tests {
         assert!(cut.encode().len() <= size / 3);
         let last = p.items.last().unwrap().update.doc.track_id.to_string();
         assert_eq!(p.next_after.as_deref(), Some(last.as_str()), "the next page starts after the last item kept");
+    }
+
+    #[test]
+    fn a_held_page_is_cut_too_and_its_cursor_names_its_kind() {
+        use tisa_core::{HeldKind, HeldView};
+        let item = |n: u32| HeldView {
+            kind: if n.is_multiple_of(2) { HeldKind::Delivery } else { HeldKind::Track },
+            id: format!("KR-{n:04}"),
+            revision: 1,
+            originator: Party::Kr,
+            grant_id: "KR-G-1".into(),
+            held_at: Timestamp(1),
+            statement_issued_at: None,
+        };
+        let whole = ControlReply::Held(Page { items: (0..200).map(item).collect(), next_after: None });
+        let size = whole.encode().len();
+        let cut = fit_page(whole, size / 2);
+        let ControlReply::Held(p) = &cut else { panic!("{cut:?}") };
+        assert!(p.items.len() > 50 && p.items.len() < 100, "{}", p.items.len());
+        let last = p.items.last().unwrap();
+        let want = match last.kind {
+            HeldKind::Delivery => format!("delivery:{}.r1", last.id),
+            HeldKind::Track => format!("track:{}", last.id),
+        };
+        assert_eq!(p.next_after.as_deref(), Some(want.as_str()));
     }
 
     #[test]

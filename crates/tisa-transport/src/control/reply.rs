@@ -57,7 +57,7 @@ pub enum ControlReply {
     /// `deadletter`: dead letters, newest first, and how many the stream holds.
     DeadLetters(Vec<DeadLetter>, u64),
     /// `held`: what is held for want of a fresh grant-standing statement.
-    Held(Vec<HeldView>),
+    Held(Page<HeldView>),
     /// `bundle-export`: a page of a signed bundle.
     BundlePage(crate::bundle::BundlePage),
     /// `courier-copy`: messages kept for the next bundle.
@@ -264,7 +264,10 @@ impl Wire for ControlReply {
                 items: items.iter().map(Wire::to_proto).collect(),
                 total: *total,
             }),
-            ControlReply::Held(items) => R::Held(proto::HeldList { items: items.iter().map(Wire::to_proto).collect() }),
+            ControlReply::Held(page) => {
+                let (items, next_after) = page_to(page);
+                R::Held(proto::HeldList { items, next_after })
+            }
             ControlReply::BundlePage(p) => R::BundlePage(p.to_proto()),
             ControlReply::Copied(n) => R::Copied(*n),
             ControlReply::BundleImported { taken, acknowledged, refused } => {
@@ -301,7 +304,7 @@ impl Wire for ControlReply {
                 l.items.into_iter().map(DeadLetter::from_proto).collect::<Result<_, _>>()?,
                 l.total,
             ),
-            R::Held(l) => ControlReply::Held(l.items.into_iter().map(HeldView::from_proto).collect::<Result<_, _>>()?),
+            R::Held(l) => ControlReply::Held(page_from(l.items, l.next_after)?),
             R::BundlePage(p) => ControlReply::BundlePage(Wire::from_proto(p)?),
             R::Copied(n) => ControlReply::Copied(n),
             R::BundleImported(r) => {
