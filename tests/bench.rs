@@ -219,17 +219,29 @@ fn quick_bench_reports_every_path_and_tisa_loses_nothing() {
 /// (the nodes inherit the bench's environment), the hub's and JP's lane
 /// steps are never reached, so no update is complete and the missing steps
 /// are named; the reports, which never take the lane, are all complete.
+/// The first run also starts each path's samples 50 ms apart
+/// (`--latency-pace-ms`); the second, back to back, is its control.
 #[test]
 fn a_timeline_times_each_step_of_a_track_update_and_a_report_and_names_steps_never_reached() {
     let _permit = ClusterPermit::acquire();
     let args = ["bench", "--quick", "--json", "--fsync", "lazy", "--scale", "0", "--timeline"];
-    let run = |lane: &str| {
-        let out = tisa_command(&args).env("TISA_TRACK_LANE", lane).output().expect("run tisa");
+    let run = |lane: &str, pace: &[&str]| {
+        let out = tisa_command(&[&args[..], pace].concat()).env("TISA_TRACK_LANE", lane).output().expect("run tisa");
         assert!(out.status.success(), "{}", describe(&out));
         serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(&out)))
     };
-    let doc = run("on");
+    // The samples started 50 ms apart (`--latency-pace-ms`), each path's.
+    let doc = run("on", &["--latency-pace-ms", "50"]);
     assert_eq!(doc["settings"]["lazy"]["timeline"], true);
+    assert_eq!(doc["sizes"]["latency_pace_ms"], 50);
+    let least_apart = |doc: &Value, name: &str| {
+        let paths = doc["paths"].as_array().unwrap();
+        let p = paths.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no {name}: {paths:?}"));
+        num(p, "started_apart_min_us")
+    };
+    for name in ["raw/core_2hop_latency", "tisa/standing_latency", "tisa/track_latency", "tisa/manual_latency"] {
+        assert!(least_apart(&doc, name) >= 50_000.0, "{name}: {doc}");
+    }
     let reports_complete = |doc: &Value| {
         let t = &doc["timeline"]["lazy"]["standing"];
         let names: Vec<&str> = t["steps"].as_array().unwrap().iter().map(|s| s["to"].as_str().unwrap()).collect();
@@ -281,7 +293,9 @@ fn a_timeline_times_each_step_of_a_track_update_and_a_report_and_names_steps_nev
     let sum: f64 = steps.iter().map(|s| num(s, "p50_us")).sum();
     assert!(sum > 0.0 && num(&t["total"], "p99_us") >= num(&t["total"], "p50_us"), "{t}");
 
-    let doc = run("off");
+    // The control: back to back (no pace), as before.
+    let doc = run("off", &[]);
+    assert!(least_apart(&doc, "tisa/track_latency") < 50_000.0, "{doc}");
     reports_complete(&doc);
     let t = &doc["timeline"]["lazy"]["track"];
     assert_eq!(num(t, "complete"), 0.0, "{t}");

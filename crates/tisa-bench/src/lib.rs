@@ -43,6 +43,7 @@ use serde_json::{json, Value};
 
 mod ab;
 mod floor;
+mod pace;
 mod raw;
 mod report;
 mod scale;
@@ -91,6 +92,11 @@ pub struct BenchArgs {
     /// Samples per latency path (tisa standing, raw 2-hop, tracks) [default: 1000; --quick: 10].
     #[arg(long)]
     latency_samples: Option<usize>,
+    /// Start the latency paths' samples (raw 2-hop, standing, tracks, approvals) this many milliseconds apart
+    /// instead of each right after the one before arrived (0, the default): e.g. 100 for a track updating ten times a
+    /// second. The idle time between samples is then part of what is measured.
+    #[arg(long, default_value_t = 0, conflicts_with_all = ["ab", "ab_bin", "ab_env"])]
+    latency_pace_ms: u64,
     /// Samples of the manual path (operator approval → JP delivered) [default: 200; --quick: 5].
     #[arg(long)]
     manual_samples: Option<usize>,
@@ -146,6 +152,8 @@ struct Sizes {
     raw: usize,
     raw_js: usize,
     latency: usize,
+    /// How far apart the latency paths' samples start (`None`: back to back).
+    pace: Option<std::time::Duration>,
     manual: usize,
     node_pending: usize,
     submit_batch: usize,
@@ -162,6 +170,7 @@ impl BenchArgs {
             raw: self.raw_messages.unwrap_or(if q { 500 } else { 200_000 }),
             raw_js: self.raw_js_messages.unwrap_or(if q { 500 } else { 20_000 }),
             latency: self.latency_samples.unwrap_or(if q { 10 } else { 1000 }),
+            pace: (self.latency_pace_ms > 0).then(|| std::time::Duration::from_millis(self.latency_pace_ms)),
             manual: self.manual_samples.unwrap_or(if q { 5 } else { 200 }),
             node_pending: self.node_pending.unwrap_or(if q { 20 } else { 100_000 }),
             submit_batch: usize::from(self.submit_batch),
@@ -228,6 +237,10 @@ pub struct PathResult {
     /// Every ratio: per baseline (throughput), or per percentile (latency).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     ratios: BTreeMap<String, f64>,
+    /// Latency paths: the least time between two samples' starts (µs), as
+    /// they were sent (`--latency-pace-ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_apart_min_us: Option<f64>,
     /// tisa latency paths: the group commits KR and JP made during the
     /// path's run, as each node counted them (`tisa health`): `count`, and
     /// at least how long (µs) the least (`min_us`), the median and the
@@ -416,7 +429,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
             let url = raw.nats.url().to_owned();
             paths.push(raw_core_pubsub(&url, s.raw, f).await?);
             paths.push(raw_core_relay(&url, s.raw, f).await?);
-            paths.push(raw_latency(&url, s.latency, f).await?);
+            paths.push(raw_latency(&url, s.latency, s.pace, f).await?);
             paths.push(raw_js_publish(&url, s.raw_js, f).await?);
             paths.push(raw_durable_relay(&url, raw.nats.pid(), s.raw_js, f).await?);
         }
@@ -445,7 +458,7 @@ pub async fn run(a: BenchArgs) -> Result<ExitCode> {
         "quick": a.quick,
         "sizes": {
             "reports": s.reports, "raw_messages": s.raw, "raw_js_messages": s.raw_js, "latency_samples": s.latency,
-            "manual_samples": s.manual, "node_pending": s.node_pending, "scale": s.scale,
+            "latency_pace_ms": a.latency_pace_ms, "manual_samples": s.manual, "node_pending": s.node_pending, "scale": s.scale,
             "scale_decisions": s.scale_decisions,
         },
         "elapsed_s": started.elapsed().as_secs_f64(),

@@ -120,7 +120,7 @@ pub(crate) async fn raw_core_relay(url: &str, n: usize, fsync: &str) -> Result<P
     ))
 }
 
-pub(crate) async fn raw_latency(url: &str, samples: usize, fsync: &str) -> Result<PathResult> {
+pub(crate) async fn raw_latency(url: &str, samples: usize, pace: Option<Duration>, fsync: &str) -> Result<PathResult> {
     let (kr, us, jp) = (connect(url).await?, connect(url).await?, connect(url).await?);
     let mut sub_jp = jp.subscribe("lat.jp.down").await?;
     live(&jp).await?;
@@ -144,7 +144,9 @@ pub(crate) async fn raw_latency(url: &str, samples: usize, fsync: &str) -> Resul
         }
     }
     let mut v = Vec::with_capacity(samples);
+    let mut pacer = crate::pace::Pacer::new(pace);
     for _ in 0..samples {
+        pacer.next().await;
         let t = Instant::now();
         kr.publish("lat.kr.up", p.clone()).await?;
         kr.flush().await?;
@@ -153,7 +155,10 @@ pub(crate) async fn raw_latency(url: &str, samples: usize, fsync: &str) -> Resul
         }
     }
     relay.abort();
-    Ok(latency_result("raw/core_2hop_latency", fsync, "one message at a time KR→US→JP over core NATS", samples, v))
+    Ok(PathResult {
+        started_apart_min_us: pacer.least_apart_us(),
+        ..latency_result("raw/core_2hop_latency", fsync, "one message at a time KR→US→JP over core NATS", samples, v)
+    })
 }
 
 async fn make_stream(

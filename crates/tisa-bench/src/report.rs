@@ -281,6 +281,10 @@ pub(crate) fn print_tables(doc: &Value, paths: &[PathResult]) {
         "\n{:<26} {:<6} {:>7} {:>5} {:>9} {:>9} {:>9} {:>9}  ratio (÷ raw 2-hop)",
         "latency", "fsync", "samples", "lost", "p50 µs", "p99 µs", "p999 µs", "max µs"
     );
+    let pace_ms = doc["sizes"]["latency_pace_ms"].as_u64().unwrap_or(0);
+    if pace_ms > 0 {
+        println!("(each path's samples started {pace_ms} ms apart, not back to back: --latency-pace-ms)");
+    }
     for p in paths.iter().filter(|p| p.kind == "latency") {
         let ratios = kv(&p.ratios, 2);
         println!(

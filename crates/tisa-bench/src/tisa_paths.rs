@@ -18,6 +18,7 @@ use tisa_node::clock;
 use tisa_transport::{ControlClient, ControlReply, ControlRequest, ListQuery, WatchEvent};
 use tokio::sync::mpsc;
 
+use crate::pace::Pacer;
 use crate::{
     cpu_now, cpu_per_msg, io_per_msg, latency_result, percentiles, proc_io, progress, throughput_result, PathResult,
     Sizes, PAYLOAD, STALL, SUBMIT_CONCURRENCY,
@@ -479,7 +480,9 @@ pub(crate) async fn tisa_paths(
     let mut v = Vec::new();
     let commits_before = commit_readings(&c, &[Party::Kr, Party::Jp]).await?;
     let mut timed_standing = Vec::new();
+    let mut pacer = Pacer::new(s.pace);
     for i in 0..s.latency {
+        pacer.next().await;
         let sent_ns = crate::timeline::wall_ns();
         let (key, took) = standing_once(&kr, &mut jp_watch, i).await?;
         if let Some(d) = took.filter(|_| s.timeline) {
@@ -489,6 +492,7 @@ pub(crate) async fn tisa_paths(
     }
     paths.push(crate::PathResult {
         commits: phase_commits(&c, &commits_before).await?,
+        started_apart_min_us: pacer.least_apart_us(),
         ..latency_result(
             "tisa/standing_latency",
             fsync,
@@ -506,7 +510,9 @@ pub(crate) async fn tisa_paths(
     // it ahead of their commits).
     let commits_before = commit_readings(&c, &[Party::Kr]).await?;
     let mut timed = Vec::new();
+    let mut pacer = Pacer::new(s.pace);
     for seq in 1..=s.latency as u32 {
+        pacer.next().await;
         let sent_ns = crate::timeline::wall_ns();
         let took = track_once(&kr, &mut jp_watch, &track, seq).await?;
         if let Some(d) = took.filter(|_| s.timeline) {
@@ -551,6 +557,7 @@ pub(crate) async fn tisa_paths(
     }
     paths.push(crate::PathResult {
         commits: track_commits,
+        started_apart_min_us: pacer.least_apart_us(),
         ..latency_result(
             "tisa/track_latency",
             fsync,
@@ -567,13 +574,16 @@ pub(crate) async fn tisa_paths(
     let mut decide = Vec::new();
     let commits_before = commit_readings(&c, &[Party::Kr, Party::Jp]).await?;
     let mut kr_watch = Watch::start(&c, Party::Kr).await?;
+    let mut pacer = Pacer::new(s.pace);
     for i in 0..s.manual {
+        pacer.next().await;
         let Some((d, e2e)) = manual_once(&kr, &key, &mut kr_watch, &mut jp_watch, i).await? else { continue };
         decide.push(d);
         v.extend(e2e);
     }
     paths.push(crate::PathResult {
         commits: phase_commits(&c, &commits_before).await?,
+        started_apart_min_us: pacer.least_apart_us(),
         ..latency_result(
             "tisa/manual_latency",
             fsync,
