@@ -179,8 +179,9 @@ struct InboxArgs {
     list: ListArgs,
     #[command(flatten)]
     filter: ops::InboxFilterArgs,
-    /// `stix`: print the whole inbox as a STIX 2.1 bundle (like `tisa export --format stix`).
-    #[arg(long, value_enum)]
+    /// `stix`: print the inbox as a STIX 2.1 bundle (like `tisa export --format stix`): all of it,
+    /// or what came since `--since`. The other filters and paging are refused with it, never ignored.
+    #[arg(long, value_enum, conflicts_with_all = ["originator", "category", "classification", "newest_first", "after"])]
     format: Option<tisa_stix::cli::Format>,
 }
 
@@ -287,8 +288,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             review::decide(&a.common.resolve()?, &a.request_id, Decision::Deny { reason: a.reason }).await
         }
         Command::Retract(a) => commands::retract(&a.common.resolve()?, &a.report_id, a.reason).await,
-        Command::Inbox(InboxArgs { list: a, format: Some(tisa_stix::cli::Format::Stix), .. }) => {
-            tisa_stix::cli::write_bundle(&a.common.resolve()?, None, None).await
+        Command::Inbox(InboxArgs { list: a, filter, format: Some(tisa_stix::cli::Format::Stix) }) => {
+            tisa_stix::cli::write_bundle(&a.common.resolve()?, filter.filter().since, None).await
         }
         Command::Inbox(InboxArgs { list: a, filter, format: None }) => {
             commands::inbox(&a.common.resolve()?, a.after, a.limit, filter.filter()).await
@@ -322,6 +323,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::worker_threads;
+
+    #[test]
+    fn an_inbox_as_stix_refuses_the_filters_it_cannot_apply() {
+        use clap::Parser;
+        let parse = |args: &[&str]| super::Cli::try_parse_from([&["tisa", "inbox", "--party", "jp"], args].concat());
+        for refused in [
+            &["--from", "kr"][..],
+            &["--category", "nuclear"],
+            &["--classification", "secret"],
+            &["--newest-first"],
+            &["--after", "KR-1.r1"],
+        ] {
+            let e =
+                parse(&[&["--format", "stix"], refused].concat()).err().unwrap_or_else(|| panic!("{refused:?} taken"));
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict, "{refused:?}: {e}");
+            // Control: the same filter without `--format stix` is taken.
+            assert!(parse(refused).is_ok(), "{refused:?}");
+        }
+        assert!(parse(&["--format", "stix", "--since", "24h"]).is_ok());
+    }
 
     #[test]
     fn worker_threads_default_to_two_and_a_bad_setting_is_one_line_not_a_panic() {
