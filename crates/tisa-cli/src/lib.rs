@@ -181,7 +181,7 @@ struct InboxArgs {
     filter: ops::InboxFilterArgs,
     /// `stix`: print the inbox as a STIX 2.1 bundle (like `tisa export --format stix`): all of it,
     /// or what came since `--since`. The other filters and paging are refused with it, never ignored.
-    #[arg(long, value_enum, conflicts_with_all = ["originator", "category", "classification", "newest_first", "after"])]
+    #[arg(long, value_enum, conflicts_with_all = ["originator", "category", "classification", "newest_first", "after", "limit"])]
     format: Option<tisa_stix::cli::Format>,
 }
 
@@ -334,6 +334,7 @@ mod tests {
             &["--classification", "secret"],
             &["--newest-first"],
             &["--after", "KR-1.r1"],
+            &["--limit", "5"],
         ] {
             let e =
                 parse(&[&["--format", "stix"], refused].concat()).err().unwrap_or_else(|| panic!("{refused:?} taken"));
@@ -342,6 +343,7 @@ mod tests {
             assert!(parse(refused).is_ok(), "{refused:?}");
         }
         assert!(parse(&["--format", "stix", "--since", "24h"]).is_ok());
+        assert!(parse(&["--format", "stix"]).is_ok(), "the default --limit is no conflict");
     }
 
     #[test]
