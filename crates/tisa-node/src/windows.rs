@@ -33,9 +33,12 @@ use std::time::Duration;
 use crate::ingress::Committed;
 use tisa_core::{Envelope, Input, LoggedInput, Party, Payload, Timestamp, TrackId};
 
-/// How long a window stays open: the committed state (`tisa tracks`, the
-/// audit log) lags the lane by at most this, and the delay before the
-/// stream's copies are taken (`tisa_transport::conn::track_pump`).
+/// How long the windows stay open after the first stream copy came (they
+/// are all closed together). The committed state (`tisa tracks`, the audit
+/// log) lags the lane by this plus the pump's wait before it takes the
+/// stream's copies (`TRACK_PULL_DELAY`, 50 ms after an early copy; up to
+/// `TRACK_PULL_EVERY` for a copy the lane never saw:
+/// `tisa_transport::conn::track_pump`).
 pub(crate) const TRACK_WINDOW: Duration = Duration::from_millis(250);
 
 /// Copies kept unacknowledged in open windows, at most: at this many, the
