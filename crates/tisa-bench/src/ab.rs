@@ -205,7 +205,9 @@ impl Rig {
                 track_once(&self.kr, &mut self.jp, &self.track, self.seq).await
             }
             Kind::Manual => {
-                Ok(manual_once(&self.kr, &self.key, &mut self.krw, &mut self.jp, i).await?.and_then(|(_, e)| e))
+                Ok(manual_once(&self.kr, &self.key, &mut self.krw, &mut self.jp, i, &mut crate::pace::Pacer::new(None))
+                    .await?
+                    .and_then(|(_, e)| e))
             }
         }
     }

@@ -357,18 +357,22 @@ pub(crate) async fn track_once(
 /// waits for KR's operator, who reads the request (as `tisa approve` and
 /// the console do) and signs the decision built from what it read; the
 /// decision's round trip, and the time from the approval to JP's
-/// delivery (none: the request or the delivery did not come).
+/// delivery (none: the request or the delivery did not come). The
+/// operator decides when `pacer` lets the sample start: with a pace, a
+/// while after reading, as a person does.
 pub(crate) async fn manual_once(
     kr: &ControlClient,
     key: &tisa_deploy::keys::Key,
     kr_watch: &mut Watch,
     jp_watch: &mut Watch,
     i: usize,
+    pacer: &mut Pacer,
 ) -> Result<Option<(Duration, Option<Duration>)>> {
     let id = submit(kr, draft(Category::NkNuclear, i)).await?;
     let Some((_, ev)) = kr_watch.wait("RELEASE_REQUESTED", &id, 1, WAIT).await else { return Ok(None) };
     let Some(rq) = ev.request_id else { return Ok(None) };
     let Some(view) = tisa_kit::operator::find_request(kr, &RequestId::new(rq)?).await? else { return Ok(None) };
+    pacer.next().await;
     let t = Instant::now();
     tisa_kit::operator::decide_viewed(kr, key, &view, Decision::ApproveFull).await?;
     let decide = t.elapsed();
@@ -576,8 +580,9 @@ pub(crate) async fn tisa_paths(
     let mut kr_watch = Watch::start(&c, Party::Kr).await?;
     let mut pacer = Pacer::new(s.pace);
     for i in 0..s.manual {
-        pacer.next().await;
-        let Some((d, e2e)) = manual_once(&kr, &key, &mut kr_watch, &mut jp_watch, i).await? else { continue };
+        let Some((d, e2e)) = manual_once(&kr, &key, &mut kr_watch, &mut jp_watch, i, &mut pacer).await? else {
+            continue;
+        };
         decide.push(d);
         v.extend(e2e);
     }
